@@ -1,0 +1,84 @@
+package org.iommufd4j;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * One open {@code /dev/iommu}: a context with its own object table (spec §1.2, §2.1).
+ *
+ * <p>Two front doors lead to the same engine and give the same errors:
+ *
+ * <ul>
+ *   <li>{@link #ioctl(long, MemorySegment)}, the byte ABI, exactly as the system call: a request
+ *       number and a struct in native memory, 0 or {@code -errno} back;
+ *   <li>typed methods ({@link #createIoas()}, {@link Ioas#map}, ...) that throw {@link
+ *       IommufdException}.
+ * </ul>
+ *
+ * <p>Implementations are thread safe. {@link #close()} is the last {@code close(fd)}: every object
+ * is destroyed, every mapping removed, every pin and charge released.
+ *
+ * {@snippet :
+ * try (Iommufd iommufd = Iommufd.emulated(); Arena arena = Arena.ofConfined()) {
+ *   Ioas ioas = iommufd.createIoas();
+ *   MemorySegment buffer = arena.allocate(1 << 16, 4096);
+ *   Mapping m = ioas.map(buffer, Protection.READ_WRITE);   // automatic IOVA
+ *   ioas.unmap(m);
+ * }
+ * }
+ */
+public interface Iommufd extends AutoCloseable {
+
+  /** A fresh emulated context with the {@linkplain Configuration#defaults() default configuration}. */
+  static Iommufd emulated() {
+    return emulated(Configuration.defaults());
+  }
+
+  /** A fresh emulated context, as {@code open("/dev/iommu")} on an emulated kernel. */
+  static Iommufd emulated(Configuration configuration) {
+    return new EmulatedIommufd(configuration);
+  }
+
+  /**
+   * Issues one ioctl, exactly as {@code ioctl(fd, request, arg)} on the kernel would.
+   *
+   * <p>{@code arg} is the argument struct in native memory of this process, and pointers inside it
+   * ({@code user_va}, {@code allowed_iovas}, ...) are addresses in this process. A segment smaller
+   * than the struct, {@link MemorySegment#NULL} or an unmapped address gives {@code -EFAULT}, as
+   * the kernel does; nothing crashes the JVM.
+   *
+   * @return 0 on success, a positive value for the VFIO compatibility calls that return one, or
+   *     {@code -errno}
+   */
+  int ioctl(long request, MemorySegment arg);
+
+  /** {@code IOMMU_IOAS_ALLOC}: a new, empty IOAS. */
+  Ioas createIoas();
+
+  /**
+   * A handle to an existing IOAS, for example one created through {@link #ioctl}.
+   *
+   * @throws IommufdException ENOENT if {@code ioasId} names no IOAS
+   */
+  Ioas ioas(int ioasId);
+
+  /**
+   * {@code IOMMU_DESTROY} of any object id.
+   *
+   * @throws IommufdException ENOENT for an unknown id, EBUSY while something else uses the object
+   */
+  void destroy(int id);
+
+  /** {@code IOMMU_OPTION RLIMIT_MODE GET}. */
+  RlimitMode rlimitMode();
+
+  /**
+   * {@code IOMMU_OPTION RLIMIT_MODE SET}.
+   *
+   * @throws IommufdException EPERM without CAP_SYS_RESOURCE, EBUSY once any object exists
+   */
+  void setRlimitMode(RlimitMode mode);
+
+  /** Closes the context: destroys every object and releases every pin and charge. Idempotent. */
+  @Override
+  void close();
+}

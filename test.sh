@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Builds every module and runs every test (unit tests and integration tests).
+set -euo pipefail
+cd "$(dirname "$0")"
+. scripts/java-env.sh
+exec mvn -B -ntp verify "$@"
