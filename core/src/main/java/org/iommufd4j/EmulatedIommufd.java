@@ -1,41 +1,131 @@
 package org.iommufd4j;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.LongSupplier;
+import org.iommufd4j.engine.Caller;
+import org.iommufd4j.engine.Context;
+import org.iommufd4j.engine.ErrnoException;
+import org.iommufd4j.engine.IoasObject;
+import org.iommufd4j.uapi.Dispatcher;
 
-/** PLACEHOLDER while the engine is written. */
+/** {@link Iommufd} on the embedded engine: both front doors call the same {@link Context}. */
 final class EmulatedIommufd implements Iommufd {
-  EmulatedIommufd(Configuration configuration) {}
+  private final Context context;
+  private final Caller caller;
+
+  EmulatedIommufd(Configuration configuration) {
+    Objects.requireNonNull(configuration, "configuration");
+    this.context = new Context(configuration.testAbi(), configuration.vfioContainer());
+    this.caller = new Caller(configuration.userMemory(), (int) ProcessHandle.current().pid(),
+        currentUid(), configuration.capSysResource(), configuration.capIpcLock(),
+        configuration.memlockLimit());
+  }
+
+  private static int currentUid() {
+    try {
+      return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+    } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+      return 0;
+    }
+  }
+
+  Context context() {
+    return context;
+  }
+
+  Caller caller() {
+    return caller;
+  }
 
   @Override
   public int ioctl(long request, MemorySegment arg) {
-    throw new UnsupportedOperationException();
+    Objects.requireNonNull(arg, "arg");
+    if (context.isClosed()) {
+      return -Errno.EBADF.number();
+    }
+    long address = arg.isNative() ? arg.address() : 0;
+    return Dispatcher.ioctl(context, caller, request, address, arg);
+  }
+
+  /** Runs an engine call, rethrowing its failure with the caller's stack trace. */
+  static <T> T call(java.util.function.Supplier<T> engineCall) {
+    try {
+      return engineCall.get();
+    } catch (ErrnoException e) {
+      throw new IommufdException(e.errno(), e.detail());
+    }
+  }
+
+  static long callLong(LongSupplier engineCall) {
+    try {
+      return engineCall.getAsLong();
+    } catch (ErrnoException e) {
+      throw new IommufdException(e.errno(), e.detail());
+    }
+  }
+
+  private void checkOpen() {
+    if (context.isClosed()) {
+      throw new IommufdException(Errno.EBADF, "the iommufd is closed");
+    }
   }
 
   @Override
   public Ioas createIoas() {
-    throw new UnsupportedOperationException();
+    checkOpen();
+    int id = (int) callLong(() -> context.ioasAlloc(0, unused -> true));
+    return ioas(id);
   }
 
   @Override
   public Ioas ioas(int ioasId) {
-    throw new UnsupportedOperationException();
+    checkOpen();
+    IoasObject object = call(() -> context.lookupIoas(ioasId));
+    return new EmulatedIoas(this, object);
   }
 
   @Override
   public void destroy(int id) {
-    throw new UnsupportedOperationException();
+    checkOpen();
+    call(() -> {
+      context.destroy(id);
+      return null;
+    });
   }
 
   @Override
   public RlimitMode rlimitMode() {
-    throw new UnsupportedOperationException();
+    checkOpen();
+    long v = callLong(() -> context.option(caller, Context.OPTION_RLIMIT_MODE,
+        Context.OPTION_OP_GET, 0, 0, 0));
+    return v == 1 ? RlimitMode.PROCESS : RlimitMode.USER;
   }
 
   @Override
   public void setRlimitMode(RlimitMode mode) {
-    throw new UnsupportedOperationException();
+    Objects.requireNonNull(mode, "mode");
+    checkOpen();
+    callLong(() -> context.option(caller, Context.OPTION_RLIMIT_MODE, Context.OPTION_OP_SET, 0,
+        0, mode == RlimitMode.PROCESS ? 1 : 0));
+  }
+
+  /** Invariant violations across the context; empty when every invariant holds. */
+  List<String> checkInvariants() {
+    return context.checkInvariants();
   }
 
   @Override
-  public void close() {}
+  public void close() {
+    context.close();
+  }
+
+  @Override
+  public String toString() {
+    return "Iommufd[emulated" + (context.isClosed() ? ", closed" : "") + "]";
+  }
 }

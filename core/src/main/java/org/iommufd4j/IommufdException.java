@@ -11,6 +11,7 @@ public class IommufdException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
   private final Errno errno;
+  private final String detail;
 
   public IommufdException(Errno errno, String message) {
     this(errno, message, true);
@@ -23,10 +24,16 @@ public class IommufdException extends RuntimeException {
   protected IommufdException(Errno errno, String message, boolean stackTrace) {
     super(errno.name() + ": " + message, null, false, stackTrace);
     this.errno = Objects.requireNonNull(errno);
+    this.detail = message;
   }
 
   /** What the system call would have set {@code errno} to. */
   public Errno errno() {
     return errno;
+  }
+
+  /** The message without the errno name. */
+  public String detail() {
+    return detail;
   }
 }

@@ -1,0 +1,142 @@
+package org.iommufd4j;
+
+import static org.iommufd4j.EmulatedIommufd.call;
+import static org.iommufd4j.EmulatedIommufd.callLong;
+
+import java.util.List;
+import java.util.Objects;
+import org.iommufd4j.engine.Context;
+import org.iommufd4j.engine.CopyRequest;
+import org.iommufd4j.engine.MapRequest;
+import org.iommufd4j.engine.IoasObject;
+
+/** A typed handle on one IOAS of an {@link EmulatedIommufd}. */
+final class EmulatedIoas implements Ioas {
+  private static final int FIXED_IOVA = 1;
+
+  private final EmulatedIommufd owner;
+  private final Context context;
+  private final IoasObject object;
+  private final int id;
+
+  EmulatedIoas(EmulatedIommufd owner, IoasObject object) {
+    this.owner = owner;
+    this.context = owner.context();
+    this.object = object;
+    this.id = object.id();
+  }
+
+  @Override
+  public int id() {
+    return id;
+  }
+
+  @Override
+  public Mapping map(long userVa, long length, Protection protection) {
+    long iova = callLong(() -> context.map(owner.caller(),
+        new MapRequest(protection.mapFlags(), id, 0, userVa, length, 0)));
+    return new Mapping(iova, length);
+  }
+
+  @Override
+  public Mapping mapFixed(long iova, long userVa, long length, Protection protection) {
+    callLong(() -> context.map(owner.caller(),
+        new MapRequest(protection.mapFlags() | FIXED_IOVA, id, 0, userVa, length, iova)));
+    return new Mapping(iova, length);
+  }
+
+  private int sourceId(Ioas source) {
+    if (!(source instanceof EmulatedIoas e) || e.owner != owner) {
+      throw new IllegalArgumentException("source IOAS belongs to another Iommufd: " + source);
+    }
+    return e.id;
+  }
+
+  @Override
+  public Mapping copy(Ioas source, long srcIova, long length, Protection protection) {
+    int srcId = sourceId(source);
+    long iova = callLong(() -> context.copy(owner.caller(),
+        new CopyRequest(protection.mapFlags(), id, srcId, length, 0, srcIova)));
+    return new Mapping(iova, length);
+  }
+
+  @Override
+  public Mapping copyFixed(long dstIova, Ioas source, long srcIova, long length,
+      Protection protection) {
+    int srcId = sourceId(source);
+    callLong(() -> context.copy(owner.caller(),
+        new CopyRequest(protection.mapFlags() | FIXED_IOVA, id, srcId, length, dstIova, srcIova)));
+    return new Mapping(dstIova, length);
+  }
+
+  @Override
+  public long unmap(long iova, long length) {
+    return callLong(() -> context.unmap(id, iova, length));
+  }
+
+  @Override
+  public long unmapAll() {
+    return callLong(() -> context.unmap(id, 0, -1L));
+  }
+
+  @Override
+  public IovaRanges iovaRanges() {
+    return call(() -> context.iovaRanges(id, 0));
+  }
+
+  @Override
+  public void allowIovas(List<IovaRange> ranges) {
+    List<IovaRange> copy = List.copyOf(ranges);
+    call(() -> {
+      context.allowIovas(id, 0, copy.size(), (i, startLast) -> {
+        startLast[0] = copy.get(i).start();
+        startLast[1] = copy.get(i).last();
+      });
+      return null;
+    });
+  }
+
+  @Override
+  public boolean hugePages() {
+    return callLong(() -> context.option(owner.caller(), Context.OPTION_HUGE_PAGES,
+        Context.OPTION_OP_GET, 0, id, 0)) == 1;
+  }
+
+  @Override
+  public void setHugePages(boolean enabled) {
+    callLong(() -> context.option(owner.caller(), Context.OPTION_HUGE_PAGES,
+        Context.OPTION_OP_SET, 0, id, enabled ? 1 : 0));
+  }
+
+  @Override
+  public void close() {
+    if (context.isClosed()) {
+      return;
+    }
+    try {
+      call(() -> {
+        context.destroy(id, object);
+        return null;
+      });
+    } catch (IommufdException e) {
+      if (e.errno() != Errno.ENOENT) {
+        throw e; // EBUSY: still in use; ENOENT: already destroyed, closing twice is fine
+      }
+    }
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof EmulatedIoas other && other.object == object;
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hashCode(object);
+  }
+
+  @Override
+  public String toString() {
+    return "Ioas[id=" + id + "]";
+  }
+}

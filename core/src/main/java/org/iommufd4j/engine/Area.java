@@ -1,0 +1,81 @@
+package org.iommufd4j.engine;
+
+/**
+ * One area of an IOAS (spec §4.1): the IOVA interval {@code [iova, last]} showing bytes {@code
+ * [pagesOffset, pagesOffset + length)} of a {@link PageSource}. It is also its own node in the
+ * {@link AreaTree} (AVL, augmented with the largest free gap) so that a million areas cost one
+ * object each.
+ */
+final class Area {
+  static final int PROT_READ = 1;
+  static final int PROT_WRITE = 2;
+  private static final int POPULATED = 1 << 2;
+  private static final int PREVENT_ACCESS = 1 << 3;
+
+  final long iova;
+  final long last;
+  final PageSource pages;
+  /** Byte offset inside {@link #pages} of the area's first byte (its low 12 bits: in-page offset). */
+  final long pagesOffset;
+
+  private int flags;
+  /** Active access pins inside the area (§5.3). */
+  int accessCount;
+
+  // AreaTree bookkeeping.
+  Area left;
+  Area right;
+  int height = 1;
+  /** Free addresses between the previous area (or 0) and {@link #iova}: unsigned. */
+  long gapBefore;
+  /** Unsigned maximum of {@link #gapBefore} over this subtree. */
+  long maxGap;
+
+  Area(long iova, long length, int prot, PageSource pages, long pagesOffset) {
+    this.iova = iova;
+    this.last = iova + length - 1;
+    this.pages = pages;
+    this.pagesOffset = pagesOffset;
+    this.flags = prot & (PROT_READ | PROT_WRITE);
+  }
+
+  long length() {
+    return last - iova + 1;
+  }
+
+  int prot() {
+    return flags & (PROT_READ | PROT_WRITE);
+  }
+
+  /** The owner's address of the area's first byte. */
+  long userAddress() {
+    return pages.address(pagesOffset);
+  }
+
+  /** In-page offset of the first byte, which the IOAS alignment must divide (§4.5.1). */
+  long inPageOffset() {
+    return (pages.base + pagesOffset) & (PageSource.PAGE_SIZE - 1);
+  }
+
+  /** False while the command creating or destroying it is still working on it. */
+  boolean isPopulated() {
+    return (flags & POPULATED) != 0;
+  }
+
+  void setPopulated() {
+    flags |= POPULATED;
+  }
+
+  boolean isPreventAccess() {
+    return (flags & PREVENT_ACCESS) != 0;
+  }
+
+  void setPreventAccess(boolean prevent) {
+    flags = prevent ? flags | PREVENT_ACCESS : flags & ~PREVENT_ACCESS;
+  }
+
+  @Override
+  public String toString() {
+    return "Area[" + Unsigned.hex(iova) + ".." + Unsigned.hex(last) + " prot=" + prot() + "]";
+  }
+}

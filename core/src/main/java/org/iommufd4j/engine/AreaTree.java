@@ -1,0 +1,328 @@
+package org.iommufd4j.engine;
+
+import static org.iommufd4j.engine.Unsigned.ge;
+import static org.iommufd4j.engine.Unsigned.gt;
+import static org.iommufd4j.engine.Unsigned.lt;
+import static org.iommufd4j.engine.Unsigned.max;
+
+import java.util.function.Consumer;
+
+/**
+ * The areas of one IOAS, ordered by IOVA (unsigned), never overlapping. An AVL tree whose nodes
+ * are the {@link Area}s themselves, augmented with the largest gap before any node of a subtree:
+ * {@link #firstGapAtLeast} finds the first hole big enough for an allocation in O(log n), where the
+ * kernel scans every area (spec §4.3 keeps only its result).
+ *
+ * <p>Invariant: for every node, {@code gapBefore = iova - (predecessor.last + 1)} (or {@code iova}
+ * for the first area) and {@code maxGap} is the unsigned maximum of {@code gapBefore} over its
+ * subtree. Not thread safe: the IOAS lock guards it.
+ */
+final class AreaTree {
+  private Area root;
+  private int size;
+
+  int size() {
+    return size;
+  }
+
+  boolean isEmpty() {
+    return root == null;
+  }
+
+  /** The area containing {@code iova}, or null. */
+  Area find(long iova) {
+    Area a = firstEndingAtOrAfter(iova);
+    return a != null && ge(iova, a.iova) ? a : null;
+  }
+
+  /** The lowest area whose {@code last >= addr}: the first area at or after {@code addr}. */
+  Area firstEndingAtOrAfter(long addr) {
+    Area n = root;
+    Area best = null;
+    while (n != null) {
+      if (ge(n.last, addr)) {
+        best = n;
+        n = n.left;
+      } else {
+        n = n.right;
+      }
+    }
+    return best;
+  }
+
+  /** The highest area starting below {@code addr}, or null. */
+  Area lastStartingBelow(long addr) {
+    Area n = root;
+    Area best = null;
+    while (n != null) {
+      if (lt(n.iova, addr)) {
+        best = n;
+        n = n.right;
+      } else {
+        n = n.left;
+      }
+    }
+    return best;
+  }
+
+  Area first() {
+    Area n = root;
+    while (n != null && n.left != null) {
+      n = n.left;
+    }
+    return n;
+  }
+
+  Area lastArea() {
+    Area n = root;
+    while (n != null && n.right != null) {
+      n = n.right;
+    }
+    return n;
+  }
+
+  /** The area after {@code a}, or null. */
+  Area next(Area a) {
+    return a.last == Unsigned.U64_MAX ? null : firstEndingAtOrAfter(a.last + 1);
+  }
+
+  /** Whether any area shares an address with {@code [start, last]}. */
+  boolean intersects(long start, long last) {
+    Area a = firstEndingAtOrAfter(start);
+    return a != null && Unsigned.le(a.iova, last);
+  }
+
+  /**
+   * The first area starting above {@code after} whose preceding gap holds at least {@code
+   * minGap} free addresses (both unsigned), or null.
+   */
+  Area firstGapAtLeast(long after, long minGap) {
+    return firstGapAtLeast(root, after, minGap);
+  }
+
+  private static Area firstGapAtLeast(Area n, long after, long minGap) {
+    while (n != null && ge(n.maxGap, minGap)) {
+      if (gt(n.iova, after)) {
+        Area inLeft = firstGapAtLeast(n.left, after, minGap);
+        if (inLeft != null) {
+          return inLeft;
+        }
+        if (ge(n.gapBefore, minGap)) {
+          return n;
+        }
+      }
+      n = n.right;
+    }
+    return null;
+  }
+
+  /** Inserts {@code a}, which must not overlap any area. */
+  void insert(Area a) {
+    Area pred = lastStartingBelow(a.iova);
+    a.gapBefore = pred == null ? a.iova : a.iova - pred.last - 1;
+    a.left = a.right = null;
+    a.height = 1;
+    a.maxGap = a.gapBefore;
+    root = insert(root, a);
+    size++;
+    Area succ = next(a);
+    if (succ != null) {
+      succ.gapBefore = succ.iova - a.last - 1;
+      refreshPath(succ.iova);
+    }
+  }
+
+  /** Removes {@code a}, which must be in the tree. */
+  void remove(Area a) {
+    Area pred = lastStartingBelow(a.iova);
+    Area succ = next(a);
+    root = remove(root, a.iova);
+    size--;
+    a.left = a.right = null;
+    if (succ != null) {
+      succ.gapBefore = pred == null ? succ.iova : succ.iova - pred.last - 1;
+      refreshPath(succ.iova);
+    }
+  }
+
+  void clear() {
+    root = null;
+    size = 0;
+  }
+
+  /** Visits every area in ascending IOVA order. */
+  void forEach(Consumer<Area> action) {
+    forEach(root, action);
+  }
+
+  private static void forEach(Area n, Consumer<Area> action) {
+    while (n != null) {
+      forEach(n.left, action);
+      Area right = n.right; // the action may not restructure, but read it first anyway
+      action.accept(n);
+      n = right;
+    }
+  }
+
+  /** Recomputes the bookkeeping on the path from the root to the node keyed {@code iova}. */
+  private void refreshPath(long iova) {
+    refreshPath(root, iova);
+  }
+
+  private static void refreshPath(Area n, long iova) {
+    if (n == null) {
+      return;
+    }
+    if (lt(iova, n.iova)) {
+      refreshPath(n.left, iova);
+    } else if (gt(iova, n.iova)) {
+      refreshPath(n.right, iova);
+    }
+    update(n);
+  }
+
+  private static Area insert(Area n, Area a) {
+    if (n == null) {
+      return a;
+    }
+    if (lt(a.iova, n.iova)) {
+      n.left = insert(n.left, a);
+    } else {
+      n.right = insert(n.right, a);
+    }
+    return rebalance(n);
+  }
+
+  private static Area remove(Area n, long iova) {
+    if (n == null) {
+      throw new IllegalStateException("area not in tree: iova=" + Unsigned.hex(iova));
+    }
+    if (lt(iova, n.iova)) {
+      n.left = remove(n.left, iova);
+    } else if (gt(iova, n.iova)) {
+      n.right = remove(n.right, iova);
+    } else {
+      if (n.left == null) {
+        return n.right;
+      }
+      if (n.right == null) {
+        return n.left;
+      }
+      Area min = n.right;
+      while (min.left != null) {
+        min = min.left;
+      }
+      min.right = removeMin(n.right);
+      min.left = n.left;
+      n = min;
+    }
+    return rebalance(n);
+  }
+
+  private static Area removeMin(Area n) {
+    if (n.left == null) {
+      return n.right;
+    }
+    n.left = removeMin(n.left);
+    return rebalance(n);
+  }
+
+  private static int height(Area n) {
+    return n == null ? 0 : n.height;
+  }
+
+  private static void update(Area n) {
+    n.height = 1 + Math.max(height(n.left), height(n.right));
+    long g = n.gapBefore;
+    if (n.left != null) {
+      g = max(g, n.left.maxGap);
+    }
+    if (n.right != null) {
+      g = max(g, n.right.maxGap);
+    }
+    n.maxGap = g;
+  }
+
+  private static Area rebalance(Area n) {
+    update(n);
+    int balance = height(n.left) - height(n.right);
+    if (balance > 1) {
+      if (height(n.left.left) < height(n.left.right)) {
+        n.left = rotateLeft(n.left);
+      }
+      return rotateRight(n);
+    }
+    if (balance < -1) {
+      if (height(n.right.right) < height(n.right.left)) {
+        n.right = rotateRight(n.right);
+      }
+      return rotateLeft(n);
+    }
+    return n;
+  }
+
+  private static Area rotateRight(Area n) {
+    Area l = n.left;
+    n.left = l.right;
+    l.right = n;
+    update(n);
+    update(l);
+    return l;
+  }
+
+  private static Area rotateLeft(Area n) {
+    Area r = n.right;
+    n.right = r.left;
+    r.left = n;
+    update(n);
+    update(r);
+    return r;
+  }
+
+  /**
+   * Checks the tree invariants (order, no overlap, AVL balance, gap bookkeeping); returns a
+   * description of the first violation or null.
+   */
+  String checkInvariants() {
+    Area[] prev = new Area[1];
+    int[] count = new int[1];
+    String[] problem = new String[1];
+    checkNode(root, prev, count, problem);
+    if (problem[0] == null && count[0] != size) {
+      problem[0] = "size " + size + " but " + count[0] + " nodes";
+    }
+    return problem[0];
+  }
+
+  private static int checkNode(Area n, Area[] prev, int[] count, String[] problem) {
+    if (n == null || problem[0] != null) {
+      return 0;
+    }
+    int hl = checkNode(n.left, prev, count, problem);
+    count[0]++;
+    Area p = prev[0];
+    long expectGap = p == null ? n.iova : n.iova - p.last - 1;
+    if (p != null && !gt(n.iova, p.last)) {
+      problem[0] = "areas out of order or overlapping: " + p + " then " + n;
+    } else if (lt(n.last, n.iova)) {
+      problem[0] = "area ends before it starts: " + n;
+    } else if (n.gapBefore != expectGap) {
+      problem[0] = "stale gap before " + n;
+    }
+    prev[0] = n;
+    int hr = checkNode(n.right, prev, count, problem);
+    long g = n.gapBefore;
+    if (n.left != null) {
+      g = max(g, n.left.maxGap);
+    }
+    if (n.right != null) {
+      g = max(g, n.right.maxGap);
+    }
+    if (problem[0] == null && (n.height != 1 + Math.max(hl, hr) || Math.abs(hl - hr) > 1)) {
+      problem[0] = "unbalanced or stale height at " + n;
+    } else if (problem[0] == null && n.maxGap != g) {
+      problem[0] = "stale maxGap at " + n;
+    }
+    return 1 + Math.max(hl, hr);
+  }
+}

@@ -1,0 +1,247 @@
+package org.iommufd4j.engine;
+
+import static org.iommufd4j.Errno.EBUSY;
+import static org.iommufd4j.Errno.EFAULT;
+import static org.iommufd4j.Errno.EINVAL;
+import static org.iommufd4j.Errno.ENODEV;
+import static org.iommufd4j.Errno.EOPNOTSUPP;
+import static org.iommufd4j.Errno.EPERM;
+import static org.iommufd4j.engine.Unsigned.hex;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntPredicate;
+import org.iommufd4j.IovaRanges;
+
+/**
+ * One open {@code /dev/iommu} (spec §2.1): the object table, the accounting mode and the
+ * VFIO-compatibility IOAS, and the entry point of every command. Thread safe.
+ */
+public final class Context {
+  public static final int OPTION_RLIMIT_MODE = 0;
+  public static final int OPTION_HUGE_PAGES = 1;
+  public static final int OPTION_OP_SET = 0;
+  public static final int OPTION_OP_GET = 1;
+  public static final int VFIO_IOAS_GET = 0;
+  public static final int VFIO_IOAS_SET = 1;
+  public static final int VFIO_IOAS_CLEAR = 2;
+
+  private final ObjectTable table = new ObjectTable();
+  private final IoasCommands ioasCommands = new IoasCommands(this);
+  private final boolean testAbi;
+  private volatile boolean mmAccounting;
+  /** The IOAS the VFIO compatibility commands use; guarded by {@code this}. */
+  private IoasObject compatIoas;
+  private volatile boolean closed;
+
+  /**
+   * @param testAbi whether the kernel has {@code IOMMUFD_TEST} (§1.4, §6)
+   * @param vfioContainer opened as {@code /dev/vfio/vfio}: starts in MM accounting (§1.2)
+   */
+  public Context(boolean testAbi, boolean vfioContainer) {
+    this.testAbi = testAbi;
+    this.mmAccounting = vfioContainer;
+  }
+
+  public boolean testAbi() {
+    return testAbi;
+  }
+
+  /** Whether {@link #close()} has run. */
+  public boolean isClosed() {
+    return closed;
+  }
+
+  IoasObject ioas(int id) {
+    return (IoasObject) table.get(id, ObjectType.IOAS);
+  }
+
+  /** The IOAS {@code id}, for typed handles; ENOENT if there is none. */
+  public IoasObject lookupIoas(int id) {
+    return ioas(id);
+  }
+
+  AccountingMode accountingMode(Caller caller) {
+    if (caller.capIpcLock()) {
+      return AccountingMode.NONE;
+    }
+    return mmAccounting ? AccountingMode.MM : AccountingMode.USER;
+  }
+
+  // ---- object lifetime (§2) ----------------------------------------------------------------
+
+  /**
+   * {@code IOMMU_IOAS_ALLOC} (§3.1). {@code respond} writes the id to the caller and returns false
+   * if that faulted; the IOAS is then destroyed again and the call fails with EFAULT.
+   */
+  public int ioasAlloc(int flags, IntPredicate respond) {
+    if (flags != 0) {
+      throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags));
+    }
+    IoasObject ioas = new IoasObject();
+    table.reserve(ioas);
+    if (!respond.test(ioas.id)) {
+      table.abort(ioas);
+      throw ErrnoException.of(EFAULT, "cannot write out_ioas_id");
+    }
+    table.publish(ioas);
+    return ioas.id;
+  }
+
+  /** {@code IOMMU_DESTROY} (§2.5). */
+  public void destroy(int id) {
+    destroy(id, null);
+  }
+
+  /** DESTROY through a typed handle: only if {@code id} still names {@code object}. */
+  public void destroy(int id, IommufdObject object) {
+    IommufdObject o = table.remove(id, object);
+    synchronized (this) {
+      if (compatIoas == o) {
+        compatIoas = null;
+      }
+    }
+    o.destroy();
+  }
+
+  /**
+   * The last close (§2.8): destroys objects in passes, ascending by id, until none is left.
+   * Idempotent; never fails.
+   */
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    synchronized (this) {
+      compatIoas = null;
+    }
+    while (true) {
+      List<IommufdObject> gone = table.removeUnreferenced();
+      if (gone.isEmpty()) {
+        break;
+      }
+      for (IommufdObject o : gone) {
+        o.destroy();
+      }
+    }
+  }
+
+  // ---- IOAS commands (§3) --------------------------------------------------------------------
+
+  public IovaRanges iovaRanges(int ioasId, int reserved) {
+    return ioasCommands.iovaRanges(ioasId, reserved);
+  }
+
+  public void allowIovas(int ioasId, int reserved, int count, RangeReader reader) {
+    ioasCommands.allowIovas(ioasId, reserved, count, reader);
+  }
+
+  public long map(Caller caller, MapRequest request) {
+    return ioasCommands.map(caller, request);
+  }
+
+  public long copy(Caller caller, CopyRequest request) {
+    return ioasCommands.copy(caller, request);
+  }
+
+  public long unmap(int ioasId, long iova, long length) {
+    return ioasCommands.unmap(ioasId, iova, length);
+  }
+
+  /** {@code IOMMU_OPTION} (§3.9); returns the {@code val64} to write back. */
+  public long option(Caller caller, int optionId, int op, int reserved, int objectId, long val64) {
+    if (reserved != 0) {
+      throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + reserved);
+    }
+    switch (optionId) {
+      case OPTION_RLIMIT_MODE:
+        return rlimitModeOption(caller, op, objectId, val64);
+      case OPTION_HUGE_PAGES:
+        return ioasCommands.hugePagesOption(op, objectId, val64);
+      default:
+        throw ErrnoException.of(EOPNOTSUPP, "option_id=" + Integer.toUnsignedString(optionId));
+    }
+  }
+
+  private long rlimitModeOption(Caller caller, int op, int objectId, long val64) {
+    if (objectId != 0) {
+      throw ErrnoException.of(EOPNOTSUPP, "object_id=" + Integer.toUnsignedString(objectId));
+    }
+    switch (op) {
+      case OPTION_OP_GET:
+        return mmAccounting ? 1 : 0;
+      case OPTION_OP_SET:
+        if (!caller.capSysResource()) {
+          throw ErrnoException.of(EPERM, "RLIMIT_MODE SET needs CAP_SYS_RESOURCE");
+        }
+        synchronized (this) {
+          if (table.hasObjects()) {
+            throw ErrnoException.of(EBUSY, "RLIMIT_MODE SET on a context with objects");
+          }
+          if (val64 != 0 && val64 != 1) {
+            throw ErrnoException.of(EINVAL, "RLIMIT_MODE val64=" + hex(val64));
+          }
+          mmAccounting = val64 == 1;
+        }
+        return val64;
+      default:
+        throw ErrnoException.of(EOPNOTSUPP, "op=" + op);
+    }
+  }
+
+  /** {@code IOMMU_VFIO_IOAS} (§3.10); returns the compat IOAS id for GET, else 0. */
+  public int vfioIoas(int op, int reserved, int ioasId) {
+    if (reserved != 0) {
+      throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + reserved);
+    }
+    switch (op) {
+      case VFIO_IOAS_GET:
+        synchronized (this) {
+          if (compatIoas == null) {
+            throw ErrnoException.of(ENODEV, "no VFIO compatibility IOAS");
+          }
+          return compatIoas.id;
+        }
+      case VFIO_IOAS_SET:
+        IoasObject ioas = ioas(ioasId);
+        synchronized (this) {
+          compatIoas = ioas;
+        }
+        return 0;
+      case VFIO_IOAS_CLEAR:
+        synchronized (this) {
+          compatIoas = null;
+        }
+        return 0;
+      default:
+        throw ErrnoException.of(EOPNOTSUPP, "op=" + op);
+    }
+  }
+
+  // ---- observability -----------------------------------------------------------------------
+
+  /** Every invariant violation found across the context's IOASes (empty when all hold). */
+  public List<String> checkInvariants() {
+    List<String> problems = new ArrayList<>();
+    for (IommufdObject o : table.snapshot()) {
+      if (o instanceof IoasObject ioas) {
+        ioas.lock.lock();
+        try {
+          String p = ioas.iopt.checkInvariants();
+          if (p != null) {
+            problems.add("ioas " + ioas.id + ": " + p);
+          }
+        } finally {
+          ioas.lock.unlock();
+        }
+      }
+    }
+    return problems;
+  }
+
+  /** Number of published objects (0 after close). */
+  public int objectCount() {
+    return table.snapshot().size();
+  }
+}

@@ -1,0 +1,5 @@
+package org.iommufd4j.engine;
+
+/** The fields of {@code struct iommu_ioas_copy} (spec §3.6). */
+public record CopyRequest(
+    int flags, int dstIoasId, int srcIoasId, long length, long dstIova, long srcIova) {}

@@ -1,0 +1,441 @@
+package org.iommufd4j.engine;
+
+import static org.iommufd4j.Errno.EADDRINUSE;
+import static org.iommufd4j.Errno.EBUSY;
+import static org.iommufd4j.Errno.EEXIST;
+import static org.iommufd4j.Errno.EINVAL;
+import static org.iommufd4j.Errno.ENOENT;
+import static org.iommufd4j.Errno.ENOSPC;
+import static org.iommufd4j.Errno.EOVERFLOW;
+import static org.iommufd4j.Errno.EPERM;
+import static org.iommufd4j.engine.Unsigned.U64_MAX;
+import static org.iommufd4j.engine.Unsigned.ge;
+import static org.iommufd4j.engine.Unsigned.gt;
+import static org.iommufd4j.engine.Unsigned.hex;
+import static org.iommufd4j.engine.Unsigned.intersects;
+import static org.iommufd4j.engine.Unsigned.le;
+import static org.iommufd4j.engine.Unsigned.lt;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.iommufd4j.IovaRange;
+
+/**
+ * The IOVA space of one IOAS (spec §4): areas, reserved and allowed ranges, the alignment, and the
+ * algorithms over them (automatic allocation §4.3, fixed validation §4.4, insertion, contiguous
+ * walk and removal §4.5).
+ *
+ * <p>Invariants (checked by {@link #checkInvariants()}): areas never overlap each other or a
+ * reserved range; allowed ranges never overlap each other or a reserved range; every area's IOVA,
+ * length and in-page offset are multiples of {@link #align()}. Not thread safe: the owning {@link
+ * IoasObject}'s lock guards it.
+ */
+final class IoPagetable {
+  /** The automatic alignment never exceeds the THP size (§4.3). */
+  static final long HPAGE_SIZE = 2L << 20;
+
+  private static final long PAGE_SIZE = PageSource.PAGE_SIZE;
+  private static final long NO_FIT = 1; // never a valid result: results are >= 4096
+
+  final AreaTree areas = new AreaTree();
+  final ReservedRanges reserved = new ReservedRanges();
+  /** Allowed ranges as sorted (start, last) pairs; empty = no restriction. */
+  private long[] allowed = new long[0];
+  private boolean hugePages = true;
+  private long align = 1;
+
+  long align() {
+    return align;
+  }
+
+  boolean hugePages() {
+    return hugePages;
+  }
+
+  boolean hasDomains() {
+    return false; // domains are attached through HWPTs, which this engine does not create yet
+  }
+
+  List<IovaRange> allowedRanges() {
+    List<IovaRange> out = new ArrayList<>(allowed.length / 2);
+    for (int i = 0; i < allowed.length; i += 2) {
+      out.add(new IovaRange(allowed[i], allowed[i + 1]));
+    }
+    return out;
+  }
+
+  // ---- IOVA_RANGES (§3.2) and ALLOW_IOVAS (§3.3) --------------------------------------------
+
+  /** The holes of the reserved set over the whole 64-bit space, ascending. */
+  List<IovaRange> usableRanges() {
+    List<IovaRange> out = new ArrayList<>();
+    reserved.holes(0, U64_MAX, (s, l) -> !out.add(new IovaRange(s, l)));
+    return out;
+  }
+
+  /**
+   * Replaces the allowed list with {@code sortedPairs} (already validated: sorted, each start <
+   * last, no overlap). EADDRINUSE if any intersects a reserved range; the old list then stays.
+   */
+  void setAllowed(long[] sortedPairs) {
+    for (int i = 0; i < sortedPairs.length; i += 2) {
+      if (reserved.intersects(sortedPairs[i], sortedPairs[i + 1])) {
+        throw ErrnoException.of(EADDRINUSE, "allowed range [" + hex(sortedPairs[i]) + ", "
+            + hex(sortedPairs[i + 1]) + "] intersects a reserved range");
+      }
+    }
+    allowed = sortedPairs;
+  }
+
+  private boolean allowedIntersects(long start, long last) {
+    for (int i = 0; i < allowed.length && le(allowed[i], last); i += 2) {
+      if (intersects(allowed[i], allowed[i + 1], start, last)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Adds a reserved range (§4.2): EADDRINUSE if it hits an area or an allowed range. */
+  void reserve(long start, long last, Object owner) {
+    if (areas.intersects(start, last) || allowedIntersects(start, last)) {
+      throw ErrnoException.of(EADDRINUSE,
+          "reserved range [" + hex(start) + ", " + hex(last) + "] hits an area or allowed range");
+    }
+    reserved.add(start, last, owner);
+  }
+
+  // ---- alignment (§4.6) and HUGE_PAGES (§3.9) ----------------------------------------------
+
+  private long requiredAlign(boolean withHugePages) {
+    return withHugePages ? 1 : PAGE_SIZE;
+  }
+
+  /** Whether every area's IOVA, length and in-page offset are multiples of {@code a}. */
+  private boolean areasConformTo(long a) {
+    long mask = a - 1;
+    boolean[] ok = {true};
+    areas.forEach(area -> {
+      if ((area.iova & mask) != 0 || (area.length() & mask) != 0
+          || (area.inPageOffset() & mask) != 0) {
+        ok[0] = false;
+      }
+    });
+    return ok[0];
+  }
+
+  void setHugePages(boolean enable) {
+    if (enable) {
+      hugePages = true;
+      align = requiredAlign(true);
+      return;
+    }
+    if (!hugePages) {
+      return;
+    }
+    if (hasDomains() && !areas.isEmpty()) {
+      throw ErrnoException.of(EINVAL, "huge pages cannot be disabled with domains and areas");
+    }
+    long newAlign = requiredAlign(false);
+    if (newAlign > align && !areasConformTo(newAlign)) {
+      throw ErrnoException.of(EADDRINUSE, "an area is not aligned to " + hex(newAlign));
+    }
+    hugePages = false;
+    align = newAlign;
+  }
+
+  // ---- placement (§4.3, §4.4) --------------------------------------------------------------
+
+  /**
+   * Chooses an IOVA for {@code length} bytes by first fit, exactly as the kernel's allocator
+   * (§4.3), using the gap-augmented area tree instead of a scan.
+   *
+   * @param hint the user address (MAP) or source address (COPY) whose alignment is copied
+   */
+  long allocIova(long length, long hint) {
+    if (length == 0 || ge(length, Long.MAX_VALUE)) {
+      throw ErrnoException.of(EOVERFLOW, "length=" + hex(length));
+    }
+    long a = ge(length, HPAGE_SIZE) ? HPAGE_SIZE : roundUpPow2(length);
+    long hintAlign = Long.lowestOneBit(hint); // 0 for no hint, negative for bit 63
+    if (hintAlign > 0 && hintAlign < a) {
+      a = hintAlign;
+    }
+    if (a < align) {
+      throw ErrnoException.of(EINVAL, "automatic alignment " + hex(a) + " below IOAS alignment "
+          + hex(align) + " (length=" + hex(length) + " hint=" + hex(hint) + ")");
+    }
+    long po = hint & (PAGE_SIZE - 1);
+    long wFirst = PAGE_SIZE;
+    long wLast = U64_MAX - PAGE_SIZE;
+    if (allowed.length == 0) {
+      long r = allocInWindow(wFirst, wLast, length, a, po);
+      if (r != NO_FIT) {
+        return r;
+      }
+    } else {
+      for (int i = 0; i < allowed.length; ) {
+        long runStart = allowed[i];
+        long runLast = allowed[i + 1];
+        i += 2;
+        while (i < allowed.length && runLast != U64_MAX && allowed[i] == runLast + 1) {
+          runLast = allowed[i + 1]; // touching ranges form one run (§4.2)
+          i += 2;
+        }
+        long ws = Unsigned.max(runStart, wFirst);
+        long wl = Unsigned.min(runLast, wLast);
+        if (gt(ws, wl)) {
+          continue;
+        }
+        long r = allocInWindow(ws, wl, length, a, po);
+        if (r != NO_FIT) {
+          return r;
+        }
+      }
+    }
+    throw ErrnoException.of(ENOSPC, "no free IOVA range of length " + hex(length));
+  }
+
+  private static long roundUpPow2(long v) {
+    return v <= 1 ? 1 : Long.highestOneBit(v - 1) << 1;
+  }
+
+  /** The kernel's fit test (§4.3 step 3), or {@link #NO_FIT}. */
+  private static long fit(long start, long last, long length, long a, long po) {
+    long t = start + (a - 1);
+    if (lt(t, start)) {
+      return NO_FIT;
+    }
+    t = (t & -a) | po;
+    if (ge(t, last) || lt(last - t, length - 1)) {
+      return NO_FIT;
+    }
+    return t;
+  }
+
+  /** First fit in the holes of "reserved ∪ areas" inside one window (§4.3 step 5). */
+  private long allocInWindow(long ws, long wl, long length, long a, long po) {
+    long s = fit(ws, wl, length, a, po);
+    if (s == NO_FIT) {
+      return NO_FIT;
+    }
+    long[] found = {NO_FIT};
+    ReservedRanges.HoleVisitor tryHole = (hs, hl) -> {
+      long t = fit(hs, hl, length, a, po);
+      found[0] = t;
+      return t != NO_FIT;
+    };
+    long pos = s;
+    Area next = areas.firstEndingAtOrAfter(pos);
+    while (true) {
+      if (next != null && le(next.iova, pos)) { // pos is inside an area: skip it
+        if (ge(next.last, wl)) {
+          return NO_FIT;
+        }
+        pos = next.last + 1;
+        next = areas.next(next);
+        continue;
+      }
+      long gapLast = next == null || gt(next.iova, wl) ? wl : next.iova - 1;
+      if (reserved.holes(pos, gapLast, tryHole)) {
+        return found[0];
+      }
+      if (gapLast == wl) {
+        return NO_FIT;
+      }
+      // Skip every gap too small to hold `length` addresses, whatever its alignment.
+      Area bigGap = areas.firstGapAtLeast(next.iova, length);
+      if (bigGap == null) {
+        Area lastArea = areas.lastArea();
+        if (ge(lastArea.last, wl)) {
+          return NO_FIT;
+        }
+        pos = lastArea.last + 1;
+        next = null;
+      } else {
+        pos = bigGap.iova - bigGap.gapBefore;
+        if (gt(pos, wl)) {
+          return NO_FIT;
+        }
+        next = bigGap;
+      }
+    }
+  }
+
+  /** Fixed-IOVA validation (§4.4), after the length-alignment check. */
+  void checkFixed(long iova, long length) {
+    if ((iova & (align - 1)) != 0) {
+      throw ErrnoException.of(EINVAL, "iova=" + hex(iova) + " not aligned to " + hex(align));
+    }
+    if (Unsigned.lastOverflows(iova, length)) {
+      throw ErrnoException.of(EOVERFLOW, "iova=" + hex(iova) + " length=" + hex(length));
+    }
+    long last = iova + length - 1;
+    if (reserved.intersects(iova, last)) {
+      throw ErrnoException.of(EINVAL,
+          "[" + hex(iova) + ", " + hex(last) + "] intersects a reserved range");
+    }
+    if (areas.intersects(iova, last)) {
+      throw ErrnoException.of(EEXIST, "[" + hex(iova) + ", " + hex(last) + "] is already mapped");
+    }
+  }
+
+  // ---- areas (§4.5) ------------------------------------------------------------------------
+
+  /** A piece of a page source to be shown at consecutive IOVAs (one per MAP, per area for COPY). */
+  record Slice(PageSource pages, long offset, long length) {}
+
+  /**
+   * Inserts one area per slice, back to back from {@code iova}, not yet populated (§4.5.1). On
+   * failure every area this call inserted is removed again.
+   *
+   * @return the inserted areas, for {@link #commit} or {@link #abort}
+   */
+  List<Area> insert(long iova, List<Slice> slices, int prot) {
+    List<Area> inserted = new ArrayList<>(slices.size());
+    long at = iova;
+    try {
+      for (Slice s : slices) {
+        if ((prot & Area.PROT_WRITE) != 0 && !s.pages().writable) {
+          throw ErrnoException.of(EPERM, "WRITEABLE requested on memory mapped read-only");
+        }
+        long inPage = (s.pages().base + s.offset()) & (PAGE_SIZE - 1);
+        if ((inPage & (align - 1)) != 0) {
+          throw ErrnoException.of(EINVAL, "in-page offset " + hex(inPage)
+              + " of the memory not aligned to " + hex(align));
+        }
+        if (Unsigned.lastOverflows(at, s.length())) {
+          throw ErrnoException.of(EOVERFLOW, "iova=" + hex(at) + " length=" + hex(s.length()));
+        }
+        Area area = new Area(at, s.length(), prot, s.pages(), s.offset());
+        areas.insert(area);
+        inserted.add(area);
+        at += s.length();
+      }
+    } catch (ErrnoException e) {
+      abort(inserted);
+      throw e;
+    }
+    return inserted;
+  }
+
+  /** Marks areas from {@link #insert} populated, once every domain holds them. */
+  void commit(List<Area> inserted) {
+    for (Area a : inserted) {
+      a.setPopulated();
+    }
+  }
+
+  void abort(List<Area> inserted) {
+    for (Area a : inserted) {
+      areas.remove(a);
+    }
+  }
+
+  /**
+   * The slices behind {@code [iova, iova + length - 1]} by the contiguous walk (§4.5.2), for COPY.
+   * ENOENT unless populated areas cover the whole range without gaps.
+   */
+  List<Slice> collectSlices(long iova, long length) {
+    if (length == 0) {
+      throw ErrnoException.of(EINVAL, "length=0");
+    }
+    if (Unsigned.lastOverflows(iova, length)) {
+      throw ErrnoException.of(EOVERFLOW, "src_iova=" + hex(iova) + " length=" + hex(length));
+    }
+    long last = iova + length - 1;
+    List<Slice> out = new ArrayList<>(1);
+    Area a = areas.find(iova);
+    long pos = iova;
+    while (a != null && a.isPopulated()) {
+      long sliceLast = Unsigned.min(a.last, last);
+      out.add(new Slice(a.pages, a.pagesOffset + (pos - a.iova), sliceLast - pos + 1));
+      if (ge(a.last, last)) {
+        return out;
+      }
+      pos = a.last + 1;
+      Area n = areas.next(a);
+      a = n != null && n.iova == pos ? n : null;
+    }
+    throw ErrnoException.of(ENOENT,
+        "[" + hex(iova) + ", " + hex(last) + "] is not completely mapped");
+  }
+
+  /**
+   * Range removal (§4.5.3): removes every area inside {@code [start, last]}, one by one in
+   * ascending order. Areas removed before an error stay removed.
+   *
+   * @param progress {@code progress[0]} accumulates the bytes removed, also when this throws
+   */
+  void removeRange(long start, long last, long[] progress) {
+    while (true) {
+      Area a = areas.firstEndingAtOrAfter(start);
+      if (a == null || gt(a.iova, last)) {
+        return;
+      }
+      if (!a.isPopulated()) {
+        throw ErrnoException.of(EBUSY, "area " + a + " is being changed");
+      }
+      if (lt(a.iova, start) || gt(a.last, last)) {
+        throw ErrnoException.of(ENOENT, "area [" + hex(a.iova) + ", " + hex(a.last)
+            + "] is only partly inside [" + hex(start) + ", " + hex(last) + "]");
+      }
+      areas.remove(a);
+      progress[0] += a.length();
+      if (ge(a.last, last)) {
+        return;
+      }
+      start = a.last + 1;
+    }
+  }
+
+  /** Removes every area (IOAS destroy, unmap-all); returns the bytes removed. */
+  long removeAll() {
+    long[] progress = {0};
+    removeRange(0, U64_MAX, progress);
+    return progress[0];
+  }
+
+  /** Drops the allowed list and the test-owned reserved ranges (IOAS destroy, §2.5). */
+  void clearRanges() {
+    allowed = new long[0];
+    reserved.removeOwner(ReservedRanges.TEST_OWNER);
+  }
+
+  // ---- invariants --------------------------------------------------------------------------
+
+  /** A description of the first broken invariant, or null. */
+  String checkInvariants() {
+    String problem = areas.checkInvariants();
+    if (problem != null) {
+      return problem;
+    }
+    if (align != requiredAlign(hugePages)) {
+      return "align " + hex(align) + " but " + hex(requiredAlign(hugePages)) + " required";
+    }
+    if (!areasConformTo(align)) {
+      return "an area does not conform to align " + hex(align);
+    }
+    String[] bad = {null};
+    areas.forEach(a -> {
+      if (bad[0] == null && reserved.intersects(a.iova, a.last)) {
+        bad[0] = a + " intersects a reserved range";
+      }
+    });
+    if (bad[0] != null) {
+      return bad[0];
+    }
+    for (int i = 0; i < allowed.length; i += 2) {
+      if (!lt(allowed[i], allowed[i + 1])) {
+        return "allowed range with start >= last";
+      }
+      if (i > 0 && !gt(allowed[i], allowed[i - 1])) {
+        return "allowed ranges overlap or are unsorted";
+      }
+      if (reserved.intersects(allowed[i], allowed[i + 1])) {
+        return "allowed range intersects a reserved range";
+      }
+    }
+    return null;
+  }
+}

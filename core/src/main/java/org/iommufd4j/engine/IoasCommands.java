@@ -1,0 +1,270 @@
+package org.iommufd4j.engine;
+
+import static org.iommufd4j.Errno.EINVAL;
+import static org.iommufd4j.Errno.ENOENT;
+import static org.iommufd4j.Errno.EOPNOTSUPP;
+import static org.iommufd4j.Errno.EOVERFLOW;
+import static org.iommufd4j.engine.Unsigned.U64_MAX;
+import static org.iommufd4j.engine.Unsigned.gt;
+import static org.iommufd4j.engine.Unsigned.hex;
+import static org.iommufd4j.engine.Unsigned.intersects;
+import static org.iommufd4j.engine.Unsigned.lt;
+
+import java.util.Arrays;
+import java.util.List;
+import org.iommufd4j.IovaRanges;
+
+/**
+ * The IOAS ioctls (spec §3): every check in the order Linux 6.12 makes it, then the change on the
+ * {@link IoPagetable}. Both front doors (byte ABI and typed API) end here.
+ */
+final class IoasCommands {
+  static final int MAP_FIXED_IOVA = 1;
+  static final int MAP_WRITEABLE = 1 << 1;
+  static final int MAP_READABLE = 1 << 2;
+  static final int MAP_FLAGS = MAP_FIXED_IOVA | MAP_WRITEABLE | MAP_READABLE;
+  /** COPY flag that test kernels strip and use to re-interpret {@code src_iova} (§3.6 step 0). */
+  static final int MOCK_FLAGS_ACCESS_SYZ = 1 << 16;
+
+  /** MAP's page source refuses lengths above 2^64 - 1 - 4096 (§3.4 step 5). */
+  private static final long MAX_MAP_LENGTH = U64_MAX - PageSource.PAGE_SIZE;
+
+  private final Context ctx;
+
+  IoasCommands(Context ctx) {
+    this.ctx = ctx;
+  }
+
+  /** §3.2. */
+  IovaRanges iovaRanges(int ioasId, int reserved) {
+    if (reserved != 0) {
+      throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + reserved);
+    }
+    IoasObject ioas = ctx.ioas(ioasId);
+    ioas.lockLive();
+    try {
+      return new IovaRanges(ioas.iopt.usableRanges(), ioas.iopt.align());
+    } finally {
+      ioas.lock.unlock();
+    }
+  }
+
+  /** §3.3. */
+  void allowIovas(int ioasId, int reserved, int count, RangeReader reader) {
+    if (reserved != 0) {
+      throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + reserved);
+    }
+    IoasObject ioas = ctx.ioas(ioasId);
+    long n = Integer.toUnsignedLong(count);
+    long[] pairs = new long[(int) Math.min(2 * n, 1 << 20)];
+    long[] element = new long[2];
+    for (int i = 0; i < n; i++) {
+      reader.read(i, element);
+      long start = element[0];
+      long last = element[1];
+      if (!lt(start, last)) {
+        throw ErrnoException.of(EINVAL, "allowed range " + i + ": start=" + hex(start)
+            + " last=" + hex(last));
+      }
+      for (int j = 0; j < 2 * i; j += 2) {
+        if (intersects(pairs[j], pairs[j + 1], start, last)) {
+          throw ErrnoException.of(EINVAL, "allowed range " + i + " overlaps range " + (j / 2));
+        }
+      }
+      if (2 * i + 1 >= pairs.length) {
+        pairs = Arrays.copyOf(pairs, pairs.length * 2);
+      }
+      pairs[2 * i] = start;
+      pairs[2 * i + 1] = last;
+    }
+    long[] sorted = sortPairs(Arrays.copyOf(pairs, (int) (2 * n)));
+    ioas.lockLive();
+    try {
+      ioas.iopt.setAllowed(sorted);
+    } finally {
+      ioas.lock.unlock();
+    }
+  }
+
+  private static long[] sortPairs(long[] pairs) {
+    int n = pairs.length / 2;
+    Integer[] order = new Integer[n];
+    for (int i = 0; i < n; i++) {
+      order[i] = i;
+    }
+    Arrays.sort(order, (a, b) -> Long.compareUnsigned(pairs[2 * a], pairs[2 * b]));
+    long[] out = new long[pairs.length];
+    for (int i = 0; i < n; i++) {
+      out[2 * i] = pairs[2 * order[i]];
+      out[2 * i + 1] = pairs[2 * order[i] + 1];
+    }
+    return out;
+  }
+
+  private static int protOf(int flags) {
+    return ((flags & MAP_READABLE) != 0 ? Area.PROT_READ : 0)
+        | ((flags & MAP_WRITEABLE) != 0 ? Area.PROT_WRITE : 0);
+  }
+
+  /** §3.4; returns the IOVA used. */
+  long map(Caller caller, MapRequest r) {
+    int flags = r.flags();
+    if ((flags & ~MAP_FLAGS) != 0 || r.reserved() != 0) {
+      throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags) + " __reserved=" + r.reserved());
+    }
+    if (r.iova() == U64_MAX || r.length() == U64_MAX) {
+      throw ErrnoException.of(EOVERFLOW, "iova=" + hex(r.iova()) + " length=" + hex(r.length()));
+    }
+    if ((flags & (MAP_READABLE | MAP_WRITEABLE)) == 0) {
+      throw ErrnoException.of(EINVAL, "neither READABLE nor WRITEABLE");
+    }
+    IoasObject ioas = ctx.ioas(r.ioasId());
+    long length = r.length();
+    long userVa = r.userVa();
+    if (length == 0 || gt(length, MAX_MAP_LENGTH)) {
+      throw ErrnoException.of(EINVAL, "length=" + hex(length));
+    }
+    if (lt(userVa + length, userVa)) {
+      throw ErrnoException.of(EOVERFLOW, "user_va=" + hex(userVa) + " length=" + hex(length));
+    }
+    PageSource pages = new PageSource(userVa, length, (flags & MAP_WRITEABLE) != 0,
+        ctx.accountingMode(caller), caller);
+    List<IoPagetable.Slice> slices = List.of(new IoPagetable.Slice(pages, userVa - pages.base,
+        length));
+    ioas.lockLive();
+    try {
+      return place(ioas.iopt, flags, length, userVa, r.iova(), slices);
+    } finally {
+      ioas.lock.unlock();
+    }
+  }
+
+  /** MAP steps 6-9 (and COPY step 7) on a locked IOAS. */
+  private static long place(IoPagetable iopt, int flags, long length, long hint, long fixedIova,
+      List<IoPagetable.Slice> slices) {
+    if ((length & (iopt.align() - 1)) != 0) {
+      throw ErrnoException.of(EINVAL, "length=" + hex(length) + " not aligned to "
+          + hex(iopt.align()));
+    }
+    long iova;
+    if ((flags & MAP_FIXED_IOVA) != 0) {
+      iopt.checkFixed(fixedIova, length);
+      iova = fixedIova;
+    } else {
+      iova = iopt.allocIova(length, hint);
+    }
+    List<Area> inserted = iopt.insert(iova, slices, protOf(flags));
+    iopt.commit(inserted);
+    return iova;
+  }
+
+  /** §3.6; returns the destination IOVA used. */
+  long copy(Caller caller, CopyRequest r) {
+    int flags = r.flags();
+    long srcIova = r.srcIova();
+    if (ctx.testAbi() && (flags & MOCK_FLAGS_ACCESS_SYZ) != 0) {
+      flags &= ~MOCK_FLAGS_ACCESS_SYZ;
+      srcIova = syzSourceIova(r.srcIoasId(), srcIova);
+    }
+    if ((flags & ~MAP_FLAGS) != 0) {
+      throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags));
+    }
+    if (r.length() == U64_MAX || srcIova == U64_MAX || r.dstIova() == U64_MAX) {
+      throw ErrnoException.of(EOVERFLOW, "length=" + hex(r.length()) + " src_iova="
+          + hex(srcIova) + " dst_iova=" + hex(r.dstIova()));
+    }
+    if ((flags & (MAP_READABLE | MAP_WRITEABLE)) == 0) {
+      throw ErrnoException.of(EINVAL, "neither READABLE nor WRITEABLE");
+    }
+    IoasObject src = ctx.ioas(r.srcIoasId());
+    List<IoPagetable.Slice> slices;
+    src.lockLive();
+    try {
+      slices = src.iopt.collectSlices(srcIova, r.length());
+    } finally {
+      src.lock.unlock();
+    }
+    IoasObject dst = ctx.ioas(r.dstIoasId());
+    IoPagetable.Slice first = slices.getFirst();
+    long hint = first.pages().address(first.offset());
+    dst.lockLive();
+    try {
+      return place(dst.iopt, flags, r.length(), hint, r.dstIova(), slices);
+    } finally {
+      dst.lock.unlock();
+    }
+  }
+
+  /** Test kernels: {@code src_iova} = IOVA of area n (low 32 bits) + offset (high 32 bits). */
+  private long syzSourceIova(int srcIoasId, long srcIova) {
+    IoasObject src;
+    try {
+      src = ctx.ioas(srcIoasId);
+    } catch (ErrnoException e) {
+      return srcIova;
+    }
+    long n = srcIova & 0xffff_ffffL;
+    long offset = srcIova >>> 32;
+    src.lockLive();
+    try {
+      Area a = src.iopt.areas.first();
+      for (long i = 0; a != null && i < n; i++) {
+        a = src.iopt.areas.next(a);
+      }
+      return a == null ? 0 : a.iova + offset;
+    } finally {
+      src.lock.unlock();
+    }
+  }
+
+  /** §3.7; returns the bytes unmapped. */
+  long unmap(int ioasId, long iova, long length) {
+    IoasObject ioas = ctx.ioas(ioasId);
+    boolean all = iova == 0 && length == U64_MAX;
+    if (!all) {
+      if (iova == U64_MAX || length == U64_MAX) {
+        throw ErrnoException.of(EOVERFLOW, "iova=" + hex(iova) + " length=" + hex(length));
+      }
+      if (length == 0) {
+        throw ErrnoException.of(EINVAL, "length=0");
+      }
+      if (Unsigned.lastOverflows(iova, length)) {
+        throw ErrnoException.of(EOVERFLOW, "iova=" + hex(iova) + " length=" + hex(length));
+      }
+    }
+    long[] progress = {0};
+    ioas.lockLive();
+    try {
+      ioas.iopt.removeRange(iova, all ? U64_MAX : iova + length - 1, progress);
+    } finally {
+      ioas.lock.unlock();
+    }
+    if (!all && progress[0] == 0) {
+      throw ErrnoException.of(ENOENT, "nothing mapped in [" + hex(iova) + ", "
+          + hex(iova + length - 1) + "]");
+    }
+    return progress[0];
+  }
+
+  /** OPTION HUGE_PAGES (§3.9 step 4); returns val64 to write back. */
+  long hugePagesOption(int op, int ioasId, long val64) {
+    IoasObject ioas = ctx.ioas(ioasId);
+    ioas.lockLive();
+    try {
+      switch (op) {
+        case Context.OPTION_OP_GET:
+          return ioas.iopt.hugePages() ? 1 : 0;
+        case Context.OPTION_OP_SET:
+          if (val64 != 0 && val64 != 1) {
+            throw ErrnoException.of(EINVAL, "HUGE_PAGES val64=" + hex(val64));
+          }
+          ioas.iopt.setHugePages(val64 == 1);
+          return val64;
+        default:
+          throw ErrnoException.of(EOPNOTSUPP, "op=" + op);
+      }
+    } finally {
+      ioas.lock.unlock();
+    }
+  }
+}

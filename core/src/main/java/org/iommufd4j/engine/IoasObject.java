@@ -1,0 +1,39 @@
+package org.iommufd4j.engine;
+
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * An IOAS (spec §3): its {@link IoPagetable} behind a lock of its own, so that commands on
+ * different IOASes never contend.
+ */
+public final class IoasObject extends IommufdObject {
+  final IoPagetable iopt = new IoPagetable();
+  final ReentrantLock lock = new ReentrantLock();
+  /** Set under {@link #lock} once DESTROY or close took the IOAS out of the table. */
+  private boolean destroyed;
+
+  IoasObject() {
+    super(ObjectType.IOAS);
+  }
+
+  /** Locks the IOAS for a command; ENOENT if it was destroyed since the lookup. */
+  void lockLive() {
+    lock.lock();
+    if (destroyed) {
+      lock.unlock();
+      throw ErrnoException.of(org.iommufd4j.Errno.ENOENT, "ioas " + id + " was destroyed");
+    }
+  }
+
+  @Override
+  void destroy() {
+    lock.lock();
+    try {
+      destroyed = true;
+      iopt.removeAll();
+      iopt.clearRanges();
+    } finally {
+      lock.unlock();
+    }
+  }
+}

@@ -1,0 +1,117 @@
+package org.iommufd4j.engine;
+
+import static org.iommufd4j.Errno.EBUSY;
+import static org.iommufd4j.Errno.ENOENT;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.List;
+
+/**
+ * The id space of one context (spec §2.2): ids from 1, the lowest free one first, reused at once.
+ * An id is <em>reserved</em> while its object is being built (lookups give ENOENT, the id is not
+ * free) and <em>published</em> when the object is complete.
+ *
+ * <p>All methods take the table's own monitor briefly; nothing calls out while holding it.
+ */
+final class ObjectTable {
+  /** Ids are u32 values up to 2^31 - 1 (xarray limit of the reference). */
+  static final int MAX_ID = Integer.MAX_VALUE;
+
+  private final BitSet inUse = new BitSet();
+  private IommufdObject[] objects = new IommufdObject[16];
+
+  /** Reserves the lowest free id for {@code object} (EBUSY when none is left). */
+  synchronized void reserve(IommufdObject object) {
+    int id = inUse.nextClearBit(1);
+    if (id <= 0 || id > MAX_ID) {
+      throw ErrnoException.of(EBUSY, "object ids exhausted");
+    }
+    inUse.set(id);
+    object.id = id;
+  }
+
+  synchronized void publish(IommufdObject object) {
+    int id = object.id;
+    if (id >= objects.length) {
+      objects = Arrays.copyOf(objects, Math.max(id + 1, objects.length * 2));
+    }
+    objects[id] = object;
+  }
+
+  /** Drops a reservation whose object was never published. */
+  synchronized void abort(IommufdObject object) {
+    inUse.clear(object.id);
+  }
+
+  private IommufdObject published(int id) {
+    return id > 0 && id < objects.length ? objects[id] : null;
+  }
+
+  /** The published object {@code id} of {@code type}; ENOENT otherwise (spec §2.4). */
+  synchronized IommufdObject get(int id, ObjectType type) {
+    IommufdObject o = published(id);
+    if (o == null || o.type != type) {
+      throw ErrnoException.of(ENOENT, "no " + type + " with id " + Integer.toUnsignedString(id));
+    }
+    return o;
+  }
+
+  /** Whether any id is published or reserved (RLIMIT_MODE SET needs an empty context, §3.9). */
+  synchronized boolean hasObjects() {
+    return !inUse.isEmpty();
+  }
+
+  synchronized void addUser(IommufdObject o) {
+    o.users++;
+  }
+
+  synchronized void removeUser(IommufdObject o) {
+    o.users--;
+  }
+
+  /**
+   * Takes object {@code id} out of the table for DESTROY (§2.5): ENOENT if it is not published,
+   * EBUSY if anything else holds a reference. When {@code expected} is not null, the object must
+   * be that instance (a typed handle whose id was reused destroys nothing).
+   */
+  synchronized IommufdObject remove(int id, IommufdObject expected) {
+    IommufdObject o = published(id);
+    if (o == null || (expected != null && o != expected)) {
+      throw ErrnoException.of(ENOENT, "no object with id " + Integer.toUnsignedString(id));
+    }
+    if (o.users > 1) {
+      throw ErrnoException.of(EBUSY, "object " + id + " is in use (" + (o.users - 1) + " users)");
+    }
+    objects[id] = null;
+    inUse.clear(id);
+    return o;
+  }
+
+  /** Removes and returns every object that only the table references, in ascending id order. */
+  synchronized List<IommufdObject> removeUnreferenced() {
+    List<IommufdObject> out = new ArrayList<>();
+    for (int id = inUse.nextSetBit(1); id > 0; id = inUse.nextSetBit(id + 1)) {
+      IommufdObject o = published(id);
+      if (o != null && o.users == 1) {
+        objects[id] = null;
+        inUse.clear(id);
+        out.add(o);
+      }
+    }
+    return out;
+  }
+
+  /** Every published object, ascending by id (for inspection and invariant checks). */
+  synchronized List<IommufdObject> snapshot() {
+    List<IommufdObject> out = new ArrayList<>();
+    for (int id = inUse.nextSetBit(1); id > 0; id = inUse.nextSetBit(id + 1)) {
+      IommufdObject o = published(id);
+      if (o != null) {
+        out.add(o);
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,76 @@
+package org.iommufd4j.uapi;
+
+/**
+ * The iommufd ioctls of Linux 6.12 with their numbers and sizes (spec §1.3, §1.4.1). Every
+ * request is {@code _IO(';', nr)} = {@code 0x3B00 | nr}; the argument size travels in the struct's
+ * first {@code u32}, and the kernel keeps a dense table indexed by {@code nr - 0x80}.
+ */
+public enum Command {
+  IOMMU_DESTROY(0x80, 8, 8),
+  IOMMU_IOAS_ALLOC(0x81, 12, 12),
+  IOMMU_IOAS_ALLOW_IOVAS(0x82, 24, 24),
+  IOMMU_IOAS_COPY(0x83, 40, 40),
+  IOMMU_IOAS_IOVA_RANGES(0x84, 32, 32),
+  IOMMU_IOAS_MAP(0x85, 40, 40),
+  IOMMU_IOAS_UNMAP(0x86, 24, 24),
+  IOMMU_OPTION(0x87, 24, 24),
+  IOMMU_VFIO_IOAS(0x88, 12, 12),
+  IOMMU_HWPT_ALLOC(0x89, 48, 24),
+  IOMMU_GET_HW_INFO(0x8a, 40, 32),
+  IOMMU_HWPT_SET_DIRTY_TRACKING(0x8b, 16, 16),
+  IOMMU_HWPT_GET_DIRTY_BITMAP(0x8c, 48, 48),
+  IOMMU_HWPT_INVALIDATE(0x8d, 32, 32),
+  IOMMU_FAULT_QUEUE_ALLOC(0x8e, 16, 16),
+  /** Only on kernels with {@code CONFIG_IOMMUFD_TEST} (spec §6). */
+  IOMMU_TEST_CMD(0xa0, 72, 68);
+
+  /** The ioctl type byte, {@code ';'}. */
+  public static final int IOMMUFD_TYPE = 0x3b;
+  /** First table slot ({@code IOMMUFD_CMD_BASE}). */
+  public static final int CMD_BASE = 0x80;
+  /** Table length on a normal 6.12 kernel (0x80..0x8e) and on a test kernel (0x80..0xa0). */
+  public static final int TABLE_LENGTH = 15;
+  public static final int TEST_TABLE_LENGTH = 33;
+
+  private static final Command[] BY_SLOT = new Command[TEST_TABLE_LENGTH];
+
+  static {
+    for (Command c : values()) {
+      BY_SLOT[c.nr - CMD_BASE] = c;
+    }
+  }
+
+  private final int nr;
+  private final int ksize;
+  private final int minSize;
+
+  Command(int nr, int ksize, int minSize) {
+    this.nr = nr;
+    this.ksize = ksize;
+    this.minSize = minSize;
+  }
+
+  /** The request number to pass to {@code ioctl}. */
+  public long request() {
+    return (IOMMUFD_TYPE << 8) | nr;
+  }
+
+  public int nr() {
+    return nr;
+  }
+
+  /** Size of the kernel's struct. */
+  public int ksize() {
+    return ksize;
+  }
+
+  /** Smallest accepted {@code size} (end of the last mandatory member). */
+  public int minSize() {
+    return minSize;
+  }
+
+  /** The command in table slot {@code nr - 0x80}, or null for an empty slot. */
+  static Command inSlot(int slot) {
+    return slot >= 0 && slot < BY_SLOT.length ? BY_SLOT[slot] : null;
+  }
+}

@@ -1,0 +1,334 @@
+package org.iommufd4j.uapi;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import org.iommufd4j.Errno;
+import org.iommufd4j.IovaRange;
+import org.iommufd4j.IovaRanges;
+import org.iommufd4j.engine.Caller;
+import org.iommufd4j.engine.Context;
+import org.iommufd4j.engine.CopyRequest;
+import org.iommufd4j.engine.ErrnoException;
+import org.iommufd4j.engine.MapRequest;
+import org.iommufd4j.memory.UserMemory;
+
+/**
+ * The generic ioctl path of spec §1.4 and §1.5 for every command: size word, request number,
+ * {@code min_size}, zero tail, copy into a kernel buffer, handler, truncated respond. Handlers
+ * decode fields by named offsets and call the engine; nothing else here knows semantics.
+ *
+ * <p>Caller memory is touched only through the {@link Caller}'s {@link UserMemory}, except that
+ * the argument struct itself is read from and written to {@code direct} when the caller supplied
+ * a segment covering it (the embedded raw path: no system call per access).
+ */
+public final class Dispatcher {
+  private static final System.Logger LOG = System.getLogger("org.iommufd4j.ioctl");
+  /** Turns an unexpected exception into an {@link AssertionError} instead of EIO (tests). */
+  private static final boolean STRICT = Boolean.getBoolean("iommufd4j.strict");
+
+  static final ValueLayout.OfInt U32 = JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  static final ValueLayout.OfShort U16 = JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  static final ValueLayout.OfLong U64 = JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+  /** Largest {@code ksize} of any command. */
+  private static final int MAX_KSIZE = 72;
+  private static final int TAIL_CHUNK = 4096;
+  private static final MemorySegment ZEROS = Arena.global().allocate(TAIL_CHUNK, 8);
+
+  /** Per-thread native buffers, so an ioctl allocates nothing. */
+  private static final class Scratch {
+    final MemorySegment kbuf;
+    final MemorySegment word;
+    final MemorySegment range;
+    final MemorySegment tail;
+
+    Scratch() {
+      Arena arena = Arena.ofAuto();
+      kbuf = arena.allocate(MAX_KSIZE, 8);
+      word = arena.allocate(4, 4);
+      range = arena.allocate(IommuIovaRange.SIZE, 8);
+      tail = arena.allocate(TAIL_CHUNK, 8);
+    }
+  }
+
+  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+  private Dispatcher() {}
+
+  /**
+   * One ioctl on {@code ctx}, as the system call.
+   *
+   * @param arg the argument's address in the caller's memory
+   * @param direct null, or a segment at {@code arg} through which the struct may be accessed
+   *     (bytes beyond its size go through the caller's memory)
+   * @return 0, a positive result (VFIO compatibility calls), or {@code -errno}
+   */
+  public static int ioctl(Context ctx, Caller caller, long request, long arg, MemorySegment direct) {
+    try {
+      int result = dispatch(ctx, caller, request, arg, direct);
+      if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+        LOG.log(System.Logger.Level.DEBUG, "ioctl request=0x{0} -> {1}",
+            Long.toHexString(request), result);
+      }
+      return result;
+    } catch (ErrnoException e) {
+      if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+        LOG.log(System.Logger.Level.DEBUG, "ioctl request=0x{0} -> {1}",
+            Long.toHexString(request), e.getMessage());
+      }
+      return -e.errno().number();
+    } catch (RuntimeException | StackOverflowError e) {
+      if (STRICT) {
+        throw new AssertionError("unexpected exception in ioctl 0x" + Long.toHexString(request), e);
+      }
+      LOG.log(System.Logger.Level.ERROR, "emulator fault in ioctl 0x"
+          + Long.toHexString(request) + ", answered EIO", e);
+      return -Errno.EIO.number();
+    }
+  }
+
+  private static int dispatch(Context ctx, Caller caller, long request, long arg,
+      MemorySegment direct) {
+    int nr = (int) (request & 0xff);
+    int slot = nr - Command.CMD_BASE;
+    int tableLength = ctx.testAbi() ? Command.TEST_TABLE_LENGTH : Command.TABLE_LENGTH;
+    if (slot < 0 || slot >= tableLength) {
+      // The VFIO type-1 compatibility handler sees these without the argument being read.
+      return -Errno.ENOTTY.number();
+    }
+    Arg a = new Arg(caller.memory(), arg, direct, SCRATCH.get());
+    int size = a.readSize();
+    Command cmd = Command.inSlot(slot);
+    if (cmd == null || cmd.request() != request) {
+      return -Errno.ENOTTY.number();
+    }
+    if (Integer.compareUnsigned(size, cmd.minSize()) < 0) {
+      return -Errno.EINVAL.number();
+    }
+    a.copyIn(size, cmd.ksize());
+    return switch (cmd) {
+      case IOMMU_DESTROY -> destroy(ctx, a);
+      case IOMMU_IOAS_ALLOC -> ioasAlloc(ctx, a);
+      case IOMMU_IOAS_ALLOW_IOVAS -> allowIovas(ctx, a);
+      case IOMMU_IOAS_COPY -> copy(ctx, caller, a);
+      case IOMMU_IOAS_IOVA_RANGES -> iovaRanges(ctx, a);
+      case IOMMU_IOAS_MAP -> map(ctx, caller, a);
+      case IOMMU_IOAS_UNMAP -> unmap(ctx, a);
+      case IOMMU_OPTION -> option(ctx, caller, a);
+      case IOMMU_VFIO_IOAS -> vfioIoas(ctx, a);
+      // TODO(issue 4): HWPT, hardware info, dirty tracking, fault queue and the test ABI.
+      default -> -Errno.ENOTTY.number();
+    };
+  }
+
+  private static int destroy(Context ctx, Arg a) {
+    ctx.destroy(a.u32(IommuDestroy.ID));
+    return 0;
+  }
+
+  private static int ioasAlloc(Context ctx, Arg a) {
+    ctx.ioasAlloc(a.u32(IommuIoasAlloc.FLAGS), id -> {
+      a.putU32(IommuIoasAlloc.OUT_IOAS_ID, id);
+      return a.respond();
+    });
+    return 0;
+  }
+
+  private static int allowIovas(Context ctx, Arg a) {
+    long array = a.u64(IommuIoasAllowIovas.ALLOWED_IOVAS);
+    ctx.allowIovas(a.u32(IommuIoasAllowIovas.IOAS_ID), a.u32(IommuIoasAllowIovas.RESERVED),
+        a.u32(IommuIoasAllowIovas.NUM_IOVAS), (i, startLast) -> {
+          MemorySegment r = a.scratch.range;
+          if (!a.memory.read(array + (long) i * IommuIovaRange.SIZE, r)) {
+            throw ErrnoException.of(Errno.EFAULT, "allowed_iovas[" + i + "] unreadable");
+          }
+          startLast[0] = r.get(U64, IommuIovaRange.START);
+          startLast[1] = r.get(U64, IommuIovaRange.LAST);
+        });
+    return 0;
+  }
+
+  private static int iovaRanges(Context ctx, Arg a) {
+    IovaRanges result = ctx.iovaRanges(a.u32(IommuIoasIovaRanges.IOAS_ID),
+        a.u32(IommuIoasIovaRanges.RESERVED));
+    long capacity = Integer.toUnsignedLong(a.u32(IommuIoasIovaRanges.NUM_IOVAS));
+    long array = a.u64(IommuIoasIovaRanges.ALLOWED_IOVAS);
+    long count = 0;
+    MemorySegment r = a.scratch.range;
+    for (IovaRange range : result.ranges()) {
+      if (count < capacity) {
+        r.set(U64, IommuIovaRange.START, range.start());
+        r.set(U64, IommuIovaRange.LAST, range.last());
+        if (!a.memory.write(array + count * IommuIovaRange.SIZE, r)) {
+          return -Errno.EFAULT.number();
+        }
+      }
+      count++;
+    }
+    a.putU32(IommuIoasIovaRanges.NUM_IOVAS, (int) count);
+    a.putU64(IommuIoasIovaRanges.OUT_IOVA_ALIGNMENT, result.alignment());
+    if (!a.respond()) {
+      return -Errno.EFAULT.number();
+    }
+    return count > capacity ? -Errno.EMSGSIZE.number() : 0;
+  }
+
+  private static int map(Context ctx, Caller caller, Arg a) {
+    long iova = ctx.map(caller, new MapRequest(a.u32(IommuIoasMap.FLAGS),
+        a.u32(IommuIoasMap.IOAS_ID), a.u32(IommuIoasMap.RESERVED), a.u64(IommuIoasMap.USER_VA),
+        a.u64(IommuIoasMap.LENGTH), a.u64(IommuIoasMap.IOVA)));
+    a.putU64(IommuIoasMap.IOVA, iova);
+    return a.respond() ? 0 : -Errno.EFAULT.number();
+  }
+
+  private static int copy(Context ctx, Caller caller, Arg a) {
+    long iova = ctx.copy(caller, new CopyRequest(a.u32(IommuIoasCopy.FLAGS),
+        a.u32(IommuIoasCopy.DST_IOAS_ID), a.u32(IommuIoasCopy.SRC_IOAS_ID),
+        a.u64(IommuIoasCopy.LENGTH), a.u64(IommuIoasCopy.DST_IOVA),
+        a.u64(IommuIoasCopy.SRC_IOVA)));
+    a.putU64(IommuIoasCopy.DST_IOVA, iova);
+    return a.respond() ? 0 : -Errno.EFAULT.number();
+  }
+
+  private static int unmap(Context ctx, Arg a) {
+    long unmapped = ctx.unmap(a.u32(IommuIoasUnmap.IOAS_ID), a.u64(IommuIoasUnmap.IOVA),
+        a.u64(IommuIoasUnmap.LENGTH));
+    a.putU64(IommuIoasUnmap.LENGTH, unmapped);
+    return a.respond() ? 0 : -Errno.EFAULT.number();
+  }
+
+  private static int option(Context ctx, Caller caller, Arg a) {
+    long val = ctx.option(caller, a.u32(IommuOption.OPTION_ID), a.u16(IommuOption.OP),
+        a.u16(IommuOption.RESERVED), a.u32(IommuOption.OBJECT_ID), a.u64(IommuOption.VAL64));
+    a.putU64(IommuOption.VAL64, val);
+    return a.respondRange(IommuOption.VAL64, 8) ? 0 : -Errno.EFAULT.number();
+  }
+
+  private static int vfioIoas(Context ctx, Arg a) {
+    int op = a.u16(IommuVfioIoas.OP);
+    int id = ctx.vfioIoas(op, a.u16(IommuVfioIoas.RESERVED), a.u32(IommuVfioIoas.IOAS_ID));
+    if (op != IommuVfioIoas.IOMMU_VFIO_IOAS_GET) {
+      return 0;
+    }
+    a.putU32(IommuVfioIoas.IOAS_ID, id);
+    return a.respond() ? 0 : -Errno.EFAULT.number();
+  }
+
+  /** The argument of one call: where it lives, and its kernel copy. */
+  private static final class Arg {
+    final UserMemory memory;
+    final long address;
+    final MemorySegment direct;
+    final Scratch scratch;
+    final MemorySegment kbuf;
+    /** Bytes of the kernel struct that the respond writes back: min(size, ksize). */
+    int respondLength;
+
+    Arg(UserMemory memory, long address, MemorySegment direct, Scratch scratch) {
+      this.memory = memory;
+      this.address = address;
+      this.direct = direct;
+      this.scratch = scratch;
+      this.kbuf = scratch.kbuf;
+    }
+
+    private boolean directCovers(long offset, long length) {
+      return direct != null && offset >= 0 && length <= direct.byteSize() - offset;
+    }
+
+    /** §1.4 step 2: the u32 size word, or EFAULT. */
+    int readSize() {
+      if (directCovers(0, 4)) {
+        return direct.get(U32, 0);
+      }
+      if (!memory.read(address, scratch.word)) {
+        throw ErrnoException.of(Errno.EFAULT, "argument at 0x" + Long.toHexString(address)
+            + " unreadable");
+      }
+      return scratch.word.get(U32, 0);
+    }
+
+    /** §1.4 step 5: zero tail check, then copy min(size, ksize) bytes into the kernel buffer. */
+    void copyIn(int size, int ksize) {
+      long usize = Integer.toUnsignedLong(size);
+      if (usize > ksize) {
+        checkZeroTail(ksize, usize);
+      }
+      int n = (int) Math.min(usize, ksize);
+      kbuf.fill((byte) 0);
+      if (directCovers(0, n)) {
+        MemorySegment.copy(direct, 0, kbuf, 0, n);
+      } else if (!memory.read(address, kbuf.asSlice(0, n))) {
+        throw ErrnoException.of(Errno.EFAULT, "argument struct unreadable");
+      }
+      respondLength = n;
+    }
+
+    private void checkZeroTail(long from, long to) {
+      if (directCovers(from, to - from)) {
+        for (long i = from; i < to; i += TAIL_CHUNK) {
+          long n = Math.min(TAIL_CHUNK, to - i);
+          if (direct.asSlice(i, n).mismatch(ZEROS.asSlice(0, n)) >= 0) {
+            throw ErrnoException.of(Errno.E2BIG, "non-zero struct tail");
+          }
+        }
+        return;
+      }
+      long pos = address + from;
+      long end = address + to;
+      while (pos != end) {
+        // Chunks end at page boundaries, so a fault belongs to exactly one chunk, as in the
+        // kernel's word-by-word check: a non-zero byte before an unmapped page is E2BIG.
+        long chunk = Math.min(TAIL_CHUNK - (pos & (TAIL_CHUNK - 1)), end - pos);
+        MemorySegment buf = scratch.tail.asSlice(0, chunk);
+        if (!memory.read(pos, buf)) {
+          throw ErrnoException.of(Errno.EFAULT, "struct tail unreadable at 0x"
+              + Long.toHexString(pos));
+        }
+        if (buf.mismatch(ZEROS.asSlice(0, chunk)) >= 0) {
+          throw ErrnoException.of(Errno.E2BIG, "non-zero struct tail");
+        }
+        pos += chunk;
+      }
+    }
+
+    int u32(long offset) {
+      return kbuf.get(U32, offset);
+    }
+
+    int u16(long offset) {
+      return Short.toUnsignedInt(kbuf.get(U16, offset));
+    }
+
+    long u64(long offset) {
+      return kbuf.get(U64, offset);
+    }
+
+    void putU32(long offset, int value) {
+      kbuf.set(U32, offset, value);
+    }
+
+    void putU64(long offset, long value) {
+      kbuf.set(U64, offset, value);
+    }
+
+    /** §1.5: the whole kernel struct, truncated to the caller's size. */
+    boolean respond() {
+      return respondRange(0, respondLength);
+    }
+
+    boolean respondRange(long offset, int length) {
+      if (directCovers(offset, length)) {
+        MemorySegment.copy(kbuf, offset, direct, offset, length);
+        return true;
+      }
+      return memory.write(address + offset, kbuf.asSlice(offset, length));
+    }
+  }
+}

@@ -1,0 +1,25 @@
+package org.iommufd4j.uapi;
+
+/**
+ * {@snippet lang=c :
+ * struct iommu_ioas_iova_ranges {
+ *   __u32 size;
+ *   __u32 ioas_id;
+ *   __u32 num_iovas;
+ *   __u32 __reserved;
+ *   __aligned_u64 allowed_iovas;      // struct iommu_iova_range *
+ *   __aligned_u64 out_iova_alignment;
+ * };
+ * }
+ */
+public final class IommuIoasIovaRanges {
+  public static final int SIZE = 32;
+  public static final int MIN_SIZE = 32;
+  public static final long IOAS_ID = 4;
+  public static final long NUM_IOVAS = 8;
+  public static final long RESERVED = 12;
+  public static final long ALLOWED_IOVAS = 16;
+  public static final long OUT_IOVA_ALIGNMENT = 24;
+
+  private IommuIoasIovaRanges() {}
+}
