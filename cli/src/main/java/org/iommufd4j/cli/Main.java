@@ -1,8 +1,37 @@
 package org.iommufd4j.cli;
 
-/** PLACEHOLDER: the picocli entry point. */
-public final class Main {
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code iommufd4j} command line; {@code ./run.sh} with no arguments runs {@code demo}. */
+@Command(
+    name = "iommufd4j",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = "The Linux iommufd interface (/dev/iommu) in user space.",
+    subcommands = {DemoCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+  @Override
+  public void run() {
+    new CommandLine(new DemoCommand()).execute();
+  }
+
   public static void main(String[] args) {
-    System.out.println("iommufd4j");
+    System.exit(run(args));
+  }
+
+  /** Runs the command line and returns the exit status (used by tests). */
+  static int run(String... args) {
+    return new CommandLine(new Main()).execute(args);
+  }
+
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Main.class.getPackage().getImplementationVersion();
+      return new String[] {"iommufd4j " + (v == null ? "(development build)" : v)
+          + ", emulating Linux 6.12 iommufd; Java " + Runtime.version()};
+    }
   }
 }
