@@ -227,21 +227,23 @@ final class IoPagetable {
     };
     long pos = s;
     Area next = areas.firstEndingAtOrAfter(pos);
+    if (next != null && le(next.iova, pos)) { // s lies inside an area: start after it
+      if (ge(next.last, wl)) {
+        return NO_FIT;
+      }
+      pos = next.last + 1;
+      next = areas.next(next);
+    }
     while (true) {
-      if (next != null && le(next.iova, pos)) { // pos is inside an area: skip it
-        if (ge(next.last, wl)) {
+      // Here no area contains pos, and next is the first area above it (or null).
+      if (next == null || gt(next.iova, pos)) {
+        long gapLast = next == null || gt(next.iova, wl) ? wl : next.iova - 1;
+        if (reserved.holes(pos, gapLast, tryHole)) {
+          return found[0];
+        }
+        if (gapLast == wl) {
           return NO_FIT;
         }
-        pos = next.last + 1;
-        next = areas.next(next);
-        continue;
-      }
-      long gapLast = next == null || gt(next.iova, wl) ? wl : next.iova - 1;
-      if (reserved.holes(pos, gapLast, tryHole)) {
-        return found[0];
-      }
-      if (gapLast == wl) {
-        return NO_FIT;
       }
       // Skip every gap too small to hold `length` addresses, whatever its alignment.
       Area bigGap = areas.firstGapAtLeast(next.iova, length);
