@@ -49,6 +49,7 @@ public final class LibC {
   private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
 
   private static final MethodHandle GETPID = plain("getpid", FunctionDescriptor.of(JAVA_INT));
+  private static final MethodHandle GETPPID = plain("getppid", FunctionDescriptor.of(JAVA_INT));
   private static final MethodHandle SYSCONF =
       plain("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
   private static final MethodHandle MADVISE =
@@ -135,6 +136,15 @@ public final class LibC {
   public static int getpid() {
     try {
       return (int) GETPID.invokeExact();
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code getppid(2)}: the cheapest real system call, the benchmarks' baseline. */
+  public static int getppid() {
+    try {
+      return (int) GETPPID.invokeExact();
     } catch (Throwable t) {
       throw unexpected(t);
     }
