@@ -34,8 +34,74 @@ final class PageSource {
     this.owner = owner;
   }
 
+  /** Pin users per page index: areas stored in a domain and access pins (§4.8). */
+  private RangeCounter pinUsers;
+
   /** The owner's address of byte {@code offset} of the source. */
   long address(long offset) {
     return base + offset;
+  }
+
+  /**
+   * Adds one pin user to page indexes {@code [first, last]}. Pages nobody pinned before are
+   * pinned now: each must be pinnable in the owner's memory (else EFAULT) and is charged (else
+   * ENOMEM). On failure nothing changes.
+   */
+  void pin(Host host, long first, long last) {
+    if (pinUsers == null) {
+      pinUsers = new RangeCounter();
+    }
+    long[] newly = new long[64];
+    int[] runs = {0};
+    pinUsers.add(first, last, 1, (a, b) -> {
+      if (2 * runs[0] + 1 >= newly.length) {
+        throw new IllegalStateException("page source pins too fragmented");
+      }
+      newly[2 * runs[0]] = a;
+      newly[2 * runs[0] + 1] = b;
+      runs[0]++;
+    });
+    long pages = 0;
+    int registered = 0;
+    try {
+      for (int i = 0; i < runs[0]; i++) {
+        long a = newly[2 * i];
+        long n = newly[2 * i + 1] - a + 1;
+        if (!owner.memory().isPinnable(address(a << PAGE_SHIFT), n << PAGE_SHIFT, writable)) {
+          throw ErrnoException.of(org.iommufd4j.Errno.EFAULT, "cannot pin user memory at 0x"
+              + Long.toHexString(address(a << PAGE_SHIFT)) + " (" + n + " pages)");
+        }
+        pages += n;
+      }
+      host.charge(this, pages);
+      for (; registered < runs[0]; registered++) {
+        long a = newly[2 * registered];
+        host.pinFrames(owner.memory(), address(a << PAGE_SHIFT), newly[2 * registered + 1] - a + 1,
+            1);
+      }
+    } catch (RuntimeException e) {
+      pinUsers.add(first, last, -1, (a, b) -> {});
+      throw e;
+    }
+  }
+
+  /** Removes one pin user from {@code [first, last]}; pages nobody needs any more are released. */
+  void unpin(Host host, long first, long last) {
+    long[] pages = {0};
+    pinUsers.add(first, last, -1, (a, b) -> {
+      host.pinFrames(owner.memory(), address(a << PAGE_SHIFT), b - a + 1, -1);
+      pages[0] += b - a + 1;
+    });
+    host.uncharge(this, pages[0]);
+  }
+
+  /** Pin users of page {@code index} (0 = not pinned). */
+  long pinUsers(long index) {
+    return pinUsers == null ? 0 : pinUsers.get(index);
+  }
+
+  /** Whether no page of the source is pinned. */
+  boolean isUnpinned() {
+    return pinUsers == null || pinUsers.isEmpty();
   }
 }
