@@ -1,0 +1,320 @@
+package org.iommufd4j.kernel;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.util.Objects;
+
+/**
+ * Every FFM downcall of the project: thin typed wrappers over libc and system calls.
+ *
+ * <p>Internal: this package has no compatibility promise. Each method returns what the C function
+ * returns on success (never negative) or {@code -errno} on failure, with errno captured in the
+ * same call into a per-thread capture segment (a shared static one would race between threads).
+ *
+ * <p>Addresses of memory this JVM does not own (another process's, or a raw address that may be
+ * unmapped) travel as {@code long}: on LP64 a pointer and a {@code long} are passed the same way,
+ * and no {@link MemorySegment} is ever made for them. Symbols come from {@link
+ * Linker#defaultLookup()}, which an {@code LD_PRELOAD} shim does not intercept.
+ */
+public final class LibC {
+  public static final int PROT_NONE = 0;
+  public static final int PROT_READ = 1;
+  public static final int PROT_WRITE = 2;
+  public static final int MAP_SHARED = 0x01;
+  public static final int MAP_PRIVATE = 0x02;
+  public static final int MAP_FIXED = 0x10;
+  public static final int MAP_ANONYMOUS = 0x20;
+  public static final int MAP_NORESERVE = 0x4000;
+  public static final int MADV_POPULATE_READ = 22;
+  public static final int MADV_POPULATE_WRITE = 23;
+  public static final int O_RDONLY = 0;
+  public static final int O_CLOEXEC = 0x80000;
+
+  private static final int SC_PAGESIZE = 30;
+
+  private static final Linker LINKER = Linker.nativeLinker();
+  private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+  private static final VarHandle ERRNO =
+      CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+  private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+  private static final MethodHandle GETPID = plain("getpid", FunctionDescriptor.of(JAVA_INT));
+  private static final MethodHandle SYSCONF =
+      plain("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
+  private static final MethodHandle MADVISE =
+      withErrno("madvise", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
+  private static final MethodHandle MMAP =
+      withErrno(
+          "mmap",
+          FunctionDescriptor.of(
+              JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+  private static final MethodHandle MUNMAP =
+      withErrno("munmap", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
+  private static final MethodHandle MPROTECT =
+      withErrno("mprotect", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
+  private static final MethodHandle OPEN =
+      withErrno(
+          "open",
+          FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+          Linker.Option.firstVariadicArg(2));
+  private static final MethodHandle IOCTL =
+      withErrno(
+          "ioctl",
+          FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
+          Linker.Option.firstVariadicArg(2));
+  private static final MethodHandle CLOSE =
+      withErrno("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+
+  /**
+   * process_vm_readv/writev through {@code syscall(2)}, with one extra variadic argument that
+   * {@code syscall} ignores: the local segment. Passing it as an argument makes the linker check
+   * that it is alive and accessible from this thread and keep it alive during the call; the glibc
+   * wrappers would only see its raw address inside an iovec.
+   */
+  private static final MethodHandle SYSCALL6_KEEPING =
+      withErrno(
+          "syscall",
+          FunctionDescriptor.of(
+              JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_LONG,
+              ADDRESS),
+          Linker.Option.firstVariadicArg(1));
+
+  private static final long SYS_PROCESS_VM_READV;
+  private static final long SYS_PROCESS_VM_WRITEV;
+
+  static {
+    switch (System.getProperty("os.arch")) {
+      case "amd64", "x86_64" -> {
+        SYS_PROCESS_VM_READV = 310;
+        SYS_PROCESS_VM_WRITEV = 311;
+      }
+      case "aarch64" -> {
+        SYS_PROCESS_VM_READV = 270;
+        SYS_PROCESS_VM_WRITEV = 271;
+      }
+      default -> {
+        SYS_PROCESS_VM_READV = -1;
+        SYS_PROCESS_VM_WRITEV = -1;
+      }
+    }
+  }
+
+  /** The system page size (4096 on x86-64). */
+  public static final long PAGE_SIZE = sysconf(SC_PAGESIZE);
+
+  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+  /** Per-thread native memory reused by every call: the errno capture and two iovecs. */
+  private static final class Scratch {
+    final MemorySegment capture;
+    final MemorySegment localIov;
+    final MemorySegment remoteIov;
+
+    Scratch() {
+      // ofAuto: freed once the thread (and so its ThreadLocal value) is gone.
+      Arena arena = Arena.ofAuto();
+      capture = arena.allocate(CAPTURE_LAYOUT);
+      localIov = arena.allocate(16, 8);
+      remoteIov = arena.allocate(16, 8);
+    }
+  }
+
+  private LibC() {}
+
+  /** {@code getpid(2)}; cannot fail. */
+  public static int getpid() {
+    try {
+      return (int) GETPID.invokeExact();
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /**
+   * {@code process_vm_readv(2)} with one iovec on each side: copies {@code length} bytes at {@code
+   * remoteAddress} of process {@code pid} into {@code local} at {@code offset}.
+   *
+   * @return bytes copied (less than {@code length} when a fault stopped the copy, or when the
+   *     kernel capped the transfer near 2 GiB), or -errno (EFAULT, ESRCH, EPERM, ...)
+   * @throws IllegalArgumentException if {@code local} is not native or is read-only
+   * @throws IndexOutOfBoundsException if {@code [offset, offset + length)} is outside {@code local}
+   * @throws UnsupportedOperationException on an architecture whose syscall numbers are not known
+   */
+  public static long processVmReadv(
+      int pid, MemorySegment local, long offset, long length, long remoteAddress) {
+    if (local.isReadOnly()) {
+      throw new IllegalArgumentException("local segment is read-only");
+    }
+    return processVm(SYS_PROCESS_VM_READV, pid, local, offset, length, remoteAddress);
+  }
+
+  /**
+   * {@code process_vm_writev(2)} with one iovec on each side: copies {@code length} bytes of
+   * {@code local} at {@code offset} to {@code remoteAddress} of process {@code pid}.
+   *
+   * @return bytes copied (see {@link #processVmReadv}), or -errno
+   * @throws IllegalArgumentException if {@code local} is not native
+   * @throws IndexOutOfBoundsException if {@code [offset, offset + length)} is outside {@code local}
+   */
+  public static long processVmWritev(
+      int pid, MemorySegment local, long offset, long length, long remoteAddress) {
+    return processVm(SYS_PROCESS_VM_WRITEV, pid, local, offset, length, remoteAddress);
+  }
+
+  private static long processVm(
+      long number, int pid, MemorySegment local, long offset, long length, long remoteAddress) {
+    if (!local.isNative()) {
+      // A heap segment's address() is an array offset, not a pointer.
+      throw new IllegalArgumentException("local segment is not native");
+    }
+    Objects.checkFromIndexSize(offset, length, local.byteSize());
+    if (number < 0) {
+      throw new UnsupportedOperationException(
+          "process_vm_readv/writev: unknown syscall numbers for " + System.getProperty("os.arch"));
+    }
+    Scratch s = SCRATCH.get();
+    s.localIov.set(JAVA_LONG, 0, local.address() + offset);
+    s.localIov.set(JAVA_LONG, 8, length);
+    s.remoteIov.set(JAVA_LONG, 0, remoteAddress);
+    s.remoteIov.set(JAVA_LONG, 8, length);
+    try {
+      long r =
+          (long)
+              SYSCALL6_KEEPING.invokeExact(
+                  s.capture, number, (long) pid, s.localIov, 1L, s.remoteIov, 1L, 0L, local);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code madvise(2)}. @return 0 or -errno */
+  public static int madvise(long address, long length, int advice) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) MADVISE.invokeExact(s.capture, address, length, advice);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code mmap(2)}. @return the mapping's address, or -errno (MAP_FAILED) */
+  public static long mmap(long address, long length, int prot, int flags, int fd, long offset) {
+    Scratch s = SCRATCH.get();
+    try {
+      long r = (long) MMAP.invokeExact(s.capture, address, length, prot, flags, fd, offset);
+      return r == -1 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code munmap(2)}. @return 0 or -errno */
+  public static int munmap(long address, long length) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) MUNMAP.invokeExact(s.capture, address, length);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code mprotect(2)}. @return 0 or -errno */
+  public static int mprotect(long address, long length, int prot) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) MPROTECT.invokeExact(s.capture, address, length, prot);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code open(2)}. @return a file descriptor or -errno */
+  public static int open(String path, int flags, int mode) {
+    Scratch s = SCRATCH.get();
+    try (Arena arena = Arena.ofConfined()) {
+      int r = (int) OPEN.invokeExact(s.capture, arena.allocateFrom(path), flags, mode);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code ioctl(2)} with a pointer argument. @return the ioctl's result or -errno */
+  public static int ioctl(int fd, long request, MemorySegment arg) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) IOCTL.invokeExact(s.capture, fd, request, arg);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code close(2)}. @return 0 or -errno */
+  public static int close(int fd) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) CLOSE.invokeExact(s.capture, fd);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  private static long sysconf(int name) {
+    try {
+      return (long) SYSCONF.invokeExact(name);
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  private static int errno(Scratch s) {
+    return (int) ERRNO.get(s.capture, 0L);
+  }
+
+  private static MethodHandle plain(String name, FunctionDescriptor descriptor) {
+    return LINKER.downcallHandle(symbol(name), descriptor);
+  }
+
+  private static MethodHandle withErrno(
+      String name, FunctionDescriptor descriptor, Linker.Option... options) {
+    Linker.Option[] all = new Linker.Option[options.length + 1];
+    all[0] = CAPTURE_ERRNO;
+    System.arraycopy(options, 0, all, 1, options.length);
+    return LINKER.downcallHandle(symbol(name), descriptor, all);
+  }
+
+  private static MemorySegment symbol(String name) {
+    return LINKER
+        .defaultLookup()
+        .find(name)
+        .orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + name));
+  }
+
+  private static RuntimeException unexpected(Throwable t) {
+    // invokeExact declares Throwable. The linker's own runtime exceptions (a closed or
+    // wrong-thread segment) are the caller's bug and pass through unchanged.
+    if (t instanceof RuntimeException e) {
+      return e;
+    }
+    if (t instanceof Error e) {
+      throw e;
+    }
+    return new IllegalStateException("downcall failed", t);
+  }
+}
