@@ -6,10 +6,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
-import org.iommufd4j.memory.ProcessMemory;
 import org.iommufd4j.uapi.Command;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * Base of the per-ioctl conformance tests: opens emulated contexts, and after every test checks
@@ -21,8 +19,6 @@ abstract class ConformanceTest {
   static final long USER_VA = 0x7f00_0020_0000L;
 
   static final long PAGE = 4096;
-
-  private static final boolean PROCESS_MEMORY_WORKS = probeProcessMemory();
 
   /** Native memory for argument blocks; freed after the test. */
   final Arena arena = Arena.ofConfined();
@@ -68,24 +64,6 @@ abstract class ConformanceTest {
 
   static int objectCount(Iommufd iommufd) {
     return ((EmulatedIommufd) iommufd).context().objectCount();
-  }
-
-  /**
-   * Skips the test while {@code ProcessMemory} is still the placeholder: it reads pointers that
-   * lie outside the segment passed to {@code ioctl} (NULL, nested arrays, faulting addresses).
-   */
-  static void assumeProcessMemory() {
-    Assumptions.assumeTrue(PROCESS_MEMORY_WORKS,
-        "needs org.iommufd4j.memory.ProcessMemory (still a placeholder: branch memory not merged)");
-  }
-
-  private static boolean probeProcessMemory() {
-    try (Arena a = Arena.ofConfined()) {
-      MemorySegment s = a.allocate(8);
-      return ProcessMemory.self().read(s.address(), a.allocate(8));
-    } catch (UnsupportedOperationException e) {
-      return false;
-    }
   }
 
   @AfterEach

@@ -71,7 +71,6 @@ class IoasAllocTest extends ConformanceTest {
 
   @Test
   void respondFaultFailsWithEfaultAndReleasesTheIdAgain() {
-    assumeProcessMemory();
     Iommufd iommufd = open();
     try (NativePages pages = NativePages.map(2)) {
       pages.protect(1, NativePages.PROT_READ);
