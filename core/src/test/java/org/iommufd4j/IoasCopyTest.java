@@ -289,6 +289,17 @@ class IoasCopyTest extends ConformanceTest {
   }
 
   @Test
+  void destinationIovaOfAllOnesFailsWithEoverflowEvenWithoutFixedIova() {
+    Iommufd iommufd = open();
+    RawDoor door = new RawDoor(iommufd);
+    int ioas = door.createIoas();
+    door.mapFixed(ioas, 0x10000, USER_VA, 0x1000, Protection.READ);
+
+    assertErrno(copyStruct(R, ioas, -1L, ioas, 0x10000, 0x1000).ioctl(iommufd), Errno.EOVERFLOW);
+    assertErrno(copyStruct(0, 99, -1L, 99, 0x10000, 0x1000).ioctl(iommufd), Errno.EOVERFLOW);
+  }
+
+  @Test
   void syzFlagOnATestKernelPicksTheSourceByAreaIndexAndOffset() {
     Iommufd iommufd = open();
     RawDoor door = new RawDoor(iommufd);
