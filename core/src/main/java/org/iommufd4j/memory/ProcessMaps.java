@@ -84,7 +84,11 @@ final class ProcessMaps {
         if ((query.get(JAVA_LONG, VMA_FLAGS_OFFSET) & needed) != needed) {
           return 0;
         }
-        address = query.get(JAVA_LONG, VMA_END_OFFSET);
+        long vmaEnd = query.get(JAVA_LONG, VMA_END_OFFSET);
+        if (Long.compareUnsigned(vmaEnd, address) <= 0) {
+          return 0; // a VMA that does not cover its query: never loop on a confused answer
+        }
+        address = vmaEnd;
       }
       return 1;
     }

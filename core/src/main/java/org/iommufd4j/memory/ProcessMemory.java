@@ -19,10 +19,10 @@ import org.iommufd4j.kernel.LibC;
  *
  * <p>{@link #isPinnable} models pin_user_pages without FOLL_FORCE on the 4 KiB pages the range
  * touches. For this process it asks the kernel to fault them in ({@code MADV_POPULATE_READ} or
- * {@code MADV_POPULATE_WRITE}): contents never change, but, as pinning would, this allocates
- * memory for untouched anonymous pages and breaks copy-on-write sharing, so a huge untouched
- * range costs real memory. For another process it only reads the permissions of its VMAs (see
- * {@link ProcessMaps} for what that misses).
+ * {@code MADV_POPULATE_WRITE}, Linux 5.14+): contents never change, but, as pinning would, this
+ * allocates memory for untouched anonymous pages and breaks copy-on-write sharing, so a huge
+ * untouched range costs real memory. For another process it only reads the permissions of its
+ * VMAs (see {@link ProcessMaps} for what that misses).
  *
  * <p>A pid names a process only while it lives: once it exits and the pid is reused, calls reach
  * the new process. Instances are immutable and thread-safe. Per-thread native scratch memory keeps

@@ -9,6 +9,12 @@ import java.lang.foreign.MemorySegment;
  * <p>Every method reports an unmapped or inaccessible address by returning {@code false} (the
  * caller turns that into EFAULT); none of them may crash the JVM. Implementations must be safe for
  * concurrent use.
+ *
+ * <p>Addresses and lengths are unsigned 64-bit values. A range of length 0 succeeds at any
+ * address. A range whose end passes 2^64 ({@code address + length} wraps) fails, as it does in
+ * the kernel's {@code access_ok}. A null segment is a programming error ({@link
+ * NullPointerException}), and so is reading into a read-only segment ({@link
+ * IllegalArgumentException}).
  */
 public interface UserMemory {
 

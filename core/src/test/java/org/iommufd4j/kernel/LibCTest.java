@@ -105,7 +105,8 @@ class LibCTest {
   void processVmReadvReportsFaultsAndMissingProcesses() {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment dst = arena.allocate(8);
-      assertThat(LibC.processVmReadv(LibC.getpid(), dst, 0, 8, 0)).isEqualTo(-Errno.EFAULT.number());
+      assertThat(LibC.processVmReadv(LibC.getpid(), dst, 0, 8, 0))
+          .isEqualTo(-Errno.EFAULT.number());
       assertThat(LibC.processVmReadv(Integer.MAX_VALUE, dst, 0, 8, dst.address()))
           .isEqualTo(-Errno.ESRCH.number());
     }

@@ -23,6 +23,9 @@ class ProcessMemoryTest {
   private static final int PAGE = 4096;
   private static final long KERNEL_ADDRESS = 0xffff_8000_0000_0000L;
   private static final long NON_CANONICAL_ADDRESS = 0x0000_8000_0000_0000L;
+  private static final int RW = LibC.PROT_READ | LibC.PROT_WRITE;
+  private static final int RO = LibC.PROT_READ;
+  private static final int NONE = LibC.PROT_NONE;
 
   private final ProcessMemory self = ProcessMemory.self();
   private final Arena arena = Arena.ofConfined();
@@ -39,8 +42,7 @@ class ProcessMemoryTest {
   /** Fresh anonymous pages; {@code prots} gives each page's protection. */
   private long mmap(int... prots) {
     long length = (long) prots.length * PAGE;
-    long a =
-        LibC.mmap(0, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS, -1, 0);
+    long a = LibC.mmap(0, length, RW, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS, -1, 0);
     assertThat(a).as("mmap").isPositive();
     mappings.add(new long[] {a, length});
     for (int i = 0; i < prots.length; i++) {
@@ -54,10 +56,6 @@ class ProcessMemoryTest {
   private static MemorySegment segment(long address, long length) {
     return MemorySegment.ofAddress(address).reinterpret(length);
   }
-
-  private static final int RW = LibC.PROT_READ | LibC.PROT_WRITE;
-  private static final int RO = LibC.PROT_READ;
-  private static final int NONE = LibC.PROT_NONE;
 
   /** A page that was mapped and is now unmapped (neighbours still mapped). */
   private long unmappedPageBetweenMappedOnes() {

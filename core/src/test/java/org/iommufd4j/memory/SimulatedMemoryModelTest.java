@@ -258,6 +258,6 @@ class SimulatedMemoryModelTest {
     } catch (IllegalArgumentException expected) {
       return;
     }
-    fail(where("%s address=0x%x length=0x%x: expected IllegalArgumentException", what, address, length));
+    fail(where("%s address=0x%x length=0x%x: no IllegalArgumentException", what, address, length));
   }
 }
