@@ -33,6 +33,7 @@ final class EmulatedIoas implements Ioas {
 
   @Override
   public Mapping map(long userVa, long length, Protection protection) {
+    owner.checkOpen();
     long iova = callLong(() -> context.map(owner.caller(),
         new MapRequest(protection.mapFlags(), id, 0, userVa, length, 0)));
     return new Mapping(iova, length);
@@ -40,6 +41,7 @@ final class EmulatedIoas implements Ioas {
 
   @Override
   public Mapping mapFixed(long iova, long userVa, long length, Protection protection) {
+    owner.checkOpen();
     callLong(() -> context.map(owner.caller(),
         new MapRequest(protection.mapFlags() | FIXED_IOVA, id, 0, userVa, length, iova)));
     return new Mapping(iova, length);
@@ -54,6 +56,7 @@ final class EmulatedIoas implements Ioas {
 
   @Override
   public Mapping copy(Ioas source, long srcIova, long length, Protection protection) {
+    owner.checkOpen();
     int srcId = sourceId(source);
     long iova = callLong(() -> context.copy(owner.caller(),
         new CopyRequest(protection.mapFlags(), id, srcId, length, 0, srcIova)));
@@ -63,6 +66,7 @@ final class EmulatedIoas implements Ioas {
   @Override
   public Mapping copyFixed(long dstIova, Ioas source, long srcIova, long length,
       Protection protection) {
+    owner.checkOpen();
     int srcId = sourceId(source);
     callLong(() -> context.copy(owner.caller(),
         new CopyRequest(protection.mapFlags() | FIXED_IOVA, id, srcId, length, dstIova, srcIova)));
@@ -71,21 +75,25 @@ final class EmulatedIoas implements Ioas {
 
   @Override
   public long unmap(long iova, long length) {
+    owner.checkOpen();
     return callLong(() -> context.unmap(id, iova, length));
   }
 
   @Override
   public long unmapAll() {
+    owner.checkOpen();
     return callLong(() -> context.unmap(id, 0, -1L));
   }
 
   @Override
   public IovaRanges iovaRanges() {
+    owner.checkOpen();
     return call(() -> context.iovaRanges(id, 0));
   }
 
   @Override
   public void allowIovas(List<IovaRange> ranges) {
+    owner.checkOpen();
     List<IovaRange> copy = List.copyOf(ranges);
     call(() -> {
       context.allowIovas(id, 0, copy.size(), (i, startLast) -> {
@@ -98,12 +106,14 @@ final class EmulatedIoas implements Ioas {
 
   @Override
   public boolean hugePages() {
+    owner.checkOpen();
     return callLong(() -> context.option(owner.caller(), Context.OPTION_HUGE_PAGES,
         Context.OPTION_OP_GET, 0, id, 0)) == 1;
   }
 
   @Override
   public void setHugePages(boolean enabled) {
+    owner.checkOpen();
     callLong(() -> context.option(owner.caller(), Context.OPTION_HUGE_PAGES,
         Context.OPTION_OP_SET, 0, id, enabled ? 1 : 0));
   }

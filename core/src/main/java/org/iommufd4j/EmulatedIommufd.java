@@ -69,7 +69,8 @@ final class EmulatedIommufd implements Iommufd {
     }
   }
 
-  private void checkOpen() {
+  /** Spec §2.8: after the last close the file descriptor is gone; every call is EBADF. */
+  void checkOpen() {
     if (context.isClosed()) {
       throw new IommufdException(Errno.EBADF, "the iommufd is closed");
     }

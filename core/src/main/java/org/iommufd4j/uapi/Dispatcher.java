@@ -93,8 +93,11 @@ public final class Dispatcher {
     }
   }
 
-  private static int dispatch(Context ctx, Caller caller, long request, long arg,
+  private static int dispatch(Context ctx, Caller caller, long longRequest, long arg,
       MemorySegment direct) {
+    // spec §1.3, §1.4: the system call's cmd is an unsigned int, matched as a full 32-bit value;
+    // bits above 32 of a C unsigned long (or a sign-extended Java int) never reach the driver.
+    long request = longRequest & 0xffff_ffffL;
     int nr = (int) (request & 0xff);
     int slot = nr - Command.CMD_BASE;
     int tableLength = ctx.testAbi() ? Command.TEST_TABLE_LENGTH : Command.TABLE_LENGTH;

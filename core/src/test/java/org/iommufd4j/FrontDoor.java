@@ -1,0 +1,37 @@
+package org.iommufd4j;
+
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The two front doors of STYLE.md §3 and §7: the byte ABI ({@code ioctl(request, segment)}) and
+ * the typed API. A conformance scenario annotated {@link BothDoors} runs once through each and
+ * asserts the same errno both times.
+ */
+enum FrontDoor {
+  RAW {
+    @Override
+    Door open(Iommufd iommufd) {
+      return new RawDoor(iommufd);
+    }
+  },
+  TYPED {
+    @Override
+    Door open(Iommufd iommufd) {
+      return new TypedDoor(iommufd);
+    }
+  };
+
+  abstract Door open(Iommufd iommufd);
+
+  /** Runs the test once per {@link FrontDoor}; the test takes the door as its first parameter. */
+  @Target(ElementType.METHOD)
+  @Retention(RetentionPolicy.RUNTIME)
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(FrontDoor.class)
+  @interface BothDoors {}
+}
