@@ -31,11 +31,20 @@ final class EmulatedIoas implements Ioas {
     return id;
   }
 
+  /**
+   * The id to name this IOAS by in an engine call: 0 (never valid, so ENOENT at exactly the
+   * point where the kernel looks the IOAS up) once it is destroyed, so that a stale handle never
+   * reaches a new IOAS that reused its id.
+   */
+  private int liveId() {
+    return object.isDestroyed() ? 0 : id;
+  }
+
   @Override
   public Mapping map(long userVa, long length, Protection protection) {
     owner.checkOpen();
     long iova = callLong(() -> context.map(owner.caller(),
-        new MapRequest(protection.mapFlags(), id, 0, userVa, length, 0)));
+        new MapRequest(protection.mapFlags(), liveId(), 0, userVa, length, 0)));
     return new Mapping(iova, length);
   }
 
@@ -43,7 +52,7 @@ final class EmulatedIoas implements Ioas {
   public Mapping mapFixed(long iova, long userVa, long length, Protection protection) {
     owner.checkOpen();
     callLong(() -> context.map(owner.caller(),
-        new MapRequest(protection.mapFlags() | FIXED_IOVA, id, 0, userVa, length, iova)));
+        new MapRequest(protection.mapFlags() | FIXED_IOVA, liveId(), 0, userVa, length, iova)));
     return new Mapping(iova, length);
   }
 
@@ -51,7 +60,7 @@ final class EmulatedIoas implements Ioas {
     if (!(source instanceof EmulatedIoas e) || e.owner != owner) {
       throw new IllegalArgumentException("source IOAS belongs to another Iommufd: " + source);
     }
-    return e.id;
+    return e.liveId();
   }
 
   @Override
@@ -59,7 +68,7 @@ final class EmulatedIoas implements Ioas {
     owner.checkOpen();
     int srcId = sourceId(source);
     long iova = callLong(() -> context.copy(owner.caller(),
-        new CopyRequest(protection.mapFlags(), id, srcId, length, 0, srcIova)));
+        new CopyRequest(protection.mapFlags(), liveId(), srcId, length, 0, srcIova)));
     return new Mapping(iova, length);
   }
 
@@ -69,26 +78,26 @@ final class EmulatedIoas implements Ioas {
     owner.checkOpen();
     int srcId = sourceId(source);
     callLong(() -> context.copy(owner.caller(),
-        new CopyRequest(protection.mapFlags() | FIXED_IOVA, id, srcId, length, dstIova, srcIova)));
+        new CopyRequest(protection.mapFlags() | FIXED_IOVA, liveId(), srcId, length, dstIova, srcIova)));
     return new Mapping(dstIova, length);
   }
 
   @Override
   public long unmap(long iova, long length) {
     owner.checkOpen();
-    return callLong(() -> context.unmap(id, iova, length));
+    return callLong(() -> context.unmap(liveId(), iova, length));
   }
 
   @Override
   public long unmapAll() {
     owner.checkOpen();
-    return callLong(() -> context.unmap(id, 0, -1L));
+    return callLong(() -> context.unmap(liveId(), 0, -1L));
   }
 
   @Override
   public IovaRanges iovaRanges() {
     owner.checkOpen();
-    return call(() -> context.iovaRanges(id, 0));
+    return call(() -> context.iovaRanges(liveId(), 0));
   }
 
   @Override
@@ -96,7 +105,7 @@ final class EmulatedIoas implements Ioas {
     owner.checkOpen();
     List<IovaRange> copy = List.copyOf(ranges);
     call(() -> {
-      context.allowIovas(id, 0, copy.size(), (i, startLast) -> {
+      context.allowIovas(liveId(), 0, copy.size(), (i, startLast) -> {
         startLast[0] = copy.get(i).start();
         startLast[1] = copy.get(i).last();
       });
@@ -108,14 +117,14 @@ final class EmulatedIoas implements Ioas {
   public boolean hugePages() {
     owner.checkOpen();
     return callLong(() -> context.option(owner.caller(), Context.OPTION_HUGE_PAGES,
-        Context.OPTION_OP_GET, 0, id, 0)) == 1;
+        Context.OPTION_OP_GET, 0, liveId(), 0)) == 1;
   }
 
   @Override
   public void setHugePages(boolean enabled) {
     owner.checkOpen();
     callLong(() -> context.option(owner.caller(), Context.OPTION_HUGE_PAGES,
-        Context.OPTION_OP_SET, 0, id, enabled ? 1 : 0));
+        Context.OPTION_OP_SET, 0, liveId(), enabled ? 1 : 0));
   }
 
   @Override

@@ -42,9 +42,10 @@ public interface Iommufd extends AutoCloseable {
    * Issues one ioctl, exactly as {@code ioctl(fd, request, arg)} on the kernel would.
    *
    * <p>{@code arg} is the argument struct in native memory of this process, and pointers inside it
-   * ({@code user_va}, {@code allowed_iovas}, ...) are addresses in this process. A segment smaller
-   * than the struct, {@link MemorySegment#NULL} or an unmapped address gives {@code -EFAULT}, as
-   * the kernel does; nothing crashes the JVM.
+   * ({@code user_va}, {@code allowed_iovas}, ...) are addresses in this process. The struct is read
+   * from {@code arg} where the segment covers it and from this process's memory beyond that, as the
+   * kernel reads {@code size} bytes at the address: {@link MemorySegment#NULL} or an unmapped
+   * address gives {@code -EFAULT}; nothing crashes the JVM.
    *
    * @return 0 on success, a positive value for the VFIO compatibility calls that return one, or
    *     {@code -errno}

@@ -10,10 +10,15 @@ public final class IoasObject extends IommufdObject {
   final IoPagetable iopt = new IoPagetable();
   final ReentrantLock lock = new ReentrantLock();
   /** Set under {@link #lock} once DESTROY or close took the IOAS out of the table. */
-  private boolean destroyed;
+  private volatile boolean destroyed;
 
   IoasObject() {
     super(ObjectType.IOAS);
+  }
+
+  /** Whether DESTROY or close has taken this IOAS out of its context. */
+  public boolean isDestroyed() {
+    return destroyed;
   }
 
   /** Locks the IOAS for a command; ENOENT if it was destroyed since the lookup. */
