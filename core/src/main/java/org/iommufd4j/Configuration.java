@@ -24,6 +24,7 @@ public final class Configuration {
   private final boolean capSysResource;
   private final boolean capIpcLock;
   private final long memlockLimit;
+  private final boolean privateHost;
 
   private Configuration(Builder b) {
     this.userMemory = b.userMemory;
@@ -32,6 +33,7 @@ public final class Configuration {
     this.capSysResource = b.capSysResource;
     this.capIpcLock = b.capIpcLock;
     this.memlockLimit = b.memlockLimit;
+    this.privateHost = b.privateHost;
   }
 
   /**
@@ -84,11 +86,21 @@ public final class Configuration {
     return memlockLimit;
   }
 
+  /**
+   * Whether the context runs on an emulated machine of its own. By default every emulated context
+   * of this JVM shares one, as every open of {@code /dev/iommu} shares one kernel: page pin counts
+   * (what the selftests' MD_CHECK_REFS reads) and memory-lock accounts are machine-wide.
+   */
+  public boolean privateHost() {
+    return privateHost;
+  }
+
   @Override
   public String toString() {
     return "Configuration[testAbi=" + testAbi + ", vfioContainer=" + vfioContainer
         + ", capSysResource=" + capSysResource + ", capIpcLock=" + capIpcLock
-        + ", memlockLimit=" + (memlockLimit == UNLIMITED ? "unlimited" : memlockLimit) + "]";
+        + ", memlockLimit=" + (memlockLimit == UNLIMITED ? "unlimited" : memlockLimit)
+        + ", privateHost=" + privateHost + "]";
   }
 
   /** Builds a {@link Configuration}. */
@@ -99,6 +111,7 @@ public final class Configuration {
     private boolean capSysResource = true;
     private boolean capIpcLock;
     private long memlockLimit = DEFAULT_MEMLOCK_LIMIT;
+    private boolean privateHost;
 
     private Builder() {}
 
@@ -109,6 +122,7 @@ public final class Configuration {
       this.capSysResource = c.capSysResource;
       this.capIpcLock = c.capIpcLock;
       this.memlockLimit = c.memlockLimit;
+      this.privateHost = c.privateHost;
     }
 
     public Builder userMemory(UserMemory userMemory) {
@@ -142,6 +156,11 @@ public final class Configuration {
         throw new IllegalArgumentException("memlockLimit=" + bytes);
       }
       this.memlockLimit = bytes;
+      return this;
+    }
+
+    public Builder privateHost(boolean privateHost) {
+      this.privateHost = privateHost;
       return this;
     }
 

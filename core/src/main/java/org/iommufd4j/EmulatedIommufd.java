@@ -10,6 +10,7 @@ import java.util.function.LongSupplier;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.ErrnoException;
+import org.iommufd4j.engine.Host;
 import org.iommufd4j.engine.IoasObject;
 import org.iommufd4j.uapi.Dispatcher;
 
@@ -20,7 +21,8 @@ final class EmulatedIommufd implements Iommufd {
 
   EmulatedIommufd(Configuration configuration) {
     Objects.requireNonNull(configuration, "configuration");
-    this.context = new Context(configuration.testAbi(), configuration.vfioContainer());
+    this.context = new Context(configuration.privateHost() ? new Host() : Host.global(),
+        configuration.testAbi(), configuration.vfioContainer());
     this.caller = new Caller(configuration.userMemory(), (int) ProcessHandle.current().pid(),
         currentUid(), configuration.capSysResource(), configuration.capIpcLock(),
         configuration.memlockLimit());

@@ -26,21 +26,35 @@ public final class Context {
   public static final int VFIO_IOAS_SET = 1;
   public static final int VFIO_IOAS_CLEAR = 2;
 
-  private final ObjectTable table = new ObjectTable();
+  final ObjectTable table = new ObjectTable();
   private final IoasCommands ioasCommands = new IoasCommands(this);
+  private final Selftest selftest = new Selftest(this);
   private final boolean testAbi;
+  final Host host;
   private volatile boolean mmAccounting;
   /** The IOAS the VFIO compatibility commands use; guarded by {@code this}. */
   private IoasObject compatIoas;
   private volatile boolean closed;
 
   /**
+   * @param host the emulated machine (pins and memory-lock accounts are shared across its contexts)
    * @param testAbi whether the kernel has {@code IOMMUFD_TEST} (§1.4, §6)
    * @param vfioContainer opened as {@code /dev/vfio/vfio}: starts in MM accounting (§1.2)
    */
-  public Context(boolean testAbi, boolean vfioContainer) {
+  public Context(Host host, boolean testAbi, boolean vfioContainer) {
+    this.host = host;
     this.testAbi = testAbi;
     this.mmAccounting = vfioContainer;
+  }
+
+  /** The {@code IOMMU_TEST_CMD} ops (only reachable when {@link #testAbi()}). */
+  public Selftest selftest() {
+    return selftest;
+  }
+
+  /** The emulated machine this context belongs to. */
+  public Host host() {
+    return host;
   }
 
   public boolean testAbi() {
@@ -78,7 +92,7 @@ public final class Context {
     if (flags != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags));
     }
-    IoasObject ioas = new IoasObject();
+    IoasObject ioas = new IoasObject(host);
     table.reserve(ioas);
     if (!respond.test(ioas.id)) {
       table.abort(ioas);

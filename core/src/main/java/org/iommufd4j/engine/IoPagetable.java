@@ -43,6 +43,15 @@ final class IoPagetable {
   private long[] allowed = new long[0];
   private boolean hugePages = true;
   private long align = 1;
+  /** Attached domains in attach order (§4.1); every populated area is mapped in each. */
+  final ArrayList<Domain> domains = new ArrayList<>();
+  /** Attached accesses that pin pages, each raising the alignment to 4096 (§4.6). */
+  int pinningAccesses;
+  private final Host host;
+
+  IoPagetable(Host host) {
+    this.host = host;
+  }
 
   long align() {
     return align;
@@ -53,7 +62,7 @@ final class IoPagetable {
   }
 
   boolean hasDomains() {
-    return false; // domains are attached through HWPTs, which this engine does not create yet
+    return !domains.isEmpty();
   }
 
   List<IovaRange> allowedRanges() {
@@ -108,7 +117,23 @@ final class IoPagetable {
   // ---- alignment (§4.6) and HUGE_PAGES (§3.9) ----------------------------------------------
 
   private long requiredAlign(boolean withHugePages) {
-    return withHugePages ? 1 : PAGE_SIZE;
+    long a = withHugePages ? 1 : PAGE_SIZE;
+    for (Domain d : domains) {
+      a = Math.max(a, d.minPageSize());
+    }
+    return pinningAccesses > 0 ? Math.max(a, PAGE_SIZE) : a;
+  }
+
+  /**
+   * Raises or lowers the alignment to what the domains, accesses and huge-page setting need
+   * (§4.6): EADDRINUSE, with nothing changed, if it rises and an area does not conform.
+   */
+  void recomputeAlign() {
+    long required = requiredAlign(hugePages);
+    if (required > align && !areasConformTo(required)) {
+      throw ErrnoException.of(EADDRINUSE, "an area is not aligned to " + hex(required));
+    }
+    align = required;
   }
 
   /** Whether every area's IOVA, length and in-page offset are multiples of {@code a}. */
@@ -321,8 +346,25 @@ final class IoPagetable {
     return inserted;
   }
 
-  /** Marks areas from {@link #insert} populated, once every domain holds them. */
+  /**
+   * Maps the areas from {@link #insert} into every domain (pinning their pages first, §4.8) and
+   * marks them populated. On failure (EFAULT, ENOMEM) every area of the call is removed again.
+   */
   void commit(List<Area> inserted) {
+    int filled = 0;
+    try {
+      if (!domains.isEmpty()) {
+        for (; filled < inserted.size(); filled++) {
+          fill(inserted.get(filled), domains);
+        }
+      }
+    } catch (RuntimeException e) {
+      for (int i = 0; i < filled; i++) {
+        unfill(inserted.get(i), domains, true);
+      }
+      abort(inserted);
+      throw e;
+    }
     for (Area a : inserted) {
       a.setPopulated();
     }
@@ -332,6 +374,105 @@ final class IoPagetable {
     for (Area a : inserted) {
       areas.remove(a);
     }
+  }
+
+  private static long firstPage(Area a) {
+    return a.pagesOffset >>> PageSource.PAGE_SHIFT;
+  }
+
+  private static long lastPage(Area a) {
+    return (a.pagesOffset + a.length() - 1) >>> PageSource.PAGE_SHIFT;
+  }
+
+  /** The emulated physical address of the area's first byte. */
+  long physicalAddress(Area a) {
+    return host.physicalAddress(a.pages.owner.memory(), a.userAddress());
+  }
+
+  /** Pins the area's pages (once, whatever the number of domains) and maps it into {@code into}. */
+  private void fill(Area a, List<Domain> into) {
+    a.pages.pin(host, firstPage(a), lastPage(a));
+    long pa = physicalAddress(a);
+    for (Domain d : into) {
+      d.map(a.iova, pa, a.length(), a.prot(), hugePages);
+    }
+  }
+
+  private void unfill(Area a, List<Domain> from, boolean unpin) {
+    for (Domain d : from) {
+      d.unmap(a.iova, a.length());
+    }
+    if (unpin) {
+      a.pages.unpin(host, firstPage(a), lastPage(a));
+    }
+  }
+
+  /**
+   * Attaches a domain (§4.7): alignment (EINVAL above 4096, EADDRINUSE), the aperture complement
+   * reserved with the domain as owner (EADDRINUSE), then every populated area mapped into it (the
+   * first domain pins: EFAULT, ENOMEM). On failure nothing changes.
+   */
+  void addDomain(Domain d) {
+    long newAlign = Math.max(d.minPageSize(), align);
+    if (newAlign > PAGE_SIZE) {
+      throw ErrnoException.of(EINVAL, "domain page size " + hex(d.minPageSize()) + " above 4 KiB");
+    }
+    if (newAlign > align && !areasConformTo(newAlign)) {
+      throw ErrnoException.of(EADDRINUSE, "an area is not aligned to " + hex(newAlign));
+    }
+    boolean low = d.apertureStart != 0;
+    boolean high = d.apertureLast != U64_MAX;
+    if (low) {
+      reserve(0, d.apertureStart - 1, d);
+    }
+    if (high) {
+      try {
+        reserve(d.apertureLast + 1, U64_MAX, d);
+      } catch (ErrnoException e) {
+        reserved.removeOwner(d);
+        throw e;
+      }
+    }
+    boolean first = domains.isEmpty();
+    List<Domain> target = List.of(d);
+    List<Area> done = new ArrayList<>();
+    try {
+      for (Area a = areas.first(); a != null; a = areas.next(a)) {
+        if (!a.isPopulated()) {
+          continue;
+        }
+        if (first) {
+          fill(a, target);
+        } else {
+          d.map(a.iova, physicalAddress(a), a.length(), a.prot(), hugePages);
+        }
+        done.add(a);
+      }
+    } catch (RuntimeException e) {
+      for (Area a : done) {
+        unfill(a, target, first);
+      }
+      reserved.removeOwner(d);
+      throw e;
+    }
+    domains.add(d);
+    align = newAlign;
+  }
+
+  /** Detaches a domain (§4.7): unmaps every area from it, unpins after the last, drops its ranges. */
+  void removeDomain(Domain d) {
+    if (!domains.remove(d)) {
+      return;
+    }
+    boolean last = domains.isEmpty();
+    List<Domain> from = List.of(d);
+    for (Area a = areas.first(); a != null; a = areas.next(a)) {
+      if (a.isPopulated()) {
+        unfill(a, from, last);
+      }
+    }
+    reserved.removeOwner(d);
+    align = requiredAlign(hugePages);
   }
 
   /**
@@ -382,6 +523,9 @@ final class IoPagetable {
         throw ErrnoException.of(ENOENT, "area [" + hex(a.iova) + ", " + hex(a.last)
             + "] is only partly inside [" + hex(start) + ", " + hex(last) + "]");
       }
+      if (!domains.isEmpty()) {
+        unfill(a, domains, true);
+      }
       areas.remove(a);
       progress[0] += a.length();
       if (ge(a.last, last)) {
@@ -402,6 +546,44 @@ final class IoPagetable {
   void clearRanges() {
     allowed = new long[0];
     reserved.removeOwner(ReservedRanges.TEST_OWNER);
+  }
+
+  /**
+   * Every domain maps exactly the populated areas, byte for byte, with their protection, and
+   * every page of an area stored in a domain is pinned.
+   */
+  private String checkDomains() {
+    for (Domain d : domains) {
+      long[] mapped = {0};
+      String[] bad = {null};
+      areas.forEach(a -> {
+        if (bad[0] != null || !a.isPopulated()) {
+          return;
+        }
+        long pa = physicalAddress(a);
+        long step = d.minPageSize();
+        for (long off = 0; off < a.length(); off += step) {
+          if (d.translate(a.iova + off) != pa + off || d.protection(a.iova + off) != a.prot()) {
+            bad[0] = "domain does not map " + a + " at offset " + hex(off);
+            return;
+          }
+        }
+        mapped[0] += a.length() / step;
+        for (long p = firstPage(a); p <= lastPage(a); p++) {
+          if (a.pages.pinUsers(p) == 0) {
+            bad[0] = "page " + p + " of " + a + " is not pinned";
+            return;
+          }
+        }
+      });
+      if (bad[0] != null) {
+        return bad[0];
+      }
+      if (d instanceof MockDomain && d.entryCount() != mapped[0]) {
+        return "domain holds " + d.entryCount() + " entries but the areas need " + mapped[0];
+      }
+    }
+    return null;
   }
 
   // ---- invariants --------------------------------------------------------------------------
@@ -426,6 +608,10 @@ final class IoPagetable {
     });
     if (bad[0] != null) {
       return bad[0];
+    }
+    String domainProblem = checkDomains();
+    if (domainProblem != null) {
+      return domainProblem;
     }
     for (int i = 0; i < allowed.length; i += 2) {
       if (!lt(allowed[i], allowed[i + 1])) {

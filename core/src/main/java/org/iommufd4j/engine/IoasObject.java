@@ -7,13 +7,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * different IOASes never contend.
  */
 public final class IoasObject extends IommufdObject {
-  final IoPagetable iopt = new IoPagetable();
+  final IoPagetable iopt;
+  /** Paging HWPTs built on this IOAS, in creation order (§2.7); guarded by {@link #lock}. */
+  final java.util.ArrayList<HwPagetable> hwpts = new java.util.ArrayList<>();
   final ReentrantLock lock = new ReentrantLock();
   /** Set under {@link #lock} once DESTROY or close took the IOAS out of the table. */
   private volatile boolean destroyed;
 
-  IoasObject() {
+  IoasObject(Host host) {
     super(ObjectType.IOAS);
+    this.iopt = new IoPagetable(host);
   }
 
   /** Whether DESTROY or close has taken this IOAS out of its context. */

@@ -5,7 +5,7 @@ package org.iommufd4j.engine;
  * every other holder (an HWPT on its IOAS, an access on its IOAS, ...) adds one, and DESTROY
  * succeeds only when the table's is the last (§2.6).
  */
-public abstract sealed class IommufdObject permits IoasObject {
+public abstract class IommufdObject {
   final ObjectType type;
   int id;
   /** References, guarded by the object table's lock; 1 = only the table's. */

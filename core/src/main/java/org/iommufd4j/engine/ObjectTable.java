@@ -89,6 +89,34 @@ final class ObjectTable {
     return o;
   }
 
+  /**
+   * Takes {@code object} out of the table whatever its references (a driver unbinding its
+   * device); false if it was not there.
+   */
+  synchronized boolean removeOwned(IommufdObject object) {
+    if (published(object.id) != object) {
+      return false;
+    }
+    objects[object.id] = null;
+    inUse.clear(object.id);
+    return true;
+  }
+
+  /** Takes {@code object} out of the table if only the table references it. */
+  synchronized boolean removeIfUnused(IommufdObject object) {
+    if (published(object.id) != object || object.users != 1) {
+      return false;
+    }
+    objects[object.id] = null;
+    inUse.clear(object.id);
+    return true;
+  }
+
+  /** The published object {@code id} of any type, or null. */
+  synchronized IommufdObject find(int id) {
+    return published(id);
+  }
+
   /** Removes and returns every object that only the table references, in ascending id order. */
   synchronized List<IommufdObject> removeUnreferenced() {
     List<IommufdObject> out = new ArrayList<>();

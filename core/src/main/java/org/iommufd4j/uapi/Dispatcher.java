@@ -16,6 +16,7 @@ import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.CopyRequest;
 import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.MapRequest;
+import org.iommufd4j.engine.Selftest;
 import org.iommufd4j.memory.UserMemory;
 
 /**
@@ -125,7 +126,8 @@ public final class Dispatcher {
       case IOMMU_IOAS_UNMAP -> unmap(ctx, a);
       case IOMMU_OPTION -> option(ctx, caller, a);
       case IOMMU_VFIO_IOAS -> vfioIoas(ctx, a);
-      // TODO(issue 4): HWPT, hardware info, dirty tracking, fault queue and the test ABI.
+      case IOMMU_TEST_CMD -> testCmd(ctx, caller, a);
+      // TODO(issue 4): HWPT_ALLOC, GET_HW_INFO, dirty tracking, invalidation, fault queue.
       default -> -Errno.ENOTTY.number();
     };
   }
@@ -221,6 +223,43 @@ public final class Dispatcher {
     }
     a.putU32(IommuVfioIoas.IOAS_ID, id);
     return a.respond() ? 0 : -Errno.EFAULT.number();
+  }
+
+  /** IOMMU_TEST_CMD (spec §6.4): {@code __reserved} is not checked; unknown ops EOPNOTSUPP. */
+  private static int testCmd(Context ctx, Caller caller, Arg a) {
+    Selftest t = ctx.selftest();
+    int id = a.u32(IommuTestCmd.ID);
+    int op = a.u32(IommuTestCmd.OP);
+    switch (op) {
+      case IommuTestCmd.IOMMU_TEST_OP_ADD_RESERVED -> t.addReserved(id,
+          a.u64(IommuTestCmd.ADD_RESERVED_START), a.u64(IommuTestCmd.ADD_RESERVED_LENGTH));
+      case IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS -> {
+        int devFlags = op == IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN ? 0
+            : a.u32(IommuTestCmd.MOCK_DOMAIN_FLAGS_DEV_FLAGS);
+        t.mockDomain(id, devFlags, ids -> {
+          a.putU32(IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID, ids.stdevId());
+          a.putU32(IommuTestCmd.MOCK_DOMAIN_OUT_HWPT_ID, ids.hwptId());
+          a.putU32(IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID, ids.idevId());
+          return a.respond();
+        });
+      }
+      case IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE -> {
+        int ptId = t.mockDomainReplace(id, a.u32(IommuTestCmd.MOCK_DOMAIN_REPLACE_PT_ID));
+        a.putU32(IommuTestCmd.MOCK_DOMAIN_REPLACE_PT_ID, ptId);
+        return a.respond() ? 0 : -Errno.EFAULT.number();
+      }
+      case IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_MAP -> t.checkMap(caller, id,
+          a.u64(IommuTestCmd.CHECK_MAP_IOVA), a.u64(IommuTestCmd.CHECK_MAP_LENGTH),
+          a.u64(IommuTestCmd.CHECK_MAP_UPTR));
+      case IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_REFS -> t.checkRefs(caller,
+          a.u64(IommuTestCmd.CHECK_REFS_LENGTH), a.u64(IommuTestCmd.CHECK_REFS_UPTR),
+          a.u32(IommuTestCmd.CHECK_REFS_REFS));
+      case IommuTestCmd.IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT ->
+          t.setTempMemoryLimit(a.u32(IommuTestCmd.MEMORY_LIMIT_LIMIT));
+      // TODO(issue 4): accesses (5-8, 11), DIRTY (13), MD_CHECK_IOTLB (14), TRIGGER_IOPF (15).
+      default -> throw ErrnoException.of(Errno.EOPNOTSUPP, "test op " + op);
+    }
+    return 0;
   }
 
   /** The argument of one call: where it lives, and its kernel copy. */

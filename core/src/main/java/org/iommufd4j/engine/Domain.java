@@ -1,0 +1,63 @@
+package org.iommufd4j.engine;
+
+/**
+ * An emulated IOMMU domain: an IO page table translating IOVAs to emulated physical addresses
+ * ({@link Host#physicalAddress}), with an aperture and a set of supported IO page sizes (spec
+ * §4.7, §4.8). Subclasses choose the storage; all of them split a mapping into the largest
+ * supported pages that fit the remaining length and to which both the IOVA and the physical
+ * address are aligned. Guarded by the lock of the IOAS it is attached to.
+ */
+abstract class Domain {
+  static final int PROT_READ = Area.PROT_READ;
+  static final int PROT_WRITE = Area.PROT_WRITE;
+
+  final long apertureStart;
+  final long apertureLast;
+  /** Bitmap of supported IO page sizes (bit n set = 2^n bytes). */
+  final long pageSizes;
+
+  Domain(long apertureStart, long apertureLast, long pageSizes) {
+    this.apertureStart = apertureStart;
+    this.apertureLast = apertureLast;
+    this.pageSizes = pageSizes;
+  }
+
+  /** The smallest IO page, which the IOAS alignment must honour (§4.6). */
+  final long minPageSize() {
+    return Long.lowestOneBit(pageSizes);
+  }
+
+  /**
+   * The largest supported page size for a chunk at {@code iova}/{@code pa} with {@code remaining}
+   * bytes left, capped at {@code cap}.
+   */
+  final long pageSizeFor(long iova, long pa, long remaining, long cap) {
+    long candidates = pageSizes & (cap | (cap - 1));
+    while (candidates != 0) {
+      long size = Long.highestOneBit(candidates);
+      if (size <= remaining && ((iova | pa) & (size - 1)) == 0) {
+        return size;
+      }
+      candidates &= ~size;
+    }
+    return minPageSize();
+  }
+
+  /**
+   * Maps {@code [iova, iova + length)} to {@code [pa, pa + length)}. With {@code largePages} off
+   * no page above 4 KiB is used (OPTION HUGE_PAGES 0, §3.9).
+   */
+  abstract void map(long iova, long pa, long length, int prot, boolean largePages);
+
+  /** Removes exactly what {@link #map} installed for {@code [iova, iova + length)}. */
+  abstract void unmap(long iova, long length);
+
+  /** The physical address {@code iova} translates to, or -1 if it is not mapped. */
+  abstract long translate(long iova);
+
+  /** The protection of the page holding {@code iova} (0 if not mapped). */
+  abstract int protection(long iova);
+
+  /** Number of IO page table entries in use; 0 once everything is unmapped. */
+  abstract long entryCount();
+}

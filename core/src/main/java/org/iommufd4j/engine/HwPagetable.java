@@ -1,0 +1,57 @@
+package org.iommufd4j.engine;
+
+/**
+ * A paging HWPT (spec §2.3, §7.1): a domain attached to an IOAS. It holds a reference on the IOAS
+ * and every attached device holds one on it. Automatic HWPTs (created by a device attach to an
+ * IOAS, §2.7) are destroyed as soon as their last device leaves.
+ */
+final class HwPagetable extends IommufdObject {
+  final Context ctx;
+  final IoasObject ioas;
+  final Domain domain;
+  final boolean auto;
+  final boolean nestParent;
+
+  HwPagetable(Context ctx, IoasObject ioas, Domain domain, boolean auto, boolean nestParent) {
+    super(ObjectType.HWPT_PAGING);
+    this.ctx = ctx;
+    this.ioas = ioas;
+    this.domain = domain;
+    this.auto = auto;
+    this.nestParent = nestParent;
+  }
+
+  /**
+   * Builds the HWPT's domain into its IOAS (§4.7) under a reserved id; the caller publishes it.
+   * On failure the id is released and nothing changed.
+   */
+  static HwPagetable create(Context ctx, IoasObject ioas, Domain domain, boolean auto,
+      boolean nestParent) {
+    HwPagetable h = new HwPagetable(ctx, ioas, domain, auto, nestParent);
+    ctx.table.reserve(h);
+    ioas.lockLive();
+    try {
+      ioas.iopt.addDomain(domain);
+      ioas.hwpts.add(h);
+    } catch (RuntimeException e) {
+      ctx.table.abort(h);
+      throw e;
+    } finally {
+      ioas.lock.unlock();
+    }
+    ctx.table.addUser(ioas);
+    return h;
+  }
+
+  @Override
+  void destroy() {
+    ioas.lock.lock();
+    try {
+      ioas.iopt.removeDomain(domain);
+      ioas.hwpts.remove(this);
+    } finally {
+      ioas.lock.unlock();
+    }
+    ctx.table.removeUser(ioas);
+  }
+}

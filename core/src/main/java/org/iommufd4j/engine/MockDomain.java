@@ -1,0 +1,122 @@
+package org.iommufd4j.engine;
+
+import java.util.HashMap;
+
+/**
+ * The selftest mock paging domain (spec §6.3.2): aperture {@code [2^24, 2^31 - 1]}, 2 KiB IO
+ * pages, plus 1 MiB pages when created for a HUGE_IOVA device. One entry per 2 KiB granule, as
+ * the reference keeps them (MD_CHECK_MAP and dirty tracking read them): the granule's physical
+ * address and flags. Entries live in 1 MiB chunks of a primitive array, so mapping 2 MiB is array
+ * work, not objects.
+ */
+final class MockDomain extends Domain {
+  static final long APERTURE_START = 1L << 24;
+  static final long APERTURE_LAST = (1L << 31) - 1;
+  static final long GRANULE = 2048;
+  static final long HUGE_PAGE = 512 * GRANULE;
+
+  static final long VALID = 1;
+  static final long START = 1 << 1;
+  static final long LAST = 1 << 2;
+  static final long HUGE = 1 << 3;
+  static final long DIRTY = 1 << 4;
+  private static final long READ = 1 << 5;
+  private static final long WRITE = 1 << 6;
+  private static final long FLAGS = GRANULE - 1;
+  private static final int CHUNK_SHIFT = 9; // 512 granules = 1 MiB per chunk
+
+  private final HashMap<Long, long[]> chunks = new HashMap<>();
+  private long entries;
+  /** Dirty tracking capability (HWPT_ALLOC DIRTY_TRACKING) and state (§6.5). */
+  final boolean dirtyCapable;
+  boolean dirtyTracking;
+
+  MockDomain(boolean hugeIova, boolean dirtyCapable) {
+    super(APERTURE_START, APERTURE_LAST, GRANULE | (hugeIova ? HUGE_PAGE : 0));
+    this.dirtyCapable = dirtyCapable;
+  }
+
+  private long[] chunk(long granule, boolean create) {
+    long key = granule >>> CHUNK_SHIFT;
+    long[] c = chunks.get(key);
+    if (c == null && create) {
+      c = new long[1 << CHUNK_SHIFT];
+      chunks.put(key, c);
+    }
+    return c;
+  }
+
+  /** The raw entry of the granule holding {@code iova} (0 if none). */
+  long entry(long iova) {
+    long g = iova / GRANULE;
+    long[] c = chunk(g, false);
+    return c == null ? 0 : c[(int) (g & ((1 << CHUNK_SHIFT) - 1))];
+  }
+
+  void setEntry(long iova, long value) {
+    long g = iova / GRANULE;
+    long[] c = chunk(g, true);
+    c[(int) (g & ((1 << CHUNK_SHIFT) - 1))] = value;
+  }
+
+  @Override
+  void map(long iova, long pa, long length, int prot, boolean largePages) {
+    long protBits = ((prot & PROT_READ) != 0 ? READ : 0) | ((prot & PROT_WRITE) != 0 ? WRITE : 0);
+    long end = iova + length;
+    long pos = iova;
+    while (pos != end) {
+      long size = pageSizeFor(pos, pa, end - pos, largePages ? HUGE_PAGE : 4096);
+      long huge = size == HUGE_PAGE ? HUGE : 0;
+      for (long off = 0; off < size; off += GRANULE) {
+        long g = (pos + off) / GRANULE;
+        long[] c = chunk(g, true);
+        int i = (int) (g & ((1 << CHUNK_SHIFT) - 1));
+        long flags = VALID | protBits | huge | (pos + off == iova ? START : 0)
+            | (pos + off + GRANULE == end ? LAST : 0);
+        if (c[i] == 0) {
+          entries++;
+        }
+        c[i] = ((pa + off) & ~FLAGS) | flags;
+      }
+      pos += size;
+      pa += size;
+    }
+  }
+
+  @Override
+  void unmap(long iova, long length) {
+    long end = iova + length;
+    for (long pos = iova; pos != end; pos += GRANULE) {
+      long g = pos / GRANULE;
+      long[] c = chunk(g, false);
+      if (c == null) {
+        continue;
+      }
+      int i = (int) (g & ((1 << CHUNK_SHIFT) - 1));
+      if (c[i] != 0) {
+        entries--;
+        c[i] = 0;
+      }
+    }
+    if (entries == 0) {
+      chunks.clear();
+    }
+  }
+
+  @Override
+  long translate(long iova) {
+    long e = entry(iova);
+    return e == 0 ? -1 : (e & ~FLAGS) + (iova & FLAGS);
+  }
+
+  @Override
+  int protection(long iova) {
+    long e = entry(iova);
+    return ((e & READ) != 0 ? PROT_READ : 0) | ((e & WRITE) != 0 ? PROT_WRITE : 0);
+  }
+
+  @Override
+  long entryCount() {
+    return entries;
+  }
+}

@@ -1,0 +1,179 @@
+package org.iommufd4j.engine;
+
+import static org.iommufd4j.Errno.EFAULT;
+import static org.iommufd4j.Errno.EINVAL;
+import static org.iommufd4j.Errno.EIO;
+import static org.iommufd4j.Errno.ENOENT;
+import static org.iommufd4j.Errno.EOVERFLOW;
+import static org.iommufd4j.engine.Unsigned.hex;
+
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The ops of {@code IOMMU_TEST_CMD} (spec §6.4) that drive the mock driver: reserved ranges, mock
+ * devices and domains, and the checks the kernel selftests make on domains and page pins.
+ */
+public final class Selftest {
+  public static final int OP_ADD_RESERVED = 1;
+  public static final int OP_MOCK_DOMAIN = 2;
+  public static final int OP_MD_CHECK_MAP = 3;
+  public static final int OP_MD_CHECK_REFS = 4;
+  public static final int OP_SET_TEMP_MEMORY_LIMIT = 9;
+  public static final int OP_MOCK_DOMAIN_REPLACE = 10;
+  public static final int OP_MOCK_DOMAIN_FLAGS = 12;
+
+  private static final int KNOWN_DEV_FLAGS =
+      Device.MOCK_FLAGS_DEVICE_NO_DIRTY | Device.MOCK_FLAGS_DEVICE_HUGE_IOVA;
+  private static final long PAGE_SIZE = PageSource.PAGE_SIZE;
+
+  private final Context ctx;
+  /** Serializes device attach, replace and detach in this context. */
+  final ReentrantLock attachLock = new ReentrantLock();
+
+  Selftest(Context ctx) {
+    this.ctx = ctx;
+  }
+
+  /** ADD_RESERVED (§6.4.1). */
+  public void addReserved(int ioasId, long start, long length) {
+    if (length == 0) {
+      throw ErrnoException.of(EINVAL, "length=0");
+    }
+    if (Unsigned.lastOverflows(start, length)) {
+      throw ErrnoException.of(EOVERFLOW, "start=" + hex(start) + " length=" + hex(length));
+    }
+    IoasObject ioas = ctx.ioas(ioasId);
+    ioas.lockLive();
+    try {
+      ioas.iopt.reserve(start, start + length - 1, ReservedRanges.TEST_OWNER);
+    } finally {
+      ioas.lock.unlock();
+    }
+  }
+
+  /** The ids MOCK_DOMAIN reports. */
+  public record MockDomainIds(int stdevId, int hwptId, int idevId) {}
+
+  /** Writes MOCK_DOMAIN's outputs to the caller; false if that faulted. */
+  @FunctionalInterface
+  public interface MockDomainResponder {
+    boolean respond(MockDomainIds ids);
+  }
+
+  /** MOCK_DOMAIN and MOCK_DOMAIN_FLAGS (§6.4.2): a new mock device attached to {@code id}. */
+  public MockDomainIds mockDomain(int id, int devFlags, MockDomainResponder respond) {
+    attachLock.lock();
+    try {
+      Device device = new Device(ctx, devFlags);
+      MockDeviceObject stdev = new MockDeviceObject(ctx, device);
+      ctx.table.reserve(stdev);
+      if ((devFlags & ~KNOWN_DEV_FLAGS) != 0) {
+        ctx.table.abort(stdev);
+        throw ErrnoException.of(EINVAL, "dev_flags=" + hex(devFlags));
+      }
+      ctx.table.reserve(device);
+      ctx.table.publish(device);
+      MockDomainIds ids;
+      try {
+        IommufdObject target = ctx.table.find(id);
+        if (target == null) {
+          throw ErrnoException.of(ENOENT, "no object with id " + Integer.toUnsignedString(id));
+        }
+        HwPagetable hwpt = device.attach(target);
+        ids = new MockDomainIds(stdev.id, hwpt.id, device.id);
+        if (!respond.respond(ids)) {
+          throw ErrnoException.of(EFAULT, "cannot write the mock domain ids");
+        }
+      } catch (RuntimeException e) {
+        device.detach();
+        ctx.table.removeOwned(device);
+        ctx.table.abort(stdev);
+        throw e;
+      }
+      ctx.table.publish(stdev);
+      return ids;
+    } finally {
+      attachLock.unlock();
+    }
+  }
+
+  /** MOCK_DOMAIN_REPLACE (§6.4.10); returns the id of the HWPT now attached. */
+  public int mockDomainReplace(int stdevId, int ptId) {
+    attachLock.lock();
+    try {
+      MockDeviceObject stdev = (MockDeviceObject) ctx.table.get(stdevId, ObjectType.SELFTEST);
+      IommufdObject target = ctx.table.find(ptId);
+      if (target == null) {
+        throw ErrnoException.of(ENOENT, "no object with id " + Integer.toUnsignedString(ptId));
+      }
+      return stdev.device.replace(target).id;
+    } finally {
+      attachLock.unlock();
+    }
+  }
+
+  /** Detaches and unbinds a mock device whose SELFTEST object was destroyed. */
+  void destroyDevice(MockDeviceObject stdev) {
+    attachLock.lock();
+    try {
+      stdev.device.detach();
+      ctx.table.removeOwned(stdev.device);
+    } finally {
+      attachLock.unlock();
+    }
+  }
+
+  /** MD_CHECK_MAP (§6.4.3): the domain maps each 2 KiB granule to the caller's memory. */
+  public void checkMap(Caller caller, int hwptId, long iova, long length, long uptr) {
+    long g = MockDomain.GRANULE;
+    if (((iova | length | uptr) & (g - 1)) != 0 || Unsigned.lt(uptr + length, uptr)) {
+      throw ErrnoException.of(EINVAL, "iova=" + hex(iova) + " length=" + hex(length) + " uptr="
+          + hex(uptr));
+    }
+    HwPagetable hwpt = (HwPagetable) ctx.table.get(hwptId, ObjectType.HWPT_PAGING);
+    if (!(hwpt.domain instanceof MockDomain domain)) {
+      throw ErrnoException.of(EINVAL, "not a mock domain");
+    }
+    hwpt.ioas.lock.lock();
+    try {
+      for (long off = 0; off != length; off += g) {
+        long va = uptr + off;
+        if (!caller.memory().isPinnable(va & -PAGE_SIZE, PAGE_SIZE, false)) {
+          throw ErrnoException.of(EFAULT, "cannot resolve user page at " + hex(va));
+        }
+        long expected = ctx.host.physicalAddress(caller.memory(), va);
+        if (domain.translate(iova + off) != expected) {
+          throw ErrnoException.of(EINVAL, "iova " + hex(iova + off) + " does not map " + hex(va));
+        }
+      }
+    } finally {
+      hwpt.ioas.lock.unlock();
+    }
+  }
+
+  /** MD_CHECK_REFS (§6.4.4): every page's pin count equals {@code refs}. */
+  public void checkRefs(Caller caller, long length, long uptr, int refs) {
+    if (((length | uptr) & (PAGE_SIZE - 1)) != 0 || Unsigned.lt(uptr + length, uptr)) {
+      throw ErrnoException.of(EINVAL, "length=" + hex(length) + " uptr=" + hex(uptr));
+    }
+    for (long off = 0; off != length; off += PAGE_SIZE) {
+      long va = uptr + off;
+      if (!caller.memory().isPinnable(va, PAGE_SIZE, false)) {
+        throw ErrnoException.of(EFAULT, "cannot resolve user page at " + hex(va));
+      }
+      long pins = ctx.host.pinCount(caller.memory(), va);
+      if (pins != Integer.toUnsignedLong(refs)) {
+        throw ErrnoException.of(EIO, "page " + hex(va) + " has " + pins + " pins, expected "
+            + Integer.toUnsignedLong(refs));
+      }
+    }
+  }
+
+  /** SET_TEMP_MEMORY_LIMIT (§6.4.9): range-checked; it only changes how the kernel batches. */
+  public void setTempMemoryLimit(int limit) {
+    if (Integer.compareUnsigned(limit, 12) < 0) {
+      throw ErrnoException.of(EINVAL, "limit=" + limit);
+    }
+    ctx.host.setTempMemoryLimit(limit);
+  }
+}
