@@ -11,6 +11,7 @@ import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.Host;
+import org.iommufd4j.engine.VirtualFileTable;
 import org.iommufd4j.engine.IoasObject;
 import org.iommufd4j.uapi.Dispatcher;
 
@@ -18,10 +19,11 @@ import org.iommufd4j.uapi.Dispatcher;
 final class EmulatedIommufd implements Iommufd {
   private final Context context;
   private final Caller caller;
+  private final VirtualFileTable files = new VirtualFileTable();
 
   EmulatedIommufd(Configuration configuration) {
     Objects.requireNonNull(configuration, "configuration");
-    this.context = new Context(configuration.privateHost() ? new Host() : Host.global(),
+    this.context = new Context(configuration.privateHost() ? new Host() : Host.global(), files,
         configuration.testAbi(), configuration.vfioContainer());
     this.caller = new Caller(configuration.userMemory(), (int) ProcessHandle.current().pid(),
         currentUid(), configuration.capSysResource(), configuration.capIpcLock(),
@@ -120,6 +122,11 @@ final class EmulatedIommufd implements Iommufd {
   /** Invariant violations across the context; empty when every invariant holds. */
   List<String> checkInvariants() {
     return context.checkInvariants();
+  }
+
+  @Override
+  public int closeFd(int fd) {
+    return files.close(fd) ? 0 : -Errno.EBADF.number();
   }
 
   @Override

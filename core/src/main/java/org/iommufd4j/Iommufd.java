@@ -79,6 +79,15 @@ public interface Iommufd extends AutoCloseable {
    */
   void setRlimitMode(RlimitMode mode);
 
+  /**
+   * {@code close(fd)} of a descriptor this context handed out through an ioctl: the access fd of
+   * the test op CREATE_ACCESS or the fault fd of {@code IOMMU_FAULT_QUEUE_ALLOC}. The embedded
+   * emulator numbers them from 1,000,000.
+   *
+   * @return 0, or {@code -EBADF} if {@code fd} is not such a descriptor
+   */
+  int closeFd(int fd);
+
   /** Closes the context: destroys every object and releases every pin and charge. Idempotent. */
   @Override
   void close();

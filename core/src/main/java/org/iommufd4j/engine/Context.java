@@ -31,6 +31,7 @@ public final class Context {
   private final Selftest selftest = new Selftest(this);
   private final boolean testAbi;
   final Host host;
+  final FileTable files;
   private volatile boolean mmAccounting;
   /** The IOAS the VFIO compatibility commands use; guarded by {@code this}. */
   private IoasObject compatIoas;
@@ -38,11 +39,13 @@ public final class Context {
 
   /**
    * @param host the emulated machine (pins and memory-lock accounts are shared across its contexts)
+   * @param files where descriptors of access and fault files come from
    * @param testAbi whether the kernel has {@code IOMMUFD_TEST} (§1.4, §6)
    * @param vfioContainer opened as {@code /dev/vfio/vfio}: starts in MM accounting (§1.2)
    */
-  public Context(Host host, boolean testAbi, boolean vfioContainer) {
+  public Context(Host host, FileTable files, boolean testAbi, boolean vfioContainer) {
     this.host = host;
+    this.files = files;
     this.testAbi = testAbi;
     this.mmAccounting = vfioContainer;
   }

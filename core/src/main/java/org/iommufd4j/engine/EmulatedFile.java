@@ -1,0 +1,23 @@
+package org.iommufd4j.engine;
+
+import org.iommufd4j.Errno;
+
+/**
+ * A file the emulated kernel hands out besides the iommufd itself: the access fd of the test op
+ * CREATE_ACCESS (§6.4.5) and the fault fd of FAULT_QUEUE_ALLOC (§7.6). The front end owns the
+ * descriptor; {@link #release()} runs when its last reference is closed.
+ */
+public interface EmulatedFile {
+  /** The last reference to the file was closed. Never fails. */
+  void release();
+
+  /** {@code read(2)} at file position 0 into caller memory; bytes read or {@code -errno}. */
+  default long read(Caller caller, long buffer, long count) {
+    return -Errno.EINVAL.number();
+  }
+
+  /** {@code write(2)} at file position 0 from caller memory; bytes written or {@code -errno}. */
+  default long write(Caller caller, long buffer, long count) {
+    return -Errno.EINVAL.number();
+  }
+}
