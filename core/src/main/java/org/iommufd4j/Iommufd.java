@@ -80,6 +80,14 @@ public interface Iommufd extends AutoCloseable {
   void setRlimitMode(RlimitMode mode);
 
   /**
+   * Binds a new emulated device behind {@code model} hardware to this context (a DEVICE object,
+   * as binding a VFIO device would create). Attach it to an IOAS and it can DMA.
+   *
+   * @throws UnsupportedOperationException on the real-kernel backend
+   */
+  EmulatedDevice createDevice(DomainModel model);
+
+  /**
    * {@code close(fd)} of a descriptor this context handed out through an ioctl: the access fd of
    * the test op CREATE_ACCESS or the fault fd of {@code IOMMU_FAULT_QUEUE_ALLOC}. The embedded
    * emulator numbers them from 1,000,000.

@@ -133,6 +133,11 @@ public final class Context {
     synchronized (this) {
       compatIoas = null;
     }
+    for (IommufdObject o : table.snapshot()) {
+      if (o instanceof Device d && d.boundByApi) {
+        unbindDevice(d.id); // the typed API is the driver: it lets go of its devices first
+      }
+    }
     while (true) {
       List<IommufdObject> gone = table.removeUnreferenced();
       if (gone.isEmpty()) {
@@ -234,6 +239,69 @@ public final class Context {
       default:
         throw ErrnoException.of(EOPNOTSUPP, "op=" + op);
     }
+  }
+
+  // ---- emulated devices of the typed API (issue 4 item 8) ---------------------------------
+
+  private Device device(int devId) {
+    return (Device) table.get(devId, ObjectType.DEVICE);
+  }
+
+  /** Binds a new emulated device behind {@code spec} hardware; returns its DEVICE id. */
+  public int bindDevice(DomainSpec spec) {
+    Device d = new Device(this, 0, spec);
+    d.boundByApi = true;
+    table.reserve(d);
+    table.publish(d);
+    return d.id;
+  }
+
+  /** Attaches device {@code devId} to an IOAS or HWPT; returns the HWPT id used (§2.7). */
+  public int attachDevice(int devId, int ptId) {
+    selftest.attachLock.lock();
+    try {
+      Device d = device(devId);
+      IommufdObject target = table.find(ptId);
+      if (target == null) {
+        throw ErrnoException.of(org.iommufd4j.Errno.ENOENT, "no object with id " + ptId);
+      }
+      return (d.attached == null ? d.attach(target) : d.replace(target)).id;
+    } finally {
+      selftest.attachLock.unlock();
+    }
+  }
+
+  /** Detaches device {@code devId}: its DMA is blocked until it attaches again. */
+  public void detachDevice(int devId) {
+    selftest.attachLock.lock();
+    try {
+      device(devId).detach();
+    } finally {
+      selftest.attachLock.unlock();
+    }
+  }
+
+  /** Detaches and unbinds device {@code devId} (its id becomes free). */
+  public void unbindDevice(int devId) {
+    selftest.attachLock.lock();
+    try {
+      Device d = device(devId);
+      d.detach();
+      table.removeOwned(d);
+    } finally {
+      selftest.attachLock.unlock();
+    }
+  }
+
+  /** The HWPT id device {@code devId} is attached to, or 0. */
+  public int attachedHwpt(int devId) {
+    HwPagetable h = device(devId).attached;
+    return h == null ? 0 : h.id;
+  }
+
+  /** DMA by device {@code devId}; {@link DmaFault} when the IOMMU refuses it. */
+  public void dma(int devId, long iova, java.lang.foreign.MemorySegment buffer, boolean write) {
+    device(devId).dma(iova, buffer, write);
   }
 
   // ---- observability -----------------------------------------------------------------------

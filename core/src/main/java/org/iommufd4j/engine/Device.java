@@ -13,13 +13,22 @@ final class Device extends IommufdObject {
 
   final Context ctx;
   final int flags;
+  /** The IOMMU hardware in front of the device. */
+  final DomainSpec spec;
+  /** Bound by the typed API (not by the test ABI): unbound when the context closes. */
+  boolean boundByApi;
   /** The HWPT the device is attached to; guarded by the context's attach lock. */
   HwPagetable attached;
 
   Device(Context ctx, int flags) {
+    this(ctx, flags, DomainSpec.SELFTEST_MOCK);
+  }
+
+  Device(Context ctx, int flags, DomainSpec spec) {
     super(ObjectType.DEVICE);
     this.ctx = ctx;
     this.flags = flags;
+    this.spec = spec;
     this.users = 2; // the table's and the binding driver's
   }
 
@@ -33,6 +42,9 @@ final class Device extends IommufdObject {
 
   /** Whether the mock driver accepts this device on {@code hwpt} (§6.3.1): EINVAL if not. */
   void checkCompatible(HwPagetable hwpt) {
+    if (!hwpt.domain.spec.equals(spec)) {
+      throw ErrnoException.of(EINVAL, "domain of other IOMMU hardware");
+    }
     if (!dirtyCapable() && hwpt.domain instanceof MockDomain m && m.dirtyCapable) {
       throw ErrnoException.of(EINVAL, "device without dirty tracking on a dirty-tracking domain");
     }
@@ -63,7 +75,7 @@ final class Device extends IommufdObject {
       } finally {
         ioas.lock.unlock();
       }
-      HwPagetable h = HwPagetable.create(ctx, ioas, new MockDomain(hugeIova(), false), true,
+      HwPagetable h = HwPagetable.create(ctx, ioas, spec.newDomain(hugeIova(), false), true,
           false);
       created[0] = h;
       return h;
@@ -79,12 +91,50 @@ final class Device extends IommufdObject {
   HwPagetable attach(IommufdObject target) {
     HwPagetable[] created = {null};
     HwPagetable h = resolve(target, created);
+    reserveRegions(h, created[0]);
     attached = h;
     ctx.table.addUser(h);
     if (created[0] != null) {
       ctx.table.publish(h);
     }
     return h;
+  }
+
+  /**
+   * Reserves the device's reserved regions in the HWPT's IOAS (§4.7): EADDRINUSE on conflict,
+   * and then a freshly created automatic HWPT is dropped again.
+   */
+  private void reserveRegions(HwPagetable h, HwPagetable created) {
+    if (spec.reservedRegions().isEmpty() || (attached != null && attached.ioas == h.ioas)) {
+      return;
+    }
+    h.ioas.lock.lock();
+    try {
+      for (var r : spec.reservedRegions()) {
+        h.ioas.iopt.reserve(r.start(), r.last(), this);
+      }
+    } catch (ErrnoException e) {
+      h.ioas.iopt.reserved.removeOwner(this);
+      h.ioas.lock.unlock();
+      if (created != null) {
+        ctx.table.abort(created);
+        created.destroy();
+      }
+      throw e;
+    }
+    h.ioas.lock.unlock();
+  }
+
+  private void dropRegions(HwPagetable h) {
+    if (spec.reservedRegions().isEmpty()) {
+      return;
+    }
+    h.ioas.lock.lock();
+    try {
+      h.ioas.iopt.reserved.removeOwner(this);
+    } finally {
+      h.ioas.lock.unlock();
+    }
   }
 
   /**
@@ -98,12 +148,16 @@ final class Device extends IommufdObject {
       return h;
     }
     HwPagetable old = attached;
+    reserveRegions(h, created[0]);
     attached = h;
     ctx.table.addUser(h);
     if (created[0] != null) {
       ctx.table.publish(h);
     }
     if (old != null) {
+      if (old.ioas != h.ioas) {
+        dropRegions(old);
+      }
       release(old);
     }
     return h;
@@ -113,6 +167,7 @@ final class Device extends IommufdObject {
     HwPagetable old = attached;
     if (old != null) {
       attached = null;
+      dropRegions(old);
       release(old);
     }
   }
@@ -121,6 +176,48 @@ final class Device extends IommufdObject {
     ctx.table.removeUser(h);
     if (h.auto && ctx.table.removeIfUnused(h)) {
       h.destroy();
+    }
+  }
+
+  /**
+   * DMA by the emulated device: copies between {@code buffer} and the memory its IOVAs translate
+   * to, page by page through the attached domain, as the IOMMU would check each access.
+   * Bytes before a fault have been transferred, as with real DMA.
+   */
+  void dma(long iova, java.lang.foreign.MemorySegment buffer, boolean write) {
+    HwPagetable h = attached;
+    if (h == null) {
+      throw new DmaFault(DmaFault.Reason.NOT_ATTACHED, iova);
+    }
+    h.ioas.lock.lock();
+    try {
+      Domain d = h.domain;
+      long step = d.minPageSize();
+      long n = buffer.byteSize();
+      long done = 0;
+      while (done < n) {
+        long at = iova + done;
+        long pa = d.translate(at);
+        if (pa == -1) {
+          throw new DmaFault(DmaFault.Reason.NOT_MAPPED, at);
+        }
+        int need = write ? Domain.PROT_WRITE : Domain.PROT_READ;
+        if ((d.protection(at) & need) == 0) {
+          throw new DmaFault(write ? DmaFault.Reason.WRITE_DENIED : DmaFault.Reason.READ_DENIED,
+              at);
+        }
+        long chunk = Math.min(n - done, step - (at & (step - 1)));
+        var memory = ctx.host.memoryOf(pa);
+        var slice = buffer.asSlice(done, chunk);
+        long va = Host.virtualAddress(pa);
+        boolean ok = memory != null && (write ? memory.write(va, slice) : memory.read(va, slice));
+        if (!ok) {
+          throw new DmaFault(DmaFault.Reason.MEMORY_GONE, at);
+        }
+        done += chunk;
+      }
+    } finally {
+      h.ioas.lock.unlock();
     }
   }
 
