@@ -70,6 +70,12 @@ final class DeviceHandle implements EmulatedDevice {
   }
 
   @Override
+  public long translate(long iova) {
+    checkOpen();
+    return callLong(() -> owner.context().translate(id, iova));
+  }
+
+  @Override
   public void close() {
     if (closed || owner.context().isClosed()) {
       return;

@@ -49,6 +49,12 @@ public interface EmulatedDevice extends AutoCloseable {
    */
   void dmaWrite(long iova, MemorySegment src);
 
+  /**
+   * Where the device's IOMMU sends {@code iova}: the address in the mapping process's memory, or
+   * -1 if the IOVA is not mapped (or the device is not attached).
+   */
+  long translate(long iova);
+
   /** Detaches and unbinds the device. */
   @Override
   void close();

@@ -299,6 +299,11 @@ public final class Context {
     return h == null ? 0 : h.id;
   }
 
+  /** The user address {@code iova} reaches through device {@code devId}'s domain, or -1. */
+  public long translate(int devId, long iova) {
+    return device(devId).translate(iova);
+  }
+
   /** DMA by device {@code devId}; {@link DmaFault} when the IOMMU refuses it. */
   public void dma(int devId, long iova, java.lang.foreign.MemorySegment buffer, boolean write) {
     device(devId).dma(iova, buffer, write);

@@ -221,6 +221,21 @@ final class Device extends IommufdObject {
     }
   }
 
+  /** The user address {@code iova} reaches through the attached domain, or -1. */
+  long translate(long iova) {
+    HwPagetable h = attached;
+    if (h == null) {
+      return -1;
+    }
+    h.ioas.lock.lock();
+    try {
+      long pa = h.domain.translate(iova);
+      return pa == -1 ? -1 : Host.virtualAddress(pa);
+    } finally {
+      h.ioas.lock.unlock();
+    }
+  }
+
   @Override
   void destroy() {
     detach();
