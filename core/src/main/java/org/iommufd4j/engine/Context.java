@@ -11,6 +11,7 @@ import static org.iommufd4j.engine.Unsigned.hex;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntPredicate;
+import org.iommufd4j.Errno;
 import org.iommufd4j.IovaRanges;
 
 /**
@@ -36,6 +37,13 @@ public final class Context {
   /** The IOAS the VFIO compatibility commands use; guarded by {@code this}. */
   private IoasObject compatIoas;
   private volatile boolean closed;
+  /**
+   * References to the file (§2.8): its own descriptor until {@link #close()}, plus one per
+   * internal holder (each ACCESS object); the context is torn down when the last goes. Guarded by
+   * {@code this}.
+   */
+  private int fileRefs = 1;
+  private volatile boolean tornDown;
 
   /**
    * @param host the emulated machine (pins and memory-lock accounts are shared across its contexts)
@@ -64,9 +72,14 @@ public final class Context {
     return testAbi;
   }
 
-  /** Whether {@link #close()} has run. */
+  /** Whether {@link #close()} has run: the descriptor is gone (the context may still live). */
   public boolean isClosed() {
     return closed;
+  }
+
+  /** Whether the last reference to the file went and every object was destroyed (§2.8). */
+  public boolean isTornDown() {
+    return tornDown;
   }
 
   IoasObject ioas(int id) {
@@ -122,14 +135,42 @@ public final class Context {
   }
 
   /**
-   * The last close (§2.8): destroys objects in passes, ascending by id, until none is left.
-   * Idempotent; never fails.
+   * {@code close()} of the iommufd's own descriptor. The context is torn down (§2.8) at once, or,
+   * while an access still holds the file, when that access goes. Idempotent; never fails.
    */
   public void close() {
-    if (closed) {
-      return;
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      compatIoas = null;
     }
-    closed = true;
+    putFile();
+  }
+
+  /** An internal holder (an access, §5.1) takes a reference to the file; EBADF once torn down. */
+  void getFile() {
+    synchronized (this) {
+      if (fileRefs == 0) {
+        throw ErrnoException.of(Errno.EBADF, "the iommufd is gone");
+      }
+      fileRefs++;
+    }
+  }
+
+  /** Drops a reference to the file; the last one tears the context down. */
+  void putFile() {
+    synchronized (this) {
+      if (--fileRefs > 0) {
+        return;
+      }
+    }
+    tearDown();
+  }
+
+  /** The last reference went (§2.8): objects are destroyed in passes, ascending by id. */
+  private void tearDown() {
     synchronized (this) {
       compatIoas = null;
     }
@@ -147,6 +188,7 @@ public final class Context {
         o.destroy();
       }
     }
+    tornDown = true;
   }
 
   // ---- IOAS commands (§3) --------------------------------------------------------------------
@@ -330,7 +372,7 @@ public final class Context {
     return problems;
   }
 
-  /** Number of published objects (0 after close). */
+  /** Number of published objects (0 after the teardown). */
   public int objectCount() {
     return table.snapshot().size();
   }
