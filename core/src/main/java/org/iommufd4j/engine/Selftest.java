@@ -29,9 +29,16 @@ public final class Selftest {
   private final Context ctx;
   /** Serializes device attach, replace and detach in this context. */
   final ReentrantLock attachLock = new ReentrantLock();
+  private final AccessTestCommands accesses;
 
   Selftest(Context ctx) {
     this.ctx = ctx;
+    this.accesses = new AccessTestCommands(ctx);
+  }
+
+  /** The access ops (CREATE_ACCESS, ACCESS_PAGES, ...; §6.4.5-§6.4.8, §6.4.11). */
+  public AccessTestCommands accesses() {
+    return accesses;
   }
 
   /** ADD_RESERVED (§6.4.1). */
