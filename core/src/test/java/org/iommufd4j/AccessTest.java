@@ -82,7 +82,7 @@ class AccessTest extends ConformanceTest {
     return buffer.address() + n * PAGE;
   }
 
-  // ---- CREATE_ACCESS (§6.4.5) ----------------------------------------------------------------
+  // ---- CREATE_ACCESS (§6.4.5) -------------------------------------------------------------------
 
   @Test
   void createAccessReturnsAnFdAndConsumesAnIdThatUserSpaceCannotDestroy() {
@@ -182,7 +182,7 @@ class AccessTest extends ConformanceTest {
     }
   }
 
-  // ---- ACCESS_PAGES (§6.4.7) and DESTROY_ACCESS_PAGES (§6.4.6) --------------------------------
+  // ---- ACCESS_PAGES (§6.4.7) and DESTROY_ACCESS_PAGES (§6.4.6) ----------------------------------
 
   /** Selftest {@code access_pin}, first part: items, ids and pin counts. */
   @Test
@@ -375,7 +375,7 @@ class AccessTest extends ConformanceTest {
     assertThat(out.mismatch(buffer.asSlice(5 * PAGE, 8))).isEqualTo(-1);
   }
 
-  // ---- unmap notification (§5.4) ---------------------------------------------------------------
+  // ---- unmap notification (§5.4) ----------------------------------------------------------------
 
   /** Selftest {@code access_pin_unmap}. */
   @Test
@@ -493,7 +493,7 @@ class AccessTest extends ConformanceTest {
     }
   }
 
-  // ---- ACCESS_REPLACE_IOAS (§6.4.11) -------------------------------------------------------------
+  // ---- ACCESS_REPLACE_IOAS (§6.4.11) ------------------------------------------------------------
 
   @Test
   void replaceIoasDropsEveryItemAndMovesTheReference() {
@@ -544,7 +544,7 @@ class AccessTest extends ConformanceTest {
     assertOk(t.destroyAccessPages(fd, id));
   }
 
-  // ---- ACCESS_RW (§6.4.8) -------------------------------------------------------------------------
+  // ---- ACCESS_RW (§6.4.8) -----------------------------------------------------------------------
 
   /** Selftest {@code access_rw}: every offset around a page end, lengths 1 to 63, both paths. */
   @ParameterizedTest

@@ -108,7 +108,7 @@ public final class Access extends IommufdObject {
     return needsPinPages;
   }
 
-  // ---- attach, replace, detach (§5.2) --------------------------------------------------------
+  // ---- attach, replace, detach (§5.2) -----------------------------------------------------------
 
   /**
    * Attaches the access to IOAS {@code ioasId}: ENOENT if there is none, EBUSY when the IOAS has
@@ -276,7 +276,7 @@ public final class Access extends IommufdObject {
     return out;
   }
 
-  // ---- pin and unpin (§5.3) ------------------------------------------------------------------
+  // ---- pin and unpin (§5.3) ---------------------------------------------------------------------
 
   /**
    * Pins {@code [iova, iova + length - 1]} (§5.3) and returns the emulated physical address of
@@ -339,7 +339,8 @@ public final class Access extends IommufdObject {
           if (n == frames.length) {
             frames = Arrays.copyOf(frames, (int) Math.min(pageCount, 2L * n));
           }
-          frames[n++] = ctx.host.physicalAddress(memory, a.pages.address(i << PageSource.PAGE_SHIFT));
+          long va = a.pages.address(i << PageSource.PAGE_SHIFT);
+          frames[n++] = ctx.host.physicalAddress(memory, va);
         }
         if (lastPortion) {
           return n == frames.length ? frames : Arrays.copyOf(frames, n);
@@ -402,7 +403,7 @@ public final class Access extends IommufdObject {
         + "] is no longer mapped contiguously");
   }
 
-  // ---- read and write (§5.5) -----------------------------------------------------------------
+  // ---- read and write (§5.5) --------------------------------------------------------------------
 
   /**
    * Copies {@code data.byteSize()} bytes between {@code data} and the memory mapped at {@code
@@ -479,7 +480,7 @@ public final class Access extends IommufdObject {
     return true;
   }
 
-  // ---- shared ----------------------------------------------------------------------------------
+  // ---- shared -----------------------------------------------------------------------------------
 
   /**
    * The fuzzer shorthand of ACCESS_PAGES / ACCESS_RW (§6.4.7 step 5): area n + offset of the

@@ -53,6 +53,8 @@ final class IoPagetable {
   /** Attached accesses (§5.2) by slot, the lowest free slot first; null = free. */
   private final ArrayList<Access> accesses = new ArrayList<>();
   private final java.util.BitSet accessSlots = new java.util.BitSet();
+  private final java.util.IdentityHashMap<Access, Integer> accessSlotOf =
+      new java.util.IdentityHashMap<>();
   /**
    * Calls the unmap callbacks of the attached accesses (§5.4). The owning IOAS replaces it with
    * one that drops its lock meanwhile, since callbacks unpin through the same IOAS.
@@ -211,12 +213,13 @@ final class IoPagetable {
       accesses.add(null);
     }
     accesses.set(slot, access);
+    accessSlotOf.put(access, slot);
   }
 
   /** Removes an access; the alignment may fall. */
   void removeAccess(Access access) {
-    int slot = accesses.indexOf(access);
-    if (slot < 0) {
+    Integer slot = accessSlotOf.remove(access);
+    if (slot == null) {
       return;
     }
     accesses.set(slot, null);
