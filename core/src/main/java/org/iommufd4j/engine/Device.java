@@ -187,7 +187,7 @@ final class Device extends IommufdObject {
   void dma(long iova, java.lang.foreign.MemorySegment buffer, boolean write) {
     HwPagetable h = attached;
     if (h == null) {
-      throw new DmaFault(DmaFault.Reason.NOT_ATTACHED, iova);
+      throw new DmaFault(org.iommufd4j.IommuFaultException.Reason.NOT_ATTACHED, iova);
     }
     h.ioas.lock.lock();
     try {
@@ -199,11 +199,11 @@ final class Device extends IommufdObject {
         long at = iova + done;
         long pa = d.translate(at);
         if (pa == -1) {
-          throw new DmaFault(DmaFault.Reason.NOT_MAPPED, at);
+          throw new DmaFault(org.iommufd4j.IommuFaultException.Reason.NOT_MAPPED, at);
         }
         int need = write ? Domain.PROT_WRITE : Domain.PROT_READ;
         if ((d.protection(at) & need) == 0) {
-          throw new DmaFault(write ? DmaFault.Reason.WRITE_DENIED : DmaFault.Reason.READ_DENIED,
+          throw new DmaFault(write ? org.iommufd4j.IommuFaultException.Reason.WRITE_DENIED : org.iommufd4j.IommuFaultException.Reason.READ_DENIED,
               at);
         }
         long chunk = Math.min(n - done, step - (at & (step - 1)));
@@ -212,7 +212,7 @@ final class Device extends IommufdObject {
         long va = Host.virtualAddress(pa);
         boolean ok = memory != null && (write ? memory.write(va, slice) : memory.read(va, slice));
         if (!ok) {
-          throw new DmaFault(DmaFault.Reason.MEMORY_GONE, at);
+          throw new DmaFault(org.iommufd4j.IommuFaultException.Reason.MEMORY_GONE, at);
         }
         done += chunk;
       }
