@@ -372,6 +372,11 @@ public final class Context {
     return problems;
   }
 
+  /** Every published object, ascending by id (package-private: for inspection by tests). */
+  List<IommufdObject> objects() {
+    return table.snapshot();
+  }
+
   /** Number of published objects (0 after the teardown). */
   public int objectCount() {
     return table.snapshot().size();
