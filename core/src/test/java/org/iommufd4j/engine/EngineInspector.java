@@ -6,7 +6,8 @@ import java.util.List;
 /**
  * Test-only window into a {@link Context}: reads the state of every IOAS so a differential test
  * can compare it with a reference model. It lives in the engine's package (test sources) and uses
- * the package-private fields directly, so the main code needs no inspection API.
+ * the package-private fields directly, so the main code needs no inspection API beyond {@code
+ * Context.objects()}.
  */
 public final class EngineInspector {
   private EngineInspector() {}
@@ -59,20 +60,5 @@ public final class EngineInspector {
     List<RangeView> allowed = new ArrayList<>();
     iopt.allowedRanges().forEach(r -> allowed.add(new RangeView(r.start(), r.last())));
     return new IoasView(ioas.id, areas, reserved, allowed, iopt.hugePages(), iopt.align());
-  }
-
-  /**
-   * Reserves {@code [start, last]} with no owner in IOAS {@code ioasId}: the effect of the test
-   * command ADD_RESERVED step 3 (spec §6.4.1, §4.2), which the engine does not expose yet.
-   * ENOENT for an unknown IOAS, EADDRINUSE when the range hits an area or an allowed range.
-   */
-  public static void addReserved(Context ctx, int ioasId, long start, long last) {
-    IoasObject ioas = ctx.ioas(ioasId);
-    ioas.lockLive();
-    try {
-      ioas.iopt.reserve(start, last, ReservedRanges.TEST_OWNER);
-    } finally {
-      ioas.lock.unlock();
-    }
   }
 }

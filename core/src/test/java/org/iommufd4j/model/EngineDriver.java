@@ -30,6 +30,7 @@ import org.iommufd4j.uapi.IommuIoasMap;
 import org.iommufd4j.uapi.IommuIoasUnmap;
 import org.iommufd4j.uapi.IommuIovaRange;
 import org.iommufd4j.uapi.IommuOption;
+import org.iommufd4j.uapi.IommuTestCmd;
 
 /**
  * Runs {@link IoasOp}s on an emulated {@link Iommufd} through either front door and reports the
@@ -59,6 +60,9 @@ final class EngineDriver {
   private int zeroTail;
   /** Problems found in the write-back of the last raw call. */
   private final List<String> writeBackProblems = new ArrayList<>();
+  /** The handle a typed call is made on and, for COPY, the source handle. */
+  private Handle primary;
+  private Handle source;
 
   /**
    * @param modelTargetOf the model IOAS for an id, asked right after the engine created or looked
@@ -107,48 +111,49 @@ final class EngineDriver {
         && ((flags & ReferenceModel.MAP_FIXED_IOVA) != 0 || iova == 0);
   }
 
-  /** Whether the typed API can issue {@code op} with exactly these arguments. */
-  boolean typedCanExpress(IoasOp op) {
+  /**
+   * Whether the typed API can issue {@code op} with exactly these arguments, given handles for
+   * the IOASes it names.
+   */
+  static boolean typedCanExpress(IoasOp op) {
     return switch (op) {
       case IoasOp.Alloc a -> a.flags() == 0;
       case IoasOp.Destroy d -> true;
       case IoasOp.CloseHandle c -> true;
       case IoasOp.Lookup l -> true;
-      case IoasOp.Map m -> m.reserved() == 0 && typedMapFlags(m.flags(), m.iova())
-          && handleFor(m.ioasId()) != null;
-      case IoasOp.Copy c -> typedMapFlags(c.flags(), c.dstIova())
-          && handleFor(c.dstIoasId()) != null && handleFor(c.srcIoasId()) != null;
-      case IoasOp.Unmap u -> handleFor(u.ioasId()) != null;
+      case IoasOp.Map m -> m.reserved() == 0 && typedMapFlags(m.flags(), m.iova());
+      case IoasOp.Copy c -> typedMapFlags(c.flags(), c.dstIova());
+      case IoasOp.Unmap u -> true;
       case IoasOp.IovaRanges r -> r.reserved() == 0 && r.capacity() == -1
-          && r.writableSlots() == Integer.MAX_VALUE && handleFor(r.ioasId()) != null;
-      case IoasOp.AllowIovas a -> a.reserved() == 0 && a.numIovas() == a.ranges().size()
-          && handleFor(a.ioasId()) != null;
+          && r.writableSlots() == Integer.MAX_VALUE;
+      case IoasOp.AllowIovas a -> a.reserved() == 0 && a.numIovas() == a.ranges().size();
       case IoasOp.Option o -> o.reserved() == 0 && typedCanExpressOption(o);
-      case IoasOp.AddReserved r -> true;
+      case IoasOp.AddReserved r -> false;
     };
   }
 
-  private boolean typedCanExpressOption(IoasOp.Option o) {
+  private static boolean typedCanExpressOption(IoasOp.Option o) {
     boolean getOrSet01 = o.op() == ReferenceModel.OPTION_OP_GET
         || (o.op() == ReferenceModel.OPTION_OP_SET && (o.val64() == 0 || o.val64() == 1));
     if (o.optionId() == ReferenceModel.OPTION_RLIMIT_MODE) {
       return o.objectId() == 0 && getOrSet01;
     }
-    return o.optionId() == ReferenceModel.OPTION_HUGE_PAGES && getOrSet01
-        && handleFor(o.objectId()) != null;
+    return o.optionId() == ReferenceModel.OPTION_HUGE_PAGES && getOrSet01;
   }
 
-  /** Runs {@code op} on the engine; the typed door requires {@link #typedCanExpress}. */
-  Outcome run(IoasOp op, Door door) {
+  /**
+   * Runs {@code op} on the engine. The typed door calls it on handle number {@code handle} (and,
+   * for COPY, takes handle {@code srcHandle} as the source); it requires {@link
+   * #typedCanExpress}.
+   */
+  Outcome run(IoasOp op, Door door, int handle, int srcHandle) {
     writeBackProblems.clear();
-    if (op instanceof IoasOp.AddReserved r) {
-      return typed(() -> {
-        org.iommufd4j.engine.EngineInspector.addReserved(
-            org.iommufd4j.EngineAccess.context(fd), r.ioasId(), r.start(), r.last());
-        return Outcome.ok(0);
-      });
+    if (door == Door.RAW) {
+      return raw(op);
     }
-    return door == Door.TYPED ? typed(op) : raw(op);
+    primary = handle < 0 ? null : handles.get(handle);
+    source = srcHandle < 0 ? null : handles.get(srcHandle);
+    return typed(op);
   }
 
   // ---- the typed API -------------------------------------------------------------------------
@@ -166,7 +171,10 @@ final class EngineDriver {
   }
 
   private Ioas handle(int id) {
-    return handleFor(id).engine();
+    if (primary == null || primary.id() != id) {
+      throw new AssertionError("typed call on IOAS " + id + " without its handle");
+    }
+    return primary.engine();
   }
 
   private Outcome addHandle(Ioas h) {
@@ -198,7 +206,7 @@ final class EngineDriver {
       }
       case IoasOp.Copy c -> {
         Ioas dst = handle(c.dstIoasId());
-        Ioas src = handle(c.srcIoasId());
+        Ioas src = source.engine();
         Mapping r = (c.flags() & ReferenceModel.MAP_FIXED_IOVA) != 0
             ? dst.copyFixed(c.dstIova(), src, c.srcIova(), c.length(), protection(c.flags()))
             : dst.copy(src, c.srcIova(), c.length(), protection(c.flags()));
@@ -218,7 +226,7 @@ final class EngineDriver {
         yield Outcome.ok(0);
       }
       case IoasOp.Option o -> typedOption(o);
-      case IoasOp.AddReserved r -> throw new AssertionError(r);
+      case IoasOp.AddReserved r -> throw new AssertionError("raw only: " + r);
     });
   }
 
@@ -356,9 +364,18 @@ final class EngineDriver {
         }, null);
         yield outputU64(c, IommuOption.VAL64);
       }
+      case IoasOp.AddReserved r -> {
+        RawCall c = call(Command.IOMMU_TEST_CMD, s -> {
+          s.set(U32, IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_ADD_RESERVED);
+          s.set(U32, IommuTestCmd.ID, r.ioasId());
+          s.set(U64, IommuTestCmd.ADD_RESERVED_START, r.start());
+          s.set(U64, IommuTestCmd.ADD_RESERVED_LENGTH, r.length());
+        }, null);
+        expectWriteBack(c);
+        yield c.rc() == 0 ? Outcome.ok(0) : Outcome.fail(c.errno());
+      }
       case IoasOp.CloseHandle c -> throw new AssertionError("typed only: " + c);
       case IoasOp.Lookup l -> throw new AssertionError("typed only: " + l);
-      case IoasOp.AddReserved r -> throw new AssertionError(r);
     };
   }
 
@@ -374,6 +391,9 @@ final class EngineDriver {
 
   private Outcome rawIovaRanges(IoasOp.IovaRanges r) {
     int slots = r.writableSlots();
+    if (slots > 4096) {
+      throw new AssertionError("the raw door needs a real array: " + r);
+    }
     MemorySegment array = slots == 0 ? MemorySegment.NULL
         : arena.allocate((long) slots * IommuIovaRange.SIZE, 8);
     array.fill(UNTOUCHED);

@@ -108,11 +108,12 @@ sealed interface IoasOp {
     }
   }
 
-  /** Reserve {@code [start, last]} with no owner (engine-internal, as ADD_RESERVED §6.4.1). */
-  record AddReserved(int ioasId, long start, long last) implements IoasOp {
+  /** IOMMU_TEST_CMD ADD_RESERVED (§6.4.1; byte ABI only, ENOTTY without the test ABI). */
+  record AddReserved(int ioasId, long start, long length) implements IoasOp {
     @Override
     public String toString() {
-      return "ADD_RESERVED ioas=" + ioasId + " [" + hex(start) + ", " + hex(last) + "]";
+      return "TEST_CMD ADD_RESERVED ioas=" + ioasId + " start=" + hex(start) + " length="
+          + hex(length);
     }
   }
 }

@@ -21,21 +21,22 @@ final class OpGenerator {
   /** A typical user address: 64 MiB aligned, so hints give large alignments. */
   static final long USER_BASE = 0x7f12_3400_0000L;
 
-  /** An operation and the front door it goes through. */
-  record Step(IoasOp op, Door door) {}
+  /**
+   * An operation and the front door it goes through; a typed call is made on handle number
+   * {@code handle} (and {@code srcHandle}, the source of a COPY), -1 when there is none.
+   */
+  record Step(IoasOp op, Door door, int handle, int srcHandle) {}
 
   private final SplittableRandom rnd;
   private final ReferenceModel model;
   private final EngineDriver driver;
-  private final boolean reservedOps;
   private final int typedPercent;
 
   OpGenerator(SplittableRandom rnd, ReferenceModel model, EngineDriver driver,
-      boolean reservedOps, int typedPercent) {
+      int typedPercent) {
     this.rnd = rnd;
     this.model = model;
     this.driver = driver;
-    this.reservedOps = reservedOps;
     this.typedPercent = typedPercent;
   }
 
@@ -56,16 +57,79 @@ final class OpGenerator {
   }
 
   Step next() {
-    Door door = chance(typedPercent) ? Door.TYPED : Door.RAW;
-    boolean raw = door == Door.RAW;
-    IoasOp op = nextOp(raw);
-    if (door == Door.TYPED && !driver.typedCanExpress(op)) {
-      door = Door.RAW;
+    boolean typed = chance(typedPercent);
+    IoasOp op = nextOp(!typed);
+    if (op instanceof IoasOp.CloseHandle || op instanceof IoasOp.Lookup) {
+      return new Step(op, Door.TYPED, -1, -1);
     }
-    if (door == Door.RAW && (op instanceof IoasOp.CloseHandle || op instanceof IoasOp.Lookup)) {
-      door = Door.TYPED;
+    if (!typed || !EngineDriver.typedCanExpress(op)) {
+      return raw(op);
     }
-    return new Step(op, door);
+    // The typed API names IOASes by handle: usually the newest one for the id, sometimes any
+    // handle at all, including ones whose IOAS was destroyed (and whose id may be reused).
+    int handle = pickHandle(primaryId(op));
+    int srcHandle = op instanceof IoasOp.Copy c ? pickHandle(c.srcIoasId()) : -1;
+    if (primaryId(op) != null && handle < 0 || op instanceof IoasOp.Copy && srcHandle < 0) {
+      return raw(op);
+    }
+    if (handle >= 0) {
+      op = withPrimaryId(op, driver.handles().get(handle).id());
+    }
+    if (op instanceof IoasOp.Copy c && srcHandle >= 0) {
+      op = new IoasOp.Copy(c.flags(), c.dstIoasId(), driver.handles().get(srcHandle).id(),
+          c.length(), c.dstIova(), c.srcIova());
+    }
+    return new Step(op, Door.TYPED, handle, srcHandle);
+  }
+
+  /** {@code op} through the byte ABI; a typed IOVA_RANGES gets a real array of 16 records. */
+  private static Step raw(IoasOp op) {
+    if (op instanceof IoasOp.IovaRanges r && r.writableSlots() == Integer.MAX_VALUE) {
+      op = new IoasOp.IovaRanges(r.ioasId(), r.reserved(), r.capacity(), 16);
+    }
+    return new Step(op, Door.RAW, -1, -1);
+  }
+
+  private int pickHandle(Integer id) {
+    List<EngineDriver.Handle> handles = driver.handles();
+    if (id == null || handles.isEmpty()) {
+      return -1;
+    }
+    if (chance(10)) {
+      return n(handles.size());
+    }
+    return handles.indexOf(driver.handleFor(id));
+  }
+
+  /** The id of the IOAS a typed call goes to, or null if it names none. */
+  private static Integer primaryId(IoasOp op) {
+    return switch (op) {
+      case IoasOp.Map m -> m.ioasId();
+      case IoasOp.Copy c -> c.dstIoasId();
+      case IoasOp.Unmap u -> u.ioasId();
+      case IoasOp.IovaRanges r -> r.ioasId();
+      case IoasOp.AllowIovas a -> a.ioasId();
+      case IoasOp.Option o -> o.optionId() == ReferenceModel.OPTION_HUGE_PAGES ? o.objectId()
+          : null;
+      default -> null;
+    };
+  }
+
+  private static IoasOp withPrimaryId(IoasOp op, int id) {
+    return switch (op) {
+      case IoasOp.Map m -> new IoasOp.Map(m.flags(), id, m.reserved(), m.userVa(), m.length(),
+          m.iova());
+      case IoasOp.Copy c -> new IoasOp.Copy(c.flags(), id, c.srcIoasId(), c.length(),
+          c.dstIova(), c.srcIova());
+      case IoasOp.Unmap u -> new IoasOp.Unmap(id, u.iova(), u.length());
+      case IoasOp.IovaRanges r -> new IoasOp.IovaRanges(id, r.reserved(), r.capacity(),
+          r.writableSlots());
+      case IoasOp.AllowIovas a -> new IoasOp.AllowIovas(id, a.reserved(), a.ranges(),
+          a.numIovas());
+      case IoasOp.Option o -> new IoasOp.Option(o.optionId(), o.op(), o.reserved(), id,
+          o.val64());
+      default -> op;
+    };
   }
 
   private IoasOp nextOp(boolean raw) {
@@ -94,7 +158,7 @@ final class OpGenerator {
       return new IoasOp.CloseHandle(n(driver.handles().size()));
     } else if (r < 91) {
       return new IoasOp.Lookup(ioasId());
-    } else if (r < 94 && reservedOps && count > 0) {
+    } else if (r < 94 && count > 0) {
       return addReserved();
     }
     return map(raw);
@@ -394,7 +458,7 @@ final class OpGenerator {
 
   private IoasOp iovaRanges(boolean raw) {
     int id = ioasId();
-    if (!raw && driver.handleFor(id) != null) {
+    if (!raw) {
       return new IoasOp.IovaRanges(id, 0, -1, Integer.MAX_VALUE);
     }
     int capacity = any(List.of(0, 1, 2, 3, -1));
@@ -438,35 +502,19 @@ final class OpGenerator {
 
   private IoasOp addReserved() {
     ReferenceModel.Ioas ioas = any(model.ioases());
-    long start;
-    long last;
-    switch (n(6)) {
-      case 0, 1, 2 -> {
-        start = page(n(128));
-        last = start + page(1 + n(4)) - 1;
-      }
-      case 3 -> {
-        start = 0;
-        last = PAGE - 1;
-      }
-      case 4 -> {
-        start = -page(1 + n(4));
-        last = U64_MAX;
-      }
+    int id = chance(95) ? ioas.id : ioasId();
+    return switch (n(8)) {
+      case 0, 1, 2 -> new IoasOp.AddReserved(id, page(n(128)), page(1 + n(4)));
+      case 3 -> new IoasOp.AddReserved(id, 0, PAGE);
+      case 4 -> new IoasOp.AddReserved(id, -page(1 + n(4)), page(1 + n(4)));
+      case 5 -> new IoasOp.AddReserved(id, chance(50) ? page(n(8)) : U64_MAX, chance(50) ? 0 : 2);
       default -> {
-        if (!ioas.areas.isEmpty()) {
-          Area a = any(ioas.areas);
-          start = a.last() + 1;
-          last = start + page(1 + n(2)) - 1;
-        } else {
-          start = MIB2;
-          last = MIB2 + PAGE - 1;
+        if (ioas.areas.isEmpty()) {
+          yield new IoasOp.AddReserved(id, MIB2, PAGE);
         }
+        Area a = any(ioas.areas);
+        yield new IoasOp.AddReserved(id, a.last() + 1 - (chance(20) ? 1 : 0), page(1 + n(2)));
       }
-    }
-    if (Long.compareUnsigned(last, start) < 0) {
-      last = U64_MAX; // ADD_RESERVED itself would refuse a wrapping range (EOVERFLOW)
-    }
-    return new IoasOp.AddReserved(ioas.id, start, last);
+    };
   }
 }

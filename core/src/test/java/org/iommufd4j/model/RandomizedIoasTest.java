@@ -33,16 +33,13 @@ import org.junit.jupiter.params.provider.MethodSource;
  *
  * <p>{@code -Dseed=} sets the base seed (default 1234), {@code -Dmodel.seeds=} the number of
  * sequences (40), {@code -Dmodel.ops=} the operations per sequence (300). A failure names the
- * sequence seed; {@code -Dmodel.replay=<sequence seed>} runs just that one.
- * {@code -Dmodel.reserved=false} leaves out the reserved ranges added through the engine (the
- * stand-in for the test command ADD_RESERVED).
+ * sequence seed; {@code -Dmodel.replay=<sequence seed>} runs just that one, and {@code
+ * -Dmodel.stats=true} prints how often each operation gave each result.
  */
 class RandomizedIoasTest {
   private static final long BASE_SEED = Long.getLong("seed", 1234L);
   private static final int SEEDS = Integer.getInteger("model.seeds", 40);
   private static final int OPS = Integer.getInteger("model.ops", 300);
-  private static final boolean RESERVED_OPS =
-      Boolean.parseBoolean(System.getProperty("model.reserved", "true"));
   private static final boolean STATS = Boolean.getBoolean("model.stats");
   private static final int TRACE = 40;
   /** Outcome counts per operation kind, printed with {@code -Dmodel.stats=true}. */
@@ -103,12 +100,13 @@ class RandomizedIoasTest {
       try (Arena arena = Arena.ofConfined(); Iommufd iommufd = Iommufd.emulated(config)) {
         fd = iommufd;
         driver = new EngineDriver(fd, memory, arena, model::ioas);
-        OpGenerator generator = new OpGenerator(rnd, model, driver, RESERVED_OPS, typedPercent);
+        OpGenerator generator = new OpGenerator(rnd, model, driver, typedPercent);
         for (step = 0; step < OPS; step++) {
           current = generator.next();
           driver.zeroTail(rnd.nextInt(20) == 0 ? 8 * (1 + rnd.nextInt(2)) : 0);
-          Outcome expected = applyToModel(current.op());
-          Outcome actual = driver.run(current.op(), current.door());
+          Outcome expected = applyToModel(modelView(current));
+          Outcome actual = driver.run(current.op(), current.door(), current.handle(),
+              current.srcHandle());
           record(expected, actual);
           if (STATS) {
             String kind = current.op().getClass().getSimpleName() + " " + current.door();
@@ -123,6 +121,37 @@ class RandomizedIoasTest {
           fail(where() + ": objects left after close");
         }
       }
+    }
+
+    /**
+     * The operation as the model sees it. A typed handle of a destroyed IOAS names id 0 (never
+     * valid), so it fails with ENOENT where the IOAS is looked up and never reaches an IOAS that
+     * reused its id.
+     */
+    private IoasOp modelView(Step step) {
+      if (step.door() != EngineDriver.Door.TYPED || step.handle() < 0) {
+        return step.op();
+      }
+      int id = liveId(step.handle());
+      return switch (step.op()) {
+        case IoasOp.Map m -> new IoasOp.Map(m.flags(), id, m.reserved(), m.userVa(), m.length(),
+            m.iova());
+        case IoasOp.Copy c -> new IoasOp.Copy(c.flags(), id, liveId(step.srcHandle()),
+            c.length(), c.dstIova(), c.srcIova());
+        case IoasOp.Unmap u -> new IoasOp.Unmap(id, u.iova(), u.length());
+        case IoasOp.IovaRanges r -> new IoasOp.IovaRanges(id, r.reserved(), r.capacity(),
+            r.writableSlots());
+        case IoasOp.AllowIovas a -> new IoasOp.AllowIovas(id, a.reserved(), a.ranges(),
+            a.numIovas());
+        case IoasOp.Option o -> new IoasOp.Option(o.optionId(), o.op(), o.reserved(), id,
+            o.val64());
+        default -> step.op();
+      };
+    }
+
+    private int liveId(int handle) {
+      EngineDriver.Handle h = driver.handles().get(handle);
+      return model.ioas(h.id()) == h.modelTarget() ? h.id() : 0;
     }
 
     private Outcome applyToModel(IoasOp op) {
@@ -143,12 +172,12 @@ class RandomizedIoasTest {
             Integer.toUnsignedLong(a.numIovas()));
         case IoasOp.Option o -> model.option(o.optionId(), o.op(), o.reserved(), o.objectId(),
             o.val64());
-        case IoasOp.AddReserved r -> model.addReserved(r.ioasId(), r.start(), r.last());
+        case IoasOp.AddReserved r -> model.addReserved(r.ioasId(), r.start(), r.length());
       };
     }
 
     private void record(Outcome expected, Outcome actual) {
-      trace.addLast("  #" + step + " " + current.door() + " " + current.op() + " -> model "
+      trace.addLast("  #" + step + " " + door() + " " + current.op() + " -> model "
           + expected + ", engine " + actual);
       if (trace.size() > TRACE) {
         trace.removeFirst();
@@ -157,7 +186,15 @@ class RandomizedIoasTest {
 
     private String where() {
       return "seed=" + seed + " (base -Dseed=" + BASE_SEED + "; replay with -Dmodel.replay="
-          + seed + ") step=" + step + " door=" + current.door() + " op=" + current.op();
+          + seed + ") step=" + step + " door=" + door() + " op=" + current.op();
+    }
+
+    private String door() {
+      if (current.handle() < 0) {
+        return current.door().toString();
+      }
+      return current.door() + "(handle#" + current.handle()
+          + (current.srcHandle() < 0 ? "" : ", source handle#" + current.srcHandle()) + ")";
     }
 
     private void failHere(String what) {

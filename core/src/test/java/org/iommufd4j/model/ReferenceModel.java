@@ -8,6 +8,7 @@ import static org.iommufd4j.Errno.EINVAL;
 import static org.iommufd4j.Errno.EMSGSIZE;
 import static org.iommufd4j.Errno.ENOENT;
 import static org.iommufd4j.Errno.ENOSPC;
+import static org.iommufd4j.Errno.ENOTTY;
 import static org.iommufd4j.Errno.EOPNOTSUPP;
 import static org.iommufd4j.Errno.EOVERFLOW;
 import static org.iommufd4j.Errno.EPERM;
@@ -342,8 +343,18 @@ final class ReferenceModel {
 
   // ---- reserved ranges (§4.2) ----------------------------------------------------------------
 
-  /** Reserving with no owner, as the test command ADD_RESERVED step 3 (§6.4.1). */
-  Outcome addReserved(int ioasId, long start, long last) {
+  /** IOMMU_TEST_CMD ADD_RESERVED (§6.4.1): reserving with no owner (§4.2). */
+  Outcome addReserved(int ioasId, long start, long length) {
+    if (!testAbi) {
+      return Outcome.fail(ENOTTY); // no IOMMU_TEST_CMD on a production kernel (§1.4)
+    }
+    if (length == 0) {
+      return Outcome.fail(EINVAL);
+    }
+    if (addOverflows(start, length - 1)) {
+      return Outcome.fail(EOVERFLOW);
+    }
+    long last = start + length - 1;
     Ioas ioas = objects.get(ioasId);
     if (ioas == null) {
       return Outcome.fail(ENOENT);
