@@ -239,8 +239,8 @@ class RandomizedIoasTest {
         failHere(ioas + "huge pages/align: model " + m.hugePages + "/" + m.align()
             + ", engine " + e.hugePages() + "/" + e.align());
       }
-      assertRanges(ioas + "allowed", ReferenceModel.sortedAllowed(m), e.allowed());
-      assertRanges(ioas + "reserved", ReferenceModel.sortedReserved(m.reserved),
+      assertRanges(ioas + "allowed", Intervals.sorted(m.allowed), e.allowed());
+      assertRanges(ioas + "reserved", Intervals.sorted(m.reserved),
           e.reserved().stream().sorted((x, y) -> {
             int c = Long.compareUnsigned(x.start(), y.start());
             return c != 0 ? c : Long.compareUnsigned(x.last(), y.last());

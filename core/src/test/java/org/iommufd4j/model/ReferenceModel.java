@@ -7,14 +7,21 @@ import static org.iommufd4j.Errno.EFAULT;
 import static org.iommufd4j.Errno.EINVAL;
 import static org.iommufd4j.Errno.EMSGSIZE;
 import static org.iommufd4j.Errno.ENOENT;
-import static org.iommufd4j.Errno.ENOSPC;
 import static org.iommufd4j.Errno.ENOTTY;
 import static org.iommufd4j.Errno.EOPNOTSUPP;
 import static org.iommufd4j.Errno.EOVERFLOW;
 import static org.iommufd4j.Errno.EPERM;
 
+import static org.iommufd4j.model.Intervals.addOverflows;
+import static org.iommufd4j.model.Intervals.ge;
+import static org.iommufd4j.model.Intervals.gt;
+import static org.iommufd4j.model.Intervals.holes;
+import static org.iommufd4j.model.Intervals.intersects;
+import static org.iommufd4j.model.Intervals.le;
+import static org.iommufd4j.model.Intervals.lt;
+import static org.iommufd4j.model.Intervals.min;
+
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.TreeMap;
 import org.iommufd4j.Errno;
@@ -32,7 +39,6 @@ import org.iommufd4j.IovaRange;
 final class ReferenceModel {
   static final long U64_MAX = -1L;
   static final long PAGE_SIZE = 4096;
-  static final long HPAGE_SIZE = 2L << 20;
 
   static final int MAP_FIXED_IOVA = 1;
   static final int MAP_WRITEABLE = 1 << 1;
@@ -138,37 +144,6 @@ final class ReferenceModel {
     this.capSysResource = capSysResource;
   }
 
-  // ---- unsigned helpers ----------------------------------------------------------------------
-
-  static boolean lt(long a, long b) {
-    return Long.compareUnsigned(a, b) < 0;
-  }
-
-  static boolean le(long a, long b) {
-    return Long.compareUnsigned(a, b) <= 0;
-  }
-
-  static boolean gt(long a, long b) {
-    return Long.compareUnsigned(a, b) > 0;
-  }
-
-  static boolean ge(long a, long b) {
-    return Long.compareUnsigned(a, b) >= 0;
-  }
-
-  static long min(long a, long b) {
-    return le(a, b) ? a : b;
-  }
-
-  /** Whether {@code a + b} wraps past 2^64 - 1. */
-  static boolean addOverflows(long a, long b) {
-    return lt(a + b, a);
-  }
-
-  static boolean intersects(long s1, long l1, long s2, long l2) {
-    return le(s1, l2) && le(s2, l1);
-  }
-
   // ---- objects (§2) --------------------------------------------------------------------------
 
   /** The IOASes, ascending by id. */
@@ -241,63 +216,6 @@ final class ReferenceModel {
       count++;
     }
     return new Outcome(count > capacity ? EMSGSIZE : null, count, written, ioas.align());
-  }
-
-  /**
-   * The holes of the union of {@code members} over {@code [first, last]}, ascending (§4.2): the
-   * maximal sub-ranges covered by no member.
-   */
-  static List<long[]> holes(List<long[]> members, long first, long last) {
-    List<long[]> sorted = new ArrayList<>(members);
-    sorted.sort((x, y) -> Long.compareUnsigned(x[0], y[0]));
-    List<long[]> out = new ArrayList<>();
-    long pos = first; // lowest address not yet known to be covered
-    for (long[] m : sorted) {
-      if (lt(m[1], pos)) {
-        continue;
-      }
-      if (gt(m[0], last)) {
-        break;
-      }
-      if (gt(m[0], pos)) {
-        out.add(new long[] {pos, m[0] - 1});
-      }
-      if (ge(m[1], last)) {
-        return out;
-      }
-      pos = m[1] + 1;
-    }
-    out.add(new long[] {pos, last});
-    return out;
-  }
-
-  /**
-   * The used runs of {@code members} over {@code [first, last]} (§4.2): maximal unions of members
-   * that overlap or touch, clipped to the window; empty runs are dropped.
-   */
-  static List<long[]> runs(List<long[]> members, long first, long last) {
-    List<long[]> sorted = new ArrayList<>(members);
-    sorted.sort((x, y) -> Long.compareUnsigned(x[0], y[0]));
-    List<long[]> merged = new ArrayList<>();
-    for (long[] m : sorted) {
-      long[] run = merged.isEmpty() ? null : merged.getLast();
-      if (run != null && run[1] != U64_MAX && le(m[0], run[1] + 1)) {
-        if (gt(m[1], run[1])) {
-          run[1] = m[1];
-        }
-      } else {
-        merged.add(new long[] {m[0], m[1]});
-      }
-    }
-    List<long[]> out = new ArrayList<>();
-    for (long[] run : merged) {
-      long s = lt(run[0], first) ? first : run[0];
-      long l = gt(run[1], last) ? last : run[1];
-      if (le(s, l)) {
-        out.add(new long[] {s, l});
-      }
-    }
-    return out;
   }
 
   // ---- ALLOW_IOVAS (§3.3) --------------------------------------------------------------------
@@ -421,7 +339,7 @@ final class ReferenceModel {
       }
       iova = fixedIova;
     } else {
-      Outcome o = allocIova(ioas, length, hint);
+      Outcome o = FirstFit.allocIova(ioas, length, hint);
       if (!o.isOk()) {
         return o;
       }
@@ -479,72 +397,6 @@ final class ReferenceModel {
       }
     }
     return null;
-  }
-
-  // ---- automatic allocation (§4.3), literally ------------------------------------------------
-
-  static long roundUpPow2(long v) {
-    long p = 1;
-    while (lt(p, v)) {
-      p <<= 1;
-    }
-    return p;
-  }
-
-  /** §4.3 step 3; null when nothing fits. */
-  static Long fit(long start, long last, long len, long a, long po) {
-    long t = start + (a - 1);
-    if (lt(t, start)) {
-      return null;
-    }
-    t &= ~(a - 1);
-    t |= po;
-    if (ge(t, last) || lt(last - t, len - 1)) {
-      return null;
-    }
-    return t;
-  }
-
-  /** §4.3: first fit, with linear scans. */
-  Outcome allocIova(Ioas ioas, long len, long addr) {
-    if (len == 0 || ge(len, Long.MAX_VALUE)) { // len >= 2^63 - 1
-      return Outcome.fail(EOVERFLOW);
-    }
-    long a;
-    if (addr == 0) {
-      a = roundUpPow2(len);
-    } else {
-      a = min(roundUpPow2(len), addr & -addr);
-    }
-    if (ge(a, HPAGE_SIZE)) {
-      a = HPAGE_SIZE;
-    }
-    if (lt(a, ioas.align())) {
-      return Outcome.fail(EINVAL);
-    }
-    long po = addr & (PAGE_SIZE - 1);
-    long first = PAGE_SIZE;
-    long last = U64_MAX - PAGE_SIZE;
-    List<long[]> windows = ioas.allowed.isEmpty()
-        ? List.of(new long[] {first, last})
-        : runs(ioas.allowed, first, last);
-    List<long[]> used = new ArrayList<>(ioas.reserved);
-    for (Area area : ioas.areas) {
-      used.add(new long[] {area.iova(), area.last()});
-    }
-    for (long[] w : windows) {
-      Long s = fit(w[0], w[1], len, a, po);
-      if (s == null) {
-        continue;
-      }
-      for (long[] h : holes(used, s, w[1])) {
-        Long t = fit(h[0], h[1], len, a, po);
-        if (t != null) {
-          return Outcome.ok(t);
-        }
-      }
-    }
-    return Outcome.fail(ENOSPC);
   }
 
   // ---- COPY (§3.6) ---------------------------------------------------------------------------
@@ -732,20 +584,5 @@ final class ReferenceModel {
       return Outcome.ok(0);
     }
     return Outcome.fail(EOPNOTSUPP);
-  }
-
-  /** Allowed ranges of {@code ioas} sorted by start, for comparison. */
-  static List<long[]> sortedAllowed(Ioas ioas) {
-    List<long[]> out = new ArrayList<>(ioas.allowed);
-    out.sort((x, y) -> Long.compareUnsigned(x[0], y[0]));
-    return out;
-  }
-
-  /** Reserved ranges sorted by (start, last), for comparison. */
-  static List<long[]> sortedReserved(List<long[]> reserved) {
-    List<long[]> out = new ArrayList<>(reserved);
-    out.sort(Comparator.<long[]>comparingLong(x -> x[0] ^ Long.MIN_VALUE)
-        .thenComparingLong(x -> x[1] ^ Long.MIN_VALUE));
-    return out;
   }
 }
