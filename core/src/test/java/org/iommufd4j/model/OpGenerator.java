@@ -416,7 +416,7 @@ final class OpGenerator {
   }
 
   private IovaRange allowedRange(ReferenceModel.Ioas ioas, IovaRange prev) {
-    switch (n(16)) {
+    switch (n(17)) {
       case 0, 1, 2, 3, 4, 5: {
         long a = n(128);
         long b = a + 1 + n(32);
@@ -447,6 +447,13 @@ final class OpGenerator {
             : new IovaRange(U64_MAX - 2 * PAGE + 1, U64_MAX - PAGE);
       case 13:
         return new IovaRange(rnd.nextLong(), rnd.nextLong());
+      case 14:
+        if (!ioas.areas.isEmpty()) {
+          // A tiny window right above an area: its holes may be a byte or two (fit's t >= last).
+          Area a = any(ioas.areas);
+          return new IovaRange(a.last() + 1, a.last() + 2 + n(4));
+        }
+        return new IovaRange(MIB2, MIB2 + 1);
       default:
         if (!ioas.areas.isEmpty()) {
           Area a = any(ioas.areas);

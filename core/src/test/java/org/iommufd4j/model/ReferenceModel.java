@@ -369,10 +369,11 @@ final class ReferenceModel {
     return Outcome.ok(iova);
   }
 
+  /** Inserts keeping the list sorted; scans from the top, where most inserts land in tests. */
   private static void insertSorted(List<Area> areas, Area a) {
-    int i = 0;
-    while (i < areas.size() && lt(areas.get(i).iova(), a.iova())) {
-      i++;
+    int i = areas.size();
+    while (i > 0 && gt(areas.get(i - 1).iova(), a.iova())) {
+      i--;
     }
     areas.add(i, a);
   }
@@ -391,7 +392,12 @@ final class ReferenceModel {
         return EINVAL;
       }
     }
-    for (Area a : ioas.areas) {
+    // From the top down: areas are sorted and disjoint, so once one ends below iova all do.
+    for (int i = ioas.areas.size() - 1; i >= 0; i--) {
+      Area a = ioas.areas.get(i);
+      if (lt(a.last(), iova)) {
+        break;
+      }
       if (intersects(a.iova(), a.last(), iova, last)) {
         return EEXIST;
       }
