@@ -88,7 +88,34 @@ public interface Iommufd extends AutoCloseable {
    */
   int closeFd(int fd);
 
-  /** Closes the context: destroys every object and releases every pin and charge. Idempotent. */
+  /**
+   * {@code read(fd, buffer, buffer.byteSize())} on a descriptor this context handed out: for the
+   * fault fd of {@code IOMMU_FAULT_QUEUE_ALLOC}, whole fault groups as 40-byte {@code struct
+   * iommu_hwpt_pgfault} records, oldest first, without ever blocking (0 when none is pending).
+   * The size must be a multiple of 40 ({@code -ESPIPE}); {@code -EINVAL} if not even the first
+   * pending group fits.
+   *
+   * @return the bytes read, or {@code -errno}: {@code -EBADF} if {@code fd} is not such a
+   *     descriptor, {@code -EINVAL} for a descriptor that cannot be read (an access fd)
+   */
+  long read(int fd, MemorySegment buffer);
+
+  /**
+   * {@code write(fd, buffer, buffer.byteSize())} on a descriptor this context handed out: for the
+   * fault fd, 8-byte {@code struct iommu_hwpt_page_response}s answering the groups read (their
+   * cookie). The size must be a multiple of 8 ({@code -ESPIPE}); a bad code or an unknown cookie
+   * stops the write ({@code -EINVAL} if it was the first response).
+   *
+   * @return the bytes consumed, or {@code -errno}: {@code -EBADF} if {@code fd} is not such a
+   *     descriptor
+   */
+  long write(int fd, MemorySegment buffer);
+
+  /**
+   * Closes the context's descriptor. Unless a fault fd is still open, every object is destroyed
+   * and every pin and charge released now; otherwise when the last such fd is closed, as in the
+   * kernel (spec §2.8). Idempotent.
+   */
   @Override
   void close();
 }

@@ -29,13 +29,18 @@ public final class Context {
   final ObjectTable table = new ObjectTable();
   private final IoasCommands ioasCommands = new IoasCommands(this);
   private final Selftest selftest = new Selftest(this);
+  private final HwptCommands hwptCommands = new HwptCommands(this);
   private final boolean testAbi;
+  private final boolean selftestCompat;
   final Host host;
   final FileTable files;
   private volatile boolean mmAccounting;
   /** The IOAS the VFIO compatibility commands use; guarded by {@code this}. */
   private IoasObject compatIoas;
   private volatile boolean closed;
+  /** Internal holders of the file (open fault fds, §2.8); guarded by {@code this}. */
+  private int fileHolders;
+  private boolean tornDown;
 
   /**
    * @param host the emulated machine (pins and memory-lock accounts are shared across its contexts)
@@ -44,10 +49,20 @@ public final class Context {
    * @param vfioContainer opened as {@code /dev/vfio/vfio}: starts in MM accounting (§1.2)
    */
   public Context(Host host, FileTable files, boolean testAbi, boolean vfioContainer) {
+    this(host, files, testAbi, vfioContainer, false);
+  }
+
+  /**
+   * @param selftestCompat accept what the selftest sources shipped with 6.12.117 need from later
+   *     kernels (§6.7): the PASID mock device flag and GET_HW_INFO's INPUT_TYPE flag
+   */
+  public Context(Host host, FileTable files, boolean testAbi, boolean vfioContainer,
+      boolean selftestCompat) {
     this.host = host;
     this.files = files;
     this.testAbi = testAbi;
     this.mmAccounting = vfioContainer;
+    this.selftestCompat = selftestCompat;
   }
 
   /** The {@code IOMMU_TEST_CMD} ops (only reachable when {@link #testAbi()}). */
@@ -62,6 +77,16 @@ public final class Context {
 
   public boolean testAbi() {
     return testAbi;
+  }
+
+  /** Whether the selftest-compatibility extension of §6.7 is on. */
+  public boolean selftestCompat() {
+    return selftestCompat;
+  }
+
+  /** HWPT_ALLOC, GET_HW_INFO, dirty tracking, HWPT_INVALIDATE and FAULT_QUEUE_ALLOC (§7.1-§7.6). */
+  public HwptCommands hwpt() {
+    return hwptCommands;
   }
 
   /** Whether {@link #close()} has run. */
@@ -122,15 +147,46 @@ public final class Context {
   }
 
   /**
-   * The last close (§2.8): destroys objects in passes, ascending by id, until none is left.
-   * Idempotent; never fails.
+   * The user's last close of the file (§2.8). Without internal holders the context is torn down
+   * now: objects are destroyed in passes, ascending by id, until none is left; otherwise when the
+   * last holder lets go. Idempotent; never fails.
    */
   public void close() {
-    if (closed) {
-      return;
-    }
-    closed = true;
     synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      if (fileHolders > 0) {
+        return;
+      }
+    }
+    tearDown();
+  }
+
+  /** An internal holder (an open fault fd) keeps the file, and so the context, alive (§2.8). */
+  void holdFile() {
+    synchronized (this) {
+      fileHolders++;
+    }
+  }
+
+  /** An internal holder let go: the last one after the user's close tears the context down. */
+  void releaseFile() {
+    synchronized (this) {
+      if (--fileHolders > 0 || !closed) {
+        return;
+      }
+    }
+    tearDown();
+  }
+
+  private void tearDown() {
+    synchronized (this) {
+      if (tornDown) {
+        return;
+      }
+      tornDown = true;
       compatIoas = null;
     }
     while (true) {
@@ -254,6 +310,7 @@ public final class Context {
         }
       }
     }
+    problems.addAll(hwptCommands.checkReferences(table.snapshot()));
     return problems;
   }
 

@@ -10,11 +10,15 @@ import static org.iommufd4j.Errno.EINVAL;
 final class Device extends IommufdObject {
   static final int MOCK_FLAGS_DEVICE_NO_DIRTY = 1;
   static final int MOCK_FLAGS_DEVICE_HUGE_IOVA = 1 << 1;
+  /** A later kernel's PASID-capable mock device (only with the §6.7 compatibility extension). */
+  static final int MOCK_FLAGS_DEVICE_PASID = 1 << 2;
+  /** {@code MOCK_PASID_WIDTH} of later kernels (§6.7). */
+  static final int MOCK_PASID_WIDTH = 20;
 
   final Context ctx;
   final int flags;
   /** The HWPT the device is attached to; guarded by the context's attach lock. */
-  HwPagetable attached;
+  Hwpt attached;
 
   Device(Context ctx, int flags) {
     super(ObjectType.DEVICE);
@@ -31,9 +35,17 @@ final class Device extends IommufdObject {
     return (flags & MOCK_FLAGS_DEVICE_NO_DIRTY) == 0;
   }
 
-  /** Whether the mock driver accepts this device on {@code hwpt} (§6.3.1): EINVAL if not. */
-  void checkCompatible(HwPagetable hwpt) {
-    if (!dirtyCapable() && hwpt.domain instanceof MockDomain m && m.dirtyCapable) {
+  /** log2 of the PASID count GET_HW_INFO reports: 0 in 6.12, 20 for a §6.7 PASID device. */
+  int maxPasidLog2() {
+    return (flags & MOCK_FLAGS_DEVICE_PASID) != 0 ? MOCK_PASID_WIDTH : 0;
+  }
+
+  /**
+   * Whether the mock driver accepts this device on {@code hwpt} (§6.3.1): EINVAL for a paging
+   * domain with dirty tracking when the device has none; a nested domain has no dirty tracking.
+   */
+  void checkCompatible(Hwpt hwpt) {
+    if (!dirtyCapable() && hwpt instanceof HwPagetable p && p.domain.supportsDirtyTracking()) {
       throw ErrnoException.of(EINVAL, "device without dirty tracking on a dirty-tracking domain");
     }
   }
@@ -41,9 +53,9 @@ final class Device extends IommufdObject {
   /**
    * The HWPT that attaching to {@code target} uses (§2.7): for an IOAS the first automatic HWPT
    * that accepts the device, else a new automatic one (reserved, built, not yet published: {@code
-   * created[0]} is set); for a paging HWPT that one; any other type EINVAL.
+   * created[0]} is set); for a paging or nested HWPT that one; any other type EINVAL.
    */
-  private HwPagetable resolve(IommufdObject target, HwPagetable[] created) {
+  private Hwpt resolve(IommufdObject target, HwPagetable[] created) {
     if (target instanceof IoasObject ioas) {
       ioas.lockLive();
       try {
@@ -68,7 +80,7 @@ final class Device extends IommufdObject {
       created[0] = h;
       return h;
     }
-    if (target instanceof HwPagetable h) {
+    if (target instanceof Hwpt h) {
       checkCompatible(h);
       return h;
     }
@@ -76,9 +88,9 @@ final class Device extends IommufdObject {
   }
 
   /** Attaches the unattached device to {@code target} (any type, looked up by the caller). */
-  HwPagetable attach(IommufdObject target) {
+  Hwpt attach(IommufdObject target) {
     HwPagetable[] created = {null};
-    HwPagetable h = resolve(target, created);
+    Hwpt h = resolve(target, created);
     attached = h;
     ctx.table.addUser(h);
     if (created[0] != null) {
@@ -91,13 +103,13 @@ final class Device extends IommufdObject {
    * Moves the device to {@code target} (MOCK_DOMAIN_REPLACE, §6.4.10); returns the HWPT now
    * attached. The previous automatic HWPT goes when unused; a new one is dropped if refused.
    */
-  HwPagetable replace(IommufdObject target) {
+  Hwpt replace(IommufdObject target) {
     HwPagetable[] created = {null};
-    HwPagetable h = resolve(target, created);
+    Hwpt h = resolve(target, created);
     if (h == attached) {
       return h;
     }
-    HwPagetable old = attached;
+    Hwpt old = attached;
     attached = h;
     ctx.table.addUser(h);
     if (created[0] != null) {
@@ -110,17 +122,20 @@ final class Device extends IommufdObject {
   }
 
   void detach() {
-    HwPagetable old = attached;
+    Hwpt old = attached;
     if (old != null) {
       attached = null;
       release(old);
     }
   }
 
-  private void release(HwPagetable h) {
+  private void release(Hwpt h) {
+    if (h.fault != null) {
+      h.fault.abandon(this); // §7.6: its faults are answered INVALID when it leaves
+    }
     ctx.table.removeUser(h);
-    if (h.auto && ctx.table.removeIfUnused(h)) {
-      h.destroy();
+    if (h instanceof HwPagetable p && p.auto && ctx.table.removeIfUnused(p)) {
+      p.destroy();
     }
   }
 

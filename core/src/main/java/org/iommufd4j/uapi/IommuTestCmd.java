@@ -42,6 +42,22 @@ public final class IommuTestCmd {
   public static final long CHECK_REFS_REFS = 32;
   // memory_limit
   public static final long MEMORY_LIMIT_LIMIT = 16;
+  // dirty
+  public static final long DIRTY_FLAGS = 16;
+  public static final long DIRTY_IOVA = 24;
+  public static final long DIRTY_LENGTH = 32;
+  public static final long DIRTY_PAGE_SIZE = 40;
+  public static final long DIRTY_UPTR = 48;
+  public static final long DIRTY_OUT_NR_DIRTY = 56;
+  // check_iotlb
+  public static final long CHECK_IOTLB_ID = 16;
+  public static final long CHECK_IOTLB_IOTLB = 20;
+  // trigger_iopf
+  public static final long TRIGGER_IOPF_DEV_ID = 16;
+  public static final long TRIGGER_IOPF_PASID = 20;
+  public static final long TRIGGER_IOPF_GRPID = 24;
+  public static final long TRIGGER_IOPF_PERM = 28;
+  public static final long TRIGGER_IOPF_ADDR = 32;
 
   public static final int IOMMU_TEST_OP_ADD_RESERVED = 1;
   public static final int IOMMU_TEST_OP_MOCK_DOMAIN = 2;
@@ -61,6 +77,10 @@ public final class IommuTestCmd {
 
   public static final int MOCK_FLAGS_DEVICE_NO_DIRTY = 1;
   public static final int MOCK_FLAGS_DEVICE_HUGE_IOVA = 1 << 1;
+  /** A later kernel's flag, accepted only with the §6.7 selftest-compatibility extension. */
+  public static final int MOCK_FLAGS_DEVICE_PASID = 1 << 2;
+  /** {@code out_max_pasid_log2} of a {@link #MOCK_FLAGS_DEVICE_PASID} device (§6.7). */
+  public static final int MOCK_PASID_WIDTH = 20;
   public static final long MOCK_APERTURE_START = 1L << 24;
   public static final long MOCK_APERTURE_LAST = (1L << 31) - 1;
 
