@@ -42,11 +42,6 @@ final class HwPagetable extends Hwpt {
   }
 
   @Override
-  HwPagetable paging() {
-    return this;
-  }
-
-  @Override
   void destroy() {
     releaseFault();
     ioas.lock.lock();

@@ -16,9 +16,6 @@ abstract sealed class Hwpt extends IommufdObject permits HwPagetable, NestedHwPa
     this.ctx = ctx;
   }
 
-  /** The paging HWPT whose IOAS a device's reserved regions go to: this one or the parent. */
-  abstract HwPagetable paging();
-
   /** Drops the reference on the fault object (part of either type's teardown, §2.5). */
   final void releaseFault() {
     if (fault != null) {
