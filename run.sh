@@ -10,4 +10,5 @@ if [ -z "$JAR" ] || [ -n "$(find "$ROOT"/pom.xml "$ROOT"/*/pom.xml "$ROOT"/*/src
   JAR=$(ls "$ROOT"/cli/target/cli-*-all.jar | head -1)
 fi
 [ $# -eq 0 ] && set -- demo
-exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -jar "$JAR" "$@"
+exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+  -jar "$JAR" "$@"

@@ -126,6 +126,13 @@ final class EmulatedIommufd implements Iommufd {
   }
 
   @Override
+  public EmulatedDevice createDevice(DomainModel model) {
+    Objects.requireNonNull(model, "model");
+    checkOpen();
+    return new DeviceHandle(this, (int) callLong(() -> context.bindDevice(model.spec())));
+  }
+
+  @Override
   public int closeFd(int fd) {
     return files.close(fd) ? 0 : -Errno.EBADF.number();
   }

@@ -14,8 +14,9 @@ import java.lang.foreign.MemorySegment;
  *       IommufdException}.
  * </ul>
  *
- * <p>Implementations are thread safe. {@link #close()} is the last {@code close(fd)}: every object
- * is destroyed, every mapping removed, every pin and charge released.
+ * <p>Implementations are thread safe. {@link #close()} is {@code close(fd)}: once no access fd
+ * (see {@link #closeFd}) is open any more, every object is destroyed, every mapping removed, every
+ * pin and charge released.
  *
  * {@snippet :
  * try (Iommufd iommufd = Iommufd.emulated(); Arena arena = Arena.ofConfined()) {
@@ -80,9 +81,18 @@ public interface Iommufd extends AutoCloseable {
   void setRlimitMode(RlimitMode mode);
 
   /**
+   * Binds a new emulated device behind {@code model} hardware to this context (a DEVICE object,
+   * as binding a VFIO device would create). Attach it to an IOAS and it can DMA.
+   *
+   * @throws UnsupportedOperationException on the real-kernel backend
+   */
+  EmulatedDevice createDevice(DomainModel model);
+
+  /**
    * {@code close(fd)} of a descriptor this context handed out through an ioctl: the access fd of
    * the test op CREATE_ACCESS or the fault fd of {@code IOMMU_FAULT_QUEUE_ALLOC}. The embedded
-   * emulator numbers them from 1,000,000.
+   * emulator numbers them from 1,000,000. An access fd keeps the context alive (spec §2.8): after
+   * {@link #close()} its objects, pins and charges stay until the last such fd is closed here.
    *
    * @return 0, or {@code -EBADF} if {@code fd} is not such a descriptor
    */
@@ -112,9 +122,9 @@ public interface Iommufd extends AutoCloseable {
   long write(int fd, MemorySegment buffer);
 
   /**
-   * Closes the context's descriptor. Unless a fault fd is still open, every object is destroyed
-   * and every pin and charge released now; otherwise when the last such fd is closed, as in the
-   * kernel (spec §2.8). Idempotent.
+   * Closes the iommufd: every later call fails with EBADF. The context is torn down (every object
+   * destroyed, every pin and charge released) now, or when the last open access or fault fd is
+   * closed through {@link #closeFd}, as in the kernel (spec §2.8). Idempotent.
    */
   @Override
   void close();

@@ -116,33 +116,82 @@ final class AreaTree {
     return null;
   }
 
-  /** Inserts {@code a}, which must not overlap any area. */
+  /** Inserts {@code a}, which must not overlap any area. One descent. */
   void insert(Area a) {
-    Area pred = lastStartingBelow(a.iova);
-    a.gapBefore = pred == null ? a.iova : a.iova - pred.last - 1;
     a.left = a.right = null;
     a.height = 1;
-    a.maxGap = a.gapBefore;
-    root = insert(root, a);
+    root = insert(root, a, null, null);
     size++;
-    Area succ = next(a);
-    if (succ != null) {
-      succ.gapBefore = succ.iova - a.last - 1;
-      refreshPath(succ.iova);
-    }
   }
 
-  /** Removes {@code a}, which must be in the tree. */
+  /**
+   * Recursive AVL insert that tracks the neighbours on the way down: at the bottom the new area's
+   * predecessor and successor are known, and the successor (an ancestor) gets its new gap before
+   * the unwinding recomputes the path.
+   */
+  private static Area insert(Area n, Area a, Area pred, Area succ) {
+    if (n == null) {
+      a.gapBefore = pred == null ? a.iova : a.iova - pred.last - 1;
+      a.maxGap = a.gapBefore;
+      if (succ != null) {
+        succ.gapBefore = succ.iova - a.last - 1;
+      }
+      return a;
+    }
+    if (lt(a.iova, n.iova)) {
+      n.left = insert(n.left, a, pred, n);
+    } else {
+      n.right = insert(n.right, a, n, succ);
+    }
+    return rebalance(n);
+  }
+
+  /** Removes {@code a}, which must be in the tree. One descent. */
   void remove(Area a) {
-    Area pred = lastStartingBelow(a.iova);
-    Area succ = next(a);
-    root = remove(root, a.iova);
+    root = remove(root, a.iova, null, null);
     size--;
     a.left = a.right = null;
-    if (succ != null) {
-      succ.gapBefore = pred == null ? succ.iova : succ.iova - pred.last - 1;
-      refreshPath(succ.iova);
+  }
+
+  private static Area remove(Area n, long iova, Area pred, Area succ) {
+    if (n == null) {
+      throw new IllegalStateException("area not in tree: iova=" + Unsigned.hex(iova));
     }
+    if (lt(iova, n.iova)) {
+      n.left = remove(n.left, iova, pred, n);
+    } else if (gt(iova, n.iova)) {
+      n.right = remove(n.right, iova, n, succ);
+    } else {
+      if (n.left != null) {
+        pred = n.left;
+        while (pred.right != null) {
+          pred = pred.right;
+        }
+      }
+      if (n.right != null) {
+        succ = n.right;
+        while (succ.left != null) {
+          succ = succ.left;
+        }
+      }
+      if (succ != null) { // set before the unwinding recomputes the path through it
+        succ.gapBefore = pred == null ? succ.iova : succ.iova - pred.last - 1;
+      }
+      if (n.left == null) {
+        if (n.right != null) {
+          update(n.right);
+        }
+        return n.right;
+      }
+      if (n.right == null) {
+        return n.left;
+      }
+      Area min = succ;
+      min.right = removeMin(n.right);
+      min.left = n.left;
+      n = min;
+    }
+    return rebalance(n);
   }
 
   void clear() {
@@ -162,61 +211,6 @@ final class AreaTree {
       action.accept(n);
       n = right;
     }
-  }
-
-  /** Recomputes the bookkeeping on the path from the root to the node keyed {@code iova}. */
-  private void refreshPath(long iova) {
-    refreshPath(root, iova);
-  }
-
-  private static void refreshPath(Area n, long iova) {
-    if (n == null) {
-      return;
-    }
-    if (lt(iova, n.iova)) {
-      refreshPath(n.left, iova);
-    } else if (gt(iova, n.iova)) {
-      refreshPath(n.right, iova);
-    }
-    update(n);
-  }
-
-  private static Area insert(Area n, Area a) {
-    if (n == null) {
-      return a;
-    }
-    if (lt(a.iova, n.iova)) {
-      n.left = insert(n.left, a);
-    } else {
-      n.right = insert(n.right, a);
-    }
-    return rebalance(n);
-  }
-
-  private static Area remove(Area n, long iova) {
-    if (n == null) {
-      throw new IllegalStateException("area not in tree: iova=" + Unsigned.hex(iova));
-    }
-    if (lt(iova, n.iova)) {
-      n.left = remove(n.left, iova);
-    } else if (gt(iova, n.iova)) {
-      n.right = remove(n.right, iova);
-    } else {
-      if (n.left == null) {
-        return n.right;
-      }
-      if (n.right == null) {
-        return n.left;
-      }
-      Area min = n.right;
-      while (min.left != null) {
-        min = min.left;
-      }
-      min.right = removeMin(n.right);
-      min.left = n.left;
-      n = min;
-    }
-    return rebalance(n);
   }
 
   private static Area removeMin(Area n) {

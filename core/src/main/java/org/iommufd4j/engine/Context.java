@@ -11,6 +11,7 @@ import static org.iommufd4j.engine.Unsigned.hex;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntPredicate;
+import org.iommufd4j.Errno;
 import org.iommufd4j.IovaRanges;
 
 /**
@@ -38,9 +39,13 @@ public final class Context {
   /** The IOAS the VFIO compatibility commands use; guarded by {@code this}. */
   private IoasObject compatIoas;
   private volatile boolean closed;
-  /** Internal holders of the file (open fault fds, §2.8); guarded by {@code this}. */
-  private int fileHolders;
-  private boolean tornDown;
+  /**
+   * References to the file (§2.8): its own descriptor until {@link #close()}, plus one per
+   * internal holder (each ACCESS object, each open fault fd); the context is torn down when the last goes. Guarded by
+   * {@code this}.
+   */
+  private int fileRefs = 1;
+  private volatile boolean tornDown;
 
   /**
    * @param host the emulated machine (pins and memory-lock accounts are shared across its contexts)
@@ -89,9 +94,14 @@ public final class Context {
     return hwptCommands;
   }
 
-  /** Whether {@link #close()} has run. */
+  /** Whether {@link #close()} has run: the descriptor is gone (the context may still live). */
   public boolean isClosed() {
     return closed;
+  }
+
+  /** Whether the last reference to the file went and every object was destroyed (§2.8). */
+  public boolean isTornDown() {
+    return tornDown;
   }
 
   IoasObject ioas(int id) {
@@ -147,9 +157,8 @@ public final class Context {
   }
 
   /**
-   * The user's last close of the file (§2.8). Without internal holders the context is torn down
-   * now: objects are destroyed in passes, ascending by id, until none is left; otherwise when the
-   * last holder lets go. Idempotent; never fails.
+   * {@code close()} of the iommufd's own descriptor. The context is torn down (§2.8) at once, or,
+   * while an access still holds the file, when that access goes. Idempotent; never fails.
    */
   public void close() {
     synchronized (this) {
@@ -157,37 +166,40 @@ public final class Context {
         return;
       }
       closed = true;
-      if (fileHolders > 0) {
+      compatIoas = null;
+    }
+    putFile();
+  }
+
+  /** An internal holder (an access, §5.1) takes a reference to the file; EBADF once torn down. */
+  void getFile() {
+    synchronized (this) {
+      if (fileRefs == 0) {
+        throw ErrnoException.of(Errno.EBADF, "the iommufd is gone");
+      }
+      fileRefs++;
+    }
+  }
+
+  /** Drops a reference to the file; the last one tears the context down. */
+  void putFile() {
+    synchronized (this) {
+      if (--fileRefs > 0) {
         return;
       }
     }
     tearDown();
   }
 
-  /** An internal holder (an open fault fd) keeps the file, and so the context, alive (§2.8). */
-  void holdFile() {
-    synchronized (this) {
-      fileHolders++;
-    }
-  }
-
-  /** An internal holder let go: the last one after the user's close tears the context down. */
-  void releaseFile() {
-    synchronized (this) {
-      if (--fileHolders > 0 || !closed) {
-        return;
-      }
-    }
-    tearDown();
-  }
-
+  /** The last reference went (§2.8): objects are destroyed in passes, ascending by id. */
   private void tearDown() {
     synchronized (this) {
-      if (tornDown) {
-        return;
-      }
-      tornDown = true;
       compatIoas = null;
+    }
+    for (IommufdObject o : table.snapshot()) {
+      if (o instanceof Device d && d.boundByApi) {
+        unbindDevice(d.id); // the typed API is the driver: it lets go of its devices first
+      }
     }
     while (true) {
       List<IommufdObject> gone = table.removeUnreferenced();
@@ -198,6 +210,7 @@ public final class Context {
         o.destroy();
       }
     }
+    tornDown = true;
   }
 
   // ---- IOAS commands (§3) --------------------------------------------------------------------
@@ -292,6 +305,74 @@ public final class Context {
     }
   }
 
+  // ---- emulated devices of the typed API (issue 4 item 8) ---------------------------------
+
+  private Device device(int devId) {
+    return (Device) table.get(devId, ObjectType.DEVICE);
+  }
+
+  /** Binds a new emulated device behind {@code spec} hardware; returns its DEVICE id. */
+  public int bindDevice(DomainSpec spec) {
+    Device d = new Device(this, 0, spec);
+    d.boundByApi = true;
+    table.reserve(d);
+    table.publish(d);
+    return d.id;
+  }
+
+  /** Attaches device {@code devId} to an IOAS or HWPT; returns the HWPT id used (§2.7). */
+  public int attachDevice(int devId, int ptId) {
+    selftest.attachLock.lock();
+    try {
+      Device d = device(devId);
+      IommufdObject target = table.find(ptId);
+      if (target == null) {
+        throw ErrnoException.of(org.iommufd4j.Errno.ENOENT, "no object with id " + ptId);
+      }
+      return (d.attached == null ? d.attach(target) : d.replace(target)).id;
+    } finally {
+      selftest.attachLock.unlock();
+    }
+  }
+
+  /** Detaches device {@code devId}: its DMA is blocked until it attaches again. */
+  public void detachDevice(int devId) {
+    selftest.attachLock.lock();
+    try {
+      device(devId).detach();
+    } finally {
+      selftest.attachLock.unlock();
+    }
+  }
+
+  /** Detaches and unbinds device {@code devId} (its id becomes free). */
+  public void unbindDevice(int devId) {
+    selftest.attachLock.lock();
+    try {
+      Device d = device(devId);
+      d.detach();
+      table.removeOwned(d);
+    } finally {
+      selftest.attachLock.unlock();
+    }
+  }
+
+  /** The HWPT id device {@code devId} is attached to, or 0. */
+  public int attachedHwpt(int devId) {
+    Hwpt h = device(devId).attached;
+    return h == null ? 0 : h.id;
+  }
+
+  /** The user address {@code iova} reaches through device {@code devId}'s domain, or -1. */
+  public long translate(int devId, long iova) {
+    return device(devId).translate(iova);
+  }
+
+  /** DMA by device {@code devId}; {@link DmaFault} when the IOMMU refuses it. */
+  public void dma(int devId, long iova, java.lang.foreign.MemorySegment buffer, boolean write) {
+    device(devId).dma(iova, buffer, write);
+  }
+
   // ---- observability -----------------------------------------------------------------------
 
   /** Every invariant violation found across the context's IOASes (empty when all hold). */
@@ -314,7 +395,7 @@ public final class Context {
     return problems;
   }
 
-  /** Number of published objects (0 after close). */
+  /** Number of published objects (0 after the teardown). */
   public int objectCount() {
     return table.snapshot().size();
   }

@@ -17,13 +17,22 @@ final class Device extends IommufdObject {
 
   final Context ctx;
   final int flags;
+  /** The IOMMU hardware in front of the device. */
+  final DomainSpec spec;
+  /** Bound by the typed API (not by the test ABI): unbound when the context closes. */
+  boolean boundByApi;
   /** The HWPT the device is attached to; guarded by the context's attach lock. */
   Hwpt attached;
 
   Device(Context ctx, int flags) {
+    this(ctx, flags, DomainSpec.SELFTEST_MOCK);
+  }
+
+  Device(Context ctx, int flags, DomainSpec spec) {
     super(ObjectType.DEVICE);
     this.ctx = ctx;
     this.flags = flags;
+    this.spec = spec;
     this.users = 2; // the table's and the binding driver's
   }
 
@@ -31,8 +40,14 @@ final class Device extends IommufdObject {
     return (flags & MOCK_FLAGS_DEVICE_HUGE_IOVA) != 0;
   }
 
+  /** Whether the device sits behind the selftest mock driver (§6.3). */
+  boolean isMock() {
+    return spec.format() == DomainSpec.Format.SELFTEST_MOCK;
+  }
+
+  /** Dirty-tracking capability (§6.3.1): mock devices unless NO_DIRTY; the radix model has none. */
   boolean dirtyCapable() {
-    return (flags & MOCK_FLAGS_DEVICE_NO_DIRTY) == 0;
+    return isMock() && (flags & MOCK_FLAGS_DEVICE_NO_DIRTY) == 0;
   }
 
   /** log2 of the PASID count GET_HW_INFO reports: 0 in 6.12, 20 for a §6.7 PASID device. */
@@ -41,10 +56,14 @@ final class Device extends IommufdObject {
   }
 
   /**
-   * Whether the mock driver accepts this device on {@code hwpt} (§6.3.1): EINVAL for a paging
-   * domain with dirty tracking when the device has none; a nested domain has no dirty tracking.
+   * Whether the driver accepts this device on {@code hwpt} (§6.3.1): EINVAL for a domain of other
+   * hardware, and for a paging domain with dirty tracking when the device has none (a nested
+   * domain has no dirty tracking).
    */
   void checkCompatible(Hwpt hwpt) {
+    if (!hwpt.paging().domain.spec.equals(spec)) {
+      throw ErrnoException.of(EINVAL, "domain of other IOMMU hardware");
+    }
     if (!dirtyCapable() && hwpt instanceof HwPagetable p && p.domain.supportsDirtyTracking()) {
       throw ErrnoException.of(EINVAL, "device without dirty tracking on a dirty-tracking domain");
     }
@@ -75,7 +94,7 @@ final class Device extends IommufdObject {
       } finally {
         ioas.lock.unlock();
       }
-      HwPagetable h = HwPagetable.create(ctx, ioas, new MockDomain(hugeIova(), false), true,
+      HwPagetable h = HwPagetable.create(ctx, ioas, spec.newDomain(hugeIova(), false), true,
           false);
       created[0] = h;
       return h;
@@ -91,12 +110,53 @@ final class Device extends IommufdObject {
   Hwpt attach(IommufdObject target) {
     HwPagetable[] created = {null};
     Hwpt h = resolve(target, created);
+    reserveRegions(h, created[0]);
     attached = h;
     ctx.table.addUser(h);
     if (created[0] != null) {
       ctx.table.publish(h);
     }
     return h;
+  }
+
+  /**
+   * Reserves the device's reserved regions in the HWPT's IOAS (§4.7; a nested HWPT's parent's):
+   * EADDRINUSE on conflict, and then a freshly created automatic HWPT is dropped again.
+   */
+  private void reserveRegions(Hwpt hwpt, HwPagetable created) {
+    IoasObject ioas = hwpt.paging().ioas;
+    if (spec.reservedRegions().isEmpty()
+        || (attached != null && attached.paging().ioas == ioas)) {
+      return;
+    }
+    ioas.lock.lock();
+    try {
+      for (var r : spec.reservedRegions()) {
+        ioas.iopt.reserve(r.start(), r.last(), this);
+      }
+    } catch (ErrnoException e) {
+      ioas.iopt.reserved.removeOwner(this);
+      ioas.lock.unlock();
+      if (created != null) {
+        ctx.table.abort(created);
+        created.destroy();
+      }
+      throw e;
+    }
+    ioas.lock.unlock();
+  }
+
+  private void dropRegions(Hwpt hwpt) {
+    if (spec.reservedRegions().isEmpty()) {
+      return;
+    }
+    IoasObject ioas = hwpt.paging().ioas;
+    ioas.lock.lock();
+    try {
+      ioas.iopt.reserved.removeOwner(this);
+    } finally {
+      ioas.lock.unlock();
+    }
   }
 
   /**
@@ -110,12 +170,16 @@ final class Device extends IommufdObject {
       return h;
     }
     Hwpt old = attached;
+    reserveRegions(h, created[0]);
     attached = h;
     ctx.table.addUser(h);
     if (created[0] != null) {
       ctx.table.publish(h);
     }
     if (old != null) {
+      if (old.paging().ioas != h.paging().ioas) {
+        dropRegions(old);
+      }
       release(old);
     }
     return h;
@@ -125,6 +189,7 @@ final class Device extends IommufdObject {
     Hwpt old = attached;
     if (old != null) {
       attached = null;
+      dropRegions(old);
       release(old);
     }
   }
@@ -136,6 +201,64 @@ final class Device extends IommufdObject {
     ctx.table.removeUser(h);
     if (h instanceof HwPagetable p && p.auto && ctx.table.removeIfUnused(p)) {
       p.destroy();
+    }
+  }
+
+  /**
+   * DMA by the emulated device: copies between {@code buffer} and the memory its IOVAs translate
+   * to, page by page through the attached domain, as the IOMMU would check each access.
+   * Bytes before a fault have been transferred, as with real DMA. Through a nested HWPT the
+   * parent's (stage-2) domain translates: the mock nested domain has no table of its own.
+   */
+  void dma(long iova, java.lang.foreign.MemorySegment buffer, boolean write) {
+    HwPagetable h = attached == null ? null : attached.paging();
+    if (h == null) {
+      throw new DmaFault(org.iommufd4j.IommuFaultException.Reason.NOT_ATTACHED, iova);
+    }
+    h.ioas.lock.lock();
+    try {
+      Domain d = h.domain;
+      long step = d.minPageSize();
+      long n = buffer.byteSize();
+      long done = 0;
+      while (done < n) {
+        long at = iova + done;
+        long pa = d.translate(at);
+        if (pa == -1) {
+          throw new DmaFault(org.iommufd4j.IommuFaultException.Reason.NOT_MAPPED, at);
+        }
+        int need = write ? Domain.PROT_WRITE : Domain.PROT_READ;
+        if ((d.protection(at) & need) == 0) {
+          throw new DmaFault(write ? org.iommufd4j.IommuFaultException.Reason.WRITE_DENIED : org.iommufd4j.IommuFaultException.Reason.READ_DENIED,
+              at);
+        }
+        long chunk = Math.min(n - done, step - (at & (step - 1)));
+        var memory = ctx.host.memoryOf(pa);
+        var slice = buffer.asSlice(done, chunk);
+        long va = Host.virtualAddress(pa);
+        boolean ok = memory != null && (write ? memory.write(va, slice) : memory.read(va, slice));
+        if (!ok) {
+          throw new DmaFault(org.iommufd4j.IommuFaultException.Reason.MEMORY_GONE, at);
+        }
+        done += chunk;
+      }
+    } finally {
+      h.ioas.lock.unlock();
+    }
+  }
+
+  /** The user address {@code iova} reaches through the attached domain, or -1. */
+  long translate(long iova) {
+    HwPagetable h = attached == null ? null : attached.paging();
+    if (h == null) {
+      return -1;
+    }
+    h.ioas.lock.lock();
+    try {
+      long pa = h.domain.translate(iova);
+      return pa == -1 ? -1 : Host.virtualAddress(pa);
+    } finally {
+      h.ioas.lock.unlock();
     }
   }
 

@@ -11,14 +11,17 @@ abstract class Domain {
   static final int PROT_READ = Area.PROT_READ;
   static final int PROT_WRITE = Area.PROT_WRITE;
 
+  /** The hardware this domain belongs to: a device accepts only domains of its own. */
+  final DomainSpec spec;
   final long apertureStart;
   final long apertureLast;
   /** Bitmap of supported IO page sizes (bit n set = 2^n bytes). */
   final long pageSizes;
 
-  Domain(long apertureStart, long apertureLast, long pageSizes) {
-    this.apertureStart = apertureStart;
-    this.apertureLast = apertureLast;
+  Domain(DomainSpec spec, long pageSizes) {
+    this.spec = spec;
+    this.apertureStart = spec.apertureStart();
+    this.apertureLast = spec.apertureLast();
     this.pageSizes = pageSizes;
   }
 

@@ -13,9 +13,9 @@ final class FaultFile implements EmulatedFile {
   FaultFile(Context ctx, FaultObject fault) {
     this.ctx = ctx;
     this.fault = fault;
+    ctx.getFile();
     ctx.table.addUser(fault);
     fault.fileOpen = true;
-    ctx.holdFile();
   }
 
   @Override
@@ -38,6 +38,6 @@ final class FaultFile implements EmulatedFile {
     }
     fault.fileOpen = false;
     ctx.table.removeUser(fault);
-    ctx.releaseFile();
+    ctx.putFile();
   }
 }

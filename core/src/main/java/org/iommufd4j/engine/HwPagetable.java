@@ -42,6 +42,11 @@ final class HwPagetable extends Hwpt {
   }
 
   @Override
+  HwPagetable paging() {
+    return this;
+  }
+
+  @Override
   void destroy() {
     releaseFault();
     ioas.lock.lock();

@@ -16,6 +16,12 @@ abstract sealed class Hwpt extends IommufdObject permits HwPagetable, NestedHwPa
     this.ctx = ctx;
   }
 
+  /**
+   * The paging HWPT underneath: this one, or a nested HWPT's parent. Its IOAS takes the reserved
+   * regions of attached devices, and its domain is the stage-2 translation.
+   */
+  abstract HwPagetable paging();
+
   /** Drops the reference on the fault object (part of either type's teardown, §2.5). */
   final void releaseFault() {
     if (fault != null) {

@@ -14,7 +14,8 @@ import java.util.function.IntSupplier;
 /**
  * The HWPT, hardware-info, invalidation and fault-queue ioctls (spec §7.1, §7.2, §7.5, §7.6), with
  * every check in the order Linux 6.12 makes it; dirty tracking (§7.3, §7.4) is in {@link
- * DirtyTracking}. The driver behind every device is the selftest mock (§6.3).
+ * DirtyTracking}. The driver behaviour is the selftest mock's (§6.3); a device of the radix model
+ * gets paging HWPTs of its own hardware but no nesting, dirty tracking or hardware data.
  */
 public final class HwptCommands {
   /** HWPT_INVALIDATE refuses more requests than this, and longer ones (§7.5 step 2). */
@@ -92,20 +93,22 @@ public final class HwptCommands {
       throw ErrnoException.of(EOPNOTSUPP, "device " + device.id + " cannot track dirty pages");
     }
     if (r.dataLen() != 0) {
-      throw ErrnoException.of(EOPNOTSUPP, "the mock paging domain takes no driver data");
+      throw ErrnoException.of(EOPNOTSUPP, "a paging domain takes no driver data");
     }
-    return HwPagetable.create(ctx, ioas, new MockDomain(device.hugeIova(), dirtyTracking), false,
-        (r.flags() & HwptAllocRequest.NEST_PARENT) != 0);
+    return HwPagetable.create(ctx, ioas, device.spec.newDomain(device.hugeIova(), dirtyTracking),
+        false, (r.flags() & HwptAllocRequest.NEST_PARENT) != 0);
   }
 
   /** §7.1 step 6: a mock nested domain with its four IOTLB slots (§6.3.3). */
   private NestedHwPagetable allocNested(HwptAllocRequest r, Device device, HwPagetable parent,
       IntSupplier selftestData) {
-    if ((r.flags() & ~HwptAllocRequest.FAULT_ID_VALID) != 0 || r.dataLen() == 0) {
+    if ((r.flags() & ~HwptAllocRequest.FAULT_ID_VALID) != 0 || r.dataLen() == 0
+        || !device.isMock()) {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(r.flags()) + " data_len="
           + Integer.toUnsignedString(r.dataLen()) + " for a nested HWPT");
     }
-    if (parent.auto || !parent.nestParent || !(parent.domain instanceof MockDomain)) {
+    if (parent.auto || !parent.nestParent || !parent.domain.spec.equals(device.spec)
+        || !(parent.domain instanceof MockDomain)) {
       throw ErrnoException.of(EINVAL, "hwpt " + parent.id + " cannot be a nesting parent");
     }
     // The mock driver's checks (§7.1 step 6d); they fail before anything is built, which the
@@ -135,6 +138,10 @@ public final class HwptCommands {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags) + " __reserved=" + hex(reserved));
     }
     Device device = (Device) ctx.table.get(devId, ObjectType.DEVICE);
+    if (!device.isMock()) {
+      // A driver without hardware data (§7.2 step 3): type NONE, no bytes.
+      return new HwInfo(HwInfo.TYPE_NONE, null, 0, 0);
+    }
     if ((flags & HwInfo.FLAG_INPUT_TYPE) != 0 && inDataType != HwInfo.TYPE_NONE
         && inDataType != HwInfo.TYPE_SELFTEST) {
       throw ErrnoException.of(EOPNOTSUPP, "in_data_type=" + hex(Integer.toUnsignedLong(inDataType)));

@@ -2,6 +2,7 @@ package org.iommufd4j.engine;
 
 import static org.iommufd4j.Errno.EADDRINUSE;
 import static org.iommufd4j.Errno.EBUSY;
+import static org.iommufd4j.Errno.EDEADLK;
 import static org.iommufd4j.Errno.EEXIST;
 import static org.iommufd4j.Errno.EINVAL;
 import static org.iommufd4j.Errno.ENOENT;
@@ -36,6 +37,8 @@ final class IoPagetable {
 
   private static final long PAGE_SIZE = PageSource.PAGE_SIZE;
   private static final long NO_FIT = 1; // never a valid result: results are >= 4096
+  /** Rounds of unmap callbacks before an unmap gives up with EDEADLK (§4.5.3 step 4). */
+  static final int MAX_UNMAP_TRIES = 100;
 
   final AreaTree areas = new AreaTree();
   final ReservedRanges reserved = new ReservedRanges();
@@ -47,6 +50,16 @@ final class IoPagetable {
   final ArrayList<Domain> domains = new ArrayList<>();
   /** Attached accesses that pin pages, each raising the alignment to 4096 (§4.6). */
   int pinningAccesses;
+  /** Attached accesses (§5.2) by slot, the lowest free slot first; null = free. */
+  private final ArrayList<Access> accesses = new ArrayList<>();
+  private final java.util.BitSet accessSlots = new java.util.BitSet();
+  private final java.util.IdentityHashMap<Access, Integer> accessSlotOf =
+      new java.util.IdentityHashMap<>();
+  /**
+   * Calls the unmap callbacks of the attached accesses (§5.4). The owning IOAS replaces it with
+   * one that drops its lock meanwhile, since callbacks unpin through the same IOAS.
+   */
+  AccessNotifier accessNotifier = this::notifyAccesses;
   private final Host host;
 
   IoPagetable(Host host) {
@@ -167,6 +180,84 @@ final class IoPagetable {
     }
     hugePages = false;
     align = newAlign;
+  }
+
+  // ---- accesses (§5.2, §5.4) ----------------------------------------------------------------
+
+  /** At most this many accesses per IOAS (the kernel's 16-bit list index). */
+  static final int MAX_ACCESSES = 1 << 16;
+
+  /** Receives {@code [iova, last]} of an area that accesses must let go of. */
+  @FunctionalInterface
+  interface AccessNotifier {
+    void notifyUnmap(long iova, long last);
+  }
+
+  /** Joins an access (§5.2): EBUSY past {@link #MAX_ACCESSES}, EADDRINUSE from the alignment. */
+  void addAccess(Access access) {
+    int slot = accessSlots.nextClearBit(0);
+    if (slot >= MAX_ACCESSES) {
+      throw ErrnoException.of(EBUSY, "IOAS has " + MAX_ACCESSES + " accesses");
+    }
+    if (access.needsPinPages()) {
+      pinningAccesses++;
+      try {
+        recomputeAlign();
+      } catch (ErrnoException e) {
+        pinningAccesses--;
+        throw e;
+      }
+    }
+    accessSlots.set(slot);
+    while (accesses.size() <= slot) {
+      accesses.add(null);
+    }
+    accesses.set(slot, access);
+    accessSlotOf.put(access, slot);
+  }
+
+  /** Removes an access; the alignment may fall. */
+  void removeAccess(Access access) {
+    Integer slot = accessSlotOf.remove(access);
+    if (slot == null) {
+      return;
+    }
+    accesses.set(slot, null);
+    accessSlots.clear(slot);
+    if (access.needsPinPages()) {
+      pinningAccesses--;
+    }
+    align = requiredAlign(hugePages);
+  }
+
+  /** The attached accesses in slot order. */
+  List<Access> accesses() {
+    List<Access> out = new ArrayList<>(accessSlots.cardinality());
+    for (Access a : accesses) {
+      if (a != null) {
+        out.add(a);
+      }
+    }
+    return out;
+  }
+
+  private void notifyAccesses(long iova, long last) {
+    for (Access a : accesses()) {
+      a.notifyUnmap(iova, last);
+    }
+  }
+
+  /**
+   * The fuzzer shorthand of test kernels (§3.6 step 0): the IOVA of area n (low 32 bits) plus an
+   * offset (high 32 bits), or 0 when there are fewer areas.
+   */
+  long syzIova(long shorthand) {
+    long n = shorthand & 0xffff_ffffL;
+    Area a = areas.first();
+    for (long i = 0; a != null && i < n; i++) {
+      a = areas.next(a);
+    }
+    return a == null ? 0 : a.iova + (shorthand >>> 32);
   }
 
   // ---- placement (§4.3, §4.4) --------------------------------------------------------------
@@ -506,11 +597,16 @@ final class IoPagetable {
 
   /**
    * Range removal (§4.5.3): removes every area inside {@code [start, last]}, one by one in
-   * ascending order. Areas removed before an error stay removed.
+   * ascending order. Areas removed before an error stay removed. An area that accesses have pinned
+   * is marked prevent-access and the accesses are asked to unpin it through {@link
+   * #accessNotifier}, then the scan restarts there; after {@link #MAX_UNMAP_TRIES} fruitless rounds
+   * EDEADLK (the mark stays).
    *
    * @param progress {@code progress[0]} accumulates the bytes removed, also when this throws
    */
   void removeRange(long start, long last, long[] progress) {
+    long retryStart = start; // the kernel's restart point after a round of callbacks
+    int tries = 0;
     while (true) {
       Area a = areas.firstEndingAtOrAfter(start);
       if (a == null || gt(a.iova, last)) {
@@ -522,6 +618,21 @@ final class IoPagetable {
       if (lt(a.iova, start) || gt(a.last, last)) {
         throw ErrnoException.of(ENOENT, "area [" + hex(a.iova) + ", " + hex(a.last)
             + "] is only partly inside [" + hex(start) + ", " + hex(last) + "]");
+      }
+      if (a.iova != retryStart) {
+        tries = 0;
+      }
+      if (a.accessCount > 0) {
+        // §4.5.3 step 4, §5.4: ask every access to let go, then look again from this area.
+        retryStart = a.iova;
+        start = a.iova;
+        a.setPreventAccess(true);
+        accessNotifier.notifyUnmap(a.iova, a.last);
+        if (++tries > MAX_UNMAP_TRIES) {
+          throw ErrnoException.of(EDEADLK, "accesses keep " + a + " pinned after "
+              + MAX_UNMAP_TRIES + " rounds of unmap callbacks");
+        }
+        continue;
       }
       if (!domains.isEmpty()) {
         unfill(a, domains, true);
@@ -586,6 +697,39 @@ final class IoPagetable {
     return null;
   }
 
+  /**
+   * Every area's access count equals the number of access pin portions on it, and every access
+   * pin range is still mapped contiguously.
+   */
+  private String checkAccessCounts() {
+    java.util.IdentityHashMap<Area, Long> expected = new java.util.IdentityHashMap<>();
+    for (Access access : accesses()) {
+      for (var pin : access.pinsIn(this).entrySet()) {
+        long last = pin.getKey().iova() + pin.getKey().length() - 1;
+        Area a = areas.find(pin.getKey().iova());
+        while (true) {
+          if (a == null || !a.isPopulated()) {
+            return "access pin " + pin.getKey() + " is not mapped contiguously";
+          }
+          expected.merge(a, pin.getValue(), Long::sum);
+          if (ge(a.last, last)) {
+            break;
+          }
+          Area n = areas.next(a);
+          a = n != null && n.iova == a.last + 1 ? n : null;
+        }
+      }
+    }
+    String[] bad = {null};
+    areas.forEach(a -> {
+      if (bad[0] == null && a.accessCount != expected.getOrDefault(a, 0L)) {
+        bad[0] = a + " has access count " + a.accessCount + " but "
+            + expected.getOrDefault(a, 0L) + " access pins";
+      }
+    });
+    return bad[0];
+  }
+
   // ---- invariants --------------------------------------------------------------------------
 
   /** A description of the first broken invariant, or null. */
@@ -612,6 +756,10 @@ final class IoPagetable {
     String domainProblem = checkDomains();
     if (domainProblem != null) {
       return domainProblem;
+    }
+    String accessProblem = checkAccessCounts();
+    if (accessProblem != null) {
+      return accessProblem;
     }
     for (int i = 0; i < allowed.length; i += 2) {
       if (!lt(allowed[i], allowed[i + 1])) {

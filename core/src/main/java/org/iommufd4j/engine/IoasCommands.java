@@ -203,15 +203,9 @@ final class IoasCommands {
     } catch (ErrnoException e) {
       return srcIova;
     }
-    long n = srcIova & 0xffff_ffffL;
-    long offset = srcIova >>> 32;
     src.lockLive();
     try {
-      Area a = src.iopt.areas.first();
-      for (long i = 0; a != null && i < n; i++) {
-        a = src.iopt.areas.next(a);
-      }
-      return a == null ? 0 : a.iova + offset;
+      return src.iopt.syzIova(srcIova);
     } finally {
       src.lock.unlock();
     }

@@ -17,6 +17,28 @@ public final class IoasObject extends IommufdObject {
   IoasObject(Host host) {
     super(ObjectType.IOAS);
     this.iopt = new IoPagetable(host);
+    iopt.accessNotifier = this::notifyAccessesUnlocked;
+  }
+
+  /**
+   * Runs the attached accesses' unmap callbacks (§5.4) with this IOAS unlocked, as the kernel
+   * drops its IOVA lock: the callbacks unpin through this IOAS, possibly from other threads.
+   */
+  private void notifyAccessesUnlocked(long iova, long last) {
+    java.util.List<Access> accesses = iopt.accesses();
+    int holds = lock.getHoldCount();
+    for (int i = 0; i < holds; i++) {
+      lock.unlock();
+    }
+    try {
+      for (Access a : accesses) {
+        a.notifyUnmap(iova, last);
+      }
+    } finally {
+      for (int i = 0; i < holds; i++) {
+        lock.lock();
+      }
+    }
   }
 
   /** Whether DESTROY or close has taken this IOAS out of its context. */

@@ -32,7 +32,7 @@ final class MockDomain extends Domain {
   boolean dirtyTracking;
 
   MockDomain(boolean hugeIova, boolean dirtyCapable) {
-    super(APERTURE_START, APERTURE_LAST, GRANULE | (hugeIova ? HUGE_PAGE : 0));
+    super(DomainSpec.SELFTEST_MOCK, GRANULE | (hugeIova ? HUGE_PAGE : 0));
     this.dirtyCapable = dirtyCapable;
   }
 

@@ -2,8 +2,8 @@ package org.iommufd4j.engine;
 
 /**
  * A nested HWPT (spec §2.3, §6.3.3): a stage-1 domain on top of a paging HWPT allocated with
- * NEST_PARENT, on which it holds a reference. Devices attach to it as to a paging HWPT; a device's
- * reserved regions would go to the parent's IOAS (mock devices have none).
+ * NEST_PARENT, on which it holds a reference. Devices attach to it as to a paging HWPT; their
+ * reserved regions go to the parent's IOAS.
  */
 final class NestedHwPagetable extends Hwpt {
   final HwPagetable parent;
@@ -13,6 +13,11 @@ final class NestedHwPagetable extends Hwpt {
     super(ObjectType.HWPT_NESTED, ctx);
     this.parent = parent;
     this.domain = domain;
+  }
+
+  @Override
+  HwPagetable paging() {
+    return parent;
   }
 
   @Override

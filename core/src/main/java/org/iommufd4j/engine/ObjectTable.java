@@ -3,6 +3,8 @@ package org.iommufd4j.engine;
 import static org.iommufd4j.Errno.EBUSY;
 import static org.iommufd4j.Errno.ENOENT;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
@@ -19,8 +21,11 @@ final class ObjectTable {
   /** Ids are u32 values up to 2^31 - 1 (xarray limit of the reference). */
   static final int MAX_ID = Integer.MAX_VALUE;
 
+  private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(IommufdObject[].class);
+
   private final BitSet inUse = new BitSet();
-  private IommufdObject[] objects = new IommufdObject[16];
+  /** Written under the monitor; read without it by {@link #get}, so lookups never contend. */
+  private volatile IommufdObject[] objects = new IommufdObject[16];
 
   /** Reserves the lowest free id for {@code object} (EBUSY when none is left). */
   synchronized void reserve(IommufdObject object) {
@@ -37,7 +42,7 @@ final class ObjectTable {
     if (id >= objects.length) {
       objects = Arrays.copyOf(objects, Math.max(id + 1, objects.length * 2));
     }
-    objects[id] = object;
+    SLOT.setRelease(objects, id, object);
   }
 
   /** Drops a reservation whose object was never published. */
@@ -46,11 +51,15 @@ final class ObjectTable {
   }
 
   private IommufdObject published(int id) {
-    return id > 0 && id < objects.length ? objects[id] : null;
+    IommufdObject[] arr = objects;
+    return id > 0 && id < arr.length ? (IommufdObject) SLOT.getAcquire(arr, id) : null;
   }
 
-  /** The published object {@code id} of {@code type}; ENOENT otherwise (spec §2.4). */
-  synchronized IommufdObject get(int id, ObjectType type) {
+  /**
+   * The published object {@code id} of {@code type}; ENOENT otherwise (spec §2.4). Lock-free, so
+   * commands on different IOASes of one context never contend here.
+   */
+  IommufdObject get(int id, ObjectType type) {
     IommufdObject o = published(id);
     if (o == null || o.type != type) {
       throw ErrnoException.of(ENOENT, "no " + type + " with id " + Integer.toUnsignedString(id));
@@ -84,7 +93,7 @@ final class ObjectTable {
     if (o.users > 1) {
       throw ErrnoException.of(EBUSY, "object " + id + " is in use (" + (o.users - 1) + " users)");
     }
-    objects[id] = null;
+    SLOT.setRelease(objects, id, (IommufdObject) null);
     inUse.clear(id);
     return o;
   }
@@ -97,7 +106,7 @@ final class ObjectTable {
     if (published(object.id) != object) {
       return false;
     }
-    objects[object.id] = null;
+    SLOT.setRelease(objects, object.id, (IommufdObject) null);
     inUse.clear(object.id);
     return true;
   }
@@ -107,7 +116,7 @@ final class ObjectTable {
     if (published(object.id) != object || object.users != 1) {
       return false;
     }
-    objects[object.id] = null;
+    SLOT.setRelease(objects, object.id, (IommufdObject) null);
     inUse.clear(object.id);
     return true;
   }
@@ -123,7 +132,7 @@ final class ObjectTable {
     for (int id = inUse.nextSetBit(1); id > 0; id = inUse.nextSetBit(id + 1)) {
       IommufdObject o = published(id);
       if (o != null && o.users == 1) {
-        objects[id] = null;
+        SLOT.setRelease(objects, id, (IommufdObject) null);
         inUse.clear(id);
         out.add(o);
       }

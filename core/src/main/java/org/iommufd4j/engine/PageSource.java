@@ -1,10 +1,13 @@
 package org.iommufd4j.engine;
 
+import java.util.HashMap;
+import java.util.Map;
+
 /**
  * The memory behind one MAP (spec §4.1 "page source"): a run of 4 KiB pages of the owner's address
  * space. COPY shares it, so every area created from it, in any IOAS, points here; pins are taken
  * at most once per page of a source (§4.8). Immutable apart from the pin state that domains and
- * accesses add.
+ * accesses add, which its own monitor guards (taken after IOAS locks, before the host's).
  */
 final class PageSource {
   static final int PAGE_SHIFT = 12;
@@ -37,6 +40,15 @@ final class PageSource {
   /** Pin users per page index: areas stored in a domain and access pins (§4.8). */
   private RangeCounter pinUsers;
 
+  /**
+   * Access pin ranges (§5.3 e), per exact page index range: use counts. Every access of every
+   * IOAS that pins exactly the same pages of this source shares one entry, which holds one pin
+   * user on those pages.
+   */
+  private Map<IndexRange, long[]> accessRanges;
+
+  private record IndexRange(long first, long last) {}
+
   /** The owner's address of byte {@code offset} of the source. */
   long address(long offset) {
     return base + offset;
@@ -47,7 +59,7 @@ final class PageSource {
    * pinned now: each must be pinnable in the owner's memory (else EFAULT) and is charged (else
    * ENOMEM). On failure nothing changes.
    */
-  void pin(Host host, long first, long last) {
+  synchronized void pin(Host host, long first, long last) {
     if (pinUsers == null) {
       pinUsers = new RangeCounter();
     }
@@ -86,7 +98,7 @@ final class PageSource {
   }
 
   /** Removes one pin user from {@code [first, last]}; pages nobody needs any more are released. */
-  void unpin(Host host, long first, long last) {
+  synchronized void unpin(Host host, long first, long last) {
     long[] pages = {0};
     pinUsers.add(first, last, -1, (a, b) -> {
       host.pinFrames(owner.memory(), address(a << PAGE_SHIFT), b - a + 1, -1);
@@ -95,13 +107,50 @@ final class PageSource {
     host.uncharge(this, pages[0]);
   }
 
+  /**
+   * One more access use of page indexes {@code [first, last]} (§5.3 e). The first use of that
+   * exact range pins its pages as {@link #pin} does (EFAULT, ENOMEM; nothing changes then).
+   */
+  synchronized void addAccess(Host host, long first, long last) {
+    IndexRange key = new IndexRange(first, last);
+    long[] uses = accessRanges == null ? null : accessRanges.get(key);
+    if (uses != null) {
+      uses[0]++;
+      return;
+    }
+    pin(host, first, last);
+    if (accessRanges == null) {
+      accessRanges = new HashMap<>();
+    }
+    accessRanges.put(key, new long[] {1});
+  }
+
+  /** Drops one access use of exactly {@code [first, last]}; the last use unpins the range. */
+  synchronized void removeAccess(Host host, long first, long last) {
+    IndexRange key = new IndexRange(first, last);
+    long[] uses = accessRanges == null ? null : accessRanges.get(key);
+    if (uses == null) {
+      throw new IllegalStateException("no access pin of pages [" + first + ", " + last + "]");
+    }
+    if (--uses[0] == 0) {
+      accessRanges.remove(key);
+      unpin(host, first, last);
+    }
+  }
+
+  /** Uses of the access pin range of exactly {@code [first, last]} (0 = none). */
+  synchronized long accessUses(long first, long last) {
+    long[] uses = accessRanges == null ? null : accessRanges.get(new IndexRange(first, last));
+    return uses == null ? 0 : uses[0];
+  }
+
   /** Pin users of page {@code index} (0 = not pinned). */
-  long pinUsers(long index) {
+  synchronized long pinUsers(long index) {
     return pinUsers == null ? 0 : pinUsers.get(index);
   }
 
   /** Whether no page of the source is pinned. */
-  boolean isUnpinned() {
+  synchronized boolean isUnpinned() {
     return pinUsers == null || pinUsers.isEmpty();
   }
 }

@@ -34,9 +34,16 @@ public final class Selftest {
   private final Context ctx;
   /** Serializes device attach, replace and detach in this context. */
   final ReentrantLock attachLock = new ReentrantLock();
+  private final AccessTestCommands accesses;
 
   Selftest(Context ctx) {
     this.ctx = ctx;
+    this.accesses = new AccessTestCommands(ctx);
+  }
+
+  /** The access ops (CREATE_ACCESS, ACCESS_PAGES, ...; §6.4.5-§6.4.8, §6.4.11). */
+  public AccessTestCommands accesses() {
+    return accesses;
   }
 
   /** ADD_RESERVED (§6.4.1). */
@@ -225,6 +232,9 @@ public final class Selftest {
    */
   public void triggerIopf(int devId, int pasid, int grpid, int perm, long addr) {
     Device device = (Device) ctx.table.get(devId, ObjectType.DEVICE);
+    if (!device.isMock()) {
+      throw ErrnoException.of(EINVAL, "device " + devId + " is not a mock device");
+    }
     int flags = FaultObject.FLAG_LAST_PAGE | (pasid != 0 ? FaultObject.FLAG_PASID_VALID : 0);
     attachLock.lock();
     try {

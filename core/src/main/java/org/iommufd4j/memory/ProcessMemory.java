@@ -18,11 +18,11 @@ import org.iommufd4j.kernel.LibC;
  * descendant or a {@code PR_SET_PTRACER} grant); without it every call returns false.
  *
  * <p>{@link #isPinnable} models pin_user_pages without FOLL_FORCE on the 4 KiB pages the range
- * touches. For this process it asks the kernel to fault them in ({@code MADV_POPULATE_READ} or
- * {@code MADV_POPULATE_WRITE}, Linux 5.14+): contents never change, but, as pinning would, this
- * allocates memory for untouched anonymous pages and breaks copy-on-write sharing, so a huge
- * untouched range costs real memory. For another process it only reads the permissions of its
- * VMAs (see {@link ProcessMaps} for what that misses).
+ * touches by reading the permissions of the VMAs that cover it ({@code PROCMAP_QUERY}, Linux
+ * 6.11+; see {@link ProcessMaps} for what that misses). For this process on older kernels it asks
+ * the kernel to fault the pages in instead ({@code MADV_POPULATE_READ} or {@code
+ * MADV_POPULATE_WRITE}, Linux 5.14+): contents never change, but, as pinning would, this
+ * allocates memory for untouched anonymous pages and breaks copy-on-write sharing.
  *
  * <p>A pid names a process only while it lives: once it exits and the pid is reused, calls reach
  * the new process. Instances are immutable and thread-safe. Per-thread native scratch memory keeps
@@ -164,6 +164,12 @@ public final class ProcessMemory implements UserMemory {
     }
     if (!self) {
       return ProcessMaps.covers(pid, start, end, write);
+    }
+    // VMA permissions answer what pinning would in all but exotic cases (a page beyond the end of
+    // a mapped file); asking them costs an ioctl per VMA, where populating costs per page.
+    int byVma = ProcessMaps.coversSelf(start, end, write);
+    if (byVma >= 0) {
+      return byVma == 1;
     }
     int advice = write ? LibC.MADV_POPULATE_WRITE : LibC.MADV_POPULATE_READ;
     int r;

@@ -11,6 +11,7 @@ import java.nio.ByteOrder;
 import org.iommufd4j.Errno;
 import org.iommufd4j.IovaRange;
 import org.iommufd4j.IovaRanges;
+import org.iommufd4j.engine.AccessTestCommands;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.CopyRequest;
@@ -265,8 +266,41 @@ public final class Dispatcher {
           a.u32(IommuTestCmd.CHECK_REFS_REFS));
       case IommuTestCmd.IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT ->
           t.setTempMemoryLimit(a.u32(IommuTestCmd.MEMORY_LIMIT_LIMIT));
-      // TODO(issue 4): accesses (5-8, 11).
+      case IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS,
+          IommuTestCmd.IOMMU_TEST_OP_DESTROY_ACCESS_PAGES,
+          IommuTestCmd.IOMMU_TEST_OP_ACCESS_PAGES,
+          IommuTestCmd.IOMMU_TEST_OP_ACCESS_RW,
+          IommuTestCmd.IOMMU_TEST_OP_ACCESS_REPLACE_IOAS -> {
+        return accessTestCmd(t.accesses(), caller, op, id, a);
+      }
       default -> throw ErrnoException.of(Errno.EOPNOTSUPP, "test op " + op);
+    }
+    return 0;
+  }
+
+  /** The access ops of IOMMU_TEST_CMD (spec §6.4.5-§6.4.8, §6.4.11); {@code id} is an fd. */
+  private static int accessTestCmd(AccessTestCommands t, Caller caller, int op, int id, Arg a) {
+    switch (op) {
+      case IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS -> t.createAccess(id,
+          a.u32(IommuTestCmd.CREATE_ACCESS_FLAGS), fd -> {
+            a.putU32(IommuTestCmd.CREATE_ACCESS_OUT_ACCESS_FD, fd);
+            return a.respond();
+          });
+      case IommuTestCmd.IOMMU_TEST_OP_DESTROY_ACCESS_PAGES -> t.destroyAccessPages(id,
+          a.u32(IommuTestCmd.DESTROY_ACCESS_PAGES_ACCESS_PAGES_ID));
+      case IommuTestCmd.IOMMU_TEST_OP_ACCESS_PAGES -> t.accessPages(caller, id,
+          a.u32(IommuTestCmd.ACCESS_PAGES_FLAGS), a.u64(IommuTestCmd.ACCESS_PAGES_IOVA),
+          a.u64(IommuTestCmd.ACCESS_PAGES_LENGTH), a.u64(IommuTestCmd.ACCESS_PAGES_UPTR),
+          itemId -> {
+            a.putU32(IommuTestCmd.ACCESS_PAGES_OUT_ACCESS_PAGES_ID, itemId);
+            return a.respond();
+          });
+      case IommuTestCmd.IOMMU_TEST_OP_ACCESS_RW -> t.accessRw(caller, id,
+          a.u64(IommuTestCmd.ACCESS_RW_IOVA), a.u64(IommuTestCmd.ACCESS_RW_LENGTH),
+          a.u64(IommuTestCmd.ACCESS_RW_UPTR), a.u32(IommuTestCmd.ACCESS_RW_FLAGS));
+      case IommuTestCmd.IOMMU_TEST_OP_ACCESS_REPLACE_IOAS -> t.replaceIoas(id,
+          a.u32(IommuTestCmd.ACCESS_REPLACE_IOAS_IOAS_ID));
+      default -> throw new IllegalArgumentException("not an access op: " + op);
     }
     return 0;
   }

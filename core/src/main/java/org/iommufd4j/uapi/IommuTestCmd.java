@@ -42,6 +42,24 @@ public final class IommuTestCmd {
   public static final long CHECK_REFS_REFS = 32;
   // memory_limit
   public static final long MEMORY_LIMIT_LIMIT = 16;
+  // create_access
+  public static final long CREATE_ACCESS_OUT_ACCESS_FD = 16;
+  public static final long CREATE_ACCESS_FLAGS = 20;
+  // destroy_access_pages
+  public static final long DESTROY_ACCESS_PAGES_ACCESS_PAGES_ID = 16;
+  // access_pages
+  public static final long ACCESS_PAGES_FLAGS = 16;
+  public static final long ACCESS_PAGES_OUT_ACCESS_PAGES_ID = 20;
+  public static final long ACCESS_PAGES_IOVA = 24;
+  public static final long ACCESS_PAGES_LENGTH = 32;
+  public static final long ACCESS_PAGES_UPTR = 40;
+  // access_rw
+  public static final long ACCESS_RW_IOVA = 16;
+  public static final long ACCESS_RW_LENGTH = 24;
+  public static final long ACCESS_RW_UPTR = 32;
+  public static final long ACCESS_RW_FLAGS = 40;
+  // access_replace_ioas
+  public static final long ACCESS_REPLACE_IOAS_IOAS_ID = 16;
   // dirty
   public static final long DIRTY_FLAGS = 16;
   public static final long DIRTY_IOVA = 24;
@@ -77,6 +95,11 @@ public final class IommuTestCmd {
 
   public static final int MOCK_FLAGS_DEVICE_NO_DIRTY = 1;
   public static final int MOCK_FLAGS_DEVICE_HUGE_IOVA = 1 << 1;
+  public static final int MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES = 1;
+  public static final int MOCK_FLAGS_ACCESS_WRITE = 1;
+  public static final int MOCK_FLAGS_ACCESS_SYZ = 1 << 16;
+  public static final int MOCK_ACCESS_RW_WRITE = 1;
+  public static final int MOCK_ACCESS_RW_SLOW_PATH = 1 << 2;
   /** A later kernel's flag, accepted only with the §6.7 selftest-compatibility extension. */
   public static final int MOCK_FLAGS_DEVICE_PASID = 1 << 2;
   /** {@code out_max_pasid_log2} of a {@link #MOCK_FLAGS_DEVICE_PASID} device (§6.7). */

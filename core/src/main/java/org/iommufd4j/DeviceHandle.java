@@ -1,0 +1,93 @@
+package org.iommufd4j;
+
+import static org.iommufd4j.EmulatedIommufd.callLong;
+
+import java.lang.foreign.MemorySegment;
+import org.iommufd4j.engine.DmaFault;
+
+/** {@link EmulatedDevice} on the embedded engine. */
+final class DeviceHandle implements EmulatedDevice {
+  private final EmulatedIommufd owner;
+  private final int id;
+  private volatile boolean closed;
+
+  DeviceHandle(EmulatedIommufd owner, int id) {
+    this.owner = owner;
+    this.id = id;
+  }
+
+  @Override
+  public int id() {
+    return id;
+  }
+
+  private void checkOpen() {
+    owner.checkOpen();
+    if (closed) {
+      throw new IllegalStateException("device " + id + " is closed");
+    }
+  }
+
+  @Override
+  public void attach(Ioas ioas) {
+    checkOpen();
+    callLong(() -> owner.context().attachDevice(id, ioas.id()));
+  }
+
+  @Override
+  public void detach() {
+    checkOpen();
+    callLong(() -> {
+      owner.context().detachDevice(id);
+      return 0;
+    });
+  }
+
+  @Override
+  public int hwptId() {
+    checkOpen();
+    return (int) callLong(() -> owner.context().attachedHwpt(id));
+  }
+
+  private void dma(long iova, MemorySegment buffer, boolean write) {
+    checkOpen();
+    try {
+      owner.context().dma(id, iova, buffer, write);
+    } catch (DmaFault f) {
+      throw new IommuFaultException(f.reason(), f.iova());
+    }
+  }
+
+  @Override
+  public void dmaRead(long iova, MemorySegment dst) {
+    dma(iova, dst, false);
+  }
+
+  @Override
+  public void dmaWrite(long iova, MemorySegment src) {
+    dma(iova, src, true);
+  }
+
+  @Override
+  public long translate(long iova) {
+    checkOpen();
+    return callLong(() -> owner.context().translate(id, iova));
+  }
+
+  @Override
+  public void close() {
+    if (closed || owner.context().isClosed()) {
+      return;
+    }
+    closed = true;
+    callLong(() -> {
+      owner.context().unbindDevice(id);
+      return 0;
+    });
+  }
+
+  @Override
+  public String toString() {
+    return "EmulatedDevice[id=" + id + "]";
+  }
+}
