@@ -61,6 +61,15 @@ public final class Dispatcher {
 
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
+  /** Unexpected exceptions turned into EIO since start: a bug each, which fuzzing looks for. */
+  private static final java.util.concurrent.atomic.AtomicLong INTERNAL_ERRORS =
+      new java.util.concurrent.atomic.AtomicLong();
+
+  /** How many ioctls ended in an emulator fault (an unexpected exception answered EIO). */
+  public static long internalErrors() {
+    return INTERNAL_ERRORS.get();
+  }
+
   private Dispatcher() {}
 
   /**
@@ -86,6 +95,7 @@ public final class Dispatcher {
       }
       return -e.errno().number();
     } catch (RuntimeException | StackOverflowError e) {
+      INTERNAL_ERRORS.incrementAndGet();
       if (STRICT) {
         throw new AssertionError("unexpected exception in ioctl 0x" + Long.toHexString(request), e);
       }
