@@ -7,7 +7,9 @@ import static org.iommufd4j.Errno.EOPNOTSUPP;
 import static org.iommufd4j.engine.Unsigned.hex;
 
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.IntPredicate;
 import java.util.function.IntSupplier;
 
@@ -228,7 +230,7 @@ public final class HwptCommands {
    * HWPTs and its open fd.
    */
   List<String> checkReferences(List<IommufdObject> objects) {
-    java.util.Map<IommufdObject, Integer> expected = new java.util.IdentityHashMap<>();
+    Map<IommufdObject, Integer> expected = new IdentityHashMap<>();
     for (IommufdObject o : objects) {
       if (o instanceof Hwpt || o instanceof FaultObject) {
         expected.merge(o, 1, Integer::sum);

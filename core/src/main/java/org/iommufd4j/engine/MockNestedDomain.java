@@ -4,6 +4,8 @@ import static org.iommufd4j.Errno.EINVAL;
 import static org.iommufd4j.Errno.EOPNOTSUPP;
 import static org.iommufd4j.engine.Unsigned.hex;
 
+import java.util.Arrays;
+
 /**
  * The selftest mock nested domain (spec §6.3.3): four 32-bit "IOTLB" slots, set at allocation,
  * zeroed by HWPT_INVALIDATE (§7.5) and read by the test op MD_CHECK_IOTLB (§6.4.13). Thread safe.
@@ -23,7 +25,7 @@ final class MockNestedDomain {
   private final int[] iotlb = new int[IOTLB_ID_MAX + 1];
 
   MockNestedDomain(int initial) {
-    java.util.Arrays.fill(iotlb, initial);
+    Arrays.fill(iotlb, initial);
   }
 
   /** Slot {@code slot} (0 to 3). */
@@ -55,7 +57,7 @@ final class MockNestedDomain {
             + Integer.toUnsignedString(r.iotlbId()));
       }
       if ((r.flags() & INVALIDATE_FLAG_ALL) != 0) {
-        java.util.Arrays.fill(iotlb, 0);
+        Arrays.fill(iotlb, 0);
       } else {
         iotlb[r.iotlbId()] = 0;
       }
