@@ -99,9 +99,32 @@ public interface Iommufd extends AutoCloseable {
   int closeFd(int fd);
 
   /**
+   * {@code read(fd, buffer, buffer.byteSize())} on a descriptor this context handed out: for the
+   * fault fd of {@code IOMMU_FAULT_QUEUE_ALLOC}, whole fault groups as 40-byte {@code struct
+   * iommu_hwpt_pgfault} records, oldest first, without ever blocking (0 when none is pending).
+   * The size must be a multiple of 40 ({@code -ESPIPE}); {@code -EINVAL} if not even the first
+   * pending group fits.
+   *
+   * @return the bytes read, or {@code -errno}: {@code -EBADF} if {@code fd} is not such a
+   *     descriptor, {@code -EINVAL} for a descriptor that cannot be read (an access fd)
+   */
+  long read(int fd, MemorySegment buffer);
+
+  /**
+   * {@code write(fd, buffer, buffer.byteSize())} on a descriptor this context handed out: for the
+   * fault fd, 8-byte {@code struct iommu_hwpt_page_response}s answering the groups read (their
+   * cookie). The size must be a multiple of 8 ({@code -ESPIPE}); a bad code or an unknown cookie
+   * stops the write ({@code -EINVAL} if it was the first response).
+   *
+   * @return the bytes consumed, or {@code -errno}: {@code -EBADF} if {@code fd} is not such a
+   *     descriptor
+   */
+  long write(int fd, MemorySegment buffer);
+
+  /**
    * Closes the iommufd: every later call fails with EBADF. The context is torn down (every object
-   * destroyed, every pin and charge released) now, or when the last open access fd is closed
-   * through {@link #closeFd}. Idempotent.
+   * destroyed, every pin and charge released) now, or when the last open access or fault fd is
+   * closed through {@link #closeFd}, as in the kernel (spec §2.8). Idempotent.
    */
   @Override
   void close();

@@ -30,7 +30,9 @@ public final class Context {
   final ObjectTable table = new ObjectTable();
   private final IoasCommands ioasCommands = new IoasCommands(this);
   private final Selftest selftest = new Selftest(this);
+  private final HwptCommands hwptCommands = new HwptCommands(this);
   private final boolean testAbi;
+  private final boolean selftestCompat;
   final Host host;
   final FileTable files;
   private volatile boolean mmAccounting;
@@ -39,7 +41,7 @@ public final class Context {
   private volatile boolean closed;
   /**
    * References to the file (§2.8): its own descriptor until {@link #close()}, plus one per
-   * internal holder (each ACCESS object); the context is torn down when the last goes. Guarded by
+   * internal holder (each ACCESS object, each open fault fd); the context is torn down when the last goes. Guarded by
    * {@code this}.
    */
   private int fileRefs = 1;
@@ -52,10 +54,20 @@ public final class Context {
    * @param vfioContainer opened as {@code /dev/vfio/vfio}: starts in MM accounting (§1.2)
    */
   public Context(Host host, FileTable files, boolean testAbi, boolean vfioContainer) {
+    this(host, files, testAbi, vfioContainer, false);
+  }
+
+  /**
+   * @param selftestCompat accept what the selftest sources shipped with 6.12.117 need from later
+   *     kernels (§6.7): the PASID mock device flag and GET_HW_INFO's INPUT_TYPE flag
+   */
+  public Context(Host host, FileTable files, boolean testAbi, boolean vfioContainer,
+      boolean selftestCompat) {
     this.host = host;
     this.files = files;
     this.testAbi = testAbi;
     this.mmAccounting = vfioContainer;
+    this.selftestCompat = selftestCompat;
   }
 
   /** The {@code IOMMU_TEST_CMD} ops (only reachable when {@link #testAbi()}). */
@@ -70,6 +82,16 @@ public final class Context {
 
   public boolean testAbi() {
     return testAbi;
+  }
+
+  /** Whether the selftest-compatibility extension of §6.7 is on. */
+  public boolean selftestCompat() {
+    return selftestCompat;
+  }
+
+  /** HWPT_ALLOC, GET_HW_INFO, dirty tracking, HWPT_INVALIDATE and FAULT_QUEUE_ALLOC (§7.1-§7.6). */
+  public HwptCommands hwpt() {
+    return hwptCommands;
   }
 
   /** Whether {@link #close()} has run: the descriptor is gone (the context may still live). */
@@ -337,7 +359,7 @@ public final class Context {
 
   /** The HWPT id device {@code devId} is attached to, or 0. */
   public int attachedHwpt(int devId) {
-    HwPagetable h = device(devId).attached;
+    Hwpt h = device(devId).attached;
     return h == null ? 0 : h.id;
   }
 
@@ -369,6 +391,7 @@ public final class Context {
         }
       }
     }
+    problems.addAll(hwptCommands.checkReferences(table.snapshot()));
     return problems;
   }
 

@@ -137,9 +137,13 @@ public final class Dispatcher {
       case IOMMU_IOAS_UNMAP -> unmap(ctx, a);
       case IOMMU_OPTION -> option(ctx, caller, a);
       case IOMMU_VFIO_IOAS -> vfioIoas(ctx, a);
+      case IOMMU_HWPT_ALLOC -> HwptIoctls.hwptAlloc(ctx, a);
+      case IOMMU_GET_HW_INFO -> HwptIoctls.getHwInfo(ctx, a);
+      case IOMMU_HWPT_SET_DIRTY_TRACKING -> HwptIoctls.setDirtyTracking(ctx, a);
+      case IOMMU_HWPT_GET_DIRTY_BITMAP -> HwptIoctls.getDirtyBitmap(ctx, caller, a);
+      case IOMMU_HWPT_INVALIDATE -> HwptIoctls.invalidate(ctx, a);
+      case IOMMU_FAULT_QUEUE_ALLOC -> HwptIoctls.faultQueueAlloc(ctx, a);
       case IOMMU_TEST_CMD -> testCmd(ctx, caller, a);
-      // TODO(issue 4): HWPT_ALLOC, GET_HW_INFO, dirty tracking, invalidation, fault queue.
-      default -> -Errno.ENOTTY.number();
     };
   }
 
@@ -259,6 +263,11 @@ public final class Dispatcher {
         a.putU32(IommuTestCmd.MOCK_DOMAIN_REPLACE_PT_ID, ptId);
         return a.respond() ? 0 : -Errno.EFAULT.number();
       }
+      case IommuTestCmd.IOMMU_TEST_OP_DIRTY -> {
+        return HwptIoctls.testDirty(t, caller, a, id);
+      }
+      case IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_IOTLB -> HwptIoctls.testCheckIotlb(t, a, id);
+      case IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF -> HwptIoctls.testTriggerIopf(t, a);
       case IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_MAP -> t.checkMap(caller, id,
           a.u64(IommuTestCmd.CHECK_MAP_IOVA), a.u64(IommuTestCmd.CHECK_MAP_LENGTH),
           a.u64(IommuTestCmd.CHECK_MAP_UPTR));
@@ -274,7 +283,6 @@ public final class Dispatcher {
           IommuTestCmd.IOMMU_TEST_OP_ACCESS_REPLACE_IOAS -> {
         return accessTestCmd(t.accesses(), caller, op, id, a);
       }
-      // TODO(issue 4): DIRTY (13), MD_CHECK_IOTLB (14), TRIGGER_IOPF (15).
       default -> throw ErrnoException.of(Errno.EOPNOTSUPP, "test op " + op);
     }
     return 0;
@@ -308,7 +316,7 @@ public final class Dispatcher {
   }
 
   /** The argument of one call: where it lives, and its kernel copy. */
-  private static final class Arg {
+  static final class Arg {
     final UserMemory memory;
     final long address;
     final MemorySegment direct;
