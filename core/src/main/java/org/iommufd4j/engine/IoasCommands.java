@@ -56,7 +56,7 @@ final class IoasCommands {
     }
     IoasObject ioas = ctx.ioas(ioasId);
     long n = Integer.toUnsignedLong(count);
-    long[] pairs = new long[(int) Math.min(2 * n, 1 << 20)];
+    long[] pairs = new long[(int) Math.min(2 * n, 64)]; // grows as elements prove readable
     long[] element = new long[2];
     for (int i = 0; i < n; i++) {
       reader.read(i, element);
