@@ -125,12 +125,16 @@ final class Device extends IommufdObject {
    */
   private void reserveRegions(Hwpt hwpt, HwPagetable created) {
     IoasObject ioas = hwpt.paging().ioas;
-    if (spec.reservedRegions().isEmpty()
-        || (attached != null && attached.paging().ioas == ioas)) {
-      return;
-    }
+    boolean sameIoas = attached != null && attached.paging().ioas == ioas;
     ioas.lock.lock();
     try {
+      if (!sameIoas) {
+        FaultInjection.check(FaultInjection.Site.RESERVED_REGIONS);
+      }
+      if (spec.reservedRegions().isEmpty() || sameIoas) {
+        ioas.lock.unlock();
+        return;
+      }
       for (var r : spec.reservedRegions()) {
         ioas.iopt.reserve(r.start(), r.last(), this);
       }

@@ -425,6 +425,7 @@ final class IoPagetable {
         if (Unsigned.lastOverflows(at, s.length())) {
           throw ErrnoException.of(EOVERFLOW, "iova=" + hex(at) + " length=" + hex(s.length()));
         }
+        FaultInjection.check(FaultInjection.Site.ALLOC);
         Area area = new Area(at, s.length(), prot, s.pages(), s.offset());
         areas.insert(area);
         inserted.add(area);
@@ -484,9 +485,20 @@ final class IoPagetable {
   private void fill(Area a, List<Domain> into) {
     a.pages.pin(host, firstPage(a), lastPage(a));
     long pa = physicalAddress(a);
-    for (Domain d : into) {
-      d.map(a.iova, pa, a.length(), a.prot(), hugePages);
+    int mapped = 0;
+    try {
+      for (; mapped < into.size(); mapped++) {
+        mapInto(into.get(mapped), a, pa);
+      }
+    } catch (RuntimeException e) {
+      unfill(a, into.subList(0, mapped), true);
+      throw e;
     }
+  }
+
+  private void mapInto(Domain d, Area a, long pa) {
+    FaultInjection.check(FaultInjection.Site.DOMAIN_MAP);
+    d.map(a.iova, pa, a.length(), a.prot(), hugePages);
   }
 
   private void unfill(Area a, List<Domain> from, boolean unpin) {
@@ -535,7 +547,7 @@ final class IoPagetable {
         if (first) {
           fill(a, target);
         } else {
-          d.map(a.iova, physicalAddress(a), a.length(), a.prot(), hugePages);
+          mapInto(d, a, physicalAddress(a));
         }
         done.add(a);
       }
