@@ -29,6 +29,7 @@ public final class Context {
   final ObjectTable table = new ObjectTable();
   private final IoasCommands ioasCommands = new IoasCommands(this);
   private final Selftest selftest = new Selftest(this);
+  private final VfioCompat vfioCompat = new VfioCompat(this, ioasCommands);
   private final boolean testAbi;
   final Host host;
   final FileTable files;
@@ -58,6 +59,11 @@ public final class Context {
   /** The emulated machine this context belongs to. */
   public Host host() {
     return host;
+  }
+
+  /** The VFIO type-1 compatibility commands (§7.7) on this context's compat IOAS. */
+  public VfioCompat vfioCompat() {
+    return vfioCompat;
   }
 
   public boolean testAbi() {
@@ -307,6 +313,16 @@ public final class Context {
   /** DMA by device {@code devId}; {@link DmaFault} when the IOMMU refuses it. */
   public void dma(int devId, long iova, java.lang.foreign.MemorySegment buffer, boolean write) {
     device(devId).dma(iova, buffer, write);
+  }
+
+  /** The compat IOAS for the VFIO commands (§7.7): ENODEV if none is set (or it was destroyed). */
+  IoasObject compatIoas() {
+    synchronized (this) {
+      if (compatIoas == null) {
+        throw ErrnoException.of(ENODEV, "no VFIO compatibility IOAS");
+      }
+      return compatIoas;
+    }
   }
 
   // ---- observability -----------------------------------------------------------------------
