@@ -110,6 +110,13 @@ class VfioGetInfoTest extends ConformanceTest {
           v.mockDomain(ioas, IommuTestCmd.MOCK_FLAGS_DEVICE_HUGE_IOVA);
           return ioas;
         }));
+    f.add(new Fixture("VT-d domain", (1L << 12) | (1L << 21) | (1L << 30),
+        List.of(new IovaRange(0, 0xfedf_ffffL), new IovaRange(0xfef0_0000L, (1L << 48) - 1)),
+        v -> {
+          int ioas = v.compatIoas();
+          v.iommufd().createDevice(DomainModel.vtd()).attach(v.iommufd().ioas(ioas));
+          return ioas;
+        }));
     f.add(new Fixture("three holes", 0xffff_ffff_ffff_f000L,
         List.of(new IovaRange(0, 0xfff), new IovaRange(0x3000, 0x7fff),
             new IovaRange(0x9000, U64_MAX)), v -> {

@@ -32,7 +32,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  *       cuts of §4.5.4 and the removal of §4.5.3.
  * </ul>
  *
- * Each runs with and without a mock domain; the engine's invariant checker runs after every step.
+ * Each runs without a domain, with the selftest mock domain and with a VT-d-like domain; the
+ * engine's invariant checker (domain contents, pins) runs after every step.
  * {@code -Dseed=N} changes the sequences.
  */
 class VfioRandomizedTest extends ConformanceTest {
@@ -44,11 +45,38 @@ class VfioRandomizedTest extends ConformanceTest {
   private static final long MOCK_BASE = IommuTestCmd.MOCK_APERTURE_START;
   private static final long MOCK_LAST = IommuTestCmd.MOCK_APERTURE_LAST;
 
+  /** What the IOASes of a sequence have attached. */
+  enum Domains {
+    NONE(0x10_0000, 0, -1),
+    MOCK(MOCK_BASE, MOCK_BASE, MOCK_LAST),
+    VTD(0x10_0000, 0, (1L << 48) - 1);
+
+    /** Where the sequence's IOVAs cluster. */
+    final long base;
+    final long apertureStart;
+    final long apertureLast;
+
+    Domains(long base, long apertureStart, long apertureLast) {
+      this.base = base;
+      this.apertureStart = apertureStart;
+      this.apertureLast = apertureLast;
+    }
+
+    void attach(VfioCalls vfio, int ioasId) {
+      switch (this) {
+        case NONE -> { }
+        case MOCK -> vfio.mockDomain(ioasId, 0);
+        case VTD -> vfio.iommufd().createDevice(DomainModel.vtd())
+            .attach(vfio.iommufd().ioas(ioasId));
+      }
+    }
+  }
+
   static Stream<Arguments> sequences() {
     SplittableRandom seeds = new SplittableRandom(SEED);
     return LongStream.range(0, SEQUENCES).boxed().flatMap(i -> {
       long s = seeds.nextLong();
-      return Stream.of(Arguments.of(s, false), Arguments.of(s, true));
+      return Stream.of(Domains.values()).map(d -> Arguments.of(s, d));
     });
   }
 
@@ -91,21 +119,19 @@ class VfioRandomizedTest extends ConformanceTest {
     return false;
   }
 
-  @ParameterizedTest(name = "sequence {0}, mock domain {1}")
+  @ParameterizedTest(name = "sequence {0}, domains {1}")
   @MethodSource("sequences")
-  void type1v2MapDmaAndUnmapDmaAgreeWithIoasMapAndUnmap(long sequenceSeed, boolean withDomain) {
+  void type1v2MapDmaAndUnmapDmaAgreeWithIoasMapAndUnmap(long sequenceSeed, Domains domains) {
     SplittableRandom random = new SplittableRandom(sequenceSeed);
     Iommufd iommufd = open();
     VfioCalls vfio = new VfioCalls(iommufd, arena);
     int compat = vfio.compatIoas();
     int plain = iommufd.createIoas().id();
-    if (withDomain) {
-      vfio.mockDomain(compat, 0);
-      vfio.mockDomain(plain, 0);
-    }
+    domains.attach(vfio, compat);
+    domains.attach(vfio, plain);
     assertOk(vfio.setIommu(Vfio.VFIO_TYPE1v2_IOMMU));
     MemorySegment buffer = arena.allocate(BUFFER_PAGES * PAGE, 1 << 21);
-    long base = withDomain ? MOCK_BASE : 0x10_0000;
+    long base = domains.base;
 
     for (int step = 0; step < STEPS; step++) {
       long iova = base + random.nextLong(64) * GRANULE;
@@ -163,10 +189,10 @@ class VfioRandomizedTest extends ConformanceTest {
   /** The IOAS as §4.5.4 and §4.5.3 describe it, with linear scans. */
   private static final class Model {
     final List<ModelArea> areas = new ArrayList<>();
-    final boolean withDomain;
+    final Domains domains;
 
-    Model(boolean withDomain) {
-      this.withDomain = withDomain;
+    Model(Domains domains) {
+      this.domains = domains;
     }
 
     /** MAP_DMA in TYPE1 mode (align 4096), for inputs that never overflow. */
@@ -175,7 +201,8 @@ class VfioRandomizedTest extends ConformanceTest {
         return -Errno.EINVAL.number();
       }
       long last = iova + size - 1;
-      if (withDomain && (iova < MOCK_BASE || last > MOCK_LAST)) {
+      if (domains != Domains.NONE
+          && (iova < domains.apertureStart || last > domains.apertureLast)) {
         return -Errno.EINVAL.number();
       }
       for (ModelArea a : areas) {
@@ -256,17 +283,18 @@ class VfioRandomizedTest extends ConformanceTest {
     }
   }
 
-  @ParameterizedTest(name = "sequence {0}, mock domain {1}")
+  @ParameterizedTest(name = "sequence {0}, domains {1}")
   @MethodSource("sequences")
-  void type1UnmapDmaCutsAndRemovesAsTheListModelSays(long sequenceSeed, boolean withDomain) {
+  void type1UnmapDmaCutsAndRemovesAsTheListModelSays(long sequenceSeed, Domains domains) {
     SplittableRandom random = new SplittableRandom(sequenceSeed);
     Iommufd iommufd = open();
     VfioCalls vfio = new VfioCalls(iommufd, arena);
-    int compat = withDomain ? vfio.compatIoasWithMockDomain() : vfio.compatIoas();
+    int compat = vfio.compatIoas();
+    domains.attach(vfio, compat);
     assertOk(vfio.setIommu(Vfio.VFIO_TYPE1_IOMMU));
     MemorySegment buffer = arena.allocate(BUFFER_PAGES * PAGE, 1 << 21);
-    long base = withDomain ? MOCK_BASE : 0x10_0000;
-    Model model = new Model(withDomain);
+    long base = domains.base;
+    Model model = new Model(domains);
 
     for (int step = 0; step < STEPS; step++) {
       int dice = random.nextInt(20);
