@@ -48,6 +48,12 @@ public interface Iommufd extends AutoCloseable {
    * kernel reads {@code size} bytes at the address: {@link MemorySegment#NULL} or an unmapped
    * address gives {@code -EFAULT}; nothing crashes the JVM.
    *
+   * <p>The VFIO type-1 compatibility requests ({@link org.iommufd4j.uapi.Vfio}, spec §7.7) arrive
+   * here too. Two of them take an integer instead of a pointer, as in C: pass
+   * VFIO_CHECK_EXTENSION's extension number and VFIO_SET_IOMMU's IOMMU type as the segment's
+   * address, {@code ioctl(Vfio.VFIO_SET_IOMMU, MemorySegment.ofAddress(Vfio.VFIO_TYPE1v2_IOMMU))}.
+   * VFIO_CHECK_EXTENSION returns 1 or 0, VFIO_GET_API_VERSION returns 0.
+   *
    * @return 0 on success, a positive value for the VFIO compatibility calls that return one, or
    *     {@code -errno}
    */

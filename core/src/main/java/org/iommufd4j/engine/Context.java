@@ -31,6 +31,7 @@ public final class Context {
   private final IoasCommands ioasCommands = new IoasCommands(this);
   private final Selftest selftest = new Selftest(this);
   private final HwptCommands hwptCommands = new HwptCommands(this);
+  private final VfioCompat vfioCompat = new VfioCompat(this, ioasCommands);
   private final boolean testAbi;
   private final boolean selftestCompat;
   final Host host;
@@ -78,6 +79,11 @@ public final class Context {
   /** The emulated machine this context belongs to. */
   public Host host() {
     return host;
+  }
+
+  /** The VFIO type-1 compatibility commands (§7.7) on this context's compat IOAS. */
+  public VfioCompat vfioCompat() {
+    return vfioCompat;
   }
 
   public boolean testAbi() {
@@ -371,6 +377,16 @@ public final class Context {
   /** DMA by device {@code devId}; {@link DmaFault} when the IOMMU refuses it. */
   public void dma(int devId, long iova, java.lang.foreign.MemorySegment buffer, boolean write) {
     device(devId).dma(iova, buffer, write);
+  }
+
+  /** The compat IOAS for the VFIO commands (§7.7): ENODEV if none is set (or it was destroyed). */
+  IoasObject compatIoas() {
+    synchronized (this) {
+      if (compatIoas == null) {
+        throw ErrnoException.of(ENODEV, "no VFIO compatibility IOAS");
+      }
+      return compatIoas;
+    }
   }
 
   // ---- observability -----------------------------------------------------------------------

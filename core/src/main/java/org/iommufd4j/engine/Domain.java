@@ -25,6 +25,15 @@ abstract class Domain {
     this.pageSizes = pageSizes;
   }
 
+  /**
+   * Whether the domain can enforce cache coherency for every mapping (the kernel's {@code
+   * enforce_cache_coherency}), which VFIO_CHECK_EXTENSION(DMA_CC_IOMMU) reports (§7.7). The mock
+   * domain cannot.
+   */
+  boolean enforcesCacheCoherency() {
+    return false;
+  }
+
   /** The smallest IO page, which the IOAS alignment must honour (§4.6). */
   final long minPageSize() {
     return Long.lowestOneBit(pageSizes);

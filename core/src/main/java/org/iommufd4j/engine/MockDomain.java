@@ -71,8 +71,13 @@ final class MockDomain extends Domain {
         long g = (pos + off) / GRANULE;
         long[] c = chunk(g, true);
         int i = (int) (g & ((1 << CHUNK_SHIFT) - 1));
-        long flags = VALID | protBits | huge | (pos + off == iova ? START : 0)
-            | (pos + off + GRANULE == end ? LAST : 0);
+        // One map operation per call, or per 4 KiB page with large pages off (§4.8), which is
+        // what lets a VFIO TYPE1 cut (§4.5.4) unmap on START/LAST boundaries.
+        long fromIova = pos + off - iova;
+        boolean opStart = fromIova == 0 || (!largePages && (fromIova & 4095) == 0);
+        boolean opLast = pos + off + GRANULE == end
+            || (!largePages && ((fromIova + GRANULE) & 4095) == 0);
+        long flags = VALID | protBits | huge | (opStart ? START : 0) | (opLast ? LAST : 0);
         if (c[i] == 0) {
           entries++;
         }

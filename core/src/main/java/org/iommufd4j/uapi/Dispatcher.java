@@ -114,8 +114,8 @@ public final class Dispatcher {
     int slot = nr - Command.CMD_BASE;
     int tableLength = ctx.testAbi() ? Command.TEST_TABLE_LENGTH : Command.TABLE_LENGTH;
     if (slot < 0 || slot >= tableLength) {
-      // The VFIO type-1 compatibility handler sees these without the argument being read.
-      return -Errno.ENOTTY.number();
+      // The VFIO type-1 compatibility handler (§7.7) sees these without the size word being read.
+      return VfioDispatcher.ioctl(ctx, caller, request, arg, direct);
     }
     Arg a = new Arg(caller.memory(), arg, direct, SCRATCH.get());
     int size = a.readSize();
