@@ -133,7 +133,8 @@ public interface Iommufd extends AutoCloseable {
    * (and their owners), areas (IOVA range, user address, page source, protection, pinned pages,
    * access pins), HWPTs with their domains, devices, accesses, fault queues, page sources and the
    * machine's pins and memory-lock accounts. Each IOAS is read under its lock, so what it shows is
-   * consistent; {@link Snapshot#toTable()} and {@link Snapshot#toJson()} render it. Works after {@link #close()} too (it then shows what an open
+   * consistent; {@link Snapshot#toTable()}, {@link Snapshot#toJson()} and {@link
+   * Snapshot#toSvg()} render it. Works after {@link #close()} too (it then shows what an open
    * access or fault fd still holds, or nothing).
    *
    * @throws UnsupportedOperationException on backends that cannot see their state (the real

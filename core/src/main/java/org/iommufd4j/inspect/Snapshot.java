@@ -20,8 +20,9 @@ import org.iommufd4j.IovaRange;
  * Page sources are numbered from 1 in order of first appearance (IOASes ascending, areas
  * ascending), so two snapshots of equal states are equal.
  *
- * <p>Renderings: {@link #toTable()} (aligned text, what {@code ./run.sh inspect} prints) and
- * {@link #toJson()} (stable field names, read back by {@link #fromJson}).
+ * <p>Renderings: {@link #toTable()} (aligned text, what {@code ./run.sh inspect} prints), {@link
+ * #toJson()} (stable field names, read back by {@link #fromJson}) and {@link #toSvg()} (a map of
+ * each IOVA space).
  *
  * @param closed whether the context's own descriptor was closed
  * @param tornDown whether the last reference went and every object was destroyed (spec §2.8)
@@ -257,5 +258,14 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
    */
   public static Snapshot fromJson(String json) {
     return JsonFormat.read(json);
+  }
+
+  /**
+   * A self-contained SVG picture of every IOVA space: apertures, reserved ranges by owner,
+   * allowed ranges, areas and the holes between them, on an axis that gives every range a
+   * readable width however much the sizes differ; a key lists each range's hex bounds.
+   */
+  public String toSvg() {
+    return new SvgRenderer(this).render();
   }
 }
