@@ -36,7 +36,8 @@ final class Format {
    */
   static String size(BigInteger bytes) {
     int unit = 0;
-    while (unit < UNITS.length - 1 && bytes.compareTo(BigInteger.ONE.shiftLeft(10 * (unit + 1))) >= 0) {
+    while (unit < UNITS.length - 1
+        && bytes.compareTo(BigInteger.ONE.shiftLeft(10 * (unit + 1))) >= 0) {
       unit++;
     }
     BigInteger[] qr = bytes.divideAndRemainder(BigInteger.ONE.shiftLeft(10 * unit));

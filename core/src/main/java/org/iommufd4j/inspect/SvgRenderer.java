@@ -7,10 +7,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.iommufd4j.IovaRange;
-import org.iommufd4j.inspect.Snapshot.AreaState;
 import org.iommufd4j.inspect.Snapshot.HwptState;
 import org.iommufd4j.inspect.Snapshot.IoasState;
-import org.iommufd4j.inspect.Snapshot.Reserved;
+import org.iommufd4j.inspect.IovaMap.Item;
 
 /**
  * {@link Snapshot#toSvg()}: one panel per IOAS. Lanes from top to bottom: the apertures of the
@@ -24,8 +23,6 @@ import org.iommufd4j.inspect.Snapshot.Reserved;
  * data-last}, so tools and tests can find it.
  */
 final class SvgRenderer {
-  /** More areas than this in one IOAS are drawn in groups of consecutive areas. */
-  static final int MAX_AREA_ITEMS = 100;
   private static final double LEFT = 104;
   private static final double RIGHT = 24;
   private static final double TARGET_WIDTH = 1120;
@@ -43,10 +40,6 @@ final class SvgRenderer {
   SvgRenderer(Snapshot snapshot) {
     this.snapshot = snapshot;
   }
-
-  /** One drawn range. {@code css} picks its colours. */
-  private record Item(String kind, String tag, long start, long last, String css, String label,
-      String detail) {}
 
   String render() {
     double y = 96;
@@ -106,9 +99,12 @@ final class SvgRenderer {
           .prevent-access rect { stroke: #dc2626; stroke-width: 2; }
           .hole rect { fill: #f8fafc; stroke: #94a3b8; stroke-dasharray: 4 3; }
           .hole text { fill: #64748b; }
-          .reserved-domain rect { fill: url(#hatch-domain); } .reserved-domain text { fill: #111827; }
-          .reserved-device rect { fill: url(#hatch-device); } .reserved-device text { fill: #451a03; }
-          .reserved-test rect { fill: #e9d5ff; stroke: #9333ea; } .reserved-test text { fill: #3b0764; }
+          .reserved-domain rect { fill: url(#hatch-domain); }
+          .reserved-domain text { fill: #111827; }
+          .reserved-device rect { fill: url(#hatch-device); }
+          .reserved-device text { fill: #451a03; }
+          .reserved-test rect { fill: #e9d5ff; stroke: #9333ea; }
+          .reserved-test text { fill: #3b0764; }
           .allowed rect { fill: #bbf7d0; stroke: #16a34a; } .allowed text { fill: #14532d; }
           .aperture rect { fill: #e0f2fe; stroke: #0284c7; } .aperture text { fill: #0c4a6e; }
           .axis line { stroke: #64748b; }
@@ -156,18 +152,19 @@ final class SvgRenderer {
   // ---- one IOAS -------------------------------------------------------------------------------
 
   private double panel(IoasState ioas, double top) {
-    List<Item> apertures = apertures(ioas);
-    List<Item> reserved = reserved(ioas);
-    List<Item> allowed = allowed(ioas);
-    List<Item> areas = areas(ioas);
-    List<Item> holes = holes(areas, reserved);
+    IovaMap map = IovaMap.of(ioas, snapshot.hwpts());
+    List<Item> apertures = map.apertures();
+    List<Item> reserved = map.reserved();
+    List<Item> allowed = map.allowed();
+    List<Item> areas = map.areas();
+    List<Item> holes = map.holes();
 
     List<IovaRange> filled = new ArrayList<>();
     for (List<Item> l : List.of(areas, reserved, allowed)) {
-      l.forEach(i -> filled.add(new IovaRange(i.start, i.last)));
+      l.forEach(i -> filled.add(new IovaRange(i.start(), i.last())));
     }
     List<IovaRange> outlines = new ArrayList<>();
-    apertures.forEach(i -> outlines.add(new IovaRange(i.start, i.last)));
+    apertures.forEach(i -> outlines.add(new IovaRange(i.start(), i.last())));
     IovaAxis axis = new IovaAxis(filled, outlines, TARGET_WIDTH);
     maxWidth = Math.max(maxWidth, LEFT + axis.width() + RIGHT);
 
@@ -226,100 +223,6 @@ final class SvgRenderer {
     return null;
   }
 
-  private List<Item> apertures(IoasState ioas) {
-    List<Item> out = new ArrayList<>();
-    for (int id : ioas.domainHwptIds()) {
-      HwptState h = hwpt(id);
-      if (h == null || h.aperture() == null) {
-        continue;
-      }
-      IovaRange a = h.aperture();
-      out.add(new Item("aperture", "P" + (out.size() + 1), a.start(), a.last(), "aperture",
-          "hwpt " + id + " aperture", h.domainModel() + " domain, page sizes "
-              + Format.pageSizes(h.pageSizes()) + ", " + h.ioPageTableEntries() + " entries"));
-    }
-    return out;
-  }
-
-  private static List<Item> reserved(IoasState ioas) {
-    List<Item> out = new ArrayList<>();
-    for (Reserved r : ioas.reserved()) {
-      out.add(new Item("reserved", "R" + (out.size() + 1), r.start(), r.last(),
-          "reserved-" + r.owner().name().toLowerCase(Locale.ROOT), r.ownerName(),
-          "reserved by " + r.ownerName()));
-    }
-    return out;
-  }
-
-  private static List<Item> allowed(IoasState ioas) {
-    List<Item> out = new ArrayList<>();
-    for (IovaRange r : ioas.allowed()) {
-      out.add(new Item("allowed", "L" + (out.size() + 1), r.start(), r.last(), "allowed",
-          "allowed", "ALLOW_IOVAS range"));
-    }
-    return out;
-  }
-
-  private static List<Item> areas(IoasState ioas) {
-    List<AreaState> all = ioas.areas();
-    List<Item> out = new ArrayList<>();
-    if (all.size() <= MAX_AREA_ITEMS) {
-      for (AreaState a : all) {
-        String css = switch (a.protection()) {
-          case "rw" -> "area-rw";
-          case "r-" -> "area-r";
-          case "-w" -> "area-w";
-          default -> "area-none";
-        } + (a.populated() ? "" : " unpopulated") + (a.preventAccess() ? " prevent-access" : "");
-        String tag = "A" + (out.size() + 1);
-        out.add(new Item("area", tag, a.iova(), a.last(), css, a.protection(),
-            a.protection() + ", source #" + a.pageSourceId() + " + " + hex(a.pageOffset())
-                + ", user address " + hex(a.userAddress()) + ", " + a.pinnedPages()
-                + " pinned pages, " + a.accessPins() + " access pins"
-                + (a.populated() ? "" : ", unpopulated")
-                + (a.preventAccess() ? ", prevent-access" : "")));
-      }
-      return out;
-    }
-    int per = (all.size() + MAX_AREA_ITEMS - 1) / MAX_AREA_ITEMS;
-    for (int from = 0; from < all.size(); from += per) {
-      int to = Math.min(all.size(), from + per) - 1;
-      String tag = "A" + (from + 1) + (to > from ? "-A" + (to + 1) : "");
-      out.add(new Item("area-group", tag, all.get(from).iova(), all.get(to).last(), "area-group",
-          (to - from + 1) + " areas", (to - from + 1) + " consecutive areas (more than "
-              + MAX_AREA_ITEMS + " areas: drawn in groups)"));
-    }
-    return out;
-  }
-
-  /** The free IOVA: neither an area nor reserved. */
-  private static List<Item> holes(List<Item> areas, List<Item> reserved) {
-    List<Item> used = new ArrayList<>(areas);
-    used.addAll(reserved);
-    used.sort((a, b) -> Long.compareUnsigned(a.start, b.start));
-    List<Item> out = new ArrayList<>();
-    BigInteger next = BigInteger.ZERO; // first address not known to be used
-    for (Item u : used) {
-      BigInteger s = Format.unsigned(u.start);
-      if (s.compareTo(next) > 0) {
-        out.add(hole(next, s.subtract(BigInteger.ONE)));
-      }
-      BigInteger after = Format.unsigned(u.last).add(BigInteger.ONE);
-      if (after.compareTo(next) > 0) {
-        next = after;
-      }
-    }
-    if (next.compareTo(Format.TWO_64) < 0) {
-      out.add(hole(next, Format.TWO_64.subtract(BigInteger.ONE)));
-    }
-    return out;
-  }
-
-  private static Item hole(BigInteger start, BigInteger last) {
-    return new Item("hole", "", start.longValue(), last.longValue(), "hole", "free",
-        "hole: free IOVA");
-  }
-
   // ---- drawing --------------------------------------------------------------------------------
 
   /** Draws a lane's items on as many rows as overlaps need; returns the y below it. */
@@ -331,7 +234,7 @@ final class SvgRenderer {
     List<Double> rowEnds = new ArrayList<>();
     List<Integer> rowOf = new ArrayList<>();
     for (Item it : items) {
-      double x0 = axis.xOfStart(it.start);
+      double x0 = axis.xOfStart(it.start());
       int row = 0;
       if (pack) {
         while (row < rowEnds.size() && rowEnds.get(row) > x0) {
@@ -341,7 +244,7 @@ final class SvgRenderer {
       if (row == rowEnds.size()) {
         rowEnds.add(0.0);
       }
-      rowEnds.set(row, axis.xAfter(it.last));
+      rowEnds.set(row, axis.xAfter(it.last()));
       rowOf.add(row);
     }
     text(g, 16, y + ROW / 2 + 4, "lane", name);
@@ -352,29 +255,29 @@ final class SvgRenderer {
   }
 
   private void item(StringBuilder g, IovaAxis axis, Item it, double y) {
-    double x0 = LEFT + axis.xOfStart(it.start);
-    double w = axis.xAfter(it.last) - axis.xOfStart(it.start);
-    String bounds = hex(it.start) + " - " + hex(it.last);
-    g.append("<g class=\"item ").append(it.css).append("\" data-kind=\"").append(it.kind)
-        .append("\" data-tag=\"").append(esc(it.tag)).append("\" data-start=\"")
-        .append(hex(it.start)).append("\" data-last=\"").append(hex(it.last)).append("\">")
-        .append("<title>").append(esc((it.tag.isEmpty() ? "" : it.tag + " ") + it.kind + " "
-            + bounds + " (" + Format.size(it.start, it.last) + "): " + it.detail))
+    double x0 = LEFT + axis.xOfStart(it.start());
+    double w = axis.xAfter(it.last()) - axis.xOfStart(it.start());
+    String bounds = hex(it.start()) + " - " + hex(it.last());
+    g.append("<g class=\"item ").append(it.css()).append("\" data-kind=\"").append(it.kind())
+        .append("\" data-tag=\"").append(esc(it.tag())).append("\" data-start=\"")
+        .append(hex(it.start())).append("\" data-last=\"").append(hex(it.last())).append("\">")
+        .append("<title>").append(esc((it.tag().isEmpty() ? "" : it.tag() + " ") + it.kind() + " "
+            + bounds + " (" + Format.size(it.start(), it.last()) + "): " + it.detail()))
         .append("</title>");
     g.append("<rect x=\"").append(num(x0)).append("\" y=\"").append(num(y)).append("\" width=\"")
         .append(num(w)).append("\" height=\"").append(num(ROW)).append("\"/>");
     double[] room = labelRoom(axis, x0 - LEFT, x0 - LEFT + w);
-    String size = Format.size(it.start, it.last);
-    String[] candidates = it.tag.isEmpty()
+    String size = Format.size(it.start(), it.last());
+    String[] candidates = it.tag().isEmpty()
         ? new String[] {"free " + size, "free", ""}
-        : new String[] {it.tag + " " + it.label + " " + size, it.tag + " " + it.label,
-            it.tag + " " + size, it.tag};
-    if (!it.tag.isEmpty() && room[1] - room[0] < it.tag.length() * CHAR + 4) {
+        : new String[] {it.tag() + " " + it.label() + " " + size, it.tag() + " " + it.label(),
+            it.tag() + " " + size, it.tag()};
+    if (!it.tag().isEmpty() && room[1] - room[0] < it.tag().length() * CHAR + 4) {
       room = new double[] {x0 - LEFT, x0 - LEFT + w}; // all cut out: the tag goes anywhere
     }
-    int dash = it.tag.indexOf('-');
-    if (dash > 0 && it.tag.length() * CHAR + 6 > room[1] - room[0]) {
-      candidates[candidates.length - 1] = it.tag.substring(0, dash) + "+"; // A10-A12 -> A10+
+    int dash = it.tag().indexOf('-');
+    if (dash > 0 && it.tag().length() * CHAR + 6 > room[1] - room[0]) {
+      candidates[candidates.length - 1] = it.tag().substring(0, dash) + "+"; // A10-A12 -> A10+
     }
     String last = candidates[candidates.length - 1];
     for (String c : candidates) {
@@ -487,9 +390,10 @@ final class SvgRenderer {
     text(g, LEFT, y, "key-head", head);
     y += KEY_LINE;
     for (Item it : items) {
-      String line = String.format(Locale.ROOT, "%-9s %-10s %-18s %-18s %-11s %s", it.tag,
-          it.kind, hex(it.start), hex(it.last), Format.size(it.start, it.last), it.detail);
-      g.append("<text class=\"key\" data-tag=\"").append(esc(it.tag)).append("\" x=\"")
+      String line = String.format(Locale.ROOT, "%-9s %-10s %-18s %-18s %-11s %s", it.tag(),
+          it.kind(), hex(it.start()), hex(it.last()), Format.size(it.start(), it.last()),
+          it.detail());
+      g.append("<text class=\"key\" data-tag=\"").append(esc(it.tag())).append("\" x=\"")
           .append(num(LEFT)).append("\" y=\"").append(num(y)).append("\">").append(esc(line))
           .append("</text>\n");
       maxWidth = Math.max(maxWidth, LEFT + line.length() * CHAR + RIGHT);

@@ -227,7 +227,7 @@ class SvgRendererTest {
     Snapshot s = Samples.manyAreas(250);
     List<Drawn> drawn = drawn(panel(parse(s.toSvg()), 1));
     List<Drawn> groups = drawn.stream().filter(d -> d.kind().equals("area-group")).toList();
-    assertThat(groups).hasSizeLessThanOrEqualTo(SvgRenderer.MAX_AREA_ITEMS);
+    assertThat(groups).hasSizeLessThanOrEqualTo(IovaMap.MAX_AREA_ITEMS);
     assertThat(drawn).noneMatch(d -> d.kind().equals("area"));
     List<AreaState> areas = s.ioases().getFirst().areas();
     assertThat(groups.getFirst().start()).isEqualTo(areas.getFirst().iova());
