@@ -6,7 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.lang.foreign.MemorySegment;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Proxy;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.iommufd4j.inspect.Snapshot;
 import org.iommufd4j.inspect.Snapshot.AccessPin;
 import org.iommufd4j.inspect.Snapshot.Account;
@@ -210,6 +215,48 @@ class InspectTest extends MockDeviceFixture {
     });
     assertThat(s.ioases().getFirst().domainHwptIds()).containsExactly(parent);
     assertThat(s.toTable()).contains("paging, nest parent", "nested", "tracking");
+  }
+
+  @Test
+  void snapshotsTakenWhileOtherThreadsMapAreConsistentPerIoas() throws Exception {
+    openPrivate();
+    Ioas ioas = iommufd.createIoas();
+    MemorySegment buffer = buffer(2 * MIB, MIB);
+    int rounds = 300;
+    try (EmulatedDevice dev = iommufd.createDevice(DomainModel.selftestMock());
+        ExecutorService pool = Executors.newFixedThreadPool(2)) {
+      dev.attach(ioas);
+      List<Future<?>> workers = new ArrayList<>();
+      for (int t = 0; t < 2; t++) {
+        long iova = BASE + t * 0x100_0000L;
+        MemorySegment mine = buffer.asSlice(t * MIB, MIB);
+        workers.add(pool.submit(() -> {
+          for (int i = 0; i < rounds; i++) {
+            long length = 4096L * (1 + i % 64);
+            ioas.mapFixed(iova, mine.asSlice(0, length), Protection.READ_WRITE);
+            ioas.unmap(iova, length);
+          }
+        }));
+      }
+      for (int i = 0; i < rounds; i++) {
+        Snapshot s = iommufd.inspect();
+        IoasState state = s.ioases().getFirst();
+        long populated = 0;
+        for (AreaState a : state.areas()) {
+          if (a.populated()) {
+            populated += a.length();
+            assertThat(a.pinnedPages()).as("snapshot %d: %s", i, a).isEqualTo(a.length() / 4096);
+          }
+        }
+        HwptState h = s.hwpts().getFirst();
+        assertThat(h.ioPageTableEntries()).as("snapshot %d: entries read with the areas", i)
+            .isEqualTo(populated / MOCK_PAGE);
+      }
+      for (Future<?> w : workers) {
+        w.get(60, TimeUnit.SECONDS);
+      }
+    }
+    assertThat(iommufd.inspect().ioases().getFirst().areas()).isEmpty();
   }
 
   @Test
