@@ -200,6 +200,24 @@ public final class BridgeServer implements AutoCloseable {
 
   void channelClosed(Channel channel) {
     channels.remove(channel);
+    synchronized (idle) {
+      idle.notifyAll();
+    }
+  }
+
+  /** Waits until at most {@code max} connections are being served: true if so in time. */
+  public boolean awaitChannels(int max, java.time.Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (idle) {
+      while (channels.size() > max) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        idle.wait(Math.max(1, left / 1_000_000));
+      }
+      return true;
+    }
   }
 
   // ---- processes -------------------------------------------------------------------------

@@ -25,10 +25,15 @@ public final class Main implements Runnable {
 
   /** Runs the command line and returns the exit status (used by tests). */
   static int run(String... args) {
+    return commandLine().execute(args);
+  }
+
+  /** The command line with every parser setting the commands need. */
+  static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Main());
     // exec: options after PROGRAM are PROGRAM's, with or without "--"
     cl.getSubcommands().get("exec").setStopAtPositional(true);
-    return cl.execute(args);
+    return cl;
   }
 
   static final class Version implements CommandLine.IVersionProvider {
