@@ -110,11 +110,11 @@ public final class BridgeServer implements AutoCloseable {
     return host;
   }
 
-  /** Open {@code /dev/iommu} files whose last descriptor has not been closed yet. */
+  /** Open {@code /dev/iommu} files not yet torn down (last descriptor open, or teardown running). */
   public int liveContexts() {
     int n = 0;
     for (ServerFile f : files.values()) {
-      if (f.context != null && f.isLive()) {
+      if (f.context != null && !f.isFinished()) {
         n++;
       }
     }
@@ -298,6 +298,7 @@ public final class BridgeServer implements AutoCloseable {
       LibC.write(pair[0], one, 1);
     }
     ServerFile f = new ServerFile(kind, inode, pair[0], pair[1], name, context);
+    f.onFinished = this::forget;
     files.put(inode, f);
     watcher.watch(f);
     return f;
@@ -306,6 +307,13 @@ public final class BridgeServer implements AutoCloseable {
   /** A file that was never handed over: it goes when the watcher sees its end. */
   void discard(ServerFile f) {
     f.closeClientEnd();
+  }
+
+  private void forget(ServerFile f) {
+    files.remove(f.clientInode, f);
+    synchronized (idle) {
+      idle.notifyAll();
+    }
   }
 
   ServerFile fileByInode(long inode) {
@@ -320,16 +328,18 @@ public final class BridgeServer implements AutoCloseable {
     ServerFile f = fileByInode(inode);
     if (f != null && f.peerGone()) {
       fileEnded(f);
+      try {
+        f.awaitTeardown(); // the watcher may have got there first
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 
+  /** The file stays findable until its teardown is over, so a racing close can wait for it. */
   private void fileEnded(ServerFile f) {
-    files.remove(f.clientInode, f);
     f.closeClientEnd();
     f.endOfFile();
-    synchronized (idle) {
-      idle.notifyAll();
-    }
     LOG.log(System.Logger.Level.DEBUG, "{0}: last descriptor closed", f.name);
   }
 

@@ -23,6 +23,10 @@ final class ServerFile {
   private EmulatedFile file;
   private int refs = 1;
   private boolean endOfFile;
+  private boolean finishing;
+  private boolean finished;
+  /** Called once the teardown is over (the server forgets the file then). */
+  java.util.function.Consumer<ServerFile> onFinished;
   /** The client's end until it has been handed over, then -1. */
   private int clientEnd;
 
@@ -91,8 +95,31 @@ final class ServerFile {
       if (--refs > 0) {
         return;
       }
+      finishing = true;
     }
-    finish();
+    try {
+      finish();
+    } finally {
+      synchronized (this) {
+        finished = true;
+        notifyAll();
+      }
+      if (onFinished != null) {
+        onFinished.accept(this);
+      }
+    }
+  }
+
+  /** If the last reference went and the teardown is running in another thread, waits for it. */
+  synchronized void awaitTeardown() throws InterruptedException {
+    while (finishing && !finished) {
+      wait();
+    }
+  }
+
+  /** Whether the context is closed or the file released, completely. */
+  synchronized boolean isFinished() {
+    return finished;
   }
 
   /** The client's last descriptor was closed. Idempotent. */
