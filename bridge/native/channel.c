@@ -15,6 +15,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -39,6 +41,11 @@
 struct channel {
   _Atomic int fd;
   uint32_t mode;
+  unsigned char *mbox; /* the mailbox, or NULL: frames go over the socket */
+  unsigned spin_misses; /* replies in a row that spinning did not catch */
+  unsigned waits;
+  uintptr_t stack_base; /* this thread's stack, [base, top), or 0 if unknown */
+  uintptr_t stack_top;
   struct {
     uint64_t ino;
     uint64_t handle;
@@ -87,6 +94,7 @@ static void channel_free(struct channel *ch) {
   int fd = atomic_load(&ch->fd);
   i4j_track_clear(fd);
   i4j_sys_close(fd);
+  if (ch->mbox) munmap(ch->mbox, MBOX_SIZE);
   munmap(ch, sizeof *ch);
 }
 
@@ -131,7 +139,10 @@ static void after_fork_child(void) {
   pthread_mutex_init(&registry_lock, NULL);
 }
 
+static void print_stats(void);
+
 static void init_once(void) {
+  if (i4j_debug) atexit(print_stats);
   pthread_key_create(&exit_key, on_thread_exit);
   pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
@@ -284,6 +295,157 @@ static uint32_t get32(const unsigned char *p) {
   return v;
 }
 
+/* ---- the mailbox ------------------------------------------------------------------------ */
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+}
+
+static _Atomic uint32_t *mbox_word(struct channel *ch, size_t offset) {
+  return (_Atomic uint32_t *)(ch->mbox + offset);
+}
+
+static int socket_hung_up(int fd) {
+  struct pollfd p = {.fd = fd, .events = 0};
+  int saved = errno;
+  long r = syscall(SYS_poll, &p, 1UL, 0);
+  errno = saved;
+  return r > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
+}
+
+static int recv_frame(struct channel *ch, uint16_t *type, uint32_t *length, int *got_fd);
+
+/* The next frame on the socket that is not a doorbell. */
+static int recv_real_frame(struct channel *ch, uint16_t *type, uint32_t *length, int *got_fd) {
+  do {
+    if (recv_frame(ch, type, length, got_fd) != 0) return -1;
+  } while (*type == T_DOORBELL);
+  return 0;
+}
+
+/* IOMMUFD4J_DEBUG: how the mailbox waits went, printed when the process exits. */
+static _Atomic long stat_spun, stat_slept, stat_rang;
+
+static void print_stats(void) {
+  if (stat_spun + stat_slept + stat_rang)
+    i4j_log("mailbox: %ld replies caught spinning, %ld after sleeping, %ld doorbells rung", (long)stat_spun,
+            (long)stat_slept, (long)stat_rang);
+}
+
+static int spin_for_turn(struct channel *ch, long micros) {
+  _Atomic uint32_t *turn = mbox_word(ch, MBOX_TURN);
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (unsigned i = 1;; i++) {
+    if (atomic_load_explicit(turn, memory_order_acquire) == TURN_CLIENT) return 1;
+    cpu_relax();
+    if ((i & 63) == 0) {
+      clock_gettime(CLOCK_MONOTONIC, &t);
+      if ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000 >= micros) return 0;
+    }
+  }
+}
+
+/*
+ * Waits for a frame: 0 when it is in the box, 1 when a frame with a descriptor came on the
+ * socket while sleeping (it is in ch->in, its box announcement consumed), -1 on failure.
+ */
+static int mbox_await(struct channel *ch, uint16_t *type, uint32_t *length, int *got_fd) {
+  _Atomic uint32_t *turn = mbox_word(ch, MBOX_TURN);
+  /*
+   * Spin only while spinning pays: after a few misses in a row (the server is slow, or has no CPU
+   * to run on: spinning then only takes it away) sleep at once, and try again now and then.
+   */
+  int spin = i4j_spin_us > 0 && (ch->spin_misses < 4 || (++ch->waits & 15) == 0);
+  if (spin && spin_for_turn(ch, i4j_spin_us)) {
+    ch->spin_misses = 0;
+    if (i4j_debug) stat_spun++;
+    return 0;
+  }
+  if (spin) ch->spin_misses++;
+  if (i4j_debug) stat_slept++;
+  _Atomic uint32_t *waiting = mbox_word(ch, MBOX_CLIENT_WAITING);
+  for (;;) {
+    atomic_store(waiting, 1);
+    if (atomic_load(turn) == TURN_CLIENT) {
+      atomic_store(waiting, 0);
+      return 0;
+    }
+    int r = recv_frame(ch, type, length, got_fd);
+    atomic_store(waiting, 0);
+    if (r != 0) return -1;
+    if (*type == T_DOORBELL) continue;
+    /* a frame with a descriptor: its T_VIA_SOCKET follows in the box at once */
+    while (!spin_for_turn(ch, 1000)) {
+      if (socket_hung_up(atomic_load(&ch->fd))) return -1;
+      sched_yield();
+    }
+    atomic_store_explicit(turn, TURN_NONE, memory_order_relaxed);
+    return 1;
+  }
+}
+
+/* Puts a frame for the server into the box (a descriptor travels on the socket, announced). */
+static int mbox_post(struct channel *ch, uint16_t type, const void *a, size_t na, const void *b, size_t nb,
+                     int send_fd) {
+  int fd = atomic_load(&ch->fd);
+  if (send_fd >= 0) {
+    if (send_frame(fd, type, a, na, b, nb, send_fd) != 0) return -1;
+    type = T_VIA_SOCKET;
+    na = nb = 0;
+  }
+  if (na + nb > MBOX_SIZE - MBOX_DATA) {
+    errno = EMSGSIZE;
+    return -1;
+  }
+  if (na) memcpy(ch->mbox + MBOX_DATA, a, na);
+  if (nb) memcpy(ch->mbox + MBOX_DATA + na, b, nb);
+  uint32_t length = (uint32_t)(na + nb);
+  memcpy(ch->mbox + MBOX_LENGTH, &length, 4);
+  memcpy(ch->mbox + MBOX_TYPE, &type, 2);
+  atomic_store_explicit(mbox_word(ch, MBOX_TURN), TURN_SERVER, memory_order_release);
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load(mbox_word(ch, MBOX_SERVER_WAITING))) {
+    if (i4j_debug) stat_rang++;
+    return send_frame(fd, T_DOORBELL, NULL, 0, NULL, 0, -1);
+  }
+  return 0;
+}
+
+static int mbox_take(struct channel *ch, uint16_t *type, uint32_t *length, int *got_fd) {
+  *got_fd = -1;
+  int r = mbox_await(ch, type, length, got_fd);
+  if (r != 0) return r < 0 ? -1 : 0;
+  memcpy(length, ch->mbox + MBOX_LENGTH, 4);
+  memcpy(type, ch->mbox + MBOX_TYPE, 2);
+  if (*type == T_VIA_SOCKET) {
+    atomic_store_explicit(mbox_word(ch, MBOX_TURN), TURN_NONE, memory_order_relaxed);
+    return recv_real_frame(ch, type, length, got_fd);
+  }
+  if (*length > sizeof ch->in || *length > MBOX_SIZE - MBOX_DATA) {
+    errno = EPROTO;
+    return -1;
+  }
+  memcpy(ch->in, ch->mbox + MBOX_DATA, *length);
+  atomic_store_explicit(mbox_word(ch, MBOX_TURN), TURN_NONE, memory_order_relaxed);
+  return 0;
+}
+
+static int post_message(struct channel *ch, uint16_t type, const void *a, size_t na, const void *b, size_t nb,
+                        int send_fd) {
+  if (ch->mbox) return mbox_post(ch, type, a, na, b, nb, send_fd);
+  return send_frame(atomic_load(&ch->fd), type, a, na, b, nb, send_fd);
+}
+
+static int take_message(struct channel *ch, uint16_t *type, uint32_t *length, int *got_fd) {
+  if (ch->mbox) return mbox_take(ch, type, length, got_fd);
+  return recv_frame(ch, type, length, got_fd);
+}
+
 /* ---- connecting ------------------------------------------------------------------------- */
 
 static int high_fd_base(void) {
@@ -361,8 +523,9 @@ static struct channel *channel_connect(long *err) {
   struct {
     uint32_t magic, version, flags, probe_len;
     uint64_t probe_addr;
-  } hello = {I4J_MAGIC, I4J_VERSION, i4j_shim_memory ? HELLO_FORCE_SHIM_MEMORY : 0u, sizeof nonce,
-             (uint64_t)(uintptr_t)nonce};
+  } hello = {I4J_MAGIC, I4J_VERSION,
+             (i4j_shim_memory ? HELLO_FORCE_SHIM_MEMORY : 0u) | (i4j_mailbox ? HELLO_MAILBOX : 0u),
+             sizeof nonce, (uint64_t)(uintptr_t)nonce};
   uint16_t type;
   uint32_t length;
   int got = -1;
@@ -376,8 +539,32 @@ static struct channel *channel_connect(long *err) {
     return NULL;
   }
   ch->mode = get32(ch->in + 4);
-  DBG("channel fd %d connected to %s, memory %s", fd, i4j_socket_path,
-      ch->mode == MODE_DIRECT ? "read by the server" : "served by the shim");
+  if (ch->mode & MODE_MAILBOX) {
+    void *box = got >= 0 ? mmap(NULL, MBOX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, got, 0) : MAP_FAILED;
+    if (got >= 0) i4j_sys_close(got);
+    if (box == MAP_FAILED) {
+      DBG("cannot map the mailbox");
+      channel_free(ch);
+      *err = -ENXIO;
+      return NULL;
+    }
+    ch->mbox = box;
+  } else if (got >= 0) {
+    i4j_sys_close(got);
+  }
+  DBG("channel fd %d connected to %s, memory %s, %s", fd, i4j_socket_path,
+      (ch->mode & MODE_SHIM) ? "served by the shim" : "read by the server",
+      ch->mbox ? "mailbox" : "socket frames");
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void *base;
+    size_t size;
+    if (pthread_attr_getstack(&attr, &base, &size) == 0) {
+      ch->stack_base = (uintptr_t)base;
+      ch->stack_top = (uintptr_t)base + size;
+    }
+    pthread_attr_destroy(&attr);
+  }
   pthread_mutex_lock(&registry_lock);
   ch->next = registry;
   registry = ch;
@@ -397,7 +584,7 @@ static struct channel *channel_get(long *err) {
 /* ---- callbacks -------------------------------------------------------------------------- */
 
 static int reply(struct channel *ch, int64_t status, const void *data, size_t n, int send_fd) {
-  return send_frame(atomic_load(&ch->fd), T_CB_REPLY, &status, sizeof status, data, n, send_fd);
+  return post_message(ch, T_CB_REPLY, &status, sizeof status, data, n, send_fd);
 }
 
 static void cache_put(struct channel *ch, uint64_t ino, uint64_t handle) {
@@ -485,12 +672,12 @@ static int callback(struct channel *ch, uint16_t type, uint32_t length, int fd) 
 /* One call on ch: request, callbacks, result. -EIO (and the channel dropped) if it breaks. */
 static long exchange(struct channel *ch, uint16_t type, const void *a, size_t na, const void *b, size_t nb,
                      int send_fd, struct i4j_result *res, int *recv_fd) {
-  if (send_frame(atomic_load(&ch->fd), type, a, na, b, nb, send_fd) != 0) goto broken;
+  if (post_message(ch, type, a, na, b, nb, send_fd) != 0) goto broken;
   for (;;) {
     uint16_t t;
     uint32_t length;
     int fd;
-    if (recv_frame(ch, &t, &length, &fd) != 0) goto broken;
+    if (take_message(ch, &t, &length, &fd) != 0) goto broken;
     if (t == T_RESULT) {
       if (length < RESULT_SIZE) {
         if (fd >= 0) i4j_sys_close(fd);
@@ -501,6 +688,8 @@ static long exchange(struct channel *ch, uint16_t type, const void *a, size_t na
       res->handle = get64(ch->in + 8);
       res->ino = get64(ch->in + 16);
       res->kind = get32(ch->in + 24);
+      res->writeback_offset = get32(ch->in + 28);
+      res->writeback_length = length - RESULT_SIZE;
       if (recv_fd)
         *recv_fd = fd;
       else if (fd >= 0)
@@ -575,15 +764,30 @@ long i4j_ioctl(int fd, const struct tracked *t, unsigned long request, void *arg
   if (ch && (r = handle_of(ch, fd, t, &handle)) == 0) {
     struct {
       uint64_t handle, request, arg;
-      uint32_t window, zero;
+      uint32_t window, flags;
     } req = {handle, request, (uint64_t)(uintptr_t)arg, 0, 0};
     unsigned char window[I4J_WINDOW];
+    uintptr_t at = (uintptr_t)arg;
     if (((request >> 8) & 0xff) == 0x3b && arg != NULL) {
-      long n = i4j_self_read((uint64_t)(uintptr_t)arg, window, sizeof window);
-      req.window = n > 0 ? (uint32_t)n : 0;
+      /* A struct in an active frame of this thread's stack is certainly readable and writable:
+         copy it plainly, and let the server hand back what it writes there. (Not on a signal
+         stack or a coroutine's: then the frame is outside the thread's stack.) */
+      uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
+      if (ch->stack_top && frame >= ch->stack_base && frame < ch->stack_top && at >= frame &&
+          at + sizeof window <= ch->stack_top && at + sizeof window > at) {
+        memcpy(window, arg, sizeof window);
+        req.window = sizeof window;
+        req.flags = IOCTL_WINDOW_WRITABLE;
+      } else {
+        long n = i4j_self_read((uint64_t)at, window, sizeof window);
+        req.window = n > 0 ? (uint32_t)n : 0;
+      }
     }
-    struct i4j_result res;
+    struct i4j_result res = {0};
     r = exchange(ch, T_IOCTL, &req, sizeof req, window, req.window, -1, &res, NULL);
+    if (res.writeback_length > 0 && (req.flags & IOCTL_WINDOW_WRITABLE) &&
+        (uint64_t)res.writeback_offset + res.writeback_length <= req.window)
+      memcpy((char *)arg + res.writeback_offset, ch->in + RESULT_SIZE, res.writeback_length);
   }
   restore_signals(&old);
   return r;

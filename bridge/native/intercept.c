@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -46,6 +47,8 @@ int i4j_debug;
 int i4j_shim_memory;
 int i4j_vfio;
 long i4j_connect_wait_ms;
+int i4j_mailbox;
+long i4j_spin_us;
 
 void i4j_log(const char *fmt, ...) {
   char buf[512];
@@ -697,6 +700,12 @@ __attribute__((constructor)) static void shim_init(void) {
   i4j_vfio = env_flag("IOMMUFD4J_VFIO", "1");
   const char *wait = getenv("IOMMUFD4J_CONNECT_WAIT_MS");
   i4j_connect_wait_ms = wait ? strtol(wait, NULL, 10) : 0;
+  i4j_mailbox = !env_flag("IOMMUFD4J_MAILBOX", "0");
+  /* Spinning for the reply pays only when the server runs on another CPU at the same time. */
+  cpu_set_t cpus;
+  int ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+  const char *spin = getenv("IOMMUFD4J_SPIN_US");
+  i4j_spin_us = spin ? strtol(spin, NULL, 10) : (ncpu > 1 ? 50 : 0);
   i4j_channel_init();
   if (i4j_socket_path) scan_inherited();
   DBG("loaded; server socket %s", i4j_socket_path ? i4j_socket_path : "(none: everything passes through)");

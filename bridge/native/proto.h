@@ -37,14 +37,19 @@
 #define T_HELLO 1   /* u32 magic, u32 version, u32 flags, u32 probe_len, u64 probe_addr, probe bytes */
 #define T_OPEN 2    /* u32 open flags, u32 node (NODE_*) */
 #define T_ATTACH 3  /* (empty) + SCM_RIGHTS fd */
-#define T_IOCTL 4   /* u64 handle, u64 request, u64 arg, u32 window_len, u32 0, window bytes */
+#define T_IOCTL 4   /* u64 handle, u64 request, u64 arg, u32 window_len, u32 flags, window bytes */
 #define T_READ 5    /* u64 handle, u64 buffer, u64 count */
 #define T_WRITE 6   /* u64 handle, u64 buffer, u64 count */
 #define T_CLOSED 7  /* u64 inode: the shim closed a descriptor of that file (was it the last?) */
+/* with a mailbox: the frame is on the socket (it carries a descriptor) */
+#define T_VIA_SOCKET 8
+/* with a mailbox, on the socket: wake up, look at the box (sent only to a sleeping peer) */
+#define T_DOORBELL 9
 /* client -> server, answering a callback */
 #define T_CB_REPLY 48 /* i64 status, then data (CB_MEM_READ) */
 /* server -> client */
-#define T_RESULT 64   /* i64 result (>= 0 or -errno), u64 handle, u64 inode, u32 kind, u32 0 */
+#define T_RESULT 64   /* i64 result (>= 0 or -errno), u64 handle, u64 inode, u32 kind, u32 offset,
+                         then bytes the shim writes at arg + offset (IOCTL_WINDOW_WRITABLE) */
 #define T_HELLO_OK 65 /* u32 version, u32 mode (MODE_*), u64 server id */
 /* server -> client callbacks, during a call */
 #define CB_MEM_READ 32  /* u64 address, u64 length: reply status + the bytes */
@@ -54,10 +59,36 @@
 #define CB_CLOSE_FD 36  /* u32 fd, u32 0: reply status */
 #define CB_GET_FD 37    /* u32 fd, u32 0: reply status, + SCM_RIGHTS fd when status is 0 */
 
-#define HELLO_FORCE_SHIM_MEMORY 1u /* flags: serve caller memory through callbacks */
+/* T_IOCTL flags: the window lies in the calling thread's own stack, so writing it cannot fail:
+   the server may return what the call writes there in the result instead of writing it itself */
+#define IOCTL_WINDOW_WRITABLE 1u
 
-#define MODE_DIRECT 0u /* the server reads caller memory itself (process_vm_readv) */
-#define MODE_SHIM 1u   /* the server asks the shim (CB_MEM_*) */
+#define HELLO_FORCE_SHIM_MEMORY 1u /* flags: serve caller memory through callbacks */
+#define HELLO_MAILBOX 2u           /* flags: the client can use a mailbox */
+
+#define MODE_DIRECT 0u  /* the server reads caller memory itself (process_vm_readv) */
+#define MODE_SHIM 1u    /* the server asks the shim (CB_MEM_*) */
+#define MODE_MAILBOX 2u /* flag: frames go through the mailbox attached to HELLO_OK */
+
+/*
+ * The mailbox: a sealed memfd the server makes, mapped by both. One frame at a time is in it;
+ * `turn` says whose it is. A writer fills the frame, stores turn with release order, then, if
+ * the reader's `waiting` word is set, rings it: a T_DOORBELL frame on the socket, whose sync
+ * wake-up the scheduler handles as well as a socket ping-pong. A reader spins a while on turn,
+ * then sets `waiting` and sleeps in recv on the socket. It takes the frame out of the box and
+ * sets turn back to 0. A frame with a descriptor goes on the socket, then T_VIA_SOCKET into the
+ * box. The server copies a frame out before looking at it; the client may scribble on it any time.
+ */
+#define MBOX_TURN 0
+#define MBOX_SERVER_WAITING 64
+#define MBOX_CLIENT_WAITING 128
+#define MBOX_LENGTH 192 /* u32 payload length */
+#define MBOX_TYPE 196   /* u16 frame type */
+#define MBOX_DATA 4096
+#define MBOX_SIZE (MBOX_DATA + I4J_CHUNK + 4096)
+#define TURN_NONE 0u
+#define TURN_SERVER 1u /* a frame for the server is in the box */
+#define TURN_CLIENT 2u /* a frame for the client is in the box */
 
 #define NODE_IOMMU 0u /* /dev/iommu */
 #define NODE_VFIO 1u  /* /dev/vfio/vfio */

@@ -26,6 +26,8 @@ HIDDEN extern int i4j_debug;               /* IOMMUFD4J_DEBUG */
 HIDDEN extern int i4j_shim_memory;         /* IOMMUFD4J_MEMORY=shim */
 HIDDEN extern int i4j_vfio;                /* IOMMUFD4J_VFIO=1 */
 HIDDEN extern long i4j_connect_wait_ms;    /* IOMMUFD4J_CONNECT_WAIT_MS: server still starting */
+HIDDEN extern int i4j_mailbox;             /* IOMMUFD4J_MAILBOX (default 1): the fast channel */
+HIDDEN extern long i4j_spin_us;            /* IOMMUFD4J_SPIN_US: how long to spin for a reply */
 HIDDEN void i4j_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define DBG(...) \
   do { \
@@ -50,6 +52,8 @@ struct i4j_result {
   uint64_t handle;
   uint64_t ino;
   uint32_t kind;
+  uint32_t writeback_offset; /* bytes after the result go to arg + this */
+  uint32_t writeback_length;
 };
 /* Opens node (NODE_*) with open(2) flags: fd or -errno. */
 HIDDEN int i4j_open(uint32_t node, int flags);

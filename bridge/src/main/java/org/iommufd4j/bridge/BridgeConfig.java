@@ -14,6 +14,8 @@ import org.iommufd4j.Configuration;
  *     {@link #MEMLOCK_FROM_PROCESS}
  * @param maxChannels connections served at once; more are refused
  * @param timeoutMillis how long a client may take to answer a callback or finish a frame
+ * @param spinMicros how long a server thread spins for a client's next frame before sleeping
+ *     (0 on one CPU, where spinning only delays the client)
  */
 public record BridgeConfig(
     boolean testAbi,
@@ -22,7 +24,8 @@ public record BridgeConfig(
     Privilege capIpcLock,
     long memlockLimit,
     int maxChannels,
-    long timeoutMillis) {
+    long timeoutMillis,
+    long spinMicros) {
 
   /** {@link #memlockLimit}: each client's own soft RLIMIT_MEMLOCK ({@code /proc/<pid>/limits}). */
   public static final long MEMLOCK_FROM_PROCESS = -2;
@@ -42,7 +45,7 @@ public record BridgeConfig(
         && memlockLimit != MEMLOCK_FROM_PROCESS) {
       throw new IllegalArgumentException("memlockLimit=" + memlockLimit);
     }
-    if (maxChannels < 1 || timeoutMillis < 1) {
+    if (maxChannels < 1 || timeoutMillis < 1 || spinMicros < 0) {
       throw new IllegalArgumentException("maxChannels=" + maxChannels + " timeoutMillis="
           + timeoutMillis);
     }
@@ -50,45 +53,52 @@ public record BridgeConfig(
 
   /**
    * The test ABI on, no {@code /dev/vfio/vfio}, privileges and memory-lock limit of each client
-   * process (what the kernel would use), 4096 channels, 30 s timeout.
+   * process (what the kernel would use), 4096 channels, 30 s timeout, 50 µs of spinning when
+   * there is more than one CPU.
    */
   public static BridgeConfig defaults() {
     return new BridgeConfig(true, false, Privilege.FROM_PROCESS, Privilege.FROM_PROCESS,
-        MEMLOCK_FROM_PROCESS, 4096, 30_000);
+        MEMLOCK_FROM_PROCESS, 4096, 30_000,
+        Runtime.getRuntime().availableProcessors() > 1 ? 50 : 0);
   }
 
   public BridgeConfig withTestAbi(boolean on) {
     return new BridgeConfig(on, vfioContainer, capSysResource, capIpcLock, memlockLimit,
-        maxChannels, timeoutMillis);
+        maxChannels, timeoutMillis, spinMicros);
   }
 
   public BridgeConfig withVfioContainer(boolean on) {
     return new BridgeConfig(testAbi, on, capSysResource, capIpcLock, memlockLimit, maxChannels,
-        timeoutMillis);
+        timeoutMillis, spinMicros);
   }
 
   public BridgeConfig withCapSysResource(Privilege p) {
     return new BridgeConfig(testAbi, vfioContainer, p, capIpcLock, memlockLimit, maxChannels,
-        timeoutMillis);
+        timeoutMillis, spinMicros);
   }
 
   public BridgeConfig withCapIpcLock(Privilege p) {
     return new BridgeConfig(testAbi, vfioContainer, capSysResource, p, memlockLimit, maxChannels,
-        timeoutMillis);
+        timeoutMillis, spinMicros);
   }
 
   public BridgeConfig withMemlockLimit(long bytes) {
     return new BridgeConfig(testAbi, vfioContainer, capSysResource, capIpcLock, bytes, maxChannels,
-        timeoutMillis);
+        timeoutMillis, spinMicros);
+  }
+
+  public BridgeConfig withSpinMicros(long micros) {
+    return new BridgeConfig(testAbi, vfioContainer, capSysResource, capIpcLock, memlockLimit,
+        maxChannels, timeoutMillis, micros);
   }
 
   public BridgeConfig withMaxChannels(int max) {
     return new BridgeConfig(testAbi, vfioContainer, capSysResource, capIpcLock, memlockLimit, max,
-        timeoutMillis);
+        timeoutMillis, spinMicros);
   }
 
   public BridgeConfig withTimeoutMillis(long millis) {
     return new BridgeConfig(testAbi, vfioContainer, capSysResource, capIpcLock, memlockLimit,
-        maxChannels, millis);
+        maxChannels, millis, spinMicros);
   }
 }

@@ -36,6 +36,9 @@ final class Channel implements Runnable {
 
   private final BridgeServer server;
   private final UnixSocket socket;
+  /** The socket until the handshake, then the mailbox if the client asked for one. */
+  private Transport transport;
+  private Mailbox mailbox;
   private final Arena arena = Arena.ofAuto();
   private final MemorySegment in = arena.allocate(Wire.CHUNK + 64, 8);
   private final MemorySegment out = arena.allocate(Wire.CHUNK + 64, 8);
@@ -53,6 +56,7 @@ final class Channel implements Runnable {
   Channel(BridgeServer server, UnixSocket socket) {
     this.server = server;
     this.socket = socket;
+    this.transport = socket;
   }
 
   int pid() {
@@ -85,6 +89,9 @@ final class Channel implements Runnable {
     } catch (RuntimeException | Error e) {
       LOG.log(System.Logger.Level.ERROR, "client pid=" + pid() + ": channel failed", e);
     } finally {
+      if (mailbox != null) {
+        mailbox.close();
+      }
       socket.close();
       if (process != null) {
         server.releaseProcess(process);
@@ -109,7 +116,7 @@ final class Channel implements Runnable {
     int probeLength = in.get(JAVA_INT, 12);
     long probeAddress = in.get(JAVA_LONG, 16);
     if (magic != Wire.MAGIC || version != Wire.VERSION) {
-      sendHelloOk(Wire.MODE_SHIM); // the shim sees the version differ and gives up
+      sendHelloOk(Wire.MODE_SHIM, -1); // the shim sees the version differ and gives up
       LOG.log(System.Logger.Level.WARNING, "client pid={0}: magic 0x{1} version {2} refused",
           pid(), Integer.toHexString(magic), version);
       return false;
@@ -122,7 +129,19 @@ final class Channel implements Runnable {
     caller = server.callerFor(process, peer);
     shimMemory = (flags & Wire.HELLO_FORCE_SHIM_MEMORY) != 0
         || !directReadWorks(probeAddress, in.asSlice(Wire.HELLO_SIZE, probeLength));
-    sendHelloOk(shimMemory ? Wire.MODE_SHIM : Wire.MODE_DIRECT);
+    int mode = shimMemory ? Wire.MODE_SHIM : Wire.MODE_DIRECT;
+    if ((flags & Wire.HELLO_MAILBOX) != 0) {
+      int[] memfd = {-1};
+      mailbox = Mailbox.create(socket, server.config().spinMicros() * 1000, memfd);
+      try {
+        sendHelloOk(mode | Wire.MODE_MAILBOX, memfd[0]);
+      } finally {
+        LibC.close(memfd[0]);
+      }
+      transport = mailbox;
+    } else {
+      sendHelloOk(mode, -1);
+    }
     LOG.log(System.Logger.Level.DEBUG, "client pid={0} uid={1}: channel open, memory {2}",
         peer.pid(), peer.uid(), shimMemory ? "served by the shim" : "read directly");
     return true;
@@ -138,11 +157,11 @@ final class Channel implements Runnable {
         && got.mismatch(expected) < 0;
   }
 
-  private void sendHelloOk(int mode) throws IOException {
+  private void sendHelloOk(int mode, int memfd) throws IOException {
     out.set(JAVA_INT, 0, Wire.VERSION);
     out.set(JAVA_INT, 4, mode);
     out.set(JAVA_LONG, 8, server.idNumber());
-    socket.send(Wire.T_HELLO_OK, out, Wire.HELLO_OK_SIZE, -1);
+    socket.send(Wire.T_HELLO_OK, out, Wire.HELLO_OK_SIZE, memfd);
   }
 
   // ---- requests ----------------------------------------------------------------------------
@@ -151,7 +170,7 @@ final class Channel implements Runnable {
   private UnixSocket.Frame receiveRequest() throws IOException {
     while (true) {
       try {
-        return socket.receive(in);
+        return transport.receive(in);
       } catch (UnixSocket.SocketException e) {
         if (!e.idle() || server.isClosed()) {
           throw e;
@@ -180,8 +199,9 @@ final class Channel implements Runnable {
             throw new UnixSocket.ProtocolException("bad IOCTL window of " + windowLength);
           }
           MemorySegment.copy(in, Wire.IOCTL_SIZE, window, 0, windowLength);
+          boolean writable = (in.get(JAVA_INT, 28) & Wire.IOCTL_WINDOW_WRITABLE) != 0;
           ioctl(in.get(JAVA_LONG, 0), in.get(JAVA_LONG, 8), in.get(JAVA_LONG, 16),
-              window.asSlice(0, windowLength));
+              window.asSlice(0, windowLength), writable);
         }
         case Wire.T_CLOSED -> {
           require(f, 8);
@@ -210,7 +230,7 @@ final class Channel implements Runnable {
     out.set(JAVA_LONG, 16, inode);
     out.set(JAVA_INT, 24, kind);
     out.set(JAVA_INT, 28, 0);
-    socket.send(Wire.T_RESULT, out, Wire.RESULT_SIZE, fd);
+    transport.send(Wire.T_RESULT, out, Wire.RESULT_SIZE, fd);
   }
 
   private void result(long result) throws IOException {
@@ -284,24 +304,39 @@ final class Channel implements Runnable {
     return handles.size() < MAX_HANDLES;
   }
 
-  private void ioctl(long handle, long request, long arg, MemorySegment argWindow)
-      throws IOException {
+  private void ioctl(long handle, long request, long arg, MemorySegment argWindow,
+      boolean windowWritable) throws IOException {
     ServerFile file = handles.get(handle);
     if (file == null || file.context == null || !file.acquire()) {
       result(-Errno.EBADF.number());
       return;
     }
     int r;
-    try (Call call = Call.enter(this, process.memory(), request, arg, argWindow)) {
+    MemorySegment writeBack;
+    long offset;
+    try (Call call = Call.enter(this, process.memory(), request, arg, argWindow,
+        windowWritable)) {
       r = Dispatcher.ioctl(file.context, caller, request, arg, null);
       abandon(call);
+      writeBack = call.writeBack();
+      offset = call.writeBackOffset();
     } finally {
       file.release();
     }
     if (broken) {
       throw new IOException("connection lost during a callback");
     }
-    result(r);
+    if (writeBack == null) {
+      result(r);
+      return;
+    }
+    out.set(JAVA_LONG, 0, r);
+    out.set(JAVA_LONG, 8, 0);
+    out.set(JAVA_LONG, 16, 0);
+    out.set(JAVA_INT, 24, 0);
+    out.set(JAVA_INT, 28, (int) offset);
+    MemorySegment.copy(writeBack, 0, out, Wire.RESULT_SIZE, writeBack.byteSize());
+    transport.send(Wire.T_RESULT, out, Wire.RESULT_SIZE + writeBack.byteSize(), -1);
   }
 
   private void readWrite(int type, long handle, long buffer, long count) throws IOException {
@@ -311,7 +346,7 @@ final class Channel implements Runnable {
       return;
     }
     long r;
-    try (Call call = Call.enter(this, process.memory(), 0, buffer, MemorySegment.NULL)) {
+    try (Call call = Call.enter(this, process.memory(), 0, buffer, MemorySegment.NULL, false)) {
       EmulatedFile f = file.file();
       if (file.context != null) {
         r = -Errno.EINVAL.number(); // the iommufd has no read or write (spec §1.2)
@@ -353,7 +388,7 @@ final class Channel implements Runnable {
       return -1;
     }
     try {
-      UnixSocket.Frame f = socket.receive(in);
+      UnixSocket.Frame f = transport.receive(in);
       if (f == null || f.type() != Wire.T_CB_REPLY || f.length() < 8) {
         if (f != null && f.fd() >= 0) {
           LibC.close(f.fd());
@@ -382,7 +417,7 @@ final class Channel implements Runnable {
       return false;
     }
     try {
-      socket.send(type, out, length, fd);
+      transport.send(type, out, length, fd);
       return true;
     } catch (IOException e) {
       broken = true;

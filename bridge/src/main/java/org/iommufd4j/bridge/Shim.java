@@ -31,6 +31,10 @@ public final class Shim {
   /** {@code 1}: also emulate {@code /dev/vfio/vfio}. */
   public static final String ENV_VFIO = "IOMMUFD4J_VFIO";
   public static final String ENV_PATH = "IOMMUFD4J_SHIM";
+  /** Microseconds the shim spins for a reply in the mailbox before sleeping. */
+  public static final String ENV_SPIN = "IOMMUFD4J_SPIN_US";
+  /** {@code 0}: frames over the socket only, no shared-memory mailbox. */
+  public static final String ENV_MAILBOX = "IOMMUFD4J_MAILBOX";
   /** Milliseconds the shim keeps retrying while the server socket does not answer yet. */
   public static final String ENV_CONNECT_WAIT = "IOMMUFD4J_CONNECT_WAIT_MS";
 

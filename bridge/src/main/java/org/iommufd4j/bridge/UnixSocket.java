@@ -21,7 +21,7 @@ import org.iommufd4j.kernel.LibC;
  *
  * <p>Native buffers are per socket (msghdr, iovecs, control space, header) and freed by the GC.
  */
-final class UnixSocket implements AutoCloseable {
+final class UnixSocket implements Transport, AutoCloseable {
   /** {@code struct sockaddr_un}: family u16, then 108 path bytes. */
   static final int SOCKADDR_UN_SIZE = 110;
   private static final int PATH_OFFSET = 2;
@@ -159,7 +159,8 @@ final class UnixSocket implements AutoCloseable {
    * Sends one frame: header, then {@code length} bytes of {@code payload}, with {@code sendFd}
    * attached as SCM_RIGHTS when it is not negative.
    */
-  void send(int type, MemorySegment payload, long length, int sendFd) throws IOException {
+  @Override
+  public void send(int type, MemorySegment payload, long length, int sendFd) throws IOException {
     if (length > Wire.MAX_PAYLOAD) {
       throw new IllegalArgumentException("frame of " + length + " bytes");
     }
@@ -219,7 +220,8 @@ final class UnixSocket implements AutoCloseable {
    * @throws SocketException EAGAIN when the receive timeout passed (header not begun: {@link
    *     SocketException#idle()})
    */
-  Frame receive(MemorySegment payload) throws IOException {
+  @Override
+  public Frame receive(MemorySegment payload) throws IOException {
     int[] fds = {-1};
     long got = receiveExact(header, Wire.HEADER, fds, true);
     if (got == 0) {
@@ -301,6 +303,17 @@ final class UnixSocket implements AutoCloseable {
   private static void closeFd(int fd) {
     if (fd >= 0) {
       LibC.close(fd);
+    }
+  }
+
+  /** Whether the peer has closed its end (POLLHUP), without waiting. */
+  boolean hungUp() {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment p = arena.allocate(8, 4);
+      p.set(JAVA_INT, 0, fd);
+      p.set(JAVA_SHORT, 4, (short) 0);
+      int r = LibC.poll(p, 1, 0);
+      return r > 0 && (p.get(JAVA_SHORT, 6) & (LibC.POLLHUP | LibC.POLLERR | LibC.POLLNVAL)) != 0;
     }
   }
 

@@ -35,6 +35,8 @@ final class Wire {
   static final int T_READ = 5;
   static final int T_WRITE = 6;
   static final int T_CLOSED = 7;
+  static final int T_VIA_SOCKET = 8;
+  static final int T_DOORBELL = 9;
   static final int T_CB_REPLY = 48;
   static final int T_RESULT = 64;
   static final int T_HELLO_OK = 65;
@@ -45,9 +47,23 @@ final class Wire {
   static final int CB_CLOSE_FD = 36;
   static final int CB_GET_FD = 37;
 
+  static final int IOCTL_WINDOW_WRITABLE = 1;
   static final int HELLO_FORCE_SHIM_MEMORY = 1;
+  static final int HELLO_MAILBOX = 2;
   static final int MODE_DIRECT = 0;
   static final int MODE_SHIM = 1;
+  static final int MODE_MAILBOX = 2;
+
+  static final int MBOX_TURN = 0;
+  static final int MBOX_SERVER_WAITING = 64;
+  static final int MBOX_CLIENT_WAITING = 128;
+  static final int MBOX_LENGTH = 192;
+  static final int MBOX_TYPE = 196;
+  static final int MBOX_DATA = 4096;
+  static final int MBOX_SIZE = MBOX_DATA + CHUNK + 4096;
+  static final int TURN_NONE = 0;
+  static final int TURN_SERVER = 1;
+  static final int TURN_CLIENT = 2;
   static final int NODE_IOMMU = 0;
   static final int NODE_VFIO = 1;
   static final int KIND_IOMMUFD = 'i';

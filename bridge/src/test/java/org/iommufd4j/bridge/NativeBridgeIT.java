@@ -22,9 +22,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The bridge's own C tests ({@code native/tests/t_*.c}), each run as a real program with the
- * shim preloaded against one server in this JVM, in both memory modes (the server reading the
- * program's memory itself, and the shim serving it). After every program the server must be back
- * to nothing: no open context, no pinned page.
+ * shim preloaded against one server in this JVM, in three modes: the mailbox with the server
+ * reading the program's memory itself (the default), the mailbox with the shim serving memory
+ * (the fallback where ptrace is refused), and socket frames only. After every program the server
+ * must be back to nothing: no open context, no pinned page.
  */
 class NativeBridgeIT {
   private static final Path NATIVE = Path.of(System.getProperty("iommufd4j.native", "target/native"));
@@ -58,7 +59,7 @@ class NativeBridgeIT {
 
   static Stream<Arguments> programs() {
     List<Arguments> all = new ArrayList<>();
-    for (String mode : List.of("direct", "shim")) {
+    for (String mode : List.of("mailbox", "shim-memory", "socket")) {
       for (String p : PROGRAMS) {
         all.add(Arguments.of(p, mode));
       }
@@ -72,8 +73,11 @@ class NativeBridgeIT {
     command.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
     Shim.configure(pb.environment(), SHIM, server.socketPath());
-    if (memoryMode.equals("shim")) {
+    if (memoryMode.equals("shim-memory")) {
       pb.environment().put(Shim.ENV_MEMORY, "shim");
+    }
+    if (memoryMode.equals("socket")) {
+      pb.environment().put(Shim.ENV_MAILBOX, "0");
     }
     return pb;
   }
@@ -88,7 +92,7 @@ class NativeBridgeIT {
 
   record Result(int status, String output) {}
 
-  @ParameterizedTest(name = "{0} ({1} memory)")
+  @ParameterizedTest(name = "{0} ({1})")
   @MethodSource("programs")
   void cProgramPasses(String name, String memoryMode) throws Exception {
     Result r = run(program(name, memoryMode));
@@ -99,9 +103,9 @@ class NativeBridgeIT {
 
   @Test
   void twoProgramsAtOnceAreIsolated() throws Exception {
-    Process a = program("t_threads", "direct").start();
-    Process b = program("t_basic", "shim").start();
-    Process c = program("t_fork", "direct").start();
+    Process a = program("t_threads", "mailbox").start();
+    Process b = program("t_basic", "shim-memory").start();
+    Process c = program("t_fork", "socket").start();
     for (Process p : List.of(a, b, c)) {
       p.getOutputStream().close();
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -36,6 +36,11 @@ final class EmulatorOptions {
       description = "How long a program may take to answer the server during a call (default ${DEFAULT-VALUE}).")
   long timeoutMillis;
 
+  @Option(names = "--spin-us", paramLabel = "MICROS",
+      description = "How long the server (and, under exec, the shim) spins for the next frame "
+          + "in the shared-memory mailbox before sleeping; default 50 with several CPUs, else 0.")
+  Long spinMicros;
+
   BridgeConfig config() {
     return BridgeConfig.defaults()
         .withTestAbi(!noTestAbi)
@@ -43,7 +48,8 @@ final class EmulatorOptions {
         .withMemlockLimit(memlock == null ? BridgeConfig.MEMLOCK_FROM_PROCESS : memlock)
         .withCapIpcLock(capIpcLock)
         .withCapSysResource(capSysResource)
-        .withTimeoutMillis(timeoutMillis);
+        .withTimeoutMillis(timeoutMillis)
+        .withSpinMicros(spinMicros == null ? BridgeConfig.defaults().spinMicros() : spinMicros);
   }
 
   static final class MemlockConverter implements ITypeConverter<Long> {

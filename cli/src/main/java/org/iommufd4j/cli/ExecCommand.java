@@ -77,6 +77,9 @@ final class ExecCommand implements Callable<Integer> {
       if (emulator.vfioContainer) {
         env.put(Shim.ENV_VFIO, "1");
       }
+      if (emulator.spinMicros != null) {
+        env.putIfAbsent(Shim.ENV_SPIN, emulator.spinMicros.toString());
+      }
       Process child;
       try {
         child = pb.start();

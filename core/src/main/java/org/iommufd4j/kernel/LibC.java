@@ -511,6 +511,58 @@ public final class LibC {
     }
   }
 
+  // ---- shared memory, for the bridge's fast channel (issue 5) --------------------------------
+
+  public static final int MFD_CLOEXEC = 0x1;
+  public static final int MFD_ALLOW_SEALING = 0x2;
+  public static final int F_ADD_SEALS = 1033;
+  public static final int F_SEAL_SEAL = 0x1;
+  public static final int F_SEAL_SHRINK = 0x2;
+  public static final int F_SEAL_GROW = 0x4;
+
+  private static final class Shm {
+    static final MethodHandle MEMFD_CREATE =
+        withErrno("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle FTRUNCATE =
+        withErrno("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    static final MethodHandle FCNTL = withErrno("fcntl",
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+        Linker.Option.firstVariadicArg(2));
+  }
+
+  /** {@code memfd_create(2)}. @return a descriptor or -errno */
+  public static int memfdCreate(String name, int flags) {
+    Scratch s = SCRATCH.get();
+    try (Arena arena = Arena.ofConfined()) {
+      int r = (int) Shm.MEMFD_CREATE.invokeExact(s.capture, arena.allocateFrom(name), flags);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code ftruncate(2)}. @return 0 or -errno */
+  public static int ftruncate(int fd, long length) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) Shm.FTRUNCATE.invokeExact(s.capture, fd, length);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code fcntl(2)} with an int argument (F_ADD_SEALS, F_SETFD, ...). @return its result or -errno */
+  public static int fcntl(int fd, int command, int argument) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) Shm.FCNTL.invokeExact(s.capture, fd, command, argument);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
   private static long sysconf(int name) {
     try {
       return (long) SYSCONF.invokeExact(name);
