@@ -9,6 +9,7 @@ if [ -z "$JAR" ] || [ -n "$(find "$ROOT"/pom.xml "$ROOT"/*/pom.xml "$ROOT"/*/src
   . "$ROOT/scripts/native-env.sh"
   (cd "$ROOT" && mvn -B -q -ntp package -DskipTests -pl cli -am) >&2
   JAR=$(ls "$ROOT"/cli/target/cli-*-all.jar | head -1)
+  touch "$JAR" # Maven leaves an up-to-date jar alone: mark it as built from these sources
 fi
 # An AOT cache (JDK 25) of the classes a run loads and links halves the JVM's start-up, which is
 # most of what `exec` costs. It is made once per build by a training run of `exec`.

@@ -63,6 +63,8 @@ static struct channel *registry;
 static pthread_key_t exit_key;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pid_t self_pid;
+/* This process issued a call: at exit() the server keeps whatever it still has pinned. */
+static _Atomic int used_server;
 static unsigned char nonce[32];
 
 long i4j_sys_close(int fd) {
@@ -135,14 +137,17 @@ static void after_fork_child(void) {
     ch = next;
   }
   tls_channel = NULL;
+  used_server = 0; /* pins belong to the parent's pages, not to the child's */
   pthread_setspecific(exit_key, NULL);
   pthread_mutex_init(&registry_lock, NULL);
 }
 
 static void print_stats(void);
+static void on_exit_keep_pins(void);
 
 static void init_once(void) {
   if (i4j_debug) atexit(print_stats);
+  atexit(on_exit_keep_pins);
   pthread_key_create(&exit_key, on_thread_exit);
   pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
@@ -756,6 +761,7 @@ int i4j_open(uint32_t node, int flags) {
 }
 
 long i4j_ioctl(int fd, const struct tracked *t, unsigned long request, void *arg) {
+  used_server = 1;
   sigset_t old;
   block_signals(&old);
   long r;
@@ -788,6 +794,36 @@ long i4j_ioctl(int fd, const struct tracked *t, unsigned long request, void *arg
     if (res.writeback_length > 0 && (req.flags & IOCTL_WINDOW_WRITABLE) &&
         (uint64_t)res.writeback_offset + res.writeback_length <= req.window)
       memcpy((char *)arg + res.writeback_offset, ch->in + RESULT_SIZE, res.writeback_length);
+  }
+  restore_signals(&old);
+  return r;
+}
+
+/* Pinned pages outlive the process in the kernel; tell the server while they still exist. */
+static void on_exit_keep_pins(void) {
+  if (!used_server || !i4j_socket_path) return;
+  int saved = errno;
+  sigset_t old;
+  block_signals(&old);
+  long r;
+  struct channel *ch = channel_get(&r);
+  if (ch) {
+    struct i4j_result res;
+    exchange(ch, T_EXITING, NULL, 0, NULL, 0, -1, &res, NULL);
+  }
+  restore_signals(&old);
+  errno = saved;
+}
+
+long i4j_fail_nth(uint32_t op, uint32_t value) {
+  sigset_t old;
+  block_signals(&old);
+  long r;
+  struct channel *ch = channel_get(&r);
+  if (ch) {
+    uint32_t req[2] = {op, value};
+    struct i4j_result res;
+    r = exchange(ch, T_FAIL_NTH, req, sizeof req, NULL, 0, -1, &res, NULL);
   }
   restore_signals(&old);
   return r;

@@ -49,6 +49,7 @@ int i4j_vfio;
 long i4j_connect_wait_ms;
 int i4j_mailbox;
 long i4j_spin_us;
+const char *i4j_debugfs;
 
 void i4j_log(const char *fmt, ...) {
   char buf[512];
@@ -107,6 +108,11 @@ NEXT(fcntl64, int, (int, int, ...))
 NEXT(ioctl, int, (int, unsigned long, ...))
 NEXT(read, ssize_t, (int, void *, size_t))
 NEXT(write, ssize_t, (int, const void *, size_t))
+NEXT(pread, ssize_t, (int, void *, size_t, off_t))
+NEXT(pwrite, ssize_t, (int, const void *, size_t, off_t))
+NEXT(pread64, ssize_t, (int, void *, size_t, off64_t))
+NEXT(pwrite64, ssize_t, (int, const void *, size_t, off64_t))
+NEXT(opendir, DIR *, (const char *))
 NEXT(recvmsg, ssize_t, (int, struct msghdr *, int))
 NEXT(epoll_ctl, int, (int, int, int, struct epoll_event *))
 NEXT(stat, int, (const char *, struct stat *))
@@ -164,10 +170,43 @@ static void normalize(char *path) {
   *out = 0;
 }
 
-/* NODE_IOMMU or NODE_VFIO when (dirfd, path) names an emulated node, else -1. */
+#define NODE_FAIL_NTH 100
+
+/* /proc/self/task/<tid>/fail-nth, /proc/<pid>/task/<tid>/fail-nth, /proc/thread-self/fail-nth */
+static int is_fail_nth(const char *path) {
+  const char *p;
+  if (strncmp(path, "/proc/thread-self/fail-nth", 27) == 0) return 1;
+  if (strncmp(path, "/proc/", 6) != 0) return 0;
+  p = path + 6;
+  if (strncmp(p, "self/", 5) == 0) {
+    p += 5;
+  } else {
+    if (*p < '0' || *p > '9') return 0;
+    while (*p >= '0' && *p <= '9') p++;
+    if (*p++ != '/') return 0;
+  }
+  if (strncmp(p, "task/", 5) != 0) return 0;
+  p += 5;
+  if (*p < '0' || *p > '9') return 0;
+  while (*p >= '0' && *p <= '9') p++;
+  return strcmp(p, "/fail-nth") == 0;
+}
+
+/* With fault injection emulated, /sys/kernel/debug/... is the directory exec prepared. */
+static const char *redirect(const char *path, char *buf, size_t size) {
+  static const char debugfs[] = "/sys/kernel/debug";
+  if (!i4j_debugfs || !path || strncmp(path, debugfs, sizeof debugfs - 1) != 0) return path;
+  char next = path[sizeof debugfs - 1];
+  if (next != 0 && next != '/') return path;
+  int n = snprintf(buf, size, "%s%s", i4j_debugfs, path + sizeof debugfs - 1);
+  return n > 0 && (size_t)n < size ? buf : path;
+}
+
+/* NODE_IOMMU, NODE_VFIO or NODE_FAIL_NTH when (dirfd, path) names an emulated file, else -1. */
 static int node_of(int dirfd, const char *path) {
   if (!i4j_socket_path || !path) return -1;
   size_t n = strlen(path);
+  if (i4j_debugfs && ends_with(path, n, "fail-nth") && is_fail_nth(path)) return NODE_FAIL_NTH;
   if (!ends_with(path, n, "iommu") && !(i4j_vfio && ends_with(path, n, "vfio"))) return -1;
   char full[PATH_MAX * 2];
   if (path[0] == '/') {
@@ -200,7 +239,52 @@ static int fail(int err) {
   return -1;
 }
 
+/* The calling thread's fail-nth file: a socket of its own, which read and write answer. */
+static int fail_nth_open(int flags) {
+  int sv[2];
+  int saved = errno;
+  if (syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM | ((flags & O_CLOEXEC) ? SOCK_CLOEXEC : 0), 0, sv) != 0)
+    return -1;
+  i4j_sys_close(sv[1]);
+  uint64_t ino;
+  int sock;
+  if (i4j_sys_fstat_ino(sv[0], &ino, &sock) != 0) {
+    i4j_sys_close(sv[0]);
+    return fail(EIO);
+  }
+  errno = saved;
+  i4j_track_set(sv[0], KIND_FAIL_NTH, ino);
+  return sv[0];
+}
+
+static ssize_t fail_nth_read(void *buf, size_t count, off_t offset) {
+  long v = i4j_fail_nth(FAIL_NTH_GET, 0);
+  if (v < 0) return fail((int)-v);
+  char text[24];
+  int n = snprintf(text, sizeof text, "%ld\n", v);
+  if (offset < 0) return fail(EINVAL);
+  if (offset >= n) return 0;
+  size_t len = (size_t)n - (size_t)offset < count ? (size_t)n - (size_t)offset : count;
+  if (len && i4j_self_write((uint64_t)(uintptr_t)buf, text + offset, len) != (long)len) return fail(EFAULT);
+  return (ssize_t)len;
+}
+
+static ssize_t fail_nth_write(const void *buf, size_t count) {
+  char text[24] = {0};
+  size_t len = count < sizeof text - 1 ? count : sizeof text - 1;
+  if (len && i4j_self_read((uint64_t)(uintptr_t)buf, text, len) != (long)len) return fail(EFAULT);
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(text, &end, 0);
+  while (*end == '\n' || *end == ' ') end++;
+  if (end == text || *end != 0 || errno != 0 || v > 0xffffffffUL) return fail(EINVAL);
+  long r = i4j_fail_nth(FAIL_NTH_SET, (uint32_t)v);
+  DBG("fail-nth = %lu -> %ld", v, r);
+  return r < 0 ? fail((int)-r) : (ssize_t)count;
+}
+
 static int emulated_open(int node, int flags) {
+  if (node == NODE_FAIL_NTH) return fail_nth_open(flags);
   if ((flags & O_CREAT) && (flags & O_EXCL)) return fail(EEXIST);
   if (flags & O_DIRECTORY) return fail(ENOTDIR);
   int r = i4j_open((uint32_t)node, flags);
@@ -223,58 +307,77 @@ static int emulated_open(int node, int flags) {
 EXPORT int open(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_of(AT_FDCWD, path);
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(open, path, flags, mode);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(open, redirect(path, buf, sizeof buf), flags, mode);
 }
 
 EXPORT int open64(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_of(AT_FDCWD, path);
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(open64, path, flags, mode);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(open64, redirect(path, buf, sizeof buf), flags, mode);
 }
 
 EXPORT int __open(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_of(AT_FDCWD, path);
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__open, path, flags, mode);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__open, redirect(path, buf, sizeof buf), flags, mode);
 }
 
 EXPORT int __open64(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_of(AT_FDCWD, path);
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__open64, path, flags, mode);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__open64, redirect(path, buf, sizeof buf), flags, mode);
 }
 
 EXPORT int openat(int dirfd, const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_of(dirfd, path);
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(openat, dirfd, path, flags, mode);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(openat, dirfd, redirect(path, buf, sizeof buf), flags, mode);
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_of(dirfd, path);
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(openat64, dirfd, path, flags, mode);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(openat64, dirfd, redirect(path, buf, sizeof buf), flags, mode);
 }
 
 /* _FORTIFY_SOURCE: the compiler calls these when it cannot prove the flags need no mode. */
 EXPORT int __open_2(const char *path, int flags) {
   int node = node_of(AT_FDCWD, path);
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__open_2, path, flags);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__open_2, redirect(path, buf, sizeof buf), flags);
 }
 
 EXPORT int __open64_2(const char *path, int flags) {
   int node = node_of(AT_FDCWD, path);
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__open64_2, path, flags);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__open64_2, redirect(path, buf, sizeof buf), flags);
 }
 
 EXPORT int __openat_2(int dirfd, const char *path, int flags) {
   int node = node_of(dirfd, path);
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__openat_2, dirfd, path, flags);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__openat_2, dirfd, redirect(path, buf, sizeof buf), flags);
 }
 
 EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
   int node = node_of(dirfd, path);
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__openat64_2, dirfd, path, flags);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__openat64_2, dirfd, redirect(path, buf, sizeof buf), flags);
+}
+
+EXPORT DIR *opendir(const char *name) {
+  char buf[PATH_MAX];
+  if (!next_opendir()) {
+    errno = ENOSYS;
+    return NULL;
+  }
+  return next_opendir()(redirect(name, buf, sizeof buf));
 }
 
 /* ---- descriptors ------------------------------------------------------------------------ */
@@ -301,7 +404,7 @@ EXPORT int close(int fd) {
   int valid = i4j_track_valid(fd, &t);
   i4j_track_clear(fd);
   int r = CALL_NEXT(close, fd);
-  if (r == 0 && valid) {
+  if (r == 0 && valid && t.kind != KIND_FAIL_NTH) {
     int saved = errno;
     i4j_closed(t.ino);
     errno = saved;
@@ -503,6 +606,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t count) {
     if (t.kind == TRACK_CHANNEL) return fail(EBADF);
     if (i4j_track_valid(fd, &t)) {
       if (t.kind == KIND_IOMMUFD) return fail(EINVAL);
+      if (t.kind == KIND_FAIL_NTH) return fail_nth_read(buf, count, 0);
       long r = i4j_rw(fd, &t, T_READ, buf, count);
       return r < 0 ? fail((int)-r) : r;
     }
@@ -516,11 +620,32 @@ EXPORT ssize_t write(int fd, const void *buf, size_t count) {
     if (t.kind == TRACK_CHANNEL) return fail(EBADF);
     if (i4j_track_valid(fd, &t)) {
       if (t.kind == KIND_IOMMUFD) return fail(EINVAL);
+      if (t.kind == KIND_FAIL_NTH) return fail_nth_write(buf, count);
       long r = i4j_rw(fd, &t, T_WRITE, (void *)buf, count);
       return r < 0 ? fail((int)-r) : r;
     }
   }
   return CALL_NEXT(write, fd, buf, count);
+}
+
+/* pread/pwrite reach only the fail-nth file; the others answer as a socket would (ESPIPE). */
+static int is_fail_nth_fd(int fd) {
+  struct tracked t;
+  return i4j_track_get(fd, &t) && t.kind == KIND_FAIL_NTH && i4j_track_valid(fd, &t);
+}
+
+EXPORT ssize_t pread(int fd, void *buf, size_t count, off_t offset) {
+  return is_fail_nth_fd(fd) ? fail_nth_read(buf, count, offset) : CALL_NEXT(pread, fd, buf, count, offset);
+}
+EXPORT ssize_t pread64(int fd, void *buf, size_t count, off64_t offset) {
+  return is_fail_nth_fd(fd) ? fail_nth_read(buf, count, (off_t)offset)
+                            : CALL_NEXT(pread64, fd, buf, count, offset);
+}
+EXPORT ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {
+  return is_fail_nth_fd(fd) ? fail_nth_write(buf, count) : CALL_NEXT(pwrite, fd, buf, count, offset);
+}
+EXPORT ssize_t pwrite64(int fd, const void *buf, size_t count, off64_t offset) {
+  return is_fail_nth_fd(fd) ? fail_nth_write(buf, count) : CALL_NEXT(pwrite64, fd, buf, count, offset);
 }
 
 /* Descriptors received over SCM_RIGHTS may be emulated files made in another process. */
@@ -701,6 +826,8 @@ __attribute__((constructor)) static void shim_init(void) {
   const char *wait = getenv("IOMMUFD4J_CONNECT_WAIT_MS");
   i4j_connect_wait_ms = wait ? strtol(wait, NULL, 10) : 0;
   i4j_mailbox = !env_flag("IOMMUFD4J_MAILBOX", "0");
+  const char *debugfs = getenv("IOMMUFD4J_DEBUGFS");
+  i4j_debugfs = debugfs && *debugfs ? strdup(debugfs) : NULL;
   /* Spinning for the reply pays only when the server runs on another CPU at the same time. */
   cpu_set_t cpus;
   int ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;

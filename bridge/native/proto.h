@@ -45,6 +45,8 @@
 #define T_VIA_SOCKET 8
 /* with a mailbox, on the socket: wake up, look at the box (sent only to a sleeping peer) */
 #define T_DOORBELL 9
+#define T_FAIL_NTH 10 /* u32 op (FAIL_NTH_SET, FAIL_NTH_GET), u32 value: this thread's fail-nth */
+#define T_EXITING 11  /* (empty) this process is in exit(): keep the pages it has pinned */
 /* client -> server, answering a callback */
 #define T_CB_REPLY 48 /* i64 status, then data (CB_MEM_READ) */
 /* server -> client */
@@ -93,8 +95,12 @@
 #define NODE_IOMMU 0u /* /dev/iommu */
 #define NODE_VFIO 1u  /* /dev/vfio/vfio */
 
+#define FAIL_NTH_SET 0u
+#define FAIL_NTH_GET 1u
+
 #define KIND_IOMMUFD 'i'
 #define KIND_ACCESS 'a'
 #define KIND_FAULT 'f'
+#define KIND_FAIL_NTH 'n' /* the shim's own: /proc/self/task/<tid>/fail-nth */
 
 #endif

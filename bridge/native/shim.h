@@ -28,6 +28,7 @@ HIDDEN extern int i4j_vfio;                /* IOMMUFD4J_VFIO=1 */
 HIDDEN extern long i4j_connect_wait_ms;    /* IOMMUFD4J_CONNECT_WAIT_MS: server still starting */
 HIDDEN extern int i4j_mailbox;             /* IOMMUFD4J_MAILBOX (default 1): the fast channel */
 HIDDEN extern long i4j_spin_us;            /* IOMMUFD4J_SPIN_US: how long to spin for a reply */
+HIDDEN extern const char *i4j_debugfs;     /* IOMMUFD4J_DEBUGFS: fault injection is emulated */
 HIDDEN void i4j_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define DBG(...) \
   do { \
@@ -59,6 +60,8 @@ struct i4j_result {
 HIDDEN int i4j_open(uint32_t node, int flags);
 /* ioctl/read/write on a tracked file: result or -errno. */
 HIDDEN long i4j_ioctl(int fd, const struct tracked *t, unsigned long request, void *arg);
+/* fail-nth of the calling thread: FAIL_NTH_SET value, or FAIL_NTH_GET: value or -errno. */
+HIDDEN long i4j_fail_nth(uint32_t op, uint32_t value);
 /* After close: lets the server tear the file down now if that was its last descriptor. */
 HIDDEN void i4j_closed(uint64_t ino);
 HIDDEN long i4j_rw(int fd, const struct tracked *t, int type, void *buf, size_t count);

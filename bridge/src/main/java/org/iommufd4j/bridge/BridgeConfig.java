@@ -14,6 +14,10 @@ import org.iommufd4j.Configuration;
  *     {@link #MEMLOCK_FROM_PROCESS}
  * @param maxChannels connections served at once; more are refused
  * @param timeoutMillis how long a client may take to answer a callback or finish a frame
+ * @param selftestCompat accept what the selftest sources shipped with 6.12.117 need from later
+ *     kernels (spec §6.7: the PASID mock device flag, GET_HW_INFO's INPUT_TYPE)
+ * @param faultInjection whether clients may arm the engine's fault injection through their
+ *     emulated {@code /proc/self/task/<tid>/fail-nth} (spec §6.6)
  * @param spinMicros how long a server thread spins for a client's next frame before sleeping
  *     (0 on one CPU, where spinning only delays the client)
  */
@@ -25,6 +29,8 @@ public record BridgeConfig(
     long memlockLimit,
     int maxChannels,
     long timeoutMillis,
+    boolean selftestCompat,
+    boolean faultInjection,
     long spinMicros) {
 
   /** {@link #memlockLimit}: each client's own soft RLIMIT_MEMLOCK ({@code /proc/<pid>/limits}). */
@@ -58,47 +64,57 @@ public record BridgeConfig(
    */
   public static BridgeConfig defaults() {
     return new BridgeConfig(true, false, Privilege.FROM_PROCESS, Privilege.FROM_PROCESS,
-        MEMLOCK_FROM_PROCESS, 4096, 30_000,
+        MEMLOCK_FROM_PROCESS, 4096, 30_000, false, false,
         Runtime.getRuntime().availableProcessors() > 1 ? 50 : 0);
   }
 
   public BridgeConfig withTestAbi(boolean on) {
     return new BridgeConfig(on, vfioContainer, capSysResource, capIpcLock, memlockLimit,
-        maxChannels, timeoutMillis, spinMicros);
+        maxChannels, timeoutMillis, selftestCompat, faultInjection, spinMicros);
   }
 
   public BridgeConfig withVfioContainer(boolean on) {
     return new BridgeConfig(testAbi, on, capSysResource, capIpcLock, memlockLimit, maxChannels,
-        timeoutMillis, spinMicros);
+        timeoutMillis, selftestCompat, faultInjection, spinMicros);
   }
 
   public BridgeConfig withCapSysResource(Privilege p) {
     return new BridgeConfig(testAbi, vfioContainer, p, capIpcLock, memlockLimit, maxChannels,
-        timeoutMillis, spinMicros);
+        timeoutMillis, selftestCompat, faultInjection, spinMicros);
   }
 
   public BridgeConfig withCapIpcLock(Privilege p) {
     return new BridgeConfig(testAbi, vfioContainer, capSysResource, p, memlockLimit, maxChannels,
-        timeoutMillis, spinMicros);
+        timeoutMillis, selftestCompat, faultInjection, spinMicros);
   }
 
   public BridgeConfig withMemlockLimit(long bytes) {
     return new BridgeConfig(testAbi, vfioContainer, capSysResource, capIpcLock, bytes, maxChannels,
-        timeoutMillis, spinMicros);
+        timeoutMillis, selftestCompat, faultInjection, spinMicros);
+  }
+
+  public BridgeConfig withSelftestCompat(boolean on) {
+    return new BridgeConfig(testAbi, vfioContainer, capSysResource, capIpcLock, memlockLimit,
+        maxChannels, timeoutMillis, on, faultInjection, spinMicros);
+  }
+
+  public BridgeConfig withFaultInjection(boolean on) {
+    return new BridgeConfig(testAbi, vfioContainer, capSysResource, capIpcLock, memlockLimit,
+        maxChannels, timeoutMillis, selftestCompat, on, spinMicros);
   }
 
   public BridgeConfig withSpinMicros(long micros) {
     return new BridgeConfig(testAbi, vfioContainer, capSysResource, capIpcLock, memlockLimit,
-        maxChannels, timeoutMillis, micros);
+        maxChannels, timeoutMillis, selftestCompat, faultInjection, micros);
   }
 
   public BridgeConfig withMaxChannels(int max) {
     return new BridgeConfig(testAbi, vfioContainer, capSysResource, capIpcLock, memlockLimit, max,
-        timeoutMillis, spinMicros);
+        timeoutMillis, selftestCompat, faultInjection, spinMicros);
   }
 
   public BridgeConfig withTimeoutMillis(long millis) {
     return new BridgeConfig(testAbi, vfioContainer, capSysResource, capIpcLock, memlockLimit,
-        maxChannels, millis, spinMicros);
+        maxChannels, millis, selftestCompat, faultInjection, spinMicros);
   }
 }

@@ -266,7 +266,7 @@ public final class BridgeServer implements AutoCloseable {
   // ---- files -----------------------------------------------------------------------------
 
   Context newContext(boolean vfioContainer) {
-    return new Context(host, fileTable, config.testAbi(), vfioContainer);
+    return new Context(host, fileTable, config.testAbi(), vfioContainer, config.selftestCompat());
   }
 
   /**

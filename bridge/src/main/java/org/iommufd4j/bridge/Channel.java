@@ -14,6 +14,7 @@ import org.iommufd4j.Errno;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
+import org.iommufd4j.engine.FaultInjection;
 import org.iommufd4j.kernel.LibC;
 import org.iommufd4j.uapi.Dispatcher;
 
@@ -208,6 +209,16 @@ final class Channel implements Runnable {
           server.closedByClient(in.get(JAVA_LONG, 0));
           result(0);
         }
+        case Wire.T_EXITING -> {
+          try (Call call = Call.enter(this, process.memory(), 0, 0, MemorySegment.NULL, false)) {
+            process.memory().freeze(server.host());
+          }
+          result(0);
+        }
+        case Wire.T_FAIL_NTH -> {
+          require(f, 8);
+          failNth(in.get(JAVA_INT, 0), in.get(JAVA_INT, 4));
+        }
         case Wire.T_READ, Wire.T_WRITE -> {
           require(f, Wire.RW_SIZE);
           readWrite(f.type(), in.get(JAVA_LONG, 0), in.get(JAVA_LONG, 8), in.get(JAVA_LONG, 16));
@@ -260,6 +271,25 @@ final class Channel implements Runnable {
     }
     LOG.log(System.Logger.Level.DEBUG, "client pid={0}: opened {1} (flags 0x{2})", pid(),
         file.name, Integer.toHexString(flags));
+  }
+
+  /**
+   * T_FAIL_NTH: the client thread's fail-nth file (spec §6.6). This server thread executes every
+   * call of that client thread, so the engine's per-thread countdown is exactly the client
+   * thread's.
+   */
+  private void failNth(int op, int value) throws IOException {
+    if (!server.config().faultInjection()) {
+      result(-Errno.EPERM.number());
+    } else if (op == Wire.FAIL_NTH_SET) {
+      FaultInjection.arm(Integer.toUnsignedLong(value) > Integer.MAX_VALUE ? Integer.MAX_VALUE
+          : value);
+      result(0);
+    } else if (op == Wire.FAIL_NTH_GET) {
+      result(FaultInjection.remaining());
+    } else {
+      result(-Errno.EINVAL.number());
+    }
   }
 
   /** T_ATTACH: which file is the descriptor the client sent? */

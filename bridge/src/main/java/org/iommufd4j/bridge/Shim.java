@@ -31,6 +31,11 @@ public final class Shim {
   /** {@code 1}: also emulate {@code /dev/vfio/vfio}. */
   public static final String ENV_VFIO = "IOMMUFD4J_VFIO";
   public static final String ENV_PATH = "IOMMUFD4J_SHIM";
+  /**
+   * A directory standing in for {@code /sys/kernel/debug}: the shim redirects that path there and
+   * emulates {@code /proc/self/task/<tid>/fail-nth} (the server must allow fault injection).
+   */
+  public static final String ENV_DEBUGFS = "IOMMUFD4J_DEBUGFS";
   /** Microseconds the shim spins for a reply in the mailbox before sleeping. */
   public static final String ENV_SPIN = "IOMMUFD4J_SPIN_US";
   /** {@code 0}: frames over the socket only, no shared-memory mailbox. */
@@ -88,6 +93,24 @@ public final class Shim {
       return root == null ? null : root.resolve("bridge/target/native").resolve(FILE_NAME);
     } catch (URISyntaxException | RuntimeException e) {
       return null;
+    }
+  }
+
+  /**
+   * Makes {@code dir} look like the fault-injection part of debugfs the kernel selftests set up
+   * ({@code failslab}, {@code fail_page_alloc}, {@code fail_iommufd}), for {@link #ENV_DEBUGFS}.
+   */
+  public static void prepareDebugfs(Path dir) throws IOException {
+    String[][] files = {
+        {"failslab", "ignore-gfp-wait", "verbose", "probability", "interval", "times"},
+        {"fail_page_alloc", "ignore-gfp-wait", "ignore-gfp-highmem", "verbose", "probability",
+            "interval", "times"},
+        {"fail_iommufd", "verbose", "probability", "interval", "times", "task-filter"}};
+    for (String[] entry : files) {
+      Path d = Files.createDirectories(dir.resolve(entry[0]));
+      for (int i = 1; i < entry.length; i++) {
+        Files.writeString(d.resolve(entry[i]), "0\n");
+      }
     }
   }
 

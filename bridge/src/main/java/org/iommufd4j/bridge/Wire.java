@@ -37,6 +37,8 @@ final class Wire {
   static final int T_CLOSED = 7;
   static final int T_VIA_SOCKET = 8;
   static final int T_DOORBELL = 9;
+  static final int T_FAIL_NTH = 10;
+  static final int T_EXITING = 11;
   static final int T_CB_REPLY = 48;
   static final int T_RESULT = 64;
   static final int T_HELLO_OK = 65;
@@ -69,6 +71,8 @@ final class Wire {
   static final int KIND_IOMMUFD = 'i';
   static final int KIND_ACCESS = 'a';
   static final int KIND_FAULT = 'f';
+  static final int FAIL_NTH_SET = 0;
+  static final int FAIL_NTH_GET = 1;
 
   /** Sizes of the fixed parts. */
   static final int HELLO_SIZE = 24;

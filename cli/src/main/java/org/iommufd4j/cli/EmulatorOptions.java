@@ -13,6 +13,15 @@ final class EmulatorOptions {
       + "IOMMU_TEST_CMD is ENOTTY.")
   boolean noTestAbi;
 
+  @Option(names = "--selftest-compat", description = "Accept what the kernel selftest sources "
+      + "shipped with 6.12.117 ask of later kernels (PASID mock devices, GET_HW_INFO input type).")
+  boolean selftestCompat;
+
+  @Option(names = "--fault-injection", description = "Let programs arm the engine's fault "
+      + "injection through an emulated /proc/self/task/<tid>/fail-nth and /sys/kernel/debug "
+      + "(what the kernel's iommufd_fail_nth selftest drives).")
+  boolean faultInjection;
+
   @Option(names = "--vfio-container", description = "Also emulate /dev/vfio/vfio "
       + "(iommufd's VFIO container, MM accounting).")
   boolean vfioContainer;
@@ -45,6 +54,8 @@ final class EmulatorOptions {
     return BridgeConfig.defaults()
         .withTestAbi(!noTestAbi)
         .withVfioContainer(vfioContainer)
+        .withSelftestCompat(selftestCompat)
+        .withFaultInjection(faultInjection)
         .withMemlockLimit(memlock == null ? BridgeConfig.MEMLOCK_FROM_PROCESS : memlock)
         .withCapIpcLock(capIpcLock)
         .withCapSysResource(capSysResource)

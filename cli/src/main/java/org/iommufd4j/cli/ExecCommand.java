@@ -77,6 +77,11 @@ final class ExecCommand implements Callable<Integer> {
       if (emulator.vfioContainer) {
         env.put(Shim.ENV_VFIO, "1");
       }
+      if (emulator.faultInjection) {
+        Path debugfs = dir.resolve("debugfs");
+        Shim.prepareDebugfs(debugfs);
+        env.put(Shim.ENV_DEBUGFS, debugfs.toString());
+      }
       if (emulator.spinMicros != null) {
         env.putIfAbsent(Shim.ENV_SPIN, emulator.spinMicros.toString());
       }
