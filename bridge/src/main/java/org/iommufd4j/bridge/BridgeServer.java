@@ -60,6 +60,8 @@ public final class BridgeServer implements AutoCloseable {
   private final String id;
   private final long idNumber;
   private final AtomicLong fileCounter = new AtomicLong();
+  /** Memories of exited processes whose pinned pages are kept (pruned after each teardown). */
+  private final Set<RemoteMemory> kept = ConcurrentHashMap.newKeySet();
   /** Notified whenever a file ends. */
   private final Object idle = new Object();
   private final Thread acceptor;
@@ -309,8 +311,16 @@ public final class BridgeServer implements AutoCloseable {
     f.closeClientEnd();
   }
 
+  /** A client process is exiting: keep what it still has pinned (see {@link RemoteMemory}). */
+  void processExiting(ClientProcess process) {
+    if (process.memory().freeze(host)) {
+      kept.add(process.memory());
+    }
+  }
+
   private void forget(ServerFile f) {
     files.remove(f.clientInode, f);
+    kept.removeIf(m -> m.prune(host));
     synchronized (idle) {
       idle.notifyAll();
     }

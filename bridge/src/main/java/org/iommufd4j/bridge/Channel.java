@@ -211,7 +211,7 @@ final class Channel implements Runnable {
         }
         case Wire.T_EXITING -> {
           try (Call call = Call.enter(this, process.memory(), 0, 0, MemorySegment.NULL, false)) {
-            process.memory().freeze(server.host());
+            server.processExiting(process);
           }
           result(0);
         }

@@ -191,7 +191,7 @@ final class RemoteMemory implements UserMemory {
    * The process is exiting (it is still alive, inside {@code exit()}): keeps every page it has
    * pinned so that areas, domains and accesses built on them keep working, as in the kernel.
    */
-  void freeze(Host host) {
+  boolean freeze(Host host) {
     List<Long> pinned = new ArrayList<>();
     synchronized (this) {
       for (Map.Entry<Long, Long> e : pinRanges.entrySet()) {
@@ -203,7 +203,7 @@ final class RemoteMemory implements UserMemory {
       }
     }
     if (pinned.isEmpty()) {
-      return;
+      return false;
     }
     NavigableMap<Long, MemorySegment> kept = new TreeMap<>();
     List<Vma> vmas = vmas();
@@ -227,6 +227,28 @@ final class RemoteMemory implements UserMemory {
     }
     frozen = kept;
     LOG.log(System.Logger.Level.DEBUG, "pid={0} exiting: kept {1} pinned pages", pid, kept.size());
+    return !kept.isEmpty();
+  }
+
+  /**
+   * Lets go of kept pages nobody pins any more (their mappings and copies are then freed by the
+   * GC): true when none is left.
+   */
+  boolean prune(Host host) {
+    NavigableMap<Long, MemorySegment> f = frozen;
+    if (f == null) {
+      return true;
+    }
+    NavigableMap<Long, MemorySegment> still = new TreeMap<>();
+    for (Map.Entry<Long, MemorySegment> e : f.entrySet()) {
+      if (host.pinCount(this, e.getKey()) > 0) {
+        still.put(e.getKey(), e.getValue());
+      }
+    }
+    if (still.size() != f.size()) {
+      frozen = still; // reads of a page no longer kept fail: the process is gone
+    }
+    return still.isEmpty();
   }
 
   /** A mapping of the process, from /proc/PID/maps. */
