@@ -18,6 +18,12 @@ if [ ! -f "$TARBALL" ]; then
   fi
   [ -f "$TARBALL" ] || { echo "skip: $TARBALL missing (apt-get install linux-source-6.12)" >&2; exit 77; }
 fi
+if ! command -v xz >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && apt-get install -y -qq xz-utils) >&2 || true
+  fi
+  command -v xz >/dev/null 2>&1 || { echo "skip: no xz to unpack $TARBALL (apt-get install xz-utils)" >&2; exit 77; }
+fi
 VERSION=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || stat -c %Y "$TARBALL")
 CACHE="${IOMMUFD4J_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/iommufd4j}/selftests-$VERSION"
 SRC="$CACHE/linux-source-6.12"

@@ -55,6 +55,8 @@ class NativeBridgeIT {
   void serverIsBackToNothing() throws InterruptedException {
     assertThat(server.awaitNoContexts(Duration.ofSeconds(20))).as("every context closed").isTrue();
     assertThat(server.host().totalPins()).as("pinned pages left").isZero();
+    // every thread's channel ends with the thread (or the process)
+    assertThat(server.awaitChannels(0, Duration.ofSeconds(20))).as("channels left").isTrue();
   }
 
   static Stream<Arguments> programs() {
