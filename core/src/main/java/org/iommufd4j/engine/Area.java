@@ -11,6 +11,9 @@ final class Area {
   static final int PROT_WRITE = 2;
   private static final int POPULATED = 1 << 2;
   private static final int PREVENT_ACCESS = 1 << 3;
+  /** The AVL height lives in bits 8-15 of {@link #flags}: one int less per area. */
+  private static final int HEIGHT_SHIFT = 8;
+  private static final int HEIGHT_MASK = 0xff << HEIGHT_SHIFT;
 
   final long iova;
   final long last;
@@ -25,7 +28,6 @@ final class Area {
   // AreaTree bookkeeping.
   Area left;
   Area right;
-  int height = 1;
   /** Free addresses between the previous area (or 0) and {@link #iova}: unsigned. */
   long gapBefore;
   /** Unsigned maximum of {@link #gapBefore} over this subtree. */
@@ -36,7 +38,16 @@ final class Area {
     this.last = iova + length - 1;
     this.pages = pages;
     this.pagesOffset = pagesOffset;
-    this.flags = prot & (PROT_READ | PROT_WRITE);
+    this.flags = (prot & (PROT_READ | PROT_WRITE)) | (1 << HEIGHT_SHIFT);
+  }
+
+  /** Height of the subtree rooted here in the {@link AreaTree} (1 for a leaf). */
+  int height() {
+    return (flags & HEIGHT_MASK) >>> HEIGHT_SHIFT;
+  }
+
+  void height(int height) {
+    flags = (flags & ~HEIGHT_MASK) | (height << HEIGHT_SHIFT);
   }
 
   long length() {

@@ -119,7 +119,7 @@ final class AreaTree {
   /** Inserts {@code a}, which must not overlap any area. One descent. */
   void insert(Area a) {
     a.left = a.right = null;
-    a.height = 1;
+    a.height(1);
     root = insert(root, a, null, null);
     size++;
   }
@@ -222,11 +222,11 @@ final class AreaTree {
   }
 
   private static int height(Area n) {
-    return n == null ? 0 : n.height;
+    return n == null ? 0 : n.height();
   }
 
   private static void update(Area n) {
-    n.height = 1 + Math.max(height(n.left), height(n.right));
+    n.height(1 + Math.max(height(n.left), height(n.right)));
     long g = n.gapBefore;
     if (n.left != null) {
       g = max(g, n.left.maxGap);
@@ -312,7 +312,7 @@ final class AreaTree {
     if (n.right != null) {
       g = max(g, n.right.maxGap);
     }
-    if (problem[0] == null && (n.height != 1 + Math.max(hl, hr) || Math.abs(hl - hr) > 1)) {
+    if (problem[0] == null && (n.height() != 1 + Math.max(hl, hr) || Math.abs(hl - hr) > 1)) {
       problem[0] = "unbalanced or stale height at " + n;
     } else if (problem[0] == null && n.maxGap != g) {
       problem[0] = "stale maxGap at " + n;
