@@ -40,6 +40,10 @@ final class BridgeFileTable implements FileTable {
       throw new IllegalStateException("the client could not take a descriptor: errno " + -fd);
     }
     c.reserved.put(fd, f);
+    org.iommufd4j.trace.MemoryLog log = org.iommufd4j.trace.MemoryLog.current();
+    if (log != null) {
+      log.fd(fd, f.number);
+    }
     return fd;
   }
 
@@ -73,6 +77,10 @@ final class BridgeFileTable implements FileTable {
       return null;
     }
     ServerFile f = c.channel.fileBehind(fd);
+    org.iommufd4j.trace.MemoryLog log = org.iommufd4j.trace.MemoryLog.current();
+    if (log != null) {
+      log.getFd(fd, f == null ? 0 : f.number);
+    }
     return f == null ? null : f.file();
   }
 }

@@ -22,7 +22,10 @@ import org.iommufd4j.Errno;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.Host;
+import org.iommufd4j.inspect.Snapshot;
 import org.iommufd4j.kernel.LibC;
+import org.iommufd4j.trace.Trace;
+import java.util.function.Consumer;
 
 /**
  * The emulated {@code /dev/iommu} for native programs: one process, listening on a Unix socket,
@@ -67,10 +70,57 @@ public final class BridgeServer implements AutoCloseable {
   private final Thread acceptor;
   private final Thread watcherThread;
   private volatile boolean closed;
+  private final Hooks hooks;
 
-  private BridgeServer(Path path, BridgeConfig config) throws IOException {
+  /**
+   * What a server reports besides serving: {@code recorder} (or null) gets every open, ioctl and
+   * teardown ({@code exec --record}); {@code atTeardown} (or null) gets each context's state just
+   * before its teardown ({@code exec --inspect-at-exit}).
+   */
+  public record Hooks(Trace.Writer recorder, Consumer<ContextState> atTeardown) {
+    public static final Hooks NONE = new Hooks(null, null);
+  }
+
+  /**
+   * A context's state: {@code file} is the server's number for the open file, {@code pid} the
+   * process that opened it, {@code closing} whether this is the state just before its teardown.
+   */
+  public record ContextState(long file, int pid, boolean closing, Snapshot snapshot) {}
+
+  /** The state of every context not torn down yet, by file number. */
+  public List<ContextState> snapshots() {
+    List<ContextState> out = new java.util.ArrayList<>();
+    for (ServerFile f : files.values()) {
+      if (f.context != null && !f.isFinished() && !f.context.isClosed()) {
+        out.add(new ContextState(f.number, f.openerPid, false, f.context.snapshot()));
+      }
+    }
+    out.sort(java.util.Comparator.comparingLong(ContextState::file));
+    return out;
+  }
+
+  Trace.Writer recorder() {
+    return hooks.recorder();
+  }
+
+  private void beforeTeardown(ServerFile f) {
+    try {
+      if (f.context != null && hooks.atTeardown() != null) {
+        hooks.atTeardown().accept(new ContextState(f.number, f.openerPid, true,
+            f.context.snapshot()));
+      }
+      if (hooks.recorder() != null) {
+        hooks.recorder().event(new Trace.Close(f.number, hooks.recorder().now()));
+      }
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.ERROR, "observing the teardown of " + f + " failed", e);
+    }
+  }
+
+  private BridgeServer(Path path, BridgeConfig config, Hooks hooks) throws IOException {
     this.path = path;
     this.config = config;
+    this.hooks = hooks;
     this.idNumber = ProcessHandle.current().pid() << 16
         | ThreadLocalRandom.current().nextInt(1 << 16);
     this.id = Long.toHexString(idNumber);
@@ -92,9 +142,16 @@ public final class BridgeServer implements AutoCloseable {
    * @throws IOException if the socket cannot be made (path too long, in use, ...)
    */
   public static BridgeServer start(Path socket, BridgeConfig config) throws IOException {
+    return start(socket, config, Hooks.NONE);
+  }
+
+  /** {@link #start(Path, BridgeConfig)} with a recorder and a teardown observer. */
+  public static BridgeServer start(Path socket, BridgeConfig config, Hooks hooks)
+      throws IOException {
     Objects.requireNonNull(socket, "socket");
     Objects.requireNonNull(config, "config");
-    BridgeServer server = new BridgeServer(socket, config);
+    Objects.requireNonNull(hooks, "hooks");
+    BridgeServer server = new BridgeServer(socket, config, hooks);
     LOG.log(System.Logger.Level.INFO, "iommufd4j bridge listening on {0}", socket);
     return server;
   }
@@ -287,8 +344,10 @@ public final class BridgeServer implements AutoCloseable {
     }
     String name;
     int r;
+    long number;
     do {
-      name = Wire.NAME_PREFIX + (char) kind + ":" + id + ":" + fileCounter.incrementAndGet();
+      number = fileCounter.incrementAndGet();
+      name = Wire.NAME_PREFIX + (char) kind + ":" + id + ":" + number;
       r = UnixSocket.bindAbstract(pair[0], name);
     } while (r == -Errno.EADDRINUSE.number());
     long inode = UnixSocket.inode(pair[1]);
@@ -299,8 +358,9 @@ public final class BridgeServer implements AutoCloseable {
       one.set(JAVA_BYTE, 0, (byte) 0);
       LibC.write(pair[0], one, 1);
     }
-    ServerFile f = new ServerFile(kind, inode, pair[0], pair[1], name, context);
+    ServerFile f = new ServerFile(kind, inode, pair[0], pair[1], name, context, number);
     f.onFinished = this::forget;
+    f.beforeTeardown = this::beforeTeardown;
     files.put(inode, f);
     watcher.watch(f);
     return f;

@@ -16,6 +16,8 @@ import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
 import org.iommufd4j.engine.FaultInjection;
 import org.iommufd4j.kernel.LibC;
+import org.iommufd4j.trace.MemoryLog;
+import org.iommufd4j.trace.Trace;
 import org.iommufd4j.uapi.Dispatcher;
 
 /**
@@ -35,8 +37,13 @@ final class Channel implements Runnable {
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.bridge");
   private static final int MAX_HANDLES = 4096;
 
+  private static final java.util.concurrent.atomic.AtomicLong NUMBERS =
+      new java.util.concurrent.atomic.AtomicLong();
+
   private final BridgeServer server;
   private final UnixSocket socket;
+  /** This channel's number in recorded traces. */
+  private final long number = NUMBERS.incrementAndGet();
   /** The socket until the handshake, then the mailbox if the client asked for one. */
   private Transport transport;
   private Mailbox mailbox;
@@ -264,6 +271,11 @@ final class Channel implements Runnable {
     }
     Context context = server.newContext(node == Wire.NODE_VFIO);
     ServerFile file = server.newFile(Wire.KIND_IOMMUFD, context);
+    file.openerPid = pid();
+    Trace.Writer recorder = server.recorder();
+    if (recorder != null) {
+      recorder.event(new Trace.Open(file.number, pid(), node == Wire.NODE_VFIO, recorder.now()));
+    }
     try {
       result(0, handleFor(file), file.clientInode, file.kind, file.clientEnd());
     } finally {
@@ -344,9 +356,14 @@ final class Channel implements Runnable {
     int r;
     MemorySegment writeBack;
     long offset;
+    Trace.Writer recorder = server.recorder();
     try (Call call = Call.enter(this, process.memory(), request, arg, argWindow,
         windowWritable)) {
-      r = Dispatcher.ioctl(file.context, caller, request, arg, null);
+      if (recorder == null) {
+        r = Dispatcher.ioctl(file.context, caller, request, arg, null);
+      } else {
+        r = recorded(recorder, file, request, arg);
+      }
       abandon(call);
       writeBack = call.writeBack();
       offset = call.writeBackOffset();
@@ -367,6 +384,26 @@ final class Channel implements Runnable {
     out.set(JAVA_INT, 28, (int) offset);
     MemorySegment.copy(writeBack, 0, out, Wire.RESULT_SIZE, writeBack.byteSize());
     transport.send(Wire.T_RESULT, out, Wire.RESULT_SIZE + writeBack.byteSize(), -1);
+  }
+
+  /** The ioctl, with what it read, wrote and returned written to the trace (exec --record). */
+  private int recorded(Trace.Writer recorder, ServerFile file, long request, long arg) {
+    recorder.process(new Trace.Process(caller.pid(), caller.uid(), caller.capSysResource(),
+        caller.capIpcLock(), caller.memlockLimit()));
+    long t = recorder.now();
+    MemoryLog log = MemoryLog.begin();
+    int r;
+    long nanos;
+    try {
+      long start = System.nanoTime();
+      r = Dispatcher.ioctl(file.context, caller, request, arg, null);
+      nanos = System.nanoTime() - start;
+    } finally {
+      MemoryLog.end();
+    }
+    recorder.event(new Trace.Ioctl(recorder.nextSeq(), file.number, pid(), number, request, arg,
+        r, t, nanos, log.ops()));
+    return r;
   }
 
   private void readWrite(int type, long handle, long buffer, long count) throws IOException {

@@ -14,6 +14,7 @@ import org.iommufd4j.engine.Host;
 import org.iommufd4j.kernel.LibC;
 import org.iommufd4j.memory.ProcessMemory;
 import org.iommufd4j.memory.UserMemory;
+import org.iommufd4j.trace.MemoryLog;
 
 /**
  * The address space of one client process. The server reads and writes it itself with {@code
@@ -65,10 +66,13 @@ final class RemoteMemory implements UserMemory {
     if (dst.isReadOnly()) {
       throw new IllegalArgumentException("dst is read-only");
     }
-    if (frozen != null && touchesFrozen(address, dst.byteSize())) {
-      return pageWise(address, dst, false);
+    boolean ok = frozen != null && touchesFrozen(address, dst.byteSize())
+        ? pageWise(address, dst, false) : readLive(address, dst);
+    MemoryLog log = MemoryLog.current(); // exec --record
+    if (log != null) {
+      log.read(pid, address, dst, ok);
     }
-    return readLive(address, dst);
+    return ok;
   }
 
   private boolean readLive(long address, MemorySegment dst) {
@@ -90,10 +94,13 @@ final class RemoteMemory implements UserMemory {
 
   @Override
   public boolean write(long address, MemorySegment src) {
-    if (frozen != null && touchesFrozen(address, src.byteSize())) {
-      return pageWise(address, src, true);
+    boolean ok = frozen != null && touchesFrozen(address, src.byteSize())
+        ? pageWise(address, src, true) : writeLive(address, src);
+    MemoryLog log = MemoryLog.current(); // exec --record
+    if (log != null) {
+      log.write(pid, address, src, ok);
     }
-    return writeLive(address, src);
+    return ok;
   }
 
   private boolean writeLive(long address, MemorySegment src) {
@@ -116,6 +123,15 @@ final class RemoteMemory implements UserMemory {
 
   @Override
   public boolean isPinnable(long address, long length, boolean write) {
+    boolean ok = isPinnable0(address, length, write);
+    MemoryLog log = MemoryLog.current(); // exec --record
+    if (log != null) {
+      log.pinnable(pid, address, length, write, ok);
+    }
+    return ok;
+  }
+
+  private boolean isPinnable0(long address, long length, boolean write) {
     if (length != 0 && Long.compareUnsigned(address + length, address) > 0) {
       remember(address & -PAGE, ((address + length - 1) & -PAGE) + PAGE);
     }

@@ -20,6 +20,12 @@ final class ServerFile {
   final int serverFd;
   final String name;
   final Context context;
+  /** The server's number for the file (in its abstract name and in recorded traces). */
+  final long number;
+  /** The process that opened it (0 for access and fault files). */
+  int openerPid;
+  /** Called just before the teardown (inspect at exit, recording). */
+  java.util.function.Consumer<ServerFile> beforeTeardown;
   private EmulatedFile file;
   private int refs = 1;
   private boolean endOfFile;
@@ -31,7 +37,8 @@ final class ServerFile {
   private int clientEnd;
 
   ServerFile(int kind, long clientInode, int serverFd, int clientEnd, String name,
-      Context context) {
+      Context context, long number) {
+    this.number = number;
     this.kind = kind;
     this.clientInode = clientInode;
     this.serverFd = serverFd;
@@ -153,6 +160,9 @@ final class ServerFile {
   }
 
   private void finish() {
+    if (beforeTeardown != null) {
+      beforeTeardown.accept(this);
+    }
     if (context != null) {
       context.close();
     }

@@ -10,6 +10,7 @@ import java.util.concurrent.Callable;
 import org.iommufd4j.bridge.BridgeConfig;
 import org.iommufd4j.bridge.BridgeServer;
 import org.iommufd4j.bridge.Shim;
+import org.iommufd4j.trace.Trace;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -44,6 +45,26 @@ final class ExecCommand implements Callable<Integer> {
 
   @Option(names = "--verbose", description = "Log the server's work to stderr.")
   boolean verbose;
+
+  @Option(names = "--record", paramLabel = "FILE", description = "Record every ioctl (request, "
+      + "memory read and written, result, timing, context and process) to FILE as JSON lines; "
+      + "replay it with `replay FILE`.")
+  Path record;
+
+  @Option(names = "--inspect-at-exit", description = "Show the state of each context just before "
+      + "its teardown (the last close): what the program left mapped. On stderr, or --inspect-output.")
+  boolean inspectAtExit;
+
+  @Option(names = "--json", description = "With --inspect-at-exit: JSON instead of tables.")
+  boolean json;
+
+  @Option(names = "--svg", paramLabel = "FILE",
+      description = "With --inspect-at-exit: also write an SVG picture of every IOVA space.")
+  Path svg;
+
+  @Option(names = "--inspect-output", paramLabel = "FILE",
+      description = "With --inspect-at-exit: write the tables or JSON to FILE instead of stderr.")
+  Path inspectOutput;
 
   @Parameters(arity = "1..*", paramLabel = "PROGRAM", description = "The program and its arguments.")
   List<String> command;
@@ -98,7 +119,16 @@ final class ExecCommand implements Callable<Integer> {
         }
       });
       Runtime.getRuntime().addShutdownHook(reaper);
-      ServerStart start = new ServerStart(socket, emulator.config());
+      BridgeConfig config = emulator.config();
+      Trace.Writer recorder = record == null ? null : new Trace.Writer(record, new Trace.Header(
+          config.testAbi(), config.vfioContainer(), config.selftestCompat(),
+          config.faultInjection()));
+      List<ContextStates.Entry> states = java.util.Collections.synchronizedList(
+          new java.util.ArrayList<>());
+      BridgeServer.Hooks hooks = new BridgeServer.Hooks(recorder, !inspectAtExit ? null
+          : c -> states.add(new ContextStates.Entry(c.file(), c.pid(), c.closing(),
+              c.snapshot())));
+      ServerStart start = new ServerStart(socket, config, hooks);
       Thread.ofPlatform().daemon().name("iommufd4j-start").start(start);
       int status = child.waitFor();
       try {
@@ -107,6 +137,13 @@ final class ExecCommand implements Callable<Integer> {
         // already shutting down
       }
       IOException failed = start.finish();
+      if (recorder != null) {
+        recorder.close();
+      }
+      if (inspectAtExit) {
+        showStates(new ContextStates(states.stream()
+            .sorted(java.util.Comparator.comparingLong(ContextStates.Entry::file)).toList()), err);
+      }
       if (failed != null) {
         err.println("iommufd4j exec: the server did not start: " + failed.getMessage());
         return status == 0 ? 125 : status;
@@ -117,6 +154,20 @@ final class ExecCommand implements Callable<Integer> {
     }
   }
 
+  private void showStates(ContextStates states, PrintWriter err) throws IOException {
+    String text = json ? states.toJson() : states.toTable();
+    if (inspectOutput != null) {
+      Files.writeString(inspectOutput, text);
+    } else {
+      err.print(text);
+      err.flush();
+    }
+    if (svg != null) {
+      Files.writeString(svg, states.toSvg());
+      err.println("iommufd4j exec: wrote " + svg);
+    }
+  }
+
   /**
    * Starts the server beside the program, which may well end first (exec -- true): then the
    * server is not waited for, only closed if it is already up.
@@ -124,13 +175,15 @@ final class ExecCommand implements Callable<Integer> {
   private static final class ServerStart implements Runnable {
     private final Path socket;
     private final BridgeConfig config;
+    private final BridgeServer.Hooks hooks;
     private BridgeServer server;
     private IOException failure;
     private boolean abandoned;
 
-    ServerStart(Path socket, BridgeConfig config) {
+    ServerStart(Path socket, BridgeConfig config, BridgeServer.Hooks hooks) {
       this.socket = socket;
       this.config = config;
+      this.hooks = hooks;
     }
 
     @Override
@@ -138,7 +191,7 @@ final class ExecCommand implements Callable<Integer> {
       BridgeServer s = null;
       IOException e = null;
       try {
-        s = BridgeServer.start(socket, config);
+        s = BridgeServer.start(socket, config, hooks);
       } catch (IOException ex) {
         e = ex;
       }

@@ -17,12 +17,10 @@ import picocli.CommandLine.Spec;
  * {@code inspect}: takes a {@link Snapshot} from a source and prints it as a table or JSON,
  * optionally writing the SVG map of every IOVA space too.
  *
- * <p>Sources are {@link SnapshotSource}s: the built-in example and a saved JSON snapshot today.
- * TODO(issue 8): a running {@code serve} ({@code --socket PATH}: the server answers an inspect
- * request with {@link Snapshot#toJson()}, read back with {@link Snapshot#fromJson}), the snapshot
- * {@code exec --inspect-at-exit} writes (already readable with {@code --input}), and a recorded
- * trace ({@code --trace FILE}: replay it on the emulator, then inspect). Each is one more option
- * in {@link Source} and one more {@link SnapshotSource}.
+ * <p>Sources: the built-in example, a saved JSON snapshot ({@code --input}), a running {@code
+ * serve} ({@code --socket PATH}: its inspect socket answers with every live context) and a
+ * recorded trace ({@code --trace FILE}: replayed on the emulator; each context's state just
+ * before its close, or at the end). The last two give several contexts ({@link ContextStates}).
  */
 @Command(
     name = "inspect",
@@ -39,7 +37,9 @@ import picocli.CommandLine.Spec;
         "  ./run.sh inspect                        the example, as a table",
         "  ./run.sh inspect --svg iova.svg         ... and a picture of each IOVA space",
         "  ./run.sh inspect --json > state.json    the example as JSON",
-        "  ./run.sh inspect --input state.json --svg iova.svg"})
+        "  ./run.sh inspect --input state.json --svg iova.svg",
+        "  ./run.sh inspect --socket /tmp/iommu.sock   the live contexts of a running serve",
+        "  ./run.sh inspect --trace trace.jsonl        the final state of a recorded run"})
 final class InspectCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
@@ -61,6 +61,14 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = "--input", paramLabel = "FILE",
         description = "Read a snapshot written by --json (or by Snapshot.toJson()); - for stdin.")
     String input;
+
+    @Option(names = "--socket", paramLabel = "PATH",
+        description = "Every live context of a running `serve --socket PATH`.")
+    Path socket;
+
+    @Option(names = "--trace", paramLabel = "FILE",
+        description = "Replay a trace of `exec --record FILE` and show each context's final state.")
+    Path trace;
   }
 
   /** One place a snapshot can come from. */
@@ -78,10 +86,38 @@ final class InspectCommand implements Callable<Integer> {
     return InspectExample::take;
   }
 
+  private static ContextStates fromTrace(Path file, PrintWriter err) throws IOException {
+    org.iommufd4j.trace.Replayer.Result r = org.iommufd4j.trace.Replayer.replay(
+        org.iommufd4j.trace.Trace.read(file));
+    if (r.diverged()) {
+      err.println("inspect: the replay diverged; the state shown is where it stopped");
+      err.println(r.divergence());
+    }
+    return new ContextStates(r.states().stream().map(s -> new ContextStates.Entry(s.file(),
+        s.pid(), s.closed(), s.snapshot())).toList());
+  }
+
   @Override
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
+    if (source != null && (source.socket != null || source.trace != null)) {
+      ContextStates states;
+      try {
+        states = source.socket != null ? InspectSocket.ask(source.socket) : fromTrace(source.trace,
+            err);
+      } catch (IllegalArgumentException | IOException e) {
+        err.println("inspect: " + e.getMessage());
+        return 1;
+      }
+      out.print(json ? states.toJson() : states.toTable());
+      out.flush();
+      if (svg != null) {
+        Files.writeString(svg, states.toSvg());
+        err.println("inspect: wrote " + svg + " (" + states.contexts().size() + " contexts)");
+      }
+      return 0;
+    }
     Snapshot snapshot;
     try {
       snapshot = source().take();

@@ -51,7 +51,18 @@ final class ServeCommand implements Callable<Integer> {
       err.println("iommufd4j serve: " + e.getMessage());
       return 1;
     }
+    InspectSocket inspect;
+    try {
+      inspect = InspectSocket.open(socket, () -> new ContextStates(server.snapshots().stream()
+          .map(c -> new ContextStates.Entry(c.file(), c.pid(), c.closing(), c.snapshot()))
+          .toList()));
+    } catch (IOException e) {
+      server.close();
+      err.println("iommufd4j serve: inspect socket: " + e.getMessage());
+      return 1;
+    }
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      inspect.close();
       server.close();
       stopped.countDown();
     }));
@@ -61,8 +72,10 @@ final class ServeCommand implements Callable<Integer> {
     } catch (IOException e) {
       shim = "<" + Shim.FILE_NAME + ">";
     }
-    err.printf("iommufd4j: serving /dev/iommu on %s%n  run programs with: LD_PRELOAD=%s %s=%s PROGRAM%n",
-        socket.toAbsolutePath(), shim, Shim.ENV_SOCKET, socket.toAbsolutePath());
+    err.printf("iommufd4j: serving /dev/iommu on %s%n  run programs with: LD_PRELOAD=%s %s=%s PROGRAM%n"
+        + "  see its state with: ./run.sh inspect --socket %s%n",
+        socket.toAbsolutePath(), shim, Shim.ENV_SOCKET, socket.toAbsolutePath(),
+        socket.toAbsolutePath());
     err.flush();
     stopped.await();
     return 0;

@@ -12,7 +12,7 @@ import java.util.Map;
  * one line (so each area or range is one line), and a container of such containers too when that
  * fits in {@value #INLINE_WIDTH} characters.
  */
-final class Json {
+public final class Json {
   private static final int INLINE_WIDTH = 160;
 
   private Json() {}
@@ -64,6 +64,40 @@ final class Json {
         sb.append(i + 1 < list.size() ? ",\n" : "\n");
       }
       sb.append(indent).append(']');
+    }
+  }
+
+  /** Any value on one line, nested containers included (JSON lines, e.g. record traces). */
+  public static String line(Object value) {
+    StringBuilder sb = new StringBuilder();
+    line(sb, value);
+    return sb.toString();
+  }
+
+  private static void line(StringBuilder sb, Object value) {
+    if (value instanceof Map<?, ?> map) {
+      sb.append('{');
+      int i = 0;
+      for (Map.Entry<?, ?> e : map.entrySet()) {
+        if (i++ > 0) {
+          sb.append(',');
+        }
+        string(sb, (String) e.getKey());
+        sb.append(':');
+        line(sb, e.getValue());
+      }
+      sb.append('}');
+    } else if (value instanceof List<?> list) {
+      sb.append('[');
+      for (int i = 0; i < list.size(); i++) {
+        if (i > 0) {
+          sb.append(',');
+        }
+        line(sb, list.get(i));
+      }
+      sb.append(']');
+    } else {
+      scalar(sb, value instanceof Integer n ? (Object) n.longValue() : value);
     }
   }
 
@@ -160,7 +194,7 @@ final class Json {
   // ---- parsing ------------------------------------------------------------------------------
 
   /** Parses one JSON document; IllegalArgumentException (with the offset) if it is not one. */
-  static Object parse(String text) {
+  public static Object parse(String text) {
     Parser p = new Parser(text);
     p.skipSpace();
     Object v = p.value();

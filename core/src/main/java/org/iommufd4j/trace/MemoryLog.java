@@ -1,0 +1,137 @@
+package org.iommufd4j.trace;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What one call did to user memory and descriptors, in order: every range the engine read (with
+ * the bytes, or that it failed), wrote, asked to pin, and every descriptor it was given. Collected
+ * for the call the current thread executes ({@link #begin}/{@link #end}), by whatever
+ * {@code UserMemory} and file table the front end uses; recorded by {@code exec --record} and
+ * compared by {@link Replayer}.
+ */
+public final class MemoryLog {
+  private static final ThreadLocal<MemoryLog> CURRENT = new ThreadLocal<>();
+  private static final HexFormat HEX = HexFormat.of();
+
+  /** What an operation was. */
+  public enum Kind { READ, WRITE, PINNABLE, FD, GETFD }
+
+  /**
+   * One operation. READ/WRITE: {@code bytes} are what was read or written (null when it
+   * failed); PINNABLE: {@code write} asked for write access; FD: the engine reserved descriptor
+   * {@code fd}, which became file {@code file}; GETFD: descriptor {@code fd} named file
+   * {@code file} (0: none).
+   */
+  public record Op(Kind kind, int pid, long address, long length, boolean write, boolean ok,
+      byte[] bytes, int fd, long file) {
+
+    Map<String, Object> toMap() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("op", kind.name().toLowerCase(java.util.Locale.ROOT));
+      switch (kind) {
+        case FD, GETFD -> {
+          m.put("fd", (long) fd);
+          m.put("file", file);
+        }
+        default -> {
+          m.put("pid", (long) pid);
+          m.put("address", Trace.hex(address));
+          m.put("length", length);
+          if (kind == Kind.PINNABLE) {
+            m.put("write", write);
+          }
+          m.put("ok", ok);
+          if (bytes != null) {
+            m.put("bytes", HEX.formatHex(bytes));
+          }
+        }
+      }
+      return m;
+    }
+
+    static Op fromMap(Map<?, ?> m) {
+      Kind kind = Kind.valueOf(((String) m.get("op")).toUpperCase(java.util.Locale.ROOT));
+      return switch (kind) {
+        case FD, GETFD -> new Op(kind, 0, 0, 0, false, true, null,
+            ((Long) m.get("fd")).intValue(), (Long) m.get("file"));
+        default -> {
+          Object b = m.get("bytes");
+          yield new Op(kind, ((Long) m.get("pid")).intValue(),
+              Trace.parseHex((String) m.get("address")), (Long) m.get("length"),
+              Boolean.TRUE.equals(m.get("write")), Boolean.TRUE.equals(m.get("ok")),
+              b == null ? null : HEX.parseHex((String) b), 0, 0);
+        }
+      };
+    }
+
+    /** Same operation with the same outcome and bytes. */
+    boolean sameAs(Op o) {
+      return kind == o.kind && pid == o.pid && address == o.address && length == o.length
+          && write == o.write && ok == o.ok && java.util.Arrays.equals(bytes, o.bytes)
+          && fd == o.fd;
+    }
+
+    @Override
+    public String toString() {
+      return Json.line(toMap());
+    }
+  }
+
+  private final List<Op> ops = new ArrayList<>();
+
+  /** Starts collecting for the current thread's call; returns the log. */
+  public static MemoryLog begin() {
+    MemoryLog log = new MemoryLog();
+    CURRENT.set(log);
+    return log;
+  }
+
+  /** Stops collecting on this thread. */
+  public static void end() {
+    CURRENT.remove();
+  }
+
+  /** The log of the call this thread executes, or null when none is being recorded. */
+  public static MemoryLog current() {
+    return CURRENT.get();
+  }
+
+  public synchronized List<Op> ops() {
+    return List.copyOf(ops);
+  }
+
+  public synchronized void read(int pid, long address, MemorySegment dst, boolean ok) {
+    ops.add(new Op(Kind.READ, pid, address, dst.byteSize(), false, ok,
+        ok ? dst.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE) : null, 0, 0));
+  }
+
+  public synchronized void write(int pid, long address, MemorySegment src, boolean ok) {
+    ops.add(new Op(Kind.WRITE, pid, address, src.byteSize(), false, ok,
+        src.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), 0, 0));
+  }
+
+  public synchronized void pinnable(int pid, long address, long length, boolean write,
+      boolean ok) {
+    ops.add(new Op(Kind.PINNABLE, pid, address, length, write, ok, null, 0, 0));
+  }
+
+  public synchronized void fd(int fd, long file) {
+    ops.add(new Op(Kind.FD, 0, 0, 0, false, true, null, fd, file));
+  }
+
+  public synchronized void getFd(int fd, long file) {
+    ops.add(new Op(Kind.GETFD, 0, 0, 0, false, true, null, fd, file));
+  }
+
+  // local alias so Op.toString can print without importing the inspect package everywhere
+  private static final class Json {
+    static String line(Object o) {
+      return org.iommufd4j.inspect.Json.line(o);
+    }
+  }
+}

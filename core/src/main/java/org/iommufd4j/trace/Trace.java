@@ -1,0 +1,282 @@
+package org.iommufd4j.trace;
+
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.iommufd4j.Errno;
+import org.iommufd4j.inspect.Json;
+
+/**
+ * A recorded run (JSON lines; {@code exec --record FILE}): a header line, then one line per event
+ * in the order the calls completed. Field names follow the fuzzer's call lines ({@code request},
+ * {@code arg} as hex strings, bytes as lower-case hex). See the README, "Record and replay".
+ *
+ * <pre>
+ * {"format":"iommufd4j-trace","version":1,"testAbi":true,"vfioContainer":false,"selftestCompat":false,"faultInjection":false}
+ * {"type":"process","pid":812,"uid":0,"capSysResource":true,"capIpcLock":true,"memlockLimit":8388608}
+ * {"type":"open","file":1,"pid":812,"vfio":false,"t":1200}
+ * {"type":"ioctl","seq":1,"file":1,"pid":812,"channel":1,"request":"0x3b81","arg":"0x7ffd5c2a1b40",
+ *   "result":0,"errno":null,"t":2100,"ns":5300,"memory":[{"op":"read",...},{"op":"write",...}]}
+ * {"type":"close","file":1,"t":9000}
+ * </pre>
+ */
+public final class Trace {
+  public static final String FORMAT = "iommufd4j-trace";
+  public static final int VERSION = 1;
+
+  /** How the recording server was configured (what the replay's emulator must be). */
+  public record Header(boolean testAbi, boolean vfioContainer, boolean selftestCompat,
+      boolean faultInjection) {}
+
+  /** One line after the header. */
+  public sealed interface Event permits Process, Open, Ioctl, Close {}
+
+  /** The identity, privileges and limit of a calling process (before its first call). */
+  public record Process(int pid, int uid, boolean capSysResource, boolean capIpcLock,
+      long memlockLimit) implements Event {}
+
+  /** An open of /dev/iommu (or /dev/vfio/vfio): file {@code file} is a new context. */
+  public record Open(long file, int pid, boolean vfio, long t) implements Event {}
+
+  /**
+   * An ioctl on context {@code file} by process {@code pid} on channel (client thread) {@code
+   * channel}: {@code result} is what the system call returned (0, a positive value, or -errno);
+   * {@code memory} everything it read, wrote, pinned and the descriptors it made.
+   */
+  public record Ioctl(long seq, long file, int pid, long channel, long request, long arg,
+      long result, long t, long nanos, List<MemoryLog.Op> memory) implements Event {
+    public Ioctl {
+      memory = List.copyOf(memory);
+    }
+  }
+
+  /** The last reference to file {@code file} went: the context was torn down (or the access or
+   * fault file released). */
+  public record Close(long file, long t) implements Event {}
+
+  private final Header header;
+  private final List<Event> events;
+
+  public Trace(Header header, List<Event> events) {
+    this.header = header;
+    this.events = List.copyOf(events);
+  }
+
+  public Header header() {
+    return header;
+  }
+
+  public List<Event> events() {
+    return events;
+  }
+
+  // ---- text -----------------------------------------------------------------------------------
+
+  static String hex(long v) {
+    return "0x" + Long.toHexString(v);
+  }
+
+  static long parseHex(String s) {
+    if (!s.startsWith("0x")) {
+      throw new IllegalArgumentException("not a hex value: " + s);
+    }
+    return Long.parseUnsignedLong(s.substring(2), 16);
+  }
+
+  static String headerLine(Header h) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("format", FORMAT);
+    m.put("version", (long) VERSION);
+    m.put("testAbi", h.testAbi());
+    m.put("vfioContainer", h.vfioContainer());
+    m.put("selftestCompat", h.selftestCompat());
+    m.put("faultInjection", h.faultInjection());
+    return Json.line(m);
+  }
+
+  /** One event as its JSON line. */
+  public static String line(Event e) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    switch (e) {
+      case Process p -> {
+        m.put("type", "process");
+        m.put("pid", (long) p.pid());
+        m.put("uid", (long) p.uid());
+        m.put("capSysResource", p.capSysResource());
+        m.put("capIpcLock", p.capIpcLock());
+        m.put("memlockLimit", p.memlockLimit());
+      }
+      case Open o -> {
+        m.put("type", "open");
+        m.put("file", o.file());
+        m.put("pid", (long) o.pid());
+        m.put("vfio", o.vfio());
+        m.put("t", o.t());
+      }
+      case Ioctl i -> {
+        m.put("type", "ioctl");
+        m.put("seq", i.seq());
+        m.put("file", i.file());
+        m.put("pid", (long) i.pid());
+        m.put("channel", i.channel());
+        m.put("request", hex(i.request()));
+        m.put("arg", hex(i.arg()));
+        m.put("result", i.result());
+        m.put("errno", errnoName(i.result()));
+        m.put("t", i.t());
+        m.put("ns", i.nanos());
+        List<Object> ops = new ArrayList<>();
+        i.memory().forEach(op -> ops.add(op.toMap()));
+        m.put("memory", ops);
+      }
+      case Close c -> {
+        m.put("type", "close");
+        m.put("file", c.file());
+        m.put("t", c.t());
+      }
+    }
+    return Json.line(m);
+  }
+
+  /** "ENOENT" for -2, null for results that are not errors. */
+  public static String errnoName(long result) {
+    if (result >= 0 || result < -4095) {
+      return null;
+    }
+    try {
+      return Errno.of((int) -result).name();
+    } catch (IllegalArgumentException ex) {
+      return "errno " + -result;
+    }
+  }
+
+  /**
+   * Reads a trace file.
+   *
+   * @throws IllegalArgumentException (with the line number) if it is not one
+   */
+  public static Trace read(Path file) throws IOException {
+    List<String> lines = Files.readAllLines(file);
+    if (lines.isEmpty()) {
+      throw new IllegalArgumentException(file + ": empty, not an iommufd4j trace");
+    }
+    Header header;
+    try {
+      Map<?, ?> h = (Map<?, ?>) Json.parse(lines.get(0));
+      if (!FORMAT.equals(h.get("format"))) {
+        throw new IllegalArgumentException("not an iommufd4j trace (format is not \"" + FORMAT
+            + "\")");
+      }
+      if (!Long.valueOf(VERSION).equals(h.get("version"))) {
+        throw new IllegalArgumentException("trace version " + h.get("version") + ", this reads "
+            + VERSION);
+      }
+      header = new Header(flag(h, "testAbi"), flag(h, "vfioContainer"), flag(h, "selftestCompat"),
+          flag(h, "faultInjection"));
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(file + ":1: " + e.getMessage(), e);
+    }
+    List<Event> events = new ArrayList<>();
+    for (int n = 1; n < lines.size(); n++) {
+      String line = lines.get(n).strip();
+      if (line.isEmpty()) {
+        continue;
+      }
+      try {
+        events.add(parse((Map<?, ?>) Json.parse(line)));
+      } catch (RuntimeException e) {
+        throw new IllegalArgumentException(file + ":" + (n + 1) + ": " + e.getMessage(), e);
+      }
+    }
+    return new Trace(header, events);
+  }
+
+  private static boolean flag(Map<?, ?> m, String name) {
+    return Boolean.TRUE.equals(m.get(name));
+  }
+
+  private static long num(Map<?, ?> m, String name) {
+    Object v = m.get(name);
+    if (!(v instanceof Long l)) {
+      throw new IllegalArgumentException("field " + name + " is not a number");
+    }
+    return l;
+  }
+
+  private static Event parse(Map<?, ?> m) {
+    String type = (String) m.get("type");
+    if (type == null) {
+      throw new IllegalArgumentException("no type");
+    }
+    return switch (type) {
+      case "process" -> new Process((int) num(m, "pid"), (int) num(m, "uid"),
+          flag(m, "capSysResource"), flag(m, "capIpcLock"), num(m, "memlockLimit"));
+      case "open" -> new Open(num(m, "file"), (int) num(m, "pid"), flag(m, "vfio"), num(m, "t"));
+      case "ioctl" -> {
+        List<MemoryLog.Op> ops = new ArrayList<>();
+        for (Object o : (List<?>) m.get("memory")) {
+          ops.add(MemoryLog.Op.fromMap((Map<?, ?>) o));
+        }
+        yield new Ioctl(num(m, "seq"), num(m, "file"), (int) num(m, "pid"), num(m, "channel"),
+            parseHex((String) m.get("request")), parseHex((String) m.get("arg")),
+            num(m, "result"), num(m, "t"), num(m, "ns"), ops);
+      }
+      case "close" -> new Close(num(m, "file"), num(m, "t"));
+      default -> throw new IllegalArgumentException("unknown event type " + type);
+    };
+  }
+
+  /** Writes a trace as events arrive (thread-safe; every line is flushed). */
+  public static final class Writer implements AutoCloseable {
+    private final BufferedWriter out;
+    private final long start = System.nanoTime();
+    private long seq;
+    private final java.util.Set<Process> processes = new java.util.HashSet<>();
+
+    public Writer(Path file, Header header) throws IOException {
+      out = Files.newBufferedWriter(file);
+      write(headerLine(header));
+    }
+
+    /** Nanoseconds since the recording started. */
+    public long now() {
+      return System.nanoTime() - start;
+    }
+
+    public synchronized long nextSeq() {
+      return ++seq;
+    }
+
+    /** A process line, unless this very one was written already. */
+    public synchronized void process(Process p) {
+      if (processes.add(p)) {
+        write(line(p));
+      }
+    }
+
+    public synchronized void event(Event e) {
+      write(line(e));
+    }
+
+    private void write(String line) {
+      try {
+        out.write(line);
+        out.write('\n');
+        out.flush();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    @Override
+    public synchronized void close() throws IOException {
+      out.close();
+    }
+  }
+}
