@@ -17,7 +17,7 @@ import org.iommufd4j.uapi.IommuIoasMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The JFR events of {@link IoctlEvent}: both front doors. */
+/** The JFR events of {@link IoctlEvent}: both front doors, and the kernel backend's code. */
 class IoctlEventTest {
   private static final long USER_VA = 0x7f00_0020_0000L;
 
@@ -89,6 +89,22 @@ class IoctlEventTest {
       assertThat(e.getInt("ioasId")).isZero();
       assertThat(e.getString("errnoName")).isEqualTo("ENOTTY");
     });
+  }
+
+  @Test
+  void theKernelBackendsTypedCodeEmitsEventsToo() throws Exception {
+    List<RecordedEvent> events = record(() -> {
+      try (Iommufd over = new IoctlOverEmulator(Iommufd.emulated())) {
+        Ioas ioas = over.createIoas();
+        ioas.mapFixed(0x10_0000L, USER_VA, 0x1000, Protection.READ);
+      }
+    });
+    // The typed call of the backend, then the emulator's byte door under it.
+    assertThat(events).extracting(e -> e.getString("backend") + " " + e.getString("door") + " "
+            + e.getString("request") + " " + e.getInt("ioasId"))
+        .containsExactlyInAnyOrder(
+            "emulated ioctl IOMMU_IOAS_ALLOC 1", "ioctl-over-emulator typed IOMMU_IOAS_ALLOC 1",
+            "emulated ioctl IOMMU_IOAS_MAP 1", "ioctl-over-emulator typed IOMMU_IOAS_MAP 1");
   }
 
   @Test

@@ -38,6 +38,7 @@ public final class LibC {
   public static final int MADV_POPULATE_READ = 22;
   public static final int MADV_POPULATE_WRITE = 23;
   public static final int O_RDONLY = 0;
+  public static final int O_RDWR = 2;
   public static final int O_CLOEXEC = 0x80000;
 
   private static final int SC_PAGESIZE = 30;
