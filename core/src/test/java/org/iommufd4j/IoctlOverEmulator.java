@@ -7,7 +7,7 @@ import java.lang.foreign.MemorySegment;
  * of {@code /dev/iommu}: the conformance tests run through it as a third front door, so the code
  * {@link Iommufd#kernel()} uses is tested on machines without iommufd.
  */
-final class IoctlOverEmulator extends IoctlIommufd {
+class IoctlOverEmulator extends IoctlIommufd {
   private final EmulatedIommufd target;
 
   IoctlOverEmulator(Iommufd emulated) {

@@ -1,0 +1,72 @@
+package org.iommufd4j.diff;
+
+import org.iommufd4j.uapi.IommuIoasMap;
+import org.iommufd4j.uapi.IommuOption;
+
+/**
+ * Ready-made sequences for trying the differential runner against a kernel: each touches the
+ * common paths and a few of their errno cases.
+ */
+public final class SampleSequences {
+  private static final int READ = IommuIoasMap.IOMMU_IOAS_MAP_READABLE;
+  private static final int RW = READ | IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE;
+  private static final int FIXED = IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA;
+  private static final long MIB = 1L << 20;
+
+  private SampleSequences() {}
+
+  /**
+   * IOAS commands without any domain: automatic and fixed MAP, EEXIST, COPY, IOVA_RANGES (the
+   * EMSGSIZE probe, then the array), ALLOW_IOVAS, UNMAP with the superset rule, HUGE_PAGES,
+   * DESTROY and ENOENT. Runs on any kernel with iommufd.
+   */
+  public static OpSequence ioasBasics() {
+    return OpSequence.builder()
+        .buffer("data", 4 * MIB, 0x5a)
+        .buffer("ranges", 4L * OpSequence.IOVA_RANGE_SIZE)
+        .ioasAlloc()                                        // id 1
+        .ioasAlloc()                                        // id 2
+        .map(1, RW, "data", 0, 2 * MIB, 0)                  // automatic IOVA
+        .map(1, READ | FIXED, "data", 2 * MIB, MIB, 0x4000_0000L)
+        .map(1, READ | FIXED, "data", 0, MIB, 0x4000_0000L) // EEXIST
+        .map(1, RW, "data", 4096, 3 * 4096, 0)              // in-page offset kept
+        .copy(2, 1, READ, MIB, 0, 0x4000_0000L)            // automatic destination
+        .copy(2, 1, RW, MIB, 0x8000_0000L, 0x4000_0000L)   // EPERM: source is read-only
+        .iovaRanges(1, null, 0)                             // EMSGSIZE, count written back
+        .iovaRanges(1, "ranges", 4)
+        .allowIovas(2, "allowed", 0x1000_0000L, 0x1fff_ffffL)
+        .map(2, RW, "data", 0, MIB, 0)                      // inside the allowed range
+        .allowIovas(2, "bad", 0x2000L, 0x1000L)             // EINVAL: start > last
+        .unmap(1, 0x4000_0000L, 4096)                       // ENOENT: would split an area
+        .unmap(1, 0x3000_0000L, 0x2000_0000L)               // superset: removes the fixed area
+        .option(IommuOption.IOMMU_OPTION_HUGE_PAGES, IommuOption.IOMMU_OPTION_OP_GET, 1, 0)
+        .option(IommuOption.IOMMU_OPTION_RLIMIT_MODE, IommuOption.IOMMU_OPTION_OP_GET, 0, 0)
+        .unmap(1, 0, -1L)                                   // unmap all
+        .destroy(2)
+        .destroy(2)                                         // ENOENT
+        .ioasAlloc()                                        // reuses id 2
+        .build();
+  }
+
+  /**
+   * The selftest mock domain (kernels with {@code CONFIG_IOMMUFD_TEST}): attaching it reserves
+   * outside the aperture {@code [2^24, 2^31 - 1]} and raises the alignment to 2 KiB; MAP then pins.
+   */
+  public static OpSequence mockDomain() {
+    return OpSequence.builder()
+        .buffer("data", 2 * MIB, 0x11)
+        .buffer("ranges", 4L * OpSequence.IOVA_RANGE_SIZE)
+        .ioasAlloc()
+        .map(1, RW | FIXED, "data", 0, MIB, 0x1_0000_0000L)  // outside the aperture, no domain yet
+        .mockDomain(1)                                      // EADDRINUSE: the area is in the way
+        .unmap(1, 0, -1L)
+        .mockDomain(1)
+        .iovaRanges(1, "ranges", 4)
+        .map(1, RW, "data", 0, 2 * MIB, 0)
+        .map(1, RW | FIXED, "data", 0, MIB, 0x1_0000_0000L)  // EINVAL: reserved
+        .addReserved(1, 0x4000_0000L, 0x10_0000L)
+        .iovaRanges(1, "ranges", 4)
+        .unmap(1, 0, -1L)
+        .build();
+  }
+}
