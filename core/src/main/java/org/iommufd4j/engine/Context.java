@@ -376,4 +376,13 @@ public final class Context {
   public int objectCount() {
     return table.snapshot().size();
   }
+
+  /**
+   * The context's state as plain values (objects, IOAS areas, reserved and allowed ranges, pins
+   * and the charges of {@code caller}, which may be null); {@link ContextSnapshot#toTable()}
+   * prints it.
+   */
+  public ContextSnapshot snapshot(Caller caller) {
+    return ContextSnapshot.of(this, caller);
+  }
 }
