@@ -126,6 +126,19 @@ class DifferentialRunnerTest {
   }
 
   @Test
+  void identicalConfigurationsAgreeOnSeededRandomSequences() {
+    long seed = Long.getLong("seed", 1234L);
+    for (long s = seed; s < seed + 20; s++) {
+      OpSequence sequence = SampleSequences.random(s, 150);
+      Report report = run(sequence, OWN_HOST, OWN_HOST);
+      assertThat(report.difference()).as("seed " + s).isEmpty();
+      assertThat(results(report.left())).as("seed " + s + " reaches errors and successes")
+          .contains("0").anyMatch(r -> r.startsWith("-"));
+      assertThat(OpSequence.parse(sequence.format())).as("seed " + s).isEqualTo(sequence);
+    }
+  }
+
+  @Test
   void theTextFormRoundTrips() {
     for (OpSequence s : List.of(SampleSequences.ioasBasics(), SampleSequences.mockDomain())) {
       String text = s.format();

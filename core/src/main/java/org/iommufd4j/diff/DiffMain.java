@@ -17,7 +17,8 @@ import org.iommufd4j.diff.DifferentialRunner.Report;
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp iommufd4j-core.jar org.iommufd4j.diff.DiffMain \
- *     [--left SIDE] [--right SIDE] [--trace] (FILE | --sample | --sample-mock | --print-sample)
+ *     [--left SIDE] [--right SIDE] [--trace]
+ *     (FILE | --sample | --sample-mock | --random SEED[:COUNT] | --print-sample)
  * </pre>
  *
  * <p>SIDE is {@code kernel} ({@code /dev/iommu}), {@code kernel:PATH}, or {@code emulated} with
@@ -47,6 +48,11 @@ public final class DiffMain {
           case "--trace" -> trace = true;
           case "--sample" -> sequence = SampleSequences.ioasBasics();
           case "--sample-mock" -> sequence = SampleSequences.mockDomain();
+          case "--random" -> {
+            String[] sc = args[++i].split(":");
+            sequence = SampleSequences.random(Long.parseLong(sc[0]),
+                sc.length > 1 ? Integer.parseInt(sc[1]) : 200);
+          }
           case "--print-sample" -> {
             out.print(SampleSequences.ioasBasics().format());
             return 0;
@@ -101,7 +107,7 @@ public final class DiffMain {
 
   private static String usage() {
     return "usage: DiffMain [--left SIDE] [--right SIDE] [--trace] (FILE | --sample | "
-        + "--sample-mock | --print-sample)\n  SIDE: kernel | kernel:PATH | emulated[:memlock=N,testAbi=false,"
+        + "--sample-mock | --random SEED[:COUNT] | --print-sample)\n  SIDE: kernel | kernel:PATH | emulated[:memlock=N,testAbi=false,"
         + "capIpcLock=true,capSysResource=false,vfio]";
   }
 

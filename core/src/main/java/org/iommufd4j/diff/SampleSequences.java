@@ -69,4 +69,52 @@ public final class SampleSequences {
         .unmap(1, 0, -1L)
         .build();
   }
+
+  /**
+   * {@code count} seeded random IOAS commands over three IOAS ids and two buffers: MAP (automatic
+   * and fixed, offsets and lengths in pages and odd sizes), COPY, UNMAP (exact, partial, all),
+   * IOVA_RANGES, ALLOW_IOVAS, HUGE_PAGES and DESTROY/ALLOC. Many calls fail, on purpose: the
+   * point is that both sides fail the same way. No test ABI, so it runs on any iommufd kernel.
+   */
+  public static OpSequence random(long seed, int count) {
+    java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+    OpSequence.Builder b = OpSequence.builder()
+        .buffer("a", 4 * MIB, 0x11)
+        .buffer("b", 64 * 4096, 0x22)
+        .buffer("ranges", 8L * OpSequence.IOVA_RANGE_SIZE)
+        .ioasAlloc().ioasAlloc();
+    long[] iovas = {0, 0x10_0000L, 0x20_0000L, 0x4000_0000L, 0x4010_0000L, 0xffff_f000L, -4096L};
+    int allowed = 0;
+    for (int i = 0; i < count; i++) {
+      int ioas = 1 + r.nextInt(3);
+      long length = r.nextInt(8) == 0 ? 1 + r.nextInt(8192) : 4096L * (1 + r.nextInt(64));
+      long iova = iovas[r.nextInt(iovas.length)] + (r.nextInt(4) == 0 ? 4096L * r.nextInt(16) : 0);
+      int prot = r.nextBoolean() ? RW : READ;
+      switch (r.nextInt(12)) {
+        case 0, 1, 2 -> b.map(ioas, prot, r.nextBoolean() ? "a" : "b", 4096L * r.nextInt(16),
+            length, 0);
+        case 3, 4 -> b.map(ioas, prot | FIXED, r.nextBoolean() ? "a" : "b",
+            4096L * r.nextInt(16), length, iova);
+        case 5 -> b.copy(ioas, 1 + r.nextInt(3), prot | (r.nextBoolean() ? FIXED : 0), length,
+            iovas[r.nextInt(iovas.length)], iova);
+        case 6, 7 -> b.unmap(ioas, iova, r.nextInt(4) == 0 ? -1L : length);
+        case 8 -> b.iovaRanges(ioas, "ranges", r.nextInt(3));
+        case 9 -> {
+          long start = iovas[1 + r.nextInt(4)];
+          b.allowIovas(ioas, "allowed" + allowed++, start, start + length - 1);
+        }
+        case 10 -> b.option(IommuOption.IOMMU_OPTION_HUGE_PAGES,
+            r.nextBoolean() ? IommuOption.IOMMU_OPTION_OP_GET : IommuOption.IOMMU_OPTION_OP_SET,
+            ioas, r.nextInt(2));
+        default -> {
+          if (r.nextBoolean()) {
+            b.destroy(ioas);
+          } else {
+            b.ioasAlloc();
+          }
+        }
+      }
+    }
+    return b.build();
+  }
 }
