@@ -25,6 +25,7 @@ public final class Configuration {
   private final boolean capIpcLock;
   private final long memlockLimit;
   private final boolean privateHost;
+  private final boolean selftestCompat;
 
   private Configuration(Builder b) {
     this.userMemory = b.userMemory;
@@ -34,6 +35,7 @@ public final class Configuration {
     this.capIpcLock = b.capIpcLock;
     this.memlockLimit = b.memlockLimit;
     this.privateHost = b.privateHost;
+    this.selftestCompat = b.selftestCompat;
   }
 
   /**
@@ -95,12 +97,30 @@ public final class Configuration {
     return privateHost;
   }
 
+  /**
+   * Whether the opt-in selftest-compatibility extension of spec §6.7 is on (default off: strict
+   * Linux 6.12). The kernel selftest sources shipped with 6.12.117 use two features of later
+   * kernels, which this switches on:
+   *
+   * <ul>
+   *   <li>test op MOCK_DOMAIN_FLAGS accepts {@code MOCK_FLAGS_DEVICE_PASID} (bit 2, otherwise
+   *       EINVAL), and {@code IOMMU_GET_HW_INFO} reports {@code out_max_pasid_log2} = 20 for such a
+   *       device;
+   *   <li>{@code IOMMU_GET_HW_INFO} accepts {@code flags} = {@code IOMMU_HW_INFO_FLAG_INPUT_TYPE}
+   *       (otherwise EOPNOTSUPP); the requested type at offset 24 must then be 0 or the selftest
+   *       type 0xFEEDBEEF (else EOPNOTSUPP).
+   * </ul>
+   */
+  public boolean selftestCompat() {
+    return selftestCompat;
+  }
+
   @Override
   public String toString() {
     return "Configuration[testAbi=" + testAbi + ", vfioContainer=" + vfioContainer
         + ", capSysResource=" + capSysResource + ", capIpcLock=" + capIpcLock
         + ", memlockLimit=" + (memlockLimit == UNLIMITED ? "unlimited" : memlockLimit)
-        + ", privateHost=" + privateHost + "]";
+        + ", privateHost=" + privateHost + ", selftestCompat=" + selftestCompat + "]";
   }
 
   /** Builds a {@link Configuration}. */
@@ -112,6 +132,7 @@ public final class Configuration {
     private boolean capIpcLock;
     private long memlockLimit = DEFAULT_MEMLOCK_LIMIT;
     private boolean privateHost;
+    private boolean selftestCompat;
 
     private Builder() {}
 
@@ -123,6 +144,7 @@ public final class Configuration {
       this.capIpcLock = c.capIpcLock;
       this.memlockLimit = c.memlockLimit;
       this.privateHost = c.privateHost;
+      this.selftestCompat = c.selftestCompat;
     }
 
     public Builder userMemory(UserMemory userMemory) {
@@ -161,6 +183,12 @@ public final class Configuration {
 
     public Builder privateHost(boolean privateHost) {
       this.privateHost = privateHost;
+      return this;
+    }
+
+    /** See {@link Configuration#selftestCompat()}. */
+    public Builder selftestCompat(boolean selftestCompat) {
+      this.selftestCompat = selftestCompat;
       return this;
     }
 

@@ -54,8 +54,7 @@ final class DeviceHandle implements EmulatedDevice {
     try {
       owner.context().dma(id, iova, buffer, write);
     } catch (DmaFault f) {
-      throw new IommuFaultException(IommuFaultException.Reason.valueOf(f.reason().name()),
-          f.iova());
+      throw new IommuFaultException(f.reason(), f.iova());
     }
   }
 

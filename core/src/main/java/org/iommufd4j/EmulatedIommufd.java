@@ -9,6 +9,7 @@ import java.util.Objects;
 import java.util.function.LongSupplier;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
+import org.iommufd4j.engine.EmulatedFile;
 import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.Host;
 import org.iommufd4j.engine.VirtualFileTable;
@@ -25,7 +26,7 @@ final class EmulatedIommufd implements Iommufd {
   EmulatedIommufd(Configuration configuration) {
     Objects.requireNonNull(configuration, "configuration");
     this.context = new Context(configuration.privateHost() ? new Host() : Host.global(), files,
-        configuration.testAbi(), configuration.vfioContainer());
+        configuration.testAbi(), configuration.vfioContainer(), configuration.selftestCompat());
     this.caller = new Caller(configuration.userMemory(), (int) ProcessHandle.current().pid(),
         currentUid(), configuration.capSysResource(), configuration.capIpcLock(),
         configuration.memlockLimit());
@@ -138,6 +139,26 @@ final class EmulatedIommufd implements Iommufd {
   @Override
   public int closeFd(int fd) {
     return files.close(fd) ? 0 : -Errno.EBADF.number();
+  }
+
+  @Override
+  public long read(int fd, MemorySegment buffer) {
+    Objects.requireNonNull(buffer, "buffer");
+    EmulatedFile file = files.get(fd);
+    if (file == null) {
+      return -Errno.EBADF.number();
+    }
+    return file.read(caller, buffer.isNative() ? buffer.address() : 0, buffer.byteSize());
+  }
+
+  @Override
+  public long write(int fd, MemorySegment buffer) {
+    Objects.requireNonNull(buffer, "buffer");
+    EmulatedFile file = files.get(fd);
+    if (file == null) {
+      return -Errno.EBADF.number();
+    }
+    return file.write(caller, buffer.isNative() ? buffer.address() : 0, buffer.byteSize());
   }
 
   @Override

@@ -10,10 +10,15 @@ public final class IommuFaultException extends IommufdException {
 
   /** Why the IOMMU refused the access. */
   public enum Reason {
+    /** The device is attached to nothing: all DMA is blocked. */
     NOT_ATTACHED,
+    /** No IO page table entry for the IOVA. */
     NOT_MAPPED,
+    /** The entry does not allow reading. */
     READ_DENIED,
+    /** The entry does not allow writing. */
     WRITE_DENIED,
+    /** The memory behind the entry is no longer accessible (its process unmapped or exited). */
     MEMORY_GONE
   }
 

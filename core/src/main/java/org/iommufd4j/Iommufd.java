@@ -71,6 +71,12 @@ public interface Iommufd extends AutoCloseable {
    * kernel reads {@code size} bytes at the address: {@link MemorySegment#NULL} or an unmapped
    * address gives {@code -EFAULT}; nothing crashes the JVM.
    *
+   * <p>The VFIO type-1 compatibility requests ({@link org.iommufd4j.uapi.Vfio}, spec §7.7) arrive
+   * here too. Two of them take an integer instead of a pointer, as in C: pass
+   * VFIO_CHECK_EXTENSION's extension number and VFIO_SET_IOMMU's IOMMU type as the segment's
+   * address, {@code ioctl(Vfio.VFIO_SET_IOMMU, MemorySegment.ofAddress(Vfio.VFIO_TYPE1v2_IOMMU))}.
+   * VFIO_CHECK_EXTENSION returns 1 or 0, VFIO_GET_API_VERSION returns 0.
+   *
    * @return 0 on success, a positive value for the VFIO compatibility calls that return one, or
    *     {@code -errno}
    */
@@ -122,9 +128,32 @@ public interface Iommufd extends AutoCloseable {
   int closeFd(int fd);
 
   /**
+   * {@code read(fd, buffer, buffer.byteSize())} on a descriptor this context handed out: for the
+   * fault fd of {@code IOMMU_FAULT_QUEUE_ALLOC}, whole fault groups as 40-byte {@code struct
+   * iommu_hwpt_pgfault} records, oldest first, without ever blocking (0 when none is pending).
+   * The size must be a multiple of 40 ({@code -ESPIPE}); {@code -EINVAL} if not even the first
+   * pending group fits.
+   *
+   * @return the bytes read, or {@code -errno}: {@code -EBADF} if {@code fd} is not such a
+   *     descriptor, {@code -EINVAL} for a descriptor that cannot be read (an access fd)
+   */
+  long read(int fd, MemorySegment buffer);
+
+  /**
+   * {@code write(fd, buffer, buffer.byteSize())} on a descriptor this context handed out: for the
+   * fault fd, 8-byte {@code struct iommu_hwpt_page_response}s answering the groups read (their
+   * cookie). The size must be a multiple of 8 ({@code -ESPIPE}); a bad code or an unknown cookie
+   * stops the write ({@code -EINVAL} if it was the first response).
+   *
+   * @return the bytes consumed, or {@code -errno}: {@code -EBADF} if {@code fd} is not such a
+   *     descriptor
+   */
+  long write(int fd, MemorySegment buffer);
+
+  /**
    * Closes the iommufd: every later call fails with EBADF. The context is torn down (every object
-   * destroyed, every pin and charge released) now, or when the last open access fd is closed
-   * through {@link #closeFd}. Idempotent.
+   * destroyed, every pin and charge released) now, or when the last open access or fault fd is
+   * closed through {@link #closeFd}, as in the kernel (spec §2.8). Idempotent.
    */
   @Override
   void close();

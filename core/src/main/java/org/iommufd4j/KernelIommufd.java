@@ -99,6 +99,31 @@ final class KernelIommufd extends IoctlIommufd {
     }
   }
 
+  /**
+   * The real {@code read(2)} of {@code fd} (a fault queue fd handed out by this context), into
+   * {@code buffer}, which must be native. Refuses the iommufd's own descriptor ({@code -EBADF}).
+   */
+  @Override
+  public long read(int fd, MemorySegment buffer) {
+    lock.readLock().lock();
+    try {
+      return fd == this.fd ? -Errno.EBADF.number() : LibC.read(fd, buffer);
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+
+  /** The real {@code write(2)} of {@code buffer} (native) to {@code fd}; as {@link #read}. */
+  @Override
+  public long write(int fd, MemorySegment buffer) {
+    lock.readLock().lock();
+    try {
+      return fd == this.fd ? -Errno.EBADF.number() : LibC.write(fd, buffer);
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+
   /** {@code close(2)} of the descriptor; the kernel then tears the context down. Idempotent. */
   @Override
   public void close() {

@@ -3,16 +3,23 @@ package org.iommufd4j;
 import java.util.function.Consumer;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuDestroy;
+import org.iommufd4j.uapi.IommuHwInfo;
+import org.iommufd4j.uapi.IommuHwptAlloc;
+import org.iommufd4j.uapi.IommuHwptGetDirtyBitmap;
+import org.iommufd4j.uapi.IommuHwptInvalidate;
+import org.iommufd4j.uapi.IommuHwptSelftest;
+import org.iommufd4j.uapi.IommuHwptSetDirtyTracking;
 import org.iommufd4j.uapi.IommuIoasAllowIovas;
 import org.iommufd4j.uapi.IommuIoasCopy;
 import org.iommufd4j.uapi.IommuIoasIovaRanges;
 import org.iommufd4j.uapi.IommuIoasMap;
 import org.iommufd4j.uapi.IommuIoasUnmap;
 import org.iommufd4j.uapi.IommuOption;
+import org.iommufd4j.uapi.IommuTestCmd;
 import org.iommufd4j.uapi.IommuVfioIoas;
 
 /**
- * One well-formed call of each command of the 6.12 IOAS table (spec §1.4.1), on a context
+ * One well-formed call of each command of the 6.12 table (spec §1.4.1), on a context
  * prepared for it, with the result it gives at {@code size = ksize}. The generic decode tests
  * vary only the size word and the bytes around the struct and compare with this result.
  */
@@ -67,7 +74,31 @@ enum CommandSample {
           }
         }
       },
-      s -> s.u16(IommuVfioIoas.OP, IommuVfioIoas.IOMMU_VFIO_IOAS_GET));
+      s -> s.u16(IommuVfioIoas.OP, IommuVfioIoas.IOMMU_VFIO_IOAS_GET)),
+  // The commands of spec §7 on a mock device: IOAS 1, stdev 2, idev 3, automatic HWPT 4, a
+  // dirty-tracking NEST_PARENT HWPT 5 and a nested HWPT 6 on it. (FAULT_QUEUE_ALLOC is left out:
+  // its fd would keep the context alive after the close.)
+  HWPT_ALLOC(Command.IOMMU_HWPT_ALLOC, 0,
+      CommandSample::mockDevice,
+      s -> s.u32(IommuHwptAlloc.DEV_ID, 3).u32(IommuHwptAlloc.PT_ID, 1)),
+  GET_HW_INFO(Command.IOMMU_GET_HW_INFO, 0,
+      CommandSample::mockDevice,
+      s -> s.u32(IommuHwInfo.DEV_ID, 3)),
+  HWPT_SET_DIRTY_TRACKING(Command.IOMMU_HWPT_SET_DIRTY_TRACKING, 0,
+      CommandSample::mockDevice,
+      s -> s.u32(IommuHwptSetDirtyTracking.HWPT_ID, 5)
+          .u32(IommuHwptSetDirtyTracking.FLAGS, 1)),
+  HWPT_GET_DIRTY_BITMAP(Command.IOMMU_HWPT_GET_DIRTY_BITMAP, 0,
+      CommandSample::mockDevice,
+      s -> s.u32(IommuHwptGetDirtyBitmap.HWPT_ID, 5)
+          .u64(IommuHwptGetDirtyBitmap.IOVA, 1 << 24)
+          .u64(IommuHwptGetDirtyBitmap.LENGTH, 0x1000)
+          .u64(IommuHwptGetDirtyBitmap.PAGE_SIZE, 0x1000)),
+  HWPT_INVALIDATE(Command.IOMMU_HWPT_INVALIDATE, 0,
+      CommandSample::mockDevice,
+      s -> s.u32(IommuHwptInvalidate.HWPT_ID, 6)
+          .u32(IommuHwptInvalidate.DATA_TYPE,
+              IommuHwptInvalidate.IOMMU_HWPT_INVALIDATE_DATA_SELFTEST));
 
   final Command command;
   /** The ioctl result at {@code size = ksize}. */
@@ -80,6 +111,35 @@ enum CommandSample {
     this.result = result;
     this.prepare = prepare;
     this.fill = fill;
+  }
+
+  /** IOAS 1 with a mock device (ids 2, 3, 4), a dirty NEST_PARENT HWPT 5 and a nested HWPT 6. */
+  private static void mockDevice(Door d) {
+    Iommufd iommufd = d.iommufd();
+    try (var arena = java.lang.foreign.Arena.ofConfined()) {
+      d.createIoas();
+      call(iommufd, Struct.of(arena, Command.IOMMU_TEST_CMD)
+          .u32(IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN)
+          .u32(IommuTestCmd.ID, 1));
+      call(iommufd, Struct.of(arena, Command.IOMMU_HWPT_ALLOC)
+          .u32(IommuHwptAlloc.DEV_ID, 3)
+          .u32(IommuHwptAlloc.PT_ID, 1)
+          .u32(IommuHwptAlloc.FLAGS, IommuHwptAlloc.IOMMU_HWPT_ALLOC_NEST_PARENT
+              | IommuHwptAlloc.IOMMU_HWPT_ALLOC_DIRTY_TRACKING));
+      var data = arena.allocate(IommuHwptSelftest.SIZE, 4);
+      call(iommufd, Struct.of(arena, Command.IOMMU_HWPT_ALLOC)
+          .u32(IommuHwptAlloc.DEV_ID, 3)
+          .u32(IommuHwptAlloc.PT_ID, 5)
+          .u32(IommuHwptAlloc.DATA_TYPE, IommuHwptAlloc.IOMMU_HWPT_DATA_SELFTEST)
+          .u32(IommuHwptAlloc.DATA_LEN, IommuHwptSelftest.SIZE)
+          .u64(IommuHwptAlloc.DATA_UPTR, data.address()));
+    }
+  }
+
+  private static void call(Iommufd iommufd, Struct s) {
+    if (s.ioctl(iommufd) != 0) {
+      throw new AssertionError(s.command() + " failed while preparing a sample");
+    }
   }
 
   /** Creates what the call needs (IOAS 1, a mapping at 0x1000, ...) through the raw door. */

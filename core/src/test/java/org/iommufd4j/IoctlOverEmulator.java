@@ -31,6 +31,16 @@ class IoctlOverEmulator extends IoctlIommufd {
   }
 
   @Override
+  public long read(int fd, MemorySegment buffer) {
+    return target.read(fd, buffer);
+  }
+
+  @Override
+  public long write(int fd, MemorySegment buffer) {
+    return target.write(fd, buffer);
+  }
+
+  @Override
   public void close() {
     target.close();
   }

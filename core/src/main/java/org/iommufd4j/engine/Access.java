@@ -334,6 +334,7 @@ public final class Access extends IommufdObject {
         a.pages.addAccess(ctx.host, p.firstIndex(), p.lastIndex());
         a.accessCount++;
         done.add(p);
+        FaultInjection.check(FaultInjection.Site.ACCESS_STORE); // after pinning, before storing
         UserMemory memory = a.pages.owner.memory();
         for (long i = p.firstIndex(); i <= p.lastIndex(); i++) {
           if (n == frames.length) {
@@ -469,6 +470,7 @@ public final class Access extends IommufdObject {
     while (off < chunk.byteSize()) {
       long at = va + off;
       long n = Math.min(PAGE_SIZE - (at & (PAGE_SIZE - 1)), chunk.byteSize() - off);
+      FaultInjection.check(FaultInjection.Site.ACCESS_RW);
       long pa = ctx.host.physicalAddress(memory, at);
       UserMemory frameMemory = ctx.host.memoryOf(pa);
       if (frameMemory == null

@@ -30,7 +30,10 @@ public final class Context {
   final ObjectTable table = new ObjectTable();
   private final IoasCommands ioasCommands = new IoasCommands(this);
   private final Selftest selftest = new Selftest(this);
+  private final HwptCommands hwptCommands = new HwptCommands(this);
+  private final VfioCompat vfioCompat = new VfioCompat(this, ioasCommands);
   private final boolean testAbi;
+  private final boolean selftestCompat;
   final Host host;
   final FileTable files;
   private volatile boolean mmAccounting;
@@ -39,7 +42,7 @@ public final class Context {
   private volatile boolean closed;
   /**
    * References to the file (§2.8): its own descriptor until {@link #close()}, plus one per
-   * internal holder (each ACCESS object); the context is torn down when the last goes. Guarded by
+   * internal holder (each ACCESS object, each open fault fd); the context is torn down when the last goes. Guarded by
    * {@code this}.
    */
   private int fileRefs = 1;
@@ -52,10 +55,20 @@ public final class Context {
    * @param vfioContainer opened as {@code /dev/vfio/vfio}: starts in MM accounting (§1.2)
    */
   public Context(Host host, FileTable files, boolean testAbi, boolean vfioContainer) {
+    this(host, files, testAbi, vfioContainer, false);
+  }
+
+  /**
+   * @param selftestCompat accept what the selftest sources shipped with 6.12.117 need from later
+   *     kernels (§6.7): the PASID mock device flag and GET_HW_INFO's INPUT_TYPE flag
+   */
+  public Context(Host host, FileTable files, boolean testAbi, boolean vfioContainer,
+      boolean selftestCompat) {
     this.host = host;
     this.files = files;
     this.testAbi = testAbi;
     this.mmAccounting = vfioContainer;
+    this.selftestCompat = selftestCompat;
   }
 
   /** The {@code IOMMU_TEST_CMD} ops (only reachable when {@link #testAbi()}). */
@@ -68,8 +81,23 @@ public final class Context {
     return host;
   }
 
+  /** The VFIO type-1 compatibility commands (§7.7) on this context's compat IOAS. */
+  public VfioCompat vfioCompat() {
+    return vfioCompat;
+  }
+
   public boolean testAbi() {
     return testAbi;
+  }
+
+  /** Whether the selftest-compatibility extension of §6.7 is on. */
+  public boolean selftestCompat() {
+    return selftestCompat;
+  }
+
+  /** HWPT_ALLOC, GET_HW_INFO, dirty tracking, HWPT_INVALIDATE and FAULT_QUEUE_ALLOC (§7.1-§7.6). */
+  public HwptCommands hwpt() {
+    return hwptCommands;
   }
 
   /** Whether {@link #close()} has run: the descriptor is gone (the context may still live). */
@@ -337,7 +365,7 @@ public final class Context {
 
   /** The HWPT id device {@code devId} is attached to, or 0. */
   public int attachedHwpt(int devId) {
-    HwPagetable h = device(devId).attached;
+    Hwpt h = device(devId).attached;
     return h == null ? 0 : h.id;
   }
 
@@ -349,6 +377,16 @@ public final class Context {
   /** DMA by device {@code devId}; {@link DmaFault} when the IOMMU refuses it. */
   public void dma(int devId, long iova, java.lang.foreign.MemorySegment buffer, boolean write) {
     device(devId).dma(iova, buffer, write);
+  }
+
+  /** The compat IOAS for the VFIO commands (§7.7): ENODEV if none is set (or it was destroyed). */
+  IoasObject compatIoas() {
+    synchronized (this) {
+      if (compatIoas == null) {
+        throw ErrnoException.of(ENODEV, "no VFIO compatibility IOAS");
+      }
+      return compatIoas;
+    }
   }
 
   // ---- observability -----------------------------------------------------------------------
@@ -369,20 +407,71 @@ public final class Context {
         }
       }
     }
+    problems.addAll(hwptCommands.checkReferences(table.snapshot()));
     return problems;
+  }
+
+  /** Every published object, ascending by id (package-private: for inspection by tests). */
+  List<IommufdObject> objects() {
+    return table.snapshot();
+  }
+
+  /**
+   * The whole state as text, one line per fact, in a stable order: objects (type, references),
+   * every IOAS (alignment, huge pages, allowed and reserved ranges with their owners, areas with
+   * their page sources, protection and access pins), every paging HWPT's IO page-table size, and
+   * the host's pins and charges for this context's callers. Two states are equal exactly when
+   * their descriptions are; the fault sweep compares them around every failed call.
+   */
+  public String describe() {
+    StringBuilder sb = new StringBuilder();
+    java.util.IdentityHashMap<Object, Integer> names = new java.util.IdentityHashMap<>();
+    for (IommufdObject o : table.snapshot()) {
+      sb.append("object ").append(o.id).append(' ').append(o.type).append(" users=")
+          .append(o.users).append('\n');
+      if (o instanceof IoasObject ioas) {
+        ioas.lock.lock();
+        try {
+          describe(sb, ioas, names);
+        } finally {
+          ioas.lock.unlock();
+        }
+      } else if (o instanceof HwPagetable h) {
+        sb.append("  domain ").append(h.domain.getClass().getSimpleName()).append(" ioas=")
+            .append(h.ioas.id).append(" entries=").append(h.domain.entryCount()).append('\n');
+      }
+    }
+    sb.append("host pins=").append(host.totalPins()).append(" charged=")
+        .append(host.totalCharged()).append('\n');
+    return sb.toString();
+  }
+
+  private static void describe(StringBuilder sb, IoasObject ioas,
+      java.util.IdentityHashMap<Object, Integer> names) {
+    IoPagetable iopt = ioas.iopt;
+    sb.append("  align=0x").append(Long.toHexString(iopt.align())).append(" hugePages=")
+        .append(iopt.hugePages()).append(" domains=").append(iopt.domains.size())
+        .append(" pinningAccesses=").append(iopt.pinningAccesses).append('\n');
+    iopt.allowedRanges().forEach(r -> sb.append("  allowed ").append(r).append('\n'));
+    for (ReservedRanges.Range r : iopt.reserved.ranges()) {
+      Object owner = r.owner();
+      String who = owner == ReservedRanges.TEST_OWNER ? "test"
+          : owner.getClass().getSimpleName() + "#" + names.computeIfAbsent(owner,
+              k -> names.size() + 1);
+      sb.append("  reserved [0x").append(Long.toHexString(r.start())).append(", 0x")
+          .append(Long.toHexString(r.last())).append("] ").append(who).append('\n');
+    }
+    iopt.areas.forEach(a -> sb.append("  area [0x").append(Long.toHexString(a.iova))
+        .append(", 0x").append(Long.toHexString(a.last)).append("] prot=").append(a.prot())
+        .append(" pages#").append(names.computeIfAbsent(a.pages, k -> names.size() + 1))
+        .append("@0x").append(Long.toHexString(a.pages.base)).append("+0x")
+        .append(Long.toHexString(a.pagesOffset)).append(a.isPopulated() ? "" : " unpopulated")
+        .append(a.isPreventAccess() ? " prevent-access" : "").append(" accesses=")
+        .append(a.accessCount).append('\n'));
   }
 
   /** Number of published objects (0 after the teardown). */
   public int objectCount() {
     return table.snapshot().size();
-  }
-
-  /**
-   * The context's state as plain values (objects, IOAS areas, reserved and allowed ranges, pins
-   * and the charges of {@code caller}, which may be null); {@link ContextSnapshot#toTable()}
-   * prints it.
-   */
-  public ContextSnapshot snapshot(Caller caller) {
-    return ContextSnapshot.of(this, caller);
   }
 }

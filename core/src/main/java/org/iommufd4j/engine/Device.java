@@ -10,6 +10,10 @@ import static org.iommufd4j.Errno.EINVAL;
 final class Device extends IommufdObject {
   static final int MOCK_FLAGS_DEVICE_NO_DIRTY = 1;
   static final int MOCK_FLAGS_DEVICE_HUGE_IOVA = 1 << 1;
+  /** A later kernel's PASID-capable mock device (only with the §6.7 compatibility extension). */
+  static final int MOCK_FLAGS_DEVICE_PASID = 1 << 2;
+  /** {@code MOCK_PASID_WIDTH} of later kernels (§6.7). */
+  static final int MOCK_PASID_WIDTH = 20;
 
   final Context ctx;
   final int flags;
@@ -18,7 +22,7 @@ final class Device extends IommufdObject {
   /** Bound by the typed API (not by the test ABI): unbound when the context closes. */
   boolean boundByApi;
   /** The HWPT the device is attached to; guarded by the context's attach lock. */
-  HwPagetable attached;
+  Hwpt attached;
 
   Device(Context ctx, int flags) {
     this(ctx, flags, DomainSpec.SELFTEST_MOCK);
@@ -36,16 +40,31 @@ final class Device extends IommufdObject {
     return (flags & MOCK_FLAGS_DEVICE_HUGE_IOVA) != 0;
   }
 
-  boolean dirtyCapable() {
-    return (flags & MOCK_FLAGS_DEVICE_NO_DIRTY) == 0;
+  /** Whether the device sits behind the selftest mock driver (§6.3). */
+  boolean isMock() {
+    return spec.format() == DomainSpec.Format.SELFTEST_MOCK;
   }
 
-  /** Whether the mock driver accepts this device on {@code hwpt} (§6.3.1): EINVAL if not. */
-  void checkCompatible(HwPagetable hwpt) {
-    if (!hwpt.domain.spec.equals(spec)) {
+  /** Dirty-tracking capability (§6.3.1): mock devices unless NO_DIRTY; the radix model has none. */
+  boolean dirtyCapable() {
+    return isMock() && (flags & MOCK_FLAGS_DEVICE_NO_DIRTY) == 0;
+  }
+
+  /** log2 of the PASID count GET_HW_INFO reports: 0 in 6.12, 20 for a §6.7 PASID device. */
+  int maxPasidLog2() {
+    return (flags & MOCK_FLAGS_DEVICE_PASID) != 0 ? MOCK_PASID_WIDTH : 0;
+  }
+
+  /**
+   * Whether the driver accepts this device on {@code hwpt} (§6.3.1): EINVAL for a domain of other
+   * hardware, and for a paging domain with dirty tracking when the device has none (a nested
+   * domain has no dirty tracking).
+   */
+  void checkCompatible(Hwpt hwpt) {
+    if (!hwpt.paging().domain.spec.equals(spec)) {
       throw ErrnoException.of(EINVAL, "domain of other IOMMU hardware");
     }
-    if (!dirtyCapable() && hwpt.domain instanceof MockDomain m && m.dirtyCapable) {
+    if (!dirtyCapable() && hwpt instanceof HwPagetable p && p.domain.supportsDirtyTracking()) {
       throw ErrnoException.of(EINVAL, "device without dirty tracking on a dirty-tracking domain");
     }
   }
@@ -53,9 +72,9 @@ final class Device extends IommufdObject {
   /**
    * The HWPT that attaching to {@code target} uses (§2.7): for an IOAS the first automatic HWPT
    * that accepts the device, else a new automatic one (reserved, built, not yet published: {@code
-   * created[0]} is set); for a paging HWPT that one; any other type EINVAL.
+   * created[0]} is set); for a paging or nested HWPT that one; any other type EINVAL.
    */
-  private HwPagetable resolve(IommufdObject target, HwPagetable[] created) {
+  private Hwpt resolve(IommufdObject target, HwPagetable[] created) {
     if (target instanceof IoasObject ioas) {
       ioas.lockLive();
       try {
@@ -80,7 +99,7 @@ final class Device extends IommufdObject {
       created[0] = h;
       return h;
     }
-    if (target instanceof HwPagetable h) {
+    if (target instanceof Hwpt h) {
       checkCompatible(h);
       return h;
     }
@@ -88,9 +107,9 @@ final class Device extends IommufdObject {
   }
 
   /** Attaches the unattached device to {@code target} (any type, looked up by the caller). */
-  HwPagetable attach(IommufdObject target) {
+  Hwpt attach(IommufdObject target) {
     HwPagetable[] created = {null};
-    HwPagetable h = resolve(target, created);
+    Hwpt h = resolve(target, created);
     reserveRegions(h, created[0]);
     attached = h;
     ctx.table.addUser(h);
@@ -101,39 +120,46 @@ final class Device extends IommufdObject {
   }
 
   /**
-   * Reserves the device's reserved regions in the HWPT's IOAS (§4.7): EADDRINUSE on conflict,
-   * and then a freshly created automatic HWPT is dropped again.
+   * Reserves the device's reserved regions in the HWPT's IOAS (§4.7; a nested HWPT's parent's):
+   * EADDRINUSE on conflict, and then a freshly created automatic HWPT is dropped again.
    */
-  private void reserveRegions(HwPagetable h, HwPagetable created) {
-    if (spec.reservedRegions().isEmpty() || (attached != null && attached.ioas == h.ioas)) {
-      return;
-    }
-    h.ioas.lock.lock();
+  private void reserveRegions(Hwpt hwpt, HwPagetable created) {
+    IoasObject ioas = hwpt.paging().ioas;
+    boolean sameIoas = attached != null && attached.paging().ioas == ioas;
+    ioas.lock.lock();
     try {
+      if (!sameIoas) {
+        FaultInjection.check(FaultInjection.Site.RESERVED_REGIONS);
+      }
+      if (spec.reservedRegions().isEmpty() || sameIoas) {
+        ioas.lock.unlock();
+        return;
+      }
       for (var r : spec.reservedRegions()) {
-        h.ioas.iopt.reserve(r.start(), r.last(), this);
+        ioas.iopt.reserve(r.start(), r.last(), this);
       }
     } catch (ErrnoException e) {
-      h.ioas.iopt.reserved.removeOwner(this);
-      h.ioas.lock.unlock();
+      ioas.iopt.reserved.removeOwner(this);
+      ioas.lock.unlock();
       if (created != null) {
         ctx.table.abort(created);
         created.destroy();
       }
       throw e;
     }
-    h.ioas.lock.unlock();
+    ioas.lock.unlock();
   }
 
-  private void dropRegions(HwPagetable h) {
+  private void dropRegions(Hwpt hwpt) {
     if (spec.reservedRegions().isEmpty()) {
       return;
     }
-    h.ioas.lock.lock();
+    IoasObject ioas = hwpt.paging().ioas;
+    ioas.lock.lock();
     try {
-      h.ioas.iopt.reserved.removeOwner(this);
+      ioas.iopt.reserved.removeOwner(this);
     } finally {
-      h.ioas.lock.unlock();
+      ioas.lock.unlock();
     }
   }
 
@@ -141,13 +167,13 @@ final class Device extends IommufdObject {
    * Moves the device to {@code target} (MOCK_DOMAIN_REPLACE, §6.4.10); returns the HWPT now
    * attached. The previous automatic HWPT goes when unused; a new one is dropped if refused.
    */
-  HwPagetable replace(IommufdObject target) {
+  Hwpt replace(IommufdObject target) {
     HwPagetable[] created = {null};
-    HwPagetable h = resolve(target, created);
+    Hwpt h = resolve(target, created);
     if (h == attached) {
       return h;
     }
-    HwPagetable old = attached;
+    Hwpt old = attached;
     reserveRegions(h, created[0]);
     attached = h;
     ctx.table.addUser(h);
@@ -155,7 +181,7 @@ final class Device extends IommufdObject {
       ctx.table.publish(h);
     }
     if (old != null) {
-      if (old.ioas != h.ioas) {
+      if (old.paging().ioas != h.paging().ioas) {
         dropRegions(old);
       }
       release(old);
@@ -164,7 +190,7 @@ final class Device extends IommufdObject {
   }
 
   void detach() {
-    HwPagetable old = attached;
+    Hwpt old = attached;
     if (old != null) {
       attached = null;
       dropRegions(old);
@@ -172,22 +198,26 @@ final class Device extends IommufdObject {
     }
   }
 
-  private void release(HwPagetable h) {
+  private void release(Hwpt h) {
+    if (h.fault != null) {
+      h.fault.abandon(this); // §7.6: its faults are answered INVALID when it leaves
+    }
     ctx.table.removeUser(h);
-    if (h.auto && ctx.table.removeIfUnused(h)) {
-      h.destroy();
+    if (h instanceof HwPagetable p && p.auto && ctx.table.removeIfUnused(p)) {
+      p.destroy();
     }
   }
 
   /**
    * DMA by the emulated device: copies between {@code buffer} and the memory its IOVAs translate
    * to, page by page through the attached domain, as the IOMMU would check each access.
-   * Bytes before a fault have been transferred, as with real DMA.
+   * Bytes before a fault have been transferred, as with real DMA. Through a nested HWPT the
+   * parent's (stage-2) domain translates: the mock nested domain has no table of its own.
    */
   void dma(long iova, java.lang.foreign.MemorySegment buffer, boolean write) {
-    HwPagetable h = attached;
+    HwPagetable h = attached == null ? null : attached.paging();
     if (h == null) {
-      throw new DmaFault(DmaFault.Reason.NOT_ATTACHED, iova);
+      throw new DmaFault(org.iommufd4j.IommuFaultException.Reason.NOT_ATTACHED, iova);
     }
     h.ioas.lock.lock();
     try {
@@ -199,11 +229,11 @@ final class Device extends IommufdObject {
         long at = iova + done;
         long pa = d.translate(at);
         if (pa == -1) {
-          throw new DmaFault(DmaFault.Reason.NOT_MAPPED, at);
+          throw new DmaFault(org.iommufd4j.IommuFaultException.Reason.NOT_MAPPED, at);
         }
         int need = write ? Domain.PROT_WRITE : Domain.PROT_READ;
         if ((d.protection(at) & need) == 0) {
-          throw new DmaFault(write ? DmaFault.Reason.WRITE_DENIED : DmaFault.Reason.READ_DENIED,
+          throw new DmaFault(write ? org.iommufd4j.IommuFaultException.Reason.WRITE_DENIED : org.iommufd4j.IommuFaultException.Reason.READ_DENIED,
               at);
         }
         long chunk = Math.min(n - done, step - (at & (step - 1)));
@@ -212,7 +242,7 @@ final class Device extends IommufdObject {
         long va = Host.virtualAddress(pa);
         boolean ok = memory != null && (write ? memory.write(va, slice) : memory.read(va, slice));
         if (!ok) {
-          throw new DmaFault(DmaFault.Reason.MEMORY_GONE, at);
+          throw new DmaFault(org.iommufd4j.IommuFaultException.Reason.MEMORY_GONE, at);
         }
         done += chunk;
       }
@@ -223,7 +253,7 @@ final class Device extends IommufdObject {
 
   /** The user address {@code iova} reaches through the attached domain, or -1. */
   long translate(long iova) {
-    HwPagetable h = attached;
+    HwPagetable h = attached == null ? null : attached.paging();
     if (h == null) {
       return -1;
     }

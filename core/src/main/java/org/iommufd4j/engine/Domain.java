@@ -25,6 +25,15 @@ abstract class Domain {
     this.pageSizes = pageSizes;
   }
 
+  /**
+   * Whether the domain can enforce cache coherency for every mapping (the kernel's {@code
+   * enforce_cache_coherency}), which VFIO_CHECK_EXTENSION(DMA_CC_IOMMU) reports (§7.7). The mock
+   * domain cannot.
+   */
+  boolean enforcesCacheCoherency() {
+    return false;
+  }
+
   /** The smallest IO page, which the IOAS alignment must honour (§4.6). */
   final long minPageSize() {
     return Long.lowestOneBit(pageSizes);
@@ -63,4 +72,37 @@ abstract class Domain {
 
   /** Number of IO page table entries in use; 0 once everything is unmapped. */
   abstract long entryCount();
+
+  // ---- dirty tracking (§6.5, §7.3, §7.4); a domain that does not override has none ----------
+
+  /** Receives the IOVA range of one dirty IO page table entry. */
+  @FunctionalInterface
+  interface DirtySink {
+    void dirty(long iova, long length);
+  }
+
+  /** Whether the domain can track dirty entries (HWPT_ALLOC DIRTY_TRACKING, §7.1). */
+  boolean supportsDirtyTracking() {
+    return false;
+  }
+
+  /** Whether tracking is switched on; only for domains that support it. */
+  boolean isDirtyTracking() {
+    return false;
+  }
+
+  /** Switches tracking on or off; only for domains that support it. */
+  void setDirtyTracking(boolean enable) {
+    throw new UnsupportedOperationException("no dirty tracking");
+  }
+
+  /** Forgets the dirty state of the entries in {@code [iova, iova + length)}, tracking or not. */
+  void clearDirty(long iova, long length) {}
+
+  /**
+   * Reports every dirty entry found scanning {@code [iova, iova + length)} to {@code sink} and,
+   * unless {@code noClear}, forgets its dirty state. Reports and clears nothing while tracking is
+   * off.
+   */
+  void readAndClearDirty(long iova, long length, boolean noClear, DirtySink sink) {}
 }

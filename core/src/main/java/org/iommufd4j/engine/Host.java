@@ -126,6 +126,18 @@ public final class Host {
     return a == null ? 0 : a[0];
   }
 
+  /** Pages charged to every account together: 0 when nothing is pinned anywhere. */
+  public synchronized long totalCharged() {
+    long sum = 0;
+    for (long[] a : userLocked.values()) {
+      sum += a[0];
+    }
+    for (long[] a : processLocked.values()) {
+      sum += a[0];
+    }
+    return sum;
+  }
+
   synchronized int tempMemoryLimit() {
     return tempMemoryLimit;
   }

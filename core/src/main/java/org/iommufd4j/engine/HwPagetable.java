@@ -5,16 +5,14 @@ package org.iommufd4j.engine;
  * and every attached device holds one on it. Automatic HWPTs (created by a device attach to an
  * IOAS, §2.7) are destroyed as soon as their last device leaves.
  */
-final class HwPagetable extends IommufdObject {
-  final Context ctx;
+final class HwPagetable extends Hwpt {
   final IoasObject ioas;
   final Domain domain;
   final boolean auto;
   final boolean nestParent;
 
   HwPagetable(Context ctx, IoasObject ioas, Domain domain, boolean auto, boolean nestParent) {
-    super(ObjectType.HWPT_PAGING);
-    this.ctx = ctx;
+    super(ObjectType.HWPT_PAGING, ctx);
     this.ioas = ioas;
     this.domain = domain;
     this.auto = auto;
@@ -44,7 +42,13 @@ final class HwPagetable extends IommufdObject {
   }
 
   @Override
+  HwPagetable paging() {
+    return this;
+  }
+
+  @Override
   void destroy() {
+    releaseFault();
     ioas.lock.lock();
     try {
       ioas.iopt.removeDomain(domain);

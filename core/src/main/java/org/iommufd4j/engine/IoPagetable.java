@@ -24,7 +24,7 @@ import org.iommufd4j.IovaRange;
 /**
  * The IOVA space of one IOAS (spec §4): areas, reserved and allowed ranges, the alignment, and the
  * algorithms over them (automatic allocation §4.3, fixed validation §4.4, insertion, contiguous
- * walk and removal §4.5).
+ * walk and removal §4.5, and the VFIO TYPE1 split §4.5.4).
  *
  * <p>Invariants (checked by {@link #checkInvariants()}): areas never overlap each other or a
  * reserved range; allowed ranges never overlap each other or a reserved range; every area's IOVA,
@@ -425,6 +425,7 @@ final class IoPagetable {
         if (Unsigned.lastOverflows(at, s.length())) {
           throw ErrnoException.of(EOVERFLOW, "iova=" + hex(at) + " length=" + hex(s.length()));
         }
+        FaultInjection.check(FaultInjection.Site.ALLOC);
         Area area = new Area(at, s.length(), prot, s.pages(), s.offset());
         areas.insert(area);
         inserted.add(area);
@@ -484,9 +485,20 @@ final class IoPagetable {
   private void fill(Area a, List<Domain> into) {
     a.pages.pin(host, firstPage(a), lastPage(a));
     long pa = physicalAddress(a);
-    for (Domain d : into) {
-      d.map(a.iova, pa, a.length(), a.prot(), hugePages);
+    int mapped = 0;
+    try {
+      for (; mapped < into.size(); mapped++) {
+        mapInto(into.get(mapped), a, pa);
+      }
+    } catch (RuntimeException e) {
+      unfill(a, into.subList(0, mapped), true);
+      throw e;
     }
+  }
+
+  private void mapInto(Domain d, Area a, long pa) {
+    FaultInjection.check(FaultInjection.Site.DOMAIN_MAP);
+    d.map(a.iova, pa, a.length(), a.prot(), hugePages);
   }
 
   private void unfill(Area a, List<Domain> from, boolean unpin) {
@@ -535,7 +547,7 @@ final class IoPagetable {
         if (first) {
           fill(a, target);
         } else {
-          d.map(a.iova, physicalAddress(a), a.length(), a.prot(), hugePages);
+          mapInto(d, a, physicalAddress(a));
         }
         done.add(a);
       }
@@ -644,6 +656,46 @@ final class IoPagetable {
       }
       start = a.last + 1;
     }
+  }
+
+  /**
+   * Cuts the area holding {@code p} into {@code [area.iova, p]} and {@code [p + 1, area.last]},
+   * both showing the same page source (§4.5.4; only VFIO TYPE1 unmap asks for this). Nothing
+   * happens when no area holds {@code p} or {@code p} is its first or last byte. Domains keep
+   * their entries and pages keep their pins: the two halves cover exactly the same pages.
+   *
+   * <p>Refusals, in the kernel's order: the area is not populated or prevents access → EBUSY;
+   * {@code p + 1} or its byte offset in the page source not a multiple of {@code align} → EINVAL;
+   * the area has access pins → EINVAL; the area is stored in a domain while large pages are
+   * enabled (a large IOPTE cannot be cut) → EINVAL.
+   */
+  void split(long p) {
+    Area a = areas.find(p);
+    if (a == null || p == a.iova || p == a.last) {
+      return;
+    }
+    if (!a.isPopulated() || a.isPreventAccess()) {
+      throw ErrnoException.of(EBUSY, "cannot cut " + a + " at " + hex(p) + ": it is busy");
+    }
+    long newStart = p + 1;
+    long newOffset = a.pagesOffset + (newStart - a.iova);
+    if (((newStart | newOffset) & (align - 1)) != 0) {
+      throw ErrnoException.of(EINVAL, "cannot cut " + a + " at " + hex(p) + ": not aligned to "
+          + hex(align));
+    }
+    if (a.accessCount != 0) {
+      throw ErrnoException.of(EINVAL, "cannot cut " + a + ": an access has pinned it");
+    }
+    if (hasDomains() && hugePages) {
+      throw ErrnoException.of(EINVAL, "cannot cut " + a + ": a domain may map it with large pages");
+    }
+    Area lhs = new Area(a.iova, newStart - a.iova, a.prot(), a.pages, a.pagesOffset);
+    Area rhs = new Area(newStart, a.last - p, a.prot(), a.pages, newOffset);
+    lhs.setPopulated();
+    rhs.setPopulated();
+    areas.remove(a);
+    areas.insert(lhs);
+    areas.insert(rhs);
   }
 
   /** Removes every area (IOAS destroy, unmap-all); returns the bytes removed. */

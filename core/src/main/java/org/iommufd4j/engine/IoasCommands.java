@@ -56,7 +56,7 @@ final class IoasCommands {
     }
     IoasObject ioas = ctx.ioas(ioasId);
     long n = Integer.toUnsignedLong(count);
-    long[] pairs = new long[(int) Math.min(2 * n, 1 << 20)];
+    long[] pairs = new long[(int) Math.min(2 * n, 64)]; // grows as elements prove readable
     long[] element = new long[2];
     for (int i = 0; i < n; i++) {
       reader.read(i, element);
@@ -119,28 +119,35 @@ final class IoasCommands {
       throw ErrnoException.of(EINVAL, "neither READABLE nor WRITEABLE");
     }
     IoasObject ioas = ctx.ioas(r.ioasId());
-    long length = r.length();
-    long userVa = r.userVa();
+    List<IoPagetable.Slice> slices = userSlices(caller, r.userVa(), r.length(),
+        (flags & MAP_WRITEABLE) != 0);
+    ioas.lockLive();
+    try {
+      return place(ioas.iopt, flags, r.length(), r.userVa(), r.iova(), slices);
+    } finally {
+      ioas.lock.unlock();
+    }
+  }
+
+  /**
+   * MAP step 5 (also VFIO_IOMMU_MAP_DMA, §7.7): a new page source for the caller's memory, as the
+   * one slice to place. EINVAL for a length of 0 or above 2^64 - 4097, EOVERFLOW when the memory
+   * would end past 2^64 - 1.
+   */
+  List<IoPagetable.Slice> userSlices(Caller caller, long userVa, long length, boolean writable) {
     if (length == 0 || gt(length, MAX_MAP_LENGTH)) {
       throw ErrnoException.of(EINVAL, "length=" + hex(length));
     }
     if (lt(userVa + length, userVa)) {
       throw ErrnoException.of(EOVERFLOW, "user_va=" + hex(userVa) + " length=" + hex(length));
     }
-    PageSource pages = new PageSource(userVa, length, (flags & MAP_WRITEABLE) != 0,
-        ctx.accountingMode(caller), caller);
-    List<IoPagetable.Slice> slices = List.of(new IoPagetable.Slice(pages, userVa - pages.base,
-        length));
-    ioas.lockLive();
-    try {
-      return place(ioas.iopt, flags, length, userVa, r.iova(), slices);
-    } finally {
-      ioas.lock.unlock();
-    }
+    PageSource pages = new PageSource(userVa, length, writable, ctx.accountingMode(caller),
+        caller);
+    return List.of(new IoPagetable.Slice(pages, userVa - pages.base, length));
   }
 
-  /** MAP steps 6-9 (and COPY step 7) on a locked IOAS. */
-  private static long place(IoPagetable iopt, int flags, long length, long hint, long fixedIova,
+  /** MAP steps 6-9 (and COPY step 7, VFIO_IOMMU_MAP_DMA step 3) on a locked IOAS. */
+  static long place(IoPagetable iopt, int flags, long length, long hint, long fixedIova,
       List<IoPagetable.Slice> slices) {
     if ((length & (iopt.align() - 1)) != 0) {
       throw ErrnoException.of(EINVAL, "length=" + hex(length) + " not aligned to "

@@ -71,8 +71,13 @@ final class MockDomain extends Domain {
         long g = (pos + off) / GRANULE;
         long[] c = chunk(g, true);
         int i = (int) (g & ((1 << CHUNK_SHIFT) - 1));
-        long flags = VALID | protBits | huge | (pos + off == iova ? START : 0)
-            | (pos + off + GRANULE == end ? LAST : 0);
+        // One map operation per call, or per 4 KiB page with large pages off (§4.8), which is
+        // what lets a VFIO TYPE1 cut (§4.5.4) unmap on START/LAST boundaries.
+        long fromIova = pos + off - iova;
+        boolean opStart = fromIova == 0 || (!largePages && (fromIova & 4095) == 0);
+        boolean opLast = pos + off + GRANULE == end
+            || (!largePages && ((fromIova + GRANULE) & 4095) == 0);
+        long flags = VALID | protBits | huge | (opStart ? START : 0) | (opLast ? LAST : 0);
         if (c[i] == 0) {
           entries++;
         }
@@ -118,5 +123,93 @@ final class MockDomain extends Domain {
   @Override
   long entryCount() {
     return entries;
+  }
+
+  // ---- dirty tracking (§6.5) ---------------------------------------------------------------
+
+  @Override
+  boolean supportsDirtyTracking() {
+    return dirtyCapable;
+  }
+
+  @Override
+  boolean isDirtyTracking() {
+    return dirtyTracking;
+  }
+
+  @Override
+  void setDirtyTracking(boolean enable) {
+    dirtyTracking = enable;
+  }
+
+  @Override
+  void clearDirty(long iova, long length) {
+    scanDirty(iova, length, true, null);
+  }
+
+  @Override
+  void readAndClearDirty(long iova, long length, boolean noClear, DirtySink sink) {
+    if (dirtyTracking) {
+      scanDirty(iova, length, !noClear, sink);
+    }
+  }
+
+  /**
+   * The mock's scan (§6.5): from {@code iova}, a position without an entry advances one granule;
+   * one with an entry stands for its whole IO page (1 MiB if HUGE), which is dirty if any granule
+   * of the aligned page is; the page's range is reported from the position, and the position
+   * advances by the page size.
+   */
+  private void scanDirty(long iova, long length, boolean clear, DirtySink sink) {
+    long end = iova + length;
+    long pos = iova;
+    do {
+      long e = entry(pos);
+      if (e == 0) {
+        pos += GRANULE;
+        continue;
+      }
+      long size = (e & HUGE) != 0 ? HUGE_PAGE : GRANULE;
+      if (testAndClearDirty(pos & -size, size, clear) && sink != null) {
+        sink.dirty(pos, size);
+      }
+      pos += size;
+    } while (Long.compareUnsigned(pos, end) < 0);
+  }
+
+  private boolean testAndClearDirty(long head, long size, boolean clear) {
+    boolean dirty = false;
+    for (long off = 0; off < size; off += GRANULE) {
+      long g = (head + off) / GRANULE;
+      long[] c = chunk(g, false);
+      if (c == null) {
+        continue;
+      }
+      int i = (int) (g & ((1 << CHUNK_SHIFT) - 1));
+      if ((c[i] & DIRTY) != 0) {
+        dirty = true;
+        if (clear) {
+          c[i] &= ~DIRTY;
+        }
+      }
+    }
+    return dirty;
+  }
+
+  /**
+   * Test op DIRTY (§6.4.12): marks entry number {@code index} (entries are numbered by IOVA /
+   * 2048) dirty, as a device write would; false if there is no such entry.
+   */
+  boolean markDirty(long index) {
+    long[] c = chunk(index, false);
+    if (c == null) {
+      return false;
+    }
+    int i = (int) (index & ((1 << CHUNK_SHIFT) - 1));
+    if (c[i] == 0) {
+      return false;
+    }
+    c[i] |= DIRTY;
+    return true;
   }
 }

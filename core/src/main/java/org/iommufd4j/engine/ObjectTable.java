@@ -29,6 +29,7 @@ final class ObjectTable {
 
   /** Reserves the lowest free id for {@code object} (EBUSY when none is left). */
   synchronized void reserve(IommufdObject object) {
+    FaultInjection.check(FaultInjection.Site.ALLOC);
     int id = inUse.nextClearBit(1);
     if (id <= 0 || id > MAX_ID) {
       throw ErrnoException.of(EBUSY, "object ids exhausted");
@@ -60,6 +61,7 @@ final class ObjectTable {
    * commands on different IOASes of one context never contend here.
    */
   IommufdObject get(int id, ObjectType type) {
+    FaultInjection.check(FaultInjection.Site.LOOKUP);
     IommufdObject o = published(id);
     if (o == null || o.type != type) {
       throw ErrnoException.of(ENOENT, "no " + type + " with id " + Integer.toUnsignedString(id));
@@ -122,7 +124,8 @@ final class ObjectTable {
   }
 
   /** The published object {@code id} of any type, or null. */
-  synchronized IommufdObject find(int id) {
+  IommufdObject find(int id) {
+    FaultInjection.check(FaultInjection.Site.LOOKUP);
     return published(id);
   }
 

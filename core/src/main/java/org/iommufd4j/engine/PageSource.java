@@ -79,12 +79,14 @@ final class PageSource {
       for (int i = 0; i < runs[0]; i++) {
         long a = newly[2 * i];
         long n = newly[2 * i + 1] - a + 1;
+        FaultInjection.check(FaultInjection.Site.PIN);
         if (!owner.memory().isPinnable(address(a << PAGE_SHIFT), n << PAGE_SHIFT, writable)) {
           throw ErrnoException.of(org.iommufd4j.Errno.EFAULT, "cannot pin user memory at 0x"
               + Long.toHexString(address(a << PAGE_SHIFT)) + " (" + n + " pages)");
         }
         pages += n;
       }
+      FaultInjection.check(FaultInjection.Site.CHARGE);
       host.charge(this, pages);
       for (; registered < runs[0]; registered++) {
         long a = newly[2 * registered];

@@ -7,6 +7,8 @@ import static org.iommufd4j.Errno.ENOENT;
 import static org.iommufd4j.Errno.EOVERFLOW;
 import static org.iommufd4j.engine.Unsigned.hex;
 
+import java.lang.foreign.MemorySegment;
+import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -21,6 +23,9 @@ public final class Selftest {
   public static final int OP_SET_TEMP_MEMORY_LIMIT = 9;
   public static final int OP_MOCK_DOMAIN_REPLACE = 10;
   public static final int OP_MOCK_DOMAIN_FLAGS = 12;
+  public static final int OP_DIRTY = 13;
+  public static final int OP_MD_CHECK_IOTLB = 14;
+  public static final int OP_TRIGGER_IOPF = 15;
 
   private static final int KNOWN_DEV_FLAGS =
       Device.MOCK_FLAGS_DEVICE_NO_DIRTY | Device.MOCK_FLAGS_DEVICE_HUGE_IOVA;
@@ -74,7 +79,8 @@ public final class Selftest {
       Device device = new Device(ctx, devFlags);
       MockDeviceObject stdev = new MockDeviceObject(ctx, device);
       ctx.table.reserve(stdev);
-      if ((devFlags & ~KNOWN_DEV_FLAGS) != 0) {
+      int known = KNOWN_DEV_FLAGS | (ctx.selftestCompat() ? Device.MOCK_FLAGS_DEVICE_PASID : 0);
+      if ((devFlags & ~known) != 0) {
         ctx.table.abort(stdev);
         throw ErrnoException.of(EINVAL, "dev_flags=" + hex(devFlags));
       }
@@ -86,7 +92,7 @@ public final class Selftest {
         if (target == null) {
           throw ErrnoException.of(ENOENT, "no object with id " + Integer.toUnsignedString(id));
         }
-        HwPagetable hwpt = device.attach(target);
+        Hwpt hwpt = device.attach(target);
         ids = new MockDomainIds(stdev.id, hwpt.id, device.id);
         if (!respond.respond(ids)) {
           throw ErrnoException.of(EFAULT, "cannot write the mock domain ids");
@@ -155,6 +161,93 @@ public final class Selftest {
       }
     } finally {
       hwpt.ioas.lock.unlock();
+    }
+  }
+
+  /** Largest number of bits DIRTY takes (16 Mi bytes of bitmap). */
+  private static final long DIRTY_MAX_BITS = 134_217_728L;
+
+  /**
+   * DIRTY (§6.4.12): marks the entries a bitmap at {@code uptr} selects dirty, as device writes
+   * would; returns how many existed ({@code out_nr_dirty}).
+   */
+  public long dirty(Caller caller, int hwptId, long iova, long length, long pageSize, long uptr) {
+    if (pageSize == 0 || length == 0 || Long.remainderUnsigned(iova, pageSize) != 0
+        || Long.remainderUnsigned(length, pageSize) != 0 || uptr == 0) {
+      throw ErrnoException.of(EINVAL, "iova=" + hex(iova) + " length=" + hex(length)
+          + " page_size=" + hex(pageSize) + " uptr=" + hex(uptr));
+    }
+    long max = Long.divideUnsigned(length, pageSize);
+    if (Long.compareUnsigned(max, DIRTY_MAX_BITS) > 0) {
+      throw ErrnoException.of(EOVERFLOW, "length / page_size=" + max);
+    }
+    HwPagetable hwpt = (HwPagetable) ctx.table.get(hwptId, ObjectType.HWPT_PAGING);
+    if (!(hwpt.domain instanceof MockDomain domain)) {
+      throw ErrnoException.of(EINVAL, "not a mock domain");
+    }
+    hwpt.ioas.lock.lock();
+    try {
+      if (!domain.isDirtyTracking()) {
+        throw ErrnoException.of(EINVAL, "dirty tracking is off on hwpt " + hwptId);
+      }
+      byte[] bits = new byte[(int) ((max + 7) / 8)];
+      if (!caller.memory().read(uptr, MemorySegment.ofArray(bits))) {
+        throw ErrnoException.of(EFAULT, "bitmap at " + hex(uptr) + " unreadable");
+      }
+      long count = 0;
+      for (int b = 0; b < bits.length; b++) {
+        for (int bit = 0; bits[b] != 0 && bit < 8; bit++) {
+          long i = b * 8L + bit;
+          if ((bits[b] & (1 << bit)) != 0 && i < max) {
+            // The entry number divides by page_size, not by the 2 KiB granule (§6.4.12 step 6).
+            long index = Long.divideUnsigned(iova + i * pageSize, pageSize);
+            if (domain.markDirty(index)) {
+              count++;
+            }
+          }
+        }
+      }
+      return count;
+    } finally {
+      hwpt.ioas.lock.unlock();
+    }
+  }
+
+  /** MD_CHECK_IOTLB (§6.4.13): slot {@code slot} of a mock nested domain holds {@code expected}. */
+  public void checkIotlb(int hwptId, int slot, int expected) {
+    NestedHwPagetable hwpt = (NestedHwPagetable) ctx.table.get(hwptId, ObjectType.HWPT_NESTED);
+    if (Integer.compareUnsigned(slot, MockNestedDomain.IOTLB_ID_MAX) > 0) {
+      throw ErrnoException.of(EINVAL, "iotlb slot " + Integer.toUnsignedString(slot));
+    }
+    int actual = hwpt.domain.iotlb(slot);
+    if (actual != expected) {
+      throw ErrnoException.of(EINVAL, "iotlb[" + slot + "]=" + hex(Integer.toUnsignedLong(actual))
+          + ", expected " + hex(Integer.toUnsignedLong(expected)));
+    }
+  }
+
+  /**
+   * TRIGGER_IOPF (§6.4.14): the mock device {@code devId} reports a one-fault group through its
+   * attachment; it is dropped silently when that HWPT routes no faults.
+   */
+  public void triggerIopf(int devId, int pasid, int grpid, int perm, long addr) {
+    Device device = (Device) ctx.table.get(devId, ObjectType.DEVICE);
+    if (!device.isMock()) {
+      throw ErrnoException.of(EINVAL, "device " + devId + " is not a mock device");
+    }
+    int flags = FaultObject.FLAG_LAST_PAGE | (pasid != 0 ? FaultObject.FLAG_PASID_VALID : 0);
+    attachLock.lock();
+    try {
+      Hwpt hwpt = device.attached;
+      // With a PASID only a nested attachment takes it: the mock keeps PASID tables in user space.
+      if (hwpt == null || hwpt.fault == null
+          || (pasid != 0 && !(hwpt instanceof NestedHwPagetable))) {
+        return;
+      }
+      hwpt.fault.report(new FaultObject.Group(device,
+          List.of(new FaultObject.PageFault(flags, pasid, grpid, perm, addr))));
+    } finally {
+      attachLock.unlock();
     }
   }
 

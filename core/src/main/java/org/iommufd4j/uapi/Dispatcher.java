@@ -67,6 +67,15 @@ public final class Dispatcher {
 
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
+  /** Unexpected exceptions turned into EIO since start: a bug each, which fuzzing looks for. */
+  private static final java.util.concurrent.atomic.AtomicLong INTERNAL_ERRORS =
+      new java.util.concurrent.atomic.AtomicLong();
+
+  /** How many ioctls ended in an emulator fault (an unexpected exception answered EIO). */
+  public static long internalErrors() {
+    return INTERNAL_ERRORS.get();
+  }
+
   private Dispatcher() {}
 
   /**
@@ -88,6 +97,7 @@ public final class Dispatcher {
       failure = e;
       result = -e.errno().number();
     } catch (RuntimeException | StackOverflowError e) {
+      INTERNAL_ERRORS.incrementAndGet();
       if (STRICT) {
         throw new AssertionError("unexpected exception in ioctl 0x" + Long.toHexString(request), e);
       }
@@ -153,8 +163,8 @@ public final class Dispatcher {
     int slot = nr - Command.CMD_BASE;
     int tableLength = ctx.testAbi() ? Command.TEST_TABLE_LENGTH : Command.TABLE_LENGTH;
     if (slot < 0 || slot >= tableLength) {
-      // The VFIO type-1 compatibility handler sees these without the argument being read.
-      return -Errno.ENOTTY.number();
+      // The VFIO type-1 compatibility handler (§7.7) sees these without the size word being read.
+      return VfioDispatcher.ioctl(ctx, caller, request, arg, direct);
     }
     Arg a = new Arg(caller.memory(), arg, direct, scratch);
     int size = a.readSize();
@@ -177,9 +187,13 @@ public final class Dispatcher {
       case IOMMU_IOAS_UNMAP -> unmap(ctx, a);
       case IOMMU_OPTION -> option(ctx, caller, a);
       case IOMMU_VFIO_IOAS -> vfioIoas(ctx, a);
+      case IOMMU_HWPT_ALLOC -> HwptIoctls.hwptAlloc(ctx, a);
+      case IOMMU_GET_HW_INFO -> HwptIoctls.getHwInfo(ctx, a);
+      case IOMMU_HWPT_SET_DIRTY_TRACKING -> HwptIoctls.setDirtyTracking(ctx, a);
+      case IOMMU_HWPT_GET_DIRTY_BITMAP -> HwptIoctls.getDirtyBitmap(ctx, caller, a);
+      case IOMMU_HWPT_INVALIDATE -> HwptIoctls.invalidate(ctx, a);
+      case IOMMU_FAULT_QUEUE_ALLOC -> HwptIoctls.faultQueueAlloc(ctx, a);
       case IOMMU_TEST_CMD -> testCmd(ctx, caller, a);
-      // TODO(issue 4): HWPT_ALLOC, GET_HW_INFO, dirty tracking, invalidation, fault queue.
-      default -> -Errno.ENOTTY.number();
     };
   }
 
@@ -299,6 +313,11 @@ public final class Dispatcher {
         a.putU32(IommuTestCmd.MOCK_DOMAIN_REPLACE_PT_ID, ptId);
         return a.respond() ? 0 : -Errno.EFAULT.number();
       }
+      case IommuTestCmd.IOMMU_TEST_OP_DIRTY -> {
+        return HwptIoctls.testDirty(t, caller, a, id);
+      }
+      case IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_IOTLB -> HwptIoctls.testCheckIotlb(t, a, id);
+      case IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF -> HwptIoctls.testTriggerIopf(t, a);
       case IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_MAP -> t.checkMap(caller, id,
           a.u64(IommuTestCmd.CHECK_MAP_IOVA), a.u64(IommuTestCmd.CHECK_MAP_LENGTH),
           a.u64(IommuTestCmd.CHECK_MAP_UPTR));
@@ -314,7 +333,6 @@ public final class Dispatcher {
           IommuTestCmd.IOMMU_TEST_OP_ACCESS_REPLACE_IOAS -> {
         return accessTestCmd(t.accesses(), caller, op, id, a);
       }
-      // TODO(issue 4): DIRTY (13), MD_CHECK_IOTLB (14), TRIGGER_IOPF (15).
       default -> throw ErrnoException.of(Errno.EOPNOTSUPP, "test op " + op);
     }
     return 0;
@@ -348,7 +366,7 @@ public final class Dispatcher {
   }
 
   /** The argument of one call: where it lives, and its kernel copy. */
-  private static final class Arg {
+  static final class Arg {
     final UserMemory memory;
     final long address;
     final MemorySegment direct;

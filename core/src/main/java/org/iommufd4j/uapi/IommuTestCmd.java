@@ -60,6 +60,22 @@ public final class IommuTestCmd {
   public static final long ACCESS_RW_FLAGS = 40;
   // access_replace_ioas
   public static final long ACCESS_REPLACE_IOAS_IOAS_ID = 16;
+  // dirty
+  public static final long DIRTY_FLAGS = 16;
+  public static final long DIRTY_IOVA = 24;
+  public static final long DIRTY_LENGTH = 32;
+  public static final long DIRTY_PAGE_SIZE = 40;
+  public static final long DIRTY_UPTR = 48;
+  public static final long DIRTY_OUT_NR_DIRTY = 56;
+  // check_iotlb
+  public static final long CHECK_IOTLB_ID = 16;
+  public static final long CHECK_IOTLB_IOTLB = 20;
+  // trigger_iopf
+  public static final long TRIGGER_IOPF_DEV_ID = 16;
+  public static final long TRIGGER_IOPF_PASID = 20;
+  public static final long TRIGGER_IOPF_GRPID = 24;
+  public static final long TRIGGER_IOPF_PERM = 28;
+  public static final long TRIGGER_IOPF_ADDR = 32;
 
   public static final int IOMMU_TEST_OP_ADD_RESERVED = 1;
   public static final int IOMMU_TEST_OP_MOCK_DOMAIN = 2;
@@ -84,6 +100,10 @@ public final class IommuTestCmd {
   public static final int MOCK_FLAGS_ACCESS_SYZ = 1 << 16;
   public static final int MOCK_ACCESS_RW_WRITE = 1;
   public static final int MOCK_ACCESS_RW_SLOW_PATH = 1 << 2;
+  /** A later kernel's flag, accepted only with the §6.7 selftest-compatibility extension. */
+  public static final int MOCK_FLAGS_DEVICE_PASID = 1 << 2;
+  /** {@code out_max_pasid_log2} of a {@link #MOCK_FLAGS_DEVICE_PASID} device (§6.7). */
+  public static final int MOCK_PASID_WIDTH = 20;
   public static final long MOCK_APERTURE_START = 1L << 24;
   public static final long MOCK_APERTURE_LAST = (1L << 31) - 1;
 

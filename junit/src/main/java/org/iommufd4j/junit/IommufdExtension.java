@@ -14,7 +14,6 @@ import org.iommufd4j.DomainModel;
 import org.iommufd4j.EmulatedDevice;
 import org.iommufd4j.EmulatorInternals;
 import org.iommufd4j.Iommufd;
-import org.iommufd4j.engine.ContextSnapshot;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -48,9 +47,9 @@ import org.junit.platform.commons.support.AnnotationSupport;
  * <p>After each test (after the test's own {@code @AfterEach} methods) it runs the engine's
  * invariant checker, closes the context, and fails the test if anything leaked: objects still
  * alive (an access or fault fd left open keeps the context), pinned pages, or memory-lock
- * charges. When a test fails, the state of its contexts at that moment (objects, IOAS areas,
- * reserved and allowed ranges, pins) is printed to standard error and published as a report
- * entry named {@value #STATE_ENTRY}.
+ * charges. When a test fails, the state of its contexts at that moment ({@link
+ * EmulatorInternals#describe}: objects, IOAS areas, reserved and allowed ranges, pins) is printed
+ * to standard error and published as a report entry named {@value #STATE_ENTRY}.
  */
 public final class IommufdExtension implements BeforeEachCallback, AfterEachCallback,
     ParameterResolver {
@@ -187,7 +186,7 @@ public final class IommufdExtension implements BeforeEachCallback, AfterEachCall
       }
       iommufd.close();
       if (config.checkLeaks()) {
-        problems.addAll(leaks(EmulatorInternals.snapshot(iommufd).orElseThrow()));
+        problems.addAll(leaks(iommufd));
       }
     }
     if (failed) {
@@ -201,20 +200,22 @@ public final class IommufdExtension implements BeforeEachCallback, AfterEachCall
     }
   }
 
-  private static List<String> leaks(ContextSnapshot after) {
+  private static List<String> leaks(Iommufd closed) {
     List<String> leaks = new ArrayList<>();
-    if (!after.tornDown()) {
-      leaks.add("the context is still alive after close(): " + after.objects().size()
+    int objects = EmulatorInternals.objectCount(closed);
+    if (!EmulatorInternals.isTornDown(closed)) {
+      leaks.add("the context is still alive after close(): " + objects
           + " objects held, is an access or fault fd still open? (Iommufd.closeFd)");
-    } else if (!after.objects().isEmpty()) {
-      leaks.add(after.objects().size() + " objects left after close()");
+    } else if (objects != 0) {
+      leaks.add(objects + " objects left after close()");
     }
-    if (after.pinnedPages() != 0) {
-      leaks.add(after.pinnedPages() + " pages still pinned");
+    long pins = EmulatorInternals.pinnedPages(closed);
+    if (pins != 0) {
+      leaks.add(pins + " pages still pinned");
     }
-    if (after.lockedPagesUser() != 0 || after.lockedPagesProcess() != 0) {
-      leaks.add("memory-lock charges left: user=" + after.lockedPagesUser() + " pages, process="
-          + after.lockedPagesProcess() + " pages");
+    long charged = EmulatorInternals.chargedPages(closed);
+    if (charged != 0) {
+      leaks.add("memory-lock charges left: " + charged + " pages");
     }
     return leaks;
   }

@@ -179,7 +179,7 @@ class IommufdExtensionTest {
             message(m -> m.contains("the context is still alive after close()")
                 && m.contains("access or fault fd still open")
                 && m.contains("4 pages still pinned")
-                && m.contains("memory-lock charges left: user=4 pages")
+                && m.contains("memory-lock charges left: 4 pages")
                 && m.contains("ACCESS")))));
   }
 
@@ -194,7 +194,7 @@ class IommufdExtensionTest {
         .map(r -> r.getKeyValuePairs().get(IommufdExtension.STATE_ENTRY))
         .toList();
     assertThat(entries).singleElement().asString()
-        .contains("IOAS 1:", "area      0x40000000", "length=0x200000", "user_va=0x7f0000200000");
+        .contains("object 1 IOAS", "area [0x40000000, 0x401fffff] prot=1", "@0x7f0000200000");
   }
 
   @Test

@@ -1,0 +1,109 @@
+package org.iommufd4j.engine;
+
+import static org.iommufd4j.Errno.EINVAL;
+import static org.iommufd4j.Errno.EOPNOTSUPP;
+import static org.iommufd4j.Errno.EOVERFLOW;
+import static org.iommufd4j.engine.Unsigned.ge;
+import static org.iommufd4j.engine.Unsigned.hex;
+
+/**
+ * Dirty tracking on paging HWPTs (spec §7.3, §7.4, §6.5): switching it on and off, and reading
+ * (and clearing) the dirty state of a range into the caller's bitmap.
+ */
+final class DirtyTracking {
+  /** {@code IOMMU_HWPT_DIRTY_TRACKING_ENABLE}. */
+  static final int ENABLE = 1;
+
+  private final Context ctx;
+
+  DirtyTracking(Context ctx) {
+    this.ctx = ctx;
+  }
+
+  private HwPagetable paging(int hwptId) {
+    return (HwPagetable) ctx.table.get(hwptId, ObjectType.HWPT_PAGING);
+  }
+
+  /** §7.3. */
+  void set(int flags, int hwptId) {
+    if ((flags & ~ENABLE) != 0) {
+      throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags));
+    }
+    HwPagetable hwpt = paging(hwptId);
+    Domain domain = hwpt.domain;
+    if (!domain.supportsDirtyTracking()) {
+      throw ErrnoException.of(EOPNOTSUPP, "hwpt " + hwptId + " has no dirty tracking");
+    }
+    boolean enable = (flags & ENABLE) != 0;
+    hwpt.ioas.lock.lock();
+    try {
+      if (enable) {
+        // Every enable starts from a clean state, even when tracking was on already: the core
+        // clears before asking the driver, which treats the unchanged state as a no-op.
+        IoPagetable iopt = hwpt.ioas.iopt;
+        for (Area a = iopt.areas.first(); a != null; a = iopt.areas.next(a)) {
+          if (a.isPopulated()) {
+            domain.clearDirty(a.iova, a.length());
+          }
+        }
+      }
+      domain.setDirtyTracking(enable);
+    } finally {
+      hwpt.ioas.lock.unlock();
+    }
+  }
+
+  /** §7.4: returns normally once the checks pass, whatever the walk meets (steps 7 and 8). */
+  void getBitmap(Caller caller, DirtyBitmapRequest r) {
+    if ((r.flags() & ~DirtyBitmapRequest.NO_CLEAR) != 0 || r.reserved() != 0) {
+      throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(r.flags()) + " __reserved="
+          + Integer.toUnsignedString(r.reserved()));
+    }
+    HwPagetable hwpt = paging(r.hwptId());
+    long iova = r.iova();
+    if (r.length() == 0) {
+      throw ErrnoException.of(EINVAL, "length=0");
+    }
+    if (Unsigned.lastOverflows(iova, r.length())) {
+      throw ErrnoException.of(EOVERFLOW, "iova=" + hex(iova) + " length=" + hex(r.length()));
+    }
+    long last = iova + r.length() - 1;
+    DirtyBitmap bitmap;
+    hwpt.ioas.lock.lock();
+    try {
+      long align = hwpt.ioas.iopt.align();
+      if (((iova | (last + 1)) & (align - 1)) != 0) {
+        throw ErrnoException.of(EINVAL, "iova=" + hex(iova) + " length=" + hex(r.length())
+            + " not aligned to " + hex(align));
+      }
+      long pageSize = r.pageSize();
+      if (pageSize == 0 || ((iova | (last + 1)) & (pageSize - 1)) != 0) {
+        throw ErrnoException.of(EINVAL, "page_size=" + hex(pageSize) + " for iova=" + hex(iova)
+            + " length=" + hex(r.length()));
+      }
+      Domain domain = hwpt.domain;
+      if (!domain.supportsDirtyTracking()) {
+        throw ErrnoException.of(EOPNOTSUPP, "hwpt " + r.hwptId() + " has no dirty tracking");
+      }
+      bitmap = new DirtyBitmap(iova, last, Long.lowestOneBit(pageSize), r.data());
+      boolean noClear = (r.flags() & DirtyBitmapRequest.NO_CLEAR) != 0;
+      // The contiguous walk (§4.5.2): only the run of areas from iova without gaps is read.
+      AreaTree areas = hwpt.ioas.iopt.areas;
+      Area a = areas.find(iova);
+      long pos = iova;
+      while (a != null && a.isPopulated()) {
+        long portionLast = Unsigned.min(a.last, last);
+        domain.readAndClearDirty(pos, portionLast - pos + 1, noClear, bitmap::set);
+        if (ge(a.last, last)) {
+          break;
+        }
+        pos = a.last + 1;
+        Area next = areas.next(a);
+        a = next != null && next.iova == pos ? next : null;
+      }
+    } finally {
+      hwpt.ioas.lock.unlock();
+    }
+    bitmap.writeTo(caller.memory());
+  }
+}

@@ -1,0 +1,43 @@
+package org.iommufd4j.engine;
+
+/**
+ * The fault fd of FAULT_QUEUE_ALLOC (spec §7.6). While open it holds a reference on its FAULT
+ * object (DESTROY of it is EBUSY) and on the context's file (§2.8).
+ */
+final class FaultFile implements EmulatedFile {
+  private final Context ctx;
+  private final FaultObject fault;
+  private boolean released;
+
+  /** Takes both references. */
+  FaultFile(Context ctx, FaultObject fault) {
+    this.ctx = ctx;
+    this.fault = fault;
+    ctx.getFile();
+    ctx.table.addUser(fault);
+    fault.fileOpen = true;
+  }
+
+  @Override
+  public long read(Caller caller, long buffer, long count) {
+    return fault.read(caller.memory(), buffer, count);
+  }
+
+  @Override
+  public long write(Caller caller, long buffer, long count) {
+    return fault.write(caller.memory(), buffer, count);
+  }
+
+  @Override
+  public void release() {
+    synchronized (this) {
+      if (released) {
+        return;
+      }
+      released = true;
+    }
+    fault.fileOpen = false;
+    ctx.table.removeUser(fault);
+    ctx.putFile();
+  }
+}

@@ -1,0 +1,32 @@
+package org.iommufd4j.engine;
+
+/**
+ * What a device attaches to (spec §2.3): a paging HWPT ({@link HwPagetable}) or a nested one
+ * ({@link NestedHwPagetable}), the kernel's {@code iommufd_hw_pagetable}. Either may route the
+ * I/O page faults of its devices to a FAULT object (§7.6), holding a reference on it; in 6.12
+ * only nested HWPTs are created with one (§7.1).
+ */
+abstract sealed class Hwpt extends IommufdObject permits HwPagetable, NestedHwPagetable {
+  final Context ctx;
+  /** Set before publication and then fixed; null when faults are not routed anywhere. */
+  FaultObject fault;
+
+  Hwpt(ObjectType type, Context ctx) {
+    super(type);
+    this.ctx = ctx;
+  }
+
+  /**
+   * The paging HWPT underneath: this one, or a nested HWPT's parent. Its IOAS takes the reserved
+   * regions of attached devices, and its domain is the stage-2 translation.
+   */
+  abstract HwPagetable paging();
+
+  /** Drops the reference on the fault object (part of either type's teardown, §2.5). */
+  final void releaseFault() {
+    if (fault != null) {
+      ctx.table.removeUser(fault);
+      fault = null;
+    }
+  }
+}

@@ -1,0 +1,14 @@
+package org.iommufd4j.engine;
+
+/**
+ * The fields of {@code struct iommu_hwpt_alloc} (spec §7.1) that the engine checks. The driver
+ * data itself is read through a callback, only when the driver asks for it.
+ */
+public record HwptAllocRequest(
+    int flags, int devId, int ptId, int reserved, int dataType, int dataLen, int faultId) {
+  public static final int NEST_PARENT = 1;
+  public static final int DIRTY_TRACKING = 1 << 1;
+  public static final int FAULT_ID_VALID = 1 << 2;
+  /** {@code IOMMU_HWPT_DATA_NONE}. */
+  public static final int DATA_NONE = 0;
+}

@@ -1,0 +1,230 @@
+package org.iommufd4j.engine;
+
+import static org.iommufd4j.Errno.EINVAL;
+import static org.iommufd4j.Errno.ENODEV;
+import static org.iommufd4j.Errno.EOVERFLOW;
+import static org.iommufd4j.engine.Unsigned.U64_MAX;
+import static org.iommufd4j.engine.Unsigned.hex;
+
+import java.util.List;
+import org.iommufd4j.Errno;
+import org.iommufd4j.IovaRange;
+
+/**
+ * The VFIO type-1 container commands that an iommufd context answers for old VFIO users (spec
+ * §7.7), on the compat IOAS chosen with {@code IOMMU_VFIO_IOAS} (§3.10). "No compat IOAS" (none
+ * set, or it was destroyed) is ENODEV everywhere.
+ *
+ * <p>Every change goes through the IOAS engine paths: MAP_DMA is MAP steps 5-9 with a fixed IOVA
+ * ({@link IoasCommands#userSlices}, {@link IoasCommands#place}), SET_IOMMU(TYPE1) is OPTION
+ * HUGE_PAGES 0 ({@link IoPagetable#setHugePages}), UNMAP_DMA is the range removal of §4.5.3,
+ * preceded in TYPE1 mode by the cuts of §4.5.4 ({@link IoPagetable#split}).
+ *
+ * <p>The emulated kernel has no VFIO no-IOMMU support and never enters no-IOMMU mode (that takes
+ * a real VFIO no-IOMMU group).
+ */
+public final class VfioCompat {
+  /** What VFIO_GET_API_VERSION returns ({@code VFIO_API_VERSION}). */
+  public static final int API_VERSION = 0;
+
+  /** Extension and IOMMU type numbers of VFIO_CHECK_EXTENSION and VFIO_SET_IOMMU. */
+  public static final long TYPE1_IOMMU = 1;
+  public static final long TYPE1V2_IOMMU = 3;
+  public static final long DMA_CC_IOMMU = 4;
+  public static final long NOIOMMU_IOMMU = 8;
+  public static final long UNMAP_ALL = 9;
+
+  /** MAP_DMA flags; VADDR (1 << 2) is not supported. */
+  public static final int DMA_MAP_FLAG_READ = 1;
+  public static final int DMA_MAP_FLAG_WRITE = 1 << 1;
+  /** The only UNMAP_DMA flag supported; GET_DIRTY_BITMAP and VADDR are not. */
+  public static final int DMA_UNMAP_FLAG_ALL = 1 << 1;
+
+  private static final long PAGE_SIZE = PageSource.PAGE_SIZE;
+
+  private final Context ctx;
+  private final IoasCommands ioasCommands;
+
+  VfioCompat(Context ctx, IoasCommands ioasCommands) {
+    this.ctx = ctx;
+    this.ioasCommands = ioasCommands;
+  }
+
+  /** The compat IOAS, locked; ENODEV if there is none or it was destroyed meanwhile. */
+  private IoasObject lockCompat() {
+    IoasObject ioas = ctx.compatIoas();
+    lockCompat(ioas);
+    return ioas;
+  }
+
+  private static void lockCompat(IoasObject ioas) {
+    ioas.lock.lock();
+    if (ioas.isDestroyed()) {
+      ioas.lock.unlock();
+      throw ErrnoException.of(ENODEV, "the VFIO compatibility IOAS was destroyed");
+    }
+  }
+
+  /** VFIO_GET_API_VERSION. */
+  public int apiVersion() {
+    return API_VERSION;
+  }
+
+  /**
+   * VFIO_CHECK_EXTENSION: 1 for TYPE1, TYPE1v2 and UNMAP_ALL; 0 for NOIOMMU (no no-IOMMU support);
+   * for DMA_CC_IOMMU, 1 if every HWPT of the compat IOAS enforces cache coherency (ENODEV without a
+   * compat IOAS); 0 for anything else.
+   */
+  public int checkExtension(long extension) {
+    if (extension == TYPE1_IOMMU || extension == TYPE1V2_IOMMU || extension == UNMAP_ALL) {
+      return 1;
+    }
+    if (extension == DMA_CC_IOMMU) {
+      IoasObject ioas = lockCompat();
+      try {
+        for (HwPagetable hwpt : ioas.hwpts) {
+          if (!hwpt.domain.enforcesCacheCoherency()) {
+            return 0;
+          }
+        }
+        return 1;
+      } finally {
+        ioas.lock.unlock();
+      }
+    }
+    return 0; // NOIOMMU, NESTING, UPDATE_VADDR, unknown numbers
+  }
+
+  /**
+   * VFIO_SET_IOMMU: EINVAL for a type other than TYPE1/TYPE1v2, ENODEV without a compat IOAS. TYPE1
+   * disables large pages on the compat IOAS exactly as OPTION HUGE_PAGES 0 (§3.9 4c: EINVAL with
+   * domains and areas, EADDRINUSE for a misaligned area); TYPE1v2 changes nothing.
+   */
+  public void setIommu(long type) {
+    if (type != TYPE1_IOMMU && type != TYPE1V2_IOMMU) {
+      throw ErrnoException.of(EINVAL, "IOMMU type " + Long.toUnsignedString(type));
+    }
+    IoasObject ioas = lockCompat();
+    try {
+      if (type == TYPE1_IOMMU) {
+        ioas.iopt.setHugePages(false);
+      }
+    } finally {
+      ioas.lock.unlock();
+    }
+  }
+
+  /**
+   * What VFIO_IOMMU_GET_INFO reports.
+   *
+   * @param iovaPgsizes the page-size bitmap (step 3 of §7.7)
+   * @param ranges the usable IOVA ranges, as IOMMU_IOAS_IOVA_RANGES lists them
+   */
+  public record Type1Info(long iovaPgsizes, List<IovaRange> ranges) {
+    public Type1Info {
+      ranges = List.copyOf(ranges);
+    }
+  }
+
+  /** VFIO_IOMMU_GET_INFO (after the {@code argsz} check): ENODEV without a compat IOAS. */
+  public Type1Info info() {
+    IoasObject ioas = lockCompat();
+    try {
+      IoPagetable iopt = ioas.iopt;
+      long pgsizes = U64_MAX;
+      for (Domain d : iopt.domains) {
+        pgsizes &= d.pageSizes;
+      }
+      // Hardware pages below PAGE_SIZE are not shown: they become one 4 KiB bit.
+      if ((pgsizes & (PAGE_SIZE - 1)) != 0) {
+        pgsizes = (pgsizes & -PAGE_SIZE) | PAGE_SIZE;
+      }
+      return new Type1Info(Unsigned.max(pgsizes, iopt.align()), iopt.usableRanges());
+    } finally {
+      ioas.lock.unlock();
+    }
+  }
+
+  /**
+   * VFIO_IOMMU_MAP_DMA (after the {@code argsz} check): flags outside READ|WRITE → EINVAL; no
+   * compat IOAS → ENODEV; then MAP steps 5-9 with FIXED_IOVA at {@code iova} (EINVAL, EOVERFLOW,
+   * EEXIST, EFAULT, ENOMEM, ...). Neither READ nor WRITE is accepted: the area allows no access.
+   */
+  public void mapDma(Caller caller, int flags, long vaddr, long iova, long size) {
+    if ((flags & ~(DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE)) != 0) {
+      throw ErrnoException.of(EINVAL, "flags=" + hex(flags));
+    }
+    IoasObject ioas = ctx.compatIoas();
+    boolean write = (flags & DMA_MAP_FLAG_WRITE) != 0;
+    int mapFlags = IoasCommands.MAP_FIXED_IOVA
+        | ((flags & DMA_MAP_FLAG_READ) != 0 ? IoasCommands.MAP_READABLE : 0)
+        | (write ? IoasCommands.MAP_WRITEABLE : 0);
+    List<IoPagetable.Slice> slices = ioasCommands.userSlices(caller, vaddr, size, write);
+    lockCompat(ioas);
+    try {
+      IoasCommands.place(ioas.iopt, mapFlags, size, vaddr, iova, slices);
+    } finally {
+      ioas.lock.unlock();
+    }
+  }
+
+  /**
+   * The outcome of a VFIO_IOMMU_UNMAP_DMA that reached its removal step: the struct is written
+   * back with {@code size = unmapped} whether or not the removal failed.
+   *
+   * @param unmapped bytes of the areas removed
+   * @param error the removal's error, or null on success
+   */
+  public record UnmapDmaResult(long unmapped, Errno error) {}
+
+  /**
+   * VFIO_IOMMU_UNMAP_DMA (after the {@code argsz} check). Thrown errors mean nothing is written
+   * back: flags other than ALL → EINVAL; no compat IOAS → ENODEV; ALL with a non-zero iova or size
+   * → EINVAL; a refused TYPE1 cut (§4.5.4: EBUSY, EINVAL). Otherwise the removal ran, and its
+   * error (EINVAL for size 0, EOVERFLOW, ENOENT for a partly covered area, EBUSY) comes back in
+   * the result with the bytes removed before it. Removing nothing is success.
+   */
+  public UnmapDmaResult unmapDma(int flags, long iova, long size) {
+    if ((flags & ~DMA_UNMAP_FLAG_ALL) != 0) {
+      throw ErrnoException.of(EINVAL, "flags=" + hex(flags));
+    }
+    IoasObject ioas = lockCompat();
+    try {
+      IoPagetable iopt = ioas.iopt;
+      long[] progress = {0};
+      if ((flags & DMA_UNMAP_FLAG_ALL) != 0) {
+        if (iova != 0 || size != 0) {
+          throw ErrnoException.of(EINVAL, "UNMAP ALL with iova=" + hex(iova) + " size="
+              + hex(size));
+        }
+        return remove(iopt, 0, U64_MAX, progress);
+      }
+      if (!iopt.hugePages()) {
+        // TYPE1: cut at the range's last byte, then before its first; the unsigned arithmetic
+        // wraps as the kernel's does. A cut that succeeded stays even if the next is refused.
+        iopt.split(iova + size - 1);
+        if (iova != 0) {
+          iopt.split(iova - 1);
+        }
+      }
+      if (size == 0) {
+        return new UnmapDmaResult(0, EINVAL);
+      }
+      if (Unsigned.lastOverflows(iova, size)) {
+        return new UnmapDmaResult(0, EOVERFLOW);
+      }
+      return remove(iopt, iova, iova + size - 1, progress);
+    } finally {
+      ioas.lock.unlock();
+    }
+  }
+
+  private static UnmapDmaResult remove(IoPagetable iopt, long start, long last, long[] progress) {
+    try {
+      iopt.removeRange(start, last, progress);
+      return new UnmapDmaResult(progress[0], null);
+    } catch (ErrnoException e) {
+      return new UnmapDmaResult(progress[0], e.errno());
+    }
+  }
+}

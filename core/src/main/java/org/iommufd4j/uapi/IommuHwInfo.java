@@ -1,0 +1,49 @@
+package org.iommufd4j.uapi;
+
+/**
+ * {@code IOMMU_GET_HW_INFO} (spec §7.2). Sizes 32 to 39 are accepted and get everything except
+ * {@code out_capabilities}.
+ *
+ * {@snippet lang=c :
+ * struct iommu_hw_info {
+ *   __u32 size;
+ *   __u32 flags;              // 0 in 6.12; INPUT_TYPE with the §6.7 extension
+ *   __u32 dev_id;
+ *   __u32 data_len;           // in: user buffer size; out: driver data size
+ *   __aligned_u64 data_uptr;
+ *   __u32 out_data_type;      // later kernels: union with in_data_type
+ *   __u8 out_max_pasid_log2;
+ *   __u8 __reserved[3];       // must be 0
+ *   __aligned_u64 out_capabilities;
+ * };
+ * }
+ */
+public final class IommuHwInfo {
+  public static final int SIZE = 40;
+  public static final int MIN_SIZE = 32;
+  public static final long FLAGS = 4;
+  public static final long DEV_ID = 8;
+  public static final long DATA_LEN = 12;
+  public static final long DATA_UPTR = 16;
+  public static final long OUT_DATA_TYPE = 24;
+  /** {@code in_data_type} of later kernels shares the offset of {@code out_data_type} (§6.7). */
+  public static final long IN_DATA_TYPE = 24;
+  public static final long OUT_MAX_PASID_LOG2 = 28;
+  public static final long RESERVED = 29;
+  public static final int RESERVED_BYTES = 3;
+  public static final long OUT_CAPABILITIES = 32;
+
+  public static final int IOMMU_HW_INFO_TYPE_NONE = 0;
+  /** Later kernels' name for {@link #IOMMU_HW_INFO_TYPE_NONE} (§6.7). */
+  public static final int IOMMU_HW_INFO_TYPE_DEFAULT = 0;
+  public static final int IOMMU_HW_INFO_TYPE_INTEL_VTD = 1;
+  public static final int IOMMU_HW_INFO_TYPE_SELFTEST = 0xfeedbeef;
+  /** A later kernel's flag, accepted only with the §6.7 selftest-compatibility extension. */
+  public static final int IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1;
+
+  public static final long IOMMU_HW_CAP_DIRTY_TRACKING = 1;
+  public static final long IOMMU_HW_CAP_PCI_PASID_EXEC = 1 << 1;
+  public static final long IOMMU_HW_CAP_PCI_PASID_PRIV = 1 << 2;
+
+  private IommuHwInfo() {}
+}

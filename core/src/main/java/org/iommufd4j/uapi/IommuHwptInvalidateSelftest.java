@@ -1,0 +1,22 @@
+package org.iommufd4j.uapi;
+
+/**
+ * One HWPT_INVALIDATE request for a mock nested HWPT, type {@code
+ * IOMMU_HWPT_INVALIDATE_DATA_SELFTEST} (spec §6.2, §7.5).
+ *
+ * {@snippet lang=c :
+ * struct iommu_hwpt_invalidate_selftest {
+ *   __u32 flags;      // 0 or IOMMU_TEST_INVALIDATE_FLAG_ALL
+ *   __u32 iotlb_id;   // 0..3, checked even with FLAG_ALL
+ * };
+ * }
+ */
+public final class IommuHwptInvalidateSelftest {
+  public static final int SIZE = 8;
+  public static final long FLAGS = 0;
+  public static final long IOTLB_ID = 4;
+
+  public static final int IOMMU_TEST_INVALIDATE_FLAG_ALL = 1;
+
+  private IommuHwptInvalidateSelftest() {}
+}

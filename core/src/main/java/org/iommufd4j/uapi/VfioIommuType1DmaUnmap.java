@@ -1,0 +1,33 @@
+package org.iommufd4j.uapi;
+
+/**
+ * The argument of VFIO_IOMMU_UNMAP_DMA (spec §7.7). 24 bytes are read, and written back with
+ * {@code size} = bytes unmapped once the removal ran, also when it failed part way.
+ *
+ * {@snippet lang=c :
+ * struct vfio_iommu_type1_dma_unmap {
+ *   __u32 argsz;          // >= 24
+ *   __u32 flags;          // 0 or VFIO_DMA_UNMAP_FLAG_ALL
+ *   __u64 iova;
+ *   __u64 size;           // in: bytes to cover; out: bytes unmapped
+ *   __u8  data[];         // only with GET_DIRTY_BITMAP, which iommufd refuses
+ * };
+ * }
+ */
+public final class VfioIommuType1DmaUnmap {
+  public static final int SIZE = 24;
+  public static final int MIN_SIZE = 24;
+  public static final long ARGSZ = 0;
+  public static final long FLAGS = 4;
+  public static final long IOVA = 8;
+  /** Offset of the field {@code size}. */
+  public static final long SIZE_FIELD = 16;
+
+  /** Not supported by iommufd: EINVAL. */
+  public static final int VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = 1;
+  public static final int VFIO_DMA_UNMAP_FLAG_ALL = 1 << 1;
+  /** Not supported by iommufd: EINVAL. */
+  public static final int VFIO_DMA_UNMAP_FLAG_VADDR = 1 << 2;
+
+  private VfioIommuType1DmaUnmap() {}
+}
