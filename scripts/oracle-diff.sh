@@ -3,7 +3,9 @@
 # VM (../shared/oracle), against the real /dev/iommu of Linux 6.12 there:
 #
 #   scripts/oracle-diff.sh [DiffMain arguments]       # default: --sample --trace
-#   scripts/oracle-diff.sh --left emulated --right kernel --trace my.ops
+#   scripts/oracle-diff.sh --random-mock 42:500       # a seeded random sequence
+#   scripts/oracle-diff.sh --trace my.ops             # your own sequence file
+# Without --left, the left side is emulated:capIpcLock=true (the guest's caller is root).
 #
 # The guest has only a static busybox, so this prepares a directory it shares with the guest:
 # a jlink'ed runtime of this JDK (java.base + jdk.jfr, ~60 MB), the core jar, every shared library
@@ -37,6 +39,9 @@ fi
 cp "$JAR" "$WORK/core.jar"
 
 [ $# -eq 0 ] && set -- --sample --trace
+# The guest runs the command as root, which holds CAP_IPC_LOCK (nothing is charged against
+# RLIMIT_MEMLOCK): the emulated side must be the same caller unless told otherwise.
+case " $* " in *" --left "*) ;; *) set -- --left emulated:capIpcLock=true "$@" ;; esac
 ARGS=()
 for a in "$@"; do
   if [ -f "$a" ]; then cp "$a" "$WORK/$(basename "$a")"; ARGS+=("$(basename "$a")"); else ARGS+=("$a"); fi

@@ -18,7 +18,7 @@ import org.iommufd4j.diff.DifferentialRunner.Report;
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp iommufd4j-core.jar org.iommufd4j.diff.DiffMain \
  *     [--left SIDE] [--right SIDE] [--trace]
- *     (FILE | --sample | --sample-mock | --random SEED[:COUNT] | --print-sample)
+ *     (FILE | --sample | --sample-mock | --random[-mock] SEED[:COUNT] | --print-sample)
  * </pre>
  *
  * <p>SIDE is {@code kernel} ({@code /dev/iommu}), {@code kernel:PATH}, or {@code emulated} with
@@ -48,10 +48,12 @@ public final class DiffMain {
           case "--trace" -> trace = true;
           case "--sample" -> sequence = SampleSequences.ioasBasics();
           case "--sample-mock" -> sequence = SampleSequences.mockDomain();
-          case "--random" -> {
+          case "--random", "--random-mock" -> {
             String[] sc = args[++i].split(":");
-            sequence = SampleSequences.random(Long.parseLong(sc[0]),
-                sc.length > 1 ? Integer.parseInt(sc[1]) : 200);
+            long seed = Long.parseLong(sc[0]);
+            int count = sc.length > 1 ? Integer.parseInt(sc[1]) : 200;
+            sequence = args[i - 1].equals("--random") ? SampleSequences.random(seed, count)
+                : SampleSequences.randomWithMockDomains(seed, count);
           }
           case "--print-sample" -> {
             out.print(SampleSequences.ioasBasics().format());
@@ -107,7 +109,7 @@ public final class DiffMain {
 
   private static String usage() {
     return "usage: DiffMain [--left SIDE] [--right SIDE] [--trace] (FILE | --sample | "
-        + "--sample-mock | --random SEED[:COUNT] | --print-sample)\n  SIDE: kernel | kernel:PATH | emulated[:memlock=N,testAbi=false,"
+        + "--sample-mock | --random SEED[:COUNT] | --random-mock SEED[:COUNT] | --print-sample)\n  SIDE: kernel | kernel:PATH | emulated[:memlock=N,testAbi=false,"
         + "capIpcLock=true,capSysResource=false,vfio]";
   }
 

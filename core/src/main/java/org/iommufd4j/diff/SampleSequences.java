@@ -71,18 +71,31 @@ public final class SampleSequences {
   }
 
   /**
-   * {@code count} seeded random IOAS commands over three IOAS ids and two buffers: MAP (automatic
+   * {@code count} seeded random IOAS commands over three IOASes (ids 1 to 3) and two buffers: MAP (automatic
    * and fixed, offsets and lengths in pages and odd sizes), COPY, UNMAP (exact, partial, all),
    * IOVA_RANGES, ALLOW_IOVAS, HUGE_PAGES and DESTROY/ALLOC. Many calls fail, on purpose: the
    * point is that both sides fail the same way. No test ABI, so it runs on any iommufd kernel.
    */
   public static OpSequence random(long seed, int count) {
+    return random(seed, count, false);
+  }
+
+  /**
+   * As {@link #random(long, int)}, plus the test ABI: now and then a selftest mock domain is
+   * attached to an IOAS (MOCK_DOMAIN, which pins every area and narrows the IOVA space) or a
+   * range is reserved (ADD_RESERVED). Needs a kernel with {@code CONFIG_IOMMUFD_TEST}.
+   */
+  public static OpSequence randomWithMockDomains(long seed, int count) {
+    return random(seed, count, true);
+  }
+
+  private static OpSequence random(long seed, int count, boolean mock) {
     java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
     OpSequence.Builder b = OpSequence.builder()
         .buffer("a", 4 * MIB, 0x11)
         .buffer("b", 64 * 4096, 0x22)
         .buffer("ranges", 8L * OpSequence.IOVA_RANGE_SIZE)
-        .ioasAlloc().ioasAlloc();
+        .ioasAlloc().ioasAlloc().ioasAlloc();
     long[] iovas = {0, 0x10_0000L, 0x20_0000L, 0x4000_0000L, 0x4010_0000L, 0xffff_f000L, -4096L};
     int allowed = 0;
     for (int i = 0; i < count; i++) {
@@ -107,10 +120,13 @@ public final class SampleSequences {
             r.nextBoolean() ? IommuOption.IOMMU_OPTION_OP_GET : IommuOption.IOMMU_OPTION_OP_SET,
             ioas, r.nextInt(2));
         default -> {
-          if (r.nextBoolean()) {
-            b.destroy(ioas);
-          } else {
-            b.ioasAlloc();
+          // With domains, destroy rarely: the devices and HWPTs take the ids after 3.
+          int pick = r.nextInt(mock ? 10 : 2);
+          switch (pick) {
+            case 0 -> b.destroy(ioas);
+            case 1 -> b.ioasAlloc();
+            case 2, 3, 4, 5 -> b.mockDomain(ioas);
+            default -> b.addReserved(ioas, iova, length);
           }
         }
       }
