@@ -37,8 +37,8 @@ public final class DifferentialRunner {
 
   private DifferentialRunner() {}
 
-  /** What one side answered to one ioctl. */
-  public record Outcome(int result, byte[] struct, Map<String, byte[]> buffers) {
+  /** What one side answered to one ioctl (the buffers it touched are compared in place). */
+  public record Outcome(int result, byte[] struct) {
     /** {@code 0}, a positive value, or {@code -ENAME (n)}. */
     public String resultText() {
       return DifferentialRunner.resultText(result);
@@ -79,7 +79,8 @@ public final class DifferentialRunner {
         Outcome b = r.execute(op);
         leftOutcomes.add(a);
         rightOutcomes.add(b);
-        Optional<Difference> d = compare(i, op, a, b);
+        int index = i;
+        Optional<Difference> d = compare(i, op, a, b).or(() -> compareBuffers(index, op, l, r));
         if (d.isPresent()) {
           return new Report(i + 1, d, leftOutcomes, rightOutcomes);
         }
@@ -108,17 +109,23 @@ public final class DifferentialRunner {
       return Optional.of(new Difference(index, op, "struct written back differs at offset "
           + at, hex(a.struct()), hex(b.struct())));
     }
-    for (Map.Entry<String, byte[]> e : a.buffers().entrySet()) {
-      byte[] x = e.getValue();
-      byte[] y = b.buffers().get(e.getKey());
-      int m = Arrays.mismatch(x, y);
+    return Optional.empty();
+  }
+
+  /** The buffers the op pointed into, compared where they lie (they can be large). */
+  private static Optional<Difference> compareBuffers(int index, Ioctl op, Side l, Side r) {
+    for (String name : new java.util.TreeSet<>(op.pointers().stream().map(Pointer::buffer)
+        .toList())) {
+      MemorySegment x = l.buffers.get(name);
+      MemorySegment y = r.buffers.get(name);
+      long m = x.mismatch(y);
       if (m >= 0) {
-        int from = m & ~15;
-        int to = Math.min(x.length, from + 32);
-        return Optional.of(new Difference(index, op, "buffer " + e.getKey()
-            + " differs at offset 0x" + Integer.toHexString(m) + " (bytes 0x"
-            + Integer.toHexString(from) + "..)", hex(Arrays.copyOfRange(x, from, to)),
-            hex(Arrays.copyOfRange(y, from, to))));
+        long from = m & ~15L;
+        long to = Math.min(x.byteSize(), from + 32);
+        return Optional.of(new Difference(index, op, "buffer " + name
+            + " differs at offset 0x" + Long.toHexString(m) + " (bytes 0x"
+            + Long.toHexString(from) + "..)", hex(x.asSlice(from, to - from)),
+            hex(y.asSlice(from, to - from))));
       }
     }
     return Optional.empty();
@@ -137,6 +144,10 @@ public final class DifferentialRunner {
 
   private static String hex(byte[] bytes) {
     return HexFormat.of().formatHex(bytes);
+  }
+
+  private static String hex(MemorySegment bytes) {
+    return hex(bytes.toArray(ValueLayout.JAVA_BYTE));
   }
 
   /** One side's buffers in native memory, and how it runs an op. */
@@ -170,11 +181,7 @@ public final class DifferentialRunner {
           System.arraycopy(original, p.offset(), after, p.offset(), 8);
         }
       }
-      Map<String, byte[]> touched = new java.util.TreeMap<>();
-      for (Pointer p : op.pointers()) {
-        touched.put(p.buffer(), buffers.get(p.buffer()).toArray(ValueLayout.JAVA_BYTE));
-      }
-      return new Outcome(result, after, touched);
+      return new Outcome(result, after);
     }
 
     @Override
