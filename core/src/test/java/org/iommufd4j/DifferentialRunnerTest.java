@@ -190,6 +190,27 @@ class DifferentialRunnerTest {
   }
 
   @Test
+  void theCommandLineRunsManySeedsAndSavesAReproducer() throws Exception {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    assertThat(DiffMain.run(new String[] {"--left", "emulated", "--right", "emulated",
+        "--random-mock", "5:100", "--seeds", "3"}, print(out), print(out))).isZero();
+    assertThat(out.toString(StandardCharsets.UTF_8)).contains("no difference: 3 sequences");
+    Path saved = dir.resolve("repro.ops");
+    out.reset();
+    assertThat(DiffMain.run(new String[] {"--left", "emulated", "--right",
+        "emulated:memlock=0x10000", "--random-mock", "1:300", "--seeds", "5", "--save",
+        saved.toString()}, print(out), print(out))).isEqualTo(1);
+    assertThat(out.toString(StandardCharsets.UTF_8)).contains("[--random-mock ", "-ENOMEM");
+    OpSequence repro = OpSequence.parse(Files.readString(saved));
+    try (Iommufd l = Iommufd.emulated(OWN_HOST);
+        Iommufd r = Iommufd.emulated(OWN_HOST.toBuilder().memlockLimit(0x10000).build())) {
+      Report again = DifferentialRunner.run(repro, l, r);
+      assertThat(again.difference()).isPresent();
+      assertThat(again.opsRun()).isEqualTo(repro.ops().size());
+    }
+  }
+
+  @Test
   void theCommandLineExplainsASideThatCannotBeOpened() {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     int status = DiffMain.run(new String[] {"--right", "kernel:/nonexistent/iommu", "--sample"},
