@@ -198,7 +198,7 @@ class DifferentialRunnerTest {
     Path saved = dir.resolve("repro.ops");
     out.reset();
     assertThat(DiffMain.run(new String[] {"--left", "emulated", "--right",
-        "emulated:memlock=0x10000", "--random-mock", "1:300", "--seeds", "5", "--save",
+        "emulated:memlock=0x10000", "--random-mock", "1:300", "--seeds", "10", "--save",
         saved.toString()}, print(out), print(out))).isEqualTo(1);
     assertThat(out.toString(StandardCharsets.UTF_8)).contains("[--random-mock ", "-ENOMEM");
     OpSequence repro = OpSequence.parse(Files.readString(saved));

@@ -35,6 +35,8 @@ public final class DifferentialRunner {
   private static final ValueLayout.OfLong U64 =
       JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
+  private static final int PADDING = 64;
+
   private DifferentialRunner() {}
 
   /** What one side answered to one ioctl (the buffers it touched are compared in place). */
@@ -168,7 +170,9 @@ public final class DifferentialRunner {
 
     Outcome execute(Ioctl op) {
       byte[] original = op.struct();
-      MemorySegment s = arena.allocate(Math.max(original.length, 8), 8);
+      // Zeroed padding after the block: a size word claiming more than the block reads zeros on
+      // every side, not whatever happens to follow.
+      MemorySegment s = arena.allocate(original.length + PADDING, 8);
       MemorySegment.copy(MemorySegment.ofArray(original), 0, s, 0, original.length);
       for (Pointer p : op.pointers()) {
         s.set(U64, p.offset(), buffers.get(p.buffer()).address() + p.delta());

@@ -451,6 +451,12 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
       return add(Command.IOMMU_TEST_CMD, s);
     }
 
+    /** Replaces the last op added by {@code change} of it (for generators that mutate). */
+    Builder replaceLast(java.util.function.UnaryOperator<Ioctl> change) {
+      ops.set(ops.size() - 1, change.apply(ops.get(ops.size() - 1)));
+      return this;
+    }
+
     public OpSequence build() {
       return new OpSequence(buffers, ops);
     }

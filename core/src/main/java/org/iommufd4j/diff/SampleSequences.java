@@ -130,7 +130,46 @@ public final class SampleSequences {
           }
         }
       }
+      if (r.nextInt(8) == 0) {
+        b.replaceLast(op -> mutate(op, r));
+      }
     }
     return b.build();
+  }
+
+  /**
+   * The generic decode's edge cases (spec §1.4): a size word below {@code min_size}, a longer
+   * struct with a zero or a non-zero tail, a shorter one, a stray flag bit, a non-zero {@code
+   * __reserved} word. Pointer fields stay where they are.
+   */
+  private static OpSequence.Ioctl mutate(OpSequence.Ioctl op, java.util.SplittableRandom r) {
+    byte[] s = op.struct();
+    java.nio.ByteBuffer le = java.nio.ByteBuffer.wrap(s).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    int size = le.getInt(0);
+    switch (r.nextInt(6)) {
+      case 0 -> le.putInt(0, size - 4 - 4 * r.nextInt(2));
+      case 1, 2 -> {
+        byte[] longer = java.util.Arrays.copyOf(s, s.length + 8 * (1 + r.nextInt(2)));
+        java.nio.ByteBuffer.wrap(longer).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+            .putInt(0, longer.length);
+        if (r.nextBoolean()) {
+          longer[longer.length - 1 - r.nextInt(8)] = 1;
+        }
+        s = longer;
+      }
+      case 3 -> {
+        int word = 4 * (1 + r.nextInt(Math.max(1, s.length / 4 - 1)));
+        if (!op.isPointerByte(word) && word + 4 <= s.length) {
+          le.putInt(word, le.getInt(word) ^ (1 << r.nextInt(32)));
+        }
+      }
+      case 4 -> {
+        if (s.length >= 16 && !op.isPointerByte(12)) {
+          le.putInt(12, 1 + r.nextInt(3)); // __reserved in most structs
+        }
+      }
+      default -> le.putInt(0, size + 4); // claims more than the block holds: the tail is read
+    }
+    return new OpSequence.Ioctl(op.request(), s, op.pointers());
   }
 }
