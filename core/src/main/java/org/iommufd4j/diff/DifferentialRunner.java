@@ -18,6 +18,7 @@ import org.iommufd4j.Iommufd;
 import org.iommufd4j.diff.OpSequence.Buffer;
 import org.iommufd4j.diff.OpSequence.Ioctl;
 import org.iommufd4j.diff.OpSequence.Pointer;
+import org.iommufd4j.kernel.LibC;
 
 /**
  * Runs one {@link OpSequence} on two {@link Iommufd}s side by side (the emulator and the real
@@ -26,7 +27,8 @@ import org.iommufd4j.diff.OpSequence.Pointer;
  * side's own addresses), or the bytes of a buffer the ioctl pointed into.
  *
  * <p>Each side gets its own buffers, so output arrays and memory written through the IOMMU are
- * compared too. Two emulated sides should each have a host of their own ({@code
+ * compared too. Buffers sit in pages of their own with inaccessible memory around them, so an op
+ * that reaches past one fails alike everywhere. Two emulated sides should each have a host of their own ({@code
  * Configuration.builder().privateHost(true)}): pins and memory-lock charges are machine-wide.
  *
  * <p>{@link DiffMain} is the command-line front end.
@@ -158,14 +160,48 @@ public final class DifferentialRunner {
     private final Arena arena = Arena.ofConfined();
     private final Map<String, MemorySegment> buffers = new HashMap<>();
 
+    /** (address, length) of each reservation, unmapped on close. */
+    private final List<long[]> mappings = new ArrayList<>();
+
     Side(OpSequence sequence, Iommufd iommufd) {
       this.iommufd = iommufd;
-      for (Buffer b : sequence.buffers()) {
-        MemorySegment m = arena.allocate(b.size(), b.alignment());
-        m.fill((byte) b.fill());
-        MemorySegment.copy(MemorySegment.ofArray(b.data()), 0, m, 0, b.data().length);
-        buffers.put(b.name(), m);
+      try {
+        for (Buffer b : sequence.buffers()) {
+          MemorySegment m = map(b);
+          m.fill((byte) b.fill());
+          MemorySegment.copy(MemorySegment.ofArray(b.data()), 0, m, 0, b.data().length);
+          buffers.put(b.name(), m);
+        }
+      } catch (RuntimeException e) {
+        close();
+        throw e;
       }
+    }
+
+    /**
+     * A buffer in pages of its own, aligned, with inaccessible (PROT_NONE) memory around it: an
+     * op that reaches past a buffer faults the same way on every side (EFAULT when pinning),
+     * whatever this process happens to have mapped next to it.
+     */
+    private MemorySegment map(Buffer b) {
+      long page = LibC.PAGE_SIZE;
+      long span = (b.size() + page - 1) & -page;
+      long align = Math.max(b.alignment(), page);
+      long reserve = align + span + page;
+      long base = LibC.mmap(0, reserve, LibC.PROT_NONE,
+          LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE, -1, 0);
+      if (base < 0) {
+        throw new IllegalStateException("mmap of buffer " + b.name() + " failed: errno "
+            + -base);
+      }
+      mappings.add(new long[] {base, reserve});
+      long start = (base + align - 1) & -align;
+      int rc = LibC.mprotect(start, span, LibC.PROT_READ | LibC.PROT_WRITE);
+      if (rc < 0) {
+        throw new IllegalStateException("mprotect of buffer " + b.name() + " failed: errno "
+            + -rc);
+      }
+      return MemorySegment.ofAddress(start).reinterpret(b.size());
     }
 
     Outcome execute(Ioctl op) {
@@ -191,6 +227,9 @@ public final class DifferentialRunner {
     @Override
     public void close() {
       arena.close();
+      for (long[] m : mappings) {
+        LibC.munmap(m[0], m[1]);
+      }
     }
   }
 }
