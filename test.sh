@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/java-env.sh
+. scripts/native-env.sh
 exec mvn -B -ntp verify "$@"

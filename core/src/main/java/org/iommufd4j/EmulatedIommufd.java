@@ -14,6 +14,7 @@ import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.Host;
 import org.iommufd4j.engine.VirtualFileTable;
 import org.iommufd4j.engine.IoasObject;
+import org.iommufd4j.inspect.Snapshot;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.Dispatcher;
 
@@ -159,6 +160,11 @@ final class EmulatedIommufd implements Iommufd {
       return -Errno.EBADF.number();
     }
     return file.write(caller, buffer.isNative() ? buffer.address() : 0, buffer.byteSize());
+  }
+
+  @Override
+  public Snapshot inspect() {
+    return context.snapshot();
   }
 
   @Override

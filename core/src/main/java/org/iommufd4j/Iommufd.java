@@ -1,6 +1,7 @@
 package org.iommufd4j;
 
 import java.lang.foreign.MemorySegment;
+import org.iommufd4j.inspect.Snapshot;
 
 /**
  * One open {@code /dev/iommu}: a context with its own object table (spec §1.2, §2.1).
@@ -149,6 +150,22 @@ public interface Iommufd extends AutoCloseable {
    *     descriptor
    */
   long write(int fd, MemorySegment buffer);
+
+  /**
+   * The state of this context as values: objects, every IOAS with its allowed and reserved ranges
+   * (and their owners), areas (IOVA range, user address, page source, protection, pinned pages,
+   * access pins), HWPTs with their domains, devices, accesses, fault queues, page sources and the
+   * machine's pins and memory-lock accounts. Each IOAS is read under its lock, so what it shows is
+   * consistent; {@link Snapshot#toTable()}, {@link Snapshot#toJson()} and {@link
+   * Snapshot#toSvg()} render it. Works after {@link #close()} too (it then shows what an open
+   * access or fault fd still holds, or nothing).
+   *
+   * @throws UnsupportedOperationException on backends that cannot see their state (the real
+   *     kernel)
+   */
+  default Snapshot inspect() {
+    throw new UnsupportedOperationException(this + " cannot show its state");
+  }
 
   /**
    * Closes the iommufd: every later call fails with EBADF. The context is torn down (every object

@@ -71,6 +71,10 @@ final class BenchCommand implements Runnable {
   @Option(names = "--no-memory", description = "Skip the heap-per-mapping measurement.")
   boolean noMemory;
 
+  @Option(names = "--no-native",
+      description = "Skip the native path (C driver through the shim, exec start-up).")
+  boolean noNative;
+
   @Override
   public void run() {
     PrintWriter out = spec.commandLine().getOut();
@@ -87,6 +91,12 @@ final class BenchCommand implements Runnable {
       Row row = measure(c);
       err.printf("       %s%n", format(row.nsPerOp(), row.error()));
       rows.add(row);
+    }
+    if (!noNative && (include == null || "native".matches("(?i).*(?:" + include + ").*"))) {
+      NativeBench.Result nat = NativeBench.run(err);
+      if (nat != null) {
+        rows.addAll(nat.rows());
+      }
     }
     double baseline = rows.stream().filter(r -> r.label().contains("baseline"))
         .mapToDouble(Row::nsPerOp).findFirst().orElse(Double.NaN);
@@ -152,8 +162,10 @@ final class BenchCommand implements Runnable {
     sb.append(String.format(Locale.ROOT, "%-46s %14s %12s %10s%n", "operation", "ns/op", "± error",
         "x getppid"));
     for (Row r : rows) {
-      sb.append(String.format(Locale.ROOT, "%-46s %,14.1f %,12.1f %10.2f%n", r.label(),
-          r.nsPerOp(), r.error(), r.nsPerOp() / baseline));
+      String error = Double.isNaN(r.error()) ? "-"
+          : String.format(Locale.ROOT, "%,.1f", r.error());
+      sb.append(String.format(Locale.ROOT, "%-46s %,14.1f %12s %10.2f%n", r.label(),
+          r.nsPerOp(), error, r.nsPerOp() / baseline));
     }
     if (!Double.isNaN(footprint)) {
       sb.append(String.format(Locale.ROOT, "%-46s %14.1f%n", "heap bytes per live 4 KiB mapping (1M)",

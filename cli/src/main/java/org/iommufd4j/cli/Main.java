@@ -9,7 +9,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "The Linux iommufd interface (/dev/iommu) in user space.",
-    subcommands = {DemoCommand.class, BenchCommand.class, FuzzCommand.class,
+    subcommands = {DemoCommand.class, InspectCommand.class, BenchCommand.class, FuzzCommand.class,
+        ExecCommand.class, ServeCommand.class,
         CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
@@ -24,7 +25,15 @@ public final class Main implements Runnable {
 
   /** Runs the command line and returns the exit status (used by tests). */
   static int run(String... args) {
-    return new CommandLine(new Main()).execute(args);
+    return commandLine().execute(args);
+  }
+
+  /** The command line with every parser setting the commands need. */
+  static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new Main());
+    // exec: options after PROGRAM are PROGRAM's, with or without "--"
+    cl.getSubcommands().get("exec").setStopAtPositional(true);
+    return cl;
   }
 
   static final class Version implements CommandLine.IVersionProvider {

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.function.IntPredicate;
 import org.iommufd4j.Errno;
 import org.iommufd4j.IovaRanges;
+import org.iommufd4j.inspect.Snapshot;
 
 /**
  * One open {@code /dev/iommu} (spec §2.1): the object table, the accounting mode and the
@@ -417,57 +418,21 @@ public final class Context {
   }
 
   /**
-   * The whole state as text, one line per fact, in a stable order: objects (type, references),
-   * every IOAS (alignment, huge pages, allowed and reserved ranges with their owners, areas with
-   * their page sources, protection and access pins), every paging HWPT's IO page-table size, and
-   * the host's pins and charges for this context's callers. Two states are equal exactly when
-   * their descriptions are; the fault sweep compares them around every failed call.
+   * The context's state as values (spec §4.1): objects, IOASes with their ranges, areas and page
+   * sources, HWPTs, devices, accesses, fault queues and the host's pins and charges. Each IOAS is
+   * read under its lock; see {@link Snapshot}. Works after {@link #close()} too.
    */
-  public String describe() {
-    StringBuilder sb = new StringBuilder();
-    java.util.IdentityHashMap<Object, Integer> names = new java.util.IdentityHashMap<>();
-    for (IommufdObject o : table.snapshot()) {
-      sb.append("object ").append(o.id).append(' ').append(o.type).append(" users=")
-          .append(o.users).append('\n');
-      if (o instanceof IoasObject ioas) {
-        ioas.lock.lock();
-        try {
-          describe(sb, ioas, names);
-        } finally {
-          ioas.lock.unlock();
-        }
-      } else if (o instanceof HwPagetable h) {
-        sb.append("  domain ").append(h.domain.getClass().getSimpleName()).append(" ioas=")
-            .append(h.ioas.id).append(" entries=").append(h.domain.entryCount()).append('\n');
-      }
-    }
-    sb.append("host pins=").append(host.totalPins()).append(" charged=")
-        .append(host.totalCharged()).append('\n');
-    return sb.toString();
+  public Snapshot snapshot() {
+    return SnapshotWalker.take(this);
   }
 
-  private static void describe(StringBuilder sb, IoasObject ioas,
-      java.util.IdentityHashMap<Object, Integer> names) {
-    IoPagetable iopt = ioas.iopt;
-    sb.append("  align=0x").append(Long.toHexString(iopt.align())).append(" hugePages=")
-        .append(iopt.hugePages()).append(" domains=").append(iopt.domains.size())
-        .append(" pinningAccesses=").append(iopt.pinningAccesses).append('\n');
-    iopt.allowedRanges().forEach(r -> sb.append("  allowed ").append(r).append('\n'));
-    for (ReservedRanges.Range r : iopt.reserved.ranges()) {
-      Object owner = r.owner();
-      String who = owner == ReservedRanges.TEST_OWNER ? "test"
-          : owner.getClass().getSimpleName() + "#" + names.computeIfAbsent(owner,
-              k -> names.size() + 1);
-      sb.append("  reserved [0x").append(Long.toHexString(r.start())).append(", 0x")
-          .append(Long.toHexString(r.last())).append("] ").append(who).append('\n');
-    }
-    iopt.areas.forEach(a -> sb.append("  area [0x").append(Long.toHexString(a.iova))
-        .append(", 0x").append(Long.toHexString(a.last)).append("] prot=").append(a.prot())
-        .append(" pages#").append(names.computeIfAbsent(a.pages, k -> names.size() + 1))
-        .append("@0x").append(Long.toHexString(a.pages.base)).append("+0x")
-        .append(Long.toHexString(a.pagesOffset)).append(a.isPopulated() ? "" : " unpopulated")
-        .append(a.isPreventAccess() ? " prevent-access" : "").append(" accesses=")
-        .append(a.accessCount).append('\n'));
+  /**
+   * The whole state as text: {@link Snapshot#toTable()} of {@link #snapshot()}, one row per fact
+   * in a stable order. Two states are equal exactly when their descriptions are; the fault sweep
+   * compares them around every failed call.
+   */
+  public String describe() {
+    return snapshot().toTable();
   }
 
   /** Number of published objects (0 after the teardown). */

@@ -2,9 +2,13 @@ package org.iommufd4j.engine;
 
 import static org.iommufd4j.Errno.ENOMEM;
 
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import org.iommufd4j.inspect.Snapshot;
 import org.iommufd4j.memory.UserMemory;
 
 /**
@@ -136,6 +140,22 @@ public final class Host {
       sum += a[0];
     }
     return sum;
+  }
+
+  /** Every account with pages charged: users, then processes, each ascending by id. */
+  public synchronized List<Snapshot.Account> accounts() {
+    List<Snapshot.Account> out = new ArrayList<>();
+    new TreeMap<>(userLocked).forEach((uid, a) -> {
+      if (a[0] != 0) {
+        out.add(new Snapshot.Account(Snapshot.AccountKind.USER, uid, a[0]));
+      }
+    });
+    new TreeMap<>(processLocked).forEach((pid, a) -> {
+      if (a[0] != 0) {
+        out.add(new Snapshot.Account(Snapshot.AccountKind.PROCESS, pid, a[0]));
+      }
+    });
+    return out;
   }
 
   synchronized int tempMemoryLimit() {

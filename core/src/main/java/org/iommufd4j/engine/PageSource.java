@@ -151,6 +151,11 @@ final class PageSource {
     return pinUsers == null ? 0 : pinUsers.get(index);
   }
 
+  /** How many of page indexes {@code [first, last]} are pinned (by anyone). */
+  synchronized long pinnedPages(long first, long last) {
+    return pinUsers == null ? 0 : pinUsers.countNonZero(first, last);
+  }
+
   /** Whether no page of the source is pinned. */
   synchronized boolean isUnpinned() {
     return pinUsers == null || pinUsers.isEmpty();

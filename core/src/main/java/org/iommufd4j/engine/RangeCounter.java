@@ -102,6 +102,21 @@ final class RangeCounter {
     }
   }
 
+  /** How many indexes of {@code [first, last]} have a count above 0. */
+  long countNonZero(long first, long last) {
+    long n = 0;
+    long at = first;
+    long value = get(first);
+    for (Map.Entry<Long, Long> e : steps.subMap(first, false, last, true).entrySet()) {
+      if (value != 0) {
+        n += e.getKey() - at;
+      }
+      at = e.getKey();
+      value = e.getValue();
+    }
+    return value != 0 ? n + last - at + 1 : n;
+  }
+
   /** Total of all counts (sum over indexes), for leak checks. */
   long total() {
     long sum = 0;

@@ -312,6 +312,284 @@ public final class LibC {
     }
   }
 
+  // ---- sockets and polling, for the bridge server (issue 5) --------------------------------
+
+  public static final int AF_UNIX = 1;
+  public static final int SOCK_STREAM = 1;
+  public static final int SOCK_CLOEXEC = 0x80000;
+  public static final int SOL_SOCKET = 1;
+  public static final int SO_PEERCRED = 17;
+  public static final int SO_RCVTIMEO = 20;
+  public static final int SO_SNDTIMEO = 21;
+  public static final int SCM_RIGHTS = 1;
+  public static final int MSG_CTRUNC = 0x8;
+  public static final int MSG_DONTWAIT = 0x40;
+  public static final int MSG_NOSIGNAL = 0x4000;
+  public static final int MSG_CMSG_CLOEXEC = 0x40000000;
+  public static final int SHUT_RDWR = 2;
+  public static final short POLLIN = 0x1;
+  public static final short POLLERR = 0x8;
+  public static final short POLLHUP = 0x10;
+  public static final short POLLNVAL = 0x20;
+  public static final int EFD_NONBLOCK = 0x800;
+  public static final int EFD_CLOEXEC = 0x80000;
+
+  /** Linked on first use: programs that never open a socket never pay for these. */
+  private static final class Net {
+    static final MethodHandle SOCKET =
+        withErrno("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    static final MethodHandle SOCKETPAIR = withErrno("socketpair",
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    static final MethodHandle BIND =
+        withErrno("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle CONNECT =
+        withErrno("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle LISTEN =
+        withErrno("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    static final MethodHandle ACCEPT4 = withErrno("accept4",
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+    static final MethodHandle SENDMSG =
+        withErrno("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle RECVMSG =
+        withErrno("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle GETSOCKOPT = withErrno("getsockopt",
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    static final MethodHandle SETSOCKOPT = withErrno("setsockopt",
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle SHUTDOWN =
+        withErrno("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    static final MethodHandle POLL =
+        withErrno("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    static final MethodHandle READ =
+        withErrno("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    static final MethodHandle WRITE =
+        withErrno("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    static final MethodHandle EVENTFD =
+        withErrno("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+  }
+
+  /** {@code socket(2)}. @return a descriptor or -errno */
+  public static int socket(int domain, int type, int protocol) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) Net.SOCKET.invokeExact(s.capture, domain, type, protocol);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code socketpair(2)} into the two ints of {@code pair}. @return 0 or -errno */
+  public static int socketpair(int domain, int type, int protocol, MemorySegment pair) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) Net.SOCKETPAIR.invokeExact(s.capture, domain, type, protocol, pair);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code bind(2)} to the first {@code length} bytes of {@code address}. @return 0 or -errno */
+  public static int bind(int fd, MemorySegment address, int length) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) Net.BIND.invokeExact(s.capture, fd, address, length);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code connect(2)}. @return 0 or -errno */
+  public static int connect(int fd, MemorySegment address, int length) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) Net.CONNECT.invokeExact(s.capture, fd, address, length);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code listen(2)}. @return 0 or -errno */
+  public static int listen(int fd, int backlog) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) Net.LISTEN.invokeExact(s.capture, fd, backlog);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code accept4(2)} without the peer address. @return a descriptor or -errno */
+  public static int accept4(int fd, int flags) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) Net.ACCEPT4.invokeExact(s.capture, fd, MemorySegment.NULL, MemorySegment.NULL,
+          flags);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code sendmsg(2)}; {@code msghdr} and what it points to are native. @return bytes or -errno */
+  public static long sendmsg(int fd, MemorySegment msghdr, int flags) {
+    Scratch s = SCRATCH.get();
+    try {
+      long r = (long) Net.SENDMSG.invokeExact(s.capture, fd, msghdr, flags);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code recvmsg(2)}. @return bytes (0 at end of stream) or -errno */
+  public static long recvmsg(int fd, MemorySegment msghdr, int flags) {
+    Scratch s = SCRATCH.get();
+    try {
+      long r = (long) Net.RECVMSG.invokeExact(s.capture, fd, msghdr, flags);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code getsockopt(2)}; {@code length} holds the socklen_t in and out. @return 0 or -errno */
+  public static int getsockopt(int fd, int level, int name, MemorySegment value,
+      MemorySegment length) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) Net.GETSOCKOPT.invokeExact(s.capture, fd, level, name, value, length);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code setsockopt(2)} with the whole of {@code value}. @return 0 or -errno */
+  public static int setsockopt(int fd, int level, int name, MemorySegment value) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) Net.SETSOCKOPT.invokeExact(s.capture, fd, level, name, value,
+          (int) value.byteSize());
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code shutdown(2)}: wakes a thread blocked on the socket. @return 0 or -errno */
+  public static int shutdown(int fd, int how) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) Net.SHUTDOWN.invokeExact(s.capture, fd, how);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code poll(2)} on {@code count} 8-byte pollfd records. @return ready count or -errno */
+  public static int poll(MemorySegment pollfds, long count, int timeoutMillis) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) Net.POLL.invokeExact(s.capture, pollfds, count, timeoutMillis);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code read(2)} into the first {@code length} bytes of {@code buffer}. @return bytes or -errno */
+  public static long read(int fd, MemorySegment buffer, long length) {
+    Objects.checkFromIndexSize(0, length, buffer.byteSize());
+    Scratch s = SCRATCH.get();
+    try {
+      long r = (long) Net.READ.invokeExact(s.capture, fd, buffer, length);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code write(2)} of the first {@code length} bytes of {@code buffer}. @return bytes or -errno */
+  public static long write(int fd, MemorySegment buffer, long length) {
+    Objects.checkFromIndexSize(0, length, buffer.byteSize());
+    Scratch s = SCRATCH.get();
+    try {
+      long r = (long) Net.WRITE.invokeExact(s.capture, fd, buffer, length);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code eventfd(2)}. @return a descriptor or -errno */
+  public static int eventfd(int initialValue, int flags) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) Net.EVENTFD.invokeExact(s.capture, initialValue, flags);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  // ---- shared memory, for the bridge's fast channel (issue 5) --------------------------------
+
+  public static final int MFD_CLOEXEC = 0x1;
+  public static final int MFD_ALLOW_SEALING = 0x2;
+  public static final int F_ADD_SEALS = 1033;
+  public static final int F_SEAL_SEAL = 0x1;
+  public static final int F_SEAL_SHRINK = 0x2;
+  public static final int F_SEAL_GROW = 0x4;
+
+  private static final class Shm {
+    static final MethodHandle MEMFD_CREATE =
+        withErrno("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle FTRUNCATE =
+        withErrno("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    static final MethodHandle FCNTL = withErrno("fcntl",
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+        Linker.Option.firstVariadicArg(2));
+  }
+
+  /** {@code memfd_create(2)}. @return a descriptor or -errno */
+  public static int memfdCreate(String name, int flags) {
+    Scratch s = SCRATCH.get();
+    try (Arena arena = Arena.ofConfined()) {
+      int r = (int) Shm.MEMFD_CREATE.invokeExact(s.capture, arena.allocateFrom(name), flags);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code ftruncate(2)}. @return 0 or -errno */
+  public static int ftruncate(int fd, long length) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) Shm.FTRUNCATE.invokeExact(s.capture, fd, length);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code fcntl(2)} with an int argument (F_ADD_SEALS, F_SETFD, ...). @return its result or -errno */
+  public static int fcntl(int fd, int command, int argument) {
+    Scratch s = SCRATCH.get();
+    try {
+      int r = (int) Shm.FCNTL.invokeExact(s.capture, fd, command, argument);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
   private static long sysconf(int name) {
     try {
       return (long) SYSCONF.invokeExact(name);

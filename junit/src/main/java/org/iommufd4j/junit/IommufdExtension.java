@@ -14,6 +14,7 @@ import org.iommufd4j.DomainModel;
 import org.iommufd4j.EmulatedDevice;
 import org.iommufd4j.EmulatorInternals;
 import org.iommufd4j.Iommufd;
+import org.iommufd4j.inspect.Snapshot;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -48,8 +49,9 @@ import org.junit.platform.commons.support.AnnotationSupport;
  * invariant checker, closes the context, and fails the test if anything leaked: objects still
  * alive (an access or fault fd left open keeps the context), pinned pages, or memory-lock
  * charges. When a test fails, the state of its contexts at that moment ({@link
- * EmulatorInternals#describe}: objects, IOAS areas, reserved and allowed ranges, pins) is printed
- * to standard error and published as a report entry named {@value #STATE_ENTRY}.
+ * Iommufd#inspect()} as a table: objects, IOAS areas, reserved and allowed ranges, HWPTs,
+ * devices, accesses, pins) is printed to standard error and published as a report entry named
+ * {@value #STATE_ENTRY}.
  */
 public final class IommufdExtension implements BeforeEachCallback, AfterEachCallback,
     ParameterResolver {
@@ -177,8 +179,7 @@ public final class IommufdExtension implements BeforeEachCallback, AfterEachCall
     for (Map.Entry<IommufdConfig, Iommufd> e : opened.contexts.entrySet()) {
       Iommufd iommufd = e.getValue();
       IommufdConfig config = e.getKey();
-      String state = EmulatorInternals.describe(iommufd);
-      states.append(state);
+      states.append(iommufd.inspect().toTable());
       if (config.checkInvariants()) {
         for (String p : EmulatorInternals.checkInvariants(iommufd)) {
           problems.add("broken engine invariant: " + p);
@@ -202,20 +203,19 @@ public final class IommufdExtension implements BeforeEachCallback, AfterEachCall
 
   private static List<String> leaks(Iommufd closed) {
     List<String> leaks = new ArrayList<>();
-    int objects = EmulatorInternals.objectCount(closed);
-    if (!EmulatorInternals.isTornDown(closed)) {
+    Snapshot after = closed.inspect();
+    int objects = after.objects().size();
+    if (!after.tornDown()) {
       leaks.add("the context is still alive after close(): " + objects
           + " objects held, is an access or fault fd still open? (Iommufd.closeFd)");
     } else if (objects != 0) {
       leaks.add(objects + " objects left after close()");
     }
-    long pins = EmulatorInternals.pinnedPages(closed);
-    if (pins != 0) {
-      leaks.add(pins + " pages still pinned");
+    if (after.host().pinnedFrames() != 0) {
+      leaks.add(after.host().pinnedFrames() + " pages still pinned");
     }
-    long charged = EmulatorInternals.chargedPages(closed);
-    if (charged != 0) {
-      leaks.add("memory-lock charges left: " + charged + " pages");
+    if (after.host().chargedPages() != 0) {
+      leaks.add("memory-lock charges left: " + after.host().chargedPages() + " pages");
     }
     return leaks;
   }

@@ -6,7 +6,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.iommufd4j.DomainModel;
 import org.iommufd4j.EmulatedDevice;
-import org.iommufd4j.EmulatorInternals;
 import org.iommufd4j.Ioas;
 import org.iommufd4j.Iommufd;
 import org.iommufd4j.Mapping;
@@ -34,6 +33,6 @@ class ExtensionUsageTest {
   @Test
   void eachTestHasItsOwnMachine(Iommufd iommufd, DomainModel model) {
     assertThat(model).isEqualTo(DomainModel.vtd());
-    assertThat(EmulatorInternals.pinnedPages(iommufd)).isZero();
+    assertThat(iommufd.inspect().host().pinnedFrames()).isZero();
   }
 }

@@ -194,7 +194,7 @@ class IommufdExtensionTest {
         .map(r -> r.getKeyValuePairs().get(IommufdExtension.STATE_ENTRY))
         .toList();
     assertThat(entries).singleElement().asString()
-        .contains("object 1 IOAS", "area [0x40000000, 0x401fffff] prot=1", "@0x7f0000200000");
+        .contains("IOAS 1:", "0x40000000  0x401fffff  2 MiB  0x7f0000200000");
   }
 
   @Test

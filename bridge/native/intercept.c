@@ -1,0 +1,840 @@
+/*
+ * The functions the shim interposes. Each one decides quickly whether the call concerns an
+ * emulated file (the fd table, or the path /dev/iommu) and otherwise calls the next definition
+ * (libc's) unchanged, so every other file and ioctl behaves as without the shim.
+ *
+ * An emulated /dev/iommu is the client end of a socketpair: dup, fork, SCM_RIGHTS and
+ * close-on-exec act on it as on the kernel's file. What a socket would answer differently from
+ * the iommufd is answered here (spec §1.2): read/write EINVAL, FIONREAD and FIOASYNC-on ENOTTY,
+ * epoll EPERM, fstat a character device. The shim's own channel descriptors are invisible to the
+ * program: close, dup and ioctl on them fail with EBADF, close_range skips them, and dup2 onto
+ * one moves the channel out of the way first.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* The emulated node: misc major 10, a minor no real misc device uses on these machines. */
+#define IOMMU_MINOR 126
+#define IOMMU_INO 0x10000126ULL
+
+const char *i4j_socket_path;
+int i4j_debug;
+int i4j_shim_memory;
+int i4j_vfio;
+long i4j_connect_wait_ms;
+int i4j_mailbox;
+long i4j_spin_us;
+const char *i4j_debugfs;
+
+void i4j_log(const char *fmt, ...) {
+  char buf[512];
+  int saved = errno;
+  int n = snprintf(buf, sizeof buf, "iommufd4j[%ld]: ", (long)syscall(SYS_getpid));
+  va_list ap;
+  va_start(ap, fmt);
+  int m = vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+  va_end(ap);
+  n += m < 0 ? 0 : (m > (int)(sizeof buf - (size_t)n - 2) ? (int)(sizeof buf - (size_t)n - 2) : m);
+  buf[n++] = '\n';
+  syscall(SYS_write, 2, buf, (size_t)n);
+  errno = saved;
+}
+
+/* ---- the next definitions --------------------------------------------------------------- */
+
+static void *next_symbol(const char *name) {
+  void *f = dlsym(RTLD_NEXT, name);
+  if (!f) f = dlvsym(RTLD_NEXT, name, "GLIBC_2.2.5"); /* compat-only symbols (__xstat, ...) */
+  if (!f) f = dlvsym(RTLD_NEXT, name, "GLIBC_2.17");
+  return f;
+}
+
+#define NEXT(name, ret, params) \
+  typedef ret(*name##_fn) params; \
+  static _Atomic(name##_fn) name##_next; \
+  static name##_fn next_##name(void) { \
+    name##_fn f = atomic_load_explicit(&name##_next, memory_order_relaxed); \
+    if (!f) { \
+      f = (name##_fn)next_symbol(#name); \
+      atomic_store_explicit(&name##_next, f, memory_order_relaxed); \
+    } \
+    return f; \
+  }
+
+/* Calls the next definition, or fails with ENOSYS when libc has none. */
+#define CALL_NEXT(name, ...) (next_##name() ? next_##name()(__VA_ARGS__) : (errno = ENOSYS, -1))
+
+NEXT(open, int, (const char *, int, ...))
+NEXT(open64, int, (const char *, int, ...))
+NEXT(__open, int, (const char *, int, ...))
+NEXT(__open64, int, (const char *, int, ...))
+NEXT(openat, int, (int, const char *, int, ...))
+NEXT(openat64, int, (int, const char *, int, ...))
+NEXT(__open_2, int, (const char *, int))
+NEXT(__open64_2, int, (const char *, int))
+NEXT(__openat_2, int, (int, const char *, int))
+NEXT(__openat64_2, int, (int, const char *, int))
+NEXT(close, int, (int))
+NEXT(dup, int, (int))
+NEXT(dup2, int, (int, int))
+NEXT(dup3, int, (int, int, int))
+NEXT(fcntl, int, (int, int, ...))
+NEXT(fcntl64, int, (int, int, ...))
+NEXT(ioctl, int, (int, unsigned long, ...))
+NEXT(read, ssize_t, (int, void *, size_t))
+NEXT(write, ssize_t, (int, const void *, size_t))
+NEXT(pread, ssize_t, (int, void *, size_t, off_t))
+NEXT(pwrite, ssize_t, (int, const void *, size_t, off_t))
+NEXT(pread64, ssize_t, (int, void *, size_t, off64_t))
+NEXT(pwrite64, ssize_t, (int, const void *, size_t, off64_t))
+NEXT(opendir, DIR *, (const char *))
+NEXT(recvmsg, ssize_t, (int, struct msghdr *, int))
+NEXT(epoll_ctl, int, (int, int, int, struct epoll_event *))
+NEXT(stat, int, (const char *, struct stat *))
+NEXT(stat64, int, (const char *, struct stat64 *))
+NEXT(lstat, int, (const char *, struct stat *))
+NEXT(lstat64, int, (const char *, struct stat64 *))
+NEXT(fstat, int, (int, struct stat *))
+NEXT(fstat64, int, (int, struct stat64 *))
+NEXT(fstatat, int, (int, const char *, struct stat *, int))
+NEXT(fstatat64, int, (int, const char *, struct stat64 *, int))
+NEXT(__xstat, int, (int, const char *, struct stat *))
+NEXT(__xstat64, int, (int, const char *, struct stat64 *))
+NEXT(__lxstat, int, (int, const char *, struct stat *))
+NEXT(__lxstat64, int, (int, const char *, struct stat64 *))
+NEXT(__fxstat, int, (int, int, struct stat *))
+NEXT(__fxstat64, int, (int, int, struct stat64 *))
+NEXT(__fxstatat, int, (int, int, const char *, struct stat *, int))
+NEXT(__fxstatat64, int, (int, int, const char *, struct stat64 *, int))
+NEXT(statx, int, (int, const char *, int, unsigned, struct statx *))
+NEXT(access, int, (const char *, int))
+NEXT(faccessat, int, (int, const char *, int, int))
+NEXT(euidaccess, int, (const char *, int))
+NEXT(eaccess, int, (const char *, int))
+
+_Static_assert(sizeof(struct stat) == sizeof(struct stat64), "LP64: struct stat is struct stat64");
+
+/* ---- paths ------------------------------------------------------------------------------ */
+
+static int ends_with(const char *s, size_t n, const char *suffix) {
+  size_t m = strlen(suffix);
+  return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+/* Lexically normalises an absolute path in place: no "//", ".", "..". */
+static void normalize(char *path) {
+  char *out = path;
+  const char *in = path;
+  while (*in) {
+    while (*in == '/') in++;
+    const char *end = strchr(in, '/');
+    size_t len = end ? (size_t)(end - in) : strlen(in);
+    if (len == 0) break;
+    if (len == 1 && in[0] == '.') {
+    } else if (len == 2 && in[0] == '.' && in[1] == '.') {
+      while (out > path && *--out != '/') {
+      }
+    } else {
+      *out++ = '/';
+      memmove(out, in, len);
+      out += len;
+    }
+    in += len;
+  }
+  if (out == path) *out++ = '/';
+  *out = 0;
+}
+
+#define NODE_FAIL_NTH 100
+
+/* /proc/self/task/<tid>/fail-nth, /proc/<pid>/task/<tid>/fail-nth, /proc/thread-self/fail-nth */
+static int is_fail_nth(const char *path) {
+  const char *p;
+  if (strncmp(path, "/proc/thread-self/fail-nth", 27) == 0) return 1;
+  if (strncmp(path, "/proc/", 6) != 0) return 0;
+  p = path + 6;
+  if (strncmp(p, "self/", 5) == 0) {
+    p += 5;
+  } else {
+    if (*p < '0' || *p > '9') return 0;
+    while (*p >= '0' && *p <= '9') p++;
+    if (*p++ != '/') return 0;
+  }
+  if (strncmp(p, "task/", 5) != 0) return 0;
+  p += 5;
+  if (*p < '0' || *p > '9') return 0;
+  while (*p >= '0' && *p <= '9') p++;
+  return strcmp(p, "/fail-nth") == 0;
+}
+
+/* With fault injection emulated, /sys/kernel/debug/... is the directory exec prepared. */
+static const char *redirect(const char *path, char *buf, size_t size) {
+  static const char debugfs[] = "/sys/kernel/debug";
+  if (!i4j_debugfs || !path || strncmp(path, debugfs, sizeof debugfs - 1) != 0) return path;
+  char next = path[sizeof debugfs - 1];
+  if (next != 0 && next != '/') return path;
+  int n = snprintf(buf, size, "%s%s", i4j_debugfs, path + sizeof debugfs - 1);
+  return n > 0 && (size_t)n < size ? buf : path;
+}
+
+/* NODE_IOMMU, NODE_VFIO or NODE_FAIL_NTH when (dirfd, path) names an emulated file, else -1. */
+static int node_of(int dirfd, const char *path) {
+  if (!i4j_socket_path || !path) return -1;
+  size_t n = strlen(path);
+  if (i4j_debugfs && ends_with(path, n, "fail-nth") && is_fail_nth(path)) return NODE_FAIL_NTH;
+  if (!ends_with(path, n, "iommu") && !(i4j_vfio && ends_with(path, n, "vfio"))) return -1;
+  char full[PATH_MAX * 2];
+  if (path[0] == '/') {
+    if (n >= sizeof full) return -1;
+    memcpy(full, path, n + 1);
+  } else {
+    int saved = errno;
+    long base;
+    if (dirfd == AT_FDCWD) {
+      base = syscall(SYS_getcwd, full, (size_t)PATH_MAX);
+      base = base > 0 ? (long)strlen(full) : -1;
+    } else {
+      char link[64];
+      snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
+      base = syscall(SYS_readlinkat, AT_FDCWD, link, full, (size_t)PATH_MAX - 1);
+    }
+    errno = saved;
+    if (base <= 0 || full[0] != '/' || (size_t)base + 1 + n >= sizeof full) return -1;
+    full[base] = '/';
+    memcpy(full + base + 1, path, n + 1);
+  }
+  normalize(full);
+  if (strcmp(full, "/dev/iommu") == 0) return NODE_IOMMU;
+  if (i4j_vfio && strcmp(full, "/dev/vfio/vfio") == 0) return NODE_VFIO;
+  return -1;
+}
+
+static int fail(int err) {
+  errno = err;
+  return -1;
+}
+
+/* The calling thread's fail-nth file: a socket of its own, which read and write answer. */
+static int fail_nth_open(int flags) {
+  int sv[2];
+  int saved = errno;
+  if (syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM | ((flags & O_CLOEXEC) ? SOCK_CLOEXEC : 0), 0, sv) != 0)
+    return -1;
+  i4j_sys_close(sv[1]);
+  uint64_t ino;
+  int sock;
+  if (i4j_sys_fstat_ino(sv[0], &ino, &sock) != 0) {
+    i4j_sys_close(sv[0]);
+    return fail(EIO);
+  }
+  errno = saved;
+  i4j_track_set(sv[0], KIND_FAIL_NTH, ino);
+  return sv[0];
+}
+
+static ssize_t fail_nth_read(void *buf, size_t count, off_t offset) {
+  long v = i4j_fail_nth(FAIL_NTH_GET, 0);
+  if (v < 0) return fail((int)-v);
+  char text[24];
+  int n = snprintf(text, sizeof text, "%ld\n", v);
+  if (offset < 0) return fail(EINVAL);
+  if (offset >= n) return 0;
+  size_t len = (size_t)n - (size_t)offset < count ? (size_t)n - (size_t)offset : count;
+  if (len && i4j_self_write((uint64_t)(uintptr_t)buf, text + offset, len) != (long)len) return fail(EFAULT);
+  return (ssize_t)len;
+}
+
+static ssize_t fail_nth_write(const void *buf, size_t count) {
+  char text[24] = {0};
+  size_t len = count < sizeof text - 1 ? count : sizeof text - 1;
+  if (len && i4j_self_read((uint64_t)(uintptr_t)buf, text, len) != (long)len) return fail(EFAULT);
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(text, &end, 0);
+  while (*end == '\n' || *end == ' ') end++;
+  if (end == text || *end != 0 || errno != 0 || v > 0xffffffffUL) return fail(EINVAL);
+  long r = i4j_fail_nth(FAIL_NTH_SET, (uint32_t)v);
+  DBG("fail-nth = %lu -> %ld", v, r);
+  return r < 0 ? fail((int)-r) : (ssize_t)count;
+}
+
+static int emulated_open(int node, int flags) {
+  if (node == NODE_FAIL_NTH) return fail_nth_open(flags);
+  if ((flags & O_CREAT) && (flags & O_EXCL)) return fail(EEXIST);
+  if (flags & O_DIRECTORY) return fail(ENOTDIR);
+  int r = i4j_open((uint32_t)node, flags);
+  DBG("open(%s, 0x%x) -> %d", node == NODE_IOMMU ? "/dev/iommu" : "/dev/vfio/vfio", flags, r);
+  return r < 0 ? fail(-r) : r;
+}
+
+#define NEEDS_MODE(flags) (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE)
+#define MODE_ARG(flags, mode) \
+  mode_t mode = 0; \
+  if (NEEDS_MODE(flags)) { \
+    va_list ap; \
+    va_start(ap, flags); \
+    mode = va_arg(ap, mode_t); \
+    va_end(ap); \
+  }
+
+/* ---- open ------------------------------------------------------------------------------- */
+
+EXPORT int open(const char *path, int flags, ...) {
+  MODE_ARG(flags, mode);
+  int node = node_of(AT_FDCWD, path);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(open, redirect(path, buf, sizeof buf), flags, mode);
+}
+
+EXPORT int open64(const char *path, int flags, ...) {
+  MODE_ARG(flags, mode);
+  int node = node_of(AT_FDCWD, path);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(open64, redirect(path, buf, sizeof buf), flags, mode);
+}
+
+EXPORT int __open(const char *path, int flags, ...) {
+  MODE_ARG(flags, mode);
+  int node = node_of(AT_FDCWD, path);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__open, redirect(path, buf, sizeof buf), flags, mode);
+}
+
+EXPORT int __open64(const char *path, int flags, ...) {
+  MODE_ARG(flags, mode);
+  int node = node_of(AT_FDCWD, path);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__open64, redirect(path, buf, sizeof buf), flags, mode);
+}
+
+EXPORT int openat(int dirfd, const char *path, int flags, ...) {
+  MODE_ARG(flags, mode);
+  int node = node_of(dirfd, path);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(openat, dirfd, redirect(path, buf, sizeof buf), flags, mode);
+}
+
+EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
+  MODE_ARG(flags, mode);
+  int node = node_of(dirfd, path);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(openat64, dirfd, redirect(path, buf, sizeof buf), flags, mode);
+}
+
+/* _FORTIFY_SOURCE: the compiler calls these when it cannot prove the flags need no mode. */
+EXPORT int __open_2(const char *path, int flags) {
+  int node = node_of(AT_FDCWD, path);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__open_2, redirect(path, buf, sizeof buf), flags);
+}
+
+EXPORT int __open64_2(const char *path, int flags) {
+  int node = node_of(AT_FDCWD, path);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__open64_2, redirect(path, buf, sizeof buf), flags);
+}
+
+EXPORT int __openat_2(int dirfd, const char *path, int flags) {
+  int node = node_of(dirfd, path);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__openat_2, dirfd, redirect(path, buf, sizeof buf), flags);
+}
+
+EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
+  int node = node_of(dirfd, path);
+  char buf[PATH_MAX];
+  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__openat64_2, dirfd, redirect(path, buf, sizeof buf), flags);
+}
+
+EXPORT DIR *opendir(const char *name) {
+  char buf[PATH_MAX];
+  if (!next_opendir()) {
+    errno = ENOSYS;
+    return NULL;
+  }
+  return next_opendir()(redirect(name, buf, sizeof buf));
+}
+
+/* ---- descriptors ------------------------------------------------------------------------ */
+
+static int is_channel(int fd) {
+  struct tracked t;
+  return i4j_track_get(fd, &t) && t.kind == TRACK_CHANNEL;
+}
+
+/* The tracked file fd names, revalidated: 1, or 0 when it is not an emulated file. */
+static int emulated(int fd, struct tracked *t) {
+  return i4j_track_get(fd, t) && t->kind != TRACK_CHANNEL && i4j_track_valid(fd, t);
+}
+
+/*
+ * The kernel tears a file down before close() returns; the server learns of a last close only
+ * from its end of the socketpair. So after closing an emulated file the shim asks the server to
+ * look at once, and waits: a test that closes and then counts pins sees them released.
+ */
+EXPORT int close(int fd) {
+  struct tracked t;
+  if (!i4j_track_get(fd, &t)) return CALL_NEXT(close, fd);
+  if (t.kind == TRACK_CHANNEL) return fail(EBADF);
+  int valid = i4j_track_valid(fd, &t);
+  i4j_track_clear(fd);
+  int r = CALL_NEXT(close, fd);
+  if (r == 0 && valid && t.kind != KIND_FAIL_NTH) {
+    int saved = errno;
+    i4j_closed(t.ino);
+    errno = saved;
+  }
+  return r;
+}
+
+#define CLOSED_MAX 64
+struct range_walk {
+  unsigned next; /* first fd not yet closed */
+  int flags;
+  int failed;
+  unsigned nclosed;
+  uint64_t closed[CLOSED_MAX]; /* files whose descriptors this closes */
+};
+
+static void close_gap(struct range_walk *w, unsigned last) {
+  if (w->failed || w->next > last) return;
+  if (syscall(SYS_close_range, w->next, last, w->flags) != 0) {
+    if (errno != ENOSYS) {
+      w->failed = errno;
+      return;
+    }
+    for (unsigned fd = w->next; fd <= last && fd < (1u << 22); fd++) i4j_sys_close((int)fd);
+  }
+}
+
+static void range_visit(int fd, const struct tracked *t, void *arg) {
+  struct range_walk *w = arg;
+  if (t->kind != TRACK_CHANNEL) {
+    struct tracked v;
+    if (w->nclosed < CLOSED_MAX && i4j_track_valid(fd, &v)) w->closed[w->nclosed++] = v.ino;
+    i4j_track_clear(fd);
+    return;
+  }
+  if ((unsigned)fd > w->next) close_gap(w, (unsigned)fd - 1);
+  w->next = (unsigned)fd + 1;
+}
+
+/* close_range(2) that leaves the shim's channels open. */
+static int close_range_keeping_channels(unsigned first, unsigned last, int flags) {
+  if (flags & CLOSE_RANGE_CLOEXEC) return (int)syscall(SYS_close_range, first, last, flags);
+  struct range_walk w = {.next = first, .flags = flags};
+  i4j_track_each(first, last, range_visit, &w);
+  if (w.next != 0 && w.next <= last) close_gap(&w, last);
+  int saved = errno;
+  for (unsigned i = 0; i < w.nclosed; i++) i4j_closed(w.closed[i]);
+  errno = saved;
+  return w.failed ? fail(w.failed) : 0;
+}
+
+EXPORT int close_range(unsigned first, unsigned last, int flags) {
+  if (first > last) return fail(EINVAL);
+  return close_range_keeping_channels(first, last, flags);
+}
+
+EXPORT void closefrom(int lowfd) {
+  int saved = errno;
+  close_range_keeping_channels(lowfd < 0 ? 0u : (unsigned)lowfd, ~0u, 0);
+  errno = saved;
+}
+
+static int after_dup(int from, int to, int has, const struct tracked *t) {
+  if (to >= 0) {
+    if (has)
+      i4j_track_set(to, t->kind, t->ino);
+    else
+      i4j_track_clear(to);
+  }
+  (void)from;
+  return to;
+}
+
+/* dup2/dup3 closed what newfd named: if that was an emulated file, the server may tear it down. */
+static int after_dup_onto(int r, int replaced, const struct tracked *old) {
+  if (r >= 0 && replaced) {
+    int saved = errno;
+    i4j_closed(old->ino);
+    errno = saved;
+  }
+  return r;
+}
+
+EXPORT int dup(int fd) {
+  if (is_channel(fd)) return fail(EBADF);
+  struct tracked t;
+  int has = emulated(fd, &t);
+  return after_dup(fd, CALL_NEXT(dup, fd), has, &t);
+}
+
+/*
+ * dup2/dup3 onto newfd: a channel there moves away first; an emulated file there is closed by
+ * the call (*replaced).
+ */
+static int before_dup_onto(int oldfd, int newfd, struct tracked *t, int *has, struct tracked *old,
+                           int *replaced) {
+  if (is_channel(oldfd)) return fail(EBADF);
+  if (newfd != oldfd && is_channel(newfd)) {
+    int r = i4j_channel_relocate(newfd);
+    if (r < 0) return fail(-r);
+  }
+  *has = emulated(oldfd, t);
+  *replaced = newfd != oldfd && emulated(newfd, old);
+  return 0;
+}
+
+EXPORT int dup2(int oldfd, int newfd) {
+  struct tracked t, old;
+  int has, replaced;
+  if (before_dup_onto(oldfd, newfd, &t, &has, &old, &replaced) != 0) return -1;
+  int r = CALL_NEXT(dup2, oldfd, newfd);
+  if (oldfd == newfd) return r;
+  return after_dup_onto(after_dup(oldfd, r, has, &t), replaced, &old);
+}
+
+EXPORT int dup3(int oldfd, int newfd, int flags) {
+  struct tracked t, old;
+  int has, replaced;
+  if (before_dup_onto(oldfd, newfd, &t, &has, &old, &replaced) != 0) return -1;
+  int r = CALL_NEXT(dup3, oldfd, newfd, flags);
+  return after_dup_onto(after_dup(oldfd, r, has, &t), replaced, &old);
+}
+
+static int fcntl_common(int (*next)(int, int, ...), int fd, int cmd, void *arg) {
+  if (!next) return fail(ENOSYS);
+  struct tracked t;
+  if (!i4j_track_get(fd, &t)) return next(fd, cmd, arg);
+  if (t.kind == TRACK_CHANNEL) return fail(EBADF);
+  if (!i4j_track_valid(fd, &t)) return next(fd, cmd, arg);
+  switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC:
+      return after_dup(fd, next(fd, cmd, arg), 1, &t);
+    case F_SETFL:
+      /* no fasync support: O_ASYNC is accepted and never shows in F_GETFL (spec §1.2) */
+      if (t.kind == KIND_IOMMUFD) arg = (void *)((uintptr_t)arg & ~(uintptr_t)O_ASYNC);
+      return next(fd, cmd, arg);
+    default:
+      return next(fd, cmd, arg);
+  }
+}
+
+EXPORT int fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  void *arg = va_arg(ap, void *);
+  va_end(ap);
+  return fcntl_common(next_fcntl(), fd, cmd, arg);
+}
+
+EXPORT int fcntl64(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  void *arg = va_arg(ap, void *);
+  va_end(ap);
+  return fcntl_common(next_fcntl64() ? next_fcntl64() : next_fcntl(), fd, cmd, arg);
+}
+
+/* ---- ioctl, read, write ----------------------------------------------------------------- */
+
+EXPORT int ioctl(int fd, unsigned long request, ...) {
+  va_list ap;
+  va_start(ap, request);
+  void *arg = va_arg(ap, void *);
+  va_end(ap);
+  struct tracked t;
+  if (!i4j_track_get(fd, &t)) {
+    /* An emulated file this process never saw being made (inherited through exec)? */
+    if (!i4j_socket_path || ((request >> 8) & 0xff) != 0x3b || i4j_classify(fd) == TRACK_NONE ||
+        !i4j_track_get(fd, &t))
+      return CALL_NEXT(ioctl, fd, request, arg);
+  } else if (t.kind == TRACK_CHANNEL) {
+    return fail(EBADF);
+  } else if (!i4j_track_valid(fd, &t)) {
+    return CALL_NEXT(ioctl, fd, request, arg);
+  }
+  switch ((unsigned)request) {
+    case FIOCLEX:
+    case FIONCLEX:
+    case FIONBIO:
+      return CALL_NEXT(ioctl, fd, request, arg);
+    case FIOASYNC: {
+      int on;
+      if (i4j_self_read((uint64_t)(uintptr_t)arg, &on, sizeof on) != (long)sizeof on) return fail(EFAULT);
+      return on ? fail(ENOTTY) : 0;
+    }
+    default:
+      break;
+  }
+  if (t.kind != KIND_IOMMUFD) return fail(ENOTTY); /* access and fault files have no ioctls */
+  long r = i4j_ioctl(fd, &t, request, arg);
+  DBG("ioctl(%d, 0x%lx) -> %ld", fd, request, r);
+  return r < 0 ? fail((int)-r) : (int)r;
+}
+
+EXPORT ssize_t read(int fd, void *buf, size_t count) {
+  struct tracked t;
+  if (i4j_track_get(fd, &t)) {
+    if (t.kind == TRACK_CHANNEL) return fail(EBADF);
+    if (i4j_track_valid(fd, &t)) {
+      if (t.kind == KIND_IOMMUFD) return fail(EINVAL);
+      if (t.kind == KIND_FAIL_NTH) return fail_nth_read(buf, count, 0);
+      long r = i4j_rw(fd, &t, T_READ, buf, count);
+      return r < 0 ? fail((int)-r) : r;
+    }
+  }
+  return CALL_NEXT(read, fd, buf, count);
+}
+
+EXPORT ssize_t write(int fd, const void *buf, size_t count) {
+  struct tracked t;
+  if (i4j_track_get(fd, &t)) {
+    if (t.kind == TRACK_CHANNEL) return fail(EBADF);
+    if (i4j_track_valid(fd, &t)) {
+      if (t.kind == KIND_IOMMUFD) return fail(EINVAL);
+      if (t.kind == KIND_FAIL_NTH) return fail_nth_write(buf, count);
+      long r = i4j_rw(fd, &t, T_WRITE, (void *)buf, count);
+      return r < 0 ? fail((int)-r) : r;
+    }
+  }
+  return CALL_NEXT(write, fd, buf, count);
+}
+
+/* pread/pwrite reach only the fail-nth file; the others answer as a socket would (ESPIPE). */
+static int is_fail_nth_fd(int fd) {
+  struct tracked t;
+  return i4j_track_get(fd, &t) && t.kind == KIND_FAIL_NTH && i4j_track_valid(fd, &t);
+}
+
+EXPORT ssize_t pread(int fd, void *buf, size_t count, off_t offset) {
+  return is_fail_nth_fd(fd) ? fail_nth_read(buf, count, offset) : CALL_NEXT(pread, fd, buf, count, offset);
+}
+EXPORT ssize_t pread64(int fd, void *buf, size_t count, off64_t offset) {
+  return is_fail_nth_fd(fd) ? fail_nth_read(buf, count, (off_t)offset)
+                            : CALL_NEXT(pread64, fd, buf, count, offset);
+}
+EXPORT ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {
+  return is_fail_nth_fd(fd) ? fail_nth_write(buf, count) : CALL_NEXT(pwrite, fd, buf, count, offset);
+}
+EXPORT ssize_t pwrite64(int fd, const void *buf, size_t count, off64_t offset) {
+  return is_fail_nth_fd(fd) ? fail_nth_write(buf, count) : CALL_NEXT(pwrite64, fd, buf, count, offset);
+}
+
+/* Descriptors received over SCM_RIGHTS may be emulated files made in another process. */
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
+  ssize_t r = CALL_NEXT(recvmsg, fd, msg, flags);
+  if (r < 0 || !i4j_socket_path || !msg || !msg->msg_control || msg->msg_controllen == 0) return r;
+  int saved = errno;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int received;
+      memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof received);
+      if (i4j_classify(received) == TRACK_NONE) i4j_track_clear(received);
+    }
+  }
+  errno = saved;
+  return r;
+}
+
+EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event) {
+  struct tracked t;
+  if (op == EPOLL_CTL_ADD && emulated(fd, &t) && t.kind != KIND_FAULT) return fail(EPERM); /* no poll */
+  return CALL_NEXT(epoll_ctl, epfd, op, fd, event);
+}
+
+/* ---- stat and access -------------------------------------------------------------------- */
+
+static void fake_stat(struct stat *st) {
+  struct stat dev;
+  int saved = errno;
+  if (syscall(SYS_newfstatat, AT_FDCWD, "/dev/null", &dev, 0) != 0) memset(&dev, 0, sizeof dev);
+  errno = saved;
+  memset(st, 0, sizeof *st);
+  st->st_dev = dev.st_dev;
+  st->st_ino = IOMMU_INO;
+  st->st_mode = S_IFCHR | 0660;
+  st->st_nlink = 1;
+  st->st_rdev = makedev(10, IOMMU_MINOR);
+  st->st_blksize = 4096;
+  st->st_atim = dev.st_atim;
+  st->st_mtim = dev.st_mtim;
+  st->st_ctim = dev.st_ctim;
+}
+
+static int fake_statx(struct statx *stx) {
+  struct stat st;
+  fake_stat(&st);
+  memset(stx, 0, sizeof *stx);
+  stx->stx_mask = STATX_BASIC_STATS;
+  stx->stx_blksize = 4096;
+  stx->stx_nlink = 1;
+  stx->stx_mode = (uint16_t)st.st_mode;
+  stx->stx_ino = st.st_ino;
+  stx->stx_rdev_major = 10;
+  stx->stx_rdev_minor = IOMMU_MINOR;
+  stx->stx_dev_major = major(st.st_dev);
+  stx->stx_dev_minor = minor(st.st_dev);
+  stx->stx_atime.tv_sec = st.st_atim.tv_sec;
+  stx->stx_mtime.tv_sec = st.st_mtim.tv_sec;
+  stx->stx_ctime.tv_sec = st.st_ctim.tv_sec;
+  return 0;
+}
+
+static int stat_fd(int fd) {
+  struct tracked t;
+  return emulated(fd, &t) && t.kind == KIND_IOMMUFD;
+}
+
+/* Whether fstatat-style (dirfd, path, flags) names an emulated iommufd node or descriptor. */
+static int stat_target(int dirfd, const char *path, int flags) {
+  if (path && path[0] == 0 && (flags & AT_EMPTY_PATH)) return stat_fd(dirfd);
+  return node_of(dirfd, path) >= 0;
+}
+
+#define FAKE(buf) (fake_stat((struct stat *)(buf)), 0)
+
+EXPORT int stat(const char *path, struct stat *buf) {
+  return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(stat, path, buf);
+}
+EXPORT int stat64(const char *path, struct stat64 *buf) {
+  return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(stat64, path, buf);
+}
+EXPORT int lstat(const char *path, struct stat *buf) {
+  return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(lstat, path, buf);
+}
+EXPORT int lstat64(const char *path, struct stat64 *buf) {
+  return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(lstat64, path, buf);
+}
+EXPORT int fstat(int fd, struct stat *buf) { return stat_fd(fd) ? FAKE(buf) : CALL_NEXT(fstat, fd, buf); }
+EXPORT int fstat64(int fd, struct stat64 *buf) {
+  return stat_fd(fd) ? FAKE(buf) : CALL_NEXT(fstat64, fd, buf);
+}
+EXPORT int fstatat(int dirfd, const char *path, struct stat *buf, int flags) {
+  return stat_target(dirfd, path, flags) ? FAKE(buf) : CALL_NEXT(fstatat, dirfd, path, buf, flags);
+}
+EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *buf, int flags) {
+  return stat_target(dirfd, path, flags) ? FAKE(buf) : CALL_NEXT(fstatat64, dirfd, path, buf, flags);
+}
+/* Binaries built against glibc < 2.33 call these. */
+EXPORT int __xstat(int ver, const char *path, struct stat *buf) {
+  return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(__xstat, ver, path, buf);
+}
+EXPORT int __xstat64(int ver, const char *path, struct stat64 *buf) {
+  return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(__xstat64, ver, path, buf);
+}
+EXPORT int __lxstat(int ver, const char *path, struct stat *buf) {
+  return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(__lxstat, ver, path, buf);
+}
+EXPORT int __lxstat64(int ver, const char *path, struct stat64 *buf) {
+  return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(__lxstat64, ver, path, buf);
+}
+EXPORT int __fxstat(int ver, int fd, struct stat *buf) {
+  return stat_fd(fd) ? FAKE(buf) : CALL_NEXT(__fxstat, ver, fd, buf);
+}
+EXPORT int __fxstat64(int ver, int fd, struct stat64 *buf) {
+  return stat_fd(fd) ? FAKE(buf) : CALL_NEXT(__fxstat64, ver, fd, buf);
+}
+EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *buf, int flags) {
+  return stat_target(dirfd, path, flags) ? FAKE(buf) : CALL_NEXT(__fxstatat, ver, dirfd, path, buf, flags);
+}
+EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *buf, int flags) {
+  return stat_target(dirfd, path, flags) ? FAKE(buf) : CALL_NEXT(__fxstatat64, ver, dirfd, path, buf, flags);
+}
+EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf) {
+  return stat_target(dirfd, path, flags) ? fake_statx(buf) : CALL_NEXT(statx, dirfd, path, flags, mask, buf);
+}
+
+/* /dev/iommu is crw-rw----: readable and writable, never executable. */
+static int access_result(int mode) { return (mode & X_OK) ? fail(EACCES) : 0; }
+
+EXPORT int access(const char *path, int mode) {
+  return node_of(AT_FDCWD, path) >= 0 ? access_result(mode) : CALL_NEXT(access, path, mode);
+}
+EXPORT int faccessat(int dirfd, const char *path, int mode, int flags) {
+  return node_of(dirfd, path) >= 0 ? access_result(mode) : CALL_NEXT(faccessat, dirfd, path, mode, flags);
+}
+EXPORT int euidaccess(const char *path, int mode) {
+  return node_of(AT_FDCWD, path) >= 0 ? access_result(mode) : CALL_NEXT(euidaccess, path, mode);
+}
+EXPORT int eaccess(const char *path, int mode) {
+  return node_of(AT_FDCWD, path) >= 0 ? access_result(mode) : CALL_NEXT(eaccess, path, mode);
+}
+
+/* ---- start-up --------------------------------------------------------------------------- */
+
+static int env_flag(const char *name, const char *value) {
+  const char *v = getenv(name);
+  return v && strcmp(v, value) == 0;
+}
+
+/* Emulated files inherited through exec (opened without O_CLOEXEC by the previous image). */
+static void scan_inherited(void) {
+  int dir = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return;
+  char buf[4096];
+  long n;
+  while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+    for (long off = 0; off < n;) {
+      struct dirent64 *d = (struct dirent64 *)(buf + off);
+      off += d->d_reclen;
+      char *end;
+      long fd = strtol(d->d_name, &end, 10);
+      if (*end == 0 && end != d->d_name && fd != dir) i4j_classify((int)fd);
+    }
+  }
+  i4j_sys_close(dir);
+}
+
+__attribute__((constructor)) static void shim_init(void) {
+  int saved = errno;
+  const char *socket = getenv("IOMMUFD4J_SOCKET");
+  i4j_socket_path = socket && *socket ? strdup(socket) : NULL;
+  const char *debug = getenv("IOMMUFD4J_DEBUG");
+  i4j_debug = debug && *debug && strcmp(debug, "0") != 0;
+  i4j_shim_memory = env_flag("IOMMUFD4J_MEMORY", "shim");
+  i4j_vfio = env_flag("IOMMUFD4J_VFIO", "1");
+  const char *wait = getenv("IOMMUFD4J_CONNECT_WAIT_MS");
+  i4j_connect_wait_ms = wait ? strtol(wait, NULL, 10) : 0;
+  i4j_mailbox = !env_flag("IOMMUFD4J_MAILBOX", "0");
+  const char *debugfs = getenv("IOMMUFD4J_DEBUGFS");
+  i4j_debugfs = debugfs && *debugfs ? strdup(debugfs) : NULL;
+  /* Spinning for the reply pays only when the server runs on another CPU at the same time. */
+  cpu_set_t cpus;
+  int ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+  const char *spin = getenv("IOMMUFD4J_SPIN_US");
+  i4j_spin_us = spin ? strtol(spin, NULL, 10) : (ncpu > 1 ? 50 : 0);
+  i4j_channel_init();
+  if (i4j_socket_path) scan_inherited();
+  DBG("loaded; server socket %s", i4j_socket_path ? i4j_socket_path : "(none: everything passes through)");
+  errno = saved;
+}

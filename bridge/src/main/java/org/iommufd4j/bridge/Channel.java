@@ -1,0 +1,550 @@
+package org.iommufd4j.bridge;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.Iterator;
+import java.util.Map;
+import org.iommufd4j.Errno;
+import org.iommufd4j.engine.Caller;
+import org.iommufd4j.engine.Context;
+import org.iommufd4j.engine.EmulatedFile;
+import org.iommufd4j.engine.FaultInjection;
+import org.iommufd4j.kernel.LibC;
+import org.iommufd4j.uapi.Dispatcher;
+
+/**
+ * One client thread's connection, served by one server thread: the handshake, then requests
+ * (open, attach, ioctl, read, write), each answered by a result after any callbacks.
+ *
+ * <p>Nothing a client sends can hurt another client or the server: frames are bounded (anything
+ * else closes this channel), handles are this channel's own, and a client that stops answering a
+ * callback is dropped after the timeout. The engine call in progress then sees EFAULT or a failed
+ * descriptor install and finishes normally, undoing what it must; state shared with other clients
+ * is only touched through the engine.
+ *
+ * <p>The calling process is the one that connected (SO_PEERCRED at connect time); the shim
+ * reconnects after fork, so a channel never speaks for two processes.
+ */
+final class Channel implements Runnable {
+  private static final System.Logger LOG = System.getLogger("org.iommufd4j.bridge");
+  private static final int MAX_HANDLES = 4096;
+
+  private final BridgeServer server;
+  private final UnixSocket socket;
+  /** The socket until the handshake, then the mailbox if the client asked for one. */
+  private Transport transport;
+  private Mailbox mailbox;
+  private final Arena arena = Arena.ofAuto();
+  private final MemorySegment in = arena.allocate(Wire.CHUNK + 64, 8);
+  private final MemorySegment out = arena.allocate(Wire.CHUNK + 64, 8);
+  private final MemorySegment window = arena.allocate(Wire.WINDOW, 8);
+  private final Map<Long, ServerFile> handles = new HashMap<>();
+  private final Map<ServerFile, Long> handleOf = new IdentityHashMap<>();
+  private long nextHandle = 1;
+  private UnixSocket.PeerCredentials peer;
+  private BridgeServer.ClientProcess process;
+  private Caller caller;
+  private boolean shimMemory;
+  /** The connection failed during a callback: finish the engine call, then drop the channel. */
+  private boolean broken;
+
+  Channel(BridgeServer server, UnixSocket socket) {
+    this.server = server;
+    this.socket = socket;
+    this.transport = socket;
+  }
+
+  int pid() {
+    return peer == null ? 0 : peer.pid();
+  }
+
+  boolean shimMemory() {
+    return shimMemory;
+  }
+
+  void shutdown() {
+    socket.shutdown();
+  }
+
+  @Override
+  public void run() {
+    try {
+      peer = socket.peer();
+      Thread.currentThread().setName("iommufd4j-channel-" + peer.pid());
+      socket.timeouts(server.config().timeoutMillis());
+      if (handshake()) {
+        serve();
+      }
+    } catch (UnixSocket.ProtocolException e) {
+      LOG.log(System.Logger.Level.WARNING, "client pid={0}: protocol error, channel closed: {1}",
+          pid(), e.getMessage());
+    } catch (IOException e) {
+      LOG.log(System.Logger.Level.DEBUG, "client pid={0}: channel closed: {1}", pid(),
+          e.getMessage());
+    } catch (RuntimeException | Error e) {
+      LOG.log(System.Logger.Level.ERROR, "client pid=" + pid() + ": channel failed", e);
+    } finally {
+      if (mailbox != null) {
+        mailbox.close();
+      }
+      socket.close();
+      if (process != null) {
+        server.releaseProcess(process);
+      }
+      server.channelClosed(this);
+    }
+  }
+
+  // ---- handshake ---------------------------------------------------------------------------
+
+  private boolean handshake() throws IOException {
+    UnixSocket.Frame f = receiveRequest();
+    if (f == null) {
+      return false;
+    }
+    if (f.type() != Wire.T_HELLO || f.length() < Wire.HELLO_SIZE) {
+      throw new UnixSocket.ProtocolException("expected HELLO, got type " + f.type());
+    }
+    int magic = in.get(JAVA_INT, 0);
+    int version = in.get(JAVA_INT, 4);
+    int flags = in.get(JAVA_INT, 8);
+    int probeLength = in.get(JAVA_INT, 12);
+    long probeAddress = in.get(JAVA_LONG, 16);
+    if (magic != Wire.MAGIC || version != Wire.VERSION) {
+      sendHelloOk(Wire.MODE_SHIM, -1); // the shim sees the version differ and gives up
+      LOG.log(System.Logger.Level.WARNING, "client pid={0}: magic 0x{1} version {2} refused",
+          pid(), Integer.toHexString(magic), version);
+      return false;
+    }
+    if (probeLength < 0 || probeLength > Wire.PROBE_MAX
+        || f.length() != Wire.HELLO_SIZE + probeLength) {
+      throw new UnixSocket.ProtocolException("bad HELLO probe");
+    }
+    process = server.acquireProcess(peer.pid());
+    caller = server.callerFor(process, peer);
+    shimMemory = (flags & Wire.HELLO_FORCE_SHIM_MEMORY) != 0
+        || !directReadWorks(probeAddress, in.asSlice(Wire.HELLO_SIZE, probeLength));
+    int mode = shimMemory ? Wire.MODE_SHIM : Wire.MODE_DIRECT;
+    if ((flags & Wire.HELLO_MAILBOX) != 0) {
+      int[] memfd = {-1};
+      mailbox = Mailbox.create(socket, server.config().spinMicros() * 1000, memfd);
+      try {
+        sendHelloOk(mode | Wire.MODE_MAILBOX, memfd[0]);
+      } finally {
+        LibC.close(memfd[0]);
+      }
+      transport = mailbox;
+    } else {
+      sendHelloOk(mode, -1);
+    }
+    LOG.log(System.Logger.Level.DEBUG, "client pid={0} uid={1}: channel open, memory {2}",
+        peer.pid(), peer.uid(), shimMemory ? "served by the shim" : "read directly");
+    return true;
+  }
+
+  /** Whether process_vm_readv on the client reads the probe bytes it claims to hold. */
+  private boolean directReadWorks(long address, MemorySegment expected) {
+    if (expected.byteSize() == 0) {
+      return false;
+    }
+    MemorySegment got = arena.allocate(expected.byteSize());
+    return org.iommufd4j.memory.ProcessMemory.of(peer.pid()).read(address, got)
+        && got.mismatch(expected) < 0;
+  }
+
+  private void sendHelloOk(int mode, int memfd) throws IOException {
+    out.set(JAVA_INT, 0, Wire.VERSION);
+    out.set(JAVA_INT, 4, mode);
+    out.set(JAVA_LONG, 8, server.idNumber());
+    socket.send(Wire.T_HELLO_OK, out, Wire.HELLO_OK_SIZE, memfd);
+  }
+
+  // ---- requests ----------------------------------------------------------------------------
+
+  /** The next request; null at end of stream. Idle timeouts just keep waiting. */
+  private UnixSocket.Frame receiveRequest() throws IOException {
+    while (true) {
+      try {
+        return transport.receive(in);
+      } catch (UnixSocket.SocketException e) {
+        if (!e.idle() || server.isClosed()) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  private void serve() throws IOException {
+    UnixSocket.Frame f;
+    while (!broken && (f = receiveRequest()) != null) {
+      if (f.fd() >= 0 && f.type() != Wire.T_ATTACH) {
+        LibC.close(f.fd());
+      }
+      switch (f.type()) {
+        case Wire.T_OPEN -> {
+          require(f, Wire.OPEN_SIZE);
+          open(in.get(JAVA_INT, 0), in.get(JAVA_INT, 4));
+        }
+        case Wire.T_ATTACH -> attach(f.fd());
+        case Wire.T_IOCTL -> {
+          require(f, Wire.IOCTL_SIZE);
+          int windowLength = in.get(JAVA_INT, 24);
+          if (windowLength < 0 || windowLength > Wire.WINDOW
+              || f.length() != Wire.IOCTL_SIZE + windowLength) {
+            throw new UnixSocket.ProtocolException("bad IOCTL window of " + windowLength);
+          }
+          MemorySegment.copy(in, Wire.IOCTL_SIZE, window, 0, windowLength);
+          boolean writable = (in.get(JAVA_INT, 28) & Wire.IOCTL_WINDOW_WRITABLE) != 0;
+          ioctl(in.get(JAVA_LONG, 0), in.get(JAVA_LONG, 8), in.get(JAVA_LONG, 16),
+              window.asSlice(0, windowLength), writable);
+        }
+        case Wire.T_CLOSED -> {
+          require(f, 8);
+          server.closedByClient(in.get(JAVA_LONG, 0));
+          result(0);
+        }
+        case Wire.T_EXITING -> {
+          try (Call call = Call.enter(this, process.memory(), 0, 0, MemorySegment.NULL, false)) {
+            server.processExiting(process);
+          }
+          result(0);
+        }
+        case Wire.T_FAIL_NTH -> {
+          require(f, 8);
+          failNth(in.get(JAVA_INT, 0), in.get(JAVA_INT, 4));
+        }
+        case Wire.T_READ, Wire.T_WRITE -> {
+          require(f, Wire.RW_SIZE);
+          readWrite(f.type(), in.get(JAVA_LONG, 0), in.get(JAVA_LONG, 8), in.get(JAVA_LONG, 16));
+        }
+        default -> throw new UnixSocket.ProtocolException("unexpected frame type " + f.type());
+      }
+    }
+  }
+
+  private static void require(UnixSocket.Frame f, int size) throws UnixSocket.ProtocolException {
+    if (f.length() < size) {
+      throw new UnixSocket.ProtocolException("frame type " + f.type() + " of " + f.length()
+          + " bytes, need " + size);
+    }
+  }
+
+  private void result(long result, long handle, long inode, int kind, int fd) throws IOException {
+    out.set(JAVA_LONG, 0, result);
+    out.set(JAVA_LONG, 8, handle);
+    out.set(JAVA_LONG, 16, inode);
+    out.set(JAVA_INT, 24, kind);
+    out.set(JAVA_INT, 28, 0);
+    transport.send(Wire.T_RESULT, out, Wire.RESULT_SIZE, fd);
+  }
+
+  private void result(long result) throws IOException {
+    result(result, 0, 0, 0, -1);
+  }
+
+  /** T_OPEN: a new context, its file handed over as a descriptor. */
+  private void open(int flags, int node) throws IOException {
+    if (node != Wire.NODE_IOMMU && node != Wire.NODE_VFIO) {
+      result(-Errno.EINVAL.number());
+      return;
+    }
+    if (node == Wire.NODE_VFIO && !server.config().vfioContainer()) {
+      result(-Errno.ENOENT.number());
+      return;
+    }
+    if (handles.size() >= MAX_HANDLES && !pruneHandles()) {
+      result(-Wire.EMFILE);
+      return;
+    }
+    Context context = server.newContext(node == Wire.NODE_VFIO);
+    ServerFile file = server.newFile(Wire.KIND_IOMMUFD, context);
+    try {
+      result(0, handleFor(file), file.clientInode, file.kind, file.clientEnd());
+    } finally {
+      file.closeClientEnd(); // the client has it now (or died, and the file goes at once)
+    }
+    LOG.log(System.Logger.Level.DEBUG, "client pid={0}: opened {1} (flags 0x{2})", pid(),
+        file.name, Integer.toHexString(flags));
+  }
+
+  /**
+   * T_FAIL_NTH: the client thread's fail-nth file (spec §6.6). This server thread executes every
+   * call of that client thread, so the engine's per-thread countdown is exactly the client
+   * thread's.
+   */
+  private void failNth(int op, int value) throws IOException {
+    if (!server.config().faultInjection()) {
+      result(-Errno.EPERM.number());
+    } else if (op == Wire.FAIL_NTH_SET) {
+      FaultInjection.arm(Integer.toUnsignedLong(value) > Integer.MAX_VALUE ? Integer.MAX_VALUE
+          : value);
+      result(0);
+    } else if (op == Wire.FAIL_NTH_GET) {
+      result(FaultInjection.remaining());
+    } else {
+      result(-Errno.EINVAL.number());
+    }
+  }
+
+  /** T_ATTACH: which file is the descriptor the client sent? */
+  private void attach(int fd) throws IOException {
+    if (fd < 0) {
+      result(-Errno.EBADF.number());
+      return;
+    }
+    long inode = UnixSocket.inode(fd);
+    LibC.close(fd);
+    ServerFile file = server.fileByInode(inode);
+    if (file == null || !file.isLive()) {
+      result(-Errno.ENOENT.number());
+      return;
+    }
+    if (handles.size() >= MAX_HANDLES && !handleOf.containsKey(file) && !pruneHandles()) {
+      result(-Wire.EMFILE);
+      return;
+    }
+    result(file.kind, handleFor(file), file.clientInode, file.kind, -1);
+  }
+
+  private long handleFor(ServerFile file) {
+    Long h = handleOf.get(file);
+    if (h == null) {
+      h = nextHandle++;
+      handles.put(h, file);
+      handleOf.put(file, h);
+    }
+    return h;
+  }
+
+  /** Forgets handles of files that are gone: true if room was made. */
+  private boolean pruneHandles() {
+    for (Iterator<Map.Entry<Long, ServerFile>> it = handles.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<Long, ServerFile> e = it.next();
+      if (!e.getValue().isLive()) {
+        handleOf.remove(e.getValue());
+        it.remove();
+      }
+    }
+    return handles.size() < MAX_HANDLES;
+  }
+
+  private void ioctl(long handle, long request, long arg, MemorySegment argWindow,
+      boolean windowWritable) throws IOException {
+    ServerFile file = handles.get(handle);
+    if (file == null || file.context == null || !file.acquire()) {
+      result(-Errno.EBADF.number());
+      return;
+    }
+    int r;
+    MemorySegment writeBack;
+    long offset;
+    try (Call call = Call.enter(this, process.memory(), request, arg, argWindow,
+        windowWritable)) {
+      r = Dispatcher.ioctl(file.context, caller, request, arg, null);
+      abandon(call);
+      writeBack = call.writeBack();
+      offset = call.writeBackOffset();
+    } finally {
+      file.release();
+    }
+    if (broken) {
+      throw new IOException("connection lost during a callback");
+    }
+    if (writeBack == null) {
+      result(r);
+      return;
+    }
+    out.set(JAVA_LONG, 0, r);
+    out.set(JAVA_LONG, 8, 0);
+    out.set(JAVA_LONG, 16, 0);
+    out.set(JAVA_INT, 24, 0);
+    out.set(JAVA_INT, 28, (int) offset);
+    MemorySegment.copy(writeBack, 0, out, Wire.RESULT_SIZE, writeBack.byteSize());
+    transport.send(Wire.T_RESULT, out, Wire.RESULT_SIZE + writeBack.byteSize(), -1);
+  }
+
+  private void readWrite(int type, long handle, long buffer, long count) throws IOException {
+    ServerFile file = handles.get(handle);
+    if (file == null || !file.acquire()) {
+      result(-Errno.EBADF.number());
+      return;
+    }
+    long r;
+    try (Call call = Call.enter(this, process.memory(), 0, buffer, MemorySegment.NULL, false)) {
+      EmulatedFile f = file.file();
+      if (file.context != null) {
+        r = -Errno.EINVAL.number(); // the iommufd has no read or write (spec §1.2)
+      } else if (f == null) {
+        r = -Errno.EBADF.number();
+      } else {
+        r = type == Wire.T_READ ? f.read(caller, buffer, count) : f.write(caller, buffer, count);
+      }
+      abandon(call);
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.ERROR, "emulator fault in read/write, answered EIO", e);
+      r = -Errno.EIO.number();
+    } finally {
+      file.release();
+    }
+    if (broken) {
+      throw new IOException("connection lost during a callback");
+    }
+    result(r);
+  }
+
+  /** Descriptors the engine reserved and neither installed nor released: an engine bug. */
+  private void abandon(Call call) {
+    if (!call.reserved.isEmpty()) {
+      LOG.log(System.Logger.Level.ERROR, "descriptors {0} reserved but never installed",
+          call.reserved.keySet());
+      for (int fd : call.reserved.keySet()) {
+        closeClientFd(fd);
+      }
+      call.reserved.clear();
+    }
+  }
+
+  // ---- callbacks (only while this channel's thread executes a call) ------------------------
+
+  /** The reply to a callback: its length, or -1 when the connection is gone. */
+  private int awaitReply(int extraFd) {
+    if (broken) {
+      return -1;
+    }
+    try {
+      UnixSocket.Frame f = transport.receive(in);
+      if (f == null || f.type() != Wire.T_CB_REPLY || f.length() < 8) {
+        if (f != null && f.fd() >= 0) {
+          LibC.close(f.fd());
+        }
+        throw new UnixSocket.ProtocolException(f == null ? "end of stream in a callback"
+            : "expected a callback reply, got type " + f.type());
+      }
+      if (extraFd >= 0) {
+        lastFd = f.fd();
+      } else if (f.fd() >= 0) {
+        LibC.close(f.fd());
+      }
+      return f.length();
+    } catch (IOException e) {
+      LOG.log(System.Logger.Level.DEBUG, "client pid={0}: callback failed: {1}", pid(),
+          e.getMessage());
+      broken = true;
+      return -1;
+    }
+  }
+
+  private int lastFd = -1;
+
+  private boolean sendCallback(int type, long length, int fd) {
+    if (broken) {
+      return false;
+    }
+    try {
+      transport.send(type, out, length, fd);
+      return true;
+    } catch (IOException e) {
+      broken = true;
+      return false;
+    }
+  }
+
+  boolean memRead(long address, MemorySegment dst) {
+    long length = dst.byteSize();
+    for (long done = 0; done < length; ) {
+      int n = (int) Math.min(Wire.CHUNK, length - done);
+      out.set(JAVA_LONG, 0, address + done);
+      out.set(JAVA_LONG, 8, n);
+      if (!sendCallback(Wire.CB_MEM_READ, 16, -1)) {
+        return false;
+      }
+      int got = awaitReply(-1);
+      if (got < 0 || in.get(JAVA_LONG, 0) != 0) {
+        return false;
+      }
+      if (got != 8 + n) {
+        broken = true;
+        return false;
+      }
+      MemorySegment.copy(in, 8, dst, done, n);
+      done += n;
+    }
+    return true;
+  }
+
+  boolean memWrite(long address, MemorySegment src) {
+    long length = src.byteSize();
+    for (long done = 0; done < length; ) {
+      int n = (int) Math.min(Wire.CHUNK, length - done);
+      out.set(JAVA_LONG, 0, address + done);
+      MemorySegment.copy(src, done, out, 8, n);
+      if (!sendCallback(Wire.CB_MEM_WRITE, 8L + n, -1) || awaitReply(-1) < 0
+          || in.get(JAVA_LONG, 0) != 0) {
+        return false;
+      }
+      done += n;
+    }
+    return true;
+  }
+
+  boolean pinnable(long address, long length, boolean write) {
+    out.set(JAVA_LONG, 0, address);
+    out.set(JAVA_LONG, 8, length);
+    out.set(JAVA_INT, 16, write ? 1 : 0);
+    out.set(JAVA_INT, 20, 0);
+    return sendCallback(Wire.CB_PINNABLE, 24, -1) && awaitReply(-1) >= 0
+        && in.get(JAVA_LONG, 0) == 0;
+  }
+
+  /** Gives the client the file's descriptor: its number there, or -errno. */
+  int installFd(ServerFile file, int fdFlags) {
+    try {
+      out.set(JAVA_INT, 0, fdFlags);
+      out.set(JAVA_INT, 4, file.kind);
+      out.set(JAVA_LONG, 8, handleFor(file));
+      out.set(JAVA_LONG, 16, file.clientInode);
+      if (!sendCallback(Wire.CB_NEW_FD, 24, file.clientEnd()) || awaitReply(-1) < 0) {
+        return -Errno.EIO.number();
+      }
+      long fd = in.get(JAVA_LONG, 0);
+      return fd >= 0 && fd <= Integer.MAX_VALUE ? (int) fd : (int) Math.max(fd, -4095);
+    } finally {
+      file.closeClientEnd();
+    }
+  }
+
+  void closeClientFd(int fd) {
+    out.set(JAVA_INT, 0, fd);
+    out.set(JAVA_INT, 4, 0);
+    if (sendCallback(Wire.CB_CLOSE_FD, 8, -1)) {
+      awaitReply(-1);
+    }
+  }
+
+  /** The server file behind the client's descriptor {@code fd}, or null. */
+  ServerFile fileBehind(int fd) {
+    out.set(JAVA_INT, 0, fd);
+    out.set(JAVA_INT, 4, 0);
+    if (!sendCallback(Wire.CB_GET_FD, 8, -1)) {
+      return null;
+    }
+    lastFd = -1;
+    if (awaitReply(0) < 0 || in.get(JAVA_LONG, 0) != 0 || lastFd < 0) {
+      if (lastFd >= 0) {
+        LibC.close(lastFd);
+      }
+      return null;
+    }
+    long inode = UnixSocket.inode(lastFd);
+    LibC.close(lastFd);
+    lastFd = -1;
+    ServerFile f = server.fileByInode(inode);
+    return f != null && f.isLive() ? f : null;
+  }
+}

@@ -1,0 +1,320 @@
+package org.iommufd4j.bridge;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.TreeMap;
+import org.iommufd4j.engine.Host;
+import org.iommufd4j.kernel.LibC;
+import org.iommufd4j.memory.ProcessMemory;
+import org.iommufd4j.memory.UserMemory;
+
+/**
+ * The address space of one client process. The server reads and writes it itself with {@code
+ * process_vm_readv}/{@code writev} (the shim made the server its ptracer where Yama asks for one);
+ * where the kernel refuses that (other user, Yama scope 2, a non-dumpable process, or {@code
+ * IOMMUFD4J_MEMORY=shim}) the channel executing the call asks the shim, which copies with the
+ * same fault-safe calls on itself. Either way a bad address is {@code false} (EFAULT), never a
+ * crash.
+ *
+ * <p>Reads inside the bytes at the ioctl argument that the shim sent with the request (the
+ * window) are served from that copy. Writes go through at once, so an EFAULT in the respond is
+ * reported where the kernel reports it, except inside a window the shim vouched for (the calling
+ * thread's own stack, which cannot fault): those are returned with the result and applied by the
+ * shim, which saves a {@code process_vm_writev} per call.
+ *
+ * <p><b>Pinned pages outlive their process,</b> as the kernel's page references make them: when
+ * the process exits (the shim reports it from {@code exit()}), {@link #freeze} keeps every page
+ * still pinned. Pages of a shared mapping are mapped into the server from {@code
+ * /proc/PID/map_files}, so they stay the very pages other processes share; private pages are
+ * copied. From then on those pages are served from there. ({@code _exit} and signals give the shim
+ * no chance: then they are gone, and reads through them fail.)
+ *
+ * <p>One instance per process (pid and start time), shared by all its channels, so the engine's
+ * page identity ({@code Host.physicalAddress}) is the same whichever thread maps.
+ */
+final class RemoteMemory implements UserMemory {
+  private static final System.Logger LOG = System.getLogger("org.iommufd4j.bridge");
+  private static final long PAGE = 4096;
+
+  final int pid;
+  private final ProcessMemory direct;
+  /** Page-aligned [start, end) ranges the engine asked to pin: where pinned pages can be. */
+  private final NavigableMap<Long, Long> pinRanges = new TreeMap<>();
+  /** After the process exited: page address -> the page's bytes (kept or shared). */
+  private volatile NavigableMap<Long, MemorySegment> frozen;
+
+  RemoteMemory(int pid) {
+    this.pid = pid;
+    this.direct = ProcessMemory.of(pid);
+  }
+
+  private Call mine() {
+    Call c = Call.current();
+    return c != null && c.memory == this ? c : null;
+  }
+
+  @Override
+  public boolean read(long address, MemorySegment dst) {
+    if (dst.isReadOnly()) {
+      throw new IllegalArgumentException("dst is read-only");
+    }
+    if (frozen != null && touchesFrozen(address, dst.byteSize())) {
+      return pageWise(address, dst, false);
+    }
+    return readLive(address, dst);
+  }
+
+  private boolean readLive(long address, MemorySegment dst) {
+    Call c = mine();
+    if (c == null) {
+      return direct.read(address, dst);
+    }
+    if (c.windowCovers(address, dst.byteSize())) {
+      c.readWindow(address, dst);
+      return true;
+    }
+    boolean ok = c.channel.shimMemory() ? c.channel.memRead(address, dst)
+        : direct.read(address, dst);
+    if (ok) {
+      c.patchFromWindow(address, dst);
+    }
+    return ok;
+  }
+
+  @Override
+  public boolean write(long address, MemorySegment src) {
+    if (frozen != null && touchesFrozen(address, src.byteSize())) {
+      return pageWise(address, src, true);
+    }
+    return writeLive(address, src);
+  }
+
+  private boolean writeLive(long address, MemorySegment src) {
+    Call c = mine();
+    if (c != null && c.deferWrite(address, src)) {
+      return true;
+    }
+    boolean ok = c != null && c.channel.shimMemory()
+        ? c.channel.memWrite(address, src)
+        : direct.write(address, src);
+    if (c != null) {
+      if (ok) {
+        c.wrote(address, src);
+      } else {
+        c.forgetWindow();
+      }
+    }
+    return ok;
+  }
+
+  @Override
+  public boolean isPinnable(long address, long length, boolean write) {
+    if (length != 0 && Long.compareUnsigned(address + length, address) > 0) {
+      remember(address & -PAGE, ((address + length - 1) & -PAGE) + PAGE);
+    }
+    NavigableMap<Long, MemorySegment> f = frozen;
+    if (f != null && length != 0) {
+      boolean all = true;
+      for (long p = address & -PAGE; Long.compareUnsigned(p, address + length) < 0; p += PAGE) {
+        if (!f.containsKey(p)) {
+          all = false;
+          break;
+        }
+      }
+      if (all) {
+        return true;
+      }
+    }
+    Call c = mine();
+    if (c != null && c.channel.shimMemory()) {
+      return c.channel.pinnable(address, length, write);
+    }
+    return direct.isPinnable(address, length, write);
+  }
+
+  private synchronized void remember(long start, long end) {
+    Map.Entry<Long, Long> before = pinRanges.floorEntry(start);
+    if (before != null && before.getValue() >= start) {
+      start = before.getKey();
+      end = Math.max(end, before.getValue());
+    }
+    for (Map.Entry<Long, Long> e = pinRanges.ceilingEntry(start); e != null && e.getKey() <= end;
+        e = pinRanges.ceilingEntry(start)) {
+      end = Math.max(end, e.getValue());
+      pinRanges.remove(e.getKey());
+    }
+    pinRanges.put(start, end);
+  }
+
+  private boolean touchesFrozen(long address, long length) {
+    NavigableMap<Long, MemorySegment> f = frozen;
+    if (length == 0) {
+      return false;
+    }
+    Long first = f.ceilingKey(address & -PAGE);
+    return first != null && Long.compareUnsigned(first, address + length) < 0;
+  }
+
+  /** A transfer that touches kept pages: page by page, kept ones from the copy, others live. */
+  private boolean pageWise(long address, MemorySegment segment, boolean write) {
+    NavigableMap<Long, MemorySegment> f = frozen;
+    long done = 0;
+    long length = segment.byteSize();
+    while (done < length) {
+      long at = address + done;
+      long page = at & -PAGE;
+      long n = Math.min(length - done, page + PAGE - at);
+      MemorySegment kept = f.get(page);
+      MemorySegment part = segment.asSlice(done, n);
+      if (kept != null) {
+        if (write) {
+          MemorySegment.copy(part, 0, kept, at - page, n);
+        } else {
+          MemorySegment.copy(kept, at - page, part, 0, n);
+        }
+      } else if (!(write ? writeLive(at, part) : readLive(at, part))) {
+        return false;
+      }
+      done += n;
+    }
+    return true;
+  }
+
+  /**
+   * The process is exiting (it is still alive, inside {@code exit()}): keeps every page it has
+   * pinned so that areas, domains and accesses built on them keep working, as in the kernel.
+   */
+  boolean freeze(Host host) {
+    List<Long> pinned = new ArrayList<>();
+    synchronized (this) {
+      for (Map.Entry<Long, Long> e : pinRanges.entrySet()) {
+        for (long p = e.getKey(); p < e.getValue(); p += PAGE) {
+          if (host.pinCount(this, p) > 0) {
+            pinned.add(p);
+          }
+        }
+      }
+    }
+    if (pinned.isEmpty()) {
+      return false;
+    }
+    NavigableMap<Long, MemorySegment> kept = new TreeMap<>();
+    List<Vma> vmas = vmas();
+    for (long page : pinned) {
+      Vma vma = null;
+      for (Vma v : vmas) {
+        if (page >= v.start && page < v.end) {
+          vma = v;
+          break;
+        }
+      }
+      MemorySegment shared = vma != null && vma.shared ? vma.serverMapping() : null;
+      if (shared != null) {
+        kept.put(page, shared.asSlice(page - vma.start, PAGE));
+        continue;
+      }
+      MemorySegment copy = Arena.ofAuto().allocate(PAGE, PAGE);
+      if (readLive(page, copy)) {
+        kept.put(page, copy);
+      }
+    }
+    frozen = kept;
+    LOG.log(System.Logger.Level.DEBUG, "pid={0} exiting: kept {1} pinned pages", pid, kept.size());
+    return !kept.isEmpty();
+  }
+
+  /**
+   * Lets go of kept pages nobody pins any more (their mappings and copies are then freed by the
+   * GC): true when none is left.
+   */
+  boolean prune(Host host) {
+    NavigableMap<Long, MemorySegment> f = frozen;
+    if (f == null) {
+      return true;
+    }
+    NavigableMap<Long, MemorySegment> still = new TreeMap<>();
+    for (Map.Entry<Long, MemorySegment> e : f.entrySet()) {
+      if (host.pinCount(this, e.getKey()) > 0) {
+        still.put(e.getKey(), e.getValue());
+      }
+    }
+    if (still.size() != f.size()) {
+      frozen = still; // reads of a page no longer kept fail: the process is gone
+    }
+    return still.isEmpty();
+  }
+
+  /** A mapping of the process, from /proc/PID/maps. */
+  private final class Vma {
+    final long start;
+    final long end;
+    final long offset;
+    final boolean shared;
+    final boolean writable;
+    private MemorySegment mapping;
+    private boolean tried;
+
+    Vma(long start, long end, long offset, boolean shared, boolean writable) {
+      this.start = start;
+      this.end = end;
+      this.offset = offset;
+      this.shared = shared;
+      this.writable = writable;
+    }
+
+    /** The same pages mapped into the server (through map_files), or null if not allowed. */
+    MemorySegment serverMapping() {
+      if (tried) {
+        return mapping;
+      }
+      tried = true;
+      String name = "/proc/" + pid + "/map_files/" + Long.toHexString(start) + "-"
+          + Long.toHexString(end);
+      int fd = LibC.open(name, (writable ? 2 : 0) | LibC.O_CLOEXEC, 0);
+      if (fd < 0) {
+        return null;
+      }
+      try {
+        long length = end - start;
+        long address = LibC.mmap(0, length, LibC.PROT_READ | (writable ? LibC.PROT_WRITE : 0),
+            LibC.MAP_SHARED, fd, offset);
+        if (address < 0) {
+          return null;
+        }
+        mapping = MemorySegment.ofAddress(address).reinterpret(length, Arena.ofAuto(),
+            s -> LibC.munmap(s.address(), length));
+        return mapping;
+      } finally {
+        LibC.close(fd);
+      }
+    }
+  }
+
+  private List<Vma> vmas() {
+    List<Vma> list = new ArrayList<>();
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/maps"))) {
+        String[] f = line.split("\\s+", 6);
+        int dash = f[0].indexOf('-');
+        list.add(new Vma(Long.parseUnsignedLong(f[0], 0, dash, 16),
+            Long.parseUnsignedLong(f[0], dash + 1, f[0].length(), 16),
+            Long.parseUnsignedLong(f[2], 16), f[1].charAt(3) == 's', f[1].charAt(1) == 'w'));
+      }
+    } catch (IOException | RuntimeException e) {
+      // gone or not ours: private copies only
+    }
+    return list;
+  }
+
+  @Override
+  public String toString() {
+    return "RemoteMemory[pid=" + pid + "]";
+  }
+}

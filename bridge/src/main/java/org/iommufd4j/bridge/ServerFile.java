@@ -1,0 +1,173 @@
+package org.iommufd4j.bridge;
+
+import org.iommufd4j.engine.Context;
+import org.iommufd4j.engine.EmulatedFile;
+
+/**
+ * A file the server handed to a client: an open {@code /dev/iommu} (its {@link Context}) or an
+ * access or fault file (its {@link EmulatedFile}). The client holds one end of a socketpair; the
+ * server keeps the other, bound to an abstract name, and watches it for end of stream, which
+ * means the client's last descriptor (in any process) was closed.
+ *
+ * <p>References: one for the client's descriptors together, one per call in progress. The last
+ * one closes the context or releases the file, so an ioctl that is still running when the last
+ * descriptor is closed finishes first, as the kernel's file reference would make it.
+ */
+final class ServerFile {
+  final int kind;
+  /** Inode of the client's end: how a descriptor passed back to the server is recognised. */
+  final long clientInode;
+  final int serverFd;
+  final String name;
+  final Context context;
+  private EmulatedFile file;
+  private int refs = 1;
+  private boolean endOfFile;
+  private boolean finishing;
+  private boolean finished;
+  /** Called once the teardown is over (the server forgets the file then). */
+  java.util.function.Consumer<ServerFile> onFinished;
+  /** The client's end until it has been handed over, then -1. */
+  private int clientEnd;
+
+  ServerFile(int kind, long clientInode, int serverFd, int clientEnd, String name,
+      Context context) {
+    this.kind = kind;
+    this.clientInode = clientInode;
+    this.serverFd = serverFd;
+    this.clientEnd = clientEnd;
+    this.name = name;
+    this.context = context;
+  }
+
+  private boolean serverFdClosed;
+
+  /** Whether the client's last descriptor is gone (POLLHUP on the server end), asked right now. */
+  synchronized boolean peerGone() {
+    if (serverFdClosed) {
+      return true;
+    }
+    try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+      java.lang.foreign.MemorySegment p = arena.allocate(8, 4);
+      p.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, serverFd);
+      p.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 4, (short) 0);
+      int r = org.iommufd4j.kernel.LibC.poll(p, 1, 0);
+      return r > 0 && (p.get(java.lang.foreign.ValueLayout.JAVA_SHORT, 6)
+          & org.iommufd4j.kernel.LibC.POLLHUP) != 0;
+    }
+  }
+
+  /** The watcher is done with the server end. */
+  synchronized void closeServerFd() {
+    if (!serverFdClosed) {
+      serverFdClosed = true;
+      org.iommufd4j.kernel.LibC.close(serverFd);
+    }
+  }
+
+  synchronized int clientEnd() {
+    return clientEnd;
+  }
+
+  /** Drops the server's copy of the client end (after sending it, or when giving up). */
+  void closeClientEnd() {
+    int fd;
+    synchronized (this) {
+      fd = clientEnd;
+      clientEnd = -1;
+    }
+    if (fd >= 0) {
+      org.iommufd4j.kernel.LibC.close(fd);
+    }
+  }
+
+  /** Takes a reference for a call: false once the file is gone. */
+  synchronized boolean acquire() {
+    if (refs == 0) {
+      return false;
+    }
+    refs++;
+    return true;
+  }
+
+  void release() {
+    synchronized (this) {
+      if (--refs > 0) {
+        return;
+      }
+      finishing = true;
+    }
+    try {
+      finish();
+    } finally {
+      synchronized (this) {
+        finished = true;
+        notifyAll();
+      }
+      if (onFinished != null) {
+        onFinished.accept(this);
+      }
+    }
+  }
+
+  /** If the last reference went and the teardown is running in another thread, waits for it. */
+  synchronized void awaitTeardown() throws InterruptedException {
+    while (finishing && !finished) {
+      wait();
+    }
+  }
+
+  /** Whether the context is closed or the file released, completely. */
+  synchronized boolean isFinished() {
+    return finished;
+  }
+
+  /** The client's last descriptor was closed. Idempotent. */
+  void endOfFile() {
+    synchronized (this) {
+      if (endOfFile) {
+        return;
+      }
+      endOfFile = true;
+    }
+    release();
+  }
+
+  synchronized boolean isLive() {
+    return refs > 0;
+  }
+
+  /** Makes the file live ({@code FileTable.install}); released at once if the client already closed it. */
+  void install(EmulatedFile f) {
+    synchronized (this) {
+      if (refs > 0) {
+        file = f;
+        return;
+      }
+    }
+    f.release();
+  }
+
+  synchronized EmulatedFile file() {
+    return refs > 0 ? file : null;
+  }
+
+  private void finish() {
+    if (context != null) {
+      context.close();
+    }
+    EmulatedFile f;
+    synchronized (this) {
+      f = file;
+      file = null;
+    }
+    if (f != null) {
+      f.release();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "ServerFile[" + name + ", inode=" + clientInode + "]";
+  }
+}
