@@ -1,7 +1,14 @@
 package org.iommufd4j;
 
-import static org.iommufd4j.EmulatedIommufd.call;
-import static org.iommufd4j.EmulatedIommufd.callLong;
+import static org.iommufd4j.TypedCalls.call;
+import static org.iommufd4j.TypedCalls.callLong;
+import static org.iommufd4j.uapi.Command.IOMMU_DESTROY;
+import static org.iommufd4j.uapi.Command.IOMMU_IOAS_ALLOW_IOVAS;
+import static org.iommufd4j.uapi.Command.IOMMU_IOAS_COPY;
+import static org.iommufd4j.uapi.Command.IOMMU_IOAS_IOVA_RANGES;
+import static org.iommufd4j.uapi.Command.IOMMU_IOAS_MAP;
+import static org.iommufd4j.uapi.Command.IOMMU_IOAS_UNMAP;
+import static org.iommufd4j.uapi.Command.IOMMU_OPTION;
 
 import java.util.List;
 import java.util.Objects;
@@ -43,7 +50,7 @@ final class EmulatedIoas implements Ioas {
   @Override
   public Mapping map(long userVa, long length, Protection protection) {
     owner.checkOpen();
-    long iova = callLong(() -> context.map(owner.caller(),
+    long iova = callLong(IOMMU_IOAS_MAP, id, () -> context.map(owner.caller(),
         new MapRequest(protection.mapFlags(), liveId(), 0, userVa, length, 0)));
     return new Mapping(iova, length);
   }
@@ -51,7 +58,7 @@ final class EmulatedIoas implements Ioas {
   @Override
   public Mapping mapFixed(long iova, long userVa, long length, Protection protection) {
     owner.checkOpen();
-    callLong(() -> context.map(owner.caller(),
+    callLong(IOMMU_IOAS_MAP, id, () -> context.map(owner.caller(),
         new MapRequest(protection.mapFlags() | FIXED_IOVA, liveId(), 0, userVa, length, iova)));
     return new Mapping(iova, length);
   }
@@ -67,7 +74,7 @@ final class EmulatedIoas implements Ioas {
   public Mapping copy(Ioas source, long srcIova, long length, Protection protection) {
     owner.checkOpen();
     int srcId = sourceId(source);
-    long iova = callLong(() -> context.copy(owner.caller(),
+    long iova = callLong(IOMMU_IOAS_COPY, id, () -> context.copy(owner.caller(),
         new CopyRequest(protection.mapFlags(), liveId(), srcId, length, 0, srcIova)));
     return new Mapping(iova, length);
   }
@@ -77,7 +84,7 @@ final class EmulatedIoas implements Ioas {
       Protection protection) {
     owner.checkOpen();
     int srcId = sourceId(source);
-    callLong(() -> context.copy(owner.caller(),
+    callLong(IOMMU_IOAS_COPY, id, () -> context.copy(owner.caller(),
         new CopyRequest(protection.mapFlags() | FIXED_IOVA, liveId(), srcId, length, dstIova, srcIova)));
     return new Mapping(dstIova, length);
   }
@@ -85,26 +92,26 @@ final class EmulatedIoas implements Ioas {
   @Override
   public long unmap(long iova, long length) {
     owner.checkOpen();
-    return callLong(() -> context.unmap(liveId(), iova, length));
+    return callLong(IOMMU_IOAS_UNMAP, id, () -> context.unmap(liveId(), iova, length));
   }
 
   @Override
   public long unmapAll() {
     owner.checkOpen();
-    return callLong(() -> context.unmap(liveId(), 0, -1L));
+    return callLong(IOMMU_IOAS_UNMAP, id, () -> context.unmap(liveId(), 0, -1L));
   }
 
   @Override
   public IovaRanges iovaRanges() {
     owner.checkOpen();
-    return call(() -> context.iovaRanges(liveId(), 0));
+    return call(IOMMU_IOAS_IOVA_RANGES, id, () -> context.iovaRanges(liveId(), 0));
   }
 
   @Override
   public void allowIovas(List<IovaRange> ranges) {
     owner.checkOpen();
     List<IovaRange> copy = List.copyOf(ranges);
-    call(() -> {
+    call(IOMMU_IOAS_ALLOW_IOVAS, id, () -> {
       context.allowIovas(liveId(), 0, copy.size(), (i, startLast) -> {
         startLast[0] = copy.get(i).start();
         startLast[1] = copy.get(i).last();
@@ -116,14 +123,16 @@ final class EmulatedIoas implements Ioas {
   @Override
   public boolean hugePages() {
     owner.checkOpen();
-    return callLong(() -> context.option(owner.caller(), Context.OPTION_HUGE_PAGES,
+    return callLong(IOMMU_OPTION, id, () -> context.option(owner.caller(),
+        Context.OPTION_HUGE_PAGES,
         Context.OPTION_OP_GET, 0, liveId(), 0)) == 1;
   }
 
   @Override
   public void setHugePages(boolean enabled) {
     owner.checkOpen();
-    callLong(() -> context.option(owner.caller(), Context.OPTION_HUGE_PAGES,
+    callLong(IOMMU_OPTION, id, () -> context.option(owner.caller(),
+        Context.OPTION_HUGE_PAGES,
         Context.OPTION_OP_SET, 0, liveId(), enabled ? 1 : 0));
   }
 
@@ -133,7 +142,7 @@ final class EmulatedIoas implements Ioas {
       return;
     }
     try {
-      call(() -> {
+      call(IOMMU_DESTROY, id, () -> {
         context.destroy(id, object);
         return null;
       });

@@ -15,6 +15,7 @@ import org.iommufd4j.engine.Host;
 import org.iommufd4j.engine.VirtualFileTable;
 import org.iommufd4j.engine.IoasObject;
 import org.iommufd4j.inspect.Snapshot;
+import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.Dispatcher;
 
 /** {@link Iommufd} on the embedded engine: both front doors call the same {@link Context}. */
@@ -85,7 +86,8 @@ final class EmulatedIommufd implements Iommufd {
   @Override
   public Ioas createIoas() {
     checkOpen();
-    int id = (int) callLong(() -> context.ioasAlloc(0, unused -> true));
+    int id = (int) TypedCalls.callLong(Command.IOMMU_IOAS_ALLOC, 0,
+        () -> context.ioasAlloc(0, unused -> true));
     return ioas(id);
   }
 
@@ -99,7 +101,7 @@ final class EmulatedIommufd implements Iommufd {
   @Override
   public void destroy(int id) {
     checkOpen();
-    call(() -> {
+    TypedCalls.call(Command.IOMMU_DESTROY, id, () -> {
       context.destroy(id);
       return null;
     });
@@ -108,7 +110,8 @@ final class EmulatedIommufd implements Iommufd {
   @Override
   public RlimitMode rlimitMode() {
     checkOpen();
-    long v = callLong(() -> context.option(caller, Context.OPTION_RLIMIT_MODE,
+    long v = TypedCalls.callLong(Command.IOMMU_OPTION, 0,
+        () -> context.option(caller, Context.OPTION_RLIMIT_MODE,
         Context.OPTION_OP_GET, 0, 0, 0));
     return v == 1 ? RlimitMode.PROCESS : RlimitMode.USER;
   }
@@ -117,7 +120,8 @@ final class EmulatedIommufd implements Iommufd {
   public void setRlimitMode(RlimitMode mode) {
     Objects.requireNonNull(mode, "mode");
     checkOpen();
-    callLong(() -> context.option(caller, Context.OPTION_RLIMIT_MODE, Context.OPTION_OP_SET, 0,
+    TypedCalls.callLong(Command.IOMMU_OPTION, 0, () -> context.option(caller,
+        Context.OPTION_RLIMIT_MODE, Context.OPTION_OP_SET, 0,
         0, mode == RlimitMode.PROCESS ? 1 : 0));
   }
 

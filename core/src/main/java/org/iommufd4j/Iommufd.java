@@ -41,6 +41,29 @@ public interface Iommufd extends AutoCloseable {
   }
 
   /**
+   * The real kernel's {@code /dev/iommu}, opened with {@code O_RDWR | O_CLOEXEC} through FFM: the
+   * same raw entry point and the same typed API, every call one {@code ioctl(2)}. {@link
+   * #createDevice} is not supported (real devices are bound through VFIO), and {@link #closeFd} is
+   * the real {@code close(2)}. IOAS handles behave as the emulator's as long as IOASes are created
+   * and destroyed through this object.
+   *
+   * @throws IommufdException with the errno of {@code open(2)}: ENOENT on a kernel without iommufd
+   *     (the message names the path and the errno), EACCES without permission
+   */
+  static Iommufd kernel() {
+    return kernel("/dev/iommu");
+  }
+
+  /**
+   * As {@link #kernel()} for another device node, such as {@code /dev/vfio/vfio} on a kernel whose
+   * VFIO container is provided by iommufd ({@code CONFIG_IOMMUFD_VFIO_CONTAINER}).
+   */
+  static Iommufd kernel(String path) {
+    java.util.Objects.requireNonNull(path, "path");
+    return KernelIommufd.open(path);
+  }
+
+  /**
    * Issues one ioctl, exactly as {@code ioctl(fd, request, arg)} on the kernel would.
    *
    * <p>{@code arg} is the argument struct in native memory of this process, and pointers inside it

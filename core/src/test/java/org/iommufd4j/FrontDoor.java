@@ -9,8 +9,9 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The two front doors of STYLE.md §3 and §7: the byte ABI ({@code ioctl(request, segment)}) and
- * the typed API. A conformance scenario annotated {@link BothDoors} runs once through each and
- * asserts the same errno both times.
+ * the typed API, plus the typed API of the real-kernel backend ({@link IoctlIommufd}) driven over
+ * the byte ABI. A conformance scenario annotated {@link BothDoors} runs once through each and
+ * asserts the same errno every time.
  */
 enum FrontDoor {
   RAW {
@@ -23,6 +24,13 @@ enum FrontDoor {
     @Override
     Door open(Iommufd iommufd) {
       return new TypedDoor(iommufd);
+    }
+  },
+  /** The typed API of the real-kernel backend, issuing ioctls to the emulator's byte ABI. */
+  TYPED_OVER_IOCTL {
+    @Override
+    Door open(Iommufd iommufd) {
+      return new TypedDoor(new IoctlOverEmulator(iommufd), iommufd);
     }
   };
 

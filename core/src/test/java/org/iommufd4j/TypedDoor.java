@@ -12,10 +12,17 @@ import java.util.Map;
  */
 final class TypedDoor implements Door {
   private final Iommufd iommufd;
+  private final Iommufd inspected;
   private final Map<Integer, Ioas> handles = new HashMap<>();
 
   TypedDoor(Iommufd iommufd) {
+    this(iommufd, iommufd);
+  }
+
+  /** Typed calls go to {@code iommufd}; {@link #iommufd()}, for raw calls, is {@code inspected}. */
+  TypedDoor(Iommufd iommufd, Iommufd inspected) {
     this.iommufd = iommufd;
+    this.inspected = inspected;
   }
 
   private Ioas handle(int id) {
@@ -29,7 +36,7 @@ final class TypedDoor implements Door {
 
   @Override
   public Iommufd iommufd() {
-    return iommufd;
+    return inspected;
   }
 
   @Override

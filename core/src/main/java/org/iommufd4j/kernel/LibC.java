@@ -38,6 +38,7 @@ public final class LibC {
   public static final int MADV_POPULATE_READ = 22;
   public static final int MADV_POPULATE_WRITE = 23;
   public static final int O_RDONLY = 0;
+  public static final int O_RDWR = 2;
   public static final int O_CLOEXEC = 0x80000;
 
   private static final int SC_PAGESIZE = 30;
@@ -73,6 +74,10 @@ public final class LibC {
           "ioctl",
           FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
           Linker.Option.firstVariadicArg(2));
+  private static final MethodHandle READ =
+      withErrno("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+  private static final MethodHandle WRITE =
+      withErrno("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
   private static final MethodHandle CLOSE =
       withErrno("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
 
@@ -268,6 +273,28 @@ public final class LibC {
     Scratch s = SCRATCH.get();
     try {
       int r = (int) IOCTL.invokeExact(s.capture, fd, request, arg);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code read(2)} into all of {@code buffer}. @return bytes read or -errno */
+  public static long read(int fd, MemorySegment buffer) {
+    Scratch s = SCRATCH.get();
+    try {
+      long r = (long) READ.invokeExact(s.capture, fd, buffer, buffer.byteSize());
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** {@code write(2)} of all of {@code buffer}. @return bytes written or -errno */
+  public static long write(int fd, MemorySegment buffer) {
+    Scratch s = SCRATCH.get();
+    try {
+      long r = (long) WRITE.invokeExact(s.capture, fd, buffer, buffer.byteSize());
       return r < 0 ? -errno(s) : r;
     } catch (Throwable t) {
       throw unexpected(t);

@@ -69,6 +69,43 @@ public enum Command {
     return minSize;
   }
 
+  /**
+   * The command whose request number is exactly {@code request} (low 32 bits, as the kernel
+   * matches it), or null.
+   */
+  public static Command of(long request) {
+    long r = request & 0xffff_ffffL;
+    Command c = inSlot((int) (r & 0xff) - CMD_BASE);
+    return c != null && c.request() == r ? c : null;
+  }
+
+  /** The command's name for {@code request}, or its number in hex ({@code 0x3b7f}). */
+  public static String nameOf(long request) {
+    Command c = of(request);
+    return c != null ? c.name() : "0x" + Long.toHexString(request & 0xffff_ffffL);
+  }
+
+  /**
+   * Offset of the object id the request names (the IOAS for the IOAS commands, {@code
+   * out_ioas_id} for IOAS_ALLOC, {@code object_id} for OPTION, the id of DESTROY and of the test
+   * ops), or -1 when the struct names none that this table knows.
+   */
+  public long idOffset() {
+    return switch (this) {
+      case IOMMU_DESTROY -> IommuDestroy.ID;
+      case IOMMU_IOAS_ALLOC -> IommuIoasAlloc.OUT_IOAS_ID;
+      case IOMMU_IOAS_ALLOW_IOVAS -> IommuIoasAllowIovas.IOAS_ID;
+      case IOMMU_IOAS_COPY -> IommuIoasCopy.DST_IOAS_ID;
+      case IOMMU_IOAS_IOVA_RANGES -> IommuIoasIovaRanges.IOAS_ID;
+      case IOMMU_IOAS_MAP -> IommuIoasMap.IOAS_ID;
+      case IOMMU_IOAS_UNMAP -> IommuIoasUnmap.IOAS_ID;
+      case IOMMU_OPTION -> IommuOption.OBJECT_ID;
+      case IOMMU_VFIO_IOAS -> IommuVfioIoas.IOAS_ID;
+      case IOMMU_TEST_CMD -> IommuTestCmd.ID;
+      default -> -1;
+    };
+  }
+
   /** The command in table slot {@code nr - 0x80}, or null for an empty slot. */
   static Command inSlot(int slot) {
     return slot >= 0 && slot < BY_SLOT.length ? BY_SLOT[slot] : null;

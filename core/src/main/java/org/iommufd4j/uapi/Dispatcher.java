@@ -49,6 +49,12 @@ public final class Dispatcher {
     final MemorySegment word;
     final MemorySegment range;
     final MemorySegment tail;
+    /** The command whose struct {@link #kbuf} holds, once copied in; for events and logs. */
+    Command decoded;
+
+    static Scratch current() {
+      return SCRATCH.get();
+    }
 
     Scratch() {
       Arena arena = Arena.ofAuto();
@@ -81,19 +87,15 @@ public final class Dispatcher {
    * @return 0, a positive result (VFIO compatibility calls), or {@code -errno}
    */
   public static int ioctl(Context ctx, Caller caller, long request, long arg, MemorySegment direct) {
+    IoctlEvent event = new IoctlEvent();
+    event.begin();
+    int result;
+    ErrnoException failure = null;
     try {
-      int result = dispatch(ctx, caller, request, arg, direct);
-      if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
-        LOG.log(System.Logger.Level.DEBUG, "ioctl request=0x{0} -> {1}",
-            Long.toHexString(request), result);
-      }
-      return result;
+      result = dispatch(ctx, caller, request, arg, direct);
     } catch (ErrnoException e) {
-      if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
-        LOG.log(System.Logger.Level.DEBUG, "ioctl request=0x{0} -> {1}",
-            Long.toHexString(request), e.getMessage());
-      }
-      return -e.errno().number();
+      failure = e;
+      result = -e.errno().number();
     } catch (RuntimeException | StackOverflowError e) {
       INTERNAL_ERRORS.incrementAndGet();
       if (STRICT) {
@@ -101,12 +103,59 @@ public final class Dispatcher {
       }
       LOG.log(System.Logger.Level.ERROR, "emulator fault in ioctl 0x"
           + Long.toHexString(request) + ", answered EIO", e);
-      return -Errno.EIO.number();
+      result = -Errno.EIO.number();
     }
+    event.end();
+    if (event.shouldCommit()) {
+      event.set(Command.nameOf(request), decodedId(), result < 0 ? -result : 0,
+          IoctlEvent.DOOR_IOCTL, "emulated").commit();
+    }
+    if (result < 0 ? LOG.isLoggable(System.Logger.Level.DEBUG)
+        : LOG.isLoggable(System.Logger.Level.TRACE)) {
+      log(request, result, failure);
+    }
+    return result;
+  }
+
+  /**
+   * STYLE §8: an errno is the caller's business, so DEBUG, one line per ioctl (TRACE for
+   * successes), {@code name=value} with numbers in hex; only called once the level is enabled.
+   */
+  private static void log(long request, int result, ErrnoException failure) {
+    Command cmd = Scratch.current().decoded;
+    String id = cmd == null || cmd.idOffset() < 0 ? ""
+        : " id=" + Integer.toUnsignedString(decodedId());
+    if (result >= 0) {
+      LOG.log(System.Logger.Level.TRACE, "ioctl name={0} request=0x{1}{2} result={3}",
+          Command.nameOf(request), Long.toHexString(request), id, result);
+    } else {
+      Errno errno = errnoOf(-result);
+      LOG.log(System.Logger.Level.DEBUG, "ioctl name={0} request=0x{1}{2} errno={3} reason={4}",
+          Command.nameOf(request), Long.toHexString(request), id,
+          errno == null ? Integer.toString(-result) : errno.name(),
+          failure != null ? failure.detail() : "-");
+    }
+  }
+
+  private static Errno errnoOf(int number) {
+    try {
+      return Errno.of(number);
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  /** The id field of this thread's last decoded struct (after the call), or 0 if none. */
+  private static int decodedId() {
+    Scratch s = Scratch.current();
+    Command cmd = s.decoded;
+    return cmd == null || cmd.idOffset() < 0 ? 0 : s.kbuf.get(U32, cmd.idOffset());
   }
 
   private static int dispatch(Context ctx, Caller caller, long longRequest, long arg,
       MemorySegment direct) {
+    Scratch scratch = SCRATCH.get();
+    scratch.decoded = null;
     // spec §1.3, §1.4: the system call's cmd is an unsigned int, matched as a full 32-bit value;
     // bits above 32 of a C unsigned long (or a sign-extended Java int) never reach the driver.
     long request = longRequest & 0xffff_ffffL;
@@ -117,7 +166,7 @@ public final class Dispatcher {
       // The VFIO type-1 compatibility handler (§7.7) sees these without the size word being read.
       return VfioDispatcher.ioctl(ctx, caller, request, arg, direct);
     }
-    Arg a = new Arg(caller.memory(), arg, direct, SCRATCH.get());
+    Arg a = new Arg(caller.memory(), arg, direct, scratch);
     int size = a.readSize();
     Command cmd = Command.inSlot(slot);
     if (cmd == null || cmd.request() != request) {
@@ -127,6 +176,7 @@ public final class Dispatcher {
       return -Errno.EINVAL.number();
     }
     a.copyIn(size, cmd.ksize());
+    scratch.decoded = cmd;
     return switch (cmd) {
       case IOMMU_DESTROY -> destroy(ctx, a);
       case IOMMU_IOAS_ALLOC -> ioasAlloc(ctx, a);

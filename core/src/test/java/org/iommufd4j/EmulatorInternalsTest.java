@@ -1,0 +1,34 @@
+package org.iommufd4j;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.lang.foreign.Arena;
+import org.junit.jupiter.api.Test;
+
+class EmulatorInternalsTest {
+  private static final Configuration OWN_HOST = Configuration.builder().privateHost(true).build();
+
+  @Test
+  void invariantsOfAnEmulatedContextHoldBeforeAndAfterClose() {
+    try (Iommufd iommufd = Iommufd.emulated(OWN_HOST); Arena arena = Arena.ofConfined()) {
+      Ioas a = iommufd.createIoas();
+      EmulatedDevice dev = iommufd.createDevice(DomainModel.selftestMock());
+      dev.attach(a);
+      a.map(arena.allocate(1 << 20, 1 << 20), Protection.READ);
+      assertThat(EmulatorInternals.isEmulated(iommufd)).isTrue();
+      assertThat(EmulatorInternals.checkInvariants(iommufd)).isEmpty();
+      iommufd.close();
+      assertThat(EmulatorInternals.checkInvariants(iommufd)).isEmpty();
+    }
+  }
+
+  @Test
+  void otherBackendsHaveNoInvariantsToCheck() {
+    try (Iommufd notEmulated = new IoctlOverEmulator(Iommufd.emulated(OWN_HOST))) {
+      assertThat(EmulatorInternals.isEmulated(notEmulated)).isFalse();
+      assertThatThrownBy(() -> EmulatorInternals.checkInvariants(notEmulated))
+          .isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+}

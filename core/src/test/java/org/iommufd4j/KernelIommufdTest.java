@@ -1,0 +1,163 @@
+package org.iommufd4j;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.iommufd4j.uapi.Command;
+import org.iommufd4j.uapi.IommuIoasAlloc;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link Iommufd#kernel()}: on a machine without {@code /dev/iommu} it must fail with a message
+ * naming the path and the errno; with one, the scenarios below run on the real kernel. Every
+ * kernel scenario aborts (skips) with the reason {@code open} gave when there is no usable {@code
+ * /dev/iommu}; none passes without having run. The same typed code also runs against the emulator
+ * in every conformance test ({@link FrontDoor#TYPED_OVER_IOCTL}).
+ */
+class KernelIommufdTest {
+  private static final Path DEV_IOMMU = Path.of("/dev/iommu");
+
+  private final Arena arena = Arena.ofConfined();
+  private Iommufd kernel;
+
+  /** The real kernel, or the test is skipped with the reason open(2) gave. */
+  private Iommufd kernel() {
+    try {
+      kernel = Iommufd.kernel();
+      return kernel;
+    } catch (IommufdException e) {
+      Assumptions.abort("no usable real /dev/iommu: " + e.getMessage());
+      throw new AssertionError("unreachable");
+    }
+  }
+
+  @AfterEach
+  void closeKernel() {
+    if (kernel != null) {
+      kernel.close();
+    }
+    arena.close();
+  }
+
+  private MemorySegment buffer(long size) {
+    return arena.allocate(size, 2L << 20);
+  }
+
+  @Test
+  void withoutDevIommuOpeningFailsNamingThePathAndErrno() {
+    Assumptions.assumeFalse(Files.exists(DEV_IOMMU), "this machine has a /dev/iommu");
+    assertThatThrownBy(Iommufd::kernel)
+        .isInstanceOf(IommufdException.class)
+        .hasMessageContaining("/dev/iommu")
+        .hasMessageContaining("ENOENT")
+        .satisfies(e -> assertThat(((IommufdException) e).errno()).isEqualTo(Errno.ENOENT));
+  }
+
+  @Test
+  void openingAMissingNodeFailsWithEnoentNamingIt() {
+    assertThatThrownBy(() -> Iommufd.kernel("/nonexistent/iommufd4j-iommu"))
+        .isInstanceOf(IommufdException.class)
+        .hasMessageContaining("/nonexistent/iommufd4j-iommu")
+        .hasMessageContaining("errno 2")
+        .satisfies(e -> assertThat(((IommufdException) e).errno()).isEqualTo(Errno.ENOENT));
+  }
+
+  @Test
+  void openingANodeThatIsNotIommufdGivesEnottyPerIoctl() {
+    // /dev/null opens fine, so this exercises the kernel backend's ioctl path on any machine.
+    try (Iommufd notIommufd = Iommufd.kernel("/dev/null")) {
+      assertThatThrownBy(notIommufd::createIoas)
+          .isInstanceOf(IommufdException.class)
+          .satisfies(e -> assertThat(((IommufdException) e).errno()).isEqualTo(Errno.ENOTTY))
+          .hasMessageContaining("IOMMU_IOAS_ALLOC");
+      MemorySegment s = arena.allocate(IommuIoasAlloc.SIZE, 8);
+      s.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, IommuIoasAlloc.SIZE);
+      assertThat(notIommufd.ioctl(Command.IOMMU_IOAS_ALLOC.request(), s))
+          .isEqualTo(-Errno.ENOTTY.number());
+      notIommufd.close();
+      assertThat(notIommufd.ioctl(Command.IOMMU_IOAS_ALLOC.request(), s))
+          .as("after close").isEqualTo(-Errno.EBADF.number());
+      assertThatThrownBy(notIommufd::createIoas)
+          .satisfies(e -> assertThat(((IommufdException) e).errno()).isEqualTo(Errno.EBADF));
+    }
+  }
+
+  @Test
+  void createDeviceIsUnsupported() {
+    try (Iommufd notIommufd = Iommufd.kernel("/dev/null")) {
+      assertThatThrownBy(() -> notIommufd.createDevice(DomainModel.vtd()))
+          .isInstanceOf(UnsupportedOperationException.class)
+          .hasMessageContaining("emulated");
+    }
+  }
+
+  @Test
+  void closeFdRefusesTheIommufdItself() {
+    try (Iommufd notIommufd = Iommufd.kernel("/dev/null")) {
+      assertThat(notIommufd.closeFd(-1)).isEqualTo(-Errno.EBADF.number());
+    }
+  }
+
+  // ---- scenarios that need the real kernel ---------------------------------------------------
+
+  @Test
+  void mapAndUnmapOnTheRealKernel() {
+    Iommufd k = kernel();
+    Ioas ioas = k.createIoas();
+    assertThat(ioas.id()).isPositive();
+    MemorySegment buf = buffer(1 << 20);
+    Mapping m = ioas.map(buf, Protection.READ_WRITE);
+    assertThat(ioas.unmap(m)).isEqualTo(1 << 20);
+    ioas.mapFixed(0x100_0000L, buf, Protection.READ);
+    assertThatThrownBy(() -> ioas.mapFixed(0x100_0000L, buf, Protection.READ))
+        .satisfies(e -> assertThat(((IommufdException) e).errno()).isEqualTo(Errno.EEXIST));
+    assertThat(ioas.unmapAll()).isEqualTo(1 << 20);
+  }
+
+  @Test
+  void iovaRangesAndAllowIovasOnTheRealKernel() {
+    Iommufd k = kernel();
+    Ioas ioas = k.createIoas();
+    IovaRanges ranges = ioas.iovaRanges();
+    assertThat(ranges.ranges()).isNotEmpty();
+    ioas.allowIovas(List.of(new IovaRange(0x10_0000L, 0xff_ffffL)));
+    MemorySegment buf = buffer(1 << 20);
+    assertThat(ioas.map(buf, Protection.READ).iova()).isEqualTo(0x10_0000L);
+  }
+
+  @Test
+  void destroyedIoasAnswersEnoentOnTheRealKernel() {
+    Iommufd k = kernel();
+    Ioas ioas = k.createIoas();
+    int id = ioas.id();
+    ioas.close();
+    assertThatThrownBy(() -> k.destroy(id))
+        .satisfies(e -> assertThat(((IommufdException) e).errno()).isEqualTo(Errno.ENOENT));
+    assertThatThrownBy(() -> k.ioas(id))
+        .satisfies(e -> assertThat(((IommufdException) e).errno()).isEqualTo(Errno.ENOENT));
+  }
+
+  @Test
+  void emulatorAndKernelAgreeOnAScenario() {
+    Iommufd k = kernel();
+    try (Iommufd emulated = Iommufd.emulated()) {
+      for (Iommufd i : List.of(k, emulated)) {
+        Ioas a = i.createIoas();
+        Ioas b = i.createIoas();
+        MemorySegment buf = buffer(2 << 20);
+        Mapping m = a.map(buf, Protection.READ_WRITE);
+        Mapping c = b.copy(a, m.iova(), m.length(), Protection.READ);
+        assertThat(c.iova()).as(i.toString()).isEqualTo(m.iova());
+        assertThatThrownBy(() -> a.unmap(m.iova(), 4096)).as(i.toString())
+            .satisfies(e -> assertThat(((IommufdException) e).errno()).isEqualTo(Errno.ENOENT));
+      }
+    }
+  }
+}
