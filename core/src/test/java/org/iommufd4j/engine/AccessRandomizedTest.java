@@ -83,6 +83,10 @@ class AccessRandomizedTest {
     final Map<Integer, Integer> nextItem = new HashMap<>();
     final Map<Integer, Boolean> pinning = new HashMap<>();
     Integer stdev;
+    /** The mock device's DEVICE id while {@link #stdev} lives, for a second, explicit domain. */
+    int idev;
+    /** An explicit paging HWPT on IOAS A: the second domain. */
+    Integer hwpt2;
     String op = "setup";
     int step;
 
@@ -124,8 +128,10 @@ class AccessRandomizedTest {
           unpin();
         } else if (dice < 95) {
           rw();
-        } else {
+        } else if (rnd.nextBoolean()) {
           toggleDomain();
+        } else {
+          toggleSecondDomain();
         }
         check();
       }
@@ -194,7 +200,7 @@ class AccessRandomizedTest {
       Errno expected = null;
       if (overlaps(ioas, iova, iova + length - 1)) {
         expected = Errno.EEXIST;
-      } else if (ioas == A && stdev != null && !source.pinnable()) {
+      } else if (ioas == A && hasDomain() && !source.pinnable()) {
         expected = Errno.EFAULT;
       }
       expect(expected, () -> ctx.map(caller, new MapRequest(flags, ioas, 0, va, length, iova)));
@@ -304,7 +310,7 @@ class AccessRandomizedTest {
         expected = Errno.EEXIST;
       } else if (write && steps.stream().anyMatch(s -> !s.area().source().writable())) {
         expected = Errno.EPERM;
-      } else if (dst == A && stdev != null
+      } else if (dst == A && hasDomain()
           && steps.stream().anyMatch(s -> !s.area().source().pinnable())) {
         expected = Errno.EFAULT;
       }
@@ -522,13 +528,37 @@ class AccessRandomizedTest {
         return;
       }
       op = "add mock domain";
-      boolean fails = areas.get(A).values().stream().anyMatch(a -> !a.source().pinnable());
-      int[] ids = {0};
+      boolean fails = !hasDomain()
+          && areas.get(A).values().stream().anyMatch(a -> !a.source().pinnable());
+      Selftest.MockDomainIds[] ids = {null};
       expect(fails ? Errno.EFAULT : null, () -> ids[0] = ctx.selftest().mockDomain(A, 0,
-          r -> true).stdevId());
+          r -> true));
       if (!fails) {
-        stdev = ids[0];
+        stdev = ids[0].stdevId();
+        idev = ids[0].idevId();
       }
+    }
+
+    /** A second domain (explicit HWPT_ALLOC on A): it copies the frames, never pins anew. */
+    void toggleSecondDomain() {
+      if (hwpt2 != null) {
+        op = "destroy explicit hwpt " + hwpt2;
+        ctx.destroy(hwpt2);
+        hwpt2 = null;
+        return;
+      }
+      if (stdev == null) {
+        return; // no device to allocate it for
+      }
+      op = "alloc explicit hwpt on A for device " + idev;
+      int[] id = {0};
+      expect(null, () -> id[0] = ctx.hwpt().alloc(new HwptAllocRequest(0, idev, A, 0,
+          HwptAllocRequest.DATA_NONE, 0, 0), () -> 0, r -> true));
+      hwpt2 = id[0];
+    }
+
+    boolean hasDomain() {
+      return stdev != null || hwpt2 != null;
     }
 
     // ---- the check ----------------------------------------------------------------------------
@@ -536,7 +566,7 @@ class AccessRandomizedTest {
     void check() {
       assertThat(ctx.checkInvariants()).as(where()).isEmpty();
       Map<Source, java.util.BitSet> needed = new HashMap<>();
-      if (stdev != null) {
+      if (hasDomain()) {
         for (ModelArea a : areas.get(A).values()) {
           needed.computeIfAbsent(a.source(), k -> new java.util.BitSet())
               .set((int) (a.offset() / PAGE), (int) ((a.offset() + a.length() - 1) / PAGE) + 1);
