@@ -128,7 +128,7 @@ class AccessRandomizedTest {
           unpin();
         } else if (dice < 95) {
           rw();
-        } else if (rnd.nextBoolean()) {
+        } else if (random.nextBoolean()) {
           toggleDomain();
         } else {
           toggleSecondDomain();
