@@ -5,6 +5,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.List;
+import org.iommufd4j.DomainModel;
+import org.iommufd4j.EmulatedDevice;
+import org.iommufd4j.IommuFaultException;
 import org.iommufd4j.Iommufd;
 import org.iommufd4j.IommufdException;
 import org.iommufd4j.Ioas;
@@ -60,9 +63,31 @@ final class DemoCommand implements Runnable {
       out.printf("IOMMU_DESTROY while in use?  -> %s%n", destroyResult(iommufd, second.id()));
 
       rawMap(out, iommufd, arena, ioas.id(), buffer);
+      device(out, iommufd, arena, ioas, buffer);
       out.println();
+      out.println("The state now (./run.sh inspect shows more, also as --json or --svg):");
+      out.println(iommufd.inspect().toTable());
       out.println("Every step above went through the same engine the byte ABI uses;");
       out.println("run ./test.sh for the conformance suite.");
+    }
+  }
+
+  /** An emulated device behind a VT-d-like IOMMU: its DMA lands in this process's buffer. */
+  private static void device(PrintWriter out, Iommufd iommufd, Arena arena, Ioas ioas,
+      MemorySegment buffer) {
+    EmulatedDevice nic = iommufd.createDevice(DomainModel.vtd());
+    nic.attach(ioas);
+    out.printf("EmulatedDevice(vtd).attach   -> hwpt %d; IOVA ranges now %s%n", nic.hwptId(),
+        ioas.iovaRanges().ranges());
+    Mapping ring = ioas.mapFixed(0x4000_0000L, buffer.asSlice(0, 1 << 16), Protection.READ_WRITE);
+    MemorySegment packet = arena.allocateFrom("hello from the device");
+    nic.dmaWrite(ring.iova() + 64, packet);
+    out.printf("device DMA write at 0x%x   -> buffer[64..] = \"%s\"%n", ring.iova() + 64,
+        buffer.getString(64));
+    try {
+      nic.dmaRead(0xdead_0000L, arena.allocate(8));
+    } catch (IommuFaultException f) {
+      out.printf("device DMA read at 0x%x  -> IOMMU fault %s%n", f.iova(), f.reason());
     }
   }
 
