@@ -62,14 +62,20 @@ final class MockDomain extends Domain {
   @Override
   void map(long iova, long pa, long length, int prot, boolean largePages) {
     long protBits = ((prot & PROT_READ) != 0 ? READ : 0) | ((prot & PROT_WRITE) != 0 ? WRITE : 0);
+    boolean hugeCapable = largePages && (pageSizes & HUGE_PAGE) != 0;
     long end = iova + length;
     long pos = iova;
+    long[] c = null;
+    long chunkKey = -1;
     while (pos != end) {
-      long size = pageSizeFor(pos, pa, end - pos, largePages ? HUGE_PAGE : 4096);
+      long size = hugeCapable ? pageSizeFor(pos, pa, end - pos, HUGE_PAGE) : GRANULE;
       long huge = size == HUGE_PAGE ? HUGE : 0;
       for (long off = 0; off < size; off += GRANULE) {
         long g = (pos + off) / GRANULE;
-        long[] c = chunk(g, true);
+        if (g >>> CHUNK_SHIFT != chunkKey) { // one chunk lookup per 512 granules
+          c = chunk(g, true);
+          chunkKey = g >>> CHUNK_SHIFT;
+        }
         int i = (int) (g & ((1 << CHUNK_SHIFT) - 1));
         // One map operation per call, or per 4 KiB page with large pages off (§4.8), which is
         // what lets a VFIO TYPE1 cut (§4.5.4) unmap on START/LAST boundaries.
@@ -91,9 +97,14 @@ final class MockDomain extends Domain {
   @Override
   void unmap(long iova, long length) {
     long end = iova + length;
+    long[] c = null;
+    long chunkKey = -1;
     for (long pos = iova; pos != end; pos += GRANULE) {
       long g = pos / GRANULE;
-      long[] c = chunk(g, false);
+      if (g >>> CHUNK_SHIFT != chunkKey) {
+        c = chunk(g, false);
+        chunkKey = g >>> CHUNK_SHIFT;
+      }
       if (c == null) {
         continue;
       }
