@@ -2,6 +2,7 @@ package org.iommufd4j.engine;
 
 import static org.iommufd4j.engine.Unsigned.ge;
 import static org.iommufd4j.engine.Unsigned.gt;
+import static org.iommufd4j.engine.Unsigned.le;
 import static org.iommufd4j.engine.Unsigned.lt;
 import static org.iommufd4j.engine.Unsigned.max;
 
@@ -116,12 +117,30 @@ final class AreaTree {
     return null;
   }
 
+  /** Set by {@link #insertIfFree} when the new area overlapped a neighbour. */
+  private boolean refused;
+
   /** Inserts {@code a}, which must not overlap any area. One descent. */
   void insert(Area a) {
+    if (!insertIfFree(a)) {
+      throw new IllegalStateException(a + " overlaps an area");
+    }
+  }
+
+  /**
+   * Inserts {@code a} unless it overlaps an area; returns whether it did. One descent: its
+   * neighbours on the way down decide, since areas never overlap each other.
+   */
+  boolean insertIfFree(Area a) {
     a.left = a.right = null;
     a.height(1);
+    refused = false;
     root = insert(root, a, null, null);
+    if (refused) {
+      return false;
+    }
     size++;
+    return true;
   }
 
   /**
@@ -129,8 +148,12 @@ final class AreaTree {
    * predecessor and successor are known, and the successor (an ancestor) gets its new gap before
    * the unwinding recomputes the path.
    */
-  private static Area insert(Area n, Area a, Area pred, Area succ) {
+  private Area insert(Area n, Area a, Area pred, Area succ) {
     if (n == null) {
+      if ((pred != null && ge(pred.last, a.iova)) || (succ != null && le(succ.iova, a.last))) {
+        refused = true; // nothing below changed, so the unwinding rebalances nothing
+        return null;
+      }
       a.gapBefore = pred == null ? a.iova : a.iova - pred.last - 1;
       a.maxGap = a.gapBefore;
       if (succ != null) {

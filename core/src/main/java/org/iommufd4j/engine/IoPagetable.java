@@ -382,6 +382,15 @@ final class IoPagetable {
 
   /** Fixed-IOVA validation (§4.4), after the length-alignment check. */
   void checkFixed(long iova, long length) {
+    checkFixedRange(iova, length);
+    long last = iova + length - 1;
+    if (areas.intersects(iova, last)) {
+      throw ErrnoException.of(EEXIST, "[" + hex(iova) + ", " + hex(last) + "] is already mapped");
+    }
+  }
+
+  /** §4.4 steps 1-3: alignment, overflow, reserved ranges. */
+  private void checkFixedRange(long iova, long length) {
     if ((iova & (align - 1)) != 0) {
       throw ErrnoException.of(EINVAL, "iova=" + hex(iova) + " not aligned to " + hex(align));
     }
@@ -393,8 +402,39 @@ final class IoPagetable {
       throw ErrnoException.of(EINVAL,
           "[" + hex(iova) + ", " + hex(last) + "] intersects a reserved range");
     }
-    if (areas.intersects(iova, last)) {
-      throw ErrnoException.of(EEXIST, "[" + hex(iova) + ", " + hex(last) + "] is already mapped");
+  }
+
+  /**
+   * FIXED_IOVA placement of one slice (MAP): §4.4, then the insertion checks of §4.5.1, in that
+   * order, with a single tree descent deciding EEXIST and inserting. A later refusal takes the
+   * area out again.
+   */
+  List<Area> insertFixed(long iova, Slice s, int prot) {
+    checkFixedRange(iova, s.length());
+    Area area = new Area(iova, s.length(), prot, s.pages(), s.offset());
+    if (!areas.insertIfFree(area)) {
+      throw ErrnoException.of(EEXIST, "[" + hex(iova) + ", " + hex(area.last)
+          + "] is already mapped");
+    }
+    try {
+      checkSlice(s, prot);
+      FaultInjection.check(FaultInjection.Site.ALLOC);
+    } catch (ErrnoException e) {
+      areas.remove(area);
+      throw e;
+    }
+    return List.of(area);
+  }
+
+  /** §4.5.1 steps 1-2 for one slice: EPERM, then the in-page offset against the alignment. */
+  private void checkSlice(Slice s, int prot) {
+    if ((prot & Area.PROT_WRITE) != 0 && !s.pages().writable) {
+      throw ErrnoException.of(EPERM, "WRITEABLE requested on memory mapped read-only");
+    }
+    long inPage = (s.pages().base + s.offset()) & (PAGE_SIZE - 1);
+    if ((inPage & (align - 1)) != 0) {
+      throw ErrnoException.of(EINVAL, "in-page offset " + hex(inPage)
+          + " of the memory not aligned to " + hex(align));
     }
   }
 
@@ -414,14 +454,7 @@ final class IoPagetable {
     long at = iova;
     try {
       for (Slice s : slices) {
-        if ((prot & Area.PROT_WRITE) != 0 && !s.pages().writable) {
-          throw ErrnoException.of(EPERM, "WRITEABLE requested on memory mapped read-only");
-        }
-        long inPage = (s.pages().base + s.offset()) & (PAGE_SIZE - 1);
-        if ((inPage & (align - 1)) != 0) {
-          throw ErrnoException.of(EINVAL, "in-page offset " + hex(inPage)
-              + " of the memory not aligned to " + hex(align));
-        }
+        checkSlice(s, prot);
         if (Unsigned.lastOverflows(at, s.length())) {
           throw ErrnoException.of(EOVERFLOW, "iova=" + hex(at) + " length=" + hex(s.length()));
         }

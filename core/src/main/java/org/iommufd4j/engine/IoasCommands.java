@@ -154,13 +154,19 @@ final class IoasCommands {
           + hex(iopt.align()));
     }
     long iova;
-    if ((flags & MAP_FIXED_IOVA) != 0) {
-      iopt.checkFixed(fixedIova, length);
+    List<Area> inserted;
+    if ((flags & MAP_FIXED_IOVA) != 0 && slices.size() == 1) {
       iova = fixedIova;
+      inserted = iopt.insertFixed(iova, slices.getFirst(), protOf(flags));
     } else {
-      iova = iopt.allocIova(length, hint);
+      if ((flags & MAP_FIXED_IOVA) != 0) {
+        iopt.checkFixed(fixedIova, length);
+        iova = fixedIova;
+      } else {
+        iova = iopt.allocIova(length, hint);
+      }
+      inserted = iopt.insert(iova, slices, protOf(flags));
     }
-    List<Area> inserted = iopt.insert(iova, slices, protOf(flags));
     iopt.commit(inserted);
     return iova;
   }
