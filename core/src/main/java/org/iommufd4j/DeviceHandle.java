@@ -1,6 +1,6 @@
 package org.iommufd4j;
 
-import static org.iommufd4j.EmulatedIommufd.callLong;
+import static org.iommufd4j.TypedCalls.runLong;
 
 import java.lang.foreign.MemorySegment;
 import org.iommufd4j.engine.DmaFault;
@@ -31,13 +31,13 @@ final class DeviceHandle implements EmulatedDevice {
   @Override
   public void attach(Ioas ioas) {
     checkOpen();
-    callLong(() -> owner.context().attachDevice(id, ioas.id()));
+    runLong(() -> owner.context().attachDevice(id, ioas.id()));
   }
 
   @Override
   public void detach() {
     checkOpen();
-    callLong(() -> {
+    runLong(() -> {
       owner.context().detachDevice(id);
       return 0;
     });
@@ -46,7 +46,7 @@ final class DeviceHandle implements EmulatedDevice {
   @Override
   public int hwptId() {
     checkOpen();
-    return (int) callLong(() -> owner.context().attachedHwpt(id));
+    return (int) runLong(() -> owner.context().attachedHwpt(id));
   }
 
   private void dma(long iova, MemorySegment buffer, boolean write) {
@@ -71,7 +71,7 @@ final class DeviceHandle implements EmulatedDevice {
   @Override
   public long translate(long iova) {
     checkOpen();
-    return callLong(() -> owner.context().translate(id, iova));
+    return runLong(() -> owner.context().translate(id, iova));
   }
 
   @Override
@@ -80,7 +80,7 @@ final class DeviceHandle implements EmulatedDevice {
       return;
     }
     closed = true;
-    callLong(() -> {
+    runLong(() -> {
       owner.context().unbindDevice(id);
       return 0;
     });

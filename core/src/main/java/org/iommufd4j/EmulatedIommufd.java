@@ -6,11 +6,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
-import java.util.function.LongSupplier;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
-import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.Host;
 import org.iommufd4j.engine.VirtualFileTable;
 import org.iommufd4j.engine.IoasObject;
@@ -59,23 +57,6 @@ final class EmulatedIommufd implements Iommufd {
     return Dispatcher.ioctl(context, caller, request, address, arg);
   }
 
-  /** Runs an engine call, rethrowing its failure with the caller's stack trace. */
-  static <T> T call(java.util.function.Supplier<T> engineCall) {
-    try {
-      return engineCall.get();
-    } catch (ErrnoException e) {
-      throw new IommufdException(e.errno(), e.detail());
-    }
-  }
-
-  static long callLong(LongSupplier engineCall) {
-    try {
-      return engineCall.getAsLong();
-    } catch (ErrnoException e) {
-      throw new IommufdException(e.errno(), e.detail());
-    }
-  }
-
   /** Spec §2.8: after the last close the file descriptor is gone; every call is EBADF. */
   void checkOpen() {
     if (context.isClosed()) {
@@ -94,7 +75,7 @@ final class EmulatedIommufd implements Iommufd {
   @Override
   public Ioas ioas(int ioasId) {
     checkOpen();
-    IoasObject object = call(() -> context.lookupIoas(ioasId));
+    IoasObject object = TypedCalls.run(() -> context.lookupIoas(ioasId));
     return new EmulatedIoas(this, object);
   }
 
@@ -134,7 +115,7 @@ final class EmulatedIommufd implements Iommufd {
   public EmulatedDevice createDevice(DomainModel model) {
     Objects.requireNonNull(model, "model");
     checkOpen();
-    return new DeviceHandle(this, (int) callLong(() -> context.bindDevice(model.spec())));
+    return new DeviceHandle(this, (int) TypedCalls.runLong(() -> context.bindDevice(model.spec())));
   }
 
   @Override

@@ -40,6 +40,28 @@ final class TypedCalls {
     }
   }
 
+  /** An engine call that is no ioctl (a lookup, a device of the typed API): failures rethrown. */
+  static <T> T run(Supplier<T> engineCall) {
+    try {
+      return engineCall.get();
+    } catch (ErrnoException e) {
+      throw rethrow(e);
+    }
+  }
+
+  static long runLong(LongSupplier engineCall) {
+    try {
+      return engineCall.getAsLong();
+    } catch (ErrnoException e) {
+      throw rethrow(e);
+    }
+  }
+
+  /** The engine's stack-less failure as the public exception, with the caller's stack. */
+  private static IommufdException rethrow(ErrnoException e) {
+    return new IommufdException(e.errno(), e.detail());
+  }
+
   private static void commit(IoctlEvent event, Command command, int id, int errno) {
     event.end();
     if (event.shouldCommit()) {
@@ -54,6 +76,6 @@ final class TypedCalls {
       LOG.log(System.Logger.Level.DEBUG, "typed name={0} id={1} errno={2} reason={3}",
           command.name(), Integer.toUnsignedString(id), e.errno().name(), e.detail());
     }
-    return new IommufdException(e.errno(), e.detail());
+    return rethrow(e);
   }
 }
