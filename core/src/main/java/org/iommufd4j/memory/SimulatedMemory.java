@@ -76,59 +76,43 @@ public final class SimulatedMemory implements UserMemory {
     if (dst.isReadOnly()) {
       throw new IllegalArgumentException("dst is read-only");
     }
-    long length = dst.byteSize();
-    if (length == 0) {
-      return true;
-    }
-    if (!UnsignedRange.fits(address, length)) {
-      return false;
-    }
-    lock.readLock().lock();
-    try {
-      if (!isMapped(address, length, false)) {
-        return false;
-      }
-      copyOut(address, dst);
-      return true;
-    } finally {
-      lock.readLock().unlock();
-    }
+    return access(address, dst.byteSize(), false, lock.readLock(), () -> copyOut(address, dst));
   }
 
   @Override
   public boolean write(long address, MemorySegment src) {
-    long length = src.byteSize();
-    if (length == 0) {
-      return true;
-    }
-    if (!UnsignedRange.fits(address, length)) {
-      return false;
-    }
-    lock.writeLock().lock();
-    try {
-      if (!isMapped(address, length, true)) {
-        return false;
-      }
-      copyIn(address, src);
-      return true;
-    } finally {
-      lock.writeLock().unlock();
-    }
+    return access(address, src.byteSize(), true, lock.writeLock(), () -> copyIn(address, src));
   }
 
   @Override
   public boolean isPinnable(long address, long length, boolean write) {
+    return access(address, length, write, lock.readLock(), null);
+  }
+
+  /**
+   * The one shape of every access: empty ranges succeed anywhere, wrapping ones fail, otherwise
+   * every page must be mapped (writable when {@code write}) before {@code transfer} runs, all
+   * under {@code held}.
+   */
+  private boolean access(long address, long length, boolean write,
+      java.util.concurrent.locks.Lock held, Runnable transfer) {
     if (length == 0) {
       return true;
     }
     if (!UnsignedRange.fits(address, length)) {
       return false;
     }
-    lock.readLock().lock();
+    held.lock();
     try {
-      return isMapped(address, length, write);
+      if (!isMapped(address, length, write)) {
+        return false;
+      }
+      if (transfer != null) {
+        transfer.run();
+      }
+      return true;
     } finally {
-      lock.readLock().unlock();
+      held.unlock();
     }
   }
 
