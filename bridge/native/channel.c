@@ -588,6 +588,29 @@ static struct channel *channel_get(long *err) {
 
 /* ---- callbacks -------------------------------------------------------------------------- */
 
+/* The kernel call this thread is recording: CB_KERNEL_CALL makes it. */
+struct kernel_call {
+  int fd;
+  unsigned long request;
+  void *arg;
+  i4j_ioctl_fn next;
+  int done;
+  long result;
+  uint64_t ns;
+};
+static __thread struct kernel_call *tls_kernel_call;
+
+static void kernel_call_run(struct kernel_call *k) {
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  int r = k->next(k->fd, k->request, k->arg);
+  k->result = r < 0 ? -errno : r;
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  k->ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000u + (uint64_t)b.tv_nsec - (uint64_t)a.tv_nsec;
+  k->done = 1;
+}
+
+
 static int reply(struct channel *ch, int64_t status, const void *data, size_t n, int send_fd) {
   return post_message(ch, T_CB_REPLY, &status, sizeof status, data, n, send_fd);
 }
@@ -664,6 +687,19 @@ static int callback(struct channel *ch, uint16_t type, uint32_t length, int fd) 
       if ((i4j_track_valid(target, &t) && t.kind != TRACK_CHANNEL) || i4j_classify(target) != TRACK_NONE)
         return reply(ch, 0, NULL, 0, target);
       return reply(ch, -EBADF, NULL, 0, -1);
+    }
+    case CB_KERNEL_CALL: {
+      struct kernel_call *k = tls_kernel_call;
+      if (!k || k->done) break;
+      kernel_call_run(k);
+      return reply(ch, k->result, &k->ns, sizeof k->ns, -1);
+    }
+    case CB_FILE_OF: {
+      if (length < 8) break;
+      struct tracked t;
+      int target = (int)get32(p);
+      int64_t number = i4j_track_valid(target, &t) && t.kind == KIND_KERNEL ? (int64_t)(t.ino & 0xffffffffu) : 0;
+      return reply(ch, number, NULL, 0, -1);
     }
     default:
       break;
@@ -829,17 +865,93 @@ long i4j_fail_nth(uint32_t op, uint32_t value) {
   return r;
 }
 
-void i4j_closed(uint64_t ino) {
+struct still_open {
+  uint64_t ino;
+  int found;
+};
+
+static void find_kernel_file(int fd, const struct tracked *t, void *arg) {
+  struct still_open *s = arg;
+  struct tracked v;
+  if (!s->found && t->kind == KIND_KERNEL && t->ino == s->ino && i4j_track_valid(fd, &v)) s->found = 1;
+}
+
+void i4j_closed(int kind, uint64_t ino) {
   if (!i4j_socket_path) return;
+  uint64_t payload = ino;
+  uint16_t type = T_CLOSED;
+  if (kind == KIND_KERNEL) {
+    /* a recorded file is closed for this process when its last descriptor here goes */
+    struct still_open s = {ino, 0};
+    i4j_track_each(0, ~0u, find_kernel_file, &s);
+    if (s.found) return;
+    payload = ino & 0xffffffffu;
+    type = T_KCLOSED;
+  }
   sigset_t old;
   block_signals(&old);
   long r;
   struct channel *ch = channel_get(&r);
   if (ch) {
     struct i4j_result res;
-    exchange(ch, T_CLOSED, &ino, sizeof ino, NULL, 0, -1, &res, NULL);
+    exchange(ch, type, &payload, sizeof payload, NULL, 0, -1, &res, NULL);
   }
   restore_signals(&old);
+}
+
+/* ---- exec --record --kernel ------------------------------------------------------------- */
+
+static void kernel_track(int fd, uint64_t number) {
+  uint64_t ino;
+  int sock;
+  if (number != 0 && i4j_sys_fstat_ino(fd, &ino, &sock) == 0 && !sock)
+    i4j_track_set(fd, KIND_KERNEL, i4j_kernel_ino(ino, number));
+}
+
+void i4j_kernel_open(int fd, uint32_t node, int flags, int adopted) {
+  int saved = errno;
+  sigset_t old;
+  block_signals(&old);
+  long r;
+  struct channel *ch = channel_get(&r);
+  uint64_t number = 0;
+  if (ch) {
+    uint32_t req[4] = {(uint32_t)flags, node, adopted ? 1u : 0u, 0};
+    struct i4j_result res;
+    if (exchange(ch, T_KOPEN, req, sizeof req, NULL, 0, -1, &res, NULL) == 0) number = res.handle;
+    kernel_track(fd, number);
+  }
+  restore_signals(&old);
+  DBG("%s fd %d: recorded file %llu", adopted ? "met" : "opened", fd, (unsigned long long)number);
+  errno = saved;
+}
+
+long i4j_kernel_ioctl(int fd, const struct tracked *t, unsigned long request, void *arg, i4j_ioctl_fn next) {
+  struct kernel_call k = {fd, request, arg, next, 0, 0, 0};
+  sigset_t old;
+  block_signals(&old);
+  long r;
+  struct channel *ch = channel_get(&r);
+  if (ch) {
+    struct {
+      uint64_t file, request, arg;
+      uint32_t window, flags;
+    } req = {t->ino & 0xffffffffu, request, (uint64_t)(uintptr_t)arg, 0, 0};
+    unsigned char window[I4J_WINDOW];
+    long n = arg ? i4j_self_read((uint64_t)(uintptr_t)arg, window, sizeof window) : 0;
+    req.window = n > 0 ? (uint32_t)n : 0;
+    struct i4j_result res = {0};
+    tls_kernel_call = &k;
+    r = exchange(ch, T_KIOCTL, &req, sizeof req, window, req.window, -1, &res, NULL);
+    tls_kernel_call = NULL;
+    if (k.done && r >= 0 && res.handle != 0 && res.ino <= INT32_MAX) kernel_track((int)res.ino, res.handle);
+  }
+  restore_signals(&old);
+  if (!k.done) {
+    DBG("ioctl(%d, 0x%lx) not recorded: the server did not take it", fd, request);
+    kernel_call_run(&k); /* the program's call happens, recorded or not */
+  }
+  return k.result;
 }
 
 long i4j_rw(int fd, const struct tracked *t, int type, void *buf, size_t count) {

@@ -102,7 +102,8 @@ int i4j_track_valid(int fd, struct tracked *out) {
   int saved = errno;
   int r = i4j_sys_fstat_ino(fd, &ino, &sock);
   errno = saved;
-  if (r == 0 && sock && ino == out->ino) return 1;
+  if (r == 0 && sock && out->kind != KIND_KERNEL && ino == out->ino) return 1;
+  if (r == 0 && !sock && out->kind == KIND_KERNEL && i4j_kernel_ino(ino, 0) >> 32 == out->ino >> 32) return 1;
   DBG("fd %d no longer names the tracked file: forgotten", fd);
   i4j_track_clear(fd);
   return 0;

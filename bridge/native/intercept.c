@@ -50,6 +50,9 @@ long i4j_connect_wait_ms;
 int i4j_mailbox;
 long i4j_spin_us;
 const char *i4j_debugfs;
+int i4j_kernel;
+/* With i4j_kernel: the device numbers of the real nodes, to know their descriptors. */
+static dev_t iommu_rdev, vfio_rdev;
 
 void i4j_log(const char *fmt, ...) {
   char buf[512];
@@ -202,8 +205,9 @@ static const char *redirect(const char *path, char *buf, size_t size) {
   return n > 0 && (size_t)n < size ? buf : path;
 }
 
-/* NODE_IOMMU, NODE_VFIO or NODE_FAIL_NTH when (dirfd, path) names an emulated file, else -1. */
-static int node_of(int dirfd, const char *path) {
+/* NODE_IOMMU, NODE_VFIO or NODE_FAIL_NTH when (dirfd, path) names a file the shim serves (or,
+   with i4j_kernel, records), else -1. */
+static int node_at(int dirfd, const char *path) {
   if (!i4j_socket_path || !path) return -1;
   size_t n = strlen(path);
   if (i4j_debugfs && ends_with(path, n, "fail-nth") && is_fail_nth(path)) return NODE_FAIL_NTH;
@@ -233,6 +237,9 @@ static int node_of(int dirfd, const char *path) {
   if (i4j_vfio && strcmp(full, "/dev/vfio/vfio") == 0) return NODE_VFIO;
   return -1;
 }
+
+/* node_at for stat and access: only emulated nodes are answered by the shim. */
+static int node_of(int dirfd, const char *path) { return i4j_kernel ? -1 : node_at(dirfd, path); }
 
 static int fail(int err) {
   errno = err;
@@ -292,6 +299,18 @@ static int emulated_open(int node, int flags) {
   return r < 0 ? fail(-r) : r;
 }
 
+/*
+ * An open of a node: emulated, or (i4j_kernel) made by libc as called, then recorded. `real` is
+ * the libc call, evaluated only when the kernel is to be asked.
+ */
+#define OPEN_NODE(node, flags, real) \
+  ((node) >= 0 && !i4j_kernel ? emulated_open(node, flags) : kernel_opened(node, flags, real))
+
+static int kernel_opened(int node, int flags, int r) {
+  if (r >= 0 && (node == NODE_IOMMU || node == NODE_VFIO)) i4j_kernel_open(r, (uint32_t)node, flags, 0);
+  return r;
+}
+
 #define NEEDS_MODE(flags) (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE)
 #define MODE_ARG(flags, mode) \
   mode_t mode = 0; \
@@ -306,69 +325,69 @@ static int emulated_open(int node, int flags) {
 
 EXPORT int open(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
-  int node = node_of(AT_FDCWD, path);
+  int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(open, redirect(path, buf, sizeof buf), flags, mode);
+  return OPEN_NODE(node, flags, CALL_NEXT(open, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 EXPORT int open64(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
-  int node = node_of(AT_FDCWD, path);
+  int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(open64, redirect(path, buf, sizeof buf), flags, mode);
+  return OPEN_NODE(node, flags, CALL_NEXT(open64, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 EXPORT int __open(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
-  int node = node_of(AT_FDCWD, path);
+  int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__open, redirect(path, buf, sizeof buf), flags, mode);
+  return OPEN_NODE(node, flags, CALL_NEXT(__open, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 EXPORT int __open64(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
-  int node = node_of(AT_FDCWD, path);
+  int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__open64, redirect(path, buf, sizeof buf), flags, mode);
+  return OPEN_NODE(node, flags, CALL_NEXT(__open64, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 EXPORT int openat(int dirfd, const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
-  int node = node_of(dirfd, path);
+  int node = node_at(dirfd, path);
   char buf[PATH_MAX];
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(openat, dirfd, redirect(path, buf, sizeof buf), flags, mode);
+  return OPEN_NODE(node, flags, CALL_NEXT(openat, dirfd, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
-  int node = node_of(dirfd, path);
+  int node = node_at(dirfd, path);
   char buf[PATH_MAX];
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(openat64, dirfd, redirect(path, buf, sizeof buf), flags, mode);
+  return OPEN_NODE(node, flags, CALL_NEXT(openat64, dirfd, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 /* _FORTIFY_SOURCE: the compiler calls these when it cannot prove the flags need no mode. */
 EXPORT int __open_2(const char *path, int flags) {
-  int node = node_of(AT_FDCWD, path);
+  int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__open_2, redirect(path, buf, sizeof buf), flags);
+  return OPEN_NODE(node, flags, CALL_NEXT(__open_2, redirect(path, buf, sizeof buf), flags));
 }
 
 EXPORT int __open64_2(const char *path, int flags) {
-  int node = node_of(AT_FDCWD, path);
+  int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__open64_2, redirect(path, buf, sizeof buf), flags);
+  return OPEN_NODE(node, flags, CALL_NEXT(__open64_2, redirect(path, buf, sizeof buf), flags));
 }
 
 EXPORT int __openat_2(int dirfd, const char *path, int flags) {
-  int node = node_of(dirfd, path);
+  int node = node_at(dirfd, path);
   char buf[PATH_MAX];
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__openat_2, dirfd, redirect(path, buf, sizeof buf), flags);
+  return OPEN_NODE(node, flags, CALL_NEXT(__openat_2, dirfd, redirect(path, buf, sizeof buf), flags));
 }
 
 EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
-  int node = node_of(dirfd, path);
+  int node = node_at(dirfd, path);
   char buf[PATH_MAX];
-  return node >= 0 ? emulated_open(node, flags) : CALL_NEXT(__openat64_2, dirfd, redirect(path, buf, sizeof buf), flags);
+  return OPEN_NODE(node, flags, CALL_NEXT(__openat64_2, dirfd, redirect(path, buf, sizeof buf), flags));
 }
 
 EXPORT DIR *opendir(const char *name) {
@@ -406,7 +425,7 @@ EXPORT int close(int fd) {
   int r = CALL_NEXT(close, fd);
   if (r == 0 && valid && t.kind != KIND_FAIL_NTH) {
     int saved = errno;
-    i4j_closed(t.ino);
+    i4j_closed(t.kind, t.ino);
     errno = saved;
   }
   return r;
@@ -418,7 +437,7 @@ struct range_walk {
   int flags;
   int failed;
   unsigned nclosed;
-  uint64_t closed[CLOSED_MAX]; /* files whose descriptors this closes */
+  struct tracked closed[CLOSED_MAX]; /* files whose descriptors this closes */
 };
 
 static void close_gap(struct range_walk *w, unsigned last) {
@@ -436,7 +455,7 @@ static void range_visit(int fd, const struct tracked *t, void *arg) {
   struct range_walk *w = arg;
   if (t->kind != TRACK_CHANNEL) {
     struct tracked v;
-    if (w->nclosed < CLOSED_MAX && i4j_track_valid(fd, &v)) w->closed[w->nclosed++] = v.ino;
+    if (w->nclosed < CLOSED_MAX && i4j_track_valid(fd, &v)) w->closed[w->nclosed++] = v;
     i4j_track_clear(fd);
     return;
   }
@@ -451,7 +470,7 @@ static int close_range_keeping_channels(unsigned first, unsigned last, int flags
   i4j_track_each(first, last, range_visit, &w);
   if (w.next != 0 && w.next <= last) close_gap(&w, last);
   int saved = errno;
-  for (unsigned i = 0; i < w.nclosed; i++) i4j_closed(w.closed[i]);
+  for (unsigned i = 0; i < w.nclosed; i++) i4j_closed(w.closed[i].kind, w.closed[i].ino);
   errno = saved;
   return w.failed ? fail(w.failed) : 0;
 }
@@ -482,7 +501,7 @@ static int after_dup(int from, int to, int has, const struct tracked *t) {
 static int after_dup_onto(int r, int replaced, const struct tracked *old) {
   if (r >= 0 && replaced) {
     int saved = errno;
-    i4j_closed(old->ino);
+    i4j_closed(old->kind, old->ino);
     errno = saved;
   }
   return r;
@@ -565,6 +584,25 @@ EXPORT int fcntl64(int fd, int cmd, ...) {
 
 /* ---- ioctl, read, write ----------------------------------------------------------------- */
 
+/* With i4j_kernel: a descriptor of the real node this process did not open (inherited, received)
+   is recorded from its first call on. Returns 1 if fd is one. */
+static int adopt(int fd) {
+  struct stat st;
+  int saved = errno;
+  int r = (int)syscall(SYS_fstat, fd, &st);
+  errno = saved;
+  if (r != 0 || !S_ISCHR(st.st_mode) || st.st_rdev == 0) return 0;
+  uint32_t node;
+  if (st.st_rdev == iommu_rdev)
+    node = NODE_IOMMU;
+  else if (i4j_vfio && st.st_rdev == vfio_rdev)
+    node = NODE_VFIO;
+  else
+    return 0;
+  i4j_kernel_open(fd, node, 0, 1);
+  return 1;
+}
+
 EXPORT int ioctl(int fd, unsigned long request, ...) {
   va_list ap;
   va_start(ap, request);
@@ -572,14 +610,20 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
   va_end(ap);
   struct tracked t;
   if (!i4j_track_get(fd, &t)) {
-    /* An emulated file this process never saw being made (inherited through exec)? */
-    if (!i4j_socket_path || ((request >> 8) & 0xff) != 0x3b || i4j_classify(fd) == TRACK_NONE ||
+    /* A file this process never saw being made (inherited through exec, received)? */
+    if (!i4j_socket_path || ((request >> 8) & 0xff) != 0x3b || !(i4j_kernel ? adopt(fd) : i4j_classify(fd)) ||
         !i4j_track_get(fd, &t))
       return CALL_NEXT(ioctl, fd, request, arg);
   } else if (t.kind == TRACK_CHANNEL) {
     return fail(EBADF);
   } else if (!i4j_track_valid(fd, &t)) {
     return CALL_NEXT(ioctl, fd, request, arg);
+  }
+  if (t.kind == KIND_KERNEL) {
+    if (((request >> 8) & 0xff) != 0x3b || !next_ioctl()) return CALL_NEXT(ioctl, fd, request, arg);
+    long r = i4j_kernel_ioctl(fd, &t, request, arg, next_ioctl());
+    DBG("kernel ioctl(%d, 0x%lx) -> %ld", fd, request, r);
+    return r < 0 ? fail((int)-r) : (int)r;
   }
   switch ((unsigned)request) {
     case FIOCLEX:
@@ -604,7 +648,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t count) {
   struct tracked t;
   if (i4j_track_get(fd, &t)) {
     if (t.kind == TRACK_CHANNEL) return fail(EBADF);
-    if (i4j_track_valid(fd, &t)) {
+    if (t.kind != KIND_KERNEL && i4j_track_valid(fd, &t)) {
       if (t.kind == KIND_IOMMUFD) return fail(EINVAL);
       if (t.kind == KIND_FAIL_NTH) return fail_nth_read(buf, count, 0);
       long r = i4j_rw(fd, &t, T_READ, buf, count);
@@ -618,7 +662,7 @@ EXPORT ssize_t write(int fd, const void *buf, size_t count) {
   struct tracked t;
   if (i4j_track_get(fd, &t)) {
     if (t.kind == TRACK_CHANNEL) return fail(EBADF);
-    if (i4j_track_valid(fd, &t)) {
+    if (t.kind != KIND_KERNEL && i4j_track_valid(fd, &t)) {
       if (t.kind == KIND_IOMMUFD) return fail(EINVAL);
       if (t.kind == KIND_FAIL_NTH) return fail_nth_write(buf, count);
       long r = i4j_rw(fd, &t, T_WRITE, (void *)buf, count);
@@ -668,7 +712,8 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
 
 EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event) {
   struct tracked t;
-  if (op == EPOLL_CTL_ADD && emulated(fd, &t) && t.kind != KIND_FAULT) return fail(EPERM); /* no poll */
+  if (op == EPOLL_CTL_ADD && emulated(fd, &t) && t.kind != KIND_FAULT && t.kind != KIND_KERNEL)
+    return fail(EPERM); /* no poll */
   return CALL_NEXT(epoll_ctl, epfd, op, fd, event);
 }
 
@@ -828,13 +873,19 @@ __attribute__((constructor)) static void shim_init(void) {
   i4j_mailbox = !env_flag("IOMMUFD4J_MAILBOX", "0");
   const char *debugfs = getenv("IOMMUFD4J_DEBUGFS");
   i4j_debugfs = debugfs && *debugfs ? strdup(debugfs) : NULL;
+  i4j_kernel = env_flag("IOMMUFD4J_KERNEL", "1");
+  if (i4j_kernel) {
+    struct stat st;
+    if (syscall(SYS_newfstatat, AT_FDCWD, "/dev/iommu", &st, 0) == 0 && S_ISCHR(st.st_mode)) iommu_rdev = st.st_rdev;
+    if (syscall(SYS_newfstatat, AT_FDCWD, "/dev/vfio/vfio", &st, 0) == 0 && S_ISCHR(st.st_mode)) vfio_rdev = st.st_rdev;
+  }
   /* Spinning for the reply pays only when the server runs on another CPU at the same time. */
   cpu_set_t cpus;
   int ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
   const char *spin = getenv("IOMMUFD4J_SPIN_US");
   i4j_spin_us = spin ? strtol(spin, NULL, 10) : (ncpu > 1 ? 50 : 0);
   i4j_channel_init();
-  if (i4j_socket_path) scan_inherited();
+  if (i4j_socket_path && !i4j_kernel) scan_inherited();
   DBG("loaded; server socket %s", i4j_socket_path ? i4j_socket_path : "(none: everything passes through)");
   errno = saved;
 }

@@ -47,6 +47,12 @@
 #define T_DOORBELL 9
 #define T_FAIL_NTH 10 /* u32 op (FAIL_NTH_SET, FAIL_NTH_GET), u32 value: this thread's fail-nth */
 #define T_EXITING 11  /* (empty) this process is in exit(): keep the pages it has pinned */
+/* exec --record --kernel: the shim makes the calls on the real /dev/iommu, the server records */
+#define T_KOPEN 12   /* u32 open flags, u32 node, u32 adopted, u32 0: result handle = the file's number */
+#define T_KIOCTL 13  /* as T_IOCTL with the file's number for handle; the server answers CB_KERNEL_CALL,
+                        then T_RESULT: result, handle = number of a file the call made (0: none),
+                        inode = its descriptor */
+#define T_KCLOSED 14 /* u64 file: this process closed its last descriptor of it */
 /* client -> server, answering a callback */
 #define T_CB_REPLY 48 /* i64 status, then data (CB_MEM_READ) */
 /* server -> client */
@@ -60,6 +66,8 @@
 #define CB_NEW_FD 35    /* u32 fd flags (FD_CLOEXEC), u32 kind, u64 handle, u64 inode + SCM_RIGHTS: reply fd */
 #define CB_CLOSE_FD 36  /* u32 fd, u32 0: reply status */
 #define CB_GET_FD 37    /* u32 fd, u32 0: reply status, + SCM_RIGHTS fd when status is 0 */
+#define CB_KERNEL_CALL 38 /* (empty): make the T_KIOCTL call now: reply its result (or -errno), u64 ns */
+#define CB_FILE_OF 39     /* u32 fd, u32 0: reply the number of the recorded file fd is (0: none) */
 
 /* T_IOCTL flags: the window lies in the calling thread's own stack, so writing it cannot fail:
    the server may return what the call writes there in the result instead of writing it itself */
@@ -101,6 +109,7 @@
 #define KIND_IOMMUFD 'i'
 #define KIND_ACCESS 'a'
 #define KIND_FAULT 'f'
+#define KIND_KERNEL 'k' /* a real /dev/iommu (or a file it made) being recorded */
 #define KIND_FAIL_NTH 'n' /* the shim's own: /proc/self/task/<tid>/fail-nth */
 
 #endif

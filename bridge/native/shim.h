@@ -13,7 +13,8 @@
 /* What the shim knows about a descriptor of this process. */
 #define TRACK_NONE 0
 #define TRACK_CHANNEL 'c' /* one of the shim's own channels: invisible to the program */
-/* KIND_IOMMUFD, KIND_ACCESS, KIND_FAULT (proto.h): files served by the server */
+/* KIND_IOMMUFD, KIND_ACCESS, KIND_FAULT (proto.h): files served by the server;
+   KIND_KERNEL: a real file being recorded, its ino i4j_kernel_ino(inode, number) */
 
 struct tracked {
   int kind;
@@ -29,6 +30,7 @@ HIDDEN extern long i4j_connect_wait_ms;    /* IOMMUFD4J_CONNECT_WAIT_MS: server 
 HIDDEN extern int i4j_mailbox;             /* IOMMUFD4J_MAILBOX (default 1): the fast channel */
 HIDDEN extern long i4j_spin_us;            /* IOMMUFD4J_SPIN_US: how long to spin for a reply */
 HIDDEN extern const char *i4j_debugfs;     /* IOMMUFD4J_DEBUGFS: fault injection is emulated */
+HIDDEN extern int i4j_kernel;              /* IOMMUFD4J_KERNEL=1: the kernel's calls, recorded */
 HIDDEN void i4j_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define DBG(...) \
   do { \
@@ -62,8 +64,20 @@ HIDDEN int i4j_open(uint32_t node, int flags);
 HIDDEN long i4j_ioctl(int fd, const struct tracked *t, unsigned long request, void *arg);
 /* fail-nth of the calling thread: FAIL_NTH_SET value, or FAIL_NTH_GET: value or -errno. */
 HIDDEN long i4j_fail_nth(uint32_t op, uint32_t value);
-/* After close: lets the server tear the file down now if that was its last descriptor. */
-HIDDEN void i4j_closed(uint64_t ino);
+/* After close: lets the server tear the file down now if that was its last descriptor (of
+   this process, for a recorded kernel file). */
+HIDDEN void i4j_closed(int kind, uint64_t ino);
+
+/* exec --record --kernel. A recorded file's tracked ino: its inode's low half, its number. */
+static inline uint64_t i4j_kernel_ino(uint64_t inode, uint64_t number) {
+  return (inode << 32) | (number & 0xffffffffu);
+}
+typedef int (*i4j_ioctl_fn)(int, unsigned long, ...);
+/* The real node was opened at fd (adopted: met, not opened): has the server number it. */
+HIDDEN void i4j_kernel_open(int fd, uint32_t node, int flags, int adopted);
+/* Makes the call with next, recorded by the server when it can be: result or -errno. */
+HIDDEN long i4j_kernel_ioctl(int fd, const struct tracked *t, unsigned long request, void *arg,
+                             i4j_ioctl_fn next);
 HIDDEN long i4j_rw(int fd, const struct tracked *t, int type, void *buf, size_t count);
 /* Moves a channel off fd (the program wants that number): 0 or -errno. */
 HIDDEN int i4j_channel_relocate(int fd);

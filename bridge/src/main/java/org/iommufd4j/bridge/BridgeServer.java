@@ -71,6 +71,7 @@ public final class BridgeServer implements AutoCloseable {
   private final Thread watcherThread;
   private volatile boolean closed;
   private final Hooks hooks;
+  private final KernelRecording kernel;
 
   /**
    * What a server reports besides serving: {@code recorder} (or null) gets every open, ioctl and
@@ -103,6 +104,11 @@ public final class BridgeServer implements AutoCloseable {
     return hooks.recorder();
   }
 
+  /** The recording of calls the shim makes on the real kernel, or null when emulating. */
+  KernelRecording kernelRecording() {
+    return kernel;
+  }
+
   private void beforeTeardown(ServerFile f) {
     try {
       if (f.context != null && hooks.atTeardown() != null) {
@@ -121,6 +127,8 @@ public final class BridgeServer implements AutoCloseable {
     this.path = path;
     this.config = config;
     this.hooks = hooks;
+    this.kernel = hooks.recorder() != null && hooks.recorder().header().kernel()
+        ? new KernelRecording(hooks.recorder(), fileCounter) : null;
     this.idNumber = ProcessHandle.current().pid() << 16
         | ThreadLocalRandom.current().nextInt(1 << 16);
     this.id = Long.toHexString(idNumber);
@@ -295,10 +303,16 @@ public final class BridgeServer implements AutoCloseable {
   }
 
   void releaseProcess(ClientProcess p) {
+    boolean last;
     synchronized (processes) {
-      if (--p.channels()[0] == 0) {
+      last = --p.channels()[0] == 0;
+      if (last) {
         processes.remove(p.key(), p);
       }
+    }
+    // every channel of the process ended: if it exited, its kernel descriptors are closed
+    if (last && kernel != null && ProcessInfo.awaitExit(p.memory().pid, 200)) {
+      kernel.exited(p.memory().pid);
     }
   }
 
@@ -436,6 +450,9 @@ public final class BridgeServer implements AutoCloseable {
     }
     watcher.stop();
     join(watcherThread);
+    if (kernel != null) {
+      kernel.finish();
+    }
     try {
       Files.deleteIfExists(path);
     } catch (IOException e) {

@@ -201,15 +201,27 @@ final class Channel implements Runnable {
         case Wire.T_ATTACH -> attach(f.fd());
         case Wire.T_IOCTL -> {
           require(f, Wire.IOCTL_SIZE);
-          int windowLength = in.get(JAVA_INT, 24);
-          if (windowLength < 0 || windowLength > Wire.WINDOW
-              || f.length() != Wire.IOCTL_SIZE + windowLength) {
-            throw new UnixSocket.ProtocolException("bad IOCTL window of " + windowLength);
-          }
-          MemorySegment.copy(in, Wire.IOCTL_SIZE, window, 0, windowLength);
+          MemorySegment argWindow = window(f);
           boolean writable = (in.get(JAVA_INT, 28) & Wire.IOCTL_WINDOW_WRITABLE) != 0;
-          ioctl(in.get(JAVA_LONG, 0), in.get(JAVA_LONG, 8), in.get(JAVA_LONG, 16),
-              window.asSlice(0, windowLength), writable);
+          ioctl(in.get(JAVA_LONG, 0), in.get(JAVA_LONG, 8), in.get(JAVA_LONG, 16), argWindow,
+              writable);
+        }
+        case Wire.T_KOPEN -> {
+          require(f, Wire.KOPEN_SIZE);
+          kernelOpen(in.get(JAVA_INT, 4), in.get(JAVA_INT, 8) != 0);
+        }
+        case Wire.T_KIOCTL -> {
+          require(f, Wire.IOCTL_SIZE);
+          MemorySegment before = window(f);
+          kernelIoctl(in.get(JAVA_LONG, 0), in.get(JAVA_LONG, 8), in.get(JAVA_LONG, 16), before);
+        }
+        case Wire.T_KCLOSED -> {
+          require(f, 8);
+          KernelRecording k = server.kernelRecording();
+          if (k != null) {
+            k.closed(in.get(JAVA_LONG, 0), pid());
+          }
+          result(k == null ? -Wire.EPROTO : 0);
         }
         case Wire.T_CLOSED -> {
           require(f, 8);
@@ -235,6 +247,17 @@ final class Channel implements Runnable {
     }
   }
 
+  /** The bytes at the ioctl argument that a T_IOCTL or T_KIOCTL frame carries. */
+  private MemorySegment window(UnixSocket.Frame f) throws UnixSocket.ProtocolException {
+    int windowLength = in.get(JAVA_INT, 24);
+    if (windowLength < 0 || windowLength > Wire.WINDOW
+        || f.length() != Wire.IOCTL_SIZE + windowLength) {
+      throw new UnixSocket.ProtocolException("bad IOCTL window of " + windowLength);
+    }
+    MemorySegment.copy(in, Wire.IOCTL_SIZE, window, 0, windowLength);
+    return window.asSlice(0, windowLength);
+  }
+
   private static void require(UnixSocket.Frame f, int size) throws UnixSocket.ProtocolException {
     if (f.length() < size) {
       throw new UnixSocket.ProtocolException("frame type " + f.type() + " of " + f.length()
@@ -257,6 +280,10 @@ final class Channel implements Runnable {
 
   /** T_OPEN: a new context, its file handed over as a descriptor. */
   private void open(int flags, int node) throws IOException {
+    if (server.kernelRecording() != null) {
+      result(-Wire.EPROTO); // a kernel recording emulates nothing
+      return;
+    }
     if (node != Wire.NODE_IOMMU && node != Wire.NODE_VFIO) {
       result(-Errno.EINVAL.number());
       return;
@@ -384,6 +411,73 @@ final class Channel implements Runnable {
     out.set(JAVA_INT, 28, (int) offset);
     MemorySegment.copy(writeBack, 0, out, Wire.RESULT_SIZE, writeBack.byteSize());
     transport.send(Wire.T_RESULT, out, Wire.RESULT_SIZE + writeBack.byteSize(), -1);
+  }
+
+  // ---- exec --record --kernel -----------------------------------------------------------------
+
+  /** T_KOPEN: the client opened the real node (or met a descriptor of it): number the file. */
+  private void kernelOpen(int node, boolean adopted) throws IOException {
+    KernelRecording k = server.kernelRecording();
+    if (k == null || (node != Wire.NODE_IOMMU && node != Wire.NODE_VFIO)) {
+      result(-Wire.EPROTO);
+      return;
+    }
+    result(0, k.open(caller, node == Wire.NODE_VFIO, adopted), 0, 0, -1);
+  }
+
+  /**
+   * T_KIOCTL: reads the call's footprint, has the shim make the call (CB_KERNEL_CALL), reads
+   * what it wrote, records it. Without a kernel recording, or on a file that is not a context,
+   * the answer is EPROTO and no callback: the shim then makes the call unrecorded.
+   */
+  private void kernelIoctl(long file, long request, long arg, MemorySegment before)
+      throws IOException {
+    KernelRecording k = server.kernelRecording();
+    if (k == null || !k.isContext(file)) {
+      result(-Wire.EPROTO);
+      return;
+    }
+    KernelRecording.Made made;
+    try (Call call = Call.enter(this, process.memory(), request, arg, before, false)) {
+      made = k.ioctl(caller, number, file, request, arg, before, new KernelRecording.Client() {
+        @Override
+        public long[] call() {
+          long[] done = kernelCall();
+          call.forgetWindow(); // the kernel may have written there: read it afresh
+          return done;
+        }
+
+        @Override
+        public long fileOf(int fd) {
+          return kernelFileOf(fd);
+        }
+      });
+    }
+    if (broken || made == null) {
+      throw new IOException("connection lost during a callback");
+    }
+    result(made.result(), made.file(), made.fd(), 0, -1);
+  }
+
+  private long[] kernelCall() {
+    if (!sendCallback(Wire.CB_KERNEL_CALL, 0, -1)) {
+      return null;
+    }
+    int got = awaitReply(-1);
+    if (got < 16) {
+      broken = true;
+      return null;
+    }
+    return new long[] {in.get(JAVA_LONG, 0), in.get(JAVA_LONG, 8)};
+  }
+
+  private long kernelFileOf(int fd) {
+    out.set(JAVA_INT, 0, fd);
+    out.set(JAVA_INT, 4, 0);
+    if (!sendCallback(Wire.CB_FILE_OF, 8, -1) || awaitReply(-1) < 8) {
+      return 0;
+    }
+    return Math.max(0, in.get(JAVA_LONG, 0));
   }
 
   /** The ioctl, with what it read, wrote and returned written to the trace (exec --record). */

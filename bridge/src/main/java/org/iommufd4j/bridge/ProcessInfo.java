@@ -20,6 +20,39 @@ final class ProcessInfo {
     }
   }
 
+  /**
+   * Waits up to {@code millis} for process {@code pid} to have exited (gone, or a zombie):
+   * true if it has. A process whose last thread with a channel ended may live on.
+   */
+  static boolean awaitExit(int pid, long millis) {
+    long deadline = System.nanoTime() + millis * 1_000_000;
+    while (true) {
+      String state = state(pid);
+      if (state == null || state.equals("Z") || state.equals("X")) {
+        return true;
+      }
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      try {
+        Thread.sleep(1);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    }
+  }
+
+  /** Field 3 of {@code /proc/<pid>/stat}, or null if there is no such process. */
+  private static String state(int pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+      return stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
   /** The {@code CapEff} bit mask, or 0. */
   static long effectiveCapabilities(int pid) {
     try {

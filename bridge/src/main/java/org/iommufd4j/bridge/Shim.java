@@ -42,6 +42,11 @@ public final class Shim {
   public static final String ENV_MAILBOX = "IOMMUFD4J_MAILBOX";
   /** Milliseconds the shim keeps retrying while the server socket does not answer yet. */
   public static final String ENV_CONNECT_WAIT = "IOMMUFD4J_CONNECT_WAIT_MS";
+  /**
+   * {@code 1}: the program's calls go to the real {@code /dev/iommu}, and the server records them
+   * ({@code exec --record --kernel}; the server's recorder must be a kernel one).
+   */
+  public static final String ENV_KERNEL = "IOMMUFD4J_KERNEL";
 
   private Shim() {}
 

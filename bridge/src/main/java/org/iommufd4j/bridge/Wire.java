@@ -39,6 +39,9 @@ final class Wire {
   static final int T_DOORBELL = 9;
   static final int T_FAIL_NTH = 10;
   static final int T_EXITING = 11;
+  static final int T_KOPEN = 12;
+  static final int T_KIOCTL = 13;
+  static final int T_KCLOSED = 14;
   static final int T_CB_REPLY = 48;
   static final int T_RESULT = 64;
   static final int T_HELLO_OK = 65;
@@ -48,6 +51,8 @@ final class Wire {
   static final int CB_NEW_FD = 35;
   static final int CB_CLOSE_FD = 36;
   static final int CB_GET_FD = 37;
+  static final int CB_KERNEL_CALL = 38;
+  static final int CB_FILE_OF = 39;
 
   static final int IOCTL_WINDOW_WRITABLE = 1;
   static final int HELLO_FORCE_SHIM_MEMORY = 1;
@@ -71,12 +76,14 @@ final class Wire {
   static final int KIND_IOMMUFD = 'i';
   static final int KIND_ACCESS = 'a';
   static final int KIND_FAULT = 'f';
+  static final int KIND_KERNEL = 'k';
   static final int FAIL_NTH_SET = 0;
   static final int FAIL_NTH_GET = 1;
 
   /** Sizes of the fixed parts. */
   static final int HELLO_SIZE = 24;
   static final int OPEN_SIZE = 8;
+  static final int KOPEN_SIZE = 16;
   static final int IOCTL_SIZE = 32;
   static final int RW_SIZE = 24;
   static final int RESULT_SIZE = 32;

@@ -51,6 +51,11 @@ final class ExecCommand implements Callable<Integer> {
       + "replay it with `replay FILE`.")
   Path record;
 
+  @Option(names = "--kernel", description = "With --record: the calls go to the real /dev/iommu "
+      + "(made in the program's own process, as without iommufd4j) and the kernel's answers are "
+      + "recorded, to replay on the emulator: `replay FILE` reports where the two differ.")
+  boolean kernel;
+
   @Option(names = "--inspect-at-exit", description = "Show the state of each context just before "
       + "its teardown (the last close): what the program left mapped. On stderr, or --inspect-output.")
   boolean inspectAtExit;
@@ -73,6 +78,9 @@ final class ExecCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Logging.configure(verbose);
     PrintWriter err = spec.commandLine().getErr();
+    if (kernel) {
+      checkKernelOptions();
+    }
     Path dir = Files.createTempDirectory("iommufd4j-"); // 0700
     Path socket = dir.resolve("sock");
     try {
@@ -98,6 +106,9 @@ final class ExecCommand implements Callable<Integer> {
       if (emulator.vfioContainer) {
         env.put(Shim.ENV_VFIO, "1");
       }
+      if (kernel) {
+        env.put(Shim.ENV_KERNEL, "1");
+      }
       if (emulator.faultInjection) {
         Path debugfs = dir.resolve("debugfs");
         Shim.prepareDebugfs(debugfs);
@@ -120,9 +131,19 @@ final class ExecCommand implements Callable<Integer> {
       });
       Runtime.getRuntime().addShutdownHook(reaper);
       BridgeConfig config = emulator.config();
-      Trace.Writer recorder = record == null ? null : new Trace.Writer(record, new Trace.Header(
-          config.testAbi(), config.vfioContainer(), config.selftestCompat(),
-          config.faultInjection()));
+      Trace.Header header;
+      if (kernel) {
+        // what the recorded calls see is the process's own: its capabilities and limit
+        config = config.withCapIpcLock(BridgeConfig.Privilege.FROM_PROCESS)
+            .withCapSysResource(BridgeConfig.Privilege.FROM_PROCESS)
+            .withMemlockLimit(BridgeConfig.MEMLOCK_FROM_PROCESS);
+        header = new Trace.Header(KernelProbe.hasTestAbi(err), config.vfioContainer(), false,
+            false, true);
+      } else {
+        header = new Trace.Header(config.testAbi(), config.vfioContainer(),
+            config.selftestCompat(), config.faultInjection());
+      }
+      Trace.Writer recorder = record == null ? null : new Trace.Writer(record, header);
       List<ContextStates.Entry> states = java.util.Collections.synchronizedList(
           new java.util.ArrayList<>());
       BridgeServer.Hooks hooks = new BridgeServer.Hooks(recorder, !inspectAtExit ? null
@@ -151,6 +172,21 @@ final class ExecCommand implements Callable<Integer> {
       return status;
     } finally {
       deleteTree(dir);
+    }
+  }
+
+  /** --kernel records the kernel: it needs a trace, and emulator-only options make no sense. */
+  private void checkKernelOptions() {
+    String clash = record == null ? "--kernel needs --record FILE (it records the kernel's answers)"
+        : inspectAtExit ? "--inspect-at-exit shows emulated state; with --kernel there is none"
+        : emulator.faultInjection ? "--fault-injection is the emulator's; with --kernel the "
+            + "kernel's own fail-nth applies"
+        : emulator.selftestCompat ? "--selftest-compat is the emulator's; not with --kernel"
+        : emulator.noTestAbi ? "--no-test-abi is the emulator's; with --kernel the kernel's "
+            + "CONFIG_IOMMUFD_TEST decides"
+        : null;
+    if (clash != null) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), clash);
     }
   }
 

@@ -57,7 +57,7 @@ class RecordReplayIT {
 
   @ParameterizedTest
   @ValueSource(strings = {"t_basic", "t_access", "t_dup", "t_efault", "t_fork", "t_exec",
-      "t_isolated", "t_file"})
+      "t_isolated", "t_file", "t_kernel"})
   void aRecordedProgramReplaysWithoutDivergence(String test) throws Exception {
     Path trace = record(test);
     List<String> lines = Files.readAllLines(trace);

@@ -471,6 +471,9 @@ public final class Access extends IommufdObject {
       long at = va + off;
       long n = Math.min(PAGE_SIZE - (at & (PAGE_SIZE - 1)), chunk.byteSize() - off);
       FaultInjection.check(FaultInjection.Site.ACCESS_RW);
+      if (!Host.isUserAddress(at)) {
+        return false; // no page frame holds it: the kernel's pin of it faults
+      }
       long pa = ctx.host.physicalAddress(memory, at);
       UserMemory frameMemory = ctx.host.memoryOf(pa);
       if (frameMemory == null

@@ -50,6 +50,14 @@ public final class Host {
     return s;
   }
 
+  /**
+   * Whether {@code va} can be a user address (below 2^56, the top of the largest x86-64 user
+   * address space): only those have page frames, and physical addresses keep just those bits.
+   */
+  public static boolean isUserAddress(long va) {
+    return va >>> (FRAME_SLOT_SHIFT + PageSource.PAGE_SHIFT) == 0;
+  }
+
   /** The emulated physical address of byte {@code va} of {@code memory}. */
   public long physicalAddress(UserMemory memory, long va) {
     return ((long) slot(memory) << (FRAME_SLOT_SHIFT + PageSource.PAGE_SHIFT))

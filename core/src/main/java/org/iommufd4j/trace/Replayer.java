@@ -29,7 +29,9 @@ import org.iommufd4j.uapi.Dispatcher;
  * made read-only where only a write failed). Each recorded open file is a context of its own, on
  * one {@link Host}; descriptors the engine makes get the numbers the recording gave them. Then the
  * call runs and its result, and every write it made (reply bytes and other memory), are compared
- * with the recording.
+ * with the recording. A kernel recording ({@link Trace.Header#kernel()}) holds no list of the
+ * kernel's writes, only each call's {@link Footprint} before and after it: there the replay must
+ * leave every region the call could write holding the kernel's bytes, and write nowhere else.
  *
  * <p>Calls run in the order the recording completed them, on one thread.
  */
@@ -152,8 +154,14 @@ public final class Replayer {
       return new Divergence(call.seq(), call.request(), call.file(), "result",
           describe(call.result()), describe(result));
     }
+    return trace.header().kernel() ? compareMemory(call, log.ops())
+        : compareWrites(call, log.ops());
+  }
+
+  /** An emulator's recording: the replay must make the same writes and descriptors, in order. */
+  private Divergence compareWrites(Trace.Ioctl call, List<MemoryLog.Op> ops) {
     List<MemoryLog.Op> want = effects(call.memory());
-    List<MemoryLog.Op> got = effects(log.ops());
+    List<MemoryLog.Op> got = effects(ops);
     for (int k = 0; k < Math.max(want.size(), got.size()); k++) {
       MemoryLog.Op w = k < want.size() ? want.get(k) : null;
       MemoryLog.Op g = k < got.size() ? got.get(k) : null;
@@ -166,6 +174,60 @@ public final class Replayer {
       }
     }
     return null;
+  }
+
+  /**
+   * A kernel recording: each region the call could write must hold what it held after the
+   * kernel's call, the replay must write nowhere else, and make the same descriptors.
+   */
+  private Divergence compareMemory(Trace.Ioctl call, List<MemoryLog.Op> ops) {
+    List<MemoryLog.Op> want = new ArrayList<>();
+    for (MemoryLog.Op op : call.memory()) {
+      if (op.kind() == MemoryLog.Kind.WRITE && op.ok()) {
+        want.add(op);
+        byte[] now = new byte[op.bytes().length];
+        memory(op.pid()).read(op.address(), MemorySegment.ofArray(now));
+        int at = java.util.Arrays.mismatch(now, op.bytes());
+        if (at >= 0) {
+          String what = (inArg(call, op) ? "reply bytes" : "memory written") + " at "
+              + Trace.hex(op.address() + at);
+          return new Divergence(call.seq(), call.request(), call.file(), what, show(op),
+              show(new MemoryLog.Op(MemoryLog.Kind.WRITE, op.pid(), op.address(), op.length(),
+                  false, true, now, 0, 0)));
+        }
+      }
+    }
+    for (MemoryLog.Op op : ops) {
+      if (op.kind() == MemoryLog.Kind.WRITE && op.ok() && !within(want, op)) {
+        return new Divergence(call.seq(), call.request(), call.file(),
+            "memory written where the kernel's call cannot write", "nothing", show(op));
+      }
+    }
+    List<MemoryLog.Op> wantFds = descriptors(call.memory());
+    List<MemoryLog.Op> gotFds = descriptors(ops);
+    for (int k = 0; k < Math.max(wantFds.size(), gotFds.size()); k++) {
+      MemoryLog.Op w = k < wantFds.size() ? wantFds.get(k) : null;
+      MemoryLog.Op g = k < gotFds.size() ? gotFds.get(k) : null;
+      if (w == null || g == null || w.fd() != g.fd()) {
+        return new Divergence(call.seq(), call.request(), call.file(), "descriptor " + (k + 1),
+            show(w), show(g));
+      }
+    }
+    return null;
+  }
+
+  private static boolean within(List<MemoryLog.Op> regions, MemoryLog.Op op) {
+    for (MemoryLog.Op r : regions) {
+      if (r.pid() == op.pid() && Long.compareUnsigned(op.address() - r.address(), r.length()) < 0
+          && Long.compareUnsigned(op.address() - r.address() + op.length(), r.length()) <= 0) {
+        return true;
+      }
+    }
+    return op.length() == 0;
+  }
+
+  private static List<MemoryLog.Op> descriptors(List<MemoryLog.Op> ops) {
+    return ops.stream().filter(op -> op.kind() == MemoryLog.Kind.FD).toList();
   }
 
   private static boolean inArg(Trace.Ioctl call, MemoryLog.Op op) {
@@ -295,39 +357,6 @@ public final class Replayer {
   }
 
   // ---- the replay's memory and descriptors ----------------------------------------------------
-
-  /** A process's simulated memory that logs every access of the call in progress. */
-  private record LoggedMemory(int pid, SimulatedMemory memory) implements UserMemory {
-    @Override
-    public boolean read(long address, MemorySegment dst) {
-      boolean ok = memory.read(address, dst);
-      MemoryLog log = MemoryLog.current();
-      if (log != null) {
-        log.read(pid, address, dst, ok);
-      }
-      return ok;
-    }
-
-    @Override
-    public boolean write(long address, MemorySegment src) {
-      boolean ok = memory.write(address, src);
-      MemoryLog log = MemoryLog.current();
-      if (log != null) {
-        log.write(pid, address, src, ok);
-      }
-      return ok;
-    }
-
-    @Override
-    public boolean isPinnable(long address, long length, boolean write) {
-      boolean ok = memory.isPinnable(address, length, write);
-      MemoryLog log = MemoryLog.current();
-      if (log != null) {
-        log.pinnable(pid, address, length, write, ok);
-      }
-      return ok;
-    }
-  }
 
   /**
    * Descriptors as the recording had them: a reservation gets the number the recorded call got,

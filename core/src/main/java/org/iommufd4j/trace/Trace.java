@@ -30,9 +30,20 @@ public final class Trace {
   public static final String FORMAT = "iommufd4j-trace";
   public static final int VERSION = 1;
 
-  /** How the recording server was configured (what the replay's emulator must be). */
+  /**
+   * How the recording server was configured (what the replay's emulator must be). {@code kernel}:
+   * the calls went to the real {@code /dev/iommu} ({@code exec --record --kernel}), so the memory
+   * of each call is its {@link Footprint}'s bytes before and after it, not the emulator's own
+   * reads and writes, and a replay compares what memory holds after each call.
+   */
   public record Header(boolean testAbi, boolean vfioContainer, boolean selftestCompat,
-      boolean faultInjection) {}
+      boolean faultInjection, boolean kernel) {
+    /** An emulator's recording. */
+    public Header(boolean testAbi, boolean vfioContainer, boolean selftestCompat,
+        boolean faultInjection) {
+      this(testAbi, vfioContainer, selftestCompat, faultInjection, false);
+    }
+  }
 
   /** One line after the header. */
   public sealed interface Event permits Process, Open, Ioctl, Close {}
@@ -97,6 +108,9 @@ public final class Trace {
     m.put("vfioContainer", h.vfioContainer());
     m.put("selftestCompat", h.selftestCompat());
     m.put("faultInjection", h.faultInjection());
+    if (h.kernel()) {
+      m.put("kernel", true);
+    }
     return Json.line(m);
   }
 
@@ -178,7 +192,7 @@ public final class Trace {
             + VERSION);
       }
       header = new Header(flag(h, "testAbi"), flag(h, "vfioContainer"), flag(h, "selftestCompat"),
-          flag(h, "faultInjection"));
+          flag(h, "faultInjection"), flag(h, "kernel"));
     } catch (RuntimeException e) {
       throw new IllegalArgumentException(file + ":1: " + e.getMessage(), e);
     }
@@ -235,13 +249,19 @@ public final class Trace {
   /** Writes a trace as events arrive (thread-safe; every line is flushed). */
   public static final class Writer implements AutoCloseable {
     private final BufferedWriter out;
+    private final Header header;
     private final long start = System.nanoTime();
     private long seq;
     private final java.util.Set<Process> processes = new java.util.HashSet<>();
 
     public Writer(Path file, Header header) throws IOException {
       out = Files.newBufferedWriter(file);
+      this.header = header;
       write(headerLine(header));
+    }
+
+    public Header header() {
+      return header;
     }
 
     /** Nanoseconds since the recording started. */
