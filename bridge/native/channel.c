@@ -927,6 +927,7 @@ void i4j_kernel_open(int fd, uint32_t node, int flags, int adopted) {
 }
 
 long i4j_kernel_ioctl(int fd, const struct tracked *t, unsigned long request, void *arg, i4j_ioctl_fn next) {
+  used_server = 1; /* at exit() the recording learns this process is gone */
   struct kernel_call k = {fd, request, arg, next, 0, 0, 0};
   sigset_t old;
   block_signals(&old);

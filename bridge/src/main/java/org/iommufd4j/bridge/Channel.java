@@ -229,9 +229,7 @@ final class Channel implements Runnable {
           result(0);
         }
         case Wire.T_EXITING -> {
-          try (Call call = Call.enter(this, process.memory(), 0, 0, MemorySegment.NULL, false)) {
-            server.processExiting(process);
-          }
+          exiting();
           result(0);
         }
         case Wire.T_FAIL_NTH -> {
@@ -310,6 +308,22 @@ final class Channel implements Runnable {
     }
     LOG.log(System.Logger.Level.DEBUG, "client pid={0}: opened {1} (flags 0x{2})", pid(),
         file.name, Integer.toHexString(flags));
+  }
+
+  /** T_EXITING: this process is in exit(); a recording notes it (replays drop its memory). */
+  private void exiting() {
+    KernelRecording k = server.kernelRecording();
+    if (k != null) {
+      k.exited(pid());
+      return;
+    }
+    try (Call call = Call.enter(this, process.memory(), 0, 0, MemorySegment.NULL, false)) {
+      server.processExiting(process);
+    }
+    Trace.Writer recorder = server.recorder();
+    if (recorder != null) {
+      recorder.event(new Trace.Exit(pid(), recorder.now()));
+    }
   }
 
   /**

@@ -41,6 +41,8 @@ final class KernelRecording {
   private final Map<Long, Set<Integer>> holders = new HashMap<>();
   /** The open files that are contexts (opens of the node, not the files calls made). */
   private final Set<Long> contexts = new HashSet<>();
+  /** Processes whose exit is recorded (until the pid is seen again). */
+  private final Set<Integer> exited = new HashSet<>();
   /** Where IOVAs lie in user memory: the memory an access's IOVA reads and writes touch. */
   private final IovaShadow shadow = new IovaShadow();
 
@@ -87,10 +89,14 @@ final class KernelRecording {
     }
   }
 
-  /** Process {@code pid} has exited: its descriptors are closed. */
+  /** Process {@code pid} is exiting or has exited: its memory goes, its descriptors close. */
   void exited(int pid) {
     List<Long> files;
     synchronized (holders) {
+      if (!exited.add(pid)) {
+        return;
+      }
+      recorder.event(new Trace.Exit(pid, recorder.now()));
       files = new ArrayList<>();
       for (Map.Entry<Long, Set<Integer>> e : holders.entrySet()) {
         if (e.getValue().contains(pid)) {
@@ -220,6 +226,9 @@ final class KernelRecording {
   }
 
   private void process(Caller c) {
+    synchronized (holders) {
+      exited.remove(c.pid()); // a new process with a reused pid
+    }
     recorder.process(new Trace.Process(c.pid(), c.uid(), c.capSysResource(), c.capIpcLock(),
         c.memlockLimit()));
   }

@@ -115,6 +115,14 @@ class RecordReplayIT {
   }
 
   @Test
+  void theExitOfAProcessThatUsedTheServerIsRecorded() throws Exception {
+    Path trace = record("t_fork");
+    assertThat(Trace.read(trace).events()).filteredOn(Trace.Exit.class::isInstance).isNotEmpty();
+    assertThat(Files.readAllLines(trace))
+        .anyMatch(l -> l.matches("\\{\"type\":\"exit\",\"pid\":\\d+,\"t\":\\d+}"));
+  }
+
+  @Test
   void notATraceIsExitStatus2() throws Exception {
     Path f = Files.writeString(dir.resolve("x.jsonl"), "{\"format\":\"other\"}\n");
     assertThat(cli("replay", f.toString()).status()).isEqualTo(2);

@@ -5,6 +5,8 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.TreeMap;
@@ -189,6 +191,29 @@ public final class SimulatedMemory implements UserMemory {
       pages.subMap(first, end).clear();
     } finally {
       lock.writeLock().unlock();
+    }
+  }
+
+  /**
+   * Unmaps every mapped page whose address {@code keep} refuses (what an exited process leaves:
+   * the pages something still pins).
+   */
+  public void retainOnly(java.util.function.LongPredicate keep) {
+    List<Long> drop = new ArrayList<>();
+    lock.readLock().lock();
+    try {
+      for (Map.Entry<Long, Region> r : regions.entrySet()) {
+        for (long page = r.getKey(); page < r.getValue().end(); page++) {
+          if (!keep.test(page << PAGE_SHIFT)) {
+            drop.add(page);
+          }
+        }
+      }
+    } finally {
+      lock.readLock().unlock();
+    }
+    for (long page : drop) {
+      unmap(page << PAGE_SHIFT, PAGE_SIZE);
     }
   }
 

@@ -93,6 +93,8 @@ public final class Replayer {
       for (Trace.Event e : trace.events()) {
         switch (e) {
           case Trace.Process p -> processes.put(p.pid(), p);
+          case Trace.Exit x -> memory(x.pid()).retainOnly(
+              page -> host.pinCount(logged(x.pid()), page) > 0);
           case Trace.Open o -> {
             opens++;
             contexts.put(o.file(), new Context(host, fileTable, trace.header().testAbi(), o.vfio(),
@@ -267,9 +269,13 @@ public final class Replayer {
 
   private Caller caller(int pid) {
     Trace.Process p = processes.get(pid);
-    UserMemory memory = logged.computeIfAbsent(pid, k -> new LoggedMemory(k, memory(k)));
+    UserMemory memory = logged(pid);
     return p == null ? new Caller(memory, pid, 0, true, true, -1)
         : new Caller(memory, pid, p.uid(), p.capSysResource(), p.capIpcLock(), p.memlockLimit());
+  }
+
+  private UserMemory logged(int pid) {
+    return logged.computeIfAbsent(pid, k -> new LoggedMemory(k, memory(k)));
   }
 
   private SimulatedMemory memory(int pid) {

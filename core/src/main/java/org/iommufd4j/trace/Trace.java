@@ -46,7 +46,7 @@ public final class Trace {
   }
 
   /** One line after the header. */
-  public sealed interface Event permits Process, Open, Ioctl, Close {}
+  public sealed interface Event permits Process, Open, Ioctl, Close, Exit {}
 
   /** The identity, privileges and limit of a calling process (before its first call). */
   public record Process(int pid, int uid, boolean capSysResource, boolean capIpcLock,
@@ -66,6 +66,12 @@ public final class Trace {
       memory = List.copyOf(memory);
     }
   }
+
+  /**
+   * Process {@code pid} is exiting: from here on only the pages something pins stay (its other
+   * memory is gone, so pinning it fails, as for the kernel's mm of an exited process).
+   */
+  public record Exit(int pid, long t) implements Event {}
 
   /** The last reference to file {@code file} went: the context was torn down (or the access or
    * fault file released). */
@@ -153,6 +159,11 @@ public final class Trace {
         m.put("type", "close");
         m.put("file", c.file());
         m.put("t", c.t());
+      }
+      case Exit x -> {
+        m.put("type", "exit");
+        m.put("pid", (long) x.pid());
+        m.put("t", x.t());
       }
     }
     return Json.line(m);
@@ -242,6 +253,7 @@ public final class Trace {
             num(m, "result"), num(m, "t"), num(m, "ns"), ops);
       }
       case "close" -> new Close(num(m, "file"), num(m, "t"));
+      case "exit" -> new Exit((int) num(m, "pid"), num(m, "t"));
       default -> throw new IllegalArgumentException("unknown event type " + type);
     };
   }
