@@ -1,7 +1,6 @@
 package org.iommufd4j.bridge;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
-import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -17,7 +16,6 @@ import org.iommufd4j.trace.Footprint;
 import org.iommufd4j.trace.IovaShadow;
 import org.iommufd4j.trace.MemoryLog;
 import org.iommufd4j.trace.Trace;
-import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuTestCmd;
 
 /**
@@ -167,7 +165,7 @@ final class KernelRecording {
       ops.add(new MemoryLog.Op(MemoryLog.Kind.GETFD, 0, 0, 0, false, true, null, fd,
           namedFile));
     }
-    List<IovaShadow.Range> behindIova = accessRw(request, before, namedFile);
+    List<IovaShadow.Range> behindIova = shadow.behindAccessRw(request, before, namedFile);
     for (IovaShadow.Range r : behindIova) {
       readBefore(memory, pid, r.address(), r.length(), ops);
     }
@@ -210,19 +208,6 @@ final class KernelRecording {
     recorder.event(new Trace.Ioctl(recorder.nextSeq(), file, pid, channel, request, arg, result,
         t, done[1], ops));
     return new Made(result, newFile, newFd);
-  }
-
-  /** For an access's IOVA read or write: the user memory behind the IOVA range, else none. */
-  private List<IovaShadow.Range> accessRw(long request, MemorySegment before, long accessFile) {
-    if (Command.of(request) != Command.IOMMU_TEST_CMD || accessFile == 0
-        || before.byteSize() < IommuTestCmd.ACCESS_RW_FLAGS + 4
-        || before.get(JAVA_INT_UNALIGNED, IommuTestCmd.OP)
-            != IommuTestCmd.IOMMU_TEST_OP_ACCESS_RW) {
-      return List.of();
-    }
-    return shadow.translateAccess(accessFile,
-        before.get(JAVA_LONG_UNALIGNED, IommuTestCmd.ACCESS_RW_IOVA),
-        before.get(JAVA_LONG_UNALIGNED, IommuTestCmd.ACCESS_RW_LENGTH));
   }
 
   private void process(Caller c) {

@@ -3,8 +3,6 @@ package org.iommufd4j.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -33,24 +31,12 @@ class KernelRecordIT {
     assertThat(FAKE).as("built by the bridge module").isRegularFile();
   }
 
-  private record Run(int status, String out, String err) {}
-
-  private static Run cli(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    picocli.CommandLine cl = Main.commandLine();
-    cl.setOut(new PrintWriter(out, true));
-    cl.setErr(new PrintWriter(err, true));
-    int status = cl.execute(args);
-    return new Run(status, out.toString(), err.toString());
-  }
-
   /** Records t_kernel on the stand-in kernel; {@code lie}: what FAKE_KERNEL_LIE says. */
   private Path recordOnStandIn(String lie) {
     Path trace = dir.resolve("kernel.jsonl");
     Path log = dir.resolve("t_kernel.log");
     String env = lie == null ? "" : "FAKE_KERNEL_LIE=" + lie + " ";
-    Run r = cli("exec", "--record", trace.toString(), "--kernel", "--", "sh", "-c",
+    CliRun r = CliRun.of("exec", "--record", trace.toString(), "--kernel", "--", "sh", "-c",
         env + "LD_PRELOAD=\"$LD_PRELOAD " + FAKE + "\" exec " + TESTS.resolve("t_kernel")
             + " >" + log + " 2>&1");
     assertThat(r.status()).as("%s %s", r.err(), log).isEqualTo(lie == null ? 0 : 1);
@@ -89,7 +75,7 @@ class KernelRecordIT {
   @Test
   void aFaithfulKernelsRecordingReplaysOnTheEmulatorWithoutDivergence() {
     Path trace = recordOnStandIn(null);
-    Run r = cli("replay", trace.toString());
+    CliRun r = CliRun.of("replay", trace.toString());
     assertThat(r.status()).as(r.out() + r.err()).isZero();
     assertThat(r.out()).startsWith("no divergence: 9 ioctls, 1 opens, 1 closes");
   }
@@ -97,7 +83,7 @@ class KernelRecordIT {
   @Test
   void aKernelAnswerTheEmulatorDoesNotGiveIsReportedAtItsCall() {
     Path trace = recordOnStandIn("unmap"); // UNMAP says half the length: t_kernel fails too
-    Run r = cli("replay", trace.toString());
+    CliRun r = CliRun.of("replay", trace.toString());
     assertThat(r.status()).isEqualTo(1);
     assertThat(r.out()).contains("divergence at ioctl #7 (request 0x3b86 on file 1): reply bytes")
         .contains("recorded: ").contains("180000000100000000001000000000000010000000000000")
@@ -108,7 +94,7 @@ class KernelRecordIT {
   void withoutDevIommuTheProgramFailsAsItWouldAndExecSaysWhy() throws Exception {
     assumeFalse(Files.exists(Path.of("/dev/iommu")), "this machine has a /dev/iommu");
     Path trace = dir.resolve("none.jsonl");
-    Run r = cli("exec", "--record", trace.toString(), "--kernel", "--", "sh", "-c",
+    CliRun r = CliRun.of("exec", "--record", trace.toString(), "--kernel", "--", "sh", "-c",
         TESTS.resolve("t_kernel") + " 2>&1 | grep -q 'open(/dev/iommu): No such file'");
     assertThat(r.status()).as(r.err()).isZero();
     assertThat(r.err()).contains("cannot open /dev/iommu (ENOENT)");
@@ -118,10 +104,10 @@ class KernelRecordIT {
   @Test
   void kernelNeedsARecordAndRefusesTheEmulatorsOptions() {
     Path trace = dir.resolve("x.jsonl");
-    assertThat(cli("exec", "--kernel", "--", "true").err()).contains("--kernel needs --record");
+    assertThat(CliRun.of("exec", "--kernel", "--", "true").err()).contains("--kernel needs --record");
     for (String option : List.of("--inspect-at-exit", "--fault-injection", "--selftest-compat",
         "--no-test-abi")) {
-      Run r = cli("exec", "--record", trace.toString(), "--kernel", option, "--", "true");
+      CliRun r = CliRun.of("exec", "--record", trace.toString(), "--kernel", option, "--", "true");
       assertThat(r.status()).as(option).isEqualTo(2);
       assertThat(r.err()).as(option).contains(option);
     }

@@ -2,8 +2,6 @@ package org.iommufd4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,22 +32,10 @@ class RecordReplayIT {
     assertThat(TESTS.resolve("t_basic")).as("built by the bridge module").isRegularFile();
   }
 
-  private record Run(int status, String out, String err) {}
-
-  private static Run cli(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    picocli.CommandLine cl = Main.commandLine();
-    cl.setOut(new PrintWriter(out, true));
-    cl.setErr(new PrintWriter(err, true));
-    int status = cl.execute(args);
-    return new Run(status, out.toString(), err.toString());
-  }
-
   private Path record(String test) {
     Path trace = dir.resolve(test + ".jsonl");
     Path log = dir.resolve(test + ".log");
-    Run r = cli("exec", "--record", trace.toString(), "--", "sh", "-c",
+    CliRun r = CliRun.of("exec", "--record", trace.toString(), "--", "sh", "-c",
         TESTS.resolve(test) + " >" + log + " 2>&1");
     assertThat(r.status()).as("%s %s", r.err(), log).isZero();
     return trace;
@@ -65,7 +51,7 @@ class RecordReplayIT {
     assertThat(lines).anyMatch(l -> l.startsWith("{\"type\":\"ioctl\""))
         .anyMatch(l -> l.startsWith("{\"type\":\"open\""))
         .anyMatch(l -> l.startsWith("{\"type\":\"close\""));
-    Run r = cli("replay", trace.toString());
+    CliRun r = CliRun.of("replay", trace.toString());
     assertThat(r.status()).as(r.out() + r.err()).isZero();
     assertThat(r.out()).startsWith("no divergence: ");
   }
@@ -88,7 +74,7 @@ class RecordReplayIT {
     assertThat(tampered).isNotEqualTo(lines.get(line));
     lines.set(line, tampered);
     Files.write(trace, lines);
-    Run r = cli("replay", trace.toString());
+    CliRun r = CliRun.of("replay", trace.toString());
     assertThat(r.status()).isEqualTo(1);
     assertThat(r.out()).contains("divergence at ioctl #5 ").contains("result");
   }
@@ -109,7 +95,7 @@ class RecordReplayIT {
     char c = l.charAt(b);
     lines.set(line, l.substring(0, b) + (c == 'f' ? '0' : 'f') + l.substring(b + 1));
     Files.write(trace, lines);
-    Run r = cli("replay", trace.toString());
+    CliRun r = CliRun.of("replay", trace.toString());
     assertThat(r.status()).isEqualTo(1);
     assertThat(r.out()).contains("divergence at ioctl #1 ").contains("reply bytes");
   }
@@ -125,21 +111,21 @@ class RecordReplayIT {
   @Test
   void notATraceIsExitStatus2() throws Exception {
     Path f = Files.writeString(dir.resolve("x.jsonl"), "{\"format\":\"other\"}\n");
-    assertThat(cli("replay", f.toString()).status()).isEqualTo(2);
+    assertThat(CliRun.of("replay", f.toString()).status()).isEqualTo(2);
   }
 
   @Test
   void inspectAtExitShowsEachContextBeforeItsTeardown() throws Exception {
     Path json = dir.resolve("exit.json");
     Path svg = dir.resolve("exit.svg");
-    Run r = cli("exec", "--inspect-at-exit", "--json", "--inspect-output", json.toString(),
+    CliRun r = CliRun.of("exec", "--inspect-at-exit", "--json", "--inspect-output", json.toString(),
         "--svg", svg.toString(), "--", "sh", "-c", TESTS.resolve("t_basic") + " >/dev/null");
     assertThat(r.status()).as(r.err()).isZero();
     ContextStates states = ContextStates.fromJson(Files.readString(json));
     assertThat(states.contexts()).hasSize(2).allMatch(ContextStates.Entry::closing);
     assertThat(states.contexts().get(0).snapshot().ioases()).isNotEmpty();
     assertThat(Files.readString(svg)).startsWith("<?xml").contains("<svg").endsWith("</svg>\n");
-    Run table = cli("exec", "--inspect-at-exit", "--", TESTS.resolve("t_basic").toString());
+    CliRun table = CliRun.of("exec", "--inspect-at-exit", "--", TESTS.resolve("t_basic").toString());
     assertThat(table.err()).contains("== context ").contains("just before its teardown")
         .contains("IOAS 1");
   }
@@ -147,10 +133,10 @@ class RecordReplayIT {
   @Test
   void inspectOfATraceShowsTheFinalState() throws Exception {
     Path trace = record("t_basic");
-    Run r = cli("inspect", "--trace", trace.toString());
+    CliRun r = CliRun.of("inspect", "--trace", trace.toString());
     assertThat(r.status()).as(r.err()).isZero();
     assertThat(r.out()).contains("== context ").contains("IOAS 1");
-    Run json = cli("inspect", "--trace", trace.toString(), "--json");
+    CliRun json = CliRun.of("inspect", "--trace", trace.toString(), "--json");
     assertThat(ContextStates.fromJson(json.out()).contexts()).hasSize(2);
   }
 
@@ -171,20 +157,20 @@ class RecordReplayIT {
           Thread.sleep(50);
         }
         assertThat(ready).exists();
-        Run r = cli("inspect", "--socket", socket.toString());
+        CliRun r = CliRun.of("inspect", "--socket", socket.toString());
         assertThat(r.status()).as(r.err()).isZero();
         assertThat(r.out()).contains("== context ").contains("opened by pid ");
-        Run json = cli("inspect", "--socket", socket.toString(), "--json");
+        CliRun json = CliRun.of("inspect", "--socket", socket.toString(), "--json");
         assertThat(ContextStates.fromJson(json.out()).contexts()).hasSize(1)
             .noneMatch(ContextStates.Entry::closing);
       } finally {
         p.destroyForcibly().waitFor();
       }
       assertThat(server.awaitNoContexts(java.time.Duration.ofSeconds(10))).isTrue();
-      Run none = cli("inspect", "--socket", socket.toString());
+      CliRun none = CliRun.of("inspect", "--socket", socket.toString());
       assertThat(none.out()).contains("no contexts");
     }
-    assertThat(cli("inspect", "--socket", socket.toString()).status()).isEqualTo(1);
+    assertThat(CliRun.of("inspect", "--socket", socket.toString()).status()).isEqualTo(1);
   }
 
   @Test

@@ -28,10 +28,10 @@ import org.iommufd4j.uapi.VfioIommuType1Info;
  * may write, the user pages it pins, the descriptor it may hand back and the descriptor it names.
  *
  * <p>A kernel recording ({@code exec --record --kernel}) cannot watch what the kernel touches;
- * it asks this, the ABI's word for it (spec §1.4, §2–§6), and records the bytes of every region
- * before the call (a replay seeds its memory with them) and of every written region after it (a
- * replay must leave the same bytes there). It over-approximates: a region is the whole struct
- * or array a call may touch, whether it touches all of it or not.
+ * it asks this, the ABI's word for it (spec §1.4, §2–§7), and records the bytes of every
+ * region before the call (a replay seeds its memory with them) and of every written region after
+ * it (a replay must leave the same bytes there). It over-approximates: a region is the whole
+ * struct or array a call may touch, whether it touches all of it or not.
  *
  * @param regions in the order of their pointers; a written region is read first too
  * @param pins user ranges the call pins (MAP, the test ops that compare pages)

@@ -109,10 +109,25 @@ public final class IovaShadow {
     areas.keySet().removeIf(k -> k.file() == file);
   }
 
-  /** The user memory behind {@code [iova, iova + length)} of the IOAS access file uses. */
-  public synchronized List<Range> translateAccess(long accessFile, long iova, long length) {
+  /**
+   * If the call is an access's IOVA read or write ({@code IOMMU_TEST_OP_ACCESS_RW}, struct bytes
+   * {@code before}, on access file {@code accessFile}): the user memory behind its IOVA range, as
+   * far as the shadow knows it. Otherwise, and for syzkaller's IOVA shorthand, none.
+   */
+  public synchronized List<Range> behindAccessRw(long request, MemorySegment before,
+      long accessFile) {
+    if (Command.of(request) != Command.IOMMU_TEST_CMD
+        || !fits(before, IommuTestCmd.ACCESS_RW_FLAGS, 4)
+        || before.get(JAVA_INT_UNALIGNED, IommuTestCmd.OP)
+            != IommuTestCmd.IOMMU_TEST_OP_ACCESS_RW
+        || (before.get(JAVA_INT_UNALIGNED, IommuTestCmd.ACCESS_RW_FLAGS)
+            & IommuTestCmd.MOCK_FLAGS_ACCESS_SYZ) != 0) {
+      return List.of();
+    }
     Ioas ioas = accesses.get(accessFile);
-    return ioas == null ? List.of() : translate(ioas, iova, length);
+    return ioas == null ? List.of() : translate(ioas,
+        before.get(JAVA_LONG_UNALIGNED, IommuTestCmd.ACCESS_RW_IOVA),
+        before.get(JAVA_LONG_UNALIGNED, IommuTestCmd.ACCESS_RW_LENGTH));
   }
 
   private List<Range> translate(Ioas ioas, long iova, long length) {

@@ -62,7 +62,7 @@ class FootprintCoversTheEmulatorTest {
         Footprint fp = Footprint.of(call.request(), call.arg(), before);
         long named = fp.namedFdOffset() >= 0 && before.byteSize() >= fp.namedFdOffset() + 4
             ? before.get(JAVA_INT_UNALIGNED, fp.namedFdOffset()) : 0;
-        List<IovaShadow.Range> behindIova = accessRw(shadow, call.request(), before, named);
+        List<IovaShadow.Range> behindIova = shadow.behindAccessRw(call.request(), before, named);
         MemoryLog log = MemoryLog.begin();
         long result;
         try {
@@ -75,8 +75,9 @@ class FootprintCoversTheEmulatorTest {
           assertThat(covered(fp, op) || op.kind() == MemoryLog.Kind.PINNABLE
               && mapped.stream().anyMatch(p -> pinned(p, op))
               || op.kind() != MemoryLog.Kind.PINNABLE
-              && behindIova.stream().anyMatch(r -> inside(op, r.address(), r.length()))).as("seed %d call %d %s -> %d: %s outside %s", seed, i,
-              call.toJson(), result, op, fp + " " + behindIova).isTrue();
+              && behindIova.stream().anyMatch(r -> inside(op, r.address(), r.length())))
+              .as("seed %d call %d %s -> %d: %s outside %s %s", seed, i, call.toJson(), result,
+                  op, fp, behindIova).isTrue();
           checked++;
         }
         if (result >= 0) {
@@ -103,19 +104,6 @@ class FootprintCoversTheEmulatorTest {
             == IommuTestCmd.IOMMU_TEST_OP_ACCESS_PAGES
             && (before.get(JAVA_INT_UNALIGNED, IommuTestCmd.ACCESS_PAGES_FLAGS)
             & IommuTestCmd.MOCK_FLAGS_ACCESS_SYZ) != 0);
-  }
-
-  private static List<IovaShadow.Range> accessRw(IovaShadow shadow, long request,
-      MemorySegment before, long access) {
-    if (Command.of(request) != Command.IOMMU_TEST_CMD
-        || before.byteSize() < IommuTestCmd.ACCESS_RW_FLAGS + 4
-        || before.get(JAVA_INT_UNALIGNED, IommuTestCmd.OP)
-            != IommuTestCmd.IOMMU_TEST_OP_ACCESS_RW) {
-      return List.of();
-    }
-    return shadow.translateAccess(access,
-        before.get(JAVA_LONG_UNALIGNED, IommuTestCmd.ACCESS_RW_IOVA),
-        before.get(JAVA_LONG_UNALIGNED, IommuTestCmd.ACCESS_RW_LENGTH));
   }
 
   /** What the shim sends: up to 128 bytes at the argument, as far as they are readable. */
@@ -146,7 +134,8 @@ class FootprintCoversTheEmulatorTest {
   /** Whether pinnable check {@code op} lies in the pages of {@code p}, asking no more access. */
   private static boolean pinned(Footprint.Pin p, MemoryLog.Op op) {
     long first = p.address() & -PAGE;
-    return (p.write() || !op.write()) && inside(op, first, roundUp(p.address() + p.length()) - first);
+    return (p.write() || !op.write())
+        && inside(op, first, roundUp(p.address() + p.length()) - first);
   }
 
   private static long roundUp(long a) {
