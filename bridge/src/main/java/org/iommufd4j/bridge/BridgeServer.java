@@ -312,7 +312,7 @@ public final class BridgeServer implements AutoCloseable {
     }
     // every channel of the process ended: if it exited, its kernel descriptors are closed
     if (last && kernel != null && ProcessInfo.awaitExit(p.memory().pid, 200)) {
-      kernel.exited(p.memory().pid);
+      kernel.exited(p.memory().pid, null); // gone: nothing left to read
     }
   }
 

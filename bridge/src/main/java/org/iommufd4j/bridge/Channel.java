@@ -314,7 +314,7 @@ final class Channel implements Runnable {
   private void exiting() {
     KernelRecording k = server.kernelRecording();
     if (k != null) {
-      k.exited(pid());
+      k.exited(pid(), process.memory());
       return;
     }
     try (Call call = Call.enter(this, process.memory(), 0, 0, MemorySegment.NULL, false)) {
@@ -322,7 +322,7 @@ final class Channel implements Runnable {
     }
     Trace.Writer recorder = server.recorder();
     if (recorder != null) {
-      recorder.event(new Trace.Exit(pid(), recorder.now()));
+      recorder.event(new Trace.Exit(pid(), recorder.now(), java.util.List.of()));
     }
   }
 

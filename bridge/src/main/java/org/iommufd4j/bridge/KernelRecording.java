@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import org.iommufd4j.engine.Caller;
+import org.iommufd4j.memory.ProcessMemory;
 import org.iommufd4j.memory.UserMemory;
 import org.iommufd4j.trace.Footprint;
 import org.iommufd4j.trace.IovaShadow;
@@ -32,6 +33,8 @@ import org.iommufd4j.uapi.IommuTestCmd;
 final class KernelRecording {
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.bridge");
   private static final long PAGE = 4096;
+  /** Most bytes of an exiting process's areas recorded with its exit. */
+  private static final long EXIT_SNAPSHOT = 64L << 20;
 
   private final Trace.Writer recorder;
   private final AtomicLong fileNumbers;
@@ -87,14 +90,24 @@ final class KernelRecording {
     }
   }
 
-  /** Process {@code pid} is exiting or has exited: its memory goes, its descriptors close. */
-  void exited(int pid) {
+  /**
+   * Process {@code pid} is exiting ({@code memory} still readable) or has exited (null): its
+   * memory goes, its descriptors close. What its mapped areas hold is recorded first: the kernel
+   * keeps the pinned pages, and an access may read them after.
+   */
+  void exited(int pid, UserMemory memory) {
     List<Long> files;
     synchronized (holders) {
       if (!exited.add(pid)) {
         return;
       }
-      recorder.event(new Trace.Exit(pid, recorder.now()));
+      List<MemoryLog.Op> kept = new ArrayList<>();
+      if (memory != null) {
+        for (IovaShadow.Range r : shadow.ownedBy(pid, EXIT_SNAPSHOT)) {
+          readBefore(memory, pid, r.address(), r.length(), kept);
+        }
+      }
+      recorder.event(new Trace.Exit(pid, recorder.now(), kept));
       files = new ArrayList<>();
       for (Map.Entry<Long, Set<Integer>> e : holders.entrySet()) {
         if (e.getValue().contains(pid)) {
@@ -167,7 +180,7 @@ final class KernelRecording {
     }
     List<IovaShadow.Range> behindIova = shadow.behindAccessRw(request, before, namedFile);
     for (IovaShadow.Range r : behindIova) {
-      readBefore(memory, pid, r.address(), r.length(), ops);
+      behind(caller, r, ops, false);
     }
     long t = recorder.now();
     long[] done = client.call();
@@ -190,7 +203,7 @@ final class KernelRecording {
     if (!behindIova.isEmpty() && (before.get(JAVA_INT_UNALIGNED, IommuTestCmd.ACCESS_RW_FLAGS)
         & IommuTestCmd.MOCK_ACCESS_RW_WRITE) != 0) {
       for (IovaShadow.Range r : behindIova) { // the access wrote there
-        readAfter(memory, pid, r.address(), r.length(), ops);
+        behind(caller, r, ops, true);
       }
     }
     long newFile = 0;
@@ -204,10 +217,31 @@ final class KernelRecording {
       }
       ops.add(new MemoryLog.Op(MemoryLog.Kind.FD, 0, 0, 0, false, true, null, newFd, newFile));
     }
-    shadow.learn(file, request, before, reply, result, newFile, namedFile);
+    shadow.learn(pid, file, request, before, reply, result, newFile, namedFile);
     recorder.event(new Trace.Ioctl(recorder.nextSeq(), file, pid, channel, request, arg, result,
         t, done[1], ops));
     return new Made(result, newFile, newFd);
+  }
+
+  /**
+   * The memory behind an access's IOVAs, before the call or ({@code after}) after it. It may be
+   * another process's (an area mapped by a forked child): read directly, and left out if that
+   * process is gone, since its pages then live on only in the kernel (and in the replay, as its
+   * exit recorded them).
+   */
+  private static void behind(Caller caller, IovaShadow.Range r, List<MemoryLog.Op> ops,
+      boolean after) {
+    boolean own = r.pid() == caller.pid();
+    UserMemory memory = own ? caller.memory() : ProcessMemory.of(r.pid());
+    List<MemoryLog.Op> got = new ArrayList<>();
+    if (after) {
+      readAfter(memory, r.pid(), r.address(), r.length(), got);
+    } else {
+      readBefore(memory, r.pid(), r.address(), r.length(), got);
+    }
+    if (own || got.stream().allMatch(MemoryLog.Op::ok)) {
+      ops.addAll(got);
+    }
   }
 
   private void process(Caller c) {

@@ -27,21 +27,22 @@ import org.iommufd4j.uapi.IommuTestCmd;
 public final class IovaShadow {
   private record Ioas(long file, int id) {}
 
-  /** Per IOAS: area start IOVA to {length, user address}. */
+  /** Per IOAS: area start IOVA to {length, user address, pid of the process whose memory}. */
   private final Map<Ioas, TreeMap<Long, long[]>> areas = new HashMap<>();
   /** Access files to the IOAS they use. */
   private final Map<Long, Ioas> accesses = new HashMap<>();
 
-  /** A user memory range: {@code length} bytes at {@code address}. */
-  public record Range(long address, long length) {}
+  /** A user memory range: {@code length} bytes at {@code address} of process {@code pid}. */
+  public record Range(int pid, long address, long length) {}
 
   /**
-   * Learns from a call on context {@code file} that returned {@code result}: {@code before} and
-   * {@code after} are its struct before and after the call, {@code newFile} the file it made (0:
-   * none), {@code namedFile} the file it named by descriptor (0: none).
+   * Learns from a call by process {@code pid} on context {@code file} that returned {@code
+   * result}: {@code before} and {@code after} are its struct before and after the call, {@code
+   * newFile} the file it made (0: none), {@code namedFile} the file it named by descriptor (0:
+   * none).
    */
-  public synchronized void learn(long file, long request, MemorySegment before, byte[] after,
-      long result, long newFile, long namedFile) {
+  public synchronized void learn(int pid, long file, long request, MemorySegment before,
+      byte[] after, long result, long newFile, long namedFile) {
     Command c = Command.of(request);
     if (result < 0 || c == null) {
       return;
@@ -53,7 +54,7 @@ public final class IovaShadow {
           add(new Ioas(file, out.get(JAVA_INT_UNALIGNED, IommuIoasMap.IOAS_ID)),
               out.get(JAVA_LONG_UNALIGNED, IommuIoasMap.IOVA),
               out.get(JAVA_LONG_UNALIGNED, IommuIoasMap.LENGTH),
-              out.get(JAVA_LONG_UNALIGNED, IommuIoasMap.USER_VA));
+              out.get(JAVA_LONG_UNALIGNED, IommuIoasMap.USER_VA), pid);
         }
       }
       case IOMMU_IOAS_COPY -> {
@@ -64,7 +65,7 @@ public final class IovaShadow {
               out.get(JAVA_INT_UNALIGNED, IommuIoasCopy.SRC_IOAS_ID)),
               out.get(JAVA_LONG_UNALIGNED, IommuIoasCopy.SRC_IOVA),
               out.get(JAVA_LONG_UNALIGNED, IommuIoasCopy.LENGTH))) {
-            add(dst, iova, r.length(), r.address());
+            add(dst, iova, r.length(), r.address(), r.pid());
             iova += r.length();
           }
         }
@@ -148,7 +149,7 @@ public final class IovaShadow {
       if (Long.compareUnsigned(n, Footprint.MAX_REGION) > 0) {
         n = Footprint.MAX_REGION;
       }
-      out.add(new Range(e.getValue()[1] + offset, n));
+      out.add(new Range((int) e.getValue()[2], e.getValue()[1] + offset, n));
       at += n;
       if (Long.compareUnsigned(at - iova, Footprint.MAX_REGION) >= 0) {
         break;
@@ -157,11 +158,35 @@ public final class IovaShadow {
     return out;
   }
 
-  private void add(Ioas ioas, long iova, long length, long va) {
+  private void add(Ioas ioas, long iova, long length, long va, int pid) {
     if (length != 0) {
       areas.computeIfAbsent(ioas, k -> new TreeMap<>(Long::compareUnsigned))
-          .put(iova, new long[] {length, va});
+          .put(iova, new long[] {length, va, pid});
     }
+  }
+
+  /**
+   * The user memory of process {@code pid} behind areas, at most {@code budget} bytes of it in
+   * all: what the kernel keeps of a process that exits (its pinned pages; which ones the shadow
+   * cannot tell, so all it knows of).
+   */
+  public synchronized List<Range> ownedBy(int pid, long budget) {
+    List<Range> out = new ArrayList<>();
+    java.util.Set<Long> seen = new java.util.HashSet<>();
+    for (TreeMap<Long, long[]> m : areas.values()) {
+      for (long[] a : m.values()) {
+        if (a[2] != pid || !seen.add(a[1])) {
+          continue; // another's memory, or an area copied into several IOASes: once
+        }
+        for (long at = 0; at < a[0] && budget > 0; ) {
+          long n = Math.min(Math.min(a[0] - at, Footprint.MAX_REGION), budget);
+          out.add(new Range(pid, a[1] + at, n));
+          budget -= n;
+          at += n;
+        }
+      }
+    }
+    return out;
   }
 
   private static boolean fits(MemorySegment s, long offset, int bytes) {

@@ -93,8 +93,10 @@ public final class Replayer {
       for (Trace.Event e : trace.events()) {
         switch (e) {
           case Trace.Process p -> processes.put(p.pid(), p);
-          case Trace.Exit x -> memory(x.pid()).retainOnly(
-              page -> host.pinCount(logged(x.pid()), page) > 0);
+          case Trace.Exit x -> {
+            seed(x.memory()); // a kernel recording's last look at what stays pinned
+            memory(x.pid()).retainOnly(page -> host.pinCount(logged(x.pid()), page) > 0);
+          }
           case Trace.Open o -> {
             opens++;
             contexts.put(o.file(), new Context(host, fileTable, trace.header().testAbi(), o.vfio(),

@@ -69,9 +69,15 @@ public final class Trace {
 
   /**
    * Process {@code pid} is exiting: from here on only the pages something pins stay (its other
-   * memory is gone, so pinning it fails, as for the kernel's mm of an exited process).
+   * memory is gone, so pinning it fails, as for the kernel's mm of an exited process). A kernel
+   * recording adds in {@code memory} the bytes of the process's mapped areas, read just before
+   * (what the kernel's pinned pages go on holding).
    */
-  public record Exit(int pid, long t) implements Event {}
+  public record Exit(int pid, long t, List<MemoryLog.Op> memory) implements Event {
+    public Exit {
+      memory = List.copyOf(memory);
+    }
+  }
 
   /** The last reference to file {@code file} went: the context was torn down (or the access or
    * fault file released). */
@@ -151,9 +157,7 @@ public final class Trace {
         m.put("errno", errnoName(i.result()));
         m.put("t", i.t());
         m.put("ns", i.nanos());
-        List<Object> ops = new ArrayList<>();
-        i.memory().forEach(op -> ops.add(op.toMap()));
-        m.put("memory", ops);
+        m.put("memory", ops(i.memory()));
       }
       case Close c -> {
         m.put("type", "close");
@@ -164,9 +168,28 @@ public final class Trace {
         m.put("type", "exit");
         m.put("pid", (long) x.pid());
         m.put("t", x.t());
+        if (!x.memory().isEmpty()) {
+          m.put("memory", ops(x.memory()));
+        }
       }
     }
     return Json.line(m);
+  }
+
+  private static List<Object> ops(List<MemoryLog.Op> memory) {
+    List<Object> ops = new ArrayList<>();
+    memory.forEach(op -> ops.add(op.toMap()));
+    return ops;
+  }
+
+  private static List<MemoryLog.Op> ops(Object list) {
+    List<MemoryLog.Op> ops = new ArrayList<>();
+    if (list != null) {
+      for (Object o : (List<?>) list) {
+        ops.add(MemoryLog.Op.fromMap((Map<?, ?>) o));
+      }
+    }
+    return ops;
   }
 
   /** "ENOENT" for -2, null for results that are not errors. */
@@ -243,17 +266,12 @@ public final class Trace {
       case "process" -> new Process((int) num(m, "pid"), (int) num(m, "uid"),
           flag(m, "capSysResource"), flag(m, "capIpcLock"), num(m, "memlockLimit"));
       case "open" -> new Open(num(m, "file"), (int) num(m, "pid"), flag(m, "vfio"), num(m, "t"));
-      case "ioctl" -> {
-        List<MemoryLog.Op> ops = new ArrayList<>();
-        for (Object o : (List<?>) m.get("memory")) {
-          ops.add(MemoryLog.Op.fromMap((Map<?, ?>) o));
-        }
-        yield new Ioctl(num(m, "seq"), num(m, "file"), (int) num(m, "pid"), num(m, "channel"),
-            parseHex((String) m.get("request")), parseHex((String) m.get("arg")),
-            num(m, "result"), num(m, "t"), num(m, "ns"), ops);
-      }
+      case "ioctl" -> new Ioctl(num(m, "seq"), num(m, "file"), (int) num(m, "pid"),
+          num(m, "channel"), parseHex((String) m.get("request")),
+          parseHex((String) m.get("arg")), num(m, "result"), num(m, "t"), num(m, "ns"),
+          ops(m.get("memory")));
       case "close" -> new Close(num(m, "file"), num(m, "t"));
-      case "exit" -> new Exit((int) num(m, "pid"), num(m, "t"));
+      case "exit" -> new Exit((int) num(m, "pid"), num(m, "t"), ops(m.get("memory")));
       default -> throw new IllegalArgumentException("unknown event type " + type);
     };
   }

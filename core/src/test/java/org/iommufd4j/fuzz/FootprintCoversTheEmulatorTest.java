@@ -86,7 +86,8 @@ class FootprintCoversTheEmulatorTest {
         MemorySegment after = window(world, call.arg());
         long made = result >= 0 && fp.newFdOffset() >= 0 && after.byteSize() >= fp.newFdOffset() + 4
             ? after.get(JAVA_INT_UNALIGNED, fp.newFdOffset()) : 0;
-        shadow.learn(1, call.request(), before, after.toArray(JAVA_BYTE), result, made, named);
+        shadow.learn(c.pid(), 1, call.request(), before, after.toArray(JAVA_BYTE), result, made,
+            named);
         gen.learn(call, result, world);
       }
     }
