@@ -206,6 +206,11 @@ final class KernelRecording {
         behind(caller, r, ops, true);
       }
     }
+    if (ops.stream().anyMatch(op -> op.kind() == MemoryLog.Kind.WRITE && !op.ok())
+        && ProcessInfo.awaitExit(pid, 0)) {
+      // killed during the call: what it wrote is lost with the process, not refused by it
+      ops.removeIf(op -> op.kind() == MemoryLog.Kind.WRITE && !op.ok());
+    }
     long newFile = 0;
     int newFd = -1;
     if (result >= 0 && fp.newFdOffset() >= 0 && reply != null

@@ -8,6 +8,7 @@ import org.iommufd4j.trace.Replayer;
 import org.iommufd4j.trace.Trace;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -19,6 +20,10 @@ import picocli.CommandLine.Spec;
         "Exit status: 0 no divergence, 1 a divergence, 2 not a trace."})
 final class ReplayCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
+
+  @Option(names = "--all", description = "Go on after a divergence: report each context's "
+      + "first (its later calls skipped) while the other contexts replay on.")
+  boolean all;
 
   @Parameters(paramLabel = "FILE", description = "The trace (JSON lines).")
   Path file;
@@ -34,9 +39,16 @@ final class ReplayCommand implements Callable<Integer> {
       err.println("replay: " + e.getMessage());
       return 2;
     }
-    Replayer.Result r = Replayer.replay(trace);
+    Replayer.Result r = all ? Replayer.replayAll(trace) : Replayer.replay(trace);
     String counts = r.ioctls() + " ioctls, " + r.opens() + " opens, " + r.closes()
         + " closes, " + r.memoryOps() + " memory operations";
+    if (all && r.diverged()) {
+      r.divergences().forEach(out::println);
+      out.println(r.divergences().size() + " of " + r.opens() + " contexts diverged (" + counts
+          + ", " + r.skipped() + " ioctls skipped after a divergence)");
+      out.flush();
+      return 1;
+    }
     if (r.diverged()) {
       out.println(r.divergence());
       out.println("(after " + counts + ")");

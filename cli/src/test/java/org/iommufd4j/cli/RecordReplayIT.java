@@ -80,6 +80,24 @@ class RecordReplayIT {
   }
 
   @Test
+  void replayAllReportsEachDivergingContextAndReplaysTheOthers() throws Exception {
+    Path trace = record("t_basic"); // two contexts
+    List<String> lines = new ArrayList<>(Files.readAllLines(trace));
+    int line = 0;
+    while (!lines.get(line).contains("\"seq\":1,")) {
+      line++;
+    }
+    lines.set(line, lines.get(line).replace("\"result\":0,", "\"result\":-22,"));
+    Files.write(trace, lines);
+    CliRun first = CliRun.of("replay", trace.toString());
+    assertThat(first.out()).contains("divergence at ioctl #1 ").contains("(after 1 ioctls");
+    CliRun all = CliRun.of("replay", "--all", trace.toString());
+    assertThat(all.status()).isEqualTo(1);
+    assertThat(all.out()).containsOnlyOnce("divergence at ioctl").contains("divergence at ioctl #1 ")
+        .contains("1 of 2 contexts diverged").containsPattern("[1-9]\\d* ioctls skipped");
+  }
+
+  @Test
   void tamperedReplyBytesAreReportedAtTheirCall() throws Exception {
     Path trace = record("t_basic");
     List<String> lines = new ArrayList<>(Files.readAllLines(trace));

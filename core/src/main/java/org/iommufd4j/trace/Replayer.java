@@ -53,11 +53,17 @@ public final class Replayer {
   public record ContextState(long file, int pid, boolean closed, Snapshot snapshot) {}
 
   /**
-   * The outcome: {@code divergence} null if none; counts of what was replayed; the state of
-   * every context (just before its close, or at the end).
+   * The outcome: {@code divergence} the first, null if none; {@code divergences} every one found
+   * (with {@link #replayAll}: each context's first, that context's later calls skipped); counts
+   * of what was replayed; the state of every context (just before its close, or at the end).
    */
-  public record Result(Divergence divergence, int ioctls, int opens, int closes, int memoryOps,
-      List<ContextState> states) {
+  public record Result(Divergence divergence, List<Divergence> divergences, int ioctls,
+      int opens, int closes, int memoryOps, int skipped, List<ContextState> states) {
+    public Result {
+      divergences = List.copyOf(divergences);
+      states = List.copyOf(states);
+    }
+
     public boolean diverged() {
       return divergence != null;
     }
@@ -73,14 +79,27 @@ public final class Replayer {
   private final Map<Long, EmulatedFile> files = new HashMap<>();
   private final Map<Long, ContextState> states = new LinkedHashMap<>();
   private final ReplayFiles fileTable = new ReplayFiles();
+  /** Contexts that diverged (replayAll): their later calls are skipped. */
+  private final java.util.Set<Long> diverged = new java.util.HashSet<>();
+  private final boolean all;
 
-  private Replayer(Trace trace) {
+  private Replayer(Trace trace, boolean all) {
     this.trace = trace;
+    this.all = all;
   }
 
-  /** Replays {@code trace} on a fresh emulator. */
+  /** Replays {@code trace} on a fresh emulator, up to the first divergence. */
   public static Result replay(Trace trace) {
-    return new Replayer(trace).run();
+    return new Replayer(trace, false).run();
+  }
+
+  /**
+   * Replays all of {@code trace}: a context that diverges is left at its first divergence (its
+   * later calls skipped) and the others go on, so one run finds every context that differs (a
+   * test suite's trace, one context a test).
+   */
+  public static Result replayAll(Trace trace) {
+    return new Replayer(trace, true).run();
   }
 
   private Result run() {
@@ -88,7 +107,8 @@ public final class Replayer {
     int opens = 0;
     int closes = 0;
     int ops = 0;
-    Divergence divergence = null;
+    int skipped = 0;
+    List<Divergence> divergences = new ArrayList<>();
     try {
       for (Trace.Event e : trace.events()) {
         switch (e) {
@@ -117,12 +137,20 @@ public final class Replayer {
             }
           }
           case Trace.Ioctl i -> {
+            if (diverged.contains(i.file())) {
+              skipped++;
+              continue;
+            }
             ioctls++;
             ops += i.memory().size();
-            divergence = execute(i);
+            Divergence d = execute(i);
+            if (d != null) {
+              divergences.add(d);
+              diverged.add(i.file());
+            }
           }
         }
-        if (divergence != null) {
+        if (!divergences.isEmpty() && !all) {
           break;
         }
       }
@@ -134,7 +162,8 @@ public final class Replayer {
       }
       files.values().forEach(EmulatedFile::release);
     }
-    return new Result(divergence, ioctls, opens, closes, ops, List.copyOf(states.values()));
+    return new Result(divergences.isEmpty() ? null : divergences.getFirst(), divergences, ioctls,
+        opens, closes, ops, skipped, List.copyOf(states.values()));
   }
 
   // ---- one call -------------------------------------------------------------------------------
