@@ -230,23 +230,32 @@ final class KernelRecording {
 
   /**
    * The memory behind an access's IOVAs, before the call or ({@code after}) after it. It may be
-   * another process's (an area mapped by a forked child): read directly, and left out if that
-   * process is gone, since its pages then live on only in the kernel (and in the replay, as its
-   * exit recorded them).
+   * another process's (an area mapped by a forked child): read directly. If that process is gone,
+   * its pinned pages live on in the kernel: where the caller shares the mapping with it (a
+   * MAP_SHARED region from before the fork) the caller's view is those pages; otherwise they are
+   * left out (the replay has them as the exit recorded them).
    */
   private static void behind(Caller caller, IovaShadow.Range r, List<MemoryLog.Op> ops,
       boolean after) {
     boolean own = r.pid() == caller.pid();
-    UserMemory memory = own ? caller.memory() : ProcessMemory.of(r.pid());
+    List<MemoryLog.Op> got = read(own ? caller.memory() : ProcessMemory.of(r.pid()), r, after);
+    if (!own && !got.stream().allMatch(MemoryLog.Op::ok)
+        && ProcessInfo.sharedMapping(caller.pid(), r.address(), r.length())) {
+      got = read(caller.memory(), r, after);
+    }
+    if (own || got.stream().allMatch(MemoryLog.Op::ok)) {
+      ops.addAll(got);
+    }
+  }
+
+  private static List<MemoryLog.Op> read(UserMemory memory, IovaShadow.Range r, boolean after) {
     List<MemoryLog.Op> got = new ArrayList<>();
     if (after) {
       readAfter(memory, r.pid(), r.address(), r.length(), got);
     } else {
       readBefore(memory, r.pid(), r.address(), r.length(), got);
     }
-    if (own || got.stream().allMatch(MemoryLog.Op::ok)) {
-      ops.addAll(got);
-    }
+    return got;
   }
 
   private void process(Caller c) {

@@ -43,6 +43,35 @@ final class ProcessInfo {
     }
   }
 
+  /**
+   * Whether {@code [address, address + length)} of process {@code pid} lies in shared mappings
+   * ({@code s} in {@code /proc/<pid>/maps}): memory other processes may see too.
+   */
+  static boolean sharedMapping(int pid, long address, long length) {
+    long end = address + length;
+    try (var lines = Files.lines(Path.of("/proc/" + pid + "/maps"))) {
+      long covered = address;
+      for (String line : (Iterable<String>) lines::iterator) {
+        int dash = line.indexOf('-');
+        int space = line.indexOf(' ');
+        long start = Long.parseUnsignedLong(line, 0, dash, 16);
+        long stop = Long.parseUnsignedLong(line, dash + 1, space, 16);
+        if (Long.compareUnsigned(start, covered) <= 0 && Long.compareUnsigned(covered, stop) < 0) {
+          if (line.charAt(space + 4) != 's') {
+            return false;
+          }
+          covered = stop;
+          if (Long.compareUnsigned(covered, end) >= 0) {
+            return true;
+          }
+        }
+      }
+      return false;
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
   /** Field 3 of {@code /proc/<pid>/stat}, or null if there is no such process. */
   private static String state(int pid) {
     try {
