@@ -208,8 +208,12 @@ final class KernelRecording {
     }
     if (ops.stream().anyMatch(op -> op.kind() == MemoryLog.Kind.WRITE && !op.ok())
         && ProcessInfo.awaitExit(pid, 0)) {
-      // killed during the call: what it wrote is lost with the process, not refused by it
-      ops.removeIf(op -> op.kind() == MemoryLog.Kind.WRITE && !op.ok());
+      // killed during the call: what it wrote is lost with the process, not refused by it; the
+      // regions stay, as ones the call could write whose bytes nobody saw
+      ops.replaceAll(op -> op.kind() == MemoryLog.Kind.WRITE && !op.ok()
+          ? new MemoryLog.Op(MemoryLog.Kind.WRITE, op.pid(), op.address(), op.length(), false,
+              true, null, 0, 0)
+          : op);
     }
     long newFile = 0;
     int newFd = -1;

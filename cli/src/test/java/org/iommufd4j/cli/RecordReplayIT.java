@@ -127,6 +127,20 @@ class RecordReplayIT {
   }
 
   @Test
+  void aTraceNamedGzIsCompressedAndReplays() throws Exception {
+    Path trace = dir.resolve("t_basic.jsonl.gz");
+    CliRun r = CliRun.of("exec", "--record", trace.toString(), "--", "sh", "-c",
+        TESTS.resolve("t_basic") + " >/dev/null");
+    assertThat(r.status()).as(r.err()).isZero();
+    byte[] bytes = Files.readAllBytes(trace);
+    assertThat(bytes[0] & 0xff).isEqualTo(0x1f);
+    assertThat(bytes[1] & 0xff).isEqualTo(0x8b);
+    assertThat(Trace.read(trace).header().testAbi()).isTrue();
+    CliRun replay = CliRun.of("replay", trace.toString());
+    assertThat(replay.out()).startsWith("no divergence: ");
+  }
+
+  @Test
   void notATraceIsExitStatus2() throws Exception {
     Path f = Files.writeString(dir.resolve("x.jsonl"), "{\"format\":\"other\"}\n");
     assertThat(CliRun.of("replay", f.toString()).status()).isEqualTo(2);

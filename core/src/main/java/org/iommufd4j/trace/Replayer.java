@@ -218,6 +218,9 @@ public final class Replayer {
     for (MemoryLog.Op op : call.memory()) {
       if (op.kind() == MemoryLog.Kind.WRITE && op.ok()) {
         want.add(op);
+        if (op.bytes() == null) {
+          continue; // the caller died during the call: nobody saw what it holds
+        }
         byte[] now = new byte[op.bytes().length];
         memory(op.pid()).read(op.address(), MemorySegment.ofArray(now));
         int at = java.util.Arrays.mismatch(now, op.bytes());

@@ -210,7 +210,11 @@ public final class Trace {
    * @throws IllegalArgumentException (with the line number) if it is not one
    */
   public static Trace read(Path file) throws IOException {
-    List<String> lines = Files.readAllLines(file);
+    List<String> lines;
+    try (var in = new java.io.BufferedReader(new java.io.InputStreamReader(open(file),
+        java.nio.charset.StandardCharsets.UTF_8))) {
+      lines = in.lines().toList();
+    }
     if (lines.isEmpty()) {
       throw new IllegalArgumentException(file + ": empty, not an iommufd4j trace");
     }
@@ -243,6 +247,22 @@ public final class Trace {
       }
     }
     return new Trace(header, events);
+  }
+
+  /** A trace named {@code *.gz} is gzip-compressed (kernel recordings of suites are large). */
+  private static boolean gzip(Path file) {
+    return file.getFileName().toString().endsWith(".gz");
+  }
+
+  private static java.io.InputStream open(Path file) throws IOException {
+    java.io.InputStream in = Files.newInputStream(file);
+    return gzip(file) ? new java.util.zip.GZIPInputStream(in, 1 << 16) : in;
+  }
+
+  private static java.io.OutputStream create(Path file) throws IOException {
+    java.io.OutputStream out = Files.newOutputStream(file);
+    // sync-flushed, so every line is in the file as soon as it is written
+    return gzip(file) ? new java.util.zip.GZIPOutputStream(out, 1 << 16, true) : out;
   }
 
   private static boolean flag(Map<?, ?> m, String name) {
@@ -285,7 +305,8 @@ public final class Trace {
     private final java.util.Set<Process> processes = new java.util.HashSet<>();
 
     public Writer(Path file, Header header) throws IOException {
-      out = Files.newBufferedWriter(file);
+      out = new BufferedWriter(new java.io.OutputStreamWriter(create(file),
+          java.nio.charset.StandardCharsets.UTF_8));
       this.header = header;
       write(headerLine(header));
     }
