@@ -19,12 +19,15 @@ shift 2
 "$ROOT/run.sh" --version >/dev/null # builds the CLI if it is missing or stale
 JAR=$(ls "$ROOT"/cli/target/cli-*-all.jar | head -1)
 WORK="${ORACLE_JVM_DIR:-${ORACLE_CACHE:-$HOME/.cache/iommufd-oracle}/jvm}"
-rm -f "$WORK/trace.jsonl"
+NAME=trace.jsonl
+case "$TRACE" in *.gz) NAME=trace.jsonl.gz ;; esac # compressed in the VM already
+rm -f "$WORK/$NAME"
 status=0
 "$ROOT/scripts/oracle-java.sh" --copy "$JAR" --copy "$PROGRAM" -- \
   --sun-misc-unsafe-memory-access=allow -jar "$(basename "$JAR")" \
-  exec --record trace.jsonl --kernel -- "./$(basename "$PROGRAM")" "$@" || status=$?
-[ -f "$WORK/trace.jsonl" ] || { echo "error: the VM wrote no trace (status $status)" >&2; exit 2; }
-cp "$WORK/trace.jsonl" "$TRACE"
-echo "oracle-record: $(grep -c '"type":"ioctl"' "$TRACE") ioctls recorded in $TRACE; replay: ./run.sh replay $TRACE" >&2
+  exec --record "$NAME" --kernel -- "./$(basename "$PROGRAM")" "$@" || status=$?
+[ -f "$WORK/$NAME" ] || { echo "error: the VM wrote no trace (status $status)" >&2; exit 2; }
+cp "$WORK/$NAME" "$TRACE"
+echo "oracle-record: $(zcat -f "$TRACE" | grep -c '"type":"ioctl"') ioctls recorded in $TRACE;" \
+  "replay: ./run.sh replay $TRACE" >&2
 exit "$status"

@@ -106,6 +106,7 @@ final class KernelRecording {
         for (IovaShadow.Range r : shadow.ownedBy(pid, EXIT_SNAPSHOT)) {
           readBefore(memory, pid, r.address(), r.length(), kept);
         }
+        kept.removeIf(op -> !op.ok()); // unmapped by now: nothing of it is pinned either
       }
       recorder.event(new Trace.Exit(pid, recorder.now(), kept));
       files = new ArrayList<>();
@@ -211,9 +212,7 @@ final class KernelRecording {
       // killed during the call: what it wrote is lost with the process, not refused by it; the
       // regions stay, as ones the call could write whose bytes nobody saw
       ops.replaceAll(op -> op.kind() == MemoryLog.Kind.WRITE && !op.ok()
-          ? new MemoryLog.Op(MemoryLog.Kind.WRITE, op.pid(), op.address(), op.length(), false,
-              true, null, 0, 0)
-          : op);
+          ? unseenWrite(op.pid(), op.address(), op.length()) : op);
     }
     long newFile = 0;
     int newFd = -1;
@@ -236,8 +235,9 @@ final class KernelRecording {
    * The memory behind an access's IOVAs, before the call or ({@code after}) after it. It may be
    * another process's (an area mapped by a forked child): read directly. If that process is gone,
    * its pinned pages live on in the kernel: where the caller shares the mapping with it (a
-   * MAP_SHARED region from before the fork) the caller's view is those pages; otherwise they are
-   * left out (the replay has them as the exit recorded them).
+   * MAP_SHARED region from before the fork) the caller's view is those pages; otherwise nobody
+   * can see them: before the call they are left out (the replay has them as the exit recorded
+   * them), after it they are a region the call wrote with unseen bytes.
    */
   private static void behind(Caller caller, IovaShadow.Range r, List<MemoryLog.Op> ops,
       boolean after) {
@@ -249,7 +249,14 @@ final class KernelRecording {
     }
     if (own || got.stream().allMatch(MemoryLog.Op::ok)) {
       ops.addAll(got);
+    } else if (after) {
+      ops.add(unseenWrite(r.pid(), r.address(), r.length()));
     }
+  }
+
+  /** A region the call could write whose bytes after it nobody could read. */
+  private static MemoryLog.Op unseenWrite(int pid, long address, long length) {
+    return new MemoryLog.Op(MemoryLog.Kind.WRITE, pid, address, length, false, true, null, 0, 0);
   }
 
   private static List<MemoryLog.Op> read(UserMemory memory, IovaShadow.Range r, boolean after) {

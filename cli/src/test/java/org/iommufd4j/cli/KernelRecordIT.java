@@ -32,13 +32,16 @@ class KernelRecordIT {
   }
 
   /** Records t_kernel on the stand-in kernel; {@code lie}: what FAKE_KERNEL_LIE says. */
-  private Path recordOnStandIn(String lie) {
+  private Path recordOnStandIn(String lie, String... options) {
     Path trace = dir.resolve("kernel.jsonl");
     Path log = dir.resolve("t_kernel.log");
     String env = lie == null ? "" : "FAKE_KERNEL_LIE=" + lie + " ";
-    CliRun r = CliRun.of("exec", "--record", trace.toString(), "--kernel", "--", "sh", "-c",
-        env + "LD_PRELOAD=\"$LD_PRELOAD " + FAKE + "\" exec " + TESTS.resolve("t_kernel")
-            + " >" + log + " 2>&1");
+    List<String> args = new java.util.ArrayList<>(List.of("exec", "--record", trace.toString(),
+        "--kernel"));
+    args.addAll(List.of(options));
+    args.addAll(List.of("--", "sh", "-c", env + "LD_PRELOAD=\"$LD_PRELOAD " + FAKE + "\" exec "
+        + TESTS.resolve("t_kernel") + " >" + log + " 2>&1"));
+    CliRun r = CliRun.of(args.toArray(String[]::new));
     assertThat(r.status()).as("%s %s", r.err(), log).isEqualTo(lie == null ? 0 : 1);
     return trace;
   }
@@ -78,6 +81,16 @@ class KernelRecordIT {
     CliRun r = CliRun.of("replay", trace.toString());
     assertThat(r.status()).as(r.out() + r.err()).isZero();
     assertThat(r.out()).startsWith("no divergence: 9 ioctls, 1 opens, 1 closes");
+  }
+
+  @Test
+  void memoryServedByTheShimRecordsTheSame() throws Exception {
+    Trace direct = Trace.read(recordOnStandIn(null));
+    Trace served = Trace.read(recordOnStandIn(null, "--shim-memory"));
+    assertThat(served.events()).filteredOn(Trace.Ioctl.class::isInstance)
+        .hasSameSizeAs(direct.events().stream().filter(Trace.Ioctl.class::isInstance).toList());
+    CliRun r = CliRun.of("replay", dir.resolve("kernel.jsonl").toString());
+    assertThat(r.out()).startsWith("no divergence: 9 ioctls");
   }
 
   @Test
