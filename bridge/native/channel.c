@@ -835,34 +835,30 @@ long i4j_ioctl(int fd, const struct tracked *t, unsigned long request, void *arg
   return r;
 }
 
+/* A request that carries no descriptor, with signals blocked: the result or -errno. */
+static long simple_request(uint16_t type, const void *req, size_t n, struct i4j_result *res) {
+  sigset_t old;
+  block_signals(&old);
+  long r;
+  struct channel *ch = channel_get(&r);
+  if (ch) r = exchange(ch, type, req, n, NULL, 0, -1, res, NULL);
+  restore_signals(&old);
+  return r;
+}
+
 /* Pinned pages outlive the process in the kernel; tell the server while they still exist. */
 static void on_exit_keep_pins(void) {
   if (!used_server || !i4j_socket_path) return;
   int saved = errno;
-  sigset_t old;
-  block_signals(&old);
-  long r;
-  struct channel *ch = channel_get(&r);
-  if (ch) {
-    struct i4j_result res;
-    exchange(ch, T_EXITING, NULL, 0, NULL, 0, -1, &res, NULL);
-  }
-  restore_signals(&old);
+  struct i4j_result res;
+  simple_request(T_EXITING, NULL, 0, &res);
   errno = saved;
 }
 
 long i4j_fail_nth(uint32_t op, uint32_t value) {
-  sigset_t old;
-  block_signals(&old);
-  long r;
-  struct channel *ch = channel_get(&r);
-  if (ch) {
-    uint32_t req[2] = {op, value};
-    struct i4j_result res;
-    r = exchange(ch, T_FAIL_NTH, req, sizeof req, NULL, 0, -1, &res, NULL);
-  }
-  restore_signals(&old);
-  return r;
+  uint32_t req[2] = {op, value};
+  struct i4j_result res;
+  return simple_request(T_FAIL_NTH, req, sizeof req, &res);
 }
 
 struct still_open {
@@ -888,15 +884,8 @@ void i4j_closed(int kind, uint64_t ino) {
     payload = ino & 0xffffffffu;
     type = T_KCLOSED;
   }
-  sigset_t old;
-  block_signals(&old);
-  long r;
-  struct channel *ch = channel_get(&r);
-  if (ch) {
-    struct i4j_result res;
-    exchange(ch, type, &payload, sizeof payload, NULL, 0, -1, &res, NULL);
-  }
-  restore_signals(&old);
+  struct i4j_result res;
+  simple_request(type, &payload, sizeof payload, &res);
 }
 
 /* ---- exec --record --kernel ------------------------------------------------------------- */
@@ -910,18 +899,10 @@ static void kernel_track(int fd, uint64_t number) {
 
 void i4j_kernel_open(int fd, uint32_t node, int flags, int adopted) {
   int saved = errno;
-  sigset_t old;
-  block_signals(&old);
-  long r;
-  struct channel *ch = channel_get(&r);
-  uint64_t number = 0;
-  if (ch) {
-    uint32_t req[4] = {(uint32_t)flags, node, adopted ? 1u : 0u, 0};
-    struct i4j_result res;
-    if (exchange(ch, T_KOPEN, req, sizeof req, NULL, 0, -1, &res, NULL) == 0) number = res.handle;
-    kernel_track(fd, number);
-  }
-  restore_signals(&old);
+  uint32_t req[4] = {(uint32_t)flags, node, adopted ? 1u : 0u, 0};
+  struct i4j_result res;
+  uint64_t number = simple_request(T_KOPEN, req, sizeof req, &res) == 0 ? res.handle : 0;
+  kernel_track(fd, number);
   DBG("%s fd %d: recorded file %llu", adopted ? "met" : "opened", fd, (unsigned long long)number);
   errno = saved;
 }
