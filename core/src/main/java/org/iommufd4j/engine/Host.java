@@ -20,11 +20,16 @@ import org.iommufd4j.memory.UserMemory;
  *
  * <p>Emulated "physical" addresses name a page of some address space: {@code frame = slot <<
  * 44 | va >>> 12}, where every {@link UserMemory} gets a slot. So memory mapped twice at
- * different addresses counts as different frames, as it would for private memory.
+ * different addresses counts as different frames, as it would for private memory. There are 255
+ * slots; when all are taken (a long-running server has seen that many processes), the slots of
+ * address spaces with no pinned page are given back, since no domain, access or pin count names
+ * their frames.
  */
 public final class Host {
   private static final Host GLOBAL = new Host();
   private static final int FRAME_SLOT_SHIFT = 44;
+  /** Slots fit the top 8 bits of a physical address; 0 is never used. */
+  private static final int MAX_SLOT = (1 << (64 - FRAME_SLOT_SHIFT - PageSource.PAGE_SHIFT)) - 1;
 
   private final Map<UserMemory, Integer> slots = new IdentityHashMap<>();
   private final Map<Integer, UserMemory> bySlot = new HashMap<>();
@@ -43,11 +48,42 @@ public final class Host {
   private synchronized int slot(UserMemory memory) {
     Integer s = slots.get(memory);
     if (s == null) {
-      s = slots.size() + 1;
+      s = freeSlot();
       slots.put(memory, s);
       bySlot.put(s, memory);
     }
     return s;
+  }
+
+  /**
+   * The lowest slot no address space holds. When none is left, the address spaces without a
+   * pinned page give theirs back first.
+   *
+   * @throws ErrnoException ENOMEM if all 255 address spaces have pinned pages
+   */
+  private int freeSlot() {
+    if (bySlot.size() >= MAX_SLOT) {
+      bySlot.entrySet().removeIf(e -> {
+        long first = (long) e.getKey() << FRAME_SLOT_SHIFT;
+        boolean idle = framePins.allEqual(first, first + (1L << FRAME_SLOT_SHIFT) - 1, 0);
+        if (idle) {
+          slots.remove(e.getValue());
+        }
+        return idle;
+      });
+    }
+    for (int s = 1; s <= MAX_SLOT; s++) {
+      if (!bySlot.containsKey(s)) {
+        return s;
+      }
+    }
+    throw ErrnoException.of(ENOMEM, "all " + MAX_SLOT + " emulated address spaces have pinned "
+        + "pages");
+  }
+
+  /** Address spaces holding a slot (a test's view of the bound above). */
+  synchronized int addressSpaces() {
+    return bySlot.size();
   }
 
   /**
