@@ -644,6 +644,19 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
   return r < 0 ? fail((int)-r) : (int)r;
 }
 
+/*
+ * A fault fd polls readable while the server keeps a byte in its queue (a group is pending). The
+ * bytes are the server's signal, not data: they go before each read, which the server answers by
+ * signalling again if groups remain.
+ */
+static void drain_readiness(int fd) {
+  char junk[64];
+  int saved = errno;
+  while (syscall(SYS_recvfrom, fd, junk, sizeof junk, MSG_DONTWAIT, NULL, NULL) > 0) {
+  }
+  errno = saved;
+}
+
 EXPORT ssize_t read(int fd, void *buf, size_t count) {
   struct tracked t;
   if (i4j_track_get(fd, &t)) {
@@ -651,6 +664,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t count) {
     if (t.kind != KIND_KERNEL && i4j_track_valid(fd, &t)) {
       if (t.kind == KIND_IOMMUFD) return fail(EINVAL);
       if (t.kind == KIND_FAIL_NTH) return fail_nth_read(buf, count, 0);
+      if (t.kind == KIND_FAULT) drain_readiness(fd);
       long r = i4j_rw(fd, &t, T_READ, buf, count);
       return r < 0 ? fail((int)-r) : r;
     }

@@ -64,6 +64,9 @@ final class BridgeFileTable implements FileTable {
       throw new IllegalStateException("install of fd " + fd + " that was not reserved");
     }
     f.install(file);
+    if (f.kind == Wire.KIND_FAULT) {
+      file.onReadable(f::signal); // poll on the fault fd: readable when a group is pending
+    }
   }
 
   @Override

@@ -527,8 +527,14 @@ final class Channel implements Runnable {
         r = -Errno.EINVAL.number(); // the iommufd has no read or write (spec §1.2)
       } else if (f == null) {
         r = -Errno.EBADF.number();
+      } else if (type == Wire.T_READ) {
+        file.drained(); // the shim empties the readiness bytes before each read
+        r = f.read(caller, buffer, count);
+        if (f.readable()) {
+          file.signal();
+        }
       } else {
-        r = type == Wire.T_READ ? f.read(caller, buffer, count) : f.write(caller, buffer, count);
+        r = f.write(caller, buffer, count);
       }
       abandon(call);
     } catch (RuntimeException e) {

@@ -64,6 +64,27 @@ final class ServerFile {
     }
   }
 
+  /** A readiness byte is in the client end's queue (or was, until the shim drained it). */
+  private boolean signalled;
+  private static final java.lang.foreign.MemorySegment ONE_BYTE =
+      java.lang.foreign.Arena.global().allocate(1);
+
+  /**
+   * Makes the client end poll readable: one byte in its queue, which nobody reads but the shim,
+   * which drains it before each read of the file (spec §7.6: the fault fd is readable while a
+   * group is pending; a spurious wake-up reads 0 bytes, as the kernel's read does then).
+   */
+  synchronized void signal() {
+    if (!signalled && !serverFdClosed) {
+      signalled = org.iommufd4j.kernel.LibC.write(serverFd, ONE_BYTE, 1) == 1;
+    }
+  }
+
+  /** The shim drained the client end before this read: signal again if still readable. */
+  synchronized void drained() {
+    signalled = false;
+  }
+
   /** The watcher is done with the server end. */
   synchronized void closeServerFd() {
     if (!serverFdClosed) {

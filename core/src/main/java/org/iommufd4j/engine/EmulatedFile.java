@@ -20,4 +20,15 @@ public interface EmulatedFile {
   default long write(Caller caller, long buffer, long count) {
     return -Errno.EINVAL.number();
   }
+
+  /**
+   * For {@code poll}: whether a read would deliver something now (the fault fd: a fault group
+   * is pending, spec §7.6). Files that are always readable, or have no read, answer false.
+   */
+  default boolean readable() {
+    return false;
+  }
+
+  /** Runs {@code listener} each time the file may have become {@link #readable()}. */
+  default void onReadable(Runnable listener) {}
 }

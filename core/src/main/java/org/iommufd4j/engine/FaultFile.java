@@ -29,6 +29,16 @@ final class FaultFile implements EmulatedFile {
   }
 
   @Override
+  public boolean readable() {
+    return fault.pendingCount() > 0;
+  }
+
+  @Override
+  public void onReadable(Runnable listener) {
+    fault.onReport(listener);
+  }
+
+  @Override
   public void release() {
     synchronized (this) {
       if (released) {

@@ -66,9 +66,21 @@ final class FaultObject extends IommufdObject {
     super(ObjectType.FAULT);
   }
 
+  /** Told of every report (the bridge makes the fault fd poll readable). */
+  private Runnable reported = () -> {};
+
   /** Queues a group of faults (TRIGGER_IOPF, §6.4.14). */
-  synchronized void report(Group group) {
-    pending.addLast(group);
+  void report(Group group) {
+    Runnable listener;
+    synchronized (this) {
+      pending.addLast(group);
+      listener = reported;
+    }
+    listener.run();
+  }
+
+  synchronized void onReport(Runnable listener) {
+    reported = listener;
   }
 
   /** Groups not yet read. */
