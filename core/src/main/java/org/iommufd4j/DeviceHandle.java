@@ -35,6 +35,12 @@ final class DeviceHandle implements EmulatedDevice {
   }
 
   @Override
+  public void attach(Hwpt hwpt) {
+    checkOpen();
+    runLong(() -> owner.context().attachDevice(id, hwpt.id()));
+  }
+
+  @Override
   public void detach() {
     checkOpen();
     runLong(() -> {

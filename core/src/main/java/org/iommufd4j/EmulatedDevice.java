@@ -29,6 +29,14 @@ public interface EmulatedDevice extends AutoCloseable {
    */
   void attach(Ioas ioas);
 
+  /**
+   * Attaches (or moves) the device to a HWPT of its IOMMU ({@link Iommufd#allocHwpt}).
+   *
+   * @throws IommufdException EINVAL if the HWPT belongs to an incompatible IOMMU, ENOENT if it is
+   *     gone
+   */
+  void attach(Hwpt hwpt);
+
   /** Detaches: all DMA is blocked until the next attach. */
   void detach();
 

@@ -119,6 +119,28 @@ public interface Iommufd extends AutoCloseable {
   EmulatedDevice createDevice(DomainModel model);
 
   /**
+   * {@code IOMMU_GET_HW_INFO} of device {@code deviceId} (an {@link EmulatedDevice#id()}, or a
+   * VFIO-bound device's id on a real kernel).
+   *
+   * @throws IommufdException ENOENT if there is no such device
+   */
+  default HwInfo hwInfo(int deviceId) {
+    return HwptCalls.hwInfo(this, deviceId);
+  }
+
+  /**
+   * {@code IOMMU_HWPT_ALLOC}: a paging HWPT of device {@code deviceId}'s IOMMU over IOAS (or
+   * nesting-parent HWPT) {@code ptId}.
+   *
+   * @throws IommufdException ENOENT for an unknown device, EINVAL for an unknown {@code ptId}
+   *     (spec §7.1), EOPNOTSUPP for a flag the device's IOMMU cannot do (DIRTY_TRACKING without
+   *     the capability)
+   */
+  default Hwpt allocHwpt(int deviceId, int ptId, HwptFlag... flags) {
+    return HwptCalls.alloc(this, deviceId, ptId, flags);
+  }
+
+  /**
    * {@code close(fd)} of a descriptor this context handed out through an ioctl: the access fd of
    * the test op CREATE_ACCESS or the fault fd of {@code IOMMU_FAULT_QUEUE_ALLOC}. The embedded
    * emulator numbers them from 1,000,000. An access fd keeps the context alive (spec §2.8): after

@@ -244,6 +244,9 @@ final class Device extends IommufdObject {
         if (!ok) {
           throw new DmaFault(org.iommufd4j.IommuFaultException.Reason.MEMORY_GONE, at);
         }
+        if (write) {
+          d.deviceWrote(at, chunk);
+        }
         done += chunk;
       }
     } finally {

@@ -96,6 +96,12 @@ abstract class Domain {
     throw new UnsupportedOperationException("no dirty tracking");
   }
 
+  /**
+   * A device wrote {@code [iova, iova + length)} through this domain: with dirty tracking on,
+   * the entries become dirty, as hardware sets the dirty bit of the IOPTEs it writes through.
+   */
+  void deviceWrote(long iova, long length) {}
+
   /** Forgets the dirty state of the entries in {@code [iova, iova + length)}, tracking or not. */
   void clearDirty(long iova, long length) {}
 

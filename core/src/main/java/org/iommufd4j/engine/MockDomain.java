@@ -154,6 +154,15 @@ final class MockDomain extends Domain {
   }
 
   @Override
+  void deviceWrote(long iova, long length) {
+    if (dirtyTracking && length > 0) {
+      for (long g = iova / GRANULE; g <= (iova + length - 1) / GRANULE; g++) {
+        markDirty(g);
+      }
+    }
+  }
+
+  @Override
   void clearDirty(long iova, long length) {
     scanDirty(iova, length, true, null);
   }

@@ -1,0 +1,132 @@
+package org.iommufd4j;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.BitSet;
+import java.util.function.Consumer;
+import org.iommufd4j.uapi.Command;
+import org.iommufd4j.uapi.IommuDestroy;
+import org.iommufd4j.uapi.IommuHwInfo;
+import org.iommufd4j.uapi.IommuHwptAlloc;
+import org.iommufd4j.uapi.IommuHwptGetDirtyBitmap;
+import org.iommufd4j.uapi.IommuHwptSetDirtyTracking;
+
+/**
+ * The typed HWPT calls, built once over {@link Iommufd#ioctl} so both backends share them: they
+ * are not on a hot path, and the byte ABI is what both implement exactly. Pointers in the structs
+ * (hardware info, dirty bitmap) are addresses in this process, so an emulator configured with a
+ * simulated user memory answers those calls EFAULT; use the raw ioctl with simulated addresses
+ * there.
+ */
+final class HwptCalls {
+  private HwptCalls() {}
+
+  static HwInfo hwInfo(Iommufd iommufd, int deviceId) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment s = struct(arena, Command.IOMMU_GET_HW_INFO);
+      s.set(IoctlIommufd.U32, IommuHwInfo.DEV_ID, deviceId);
+      call(iommufd, Command.IOMMU_GET_HW_INFO, s, "device " + deviceId); // how long is the data?
+      int length = s.get(IoctlIommufd.U32, IommuHwInfo.DATA_LEN);
+      MemorySegment data = arena.allocate(Math.max(length, 1), 8);
+      s.set(IoctlIommufd.U32, IommuHwInfo.DATA_LEN, length);
+      s.set(IoctlIommufd.U64, IommuHwInfo.DATA_UPTR, data.address());
+      call(iommufd, Command.IOMMU_GET_HW_INFO, s, "device " + deviceId);
+      return new HwInfo(s.get(IoctlIommufd.U32, IommuHwInfo.OUT_DATA_TYPE),
+          s.get(IoctlIommufd.U64, IommuHwInfo.OUT_CAPABILITIES),
+          Byte.toUnsignedInt(s.get(JAVA_BYTE, IommuHwInfo.OUT_MAX_PASID_LOG2)),
+          data.asSlice(0, Math.min(length, s.get(IoctlIommufd.U32, IommuHwInfo.DATA_LEN)))
+              .toArray(JAVA_BYTE));
+    }
+  }
+
+  static Hwpt alloc(Iommufd iommufd, int deviceId, int ptId, HwptFlag... flags) {
+    int bits = 0;
+    for (HwptFlag f : flags) {
+      bits |= f.bit;
+    }
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment s = struct(arena, Command.IOMMU_HWPT_ALLOC);
+      s.set(IoctlIommufd.U32, IommuHwptAlloc.FLAGS, bits);
+      s.set(IoctlIommufd.U32, IommuHwptAlloc.DEV_ID, deviceId);
+      s.set(IoctlIommufd.U32, IommuHwptAlloc.PT_ID, ptId);
+      call(iommufd, Command.IOMMU_HWPT_ALLOC, s, "device " + deviceId + " on " + ptId);
+      return new Handle(iommufd, s.get(IoctlIommufd.U32, IommuHwptAlloc.OUT_HWPT_ID));
+    }
+  }
+
+  /** A zeroed struct of the command's full size, with its size word set. */
+  private static MemorySegment struct(Arena arena, Command cmd) {
+    return IoctlIommufd.struct(arena, cmd);
+  }
+
+  /** Issues one call; a failure becomes the typed API's exception. */
+  private static void call(Iommufd iommufd, Command cmd, MemorySegment s, String what) {
+    int rc = iommufd.ioctl(cmd.request(), s);
+    if (rc < 0) {
+      Errno errno;
+      try {
+        errno = Errno.of(-rc);
+      } catch (IllegalArgumentException e) {
+        errno = Errno.EIO;
+      }
+      throw new IommufdException(errno, cmd.name() + " " + what + ": " + errno.name());
+    }
+  }
+
+  private static void call(Iommufd iommufd, Command cmd, String what,
+      Consumer<MemorySegment> fill) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment s = struct(arena, cmd);
+      fill.accept(s);
+      call(iommufd, cmd, s, what);
+    }
+  }
+
+  /** {@link Hwpt} by id, its calls through the owner's ioctl. */
+  private record Handle(Iommufd iommufd, int id) implements Hwpt {
+    @Override
+    public void setDirtyTracking(boolean enabled) {
+      call(iommufd, Command.IOMMU_HWPT_SET_DIRTY_TRACKING, "hwpt " + id, s -> {
+        s.set(IoctlIommufd.U32, IommuHwptSetDirtyTracking.FLAGS,
+            enabled ? IommuHwptSetDirtyTracking.IOMMU_HWPT_DIRTY_TRACKING_ENABLE : 0);
+        s.set(IoctlIommufd.U32, IommuHwptSetDirtyTracking.HWPT_ID, id);
+      });
+    }
+
+    @Override
+    public BitSet readDirtyBitmap(long iova, long length, long pageSize, boolean clear) {
+      long pages = pageSize <= 0 ? 0 : Long.divideUnsigned(length, pageSize);
+      long words = Long.divideUnsigned(pages + 63, 64);
+      if (words > Integer.MAX_VALUE / 8) {
+        throw new IllegalArgumentException("a bitmap of " + pages + " pages is too large");
+      }
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment bitmap = arena.allocate(Math.max(words, 1) * 8, 8); // zeroed: bits are only set
+        call(iommufd, Command.IOMMU_HWPT_GET_DIRTY_BITMAP, "hwpt " + id, s -> {
+          s.set(IoctlIommufd.U32, IommuHwptGetDirtyBitmap.HWPT_ID, id);
+          s.set(IoctlIommufd.U32, IommuHwptGetDirtyBitmap.FLAGS,
+              clear ? 0 : IommuHwptGetDirtyBitmap.IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
+          s.set(IoctlIommufd.U64, IommuHwptGetDirtyBitmap.IOVA, iova);
+          s.set(IoctlIommufd.U64, IommuHwptGetDirtyBitmap.LENGTH, length);
+          s.set(IoctlIommufd.U64, IommuHwptGetDirtyBitmap.PAGE_SIZE, pageSize);
+          s.set(IoctlIommufd.U64, IommuHwptGetDirtyBitmap.DATA, bitmap.address());
+        });
+        long[] bits = new long[(int) words];
+        for (int i = 0; i < bits.length; i++) {
+          bits[i] = bitmap.get(JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN),
+              i * 8L);
+        }
+        return BitSet.valueOf(bits);
+      }
+    }
+
+    @Override
+    public void close() {
+      call(iommufd, Command.IOMMU_DESTROY, "hwpt " + id,
+          s -> s.set(IoctlIommufd.U32, IommuDestroy.ID, id));
+    }
+  }
+}

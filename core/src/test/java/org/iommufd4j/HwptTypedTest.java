@@ -1,0 +1,126 @@
+package org.iommufd4j;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.BitSet;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The typed HWPT calls ({@link Iommufd#hwInfo}, {@link Iommufd#allocHwpt}, {@link Hwpt}) and what
+ * an emulated device's DMA does to a dirty-tracking HWPT (spec §7.1-§7.4).
+ */
+class HwptTypedTest {
+  private static final long PAGE = 4096;
+  private static final long IOVA = 1L << 24; // the mock aperture's start
+
+  private Arena arena;
+  private Iommufd iommufd;
+  private Ioas ioas;
+  private MemorySegment buffer;
+
+  @BeforeEach
+  void open() {
+    arena = Arena.ofConfined();
+    iommufd = Iommufd.emulated(Configuration.builder().privateHost(true)
+        .memlockLimit(Configuration.UNLIMITED).build());
+    ioas = iommufd.createIoas();
+    buffer = arena.allocate(16 * PAGE, PAGE);
+  }
+
+  @AfterEach
+  void close() {
+    iommufd.close();
+    arena.close();
+  }
+
+  private static void assertErrno(Runnable call, Errno errno) {
+    assertThatThrownBy(call::run).isInstanceOfSatisfying(IommufdException.class,
+        e -> assertThat(e.errno()).isEqualTo(errno));
+  }
+
+  @Test
+  void hwInfoOfAMockDeviceIsTheSelftestTypeWithDirtyTracking() {
+    try (EmulatedDevice dev = iommufd.createDevice(DomainModel.selftestMock())) {
+      HwInfo info = iommufd.hwInfo(dev.id());
+      assertThat(info.type()).isEqualTo(0xfeedbeef);
+      assertThat(info.dirtyTracking()).isTrue();
+      assertThat(info.maxPasidLog2()).isZero();
+      assertThat(info.data()).hasSize(8); // struct iommu_test_hw_info
+    }
+    assertErrno(() -> iommufd.hwInfo(4242), Errno.ENOENT);
+  }
+
+  @Test
+  void aDeviceWriteThroughADirtyTrackingHwptIsInTheBitmapUntilACleaningRead() {
+    try (EmulatedDevice dev = iommufd.createDevice(DomainModel.selftestMock());
+        Hwpt hwpt = iommufd.allocHwpt(dev.id(), ioas.id(), HwptFlag.DIRTY_TRACKING)) {
+      dev.attach(hwpt);
+      assertThat(dev.hwptId()).isEqualTo(hwpt.id());
+      ioas.mapFixed(IOVA, buffer, Protection.READ_WRITE);
+      hwpt.setDirtyTracking(true);
+      assertThat(hwpt.readDirtyBitmap(IOVA, 16 * PAGE, PAGE, true)).isEqualTo(new BitSet());
+
+      dev.dmaWrite(IOVA + 3 * PAGE + 100, arena.allocate(PAGE)); // pages 3 and 4
+      dev.dmaRead(IOVA + 9 * PAGE, arena.allocate(64));          // reads dirty nothing
+      BitSet expected = new BitSet();
+      expected.set(3, 5);
+      assertThat(hwpt.readDirtyBitmap(IOVA, 16 * PAGE, PAGE, false)).isEqualTo(expected);
+      assertThat(hwpt.readDirtyBitmap(IOVA, 16 * PAGE, PAGE, true)).as("kept by NO_CLEAR")
+          .isEqualTo(expected);
+      assertThat(hwpt.readDirtyBitmap(IOVA, 16 * PAGE, PAGE, true)).as("cleared")
+          .isEqualTo(new BitSet());
+
+      hwpt.setDirtyTracking(false);
+      dev.dmaWrite(IOVA, arena.allocate(8));
+      assertThat(hwpt.readDirtyBitmap(IOVA, 16 * PAGE, PAGE, true)).as("not tracking")
+          .isEqualTo(new BitSet());
+      dev.detach();
+    }
+  }
+
+  @Test
+  void theBitmapsArgumentsAreCheckedAsTheKernelChecksThem() {
+    try (EmulatedDevice dev = iommufd.createDevice(DomainModel.selftestMock());
+        Hwpt hwpt = iommufd.allocHwpt(dev.id(), ioas.id(), HwptFlag.DIRTY_TRACKING)) {
+      assertErrno(() -> hwpt.readDirtyBitmap(IOVA, 0, PAGE, true), Errno.EINVAL);
+      assertErrno(() -> hwpt.readDirtyBitmap(-PAGE, 2 * PAGE, PAGE, true), Errno.EOVERFLOW);
+      assertErrno(() -> hwpt.readDirtyBitmap(IOVA + 1, PAGE, PAGE, true), Errno.EINVAL);
+      assertErrno(() -> hwpt.readDirtyBitmap(IOVA, PAGE, 0, true), Errno.EINVAL);
+    }
+  }
+
+  @Test
+  void dirtyTrackingNeedsTheFlagAndACapableIommu() {
+    try (EmulatedDevice mock = iommufd.createDevice(DomainModel.selftestMock());
+        Hwpt plain = iommufd.allocHwpt(mock.id(), ioas.id())) {
+      assertErrno(() -> plain.setDirtyTracking(true), Errno.EOPNOTSUPP);
+      assertErrno(() -> plain.readDirtyBitmap(IOVA, PAGE, PAGE, true), Errno.EOPNOTSUPP);
+    }
+    try (EmulatedDevice vtd = iommufd.createDevice(DomainModel.vtd())) {
+      HwInfo info = iommufd.hwInfo(vtd.id());
+      if (!info.dirtyTracking()) {
+        assertErrno(() -> iommufd.allocHwpt(vtd.id(), ioas.id(), HwptFlag.DIRTY_TRACKING),
+            Errno.EOPNOTSUPP);
+      }
+    }
+  }
+
+  @Test
+  void aHwptInUseCannotBeDestroyedAndUnknownIdsAreRefused() {
+    try (EmulatedDevice dev = iommufd.createDevice(DomainModel.selftestMock())) {
+      Hwpt hwpt = iommufd.allocHwpt(dev.id(), ioas.id(), HwptFlag.NEST_PARENT);
+      dev.attach(hwpt);
+      assertErrno(hwpt::close, Errno.EBUSY);
+      dev.detach();
+      hwpt.close();
+      assertErrno(hwpt::close, Errno.ENOENT);
+      assertErrno(() -> iommufd.allocHwpt(4242, ioas.id()), Errno.ENOENT);
+      assertErrno(() -> iommufd.allocHwpt(dev.id(), 4242), Errno.EINVAL); // §7.1: pt lookup
+    }
+  }
+}
