@@ -145,6 +145,37 @@ class KernelIommufdTest {
   }
 
   @Test
+  void typedHwptCallsOnTheRealKernelsMockDevice() {
+    Iommufd k = kernel();
+    Ioas ioas = k.createIoas();
+    MemorySegment md = arena.allocate(org.iommufd4j.uapi.IommuTestCmd.SIZE, 8);
+    md.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, org.iommufd4j.uapi.IommuTestCmd.SIZE);
+    md.set(java.lang.foreign.ValueLayout.JAVA_INT, org.iommufd4j.uapi.IommuTestCmd.OP,
+        org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN);
+    md.set(java.lang.foreign.ValueLayout.JAVA_INT, org.iommufd4j.uapi.IommuTestCmd.ID, ioas.id());
+    int rc = k.ioctl(org.iommufd4j.uapi.Command.IOMMU_TEST_CMD.request(), md);
+    Assumptions.assumeTrue(rc == 0, "the kernel has no IOMMUFD_TEST mock devices (" + rc + ")");
+    int idev = md.get(java.lang.foreign.ValueLayout.JAVA_INT,
+        org.iommufd4j.uapi.IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID);
+    HwInfo info = k.hwInfo(idev);
+    assertThat(info.type()).isEqualTo(0xfeedbeef);
+    assertThat(info.dirtyTracking()).isTrue();
+    assertThat(info.data()).hasSize(8);
+    ioas.mapFixed(1L << 24, buffer(2L << 20), Protection.READ_WRITE);
+    try (Hwpt hwpt = k.allocHwpt(idev, ioas.id(), HwptFlag.DIRTY_TRACKING)) {
+      hwpt.setDirtyTracking(true);
+      assertThat(hwpt.readDirtyBitmap(1L << 24, 2L << 20, 4096, true))
+          .isEqualTo(new java.util.BitSet());
+      assertThatThrownBy(() -> hwpt.readDirtyBitmap(1L << 24, 0, 4096, true))
+          .isInstanceOfSatisfying(IommufdException.class,
+              e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
+    }
+    assertThatThrownBy(() -> k.allocHwpt(idev, 4242))
+        .isInstanceOfSatisfying(IommufdException.class,
+            e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
+  }
+
+  @Test
   void emulatorAndKernelAgreeOnAScenario() {
     Iommufd k = kernel();
     try (Iommufd emulated = Iommufd.emulated()) {
