@@ -5,13 +5,18 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.List;
 import java.util.function.Consumer;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuDestroy;
+import org.iommufd4j.uapi.IommuFaultAlloc;
 import org.iommufd4j.uapi.IommuHwInfo;
 import org.iommufd4j.uapi.IommuHwptAlloc;
 import org.iommufd4j.uapi.IommuHwptGetDirtyBitmap;
+import org.iommufd4j.uapi.IommuHwptPageResponse;
+import org.iommufd4j.uapi.IommuHwptPgfault;
 import org.iommufd4j.uapi.IommuHwptSetDirtyTracking;
 
 /**
@@ -57,6 +62,35 @@ final class HwptCalls {
     }
   }
 
+  static Hwpt allocNested(Iommufd iommufd, int deviceId, int parentId, int dataType,
+      byte[] data, FaultQueue faults) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment s = struct(arena, Command.IOMMU_HWPT_ALLOC);
+      MemorySegment bytes = arena.allocate(Math.max(data.length, 1), 8);
+      MemorySegment.copy(MemorySegment.ofArray(data), 0, bytes, 0, data.length);
+      s.set(IoctlIommufd.U32, IommuHwptAlloc.FLAGS,
+          faults == null ? 0 : IommuHwptAlloc.IOMMU_HWPT_FAULT_ID_VALID);
+      s.set(IoctlIommufd.U32, IommuHwptAlloc.DEV_ID, deviceId);
+      s.set(IoctlIommufd.U32, IommuHwptAlloc.PT_ID, parentId);
+      s.set(IoctlIommufd.U32, IommuHwptAlloc.DATA_TYPE, dataType);
+      s.set(IoctlIommufd.U32, IommuHwptAlloc.DATA_LEN, data.length);
+      s.set(IoctlIommufd.U64, IommuHwptAlloc.DATA_UPTR, bytes.address());
+      s.set(IoctlIommufd.U32, IommuHwptAlloc.FAULT_ID, faults == null ? 0 : faults.id());
+      call(iommufd, Command.IOMMU_HWPT_ALLOC, s, "nested, device " + deviceId + " on "
+          + parentId);
+      return new Handle(iommufd, s.get(IoctlIommufd.U32, IommuHwptAlloc.OUT_HWPT_ID));
+    }
+  }
+
+  static FaultQueue allocFaultQueue(Iommufd iommufd) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment s = struct(arena, Command.IOMMU_FAULT_QUEUE_ALLOC);
+      call(iommufd, Command.IOMMU_FAULT_QUEUE_ALLOC, s, "");
+      return new Faults(iommufd, s.get(IoctlIommufd.U32, IommuFaultAlloc.OUT_FAULT_ID),
+          s.get(IoctlIommufd.U32, IommuFaultAlloc.OUT_FAULT_FD));
+    }
+  }
+
   /** A zeroed struct of the command's full size, with its size word set. */
   private static MemorySegment struct(Arena arena, Command cmd) {
     return IoctlIommufd.struct(arena, cmd);
@@ -64,16 +98,21 @@ final class HwptCalls {
 
   /** Issues one call; a failure becomes the typed API's exception. */
   private static void call(Iommufd iommufd, Command cmd, MemorySegment s, String what) {
-    int rc = iommufd.ioctl(cmd.request(), s);
-    if (rc < 0) {
-      Errno errno;
-      try {
-        errno = Errno.of(-rc);
-      } catch (IllegalArgumentException e) {
-        errno = Errno.EIO;
-      }
-      throw new IommufdException(errno, cmd.name() + " " + what + ": " + errno.name());
+    check(iommufd.ioctl(cmd.request(), s), cmd.name() + " " + what);
+  }
+
+  /** {@code rc} if it is a result, else the typed API's exception for its errno. */
+  private static long check(long rc, String what) {
+    if (rc >= 0) {
+      return rc;
     }
+    Errno errno;
+    try {
+      errno = Errno.of((int) -rc);
+    } catch (IllegalArgumentException e) {
+      errno = Errno.EIO;
+    }
+    throw new IommufdException(errno, what + ": " + errno.name());
   }
 
   private static void call(Iommufd iommufd, Command cmd, String what,
@@ -127,6 +166,51 @@ final class HwptCalls {
     public void close() {
       call(iommufd, Command.IOMMU_DESTROY, "hwpt " + id,
           s -> s.set(IoctlIommufd.U32, IommuDestroy.ID, id));
+    }
+  }
+
+  /** {@link FaultQueue}: reads and writes on the fault fd through the owner. */
+  private record Faults(Iommufd iommufd, int id, int fd) implements FaultQueue {
+    @Override
+    public List<PageFault> read(int maxFaults) {
+      if (maxFaults <= 0 || maxFaults > (1 << 16)) {
+        throw new IllegalArgumentException("maxFaults " + maxFaults + " is not in 1..65536");
+      }
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment records = arena.allocate((long) maxFaults * IommuHwptPgfault.SIZE, 8);
+        long n = check(iommufd.read(fd, records), "read of fault fd " + fd)
+            / IommuHwptPgfault.SIZE;
+        List<PageFault> faults = new ArrayList<>((int) n);
+        for (long i = 0; i < n; i++) {
+          MemorySegment r = records.asSlice(i * IommuHwptPgfault.SIZE, IommuHwptPgfault.SIZE);
+          faults.add(new PageFault(r.get(IoctlIommufd.U32, IommuHwptPgfault.FLAGS),
+              r.get(IoctlIommufd.U32, IommuHwptPgfault.DEV_ID),
+              r.get(IoctlIommufd.U32, IommuHwptPgfault.PASID),
+              r.get(IoctlIommufd.U32, IommuHwptPgfault.GRPID),
+              r.get(IoctlIommufd.U32, IommuHwptPgfault.PERM),
+              r.get(IoctlIommufd.U64, IommuHwptPgfault.ADDR),
+              r.get(IoctlIommufd.U32, IommuHwptPgfault.COOKIE)));
+        }
+        return List.copyOf(faults);
+      }
+    }
+
+    @Override
+    public void respond(int cookie, boolean success) {
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment r = arena.allocate(IommuHwptPageResponse.SIZE, 8);
+        r.set(IoctlIommufd.U32, IommuHwptPageResponse.COOKIE, cookie);
+        r.set(IoctlIommufd.U32, IommuHwptPageResponse.CODE,
+            success ? IommuHwptPageResponse.IOMMUFD_PAGE_RESP_SUCCESS
+                : IommuHwptPageResponse.IOMMUFD_PAGE_RESP_INVALID);
+        check(iommufd.write(fd, r), "response to cookie " + cookie);
+      }
+    }
+
+    @Override
+    public void close() {
+      iommufd.closeFd(fd);
+      iommufd.destroy(id);
     }
   }
 }

@@ -141,6 +141,25 @@ public interface Iommufd extends AutoCloseable {
   }
 
   /**
+   * {@code IOMMU_HWPT_ALLOC} of a nested HWPT: a stage-1 table of the driver's {@code dataType}
+   * (1 Intel VT-d, {@code 0xdead} the selftest mock) described by {@code data}, over the
+   * nesting-parent HWPT {@code parentId}; faults of its devices go to {@code faults} (or
+   * nowhere, if null).
+   *
+   * @throws IommufdException EINVAL if the parent is not a nesting parent or the data does not
+   *     fit the type, EOPNOTSUPP for a type the device's IOMMU does not know
+   */
+  default Hwpt allocNestedHwpt(int deviceId, int parentId, int dataType, byte[] data,
+      FaultQueue faults) {
+    return HwptCalls.allocNested(this, deviceId, parentId, dataType, data, faults);
+  }
+
+  /** {@code IOMMU_FAULT_QUEUE_ALLOC}: a FAULT object and its fault fd. */
+  default FaultQueue allocFaultQueue() {
+    return HwptCalls.allocFaultQueue(this);
+  }
+
+  /**
    * {@code close(fd)} of a descriptor this context handed out through an ioctl: the access fd of
    * the test op CREATE_ACCESS or the fault fd of {@code IOMMU_FAULT_QUEUE_ALLOC}. The embedded
    * emulator numbers them from 1,000,000. An access fd keeps the context alive (spec §2.8): after

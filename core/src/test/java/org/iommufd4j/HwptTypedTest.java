@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.BitSet;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -107,6 +108,60 @@ class HwptTypedTest {
         assertErrno(() -> iommufd.allocHwpt(vtd.id(), ioas.id(), HwptFlag.DIRTY_TRACKING),
             Errno.EOPNOTSUPP);
       }
+    }
+  }
+
+  /** TRIGGER_IOPF (spec §6.4.14): the mock device reports a page request. */
+  private void triggerIopf(int idev, int group, long address) {
+    MemorySegment cmd = arena.allocate(org.iommufd4j.uapi.IommuTestCmd.SIZE, 8);
+    cmd.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, org.iommufd4j.uapi.IommuTestCmd.SIZE);
+    cmd.set(java.lang.foreign.ValueLayout.JAVA_INT, org.iommufd4j.uapi.IommuTestCmd.OP,
+        org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF);
+    cmd.set(java.lang.foreign.ValueLayout.JAVA_INT,
+        org.iommufd4j.uapi.IommuTestCmd.TRIGGER_IOPF_DEV_ID, idev);
+    cmd.set(java.lang.foreign.ValueLayout.JAVA_INT,
+        org.iommufd4j.uapi.IommuTestCmd.TRIGGER_IOPF_GRPID, group);
+    cmd.set(java.lang.foreign.ValueLayout.JAVA_INT,
+        org.iommufd4j.uapi.IommuTestCmd.TRIGGER_IOPF_PERM, 1);
+    cmd.set(java.lang.foreign.ValueLayout.JAVA_LONG,
+        org.iommufd4j.uapi.IommuTestCmd.TRIGGER_IOPF_ADDR, address);
+    assertThat(iommufd.ioctl(org.iommufd4j.uapi.Command.IOMMU_TEST_CMD.request(), cmd)).isZero();
+  }
+
+  /** {@code struct iommu_hwpt_selftest}: the mock's nested data, its IOTLB default. */
+  private static final byte[] SELFTEST_DATA = {(byte) 0xef, (byte) 0xbe, (byte) 0xad, 0x0b};
+
+  @Test
+  void faultsOfADeviceOnANestedHwptAreReadAndAnsweredThroughItsQueue() {
+    try (EmulatedDevice dev = iommufd.createDevice(DomainModel.selftestMock());
+        Hwpt parent = iommufd.allocHwpt(dev.id(), ioas.id(), HwptFlag.NEST_PARENT);
+        FaultQueue faults = iommufd.allocFaultQueue()) {
+      Hwpt nested = iommufd.allocNestedHwpt(dev.id(), parent.id(), 0xdead, SELFTEST_DATA,
+          faults);
+      dev.attach(nested);
+      assertThat(faults.read(4)).isEmpty();
+      triggerIopf(dev.id(), 7, 0xdead_b000L);
+      triggerIopf(dev.id(), 8, 0xbeef_0000L);
+      List<PageFault> got = faults.read(1);
+      assertThat(got).singleElement().satisfies(f -> {
+        assertThat(f.deviceId()).isEqualTo(dev.id());
+        assertThat(f.groupId()).isEqualTo(7);
+        assertThat(f.address()).isEqualTo(0xdead_b000L);
+        assertThat(f.permissions()).isEqualTo(1);
+        assertThat(f.cookie()).isEqualTo(1);
+      });
+      assertThat(faults.read(4)).extracting(PageFault::groupId).containsExactly(8);
+      faults.respond(1, true);
+      faults.respond(2, false);
+      assertThatThrownBy(() -> faults.respond(1, true))
+          .isInstanceOfSatisfying(IommufdException.class,
+              e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
+      assertThatThrownBy(() -> iommufd.allocNestedHwpt(dev.id(), nested.id(), 0xdead,
+          SELFTEST_DATA, null)).as("a nested HWPT is no parent")
+          .isInstanceOfSatisfying(IommufdException.class,
+              e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
+      dev.detach();
+      nested.close();
     }
   }
 

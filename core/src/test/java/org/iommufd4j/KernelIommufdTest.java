@@ -175,6 +175,54 @@ class KernelIommufdTest {
             e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
   }
 
+  /** An IOMMU_TEST_CMD on the kernel: {@code op}, {@code id}, then u32 fields from offset 16. */
+  private MemorySegment testCmd(Iommufd k, int op, int id, int... fields) {
+    MemorySegment c = arena.allocate(org.iommufd4j.uapi.IommuTestCmd.SIZE, 8);
+    c.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, org.iommufd4j.uapi.IommuTestCmd.SIZE);
+    c.set(java.lang.foreign.ValueLayout.JAVA_INT, org.iommufd4j.uapi.IommuTestCmd.OP, op);
+    c.set(java.lang.foreign.ValueLayout.JAVA_INT, org.iommufd4j.uapi.IommuTestCmd.ID, id);
+    for (int i = 0; i < fields.length; i++) {
+      c.set(java.lang.foreign.ValueLayout.JAVA_INT, 16 + 4L * i, fields[i]);
+    }
+    int rc = k.ioctl(org.iommufd4j.uapi.Command.IOMMU_TEST_CMD.request(), c);
+    Assumptions.assumeTrue(rc == 0 || op != org.iommufd4j.uapi.IommuTestCmd
+        .IOMMU_TEST_OP_MOCK_DOMAIN, "the kernel has no IOMMUFD_TEST mock devices (" + rc + ")");
+    assertThat(rc).as("test op %d", op).isZero();
+    return c;
+  }
+
+  @Test
+  void typedFaultQueueOnTheRealKernelsMockDevice() {
+    Iommufd k = kernel();
+    Ioas ioas = k.createIoas();
+    MemorySegment md = testCmd(k, org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN,
+        ioas.id());
+    int stdev = md.get(java.lang.foreign.ValueLayout.JAVA_INT,
+        org.iommufd4j.uapi.IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID);
+    int idev = md.get(java.lang.foreign.ValueLayout.JAVA_INT,
+        org.iommufd4j.uapi.IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID);
+    try (Hwpt parent = k.allocHwpt(idev, ioas.id(), HwptFlag.NEST_PARENT);
+        FaultQueue faults = k.allocFaultQueue()) {
+      Hwpt nested = k.allocNestedHwpt(idev, parent.id(), 0xdead,
+          new byte[] {(byte) 0xef, (byte) 0xbe, (byte) 0xad, 0x0b}, faults);
+      testCmd(k, org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, stdev,
+          nested.id());
+      assertThat(faults.read(4)).isEmpty();
+      testCmd(k, org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF, 0, idev, 0, 7, 1,
+          0xb000, 0);
+      assertThat(faults.read(4)).singleElement().satisfies(f -> {
+        assertThat(f.deviceId()).isEqualTo(idev);
+        assertThat(f.groupId()).isEqualTo(7);
+        assertThat(f.address()).isEqualTo(0xb000);
+        assertThat(f.cookie()).isEqualTo(1);
+      });
+      faults.respond(1, true);
+      testCmd(k, org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, stdev,
+          ioas.id()); // off both HWPTs, so they can go
+      nested.close();
+    }
+  }
+
   @Test
   void emulatorAndKernelAgreeOnAScenario() {
     Iommufd k = kernel();

@@ -1,0 +1,15 @@
+package org.iommufd4j;
+
+/**
+ * One I/O page fault read from a {@link FaultQueue} ({@code struct iommu_hwpt_pgfault}, spec
+ * §7.6): the faulting device, PASID, page request group, permissions asked ({@code
+ * IOMMU_PGFAULT_PERM_*}: read 1, write 2, exec 4, priv 8) and address. Answer the group with
+ * {@link FaultQueue#respond} and its {@code cookie}.
+ */
+public record PageFault(int flags, int deviceId, int pasid, int groupId, int permissions,
+    long address, int cookie) {
+  /** {@code IOMMU_PGFAULT_FLAGS_PASID_VALID}. */
+  public static final int PASID_VALID = 1;
+  /** {@code IOMMU_PGFAULT_FLAGS_LAST_PAGE}: the last fault of its group. */
+  public static final int LAST_PAGE = 1 << 1;
+}
