@@ -151,7 +151,7 @@ final class ExecCommand implements Callable<Integer> {
               c.snapshot())));
       ServerStart start = new ServerStart(socket, config, hooks);
       Thread.ofPlatform().daemon().name("iommufd4j-start").start(start);
-      int status = child.waitFor();
+      int status = waitFor(child);
       try {
         Runtime.getRuntime().removeShutdownHook(reaper);
       } catch (IllegalStateException e) {
@@ -172,6 +172,27 @@ final class ExecCommand implements Callable<Integer> {
       return status;
     } finally {
       deleteTree(dir);
+    }
+  }
+
+  /**
+   * The program's exit status. An interrupt does not end exec while the program runs (stopping
+   * the JVM takes the program along, through the shutdown hook); it is kept for the caller.
+   */
+  private static int waitFor(Process child) {
+    boolean interrupted = false;
+    try {
+      while (true) {
+        try {
+          return child.waitFor();
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 

@@ -45,7 +45,8 @@ class ExecCommandIT {
   @Test
   void optionsAfterTheProgramAreTheProgramsAndWithoutDashDashToo() {
     StringWriter err = new StringWriter();
-    assertThat(exec(err, "--memlock", "unlimited", "sh", "-c", "exit 7")).isEqualTo(7);
+    assertThat(exec(err, "--memlock", "unlimited", "sh", "-c", "exit 7")).as(err::toString)
+        .isEqualTo(7);
   }
 
   @Test
