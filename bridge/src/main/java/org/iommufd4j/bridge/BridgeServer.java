@@ -1,6 +1,5 @@
 package org.iommufd4j.bridge;
 
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
@@ -365,14 +364,12 @@ public final class BridgeServer implements AutoCloseable {
       r = UnixSocket.bindAbstract(pair[0], name);
     } while (r == -Errno.EADDRINUSE.number());
     long inode = UnixSocket.inode(pair[1]);
+    ServerFile f = new ServerFile(kind, inode, pair[0], pair[1], name, context, number);
     if (kind != Wire.KIND_FAULT) {
       // poll() on the iommufd and on an access fd reports readable, as for files without a
-      // poll method (spec §1.2): one byte that nobody reads keeps the client end readable.
-      MemorySegment one = Arena.ofAuto().allocate(1);
-      one.set(JAVA_BYTE, 0, (byte) 0);
-      LibC.write(pair[0], one, 1);
+      // poll method (spec §1.2): a readiness byte nobody drains keeps the client end readable.
+      f.signal();
     }
-    ServerFile f = new ServerFile(kind, inode, pair[0], pair[1], name, context, number);
     f.onFinished = this::forget;
     f.beforeTeardown = this::beforeTeardown;
     files.put(inode, f);

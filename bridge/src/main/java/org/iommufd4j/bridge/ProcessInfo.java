@@ -3,6 +3,8 @@ package org.iommufd4j.bridge;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.iommufd4j.Configuration;
 
 /** What {@code /proc/<pid>} says about a client process; every reader tolerates a vanished pid. */
@@ -49,27 +51,40 @@ final class ProcessInfo {
    */
   static boolean sharedMapping(int pid, long address, long length) {
     long end = address + length;
-    try (var lines = Files.lines(Path.of("/proc/" + pid + "/maps"))) {
-      long covered = address;
-      for (String line : (Iterable<String>) lines::iterator) {
-        int dash = line.indexOf('-');
-        int space = line.indexOf(' ');
-        long start = Long.parseUnsignedLong(line, 0, dash, 16);
-        long stop = Long.parseUnsignedLong(line, dash + 1, space, 16);
-        if (Long.compareUnsigned(start, covered) <= 0 && Long.compareUnsigned(covered, stop) < 0) {
-          if (line.charAt(space + 4) != 's') {
-            return false;
-          }
-          covered = stop;
-          if (Long.compareUnsigned(covered, end) >= 0) {
-            return true;
-          }
+    long covered = address;
+    for (Mapping m : maps(pid)) {
+      if (Long.compareUnsigned(m.start(), covered) <= 0
+          && Long.compareUnsigned(covered, m.end()) < 0) {
+        if (!m.shared()) {
+          return false;
+        }
+        covered = m.end();
+        if (Long.compareUnsigned(covered, end) >= 0) {
+          return true;
         }
       }
-      return false;
-    } catch (IOException | RuntimeException e) {
-      return false;
     }
+    return false;
+  }
+
+  /** One line of {@code /proc/<pid>/maps}: {@code [start, end)} at file {@code offset}. */
+  record Mapping(long start, long end, long offset, boolean shared, boolean writable) {}
+
+  /** The mappings of process {@code pid}, in address order; empty if it is gone or not ours. */
+  static List<Mapping> maps(int pid) {
+    List<Mapping> list = new ArrayList<>();
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/maps"))) {
+        String[] f = line.split("\\s+", 6);
+        int dash = f[0].indexOf('-');
+        list.add(new Mapping(Long.parseUnsignedLong(f[0], 0, dash, 16),
+            Long.parseUnsignedLong(f[0], dash + 1, f[0].length(), 16),
+            Long.parseUnsignedLong(f[2], 16), f[1].charAt(3) == 's', f[1].charAt(1) == 'w'));
+      }
+    } catch (IOException | RuntimeException e) {
+      // gone or not ours
+    }
+    return list;
   }
 
   /** Field 3 of {@code /proc/<pid>/stat}, or null if there is no such process. */

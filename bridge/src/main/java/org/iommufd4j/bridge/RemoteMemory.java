@@ -1,10 +1,7 @@
 package org.iommufd4j.bridge;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -313,18 +310,11 @@ final class RemoteMemory implements UserMemory {
     }
   }
 
+  /** The process's mappings (none if it is gone or not ours: private copies only). */
   private List<Vma> vmas() {
     List<Vma> list = new ArrayList<>();
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/maps"))) {
-        String[] f = line.split("\\s+", 6);
-        int dash = f[0].indexOf('-');
-        list.add(new Vma(Long.parseUnsignedLong(f[0], 0, dash, 16),
-            Long.parseUnsignedLong(f[0], dash + 1, f[0].length(), 16),
-            Long.parseUnsignedLong(f[2], 16), f[1].charAt(3) == 's', f[1].charAt(1) == 'w'));
-      }
-    } catch (IOException | RuntimeException e) {
-      // gone or not ours: private copies only
+    for (ProcessInfo.Mapping m : ProcessInfo.maps(pid)) {
+      list.add(new Vma(m.start(), m.end(), m.offset(), m.shared(), m.writable()));
     }
     return list;
   }

@@ -193,12 +193,19 @@ public final class Replayer {
 
   /** An emulator's recording: the replay must make the same writes and descriptors, in order. */
   private Divergence compareWrites(Trace.Ioctl call, List<MemoryLog.Op> ops) {
-    List<MemoryLog.Op> want = effects(call.memory());
-    List<MemoryLog.Op> got = effects(ops);
+    return firstDifference(call, effects(call.memory()), effects(ops), MemoryLog.Op::sameAs);
+  }
+
+  /**
+   * The first place where {@code want} and {@code got}, op by op, are not {@code same} (or one
+   * has an op the other lacks), or null.
+   */
+  private static Divergence firstDifference(Trace.Ioctl call, List<MemoryLog.Op> want,
+      List<MemoryLog.Op> got, java.util.function.BiPredicate<MemoryLog.Op, MemoryLog.Op> same) {
     for (int k = 0; k < Math.max(want.size(), got.size()); k++) {
       MemoryLog.Op w = k < want.size() ? want.get(k) : null;
       MemoryLog.Op g = k < got.size() ? got.get(k) : null;
-      if (w == null || g == null || !w.sameAs(g)) {
+      if (w == null || g == null || !same.test(w, g)) {
         MemoryLog.Op any = w != null ? w : g;
         String what = any.kind() == MemoryLog.Kind.WRITE
             ? (inArg(call, any) ? "reply bytes" : "memory written") + " (write " + (k + 1) + ")"
@@ -239,17 +246,8 @@ public final class Replayer {
             "memory written where the kernel's call cannot write", "nothing", show(op));
       }
     }
-    List<MemoryLog.Op> wantFds = descriptors(call.memory());
-    List<MemoryLog.Op> gotFds = descriptors(ops);
-    for (int k = 0; k < Math.max(wantFds.size(), gotFds.size()); k++) {
-      MemoryLog.Op w = k < wantFds.size() ? wantFds.get(k) : null;
-      MemoryLog.Op g = k < gotFds.size() ? gotFds.get(k) : null;
-      if (w == null || g == null || w.fd() != g.fd()) {
-        return new Divergence(call.seq(), call.request(), call.file(), "descriptor " + (k + 1),
-            show(w), show(g));
-      }
-    }
-    return null;
+    return firstDifference(call, descriptors(call.memory()), descriptors(ops),
+        (w, g) -> w.fd() == g.fd());
   }
 
   private static boolean within(List<MemoryLog.Op> regions, MemoryLog.Op op) {
