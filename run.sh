@@ -3,12 +3,12 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")" && pwd)"
 . "$ROOT/scripts/java-env.sh"
-JAR=$(ls "$ROOT"/cli/target/cli-*-all.jar 2>/dev/null | head -1 || true)
+JAR=$(ls "$ROOT"/cli/target/iommufd4j-cli-*-all.jar 2>/dev/null | head -1 || true)
 if [ -z "$JAR" ] || [ -n "$(find "$ROOT"/pom.xml "$ROOT"/*/pom.xml "$ROOT"/*/src "$ROOT"/bridge/native -newer "$JAR" -print -quit 2>/dev/null)" ]; then
   echo "building iommufd4j..." >&2
   . "$ROOT/scripts/native-env.sh"
   (cd "$ROOT" && mvn -B -q -ntp package -DskipTests -pl cli -am) >&2
-  JAR=$(ls "$ROOT"/cli/target/cli-*-all.jar | head -1)
+  JAR=$(ls "$ROOT"/cli/target/iommufd4j-cli-*-all.jar | head -1)
   touch "$JAR" # Maven leaves an up-to-date jar alone: mark it as built from these sources
 fi
 # An AOT cache (JDK 25) of the classes a run loads and links halves the JVM's start-up, which is

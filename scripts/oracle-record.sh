@@ -17,7 +17,7 @@ PROGRAM="$2"
 shift 2
 [ -x "$PROGRAM" ] || { echo "error: $PROGRAM is not an executable" >&2; exit 2; }
 "$ROOT/run.sh" --version >/dev/null # builds the CLI if it is missing or stale
-JAR=$(ls "$ROOT"/cli/target/cli-*-all.jar | head -1)
+JAR=$(ls "$ROOT"/cli/target/iommufd4j-cli-*-all.jar | head -1)
 WORK="${ORACLE_JVM_DIR:-${ORACLE_CACHE:-$HOME/.cache/iommufd-oracle}/jvm}"
 NAME=trace.jsonl
 case "$TRACE" in *.gz) NAME=trace.jsonl.gz ;; esac # compressed in the VM already
