@@ -7,7 +7,8 @@ JAR=$(ls "$ROOT"/cli/target/iommufd4j-cli-*-all.jar 2>/dev/null | head -1 || tru
 if [ -z "$JAR" ] || [ -n "$(find "$ROOT"/pom.xml "$ROOT"/*/pom.xml "$ROOT"/*/src "$ROOT"/bridge/native -newer "$JAR" -print -quit 2>/dev/null)" ]; then
   echo "building iommufd4j..." >&2
   . "$ROOT/scripts/native-env.sh"
-  (cd "$ROOT" && mvn -B -q -ntp package -DskipTests -pl cli -am) >&2
+  # Debian's Maven writes colour resets even with -B -q: strip them
+  (cd "$ROOT" && mvn -B -q -ntp package -DskipTests -pl cli -am) 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >&2
   JAR=$(ls "$ROOT"/cli/target/iommufd4j-cli-*-all.jar | head -1)
   touch "$JAR" # Maven leaves an up-to-date jar alone: mark it as built from these sources
 fi

@@ -355,7 +355,7 @@ final class UnixSocket implements Transport, AutoCloseable {
     }
 
     SocketException(String call, int errno, boolean idle) {
-      super(call + ": errno " + errno);
+      super(call + ": " + LibC.describeErrno(errno));
       this.errno = errno;
       this.idle = idle;
     }

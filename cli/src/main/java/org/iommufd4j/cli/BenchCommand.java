@@ -83,6 +83,14 @@ final class BenchCommand implements Runnable {
         .filter(c -> include == null || c.label().contains("baseline")
             || c.label().matches("(?i).*(?:" + include + ").*"))
         .toList();
+    boolean nativeIncluded =
+        !noNative && (include == null || "native".matches("(?i).*(?:" + include + ").*"));
+    if (include != null && !nativeIncluded
+        && cases.stream().allMatch(c -> c.label().contains("baseline"))) {
+      throw new CliErrors.UserError("--include " + include + " matches no benchmark (labels: "
+          + SUITE.stream().map(Case::label).filter(l -> !l.contains("baseline")).toList()
+          + ", native)", CliErrors.USAGE);
+    }
     List<Row> rows = new ArrayList<>();
     int i = 0;
     for (Case c : cases) {
@@ -92,7 +100,7 @@ final class BenchCommand implements Runnable {
       err.printf("       %s%n", format(row.nsPerOp(), row.error()));
       rows.add(row);
     }
-    if (!noNative && (include == null || "native".matches("(?i).*(?:" + include + ").*"))) {
+    if (nativeIncluded) {
       NativeBench.Result nat = NativeBench.run(err);
       if (nat != null) {
         rows.addAll(nat.rows());

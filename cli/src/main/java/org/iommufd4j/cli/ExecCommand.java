@@ -81,6 +81,9 @@ final class ExecCommand implements Callable<Integer> {
     if (kernel) {
       checkKernelOptions();
     }
+    CliErrors.checkWritable("--record", record, CliErrors.EXEC_FAILED);
+    CliErrors.checkWritable("--inspect-output", inspectOutput, CliErrors.EXEC_FAILED);
+    CliErrors.checkWritable("--svg", svg, CliErrors.EXEC_FAILED);
     Path dir = Files.createTempDirectory("iommufd4j-"); // 0700
     Path socket = dir.resolve("sock");
     try {

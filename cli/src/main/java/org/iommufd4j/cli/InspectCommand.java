@@ -5,6 +5,8 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.iommufd4j.trace.Replayer;
+import org.iommufd4j.trace.Trace;
 import java.util.concurrent.Callable;
 import org.iommufd4j.inspect.Snapshot;
 import picocli.CommandLine.ArgGroup;
@@ -81,14 +83,27 @@ final class InspectCommand implements Callable<Integer> {
       String file = source.input;
       return () -> Snapshot.fromJson(file.equals("-")
           ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8)
-          : Files.readString(Path.of(file)));
+          : readInput("--input", Path.of(file)));
     }
     return InspectExample::take;
   }
 
-  private static ContextStates fromTrace(Path file, PrintWriter err) throws IOException {
-    org.iommufd4j.trace.Replayer.Result r = org.iommufd4j.trace.Replayer.replay(
-        org.iommufd4j.trace.Trace.read(file));
+  private static String readInput(String option, Path file) {
+    try {
+      return Files.readString(file);
+    } catch (IOException e) {
+      throw CliErrors.cannotRead(option, file, e, CliErrors.USAGE);
+    }
+  }
+
+  private static ContextStates fromTrace(Path file, PrintWriter err) {
+    Trace trace;
+    try {
+      trace = Trace.read(file);
+    } catch (IOException e) {
+      throw CliErrors.cannotRead("--trace", file, e, CliErrors.USAGE);
+    }
+    Replayer.Result r = Replayer.replay(trace);
     if (r.diverged()) {
       err.println("inspect: the replay diverged; the state shown is where it stopped");
       err.println(r.divergence());
@@ -101,13 +116,14 @@ final class InspectCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
+    CliErrors.checkWritable("--svg", svg, CliErrors.FAILED);
     if (source != null && (source.socket != null || source.trace != null)) {
       ContextStates states;
       try {
         states = source.socket != null ? InspectSocket.ask(source.socket) : fromTrace(source.trace,
             err);
       } catch (IllegalArgumentException | IOException e) {
-        err.println("inspect: " + e.getMessage());
+        err.println("iommufd4j inspect: " + e.getMessage());
         return 1;
       }
       out.print(json ? states.toJson() : states.toTable());
@@ -122,7 +138,7 @@ final class InspectCommand implements Callable<Integer> {
     try {
       snapshot = source().take();
     } catch (IllegalArgumentException e) {
-      err.println("inspect: " + e.getMessage());
+      err.println("iommufd4j inspect: " + e.getMessage());
       return 1;
     }
     out.print(json ? snapshot.toJson() : snapshot.toTable());

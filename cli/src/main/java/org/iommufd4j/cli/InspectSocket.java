@@ -19,6 +19,22 @@ import java.util.function.Supplier;
  */
 final class InspectSocket implements AutoCloseable {
   static final String SUFFIX = ".inspect";
+  /** What {@code sun_path} holds, less its NUL. */
+  private static final int MAX_SOCKET_PATH = 107;
+
+  /**
+   * Refuses a socket path the kernel cannot bind (with the inspect socket's suffix), before
+   * anything starts.
+   */
+  static void checkLength(Path socket) {
+    int length = socket.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    if (length + SUFFIX.length() > MAX_SOCKET_PATH) {
+      throw new CliErrors.UserError("--socket " + socket + " is " + length + " bytes; with the "
+          + "inspect socket's \"" + SUFFIX + "\" it must fit the " + MAX_SOCKET_PATH + " bytes of a "
+          + "Unix socket address (ENAMETOOLONG): use a shorter path, e.g. under /tmp",
+          CliErrors.FAILED);
+    }
+  }
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.cli");
 
   private final Path path;
@@ -80,8 +96,9 @@ final class InspectSocket implements AutoCloseable {
       byte[] all = java.nio.channels.Channels.newInputStream(ch).readAllBytes();
       return ContextStates.fromJson(new String(all, StandardCharsets.UTF_8));
     } catch (java.net.SocketException | java.nio.file.NoSuchFileException e) {
-      throw new IOException("no inspect socket at " + path + " (is `serve --socket " + socket
-          + "` running?): " + e.getMessage(), e);
+      throw new CliErrors.UserError("cannot connect to " + path + ": " + CliErrors.errno(e)
+          + "; is `serve "
+          + "--socket " + socket + "` running?", CliErrors.FAILED);
     }
   }
 

@@ -2,6 +2,8 @@ package org.iommufd4j.cli;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 
 /** The {@code iommufd4j} command line; {@code ./run.sh} with no arguments runs {@code demo}. */
 @Command(
@@ -31,9 +33,24 @@ public final class Main implements Runnable {
   /** The command line with every parser setting the commands need. */
   static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Main());
+    addHelpOption(cl);
+    cl.setParameterExceptionHandler(CliErrors::onParameterError);
+    cl.setExecutionExceptionHandler(CliErrors::onExecutionError);
     // exec: options after PROGRAM are PROGRAM's, with or without "--"
     cl.getSubcommands().get("exec").setStopAtPositional(true);
     return cl;
+  }
+
+  /** {@code -h}/{@code --help} on every command, not only the top one. */
+  private static void addHelpOption(CommandLine cl) {
+    for (CommandLine sub : cl.getSubcommands().values()) {
+      CommandSpec spec = sub.getCommandSpec();
+      if (spec.findOption("--help") == null) {
+        spec.addOption(OptionSpec.builder("-h", "--help").usageHelp(true)
+            .description("Show this help message and exit.").build());
+      }
+      addHelpOption(sub);
+    }
   }
 
   static final class Version implements CommandLine.IVersionProvider {

@@ -35,17 +35,19 @@ final class ReplayCommand implements Callable<Integer> {
     Trace trace;
     try {
       trace = Trace.read(file);
-    } catch (IOException | IllegalArgumentException e) {
-      err.println("replay: " + e.getMessage());
-      return 2;
+    } catch (IOException e) {
+      throw CliErrors.cannotRead("the trace", file, e, CliErrors.USAGE);
+    } catch (IllegalArgumentException e) {
+      err.println("iommufd4j replay: " + e.getMessage());
+      return CliErrors.USAGE;
     }
     Replayer.Result r = all ? Replayer.replayAll(trace) : Replayer.replay(trace);
-    String counts = r.ioctls() + " ioctls, " + r.opens() + " opens, " + r.closes()
-        + " closes, " + r.memoryOps() + " memory operations";
+    String counts = count(r.ioctls(), "ioctl") + ", " + count(r.opens(), "open") + ", "
+        + count(r.closes(), "close") + ", " + count(r.memoryOps(), "memory operation");
     if (all && r.diverged()) {
       r.divergences().forEach(out::println);
-      out.println(r.divergences().size() + " of " + r.opens() + " contexts diverged (" + counts
-          + ", " + r.skipped() + " ioctls skipped after a divergence)");
+      out.println(r.divergences().size() + " of " + count(r.opens(), "context") + " diverged ("
+          + counts + ", " + count(r.skipped(), "ioctl") + " skipped after a divergence)");
       out.flush();
       return 1;
     }
@@ -58,5 +60,10 @@ final class ReplayCommand implements Callable<Integer> {
     out.println("no divergence: " + counts);
     out.flush();
     return 0;
+  }
+
+  /** "1 ioctl", "2 ioctls". */
+  static String count(long n, String noun) {
+    return n + " " + noun + (n == 1 ? "" : "s");
   }
 }

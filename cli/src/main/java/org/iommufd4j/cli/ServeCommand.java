@@ -34,6 +34,7 @@ final class ServeCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Logging.configure(verbose);
     PrintWriter err = spec.commandLine().getErr();
+    InspectSocket.checkLength(socket);
     if (Files.exists(socket, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
       boolean isSocket = isSocket(socket);
       if (!isSocket || Liveness.answers(socket)) {

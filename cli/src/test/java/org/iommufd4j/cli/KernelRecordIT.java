@@ -80,7 +80,7 @@ class KernelRecordIT {
     Path trace = recordOnStandIn(null);
     CliRun r = CliRun.of("replay", trace.toString());
     assertThat(r.status()).as(r.out() + r.err()).isZero();
-    assertThat(r.out()).startsWith("no divergence: 9 ioctls, 1 opens, 1 closes");
+    assertThat(r.out()).startsWith("no divergence: 9 ioctls, 1 open, 1 close");
   }
 
   @Test

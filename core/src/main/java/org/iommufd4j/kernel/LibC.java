@@ -50,6 +50,11 @@ public final class LibC {
   private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
 
   private static final MethodHandle GETPID = plain("getpid", FunctionDescriptor.of(JAVA_INT));
+  private static final MethodHandle STRERRORNAME_NP =
+      plain("strerrorname_np", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+  // the GNU variant: returns the text, in buf or static
+  private static final MethodHandle STRERROR_R =
+      plain("strerror_r", FunctionDescriptor.of(ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG));
   private static final MethodHandle GETPPID = plain("getppid", FunctionDescriptor.of(JAVA_INT));
   private static final MethodHandle SYSCONF =
       plain("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
@@ -147,6 +152,46 @@ public final class LibC {
   }
 
   /** {@code getppid(2)}: the cheapest real system call, the benchmarks' baseline. */
+  /**
+   * The errno's symbolic name and text as glibc gives them, e.g. {@code "ENOENT (No such file or
+   * directory)"}; {@code "errno N"} for a number glibc does not name.
+   */
+  public static String describeErrno(int errno) {
+    try {
+      MemorySegment name = (MemorySegment) STRERRORNAME_NP.invokeExact(errno);
+      if (name.equals(MemorySegment.NULL)) {
+        return "errno " + errno;
+      }
+      return name.reinterpret(64).getString(0) + " (" + strerror(errno) + ")";
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /** glibc's text for an errno ({@code strerror}); thread safe, unlike the C function's buffer. */
+  public static String strerror(int errno) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment buf = arena.allocate(256);
+      MemorySegment text = (MemorySegment) STRERROR_R.invokeExact(errno, buf, 256L);
+      return text.reinterpret(256).getString(0);
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /**
+   * The errno whose {@code strerror} text is {@code text} (how Java's file exceptions report a
+   * failure), or 0 if none is.
+   */
+  public static int errnoOfText(String text) {
+    for (int errno = 1; errno < 134; errno++) {
+      if (strerror(errno).equals(text)) {
+        return errno;
+      }
+    }
+    return 0;
+  }
+
   public static int getppid() {
     try {
       return (int) GETPPID.invokeExact();
