@@ -34,6 +34,13 @@ if [ -z "$JAVA_HOME" ]; then
   exit 1
 fi
 export JAVA_HOME PATH="$JAVA_HOME/bin:$PATH"
+# Maven 3.8's own libraries use sun.misc.Unsafe, which JDK 24+ warns about. Set here and not in
+# .mvn/jvm.config, where a JDK 17 `mvn` would die on the option before the enforcer can say
+# that the build needs JDK 25.
+case " ${MAVEN_OPTS:-} " in
+  *" --sun-misc-unsafe-memory-access="*) ;;
+  *) export MAVEN_OPTS="${MAVEN_OPTS:+$MAVEN_OPTS }--sun-misc-unsafe-memory-access=allow" ;;
+esac
 if ! command -v mvn >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "Maven not found: installing Debian's maven package..." >&2

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs iommufd4j's jars, with their sources and javadoc, into the local Maven repository
+# (~/.m2/repository), built with a JDK >= 25 and without running the tests, so that other builds
+# can depend on them (README: "Use it in your build"). Extra arguments go to Maven.
+set -euo pipefail
+cd "$(dirname "$0")"
+. scripts/java-env.sh
+. scripts/native-env.sh
+mvn -B -ntp -Pdist -DskipTests install "$@" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
+VERSION=$(sed -n 's:^  <version>\(.*\)</version>:\1:p' pom.xml | head -1)
+echo "installed org.iommufd4j:{iommufd4j-core,iommufd4j-junit,iommufd4j-bridge,iommufd4j-cli}:$VERSION"
