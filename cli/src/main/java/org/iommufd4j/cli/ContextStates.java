@@ -58,6 +58,11 @@ record ContextStates(List<Entry> contexts) {
     return sb.append("]}\n").toString();
   }
 
+  /** Whether {@code text} is a contexts document (else it may be one context's snapshot). */
+  static boolean isDocument(String text) {
+    return Json.parse(text.strip()) instanceof Map<?, ?> m && FORMAT.equals(m.get("format"));
+  }
+
   static ContextStates fromJson(String text) {
     Object root = Json.parse(text.strip());
     if (!(root instanceof Map<?, ?> m) || !FORMAT.equals(m.get("format"))) {

@@ -73,21 +73,6 @@ final class InspectCommand implements Callable<Integer> {
     Path trace;
   }
 
-  /** One place a snapshot can come from. */
-  interface SnapshotSource {
-    Snapshot take() throws IOException;
-  }
-
-  SnapshotSource source() {
-    if (source != null && source.input != null) {
-      String file = source.input;
-      return () -> Snapshot.fromJson(file.equals("-")
-          ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8)
-          : readInput("--input", Path.of(file)));
-    }
-    return InspectExample::take;
-  }
-
   private static String readInput(String option, Path file) {
     try {
       return Files.readString(file);
@@ -105,7 +90,7 @@ final class InspectCommand implements Callable<Integer> {
     }
     Replayer.Result r = Replayer.replay(trace);
     if (r.diverged()) {
-      err.println("inspect: the replay diverged; the state shown is where it stopped");
+      err.println("iommufd4j inspect: the replay diverged; the state shown is where it stopped");
       err.println(r.divergence());
     }
     return new ContextStates(r.states().stream().map(s -> new ContextStates.Entry(s.file(),
@@ -117,35 +102,40 @@ final class InspectCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     CliErrors.checkWritable("--svg", svg, CliErrors.FAILED);
-    if (source != null && (source.socket != null || source.trace != null)) {
-      ContextStates states;
-      try {
-        states = source.socket != null ? InspectSocket.ask(source.socket) : fromTrace(source.trace,
-            err);
-      } catch (IllegalArgumentException | IOException e) {
-        err.println("iommufd4j inspect: " + e.getMessage());
-        return 1;
-      }
-      out.print(json ? states.toJson() : states.toTable());
-      out.flush();
-      if (svg != null) {
-        Files.writeString(svg, states.toSvg());
-        err.println("inspect: wrote " + svg + " (" + states.contexts().size() + " contexts)");
-      }
-      return 0;
-    }
+    Source source = this.source != null ? this.source : new Source();
+    ContextStates states;
     Snapshot snapshot;
     try {
-      snapshot = source().take();
+      if (source.socket != null) {
+        states = InspectSocket.ask(source.socket);
+        snapshot = null;
+      } else if (source.trace != null) {
+        states = fromTrace(source.trace, err);
+        snapshot = null;
+      } else if (source.input != null) {
+        // a snapshot of one context (--json), or the contexts document of exec and serve
+        String text = source.input.equals("-")
+            ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8)
+            : readInput("--input", Path.of(source.input));
+        boolean document = ContextStates.isDocument(text);
+        states = document ? ContextStates.fromJson(text) : null;
+        snapshot = document ? null : Snapshot.fromJson(text);
+      } else {
+        states = null;
+        snapshot = InspectExample.take();
+      }
     } catch (IllegalArgumentException e) {
       err.println("iommufd4j inspect: " + e.getMessage());
-      return 1;
+      return CliErrors.FAILED;
     }
-    out.print(json ? snapshot.toJson() : snapshot.toTable());
+    out.print(json ? (states != null ? states.toJson() : snapshot.toJson())
+        : states != null ? states.toTable() : snapshot.toTable());
     out.flush();
     if (svg != null) {
-      Files.writeString(svg, snapshot.toSvg());
-      err.println("inspect: wrote " + svg + " (" + snapshot.ioases().size() + " IOVA spaces)");
+      Files.writeString(svg, states != null ? states.toSvg() : snapshot.toSvg());
+      err.println("iommufd4j inspect: wrote " + svg + (states != null
+          ? " (" + ReplayCommand.count(states.contexts().size(), "context") + ")"
+          : " (" + ReplayCommand.count(snapshot.ioases().size(), "IOVA space") + ")"));
     }
     return 0;
   }

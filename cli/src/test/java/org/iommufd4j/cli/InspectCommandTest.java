@@ -3,34 +3,21 @@ package org.iommufd4j.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayInputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import javax.xml.parsers.DocumentBuilderFactory;
 import org.iommufd4j.inspect.Snapshot;
 import org.iommufd4j.inspect.Snapshot.OwnerKind;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 class InspectCommandTest {
   /** Exit status, standard output and standard error of one run. */
-  record Run(int status, String out, String err) {}
-
-  private static Run run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cl = new CommandLine(new Main());
-    cl.setOut(new PrintWriter(out, true));
-    cl.setErr(new PrintWriter(err, true));
-    int status = cl.execute(args);
-    return new Run(status, out.toString(), err.toString());
-  }
 
   @Test
   void withoutASourceItShowsTheExampleAsATable() {
-    Run r = run("inspect");
+    CliRun r = CliRun.of("inspect");
     assertThat(r.status()).isZero();
     assertThat(r.out()).startsWith("iommufd context: open, 7 objects")
         .contains("IOAS 1: alignment 0x1000, huge pages on, domains hwpt 3, hwpt 5",
@@ -61,21 +48,36 @@ class InspectCommandTest {
 
   @Test
   void jsonReadsBackAndRendersTheSameTable(@TempDir Path dir) throws Exception {
-    Run json = run("inspect", "--json");
+    CliRun json = CliRun.of("inspect", "--json");
     assertThat(json.status()).isZero();
     Snapshot s = Snapshot.fromJson(json.out());
     assertThat(s.ioases()).hasSize(2);
     Path file = dir.resolve("state.json");
     Files.writeString(file, json.out());
-    Run again = run("inspect", "--input", file.toString());
+    CliRun again = CliRun.of("inspect", "--input", file.toString());
     assertThat(again.status()).isZero();
     assertThat(again.out()).isEqualTo(s.toTable());
   }
 
   @Test
+  void inputReadsTheContextsDocumentOfExecAndServe(@TempDir Path dir) throws Exception {
+    ContextStates states = new ContextStates(List.of(
+        new ContextStates.Entry(1, 4242, true, InspectExample.take()),
+        new ContextStates.Entry(2, 4243, false, InspectExample.take())));
+    Path file = Files.writeString(dir.resolve("contexts.json"), states.toJson());
+    CliRun r = CliRun.of("inspect", "--input", file.toString());
+    assertThat(r.status()).as(r.err()).isZero();
+    assertThat(r.out()).isEqualTo(states.toTable())
+        .contains("== context 1 (opened by pid 4242), just before its teardown ==",
+            "== context 2 (opened by pid 4243) ==");
+    CliRun json = CliRun.of("inspect", "--input", file.toString(), "--json");
+    assertThat(ContextStates.fromJson(json.out()).contexts()).hasSize(2);
+  }
+
+  @Test
   void svgIsWrittenToTheFileAndIsWellFormed(@TempDir Path dir) throws Exception {
     Path svg = dir.resolve("iova.svg");
-    Run r = run("inspect", "--svg", svg.toString());
+    CliRun r = CliRun.of("inspect", "--svg", svg.toString());
     assertThat(r.status()).isZero();
     assertThat(r.out()).startsWith("iommufd context:");
     assertThat(r.err()).contains("wrote " + svg, "2 IOVA spaces");
@@ -92,14 +94,14 @@ class InspectCommandTest {
   void aFileThatIsNotASnapshotFailsWithTheReason(@TempDir Path dir) throws Exception {
     Path file = dir.resolve("other.json");
     Files.writeString(file, "{\"format\": \"something else\"}");
-    Run r = run("inspect", "--input", file.toString());
+    CliRun r = CliRun.of("inspect", "--input", file.toString());
     assertThat(r.status()).isEqualTo(1);
     assertThat(r.err()).contains("inspect: not an iommufd4j snapshot");
   }
 
   @Test
   void helpSaysWhatItShowsWithoutASource() {
-    Run r = run("inspect", "--help");
+    CliRun r = CliRun.of("inspect", "--help");
     assertThat(r.out()).contains("example state on the embedded emulator", "--json", "--svg",
         "--input");
   }
