@@ -5,6 +5,10 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import picocli.CommandLine.ParameterException;
+import java.util.Comparator;
+import java.util.Collections;
+import java.util.ArrayList;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.iommufd4j.bridge.BridgeConfig;
@@ -71,6 +75,11 @@ final class ExecCommand implements Callable<Integer> {
       description = "With --inspect-at-exit: write the tables or JSON to FILE instead of stderr.")
   Path inspectOutput;
 
+  @Option(names = "--error-exitcode", paramLabel = "N", description = "With --inspect-at-exit: "
+      + "exit with N (1-255) when a context still held objects at its teardown, as valgrind's "
+      + "option of that name does for leaks, so that CI fails on them. Default: PROGRAM's status.")
+  Integer errorExitCode;
+
   @Parameters(arity = "1..*", paramLabel = "PROGRAM", description = "The program and its arguments.")
   List<String> command;
 
@@ -80,6 +89,11 @@ final class ExecCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     if (kernel) {
       checkKernelOptions();
+    }
+    if (errorExitCode != null && (!inspectAtExit || errorExitCode < 1 || errorExitCode > 255)) {
+      throw new ParameterException(spec.commandLine(), !inspectAtExit
+          ? "--error-exitcode needs --inspect-at-exit (it judges what each context left behind)"
+          : "--error-exitcode must be 1-255, not " + errorExitCode);
     }
     CliErrors.checkWritable("--record", record, CliErrors.EXEC_FAILED);
     CliErrors.checkWritable("--inspect-output", inspectOutput, CliErrors.EXEC_FAILED);
@@ -147,8 +161,7 @@ final class ExecCommand implements Callable<Integer> {
             config.selftestCompat(), config.faultInjection());
       }
       Trace.Writer recorder = record == null ? null : new Trace.Writer(record, header);
-      List<ContextStates.Entry> states = java.util.Collections.synchronizedList(
-          new java.util.ArrayList<>());
+      List<ContextStates.Entry> states = Collections.synchronizedList(new ArrayList<>());
       BridgeServer.Hooks hooks = new BridgeServer.Hooks(recorder, !inspectAtExit ? null
           : c -> states.add(new ContextStates.Entry(c.file(), c.pid(), c.closing(),
               c.snapshot())));
@@ -164,13 +177,21 @@ final class ExecCommand implements Callable<Integer> {
       if (recorder != null) {
         recorder.close();
       }
+      boolean leftBehind = false;
       if (inspectAtExit) {
-        showStates(new ContextStates(states.stream()
-            .sorted(java.util.Comparator.comparingLong(ContextStates.Entry::file)).toList()), err);
+        ContextStates shown = new ContextStates(states.stream()
+            .sorted(Comparator.comparingLong(ContextStates.Entry::file)).toList());
+        showStates(shown, err);
+        leftBehind = shown.contexts().stream().anyMatch(e -> !e.snapshot().objects().isEmpty());
       }
       if (failed != null) {
         err.println("iommufd4j exec: the server did not start: " + failed.getMessage());
         return status == 0 ? 125 : status;
+      }
+      if (leftBehind && errorExitCode != null) {
+        err.println("iommufd4j exec: a context still held objects at its teardown (shown above); "
+            + "exiting with --error-exitcode " + errorExitCode);
+        return errorExitCode;
       }
       return status;
     } finally {
@@ -210,7 +231,7 @@ final class ExecCommand implements Callable<Integer> {
             + "CONFIG_IOMMUFD_TEST decides"
         : null;
     if (clash != null) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), clash);
+      throw new ParameterException(spec.commandLine(), clash);
     }
   }
 
@@ -286,7 +307,7 @@ final class ExecCommand implements Callable<Integer> {
 
   private static void deleteTree(Path dir) {
     try (var paths = Files.walk(dir)) {
-      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     } catch (IOException e) {
       // leave it; it is empty of secrets
     }

@@ -121,7 +121,7 @@ class KernelRecordIT {
     for (String option : List.of("--inspect-at-exit", "--fault-injection", "--selftest-compat",
         "--no-test-abi")) {
       CliRun r = CliRun.of("exec", "--record", trace.toString(), "--kernel", option, "--", "true");
-      assertThat(r.status()).as(option).isEqualTo(2);
+      assertThat(r.status()).as(option).isEqualTo(125);
       assertThat(r.err()).as(option).contains(option);
     }
   }

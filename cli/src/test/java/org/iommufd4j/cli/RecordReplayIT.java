@@ -90,11 +90,11 @@ class RecordReplayIT {
     lines.set(line, lines.get(line).replace("\"result\":0,", "\"result\":-22,"));
     Files.write(trace, lines);
     CliRun first = CliRun.of("replay", trace.toString());
-    assertThat(first.out()).contains("divergence at ioctl #1 ").contains("(after 1 ioctls");
+    assertThat(first.out()).contains("divergence at ioctl #1 ").contains("(after 1 ioctl,");
     CliRun all = CliRun.of("replay", "--all", trace.toString());
     assertThat(all.status()).isEqualTo(1);
     assertThat(all.out()).containsOnlyOnce("divergence at ioctl").contains("divergence at ioctl #1 ")
-        .contains("1 of 2 contexts diverged").containsPattern("[1-9]\\d* ioctls skipped");
+        .contains("1 of 2 contexts diverged").containsPattern("[1-9]\\d* ioctls? skipped");
   }
 
   @Test
@@ -160,6 +160,19 @@ class RecordReplayIT {
     CliRun table = CliRun.of("exec", "--inspect-at-exit", "--", TESTS.resolve("t_basic").toString());
     assertThat(table.err()).contains("== context ").contains("just before its teardown")
         .contains("IOAS 1");
+  }
+
+  @Test
+  void errorExitcodeFailsAProgramThatLeftObjectsBehindAndOnlyThen() {
+    CliRun leaves = CliRun.of("exec", "--inspect-at-exit", "--error-exitcode", "42", "--",
+        "sh", "-c", TESTS.resolve("t_basic") + " >/dev/null");
+    assertThat(leaves.status()).as(leaves.err()).isEqualTo(42);
+    assertThat(leaves.err()).contains("IOAS 1").contains("--error-exitcode 42");
+    CliRun clean = CliRun.of("exec", "--inspect-at-exit", "--error-exitcode", "42", "--",
+        "sh", "-c", "exec 3</dev/iommu");
+    assertThat(clean.status()).as(clean.err()).isZero();
+    assertThat(CliRun.of("exec", "--error-exitcode", "42", "--", "true").status())
+        .as("needs --inspect-at-exit").isEqualTo(125);
   }
 
   @Test
