@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,7 +29,12 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "shim.h"
+#include "channel.h"
+#include "config.h"
+#include "fdtable.h"
+#include "proto.h"
+#include "record.h"
+#include "sys.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -42,31 +46,8 @@
 #define IOMMU_MINOR 126
 #define IOMMU_INO 0x10000126ULL
 
-const char *i4j_socket_path;
-int i4j_debug;
-int i4j_shim_memory;
-int i4j_vfio;
-long i4j_connect_wait_ms;
-int i4j_mailbox;
-long i4j_spin_us;
-const char *i4j_debugfs;
-int i4j_kernel;
 /* With i4j_kernel: the device numbers of the real nodes, to know their descriptors. */
 static dev_t iommu_rdev, vfio_rdev;
-
-void i4j_log(const char *fmt, ...) {
-  char buf[512];
-  int saved = errno;
-  int n = snprintf(buf, sizeof buf, "iommufd4j[%ld]: ", (long)syscall(SYS_getpid));
-  va_list ap;
-  va_start(ap, fmt);
-  int m = vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
-  va_end(ap);
-  n += m < 0 ? 0 : (m > (int)(sizeof buf - (size_t)n - 2) ? (int)(sizeof buf - (size_t)n - 2) : m);
-  buf[n++] = '\n';
-  syscall(SYS_write, 2, buf, (size_t)n);
-  errno = saved;
-}
 
 /* ---- the next definitions --------------------------------------------------------------- */
 
@@ -401,6 +382,16 @@ EXPORT DIR *opendir(const char *name) {
 
 /* ---- descriptors ------------------------------------------------------------------------ */
 
+/* After a close of a tracked file: the server may tear it down now. Keeps errno. */
+static void closed(const struct tracked *t) {
+  int saved = errno;
+  if (t->kind == KIND_KERNEL)
+    i4j_kernel_closed(t->ino);
+  else
+    i4j_closed(t->ino);
+  errno = saved;
+}
+
 static int is_channel(int fd) {
   struct tracked t;
   return i4j_track_get(fd, &t) && t.kind == TRACK_CHANNEL;
@@ -423,11 +414,7 @@ EXPORT int close(int fd) {
   int valid = i4j_track_valid(fd, &t);
   i4j_track_clear(fd);
   int r = CALL_NEXT(close, fd);
-  if (r == 0 && valid && t.kind != KIND_FAIL_NTH) {
-    int saved = errno;
-    i4j_closed(t.kind, t.ino);
-    errno = saved;
-  }
+  if (r == 0 && valid && t.kind != KIND_FAIL_NTH) closed(&t);
   return r;
 }
 
@@ -469,9 +456,7 @@ static int close_range_keeping_channels(unsigned first, unsigned last, int flags
   struct range_walk w = {.next = first, .flags = flags};
   i4j_track_each(first, last, range_visit, &w);
   if (w.next != 0 && w.next <= last) close_gap(&w, last);
-  int saved = errno;
-  for (unsigned i = 0; i < w.nclosed; i++) i4j_closed(w.closed[i].kind, w.closed[i].ino);
-  errno = saved;
+  for (unsigned i = 0; i < w.nclosed; i++) closed(&w.closed[i]);
   return w.failed ? fail(w.failed) : 0;
 }
 
@@ -499,11 +484,7 @@ static int after_dup(int from, int to, int has, const struct tracked *t) {
 
 /* dup2/dup3 closed what newfd named: if that was an emulated file, the server may tear it down. */
 static int after_dup_onto(int r, int replaced, const struct tracked *old) {
-  if (r >= 0 && replaced) {
-    int saved = errno;
-    i4j_closed(old->kind, old->ino);
-    errno = saved;
-  }
+  if (r >= 0 && replaced) closed(old);
   return r;
 }
 
@@ -851,11 +832,6 @@ EXPORT int eaccess(const char *path, int mode) {
 
 /* ---- start-up --------------------------------------------------------------------------- */
 
-static int env_flag(const char *name, const char *value) {
-  const char *v = getenv(name);
-  return v && strcmp(v, value) == 0;
-}
-
 /* Emulated files inherited through exec (opened without O_CLOEXEC by the previous image). */
 static void scan_inherited(void) {
   int dir = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -876,28 +852,12 @@ static void scan_inherited(void) {
 
 __attribute__((constructor)) static void shim_init(void) {
   int saved = errno;
-  const char *socket = getenv("IOMMUFD4J_SOCKET");
-  i4j_socket_path = socket && *socket ? strdup(socket) : NULL;
-  const char *debug = getenv("IOMMUFD4J_DEBUG");
-  i4j_debug = debug && *debug && strcmp(debug, "0") != 0;
-  i4j_shim_memory = env_flag("IOMMUFD4J_MEMORY", "shim");
-  i4j_vfio = env_flag("IOMMUFD4J_VFIO", "1");
-  const char *wait = getenv("IOMMUFD4J_CONNECT_WAIT_MS");
-  i4j_connect_wait_ms = wait ? strtol(wait, NULL, 10) : 0;
-  i4j_mailbox = !env_flag("IOMMUFD4J_MAILBOX", "0");
-  const char *debugfs = getenv("IOMMUFD4J_DEBUGFS");
-  i4j_debugfs = debugfs && *debugfs ? strdup(debugfs) : NULL;
-  i4j_kernel = env_flag("IOMMUFD4J_KERNEL", "1");
+  i4j_config_load();
   if (i4j_kernel) {
     struct stat st;
     if (syscall(SYS_newfstatat, AT_FDCWD, "/dev/iommu", &st, 0) == 0 && S_ISCHR(st.st_mode)) iommu_rdev = st.st_rdev;
     if (syscall(SYS_newfstatat, AT_FDCWD, "/dev/vfio/vfio", &st, 0) == 0 && S_ISCHR(st.st_mode)) vfio_rdev = st.st_rdev;
   }
-  /* Spinning for the reply pays only when the server runs on another CPU at the same time. */
-  cpu_set_t cpus;
-  int ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
-  const char *spin = getenv("IOMMUFD4J_SPIN_US");
-  i4j_spin_us = spin ? strtol(spin, NULL, 10) : (ncpu > 1 ? 50 : 0);
   i4j_channel_init();
   if (i4j_socket_path && !i4j_kernel) scan_inherited();
   DBG("loaded; server socket %s", i4j_socket_path ? i4j_socket_path : "(none: everything passes through)");
