@@ -32,7 +32,6 @@
 #include "transport.h"
 
 #define CACHE_SLOTS 16
-#define RESULT_SIZE 32
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
@@ -225,25 +224,26 @@ static struct channel *channel_connect(long *err) {
     if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
       prctl(PR_SET_PTRACER, (unsigned long)cred.pid, 0UL, 0UL, 0UL);
   }
-  struct {
-    uint32_t magic, version, flags, probe_len;
-    uint64_t probe_addr;
-  } hello = {I4J_MAGIC, I4J_VERSION,
-             (i4j_shim_memory ? HELLO_FORCE_SHIM_MEMORY : 0u) | (i4j_mailbox ? HELLO_MAILBOX : 0u),
-             sizeof nonce, (uint64_t)(uintptr_t)nonce};
+  unsigned char hello[HELLO_SIZE];
+  i4j_put32(hello + HELLO_MAGIC, I4J_MAGIC);
+  i4j_put32(hello + HELLO_VERSION, I4J_VERSION);
+  i4j_put32(hello + HELLO_FLAGS,
+            (i4j_shim_memory ? HELLO_FLAG_FORCE_SHIM_MEMORY : 0u) | (i4j_mailbox ? HELLO_FLAG_MAILBOX : 0u));
+  i4j_put32(hello + HELLO_PROBE_LENGTH, sizeof nonce);
+  i4j_put64(hello + HELLO_PROBE_ADDRESS, (uint64_t)(uintptr_t)nonce);
   uint16_t type;
   uint32_t length;
   int got = -1;
-  if (i4j_send_frame(fd, T_HELLO, &hello, sizeof hello, nonce, sizeof nonce, -1) != 0 ||
-      i4j_recv_frame(&ch->transport, &type, &length, &got) != 0 || type != T_HELLO_OK || length < 16 ||
-      i4j_get32(ch->transport.in) != I4J_VERSION) {
+  if (i4j_send_frame(fd, T_HELLO, hello, sizeof hello, nonce, sizeof nonce, -1) != 0 ||
+      i4j_recv_frame(&ch->transport, &type, &length, &got) != 0 || type != T_HELLO_OK ||
+      length < HELLO_OK_SIZE || i4j_get32(ch->transport.in + HELLO_OK_VERSION) != I4J_VERSION) {
     DBG("handshake with %s failed", i4j_socket_path);
     if (got >= 0) i4j_sys_close(got);
     channel_free(ch);
     *err = -ENXIO;
     return NULL;
   }
-  ch->mode = i4j_get32(ch->transport.in + 4);
+  ch->mode = i4j_get32(ch->transport.in + HELLO_OK_MODE);
   if (ch->mode & MODE_MAILBOX) {
     if (i4j_attach_mailbox(&ch->transport, got) != 0) {
       DBG("cannot map the mailbox");
@@ -286,7 +286,9 @@ static struct channel *channel_get(long *err) {
 /* ---- callbacks -------------------------------------------------------------------------- */
 
 static int reply(struct channel *ch, int64_t status, const void *data, size_t n, int send_fd) {
-  return i4j_post(&ch->transport, T_CB_REPLY, &status, sizeof status, data, n, send_fd);
+  unsigned char head[REPLY_SIZE];
+  i4j_put64(head + REPLY_STATUS, (uint64_t)status);
+  return i4j_post(&ch->transport, T_CB_REPLY, head, sizeof head, data, n, send_fd);
 }
 
 static void cache_put(struct channel *ch, uint64_t ino, uint64_t handle) {
@@ -306,24 +308,24 @@ static int callback(struct channel *ch, uint16_t type, uint32_t length, int fd, 
   const unsigned char *p = ch->transport.in;
   switch (type) {
     case CB_MEM_READ: {
-      if (length < 16) break;
-      uint64_t addr = i4j_get64(p), n = i4j_get64(p + 8);
+      if (length < MEM_READ_SIZE) break;
+      uint64_t addr = i4j_get64(p + MEM_READ_ADDRESS), n = i4j_get64(p + MEM_READ_LENGTH);
       if (n > I4J_CHUNK) break;
       long got = n == 0 ? 0 : i4j_self_read(addr, ch->out, (size_t)n);
       if (got != (long)n) return reply(ch, -EFAULT, NULL, 0, -1);
       return reply(ch, 0, ch->out, (size_t)n, -1);
     }
     case CB_MEM_WRITE: {
-      if (length < 8) break;
-      uint64_t addr = i4j_get64(p);
-      size_t n = length - 8;
-      long put = n == 0 ? 0 : i4j_self_write(addr, p + 8, n);
+      if (length < MEM_WRITE_SIZE) break;
+      uint64_t addr = i4j_get64(p + MEM_WRITE_ADDRESS);
+      size_t n = length - MEM_WRITE_SIZE;
+      long put = n == 0 ? 0 : i4j_self_write(addr, p + MEM_WRITE_SIZE, n);
       return reply(ch, put == (long)n ? 0 : -EFAULT, NULL, 0, -1);
     }
     case CB_PINNABLE: {
-      if (length < 24) break;
-      uint64_t addr = i4j_get64(p), n = i4j_get64(p + 8);
-      int write = i4j_get32(p + 16) != 0;
+      if (length < PINNABLE_SIZE) break;
+      uint64_t addr = i4j_get64(p + PINNABLE_ADDRESS), n = i4j_get64(p + PINNABLE_LENGTH);
+      int write = i4j_get32(p + PINNABLE_WRITE) != 0;
       uint64_t start = addr & ~4095ULL, end = (addr + n + 4095) & ~4095ULL;
       int64_t status = 0;
       if (n != 0) {
@@ -336,9 +338,9 @@ static int callback(struct channel *ch, uint16_t type, uint32_t length, int fd, 
       return reply(ch, status, NULL, 0, -1);
     }
     case CB_NEW_FD: {
-      if (length < 24) break;
-      uint32_t fd_flags = i4j_get32(p), kind = i4j_get32(p + 4);
-      uint64_t handle = i4j_get64(p + 8), ino = i4j_get64(p + 16);
+      if (length < NEW_FD_SIZE) break;
+      uint32_t fd_flags = i4j_get32(p + NEW_FD_FLAGS), kind = i4j_get32(p + NEW_FD_KIND);
+      uint64_t handle = i4j_get64(p + NEW_FD_HANDLE), ino = i4j_get64(p + NEW_FD_INODE);
       if (fd < 0) return reply(ch, -EMFILE, NULL, 0, -1);
       if (!(fd_flags & FD_CLOEXEC)) syscall(SYS_fcntl, fd, F_SETFD, 0);
       i4j_track_set(fd, (int)kind, ino);
@@ -347,8 +349,8 @@ static int callback(struct channel *ch, uint16_t type, uint32_t length, int fd, 
       return reply(ch, fd, NULL, 0, -1);
     }
     case CB_CLOSE_FD: {
-      if (length < 8) break;
-      int target = (int)i4j_get32(p);
+      if (length < TARGET_SIZE) break;
+      int target = (int)i4j_get32(p + TARGET_FD);
       struct tracked t;
       if (!i4j_track_get(target, &t) || t.kind == TRACK_CHANNEL) return reply(ch, -EBADF, NULL, 0, -1);
       i4j_track_clear(target);
@@ -356,8 +358,8 @@ static int callback(struct channel *ch, uint16_t type, uint32_t length, int fd, 
       return reply(ch, 0, NULL, 0, -1);
     }
     case CB_GET_FD: {
-      if (length < 8) break;
-      int target = (int)i4j_get32(p);
+      if (length < TARGET_SIZE) break;
+      int target = (int)i4j_get32(p + TARGET_FD);
       struct tracked t;
       if ((i4j_track_valid(target, &t) && t.kind != TRACK_CHANNEL) || i4j_classify(target) != TRACK_NONE)
         return reply(ch, 0, NULL, 0, target);
@@ -392,11 +394,12 @@ static long exchange(struct channel *ch, uint16_t type, const void *a, size_t na
         errno = EPROTO;
         goto broken;
       }
-      res->result = (int64_t)i4j_get64(ch->transport.in);
-      res->handle = i4j_get64(ch->transport.in + 8);
-      res->ino = i4j_get64(ch->transport.in + 16);
-      res->kind = i4j_get32(ch->transport.in + 24);
-      res->writeback_offset = i4j_get32(ch->transport.in + 28);
+      const unsigned char *p = ch->transport.in;
+      res->result = (int64_t)i4j_get64(p + RESULT_VALUE);
+      res->handle = i4j_get64(p + RESULT_HANDLE);
+      res->ino = i4j_get64(p + RESULT_INODE);
+      res->kind = i4j_get32(p + RESULT_KIND);
+      res->writeback_offset = i4j_get32(p + RESULT_WRITEBACK_OFFSET);
       res->writeback_length = length - RESULT_SIZE;
       if (recv_fd)
         *recv_fd = fd;
@@ -443,11 +446,11 @@ int i4j_open(uint32_t node, int flags) {
   int fd = -1;
   struct channel *ch = channel_get(&r);
   if (ch) {
-    struct {
-      uint32_t flags, node;
-    } req = {(uint32_t)flags, node};
+    unsigned char req[OPEN_SIZE];
+    i4j_put32(req + OPEN_FLAGS, (uint32_t)flags);
+    i4j_put32(req + OPEN_NODE, node);
     struct i4j_result res;
-    r = exchange(ch, T_OPEN, &req, sizeof req, NULL, 0, -1, &res, &fd, NULL, NULL);
+    r = exchange(ch, T_OPEN, req, sizeof req, NULL, 0, -1, &res, &fd, NULL, NULL);
     if (r >= 0 && fd < 0) r = fd == -2 ? -EMFILE : -EIO;
     if (r >= 0) {
       if (!(flags & O_CLOEXEC)) syscall(SYS_fcntl, fd, F_SETFD, 0);
@@ -471,10 +474,7 @@ long i4j_ioctl(int fd, const struct tracked *t, unsigned long request, void *arg
   struct channel *ch = channel_get(&r);
   uint64_t handle;
   if (ch && (r = handle_of(ch, fd, t, &handle)) == 0) {
-    struct {
-      uint64_t handle, request, arg;
-      uint32_t window, flags;
-    } req = {handle, request, (uint64_t)(uintptr_t)arg, 0, 0};
+    uint32_t window_length = 0, flags = 0;
     unsigned char window[I4J_WINDOW];
     uintptr_t at = (uintptr_t)arg;
     if (((request >> 8) & 0xff) == 0x3b && arg != NULL) {
@@ -485,17 +485,19 @@ long i4j_ioctl(int fd, const struct tracked *t, unsigned long request, void *arg
       if (ch->stack_top && frame >= ch->stack_base && frame < ch->stack_top && at >= frame &&
           at + sizeof window <= ch->stack_top && at + sizeof window > at) {
         memcpy(window, arg, sizeof window);
-        req.window = sizeof window;
-        req.flags = IOCTL_WINDOW_WRITABLE;
+        window_length = sizeof window;
+        flags = IOCTL_FLAG_WINDOW_WRITABLE;
       } else {
         long n = i4j_self_read((uint64_t)at, window, sizeof window);
-        req.window = n > 0 ? (uint32_t)n : 0;
+        window_length = n > 0 ? (uint32_t)n : 0;
       }
     }
+    unsigned char req[IOCTL_SIZE];
+    i4j_put_ioctl(req, handle, request, arg, window_length, flags);
     struct i4j_result res = {0};
-    r = exchange(ch, T_IOCTL, &req, sizeof req, window, req.window, -1, &res, NULL, NULL, NULL);
-    if (res.writeback_length > 0 && (req.flags & IOCTL_WINDOW_WRITABLE) &&
-        (uint64_t)res.writeback_offset + res.writeback_length <= req.window)
+    r = exchange(ch, T_IOCTL, req, sizeof req, window, window_length, -1, &res, NULL, NULL, NULL);
+    if (res.writeback_length > 0 && (flags & IOCTL_FLAG_WINDOW_WRITABLE) &&
+        (uint64_t)res.writeback_offset + res.writeback_length <= window_length)
       memcpy((char *)arg + res.writeback_offset, ch->transport.in + RESULT_SIZE, res.writeback_length);
   }
   restore_signals(&old);
@@ -525,15 +527,19 @@ static void on_exit_keep_pins(void) {
 }
 
 long i4j_fail_nth(uint32_t op, uint32_t value) {
-  uint32_t req[2] = {op, value};
+  unsigned char req[FAIL_NTH_SIZE];
+  i4j_put32(req + FAIL_NTH_OP, op);
+  i4j_put32(req + FAIL_NTH_VALUE, value);
   struct i4j_result res;
   return i4j_call(T_FAIL_NTH, req, sizeof req, NULL, 0, &res, NULL, NULL);
 }
 
 void i4j_closed(uint64_t ino) {
   if (!i4j_socket_path) return;
+  unsigned char req[CLOSED_SIZE];
+  i4j_put64(req + CLOSED_INODE, ino);
   struct i4j_result res;
-  i4j_call(T_CLOSED, &ino, sizeof ino, NULL, 0, &res, NULL, NULL);
+  i4j_call(T_CLOSED, req, sizeof req, NULL, 0, &res, NULL, NULL);
 }
 
 long i4j_rw(int fd, const struct tracked *t, int type, void *buf, size_t count) {
@@ -543,7 +549,10 @@ long i4j_rw(int fd, const struct tracked *t, int type, void *buf, size_t count) 
   struct channel *ch = channel_get(&r);
   uint64_t handle;
   if (ch && (r = handle_of(ch, fd, t, &handle)) == 0) {
-    uint64_t req[3] = {handle, (uint64_t)(uintptr_t)buf, (uint64_t)count};
+    unsigned char req[RW_SIZE];
+    i4j_put64(req + RW_HANDLE, handle);
+    i4j_put64(req + RW_BUFFER, (uint64_t)(uintptr_t)buf);
+    i4j_put64(req + RW_COUNT, (uint64_t)count);
     struct i4j_result res;
     r = exchange(ch, (uint16_t)type, req, sizeof req, NULL, 0, -1, &res, NULL, NULL, NULL);
   }

@@ -38,7 +38,7 @@ HIDDEN int i4j_open(uint32_t node, int flags);
 /* ioctl/read/write on a tracked file: result or -errno. */
 HIDDEN long i4j_ioctl(int fd, const struct tracked *t, unsigned long request, void *arg);
 HIDDEN long i4j_rw(int fd, const struct tracked *t, int type, void *buf, size_t count);
-/* fail-nth of the calling thread: FAIL_NTH_SET value, or FAIL_NTH_GET: value or -errno. */
+/* fail-nth of the calling thread: FAIL_NTH_OP_SET value, or FAIL_NTH_OP_GET: value or -errno. */
 HIDDEN long i4j_fail_nth(uint32_t op, uint32_t value);
 /* After a close: lets the server tear the file down now if that was its last descriptor. */
 HIDDEN void i4j_closed(uint64_t ino);

@@ -246,7 +246,7 @@ static int fail_nth_open(int flags) {
 }
 
 static ssize_t fail_nth_read(void *buf, size_t count, off_t offset) {
-  long v = i4j_fail_nth(FAIL_NTH_GET, 0);
+  long v = i4j_fail_nth(FAIL_NTH_OP_GET, 0);
   if (v < 0) return fail((int)-v);
   char text[24];
   int n = snprintf(text, sizeof text, "%ld\n", v);
@@ -266,7 +266,7 @@ static ssize_t fail_nth_write(const void *buf, size_t count) {
   unsigned long v = strtoul(text, &end, 0);
   while (*end == '\n' || *end == ' ') end++;
   if (end == text || *end != 0 || errno != 0 || v > 0xffffffffUL) return fail(EINVAL);
-  long r = i4j_fail_nth(FAIL_NTH_SET, (uint32_t)v);
+  long r = i4j_fail_nth(FAIL_NTH_OP_SET, (uint32_t)v);
   DBG("fail-nth = %lu -> %ld", v, r);
   return r < 0 ? fail((int)-r) : (ssize_t)count;
 }
@@ -284,7 +284,7 @@ static int emulated_open(int node, int flags) {
  * An open of a node: emulated, or (i4j_kernel) made by libc as called, then recorded. `real` is
  * the libc call, evaluated only when the kernel is to be asked.
  */
-#define OPEN_NODE(node, flags, real) \
+#define OPEN_EMULATED_OR_RECORDED(node, flags, real) \
   ((node) >= 0 && !i4j_kernel ? emulated_open(node, flags) : kernel_opened(node, flags, real))
 
 static int kernel_opened(int node, int flags, int r) {
@@ -308,67 +308,67 @@ EXPORT int open(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(open, redirect(path, buf, sizeof buf), flags, mode));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(open, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 EXPORT int open64(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(open64, redirect(path, buf, sizeof buf), flags, mode));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(open64, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 EXPORT int __open(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(__open, redirect(path, buf, sizeof buf), flags, mode));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__open, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 EXPORT int __open64(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(__open64, redirect(path, buf, sizeof buf), flags, mode));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__open64, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 EXPORT int openat(int dirfd, const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(dirfd, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(openat, dirfd, redirect(path, buf, sizeof buf), flags, mode));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(openat, dirfd, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(dirfd, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(openat64, dirfd, redirect(path, buf, sizeof buf), flags, mode));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(openat64, dirfd, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 /* _FORTIFY_SOURCE: the compiler calls these when it cannot prove the flags need no mode. */
 EXPORT int __open_2(const char *path, int flags) {
   int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(__open_2, redirect(path, buf, sizeof buf), flags));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__open_2, redirect(path, buf, sizeof buf), flags));
 }
 
 EXPORT int __open64_2(const char *path, int flags) {
   int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(__open64_2, redirect(path, buf, sizeof buf), flags));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__open64_2, redirect(path, buf, sizeof buf), flags));
 }
 
 EXPORT int __openat_2(int dirfd, const char *path, int flags) {
   int node = node_at(dirfd, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(__openat_2, dirfd, redirect(path, buf, sizeof buf), flags));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__openat_2, dirfd, redirect(path, buf, sizeof buf), flags));
 }
 
 EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
   int node = node_at(dirfd, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(__openat64_2, dirfd, redirect(path, buf, sizeof buf), flags));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__openat64_2, dirfd, redirect(path, buf, sizeof buf), flags));
 }
 
 EXPORT DIR *opendir(const char *name) {

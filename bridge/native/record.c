@@ -14,6 +14,9 @@
 #include "sys.h"
 #include "transport.h"
 
+/* The reply's data: the call's duration. */
+_Static_assert(KERNEL_CALL_NANOS == REPLY_SIZE && KERNEL_CALL_REPLY_SIZE == REPLY_SIZE + 8, "CB_KERNEL_CALL reply");
+
 /* The kernel call being recorded: CB_KERNEL_CALL makes it. */
 struct kernel_call {
   int fd;
@@ -48,9 +51,9 @@ static int kernel_callback(void *arg, uint16_t type, const unsigned char *p, uin
       *n = sizeof k->ns;
       return 1;
     case CB_FILE_OF: {
-      if (length < 8) return 0;
+      if (length < TARGET_SIZE) return 0;
       struct tracked t;
-      int target = (int)i4j_get32(p);
+      int target = (int)i4j_get32(p + TARGET_FD);
       *status = i4j_track_valid(target, &t) && t.kind == KIND_KERNEL ? (int64_t)(t.ino & 0xffffffffu) : 0;
       return 1;
     }
@@ -68,7 +71,11 @@ static void kernel_track(int fd, uint64_t number) {
 
 void i4j_kernel_open(int fd, uint32_t node, int flags, int adopted) {
   int saved = errno;
-  uint32_t req[4] = {(uint32_t)flags, node, adopted ? 1u : 0u, 0};
+  unsigned char req[KOPEN_SIZE];
+  i4j_put32(req + KOPEN_FLAGS, (uint32_t)flags);
+  i4j_put32(req + KOPEN_NODE, node);
+  i4j_put32(req + KOPEN_ADOPTED, adopted ? 1u : 0u);
+  i4j_put32(req + KOPEN_RESERVED, 0);
   struct i4j_result res;
   uint64_t number = i4j_call(T_KOPEN, req, sizeof req, NULL, 0, &res, NULL, NULL) == 0 ? res.handle : 0;
   kernel_track(fd, number);
@@ -79,15 +86,13 @@ void i4j_kernel_open(int fd, uint32_t node, int flags, int adopted) {
 long i4j_kernel_ioctl(int fd, const struct tracked *t, unsigned long request, void *arg, i4j_ioctl_fn next) {
   i4j_keep_pins_at_exit(); /* at exit() the recording learns this process is gone */
   struct kernel_call k = {fd, request, arg, next, 0, 0, 0};
-  struct {
-    uint64_t file, request, arg;
-    uint32_t window, flags;
-  } req = {t->ino & 0xffffffffu, request, (uint64_t)(uintptr_t)arg, 0, 0};
   unsigned char window[I4J_WINDOW];
   long n = arg ? i4j_self_read((uint64_t)(uintptr_t)arg, window, sizeof window) : 0;
-  req.window = n > 0 ? (uint32_t)n : 0;
+  uint32_t window_length = n > 0 ? (uint32_t)n : 0;
+  unsigned char req[IOCTL_SIZE];
+  i4j_put_ioctl(req, t->ino & 0xffffffffu, request, arg, window_length, 0);
   struct i4j_result res = {0};
-  long r = i4j_call(T_KIOCTL, &req, sizeof req, window, req.window, &res, kernel_callback, &k);
+  long r = i4j_call(T_KIOCTL, req, sizeof req, window, window_length, &res, kernel_callback, &k);
   if (k.done && r >= 0 && res.handle != 0 && res.ino <= INT32_MAX) kernel_track((int)res.ino, res.handle);
   if (!k.done) {
     DBG("ioctl(%d, 0x%lx) not recorded: the server did not take it", fd, request);
@@ -113,7 +118,8 @@ void i4j_kernel_closed(uint64_t ino) {
   struct still_open s = {ino, 0};
   i4j_track_each(0, ~0u, find_kernel_file, &s);
   if (s.found) return;
-  uint64_t number = ino & 0xffffffffu;
+  unsigned char req[KCLOSED_SIZE];
+  i4j_put64(req + KCLOSED_FILE, ino & 0xffffffffu);
   struct i4j_result res;
-  i4j_call(T_KCLOSED, &number, sizeof number, NULL, 0, &res, NULL, NULL);
+  i4j_call(T_KCLOSED, req, sizeof req, NULL, 0, &res, NULL, NULL);
 }

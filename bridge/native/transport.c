@@ -24,9 +24,9 @@
 int i4j_send_frame(int fd, uint16_t type, const void *a, size_t na, const void *b, size_t nb, int send_fd) {
   unsigned char header[I4J_HEADER];
   uint32_t length = (uint32_t)(na + nb);
-  memcpy(header, &length, 4);
-  memcpy(header + 4, &type, 2);
-  memset(header + 6, 0, 2);
+  memcpy(header + HEADER_LENGTH, &length, 4);
+  memcpy(header + HEADER_TYPE, &type, 2);
+  memset(header + HEADER_FLAGS, 0, 2);
   struct iovec iov[3] = {{header, sizeof header}, {(void *)a, na}, {(void *)b, nb}};
   union {
     char buf[CMSG_SPACE(sizeof(int))];
@@ -118,8 +118,8 @@ int i4j_recv_frame(struct transport *t, uint16_t *type, uint32_t *length, int *g
   *got_fd = -1;
   int fd = atomic_load(&t->fd);
   if (recv_exact(fd, header, sizeof header, got_fd) != 0) return -1;
-  memcpy(length, header, 4);
-  memcpy(type, header + 4, 2);
+  memcpy(length, header + HEADER_LENGTH, 4);
+  memcpy(type, header + HEADER_TYPE, 2);
   if (*length > sizeof t->in) {
     DBG("protocol error: frame type %u of %u bytes", *type, *length);
     errno = EPROTO;

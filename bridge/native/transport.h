@@ -49,5 +49,17 @@ static inline uint32_t i4j_get32(const unsigned char *p) {
   memcpy(&v, p, 4);
   return v;
 }
+static inline void i4j_put64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline void i4j_put32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
+
+/* The fixed part of a T_IOCTL or T_KIOCTL frame. */
+static inline void i4j_put_ioctl(unsigned char req[IOCTL_SIZE], uint64_t handle, uint64_t request, const void *arg,
+                                 uint32_t window_length, uint32_t flags) {
+  i4j_put64(req + IOCTL_HANDLE, handle);
+  i4j_put64(req + IOCTL_REQUEST, request);
+  i4j_put64(req + IOCTL_ARG, (uint64_t)(uintptr_t)arg);
+  i4j_put32(req + IOCTL_WINDOW_LENGTH, window_length);
+  i4j_put32(req + IOCTL_FLAGS, flags);
+}
 
 #endif
