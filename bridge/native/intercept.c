@@ -292,10 +292,12 @@ static int kernel_opened(int node, int flags, int r) {
   return r;
 }
 
-#define NEEDS_MODE(flags) (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE)
+/* Whether open(2) with these flags takes a mode argument. */
+static int needs_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE; }
+
 #define MODE_ARG(flags, mode) \
   mode_t mode = 0; \
-  if (NEEDS_MODE(flags)) { \
+  if (needs_mode(flags)) { \
     va_list ap; \
     va_start(ap, flags); \
     mode = va_arg(ap, mode_t); \
