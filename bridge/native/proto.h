@@ -48,10 +48,10 @@
 #define T_FAIL_NTH 10 /* FAIL_NTH_*: this thread's fail-nth */
 #define T_EXITING 11  /* (empty) this process is in exit(): keep the pages it has pinned */
 /* exec --record --kernel: the shim makes the calls on the real /dev/iommu, the server records */
-#define T_KOPEN 12   /* KOPEN_*: result handle = the file's number */
-#define T_KIOCTL 13  /* IOCTL_* with the file's number for handle; the server answers CB_KERNEL_CALL,
-                        then T_RESULT: result, handle = number of a file the call made (0: none),
-                        inode = its descriptor */
+#define T_KOPEN 12 /* KOPEN_*: result handle = the file's number */
+/* IOCTL_* with the file's number for handle; the server answers CB_KERNEL_CALL, then T_RESULT:
+   result, handle = number of a file the call made (0: none), inode = its descriptor */
+#define T_KIOCTL 13
 #define T_KCLOSED 14 /* KCLOSED_*: this process closed its last descriptor of it */
 /* client -> server, answering a callback */
 #define T_CB_REPLY 48 /* REPLY_*, then data (CB_MEM_READ, CB_KERNEL_CALL) */
