@@ -235,8 +235,8 @@ static struct channel *channel_connect(long *err) {
   uint32_t length;
   int got = -1;
   if (i4j_send_frame(fd, T_HELLO, hello, sizeof hello, nonce, sizeof nonce, -1) != 0 ||
-      i4j_recv_frame(&ch->transport, &type, &length, &got) != 0 || type != T_HELLO_OK ||
-      length < HELLO_OK_SIZE || i4j_get32(ch->transport.in + HELLO_OK_VERSION) != I4J_VERSION) {
+      i4j_recv_frame(&ch->transport, &type, &length, &got) != 0 || type != T_HELLO_OK || length < HELLO_OK_SIZE ||
+      i4j_get32(ch->transport.in + HELLO_OK_VERSION) != I4J_VERSION) {
     DBG("handshake with %s failed", i4j_socket_path);
     if (got >= 0) i4j_sys_close(got);
     channel_free(ch);
@@ -303,8 +303,7 @@ static void cache_put(struct channel *ch, uint64_t ino, uint64_t handle) {
   ch->cache[slot].handle = handle;
 }
 
-static int callback(struct channel *ch, uint16_t type, uint32_t length, int fd, i4j_callback_fn more,
-                    void *more_arg) {
+static int callback(struct channel *ch, uint16_t type, uint32_t length, int fd, i4j_callback_fn more, void *more_arg) {
   const unsigned char *p = ch->transport.in;
   switch (type) {
     case CB_MEM_READ: {
@@ -330,8 +329,8 @@ static int callback(struct channel *ch, uint16_t type, uint32_t length, int fd, 
       int64_t status = 0;
       if (n != 0) {
         int saved = errno;
-        if (end <= start || madvise((void *)(uintptr_t)start, end - start,
-                                    write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) != 0)
+        if (end <= start ||
+            madvise((void *)(uintptr_t)start, end - start, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) != 0)
           status = -EFAULT;
         errno = saved;
       }
@@ -380,8 +379,8 @@ static int callback(struct channel *ch, uint16_t type, uint32_t length, int fd, 
 }
 
 /* One call on ch: request, callbacks, result. -EIO (and the channel dropped) if it breaks. */
-static long exchange(struct channel *ch, uint16_t type, const void *a, size_t na, const void *b, size_t nb,
-                     int send_fd, struct i4j_result *res, int *recv_fd, i4j_callback_fn more, void *more_arg) {
+static long exchange(struct channel *ch, uint16_t type, const void *a, size_t na, const void *b, size_t nb, int send_fd,
+                     struct i4j_result *res, int *recv_fd, i4j_callback_fn more, void *more_arg) {
   if (i4j_post(&ch->transport, type, a, na, b, nb, send_fd) != 0) goto broken;
   for (;;) {
     uint16_t t;

@@ -26,8 +26,8 @@ struct i4j_result {
  * Answers a callback the channel does not answer itself: 1 with the reply's status and data
  * (data may stay NULL), or 0 if type is not one it expects (a protocol error).
  */
-typedef int (*i4j_callback_fn)(void *arg, uint16_t type, const unsigned char *payload, uint32_t length,
-                               int64_t *status, const void **data, size_t *n);
+typedef int (*i4j_callback_fn)(void *arg, uint16_t type, const unsigned char *payload, uint32_t length, int64_t *status,
+                               const void **data, size_t *n);
 
 HIDDEN void i4j_channel_init(void);
 /* Moves a channel off fd (the program wants that number): 0 or -errno. */

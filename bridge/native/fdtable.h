@@ -28,8 +28,7 @@ HIDDEN int i4j_track_get(int fd, struct tracked *out);
 HIDDEN void i4j_track_set(int fd, int kind, uint64_t ino);
 HIDDEN void i4j_track_clear(int fd);
 /* Calls fn for every tracked fd in [lo, hi]. */
-HIDDEN void i4j_track_each(unsigned lo, unsigned hi, void (*fn)(int fd, const struct tracked *t, void *arg),
-                           void *arg);
+HIDDEN void i4j_track_each(unsigned lo, unsigned hi, void (*fn)(int fd, const struct tracked *t, void *arg), void *arg);
 /* The tracked entry of fd if it still names the same file (fstat), else clears it: 0 or 1. */
 HIDDEN int i4j_track_valid(int fd, struct tracked *out);
 /* If fd is the client end of a server file (getpeername), tracks it and returns its kind. */

@@ -231,8 +231,7 @@ static int fail(int err) {
 static int fail_nth_open(int flags) {
   int sv[2];
   int saved = errno;
-  if (syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM | ((flags & O_CLOEXEC) ? SOCK_CLOEXEC : 0), 0, sv) != 0)
-    return -1;
+  if (syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM | ((flags & O_CLOEXEC) ? SOCK_CLOEXEC : 0), 0, sv) != 0) return -1;
   i4j_sys_close(sv[1]);
   uint64_t ino;
   int sock;
@@ -345,7 +344,8 @@ EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(dirfd, path);
   char buf[PATH_MAX];
-  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(openat64, dirfd, redirect(path, buf, sizeof buf), flags, mode));
+  return OPEN_EMULATED_OR_RECORDED(node, flags,
+                                   CALL_NEXT(openat64, dirfd, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 /* _FORTIFY_SOURCE: the compiler calls these when it cannot prove the flags need no mode. */
@@ -501,8 +501,7 @@ EXPORT int dup(int fd) {
  * dup2/dup3 onto newfd: a channel there moves away first; an emulated file there is closed by
  * the call (*replaced).
  */
-static int before_dup_onto(int oldfd, int newfd, struct tracked *t, int *has, struct tracked *old,
-                           int *replaced) {
+static int before_dup_onto(int oldfd, int newfd, struct tracked *t, int *has, struct tracked *old, int *replaced) {
   if (is_channel(oldfd)) return fail(EBADF);
   if (newfd != oldfd && is_channel(newfd)) {
     int r = i4j_channel_relocate(newfd);
@@ -679,8 +678,7 @@ EXPORT ssize_t pread(int fd, void *buf, size_t count, off_t offset) {
   return is_fail_nth_fd(fd) ? fail_nth_read(buf, count, offset) : CALL_NEXT(pread, fd, buf, count, offset);
 }
 EXPORT ssize_t pread64(int fd, void *buf, size_t count, off64_t offset) {
-  return is_fail_nth_fd(fd) ? fail_nth_read(buf, count, (off_t)offset)
-                            : CALL_NEXT(pread64, fd, buf, count, offset);
+  return is_fail_nth_fd(fd) ? fail_nth_read(buf, count, (off_t)offset) : CALL_NEXT(pread64, fd, buf, count, offset);
 }
 EXPORT ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {
   return is_fail_nth_fd(fd) ? fail_nth_write(buf, count) : CALL_NEXT(pwrite, fd, buf, count, offset);
@@ -778,9 +776,7 @@ EXPORT int lstat64(const char *path, struct stat64 *buf) {
   return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(lstat64, path, buf);
 }
 EXPORT int fstat(int fd, struct stat *buf) { return stat_fd(fd) ? FAKE(buf) : CALL_NEXT(fstat, fd, buf); }
-EXPORT int fstat64(int fd, struct stat64 *buf) {
-  return stat_fd(fd) ? FAKE(buf) : CALL_NEXT(fstat64, fd, buf);
-}
+EXPORT int fstat64(int fd, struct stat64 *buf) { return stat_fd(fd) ? FAKE(buf) : CALL_NEXT(fstat64, fd, buf); }
 EXPORT int fstatat(int dirfd, const char *path, struct stat *buf, int flags) {
   return stat_target(dirfd, path, flags) ? FAKE(buf) : CALL_NEXT(fstatat, dirfd, path, buf, flags);
 }

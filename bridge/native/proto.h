@@ -34,13 +34,13 @@
  * type in the comment), <FRAME>_SIZE the length of the fixed part, which variable bytes follow.
  */
 /* client -> server requests */
-#define T_HELLO 1   /* HELLO_*, then the probe bytes */
-#define T_OPEN 2    /* OPEN_* */
-#define T_ATTACH 3  /* (empty) + SCM_RIGHTS fd */
-#define T_IOCTL 4   /* IOCTL_*, then the window bytes */
-#define T_READ 5    /* RW_* */
-#define T_WRITE 6   /* RW_* */
-#define T_CLOSED 7  /* CLOSED_*: the shim closed a descriptor of that file (was it the last?) */
+#define T_HELLO 1  /* HELLO_*, then the probe bytes */
+#define T_OPEN 2   /* OPEN_* */
+#define T_ATTACH 3 /* (empty) + SCM_RIGHTS fd */
+#define T_IOCTL 4  /* IOCTL_*, then the window bytes */
+#define T_READ 5   /* RW_* */
+#define T_WRITE 6  /* RW_* */
+#define T_CLOSED 7 /* CLOSED_*: the shim closed a descriptor of that file (was it the last?) */
 /* with a mailbox: the frame is on the socket (it carries a descriptor) */
 #define T_VIA_SOCKET 8
 /* with a mailbox, on the socket: wake up, look at the box (sent only to a sleeping peer) */
@@ -98,9 +98,9 @@
 #define OPEN_SIZE 8
 
 /* T_KOPEN */
-#define KOPEN_FLAGS 0    /* u32 open(2) flags */
-#define KOPEN_NODE 4     /* u32 NODE_* */
-#define KOPEN_ADOPTED 8  /* u32 1: a descriptor the process met (inherited, received), not opened */
+#define KOPEN_FLAGS 0     /* u32 open(2) flags */
+#define KOPEN_NODE 4      /* u32 NODE_* */
+#define KOPEN_ADOPTED 8   /* u32 1: a descriptor the process met (inherited, received), not opened */
 #define KOPEN_RESERVED 12 /* u32 0 */
 #define KOPEN_SIZE 16
 
@@ -116,9 +116,9 @@
 #define IOCTL_FLAG_WINDOW_WRITABLE 1u
 
 /* T_READ and T_WRITE */
-#define RW_HANDLE 0  /* u64 */
-#define RW_BUFFER 8  /* u64 */
-#define RW_COUNT 16  /* u64 */
+#define RW_HANDLE 0 /* u64 */
+#define RW_BUFFER 8 /* u64 */
+#define RW_COUNT 16 /* u64 */
 #define RW_SIZE 24
 
 /* T_CLOSED */
@@ -206,7 +206,7 @@
 #define KIND_IOMMUFD 'i'
 #define KIND_ACCESS 'a'
 #define KIND_FAULT 'f'
-#define KIND_KERNEL 'k' /* a real /dev/iommu (or a file it made) being recorded */
+#define KIND_KERNEL 'k'   /* a real /dev/iommu (or a file it made) being recorded */
 #define KIND_FAIL_NTH 'n' /* the shim's own: /proc/self/task/<tid>/fail-nth */
 
 #endif

@@ -266,8 +266,7 @@ static int mbox_take(struct transport *t, uint16_t *type, uint32_t *length, int 
   return 0;
 }
 
-int i4j_post(struct transport *t, uint16_t type, const void *a, size_t na, const void *b, size_t nb,
-                        int send_fd) {
+int i4j_post(struct transport *t, uint16_t type, const void *a, size_t na, const void *b, size_t nb, int send_fd) {
   if (t->mbox) return mbox_post(t, type, a, na, b, nb, send_fd);
   return i4j_send_frame(atomic_load(&t->fd), type, a, na, b, nb, send_fd);
 }

@@ -21,8 +21,7 @@ struct transport {
 };
 
 /* Sends one frame (payload a then b) on a socket, send_fd (if >= 0) with its first byte: 0 or -1. */
-HIDDEN int i4j_send_frame(int fd, uint16_t type, const void *a, size_t na, const void *b, size_t nb,
-                          int send_fd);
+HIDDEN int i4j_send_frame(int fd, uint16_t type, const void *a, size_t na, const void *b, size_t nb, int send_fd);
 /* Receives one frame from the socket into t->in; *got_fd a descriptor that came with it (-1: none,
    -2: one that did not fit): 0 or -1. */
 HIDDEN int i4j_recv_frame(struct transport *t, uint16_t *type, uint32_t *length, int *got_fd);
