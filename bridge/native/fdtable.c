@@ -12,12 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "shim.h"
+#include "fdtable.h"
+#include "proto.h"
+#include "sys.h"
 
 #define PAGE_BITS 10
 #define PAGE_SLOTS (1u << PAGE_BITS)
@@ -85,14 +86,6 @@ void i4j_track_each(unsigned lo, unsigned hi, void (*fn)(int, const struct track
       fn((int)fd, &t, arg);
     }
   }
-}
-
-int i4j_sys_fstat_ino(int fd, uint64_t *ino, int *is_sock) {
-  struct stat st;
-  if (syscall(SYS_fstat, fd, &st) != 0) return -errno;
-  *ino = st.st_ino;
-  *is_sock = S_ISSOCK(st.st_mode);
-  return 0;
 }
 
 int i4j_track_valid(int fd, struct tracked *out) {

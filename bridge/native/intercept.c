@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,7 +29,12 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "shim.h"
+#include "channel.h"
+#include "config.h"
+#include "fdtable.h"
+#include "proto.h"
+#include "record.h"
+#include "sys.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -42,31 +46,8 @@
 #define IOMMU_MINOR 126
 #define IOMMU_INO 0x10000126ULL
 
-const char *i4j_socket_path;
-int i4j_debug;
-int i4j_shim_memory;
-int i4j_vfio;
-long i4j_connect_wait_ms;
-int i4j_mailbox;
-long i4j_spin_us;
-const char *i4j_debugfs;
-int i4j_kernel;
 /* With i4j_kernel: the device numbers of the real nodes, to know their descriptors. */
 static dev_t iommu_rdev, vfio_rdev;
-
-void i4j_log(const char *fmt, ...) {
-  char buf[512];
-  int saved = errno;
-  int n = snprintf(buf, sizeof buf, "iommufd4j[%ld]: ", (long)syscall(SYS_getpid));
-  va_list ap;
-  va_start(ap, fmt);
-  int m = vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
-  va_end(ap);
-  n += m < 0 ? 0 : (m > (int)(sizeof buf - (size_t)n - 2) ? (int)(sizeof buf - (size_t)n - 2) : m);
-  buf[n++] = '\n';
-  syscall(SYS_write, 2, buf, (size_t)n);
-  errno = saved;
-}
 
 /* ---- the next definitions --------------------------------------------------------------- */
 
@@ -250,8 +231,7 @@ static int fail(int err) {
 static int fail_nth_open(int flags) {
   int sv[2];
   int saved = errno;
-  if (syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM | ((flags & O_CLOEXEC) ? SOCK_CLOEXEC : 0), 0, sv) != 0)
-    return -1;
+  if (syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM | ((flags & O_CLOEXEC) ? SOCK_CLOEXEC : 0), 0, sv) != 0) return -1;
   i4j_sys_close(sv[1]);
   uint64_t ino;
   int sock;
@@ -265,7 +245,7 @@ static int fail_nth_open(int flags) {
 }
 
 static ssize_t fail_nth_read(void *buf, size_t count, off_t offset) {
-  long v = i4j_fail_nth(FAIL_NTH_GET, 0);
+  long v = i4j_fail_nth(FAIL_NTH_OP_GET, 0);
   if (v < 0) return fail((int)-v);
   char text[24];
   int n = snprintf(text, sizeof text, "%ld\n", v);
@@ -285,7 +265,7 @@ static ssize_t fail_nth_write(const void *buf, size_t count) {
   unsigned long v = strtoul(text, &end, 0);
   while (*end == '\n' || *end == ' ') end++;
   if (end == text || *end != 0 || errno != 0 || v > 0xffffffffUL) return fail(EINVAL);
-  long r = i4j_fail_nth(FAIL_NTH_SET, (uint32_t)v);
+  long r = i4j_fail_nth(FAIL_NTH_OP_SET, (uint32_t)v);
   DBG("fail-nth = %lu -> %ld", v, r);
   return r < 0 ? fail((int)-r) : (ssize_t)count;
 }
@@ -303,7 +283,7 @@ static int emulated_open(int node, int flags) {
  * An open of a node: emulated, or (i4j_kernel) made by libc as called, then recorded. `real` is
  * the libc call, evaluated only when the kernel is to be asked.
  */
-#define OPEN_NODE(node, flags, real) \
+#define OPEN_EMULATED_OR_RECORDED(node, flags, real) \
   ((node) >= 0 && !i4j_kernel ? emulated_open(node, flags) : kernel_opened(node, flags, real))
 
 static int kernel_opened(int node, int flags, int r) {
@@ -311,10 +291,12 @@ static int kernel_opened(int node, int flags, int r) {
   return r;
 }
 
-#define NEEDS_MODE(flags) (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE)
+/* Whether open(2) with these flags takes a mode argument. */
+static int needs_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE; }
+
 #define MODE_ARG(flags, mode) \
   mode_t mode = 0; \
-  if (NEEDS_MODE(flags)) { \
+  if (needs_mode(flags)) { \
     va_list ap; \
     va_start(ap, flags); \
     mode = va_arg(ap, mode_t); \
@@ -327,67 +309,68 @@ EXPORT int open(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(open, redirect(path, buf, sizeof buf), flags, mode));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(open, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 EXPORT int open64(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(open64, redirect(path, buf, sizeof buf), flags, mode));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(open64, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 EXPORT int __open(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(__open, redirect(path, buf, sizeof buf), flags, mode));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__open, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 EXPORT int __open64(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(__open64, redirect(path, buf, sizeof buf), flags, mode));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__open64, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 EXPORT int openat(int dirfd, const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(dirfd, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(openat, dirfd, redirect(path, buf, sizeof buf), flags, mode));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(openat, dirfd, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(dirfd, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(openat64, dirfd, redirect(path, buf, sizeof buf), flags, mode));
+  return OPEN_EMULATED_OR_RECORDED(node, flags,
+                                   CALL_NEXT(openat64, dirfd, redirect(path, buf, sizeof buf), flags, mode));
 }
 
 /* _FORTIFY_SOURCE: the compiler calls these when it cannot prove the flags need no mode. */
 EXPORT int __open_2(const char *path, int flags) {
   int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(__open_2, redirect(path, buf, sizeof buf), flags));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__open_2, redirect(path, buf, sizeof buf), flags));
 }
 
 EXPORT int __open64_2(const char *path, int flags) {
   int node = node_at(AT_FDCWD, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(__open64_2, redirect(path, buf, sizeof buf), flags));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__open64_2, redirect(path, buf, sizeof buf), flags));
 }
 
 EXPORT int __openat_2(int dirfd, const char *path, int flags) {
   int node = node_at(dirfd, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(__openat_2, dirfd, redirect(path, buf, sizeof buf), flags));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__openat_2, dirfd, redirect(path, buf, sizeof buf), flags));
 }
 
 EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
   int node = node_at(dirfd, path);
   char buf[PATH_MAX];
-  return OPEN_NODE(node, flags, CALL_NEXT(__openat64_2, dirfd, redirect(path, buf, sizeof buf), flags));
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__openat64_2, dirfd, redirect(path, buf, sizeof buf), flags));
 }
 
 EXPORT DIR *opendir(const char *name) {
@@ -400,6 +383,16 @@ EXPORT DIR *opendir(const char *name) {
 }
 
 /* ---- descriptors ------------------------------------------------------------------------ */
+
+/* After a close of a tracked file: the server may tear it down now. Keeps errno. */
+static void closed(const struct tracked *t) {
+  int saved = errno;
+  if (t->kind == KIND_KERNEL)
+    i4j_kernel_closed(t->ino);
+  else
+    i4j_closed(t->ino);
+  errno = saved;
+}
 
 static int is_channel(int fd) {
   struct tracked t;
@@ -423,11 +416,7 @@ EXPORT int close(int fd) {
   int valid = i4j_track_valid(fd, &t);
   i4j_track_clear(fd);
   int r = CALL_NEXT(close, fd);
-  if (r == 0 && valid && t.kind != KIND_FAIL_NTH) {
-    int saved = errno;
-    i4j_closed(t.kind, t.ino);
-    errno = saved;
-  }
+  if (r == 0 && valid && t.kind != KIND_FAIL_NTH) closed(&t);
   return r;
 }
 
@@ -469,9 +458,7 @@ static int close_range_keeping_channels(unsigned first, unsigned last, int flags
   struct range_walk w = {.next = first, .flags = flags};
   i4j_track_each(first, last, range_visit, &w);
   if (w.next != 0 && w.next <= last) close_gap(&w, last);
-  int saved = errno;
-  for (unsigned i = 0; i < w.nclosed; i++) i4j_closed(w.closed[i].kind, w.closed[i].ino);
-  errno = saved;
+  for (unsigned i = 0; i < w.nclosed; i++) closed(&w.closed[i]);
   return w.failed ? fail(w.failed) : 0;
 }
 
@@ -499,11 +486,7 @@ static int after_dup(int from, int to, int has, const struct tracked *t) {
 
 /* dup2/dup3 closed what newfd named: if that was an emulated file, the server may tear it down. */
 static int after_dup_onto(int r, int replaced, const struct tracked *old) {
-  if (r >= 0 && replaced) {
-    int saved = errno;
-    i4j_closed(old->kind, old->ino);
-    errno = saved;
-  }
+  if (r >= 0 && replaced) closed(old);
   return r;
 }
 
@@ -518,8 +501,7 @@ EXPORT int dup(int fd) {
  * dup2/dup3 onto newfd: a channel there moves away first; an emulated file there is closed by
  * the call (*replaced).
  */
-static int before_dup_onto(int oldfd, int newfd, struct tracked *t, int *has, struct tracked *old,
-                           int *replaced) {
+static int before_dup_onto(int oldfd, int newfd, struct tracked *t, int *has, struct tracked *old, int *replaced) {
   if (is_channel(oldfd)) return fail(EBADF);
   if (newfd != oldfd && is_channel(newfd)) {
     int r = i4j_channel_relocate(newfd);
@@ -696,8 +678,7 @@ EXPORT ssize_t pread(int fd, void *buf, size_t count, off_t offset) {
   return is_fail_nth_fd(fd) ? fail_nth_read(buf, count, offset) : CALL_NEXT(pread, fd, buf, count, offset);
 }
 EXPORT ssize_t pread64(int fd, void *buf, size_t count, off64_t offset) {
-  return is_fail_nth_fd(fd) ? fail_nth_read(buf, count, (off_t)offset)
-                            : CALL_NEXT(pread64, fd, buf, count, offset);
+  return is_fail_nth_fd(fd) ? fail_nth_read(buf, count, (off_t)offset) : CALL_NEXT(pread64, fd, buf, count, offset);
 }
 EXPORT ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {
   return is_fail_nth_fd(fd) ? fail_nth_write(buf, count) : CALL_NEXT(pwrite, fd, buf, count, offset);
@@ -795,9 +776,7 @@ EXPORT int lstat64(const char *path, struct stat64 *buf) {
   return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(lstat64, path, buf);
 }
 EXPORT int fstat(int fd, struct stat *buf) { return stat_fd(fd) ? FAKE(buf) : CALL_NEXT(fstat, fd, buf); }
-EXPORT int fstat64(int fd, struct stat64 *buf) {
-  return stat_fd(fd) ? FAKE(buf) : CALL_NEXT(fstat64, fd, buf);
-}
+EXPORT int fstat64(int fd, struct stat64 *buf) { return stat_fd(fd) ? FAKE(buf) : CALL_NEXT(fstat64, fd, buf); }
 EXPORT int fstatat(int dirfd, const char *path, struct stat *buf, int flags) {
   return stat_target(dirfd, path, flags) ? FAKE(buf) : CALL_NEXT(fstatat, dirfd, path, buf, flags);
 }
@@ -851,11 +830,6 @@ EXPORT int eaccess(const char *path, int mode) {
 
 /* ---- start-up --------------------------------------------------------------------------- */
 
-static int env_flag(const char *name, const char *value) {
-  const char *v = getenv(name);
-  return v && strcmp(v, value) == 0;
-}
-
 /* Emulated files inherited through exec (opened without O_CLOEXEC by the previous image). */
 static void scan_inherited(void) {
   int dir = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -876,28 +850,12 @@ static void scan_inherited(void) {
 
 __attribute__((constructor)) static void shim_init(void) {
   int saved = errno;
-  const char *socket = getenv("IOMMUFD4J_SOCKET");
-  i4j_socket_path = socket && *socket ? strdup(socket) : NULL;
-  const char *debug = getenv("IOMMUFD4J_DEBUG");
-  i4j_debug = debug && *debug && strcmp(debug, "0") != 0;
-  i4j_shim_memory = env_flag("IOMMUFD4J_MEMORY", "shim");
-  i4j_vfio = env_flag("IOMMUFD4J_VFIO", "1");
-  const char *wait = getenv("IOMMUFD4J_CONNECT_WAIT_MS");
-  i4j_connect_wait_ms = wait ? strtol(wait, NULL, 10) : 0;
-  i4j_mailbox = !env_flag("IOMMUFD4J_MAILBOX", "0");
-  const char *debugfs = getenv("IOMMUFD4J_DEBUGFS");
-  i4j_debugfs = debugfs && *debugfs ? strdup(debugfs) : NULL;
-  i4j_kernel = env_flag("IOMMUFD4J_KERNEL", "1");
+  i4j_config_load();
   if (i4j_kernel) {
     struct stat st;
     if (syscall(SYS_newfstatat, AT_FDCWD, "/dev/iommu", &st, 0) == 0 && S_ISCHR(st.st_mode)) iommu_rdev = st.st_rdev;
     if (syscall(SYS_newfstatat, AT_FDCWD, "/dev/vfio/vfio", &st, 0) == 0 && S_ISCHR(st.st_mode)) vfio_rdev = st.st_rdev;
   }
-  /* Spinning for the reply pays only when the server runs on another CPU at the same time. */
-  cpu_set_t cpus;
-  int ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
-  const char *spin = getenv("IOMMUFD4J_SPIN_US");
-  i4j_spin_us = spin ? strtol(spin, NULL, 10) : (ncpu > 1 ? 50 : 0);
   i4j_channel_init();
   if (i4j_socket_path && !i4j_kernel) scan_inherited();
   DBG("loaded; server socket %s", i4j_socket_path ? i4j_socket_path : "(none: everything passes through)");

@@ -4,11 +4,7 @@
  *
  * A channel is a connected AF_UNIX stream socket from one thread of a client to the server; the
  * server learns the client's pid and uid from SO_PEERCRED, never from a message. Every frame is an
- * 8-byte header then `length` payload bytes, all little-endian:
- *
- *   +0 u32 length   payload bytes, at most I4J_MAX_PAYLOAD
- *   +4 u16 type     one of the T_ / CB_ numbers below
- *   +6 u16 flags    0
+ * 8-byte header (HEADER_*: length, type, flags) then `length` payload bytes, all little-endian.
  *
  * A call is one request frame from the client, any number of callbacks (server asks, client
  * answers with T_CB_REPLY), then one T_RESULT. File descriptors travel as SCM_RIGHTS on the
@@ -33,52 +29,156 @@
 #define I4J_PROBE_MAX 64u
 #define I4J_NAME_PREFIX "iommufd4j:"
 
+/*
+ * Frame types. The payload of each is laid out below: <FRAME>_<FIELD> is a field's offset (its
+ * type in the comment), <FRAME>_SIZE the length of the fixed part, which variable bytes follow.
+ */
 /* client -> server requests */
-#define T_HELLO 1   /* u32 magic, u32 version, u32 flags, u32 probe_len, u64 probe_addr, probe bytes */
-#define T_OPEN 2    /* u32 open flags, u32 node (NODE_*) */
-#define T_ATTACH 3  /* (empty) + SCM_RIGHTS fd */
-#define T_IOCTL 4   /* u64 handle, u64 request, u64 arg, u32 window_len, u32 flags, window bytes */
-#define T_READ 5    /* u64 handle, u64 buffer, u64 count */
-#define T_WRITE 6   /* u64 handle, u64 buffer, u64 count */
-#define T_CLOSED 7  /* u64 inode: the shim closed a descriptor of that file (was it the last?) */
+#define T_HELLO 1  /* HELLO_*, then the probe bytes */
+#define T_OPEN 2   /* OPEN_* */
+#define T_ATTACH 3 /* (empty) + SCM_RIGHTS fd */
+#define T_IOCTL 4  /* IOCTL_*, then the window bytes */
+#define T_READ 5   /* RW_* */
+#define T_WRITE 6  /* RW_* */
+#define T_CLOSED 7 /* CLOSED_*: the shim closed a descriptor of that file (was it the last?) */
 /* with a mailbox: the frame is on the socket (it carries a descriptor) */
 #define T_VIA_SOCKET 8
 /* with a mailbox, on the socket: wake up, look at the box (sent only to a sleeping peer) */
 #define T_DOORBELL 9
-#define T_FAIL_NTH 10 /* u32 op (FAIL_NTH_SET, FAIL_NTH_GET), u32 value: this thread's fail-nth */
+#define T_FAIL_NTH 10 /* FAIL_NTH_*: this thread's fail-nth */
 #define T_EXITING 11  /* (empty) this process is in exit(): keep the pages it has pinned */
 /* exec --record --kernel: the shim makes the calls on the real /dev/iommu, the server records */
-#define T_KOPEN 12   /* u32 open flags, u32 node, u32 adopted, u32 0: result handle = the file's number */
-#define T_KIOCTL 13  /* as T_IOCTL with the file's number for handle; the server answers CB_KERNEL_CALL,
-                        then T_RESULT: result, handle = number of a file the call made (0: none),
-                        inode = its descriptor */
-#define T_KCLOSED 14 /* u64 file: this process closed its last descriptor of it */
+#define T_KOPEN 12 /* KOPEN_*: result handle = the file's number */
+/* IOCTL_* with the file's number for handle; the server answers CB_KERNEL_CALL, then T_RESULT:
+   result, handle = number of a file the call made (0: none), inode = its descriptor */
+#define T_KIOCTL 13
+#define T_KCLOSED 14 /* KCLOSED_*: this process closed its last descriptor of it */
 /* client -> server, answering a callback */
-#define T_CB_REPLY 48 /* i64 status, then data (CB_MEM_READ) */
+#define T_CB_REPLY 48 /* REPLY_*, then data (CB_MEM_READ, CB_KERNEL_CALL) */
 /* server -> client */
-#define T_RESULT 64   /* i64 result (>= 0 or -errno), u64 handle, u64 inode, u32 kind, u32 offset,
-                         then bytes the shim writes at arg + offset (IOCTL_WINDOW_WRITABLE) */
-#define T_HELLO_OK 65 /* u32 version, u32 mode (MODE_*), u64 server id */
+#define T_RESULT 64   /* RESULT_*, then bytes the shim writes at arg + RESULT_WRITEBACK_OFFSET */
+#define T_HELLO_OK 65 /* HELLO_OK_* (+ SCM_RIGHTS: the mailbox's memfd with MODE_MAILBOX) */
 /* server -> client callbacks, during a call */
-#define CB_MEM_READ 32  /* u64 address, u64 length: reply status + the bytes */
-#define CB_MEM_WRITE 33 /* u64 address, bytes: reply status */
-#define CB_PINNABLE 34  /* u64 address, u64 length, u32 write, u32 0: reply status */
-#define CB_NEW_FD 35    /* u32 fd flags (FD_CLOEXEC), u32 kind, u64 handle, u64 inode + SCM_RIGHTS: reply fd */
-#define CB_CLOSE_FD 36  /* u32 fd, u32 0: reply status */
-#define CB_GET_FD 37    /* u32 fd, u32 0: reply status, + SCM_RIGHTS fd when status is 0 */
-#define CB_KERNEL_CALL 38 /* (empty): make the T_KIOCTL call now: reply its result (or -errno), u64 ns */
-#define CB_FILE_OF 39     /* u32 fd, u32 0: reply the number of the recorded file fd is (0: none) */
+#define CB_MEM_READ 32    /* MEM_READ_*: reply status, then the bytes */
+#define CB_MEM_WRITE 33   /* MEM_WRITE_*, then the bytes: reply status */
+#define CB_PINNABLE 34    /* PINNABLE_*: reply status */
+#define CB_NEW_FD 35      /* NEW_FD_* + SCM_RIGHTS: reply the new descriptor's number */
+#define CB_CLOSE_FD 36    /* TARGET_*: reply status */
+#define CB_GET_FD 37      /* TARGET_*: reply status, + SCM_RIGHTS fd when status is 0 */
+#define CB_KERNEL_CALL 38 /* (empty): make the T_KIOCTL call now: reply KERNEL_CALL_* */
+#define CB_FILE_OF 39     /* TARGET_*: reply the number of the recorded file fd is (0: none) */
 
-/* T_IOCTL flags: the window lies in the calling thread's own stack, so writing it cannot fail:
-   the server may return what the call writes there in the result instead of writing it itself */
-#define IOCTL_WINDOW_WRITABLE 1u
+/* Every frame's header (I4J_HEADER bytes). */
+#define HEADER_LENGTH 0 /* u32 payload bytes, at most I4J_MAX_PAYLOAD */
+#define HEADER_TYPE 4   /* u16 T_* or CB_* */
+#define HEADER_FLAGS 6  /* u16 0 */
 
-#define HELLO_FORCE_SHIM_MEMORY 1u /* flags: serve caller memory through callbacks */
-#define HELLO_MAILBOX 2u           /* flags: the client can use a mailbox */
+/* T_HELLO */
+#define HELLO_MAGIC 0          /* u32 I4J_MAGIC */
+#define HELLO_VERSION 4        /* u32 I4J_VERSION */
+#define HELLO_FLAGS 8          /* u32 HELLO_FLAG_* */
+#define HELLO_PROBE_LENGTH 12  /* u32 probe bytes that follow, at most I4J_PROBE_MAX */
+#define HELLO_PROBE_ADDRESS 16 /* u64 where they lie in the client: can the server read it? */
+#define HELLO_SIZE 24
+#define HELLO_FLAG_FORCE_SHIM_MEMORY 1u /* serve caller memory through callbacks */
+#define HELLO_FLAG_MAILBOX 2u           /* the client can use a mailbox */
 
+/* T_HELLO_OK */
+#define HELLO_OK_VERSION 0 /* u32 I4J_VERSION */
+#define HELLO_OK_MODE 4    /* u32 MODE_* */
+#define HELLO_OK_SERVER 8  /* u64 server id */
+#define HELLO_OK_SIZE 16
 #define MODE_DIRECT 0u  /* the server reads caller memory itself (process_vm_readv) */
 #define MODE_SHIM 1u    /* the server asks the shim (CB_MEM_*) */
 #define MODE_MAILBOX 2u /* flag: frames go through the mailbox attached to HELLO_OK */
+
+/* T_OPEN */
+#define OPEN_FLAGS 0 /* u32 open(2) flags */
+#define OPEN_NODE 4  /* u32 NODE_* */
+#define OPEN_SIZE 8
+
+/* T_KOPEN */
+#define KOPEN_FLAGS 0     /* u32 open(2) flags */
+#define KOPEN_NODE 4      /* u32 NODE_* */
+#define KOPEN_ADOPTED 8   /* u32 1: a descriptor the process met (inherited, received), not opened */
+#define KOPEN_RESERVED 12 /* u32 0 */
+#define KOPEN_SIZE 16
+
+/* T_IOCTL and T_KIOCTL */
+#define IOCTL_HANDLE 0         /* u64 the file's handle (T_KIOCTL: its number) */
+#define IOCTL_REQUEST 8        /* u64 */
+#define IOCTL_ARG 16           /* u64 */
+#define IOCTL_WINDOW_LENGTH 24 /* u32 bytes at arg that follow, at most I4J_WINDOW */
+#define IOCTL_FLAGS 28         /* u32 IOCTL_FLAG_* */
+#define IOCTL_SIZE 32
+/* The window lies in the calling thread's own stack, so writing it cannot fail: the server may
+   return what the call writes there in the result instead of writing it itself. */
+#define IOCTL_FLAG_WINDOW_WRITABLE 1u
+
+/* T_READ and T_WRITE */
+#define RW_HANDLE 0 /* u64 */
+#define RW_BUFFER 8 /* u64 */
+#define RW_COUNT 16 /* u64 */
+#define RW_SIZE 24
+
+/* T_CLOSED */
+#define CLOSED_INODE 0 /* u64 the file's inode */
+#define CLOSED_SIZE 8
+
+/* T_KCLOSED */
+#define KCLOSED_FILE 0 /* u64 the recorded file's number */
+#define KCLOSED_SIZE 8
+
+/* T_FAIL_NTH */
+#define FAIL_NTH_OP 0    /* u32 FAIL_NTH_OP_* */
+#define FAIL_NTH_VALUE 4 /* u32 the value to set */
+#define FAIL_NTH_SIZE 8
+#define FAIL_NTH_OP_SET 0u
+#define FAIL_NTH_OP_GET 1u
+
+/* T_RESULT */
+#define RESULT_VALUE 0             /* i64 the result, >= 0 or -errno */
+#define RESULT_HANDLE 8            /* u64 a file's handle (T_OPEN, T_ATTACH) or number (T_KOPEN, T_KIOCTL) */
+#define RESULT_INODE 16            /* u64 its inode (T_KIOCTL: its descriptor) */
+#define RESULT_KIND 24             /* u32 its KIND_* */
+#define RESULT_WRITEBACK_OFFSET 28 /* u32 where the bytes after RESULT_SIZE go: arg + this */
+#define RESULT_SIZE 32
+
+/* T_CB_REPLY */
+#define REPLY_STATUS 0 /* i64 0 or -errno (CB_NEW_FD: the descriptor; CB_KERNEL_CALL: the result) */
+#define REPLY_SIZE 8
+
+/* T_CB_REPLY to CB_KERNEL_CALL */
+#define KERNEL_CALL_NANOS 8 /* u64 how long the call took */
+#define KERNEL_CALL_REPLY_SIZE 16
+
+/* CB_MEM_READ */
+#define MEM_READ_ADDRESS 0 /* u64 */
+#define MEM_READ_LENGTH 8  /* u64 at most I4J_CHUNK */
+#define MEM_READ_SIZE 16
+
+/* CB_MEM_WRITE */
+#define MEM_WRITE_ADDRESS 0 /* u64 */
+#define MEM_WRITE_SIZE 8
+
+/* CB_PINNABLE: can the pages of [address, address + length) be faulted in (for writing)? */
+#define PINNABLE_ADDRESS 0   /* u64 */
+#define PINNABLE_LENGTH 8    /* u64 */
+#define PINNABLE_WRITE 16    /* u32 1: for writing */
+#define PINNABLE_RESERVED 20 /* u32 0 */
+#define PINNABLE_SIZE 24
+
+/* CB_NEW_FD */
+#define NEW_FD_FLAGS 0  /* u32 FD_CLOEXEC or 0 */
+#define NEW_FD_KIND 4   /* u32 KIND_* */
+#define NEW_FD_HANDLE 8 /* u64 */
+#define NEW_FD_INODE 16 /* u64 */
+#define NEW_FD_SIZE 24
+
+/* CB_CLOSE_FD, CB_GET_FD, CB_FILE_OF: about one descriptor of the client */
+#define TARGET_FD 0       /* u32 */
+#define TARGET_RESERVED 4 /* u32 0 */
+#define TARGET_SIZE 8
 
 /*
  * The mailbox: a sealed memfd the server makes, mapped by both. One frame at a time is in it;
@@ -89,12 +189,12 @@
  * sets turn back to 0. A frame with a descriptor goes on the socket, then T_VIA_SOCKET into the
  * box. The server copies a frame out before looking at it; the client may scribble on it any time.
  */
-#define MBOX_TURN 0
-#define MBOX_SERVER_WAITING 64
-#define MBOX_CLIENT_WAITING 128
-#define MBOX_LENGTH 192 /* u32 payload length */
-#define MBOX_TYPE 196   /* u16 frame type */
-#define MBOX_DATA 4096
+#define MBOX_TURN 0             /* u32 TURN_* */
+#define MBOX_SERVER_WAITING 64  /* u32 1: the server sleeps (each word on a cache line of its own) */
+#define MBOX_CLIENT_WAITING 128 /* u32 1: the client sleeps */
+#define MBOX_LENGTH 192         /* u32 payload length */
+#define MBOX_TYPE 196           /* u16 frame type */
+#define MBOX_DATA 4096          /* the payload */
 #define MBOX_SIZE (MBOX_DATA + I4J_CHUNK + 4096)
 #define TURN_NONE 0u
 #define TURN_SERVER 1u /* a frame for the server is in the box */
@@ -103,13 +203,10 @@
 #define NODE_IOMMU 0u /* /dev/iommu */
 #define NODE_VFIO 1u  /* /dev/vfio/vfio */
 
-#define FAIL_NTH_SET 0u
-#define FAIL_NTH_GET 1u
-
 #define KIND_IOMMUFD 'i'
 #define KIND_ACCESS 'a'
 #define KIND_FAULT 'f'
-#define KIND_KERNEL 'k' /* a real /dev/iommu (or a file it made) being recorded */
+#define KIND_KERNEL 'k'   /* a real /dev/iommu (or a file it made) being recorded */
 #define KIND_FAIL_NTH 'n' /* the shim's own: /proc/self/task/<tid>/fail-nth */
 
 #endif

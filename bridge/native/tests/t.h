@@ -138,8 +138,7 @@ static const char *t_name = "test";
 /* Opens /dev/iommu through the shim; fails the test if the shim did not take effect. */
 static inline int t_open(void) {
   int fd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
-  if (fd < 0)
-    FAIL("open(/dev/iommu): %s: is the shim preloaded and IOMMUFD4J_SOCKET set?", strerror(errno));
+  if (fd < 0) FAIL("open(/dev/iommu): %s: is the shim preloaded and IOMMUFD4J_SOCKET set?", strerror(errno));
   return fd;
 }
 

@@ -12,8 +12,8 @@ int main(void) {
   CHECK(ioas == 1); /* a new context's first id: proves the emulator answered */
 
   struct iommu_iova_range ranges[4];
-  struct iommu_ioas_iova_ranges r = {.size = sizeof r, .ioas_id = ioas, .num_iovas = 4,
-                                     .allowed_iovas = (uintptr_t)ranges};
+  struct iommu_ioas_iova_ranges r = {
+      .size = sizeof r, .ioas_id = ioas, .num_iovas = 4, .allowed_iovas = (uintptr_t)ranges};
   CHECK_OK(ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &r));
   CHECK(r.num_iovas == 1 && ranges[0].start == 0 && ranges[0].last == UINT64_MAX);
   CHECK(r.out_iova_alignment == 1); /* no domain yet (spec §4.6) */
@@ -34,8 +34,8 @@ int main(void) {
   CHECK_ERRNO(t_unmap(fd, ioas, iova, len), ENOENT);
 
   struct iommu_iova_range allowed = {.start = 0x100000, .last = 0x1fffff};
-  struct iommu_ioas_allow_iovas a = {.size = sizeof a, .ioas_id = ioas, .num_iovas = 1,
-                                     .allowed_iovas = (uintptr_t)&allowed};
+  struct iommu_ioas_allow_iovas a = {
+      .size = sizeof a, .ioas_id = ioas, .num_iovas = 1, .allowed_iovas = (uintptr_t)&allowed};
   CHECK_OK(ioctl(fd, IOMMU_IOAS_ALLOW_IOVAS, &a));
   iova = 0;
   CHECK_OK(t_map(fd, ioas, buf, 4096, &iova, 0));
@@ -44,8 +44,8 @@ int main(void) {
   a.num_iovas = 0; /* no restriction again: a mock domain's aperture must fit */
   CHECK_OK(ioctl(fd, IOMMU_IOAS_ALLOW_IOVAS, &a));
 
-  struct iommu_option o = {.size = sizeof o, .option_id = IOMMU_OPTION_RLIMIT_MODE,
-                           .op = IOMMU_OPTION_OP_GET, .val64 = 77};
+  struct iommu_option o = {
+      .size = sizeof o, .option_id = IOMMU_OPTION_RLIMIT_MODE, .op = IOMMU_OPTION_OP_GET, .val64 = 77};
   CHECK_OK(ioctl(fd, IOMMU_OPTION, &o));
   CHECK(o.val64 == 0);
 

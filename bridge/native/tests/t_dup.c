@@ -45,7 +45,7 @@ int main(void) {
     CHECK_OK(t_check_refs(f, buf, len, 1));
     CHECK_OK(close(d));
     CHECK_OK(t_check_refs(f, buf, len, 1)); /* e still holds the context */
-    CHECK(dup2(f, e) == e);                  /* closes the last duplicate */
+    CHECK(dup2(f, e) == e);                 /* closes the last duplicate */
     CHECK_OK(t_check_refs(f, buf, len, 0));
     CHECK_OK(t_check_refs(e, buf, len, 0));
     CHECK(t_ioas_alloc(e) == 1); /* e is f's context now */

@@ -29,11 +29,11 @@ int main(void) {
   uint32_t ioas = t_ioas_alloc(fd);
   CHECK(ioas == 1); /* nothing leaked from the failed ALLOCs */
 
-  struct iommu_ioas_allow_iovas a = {.size = sizeof a, .ioas_id = ioas, .num_iovas = 1,
-                                     .allowed_iovas = (uintptr_t)(page + 4096)};
+  struct iommu_ioas_allow_iovas a = {
+      .size = sizeof a, .ioas_id = ioas, .num_iovas = 1, .allowed_iovas = (uintptr_t)(page + 4096)};
   CHECK_ERRNO(ioctl(fd, IOMMU_IOAS_ALLOW_IOVAS, &a), EFAULT);
-  struct iommu_ioas_iova_ranges r = {.size = sizeof r, .ioas_id = ioas, .num_iovas = 1,
-                                     .allowed_iovas = (uintptr_t)(page + 2 * 4096)};
+  struct iommu_ioas_iova_ranges r = {
+      .size = sizeof r, .ioas_id = ioas, .num_iovas = 1, .allowed_iovas = (uintptr_t)(page + 2 * 4096)};
   CHECK_ERRNO(ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &r), EFAULT);
   r.allowed_iovas = 8; /* near NULL */
   CHECK_ERRNO(ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &r), EFAULT);

@@ -64,8 +64,7 @@ int main(void) {
     t_wait_ok(pid);
     strcpy(shared, "written after the child is gone");
     char got[32] = {0};
-    struct iommu_test_cmd rw = {.size = sizeof rw, .op = TEST_OP_ACCESS_RW,
-                                .id = access.create_access.out_access_fd};
+    struct iommu_test_cmd rw = {.size = sizeof rw, .op = TEST_OP_ACCESS_RW, .id = access.create_access.out_access_fd};
     rw.access_rw.iova = MOCK_APERTURE_START;
     rw.access_rw.length = 31;
     rw.access_rw.uptr = (uintptr_t)got;

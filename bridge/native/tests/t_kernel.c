@@ -15,8 +15,8 @@ int main(void) {
 
   struct iommu_iova_range ranges[4];
   memset(ranges, 0x5a, sizeof ranges);
-  struct iommu_ioas_iova_ranges r = {.size = sizeof r, .ioas_id = ioas, .num_iovas = 4,
-                                     .allowed_iovas = (uintptr_t)ranges};
+  struct iommu_ioas_iova_ranges r = {
+      .size = sizeof r, .ioas_id = ioas, .num_iovas = 4, .allowed_iovas = (uintptr_t)ranges};
   CHECK_OK(ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &r));
   CHECK(r.num_iovas == 1 && ranges[0].start == 0 && ranges[0].last == UINT64_MAX);
   CHECK(r.out_iova_alignment == 1); /* a fresh IOAS (spec §3.2) */
@@ -24,8 +24,8 @@ int main(void) {
   CHECK_ERRNO(ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &r), EFAULT);
 
   struct iommu_iova_range allow = {0x100000, 0x1fffff};
-  struct iommu_ioas_allow_iovas a = {.size = sizeof a, .ioas_id = ioas, .num_iovas = 1,
-                                     .allowed_iovas = (uintptr_t)&allow};
+  struct iommu_ioas_allow_iovas a = {
+      .size = sizeof a, .ioas_id = ioas, .num_iovas = 1, .allowed_iovas = (uintptr_t)&allow};
   CHECK_OK(ioctl(fd, IOMMU_IOAS_ALLOW_IOVAS, &a));
 
   void *buf = t_buffer(8192);

@@ -21,7 +21,7 @@ final class Call implements AutoCloseable {
   private final MemorySegment window;
   private long windowLength;
   /**
-   * The window is the caller thread's own stack (IOCTL_WINDOW_WRITABLE): writes inside it cannot
+   * The window is the caller thread's own stack (IOCTL_FLAG_WINDOW_WRITABLE): writes inside it cannot
    * fail, so they are kept here and returned with the result for the shim to apply.
    */
   private final boolean windowWritable;

@@ -118,11 +118,11 @@ final class Channel implements Runnable {
     if (f.type() != Wire.T_HELLO || f.length() < Wire.HELLO_SIZE) {
       throw new UnixSocket.ProtocolException("expected HELLO, got type " + f.type());
     }
-    int magic = in.get(JAVA_INT, 0);
-    int version = in.get(JAVA_INT, 4);
-    int flags = in.get(JAVA_INT, 8);
-    int probeLength = in.get(JAVA_INT, 12);
-    long probeAddress = in.get(JAVA_LONG, 16);
+    int magic = in.get(JAVA_INT, Wire.HELLO_MAGIC);
+    int version = in.get(JAVA_INT, Wire.HELLO_VERSION);
+    int flags = in.get(JAVA_INT, Wire.HELLO_FLAGS);
+    int probeLength = in.get(JAVA_INT, Wire.HELLO_PROBE_LENGTH);
+    long probeAddress = in.get(JAVA_LONG, Wire.HELLO_PROBE_ADDRESS);
     if (magic != Wire.MAGIC || version != Wire.VERSION) {
       sendHelloOk(Wire.MODE_SHIM, -1); // the shim sees the version differ and gives up
       LOG.log(System.Logger.Level.WARNING, "client pid={0}: magic 0x{1} version {2} refused",
@@ -135,10 +135,10 @@ final class Channel implements Runnable {
     }
     process = server.acquireProcess(peer.pid());
     caller = server.callerFor(process, peer);
-    shimMemory = (flags & Wire.HELLO_FORCE_SHIM_MEMORY) != 0
+    shimMemory = (flags & Wire.HELLO_FLAG_FORCE_SHIM_MEMORY) != 0
         || !directReadWorks(probeAddress, in.asSlice(Wire.HELLO_SIZE, probeLength));
     int mode = shimMemory ? Wire.MODE_SHIM : Wire.MODE_DIRECT;
-    if ((flags & Wire.HELLO_MAILBOX) != 0) {
+    if ((flags & Wire.HELLO_FLAG_MAILBOX) != 0) {
       int[] memfd = {-1};
       mailbox = Mailbox.create(socket, server.config().spinMicros() * 1000, memfd);
       try {
@@ -166,9 +166,9 @@ final class Channel implements Runnable {
   }
 
   private void sendHelloOk(int mode, int memfd) throws IOException {
-    out.set(JAVA_INT, 0, Wire.VERSION);
-    out.set(JAVA_INT, 4, mode);
-    out.set(JAVA_LONG, 8, server.idNumber());
+    out.set(JAVA_INT, Wire.HELLO_OK_VERSION, Wire.VERSION);
+    out.set(JAVA_INT, Wire.HELLO_OK_MODE, mode);
+    out.set(JAVA_LONG, Wire.HELLO_OK_SERVER, server.idNumber());
     socket.send(Wire.T_HELLO_OK, out, Wire.HELLO_OK_SIZE, memfd);
   }
 
@@ -196,36 +196,38 @@ final class Channel implements Runnable {
       switch (f.type()) {
         case Wire.T_OPEN -> {
           require(f, Wire.OPEN_SIZE);
-          open(in.get(JAVA_INT, 0), in.get(JAVA_INT, 4));
+          open(in.get(JAVA_INT, Wire.OPEN_FLAGS), in.get(JAVA_INT, Wire.OPEN_NODE));
         }
         case Wire.T_ATTACH -> attach(f.fd());
         case Wire.T_IOCTL -> {
           require(f, Wire.IOCTL_SIZE);
           MemorySegment argWindow = window(f);
-          boolean writable = (in.get(JAVA_INT, 28) & Wire.IOCTL_WINDOW_WRITABLE) != 0;
-          ioctl(in.get(JAVA_LONG, 0), in.get(JAVA_LONG, 8), in.get(JAVA_LONG, 16), argWindow,
-              writable);
+          boolean writable =
+              (in.get(JAVA_INT, Wire.IOCTL_FLAGS) & Wire.IOCTL_FLAG_WINDOW_WRITABLE) != 0;
+          ioctl(in.get(JAVA_LONG, Wire.IOCTL_HANDLE), in.get(JAVA_LONG, Wire.IOCTL_REQUEST),
+              in.get(JAVA_LONG, Wire.IOCTL_ARG), argWindow, writable);
         }
         case Wire.T_KOPEN -> {
           require(f, Wire.KOPEN_SIZE);
-          kernelOpen(in.get(JAVA_INT, 4), in.get(JAVA_INT, 8) != 0);
+          kernelOpen(in.get(JAVA_INT, Wire.KOPEN_NODE), in.get(JAVA_INT, Wire.KOPEN_ADOPTED) != 0);
         }
         case Wire.T_KIOCTL -> {
           require(f, Wire.IOCTL_SIZE);
           MemorySegment before = window(f);
-          kernelIoctl(in.get(JAVA_LONG, 0), in.get(JAVA_LONG, 8), in.get(JAVA_LONG, 16), before);
+          kernelIoctl(in.get(JAVA_LONG, Wire.IOCTL_HANDLE), in.get(JAVA_LONG, Wire.IOCTL_REQUEST),
+              in.get(JAVA_LONG, Wire.IOCTL_ARG), before);
         }
         case Wire.T_KCLOSED -> {
-          require(f, 8);
+          require(f, Wire.KCLOSED_SIZE);
           KernelRecording k = server.kernelRecording();
           if (k != null) {
-            k.closed(in.get(JAVA_LONG, 0), pid());
+            k.closed(in.get(JAVA_LONG, Wire.KCLOSED_FILE), pid());
           }
           result(k == null ? -Wire.EPROTO : 0);
         }
         case Wire.T_CLOSED -> {
-          require(f, 8);
-          server.closedByClient(in.get(JAVA_LONG, 0));
+          require(f, Wire.CLOSED_SIZE);
+          server.closedByClient(in.get(JAVA_LONG, Wire.CLOSED_INODE));
           result(0);
         }
         case Wire.T_EXITING -> {
@@ -233,12 +235,13 @@ final class Channel implements Runnable {
           result(0);
         }
         case Wire.T_FAIL_NTH -> {
-          require(f, 8);
-          failNth(in.get(JAVA_INT, 0), in.get(JAVA_INT, 4));
+          require(f, Wire.FAIL_NTH_SIZE);
+          failNth(in.get(JAVA_INT, Wire.FAIL_NTH_OP), in.get(JAVA_INT, Wire.FAIL_NTH_VALUE));
         }
         case Wire.T_READ, Wire.T_WRITE -> {
           require(f, Wire.RW_SIZE);
-          readWrite(f.type(), in.get(JAVA_LONG, 0), in.get(JAVA_LONG, 8), in.get(JAVA_LONG, 16));
+          readWrite(f.type(), in.get(JAVA_LONG, Wire.RW_HANDLE), in.get(JAVA_LONG, Wire.RW_BUFFER),
+              in.get(JAVA_LONG, Wire.RW_COUNT));
         }
         default -> throw new UnixSocket.ProtocolException("unexpected frame type " + f.type());
       }
@@ -247,7 +250,7 @@ final class Channel implements Runnable {
 
   /** The bytes at the ioctl argument that a T_IOCTL or T_KIOCTL frame carries. */
   private MemorySegment window(UnixSocket.Frame f) throws UnixSocket.ProtocolException {
-    int windowLength = in.get(JAVA_INT, 24);
+    int windowLength = in.get(JAVA_INT, Wire.IOCTL_WINDOW_LENGTH);
     if (windowLength < 0 || windowLength > Wire.WINDOW
         || f.length() != Wire.IOCTL_SIZE + windowLength) {
       throw new UnixSocket.ProtocolException("bad IOCTL window of " + windowLength);
@@ -264,12 +267,17 @@ final class Channel implements Runnable {
   }
 
   private void result(long result, long handle, long inode, int kind, int fd) throws IOException {
-    out.set(JAVA_LONG, 0, result);
-    out.set(JAVA_LONG, 8, handle);
-    out.set(JAVA_LONG, 16, inode);
-    out.set(JAVA_INT, 24, kind);
-    out.set(JAVA_INT, 28, 0);
+    putResult(result, handle, inode, kind, 0);
     transport.send(Wire.T_RESULT, out, Wire.RESULT_SIZE, fd);
+  }
+
+  /** The fixed part of a T_RESULT into {@code out}. */
+  private void putResult(long result, long handle, long inode, int kind, int writeBackOffset) {
+    out.set(JAVA_LONG, Wire.RESULT_VALUE, result);
+    out.set(JAVA_LONG, Wire.RESULT_HANDLE, handle);
+    out.set(JAVA_LONG, Wire.RESULT_INODE, inode);
+    out.set(JAVA_INT, Wire.RESULT_KIND, kind);
+    out.set(JAVA_INT, Wire.RESULT_WRITEBACK_OFFSET, writeBackOffset);
   }
 
   private void result(long result) throws IOException {
@@ -334,11 +342,11 @@ final class Channel implements Runnable {
   private void failNth(int op, int value) throws IOException {
     if (!server.config().faultInjection()) {
       result(-Errno.EPERM.number());
-    } else if (op == Wire.FAIL_NTH_SET) {
+    } else if (op == Wire.FAIL_NTH_OP_SET) {
       FaultInjection.arm(Integer.toUnsignedLong(value) > Integer.MAX_VALUE ? Integer.MAX_VALUE
           : value);
       result(0);
-    } else if (op == Wire.FAIL_NTH_GET) {
+    } else if (op == Wire.FAIL_NTH_OP_GET) {
       result(FaultInjection.remaining());
     } else {
       result(-Errno.EINVAL.number());
@@ -418,11 +426,7 @@ final class Channel implements Runnable {
       result(r);
       return;
     }
-    out.set(JAVA_LONG, 0, r);
-    out.set(JAVA_LONG, 8, 0);
-    out.set(JAVA_LONG, 16, 0);
-    out.set(JAVA_INT, 24, 0);
-    out.set(JAVA_INT, 28, (int) offset);
+    putResult(r, 0, 0, 0, (int) offset);
     MemorySegment.copy(writeBack, 0, out, Wire.RESULT_SIZE, writeBack.byteSize());
     transport.send(Wire.T_RESULT, out, Wire.RESULT_SIZE + writeBack.byteSize(), -1);
   }
@@ -478,20 +482,19 @@ final class Channel implements Runnable {
       return null;
     }
     int got = awaitReply(-1);
-    if (got < 16) {
+    if (got < Wire.KERNEL_CALL_REPLY_SIZE) {
       broken = true;
       return null;
     }
-    return new long[] {in.get(JAVA_LONG, 0), in.get(JAVA_LONG, 8)};
+    return new long[] {
+        in.get(JAVA_LONG, Wire.REPLY_STATUS), in.get(JAVA_LONG, Wire.KERNEL_CALL_NANOS)};
   }
 
   private long kernelFileOf(int fd) {
-    out.set(JAVA_INT, 0, fd);
-    out.set(JAVA_INT, 4, 0);
-    if (!sendCallback(Wire.CB_FILE_OF, 8, -1) || awaitReply(-1) < 8) {
+    if (!sendCallback(Wire.CB_FILE_OF, putTarget(fd), -1) || awaitReply(-1) < 0) {
       return 0;
     }
-    return Math.max(0, in.get(JAVA_LONG, 0));
+    return Math.max(0, in.get(JAVA_LONG, Wire.REPLY_STATUS));
   }
 
   /** The ioctl, with what it read, wrote and returned written to the trace (exec --record). */
@@ -570,7 +573,7 @@ final class Channel implements Runnable {
     }
     try {
       UnixSocket.Frame f = transport.receive(in);
-      if (f == null || f.type() != Wire.T_CB_REPLY || f.length() < 8) {
+      if (f == null || f.type() != Wire.T_CB_REPLY || f.length() < Wire.REPLY_SIZE) {
         if (f != null && f.fd() >= 0) {
           LibC.close(f.fd());
         }
@@ -610,20 +613,20 @@ final class Channel implements Runnable {
     long length = dst.byteSize();
     for (long done = 0; done < length; ) {
       int n = (int) Math.min(Wire.CHUNK, length - done);
-      out.set(JAVA_LONG, 0, address + done);
-      out.set(JAVA_LONG, 8, n);
-      if (!sendCallback(Wire.CB_MEM_READ, 16, -1)) {
+      out.set(JAVA_LONG, Wire.MEM_READ_ADDRESS, address + done);
+      out.set(JAVA_LONG, Wire.MEM_READ_LENGTH, n);
+      if (!sendCallback(Wire.CB_MEM_READ, Wire.MEM_READ_SIZE, -1)) {
         return false;
       }
       int got = awaitReply(-1);
-      if (got < 0 || in.get(JAVA_LONG, 0) != 0) {
+      if (got < 0 || in.get(JAVA_LONG, Wire.REPLY_STATUS) != 0) {
         return false;
       }
-      if (got != 8 + n) {
+      if (got != Wire.REPLY_SIZE + n) {
         broken = true;
         return false;
       }
-      MemorySegment.copy(in, 8, dst, done, n);
+      MemorySegment.copy(in, Wire.REPLY_SIZE, dst, done, n);
       done += n;
     }
     return true;
@@ -633,10 +636,10 @@ final class Channel implements Runnable {
     long length = src.byteSize();
     for (long done = 0; done < length; ) {
       int n = (int) Math.min(Wire.CHUNK, length - done);
-      out.set(JAVA_LONG, 0, address + done);
-      MemorySegment.copy(src, done, out, 8, n);
-      if (!sendCallback(Wire.CB_MEM_WRITE, 8L + n, -1) || awaitReply(-1) < 0
-          || in.get(JAVA_LONG, 0) != 0) {
+      out.set(JAVA_LONG, Wire.MEM_WRITE_ADDRESS, address + done);
+      MemorySegment.copy(src, done, out, Wire.MEM_WRITE_SIZE, n);
+      if (!sendCallback(Wire.CB_MEM_WRITE, Wire.MEM_WRITE_SIZE + n, -1) || awaitReply(-1) < 0
+          || in.get(JAVA_LONG, Wire.REPLY_STATUS) != 0) {
         return false;
       }
       done += n;
@@ -645,25 +648,26 @@ final class Channel implements Runnable {
   }
 
   boolean pinnable(long address, long length, boolean write) {
-    out.set(JAVA_LONG, 0, address);
-    out.set(JAVA_LONG, 8, length);
-    out.set(JAVA_INT, 16, write ? 1 : 0);
-    out.set(JAVA_INT, 20, 0);
-    return sendCallback(Wire.CB_PINNABLE, 24, -1) && awaitReply(-1) >= 0
-        && in.get(JAVA_LONG, 0) == 0;
+    out.set(JAVA_LONG, Wire.PINNABLE_ADDRESS, address);
+    out.set(JAVA_LONG, Wire.PINNABLE_LENGTH, length);
+    out.set(JAVA_INT, Wire.PINNABLE_WRITE, write ? 1 : 0);
+    out.set(JAVA_INT, Wire.PINNABLE_RESERVED, 0);
+    return sendCallback(Wire.CB_PINNABLE, Wire.PINNABLE_SIZE, -1) && awaitReply(-1) >= 0
+        && in.get(JAVA_LONG, Wire.REPLY_STATUS) == 0;
   }
 
   /** Gives the client the file's descriptor: its number there, or -errno. */
   int installFd(ServerFile file, int fdFlags) {
     try {
-      out.set(JAVA_INT, 0, fdFlags);
-      out.set(JAVA_INT, 4, file.kind);
-      out.set(JAVA_LONG, 8, handleFor(file));
-      out.set(JAVA_LONG, 16, file.clientInode);
-      if (!sendCallback(Wire.CB_NEW_FD, 24, file.clientEnd()) || awaitReply(-1) < 0) {
+      out.set(JAVA_INT, Wire.NEW_FD_FLAGS, fdFlags);
+      out.set(JAVA_INT, Wire.NEW_FD_KIND, file.kind);
+      out.set(JAVA_LONG, Wire.NEW_FD_HANDLE, handleFor(file));
+      out.set(JAVA_LONG, Wire.NEW_FD_INODE, file.clientInode);
+      if (!sendCallback(Wire.CB_NEW_FD, Wire.NEW_FD_SIZE, file.clientEnd())
+          || awaitReply(-1) < 0) {
         return -Errno.EIO.number();
       }
-      long fd = in.get(JAVA_LONG, 0);
+      long fd = in.get(JAVA_LONG, Wire.REPLY_STATUS);
       return fd >= 0 && fd <= Integer.MAX_VALUE ? (int) fd : (int) Math.max(fd, -4095);
     } finally {
       file.closeClientEnd();
@@ -671,22 +675,18 @@ final class Channel implements Runnable {
   }
 
   void closeClientFd(int fd) {
-    out.set(JAVA_INT, 0, fd);
-    out.set(JAVA_INT, 4, 0);
-    if (sendCallback(Wire.CB_CLOSE_FD, 8, -1)) {
+    if (sendCallback(Wire.CB_CLOSE_FD, putTarget(fd), -1)) {
       awaitReply(-1);
     }
   }
 
   /** The server file behind the client's descriptor {@code fd}, or null. */
   ServerFile fileBehind(int fd) {
-    out.set(JAVA_INT, 0, fd);
-    out.set(JAVA_INT, 4, 0);
-    if (!sendCallback(Wire.CB_GET_FD, 8, -1)) {
+    if (!sendCallback(Wire.CB_GET_FD, putTarget(fd), -1)) {
       return null;
     }
     lastFd = -1;
-    if (awaitReply(0) < 0 || in.get(JAVA_LONG, 0) != 0 || lastFd < 0) {
+    if (awaitReply(0) < 0 || in.get(JAVA_LONG, Wire.REPLY_STATUS) != 0 || lastFd < 0) {
       if (lastFd >= 0) {
         LibC.close(lastFd);
       }
@@ -697,5 +697,12 @@ final class Channel implements Runnable {
     lastFd = -1;
     ServerFile f = server.fileByInode(inode);
     return f != null && f.isLive() ? f : null;
+  }
+
+  /** The payload of a callback about the client's descriptor {@code fd}: its length. */
+  private int putTarget(int fd) {
+    out.set(JAVA_INT, Wire.TARGET_FD, fd);
+    out.set(JAVA_INT, Wire.TARGET_RESERVED, 0);
+    return Wire.TARGET_SIZE;
   }
 }

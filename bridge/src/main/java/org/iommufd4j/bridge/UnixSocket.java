@@ -164,9 +164,9 @@ final class UnixSocket implements Transport, AutoCloseable {
     if (length > Wire.MAX_PAYLOAD) {
       throw new IllegalArgumentException("frame of " + length + " bytes");
     }
-    header.set(JAVA_INT, 0, (int) length);
-    header.set(JAVA_SHORT, 4, (short) type);
-    header.set(JAVA_SHORT, 6, (short) 0);
+    header.set(JAVA_INT, Wire.HEADER_LENGTH, (int) length);
+    header.set(JAVA_SHORT, Wire.HEADER_TYPE, (short) type);
+    header.set(JAVA_SHORT, Wire.HEADER_FLAGS, (short) 0);
     long total = Wire.HEADER + length;
     long done = 0;
     boolean withFd = sendFd >= 0;
@@ -228,8 +228,8 @@ final class UnixSocket implements Transport, AutoCloseable {
       closeFd(fds[0]);
       return null;
     }
-    int length = header.get(JAVA_INT, 0);
-    int type = Short.toUnsignedInt(header.get(JAVA_SHORT, 4));
+    int length = header.get(JAVA_INT, Wire.HEADER_LENGTH);
+    int type = Short.toUnsignedInt(header.get(JAVA_SHORT, Wire.HEADER_TYPE));
     if (length < 0 || length > payload.byteSize()) {
       closeFd(fds[0]);
       throw new ProtocolException("frame type " + type + " of " + Integer.toUnsignedString(length)

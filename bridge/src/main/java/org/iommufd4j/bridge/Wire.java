@@ -2,7 +2,8 @@ package org.iommufd4j.bridge;
 
 /**
  * The bridge wire protocol, version 1: every number of {@code native/proto.h}, whose comment is
- * the protocol's description (WireTest checks the two agree).
+ * the protocol's description, under the same names (WireTest checks that every name of each is in
+ * the other, with the same value).
  *
  * {@snippet lang=c :
  * // every frame: an 8-byte little-endian header, then `length` payload bytes
@@ -54,13 +55,119 @@ final class Wire {
   static final int CB_KERNEL_CALL = 38;
   static final int CB_FILE_OF = 39;
 
-  static final int IOCTL_WINDOW_WRITABLE = 1;
-  static final int HELLO_FORCE_SHIM_MEMORY = 1;
-  static final int HELLO_MAILBOX = 2;
+  // Payload layouts: <FRAME>_<FIELD> is a field's offset, <FRAME>_SIZE the fixed part's length.
+
+  /** The frame header: u32 length, u16 type, u16 flags. */
+  static final int HEADER_LENGTH = 0;
+  static final int HEADER_TYPE = 4;
+  static final int HEADER_FLAGS = 6;
+
+  /** T_HELLO: u32 magic, version, flags, probe length; u64 probe address; the probe bytes. */
+  static final int HELLO_MAGIC = 0;
+  static final int HELLO_VERSION = 4;
+  static final int HELLO_FLAGS = 8;
+  static final int HELLO_PROBE_LENGTH = 12;
+  static final int HELLO_PROBE_ADDRESS = 16;
+  static final int HELLO_SIZE = 24;
+  static final int HELLO_FLAG_FORCE_SHIM_MEMORY = 1;
+  static final int HELLO_FLAG_MAILBOX = 2;
+
+  /** T_HELLO_OK: u32 version, u32 mode, u64 server id. */
+  static final int HELLO_OK_VERSION = 0;
+  static final int HELLO_OK_MODE = 4;
+  static final int HELLO_OK_SERVER = 8;
+  static final int HELLO_OK_SIZE = 16;
   static final int MODE_DIRECT = 0;
   static final int MODE_SHIM = 1;
   static final int MODE_MAILBOX = 2;
 
+  /** T_OPEN: u32 open(2) flags, u32 node. */
+  static final int OPEN_FLAGS = 0;
+  static final int OPEN_NODE = 4;
+  static final int OPEN_SIZE = 8;
+
+  /** T_KOPEN: u32 open(2) flags, node, adopted, reserved. */
+  static final int KOPEN_FLAGS = 0;
+  static final int KOPEN_NODE = 4;
+  static final int KOPEN_ADOPTED = 8;
+  static final int KOPEN_RESERVED = 12;
+  static final int KOPEN_SIZE = 16;
+
+  /** T_IOCTL and T_KIOCTL: u64 handle, request, arg; u32 window length, flags; the window. */
+  static final int IOCTL_HANDLE = 0;
+  static final int IOCTL_REQUEST = 8;
+  static final int IOCTL_ARG = 16;
+  static final int IOCTL_WINDOW_LENGTH = 24;
+  static final int IOCTL_FLAGS = 28;
+  static final int IOCTL_SIZE = 32;
+  static final int IOCTL_FLAG_WINDOW_WRITABLE = 1;
+
+  /** T_READ and T_WRITE: u64 handle, buffer, count. */
+  static final int RW_HANDLE = 0;
+  static final int RW_BUFFER = 8;
+  static final int RW_COUNT = 16;
+  static final int RW_SIZE = 24;
+
+  /** T_CLOSED: u64 inode. */
+  static final int CLOSED_INODE = 0;
+  static final int CLOSED_SIZE = 8;
+
+  /** T_KCLOSED: u64 the recorded file's number. */
+  static final int KCLOSED_FILE = 0;
+  static final int KCLOSED_SIZE = 8;
+
+  /** T_FAIL_NTH: u32 op, u32 value. */
+  static final int FAIL_NTH_OP = 0;
+  static final int FAIL_NTH_VALUE = 4;
+  static final int FAIL_NTH_SIZE = 8;
+  static final int FAIL_NTH_OP_SET = 0;
+  static final int FAIL_NTH_OP_GET = 1;
+
+  /** T_RESULT: i64 result, u64 handle, u64 inode, u32 kind, u32 write-back offset; bytes. */
+  static final int RESULT_VALUE = 0;
+  static final int RESULT_HANDLE = 8;
+  static final int RESULT_INODE = 16;
+  static final int RESULT_KIND = 24;
+  static final int RESULT_WRITEBACK_OFFSET = 28;
+  static final int RESULT_SIZE = 32;
+
+  /** T_CB_REPLY: i64 status, then data. */
+  static final int REPLY_STATUS = 0;
+  static final int REPLY_SIZE = 8;
+
+  /** T_CB_REPLY to CB_KERNEL_CALL: i64 result, u64 nanoseconds. */
+  static final int KERNEL_CALL_NANOS = 8;
+  static final int KERNEL_CALL_REPLY_SIZE = 16;
+
+  /** CB_MEM_READ: u64 address, u64 length. */
+  static final int MEM_READ_ADDRESS = 0;
+  static final int MEM_READ_LENGTH = 8;
+  static final int MEM_READ_SIZE = 16;
+
+  /** CB_MEM_WRITE: u64 address, then the bytes. */
+  static final int MEM_WRITE_ADDRESS = 0;
+  static final int MEM_WRITE_SIZE = 8;
+
+  /** CB_PINNABLE: u64 address, u64 length, u32 write, u32 reserved. */
+  static final int PINNABLE_ADDRESS = 0;
+  static final int PINNABLE_LENGTH = 8;
+  static final int PINNABLE_WRITE = 16;
+  static final int PINNABLE_RESERVED = 20;
+  static final int PINNABLE_SIZE = 24;
+
+  /** CB_NEW_FD: u32 fd flags, u32 kind, u64 handle, u64 inode. */
+  static final int NEW_FD_FLAGS = 0;
+  static final int NEW_FD_KIND = 4;
+  static final int NEW_FD_HANDLE = 8;
+  static final int NEW_FD_INODE = 16;
+  static final int NEW_FD_SIZE = 24;
+
+  /** CB_CLOSE_FD, CB_GET_FD, CB_FILE_OF: u32 fd, u32 reserved. */
+  static final int TARGET_FD = 0;
+  static final int TARGET_RESERVED = 4;
+  static final int TARGET_SIZE = 8;
+
+  /** The mailbox. */
   static final int MBOX_TURN = 0;
   static final int MBOX_SERVER_WAITING = 64;
   static final int MBOX_CLIENT_WAITING = 128;
@@ -71,23 +178,14 @@ final class Wire {
   static final int TURN_NONE = 0;
   static final int TURN_SERVER = 1;
   static final int TURN_CLIENT = 2;
+
   static final int NODE_IOMMU = 0;
   static final int NODE_VFIO = 1;
   static final int KIND_IOMMUFD = 'i';
   static final int KIND_ACCESS = 'a';
   static final int KIND_FAULT = 'f';
   static final int KIND_KERNEL = 'k';
-  static final int FAIL_NTH_SET = 0;
-  static final int FAIL_NTH_GET = 1;
-
-  /** Sizes of the fixed parts. */
-  static final int HELLO_SIZE = 24;
-  static final int OPEN_SIZE = 8;
-  static final int KOPEN_SIZE = 16;
-  static final int IOCTL_SIZE = 32;
-  static final int RW_SIZE = 24;
-  static final int RESULT_SIZE = 32;
-  static final int HELLO_OK_SIZE = 16;
+  static final int KIND_FAIL_NTH = 'n';
 
   /** errno numbers the bridge uses that {@link org.iommufd4j.Errno} does not list. */
   static final int EMFILE = 24;

@@ -132,8 +132,8 @@ class BridgeServerIT {
     WireClient c = kept();
     c.hello();
     MemorySegment header = arena.allocate(8, 8);
-    header.set(JAVA_INT, 0, Integer.MAX_VALUE);
-    header.set(JAVA_INT, 4, Wire.T_IOCTL);
+    header.set(JAVA_INT, Wire.HEADER_LENGTH, Integer.MAX_VALUE);
+    header.set(JAVA_INT, Wire.HEADER_TYPE, Wire.T_IOCTL);
     assertThat(LibC.write(c.socket.fd(), header, 8)).isEqualTo(8);
     assertClosedByServer(c);
   }
@@ -141,15 +141,13 @@ class BridgeServerIT {
   @Test
   void anotherProtocolVersionIsRefused() throws Exception {
     WireClient c = kept();
-    c.out.set(JAVA_INT, 0, Wire.MAGIC);
-    c.out.set(JAVA_INT, 4, 99);
     c.out.fill((byte) 0);
-    c.out.set(JAVA_INT, 0, Wire.MAGIC);
-    c.out.set(JAVA_INT, 4, 99);
+    c.out.set(JAVA_INT, Wire.HELLO_MAGIC, Wire.MAGIC);
+    c.out.set(JAVA_INT, Wire.HELLO_VERSION, 99);
     c.sendRaw(Wire.T_HELLO, c.out, Wire.HELLO_SIZE);
     UnixSocket.Frame f = c.socket.receive(c.in);
     assertThat(f.type()).isEqualTo(Wire.T_HELLO_OK);
-    assertThat(c.in.get(JAVA_INT, 0)).isEqualTo(Wire.VERSION);
+    assertThat(c.in.get(JAVA_INT, Wire.HELLO_OK_VERSION)).isEqualTo(Wire.VERSION);
     assertClosedByServer(c);
   }
 
@@ -167,7 +165,7 @@ class BridgeServerIT {
     c.hello();
     assertThat(c.ioctl(12345, IOMMU_IOAS_ALLOC, arena.allocate(12, 8)))
         .isEqualTo(-Errno.EBADF.number());
-    c.out.set(JAVA_LONG, 0, 777);
+    c.out.set(JAVA_LONG, Wire.RW_HANDLE, 777);
     assertThat(c.call(Wire.T_READ, c.out, Wire.RW_SIZE, -1)).isEqualTo(-Errno.EBADF.number());
   }
 
@@ -175,8 +173,8 @@ class BridgeServerIT {
   void anUnaskedCallbackReplyIsAProtocolError() throws Exception {
     WireClient c = kept();
     c.hello();
-    c.out.set(JAVA_LONG, 0, 0);
-    c.sendRaw(Wire.T_CB_REPLY, c.out, 8);
+    c.out.set(JAVA_LONG, Wire.REPLY_STATUS, 0);
+    c.sendRaw(Wire.T_CB_REPLY, c.out, Wire.REPLY_SIZE);
     assertClosedByServer(c);
   }
 
@@ -185,10 +183,7 @@ class BridgeServerIT {
     WireClient c = kept();
     c.hello();
     long h = c.open();
-    c.out.set(JAVA_LONG, 0, h);
-    c.out.set(JAVA_LONG, 8, IOMMU_IOAS_ALLOC);
-    c.out.set(JAVA_LONG, 16, 0);
-    c.out.set(JAVA_INT, 24, Wire.WINDOW + 1);
+    c.putIoctl(h, IOMMU_IOAS_ALLOC, 0, Wire.WINDOW + 1);
     c.sendRaw(Wire.T_IOCTL, c.out, Wire.IOCTL_SIZE + Wire.WINDOW + 1);
     assertClosedByServer(c);
   }
@@ -207,10 +202,7 @@ class BridgeServerIT {
     WireClient c = kept();
     c.hello();
     long h = c.open();
-    c.out.set(JAVA_LONG, 0, h);
-    c.out.set(JAVA_LONG, 8, IOMMU_IOAS_ALLOC);
-    c.out.set(JAVA_LONG, 16, arena.allocate(12, 8).address());
-    c.out.set(JAVA_INT, 24, 0);
+    c.putIoctl(h, IOMMU_IOAS_ALLOC, arena.allocate(12, 8).address(), 0);
     c.sendRaw(Wire.T_IOCTL, c.out, Wire.IOCTL_SIZE);
     UnixSocket.Frame f = c.socket.receive(c.in);
     assertThat(f.type()).isEqualTo(Wire.CB_MEM_READ);

@@ -28,17 +28,17 @@ final class WireClient implements AutoCloseable {
 
   /** HELLO without a probe: the server serves this client's memory through callbacks. */
   int hello() throws IOException {
-    out.set(JAVA_INT, 0, Wire.MAGIC);
-    out.set(JAVA_INT, 4, Wire.VERSION);
-    out.set(JAVA_INT, 8, 0);
-    out.set(JAVA_INT, 12, 0);
-    out.set(JAVA_LONG, 16, 0);
+    out.set(JAVA_INT, Wire.HELLO_MAGIC, Wire.MAGIC);
+    out.set(JAVA_INT, Wire.HELLO_VERSION, Wire.VERSION);
+    out.set(JAVA_INT, Wire.HELLO_FLAGS, 0);
+    out.set(JAVA_INT, Wire.HELLO_PROBE_LENGTH, 0);
+    out.set(JAVA_LONG, Wire.HELLO_PROBE_ADDRESS, 0);
     socket.send(Wire.T_HELLO, out, Wire.HELLO_SIZE, -1);
     UnixSocket.Frame f = socket.receive(in);
     if (f == null || f.type() != Wire.T_HELLO_OK) {
       throw new IOException("no HELLO_OK: " + f);
     }
-    return in.get(JAVA_INT, 4);
+    return in.get(JAVA_INT, Wire.HELLO_OK_MODE);
   }
 
   void sendRaw(int type, MemorySegment payload, long length) throws IOException {
@@ -59,35 +59,36 @@ final class WireClient implements AutoCloseable {
       }
       if (f.type() == Wire.T_RESULT) {
         lastFd = f.fd();
-        return in.get(JAVA_LONG, 0);
+        return in.get(JAVA_LONG, Wire.RESULT_VALUE);
       }
       answer(f);
     }
   }
 
   long handleOfLastResult() {
-    return in.get(JAVA_LONG, 8);
+    return in.get(JAVA_LONG, Wire.RESULT_HANDLE);
   }
 
   private void answer(UnixSocket.Frame f) throws IOException {
     ProcessMemory self = ProcessMemory.self();
     switch (f.type()) {
       case Wire.CB_MEM_READ -> {
-        long address = in.get(JAVA_LONG, 0);
-        int n = (int) in.get(JAVA_LONG, 8);
-        boolean ok = self.read(address, out.asSlice(8, n));
-        out.set(JAVA_LONG, 0, ok ? 0 : -14);
-        socket.send(Wire.T_CB_REPLY, out, ok ? 8 + n : 8, -1);
+        long address = in.get(JAVA_LONG, Wire.MEM_READ_ADDRESS);
+        int n = (int) in.get(JAVA_LONG, Wire.MEM_READ_LENGTH);
+        boolean ok = self.read(address, out.asSlice(Wire.REPLY_SIZE, n));
+        out.set(JAVA_LONG, Wire.REPLY_STATUS, ok ? 0 : -14);
+        socket.send(Wire.T_CB_REPLY, out, ok ? Wire.REPLY_SIZE + n : Wire.REPLY_SIZE, -1);
       }
       case Wire.CB_MEM_WRITE -> {
-        long address = in.get(JAVA_LONG, 0);
-        boolean ok = self.write(address, in.asSlice(8, f.length() - 8));
-        out.set(JAVA_LONG, 0, ok ? 0 : -14);
-        socket.send(Wire.T_CB_REPLY, out, 8, -1);
+        long address = in.get(JAVA_LONG, Wire.MEM_WRITE_ADDRESS);
+        boolean ok = self.write(address,
+            in.asSlice(Wire.MEM_WRITE_SIZE, f.length() - Wire.MEM_WRITE_SIZE));
+        out.set(JAVA_LONG, Wire.REPLY_STATUS, ok ? 0 : -14);
+        socket.send(Wire.T_CB_REPLY, out, Wire.REPLY_SIZE, -1);
       }
       case Wire.CB_PINNABLE -> {
-        out.set(JAVA_LONG, 0, 0);
-        socket.send(Wire.T_CB_REPLY, out, 8, -1);
+        out.set(JAVA_LONG, Wire.REPLY_STATUS, 0);
+        socket.send(Wire.T_CB_REPLY, out, Wire.REPLY_SIZE, -1);
       }
       default -> throw new IOException("unexpected callback " + f.type());
     }
@@ -95,8 +96,8 @@ final class WireClient implements AutoCloseable {
 
   /** T_OPEN of /dev/iommu: the handle (the descriptor is in {@link #lastFd}). */
   long open() throws IOException {
-    out.set(JAVA_INT, 0, 2);
-    out.set(JAVA_INT, 4, Wire.NODE_IOMMU);
+    out.set(JAVA_INT, Wire.OPEN_FLAGS, 2);
+    out.set(JAVA_INT, Wire.OPEN_NODE, Wire.NODE_IOMMU);
     long r = call(Wire.T_OPEN, out, Wire.OPEN_SIZE, -1);
     if (r != 0) {
       throw new IOException("open: " + r);
@@ -107,12 +108,17 @@ final class WireClient implements AutoCloseable {
 
   /** T_IOCTL with no window: the server reads the argument through callbacks. */
   long ioctl(long handle, long request, MemorySegment arg) throws IOException {
-    out.set(JAVA_LONG, 0, handle);
-    out.set(JAVA_LONG, 8, request);
-    out.set(JAVA_LONG, 16, arg.address());
-    out.set(JAVA_INT, 24, 0);
-    out.set(JAVA_INT, 28, 0);
+    putIoctl(handle, request, arg.address(), 0);
     return call(Wire.T_IOCTL, out, Wire.IOCTL_SIZE, -1);
+  }
+
+  /** The fixed part of a T_IOCTL into {@link #out}, with no flags. */
+  void putIoctl(long handle, long request, long arg, int windowLength) {
+    out.set(JAVA_LONG, Wire.IOCTL_HANDLE, handle);
+    out.set(JAVA_LONG, Wire.IOCTL_REQUEST, request);
+    out.set(JAVA_LONG, Wire.IOCTL_ARG, arg);
+    out.set(JAVA_INT, Wire.IOCTL_WINDOW_LENGTH, windowLength);
+    out.set(JAVA_INT, Wire.IOCTL_FLAGS, 0);
   }
 
   /** Closes the descriptor of the last open, as a program's close() would. */

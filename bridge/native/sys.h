@@ -1,0 +1,20 @@
+/* Raw system calls, so the shim never re-enters its own wrappers. */
+#ifndef IOMMUFD4J_SYS_H
+#define IOMMUFD4J_SYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* Learns this process's pid again (at start-up and in a fork child). */
+HIDDEN void i4j_sys_init(void);
+/* close(2) that keeps errno. */
+HIDDEN long i4j_sys_close(int fd);
+/* 0 or -errno; *is_sock says whether fd is a socket. */
+HIDDEN int i4j_sys_fstat_ino(int fd, uint64_t *ino, int *is_sock);
+/* Reads/writes this process's memory without faulting: bytes moved (short on a fault); keep errno. */
+HIDDEN long i4j_self_read(uint64_t addr, void *dst, size_t len);
+HIDDEN long i4j_self_write(uint64_t addr, const void *src, size_t len);
+
+#endif
