@@ -1,0 +1,176 @@
+/*
+ * x86-64 decoding of the MOV family with a memory operand (mmio_decode.h). Written from the
+ * instruction set's published encoding rules: legacy prefixes, then at most one REX (only when it
+ * is the last prefix), the opcode, ModRM, an optional SIB, displacement and immediate.
+ */
+#include "mmio_decode.h"
+
+#include <string.h>
+
+struct cursor {
+  const uint8_t *code;
+  size_t avail, pos;
+};
+
+/* The next byte, or -1 past the end of what may be read. */
+static int next(struct cursor *c) {
+  if (c->pos >= c->avail || c->pos >= MMIO_INSN_MAX) return -1;
+  return c->code[c->pos++];
+}
+
+/* A little-endian value of n bytes, sign-extended; 0 on success. */
+static int next_signed(struct cursor *c, int n, int64_t *out) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; i++) {
+    int b = next(c);
+    if (b < 0) return -1;
+    v |= (uint64_t)b << (8 * i);
+  }
+  if (n < 8 && (v >> (8 * n - 1)) & 1) v |= ~0ULL << (8 * n);
+  *out = (int64_t)v;
+  return 0;
+}
+
+/* ModRM, SIB and displacement of a memory operand; the ModRM reg field goes to *reg_field. */
+static int modrm(struct cursor *c, int rex, struct mmio_insn *insn, int *reg_field) {
+  int m = next(c);
+  if (m < 0) return -1;
+  int mod = m >> 6, rm = m & 7;
+  if (mod == 3) return -1; /* a register operand: no memory access to emulate */
+  *reg_field = ((m >> 3) & 7) | (rex & 4 ? 8 : 0);
+  insn->mem.base = MMIO_NO_REG;
+  insn->mem.index = MMIO_NO_REG;
+  insn->mem.scale = 1;
+  int disp_bytes = mod == 1 ? 1 : mod == 2 ? 4 : 0;
+  if (rm == 4) {
+    int sib = next(c);
+    if (sib < 0) return -1;
+    int index = ((sib >> 3) & 7) | (rex & 2 ? 8 : 0);
+    if (index != MMIO_RSP) insn->mem.index = (int8_t)index; /* 100 without REX.X: no index */
+    insn->mem.scale = (uint8_t)(1 << (sib >> 6));
+    if ((sib & 7) == 5 && mod == 0) /* no base (also with REX.B): disp32 */
+      disp_bytes = 4;
+    else
+      insn->mem.base = (int8_t)((sib & 7) | (rex & 1 ? 8 : 0));
+  } else if (rm == 5 && mod == 0) { /* also with REX.B */
+    insn->mem.rip_relative = 1;
+    disp_bytes = 4;
+  } else {
+    insn->mem.base = (int8_t)(rm | (rex & 1 ? 8 : 0));
+  }
+  return disp_bytes ? next_signed(c, disp_bytes, &insn->mem.disp) : 0;
+}
+
+int mmio_decode(const uint8_t *code, size_t avail, struct mmio_insn *out) {
+  struct cursor c = {code, avail, 0};
+  struct mmio_insn insn;
+  memset(&insn, 0, sizeof insn);
+  int opsize16 = 0, rex = 0, b;
+
+  for (;;) {
+    b = next(&c);
+    if (b < 0) return -1;
+    if (b == 0x66) {
+      opsize16 = 1;
+    } else if (b == 0x67) {
+      insn.mem.addr32 = 1;
+    } else if (b == 0x64) {
+      insn.mem.segment = MMIO_SEG_FS;
+    } else if (b == 0x65) {
+      insn.mem.segment = MMIO_SEG_GS;
+    } else if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e) {
+      insn.mem.segment = MMIO_SEG_DEFAULT; /* the last segment prefix counts; these are flat */
+    } else if ((b & 0xf0) == 0x40) {
+      rex = b; /* takes effect only if the opcode follows right away */
+      b = next(&c);
+      if (b < 0) return -1;
+      if (b == 0x66 || b == 0x67 || b == 0x64 || b == 0x65 || b == 0x26 || b == 0x2e || b == 0x36 ||
+          b == 0x3e || (b & 0xf0) == 0x40) {
+        rex = 0; /* a prefix after REX: the REX is ignored */
+        c.pos--;
+        continue;
+      }
+      break;
+    } else {
+      break; /* F0 (LOCK), F2, F3 and everything else: an opcode, judged below */
+    }
+  }
+
+  int opwidth = rex & 8 ? 8 : opsize16 ? 2 : 4;
+  int reg = 0;
+  insn.reg = MMIO_NO_REG;
+  switch (b) {
+    case 0x88: /* MOV r/m8, r8 */
+    case 0x8a: /* MOV r8, r/m8 */
+      if (modrm(&c, rex, &insn, &reg) < 0) return -1;
+      insn.store = b == 0x88;
+      insn.width = insn.reg_width = 1;
+      if (!rex && reg >= 4) {
+        insn.high_byte = 1;
+        reg -= 4;
+      }
+      insn.reg = (int8_t)reg;
+      break;
+    case 0x89: /* MOV r/m, r */
+    case 0x8b: /* MOV r, r/m */
+      if (modrm(&c, rex, &insn, &reg) < 0) return -1;
+      insn.store = b == 0x89;
+      insn.width = insn.reg_width = (uint8_t)opwidth;
+      insn.reg = (int8_t)reg;
+      break;
+    case 0x63: /* MOVSXD r64, r/m32 (without REX.W: a plain 32-bit load) */
+      if (opsize16 && !(rex & 8)) return -1; /* the 16-bit form: left alone */
+      if (modrm(&c, rex, &insn, &reg) < 0) return -1;
+      insn.width = 4;
+      insn.reg_width = (uint8_t)opwidth;
+      insn.sign_extend = 1;
+      insn.reg = (int8_t)reg;
+      break;
+    case 0xc6: /* MOV r/m8, imm8 */
+    case 0xc7: { /* MOV r/m, imm16/imm32 (sign-extended to 64 with REX.W) */
+      if (modrm(&c, rex, &insn, &reg) < 0) return -1;
+      if ((reg & 7) != 0) return -1;
+      insn.store = 1;
+      insn.width = b == 0xc6 ? 1 : (uint8_t)opwidth;
+      int64_t imm;
+      if (next_signed(&c, insn.width == 8 ? 4 : insn.width, &imm) < 0) return -1;
+      insn.imm = insn.width == 8 ? (uint64_t)imm : (uint64_t)imm & ((1ULL << (8 * insn.width)) - 1);
+      break;
+    }
+    case 0xa0: /* MOV AL, moffs8 */
+    case 0xa1: /* MOV rAX, moffs */
+    case 0xa2: /* MOV moffs8, AL */
+    case 0xa3: /* MOV moffs, rAX */
+      insn.store = b >= 0xa2;
+      insn.width = insn.reg_width = (b & 1) ? (uint8_t)opwidth : 1;
+      insn.reg = MMIO_RAX;
+      insn.mem.base = insn.mem.index = MMIO_NO_REG;
+      insn.mem.scale = 1;
+      if (next_signed(&c, insn.mem.addr32 ? 4 : 8, &insn.mem.disp) < 0) return -1;
+      if (insn.mem.addr32) insn.mem.disp &= 0xffffffff;
+      break;
+    case 0x0f:
+      b = next(&c);
+      if (b == 0xb6 || b == 0xb7 || b == 0xbe || b == 0xbf) { /* MOVZX, MOVSX */
+        if (modrm(&c, rex, &insn, &reg) < 0) return -1;
+        insn.width = (b & 1) ? 2 : 1;
+        insn.reg_width = (uint8_t)opwidth;
+        insn.sign_extend = b >= 0xbe;
+        insn.reg = (int8_t)reg;
+      } else if (b == 0xc3) { /* MOVNTI m32/m64, r32/r64 */
+        if (opsize16) return -1;
+        if (modrm(&c, rex, &insn, &reg) < 0) return -1;
+        insn.store = 1;
+        insn.width = insn.reg_width = (uint8_t)opwidth;
+        insn.reg = (int8_t)reg;
+      } else {
+        return -1;
+      }
+      break;
+    default:
+      return -1;
+  }
+  insn.length = (uint8_t)c.pos;
+  *out = insn;
+  return 0;
+}

@@ -1,0 +1,63 @@
+/*
+ * A decoder for the x86-64 instructions that move one value between a register (or an immediate)
+ * and memory: what compilers emit for volatile MMIO accesses. It answers what a trap handler needs
+ * to perform the access itself and step over the instruction: length, width, direction, register,
+ * how a load widens, and the memory operand (to check it against the fault address).
+ *
+ * Supported (anything else is refused, nothing is guessed):
+ *   88/89 MOV m,r    8A/8B MOV r,m    C6 /0, C7 /0 MOV m,imm    A0-A3 MOV with a moffs
+ *   0F B6/B7 MOVZX   0F BE/BF MOVSX   63 MOVSXD                 0F C3 MOVNTI
+ * with the prefixes 66 (16-bit operand), 67 (32-bit address), segment overrides, REX.W/R/X/B.
+ * Not supported: SSE/AVX moves, string instructions, read-modify-write instructions (ADD, OR,
+ * XCHG, CMP with memory, ...), LOCK/REP/XACQUIRE/XRELEASE prefixes, register-only forms.
+ */
+#ifndef IOMMUFD4J_MMIO_DECODE_H
+#define IOMMUFD4J_MMIO_DECODE_H
+
+#if !defined(__x86_64__) || !defined(__linux__)
+#error "MMIO trapping decodes x86-64 instructions: it builds only for x86-64 Linux"
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest x86 instruction. */
+#define MMIO_INSN_MAX 15
+
+/* General-purpose registers in encoding order (the REX bit is bit 3). */
+enum mmio_reg {
+  MMIO_RAX, MMIO_RCX, MMIO_RDX, MMIO_RBX, MMIO_RSP, MMIO_RBP, MMIO_RSI, MMIO_RDI,
+  MMIO_R8, MMIO_R9, MMIO_R10, MMIO_R11, MMIO_R12, MMIO_R13, MMIO_R14, MMIO_R15,
+  MMIO_NO_REG = -1
+};
+
+enum mmio_segment { MMIO_SEG_DEFAULT, MMIO_SEG_FS, MMIO_SEG_GS }; /* ES/CS/SS/DS: base 0 */
+
+struct mmio_insn {
+  uint8_t length;   /* bytes of the instruction */
+  uint8_t width;    /* bytes accessed in memory: 1, 2, 4 or 8 */
+  uint8_t store;    /* 1: register or immediate to memory; 0: memory to register */
+  int8_t reg;       /* enum mmio_reg; MMIO_NO_REG for an immediate store */
+  uint8_t high_byte; /* reg is RAX..RBX and the operand is AH, CH, DH or BH */
+  uint8_t reg_width; /* a load writes this many bytes of reg (>= width): 1, 2, 4 or 8 */
+  uint8_t sign_extend; /* a load widens width to reg_width with sign, not zero, extension */
+  uint64_t imm;      /* an immediate store's value, already extended to width */
+
+  /* The memory operand: segment base + [base + index * scale + disp], or moffs, or
+     next instruction + disp; truncated to 32 bits with addr32. */
+  struct {
+    int8_t base, index; /* enum mmio_reg or MMIO_NO_REG */
+    uint8_t scale;      /* 1, 2, 4, 8 */
+    uint8_t rip_relative, addr32, segment;
+    int64_t disp;       /* displacement, or the absolute moffs */
+  } mem;
+};
+
+/*
+ * Decodes the instruction at code, reading at most avail bytes (and never more than the
+ * instruction's own). Returns 0 with *out filled in, or -1 when the instruction is not a
+ * supported memory access or is longer than avail; *out is then unspecified.
+ */
+int mmio_decode(const uint8_t *code, size_t avail, struct mmio_insn *out);
+
+#endif
