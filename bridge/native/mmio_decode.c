@@ -61,11 +61,108 @@ static int modrm(struct cursor *c, int rex, struct mmio_insn *insn, int *reg_fie
   return disp_bytes ? next_signed(c, disp_bytes, &insn->mem.disp) : 0;
 }
 
+/* The one-byte opcodes: MOV in its register, immediate and moffs forms, MOVSXD. */
+static int decode_one_byte(struct cursor *c, int b, int opsize16, int rex, struct mmio_insn *insn) {
+  int opwidth = rex & 8 ? 8 : opsize16 ? 2 : 4;
+  int reg = 0;
+  switch (b) {
+    case 0x88: /* MOV r/m8, r8 */
+    case 0x8a: /* MOV r8, r/m8 */
+      if (modrm(c, rex, insn, &reg) < 0) return -1;
+      insn->store = b == 0x88;
+      insn->width = insn->reg_width = 1;
+      if (!rex && reg >= 4) {
+        insn->high_byte = 1;
+        reg -= 4;
+      }
+      insn->reg = (int8_t)reg;
+      break;
+    case 0x89: /* MOV r/m, r */
+    case 0x8b: /* MOV r, r/m */
+      if (modrm(c, rex, insn, &reg) < 0) return -1;
+      insn->store = b == 0x89;
+      insn->width = insn->reg_width = (uint8_t)opwidth;
+      insn->reg = (int8_t)reg;
+      break;
+    case 0x63: /* MOVSXD r64, r/m32 (without REX.W: a plain 32-bit load) */
+      if (opsize16 && !(rex & 8)) return -1; /* the 16-bit form: left alone */
+      if (modrm(c, rex, insn, &reg) < 0) return -1;
+      insn->width = 4;
+      insn->reg_width = (uint8_t)opwidth;
+      insn->sign_extend = 1;
+      insn->reg = (int8_t)reg;
+      break;
+    case 0xc6: /* MOV r/m8, imm8 */
+    case 0xc7: { /* MOV r/m, imm16/imm32 (sign-extended to 64 with REX.W) */
+      if (modrm(c, rex, insn, &reg) < 0) return -1;
+      if ((reg & 7) != 0) return -1;
+      insn->store = 1;
+      insn->width = b == 0xc6 ? 1 : (uint8_t)opwidth;
+      int64_t imm;
+      if (next_signed(c, insn->width == 8 ? 4 : insn->width, &imm) < 0) return -1;
+      insn->imm = insn->width == 8 ? (uint64_t)imm : (uint64_t)imm & ((1ULL << (8 * insn->width)) - 1);
+      break;
+    }
+    case 0xa0: /* MOV AL, moffs8 */
+    case 0xa1: /* MOV rAX, moffs */
+    case 0xa2: /* MOV moffs8, AL */
+    case 0xa3: /* MOV moffs, rAX */
+      insn->store = b >= 0xa2;
+      insn->width = insn->reg_width = (b & 1) ? (uint8_t)opwidth : 1;
+      insn->reg = MMIO_RAX;
+      insn->mem.base = insn->mem.index = MMIO_NO_REG;
+      insn->mem.scale = 1;
+      if (next_signed(c, insn->mem.addr32 ? 4 : 8, &insn->mem.disp) < 0) return -1;
+      if (insn->mem.addr32) insn->mem.disp &= 0xffffffff;
+      break;
+    default:
+      return -1;
+  }
+  return 0;
+}
+
+/* The two-byte opcodes 0F xx: MOVZX, MOVSX, MOVNTI and the SSE moves MOVD/MOVQ. */
+static int decode_0f(struct cursor *c, int opsize16, int rep, int rex, struct mmio_insn *insn) {
+  int b = next(c), reg = 0;
+  int opwidth = rex & 8 ? 8 : opsize16 ? 2 : 4;
+  int sse = b == 0x6e || b == 0x7e || b == 0xd6;
+  if (rep && !(b == 0x7e && rep == 0xf3)) return -1;
+  if (sse && opsize16 == (rep != 0)) return -1; /* exactly one of 66 and F3: not MMX, not both */
+  if (b < 0 || modrm(c, rex, insn, &reg) < 0) return -1;
+  insn->reg = (int8_t)reg;
+  switch (b) {
+    case 0xb6: /* MOVZX r, r/m8 */
+    case 0xb7: /* MOVZX r, r/m16 */
+    case 0xbe: /* MOVSX r, r/m8 */
+    case 0xbf: /* MOVSX r, r/m16 */
+      insn->width = (b & 1) ? 2 : 1;
+      insn->reg_width = (uint8_t)opwidth;
+      insn->sign_extend = b >= 0xbe;
+      break;
+    case 0xc3: /* MOVNTI m32/m64, r32/r64 */
+      if (opsize16) return -1;
+      insn->store = 1;
+      insn->width = insn->reg_width = (uint8_t)opwidth;
+      break;
+    case 0x6e: /* 66 0F 6E: MOVD/MOVQ xmm, r/m32/64 */
+    case 0x7e: /* F3 0F 7E: MOVQ xmm, m64; 66 0F 7E: MOVD/MOVQ r/m32/64, xmm */
+    case 0xd6: /* 66 0F D6: MOVQ m64, xmm */
+      insn->xmm = 1;
+      insn->store = b == 0xd6 || (b == 0x7e && !rep);
+      insn->width = b == 0xd6 || rep || (rex & 8) ? 8 : 4;
+      insn->reg_width = insn->store ? insn->width : 16;
+      break;
+    default:
+      return -1;
+  }
+  return 0;
+}
+
 int mmio_decode(const uint8_t *code, size_t avail, struct mmio_insn *out) {
   struct cursor c = {code, avail, 0};
   struct mmio_insn insn;
   memset(&insn, 0, sizeof insn);
-  int opsize16 = 0, rex = 0, b;
+  int opsize16 = 0, rep = 0, lock = 0, rex = 0, b;
 
   for (;;) {
     b = next(&c);
@@ -78,6 +175,10 @@ int mmio_decode(const uint8_t *code, size_t avail, struct mmio_insn *out) {
       insn.mem.segment = MMIO_SEG_FS;
     } else if (b == 0x65) {
       insn.mem.segment = MMIO_SEG_GS;
+    } else if (b == 0xf2 || b == 0xf3) {
+      rep = b; /* part of the opcode for SSE moves, refused on the others */
+    } else if (b == 0xf0) {
+      lock = 1;
     } else if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e) {
       insn.mem.segment = MMIO_SEG_DEFAULT; /* the last segment prefix counts; these are flat */
     } else if ((b & 0xf0) == 0x40) {
@@ -85,90 +186,25 @@ int mmio_decode(const uint8_t *code, size_t avail, struct mmio_insn *out) {
       b = next(&c);
       if (b < 0) return -1;
       if (b == 0x66 || b == 0x67 || b == 0x64 || b == 0x65 || b == 0x26 || b == 0x2e || b == 0x36 ||
-          b == 0x3e || (b & 0xf0) == 0x40) {
+          b == 0x3e || b == 0xf0 || b == 0xf2 || b == 0xf3 || (b & 0xf0) == 0x40) {
         rex = 0; /* a prefix after REX: the REX is ignored */
         c.pos--;
         continue;
       }
       break;
     } else {
-      break; /* F0 (LOCK), F2, F3 and everything else: an opcode, judged below */
+      break;
     }
   }
 
-  int opwidth = rex & 8 ? 8 : opsize16 ? 2 : 4;
-  int reg = 0;
+  if (lock) return -1; /* #UD on a MOV */
   insn.reg = MMIO_NO_REG;
-  switch (b) {
-    case 0x88: /* MOV r/m8, r8 */
-    case 0x8a: /* MOV r8, r/m8 */
-      if (modrm(&c, rex, &insn, &reg) < 0) return -1;
-      insn.store = b == 0x88;
-      insn.width = insn.reg_width = 1;
-      if (!rex && reg >= 4) {
-        insn.high_byte = 1;
-        reg -= 4;
-      }
-      insn.reg = (int8_t)reg;
-      break;
-    case 0x89: /* MOV r/m, r */
-    case 0x8b: /* MOV r, r/m */
-      if (modrm(&c, rex, &insn, &reg) < 0) return -1;
-      insn.store = b == 0x89;
-      insn.width = insn.reg_width = (uint8_t)opwidth;
-      insn.reg = (int8_t)reg;
-      break;
-    case 0x63: /* MOVSXD r64, r/m32 (without REX.W: a plain 32-bit load) */
-      if (opsize16 && !(rex & 8)) return -1; /* the 16-bit form: left alone */
-      if (modrm(&c, rex, &insn, &reg) < 0) return -1;
-      insn.width = 4;
-      insn.reg_width = (uint8_t)opwidth;
-      insn.sign_extend = 1;
-      insn.reg = (int8_t)reg;
-      break;
-    case 0xc6: /* MOV r/m8, imm8 */
-    case 0xc7: { /* MOV r/m, imm16/imm32 (sign-extended to 64 with REX.W) */
-      if (modrm(&c, rex, &insn, &reg) < 0) return -1;
-      if ((reg & 7) != 0) return -1;
-      insn.store = 1;
-      insn.width = b == 0xc6 ? 1 : (uint8_t)opwidth;
-      int64_t imm;
-      if (next_signed(&c, insn.width == 8 ? 4 : insn.width, &imm) < 0) return -1;
-      insn.imm = insn.width == 8 ? (uint64_t)imm : (uint64_t)imm & ((1ULL << (8 * insn.width)) - 1);
-      break;
-    }
-    case 0xa0: /* MOV AL, moffs8 */
-    case 0xa1: /* MOV rAX, moffs */
-    case 0xa2: /* MOV moffs8, AL */
-    case 0xa3: /* MOV moffs, rAX */
-      insn.store = b >= 0xa2;
-      insn.width = insn.reg_width = (b & 1) ? (uint8_t)opwidth : 1;
-      insn.reg = MMIO_RAX;
-      insn.mem.base = insn.mem.index = MMIO_NO_REG;
-      insn.mem.scale = 1;
-      if (next_signed(&c, insn.mem.addr32 ? 4 : 8, &insn.mem.disp) < 0) return -1;
-      if (insn.mem.addr32) insn.mem.disp &= 0xffffffff;
-      break;
-    case 0x0f:
-      b = next(&c);
-      if (b == 0xb6 || b == 0xb7 || b == 0xbe || b == 0xbf) { /* MOVZX, MOVSX */
-        if (modrm(&c, rex, &insn, &reg) < 0) return -1;
-        insn.width = (b & 1) ? 2 : 1;
-        insn.reg_width = (uint8_t)opwidth;
-        insn.sign_extend = b >= 0xbe;
-        insn.reg = (int8_t)reg;
-      } else if (b == 0xc3) { /* MOVNTI m32/m64, r32/r64 */
-        if (opsize16) return -1;
-        if (modrm(&c, rex, &insn, &reg) < 0) return -1;
-        insn.store = 1;
-        insn.width = insn.reg_width = (uint8_t)opwidth;
-        insn.reg = (int8_t)reg;
-      } else {
-        return -1;
-      }
-      break;
-    default:
-      return -1;
+  if (b == 0x0f) {
+    if (decode_0f(&c, opsize16, rep, rex, &insn) < 0) return -1;
+  } else if (rep) { /* XACQUIRE/XRELEASE and REP on a MOV: refused rather than ignored */
+    return -1;
+  } else if (decode_one_byte(&c, b, opsize16, rex, &insn) < 0) {
+    return -1;
   }
   insn.length = (uint8_t)c.pos;
   *out = insn;

@@ -7,9 +7,11 @@
  * Supported (anything else is refused, nothing is guessed):
  *   88/89 MOV m,r    8A/8B MOV r,m    C6 /0, C7 /0 MOV m,imm    A0-A3 MOV with a moffs
  *   0F B6/B7 MOVZX   0F BE/BF MOVSX   63 MOVSXD                 0F C3 MOVNTI
+ *   SSE: 66 0F 6E MOVD/MOVQ xmm,m   F3 0F 7E MOVQ xmm,m   66 0F 7E MOVD/MOVQ m,xmm   66 0F D6 MOVQ m,xmm
  * with the prefixes 66 (16-bit operand), 67 (32-bit address), segment overrides, REX.W/R/X/B.
- * Not supported: SSE/AVX moves, string instructions, read-modify-write instructions (ADD, OR,
- * XCHG, CMP with memory, ...), LOCK/REP/XACQUIRE/XRELEASE prefixes, register-only forms.
+ * Not supported: other SSE and all AVX moves (16 bytes and more, MOVSS, VEX/EVEX), MMX, string
+ * instructions, read-modify-write instructions (ADD, OR, XCHG, CMP with memory, ...),
+ * LOCK/REP/XACQUIRE/XRELEASE prefixes on a MOV, register-only forms.
  */
 #ifndef IOMMUFD4J_MMIO_DECODE_H
 #define IOMMUFD4J_MMIO_DECODE_H
@@ -37,9 +39,11 @@ struct mmio_insn {
   uint8_t length;   /* bytes of the instruction */
   uint8_t width;    /* bytes accessed in memory: 1, 2, 4 or 8 */
   uint8_t store;    /* 1: register or immediate to memory; 0: memory to register */
-  int8_t reg;       /* enum mmio_reg; MMIO_NO_REG for an immediate store */
+  int8_t reg;       /* enum mmio_reg, or XMM0-15 with xmm; MMIO_NO_REG for an immediate store */
+  uint8_t xmm;      /* reg is an XMM register */
   uint8_t high_byte; /* reg is RAX..RBX and the operand is AH, CH, DH or BH */
-  uint8_t reg_width; /* a load writes this many bytes of reg (>= width): 1, 2, 4 or 8 */
+  uint8_t reg_width; /* a load writes this many bytes of reg (>= width): 1, 2, 4, 8, or 16 for an
+                        XMM register (zeroed above width) */
   uint8_t sign_extend; /* a load widens width to reg_width with sign, not zero, extension */
   uint64_t imm;      /* an immediate store's value, already extended to width */
 

@@ -177,9 +177,27 @@ static void write_register(greg_t *g, const struct mmio_insn *insn, uint64_t v) 
   }
 }
 
-static void perform(struct slot *s, uint64_t offset, const struct mmio_insn *insn, greg_t *g) {
-  unsigned width = insn->width;
+/* MOVD/MOVQ: the low 32 or 64 bits of an XMM register; a load clears the rest of its 128 bits
+   (the legacy SSE encodings leave the bits above them alone). */
+static void perform_xmm(struct slot *s, uint64_t offset, const struct mmio_insn *insn, ucontext_t *uc) {
+  uint32_t *x = uc->uc_mcontext.fpregs->_xmm[insn->reg].element;
   if (insn->store) {
+    uint64_t v = x[0] | (uint64_t)x[1] << 32;
+    s->ops->write(s->opaque, offset, insn->width, low_bytes(v, insn->width));
+  } else {
+    uint64_t v = low_bytes(s->ops->read(s->opaque, offset, insn->width), insn->width);
+    x[0] = (uint32_t)v;
+    x[1] = (uint32_t)(v >> 32);
+    x[2] = x[3] = 0;
+  }
+}
+
+static void perform(struct slot *s, uint64_t offset, const struct mmio_insn *insn, ucontext_t *uc) {
+  unsigned width = insn->width;
+  greg_t *g = uc->uc_mcontext.gregs;
+  if (insn->xmm) {
+    perform_xmm(s, offset, insn, uc);
+  } else if (insn->store) {
     uint64_t v = insn->reg == MMIO_NO_REG ? insn->imm : (uint64_t)g[greg_of[insn->reg]] >> (insn->high_byte ? 8 : 0);
     s->ops->write(s->opaque, offset, width, low_bytes(v, width));
   } else {
@@ -245,8 +263,10 @@ static int emulate(uintptr_t addr, ucontext_t *uc) {
     why = "unaligned access";
   else if (addr - base + insn.width > len)
     why = "the access crosses the end of the trapped range";
+  else if (insn.xmm && !uc->uc_mcontext.fpregs)
+    why = "the signal frame has no SSE state";
   if (!why) {
-    perform(s, addr - base, &insn, g);
+    perform(s, addr - base, &insn, uc);
     g[REG_RIP] = (greg_t)(rip + insn.length);
   }
   unpin(s);

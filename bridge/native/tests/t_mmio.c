@@ -72,6 +72,7 @@ struct span {
  * disp, rip_relative, addr32, segment). B(r) is the operand (%r) with r a base register.
  */
 #define B(r) r, NO, 1, 0, 0, 0, DEF
+#define XMM(n) (16 + (n)) /* reg of an XMM register in these tables */
 #define REG_FORMS(C, n, q, d, w, b, a, an)                                  \
   C("mov (%" a "), %" q, 8, 0, n, 0, 8, 0, 0, B(an))                  \
   C("mov (%" a "), %" d, 4, 0, n, 0, 4, 0, 0, B(an))                  \
@@ -174,7 +175,16 @@ struct span {
   C(".byte 0x66, 0x48, 0x8b, 0x03", 8, 0, MMIO_RAX, 0, 8, 0, 0, B(MMIO_RBX)) /* W wins */   \
   C(".byte 0x41, 0x40, 0x8a, 0x23", 1, 0, MMIO_RSP, 0, 1, 0, 0, B(MMIO_RBX)) /* last REX */ \
   C(".byte 0x41, 0x3e, 0x8a, 0x23", 1, 0, MMIO_RAX, 1, 1, 0, 0, B(MMIO_RBX)) /* AH again */ \
-  C("data16 movnti %eax, (%rbx)", -1, 0, 0, 0, 0, 0, 0, B(MMIO_RBX)) /* refused */
+  C("data16 movnti %eax, (%rbx)", -1, 0, 0, 0, 0, 0, 0, B(MMIO_RBX)) /* refused */         \
+  C("movd (%rbx), %xmm0", 4, 0, XMM(0), 0, 16, 0, 0, B(MMIO_RBX))                            \
+  C("movd (%r12), %xmm15", 4, 0, XMM(15), 0, 16, 0, 0, B(MMIO_R12))                          \
+  C("movq (%rbx), %xmm3", 8, 0, XMM(3), 0, 16, 0, 0, B(MMIO_RBX))                            \
+  C("movq %xmm9, 8(%rbx)", 8, 1, XMM(9), 0, 8, 0, 0, MMIO_RBX, NO, 1, 8, 0, 0, DEF)          \
+  C("movd %xmm2, (%rbx,%rax,2)", 4, 1, XMM(2), 0, 4, 0, 0, MMIO_RBX, MMIO_RAX, 2, 0, 0, 0,   \
+    DEF)                                                                                     \
+  C(".byte 0x66, 0x48, 0x0f, 0x6e, 0x03", 8, 0, XMM(0), 0, 16, 0, 0, B(MMIO_RBX))            \
+  C(".byte 0x66, 0x4c, 0x0f, 0x7e, 0x03", 8, 1, XMM(8), 0, 8, 0, 0, B(MMIO_RBX))             \
+  C(".byte 0xf3, 0x48, 0x0f, 0x7e, 0x03", 8, 0, XMM(0), 0, 16, 0, 0, B(MMIO_RBX))
 
 /* Instructions that touch memory but are not emulated, or do not touch it at all. */
 #define REFUSED(X)                                             \
@@ -187,10 +197,17 @@ struct span {
   X("push (%rbx)")                                             \
   X("rep movsb")                                               \
   X("movsl")                                                   \
-  X("movd (%rbx), %xmm0")                                      \
-  X("movq %xmm1, (%rbx)")                                      \
+  X("movd (%rbx), %mm0")                                       \
+  X("movq %mm1, (%rbx)")                                       \
   X("movups (%rbx), %xmm0")                                    \
+  X("movdqa %xmm0, (%rbx)")                                    \
+  X("movss (%rbx), %xmm0")                                     \
+  X("movsd %xmm0, (%rbx)")                                     \
+  X("movd %xmm0, %eax")                                        \
   X("vmovd (%rbx), %xmm0")                                     \
+  X("vmovq %xmm0, (%rbx)")                                     \
+  X(".byte 0x66, 0xf3, 0x0f, 0x7e, 0x03") /* 66 and F3 */      \
+  X(".byte 0xf2, 0x0f, 0x7e, 0x03")                            \
   X("mov %eax, %ebx")                                          \
   X("movzbl %al, %eax")                                        \
   X("cmovz (%rbx), %eax")                                      \
@@ -245,7 +262,7 @@ static void test_decoder(void) {
       continue;
     }
     if (mmio_decode(code, len, &d) != 0) FAIL("%s [%s]: refused", f->text, bytes);
-    if (d.length != len || d.width != f->width || d.store != f->store || d.reg != f->reg ||
+    if (d.length != len || d.width != f->width || d.store != f->store || d.reg + (d.xmm ? XMM(0) : 0) != f->reg ||
         d.high_byte != f->high_byte || (!f->store && (d.reg_width != f->reg_width || d.sign_extend != f->sign_extend)) ||
         (f->store && d.reg == MMIO_NO_REG && d.imm != f->imm))
       FAIL("%s [%s]: length %d width %d store %d reg %d high %d reg_width %d sign %d imm %#llx", f->text, bytes,
@@ -490,6 +507,23 @@ static void test_live(void) {
                (unsigned long long)expect[r], (unsigned long long)before[r]);
     }
   }
+
+  /* MOVD/MOVQ through XMM registers: a load sets the low 32 or 64 bits and clears the rest. */
+  uint64_t fill[2] = {rnd(), rnd()}, x5[2], x13[2], x6[2];
+  uint8_t *p = any + 0x200;
+  memcpy(dev->bytes + 0x200, "\x11\x22\x33\x44\x55\x66\x77\x88", 8);
+  __asm__ volatile("movdqu %3, %%xmm5; movdqu %3, %%xmm6; movdqu %3, %%xmm13\n"
+                   "movd (%4), %%xmm5; movq (%4), %%xmm13\n"
+                   "movdqu %%xmm5, %0; movdqu %%xmm13, %1; movdqu %%xmm6, %2"
+                   : "=m"(x5), "=m"(x13), "=m"(x6)
+                   : "m"(fill), "r"(p)
+                   : "xmm5", "xmm6", "xmm13", "memory");
+  CHECK(x5[0] == 0x44332211 && x5[1] == 0);
+  CHECK(x13[0] == 0x8877665544332211ULL && x13[1] == 0);
+  CHECK(x6[0] == fill[0] && x6[1] == fill[1]);
+  __asm__ volatile("movdqu %1, %%xmm7; movq %%xmm7, 8(%0); movd %%xmm7, 16(%0)" : : "r"(p), "m"(fill) : "xmm7", "memory");
+  CHECK(memcmp(dev->bytes + 0x208, &fill[0], 8) == 0);
+  CHECK(memcmp(dev->bytes + 0x210, &fill[0], 4) == 0 && dev->last_width == 4);
 
   /* Side effects happen once per access, as on a device. */
   volatile uint32_t *r32 = (volatile uint32_t *)any;
