@@ -70,16 +70,18 @@ static struct slot *pin(uintptr_t addr) {
 
 static void unpin(struct slot *s) { atomic_fetch_sub(&s->users, 1); }
 
-/* Whether [addr, addr + len) touches a trapped range (without pinning: only a hint). */
-static int touches_trapped(uintptr_t addr, size_t len) {
+/* How many bytes of code at rip the handler may read: at most an instruction's length, and
+   none of a trapped range (reading those would fault again). */
+static size_t readable_code(uintptr_t rip) {
+  size_t n = MMIO_INSN_MAX;
   for (int i = 0; i < MMIO_TRAP_MAX; i++) {
     struct slot *s = &slots[i];
-    if (atomic_load_explicit(&s->state, memory_order_acquire) == SLOT_LIVE &&
-        overlaps(addr, len, atomic_load_explicit(&s->base, memory_order_relaxed),
-                 atomic_load_explicit(&s->len, memory_order_relaxed)))
-      return 1;
+    if (atomic_load_explicit(&s->state, memory_order_acquire) != SLOT_LIVE) continue;
+    uintptr_t base = atomic_load_explicit(&s->base, memory_order_relaxed);
+    if (rip - base < atomic_load_explicit(&s->len, memory_order_relaxed)) return 0;
+    if (base > rip && base - rip < n) n = base - rip;
   }
-  return 0;
+  return n;
 }
 
 /* ---- the program's SIGSEGV disposition ---------------------------------------------------- */
@@ -218,8 +220,8 @@ static char *put_hex(char *p, uint64_t v, int digits) {
   return p;
 }
 
-/* One line on stderr: what could not be emulated, where, and the instruction's bytes. */
-static void report(const char *why, uintptr_t addr, uintptr_t rip, int show_bytes) {
+/* One line on stderr: what could not be emulated, where, and up to `code` bytes at rip. */
+static void report(const char *why, uintptr_t addr, uintptr_t rip, size_t code) {
   char line[256], *p = line;
   p = put_str(p, "iommufd4j: cannot emulate the MMIO access to 0x");
   p = put_hex(p, addr, 16);
@@ -227,9 +229,9 @@ static void report(const char *why, uintptr_t addr, uintptr_t rip, int show_byte
   p = put_hex(p, rip, 16);
   p = put_str(p, ": ");
   p = put_str(p, why);
-  if (show_bytes) { /* at most 15 bytes, and never past rip's page (the next may be unmapped) */
+  if (code) { /* never past rip's page: the next one may be unmapped */
     size_t n = 4096 - (rip & 4095);
-    if (n > MMIO_INSN_MAX) n = MMIO_INSN_MAX;
+    if (n > code) n = code;
     p = put_str(p, " (instruction bytes:");
     for (size_t i = 0; i < n; i++) {
       *p++ = ' ';
@@ -251,11 +253,12 @@ static int emulate(uintptr_t addr, ucontext_t *uc) {
   uintptr_t rip = (uintptr_t)g[REG_RIP];
   uintptr_t base = atomic_load_explicit(&s->base, memory_order_relaxed);
   size_t len = atomic_load_explicit(&s->len, memory_order_relaxed);
+  size_t code = readable_code(rip);
   struct mmio_insn insn;
   const char *why = NULL;
-  if (touches_trapped(rip, MMIO_INSN_MAX))
-    why = "the instruction lies in or next to a trapped range";
-  else if (mmio_decode((const uint8_t *)rip, MMIO_INSN_MAX, &insn) < 0)
+  if (code == 0)
+    why = "code executed from a trapped range";
+  else if (mmio_decode((const uint8_t *)rip, code, &insn) < 0)
     why = "unsupported instruction";
   else if (effective_address(&insn, g, rip + insn.length) != addr)
     why = "the access starts before the trapped range";
@@ -270,7 +273,7 @@ static int emulate(uintptr_t addr, ucontext_t *uc) {
     g[REG_RIP] = (greg_t)(rip + insn.length);
   }
   unpin(s);
-  if (why) report(why, addr, rip, !touches_trapped(rip, MMIO_INSN_MAX));
+  if (why) report(why, addr, rip, code);
   return !why;
 }
 
@@ -317,9 +320,9 @@ static void on_sigsegv(int sig, siginfo_t *si, void *context) {
   int saved_errno = errno;
   ucontext_t *uc = context;
   /* Only a fault from an instruction has a meaningful si_addr; a sent SIGSEGV is the program's. */
-  if (si->si_code <= 0 || atomic_load(&live_slots) == 0 || !emulate((uintptr_t)si->si_addr, uc))
-    pass_on(sig, si, uc);
-  errno = saved_errno;
+  int done = si->si_code > 0 && atomic_load(&live_slots) > 0 && emulate((uintptr_t)si->si_addr, uc);
+  errno = saved_errno; /* the program's handler sees errno as it was, and may change it */
+  if (!done) pass_on(sig, si, uc);
 }
 
 /* With table_lock held. The program's current disposition becomes the one faults are passed on
