@@ -14,6 +14,11 @@
  * signals and take a spinlock, so a handler never waits for a writer on its own thread.
  */
 #define _GNU_SOURCE
+#include <features.h>
+#if !defined(__GLIBC__)
+#error "the MMIO trap reads glibc's ucontext and interposes glibc's sigaction: it needs glibc"
+#endif
+
 #include "mmio_trap.h"
 
 #include <asm/prctl.h>
@@ -413,8 +418,15 @@ int mmio_trap_remove(void *base) {
 }
 
 /* A fork while another thread holds a lock would leave it held in the child. */
-static void before_fork(void) { pthread_mutex_lock(&table_lock); }
-static void after_fork(void) { pthread_mutex_unlock(&table_lock); }
+static sigset_t fork_mask;
+static void before_fork(void) {
+  pthread_mutex_lock(&table_lock);
+  program_lock_take(&fork_mask);
+}
+static void after_fork(void) {
+  program_lock_release(&fork_mask);
+  pthread_mutex_unlock(&table_lock);
+}
 
 __attribute__((constructor)) static void mmio_trap_init(void) {
   pthread_atfork(before_fork, after_fork, after_fork);

@@ -17,9 +17,14 @@
  * (in the shim, and in any program linking it): once the trap's handler is installed they store
  * and report the program's SIGSEGV disposition without touching the kernel's.
  *
+ * The handler runs with SA_SIGINFO | SA_NODEFER | SA_ONSTACK and every asynchronous signal
+ * blocked: a model call is not interrupted by the program's handlers, and a fault inside a model
+ * reaches the handler again instead of killing the process.
+ *
  * Limits: a thread that blocks SIGSEGV and touches a trapped page is killed (the kernel forces
- * the signal); raw rt_sigaction system calls and sigset() replace the trap's handler; the handler
- * stays installed once set.
+ * the signal), which includes code that blocks signals around its own work (the shim's channel
+ * exchanges must not touch trapped pages); raw rt_sigaction system calls and sigset() replace
+ * the trap's handler; the handler stays installed once set.
  */
 #ifndef IOMMUFD4J_MMIO_TRAP_H
 #define IOMMUFD4J_MMIO_TRAP_H

@@ -366,8 +366,8 @@ static void *map_none(void *hint, size_t len, int flags) {
 __attribute__((aligned(PAGE))) uint8_t rip_page[PAGE];
 enum { ANY_PAGE, LOW_PAGE, RIP_PAGE };
 
-/* Live cases: L(page, offset, C-row...). The base (and index) register get values that make
-   the operand address page + offset. */
+/* Live cases: C(page, offset, the decoder's row). The base and index registers get values that
+   make the operand's address page + offset; literal addresses are FIXED_PAGE + offset. */
 #define LIVE_ABS(C)                                                                                    \
   C(LOW_PAGE, 0x10, "movabs 0x10000010, %eax", 4, 0, MMIO_RAX, 0, 4, 0, 0, NO, NO, 1, 0, 0, 0, DEF)   \
   C(LOW_PAGE, 0x18, "movabs 0x10000018, %rax", 8, 0, MMIO_RAX, 0, 8, 0, 0, NO, NO, 1, 0, 0, 0, DEF)   \
@@ -659,6 +659,18 @@ static void ignored_fault_kills(void) {
 
 static uint8_t *refused_page; /* mapped by the parent, trapped by each child that uses it */
 
+/* Loads from p as the CPU does, aligned or not (in C an unaligned access would be undefined):
+   mov (%rbx), %eax is 8b 03. */
+static void load32(const void *p) {
+  uint32_t v;
+  __asm__ volatile("mov (%1), %0" : "=a"(v) : "b"(p) : "memory");
+}
+
+static void load64(const void *p) {
+  uint64_t v;
+  __asm__ volatile("mov (%1), %0" : "=a"(v) : "b"(p) : "memory");
+}
+
 static void trap_refused_page(void) { CHECK(mmio_trap_add(refused_page, PAGE, &device_ops, &child_dev) == 0); }
 
 static void add_to_trapped(void) {
@@ -669,19 +681,19 @@ static void add_to_trapped(void) {
 
 static void unaligned(void) {
   trap_refused_page();
-  (void)*(volatile uint32_t *)(refused_page + 0x22);
+  load32(refused_page + 0x22);
 }
 
 static void crossing_end(void) {
   CHECK(mmio_trap_add(refused_page, 0x104, &device_ops, &child_dev) == 0);
-  (void)*(volatile uint64_t *)(refused_page + 0x100);
+  load64(refused_page + 0x100);
 }
 
 static void starting_before(void) {
   uint8_t *two = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   CHECK(two != MAP_FAILED && mprotect(two + PAGE, PAGE, PROT_NONE) == 0);
   CHECK(mmio_trap_add(two + PAGE, PAGE, &device_ops, &child_dev) == 0);
-  (void)*(volatile uint64_t *)(two + PAGE - 4);
+  load64(two + PAGE - 4);
 }
 
 static void executing_trapped(void) {
