@@ -61,21 +61,67 @@ static int modrm(struct cursor *c, int rex, struct mmio_insn *insn, int *reg_fie
   return disp_bytes ? next_signed(c, disp_bytes, &insn->mem.disp) : 0;
 }
 
-/* The one-byte opcodes: MOV in its register, immediate and moffs forms, MOVSXD. */
+/* An immediate of n bytes, sign-extended and cut to width. */
+static int immediate(struct cursor *c, int n, int width, uint64_t *out) {
+  int64_t imm;
+  if (next_signed(c, n, &imm) < 0) return -1;
+  *out = width == 8 ? (uint64_t)imm : (uint64_t)imm & ((1ULL << (8 * width)) - 1);
+  return 0;
+}
+
+/* The register operand of the ModRM reg field; without any REX, 8-bit numbers 4-7 are AH-BH. */
+static void set_register(struct mmio_insn *insn, int reg, int width, int rex) {
+  if (width == 1 && !rex && reg >= 4) {
+    insn->high_byte = 1;
+    reg -= 4;
+  }
+  insn->reg = (int8_t)reg;
+}
+
+/* ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST, INC, DEC, NOT, NEG with a memory operand. */
+static int decode_alu(struct cursor *c, int b, int opwidth, int rex, struct mmio_insn *insn) {
+  int reg = 0;
+  if (modrm(c, rex, insn, &reg) < 0) return -1;
+  int byte_form = b < 0x40 ? !(b & 1) : b == 0x80 || b == 0x84 || b == 0xf6 || b == 0xfe;
+  insn->width = insn->reg_width = byte_form ? 1 : (uint8_t)opwidth;
+  int imm_bytes = insn->width == 1 ? 1 : insn->width == 2 ? 2 : 4;
+  if (b < 0x40) { /* op r/m, r (direction bit clear) or op r, r/m */
+    insn->op = (uint8_t)(MMIO_ADD + (b >> 3));
+    insn->reg_dest = (b & 2) != 0;
+    set_register(insn, reg, insn->width, rex);
+  } else if (b == 0x80 || b == 0x81 || b == 0x83) { /* op r/m, imm (83: imm8 sign-extended) */
+    insn->op = (uint8_t)(MMIO_ADD + (reg & 7));
+    if (immediate(c, b == 0x83 ? 1 : imm_bytes, insn->width, &insn->imm) < 0) return -1;
+  } else if (b == 0x84 || b == 0x85) { /* TEST r/m, r */
+    insn->op = MMIO_TEST;
+    set_register(insn, reg, insn->width, rex);
+  } else if (b == 0xf6 || b == 0xf7) {
+    static const int8_t group3[8] = {MMIO_TEST, -1, MMIO_NOT, MMIO_NEG, -1, -1, -1, -1};
+    if (group3[reg & 7] < 0) return -1; /* /1 (an undocumented TEST), MUL, IMUL, DIV, IDIV */
+    insn->op = (uint8_t)group3[reg & 7];
+    if (insn->op == MMIO_TEST && immediate(c, imm_bytes, insn->width, &insn->imm) < 0) return -1;
+  } else { /* FE, FF: only INC and DEC (the rest of FF is CALL, JMP, PUSH) */
+    if ((reg & 7) > 1) return -1;
+    insn->op = (reg & 7) ? MMIO_DEC : MMIO_INC;
+  }
+  insn->store = !insn->reg_dest && insn->op != MMIO_CMP && insn->op != MMIO_TEST;
+  return 0;
+}
+
+/* The one-byte opcodes: MOV in its register, immediate and moffs forms, MOVSXD, the ALU. */
 static int decode_one_byte(struct cursor *c, int b, int opsize16, int rex, struct mmio_insn *insn) {
   int opwidth = rex & 8 ? 8 : opsize16 ? 2 : 4;
   int reg = 0;
+  if ((b < 0x40 && (b & 7) < 4) || b == 0x80 || b == 0x81 || b == 0x83 || b == 0x84 || b == 0x85 ||
+      b == 0xf6 || b == 0xf7 || b == 0xfe || b == 0xff)
+    return decode_alu(c, b, opwidth, rex, insn);
   switch (b) {
     case 0x88: /* MOV r/m8, r8 */
     case 0x8a: /* MOV r8, r/m8 */
       if (modrm(c, rex, insn, &reg) < 0) return -1;
       insn->store = b == 0x88;
       insn->width = insn->reg_width = 1;
-      if (!rex && reg >= 4) {
-        insn->high_byte = 1;
-        reg -= 4;
-      }
-      insn->reg = (int8_t)reg;
+      set_register(insn, reg, 1, rex);
       break;
     case 0x89: /* MOV r/m, r */
     case 0x8b: /* MOV r, r/m */
@@ -93,16 +139,13 @@ static int decode_one_byte(struct cursor *c, int b, int opsize16, int rex, struc
       insn->reg = (int8_t)reg;
       break;
     case 0xc6: /* MOV r/m8, imm8 */
-    case 0xc7: { /* MOV r/m, imm16/imm32 (sign-extended to 64 with REX.W) */
+    case 0xc7: /* MOV r/m, imm16/imm32 (sign-extended to 64 with REX.W) */
       if (modrm(c, rex, insn, &reg) < 0) return -1;
       if ((reg & 7) != 0) return -1;
       insn->store = 1;
       insn->width = b == 0xc6 ? 1 : (uint8_t)opwidth;
-      int64_t imm;
-      if (next_signed(c, insn->width == 8 ? 4 : insn->width, &imm) < 0) return -1;
-      insn->imm = insn->width == 8 ? (uint64_t)imm : (uint64_t)imm & ((1ULL << (8 * insn->width)) - 1);
+      if (immediate(c, insn->width == 8 ? 4 : insn->width, insn->width, &insn->imm) < 0) return -1;
       break;
-    }
     case 0xa0: /* MOV AL, moffs8 */
     case 0xa1: /* MOV rAX, moffs */
     case 0xa2: /* MOV moffs8, AL */
@@ -197,11 +240,11 @@ int mmio_decode(const uint8_t *code, size_t avail, struct mmio_insn *out) {
     }
   }
 
-  if (lock) return -1; /* #UD on a MOV */
+  if (lock) return -1; /* #UD on a MOV; an atomic operation on MMIO has no exact emulation */
   insn.reg = MMIO_NO_REG;
   if (b == 0x0f) {
     if (decode_0f(&c, opsize16, rep, rex, &insn) < 0) return -1;
-  } else if (rep) { /* XACQUIRE/XRELEASE and REP on a MOV: refused rather than ignored */
+  } else if (rep) { /* XACQUIRE/XRELEASE and REP: refused rather than ignored */
     return -1;
   } else if (decode_one_byte(&c, b, opsize16, rex, &insn) < 0) {
     return -1;

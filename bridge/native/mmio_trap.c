@@ -199,11 +199,81 @@ static void perform_xmm(struct slot *s, uint64_t offset, const struct mmio_insn 
   }
 }
 
+#define ARITHMETIC_FLAGS 0x8d5ULL /* CF, PF, AF, ZF, SF, OF */
+
+/* The operation runs on this CPU with the program's arithmetic flags as input (ADC, SBB, and INC
+   and DEC keep CF), so result and flags are exactly the CPU's, including the flags the manuals
+   leave undefined. The asm steps over the red zone before it pushes. */
+#define ALU_ASM(text, ...)                                                                    \
+  __asm__ volatile("lea -128(%%rsp), %%rsp\n\tpush %[f]\n\tpopfq\n\t" text                    \
+                   "\n\tpushfq\n\tpop %[f]\n\tlea 128(%%rsp), %%rsp"                            \
+                   : [x] "+r"(x), [f] "+r"(flags) : __VA_ARGS__ : "cc", "memory")
+#define BINARY(mnemonic, T)                                  \
+  {                                                          \
+    T x = (T)dst, y = (T)src;                                \
+    ALU_ASM(mnemonic " %[y], %[x]", [y] "r"(y));              \
+    result = x;                                              \
+  }
+#define UNARY(mnemonic, T)                                   \
+  {                                                          \
+    T x = (T)dst;                                            \
+    ALU_ASM(mnemonic " %[x]", );                               \
+    result = x;                                              \
+  }
+#define BY_WIDTH(M, mnemonic)              \
+  switch (width) {                         \
+    case 1: M(mnemonic, uint8_t) break;    \
+    case 2: M(mnemonic, uint16_t) break;   \
+    case 4: M(mnemonic, uint32_t) break;   \
+    default: M(mnemonic, uint64_t) break;  \
+  }
+
+/* dst op src on width bytes; *eflags: the program's flags, updated. */
+static uint64_t alu(int op, unsigned width, uint64_t dst, uint64_t src, uint64_t *eflags) {
+  uint64_t flags = 0x2 | (*eflags & ARITHMETIC_FLAGS), result = dst;
+  switch (op) {
+    case MMIO_ADD: BY_WIDTH(BINARY, "add") break;
+    case MMIO_OR: BY_WIDTH(BINARY, "or") break;
+    case MMIO_ADC: BY_WIDTH(BINARY, "adc") break;
+    case MMIO_SBB: BY_WIDTH(BINARY, "sbb") break;
+    case MMIO_AND: BY_WIDTH(BINARY, "and") break;
+    case MMIO_SUB: BY_WIDTH(BINARY, "sub") break;
+    case MMIO_XOR: BY_WIDTH(BINARY, "xor") break;
+    case MMIO_CMP: BY_WIDTH(BINARY, "cmp") break;
+    case MMIO_TEST: BY_WIDTH(BINARY, "test") break;
+    case MMIO_INC: BY_WIDTH(UNARY, "inc") break;
+    case MMIO_DEC: BY_WIDTH(UNARY, "dec") break;
+    case MMIO_NOT: BY_WIDTH(UNARY, "not") break;
+    case MMIO_NEG: BY_WIDTH(UNARY, "neg") break;
+  }
+  *eflags = (*eflags & ~ARITHMETIC_FLAGS) | (flags & ARITHMETIC_FLAGS);
+  return result;
+}
+
+/* One read of the register, then (unless only flags change) one write: what the CPU does for a
+   read-modify-write instruction without LOCK. */
+static void perform_alu(struct slot *s, uint64_t offset, const struct mmio_insn *insn, greg_t *g) {
+  unsigned width = insn->width;
+  uint64_t memory = low_bytes(s->ops->read(s->opaque, offset, width), width);
+  uint64_t operand = insn->reg == MMIO_NO_REG ? insn->imm : (uint64_t)g[greg_of[insn->reg]] >> (insn->high_byte ? 8 : 0);
+  uint64_t eflags = (uint64_t)g[REG_EFL];
+  if (insn->reg_dest) {
+    uint64_t result = alu(insn->op, width, operand, memory, &eflags);
+    if (insn->op != MMIO_CMP) write_register(g, insn, result);
+  } else {
+    uint64_t result = alu(insn->op, width, memory, operand, &eflags);
+    if (insn->store) s->ops->write(s->opaque, offset, width, low_bytes(result, width));
+  }
+  g[REG_EFL] = (greg_t)eflags;
+}
+
 static void perform(struct slot *s, uint64_t offset, const struct mmio_insn *insn, ucontext_t *uc) {
   unsigned width = insn->width;
   greg_t *g = uc->uc_mcontext.gregs;
   if (insn->xmm) {
     perform_xmm(s, offset, insn, uc);
+  } else if (insn->op != MMIO_MOV) {
+    perform_alu(s, offset, insn, g);
   } else if (insn->store) {
     uint64_t v = insn->reg == MMIO_NO_REG ? insn->imm : (uint64_t)g[greg_of[insn->reg]] >> (insn->high_byte ? 8 : 0);
     s->ops->write(s->opaque, offset, width, low_bytes(v, width));

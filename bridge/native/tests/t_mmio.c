@@ -39,6 +39,8 @@
   ".pushsection .rodata." #table "_index,\"a\"\n.balign 4\n" #table "_index:\n.popsection\n"
 #define forms_SECTION ".rodata.forms_code,\"a\""
 #define refused_SECTION ".rodata.refused_code,\"a\""
+#define alus_SECTION ".rodata.alus_code,\"a\""
+#define alu_runs_SECTION ".text.alu_runs_code,\"ax\""
 #define runs_SECTION ".text.runs_code,\"ax\""
 #define TABLE_END(table) ".pushsection .rodata." #table "_index,\"a\"\n" #table "_index_end:\n.popsection\n"
 struct span {
@@ -188,11 +190,21 @@ struct span {
 
 /* Instructions that touch memory but are not emulated, or do not touch it at all. */
 #define REFUSED(X)                                             \
-  X("add %eax, (%rbx)")                                        \
-  X("addl $1, (%rbx)")                                         \
-  X("cmpl $0, (%rbx)")                                         \
-  X("testb $1, (%rbx)")                                        \
   X("xchg %eax, (%rbx)")                                       \
+  X("xadd %eax, (%rbx)")                                       \
+  X("cmpxchg %ecx, (%rbx)")                                    \
+  X("btl $3, (%rbx)")                                          \
+  X("shll (%rbx)")                                             \
+  X("mull (%rbx)")                                             \
+  X("imul (%rbx), %eax")                                       \
+  X("lock addl $1, (%rbx)")                                    \
+  X("sete (%rbx)")                                             \
+  X("call *(%rbx)")                                            \
+  X("jmp *(%rbx)")                                             \
+  X("add $1, %eax")                                            \
+  X("add %eax, %ecx")                                          \
+  X(".byte 0xf7, 0x0b, 1, 0, 0, 0") /* F7 /1 */                \
+  X(".byte 0x82, 0x03, 0x01")       /* invalid in 64-bit */    \
   X("lock orl $1, (%rbx)")                                     \
   X("push (%rbx)")                                             \
   X("rep movsb")                                               \
@@ -222,12 +234,63 @@ struct span {
   X("nop")                                                     \
   X("ret")
 
+/* ALU cases: A(text, op, width, store, reg, high_byte, reg_dest, imm, memory operand as in C). */
+#define ALU_FORMS(A)                                                                                   \
+  A("add %ecx, (%rbx)", MMIO_ADD, 4, 1, MMIO_RCX, 0, 0, 0, B(MMIO_RBX))                                \
+  A("add (%rbx), %ecx", MMIO_ADD, 4, 0, MMIO_RCX, 0, 1, 0, B(MMIO_RBX))                                \
+  A("or %r9, (%rbx)", MMIO_OR, 8, 1, MMIO_R9, 0, 0, 0, B(MMIO_RBX))                                    \
+  A("or (%rbx), %r9", MMIO_OR, 8, 0, MMIO_R9, 0, 1, 0, B(MMIO_RBX))                                    \
+  A("adc %dl, (%rbx)", MMIO_ADC, 1, 1, MMIO_RDX, 0, 0, 0, B(MMIO_RBX))                                 \
+  A("adc (%rbx), %r14", MMIO_ADC, 8, 0, MMIO_R14, 0, 1, 0, B(MMIO_RBX))                                \
+  A("sbb (%rbx), %ah", MMIO_SBB, 1, 0, MMIO_RAX, 1, 1, 0, B(MMIO_RBX))                                 \
+  A("sbb %bh, (%rsi)", MMIO_SBB, 1, 1, MMIO_RBX, 1, 0, 0, B(MMIO_RSI))                                 \
+  A("and %si, (%rbx)", MMIO_AND, 2, 1, MMIO_RSI, 0, 0, 0, B(MMIO_RBX))                                 \
+  A("and (%rbx), %r15w", MMIO_AND, 2, 0, MMIO_R15, 0, 1, 0, B(MMIO_RBX))                               \
+  A("sub %r12d, (%rbx)", MMIO_SUB, 4, 1, MMIO_R12, 0, 0, 0, B(MMIO_RBX))                               \
+  A("sub (%rbx), %r13b", MMIO_SUB, 1, 0, MMIO_R13, 0, 1, 0, B(MMIO_RBX))                               \
+  A("xor %dil, (%rbx)", MMIO_XOR, 1, 1, MMIO_RDI, 0, 0, 0, B(MMIO_RBX))                                \
+  A("xor (%rbx), %rax", MMIO_XOR, 8, 0, MMIO_RAX, 0, 1, 0, B(MMIO_RBX))                                \
+  A("cmp %eax, (%rbx)", MMIO_CMP, 4, 0, MMIO_RAX, 0, 0, 0, B(MMIO_RBX))                                \
+  A("cmp (%rbx), %r10", MMIO_CMP, 8, 0, MMIO_R10, 0, 1, 0, B(MMIO_RBX))                                \
+  A("cmp %ch, (%rbx)", MMIO_CMP, 1, 0, MMIO_RCX, 1, 0, 0, B(MMIO_RBX))                                 \
+  A("test %ecx, (%rbx)", MMIO_TEST, 4, 0, MMIO_RCX, 0, 0, 0, B(MMIO_RBX))                              \
+  A("test %r8w, (%rbx)", MMIO_TEST, 2, 0, MMIO_R8, 0, 0, 0, B(MMIO_RBX))                               \
+  A("test %bh, (%rsi)", MMIO_TEST, 1, 0, MMIO_RBX, 1, 0, 0, B(MMIO_RSI))                               \
+  A("addl $0x12345678, (%rbx)", MMIO_ADD, 4, 1, NO, 0, 0, 0x12345678, B(MMIO_RBX))                     \
+  A("orw $0x8001, (%rbx)", MMIO_OR, 2, 1, NO, 0, 0, 0x8001, B(MMIO_RBX))                               \
+  A("andb $0xf0, (%rbx)", MMIO_AND, 1, 1, NO, 0, 0, 0xf0, B(MMIO_RBX))                                 \
+  A("subq $-5, (%rbx)", MMIO_SUB, 8, 1, NO, 0, 0, (uint64_t)-5, B(MMIO_RBX))                           \
+  A("subw $-5, (%rbx)", MMIO_SUB, 2, 1, NO, 0, 0, 0xfffb, B(MMIO_RBX))                                 \
+  A("xorq $0x7fffffff, (%rbx)", MMIO_XOR, 8, 1, NO, 0, 0, 0x7fffffff, B(MMIO_RBX))                     \
+  A("xorq $-0x80000000, (%rbx)", MMIO_XOR, 8, 1, NO, 0, 0, 0xffffffff80000000, B(MMIO_RBX))            \
+  A("cmpl $0, (%rbx)", MMIO_CMP, 4, 0, NO, 0, 0, 0, B(MMIO_RBX))                                       \
+  A("cmpb $0x80, (%rbx)", MMIO_CMP, 1, 0, NO, 0, 0, 0x80, B(MMIO_RBX))                                 \
+  A("adcl $1, (%rbx)", MMIO_ADC, 4, 1, NO, 0, 0, 1, B(MMIO_RBX))                                       \
+  A("sbbq $-1, (%rbx)", MMIO_SBB, 8, 1, NO, 0, 0, ~0ULL, B(MMIO_RBX))                                  \
+  A("testb $1, (%rbx)", MMIO_TEST, 1, 0, NO, 0, 0, 1, B(MMIO_RBX))                                     \
+  A("testl $0x80000000, (%rbx)", MMIO_TEST, 4, 0, NO, 0, 0, 0x80000000, B(MMIO_RBX))                   \
+  A("testq $-1, (%rbx)", MMIO_TEST, 8, 0, NO, 0, 0, ~0ULL, B(MMIO_RBX))                                \
+  A("testw $0x8000, (%rbx)", MMIO_TEST, 2, 0, NO, 0, 0, 0x8000, B(MMIO_RBX))                           \
+  A("incl (%rbx)", MMIO_INC, 4, 1, NO, 0, 0, 0, B(MMIO_RBX))                                           \
+  A("decb (%rbx)", MMIO_DEC, 1, 1, NO, 0, 0, 0, B(MMIO_RBX))                                           \
+  A("incq (%rbx)", MMIO_INC, 8, 1, NO, 0, 0, 0, B(MMIO_RBX))                                           \
+  A("decw (%rbx)", MMIO_DEC, 2, 1, NO, 0, 0, 0, B(MMIO_RBX))                                           \
+  A("notl (%rbx)", MMIO_NOT, 4, 1, NO, 0, 0, 0, B(MMIO_RBX))                                           \
+  A("notw (%rbx)", MMIO_NOT, 2, 1, NO, 0, 0, 0, B(MMIO_RBX))                                           \
+  A("negq (%rbx)", MMIO_NEG, 8, 1, NO, 0, 0, 0, B(MMIO_RBX))                                           \
+  A("negb (%rbx)", MMIO_NEG, 1, 1, NO, 0, 0, 0, B(MMIO_RBX))                                           \
+  A("add 8(%rbx,%rcx,4), %r11d", MMIO_ADD, 4, 0, MMIO_R11, 0, 1, 0, MMIO_RBX, MMIO_RCX, 4, 8, 0, 0, DEF) \
+  A("orl $0x40, -0x10(%r13)", MMIO_OR, 4, 1, NO, 0, 0, 0x40, MMIO_R13, NO, 1, -0x10, 0, 0, DEF)
+
 #define EMIT_FORM(text, ...) EMIT(forms, text)
 #define EMIT_REFUSED(text) EMIT(refused, text)
+#define EMIT_ALU(text, ...) EMIT(alus, text)
 __asm__(TABLE_START(forms) EACH_REG(EMIT_FORM, REG_FORMS) OTHER_FORMS(EMIT_FORM) TABLE_END(forms)
-        TABLE_START(refused) REFUSED(EMIT_REFUSED) TABLE_END(refused));
+        TABLE_START(refused) REFUSED(EMIT_REFUSED) TABLE_END(refused) TABLE_START(alus) ALU_FORMS(EMIT_ALU)
+        TABLE_END(alus));
 DECLARE_TABLE(forms)
 DECLARE_TABLE(refused)
+DECLARE_TABLE(alus)
 
 struct form {
   const char *text;
@@ -239,6 +302,16 @@ struct form {
 };
 #define FORM_ROW(text, ...) {text, __VA_ARGS__},
 static const struct form forms[] = {EACH_REG(FORM_ROW, REG_FORMS) OTHER_FORMS(FORM_ROW)};
+struct alu_form {
+  const char *text;
+  int op, width, store, reg, high_byte, reg_dest;
+  uint64_t imm;
+  int base, index, scale;
+  int64_t disp;
+  int rip_relative, addr32, segment;
+};
+#define ALU_ROW(text, ...) {text, __VA_ARGS__},
+static const struct alu_form alus[] = {ALU_FORMS(ALU_ROW)};
 #define REFUSED_ROW(text) text,
 static const char *const refused[] = {REFUSED(REFUSED_ROW)};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -274,6 +347,24 @@ static void test_decoder(void) {
     /* Never reads past what it is given: one byte short is refused. */
     if (mmio_decode(code, len - 1, &d) == 0) FAIL("%s [%s]: decoded from %zu bytes", f->text, bytes, len - 1);
   }
+  CHECK((size_t)(alus_index_end - alus_index) == COUNT(alus));
+  for (size_t i = 0; i < COUNT(alus); i++) {
+    const struct alu_form *f = &alus[i];
+    const uint8_t *code = alus_code + alus_index[i].offset;
+    size_t len = alus_index[i].length;
+    char bytes[64];
+    hex(bytes, code, len);
+    struct mmio_insn d;
+    if (mmio_decode(code, len, &d) != 0) FAIL("%s [%s]: refused", f->text, bytes);
+    if (d.length != len || d.op != f->op || d.width != f->width || d.store != f->store || d.reg != f->reg ||
+        d.high_byte != f->high_byte || d.reg_dest != f->reg_dest || (f->reg == NO && d.imm != f->imm) ||
+        d.mem.base != f->base || d.mem.index != f->index || d.mem.scale != f->scale || d.mem.disp != f->disp)
+      FAIL("%s [%s]: length %d op %d width %d store %d reg %d high %d reg_dest %d imm %#llx base %d index %d "
+           "scale %d disp %lld",
+           f->text, bytes, d.length, d.op, d.width, d.store, d.reg, d.high_byte, d.reg_dest,
+           (unsigned long long)d.imm, d.mem.base, d.mem.index, d.mem.scale, (long long)d.mem.disp);
+    if (mmio_decode(code, len - 1, &d) == 0) FAIL("%s [%s]: decoded from %zu bytes", f->text, bytes, len - 1);
+  }
   CHECK((size_t)(refused_index_end - refused_index) == COUNT(refused));
   for (size_t i = 0; i < COUNT(refused); i++) {
     const uint8_t *code = refused_code + refused_index[i].offset;
@@ -285,7 +376,7 @@ static void test_decoder(void) {
     if (mmio_decode(padded, sizeof padded, &d) == 0)
       FAIL("%s [%s]: decoded as length %d width %d, expected refused", refused[i], bytes, d.length, d.width);
   }
-  printf("t_mmio: decoder: %zu forms, %zu refused\n", COUNT(forms), COUNT(refused));
+  printf("t_mmio: decoder: %zu forms, %zu ALU forms, %zu refused\n", COUNT(forms), COUNT(alus), COUNT(refused));
 }
 
 /* ---- a register-file device ---------------------------------------------------------------- */
@@ -360,6 +451,26 @@ static void *map_none(void *hint, size_t len, int flags) {
   "mov %r14, 112(%rdi); mov %r15, 120(%rdi); pop %rax; mov %rax, 56(%rdi)\n"                  \
   "pop %rdi; pop %r15; pop %r14; pop %r13; pop %r12; pop %rbp; pop %rbx; ret\n"
 
+/* The same with the arithmetic flags in and out (regs[16]), for the ALU cases. */
+#define REGFILE_LOAD_FLAGS                                                                    \
+  "push %rbx; push %rbp; push %r12; push %r13; push %r14; push %r15; push %rdi\n"            \
+  "push 128(%rdi); popfq\n"                                                                   \
+  "mov 0(%rdi), %rax; mov 8(%rdi), %rcx; mov 16(%rdi), %rdx; mov 24(%rdi), %rbx\n"            \
+  "mov 40(%rdi), %rbp; mov 48(%rdi), %rsi; mov 64(%rdi), %r8; mov 72(%rdi), %r9\n"            \
+  "mov 80(%rdi), %r10; mov 88(%rdi), %r11; mov 96(%rdi), %r12; mov 104(%rdi), %r13\n"         \
+  "mov 112(%rdi), %r14; mov 120(%rdi), %r15; mov 56(%rdi), %rdi\n"
+#define REGFILE_STORE_FLAGS                                                                   \
+  "pushfq; push %rdi; mov 16(%rsp), %rdi\n"                                                   \
+  "mov %rax, 0(%rdi); mov %rcx, 8(%rdi); mov %rdx, 16(%rdi); mov %rbx, 24(%rdi)\n"            \
+  "mov %rbp, 40(%rdi); mov %rsi, 48(%rdi); mov %r8, 64(%rdi); mov %r9, 72(%rdi)\n"            \
+  "mov %r10, 80(%rdi); mov %r11, 88(%rdi); mov %r12, 96(%rdi); mov %r13, 104(%rdi)\n"         \
+  "mov %r14, 112(%rdi); mov %r15, 120(%rdi); pop %rax; mov %rax, 56(%rdi)\n"                  \
+  "pop %rax; mov %rax, 128(%rdi)\n"                                                           \
+  "pop %rdi; pop %r15; pop %r14; pop %r13; pop %r12; pop %rbp; pop %rbx; ret\n"
+#define EMIT_ALU_RUN(text, ...) EMIT(alu_runs, REGFILE_LOAD_FLAGS text "\n" REGFILE_STORE_FLAGS)
+__asm__(TABLE_START(alu_runs) ALU_FORMS(EMIT_ALU_RUN) TABLE_END(alu_runs));
+DECLARE_TABLE(alu_runs)
+
 /* Pages the live cases use: anywhere, at a fixed low address (absolute and 32-bit addressing),
    and in this program's .bss (RIP-relative). */
 #define FIXED_PAGE 0x10000000
@@ -433,6 +544,20 @@ static uint64_t segment_base(int segment) {
   return base;
 }
 
+/* Sets the base and index registers so that the memory operand's address is target. */
+static void aim(uint64_t regs[16], uint64_t target, int base, int index, int scale, int64_t disp, int segment,
+                int addr32) {
+  uint64_t address = target - segment_base(segment) - (uint64_t)disp;
+  if (base != NO) {
+    uint64_t i = index != NO ? rnd() % 64 : 0;
+    if (index != NO) regs[index] = i;
+    uint64_t b = address - i * (uint64_t)scale;
+    regs[base] = addr32 ? (b & 0xffffffff) | (rnd() << 32) : b; /* addr32 ignores the upper half */
+  } else if (index != NO) {
+    regs[index] = address / (uint64_t)scale;
+  }
+}
+
 /* x86-64's result of loading v (width bytes) into a register holding old. */
 static uint64_t loaded(const struct form *f, uint64_t old, uint64_t v) {
   uint64_t mask = f->width == 8 ? ~0ULL : (1ULL << (8 * f->width)) - 1;
@@ -469,15 +594,7 @@ static void test_live(void) {
       uint64_t regs[16], before[16];
       for (int r = 0; r < 16; r++) regs[r] = rnd();
       if (round == 0 && f->reg >= 0) regs[f->reg] = ~0ULL; /* shows what a load keeps or clears */
-      uint64_t address = target - segment_base(f->segment) - (uint64_t)f->disp;
-      if (f->base != NO) {
-        uint64_t index = f->index != NO ? rnd() % 64 : 0;
-        if (f->index != NO) regs[f->index] = index;
-        uint64_t base = address - index * (uint64_t)f->scale;
-        regs[f->base] = f->addr32 ? (base & 0xffffffff) | (rnd() << 32) : base;
-      } else if (f->index != NO) {
-        regs[f->index] = address / (uint64_t)f->scale;
-      }
+      aim(regs, target, f->base, f->index, f->scale, f->disp, f->segment, f->addr32);
       memcpy(before, regs, sizeof regs);
       uint64_t memory = 0;
       memcpy(&memory, dev->bytes + offset, (size_t)f->width);
@@ -505,6 +622,50 @@ static void test_live(void) {
           FAIL("%s (offset %#llx, memory %#llx): %s is %#llx, expected %#llx (was %#llx)", f->text,
                (unsigned long long)offset, (unsigned long long)memory, reg_names[r], (unsigned long long)regs[r],
                (unsigned long long)expect[r], (unsigned long long)before[r]);
+    }
+  }
+
+  /* ALU instructions: the CPU itself is the reference. Each runs once on the trapped page and
+     once on ordinary memory with the same contents, registers and flags; results must agree. */
+  CHECK((size_t)(alu_runs_index_end - alu_runs_index) == COUNT(alus));
+  uint8_t *plain = t_buffer(PAGE);
+  for (int round = 0; round < 50; round++) {
+    for (size_t i = 0; i < COUNT(alus); i++) {
+      const struct alu_form *f = &alus[i];
+      void (*run)(uint64_t *) = (void (*)(uint64_t *))(alu_runs_code + alu_runs_index[i].offset);
+      uint64_t offset = (rnd() % (REG_READ_CLEAR / 8)) * 8;
+      for (size_t k = 0; k < PAGE; k++) plain[k] = dev->bytes[k] = (uint8_t)rnd();
+      uint64_t value = rnd();
+      if (round % 4 == 1) value = 0; /* ZF, and CF of NEG */
+      if (round % 4 == 2) value = 1ULL << (8 * f->width - 1); /* OF of INC, DEC, NEG, SUB */
+      memcpy(dev->bytes + offset, &value, (size_t)f->width);
+      memcpy(plain + offset, &value, (size_t)f->width);
+      uint64_t trapped[17], native[17], before[17];
+      for (int r = 0; r < 16; r++) before[r] = round % 4 == 3 ? rnd() & 0x80000001 : rnd();
+      before[16] = 0x202 | (rnd() & 0x8d5);
+      memcpy(trapped, before, sizeof before);
+      aim(trapped, (uint64_t)(any + offset), f->base, f->index, f->scale, f->disp, f->segment, f->addr32);
+      memcpy(native, trapped, sizeof trapped);
+      native[f->base] += (uint64_t)plain - (uint64_t)any; /* every ALU case has a base register */
+      uint64_t accesses = atomic_load(&dev->accesses);
+      run(trapped);
+      run(native);
+      uint64_t after = 0, expect = 0;
+      memcpy(&after, dev->bytes + offset, (size_t)f->width);
+      memcpy(&expect, plain + offset, (size_t)f->width);
+      if (atomic_load(&dev->accesses) - accesses != (uint64_t)(f->store ? 2 : 1) || dev->last_store != f->store)
+        FAIL("%s: %llu device accesses, expected %d", f->text,
+             (unsigned long long)(atomic_load(&dev->accesses) - accesses), f->store ? 2 : 1);
+      if (after != expect)
+        FAIL("%s (value %#llx): memory %#llx, the CPU made %#llx", f->text, (unsigned long long)value,
+             (unsigned long long)after, (unsigned long long)expect);
+      if ((trapped[16] & 0x8d5) != (native[16] & 0x8d5))
+        FAIL("%s (value %#llx, flags in %#llx): flags %#llx, the CPU made %#llx", f->text, (unsigned long long)value,
+             (unsigned long long)before[16], (unsigned long long)trapped[16], (unsigned long long)native[16]);
+      for (int r = 0; r < 16; r++)
+        if (r != MMIO_RSP && r != f->base && trapped[r] != native[r])
+          FAIL("%s (value %#llx): %s is %#llx, the CPU made %#llx", f->text, (unsigned long long)value, reg_names[r],
+               (unsigned long long)trapped[r], (unsigned long long)native[r]);
     }
   }
 
@@ -548,7 +709,7 @@ static void test_live(void) {
   CHECK_ERRNO(mmio_trap_add((void *)-8, 16, &device_ops, dev), EINVAL);
   static const struct mmio_ops no_write = {device_read, NULL};
   CHECK_ERRNO(mmio_trap_add(any + PAGE, 8, &no_write, dev), EINVAL);
-  printf("t_mmio: live: %zu cases x 20 rounds\n", COUNT(lives));
+  printf("t_mmio: live: %zu cases x 20 rounds, %zu ALU cases x 50 rounds\n", COUNT(lives), COUNT(alus));
 }
 
 /* ---- SIGSEGV stays the program's ------------------------------------------------------------- */
@@ -673,10 +834,10 @@ static void load64(const void *p) {
 
 static void trap_refused_page(void) { CHECK(mmio_trap_add(refused_page, PAGE, &device_ops, &child_dev) == 0); }
 
-static void add_to_trapped(void) {
+static void xchg_with_trapped(void) {
   trap_refused_page();
-  uint32_t *p = (uint32_t *)(refused_page + 0x20);
-  __asm__ volatile("addl %1, %0" : "+m"(*p) : "r"(1u));
+  uint32_t v = 1;
+  __asm__ volatile("xchg %0, (%1)" : "+a"(v) : "b"(refused_page + 0x20) : "memory"); /* 87 03 */
 }
 
 static void unaligned(void) {
@@ -887,7 +1048,7 @@ int main(int argc, char **argv) {
   in_child("threads", threads, 0, NULL, NULL);
 
   /* Refused accesses: reported with the address and the instruction's bytes, then SIGSEGV. */
-  in_child("add", add_to_trapped, SIGSEGV, refusal(refused_page + 0x20), ": unsupported instruction (instruction bytes: 01 ");
+  in_child("xchg", xchg_with_trapped, SIGSEGV, refusal(refused_page + 0x20), ": unsupported instruction (instruction bytes: 87 03 ");
   in_child("unaligned", unaligned, SIGSEGV, refusal(refused_page + 0x22), ": unaligned access (instruction bytes: 8b ");
   in_child("crossing", crossing_end, SIGSEGV, refusal(refused_page + 0x100), ": the access crosses the end of the trapped range (");
   in_child("before", starting_before, SIGSEGV, "the access starts before the trapped range (", NULL);
