@@ -11,9 +11,10 @@
  *   ALU with memory, as LLVM folds volatile accesses (Rust's read_volatile/write_volatile, clang):
  *   00-3B ADD/OR/ADC/SBB/AND/SUB/XOR/CMP m,r and r,m   80/81/83 the same with an immediate
  *   84/85 TEST m,r   F6/F7 /0 TEST m,imm, /2 NOT, /3 NEG   FE/FF /0 INC, /1 DEC
+ *   C0/C1/D0-D3 ROL/ROR/RCL/RCR/SHL/SHR/SAR by an immediate, by 1 or by CL
  * with the prefixes 66 (16-bit operand), 67 (32-bit address), segment overrides, REX.W/R/X/B.
  * Not supported: other SSE and all AVX moves (16 bytes and more, MOVSS, VEX/EVEX), MMX, string
- * instructions, XCHG/XADD/CMPXCHG, BT*, shifts, MUL/DIV, CMOVcc, SETcc, PUSH/POP with memory, any
+ * instructions, XCHG/XADD/CMPXCHG, BT*, SHLD/SHRD, MUL/DIV, CMOVcc, SETcc, PUSH/POP with memory, any
  * LOCK/REP/XACQUIRE/XRELEASE prefix, register-only forms.
  */
 #ifndef IOMMUFD4J_MMIO_DECODE_H
@@ -42,14 +43,15 @@ enum mmio_segment { MMIO_SEG_DEFAULT, MMIO_SEG_FS, MMIO_SEG_GS }; /* ES/CS/SS/DS
 enum mmio_op {
   MMIO_MOV, /* a load or a store */
   MMIO_ADD, MMIO_OR, MMIO_ADC, MMIO_SBB, MMIO_AND, MMIO_SUB, MMIO_XOR, MMIO_CMP, /* encoding order */
-  MMIO_TEST, MMIO_INC, MMIO_DEC, MMIO_NOT, MMIO_NEG
+  MMIO_TEST, MMIO_INC, MMIO_DEC, MMIO_NOT, MMIO_NEG,
+  MMIO_ROL, MMIO_ROR, MMIO_RCL, MMIO_RCR, MMIO_SHL, MMIO_SHR, MMIO_SAR
 };
 
 /*
  * MOV: a load (memory to reg) or a store (reg or imm to memory).
  * Other operations: memory is read and combined with reg, imm (reg is MMIO_NO_REG) or nothing
- * (INC, DEC, NOT, NEG); the result goes to memory (store), to reg (reg_dest), or, for CMP and
- * TEST, nowhere: they only set flags.
+ * (INC, DEC, NOT, NEG); shifts and rotations by CL have reg RCX; the result goes to memory
+ * (store), to reg (reg_dest), or, for CMP and TEST, nowhere: they only set flags.
  */
 struct mmio_insn {
   uint8_t length;   /* bytes of the instruction */

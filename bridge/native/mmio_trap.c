@@ -220,6 +220,13 @@ static void perform_xmm(struct slot *s, uint64_t offset, const struct mmio_insn 
     ALU_ASM(mnemonic " %[x]", );                               \
     result = x;                                              \
   }
+#define SHIFT(mnemonic, T)                                   \
+  {                                                          \
+    T x = (T)dst;                                            \
+    uint8_t count = (uint8_t)src;                            \
+    ALU_ASM(mnemonic " %[n], %[x]", [n] "c"(count));          \
+    result = x;                                              \
+  }
 #define BY_WIDTH(M, mnemonic)              \
   switch (width) {                         \
     case 1: M(mnemonic, uint8_t) break;    \
@@ -245,6 +252,13 @@ static uint64_t alu(int op, unsigned width, uint64_t dst, uint64_t src, uint64_t
     case MMIO_DEC: BY_WIDTH(UNARY, "dec") break;
     case MMIO_NOT: BY_WIDTH(UNARY, "not") break;
     case MMIO_NEG: BY_WIDTH(UNARY, "neg") break;
+    case MMIO_ROL: BY_WIDTH(SHIFT, "rol") break;
+    case MMIO_ROR: BY_WIDTH(SHIFT, "ror") break;
+    case MMIO_RCL: BY_WIDTH(SHIFT, "rcl") break;
+    case MMIO_RCR: BY_WIDTH(SHIFT, "rcr") break;
+    case MMIO_SHL: BY_WIDTH(SHIFT, "shl") break;
+    case MMIO_SHR: BY_WIDTH(SHIFT, "shr") break;
+    case MMIO_SAR: BY_WIDTH(SHIFT, "sar") break;
   }
   *eflags = (*eflags & ~ARITHMETIC_FLAGS) | (flags & ARITHMETIC_FLAGS);
   return result;

@@ -194,7 +194,8 @@ struct span {
   X("xadd %eax, (%rbx)")                                       \
   X("cmpxchg %ecx, (%rbx)")                                    \
   X("btl $3, (%rbx)")                                          \
-  X("shll (%rbx)")                                             \
+  X("shldl $3, %eax, (%rbx)")                                  \
+  X(".byte 0xd1, 0x33")             /* D1 /6 */                \
   X("mull (%rbx)")                                             \
   X("imul (%rbx), %eax")                                       \
   X("lock addl $1, (%rbx)")                                    \
@@ -280,7 +281,17 @@ struct span {
   A("negq (%rbx)", MMIO_NEG, 8, 1, NO, 0, 0, 0, B(MMIO_RBX))                                           \
   A("negb (%rbx)", MMIO_NEG, 1, 1, NO, 0, 0, 0, B(MMIO_RBX))                                           \
   A("add 8(%rbx,%rcx,4), %r11d", MMIO_ADD, 4, 0, MMIO_R11, 0, 1, 0, MMIO_RBX, MMIO_RCX, 4, 8, 0, 0, DEF) \
-  A("orl $0x40, -0x10(%r13)", MMIO_OR, 4, 1, NO, 0, 0, 0x40, MMIO_R13, NO, 1, -0x10, 0, 0, DEF)
+  A("orl $0x40, -0x10(%r13)", MMIO_OR, 4, 1, NO, 0, 0, 0x40, MMIO_R13, NO, 1, -0x10, 0, 0, DEF)    \
+  A("shll (%rbx)", MMIO_SHL, 4, 1, NO, 0, 0, 1, B(MMIO_RBX))                                           \
+  A("shrb $3, (%rbx)", MMIO_SHR, 1, 1, NO, 0, 0, 3, B(MMIO_RBX))                                       \
+  A("sarw %cl, (%rbx)", MMIO_SAR, 2, 1, MMIO_RCX, 0, 0, 0, B(MMIO_RBX))                                \
+  A("sarq %cl, (%rbx)", MMIO_SAR, 8, 1, MMIO_RCX, 0, 0, 0, B(MMIO_RBX))                                \
+  A("rolq $7, (%rbx)", MMIO_ROL, 8, 1, NO, 0, 0, 7, B(MMIO_RBX))                                       \
+  A("rorl %cl, (%rbx)", MMIO_ROR, 4, 1, MMIO_RCX, 0, 0, 0, B(MMIO_RBX))                                \
+  A("rclb (%rbx)", MMIO_RCL, 1, 1, NO, 0, 0, 1, B(MMIO_RBX))                                           \
+  A("rcrq $2, (%rbx)", MMIO_RCR, 8, 1, NO, 0, 0, 2, B(MMIO_RBX))                                       \
+  A("shlw $17, (%rbx)", MMIO_SHL, 2, 1, NO, 0, 0, 17, B(MMIO_RBX))                                     \
+  A("rclw %cl, (%rbx)", MMIO_RCL, 2, 1, MMIO_RCX, 0, 0, 0, B(MMIO_RBX))
 
 #define EMIT_FORM(text, ...) EMIT(forms, text)
 #define EMIT_REFUSED(text) EMIT(refused, text)
