@@ -78,13 +78,17 @@ static void set_register(struct mmio_insn *insn, int reg, int width, int rex) {
   insn->reg = (int8_t)reg;
 }
 
-/* ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST, INC, DEC, NOT, NEG, shifts and rotations with a
-   memory operand. */
+/* The opcodes of ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST, INC, DEC, NOT, NEG, shifts and
+   rotations (the ModRM reg field picks some of them). Even ones are the 8-bit forms. */
+static int is_alu(int b) {
+  return (b < 0x40 && (b & 7) < 4) || (b >= 0x80 && b <= 0x85 && b != 0x82) || b == 0xc0 || b == 0xc1 ||
+         (b >= 0xd0 && b <= 0xd3) || b == 0xf6 || b == 0xf7 || b == 0xfe || b == 0xff;
+}
+
 static int decode_alu(struct cursor *c, int b, int opwidth, int rex, struct mmio_insn *insn) {
   int reg = 0;
   if (modrm(c, rex, insn, &reg) < 0) return -1;
-  int byte_form = b < 0x40 ? !(b & 1) : b == 0x80 || b == 0x84 || b == 0xf6 || b == 0xfe || b == 0xc0 || b == 0xd0 || b == 0xd2;
-  insn->width = insn->reg_width = byte_form ? 1 : (uint8_t)opwidth;
+  insn->width = insn->reg_width = (b & 1) ? (uint8_t)opwidth : 1;
   int imm_bytes = insn->width == 1 ? 1 : insn->width == 2 ? 2 : 4;
   if (b < 0x40) { /* op r/m, r (direction bit clear) or op r, r/m */
     insn->op = (uint8_t)(MMIO_ADD + (b >> 3));
@@ -102,7 +106,8 @@ static int decode_alu(struct cursor *c, int b, int opwidth, int rex, struct mmio
     insn->op = (uint8_t)group3[reg & 7];
     if (insn->op == MMIO_TEST && immediate(c, imm_bytes, insn->width, &insn->imm) < 0) return -1;
   } else if (b == 0xc0 || b == 0xc1 || (b >= 0xd0 && b <= 0xd3)) { /* by imm8, by 1, by CL */
-    static const int8_t group2[8] = {MMIO_ROL, MMIO_ROR, MMIO_RCL, MMIO_RCR, MMIO_SHL, MMIO_SHR, -1, MMIO_SAR};
+    static const int8_t group2[8] = {MMIO_ROL, MMIO_ROR, MMIO_RCL, MMIO_RCR,
+                                     MMIO_SHL, MMIO_SHR, -1,       MMIO_SAR};
     if (group2[reg & 7] < 0) return -1; /* /6: an undocumented SHL */
     insn->op = (uint8_t)group2[reg & 7];
     if (b >= 0xd2)
@@ -123,9 +128,7 @@ static int decode_alu(struct cursor *c, int b, int opwidth, int rex, struct mmio
 static int decode_one_byte(struct cursor *c, int b, int opsize16, int rex, struct mmio_insn *insn) {
   int opwidth = rex & 8 ? 8 : opsize16 ? 2 : 4;
   int reg = 0;
-  if ((b < 0x40 && (b & 7) < 4) || b == 0x80 || b == 0x81 || b == 0x83 || b == 0x84 || b == 0x85 ||
-      b == 0xf6 || b == 0xf7 || b == 0xfe || b == 0xff || b == 0xc0 || b == 0xc1 || (b >= 0xd0 && b <= 0xd3))
-    return decode_alu(c, b, opwidth, rex, insn);
+  if (is_alu(b)) return decode_alu(c, b, opwidth, rex, insn);
   switch (b) {
     case 0x88: /* MOV r/m8, r8 */
     case 0x8a: /* MOV r8, r/m8 */

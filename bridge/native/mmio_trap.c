@@ -168,8 +168,13 @@ static uint64_t effective_address(const struct mmio_insn *insn, const greg_t *g,
   return a + segment_base(insn->mem.segment);
 }
 
-/* Writes a load's value (already extended to reg_width) as x86-64 does: a 32-bit destination
-   clears the upper half, 8- and 16-bit ones keep the rest of the register. */
+/* The register operand's value (AH..BH: bits 8-15 of RAX..RBX). */
+static uint64_t register_value(const greg_t *g, const struct mmio_insn *insn) {
+  return (uint64_t)g[greg_of[insn->reg]] >> (insn->high_byte ? 8 : 0);
+}
+
+/* Writes a loaded value or an ALU result (extended to reg_width) as x86-64 does: a 32-bit
+   destination clears the upper half, 8- and 16-bit ones keep the rest of the register. */
 static void write_register(greg_t *g, const struct mmio_insn *insn, uint64_t v) {
   uint64_t *r = (uint64_t *)&g[greg_of[insn->reg]];
   switch (insn->reg_width) {
@@ -204,35 +209,37 @@ static void perform_xmm(struct slot *s, uint64_t offset, const struct mmio_insn 
 /* The operation runs on this CPU with the program's arithmetic flags as input (ADC, SBB, and INC
    and DEC keep CF), so result and flags are exactly the CPU's, including the flags the manuals
    leave undefined. The asm steps over the red zone before it pushes. */
-#define ALU_ASM(text, ...)                                                                    \
-  __asm__ volatile("lea -128(%%rsp), %%rsp\n\tpush %[f]\n\tpopfq\n\t" text                    \
-                   "\n\tpushfq\n\tpop %[f]\n\tlea 128(%%rsp), %%rsp"                            \
-                   : [x] "+r"(x), [f] "+r"(flags) : __VA_ARGS__ : "cc", "memory")
-#define BINARY(mnemonic, T)                                  \
-  {                                                          \
-    T x = (T)dst, y = (T)src;                                \
-    ALU_ASM(mnemonic " %[y], %[x]", [y] "r"(y));              \
-    result = x;                                              \
+#define ALU_ASM(text, ...)                                                          \
+  __asm__ volatile("lea -128(%%rsp), %%rsp\n\tpush %[f]\n\tpopfq\n\t" text          \
+                   "\n\tpushfq\n\tpop %[f]\n\tlea 128(%%rsp), %%rsp"                  \
+                   : [x] "+r"(x), [f] "+r"(flags)                                   \
+                   : __VA_ARGS__                                                    \
+                   : "cc", "memory")
+#define BINARY(mnemonic, T)                      \
+  {                                              \
+    T x = (T)dst, y = (T)src;                    \
+    ALU_ASM(mnemonic " %[y], %[x]", [y] "r"(y)); \
+    result = x;                                  \
   }
-#define UNARY(mnemonic, T)                                   \
-  {                                                          \
-    T x = (T)dst;                                            \
-    ALU_ASM(mnemonic " %[x]", );                               \
-    result = x;                                              \
+#define UNARY(mnemonic, T)         \
+  {                                \
+    T x = (T)dst;                  \
+    ALU_ASM(mnemonic " %[x]", );   \
+    result = x;                    \
   }
-#define SHIFT(mnemonic, T)                                   \
-  {                                                          \
-    T x = (T)dst;                                            \
-    uint8_t count = (uint8_t)src;                            \
-    ALU_ASM(mnemonic " %[n], %[x]", [n] "c"(count));          \
-    result = x;                                              \
+#define SHIFT(mnemonic, T)                           \
+  {                                                  \
+    T x = (T)dst;                                    \
+    uint8_t count = (uint8_t)src;                    \
+    ALU_ASM(mnemonic " %[n], %[x]", [n] "c"(count)); \
+    result = x;                                      \
   }
-#define BY_WIDTH(M, mnemonic)              \
-  switch (width) {                         \
-    case 1: M(mnemonic, uint8_t) break;    \
-    case 2: M(mnemonic, uint16_t) break;   \
-    case 4: M(mnemonic, uint32_t) break;   \
-    default: M(mnemonic, uint64_t) break;  \
+#define BY_WIDTH(M, mnemonic)             \
+  switch (width) {                        \
+    case 1: M(mnemonic, uint8_t) break;   \
+    case 2: M(mnemonic, uint16_t) break;  \
+    case 4: M(mnemonic, uint32_t) break;  \
+    default: M(mnemonic, uint64_t) break; \
   }
 
 /* dst op src on width bytes; *eflags: the program's flags, updated. */
@@ -264,12 +271,12 @@ static uint64_t alu(int op, unsigned width, uint64_t dst, uint64_t src, uint64_t
   return result;
 }
 
-/* One read of the register, then (unless only flags change) one write: what the CPU does for a
-   read-modify-write instruction without LOCK. */
+/* One read of the device register, then (unless only flags change) one write: what the CPU
+   does for a read-modify-write instruction without LOCK. */
 static void perform_alu(struct slot *s, uint64_t offset, const struct mmio_insn *insn, greg_t *g) {
   unsigned width = insn->width;
   uint64_t memory = low_bytes(s->ops->read(s->opaque, offset, width), width);
-  uint64_t operand = insn->reg == MMIO_NO_REG ? insn->imm : (uint64_t)g[greg_of[insn->reg]] >> (insn->high_byte ? 8 : 0);
+  uint64_t operand = insn->reg == MMIO_NO_REG ? insn->imm : register_value(g, insn);
   uint64_t eflags = (uint64_t)g[REG_EFL];
   if (insn->reg_dest) {
     uint64_t result = alu(insn->op, width, operand, memory, &eflags);
@@ -289,7 +296,7 @@ static void perform(struct slot *s, uint64_t offset, const struct mmio_insn *ins
   } else if (insn->op != MMIO_MOV) {
     perform_alu(s, offset, insn, g);
   } else if (insn->store) {
-    uint64_t v = insn->reg == MMIO_NO_REG ? insn->imm : (uint64_t)g[greg_of[insn->reg]] >> (insn->high_byte ? 8 : 0);
+    uint64_t v = insn->reg == MMIO_NO_REG ? insn->imm : register_value(g, insn);
     s->ops->write(s->opaque, offset, width, low_bytes(v, width));
   } else {
     uint64_t v = low_bytes(s->ops->read(s->opaque, offset, width), width);
@@ -424,7 +431,8 @@ static int install_handler(void) {
   ours.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
   sigfillset(&ours.sa_mask);
   static const int synchronous[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS};
-  for (size_t i = 0; i < sizeof synchronous / sizeof synchronous[0]; i++) sigdelset(&ours.sa_mask, synchronous[i]);
+  for (size_t i = 0; i < sizeof synchronous / sizeof synchronous[0]; i++)
+    sigdelset(&ours.sa_mask, synchronous[i]);
   sigset_t old;
   program_lock_take(&old);
   int r = 0;
