@@ -4,10 +4,12 @@
  *    every register, every addressing form and prefix, and instructions it must refuse;
  *  - live accesses through PROT_NONE pages trapped with a register-file device: each form run on
  *    each register with random register contents, checking the model saw the exact access, the
- *    destination got x86-64's result and every other register kept its value;
+ *    destination got x86-64's result and every other register kept its value; each ALU form run
+ *    trapped and on ordinary memory, which must agree on registers, flags and memory;
  *  - SIGSEGV staying the program's (handlers installed before and after the trap, signal(),
  *    SA_RESETHAND, SIG_DFL, SIG_IGN, sent signals), refused accesses (reported, then SIGSEGV),
- *    and threads hammering trapped registers while another adds and removes a range.
+ *    threads hammering trapped registers while another adds and removes a range, and removal
+ *    waiting for a handler still in the model.
  * `t_mmio bench [N]` prints the median cost of one trapped 4-byte load instead.
  * T_SEED=n repeats a run's random choices.
  */
@@ -934,6 +936,34 @@ static void threads(void) {
   CHECK(atomic_load(&dev.accesses) == (uint64_t)THREADS * ITERATIONS * 3);
 }
 
+/* mmio_trap_remove returns only after a handler that is using the range has finished. */
+static _Atomic int slow_state; /* 1: a read has started, 2: it has finished */
+
+static uint64_t slow_read(void *opaque, uint64_t offset, unsigned width) {
+  atomic_store(&slow_state, 1);
+  struct timespec pause = {0, 100 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  atomic_store(&slow_state, 2);
+  return 42;
+}
+
+static void *read_slow(void *page) {
+  if (*(volatile uint32_t *)page != 42) FAIL("the slow read returned the wrong value");
+  return NULL;
+}
+
+static void remove_waits_for_handlers(void) {
+  static const struct mmio_ops slow_ops = {slow_read, device_write};
+  uint8_t *page = map_none(NULL, PAGE, 0);
+  CHECK(mmio_trap_add(page, PAGE, &slow_ops, NULL) == 0);
+  pthread_t reader;
+  CHECK(pthread_create(&reader, NULL, read_slow, page) == 0);
+  while (atomic_load(&slow_state) == 0) sched_yield();
+  CHECK(mmio_trap_remove(page) == 0);
+  CHECK(atomic_load(&slow_state) == 2);
+  CHECK(pthread_join(reader, NULL) == 0);
+}
+
 /* ---- running cases in children --------------------------------------------------------------- */
 
 /* Runs fn in a child; it must exit 0 (signal 0) or die by signal, with expect and expect_too in
@@ -1057,6 +1087,7 @@ int main(int argc, char **argv) {
   in_child("SIG_DFL", default_action_kills, SIGSEGV, NULL, NULL);
   in_child("SIG_IGN", ignored_fault_kills, SIGSEGV, NULL, NULL);
   in_child("threads", threads, 0, NULL, NULL);
+  in_child("remove", remove_waits_for_handlers, 0, NULL, NULL);
 
   /* Refused accesses: reported with the address and the instruction's bytes, then SIGSEGV. */
   in_child("xchg", xchg_with_trapped, SIGSEGV, refusal(refused_page + 0x20), ": unsupported instruction (instruction bytes: 87 03 ");
