@@ -3,7 +3,6 @@ package org.iommufd4j;
 import static org.iommufd4j.TypedCalls.runLong;
 
 import java.lang.foreign.MemorySegment;
-import org.iommufd4j.engine.DmaFault;
 
 /** {@link EmulatedDevice} on the embedded engine. */
 final class DeviceHandle implements EmulatedDevice {
@@ -57,11 +56,7 @@ final class DeviceHandle implements EmulatedDevice {
 
   private void dma(long iova, MemorySegment buffer, boolean write) {
     checkOpen();
-    try {
-      owner.context().dma(id, iova, buffer, write);
-    } catch (DmaFault f) {
-      throw new IommuFaultException(f.reason(), f.iova());
-    }
+    owner.context().dma(id, iova, buffer, write);
   }
 
   @Override

@@ -366,7 +366,7 @@ public final class Context {
 
   /** The HWPT id device {@code devId} is attached to, or 0. */
   public int attachedHwpt(int devId) {
-    Hwpt h = device(devId).attached;
+    HwptObject h = device(devId).attached;
     return h == null ? 0 : h.id;
   }
 
@@ -375,7 +375,7 @@ public final class Context {
     return device(devId).translate(iova);
   }
 
-  /** DMA by device {@code devId}; {@link DmaFault} when the IOMMU refuses it. */
+  /** DMA by device {@code devId}; {@link org.iommufd4j.IommuFaultException} when the IOMMU refuses it. */
   public void dma(int devId, long iova, java.lang.foreign.MemorySegment buffer, boolean write) {
     device(devId).dma(iova, buffer, write);
   }

@@ -5,7 +5,7 @@ package org.iommufd4j.engine;
  * and every attached device holds one on it. Automatic HWPTs (created by a device attach to an
  * IOAS, §2.7) are destroyed as soon as their last device leaves.
  */
-final class HwPagetable extends Hwpt {
+final class HwPagetable extends HwptObject {
   final IoasObject ioas;
   final Domain domain;
   final boolean auto;

@@ -5,7 +5,7 @@ package org.iommufd4j.engine;
  * NEST_PARENT, on which it holds a reference. Devices attach to it as to a paging HWPT; their
  * reserved regions go to the parent's IOAS.
  */
-final class NestedHwPagetable extends Hwpt {
+final class NestedHwPagetable extends HwptObject {
   final HwPagetable parent;
   final MockNestedDomain domain;
 

@@ -92,7 +92,7 @@ public final class Selftest {
         if (target == null) {
           throw ErrnoException.of(ENOENT, "no object with id " + Integer.toUnsignedString(id));
         }
-        Hwpt hwpt = device.attach(target);
+        HwptObject hwpt = device.attach(target);
         ids = new MockDomainIds(stdev.id, hwpt.id, device.id);
         if (!respond.respond(ids)) {
           throw ErrnoException.of(EFAULT, "cannot write the mock domain ids");
@@ -238,7 +238,7 @@ public final class Selftest {
     int flags = FaultObject.FLAG_LAST_PAGE | (pasid != 0 ? FaultObject.FLAG_PASID_VALID : 0);
     attachLock.lock();
     try {
-      Hwpt hwpt = device.attached;
+      HwptObject hwpt = device.attached;
       // With a PASID only a nested attachment takes it: the mock keeps PASID tables in user space.
       if (hwpt == null || hwpt.fault == null
           || (pasid != 0 && !(hwpt instanceof NestedHwPagetable))) {

@@ -6,12 +6,12 @@ package org.iommufd4j.engine;
  * I/O page faults of its devices to a FAULT object (§7.6), holding a reference on it; in 6.12
  * only nested HWPTs are created with one (§7.1).
  */
-abstract sealed class Hwpt extends IommufdObject permits HwPagetable, NestedHwPagetable {
+abstract sealed class HwptObject extends IommufdObject permits HwPagetable, NestedHwPagetable {
   final Context ctx;
   /** Set before publication and then fixed; null when faults are not routed anywhere. */
   FaultObject fault;
 
-  Hwpt(ObjectType type, Context ctx) {
+  HwptObject(ObjectType type, Context ctx) {
     super(type);
     this.ctx = ctx;
   }
