@@ -120,7 +120,9 @@ final class SnapshotWalker {
         reserved.add(reserved(r, hwptOf));
       }
       List<AreaState> areas = new ArrayList<>(iopt.areas.size());
-      iopt.areas.forEach(a -> areas.add(area(a)));
+      for (Area a : iopt.areas) {
+        areas.add(area(a));
+      }
       List<Integer> accessIds = new ArrayList<>();
       for (Access a : iopt.accesses()) {
         accessIds.add(a.id);

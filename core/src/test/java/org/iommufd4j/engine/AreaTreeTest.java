@@ -74,6 +74,11 @@ class AreaTreeTest {
         }
       }
       assertThat(f).as(ctx).isSameAs(r);
+      assertThat(tree).as(ctx).containsExactlyElementsOf(ref.values());
+      long last = probe + len - 1;
+      assertThat(tree.overlapping(probe, last)).as(ctx).containsExactlyElementsOf(
+          ref.values().stream().filter(a -> Unsigned.intersects(a.iova, a.last, probe, last))
+              .toList());
     }
   }
 }

@@ -51,8 +51,10 @@ public final class EngineInspector {
   private static IoasView view(IoasObject ioas) {
     IoPagetable iopt = ioas.iopt;
     List<AreaView> areas = new ArrayList<>(iopt.areas.size());
-    iopt.areas.forEach(a -> areas.add(new AreaView(a.iova, a.last, a.prot(), a.pages,
-        a.pages.base, a.pages.writable, a.pagesOffset)));
+    for (Area a : iopt.areas) {
+      areas.add(new AreaView(a.iova, a.last, a.prot(), a.pages, a.pages.base, a.pages.writable,
+          a.pagesOffset));
+    }
     List<RangeView> reserved = new ArrayList<>();
     for (ReservedRanges.Range r : iopt.reserved.ranges()) {
       reserved.add(new RangeView(r.start(), r.last()));
