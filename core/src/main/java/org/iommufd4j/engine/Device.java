@@ -19,7 +19,8 @@ final class Device extends IommufdObject {
   /** {@code MOCK_PASID_WIDTH} of later kernels (§6.7). */
   static final int MOCK_PASID_WIDTH = 20;
 
-  final Context ctx;
+  private final ObjectTable table;
+  private final Host host;
   final int flags;
   /** The IOMMU hardware in front of the device. */
   final DomainSpec spec;
@@ -28,13 +29,10 @@ final class Device extends IommufdObject {
   /** The HWPT the device is attached to; guarded by the context's attach lock. */
   HwptObject attached;
 
-  Device(Context ctx, int flags) {
-    this(ctx, flags, DomainSpec.SELFTEST_MOCK);
-  }
-
-  Device(Context ctx, int flags, DomainSpec spec) {
+  Device(ObjectTable table, Host host, int flags, DomainSpec spec) {
     super(ObjectType.DEVICE);
-    this.ctx = ctx;
+    this.table = table;
+    this.host = host;
     this.flags = flags;
     this.spec = spec;
     this.users = 2; // the table's and the binding driver's
@@ -98,7 +96,7 @@ final class Device extends IommufdObject {
       } finally {
         ioas.lock.unlock();
       }
-      HwPagetable h = HwPagetable.create(ctx, ioas, spec.newDomain(hugeIova(), false), true,
+      HwPagetable h = HwPagetable.create(table, ioas, spec.newDomain(hugeIova(), false), true,
           false);
       created[0] = h;
       return h;
@@ -116,9 +114,9 @@ final class Device extends IommufdObject {
     HwptObject h = resolve(target, created);
     reserveRegions(h, created[0]);
     attached = h;
-    ctx.table.addUser(h);
+    table.addUser(h);
     if (created[0] != null) {
-      ctx.table.publish(h);
+      table.publish(h);
     }
     return h;
   }
@@ -146,7 +144,7 @@ final class Device extends IommufdObject {
       ioas.iopt.reserved.removeOwner(this);
       ioas.lock.unlock();
       if (created != null) {
-        ctx.table.abort(created);
+        table.abort(created);
         created.destroy();
       }
       throw e;
@@ -180,9 +178,9 @@ final class Device extends IommufdObject {
     HwptObject old = attached;
     reserveRegions(h, created[0]);
     attached = h;
-    ctx.table.addUser(h);
+    table.addUser(h);
     if (created[0] != null) {
-      ctx.table.publish(h);
+      table.publish(h);
     }
     if (old != null) {
       if (old.paging().ioas != h.paging().ioas) {
@@ -206,8 +204,8 @@ final class Device extends IommufdObject {
     if (h.fault != null) {
       h.fault.abandon(this); // §7.6: its faults are answered INVALID when it leaves
     }
-    ctx.table.removeUser(h);
-    if (h instanceof HwPagetable p && p.auto && ctx.table.removeIfUnused(p)) {
+    table.removeUser(h);
+    if (h instanceof HwPagetable p && p.auto && table.removeIfUnused(p)) {
       p.destroy();
     }
   }
@@ -240,7 +238,7 @@ final class Device extends IommufdObject {
           throw new IommuFaultException(write ? Reason.WRITE_DENIED : Reason.READ_DENIED, at);
         }
         long chunk = Math.min(n - done, step - (at & (step - 1)));
-        var memory = ctx.host.memoryOf(pa);
+        var memory = host.memoryOf(pa);
         var slice = buffer.asSlice(done, chunk);
         long va = Host.virtualAddress(pa);
         boolean ok = memory != null && (write ? memory.write(va, slice) : memory.read(va, slice));

@@ -15,14 +15,14 @@ final class DirtyTracking {
   /** {@code IOMMU_HWPT_DIRTY_TRACKING_ENABLE}. */
   static final int ENABLE = 1;
 
-  private final Context ctx;
+  private final ObjectTable table;
 
-  DirtyTracking(Context ctx) {
-    this.ctx = ctx;
+  DirtyTracking(ObjectTable table) {
+    this.table = table;
   }
 
   private HwPagetable paging(int hwptId) {
-    return (HwPagetable) ctx.table.get(hwptId, ObjectType.HWPT_PAGING);
+    return (HwPagetable) table.get(hwptId, ObjectType.HWPT_PAGING);
   }
 
   /** §7.3. */

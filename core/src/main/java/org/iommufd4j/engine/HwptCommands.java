@@ -29,7 +29,7 @@ public final class HwptCommands {
 
   HwptCommands(Context ctx) {
     this.ctx = ctx;
-    this.dirty = new DirtyTracking(ctx);
+    this.dirty = new DirtyTracking(ctx.table);
   }
 
   // ---- IOMMU_HWPT_ALLOC (§7.1) -------------------------------------------------------------
@@ -97,7 +97,7 @@ public final class HwptCommands {
     if (r.dataLen() != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "a paging domain takes no driver data");
     }
-    return HwPagetable.create(ctx, ioas, device.spec.newDomain(device.hugeIova(), dirtyTracking),
+    return HwPagetable.create(ctx.table, ioas, device.spec.newDomain(device.hugeIova(), dirtyTracking),
         false, (r.flags() & HwptAllocRequest.NEST_PARENT) != 0);
   }
 
@@ -122,7 +122,7 @@ public final class HwptCommands {
       throw ErrnoException.of(EINVAL, "data_len=" + Integer.toUnsignedString(r.dataLen()));
     }
     int iotlb = selftestData.getAsInt();
-    NestedHwPagetable hwpt = new NestedHwPagetable(ctx, parent, new MockNestedDomain(iotlb));
+    NestedHwPagetable hwpt = new NestedHwPagetable(ctx.table, parent, new MockNestedDomain(iotlb));
     ctx.table.reserve(hwpt);
     ctx.table.addUser(parent);
     return hwpt;

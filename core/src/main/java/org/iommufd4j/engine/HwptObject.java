@@ -7,13 +7,13 @@ package org.iommufd4j.engine;
  * only nested HWPTs are created with one (§7.1).
  */
 abstract sealed class HwptObject extends IommufdObject permits HwPagetable, NestedHwPagetable {
-  final Context ctx;
+  final ObjectTable table;
   /** Set before publication and then fixed; null when faults are not routed anywhere. */
   FaultObject fault;
 
-  HwptObject(ObjectType type, Context ctx) {
+  HwptObject(ObjectType type, ObjectTable table) {
     super(type);
-    this.ctx = ctx;
+    this.table = table;
   }
 
   /**
@@ -25,7 +25,7 @@ abstract sealed class HwptObject extends IommufdObject permits HwPagetable, Nest
   /** Drops the reference on the fault object (part of either type's teardown, §2.5). */
   final void releaseFault() {
     if (fault != null) {
-      ctx.table.removeUser(fault);
+      table.removeUser(fault);
       fault = null;
     }
   }

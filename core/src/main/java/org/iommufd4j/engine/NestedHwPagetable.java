@@ -9,8 +9,8 @@ final class NestedHwPagetable extends HwptObject {
   final HwPagetable parent;
   final MockNestedDomain domain;
 
-  NestedHwPagetable(Context ctx, HwPagetable parent, MockNestedDomain domain) {
-    super(ObjectType.HWPT_NESTED, ctx);
+  NestedHwPagetable(ObjectTable table, HwPagetable parent, MockNestedDomain domain) {
+    super(ObjectType.HWPT_NESTED, table);
     this.parent = parent;
     this.domain = domain;
   }
@@ -23,6 +23,6 @@ final class NestedHwPagetable extends HwptObject {
   @Override
   void destroy() {
     releaseFault();
-    ctx.table.removeUser(parent);
+    table.removeUser(parent);
   }
 }

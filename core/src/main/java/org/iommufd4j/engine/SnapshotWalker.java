@@ -45,11 +45,11 @@ final class SnapshotWalker {
   }
 
   static Snapshot take(Context ctx) {
-    ctx.selftest().attachLock.lock();
+    ctx.attachLock.lock();
     try {
       return new SnapshotWalker(ctx).walk();
     } finally {
-      ctx.selftest().attachLock.unlock();
+      ctx.attachLock.unlock();
     }
   }
 

@@ -203,7 +203,7 @@ public final class Dispatcher {
   }
 
   private static int ioasAlloc(Context ctx, Arg a) {
-    ctx.ioasAlloc(a.u32(IommuIoasAlloc.FLAGS), id -> {
+    ctx.ioas().alloc(a.u32(IommuIoasAlloc.FLAGS), id -> {
       a.putU32(IommuIoasAlloc.OUT_IOAS_ID, id);
       return a.respond();
     });
@@ -212,7 +212,7 @@ public final class Dispatcher {
 
   private static int allowIovas(Context ctx, Arg a) {
     long array = a.u64(IommuIoasAllowIovas.ALLOWED_IOVAS);
-    ctx.allowIovas(a.u32(IommuIoasAllowIovas.IOAS_ID), a.u32(IommuIoasAllowIovas.RESERVED),
+    ctx.ioas().allowIovas(a.u32(IommuIoasAllowIovas.IOAS_ID), a.u32(IommuIoasAllowIovas.RESERVED),
         a.u32(IommuIoasAllowIovas.NUM_IOVAS), (i, startLast) -> {
           MemorySegment r = a.scratch.range;
           if (!a.memory.read(array + (long) i * IommuIovaRange.SIZE, r)) {
@@ -225,7 +225,7 @@ public final class Dispatcher {
   }
 
   private static int iovaRanges(Context ctx, Arg a) {
-    IovaRanges result = ctx.iovaRanges(a.u32(IommuIoasIovaRanges.IOAS_ID),
+    IovaRanges result = ctx.ioas().iovaRanges(a.u32(IommuIoasIovaRanges.IOAS_ID),
         a.u32(IommuIoasIovaRanges.RESERVED));
     long capacity = Integer.toUnsignedLong(a.u32(IommuIoasIovaRanges.NUM_IOVAS));
     long array = a.u64(IommuIoasIovaRanges.ALLOWED_IOVAS);
@@ -250,7 +250,7 @@ public final class Dispatcher {
   }
 
   private static int map(Context ctx, Caller caller, Arg a) {
-    long iova = ctx.map(caller, new MapRequest(a.u32(IommuIoasMap.FLAGS),
+    long iova = ctx.ioas().map(caller, new MapRequest(a.u32(IommuIoasMap.FLAGS),
         a.u32(IommuIoasMap.IOAS_ID), a.u32(IommuIoasMap.RESERVED), a.u64(IommuIoasMap.USER_VA),
         a.u64(IommuIoasMap.LENGTH), a.u64(IommuIoasMap.IOVA)));
     a.putU64(IommuIoasMap.IOVA, iova);
@@ -258,7 +258,7 @@ public final class Dispatcher {
   }
 
   private static int copy(Context ctx, Caller caller, Arg a) {
-    long iova = ctx.copy(caller, new CopyRequest(a.u32(IommuIoasCopy.FLAGS),
+    long iova = ctx.ioas().copy(caller, new CopyRequest(a.u32(IommuIoasCopy.FLAGS),
         a.u32(IommuIoasCopy.DST_IOAS_ID), a.u32(IommuIoasCopy.SRC_IOAS_ID),
         a.u64(IommuIoasCopy.LENGTH), a.u64(IommuIoasCopy.DST_IOVA),
         a.u64(IommuIoasCopy.SRC_IOVA)));
@@ -267,7 +267,7 @@ public final class Dispatcher {
   }
 
   private static int unmap(Context ctx, Arg a) {
-    long unmapped = ctx.unmap(a.u32(IommuIoasUnmap.IOAS_ID), a.u64(IommuIoasUnmap.IOVA),
+    long unmapped = ctx.ioas().unmap(a.u32(IommuIoasUnmap.IOAS_ID), a.u64(IommuIoasUnmap.IOVA),
         a.u64(IommuIoasUnmap.LENGTH));
     a.putU64(IommuIoasUnmap.LENGTH, unmapped);
     return a.respond() ? 0 : -Errno.EFAULT.number();
@@ -282,7 +282,7 @@ public final class Dispatcher {
 
   private static int vfioIoas(Context ctx, Arg a) {
     int op = a.u16(IommuVfioIoas.OP);
-    int id = ctx.vfioIoas(op, a.u16(IommuVfioIoas.RESERVED), a.u32(IommuVfioIoas.IOAS_ID));
+    int id = ctx.vfio().vfioIoas(op, a.u16(IommuVfioIoas.RESERVED), a.u32(IommuVfioIoas.IOAS_ID));
     if (op != IommuVfioIoas.IOMMU_VFIO_IOAS_GET) {
       return 0;
     }

@@ -107,8 +107,8 @@ class AccessRandomizedTest {
     }
 
     void run() {
-      assertThat(ctx.ioasAlloc(0, id -> true)).isEqualTo(A);
-      assertThat(ctx.ioasAlloc(0, id -> true)).isEqualTo(B);
+      assertThat(ctx.ioas().alloc(0, id -> true)).isEqualTo(A);
+      assertThat(ctx.ioas().alloc(0, id -> true)).isEqualTo(B);
       areas.put(A, new TreeMap<>());
       areas.put(B, new TreeMap<>());
       createAccess(A, true);
@@ -203,7 +203,7 @@ class AccessRandomizedTest {
       } else if (ioas == A && hasDomain() && !source.pinnable()) {
         expected = Errno.EFAULT;
       }
-      expect(expected, () -> ctx.map(caller, new MapRequest(flags, ioas, 0, va, length, iova)));
+      expect(expected, () -> ctx.ioas().map(caller, new MapRequest(flags, ioas, 0, va, length, iova)));
       if (expected == null) {
         areas.get(ioas).put(iova, new ModelArea(iova, length, source, 0, prot));
       }
@@ -249,7 +249,7 @@ class AccessRandomizedTest {
         expected = Errno.ENOENT;
       }
       long[] got = {-1};
-      expect(expected, () -> got[0] = ctx.unmap(ioas, iova, length));
+      expect(expected, () -> got[0] = ctx.ioas().unmap(ioas, iova, length));
       if (expected == null) {
         assertThat(got[0]).as(where()).isEqualTo(removed);
       }
@@ -314,7 +314,7 @@ class AccessRandomizedTest {
           && steps.stream().anyMatch(s -> !s.area().source().pinnable())) {
         expected = Errno.EFAULT;
       }
-      expect(expected, () -> ctx.copy(caller,
+      expect(expected, () -> ctx.ioas().copy(caller,
           new CopyRequest(flags, dst, src, length, dstIova, srcIova)));
       if (expected == null) {
         long at = dstIova;
