@@ -106,8 +106,8 @@ final class EmulatedIommufd implements Iommufd {
         0, mode == RlimitMode.PROCESS ? 1 : 0));
   }
 
-  /** Invariant violations across the context; empty when every invariant holds. */
-  List<String> checkInvariants() {
+  @Override
+  public List<String> checkInvariants() {
     return context.checkInvariants();
   }
 

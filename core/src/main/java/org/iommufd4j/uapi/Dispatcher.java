@@ -86,6 +86,7 @@ public final class Dispatcher {
    *     (bytes beyond its size go through the caller's memory)
    * @return 0, a positive result (VFIO compatibility calls), or {@code -errno}
    */
+  @SuppressWarnings("exports") // the entry of the project's own front doors: engine types
   public static int ioctl(Context ctx, Caller caller, long request, long arg, MemorySegment direct) {
     IoctlEvent event = new IoctlEvent();
     event.begin();

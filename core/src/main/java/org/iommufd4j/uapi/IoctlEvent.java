@@ -33,6 +33,9 @@ public final class IoctlEvent extends Event {
   /** The typed API ({@code Ioas.map}, ...). */
   public static final String DOOR_TYPED = "typed";
 
+  /** Created by the front doors, which fill it only when {@link #shouldCommit()}. */
+  public IoctlEvent() {}
+
   @Label("Request")
   @Description("The command's name (IOMMU_IOAS_MAP, ...) or its number in hex")
   public String request;
