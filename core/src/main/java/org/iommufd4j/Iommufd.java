@@ -2,6 +2,7 @@ package org.iommufd4j;
 
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.Objects;
 import org.iommufd4j.inspect.Snapshot;
 
 /**
@@ -60,7 +61,7 @@ public interface Iommufd extends AutoCloseable {
    * VFIO container is provided by iommufd ({@code CONFIG_IOMMUFD_VFIO_CONTAINER}).
    */
   static Iommufd kernel(String path) {
-    java.util.Objects.requireNonNull(path, "path");
+    Objects.requireNonNull(path, "path");
     return KernelIommufd.open(path);
   }
 

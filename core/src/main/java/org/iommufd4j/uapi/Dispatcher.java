@@ -8,6 +8,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicLong;
 import org.iommufd4j.Errno;
 import org.iommufd4j.IovaRange;
 import org.iommufd4j.IovaRanges;
@@ -68,8 +69,8 @@ public final class Dispatcher {
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
   /** Unexpected exceptions turned into EIO since start: a bug each, which fuzzing looks for. */
-  private static final java.util.concurrent.atomic.AtomicLong INTERNAL_ERRORS =
-      new java.util.concurrent.atomic.AtomicLong();
+  private static final AtomicLong INTERNAL_ERRORS =
+      new AtomicLong();
 
   /** How many ioctls ended in an emulator fault (an unexpected exception answered EIO). */
   public static long internalErrors() {

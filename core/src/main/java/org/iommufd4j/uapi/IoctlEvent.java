@@ -6,6 +6,7 @@ import jdk.jfr.Event;
 import jdk.jfr.Label;
 import jdk.jfr.Name;
 import jdk.jfr.StackTrace;
+import org.iommufd4j.Errno;
 
 /**
  * A JFR event per iommufd call, for users profiling their own programs: which request, which
@@ -75,7 +76,7 @@ public final class IoctlEvent extends Event {
       return "";
     }
     try {
-      return org.iommufd4j.Errno.of(errno).name();
+      return Errno.of(errno).name();
     } catch (IllegalArgumentException e) {
       return Integer.toString(errno);
     }
