@@ -115,7 +115,8 @@ final class EmulatedIommufd implements Iommufd {
   public EmulatedDevice createDevice(DomainModel model) {
     Objects.requireNonNull(model, "model");
     checkOpen();
-    return new DeviceHandle(this, (int) TypedCalls.runLong(() -> context.devices().bind(model.spec())));
+    int deviceId = (int) TypedCalls.runLong(() -> context.devices().bind(model.spec()));
+    return new DeviceHandle(this, deviceId);
   }
 
   @Override

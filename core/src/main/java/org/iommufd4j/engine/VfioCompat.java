@@ -12,9 +12,10 @@ import org.iommufd4j.Errno;
 import org.iommufd4j.IovaRange;
 
 /**
- * The VFIO type-1 container commands that an iommufd context answers for old VFIO users (spec
- * §7.7), on the compat IOAS chosen with {@code IOMMU_VFIO_IOAS} (§3.10). "No compat IOAS" (none
- * set, or it was destroyed) is ENODEV everywhere.
+ * The VFIO compatibility family (the kernel's {@code vfio_compat.c}): {@code IOMMU_VFIO_IOAS}
+ * (§3.10), which chooses the compat IOAS, and the VFIO type-1 container commands that an iommufd
+ * context answers for old VFIO users on it (§7.7). "No compat IOAS" (none set, or it was
+ * destroyed) is ENODEV everywhere.
  *
  * <p>Every change goes through the IOAS engine paths: MAP_DMA is MAP steps 5-9 with a fixed IOVA
  * ({@link IoasCommands#userSlices}, {@link IoasCommands#place}), SET_IOMMU(TYPE1) is OPTION

@@ -69,8 +69,7 @@ public final class Dispatcher {
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
   /** Unexpected exceptions turned into EIO since start: a bug each, which fuzzing looks for. */
-  private static final AtomicLong INTERNAL_ERRORS =
-      new AtomicLong();
+  private static final AtomicLong INTERNAL_ERRORS = new AtomicLong();
 
   /** How many ioctls ended in an emulator fault (an unexpected exception answered EIO). */
   public static long internalErrors() {
