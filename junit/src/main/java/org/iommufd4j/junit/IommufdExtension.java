@@ -61,6 +61,9 @@ public final class IommufdExtension implements BeforeEachCallback, AfterEachCall
       ExtensionContext.Namespace.create(IommufdExtension.class);
   private static final String KEY = "contexts";
 
+  /** JUnit creates it, from {@code @ExtendWith(IommufdExtension.class)}. */
+  public IommufdExtension() {}
+
   /** What one test opened: a context per configuration, and the fields filled in. */
   private static final class Opened {
     final Map<IommufdConfig, Iommufd> contexts = new HashMap<>();
