@@ -230,6 +230,54 @@ final class AreaTree implements Iterable<Area> {
     return () -> new InOrder(root, start, last);
   }
 
+  /**
+   * The contiguous walk (spec §4.5.2): the populated areas from the one holding {@code iova}, each
+   * starting right after the one before, up to the one holding {@code last}. It ends early at a
+   * hole or at an area not yet populated: the range is covered exactly when the last area it
+   * yields reaches {@code last}. The tree must not change during the iteration.
+   */
+  Iterable<Area> contiguous(long iova, long last) {
+    return () -> new Contiguous(new InOrder(root, iova, last), iova);
+  }
+
+  private static final class Contiguous implements Iterator<Area> {
+    private final InOrder areas;
+    /** The address the next area must hold. */
+    private long pos;
+    private Area next;
+    private boolean ended;
+
+    Contiguous(InOrder areas, long iova) {
+      this.areas = areas;
+      this.pos = iova;
+    }
+
+    @Override
+    public boolean hasNext() {
+      if (next == null && !ended) {
+        Area a = areas.hasNext() ? areas.next() : null;
+        if (a == null || gt(a.iova, pos) || !a.isPopulated()) {
+          ended = true;
+        } else {
+          next = a;
+          ended = a.last == Unsigned.U64_MAX;
+          pos = a.last + 1;
+        }
+      }
+      return next != null;
+    }
+
+    @Override
+    public Area next() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      Area a = next;
+      next = null;
+      return a;
+    }
+  }
+
   /** In-order walk from the first area ending at or after {@code start}: O(1) amortised a step. */
   private static final class InOrder implements Iterator<Area> {
     /** The areas still to visit whose left subtrees are done, the next one on top. */

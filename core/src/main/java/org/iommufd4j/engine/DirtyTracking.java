@@ -4,7 +4,6 @@ import static org.iommufd4j.Errno.EINVAL;
 import static org.iommufd4j.Errno.EOPNOTSUPP;
 import static org.iommufd4j.Errno.EOVERFLOW;
 import static org.iommufd4j.engine.Unsigned.ge;
-import static org.iommufd4j.engine.Unsigned.gt;
 import static org.iommufd4j.engine.Unsigned.hex;
 
 /**
@@ -90,10 +89,7 @@ final class DirtyTracking {
       boolean noClear = (r.flags() & DirtyBitmapRequest.NO_CLEAR) != 0;
       // The contiguous walk (§4.5.2): only the run of areas from iova without gaps is read.
       long pos = iova;
-      for (Area a : hwpt.ioas.iopt.areas.overlapping(iova, last)) {
-        if (gt(a.iova, pos) || !a.isPopulated()) {
-          break;
-        }
+      for (Area a : hwpt.ioas.iopt.areas.contiguous(iova, last)) {
         long portionLast = Unsigned.min(a.last, last);
         domain.readAndClearDirty(pos, portionLast - pos + 1, noClear, bitmap::set);
         if (ge(a.last, last)) {

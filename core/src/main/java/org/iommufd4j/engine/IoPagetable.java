@@ -516,10 +516,7 @@ final class IoPagetable {
     long last = iova + length - 1;
     List<Slice> out = new ArrayList<>(1);
     long pos = iova;
-    for (Area a : areas.overlapping(iova, last)) {
-      if (gt(a.iova, pos) || !a.isPopulated()) {
-        break;
-      }
+    for (Area a : areas.contiguous(iova, last)) {
       long sliceLast = Unsigned.min(a.last, last);
       out.add(new Slice(a.pages, a.pagesOffset + (pos - a.iova), sliceLast - pos + 1));
       if (ge(a.last, last)) {
@@ -676,17 +673,13 @@ final class IoPagetable {
     for (Access access : accesses()) {
       for (var pin : access.pinsIn(this).entrySet()) {
         long last = pin.getKey().iova() + pin.getKey().length() - 1;
-        Area a = areas.find(pin.getKey().iova());
-        while (true) {
-          if (a == null || !a.isPopulated()) {
-            return "access pin " + pin.getKey() + " is not mapped contiguously";
-          }
+        boolean covered = false;
+        for (Area a : areas.contiguous(pin.getKey().iova(), last)) {
           expected.merge(a, pin.getValue(), Long::sum);
-          if (ge(a.last, last)) {
-            break;
-          }
-          Area n = areas.next(a);
-          a = n != null && n.iova == a.last + 1 ? n : null;
+          covered = ge(a.last, last);
+        }
+        if (!covered) {
+          return "access pin " + pin.getKey() + " is not mapped contiguously";
         }
       }
     }
