@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -565,24 +566,24 @@ class AccessRandomizedTest {
 
     void check() {
       assertThat(ctx.checkInvariants()).as(where()).isEmpty();
-      Map<Source, java.util.BitSet> needed = new HashMap<>();
+      Map<Source, BitSet> needed = new HashMap<>();
       if (hasDomain()) {
         for (ModelArea a : areas.get(A).values()) {
-          needed.computeIfAbsent(a.source(), k -> new java.util.BitSet())
+          needed.computeIfAbsent(a.source(), k -> new BitSet())
               .set((int) (a.offset() / PAGE), (int) ((a.offset() + a.length() - 1) / PAGE) + 1);
         }
       }
       for (Map<Integer, Item> its : items.values()) {
         for (Item it : its.values()) {
           for (Portion p : it.portions()) {
-            needed.computeIfAbsent(p.source(), k -> new java.util.BitSet())
+            needed.computeIfAbsent(p.source(), k -> new BitSet())
                 .set((int) p.first(), (int) p.last() + 1);
           }
         }
       }
       long charged = 0;
       Map<Long, Integer> expected = new HashMap<>();
-      for (Map.Entry<Source, java.util.BitSet> e : needed.entrySet()) {
+      for (Map.Entry<Source, BitSet> e : needed.entrySet()) {
         charged += e.getValue().cardinality();
         e.getValue().stream().forEach(i -> expected.merge(e.getKey().va() + i * PAGE, 1,
             Integer::sum));
