@@ -24,8 +24,8 @@ import org.iommufd4j.IovaRange;
 
 /**
  * The IOVA space of one IOAS (spec §4): areas, reserved and allowed ranges, the alignment, and the
- * algorithms over them (automatic allocation §4.3 through {@link IovaAllocator}, fixed validation §4.4, insertion, contiguous
- * walk and removal §4.5, and the VFIO TYPE1 split §4.5.4).
+ * algorithms over them (automatic allocation §4.3 through {@link IovaAllocator}, fixed validation
+ * §4.4, insertion, contiguous walk and removal §4.5, and the VFIO TYPE1 split §4.5.4).
  *
  * <p>Invariants (checked by {@link #checkInvariants()}): areas never overlap each other or a
  * reserved range; allowed ranges never overlap each other or a reserved range; every area's IOVA,

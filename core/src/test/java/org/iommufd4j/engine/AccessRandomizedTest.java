@@ -1,7 +1,6 @@
 package org.iommufd4j.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
 import java.util.ArrayList;
 import java.util.BitSet;
