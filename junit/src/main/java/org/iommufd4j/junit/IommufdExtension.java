@@ -12,7 +12,6 @@ import java.util.Optional;
 import org.iommufd4j.Configuration;
 import org.iommufd4j.DomainModel;
 import org.iommufd4j.EmulatedDevice;
-import org.iommufd4j.EmulatorInternals;
 import org.iommufd4j.Iommufd;
 import org.iommufd4j.inspect.Snapshot;
 import org.junit.jupiter.api.extension.AfterEachCallback;
@@ -61,6 +60,9 @@ public final class IommufdExtension implements BeforeEachCallback, AfterEachCall
   private static final ExtensionContext.Namespace NAMESPACE =
       ExtensionContext.Namespace.create(IommufdExtension.class);
   private static final String KEY = "contexts";
+
+  /** JUnit creates it, from {@code @ExtendWith(IommufdExtension.class)}. */
+  public IommufdExtension() {}
 
   /** What one test opened: a context per configuration, and the fields filled in. */
   private static final class Opened {
@@ -181,7 +183,7 @@ public final class IommufdExtension implements BeforeEachCallback, AfterEachCall
       IommufdConfig config = e.getKey();
       states.append(iommufd.inspect().toTable());
       if (config.checkInvariants()) {
-        for (String p : EmulatorInternals.checkInvariants(iommufd)) {
+        for (String p : iommufd.checkInvariants()) {
           problems.add("broken engine invariant: " + p);
         }
       }
