@@ -70,7 +70,8 @@ void require(bool cond, const char *what);
 struct dma_mapper {
   const char *name; /* "IOMMU_IOAS_MAP" or "VFIO_IOMMU_MAP_DMA" */
   int (*map)(void *ctx, void *buffer, uint64_t length, uint64_t iova, bool device_writable);
-  int (*unmap)(void *ctx, uint64_t iova, uint64_t length); /* returns 0 or -1 with errno */
+  /* 0 with *unmapped set, or -1 with errno */
+  int (*unmap)(void *ctx, uint64_t iova, uint64_t length, uint64_t *unmapped);
   void *ctx;
 };
 

@@ -31,10 +31,12 @@ static int ioas_map(void *ctx, void *buffer, uint64_t length, uint64_t iova, boo
   return ioctl(ioas->iommufd, IOMMU_IOAS_MAP, &map);
 }
 
-static int ioas_unmap(void *ctx, uint64_t iova, uint64_t length) {
+static int ioas_unmap(void *ctx, uint64_t iova, uint64_t length, uint64_t *unmapped) {
   struct ioas *ioas = ctx;
   struct iommu_ioas_unmap unmap = {.size = sizeof unmap, .ioas_id = ioas->id, .iova = iova, .length = length};
-  return ioctl(ioas->iommufd, IOMMU_IOAS_UNMAP, &unmap);
+  int rc = ioctl(ioas->iommufd, IOMMU_IOAS_UNMAP, &unmap);
+  *unmapped = rc == 0 ? unmap.length : 0;
+  return rc;
 }
 
 static void print_iova_ranges(int iommufd, uint32_t ioas, const char *when) {
