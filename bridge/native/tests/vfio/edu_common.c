@@ -555,17 +555,19 @@ static bool dma(int device, uint64_t src, uint64_t dst, uint32_t count, uint32_t
 }
 
 static uint8_t pattern(size_t i) { return (uint8_t)(i * 7 + 3); }
+#define FILLER 0x5a
 
 /* What the first DMA_LENGTH bytes of a buffer hold, in words. */
 static const char *contents(const uint8_t *b, const uint8_t *before) {
-  bool is_pattern = true, zeros = true, ones = true, unchanged = before != NULL;
+  bool unchanged = before != NULL, is_pattern = true, zeros = true, ones = true, filler = true;
   for (size_t i = 0; i < DMA_LENGTH; i++) {
+    if (before) unchanged &= b[i] == before[i];
     is_pattern &= b[i] == pattern(i);
     zeros &= b[i] == 0;
     ones &= b[i] == 0xff;
-    if (before) unchanged &= b[i] == before[i];
+    filler &= b[i] == FILLER;
   }
-  return is_pattern ? "pattern" : zeros ? "zeros" : ones ? "ones" : unchanged ? "unchanged" : "other";
+  return unchanged ? "unchanged" : is_pattern ? "pattern" : zeros ? "zeros" : ones ? "ones" : filler ? "filler" : "other";
 }
 
 void check_dma(int device, const struct dma_mapper *m, bool with_faults) {
@@ -599,16 +601,19 @@ void check_dma(int device, const struct dma_mapper *m, bool with_faults) {
   printf("DMA edu+0x100->iova+0x10 count=0x20 done=%d exactly_placed=%d\n", done, placed);
 
   if (with_faults) {
+    /* edu's buffer holds FILLER; the source mapping is readable but not writable by the device. */
     uint8_t before[EDU_DMA_BUFFER_SIZE];
+    memset(dst, FILLER, size);
+    done = dma(device, IOVA_DESTINATION, EDU_DMA_BUFFER, length, 0);
     memcpy(before, src, size);
-    done = dma(device, EDU_DMA_BUFFER, IOVA_SOURCE, length, EDU_DMA_TO_RAM);
-    printf("DMA edu->ram into device-read-only iova done=%d source=%s\n", done, contents(src, before));
+    done &= dma(device, EDU_DMA_BUFFER, IOVA_SOURCE, length, EDU_DMA_TO_RAM);
+    printf("DMA edu->ram of filler into the device-read-only iova done=%d source=%s\n", done, contents(src, before));
 
-    memset(dst, 0x5a, size);
+    memset(dst, 0x11, size);
     memcpy(before, dst, size);
     done = dma(device, IOVA_UNMAPPED, EDU_DMA_BUFFER, length, 0) &&
            dma(device, EDU_DMA_BUFFER, IOVA_DESTINATION, length, EDU_DMA_TO_RAM);
-    printf("DMA ram->edu from unmapped iova, then edu->ram done=%d destination=%s\n", done, contents(dst, before));
+    printf("DMA ram->edu from an unmapped iova, then edu->ram done=%d destination=%s\n", done, contents(dst, before));
   }
 
   static const struct { const char *what; uint64_t iova; } unmaps[] = {

@@ -131,9 +131,9 @@ static void check_map_dma_errors(int container) {
 static long get_device_fd(int group, const char *name) { return ioctl(group, VFIO_GROUP_GET_DEVICE_FD, name); }
 
 /* GROUP_GET_DEVICE_FD with a name that may or may not be accepted; a descriptor it gives is closed. */
-static void try_device_name(int group, const char *shown, const char *name) {
+static void try_device_name(int group, const char *shown, const char *name, const char *when) {
   long fd = get_device_fd(group, name);
-  printf("VFIO_GROUP_GET_DEVICE_FD \"%s\" => %s\n", shown, fd_result(fd));
+  printf("VFIO_GROUP_GET_DEVICE_FD \"%s\"%s => %s\n", shown, when, fd_result(fd));
   if (fd >= 0) close((int)fd);
 }
 
@@ -166,7 +166,7 @@ int main(void) {
   struct vfio_group_status tiny = {.argsz = 4};
   printf("VFIO_GROUP_GET_STATUS argsz=4 => %s\n", result(ioctl(group, VFIO_GROUP_GET_STATUS, &tiny)));
   group_status(group, "before SET_CONTAINER");
-  printf("VFIO_GROUP_GET_DEVICE_FD before SET_CONTAINER => %s\n", fd_result(get_device_fd(group, loc.bdf)));
+  try_device_name(group, "<bdf>", loc.bdf, " before SET_CONTAINER");
   printf("VFIO_SET_IOMMU TYPE1v2 before any group => %s\n", result(ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU)));
   int32_t fd = -1;
   printf("VFIO_GROUP_SET_CONTAINER fd=-1 => %s\n", result(ioctl(group, VFIO_GROUP_SET_CONTAINER, &fd)));
@@ -179,7 +179,7 @@ int main(void) {
   require(rc == 0, "VFIO_GROUP_SET_CONTAINER");
   group_status(group, "after SET_CONTAINER");
   printf("VFIO_GROUP_SET_CONTAINER again => %s\n", result(ioctl(group, VFIO_GROUP_SET_CONTAINER, &container)));
-  printf("VFIO_GROUP_GET_DEVICE_FD before SET_IOMMU => %s\n", fd_result(get_device_fd(group, loc.bdf)));
+  try_device_name(group, "<bdf>", loc.bdf, " before SET_IOMMU");
   printf("VFIO_SET_IOMMU 42 => %s\n", result(ioctl(container, VFIO_SET_IOMMU, 42)));
   printf("VFIO_SET_IOMMU NOIOMMU => %s\n", result(ioctl(container, VFIO_SET_IOMMU, VFIO_NOIOMMU_IOMMU)));
   rc = ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU);
@@ -191,14 +191,14 @@ int main(void) {
   iommu_info(container, "after SET_IOMMU");
 
   char name[600];
-  try_device_name(group, "0000:ff:1f.7", "0000:ff:1f.7");
-  try_device_name(group, "garbage", "garbage");
-  try_device_name(group, "", "");
-  try_device_name(group, "<bdf without domain>", loc.bdf + 5);
+  try_device_name(group, "0000:ff:1f.7", "0000:ff:1f.7", "");
+  try_device_name(group, "garbage", "garbage", "");
+  try_device_name(group, "", "", "");
+  try_device_name(group, "<bdf without domain>", loc.bdf + 5, "");
   snprintf(name, sizeof name, "%s vf_token=00000000-0000-0000-0000-000000000000", loc.bdf);
-  try_device_name(group, "<bdf> vf_token=<zero uuid>", name);
+  try_device_name(group, "<bdf> vf_token=<zero uuid>", name, "");
   snprintf(name, sizeof name, "%s ", loc.bdf);
-  try_device_name(group, "<bdf> ", name);
+  try_device_name(group, "<bdf> ", name, "");
   int device = (int)get_device_fd(group, loc.bdf);
   printf("VFIO_GROUP_GET_DEVICE_FD \"<bdf>\" => %s\n", fd_result(device));
   require(device >= 0, "VFIO_GROUP_GET_DEVICE_FD");
@@ -241,6 +241,10 @@ int main(void) {
   check_msi(device);
 
   printf("VFIO_GROUP_UNSET_CONTAINER with a device fd open => %s\n", result(ioctl(group, VFIO_GROUP_UNSET_CONTAINER)));
+  group_status(group, "with a device fd open, after UNSET_CONTAINER");
+  uint32_t id = 0;
+  long n = pread(device, &id, 4, 0);
+  printf("BAR0 pread id with the container unset => %s value=0x%08x\n", result(n), id);
   printf("close device fd => %s\n", result(close(device)));
   printf("VFIO_GROUP_UNSET_CONTAINER => %s\n", result(ioctl(group, VFIO_GROUP_UNSET_CONTAINER)));
   group_status(group, "after UNSET_CONTAINER");
