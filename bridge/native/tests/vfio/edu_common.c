@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -26,18 +25,15 @@
 /* ---- printing ---- */
 
 const char *err_name(int err) {
+#define E(name) {name, "-" #name}
   static const struct { int err; const char *name; } names[] = {
-      {EPERM, "-EPERM"},     {ENOENT, "-ENOENT"},         {ESRCH, "-ESRCH"},
-      {EINTR, "-EINTR"},     {EIO, "-EIO"},               {ENXIO, "-ENXIO"},
-      {E2BIG, "-E2BIG"},     {EBADF, "-EBADF"},           {EAGAIN, "-EAGAIN"},
-      {ENOMEM, "-ENOMEM"},   {EACCES, "-EACCES"},         {EFAULT, "-EFAULT"},
-      {EBUSY, "-EBUSY"},     {EEXIST, "-EEXIST"},         {ENODEV, "-ENODEV"},
-      {ENOTDIR, "-ENOTDIR"}, {EINVAL, "-EINVAL"},         {ENFILE, "-ENFILE"},
-      {EMFILE, "-EMFILE"},   {ENOTTY, "-ENOTTY"},         {ENOSPC, "-ENOSPC"},
-      {ESPIPE, "-ESPIPE"},   {ERANGE, "-ERANGE"},         {ENOSYS, "-ENOSYS"},
-      {EOVERFLOW, "-EOVERFLOW"}, {EBADFD, "-EBADFD"},     {EOPNOTSUPP, "-EOPNOTSUPP"},
-      {EADDRINUSE, "-EADDRINUSE"}, {524 /* kernel-internal ENOTSUPP */, "-ENOTSUPP"}, {ETIMEDOUT, "-ETIMEDOUT"},
+      E(EPERM),  E(ENOENT), E(ESRCH),  E(EINTR),  E(EIO),     E(ENXIO),     E(E2BIG),      E(EBADF),
+      E(EAGAIN), E(ENOMEM), E(EACCES), E(EFAULT), E(EBUSY),   E(EEXIST),    E(ENODEV),     E(ENOTDIR),
+      E(EINVAL), E(ENFILE), E(EMFILE), E(ENOTTY), E(ENOSPC),  E(ESPIPE),    E(ERANGE),     E(ENOSYS),
+      E(EBADFD), E(EOVERFLOW), E(EOPNOTSUPP), E(EADDRINUSE), E(ETIMEDOUT),
+      {524, "-ENOTSUPP"}, /* kernel-internal, but it leaks to user space from some drivers */
   };
+#undef E
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (names[i].err == err) return names[i].name;
   static char other[4][16];
