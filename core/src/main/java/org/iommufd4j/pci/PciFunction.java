@@ -6,6 +6,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Objects;
 import java.util.function.Function;
+import org.iommufd4j.DomainModel;
 
 /**
  * A model on its PCI function: what QEMU's PCI core does around a device. It owns the model's
@@ -13,6 +14,13 @@ import java.util.function.Function;
  * blocks DMA while bus mastering is off, assigns BAR addresses as firmware would, and resets.
  */
 public final class PciFunction {
+  /**
+   * The IOMMU a device sits behind unless said otherwise: QEMU 7.2's {@code intel-iommu} with its
+   * default options (39-bit address width, 4 KiB/2 MiB/1 GiB pages, the x86 MSI window reserved).
+   */
+  public static final DomainModel QEMU_INTEL_IOMMU =
+      DomainModel.vtd().withAperture(0, (1L << 39) - 1);
+
   /** Where firmware puts 32-bit memory BARs (below the x86 I/O APIC and MSI window). */
   static final long MEM32_BASE = 0xfc00_0000L;
   /** Where firmware puts 64-bit memory BARs. */
