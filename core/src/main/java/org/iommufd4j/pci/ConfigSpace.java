@@ -310,6 +310,19 @@ public final class ConfigSpace {
     }
 
     /**
+     * A read-only capability {@code id} whose bytes after the id and next pointer are
+     * {@code body} (for capabilities this builder has no method for).
+     */
+    public Builder capability(int id, byte[] body) {
+      if (id <= 0 || id > 0xff) {
+        throw new IllegalArgumentException("capability id=" + id);
+      }
+      int pos = addCapability(id, 2 + body.length);
+      System.arraycopy(body, 0, bytes, pos + 2, body.length);
+      return this;
+    }
+
+    /**
      * A read-only extended capability {@code id}/{@code version} whose body (after the 4-byte
      * header) is {@code body}; requires {@link #pciExpress}.
      */
