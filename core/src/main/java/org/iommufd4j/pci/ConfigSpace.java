@@ -73,6 +73,7 @@ public final class ConfigSpace {
         int c = writeOneToClear[offset + i] & 0xff;
         bytes[offset + i] = (byte) (((old & ~w) | (v & w)) & ~(v & c));
       }
+      clampMsiVectors();
     }
     onChange.run();
   }
@@ -130,6 +131,18 @@ public final class ConfigSpace {
     synchronized (this) {
       int v = get(bytes, offset, size);
       put(bytes, offset, size, on ? v | mask : v & ~mask);
+    }
+  }
+
+  /** As QEMU's msi_write_config(): more vectors enabled than capable means all capable. */
+  private void clampMsiVectors() {
+    int pos = findCapability(CAP_ID_MSI);
+    if (pos != 0) {
+      int flags = get(bytes, pos + MSI_FLAGS, 2);
+      int capable = (flags & MSI_FLAGS_QMASK) >> 1;
+      if ((flags & MSI_FLAGS_QSIZE) >> 4 > capable) {
+        put(bytes, pos + MSI_FLAGS, 2, (flags & ~MSI_FLAGS_QSIZE) | capable << 4);
+      }
     }
   }
 

@@ -111,6 +111,9 @@ public final class Interrupts {
 
   /** Re-evaluates what config space or the MSI-X table gate: INTx disable, masks. */
   synchronized void configChanged() {
+    if (intxLevel && msiEnabled()) { // as QEMU's msi/msix_write_config(): enabling drops INTx
+      intxLevel = false;
+    }
     updateIntx();
     int pos = config.findCapability(CAP_ID_MSI);
     if (pos != 0 && msiCapabilityEnabled()) {

@@ -82,6 +82,17 @@ class InterruptsTest {
   }
 
   @Test
+  void enablingMsiDropsAnAssertedPinAndMoreVectorsThanCapableMeansAll() {
+    PciFunction fn = function(ConfigSpace.builder(1, 2).interruptPin(1).msi(4, false, false)
+        .build());
+    fn.interrupts().raiseIntx();
+    fn.config().write(0x42, 2, 0x1 | 0x50); // enable, asking for 32 vectors
+    assertThat(sink.take()).containsExactly("intx+", "intx-");
+    assertThat(fn.interrupts().intxLevel()).isFalse();
+    assertThat(fn.config().read(0x42, 2) & 0x70).as("4 vectors").isEqualTo(0x20);
+  }
+
+  @Test
   void resetDeassertsIntx() {
     PciFunction fn = function(ConfigSpace.builder(1, 2).interruptPin(2).build());
     fn.interrupts().raiseIntx();
