@@ -1,5 +1,7 @@
 package org.iommufd4j.pci;
 
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -76,9 +78,9 @@ public record Bar(int index, Type type, boolean prefetchable, long size,
 
   /** The same BAR with {@code [offset, offset + length)} declared plain memory as well. */
   public Bar withPlainMemory(long offset, long length) {
-    List<Range> ranges = new java.util.ArrayList<>(plainMemory);
+    List<Range> ranges = new ArrayList<>(plainMemory);
     ranges.add(new Range(offset, length));
-    ranges.sort(java.util.Comparator.comparingLong(Range::offset));
+    ranges.sort(Comparator.comparingLong(Range::offset));
     return new Bar(index, type, prefetchable, size, ranges);
   }
 

@@ -11,8 +11,8 @@ import java.util.Objects;
  * A type 0 (endpoint) config space as the device's hardware implements it: the bytes, which bits
  * a write may change, which are write-one-to-clear, and the values a reset restores. Built once per
  * device with {@link #builder}; the header and capabilities are laid out the way QEMU's PCI core
- * lays them out (capabilities from 0x40 in the order added; bytes no capability uses are
- * read-write scratch, as in QEMU; extended capabilities chained from 0x100 for PCI Express).
+ * lays them out: capabilities from 0x40 in the order added, bytes below 0x100 no capability uses
+ * read-write scratch (as in QEMU), extended capabilities chained from 0x100 for PCI Express.
  *
  * <p>Accesses are 1, 2 or 4 bytes, naturally aligned (the kernel's config accessors enforce that
  * before the hardware sees them), little-endian. Thread-safe.
@@ -174,12 +174,13 @@ public final class ConfigSpace {
     private final byte[] writable = new byte[CFG_SPACE_EXP_SIZE];
     private final byte[] writeOneToClear = new byte[CFG_SPACE_EXP_SIZE];
     private final List<Bar> bars = new ArrayList<>();
-    private final List<byte[]> extended = new ArrayList<>();
-    private final List<Integer> extendedHeaders = new ArrayList<>();
+    private final List<Extended> extended = new ArrayList<>();
     private int nextCap = STD_HEADER_SIZEOF;
     private int lastNextPointer = CAPABILITY_LIST;
     private boolean express;
     private MsixLayout msix;
+
+    private record Extended(int header, byte[] body) {}
 
     private Builder(int vendorId, int deviceId) {
       put(bytes, VENDOR_ID, 2, vendorId);
@@ -343,8 +344,7 @@ public final class ConfigSpace {
       if (id <= 0 || id > 0xffff || version < 0 || version > 0xf) {
         throw new IllegalArgumentException("extended capability id=" + id);
       }
-      extendedHeaders.add(id | version << 16);
-      extended.add(body.clone());
+      extended.add(new Extended(id | version << 16, body.clone()));
       return this;
     }
 
@@ -354,13 +354,13 @@ public final class ConfigSpace {
       }
       int pos = CFG_SPACE_SIZE;
       for (int i = 0; i < extended.size(); i++) {
-        byte[] body = extended.get(i);
+        byte[] body = extended.get(i).body();
         int length = (4 + body.length + 3) & ~3;
         int next = i + 1 < extended.size() ? pos + length : 0;
         if (pos + length > CFG_SPACE_EXP_SIZE) {
           throw new IllegalStateException("extended capabilities exceed 4 KiB");
         }
-        put(bytes, pos, 4, extendedHeaders.get(i) | next << 20);
+        put(bytes, pos, 4, extended.get(i).header() | next << 20);
         System.arraycopy(body, 0, bytes, pos + 4, body.length);
         pos += length;
       }

@@ -301,6 +301,10 @@ public final class VfioPciConfig {
     };
   }
 
+  /**
+   * The kernel also has handlers for VPD (read through pci_read_vpd()), PCI-X and Advanced
+   * Features; ConfigSpace.Builder makes none of them, so here they read directly, unwritable.
+   */
   private ConfigPerms capabilityPerms(int cap) {
     return switch (cap) {
       case CAP_BASIC -> ConfigPerms.BASIC;

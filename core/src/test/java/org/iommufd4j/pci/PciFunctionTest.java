@@ -1,7 +1,9 @@
 package org.iommufd4j.pci;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import org.junit.jupiter.api.Test;
 
@@ -46,12 +48,12 @@ class PciFunctionTest {
     int[] reached = new int[1];
     DmaPort counting = new DmaPort() {
       @Override
-      public void read(long iova, java.lang.foreign.MemorySegment dst) {
+      public void read(long iova, MemorySegment dst) {
         reached[0]++;
       }
 
       @Override
-      public void write(long iova, java.lang.foreign.MemorySegment src) {
+      public void write(long iova, MemorySegment src) {
         reached[0]++;
       }
     };
@@ -59,8 +61,8 @@ class PciFunctionTest {
       port[0] = p.dma();
       return new FixedDevice(c);
     }, counting, new VirtualClock(), new RecordingSink());
-    var buf = java.lang.foreign.MemorySegment.ofArray(new byte[8]);
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> port[0].read(0x1000, buf))
+    var buf = MemorySegment.ofArray(new byte[8]);
+    assertThatThrownBy(() -> port[0].read(0x1000, buf))
         .isInstanceOf(DmaFaultException.class);
     fn.config().write(0x04, 2, 0x4);
     port[0].read(0x1000, buf);

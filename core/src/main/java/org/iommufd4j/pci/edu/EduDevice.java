@@ -2,6 +2,7 @@ package org.iommufd4j.pci.edu;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -178,7 +179,7 @@ public final class EduDevice implements PciDevice {
 
   /** A copy of the 4 KiB DMA buffer, which the device's registers cannot show. */
   public synchronized byte[] dmaBuffer() {
-    return buffer.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+    return buffer.toArray(ValueLayout.JAVA_BYTE);
   }
 
   /** edu_mmio_read()/write(): 4 bytes below 0x80, 4 or 8 from there (nothing past 0x9f). */
