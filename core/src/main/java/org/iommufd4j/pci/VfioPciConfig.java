@@ -4,7 +4,6 @@ import static org.iommufd4j.pci.PciRegs.*;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.Arrays;
 import java.util.Objects;
 import org.iommufd4j.Errno;
 import org.iommufd4j.IommufdException;
@@ -55,20 +54,13 @@ public final class VfioPciConfig {
     default void functionLevelReset() {}
   }
 
-  private static final int CAP_BASIC = 0;
-  private static final int INVALID = -1;
-
   private final ConfigSpace hw;
   private final Events events;
   private final int size;
-  private final byte[] vconfig;
-  /** Per byte: the capability id it belongs to, CAP_BASIC for the header, INVALID for gaps. */
-  private final int[] map;
+  private final VfioConfigMap configMap;
   private final int[] rbar = new int[6];
   private final long[] resourceStart = new long[6];
-  private ConfigPerms msiPerms;
   private boolean barDirty = true;
-  private boolean extendedCaps;
   private boolean virqDisabled;
   private IrqType irqType = IrqType.NONE;
   private int msiQmax;
@@ -77,10 +69,14 @@ public final class VfioPciConfig {
     this.hw = Objects.requireNonNull(device);
     this.events = Objects.requireNonNull(events);
     this.size = device.size();
-    this.vconfig = new byte[size];
-    this.map = new int[size];
     enableDevice();
-    initialise();
+    this.configMap = new VfioConfigMap(device);
+    for (int i = 0; i < 6; i++) {
+      rbar[i] = vget(BASE_ADDRESS_0 + 4 * i, 4);
+    }
+    for (Bar bar : device.bars()) {
+      resourceStart[bar.index()] = device.barAddress(bar);
+    }
   }
 
   /** The config region's size: 256, or 4096 for PCI Express. */
@@ -145,175 +141,16 @@ public final class VfioPciConfig {
   public boolean memoryEnabled() {
     int pm = hw.findCapability(CAP_ID_PM);
     boolean poweredUp = pm == 0 || (hw.read(pm + PM_CTRL, 2) & PM_CTRL_STATE_MASK) < 3;
-    return poweredUp && (ConfigSpace.get(vconfig, COMMAND, 2) & COMMAND_MEMORY) != 0;
+    return poweredUp && (vget(COMMAND, 2) & COMMAND_MEMORY) != 0;
   }
 
-  // ---- opening: vfio_pci_core_enable() and vfio_config_init() ----
-
+  /** What vfio_pci_core_enable() does to config space before vfio_config_init(). */
   private void enableDevice() {
     int cmd = hw.read(COMMAND, 2) & ~COMMAND_MASTER; // pci_clear_master()
     for (Bar bar : hw.bars()) { // pci_enable_device(): decode what the BARs need
       cmd |= bar.type() == Bar.Type.IO ? COMMAND_IO : COMMAND_MEMORY;
     }
     hw.write(COMMAND, 2, cmd & ~COMMAND_INTX_DISABLE); // INTx masking works: start unmasked
-  }
-
-  private void initialise() {
-    Arrays.fill(map, 0, STD_HEADER_SIZEOF, CAP_BASIC);
-    Arrays.fill(map, STD_HEADER_SIZEOF, size, INVALID);
-    fill(0, STD_HEADER_SIZEOF);
-    for (int i = 0; i < 6; i++) {
-      rbar[i] = ConfigSpace.get(vconfig, BASE_ADDRESS_0 + 4 * i, 4);
-    }
-    for (Bar bar : hw.bars()) {
-      resourceStart[bar.index()] = hw.barAddress(bar);
-    }
-    initCapabilities();
-    initExtendedCapabilities();
-  }
-
-  /** vfio_cap_init(): copies the chain, unlinking capabilities without a known length. */
-  private void initCapabilities() {
-    if ((hw.read(STATUS, 2) & STATUS_CAP_LIST) == 0) {
-      return;
-    }
-    int pos = hw.read(CAPABILITY_LIST, 1);
-    int prev = CAPABILITY_LIST;
-    int caps = 0;
-    for (int loops = (CFG_SPACE_SIZE - STD_HEADER_SIZEOF) / 4; pos != 0 && loops > 0; loops--) {
-      int cap = hw.read(pos, 1);
-      int next = hw.read(pos + CAP_LIST_NEXT, 1);
-      int len = cap != 0 && cap <= CAP_ID_MAX ? capabilityLength(cap, pos) : 0;
-      if (len == 0) {
-        vconfig[prev] = (byte) next;
-        pos = next;
-        continue;
-      }
-      Arrays.fill(map, pos, pos + len, cap);
-      fill(pos, len);
-      if (cap == CAP_ID_PM) { // the program cannot handle PME: it sees none
-        vset(pos + PM_PMC, 2, vget(pos + PM_PMC, 2) & ~PM_CAP_PME_MASK);
-        vset(pos + PM_CTRL, 2,
-            vget(pos + PM_CTRL, 2) & ~(PM_CTRL_PME_ENABLE | PM_CTRL_PME_STATUS));
-      }
-      prev = pos + CAP_LIST_NEXT;
-      pos = next;
-      caps++;
-    }
-    if (caps == 0) {
-      vset(STATUS, 2, vget(STATUS, 2) & ~STATUS_CAP_LIST);
-    }
-  }
-
-  /** pci_cap_length[] and vfio_cap_len(); 0 hides the capability. */
-  private int capabilityLength(int cap, int pos) {
-    return switch (cap) {
-      case CAP_ID_PM -> PM_SIZEOF;
-      case 0x02 -> 12; // AGP
-      case 0x03 -> 8; // VPD
-      case CAP_ID_MSIX -> MSIX_SIZEOF;
-      case CAP_ID_AF -> 6;
-      case CAP_ID_MSI -> {
-        int flags = hw.read(pos + MSI_FLAGS, 2);
-        msiPerms = ConfigPerms.msi(flags);
-        yield ConfigPerms.msiLength(flags);
-      }
-      case CAP_ID_VNDR -> hw.read(pos + CAP_FLAGS, 1);
-      case CAP_ID_EXP -> {
-        if (size > CFG_SPACE_SIZE) {
-          extendedCaps = hw.read(CFG_SPACE_SIZE, 4) != 0;
-        }
-        int flags = hw.read(pos + EXP_FLAGS, 2);
-        boolean rootComplexEndpoint = ((flags >> 4) & 0xf) == 0x9;
-        if ((flags & 0xf) == 1) {
-          yield rootComplexEndpoint ? 0xc : 20;
-        }
-        yield rootComplexEndpoint ? 0x2c : EXP_ENDPOINT_SIZEOF_V2;
-      }
-      case 0x07, 0x08, 0x12 -> throw new IllegalArgumentException(
-          "capability 0x" + Integer.toHexString(cap) + " (PCI-X, HyperTransport, SATA) is not "
-              + "modelled");
-      default -> 0; // slot id, CompactPCI, debug port, SSVID, AGP 8x, secure device, ...
-    };
-  }
-
-  /** vfio_ecap_init(): copies the extended chain, unlinking the ones vfio hides. */
-  private void initExtendedCapabilities() {
-    if (!extendedCaps) {
-      return;
-    }
-    int epos = CFG_SPACE_SIZE;
-    int prev = -1;
-    int ecaps = 0;
-    for (int loops = (size - CFG_SPACE_SIZE) / 4; loops > 0 && epos >= CFG_SPACE_SIZE; loops--) {
-      int header = hw.read(epos, 4);
-      int ecap = header & 0xffff;
-      int len = ecap <= EXT_CAP_ID_MAX ? extendedCapabilityLength(ecap, epos) : 0;
-      boolean hidden = false;
-      if (len == 0) {
-        if (prev >= 0) { // not the first: link the previous one past it
-          epos = (header >>> 20) & 0xffc;
-          vset(prev, 4, (vget(prev, 4) & ~(0xffc << 20)) | epos << 20);
-          continue;
-        }
-        len = 4; // the first anchors the chain: keep its next pointer, hide its id
-        hidden = true;
-      }
-      Arrays.fill(map, epos, epos + len, ecap);
-      fill(epos, len);
-      if (hidden) {
-        vset(epos, 4, vget(epos, 4) & (0xffc << 20));
-      } else {
-        ecaps++;
-      }
-      prev = epos;
-      epos = (header >>> 20) & 0xffc;
-    }
-    if (ecaps == 0) {
-      vset(CFG_SPACE_SIZE, 4, 0);
-    }
-  }
-
-  /** pci_ext_cap_length[] and vfio_ext_cap_len(). */
-  private int extendedCapabilityLength(int ecap, int epos) {
-    return switch (ecap) {
-      case EXT_CAP_ID_ERR -> 0x2c;
-      case 0x03 -> 12; // device serial number
-      case EXT_CAP_ID_PWR -> 0x10;
-      case 0x0e, 0x0f, 0x18 -> 8; // ARI, ATS, LTR
-      case 0x10 -> 0x40; // SR-IOV
-      case 0x12 -> 40; // multicast
-      case 0x13 -> 16; // page request
-      case EXT_CAP_ID_VNDR, EXT_CAP_ID_DVSEC -> hw.read(epos + 4, 4) >>> 20;
-      case 0x02, 0x08, 0x09, 0x0d, 0x15, 0x16, 0x17 -> throw new IllegalArgumentException(
-          "extended capability 0x" + Integer.toHexString(ecap) + " (VC, MFVC, ACS, resizable "
-              + "BAR, DPA, TPH) is not modelled");
-      default -> 0; // root-complex only, obsolete, PASID, and everything vfio does not know
-    };
-  }
-
-  private ConfigPerms extendedPerms(int ecap) {
-    return switch (ecap) {
-      case EXT_CAP_ID_ERR -> ConfigPerms.AER;
-      case EXT_CAP_ID_PWR -> ConfigPerms.POWER_BUDGET;
-      case EXT_CAP_ID_VNDR, EXT_CAP_ID_DVSEC -> ConfigPerms.VENDOR;
-      default -> ConfigPerms.DIRECT_READ_ONLY;
-    };
-  }
-
-  /**
-   * The kernel also has handlers for VPD (read through pci_read_vpd()), PCI-X and Advanced
-   * Features; ConfigSpace.Builder makes none of them, so here they read directly, unwritable.
-   */
-  private ConfigPerms capabilityPerms(int cap) {
-    return switch (cap) {
-      case CAP_BASIC -> ConfigPerms.BASIC;
-      case CAP_ID_PM -> ConfigPerms.PM;
-      case CAP_ID_EXP -> ConfigPerms.EXP;
-      case CAP_ID_MSI -> msiPerms;
-      case CAP_ID_VNDR -> ConfigPerms.VENDOR;
-      default -> ConfigPerms.DIRECT_READ_ONLY;
-    };
   }
 
   // ---- accesses: vfio_pci_config_rw() and vfio_config_do_rw() ----
@@ -334,21 +171,10 @@ public final class VfioPciConfig {
           + " count=" + count + " size=0x" + Integer.toHexString(size));
     }
     int pos = (int) at;
-    int n = (int) Math.min(count, remainingInDword(pos));
+    int n = (int) Math.min(count, configMap.remainingInDword(pos));
     n = n >= 4 && pos % 4 == 0 ? 4 : n >= 2 && pos % 2 == 0 ? 2 : 1;
-    int cap = map[pos];
-    ConfigPerms perm;
-    int capStart;
-    if (cap == INVALID) {
-      perm = ConfigPerms.UNASSIGNED;
-      capStart = pos;
-    } else if (pos >= CFG_SPACE_SIZE) {
-      perm = extendedPerms(cap);
-      capStart = capabilityStart(pos);
-    } else {
-      perm = capabilityPerms(cap);
-      capStart = cap == CAP_BASIC ? 0 : capabilityStart(pos);
-    }
+    ConfigPerms perm = configMap.perms(pos);
+    int capStart = configMap.regionStart(pos);
     int offset = pos - capStart;
     if (write) {
       int val = 0;
@@ -365,25 +191,6 @@ public final class VfioPciConfig {
     return n;
   }
 
-  /** vfio_pci_cap_remaining_dword(). */
-  private int remainingInDword(int pos) {
-    int i = 1;
-    while ((pos + i) % 4 != 0 && map[pos + i] == map[pos]) {
-      i++;
-    }
-    return i;
-  }
-
-  /** vfio_find_cap_start(). */
-  private int capabilityStart(int pos) {
-    int base = pos >= CFG_SPACE_SIZE ? CFG_SPACE_SIZE : STD_HEADER_SIZEOF;
-    int cap = map[pos];
-    while (pos - 1 >= base && map[pos - 1] == cap) {
-      pos--;
-    }
-    return pos;
-  }
-
   private int readChunk(ConfigPerms perm, int pos, int n, int offset) {
     return switch (perm.read) {
       case RAW -> hw.read(pos, n);
@@ -397,7 +204,7 @@ public final class VfioPciConfig {
       }
       case MSI -> {
         if (offset <= MSI_FLAGS && offset + n >= MSI_FLAGS) {
-          int flags = capabilityStart(pos) + MSI_FLAGS;
+          int flags = configMap.capabilityStart(pos) + MSI_FLAGS;
           vset(flags, 2, (vget(flags, 2) & ~MSI_FLAGS_QMASK) | msiQmax << 1);
         }
         yield defaultRead(perm, pos, n, offset);
@@ -442,7 +249,7 @@ public final class VfioPciConfig {
         defaultWrite(perm, pos, n, offset, val);
         if (offset == PM_CTRL) {
           int state = val & PM_CTRL_STATE_MASK;
-          int ctrl = capabilityStart(pos) + PM_CTRL;
+          int ctrl = configMap.capabilityStart(pos) + PM_CTRL;
           hw.write(ctrl, 2, (hw.read(ctrl, 2) & ~PM_CTRL_STATE_MASK) | state);
           events.powerStateChanged(state);
         }
@@ -556,7 +363,7 @@ public final class VfioPciConfig {
   private void msiWrite(ConfigPerms perm, int pos, int n, int offset, int val) {
     defaultWrite(perm, pos, n, offset, val);
     if (offset <= MSI_FLAGS && offset + n >= MSI_FLAGS) {
-      int at = capabilityStart(pos) + MSI_FLAGS;
+      int at = configMap.capabilityStart(pos) + MSI_FLAGS;
       int flags = vget(at, 2);
       if (irqType != IrqType.MSI) {
         flags &= ~MSI_FLAGS_ENABLE; // MSI is enabled through SET_IRQS only
@@ -583,21 +390,12 @@ public final class VfioPciConfig {
         || (offset >= ROM_ADDRESS && offset < ROM_ADDRESS + 4);
   }
 
-  /** vfio_fill_vconfig_bytes(). */
-  private void fill(int pos, int len) {
-    for (int end = pos + len; pos < end; ) {
-      int n = end - pos >= 4 && pos % 4 == 0 ? 4 : end - pos >= 2 && pos % 2 == 0 ? 2 : 1;
-      vset(pos, n, hw.read(pos, n));
-      pos += n;
-    }
-  }
-
   private int vget(int pos, int n) {
-    return ConfigSpace.get(vconfig, pos, n);
+    return configMap.vget(pos, n);
   }
 
   private void vset(int pos, int n, int value) {
-    ConfigSpace.put(vconfig, pos, n, value);
+    configMap.vset(pos, n, value);
   }
 
   private static int mask(int n) {
