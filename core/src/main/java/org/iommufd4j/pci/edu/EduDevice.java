@@ -18,10 +18,12 @@ import org.iommufd4j.pci.PciDevice;
  * QEMU's {@code edu} device (1234:11e8, revision 0x10, class 0x00ff): the register behaviour of
  * QEMU's {@code hw/misc/edu.c}, described in its {@code docs/specs/edu.rst}.
  *
- * <p>BAR0 is 1 MiB of 32-bit, non-prefetchable registers. Below 0x80 only 4-byte accesses count,
- * from 0x80 on 4 and 8-byte ones; anything else, and any unknown offset, reads as all ones and
- * ignores writes. The 4 KiB buffer at 0x40000 is reachable by the DMA engine only (MMIO reads of
- * it are all ones, as in QEMU).
+ * <p>BAR0 is 1 MiB of 32-bit, non-prefetchable registers. Accesses of 1 or 2 bytes, and
+ * unaligned ones, never reach edu in QEMU (its memory core refuses them: {@code edu_mmio_ops}
+ * declares 4 to 8-byte aligned accesses valid): they read 0 and writes are dropped. Of the rest,
+ * edu itself takes only 4-byte accesses below 0x80 and 4 or 8-byte ones from there; anything
+ * else, and any unknown offset, reads as all ones and ignores writes. The 4 KiB buffer at
+ * 0x40000 is reachable by the DMA engine only (MMIO reads of it are all ones, as in QEMU).
  *
  * <table>
  * <caption>Registers</caption>
@@ -120,6 +122,9 @@ public final class EduDevice implements PciDevice {
 
   @Override
   public synchronized long read(int bar, long addr, int size) {
+    if (!reachesEdu(addr, size)) {
+      return 0;
+    }
     if (!validSize(addr, size)) {
       return -1L;
     }
@@ -139,7 +144,7 @@ public final class EduDevice implements PciDevice {
 
   @Override
   public synchronized void write(int bar, long addr, int size, long val) {
-    if (!validSize(addr, size)) {
+    if (!reachesEdu(addr, size) || !validSize(addr, size)) {
       return;
     }
     switch ((int) addr) {
@@ -180,6 +185,14 @@ public final class EduDevice implements PciDevice {
   /** A copy of the 4 KiB DMA buffer, which the device's registers cannot show. */
   public synchronized byte[] dmaBuffer() {
     return buffer.toArray(ValueLayout.JAVA_BYTE);
+  }
+
+  /**
+   * QEMU's memory_region_access_valid() for edu_mmio_ops (4 to 8 bytes, aligned); what fails it
+   * is answered by unassigned_mem_read() (0) without calling edu.
+   */
+  private static boolean reachesEdu(long addr, int size) {
+    return size >= 4 && (addr & (size - 1)) == 0;
   }
 
   /** edu_mmio_read()/write(): 4 bytes below 0x80, 4 or 8 from there (nothing past 0x9f). */
