@@ -3,7 +3,8 @@
  *
  * <p>The exported packages are the whole public boundary: the typed API ({@code org.iommufd4j}),
  * the byte ABI's numbers and struct layouts ({@code org.iommufd4j.uapi}) and the state snapshots
- * ({@code org.iommufd4j.inspect}). Everything else is the emulator's inside: the engine, user
+ * ({@code org.iommufd4j.inspect}), and the PCI device model SPI with its models ({@code
+ * org.iommufd4j.pci}). Everything else is the emulator's inside: the engine, user
  * memory, the libc downcalls, record/replay, the fuzzer and the differential runner. The
  * project's bridge, cli and bench run on the class path, where a module's boundary does not
  * apply; a program that puts this jar on the module path sees only the exports.
@@ -16,6 +17,8 @@ module org.iommufd4j {
   exports org.iommufd4j;
   exports org.iommufd4j.uapi;
   exports org.iommufd4j.inspect;
+  exports org.iommufd4j.pci; // the device model SPI
+  exports org.iommufd4j.pci.edu;
 
   // Internal, not exported: engine, memory, kernel, trace, fuzz, diff.
 

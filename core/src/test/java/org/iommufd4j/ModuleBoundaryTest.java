@@ -17,10 +17,11 @@ class ModuleBoundaryTest {
   }
 
   @Test
-  void onlyTheApiTheByteAbiAndTheSnapshotsAreExported() {
+  void onlyTheApiTheByteAbiTheSnapshotsAndTheDeviceSpiAreExported() {
     assertThat(CORE.exports()).allMatch(e -> !e.isQualified())
         .extracting(Exports::source)
-        .containsExactlyInAnyOrder("org.iommufd4j", "org.iommufd4j.uapi", "org.iommufd4j.inspect");
+        .containsExactlyInAnyOrder("org.iommufd4j", "org.iommufd4j.uapi", "org.iommufd4j.inspect",
+            "org.iommufd4j.pci", "org.iommufd4j.pci.edu");
   }
 
   @Test
