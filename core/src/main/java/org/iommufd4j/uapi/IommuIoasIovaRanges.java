@@ -1,5 +1,13 @@
 package org.iommufd4j.uapi;
 
+import static org.iommufd4j.uapi.CLayouts.offset;
+import static org.iommufd4j.uapi.CLayouts.size;
+import static org.iommufd4j.uapi.CLayouts.struct;
+import static org.iommufd4j.uapi.CLayouts.u32;
+import static org.iommufd4j.uapi.CLayouts.u64;
+
+import java.lang.foreign.StructLayout;
+
 /**
  * {@snippet lang=c :
  * struct iommu_ioas_iova_ranges {
@@ -13,13 +21,16 @@ package org.iommufd4j.uapi;
  * }
  */
 public final class IommuIoasIovaRanges {
-  public static final int SIZE = 32;
-  public static final int MIN_SIZE = 32;
-  public static final long IOAS_ID = 4;
-  public static final long NUM_IOVAS = 8;
-  public static final long RESERVED = 12;
-  public static final long ALLOWED_IOVAS = 16;
-  public static final long OUT_IOVA_ALIGNMENT = 24;
+  public static final StructLayout LAYOUT = struct("iommu_ioas_iova_ranges",
+      u32("size"), u32("ioas_id"), u32("num_iovas"), u32("__reserved"), u64("allowed_iovas"),
+      u64("out_iova_alignment"));
+  public static final int SIZE = size(LAYOUT);
+  public static final int MIN_SIZE = SIZE;
+  public static final long IOAS_ID = offset(LAYOUT, "ioas_id");
+  public static final long NUM_IOVAS = offset(LAYOUT, "num_iovas");
+  public static final long RESERVED = offset(LAYOUT, "__reserved");
+  public static final long ALLOWED_IOVAS = offset(LAYOUT, "allowed_iovas");
+  public static final long OUT_IOVA_ALIGNMENT = offset(LAYOUT, "out_iova_alignment");
 
   private IommuIoasIovaRanges() {}
 }
