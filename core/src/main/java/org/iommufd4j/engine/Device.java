@@ -1,6 +1,11 @@
 package org.iommufd4j.engine;
 
 import static org.iommufd4j.Errno.EINVAL;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_DEVICE_HUGE_IOVA;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_DEVICE_NO_DIRTY;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_DEVICE_PASID;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_PASID_WIDTH;
+
 
 /**
  * A bound device (spec §2.3 DEVICE): the mock devices of the test ABI. The binding driver holds a
@@ -8,13 +13,6 @@ import static org.iommufd4j.Errno.EINVAL;
  * that HWPT.
  */
 final class Device extends IommufdObject {
-  static final int MOCK_FLAGS_DEVICE_NO_DIRTY = 1;
-  static final int MOCK_FLAGS_DEVICE_HUGE_IOVA = 1 << 1;
-  /** A later kernel's PASID-capable mock device (only with the §6.7 compatibility extension). */
-  static final int MOCK_FLAGS_DEVICE_PASID = 1 << 2;
-  /** {@code MOCK_PASID_WIDTH} of later kernels (§6.7). */
-  static final int MOCK_PASID_WIDTH = 20;
-
   final Context ctx;
   final int flags;
   /** The IOMMU hardware in front of the device. */
