@@ -20,6 +20,8 @@ import org.iommufd4j.diff.SampleSequences;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuIoasIovaRanges;
 import org.iommufd4j.uapi.IommuIoasMap;
+import org.iommufd4j.uapi.IommuIovaRange;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -91,7 +93,8 @@ class DifferentialRunnerTest {
           int rawIoctl(long request, MemorySegment arg) {
             int rc = super.rawIoctl(request, arg);
             if (request == Command.IOMMU_IOAS_MAP.request() && rc == 0) {
-              arg.set(U64, IommuIoasMap.IOVA, arg.get(U64, IommuIoasMap.IOVA) + 4096);
+              Struct map = Struct.over(arg, IommuIoasMap.LAYOUT);
+              map.u64(IommuIoasMap.IOVA, map.u64(IommuIoasMap.IOVA) + 4096);
             }
             return rc;
           }
@@ -112,8 +115,10 @@ class DifferentialRunnerTest {
           int rawIoctl(long request, MemorySegment arg) {
             int rc = super.rawIoctl(request, arg);
             if (request == Command.IOMMU_IOAS_IOVA_RANGES.request() && rc == 0) {
-              long array = arg.get(U64, IommuIoasIovaRanges.ALLOWED_IOVAS);
-              MemorySegment.ofAddress(array).reinterpret(16).set(U64, 0, 0x1000L);
+              long array = Struct.over(arg, IommuIoasIovaRanges.LAYOUT)
+                  .u64(IommuIoasIovaRanges.ALLOWED_IOVAS);
+              Struct.over(MemorySegment.ofAddress(array).reinterpret(16), IommuIovaRange.LAYOUT)
+                  .u64(IommuIovaRange.START, 0x1000L);
             }
             return rc;
           }

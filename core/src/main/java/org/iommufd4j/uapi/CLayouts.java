@@ -66,7 +66,7 @@ final class CLayouts {
     return s.withName(name);
   }
 
-  /** An anonymous {@code union { members }}: its members are reached as if they were the outer struct's. */
+  /** An anonymous {@code union { members }}: its members read as the enclosing struct's. */
   static UnionLayout union(MemoryLayout... members) {
     return MemoryLayout.unionLayout(members);
   }
@@ -87,6 +87,11 @@ final class CLayouts {
   static int end(GroupLayout layout, String path) {
     PathElement[] elements = resolve(layout, path);
     return Math.toIntExact(layout.byteOffset(elements) + layout.select(elements).byteSize());
+  }
+
+  /** The layout of the member at {@code path}. */
+  static MemoryLayout member(GroupLayout layout, String path) {
+    return layout.select(resolve(layout, path));
   }
 
   private static PathElement[] resolve(GroupLayout layout, String path) {

@@ -5,6 +5,7 @@ import static org.iommufd4j.uapi.CLayouts.size;
 import static org.iommufd4j.uapi.CLayouts.struct;
 import static org.iommufd4j.uapi.CLayouts.u32;
 
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
@@ -21,6 +22,11 @@ public final class IommuDestroy {
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = SIZE;
   public static final long ID = offset(LAYOUT, "id");
+
+  /** A DESTROY argument. */
+  public static Struct of(SegmentAllocator allocator, int id) {
+    return Struct.of(allocator, Command.IOMMU_DESTROY).u32(ID, id);
+  }
 
   private IommuDestroy() {}
 }

@@ -7,6 +7,7 @@ import static org.iommufd4j.uapi.CLayouts.struct;
 import static org.iommufd4j.uapi.CLayouts.u32;
 import static org.iommufd4j.uapi.CLayouts.u64;
 
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
@@ -54,6 +55,12 @@ public final class IommuHwptAlloc {
   public static final int IOMMU_HWPT_DATA_NONE = 0;
   public static final int IOMMU_HWPT_DATA_VTD_S1 = 1;
   public static final int IOMMU_HWPT_DATA_SELFTEST = 0xdead;
+
+  /** A HWPT_ALLOC argument of a paging HWPT (no driver data). */
+  public static Struct of(SegmentAllocator allocator, int flags, int devId, int ptId) {
+    return Struct.of(allocator, Command.IOMMU_HWPT_ALLOC).u32(FLAGS, flags).u32(DEV_ID, devId)
+        .u32(PT_ID, ptId);
+  }
 
   private IommuHwptAlloc() {}
 }

@@ -5,6 +5,7 @@ import static org.iommufd4j.uapi.CLayouts.size;
 import static org.iommufd4j.uapi.CLayouts.struct;
 import static org.iommufd4j.uapi.CLayouts.u32;
 
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
@@ -23,6 +24,11 @@ public final class IommuIoasAlloc {
   public static final int MIN_SIZE = SIZE;
   public static final long FLAGS = offset(LAYOUT, "flags");
   public static final long OUT_IOAS_ID = offset(LAYOUT, "out_ioas_id");
+
+  /** An IOAS_ALLOC argument. */
+  public static Struct of(SegmentAllocator allocator) {
+    return Struct.of(allocator, Command.IOMMU_IOAS_ALLOC);
+  }
 
   private IommuIoasAlloc() {}
 }

@@ -6,6 +6,7 @@ import static org.iommufd4j.uapi.CLayouts.struct;
 import static org.iommufd4j.uapi.CLayouts.u32;
 import static org.iommufd4j.uapi.CLayouts.u64;
 
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
@@ -28,6 +29,13 @@ public final class IommuIoasAllowIovas {
   public static final long NUM_IOVAS = offset(LAYOUT, "num_iovas");
   public static final long RESERVED = offset(LAYOUT, "__reserved");
   public static final long ALLOWED_IOVAS = offset(LAYOUT, "allowed_iovas");
+
+  /** An ALLOW_IOVAS argument naming {@code numIovas} ranges at {@code allowedIovas}. */
+  public static Struct of(SegmentAllocator allocator, int ioasId, int numIovas,
+      long allowedIovas) {
+    return Struct.of(allocator, Command.IOMMU_IOAS_ALLOW_IOVAS).u32(IOAS_ID, ioasId)
+        .u32(NUM_IOVAS, numIovas).u64(ALLOWED_IOVAS, allowedIovas);
+  }
 
   private IommuIoasAllowIovas() {}
 }

@@ -6,6 +6,7 @@ import static org.iommufd4j.uapi.CLayouts.struct;
 import static org.iommufd4j.uapi.CLayouts.u32;
 import static org.iommufd4j.uapi.CLayouts.u64;
 
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
@@ -33,6 +34,14 @@ public final class IommuIoasCopy {
   public static final long LENGTH = offset(LAYOUT, "length");
   public static final long DST_IOVA = offset(LAYOUT, "dst_iova");
   public static final long SRC_IOVA = offset(LAYOUT, "src_iova");
+
+  /** A COPY argument; {@code dstIova} is only read with {@code IOMMU_IOAS_MAP_FIXED_IOVA}. */
+  public static Struct of(SegmentAllocator allocator, int flags, int dstIoasId, int srcIoasId,
+      long length, long dstIova, long srcIova) {
+    return Struct.of(allocator, Command.IOMMU_IOAS_COPY).u32(FLAGS, flags)
+        .u32(DST_IOAS_ID, dstIoasId).u32(SRC_IOAS_ID, srcIoasId).u64(LENGTH, length)
+        .u64(DST_IOVA, dstIova).u64(SRC_IOVA, srcIova);
+  }
 
   private IommuIoasCopy() {}
 }

@@ -6,6 +6,7 @@ import static org.iommufd4j.uapi.CLayouts.struct;
 import static org.iommufd4j.uapi.CLayouts.u32;
 import static org.iommufd4j.uapi.CLayouts.u64;
 
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
@@ -37,6 +38,13 @@ public final class IommuIoasMap {
   public static final int IOMMU_IOAS_MAP_FIXED_IOVA = 1;
   public static final int IOMMU_IOAS_MAP_WRITEABLE = 1 << 1;
   public static final int IOMMU_IOAS_MAP_READABLE = 1 << 2;
+
+  /** A MAP argument; {@code iova} is only read with {@link #IOMMU_IOAS_MAP_FIXED_IOVA}. */
+  public static Struct of(SegmentAllocator allocator, int flags, int ioasId, long userVa,
+      long length, long iova) {
+    return Struct.of(allocator, Command.IOMMU_IOAS_MAP).u32(FLAGS, flags).u32(IOAS_ID, ioasId)
+        .u64(USER_VA, userVa).u64(LENGTH, length).u64(IOVA, iova);
+  }
 
   private IommuIoasMap() {}
 }

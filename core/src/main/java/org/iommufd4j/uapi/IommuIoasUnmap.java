@@ -6,6 +6,7 @@ import static org.iommufd4j.uapi.CLayouts.struct;
 import static org.iommufd4j.uapi.CLayouts.u32;
 import static org.iommufd4j.uapi.CLayouts.u64;
 
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
@@ -26,6 +27,12 @@ public final class IommuIoasUnmap {
   public static final long IOAS_ID = offset(LAYOUT, "ioas_id");
   public static final long IOVA = offset(LAYOUT, "iova");
   public static final long LENGTH = offset(LAYOUT, "length");
+
+  /** An UNMAP argument ({@code iova} 0 and {@code length} -1: unmap all). */
+  public static Struct of(SegmentAllocator allocator, int ioasId, long iova, long length) {
+    return Struct.of(allocator, Command.IOMMU_IOAS_UNMAP).u32(IOAS_ID, ioasId).u64(IOVA, iova)
+        .u64(LENGTH, length);
+  }
 
   private IommuIoasUnmap() {}
 }

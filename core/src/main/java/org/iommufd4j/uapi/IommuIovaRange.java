@@ -5,6 +5,8 @@ import static org.iommufd4j.uapi.CLayouts.size;
 import static org.iommufd4j.uapi.CLayouts.struct;
 import static org.iommufd4j.uapi.CLayouts.u64;
 
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
@@ -21,6 +23,14 @@ public final class IommuIovaRange {
   public static final int SIZE = size(LAYOUT);
   public static final long START = offset(LAYOUT, "start");
   public static final long LAST = offset(LAYOUT, "last");
+
+  /**
+   * {@code count} zeroed ranges for {@code allowed_iovas}; range {@code i} is at {@code i * SIZE}
+   * ({@code array.u64(i * SIZE + START)}).
+   */
+  public static Struct array(SegmentAllocator allocator, int count) {
+    return Struct.over(allocator.allocate(MemoryLayout.sequenceLayout(count, LAYOUT)), LAYOUT);
+  }
 
   private IommuIovaRange() {}
 }

@@ -7,6 +7,7 @@ import static org.iommufd4j.uapi.CLayouts.u16;
 import static org.iommufd4j.uapi.CLayouts.u32;
 import static org.iommufd4j.uapi.CLayouts.u64;
 
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
@@ -36,6 +37,13 @@ public final class IommuOption {
   public static final int IOMMU_OPTION_HUGE_PAGES = 1;
   public static final int IOMMU_OPTION_OP_SET = 0;
   public static final int IOMMU_OPTION_OP_GET = 1;
+
+  /** An OPTION argument. */
+  public static Struct of(SegmentAllocator allocator, int optionId, int op, int objectId,
+      long val64) {
+    return Struct.of(allocator, Command.IOMMU_OPTION).u32(OPTION_ID, optionId).u16(OP, op)
+        .u32(OBJECT_ID, objectId).u64(VAL64, val64);
+  }
 
   private IommuOption() {}
 }

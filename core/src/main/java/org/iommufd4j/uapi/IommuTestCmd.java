@@ -9,6 +9,7 @@ import static org.iommufd4j.uapi.CLayouts.u64;
 import static org.iommufd4j.uapi.CLayouts.union;
 
 import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
@@ -56,6 +57,8 @@ public final class IommuTestCmd {
   public static final long OP = offset(LAYOUT, "op");
   public static final long ID = offset(LAYOUT, "id");
   public static final long RESERVED = offset(LAYOUT, "__reserved");
+  /** {@code last}, just past the union of the ops' fields. */
+  public static final long LAST = offset(LAYOUT, "last");
 
   // add_reserved
   public static final long ADD_RESERVED_START = offset(LAYOUT, "add_reserved.start");
@@ -146,6 +149,11 @@ public final class IommuTestCmd {
   public static final int MOCK_PASID_WIDTH = 20;
   public static final long MOCK_APERTURE_START = 1L << 24;
   public static final long MOCK_APERTURE_LAST = (1L << 31) - 1;
+
+  /** A TEST_CMD argument for {@code op} on {@code id}; the op's own fields are still 0. */
+  public static Struct of(SegmentAllocator allocator, int op, int id) {
+    return Struct.of(allocator, Command.IOMMU_TEST_CMD).u32(OP, op).u32(ID, id);
+  }
 
   private IommuTestCmd() {}
 }
