@@ -3,14 +3,8 @@ package org.iommufd4j;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.lang.foreign.MemorySegment;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
-import org.iommufd4j.diff.DiffMain;
 import org.iommufd4j.diff.DifferentialRunner;
 import org.iommufd4j.diff.DifferentialRunner.Difference;
 import org.iommufd4j.diff.DifferentialRunner.Outcome;
@@ -23,13 +17,10 @@ import org.iommufd4j.uapi.IommuIoasMap;
 import org.iommufd4j.uapi.IommuIovaRange;
 import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** {@link DifferentialRunner} emulator against emulator; the kernel side is in the README. */
 class DifferentialRunnerTest {
   private static final Configuration OWN_HOST = Configuration.builder().privateHost(true).build();
-
-  @TempDir Path dir;
 
   private static Report run(OpSequence sequence, Configuration left, Configuration right) {
     try (Iommufd l = Iommufd.emulated(left); Iommufd r = Iommufd.emulated(right)) {
@@ -177,54 +168,5 @@ class DifferentialRunnerTest {
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unknown buffer nowhere");
     assertThatThrownBy(() -> OpSequence.parse("ioctl IOMMU_DESTROY 00\n"))
         .hasMessageContaining("iommufd4j-ops 1");
-  }
-
-  @Test
-  void theCommandLineReportsADifferenceWithExitStatusOne() throws Exception {
-    Path file = dir.resolve("seq.ops");
-    Files.writeString(file, SampleSequences.mockDomain().format());
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int status = DiffMain.run(new String[] {"--left", "emulated", "--right",
-        "emulated:memlock=0x10000", "--trace", file.toString()}, print(out), print(err));
-    assertThat(status).isEqualTo(1);
-    assertThat(out.toString(StandardCharsets.UTF_8))
-        .contains("#6 IOMMU_IOAS_MAP", "difference after 7 of 11 ops", "-ENOMEM");
-    assertThat(DiffMain.run(new String[] {"--left", "emulated", "--right", "emulated",
-        "--sample"}, print(out), print(err))).isZero();
-  }
-
-  @Test
-  void theCommandLineRunsManySeedsAndSavesAReproducer() throws Exception {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    assertThat(DiffMain.run(new String[] {"--left", "emulated", "--right", "emulated",
-        "--random-mock", "5:100", "--seeds", "3"}, print(out), print(out))).isZero();
-    assertThat(out.toString(StandardCharsets.UTF_8)).contains("no difference: 3 sequences");
-    Path saved = dir.resolve("repro.ops");
-    out.reset();
-    assertThat(DiffMain.run(new String[] {"--left", "emulated", "--right",
-        "emulated:memlock=0x10000", "--random-mock", "1:300", "--seeds", "10", "--save",
-        saved.toString()}, print(out), print(out))).isEqualTo(1);
-    assertThat(out.toString(StandardCharsets.UTF_8)).contains("[--random-mock ", "-ENOMEM");
-    OpSequence repro = OpSequence.parse(Files.readString(saved));
-    try (Iommufd l = Iommufd.emulated(OWN_HOST);
-        Iommufd r = Iommufd.emulated(OWN_HOST.toBuilder().memlockLimit(0x10000).build())) {
-      Report again = DifferentialRunner.run(repro, l, r);
-      assertThat(again.difference()).isPresent();
-      assertThat(again.opsRun()).isEqualTo(repro.ops().size());
-    }
-  }
-
-  @Test
-  void theCommandLineExplainsASideThatCannotBeOpened() {
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int status = DiffMain.run(new String[] {"--right", "kernel:/nonexistent/iommu", "--sample"},
-        print(new ByteArrayOutputStream()), print(err));
-    assertThat(status).isEqualTo(2);
-    assertThat(err.toString(StandardCharsets.UTF_8)).contains("/nonexistent/iommu", "ENOENT");
-  }
-
-  private static PrintStream print(ByteArrayOutputStream bytes) {
-    return new PrintStream(bytes, true, StandardCharsets.UTF_8);
   }
 }
