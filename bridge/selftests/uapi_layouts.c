@@ -4,7 +4,7 @@
  * layouts:
  *
  *   struct NAME SIZE
- *   member NAME.PATH OFFSET      (PATH through nested structs and anonymous unions: a.b)
+ *   member NAME.PATH OFFSET SIZE (PATH through nested structs and anonymous unions: a.b)
  *   const NAME VALUE             (ioctl request numbers, flags, ops, types)
  *
  * Built by uapi-layouts.sh against the kernel's own headers.
@@ -16,7 +16,10 @@
 #include "iommufd_test.h"
 
 #define S(s) printf("struct %s %zu\n", #s, sizeof(struct s))
-#define M(s, m) printf("member %s.%s %zu\n", #s, #m, offsetof(struct s, m))
+#define M(s, m) printf("member %s.%s %zu %zu\n", #s, #m, offsetof(struct s, m), \
+			   sizeof(((struct s *)0)->m))
+/* a flexible array member: no size of its own */
+#define F(s, m) printf("member %s.%s %zu 0\n", #s, #m, offsetof(struct s, m))
 #define C(n) printf("const %s %lld\n", #n, (long long)(n))
 
 static void iommufd(void)
@@ -217,7 +220,7 @@ static void vfio_type1(void)
 	M(vfio_iommu_type1_info_cap_iova_range, header.next);
 	M(vfio_iommu_type1_info_cap_iova_range, nr_iovas);
 	M(vfio_iommu_type1_info_cap_iova_range, reserved);
-	M(vfio_iommu_type1_info_cap_iova_range, iova_ranges);
+	F(vfio_iommu_type1_info_cap_iova_range, iova_ranges);
 	C(VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
 
 	S(vfio_iommu_type1_info_dma_avail); M(vfio_iommu_type1_info_dma_avail, header);
@@ -234,7 +237,7 @@ static void vfio_type1(void)
 
 	S(vfio_iommu_type1_dma_unmap); M(vfio_iommu_type1_dma_unmap, argsz);
 	M(vfio_iommu_type1_dma_unmap, flags); M(vfio_iommu_type1_dma_unmap, iova);
-	M(vfio_iommu_type1_dma_unmap, size); M(vfio_iommu_type1_dma_unmap, data);
+	M(vfio_iommu_type1_dma_unmap, size); F(vfio_iommu_type1_dma_unmap, data);
 	C(VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP); C(VFIO_DMA_UNMAP_FLAG_ALL);
 	C(VFIO_DMA_UNMAP_FLAG_VADDR);
 }
@@ -292,7 +295,7 @@ static void vfio_device(void)
 	M(vfio_region_info_cap_sparse_mmap, header.next);
 	M(vfio_region_info_cap_sparse_mmap, nr_areas);
 	M(vfio_region_info_cap_sparse_mmap, reserved);
-	M(vfio_region_info_cap_sparse_mmap, areas);
+	F(vfio_region_info_cap_sparse_mmap, areas);
 
 	S(vfio_region_info_cap_type); M(vfio_region_info_cap_type, header);
 	M(vfio_region_info_cap_type, header.id); M(vfio_region_info_cap_type, header.version);
@@ -310,7 +313,7 @@ static void vfio_device(void)
 	C(VFIO_PCI_ERR_IRQ_INDEX); C(VFIO_PCI_REQ_IRQ_INDEX); C(VFIO_PCI_NUM_IRQS);
 
 	S(vfio_irq_set); M(vfio_irq_set, argsz); M(vfio_irq_set, flags); M(vfio_irq_set, index);
-	M(vfio_irq_set, start); M(vfio_irq_set, count); M(vfio_irq_set, data);
+	M(vfio_irq_set, start); M(vfio_irq_set, count); F(vfio_irq_set, data);
 	C(VFIO_IRQ_SET_DATA_NONE); C(VFIO_IRQ_SET_DATA_BOOL); C(VFIO_IRQ_SET_DATA_EVENTFD);
 	C(VFIO_IRQ_SET_ACTION_MASK); C(VFIO_IRQ_SET_ACTION_UNMASK);
 	C(VFIO_IRQ_SET_ACTION_TRIGGER); C(VFIO_IRQ_SET_DATA_TYPE_MASK);
@@ -321,15 +324,15 @@ static void vfio_device(void)
 	M(vfio_pci_dependent_device, bus); M(vfio_pci_dependent_device, devfn);
 	S(vfio_pci_hot_reset_info); M(vfio_pci_hot_reset_info, argsz);
 	M(vfio_pci_hot_reset_info, flags); M(vfio_pci_hot_reset_info, count);
-	M(vfio_pci_hot_reset_info, devices);
+	F(vfio_pci_hot_reset_info, devices);
 	C(VFIO_PCI_HOT_RESET_FLAG_DEV_ID); C(VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED);
 	C(VFIO_PCI_DEVID_OWNED); C(VFIO_PCI_DEVID_NOT_OWNED);
 
 	S(vfio_pci_hot_reset); M(vfio_pci_hot_reset, argsz); M(vfio_pci_hot_reset, flags);
-	M(vfio_pci_hot_reset, count); M(vfio_pci_hot_reset, group_fds);
+	M(vfio_pci_hot_reset, count); F(vfio_pci_hot_reset, group_fds);
 
 	S(vfio_device_feature); M(vfio_device_feature, argsz); M(vfio_device_feature, flags);
-	M(vfio_device_feature, data);
+	F(vfio_device_feature, data);
 	C(VFIO_DEVICE_FEATURE_MASK); C(VFIO_DEVICE_FEATURE_GET); C(VFIO_DEVICE_FEATURE_SET);
 	C(VFIO_DEVICE_FEATURE_PROBE);
 	C(VFIO_DEVICE_FEATURE_PCI_VF_TOKEN); C(VFIO_DEVICE_FEATURE_MIGRATION);

@@ -62,7 +62,8 @@ final class EmulatedIoas implements Ioas {
   public Mapping mapFixed(long iova, long userVa, long length, Protection protection) {
     owner.checkOpen();
     callLong(IOMMU_IOAS_MAP, id, () -> context.map(owner.caller(),
-        new MapRequest(protection.mapFlags() | IOMMU_IOAS_MAP_FIXED_IOVA, liveId(), 0, userVa, length, iova)));
+        new MapRequest(protection.mapFlags() | IOMMU_IOAS_MAP_FIXED_IOVA, liveId(), 0, userVa,
+            length, iova)));
     return new Mapping(iova, length);
   }
 

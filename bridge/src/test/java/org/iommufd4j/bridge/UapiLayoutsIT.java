@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Test;
  * The layout classes of {@code org.iommufd4j.uapi} say what the Linux 6.12 uapi headers say:
  * {@code bridge/selftests/uapi_layouts.c}, compiled against the kernel's own {@code iommufd.h},
  * {@code vfio.h} and {@code iommufd_test.h}, prints every struct's size, every member's offset and
- * every number, and each must match the Java side, name for name, in both directions. Skips (with
+ * size and every number, and each must match the Java side, name for name, in both directions. Skips (with
  * the reason) where the kernel source is not available.
  */
 class UapiLayoutsIT {
@@ -44,7 +44,8 @@ class UapiLayoutsIT {
       "IOMMU_HW_INFO_FLAG_INPUT_TYPE", "MOCK_FLAGS_DEVICE_PASID", "MOCK_PASID_WIDTH");
 
   private static final Map<String, Long> structs = new TreeMap<>();
-  private static final Map<String, Long> members = new TreeMap<>();
+  /** "OFFSET SIZE" of each member. */
+  private static final Map<String, String> members = new TreeMap<>();
   private static final Map<String, Long> constants = new TreeMap<>();
 
   @BeforeAll
@@ -59,14 +60,13 @@ class UapiLayoutsIT {
     String facts = new String(run.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(run.waitFor()).isZero();
     for (String line : facts.split("\n")) {
-      String[] f = line.split(" ");
-      Map<String, Long> into = switch (f[0]) {
-        case "struct" -> structs;
-        case "member" -> members;
-        case "const" -> constants;
+      String[] f = line.split(" ", 3);
+      switch (f[0]) {
+        case "struct" -> structs.put(f[1], Long.parseLong(f[2]));
+        case "member" -> members.put(f[1], f[2]);
+        case "const" -> constants.put(f[1], Long.parseLong(f[2]));
         default -> throw new AssertionError("unexpected line: " + line);
-      };
-      into.put(f[1], Long.parseLong(f[2]));
+      }
     }
   }
 
@@ -111,13 +111,13 @@ class UapiLayoutsIT {
   }
 
   /** Members as C names them: nested structs as a.b, anonymous unions and structs see-through. */
-  private static void walk(GroupLayout group, String prefix, long base, Map<String, Long> into) {
+  private static void walk(GroupLayout group, String prefix, long base, Map<String, String> into) {
     long offset = base;
     for (MemoryLayout m : group.memberLayouts()) {
       long at = group instanceof StructLayout ? offset : base;
       if (m.name().isPresent()) {
         String name = prefix + m.name().get();
-        into.put(name, at);
+        into.put(name, at + " " + m.byteSize());
         if (m instanceof GroupLayout g) {
           walk(g, name + ".", at, into);
         }
@@ -129,7 +129,7 @@ class UapiLayoutsIT {
   }
 
   /** Each name whose value differs or that only one side has: "java=.. c=..". */
-  private static Map<String, String> differences(Map<String, Long> java, Map<String, Long> c) {
+  private static <V> Map<String, String> differences(Map<String, V> java, Map<String, V> c) {
     Map<String, String> d = new TreeMap<>();
     Set<String> names = new TreeSet<>(java.keySet());
     names.addAll(c.keySet());
@@ -141,7 +141,7 @@ class UapiLayoutsIT {
     return d;
   }
 
-  private static void layouts(Map<String, Long> structs, Map<String, Long> members)
+  private static void layouts(Map<String, Long> structs, Map<String, String> members)
       throws Exception {
     for (Class<?> c : uapiClasses()) {
       for (Field f : publicConstants(c)) {
@@ -157,10 +157,10 @@ class UapiLayoutsIT {
   @Test
   void everyStructAndMemberMatchesTheHeaders() throws Exception {
     Map<String, Long> javaStructs = new TreeMap<>();
-    Map<String, Long> javaMembers = new TreeMap<>();
+    Map<String, String> javaMembers = new TreeMap<>();
     layouts(javaStructs, javaMembers);
     assertThat(differences(javaStructs, structs)).as("sizeof: Java vs C").isEmpty();
-    assertThat(differences(javaMembers, members)).as("offsetof: Java vs C").isEmpty();
+    assertThat(differences(javaMembers, members)).as("offsetof and sizeof: Java vs C").isEmpty();
     assertThat(structs).hasSizeGreaterThan(40);
     assertThat(members).hasSizeGreaterThan(250);
   }
@@ -169,7 +169,7 @@ class UapiLayoutsIT {
   void everyRequestNumberAndFlagMatchesTheHeaders() throws Exception {
     // Offsets named after their member path (IommuTestCmd.MOCK_DOMAIN_OUT_HWPT_ID) are not
     // numbers of the header; the other test checks them.
-    Map<String, Long> javaMembers = new TreeMap<>();
+    Map<String, String> javaMembers = new TreeMap<>();
     layouts(new TreeMap<>(), javaMembers);
     Set<String> offsetNames = new HashSet<>();
     javaMembers.keySet().forEach(m ->
@@ -197,7 +197,8 @@ class UapiLayoutsIT {
     }
     // An int constant holds a u32 (0xfeedbeef) or an int (-1) alike: compare its 32 bits.
     Map<String, Long> c = new TreeMap<>();
-    constants.forEach((name, value) -> c.put(name, ints.contains(name) ? (int) (long) value : value));
+    constants.forEach((name, value) ->
+        c.put(name, ints.contains(name) ? (long) (int) (long) value : value));
     assertThat(differences(java, c)).as("values: Java vs C").isEmpty();
     assertThat(constants).hasSizeGreaterThan(150);
   }
