@@ -3,7 +3,8 @@
 # /dev/iommu and the selftest mock), with this project's core jar in the working directory:
 #
 #   scripts/oracle-java.sh [--copy PATH]... [--] JAVA_ARGUMENTS...
-#   scripts/oracle-java.sh -cp core.jar org.iommufd4j.diff.DiffMain --sample --trace
+#   scripts/oracle-java.sh --copy cli/target/iommufd4j-cli-0.1.0-SNAPSHOT-all.jar -- \
+#       -jar iommufd4j-cli-0.1.0-SNAPSHOT-all.jar diff --sample --trace
 #
 # The guest has only a static busybox, so this prepares the directory the VM shares
 # ($ORACLE_JVM_DIR, default $ORACLE_CACHE/jvm): a jlink'ed runtime of this JDK (java.base, jdk.jfr

@@ -9,6 +9,10 @@ import static org.iommufd4j.uapi.Command.IOMMU_IOAS_IOVA_RANGES;
 import static org.iommufd4j.uapi.Command.IOMMU_IOAS_MAP;
 import static org.iommufd4j.uapi.Command.IOMMU_IOAS_UNMAP;
 import static org.iommufd4j.uapi.Command.IOMMU_OPTION;
+import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA;
+import static org.iommufd4j.uapi.IommuOption.IOMMU_OPTION_HUGE_PAGES;
+import static org.iommufd4j.uapi.IommuOption.IOMMU_OPTION_OP_GET;
+import static org.iommufd4j.uapi.IommuOption.IOMMU_OPTION_OP_SET;
 
 import java.util.List;
 import java.util.Objects;
@@ -19,7 +23,6 @@ import org.iommufd4j.engine.IoasObject;
 
 /** A typed handle on one IOAS of an {@link EmulatedIommufd}. */
 final class EmulatedIoas implements Ioas {
-  private static final int FIXED_IOVA = 1;
 
   private final EmulatedIommufd owner;
   private final Context context;
@@ -59,7 +62,8 @@ final class EmulatedIoas implements Ioas {
   public Mapping mapFixed(long iova, long userVa, long length, Protection protection) {
     owner.checkOpen();
     callLong(IOMMU_IOAS_MAP, id, () -> context.ioas().map(owner.caller(),
-        new MapRequest(protection.mapFlags() | FIXED_IOVA, liveId(), 0, userVa, length, iova)));
+        new MapRequest(protection.mapFlags() | IOMMU_IOAS_MAP_FIXED_IOVA, liveId(), 0, userVa,
+            length, iova)));
     return new Mapping(iova, length);
   }
 
@@ -85,7 +89,8 @@ final class EmulatedIoas implements Ioas {
     owner.checkOpen();
     int srcId = sourceId(source);
     callLong(IOMMU_IOAS_COPY, id, () -> context.ioas().copy(owner.caller(),
-        new CopyRequest(protection.mapFlags() | FIXED_IOVA, liveId(), srcId, length, dstIova, srcIova)));
+        new CopyRequest(protection.mapFlags() | IOMMU_IOAS_MAP_FIXED_IOVA, liveId(), srcId, length,
+            dstIova, srcIova)));
     return new Mapping(dstIova, length);
   }
 
@@ -124,16 +129,16 @@ final class EmulatedIoas implements Ioas {
   public boolean hugePages() {
     owner.checkOpen();
     return callLong(IOMMU_OPTION, id, () -> context.option(owner.caller(),
-        Context.OPTION_HUGE_PAGES,
-        Context.OPTION_OP_GET, 0, liveId(), 0)) == 1;
+        IOMMU_OPTION_HUGE_PAGES,
+        IOMMU_OPTION_OP_GET, 0, liveId(), 0)) == 1;
   }
 
   @Override
   public void setHugePages(boolean enabled) {
     owner.checkOpen();
     callLong(IOMMU_OPTION, id, () -> context.option(owner.caller(),
-        Context.OPTION_HUGE_PAGES,
-        Context.OPTION_OP_SET, 0, liveId(), enabled ? 1 : 0));
+        IOMMU_OPTION_HUGE_PAGES,
+        IOMMU_OPTION_OP_SET, 0, liveId(), enabled ? 1 : 0));
   }
 
   @Override

@@ -1,5 +1,9 @@
 package org.iommufd4j;
 
+import static org.iommufd4j.uapi.IommuOption.IOMMU_OPTION_OP_GET;
+import static org.iommufd4j.uapi.IommuOption.IOMMU_OPTION_OP_SET;
+import static org.iommufd4j.uapi.IommuOption.IOMMU_OPTION_RLIMIT_MODE;
+
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
@@ -92,8 +96,8 @@ final class EmulatedIommufd implements Iommufd {
   public RlimitMode rlimitMode() {
     checkOpen();
     long v = TypedCalls.callLong(Command.IOMMU_OPTION, 0,
-        () -> context.option(caller, Context.OPTION_RLIMIT_MODE,
-        Context.OPTION_OP_GET, 0, 0, 0));
+        () -> context.option(caller, IOMMU_OPTION_RLIMIT_MODE,
+        IOMMU_OPTION_OP_GET, 0, 0, 0));
     return v == 1 ? RlimitMode.PROCESS : RlimitMode.USER;
   }
 
@@ -102,7 +106,7 @@ final class EmulatedIommufd implements Iommufd {
     Objects.requireNonNull(mode, "mode");
     checkOpen();
     TypedCalls.callLong(Command.IOMMU_OPTION, 0, () -> context.option(caller,
-        Context.OPTION_RLIMIT_MODE, Context.OPTION_OP_SET, 0,
+        IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_OP_SET, 0,
         0, mode == RlimitMode.PROCESS ? 1 : 0));
   }
 

@@ -1,5 +1,8 @@
 package org.iommufd4j;
 
+import static org.iommufd4j.uapi.IommuHwInfo.IOMMU_HW_CAP_DIRTY_TRACKING;
+
+
 /**
  * What {@code IOMMU_GET_HW_INFO} says of a device's IOMMU (spec §7.2): {@code type} names the
  * layout of {@code data} (0 none, 1 Intel VT-d, {@code 0xfeedbeef} the selftest mock),
@@ -8,7 +11,7 @@ package org.iommufd4j;
  */
 public record HwInfo(int type, long capabilities, int maxPasidLog2, byte[] data) {
   /** {@code IOMMU_HW_CAP_DIRTY_TRACKING}. */
-  public static final long CAP_DIRTY_TRACKING = 1;
+  public static final long CAP_DIRTY_TRACKING = IOMMU_HW_CAP_DIRTY_TRACKING;
 
   public HwInfo {
     data = data.clone();

@@ -1,7 +1,6 @@
 package org.iommufd4j;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -19,6 +18,7 @@ import org.iommufd4j.uapi.IommuHwptGetDirtyBitmap;
 import org.iommufd4j.uapi.IommuHwptPageResponse;
 import org.iommufd4j.uapi.IommuHwptPgfault;
 import org.iommufd4j.uapi.IommuHwptSetDirtyTracking;
+import org.iommufd4j.uapi.Struct;
 
 /**
  * The typed HWPT calls, built once over {@link Iommufd#ioctl} so both backends share them: they
@@ -32,19 +32,15 @@ final class HwptCalls {
 
   static HwInfo hwInfo(Iommufd iommufd, int deviceId) {
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment s = struct(arena, Command.IOMMU_GET_HW_INFO);
-      s.set(IoctlIommufd.U32, IommuHwInfo.DEV_ID, deviceId);
-      call(iommufd, Command.IOMMU_GET_HW_INFO, s, "device " + deviceId); // how long is the data?
-      int length = s.get(IoctlIommufd.U32, IommuHwInfo.DATA_LEN);
+      Struct s = Struct.of(arena, Command.IOMMU_GET_HW_INFO).u32(IommuHwInfo.DEV_ID, deviceId);
+      call(iommufd, s, "device " + deviceId); // how long is the data?
+      int length = s.u32(IommuHwInfo.DATA_LEN);
       MemorySegment data = arena.allocate(Math.max(length, 1), 8);
-      s.set(IoctlIommufd.U32, IommuHwInfo.DATA_LEN, length);
-      s.set(IoctlIommufd.U64, IommuHwInfo.DATA_UPTR, data.address());
-      call(iommufd, Command.IOMMU_GET_HW_INFO, s, "device " + deviceId);
-      return new HwInfo(s.get(IoctlIommufd.U32, IommuHwInfo.OUT_DATA_TYPE),
-          s.get(IoctlIommufd.U64, IommuHwInfo.OUT_CAPABILITIES),
-          Byte.toUnsignedInt(s.get(JAVA_BYTE, IommuHwInfo.OUT_MAX_PASID_LOG2)),
-          data.asSlice(0, Math.min(length, s.get(IoctlIommufd.U32, IommuHwInfo.DATA_LEN)))
-              .toArray(JAVA_BYTE));
+      s.u32(IommuHwInfo.DATA_LEN, length).u64(IommuHwInfo.DATA_UPTR, data.address());
+      call(iommufd, s, "device " + deviceId);
+      return new HwInfo(s.u32(IommuHwInfo.OUT_DATA_TYPE), s.u64(IommuHwInfo.OUT_CAPABILITIES),
+          s.u8(IommuHwInfo.OUT_MAX_PASID_LOG2),
+          data.asSlice(0, Math.min(length, s.u32(IommuHwInfo.DATA_LEN))).toArray(JAVA_BYTE));
     }
   }
 
@@ -54,52 +50,39 @@ final class HwptCalls {
       bits |= f.bit;
     }
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment s = struct(arena, Command.IOMMU_HWPT_ALLOC);
-      s.set(IoctlIommufd.U32, IommuHwptAlloc.FLAGS, bits);
-      s.set(IoctlIommufd.U32, IommuHwptAlloc.DEV_ID, deviceId);
-      s.set(IoctlIommufd.U32, IommuHwptAlloc.PT_ID, ptId);
-      call(iommufd, Command.IOMMU_HWPT_ALLOC, s, "device " + deviceId + " on " + ptId);
-      return new Handle(iommufd, s.get(IoctlIommufd.U32, IommuHwptAlloc.OUT_HWPT_ID));
+      Struct s = IommuHwptAlloc.of(arena, bits, deviceId, ptId);
+      call(iommufd, s, "device " + deviceId + " on " + ptId);
+      return new Handle(iommufd, s.u32(IommuHwptAlloc.OUT_HWPT_ID));
     }
   }
 
   static Hwpt allocNested(Iommufd iommufd, int deviceId, int parentId, int dataType,
       byte[] data, FaultQueue faults) {
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment s = struct(arena, Command.IOMMU_HWPT_ALLOC);
       MemorySegment bytes = arena.allocate(Math.max(data.length, 1), 8);
       MemorySegment.copy(MemorySegment.ofArray(data), 0, bytes, 0, data.length);
-      s.set(IoctlIommufd.U32, IommuHwptAlloc.FLAGS,
-          faults == null ? 0 : IommuHwptAlloc.IOMMU_HWPT_FAULT_ID_VALID);
-      s.set(IoctlIommufd.U32, IommuHwptAlloc.DEV_ID, deviceId);
-      s.set(IoctlIommufd.U32, IommuHwptAlloc.PT_ID, parentId);
-      s.set(IoctlIommufd.U32, IommuHwptAlloc.DATA_TYPE, dataType);
-      s.set(IoctlIommufd.U32, IommuHwptAlloc.DATA_LEN, data.length);
-      s.set(IoctlIommufd.U64, IommuHwptAlloc.DATA_UPTR, bytes.address());
-      s.set(IoctlIommufd.U32, IommuHwptAlloc.FAULT_ID, faults == null ? 0 : faults.id());
-      call(iommufd, Command.IOMMU_HWPT_ALLOC, s, "nested, device " + deviceId + " on "
-          + parentId);
-      return new Handle(iommufd, s.get(IoctlIommufd.U32, IommuHwptAlloc.OUT_HWPT_ID));
+      Struct s = IommuHwptAlloc.of(arena,
+              faults == null ? 0 : IommuHwptAlloc.IOMMU_HWPT_FAULT_ID_VALID, deviceId, parentId)
+          .u32(IommuHwptAlloc.DATA_TYPE, dataType).u32(IommuHwptAlloc.DATA_LEN, data.length)
+          .u64(IommuHwptAlloc.DATA_UPTR, bytes.address())
+          .u32(IommuHwptAlloc.FAULT_ID, faults == null ? 0 : faults.id());
+      call(iommufd, s, "nested, device " + deviceId + " on " + parentId);
+      return new Handle(iommufd, s.u32(IommuHwptAlloc.OUT_HWPT_ID));
     }
   }
 
   static FaultQueue allocFaultQueue(Iommufd iommufd) {
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment s = struct(arena, Command.IOMMU_FAULT_QUEUE_ALLOC);
-      call(iommufd, Command.IOMMU_FAULT_QUEUE_ALLOC, s, "");
-      return new Faults(iommufd, s.get(IoctlIommufd.U32, IommuFaultAlloc.OUT_FAULT_ID),
-          s.get(IoctlIommufd.U32, IommuFaultAlloc.OUT_FAULT_FD));
+      Struct s = Struct.of(arena, Command.IOMMU_FAULT_QUEUE_ALLOC);
+      call(iommufd, s, "");
+      return new Faults(iommufd, s.u32(IommuFaultAlloc.OUT_FAULT_ID),
+          s.u32(IommuFaultAlloc.OUT_FAULT_FD));
     }
   }
 
-  /** A zeroed struct of the command's full size, with its size word set. */
-  private static MemorySegment struct(Arena arena, Command cmd) {
-    return IoctlIommufd.struct(arena, cmd);
-  }
-
   /** Issues one call; a failure becomes the typed API's exception. */
-  private static void call(Iommufd iommufd, Command cmd, MemorySegment s, String what) {
-    check(iommufd.ioctl(cmd.request(), s), cmd.name() + " " + what);
+  private static void call(Iommufd iommufd, Struct s, String what) {
+    check(s.ioctl(iommufd), s.command().name() + " " + what);
   }
 
   /** {@code rc} if it is a result, else the typed API's exception for its errno. */
@@ -116,12 +99,11 @@ final class HwptCalls {
     throw new IommufdException(errno, what + ": " + errno.name());
   }
 
-  private static void call(Iommufd iommufd, Command cmd, String what,
-      Consumer<MemorySegment> fill) {
+  private static void call(Iommufd iommufd, Command cmd, String what, Consumer<Struct> fill) {
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment s = struct(arena, cmd);
+      Struct s = Struct.of(arena, cmd);
       fill.accept(s);
-      call(iommufd, cmd, s, what);
+      call(iommufd, s, what);
     }
   }
 
@@ -130,9 +112,9 @@ final class HwptCalls {
     @Override
     public void setDirtyTracking(boolean enabled) {
       call(iommufd, Command.IOMMU_HWPT_SET_DIRTY_TRACKING, "hwpt " + id, s -> {
-        s.set(IoctlIommufd.U32, IommuHwptSetDirtyTracking.FLAGS,
+        s.u32(IommuHwptSetDirtyTracking.FLAGS,
             enabled ? IommuHwptSetDirtyTracking.IOMMU_HWPT_DIRTY_TRACKING_ENABLE : 0);
-        s.set(IoctlIommufd.U32, IommuHwptSetDirtyTracking.HWPT_ID, id);
+        s.u32(IommuHwptSetDirtyTracking.HWPT_ID, id);
       });
     }
 
@@ -146,27 +128,22 @@ final class HwptCalls {
       try (Arena arena = Arena.ofConfined()) {
         MemorySegment bitmap = arena.allocate(Math.max(words, 1) * 8, 8); // zeroed: bits are only set
         call(iommufd, Command.IOMMU_HWPT_GET_DIRTY_BITMAP, "hwpt " + id, s -> {
-          s.set(IoctlIommufd.U32, IommuHwptGetDirtyBitmap.HWPT_ID, id);
-          s.set(IoctlIommufd.U32, IommuHwptGetDirtyBitmap.FLAGS,
+          s.u32(IommuHwptGetDirtyBitmap.HWPT_ID, id);
+          s.u32(IommuHwptGetDirtyBitmap.FLAGS,
               clear ? 0 : IommuHwptGetDirtyBitmap.IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
-          s.set(IoctlIommufd.U64, IommuHwptGetDirtyBitmap.IOVA, iova);
-          s.set(IoctlIommufd.U64, IommuHwptGetDirtyBitmap.LENGTH, length);
-          s.set(IoctlIommufd.U64, IommuHwptGetDirtyBitmap.PAGE_SIZE, pageSize);
-          s.set(IoctlIommufd.U64, IommuHwptGetDirtyBitmap.DATA, bitmap.address());
+          s.u64(IommuHwptGetDirtyBitmap.IOVA, iova).u64(IommuHwptGetDirtyBitmap.LENGTH, length);
+          s.u64(IommuHwptGetDirtyBitmap.PAGE_SIZE, pageSize);
+          s.u64(IommuHwptGetDirtyBitmap.DATA, bitmap.address());
         });
-        long[] bits = new long[(int) words];
-        for (int i = 0; i < bits.length; i++) {
-          bits[i] = bitmap.get(JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN),
-              i * 8L);
-        }
-        return BitSet.valueOf(bits);
+        // bit n of the bitmap (byte n / 8, bit n % 8) is page n: a little-endian bit string
+        return BitSet.valueOf(bitmap.asSlice(0, words * 8).toArray(JAVA_BYTE));
       }
     }
 
     @Override
     public void close() {
       call(iommufd, Command.IOMMU_DESTROY, "hwpt " + id,
-          s -> s.set(IoctlIommufd.U32, IommuDestroy.ID, id));
+          s -> s.u32(IommuDestroy.ID, id));
     }
   }
 
@@ -183,14 +160,13 @@ final class HwptCalls {
             / IommuHwptPgfault.SIZE;
         List<PageFault> faults = new ArrayList<>((int) n);
         for (long i = 0; i < n; i++) {
-          MemorySegment r = records.asSlice(i * IommuHwptPgfault.SIZE, IommuHwptPgfault.SIZE);
-          faults.add(new PageFault(r.get(IoctlIommufd.U32, IommuHwptPgfault.FLAGS),
-              r.get(IoctlIommufd.U32, IommuHwptPgfault.DEV_ID),
-              r.get(IoctlIommufd.U32, IommuHwptPgfault.PASID),
-              r.get(IoctlIommufd.U32, IommuHwptPgfault.GRPID),
-              r.get(IoctlIommufd.U32, IommuHwptPgfault.PERM),
-              r.get(IoctlIommufd.U64, IommuHwptPgfault.ADDR),
-              r.get(IoctlIommufd.U32, IommuHwptPgfault.COOKIE)));
+          Struct r = Struct.over(
+              records.asSlice(i * IommuHwptPgfault.SIZE, IommuHwptPgfault.SIZE),
+              IommuHwptPgfault.LAYOUT);
+          faults.add(new PageFault(r.u32(IommuHwptPgfault.FLAGS), r.u32(IommuHwptPgfault.DEV_ID),
+              r.u32(IommuHwptPgfault.PASID), r.u32(IommuHwptPgfault.GRPID),
+              r.u32(IommuHwptPgfault.PERM), r.u64(IommuHwptPgfault.ADDR),
+              r.u32(IommuHwptPgfault.COOKIE)));
         }
         return List.copyOf(faults);
       }
@@ -199,12 +175,12 @@ final class HwptCalls {
     @Override
     public void respond(int cookie, boolean success) {
       try (Arena arena = Arena.ofConfined()) {
-        MemorySegment r = arena.allocate(IommuHwptPageResponse.SIZE, 8);
-        r.set(IoctlIommufd.U32, IommuHwptPageResponse.COOKIE, cookie);
-        r.set(IoctlIommufd.U32, IommuHwptPageResponse.CODE,
-            success ? IommuHwptPageResponse.IOMMUFD_PAGE_RESP_SUCCESS
+        Struct r = Struct.of(arena, IommuHwptPageResponse.LAYOUT)
+            .u32(IommuHwptPageResponse.COOKIE, cookie)
+            .u32(IommuHwptPageResponse.CODE, success
+                ? IommuHwptPageResponse.IOMMUFD_PAGE_RESP_SUCCESS
                 : IommuHwptPageResponse.IOMMUFD_PAGE_RESP_INVALID);
-        check(iommufd.write(fd, r), "response to cookie " + cookie);
+        check(iommufd.write(fd, r.segment()), "response to cookie " + cookie);
       }
     }
 

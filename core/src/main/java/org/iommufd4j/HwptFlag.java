@@ -1,11 +1,14 @@
 package org.iommufd4j;
 
+import static org.iommufd4j.uapi.IommuHwptAlloc.IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+import static org.iommufd4j.uapi.IommuHwptAlloc.IOMMU_HWPT_ALLOC_NEST_PARENT;
+
 /** Flags of {@link Iommufd#allocHwpt} ({@code IOMMU_HWPT_ALLOC_*}, spec §7.1). */
 public enum HwptFlag {
   /** The HWPT may be the parent of nested HWPTs. */
-  NEST_PARENT(1),
+  NEST_PARENT(IOMMU_HWPT_ALLOC_NEST_PARENT),
   /** The HWPT can track which pages devices wrote ({@link Hwpt#setDirtyTracking}). */
-  DIRTY_TRACKING(1 << 1);
+  DIRTY_TRACKING(IOMMU_HWPT_ALLOC_DIRTY_TRACKING);
 
   final int bit;
 

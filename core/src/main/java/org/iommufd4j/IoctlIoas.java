@@ -1,11 +1,6 @@
 package org.iommufd4j;
 
-import static org.iommufd4j.IoctlIommufd.U32;
-import static org.iommufd4j.IoctlIommufd.U64;
-import static org.iommufd4j.IoctlIommufd.struct;
-
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import org.iommufd4j.uapi.Command;
@@ -16,6 +11,7 @@ import org.iommufd4j.uapi.IommuIoasMap;
 import org.iommufd4j.uapi.IommuIoasUnmap;
 import org.iommufd4j.uapi.IommuIovaRange;
 import org.iommufd4j.uapi.IommuOption;
+import org.iommufd4j.uapi.Struct;
 
 /** A typed IOAS handle of an {@link IoctlIommufd}: every method is one ioctl (two for ranges). */
 final class IoctlIoas implements Ioas {
@@ -46,16 +42,11 @@ final class IoctlIoas implements Ioas {
   private long map(int flags, long userVa, long length, long iova) {
     int ioasId = liveId();
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment s = struct(arena, Command.IOMMU_IOAS_MAP);
-      s.set(U32, IommuIoasMap.FLAGS, flags);
-      s.set(U32, IommuIoasMap.IOAS_ID, ioasId);
-      s.set(U64, IommuIoasMap.USER_VA, userVa);
-      s.set(U64, IommuIoasMap.LENGTH, length);
-      s.set(U64, IommuIoasMap.IOVA, iova);
+      Struct s = IommuIoasMap.of(arena, flags, ioasId, userVa, length, iova);
       owner.issueOrThrow(Command.IOMMU_IOAS_MAP, ioasId, s, () -> "ioas_id=" + ioasId
           + " flags=" + hex(flags) + " user_va=" + hex(userVa) + " length=" + hex(length)
           + " iova=" + hex(iova));
-      return s.get(U64, IommuIoasMap.IOVA);
+      return s.u64(IommuIoasMap.IOVA);
     }
   }
 
@@ -81,17 +72,11 @@ final class IoctlIoas implements Ioas {
     int srcId = sourceId(source);
     int dstId = liveId();
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment s = struct(arena, Command.IOMMU_IOAS_COPY);
-      s.set(U32, IommuIoasCopy.FLAGS, flags);
-      s.set(U32, IommuIoasCopy.DST_IOAS_ID, dstId);
-      s.set(U32, IommuIoasCopy.SRC_IOAS_ID, srcId);
-      s.set(U64, IommuIoasCopy.LENGTH, length);
-      s.set(U64, IommuIoasCopy.DST_IOVA, dstIova);
-      s.set(U64, IommuIoasCopy.SRC_IOVA, srcIova);
+      Struct s = IommuIoasCopy.of(arena, flags, dstId, srcId, length, dstIova, srcIova);
       owner.issueOrThrow(Command.IOMMU_IOAS_COPY, dstId, s, () -> "dst_ioas_id=" + dstId
           + " src_ioas_id=" + srcId + " flags=" + hex(flags) + " length=" + hex(length)
           + " dst_iova=" + hex(dstIova) + " src_iova=" + hex(srcIova));
-      return s.get(U64, IommuIoasCopy.DST_IOVA);
+      return s.u64(IommuIoasCopy.DST_IOVA);
     }
   }
 
@@ -112,13 +97,10 @@ final class IoctlIoas implements Ioas {
   public long unmap(long iova, long length) {
     int ioasId = liveId();
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment s = struct(arena, Command.IOMMU_IOAS_UNMAP);
-      s.set(U32, IommuIoasUnmap.IOAS_ID, ioasId);
-      s.set(U64, IommuIoasUnmap.IOVA, iova);
-      s.set(U64, IommuIoasUnmap.LENGTH, length);
+      Struct s = IommuIoasUnmap.of(arena, ioasId, iova, length);
       owner.issueOrThrow(Command.IOMMU_IOAS_UNMAP, ioasId, s, () -> "ioas_id=" + ioasId
           + " iova=" + hex(iova) + " length=" + hex(length));
-      return s.get(U64, IommuIoasUnmap.LENGTH);
+      return s.u64(IommuIoasUnmap.LENGTH);
     }
   }
 
@@ -132,16 +114,16 @@ final class IoctlIoas implements Ioas {
   public IovaRanges iovaRanges() {
     int ioasId = liveId();
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment s = struct(arena, Command.IOMMU_IOAS_IOVA_RANGES);
-      s.set(U32, IommuIoasIovaRanges.IOAS_ID, ioasId);
-      MemorySegment array = MemorySegment.NULL;
+      Struct s = IommuIoasIovaRanges.of(arena, ioasId, 0, 0);
+      Struct array = null;
       while (true) {
-        s.set(U64, IommuIoasIovaRanges.ALLOWED_IOVAS, array.address());
         int rc = owner.issue(Command.IOMMU_IOAS_IOVA_RANGES, ioasId, s);
-        int count = s.get(U32, IommuIoasIovaRanges.NUM_IOVAS);
+        int count = s.u32(IommuIoasIovaRanges.NUM_IOVAS);
         if (rc == -Errno.EMSGSIZE.number()) {
-          array = arena.allocate((long) count * IommuIovaRange.SIZE, 8);
-          continue; // the count is already in num_iovas, the capacity of the next call
+          array = IommuIovaRange.array(arena, count);
+          // the count is already in num_iovas, the capacity of the next call
+          s.u64(IommuIoasIovaRanges.ALLOWED_IOVAS, array.address());
+          continue;
         }
         if (rc < 0) {
           throw owner.failure(Command.IOMMU_IOAS_IOVA_RANGES, rc, () -> "ioas_id=" + ioasId);
@@ -149,10 +131,10 @@ final class IoctlIoas implements Ioas {
         List<IovaRange> ranges = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
           long base = (long) i * IommuIovaRange.SIZE;
-          ranges.add(new IovaRange(array.get(U64, base + IommuIovaRange.START),
-              array.get(U64, base + IommuIovaRange.LAST)));
+          ranges.add(new IovaRange(array.u64(base + IommuIovaRange.START),
+              array.u64(base + IommuIovaRange.LAST)));
         }
-        return new IovaRanges(ranges, s.get(U64, IommuIoasIovaRanges.OUT_IOVA_ALIGNMENT));
+        return new IovaRanges(ranges, s.u64(IommuIoasIovaRanges.OUT_IOVA_ALIGNMENT));
       }
     }
   }
@@ -162,17 +144,17 @@ final class IoctlIoas implements Ioas {
     List<IovaRange> copy = List.copyOf(ranges);
     int ioasId = liveId();
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment array = copy.isEmpty() ? MemorySegment.NULL
-          : arena.allocate((long) copy.size() * IommuIovaRange.SIZE, 8);
-      for (int i = 0; i < copy.size(); i++) {
-        long base = (long) i * IommuIovaRange.SIZE;
-        array.set(U64, base + IommuIovaRange.START, copy.get(i).start());
-        array.set(U64, base + IommuIovaRange.LAST, copy.get(i).last());
+      long address = 0;
+      if (!copy.isEmpty()) {
+        Struct array = IommuIovaRange.array(arena, copy.size());
+        for (int i = 0; i < copy.size(); i++) {
+          long base = (long) i * IommuIovaRange.SIZE;
+          array.u64(base + IommuIovaRange.START, copy.get(i).start());
+          array.u64(base + IommuIovaRange.LAST, copy.get(i).last());
+        }
+        address = array.address();
       }
-      MemorySegment s = struct(arena, Command.IOMMU_IOAS_ALLOW_IOVAS);
-      s.set(U32, IommuIoasAllowIovas.IOAS_ID, ioasId);
-      s.set(U32, IommuIoasAllowIovas.NUM_IOVAS, copy.size());
-      s.set(U64, IommuIoasAllowIovas.ALLOWED_IOVAS, array.address());
+      Struct s = IommuIoasAllowIovas.of(arena, ioasId, copy.size(), address);
       owner.issueOrThrow(Command.IOMMU_IOAS_ALLOW_IOVAS, ioasId, s,
           () -> "ioas_id=" + ioasId + " allowed_iovas=" + copy);
     }

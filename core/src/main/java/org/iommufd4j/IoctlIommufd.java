@@ -1,8 +1,6 @@
 package org.iommufd4j;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
-import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -17,6 +15,7 @@ import org.iommufd4j.uapi.IommuDestroy;
 import org.iommufd4j.uapi.IommuIoasAlloc;
 import org.iommufd4j.uapi.IommuIoasIovaRanges;
 import org.iommufd4j.uapi.IommuOption;
+import org.iommufd4j.uapi.Struct;
 
 /**
  * The typed API over anything that takes raw iommufd ioctls: every typed call builds the uapi
@@ -31,10 +30,8 @@ import org.iommufd4j.uapi.IommuOption;
  * the emulator's handles do.
  */
 abstract class IoctlIommufd implements Iommufd {
-  static final ValueLayout.OfShort U16 =
-      JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-  static final ValueLayout.OfInt U32 = JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-  static final ValueLayout.OfLong U64 = JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  private static final ValueLayout.OfInt U32 =
+      JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.ioctl");
 
@@ -105,29 +102,22 @@ abstract class IoctlIommufd implements Iommufd {
 
   // ---- typed calls ---------------------------------------------------------------------------
 
-  /** A zeroed struct of the command's full size, with its size word set. */
-  static MemorySegment struct(Arena arena, Command cmd) {
-    MemorySegment s = arena.allocate(cmd.ksize(), 8);
-    s.set(U32, 0, cmd.ksize());
-    return s;
-  }
-
   /** Issues a typed call; returns the raw result (0, positive, or {@code -errno}). */
-  final int issue(Command cmd, int id, MemorySegment s) {
+  final int issue(Command cmd, int id, Struct s) {
     IoctlEvent event = new IoctlEvent();
     event.begin();
-    int rc = rawIoctl(cmd.request(), s);
+    int rc = rawIoctl(cmd.request(), s.segment());
     event.end();
     if (event.shouldCommit()) {
       int eventId = cmd == Command.IOMMU_IOAS_ALLOC && rc == 0
-          ? s.get(U32, IommuIoasAlloc.OUT_IOAS_ID) : id;
+          ? s.u32(IommuIoasAlloc.OUT_IOAS_ID) : id;
       event.set(cmd.name(), eventId, rc < 0 ? -rc : 0, IoctlEvent.DOOR_TYPED, backend).commit();
     }
     return rc;
   }
 
   /** Issues a typed call and throws on failure, naming the call with {@code detail}. */
-  final void issueOrThrow(Command cmd, int id, MemorySegment s, Supplier<String> detail) {
+  final void issueOrThrow(Command cmd, int id, Struct s, Supplier<String> detail) {
     int rc = issue(cmd, id, s);
     if (rc < 0) {
       throw failure(cmd, rc, detail);
@@ -164,9 +154,9 @@ abstract class IoctlIommufd implements Iommufd {
   @Override
   public Ioas createIoas() {
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment s = struct(arena, Command.IOMMU_IOAS_ALLOC);
+      Struct s = IommuIoasAlloc.of(arena);
       issueOrThrow(Command.IOMMU_IOAS_ALLOC, 0, s, () -> "flags=0x0");
-      int id = s.get(U32, IommuIoasAlloc.OUT_IOAS_ID);
+      int id = s.u32(IommuIoasAlloc.OUT_IOAS_ID);
       Object token = new Object();
       ioasTokens.put(id, token);
       return new IoctlIoas(this, id, token);
@@ -178,9 +168,8 @@ abstract class IoctlIommufd implements Iommufd {
     // There is no lookup ioctl: IOVA_RANGES with no room answers for IOASes only (EMSGSIZE or
     // 0) and ENOENT for anything else.
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment s = struct(arena, Command.IOMMU_IOAS_IOVA_RANGES);
-      s.set(U32, IommuIoasIovaRanges.IOAS_ID, ioasId);
-      int rc = issue(Command.IOMMU_IOAS_IOVA_RANGES, ioasId, s);
+      int rc = issue(Command.IOMMU_IOAS_IOVA_RANGES, ioasId,
+          IommuIoasIovaRanges.of(arena, ioasId, 0, 0));
       if (rc < 0 && rc != -Errno.EMSGSIZE.number()) {
         throw failure(Command.IOMMU_IOAS_IOVA_RANGES, rc,
             () -> "ioas_id=" + Integer.toUnsignedString(ioasId));
@@ -197,9 +186,8 @@ abstract class IoctlIommufd implements Iommufd {
   @Override
   public void destroy(int id) {
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment s = struct(arena, Command.IOMMU_DESTROY);
-      s.set(U32, IommuDestroy.ID, id);
-      issueOrThrow(Command.IOMMU_DESTROY, id, s, () -> "id=" + Integer.toUnsignedString(id));
+      issueOrThrow(Command.IOMMU_DESTROY, id, IommuDestroy.of(arena, id),
+          () -> "id=" + Integer.toUnsignedString(id));
       ioasTokens.remove(id);
     }
   }
@@ -207,15 +195,11 @@ abstract class IoctlIommufd implements Iommufd {
   /** {@code IOMMU_OPTION}: returns {@code val64} after the call. */
   final long option(int optionId, int op, int objectId, long val64) {
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment s = struct(arena, Command.IOMMU_OPTION);
-      s.set(U32, IommuOption.OPTION_ID, optionId);
-      s.set(U16, IommuOption.OP, (short) op);
-      s.set(U32, IommuOption.OBJECT_ID, objectId);
-      s.set(U64, IommuOption.VAL64, val64);
+      Struct s = IommuOption.of(arena, optionId, op, objectId, val64);
       issueOrThrow(Command.IOMMU_OPTION, objectId, s, () -> "option_id=" + optionId + " op="
           + op + " object_id=" + Integer.toUnsignedString(objectId) + " val64=0x"
           + Long.toHexString(val64));
-      return s.get(U64, IommuOption.VAL64);
+      return s.u64(IommuOption.VAL64);
     }
   }
 

@@ -1,5 +1,7 @@
 package org.iommufd4j;
 
+import org.iommufd4j.uapi.IommuHwptPgfault;
+
 /**
  * One I/O page fault read from a {@link FaultQueue} ({@code struct iommu_hwpt_pgfault}, spec
  * §7.6): the faulting device, PASID, page request group, permissions asked ({@code
@@ -9,7 +11,7 @@ package org.iommufd4j;
 public record PageFault(int flags, int deviceId, int pasid, int groupId, int permissions,
     long address, int cookie) {
   /** {@code IOMMU_PGFAULT_FLAGS_PASID_VALID}. */
-  public static final int PASID_VALID = 1;
+  public static final int PASID_VALID = IommuHwptPgfault.IOMMU_PGFAULT_FLAGS_PASID_VALID;
   /** {@code IOMMU_PGFAULT_FLAGS_LAST_PAGE}: the last fault of its group. */
-  public static final int LAST_PAGE = 1 << 1;
+  public static final int LAST_PAGE = IommuHwptPgfault.IOMMU_PGFAULT_FLAGS_LAST_PAGE;
 }

@@ -1,13 +1,16 @@
 package org.iommufd4j;
 
+import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_READABLE;
+import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE;
+
 /**
  * What devices may do with a mapping: the {@code IOMMU_IOAS_MAP_READABLE} and
  * {@code IOMMU_IOAS_MAP_WRITEABLE} flags of MAP and COPY (spec §3.0).
  */
 public enum Protection {
-  READ(1 << 2),
-  WRITE(1 << 1),
-  READ_WRITE((1 << 2) | (1 << 1));
+  READ(IOMMU_IOAS_MAP_READABLE),
+  WRITE(IOMMU_IOAS_MAP_WRITEABLE),
+  READ_WRITE(IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE);
 
   private final int mapFlags;
 

@@ -20,6 +20,7 @@ import org.iommufd4j.engine.Host;
 import org.iommufd4j.engine.VirtualFileTable;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuTestCmd;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

@@ -17,6 +17,7 @@ import org.iommufd4j.uapi.IommuIoasUnmap;
 import org.iommufd4j.uapi.IommuOption;
 import org.iommufd4j.uapi.IommuTestCmd;
 import org.iommufd4j.uapi.IommuVfioIoas;
+import org.iommufd4j.uapi.Struct;
 
 /**
  * One well-formed call of each command of the 6.12 table (spec §1.4.1), on a context

@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import org.iommufd4j.uapi.Command;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.AfterEach;
 
 /**

@@ -8,6 +8,7 @@ import static org.iommufd4j.ErrnoAssertions.assertOk;
 import org.iommufd4j.FrontDoor.BothDoors;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuDestroy;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
 
 /**

@@ -3,14 +3,8 @@ package org.iommufd4j;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.lang.foreign.MemorySegment;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
-import org.iommufd4j.diff.DiffMain;
 import org.iommufd4j.diff.DifferentialRunner;
 import org.iommufd4j.diff.DifferentialRunner.Difference;
 import org.iommufd4j.diff.DifferentialRunner.Outcome;
@@ -20,14 +14,13 @@ import org.iommufd4j.diff.SampleSequences;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuIoasIovaRanges;
 import org.iommufd4j.uapi.IommuIoasMap;
+import org.iommufd4j.uapi.IommuIovaRange;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** {@link DifferentialRunner} emulator against emulator; the kernel side is in the README. */
 class DifferentialRunnerTest {
   private static final Configuration OWN_HOST = Configuration.builder().privateHost(true).build();
-
-  @TempDir Path dir;
 
   private static Report run(OpSequence sequence, Configuration left, Configuration right) {
     try (Iommufd l = Iommufd.emulated(left); Iommufd r = Iommufd.emulated(right)) {
@@ -91,7 +84,8 @@ class DifferentialRunnerTest {
           int rawIoctl(long request, MemorySegment arg) {
             int rc = super.rawIoctl(request, arg);
             if (request == Command.IOMMU_IOAS_MAP.request() && rc == 0) {
-              arg.set(U64, IommuIoasMap.IOVA, arg.get(U64, IommuIoasMap.IOVA) + 4096);
+              Struct map = Struct.over(arg, IommuIoasMap.LAYOUT);
+              map.u64(IommuIoasMap.IOVA, map.u64(IommuIoasMap.IOVA) + 4096);
             }
             return rc;
           }
@@ -112,8 +106,10 @@ class DifferentialRunnerTest {
           int rawIoctl(long request, MemorySegment arg) {
             int rc = super.rawIoctl(request, arg);
             if (request == Command.IOMMU_IOAS_IOVA_RANGES.request() && rc == 0) {
-              long array = arg.get(U64, IommuIoasIovaRanges.ALLOWED_IOVAS);
-              MemorySegment.ofAddress(array).reinterpret(16).set(U64, 0, 0x1000L);
+              long array = Struct.over(arg, IommuIoasIovaRanges.LAYOUT)
+                  .u64(IommuIoasIovaRanges.ALLOWED_IOVAS);
+              Struct.over(MemorySegment.ofAddress(array).reinterpret(16), IommuIovaRange.LAYOUT)
+                  .u64(IommuIovaRange.START, 0x1000L);
             }
             return rc;
           }
@@ -172,54 +168,5 @@ class DifferentialRunnerTest {
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unknown buffer nowhere");
     assertThatThrownBy(() -> OpSequence.parse("ioctl IOMMU_DESTROY 00\n"))
         .hasMessageContaining("iommufd4j-ops 1");
-  }
-
-  @Test
-  void theCommandLineReportsADifferenceWithExitStatusOne() throws Exception {
-    Path file = dir.resolve("seq.ops");
-    Files.writeString(file, SampleSequences.mockDomain().format());
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int status = DiffMain.run(new String[] {"--left", "emulated", "--right",
-        "emulated:memlock=0x10000", "--trace", file.toString()}, print(out), print(err));
-    assertThat(status).isEqualTo(1);
-    assertThat(out.toString(StandardCharsets.UTF_8))
-        .contains("#6 IOMMU_IOAS_MAP", "difference after 7 of 11 ops", "-ENOMEM");
-    assertThat(DiffMain.run(new String[] {"--left", "emulated", "--right", "emulated",
-        "--sample"}, print(out), print(err))).isZero();
-  }
-
-  @Test
-  void theCommandLineRunsManySeedsAndSavesAReproducer() throws Exception {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    assertThat(DiffMain.run(new String[] {"--left", "emulated", "--right", "emulated",
-        "--random-mock", "5:100", "--seeds", "3"}, print(out), print(out))).isZero();
-    assertThat(out.toString(StandardCharsets.UTF_8)).contains("no difference: 3 sequences");
-    Path saved = dir.resolve("repro.ops");
-    out.reset();
-    assertThat(DiffMain.run(new String[] {"--left", "emulated", "--right",
-        "emulated:memlock=0x10000", "--random-mock", "1:300", "--seeds", "10", "--save",
-        saved.toString()}, print(out), print(out))).isEqualTo(1);
-    assertThat(out.toString(StandardCharsets.UTF_8)).contains("[--random-mock ", "-ENOMEM");
-    OpSequence repro = OpSequence.parse(Files.readString(saved));
-    try (Iommufd l = Iommufd.emulated(OWN_HOST);
-        Iommufd r = Iommufd.emulated(OWN_HOST.toBuilder().memlockLimit(0x10000).build())) {
-      Report again = DifferentialRunner.run(repro, l, r);
-      assertThat(again.difference()).isPresent();
-      assertThat(again.opsRun()).isEqualTo(repro.ops().size());
-    }
-  }
-
-  @Test
-  void theCommandLineExplainsASideThatCannotBeOpened() {
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int status = DiffMain.run(new String[] {"--right", "kernel:/nonexistent/iommu", "--sample"},
-        print(new ByteArrayOutputStream()), print(err));
-    assertThat(status).isEqualTo(2);
-    assertThat(err.toString(StandardCharsets.UTF_8)).contains("/nonexistent/iommu", "ENOENT");
-  }
-
-  private static PrintStream print(ByteArrayOutputStream bytes) {
-    return new PrintStream(bytes, true, StandardCharsets.UTF_8);
   }
 }

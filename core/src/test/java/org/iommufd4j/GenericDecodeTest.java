@@ -13,6 +13,7 @@ import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuDestroy;
 import org.iommufd4j.uapi.IommuIoasAlloc;
 import org.iommufd4j.uapi.IommuIoasMap;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;

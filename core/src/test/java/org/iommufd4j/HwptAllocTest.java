@@ -8,6 +8,7 @@ import org.iommufd4j.uapi.IommuHwptAlloc;
 import org.iommufd4j.uapi.IommuHwptSelftest;
 import org.iommufd4j.uapi.IommuIoasIovaRanges;
 import org.iommufd4j.uapi.IommuTestCmd;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 

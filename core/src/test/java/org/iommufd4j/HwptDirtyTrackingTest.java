@@ -10,6 +10,7 @@ import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuHwptGetDirtyBitmap;
 import org.iommufd4j.uapi.IommuHwptSetDirtyTracking;
 import org.iommufd4j.uapi.IommuTestCmd;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
 
 /**

@@ -9,6 +9,7 @@ import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuHwInfo;
 import org.iommufd4j.uapi.IommuTestCmd;
 import org.iommufd4j.uapi.IommuTestHwInfo;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
 
 /**

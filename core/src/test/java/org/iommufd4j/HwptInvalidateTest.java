@@ -8,6 +8,7 @@ import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuHwptInvalidate;
 import org.iommufd4j.uapi.IommuHwptInvalidateSelftest;
 import org.iommufd4j.uapi.IommuHwptSelftest;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 

@@ -6,6 +6,7 @@ import java.lang.foreign.MemorySegment;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuHwInfo;
 import org.iommufd4j.uapi.IommuTestCmd;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 

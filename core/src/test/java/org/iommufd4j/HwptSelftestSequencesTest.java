@@ -18,6 +18,7 @@ import org.iommufd4j.uapi.IommuHwptPgfault;
 import org.iommufd4j.uapi.IommuHwptSelftest;
 import org.iommufd4j.uapi.IommuTestCmd;
 import org.iommufd4j.uapi.IommuTestHwInfo;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;

@@ -25,6 +25,7 @@ import org.iommufd4j.inspect.Snapshot.OwnerKind;
 import org.iommufd4j.inspect.Snapshot.Reserved;
 import org.iommufd4j.uapi.IommuHwptPgfault;
 import org.iommufd4j.uapi.IommuTestCmd;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 

@@ -8,6 +8,7 @@ import java.util.List;
 import org.iommufd4j.FrontDoor.BothDoors;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuIoasAlloc;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;

@@ -11,6 +11,7 @@ import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE;
 import org.iommufd4j.FrontDoor.BothDoors;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuIoasCopy;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;

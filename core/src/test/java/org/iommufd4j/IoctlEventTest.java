@@ -14,6 +14,7 @@ import jdk.jfr.consumer.RecordingFile;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IoctlEvent;
 import org.iommufd4j.uapi.IommuIoasMap;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

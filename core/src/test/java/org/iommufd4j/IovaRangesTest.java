@@ -10,6 +10,7 @@ import java.util.List;
 import org.iommufd4j.FrontDoor.BothDoors;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuIoasIovaRanges;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
 
 /**

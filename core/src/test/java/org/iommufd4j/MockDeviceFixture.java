@@ -16,6 +16,7 @@ import org.iommufd4j.uapi.IommuHwptSetDirtyTracking;
 import org.iommufd4j.uapi.IommuIoasAlloc;
 import org.iommufd4j.uapi.IommuIoasMap;
 import org.iommufd4j.uapi.IommuTestCmd;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.AfterEach;
 
 /**

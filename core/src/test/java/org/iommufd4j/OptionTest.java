@@ -14,6 +14,7 @@ import java.util.Arrays;
 import org.iommufd4j.FrontDoor.BothDoors;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuOption;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;

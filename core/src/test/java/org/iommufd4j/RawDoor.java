@@ -22,6 +22,7 @@ import org.iommufd4j.uapi.IommuIoasMap;
 import org.iommufd4j.uapi.IommuIoasUnmap;
 import org.iommufd4j.uapi.IommuIovaRange;
 import org.iommufd4j.uapi.IommuOption;
+import org.iommufd4j.uapi.Struct;
 
 /**
  * {@link Door} over the byte ABI: each call fills a struct in native memory, issues {@link

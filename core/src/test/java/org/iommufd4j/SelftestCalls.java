@@ -11,6 +11,7 @@ import org.iommufd4j.uapi.IommuIoasIovaRanges;
 import org.iommufd4j.uapi.IommuIoasMap;
 import org.iommufd4j.uapi.IommuIoasUnmap;
 import org.iommufd4j.uapi.IommuTestCmd;
+import org.iommufd4j.uapi.Struct;
 
 /**
  * The IOAS commands and {@code IOMMU_TEST_CMD} ops that the access tests issue, through the byte

@@ -9,6 +9,7 @@ import static org.iommufd4j.uapi.IommuVfioIoas.IOMMU_VFIO_IOAS_SET;
 
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuVfioIoas;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;

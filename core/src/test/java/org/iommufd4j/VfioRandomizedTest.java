@@ -15,6 +15,7 @@ import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuIoasMap;
 import org.iommufd4j.uapi.IommuIoasUnmap;
 import org.iommufd4j.uapi.IommuTestCmd;
+import org.iommufd4j.uapi.Struct;
 import org.iommufd4j.uapi.Vfio;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;

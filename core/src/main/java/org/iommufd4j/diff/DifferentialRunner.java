@@ -32,7 +32,7 @@ import org.iommufd4j.kernel.LibC;
  * that reaches past one fails alike everywhere. Two emulated sides should each have a host of their own ({@code
  * Configuration.builder().privateHost(true)}): pins and memory-lock charges are machine-wide.
  *
- * <p>{@link DiffMain} is the command-line front end.
+ * <p>The command-line front end is the CLI's {@code diff} command ({@code ./run.sh diff}).
  */
 public final class DifferentialRunner {
   private static final ValueLayout.OfLong U64 =

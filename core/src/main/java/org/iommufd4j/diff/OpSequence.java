@@ -1,12 +1,5 @@
 package org.iommufd4j.diff;
 
-import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
-import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
-
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -17,6 +10,7 @@ import java.util.Objects;
 import java.util.function.UnaryOperator;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuDestroy;
+import org.iommufd4j.uapi.IommuIoasAlloc;
 import org.iommufd4j.uapi.IommuIoasAllowIovas;
 import org.iommufd4j.uapi.IommuIoasCopy;
 import org.iommufd4j.uapi.IommuIoasIovaRanges;
@@ -25,6 +19,7 @@ import org.iommufd4j.uapi.IommuIoasUnmap;
 import org.iommufd4j.uapi.IommuIovaRange;
 import org.iommufd4j.uapi.IommuOption;
 import org.iommufd4j.uapi.IommuTestCmd;
+import org.iommufd4j.uapi.Struct;
 
 /**
  * A sequence of raw ioctls that can run on any {@link org.iommufd4j.Iommufd}: each is a request
@@ -315,13 +310,6 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
    * program would ({@code size} = the kernel's struct size, everything else zero unless given).
    */
   public static final class Builder {
-    private static final ValueLayout.OfShort U16 =
-        JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfInt U32 =
-        JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfLong U64 =
-        JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-
     private final List<Buffer> buffers = new ArrayList<>();
     private final List<Ioctl> ops = new ArrayList<>();
 
@@ -342,67 +330,39 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
       return this;
     }
 
-    private static MemorySegment struct(Command cmd) {
-      MemorySegment s = MemorySegment.ofArray(new byte[cmd.ksize()]);
-      s.set(U32, 0, cmd.ksize());
-      return s;
-    }
-
-    private Builder add(Command cmd, MemorySegment s, Pointer... pointers) {
-      return ioctl(cmd.request(), s.toArray(ValueLayout.JAVA_BYTE), pointers);
+    private Builder add(Struct s, Pointer... pointers) {
+      return ioctl(s.request(), s.bytes(), pointers);
     }
 
     public Builder ioasAlloc() {
-      return add(Command.IOMMU_IOAS_ALLOC, struct(Command.IOMMU_IOAS_ALLOC));
+      return add(IommuIoasAlloc.of(Struct.HEAP));
     }
 
     public Builder destroy(int id) {
-      MemorySegment s = struct(Command.IOMMU_DESTROY);
-      s.set(U32, IommuDestroy.ID, id);
-      return add(Command.IOMMU_DESTROY, s);
+      return add(IommuDestroy.of(Struct.HEAP, id));
     }
 
     /** MAP of {@code length} bytes at {@code buffer + delta}; {@code flags} as in the uapi. */
     public Builder map(int ioasId, int flags, String buffer, long delta, long length, long iova) {
-      MemorySegment s = struct(Command.IOMMU_IOAS_MAP);
-      s.set(U32, IommuIoasMap.FLAGS, flags);
-      s.set(U32, IommuIoasMap.IOAS_ID, ioasId);
-      s.set(U64, IommuIoasMap.LENGTH, length);
-      s.set(U64, IommuIoasMap.IOVA, iova);
-      return add(Command.IOMMU_IOAS_MAP, s,
+      return add(IommuIoasMap.of(Struct.HEAP, flags, ioasId, 0, length, iova),
           new Pointer((int) IommuIoasMap.USER_VA, buffer, delta));
     }
 
     public Builder copy(int dstIoasId, int srcIoasId, int flags, long length, long dstIova,
         long srcIova) {
-      MemorySegment s = struct(Command.IOMMU_IOAS_COPY);
-      s.set(U32, IommuIoasCopy.FLAGS, flags);
-      s.set(U32, IommuIoasCopy.DST_IOAS_ID, dstIoasId);
-      s.set(U32, IommuIoasCopy.SRC_IOAS_ID, srcIoasId);
-      s.set(U64, IommuIoasCopy.LENGTH, length);
-      s.set(U64, IommuIoasCopy.DST_IOVA, dstIova);
-      s.set(U64, IommuIoasCopy.SRC_IOVA, srcIova);
-      return add(Command.IOMMU_IOAS_COPY, s);
+      return add(IommuIoasCopy.of(Struct.HEAP, flags, dstIoasId, srcIoasId, length, dstIova,
+          srcIova));
     }
 
     public Builder unmap(int ioasId, long iova, long length) {
-      MemorySegment s = struct(Command.IOMMU_IOAS_UNMAP);
-      s.set(U32, IommuIoasUnmap.IOAS_ID, ioasId);
-      s.set(U64, IommuIoasUnmap.IOVA, iova);
-      s.set(U64, IommuIoasUnmap.LENGTH, length);
-      return add(Command.IOMMU_IOAS_UNMAP, s);
+      return add(IommuIoasUnmap.of(Struct.HEAP, ioasId, iova, length));
     }
 
     /** IOVA_RANGES with room for {@code capacity} ranges in {@code buffer} (null: NULL, 0). */
     public Builder iovaRanges(int ioasId, String buffer, int capacity) {
-      MemorySegment s = struct(Command.IOMMU_IOAS_IOVA_RANGES);
-      s.set(U32, IommuIoasIovaRanges.IOAS_ID, ioasId);
-      s.set(U32, IommuIoasIovaRanges.NUM_IOVAS, capacity);
-      if (buffer == null) {
-        return add(Command.IOMMU_IOAS_IOVA_RANGES, s);
-      }
-      return add(Command.IOMMU_IOAS_IOVA_RANGES, s,
-          new Pointer((int) IommuIoasIovaRanges.ALLOWED_IOVAS, buffer, 0));
+      Struct s = IommuIoasIovaRanges.of(Struct.HEAP, ioasId, capacity, 0);
+      return buffer == null ? add(s)
+          : add(s, new Pointer((int) IommuIoasIovaRanges.ALLOWED_IOVAS, buffer, 0));
     }
 
     /**
@@ -410,47 +370,35 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
      * {@code struct iommu_iova_range}s and points {@code allowed_iovas} at it (NULL when empty).
      */
     public Builder allowIovas(int ioasId, String buffer, long... startLastPairs) {
-      MemorySegment s = struct(Command.IOMMU_IOAS_ALLOW_IOVAS);
-      s.set(U32, IommuIoasAllowIovas.IOAS_ID, ioasId);
-      s.set(U32, IommuIoasAllowIovas.NUM_IOVAS, startLastPairs.length / 2);
-      if (startLastPairs.length == 0) {
-        return add(Command.IOMMU_IOAS_ALLOW_IOVAS, s);
+      int count = startLastPairs.length / 2;
+      Struct s = IommuIoasAllowIovas.of(Struct.HEAP, ioasId, count, 0);
+      if (count == 0) {
+        return add(s);
       }
-      MemorySegment ranges = MemorySegment.ofArray(new byte[startLastPairs.length * 8]);
-      for (int i = 0; i < startLastPairs.length; i++) {
-        ranges.set(U64, i * 8L, startLastPairs[i]);
+      Struct ranges = IommuIovaRange.array(Struct.HEAP, count);
+      for (int i = 0; i < count; i++) {
+        ranges.u64((long) i * IommuIovaRange.SIZE + IommuIovaRange.START, startLastPairs[2 * i]);
+        ranges.u64((long) i * IommuIovaRange.SIZE + IommuIovaRange.LAST,
+            startLastPairs[2 * i + 1]);
       }
-      buffers.add(new Buffer(buffer, ranges.byteSize(), 0,
-          ranges.toArray(ValueLayout.JAVA_BYTE)));
-      return add(Command.IOMMU_IOAS_ALLOW_IOVAS, s,
-          new Pointer((int) IommuIoasAllowIovas.ALLOWED_IOVAS, buffer, 0));
+      buffers.add(new Buffer(buffer, ranges.segment().byteSize(), 0, ranges.bytes()));
+      return add(s, new Pointer((int) IommuIoasAllowIovas.ALLOWED_IOVAS, buffer, 0));
     }
 
     public Builder option(int optionId, int op, int objectId, long val64) {
-      MemorySegment s = struct(Command.IOMMU_OPTION);
-      s.set(U32, IommuOption.OPTION_ID, optionId);
-      s.set(U16, IommuOption.OP, (short) op);
-      s.set(U32, IommuOption.OBJECT_ID, objectId);
-      s.set(U64, IommuOption.VAL64, val64);
-      return add(Command.IOMMU_OPTION, s);
+      return add(IommuOption.of(Struct.HEAP, optionId, op, objectId, val64));
     }
 
     /** The test ABI's MOCK_DOMAIN on IOAS {@code ioasId} (kernels with IOMMUFD_TEST). */
     public Builder mockDomain(int ioasId) {
-      MemorySegment s = struct(Command.IOMMU_TEST_CMD);
-      s.set(U32, IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN);
-      s.set(U32, IommuTestCmd.ID, ioasId);
-      return add(Command.IOMMU_TEST_CMD, s);
+      return add(IommuTestCmd.of(Struct.HEAP, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN, ioasId));
     }
 
     /** The test ABI's ADD_RESERVED of {@code [start, start + length)} on IOAS {@code ioasId}. */
     public Builder addReserved(int ioasId, long start, long length) {
-      MemorySegment s = struct(Command.IOMMU_TEST_CMD);
-      s.set(U32, IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_ADD_RESERVED);
-      s.set(U32, IommuTestCmd.ID, ioasId);
-      s.set(U64, IommuTestCmd.ADD_RESERVED_START, start);
-      s.set(U64, IommuTestCmd.ADD_RESERVED_LENGTH, length);
-      return add(Command.IOMMU_TEST_CMD, s);
+      return add(IommuTestCmd.of(Struct.HEAP, IommuTestCmd.IOMMU_TEST_OP_ADD_RESERVED, ioasId)
+          .u64(IommuTestCmd.ADD_RESERVED_START, start)
+          .u64(IommuTestCmd.ADD_RESERVED_LENGTH, length));
     }
 
     /** Replaces the last op added by {@code change} of it (for generators that mutate). */

@@ -8,6 +8,11 @@ import static org.iommufd4j.Errno.ENOMEM;
 import static org.iommufd4j.Errno.EOPNOTSUPP;
 import static org.iommufd4j.engine.Unsigned.gt;
 import static org.iommufd4j.engine.Unsigned.hex;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_ACCESS_RW_SLOW_PATH;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_ACCESS_RW_WRITE;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_ACCESS_SYZ;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_ACCESS_WRITE;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -19,12 +24,6 @@ import java.util.function.IntPredicate;
  * closed one, is EBADFD.
  */
 public final class AccessTestCommands {
-  public static final int MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES = 1;
-  public static final int MOCK_FLAGS_ACCESS_WRITE = 1;
-  public static final int MOCK_FLAGS_ACCESS_SYZ = 1 << 16;
-  public static final int MOCK_ACCESS_RW_WRITE = 1;
-  public static final int MOCK_ACCESS_RW_SLOW_PATH = 1 << 2;
-
   /** ACCESS_PAGES and ACCESS_RW refuse more (the selftest's guard against huge allocations). */
   static final long MAX_LENGTH = 16L << 20;
   private static final long PAGE_SIZE = PageSource.PAGE_SIZE;

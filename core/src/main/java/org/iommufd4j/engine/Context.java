@@ -6,6 +6,13 @@ import static org.iommufd4j.Errno.EINVAL;
 import static org.iommufd4j.Errno.EOPNOTSUPP;
 import static org.iommufd4j.Errno.EPERM;
 import static org.iommufd4j.engine.Unsigned.hex;
+import static org.iommufd4j.uapi.IommuOption.IOMMU_OPTION_HUGE_PAGES;
+import static org.iommufd4j.uapi.IommuOption.IOMMU_OPTION_OP_GET;
+import static org.iommufd4j.uapi.IommuOption.IOMMU_OPTION_OP_SET;
+import static org.iommufd4j.uapi.IommuOption.IOMMU_OPTION_RLIMIT_MODE;
+import static org.iommufd4j.uapi.IommuVfioIoas.IOMMU_VFIO_IOAS_CLEAR;
+import static org.iommufd4j.uapi.IommuVfioIoas.IOMMU_VFIO_IOAS_GET;
+import static org.iommufd4j.uapi.IommuVfioIoas.IOMMU_VFIO_IOAS_SET;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -21,14 +28,6 @@ import org.iommufd4j.inspect.Snapshot;
  * one family method; the typed API calls the same method with Java values. Thread safe.
  */
 public final class Context {
-  public static final int OPTION_RLIMIT_MODE = 0;
-  public static final int OPTION_HUGE_PAGES = 1;
-  public static final int OPTION_OP_SET = 0;
-  public static final int OPTION_OP_GET = 1;
-  public static final int VFIO_IOAS_GET = 0;
-  public static final int VFIO_IOAS_SET = 1;
-  public static final int VFIO_IOAS_CLEAR = 2;
-
   final ObjectTable table = new ObjectTable();
   final Host host;
   final FileTable files;
@@ -220,9 +219,9 @@ public final class Context {
       throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + reserved);
     }
     switch (optionId) {
-      case OPTION_RLIMIT_MODE:
+      case IOMMU_OPTION_RLIMIT_MODE:
         return rlimitModeOption(caller, op, objectId, val64);
-      case OPTION_HUGE_PAGES:
+      case IOMMU_OPTION_HUGE_PAGES:
         return ioas.hugePagesOption(op, objectId, val64);
       default:
         throw ErrnoException.of(EOPNOTSUPP, "option_id=" + Integer.toUnsignedString(optionId));
@@ -234,9 +233,9 @@ public final class Context {
       throw ErrnoException.of(EOPNOTSUPP, "object_id=" + Integer.toUnsignedString(objectId));
     }
     switch (op) {
-      case OPTION_OP_GET:
+      case IOMMU_OPTION_OP_GET:
         return mmAccounting ? 1 : 0;
-      case OPTION_OP_SET:
+      case IOMMU_OPTION_OP_SET:
         if (!caller.capSysResource()) {
           throw ErrnoException.of(EPERM, "RLIMIT_MODE SET needs CAP_SYS_RESOURCE");
         }

@@ -1,6 +1,11 @@
 package org.iommufd4j.engine;
 
 import static org.iommufd4j.Errno.EINVAL;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_DEVICE_HUGE_IOVA;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_DEVICE_NO_DIRTY;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_DEVICE_PASID;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_PASID_WIDTH;
+
 
 import java.lang.foreign.MemorySegment;
 import org.iommufd4j.IommuFaultException;
@@ -12,13 +17,6 @@ import org.iommufd4j.IommuFaultException.Reason;
  * that HWPT.
  */
 final class Device extends IommufdObject {
-  static final int MOCK_FLAGS_DEVICE_NO_DIRTY = 1;
-  static final int MOCK_FLAGS_DEVICE_HUGE_IOVA = 1 << 1;
-  /** A later kernel's PASID-capable mock device (only with the §6.7 compatibility extension). */
-  static final int MOCK_FLAGS_DEVICE_PASID = 1 << 2;
-  /** {@code MOCK_PASID_WIDTH} of later kernels (§6.7). */
-  static final int MOCK_PASID_WIDTH = 20;
-
   private final ObjectTable table;
   private final Host host;
   final int flags;

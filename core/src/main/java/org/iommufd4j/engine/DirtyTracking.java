@@ -5,15 +5,15 @@ import static org.iommufd4j.Errno.EOPNOTSUPP;
 import static org.iommufd4j.Errno.EOVERFLOW;
 import static org.iommufd4j.engine.Unsigned.ge;
 import static org.iommufd4j.engine.Unsigned.hex;
+import static org.iommufd4j.uapi.IommuHwptGetDirtyBitmap.IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR;
+import static org.iommufd4j.uapi.IommuHwptSetDirtyTracking.IOMMU_HWPT_DIRTY_TRACKING_ENABLE;
+
 
 /**
  * Dirty tracking on paging HWPTs (spec §7.3, §7.4, §6.5): switching it on and off, and reading
  * (and clearing) the dirty state of a range into the caller's bitmap.
  */
 final class DirtyTracking {
-  /** {@code IOMMU_HWPT_DIRTY_TRACKING_ENABLE}. */
-  static final int ENABLE = 1;
-
   private final ObjectTable table;
 
   DirtyTracking(ObjectTable table) {
@@ -26,7 +26,7 @@ final class DirtyTracking {
 
   /** §7.3. */
   void set(int flags, int hwptId) {
-    if ((flags & ~ENABLE) != 0) {
+    if ((flags & ~IOMMU_HWPT_DIRTY_TRACKING_ENABLE) != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags));
     }
     HwPagetable hwpt = paging(hwptId);
@@ -34,7 +34,7 @@ final class DirtyTracking {
     if (!domain.supportsDirtyTracking()) {
       throw ErrnoException.of(EOPNOTSUPP, "hwpt " + hwptId + " has no dirty tracking");
     }
-    boolean enable = (flags & ENABLE) != 0;
+    boolean enable = (flags & IOMMU_HWPT_DIRTY_TRACKING_ENABLE) != 0;
     hwpt.ioas.lock.lock();
     try {
       if (enable) {
@@ -55,7 +55,7 @@ final class DirtyTracking {
 
   /** §7.4: returns normally once the checks pass, whatever the walk meets (steps 7 and 8). */
   void getBitmap(Caller caller, DirtyBitmapRequest r) {
-    if ((r.flags() & ~DirtyBitmapRequest.NO_CLEAR) != 0 || r.reserved() != 0) {
+    if ((r.flags() & ~IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR) != 0 || r.reserved() != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(r.flags()) + " __reserved="
           + Integer.toUnsignedString(r.reserved()));
     }
@@ -86,7 +86,7 @@ final class DirtyTracking {
         throw ErrnoException.of(EOPNOTSUPP, "hwpt " + r.hwptId() + " has no dirty tracking");
       }
       bitmap = new DirtyBitmap(iova, last, Long.lowestOneBit(pageSize), r.data());
-      boolean noClear = (r.flags() & DirtyBitmapRequest.NO_CLEAR) != 0;
+      boolean noClear = (r.flags() & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR) != 0;
       // The contiguous walk (§4.5.2): only the run of areas from iova without gaps is read.
       long pos = iova;
       for (Area a : hwpt.ioas.iopt.areas.contiguous(iova, last)) {

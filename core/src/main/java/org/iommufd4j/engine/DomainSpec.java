@@ -1,5 +1,8 @@
 package org.iommufd4j.engine;
 
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_APERTURE_LAST;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_APERTURE_START;
+
 import java.util.List;
 import org.iommufd4j.IovaRange;
 
@@ -24,7 +27,7 @@ public record DomainSpec(Format format, long apertureStart, long apertureLast, l
 
   /** The mock device's hardware (§6.3): aperture [2^24, 2^31 - 1], no reserved regions. */
   public static final DomainSpec SELFTEST_MOCK = new DomainSpec(Format.SELFTEST_MOCK,
-      MockDomain.APERTURE_START, MockDomain.APERTURE_LAST, MockDomain.GRANULE, List.of());
+      MOCK_APERTURE_START, MOCK_APERTURE_LAST, MockDomain.GRANULE, List.of());
 
   public DomainSpec {
     reservedRegions = List.copyOf(reservedRegions);

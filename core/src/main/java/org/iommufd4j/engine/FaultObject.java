@@ -1,5 +1,8 @@
 package org.iommufd4j.engine;
 
+import static org.iommufd4j.uapi.IommuHwptPageResponse.IOMMUFD_PAGE_RESP_INVALID;
+import static org.iommufd4j.uapi.IommuHwptPageResponse.IOMMUFD_PAGE_RESP_SUCCESS;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -11,6 +14,8 @@ import java.util.List;
 import java.util.Map;
 import org.iommufd4j.Errno;
 import org.iommufd4j.memory.UserMemory;
+import org.iommufd4j.uapi.IommuHwptPageResponse;
+import org.iommufd4j.uapi.IommuHwptPgfault;
 
 /**
  * A FAULT object (spec §7.6): the queue of I/O page fault groups that HWPTs created with
@@ -23,28 +28,6 @@ import org.iommufd4j.memory.UserMemory;
  * comes after the IOAS locks and the attach lock in the lock order.
  */
 final class FaultObject extends IommufdObject {
-  /** {@code sizeof(struct iommu_hwpt_pgfault)} and {@code struct iommu_hwpt_page_response}. */
-  static final int RECORD_SIZE = 40;
-  static final int RESPONSE_SIZE = 8;
-  static final int FLAG_PASID_VALID = 1;
-  static final int FLAG_LAST_PAGE = 1 << 1;
-  static final int CODE_SUCCESS = 0;
-  static final int CODE_INVALID = 1;
-
-  // struct iommu_hwpt_pgfault (the uapi layout class IommuHwptPgfault; the engine does not see
-  // uapi, so the offsets are repeated here and a test pins them equal).
-  private static final long FLAGS = 0;
-  private static final long DEV_ID = 4;
-  private static final long PASID = 8;
-  private static final long GRPID = 12;
-  private static final long PERM = 16;
-  private static final long ADDR = 24;
-  private static final long LENGTH = 32;
-  private static final long COOKIE = 36;
-  // struct iommu_hwpt_page_response
-  private static final long RESPONSE_COOKIE = 0;
-  private static final long RESPONSE_CODE = 4;
-
   private static final ValueLayout.OfInt U32 =
       ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
   private static final ValueLayout.OfLong U64 =
@@ -101,13 +84,13 @@ final class FaultObject extends IommufdObject {
    * @return bytes read, or {@code -errno}
    */
   synchronized long read(UserMemory memory, long buffer, long count) {
-    if (Long.remainderUnsigned(count, RECORD_SIZE) != 0) {
+    if (Long.remainderUnsigned(count, IommuHwptPgfault.SIZE) != 0) {
       return -Errno.ESPIPE.number();
     }
     long done = 0;
     while (!pending.isEmpty()) {
       Group group = pending.peekFirst();
-      long need = (long) group.faults().size() * RECORD_SIZE;
+      long need = (long) group.faults().size() * IommuHwptPgfault.SIZE;
       if (Long.compareUnsigned(need, count - done) > 0) {
         if (done == 0) {
           return -Errno.EINVAL.number();
@@ -128,18 +111,19 @@ final class FaultObject extends IommufdObject {
   }
 
   private static MemorySegment encode(Group group, int cookie) {
-    MemorySegment s = MemorySegment.ofArray(new byte[group.faults().size() * RECORD_SIZE]);
+    int bytes = group.faults().size() * IommuHwptPgfault.SIZE;
+    MemorySegment s = MemorySegment.ofArray(new byte[bytes]);
     long at = 0;
     for (PageFault f : group.faults()) {
-      s.set(U32, at + FLAGS, f.flags());
-      s.set(U32, at + DEV_ID, group.device().id);
-      s.set(U32, at + PASID, f.pasid());
-      s.set(U32, at + GRPID, f.grpid());
-      s.set(U32, at + PERM, f.perm());
-      s.set(U64, at + ADDR, f.addr());
-      s.set(U32, at + LENGTH, 0);
-      s.set(U32, at + COOKIE, cookie);
-      at += RECORD_SIZE;
+      s.set(U32, at + IommuHwptPgfault.FLAGS, f.flags());
+      s.set(U32, at + IommuHwptPgfault.DEV_ID, group.device().id);
+      s.set(U32, at + IommuHwptPgfault.PASID, f.pasid());
+      s.set(U32, at + IommuHwptPgfault.GRPID, f.grpid());
+      s.set(U32, at + IommuHwptPgfault.PERM, f.perm());
+      s.set(U64, at + IommuHwptPgfault.ADDR, f.addr());
+      s.set(U32, at + IommuHwptPgfault.LENGTH, 0);
+      s.set(U32, at + IommuHwptPgfault.COOKIE, cookie);
+      at += IommuHwptPgfault.SIZE;
     }
     return s;
   }
@@ -152,10 +136,10 @@ final class FaultObject extends IommufdObject {
    * @return bytes consumed, or {@code -errno} if the first response failed
    */
   synchronized long write(UserMemory memory, long buffer, long count) {
-    if (Long.remainderUnsigned(count, RESPONSE_SIZE) != 0) {
+    if (Long.remainderUnsigned(count, IommuHwptPageResponse.SIZE) != 0) {
       return -Errno.ESPIPE.number();
     }
-    MemorySegment response = MemorySegment.ofArray(new byte[RESPONSE_SIZE]);
+    MemorySegment response = MemorySegment.ofArray(new byte[IommuHwptPageResponse.SIZE]);
     long done = 0;
     Errno error = null;
     while (Long.compareUnsigned(done, count) < 0) {
@@ -163,9 +147,9 @@ final class FaultObject extends IommufdObject {
         error = Errno.EFAULT;
         break;
       }
-      int cookie = response.get(U32, RESPONSE_COOKIE);
-      int code = response.get(U32, RESPONSE_CODE);
-      if (code != CODE_SUCCESS && code != CODE_INVALID) {
+      int cookie = response.get(U32, IommuHwptPageResponse.COOKIE);
+      int code = response.get(U32, IommuHwptPageResponse.CODE);
+      if (code != IOMMUFD_PAGE_RESP_SUCCESS && code != IOMMUFD_PAGE_RESP_INVALID) {
         error = Errno.EINVAL;
         break;
       }
@@ -174,7 +158,7 @@ final class FaultObject extends IommufdObject {
         break;
       }
       cookies.clear(cookie);
-      done += RESPONSE_SIZE;
+      done += IommuHwptPageResponse.SIZE;
     }
     return done == 0 && error != null ? -error.number() : done;
   }

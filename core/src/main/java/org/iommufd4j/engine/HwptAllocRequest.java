@@ -6,9 +6,4 @@ package org.iommufd4j.engine;
  */
 public record HwptAllocRequest(
     int flags, int devId, int ptId, int reserved, int dataType, int dataLen, int faultId) {
-  public static final int NEST_PARENT = 1;
-  public static final int DIRTY_TRACKING = 1 << 1;
-  public static final int FAULT_ID_VALID = 1 << 2;
-  /** {@code IOMMU_HWPT_DATA_NONE}. */
-  public static final int DATA_NONE = 0;
 }

@@ -5,6 +5,16 @@ import static org.iommufd4j.Errno.EINVAL;
 import static org.iommufd4j.Errno.ENOENT;
 import static org.iommufd4j.Errno.EOPNOTSUPP;
 import static org.iommufd4j.engine.Unsigned.hex;
+import static org.iommufd4j.uapi.IommuHwInfo.IOMMU_HW_CAP_DIRTY_TRACKING;
+import static org.iommufd4j.uapi.IommuHwInfo.IOMMU_HW_INFO_FLAG_INPUT_TYPE;
+import static org.iommufd4j.uapi.IommuHwInfo.IOMMU_HW_INFO_TYPE_NONE;
+import static org.iommufd4j.uapi.IommuHwInfo.IOMMU_HW_INFO_TYPE_SELFTEST;
+import static org.iommufd4j.uapi.IommuHwptAlloc.IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+import static org.iommufd4j.uapi.IommuHwptAlloc.IOMMU_HWPT_ALLOC_NEST_PARENT;
+import static org.iommufd4j.uapi.IommuHwptAlloc.IOMMU_HWPT_DATA_NONE;
+import static org.iommufd4j.uapi.IommuHwptAlloc.IOMMU_HWPT_DATA_SELFTEST;
+import static org.iommufd4j.uapi.IommuHwptAlloc.IOMMU_HWPT_FAULT_ID_VALID;
+import static org.iommufd4j.uapi.IommuTestHwInfo.IOMMU_HW_INFO_SELFTEST_REGVAL;
 
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -12,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.IntPredicate;
 import java.util.function.IntSupplier;
+import org.iommufd4j.uapi.IommuHwptSelftest;
 
 /**
  * The HWPT, hardware-info, invalidation and fault-queue ioctls (spec §7.1, §7.2, §7.5, §7.6), with
@@ -45,7 +56,7 @@ public final class HwptCommands {
     if (r.reserved() != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + Integer.toUnsignedString(r.reserved()));
     }
-    if ((r.dataType() == HwptAllocRequest.DATA_NONE) != (r.dataLen() == 0)) {
+    if ((r.dataType() == IOMMU_HWPT_DATA_NONE) != (r.dataLen() == 0)) {
       throw ErrnoException.of(EINVAL, "data_type=" + hex(Integer.toUnsignedLong(r.dataType()))
           + " data_len=" + Integer.toUnsignedString(r.dataLen()));
     }
@@ -65,7 +76,7 @@ public final class HwptCommands {
     }
     boolean committed = false;
     try {
-      if ((r.flags() & HwptAllocRequest.FAULT_ID_VALID) != 0) {
+      if ((r.flags() & IOMMU_HWPT_FAULT_ID_VALID) != 0) {
         FaultObject fault = (FaultObject) ctx.table.get(r.faultId(), ObjectType.FAULT);
         ctx.table.addUser(fault);
         hwpt.fault = fault;
@@ -86,11 +97,11 @@ public final class HwptCommands {
 
   /** §7.1 step 5: a mock paging domain, filled from the IOAS at once (pins taken now). */
   private HwPagetable allocPaging(HwptAllocRequest r, Device device, IoasObject ioas) {
-    int known = HwptAllocRequest.NEST_PARENT | HwptAllocRequest.DIRTY_TRACKING;
+    int known = IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
     if ((r.flags() & ~known) != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(r.flags()) + " for a paging HWPT");
     }
-    boolean dirtyTracking = (r.flags() & HwptAllocRequest.DIRTY_TRACKING) != 0;
+    boolean dirtyTracking = (r.flags() & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) != 0;
     if (dirtyTracking && !device.dirtyCapable()) {
       throw ErrnoException.of(EOPNOTSUPP, "device " + device.id + " cannot track dirty pages");
     }
@@ -98,13 +109,13 @@ public final class HwptCommands {
       throw ErrnoException.of(EOPNOTSUPP, "a paging domain takes no driver data");
     }
     return HwPagetable.create(ctx.table, ioas, device.spec.newDomain(device.hugeIova(), dirtyTracking),
-        false, (r.flags() & HwptAllocRequest.NEST_PARENT) != 0);
+        false, (r.flags() & IOMMU_HWPT_ALLOC_NEST_PARENT) != 0);
   }
 
   /** §7.1 step 6: a mock nested domain with its four IOTLB slots (§6.3.3). */
   private NestedHwPagetable allocNested(HwptAllocRequest r, Device device, HwPagetable parent,
       IntSupplier selftestData) {
-    if ((r.flags() & ~HwptAllocRequest.FAULT_ID_VALID) != 0 || r.dataLen() == 0
+    if ((r.flags() & ~IOMMU_HWPT_FAULT_ID_VALID) != 0 || r.dataLen() == 0
         || !device.isMock()) {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(r.flags()) + " data_len="
           + Integer.toUnsignedString(r.dataLen()) + " for a nested HWPT");
@@ -115,10 +126,10 @@ public final class HwptCommands {
     }
     // The mock driver's checks (§7.1 step 6d); they fail before anything is built, which the
     // caller cannot tell from failing after the id was reserved.
-    if (r.dataType() != MockNestedDomain.HWPT_DATA_SELFTEST) {
+    if (r.dataType() != IOMMU_HWPT_DATA_SELFTEST) {
       throw ErrnoException.of(EOPNOTSUPP, "data_type=" + hex(Integer.toUnsignedLong(r.dataType())));
     }
-    if (r.dataLen() != MockNestedDomain.HWPT_DATA_SIZE) {
+    if (r.dataLen() != IommuHwptSelftest.SIZE) {
       throw ErrnoException.of(EINVAL, "data_len=" + Integer.toUnsignedString(r.dataLen()));
     }
     int iotlb = selftestData.getAsInt();
@@ -135,22 +146,22 @@ public final class HwptCommands {
    * __reserved} bytes; {@code inDataType} is only looked at with the §6.7 INPUT_TYPE flag.
    */
   public HwInfoReport hwInfo(int flags, int devId, int reserved, int inDataType) {
-    int known = ctx.selftestCompat() ? HwInfoReport.FLAG_INPUT_TYPE : 0;
+    int known = ctx.selftestCompat() ? IOMMU_HW_INFO_FLAG_INPUT_TYPE : 0;
     if ((flags & ~known) != 0 || reserved != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags) + " __reserved=" + hex(reserved));
     }
     Device device = (Device) ctx.table.get(devId, ObjectType.DEVICE);
     if (!device.isMock()) {
       // A driver without hardware data (§7.2 step 3): type NONE, no bytes.
-      return new HwInfoReport(HwInfoReport.TYPE_NONE, null, 0, 0);
+      return new HwInfoReport(IOMMU_HW_INFO_TYPE_NONE, null, 0, 0);
     }
-    if ((flags & HwInfoReport.FLAG_INPUT_TYPE) != 0 && inDataType != HwInfoReport.TYPE_NONE
-        && inDataType != HwInfoReport.TYPE_SELFTEST) {
+    if ((flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE) != 0 && inDataType != IOMMU_HW_INFO_TYPE_NONE
+        && inDataType != IOMMU_HW_INFO_TYPE_SELFTEST) {
       throw ErrnoException.of(EOPNOTSUPP, "in_data_type=" + hex(Integer.toUnsignedLong(inDataType)));
     }
-    return new HwInfoReport(HwInfoReport.TYPE_SELFTEST,
-        new HwInfoReport.SelftestData(0, HwInfoReport.SelftestData.REGVAL), device.maxPasidLog2(),
-        device.dirtyCapable() ? HwInfoReport.CAP_DIRTY_TRACKING : 0);
+    return new HwInfoReport(IOMMU_HW_INFO_TYPE_SELFTEST,
+        new HwInfoReport.SelftestData(0, IOMMU_HW_INFO_SELFTEST_REGVAL), device.maxPasidLog2(),
+        device.dirtyCapable() ? IOMMU_HW_CAP_DIRTY_TRACKING : 0);
   }
 
   // ---- dirty tracking (§7.3, §7.4) ---------------------------------------------------------

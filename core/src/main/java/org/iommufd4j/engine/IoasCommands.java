@@ -10,6 +10,12 @@ import static org.iommufd4j.engine.Unsigned.gt;
 import static org.iommufd4j.engine.Unsigned.hex;
 import static org.iommufd4j.engine.Unsigned.intersects;
 import static org.iommufd4j.engine.Unsigned.lt;
+import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA;
+import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_READABLE;
+import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE;
+import static org.iommufd4j.uapi.IommuOption.IOMMU_OPTION_OP_GET;
+import static org.iommufd4j.uapi.IommuOption.IOMMU_OPTION_OP_SET;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_ACCESS_SYZ;
 
 import java.util.Arrays;
 import java.util.List;
@@ -22,12 +28,8 @@ import org.iommufd4j.IovaRanges;
  * the change on the {@link IoPagetable}. Both front doors (byte ABI and typed API) end here.
  */
 public final class IoasCommands {
-  static final int MAP_FIXED_IOVA = 1;
-  static final int MAP_WRITEABLE = 1 << 1;
-  static final int MAP_READABLE = 1 << 2;
-  static final int MAP_FLAGS = MAP_FIXED_IOVA | MAP_WRITEABLE | MAP_READABLE;
-  /** COPY flag that test kernels strip and use to re-interpret {@code src_iova} (§3.6 step 0). */
-  static final int MOCK_FLAGS_ACCESS_SYZ = 1 << 16;
+  static final int MAP_FLAGS =
+      IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE;
 
   /** MAP's page source refuses lengths above 2^64 - 1 - 4096 (§3.4 step 5). */
   private static final long MAX_MAP_LENGTH = U64_MAX - PageSource.PAGE_SIZE;
@@ -128,8 +130,8 @@ public final class IoasCommands {
   }
 
   private static int protOf(int flags) {
-    return ((flags & MAP_READABLE) != 0 ? Area.PROT_READ : 0)
-        | ((flags & MAP_WRITEABLE) != 0 ? Area.PROT_WRITE : 0);
+    return ((flags & IOMMU_IOAS_MAP_READABLE) != 0 ? Area.PROT_READ : 0)
+        | ((flags & IOMMU_IOAS_MAP_WRITEABLE) != 0 ? Area.PROT_WRITE : 0);
   }
 
   /** {@code IOMMU_IOAS_MAP} (§3.4); returns the IOVA used. */
@@ -141,12 +143,12 @@ public final class IoasCommands {
     if (r.iova() == U64_MAX || r.length() == U64_MAX) {
       throw ErrnoException.of(EOVERFLOW, "iova=" + hex(r.iova()) + " length=" + hex(r.length()));
     }
-    if ((flags & (MAP_READABLE | MAP_WRITEABLE)) == 0) {
+    if ((flags & (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)) == 0) {
       throw ErrnoException.of(EINVAL, "neither READABLE nor WRITEABLE");
     }
     IoasObject ioas = ctx.ioas(r.ioasId());
     List<IoPagetable.Slice> slices = userSlices(caller, r.userVa(), r.length(),
-        (flags & MAP_WRITEABLE) != 0);
+        (flags & IOMMU_IOAS_MAP_WRITEABLE) != 0);
     ioas.lockLive();
     try {
       return place(ioas.iopt, flags, r.length(), r.userVa(), r.iova(), slices);
@@ -181,11 +183,11 @@ public final class IoasCommands {
     }
     long iova;
     List<Area> inserted;
-    if ((flags & MAP_FIXED_IOVA) != 0 && slices.size() == 1) {
+    if ((flags & IOMMU_IOAS_MAP_FIXED_IOVA) != 0 && slices.size() == 1) {
       iova = fixedIova;
       inserted = iopt.insertFixed(iova, slices.getFirst(), protOf(flags));
     } else {
-      if ((flags & MAP_FIXED_IOVA) != 0) {
+      if ((flags & IOMMU_IOAS_MAP_FIXED_IOVA) != 0) {
         iopt.checkFixed(fixedIova, length);
         iova = fixedIova;
       } else {
@@ -212,7 +214,7 @@ public final class IoasCommands {
       throw ErrnoException.of(EOVERFLOW, "length=" + hex(r.length()) + " src_iova="
           + hex(srcIova) + " dst_iova=" + hex(r.dstIova()));
     }
-    if ((flags & (MAP_READABLE | MAP_WRITEABLE)) == 0) {
+    if ((flags & (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)) == 0) {
       throw ErrnoException.of(EINVAL, "neither READABLE nor WRITEABLE");
     }
     IoasObject src = ctx.ioas(r.srcIoasId());
@@ -285,9 +287,9 @@ public final class IoasCommands {
     ioas.lockLive();
     try {
       switch (op) {
-        case Context.OPTION_OP_GET:
+        case IOMMU_OPTION_OP_GET:
           return ioas.iopt.hugePages() ? 1 : 0;
-        case Context.OPTION_OP_SET:
+        case IOMMU_OPTION_OP_SET:
           if (val64 != 0 && val64 != 1) {
             throw ErrnoException.of(EINVAL, "HUGE_PAGES val64=" + hex(val64));
           }

@@ -10,8 +10,6 @@ import java.util.HashMap;
  * work, not objects.
  */
 final class MockDomain extends Domain {
-  static final long APERTURE_START = 1L << 24;
-  static final long APERTURE_LAST = (1L << 31) - 1;
   static final long GRANULE = 2048;
   static final long HUGE_PAGE = 512 * GRANULE;
 

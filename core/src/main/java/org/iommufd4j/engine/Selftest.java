@@ -6,6 +6,12 @@ import static org.iommufd4j.Errno.EIO;
 import static org.iommufd4j.Errno.ENOENT;
 import static org.iommufd4j.Errno.EOVERFLOW;
 import static org.iommufd4j.engine.Unsigned.hex;
+import static org.iommufd4j.uapi.IommuHwptPgfault.IOMMU_PGFAULT_FLAGS_LAST_PAGE;
+import static org.iommufd4j.uapi.IommuHwptPgfault.IOMMU_PGFAULT_FLAGS_PASID_VALID;
+import static org.iommufd4j.uapi.IommuHwptSelftest.MOCK_NESTED_DOMAIN_IOTLB_ID_MAX;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_DEVICE_HUGE_IOVA;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_DEVICE_NO_DIRTY;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_DEVICE_PASID;
 
 import java.lang.foreign.MemorySegment;
 import java.util.List;
@@ -15,19 +21,8 @@ import java.util.List;
  * devices and domains, and the checks the kernel selftests make on domains and page pins.
  */
 public final class Selftest {
-  public static final int OP_ADD_RESERVED = 1;
-  public static final int OP_MOCK_DOMAIN = 2;
-  public static final int OP_MD_CHECK_MAP = 3;
-  public static final int OP_MD_CHECK_REFS = 4;
-  public static final int OP_SET_TEMP_MEMORY_LIMIT = 9;
-  public static final int OP_MOCK_DOMAIN_REPLACE = 10;
-  public static final int OP_MOCK_DOMAIN_FLAGS = 12;
-  public static final int OP_DIRTY = 13;
-  public static final int OP_MD_CHECK_IOTLB = 14;
-  public static final int OP_TRIGGER_IOPF = 15;
-
   private static final int KNOWN_DEV_FLAGS =
-      Device.MOCK_FLAGS_DEVICE_NO_DIRTY | Device.MOCK_FLAGS_DEVICE_HUGE_IOVA;
+      MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_HUGE_IOVA;
   private static final long PAGE_SIZE = PageSource.PAGE_SIZE;
 
   private final Context ctx;
@@ -76,7 +71,7 @@ public final class Selftest {
       Device device = new Device(ctx.table, ctx.host, devFlags, DomainSpec.SELFTEST_MOCK);
       MockDeviceObject stdev = new MockDeviceObject(ctx.table, ctx.attachLock, device);
       ctx.table.reserve(stdev);
-      int known = KNOWN_DEV_FLAGS | (ctx.selftestCompat() ? Device.MOCK_FLAGS_DEVICE_PASID : 0);
+      int known = KNOWN_DEV_FLAGS | (ctx.selftestCompat() ? MOCK_FLAGS_DEVICE_PASID : 0);
       if ((devFlags & ~known) != 0) {
         ctx.table.abort(stdev);
         throw ErrnoException.of(EINVAL, "dev_flags=" + hex(devFlags));
@@ -202,7 +197,7 @@ public final class Selftest {
   /** MD_CHECK_IOTLB (§6.4.13): slot {@code slot} of a mock nested domain holds {@code expected}. */
   public void checkIotlb(int hwptId, int slot, int expected) {
     NestedHwPagetable hwpt = (NestedHwPagetable) ctx.table.get(hwptId, ObjectType.HWPT_NESTED);
-    if (Integer.compareUnsigned(slot, MockNestedDomain.IOTLB_ID_MAX) > 0) {
+    if (Integer.compareUnsigned(slot, MOCK_NESTED_DOMAIN_IOTLB_ID_MAX) > 0) {
       throw ErrnoException.of(EINVAL, "iotlb slot " + Integer.toUnsignedString(slot));
     }
     int actual = hwpt.domain.iotlb(slot);
@@ -221,7 +216,7 @@ public final class Selftest {
     if (!device.isMock()) {
       throw ErrnoException.of(EINVAL, "device " + devId + " is not a mock device");
     }
-    int flags = FaultObject.FLAG_LAST_PAGE | (pasid != 0 ? FaultObject.FLAG_PASID_VALID : 0);
+    int flags = IOMMU_PGFAULT_FLAGS_LAST_PAGE | (pasid != 0 ? IOMMU_PGFAULT_FLAGS_PASID_VALID : 0);
     ctx.attachLock.lock();
     try {
       HwptObject hwpt = device.attached;

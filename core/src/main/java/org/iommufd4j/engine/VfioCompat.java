@@ -6,6 +6,20 @@ import static org.iommufd4j.Errno.EOPNOTSUPP;
 import static org.iommufd4j.Errno.EOVERFLOW;
 import static org.iommufd4j.engine.Unsigned.U64_MAX;
 import static org.iommufd4j.engine.Unsigned.hex;
+import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA;
+import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_READABLE;
+import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE;
+import static org.iommufd4j.uapi.IommuVfioIoas.IOMMU_VFIO_IOAS_CLEAR;
+import static org.iommufd4j.uapi.IommuVfioIoas.IOMMU_VFIO_IOAS_GET;
+import static org.iommufd4j.uapi.IommuVfioIoas.IOMMU_VFIO_IOAS_SET;
+import static org.iommufd4j.uapi.Vfio.VFIO_API_VERSION;
+import static org.iommufd4j.uapi.Vfio.VFIO_DMA_CC_IOMMU;
+import static org.iommufd4j.uapi.Vfio.VFIO_TYPE1_IOMMU;
+import static org.iommufd4j.uapi.Vfio.VFIO_TYPE1v2_IOMMU;
+import static org.iommufd4j.uapi.Vfio.VFIO_UNMAP_ALL;
+import static org.iommufd4j.uapi.VfioIommuType1DmaMap.VFIO_DMA_MAP_FLAG_READ;
+import static org.iommufd4j.uapi.VfioIommuType1DmaMap.VFIO_DMA_MAP_FLAG_WRITE;
+import static org.iommufd4j.uapi.VfioIommuType1DmaUnmap.VFIO_DMA_UNMAP_FLAG_ALL;
 
 import java.util.List;
 import org.iommufd4j.Errno;
@@ -26,22 +40,6 @@ import org.iommufd4j.IovaRange;
  * a real VFIO no-IOMMU group).
  */
 public final class VfioCompat {
-  /** What VFIO_GET_API_VERSION returns ({@code VFIO_API_VERSION}). */
-  public static final int API_VERSION = 0;
-
-  /** Extension and IOMMU type numbers of VFIO_CHECK_EXTENSION and VFIO_SET_IOMMU. */
-  public static final long TYPE1_IOMMU = 1;
-  public static final long TYPE1V2_IOMMU = 3;
-  public static final long DMA_CC_IOMMU = 4;
-  public static final long NOIOMMU_IOMMU = 8;
-  public static final long UNMAP_ALL = 9;
-
-  /** MAP_DMA flags; VADDR (1 << 2) is not supported. */
-  public static final int DMA_MAP_FLAG_READ = 1;
-  public static final int DMA_MAP_FLAG_WRITE = 1 << 1;
-  /** The only UNMAP_DMA flag supported; GET_DIRTY_BITMAP and VADDR are not. */
-  public static final int DMA_UNMAP_FLAG_ALL = 1 << 1;
-
   private static final long PAGE_SIZE = PageSource.PAGE_SIZE;
 
   private final IoasCommands ioasCommands;
@@ -58,15 +56,15 @@ public final class VfioCompat {
       throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + reserved);
     }
     switch (op) {
-      case Context.VFIO_IOAS_GET:
+      case IOMMU_VFIO_IOAS_GET:
         return compatIoas().id;
-      case Context.VFIO_IOAS_SET:
+      case IOMMU_VFIO_IOAS_SET:
         IoasObject ioas = ioasCommands.lookup(ioasId);
         synchronized (this) {
           compatIoas = ioas;
         }
         return 0;
-      case Context.VFIO_IOAS_CLEAR:
+      case IOMMU_VFIO_IOAS_CLEAR:
         clearCompatIoas();
         return 0;
       default:
@@ -111,7 +109,7 @@ public final class VfioCompat {
 
   /** VFIO_GET_API_VERSION. */
   public int apiVersion() {
-    return API_VERSION;
+    return VFIO_API_VERSION;
   }
 
   /**
@@ -120,10 +118,11 @@ public final class VfioCompat {
    * compat IOAS); 0 for anything else.
    */
   public int checkExtension(long extension) {
-    if (extension == TYPE1_IOMMU || extension == TYPE1V2_IOMMU || extension == UNMAP_ALL) {
+    if (extension == VFIO_TYPE1_IOMMU || extension == VFIO_TYPE1v2_IOMMU
+        || extension == VFIO_UNMAP_ALL) {
       return 1;
     }
-    if (extension == DMA_CC_IOMMU) {
+    if (extension == VFIO_DMA_CC_IOMMU) {
       IoasObject ioas = lockCompat();
       try {
         for (HwPagetable hwpt : ioas.hwpts) {
@@ -145,12 +144,12 @@ public final class VfioCompat {
    * domains and areas, EADDRINUSE for a misaligned area); TYPE1v2 changes nothing.
    */
   public void setIommu(long type) {
-    if (type != TYPE1_IOMMU && type != TYPE1V2_IOMMU) {
+    if (type != VFIO_TYPE1_IOMMU && type != VFIO_TYPE1v2_IOMMU) {
       throw ErrnoException.of(EINVAL, "IOMMU type " + Long.toUnsignedString(type));
     }
     IoasObject ioas = lockCompat();
     try {
-      if (type == TYPE1_IOMMU) {
+      if (type == VFIO_TYPE1_IOMMU) {
         ioas.iopt.setHugePages(false);
       }
     } finally {
@@ -195,14 +194,14 @@ public final class VfioCompat {
    * EEXIST, EFAULT, ENOMEM, ...). Neither READ nor WRITE is accepted: the area allows no access.
    */
   public void mapDma(Caller caller, int flags, long vaddr, long iova, long size) {
-    if ((flags & ~(DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE)) != 0) {
+    if ((flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)) != 0) {
       throw ErrnoException.of(EINVAL, "flags=" + hex(flags));
     }
     IoasObject ioas = compatIoas();
-    boolean write = (flags & DMA_MAP_FLAG_WRITE) != 0;
-    int mapFlags = IoasCommands.MAP_FIXED_IOVA
-        | ((flags & DMA_MAP_FLAG_READ) != 0 ? IoasCommands.MAP_READABLE : 0)
-        | (write ? IoasCommands.MAP_WRITEABLE : 0);
+    boolean write = (flags & VFIO_DMA_MAP_FLAG_WRITE) != 0;
+    int mapFlags = IOMMU_IOAS_MAP_FIXED_IOVA
+        | ((flags & VFIO_DMA_MAP_FLAG_READ) != 0 ? IOMMU_IOAS_MAP_READABLE : 0)
+        | (write ? IOMMU_IOAS_MAP_WRITEABLE : 0);
     List<IoPagetable.Slice> slices = ioasCommands.userSlices(caller, vaddr, size, write);
     lockCompat(ioas);
     try {
@@ -229,14 +228,14 @@ public final class VfioCompat {
    * the result with the bytes removed before it. Removing nothing is success.
    */
   public UnmapDmaResult unmapDma(int flags, long iova, long size) {
-    if ((flags & ~DMA_UNMAP_FLAG_ALL) != 0) {
+    if ((flags & ~VFIO_DMA_UNMAP_FLAG_ALL) != 0) {
       throw ErrnoException.of(EINVAL, "flags=" + hex(flags));
     }
     IoasObject ioas = lockCompat();
     try {
       IoPagetable iopt = ioas.iopt;
       long[] progress = {0};
-      if ((flags & DMA_UNMAP_FLAG_ALL) != 0) {
+      if ((flags & VFIO_DMA_UNMAP_FLAG_ALL) != 0) {
         if (iova != 0 || size != 0) {
           throw ErrnoException.of(EINVAL, "UNMAP ALL with iova=" + hex(iova) + " size="
               + hex(size));

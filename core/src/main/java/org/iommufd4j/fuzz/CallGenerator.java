@@ -1,8 +1,20 @@
 package org.iommufd4j.fuzz;
 
-import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
-import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
+import static org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_ACCESS_PAGES;
+import static org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_ACCESS_REPLACE_IOAS;
+import static org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_ACCESS_RW;
+import static org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_ADD_RESERVED;
+import static org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS;
+import static org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_DESTROY_ACCESS_PAGES;
+import static org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_DIRTY;
+import static org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_IOTLB;
+import static org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_MAP;
+import static org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_REFS;
+import static org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN;
+import static org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS;
+import static org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE;
+import static org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT;
+import static org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -11,14 +23,18 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.iommufd4j.uapi.Command;
+import org.iommufd4j.uapi.IommuDestroy;
+import org.iommufd4j.uapi.IommuIoasAlloc;
 import org.iommufd4j.uapi.IommuIoasAllowIovas;
 import org.iommufd4j.uapi.IommuIoasCopy;
 import org.iommufd4j.uapi.IommuIoasIovaRanges;
 import org.iommufd4j.uapi.IommuIoasMap;
 import org.iommufd4j.uapi.IommuIoasUnmap;
+import org.iommufd4j.uapi.IommuIovaRange;
 import org.iommufd4j.uapi.IommuOption;
 import org.iommufd4j.uapi.IommuTestCmd;
 import org.iommufd4j.uapi.IommuVfioIoas;
+import org.iommufd4j.uapi.Struct;
 
 /**
  * Generates plausible-and-hostile calls: struct fields from pools of interesting values (ids and
@@ -30,6 +46,16 @@ final class CallGenerator {
     0, 1, 2, 0x7ff, 0x800, 0xfff, 0x1000, 0x1001, 0x2000, 0x3000, 0x4000, 0x10000, 0x100000,
     0x200000, 0x1000000, 0x1001000, 0x7fffffffL, 0x80000000L, 0xfee00000L, 1L << 32, 1L << 47,
     1L << 48, 1L << 63, -1L, -2L, -4096L, -4097L, Long.MAX_VALUE
+  };
+  /** Test ops by weight, and one no kernel knows. */
+  private static final int[] TEST_OPS = {
+    IOMMU_TEST_OP_ADD_RESERVED, IOMMU_TEST_OP_MOCK_DOMAIN, IOMMU_TEST_OP_MOCK_DOMAIN,
+    IOMMU_TEST_OP_MD_CHECK_MAP, IOMMU_TEST_OP_MD_CHECK_REFS, IOMMU_TEST_OP_CREATE_ACCESS,
+    IOMMU_TEST_OP_CREATE_ACCESS, IOMMU_TEST_OP_DESTROY_ACCESS_PAGES, IOMMU_TEST_OP_ACCESS_PAGES,
+    IOMMU_TEST_OP_ACCESS_PAGES, IOMMU_TEST_OP_ACCESS_RW, IOMMU_TEST_OP_ACCESS_RW,
+    IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT, IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
+    IOMMU_TEST_OP_ACCESS_REPLACE_IOAS, IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS, IOMMU_TEST_OP_DIRTY,
+    IOMMU_TEST_OP_MD_CHECK_IOTLB, IOMMU_TEST_OP_TRIGGER_IOPF, 99
   };
 
   private final SplittableRandom rnd;
@@ -51,24 +77,23 @@ final class CallGenerator {
     if (reply == null) {
       return;
     }
-    MemorySegment r = MemorySegment.ofArray(reply);
+    Struct r = Struct.over(MemorySegment.ofArray(reply), IommuTestCmd.LAYOUT);
     if (nr == Command.IOMMU_IOAS_ALLOC.nr()) {
-      remember(ids, r.get(JAVA_INT_UNALIGNED, 8));
+      remember(ids, r.u32(IommuIoasAlloc.OUT_IOAS_ID));
     } else if (nr == Command.IOMMU_IOAS_MAP.nr()) {
-      iovas.add(r.get(JAVA_LONG_UNALIGNED, IommuIoasMap.IOVA));
+      iovas.add(r.u64(IommuIoasMap.IOVA));
     } else if (nr == Command.IOMMU_IOAS_COPY.nr()) {
-      iovas.add(r.get(JAVA_LONG_UNALIGNED, IommuIoasCopy.DST_IOVA));
+      iovas.add(r.u64(IommuIoasCopy.DST_IOVA));
     } else if (nr == Command.IOMMU_TEST_CMD.nr()) {
-      int op = r.get(JAVA_INT_UNALIGNED, IommuTestCmd.OP);
-      if (op == IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN
-          || op == IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS) {
-        for (long off = 16; off <= 24; off += 4) {
-          remember(ids, r.get(JAVA_INT_UNALIGNED, off));
-        }
-      } else if (op == IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS) {
-        remember(fds, r.get(JAVA_INT_UNALIGNED, 16));
-      } else if (op == IommuTestCmd.IOMMU_TEST_OP_ACCESS_PAGES) {
-        remember(ids, r.get(JAVA_INT_UNALIGNED, 20));
+      int op = r.u32(IommuTestCmd.OP);
+      if (op == IOMMU_TEST_OP_MOCK_DOMAIN || op == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS) {
+        remember(ids, r.u32(IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID));
+        remember(ids, r.u32(IommuTestCmd.MOCK_DOMAIN_OUT_HWPT_ID));
+        remember(ids, r.u32(IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID));
+      } else if (op == IOMMU_TEST_OP_CREATE_ACCESS) {
+        remember(fds, r.u32(IommuTestCmd.CREATE_ACCESS_OUT_ACCESS_FD));
+      } else if (op == IOMMU_TEST_OP_ACCESS_PAGES) {
+        remember(ids, r.u32(IommuTestCmd.ACCESS_PAGES_OUT_ACCESS_PAGES_ID));
       }
     }
     if (iovas.size() > 64) {
@@ -162,120 +187,126 @@ final class CallGenerator {
     } else {
       return rawCall();
     }
-    MemorySegment s = MemorySegment.ofArray(new byte[cmd.ksize() + 16]);
+    Struct s = Struct.over(MemorySegment.ofArray(new byte[cmd.ksize() + 16]), cmd);
     List<FuzzCall.Write> extra = new ArrayList<>();
     fill(cmd, s, extra);
     return place(cmd, s, extra);
   }
 
-  private void fill(Command cmd, MemorySegment s, List<FuzzCall.Write> extra) {
+  private void fill(Command cmd, Struct s, List<FuzzCall.Write> extra) {
     switch (cmd) {
       case IOMMU_IOAS_MAP -> {
-        s.set(JAVA_INT_UNALIGNED, IommuIoasMap.FLAGS, flags(7));
-        s.set(JAVA_INT_UNALIGNED, IommuIoasMap.IOAS_ID, id());
-        s.set(JAVA_INT_UNALIGNED, IommuIoasMap.RESERVED, rnd.nextInt(20) == 0 ? 1 : 0);
-        s.set(JAVA_LONG_UNALIGNED, IommuIoasMap.USER_VA, userVa());
-        s.set(JAVA_LONG_UNALIGNED, IommuIoasMap.LENGTH, length());
-        s.set(JAVA_LONG_UNALIGNED, IommuIoasMap.IOVA, interesting());
+        s.u32(IommuIoasMap.FLAGS, flags(7));
+        s.u32(IommuIoasMap.IOAS_ID, id());
+        s.u32(IommuIoasMap.RESERVED, rnd.nextInt(20) == 0 ? 1 : 0);
+        s.u64(IommuIoasMap.USER_VA, userVa());
+        s.u64(IommuIoasMap.LENGTH, length());
+        s.u64(IommuIoasMap.IOVA, interesting());
       }
       case IOMMU_IOAS_UNMAP -> {
-        s.set(JAVA_INT_UNALIGNED, IommuIoasUnmap.IOAS_ID, id());
+        s.u32(IommuIoasUnmap.IOAS_ID, id());
         boolean all = rnd.nextInt(10) == 0;
-        s.set(JAVA_LONG_UNALIGNED, IommuIoasUnmap.IOVA, all ? 0 : interesting());
-        s.set(JAVA_LONG_UNALIGNED, IommuIoasUnmap.LENGTH, all ? -1 : length());
+        s.u64(IommuIoasUnmap.IOVA, all ? 0 : interesting());
+        s.u64(IommuIoasUnmap.LENGTH, all ? -1 : length());
       }
       case IOMMU_IOAS_COPY -> {
-        s.set(JAVA_INT_UNALIGNED, IommuIoasCopy.FLAGS, flags(7) | (rnd.nextInt(10) == 0 ? 1 << 16
+        s.u32(IommuIoasCopy.FLAGS, flags(7) | (rnd.nextInt(10) == 0 ? 1 << 16
             : 0));
-        s.set(JAVA_INT_UNALIGNED, IommuIoasCopy.DST_IOAS_ID, id());
-        s.set(JAVA_INT_UNALIGNED, IommuIoasCopy.SRC_IOAS_ID, id());
-        s.set(JAVA_LONG_UNALIGNED, IommuIoasCopy.LENGTH, length());
-        s.set(JAVA_LONG_UNALIGNED, IommuIoasCopy.DST_IOVA, interesting());
-        s.set(JAVA_LONG_UNALIGNED, IommuIoasCopy.SRC_IOVA, interesting());
+        s.u32(IommuIoasCopy.DST_IOAS_ID, id());
+        s.u32(IommuIoasCopy.SRC_IOAS_ID, id());
+        s.u64(IommuIoasCopy.LENGTH, length());
+        s.u64(IommuIoasCopy.DST_IOVA, interesting());
+        s.u64(IommuIoasCopy.SRC_IOVA, interesting());
       }
-      case IOMMU_IOAS_ALLOC -> s.set(JAVA_INT_UNALIGNED, 4, rnd.nextInt(10) == 0 ? 1 : 0);
-      case IOMMU_DESTROY -> s.set(JAVA_INT_UNALIGNED, 4, id());
+      case IOMMU_IOAS_ALLOC -> s.u32(IommuIoasAlloc.FLAGS, rnd.nextInt(10) == 0 ? 1 : 0);
+      case IOMMU_DESTROY -> s.u32(IommuDestroy.ID, id());
       case IOMMU_IOAS_IOVA_RANGES -> {
-        s.set(JAVA_INT_UNALIGNED, IommuIoasIovaRanges.IOAS_ID, id());
-        s.set(JAVA_INT_UNALIGNED, IommuIoasIovaRanges.NUM_IOVAS, rnd.nextInt(4));
-        s.set(JAVA_LONG_UNALIGNED, IommuIoasIovaRanges.ALLOWED_IOVAS, arrayPointer());
+        s.u32(IommuIoasIovaRanges.IOAS_ID, id());
+        s.u32(IommuIoasIovaRanges.NUM_IOVAS, rnd.nextInt(4));
+        s.u64(IommuIoasIovaRanges.ALLOWED_IOVAS, arrayPointer());
       }
       case IOMMU_IOAS_ALLOW_IOVAS -> {
         int n = rnd.nextInt(4);
-        s.set(JAVA_INT_UNALIGNED, IommuIoasAllowIovas.IOAS_ID, id());
-        s.set(JAVA_INT_UNALIGNED, IommuIoasAllowIovas.NUM_IOVAS, n);
+        s.u32(IommuIoasAllowIovas.IOAS_ID, id());
+        s.u32(IommuIoasAllowIovas.NUM_IOVAS, n);
         long array = arrayPointer();
-        s.set(JAVA_LONG_UNALIGNED, IommuIoasAllowIovas.ALLOWED_IOVAS, array);
-        MemorySegment ranges = MemorySegment.ofArray(new byte[16 * n]);
+        s.u64(IommuIoasAllowIovas.ALLOWED_IOVAS, array);
+        Struct ranges = IommuIovaRange.array(Struct.HEAP, n);
         for (int i = 0; i < n; i++) {
           long start = interesting();
-          ranges.set(JAVA_LONG_UNALIGNED, 16L * i, start);
-          ranges.set(JAVA_LONG_UNALIGNED, 16L * i + 8, rnd.nextBoolean() ? start + length() - 1
+          long at = (long) IommuIovaRange.SIZE * i;
+          ranges.u64(at + IommuIovaRange.START, start);
+          ranges.u64(at + IommuIovaRange.LAST, rnd.nextBoolean() ? start + length() - 1
               : interesting());
         }
-        extra.add(new FuzzCall.Write(array, ranges.toArray(ValueLayout.JAVA_BYTE)));
+        extra.add(new FuzzCall.Write(array, ranges.bytes()));
       }
       case IOMMU_OPTION -> {
-        s.set(JAVA_INT_UNALIGNED, IommuOption.OPTION_ID, rnd.nextInt(3));
-        s.set(JAVA_SHORT_UNALIGNED, IommuOption.OP, (short) rnd.nextInt(3));
-        s.set(JAVA_INT_UNALIGNED, IommuOption.OBJECT_ID, rnd.nextBoolean() ? 0 : id());
-        s.set(JAVA_LONG_UNALIGNED, IommuOption.VAL64, rnd.nextInt(4) == 0 ? interesting()
+        s.u32(IommuOption.OPTION_ID, rnd.nextInt(3));
+        s.u16(IommuOption.OP, rnd.nextInt(3));
+        s.u32(IommuOption.OBJECT_ID, rnd.nextBoolean() ? 0 : id());
+        s.u64(IommuOption.VAL64, rnd.nextInt(4) == 0 ? interesting()
             : rnd.nextInt(2));
       }
       case IOMMU_VFIO_IOAS -> {
-        s.set(JAVA_INT_UNALIGNED, IommuVfioIoas.IOAS_ID, id());
-        s.set(JAVA_SHORT_UNALIGNED, IommuVfioIoas.OP, (short) rnd.nextInt(4));
+        s.u32(IommuVfioIoas.IOAS_ID, id());
+        s.u16(IommuVfioIoas.OP, rnd.nextInt(4));
       }
       case IOMMU_TEST_CMD -> fillTestCmd(s, extra);
       default -> {
-        for (long off = 4; off + 8 <= s.byteSize(); off += 8) {
-          s.set(JAVA_LONG_UNALIGNED, off, rnd.nextInt(3) == 0 ? interesting() : 0);
+        for (long off = 4; off + 8 <= s.segment().byteSize(); off += 8) {
+          s.u64(off, rnd.nextInt(3) == 0 ? interesting() : 0);
         }
       }
     }
   }
 
-  private void fillTestCmd(MemorySegment s, List<FuzzCall.Write> extra) {
-    int[] ops = {1, 2, 2, 3, 4, 5, 5, 6, 7, 7, 8, 8, 9, 10, 11, 12, 13, 14, 15, 99};
-    int op = ops[rnd.nextInt(ops.length)];
-    s.set(JAVA_INT_UNALIGNED, IommuTestCmd.OP, op);
-    boolean usesFd = op >= 6 && op <= 8 || op == 11;
-    s.set(JAVA_INT_UNALIGNED, IommuTestCmd.ID, usesFd ? fd() : id());
-    for (long off = 16; off < 64; off += 8) {
-      s.set(JAVA_LONG_UNALIGNED, off, rnd.nextInt(3) == 0 ? 0 : interesting());
+  private void fillTestCmd(Struct s, List<FuzzCall.Write> extra) {
+    int op = TEST_OPS[rnd.nextInt(TEST_OPS.length)];
+    s.u32(IommuTestCmd.OP, op);
+    boolean usesFd = op == IOMMU_TEST_OP_DESTROY_ACCESS_PAGES || op == IOMMU_TEST_OP_ACCESS_PAGES
+        || op == IOMMU_TEST_OP_ACCESS_RW || op == IOMMU_TEST_OP_ACCESS_REPLACE_IOAS;
+    s.u32(IommuTestCmd.ID, usesFd ? fd() : id());
+    for (long off = IommuTestCmd.ADD_RESERVED_START; off < IommuTestCmd.LAST; off += 8) {
+      s.u64(off, rnd.nextInt(3) == 0 ? 0 : interesting()); // the whole union
     }
     switch (op) {
-      case 2, 12 -> {
-        s.set(JAVA_LONG_UNALIGNED, 16, 0);
-        s.set(JAVA_LONG_UNALIGNED, 24, 0);
-        s.set(JAVA_INT_UNALIGNED, 28, rnd.nextInt(8) == 0 ? rnd.nextInt() : rnd.nextInt(4));
+      case IOMMU_TEST_OP_MOCK_DOMAIN, IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS -> {
+        s.u64(IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID, 0); // with out_hwpt_id
+        s.u64(IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID, 0); // with dev_flags
+        s.u32(IommuTestCmd.MOCK_DOMAIN_FLAGS_DEV_FLAGS,
+            rnd.nextInt(8) == 0 ? rnd.nextInt() : rnd.nextInt(4));
       }
-      case 3 -> {
-        s.set(JAVA_LONG_UNALIGNED, 24, length());
-        s.set(JAVA_LONG_UNALIGNED, 32, userVa() & -2048L);
+      case IOMMU_TEST_OP_MD_CHECK_MAP -> {
+        s.u64(IommuTestCmd.CHECK_MAP_LENGTH, length());
+        s.u64(IommuTestCmd.CHECK_MAP_UPTR, userVa() & -2048L);
       }
-      case 4 -> {
-        s.set(JAVA_LONG_UNALIGNED, 16, length() & -4096L);
-        s.set(JAVA_LONG_UNALIGNED, 24, userVa() & -4096L);
-        s.set(JAVA_INT_UNALIGNED, 32, rnd.nextInt(3));
+      case IOMMU_TEST_OP_MD_CHECK_REFS -> {
+        s.u64(IommuTestCmd.CHECK_REFS_LENGTH, length() & -4096L);
+        s.u64(IommuTestCmd.CHECK_REFS_UPTR, userVa() & -4096L);
+        s.u32(IommuTestCmd.CHECK_REFS_REFS, rnd.nextInt(3));
       }
-      case 5 -> s.set(JAVA_INT_UNALIGNED, 20, rnd.nextInt(3));
-      case 6 -> s.set(JAVA_INT_UNALIGNED, 16, rnd.nextInt(4));
-      case 7 -> {
-        s.set(JAVA_INT_UNALIGNED, 16, flags(1));
-        s.set(JAVA_LONG_UNALIGNED, 32, length());
-        s.set(JAVA_LONG_UNALIGNED, 40, rnd.nextBoolean() ? 0 : userVa());
+      case IOMMU_TEST_OP_CREATE_ACCESS -> s.u32(IommuTestCmd.CREATE_ACCESS_FLAGS, rnd.nextInt(3));
+      case IOMMU_TEST_OP_DESTROY_ACCESS_PAGES ->
+          s.u32(IommuTestCmd.DESTROY_ACCESS_PAGES_ACCESS_PAGES_ID, rnd.nextInt(4));
+      case IOMMU_TEST_OP_ACCESS_PAGES -> {
+        s.u32(IommuTestCmd.ACCESS_PAGES_FLAGS, flags(1));
+        s.u64(IommuTestCmd.ACCESS_PAGES_LENGTH, length());
+        s.u64(IommuTestCmd.ACCESS_PAGES_UPTR, rnd.nextBoolean() ? 0 : userVa());
       }
-      case 8 -> {
-        s.set(JAVA_LONG_UNALIGNED, 24, 1 + rnd.nextLong(0x2000));
-        s.set(JAVA_LONG_UNALIGNED, 32, userVa());
-        s.set(JAVA_INT_UNALIGNED, 40, flags(5));
+      case IOMMU_TEST_OP_ACCESS_RW -> {
+        s.u64(IommuTestCmd.ACCESS_RW_LENGTH, 1 + rnd.nextLong(0x2000));
+        s.u64(IommuTestCmd.ACCESS_RW_UPTR, userVa());
+        s.u32(IommuTestCmd.ACCESS_RW_FLAGS, flags(5));
       }
-      case 9 -> s.set(JAVA_INT_UNALIGNED, 16, rnd.nextInt(70000));
-      case 10, 11 -> s.set(JAVA_INT_UNALIGNED, 16, id());
-      case 13 -> {
-        s.set(JAVA_LONG_UNALIGNED, 40, rnd.nextBoolean() ? 2048 : interesting());
-        s.set(JAVA_LONG_UNALIGNED, 48, arrayPointer());
+      case IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT ->
+          s.u32(IommuTestCmd.MEMORY_LIMIT_LIMIT, rnd.nextInt(70000));
+      case IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE -> s.u32(IommuTestCmd.MOCK_DOMAIN_REPLACE_PT_ID, id());
+      case IOMMU_TEST_OP_ACCESS_REPLACE_IOAS ->
+          s.u32(IommuTestCmd.ACCESS_REPLACE_IOAS_IOAS_ID, id());
+      case IOMMU_TEST_OP_DIRTY -> {
+        s.u64(IommuTestCmd.DIRTY_PAGE_SIZE, rnd.nextBoolean() ? 2048 : interesting());
+        s.u64(IommuTestCmd.DIRTY_UPTR, arrayPointer());
       }
       default -> { }
     }
@@ -292,7 +323,7 @@ final class CallGenerator {
   }
 
   /** Chooses size and placement of the struct: usually exact, sometimes every decode edge. */
-  private FuzzCall place(Command cmd, MemorySegment s, List<FuzzCall.Write> extra) {
+  private FuzzCall place(Command cmd, Struct s, List<FuzzCall.Write> extra) {
     int size = cmd.ksize();
     int tail = 0;
     switch (rnd.nextInt(16)) {
@@ -304,12 +335,12 @@ final class CallGenerator {
       case 2 -> {
         size = cmd.ksize() + 8;
         tail = 8;
-        s.set(JAVA_LONG_UNALIGNED, cmd.ksize(), 1L << rnd.nextInt(64));
+        s.u64(cmd.ksize(), 1L << rnd.nextInt(64));
       }
       case 3 -> size = rnd.nextInt();
       default -> { }
     }
-    s.set(JAVA_INT_UNALIGNED, 0, size);
+    s.size(size);
     long arg;
     int len = cmd.ksize() + tail;
     switch (rnd.nextInt(20)) {
@@ -319,7 +350,7 @@ final class CallGenerator {
       case 3 -> arg = FuzzWorld.READONLY; // readable, respond faults
       default -> arg = FuzzWorld.ARGS + 8L * rnd.nextInt(64);
     }
-    byte[] bytes = s.asSlice(0, len).toArray(ValueLayout.JAVA_BYTE);
+    byte[] bytes = s.segment().asSlice(0, len).toArray(ValueLayout.JAVA_BYTE);
     List<FuzzCall.Write> writes = new ArrayList<>();
     long room = arg >= FuzzWorld.ARGS && arg < FuzzWorld.ARGS + FuzzWorld.ARGS_SIZE
         ? FuzzWorld.ARGS + FuzzWorld.ARGS_SIZE - arg : 0;

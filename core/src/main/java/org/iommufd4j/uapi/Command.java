@@ -1,28 +1,33 @@
 package org.iommufd4j.uapi;
 
+import java.lang.foreign.StructLayout;
+
 /**
- * The iommufd ioctls of Linux 6.12 with their numbers and sizes (spec §1.3, §1.4.1). Every
- * request is {@code _IO(';', nr)} = {@code 0x3B00 | nr}; the argument size travels in the struct's
- * first {@code u32}, and the kernel keeps a dense table indexed by {@code nr - 0x80}.
+ * The iommufd ioctls of Linux 6.12 with their numbers, struct layouts and minimum sizes (spec
+ * §1.3, §1.4.1). Every request is {@code _IO(';', nr)} = {@code 0x3B00 | nr}; the argument size
+ * travels in the struct's first {@code u32}, and the kernel keeps a dense table indexed by {@code
+ * nr - 0x80}.
  */
 public enum Command {
-  IOMMU_DESTROY(0x80, 8, 8),
-  IOMMU_IOAS_ALLOC(0x81, 12, 12),
-  IOMMU_IOAS_ALLOW_IOVAS(0x82, 24, 24),
-  IOMMU_IOAS_COPY(0x83, 40, 40),
-  IOMMU_IOAS_IOVA_RANGES(0x84, 32, 32),
-  IOMMU_IOAS_MAP(0x85, 40, 40),
-  IOMMU_IOAS_UNMAP(0x86, 24, 24),
-  IOMMU_OPTION(0x87, 24, 24),
-  IOMMU_VFIO_IOAS(0x88, 12, 12),
-  IOMMU_HWPT_ALLOC(0x89, 48, 24),
-  IOMMU_GET_HW_INFO(0x8a, 40, 32),
-  IOMMU_HWPT_SET_DIRTY_TRACKING(0x8b, 16, 16),
-  IOMMU_HWPT_GET_DIRTY_BITMAP(0x8c, 48, 48),
-  IOMMU_HWPT_INVALIDATE(0x8d, 32, 32),
-  IOMMU_FAULT_QUEUE_ALLOC(0x8e, 16, 16),
+  IOMMU_DESTROY(0x80, IommuDestroy.LAYOUT, IommuDestroy.MIN_SIZE),
+  IOMMU_IOAS_ALLOC(0x81, IommuIoasAlloc.LAYOUT, IommuIoasAlloc.MIN_SIZE),
+  IOMMU_IOAS_ALLOW_IOVAS(0x82, IommuIoasAllowIovas.LAYOUT, IommuIoasAllowIovas.MIN_SIZE),
+  IOMMU_IOAS_COPY(0x83, IommuIoasCopy.LAYOUT, IommuIoasCopy.MIN_SIZE),
+  IOMMU_IOAS_IOVA_RANGES(0x84, IommuIoasIovaRanges.LAYOUT, IommuIoasIovaRanges.MIN_SIZE),
+  IOMMU_IOAS_MAP(0x85, IommuIoasMap.LAYOUT, IommuIoasMap.MIN_SIZE),
+  IOMMU_IOAS_UNMAP(0x86, IommuIoasUnmap.LAYOUT, IommuIoasUnmap.MIN_SIZE),
+  IOMMU_OPTION(0x87, IommuOption.LAYOUT, IommuOption.MIN_SIZE),
+  IOMMU_VFIO_IOAS(0x88, IommuVfioIoas.LAYOUT, IommuVfioIoas.MIN_SIZE),
+  IOMMU_HWPT_ALLOC(0x89, IommuHwptAlloc.LAYOUT, IommuHwptAlloc.MIN_SIZE),
+  IOMMU_GET_HW_INFO(0x8a, IommuHwInfo.LAYOUT, IommuHwInfo.MIN_SIZE),
+  IOMMU_HWPT_SET_DIRTY_TRACKING(0x8b, IommuHwptSetDirtyTracking.LAYOUT,
+      IommuHwptSetDirtyTracking.MIN_SIZE),
+  IOMMU_HWPT_GET_DIRTY_BITMAP(0x8c, IommuHwptGetDirtyBitmap.LAYOUT,
+      IommuHwptGetDirtyBitmap.MIN_SIZE),
+  IOMMU_HWPT_INVALIDATE(0x8d, IommuHwptInvalidate.LAYOUT, IommuHwptInvalidate.MIN_SIZE),
+  IOMMU_FAULT_QUEUE_ALLOC(0x8e, IommuFaultAlloc.LAYOUT, IommuFaultAlloc.MIN_SIZE),
   /** Only on kernels with {@code CONFIG_IOMMUFD_TEST} (spec §6). */
-  IOMMU_TEST_CMD(0xa0, 72, 68);
+  IOMMU_TEST_CMD(0xa0, IommuTestCmd.LAYOUT, IommuTestCmd.MIN_SIZE);
 
   /** The ioctl type byte, {@code ';'}. */
   public static final int IOMMUFD_TYPE = 0x3b;
@@ -41,12 +46,14 @@ public enum Command {
   }
 
   private final int nr;
+  private final StructLayout layout;
   private final int ksize;
   private final int minSize;
 
-  Command(int nr, int ksize, int minSize) {
+  Command(int nr, StructLayout layout, int minSize) {
     this.nr = nr;
-    this.ksize = ksize;
+    this.layout = layout;
+    this.ksize = Math.toIntExact(layout.byteSize());
     this.minSize = minSize;
   }
 
@@ -57,6 +64,11 @@ public enum Command {
 
   public int nr() {
     return nr;
+  }
+
+  /** The argument's C struct. */
+  public StructLayout layout() {
+    return layout;
   }
 
   /** Size of the kernel's struct. */

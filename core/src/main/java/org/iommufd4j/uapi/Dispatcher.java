@@ -40,7 +40,7 @@ public final class Dispatcher {
   static final ValueLayout.OfLong U64 = JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
   /** Largest {@code ksize} of any command. */
-  private static final int MAX_KSIZE = 72;
+  private static final int MAX_KSIZE = IommuTestCmd.SIZE; // the largest argument
   private static final int TAIL_CHUNK = 4096;
   private static final MemorySegment ZEROS = Arena.global().allocate(TAIL_CHUNK, 8);
 

@@ -1,5 +1,12 @@
 package org.iommufd4j.uapi;
 
+import static org.iommufd4j.uapi.CLayouts.offset;
+import static org.iommufd4j.uapi.CLayouts.size;
+import static org.iommufd4j.uapi.CLayouts.struct;
+import static org.iommufd4j.uapi.CLayouts.u32;
+
+import java.lang.foreign.StructLayout;
+
 /**
  * {@code IOMMU_FAULT_QUEUE_ALLOC} (spec §7.6).
  *
@@ -13,11 +20,13 @@ package org.iommufd4j.uapi;
  * }
  */
 public final class IommuFaultAlloc {
-  public static final int SIZE = 16;
-  public static final int MIN_SIZE = 16;
-  public static final long FLAGS = 4;
-  public static final long OUT_FAULT_ID = 8;
-  public static final long OUT_FAULT_FD = 12;
+  public static final StructLayout LAYOUT = struct("iommu_fault_alloc",
+      u32("size"), u32("flags"), u32("out_fault_id"), u32("out_fault_fd"));
+  public static final int SIZE = size(LAYOUT);
+  public static final int MIN_SIZE = SIZE;
+  public static final long FLAGS = offset(LAYOUT, "flags");
+  public static final long OUT_FAULT_ID = offset(LAYOUT, "out_fault_id");
+  public static final long OUT_FAULT_FD = offset(LAYOUT, "out_fault_fd");
 
   private IommuFaultAlloc() {}
 }

@@ -1,5 +1,13 @@
 package org.iommufd4j.uapi;
 
+import static org.iommufd4j.uapi.CLayouts.offset;
+import static org.iommufd4j.uapi.CLayouts.size;
+import static org.iommufd4j.uapi.CLayouts.struct;
+import static org.iommufd4j.uapi.CLayouts.u32;
+import static org.iommufd4j.uapi.CLayouts.u64;
+
+import java.lang.foreign.StructLayout;
+
 /**
  * {@code IOMMU_HWPT_GET_DIRTY_BITMAP} (spec §7.4): bit {@code b} of the bitmap at {@code data}
  * (byte {@code b / 8}, bit {@code b % 8}) stands for IOVA {@code iova + b * page_size}. Bits are
@@ -19,15 +27,18 @@ package org.iommufd4j.uapi;
  * }
  */
 public final class IommuHwptGetDirtyBitmap {
-  public static final int SIZE = 48;
-  public static final int MIN_SIZE = 48;
-  public static final long HWPT_ID = 4;
-  public static final long FLAGS = 8;
-  public static final long RESERVED = 12;
-  public static final long IOVA = 16;
-  public static final long LENGTH = 24;
-  public static final long PAGE_SIZE = 32;
-  public static final long DATA = 40;
+  public static final StructLayout LAYOUT = struct("iommu_hwpt_get_dirty_bitmap",
+      u32("size"), u32("hwpt_id"), u32("flags"), u32("__reserved"), u64("iova"), u64("length"),
+      u64("page_size"), u64("data"));
+  public static final int SIZE = size(LAYOUT);
+  public static final int MIN_SIZE = SIZE;
+  public static final long HWPT_ID = offset(LAYOUT, "hwpt_id");
+  public static final long FLAGS = offset(LAYOUT, "flags");
+  public static final long RESERVED = offset(LAYOUT, "__reserved");
+  public static final long IOVA = offset(LAYOUT, "iova");
+  public static final long LENGTH = offset(LAYOUT, "length");
+  public static final long PAGE_SIZE = offset(LAYOUT, "page_size");
+  public static final long DATA = offset(LAYOUT, "data");
 
   public static final int IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR = 1;
 

@@ -1,5 +1,13 @@
 package org.iommufd4j.uapi;
 
+import static org.iommufd4j.uapi.CLayouts.offset;
+import static org.iommufd4j.uapi.CLayouts.size;
+import static org.iommufd4j.uapi.CLayouts.struct;
+import static org.iommufd4j.uapi.CLayouts.u32;
+import static org.iommufd4j.uapi.CLayouts.u64;
+
+import java.lang.foreign.StructLayout;
+
 /**
  * {@code IOMMU_HWPT_INVALIDATE} (spec §7.5). The struct is written back on every path, with
  * {@code entry_num} = the number of requests handled.
@@ -17,14 +25,17 @@ package org.iommufd4j.uapi;
  * }
  */
 public final class IommuHwptInvalidate {
-  public static final int SIZE = 32;
-  public static final int MIN_SIZE = 32;
-  public static final long HWPT_ID = 4;
-  public static final long DATA_UPTR = 8;
-  public static final long DATA_TYPE = 16;
-  public static final long ENTRY_LEN = 20;
-  public static final long ENTRY_NUM = 24;
-  public static final long RESERVED = 28;
+  public static final StructLayout LAYOUT = struct("iommu_hwpt_invalidate",
+      u32("size"), u32("hwpt_id"), u64("data_uptr"), u32("data_type"), u32("entry_len"),
+      u32("entry_num"), u32("__reserved"));
+  public static final int SIZE = size(LAYOUT);
+  public static final int MIN_SIZE = SIZE;
+  public static final long HWPT_ID = offset(LAYOUT, "hwpt_id");
+  public static final long DATA_UPTR = offset(LAYOUT, "data_uptr");
+  public static final long DATA_TYPE = offset(LAYOUT, "data_type");
+  public static final long ENTRY_LEN = offset(LAYOUT, "entry_len");
+  public static final long ENTRY_NUM = offset(LAYOUT, "entry_num");
+  public static final long RESERVED = offset(LAYOUT, "__reserved");
 
   public static final int IOMMU_HWPT_INVALIDATE_DATA_VTD_S1 = 0;
   public static final int IOMMU_HWPT_INVALIDATE_DATA_SELFTEST = 0xdeadbeef;

@@ -1,5 +1,12 @@
 package org.iommufd4j.uapi;
 
+import static org.iommufd4j.uapi.CLayouts.offset;
+import static org.iommufd4j.uapi.CLayouts.size;
+import static org.iommufd4j.uapi.CLayouts.struct;
+import static org.iommufd4j.uapi.CLayouts.u32;
+
+import java.lang.foreign.StructLayout;
+
 /**
  * One HWPT_INVALIDATE request for a mock nested HWPT, type {@code
  * IOMMU_HWPT_INVALIDATE_DATA_SELFTEST} (spec §6.2, §7.5).
@@ -12,9 +19,11 @@ package org.iommufd4j.uapi;
  * }
  */
 public final class IommuHwptInvalidateSelftest {
-  public static final int SIZE = 8;
-  public static final long FLAGS = 0;
-  public static final long IOTLB_ID = 4;
+  public static final StructLayout LAYOUT = struct("iommu_hwpt_invalidate_selftest",
+      u32("flags"), u32("iotlb_id"));
+  public static final int SIZE = size(LAYOUT);
+  public static final long FLAGS = offset(LAYOUT, "flags");
+  public static final long IOTLB_ID = offset(LAYOUT, "iotlb_id");
 
   public static final int IOMMU_TEST_INVALIDATE_FLAG_ALL = 1;
 

@@ -1,5 +1,13 @@
 package org.iommufd4j.uapi;
 
+import static org.iommufd4j.uapi.CLayouts.offset;
+import static org.iommufd4j.uapi.CLayouts.size;
+import static org.iommufd4j.uapi.CLayouts.struct;
+import static org.iommufd4j.uapi.CLayouts.u32;
+import static org.iommufd4j.uapi.CLayouts.u64;
+
+import java.lang.foreign.StructLayout;
+
 /**
  * One record read from a fault fd (spec §7.6); a group of faults arrives as consecutive records
  * sharing a cookie.
@@ -19,16 +27,19 @@ package org.iommufd4j.uapi;
  * }
  */
 public final class IommuHwptPgfault {
-  public static final int SIZE = 40;
-  public static final long FLAGS = 0;
-  public static final long DEV_ID = 4;
-  public static final long PASID = 8;
-  public static final long GRPID = 12;
-  public static final long PERM = 16;
-  public static final long RESERVED = 20;
-  public static final long ADDR = 24;
-  public static final long LENGTH = 32;
-  public static final long COOKIE = 36;
+  public static final StructLayout LAYOUT = struct("iommu_hwpt_pgfault",
+      u32("flags"), u32("dev_id"), u32("pasid"), u32("grpid"), u32("perm"), u32("__reserved"),
+      u64("addr"), u32("length"), u32("cookie"));
+  public static final int SIZE = size(LAYOUT);
+  public static final long FLAGS = offset(LAYOUT, "flags");
+  public static final long DEV_ID = offset(LAYOUT, "dev_id");
+  public static final long PASID = offset(LAYOUT, "pasid");
+  public static final long GRPID = offset(LAYOUT, "grpid");
+  public static final long PERM = offset(LAYOUT, "perm");
+  public static final long RESERVED = offset(LAYOUT, "__reserved");
+  public static final long ADDR = offset(LAYOUT, "addr");
+  public static final long LENGTH = offset(LAYOUT, "length");
+  public static final long COOKIE = offset(LAYOUT, "cookie");
 
   public static final int IOMMU_PGFAULT_FLAGS_PASID_VALID = 1;
   public static final int IOMMU_PGFAULT_FLAGS_LAST_PAGE = 1 << 1;

@@ -1,5 +1,12 @@
 package org.iommufd4j.uapi;
 
+import static org.iommufd4j.uapi.CLayouts.offset;
+import static org.iommufd4j.uapi.CLayouts.size;
+import static org.iommufd4j.uapi.CLayouts.struct;
+import static org.iommufd4j.uapi.CLayouts.u32;
+
+import java.lang.foreign.StructLayout;
+
 /**
  * HWPT_ALLOC driver data of a mock nested HWPT, type {@code IOMMU_HWPT_DATA_SELFTEST} (spec §6.2,
  * §6.3.3).
@@ -11,8 +18,10 @@ package org.iommufd4j.uapi;
  * }
  */
 public final class IommuHwptSelftest {
-  public static final int SIZE = 4;
-  public static final long IOTLB = 0;
+  public static final StructLayout LAYOUT = struct("iommu_hwpt_selftest",
+      u32("iotlb"));
+  public static final int SIZE = size(LAYOUT);
+  public static final long IOTLB = offset(LAYOUT, "iotlb");
 
   public static final int IOMMU_TEST_IOTLB_DEFAULT = 0x0badbeef;
   public static final int MOCK_NESTED_DOMAIN_IOTLB_ID_MAX = 3;

@@ -1,5 +1,14 @@
 package org.iommufd4j.uapi;
 
+import static org.iommufd4j.uapi.CLayouts.offset;
+import static org.iommufd4j.uapi.CLayouts.size;
+import static org.iommufd4j.uapi.CLayouts.struct;
+import static org.iommufd4j.uapi.CLayouts.u32;
+import static org.iommufd4j.uapi.CLayouts.u64;
+
+import java.lang.foreign.SegmentAllocator;
+import java.lang.foreign.StructLayout;
+
 /**
  * {@snippet lang=c :
  * struct iommu_ioas_copy {
@@ -14,14 +23,25 @@ package org.iommufd4j.uapi;
  * }
  */
 public final class IommuIoasCopy {
-  public static final int SIZE = 40;
-  public static final int MIN_SIZE = 40;
-  public static final long FLAGS = 4;
-  public static final long DST_IOAS_ID = 8;
-  public static final long SRC_IOAS_ID = 12;
-  public static final long LENGTH = 16;
-  public static final long DST_IOVA = 24;
-  public static final long SRC_IOVA = 32;
+  public static final StructLayout LAYOUT = struct("iommu_ioas_copy",
+      u32("size"), u32("flags"), u32("dst_ioas_id"), u32("src_ioas_id"), u64("length"),
+      u64("dst_iova"), u64("src_iova"));
+  public static final int SIZE = size(LAYOUT);
+  public static final int MIN_SIZE = SIZE;
+  public static final long FLAGS = offset(LAYOUT, "flags");
+  public static final long DST_IOAS_ID = offset(LAYOUT, "dst_ioas_id");
+  public static final long SRC_IOAS_ID = offset(LAYOUT, "src_ioas_id");
+  public static final long LENGTH = offset(LAYOUT, "length");
+  public static final long DST_IOVA = offset(LAYOUT, "dst_iova");
+  public static final long SRC_IOVA = offset(LAYOUT, "src_iova");
+
+  /** A COPY argument; {@code dstIova} is only read with {@code IOMMU_IOAS_MAP_FIXED_IOVA}. */
+  public static Struct of(SegmentAllocator allocator, int flags, int dstIoasId, int srcIoasId,
+      long length, long dstIova, long srcIova) {
+    return Struct.of(allocator, Command.IOMMU_IOAS_COPY).u32(FLAGS, flags)
+        .u32(DST_IOAS_ID, dstIoasId).u32(SRC_IOAS_ID, srcIoasId).u64(LENGTH, length)
+        .u64(DST_IOVA, dstIova).u64(SRC_IOVA, srcIova);
+  }
 
   private IommuIoasCopy() {}
 }

@@ -1,5 +1,14 @@
 package org.iommufd4j.uapi;
 
+import static org.iommufd4j.uapi.CLayouts.offset;
+import static org.iommufd4j.uapi.CLayouts.size;
+import static org.iommufd4j.uapi.CLayouts.struct;
+import static org.iommufd4j.uapi.CLayouts.u32;
+import static org.iommufd4j.uapi.CLayouts.u64;
+
+import java.lang.foreign.SegmentAllocator;
+import java.lang.foreign.StructLayout;
+
 /**
  * {@snippet lang=c :
  * struct iommu_ioas_iova_ranges {
@@ -13,13 +22,23 @@ package org.iommufd4j.uapi;
  * }
  */
 public final class IommuIoasIovaRanges {
-  public static final int SIZE = 32;
-  public static final int MIN_SIZE = 32;
-  public static final long IOAS_ID = 4;
-  public static final long NUM_IOVAS = 8;
-  public static final long RESERVED = 12;
-  public static final long ALLOWED_IOVAS = 16;
-  public static final long OUT_IOVA_ALIGNMENT = 24;
+  public static final StructLayout LAYOUT = struct("iommu_ioas_iova_ranges",
+      u32("size"), u32("ioas_id"), u32("num_iovas"), u32("__reserved"), u64("allowed_iovas"),
+      u64("out_iova_alignment"));
+  public static final int SIZE = size(LAYOUT);
+  public static final int MIN_SIZE = SIZE;
+  public static final long IOAS_ID = offset(LAYOUT, "ioas_id");
+  public static final long NUM_IOVAS = offset(LAYOUT, "num_iovas");
+  public static final long RESERVED = offset(LAYOUT, "__reserved");
+  public static final long ALLOWED_IOVAS = offset(LAYOUT, "allowed_iovas");
+  public static final long OUT_IOVA_ALIGNMENT = offset(LAYOUT, "out_iova_alignment");
+
+  /** An IOVA_RANGES argument with room for {@code numIovas} ranges at {@code allowedIovas}. */
+  public static Struct of(SegmentAllocator allocator, int ioasId, int numIovas,
+      long allowedIovas) {
+    return Struct.of(allocator, Command.IOMMU_IOAS_IOVA_RANGES).u32(IOAS_ID, ioasId)
+        .u32(NUM_IOVAS, numIovas).u64(ALLOWED_IOVAS, allowedIovas);
+  }
 
   private IommuIoasIovaRanges() {}
 }

@@ -1,5 +1,13 @@
 package org.iommufd4j.uapi;
 
+import static org.iommufd4j.uapi.CLayouts.offset;
+import static org.iommufd4j.uapi.CLayouts.size;
+import static org.iommufd4j.uapi.CLayouts.struct;
+import static org.iommufd4j.uapi.CLayouts.u16;
+import static org.iommufd4j.uapi.CLayouts.u32;
+
+import java.lang.foreign.StructLayout;
+
 /**
  * {@snippet lang=c :
  * struct iommu_vfio_ioas {
@@ -11,11 +19,13 @@ package org.iommufd4j.uapi;
  * }
  */
 public final class IommuVfioIoas {
-  public static final int SIZE = 12;
-  public static final int MIN_SIZE = 12;
-  public static final long IOAS_ID = 4;
-  public static final long OP = 8;
-  public static final long RESERVED = 10;
+  public static final StructLayout LAYOUT = struct("iommu_vfio_ioas",
+      u32("size"), u32("ioas_id"), u16("op"), u16("__reserved"));
+  public static final int SIZE = size(LAYOUT);
+  public static final int MIN_SIZE = SIZE;
+  public static final long IOAS_ID = offset(LAYOUT, "ioas_id");
+  public static final long OP = offset(LAYOUT, "op");
+  public static final long RESERVED = offset(LAYOUT, "__reserved");
 
   public static final int IOMMU_VFIO_IOAS_GET = 0;
   public static final int IOMMU_VFIO_IOAS_SET = 1;

@@ -27,7 +27,8 @@ final class VfioDispatcher {
 
   /** DMA-available capability at 24 (12 bytes padded to 16), IOVA-range capability at 40. */
   private static final int DMA_AVAIL_AT = VfioIommuType1Info.SIZE;
-  private static final int IOVA_RANGE_AT = DMA_AVAIL_AT + 16;
+  private static final int IOVA_RANGE_AT =
+      DMA_AVAIL_AT + ((VfioIommuType1InfoDmaAvail.SIZE + 7) & ~7);
   private static final int DMA_AVAIL_ALL = 0xffff_ffff;
 
   /** Per-thread native buffers, so a call allocates nothing. */

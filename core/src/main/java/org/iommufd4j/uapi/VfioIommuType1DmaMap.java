@@ -1,5 +1,13 @@
 package org.iommufd4j.uapi;
 
+import static org.iommufd4j.uapi.CLayouts.offset;
+import static org.iommufd4j.uapi.CLayouts.size;
+import static org.iommufd4j.uapi.CLayouts.struct;
+import static org.iommufd4j.uapi.CLayouts.u32;
+import static org.iommufd4j.uapi.CLayouts.u64;
+
+import java.lang.foreign.StructLayout;
+
 /**
  * The argument of VFIO_IOMMU_MAP_DMA (spec §7.7). 32 bytes are read; nothing is written back.
  *
@@ -14,14 +22,16 @@ package org.iommufd4j.uapi;
  * }
  */
 public final class VfioIommuType1DmaMap {
-  public static final int SIZE = 32;
-  public static final int MIN_SIZE = 32;
-  public static final long ARGSZ = 0;
-  public static final long FLAGS = 4;
-  public static final long VADDR = 8;
-  public static final long IOVA = 16;
+  public static final StructLayout LAYOUT = struct("vfio_iommu_type1_dma_map",
+      u32("argsz"), u32("flags"), u64("vaddr"), u64("iova"), u64("size"));
+  public static final int SIZE = size(LAYOUT);
+  public static final int MIN_SIZE = SIZE;
+  public static final long ARGSZ = offset(LAYOUT, "argsz");
+  public static final long FLAGS = offset(LAYOUT, "flags");
+  public static final long VADDR = offset(LAYOUT, "vaddr");
+  public static final long IOVA = offset(LAYOUT, "iova");
   /** Offset of the field {@code size} (the mapping's length). */
-  public static final long SIZE_FIELD = 24;
+  public static final long SIZE_FIELD = offset(LAYOUT, "size");
 
   public static final int VFIO_DMA_MAP_FLAG_READ = 1;
   public static final int VFIO_DMA_MAP_FLAG_WRITE = 1 << 1;

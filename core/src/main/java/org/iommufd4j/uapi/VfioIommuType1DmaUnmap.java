@@ -1,5 +1,14 @@
 package org.iommufd4j.uapi;
 
+import static org.iommufd4j.uapi.CLayouts.offset;
+import static org.iommufd4j.uapi.CLayouts.size;
+import static org.iommufd4j.uapi.CLayouts.struct;
+import static org.iommufd4j.uapi.CLayouts.u32;
+import static org.iommufd4j.uapi.CLayouts.u64;
+import static org.iommufd4j.uapi.CLayouts.u8s;
+
+import java.lang.foreign.StructLayout;
+
 /**
  * The argument of VFIO_IOMMU_UNMAP_DMA (spec §7.7). 24 bytes are read, and written back with
  * {@code size} = bytes unmapped once the removal ran, also when it failed part way.
@@ -15,13 +24,15 @@ package org.iommufd4j.uapi;
  * }
  */
 public final class VfioIommuType1DmaUnmap {
-  public static final int SIZE = 24;
-  public static final int MIN_SIZE = 24;
-  public static final long ARGSZ = 0;
-  public static final long FLAGS = 4;
-  public static final long IOVA = 8;
+  public static final StructLayout LAYOUT = struct("vfio_iommu_type1_dma_unmap",
+      u32("argsz"), u32("flags"), u64("iova"), u64("size"), u8s("data", 0));
+  public static final int SIZE = size(LAYOUT);
+  public static final int MIN_SIZE = SIZE;
+  public static final long ARGSZ = offset(LAYOUT, "argsz");
+  public static final long FLAGS = offset(LAYOUT, "flags");
+  public static final long IOVA = offset(LAYOUT, "iova");
   /** Offset of the field {@code size}. */
-  public static final long SIZE_FIELD = 16;
+  public static final long SIZE_FIELD = offset(LAYOUT, "size");
 
   /** Not supported by iommufd: EINVAL. */
   public static final int VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = 1;

@@ -1,5 +1,14 @@
 package org.iommufd4j.uapi;
 
+import static org.iommufd4j.uapi.CLayouts.end;
+import static org.iommufd4j.uapi.CLayouts.offset;
+import static org.iommufd4j.uapi.CLayouts.size;
+import static org.iommufd4j.uapi.CLayouts.struct;
+import static org.iommufd4j.uapi.CLayouts.u32;
+import static org.iommufd4j.uapi.CLayouts.u64;
+
+import java.lang.foreign.StructLayout;
+
 /**
  * The argument of VFIO_IOMMU_GET_INFO (spec §7.7). Capabilities follow the struct, each padded to
  * 8 bytes and chained by {@code next} offsets from the struct's start: {@link
@@ -16,14 +25,16 @@ package org.iommufd4j.uapi;
  * }
  */
 public final class VfioIommuType1Info {
-  public static final int SIZE = 24;
+  public static final StructLayout LAYOUT = struct("vfio_iommu_type1_info",
+      u32("argsz"), u32("flags"), u64("iova_pgsizes"), u32("cap_offset"), u32("pad"));
+  public static final int SIZE = size(LAYOUT);
   /** Bytes read, and the smallest {@code argsz} accepted (end of {@code iova_pgsizes}). */
-  public static final int MIN_SIZE = 16;
-  public static final long ARGSZ = 0;
-  public static final long FLAGS = 4;
-  public static final long IOVA_PGSIZES = 8;
-  public static final long CAP_OFFSET = 16;
-  public static final long PAD = 20;
+  public static final int MIN_SIZE = end(LAYOUT, "iova_pgsizes");
+  public static final long ARGSZ = offset(LAYOUT, "argsz");
+  public static final long FLAGS = offset(LAYOUT, "flags");
+  public static final long IOVA_PGSIZES = offset(LAYOUT, "iova_pgsizes");
+  public static final long CAP_OFFSET = offset(LAYOUT, "cap_offset");
+  public static final long PAD = offset(LAYOUT, "pad");
 
   public static final int VFIO_IOMMU_INFO_PGSIZES = 1;
   public static final int VFIO_IOMMU_INFO_CAPS = 1 << 1;

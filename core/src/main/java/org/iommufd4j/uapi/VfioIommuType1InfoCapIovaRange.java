@@ -1,5 +1,14 @@
 package org.iommufd4j.uapi;
 
+import static org.iommufd4j.uapi.CLayouts.array;
+import static org.iommufd4j.uapi.CLayouts.offset;
+import static org.iommufd4j.uapi.CLayouts.size;
+import static org.iommufd4j.uapi.CLayouts.struct;
+import static org.iommufd4j.uapi.CLayouts.u32;
+import static org.iommufd4j.uapi.CLayouts.u64;
+
+import java.lang.foreign.StructLayout;
+
 /**
  * VFIO_IOMMU_GET_INFO capability 1: the usable IOVA ranges, as IOMMU_IOAS_IOVA_RANGES lists them
  * (spec §7.7, §3.2). 16 + 16 n bytes.
@@ -19,17 +28,23 @@ package org.iommufd4j.uapi;
  * }
  */
 public final class VfioIommuType1InfoCapIovaRange {
+  /** {@code struct vfio_iova_range}. */
+  public static final StructLayout RANGE_LAYOUT =
+      struct("vfio_iova_range", u64("start"), u64("end"));
+  public static final StructLayout LAYOUT = struct("vfio_iommu_type1_info_cap_iova_range",
+      VfioInfoCapHeader.LAYOUT.withName("header"), u32("nr_iovas"), u32("reserved"),
+      array("iova_ranges", 0, RANGE_LAYOUT));
   /** Size without ranges. */
-  public static final int SIZE = 16;
-  public static final long HEADER = 0;
-  public static final long NR_IOVAS = 8;
-  public static final long RESERVED = 12;
-  public static final long IOVA_RANGES = 16;
+  public static final int SIZE = size(LAYOUT);
+  public static final long HEADER = offset(LAYOUT, "header");
+  public static final long NR_IOVAS = offset(LAYOUT, "nr_iovas");
+  public static final long RESERVED = offset(LAYOUT, "reserved");
+  public static final long IOVA_RANGES = offset(LAYOUT, "iova_ranges");
 
   /** {@code struct vfio_iova_range}: size and field offsets. */
-  public static final int RANGE_SIZE = 16;
-  public static final long RANGE_START = 0;
-  public static final long RANGE_END = 8;
+  public static final int RANGE_SIZE = size(RANGE_LAYOUT);
+  public static final long RANGE_START = offset(RANGE_LAYOUT, "start");
+  public static final long RANGE_END = offset(RANGE_LAYOUT, "end");
 
   public static final int VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE = 1;
   public static final int VERSION = 1;

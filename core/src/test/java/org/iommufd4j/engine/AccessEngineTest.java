@@ -2,6 +2,9 @@ package org.iommufd4j.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA;
+import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_READABLE;
+import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -23,8 +26,8 @@ import org.junit.jupiter.api.Test;
  */
 class AccessEngineTest {
   private static final long PAGE = 4096;
-  private static final int RW = IoasCommands.MAP_FIXED_IOVA | IoasCommands.MAP_READABLE
-      | IoasCommands.MAP_WRITEABLE;
+  private static final int RW = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE
+      | IOMMU_IOAS_MAP_WRITEABLE;
   private static final int UID = 1000;
 
   private final Host host = new Host();

@@ -1,6 +1,14 @@
 package org.iommufd4j.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+import static org.iommufd4j.uapi.IommuHwptAlloc.IOMMU_HWPT_DATA_NONE;
+import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA;
+import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_READABLE;
+import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_ACCESS_RW_SLOW_PATH;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_ACCESS_RW_WRITE;
+import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_ACCESS_WRITE;
 
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -188,9 +196,9 @@ class AccessRandomizedTest {
       boolean write = random.nextInt(4) != 0;
       int prot = write ? Area.PROT_READ | Area.PROT_WRITE
           : (random.nextInt(5) == 0 ? Area.PROT_WRITE : Area.PROT_READ);
-      int flags = IoasCommands.MAP_FIXED_IOVA
-          | ((prot & Area.PROT_READ) != 0 ? IoasCommands.MAP_READABLE : 0)
-          | ((prot & Area.PROT_WRITE) != 0 ? IoasCommands.MAP_WRITEABLE : 0);
+      int flags = IOMMU_IOAS_MAP_FIXED_IOVA
+          | ((prot & Area.PROT_READ) != 0 ? IOMMU_IOAS_MAP_READABLE : 0)
+          | ((prot & Area.PROT_WRITE) != 0 ? IOMMU_IOAS_MAP_WRITEABLE : 0);
       long va = buffers[b] + firstPage * PAGE;
       long length = pages * PAGE;
       boolean writable = (prot & Area.PROT_WRITE) != 0;
@@ -298,8 +306,8 @@ class AccessRandomizedTest {
       long length = pages * PAGE;
       long dstIova = slotIova(dst, random.nextInt(SLOTS - pages + 1));
       boolean write = random.nextBoolean();
-      int flags = IoasCommands.MAP_FIXED_IOVA | IoasCommands.MAP_READABLE
-          | (write ? IoasCommands.MAP_WRITEABLE : 0);
+      int flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE
+          | (write ? IOMMU_IOAS_MAP_WRITEABLE : 0);
       op = "copy " + src + ":0x" + Long.toHexString(srcIova) + " -> " + dst + ":0x"
           + Long.toHexString(dstIova) + " pages=" + pages + " write=" + write;
       List<Step> steps = walk(src, srcIova, srcIova + length - 1);
@@ -387,7 +395,7 @@ class AccessRandomizedTest {
       }
       long u = uptr;
       int[] id = {-1};
-      int flags = write ? AccessTestCommands.MOCK_FLAGS_ACCESS_WRITE : 0;
+      int flags = write ? MOCK_FLAGS_ACCESS_WRITE : 0;
       expect(expected, () -> ops.accessPages(caller, fd, flags, iova, length, u, i -> {
         id[0] = i;
         return true;
@@ -500,8 +508,8 @@ class AccessRandomizedTest {
       if (write) {
         memory.putBytes(scratch, data);
       }
-      int flags = (write ? AccessTestCommands.MOCK_ACCESS_RW_WRITE : 0)
-          | (slow ? AccessTestCommands.MOCK_ACCESS_RW_SLOW_PATH : 0);
+      int flags = (write ? MOCK_ACCESS_RW_WRITE : 0)
+          | (slow ? MOCK_ACCESS_RW_SLOW_PATH : 0);
       expect(expected, () -> ops.accessRw(caller, fd, iova, length, scratch, flags));
       if (expected != null) {
         return;
@@ -553,7 +561,7 @@ class AccessRandomizedTest {
       op = "alloc explicit hwpt on A for device " + idev;
       int[] id = {0};
       expect(null, () -> id[0] = ctx.hwpt().alloc(new HwptAllocRequest(0, idev, A, 0,
-          HwptAllocRequest.DATA_NONE, 0, 0), () -> 0, r -> true));
+          IOMMU_HWPT_DATA_NONE, 0, 0), () -> 0, r -> true));
       hwpt2 = id[0];
     }
 

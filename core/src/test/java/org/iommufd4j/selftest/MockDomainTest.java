@@ -1,19 +1,18 @@
 package org.iommufd4j.selftest;
 
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.iommufd4j.Iommufd;
-import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuDestroy;
 import org.iommufd4j.uapi.IommuIoasAlloc;
 import org.iommufd4j.uapi.IommuIoasIovaRanges;
 import org.iommufd4j.uapi.IommuIoasMap;
 import org.iommufd4j.uapi.IommuIoasUnmap;
+import org.iommufd4j.uapi.IommuIovaRange;
 import org.iommufd4j.uapi.IommuTestCmd;
+import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -44,79 +43,48 @@ class MockDomainTest {
     arena.close();
   }
 
-  private MemorySegment struct(Command cmd) {
-    MemorySegment s = arena.allocate(cmd.ksize(), 8);
-    s.set(JAVA_INT, 0, cmd.ksize());
-    return s;
-  }
-
-  private int ioctl(Command cmd, MemorySegment s) {
-    return iommufd.ioctl(cmd.request(), s);
-  }
-
   private int ioasAlloc() {
-    MemorySegment s = struct(Command.IOMMU_IOAS_ALLOC);
-    assertThat(ioctl(Command.IOMMU_IOAS_ALLOC, s)).isZero();
-    return s.get(JAVA_INT, IommuIoasAlloc.OUT_IOAS_ID);
+    Struct s = IommuIoasAlloc.of(arena);
+    assertThat(s.ioctl(iommufd)).isZero();
+    return s.u32(IommuIoasAlloc.OUT_IOAS_ID);
   }
 
   private int[] mockDomain(int id, int flags) {
-    MemorySegment s = struct(Command.IOMMU_TEST_CMD);
-    s.set(JAVA_INT, IommuTestCmd.OP, flags == 0 ? IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN
-        : IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS);
-    s.set(JAVA_INT, IommuTestCmd.ID, id);
-    s.set(JAVA_INT, IommuTestCmd.MOCK_DOMAIN_FLAGS_DEV_FLAGS, flags);
-    assertThat(ioctl(Command.IOMMU_TEST_CMD, s)).isZero();
-    return new int[] {s.get(JAVA_INT, IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID),
-        s.get(JAVA_INT, IommuTestCmd.MOCK_DOMAIN_OUT_HWPT_ID),
-        s.get(JAVA_INT, IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID)};
+    Struct s = IommuTestCmd.of(arena, flags == 0 ? IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN
+        : IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS, id)
+        .u32(IommuTestCmd.MOCK_DOMAIN_FLAGS_DEV_FLAGS, flags);
+    assertThat(s.ioctl(iommufd)).isZero();
+    return new int[] {s.u32(IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID),
+        s.u32(IommuTestCmd.MOCK_DOMAIN_OUT_HWPT_ID), s.u32(IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID)};
   }
 
   private int map(int ioas, long iova, MemorySegment mem, long length) {
-    MemorySegment s = struct(Command.IOMMU_IOAS_MAP);
-    s.set(JAVA_INT, IommuIoasMap.FLAGS, IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA
-        | IommuIoasMap.IOMMU_IOAS_MAP_READABLE | IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE);
-    s.set(JAVA_INT, IommuIoasMap.IOAS_ID, ioas);
-    s.set(JAVA_LONG, IommuIoasMap.USER_VA, mem.address());
-    s.set(JAVA_LONG, IommuIoasMap.LENGTH, length);
-    s.set(JAVA_LONG, IommuIoasMap.IOVA, iova);
-    return ioctl(Command.IOMMU_IOAS_MAP, s);
+    return IommuIoasMap.of(arena, IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA
+            | IommuIoasMap.IOMMU_IOAS_MAP_READABLE | IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE,
+        ioas, mem.address(), length, iova).ioctl(iommufd);
   }
 
   private int unmap(int ioas, long iova, long length) {
-    MemorySegment s = struct(Command.IOMMU_IOAS_UNMAP);
-    s.set(JAVA_INT, IommuIoasUnmap.IOAS_ID, ioas);
-    s.set(JAVA_LONG, IommuIoasUnmap.IOVA, iova);
-    s.set(JAVA_LONG, IommuIoasUnmap.LENGTH, length);
-    return ioctl(Command.IOMMU_IOAS_UNMAP, s);
+    return IommuIoasUnmap.of(arena, ioas, iova, length).ioctl(iommufd);
   }
 
   private int checkRefs(MemorySegment mem, int refs) {
     try (Iommufd fresh = Iommufd.emulated(); Arena a = Arena.ofConfined()) {
-      MemorySegment s = a.allocate(IommuTestCmd.SIZE, 8);
-      s.set(JAVA_INT, 0, IommuTestCmd.SIZE);
-      s.set(JAVA_INT, IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_REFS);
-      s.set(JAVA_LONG, IommuTestCmd.CHECK_REFS_LENGTH, mem.byteSize());
-      s.set(JAVA_LONG, IommuTestCmd.CHECK_REFS_UPTR, mem.address());
-      s.set(JAVA_INT, IommuTestCmd.CHECK_REFS_REFS, refs);
-      return fresh.ioctl(Command.IOMMU_TEST_CMD.request(), s);
+      return IommuTestCmd.of(a, IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_REFS, 0)
+          .u64(IommuTestCmd.CHECK_REFS_LENGTH, mem.byteSize())
+          .u64(IommuTestCmd.CHECK_REFS_UPTR, mem.address())
+          .u32(IommuTestCmd.CHECK_REFS_REFS, refs).ioctl(fresh);
     }
   }
 
   private int checkMap(int hwpt, long iova, MemorySegment mem) {
-    MemorySegment s = struct(Command.IOMMU_TEST_CMD);
-    s.set(JAVA_INT, IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_MAP);
-    s.set(JAVA_INT, IommuTestCmd.ID, hwpt);
-    s.set(JAVA_LONG, IommuTestCmd.CHECK_MAP_IOVA, iova);
-    s.set(JAVA_LONG, IommuTestCmd.CHECK_MAP_LENGTH, mem.byteSize());
-    s.set(JAVA_LONG, IommuTestCmd.CHECK_MAP_UPTR, mem.address());
-    return ioctl(Command.IOMMU_TEST_CMD, s);
+    return IommuTestCmd.of(arena, IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_MAP, hwpt)
+        .u64(IommuTestCmd.CHECK_MAP_IOVA, iova).u64(IommuTestCmd.CHECK_MAP_LENGTH, mem.byteSize())
+        .u64(IommuTestCmd.CHECK_MAP_UPTR, mem.address()).ioctl(iommufd);
   }
 
   private int destroy(int id) {
-    MemorySegment s = struct(Command.IOMMU_DESTROY);
-    s.set(JAVA_INT, IommuDestroy.ID, id);
-    return ioctl(Command.IOMMU_DESTROY, s);
+    return IommuDestroy.of(arena, id).ioctl(iommufd);
   }
 
   @Test
@@ -124,16 +92,13 @@ class MockDomainTest {
     int ioas = ioasAlloc();
     assertThat(mockDomain(ioas, 0)).containsExactly(2, 4, 3);
     assertThat(mockDomain(ioas, IommuTestCmd.MOCK_FLAGS_DEVICE_NO_DIRTY)).containsExactly(5, 4, 6);
-    MemorySegment s = struct(Command.IOMMU_IOAS_IOVA_RANGES);
-    MemorySegment ranges = arena.allocate(32, 8);
-    s.set(JAVA_INT, IommuIoasIovaRanges.IOAS_ID, ioas);
-    s.set(JAVA_INT, IommuIoasIovaRanges.NUM_IOVAS, 2);
-    s.set(JAVA_LONG, IommuIoasIovaRanges.ALLOWED_IOVAS, ranges.address());
-    assertThat(ioctl(Command.IOMMU_IOAS_IOVA_RANGES, s)).isZero();
-    assertThat(s.get(JAVA_INT, IommuIoasIovaRanges.NUM_IOVAS)).isEqualTo(1);
-    assertThat(s.get(JAVA_LONG, IommuIoasIovaRanges.OUT_IOVA_ALIGNMENT)).isEqualTo(2048);
-    assertThat(ranges.get(JAVA_LONG, 0)).isEqualTo(BASE);
-    assertThat(ranges.get(JAVA_LONG, 8)).isEqualTo(IommuTestCmd.MOCK_APERTURE_LAST);
+    Struct ranges = IommuIovaRange.array(arena, 2);
+    Struct s = IommuIoasIovaRanges.of(arena, ioas, 2, ranges.address());
+    assertThat(s.ioctl(iommufd)).isZero();
+    assertThat(s.u32(IommuIoasIovaRanges.NUM_IOVAS)).isEqualTo(1);
+    assertThat(s.u64(IommuIoasIovaRanges.OUT_IOVA_ALIGNMENT)).isEqualTo(2048);
+    assertThat(ranges.u64(IommuIovaRange.START)).isEqualTo(BASE);
+    assertThat(ranges.u64(IommuIovaRange.LAST)).isEqualTo(IommuTestCmd.MOCK_APERTURE_LAST);
   }
 
   @Test

@@ -42,11 +42,13 @@ class ReadmeExamplesTest {
       Pattern.compile("<!-- example: (run|compile|junit)(?:; given: (.*?))? -->");
   private static final String IMPORTS = """
       import static org.junit.jupiter.api.Assertions.*;
+      import static org.iommufd4j.uapi.IommuIoasMap.*;
       import java.lang.foreign.*;
       import java.time.*;
       import java.util.*;
       import org.iommufd4j.*;
       import org.iommufd4j.pci.*;
+      import org.iommufd4j.uapi.*;
       import org.iommufd4j.pci.edu.*;
       import org.iommufd4j.junit.*;
       import org.junit.jupiter.api.*;
