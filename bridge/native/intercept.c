@@ -48,7 +48,7 @@
 
 /* The emulated node: misc major 10, a minor no real misc device uses on these machines. */
 #define IOMMU_MINOR 126
-#define VFIO_MINOR 196
+#define VFIO_MINOR 196 /* /dev/vfio/vfio, the misc minor the kernel reserves for it */
 #define IOMMU_INO 0x10000126ULL
 
 /* With i4j_kernel: the device numbers of the real nodes, to know their descriptors. */

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,26 +271,23 @@ struct testbed_dir {
   char virtual[PATH_MAX];
 };
 
-static struct testbed_dir *dirs[MAX_DIRS];
+/* Lock-free (a fork may happen while another thread holds a slot): a stream is put in an empty
+   slot by compare-and-swap, and taken out the same way when it is closed. */
+static _Atomic(struct testbed_dir *) dirs[MAX_DIRS];
 static atomic_int ndirs;
-static pthread_mutex_t dirs_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct testbed_dir *find_dir(DIR *d, int take) {
-  if (atomic_load_explicit(&ndirs, memory_order_relaxed) == 0) return NULL;
-  struct testbed_dir *found = NULL;
-  pthread_mutex_lock(&dirs_lock);
+  if (atomic_load_explicit(&ndirs, memory_order_acquire) == 0) return NULL;
   for (int i = 0; i < MAX_DIRS; i++) {
-    if (dirs[i] && dirs[i]->dir == d) {
-      found = dirs[i];
-      if (take) {
-        dirs[i] = NULL;
-        atomic_fetch_sub(&ndirs, 1);
-      }
-      break;
+    struct testbed_dir *t = atomic_load_explicit(&dirs[i], memory_order_acquire);
+    if (!t || t->dir != d) continue;
+    if (!take) return t;
+    if (atomic_compare_exchange_strong(&dirs[i], &t, NULL)) {
+      atomic_fetch_sub(&ndirs, 1);
+      return t;
     }
   }
-  pthread_mutex_unlock(&dirs_lock);
-  return found;
+  return NULL;
 }
 
 /* The host's listing of t->virtual without ".", ".." and the names the testbed has. */
@@ -342,16 +338,13 @@ void i4j_testbed_dir_opened(DIR *d) {
   t->has_devnodes = has_devnodes;
   memcpy(t->virtual, virtual, vlen + 1);
   if (merge) snapshot_host(t, dirfd(d));
-  pthread_mutex_lock(&dirs_lock);
-  for (int i = 0; i < MAX_DIRS; i++) {
-    if (!dirs[i]) {
-      dirs[i] = t;
+  for (int i = 0; i < MAX_DIRS && t; i++) {
+    struct testbed_dir *empty = NULL;
+    if (atomic_compare_exchange_strong(&dirs[i], &empty, t)) {
       atomic_fetch_add(&ndirs, 1);
       t = NULL;
-      break;
     }
   }
-  pthread_mutex_unlock(&dirs_lock);
   if (t) { /* too many open at once: this one lists the testbed only */
     free(t->host);
     free(t);

@@ -47,6 +47,27 @@ static int host_listing(const char *path, char **out) {
   return count;
 }
 
+/* A merged listing: every host entry once, and `name` (NULL: none) among them. */
+static void check_merged(const char *path, const char *name) {
+  char *host[MAX_NAMES], *seen[MAX_NAMES];
+  int nhost = host_listing(path, host), nseen = 0;
+  DIR *d = opendir(path);
+  if (!d) FAIL("opendir(%s): %s", path, strerror(errno));
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    if (listed(seen, nseen, e->d_name)) FAIL("%s/%s listed twice", path, e->d_name);
+    CHECK(nseen < MAX_NAMES);
+    seen[nseen++] = strdup(e->d_name);
+  }
+  closedir(d);
+  for (int i = 0; i < nhost; i++)
+    if (!listed(seen, nseen, host[i])) FAIL("%s: the host's %s is missing", path, host[i]);
+  if (name && !listed(seen, nseen, name)) FAIL("%s: %s is missing", path, name);
+  while (nseen) free(seen[--nseen]);
+  while (nhost) free(host[--nhost]);
+}
+
 /* DPDK's pci_scan: every non-dot entry of /sys/bus/pci/devices. */
 static void list_devices(void) {
   DIR *d = opendir(DEVICES);
@@ -244,6 +265,14 @@ static void check_function(const char *bdf) {
   CHECK_OK(close(fd));
   CHECK_OK(close(dfd));
 
+  /* a path relative to a host directory the program changed into */
+  if (chdir("/sys/bus/pci") == 0) {
+    snprintf(path, sizeof path, "devices/%s", bdf);
+    if (sysfs_value(path, "vendor") != vendor) FAIL("%s/vendor from /sys/bus/pci differs", path);
+    CHECK_OK(chdir("/"));
+  }
+  check_merged("/sys/kernel/iommu_groups", group);
+
   find_cdev(dir, cdev, sizeof cdev);
   unsigned cdev_major, cdev_minor, group_major, group_minor;
   snprintf(path, sizeof path, "%s/vfio-dev/%s/dev", dir, cdev);
@@ -332,6 +361,8 @@ int main(int argc, char **argv) {
   if (emulated == 0) FAIL("no vfio-pci function listed (is IOMMUFD4J_TESTBED set?)");
   check_dev_vfio();
   check_modules();
+  check_merged("/sys/module", "vfio_pci");
+  check_merged("/sys/bus/pci/drivers", "vfio-pci");
   printf("listed %d functions, %d of the host\n", nnames, nhost);
   printf("t_testbed: ok\n");
   return 0;
