@@ -119,6 +119,10 @@ NEXT(readlinkat, ssize_t, (int, const char *, char *, size_t))
 NEXT(realpath, char *, (const char *, char *))
 NEXT(__realpath_chk, char *, (const char *, char *, size_t))
 NEXT(canonicalize_file_name, char *, (const char *))
+NEXT(getxattr, ssize_t, (const char *, const char *, void *, size_t))
+NEXT(lgetxattr, ssize_t, (const char *, const char *, void *, size_t))
+NEXT(listxattr, ssize_t, (const char *, char *, size_t))
+NEXT(llistxattr, ssize_t, (const char *, char *, size_t))
 NEXT(recvmsg, ssize_t, (int, struct msghdr *, int))
 NEXT(epoll_ctl, int, (int, int, int, struct epoll_event *))
 NEXT(stat, int, (const char *, struct stat *))
@@ -1100,6 +1104,24 @@ EXPORT int euidaccess(const char *path, int mode) {
   ACCESS_PATH(AT_FDCWD, path, mode, CALL_NEXT(euidaccess, routed, mode));
 }
 EXPORT int eaccess(const char *path, int mode) { ACCESS_PATH(AT_FDCWD, path, mode, CALL_NEXT(eaccess, routed, mode)); }
+
+/* Extended attributes: ls -l asks for a security label and an ACL of every name it lists. */
+EXPORT ssize_t getxattr(const char *path, const char *name, void *value, size_t size) {
+  char routed[PATH_MAX];
+  return CALL_NEXT(getxattr, route(AT_FDCWD, path, routed, sizeof routed, NULL), name, value, size);
+}
+EXPORT ssize_t lgetxattr(const char *path, const char *name, void *value, size_t size) {
+  char routed[PATH_MAX];
+  return CALL_NEXT(lgetxattr, route(AT_FDCWD, path, routed, sizeof routed, NULL), name, value, size);
+}
+EXPORT ssize_t listxattr(const char *path, char *list, size_t size) {
+  char routed[PATH_MAX];
+  return CALL_NEXT(listxattr, route(AT_FDCWD, path, routed, sizeof routed, NULL), list, size);
+}
+EXPORT ssize_t llistxattr(const char *path, char *list, size_t size) {
+  char routed[PATH_MAX];
+  return CALL_NEXT(llistxattr, route(AT_FDCWD, path, routed, sizeof routed, NULL), list, size);
+}
 
 /* ---- start-up --------------------------------------------------------------------------- */
 
