@@ -61,7 +61,11 @@ static char *read_file(const char *path) {
     long n;
     while (text && (n = syscall(SYS_read, fd, text + len, cap - len - 1)) > 0) {
       len += (size_t)n;
-      if (cap - len < 2) text = realloc(text, cap *= 2);
+      if (cap - len < 2) {
+        char *grown = realloc(text, cap *= 2);
+        if (!grown) free(text);
+        text = grown;
+      }
     }
     if (text) text[len] = 0;
     syscall(SYS_close, fd);
@@ -309,8 +313,16 @@ static void snapshot_host(struct testbed_dir *t, int testbed_fd) {
       if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
       struct stat st;
       if (syscall(SYS_newfstatat, testbed_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) continue;
-      if (t->host_len + e->d_reclen > cap) t->host = realloc(t->host, cap *= 2);
-      if (!t->host) break;
+      if (t->host_len + e->d_reclen > cap) {
+        char *grown = realloc(t->host, cap *= 2);
+        if (!grown) { /* out of memory: the listing shows the testbed's entries only */
+          free(t->host);
+          t->host = NULL;
+          t->host_len = 0;
+          break;
+        }
+        t->host = grown;
+      }
       memcpy(t->host + t->host_len, e, e->d_reclen);
       t->host_len += e->d_reclen;
     }

@@ -93,9 +93,11 @@ public final class SysfsTestbed {
   }
 
   private static void checkDistinct(List<PciFunction> functions) {
-    Set<Object> seen = new HashSet<>();
+    Set<String> bdfs = new HashSet<>();
+    Set<Integer> groups = new HashSet<>();
+    Set<Integer> cdevs = new HashSet<>();
     for (PciFunction f : functions) {
-      if (!seen.add(f.bdf()) | !seen.add("group " + f.iommuGroup()) | !seen.add("vfio" + f.vfioIndex())) {
+      if (!bdfs.add(f.bdf()) || !groups.add(f.iommuGroup()) || !cdevs.add(f.vfioIndex())) {
         throw new IllegalArgumentException(f.bdf() + ": BDF, IOMMU group or vfio cdev index used twice");
       }
     }
@@ -338,11 +340,12 @@ public final class SysfsTestbed {
   /** A cpumask as the kernel prints it: 32-bit hex groups, most significant first, comma-separated. */
   static String cpuMask(int cpus) {
     StringBuilder s = new StringBuilder();
-    for (int group = (cpus - 1) / 32; group >= 0; group--) {
+    int top = (cpus - 1) / 32;
+    for (int group = top; group >= 0; group--) {
       int bits = Math.min(32, cpus - group * 32);
-      long word = bits == 32 ? 0xffffffffL : (1L << bits) - 1;
-      int digits = group == (cpus - 1) / 32 ? (Math.min(32, cpus - group * 32) + 3) / 4 : 8;
-      s.append(String.format(Locale.ROOT, "%0" + digits + "x", word));
+      long word = (1L << bits) - 1;
+      // the top group is as wide as its CPUs need, the others are full 8 digits
+      s.append(String.format(Locale.ROOT, "%0" + (group == top ? (bits + 3) / 4 : 8) + "x", word));
       if (group > 0) {
         s.append(',');
       }

@@ -8,6 +8,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.iommufd4j.bridge.testbed.PciFunction.Bar;
@@ -80,7 +82,7 @@ class SysfsTestbedTest {
   @Test
   void anExpressFunctionHasFourKibOfConfigSpace() throws IOException {
     byte[] config = TestbedIT.config(0x8086, 0x10d3, 0x020000, 0, 0);
-    config = java.util.Arrays.copyOf(config, 300);
+    config = Arrays.copyOf(config, 300);
     write(new PciFunction("0000:00:06.0", 0x8086, 0x10d3, 0x8086, 0, 0x020000, 0, List.of(), 6, 0, -1, config));
     Path dev = sys("/sys/devices/pci0000:00/0000:00:06.0");
     assertThat(Files.size(dev.resolve("config"))).isEqualTo(4096);
@@ -144,7 +146,7 @@ class SysfsTestbedTest {
   void barsOfRandomSizesGetNaturallyAlignedDisjointAddresses() throws IOException {
     long seed = Long.getLong("seed", System.nanoTime());
     Random random = new Random(seed);
-    List<PciFunction> functions = new java.util.ArrayList<>();
+    List<PciFunction> functions = new ArrayList<>();
     for (int f = 0; f < 8; f++) {
       List<Bar> bars = List.of(Bar.io(0, 4L << random.nextInt(7)), Bar.mem32(1, 4096L << random.nextInt(12)),
           Bar.mem64(2, 4096L << random.nextInt(20), random.nextBoolean()));
@@ -152,7 +154,7 @@ class SysfsTestbedTest {
           10 + f, f, -1, new byte[64]));
     }
     SysfsTestbed.write(root, functions);
-    List<long[]> ranges = new java.util.ArrayList<>();
+    List<long[]> ranges = new ArrayList<>();
     for (PciFunction f : functions) {
       List<String> lines = Files.readAllLines(sys(SysfsTestbed.functionDir(f) + "/resource"));
       for (Bar bar : f.bars()) {
