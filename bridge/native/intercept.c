@@ -321,14 +321,20 @@ static int needs_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFIL
 /*
  * Where an open that no emulated node took goes (route), with the flags it is made with: a write
  * to a testbed attribute replaces its value, as sysfs's store does. *devnode is set when the path
- * is a testbed device node, which the caller opens with devnode_open instead.
+ * is a testbed device node, which the caller opens with devnode_open instead. NULL (errno
+ * EACCES): the open would create a file in the testbed, which sysfs never allows.
  */
 static const char *open_route(int node, int dirfd, const char *path, int *flags, char *buf, size_t size,
                               const struct i4j_devnode **devnode) {
   *devnode = NULL;
   if (node >= 0) return path;
   const char *routed = route(dirfd, path, buf, size, devnode);
-  if (routed != path && i4j_testbed_truncates(routed, *flags)) *flags |= O_TRUNC;
+  if (routed == path) return path;
+  if (i4j_testbed_creates(routed, *flags)) {
+    errno = EACCES;
+    return NULL;
+  }
+  if (i4j_testbed_truncates(routed, *flags)) *flags |= O_TRUNC;
   return routed;
 }
 
@@ -342,12 +348,14 @@ static int devnode_open(const struct i4j_devnode *devnode, int flags) {
   return fail(ENOENT);
 }
 
-/* Declares `routed` (where the open goes) and returns early for a testbed device node. */
+/* Declares `routed` (where the open goes); returns early for a testbed device node or a file the
+   testbed cannot create. */
 #define OPEN_ROUTE(dirfd, path, flags) \
   char route_buf[PATH_MAX]; \
   const struct i4j_devnode *devnode; \
   const char *routed = open_route(node, dirfd, path, &(flags), route_buf, sizeof route_buf, &devnode); \
-  if (devnode) return devnode_open(devnode, flags)
+  if (devnode) return devnode_open(devnode, flags); \
+  if (!routed) return -1
 
 EXPORT int open(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
@@ -424,6 +432,10 @@ static FILE *fopen_common(FILE *(*next)(const char *, const char *), const char 
   const char *routed = route(AT_FDCWD, path, buf, sizeof buf, &devnode);
   if (devnode) {
     devnode_open(devnode, O_RDONLY);
+    return NULL;
+  }
+  if ((mode[0] == 'w' || mode[0] == 'a') && i4j_testbed_creates(routed, O_CREAT)) {
+    errno = EACCES;
     return NULL;
   }
   if (!next) {

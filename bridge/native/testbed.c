@@ -212,6 +212,10 @@ int i4j_testbed_truncates(const char *mapped, int flags) {
   return strcmp(name, "config") != 0 && strncmp(name, "resource", 8) != 0;
 }
 
+int i4j_testbed_creates(const char *mapped, int flags) {
+  return (flags & O_CREAT) && in_testbed(mapped) && !raw_exists(mapped, 0);
+}
+
 /* ---- loading ---------------------------------------------------------------------------- */
 
 static void load_devnodes(void) {

@@ -41,6 +41,10 @@ HIDDEN const char *i4j_testbed_path(int dirfd, const char *path, char *buf, size
    write to an attribute replaces its value (config and resourceN keep theirs). */
 HIDDEN int i4j_testbed_truncates(const char *mapped, int flags);
 
+/* Whether an open with these flags of DIR's file `mapped` would create it: sysfs creates no files
+   (EACCES). */
+HIDDEN int i4j_testbed_creates(const char *mapped, int flags);
+
 /* A path the kernel gave back (readlink, realpath, /proc/self/fd/N) as the program must see it:
    DIR's prefix taken off, in place. Returns the new length. */
 HIDDEN size_t i4j_testbed_unmap(char *path, size_t len);

@@ -4,7 +4,7 @@
  * ones), read the ids with fopen+fgets and with open+read, follow driver and iommu_group, find the
  * vfio cdev under vfio-dev and compare its dev file with stat of the /dev node, parse resource,
  * check the IOMMU's address width, write driver_override and bind. Prints one line per vfio-pci
- * function for the caller (TestbedIT) to compare with what it generated. With the argument
+ * function for the caller (SysfsTestbedIT) to compare with what it generated. With the argument
  * --expect-none (no IOMMUFD4J_TESTBED, or an unusable one), checks that nothing is presented.
  */
 #include "t.h"
@@ -220,6 +220,11 @@ static void write_attributes(const char *bdf, const char *dir) {
   CHECK(f != NULL);
   CHECK(fputs(bdf, f) >= 0);
   CHECK(fclose(f) == 0);
+  /* sysfs makes no files: a shell's `echo 1 > sriov_numvfs` on a function without SR-IOV */
+  snprintf(path, sizeof path, "%s/sriov_numvfs", dir);
+  CHECK_ERRNO(open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644), EACCES);
+  CHECK(fopen(path, "w") == NULL && errno == EACCES);
+  CHECK_ERRNO(access(path, F_OK), ENOENT);
 }
 
 static void check_function(const char *bdf) {

@@ -33,7 +33,7 @@ class SysfsTestbedTest {
 
   @Test
   void idsReadInTheKernelsFormat() throws IOException {
-    write(TestbedIT.EDU);
+    write(SysfsTestbedIT.EDU);
     Path dev = sys("/sys/devices/pci0000:00/0000:00:04.0");
     assertThat(dev.resolve("vendor")).hasContent("0x1234\n");
     assertThat(dev.resolve("device")).hasContent("0x11e8\n");
@@ -52,7 +52,7 @@ class SysfsTestbedTest {
 
   @Test
   void resourceHasThirteenLinesAndEachBarFileIsTheBarsSize() throws IOException {
-    write(TestbedIT.VIRTIO_NET);
+    write(SysfsTestbedIT.VIRTIO_NET);
     Path dev = sys("/sys/devices/pci0000:00/0000:00:05.0");
     List<String> lines = Files.readAllLines(dev.resolve("resource"));
     assertThat(lines).hasSize(13);
@@ -70,7 +70,7 @@ class SysfsTestbedTest {
 
   @Test
   void configIsPaddedAndCarriesTheAssignedBarAddresses() throws IOException {
-    write(TestbedIT.VIRTIO_NET);
+    write(SysfsTestbedIT.VIRTIO_NET);
     byte[] config = Files.readAllBytes(sys("/sys/devices/pci0000:00/0000:00:05.0/config"));
     assertThat(config).hasSize(256);
     ByteBuffer b = ByteBuffer.wrap(config).order(ByteOrder.LITTLE_ENDIAN);
@@ -83,7 +83,7 @@ class SysfsTestbedTest {
 
   @Test
   void anExpressFunctionHasFourKibOfConfigSpace() throws IOException {
-    byte[] config = TestbedIT.config(0x8086, 0x10d3, 0x020000, 0, 0);
+    byte[] config = SysfsTestbedIT.config(0x8086, 0x10d3, 0x020000, 0, 0);
     config = Arrays.copyOf(config, 300);
     write(new PciFunction("0000:00:06.0", 0x8086, 0x10d3, 0x8086, 0, 0x020000, 0, List.of(), 6, 0, -1, config));
     Path dev = sys("/sys/devices/pci0000:00/0000:00:06.0");
@@ -93,7 +93,7 @@ class SysfsTestbedTest {
 
   @Test
   void linksResolveAsInSys() throws IOException {
-    write(TestbedIT.EDU);
+    write(SysfsTestbedIT.EDU);
     Path dev = sys("/sys/devices/pci0000:00/0000:00:04.0");
     assertThat(Files.readSymbolicLink(sys("/sys/bus/pci/devices/0000:00:04.0")))
         .hasToString("../../../devices/pci0000:00/0000:00:04.0");
@@ -113,7 +113,7 @@ class SysfsTestbedTest {
 
   @Test
   void theModulesAreThoseOfAKernelWhoseContainerIsIommufd() {
-    write(TestbedIT.EDU);
+    write(SysfsTestbedIT.EDU);
     assertThat(sys("/sys/module/vfio/parameters/enable_unsafe_noiommu_mode")).hasContent("N\n");
     assertThat(sys("/sys/module/vfio_pci/drivers/pci:vfio-pci")).isDirectory();
     assertThat(sys("/sys/module/iommufd")).isDirectory();
@@ -122,7 +122,7 @@ class SysfsTestbedTest {
 
   @Test
   void theShimsFilesListTheDeviceNodesAndTheMergedDirectories() throws IOException {
-    write(TestbedIT.VIRTIO_NET, TestbedIT.EDU);
+    write(SysfsTestbedIT.VIRTIO_NET, SysfsTestbedIT.EDU);
     assertThat(Files.readAllLines(root.resolve("devnodes"))).containsExactly("/dev/vfio/vfio 10 196 0666",
         "/dev/vfio/4 241 0 0600", "/dev/vfio/devices/vfio0 240 0 0600", "/dev/vfio/5 241 1 0600",
         "/dev/vfio/devices/vfio1 240 1 0600");

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * preloaded, as DPDK and QEMU walk sysfs: it finds the two emulated functions among the host's and
  * reports what it read, which must be what was generated.
  */
-class TestbedIT {
+class SysfsTestbedIT {
   private static final Path NATIVE = Path.of(System.getProperty("iommufd4j.native", "target/native"));
   private static final Path SHIM = NATIVE.resolve(Shim.FILE_NAME).toAbsolutePath();
   private static final Path PROGRAM = NATIVE.resolve("tests/t_testbed").toAbsolutePath();
