@@ -168,6 +168,16 @@ static int yama_scope(void) {
   return n == 1 ? c - '0' : 0;
 }
 
+/* Said once per process, whatever the debug setting: otherwise the program sees only ENXIO. */
+static void warn_unreachable(const char *why) {
+  static atomic_int said;
+  if (atomic_exchange(&said, 1)) return;
+  i4j_log(
+      "cannot reach the iommufd4j server at %s (IOMMUFD4J_SOCKET): %s; its files answer ENXIO "
+      "(is `./run.sh serve --socket %s` running?)",
+      i4j_socket_path, why, i4j_socket_path);
+}
+
 static struct channel *channel_connect(long *err) {
   if (!i4j_socket_path) {
     *err = -ENXIO;
@@ -196,7 +206,7 @@ static struct channel *channel_connect(long *err) {
       if (step_us < 20000) step_us *= 2;
       continue;
     }
-    DBG("cannot connect to %s: %s", i4j_socket_path, strerror(errno));
+    warn_unreachable(strerrorname_np(errno) ? strerrorname_np(errno) : strerror(errno));
     i4j_sys_close(fd);
     *err = -ENXIO;
     return NULL;
@@ -237,7 +247,7 @@ static struct channel *channel_connect(long *err) {
   if (i4j_send_frame(fd, T_HELLO, hello, sizeof hello, nonce, sizeof nonce, -1) != 0 ||
       i4j_recv_frame(&ch->transport, &type, &length, &got) != 0 || type != T_HELLO_OK || length < HELLO_OK_SIZE ||
       i4j_get32(ch->transport.in + HELLO_OK_VERSION) != I4J_VERSION) {
-    DBG("handshake with %s failed", i4j_socket_path);
+    warn_unreachable("the handshake failed (not an iommufd4j server of this version?)");
     if (got >= 0) i4j_sys_close(got);
     channel_free(ch);
     *err = -ENXIO;

@@ -55,7 +55,11 @@ public final class Configuration {
     return new Builder(this);
   }
 
-  /** The address space that user pointers (struct arguments, {@code user_va}) refer to. */
+  /**
+   * The address space that user pointers (struct arguments, {@code user_va}) refer to. {@code
+   * UserMemory} is not exported: only the project's own tools (replay, fuzzing) choose another.
+   */
+  @SuppressWarnings("exports")
   public UserMemory userMemory() {
     return userMemory == null ? ProcessMemory.self() : userMemory;
   }
@@ -147,6 +151,8 @@ public final class Configuration {
       this.selftestCompat = c.selftestCompat;
     }
 
+    /** For the project's own tools (replay, fuzzing): {@code UserMemory} is not exported. */
+    @SuppressWarnings("exports")
     public Builder userMemory(UserMemory userMemory) {
       this.userMemory = Objects.requireNonNull(userMemory);
       return this;

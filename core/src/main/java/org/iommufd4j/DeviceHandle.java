@@ -3,7 +3,6 @@ package org.iommufd4j;
 import static org.iommufd4j.TypedCalls.runLong;
 
 import java.lang.foreign.MemorySegment;
-import org.iommufd4j.engine.DmaFault;
 
 /** {@link EmulatedDevice} on the embedded engine. */
 final class DeviceHandle implements EmulatedDevice {
@@ -31,20 +30,20 @@ final class DeviceHandle implements EmulatedDevice {
   @Override
   public void attach(Ioas ioas) {
     checkOpen();
-    runLong(() -> owner.context().attachDevice(id, ioas.id()));
+    runLong(() -> owner.context().devices().attach(id, ioas.id()));
   }
 
   @Override
   public void attach(Hwpt hwpt) {
     checkOpen();
-    runLong(() -> owner.context().attachDevice(id, hwpt.id()));
+    runLong(() -> owner.context().devices().attach(id, hwpt.id()));
   }
 
   @Override
   public void detach() {
     checkOpen();
     runLong(() -> {
-      owner.context().detachDevice(id);
+      owner.context().devices().detach(id);
       return 0;
     });
   }
@@ -52,16 +51,12 @@ final class DeviceHandle implements EmulatedDevice {
   @Override
   public int hwptId() {
     checkOpen();
-    return (int) runLong(() -> owner.context().attachedHwpt(id));
+    return (int) runLong(() -> owner.context().devices().attachedHwpt(id));
   }
 
   private void dma(long iova, MemorySegment buffer, boolean write) {
     checkOpen();
-    try {
-      owner.context().dma(id, iova, buffer, write);
-    } catch (DmaFault f) {
-      throw new IommuFaultException(f.reason(), f.iova());
-    }
+    owner.context().devices().dma(id, iova, buffer, write);
   }
 
   @Override
@@ -77,7 +72,7 @@ final class DeviceHandle implements EmulatedDevice {
   @Override
   public long translate(long iova) {
     checkOpen();
-    return runLong(() -> owner.context().translate(id, iova));
+    return runLong(() -> owner.context().devices().translate(id, iova));
   }
 
   @Override
@@ -87,7 +82,7 @@ final class DeviceHandle implements EmulatedDevice {
     }
     closed = true;
     runLong(() -> {
-      owner.context().unbindDevice(id);
+      owner.context().devices().unbind(id);
       return 0;
     });
   }

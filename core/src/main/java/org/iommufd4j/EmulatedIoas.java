@@ -50,7 +50,7 @@ final class EmulatedIoas implements Ioas {
   @Override
   public Mapping map(long userVa, long length, Protection protection) {
     owner.checkOpen();
-    long iova = callLong(IOMMU_IOAS_MAP, id, () -> context.map(owner.caller(),
+    long iova = callLong(IOMMU_IOAS_MAP, id, () -> context.ioas().map(owner.caller(),
         new MapRequest(protection.mapFlags(), liveId(), 0, userVa, length, 0)));
     return new Mapping(iova, length);
   }
@@ -58,7 +58,7 @@ final class EmulatedIoas implements Ioas {
   @Override
   public Mapping mapFixed(long iova, long userVa, long length, Protection protection) {
     owner.checkOpen();
-    callLong(IOMMU_IOAS_MAP, id, () -> context.map(owner.caller(),
+    callLong(IOMMU_IOAS_MAP, id, () -> context.ioas().map(owner.caller(),
         new MapRequest(protection.mapFlags() | FIXED_IOVA, liveId(), 0, userVa, length, iova)));
     return new Mapping(iova, length);
   }
@@ -74,7 +74,7 @@ final class EmulatedIoas implements Ioas {
   public Mapping copy(Ioas source, long srcIova, long length, Protection protection) {
     owner.checkOpen();
     int srcId = sourceId(source);
-    long iova = callLong(IOMMU_IOAS_COPY, id, () -> context.copy(owner.caller(),
+    long iova = callLong(IOMMU_IOAS_COPY, id, () -> context.ioas().copy(owner.caller(),
         new CopyRequest(protection.mapFlags(), liveId(), srcId, length, 0, srcIova)));
     return new Mapping(iova, length);
   }
@@ -84,7 +84,7 @@ final class EmulatedIoas implements Ioas {
       Protection protection) {
     owner.checkOpen();
     int srcId = sourceId(source);
-    callLong(IOMMU_IOAS_COPY, id, () -> context.copy(owner.caller(),
+    callLong(IOMMU_IOAS_COPY, id, () -> context.ioas().copy(owner.caller(),
         new CopyRequest(protection.mapFlags() | FIXED_IOVA, liveId(), srcId, length, dstIova, srcIova)));
     return new Mapping(dstIova, length);
   }
@@ -92,19 +92,19 @@ final class EmulatedIoas implements Ioas {
   @Override
   public long unmap(long iova, long length) {
     owner.checkOpen();
-    return callLong(IOMMU_IOAS_UNMAP, id, () -> context.unmap(liveId(), iova, length));
+    return callLong(IOMMU_IOAS_UNMAP, id, () -> context.ioas().unmap(liveId(), iova, length));
   }
 
   @Override
   public long unmapAll() {
     owner.checkOpen();
-    return callLong(IOMMU_IOAS_UNMAP, id, () -> context.unmap(liveId(), 0, -1L));
+    return callLong(IOMMU_IOAS_UNMAP, id, () -> context.ioas().unmap(liveId(), 0, -1L));
   }
 
   @Override
   public IovaRanges iovaRanges() {
     owner.checkOpen();
-    return call(IOMMU_IOAS_IOVA_RANGES, id, () -> context.iovaRanges(liveId(), 0));
+    return call(IOMMU_IOAS_IOVA_RANGES, id, () -> context.ioas().iovaRanges(liveId(), 0));
   }
 
   @Override
@@ -112,7 +112,7 @@ final class EmulatedIoas implements Ioas {
     owner.checkOpen();
     List<IovaRange> copy = List.copyOf(ranges);
     call(IOMMU_IOAS_ALLOW_IOVAS, id, () -> {
-      context.allowIovas(liveId(), 0, copy.size(), (i, startLast) -> {
+      context.ioas().allowIovas(liveId(), 0, copy.size(), (i, startLast) -> {
         startLast[0] = copy.get(i).start();
         startLast[1] = copy.get(i).last();
       });

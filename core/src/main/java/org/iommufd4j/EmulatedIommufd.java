@@ -68,14 +68,14 @@ final class EmulatedIommufd implements Iommufd {
   public Ioas createIoas() {
     checkOpen();
     int id = (int) TypedCalls.callLong(Command.IOMMU_IOAS_ALLOC, 0,
-        () -> context.ioasAlloc(0, unused -> true));
+        () -> context.ioas().alloc(0, unused -> true));
     return ioas(id);
   }
 
   @Override
   public Ioas ioas(int ioasId) {
     checkOpen();
-    IoasObject object = TypedCalls.run(() -> context.lookupIoas(ioasId));
+    IoasObject object = TypedCalls.run(() -> context.ioas().lookup(ioasId));
     return new EmulatedIoas(this, object);
   }
 
@@ -106,8 +106,8 @@ final class EmulatedIommufd implements Iommufd {
         0, mode == RlimitMode.PROCESS ? 1 : 0));
   }
 
-  /** Invariant violations across the context; empty when every invariant holds. */
-  List<String> checkInvariants() {
+  @Override
+  public List<String> checkInvariants() {
     return context.checkInvariants();
   }
 
@@ -115,7 +115,8 @@ final class EmulatedIommufd implements Iommufd {
   public EmulatedDevice createDevice(DomainModel model) {
     Objects.requireNonNull(model, "model");
     checkOpen();
-    return new DeviceHandle(this, (int) TypedCalls.runLong(() -> context.bindDevice(model.spec())));
+    int deviceId = (int) TypedCalls.runLong(() -> context.devices().bind(model.spec()));
+    return new DeviceHandle(this, deviceId);
   }
 
   @Override

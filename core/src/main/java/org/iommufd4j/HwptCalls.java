@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
@@ -155,7 +156,7 @@ final class HwptCalls {
         });
         long[] bits = new long[(int) words];
         for (int i = 0; i < bits.length; i++) {
-          bits[i] = bitmap.get(JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN),
+          bits[i] = bitmap.get(JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN),
               i * 8L);
         }
         return BitSet.valueOf(bits);

@@ -25,7 +25,8 @@ public final class IommuFaultException extends IommufdException {
   private final Reason reason;
   private final long iova;
 
-  IommuFaultException(Reason reason, long iova) {
+  /** @param iova the first IOVA the IOMMU refused */
+  public IommuFaultException(Reason reason, long iova) {
     super(reason == Reason.READ_DENIED || reason == Reason.WRITE_DENIED ? Errno.EPERM
         : Errno.EFAULT, reason + " at iova=0x" + Long.toHexString(iova));
     this.reason = reason;

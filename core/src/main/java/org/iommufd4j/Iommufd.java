@@ -1,6 +1,8 @@
 package org.iommufd4j;
 
 import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.Objects;
 import org.iommufd4j.inspect.Snapshot;
 
 /**
@@ -59,7 +61,7 @@ public interface Iommufd extends AutoCloseable {
    * VFIO container is provided by iommufd ({@code CONFIG_IOMMUFD_VFIO_CONTAINER}).
    */
   static Iommufd kernel(String path) {
-    java.util.Objects.requireNonNull(path, "path");
+    Objects.requireNonNull(path, "path");
     return KernelIommufd.open(path);
   }
 
@@ -206,6 +208,19 @@ public interface Iommufd extends AutoCloseable {
    */
   default Snapshot inspect() {
     throw new UnsupportedOperationException(this + " cannot show its state");
+  }
+
+  /**
+   * The emulator's self-check, for test tools: every broken internal invariant of this context
+   * (areas overlapping each other or reserved ranges, alignment, domains out of step with the
+   * areas, pins, reference counts), each as one sentence; empty when all hold. Works after {@link
+   * #close()} too.
+   *
+   * @throws UnsupportedOperationException on backends whose internals are not visible (the real
+   *     kernel)
+   */
+  default List<String> checkInvariants() {
+    throw new UnsupportedOperationException(this + " cannot check its internals");
   }
 
   /**

@@ -5,6 +5,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.LongFunction;
 import org.iommufd4j.Configuration;
 import org.iommufd4j.Iommufd;
 import org.iommufd4j.IommufdException;
@@ -45,7 +46,7 @@ public final class DiffMain {
     Path save = null;
     int seeds = 1;
     String label = null;
-    java.util.function.LongFunction<OpSequence> generator = null;
+    LongFunction<OpSequence> generator = null;
     long seed = 0;
     OpSequence sequence = null;
     try {

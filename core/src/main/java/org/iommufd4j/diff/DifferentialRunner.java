@@ -13,6 +13,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeSet;
 import org.iommufd4j.Errno;
 import org.iommufd4j.Iommufd;
 import org.iommufd4j.diff.OpSequence.Buffer;
@@ -118,7 +119,7 @@ public final class DifferentialRunner {
 
   /** The buffers the op pointed into, compared where they lie (they can be large). */
   private static Optional<Difference> compareBuffers(int index, Ioctl op, Side l, Side r) {
-    for (String name : new java.util.TreeSet<>(op.pointers().stream().map(Pointer::buffer)
+    for (String name : new TreeSet<>(op.pointers().stream().map(Pointer::buffer)
         .toList())) {
       MemorySegment x = l.buffers.get(name);
       MemorySegment y = r.buffers.get(name);

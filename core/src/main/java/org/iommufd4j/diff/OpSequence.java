@@ -8,11 +8,13 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.UnaryOperator;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuDestroy;
 import org.iommufd4j.uapi.IommuIoasAllowIovas;
@@ -108,12 +110,12 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
     @Override
     public boolean equals(Object o) {
       return o instanceof Buffer b && b.name.equals(name) && b.size == size && b.fill == fill
-          && java.util.Arrays.equals(b.data, data);
+          && Arrays.equals(b.data, data);
     }
 
     @Override
     public int hashCode() {
-      return Objects.hash(name, size, fill, java.util.Arrays.hashCode(data));
+      return Objects.hash(name, size, fill, Arrays.hashCode(data));
     }
   }
 
@@ -162,12 +164,12 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
     @Override
     public boolean equals(Object o) {
       return o instanceof Ioctl other && other.request == request
-          && java.util.Arrays.equals(other.struct, struct) && other.pointers.equals(pointers);
+          && Arrays.equals(other.struct, struct) && other.pointers.equals(pointers);
     }
 
     @Override
     public int hashCode() {
-      return Objects.hash(request, java.util.Arrays.hashCode(struct), pointers);
+      return Objects.hash(request, Arrays.hashCode(struct), pointers);
     }
 
     @Override
@@ -452,7 +454,7 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
     }
 
     /** Replaces the last op added by {@code change} of it (for generators that mutate). */
-    Builder replaceLast(java.util.function.UnaryOperator<Ioctl> change) {
+    Builder replaceLast(UnaryOperator<Ioctl> change) {
       ops.set(ops.size() - 1, change.apply(ops.get(ops.size() - 1)));
       return this;
     }

@@ -1,5 +1,9 @@
 package org.iommufd4j.diff;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.SplittableRandom;
 import org.iommufd4j.uapi.IommuIoasMap;
 import org.iommufd4j.uapi.IommuOption;
 
@@ -90,7 +94,7 @@ public final class SampleSequences {
   }
 
   private static OpSequence random(long seed, int count, boolean mock) {
-    java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+    SplittableRandom r = new SplittableRandom(seed);
     OpSequence.Builder b = OpSequence.builder()
         .buffer("a", 4 * MIB, 0x11)
         .buffer("b", 64 * 4096, 0x22)
@@ -142,15 +146,15 @@ public final class SampleSequences {
    * struct with a zero or a non-zero tail, a shorter one, a stray flag bit, a non-zero {@code
    * __reserved} word. Pointer fields stay where they are.
    */
-  private static OpSequence.Ioctl mutate(OpSequence.Ioctl op, java.util.SplittableRandom r) {
+  private static OpSequence.Ioctl mutate(OpSequence.Ioctl op, SplittableRandom r) {
     byte[] s = op.struct();
-    java.nio.ByteBuffer le = java.nio.ByteBuffer.wrap(s).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer le = ByteBuffer.wrap(s).order(ByteOrder.LITTLE_ENDIAN);
     int size = le.getInt(0);
     switch (r.nextInt(6)) {
       case 0 -> le.putInt(0, size - 4 - 4 * r.nextInt(2));
       case 1, 2 -> {
-        byte[] longer = java.util.Arrays.copyOf(s, s.length + 8 * (1 + r.nextInt(2)));
-        java.nio.ByteBuffer.wrap(longer).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+        byte[] longer = Arrays.copyOf(s, s.length + 8 * (1 + r.nextInt(2)));
+        ByteBuffer.wrap(longer).order(ByteOrder.LITTLE_ENDIAN)
             .putInt(0, longer.length);
         if (r.nextBoolean()) {
           longer[longer.length - 1 - r.nextInt(8)] = 1;

@@ -318,7 +318,7 @@ public final class Access extends IommufdObject {
     List<Portion> done = new ArrayList<>(1);
     try {
       long pos = iova;
-      for (Area a = iopt.areas.find(iova); a != null && a.isPopulated(); ) {
+      for (Area a : iopt.areas.contiguous(iova, last)) {
         boolean lastPortion = ge(a.last, last);
         long startByte = a.pagesOffset + (pos - a.iova);
         if (a.isPreventAccess()) {
@@ -347,7 +347,6 @@ public final class Access extends IommufdObject {
           return n == frames.length ? frames : Arrays.copyOf(frames, n);
         }
         pos = a.last + 1;
-        a = next(iopt, a);
       }
       throw ErrnoException.of(ENOENT, "[" + hex(iova) + ", " + hex(last) + "] is not mapped");
     } catch (RuntimeException e) {
@@ -391,7 +390,7 @@ public final class Access extends IommufdObject {
   /** Undoes one pin of {@code [iova, last]}; the areas are those the pin saw (they cannot go). */
   private void release(IoPagetable iopt, long iova, long last) {
     long pos = iova;
-    for (Area a = iopt.areas.find(iova); a != null && a.isPopulated(); a = next(iopt, a)) {
+    for (Area a : iopt.areas.contiguous(iova, last)) {
       Portion p = portion(a, pos, Unsigned.min(a.last, last));
       a.accessCount--;
       a.pages.removeAccess(ctx.host, p.firstIndex(), p.lastIndex());
@@ -436,7 +435,7 @@ public final class Access extends IommufdObject {
       boolean slowPath) {
     long pos = iova;
     long done = 0;
-    for (Area a = iopt.areas.find(iova); a != null && a.isPopulated(); a = next(iopt, a)) {
+    for (Area a : iopt.areas.contiguous(iova, last)) {
       long portionLast = Unsigned.min(a.last, last);
       if (a.isPreventAccess()) {
         throw ErrnoException.of(EINVAL, a + " is being unmapped");
@@ -541,11 +540,5 @@ public final class Access extends IommufdObject {
   private static Portion portion(Area a, long pos, long portionLast) {
     return new Portion(a, (a.pagesOffset + (pos - a.iova)) >>> PageSource.PAGE_SHIFT,
         (a.pagesOffset + (portionLast - a.iova)) >>> PageSource.PAGE_SHIFT);
-  }
-
-  /** The area right after {@code a} if it is populated and starts at {@code a.last + 1}. */
-  private static Area next(IoPagetable iopt, Area a) {
-    Area n = iopt.areas.next(a);
-    return n != null && n.iova == a.last + 1 ? n : null;
   }
 }

@@ -6,7 +6,9 @@ import static org.iommufd4j.engine.Unsigned.le;
 import static org.iommufd4j.engine.Unsigned.lt;
 import static org.iommufd4j.engine.Unsigned.max;
 
-import java.util.function.Consumer;
+import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.NoSuchElementException;
 
 /**
  * The areas of one IOAS, ordered by IOVA (unsigned), never overlapping. An AVL tree whose nodes
@@ -18,7 +20,7 @@ import java.util.function.Consumer;
  * for the first area) and {@code maxGap} is the unsigned maximum of {@code gapBefore} over its
  * subtree. Not thread safe: the IOAS lock guards it.
  */
-final class AreaTree {
+final class AreaTree implements Iterable<Area> {
   private Area root;
   private int size;
 
@@ -64,14 +66,6 @@ final class AreaTree {
       }
     }
     return best;
-  }
-
-  Area first() {
-    Area n = root;
-    while (n != null && n.left != null) {
-      n = n.left;
-    }
-    return n;
   }
 
   Area lastArea() {
@@ -222,17 +216,101 @@ final class AreaTree {
     size = 0;
   }
 
-  /** Visits every area in ascending IOVA order. */
-  void forEach(Consumer<Area> action) {
-    forEach(root, action);
+  /** Every area in ascending IOVA order; the tree must not change during the iteration. */
+  @Override
+  public Iterator<Area> iterator() {
+    return new InOrder(root, 0, Unsigned.U64_MAX);
   }
 
-  private static void forEach(Area n, Consumer<Area> action) {
-    while (n != null) {
-      forEach(n.left, action);
-      Area right = n.right; // the action may not restructure, but read it first anyway
-      action.accept(n);
-      n = right;
+  /**
+   * The areas sharing an address with {@code [start, last]}, ascending; the tree must not change
+   * during the iteration.
+   */
+  Iterable<Area> overlapping(long start, long last) {
+    return () -> new InOrder(root, start, last);
+  }
+
+  /**
+   * The contiguous walk (spec §4.5.2): the populated areas from the one holding {@code iova}, each
+   * starting right after the one before, up to the one holding {@code last}. It ends early at a
+   * hole or at an area not yet populated: the range is covered exactly when the last area it
+   * yields reaches {@code last}. The tree must not change during the iteration.
+   */
+  Iterable<Area> contiguous(long iova, long last) {
+    return () -> new Contiguous(new InOrder(root, iova, last), iova);
+  }
+
+  private static final class Contiguous implements Iterator<Area> {
+    private final InOrder areas;
+    /** The address the next area must hold. */
+    private long pos;
+    private Area next;
+    private boolean ended;
+
+    Contiguous(InOrder areas, long iova) {
+      this.areas = areas;
+      this.pos = iova;
+    }
+
+    @Override
+    public boolean hasNext() {
+      if (next == null && !ended) {
+        Area a = areas.hasNext() ? areas.next() : null;
+        if (a == null || gt(a.iova, pos) || !a.isPopulated()) {
+          ended = true;
+        } else {
+          next = a;
+          ended = a.last == Unsigned.U64_MAX;
+          pos = a.last + 1;
+        }
+      }
+      return next != null;
+    }
+
+    @Override
+    public Area next() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      Area a = next;
+      next = null;
+      return a;
+    }
+  }
+
+  /** In-order walk from the first area ending at or after {@code start}: O(1) amortised a step. */
+  private static final class InOrder implements Iterator<Area> {
+    /** The areas still to visit whose left subtrees are done, the next one on top. */
+    private final ArrayDeque<Area> path = new ArrayDeque<>();
+    private final long last;
+
+    InOrder(Area root, long start, long last) {
+      this.last = last;
+      for (Area n = root; n != null; ) {
+        if (ge(n.last, start)) {
+          path.push(n);
+          n = n.left;
+        } else {
+          n = n.right;
+        }
+      }
+    }
+
+    @Override
+    public boolean hasNext() {
+      return !path.isEmpty() && le(path.peek().iova, last);
+    }
+
+    @Override
+    public Area next() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      Area a = path.pop();
+      for (Area n = a.right; n != null; n = n.left) {
+        path.push(n);
+      }
+      return a;
     }
   }
 

@@ -1,23 +1,24 @@
 package org.iommufd4j.engine;
 
 import static org.iommufd4j.Errno.EBUSY;
-import static org.iommufd4j.Errno.EFAULT;
+import static org.iommufd4j.Errno.EBADF;
 import static org.iommufd4j.Errno.EINVAL;
-import static org.iommufd4j.Errno.ENODEV;
 import static org.iommufd4j.Errno.EOPNOTSUPP;
 import static org.iommufd4j.Errno.EPERM;
 import static org.iommufd4j.engine.Unsigned.hex;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.IntPredicate;
-import org.iommufd4j.Errno;
-import org.iommufd4j.IovaRanges;
+import java.util.concurrent.locks.ReentrantLock;
 import org.iommufd4j.inspect.Snapshot;
 
 /**
- * One open {@code /dev/iommu} (spec §2.1): the object table, the accounting mode and the
- * VFIO-compatibility IOAS, and the entry point of every command. Thread safe.
+ * One open {@code /dev/iommu} (spec §2.1), what the kernel's {@code main.c} is: the object table,
+ * the file's lifetime, {@code IOMMU_DESTROY} and {@code IOMMU_OPTION}, and the command families
+ * every other ioctl goes to: {@link #ioas()}, {@link #hwpt()}, {@link #vfio()}, {@link
+ * #selftest()} (the test ABI) and {@link #devices()} (devices of the typed API). Both front doors
+ * use the families the same way: the byte ABI ({@code uapi.Dispatcher}) decodes a struct and calls
+ * one family method; the typed API calls the same method with Java values. Thread safe.
  */
 public final class Context {
   public static final int OPTION_RLIMIT_MODE = 0;
@@ -29,22 +30,23 @@ public final class Context {
   public static final int VFIO_IOAS_CLEAR = 2;
 
   final ObjectTable table = new ObjectTable();
-  private final IoasCommands ioasCommands = new IoasCommands(this);
-  private final Selftest selftest = new Selftest(this);
-  private final HwptCommands hwptCommands = new HwptCommands(this);
-  private final VfioCompat vfioCompat = new VfioCompat(this, ioasCommands);
-  private final boolean testAbi;
-  private final boolean selftestCompat;
   final Host host;
   final FileTable files;
+  /** Serializes device attach, replace, detach and unbind in this context, and snapshots. */
+  final ReentrantLock attachLock = new ReentrantLock();
+  private final boolean testAbi;
+  private final boolean selftestCompat;
+  private final IoasCommands ioas;
+  private final HwptCommands hwpt;
+  private final VfioCompat vfio;
+  private final Selftest selftest;
+  private final DeviceCommands devices;
   private volatile boolean mmAccounting;
-  /** The IOAS the VFIO compatibility commands use; guarded by {@code this}. */
-  private IoasObject compatIoas;
   private volatile boolean closed;
   /**
    * References to the file (§2.8): its own descriptor until {@link #close()}, plus one per
-   * internal holder (each ACCESS object, each open fault fd); the context is torn down when the last goes. Guarded by
-   * {@code this}.
+   * internal holder (each ACCESS object, each open fault fd); the context is torn down when the
+   * last goes. Guarded by {@code this}.
    */
   private int fileRefs = 1;
   private volatile boolean tornDown;
@@ -70,6 +72,28 @@ public final class Context {
     this.testAbi = testAbi;
     this.mmAccounting = vfioContainer;
     this.selftestCompat = selftestCompat;
+    this.ioas = new IoasCommands(this);
+    this.hwpt = new HwptCommands(this);
+    this.vfio = new VfioCompat(ioas);
+    this.selftest = new Selftest(this);
+    this.devices = new DeviceCommands(table, host, attachLock);
+  }
+
+  // ---- the command families ----------------------------------------------------------------
+
+  /** IOAS_ALLOC, IOVA_RANGES, ALLOW_IOVAS, MAP, COPY and UNMAP (§3). */
+  public IoasCommands ioas() {
+    return ioas;
+  }
+
+  /** HWPT_ALLOC, GET_HW_INFO, dirty tracking, HWPT_INVALIDATE and FAULT_QUEUE_ALLOC (§7.1-§7.6). */
+  public HwptCommands hwpt() {
+    return hwpt;
+  }
+
+  /** IOMMU_VFIO_IOAS (§3.10) and the VFIO type-1 compatibility commands (§7.7). */
+  public VfioCompat vfio() {
+    return vfio;
   }
 
   /** The {@code IOMMU_TEST_CMD} ops (only reachable when {@link #testAbi()}). */
@@ -77,14 +101,16 @@ public final class Context {
     return selftest;
   }
 
+  /** Emulated devices of the typed API: bind, attach, DMA. */
+  public DeviceCommands devices() {
+    return devices;
+  }
+
+  // ---- configuration -------------------------------------------------------------------------
+
   /** The emulated machine this context belongs to. */
   public Host host() {
     return host;
-  }
-
-  /** The VFIO type-1 compatibility commands (§7.7) on this context's compat IOAS. */
-  public VfioCompat vfioCompat() {
-    return vfioCompat;
   }
 
   public boolean testAbi() {
@@ -96,10 +122,14 @@ public final class Context {
     return selftestCompat;
   }
 
-  /** HWPT_ALLOC, GET_HW_INFO, dirty tracking, HWPT_INVALIDATE and FAULT_QUEUE_ALLOC (§7.1-§7.6). */
-  public HwptCommands hwpt() {
-    return hwptCommands;
+  AccountingMode accountingMode(Caller caller) {
+    if (caller.capIpcLock()) {
+      return AccountingMode.NONE;
+    }
+    return mmAccounting ? AccountingMode.MM : AccountingMode.USER;
   }
+
+  // ---- object lifetime (§2) ----------------------------------------------------------------
 
   /** Whether {@link #close()} has run: the descriptor is gone (the context may still live). */
   public boolean isClosed() {
@@ -115,38 +145,6 @@ public final class Context {
     return (IoasObject) table.get(id, ObjectType.IOAS);
   }
 
-  /** The IOAS {@code id}, for typed handles; ENOENT if there is none. */
-  public IoasObject lookupIoas(int id) {
-    return ioas(id);
-  }
-
-  AccountingMode accountingMode(Caller caller) {
-    if (caller.capIpcLock()) {
-      return AccountingMode.NONE;
-    }
-    return mmAccounting ? AccountingMode.MM : AccountingMode.USER;
-  }
-
-  // ---- object lifetime (§2) ----------------------------------------------------------------
-
-  /**
-   * {@code IOMMU_IOAS_ALLOC} (§3.1). {@code respond} writes the id to the caller and returns false
-   * if that faulted; the IOAS is then destroyed again and the call fails with EFAULT.
-   */
-  public int ioasAlloc(int flags, IntPredicate respond) {
-    if (flags != 0) {
-      throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags));
-    }
-    IoasObject ioas = new IoasObject(host);
-    table.reserve(ioas);
-    if (!respond.test(ioas.id)) {
-      table.abort(ioas);
-      throw ErrnoException.of(EFAULT, "cannot write out_ioas_id");
-    }
-    table.publish(ioas);
-    return ioas.id;
-  }
-
   /** {@code IOMMU_DESTROY} (§2.5). */
   public void destroy(int id) {
     destroy(id, null);
@@ -155,11 +153,7 @@ public final class Context {
   /** DESTROY through a typed handle: only if {@code id} still names {@code object}. */
   public void destroy(int id, IommufdObject object) {
     IommufdObject o = table.remove(id, object);
-    synchronized (this) {
-      if (compatIoas == o) {
-        compatIoas = null;
-      }
-    }
+    vfio.forget(o);
     o.destroy();
   }
 
@@ -173,8 +167,8 @@ public final class Context {
         return;
       }
       closed = true;
-      compatIoas = null;
     }
+    vfio.clearCompatIoas();
     putFile();
   }
 
@@ -182,7 +176,7 @@ public final class Context {
   void getFile() {
     synchronized (this) {
       if (fileRefs == 0) {
-        throw ErrnoException.of(Errno.EBADF, "the iommufd is gone");
+        throw ErrnoException.of(EBADF, "the iommufd is gone");
       }
       fileRefs++;
     }
@@ -200,12 +194,10 @@ public final class Context {
 
   /** The last reference went (§2.8): objects are destroyed in passes, ascending by id. */
   private void tearDown() {
-    synchronized (this) {
-      compatIoas = null;
-    }
+    vfio.clearCompatIoas();
     for (IommufdObject o : table.snapshot()) {
       if (o instanceof Device d && d.boundByApi) {
-        unbindDevice(d.id); // the typed API is the driver: it lets go of its devices first
+        devices.unbind(d.id); // the typed API is the driver: it lets go of its devices first
       }
     }
     while (true) {
@@ -220,27 +212,7 @@ public final class Context {
     tornDown = true;
   }
 
-  // ---- IOAS commands (§3) --------------------------------------------------------------------
-
-  public IovaRanges iovaRanges(int ioasId, int reserved) {
-    return ioasCommands.iovaRanges(ioasId, reserved);
-  }
-
-  public void allowIovas(int ioasId, int reserved, int count, RangeReader reader) {
-    ioasCommands.allowIovas(ioasId, reserved, count, reader);
-  }
-
-  public long map(Caller caller, MapRequest request) {
-    return ioasCommands.map(caller, request);
-  }
-
-  public long copy(Caller caller, CopyRequest request) {
-    return ioasCommands.copy(caller, request);
-  }
-
-  public long unmap(int ioasId, long iova, long length) {
-    return ioasCommands.unmap(ioasId, iova, length);
-  }
+  // ---- IOMMU_OPTION (§3.9) -------------------------------------------------------------------
 
   /** {@code IOMMU_OPTION} (§3.9); returns the {@code val64} to write back. */
   public long option(Caller caller, int optionId, int op, int reserved, int objectId, long val64) {
@@ -251,7 +223,7 @@ public final class Context {
       case OPTION_RLIMIT_MODE:
         return rlimitModeOption(caller, op, objectId, val64);
       case OPTION_HUGE_PAGES:
-        return ioasCommands.hugePagesOption(op, objectId, val64);
+        return ioas.hugePagesOption(op, objectId, val64);
       default:
         throw ErrnoException.of(EOPNOTSUPP, "option_id=" + Integer.toUnsignedString(optionId));
     }
@@ -283,138 +255,26 @@ public final class Context {
     }
   }
 
-  /** {@code IOMMU_VFIO_IOAS} (§3.10); returns the compat IOAS id for GET, else 0. */
-  public int vfioIoas(int op, int reserved, int ioasId) {
-    if (reserved != 0) {
-      throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + reserved);
-    }
-    switch (op) {
-      case VFIO_IOAS_GET:
-        synchronized (this) {
-          if (compatIoas == null) {
-            throw ErrnoException.of(ENODEV, "no VFIO compatibility IOAS");
-          }
-          return compatIoas.id;
-        }
-      case VFIO_IOAS_SET:
-        IoasObject ioas = ioas(ioasId);
-        synchronized (this) {
-          compatIoas = ioas;
-        }
-        return 0;
-      case VFIO_IOAS_CLEAR:
-        synchronized (this) {
-          compatIoas = null;
-        }
-        return 0;
-      default:
-        throw ErrnoException.of(EOPNOTSUPP, "op=" + op);
-    }
-  }
-
-  // ---- emulated devices of the typed API (issue 4 item 8) ---------------------------------
-
-  private Device device(int devId) {
-    return (Device) table.get(devId, ObjectType.DEVICE);
-  }
-
-  /** Binds a new emulated device behind {@code spec} hardware; returns its DEVICE id. */
-  public int bindDevice(DomainSpec spec) {
-    Device d = new Device(this, 0, spec);
-    d.boundByApi = true;
-    table.reserve(d);
-    table.publish(d);
-    return d.id;
-  }
-
-  /** Attaches device {@code devId} to an IOAS or HWPT; returns the HWPT id used (§2.7). */
-  public int attachDevice(int devId, int ptId) {
-    selftest.attachLock.lock();
-    try {
-      Device d = device(devId);
-      IommufdObject target = table.find(ptId);
-      if (target == null) {
-        throw ErrnoException.of(org.iommufd4j.Errno.ENOENT, "no object with id " + ptId);
-      }
-      return (d.attached == null ? d.attach(target) : d.replace(target)).id;
-    } finally {
-      selftest.attachLock.unlock();
-    }
-  }
-
-  /** Detaches device {@code devId}: its DMA is blocked until it attaches again. */
-  public void detachDevice(int devId) {
-    selftest.attachLock.lock();
-    try {
-      device(devId).detach();
-    } finally {
-      selftest.attachLock.unlock();
-    }
-  }
-
-  /** Detaches and unbinds device {@code devId} (its id becomes free). */
-  public void unbindDevice(int devId) {
-    selftest.attachLock.lock();
-    try {
-      Device d = device(devId);
-      d.detach();
-      table.removeOwned(d);
-    } finally {
-      selftest.attachLock.unlock();
-    }
-  }
-
-  /** The HWPT id device {@code devId} is attached to, or 0. */
-  public int attachedHwpt(int devId) {
-    Hwpt h = device(devId).attached;
-    return h == null ? 0 : h.id;
-  }
-
-  /** The user address {@code iova} reaches through device {@code devId}'s domain, or -1. */
-  public long translate(int devId, long iova) {
-    return device(devId).translate(iova);
-  }
-
-  /** DMA by device {@code devId}; {@link DmaFault} when the IOMMU refuses it. */
-  public void dma(int devId, long iova, java.lang.foreign.MemorySegment buffer, boolean write) {
-    device(devId).dma(iova, buffer, write);
-  }
-
-  /** The compat IOAS for the VFIO commands (§7.7): ENODEV if none is set (or it was destroyed). */
-  IoasObject compatIoas() {
-    synchronized (this) {
-      if (compatIoas == null) {
-        throw ErrnoException.of(ENODEV, "no VFIO compatibility IOAS");
-      }
-      return compatIoas;
-    }
-  }
-
   // ---- observability -----------------------------------------------------------------------
 
   /** Every invariant violation found across the context's IOASes (empty when all hold). */
   public List<String> checkInvariants() {
     List<String> problems = new ArrayList<>();
     for (IommufdObject o : table.snapshot()) {
-      if (o instanceof IoasObject ioas) {
-        ioas.lock.lock();
+      if (o instanceof IoasObject ioasObject) {
+        ioasObject.lock.lock();
         try {
-          String p = ioas.iopt.checkInvariants();
+          String p = ioasObject.iopt.checkInvariants();
           if (p != null) {
-            problems.add("ioas " + ioas.id + ": " + p);
+            problems.add("ioas " + ioasObject.id + ": " + p);
           }
         } finally {
-          ioas.lock.unlock();
+          ioasObject.lock.unlock();
         }
       }
     }
-    problems.addAll(hwptCommands.checkReferences(table.snapshot()));
+    problems.addAll(hwpt.checkReferences(table.snapshot()));
     return problems;
-  }
-
-  /** Every published object, ascending by id (package-private: for inspection by tests). */
-  List<IommufdObject> objects() {
-    return table.snapshot();
   }
 
   /**

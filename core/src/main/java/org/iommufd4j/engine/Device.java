@@ -2,6 +2,10 @@ package org.iommufd4j.engine;
 
 import static org.iommufd4j.Errno.EINVAL;
 
+import java.lang.foreign.MemorySegment;
+import org.iommufd4j.IommuFaultException;
+import org.iommufd4j.IommuFaultException.Reason;
+
 /**
  * A bound device (spec §2.3 DEVICE): the mock devices of the test ABI. The binding driver holds a
  * reference, so user DESTROY of it is always EBUSY; attaching it to an HWPT adds a reference to
@@ -15,22 +19,20 @@ final class Device extends IommufdObject {
   /** {@code MOCK_PASID_WIDTH} of later kernels (§6.7). */
   static final int MOCK_PASID_WIDTH = 20;
 
-  final Context ctx;
+  private final ObjectTable table;
+  private final Host host;
   final int flags;
   /** The IOMMU hardware in front of the device. */
   final DomainSpec spec;
   /** Bound by the typed API (not by the test ABI): unbound when the context closes. */
   boolean boundByApi;
   /** The HWPT the device is attached to; guarded by the context's attach lock. */
-  Hwpt attached;
+  HwptObject attached;
 
-  Device(Context ctx, int flags) {
-    this(ctx, flags, DomainSpec.SELFTEST_MOCK);
-  }
-
-  Device(Context ctx, int flags, DomainSpec spec) {
+  Device(ObjectTable table, Host host, int flags, DomainSpec spec) {
     super(ObjectType.DEVICE);
-    this.ctx = ctx;
+    this.table = table;
+    this.host = host;
     this.flags = flags;
     this.spec = spec;
     this.users = 2; // the table's and the binding driver's
@@ -60,7 +62,7 @@ final class Device extends IommufdObject {
    * hardware, and for a paging domain with dirty tracking when the device has none (a nested
    * domain has no dirty tracking).
    */
-  void checkCompatible(Hwpt hwpt) {
+  void checkCompatible(HwptObject hwpt) {
     if (!hwpt.paging().domain.spec.equals(spec)) {
       throw ErrnoException.of(EINVAL, "domain of other IOMMU hardware");
     }
@@ -74,7 +76,7 @@ final class Device extends IommufdObject {
    * that accepts the device, else a new automatic one (reserved, built, not yet published: {@code
    * created[0]} is set); for a paging or nested HWPT that one; any other type EINVAL.
    */
-  private Hwpt resolve(IommufdObject target, HwPagetable[] created) {
+  private HwptObject resolve(IommufdObject target, HwPagetable[] created) {
     if (target instanceof IoasObject ioas) {
       ioas.lockLive();
       try {
@@ -94,12 +96,12 @@ final class Device extends IommufdObject {
       } finally {
         ioas.lock.unlock();
       }
-      HwPagetable h = HwPagetable.create(ctx, ioas, spec.newDomain(hugeIova(), false), true,
+      HwPagetable h = HwPagetable.create(table, ioas, spec.newDomain(hugeIova(), false), true,
           false);
       created[0] = h;
       return h;
     }
-    if (target instanceof Hwpt h) {
+    if (target instanceof HwptObject h) {
       checkCompatible(h);
       return h;
     }
@@ -107,14 +109,14 @@ final class Device extends IommufdObject {
   }
 
   /** Attaches the unattached device to {@code target} (any type, looked up by the caller). */
-  Hwpt attach(IommufdObject target) {
+  HwptObject attach(IommufdObject target) {
     HwPagetable[] created = {null};
-    Hwpt h = resolve(target, created);
+    HwptObject h = resolve(target, created);
     reserveRegions(h, created[0]);
     attached = h;
-    ctx.table.addUser(h);
+    table.addUser(h);
     if (created[0] != null) {
-      ctx.table.publish(h);
+      table.publish(h);
     }
     return h;
   }
@@ -123,7 +125,7 @@ final class Device extends IommufdObject {
    * Reserves the device's reserved regions in the HWPT's IOAS (§4.7; a nested HWPT's parent's):
    * EADDRINUSE on conflict, and then a freshly created automatic HWPT is dropped again.
    */
-  private void reserveRegions(Hwpt hwpt, HwPagetable created) {
+  private void reserveRegions(HwptObject hwpt, HwPagetable created) {
     IoasObject ioas = hwpt.paging().ioas;
     boolean sameIoas = attached != null && attached.paging().ioas == ioas;
     ioas.lock.lock();
@@ -142,7 +144,7 @@ final class Device extends IommufdObject {
       ioas.iopt.reserved.removeOwner(this);
       ioas.lock.unlock();
       if (created != null) {
-        ctx.table.abort(created);
+        table.abort(created);
         created.destroy();
       }
       throw e;
@@ -150,7 +152,7 @@ final class Device extends IommufdObject {
     ioas.lock.unlock();
   }
 
-  private void dropRegions(Hwpt hwpt) {
+  private void dropRegions(HwptObject hwpt) {
     if (spec.reservedRegions().isEmpty()) {
       return;
     }
@@ -167,18 +169,18 @@ final class Device extends IommufdObject {
    * Moves the device to {@code target} (MOCK_DOMAIN_REPLACE, §6.4.10); returns the HWPT now
    * attached. The previous automatic HWPT goes when unused; a new one is dropped if refused.
    */
-  Hwpt replace(IommufdObject target) {
+  HwptObject replace(IommufdObject target) {
     HwPagetable[] created = {null};
-    Hwpt h = resolve(target, created);
+    HwptObject h = resolve(target, created);
     if (h == attached) {
       return h;
     }
-    Hwpt old = attached;
+    HwptObject old = attached;
     reserveRegions(h, created[0]);
     attached = h;
-    ctx.table.addUser(h);
+    table.addUser(h);
     if (created[0] != null) {
-      ctx.table.publish(h);
+      table.publish(h);
     }
     if (old != null) {
       if (old.paging().ioas != h.paging().ioas) {
@@ -190,7 +192,7 @@ final class Device extends IommufdObject {
   }
 
   void detach() {
-    Hwpt old = attached;
+    HwptObject old = attached;
     if (old != null) {
       attached = null;
       dropRegions(old);
@@ -198,12 +200,12 @@ final class Device extends IommufdObject {
     }
   }
 
-  private void release(Hwpt h) {
+  private void release(HwptObject h) {
     if (h.fault != null) {
       h.fault.abandon(this); // §7.6: its faults are answered INVALID when it leaves
     }
-    ctx.table.removeUser(h);
-    if (h instanceof HwPagetable p && p.auto && ctx.table.removeIfUnused(p)) {
+    table.removeUser(h);
+    if (h instanceof HwPagetable p && p.auto && table.removeIfUnused(p)) {
       p.destroy();
     }
   }
@@ -214,10 +216,10 @@ final class Device extends IommufdObject {
    * Bytes before a fault have been transferred, as with real DMA. Through a nested HWPT the
    * parent's (stage-2) domain translates: the mock nested domain has no table of its own.
    */
-  void dma(long iova, java.lang.foreign.MemorySegment buffer, boolean write) {
+  void dma(long iova, MemorySegment buffer, boolean write) {
     HwPagetable h = attached == null ? null : attached.paging();
     if (h == null) {
-      throw new DmaFault(org.iommufd4j.IommuFaultException.Reason.NOT_ATTACHED, iova);
+      throw new IommuFaultException(Reason.NOT_ATTACHED, iova);
     }
     h.ioas.lock.lock();
     try {
@@ -229,20 +231,19 @@ final class Device extends IommufdObject {
         long at = iova + done;
         long pa = d.translate(at);
         if (pa == -1) {
-          throw new DmaFault(org.iommufd4j.IommuFaultException.Reason.NOT_MAPPED, at);
+          throw new IommuFaultException(Reason.NOT_MAPPED, at);
         }
         int need = write ? Domain.PROT_WRITE : Domain.PROT_READ;
         if ((d.protection(at) & need) == 0) {
-          throw new DmaFault(write ? org.iommufd4j.IommuFaultException.Reason.WRITE_DENIED : org.iommufd4j.IommuFaultException.Reason.READ_DENIED,
-              at);
+          throw new IommuFaultException(write ? Reason.WRITE_DENIED : Reason.READ_DENIED, at);
         }
         long chunk = Math.min(n - done, step - (at & (step - 1)));
-        var memory = ctx.host.memoryOf(pa);
+        var memory = host.memoryOf(pa);
         var slice = buffer.asSlice(done, chunk);
         long va = Host.virtualAddress(pa);
         boolean ok = memory != null && (write ? memory.write(va, slice) : memory.read(va, slice));
         if (!ok) {
-          throw new DmaFault(org.iommufd4j.IommuFaultException.Reason.MEMORY_GONE, at);
+          throw new IommuFaultException(Reason.MEMORY_GONE, at);
         }
         if (write) {
           d.deviceWrote(at, chunk);

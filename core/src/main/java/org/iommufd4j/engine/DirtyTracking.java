@@ -14,14 +14,14 @@ final class DirtyTracking {
   /** {@code IOMMU_HWPT_DIRTY_TRACKING_ENABLE}. */
   static final int ENABLE = 1;
 
-  private final Context ctx;
+  private final ObjectTable table;
 
-  DirtyTracking(Context ctx) {
-    this.ctx = ctx;
+  DirtyTracking(ObjectTable table) {
+    this.table = table;
   }
 
   private HwPagetable paging(int hwptId) {
-    return (HwPagetable) ctx.table.get(hwptId, ObjectType.HWPT_PAGING);
+    return (HwPagetable) table.get(hwptId, ObjectType.HWPT_PAGING);
   }
 
   /** §7.3. */
@@ -41,7 +41,7 @@ final class DirtyTracking {
         // Every enable starts from a clean state, even when tracking was on already: the core
         // clears before asking the driver, which treats the unchanged state as a no-op.
         IoPagetable iopt = hwpt.ioas.iopt;
-        for (Area a = iopt.areas.first(); a != null; a = iopt.areas.next(a)) {
+        for (Area a : iopt.areas) {
           if (a.isPopulated()) {
             domain.clearDirty(a.iova, a.length());
           }
@@ -88,18 +88,14 @@ final class DirtyTracking {
       bitmap = new DirtyBitmap(iova, last, Long.lowestOneBit(pageSize), r.data());
       boolean noClear = (r.flags() & DirtyBitmapRequest.NO_CLEAR) != 0;
       // The contiguous walk (§4.5.2): only the run of areas from iova without gaps is read.
-      AreaTree areas = hwpt.ioas.iopt.areas;
-      Area a = areas.find(iova);
       long pos = iova;
-      while (a != null && a.isPopulated()) {
+      for (Area a : hwpt.ioas.iopt.areas.contiguous(iova, last)) {
         long portionLast = Unsigned.min(a.last, last);
         domain.readAndClearDirty(pos, portionLast - pos + 1, noClear, bitmap::set);
         if (ge(a.last, last)) {
           break;
         }
         pos = a.last + 1;
-        Area next = areas.next(a);
-        a = next != null && next.iova == pos ? next : null;
       }
     } finally {
       hwpt.ioas.lock.unlock();

@@ -5,14 +5,14 @@ package org.iommufd4j.engine;
  * and every attached device holds one on it. Automatic HWPTs (created by a device attach to an
  * IOAS, §2.7) are destroyed as soon as their last device leaves.
  */
-final class HwPagetable extends Hwpt {
+final class HwPagetable extends HwptObject {
   final IoasObject ioas;
   final Domain domain;
   final boolean auto;
   final boolean nestParent;
 
-  HwPagetable(Context ctx, IoasObject ioas, Domain domain, boolean auto, boolean nestParent) {
-    super(ObjectType.HWPT_PAGING, ctx);
+  HwPagetable(ObjectTable table, IoasObject ioas, Domain domain, boolean auto, boolean nestParent) {
+    super(ObjectType.HWPT_PAGING, table);
     this.ioas = ioas;
     this.domain = domain;
     this.auto = auto;
@@ -23,21 +23,21 @@ final class HwPagetable extends Hwpt {
    * Builds the HWPT's domain into its IOAS (§4.7) under a reserved id; the caller publishes it.
    * On failure the id is released and nothing changed.
    */
-  static HwPagetable create(Context ctx, IoasObject ioas, Domain domain, boolean auto,
+  static HwPagetable create(ObjectTable table, IoasObject ioas, Domain domain, boolean auto,
       boolean nestParent) {
-    HwPagetable h = new HwPagetable(ctx, ioas, domain, auto, nestParent);
-    ctx.table.reserve(h);
+    HwPagetable h = new HwPagetable(table, ioas, domain, auto, nestParent);
+    table.reserve(h);
     ioas.lockLive();
     try {
       ioas.iopt.addDomain(domain);
       ioas.hwpts.add(h);
     } catch (RuntimeException e) {
-      ctx.table.abort(h);
+      table.abort(h);
       throw e;
     } finally {
       ioas.lock.unlock();
     }
-    ctx.table.addUser(ioas);
+    table.addUser(ioas);
     return h;
   }
 
@@ -56,6 +56,6 @@ final class HwPagetable extends Hwpt {
     } finally {
       ioas.lock.unlock();
     }
-    ctx.table.removeUser(ioas);
+    table.removeUser(ioas);
   }
 }

@@ -29,7 +29,7 @@ public final class HwptCommands {
 
   HwptCommands(Context ctx) {
     this.ctx = ctx;
-    this.dirty = new DirtyTracking(ctx);
+    this.dirty = new DirtyTracking(ctx.table);
   }
 
   // ---- IOMMU_HWPT_ALLOC (§7.1) -------------------------------------------------------------
@@ -55,7 +55,7 @@ public final class HwptCommands {
       // Any pt_id lookup failure is EINVAL here, not ENOENT (§2.4).
       throw ErrnoException.of(EINVAL, "no object with id " + Integer.toUnsignedString(r.ptId()));
     }
-    Hwpt hwpt;
+    HwptObject hwpt;
     if (pt instanceof IoasObject ioas) {
       hwpt = allocPaging(r, device, ioas);
     } else if (pt instanceof HwPagetable parent) {
@@ -97,7 +97,7 @@ public final class HwptCommands {
     if (r.dataLen() != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "a paging domain takes no driver data");
     }
-    return HwPagetable.create(ctx, ioas, device.spec.newDomain(device.hugeIova(), dirtyTracking),
+    return HwPagetable.create(ctx.table, ioas, device.spec.newDomain(device.hugeIova(), dirtyTracking),
         false, (r.flags() & HwptAllocRequest.NEST_PARENT) != 0);
   }
 
@@ -122,7 +122,7 @@ public final class HwptCommands {
       throw ErrnoException.of(EINVAL, "data_len=" + Integer.toUnsignedString(r.dataLen()));
     }
     int iotlb = selftestData.getAsInt();
-    NestedHwPagetable hwpt = new NestedHwPagetable(ctx, parent, new MockNestedDomain(iotlb));
+    NestedHwPagetable hwpt = new NestedHwPagetable(ctx.table, parent, new MockNestedDomain(iotlb));
     ctx.table.reserve(hwpt);
     ctx.table.addUser(parent);
     return hwpt;
@@ -134,23 +134,23 @@ public final class HwptCommands {
    * {@code IOMMU_GET_HW_INFO} of a mock device. {@code reserved} holds the three {@code
    * __reserved} bytes; {@code inDataType} is only looked at with the §6.7 INPUT_TYPE flag.
    */
-  public HwInfo hwInfo(int flags, int devId, int reserved, int inDataType) {
-    int known = ctx.selftestCompat() ? HwInfo.FLAG_INPUT_TYPE : 0;
+  public HwInfoReport hwInfo(int flags, int devId, int reserved, int inDataType) {
+    int known = ctx.selftestCompat() ? HwInfoReport.FLAG_INPUT_TYPE : 0;
     if ((flags & ~known) != 0 || reserved != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags) + " __reserved=" + hex(reserved));
     }
     Device device = (Device) ctx.table.get(devId, ObjectType.DEVICE);
     if (!device.isMock()) {
       // A driver without hardware data (§7.2 step 3): type NONE, no bytes.
-      return new HwInfo(HwInfo.TYPE_NONE, null, 0, 0);
+      return new HwInfoReport(HwInfoReport.TYPE_NONE, null, 0, 0);
     }
-    if ((flags & HwInfo.FLAG_INPUT_TYPE) != 0 && inDataType != HwInfo.TYPE_NONE
-        && inDataType != HwInfo.TYPE_SELFTEST) {
+    if ((flags & HwInfoReport.FLAG_INPUT_TYPE) != 0 && inDataType != HwInfoReport.TYPE_NONE
+        && inDataType != HwInfoReport.TYPE_SELFTEST) {
       throw ErrnoException.of(EOPNOTSUPP, "in_data_type=" + hex(Integer.toUnsignedLong(inDataType)));
     }
-    return new HwInfo(HwInfo.TYPE_SELFTEST,
-        new HwInfo.SelftestData(0, HwInfo.SelftestData.REGVAL), device.maxPasidLog2(),
-        device.dirtyCapable() ? HwInfo.CAP_DIRTY_TRACKING : 0);
+    return new HwInfoReport(HwInfoReport.TYPE_SELFTEST,
+        new HwInfoReport.SelftestData(0, HwInfoReport.SelftestData.REGVAL), device.maxPasidLog2(),
+        device.dirtyCapable() ? HwInfoReport.CAP_DIRTY_TRACKING : 0);
   }
 
   // ---- dirty tracking (§7.3, §7.4) ---------------------------------------------------------
@@ -193,7 +193,7 @@ public final class HwptCommands {
    * {@code IOMMU_FAULT_QUEUE_ALLOC}: a FAULT object and its fd. If {@code respond} faults, the fd
    * number is released, the object destroyed and the call fails with EFAULT.
    */
-  public FaultQueue faultQueueAlloc(int flags, FaultQueue.Responder respond) {
+  public FaultQueueIds faultQueueAlloc(int flags, FaultQueueIds.Responder respond) {
     if (flags != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags));
     }
@@ -209,7 +209,7 @@ public final class HwptCommands {
       ctx.table.abort(fault);
       throw e;
     }
-    FaultQueue queue = new FaultQueue(fault.id, fd);
+    FaultQueueIds queue = new FaultQueueIds(fault.id, fd);
     if (!respond.respond(queue)) {
       ctx.files.unreserve(fd);
       file.release();
@@ -232,7 +232,7 @@ public final class HwptCommands {
   List<String> checkReferences(List<IommufdObject> objects) {
     Map<IommufdObject, Integer> expected = new IdentityHashMap<>();
     for (IommufdObject o : objects) {
-      if (o instanceof Hwpt || o instanceof FaultObject) {
+      if (o instanceof HwptObject || o instanceof FaultObject) {
         expected.merge(o, 1, Integer::sum);
       }
       if (o instanceof FaultObject f && f.fileOpen) {
@@ -241,7 +241,7 @@ public final class HwptCommands {
       if (o instanceof Device d && d.attached != null) {
         expected.merge(d.attached, 1, Integer::sum);
       }
-      if (o instanceof Hwpt h && h.fault != null) {
+      if (o instanceof HwptObject h && h.fault != null) {
         expected.merge(h.fault, 1, Integer::sum);
       }
       if (o instanceof NestedHwPagetable n) {

@@ -6,7 +6,6 @@ import static org.iommufd4j.Errno.EDEADLK;
 import static org.iommufd4j.Errno.EEXIST;
 import static org.iommufd4j.Errno.EINVAL;
 import static org.iommufd4j.Errno.ENOENT;
-import static org.iommufd4j.Errno.ENOSPC;
 import static org.iommufd4j.Errno.EOVERFLOW;
 import static org.iommufd4j.Errno.EPERM;
 import static org.iommufd4j.engine.Unsigned.U64_MAX;
@@ -18,13 +17,15 @@ import static org.iommufd4j.engine.Unsigned.le;
 import static org.iommufd4j.engine.Unsigned.lt;
 
 import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.IdentityHashMap;
 import java.util.List;
 import org.iommufd4j.IovaRange;
 
 /**
  * The IOVA space of one IOAS (spec §4): areas, reserved and allowed ranges, the alignment, and the
- * algorithms over them (automatic allocation §4.3, fixed validation §4.4, insertion, contiguous
- * walk and removal §4.5, and the VFIO TYPE1 split §4.5.4).
+ * algorithms over them (automatic allocation §4.3 through {@link IovaAllocator}, fixed validation
+ * §4.4, insertion, contiguous walk and removal §4.5, and the VFIO TYPE1 split §4.5.4).
  *
  * <p>Invariants (checked by {@link #checkInvariants()}): areas never overlap each other or a
  * reserved range; allowed ranges never overlap each other or a reserved range; every area's IOVA,
@@ -36,12 +37,12 @@ final class IoPagetable {
   static final long HPAGE_SIZE = 2L << 20;
 
   private static final long PAGE_SIZE = PageSource.PAGE_SIZE;
-  private static final long NO_FIT = 1; // never a valid result: results are >= 4096
   /** Rounds of unmap callbacks before an unmap gives up with EDEADLK (§4.5.3 step 4). */
   static final int MAX_UNMAP_TRIES = 100;
 
   final AreaTree areas = new AreaTree();
   final ReservedRanges reserved = new ReservedRanges();
+  private final IovaAllocator allocator = new IovaAllocator(areas, reserved);
   /** Allowed ranges as sorted (start, last) pairs; empty = no restriction. */
   private long[] allowed = new long[0];
   private boolean hugePages = true;
@@ -52,9 +53,8 @@ final class IoPagetable {
   int pinningAccesses;
   /** Attached accesses (§5.2) by slot, the lowest free slot first; null = free. */
   private final ArrayList<Access> accesses = new ArrayList<>();
-  private final java.util.BitSet accessSlots = new java.util.BitSet();
-  private final java.util.IdentityHashMap<Access, Integer> accessSlotOf =
-      new java.util.IdentityHashMap<>();
+  private final BitSet accessSlots = new BitSet();
+  private final IdentityHashMap<Access, Integer> accessSlotOf = new IdentityHashMap<>();
   /**
    * Calls the unmap callbacks of the attached accesses (§5.4). The owning IOAS replaces it with
    * one that drops its lock meanwhile, since callbacks unpin through the same IOAS.
@@ -91,7 +91,10 @@ final class IoPagetable {
   /** The holes of the reserved set over the whole 64-bit space, ascending. */
   List<IovaRange> usableRanges() {
     List<IovaRange> out = new ArrayList<>();
-    reserved.holes(0, U64_MAX, (s, l) -> !out.add(new IovaRange(s, l)));
+    reserved.holes(0, U64_MAX, (s, l) -> {
+      out.add(new IovaRange(s, l));
+      return ReservedRanges.CONTINUE;
+    });
     return out;
   }
 
@@ -152,14 +155,13 @@ final class IoPagetable {
   /** Whether every area's IOVA, length and in-page offset are multiples of {@code a}. */
   private boolean areasConformTo(long a) {
     long mask = a - 1;
-    boolean[] ok = {true};
-    areas.forEach(area -> {
+    for (Area area : areas) {
       if ((area.iova & mask) != 0 || (area.length() & mask) != 0
           || (area.inPageOffset() & mask) != 0) {
-        ok[0] = false;
+        return false;
       }
-    });
-    return ok[0];
+    }
+    return true;
   }
 
   void setHugePages(boolean enable) {
@@ -253,131 +255,20 @@ final class IoPagetable {
    */
   long syzIova(long shorthand) {
     long n = shorthand & 0xffff_ffffL;
-    Area a = areas.first();
-    for (long i = 0; a != null && i < n; i++) {
-      a = areas.next(a);
+    long i = 0;
+    for (Area a : areas) {
+      if (i++ == n) {
+        return a.iova + (shorthand >>> 32);
+      }
     }
-    return a == null ? 0 : a.iova + (shorthand >>> 32);
+    return 0;
   }
 
   // ---- placement (§4.3, §4.4) --------------------------------------------------------------
 
-  /**
-   * Chooses an IOVA for {@code length} bytes by first fit, exactly as the kernel's allocator
-   * (§4.3), using the gap-augmented area tree instead of a scan.
-   *
-   * @param hint the user address (MAP) or source address (COPY) whose alignment is copied
-   */
+  /** Chooses an IOVA for {@code length} bytes by first fit, exactly as the kernel (§4.3). */
   long allocIova(long length, long hint) {
-    if (length == 0 || ge(length, Long.MAX_VALUE)) {
-      throw ErrnoException.of(EOVERFLOW, "length=" + hex(length));
-    }
-    long a = ge(length, HPAGE_SIZE) ? HPAGE_SIZE : roundUpPow2(length);
-    long hintAlign = Long.lowestOneBit(hint); // 0 for no hint, negative for bit 63
-    if (hintAlign > 0 && hintAlign < a) {
-      a = hintAlign;
-    }
-    if (a < align) {
-      throw ErrnoException.of(EINVAL, "automatic alignment " + hex(a) + " below IOAS alignment "
-          + hex(align) + " (length=" + hex(length) + " hint=" + hex(hint) + ")");
-    }
-    long po = hint & (PAGE_SIZE - 1);
-    long wFirst = PAGE_SIZE;
-    long wLast = U64_MAX - PAGE_SIZE;
-    if (allowed.length == 0) {
-      long r = allocInWindow(wFirst, wLast, length, a, po);
-      if (r != NO_FIT) {
-        return r;
-      }
-    } else {
-      for (int i = 0; i < allowed.length; ) {
-        long runStart = allowed[i];
-        long runLast = allowed[i + 1];
-        i += 2;
-        while (i < allowed.length && runLast != U64_MAX && allowed[i] == runLast + 1) {
-          runLast = allowed[i + 1]; // touching ranges form one run (§4.2)
-          i += 2;
-        }
-        long ws = Unsigned.max(runStart, wFirst);
-        long wl = Unsigned.min(runLast, wLast);
-        if (gt(ws, wl)) {
-          continue;
-        }
-        long r = allocInWindow(ws, wl, length, a, po);
-        if (r != NO_FIT) {
-          return r;
-        }
-      }
-    }
-    throw ErrnoException.of(ENOSPC, "no free IOVA range of length " + hex(length));
-  }
-
-  private static long roundUpPow2(long v) {
-    return v <= 1 ? 1 : Long.highestOneBit(v - 1) << 1;
-  }
-
-  /** The kernel's fit test (§4.3 step 3), or {@link #NO_FIT}. */
-  private static long fit(long start, long last, long length, long a, long po) {
-    long t = start + (a - 1);
-    if (lt(t, start)) {
-      return NO_FIT;
-    }
-    t = (t & -a) | po;
-    if (ge(t, last) || lt(last - t, length - 1)) {
-      return NO_FIT;
-    }
-    return t;
-  }
-
-  /** First fit in the holes of "reserved ∪ areas" inside one window (§4.3 step 5). */
-  private long allocInWindow(long ws, long wl, long length, long a, long po) {
-    long s = fit(ws, wl, length, a, po);
-    if (s == NO_FIT) {
-      return NO_FIT;
-    }
-    long[] found = {NO_FIT};
-    ReservedRanges.HoleVisitor tryHole = (hs, hl) -> {
-      long t = fit(hs, hl, length, a, po);
-      found[0] = t;
-      return t != NO_FIT;
-    };
-    long pos = s;
-    Area next = areas.firstEndingAtOrAfter(pos);
-    if (next != null && le(next.iova, pos)) { // s lies inside an area: start after it
-      if (ge(next.last, wl)) {
-        return NO_FIT;
-      }
-      pos = next.last + 1;
-      next = areas.next(next);
-    }
-    while (true) {
-      // Here no area contains pos, and next is the first area above it (or null).
-      if (next == null || gt(next.iova, pos)) {
-        long gapLast = next == null || gt(next.iova, wl) ? wl : next.iova - 1;
-        if (reserved.holes(pos, gapLast, tryHole)) {
-          return found[0];
-        }
-        if (gapLast == wl) {
-          return NO_FIT;
-        }
-      }
-      // Skip every gap too small to hold `length` addresses, whatever its alignment.
-      Area bigGap = areas.firstGapAtLeast(next.iova, length);
-      if (bigGap == null) {
-        Area lastArea = areas.lastArea();
-        if (ge(lastArea.last, wl)) {
-          return NO_FIT;
-        }
-        pos = lastArea.last + 1;
-        next = null;
-      } else {
-        pos = bigGap.iova - bigGap.gapBefore;
-        if (gt(pos, wl)) {
-          return NO_FIT;
-        }
-        next = bigGap;
-      }
-    }
+    return allocator.allocate(length, hint, align, allowed);
   }
 
   /** Fixed-IOVA validation (§4.4), after the length-alignment check. */
@@ -573,7 +464,7 @@ final class IoPagetable {
     List<Domain> target = List.of(d);
     List<Area> done = new ArrayList<>();
     try {
-      for (Area a = areas.first(); a != null; a = areas.next(a)) {
+      for (Area a : areas) {
         if (!a.isPopulated()) {
           continue;
         }
@@ -602,7 +493,7 @@ final class IoPagetable {
     }
     boolean last = domains.isEmpty();
     List<Domain> from = List.of(d);
-    for (Area a = areas.first(); a != null; a = areas.next(a)) {
+    for (Area a : areas) {
       if (a.isPopulated()) {
         unfill(a, from, last);
       }
@@ -624,17 +515,14 @@ final class IoPagetable {
     }
     long last = iova + length - 1;
     List<Slice> out = new ArrayList<>(1);
-    Area a = areas.find(iova);
     long pos = iova;
-    while (a != null && a.isPopulated()) {
+    for (Area a : areas.contiguous(iova, last)) {
       long sliceLast = Unsigned.min(a.last, last);
       out.add(new Slice(a.pages, a.pagesOffset + (pos - a.iova), sliceLast - pos + 1));
       if (ge(a.last, last)) {
         return out;
       }
       pos = a.last + 1;
-      Area n = areas.next(a);
-      a = n != null && n.iova == pos ? n : null;
     }
     throw ErrnoException.of(ENOENT,
         "[" + hex(iova) + ", " + hex(last) + "] is not completely mapped");
@@ -750,33 +638,27 @@ final class IoPagetable {
    */
   private String checkDomains() {
     for (Domain d : domains) {
-      long[] mapped = {0};
-      String[] bad = {null};
-      areas.forEach(a -> {
-        if (bad[0] != null || !a.isPopulated()) {
-          return;
+      long mapped = 0;
+      for (Area a : areas) {
+        if (!a.isPopulated()) {
+          continue;
         }
         long pa = physicalAddress(a);
         long step = d.minPageSize();
         for (long off = 0; off < a.length(); off += step) {
           if (d.translate(a.iova + off) != pa + off || d.protection(a.iova + off) != a.prot()) {
-            bad[0] = "domain does not map " + a + " at offset " + hex(off);
-            return;
+            return "domain does not map " + a + " at offset " + hex(off);
           }
         }
-        mapped[0] += a.length() / step;
+        mapped += a.length() / step;
         for (long p = firstPage(a); p <= lastPage(a); p++) {
           if (a.pages.pinUsers(p) == 0) {
-            bad[0] = "page " + p + " of " + a + " is not pinned";
-            return;
+            return "page " + p + " of " + a + " is not pinned";
           }
         }
-      });
-      if (bad[0] != null) {
-        return bad[0];
       }
-      if (d instanceof MockDomain && d.entryCount() != mapped[0]) {
-        return "domain holds " + d.entryCount() + " entries but the areas need " + mapped[0];
+      if (d instanceof MockDomain && d.entryCount() != mapped) {
+        return "domain holds " + d.entryCount() + " entries but the areas need " + mapped;
       }
     }
     return null;
@@ -787,32 +669,27 @@ final class IoPagetable {
    * pin range is still mapped contiguously.
    */
   private String checkAccessCounts() {
-    java.util.IdentityHashMap<Area, Long> expected = new java.util.IdentityHashMap<>();
+    IdentityHashMap<Area, Long> expected = new IdentityHashMap<>();
     for (Access access : accesses()) {
       for (var pin : access.pinsIn(this).entrySet()) {
         long last = pin.getKey().iova() + pin.getKey().length() - 1;
-        Area a = areas.find(pin.getKey().iova());
-        while (true) {
-          if (a == null || !a.isPopulated()) {
-            return "access pin " + pin.getKey() + " is not mapped contiguously";
-          }
+        boolean covered = false;
+        for (Area a : areas.contiguous(pin.getKey().iova(), last)) {
           expected.merge(a, pin.getValue(), Long::sum);
-          if (ge(a.last, last)) {
-            break;
-          }
-          Area n = areas.next(a);
-          a = n != null && n.iova == a.last + 1 ? n : null;
+          covered = ge(a.last, last);
+        }
+        if (!covered) {
+          return "access pin " + pin.getKey() + " is not mapped contiguously";
         }
       }
     }
-    String[] bad = {null};
-    areas.forEach(a -> {
-      if (bad[0] == null && a.accessCount != expected.getOrDefault(a, 0L)) {
-        bad[0] = a + " has access count " + a.accessCount + " but "
+    for (Area a : areas) {
+      if (a.accessCount != expected.getOrDefault(a, 0L)) {
+        return a + " has access count " + a.accessCount + " but "
             + expected.getOrDefault(a, 0L) + " access pins";
       }
-    });
-    return bad[0];
+    }
+    return null;
   }
 
   // ---- invariants --------------------------------------------------------------------------
@@ -829,14 +706,10 @@ final class IoPagetable {
     if (!areasConformTo(align)) {
       return "an area does not conform to align " + hex(align);
     }
-    String[] bad = {null};
-    areas.forEach(a -> {
-      if (bad[0] == null && reserved.intersects(a.iova, a.last)) {
-        bad[0] = a + " intersects a reserved range";
+    for (Area a : areas) {
+      if (reserved.intersects(a.iova, a.last)) {
+        return a + " intersects a reserved range";
       }
-    });
-    if (bad[0] != null) {
-      return bad[0];
     }
     String domainProblem = checkDomains();
     if (domainProblem != null) {

@@ -1,5 +1,6 @@
 package org.iommufd4j.engine;
 
+import static org.iommufd4j.Errno.EFAULT;
 import static org.iommufd4j.Errno.EINVAL;
 import static org.iommufd4j.Errno.ENOENT;
 import static org.iommufd4j.Errno.EOPNOTSUPP;
@@ -12,13 +13,15 @@ import static org.iommufd4j.engine.Unsigned.lt;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.IntPredicate;
 import org.iommufd4j.IovaRanges;
 
 /**
- * The IOAS ioctls (spec §3): every check in the order Linux 6.12 makes it, then the change on the
- * {@link IoPagetable}. Both front doors (byte ABI and typed API) end here.
+ * The IOAS family (spec §3, the kernel's {@code ioas.c}): IOAS_ALLOC, IOVA_RANGES, ALLOW_IOVAS,
+ * MAP, COPY, UNMAP and the HUGE_PAGES option, every check in the order Linux 6.12 makes it, then
+ * the change on the {@link IoPagetable}. Both front doors (byte ABI and typed API) end here.
  */
-final class IoasCommands {
+public final class IoasCommands {
   static final int MAP_FIXED_IOVA = 1;
   static final int MAP_WRITEABLE = 1 << 1;
   static final int MAP_READABLE = 1 << 2;
@@ -35,8 +38,31 @@ final class IoasCommands {
     this.ctx = ctx;
   }
 
-  /** §3.2. */
-  IovaRanges iovaRanges(int ioasId, int reserved) {
+  /**
+   * {@code IOMMU_IOAS_ALLOC} (§3.1). {@code respond} writes the id to the caller and returns false
+   * if that faulted; the IOAS is then destroyed again and the call fails with EFAULT.
+   */
+  public int alloc(int flags, IntPredicate respond) {
+    if (flags != 0) {
+      throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags));
+    }
+    IoasObject ioas = new IoasObject(ctx.host);
+    ctx.table.reserve(ioas);
+    if (!respond.test(ioas.id)) {
+      ctx.table.abort(ioas);
+      throw ErrnoException.of(EFAULT, "cannot write out_ioas_id");
+    }
+    ctx.table.publish(ioas);
+    return ioas.id;
+  }
+
+  /** The IOAS {@code id}, for typed handles; ENOENT if there is none. */
+  public IoasObject lookup(int id) {
+    return ctx.ioas(id);
+  }
+
+  /** {@code IOMMU_IOAS_IOVA_RANGES} (§3.2). */
+  public IovaRanges iovaRanges(int ioasId, int reserved) {
     if (reserved != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + reserved);
     }
@@ -49,8 +75,8 @@ final class IoasCommands {
     }
   }
 
-  /** §3.3. */
-  void allowIovas(int ioasId, int reserved, int count, RangeReader reader) {
+  /** {@code IOMMU_IOAS_ALLOW_IOVAS} (§3.3). */
+  public void allowIovas(int ioasId, int reserved, int count, RangeReader reader) {
     if (reserved != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + reserved);
     }
@@ -106,8 +132,8 @@ final class IoasCommands {
         | ((flags & MAP_WRITEABLE) != 0 ? Area.PROT_WRITE : 0);
   }
 
-  /** §3.4; returns the IOVA used. */
-  long map(Caller caller, MapRequest r) {
+  /** {@code IOMMU_IOAS_MAP} (§3.4); returns the IOVA used. */
+  public long map(Caller caller, MapRequest r) {
     int flags = r.flags();
     if ((flags & ~MAP_FLAGS) != 0 || r.reserved() != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags) + " __reserved=" + r.reserved());
@@ -171,8 +197,8 @@ final class IoasCommands {
     return iova;
   }
 
-  /** §3.6; returns the destination IOVA used. */
-  long copy(Caller caller, CopyRequest r) {
+  /** {@code IOMMU_IOAS_COPY} (§3.6); returns the destination IOVA used. */
+  public long copy(Caller caller, CopyRequest r) {
     int flags = r.flags();
     long srcIova = r.srcIova();
     if (ctx.testAbi() && (flags & MOCK_FLAGS_ACCESS_SYZ) != 0) {
@@ -224,8 +250,8 @@ final class IoasCommands {
     }
   }
 
-  /** §3.7; returns the bytes unmapped. */
-  long unmap(int ioasId, long iova, long length) {
+  /** {@code IOMMU_IOAS_UNMAP} (§3.7); returns the bytes unmapped. */
+  public long unmap(int ioasId, long iova, long length) {
     IoasObject ioas = ctx.ioas(ioasId);
     boolean all = iova == 0 && length == U64_MAX;
     if (!all) {

@@ -1,6 +1,9 @@
 package org.iommufd4j.engine;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
+import org.iommufd4j.Errno;
 
 /**
  * An IOAS (spec §3): its {@link IoPagetable} behind a lock of its own, so that commands on
@@ -9,7 +12,7 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class IoasObject extends IommufdObject {
   final IoPagetable iopt;
   /** Paging HWPTs built on this IOAS, in creation order (§2.7); guarded by {@link #lock}. */
-  final java.util.ArrayList<HwPagetable> hwpts = new java.util.ArrayList<>();
+  final ArrayList<HwPagetable> hwpts = new ArrayList<>();
   final ReentrantLock lock = new ReentrantLock();
   /** Set under {@link #lock} once DESTROY or close took the IOAS out of the table. */
   private volatile boolean destroyed;
@@ -25,7 +28,7 @@ public final class IoasObject extends IommufdObject {
    * drops its IOVA lock: the callbacks unpin through this IOAS, possibly from other threads.
    */
   private void notifyAccessesUnlocked(long iova, long last) {
-    java.util.List<Access> accesses = iopt.accesses();
+    List<Access> accesses = iopt.accesses();
     int holds = lock.getHoldCount();
     for (int i = 0; i < holds; i++) {
       lock.unlock();
@@ -51,7 +54,7 @@ public final class IoasObject extends IommufdObject {
     lock.lock();
     if (destroyed) {
       lock.unlock();
-      throw ErrnoException.of(org.iommufd4j.Errno.ENOENT, "ioas " + id + " was destroyed");
+      throw ErrnoException.of(Errno.ENOENT, "ioas " + id + " was destroyed");
     }
   }
 

@@ -1,21 +1,31 @@
 package org.iommufd4j.engine;
 
+import java.util.concurrent.locks.ReentrantLock;
+
 /**
  * The SELFTEST object of a mock device (spec §6.3.1, {@code out_stdev_id}): nobody else
  * references it, so DESTROY always succeeds and detaches, unbinds and removes the device.
  */
 final class MockDeviceObject extends IommufdObject {
-  final Context ctx;
+  private final ObjectTable table;
+  private final ReentrantLock attachLock;
   final Device device;
 
-  MockDeviceObject(Context ctx, Device device) {
+  MockDeviceObject(ObjectTable table, ReentrantLock attachLock, Device device) {
     super(ObjectType.SELFTEST);
-    this.ctx = ctx;
+    this.table = table;
+    this.attachLock = attachLock;
     this.device = device;
   }
 
   @Override
   void destroy() {
-    ctx.selftest().destroyDevice(this);
+    attachLock.lock();
+    try {
+      device.detach();
+      table.removeOwned(device);
+    } finally {
+      attachLock.unlock();
+    }
   }
 }

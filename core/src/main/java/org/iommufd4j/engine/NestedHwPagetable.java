@@ -5,12 +5,12 @@ package org.iommufd4j.engine;
  * NEST_PARENT, on which it holds a reference. Devices attach to it as to a paging HWPT; their
  * reserved regions go to the parent's IOAS.
  */
-final class NestedHwPagetable extends Hwpt {
+final class NestedHwPagetable extends HwptObject {
   final HwPagetable parent;
   final MockNestedDomain domain;
 
-  NestedHwPagetable(Context ctx, HwPagetable parent, MockNestedDomain domain) {
-    super(ObjectType.HWPT_NESTED, ctx);
+  NestedHwPagetable(ObjectTable table, HwPagetable parent, MockNestedDomain domain) {
+    super(ObjectType.HWPT_NESTED, table);
     this.parent = parent;
     this.domain = domain;
   }
@@ -23,6 +23,6 @@ final class NestedHwPagetable extends Hwpt {
   @Override
   void destroy() {
     releaseFault();
-    ctx.table.removeUser(parent);
+    table.removeUser(parent);
   }
 }

@@ -2,6 +2,7 @@ package org.iommufd4j.engine;
 
 import java.util.HashMap;
 import java.util.Map;
+import org.iommufd4j.Errno;
 
 /**
  * The memory behind one MAP (spec §4.1 "page source"): a run of 4 KiB pages of the owner's address
@@ -81,7 +82,7 @@ final class PageSource {
         long n = newly[2 * i + 1] - a + 1;
         FaultInjection.check(FaultInjection.Site.PIN);
         if (!owner.memory().isPinnable(address(a << PAGE_SHIFT), n << PAGE_SHIFT, writable)) {
-          throw ErrnoException.of(org.iommufd4j.Errno.EFAULT, "cannot pin user memory at 0x"
+          throw ErrnoException.of(Errno.EFAULT, "cannot pin user memory at 0x"
               + Long.toHexString(address(a << PAGE_SHIFT)) + " (" + n + " pages)");
         }
         pages += n;

@@ -1,5 +1,7 @@
 package org.iommufd4j.engine;
 
+import java.util.Arrays;
+
 /**
  * A VT-d-like domain (spec §4.8 "superpages when the backing and alignment allow"): a 4-level
  * radix IO page table of 512-entry tables covering a 48-bit IOVA space, with 4 KiB leaves and 2 MiB
@@ -40,7 +42,7 @@ final class RadixDomain extends Domain {
 
   private int newTable() {
     if (tableCount == tables.length) {
-      tables = java.util.Arrays.copyOf(tables, tables.length * 2);
+      tables = Arrays.copyOf(tables, tables.length * 2);
     }
     tables[tableCount] = new long[1 << BITS];
     return tableCount++;

@@ -57,17 +57,22 @@ final class ReservedRanges {
     ranges.removeIf(r -> r.owner == owner);
   }
 
-  /** Receives the holes of a walk, in ascending order; returns true to stop the walk. */
+  /** What a {@link HoleVisitor} returns to see the next hole. */
+  static final long CONTINUE = 1;
+
+  /** Receives the holes of a walk, in ascending order. */
   @FunctionalInterface
   interface HoleVisitor {
-    boolean visit(long start, long last);
+    /** A result that ends the walk, or {@link #CONTINUE}. */
+    long visit(long start, long last);
   }
 
   /**
    * Walks the holes of the union of the reserved ranges over {@code [first, last]} in ascending
-   * order (spec §4.2); stops early when the visitor returns true, and then returns true.
+   * order (spec §4.2) until the visitor returns something other than {@link #CONTINUE}; returns
+   * that, or {@link #CONTINUE} when every hole was visited.
    */
-  boolean holes(long first, long last, HoleVisitor visitor) {
+  long holes(long first, long last, HoleVisitor visitor) {
     long pos = first; // next address not yet known to be covered
     for (Range r : ranges) {
       if (lt(r.last, pos)) {
@@ -76,11 +81,14 @@ final class ReservedRanges {
       if (gt(r.start, last)) {
         break;
       }
-      if (gt(r.start, pos) && visitor.visit(pos, r.start - 1)) {
-        return true;
+      if (gt(r.start, pos)) {
+        long result = visitor.visit(pos, r.start - 1);
+        if (result != CONTINUE) {
+          return result;
+        }
       }
       if (!lt(r.last, last)) {
-        return false;
+        return CONTINUE;
       }
       pos = r.last + 1;
     }

@@ -9,7 +9,6 @@ import static org.iommufd4j.engine.Unsigned.hex;
 
 import java.lang.foreign.MemorySegment;
 import java.util.List;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The ops of {@code IOMMU_TEST_CMD} (spec §6.4) that drive the mock driver: reserved ranges, mock
@@ -32,8 +31,6 @@ public final class Selftest {
   private static final long PAGE_SIZE = PageSource.PAGE_SIZE;
 
   private final Context ctx;
-  /** Serializes device attach, replace and detach in this context. */
-  final ReentrantLock attachLock = new ReentrantLock();
   private final AccessTestCommands accesses;
 
   Selftest(Context ctx) {
@@ -74,10 +71,10 @@ public final class Selftest {
 
   /** MOCK_DOMAIN and MOCK_DOMAIN_FLAGS (§6.4.2): a new mock device attached to {@code id}. */
   public MockDomainIds mockDomain(int id, int devFlags, MockDomainResponder respond) {
-    attachLock.lock();
+    ctx.attachLock.lock();
     try {
-      Device device = new Device(ctx, devFlags);
-      MockDeviceObject stdev = new MockDeviceObject(ctx, device);
+      Device device = new Device(ctx.table, ctx.host, devFlags, DomainSpec.SELFTEST_MOCK);
+      MockDeviceObject stdev = new MockDeviceObject(ctx.table, ctx.attachLock, device);
       ctx.table.reserve(stdev);
       int known = KNOWN_DEV_FLAGS | (ctx.selftestCompat() ? Device.MOCK_FLAGS_DEVICE_PASID : 0);
       if ((devFlags & ~known) != 0) {
@@ -92,7 +89,7 @@ public final class Selftest {
         if (target == null) {
           throw ErrnoException.of(ENOENT, "no object with id " + Integer.toUnsignedString(id));
         }
-        Hwpt hwpt = device.attach(target);
+        HwptObject hwpt = device.attach(target);
         ids = new MockDomainIds(stdev.id, hwpt.id, device.id);
         if (!respond.respond(ids)) {
           throw ErrnoException.of(EFAULT, "cannot write the mock domain ids");
@@ -106,13 +103,13 @@ public final class Selftest {
       ctx.table.publish(stdev);
       return ids;
     } finally {
-      attachLock.unlock();
+      ctx.attachLock.unlock();
     }
   }
 
   /** MOCK_DOMAIN_REPLACE (§6.4.10); returns the id of the HWPT now attached. */
   public int mockDomainReplace(int stdevId, int ptId) {
-    attachLock.lock();
+    ctx.attachLock.lock();
     try {
       MockDeviceObject stdev = (MockDeviceObject) ctx.table.get(stdevId, ObjectType.SELFTEST);
       IommufdObject target = ctx.table.find(ptId);
@@ -121,18 +118,7 @@ public final class Selftest {
       }
       return stdev.device.replace(target).id;
     } finally {
-      attachLock.unlock();
-    }
-  }
-
-  /** Detaches and unbinds a mock device whose SELFTEST object was destroyed. */
-  void destroyDevice(MockDeviceObject stdev) {
-    attachLock.lock();
-    try {
-      stdev.device.detach();
-      ctx.table.removeOwned(stdev.device);
-    } finally {
-      attachLock.unlock();
+      ctx.attachLock.unlock();
     }
   }
 
@@ -236,9 +222,9 @@ public final class Selftest {
       throw ErrnoException.of(EINVAL, "device " + devId + " is not a mock device");
     }
     int flags = FaultObject.FLAG_LAST_PAGE | (pasid != 0 ? FaultObject.FLAG_PASID_VALID : 0);
-    attachLock.lock();
+    ctx.attachLock.lock();
     try {
-      Hwpt hwpt = device.attached;
+      HwptObject hwpt = device.attached;
       // With a PASID only a nested attachment takes it: the mock keeps PASID tables in user space.
       if (hwpt == null || hwpt.fault == null
           || (pasid != 0 && !(hwpt instanceof NestedHwPagetable))) {
@@ -247,7 +233,7 @@ public final class Selftest {
       hwpt.fault.report(new FaultObject.Group(device,
           List.of(new FaultObject.PageFault(flags, pasid, grpid, perm, addr))));
     } finally {
-      attachLock.unlock();
+      ctx.attachLock.unlock();
     }
   }
 

@@ -45,11 +45,11 @@ final class SnapshotWalker {
   }
 
   static Snapshot take(Context ctx) {
-    ctx.selftest().attachLock.lock();
+    ctx.attachLock.lock();
     try {
       return new SnapshotWalker(ctx).walk();
     } finally {
-      ctx.selftest().attachLock.unlock();
+      ctx.attachLock.unlock();
     }
   }
 
@@ -62,7 +62,7 @@ final class SnapshotWalker {
       }
     }
     // Devices first (the attach lock keeps them still), so HWPTs can list theirs.
-    Map<Hwpt, List<Integer>> devicesOf = new IdentityHashMap<>();
+    Map<HwptObject, List<Integer>> devicesOf = new IdentityHashMap<>();
     List<DeviceState> devices = new ArrayList<>();
     for (IommufdObject o : all) {
       if (o instanceof Device d) {
@@ -101,7 +101,7 @@ final class SnapshotWalker {
 
   // ---- IOAS -------------------------------------------------------------------------------------
 
-  private IoasState ioas(IoasObject ioas, Map<Hwpt, List<Integer>> devicesOf) {
+  private IoasState ioas(IoasObject ioas, Map<HwptObject, List<Integer>> devicesOf) {
     ioas.lock.lock();
     try {
       IoPagetable iopt = ioas.iopt;
@@ -120,7 +120,9 @@ final class SnapshotWalker {
         reserved.add(reserved(r, hwptOf));
       }
       List<AreaState> areas = new ArrayList<>(iopt.areas.size());
-      iopt.areas.forEach(a -> areas.add(area(a)));
+      for (Area a : iopt.areas) {
+        areas.add(area(a));
+      }
       List<Integer> accessIds = new ArrayList<>();
       for (Access a : iopt.accesses()) {
         accessIds.add(a.id);
@@ -178,7 +180,7 @@ final class SnapshotWalker {
   // ---- HWPTs and devices ------------------------------------------------------------------------
 
   /** A paging HWPT not seen under its IOAS's lock (its IOAS is not published): lock it now. */
-  private HwptState pagingLocked(HwPagetable h, Map<Hwpt, List<Integer>> devicesOf) {
+  private HwptState pagingLocked(HwPagetable h, Map<HwptObject, List<Integer>> devicesOf) {
     h.ioas.lock.lock();
     try {
       return paging(h, devicesOf);
@@ -187,7 +189,7 @@ final class SnapshotWalker {
     }
   }
 
-  private static HwptState paging(HwPagetable h, Map<Hwpt, List<Integer>> devicesOf) {
+  private static HwptState paging(HwPagetable h, Map<HwptObject, List<Integer>> devicesOf) {
     Domain d = h.domain;
     return new HwptState(h.id, Snapshot.ObjectType.HWPT_PAGING, h.auto, h.nestParent, h.ioas.id,
         0, model(d.spec), new IovaRange(d.apertureStart, d.apertureLast), d.pageSizes,
@@ -195,13 +197,13 @@ final class SnapshotWalker {
         devicesOf.getOrDefault(h, List.of()));
   }
 
-  private static HwptState nested(NestedHwPagetable n, Map<Hwpt, List<Integer>> devicesOf) {
+  private static HwptState nested(NestedHwPagetable n, Map<HwptObject, List<Integer>> devicesOf) {
     return new HwptState(n.id, Snapshot.ObjectType.HWPT_NESTED, false, false, n.parent.ioas.id,
         n.parent.id, "selftest-mock-nested", null, 0, 0, false, false, faultId(n),
         devicesOf.getOrDefault(n, List.of()));
   }
 
-  private static int faultId(Hwpt h) {
+  private static int faultId(HwptObject h) {
     FaultObject f = h.fault;
     return f == null ? 0 : f.id;
   }

@@ -2,6 +2,7 @@ package org.iommufd4j.engine;
 
 import static org.iommufd4j.Errno.EINVAL;
 import static org.iommufd4j.Errno.ENODEV;
+import static org.iommufd4j.Errno.EOPNOTSUPP;
 import static org.iommufd4j.Errno.EOVERFLOW;
 import static org.iommufd4j.engine.Unsigned.U64_MAX;
 import static org.iommufd4j.engine.Unsigned.hex;
@@ -11,9 +12,10 @@ import org.iommufd4j.Errno;
 import org.iommufd4j.IovaRange;
 
 /**
- * The VFIO type-1 container commands that an iommufd context answers for old VFIO users (spec
- * §7.7), on the compat IOAS chosen with {@code IOMMU_VFIO_IOAS} (§3.10). "No compat IOAS" (none
- * set, or it was destroyed) is ENODEV everywhere.
+ * The VFIO compatibility family (the kernel's {@code vfio_compat.c}): {@code IOMMU_VFIO_IOAS}
+ * (§3.10), which chooses the compat IOAS, and the VFIO type-1 container commands that an iommufd
+ * context answers for old VFIO users on it (§7.7). "No compat IOAS" (none set, or it was
+ * destroyed) is ENODEV everywhere.
  *
  * <p>Every change goes through the IOAS engine paths: MAP_DMA is MAP steps 5-9 with a fixed IOVA
  * ({@link IoasCommands#userSlices}, {@link IoasCommands#place}), SET_IOMMU(TYPE1) is OPTION
@@ -42,17 +44,59 @@ public final class VfioCompat {
 
   private static final long PAGE_SIZE = PageSource.PAGE_SIZE;
 
-  private final Context ctx;
   private final IoasCommands ioasCommands;
+  /** The IOAS the VFIO compatibility commands use, or null; guarded by {@code this}. */
+  private IoasObject compatIoas;
 
-  VfioCompat(Context ctx, IoasCommands ioasCommands) {
-    this.ctx = ctx;
+  VfioCompat(IoasCommands ioasCommands) {
     this.ioasCommands = ioasCommands;
+  }
+
+  /** {@code IOMMU_VFIO_IOAS} (§3.10); returns the compat IOAS id for GET, else 0. */
+  public int vfioIoas(int op, int reserved, int ioasId) {
+    if (reserved != 0) {
+      throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + reserved);
+    }
+    switch (op) {
+      case Context.VFIO_IOAS_GET:
+        return compatIoas().id;
+      case Context.VFIO_IOAS_SET:
+        IoasObject ioas = ioasCommands.lookup(ioasId);
+        synchronized (this) {
+          compatIoas = ioas;
+        }
+        return 0;
+      case Context.VFIO_IOAS_CLEAR:
+        clearCompatIoas();
+        return 0;
+      default:
+        throw ErrnoException.of(EOPNOTSUPP, "op=" + op);
+    }
+  }
+
+  /** The compat IOAS (§7.7): ENODEV if none is set (or it was destroyed). */
+  private synchronized IoasObject compatIoas() {
+    if (compatIoas == null) {
+      throw ErrnoException.of(ENODEV, "no VFIO compatibility IOAS");
+    }
+    return compatIoas;
+  }
+
+  /** The descriptor was closed, or VFIO_IOAS CLEAR: no compat IOAS any more. */
+  synchronized void clearCompatIoas() {
+    compatIoas = null;
+  }
+
+  /** {@code destroyed} left the object table: if it was the compat IOAS, there is none now. */
+  synchronized void forget(IommufdObject destroyed) {
+    if (compatIoas == destroyed) {
+      compatIoas = null;
+    }
   }
 
   /** The compat IOAS, locked; ENODEV if there is none or it was destroyed meanwhile. */
   private IoasObject lockCompat() {
-    IoasObject ioas = ctx.compatIoas();
+    IoasObject ioas = compatIoas();
     lockCompat(ioas);
     return ioas;
   }
@@ -154,7 +198,7 @@ public final class VfioCompat {
     if ((flags & ~(DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE)) != 0) {
       throw ErrnoException.of(EINVAL, "flags=" + hex(flags));
     }
-    IoasObject ioas = ctx.compatIoas();
+    IoasObject ioas = compatIoas();
     boolean write = (flags & DMA_MAP_FLAG_WRITE) != 0;
     int mapFlags = IoasCommands.MAP_FIXED_IOVA
         | ((flags & DMA_MAP_FLAG_READ) != 0 ? IoasCommands.MAP_READABLE : 0)

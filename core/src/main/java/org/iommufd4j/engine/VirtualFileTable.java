@@ -1,5 +1,6 @@
 package org.iommufd4j.engine;
 
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -12,7 +13,7 @@ public final class VirtualFileTable implements FileTable {
   public static final int FIRST_FD = 1_000_000;
 
   private final Map<Integer, EmulatedFile> files = new HashMap<>();
-  private final java.util.BitSet used = new java.util.BitSet();
+  private final BitSet used = new BitSet();
 
   @Override
   public synchronized int reserve() {

@@ -5,7 +5,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.iommufd4j.uapi.Command;
@@ -211,7 +213,7 @@ final class CallGenerator {
           ranges.set(JAVA_LONG_UNALIGNED, 16L * i + 8, rnd.nextBoolean() ? start + length() - 1
               : interesting());
         }
-        extra.add(new FuzzCall.Write(array, ranges.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)));
+        extra.add(new FuzzCall.Write(array, ranges.toArray(ValueLayout.JAVA_BYTE)));
       }
       case IOMMU_OPTION -> {
         s.set(JAVA_INT_UNALIGNED, IommuOption.OPTION_ID, rnd.nextInt(3));
@@ -317,12 +319,12 @@ final class CallGenerator {
       case 3 -> arg = FuzzWorld.READONLY; // readable, respond faults
       default -> arg = FuzzWorld.ARGS + 8L * rnd.nextInt(64);
     }
-    byte[] bytes = s.asSlice(0, len).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+    byte[] bytes = s.asSlice(0, len).toArray(ValueLayout.JAVA_BYTE);
     List<FuzzCall.Write> writes = new ArrayList<>();
     long room = arg >= FuzzWorld.ARGS && arg < FuzzWorld.ARGS + FuzzWorld.ARGS_SIZE
         ? FuzzWorld.ARGS + FuzzWorld.ARGS_SIZE - arg : 0;
     if (room > 0) {
-      writes.add(new FuzzCall.Write(arg, java.util.Arrays.copyOf(bytes, (int) Math.min(room,
+      writes.add(new FuzzCall.Write(arg, Arrays.copyOf(bytes, (int) Math.min(room,
           bytes.length))));
     }
     writes.addAll(extra);

@@ -1,6 +1,7 @@
 package org.iommufd4j.inspect;
 
 import java.math.BigInteger;
+import java.util.Locale;
 import org.iommufd4j.IovaRange;
 
 /** Number formats shared by the renderings: hex addresses, byte sizes, page-size bitmaps. */
@@ -46,7 +47,7 @@ final class Format {
     }
     double v = bytes.doubleValue() / Math.pow(2, 10 * unit);
     String digits = v < 10 ? "%.2f" : v < 100 ? "%.1f" : "%.0f"; // three significant digits
-    return String.format(java.util.Locale.ROOT, "~" + digits + " %s", v, UNITS[unit]);
+    return String.format(Locale.ROOT, "~" + digits + " %s", v, UNITS[unit]);
   }
 
   static String size(long start, long last) {

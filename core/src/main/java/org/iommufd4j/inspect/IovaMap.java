@@ -39,8 +39,9 @@ record IovaMap(List<Item> apertures, List<Item> reserved, List<Item> allowed, Li
   static IovaMap of(IoasState ioas, List<HwptState> hwpts) {
     List<Item> reserved = reserved(ioas);
     List<Item> areas = areas(ioas);
-    return new IovaMap(apertures(ioas, hwpts), reserved, allowed(ioas), areas,
-        holes(areas, reserved));
+    List<Item> allowed = allowed(ioas);
+    return new IovaMap(apertures(ioas, hwpts), reserved, allowed, areas,
+        holes(areas, reserved, allowed));
   }
 
   private static List<Item> apertures(IoasState ioas, List<HwptState> hwpts) {
@@ -109,25 +110,38 @@ record IovaMap(List<Item> apertures, List<Item> reserved, List<Item> allowed, Li
     return out;
   }
 
-  /** The free IOVA: neither an area nor reserved. */
-  private static List<Item> holes(List<Item> areas, List<Item> reserved) {
+  /**
+   * The free IOVA: inside the allowed ranges (all of the space when ALLOW_IOVAS set none), and
+   * neither an area nor reserved.
+   */
+  private static List<Item> holes(List<Item> areas, List<Item> reserved, List<Item> allowed) {
     List<Item> used = new ArrayList<>(areas);
     used.addAll(reserved);
     used.sort((a, b) -> Long.compareUnsigned(a.start, b.start));
-    List<Item> out = new ArrayList<>();
-    BigInteger next = BigInteger.ZERO; // first address not known to be used
-    for (Item u : used) {
-      BigInteger s = Format.unsigned(u.start);
-      if (s.compareTo(next) > 0) {
-        out.add(hole(next, s.subtract(BigInteger.ONE)));
-      }
-      BigInteger after = Format.unsigned(u.last).add(BigInteger.ONE);
-      if (after.compareTo(next) > 0) {
-        next = after;
-      }
+    List<BigInteger[]> space = new ArrayList<>();
+    if (allowed.isEmpty()) {
+      space.add(new BigInteger[] {BigInteger.ZERO, Format.TWO_64.subtract(BigInteger.ONE)});
     }
-    if (next.compareTo(Format.TWO_64) < 0) {
-      out.add(hole(next, Format.TWO_64.subtract(BigInteger.ONE)));
+    for (Item a : allowed) {
+      space.add(new BigInteger[] {Format.unsigned(a.start), Format.unsigned(a.last)});
+    }
+    List<Item> out = new ArrayList<>();
+    for (BigInteger[] range : space) {
+      BigInteger next = range[0]; // first address of the range not known to be used
+      for (Item u : used) {
+        BigInteger s = Format.unsigned(u.start).max(range[0]);
+        BigInteger last = Format.unsigned(u.last).min(range[1]);
+        if (s.compareTo(last) > 0) {
+          continue; // outside this range
+        }
+        if (s.compareTo(next) > 0) {
+          out.add(hole(next, s.subtract(BigInteger.ONE)));
+        }
+        next = next.max(last.add(BigInteger.ONE));
+      }
+      if (next.compareTo(range[1]) <= 0) {
+        out.add(hole(next, range[1]));
+      }
     }
     return out;
   }

@@ -31,6 +31,8 @@ final class SvgRenderer {
   private static final double LANE_GAP = 10;
   private static final double CHAR = 6.7; // advance of an 11 px monospace glyph
   private static final double KEY_LINE = 16;
+  private static final double TICK_CHAR = 6.1; // advance of a 10 px monospace glyph
+  private static final double TICK_ROW = 13;
   private static final String FONT = "DejaVu Sans Mono, Menlo, Consolas, monospace";
 
   private final Snapshot snapshot;
@@ -121,32 +123,56 @@ final class SvgRenderer {
   private void header(StringBuilder svg) {
     int areas = snapshot.ioases().stream().mapToInt(i -> i.areas().size()).sum();
     text(svg, 16, 24, "h1", "iommufd4j inspect: IOVA spaces");
-    text(svg, 16, 42, "sub", snapshot.ioases().size() + " IOAS, " + areas + " areas, "
-        + snapshot.hwpts().size() + " HWPTs, " + snapshot.devices().size()
-        + (snapshot.devices().size() == 1 ? " device; " : " devices; ")
-        + "host: " + snapshot.host().pinnedFrames() + " frame pins, "
-        + snapshot.host().chargedPages() + " pages charged. Widths are not to scale: every "
+    text(svg, 16, 42, "sub", snapshot.ioases().size() + " IOAS, " + count(areas, "area") + ", "
+        + count(snapshot.hwpts().size(), "HWPT") + ", "
+        + count(snapshot.devices().size(), "device") + "; host: "
+        + count(snapshot.host().pinnedFrames(), "frame pin") + ", "
+        + count(snapshot.host().chargedPages(), "page") + " charged. Widths are not to scale: every "
         + "range is at least " + (int) IovaAxis.MIN_WIDTH + " px and grows with log(size).");
     String[][] legend = {
         {"area-rw", "area rw"}, {"area-r", "area r"}, {"area-w", "area w"},
+        {"area-none", "area (no access)"}, {"area-group", "consecutive areas"},
+        {"area-rw unpopulated", "unpopulated"}, {"area-rw prevent-access", "waits for accesses"},
         {"hole", "hole (free)"}, {"reserved-domain", "reserved: domain"},
         {"reserved-device", "reserved: device"}, {"reserved-test", "reserved: test"},
         {"allowed", "allowed"}, {"aperture", "aperture"}};
     double x = 16;
     svg.append("<g class=\"legend\">\n");
     for (String[] l : legend) {
+      if (!uses(l[0])) {
+        continue; // the key explains only what the picture shows
+      }
       svg.append("<g class=\"item ").append(l[0]).append("\"><rect x=\"").append(num(x))
           .append("\" y=\"52\" width=\"18\" height=\"12\"/></g>");
       text(svg, x + 22, 62, "sub", l[1]);
       x += 34 + l[1].length() * CHAR;
     }
-    svg.append("<g class=\"break\"><rect x=\"").append(num(x)).append("\" y=\"50\" width=\"14\""
-        + " height=\"16\"/>");
-    zigzag(svg, x + 2, 50, 66);
-    zigzag(svg, x + 12, 50, 66);
-    svg.append("</g>");
-    text(svg, x + 20, 62, "sub", "cut-out empty stretch");
+    if (body.indexOf("<g class=\"break\"") >= 0) {
+      svg.append("<g class=\"break\"><rect x=\"").append(num(x)).append("\" y=\"50\" "
+          + "width=\"14\" height=\"16\"/>");
+      zigzag(svg, x + 2, 50, 66);
+      zigzag(svg, x + 12, 50, 66);
+      svg.append("</g>");
+      text(svg, x + 20, 62, "sub", "cut-out empty stretch");
+      x += 20 + 21 * CHAR;
+    }
+    maxWidth = Math.max(maxWidth, x + RIGHT);
     svg.append("</g>\n");
+  }
+
+  /** Whether a drawn range has the legend entry's classes (a modifier such as unpopulated too). */
+  private boolean uses(String css) {
+    String[] classes = css.split(" ");
+    String wanted = classes[classes.length - 1];
+    for (int at = body.indexOf("<g class=\"item "); at >= 0;
+        at = body.indexOf("<g class=\"item ", at + 1)) {
+      int from = at + "<g class=\"item ".length();
+      List<String> has = List.of(body.substring(from, body.indexOf("\"", from)).split(" "));
+      if (has.contains(wanted)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   // ---- one IOAS -------------------------------------------------------------------------------
@@ -173,9 +199,9 @@ final class SvgRenderer {
     text(g, 16, top, "h2", "IOAS " + ioas.id());
     text(g, 80, top, "sub", "alignment " + hex(ioas.alignment()) + " · huge pages "
         + (ioas.hugePages() ? "on" : "off") + " · domains " + domains(ioas) + " · accesses "
-        + (ioas.accessIds().isEmpty() ? "none" : ioas.accessIds().toString()
-            .replaceAll("[\\[\\]]", "")) + " · "
-        + ioas.areas().size() + (ioas.areas().size() == 1 ? " area" : " areas"));
+        + (ioas.accessIds().isEmpty() ? "none" : String.join(", ", ioas.accessIds().stream()
+            .map(id -> "access " + id).toList())) + " · "
+        + count(ioas.areas().size(), "area"));
 
     double y = top + 14;
     double lanesTop = y;
@@ -355,27 +381,38 @@ final class SvgRenderer {
     g.append("<polyline points=\"").append(pts).append("\"/>");
   }
 
-  /** The axis line, a tick at every cut point and its hex address written downwards. */
+  /**
+   * The axis line and a tick at every cut point with its hex address, written across and centred
+   * under the tick; labels that would collide go on the next row down, joined to their tick.
+   */
   private double ticks(StringBuilder g, IovaAxis axis, double y) {
     g.append("<g class=\"axis\"><line x1=\"").append(num(LEFT)).append("\" y1=\"").append(num(y))
         .append("\" x2=\"").append(num(LEFT + axis.width())).append("\" y2=\"").append(num(y))
         .append("\"/>\n");
-    int longest = 0;
+    List<Double> rowEnds = new ArrayList<>();
     for (IovaAxis.Tick t : axis.ticks()) {
       double x = LEFT + t.x();
       String label = t.iova().equals(Format.TWO_64) ? "2^64" : "0x" + t.iova().toString(16);
-      longest = Math.max(longest, label.length());
+      double w = label.length() * TICK_CHAR;
+      double x0 = Math.max(4, x - w / 2);
+      int row = 0;
+      while (row < rowEnds.size() && rowEnds.get(row) + 6 > x0) {
+        row++;
+      }
+      if (row == rowEnds.size()) {
+        rowEnds.add(0.0);
+      }
+      rowEnds.set(row, x0 + w);
+      double ly = y + 16 + row * TICK_ROW;
       g.append("<line class=\"tick\" data-iova=\"").append(label).append("\" x1=\"")
           .append(num(x)).append("\" y1=\"").append(num(y)).append("\" x2=\"").append(num(x))
-          .append("\" y2=\"").append(num(y + 5)).append("\"/>");
-      double ly = y + 9;
-      g.append("<text class=\"tick-label\" x=\"").append(num(x + 3.5)).append("\" y=\"")
-          .append(num(ly)).append("\" text-anchor=\"end\" transform=\"rotate(-90 ")
-          .append(num(x + 3.5)).append(' ').append(num(ly)).append(")\">").append(label)
-          .append("</text>\n");
+          .append("\" y2=\"").append(num(row == 0 ? y + 5 : ly - 9)).append("\"/>");
+      g.append("<text class=\"tick-label\" x=\"").append(num(x0)).append("\" y=\"")
+          .append(num(ly)).append("\">").append(label).append("</text>\n");
+      maxWidth = Math.max(maxWidth, x0 + w + RIGHT);
     }
     g.append("</g>\n");
-    return y + 12 + longest * 6.1;
+    return y + 16 + (rowEnds.size() - 1) * TICK_ROW + 4;
   }
 
   /** The key: one line per tagged range with its hex bounds, size and details. */
@@ -419,6 +456,10 @@ final class SvgRenderer {
       g.append(" text-anchor=\"").append(anchor).append('"');
     }
     g.append('>').append(esc(s)).append("</text>");
+  }
+
+  private static String count(long n, String noun) {
+    return n + " " + noun + (n == 1 ? "" : "s");
   }
 
   static String esc(String s) {

@@ -10,7 +10,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.TreeMap;
+import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.LongPredicate;
 
 /**
  * A simulated, sparse 64-bit address space of 4 KiB pages, for tests, fuzzing and replay.
@@ -97,7 +99,7 @@ public final class SimulatedMemory implements UserMemory {
    * under {@code held}.
    */
   private boolean access(long address, long length, boolean write,
-      java.util.concurrent.locks.Lock held, Runnable transfer) {
+      Lock held, Runnable transfer) {
     if (length == 0) {
       return true;
     }
@@ -198,7 +200,7 @@ public final class SimulatedMemory implements UserMemory {
    * Unmaps every mapped page whose address {@code keep} refuses (what an exited process leaves:
    * the pages something still pins).
    */
-  public void retainOnly(java.util.function.LongPredicate keep) {
+  public void retainOnly(LongPredicate keep) {
     List<Long> drop = new ArrayList<>();
     lock.readLock().lock();
     try {

@@ -6,8 +6,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuDestroy;
@@ -172,7 +174,7 @@ public final class IovaShadow {
    */
   public synchronized List<Range> ownedBy(int pid, long budget) {
     List<Range> out = new ArrayList<>();
-    java.util.Set<Long> seen = new java.util.HashSet<>();
+    Set<Long> seen = new HashSet<>();
     for (TreeMap<Long, long[]> m : areas.values()) {
       for (long[] a : m.values()) {
         if (a[2] != pid || !seen.add(a[1])) {

@@ -1,11 +1,15 @@
 package org.iommufd4j.trace;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import org.iommufd4j.inspect.Json;
 
 /**
  * What one call did to user memory and descriptors, in order: every range the engine read (with
@@ -32,7 +36,7 @@ public final class MemoryLog {
 
     Map<String, Object> toMap() {
       Map<String, Object> m = new LinkedHashMap<>();
-      m.put("op", kind.name().toLowerCase(java.util.Locale.ROOT));
+      m.put("op", kind.name().toLowerCase(Locale.ROOT));
       switch (kind) {
         case FD, GETFD -> {
           m.put("fd", (long) fd);
@@ -55,7 +59,7 @@ public final class MemoryLog {
     }
 
     static Op fromMap(Map<?, ?> m) {
-      Kind kind = Kind.valueOf(((String) m.get("op")).toUpperCase(java.util.Locale.ROOT));
+      Kind kind = Kind.valueOf(((String) m.get("op")).toUpperCase(Locale.ROOT));
       return switch (kind) {
         case FD, GETFD -> new Op(kind, 0, 0, 0, false, true, null,
             ((Long) m.get("fd")).intValue(), (Long) m.get("file"));
@@ -72,7 +76,7 @@ public final class MemoryLog {
     /** Same operation with the same outcome and bytes. */
     boolean sameAs(Op o) {
       return kind == o.kind && pid == o.pid && address == o.address && length == o.length
-          && write == o.write && ok == o.ok && java.util.Arrays.equals(bytes, o.bytes)
+          && write == o.write && ok == o.ok && Arrays.equals(bytes, o.bytes)
           && fd == o.fd;
     }
 
@@ -107,12 +111,12 @@ public final class MemoryLog {
 
   public synchronized void read(int pid, long address, MemorySegment dst, boolean ok) {
     ops.add(new Op(Kind.READ, pid, address, dst.byteSize(), false, ok,
-        ok ? dst.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE) : null, 0, 0));
+        ok ? dst.toArray(ValueLayout.JAVA_BYTE) : null, 0, 0));
   }
 
   public synchronized void write(int pid, long address, MemorySegment src, boolean ok) {
     ops.add(new Op(Kind.WRITE, pid, address, src.byteSize(), false, ok,
-        src.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), 0, 0));
+        src.toArray(ValueLayout.JAVA_BYTE), 0, 0));
   }
 
   public synchronized void pinnable(int pid, long address, long length, boolean write,
@@ -126,12 +130,5 @@ public final class MemoryLog {
 
   public synchronized void getFd(int fd, long file) {
     ops.add(new Op(Kind.GETFD, 0, 0, 0, false, true, null, fd, file));
-  }
-
-  // local alias so Op.toString can print without importing the inspect package everywhere
-  private static final class Json {
-    static String line(Object o) {
-      return org.iommufd4j.inspect.Json.line(o);
-    }
   }
 }

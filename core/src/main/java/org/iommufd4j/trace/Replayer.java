@@ -3,13 +3,17 @@ package org.iommufd4j.trace;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.BiPredicate;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
@@ -80,7 +84,7 @@ public final class Replayer {
   private final Map<Long, ContextState> states = new LinkedHashMap<>();
   private final ReplayFiles fileTable = new ReplayFiles();
   /** Contexts that diverged (replayAll): their later calls are skipped. */
-  private final java.util.Set<Long> diverged = new java.util.HashSet<>();
+  private final Set<Long> diverged = new HashSet<>();
   private final boolean all;
 
   private Replayer(Trace trace, boolean all) {
@@ -201,7 +205,7 @@ public final class Replayer {
    * has an op the other lacks), or null.
    */
   private static Divergence firstDifference(Trace.Ioctl call, List<MemoryLog.Op> want,
-      List<MemoryLog.Op> got, java.util.function.BiPredicate<MemoryLog.Op, MemoryLog.Op> same) {
+      List<MemoryLog.Op> got, BiPredicate<MemoryLog.Op, MemoryLog.Op> same) {
     for (int k = 0; k < Math.max(want.size(), got.size()); k++) {
       MemoryLog.Op w = k < want.size() ? want.get(k) : null;
       MemoryLog.Op g = k < got.size() ? got.get(k) : null;
@@ -230,7 +234,7 @@ public final class Replayer {
         }
         byte[] now = new byte[op.bytes().length];
         memory(op.pid()).read(op.address(), MemorySegment.ofArray(now));
-        int at = java.util.Arrays.mismatch(now, op.bytes());
+        int at = Arrays.mismatch(now, op.bytes());
         if (at >= 0) {
           String what = (inArg(call, op) ? "reply bytes" : "memory written") + " at "
               + Trace.hex(op.address() + at);

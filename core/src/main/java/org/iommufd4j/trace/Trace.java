@@ -1,14 +1,24 @@
 package org.iommufd4j.trace;
 
+import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.OutputStreamWriter;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.GZIPOutputStream;
 import org.iommufd4j.Errno;
 import org.iommufd4j.inspect.Json;
 
@@ -211,8 +221,8 @@ public final class Trace {
    */
   public static Trace read(Path file) throws IOException {
     List<String> lines;
-    try (var in = new java.io.BufferedReader(new java.io.InputStreamReader(open(file),
-        java.nio.charset.StandardCharsets.UTF_8))) {
+    try (var in = new BufferedReader(new InputStreamReader(open(file),
+        StandardCharsets.UTF_8))) {
       lines = in.lines().toList();
     }
     if (lines.isEmpty()) {
@@ -254,15 +264,15 @@ public final class Trace {
     return file.getFileName().toString().endsWith(".gz");
   }
 
-  private static java.io.InputStream open(Path file) throws IOException {
-    java.io.InputStream in = Files.newInputStream(file);
-    return gzip(file) ? new java.util.zip.GZIPInputStream(in, 1 << 16) : in;
+  private static InputStream open(Path file) throws IOException {
+    InputStream in = Files.newInputStream(file);
+    return gzip(file) ? new GZIPInputStream(in, 1 << 16) : in;
   }
 
-  private static java.io.OutputStream create(Path file) throws IOException {
-    java.io.OutputStream out = Files.newOutputStream(file);
+  private static OutputStream create(Path file) throws IOException {
+    OutputStream out = Files.newOutputStream(file);
     // sync-flushed, so every line is in the file as soon as it is written
-    return gzip(file) ? new java.util.zip.GZIPOutputStream(out, 1 << 16, true) : out;
+    return gzip(file) ? new GZIPOutputStream(out, 1 << 16, true) : out;
   }
 
   private static boolean flag(Map<?, ?> m, String name) {
@@ -302,11 +312,11 @@ public final class Trace {
     private final Header header;
     private final long start = System.nanoTime();
     private long seq;
-    private final java.util.Set<Process> processes = new java.util.HashSet<>();
+    private final Set<Process> processes = new HashSet<>();
 
     public Writer(Path file, Header header) throws IOException {
-      out = new BufferedWriter(new java.io.OutputStreamWriter(create(file),
-          java.nio.charset.StandardCharsets.UTF_8));
+      out = new BufferedWriter(new OutputStreamWriter(create(file),
+          StandardCharsets.UTF_8));
       this.header = header;
       write(headerLine(header));
     }

@@ -8,6 +8,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicLong;
 import org.iommufd4j.Errno;
 import org.iommufd4j.IovaRange;
 import org.iommufd4j.IovaRanges;
@@ -68,8 +69,7 @@ public final class Dispatcher {
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
   /** Unexpected exceptions turned into EIO since start: a bug each, which fuzzing looks for. */
-  private static final java.util.concurrent.atomic.AtomicLong INTERNAL_ERRORS =
-      new java.util.concurrent.atomic.AtomicLong();
+  private static final AtomicLong INTERNAL_ERRORS = new AtomicLong();
 
   /** How many ioctls ended in an emulator fault (an unexpected exception answered EIO). */
   public static long internalErrors() {
@@ -86,6 +86,7 @@ public final class Dispatcher {
    *     (bytes beyond its size go through the caller's memory)
    * @return 0, a positive result (VFIO compatibility calls), or {@code -errno}
    */
+  @SuppressWarnings("exports") // the entry of the project's own front doors: engine types
   public static int ioctl(Context ctx, Caller caller, long request, long arg, MemorySegment direct) {
     IoctlEvent event = new IoctlEvent();
     event.begin();
@@ -203,7 +204,7 @@ public final class Dispatcher {
   }
 
   private static int ioasAlloc(Context ctx, Arg a) {
-    ctx.ioasAlloc(a.u32(IommuIoasAlloc.FLAGS), id -> {
+    ctx.ioas().alloc(a.u32(IommuIoasAlloc.FLAGS), id -> {
       a.putU32(IommuIoasAlloc.OUT_IOAS_ID, id);
       return a.respond();
     });
@@ -212,7 +213,7 @@ public final class Dispatcher {
 
   private static int allowIovas(Context ctx, Arg a) {
     long array = a.u64(IommuIoasAllowIovas.ALLOWED_IOVAS);
-    ctx.allowIovas(a.u32(IommuIoasAllowIovas.IOAS_ID), a.u32(IommuIoasAllowIovas.RESERVED),
+    ctx.ioas().allowIovas(a.u32(IommuIoasAllowIovas.IOAS_ID), a.u32(IommuIoasAllowIovas.RESERVED),
         a.u32(IommuIoasAllowIovas.NUM_IOVAS), (i, startLast) -> {
           MemorySegment r = a.scratch.range;
           if (!a.memory.read(array + (long) i * IommuIovaRange.SIZE, r)) {
@@ -225,7 +226,7 @@ public final class Dispatcher {
   }
 
   private static int iovaRanges(Context ctx, Arg a) {
-    IovaRanges result = ctx.iovaRanges(a.u32(IommuIoasIovaRanges.IOAS_ID),
+    IovaRanges result = ctx.ioas().iovaRanges(a.u32(IommuIoasIovaRanges.IOAS_ID),
         a.u32(IommuIoasIovaRanges.RESERVED));
     long capacity = Integer.toUnsignedLong(a.u32(IommuIoasIovaRanges.NUM_IOVAS));
     long array = a.u64(IommuIoasIovaRanges.ALLOWED_IOVAS);
@@ -250,7 +251,7 @@ public final class Dispatcher {
   }
 
   private static int map(Context ctx, Caller caller, Arg a) {
-    long iova = ctx.map(caller, new MapRequest(a.u32(IommuIoasMap.FLAGS),
+    long iova = ctx.ioas().map(caller, new MapRequest(a.u32(IommuIoasMap.FLAGS),
         a.u32(IommuIoasMap.IOAS_ID), a.u32(IommuIoasMap.RESERVED), a.u64(IommuIoasMap.USER_VA),
         a.u64(IommuIoasMap.LENGTH), a.u64(IommuIoasMap.IOVA)));
     a.putU64(IommuIoasMap.IOVA, iova);
@@ -258,7 +259,7 @@ public final class Dispatcher {
   }
 
   private static int copy(Context ctx, Caller caller, Arg a) {
-    long iova = ctx.copy(caller, new CopyRequest(a.u32(IommuIoasCopy.FLAGS),
+    long iova = ctx.ioas().copy(caller, new CopyRequest(a.u32(IommuIoasCopy.FLAGS),
         a.u32(IommuIoasCopy.DST_IOAS_ID), a.u32(IommuIoasCopy.SRC_IOAS_ID),
         a.u64(IommuIoasCopy.LENGTH), a.u64(IommuIoasCopy.DST_IOVA),
         a.u64(IommuIoasCopy.SRC_IOVA)));
@@ -267,7 +268,7 @@ public final class Dispatcher {
   }
 
   private static int unmap(Context ctx, Arg a) {
-    long unmapped = ctx.unmap(a.u32(IommuIoasUnmap.IOAS_ID), a.u64(IommuIoasUnmap.IOVA),
+    long unmapped = ctx.ioas().unmap(a.u32(IommuIoasUnmap.IOAS_ID), a.u64(IommuIoasUnmap.IOVA),
         a.u64(IommuIoasUnmap.LENGTH));
     a.putU64(IommuIoasUnmap.LENGTH, unmapped);
     return a.respond() ? 0 : -Errno.EFAULT.number();
@@ -282,7 +283,7 @@ public final class Dispatcher {
 
   private static int vfioIoas(Context ctx, Arg a) {
     int op = a.u16(IommuVfioIoas.OP);
-    int id = ctx.vfioIoas(op, a.u16(IommuVfioIoas.RESERVED), a.u32(IommuVfioIoas.IOAS_ID));
+    int id = ctx.vfio().vfioIoas(op, a.u16(IommuVfioIoas.RESERVED), a.u32(IommuVfioIoas.IOAS_ID));
     if (op != IommuVfioIoas.IOMMU_VFIO_IOAS_GET) {
       return 0;
     }

@@ -10,7 +10,7 @@ import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.DirtyBitmapRequest;
 import org.iommufd4j.engine.ErrnoException;
-import org.iommufd4j.engine.HwInfo;
+import org.iommufd4j.engine.HwInfoReport;
 import org.iommufd4j.engine.HwptAllocRequest;
 import org.iommufd4j.engine.InvalidateRequest;
 import org.iommufd4j.engine.InvalidationReader;
@@ -55,7 +55,7 @@ final class HwptIoctls {
 
   /** §7.2 steps 4-6: the driver data first, then the struct. */
   static int getHwInfo(Context ctx, Dispatcher.Arg a) {
-    HwInfo info = ctx.hwpt().hwInfo(a.u32(IommuHwInfo.FLAGS), a.u32(IommuHwInfo.DEV_ID),
+    HwInfoReport info = ctx.hwpt().hwInfo(a.u32(IommuHwInfo.FLAGS), a.u32(IommuHwInfo.DEV_ID),
         a.u32(IommuHwInfo.OUT_MAX_PASID_LOG2) >>> 8, a.u32(IommuHwInfo.IN_DATA_TYPE));
     MemorySegment data = encode(info.data());
     long userLength = Integer.toUnsignedLong(a.u32(IommuHwInfo.DATA_LEN));
@@ -75,8 +75,8 @@ final class HwptIoctls {
   }
 
   /** The driver's data as its C struct. */
-  private static MemorySegment encode(HwInfo.DriverData data) {
-    if (data instanceof HwInfo.SelftestData d) {
+  private static MemorySegment encode(HwInfoReport.DriverData data) {
+    if (data instanceof HwInfoReport.SelftestData d) {
       MemorySegment s = MemorySegment.ofArray(new byte[IommuTestHwInfo.SIZE]);
       s.set(U32, IommuTestHwInfo.FLAGS, d.flags());
       s.set(U32, IommuTestHwInfo.TEST_REG, d.testReg());

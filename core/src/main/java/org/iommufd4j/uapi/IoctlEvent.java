@@ -6,6 +6,7 @@ import jdk.jfr.Event;
 import jdk.jfr.Label;
 import jdk.jfr.Name;
 import jdk.jfr.StackTrace;
+import org.iommufd4j.Errno;
 
 /**
  * A JFR event per iommufd call, for users profiling their own programs: which request, which
@@ -32,6 +33,9 @@ public final class IoctlEvent extends Event {
   public static final String DOOR_IOCTL = "ioctl";
   /** The typed API ({@code Ioas.map}, ...). */
   public static final String DOOR_TYPED = "typed";
+
+  /** Created by the front doors, which fill it only when {@link #shouldCommit()}. */
+  public IoctlEvent() {}
 
   @Label("Request")
   @Description("The command's name (IOMMU_IOAS_MAP, ...) or its number in hex")
@@ -72,7 +76,7 @@ public final class IoctlEvent extends Event {
       return "";
     }
     try {
-      return org.iommufd4j.Errno.of(errno).name();
+      return Errno.of(errno).name();
     } catch (IllegalArgumentException e) {
       return Integer.toString(errno);
     }

@@ -48,7 +48,7 @@ final class VfioDispatcher {
 
   /** One VFIO compat request; the result of the system call (0, 1, or {@code -errno}). */
   static int ioctl(Context ctx, Caller caller, long request, long arg, MemorySegment direct) {
-    VfioCompat vfio = ctx.vfioCompat();
+    VfioCompat vfio = ctx.vfio();
     if (request == Vfio.VFIO_GET_API_VERSION) {
       return vfio.apiVersion();
     }

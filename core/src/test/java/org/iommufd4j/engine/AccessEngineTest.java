@@ -48,11 +48,11 @@ class AccessEngineTest {
   }
 
   private int ioas() {
-    return ctx.ioasAlloc(0, id -> true);
+    return ctx.ioas().alloc(0, id -> true);
   }
 
   private void map(int ioas, long iova, long va, long length) {
-    ctx.map(caller, new MapRequest(RW, ioas, 0, va, length, iova));
+    ctx.ioas().map(caller, new MapRequest(RW, ioas, 0, va, length, iova));
   }
 
   private Access access(int ioas, boolean pin, Access.UnmapCallback callback) {
@@ -111,7 +111,7 @@ class AccessEngineTest {
     Access a = access(ioas, true, stubborn);
     a.pin(0x101000, PAGE, false);
 
-    assertErrno(Errno.EDEADLK, () -> ctx.unmap(ioas, 0x100000, 4 * PAGE));
+    assertErrno(Errno.EDEADLK, () -> ctx.ioas().unmap(ioas, 0x100000, 4 * PAGE));
 
     assertThat(stubborn.notified).hasSize(101)
         .allSatisfy(r -> assertThat(r).containsExactly(0x100000, 0x103fff));
@@ -120,7 +120,7 @@ class AccessEngineTest {
         false));
     assertThat(pins(buffer + PAGE)).isEqualTo(1);
     a.unpin(0x101000, PAGE);
-    assertThat(ctx.unmap(ioas, 0x100000, 4 * PAGE)).isEqualTo(4 * PAGE);
+    assertThat(ctx.ioas().unmap(ioas, 0x100000, 4 * PAGE)).isEqualTo(4 * PAGE);
   }
 
   @Test
@@ -133,15 +133,15 @@ class AccessEngineTest {
 
     late.pin(a, 0x100000, PAGE);
     late.ignoreRounds = 99;
-    assertThat(ctx.unmap(ioas, 0x100000, PAGE)).isEqualTo(PAGE);
+    assertThat(ctx.ioas().unmap(ioas, 0x100000, PAGE)).isEqualTo(PAGE);
     assertThat(late.notified).hasSize(100);
 
     late.pin(a, 0x200000, PAGE);
     late.ignoreRounds = 100;
     late.notified.clear();
-    assertErrno(Errno.EDEADLK, () -> ctx.unmap(ioas, 0x200000, PAGE));
+    assertErrno(Errno.EDEADLK, () -> ctx.ioas().unmap(ioas, 0x200000, PAGE));
     assertThat(late.notified).hasSize(101);
-    assertThat(ctx.unmap(ioas, 0x200000, PAGE)).as("the pins are gone now").isEqualTo(PAGE);
+    assertThat(ctx.ioas().unmap(ioas, 0x200000, PAGE)).as("the pins are gone now").isEqualTo(PAGE);
   }
 
   @Test
@@ -154,7 +154,7 @@ class AccessEngineTest {
     Access a = access(ioas, true, stubborn);
     a.pin(0x200000, PAGE, false);
 
-    assertErrno(Errno.EDEADLK, () -> ctx.unmap(ioas, 0, -1L));
+    assertErrno(Errno.EDEADLK, () -> ctx.ioas().unmap(ioas, 0, -1L));
 
     assertErrno(Errno.ENOENT, () -> a.pin(0x100000, PAGE, false));
     a.unpin(0x200000, PAGE);
@@ -165,7 +165,7 @@ class AccessEngineTest {
     int ioas = ioas();
     map(ioas, 0x100000, buffer, 2 * PAGE);
     map(ioas, 0x102000, buffer + 2 * PAGE, 2 * PAGE);
-    IoasObject object = ctx.lookupIoas(ioas);
+    IoasObject object = ctx.ioas().lookup(ioas);
     List<long[]> seenByPlain = new ArrayList<>();
     access(ioas, false, (acc, iova, last) -> {
       assertThat(object.lock.isHeldByCurrentThread()).isFalse();
@@ -175,7 +175,7 @@ class AccessEngineTest {
     Access pinning = access(ioas, true, driver);
     driver.pin(pinning, 0x102000, PAGE);
 
-    assertThat(ctx.unmap(ioas, 0x100000, 4 * PAGE)).isEqualTo(4 * PAGE);
+    assertThat(ctx.ioas().unmap(ioas, 0x100000, 4 * PAGE)).isEqualTo(4 * PAGE);
 
     assertThat(seenByPlain).singleElement().satisfies(r -> assertThat(r)
         .containsExactly(0x102000, 0x103fff));
@@ -204,7 +204,7 @@ class AccessEngineTest {
     a.pin(0x100000, PAGE, true);
     held.set(true);
 
-    assertThat(ctx.unmap(ioas, 0x100000, PAGE)).isEqualTo(PAGE);
+    assertThat(ctx.ioas().unmap(ioas, 0x100000, PAGE)).isEqualTo(PAGE);
     assertThat(failures).isEmpty();
   }
 
@@ -256,7 +256,7 @@ class AccessEngineTest {
 
     assertErrno(Errno.EADDRINUSE, () -> a.attach(ioas));
 
-    assertThat(ctx.iovaRanges(ioas, 0).alignment()).isEqualTo(1);
+    assertThat(ctx.ioas().iovaRanges(ioas, 0).alignment()).isEqualTo(1);
     access(ioas, false, (acc, iova, last) -> {});
   }
 
@@ -358,7 +358,7 @@ class AccessEngineTest {
     int ioas = ioas();
     map(ioas, 0x100000, buffer, 8 * PAGE);
     int copy = ioas();
-    ctx.copy(caller, new CopyRequest(RW, copy, ioas, 8 * PAGE, 0x500000, 0x100000));
+    ctx.ioas().copy(caller, new CopyRequest(RW, copy, ioas, 8 * PAGE, 0x500000, 0x100000));
     Access a = access(ioas, true, new Driver());
     Access b = access(ioas, true, new Driver());
     Access c = access(copy, true, new Driver());
@@ -403,8 +403,8 @@ class AccessEngineTest {
   void aPinBeyondTheLockLimitFailsWithEnomemAndReleasesEverything() {
     Caller limited = new Caller(memory, 4321, UID, true, false, 3 * PAGE);
     int ioas = ioas();
-    ctx.map(limited, new MapRequest(RW, ioas, 0, buffer, 2 * PAGE, 0x100000));
-    ctx.map(limited, new MapRequest(RW, ioas, 0, buffer + 2 * PAGE, 2 * PAGE, 0x102000));
+    ctx.ioas().map(limited, new MapRequest(RW, ioas, 0, buffer, 2 * PAGE, 0x100000));
+    ctx.ioas().map(limited, new MapRequest(RW, ioas, 0, buffer + 2 * PAGE, 2 * PAGE, 0x102000));
     Access a = access(ioas, true, new Driver());
 
     assertErrno(Errno.ENOMEM, () -> a.pin(0x100000, 4 * PAGE, false));

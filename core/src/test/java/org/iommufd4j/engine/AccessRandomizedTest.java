@@ -1,9 +1,9 @@
 package org.iommufd4j.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -107,8 +107,8 @@ class AccessRandomizedTest {
     }
 
     void run() {
-      assertThat(ctx.ioasAlloc(0, id -> true)).isEqualTo(A);
-      assertThat(ctx.ioasAlloc(0, id -> true)).isEqualTo(B);
+      assertThat(ctx.ioas().alloc(0, id -> true)).isEqualTo(A);
+      assertThat(ctx.ioas().alloc(0, id -> true)).isEqualTo(B);
       areas.put(A, new TreeMap<>());
       areas.put(B, new TreeMap<>());
       createAccess(A, true);
@@ -203,7 +203,7 @@ class AccessRandomizedTest {
       } else if (ioas == A && hasDomain() && !source.pinnable()) {
         expected = Errno.EFAULT;
       }
-      expect(expected, () -> ctx.map(caller, new MapRequest(flags, ioas, 0, va, length, iova)));
+      expect(expected, () -> ctx.ioas().map(caller, new MapRequest(flags, ioas, 0, va, length, iova)));
       if (expected == null) {
         areas.get(ioas).put(iova, new ModelArea(iova, length, source, 0, prot));
       }
@@ -249,7 +249,7 @@ class AccessRandomizedTest {
         expected = Errno.ENOENT;
       }
       long[] got = {-1};
-      expect(expected, () -> got[0] = ctx.unmap(ioas, iova, length));
+      expect(expected, () -> got[0] = ctx.ioas().unmap(ioas, iova, length));
       if (expected == null) {
         assertThat(got[0]).as(where()).isEqualTo(removed);
       }
@@ -314,7 +314,7 @@ class AccessRandomizedTest {
           && steps.stream().anyMatch(s -> !s.area().source().pinnable())) {
         expected = Errno.EFAULT;
       }
-      expect(expected, () -> ctx.copy(caller,
+      expect(expected, () -> ctx.ioas().copy(caller,
           new CopyRequest(flags, dst, src, length, dstIova, srcIova)));
       if (expected == null) {
         long at = dstIova;
@@ -565,24 +565,24 @@ class AccessRandomizedTest {
 
     void check() {
       assertThat(ctx.checkInvariants()).as(where()).isEmpty();
-      Map<Source, java.util.BitSet> needed = new HashMap<>();
+      Map<Source, BitSet> needed = new HashMap<>();
       if (hasDomain()) {
         for (ModelArea a : areas.get(A).values()) {
-          needed.computeIfAbsent(a.source(), k -> new java.util.BitSet())
+          needed.computeIfAbsent(a.source(), k -> new BitSet())
               .set((int) (a.offset() / PAGE), (int) ((a.offset() + a.length() - 1) / PAGE) + 1);
         }
       }
       for (Map<Integer, Item> its : items.values()) {
         for (Item it : its.values()) {
           for (Portion p : it.portions()) {
-            needed.computeIfAbsent(p.source(), k -> new java.util.BitSet())
+            needed.computeIfAbsent(p.source(), k -> new BitSet())
                 .set((int) p.first(), (int) p.last() + 1);
           }
         }
       }
       long charged = 0;
       Map<Long, Integer> expected = new HashMap<>();
-      for (Map.Entry<Source, java.util.BitSet> e : needed.entrySet()) {
+      for (Map.Entry<Source, BitSet> e : needed.entrySet()) {
         charged += e.getValue().cardinality();
         e.getValue().stream().forEach(i -> expected.merge(e.getKey().va() + i * PAGE, 1,
             Integer::sum));

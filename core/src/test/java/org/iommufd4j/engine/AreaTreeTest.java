@@ -2,6 +2,8 @@ package org.iommufd4j.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
@@ -36,6 +38,24 @@ class AreaTreeTest {
     return null;
   }
 
+  /** Reference §4.5.2: from the area holding {@code iova}, populated areas without holes. */
+  private static List<Area> contiguousWalk(TreeMap<Long, Area> ref, long iova, long last) {
+    List<Area> out = new ArrayList<>();
+    long pos = iova;
+    for (Area a : ref.values()) {
+      if (Long.compareUnsigned(a.last, pos) < 0) {
+        continue;
+      }
+      if (Long.compareUnsigned(a.iova, pos) > 0 || !a.isPopulated()
+          || Long.compareUnsigned(pos, last) > 0 || out.size() > 0 && pos == 0) {
+        break;
+      }
+      out.add(a);
+      pos = a.last + 1;
+    }
+    return out;
+  }
+
   @ParameterizedTest
   @MethodSource("seeds")
   void matchesASortedMapThroughRandomInsertsAndRemoves(long seed) {
@@ -51,6 +71,9 @@ class AreaTreeTest {
           continue;
         }
         Area a = area(iova, length);
+        if (rnd.nextInt(8) != 0) {
+          a.setPopulated();
+        }
         tree.insert(a);
         ref.put(iova, a);
       } else {
@@ -74,6 +97,13 @@ class AreaTreeTest {
         }
       }
       assertThat(f).as(ctx).isSameAs(r);
+      assertThat(tree).as(ctx).containsExactlyElementsOf(ref.values());
+      long last = probe + len - 1;
+      assertThat(tree.overlapping(probe, last)).as(ctx).containsExactlyElementsOf(
+          ref.values().stream().filter(a -> Unsigned.intersects(a.iova, a.last, probe, last))
+              .toList());
+      assertThat(tree.contiguous(probe, last)).as(ctx)
+          .containsExactlyElementsOf(contiguousWalk(ref, probe, last));
     }
   }
 }

@@ -7,7 +7,7 @@ import java.util.List;
  * Test-only window into a {@link Context}: reads the state of every IOAS so a differential test
  * can compare it with a reference model. It lives in the engine's package (test sources) and uses
  * the package-private fields directly, so the main code needs no inspection API beyond {@code
- * Context.objects()}.
+ * ObjectTable#snapshot()}.
  */
 public final class EngineInspector {
   private EngineInspector() {}
@@ -26,7 +26,7 @@ public final class EngineInspector {
   /** The published IOASes of {@code ctx}, ascending by id. */
   public static List<IoasView> ioases(Context ctx) {
     List<IoasView> out = new ArrayList<>();
-    for (IommufdObject o : ctx.objects()) {
+    for (IommufdObject o : ctx.table.snapshot()) {
       if (o instanceof IoasObject ioas) {
         ioas.lock.lock();
         try {
@@ -42,7 +42,7 @@ public final class EngineInspector {
   /** Ids of every published object, ascending. */
   public static List<Integer> objectIds(Context ctx) {
     List<Integer> ids = new ArrayList<>();
-    for (IommufdObject o : ctx.objects()) {
+    for (IommufdObject o : ctx.table.snapshot()) {
       ids.add(o.id);
     }
     return ids;
@@ -51,8 +51,10 @@ public final class EngineInspector {
   private static IoasView view(IoasObject ioas) {
     IoPagetable iopt = ioas.iopt;
     List<AreaView> areas = new ArrayList<>(iopt.areas.size());
-    iopt.areas.forEach(a -> areas.add(new AreaView(a.iova, a.last, a.prot(), a.pages,
-        a.pages.base, a.pages.writable, a.pagesOffset)));
+    for (Area a : iopt.areas) {
+      areas.add(new AreaView(a.iova, a.last, a.prot(), a.pages, a.pages.base, a.pages.writable,
+          a.pagesOffset));
+    }
     List<RangeView> reserved = new ArrayList<>();
     for (ReservedRanges.Range r : iopt.reserved.ranges()) {
       reserved.add(new RangeView(r.start(), r.last()));

@@ -21,7 +21,9 @@ public final class IoasAreas {
     ioas.lock.lock();
     try {
       List<View> out = new ArrayList<>();
-      ioas.iopt.areas.forEach(a -> out.add(new View(a.iova, a.last, a.prot(), a.pagesOffset)));
+      for (Area a : ioas.iopt.areas) {
+        out.add(new View(a.iova, a.last, a.prot(), a.pagesOffset));
+      }
       return out;
     } finally {
       ioas.lock.unlock();

@@ -41,7 +41,9 @@ class VfioSplitTest {
 
   private List<long[]> areas() {
     List<long[]> out = new ArrayList<>();
-    iopt.areas.forEach(a -> out.add(new long[] {a.iova, a.last, a.pagesOffset}));
+    for (Area a : iopt.areas) {
+      out.add(new long[] {a.iova, a.last, a.pagesOffset});
+    }
     return out;
   }
 

@@ -124,32 +124,87 @@ class SvgRendererTest {
   }
 
   @Test
-  void holesFillExactlyWhatIsNeitherAnAreaNorReserved() throws Exception {
+  void holesFillExactlyTheAllowedSpaceThatIsNeitherAnAreaNorReserved() throws Exception {
     Snapshot s = Samples.everything();
+    IoasState ioas = s.ioases().getFirst();
+    assertThat(ioas.allowed()).containsExactly(new IovaRange(0x1000, 0xffff_ffffL));
     List<Drawn> drawn = drawn(panel(parse(s.toSvg()), 1));
     List<IovaRange> holes = drawn.stream().filter(d -> d.kind().equals("hole"))
         .map(d -> new IovaRange(d.start(), d.last())).toList();
     List<IovaRange> used = new ArrayList<>();
-    s.ioases().getFirst().areas().forEach(a -> used.add(new IovaRange(a.iova(), a.last())));
-    for (Reserved r : s.ioases().getFirst().reserved()) {
+    ioas.areas().forEach(a -> used.add(new IovaRange(a.iova(), a.last())));
+    for (Reserved r : ioas.reserved()) {
       used.add(new IovaRange(r.start(), r.last()));
     }
-    // Walk the space: every address is in a hole or in something used, never both.
+    // Walk the allowed range: every address is in a hole or in something used, never both, and
+    // no hole reaches outside it (ALLOW_IOVAS forbids the rest).
     List<IovaRange> all = new ArrayList<>(holes);
     all.addAll(used);
     all.sort(Comparator.comparing(r -> new BigInteger(Long.toUnsignedString(r.start()))));
-    BigInteger covered = BigInteger.ZERO;
+    BigInteger covered = BigInteger.valueOf(0x1000);
     for (IovaRange r : all) {
       BigInteger start = new BigInteger(Long.toUnsignedString(r.start()));
+      if (start.compareTo(BigInteger.valueOf(0xffff_ffffL)) > 0) {
+        break;
+      }
       assertThat(start).as("gap before %s", r).isLessThanOrEqualTo(covered);
       covered = covered.max(new BigInteger(Long.toUnsignedString(r.last())).add(BigInteger.ONE));
     }
-    assertThat(covered).isEqualTo(BigInteger.ONE.shiftLeft(64));
+    assertThat(covered).isGreaterThan(BigInteger.valueOf(0xffff_ffffL));
     for (IovaRange h : holes) {
       assertThat(used).noneMatch(u -> Long.compareUnsigned(u.start(), h.last()) <= 0
           && Long.compareUnsigned(h.start(), u.last()) <= 0);
+      assertThat(Long.compareUnsigned(h.start(), 0x1000)).as("%s", h).isGreaterThanOrEqualTo(0);
+      assertThat(Long.compareUnsigned(h.last(), 0xffff_ffffL)).as("%s", h).isLessThanOrEqualTo(0);
     }
-    assertThat(holes).contains(new IovaRange(0, 0xfff), new IovaRange(0x2000, 0xf_ffff));
+    assertThat(holes).contains(new IovaRange(0x2000, 0xf_ffff))
+        .doesNotContain(new IovaRange(0, 0xfff));
+    List<IovaRange> emptyIoas = drawn(panel(parse(s.toSvg()), 7)).stream()
+        .filter(d -> d.kind().equals("hole")).map(d -> new IovaRange(d.start(), d.last())).toList();
+    assertThat(emptyIoas).as("no ALLOW_IOVAS list: all of the space is free")
+        .containsExactly(new IovaRange(0, -1L));
+  }
+
+  @Test
+  void theLegendExplainsOnlyWhatThePictureShows() throws Exception {
+    Document many = parse(Samples.manyAreas(3).toSvg());
+    List<String> legend = elements(many.getDocumentElement(), "g").stream()
+        .filter(g -> g.getAttribute("class").equals("legend")).findFirst().map(g ->
+            elements(g, "text").stream().map(Element::getTextContent).toList()).orElseThrow();
+    assertThat(legend).contains("area rw", "hole (free)")
+        .doesNotContain("reserved: domain", "reserved: device", "allowed", "aperture");
+    Document all = parse(Samples.everything().toSvg());
+    List<String> full = elements(all.getDocumentElement(), "g").stream()
+        .filter(g -> g.getAttribute("class").equals("legend")).findFirst().map(g ->
+            elements(g, "text").stream().map(Element::getTextContent).toList()).orElseThrow();
+    assertThat(full).contains("reserved: domain", "reserved: device", "reserved: test", "allowed",
+        "aperture", "unpopulated", "waits for accesses");
+  }
+
+  @Test
+  void tickLabelsReadAcrossAndNeverOverlapOnARow() throws Exception {
+    Element panel = panel(parse(Samples.everything().toSvg()), 1);
+    List<Element> labels = elements(panel, "text").stream()
+        .filter(t -> t.getAttribute("class").equals("tick-label")).toList();
+    assertThat(labels).isNotEmpty().noneMatch(t -> t.hasAttribute("transform"));
+    java.util.Map<String, List<double[]>> rows = new java.util.HashMap<>();
+    for (Element t : labels) {
+      double x = Double.parseDouble(t.getAttribute("x"));
+      rows.computeIfAbsent(t.getAttribute("y"), y -> new ArrayList<>())
+          .add(new double[] {x, x + t.getTextContent().length() * 6.1});
+    }
+    for (List<double[]> row : rows.values()) {
+      row.sort(Comparator.comparingDouble(r -> r[0]));
+      for (int k = 1; k < row.size(); k++) {
+        assertThat(row.get(k)[0]).isGreaterThanOrEqualTo(row.get(k - 1)[1]);
+      }
+    }
+  }
+
+  @Test
+  void accessesAreNamedAsObjectsNotCounted() throws Exception {
+    Element panel = panel(parse(Samples.everything().toSvg()), 1);
+    assertThat(panel.getTextContent()).contains("accesses access 5");
   }
 
   @Test

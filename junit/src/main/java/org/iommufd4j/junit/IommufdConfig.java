@@ -47,6 +47,13 @@ public @interface IommufdConfig {
    */
   boolean checkLeaks() default true;
 
+  /**
+   * Whether the test may end with objects it created still alive, devices attached or pages
+   * pinned (closing the context would clean them up, as the kernel does at close). By default
+   * that fails the test, with the state in the message.
+   */
+  boolean allowLeftovers() default false;
+
   /** The emulated IOMMU hardware models. */
   enum Model {
     /** {@link DomainModel#vtd()}: 48-bit aperture, 4K/2M/1G pages, the x86 MSI window reserved. */

@@ -7,14 +7,17 @@ import java.lang.reflect.Modifier;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Set;
+import java.util.Locale;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.Optional;
 import org.iommufd4j.Configuration;
 import org.iommufd4j.DomainModel;
 import org.iommufd4j.EmulatedDevice;
-import org.iommufd4j.EmulatorInternals;
 import org.iommufd4j.Iommufd;
 import org.iommufd4j.inspect.Snapshot;
+import org.iommufd4j.inspect.Snapshot.ObjectType;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -45,10 +48,12 @@ import org.junit.platform.commons.support.AnnotationSupport;
  * context behind the configured {@link IommufdConfig#domainModel()}), and {@link DomainModel}.
  * Every context runs on an emulated machine of its own, so its pins and charges are its own.
  *
- * <p>After each test (after the test's own {@code @AfterEach} methods) it runs the engine's
- * invariant checker, closes the context, and fails the test if anything leaked: objects still
- * alive (an access or fault fd left open keeps the context), pinned pages, or memory-lock
- * charges. When a test fails, the state of its contexts at that moment ({@link
+ * <p>After each test (after the test's own {@code @AfterEach} methods) it fails the test if the
+ * test left anything behind (objects it created and did not destroy or close, devices still
+ * attached, pinned pages; {@link IommufdConfig#allowLeftovers()} allows that on purpose), runs
+ * the engine's invariant checker, closes the context, and fails the test if the emulator leaked:
+ * objects still alive after close (an access or fault fd left open keeps the context), pinned
+ * pages, or memory-lock charges. When a test fails, the state of its contexts at that moment ({@link
  * Iommufd#inspect()} as a table: objects, IOAS areas, reserved and allowed ranges, HWPTs,
  * devices, accesses, pins) is printed to standard error and published as a report entry named
  * {@value #STATE_ENTRY}.
@@ -62,9 +67,13 @@ public final class IommufdExtension implements BeforeEachCallback, AfterEachCall
       ExtensionContext.Namespace.create(IommufdExtension.class);
   private static final String KEY = "contexts";
 
+  /** JUnit creates it, from {@code @ExtendWith(IommufdExtension.class)}. */
+  public IommufdExtension() {}
+
   /** What one test opened: a context per configuration, and the fields filled in. */
   private static final class Opened {
     final Map<IommufdConfig, Iommufd> contexts = new HashMap<>();
+    final Set<Integer> injectedDevices = new HashSet<>();
     final List<Field> fields = new ArrayList<>();
     final List<Object> fieldOwners = new ArrayList<>();
 
@@ -115,8 +124,12 @@ public final class IommufdExtension implements BeforeEachCallback, AfterEachCall
       return config.domainModel().domainModel();
     }
     Iommufd iommufd = opened.context(config);
-    return type == Iommufd.class ? iommufd
-        : iommufd.createDevice(config.domainModel().domainModel());
+    if (type == Iommufd.class) {
+      return iommufd;
+    }
+    EmulatedDevice device = iommufd.createDevice(config.domainModel().domainModel());
+    opened.injectedDevices.add(device.id());
+    return device;
   }
 
   // ---- parameters --------------------------------------------------------------------------
@@ -179,9 +192,13 @@ public final class IommufdExtension implements BeforeEachCallback, AfterEachCall
     for (Map.Entry<IommufdConfig, Iommufd> e : opened.contexts.entrySet()) {
       Iommufd iommufd = e.getValue();
       IommufdConfig config = e.getKey();
-      states.append(iommufd.inspect().toTable());
+      Snapshot before = iommufd.inspect();
+      states.append(before.toTable());
+      if (!config.allowLeftovers() && !failed) { // after a failure, leftovers are expected
+        problems.addAll(leftovers(before, opened.injectedDevices));
+      }
       if (config.checkInvariants()) {
-        for (String p : EmulatorInternals.checkInvariants(iommufd)) {
+        for (String p : iommufd.checkInvariants()) {
           problems.add("broken engine invariant: " + p);
         }
       }
@@ -199,6 +216,34 @@ public final class IommufdExtension implements BeforeEachCallback, AfterEachCall
       throw new AssertionError("iommufd4j: " + String.join("; ", problems)
           + "\nstate at the end of the test:\n" + states);
     }
+  }
+
+  /**
+   * What the test itself left behind before the context is closed: objects it created and did
+   * not destroy (the devices the extension injected are its own, unless still attached), devices
+   * still attached, and pages still pinned.
+   */
+  private static List<String> leftovers(Snapshot s, Set<Integer> injectedDevices) {
+    List<String> out = new ArrayList<>();
+    List<String> objects = s.objects().stream()
+        .filter(o -> !(o.type() == ObjectType.DEVICE && injectedDevices.contains(o.id())))
+        .map(o -> o.type().name().toLowerCase(Locale.ROOT) + " " + o.id()).toList();
+    if (!objects.isEmpty()) {
+      out.add("the test left objects it did not destroy or close: " + String.join(", ", objects));
+    }
+    List<String> attached = s.devices().stream().filter(d -> d.hwptId() != 0)
+        .map(d -> "device " + d.id() + " (hwpt " + d.hwptId() + ")").toList();
+    if (!attached.isEmpty()) {
+      out.add("devices still attached: " + String.join(", ", attached));
+    }
+    if (s.host().pinnedFrames() != 0) {
+      out.add(s.host().pinnedFrames() + " pages still pinned (mapped into a domain or pinned by "
+          + "an access)");
+    }
+    if (!out.isEmpty()) {
+      out.add("(@IommufdConfig(allowLeftovers = true) allows this on purpose)");
+    }
+    return out;
   }
 
   private static List<String> leaks(Iommufd closed) {

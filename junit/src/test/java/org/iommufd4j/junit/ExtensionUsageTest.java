@@ -28,6 +28,8 @@ class ExtensionUsageTest {
       assertThat(ring.getString(8)).isEqualTo("packet");
       ioas.unmap(m); // unpins before the arena frees the memory
     }
+    nic.detach(); // what the test made, it takes down: the extension fails a test that does not
+    ioas.close();
   }
 
   @Test

@@ -65,15 +65,18 @@ class IommufdExtensionTest {
     }
 
     @Test
-    void mapAndLeaveTheIoasOpen(Iommufd iommufd, EmulatedDevice nic) {
+    void mapUnmapAndTakeDown(Iommufd iommufd, EmulatedDevice nic) {
       SEEN.add(fromBeforeEach);
       SEEN.add(iommufd);
       SEEN.add(field);
       Ioas ioas = iommufd.createIoas();
       nic.attach(ioas);
       try (Arena arena = Arena.ofConfined()) {
-        ioas.map(arena.allocate(1 << 16, 4096), Protection.READ_WRITE); // pins: a domain is on
+        Mapping m = ioas.map(arena.allocate(1 << 16, 4096), Protection.READ_WRITE); // pins
+        ioas.unmap(m);
       }
+      nic.detach();
+      ioas.close();
     }
 
     @Test
@@ -98,6 +101,27 @@ class IommufdExtensionTest {
           SEEN.add(e.errno());
         }
       }
+      nic.detach();
+      ioas.close();
+    }
+  }
+
+  /** Leaves an IOAS with a pinned mapping and a device attached to it. */
+  @ExtendWith(IommufdExtension.class)
+  static class LeavesState {
+    static final MemorySegment BUFFER = Arena.global().allocate(1 << 16, 4096);
+
+    @Test
+    void leavesAMappedIoasAndAnAttachedDevice(Iommufd iommufd, EmulatedDevice nic) {
+      Ioas ioas = iommufd.createIoas();
+      nic.attach(ioas);
+      ioas.map(BUFFER, Protection.READ_WRITE);
+    }
+
+    @Test
+    @IommufdConfig(allowLeftovers = true)
+    void leavesTheSameOnPurpose(Iommufd iommufd, EmulatedDevice nic) {
+      leavesAMappedIoasAndAnAttachedDevice(iommufd, nic);
     }
   }
 
@@ -170,6 +194,20 @@ class IommufdExtensionTest {
   void theConfiguredBudgetApplies() {
     execute(SmallBudget.class).testEvents().assertStatistics(s -> s.succeeded(1));
     assertThat(SEEN).containsExactly(Errno.ENOMEM);
+  }
+
+  @Test
+  void aTestThatLeavesObjectsAttachedDevicesOrPinsFailsUnlessItAllowsLeftovers() {
+    EngineExecutionResults results = execute(LeavesState.class);
+    results.testEvents().assertStatistics(s -> s.started(2).succeeded(1).failed(1));
+    results.testEvents().assertThatEvents().haveExactly(1,
+        event(test("leavesAMappedIoasAndAnAttachedDevice"), finishedWithFailure(
+            instanceOf(AssertionError.class), message(m -> m.contains(
+                "the test left objects it did not destroy or close: ioas 2, hwpt_paging 3")
+                && m.contains("devices still attached: device 1 (hwpt 3)")
+                && m.contains("16 pages still pinned")
+                && m.contains("allowLeftovers = true")
+                && m.contains("IOAS 2:")))));
   }
 
   @Test

@@ -1,10 +1,10 @@
 package org.iommufd4j.engine;
 
 /** What {@code IOMMU_FAULT_QUEUE_ALLOC} reports (spec §7.6): the FAULT object and its fd. */
-public record FaultQueue(int faultId, int faultFd) {
+public record FaultQueueIds(int faultId, int faultFd) {
   /** Writes both outputs to the caller; false if that faulted. */
   @FunctionalInterface
   public interface Responder {
-    boolean respond(FaultQueue queue);
+    boolean respond(FaultQueueIds queue);
   }
 }

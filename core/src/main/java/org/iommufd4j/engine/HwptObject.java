@@ -6,14 +6,14 @@ package org.iommufd4j.engine;
  * I/O page faults of its devices to a FAULT object (§7.6), holding a reference on it; in 6.12
  * only nested HWPTs are created with one (§7.1).
  */
-abstract sealed class Hwpt extends IommufdObject permits HwPagetable, NestedHwPagetable {
-  final Context ctx;
+abstract sealed class HwptObject extends IommufdObject permits HwPagetable, NestedHwPagetable {
+  final ObjectTable table;
   /** Set before publication and then fixed; null when faults are not routed anywhere. */
   FaultObject fault;
 
-  Hwpt(ObjectType type, Context ctx) {
+  HwptObject(ObjectType type, ObjectTable table) {
     super(type);
-    this.ctx = ctx;
+    this.table = table;
   }
 
   /**
@@ -25,7 +25,7 @@ abstract sealed class Hwpt extends IommufdObject permits HwPagetable, NestedHwPa
   /** Drops the reference on the fault object (part of either type's teardown, §2.5). */
   final void releaseFault() {
     if (fault != null) {
-      ctx.table.removeUser(fault);
+      table.removeUser(fault);
       fault = null;
     }
   }

@@ -8,7 +8,7 @@ package org.iommufd4j.engine;
  * @param maxPasidLog2 {@code out_max_pasid_log2}
  * @param capabilities {@code out_capabilities}
  */
-public record HwInfo(int dataType, DriverData data, int maxPasidLog2, long capabilities) {
+public record HwInfoReport(int dataType, DriverData data, int maxPasidLog2, long capabilities) {
   /** {@code IOMMU_HW_INFO_TYPE_NONE}, also called {@code _DEFAULT} in later kernels (§6.7). */
   public static final int TYPE_NONE = 0;
   /** {@code IOMMU_HW_INFO_TYPE_SELFTEST}. */

@@ -1,0 +1,93 @@
+package org.iommufd4j.engine;
+
+import static org.iommufd4j.Errno.ENOENT;
+
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Emulated devices of the typed API ({@code EmulatedDevice}): the driver side the kernel's {@code
+ * device.c} serves, bind, attach to an IOAS or HWPT (§2.7), detach, unbind, and the device's DMA
+ * through its IOMMU. Attachments change under the context's attach lock, as the test ABI's mock
+ * devices do.
+ */
+public final class DeviceCommands {
+  private final ObjectTable table;
+  private final Host host;
+  private final ReentrantLock attachLock;
+
+  DeviceCommands(ObjectTable table, Host host, ReentrantLock attachLock) {
+    this.table = table;
+    this.host = host;
+    this.attachLock = attachLock;
+  }
+
+  private Device device(int devId) {
+    return (Device) table.get(devId, ObjectType.DEVICE);
+  }
+
+  /** Binds a new emulated device behind {@code spec} hardware; returns its DEVICE id. */
+  public int bind(DomainSpec spec) {
+    Device d = new Device(table, host, 0, spec);
+    d.boundByApi = true;
+    table.reserve(d);
+    table.publish(d);
+    return d.id;
+  }
+
+  /** Attaches device {@code devId} to an IOAS or HWPT; returns the HWPT id used (§2.7). */
+  public int attach(int devId, int ptId) {
+    attachLock.lock();
+    try {
+      Device d = device(devId);
+      IommufdObject target = table.find(ptId);
+      if (target == null) {
+        throw ErrnoException.of(ENOENT, "no object with id " + ptId);
+      }
+      return (d.attached == null ? d.attach(target) : d.replace(target)).id;
+    } finally {
+      attachLock.unlock();
+    }
+  }
+
+  /** Detaches device {@code devId}: its DMA is blocked until it attaches again. */
+  public void detach(int devId) {
+    attachLock.lock();
+    try {
+      device(devId).detach();
+    } finally {
+      attachLock.unlock();
+    }
+  }
+
+  /** Detaches and unbinds device {@code devId} (its id becomes free). */
+  public void unbind(int devId) {
+    attachLock.lock();
+    try {
+      Device d = device(devId);
+      d.detach();
+      table.removeOwned(d);
+    } finally {
+      attachLock.unlock();
+    }
+  }
+
+  /** The HWPT id device {@code devId} is attached to, or 0. */
+  public int attachedHwpt(int devId) {
+    HwptObject h = device(devId).attached;
+    return h == null ? 0 : h.id;
+  }
+
+  /** The user address {@code iova} reaches through device {@code devId}'s domain, or -1. */
+  public long translate(int devId, long iova) {
+    return device(devId).translate(iova);
+  }
+
+  /**
+   * DMA by device {@code devId}; {@link org.iommufd4j.IommuFaultException} when the IOMMU refuses
+   * it.
+   */
+  public void dma(int devId, long iova, MemorySegment buffer, boolean write) {
+    device(devId).dma(iova, buffer, write);
+  }
+}
