@@ -9,6 +9,9 @@
  * epoll EPERM, fstat a character device. The shim's own channel descriptors are invisible to the
  * program: close, dup and ioctl on them fail with EBADF, close_range skips them, and dup2 onto
  * one moves the channel out of the way first.
+ *
+ * With IOMMUFD4J_TESTBED, every path-taking call under /sys and /dev is routed first (testbed.h):
+ * the testbed's copy of a path, or the path itself.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -35,6 +38,7 @@
 #include "proto.h"
 #include "record.h"
 #include "sys.h"
+#include "testbed.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -44,6 +48,7 @@
 
 /* The emulated node: misc major 10, a minor no real misc device uses on these machines. */
 #define IOMMU_MINOR 126
+#define VFIO_MINOR 196 /* /dev/vfio/vfio, the misc minor the kernel reserves for it */
 #define IOMMU_INO 0x10000126ULL
 
 /* With i4j_kernel: the device numbers of the real nodes, to know their descriptors. */
@@ -97,6 +102,27 @@ NEXT(pwrite, ssize_t, (int, const void *, size_t, off_t))
 NEXT(pread64, ssize_t, (int, void *, size_t, off64_t))
 NEXT(pwrite64, ssize_t, (int, const void *, size_t, off64_t))
 NEXT(opendir, DIR *, (const char *))
+NEXT(readdir, struct dirent *, (DIR *))
+NEXT(readdir64, struct dirent64 *, (DIR *))
+NEXT(rewinddir, void, (DIR *))
+NEXT(closedir, int, (DIR *))
+NEXT(scandir, int,
+     (const char *, struct dirent ***, int (*)(const struct dirent *),
+      int (*)(const struct dirent **, const struct dirent **)))
+NEXT(scandir64, int,
+     (const char *, struct dirent64 ***, int (*)(const struct dirent64 *),
+      int (*)(const struct dirent64 **, const struct dirent64 **)))
+NEXT(fopen, FILE *, (const char *, const char *))
+NEXT(fopen64, FILE *, (const char *, const char *))
+NEXT(readlink, ssize_t, (const char *, char *, size_t))
+NEXT(readlinkat, ssize_t, (int, const char *, char *, size_t))
+NEXT(realpath, char *, (const char *, char *))
+NEXT(__realpath_chk, char *, (const char *, char *, size_t))
+NEXT(canonicalize_file_name, char *, (const char *))
+NEXT(getxattr, ssize_t, (const char *, const char *, void *, size_t))
+NEXT(lgetxattr, ssize_t, (const char *, const char *, void *, size_t))
+NEXT(listxattr, ssize_t, (const char *, char *, size_t))
+NEXT(llistxattr, ssize_t, (const char *, char *, size_t))
 NEXT(recvmsg, ssize_t, (int, struct msghdr *, int))
 NEXT(epoll_ctl, int, (int, int, int, struct epoll_event *))
 NEXT(stat, int, (const char *, struct stat *))
@@ -128,30 +154,6 @@ _Static_assert(sizeof(struct stat) == sizeof(struct stat64), "LP64: struct stat 
 static int ends_with(const char *s, size_t n, const char *suffix) {
   size_t m = strlen(suffix);
   return n >= m && memcmp(s + n - m, suffix, m) == 0;
-}
-
-/* Lexically normalises an absolute path in place: no "//", ".", "..". */
-static void normalize(char *path) {
-  char *out = path;
-  const char *in = path;
-  while (*in) {
-    while (*in == '/') in++;
-    const char *end = strchr(in, '/');
-    size_t len = end ? (size_t)(end - in) : strlen(in);
-    if (len == 0) break;
-    if (len == 1 && in[0] == '.') {
-    } else if (len == 2 && in[0] == '.' && in[1] == '.') {
-      while (out > path && *--out != '/') {
-      }
-    } else {
-      *out++ = '/';
-      memmove(out, in, len);
-      out += len;
-    }
-    in += len;
-  }
-  if (out == path) *out++ = '/';
-  *out = 0;
 }
 
 #define NODE_FAIL_NTH 100
@@ -186,6 +188,17 @@ static const char *redirect(const char *path, char *buf, size_t size) {
   return n > 0 && (size_t)n < size ? buf : path;
 }
 
+/* The file a path-taking call reaches: debugfs's stand-in, the testbed's copy, or path itself;
+ *devnode (may be NULL) is the testbed's device node it names, if any. */
+static const char *route(int dirfd, const char *path, char *buf, size_t size, const struct i4j_devnode **devnode) {
+  const char *r = redirect(path, buf, size);
+  if (r != path) {
+    if (devnode) *devnode = NULL;
+    return r;
+  }
+  return i4j_testbed_path(dirfd, path, buf, size, devnode);
+}
+
 /* NODE_IOMMU, NODE_VFIO or NODE_FAIL_NTH when (dirfd, path) names a file the shim serves (or,
    with i4j_kernel, records), else -1. */
 static int node_at(int dirfd, const char *path) {
@@ -213,7 +226,7 @@ static int node_at(int dirfd, const char *path) {
     full[base] = '/';
     memcpy(full + base + 1, path, n + 1);
   }
-  normalize(full);
+  i4j_normalize(full);
   if (strcmp(full, "/dev/iommu") == 0) return NODE_IOMMU;
   if (i4j_vfio && strcmp(full, "/dev/vfio/vfio") == 0) return NODE_VFIO;
   return -1;
@@ -305,81 +318,312 @@ static int needs_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFIL
 
 /* ---- open ------------------------------------------------------------------------------- */
 
+/*
+ * Where an open that no emulated node took goes (route), with the flags it is made with: a write
+ * to a testbed attribute replaces its value, as sysfs's store does. *devnode is set when the path
+ * is a testbed device node, which the caller opens with devnode_open instead. NULL (errno
+ * EACCES): the open would create a file in the testbed, which sysfs never allows.
+ */
+static const char *open_route(int node, int dirfd, const char *path, int *flags, char *buf, size_t size,
+                              const struct i4j_devnode **devnode) {
+  *devnode = NULL;
+  if (node >= 0) return path;
+  const char *routed = route(dirfd, path, buf, size, devnode);
+  if (routed == path) return path;
+  if (i4j_testbed_creates(routed, *flags)) {
+    errno = EACCES;
+    return NULL;
+  }
+  if (i4j_testbed_truncates(routed, *flags)) *flags |= O_TRUNC;
+  return routed;
+}
+
+/*
+ * The hook for the VFIO nodes of the testbed (/dev/vfio/N, /dev/vfio/devices/vfioN, and
+ * /dev/vfio/vfio when the container is not emulated): the server's VFIO layer will answer these
+ * opens as it answers /dev/iommu. Until it exists they are visible to stat and readdir only.
+ */
+static int devnode_open(const struct i4j_devnode *devnode, int flags) {
+  DBG("open(%s, 0x%x): VFIO nodes cannot be opened yet -> ENOENT", devnode->path, flags);
+  return fail(ENOENT);
+}
+
+/* Declares `routed` (where the open goes); returns early for a testbed device node or a file the
+   testbed cannot create. */
+#define OPEN_ROUTE(dirfd, path, flags) \
+  char route_buf[PATH_MAX]; \
+  const struct i4j_devnode *devnode; \
+  const char *routed = open_route(node, dirfd, path, &(flags), route_buf, sizeof route_buf, &devnode); \
+  if (devnode) return devnode_open(devnode, flags); \
+  if (!routed) return -1
+
 EXPORT int open(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(AT_FDCWD, path);
-  char buf[PATH_MAX];
-  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(open, redirect(path, buf, sizeof buf), flags, mode));
+  OPEN_ROUTE(AT_FDCWD, path, flags);
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(open, routed, flags, mode));
 }
 
 EXPORT int open64(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(AT_FDCWD, path);
-  char buf[PATH_MAX];
-  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(open64, redirect(path, buf, sizeof buf), flags, mode));
+  OPEN_ROUTE(AT_FDCWD, path, flags);
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(open64, routed, flags, mode));
 }
 
 EXPORT int __open(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(AT_FDCWD, path);
-  char buf[PATH_MAX];
-  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__open, redirect(path, buf, sizeof buf), flags, mode));
+  OPEN_ROUTE(AT_FDCWD, path, flags);
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__open, routed, flags, mode));
 }
 
 EXPORT int __open64(const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(AT_FDCWD, path);
-  char buf[PATH_MAX];
-  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__open64, redirect(path, buf, sizeof buf), flags, mode));
+  OPEN_ROUTE(AT_FDCWD, path, flags);
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__open64, routed, flags, mode));
 }
 
 EXPORT int openat(int dirfd, const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(dirfd, path);
-  char buf[PATH_MAX];
-  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(openat, dirfd, redirect(path, buf, sizeof buf), flags, mode));
+  OPEN_ROUTE(dirfd, path, flags);
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(openat, dirfd, routed, flags, mode));
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
   MODE_ARG(flags, mode);
   int node = node_at(dirfd, path);
-  char buf[PATH_MAX];
-  return OPEN_EMULATED_OR_RECORDED(node, flags,
-                                   CALL_NEXT(openat64, dirfd, redirect(path, buf, sizeof buf), flags, mode));
+  OPEN_ROUTE(dirfd, path, flags);
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(openat64, dirfd, routed, flags, mode));
 }
 
-/* _FORTIFY_SOURCE: the compiler calls these when it cannot prove the flags need no mode. */
+/* _FORTIFY_SOURCE: the compiler calls these when it cannot prove the flags need no mode. A write
+   to a testbed attribute adds O_TRUNC, which needs no mode. */
 EXPORT int __open_2(const char *path, int flags) {
   int node = node_at(AT_FDCWD, path);
-  char buf[PATH_MAX];
-  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__open_2, redirect(path, buf, sizeof buf), flags));
+  OPEN_ROUTE(AT_FDCWD, path, flags);
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__open_2, routed, flags));
 }
 
 EXPORT int __open64_2(const char *path, int flags) {
   int node = node_at(AT_FDCWD, path);
-  char buf[PATH_MAX];
-  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__open64_2, redirect(path, buf, sizeof buf), flags));
+  OPEN_ROUTE(AT_FDCWD, path, flags);
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__open64_2, routed, flags));
 }
 
 EXPORT int __openat_2(int dirfd, const char *path, int flags) {
   int node = node_at(dirfd, path);
-  char buf[PATH_MAX];
-  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__openat_2, dirfd, redirect(path, buf, sizeof buf), flags));
+  OPEN_ROUTE(dirfd, path, flags);
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__openat_2, dirfd, routed, flags));
 }
 
 EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
   int node = node_at(dirfd, path);
-  char buf[PATH_MAX];
-  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__openat64_2, dirfd, redirect(path, buf, sizeof buf), flags));
+  OPEN_ROUTE(dirfd, path, flags);
+  return OPEN_EMULATED_OR_RECORDED(node, flags, CALL_NEXT(__openat64_2, dirfd, routed, flags));
 }
 
-EXPORT DIR *opendir(const char *name) {
+/* glibc's fopen opens through an internal call the shim cannot see. */
+static FILE *fopen_common(FILE *(*next)(const char *, const char *), const char *path, const char *mode) {
+  char buf[PATH_MAX];
+  const struct i4j_devnode *devnode;
+  const char *routed = route(AT_FDCWD, path, buf, sizeof buf, &devnode);
+  if (devnode) {
+    devnode_open(devnode, O_RDONLY);
+    return NULL;
+  }
+  if ((mode[0] == 'w' || mode[0] == 'a') && i4j_testbed_creates(routed, O_CREAT)) {
+    errno = EACCES;
+    return NULL;
+  }
+  if (!next) {
+    errno = ENOSYS;
+    return NULL;
+  }
+  return next(routed, mode);
+}
+
+EXPORT FILE *fopen(const char *path, const char *mode) { return fopen_common(next_fopen(), path, mode); }
+EXPORT FILE *fopen64(const char *path, const char *mode) {
+  return fopen_common(next_fopen64() ? next_fopen64() : next_fopen(), path, mode);
+}
+
+/* ---- directories ------------------------------------------------------------------------ */
+
+/* A directory of the testbed: its stream lists the host's entries too when it is merged. */
+static DIR *opendir_routed(const char *name) {
   char buf[PATH_MAX];
   if (!next_opendir()) {
     errno = ENOSYS;
     return NULL;
   }
-  return next_opendir()(redirect(name, buf, sizeof buf));
+  const char *routed = route(AT_FDCWD, name, buf, sizeof buf, NULL);
+  DIR *d = next_opendir()(routed);
+  if (d && routed != name && i4j_testbed_active()) i4j_testbed_dir_opened(d);
+  return d;
+}
+
+EXPORT DIR *opendir(const char *name) { return opendir_routed(name); }
+
+static struct dirent64 *readdir_common(DIR *d, struct dirent64 *(*next)(DIR *)) {
+  int handled;
+  struct dirent64 *e = i4j_testbed_readdir(d, next, &handled);
+  if (handled) return e;
+  if (!next) {
+    errno = ENOSYS;
+    return NULL;
+  }
+  return next(d);
+}
+
+EXPORT struct dirent *readdir(DIR *d) {
+  return (struct dirent *)readdir_common(d, (struct dirent64 * (*)(DIR *)) next_readdir());
+}
+EXPORT struct dirent64 *readdir64(DIR *d) {
+  return readdir_common(d, next_readdir64() ? next_readdir64() : (struct dirent64 * (*)(DIR *)) next_readdir());
+}
+
+/* The deprecated reentrant forms, for the same streams. */
+static int readdir_r_common(DIR *d, struct dirent64 *entry, struct dirent64 **result) {
+  int saved = errno;
+  errno = 0;
+  struct dirent64 *e = readdir64(d);
+  int err = errno;
+  errno = saved;
+  if (!e) {
+    *result = NULL;
+    return err;
+  }
+  memcpy(entry, e, e->d_reclen < sizeof *entry ? e->d_reclen : sizeof *entry);
+  *result = entry;
+  return 0;
+}
+
+EXPORT int readdir_r(DIR *d, struct dirent *entry, struct dirent **result) {
+  return readdir_r_common(d, (struct dirent64 *)entry, (struct dirent64 **)result);
+}
+EXPORT int readdir64_r(DIR *d, struct dirent64 *entry, struct dirent64 **result) {
+  return readdir_r_common(d, entry, result);
+}
+
+EXPORT void rewinddir(DIR *d) {
+  i4j_testbed_dir_rewound(d);
+  if (next_rewinddir()) next_rewinddir()(d);
+}
+
+EXPORT int closedir(DIR *d) {
+  i4j_testbed_dir_closed(d);
+  return CALL_NEXT(closedir, d);
+}
+
+typedef int (*scandir_filter)(const struct dirent *);
+typedef int (*scandir_compare)(const struct dirent **, const struct dirent **);
+
+/* glibc's scandir lists through internal calls: for a testbed directory it is made here. */
+static int scandir_testbed(const char *path, struct dirent ***list, scandir_filter filter, scandir_compare compare) {
+  DIR *d = opendir_routed(path);
+  if (!d) return -1;
+  struct dirent **entries = NULL;
+  size_t n = 0, cap = 0;
+  struct dirent *e;
+  int err = 0;
+  while ((e = readdir(d))) {
+    if (filter && !filter(e)) continue;
+    if (n == cap) {
+      struct dirent **grown = realloc(entries, (cap = cap ? cap * 2 : 16) * sizeof *entries);
+      if (!grown) {
+        err = ENOMEM;
+        break;
+      }
+      entries = grown;
+    }
+    if (!(entries[n] = malloc(e->d_reclen))) {
+      err = ENOMEM;
+      break;
+    }
+    memcpy(entries[n++], e, e->d_reclen);
+  }
+  closedir(d);
+  if (err) {
+    while (n) free(entries[--n]);
+    free(entries);
+    return fail(err);
+  }
+  if (compare) qsort(entries, n, sizeof *entries, (int (*)(const void *, const void *))compare);
+  *list = entries;
+  return (int)n;
+}
+
+static int is_testbed_dir(const char *path) {
+  char buf[PATH_MAX];
+  return i4j_testbed_active() && i4j_testbed_path(AT_FDCWD, path, buf, sizeof buf, NULL) != path;
+}
+
+EXPORT int scandir(const char *path, struct dirent ***list, scandir_filter filter, scandir_compare compare) {
+  if (is_testbed_dir(path)) return scandir_testbed(path, list, filter, compare);
+  return CALL_NEXT(scandir, path, list, filter, compare);
+}
+EXPORT int scandir64(const char *path, struct dirent64 ***list, int (*filter)(const struct dirent64 *),
+                     int (*compare)(const struct dirent64 **, const struct dirent64 **)) {
+  if (is_testbed_dir(path))
+    return scandir_testbed(path, (struct dirent ***)list, (scandir_filter)filter, (scandir_compare)compare);
+  return CALL_NEXT(scandir64, path, list, filter, compare);
+}
+
+/* ---- links and names -------------------------------------------------------------------- */
+
+/* The kernel names testbed files by their place in DIR; the program sees them at theirs. */
+static ssize_t unmapped(ssize_t n, char *buf) {
+  if (n <= 0 || !i4j_testbed_active()) return n;
+  char path[PATH_MAX];
+  size_t len = (size_t)n < sizeof path ? (size_t)n : sizeof path - 1;
+  memcpy(path, buf, len);
+  size_t out = i4j_testbed_unmap(path, len);
+  if (out == len) return n;
+  memcpy(buf, path, out);
+  return (ssize_t)out;
+}
+
+EXPORT ssize_t readlink(const char *path, char *buf, size_t size) {
+  char routed[PATH_MAX];
+  return unmapped(CALL_NEXT(readlink, route(AT_FDCWD, path, routed, sizeof routed, NULL), buf, size), buf);
+}
+
+EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size) {
+  char routed[PATH_MAX];
+  return unmapped(CALL_NEXT(readlinkat, dirfd, route(dirfd, path, routed, sizeof routed, NULL), buf, size), buf);
+}
+
+static char *unmapped_name(char *name) {
+  if (name) i4j_testbed_unmap(name, strlen(name) + 1);
+  return name;
+}
+
+/* glibc's realpath resolves with internal calls: it is given the testbed's path here. */
+EXPORT char *realpath(const char *path, char *resolved) {
+  char routed[PATH_MAX];
+  if (!next_realpath()) {
+    errno = ENOSYS;
+    return NULL;
+  }
+  return unmapped_name(next_realpath()(route(AT_FDCWD, path, routed, sizeof routed, NULL), resolved));
+}
+
+EXPORT char *__realpath_chk(const char *path, char *resolved, size_t size) {
+  char routed[PATH_MAX];
+  if (!next___realpath_chk()) return realpath(path, resolved);
+  return unmapped_name(next___realpath_chk()(route(AT_FDCWD, path, routed, sizeof routed, NULL), resolved, size));
+}
+
+EXPORT char *canonicalize_file_name(const char *path) {
+  char routed[PATH_MAX];
+  if (!next_canonicalize_file_name()) {
+    errno = ENOSYS;
+    return NULL;
+  }
+  return unmapped_name(next_canonicalize_file_name()(route(AT_FDCWD, path, routed, sizeof routed, NULL)));
 }
 
 /* ---- descriptors ------------------------------------------------------------------------ */
@@ -714,7 +958,8 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event) {
 
 /* ---- stat and access -------------------------------------------------------------------- */
 
-static void fake_stat(struct stat *st) {
+/* /dev/iommu and the emulated /dev/vfio/vfio: misc devices. */
+static void fake_stat(struct stat *st, int node) {
   struct stat dev;
   int saved = errno;
   if (syscall(SYS_newfstatat, AT_FDCWD, "/dev/null", &dev, 0) != 0) memset(&dev, 0, sizeof dev);
@@ -724,24 +969,24 @@ static void fake_stat(struct stat *st) {
   st->st_ino = IOMMU_INO;
   st->st_mode = S_IFCHR | 0660;
   st->st_nlink = 1;
-  st->st_rdev = makedev(10, IOMMU_MINOR);
+  st->st_rdev = makedev(10, node == NODE_VFIO ? VFIO_MINOR : IOMMU_MINOR);
   st->st_blksize = 4096;
   st->st_atim = dev.st_atim;
   st->st_mtim = dev.st_mtim;
   st->st_ctim = dev.st_ctim;
 }
 
-static int fake_statx(struct statx *stx) {
+static int fake_statx(struct statx *stx, int node) {
   struct stat st;
-  fake_stat(&st);
+  fake_stat(&st, node);
   memset(stx, 0, sizeof *stx);
   stx->stx_mask = STATX_BASIC_STATS;
   stx->stx_blksize = 4096;
   stx->stx_nlink = 1;
   stx->stx_mode = (uint16_t)st.st_mode;
   stx->stx_ino = st.st_ino;
-  stx->stx_rdev_major = 10;
-  stx->stx_rdev_minor = IOMMU_MINOR;
+  stx->stx_rdev_major = major(st.st_rdev);
+  stx->stx_rdev_minor = minor(st.st_rdev);
   stx->stx_dev_major = major(st.st_dev);
   stx->stx_dev_minor = minor(st.st_dev);
   stx->stx_atime.tv_sec = st.st_atim.tv_sec;
@@ -755,77 +1000,139 @@ static int stat_fd(int fd) {
   return emulated(fd, &t) && t.kind == KIND_IOMMUFD;
 }
 
-/* Whether fstatat-style (dirfd, path, flags) names an emulated iommufd node or descriptor. */
+/* The emulated node fstatat-style (dirfd, path, flags) names (an emulated descriptor counts as
+   /dev/iommu), or -1. */
 static int stat_target(int dirfd, const char *path, int flags) {
-  if (path && path[0] == 0 && (flags & AT_EMPTY_PATH)) return stat_fd(dirfd);
-  return node_of(dirfd, path) >= 0;
+  if (path && path[0] == 0 && (flags & AT_EMPTY_PATH)) return stat_fd(dirfd) ? (int)NODE_IOMMU : -1;
+  return node_of(dirfd, path);
 }
 
-#define FAKE(buf) (fake_stat((struct stat *)(buf)), 0)
+#define FAKE(buf, node) (fake_stat((struct stat *)(buf), node), 0)
+#define FAKE_FD(buf) FAKE(buf, NODE_IOMMU)
 
-EXPORT int stat(const char *path, struct stat *buf) {
-  return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(stat, path, buf);
+/* A testbed device node is its empty file, shown as the character device it stands for. */
+static int as_devnode(int r, const struct i4j_devnode *devnode, struct stat *st) {
+  if (r == 0 && devnode) {
+    st->st_mode = S_IFCHR | devnode->mode;
+    st->st_rdev = makedev(devnode->major, devnode->minor);
+    st->st_size = 0;
+    st->st_blocks = 0;
+  }
+  return r;
 }
+
+/* Makes `call` (which uses `routed`) on the path route gives, and fixes up a device node. */
+#define STAT_ROUTED(dirfd, path, buf, call) \
+  do { \
+    char route_buf[PATH_MAX]; \
+    const struct i4j_devnode *devnode; \
+    const char *routed = route(dirfd, path, route_buf, sizeof route_buf, &devnode); \
+    return as_devnode(call, devnode, (struct stat *)(buf)); \
+  } while (0)
+
+#define STAT_PATH(dirfd, path, flags, buf, call) \
+  do { \
+    int node_ = stat_target(dirfd, path, flags); \
+    if (node_ >= 0) return FAKE(buf, node_); \
+    STAT_ROUTED(dirfd, path, buf, call); \
+  } while (0)
+
+EXPORT int stat(const char *path, struct stat *buf) { STAT_PATH(AT_FDCWD, path, 0, buf, CALL_NEXT(stat, routed, buf)); }
 EXPORT int stat64(const char *path, struct stat64 *buf) {
-  return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(stat64, path, buf);
+  STAT_PATH(AT_FDCWD, path, 0, buf, CALL_NEXT(stat64, routed, buf));
 }
 EXPORT int lstat(const char *path, struct stat *buf) {
-  return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(lstat, path, buf);
+  STAT_PATH(AT_FDCWD, path, 0, buf, CALL_NEXT(lstat, routed, buf));
 }
 EXPORT int lstat64(const char *path, struct stat64 *buf) {
-  return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(lstat64, path, buf);
+  STAT_PATH(AT_FDCWD, path, 0, buf, CALL_NEXT(lstat64, routed, buf));
 }
-EXPORT int fstat(int fd, struct stat *buf) { return stat_fd(fd) ? FAKE(buf) : CALL_NEXT(fstat, fd, buf); }
-EXPORT int fstat64(int fd, struct stat64 *buf) { return stat_fd(fd) ? FAKE(buf) : CALL_NEXT(fstat64, fd, buf); }
+EXPORT int fstat(int fd, struct stat *buf) { return stat_fd(fd) ? FAKE_FD(buf) : CALL_NEXT(fstat, fd, buf); }
+EXPORT int fstat64(int fd, struct stat64 *buf) { return stat_fd(fd) ? FAKE_FD(buf) : CALL_NEXT(fstat64, fd, buf); }
 EXPORT int fstatat(int dirfd, const char *path, struct stat *buf, int flags) {
-  return stat_target(dirfd, path, flags) ? FAKE(buf) : CALL_NEXT(fstatat, dirfd, path, buf, flags);
+  STAT_PATH(dirfd, path, flags, buf, CALL_NEXT(fstatat, dirfd, routed, buf, flags));
 }
 EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *buf, int flags) {
-  return stat_target(dirfd, path, flags) ? FAKE(buf) : CALL_NEXT(fstatat64, dirfd, path, buf, flags);
+  STAT_PATH(dirfd, path, flags, buf, CALL_NEXT(fstatat64, dirfd, routed, buf, flags));
 }
 /* Binaries built against glibc < 2.33 call these. */
 EXPORT int __xstat(int ver, const char *path, struct stat *buf) {
-  return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(__xstat, ver, path, buf);
+  STAT_PATH(AT_FDCWD, path, 0, buf, CALL_NEXT(__xstat, ver, routed, buf));
 }
 EXPORT int __xstat64(int ver, const char *path, struct stat64 *buf) {
-  return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(__xstat64, ver, path, buf);
+  STAT_PATH(AT_FDCWD, path, 0, buf, CALL_NEXT(__xstat64, ver, routed, buf));
 }
 EXPORT int __lxstat(int ver, const char *path, struct stat *buf) {
-  return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(__lxstat, ver, path, buf);
+  STAT_PATH(AT_FDCWD, path, 0, buf, CALL_NEXT(__lxstat, ver, routed, buf));
 }
 EXPORT int __lxstat64(int ver, const char *path, struct stat64 *buf) {
-  return node_of(AT_FDCWD, path) >= 0 ? FAKE(buf) : CALL_NEXT(__lxstat64, ver, path, buf);
+  STAT_PATH(AT_FDCWD, path, 0, buf, CALL_NEXT(__lxstat64, ver, routed, buf));
 }
 EXPORT int __fxstat(int ver, int fd, struct stat *buf) {
-  return stat_fd(fd) ? FAKE(buf) : CALL_NEXT(__fxstat, ver, fd, buf);
+  return stat_fd(fd) ? FAKE_FD(buf) : CALL_NEXT(__fxstat, ver, fd, buf);
 }
 EXPORT int __fxstat64(int ver, int fd, struct stat64 *buf) {
-  return stat_fd(fd) ? FAKE(buf) : CALL_NEXT(__fxstat64, ver, fd, buf);
+  return stat_fd(fd) ? FAKE_FD(buf) : CALL_NEXT(__fxstat64, ver, fd, buf);
 }
 EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *buf, int flags) {
-  return stat_target(dirfd, path, flags) ? FAKE(buf) : CALL_NEXT(__fxstatat, ver, dirfd, path, buf, flags);
+  STAT_PATH(dirfd, path, flags, buf, CALL_NEXT(__fxstatat, ver, dirfd, routed, buf, flags));
 }
 EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *buf, int flags) {
-  return stat_target(dirfd, path, flags) ? FAKE(buf) : CALL_NEXT(__fxstatat64, ver, dirfd, path, buf, flags);
+  STAT_PATH(dirfd, path, flags, buf, CALL_NEXT(__fxstatat64, ver, dirfd, routed, buf, flags));
 }
 EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf) {
-  return stat_target(dirfd, path, flags) ? fake_statx(buf) : CALL_NEXT(statx, dirfd, path, flags, mask, buf);
+  int node = stat_target(dirfd, path, flags);
+  if (node >= 0) return fake_statx(buf, node);
+  char route_buf[PATH_MAX];
+  const struct i4j_devnode *devnode;
+  const char *routed = route(dirfd, path, route_buf, sizeof route_buf, &devnode);
+  int r = CALL_NEXT(statx, dirfd, routed, flags, mask, buf);
+  if (r == 0 && devnode) {
+    buf->stx_mode = (uint16_t)(S_IFCHR | devnode->mode);
+    buf->stx_rdev_major = devnode->major;
+    buf->stx_rdev_minor = devnode->minor;
+    buf->stx_size = 0;
+    buf->stx_blocks = 0;
+  }
+  return r;
 }
 
 /* /dev/iommu is crw-rw----: readable and writable, never executable. */
 static int access_result(int mode) { return (mode & X_OK) ? fail(EACCES) : 0; }
 
-EXPORT int access(const char *path, int mode) {
-  return node_of(AT_FDCWD, path) >= 0 ? access_result(mode) : CALL_NEXT(access, path, mode);
-}
+#define ACCESS_PATH(dirfd, path, mode, call) \
+  do { \
+    if (node_of(dirfd, path) >= 0) return access_result(mode); \
+    char route_buf[PATH_MAX]; \
+    const char *routed = route(dirfd, path, route_buf, sizeof route_buf, NULL); \
+    return call; \
+  } while (0)
+
+EXPORT int access(const char *path, int mode) { ACCESS_PATH(AT_FDCWD, path, mode, CALL_NEXT(access, routed, mode)); }
 EXPORT int faccessat(int dirfd, const char *path, int mode, int flags) {
-  return node_of(dirfd, path) >= 0 ? access_result(mode) : CALL_NEXT(faccessat, dirfd, path, mode, flags);
+  ACCESS_PATH(dirfd, path, mode, CALL_NEXT(faccessat, dirfd, routed, mode, flags));
 }
 EXPORT int euidaccess(const char *path, int mode) {
-  return node_of(AT_FDCWD, path) >= 0 ? access_result(mode) : CALL_NEXT(euidaccess, path, mode);
+  ACCESS_PATH(AT_FDCWD, path, mode, CALL_NEXT(euidaccess, routed, mode));
 }
-EXPORT int eaccess(const char *path, int mode) {
-  return node_of(AT_FDCWD, path) >= 0 ? access_result(mode) : CALL_NEXT(eaccess, path, mode);
+EXPORT int eaccess(const char *path, int mode) { ACCESS_PATH(AT_FDCWD, path, mode, CALL_NEXT(eaccess, routed, mode)); }
+
+/* Extended attributes: ls -l asks for a security label and an ACL of every name it lists. */
+EXPORT ssize_t getxattr(const char *path, const char *name, void *value, size_t size) {
+  char routed[PATH_MAX];
+  return CALL_NEXT(getxattr, route(AT_FDCWD, path, routed, sizeof routed, NULL), name, value, size);
+}
+EXPORT ssize_t lgetxattr(const char *path, const char *name, void *value, size_t size) {
+  char routed[PATH_MAX];
+  return CALL_NEXT(lgetxattr, route(AT_FDCWD, path, routed, sizeof routed, NULL), name, value, size);
+}
+EXPORT ssize_t listxattr(const char *path, char *list, size_t size) {
+  char routed[PATH_MAX];
+  return CALL_NEXT(listxattr, route(AT_FDCWD, path, routed, sizeof routed, NULL), list, size);
+}
+EXPORT ssize_t llistxattr(const char *path, char *list, size_t size) {
+  char routed[PATH_MAX];
+  return CALL_NEXT(llistxattr, route(AT_FDCWD, path, routed, sizeof routed, NULL), list, size);
 }
 
 /* ---- start-up --------------------------------------------------------------------------- */
@@ -851,6 +1158,7 @@ static void scan_inherited(void) {
 __attribute__((constructor)) static void shim_init(void) {
   int saved = errno;
   i4j_config_load();
+  i4j_testbed_load();
   if (i4j_kernel) {
     struct stat st;
     if (syscall(SYS_newfstatat, AT_FDCWD, "/dev/iommu", &st, 0) == 0 && S_ISCHR(st.st_mode)) iommu_rdev = st.st_rdev;

@@ -47,6 +47,11 @@ public final class Shim {
    * ({@code exec --record --kernel}; the server's recorder must be a kernel one).
    */
   public static final String ENV_KERNEL = "IOMMUFD4J_KERNEL";
+  /**
+   * An absolute directory written by {@link org.iommufd4j.bridge.testbed.SysfsTestbed}: the shim
+   * presents its sysfs and {@code /dev} tree in place of the real one, merged with the host's.
+   */
+  public static final String ENV_TESTBED = "IOMMUFD4J_TESTBED";
 
   private Shim() {}
 
