@@ -83,7 +83,7 @@ public final class SysfsTestbed {
    * @throws IllegalArgumentException if two functions share a BDF, a group or a cdev index
    * @throws UncheckedIOException if a file cannot be written
    */
-  public static void write(Path root, List<PciFunction> functions) {
+  public static void write(Path root, List<PresentedFunction> functions) {
     checkDistinct(functions);
     try {
       new SysfsTestbed(root).writeAll(functions);
@@ -92,20 +92,20 @@ public final class SysfsTestbed {
     }
   }
 
-  private static void checkDistinct(List<PciFunction> functions) {
+  private static void checkDistinct(List<PresentedFunction> functions) {
     Set<String> bdfs = new HashSet<>();
     Set<Integer> groups = new HashSet<>();
     Set<Integer> cdevs = new HashSet<>();
-    for (PciFunction f : functions) {
+    for (PresentedFunction f : functions) {
       if (!bdfs.add(f.bdf()) || !groups.add(f.iommuGroup()) || !cdevs.add(f.vfioIndex())) {
         throw new IllegalArgumentException(f.bdf() + ": BDF, IOMMU group or vfio cdev index used twice");
       }
     }
   }
 
-  private void writeAll(List<PciFunction> functions) throws IOException {
-    List<PciFunction> sorted = new ArrayList<>(functions);
-    sorted.sort(Comparator.comparing(PciFunction::bdf));
+  private void writeAll(List<PresentedFunction> functions) throws IOException {
+    List<PresentedFunction> sorted = new ArrayList<>(functions);
+    sorted.sort(Comparator.comparing(PresentedFunction::bdf));
     // the ancestors of every emulated object list the host's entries too
     for (String dir : List.of("/sys", "/sys/bus", "/sys/bus/pci", "/sys/bus/pci/devices",
         "/sys/bus/pci/drivers", "/sys/devices", "/sys/devices/pci0000:00", "/sys/devices/virtual",
@@ -121,10 +121,10 @@ public final class SysfsTestbed {
     writeIommu(sorted);
     devnode("/dev/vfio/vfio", MISC_MAJOR, VFIO_CONTAINER_MINOR, "0666");
     classDevice("/sys/devices/virtual/misc/vfio", "misc", MISC_MAJOR, VFIO_CONTAINER_MINOR, "vfio/vfio");
-    TreeMap<Integer, PciFunction> byGroup = new TreeMap<>();
+    TreeMap<Integer, PresentedFunction> byGroup = new TreeMap<>();
     sorted.forEach(f -> byGroup.put(f.iommuGroup(), f));
     int groupMinor = 0;
-    for (PciFunction f : byGroup.values()) {
+    for (PresentedFunction f : byGroup.values()) {
       writeFunction(f, groupMinor++);
     }
     text("/devnodes", devnodes.toString(), RO);
@@ -165,7 +165,7 @@ public final class SysfsTestbed {
     }
   }
 
-  private void writeIommu(List<PciFunction> functions) throws IOException {
+  private void writeIommu(List<PresentedFunction> functions) throws IOException {
     String dmar = "/sys/devices/virtual/iommu/" + IOMMU;
     text(dmar + "/intel-iommu/cap", Long.toHexString(VTD_CAP) + "\n", RO);
     text(dmar + "/intel-iommu/ecap", Long.toHexString(VTD_ECAP) + "\n", RO);
@@ -176,17 +176,17 @@ public final class SysfsTestbed {
     text(dmar + "/uevent", "", WO);
     link(dmar + "/subsystem", "/sys/class/iommu");
     dir(dmar + "/devices");
-    for (PciFunction f : functions) {
+    for (PresentedFunction f : functions) {
       link(dmar + "/devices/" + f.bdf(), functionDir(f));
     }
     link("/sys/class/iommu/" + IOMMU, dmar);
   }
 
-  static String functionDir(PciFunction f) {
+  static String functionDir(PresentedFunction f) {
     return "/sys/devices/pci0000:00/" + f.bdf();
   }
 
-  private void writeFunction(PciFunction f, int groupMinor) throws IOException {
+  private void writeFunction(PresentedFunction f, int groupMinor) throws IOException {
     String dir = functionDir(f);
     byte[] config = presentedConfig(f);
     long[][] resources = assignResources(f, config);
@@ -216,7 +216,7 @@ public final class SysfsTestbed {
     for (String trigger : List.of("remove", "rescan", "reset")) {
       text(dir + "/" + trigger, "", WO);
     }
-    for (PciFunction.Bar bar : f.bars()) {
+    for (PresentedFunction.Bar bar : f.bars()) {
       sized(dir + "/resource" + bar.index(), bar.size());
       if (bar.prefetchable()) {
         sized(dir + "/resource" + bar.index() + "_wc", bar.size());
@@ -261,7 +261,7 @@ public final class SysfsTestbed {
   }
 
   /** The config space as sysfs reads it: padded to 256 or 4096 bytes. */
-  static byte[] presentedConfig(PciFunction f) {
+  static byte[] presentedConfig(PresentedFunction f) {
     byte[] given = f.config();
     byte[] config = new byte[f.isExpress() ? 4096 : 256];
     System.arraycopy(given, 0, config, 0, given.length);
@@ -273,11 +273,11 @@ public final class SysfsTestbed {
    * registers of {@code config} (a type 0 header), and returns the {@code resource} table rows:
    * start, end, flags.
    */
-  long[][] assignResources(PciFunction f, byte[] config) {
+  long[][] assignResources(PresentedFunction f, byte[] config) {
     long[][] rows = new long[RESOURCE_LINES][3];
-    List<PciFunction.Bar> bars = new ArrayList<>(f.bars());
-    bars.sort(Comparator.comparingInt(PciFunction.Bar::index));
-    for (PciFunction.Bar bar : bars) {
+    List<PresentedFunction.Bar> bars = new ArrayList<>(f.bars());
+    bars.sort(Comparator.comparingInt(PresentedFunction.Bar::index));
+    for (PresentedFunction.Bar bar : bars) {
       long start;
       long registerFlags;
       long resourceFlags;
@@ -309,7 +309,7 @@ public final class SysfsTestbed {
       rows[bar.index()] = new long[] {start, start + bar.size() - 1, resourceFlags | 0x40000 | registerFlags};
       int reg = 0x10 + 4 * bar.index();
       putLe32(config, reg, start | registerFlags);
-      if (bar.kind() == PciFunction.Kind.MEM64) {
+      if (bar.kind() == PresentedFunction.Kind.MEM64) {
         putLe32(config, reg + 4, start >>> 32);
       }
     }
@@ -324,13 +324,13 @@ public final class SysfsTestbed {
     return s.toString();
   }
 
-  static String modalias(PciFunction f) {
+  static String modalias(PresentedFunction f) {
     int c = f.classCode();
     return String.format(Locale.ROOT, "pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X", f.vendor(), f.device(),
         f.subsystemVendor(), f.subsystemDevice(), c >> 16, (c >> 8) & 0xff, c & 0xff);
   }
 
-  static String uevent(PciFunction f) {
+  static String uevent(PresentedFunction f) {
     return String.format(Locale.ROOT,
         "DRIVER=%s%nPCI_CLASS=%X%nPCI_ID=%04X:%04X%nPCI_SUBSYS_ID=%04X:%04X%nPCI_SLOT_NAME=%s%nMODALIAS=%s%n",
         DRIVER, f.classCode(), f.vendor(), f.device(), f.subsystemVendor(), f.subsystemDevice(), f.bdf(),

@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.iommufd4j.bridge.Shim;
-import org.iommufd4j.bridge.testbed.PciFunction.Bar;
+import org.iommufd4j.bridge.testbed.PresentedFunction.Bar;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,9 +25,9 @@ class SysfsTestbedIT {
   private static final Path SHIM = NATIVE.resolve(Shim.FILE_NAME).toAbsolutePath();
   private static final Path PROGRAM = NATIVE.resolve("tests/t_testbed").toAbsolutePath();
 
-  static final PciFunction EDU = new PciFunction("0000:00:04.0", 0x1234, 0x11e8, 0x1af4, 0x1100, 0x00ff00, 0x10,
+  static final PresentedFunction EDU = new PresentedFunction("0000:00:04.0", 0x1234, 0x11e8, 0x1af4, 0x1100, 0x00ff00, 0x10,
       List.of(Bar.mem32(0, 1 << 20)), 4, 0, -1, config(0x1234, 0x11e8, 0x00ff00, 0x10, 1));
-  static final PciFunction VIRTIO_NET = new PciFunction("0000:00:05.0", 0x1af4, 0x1000, 0x1af4, 0x0001, 0x020000, 0,
+  static final PresentedFunction VIRTIO_NET = new PresentedFunction("0000:00:05.0", 0x1af4, 0x1000, 0x1af4, 0x0001, 0x020000, 0,
       List.of(Bar.io(0, 32), Bar.mem32(1, 4096), Bar.mem64(4, 16384, true)), 5, 1, 0,
       config(0x1af4, 0x1000, 0x020000, 0, 1));
 

@@ -12,7 +12,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.iommufd4j.bridge.testbed.PciFunction.Bar;
+import org.iommufd4j.bridge.testbed.PresentedFunction.Bar;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -22,7 +22,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class SysfsTestbedTest {
   @TempDir Path root;
 
-  private Path write(PciFunction... functions) {
+  private Path write(PresentedFunction... functions) {
     SysfsTestbed.write(root, List.of(functions));
     return root;
   }
@@ -85,7 +85,7 @@ class SysfsTestbedTest {
   void anExpressFunctionHasFourKibOfConfigSpace() throws IOException {
     byte[] config = SysfsTestbedIT.config(0x8086, 0x10d3, 0x020000, 0, 0);
     config = Arrays.copyOf(config, 300);
-    write(new PciFunction("0000:00:06.0", 0x8086, 0x10d3, 0x8086, 0, 0x020000, 0, List.of(), 6, 0, -1, config));
+    write(new PresentedFunction("0000:00:06.0", 0x8086, 0x10d3, 0x8086, 0, 0x020000, 0, List.of(), 6, 0, -1, config));
     Path dev = sys("/sys/devices/pci0000:00/0000:00:06.0");
     assertThat(Files.size(dev.resolve("config"))).isEqualTo(4096);
     assertThat(dev.resolve("irq")).hasContent("0\n"); // no INTx pin
@@ -151,16 +151,16 @@ class SysfsTestbedTest {
   void barsOfRandomSizesGetNaturallyAlignedDisjointAddresses(int offset) throws IOException {
     long seed = BASE_SEED + offset;
     SplittableRandom random = new SplittableRandom(seed);
-    List<PciFunction> functions = new ArrayList<>();
+    List<PresentedFunction> functions = new ArrayList<>();
     for (int f = 0; f < 8; f++) {
       List<Bar> bars = List.of(Bar.io(0, 4L << random.nextInt(7)), Bar.mem32(1, 4096L << random.nextInt(12)),
           Bar.mem64(2, 4096L << random.nextInt(20), random.nextBoolean()));
-      functions.add(new PciFunction("0000:00:0" + (f + 2) + ".0", 0x1af4, 0x1000, 0x1af4, 1, 0x020000, 0, bars,
+      functions.add(new PresentedFunction("0000:00:0" + (f + 2) + ".0", 0x1af4, 0x1000, 0x1af4, 1, 0x020000, 0, bars,
           10 + f, f, -1, new byte[64]));
     }
     SysfsTestbed.write(root, functions);
     List<long[]> ranges = new ArrayList<>();
-    for (PciFunction f : functions) {
+    for (PresentedFunction f : functions) {
       List<String> lines = Files.readAllLines(sys(SysfsTestbed.functionDir(f) + "/resource"));
       for (Bar bar : f.bars()) {
         String[] cols = lines.get(bar.index()).split(" ");
@@ -168,7 +168,7 @@ class SysfsTestbedTest {
         long end = Long.decode(cols[1]);
         assertThat(end - start + 1).as("seed %d", seed).isEqualTo(bar.size());
         assertThat(start % bar.size()).as("seed %d: aligned", seed).isZero();
-        ranges.add(new long[] {start, end, bar.kind() == PciFunction.Kind.IO ? 1 : 0});
+        ranges.add(new long[] {start, end, bar.kind() == PresentedFunction.Kind.IO ? 1 : 0});
       }
     }
     for (int i = 0; i < ranges.size(); i++) {
@@ -184,16 +184,16 @@ class SysfsTestbedTest {
   @Test
   void aDescriptionTheKernelCouldNotHaveIsRefused() {
     byte[] c = new byte[64];
-    assertThatThrownBy(() -> new PciFunction("0000:01:00.0", 1, 1, 1, 1, 0, 0, List.of(), 1, 0, -1, c))
+    assertThatThrownBy(() -> new PresentedFunction("0000:01:00.0", 1, 1, 1, 1, 0, 0, List.of(), 1, 0, -1, c))
         .hasMessageContaining("root bus");
-    assertThatThrownBy(() -> new PciFunction("0000:00:04.0", 0x10000, 1, 1, 1, 0, 0, List.of(), 1, 0, -1, c))
+    assertThatThrownBy(() -> new PresentedFunction("0000:00:04.0", 0x10000, 1, 1, 1, 0, 0, List.of(), 1, 0, -1, c))
         .hasMessageContaining("vendor");
-    assertThatThrownBy(() -> new PciFunction("0000:00:04.0", 1, 1, 1, 1, 0, 0,
+    assertThatThrownBy(() -> new PresentedFunction("0000:00:04.0", 1, 1, 1, 1, 0, 0,
         List.of(Bar.mem64(0, 4096, false), Bar.mem32(1, 4096)), 1, 0, -1, c)).hasMessageContaining("BAR 1 given twice");
     assertThatThrownBy(() -> Bar.mem32(0, 3000)).hasMessageContaining("size");
     assertThatThrownBy(() -> Bar.mem64(5, 4096, false)).hasMessageContaining("index 5");
-    PciFunction a = new PciFunction("0000:00:04.0", 1, 1, 1, 1, 0, 0, List.of(), 4, 0, -1, c);
-    PciFunction sameGroup = new PciFunction("0000:00:05.0", 1, 1, 1, 1, 0, 0, List.of(), 4, 1, -1, c);
+    PresentedFunction a = new PresentedFunction("0000:00:04.0", 1, 1, 1, 1, 0, 0, List.of(), 4, 0, -1, c);
+    PresentedFunction sameGroup = new PresentedFunction("0000:00:05.0", 1, 1, 1, 1, 0, 0, List.of(), 4, 1, -1, c);
     assertThatThrownBy(() -> SysfsTestbed.write(root, List.of(a, sameGroup))).hasMessageContaining("used twice");
   }
 }

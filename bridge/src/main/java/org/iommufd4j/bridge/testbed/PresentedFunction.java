@@ -22,7 +22,7 @@ import java.util.regex.Pattern;
  *     PCI Express function with 4096 bytes. The generator writes the BARs' assigned addresses
  *     into the copy it presents.
  */
-public record PciFunction(
+public record PresentedFunction(
     String bdf,
     int vendor,
     int device,
@@ -38,7 +38,7 @@ public record PciFunction(
 
   private static final Pattern ROOT_BUS_BDF = Pattern.compile("0000:00:[01][0-9a-f]\\.[0-7]");
 
-  public PciFunction {
+  public PresentedFunction {
     if (!ROOT_BUS_BDF.matcher(bdf).matches()) {
       throw new IllegalArgumentException("not a function on the root bus 0000:00: " + bdf);
     }
