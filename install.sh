@@ -9,3 +9,8 @@ cd "$(dirname "$0")"
 mvn -B -ntp -Pdist -DskipTests install "$@" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
 VERSION=$(sed -n 's:^  <version>\(.*\)</version>:\1:p' pom.xml | head -1)
 echo "installed org.iommufd4j:{iommufd4j-core,iommufd4j-junit,iommufd4j-bridge,iommufd4j-cli}:$VERSION"
+# C users: pkg-config --cflags iommufd4j (Linux 6.12's uapi headers), where this user may install it
+if [ -w /usr/local/share ] && PC=$(scripts/c-headers.sh pkgconfig); then
+  mkdir -p /usr/local/share/pkgconfig && cp "$PC/iommufd4j.pc" /usr/local/share/pkgconfig/
+  echo "installed /usr/local/share/pkgconfig/iommufd4j.pc (pkg-config --cflags iommufd4j)"
+fi

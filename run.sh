@@ -2,6 +2,8 @@
 # Builds the CLI if it is missing or older than the sources, then runs it (no arguments: demo).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")" && pwd)"
+# C users' flags need no JVM: ./run.sh cflags, ./run.sh pkgconfig (a PKG_CONFIG_PATH directory)
+case "${1:-}" in cflags | pkgconfig) exec "$ROOT/scripts/c-headers.sh" "$1" ;; esac
 . "$ROOT/scripts/java-env.sh"
 JAR=$(ls "$ROOT"/cli/target/iommufd4j-cli-*-all.jar 2>/dev/null | head -1 || true)
 if [ -z "$JAR" ] || [ -n "$(find "$ROOT"/pom.xml "$ROOT"/*/pom.xml "$ROOT"/*/src "$ROOT"/bridge/native -newer "$JAR" -print -quit 2>/dev/null)" ]; then
