@@ -63,7 +63,8 @@ public record Caller(UserMemory memory, int pid, int uid, Privileges privileges)
     /**
      * The current values of thread {@code tid} of process {@code pid}: its effective capabilities
      * (capabilities are per thread) and its process's soft RLIMIT_MEMLOCK (limits are per
-     * process), one system call each time one is asked.
+     * process), one system call each time one is asked. {@code tid} 0 is whichever thread asks,
+     * {@code pid} 0 its process.
      */
     static Privileges ofThread(int pid, int tid) {
       return new ThreadPrivileges(pid, tid);
