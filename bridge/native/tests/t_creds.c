@@ -5,9 +5,10 @@
  * A program changes them while it runs: capset() between MAPs, setrlimit() on itself, prlimit()
  * from another process, and threads with different capabilities.
  *
- * Needs CAP_IPC_LOCK in its permitted set (root) and the test ABI's mock domain (MAP pins at
- * once); skipped otherwise. Without CAP_SYS_RESOURCE permitted (as in some containers) only its
- * EPERM is checked. Builds static for the kernel oracle as well.
+ * Needs CAP_IPC_LOCK in its permitted set (root) and a domain, so that MAP pins at once: the test
+ * ABI's mock domain, else the first VFIO device cdev (the kernel oracle's edu device bound to
+ * vfio-pci: sh vfio-bind.sh ./t_creds); skipped otherwise. Without CAP_SYS_RESOURCE permitted (as in some containers)
+ * only its EPERM is checked. Builds static for the kernel oracle as well.
  */
 #include "t.h" /* first: it defines _GNU_SOURCE, which prlimit() needs */
 
@@ -78,6 +79,41 @@ static void memlock_soft_from_outside(rlim_t bytes) {
 
 static int fd;
 static uint32_t ioas;
+static int device = -1; /* the VFIO cdev bound to fd, when there is no mock domain */
+
+/* struct vfio_device_bind_iommufd and vfio_device_attach_iommufd_pt (VFIO_BASE 100 + 18, + 19) */
+#define VFIO_DEVICE_BIND_IOMMUFD _IO(';', 118)
+#define VFIO_DEVICE_ATTACH_IOMMUFD_PT _IO(';', 119)
+struct vfio_bind {
+  uint32_t argsz, flags;
+  int32_t iommufd;
+  uint32_t out_devid;
+};
+struct vfio_attach {
+  uint32_t argsz, flags, pt_id;
+};
+
+/* Gives ioas a domain: 0, or -1 with errno (ENOMEM when pinning what is mapped fails; ENOTTY or
+ * ENOENT when there is neither a mock domain nor a VFIO device). */
+static int attach_domain(void) {
+  if (t_mock_domain(fd, ioas) != 0) return 0;
+  if (errno != ENOTTY) return -1;
+  if (device < 0) {
+    device = open("/dev/vfio/devices/vfio0", O_RDWR | O_CLOEXEC);
+    if (device < 0) return -1;
+    struct vfio_bind b = {.argsz = sizeof b, .iommufd = fd};
+    CHECK_OK(ioctl(device, VFIO_DEVICE_BIND_IOMMUFD, &b));
+  }
+  struct vfio_attach a = {.argsz = sizeof a, .pt_id = ioas};
+  return ioctl(device, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &a);
+}
+
+/* The device goes first: it holds the context. */
+static void close_context(void) {
+  if (device >= 0) CHECK_OK(close(device));
+  device = -1;
+  CHECK_OK(close(fd));
+}
 static uint64_t next_iova = MOCK_APERTURE_START;
 
 /* MAP length bytes of a fresh buffer at the next free IOVA: 0 or -1 with errno. */
@@ -126,8 +162,8 @@ int main(void) {
 
   fd = t_open();
   ioas = t_ioas_alloc(fd);
-  if (t_mock_domain(fd, ioas) == 0) {
-    printf("t_creds: skipped, no test ABI (mock domain)\n");
+  if (attach_domain() != 0) {
+    printf("t_creds: skipped, no domain: neither the test ABI nor a VFIO device (%s)\n", strerror(errno));
     return 77;
   }
   memlock_soft(64 * KIB); /* 16 pages */
@@ -172,7 +208,7 @@ int main(void) {
   CHECK_OK(map(1 * MIB));
   CHECK_OK(map(1 * MIB));
   unmap_all();
-  CHECK_OK(close(fd));
+  close_context();
 
   /* The limit is read when pages are pinned, not when they are mapped: MAP into an IOAS without
    * a domain pins nothing; the mock domain attached afterwards pins and charges them. */
@@ -183,10 +219,10 @@ int main(void) {
   next_iova = MOCK_APERTURE_START;
   CHECK_OK(map(64 * KIB));
   memlock_soft(16 * KIB);
-  CHECK(t_mock_domain(fd, ioas) == 0 && errno == ENOMEM);
+  CHECK_ERRNO(attach_domain(), ENOMEM);
   memlock_soft(64 * KIB);
-  CHECK(t_mock_domain(fd, ioas) != 0);
-  CHECK_OK(close(fd));
+  CHECK_OK(attach_domain());
+  close_context();
 
   /* RLIMIT_MODE SET checks CAP_SYS_RESOURCE at the call; MM accounting reads the limit too. */
   fd = t_open();
@@ -196,7 +232,7 @@ int main(void) {
     cap_effective(CAP_SYS_RESOURCE, 1);
     CHECK_OK(option_rlimit_mode_set(fd, 1));
     ioas = t_ioas_alloc(fd);
-    CHECK(t_mock_domain(fd, ioas) != 0);
+    CHECK_OK(attach_domain());
     next_iova = MOCK_APERTURE_START;
     memlock_soft(16 * KIB);
     CHECK_OK(map(16 * KIB));
@@ -206,7 +242,7 @@ int main(void) {
   } else {
     printf("t_creds: no CAP_SYS_RESOURCE to raise: MM accounting not checked\n");
   }
-  CHECK_OK(close(fd));
+  close_context();
 
   cap_effective(CAP_IPC_LOCK, 1);
   CHECK_OK(setrlimit(RLIMIT_MEMLOCK, &original));
