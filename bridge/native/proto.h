@@ -74,13 +74,14 @@
 #define HEADER_FLAGS 6  /* u16 0 */
 
 /* T_HELLO */
-#define HELLO_MAGIC 0                   /* u32 I4J_MAGIC */
-#define HELLO_VERSION 4                 /* u32 I4J_VERSION */
-#define HELLO_FLAGS 8                   /* u32 HELLO_FLAG_* */
-#define HELLO_PROBE_LENGTH 12           /* u32 probe bytes that follow, at most I4J_PROBE_MAX */
-#define HELLO_PROBE_ADDRESS 16          /* u64 where they lie in the client: can the server read it? */
-#define HELLO_TID 24                    /* u32 the connecting thread (the server checks it is the peer's) */
-#define HELLO_SIZE 32                   /* 28..31 zero */
+#define HELLO_MAGIC 0          /* u32 I4J_MAGIC */
+#define HELLO_VERSION 4        /* u32 I4J_VERSION */
+#define HELLO_FLAGS 8          /* u32 HELLO_FLAG_* */
+#define HELLO_PROBE_LENGTH 12  /* u32 probe bytes that follow, at most I4J_PROBE_MAX */
+#define HELLO_PROBE_ADDRESS 16 /* u64 where they lie in the client: can the server read it? */
+#define HELLO_TID 24           /* u32 the connecting thread (the server checks it is the peer's) */
+#define HELLO_RESERVED 28      /* u32 0 */
+#define HELLO_SIZE 32
 #define HELLO_FLAG_FORCE_SHIM_MEMORY 1u /* serve caller memory through callbacks */
 #define HELLO_FLAG_MAILBOX 2u           /* the client can use a mailbox */
 

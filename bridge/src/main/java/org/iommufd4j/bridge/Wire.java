@@ -70,6 +70,7 @@ final class Wire {
   static final int HELLO_PROBE_ADDRESS = 16;
   /** The connecting thread's id: whose capabilities each call is checked against. */
   static final int HELLO_TID = 24;
+  static final int HELLO_RESERVED = 28;
   static final int HELLO_SIZE = 32;
   static final int HELLO_FLAG_FORCE_SHIM_MEMORY = 1;
   static final int HELLO_FLAG_MAILBOX = 2;
