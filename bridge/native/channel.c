@@ -234,13 +234,14 @@ static struct channel *channel_connect(long *err) {
     if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
       prctl(PR_SET_PTRACER, (unsigned long)cred.pid, 0UL, 0UL, 0UL);
   }
-  unsigned char hello[HELLO_SIZE];
+  unsigned char hello[HELLO_SIZE] = {0};
   i4j_put32(hello + HELLO_MAGIC, I4J_MAGIC);
   i4j_put32(hello + HELLO_VERSION, I4J_VERSION);
   i4j_put32(hello + HELLO_FLAGS,
             (i4j_shim_memory ? HELLO_FLAG_FORCE_SHIM_MEMORY : 0u) | (i4j_mailbox ? HELLO_FLAG_MAILBOX : 0u));
   i4j_put32(hello + HELLO_PROBE_LENGTH, sizeof nonce);
   i4j_put64(hello + HELLO_PROBE_ADDRESS, (uint64_t)(uintptr_t)nonce);
+  i4j_put32(hello + HELLO_TID, (uint32_t)syscall(SYS_gettid));
   uint16_t type;
   uint32_t length;
   int got = -1;

@@ -19,7 +19,7 @@
 #define IOMMUFD4J_PROTO_H
 
 #define I4J_MAGIC 0x4a346f69u /* "io4J" */
-#define I4J_VERSION 1u
+#define I4J_VERSION 2u
 #define I4J_HEADER 8u
 #define I4J_MAX_PAYLOAD (1u << 20)
 /* Bytes at the ioctl argument the shim sends along (the server reads more itself). */
@@ -79,7 +79,9 @@
 #define HELLO_FLAGS 8          /* u32 HELLO_FLAG_* */
 #define HELLO_PROBE_LENGTH 12  /* u32 probe bytes that follow, at most I4J_PROBE_MAX */
 #define HELLO_PROBE_ADDRESS 16 /* u64 where they lie in the client: can the server read it? */
-#define HELLO_SIZE 24
+#define HELLO_TID 24           /* u32 the connecting thread (the server checks it is the peer's) */
+#define HELLO_RESERVED 28      /* u32 0 */
+#define HELLO_SIZE 32
 #define HELLO_FLAG_FORCE_SHIM_MEMORY 1u /* serve caller memory through callbacks */
 #define HELLO_FLAG_MAILBOX 2u           /* the client can use a mailbox */
 

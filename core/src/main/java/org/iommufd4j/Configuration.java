@@ -24,6 +24,7 @@ public final class Configuration {
   private final boolean capSysResource;
   private final boolean capIpcLock;
   private final long memlockLimit;
+  private final boolean privilegesOfCallingThread;
   private final boolean privateHost;
   private final boolean selftestCompat;
 
@@ -34,6 +35,7 @@ public final class Configuration {
     this.capSysResource = b.capSysResource;
     this.capIpcLock = b.capIpcLock;
     this.memlockLimit = b.memlockLimit;
+    this.privilegesOfCallingThread = b.privilegesOfCallingThread;
     this.privateHost = b.privateHost;
     this.selftestCompat = b.selftestCompat;
   }
@@ -93,6 +95,17 @@ public final class Configuration {
   }
 
   /**
+   * Whether CAP_SYS_RESOURCE, CAP_IPC_LOCK and RLIMIT_MEMLOCK are those of the Java thread making
+   * each call, read when the kernel reads them (capabilities when a MAP creates its page source or
+   * RLIMIT_MODE is set, the limit at each charge), instead of the values pinned by {@link
+   * #capSysResource()}, {@link #capIpcLock()} and {@link #memlockLimit()}. Off by default, so a
+   * test gets the same results as root and as a user.
+   */
+  public boolean privilegesOfCallingThread() {
+    return privilegesOfCallingThread;
+  }
+
+  /**
    * Whether the context runs on an emulated machine of its own. By default every emulated context
    * of this JVM shares one, as every open of {@code /dev/iommu} shares one kernel: page pin counts
    * (what the selftests' MD_CHECK_REFS reads) and memory-lock accounts are machine-wide.
@@ -124,6 +137,7 @@ public final class Configuration {
     return "Configuration[testAbi=" + testAbi + ", vfioContainer=" + vfioContainer
         + ", capSysResource=" + capSysResource + ", capIpcLock=" + capIpcLock
         + ", memlockLimit=" + (memlockLimit == UNLIMITED ? "unlimited" : memlockLimit)
+        + ", privilegesOfCallingThread=" + privilegesOfCallingThread
         + ", privateHost=" + privateHost + ", selftestCompat=" + selftestCompat + "]";
   }
 
@@ -135,6 +149,7 @@ public final class Configuration {
     private boolean capSysResource = true;
     private boolean capIpcLock;
     private long memlockLimit = DEFAULT_MEMLOCK_LIMIT;
+    private boolean privilegesOfCallingThread;
     private boolean privateHost;
     private boolean selftestCompat;
 
@@ -147,6 +162,7 @@ public final class Configuration {
       this.capSysResource = c.capSysResource;
       this.capIpcLock = c.capIpcLock;
       this.memlockLimit = c.memlockLimit;
+      this.privilegesOfCallingThread = c.privilegesOfCallingThread;
       this.privateHost = c.privateHost;
       this.selftestCompat = c.selftestCompat;
     }
@@ -184,6 +200,12 @@ public final class Configuration {
         throw new IllegalArgumentException("memlockLimit=" + bytes);
       }
       this.memlockLimit = bytes;
+      return this;
+    }
+
+    /** See {@link Configuration#privilegesOfCallingThread()}. */
+    public Builder privilegesOfCallingThread(boolean on) {
+      this.privilegesOfCallingThread = on;
       return this;
     }
 

@@ -30,9 +30,12 @@ final class EmulatedIommufd implements Iommufd {
     Objects.requireNonNull(configuration, "configuration");
     this.context = new Context(configuration.privateHost() ? new Host() : Host.global(), files,
         configuration.testAbi(), configuration.vfioContainer(), configuration.selftestCompat());
+    Caller.Privileges privileges = configuration.privilegesOfCallingThread()
+        ? Caller.Privileges.ofThread(0, 0) // 0: whichever thread calls, and its own process
+        : Caller.Privileges.fixed(configuration.capSysResource(), configuration.capIpcLock(),
+            configuration.memlockLimit());
     this.caller = new Caller(configuration.userMemory(), (int) ProcessHandle.current().pid(),
-        currentUid(), configuration.capSysResource(), configuration.capIpcLock(),
-        configuration.memlockLimit());
+        currentUid(), privileges);
   }
 
   private static int currentUid() {

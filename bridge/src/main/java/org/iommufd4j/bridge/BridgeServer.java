@@ -17,6 +17,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import org.iommufd4j.Errno;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
@@ -46,8 +47,6 @@ import java.util.function.Consumer;
  */
 public final class BridgeServer implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.bridge");
-  private static final int CAP_IPC_LOCK = 14;
-  private static final int CAP_SYS_RESOURCE = 24;
 
   private final BridgeConfig config;
   private final Path path;
@@ -315,23 +314,26 @@ public final class BridgeServer implements AutoCloseable {
     }
   }
 
-  Caller callerFor(ClientProcess process, UnixSocket.PeerCredentials peer) {
-    int pid = peer.pid();
-    long caps = config.capSysResource() == BridgeConfig.Privilege.FROM_PROCESS
-        || config.capIpcLock() == BridgeConfig.Privilege.FROM_PROCESS
-        ? ProcessInfo.effectiveCapabilities(pid) : 0;
-    boolean sysResource = held(config.capSysResource(), caps, CAP_SYS_RESOURCE);
-    boolean ipcLock = held(config.capIpcLock(), caps, CAP_IPC_LOCK);
-    long memlock = config.memlockLimit() == BridgeConfig.MEMLOCK_FROM_PROCESS
-        ? ProcessInfo.memlockLimit(pid) : config.memlockLimit();
-    return new Caller(process.memory(), pid, peer.uid(), sysResource, ipcLock, memlock);
+  /**
+   * The caller a channel speaks for: thread {@code tid} of the peer's process. Each privilege is
+   * either pinned by the configuration or read from that thread when the engine asks for it
+   * (spec §3.9, §4.9), so a program that drops a capability or changes its limit is seen at once.
+   */
+  Caller callerFor(ClientProcess process, UnixSocket.PeerCredentials peer, int tid) {
+    Caller.Privileges live = Caller.Privileges.ofThread(peer.pid(), tid);
+    Caller.Privileges privileges = Caller.Privileges.of(
+        held(config.capSysResource(), live::capSysResource),
+        held(config.capIpcLock(), live::capIpcLock),
+        config.memlockLimit() == BridgeConfig.MEMLOCK_FROM_PROCESS ? live::memlockLimit
+            : () -> config.memlockLimit());
+    return new Caller(process.memory(), peer.pid(), peer.uid(), privileges);
   }
 
-  private static boolean held(BridgeConfig.Privilege p, long caps, int bit) {
+  private static BooleanSupplier held(BridgeConfig.Privilege p, BooleanSupplier fromProcess) {
     return switch (p) {
-      case HELD -> true;
-      case NOT_HELD -> false;
-      case FROM_PROCESS -> (caps >>> bit & 1) != 0;
+      case HELD -> () -> true;
+      case NOT_HELD -> () -> false;
+      case FROM_PROCESS -> fromProcess;
     };
   }
 

@@ -134,7 +134,7 @@ final class Channel implements Runnable {
       throw new UnixSocket.ProtocolException("bad HELLO probe");
     }
     process = server.acquireProcess(peer.pid());
-    caller = server.callerFor(process, peer);
+    caller = server.callerFor(process, peer, callingThread(in.get(JAVA_INT, Wire.HELLO_TID)));
     shimMemory = (flags & Wire.HELLO_FLAG_FORCE_SHIM_MEMORY) != 0
         || !directReadWorks(probeAddress, in.asSlice(Wire.HELLO_SIZE, probeLength));
     int mode = shimMemory ? Wire.MODE_SHIM : Wire.MODE_DIRECT;
@@ -153,6 +153,20 @@ final class Channel implements Runnable {
     LOG.log(System.Logger.Level.DEBUG, "client pid={0} uid={1}: channel open, memory {2}",
         peer.pid(), peer.uid(), shimMemory ? "served by the shim" : "read directly");
     return true;
+  }
+
+  /**
+   * The thread whose capabilities this channel's calls are checked against: the one the shim
+   * names if it is a thread of the peer's process, else the process's main thread. A shim can
+   * only name a thread of its own process, which could make the same call itself.
+   */
+  private int callingThread(int claimed) {
+    if (claimed > 0 && java.nio.file.Files.isDirectory(
+        java.nio.file.Path.of("/proc", Integer.toString(peer.pid()), "task",
+            Integer.toString(claimed)))) {
+      return claimed;
+    }
+    return peer.pid();
   }
 
   /** Whether process_vm_readv on the client reads the probe bytes it claims to hold. */

@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.iommufd4j.Configuration;
 
 /** What {@code /proc/<pid>} says about a client process; every reader tolerates a vanished pid. */
 final class ProcessInfo {
@@ -95,34 +94,5 @@ final class ProcessInfo {
     } catch (IOException | RuntimeException e) {
       return null;
     }
-  }
-
-  /** The {@code CapEff} bit mask, or 0. */
-  static long effectiveCapabilities(int pid) {
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-        if (line.startsWith("CapEff:")) {
-          return Long.parseUnsignedLong(line.substring(7).trim(), 16);
-        }
-      }
-    } catch (IOException | RuntimeException e) {
-      // gone
-    }
-    return 0;
-  }
-
-  /** The soft RLIMIT_MEMLOCK in bytes, {@link Configuration#UNLIMITED}, or the usual 8 MiB. */
-  static long memlockLimit(int pid) {
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/limits"))) {
-        if (line.startsWith("Max locked memory")) {
-          String soft = line.substring("Max locked memory".length()).trim().split("\\s+")[0];
-          return soft.equals("unlimited") ? Configuration.UNLIMITED : Long.parseLong(soft);
-        }
-      }
-    } catch (IOException | RuntimeException e) {
-      // gone
-    }
-    return Configuration.DEFAULT_MEMLOCK_LIMIT;
   }
 }

@@ -21,7 +21,7 @@ package org.iommufd4j.bridge;
  */
 final class Wire {
   static final int MAGIC = 0x4a346f69;
-  static final int VERSION = 1;
+  static final int VERSION = 2;
   static final int HEADER = 8;
   static final int MAX_PAYLOAD = 1 << 20;
   static final int WINDOW = 128;
@@ -62,13 +62,16 @@ final class Wire {
   static final int HEADER_TYPE = 4;
   static final int HEADER_FLAGS = 6;
 
-  /** T_HELLO: u32 magic, version, flags, probe length; u64 probe address; the probe bytes. */
+  /** T_HELLO: u32 magic, version, flags, probe length; u64 probe address; u32 tid, u32 zero; the probe bytes. */
   static final int HELLO_MAGIC = 0;
   static final int HELLO_VERSION = 4;
   static final int HELLO_FLAGS = 8;
   static final int HELLO_PROBE_LENGTH = 12;
   static final int HELLO_PROBE_ADDRESS = 16;
-  static final int HELLO_SIZE = 24;
+  /** The connecting thread's id: whose capabilities each call is checked against. */
+  static final int HELLO_TID = 24;
+  static final int HELLO_RESERVED = 28;
+  static final int HELLO_SIZE = 32;
   static final int HELLO_FLAG_FORCE_SHIM_MEMORY = 1;
   static final int HELLO_FLAG_MAILBOX = 2;
 

@@ -32,7 +32,7 @@ class NativeBridgeIT {
   private static final Path SHIM = NATIVE.resolve(Shim.FILE_NAME).toAbsolutePath();
   private static final List<String> PROGRAMS = List.of("t_basic", "t_file", "t_efault", "t_dup",
       "t_fork", "t_threads", "t_scm", "t_exec", "t_isolated", "t_kill", "t_access", "t_fortify",
-      "t_kernel", "t_fault");
+      "t_kernel", "t_fault", "t_creds");
 
   private static Path dir;
   private static BridgeServer server;

@@ -33,6 +33,7 @@ final class WireClient implements AutoCloseable {
     out.set(JAVA_INT, Wire.HELLO_FLAGS, 0);
     out.set(JAVA_INT, Wire.HELLO_PROBE_LENGTH, 0);
     out.set(JAVA_LONG, Wire.HELLO_PROBE_ADDRESS, 0);
+    out.set(JAVA_LONG, Wire.HELLO_TID, 0); // no thread named: the process's main thread
     socket.send(Wire.T_HELLO, out, Wire.HELLO_SIZE, -1);
     UnixSocket.Frame f = socket.receive(in);
     if (f == null || f.type() != Wire.T_HELLO_OK) {

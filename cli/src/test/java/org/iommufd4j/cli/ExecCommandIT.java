@@ -42,6 +42,36 @@ class ExecCommandIT {
     assertThat(output).contains("t_basic: ok");
   }
 
+  /**
+   * t_creds drops and raises CAP_IPC_LOCK, changes its own RLIMIT_MEMLOCK and has another process
+   * change it, between MAPs and across threads: by default exec reads them at each call.
+   */
+  @Test
+  void capabilitiesAndLimitsChangedWhileRunningAreSeenAtTheNextCall() throws Exception {
+    StringWriter err = new StringWriter();
+    Path log = Files.createTempFile("t_creds", ".log");
+    int status = exec(err, "--", "sh", "-c", TESTS.resolve("t_creds") + " >" + log + " 2>&1");
+    String output = Files.readString(log);
+    Files.delete(log);
+    org.junit.jupiter.api.Assumptions.assumeFalse(status == 77, output);
+    assertThat(status).as("%s%s", err, output).isZero();
+    assertThat(output).contains("t_creds: ok");
+  }
+
+  /** The same program with CAP_IPC_LOCK pinned held: its dropped capability no longer counts. */
+  @Test
+  void aPinnedCapabilityIgnoresWhatTheProgramDoes() throws Exception {
+    StringWriter err = new StringWriter();
+    Path log = Files.createTempFile("t_creds", ".log");
+    int status = exec(err, "--cap-ipc-lock", "yes", "--", "sh", "-c",
+        TESTS.resolve("t_creds") + " >" + log + " 2>&1");
+    String output = Files.readString(log);
+    Files.delete(log);
+    org.junit.jupiter.api.Assumptions.assumeFalse(status == 77, output);
+    assertThat(status).as(output).isEqualTo(1);
+    assertThat(output).contains("map(1 * MIB)").contains("expected errno 12");
+  }
+
   @Test
   void optionsAfterTheProgramAreTheProgramsAndWithoutDashDashToo() {
     StringWriter err = new StringWriter();

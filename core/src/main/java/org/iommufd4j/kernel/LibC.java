@@ -130,6 +130,8 @@ public final class LibC {
     final MemorySegment capture;
     final MemorySegment localIov;
     final MemorySegment remoteIov;
+    /** capget's header and two data words, or prlimit's old value. */
+    final MemorySegment credentials;
 
     Scratch() {
       // ofAuto: freed once the thread (and so its ThreadLocal value) is gone.
@@ -137,6 +139,7 @@ public final class LibC {
       capture = arena.allocate(CAPTURE_LAYOUT);
       localIov = arena.allocate(16, 8);
       remoteIov = arena.allocate(16, 8);
+      credentials = arena.allocate(32, 8);
     }
   }
 
@@ -352,6 +355,65 @@ public final class LibC {
     try {
       int r = (int) CLOSE.invokeExact(s.capture, fd);
       return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  // ---- another thread's credentials and limits ---------------------------------------------
+
+  private static final int LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+  private static final int RLIMIT_MEMLOCK = 8;
+
+  /** Linked on first use. */
+  private static final class Credentials {
+    static final MethodHandle CAPGET =
+        withErrno("capget", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    static final MethodHandle PRLIMIT =
+        withErrno("prlimit", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+  }
+
+  /**
+   * {@code capget(2)} on thread {@code tid} (0: the calling thread): its effective capability
+   * set, bit {@code n} for capability {@code n}.
+   *
+   * @return the set (never negative: bit 63 is no capability), or -errno (ESRCH: no such thread)
+   */
+  public static long effectiveCapabilities(int tid) {
+    Scratch s = SCRATCH.get();
+    MemorySegment header = s.credentials.asSlice(0, 8);
+    MemorySegment data = s.credentials.asSlice(8, 24);
+    header.set(JAVA_INT, 0, LINUX_CAPABILITY_VERSION_3);
+    header.set(JAVA_INT, 4, tid);
+    try {
+      int r = (int) Credentials.CAPGET.invokeExact(s.capture, header, data);
+      if (r < 0) {
+        return -errno(s);
+      }
+      // two {effective, permitted, inheritable} words: low 32 capabilities, then the next 32
+      return Integer.toUnsignedLong(data.get(JAVA_INT, 0))
+          | Integer.toUnsignedLong(data.get(JAVA_INT, 12)) << 32 & Long.MAX_VALUE;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /**
+   * The soft {@code RLIMIT_MEMLOCK} of process {@code pid} (0: this one), by {@code prlimit(2)}.
+   *
+   * @return bytes, {@link Long#MAX_VALUE} for RLIM_INFINITY, or -errno (ESRCH, EPERM)
+   */
+  public static long memlockLimit(int pid) {
+    Scratch s = SCRATCH.get();
+    MemorySegment old = s.credentials.asSlice(0, 16);
+    try {
+      int r = (int) Credentials.PRLIMIT.invokeExact(s.capture, pid, RLIMIT_MEMLOCK,
+          MemorySegment.NULL, old);
+      if (r < 0) {
+        return -errno(s);
+      }
+      long soft = old.get(JAVA_LONG, 0);
+      return soft < 0 ? Long.MAX_VALUE : soft;
     } catch (Throwable t) {
       throw unexpected(t);
     }
