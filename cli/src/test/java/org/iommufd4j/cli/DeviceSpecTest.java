@@ -68,4 +68,12 @@ class DeviceSpecTest {
       assertThat(DeviceSpec.parse("edu@" + typed).bdf()).as(typed).isEqualTo(bdf);
     }
   }
+
+  @Test
+  void aBadDeviceIsAUsageErrorOfServeBeforeItListens() {
+    CliRun run = CliRun.of("serve", "--socket", "/nonexistent/sock", "--device",
+        "edu@0000:00:04.0", "--device", "edu@0000:00:04.0");
+    assertThat(run.status()).as(run.err()).isEqualTo(CliErrors.USAGE);
+    assertThat(run.err()).startsWith("iommufd4j serve: --device: two devices at 0000:00:04.0\n");
+  }
 }
