@@ -36,6 +36,8 @@ final class ExecCommand implements Callable<Integer> {
 
   @Mixin EmulatorOptions emulator;
 
+  @Mixin DeviceOptions deviceOptions;
+
   @Option(names = "--shim", paramLabel = "PATH",
       description = "The shim library (default: the build tree, then the copy in the jar).")
   Path shim;
@@ -98,9 +100,10 @@ final class ExecCommand implements Callable<Integer> {
     CliErrors.checkWritable("--record", record, CliErrors.EXEC_FAILED);
     CliErrors.checkWritable("--inspect-output", inspectOutput, CliErrors.EXEC_FAILED);
     CliErrors.checkWritable("--svg", svg, CliErrors.EXEC_FAILED);
+    Devices emulated = deviceOptions.create();
     Path dir = Files.createTempDirectory("iommufd4j-"); // 0700
     Path socket = dir.resolve("sock");
-    try {
+    try (emulated) {
       Path library;
       try {
         library = Shim.locate(shim, dir);
@@ -122,6 +125,9 @@ final class ExecCommand implements Callable<Integer> {
       }
       if (emulator.vfioContainer) {
         env.put(Shim.ENV_VFIO, "1");
+      }
+      if (emulated != null) {
+        env.put(Shim.ENV_TESTBED, emulated.writeTestbed(dir.resolve("testbed")).toString());
       }
       if (kernel) {
         env.put(Shim.ENV_KERNEL, "1");
@@ -305,7 +311,7 @@ final class ExecCommand implements Callable<Integer> {
     }
   }
 
-  private static void deleteTree(Path dir) {
+  static void deleteTree(Path dir) {
     try (var paths = Files.walk(dir)) {
       paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     } catch (IOException e) {

@@ -27,6 +27,8 @@ final class ServeCommand implements Callable<Integer> {
 
   @Mixin EmulatorOptions emulator;
 
+  @Mixin DeviceOptions deviceOptions;
+
   @Option(names = "--verbose", description = "Log every connection and file to stderr.")
   boolean verbose;
 
@@ -44,11 +46,16 @@ final class ServeCommand implements Callable<Integer> {
       }
       Files.delete(socket); // a stale socket of a server that died
     }
+    Devices devices = deviceOptions.create();
+    // the models live as long as the server; their tree goes when serve does
+    Path testbed = devices == null ? null
+        : devices.writeTestbed(Files.createTempDirectory("iommufd4j-testbed-"));
     CountDownLatch stopped = new CountDownLatch(1);
     BridgeServer server;
     try {
       server = BridgeServer.start(socket, emulator.config());
     } catch (IOException e) {
+      closeDevices(devices, testbed);
       err.println("iommufd4j serve: " + e.getMessage());
       return 1;
     }
@@ -59,12 +66,14 @@ final class ServeCommand implements Callable<Integer> {
           .toList()));
     } catch (IOException e) {
       server.close();
+      closeDevices(devices, testbed);
       err.println("iommufd4j serve: inspect socket: " + e.getMessage());
       return 1;
     }
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       inspect.close();
       server.close();
+      closeDevices(devices, testbed);
       stopped.countDown();
     }));
     String shim;
@@ -73,13 +82,21 @@ final class ServeCommand implements Callable<Integer> {
     } catch (IOException e) {
       shim = "<" + Shim.FILE_NAME + ">";
     }
-    err.printf("iommufd4j: serving /dev/iommu on %s%n  run programs with: LD_PRELOAD=%s %s=%s PROGRAM%n"
+    String presented = testbed == null ? "" : Shim.ENV_TESTBED + "=" + testbed + " ";
+    err.printf("iommufd4j: serving /dev/iommu on %s%n  run programs with: LD_PRELOAD=%s %s=%s %sPROGRAM%n"
         + "  see its state with: ./run.sh inspect --socket %s%n",
-        socket.toAbsolutePath(), shim, Shim.ENV_SOCKET, socket.toAbsolutePath(),
+        socket.toAbsolutePath(), shim, Shim.ENV_SOCKET, socket.toAbsolutePath(), presented,
         socket.toAbsolutePath());
     err.flush();
     stopped.await();
     return 0;
+  }
+
+  private static void closeDevices(Devices devices, Path testbed) {
+    if (devices != null) {
+      devices.close();
+      ExecCommand.deleteTree(testbed);
+    }
   }
 
   private static boolean isSocket(Path p) throws IOException {

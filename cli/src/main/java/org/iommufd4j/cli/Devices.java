@@ -1,0 +1,167 @@
+package org.iommufd4j.cli;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.iommufd4j.bridge.testbed.PresentedFunction;
+import org.iommufd4j.bridge.testbed.SysfsTestbed;
+import org.iommufd4j.pci.Bar;
+import org.iommufd4j.pci.ConfigSpace;
+import org.iommufd4j.pci.DmaFaultException;
+import org.iommufd4j.pci.DmaPort;
+import org.iommufd4j.pci.ExecutorClock;
+import org.iommufd4j.pci.Interrupts;
+import org.iommufd4j.pci.PciFunction;
+
+/**
+ * The emulated PCI functions of one {@code exec} or {@code serve}: the models, made once and
+ * kept for the server's lifetime, and where each sits (address, IOMMU group, VFIO cdev). Until
+ * the VFIO layer attaches them, their DMA faults and their interrupts go nowhere.
+ */
+final class Devices implements AutoCloseable {
+  /** The first default address: QEMU's q35 puts the first pluggable device there. */
+  static final int FIRST_DEFAULT_SLOT = 4;
+  private static final int SLOTS = 32;
+  // config-space offsets (PCI 3.0 header)
+  private static final int VENDOR_ID = 0x00;
+  private static final int DEVICE_ID = 0x02;
+  private static final int REVISION_AND_CLASS = 0x08;
+  private static final int SUBSYSTEM_VENDOR_ID = 0x2c;
+  private static final int SUBSYSTEM_ID = 0x2e;
+
+  /** One function: the model on its PCI core, and where sysfs shows it. */
+  record Device(String bdf, int iommuGroup, int vfioIndex, PciFunction function) {}
+
+  private final List<Device> devices;
+  private final ExecutorClock clock;
+
+  private Devices(List<Device> devices, ExecutorClock clock) {
+    this.devices = devices;
+    this.clock = clock;
+  }
+
+  /**
+   * Places and makes the devices: explicit addresses and groups as given; the others at
+   * {@code 0000:00:04.0} upwards (the next slot no device uses) and each in a group of its own,
+   * numbered from 0 past the groups given. Groups and cdev indexes follow address order, as the
+   * kernel's probe does.
+   *
+   * @throws IllegalArgumentException for two devices at one address or in one group, or more
+   *     devices than the root bus has slots
+   */
+  static Devices create(List<DeviceSpec> specs) {
+    Set<String> bdfs = new HashSet<>();
+    Set<Integer> usedSlots = new HashSet<>();
+    Set<Integer> groups = new HashSet<>();
+    for (DeviceSpec s : specs) {
+      if (s.bdf() != null) {
+        if (!bdfs.add(s.bdf())) {
+          throw new IllegalArgumentException("two devices at " + s.bdf());
+        }
+        usedSlots.add(Integer.parseInt(s.bdf().substring(8, 10), 16));
+      }
+      if (s.group() != null && !groups.add(s.group())) {
+        // the testbed gives each group one device; sharing one is a later step
+        throw new IllegalArgumentException("two devices in group " + s.group()
+            + " (a group holds one device)");
+      }
+    }
+    record Placed(DeviceSpec spec, String bdf) {}
+    List<Placed> placed = new ArrayList<>();
+    int slot = FIRST_DEFAULT_SLOT;
+    for (DeviceSpec s : specs) {
+      String bdf = s.bdf();
+      if (bdf == null) {
+        while (slot < SLOTS && usedSlots.contains(slot)) {
+          slot++;
+        }
+        if (slot == SLOTS) {
+          throw new IllegalArgumentException("more devices than free slots 04-1f on bus 00");
+        }
+        bdf = String.format("0000:00:%02x.0", slot++);
+      }
+      placed.add(new Placed(s, bdf));
+    }
+    placed.sort(Comparator.comparing(Placed::bdf));
+    ExecutorClock clock = new ExecutorClock("iommufd4j-devices");
+    List<Device> devices = new ArrayList<>();
+    int nextGroup = 0;
+    for (Placed p : placed) {
+      Integer group = p.spec().group();
+      if (group == null) {
+        while (groups.contains(nextGroup)) {
+          nextGroup++;
+        }
+        group = nextGroup++;
+      }
+      PciFunction function = PciFunction.create(p.spec().model().factory(p.spec().options()),
+          UNATTACHED, clock, NOWHERE);
+      devices.add(new Device(p.bdf(), group, devices.size(), function));
+    }
+    return new Devices(List.copyOf(devices), clock);
+  }
+
+  List<Device> devices() {
+    return devices;
+  }
+
+  /** How sysfs shows the devices: everything read from the models' config spaces. */
+  List<PresentedFunction> presented() {
+    return devices.stream().map(Devices::present).toList();
+  }
+
+  /** Writes the sysfs and /dev tree of the devices into {@code dir}, for the shim. */
+  Path writeTestbed(Path dir) {
+    SysfsTestbed.write(dir, presented());
+    return dir;
+  }
+
+  @Override
+  public void close() {
+    clock.close();
+  }
+
+  private static PresentedFunction present(Device d) {
+    ConfigSpace c = d.function().config();
+    List<PresentedFunction.Bar> bars = c.bars().stream().map(Devices::present).toList();
+    return new PresentedFunction(d.bdf(), c.read(VENDOR_ID, 2), c.read(DEVICE_ID, 2),
+        c.read(SUBSYSTEM_VENDOR_ID, 2), c.read(SUBSYSTEM_ID, 2),
+        c.read(REVISION_AND_CLASS, 4) >>> 8, c.read(REVISION_AND_CLASS, 1), bars, d.iommuGroup(),
+        d.vfioIndex(), -1, c.snapshot());
+  }
+
+  private static PresentedFunction.Bar present(Bar bar) {
+    return switch (bar.type()) {
+      case IO -> PresentedFunction.Bar.io(bar.index(), bar.size());
+      case MEMORY_32 -> PresentedFunction.Bar.mem32(bar.index(), bar.size());
+      case MEMORY_64 -> PresentedFunction.Bar.mem64(bar.index(), bar.size(), bar.prefetchable());
+    };
+  }
+
+  private static final DmaPort UNATTACHED = new DmaPort() {
+    @Override
+    public void read(long iova, MemorySegment dst) {
+      throw new DmaFaultException(iova, "the device is not attached to an IOMMU domain", null);
+    }
+
+    @Override
+    public void write(long iova, MemorySegment src) {
+      throw new DmaFaultException(iova, "the device is not attached to an IOMMU domain", null);
+    }
+  };
+
+  private static final Interrupts.Sink NOWHERE = new Interrupts.Sink() {
+    @Override
+    public void intx(boolean asserted) {}
+
+    @Override
+    public void msi(int vector) {}
+
+    @Override
+    public void msix(int vector) {}
+  };
+}
