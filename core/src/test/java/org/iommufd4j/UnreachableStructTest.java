@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.File;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -15,8 +17,11 @@ import java.util.concurrent.TimeUnit;
 import org.iommufd4j.UnreachableStructChild.Case;
 import org.iommufd4j.UnreachableStructChild.Page;
 import org.iommufd4j.memory.ProcessMemory;
+import org.iommufd4j.uapi.Command;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Spec §1.4, §1.5: an argument struct the kernel cannot read or write is EFAULT, whatever kind of
@@ -71,6 +76,21 @@ class UnreachableStructTest {
       root = root.getParent();
     }
     return root.toString();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"heap", "native"})
+  void aReplyIntoAReadOnlySegmentIsEfault(String kind) {
+    try (Arena arena = Arena.ofConfined(); Iommufd iommufd = Iommufd.emulated()) {
+      MemorySegment struct = kind.equals("heap")
+          ? MemorySegment.ofArray(new long[Command.IOMMU_IOAS_ALLOC.ksize() / 8])
+          : arena.allocate(Command.IOMMU_IOAS_ALLOC.ksize(), 8);
+      Struct.over(struct, Command.IOMMU_IOAS_ALLOC);
+
+      assertThat(iommufd.ioctl(Command.IOMMU_IOAS_ALLOC.request(), struct.asReadOnly()))
+          .isEqualTo(EFAULT);
+      assertThat(iommufd.inspect().objects()).as("the IOAS is not created").isEmpty();
+    }
   }
 
   @Test

@@ -81,11 +81,17 @@ final class ArgStruct {
     return ProcessMemory.self().read(direct.address() + offset, dst);
   }
 
-  /** Copies {@code src} to {@code offset} of the block: false if unwritable (a prefix may be). */
+  /**
+   * Copies {@code src} to {@code offset} of the block: false if unwritable (a prefix may be). A
+   * read-only segment is unwritable, as read-only memory is to the kernel.
+   */
   boolean write(long offset, MemorySegment src) {
     long length = src.byteSize();
     if (!directCovers(offset, length)) {
       return memory.write(address + offset, src);
+    }
+    if (direct.isReadOnly()) {
+      return length == 0;
     }
     if (!direct.isNative()) {
       MemorySegment.copy(src, 0, direct, offset, length);
