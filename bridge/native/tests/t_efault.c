@@ -46,6 +46,21 @@ int main(void) {
     CHECK_OK(t_map(fd, ioas, page, 4096, &iova, IOMMU_IOAS_MAP_FIXED_IOVA));
     CHECK(t_unmap(fd, ioas, iova, 4096) == 4096);
   }
+
+  /* MAP and UNMAP with their struct in a read-only page: the call is done, its reply faults. In a
+     PROT_NONE page: not even read. */
+  CHECK_OK(mprotect(page + 2 * 4096, 4096, PROT_READ | PROT_WRITE));
+  struct iommu_ioas_map *m = (struct iommu_ioas_map *)(page + 2 * 4096);
+  *m = (struct iommu_ioas_map){
+      .size = sizeof *m, .flags = IOMMU_IOAS_MAP_READABLE, .ioas_id = ioas, .user_va = (uintptr_t)page, .length = 4096};
+  CHECK_OK(mprotect(page + 2 * 4096, 4096, PROT_READ));
+  CHECK_ERRNO(ioctl(fd, IOMMU_IOAS_MAP, m), EFAULT);
+  struct iommu_ioas_unmap all = {.size = sizeof all, .ioas_id = ioas, .length = UINT64_MAX};
+  CHECK_OK(ioctl(fd, IOMMU_IOAS_UNMAP, &all));
+  CHECK(all.length == 4096); /* the faulted MAP's area was there */
+  CHECK_OK(mprotect(page + 2 * 4096, 4096, PROT_NONE));
+  CHECK_ERRNO(ioctl(fd, IOMMU_IOAS_MAP, m), EFAULT);
+  CHECK_ERRNO(ioctl(fd, IOMMU_IOAS_UNMAP, m), EFAULT);
   CHECK_OK(close(fd));
   printf("t_efault: ok\n");
   return 0;

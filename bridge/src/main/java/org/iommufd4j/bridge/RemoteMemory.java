@@ -31,8 +31,11 @@ import org.iommufd4j.trace.MemoryLog;
  * the process exits (the shim reports it from {@code exit()}), {@link #freeze} keeps every page
  * still pinned. Pages of a shared mapping are mapped into the server from {@code
  * /proc/PID/map_files}, so they stay the very pages other processes share; private pages are
- * copied. From then on those pages are served from there. ({@code _exit} and signals give the shim
- * no chance: then they are gone, and reads through them fail.)
+ * copied. From then on, for calls of other processes, a kept page is reachable exactly while some
+ * pin still holds it, and nothing else of the process is: its address space is gone, so any other
+ * read or write, and any new pin (a domain attached to an area it mapped, an access pin), fails
+ * (EFAULT), even if the pid now names another process. ({@code _exit} and signals give the shim no
+ * chance: then even the pinned pages are gone, and reads through them fail.)
  *
  * <p>One instance per process (pid and start time), shared by all its channels, so the engine's
  * page identity ({@code Host.physicalAddress}) is the same whichever thread maps.
@@ -47,6 +50,8 @@ final class RemoteMemory implements UserMemory {
   private final NavigableMap<Long, Long> pinRanges = new TreeMap<>();
   /** After the process exited: page address -> the page's bytes (kept or shared). */
   private volatile NavigableMap<Long, MemorySegment> frozen;
+  /** Once the process is exiting: whose pin counts say which kept pages are still reachable. */
+  private volatile Host exitedOn;
 
   RemoteMemory(int pid) {
     this.pid = pid;
@@ -63,7 +68,8 @@ final class RemoteMemory implements UserMemory {
     if (dst.isReadOnly()) {
       throw new IllegalArgumentException("dst is read-only");
     }
-    boolean ok = frozen != null && touchesFrozen(address, dst.byteSize())
+    boolean ok = isGone() ? keptOnly(address, dst, false)
+        : frozen != null && touchesFrozen(address, dst.byteSize())
         ? pageWise(address, dst, false) : readLive(address, dst);
     MemoryLog log = MemoryLog.current(); // exec --record
     if (log != null) {
@@ -91,7 +97,8 @@ final class RemoteMemory implements UserMemory {
 
   @Override
   public boolean write(long address, MemorySegment src) {
-    boolean ok = frozen != null && touchesFrozen(address, src.byteSize())
+    boolean ok = isGone() ? keptOnly(address, src, true)
+        : frozen != null && touchesFrozen(address, src.byteSize())
         ? pageWise(address, src, true) : writeLive(address, src);
     MemoryLog log = MemoryLog.current(); // exec --record
     if (log != null) {
@@ -129,6 +136,9 @@ final class RemoteMemory implements UserMemory {
   }
 
   private boolean isPinnable0(long address, long length, boolean write) {
+    if (isGone()) {
+      return length == 0; // pages still pinned are never pinned again: nothing can be
+    }
     if (length != 0 && Long.compareUnsigned(address + length, address) > 0) {
       remember(address & -PAGE, ((address + length - 1) & -PAGE) + PAGE);
     }
@@ -201,8 +211,47 @@ final class RemoteMemory implements UserMemory {
   }
 
   /**
+   * Whether the process's address space is gone for this call: it exited, and the call is not its
+   * own (its {@code atexit} handlers and other threads may still call while it exits).
+   */
+  private boolean isGone() {
+    return exitedOn != null && mine() == null;
+  }
+
+  /**
+   * A transfer once the process is gone: every page it touches must be kept and still pinned. A
+   * page's pins only ever drop then (nothing can pin it again), so once the last goes the page is
+   * gone for good, as the kernel drops its last reference.
+   */
+  private boolean keptOnly(long address, MemorySegment segment, boolean write) {
+    NavigableMap<Long, MemorySegment> f = frozen;
+    long length = segment.byteSize();
+    if (length != 0 && Long.compareUnsigned(address + length, address) < 0) {
+      return false;
+    }
+    for (long done = 0; done < length; ) {
+      long at = address + done;
+      long page = at & -PAGE;
+      long n = Math.min(length - done, page + PAGE - at);
+      MemorySegment kept = f == null ? null : f.get(page);
+      if (kept == null || exitedOn.pinCount(this, page) == 0) {
+        return false;
+      }
+      MemorySegment part = segment.asSlice(done, n);
+      if (write) {
+        MemorySegment.copy(part, 0, kept, at - page, n);
+      } else {
+        MemorySegment.copy(kept, at - page, part, 0, n);
+      }
+      done += n;
+    }
+    return true;
+  }
+
+  /**
    * The process is exiting (it is still alive, inside {@code exit()}): keeps every page it has
-   * pinned so that areas, domains and accesses built on them keep working, as in the kernel.
+   * pinned so that areas, domains and accesses built on them keep working, as in the kernel; the
+   * rest of its memory is unreachable from now on (see {@link #isGone}).
    */
   boolean freeze(Host host) {
     List<Long> pinned = new ArrayList<>();
@@ -216,6 +265,8 @@ final class RemoteMemory implements UserMemory {
       }
     }
     if (pinned.isEmpty()) {
+      frozen = new TreeMap<>();
+      exitedOn = host;
       return false;
     }
     NavigableMap<Long, MemorySegment> kept = new TreeMap<>();
@@ -239,6 +290,7 @@ final class RemoteMemory implements UserMemory {
       }
     }
     frozen = kept;
+    exitedOn = host;
     LOG.log(System.Logger.Level.DEBUG, "pid={0} exiting: kept {1} pinned pages", pid, kept.size());
     return !kept.isEmpty();
   }

@@ -77,6 +77,10 @@ public final class Replayer {
   private final Host host = new Host();
   private final Map<Integer, SimulatedMemory> memories = new HashMap<>();
   private final Map<Integer, UserMemory> logged = new HashMap<>();
+  /** Processes whose exit was replayed: their address spaces are gone for others' calls. */
+  private final Set<Integer> exited = new HashSet<>();
+  /** The pid of the call being replayed. */
+  private int callerPid;
   private final Map<Integer, Trace.Process> processes = new HashMap<>();
   private final Map<Long, Context> contexts = new LinkedHashMap<>();
   private final Map<Long, Integer> openers = new HashMap<>();
@@ -120,6 +124,7 @@ public final class Replayer {
           case Trace.Exit x -> {
             seed(x.memory()); // a kernel recording's last look at what stays pinned
             memory(x.pid()).retainOnly(page -> host.pinCount(logged(x.pid()), page) > 0);
+            exited.add(x.pid());
           }
           case Trace.Open o -> {
             opens++;
@@ -182,6 +187,7 @@ public final class Replayer {
     fileTable.expect(call.memory());
     MemoryLog log = MemoryLog.begin();
     long result;
+    callerPid = call.pid();
     try {
       result = Dispatcher.ioctl(ctx, caller(call.pid()), call.request(), call.arg(), null);
     } finally {
@@ -311,7 +317,59 @@ public final class Replayer {
   }
 
   private UserMemory logged(int pid) {
-    return logged.computeIfAbsent(pid, k -> new LoggedMemory(k, memory(k)));
+    return logged.computeIfAbsent(pid, k -> new LoggedMemory(k, new ProcessPages(k, memory(k))));
+  }
+
+  /**
+   * Process {@code pid}'s memory as the kernel reaches it: all of it while the process lives;
+   * once it exited, for other processes' calls, only the pages something still pins, each until
+   * its last pin goes, and no new pin (the kernel holds page references, not the address space).
+   */
+  private final class ProcessPages implements UserMemory {
+    private final int pid;
+    private final SimulatedMemory memory;
+
+    ProcessPages(int pid, SimulatedMemory memory) {
+      this.pid = pid;
+      this.memory = memory;
+    }
+
+    private boolean isGone() {
+      return exited.contains(pid) && callerPid != pid;
+    }
+
+    /** Whether every page of the range is still pinned; pins of a gone process only drop. */
+    private boolean pinned(long address, long length) {
+      if (length == 0) {
+        return true;
+      }
+      if (Long.compareUnsigned(address + length, address) <= 0) {
+        return false; // wraps
+      }
+      long first = address & -PAGE;
+      long pages = (address + length - 1 - first) / PAGE + 1;
+      for (long i = 0; i < pages; i++) {
+        if (host.pinCount(logged(pid), first + i * PAGE) == 0) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    @Override
+    public boolean read(long address, MemorySegment dst) {
+      return (!isGone() || pinned(address, dst.byteSize())) && memory.read(address, dst);
+    }
+
+    @Override
+    public boolean write(long address, MemorySegment src) {
+      return (!isGone() || pinned(address, src.byteSize())) && memory.write(address, src);
+    }
+
+    @Override
+    public boolean isPinnable(long address, long length, boolean write) {
+      return isGone() ? length == 0 : memory.isPinnable(address, length, write);
+    }
   }
 
   private SimulatedMemory memory(int pid) {

@@ -28,7 +28,8 @@ import org.iommufd4j.memory.UserMemory;
  *
  * <p>Caller memory is touched only through the {@link Caller}'s {@link UserMemory}, except that
  * the argument struct itself is read from and written to {@code direct} when the caller supplied
- * a segment covering it (the embedded raw path: no system call per access).
+ * a segment covering it (the embedded raw path), through {@link ArgStruct}: never a plain load or
+ * store of native memory, which the caller may have protected or unmapped.
  */
 public final class Dispatcher {
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.ioctl");
@@ -48,6 +49,8 @@ public final class Dispatcher {
   private static final class Scratch {
     final MemorySegment kbuf;
     final MemorySegment word;
+    /** The start of a native argument segment, fetched once per call (see {@link ArgStruct}). */
+    final MemorySegment head;
     final MemorySegment range;
     final MemorySegment tail;
     /** The command whose struct {@link #kbuf} holds, once copied in; for events and logs. */
@@ -61,6 +64,7 @@ public final class Dispatcher {
       Arena arena = Arena.ofAuto();
       kbuf = arena.allocate(MAX_KSIZE, 8);
       word = arena.allocate(4, 4);
+      head = arena.allocate(MAX_KSIZE, 8);
       range = arena.allocate(IommuIovaRange.SIZE, 8);
       tail = arena.allocate(TAIL_CHUNK, 8);
     }
@@ -370,7 +374,7 @@ public final class Dispatcher {
   static final class Arg {
     final UserMemory memory;
     final long address;
-    final MemorySegment direct;
+    final ArgStruct struct;
     final Scratch scratch;
     final MemorySegment kbuf;
     /** Bytes of the kernel struct that the respond writes back: min(size, ksize). */
@@ -379,21 +383,14 @@ public final class Dispatcher {
     Arg(UserMemory memory, long address, MemorySegment direct, Scratch scratch) {
       this.memory = memory;
       this.address = address;
-      this.direct = direct;
+      this.struct = new ArgStruct(memory, address, direct, scratch.head);
       this.scratch = scratch;
       this.kbuf = scratch.kbuf;
     }
 
-    private boolean directCovers(long offset, long length) {
-      return direct != null && offset >= 0 && length <= direct.byteSize() - offset;
-    }
-
     /** §1.4 step 2: the u32 size word, or EFAULT. */
     int readSize() {
-      if (directCovers(0, 4)) {
-        return direct.get(U32, 0);
-      }
-      if (!memory.read(address, scratch.word)) {
+      if (!struct.read(0, scratch.word)) {
         throw ErrnoException.of(Errno.EFAULT, "argument at 0x" + Long.toHexString(address)
             + " unreadable");
       }
@@ -408,34 +405,22 @@ public final class Dispatcher {
       }
       int n = (int) Math.min(usize, ksize);
       kbuf.fill((byte) 0);
-      if (directCovers(0, n)) {
-        MemorySegment.copy(direct, 0, kbuf, 0, n);
-      } else if (!memory.read(address, kbuf.asSlice(0, n))) {
+      if (!struct.read(0, kbuf.asSlice(0, n))) {
         throw ErrnoException.of(Errno.EFAULT, "argument struct unreadable");
       }
       respondLength = n;
     }
 
     private void checkZeroTail(long from, long to) {
-      if (directCovers(from, to - from)) {
-        for (long i = from; i < to; i += TAIL_CHUNK) {
-          long n = Math.min(TAIL_CHUNK, to - i);
-          if (direct.asSlice(i, n).mismatch(ZEROS.asSlice(0, n)) >= 0) {
-            throw ErrnoException.of(Errno.E2BIG, "non-zero struct tail");
-          }
-        }
-        return;
-      }
-      long pos = address + from;
-      long end = address + to;
-      while (pos != end) {
+      long pos = from;
+      while (pos != to) {
         // Chunks end at page boundaries, so a fault belongs to exactly one chunk, as in the
         // kernel's word-by-word check: a non-zero byte before an unmapped page is E2BIG.
-        long chunk = Math.min(TAIL_CHUNK - (pos & (TAIL_CHUNK - 1)), end - pos);
+        long chunk = Math.min(TAIL_CHUNK - ((address + pos) & (TAIL_CHUNK - 1)), to - pos);
         MemorySegment buf = scratch.tail.asSlice(0, chunk);
-        if (!memory.read(pos, buf)) {
+        if (!struct.read(pos, buf)) {
           throw ErrnoException.of(Errno.EFAULT, "struct tail unreadable at 0x"
-              + Long.toHexString(pos));
+              + Long.toHexString(address + pos));
         }
         if (buf.mismatch(ZEROS.asSlice(0, chunk)) >= 0) {
           throw ErrnoException.of(Errno.E2BIG, "non-zero struct tail");
@@ -470,11 +455,7 @@ public final class Dispatcher {
     }
 
     boolean respondRange(long offset, int length) {
-      if (directCovers(offset, length)) {
-        MemorySegment.copy(kbuf, offset, direct, offset, length);
-        return true;
-      }
-      return memory.write(address + offset, kbuf.asSlice(offset, length));
+      return struct.write(offset, kbuf.asSlice(offset, length));
     }
   }
 }

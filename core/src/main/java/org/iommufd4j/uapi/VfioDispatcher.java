@@ -12,7 +12,6 @@ import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.VfioCompat;
-import org.iommufd4j.memory.UserMemory;
 
 /**
  * The VFIO type-1 compatibility handler of spec §7.7, reached from step 1 of §1.4 for every
@@ -34,11 +33,14 @@ final class VfioDispatcher {
   /** Per-thread native buffers, so a call allocates nothing. */
   private static final class Scratch {
     final MemorySegment struct;
+    /** The start of a native argument segment, fetched once per call (see {@link ArgStruct}). */
+    final MemorySegment head;
     final MemorySegment cap;
 
     Scratch() {
       Arena arena = Arena.ofAuto();
       struct = arena.allocate(VfioIommuType1DmaMap.SIZE, 8);
+      head = arena.allocate(VfioIommuType1DmaMap.SIZE, 8);
       cap = arena.allocate(VfioIommuType1InfoCapIovaRange.SIZE, 8);
     }
   }
@@ -60,7 +62,8 @@ final class VfioDispatcher {
       vfio.setIommu(arg); // the argument is the IOMMU type itself
       return 0;
     }
-    Block block = new Block(caller.memory(), arg, direct, SCRATCH.get());
+    Scratch scratch = SCRATCH.get();
+    Block block = new Block(new ArgStruct(caller.memory(), arg, direct, scratch.head), arg, scratch);
     if (request == Vfio.VFIO_IOMMU_GET_INFO) {
       return getInfo(vfio, block);
     }
@@ -168,18 +171,12 @@ final class VfioDispatcher {
     }
   }
 
-  /** The caller's argument block: through {@code direct} where it covers, else user memory. */
-  private record Block(UserMemory memory, long address, MemorySegment direct, Scratch scratch) {
-    private boolean directCovers(long offset, long length) {
-      return direct != null && length <= direct.byteSize() - offset;
-    }
-
+  /** The caller's argument block, at {@code address}. */
+  private record Block(ArgStruct struct, long address, Scratch scratch) {
     /** The first {@code length} bytes, in the scratch struct buffer; EFAULT if unreadable. */
     MemorySegment readStruct(int length) {
       MemorySegment into = scratch.struct.asSlice(0, length);
-      if (directCovers(0, length)) {
-        MemorySegment.copy(direct, 0, into, 0, length);
-      } else if (!memory.read(address, into)) {
+      if (!struct.read(0, into)) {
         throw ErrnoException.of(Errno.EFAULT, "argument at 0x" + Long.toHexString(address)
             + " unreadable");
       }
@@ -187,11 +184,7 @@ final class VfioDispatcher {
     }
 
     boolean write(long offset, MemorySegment from) {
-      if (directCovers(offset, from.byteSize())) {
-        MemorySegment.copy(from, 0, direct, offset, from.byteSize());
-        return true;
-      }
-      return memory.write(address + offset, from);
+      return struct.write(offset, from);
     }
 
     void writeOrFault(long offset, MemorySegment from) {
