@@ -15,6 +15,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.iommufd4j.kernel.LibC;
 import org.iommufd4j.trace.MemoryLog.Kind;
 import org.iommufd4j.trace.MemoryLog.Op;
 import org.iommufd4j.uapi.Command;
@@ -37,16 +38,19 @@ import org.iommufd4j.uapi.VfioIommuType1Info;
  *
  * <pre>
  * [pid 812] open /dev/iommu = file 1
- * [pid 812] ioctl(file 1, IOMMU_IOAS_ALLOC, {size=12, flags=0, out_ioas_id=0} => {out_ioas_id=1}) = 0
- * [pid 812] ioctl(file 1, IOMMU_IOAS_MAP, {size=40, flags=FIXED_IOVA|WRITEABLE|READABLE, ...}) = -1 EEXIST
+ * [pid 812] ioctl(file 1, IOMMU_IOAS_ALLOC, {size=12, flags=0, out_ioas_id=0}
+ *     => {out_ioas_id=1}) = 0
+ * [pid 812] ioctl(file 1, IOMMU_IOAS_MAP, {size=40, flags=FIXED_IOVA|WRITEABLE|READABLE, ...})
+ *     = -1 EEXIST (File exists)
  * close file 1
  * </pre>
  *
- * <p>The struct shown is what the call read at its argument (every member the read covered; the
- * union of {@code IOMMU_TEST_CMD} by its {@code op}); {@code => {...}} lists the members whose
- * bytes the call's writes there changed. Ids and sizes are decimal, 64-bit members (addresses,
- * IOVAs, lengths) hex, flags and enumerations by the names of the uapi constants. A request this
- * table does not know prints as its number with the raw bytes read.
+ * <p>The struct shown is what the call read at its argument (every member the read covered; for
+ * {@code IOMMU_TEST_CMD} the union arm its {@code op} names); {@code => {...}} lists the members
+ * whose bytes the call's writes there changed; a failure shows the errno's name and text. The size
+ * word, ids and counts are decimal, other 64-bit members (addresses, IOVAs, lengths) hex, flags
+ * and enumerations named by the uapi constants. A request this table does not know prints as its
+ * number with the raw bytes read.
  */
 public final class CallPrinter {
   private static final HexFormat HEX = HexFormat.of();
@@ -180,7 +184,8 @@ public final class CallPrinter {
         .append(requestName(call.request())).append(", ").append(argument(call)).append(") = ");
     long result = call.result();
     String errno = Trace.errnoName(result);
-    s.append(errno != null ? "-1 " + errno : Long.toString(result));
+    s.append(errno != null ? "-1 " + errno + " (" + LibC.strerror((int) -result) + ")"
+        : Long.toString(result));
     for (Op op : call.memory()) {
       if (op.kind() == Kind.FD) {
         s.append(" (fd ").append(op.fd()).append(" = file ").append(op.file()).append(')');

@@ -63,7 +63,8 @@ class CallPrinterTest {
 
     assertThat(line(call(Command.IOMMU_IOAS_MAP.request(), -Errno.EEXIST.number(), in.bytes(),
         null))).isEqualTo("[pid 7] ioctl(file 1, IOMMU_IOAS_MAP, {size=40, flags=FIXED_IOVA, "
-            + "ioas_id=2, user_va=0x7f0000001000, length=0x2000, iova=0x4000}) = -1 EEXIST");
+            + "ioas_id=2, user_va=0x7f0000001000, length=0x2000, iova=0x4000}) "
+            + "= -1 EEXIST (File exists)");
   }
 
   @Test
@@ -121,7 +122,7 @@ class CallPrinterTest {
         .startsWith("[pid 7] ioctl(file 1, IOMMU_HWPT_ALLOC, {size=")
         .contains("flags=ALLOC_DIRTY_TRACKING|0x80, dev_id=3, pt_id=2, out_hwpt_id=0")
         .contains("data_type=NONE")
-        .endsWith("}) = -1 EOPNOTSUPP");
+        .endsWith("}) = -1 EOPNOTSUPP (Operation not supported)");
   }
 
   @Test
@@ -145,7 +146,7 @@ class CallPrinterTest {
   void anUnknownRequestShowsItsNumberAndTheRawBytes() {
     assertThat(line(call(0x3b7f, -Errno.ENOTTY.number(), new byte[] {8, 0, 0, 0, 1, 2, 3, 4},
         null))).isEqualTo("[pid 7] ioctl(file 1, 0x3b7f, 0x7ffd0000 <0800000001020304>) = -1 "
-            + "ENOTTY");
+            + "ENOTTY (Inappropriate ioctl for device)");
   }
 
   @Test
@@ -155,7 +156,8 @@ class CallPrinterTest {
         -Errno.EFAULT.number(), 0, 0, List.of(failed));
 
     assertThat(line(call))
-        .isEqualTo("[pid 7] ioctl(file 1, IOMMU_IOAS_MAP, 0x7ffd0000) = -1 EFAULT");
+        .isEqualTo("[pid 7] ioctl(file 1, IOMMU_IOAS_MAP, 0x7ffd0000) "
+            + "= -1 EFAULT (Bad address)");
   }
 
   @Test
@@ -165,7 +167,7 @@ class CallPrinterTest {
 
     assertThat(line(call(Command.IOMMU_IOAS_MAP.request(), -Errno.EINVAL.number(), in, null)))
         .isEqualTo("[pid 7] ioctl(file 1, IOMMU_IOAS_MAP, {size=16, flags=WRITEABLE|READABLE, "
-            + "ioas_id=2}) = -1 EINVAL");
+            + "ioas_id=2}) = -1 EINVAL (Invalid argument)");
   }
 
   @Test
