@@ -6,7 +6,6 @@ import java.lang.foreign.PaddingLayout;
 import java.lang.foreign.SequenceLayout;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.UnionLayout;
-import java.lang.foreign.ValueLayout;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.ArrayList;
@@ -336,14 +335,19 @@ public final class CallPrinter {
 
   /** The member's value as text, or null to leave out (a zero reserved member). */
   private static String format(Member m, byte[] bytes) {
+    String leaf = m.path().substring(m.path().lastIndexOf('.') + 1);
+    boolean zero = Arrays.equals(bytes, m.offset(), m.end(), new byte[m.end() - m.offset()], 0,
+        m.end() - m.offset());
+    if (leaf.startsWith("__reserved") && zero) {
+      return null;
+    }
     if (m.layout() instanceof SequenceLayout) {
       return "<" + HEX.formatHex(bytes, m.offset(), m.end()) + ">";
     }
     int width = (int) m.layout().byteSize();
     long v = value(bytes, m.offset(), width);
-    String leaf = m.path().substring(m.path().lastIndexOf('.') + 1);
     if (leaf.startsWith("__reserved")) {
-      return v == 0 ? null : "0x" + Long.toHexString(v);
+      return "0x" + Long.toHexString(v);
     }
     Names names = SYMBOLS.get(m.key());
     if (names != null) {

@@ -68,6 +68,15 @@ class CallPrinterTest {
   }
 
   @Test
+  void aReservedMemberIsShownOnlyWhenItIsNotZero() {
+    Struct in = map().u32(IommuIoasMap.RESERVED, 9);
+
+    assertThat(line(call(Command.IOMMU_IOAS_MAP.request(), -Errno.EOPNOTSUPP.number(),
+        in.bytes(), null)))
+        .contains("ioas_id=2, __reserved=0x9, user_va=0x7f0000001000,");
+  }
+
+  @Test
   void aReplyThatRewritesTheWholeStructListsOnlyTheMembersThatChanged() {
     byte[] in = Struct.of(Struct.HEAP, Command.IOMMU_IOAS_ALLOC).bytes();
     byte[] out = Struct.of(Struct.HEAP, Command.IOMMU_IOAS_ALLOC).set("out_ioas_id", 5).bytes();
