@@ -12,8 +12,8 @@ import picocli.CommandLine.Model.OptionSpec;
     versionProvider = Main.Version.class,
     description = "The Linux iommufd interface (/dev/iommu) in user space.",
     subcommands = {DemoCommand.class, InspectCommand.class, BenchCommand.class, FuzzCommand.class,
-        ExecCommand.class, ServeCommand.class, ReplayCommand.class, DiffCommand.class,
-        CommandLine.HelpCommand.class})
+        ExecCommand.class, ServeCommand.class, ReplayCommand.class, TraceCommand.class,
+        DiffCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
   @Override
