@@ -5,10 +5,10 @@
  *
  * An emulated /dev/iommu is the client end of a socketpair: dup, fork, SCM_RIGHTS and
  * close-on-exec act on it as on the kernel's file. What a socket would answer differently from
- * the iommufd is answered here (spec §1.2): read/write EINVAL, FIONREAD and FIOASYNC-on ENOTTY,
- * epoll EPERM, fstat a character device. The shim's own channel descriptors are invisible to the
- * program: close, dup and ioctl on them fail with EBADF, close_range skips them, and dup2 onto
- * one moves the channel out of the way first.
+ * the iommufd is answered here (main.c: iommufd_fops): read/write EINVAL, FIONREAD and FIOASYNC-on
+ * ENOTTY, epoll EPERM, fstat a character device. The shim's own channel descriptors are invisible
+ * to the program: close, dup and ioctl on them fail with EBADF, close_range skips them, and dup2
+ * onto one moves the channel out of the way first.
  *
  * With IOMMUFD4J_TESTBED, every path-taking call under /sys and /dev is routed first (testbed.h):
  * the testbed's copy of a path, or the path itself.
@@ -784,7 +784,7 @@ static int fcntl_common(int (*next)(int, int, ...), int fd, int cmd, void *arg) 
     case F_DUPFD_CLOEXEC:
       return after_dup(fd, next(fd, cmd, arg), 1, &t);
     case F_SETFL:
-      /* no fasync support: O_ASYNC is accepted and never shows in F_GETFL (spec §1.2) */
+      /* no fasync support: O_ASYNC is accepted and never shows in F_GETFL (main.c: iommufd_fops) */
       if (t.kind == KIND_IOMMUFD) arg = (void *)((uintptr_t)arg & ~(uintptr_t)O_ASYNC);
       return next(fd, cmd, arg);
     default:

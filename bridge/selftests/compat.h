@@ -1,7 +1,7 @@
 /*
  * Names the selftest sources in Debian's linux-source-6.12 (6.12.117) use but its own uapi
- * headers lack: stable backports updated the tests, not the headers. Upstream values (issue 5,
- * spec §6.7); force-included when building them. Nothing here is copied from the kernel.
+ * headers lack: stable backports updated the tests, not the headers. Upstream values (issue 5);
+ * force-included when building them. Nothing here is copied from the kernel.
  */
 #ifndef IOMMUFD4J_SELFTEST_COMPAT_H
 #define IOMMUFD4J_SELFTEST_COMPAT_H

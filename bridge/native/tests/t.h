@@ -1,7 +1,8 @@
 /*
- * What the bridge's C tests share: the iommufd uapi they use (written from spec §1, §3, §6, not
- * copied from a kernel header) and small assertion helpers. A test exits 0 when it passes, 77
- * when it is skipped, 1 with a message on stderr when it fails.
+ * What the bridge's C tests share: the iommufd uapi they use (written from
+ * include/uapi/linux/iommufd.h and iommufd_test.h, not copied from them) and small assertion
+ * helpers. A test exits 0 when it passes, 77 when it is skipped, 1 with a message on stderr when it
+ * fails.
  */
 #ifndef IOMMUFD4J_T_H
 #define IOMMUFD4J_T_H
@@ -66,7 +67,7 @@ struct iommu_option {
 #define IOMMU_OPTION_RLIMIT_MODE 0
 #define IOMMU_OPTION_OP_GET 1
 
-/* struct iommu_test_cmd (spec §6.2): 72 bytes. */
+/* struct iommu_test_cmd (iommufd_test.h): 72 bytes. */
 enum {
   TEST_OP_MOCK_DOMAIN = 2,
   TEST_OP_MD_CHECK_MAP = 3,

@@ -1,8 +1,8 @@
 /*
- * Emulated files the engine hands out (the selftest access fd, spec §6.4.5): a real descriptor
- * in this process at the lowest free number, close-on-exec, usable through dup and after fork,
- * EBADFD for anything else, and gone when its last descriptor is closed. Skipped (77) when the
- * engine has no CREATE_ACCESS yet.
+ * Emulated files the engine hands out (the selftest access fd, selftest.c:
+ * iommufd_test_create_access()): a real descriptor in this process at the lowest free number,
+ * close-on-exec, usable through dup and after fork, EBADFD for anything else, and gone when its
+ * last descriptor is closed. Skipped (77) when the engine has no CREATE_ACCESS yet.
  */
 #include "t.h"
 

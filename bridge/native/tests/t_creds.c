@@ -1,9 +1,10 @@
 /*
- * Capabilities and RLIMIT_MEMLOCK are read when the kernel reads them (spec §3.9, §4.9), for the
- * calling thread: CAP_IPC_LOCK when a MAP creates a page source, RLIMIT_MEMLOCK of the source's
- * process each time pages are newly pinned and charged, CAP_SYS_RESOURCE when RLIMIT_MODE is set.
- * A program changes them while it runs: capset() between MAPs, setrlimit() on itself, prlimit()
- * from another process, and threads with different capabilities.
+ * Capabilities and RLIMIT_MEMLOCK are read when the kernel reads them (ioas.c:
+ * iommufd_option_rlimit_mode(); pages.c: do_update_pinned()), for the calling thread: CAP_IPC_LOCK
+ * when a MAP creates a page source, RLIMIT_MEMLOCK of the source's process each time pages are
+ * newly pinned and charged, CAP_SYS_RESOURCE when RLIMIT_MODE is set. A program changes them while
+ * it runs: capset() between MAPs, setrlimit() on itself, prlimit() from another process, and
+ * threads with different capabilities.
  *
  * Needs CAP_IPC_LOCK in its permitted set (root) and a domain, so that MAP pins at once: the test
  * ABI's mock domain, else the first VFIO device cdev (the kernel oracle's edu device bound to

@@ -1,7 +1,8 @@
 /*
- * The fault fd (spec §7.6) through the shim: a device on a nested HWPT that routes its I/O page
- * faults to a fault queue; TRIGGER_IOPF reports one; the fd polls readable exactly while a group
- * is pending; read delivers the record, write answers it.
+ * The fault fd (fault.c: iommufd_fault_fops_poll(), iommufd_fault_fops_read()) through the shim: a
+ * device on a nested HWPT that routes its I/O page faults to a fault queue; TRIGGER_IOPF reports
+ * one; the fd polls readable exactly while a group is pending; read delivers the record, write
+ * answers it.
  */
 #include <poll.h>
 

@@ -1,5 +1,5 @@
 /*
- * The emulated /dev/iommu as a file (spec §1.2): stat and access see a character device,
+ * The emulated /dev/iommu as a file (main.c: iommufd_fops): stat and access see a character device,
  * read/write are EINVAL, FIONREAD and FIOASYNC-on ENOTTY, FIOCLEX works, epoll EPERM, poll says
  * readable and writable, lseek ESPIPE, mmap ENODEV, O_ASYNC never shows, O_EXCL is EEXIST, and
  * relative and unusual spellings of the path are the same node.

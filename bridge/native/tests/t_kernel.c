@@ -19,7 +19,7 @@ int main(void) {
       .size = sizeof r, .ioas_id = ioas, .num_iovas = 4, .allowed_iovas = (uintptr_t)ranges};
   CHECK_OK(ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &r));
   CHECK(r.num_iovas == 1 && ranges[0].start == 0 && ranges[0].last == UINT64_MAX);
-  CHECK(r.out_iova_alignment == 1); /* a fresh IOAS (spec §3.2) */
+  CHECK(r.out_iova_alignment == 1); /* a fresh IOAS (ioas.c: iommufd_ioas_iova_ranges()) */
   r.allowed_iovas = 8;              /* unmapped: the array write faults */
   CHECK_ERRNO(ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &r), EFAULT);
 

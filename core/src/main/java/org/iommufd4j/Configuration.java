@@ -68,7 +68,7 @@ public final class Configuration {
 
   /**
    * Whether {@code IOMMU_TEST_CMD} exists (the kernel's {@code CONFIG_IOMMUFD_TEST}); it also makes
-   * the command table 33 slots long instead of 15 (spec §1.4).
+   * the command table 33 slots long instead of 15 (main.c: iommufd_fops_ioctl()).
    */
   public boolean testAbi() {
     return testAbi;
@@ -115,7 +115,7 @@ public final class Configuration {
   }
 
   /**
-   * Whether the opt-in selftest-compatibility extension of spec §6.7 is on (default off: strict
+   * Whether the opt-in selftest-compatibility extension is on (default off: strict
    * Linux 6.12). The kernel selftest sources shipped with 6.12.117 use two features of later
    * kernels, which this switches on:
    *

@@ -32,8 +32,8 @@ public final class DomainModel {
   }
 
   /**
-   * The kernel selftests' mock IOMMU (spec §6.3): aperture {@code [2^24, 2^31 - 1]}, 2 KiB IO
-   * pages (so the IOAS alignment becomes 2048), no reserved regions.
+   * The kernel selftests' mock IOMMU (selftest.c: mock_ops): aperture {@code [2^24, 2^31 - 1]}, 2
+   * KiB IO pages (so the IOAS alignment becomes 2048), no reserved regions.
    */
   public static DomainModel selftestMock() {
     return new DomainModel(DomainSpec.SELFTEST_MOCK);

@@ -22,7 +22,7 @@ public interface EmulatedDevice extends AutoCloseable {
 
   /**
    * Attaches (or moves) the device to {@code ioas} through an automatic HWPT shared with
-   * compatible devices (spec §2.7).
+   * compatible devices (device.c: iommufd_device_auto_get_domain()).
    *
    * @throws IommufdException EADDRINUSE if a reserved region or the aperture hits a mapping or
    *     allowed range, EFAULT/ENOMEM if the pages of existing mappings cannot be pinned or charged

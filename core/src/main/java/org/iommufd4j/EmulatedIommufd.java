@@ -64,7 +64,10 @@ final class EmulatedIommufd implements Iommufd {
     return Dispatcher.ioctl(context, caller, request, address, arg);
   }
 
-  /** Spec §2.8: after the last close the file descriptor is gone; every call is EBADF. */
+  /**
+   * After the last close the file descriptor is gone; every call is EBADF (main.c:
+   * iommufd_fops_release()).
+   */
   void checkOpen() {
     if (context.isClosed()) {
       throw new IommufdException(Errno.EBADF, "the iommufd is closed");

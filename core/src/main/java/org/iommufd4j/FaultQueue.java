@@ -3,9 +3,10 @@ package org.iommufd4j;
 import java.util.List;
 
 /**
- * A fault queue ({@code IOMMU_FAULT_QUEUE_ALLOC}, spec §7.6): the FAULT object nested HWPTs route
- * their devices' I/O page faults to ({@link Iommufd#allocNestedHwpt}), and its fault fd. Closing
- * it closes the fd and destroys the object; groups not answered by then are answered INVALID.
+ * A fault queue ({@code IOMMU_FAULT_QUEUE_ALLOC}, fault.c: iommufd_fault_alloc()): the FAULT object
+ * nested HWPTs route their devices' I/O page faults to ({@link Iommufd#allocNestedHwpt}), and its
+ * fault fd. Closing it closes the fd and destroys the object; groups not answered by then are
+ * answered INVALID.
  */
 public interface FaultQueue extends AutoCloseable {
   /** The FAULT object id. */

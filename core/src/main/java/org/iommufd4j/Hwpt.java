@@ -3,10 +3,11 @@ package org.iommufd4j;
 import java.util.BitSet;
 
 /**
- * A paging HWPT ({@code IOMMU_HWPT_ALLOC}, spec §7.1): an IOMMU domain of one device's IOMMU
- * that maps what its IOAS maps. Attach devices to it ({@link EmulatedDevice#attach(Hwpt)}, or
- * VFIO's attach on a real kernel); with {@link HwptFlag#DIRTY_TRACKING} it records which pages
- * they wrote, as live migration reads them. Closing it destroys it (EBUSY while devices use it).
+ * A paging HWPT ({@code IOMMU_HWPT_ALLOC}, hw_pagetable.c: iommufd_hwpt_alloc()): an IOMMU domain
+ * of one device's IOMMU that maps what its IOAS maps. Attach devices to it ({@link
+ * EmulatedDevice#attach(Hwpt)}, or VFIO's attach on a real kernel); with {@link
+ * HwptFlag#DIRTY_TRACKING} it records which pages they wrote, as live migration reads them. Closing
+ * it destroys it (EBUSY while devices use it).
  *
  * {@snippet :
  * try (Hwpt hwpt = iommufd.allocHwpt(device.id(), ioas.id(), HwptFlag.DIRTY_TRACKING)) {
@@ -31,7 +32,8 @@ public interface Hwpt extends AutoCloseable {
   /**
    * {@code IOMMU_HWPT_GET_DIRTY_BITMAP}: bit {@code n} is set if a device wrote the page at
    * {@code iova + n * pageSize} since the last read that cleared it; {@code clear} forgets what
-   * it reports. Only the mapped run from {@code iova} on is reported (spec §7.4).
+   * it reports. Only the mapped run from {@code iova} on is reported (hw_pagetable.c:
+   * iommufd_hwpt_get_dirty_bitmap()).
    *
    * @throws IommufdException EINVAL for an empty or misaligned range or page size, EOVERFLOW if
    *     the range wraps, EOPNOTSUPP without DIRTY_TRACKING

@@ -3,7 +3,10 @@ package org.iommufd4j;
 import static org.iommufd4j.uapi.IommuHwptAlloc.IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
 import static org.iommufd4j.uapi.IommuHwptAlloc.IOMMU_HWPT_ALLOC_NEST_PARENT;
 
-/** Flags of {@link Iommufd#allocHwpt} ({@code IOMMU_HWPT_ALLOC_*}, spec §7.1). */
+/**
+ * Flags of {@link Iommufd#allocHwpt} ({@code IOMMU_HWPT_ALLOC_*}, hw_pagetable.c:
+ * iommufd_hwpt_alloc()).
+ */
 public enum HwptFlag {
   /** The HWPT may be the parent of nested HWPTs. */
   NEST_PARENT(IOMMU_HWPT_ALLOC_NEST_PARENT),

@@ -5,7 +5,7 @@ import java.util.List;
 
 /**
  * An I/O address space (IOAS) of an {@link Iommufd}: a table of IOVA to user-memory mappings
- * (spec §3). Closing the handle destroys the IOAS ({@code IOMMU_DESTROY}).
+ * (ioas.c). Closing the handle destroys the IOAS ({@code IOMMU_DESTROY}).
  *
  * <p>Lengths and IOVAs are unsigned 64-bit values in {@code long}s; every method fails with the
  * errno the kernel gives for the same arguments.
@@ -16,7 +16,8 @@ public interface Ioas extends AutoCloseable {
   int id();
 
   /**
-   * {@code IOMMU_IOAS_MAP} of {@code buffer} at an IOVA the allocator chooses (spec §4.3).
+   * {@code IOMMU_IOAS_MAP} of {@code buffer} at an IOVA the allocator chooses (io_pagetable.c:
+   * iopt_alloc_iova()).
    *
    * @throws IommufdException EINVAL for a length or address not aligned to {@link
    *     IovaRanges#alignment()}, ENOSPC when no hole fits, EFAULT/ENOMEM when a domain needs the

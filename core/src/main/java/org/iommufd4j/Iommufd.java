@@ -6,7 +6,8 @@ import java.util.Objects;
 import org.iommufd4j.inspect.Snapshot;
 
 /**
- * One open {@code /dev/iommu}: a context with its own object table (spec §1.2, §2.1).
+ * One open {@code /dev/iommu}: a context with its own object table (main.c: iommufd_fops,
+ * iommufd_fops_open()).
  *
  * <p>Two front doors lead to the same engine and give the same errors:
  *
@@ -74,11 +75,12 @@ public interface Iommufd extends AutoCloseable {
    * kernel reads {@code size} bytes at the address: {@link MemorySegment#NULL} or an unmapped
    * address gives {@code -EFAULT}; nothing crashes the JVM.
    *
-   * <p>The VFIO type-1 compatibility requests ({@link org.iommufd4j.uapi.Vfio}, spec §7.7) arrive
-   * here too. Two of them take an integer instead of a pointer, as in C: pass
-   * VFIO_CHECK_EXTENSION's extension number and VFIO_SET_IOMMU's IOMMU type as the segment's
-   * address, {@code ioctl(Vfio.VFIO_SET_IOMMU, MemorySegment.ofAddress(Vfio.VFIO_TYPE1v2_IOMMU))}.
-   * VFIO_CHECK_EXTENSION returns 1 or 0, VFIO_GET_API_VERSION returns 0.
+   * <p>The VFIO type-1 compatibility requests ({@link org.iommufd4j.uapi.Vfio}, vfio_compat.c:
+   * iommufd_vfio_ioctl()) arrive here too. Two of them take an integer instead of a pointer, as in
+   * C: pass VFIO_CHECK_EXTENSION's extension number and VFIO_SET_IOMMU's IOMMU type as the
+   * segment's address, {@code ioctl(Vfio.VFIO_SET_IOMMU,
+   * MemorySegment.ofAddress(Vfio.VFIO_TYPE1v2_IOMMU))}. VFIO_CHECK_EXTENSION returns 1 or 0,
+   * VFIO_GET_API_VERSION returns 0.
    *
    * @return 0 on success, a positive value for the VFIO compatibility calls that return one, or
    *     {@code -errno}
@@ -135,8 +137,8 @@ public interface Iommufd extends AutoCloseable {
    * nesting-parent HWPT) {@code ptId}.
    *
    * @throws IommufdException ENOENT for an unknown device, EINVAL for an unknown {@code ptId}
-   *     (spec §7.1), EOPNOTSUPP for a flag the device's IOMMU cannot do (DIRTY_TRACKING without
-   *     the capability)
+   *     (hw_pagetable.c: iommufd_hwpt_alloc()), EOPNOTSUPP for a flag the device's IOMMU cannot do
+   *     (DIRTY_TRACKING without the capability)
    */
   default Hwpt allocHwpt(int deviceId, int ptId, HwptFlag... flags) {
     return HwptCalls.alloc(this, deviceId, ptId, flags);
@@ -164,8 +166,9 @@ public interface Iommufd extends AutoCloseable {
   /**
    * {@code close(fd)} of a descriptor this context handed out through an ioctl: the access fd of
    * the test op CREATE_ACCESS or the fault fd of {@code IOMMU_FAULT_QUEUE_ALLOC}. The embedded
-   * emulator numbers them from 1,000,000. An access fd keeps the context alive (spec §2.8): after
-   * {@link #close()} its objects, pins and charges stay until the last such fd is closed here.
+   * emulator numbers them from 1,000,000. An access fd keeps the context alive (main.c:
+   * iommufd_fops_release()): after {@link #close()} its objects, pins and charges stay until the
+   * last such fd is closed here.
    *
    * @return 0, or {@code -EBADF} if {@code fd} is not such a descriptor
    */
@@ -226,7 +229,7 @@ public interface Iommufd extends AutoCloseable {
   /**
    * Closes the iommufd: every later call fails with EBADF. The context is torn down (every object
    * destroyed, every pin and charge released) now, or when the last open access or fault fd is
-   * closed through {@link #closeFd}, as in the kernel (spec §2.8). Idempotent.
+   * closed through {@link #closeFd}, as in the kernel (main.c: iommufd_fops_release()). Idempotent.
    */
   @Override
   void close();

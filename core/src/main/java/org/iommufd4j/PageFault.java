@@ -3,10 +3,10 @@ package org.iommufd4j;
 import org.iommufd4j.uapi.IommuHwptPgfault;
 
 /**
- * One I/O page fault read from a {@link FaultQueue} ({@code struct iommu_hwpt_pgfault}, spec
- * §7.6): the faulting device, PASID, page request group, permissions asked ({@code
- * IOMMU_PGFAULT_PERM_*}: read 1, write 2, exec 4, priv 8) and address. Answer the group with
- * {@link FaultQueue#respond} and its {@code cookie}.
+ * One I/O page fault read from a {@link FaultQueue} ({@code struct iommu_hwpt_pgfault}, fault.c:
+ * iommufd_fault_fops_read()): the faulting device, PASID, page request group, permissions asked
+ * ({@code IOMMU_PGFAULT_PERM_*}: read 1, write 2, exec 4, priv 8) and address. Answer the group
+ * with {@link FaultQueue#respond} and its {@code cookie}.
  */
 public record PageFault(int flags, int deviceId, int pasid, int groupId, int permissions,
     long address, int cookie) {

@@ -2,7 +2,7 @@ package org.iommufd4j;
 
 /**
  * How pinned pages are charged against {@code RLIMIT_MEMLOCK} ({@code IOMMU_OPTION_RLIMIT_MODE},
- * spec §3.9, §4.9).
+ * ioas.c: iommufd_option_rlimit_mode(); pages.c: do_update_pinned()).
  */
 public enum RlimitMode {
   /** Charged to the owner's user (per uid); the default of {@code /dev/iommu}. */

@@ -8,8 +8,8 @@ import org.iommufd4j.uapi.IoctlEvent;
 
 /**
  * How the typed API of the emulator runs an engine call: a JFR {@link IoctlEvent} ({@code
- * door=typed}) when a recording wants it, a DEBUG log line when it fails (STYLE §8: the errno is
- * the caller's business), and the engine's stack-less failure rethrown with the caller's stack.
+ * door=typed}) when a recording wants it, a DEBUG log line when it fails (the errno is the caller's
+ * business), and the engine's stack-less failure rethrown with the caller's stack.
  */
 final class TypedCalls {
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.ioctl");

@@ -12,9 +12,9 @@ import org.iommufd4j.uapi.IommuTestCmd;
 import org.junit.jupiter.api.Test;
 
 /**
- * An access holds the context's file (spec §2.8, pitfall 14): {@code close()} of the iommufd with
- * an access fd still open tears nothing down until that fd is closed too; then every object, pin
- * and charge is gone.
+ * An access holds the context's file (main.c: iommufd_fops_release()): {@code close()} of the
+ * iommufd with an access fd still open tears nothing down until that fd is closed too; then every
+ * object, pin and charge is gone.
  */
 class AccessCloseTest extends ConformanceTest {
   private static final long BASE = IommuTestCmd.MOCK_APERTURE_START;

@@ -28,10 +28,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The access test ops through the byte ABI, on real memory of this process (spec §5, §6.4.5 to
- * §6.4.8, §6.4.11). Ports the selftests {@code access_pin}, {@code access_pin_unmap}, {@code
- * access_rw}, {@code access_rw_unaligned}, {@code access_domain_destory} and {@code user_copy}.
- * Every test runs on a private host, and ends with no pin or charge left.
+ * The access test ops through the byte ABI, on real memory of this process (device.c:
+ * iommufd_access_*(); selftest.c: iommufd_test_create_access(), ...,
+ * iommufd_test_access_replace_ioas()). Ports the selftests {@code access_pin}, {@code
+ * access_pin_unmap}, {@code access_rw}, {@code access_rw_unaligned}, {@code access_domain_destory}
+ * and {@code user_copy}. Every test runs on a private host, and ends with no pin or charge left.
  */
 class AccessTest extends ConformanceTest {
   private static final long BUFFER_SIZE = 16 * PAGE;
@@ -83,7 +84,7 @@ class AccessTest extends ConformanceTest {
     return buffer.address() + n * PAGE;
   }
 
-  // ---- CREATE_ACCESS (§6.4.5) -------------------------------------------------------------------
+  // ---- CREATE_ACCESS (selftest.c: iommufd_test_create_access()) ---------------------------------
 
   @Test
   void createAccessReturnsAnFdAndConsumesAnIdThatUserSpaceCannotDestroy() {
@@ -183,7 +184,7 @@ class AccessTest extends ConformanceTest {
     }
   }
 
-  // ---- ACCESS_PAGES (§6.4.7) and DESTROY_ACCESS_PAGES (§6.4.6) ----------------------------------
+  // ---- ACCESS_PAGES and DESTROY_ACCESS_PAGES (selftest.c: iommufd_test_access_pages()) ----------
 
   /** Selftest {@code access_pin}, first part: items, ids and pin counts. */
   @Test
@@ -376,7 +377,7 @@ class AccessTest extends ConformanceTest {
     assertThat(out.mismatch(buffer.asSlice(5 * PAGE, 8))).isEqualTo(-1);
   }
 
-  // ---- unmap notification (§5.4) ----------------------------------------------------------------
+  // ---- unmap notification (device.c: iommufd_access_notify_unmap()) -----------------------------
 
   /** Selftest {@code access_pin_unmap}. */
   @Test
@@ -430,7 +431,7 @@ class AccessTest extends ConformanceTest {
     assertOk(t.destroyAccessPages(fd, id));
   }
 
-  // ---- pins of accesses and domains together (§4.8) ---------------------------------------------
+  // ---- pins of accesses and domains together (pages.c: iopt_area_fill_domains()) ----------------
 
   /** Selftest {@code access_pin}, second part: a device comes and goes while pages are pinned. */
   @Test
@@ -494,7 +495,7 @@ class AccessTest extends ConformanceTest {
     }
   }
 
-  // ---- ACCESS_REPLACE_IOAS (§6.4.11) ------------------------------------------------------------
+  // ---- ACCESS_REPLACE_IOAS (selftest.c: iommufd_test_access_replace_ioas()) ---------------------
 
   @Test
   void replaceIoasDropsEveryItemAndMovesTheReference() {
@@ -545,7 +546,7 @@ class AccessTest extends ConformanceTest {
     assertOk(t.destroyAccessPages(fd, id));
   }
 
-  // ---- ACCESS_RW (§6.4.8) -----------------------------------------------------------------------
+  // ---- ACCESS_RW (selftest.c: iommufd_test_access_rw()) -----------------------------------------
 
   /** Selftest {@code access_rw}: every offset around a page end, lengths 1 to 63, both paths. */
   @ParameterizedTest

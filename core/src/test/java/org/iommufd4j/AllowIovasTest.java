@@ -14,9 +14,10 @@ import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code IOMMU_IOAS_ALLOW_IOVAS} (spec §3.3) and its effect on automatic IOVA allocation (§4.3).
- * The list is observed through where automatic MAPs land. EADDRINUSE (an allowed range against a
- * reserved range) needs domains or test reservations, which this engine cannot create yet.
+ * {@code IOMMU_IOAS_ALLOW_IOVAS} (ioas.c: iommufd_ioas_allow_iovas()) and its effect on automatic
+ * IOVA allocation (io_pagetable.c: iopt_alloc_iova()). The list is observed through where automatic
+ * MAPs land. EADDRINUSE (an allowed range against a reserved range) needs domains or test
+ * reservations, which this engine cannot create yet.
  */
 class AllowIovasTest extends ConformanceTest {
   private static final IovaRange LOW = new IovaRange(0x10_0000, 0x1f_ffff);

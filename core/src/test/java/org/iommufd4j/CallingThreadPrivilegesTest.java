@@ -13,9 +13,10 @@ import org.junit.jupiter.api.BeforeEach;
 
 /**
  * {@link Configuration#privilegesOfCallingThread()}: capabilities and RLIMIT_MEMLOCK are read
- * when the kernel reads them, for the thread that calls (spec §3.9, §4.9), so a program that
- * changes them between calls sees the kernel's results. Pinned values ignore the process. The
- * tests change this thread's capabilities and this process's soft limit, and put them back.
+ * when the kernel reads them, for the thread that calls (ioas.c: iommufd_option_rlimit_mode();
+ * pages.c: do_update_pinned()), so a program that changes them between calls sees the kernel's
+ * results. Pinned values ignore the process. The tests change this thread's capabilities and this
+ * process's soft limit, and put them back.
  */
 class CallingThreadPrivilegesTest extends MockDeviceFixture {
   private static final long KIB = 1024;

@@ -14,8 +14,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The last {@code close()} of the file (spec §2.8): every object goes, the context is unusable,
- * and typed handles behave like stale file descriptors.
+ * The last {@code close()} of the file (main.c: iommufd_fops_release()): every object goes, the
+ * context is unusable, and typed handles behave like stale file descriptors.
  */
 class CloseTest extends ConformanceTest {
 

@@ -1,5 +1,6 @@
 package org.iommufd4j;
 
+import java.lang.foreign.Arena;
 import java.util.function.Consumer;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuDestroy;
@@ -20,9 +21,9 @@ import org.iommufd4j.uapi.IommuVfioIoas;
 import org.iommufd4j.uapi.Struct;
 
 /**
- * One well-formed call of each command of the 6.12 table (spec §1.4.1), on a context
- * prepared for it, with the result it gives at {@code size = ksize}. The generic decode tests
- * vary only the size word and the bytes around the struct and compare with this result.
+ * One well-formed call of each command of the 6.12 table (main.c: iommufd_ioctl_ops[]), on a
+ * context prepared for it, with the result it gives at {@code size = ksize}. The generic decode
+ * tests vary only the size word and the bytes around the struct and compare with this result.
  */
 enum CommandSample {
   DESTROY(Command.IOMMU_DESTROY, 0,
@@ -41,7 +42,10 @@ enum CommandSample {
           .u32(IommuIoasCopy.SRC_IOAS_ID, 1)
           .u64(IommuIoasCopy.LENGTH, 0x1000)
           .u64(IommuIoasCopy.SRC_IOVA, 0x1000)),
-  /** The usual probe: capacity 0, NULL array → EMSGSIZE with the count written (§3.2). */
+  /**
+   * The usual probe: capacity 0, NULL array → EMSGSIZE with the count written (ioas.c:
+   * iommufd_ioas_iova_ranges()).
+   */
   IOVA_RANGES(Command.IOMMU_IOAS_IOVA_RANGES, -Errno.EMSGSIZE.number(),
       d -> d.createIoas(),
       s -> s.u32(IommuIoasIovaRanges.IOAS_ID, 1)),
@@ -66,7 +70,7 @@ enum CommandSample {
       d -> {
         d.createIoas();
         d.createIoas();
-        try (var arena = java.lang.foreign.Arena.ofConfined()) {
+        try (var arena = Arena.ofConfined()) {
           Struct set = Struct.of(arena, Command.IOMMU_VFIO_IOAS)
               .u32(IommuVfioIoas.IOAS_ID, 2)
               .u16(IommuVfioIoas.OP, IommuVfioIoas.IOMMU_VFIO_IOAS_SET);
@@ -76,9 +80,9 @@ enum CommandSample {
         }
       },
       s -> s.u16(IommuVfioIoas.OP, IommuVfioIoas.IOMMU_VFIO_IOAS_GET)),
-  // The commands of spec §7 on a mock device: IOAS 1, stdev 2, idev 3, automatic HWPT 4, a
-  // dirty-tracking NEST_PARENT HWPT 5 and a nested HWPT 6 on it. (FAULT_QUEUE_ALLOC is left out:
-  // its fd would keep the context alive after the close.)
+  // The HWPT, hardware-info and fault commands on a mock device: IOAS 1, stdev 2, idev 3, automatic
+  // HWPT 4, a dirty-tracking NEST_PARENT HWPT 5 and a nested HWPT 6 on it. (FAULT_QUEUE_ALLOC is
+  // left out: its fd would keep the context alive after the close.)
   HWPT_ALLOC(Command.IOMMU_HWPT_ALLOC, 0,
       CommandSample::mockDevice,
       s -> s.u32(IommuHwptAlloc.DEV_ID, 3).u32(IommuHwptAlloc.PT_ID, 1)),
@@ -117,7 +121,7 @@ enum CommandSample {
   /** IOAS 1 with a mock device (ids 2, 3, 4), a dirty NEST_PARENT HWPT 5 and a nested HWPT 6. */
   private static void mockDevice(Door d) {
     Iommufd iommufd = d.iommufd();
-    try (var arena = java.lang.foreign.Arena.ofConfined()) {
+    try (var arena = Arena.ofConfined()) {
       d.createIoas();
       call(iommufd, Struct.of(arena, Command.IOMMU_TEST_CMD)
           .u32(IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN)

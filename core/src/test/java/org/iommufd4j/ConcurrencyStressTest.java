@@ -1,5 +1,6 @@
 package org.iommufd4j;
 
+import java.util.concurrent.ExecutionException;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
@@ -84,7 +85,7 @@ class ConcurrencyStressTest {
     for (Future<?> f : futures) {
       try {
         f.get();
-      } catch (java.util.concurrent.ExecutionException e) {
+      } catch (ExecutionException e) {
         throw new AssertionError("seed=" + SEED + ": " + e.getCause().getMessage() + "\n"
             + interleaving(), e.getCause());
       }

@@ -12,8 +12,8 @@ import org.junit.jupiter.api.AfterEach;
 
 /**
  * Base of the per-ioctl conformance tests: opens emulated contexts, and after every test checks
- * the engine's invariants, closes each context and checks that closing emptied its object table
- * (STYLE.md §7 "leak check after every test").
+ * the engine's invariants, closes each context and checks that closing emptied its object table: a
+ * leak check after every test.
  */
 abstract class ConformanceTest {
   /** A page-aligned user address that is never dereferenced: without a domain MAP reads nothing. */

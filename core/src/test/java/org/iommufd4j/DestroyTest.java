@@ -12,9 +12,9 @@ import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code IOMMU_DESTROY} (spec §2.5) and the id rules it exposes (§2.2: lowest free id from 1,
- * immediate reuse). EBUSY needs a second reference (HWPT, access), which no command of this
- * engine can create yet.
+ * {@code IOMMU_DESTROY} (main.c: iommufd_destroy()) and the id rules it exposes (lowest free id
+ * from 1, immediate reuse; main.c: _iommufd_object_alloc(), iommufd_object_finalize()). EBUSY needs
+ * a second reference (HWPT, access), which no command of this engine can create yet.
  */
 class DestroyTest extends ConformanceTest {
 

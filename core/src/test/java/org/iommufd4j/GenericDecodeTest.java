@@ -21,9 +21,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The generic dispatch every request goes through (spec §1.4) and the write-back rules (§1.5):
- * request numbers, the size word, {@code min_size}, the zero tail, truncated responds. Only the
- * byte ABI has these rules; the typed API never sees a size.
+ * The generic dispatch every request goes through (main.c: iommufd_fops_ioctl()) and the write-back
+ * rules (iommufd_private.h: iommufd_ucmd_respond()): request numbers, the size word, {@code
+ * min_size}, the zero tail, truncated responds. Only the byte ABI has these rules; the typed API
+ * never sees a size.
  */
 class GenericDecodeTest extends ConformanceTest {
   private static final long DESTROY = Command.IOMMU_DESTROY.request();
@@ -33,7 +34,7 @@ class GenericDecodeTest extends ConformanceTest {
     return Configuration.builder().userMemory(memory).testAbi(testAbi).build();
   }
 
-  // ---- §1.4 step 1: numbers outside the table never touch arg -----------------------------
+  // ---- numbers outside the table never touch arg (main.c: iommufd_fops_ioctl()) -----------
 
   @ParameterizedTest(name = "request=0x{0}")
   @ValueSource(strings = {"3b7f", "3b00", "3b40", "541b", "3ba1", "3bff", "5801"})
@@ -94,7 +95,7 @@ class GenericDecodeTest extends ConformanceTest {
     assertThat(memory.accesses).hasValue(0);
   }
 
-  // ---- §1.4 steps 2 and 3: the size is read before the number is compared -----------------
+  // ---- the size is read before the number is compared (main.c: iommufd_fops_ioctl()) ------
 
   @Test
   void destroyWithNullArgumentFailsWithEfault() {
@@ -136,7 +137,7 @@ class GenericDecodeTest extends ConformanceTest {
     assertThat(objectCount(iommufd)).isZero();
   }
 
-  // ---- §1.4 step 4: min_size --------------------------------------------------------------
+  // ---- min_size (main.c: iommufd_fops_ioctl()) --------------------------------------------
 
   @ParameterizedTest
   @EnumSource(CommandSample.class)
@@ -165,7 +166,7 @@ class GenericDecodeTest extends ConformanceTest {
     assertErrno(s.ioctl(open()), Errno.E2BIG);
   }
 
-  // ---- §1.4 step 5: the tail beyond ksize ---------------------------------------------------
+  // ---- the tail beyond ksize (main.c: iommufd_fops_ioctl()) ---------------------------------
 
   @ParameterizedTest
   @EnumSource(CommandSample.class)
@@ -271,7 +272,7 @@ class GenericDecodeTest extends ConformanceTest {
     assertThat(objectCount(iommufd)).isZero();
   }
 
-  // ---- §1.5: respond ---------------------------------------------------------------------
+  // ---- respond (iommufd_private.h: iommufd_ucmd_respond()) -------------------------------
 
   @Test
   void respondWritesNoByteBeyondKsize() {

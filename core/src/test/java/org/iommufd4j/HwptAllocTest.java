@@ -1,5 +1,6 @@
 package org.iommufd4j;
 
+import java.lang.foreign.ValueLayout;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.foreign.MemorySegment;
@@ -13,9 +14,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * IOMMU_HWPT_ALLOC (spec §7.1) for paging HWPTs on an IOAS and mock nested HWPTs on a NEST_PARENT
- * paging HWPT: every check in order, ids reserved and published as §7.1 step 9 says, and the
- * references that make DESTROY answer EBUSY (§2.6).
+ * IOMMU_HWPT_ALLOC (hw_pagetable.c: iommufd_hwpt_alloc()) for paging HWPTs on an IOAS and mock
+ * nested HWPTs on a NEST_PARENT paging HWPT: every check in order, ids reserved and published in
+ * the kernel's order, and the references that make DESTROY answer EBUSY (main.c:
+ * iommufd_object_remove()).
  */
 class HwptAllocTest extends MockDeviceFixture {
   private int ioas;
@@ -63,7 +65,7 @@ class HwptAllocTest extends MockDeviceFixture {
     ok(iommufd.closeFd(fault.fd()));
   }
 
-  // ---- paging HWPTs (step 5) ---------------------------------------------------------------
+  // ---- paging HWPTs ------------------------------------------------------------------------
 
   @Test
   void pagingFlagsOtherThanNestParentAndDirtyTrackingAreEopnotsupp() {
@@ -116,7 +118,7 @@ class HwptAllocTest extends MockDeviceFixture {
         .u64(IommuIoasIovaRanges.ALLOWED_IOVAS, ranges.address());
     ok(rc(s));
     assertThat(s.u32(IommuIoasIovaRanges.NUM_IOVAS)).isEqualTo(1);
-    assertThat(ranges.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0)).isEqualTo(BASE);
+    assertThat(ranges.get(ValueLayout.JAVA_LONG, 0)).isEqualTo(BASE);
     assertThat(s.u64(IommuIoasIovaRanges.OUT_IOVA_ALIGNMENT)).isEqualTo(MOCK_PAGE);
   }
 
@@ -177,7 +179,7 @@ class HwptAllocTest extends MockDeviceFixture {
     ok(rc(hwptAllocStruct(dev.idevId(), ioas, 0).u32(IommuHwptAlloc.RESERVED2, -1)));
   }
 
-  // ---- nested HWPTs (step 6) ---------------------------------------------------------------
+  // ---- nested HWPTs ------------------------------------------------------------------------
 
   @Test
   void nestedFlagsOtherThanFaultIdValidOrNoDataAreEopnotsupp() {

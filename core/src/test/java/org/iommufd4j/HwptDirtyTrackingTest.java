@@ -1,5 +1,6 @@
 package org.iommufd4j;
 
+import org.iommufd4j.uapi.IommuIoasUnmap;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -14,9 +15,11 @@ import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
 
 /**
- * Dirty tracking on mock domains: IOMMU_HWPT_SET_DIRTY_TRACKING (spec §7.3),
- * IOMMU_HWPT_GET_DIRTY_BITMAP (§7.4) with the mock's scan (§6.5), and the test op DIRTY
- * (§6.4.12), with 2 KiB granules and with the 1 MiB pages of a HUGE_IOVA device.
+ * Dirty tracking on mock domains: IOMMU_HWPT_SET_DIRTY_TRACKING (hw_pagetable.c:
+ * iommufd_hwpt_set_dirty_tracking()), IOMMU_HWPT_GET_DIRTY_BITMAP (hw_pagetable.c:
+ * iommufd_hwpt_get_dirty_bitmap()) with the mock's scan (selftest.c:
+ * mock_domain_read_and_clear_dirty()), and the test op DIRTY (selftest.c: iommufd_test_dirty()),
+ * with 2 KiB granules and with the 1 MiB pages of a HUGE_IOVA device.
  */
 class HwptDirtyTrackingTest extends MockDeviceFixture {
   private static final int NO_CLEAR = IommuHwptGetDirtyBitmap.IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR;
@@ -241,9 +244,9 @@ class HwptDirtyTrackingTest extends MockDeviceFixture {
   void walkStopsAtTheFirstGapAndLeavesWhatFollowsDirty() {
     tracking(64 << 10, 0);
     ok(rc(struct(Command.IOMMU_IOAS_UNMAP)
-        .u32(org.iommufd4j.uapi.IommuIoasUnmap.IOAS_ID, ioas)
-        .u64(org.iommufd4j.uapi.IommuIoasUnmap.IOVA, 0)
-        .u64(org.iommufd4j.uapi.IommuIoasUnmap.LENGTH, -1)));
+        .u32(IommuIoasUnmap.IOAS_ID, ioas)
+        .u64(IommuIoasUnmap.IOVA, 0)
+        .u64(IommuIoasUnmap.LENGTH, -1)));
     mapFixed(ioas, BASE, buffer.asSlice(0, 16 << 10));
     mapFixed(ioas, BASE + (16 << 10), buffer.asSlice(16 << 10, 16 << 10));
     mapFixed(ioas, BASE + (40 << 10), buffer.asSlice(40 << 10, 24 << 10));

@@ -1,5 +1,6 @@
 package org.iommufd4j;
 
+import java.lang.foreign.ValueLayout;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.foreign.MemorySegment;
@@ -13,8 +14,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * IOMMU_FAULT_QUEUE_ALLOC and the fault fd (spec §7.6), fed by the test op TRIGGER_IOPF
- * (§6.4.14) through a nested HWPT created with FAULT_ID_VALID (§7.1 step 8).
+ * IOMMU_FAULT_QUEUE_ALLOC and the fault fd (fault.c: iommufd_fault_alloc()), fed by the test op
+ * TRIGGER_IOPF (selftest.c: iommufd_test_trigger_iopf()) through a nested HWPT created with
+ * FAULT_ID_VALID (hw_pagetable.c: iommufd_hwpt_alloc()).
  */
 class HwptFaultQueueTest extends MockDeviceFixture {
   private static final int RECORD = IommuHwptPgfault.SIZE;
@@ -70,17 +72,17 @@ class HwptFaultQueueTest extends MockDeviceFixture {
   }
 
   private static int u32(MemorySegment s, long offset) {
-    return s.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, offset);
+    return s.get(ValueLayout.JAVA_INT_UNALIGNED, offset);
   }
 
   private static long u64(MemorySegment s, long offset) {
-    return s.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, offset);
+    return s.get(ValueLayout.JAVA_LONG_UNALIGNED, offset);
   }
 
   private MemorySegment responses(int... cookieAndCode) {
     MemorySegment s = arena.allocate(Math.max(8, cookieAndCode.length * 4L), 8);
     for (int i = 0; i < cookieAndCode.length; i++) {
-      s.set(java.lang.foreign.ValueLayout.JAVA_INT, i * 4L, cookieAndCode[i]);
+      s.set(ValueLayout.JAVA_INT, i * 4L, cookieAndCode[i]);
     }
     return s.asSlice(0, cookieAndCode.length * 4L);
   }

@@ -13,9 +13,9 @@ import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
 
 /**
- * IOMMU_GET_HW_INFO (spec §7.2) of mock devices, and the opt-in selftest-compatibility extension
- * of §6.7 (PASID mock device, INPUT_TYPE flag), as the selftests {@code get_hw_info} and {@code
- * device_dirty_capability} use them.
+ * IOMMU_GET_HW_INFO (device.c: iommufd_get_hw_info()) of mock devices, and the opt-in
+ * selftest-compatibility extension (PASID mock device, INPUT_TYPE flag), as the selftests {@code
+ * get_hw_info} and {@code device_dirty_capability} use them.
  */
 class HwptGetHwInfoTest extends MockDeviceFixture {
   private static final int SELFTEST_TYPE = IommuHwInfo.IOMMU_HW_INFO_TYPE_SELFTEST;
@@ -167,7 +167,7 @@ class HwptGetHwInfoTest extends MockDeviceFixture {
     assertThat(data.get(JAVA_INT, 4)).isEqualTo(IommuTestHwInfo.IOMMU_HW_INFO_SELFTEST_REGVAL);
   }
 
-  // ---- §6.7: strict 6.12 by default, the later identifiers with selftestCompat -----------------
+  // ---- strict 6.12 by default, the later identifiers with selftestCompat -----------------------
 
   @Test
   void strictKernelRefusesThePasidDeviceFlagAndTheInputTypeFlag() {

@@ -13,8 +13,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * IOMMU_HWPT_INVALIDATE (spec §7.5) on a mock nested HWPT and the test op MD_CHECK_IOTLB
- * (§6.4.13): the struct goes back with {@code entry_num} = requests handled on every path.
+ * IOMMU_HWPT_INVALIDATE (hw_pagetable.c: iommufd_hwpt_invalidate()) on a mock nested HWPT and the
+ * test op MD_CHECK_IOTLB (selftest.c: iommufd_test_md_check_iotlb()): the struct goes back with
+ * {@code entry_num} = requests handled on every path.
  */
 class HwptInvalidateTest extends MockDeviceFixture {
   private static final int DEFAULT = IommuHwptSelftest.IOMMU_TEST_IOTLB_DEFAULT;

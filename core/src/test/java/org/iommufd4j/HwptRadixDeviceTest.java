@@ -1,5 +1,6 @@
 package org.iommufd4j;
 
+import java.lang.foreign.ValueLayout;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.foreign.MemorySegment;
@@ -13,7 +14,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The HWPT commands for a device of the VT-d-like radix model ({@link DomainModel#vtd()}): paging
  * HWPTs of its own hardware, but no nesting, dirty tracking, hardware data or page faults, and
- * mock devices refuse its domains (spec §7.1, §7.2, §6.4.14).
+ * mock devices refuse its domains (hw_pagetable.c: iommufd_hwpt_alloc(); device.c:
+ * iommufd_get_hw_info(); selftest.c: iommufd_test_trigger_iopf()).
  */
 class HwptRadixDeviceTest extends MockDeviceFixture {
   private int ioas;
@@ -63,7 +65,7 @@ class HwptRadixDeviceTest extends MockDeviceFixture {
     assertThat(s.u32(IommuHwInfo.OUT_DATA_TYPE)).isEqualTo(IommuHwInfo.IOMMU_HW_INFO_TYPE_NONE);
     assertThat(s.u32(IommuHwInfo.DATA_LEN)).isZero();
     assertThat(s.u64(IommuHwInfo.OUT_CAPABILITIES)).isZero();
-    assertThat(data.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)).as("zero filled")
+    assertThat(data.toArray(ValueLayout.JAVA_BYTE)).as("zero filled")
         .containsOnly((byte) 0);
     nic.close();
   }

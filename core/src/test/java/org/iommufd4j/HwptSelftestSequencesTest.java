@@ -25,17 +25,17 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The kernel selftests that exercise HWPTs, dirty tracking, invalidation and the fault queue
- * (spec §8.2: {@code alloc_hwpt_nested}, {@code hwpt_attach}, {@code get_hw_info}, {@code
- * alloc_hwpt}, {@code enforce_dirty}, {@code set_dirty_tracking}, {@code
- * device_dirty_capability}, {@code get_dirty_bitmap(_no_clear)}; §8.3 the {@code device}
- * sequence of {@code iommufd_fail_nth} without fault injection), ported step by step over the
- * fixtures' variants.
+ * (tools/testing/selftests/iommu/iommufd.c: {@code alloc_hwpt_nested}, {@code hwpt_attach}, {@code
+ * get_hw_info}, {@code alloc_hwpt}, {@code enforce_dirty}, {@code set_dirty_tracking}, {@code
+ * device_dirty_capability}, {@code get_dirty_bitmap(_no_clear)}; iommufd_fail_nth.c: the {@code
+ * device} sequence of {@code iommufd_fail_nth} without fault injection), ported step by step over
+ * the fixtures' variants.
  */
 class HwptSelftestSequencesTest extends MockDeviceFixture {
   private static final int DEFAULT = IommuHwptSelftest.IOMMU_TEST_IOTLB_DEFAULT;
   private static final int INV_TYPE = IommuHwptInvalidate.IOMMU_HWPT_INVALIDATE_DATA_SELFTEST;
 
-  /** Variants of the {@code iommufd_ioas} fixture (§8.2.2; mock_domain_limit behaves as one). */
+  /** Variants of the {@code iommufd_ioas} fixture (mock_domain_limit behaves as one). */
   enum IoasVariant {
     NO_DOMAIN(0),
     MOCK_DOMAIN(1),
@@ -54,7 +54,9 @@ class HwptSelftestSequencesTest extends MockDeviceFixture {
   private int deviceId;
   private int devicePasidId;
 
-  /** The {@code iommufd_ioas} setup; the mock_domain variant adds a PASID device (§6.7). */
+  /**
+   * The {@code iommufd_ioas} setup; the mock_domain variant adds a PASID device (selftestCompat).
+   */
   private void ioasFixture(IoasVariant variant) {
     openPrivate(Configuration.builder().selftestCompat(true));
     ioasId = ioasAlloc();

@@ -1,5 +1,8 @@
 package org.iommufd4j;
 
+import java.lang.foreign.ValueLayout;
+import org.iommufd4j.uapi.Command;
+import org.iommufd4j.uapi.IommuTestCmd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -13,7 +16,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The typed HWPT calls ({@link Iommufd#hwInfo}, {@link Iommufd#allocHwpt}, {@link Hwpt}) and what
- * an emulated device's DMA does to a dirty-tracking HWPT (spec §7.1-§7.4).
+ * an emulated device's DMA does to a dirty-tracking HWPT (hw_pagetable.c: iommufd_hwpt_alloc(),
+ * iommufd_hwpt_set_dirty_tracking(), iommufd_hwpt_get_dirty_bitmap(); device.c:
+ * iommufd_get_hw_info()).
  */
 class HwptTypedTest {
   private static final long PAGE = 4096;
@@ -111,21 +116,23 @@ class HwptTypedTest {
     }
   }
 
-  /** TRIGGER_IOPF (spec §6.4.14): the mock device reports a page request. */
+  /**
+   * TRIGGER_IOPF (selftest.c: iommufd_test_trigger_iopf()): the mock device reports a page request.
+   */
   private void triggerIopf(int idev, int group, long address) {
-    MemorySegment cmd = arena.allocate(org.iommufd4j.uapi.IommuTestCmd.SIZE, 8);
-    cmd.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, org.iommufd4j.uapi.IommuTestCmd.SIZE);
-    cmd.set(java.lang.foreign.ValueLayout.JAVA_INT, org.iommufd4j.uapi.IommuTestCmd.OP,
-        org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF);
-    cmd.set(java.lang.foreign.ValueLayout.JAVA_INT,
-        org.iommufd4j.uapi.IommuTestCmd.TRIGGER_IOPF_DEV_ID, idev);
-    cmd.set(java.lang.foreign.ValueLayout.JAVA_INT,
-        org.iommufd4j.uapi.IommuTestCmd.TRIGGER_IOPF_GRPID, group);
-    cmd.set(java.lang.foreign.ValueLayout.JAVA_INT,
-        org.iommufd4j.uapi.IommuTestCmd.TRIGGER_IOPF_PERM, 1);
-    cmd.set(java.lang.foreign.ValueLayout.JAVA_LONG,
-        org.iommufd4j.uapi.IommuTestCmd.TRIGGER_IOPF_ADDR, address);
-    assertThat(iommufd.ioctl(org.iommufd4j.uapi.Command.IOMMU_TEST_CMD.request(), cmd)).isZero();
+    MemorySegment cmd = arena.allocate(IommuTestCmd.SIZE, 8);
+    cmd.set(ValueLayout.JAVA_INT, 0, IommuTestCmd.SIZE);
+    cmd.set(ValueLayout.JAVA_INT, IommuTestCmd.OP,
+        IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF);
+    cmd.set(ValueLayout.JAVA_INT,
+        IommuTestCmd.TRIGGER_IOPF_DEV_ID, idev);
+    cmd.set(ValueLayout.JAVA_INT,
+        IommuTestCmd.TRIGGER_IOPF_GRPID, group);
+    cmd.set(ValueLayout.JAVA_INT,
+        IommuTestCmd.TRIGGER_IOPF_PERM, 1);
+    cmd.set(ValueLayout.JAVA_LONG,
+        IommuTestCmd.TRIGGER_IOPF_ADDR, address);
+    assertThat(iommufd.ioctl(Command.IOMMU_TEST_CMD.request(), cmd)).isZero();
   }
 
   /** {@code struct iommu_hwpt_selftest}: the mock's nested data, its IOTLB default. */
@@ -175,7 +182,8 @@ class HwptTypedTest {
       hwpt.close();
       assertErrno(hwpt::close, Errno.ENOENT);
       assertErrno(() -> iommufd.allocHwpt(4242, ioas.id()), Errno.ENOENT);
-      assertErrno(() -> iommufd.allocHwpt(dev.id(), 4242), Errno.EINVAL); // §7.1: pt lookup
+      // pt_id lookup (hw_pagetable.c: iommufd_hwpt_alloc())
+      assertErrno(() -> iommufd.allocHwpt(dev.id(), 4242), Errno.EINVAL);
     }
   }
 }

@@ -13,7 +13,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 
-/** {@code IOMMU_IOAS_ALLOC} (spec §3.1) and the id it reports (§2.2). */
+/**
+ * {@code IOMMU_IOAS_ALLOC} (ioas.c: iommufd_ioas_alloc_ioctl()) and the id it reports (main.c:
+ * _iommufd_object_alloc(), iommufd_object_finalize()).
+ */
 class IoasAllocTest extends ConformanceTest {
 
   @BothDoors

@@ -17,9 +17,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * {@code IOMMU_IOAS_COPY} (spec §3.6): any fully and contiguously mapped source range, one new
- * area per source area touched (observed through what UNMAP accepts), permissions judged by the
- * original MAP, and the test-kernel flag bit 16.
+ * {@code IOMMU_IOAS_COPY} (ioas.c: iommufd_ioas_copy()): any fully and contiguously mapped source
+ * range, one new area per source area touched (observed through what UNMAP accepts), permissions
+ * judged by the original MAP, and the test-kernel flag bit 16.
  */
 class IoasCopyTest extends ConformanceTest {
   private static final int R = IOMMU_IOAS_MAP_READABLE;

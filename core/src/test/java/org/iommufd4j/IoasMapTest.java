@@ -21,9 +21,10 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * {@code IOMMU_IOAS_MAP} (spec §3.4) with automatic placement (§4.3) and fixed IOVAs (§4.4),
- * including the check order of pitfall §9.3 #17. Without domains nothing is pinned, so EFAULT and
- * ENOMEM from pinning, and EINVAL for reserved ranges, cannot be reached yet.
+ * {@code IOMMU_IOAS_MAP} (ioas.c: iommufd_ioas_map()) with automatic placement (io_pagetable.c:
+ * iopt_alloc_iova()) and fixed IOVAs (io_pagetable.c: iopt_check_iova()), including the order of
+ * its checks. Without domains nothing is pinned, so EFAULT and ENOMEM from pinning, and EINVAL for
+ * reserved ranges, cannot be reached yet.
  */
 class IoasMapTest extends ConformanceTest {
   private static final int R = IOMMU_IOAS_MAP_READABLE;
@@ -40,7 +41,10 @@ class IoasMapTest extends ConformanceTest {
         .u64(IommuIoasMap.IOVA, iova);
   }
 
-  /** An IOAS with huge pages disabled: {@code align} = 4096 (spec §4.6). */
+  /**
+   * An IOAS with huge pages disabled: {@code align} = 4096 (io_pagetable.c:
+   * iopt_calculate_iova_alignment()).
+   */
   private static int pageAlignedIoas(Door door) {
     int ioas = door.createIoas();
     door.setHugePages(ioas, false);
@@ -53,7 +57,7 @@ class IoasMapTest extends ConformanceTest {
     return ioas;
   }
 
-  // ---- automatic IOVA: the worked examples of §4.3 ------------------------------------------
+  // ---- automatic IOVA: the worked examples (io_pagetable.c: iopt_alloc_iova()) --------------
 
   @BothDoors
   void onePageLandsAt0x1000AndTheNextAt0x2000(FrontDoor front) {
@@ -144,7 +148,7 @@ class IoasMapTest extends ConformanceTest {
     assertThat(door.map(ioas, USER_VA, 4096, Protection.READ)).isEqualTo(0x1000);
   }
 
-  // ---- fixed IOVA (§4.4) ------------------------------------------------------------------
+  // ---- fixed IOVA (io_pagetable.c: iopt_check_iova()) -------------------------------------
 
   @BothDoors
   void fixedMapAtIovaZeroSucceeds(FrontDoor front) {
@@ -233,7 +237,7 @@ class IoasMapTest extends ConformanceTest {
     assertFails(Errno.EINVAL, () -> door.mapFixed(ioas, 0x1000, USER_VA, 0x800, Protection.READ));
   }
 
-  // ---- length and user address (§3.4 steps 2, 5) ----------------------------------------
+  // ---- length and user address (ioas.c: iommufd_ioas_map()) -----------------------------
 
   @BothDoors
   void lengthOfAllOnesFailsWithEoverflow(FrontDoor front) {
@@ -340,7 +344,7 @@ class IoasMapTest extends ConformanceTest {
     assertThat(door.unmap(ioas, second, 0x2000)).isEqualTo(0x2000);
   }
 
-  // ---- check order (§3.4, pitfall §9.3 #17) ----------------------------------------------
+  // ---- check order (ioas.c: iommufd_ioas_map()) ------------------------------------------
 
   @BothDoors
   void lengthOfAllOnesIsReportedBeforeAMissingIoas(FrontDoor front) {
@@ -479,7 +483,7 @@ class IoasMapTest extends ConformanceTest {
     }
   }
 
-  // ---- respond (§1.5, §3.4 step 10) -----------------------------------------------------
+  // ---- respond (iommufd_private.h: iommufd_ucmd_respond(); ioas.c: iommufd_ioas_map()) ----
 
   @Test
   void automaticIovaIsWrittenBackAndTheOtherFieldsAreUnchanged() {

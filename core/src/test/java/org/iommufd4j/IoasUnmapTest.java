@@ -12,8 +12,9 @@ import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code IOMMU_IOAS_UNMAP} (spec §3.7, §4.5.3): the superset rule, holes, the returned length,
- * partial progress, and both forms of "unmap everything".
+ * {@code IOMMU_IOAS_UNMAP} (ioas.c: iommufd_ioas_unmap(); io_pagetable.c: iopt_unmap_iova_range()):
+ * the superset rule, holes, the returned length, partial progress, and both forms of "unmap
+ * everything".
  */
 class IoasUnmapTest extends ConformanceTest {
   private static final long HALF = Long.MIN_VALUE; // 2^63
@@ -203,7 +204,7 @@ class IoasUnmapTest extends ConformanceTest {
     assertFails(Errno.ENOENT, () -> door.unmapAll(99));
   }
 
-  // ---- respond (§1.5, §3.7 step 4) -----------------------------------------------------
+  // ---- respond (iommufd_private.h: iommufd_ucmd_respond(); ioas.c: iommufd_ioas_unmap()) ----
 
   @Test
   void removedLengthIsWrittenBackAndTheOtherFieldsAreUnchanged() {

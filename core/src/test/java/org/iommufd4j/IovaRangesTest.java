@@ -14,9 +14,9 @@ import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code IOMMU_IOAS_IOVA_RANGES} (spec §3.2): the holes of the reserved ranges and the alignment,
- * the capacity-0 probe, EMSGSIZE after the write-back, and the array rules. Without domains or
- * test reservations there is only ever one hole, {@code [0, 2^64 - 1]}.
+ * {@code IOMMU_IOAS_IOVA_RANGES} (ioas.c: iommufd_ioas_iova_ranges()): the holes of the reserved
+ * ranges and the alignment, the capacity-0 probe, EMSGSIZE after the write-back, and the array
+ * rules. Without domains or test reservations there is only ever one hole, {@code [0, 2^64 - 1]}.
  */
 class IovaRangesTest extends ConformanceTest {
   private static final IovaRange EVERYTHING = new IovaRange(0, -1L);

@@ -1,5 +1,8 @@
 package org.iommufd4j;
 
+import java.lang.foreign.ValueLayout;
+import java.util.BitSet;
+import org.iommufd4j.uapi.IommuTestCmd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -78,7 +81,7 @@ class KernelIommufdTest {
           .satisfies(e -> assertThat(((IommufdException) e).errno()).isEqualTo(Errno.ENOTTY))
           .hasMessageContaining("IOMMU_IOAS_ALLOC");
       MemorySegment s = arena.allocate(IommuIoasAlloc.SIZE, 8);
-      s.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, IommuIoasAlloc.SIZE);
+      s.set(ValueLayout.JAVA_INT, 0, IommuIoasAlloc.SIZE);
       assertThat(notIommufd.ioctl(Command.IOMMU_IOAS_ALLOC.request(), s))
           .isEqualTo(-Errno.ENOTTY.number());
       notIommufd.close();
@@ -148,15 +151,15 @@ class KernelIommufdTest {
   void typedHwptCallsOnTheRealKernelsMockDevice() {
     Iommufd k = kernel();
     Ioas ioas = k.createIoas();
-    MemorySegment md = arena.allocate(org.iommufd4j.uapi.IommuTestCmd.SIZE, 8);
-    md.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, org.iommufd4j.uapi.IommuTestCmd.SIZE);
-    md.set(java.lang.foreign.ValueLayout.JAVA_INT, org.iommufd4j.uapi.IommuTestCmd.OP,
-        org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN);
-    md.set(java.lang.foreign.ValueLayout.JAVA_INT, org.iommufd4j.uapi.IommuTestCmd.ID, ioas.id());
-    int rc = k.ioctl(org.iommufd4j.uapi.Command.IOMMU_TEST_CMD.request(), md);
+    MemorySegment md = arena.allocate(IommuTestCmd.SIZE, 8);
+    md.set(ValueLayout.JAVA_INT, 0, IommuTestCmd.SIZE);
+    md.set(ValueLayout.JAVA_INT, IommuTestCmd.OP,
+        IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN);
+    md.set(ValueLayout.JAVA_INT, IommuTestCmd.ID, ioas.id());
+    int rc = k.ioctl(Command.IOMMU_TEST_CMD.request(), md);
     Assumptions.assumeTrue(rc == 0, "the kernel has no IOMMUFD_TEST mock devices (" + rc + ")");
-    int idev = md.get(java.lang.foreign.ValueLayout.JAVA_INT,
-        org.iommufd4j.uapi.IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID);
+    int idev = md.get(ValueLayout.JAVA_INT,
+        IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID);
     HwInfo info = k.hwInfo(idev);
     assertThat(info.type()).isEqualTo(0xfeedbeef);
     assertThat(info.dirtyTracking()).isTrue();
@@ -165,7 +168,7 @@ class KernelIommufdTest {
     try (Hwpt hwpt = k.allocHwpt(idev, ioas.id(), HwptFlag.DIRTY_TRACKING)) {
       hwpt.setDirtyTracking(true);
       assertThat(hwpt.readDirtyBitmap(1L << 24, 2L << 20, 4096, true))
-          .isEqualTo(new java.util.BitSet());
+          .isEqualTo(new BitSet());
       assertThatThrownBy(() -> hwpt.readDirtyBitmap(1L << 24, 0, 4096, true))
           .isInstanceOfSatisfying(IommufdException.class,
               e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
@@ -177,15 +180,15 @@ class KernelIommufdTest {
 
   /** An IOMMU_TEST_CMD on the kernel: {@code op}, {@code id}, then u32 fields from offset 16. */
   private MemorySegment testCmd(Iommufd k, int op, int id, int... fields) {
-    MemorySegment c = arena.allocate(org.iommufd4j.uapi.IommuTestCmd.SIZE, 8);
-    c.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, org.iommufd4j.uapi.IommuTestCmd.SIZE);
-    c.set(java.lang.foreign.ValueLayout.JAVA_INT, org.iommufd4j.uapi.IommuTestCmd.OP, op);
-    c.set(java.lang.foreign.ValueLayout.JAVA_INT, org.iommufd4j.uapi.IommuTestCmd.ID, id);
+    MemorySegment c = arena.allocate(IommuTestCmd.SIZE, 8);
+    c.set(ValueLayout.JAVA_INT, 0, IommuTestCmd.SIZE);
+    c.set(ValueLayout.JAVA_INT, IommuTestCmd.OP, op);
+    c.set(ValueLayout.JAVA_INT, IommuTestCmd.ID, id);
     for (int i = 0; i < fields.length; i++) {
-      c.set(java.lang.foreign.ValueLayout.JAVA_INT, 16 + 4L * i, fields[i]);
+      c.set(ValueLayout.JAVA_INT, 16 + 4L * i, fields[i]);
     }
-    int rc = k.ioctl(org.iommufd4j.uapi.Command.IOMMU_TEST_CMD.request(), c);
-    Assumptions.assumeTrue(rc == 0 || op != org.iommufd4j.uapi.IommuTestCmd
+    int rc = k.ioctl(Command.IOMMU_TEST_CMD.request(), c);
+    Assumptions.assumeTrue(rc == 0 || op != IommuTestCmd
         .IOMMU_TEST_OP_MOCK_DOMAIN, "the kernel has no IOMMUFD_TEST mock devices (" + rc + ")");
     assertThat(rc).as("test op %d", op).isZero();
     return c;
@@ -195,20 +198,20 @@ class KernelIommufdTest {
   void typedFaultQueueOnTheRealKernelsMockDevice() {
     Iommufd k = kernel();
     Ioas ioas = k.createIoas();
-    MemorySegment md = testCmd(k, org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN,
+    MemorySegment md = testCmd(k, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN,
         ioas.id());
-    int stdev = md.get(java.lang.foreign.ValueLayout.JAVA_INT,
-        org.iommufd4j.uapi.IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID);
-    int idev = md.get(java.lang.foreign.ValueLayout.JAVA_INT,
-        org.iommufd4j.uapi.IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID);
+    int stdev = md.get(ValueLayout.JAVA_INT,
+        IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID);
+    int idev = md.get(ValueLayout.JAVA_INT,
+        IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID);
     try (Hwpt parent = k.allocHwpt(idev, ioas.id(), HwptFlag.NEST_PARENT);
         FaultQueue faults = k.allocFaultQueue()) {
       Hwpt nested = k.allocNestedHwpt(idev, parent.id(), 0xdead,
           new byte[] {(byte) 0xef, (byte) 0xbe, (byte) 0xad, 0x0b}, faults);
-      testCmd(k, org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, stdev,
+      testCmd(k, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, stdev,
           nested.id());
       assertThat(faults.read(4)).isEmpty();
-      testCmd(k, org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF, 0, idev, 0, 7, 1,
+      testCmd(k, IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF, 0, idev, 0, 7, 1,
           0xb000, 0);
       assertThat(faults.read(4)).singleElement().satisfies(f -> {
         assertThat(f.deviceId()).isEqualTo(idev);
@@ -217,7 +220,7 @@ class KernelIommufdTest {
         assertThat(f.cookie()).isEqualTo(1);
       });
       faults.respond(1, true);
-      testCmd(k, org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, stdev,
+      testCmd(k, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, stdev,
           ioas.id()); // off both HWPTs, so they can go
       nested.close();
     }

@@ -1,5 +1,6 @@
 package org.iommufd4j;
 
+import java.lang.foreign.ValueLayout;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.iommufd4j.ErrnoAssertions.describe;
 
@@ -202,7 +203,7 @@ abstract class MockDeviceFixture extends ConformanceTest {
   /** {@code struct iommu_hwpt_selftest} in native memory. */
   MemorySegment selftestData(int iotlb) {
     MemorySegment data = arena.allocate(IommuHwptSelftest.SIZE, 4);
-    data.set(java.lang.foreign.ValueLayout.JAVA_INT, IommuHwptSelftest.IOTLB, iotlb);
+    data.set(ValueLayout.JAVA_INT, IommuHwptSelftest.IOTLB, iotlb);
     return data;
   }
 

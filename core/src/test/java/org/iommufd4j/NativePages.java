@@ -12,7 +12,8 @@ import java.lang.invoke.MethodHandle;
 /**
  * A run of anonymous 4 KiB pages from {@code mmap}, whose pages a test can make read-only,
  * inaccessible or unmapped, to place an argument block or array right before memory the kernel
- * could not read or write (EFAULT paths of spec §1.4, §1.5, §3.2, §3.3).
+ * could not read or write (EFAULT paths of main.c: iommufd_fops_ioctl(); iommufd_private.h:
+ * iommufd_ucmd_respond(); ioas.c: iommufd_ioas_iova_ranges(), iommufd_ioas_allow_iovas()).
  *
  * <p>Tests only touch such memory from Java through {@link #segment} slices of pages that are
  * still readable and writable; the emulator reaches the rest through {@code UserMemory}.

@@ -20,10 +20,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * {@code IOMMU_OPTION} (spec §3.9): RLIMIT_MODE and HUGE_PAGES, the order reserved → option id →
+ * {@code IOMMU_OPTION} (main.c: iommufd_option(); ioas.c: iommufd_option_rlimit_mode(),
+ * iommufd_ioas_option_huge_pages()): RLIMIT_MODE and HUGE_PAGES, the order reserved → option id →
  * (RLIMIT) object id → op, EPERM → EBUSY → EINVAL for SET, and the write-back of {@code val64}
- * alone. EINVAL for disabling huge pages on an IOAS with a domain and an area needs domains,
- * which this engine cannot create yet.
+ * alone. EINVAL for disabling huge pages on an IOAS with a domain and an area needs domains, which
+ * this engine cannot create yet.
  */
 class OptionTest extends ConformanceTest {
   private static final long POISON = 0x5a5a_5a5a_5a5a_5a5aL;

@@ -12,7 +12,10 @@ import org.iommufd4j.memory.ProcessMemory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** Pinning and memory-lock accounting when domains need the pages (spec §4.7-§4.9). */
+/**
+ * Pinning and memory-lock accounting when domains need the pages (io_pagetable.c:
+ * iopt_table_add_domain(); pages.c: iopt_area_fill_domains(), do_update_pinned()).
+ */
 class PinAccountingTest {
   private static final long MOCK_BASE = 1L << 24;
 

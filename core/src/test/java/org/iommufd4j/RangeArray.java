@@ -5,7 +5,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import org.iommufd4j.uapi.IommuIovaRange;
 
-/** Elements of a native {@code struct iommu_iova_range} array (spec §3.0). */
+/** Elements of a native {@code struct iommu_iova_range} array (include/uapi/linux/iommufd.h). */
 final class RangeArray {
   private static final ValueLayout.OfLong U64 =
       ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);

@@ -6,8 +6,8 @@ import org.iommufd4j.memory.UserMemory;
 
 /**
  * A {@link UserMemory} in which nothing is mapped, counting every access: proves that a request
- * is answered "without reading anything from {@code arg}" (spec §1.4 step 1) and that a read that
- * does happen faults into EFAULT (step 2).
+ * is answered "without reading anything from {@code arg}" (main.c: iommufd_fops_ioctl()) and that a
+ * read that does happen faults into EFAULT (the size word's read).
  */
 final class RecordingMemory implements UserMemory {
   final AtomicInteger accesses = new AtomicInteger();

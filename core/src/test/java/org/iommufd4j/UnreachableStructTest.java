@@ -25,11 +25,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Spec §1.4, §1.5: an argument struct the kernel cannot read or write is EFAULT, whatever kind of
- * segment a Java program passes. Every command runs through {@code Iommufd.ioctl(request, segment)}
- * with its struct in a read-only, {@code PROT_NONE} or unmapped page behind a segment made with
- * {@code MemorySegment.ofAddress(address).reinterpret(size)}, in a JVM of its own: a fault there
- * would kill the JVM, and a dead child fails this test instead of the test run.
+ * An argument struct the kernel cannot read or write is EFAULT, whatever kind of segment a Java
+ * program passes (main.c: iommufd_fops_ioctl(); iommufd_private.h: iommufd_ucmd_respond()). Every
+ * command runs through {@code Iommufd.ioctl(request, segment)} with its struct in a read-only,
+ * {@code PROT_NONE} or unmapped page behind a segment made with {@code
+ * MemorySegment.ofAddress(address).reinterpret(size)}, in a JVM of its own: a fault there would
+ * kill the JVM, and a dead child fails this test instead of the test run.
  */
 class UnreachableStructTest {
   private static final int EFAULT = -Errno.EFAULT.number();

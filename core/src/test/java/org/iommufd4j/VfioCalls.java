@@ -16,8 +16,9 @@ import org.iommufd4j.uapi.VfioIommuType1DmaMap;
 import org.iommufd4j.uapi.VfioIommuType1DmaUnmap;
 
 /**
- * The VFIO compatibility calls (spec §7.7) as a C client makes them: structs in native memory
- * filled by the uapi offsets, integer arguments passed as the segment address.
+ * The VFIO compatibility calls (vfio_compat.c: iommufd_vfio_ioctl()) as a C client makes them:
+ * structs in native memory filled by the uapi offsets, integer arguments passed as the segment
+ * address.
  */
 final class VfioCalls {
   static final ValueLayout.OfShort U16 =

@@ -14,10 +14,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The container-level VFIO compatibility ioctls on an iommufd (spec §7.7, §1.4 step 1, §1.7):
- * VFIO_GET_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_SET_IOMMU, and ENOTTY for everything else on
- * that path. Ports the selftests {@code simple_ioctls}, {@code set_iommu_cmd} and {@code
- * vfio_compat_mock_domain.option_huge_pages}.
+ * The container-level VFIO compatibility ioctls on an iommufd (vfio_compat.c: iommufd_vfio_ioctl(),
+ * reached from main.c: iommufd_fops_ioctl()): VFIO_GET_API_VERSION, VFIO_CHECK_EXTENSION,
+ * VFIO_SET_IOMMU, and ENOTTY for everything else on that path. Ports the selftests {@code
+ * simple_ioctls}, {@code set_iommu_cmd} and {@code vfio_compat_mock_domain.option_huge_pages}.
  */
 class VfioContainerCommandsTest extends ConformanceTest {
 

@@ -26,9 +26,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * VFIO_IOMMU_GET_INFO (spec §7.7): the page-size bitmap, the capability chain and the exact bytes
- * written for every {@code argsz}. Ports the selftests {@code info_cmd} and {@code
- * vfio_compat_mock_domain.get_info}.
+ * VFIO_IOMMU_GET_INFO (vfio_compat.c: iommufd_vfio_iommu_get_info()): the page-size bitmap, the
+ * capability chain and the exact bytes written for every {@code argsz}. Ports the selftests {@code
+ * info_cmd} and {@code vfio_compat_mock_domain.get_info}.
  */
 class VfioGetInfoTest extends ConformanceTest {
   private static final byte POISON = (byte) 0xa5;
@@ -50,8 +50,9 @@ class VfioGetInfoTest extends ConformanceTest {
   }
 
   /**
-   * The block GET_INFO must leave behind, built from the rules of §7.7 steps 4-5 as written:
-   * every write happens only where it fits inside {@code argsz}.
+   * The block GET_INFO must leave behind, built from the rules (vfio_compat.c:
+   * iommufd_vfio_iommu_get_info()) as written: every write happens only where it fits inside {@code
+   * argsz}.
    */
   private static byte[] expected(MemorySegment before, long argsz, long pgsizes,
       List<IovaRange> ranges) {

@@ -15,9 +15,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * {@code IOMMU_VFIO_IOAS} (spec §3.10): selecting the IOAS of the VFIO compatibility commands.
- * The typed API has no counterpart, so every scenario uses the byte ABI; the IOASes involved are
- * created and destroyed through the typed API where that is the natural way.
+ * {@code IOMMU_VFIO_IOAS} (vfio_compat.c: iommufd_vfio_ioas()): selecting the IOAS of the VFIO
+ * compatibility commands. The typed API has no counterpart, so every scenario uses the byte ABI;
+ * the IOASes involved are created and destroyed through the typed API where that is the natural
+ * way.
  */
 class VfioIoasTest extends ConformanceTest {
   private static final int POISON = 0x5a5a_5a5a;

@@ -19,9 +19,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * VFIO_IOMMU_MAP_DMA (spec §7.7): its own argsz and flag checks, then exactly IOMMU_IOAS_MAP steps
- * 5-9 with a fixed IOVA on the compat IOAS. Ports the selftest {@code map_cmd} and the map half of
- * {@code vfio_compat_mock_domain.map}.
+ * VFIO_IOMMU_MAP_DMA (vfio_compat.c: iommufd_vfio_map_dma()): its own argsz and flag checks, then
+ * exactly what IOMMU_IOAS_MAP does from the page source on, with a fixed IOVA on the compat IOAS.
+ * Ports the selftest {@code map_cmd} and the map half of {@code vfio_compat_mock_domain.map}.
  */
 class VfioMapDmaTest extends ConformanceTest {
   private static final long BASE = IommuTestCmd.MOCK_APERTURE_START;

@@ -22,15 +22,17 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Seeded random sequences of VFIO MAP_DMA/UNMAP_DMA (spec §7.7):
+ * Seeded random sequences of VFIO MAP_DMA/UNMAP_DMA (vfio_compat.c: iommufd_vfio_map_dma(),
+ * iommufd_vfio_unmap_dma()):
  *
  * <ul>
  *   <li>in TYPE1v2 mode against IOMMU_IOAS_MAP (FIXED_IOVA) and IOMMU_IOAS_UNMAP on a second IOAS
- *       of the same context, on inputs where the spec says they agree (no 2^64 - 1 arguments, at
- *       least one of READ/WRITE); the only difference allowed is the one §7.7 names: removing
- *       nothing succeeds, and a failed removal still reports its bytes;
+ *       of the same context, on inputs where the kernel makes them agree (no 2^64 - 1 arguments, at
+ *       least one of READ/WRITE); the only difference allowed is the one vfio_compat.c:
+ *       iommufd_vfio_unmap_dma() makes: removing nothing succeeds, and a failed removal still
+ *       reports its bytes;
  *   <li>in TYPE1 mode against a deliberately simple model (a list of areas, linear scans) of the
- *       cuts of §4.5.4 and the removal of §4.5.3.
+ *       cuts of io_pagetable.c: iopt_cut_iova() and the removal of iopt_unmap_iova_range().
  * </ul>
  *
  * Each runs without a domain, with the selftest mock domain and with a VT-d-like domain; the
@@ -187,7 +189,10 @@ class VfioRandomizedTest extends ConformanceTest {
   /** One area of the model: inclusive range, protection, byte offset in its memory's pages. */
   private record ModelArea(long iova, long last, int prot, long offset) {}
 
-  /** The IOAS as §4.5.4 and §4.5.3 describe it, with linear scans. */
+  /**
+   * The IOAS as io_pagetable.c: iopt_cut_iova() and iopt_unmap_iova_range() change it, with linear
+   * scans.
+   */
   private static final class Model {
     final List<ModelArea> areas = new ArrayList<>();
     final Domains domains;

@@ -24,10 +24,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * VFIO_IOMMU_UNMAP_DMA (spec §7.7, §4.5.3, §4.5.4): argsz and flag checks, ALL, the range removal
- * where removing nothing succeeds, {@code size} written back even after a partial failure, and
- * TYPE1 mode, which cuts areas at the range's edges first. Ports the selftests {@code unmap_cmd},
- * {@code vfio_compat_mock_domain.map} and {@code .huge_map}.
+ * VFIO_IOMMU_UNMAP_DMA (vfio_compat.c: iommufd_vfio_unmap_dma(); io_pagetable.c:
+ * iopt_unmap_iova_range(), iopt_cut_iova()): argsz and flag checks, ALL, the range removal where
+ * removing nothing succeeds, {@code size} written back even after a partial failure, and TYPE1
+ * mode, which cuts areas at the range's edges first. Ports the selftests {@code unmap_cmd}, {@code
+ * vfio_compat_mock_domain.map} and {@code .huge_map}.
  */
 class VfioUnmapDmaTest extends ConformanceTest {
   private static final long BASE = IommuTestCmd.MOCK_APERTURE_START;

@@ -5,7 +5,10 @@ final class BenchConfig {
   static final String NATIVE_ACCESS = "--enable-native-access=ALL-UNNAMED";
   static final String UNSAFE = "--sun-misc-unsafe-memory-access=allow";
 
-  /** A buffer address for mappings: nothing reads it while no domain is attached (spec §3.4). */
+  /**
+   * A buffer address for mappings: nothing reads it while no domain is attached (ioas.c:
+   * iommufd_ioas_map()).
+   */
   static final long USER_VA = 0x7f00_0000_0000L;
 
   private BenchConfig() {}

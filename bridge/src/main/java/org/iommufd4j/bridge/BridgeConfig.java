@@ -1,23 +1,26 @@
 package org.iommufd4j.bridge;
 
+import java.util.Objects;
 import org.iommufd4j.Configuration;
 
 /**
  * What the emulated kernel behind a bridge server looks like to its clients.
  *
  * @param testAbi whether {@code IOMMU_TEST_CMD} exists (a kernel built with IOMMUFD_TEST)
- * @param vfioContainer whether {@code /dev/vfio/vfio} may be opened too (a context in MM
- *     accounting mode, spec §1.2); the shim intercepts that path only when told to
- * @param capSysResource whether callers hold CAP_SYS_RESOURCE (RLIMIT_MODE SET, spec §3.9)
- * @param capIpcLock whether callers hold CAP_IPC_LOCK (their pins are then not charged, §4.9)
+ * @param vfioContainer whether {@code /dev/vfio/vfio} may be opened too (a context in MM accounting
+ *     mode, main.c: iommufd_fops_open()); the shim intercepts that path only when told to
+ * @param capSysResource whether callers hold CAP_SYS_RESOURCE (RLIMIT_MODE SET, ioas.c:
+ *     iommufd_option_rlimit_mode())
+ * @param capIpcLock whether callers hold CAP_IPC_LOCK (their pins are then not charged, pages.c:
+ *     do_update_pinned())
  * @param memlockLimit callers' RLIMIT_MEMLOCK in bytes, {@link Configuration#UNLIMITED}, or
  *     {@link #MEMLOCK_FROM_PROCESS}
  * @param maxChannels connections served at once; more are refused
  * @param timeoutMillis how long a client may take to answer a callback or finish a frame
  * @param selftestCompat accept what the selftest sources shipped with 6.12.117 need from later
- *     kernels (spec §6.7: the PASID mock device flag, GET_HW_INFO's INPUT_TYPE)
+ *     kernels (the PASID mock device flag, GET_HW_INFO's INPUT_TYPE)
  * @param faultInjection whether clients may arm the engine's fault injection through their
- *     emulated {@code /proc/self/task/<tid>/fail-nth} (spec §6.6)
+ *     emulated {@code /proc/self/task/<tid>/fail-nth} (selftest.c: iommufd_should_fail())
  * @param spinMicros how long a server thread spins for a client's next frame before sleeping
  *     (0 on one CPU, where spinning only delays the client)
  */
@@ -45,8 +48,8 @@ public record BridgeConfig(
   }
 
   public BridgeConfig {
-    java.util.Objects.requireNonNull(capSysResource, "capSysResource");
-    java.util.Objects.requireNonNull(capIpcLock, "capIpcLock");
+    Objects.requireNonNull(capSysResource, "capSysResource");
+    Objects.requireNonNull(capIpcLock, "capIpcLock");
     if (memlockLimit < 0 && memlockLimit != Configuration.UNLIMITED
         && memlockLimit != MEMLOCK_FROM_PROCESS) {
       throw new IllegalArgumentException("memlockLimit=" + memlockLimit);

@@ -1,5 +1,6 @@
 package org.iommufd4j.bridge;
 
+import org.iommufd4j.trace.MemoryLog;
 import org.iommufd4j.engine.EmulatedFile;
 import org.iommufd4j.engine.FileTable;
 
@@ -30,7 +31,8 @@ final class BridgeFileTable implements FileTable {
   @Override
   public int reserve() {
     Call c = call();
-    // Both are close-on-exec (spec §6.4.5, §7.6); only FAULT_QUEUE_ALLOC makes a fault file.
+    // Both are close-on-exec (selftest.c: iommufd_test_create_access(); fault.c:
+    // iommufd_fault_alloc()); only FAULT_QUEUE_ALLOC makes a fault file.
     int kind = (c.request & 0xffff_ffffL) == IOMMU_FAULT_QUEUE_ALLOC ? Wire.KIND_FAULT
         : Wire.KIND_ACCESS;
     ServerFile f = server.newFile(kind, null);
@@ -40,7 +42,7 @@ final class BridgeFileTable implements FileTable {
       throw new IllegalStateException("the client could not take a descriptor: errno " + -fd);
     }
     c.reserved.put(fd, f);
-    org.iommufd4j.trace.MemoryLog log = org.iommufd4j.trace.MemoryLog.current();
+    MemoryLog log = MemoryLog.current();
     if (log != null) {
       log.fd(fd, f.number);
     }
@@ -80,7 +82,7 @@ final class BridgeFileTable implements FileTable {
       return null;
     }
     ServerFile f = c.channel.fileBehind(fd);
-    org.iommufd4j.trace.MemoryLog log = org.iommufd4j.trace.MemoryLog.current();
+    MemoryLog log = MemoryLog.current();
     if (log != null) {
       log.getFd(fd, f == null ? 0 : f.number);
     }

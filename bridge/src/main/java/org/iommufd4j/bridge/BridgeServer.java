@@ -1,5 +1,8 @@
 package org.iommufd4j.bridge;
 
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
@@ -88,13 +91,13 @@ public final class BridgeServer implements AutoCloseable {
 
   /** The state of every context not torn down yet, by file number. */
   public List<ContextState> snapshots() {
-    List<ContextState> out = new java.util.ArrayList<>();
+    List<ContextState> out = new ArrayList<>();
     for (ServerFile f : files.values()) {
       if (f.context != null && !f.isFinished() && !f.context.isClosed()) {
         out.add(new ContextState(f.number, f.openerPid, false, f.context.snapshot()));
       }
     }
-    out.sort(java.util.Comparator.comparingLong(ContextState::file));
+    out.sort(Comparator.comparingLong(ContextState::file));
     return out;
   }
 
@@ -190,7 +193,7 @@ public final class BridgeServer implements AutoCloseable {
    * Waits until no {@code /dev/iommu} file is open (every client's last descriptor closed, by
    * close or by death) or {@code timeout} passes: true if none is.
    */
-  public boolean awaitNoContexts(java.time.Duration timeout) throws InterruptedException {
+  public boolean awaitNoContexts(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     synchronized (idle) {
       while (liveContexts() > 0) {
@@ -271,7 +274,7 @@ public final class BridgeServer implements AutoCloseable {
   }
 
   /** Waits until at most {@code max} connections are being served: true if so in time. */
-  public boolean awaitChannels(int max, java.time.Duration timeout) throws InterruptedException {
+  public boolean awaitChannels(int max, Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     synchronized (idle) {
       while (channels.size() > max) {
@@ -317,7 +320,8 @@ public final class BridgeServer implements AutoCloseable {
   /**
    * The caller a channel speaks for: thread {@code tid} of the peer's process. Each privilege is
    * either pinned by the configuration or read from that thread when the engine asks for it
-   * (spec §3.9, §4.9), so a program that drops a capability or changes its limit is seen at once.
+   * (main.c: iommufd_option(); pages.c: do_update_pinned()), so a program that drops a capability
+   * or changes its limit is seen at once.
    */
   Caller callerFor(ClientProcess process, UnixSocket.PeerCredentials peer, int tid) {
     Caller.Privileges live = Caller.Privileges.ofThread(peer.pid(), tid);
@@ -369,7 +373,8 @@ public final class BridgeServer implements AutoCloseable {
     ServerFile f = new ServerFile(kind, inode, pair[0], pair[1], name, context, number);
     if (kind != Wire.KIND_FAULT) {
       // poll() on the iommufd and on an access fd reports readable, as for files without a
-      // poll method (spec §1.2): a readiness byte nobody drains keeps the client end readable.
+      // poll method (main.c: iommufd_fops): a readiness byte nobody drains keeps the client end
+      // readable.
       f.signal();
     }
     f.onFinished = this::forget;

@@ -1,5 +1,10 @@
 package org.iommufd4j.bridge;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.iommufd4j.memory.ProcessMemory;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -37,8 +42,8 @@ final class Channel implements Runnable {
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.bridge");
   private static final int MAX_HANDLES = 4096;
 
-  private static final java.util.concurrent.atomic.AtomicLong NUMBERS =
-      new java.util.concurrent.atomic.AtomicLong();
+  private static final AtomicLong NUMBERS =
+      new AtomicLong();
 
   private final BridgeServer server;
   private final UnixSocket socket;
@@ -161,8 +166,8 @@ final class Channel implements Runnable {
    * only name a thread of its own process, which could make the same call itself.
    */
   private int callingThread(int claimed) {
-    if (claimed > 0 && java.nio.file.Files.isDirectory(
-        java.nio.file.Path.of("/proc", Integer.toString(peer.pid()), "task",
+    if (claimed > 0 && Files.isDirectory(
+        Path.of("/proc", Integer.toString(peer.pid()), "task",
             Integer.toString(claimed)))) {
       return claimed;
     }
@@ -175,7 +180,7 @@ final class Channel implements Runnable {
       return false;
     }
     MemorySegment got = arena.allocate(expected.byteSize());
-    return org.iommufd4j.memory.ProcessMemory.of(peer.pid()).read(address, got)
+    return ProcessMemory.of(peer.pid()).read(address, got)
         && got.mismatch(expected) < 0;
   }
 
@@ -344,14 +349,14 @@ final class Channel implements Runnable {
     }
     Trace.Writer recorder = server.recorder();
     if (recorder != null) {
-      recorder.event(new Trace.Exit(pid(), recorder.now(), java.util.List.of()));
+      recorder.event(new Trace.Exit(pid(), recorder.now(), List.of()));
     }
   }
 
   /**
-   * T_FAIL_NTH: the client thread's fail-nth file (spec §6.6). This server thread executes every
-   * call of that client thread, so the engine's per-thread countdown is exactly the client
-   * thread's.
+   * T_FAIL_NTH: the client thread's fail-nth file (selftest.c: iommufd_should_fail()). This server
+   * thread executes every call of that client thread, so the engine's per-thread countdown is
+   * exactly the client thread's.
    */
   private void failNth(int op, int value) throws IOException {
     if (!server.config().faultInjection()) {
@@ -541,7 +546,7 @@ final class Channel implements Runnable {
     try (Call call = Call.enter(this, process.memory(), 0, buffer, MemorySegment.NULL, false)) {
       EmulatedFile f = file.file();
       if (file.context != null) {
-        r = -Errno.EINVAL.number(); // the iommufd has no read or write (spec §1.2)
+        r = -Errno.EINVAL.number(); // the iommufd has no read or write (main.c: iommufd_fops)
       } else if (f == null) {
         r = -Errno.EBADF.number();
       } else if (type == Wire.T_READ) {

@@ -1,5 +1,10 @@
 package org.iommufd4j.bridge;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.function.Consumer;
+import org.iommufd4j.kernel.LibC;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
 
@@ -25,14 +30,14 @@ final class ServerFile {
   /** The process that opened it (0 for access and fault files). */
   int openerPid;
   /** Called just before the teardown (inspect at exit, recording). */
-  java.util.function.Consumer<ServerFile> beforeTeardown;
+  Consumer<ServerFile> beforeTeardown;
   private EmulatedFile file;
   private int refs = 1;
   private boolean endOfFile;
   private boolean finishing;
   private boolean finished;
   /** Called once the teardown is over (the server forgets the file then). */
-  java.util.function.Consumer<ServerFile> onFinished;
+  Consumer<ServerFile> onFinished;
   /** The client's end until it has been handed over, then -1. */
   private int clientEnd;
 
@@ -54,29 +59,30 @@ final class ServerFile {
     if (serverFdClosed) {
       return true;
     }
-    try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-      java.lang.foreign.MemorySegment p = arena.allocate(8, 4);
-      p.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, serverFd);
-      p.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 4, (short) 0);
-      int r = org.iommufd4j.kernel.LibC.poll(p, 1, 0);
-      return r > 0 && (p.get(java.lang.foreign.ValueLayout.JAVA_SHORT, 6)
-          & org.iommufd4j.kernel.LibC.POLLHUP) != 0;
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment p = arena.allocate(8, 4);
+      p.set(ValueLayout.JAVA_INT, 0, serverFd);
+      p.set(ValueLayout.JAVA_SHORT, 4, (short) 0);
+      int r = LibC.poll(p, 1, 0);
+      return r > 0 && (p.get(ValueLayout.JAVA_SHORT, 6)
+          & LibC.POLLHUP) != 0;
     }
   }
 
   /** A readiness byte is in the client end's queue (or was, until the shim drained it). */
   private boolean signalled;
-  private static final java.lang.foreign.MemorySegment ONE_BYTE =
-      java.lang.foreign.Arena.global().allocate(1);
+  private static final MemorySegment ONE_BYTE =
+      Arena.global().allocate(1);
 
   /**
    * Makes the client end poll readable: one byte in its queue, which nobody reads but the shim,
-   * which drains it before each read of the file (spec §7.6: the fault fd is readable while a
-   * group is pending; a spurious wake-up reads 0 bytes, as the kernel's read does then).
+   * which drains it before each read of the file (the fault fd is readable while a group is
+   * pending; a spurious wake-up reads 0 bytes, as the kernel's read does then; fault.c:
+   * iommufd_fault_fops_poll()).
    */
   synchronized void signal() {
     if (!signalled && !serverFdClosed) {
-      signalled = org.iommufd4j.kernel.LibC.write(serverFd, ONE_BYTE, 1) == 1;
+      signalled = LibC.write(serverFd, ONE_BYTE, 1) == 1;
     }
   }
 
@@ -89,7 +95,7 @@ final class ServerFile {
   synchronized void closeServerFd() {
     if (!serverFdClosed) {
       serverFdClosed = true;
-      org.iommufd4j.kernel.LibC.close(serverFd);
+      LibC.close(serverFd);
     }
   }
 
@@ -105,7 +111,7 @@ final class ServerFile {
       clientEnd = -1;
     }
     if (fd >= 0) {
-      org.iommufd4j.kernel.LibC.close(fd);
+      LibC.close(fd);
     }
   }
 

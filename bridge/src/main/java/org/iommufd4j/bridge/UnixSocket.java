@@ -1,5 +1,6 @@
 package org.iommufd4j.bridge;
 
+import java.nio.file.attribute.PosixFilePermissions;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
@@ -15,7 +16,7 @@ import org.iommufd4j.kernel.LibC;
 
 /**
  * An AF_UNIX stream socket made with FFM, speaking {@link Wire} frames, with SCM_RIGHTS and
- * SO_PEERCRED, which the JDK's channels lack (TOOLCHAIN §7). One thread uses a socket at a time;
+ * SO_PEERCRED, which the JDK's channels lack. One thread uses a socket at a time;
  * another may only {@link #shutdown()} it to wake that thread, which then closes it, so a
  * descriptor number is never reused under a thread still using it.
  *
@@ -55,7 +56,7 @@ final class UnixSocket implements Transport, AutoCloseable {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment address = address(arena, path.toString().getBytes(StandardCharsets.UTF_8), false);
       check(LibC.bind(fd, address, (int) address.byteSize()), "bind " + path);
-      Files.setPosixFilePermissions(path, java.nio.file.attribute.PosixFilePermissions.fromString(
+      Files.setPosixFilePermissions(path, PosixFilePermissions.fromString(
           "rw-------"));
       check(LibC.listen(fd, backlog), "listen");
       return new UnixSocket(fd);

@@ -1,5 +1,8 @@
 package org.iommufd4j.bridge;
 
+import java.lang.foreign.ValueLayout;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -28,11 +31,11 @@ class BridgeServerIT {
   private static final long SEED = Long.getLong("seed", 1234L);
 
   /** Hostile clients are logged at WARNING by design; the tests need not show it. */
-  private static final java.util.logging.Logger QUIET = java.util.logging.Logger.getLogger(
+  private static final Logger QUIET = Logger.getLogger(
       "org.iommufd4j.bridge");
 
   static {
-    QUIET.setLevel(java.util.logging.Level.SEVERE);
+    QUIET.setLevel(Level.SEVERE);
   }
 
   private Path dir;
@@ -120,7 +123,7 @@ class BridgeServerIT {
     MemorySegment junk = arena.allocate(100);
     SplittableRandom random = new SplittableRandom(SEED);
     for (int i = 0; i < 100; i++) {
-      junk.set(java.lang.foreign.ValueLayout.JAVA_BYTE, i, (byte) random.nextInt(256));
+      junk.set(ValueLayout.JAVA_BYTE, i, (byte) random.nextInt(256));
     }
     bad.sendRaw(0x7777, junk, 100);
     assertClosedByServer(bad);
@@ -264,7 +267,7 @@ class BridgeServerIT {
         for (int i = 0; i < 5; i++) {
           int length = random.nextInt(64);
           for (int b = 0; b < length; b++) {
-            c.out.set(java.lang.foreign.ValueLayout.JAVA_BYTE, b, (byte) random.nextInt(256));
+            c.out.set(ValueLayout.JAVA_BYTE, b, (byte) random.nextInt(256));
           }
           int type = types[random.nextInt(types.length)];
           try {

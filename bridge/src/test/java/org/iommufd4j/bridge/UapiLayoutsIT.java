@@ -39,7 +39,7 @@ class UapiLayoutsIT {
   private static final Path BUILD = Path.of("selftests/uapi-layouts.sh").toAbsolutePath();
   private static final Path OUT = Path.of("target/uapi").toAbsolutePath();
   private static final Pattern CONSTANT = Pattern.compile("(IOMMU|IOMMUFD|VFIO|MOCK)_\\w+");
-  /** Names of later kernels that the §6.7 selftest-compatibility extension accepts. */
+  /** Names of later kernels that the selftest-compatibility extension accepts. */
   private static final Set<String> NOT_IN_6_12 = Set.of("IOMMU_HW_INFO_TYPE_DEFAULT",
       "IOMMU_HW_INFO_FLAG_INPUT_TYPE", "MOCK_FLAGS_DEVICE_PASID", "MOCK_PASID_WIDTH");
 

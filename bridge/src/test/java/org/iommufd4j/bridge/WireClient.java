@@ -1,5 +1,6 @@
 package org.iommufd4j.bridge;
 
+import org.iommufd4j.kernel.LibC;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -125,7 +126,7 @@ final class WireClient implements AutoCloseable {
   /** Closes the descriptor of the last open, as a program's close() would. */
   void closeOpened() {
     if (openedFd >= 0) {
-      org.iommufd4j.kernel.LibC.close(openedFd);
+      LibC.close(openedFd);
       openedFd = -1;
     }
   }

@@ -1,5 +1,6 @@
 package org.iommufd4j.cli;
 
+import java.util.Locale;
 import org.iommufd4j.Configuration;
 import org.iommufd4j.bridge.BridgeConfig;
 import org.iommufd4j.bridge.BridgeConfig.Privilege;
@@ -66,7 +67,7 @@ final class EmulatorOptions {
   static final class MemlockConverter implements ITypeConverter<Long> {
     @Override
     public Long convert(String value) {
-      String v = value.trim().toLowerCase(java.util.Locale.ROOT);
+      String v = value.trim().toLowerCase(Locale.ROOT);
       if (v.equals("unlimited")) {
         return Configuration.UNLIMITED;
       }
@@ -96,7 +97,7 @@ final class EmulatorOptions {
   static final class PrivilegeConverter implements ITypeConverter<Privilege> {
     @Override
     public Privilege convert(String value) {
-      return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+      return switch (value.trim().toLowerCase(Locale.ROOT)) {
         case "yes", "true", "held" -> Privilege.HELD;
         case "no", "false" -> Privilege.NOT_HELD;
         case "process" -> Privilege.FROM_PROCESS;

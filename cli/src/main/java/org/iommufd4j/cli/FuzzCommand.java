@@ -1,5 +1,6 @@
 package org.iommufd4j.cli;
 
+import java.util.concurrent.Callable;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -14,7 +15,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code ./run.sh fuzz}: structure-aware fuzzing of the byte ABI, or the replay of a saved case. */
 @Command(name = "fuzz", description = "Fuzz the ioctl ABI of the emulator (or replay a saved case).")
-final class FuzzCommand implements java.util.concurrent.Callable<Integer> {
+final class FuzzCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   @Option(names = "--seconds", defaultValue = "10", description = "How long (default: ${DEFAULT-VALUE}).")

@@ -1,5 +1,8 @@
 package org.iommufd4j.cli;
 
+import java.net.SocketException;
+import java.nio.channels.Channels;
+import java.nio.file.NoSuchFileException;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -27,7 +30,7 @@ final class InspectSocket implements AutoCloseable {
    * anything starts.
    */
   static void checkLength(Path socket) {
-    int length = socket.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    int length = socket.toString().getBytes(StandardCharsets.UTF_8).length;
     if (length + SUFFIX.length() > MAX_SOCKET_PATH) {
       throw new CliErrors.UserError("--socket " + socket + " is " + length + " bytes; with the "
           + "inspect socket's \"" + SUFFIX + "\" it must fit the " + MAX_SOCKET_PATH + " bytes of a "
@@ -93,9 +96,9 @@ final class InspectSocket implements AutoCloseable {
     try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
       ch.write(ByteBuffer.wrap("inspect\n".getBytes(StandardCharsets.US_ASCII)));
       ch.shutdownOutput();
-      byte[] all = java.nio.channels.Channels.newInputStream(ch).readAllBytes();
+      byte[] all = Channels.newInputStream(ch).readAllBytes();
       return ContextStates.fromJson(new String(all, StandardCharsets.UTF_8));
-    } catch (java.net.SocketException | java.nio.file.NoSuchFileException e) {
+    } catch (SocketException | NoSuchFileException e) {
       throw new CliErrors.UserError("cannot connect to " + path + ": " + CliErrors.errno(e)
           + "; is `serve "
           + "--socket " + socket + "` running?", CliErrors.FAILED);

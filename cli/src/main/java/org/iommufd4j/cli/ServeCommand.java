@@ -1,5 +1,9 @@
 package org.iommufd4j.cli;
 
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.file.LinkOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -37,7 +41,7 @@ final class ServeCommand implements Callable<Integer> {
     Logging.configure(verbose);
     PrintWriter err = spec.commandLine().getErr();
     InspectSocket.checkLength(socket);
-    if (Files.exists(socket, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+    if (Files.exists(socket, LinkOption.NOFOLLOW_LINKS)) {
       boolean isSocket = isSocket(socket);
       if (!isSocket || Liveness.answers(socket)) {
         err.println("iommufd4j serve: " + socket + " exists" + (isSocket
@@ -100,14 +104,14 @@ final class ServeCommand implements Callable<Integer> {
   }
 
   private static boolean isSocket(Path p) throws IOException {
-    return Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class,
-        java.nio.file.LinkOption.NOFOLLOW_LINKS).isOther();
+    return Files.readAttributes(p, BasicFileAttributes.class,
+        LinkOption.NOFOLLOW_LINKS).isOther();
   }
 
   /** Whether something accepts connections on a socket path. */
   static final class Liveness {
     static boolean answers(Path socket) {
-      try (var ch = java.nio.channels.SocketChannel.open(java.net.UnixDomainSocketAddress.of(socket))) {
+      try (var ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
         return true;
       } catch (IOException e) {
         return false;

@@ -1,5 +1,6 @@
 package org.iommufd4j.cli;
 
+import java.util.Set;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
@@ -88,7 +89,7 @@ class CliErrorsTest {
   @Test
   void anUnreadableOrMalformedInspectInputIsOneLine() throws IOException {
     Path input = Files.writeString(dir.resolve("state.json"), "{}");
-    Files.setPosixFilePermissions(input, java.util.Set.of());
+    Files.setPosixFilePermissions(input, Set.of());
     // root reads anything: then the file is read and fails as JSON instead, still one line
     CliRun r = CliRun.of("inspect", "--input", input.toString());
     assertThat(r.status()).isNotZero();

@@ -1,5 +1,6 @@
 package org.iommufd4j.cli;
 
+import java.util.Locale;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -64,7 +65,7 @@ class DeviceSpecTest {
     Random random = new Random(13);
     for (int i = 0; i < 200; i++) {
       String bdf = String.format("0000:00:%02x.%d", random.nextInt(32), random.nextInt(8));
-      String typed = random.nextBoolean() ? bdf.toUpperCase(java.util.Locale.ROOT) : bdf;
+      String typed = random.nextBoolean() ? bdf.toUpperCase(Locale.ROOT) : bdf;
       assertThat(DeviceSpec.parse("edu@" + typed).bdf()).as(typed).isEqualTo(bdf);
     }
   }

@@ -1,5 +1,6 @@
 package org.iommufd4j.cli;
 
+import org.iommufd4j.bridge.Shim;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.PrintWriter;
@@ -107,7 +108,7 @@ class ExecCommandIT {
 
   @Test
   void theShimIsFoundInTheBuildTree() throws Exception {
-    assertThat(Files.isRegularFile(org.iommufd4j.bridge.Shim.locate(null,
+    assertThat(Files.isRegularFile(Shim.locate(null,
         Files.createTempDirectory("shim")))).isTrue();
   }
 }

@@ -1,5 +1,6 @@
 package org.iommufd4j.cli;
 
+import java.util.ArrayList;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
@@ -36,7 +37,7 @@ class KernelRecordIT {
     Path trace = dir.resolve("kernel.jsonl");
     Path log = dir.resolve("t_kernel.log");
     String env = lie == null ? "" : "FAKE_KERNEL_LIE=" + lie + " ";
-    List<String> args = new java.util.ArrayList<>(List.of("exec", "--record", trace.toString(),
+    List<String> args = new ArrayList<>(List.of("exec", "--record", trace.toString(),
         "--kernel"));
     args.addAll(List.of(options));
     args.addAll(List.of("--", "sh", "-c", env + "LD_PRELOAD=\"$LD_PRELOAD " + FAKE + "\" exec "

@@ -1,5 +1,6 @@
 package org.iommufd4j.cli;
 
+import java.util.ArrayList;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.abort;
 
@@ -34,7 +35,7 @@ class ReadmeCExampleIT {
     if (cflags == null) {
       abort("no Linux 6.12 uapi headers here (scripts/c-headers.sh cflags failed)");
     }
-    List<String> cc = new java.util.ArrayList<>(List.of("cc", "-Wall", "-Werror"));
+    List<String> cc = new ArrayList<>(List.of("cc", "-Wall", "-Werror"));
     cc.addAll(List.of(cflags.strip().split(" ")));
     cc.addAll(List.of("-o", binary.toString(), source.toString()));
     assertThat(run(cc)).as("cc %s", cc).isNotNull();

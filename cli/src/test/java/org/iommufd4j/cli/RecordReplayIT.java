@@ -1,5 +1,7 @@
 package org.iommufd4j.cli;
 
+import java.time.Duration;
+import org.iommufd4j.inspect.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
@@ -67,7 +69,7 @@ class RecordReplayIT {
       }
     }
     assertThat(line).isPositive();
-    Map<?, ?> call = (Map<?, ?>) org.iommufd4j.inspect.Json.parse(lines.get(line));
+    Map<?, ?> call = (Map<?, ?>) Json.parse(lines.get(line));
     long result = (Long) call.get("result");
     String tampered = lines.get(line).replace("\"result\":" + result + ",",
         "\"result\":" + (result == -22 ? -2 : -22) + ",");
@@ -211,7 +213,7 @@ class RecordReplayIT {
       } finally {
         p.destroyForcibly().waitFor();
       }
-      assertThat(server.awaitNoContexts(java.time.Duration.ofSeconds(10))).isTrue();
+      assertThat(server.awaitNoContexts(Duration.ofSeconds(10))).isTrue();
       CliRun none = CliRun.of("inspect", "--socket", socket.toString());
       assertThat(none.out()).contains("no contexts");
     }

@@ -142,9 +142,9 @@ public final class SampleSequences {
   }
 
   /**
-   * The generic decode's edge cases (spec §1.4): a size word below {@code min_size}, a longer
-   * struct with a zero or a non-zero tail, a shorter one, a stray flag bit, a non-zero {@code
-   * __reserved} word. Pointer fields stay where they are.
+   * The generic decode's edge cases (main.c: iommufd_fops_ioctl()): a size word below {@code
+   * min_size}, a longer struct with a zero or a non-zero tail, a shorter one, a stray flag bit, a
+   * non-zero {@code __reserved} word. Pointer fields stay where they are.
    */
   private static OpSequence.Ioctl mutate(OpSequence.Ioctl op, SplittableRandom r) {
     byte[] s = op.struct();

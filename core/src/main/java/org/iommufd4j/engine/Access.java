@@ -22,12 +22,12 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.iommufd4j.memory.UserMemory;
 
 /**
- * An in-kernel user of an IOAS (spec §5): a driver that pins, reads and writes IOAS memory
- * without a hardware domain, such as the selftest access of CREATE_ACCESS (§6.4.5). It is an
- * ACCESS object whose id user space never sees. Its driver holds a reference until {@link
- * #close()} (so user DESTROY of it is EBUSY), it holds one on its IOAS while attached (the IOAS's
- * DESTROY is EBUSY) and one on the context's file (§2.8: closing the iommufd tears nothing down
- * while an access lives).
+ * An in-kernel user of an IOAS (device.c: iommufd_access_*()): a driver that pins, reads and writes
+ * IOAS memory without a hardware domain, such as the selftest access of CREATE_ACCESS (selftest.c:
+ * iommufd_test_create_access()). It is an ACCESS object whose id user space never sees. Its driver
+ * holds a reference until {@link #close()} (so user DESTROY of it is EBUSY), it holds one on its
+ * IOAS while attached (the IOAS's DESTROY is EBUSY) and one on the context's file (closing the
+ * iommufd tears nothing down while an access lives; main.c: iommufd_fops_release()).
  *
  * <p>Pins: every successful {@link #pin} is recorded by its exact {@code (iova, length)} with a use
  * count, and {@link #unpin} must repeat such a pair. Before the access leaves an IOAS (replace,
@@ -41,7 +41,10 @@ public final class Access extends IommufdObject {
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.access");
   private static final long PAGE_SIZE = PageSource.PAGE_SIZE;
 
-  /** What the driver does when user space unmaps memory the access may use (§5.4). */
+  /**
+   * What the driver does when user space unmaps memory the access may use (device.c:
+   * iommufd_access_notify_unmap()).
+   */
   @FunctionalInterface
   public interface UnmapCallback {
     /**
@@ -68,7 +71,10 @@ public final class Access extends IommufdObject {
   private final boolean needsPinPages;
   private final UnmapCallback callback;
   private final ReentrantLock lock = new ReentrantLock();
-  /** The IOAS that pins and reads use; null while detached or moving (§5.2). Guarded by lock. */
+  /**
+   * The IOAS that pins and reads use; null while detached or moving (device.c:
+   * iommufd_access_change_ioas()). Guarded by lock.
+   */
   private IoasObject ioas;
   /** The IOAS that unpins use; it still names the old IOAS while a replace waits for the driver. */
   private IoasObject ioasUnpin;
@@ -85,8 +91,9 @@ public final class Access extends IommufdObject {
   }
 
   /**
-   * Creates an access (§5.1) and publishes its ACCESS object at once (§2.2.1). It takes a
-   * reference to the context's file until {@link #close()}.
+   * Creates an access (device.c: iommufd_access_create()) and publishes its ACCESS object at once
+   * (main.c: _iommufd_object_alloc(), iommufd_object_finalize()). It takes a reference to the
+   * context's file until {@link #close()}.
    *
    * @param needsPinPages whether the driver will {@link #pin}: raises the IOAS alignment to 4096
    */
@@ -108,12 +115,12 @@ public final class Access extends IommufdObject {
     return needsPinPages;
   }
 
-  // ---- attach, replace, detach (§5.2) -----------------------------------------------------------
+  // ---- attach, replace, detach (device.c: iommufd_access_change_ioas()) -------------------------
 
   /**
    * Attaches the access to IOAS {@code ioasId}: ENOENT if there is none, EBUSY when the IOAS has
    * 65536 accesses, EADDRINUSE when a pinning access would raise the alignment above an area's
-   * (§4.6). EINVAL if already attached.
+   * (io_pagetable.c: iopt_calculate_iova_alignment()). EINVAL if already attached.
    */
   public void attach(int ioasId) {
     lock.lock();
@@ -160,7 +167,8 @@ public final class Access extends IommufdObject {
   /**
    * The driver destroys the access: it is detached (the callback runs for everything), its
    * ACCESS object goes and its reference to the context's file is dropped, which tears the context
-   * down if the iommufd itself was already closed (§2.8). Idempotent; never fails.
+   * down if the iommufd itself was already closed (main.c: iommufd_fops_release()). Idempotent;
+   * never fails.
    */
   public void close() {
     if (ctx.table.removeOwned(this)) {
@@ -186,7 +194,10 @@ public final class Access extends IommufdObject {
     }
   }
 
-  /** The kernel's change of IOAS (§5.2); called with {@link #lock} held once. */
+  /**
+   * The kernel's change of IOAS (device.c: iommufd_access_change_ioas()); called with {@link #lock}
+   * held once.
+   */
   private void changeIoas(IoasObject target) {
     IoasObject current = ioas;
     if (current != ioasUnpin) {
@@ -261,7 +272,10 @@ public final class Access extends IommufdObject {
     }
   }
 
-  /** Called by an IOAS that is removing {@code [iova, last]}, with no IOAS lock held (§5.4). */
+  /**
+   * Called by an IOAS that is removing {@code [iova, last]}, with no IOAS lock held (device.c:
+   * iommufd_access_notify_unmap()).
+   */
   void notifyUnmap(long iova, long last) {
     callback.unmap(this, iova, last);
   }
@@ -276,16 +290,16 @@ public final class Access extends IommufdObject {
     return out;
   }
 
-  // ---- pin and unpin (§5.3) ---------------------------------------------------------------------
+  // ---- pin and unpin (device.c: iommufd_access_pin_pages(), iommufd_access_unpin_pages()) -------
 
   /**
-   * Pins {@code [iova, iova + length - 1]} (§5.3) and returns the emulated physical address of
-   * each 4 KiB page, in order. Errors, in order: EINVAL (access created without page pinning;
-   * {@code length} 0), EOVERFLOW, ENOENT (not attached), then per area: EINVAL (an unmap is
-   * waiting for accesses, or a portion does not start on a page boundary of its memory or, when
-   * another area follows, end on one), EPERM (area protection, or write to memory mapped
-   * read-only), EFAULT / ENOMEM (pinning and charging); ENOENT if the range is not mapped
-   * contiguously. A failed pin changes nothing.
+   * Pins {@code [iova, iova + length - 1]} (device.c: iommufd_access_pin_pages()) and returns the
+   * emulated physical address of each 4 KiB page, in order. Errors, in order: EINVAL (access
+   * created without page pinning; {@code length} 0), EOVERFLOW, ENOENT (not attached), then per
+   * area: EINVAL (an unmap is waiting for accesses, or a portion does not start on a page boundary
+   * of its memory or, when another area follows, end on one), EPERM (area protection, or write to
+   * memory mapped read-only), EFAULT / ENOMEM (pinning and charging); ENOENT if the range is not
+   * mapped contiguously. A failed pin changes nothing.
    */
   public long[] pin(long iova, long length, boolean write) {
     if (!needsPinPages) {
@@ -360,9 +374,10 @@ public final class Access extends IommufdObject {
   }
 
   /**
-   * Releases a range pinned by {@link #pin} with exactly these arguments (§5.3); pages nobody
-   * else needs are unpinned. EINVAL, with nothing changed, if this access holds no such pin.
-   * Works while an unmap waits for it, and during a replace (on the IOAS being left).
+   * Releases a range pinned by {@link #pin} with exactly these arguments (device.c:
+   * iommufd_access_unpin_pages()); pages nobody else needs are unpinned. EINVAL, with nothing
+   * changed, if this access holds no such pin. Works while an unmap waits for it, and during a
+   * replace (on the IOAS being left).
    */
   public void unpin(long iova, long length) {
     lock.lock();
@@ -403,7 +418,7 @@ public final class Access extends IommufdObject {
         + "] is no longer mapped contiguously");
   }
 
-  // ---- read and write (§5.5) --------------------------------------------------------------------
+  // ---- read and write (device.c: iommufd_access_rw()) -------------------------------------------
 
   /**
    * Copies {@code data.byteSize()} bytes between {@code data} and the memory mapped at {@code
@@ -487,8 +502,8 @@ public final class Access extends IommufdObject {
   // ---- shared -----------------------------------------------------------------------------------
 
   /**
-   * The fuzzer shorthand of ACCESS_PAGES / ACCESS_RW (§6.4.7 step 5): area n + offset of the
-   * attached IOAS, or 0 when unattached or there are fewer areas.
+   * The fuzzer shorthand of ACCESS_PAGES / ACCESS_RW (selftest.c: iommufd_test_syz_conv_iova()):
+   * area n + offset of the attached IOAS, or 0 when unattached or there are fewer areas.
    */
   long syzIova(long shorthand) {
     lock.lock();
@@ -526,7 +541,7 @@ public final class Access extends IommufdObject {
     return target;
   }
 
-  /** §5.3 c and d: the area's protection, then the memory's writability. */
+  /** The area's protection, then the memory's writability (device.c: check_area_prot()). */
   private static void checkPermission(Area a, boolean write) {
     int needed = write ? Area.PROT_WRITE : Area.PROT_READ;
     if ((a.prot() & needed) == 0) {

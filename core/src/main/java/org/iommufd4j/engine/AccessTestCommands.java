@@ -19,9 +19,9 @@ import java.lang.foreign.MemorySegment;
 import java.util.function.IntPredicate;
 
 /**
- * The access ops of {@code IOMMU_TEST_CMD} (spec §6.4.5-§6.4.8, §6.4.11), each with its checks in
- * the kernel's order. The {@code id} of ops 6, 7, 8 and 11 is an access fd: anything else, or a
- * closed one, is EBADFD.
+ * The access ops of {@code IOMMU_TEST_CMD} (selftest.c: iommufd_test_create_access(), ...,
+ * iommufd_test_access_replace_ioas()), each with its checks in the kernel's order. The {@code id}
+ * of ops 6, 7, 8 and 11 is an access fd: anything else, or a closed one, is EBADFD.
  */
 public final class AccessTestCommands {
   /** ACCESS_PAGES and ACCESS_RW refuse more (the selftest's guard against huge allocations). */
@@ -35,8 +35,9 @@ public final class AccessTestCommands {
   }
 
   /**
-   * CREATE_ACCESS (§6.4.5): an access on IOAS {@code ioasId} and its fd. {@code respond} writes
-   * the fd to the caller and returns false if that faulted (EFAULT, everything undone).
+   * CREATE_ACCESS (selftest.c: iommufd_test_create_access()): an access on IOAS {@code ioasId} and
+   * its fd. {@code respond} writes the fd to the caller and returns false if that faulted (EFAULT,
+   * everything undone).
    */
   public int createAccess(int ioasId, int flags, IntPredicate respond) {
     if ((flags & ~MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES) != 0) {
@@ -78,7 +79,10 @@ public final class AccessTestCommands {
     return file;
   }
 
-  /** DESTROY_ACCESS_PAGES (§6.4.6): unpins and forgets item {@code itemId}. */
+  /**
+   * DESTROY_ACCESS_PAGES (selftest.c: iommufd_test_access_item_destroy()): unpins and forgets item
+   * {@code itemId}.
+   */
   public void destroyAccessPages(int accessFd, int itemId) {
     SelftestAccessFile file = lookup(accessFd);
     file.lock.lock();
@@ -94,9 +98,10 @@ public final class AccessTestCommands {
   }
 
   /**
-   * ACCESS_PAGES (§6.4.7): pins a range, optionally checks it is the caller's memory at {@code
-   * uptr} (EBADE otherwise), records it as a new item. {@code respond} writes the item id and
-   * returns false if that faulted (EFAULT; the item is gone again but its id stays used).
+   * ACCESS_PAGES (selftest.c: iommufd_test_access_pages()): pins a range, optionally checks it is
+   * the caller's memory at {@code uptr} (EBADE otherwise), records it as a new item. {@code
+   * respond} writes the item id and returns false if that faulted (EFAULT; the item is gone again
+   * but its id stays used).
    */
   public int accessPages(Caller caller, int accessFd, int flags, long iova, long length,
       long uptr, IntPredicate respond) {
@@ -141,7 +146,10 @@ public final class AccessTestCommands {
     }
   }
 
-  /** §6.4.7 step 7: pinned page k is the caller's page at {@code uptr + k * 4096}. */
+  /**
+   * Pinned page k is the caller's page at {@code uptr + k * 4096} (selftest.c:
+   * iommufd_test_access_pages()).
+   */
   private void checkPages(Caller caller, long uptr, long[] frames) {
     for (int k = 0; k < frames.length; k++) {
       long page = (uptr + k * PAGE_SIZE) & -PAGE_SIZE;
@@ -154,7 +162,10 @@ public final class AccessTestCommands {
     }
   }
 
-  /** ACCESS_RW (§6.4.8): reads or writes {@code length} bytes between {@code uptr} and the IOAS. */
+  /**
+   * ACCESS_RW (selftest.c: iommufd_test_access_rw()): reads or writes {@code length} bytes between
+   * {@code uptr} and the IOAS.
+   */
   public void accessRw(Caller caller, int accessFd, long iova, long length, long uptr,
       int flags) {
     if (gt(length, MAX_LENGTH)) {
@@ -181,7 +192,10 @@ public final class AccessTestCommands {
     }
   }
 
-  /** ACCESS_REPLACE_IOAS (§6.4.11): the access moves; its items are dropped by the callback. */
+  /**
+   * ACCESS_REPLACE_IOAS (selftest.c: iommufd_test_access_replace_ioas()): the access moves; its
+   * items are dropped by the callback.
+   */
   public void replaceIoas(int accessFd, int ioasId) {
     lookup(accessFd).access.replace(ioasId);
   }

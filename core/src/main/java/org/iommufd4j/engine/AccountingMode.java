@@ -1,6 +1,6 @@
 package org.iommufd4j.engine;
 
-/** Who is charged for a page source's pinned pages (spec §4.9). */
+/** Who is charged for a page source's pinned pages (pages.c: do_update_pinned()). */
 enum AccountingMode {
   /** The creator held CAP_IPC_LOCK: nothing is charged. */
   NONE,

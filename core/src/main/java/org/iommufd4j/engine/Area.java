@@ -1,10 +1,10 @@
 package org.iommufd4j.engine;
 
 /**
- * One area of an IOAS (spec §4.1): the IOVA interval {@code [iova, last]} showing bytes {@code
- * [pagesOffset, pagesOffset + length)} of a {@link PageSource}. It is also its own node in the
- * {@link AreaTree} (AVL, augmented with the largest free gap) so that a million areas cost one
- * object each.
+ * One area of an IOAS (io_pagetable.h: struct iopt_area): the IOVA interval {@code [iova, last]}
+ * showing bytes {@code [pagesOffset, pagesOffset + length)} of a {@link PageSource}. It is also its
+ * own node in the {@link AreaTree} (AVL, augmented with the largest free gap) so that a million
+ * areas cost one object each.
  */
 final class Area {
   static final int PROT_READ = 1;
@@ -22,7 +22,7 @@ final class Area {
   final long pagesOffset;
 
   private int flags;
-  /** Active access pins inside the area (§5.3). */
+  /** Active access pins inside the area (device.c: iommufd_access_pin_pages()). */
   int accessCount;
 
   // AreaTree bookkeeping.
@@ -63,7 +63,10 @@ final class Area {
     return pages.address(pagesOffset);
   }
 
-  /** In-page offset of the first byte, which the IOAS alignment must divide (§4.5.1). */
+  /**
+   * In-page offset of the first byte, which the IOAS alignment must divide (io_pagetable.c:
+   * iopt_insert_area()).
+   */
   long inPageOffset() {
     return (pages.base + pagesOffset) & (PageSource.PAGE_SIZE - 1);
   }

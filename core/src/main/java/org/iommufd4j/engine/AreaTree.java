@@ -14,7 +14,8 @@ import java.util.NoSuchElementException;
  * The areas of one IOAS, ordered by IOVA (unsigned), never overlapping. An AVL tree whose nodes
  * are the {@link Area}s themselves, augmented with the largest gap before any node of a subtree:
  * {@link #firstGapAtLeast} finds the first hole big enough for an allocation in O(log n), where the
- * kernel scans every area (spec §4.3 keeps only its result).
+ * kernel's io_pagetable.c: iopt_alloc_iova() walks the holes with interval-tree span iterators; the
+ * result is the same.
  *
  * <p>Invariant: for every node, {@code gapBefore = iova - (predecessor.last + 1)} (or {@code iova}
  * for the first area) and {@code maxGap} is the unsigned maximum of {@code gapBefore} over its
@@ -231,10 +232,11 @@ final class AreaTree implements Iterable<Area> {
   }
 
   /**
-   * The contiguous walk (spec §4.5.2): the populated areas from the one holding {@code iova}, each
-   * starting right after the one before, up to the one holding {@code last}. It ends early at a
-   * hole or at an area not yet populated: the range is covered exactly when the last area it
-   * yields reaches {@code last}. The tree must not change during the iteration.
+   * The contiguous walk (io_pagetable.h: iopt_for_each_contig_area()): the populated areas from the
+   * one holding {@code iova}, each starting right after the one before, up to the one holding
+   * {@code last}. It ends early at a hole or at an area not yet populated: the range is covered
+   * exactly when the last area it yields reaches {@code last}. The tree must not change during the
+   * iteration.
    */
   Iterable<Area> contiguous(long iova, long last) {
     return () -> new Contiguous(new InOrder(root, iova, last), iova);

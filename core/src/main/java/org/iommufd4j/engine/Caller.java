@@ -8,8 +8,9 @@ import org.iommufd4j.memory.UserMemory;
 /**
  * The process issuing an ioctl, as the kernel knows it: its address space, identity and the
  * privileges and limits that change results (CAP_SYS_RESOURCE for RLIMIT_MODE SET, CAP_IPC_LOCK
- * and RLIMIT_MEMLOCK for accounting, spec §3.9, §4.9). The bridge builds one per client thread
- * from kernel-verified credentials; an embedded context has one for its whole life.
+ * and RLIMIT_MEMLOCK for accounting, ioas.c: iommufd_option_rlimit_mode(); pages.c:
+ * do_update_pinned()). The bridge builds one per client thread from kernel-verified credentials; an
+ * embedded context has one for its whole life.
  *
  * <p>The privileges are asked for at the moment the kernel would read them, not when the caller
  * is built: CAP_IPC_LOCK when a MAP creates a page source, CAP_SYS_RESOURCE when RLIMIT_MODE is

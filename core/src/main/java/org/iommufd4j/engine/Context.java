@@ -20,12 +20,12 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.iommufd4j.inspect.Snapshot;
 
 /**
- * One open {@code /dev/iommu} (spec §2.1), what the kernel's {@code main.c} is: the object table,
- * the file's lifetime, {@code IOMMU_DESTROY} and {@code IOMMU_OPTION}, and the command families
- * every other ioctl goes to: {@link #ioas()}, {@link #hwpt()}, {@link #vfio()}, {@link
- * #selftest()} (the test ABI) and {@link #devices()} (devices of the typed API). Both front doors
- * use the families the same way: the byte ABI ({@code uapi.Dispatcher}) decodes a struct and calls
- * one family method; the typed API calls the same method with Java values. Thread safe.
+ * One open {@code /dev/iommu} (main.c: iommufd_fops_open()), what the kernel's {@code main.c} is:
+ * the object table, the file's lifetime, {@code IOMMU_DESTROY} and {@code IOMMU_OPTION}, and the
+ * command families every other ioctl goes to: {@link #ioas()}, {@link #hwpt()}, {@link #vfio()},
+ * {@link #selftest()} (the test ABI) and {@link #devices()} (devices of the typed API). Both front
+ * doors use the families the same way: the byte ABI ({@code uapi.Dispatcher}) decodes a struct and
+ * calls one family method; the typed API calls the same method with Java values. Thread safe.
  */
 public final class Context {
   final ObjectTable table = new ObjectTable();
@@ -43,9 +43,9 @@ public final class Context {
   private volatile boolean mmAccounting;
   private volatile boolean closed;
   /**
-   * References to the file (§2.8): its own descriptor until {@link #close()}, plus one per
-   * internal holder (each ACCESS object, each open fault fd); the context is torn down when the
-   * last goes. Guarded by {@code this}.
+   * References to the file (main.c: iommufd_fops_release()): its own descriptor until {@link
+   * #close()}, plus one per internal holder (each ACCESS object, each open fault fd); the context
+   * is torn down when the last goes. Guarded by {@code this}.
    */
   private int fileRefs = 1;
   private volatile boolean tornDown;
@@ -53,8 +53,10 @@ public final class Context {
   /**
    * @param host the emulated machine (pins and memory-lock accounts are shared across its contexts)
    * @param files where descriptors of access and fault files come from
-   * @param testAbi whether the kernel has {@code IOMMUFD_TEST} (§1.4, §6)
-   * @param vfioContainer opened as {@code /dev/vfio/vfio}: starts in MM accounting (§1.2)
+   * @param testAbi whether the kernel has {@code IOMMUFD_TEST} (main.c: iommufd_fops_ioctl();
+   *     selftest.c: iommufd_test())
+   * @param vfioContainer opened as {@code /dev/vfio/vfio}: starts in MM accounting (main.c:
+   *     iommufd_fops_open())
    */
   public Context(Host host, FileTable files, boolean testAbi, boolean vfioContainer) {
     this(host, files, testAbi, vfioContainer, false);
@@ -62,7 +64,7 @@ public final class Context {
 
   /**
    * @param selftestCompat accept what the selftest sources shipped with 6.12.117 need from later
-   *     kernels (§6.7): the PASID mock device flag and GET_HW_INFO's INPUT_TYPE flag
+   *     kernels: the PASID mock device flag and GET_HW_INFO's INPUT_TYPE flag
    */
   public Context(Host host, FileTable files, boolean testAbi, boolean vfioContainer,
       boolean selftestCompat) {
@@ -80,17 +82,24 @@ public final class Context {
 
   // ---- the command families ----------------------------------------------------------------
 
-  /** IOAS_ALLOC, IOVA_RANGES, ALLOW_IOVAS, MAP, COPY and UNMAP (§3). */
+  /** IOAS_ALLOC, IOVA_RANGES, ALLOW_IOVAS, MAP, COPY and UNMAP (ioas.c). */
   public IoasCommands ioas() {
     return ioas;
   }
 
-  /** HWPT_ALLOC, GET_HW_INFO, dirty tracking, HWPT_INVALIDATE and FAULT_QUEUE_ALLOC (§7.1-§7.6). */
+  /**
+   * HWPT_ALLOC, GET_HW_INFO, dirty tracking, HWPT_INVALIDATE and FAULT_QUEUE_ALLOC (hw_pagetable.c:
+   * iommufd_hwpt_alloc(), iommufd_hwpt_set_dirty_tracking(), iommufd_hwpt_get_dirty_bitmap(),
+   * iommufd_hwpt_invalidate(); device.c: iommufd_get_hw_info(); fault.c: iommufd_fault_alloc()).
+   */
   public HwptCommands hwpt() {
     return hwpt;
   }
 
-  /** IOMMU_VFIO_IOAS (§3.10) and the VFIO type-1 compatibility commands (§7.7). */
+  /**
+   * IOMMU_VFIO_IOAS (vfio_compat.c: iommufd_vfio_ioas()) and the VFIO type-1 compatibility commands
+   * (vfio_compat.c: iommufd_vfio_ioctl()).
+   */
   public VfioCompat vfio() {
     return vfio;
   }
@@ -116,7 +125,7 @@ public final class Context {
     return testAbi;
   }
 
-  /** Whether the selftest-compatibility extension of §6.7 is on. */
+  /** Whether the selftest-compatibility extension is on. */
   public boolean selftestCompat() {
     return selftestCompat;
   }
@@ -128,14 +137,17 @@ public final class Context {
     return mmAccounting ? AccountingMode.MM : AccountingMode.USER;
   }
 
-  // ---- object lifetime (§2) ----------------------------------------------------------------
+  // ---- object lifetime (main.c) ------------------------------------------------------------
 
   /** Whether {@link #close()} has run: the descriptor is gone (the context may still live). */
   public boolean isClosed() {
     return closed;
   }
 
-  /** Whether the last reference to the file went and every object was destroyed (§2.8). */
+  /**
+   * Whether the last reference to the file went and every object was destroyed (main.c:
+   * iommufd_fops_release()).
+   */
   public boolean isTornDown() {
     return tornDown;
   }
@@ -144,7 +156,7 @@ public final class Context {
     return (IoasObject) table.get(id, ObjectType.IOAS);
   }
 
-  /** {@code IOMMU_DESTROY} (§2.5). */
+  /** {@code IOMMU_DESTROY} (main.c: iommufd_destroy()). */
   public void destroy(int id) {
     destroy(id, null);
   }
@@ -157,8 +169,9 @@ public final class Context {
   }
 
   /**
-   * {@code close()} of the iommufd's own descriptor. The context is torn down (§2.8) at once, or,
-   * while an access still holds the file, when that access goes. Idempotent; never fails.
+   * {@code close()} of the iommufd's own descriptor. The context is torn down (main.c:
+   * iommufd_fops_release()) at once, or, while an access still holds the file, when that access
+   * goes. Idempotent; never fails.
    */
   public void close() {
     synchronized (this) {
@@ -171,7 +184,10 @@ public final class Context {
     putFile();
   }
 
-  /** An internal holder (an access, §5.1) takes a reference to the file; EBADF once torn down. */
+  /**
+   * An internal holder (an access, device.c: iommufd_access_create()) takes a reference to the
+   * file; EBADF once torn down.
+   */
   void getFile() {
     synchronized (this) {
       if (fileRefs == 0) {
@@ -191,7 +207,10 @@ public final class Context {
     tearDown();
   }
 
-  /** The last reference went (§2.8): objects are destroyed in passes, ascending by id. */
+  /**
+   * The last reference went (main.c: iommufd_fops_release()): objects are destroyed in passes,
+   * ascending by id.
+   */
   private void tearDown() {
     vfio.clearCompatIoas();
     for (IommufdObject o : table.snapshot()) {
@@ -211,9 +230,9 @@ public final class Context {
     tornDown = true;
   }
 
-  // ---- IOMMU_OPTION (§3.9) -------------------------------------------------------------------
+  // ---- IOMMU_OPTION (main.c: iommufd_option()) -----------------------------------------------
 
-  /** {@code IOMMU_OPTION} (§3.9); returns the {@code val64} to write back. */
+  /** {@code IOMMU_OPTION} (main.c: iommufd_option()); returns the {@code val64} to write back. */
   public long option(Caller caller, int optionId, int op, int reserved, int objectId, long val64) {
     if (reserved != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + reserved);
@@ -277,9 +296,10 @@ public final class Context {
   }
 
   /**
-   * The context's state as values (spec §4.1): objects, IOASes with their ranges, areas and page
-   * sources, HWPTs, devices, accesses, fault queues and the host's pins and charges. Each IOAS is
-   * read under its lock; see {@link Snapshot}. Works after {@link #close()} too.
+   * The context's state as values (iommufd_private.h: struct io_pagetable): objects, IOASes with
+   * their ranges, areas and page sources, HWPTs, devices, accesses, fault queues and the host's
+   * pins and charges. Each IOAS is read under its lock; see {@link Snapshot}. Works after {@link
+   * #close()} too.
    */
   public Snapshot snapshot() {
     return SnapshotWalker.take(this);

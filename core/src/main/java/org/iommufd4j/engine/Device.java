@@ -12,9 +12,9 @@ import org.iommufd4j.IommuFaultException;
 import org.iommufd4j.IommuFaultException.Reason;
 
 /**
- * A bound device (spec §2.3 DEVICE): the mock devices of the test ABI. The binding driver holds a
- * reference, so user DESTROY of it is always EBUSY; attaching it to an HWPT adds a reference to
- * that HWPT.
+ * A bound device (device.c: iommufd_device_bind()): the mock devices of the test ABI. The binding
+ * driver holds a reference, so user DESTROY of it is always EBUSY; attaching it to an HWPT adds a
+ * reference to that HWPT.
  */
 final class Device extends IommufdObject {
   private final ObjectTable table;
@@ -40,25 +40,31 @@ final class Device extends IommufdObject {
     return (flags & MOCK_FLAGS_DEVICE_HUGE_IOVA) != 0;
   }
 
-  /** Whether the device sits behind the selftest mock driver (§6.3). */
+  /** Whether the device sits behind the selftest mock driver (selftest.c: mock_ops). */
   boolean isMock() {
     return spec.format() == DomainSpec.Format.SELFTEST_MOCK;
   }
 
-  /** Dirty-tracking capability (§6.3.1): mock devices unless NO_DIRTY; the radix model has none. */
+  /**
+   * Dirty-tracking capability (selftest.c: mock_dev_create()): mock devices unless NO_DIRTY; the
+   * radix model has none.
+   */
   boolean dirtyCapable() {
     return isMock() && (flags & MOCK_FLAGS_DEVICE_NO_DIRTY) == 0;
   }
 
-  /** log2 of the PASID count GET_HW_INFO reports: 0 in 6.12, 20 for a §6.7 PASID device. */
+  /**
+   * log2 of the PASID count GET_HW_INFO reports: 0 in 6.12, 20 for a PASID device of
+   * selftestCompat.
+   */
   int maxPasidLog2() {
     return (flags & MOCK_FLAGS_DEVICE_PASID) != 0 ? MOCK_PASID_WIDTH : 0;
   }
 
   /**
-   * Whether the driver accepts this device on {@code hwpt} (§6.3.1): EINVAL for a domain of other
-   * hardware, and for a paging domain with dirty tracking when the device has none (a nested
-   * domain has no dirty tracking).
+   * Whether the driver accepts this device on {@code hwpt} (selftest.c: mock_domain_nop_attach()):
+   * EINVAL for a domain of other hardware, and for a paging domain with dirty tracking when the
+   * device has none (a nested domain has no dirty tracking).
    */
   void checkCompatible(HwptObject hwpt) {
     if (!hwpt.paging().domain.spec.equals(spec)) {
@@ -70,9 +76,10 @@ final class Device extends IommufdObject {
   }
 
   /**
-   * The HWPT that attaching to {@code target} uses (§2.7): for an IOAS the first automatic HWPT
-   * that accepts the device, else a new automatic one (reserved, built, not yet published: {@code
-   * created[0]} is set); for a paging or nested HWPT that one; any other type EINVAL.
+   * The HWPT that attaching to {@code target} uses (device.c: iommufd_device_auto_get_domain()):
+   * for an IOAS the first automatic HWPT that accepts the device, else a new automatic one
+   * (reserved, built, not yet published: {@code created[0]} is set); for a paging or nested HWPT
+   * that one; any other type EINVAL.
    */
   private HwptObject resolve(IommufdObject target, HwPagetable[] created) {
     if (target instanceof IoasObject ioas) {
@@ -120,8 +127,9 @@ final class Device extends IommufdObject {
   }
 
   /**
-   * Reserves the device's reserved regions in the HWPT's IOAS (§4.7; a nested HWPT's parent's):
-   * EADDRINUSE on conflict, and then a freshly created automatic HWPT is dropped again.
+   * Reserves the device's reserved regions in the HWPT's IOAS (device.c:
+   * iommufd_device_attach_reserved_iova(); a nested HWPT's parent's): EADDRINUSE on conflict, and
+   * then a freshly created automatic HWPT is dropped again.
    */
   private void reserveRegions(HwptObject hwpt, HwPagetable created) {
     IoasObject ioas = hwpt.paging().ioas;
@@ -164,8 +172,9 @@ final class Device extends IommufdObject {
   }
 
   /**
-   * Moves the device to {@code target} (MOCK_DOMAIN_REPLACE, §6.4.10); returns the HWPT now
-   * attached. The previous automatic HWPT goes when unused; a new one is dropped if refused.
+   * Moves the device to {@code target} (MOCK_DOMAIN_REPLACE, selftest.c:
+   * iommufd_test_mock_domain_replace()); returns the HWPT now attached. The previous automatic HWPT
+   * goes when unused; a new one is dropped if refused.
    */
   HwptObject replace(IommufdObject target) {
     HwPagetable[] created = {null};
@@ -200,7 +209,8 @@ final class Device extends IommufdObject {
 
   private void release(HwptObject h) {
     if (h.fault != null) {
-      h.fault.abandon(this); // §7.6: its faults are answered INVALID when it leaves
+      // Its faults are answered INVALID when it leaves (fault.c: iommufd_auto_response_faults())
+      h.fault.abandon(this);
     }
     table.removeUser(h);
     if (h instanceof HwPagetable p && p.auto && table.removeIfUnused(p)) {

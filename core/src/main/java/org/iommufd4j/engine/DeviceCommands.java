@@ -7,9 +7,9 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Emulated devices of the typed API ({@code EmulatedDevice}): the driver side the kernel's {@code
- * device.c} serves, bind, attach to an IOAS or HWPT (§2.7), detach, unbind, and the device's DMA
- * through its IOMMU. Attachments change under the context's attach lock, as the test ABI's mock
- * devices do.
+ * device.c} serves, bind, attach to an IOAS or HWPT (device.c: iommufd_device_auto_get_domain()),
+ * detach, unbind, and the device's DMA through its IOMMU. Attachments change under the context's
+ * attach lock, as the test ABI's mock devices do.
  */
 public final class DeviceCommands {
   private final ObjectTable table;
@@ -35,7 +35,10 @@ public final class DeviceCommands {
     return d.id;
   }
 
-  /** Attaches device {@code devId} to an IOAS or HWPT; returns the HWPT id used (§2.7). */
+  /**
+   * Attaches device {@code devId} to an IOAS or HWPT; returns the HWPT id used (device.c:
+   * iommufd_device_attach()).
+   */
   public int attach(int devId, int ptId) {
     attachLock.lock();
     try {

@@ -11,11 +11,11 @@ import java.util.TreeMap;
 import org.iommufd4j.memory.UserMemory;
 
 /**
- * The user's bitmap of GET_DIRTY_BITMAP (spec §7.4): bit {@code b} stands for IOVA {@code iova + b
- * * g} and lives in byte {@code data + b / 8}, bit {@code b mod 8}, where {@code g} is the lowest
- * set bit of {@code page_size}. Bits are collected here, per page of the user's bitmap, and then
- * OR-ed into it: bits are only ever set, and a page that cannot be read or written loses its bits
- * without failing the call (6.12 discards those errors).
+ * The user's bitmap of GET_DIRTY_BITMAP (hw_pagetable.c: iommufd_hwpt_get_dirty_bitmap()): bit
+ * {@code b} stands for IOVA {@code iova + b * g} and lives in byte {@code data + b / 8}, bit {@code
+ * b mod 8}, where {@code g} is the lowest set bit of {@code page_size}. Bits are collected here,
+ * per page of the user's bitmap, and then OR-ed into it: bits are only ever set, and a page that
+ * cannot be read or written loses its bits without failing the call (6.12 discards those errors).
  */
 final class DirtyBitmap {
   private static final long PAGE = PageSource.PAGE_SIZE;

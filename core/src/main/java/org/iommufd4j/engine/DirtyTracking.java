@@ -10,8 +10,9 @@ import static org.iommufd4j.uapi.IommuHwptSetDirtyTracking.IOMMU_HWPT_DIRTY_TRAC
 
 
 /**
- * Dirty tracking on paging HWPTs (spec §7.3, §7.4, §6.5): switching it on and off, and reading
- * (and clearing) the dirty state of a range into the caller's bitmap.
+ * Dirty tracking on paging HWPTs (hw_pagetable.c: iommufd_hwpt_set_dirty_tracking(),
+ * iommufd_hwpt_get_dirty_bitmap(); selftest.c: mock_domain_read_and_clear_dirty()): switching it on
+ * and off, and reading (and clearing) the dirty state of a range into the caller's bitmap.
  */
 final class DirtyTracking {
   private final ObjectTable table;
@@ -24,7 +25,7 @@ final class DirtyTracking {
     return (HwPagetable) table.get(hwptId, ObjectType.HWPT_PAGING);
   }
 
-  /** §7.3. */
+  /** hw_pagetable.c: iommufd_hwpt_set_dirty_tracking(). */
   void set(int flags, int hwptId) {
     if ((flags & ~IOMMU_HWPT_DIRTY_TRACKING_ENABLE) != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags));
@@ -53,7 +54,10 @@ final class DirtyTracking {
     }
   }
 
-  /** §7.4: returns normally once the checks pass, whatever the walk meets (steps 7 and 8). */
+  /**
+   * Returns normally once the checks pass, whatever the walk meets: 6.12 discards the walk's errors
+   * (hw_pagetable.c: iommufd_hwpt_get_dirty_bitmap()).
+   */
   void getBitmap(Caller caller, DirtyBitmapRequest r) {
     if ((r.flags() & ~IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR) != 0 || r.reserved() != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(r.flags()) + " __reserved="
@@ -87,7 +91,8 @@ final class DirtyTracking {
       }
       bitmap = new DirtyBitmap(iova, last, Long.lowestOneBit(pageSize), r.data());
       boolean noClear = (r.flags() & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR) != 0;
-      // The contiguous walk (§4.5.2): only the run of areas from iova without gaps is read.
+      // The contiguous walk (io_pagetable.h: iopt_for_each_contig_area()): only the run of areas
+      // from iova without gaps is read.
       long pos = iova;
       for (Area a : hwpt.ioas.iopt.areas.contiguous(iova, last)) {
         long portionLast = Unsigned.min(a.last, last);

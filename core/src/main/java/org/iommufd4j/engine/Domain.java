@@ -2,10 +2,11 @@ package org.iommufd4j.engine;
 
 /**
  * An emulated IOMMU domain: an IO page table translating IOVAs to emulated physical addresses
- * ({@link Host#physicalAddress}), with an aperture and a set of supported IO page sizes (spec
- * §4.7, §4.8). Subclasses choose the storage; all of them split a mapping into the largest
- * supported pages that fit the remaining length and to which both the IOVA and the physical
- * address are aligned. Guarded by the lock of the IOAS it is attached to.
+ * ({@link Host#physicalAddress}), with an aperture and a set of supported IO page sizes
+ * (io_pagetable.c: iopt_table_add_domain(); pages.c: iopt_area_fill_domains()). Subclasses choose
+ * the storage; all of them split a mapping into the largest supported pages that fit the remaining
+ * length and to which both the IOVA and the physical address are aligned. Guarded by the lock of
+ * the IOAS it is attached to.
  */
 abstract class Domain {
   static final int PROT_READ = Area.PROT_READ;
@@ -27,14 +28,17 @@ abstract class Domain {
 
   /**
    * Whether the domain can enforce cache coherency for every mapping (the kernel's {@code
-   * enforce_cache_coherency}), which VFIO_CHECK_EXTENSION(DMA_CC_IOMMU) reports (§7.7). The mock
-   * domain cannot.
+   * enforce_cache_coherency}), which VFIO_CHECK_EXTENSION(DMA_CC_IOMMU) reports (vfio_compat.c:
+   * iommufd_vfio_check_extension()). The mock domain cannot.
    */
   boolean enforcesCacheCoherency() {
     return false;
   }
 
-  /** The smallest IO page, which the IOAS alignment must honour (§4.6). */
+  /**
+   * The smallest IO page, which the IOAS alignment must honour (io_pagetable.c:
+   * iopt_calculate_iova_alignment()).
+   */
   final long minPageSize() {
     return Long.lowestOneBit(pageSizes);
   }
@@ -57,7 +61,7 @@ abstract class Domain {
 
   /**
    * Maps {@code [iova, iova + length)} to {@code [pa, pa + length)}. With {@code largePages} off
-   * no page above 4 KiB is used (OPTION HUGE_PAGES 0, §3.9).
+   * no page above 4 KiB is used (OPTION HUGE_PAGES 0, ioas.c: iommufd_ioas_option_huge_pages()).
    */
   abstract void map(long iova, long pa, long length, int prot, boolean largePages);
 
@@ -73,7 +77,7 @@ abstract class Domain {
   /** Number of IO page table entries in use; 0 once everything is unmapped. */
   abstract long entryCount();
 
-  // ---- dirty tracking (§6.5, §7.3, §7.4); a domain that does not override has none ----------
+  // ---- dirty tracking (selftest.c: mock_domain_read_and_clear_dirty()); default: none -------
 
   /** Receives the IOVA range of one dirty IO page table entry. */
   @FunctionalInterface
@@ -81,7 +85,10 @@ abstract class Domain {
     void dirty(long iova, long length);
   }
 
-  /** Whether the domain can track dirty entries (HWPT_ALLOC DIRTY_TRACKING, §7.1). */
+  /**
+   * Whether the domain can track dirty entries (HWPT_ALLOC DIRTY_TRACKING, hw_pagetable.c:
+   * iommufd_hwpt_alloc()).
+   */
   boolean supportsDirtyTracking() {
     return false;
   }

@@ -9,7 +9,8 @@ import org.iommufd4j.IovaRange;
 /**
  * What emulated IOMMU hardware a device sits behind: the format of its IO page tables, their
  * aperture and page sizes, and the device's reserved regions (e.g. an MSI window), which are
- * reserved in every IOAS the device attaches to (§4.2, §4.7).
+ * reserved in every IOAS the device attaches to (io_pagetable.c: iopt_reserve_iova(); device.c:
+ * iommufd_device_attach_reserved_iova()).
  *
  * @param format {@link Format#SELFTEST_MOCK} or {@link Format#RADIX}
  * @param pageSizes bitmap of supported IO page sizes
@@ -25,7 +26,10 @@ public record DomainSpec(Format format, long apertureStart, long apertureLast, l
     RADIX
   }
 
-  /** The mock device's hardware (§6.3): aperture [2^24, 2^31 - 1], no reserved regions. */
+  /**
+   * The mock device's hardware (selftest.c: mock_ops): aperture [2^24, 2^31 - 1], no reserved
+   * regions.
+   */
   public static final DomainSpec SELFTEST_MOCK = new DomainSpec(Format.SELFTEST_MOCK,
       MOCK_APERTURE_START, MOCK_APERTURE_LAST, MockDomain.GRANULE, List.of());
 

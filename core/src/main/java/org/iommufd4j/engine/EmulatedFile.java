@@ -4,8 +4,9 @@ import org.iommufd4j.Errno;
 
 /**
  * A file the emulated kernel hands out besides the iommufd itself: the access fd of the test op
- * CREATE_ACCESS (§6.4.5) and the fault fd of FAULT_QUEUE_ALLOC (§7.6). The front end owns the
- * descriptor; {@link #release()} runs when its last reference is closed.
+ * CREATE_ACCESS (selftest.c: iommufd_test_create_access()) and the fault fd of FAULT_QUEUE_ALLOC
+ * (fault.c: iommufd_fault_alloc()). The front end owns the descriptor; {@link #release()} runs when
+ * its last reference is closed.
  */
 public interface EmulatedFile {
   /** The last reference to the file was closed. Never fails. */
@@ -23,7 +24,8 @@ public interface EmulatedFile {
 
   /**
    * For {@code poll}: whether a read would deliver something now (the fault fd: a fault group
-   * is pending, spec §7.6). Files that are always readable, or have no read, answer false.
+   * is pending, fault.c: iommufd_fault_fops_poll()). Files that are always readable, or have no
+   * read, answer false.
    */
   default boolean readable() {
     return false;

@@ -1,8 +1,9 @@
 package org.iommufd4j.engine;
 
 /**
- * The fault fd of FAULT_QUEUE_ALLOC (spec §7.6). While open it holds a reference on its FAULT
- * object (DESTROY of it is EBUSY) and on the context's file (§2.8).
+ * The fault fd of FAULT_QUEUE_ALLOC (fault.c: iommufd_fault_alloc()). While open it holds a
+ * reference on its FAULT object (DESTROY of it is EBUSY) and on the context's file (main.c:
+ * iommufd_fops_release()).
  */
 final class FaultFile implements EmulatedFile {
   private final Context ctx;

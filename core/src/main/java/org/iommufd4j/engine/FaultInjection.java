@@ -4,9 +4,9 @@ import org.iommufd4j.Errno;
 
 /**
  * Fault injection at every allocation, lookup, pin and accounting point of the engine, as the
- * kernel's {@code fail-nth} (spec §6.6): a thread arms a countdown, every point that thread
- * evaluates counts down, and the n-th fails with the errno the kernel reports there. A failed
- * operation must leave the state exactly as before; the fault sweep checks it.
+ * kernel's {@code fail-nth} (selftest.c: iommufd_should_fail()): a thread arms a countdown, every
+ * point that thread evaluates counts down, and the n-th fails with the errno the kernel reports
+ * there. A failed operation must leave the state exactly as before; the fault sweep checks it.
  *
  * <p>Costs one volatile read per point while no thread has ever armed it.
  */

@@ -18,8 +18,9 @@ import org.iommufd4j.uapi.IommuHwptPageResponse;
 import org.iommufd4j.uapi.IommuHwptPgfault;
 
 /**
- * A FAULT object (spec §7.6): the queue of I/O page fault groups that HWPTs created with
- * FAULT_ID_VALID route to it, read and answered through its fault fd ({@link FaultFile}).
+ * A FAULT object (fault.c: iommufd_fault_alloc()): the queue of I/O page fault groups that HWPTs
+ * created with FAULT_ID_VALID route to it, read and answered through its fault fd ({@link
+ * FaultFile}).
  *
  * <p>A group is first <em>pending</em> (not yet read), then <em>awaiting</em> a response under a
  * cookie (the lowest free value from 1) until a response with that cookie is written. A group
@@ -42,7 +43,7 @@ final class FaultObject extends IommufdObject {
   private final ArrayDeque<Group> pending = new ArrayDeque<>();
   private final Map<Integer, Group> awaiting = new HashMap<>();
   private final BitSet cookies = new BitSet();
-  /** Whether its fault fd is open (the fd holds a reference, §2.6). */
+  /** Whether its fault fd is open (the fd holds a reference, main.c: iommufd_object_remove()). */
   volatile boolean fileOpen;
 
   FaultObject() {
@@ -52,7 +53,7 @@ final class FaultObject extends IommufdObject {
   /** Told of every report (the bridge makes the fault fd poll readable). */
   private Runnable reported = () -> {};
 
-  /** Queues a group of faults (TRIGGER_IOPF, §6.4.14). */
+  /** Queues a group of faults (TRIGGER_IOPF, selftest.c: iommufd_test_trigger_iopf()). */
   void report(Group group) {
     Runnable listener;
     synchronized (this) {
@@ -77,9 +78,10 @@ final class FaultObject extends IommufdObject {
   }
 
   /**
-   * {@code read(2)} on the fault fd (§7.6): whole groups, oldest first, as 40-byte records; never
-   * blocks. ESPIPE unless {@code count} is a multiple of 40; EINVAL if not even the first pending
-   * group fits; a group that cannot be copied stays queued (EFAULT if nothing was delivered).
+   * {@code read(2)} on the fault fd (fault.c: iommufd_fault_fops_read()): whole groups, oldest
+   * first, as 40-byte records; never blocks. ESPIPE unless {@code count} is a multiple of 40;
+   * EINVAL if not even the first pending group fits; a group that cannot be copied stays queued
+   * (EFAULT if nothing was delivered).
    *
    * @return bytes read, or {@code -errno}
    */
@@ -129,9 +131,10 @@ final class FaultObject extends IommufdObject {
   }
 
   /**
-   * {@code write(2)} on the fault fd (§7.6): 8-byte responses, each answering the group with its
-   * cookie. ESPIPE unless {@code count} is a multiple of 8; a code other than SUCCESS or INVALID,
-   * or an unknown cookie, is EINVAL; processing stops at the first error.
+   * {@code write(2)} on the fault fd (fault.c: iommufd_fault_fops_write()): 8-byte responses, each
+   * answering the group with its cookie. ESPIPE unless {@code count} is a multiple of 8; a code
+   * other than SUCCESS or INVALID, or an unknown cookie, is EINVAL; processing stops at the first
+   * error.
    *
    * @return bytes consumed, or {@code -errno} if the first response failed
    */
@@ -164,8 +167,8 @@ final class FaultObject extends IommufdObject {
   }
 
   /**
-   * {@code device} left an HWPT routing faults here (§7.6): its pending and awaiting groups are
-   * answered INVALID and dropped.
+   * {@code device} left an HWPT routing faults here (fault.c: iommufd_auto_response_faults()): its
+   * pending and awaiting groups are answered INVALID and dropped.
    */
   synchronized void abandon(Device device) {
     pending.removeIf(g -> g.device() == device);
@@ -178,7 +181,7 @@ final class FaultObject extends IommufdObject {
     }
   }
 
-  /** Every group is answered INVALID and dropped (§2.5). */
+  /** Every group is answered INVALID and dropped (main.c: iommufd_destroy()). */
   @Override
   synchronized void destroy() {
     pending.clear();

@@ -13,10 +13,10 @@ import org.iommufd4j.memory.UserMemory;
 
 /**
  * What the emulated kernel shares between all its contexts: the pin count of every page frame
- * (spec §6.3.4, what MD_CHECK_REFS reads), the memory-lock accounts of users and processes (§4.9)
- * and module-wide test settings. One host stands for one machine: the embedded emulator uses
- * {@link #global()}, a bridge server one of its own. Thread safe; its lock is the last in the
- * lock order.
+ * (selftest.c: iommufd_test_md_check_refs(), what MD_CHECK_REFS reads), the memory-lock accounts of
+ * users and processes (pages.c: do_update_pinned()) and module-wide test settings. One host stands
+ * for one machine: the embedded emulator uses {@link #global()}, a bridge server one of its own.
+ * Thread safe; its lock is the last in the lock order.
  *
  * <p>Emulated "physical" addresses name a page of some address space: {@code frame = slot <<
  * 44 | va >>> 12}, where every {@link UserMemory} gets a slot. So memory mapped twice at
@@ -131,8 +131,8 @@ public final class Host {
   }
 
   /**
-   * Charges {@code pages} newly pinned pages to the source's account (§4.9): ENOMEM, with nothing
-   * charged, if that would exceed the owner's RLIMIT_MEMLOCK.
+   * Charges {@code pages} newly pinned pages to the source's account (pages.c: do_update_pinned()):
+   * ENOMEM, with nothing charged, if that would exceed the owner's RLIMIT_MEMLOCK.
    */
   synchronized void charge(PageSource source, long pages) {
     long[] account = account(source);

@@ -1,7 +1,7 @@
 package org.iommufd4j.engine;
 
 /**
- * What {@code IOMMU_GET_HW_INFO} reports for a device (spec §7.2).
+ * What {@code IOMMU_GET_HW_INFO} reports for a device (device.c: iommufd_get_hw_info()).
  *
  * @param dataType {@code out_data_type}
  * @param data the driver's data for {@code data_uptr}, or null for a driver without

@@ -1,9 +1,10 @@
 package org.iommufd4j.engine;
 
 /**
- * A paging HWPT (spec §2.3, §7.1): a domain attached to an IOAS. It holds a reference on the IOAS
- * and every attached device holds one on it. Automatic HWPTs (created by a device attach to an
- * IOAS, §2.7) are destroyed as soon as their last device leaves.
+ * A paging HWPT (hw_pagetable.c: iommufd_hwpt_paging_alloc()): a domain attached to an IOAS. It
+ * holds a reference on the IOAS and every attached device holds one on it. Automatic HWPTs (created
+ * by a device attach to an IOAS, device.c: iommufd_device_auto_get_domain()) are destroyed as soon
+ * as their last device leaves.
  */
 final class HwPagetable extends HwptObject {
   final IoasObject ioas;
@@ -20,8 +21,8 @@ final class HwPagetable extends HwptObject {
   }
 
   /**
-   * Builds the HWPT's domain into its IOAS (§4.7) under a reserved id; the caller publishes it.
-   * On failure the id is released and nothing changed.
+   * Builds the HWPT's domain into its IOAS (io_pagetable.c: iopt_table_add_domain()) under a
+   * reserved id; the caller publishes it. On failure the id is released and nothing changed.
    */
   static HwPagetable create(ObjectTable table, IoasObject ioas, Domain domain, boolean auto,
       boolean nestParent) {

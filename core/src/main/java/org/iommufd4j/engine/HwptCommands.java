@@ -25,13 +25,19 @@ import java.util.function.IntSupplier;
 import org.iommufd4j.uapi.IommuHwptSelftest;
 
 /**
- * The HWPT, hardware-info, invalidation and fault-queue ioctls (spec §7.1, §7.2, §7.5, §7.6), with
- * every check in the order Linux 6.12 makes it; dirty tracking (§7.3, §7.4) is in {@link
- * DirtyTracking}. The driver behaviour is the selftest mock's (§6.3); a device of the radix model
- * gets paging HWPTs of its own hardware but no nesting, dirty tracking or hardware data.
+ * The HWPT, hardware-info, invalidation and fault-queue ioctls (hw_pagetable.c:
+ * iommufd_hwpt_alloc(), iommufd_hwpt_invalidate(); device.c: iommufd_get_hw_info(); fault.c:
+ * iommufd_fault_alloc()), with every check in the order Linux 6.12 makes it; dirty tracking
+ * (hw_pagetable.c: iommufd_hwpt_{set_dirty_tracking,get_dirty_bitmap}()) is in {@link
+ * DirtyTracking}. The driver behaviour is the selftest mock's (selftest.c: mock_ops); a device of
+ * the radix model gets paging HWPTs of its own hardware but no nesting, dirty tracking or hardware
+ * data.
  */
 public final class HwptCommands {
-  /** HWPT_INVALIDATE refuses more requests than this, and longer ones (§7.5 step 2). */
+  /**
+   * HWPT_INVALIDATE refuses more requests than this, and longer ones (hw_pagetable.c:
+   * iommufd_hwpt_invalidate()).
+   */
   private static final long MAX_INVALIDATE_ENTRIES = 524_288;
   private static final int MAX_INVALIDATE_ENTRY_LEN = 4096;
 
@@ -43,7 +49,7 @@ public final class HwptCommands {
     this.dirty = new DirtyTracking(ctx.table);
   }
 
-  // ---- IOMMU_HWPT_ALLOC (§7.1) -------------------------------------------------------------
+  // ---- IOMMU_HWPT_ALLOC (hw_pagetable.c: iommufd_hwpt_alloc()) -----------------------------
 
   /**
    * {@code IOMMU_HWPT_ALLOC}: a paging HWPT on an IOAS, or a nested one on a NEST_PARENT paging
@@ -63,7 +69,7 @@ public final class HwptCommands {
     Device device = (Device) ctx.table.get(r.devId(), ObjectType.DEVICE);
     IommufdObject pt = ctx.table.find(r.ptId());
     if (pt == null) {
-      // Any pt_id lookup failure is EINVAL here, not ENOENT (§2.4).
+      // Any pt_id lookup failure is EINVAL here, not ENOENT (main.c: iommufd_get_object()).
       throw ErrnoException.of(EINVAL, "no object with id " + Integer.toUnsignedString(r.ptId()));
     }
     HwptObject hwpt;
@@ -95,7 +101,10 @@ public final class HwptCommands {
     return hwpt.id;
   }
 
-  /** §7.1 step 5: a mock paging domain, filled from the IOAS at once (pins taken now). */
+  /**
+   * A mock paging domain, filled from the IOAS at once, pins taken now (hw_pagetable.c:
+   * iommufd_hwpt_paging_alloc()).
+   */
   private HwPagetable allocPaging(HwptAllocRequest r, Device device, IoasObject ioas) {
     int known = IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
     if ((r.flags() & ~known) != 0) {
@@ -112,7 +121,10 @@ public final class HwptCommands {
         false, (r.flags() & IOMMU_HWPT_ALLOC_NEST_PARENT) != 0);
   }
 
-  /** §7.1 step 6: a mock nested domain with its four IOTLB slots (§6.3.3). */
+  /**
+   * A mock nested domain with its four IOTLB slots (hw_pagetable.c: iommufd_hwpt_nested_alloc();
+   * selftest.c: __mock_domain_alloc_nested()).
+   */
   private NestedHwPagetable allocNested(HwptAllocRequest r, Device device, HwPagetable parent,
       IntSupplier selftestData) {
     if ((r.flags() & ~IOMMU_HWPT_FAULT_ID_VALID) != 0 || r.dataLen() == 0
@@ -124,8 +136,8 @@ public final class HwptCommands {
         || !(parent.domain instanceof MockDomain)) {
       throw ErrnoException.of(EINVAL, "hwpt " + parent.id + " cannot be a nesting parent");
     }
-    // The mock driver's checks (§7.1 step 6d); they fail before anything is built, which the
-    // caller cannot tell from failing after the id was reserved.
+    // The mock driver's checks (selftest.c: mock_domain_alloc_user()); they fail before anything is
+    // built, which the caller cannot tell from failing after the id was reserved.
     if (r.dataType() != IOMMU_HWPT_DATA_SELFTEST) {
       throw ErrnoException.of(EOPNOTSUPP, "data_type=" + hex(Integer.toUnsignedLong(r.dataType())));
     }
@@ -139,11 +151,12 @@ public final class HwptCommands {
     return hwpt;
   }
 
-  // ---- IOMMU_GET_HW_INFO (§7.2) ------------------------------------------------------------
+  // ---- IOMMU_GET_HW_INFO (device.c: iommufd_get_hw_info()) ---------------------------------
 
   /**
    * {@code IOMMU_GET_HW_INFO} of a mock device. {@code reserved} holds the three {@code
-   * __reserved} bytes; {@code inDataType} is only looked at with the §6.7 INPUT_TYPE flag.
+   * __reserved} bytes; {@code inDataType} is only looked at with the INPUT_TYPE flag of
+   * selftestCompat.
    */
   public HwInfoReport hwInfo(int flags, int devId, int reserved, int inDataType) {
     int known = ctx.selftestCompat() ? IOMMU_HW_INFO_FLAG_INPUT_TYPE : 0;
@@ -152,7 +165,7 @@ public final class HwptCommands {
     }
     Device device = (Device) ctx.table.get(devId, ObjectType.DEVICE);
     if (!device.isMock()) {
-      // A driver without hardware data (§7.2 step 3): type NONE, no bytes.
+      // A driver without hardware data (device.c: iommufd_get_hw_info()): type NONE, no bytes.
       return new HwInfoReport(IOMMU_HW_INFO_TYPE_NONE, null, 0, 0);
     }
     if ((flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE) != 0 && inDataType != IOMMU_HW_INFO_TYPE_NONE
@@ -164,7 +177,7 @@ public final class HwptCommands {
         device.dirtyCapable() ? IOMMU_HW_CAP_DIRTY_TRACKING : 0);
   }
 
-  // ---- dirty tracking (§7.3, §7.4) ---------------------------------------------------------
+  // ---- dirty tracking (hw_pagetable.c: iommufd_hwpt_{set_dirty_tracking,get_dirty_bitmap}()) ----
 
   /** {@code IOMMU_HWPT_SET_DIRTY_TRACKING}. */
   public void setDirtyTracking(int flags, int hwptId) {
@@ -176,7 +189,7 @@ public final class HwptCommands {
     dirty.getBitmap(caller, r);
   }
 
-  // ---- IOMMU_HWPT_INVALIDATE (§7.5) --------------------------------------------------------
+  // ---- IOMMU_HWPT_INVALIDATE (hw_pagetable.c: iommufd_hwpt_invalidate()) -------------------
 
   /**
    * {@code IOMMU_HWPT_INVALIDATE}. {@code handled[0]} receives the number of requests applied,
@@ -198,7 +211,7 @@ public final class HwptCommands {
     hwpt.domain.invalidate(r.dataType(), r.entryLen(), r.entryNum(), reader, handled);
   }
 
-  // ---- IOMMU_FAULT_QUEUE_ALLOC (§7.6) ------------------------------------------------------
+  // ---- IOMMU_FAULT_QUEUE_ALLOC (fault.c: iommufd_fault_alloc()) ----------------------------
 
   /**
    * {@code IOMMU_FAULT_QUEUE_ALLOC}: a FAULT object and its fd. If {@code respond} faults, the fd
@@ -236,9 +249,9 @@ public final class HwptCommands {
   // ---- invariants --------------------------------------------------------------------------
 
   /**
-   * Reference counts of HWPTs and FAULT objects against their holders (§2.6): a paging HWPT is
-   * held by its devices and nested children, a nested one by its devices, a FAULT object by its
-   * HWPTs and its open fd.
+   * Reference counts of HWPTs and FAULT objects against their holders (main.c:
+   * iommufd_object_remove()): a paging HWPT is held by its devices and nested children, a nested
+   * one by its devices, a FAULT object by its HWPTs and its open fd.
    */
   List<String> checkReferences(List<IommufdObject> objects) {
     Map<IommufdObject, Integer> expected = new IdentityHashMap<>();

@@ -1,10 +1,11 @@
 package org.iommufd4j.engine;
 
 /**
- * What a device attaches to (spec §2.3): a paging HWPT ({@link HwPagetable}) or a nested one
- * ({@link NestedHwPagetable}), the kernel's {@code iommufd_hw_pagetable}. Either may route the
- * I/O page faults of its devices to a FAULT object (§7.6), holding a reference on it; in 6.12
- * only nested HWPTs are created with one (§7.1).
+ * What a device attaches to (iommufd_private.h): a paging HWPT ({@link HwPagetable}) or a nested
+ * one ({@link NestedHwPagetable}), the kernel's {@code iommufd_hw_pagetable}. Either may route the
+ * I/O page faults of its devices to a FAULT object (fault.c: iommufd_fault_alloc()), holding a
+ * reference on it; in 6.12 only nested HWPTs are created with one (hw_pagetable.c:
+ * iommufd_hwpt_alloc()).
  */
 abstract sealed class HwptObject extends IommufdObject permits HwPagetable, NestedHwPagetable {
   final ObjectTable table;
@@ -22,7 +23,10 @@ abstract sealed class HwptObject extends IommufdObject permits HwPagetable, Nest
    */
   abstract HwPagetable paging();
 
-  /** Drops the reference on the fault object (part of either type's teardown, §2.5). */
+  /**
+   * Drops the reference on the fault object (part of either type's teardown, main.c:
+   * iommufd_destroy()).
+   */
   final void releaseFault() {
     if (fault != null) {
       table.removeUser(fault);

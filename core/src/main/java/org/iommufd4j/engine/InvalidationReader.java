@@ -1,9 +1,9 @@
 package org.iommufd4j.engine;
 
 /**
- * Reads the requests of an {@code IOMMU_HWPT_INVALIDATE} array for the mock driver (spec §7.5):
- * the byte ABI reads {@code struct iommu_hwpt_invalidate_selftest} number {@code index} at {@code
- * data_uptr + index * entry_len}.
+ * Reads the requests of an {@code IOMMU_HWPT_INVALIDATE} array for the mock driver (hw_pagetable.c:
+ * iommufd_hwpt_invalidate()): the byte ABI reads {@code struct iommu_hwpt_invalidate_selftest}
+ * number {@code index} at {@code data_uptr + index * entry_len}.
  */
 @FunctionalInterface
 public interface InvalidationReader {

@@ -23,9 +23,9 @@ import java.util.List;
 import org.iommufd4j.IovaRange;
 
 /**
- * The IOVA space of one IOAS (spec §4): areas, reserved and allowed ranges, the alignment, and the
- * algorithms over them (automatic allocation §4.3 through {@link IovaAllocator}, fixed validation
- * §4.4, insertion, contiguous walk and removal §4.5, and the VFIO TYPE1 split §4.5.4).
+ * The IOVA space of one IOAS (io_pagetable.c): areas, reserved and allowed ranges, the alignment,
+ * and the algorithms over them (automatic allocation through {@link IovaAllocator}, fixed
+ * validation, insertion, contiguous walk and removal, and the VFIO TYPE1 split: io_pagetable.c).
  *
  * <p>Invariants (checked by {@link #checkInvariants()}): areas never overlap each other or a
  * reserved range; allowed ranges never overlap each other or a reserved range; every area's IOVA,
@@ -33,11 +33,14 @@ import org.iommufd4j.IovaRange;
  * IoasObject}'s lock guards it.
  */
 final class IoPagetable {
-  /** The automatic alignment never exceeds the THP size (§4.3). */
+  /** The automatic alignment never exceeds the THP size (io_pagetable.c: iopt_alloc_iova()). */
   static final long HPAGE_SIZE = 2L << 20;
 
   private static final long PAGE_SIZE = PageSource.PAGE_SIZE;
-  /** Rounds of unmap callbacks before an unmap gives up with EDEADLK (§4.5.3 step 4). */
+  /**
+   * Rounds of unmap callbacks before an unmap gives up with EDEADLK (io_pagetable.c:
+   * iopt_unmap_iova_range()).
+   */
   static final int MAX_UNMAP_TRIES = 100;
 
   final AreaTree areas = new AreaTree();
@@ -47,17 +50,27 @@ final class IoPagetable {
   private long[] allowed = new long[0];
   private boolean hugePages = true;
   private long align = 1;
-  /** Attached domains in attach order (§4.1); every populated area is mapped in each. */
+  /**
+   * Attached domains in attach order (iommufd_private.h: struct io_pagetable); every populated area
+   * is mapped in each.
+   */
   final ArrayList<Domain> domains = new ArrayList<>();
-  /** Attached accesses that pin pages, each raising the alignment to 4096 (§4.6). */
+  /**
+   * Attached accesses that pin pages, each raising the alignment to 4096 (io_pagetable.c:
+   * iopt_calculate_iova_alignment()).
+   */
   int pinningAccesses;
-  /** Attached accesses (§5.2) by slot, the lowest free slot first; null = free. */
+  /**
+   * Attached accesses (device.c: iommufd_access_change_ioas()) by slot, the lowest free slot first;
+   * null = free.
+   */
   private final ArrayList<Access> accesses = new ArrayList<>();
   private final BitSet accessSlots = new BitSet();
   private final IdentityHashMap<Access, Integer> accessSlotOf = new IdentityHashMap<>();
   /**
-   * Calls the unmap callbacks of the attached accesses (§5.4). The owning IOAS replaces it with
-   * one that drops its lock meanwhile, since callbacks unpin through the same IOAS.
+   * Calls the unmap callbacks of the attached accesses (device.c: iommufd_access_notify_unmap()).
+   * The owning IOAS replaces it with one that drops its lock meanwhile, since callbacks unpin
+   * through the same IOAS.
    */
   AccessNotifier accessNotifier = this::notifyAccesses;
   private final Host host;
@@ -86,7 +99,7 @@ final class IoPagetable {
     return out;
   }
 
-  // ---- IOVA_RANGES (§3.2) and ALLOW_IOVAS (§3.3) --------------------------------------------
+  // ---- IOVA_RANGES and ALLOW_IOVAS (ioas.c: iommufd_ioas_{iova_ranges,allow_iovas}()) -------
 
   /** The holes of the reserved set over the whole 64-bit space, ascending. */
   List<IovaRange> usableRanges() {
@@ -121,7 +134,10 @@ final class IoPagetable {
     return false;
   }
 
-  /** Adds a reserved range (§4.2): EADDRINUSE if it hits an area or an allowed range. */
+  /**
+   * Adds a reserved range (io_pagetable.c: iopt_reserve_iova()): EADDRINUSE if it hits an area or
+   * an allowed range.
+   */
   void reserve(long start, long last, Object owner) {
     if (areas.intersects(start, last) || allowedIntersects(start, last)) {
       throw ErrnoException.of(EADDRINUSE,
@@ -130,7 +146,7 @@ final class IoPagetable {
     reserved.add(start, last, owner);
   }
 
-  // ---- alignment (§4.6) and HUGE_PAGES (§3.9) ----------------------------------------------
+  // ---- alignment and HUGE_PAGES (io_pagetable.c: iopt_calculate_iova_alignment()) ----------
 
   private long requiredAlign(boolean withHugePages) {
     long a = withHugePages ? 1 : PAGE_SIZE;
@@ -142,7 +158,8 @@ final class IoPagetable {
 
   /**
    * Raises or lowers the alignment to what the domains, accesses and huge-page setting need
-   * (§4.6): EADDRINUSE, with nothing changed, if it rises and an area does not conform.
+   * (io_pagetable.c: iopt_calculate_iova_alignment()): EADDRINUSE, with nothing changed, if it
+   * rises and an area does not conform.
    */
   void recomputeAlign() {
     long required = requiredAlign(hugePages);
@@ -184,7 +201,7 @@ final class IoPagetable {
     align = newAlign;
   }
 
-  // ---- accesses (§5.2, §5.4) ----------------------------------------------------------------
+  // ---- accesses (device.c: iommufd_access_change_ioas(), iommufd_access_notify_unmap()) -----
 
   /** At most this many accesses per IOAS (the kernel's 16-bit list index). */
   static final int MAX_ACCESSES = 1 << 16;
@@ -195,7 +212,10 @@ final class IoPagetable {
     void notifyUnmap(long iova, long last);
   }
 
-  /** Joins an access (§5.2): EBUSY past {@link #MAX_ACCESSES}, EADDRINUSE from the alignment. */
+  /**
+   * Joins an access (device.c: iommufd_access_change_ioas()): EBUSY past {@link #MAX_ACCESSES},
+   * EADDRINUSE from the alignment.
+   */
   void addAccess(Access access) {
     int slot = accessSlots.nextClearBit(0);
     if (slot >= MAX_ACCESSES) {
@@ -250,8 +270,9 @@ final class IoPagetable {
   }
 
   /**
-   * The fuzzer shorthand of test kernels (§3.6 step 0): the IOVA of area n (low 32 bits) plus an
-   * offset (high 32 bits), or 0 when there are fewer areas.
+   * The fuzzer shorthand of test kernels (ioas.c: iommufd_ioas_copy(); selftest.c:
+   * iommufd_test_syz_conv_iova_id()): the IOVA of area n (low 32 bits) plus an offset (high 32
+   * bits), or 0 when there are fewer areas.
    */
   long syzIova(long shorthand) {
     long n = shorthand & 0xffff_ffffL;
@@ -264,14 +285,19 @@ final class IoPagetable {
     return 0;
   }
 
-  // ---- placement (§4.3, §4.4) --------------------------------------------------------------
+  // ---- placement (io_pagetable.c: iopt_alloc_iova(), iopt_check_iova()) --------------------
 
-  /** Chooses an IOVA for {@code length} bytes by first fit, exactly as the kernel (§4.3). */
+  /**
+   * Chooses an IOVA for {@code length} bytes by first fit, exactly as the kernel (io_pagetable.c:
+   * iopt_alloc_iova()).
+   */
   long allocIova(long length, long hint) {
     return allocator.allocate(length, hint, align, allowed);
   }
 
-  /** Fixed-IOVA validation (§4.4), after the length-alignment check. */
+  /**
+   * Fixed-IOVA validation (io_pagetable.c: iopt_check_iova()), after the length-alignment check.
+   */
   void checkFixed(long iova, long length) {
     checkFixedRange(iova, length);
     long last = iova + length - 1;
@@ -280,7 +306,7 @@ final class IoPagetable {
     }
   }
 
-  /** §4.4 steps 1-3: alignment, overflow, reserved ranges. */
+  /** Alignment, overflow, reserved ranges (io_pagetable.c: iopt_check_iova()). */
   private void checkFixedRange(long iova, long length) {
     if ((iova & (align - 1)) != 0) {
       throw ErrnoException.of(EINVAL, "iova=" + hex(iova) + " not aligned to " + hex(align));
@@ -296,9 +322,9 @@ final class IoPagetable {
   }
 
   /**
-   * FIXED_IOVA placement of one slice (MAP): §4.4, then the insertion checks of §4.5.1, in that
-   * order, with a single tree descent deciding EEXIST and inserting. A later refusal takes the
-   * area out again.
+   * FIXED_IOVA placement of one slice (MAP): the checks of io_pagetable.c: iopt_check_iova(), then
+   * those of iopt_insert_area(), in that order, with a single tree descent deciding EEXIST and
+   * inserting. A later refusal takes the area out again.
    */
   List<Area> insertFixed(long iova, Slice s, int prot) {
     checkFixedRange(iova, s.length());
@@ -317,7 +343,10 @@ final class IoPagetable {
     return List.of(area);
   }
 
-  /** §4.5.1 steps 1-2 for one slice: EPERM, then the in-page offset against the alignment. */
+  /**
+   * io_pagetable.c: iopt_insert_area() for one slice: EPERM, then the in-page offset against the
+   * alignment.
+   */
   private void checkSlice(Slice s, int prot) {
     if ((prot & Area.PROT_WRITE) != 0 && !s.pages().writable) {
       throw ErrnoException.of(EPERM, "WRITEABLE requested on memory mapped read-only");
@@ -329,14 +358,14 @@ final class IoPagetable {
     }
   }
 
-  // ---- areas (§4.5) ------------------------------------------------------------------------
+  // ---- areas (io_pagetable.c) --------------------------------------------------------------
 
   /** A piece of a page source to be shown at consecutive IOVAs (one per MAP, per area for COPY). */
   record Slice(PageSource pages, long offset, long length) {}
 
   /**
-   * Inserts one area per slice, back to back from {@code iova}, not yet populated (§4.5.1). On
-   * failure every area this call inserted is removed again.
+   * Inserts one area per slice, back to back from {@code iova}, not yet populated (io_pagetable.c:
+   * iopt_insert_area()). On failure every area this call inserted is removed again.
    *
    * @return the inserted areas, for {@link #commit} or {@link #abort}
    */
@@ -363,8 +392,9 @@ final class IoPagetable {
   }
 
   /**
-   * Maps the areas from {@link #insert} into every domain (pinning their pages first, §4.8) and
-   * marks them populated. On failure (EFAULT, ENOMEM) every area of the call is removed again.
+   * Maps the areas from {@link #insert} into every domain (pinning their pages first, pages.c:
+   * iopt_area_fill_domains()) and marks them populated. On failure (EFAULT, ENOMEM) every area of
+   * the call is removed again.
    */
   void commit(List<Area> inserted) {
     int filled = 0;
@@ -435,9 +465,10 @@ final class IoPagetable {
   }
 
   /**
-   * Attaches a domain (§4.7): alignment (EINVAL above 4096, EADDRINUSE), the aperture complement
-   * reserved with the domain as owner (EADDRINUSE), then every populated area mapped into it (the
-   * first domain pins: EFAULT, ENOMEM). On failure nothing changes.
+   * Attaches a domain (io_pagetable.c: iopt_table_add_domain()): alignment (EINVAL above 4096,
+   * EADDRINUSE), the aperture complement reserved with the domain as owner (EADDRINUSE), then every
+   * populated area mapped into it (the first domain pins: EFAULT, ENOMEM). On failure nothing
+   * changes.
    */
   void addDomain(Domain d) {
     long newAlign = Math.max(d.minPageSize(), align);
@@ -486,7 +517,10 @@ final class IoPagetable {
     align = newAlign;
   }
 
-  /** Detaches a domain (§4.7): unmaps every area from it, unpins after the last, drops its ranges. */
+  /**
+   * Detaches a domain (io_pagetable.c: iopt_table_remove_domain()): unmaps every area from it,
+   * unpins after the last, drops its ranges.
+   */
   void removeDomain(Domain d) {
     if (!domains.remove(d)) {
       return;
@@ -503,8 +537,9 @@ final class IoPagetable {
   }
 
   /**
-   * The slices behind {@code [iova, iova + length - 1]} by the contiguous walk (§4.5.2), for COPY.
-   * ENOENT unless populated areas cover the whole range without gaps.
+   * The slices behind {@code [iova, iova + length - 1]} by the contiguous walk (io_pagetable.h:
+   * iopt_for_each_contig_area()), for COPY. ENOENT unless populated areas cover the whole range
+   * without gaps.
    */
   List<Slice> collectSlices(long iova, long length) {
     if (length == 0) {
@@ -529,11 +564,11 @@ final class IoPagetable {
   }
 
   /**
-   * Range removal (§4.5.3): removes every area inside {@code [start, last]}, one by one in
-   * ascending order. Areas removed before an error stay removed. An area that accesses have pinned
-   * is marked prevent-access and the accesses are asked to unpin it through {@link
-   * #accessNotifier}, then the scan restarts there; after {@link #MAX_UNMAP_TRIES} fruitless rounds
-   * EDEADLK (the mark stays).
+   * Range removal (io_pagetable.c: iopt_unmap_iova_range()): removes every area inside {@code
+   * [start, last]}, one by one in ascending order. Areas removed before an error stay removed. An
+   * area that accesses have pinned is marked prevent-access and the accesses are asked to unpin it
+   * through {@link #accessNotifier}, then the scan restarts there; after {@link #MAX_UNMAP_TRIES}
+   * fruitless rounds EDEADLK (the mark stays).
    *
    * @param progress {@code progress[0]} accumulates the bytes removed, also when this throws
    */
@@ -556,7 +591,8 @@ final class IoPagetable {
         tries = 0;
       }
       if (a.accessCount > 0) {
-        // §4.5.3 step 4, §5.4: ask every access to let go, then look again from this area.
+        // Ask every access to let go, then look again from this area (io_pagetable.c:
+        // iopt_unmap_iova_range(); device.c: iommufd_access_notify_unmap()).
         retryStart = a.iova;
         start = a.iova;
         a.setPreventAccess(true);
@@ -581,9 +617,10 @@ final class IoPagetable {
 
   /**
    * Cuts the area holding {@code p} into {@code [area.iova, p]} and {@code [p + 1, area.last]},
-   * both showing the same page source (§4.5.4; only VFIO TYPE1 unmap asks for this). Nothing
-   * happens when no area holds {@code p} or {@code p} is its first or last byte. Domains keep
-   * their entries and pages keep their pins: the two halves cover exactly the same pages.
+   * both showing the same page source (io_pagetable.c: iopt_cut_iova(); only VFIO TYPE1 unmap asks
+   * for this). Nothing happens when no area holds {@code p} or {@code p} is its first or last byte.
+   * Domains keep their entries and pages keep their pins: the two halves cover exactly the same
+   * pages.
    *
    * <p>Refusals, in the kernel's order: the area is not populated or prevents access → EBUSY;
    * {@code p + 1} or its byte offset in the page source not a multiple of {@code align} → EINVAL;
@@ -626,7 +663,10 @@ final class IoPagetable {
     return progress[0];
   }
 
-  /** Drops the allowed list and the test-owned reserved ranges (IOAS destroy, §2.5). */
+  /**
+   * Drops the allowed list and the test-owned reserved ranges (IOAS destroy, main.c:
+   * iommufd_destroy()).
+   */
   void clearRanges() {
     allowed = new long[0];
     reserved.removeOwner(ReservedRanges.TEST_OWNER);

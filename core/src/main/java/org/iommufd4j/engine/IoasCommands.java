@@ -23,7 +23,7 @@ import java.util.function.IntPredicate;
 import org.iommufd4j.IovaRanges;
 
 /**
- * The IOAS family (spec §3, the kernel's {@code ioas.c}): IOAS_ALLOC, IOVA_RANGES, ALLOW_IOVAS,
+ * The IOAS family (the kernel's {@code ioas.c}): IOAS_ALLOC, IOVA_RANGES, ALLOW_IOVAS,
  * MAP, COPY, UNMAP and the HUGE_PAGES option, every check in the order Linux 6.12 makes it, then
  * the change on the {@link IoPagetable}. Both front doors (byte ABI and typed API) end here.
  */
@@ -31,7 +31,7 @@ public final class IoasCommands {
   static final int MAP_FLAGS =
       IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE;
 
-  /** MAP's page source refuses lengths above 2^64 - 1 - 4096 (§3.4 step 5). */
+  /** MAP's page source refuses lengths above 2^64 - 1 - 4096 (ioas.c: iommufd_ioas_map()). */
   private static final long MAX_MAP_LENGTH = U64_MAX - PageSource.PAGE_SIZE;
 
   private final Context ctx;
@@ -41,8 +41,9 @@ public final class IoasCommands {
   }
 
   /**
-   * {@code IOMMU_IOAS_ALLOC} (§3.1). {@code respond} writes the id to the caller and returns false
-   * if that faulted; the IOAS is then destroyed again and the call fails with EFAULT.
+   * {@code IOMMU_IOAS_ALLOC} (ioas.c: iommufd_ioas_alloc_ioctl()). {@code respond} writes the id to
+   * the caller and returns false if that faulted; the IOAS is then destroyed again and the call
+   * fails with EFAULT.
    */
   public int alloc(int flags, IntPredicate respond) {
     if (flags != 0) {
@@ -63,7 +64,7 @@ public final class IoasCommands {
     return ctx.ioas(id);
   }
 
-  /** {@code IOMMU_IOAS_IOVA_RANGES} (§3.2). */
+  /** {@code IOMMU_IOAS_IOVA_RANGES} (ioas.c: iommufd_ioas_iova_ranges()). */
   public IovaRanges iovaRanges(int ioasId, int reserved) {
     if (reserved != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + reserved);
@@ -77,7 +78,7 @@ public final class IoasCommands {
     }
   }
 
-  /** {@code IOMMU_IOAS_ALLOW_IOVAS} (§3.3). */
+  /** {@code IOMMU_IOAS_ALLOW_IOVAS} (ioas.c: iommufd_ioas_allow_iovas()). */
   public void allowIovas(int ioasId, int reserved, int count, RangeReader reader) {
     if (reserved != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + reserved);
@@ -134,7 +135,7 @@ public final class IoasCommands {
         | ((flags & IOMMU_IOAS_MAP_WRITEABLE) != 0 ? Area.PROT_WRITE : 0);
   }
 
-  /** {@code IOMMU_IOAS_MAP} (§3.4); returns the IOVA used. */
+  /** {@code IOMMU_IOAS_MAP} (ioas.c: iommufd_ioas_map()); returns the IOVA used. */
   public long map(Caller caller, MapRequest r) {
     int flags = r.flags();
     if ((flags & ~MAP_FLAGS) != 0 || r.reserved() != 0) {
@@ -158,9 +159,9 @@ public final class IoasCommands {
   }
 
   /**
-   * MAP step 5 (also VFIO_IOMMU_MAP_DMA, §7.7): a new page source for the caller's memory, as the
-   * one slice to place. EINVAL for a length of 0 or above 2^64 - 4097, EOVERFLOW when the memory
-   * would end past 2^64 - 1.
+   * For MAP and VFIO_IOMMU_MAP_DMA (pages.c: iopt_alloc_pages()): a new page source for the
+   * caller's memory, as the one slice to place. EINVAL for a length of 0 or above 2^64 - 4097,
+   * EOVERFLOW when the memory would end past 2^64 - 1.
    */
   List<IoPagetable.Slice> userSlices(Caller caller, long userVa, long length, boolean writable) {
     if (length == 0 || gt(length, MAX_MAP_LENGTH)) {
@@ -174,7 +175,7 @@ public final class IoasCommands {
     return List.of(new IoPagetable.Slice(pages, userVa - pages.base, length));
   }
 
-  /** MAP steps 6-9 (and COPY step 7, VFIO_IOMMU_MAP_DMA step 3) on a locked IOAS. */
+  /** What MAP, COPY and VFIO_IOMMU_MAP_DMA do once the IOAS is locked. */
   static long place(IoPagetable iopt, int flags, long length, long hint, long fixedIova,
       List<IoPagetable.Slice> slices) {
     if ((length & (iopt.align() - 1)) != 0) {
@@ -199,7 +200,7 @@ public final class IoasCommands {
     return iova;
   }
 
-  /** {@code IOMMU_IOAS_COPY} (§3.6); returns the destination IOVA used. */
+  /** {@code IOMMU_IOAS_COPY} (ioas.c: iommufd_ioas_copy()); returns the destination IOVA used. */
   public long copy(Caller caller, CopyRequest r) {
     int flags = r.flags();
     long srcIova = r.srcIova();
@@ -252,7 +253,7 @@ public final class IoasCommands {
     }
   }
 
-  /** {@code IOMMU_IOAS_UNMAP} (§3.7); returns the bytes unmapped. */
+  /** {@code IOMMU_IOAS_UNMAP} (ioas.c: iommufd_ioas_unmap()); returns the bytes unmapped. */
   public long unmap(int ioasId, long iova, long length) {
     IoasObject ioas = ctx.ioas(ioasId);
     boolean all = iova == 0 && length == U64_MAX;
@@ -281,7 +282,7 @@ public final class IoasCommands {
     return progress[0];
   }
 
-  /** OPTION HUGE_PAGES (§3.9 step 4); returns val64 to write back. */
+  /** OPTION HUGE_PAGES (ioas.c: iommufd_ioas_option_huge_pages()); returns val64 to write back. */
   long hugePagesOption(int op, int ioasId, long val64) {
     IoasObject ioas = ctx.ioas(ioasId);
     ioas.lockLive();

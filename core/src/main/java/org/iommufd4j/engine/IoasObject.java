@@ -6,12 +6,15 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.iommufd4j.Errno;
 
 /**
- * An IOAS (spec §3): its {@link IoPagetable} behind a lock of its own, so that commands on
+ * An IOAS (ioas.c): its {@link IoPagetable} behind a lock of its own, so that commands on
  * different IOASes never contend.
  */
 public final class IoasObject extends IommufdObject {
   final IoPagetable iopt;
-  /** Paging HWPTs built on this IOAS, in creation order (§2.7); guarded by {@link #lock}. */
+  /**
+   * Paging HWPTs built on this IOAS, in creation order (device.c:
+   * iommufd_device_auto_get_domain()); guarded by {@link #lock}.
+   */
   final ArrayList<HwPagetable> hwpts = new ArrayList<>();
   final ReentrantLock lock = new ReentrantLock();
   /** Set under {@link #lock} once DESTROY or close took the IOAS out of the table. */
@@ -24,8 +27,9 @@ public final class IoasObject extends IommufdObject {
   }
 
   /**
-   * Runs the attached accesses' unmap callbacks (§5.4) with this IOAS unlocked, as the kernel
-   * drops its IOVA lock: the callbacks unpin through this IOAS, possibly from other threads.
+   * Runs the attached accesses' unmap callbacks (device.c: iommufd_access_notify_unmap()) with this
+   * IOAS unlocked, as the kernel drops its IOVA lock: the callbacks unpin through this IOAS,
+   * possibly from other threads.
    */
   private void notifyAccessesUnlocked(long iova, long last) {
     List<Access> accesses = iopt.accesses();

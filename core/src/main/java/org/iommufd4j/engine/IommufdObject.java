@@ -1,9 +1,9 @@
 package org.iommufd4j.engine;
 
 /**
- * Anything named by an id in a context's object table (spec §2). The table holds one reference;
+ * Anything named by an id in a context's object table (main.c). The table holds one reference;
  * every other holder (an HWPT on its IOAS, an access on its IOAS, ...) adds one, and DESTROY
- * succeeds only when the table's is the last (§2.6).
+ * succeeds only when the table's is the last (main.c: iommufd_object_remove()).
  */
 public abstract class IommufdObject {
   final ObjectType type;
@@ -23,6 +23,9 @@ public abstract class IommufdObject {
     return type;
   }
 
-  /** Type-specific teardown once the object has left the table (§2.5). Never fails. */
+  /**
+   * Type-specific teardown once the object has left the table (main.c: iommufd_destroy()). Never
+   * fails.
+   */
   abstract void destroy();
 }

@@ -11,11 +11,11 @@ import static org.iommufd4j.engine.Unsigned.le;
 import static org.iommufd4j.engine.Unsigned.lt;
 
 /**
- * Automatic IOVA placement of one IOAS (spec §4.3): the first address, in ascending order, where
- * {@code length} bytes fit between the areas and the reserved ranges, inside the allowed ranges,
- * aligned as the kernel aligns (the length rounded up to a power of two, capped at 2 MiB and by
- * the hint's alignment, with the hint's in-page offset OR'ed in). Answers exactly what the
- * kernel's scan answers, but skips small gaps with the area tree's gap index instead of
+ * Automatic IOVA placement of one IOAS (io_pagetable.c: iopt_alloc_iova()): the first address, in
+ * ascending order, where {@code length} bytes fit between the areas and the reserved ranges, inside
+ * the allowed ranges, aligned as the kernel aligns (the length rounded up to a power of two, capped
+ * at 2 MiB and by the hint's alignment, with the hint's in-page offset OR'ed in). Answers exactly
+ * what the kernel's scan answers, but skips small gaps with the area tree's gap index instead of
  * visiting every area. Not thread safe: the owning IOAS's lock guards the structures it reads.
  */
 final class IovaAllocator {
@@ -33,7 +33,8 @@ final class IovaAllocator {
 
   /**
    * @param hint the user address (MAP) or source address (COPY) whose alignment is copied
-   * @param ioasAlign the IOAS's alignment (§4.6): an automatic alignment below it is EINVAL
+   * @param ioasAlign the IOAS's alignment (io_pagetable.c: iopt_calculate_iova_alignment()): an
+   *     automatic alignment below it is EINVAL
    * @param allowed the allowed ranges as sorted (start, last) pairs; empty = no restriction
    * @return the chosen IOVA; EOVERFLOW for an impossible length, ENOSPC when nothing fits
    */
@@ -64,7 +65,8 @@ final class IovaAllocator {
         long runLast = allowed[i + 1];
         i += 2;
         while (i < allowed.length && runLast != U64_MAX && allowed[i] == runLast + 1) {
-          runLast = allowed[i + 1]; // touching ranges form one run (§4.2)
+          // touching ranges form one run (io_pagetable.c: iopt_reserve_iova())
+          runLast = allowed[i + 1];
           i += 2;
         }
         long ws = Unsigned.max(runStart, wFirst);
@@ -85,7 +87,7 @@ final class IovaAllocator {
     return v <= 1 ? 1 : Long.highestOneBit(v - 1) << 1;
   }
 
-  /** The kernel's fit test (§4.3 step 3), or {@link #NO_FIT}. */
+  /** The kernel's fit test (io_pagetable.c: iopt_alloc_iova()), or {@link #NO_FIT}. */
   private static long fit(long start, long last, long length, long a, long po) {
     long t = start + (a - 1);
     if (lt(t, start)) {
@@ -98,7 +100,10 @@ final class IovaAllocator {
     return t;
   }
 
-  /** First fit in the holes of "reserved ∪ areas" inside one window (§4.3 step 5). */
+  /**
+   * First fit in the holes of "reserved ∪ areas" inside one window (io_pagetable.c:
+   * iopt_alloc_iova()).
+   */
   private long allocInWindow(long ws, long wl, long length, long a, long po) {
     long s = fit(ws, wl, length, a, po);
     if (s == NO_FIT) {

@@ -3,8 +3,9 @@ package org.iommufd4j.engine;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The SELFTEST object of a mock device (spec §6.3.1, {@code out_stdev_id}): nobody else
- * references it, so DESTROY always succeeds and detaches, unbinds and removes the device.
+ * The SELFTEST object of a mock device (selftest.c: mock_dev_create(), {@code out_stdev_id}):
+ * nobody else references it, so DESTROY always succeeds and detaches, unbinds and removes the
+ * device.
  */
 final class MockDeviceObject extends IommufdObject {
   private final ObjectTable table;

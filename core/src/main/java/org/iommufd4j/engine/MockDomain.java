@@ -3,11 +3,11 @@ package org.iommufd4j.engine;
 import java.util.HashMap;
 
 /**
- * The selftest mock paging domain (spec §6.3.2): aperture {@code [2^24, 2^31 - 1]}, 2 KiB IO
- * pages, plus 1 MiB pages when created for a HUGE_IOVA device. One entry per 2 KiB granule, as
- * the reference keeps them (MD_CHECK_MAP and dirty tracking read them): the granule's physical
- * address and flags. Entries live in 1 MiB chunks of a primitive array, so mapping 2 MiB is array
- * work, not objects.
+ * The selftest mock paging domain (selftest.c: mock_domain_alloc_paging()): aperture {@code [2^24,
+ * 2^31 - 1]}, 2 KiB IO pages, plus 1 MiB pages when created for a HUGE_IOVA device. One entry per 2
+ * KiB granule, as the reference keeps them (MD_CHECK_MAP and dirty tracking read them): the
+ * granule's physical address and flags. Entries live in 1 MiB chunks of a primitive array, so
+ * mapping 2 MiB is array work, not objects.
  */
 final class MockDomain extends Domain {
   static final long GRANULE = 2048;
@@ -25,7 +25,10 @@ final class MockDomain extends Domain {
 
   private final HashMap<Long, long[]> chunks = new HashMap<>();
   private long entries;
-  /** Dirty tracking capability (HWPT_ALLOC DIRTY_TRACKING) and state (§6.5). */
+  /**
+   * Dirty tracking capability (HWPT_ALLOC DIRTY_TRACKING) and state (selftest.c:
+   * mock_domain_read_and_clear_dirty()).
+   */
   final boolean dirtyCapable;
   boolean dirtyTracking;
 
@@ -75,8 +78,9 @@ final class MockDomain extends Domain {
           chunkKey = g >>> CHUNK_SHIFT;
         }
         int i = (int) (g & ((1 << CHUNK_SHIFT) - 1));
-        // One map operation per call, or per 4 KiB page with large pages off (§4.8), which is
-        // what lets a VFIO TYPE1 cut (§4.5.4) unmap on START/LAST boundaries.
+        // One map operation per call, or per 4 KiB page with large pages off (pages.c:
+        // iopt_area_fill_domains()), which is what lets a VFIO TYPE1 cut (io_pagetable.c:
+        // iopt_cut_iova()) unmap on START/LAST boundaries.
         long fromIova = pos + off - iova;
         boolean opStart = fromIova == 0 || (!largePages && (fromIova & 4095) == 0);
         boolean opLast = pos + off + GRANULE == end
@@ -134,7 +138,7 @@ final class MockDomain extends Domain {
     return entries;
   }
 
-  // ---- dirty tracking (§6.5) ---------------------------------------------------------------
+  // ---- dirty tracking (selftest.c: mock_domain_read_and_clear_dirty()) ---------------------
 
   @Override
   boolean supportsDirtyTracking() {
@@ -173,10 +177,10 @@ final class MockDomain extends Domain {
   }
 
   /**
-   * The mock's scan (§6.5): from {@code iova}, a position without an entry advances one granule;
-   * one with an entry stands for its whole IO page (1 MiB if HUGE), which is dirty if any granule
-   * of the aligned page is; the page's range is reported from the position, and the position
-   * advances by the page size.
+   * The mock's scan (selftest.c: mock_domain_read_and_clear_dirty()): from {@code iova}, a position
+   * without an entry advances one granule; one with an entry stands for its whole IO page (1 MiB if
+   * HUGE), which is dirty if any granule of the aligned page is; the page's range is reported from
+   * the position, and the position advances by the page size.
    */
   private void scanDirty(long iova, long length, boolean clear, DirtySink sink) {
     long end = iova + length;
@@ -215,8 +219,8 @@ final class MockDomain extends Domain {
   }
 
   /**
-   * Test op DIRTY (§6.4.12): marks entry number {@code index} (entries are numbered by IOVA /
-   * 2048) dirty, as a device write would; false if there is no such entry.
+   * Test op DIRTY (selftest.c: iommufd_test_dirty()): marks entry number {@code index} (entries are
+   * numbered by IOVA / 2048) dirty, as a device write would; false if there is no such entry.
    */
   boolean markDirty(long index) {
     long[] c = chunk(index, false);

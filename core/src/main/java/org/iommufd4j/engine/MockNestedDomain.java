@@ -11,8 +11,9 @@ import java.util.Arrays;
 import org.iommufd4j.uapi.IommuHwptInvalidateSelftest;
 
 /**
- * The selftest mock nested domain (spec §6.3.3): four 32-bit "IOTLB" slots, set at allocation,
- * zeroed by HWPT_INVALIDATE (§7.5) and read by the test op MD_CHECK_IOTLB (§6.4.13). Thread safe.
+ * The selftest mock nested domain (selftest.c: __mock_domain_alloc_nested()): four 32-bit "IOTLB"
+ * slots, set at allocation, zeroed by HWPT_INVALIDATE (hw_pagetable.c: iommufd_hwpt_invalidate())
+ * and read by the test op MD_CHECK_IOTLB (selftest.c: iommufd_test_md_check_iotlb()). Thread safe.
  */
 final class MockNestedDomain {
   private final int[] iotlb = new int[MOCK_NESTED_DOMAIN_IOTLB_ID_MAX + 1];
@@ -27,9 +28,9 @@ final class MockNestedDomain {
   }
 
   /**
-   * The mock driver's part of HWPT_INVALIDATE (§7.5 step 4): type check, then each request in
-   * order until the first error. {@code handled[0]} counts the requests applied, also when this
-   * throws; applied requests stay applied.
+   * The mock driver's part of HWPT_INVALIDATE (hw_pagetable.c: iommufd_hwpt_invalidate()): type
+   * check, then each request in order until the first error. {@code handled[0]} counts the requests
+   * applied, also when this throws; applied requests stay applied.
    */
   synchronized void invalidate(int dataType, int entryLen, int entryNum,
       InvalidationReader reader, int[] handled) {
@@ -44,7 +45,8 @@ final class MockNestedDomain {
       if ((r.flags() & ~IOMMU_TEST_INVALIDATE_FLAG_ALL) != 0) {
         throw ErrnoException.of(EOPNOTSUPP, "request " + i + " flags=" + hex(r.flags()));
       }
-      // The slot is range-checked before FLAG_ALL is looked at (§7.5, pitfalls §9.7 #39).
+      // The slot is range-checked before FLAG_ALL is looked at (hw_pagetable.c:
+      // iommufd_hwpt_invalidate()).
       if (Integer.compareUnsigned(r.iotlbId(), MOCK_NESTED_DOMAIN_IOTLB_ID_MAX) > 0) {
         throw ErrnoException.of(EINVAL, "request " + i + " iotlb_id="
             + Integer.toUnsignedString(r.iotlbId()));

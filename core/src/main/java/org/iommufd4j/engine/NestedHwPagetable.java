@@ -1,7 +1,8 @@
 package org.iommufd4j.engine;
 
 /**
- * A nested HWPT (spec §2.3, §6.3.3): a stage-1 domain on top of a paging HWPT allocated with
+ * A nested HWPT (hw_pagetable.c: iommufd_hwpt_nested_alloc(); selftest.c:
+ * __mock_domain_alloc_nested()): a stage-1 domain on top of a paging HWPT allocated with
  * NEST_PARENT, on which it holds a reference. Devices attach to it as to a paging HWPT; their
  * reserved regions go to the parent's IOAS.
  */

@@ -11,9 +11,10 @@ import java.util.BitSet;
 import java.util.List;
 
 /**
- * The id space of one context (spec §2.2): ids from 1, the lowest free one first, reused at once.
- * An id is <em>reserved</em> while its object is being built (lookups give ENOENT, the id is not
- * free) and <em>published</em> when the object is complete.
+ * The id space of one context (main.c: _iommufd_object_alloc(), iommufd_object_finalize()): ids
+ * from 1, the lowest free one first, reused at once. An id is <em>reserved</em> while its object is
+ * being built (lookups give ENOENT, the id is not free) and <em>published</em> when the object is
+ * complete.
  *
  * <p>All methods take the table's own monitor briefly; nothing calls out while holding it.
  */
@@ -57,8 +58,9 @@ final class ObjectTable {
   }
 
   /**
-   * The published object {@code id} of {@code type}; ENOENT otherwise (spec §2.4). Lock-free, so
-   * commands on different IOASes of one context never contend here.
+   * The published object {@code id} of {@code type}; ENOENT otherwise (main.c:
+   * iommufd_get_object()). Lock-free, so commands on different IOASes of one context never contend
+   * here.
    */
   IommufdObject get(int id, ObjectType type) {
     FaultInjection.check(FaultInjection.Site.LOOKUP);
@@ -69,7 +71,10 @@ final class ObjectTable {
     return o;
   }
 
-  /** Whether any id is published or reserved (RLIMIT_MODE SET needs an empty context, §3.9). */
+  /**
+   * Whether any id is published or reserved (RLIMIT_MODE SET needs an empty context, ioas.c:
+   * iommufd_option_rlimit_mode()).
+   */
   synchronized boolean hasObjects() {
     return !inUse.isEmpty();
   }
@@ -83,9 +88,9 @@ final class ObjectTable {
   }
 
   /**
-   * Takes object {@code id} out of the table for DESTROY (§2.5): ENOENT if it is not published,
-   * EBUSY if anything else holds a reference. When {@code expected} is not null, the object must
-   * be that instance (a typed handle whose id was reused destroys nothing).
+   * Takes object {@code id} out of the table for DESTROY (main.c: iommufd_destroy()): ENOENT if it
+   * is not published, EBUSY if anything else holds a reference. When {@code expected} is not null,
+   * the object must be that instance (a typed handle whose id was reused destroys nothing).
    */
   synchronized IommufdObject remove(int id, IommufdObject expected) {
     IommufdObject o = published(id);

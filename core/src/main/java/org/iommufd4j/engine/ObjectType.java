@@ -1,6 +1,9 @@
 package org.iommufd4j.engine;
 
-/** Object types of the id space (spec §2.3); the type decides which commands accept an id. */
+/**
+ * Object types of the id space (iommufd_private.h: enum iommufd_object_type); the type decides
+ * which commands accept an id.
+ */
 public enum ObjectType {
   IOAS,
   HWPT_PAGING,

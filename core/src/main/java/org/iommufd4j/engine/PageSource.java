@@ -5,10 +5,11 @@ import java.util.Map;
 import org.iommufd4j.Errno;
 
 /**
- * The memory behind one MAP (spec §4.1 "page source"): a run of 4 KiB pages of the owner's address
- * space. COPY shares it, so every area created from it, in any IOAS, points here; pins are taken
- * at most once per page of a source (§4.8). Immutable apart from the pin state that domains and
- * accesses add, which its own monitor guards (taken after IOAS locks, before the host's).
+ * The memory behind one MAP (io_pagetable.h: struct iopt_pages): a run of 4 KiB pages of the
+ * owner's address space. COPY shares it, so every area created from it, in any IOAS, points here;
+ * pins are taken at most once per page of a source (pages.c: iopt_area_fill_domains()). Immutable
+ * apart from the pin state that domains and accesses add, which its own monitor guards (taken after
+ * IOAS locks, before the host's).
  */
 final class PageSource {
   static final int PAGE_SHIFT = 12;
@@ -20,10 +21,13 @@ final class PageSource {
   /** Number of 4 KiB pages from {@link #base} that the MAP covered. */
   final long pageCount;
 
-  /** Whether the MAP asked for WRITEABLE; COPY may not add WRITE to a source without it (§3.6). */
+  /**
+   * Whether the MAP asked for WRITEABLE; COPY may not add WRITE to a source without it (ioas.c:
+   * iommufd_ioas_copy()).
+   */
   final boolean writable;
 
-  /** Accounting mode fixed at creation (§4.9). */
+  /** Accounting mode fixed at creation (pages.c: do_update_pinned()). */
   final AccountingMode accounting;
 
   /** The process whose memory this is, and whose limits are charged. */
@@ -38,13 +42,16 @@ final class PageSource {
     this.owner = owner;
   }
 
-  /** Pin users per page index: areas stored in a domain and access pins (§4.8). */
+  /**
+   * Pin users per page index: areas stored in a domain and access pins (pages.c:
+   * iopt_area_fill_domains()).
+   */
   private RangeCounter pinUsers;
 
   /**
-   * Access pin ranges (§5.3 e), per exact page index range: use counts. Every access of every
-   * IOAS that pins exactly the same pages of this source shares one entry, which holds one pin
-   * user on those pages.
+   * Access pin ranges (device.c: iommufd_access_pin_pages()), per exact page index range: use
+   * counts. Every access of every IOAS that pins exactly the same pages of this source shares one
+   * entry, which holds one pin user on those pages.
    */
   private Map<IndexRange, long[]> accessRanges;
 
@@ -111,8 +118,9 @@ final class PageSource {
   }
 
   /**
-   * One more access use of page indexes {@code [first, last]} (§5.3 e). The first use of that
-   * exact range pins its pages as {@link #pin} does (EFAULT, ENOMEM; nothing changes then).
+   * One more access use of page indexes {@code [first, last]} (device.c:
+   * iommufd_access_pin_pages()). The first use of that exact range pins its pages as {@link #pin}
+   * does (EFAULT, ENOMEM; nothing changes then).
    */
   synchronized void addAccess(Host host, long first, long last) {
     IndexRange key = new IndexRange(first, last);

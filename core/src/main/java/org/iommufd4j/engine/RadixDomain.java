@@ -3,7 +3,7 @@ package org.iommufd4j.engine;
 import java.util.Arrays;
 
 /**
- * A VT-d-like domain (spec §4.8 "superpages when the backing and alignment allow"): a 4-level
+ * A VT-d-like domain (superpages where the backing and the alignment allow them): a 4-level
  * radix IO page table of 512-entry tables covering a 48-bit IOVA space, with 4 KiB leaves and 2 MiB
  * and 1 GiB superpages, as second-level tables of Intel VT-d and x86 page tables are laid out.
  * Each table is a {@code long[512]}; an entry holds the next table's index or a leaf's physical

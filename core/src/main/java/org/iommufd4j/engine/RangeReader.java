@@ -4,7 +4,7 @@ package org.iommufd4j.engine;
  * Reads element {@code index} of a caller's {@code iommu_iova_range} array into {@code
  * startLast[0..1]}, throwing {@link ErrnoException} EFAULT when it cannot. The engine reads
  * elements one at a time, in order, because a later fault must not hide an earlier EINVAL
- * (spec §3.3).
+ * (ioas.c: iommufd_ioas_allow_iovas()).
  */
 @FunctionalInterface
 public interface RangeReader {

@@ -7,10 +7,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The reserved ranges of an IOAS (spec §4.2): inclusive intervals tagged with an owner (a domain's
- * aperture complement, a device's reserved regions, or {@link #TEST_OWNER} for the test op
- * ADD_RESERVED). Members may overlap each other. There are few of them (a couple per domain or
- * device), so a list sorted by start is the right structure.
+ * The reserved ranges of an IOAS (io_pagetable.c: iopt_reserve_iova()): inclusive intervals tagged
+ * with an owner (a domain's aperture complement, a device's reserved regions, or {@link
+ * #TEST_OWNER} for the test op ADD_RESERVED). Members may overlap each other. There are few of them
+ * (a couple per domain or device), so a list sorted by start is the right structure.
  */
 final class ReservedRanges {
   /** Owner of the ranges the test op ADD_RESERVED adds; they go when the IOAS is destroyed. */
@@ -69,8 +69,9 @@ final class ReservedRanges {
 
   /**
    * Walks the holes of the union of the reserved ranges over {@code [first, last]} in ascending
-   * order (spec §4.2) until the visitor returns something other than {@link #CONTINUE}; returns
-   * that, or {@link #CONTINUE} when every hole was visited.
+   * order (lib/interval_tree.c: interval_tree_span_iter_first()) until the visitor returns
+   * something other than {@link #CONTINUE}; returns that, or {@link #CONTINUE} when every hole was
+   * visited.
    */
   long holes(long first, long last, HoleVisitor visitor) {
     long pos = first; // next address not yet known to be covered

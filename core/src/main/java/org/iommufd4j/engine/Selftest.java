@@ -17,8 +17,9 @@ import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 /**
- * The ops of {@code IOMMU_TEST_CMD} (spec §6.4) that drive the mock driver: reserved ranges, mock
- * devices and domains, and the checks the kernel selftests make on domains and page pins.
+ * The ops of {@code IOMMU_TEST_CMD} (selftest.c: iommufd_test()) that drive the mock driver:
+ * reserved ranges, mock devices and domains, and the checks the kernel selftests make on domains
+ * and page pins.
  */
 public final class Selftest {
   private static final int KNOWN_DEV_FLAGS =
@@ -33,12 +34,15 @@ public final class Selftest {
     this.accesses = new AccessTestCommands(ctx);
   }
 
-  /** The access ops (CREATE_ACCESS, ACCESS_PAGES, ...; §6.4.5-§6.4.8, §6.4.11). */
+  /**
+   * The access ops (CREATE_ACCESS, ACCESS_PAGES, ...; selftest.c: iommufd_test_create_access(),
+   * ..., iommufd_test_access_replace_ioas()).
+   */
   public AccessTestCommands accesses() {
     return accesses;
   }
 
-  /** ADD_RESERVED (§6.4.1). */
+  /** ADD_RESERVED (selftest.c: iommufd_test_add_reserved()). */
   public void addReserved(int ioasId, long start, long length) {
     if (length == 0) {
       throw ErrnoException.of(EINVAL, "length=0");
@@ -64,7 +68,10 @@ public final class Selftest {
     boolean respond(MockDomainIds ids);
   }
 
-  /** MOCK_DOMAIN and MOCK_DOMAIN_FLAGS (§6.4.2): a new mock device attached to {@code id}. */
+  /**
+   * MOCK_DOMAIN and MOCK_DOMAIN_FLAGS (selftest.c: iommufd_test_mock_domain()): a new mock device
+   * attached to {@code id}.
+   */
   public MockDomainIds mockDomain(int id, int devFlags, MockDomainResponder respond) {
     ctx.attachLock.lock();
     try {
@@ -102,7 +109,10 @@ public final class Selftest {
     }
   }
 
-  /** MOCK_DOMAIN_REPLACE (§6.4.10); returns the id of the HWPT now attached. */
+  /**
+   * MOCK_DOMAIN_REPLACE (selftest.c: iommufd_test_mock_domain_replace()); returns the id of the
+   * HWPT now attached.
+   */
   public int mockDomainReplace(int stdevId, int ptId) {
     ctx.attachLock.lock();
     try {
@@ -117,7 +127,10 @@ public final class Selftest {
     }
   }
 
-  /** MD_CHECK_MAP (§6.4.3): the domain maps each 2 KiB granule to the caller's memory. */
+  /**
+   * MD_CHECK_MAP (selftest.c: iommufd_test_md_check_pa()): the domain maps each 2 KiB granule to
+   * the caller's memory.
+   */
   public void checkMap(Caller caller, int hwptId, long iova, long length, long uptr) {
     long g = MockDomain.GRANULE;
     if (((iova | length | uptr) & (g - 1)) != 0 || Unsigned.lt(uptr + length, uptr)) {
@@ -149,8 +162,8 @@ public final class Selftest {
   private static final long DIRTY_MAX_BITS = 134_217_728L;
 
   /**
-   * DIRTY (§6.4.12): marks the entries a bitmap at {@code uptr} selects dirty, as device writes
-   * would; returns how many existed ({@code out_nr_dirty}).
+   * DIRTY (selftest.c: iommufd_test_dirty()): marks the entries a bitmap at {@code uptr} selects
+   * dirty, as device writes would; returns how many existed ({@code out_nr_dirty}).
    */
   public long dirty(Caller caller, int hwptId, long iova, long length, long pageSize, long uptr) {
     if (pageSize == 0 || length == 0 || Long.remainderUnsigned(iova, pageSize) != 0
@@ -180,7 +193,8 @@ public final class Selftest {
         for (int bit = 0; bits[b] != 0 && bit < 8; bit++) {
           long i = b * 8L + bit;
           if ((bits[b] & (1 << bit)) != 0 && i < max) {
-            // The entry number divides by page_size, not by the 2 KiB granule (§6.4.12 step 6).
+            // The entry number divides by page_size, not by the 2 KiB granule (selftest.c:
+            // iommufd_test_dirty()).
             long index = Long.divideUnsigned(iova + i * pageSize, pageSize);
             if (domain.markDirty(index)) {
               count++;
@@ -194,7 +208,10 @@ public final class Selftest {
     }
   }
 
-  /** MD_CHECK_IOTLB (§6.4.13): slot {@code slot} of a mock nested domain holds {@code expected}. */
+  /**
+   * MD_CHECK_IOTLB (selftest.c: iommufd_test_md_check_iotlb()): slot {@code slot} of a mock nested
+   * domain holds {@code expected}.
+   */
   public void checkIotlb(int hwptId, int slot, int expected) {
     NestedHwPagetable hwpt = (NestedHwPagetable) ctx.table.get(hwptId, ObjectType.HWPT_NESTED);
     if (Integer.compareUnsigned(slot, MOCK_NESTED_DOMAIN_IOTLB_ID_MAX) > 0) {
@@ -208,8 +225,8 @@ public final class Selftest {
   }
 
   /**
-   * TRIGGER_IOPF (§6.4.14): the mock device {@code devId} reports a one-fault group through its
-   * attachment; it is dropped silently when that HWPT routes no faults.
+   * TRIGGER_IOPF (selftest.c: iommufd_test_trigger_iopf()): the mock device {@code devId} reports a
+   * one-fault group through its attachment; it is dropped silently when that HWPT routes no faults.
    */
   public void triggerIopf(int devId, int pasid, int grpid, int perm, long addr) {
     Device device = (Device) ctx.table.get(devId, ObjectType.DEVICE);
@@ -232,7 +249,10 @@ public final class Selftest {
     }
   }
 
-  /** MD_CHECK_REFS (§6.4.4): every page's pin count equals {@code refs}. */
+  /**
+   * MD_CHECK_REFS (selftest.c: iommufd_test_md_check_refs()): every page's pin count equals {@code
+   * refs}.
+   */
   public void checkRefs(Caller caller, long length, long uptr, int refs) {
     if (((length | uptr) & (PAGE_SIZE - 1)) != 0 || Unsigned.lt(uptr + length, uptr)) {
       throw ErrnoException.of(EINVAL, "length=" + hex(length) + " uptr=" + hex(uptr));
@@ -250,7 +270,10 @@ public final class Selftest {
     }
   }
 
-  /** SET_TEMP_MEMORY_LIMIT (§6.4.9): range-checked; it only changes how the kernel batches. */
+  /**
+   * SET_TEMP_MEMORY_LIMIT (selftest.c: iommufd_test()): range-checked; it only changes how the
+   * kernel batches.
+   */
   public void setTempMemoryLimit(int limit) {
     if (Integer.compareUnsigned(limit, 12) < 0) {
       throw ErrnoException.of(EINVAL, "limit=" + limit);

@@ -8,10 +8,11 @@ import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The access fd of the test op CREATE_ACCESS (spec §6.4.5): an anonymous file without read or
- * write, owning one {@link Access} and its list of pinned <em>items</em>. Item ids start at 0 for
- * each file and are never reused. The access's unmap callback drops every item intersecting the
- * notified range; closing the file drops them all and destroys the access.
+ * The access fd of the test op CREATE_ACCESS (selftest.c: iommufd_test_create_access()): an
+ * anonymous file without read or write, owning one {@link Access} and its list of pinned
+ * <em>items</em>. Item ids start at 0 for each file and are never reused. The access's unmap
+ * callback drops every item intersecting the notified range; closing the file drops them all and
+ * destroys the access.
  *
  * <p>Its lock is taken before the access's (a pin holds it throughout, like the kernel's
  * selftest, so an unmap callback never sees a half-made item).
@@ -53,7 +54,10 @@ final class SelftestAccessFile implements EmulatedFile {
     return null;
   }
 
-  /** The unmap callback (§5.4, §6.4.5): unpins and forgets every item intersecting the range. */
+  /**
+   * The unmap callback (device.c: iommufd_access_notify_unmap(); selftest.c:
+   * iommufd_test_create_access()): unpins and forgets every item intersecting the range.
+   */
   void unmap(Access unused, long iova, long last) {
     lock.lock();
     try {

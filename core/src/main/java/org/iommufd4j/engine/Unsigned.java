@@ -1,6 +1,9 @@
 package org.iommufd4j.engine;
 
-/** Unsigned 64-bit helpers for IOVA arithmetic (spec §1.1: {@code last} is inclusive). */
+/**
+ * Unsigned 64-bit helpers for IOVA arithmetic ({@code last} is inclusive;
+ * include/uapi/linux/iommufd.h).
+ */
 final class Unsigned {
   static final long U64_MAX = -1L;
 

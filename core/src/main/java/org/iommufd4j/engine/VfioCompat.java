@@ -27,14 +27,15 @@ import org.iommufd4j.IovaRange;
 
 /**
  * The VFIO compatibility family (the kernel's {@code vfio_compat.c}): {@code IOMMU_VFIO_IOAS}
- * (§3.10), which chooses the compat IOAS, and the VFIO type-1 container commands that an iommufd
- * context answers for old VFIO users on it (§7.7). "No compat IOAS" (none set, or it was
- * destroyed) is ENODEV everywhere.
+ * (vfio_compat.c: iommufd_vfio_ioas()), which chooses the compat IOAS, and the VFIO type-1
+ * container commands that an iommufd context answers for old VFIO users on it (vfio_compat.c:
+ * iommufd_vfio_ioctl()). "No compat IOAS" (none set, or it was destroyed) is ENODEV everywhere.
  *
- * <p>Every change goes through the IOAS engine paths: MAP_DMA is MAP steps 5-9 with a fixed IOVA
- * ({@link IoasCommands#userSlices}, {@link IoasCommands#place}), SET_IOMMU(TYPE1) is OPTION
- * HUGE_PAGES 0 ({@link IoPagetable#setHugePages}), UNMAP_DMA is the range removal of §4.5.3,
- * preceded in TYPE1 mode by the cuts of §4.5.4 ({@link IoPagetable#split}).
+ * <p>Every change goes through the IOAS engine paths: MAP_DMA is the second half of MAP with a
+ * fixed IOVA ({@link IoasCommands#userSlices}, {@link IoasCommands#place}), SET_IOMMU(TYPE1) is
+ * OPTION HUGE_PAGES 0 ({@link IoPagetable#setHugePages}), UNMAP_DMA is the range removal
+ * (io_pagetable.c: iopt_unmap_iova_range()), preceded in TYPE1 mode by the cuts of iopt_cut_iova()
+ * ({@link IoPagetable#split}).
  *
  * <p>The emulated kernel has no VFIO no-IOMMU support and never enters no-IOMMU mode (that takes
  * a real VFIO no-IOMMU group).
@@ -50,7 +51,10 @@ public final class VfioCompat {
     this.ioasCommands = ioasCommands;
   }
 
-  /** {@code IOMMU_VFIO_IOAS} (§3.10); returns the compat IOAS id for GET, else 0. */
+  /**
+   * {@code IOMMU_VFIO_IOAS} (vfio_compat.c: iommufd_vfio_ioas()); returns the compat IOAS id for
+   * GET, else 0.
+   */
   public int vfioIoas(int op, int reserved, int ioasId) {
     if (reserved != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + reserved);
@@ -72,7 +76,10 @@ public final class VfioCompat {
     }
   }
 
-  /** The compat IOAS (§7.7): ENODEV if none is set (or it was destroyed). */
+  /**
+   * The compat IOAS (vfio_compat.c: iommufd_vfio_ioctl()): ENODEV if none is set (or it was
+   * destroyed).
+   */
   private synchronized IoasObject compatIoas() {
     if (compatIoas == null) {
       throw ErrnoException.of(ENODEV, "no VFIO compatibility IOAS");
@@ -140,8 +147,9 @@ public final class VfioCompat {
 
   /**
    * VFIO_SET_IOMMU: EINVAL for a type other than TYPE1/TYPE1v2, ENODEV without a compat IOAS. TYPE1
-   * disables large pages on the compat IOAS exactly as OPTION HUGE_PAGES 0 (§3.9 4c: EINVAL with
-   * domains and areas, EADDRINUSE for a misaligned area); TYPE1v2 changes nothing.
+   * disables large pages on the compat IOAS exactly as OPTION HUGE_PAGES 0 (EINVAL with domains and
+   * areas, EADDRINUSE for a misaligned area; ioas.c: iommufd_ioas_option_huge_pages()); TYPE1v2
+   * changes nothing.
    */
   public void setIommu(long type) {
     if (type != VFIO_TYPE1_IOMMU && type != VFIO_TYPE1v2_IOMMU) {
@@ -160,7 +168,7 @@ public final class VfioCompat {
   /**
    * What VFIO_IOMMU_GET_INFO reports.
    *
-   * @param iovaPgsizes the page-size bitmap (step 3 of §7.7)
+   * @param iovaPgsizes the page-size bitmap (vfio_compat.c: iommufd_get_pagesizes())
    * @param ranges the usable IOVA ranges, as IOMMU_IOAS_IOVA_RANGES lists them
    */
   public record Type1Info(long iovaPgsizes, List<IovaRange> ranges) {
@@ -190,8 +198,9 @@ public final class VfioCompat {
 
   /**
    * VFIO_IOMMU_MAP_DMA (after the {@code argsz} check): flags outside READ|WRITE → EINVAL; no
-   * compat IOAS → ENODEV; then MAP steps 5-9 with FIXED_IOVA at {@code iova} (EINVAL, EOVERFLOW,
-   * EEXIST, EFAULT, ENOMEM, ...). Neither READ nor WRITE is accepted: the area allows no access.
+   * compat IOAS → ENODEV; then what MAP does from the page source on, with FIXED_IOVA at {@code
+   * iova} (EINVAL, EOVERFLOW, EEXIST, EFAULT, ENOMEM, ...). Neither READ nor WRITE is accepted: the
+   * area allows no access.
    */
   public void mapDma(Caller caller, int flags, long vaddr, long iova, long size) {
     if ((flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)) != 0) {
@@ -223,9 +232,9 @@ public final class VfioCompat {
   /**
    * VFIO_IOMMU_UNMAP_DMA (after the {@code argsz} check). Thrown errors mean nothing is written
    * back: flags other than ALL → EINVAL; no compat IOAS → ENODEV; ALL with a non-zero iova or size
-   * → EINVAL; a refused TYPE1 cut (§4.5.4: EBUSY, EINVAL). Otherwise the removal ran, and its
-   * error (EINVAL for size 0, EOVERFLOW, ENOENT for a partly covered area, EBUSY) comes back in
-   * the result with the bytes removed before it. Removing nothing is success.
+   * → EINVAL; a refused TYPE1 cut (EBUSY, EINVAL; io_pagetable.c: iopt_cut_iova()). Otherwise the
+   * removal ran, and its error (EINVAL for size 0, EOVERFLOW, ENOENT for a partly covered area,
+   * EBUSY) comes back in the result with the bytes removed before it. Removing nothing is success.
    */
   public UnmapDmaResult unmapDma(int flags, long iova, long size) {
     if ((flags & ~VFIO_DMA_UNMAP_FLAG_ALL) != 0) {

@@ -30,7 +30,8 @@
  * and allowed ranges, the {@code IovaAllocator} and the attached domains.
  *
  * <p>Every semantic check lives here, so both front doors report the same errno in the same order.
- * Section numbers ({@code §3.4}) refer to the behavioural specification of Linux 6.12.
+ * Comments cite the Linux 6.12 code whose behaviour they reproduce as {@code file.c: function()},
+ * in {@code drivers/iommu/iommufd/} unless a path is given.
  *
  * <p>Lock order: attach lock (device attach, replace, detach; snapshots) → object table (short,
  * never held while calling out) → IOAS. COPY never holds two IOAS locks at once: it collects the

@@ -8,7 +8,8 @@ import org.iommufd4j.IovaRange;
  * The state of one iommufd context at one moment, as immutable values: its objects, every IOAS
  * (alignment, allowed and reserved ranges with their owners, areas with their page sources and
  * pins), the HWPTs with their domains, devices, accesses, fault queues, the page sources behind
- * the areas, and the machine's pins and memory-lock accounts (spec §4.1, §4.2, §4.8, §4.9).
+ * the areas, and the machine's pins and memory-lock accounts (io_pagetable.h: struct iopt_pages;
+ * io_pagetable.c: iopt_reserve_iova(); pages.c: iopt_area_fill_domains(), do_update_pinned()).
  *
  * <p>Taken by {@link org.iommufd4j.Iommufd#inspect()}. Each IOAS is read under its lock together
  * with the HWPTs built on it and the access pins in it, so what one IOAS shows is consistent;
@@ -25,7 +26,8 @@ import org.iommufd4j.IovaRange;
  * each IOVA space).
  *
  * @param closed whether the context's own descriptor was closed
- * @param tornDown whether the last reference went and every object was destroyed (spec §2.8)
+ * @param tornDown whether the last reference went and every object was destroyed (main.c:
+ *     iommufd_fops_release())
  */
 public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objects,
     List<IoasState> ioases, List<HwptState> hwpts, List<DeviceState> devices,
@@ -43,7 +45,10 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
     Objects.requireNonNull(host, "host");
   }
 
-  /** Object types of the id space (spec §2.3), with the kernel's names. */
+  /**
+   * Object types of the id space (iommufd_private.h: enum iommufd_object_type), with the kernel's
+   * names.
+   */
   public enum ObjectType {
     IOAS, HWPT_PAGING, HWPT_NESTED, DEVICE, ACCESS, FAULT, SELFTEST
   }
@@ -57,9 +62,10 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
   public record ObjectEntry(int id, ObjectType type, int users) {}
 
   /**
-   * One IOAS (spec §4.1).
+   * One IOAS (iommufd_private.h: struct io_pagetable).
    *
-   * @param alignment the IOVA alignment now required (§4.6)
+   * @param alignment the IOVA alignment now required (io_pagetable.c:
+   *     iopt_calculate_iova_alignment())
    * @param hugePages OPTION HUGE_PAGES (large IO pages allowed)
    * @param allowed the ALLOW_IOVAS list, ascending; empty = no restriction
    * @param reserved reserved ranges ascending by start; they may overlap each other
@@ -79,7 +85,7 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
     }
   }
 
-  /** Who reserved a range (spec §4.2). */
+  /** Who reserved a range (io_pagetable.c: iopt_reserve_iova()). */
   public enum OwnerKind {
     /** The aperture complement of the domain of HWPT {@code ownerId}. */
     DOMAIN,
@@ -106,13 +112,15 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
   }
 
   /**
-   * One area (spec §4.1): {@code [iova, last]} showing bytes from {@code pageOffset} of page
-   * source {@code pageSourceId}, which start at {@code userAddress} in the owner's memory.
+   * One area (io_pagetable.h: struct iopt_area): {@code [iova, last]} showing bytes from {@code
+   * pageOffset} of page source {@code pageSourceId}, which start at {@code userAddress} in the
+   * owner's memory.
    *
    * @param populated false while the command creating or destroying it is still working on it
-   * @param preventAccess an unmap is waiting for accesses to let go of it (§5.4)
+   * @param preventAccess an unmap is waiting for accesses to let go of it (device.c:
+   *     iommufd_access_notify_unmap())
    * @param pinnedPages pages of the area that are pinned now (by a domain or an access)
-   * @param accessPins active access pins inside the area (§5.3)
+   * @param accessPins active access pins inside the area (device.c: iommufd_access_pin_pages())
    */
   public record AreaState(long iova, long last, long userAddress, int pageSourceId,
       long pageOffset, boolean readable, boolean writable, boolean populated,
@@ -129,7 +137,7 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
     }
   }
 
-  /** Who is charged for a page source's pinned pages (spec §4.9). */
+  /** Who is charged for a page source's pinned pages (pages.c: do_update_pinned()). */
   public enum Accounting {
     /** The creator held CAP_IPC_LOCK. */
     NONE,
@@ -140,7 +148,8 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
   }
 
   /**
-   * The memory behind one MAP (spec §4.1), shared by every area COPY made from it.
+   * The memory behind one MAP (io_pagetable.h: struct iopt_pages), shared by every area COPY made
+   * from it.
    *
    * @param base page-aligned start address in the owner's memory
    * @param pageCount 4 KiB pages from {@code base} that the MAP covered
@@ -151,11 +160,12 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
       int ownerPid, int ownerUid, Accounting accounting, long pinnedPages) {}
 
   /**
-   * One HWPT (spec §2.3, §7.1). A paging HWPT carries its own domain; a nested one names its
-   * {@code parentId} and has no IO page table of its own ({@code aperture} null, {@code
-   * pageSizes} and {@code ioPageTableEntries} 0).
+   * One HWPT (hw_pagetable.c: iommufd_hwpt_alloc()). A paging HWPT carries its own domain; a nested
+   * one names its {@code parentId} and has no IO page table of its own ({@code aperture} null,
+   * {@code pageSizes} and {@code ioPageTableEntries} 0).
    *
-   * @param automatic created by a device attach to an IOAS, destroyed with its last device (§2.7)
+   * @param automatic created by a device attach to an IOAS, destroyed with its last device
+   *     (device.c: iommufd_device_auto_get_domain())
    * @param ioasId the IOAS whose areas the domain maps (a nested HWPT: its parent's)
    * @param domainModel {@code selftest-mock}, {@code radix} or {@code selftest-mock-nested}
    * @param pageSizes bitmap of supported IO page sizes (bit n = 2^n bytes)
@@ -177,7 +187,8 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
    *
    * @param hwptId the HWPT it is attached to, or 0
    * @param model the IOMMU hardware in front of it ({@code selftest-mock} or {@code radix})
-   * @param reservedRegions reserved in every IOAS it attaches to (§4.2)
+   * @param reservedRegions reserved in every IOAS it attaches to (io_pagetable.c:
+   *     iopt_reserve_iova())
    * @param selftestId the SELFTEST object of a test-ABI mock device (MOCK_DOMAIN), or 0 for a
    *     device of the typed API
    * @param flags the MOCK_DOMAIN_FLAGS of a mock device
@@ -190,7 +201,7 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
   }
 
   /**
-   * An in-kernel user of an IOAS (spec §5).
+   * An in-kernel user of an IOAS (device.c: iommufd_access_*()).
    *
    * @param ioasId the IOAS it is attached to, or 0
    * @param pinsPages created to pin pages (raises the IOAS alignment to 4096)
@@ -206,7 +217,7 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
   public record AccessPin(long iova, long length, long uses) {}
 
   /**
-   * A FAULT object (spec §7.6).
+   * A FAULT object (fault.c: iommufd_fault_alloc()).
    *
    * @param fdOpen whether its fault fd is still open
    * @param pending fault groups not yet read
@@ -228,7 +239,10 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
     }
   }
 
-  /** RLIMIT_MEMLOCK accounts (spec §4.9): per user (USER mode) or per process (MM mode). */
+  /**
+   * RLIMIT_MEMLOCK accounts (pages.c: do_update_pinned()): per user (USER mode) or per process (MM
+   * mode).
+   */
   public enum AccountKind {
     USER, PROCESS
   }

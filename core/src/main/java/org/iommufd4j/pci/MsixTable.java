@@ -1,5 +1,6 @@
 package org.iommufd4j.pci;
 
+import java.util.Arrays;
 import static org.iommufd4j.pci.PciRegs.MSIX_ENTRY_SIZE;
 import static org.iommufd4j.pci.PciRegs.MSIX_ENTRY_VECTOR_CTRL;
 
@@ -24,8 +25,8 @@ final class MsixTable {
   }
 
   void reset() {
-    java.util.Arrays.fill(table, (byte) 0);
-    java.util.Arrays.fill(pending, 0);
+    Arrays.fill(table, (byte) 0);
+    Arrays.fill(pending, 0);
     for (int v = 0; v < vectors(); v++) {
       table[v * MSIX_ENTRY_SIZE + MSIX_ENTRY_VECTOR_CTRL] = 1;
     }

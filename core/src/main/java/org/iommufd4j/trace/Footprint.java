@@ -28,7 +28,7 @@ import org.iommufd4j.uapi.VfioIommuType1Info;
  * may write, the user pages it pins, the descriptor it may hand back and the descriptor it names.
  *
  * <p>A kernel recording ({@code exec --record --kernel}) cannot watch what the kernel touches;
- * it asks this, the ABI's word for it (spec §1.4, §2–§7), and records the bytes of every
+ * it asks this, the ABI's word for it, and records the bytes of every
  * region before the call (a replay seeds its memory with them) and of every written region after
  * it (a replay must leave the same bytes there). It over-approximates: a region is the whole
  * struct or array a call may touch, whether it touches all of it or not.
@@ -73,7 +73,8 @@ public record Footprint(List<Region> regions, List<Pin> pins, long newFdOffset,
       if (c != null) {
         iommufd(b, c);
       } else {
-        b.region(arg, 4, false); // the size is read before the number is checked (spec §1.4)
+        // the size is read before the number is checked (main.c: iommufd_fops_ioctl())
+        b.region(arg, 4, false);
       }
     } else {
       vfio(b, cmd); // below the table: the VFIO compat numbers, or ENOTTY untouched
@@ -131,7 +132,7 @@ public record Footprint(List<Region> regions, List<Pin> pins, long newFdOffset,
     }
   }
 
-  /** {@code IOMMU_TEST_CMD}: what each op's union member points at (spec §6). */
+  /** {@code IOMMU_TEST_CMD}: what each op's union member points at (selftest.c: iommufd_test()). */
   private static void testCmd(Builder b) {
     if (!b.has(IommuTestCmd.OP, 4)) {
       return;
@@ -176,7 +177,7 @@ public record Footprint(List<Region> regions, List<Pin> pins, long newFdOffset,
     }
   }
 
-  /** The VFIO type-1 container ioctls: {@code argsz}-sized structs (spec §7). */
+  /** The VFIO type-1 container ioctls: {@code argsz}-sized structs (vfio_compat.c). */
   private static void vfio(Builder b, long request) {
     long minSize;
     boolean written;

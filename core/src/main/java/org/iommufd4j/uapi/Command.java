@@ -3,10 +3,10 @@ package org.iommufd4j.uapi;
 import java.lang.foreign.StructLayout;
 
 /**
- * The iommufd ioctls of Linux 6.12 with their numbers, struct layouts and minimum sizes (spec
- * §1.3, §1.4.1). Every request is {@code _IO(';', nr)} = {@code 0x3B00 | nr}; the argument size
- * travels in the struct's first {@code u32}, and the kernel keeps a dense table indexed by {@code
- * nr - 0x80}.
+ * The iommufd ioctls of Linux 6.12 with their numbers, struct layouts and minimum sizes
+ * (include/uapi/linux/iommufd.h: IOMMUFD_CMD_BASE; main.c: iommufd_ioctl_ops[]). Every request is
+ * {@code _IO(';', nr)} = {@code 0x3B00 | nr}; the argument size travels in the struct's first
+ * {@code u32}, and the kernel keeps a dense table indexed by {@code nr - 0x80}.
  */
 public enum Command {
   IOMMU_DESTROY(0x80, IommuDestroy.LAYOUT, IommuDestroy.MIN_SIZE),
@@ -26,7 +26,7 @@ public enum Command {
       IommuHwptGetDirtyBitmap.MIN_SIZE),
   IOMMU_HWPT_INVALIDATE(0x8d, IommuHwptInvalidate.LAYOUT, IommuHwptInvalidate.MIN_SIZE),
   IOMMU_FAULT_QUEUE_ALLOC(0x8e, IommuFaultAlloc.LAYOUT, IommuFaultAlloc.MIN_SIZE),
-  /** Only on kernels with {@code CONFIG_IOMMUFD_TEST} (spec §6). */
+  /** Only on kernels with {@code CONFIG_IOMMUFD_TEST} (selftest.c: iommufd_test()). */
   IOMMU_TEST_CMD(0xa0, IommuTestCmd.LAYOUT, IommuTestCmd.MIN_SIZE);
 
   /** The ioctl type byte, {@code ';'}. */

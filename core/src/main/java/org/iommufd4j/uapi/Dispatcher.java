@@ -22,9 +22,10 @@ import org.iommufd4j.engine.Selftest;
 import org.iommufd4j.memory.UserMemory;
 
 /**
- * The generic ioctl path of spec §1.4 and §1.5 for every command: size word, request number,
- * {@code min_size}, zero tail, copy into a kernel buffer, handler, truncated respond. Handlers
- * decode fields by named offsets and call the engine; nothing else here knows semantics.
+ * The generic ioctl path (main.c: iommufd_fops_ioctl(); iommufd_private.h: iommufd_ucmd_respond())
+ * for every command: size word, request number, {@code min_size}, zero tail, copy into a kernel
+ * buffer, handler, truncated respond. Handlers decode fields by named offsets and call the engine;
+ * nothing else here knows semantics.
  *
  * <p>Caller memory is touched only through the {@link Caller}'s {@link UserMemory}, except that
  * the argument struct itself is read from and written to {@code direct} when the caller supplied
@@ -123,7 +124,7 @@ public final class Dispatcher {
   }
 
   /**
-   * STYLE §8: an errno is the caller's business, so DEBUG, one line per ioctl (TRACE for
+   * An errno is the caller's business, so DEBUG, one line per ioctl (TRACE for
    * successes), {@code name=value} with numbers in hex; only called once the level is enabled.
    */
   private static void log(long request, int result, ErrnoException failure) {
@@ -161,14 +162,16 @@ public final class Dispatcher {
       MemorySegment direct) {
     Scratch scratch = SCRATCH.get();
     scratch.decoded = null;
-    // spec §1.3, §1.4: the system call's cmd is an unsigned int, matched as a full 32-bit value;
-    // bits above 32 of a C unsigned long (or a sign-extended Java int) never reach the driver.
+    // The system call's cmd is an unsigned int, matched as a full 32-bit value; bits above 32 of a
+    // C unsigned long (or a sign-extended Java int) never reach the driver
+    // (include/uapi/linux/iommufd.h: IOMMUFD_CMD_BASE; main.c: iommufd_fops_ioctl()).
     long request = longRequest & 0xffff_ffffL;
     int nr = (int) (request & 0xff);
     int slot = nr - Command.CMD_BASE;
     int tableLength = ctx.testAbi() ? Command.TEST_TABLE_LENGTH : Command.TABLE_LENGTH;
     if (slot < 0 || slot >= tableLength) {
-      // The VFIO type-1 compatibility handler (§7.7) sees these without the size word being read.
+      // The VFIO type-1 compatibility handler (vfio_compat.c: iommufd_vfio_ioctl()) sees these
+      // without the size word being read.
       return VfioDispatcher.ioctl(ctx, caller, request, arg, direct);
     }
     Arg a = new Arg(caller.memory(), arg, direct, scratch);
@@ -295,7 +298,10 @@ public final class Dispatcher {
     return a.respond() ? 0 : -Errno.EFAULT.number();
   }
 
-  /** IOMMU_TEST_CMD (spec §6.4): {@code __reserved} is not checked; unknown ops EOPNOTSUPP. */
+  /**
+   * IOMMU_TEST_CMD (selftest.c: iommufd_test()): {@code __reserved} is not checked; unknown ops
+   * EOPNOTSUPP.
+   */
   private static int testCmd(Context ctx, Caller caller, Arg a) {
     Selftest t = ctx.selftest();
     int id = a.u32(IommuTestCmd.ID);
@@ -343,7 +349,10 @@ public final class Dispatcher {
     return 0;
   }
 
-  /** The access ops of IOMMU_TEST_CMD (spec §6.4.5-§6.4.8, §6.4.11); {@code id} is an fd. */
+  /**
+   * The access ops of IOMMU_TEST_CMD (selftest.c: iommufd_test_create_access(), ...,
+   * iommufd_test_access_replace_ioas()); {@code id} is an fd.
+   */
   private static int accessTestCmd(AccessTestCommands t, Caller caller, int op, int id, Arg a) {
     switch (op) {
       case IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS -> t.createAccess(id,
@@ -388,7 +397,7 @@ public final class Dispatcher {
       this.kbuf = scratch.kbuf;
     }
 
-    /** §1.4 step 2: the u32 size word, or EFAULT. */
+    /** The u32 size word, or EFAULT (main.c: iommufd_fops_ioctl()). */
     int readSize() {
       if (!struct.read(0, scratch.word)) {
         throw ErrnoException.of(Errno.EFAULT, "argument at 0x" + Long.toHexString(address)
@@ -397,7 +406,10 @@ public final class Dispatcher {
       return scratch.word.get(U32, 0);
     }
 
-    /** §1.4 step 5: zero tail check, then copy min(size, ksize) bytes into the kernel buffer. */
+    /**
+     * Zero tail check, then copy min(size, ksize) bytes into the kernel buffer (main.c:
+     * iommufd_fops_ioctl()).
+     */
     void copyIn(int size, int ksize) {
       long usize = Integer.toUnsignedLong(size);
       if (usize > ksize) {
@@ -449,7 +461,10 @@ public final class Dispatcher {
       kbuf.set(U64, offset, value);
     }
 
-    /** §1.5: the whole kernel struct, truncated to the caller's size. */
+    /**
+     * The whole kernel struct, truncated to the caller's size (iommufd_private.h:
+     * iommufd_ucmd_respond()).
+     */
     boolean respond() {
       return respondRange(0, respondLength);
     }

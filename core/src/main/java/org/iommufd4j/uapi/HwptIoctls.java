@@ -19,7 +19,10 @@ import org.iommufd4j.memory.UserMemory;
 
 /**
  * The byte side of the HWPT, hardware-info, dirty-tracking, invalidation and fault-queue ioctls
- * (spec §7.1-§7.6) and of the test ops DIRTY, MD_CHECK_IOTLB and TRIGGER_IOPF (§6.4.12-§6.4.14):
+ * (hw_pagetable.c: iommufd_hwpt_alloc(), iommufd_hwpt_set_dirty_tracking(),
+ * iommufd_hwpt_get_dirty_bitmap(), iommufd_hwpt_invalidate(); device.c: iommufd_get_hw_info();
+ * fault.c: iommufd_fault_alloc()) and of the test ops DIRTY, MD_CHECK_IOTLB and TRIGGER_IOPF
+ * (selftest.c: iommufd_test_dirty(), iommufd_test_md_check_iotlb(), iommufd_test_trigger_iopf()):
  * fields by named offsets in, engine call, outputs and driver data out. The generic decode of
  * {@link Dispatcher} has already run.
  */
@@ -53,7 +56,7 @@ final class HwptIoctls {
     return 0;
   }
 
-  /** §7.2 steps 4-6: the driver data first, then the struct. */
+  /** The driver data first, then the struct (device.c: iommufd_get_hw_info()). */
   static int getHwInfo(Context ctx, Dispatcher.Arg a) {
     HwInfoReport info = ctx.hwpt().hwInfo(a.u32(IommuHwInfo.FLAGS), a.u32(IommuHwInfo.DEV_ID),
         a.u32(IommuHwInfo.OUT_MAX_PASID_LOG2) >>> 8, a.u32(IommuHwInfo.IN_DATA_TYPE));
@@ -114,7 +117,10 @@ final class HwptIoctls {
     return 0;
   }
 
-  /** §7.5 step 5: {@code entry_num} goes back on every path, then the command's result. */
+  /**
+   * {@code entry_num} goes back on every path, then the command's result (hw_pagetable.c:
+   * iommufd_hwpt_invalidate()).
+   */
   static int invalidate(Context ctx, Dispatcher.Arg a) {
     long uptr = a.u64(IommuHwptInvalidate.DATA_UPTR);
     long entryLen = Integer.toUnsignedLong(a.u32(IommuHwptInvalidate.ENTRY_LEN));

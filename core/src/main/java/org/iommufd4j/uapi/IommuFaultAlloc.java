@@ -8,7 +8,7 @@ import static org.iommufd4j.uapi.CLayouts.u32;
 import java.lang.foreign.StructLayout;
 
 /**
- * {@code IOMMU_FAULT_QUEUE_ALLOC} (spec §7.6).
+ * {@code IOMMU_FAULT_QUEUE_ALLOC} (fault.c: iommufd_fault_alloc()).
  *
  * {@snippet lang=c :
  * struct iommu_fault_alloc {

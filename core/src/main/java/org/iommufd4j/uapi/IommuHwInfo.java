@@ -12,13 +12,13 @@ import static org.iommufd4j.uapi.CLayouts.u8s;
 import java.lang.foreign.StructLayout;
 
 /**
- * {@code IOMMU_GET_HW_INFO} (spec §7.2). Sizes 32 to 39 are accepted and get everything except
- * {@code out_capabilities}.
+ * {@code IOMMU_GET_HW_INFO} (device.c: iommufd_get_hw_info()). Sizes 32 to 39 are accepted and get
+ * everything except {@code out_capabilities}.
  *
  * {@snippet lang=c :
  * struct iommu_hw_info {
  *   __u32 size;
- *   __u32 flags;              // 0 in 6.12; INPUT_TYPE with the §6.7 extension
+ *   __u32 flags;              // 0 in 6.12; INPUT_TYPE with selftestCompat
  *   __u32 dev_id;
  *   __u32 data_len;           // in: user buffer size; out: driver data size
  *   __aligned_u64 data_uptr;
@@ -41,7 +41,10 @@ public final class IommuHwInfo {
   public static final long DATA_LEN = offset(LAYOUT, "data_len");
   public static final long DATA_UPTR = offset(LAYOUT, "data_uptr");
   public static final long OUT_DATA_TYPE = offset(LAYOUT, "out_data_type");
-  /** {@code in_data_type} of later kernels shares the offset of {@code out_data_type} (§6.7). */
+  /**
+   * {@code in_data_type} of later kernels shares the offset of {@code out_data_type} (used by the
+   * selftests shipped with 6.12.117).
+   */
   public static final long IN_DATA_TYPE = OUT_DATA_TYPE;
   public static final long OUT_MAX_PASID_LOG2 = offset(LAYOUT, "out_max_pasid_log2");
   public static final long RESERVED = offset(LAYOUT, "__reserved");
@@ -49,11 +52,14 @@ public final class IommuHwInfo {
   public static final long OUT_CAPABILITIES = offset(LAYOUT, "out_capabilities");
 
   public static final int IOMMU_HW_INFO_TYPE_NONE = 0;
-  /** Later kernels' name for {@link #IOMMU_HW_INFO_TYPE_NONE} (§6.7). */
+  /**
+   * Later kernels' name for {@link #IOMMU_HW_INFO_TYPE_NONE} (used by the selftests shipped with
+   * 6.12.117).
+   */
   public static final int IOMMU_HW_INFO_TYPE_DEFAULT = 0;
   public static final int IOMMU_HW_INFO_TYPE_INTEL_VTD = 1;
   public static final int IOMMU_HW_INFO_TYPE_SELFTEST = 0xfeedbeef;
-  /** A later kernel's flag, accepted only with the §6.7 selftest-compatibility extension. */
+  /** A later kernel's flag, accepted only with the selftest-compatibility extension. */
   public static final int IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1;
 
   public static final long IOMMU_HW_CAP_DIRTY_TRACKING = 1;

@@ -11,8 +11,8 @@ import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
- * {@code IOMMU_HWPT_ALLOC} (spec §7.1). Sizes from 24 bytes are accepted; the fields after {@code
- * __reserved} then read as zero.
+ * {@code IOMMU_HWPT_ALLOC} (hw_pagetable.c: iommufd_hwpt_alloc()). Sizes from 24 bytes are
+ * accepted; the fields after {@code __reserved} then read as zero.
  *
  * {@snippet lang=c :
  * struct iommu_hwpt_alloc {

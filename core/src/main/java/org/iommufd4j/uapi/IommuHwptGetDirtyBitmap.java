@@ -9,9 +9,9 @@ import static org.iommufd4j.uapi.CLayouts.u64;
 import java.lang.foreign.StructLayout;
 
 /**
- * {@code IOMMU_HWPT_GET_DIRTY_BITMAP} (spec §7.4): bit {@code b} of the bitmap at {@code data}
- * (byte {@code b / 8}, bit {@code b % 8}) stands for IOVA {@code iova + b * page_size}. Bits are
- * only set; the struct is not written back.
+ * {@code IOMMU_HWPT_GET_DIRTY_BITMAP} (hw_pagetable.c: iommufd_hwpt_get_dirty_bitmap()): bit {@code
+ * b} of the bitmap at {@code data} (byte {@code b / 8}, bit {@code b % 8}) stands for IOVA {@code
+ * iova + b * page_size}. Bits are only set; the struct is not written back.
  *
  * {@snippet lang=c :
  * struct iommu_hwpt_get_dirty_bitmap {

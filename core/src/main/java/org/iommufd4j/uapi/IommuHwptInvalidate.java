@@ -9,8 +9,8 @@ import static org.iommufd4j.uapi.CLayouts.u64;
 import java.lang.foreign.StructLayout;
 
 /**
- * {@code IOMMU_HWPT_INVALIDATE} (spec §7.5). The struct is written back on every path, with
- * {@code entry_num} = the number of requests handled.
+ * {@code IOMMU_HWPT_INVALIDATE} (hw_pagetable.c: iommufd_hwpt_invalidate()). The struct is written
+ * back on every path, with {@code entry_num} = the number of requests handled.
  *
  * {@snippet lang=c :
  * struct iommu_hwpt_invalidate {

@@ -9,7 +9,8 @@ import java.lang.foreign.StructLayout;
 
 /**
  * One HWPT_INVALIDATE request for a mock nested HWPT, type {@code
- * IOMMU_HWPT_INVALIDATE_DATA_SELFTEST} (spec §6.2, §7.5).
+ * IOMMU_HWPT_INVALIDATE_DATA_SELFTEST} (iommufd_test.h: struct iommu_hwpt_invalidate_selftest;
+ * hw_pagetable.c: iommufd_hwpt_invalidate()).
  *
  * {@snippet lang=c :
  * struct iommu_hwpt_invalidate_selftest {

@@ -8,7 +8,7 @@ import static org.iommufd4j.uapi.CLayouts.u32;
 import java.lang.foreign.StructLayout;
 
 /**
- * One response written to a fault fd (spec §7.6).
+ * One response written to a fault fd (fault.c: iommufd_fault_fops_write()).
  *
  * {@snippet lang=c :
  * struct iommu_hwpt_page_response {

@@ -9,8 +9,8 @@ import static org.iommufd4j.uapi.CLayouts.u64;
 import java.lang.foreign.StructLayout;
 
 /**
- * One record read from a fault fd (spec §7.6); a group of faults arrives as consecutive records
- * sharing a cookie.
+ * One record read from a fault fd (fault.c: iommufd_fault_fops_read()); a group of faults arrives
+ * as consecutive records sharing a cookie.
  *
  * {@snippet lang=c :
  * struct iommu_hwpt_pgfault {

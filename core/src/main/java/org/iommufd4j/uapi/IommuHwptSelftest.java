@@ -8,8 +8,8 @@ import static org.iommufd4j.uapi.CLayouts.u32;
 import java.lang.foreign.StructLayout;
 
 /**
- * HWPT_ALLOC driver data of a mock nested HWPT, type {@code IOMMU_HWPT_DATA_SELFTEST} (spec §6.2,
- * §6.3.3).
+ * HWPT_ALLOC driver data of a mock nested HWPT, type {@code IOMMU_HWPT_DATA_SELFTEST}
+ * (iommufd_test.h: struct iommu_hwpt_selftest; selftest.c: __mock_domain_alloc_nested()).
  *
  * {@snippet lang=c :
  * struct iommu_hwpt_selftest {

@@ -8,7 +8,8 @@ import static org.iommufd4j.uapi.CLayouts.u32;
 import java.lang.foreign.StructLayout;
 
 /**
- * {@code IOMMU_HWPT_SET_DIRTY_TRACKING} (spec §7.3). Nothing is written back.
+ * {@code IOMMU_HWPT_SET_DIRTY_TRACKING} (hw_pagetable.c: iommufd_hwpt_set_dirty_tracking()).
+ * Nothing is written back.
  *
  * {@snippet lang=c :
  * struct iommu_hwpt_set_dirty_tracking {

@@ -13,8 +13,8 @@ import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
- * {@code struct iommu_test_cmd} (72 bytes) of kernels with {@code CONFIG_IOMMUFD_TEST} (spec
- * §6.2): a header, a 48-byte union of per-op arguments, and {@code last}.
+ * {@code struct iommu_test_cmd} (72 bytes) of kernels with {@code CONFIG_IOMMUFD_TEST}
+ * (iommufd_test.h): a header, a 48-byte union of per-op arguments, and {@code last}.
  *
  * {@snippet lang=c :
  * struct iommu_test_cmd {
@@ -143,9 +143,12 @@ public final class IommuTestCmd {
   public static final int MOCK_FLAGS_ACCESS_SYZ = 1 << 16;
   public static final int MOCK_ACCESS_RW_WRITE = 1;
   public static final int MOCK_ACCESS_RW_SLOW_PATH = 1 << 2;
-  /** A later kernel's flag, accepted only with the §6.7 selftest-compatibility extension. */
+  /** A later kernel's flag, accepted only with the selftest-compatibility extension. */
   public static final int MOCK_FLAGS_DEVICE_PASID = 1 << 2;
-  /** {@code out_max_pasid_log2} of a {@link #MOCK_FLAGS_DEVICE_PASID} device (§6.7). */
+  /**
+   * {@code out_max_pasid_log2} of a {@link #MOCK_FLAGS_DEVICE_PASID} device (used by the selftests
+   * shipped with 6.12.117).
+   */
   public static final int MOCK_PASID_WIDTH = 20;
   public static final long MOCK_APERTURE_START = 1L << 24;
   public static final long MOCK_APERTURE_LAST = (1L << 31) - 1;

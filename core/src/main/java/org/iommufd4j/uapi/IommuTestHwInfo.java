@@ -8,7 +8,8 @@ import static org.iommufd4j.uapi.CLayouts.u32;
 import java.lang.foreign.StructLayout;
 
 /**
- * The mock driver's GET_HW_INFO data, type {@code IOMMU_HW_INFO_TYPE_SELFTEST} (spec §6.2).
+ * The mock driver's GET_HW_INFO data, type {@code IOMMU_HW_INFO_TYPE_SELFTEST} (iommufd_test.h:
+ * struct iommu_test_hw_info).
  *
  * {@snippet lang=c :
  * struct iommu_test_hw_info {

@@ -14,7 +14,8 @@ import org.iommufd4j.Iommufd;
  * offsets of the layout classes ({@code u32(IommuIoasMap.IOAS_ID, id)}) or by their C names
  * ({@code set("ioas_id", id)}), little-endian and without alignment requirements, so the segment
  * may be native memory for an ioctl or a heap array for a recorded sequence. The segment may be
- * longer than the struct (trailing bytes for the extensibility rules, spec §1.4) or shorter.
+ * longer than the struct (trailing bytes for the extensibility rules, main.c: iommufd_fops_ioctl())
+ * or shorter.
  *
  * {@snippet :
  * Struct map = IommuIoasMap.of(arena, READABLE | WRITEABLE, ioasId, buffer.address(), length, 0);

@@ -2,11 +2,12 @@ package org.iommufd4j.uapi;
 
 /**
  * The VFIO ioctl numbers of Linux 6.12's {@code <linux/vfio.h>}: the type-1 container ioctls
- * that an iommufd file also answers (spec §1.3, §7.7), with the extension and IOMMU-type numbers,
- * and the group and device ioctls of VFIO files (their structs are the {@code Vfio*} layout
- * classes). They share the type byte {@code ';'} ({@code VFIO_TYPE}) at {@code VFIO_BASE} = 100
- * and have no size word: on an iommufd file they reach the VFIO compatibility handler because
- * their {@code nr} lies below the iommufd table (§1.4 step 1).
+ * that an iommufd file also answers (include/uapi/linux/iommufd.h: IOMMUFD_CMD_BASE; vfio_compat.c:
+ * iommufd_vfio_ioctl()), with the extension and IOMMU-type numbers, and the group and device ioctls
+ * of VFIO files (their structs are the {@code Vfio*} layout classes). They share the type byte
+ * {@code ';'} ({@code VFIO_TYPE}) at {@code VFIO_BASE} = 100 and have no size word: on an iommufd
+ * file they reach the VFIO compatibility handler because their {@code nr} lies below the iommufd
+ * table (main.c: iommufd_fops_ioctl()).
  *
  * <p>VFIO_CHECK_EXTENSION and VFIO_SET_IOMMU take an <em>integer</em> argument, not a pointer. On
  * {@link org.iommufd4j.Iommufd#ioctl} pass it as the segment's address:

@@ -14,11 +14,11 @@ import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.VfioCompat;
 
 /**
- * The VFIO type-1 compatibility handler of spec §7.7, reached from step 1 of §1.4 for every
- * request whose {@code nr} lies outside the iommufd table. There is no size word: each command
- * reads its own fixed number of bytes (or takes {@code arg} as an integer), checks {@code argsz}
- * itself, and writes back only what §7.7 says. Anything else is ENOTTY, without touching {@code
- * arg}.
+ * The VFIO type-1 compatibility handler (vfio_compat.c: iommufd_vfio_ioctl()), reached from the
+ * first check of main.c: iommufd_fops_ioctl() for every request whose {@code nr} lies outside the
+ * iommufd table. There is no size word: each command reads its own fixed number of bytes (or takes
+ * {@code arg} as an integer), checks {@code argsz} itself, and writes back only what vfio_compat.c
+ * writes back. Anything else is ENOTTY, without touching {@code arg}.
  */
 final class VfioDispatcher {
   /** {@code _IO(';', 0x7f)}-style requests and VFIO_IOMMU_DIRTY_PAGES end here. */
@@ -76,7 +76,10 @@ final class VfioDispatcher {
     return ENOTTY;
   }
 
-  /** §7.7 MAP_DMA: read 32 bytes, argsz, then the engine; nothing is written back. */
+  /**
+   * MAP_DMA: read 32 bytes, argsz, then the engine; nothing is written back (vfio_compat.c:
+   * iommufd_vfio_map_dma()).
+   */
   private static int mapDma(VfioCompat vfio, Caller caller, Block b) {
     MemorySegment s = b.readStruct(VfioIommuType1DmaMap.SIZE);
     checkArgsz(s, VfioIommuType1DmaMap.MIN_SIZE);
@@ -87,8 +90,9 @@ final class VfioDispatcher {
   }
 
   /**
-   * §7.7 UNMAP_DMA: read 24 bytes, argsz, then the engine. Once the removal ran, the 24 bytes go
-   * back with {@code size} = bytes removed, and the removal's error (or EFAULT) is returned.
+   * UNMAP_DMA: read 24 bytes, argsz, then the engine (vfio_compat.c: iommufd_vfio_unmap_dma()).
+   * Once the removal ran, the 24 bytes go back with {@code size} = bytes removed, and the removal's
+   * error (or EFAULT) is returned.
    */
   private static int unmapDma(VfioCompat vfio, Block b) {
     MemorySegment s = b.readStruct(VfioIommuType1DmaUnmap.SIZE);
@@ -103,9 +107,9 @@ final class VfioDispatcher {
   }
 
   /**
-   * §7.7 GET_INFO: read 16 bytes, argsz, the engine's answer, then the capabilities and the
+   * GET_INFO: read 16 bytes, argsz, the engine's answer, then the capabilities and the
    * struct, each written only where it fits inside {@code argsz}, in the kernel's order (so a
-   * fault leaves the same bytes written).
+   * fault leaves the same bytes written) (vfio_compat.c: iommufd_vfio_iommu_get_info()).
    */
   private static int getInfo(VfioCompat vfio, Block b) {
     MemorySegment s = b.readStruct(VfioIommuType1Info.MIN_SIZE);
@@ -163,7 +167,7 @@ final class VfioDispatcher {
     cap.set(U32, VfioInfoCapHeader.NEXT, 0);
   }
 
-  /** {@code argsz} below the command's minimum → EINVAL (§7.7 step 1). */
+  /** {@code argsz} below the command's minimum → EINVAL (vfio_compat.c: iommufd_vfio_ioctl()). */
   private static void checkArgsz(MemorySegment s, int minSize) {
     int argsz = s.get(U32, 0);
     if (Integer.compareUnsigned(argsz, minSize) < 0) {

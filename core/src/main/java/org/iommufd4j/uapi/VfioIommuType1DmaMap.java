@@ -9,7 +9,8 @@ import static org.iommufd4j.uapi.CLayouts.u64;
 import java.lang.foreign.StructLayout;
 
 /**
- * The argument of VFIO_IOMMU_MAP_DMA (spec §7.7). 32 bytes are read; nothing is written back.
+ * The argument of VFIO_IOMMU_MAP_DMA (vfio_compat.c: iommufd_vfio_map_dma()). 32 bytes are read;
+ * nothing is written back.
  *
  * {@snippet lang=c :
  * struct vfio_iommu_type1_dma_map {

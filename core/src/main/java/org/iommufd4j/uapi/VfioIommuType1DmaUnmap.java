@@ -10,8 +10,9 @@ import static org.iommufd4j.uapi.CLayouts.u8s;
 import java.lang.foreign.StructLayout;
 
 /**
- * The argument of VFIO_IOMMU_UNMAP_DMA (spec §7.7). 24 bytes are read, and written back with
- * {@code size} = bytes unmapped once the removal ran, also when it failed part way.
+ * The argument of VFIO_IOMMU_UNMAP_DMA (vfio_compat.c: iommufd_vfio_unmap_dma()). 24 bytes are
+ * read, and written back with {@code size} = bytes unmapped once the removal ran, also when it
+ * failed part way.
  *
  * {@snippet lang=c :
  * struct vfio_iommu_type1_dma_unmap {

@@ -10,9 +10,10 @@ import static org.iommufd4j.uapi.CLayouts.u64;
 import java.lang.foreign.StructLayout;
 
 /**
- * The argument of VFIO_IOMMU_GET_INFO (spec §7.7). Capabilities follow the struct, each padded to
- * 8 bytes and chained by {@code next} offsets from the struct's start: {@link
- * VfioIommuType1InfoDmaAvail} at 24, then {@link VfioIommuType1InfoCapIovaRange} at 40.
+ * The argument of VFIO_IOMMU_GET_INFO (vfio_compat.c: iommufd_vfio_iommu_get_info()). Capabilities
+ * follow the struct, each padded to 8 bytes and chained by {@code next} offsets from the struct's
+ * start: {@link VfioIommuType1InfoDmaAvail} at 24, then {@link VfioIommuType1InfoCapIovaRange} at
+ * 40.
  *
  * {@snippet lang=c :
  * struct vfio_iommu_type1_info {

@@ -11,7 +11,7 @@ import java.lang.foreign.StructLayout;
 
 /**
  * VFIO_IOMMU_GET_INFO capability 1: the usable IOVA ranges, as IOMMU_IOAS_IOVA_RANGES lists them
- * (spec §7.7, §3.2). 16 + 16 n bytes.
+ * (vfio_compat.c: iommufd_fill_cap_iova(); ioas.c: iommufd_ioas_iova_ranges()). 16 + 16 n bytes.
  *
  * {@snippet lang=c :
  * struct vfio_iova_range {

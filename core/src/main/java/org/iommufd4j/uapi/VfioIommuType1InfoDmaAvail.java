@@ -9,7 +9,8 @@ import java.lang.foreign.StructLayout;
 
 /**
  * VFIO_IOMMU_GET_INFO capability 3: how many more DMA mappings may be created. iommufd always
- * reports 0xFFFF_FFFF (spec §7.7). 12 bytes, padded to 16 in the chain.
+ * reports 0xFFFF_FFFF (vfio_compat.c: iommufd_fill_cap_dma_avail()). 12 bytes, padded to 16 in the
+ * chain.
  *
  * {@snippet lang=c :
  * struct vfio_iommu_type1_info_dma_avail {

@@ -1,7 +1,7 @@
 /**
- * The byte ABI of {@code /dev/iommu} and of the VFIO files (spec §1), in one place: ioctl
- * numbers, struct layouts, flag and op values of Linux 6.12, the generic decode (size word,
- * request number, {@code min_size}, zero tail) and the respond rules. The only package that
+ * The byte ABI of {@code /dev/iommu} and of the VFIO files (include/uapi/linux/iommufd.h), in one
+ * place: ioctl numbers, struct layouts, flag and op values of Linux 6.12, the generic decode (size
+ * word, request number, {@code min_size}, zero tail) and the respond rules. The only package that
  * knows bytes.
  *
  * <p>Layout classes are named after the C struct: each holds the struct's {@link

@@ -20,9 +20,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The engine's access API (spec §5) with drivers the selftest cannot play: one that never lets
- * go, one that lets go late, several at once. Memory is simulated; every test ends with the
- * context torn down and no pin or charge left.
+ * The engine's access API (device.c: iommufd_access_*()) with drivers the selftest cannot play: one
+ * that never lets go, one that lets go late, several at once. Memory is simulated; every test ends
+ * with the context torn down and no pin or charge left.
  */
 class AccessEngineTest {
   private static final long PAGE = 4096;
@@ -103,7 +103,7 @@ class AccessEngineTest {
     }
   }
 
-  // ---- unmap notification (§4.5.3 step 4, §5.4) -------------------------------------------------
+  // ---- unmap notification (device.c: iommufd_access_notify_unmap()) -----------------------------
 
   @Test
   void unmapFailsWithEdeadlkAfter101RoundsWhenAnAccessNeverUnpins() {
@@ -211,7 +211,7 @@ class AccessEngineTest {
     assertThat(failures).isEmpty();
   }
 
-  // ---- attach, replace, detach (§5.2) -----------------------------------------------------------
+  // ---- attach, replace, detach (device.c: iommufd_access_change_ioas()) -------------------------
 
   @Test
   void anIoasTakesAt65536Accesses() {
@@ -310,7 +310,7 @@ class AccessEngineTest {
     assertThat(pins(buffer)).isEqualTo(1);
   }
 
-  // ---- pin and unpin (§5.3) ---------------------------------------------------------------------
+  // ---- pin and unpin (device.c: iommufd_access_pin_pages(), iommufd_access_unpin_pages()) -------
 
   @Test
   void pinReturnsTheOwnersPageFramesInOrder() {
@@ -433,7 +433,7 @@ class AccessEngineTest {
     ctx.selftest().checkRefs(caller, 4 * PAGE, buffer, 0);
   }
 
-  // ---- rw (§5.5) --------------------------------------------------------------------------------
+  // ---- rw (device.c: iommufd_access_rw()) -------------------------------------------------------
 
   @Test
   void bothPathsReadAndWriteTheSameBytes() {
@@ -476,7 +476,7 @@ class AccessEngineTest {
     a.rw(0x100000, data, true, false);
   }
 
-  // ---- lifetime (§2.6, §2.8) --------------------------------------------------------------------
+  // ---- lifetime (main.c: iommufd_object_remove(), iommufd_fops_release()) -----------------------
 
   @Test
   void theContextOutlivesItsCloseWhileAnAccessExists() {

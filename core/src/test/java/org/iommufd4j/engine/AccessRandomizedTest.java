@@ -26,8 +26,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Seeded random sequences of MAP, UNMAP, COPY, access pins and unpins, access reads and writes,
- * and a mock domain coming and going, each checked against a deliberately simple model (spec §4.5,
- * §4.8, §5, §6.4.5-§6.4.8). After every step: the predicted errno, the engine invariants, and the
+ * and a mock domain coming and going, each checked against a deliberately simple model
+ * (io_pagetable.c; pages.c: iopt_area_fill_domains(); device.c: iommufd_access_*(); selftest.c:
+ * iommufd_test_create_access(), iommufd_test_access_item_destroy(), iommufd_test_access_pages(),
+ * iommufd_test_access_rw()). After every step: the predicted errno, the engine invariants, and the
  * pin count of every page of the memory: the number of page sources (MAPs) that need it, where a
  * page is needed when an area stored in a domain or an access pin covers it. Memory-lock charges
  * must equal the pinned pages. The seed is {@code -Dseed} (default 1234) and appears in every
@@ -272,7 +274,10 @@ class AccessRandomizedTest {
       }
     }
 
-    /** The contiguous walk (§4.5.2): the portions, or null when it ends early. */
+    /**
+     * The contiguous walk (io_pagetable.h: iopt_for_each_contig_area()): the portions, or null when
+     * it ends early.
+     */
     List<Step> walk(int ioas, long iova, long last) {
       TreeMap<Long, ModelArea> m = areas.get(ioas);
       Map.Entry<Long, ModelArea> e = m.floorEntry(iova);
@@ -408,8 +413,9 @@ class AccessRandomizedTest {
     }
 
     /**
-     * §6.4.7 step 7: page k of the pin must be the caller's page at {@code uptr + k * 4096}; EFAULT
-     * where that address is not mapped, EBADE where it is another page.
+     * Page k of the pin must be the caller's page at {@code uptr + k * 4096}; EFAULT where that
+     * address is not mapped, EBADE where it is another page (selftest.c:
+     * iommufd_test_access_pages()).
      */
     Errno checkPages(long uptr, List<Portion> portions) {
       long k = 0;

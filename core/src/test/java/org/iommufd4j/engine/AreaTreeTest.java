@@ -38,7 +38,7 @@ class AreaTreeTest {
     return null;
   }
 
-  /** Reference §4.5.2: from the area holding {@code iova}, populated areas without holes. */
+  /** Reference of {@code iopt_for_each_contig_area()}: from the area holding iova, populated areas without holes. */
   private static List<Area> contiguousWalk(TreeMap<Long, Area> ref, long iova, long last) {
     List<Area> out = new ArrayList<>();
     long pos = iova;

@@ -12,9 +12,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Area splitting for VFIO TYPE1 (spec §4.5.4), on an {@link IoPagetable} directly: the cases the
- * byte ABI cannot reach on one thread or without accesses (busy areas, access pins, a domain
- * with large pages enabled) and what a cut keeps (page source, offsets, pins, domain entries).
+ * Area splitting for VFIO TYPE1 (io_pagetable.c: iopt_cut_iova()), on an {@link IoPagetable}
+ * directly: the cases the byte ABI cannot reach on one thread or without accesses (busy areas,
+ * access pins, a domain with large pages enabled) and what a cut keeps (page source, offsets, pins,
+ * domain entries).
  */
 class VfioSplitTest {
   private static final long PAGE = 4096;

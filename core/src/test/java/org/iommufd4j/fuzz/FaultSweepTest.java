@@ -15,11 +15,11 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The fault sweep (issue 7, spec §6.6): for every call of every scenario and n = 1, 2, ..., the
- * n-th fault point that call evaluates fails. The call must then answer an errno and leave the
- * state exactly as before it (objects, areas, reserved and allowed ranges, domains, pins,
- * charges), and closing must leave nothing behind. The sweep of a call ends at the first n its
- * call completes without reaching.
+ * The fault sweep (issue 7, selftest.c: iommufd_should_fail()): for every call of every scenario
+ * and n = 1, 2, ..., the n-th fault point that call evaluates fails. The call must then answer an
+ * errno and leave the state exactly as before it (objects, areas, reserved and allowed ranges,
+ * domains, pins, charges), and closing must leave nothing behind. The sweep of a call ends at the
+ * first n its call completes without reaching.
  */
 class FaultSweepTest {
   private static final long BUF = FuzzWorld.BUFFER;

@@ -1,5 +1,7 @@
 package org.iommufd4j.inspect;
 
+import java.util.HashMap;
+import java.util.Map;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayInputStream;
@@ -187,7 +189,7 @@ class SvgRendererTest {
     List<Element> labels = elements(panel, "text").stream()
         .filter(t -> t.getAttribute("class").equals("tick-label")).toList();
     assertThat(labels).isNotEmpty().noneMatch(t -> t.hasAttribute("transform"));
-    java.util.Map<String, List<double[]>> rows = new java.util.HashMap<>();
+    Map<String, List<double[]>> rows = new HashMap<>();
     for (Element t : labels) {
       double x = Double.parseDouble(t.getAttribute("x"));
       rows.computeIfAbsent(t.getAttribute("y"), y -> new ArrayList<>())

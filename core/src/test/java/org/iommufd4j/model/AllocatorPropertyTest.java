@@ -21,9 +21,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The automatic IOVA allocator (spec §4.3) against the model's literal linear first fit: with
- * tens of thousands of live areas, with allowed windows and reserved ranges, and on the spec's
- * worked examples. The engine finds holes through an augmented tree; the model scans.
+ * The automatic IOVA allocator (io_pagetable.c: iopt_alloc_iova()) against the model's literal
+ * linear first fit: with tens of thousands of live areas, with allowed windows and reserved ranges,
+ * and on worked examples. The engine finds holes through an augmented tree; the model scans.
  */
 class AllocatorPropertyTest {
   private static final long PAGE = 4096;
@@ -182,7 +182,8 @@ class AllocatorPropertyTest {
   void touchingAllowedRangesFormOneAllocationWindow() {
     Pair p = new Pair();
     // Two 1-page-apart pieces: as separate windows neither holds an 8 KiB range aligned to 8 KiB
-    // (A = 0x2000); as one run [0x10000, 0x12fff] the first fit is 0x10000 (spec §4.2, §4.3).
+    // (A = 0x2000); as one run [0x10000, 0x12fff] the first fit is 0x10000 (io_pagetable.c:
+    // iopt_reserve_iova(), iopt_alloc_iova()).
     p.allow(List.of(new IovaRange(0x11000, 0x12fff), new IovaRange(0x10000, 0x10fff)));
     assertThat(p.map(USER_BASE, 0x2000, "touching").value()).isEqualTo(0x10000);
   }
@@ -204,7 +205,7 @@ class AllocatorPropertyTest {
     assertThat(p.map(USER_BASE, 0x2000, "aligned").value()).isEqualTo(0x14000);
   }
 
-  // ---- the spec's worked examples (§4.3) -----------------------------------------------------
+  // ---- worked examples (io_pagetable.c: iopt_alloc_iova()) -----------------------------------
 
   @Test
   void pageMapsOnABareIoasGoUpFromOnePage() {
@@ -227,7 +228,7 @@ class AllocatorPropertyTest {
   void singleByteHoleIsNeverChosenBecauseTheFitRejectsItsLastByte() {
     Pair p = new Pair();
     // The only hole in the allowed window is [0x2000, 0x2000]; fit() gives t = last, refused
-    // (spec §4.3 step 3; the 2022 series accepted it).
+    // (io_pagetable.c: iopt_alloc_iova(); the 2022 series accepted it).
     p.mapFixed(0x1000, USER_BASE, 0x1000);
     p.mapFixed(0x2001, USER_BASE, 0xfff);
     p.allow(List.of(new IovaRange(0x1000, 0x2fff)));

@@ -35,7 +35,8 @@ import org.iommufd4j.uapi.IommuTestCmd;
 /**
  * Runs {@link IoasOp}s on an emulated {@link Iommufd} through either front door and reports the
  * result as a model {@link Outcome}. The raw door also checks what the call wrote back into the
- * argument struct (spec §1.5: output fields on success, nothing on failure).
+ * argument struct (output fields on success, nothing on failure; iommufd_private.h:
+ * iommufd_ucmd_respond()).
  */
 final class EngineDriver {
   enum Door { TYPED, RAW }

@@ -15,7 +15,10 @@ import org.iommufd4j.model.ReferenceModel.Area;
 import org.iommufd4j.model.ReferenceModel.Ioas;
 import org.iommufd4j.model.ReferenceModel.Outcome;
 
-/** Automatic IOVA allocation exactly as spec §4.3 words it, with linear scans. */
+/**
+ * Automatic IOVA allocation as io_pagetable.c: iopt_alloc_iova() does it, with linear scans instead
+ * of its interval trees.
+ */
 final class FirstFit {
   static final long PAGE_SIZE = ReferenceModel.PAGE_SIZE;
   static final long HPAGE_SIZE = 2L << 20;
@@ -31,7 +34,7 @@ final class FirstFit {
     return p;
   }
 
-  /** §4.3 step 3; null when nothing fits. */
+  /** io_pagetable.c: iopt_alloc_iova(); null when nothing fits. */
   static Long fit(long start, long last, long len, long a, long po) {
     long t = start + (a - 1);
     if (lt(t, start)) {
@@ -45,7 +48,7 @@ final class FirstFit {
     return t;
   }
 
-  /** §4.3: first fit, with linear scans. */
+  /** First fit, with linear scans (io_pagetable.c: iopt_alloc_iova()). */
   static Outcome allocIova(Ioas ioas, long len, long addr) {
     if (len == 0 || ge(len, Long.MAX_VALUE)) { // len >= 2^63 - 1
       return Outcome.fail(EOVERFLOW);

@@ -5,8 +5,9 @@ import java.util.Comparator;
 import java.util.List;
 
 /**
- * Unsigned 64-bit comparisons and the interval walks of spec §4.2 for the {@link
- * ReferenceModel}: plain sorting and linear scans over (start, last) pairs.
+ * Unsigned 64-bit comparisons and the interval walks (lib/interval_tree.c:
+ * interval_tree_span_iter_first()) for the {@link ReferenceModel}: plain sorting and linear scans
+ * over (start, last) pairs.
  */
 final class Intervals {
   static final long U64_MAX = -1L;
@@ -43,8 +44,9 @@ final class Intervals {
   }
 
   /**
-   * The holes of the union of {@code members} over {@code [first, last]}, ascending (§4.2): the
-   * maximal sub-ranges covered by no member.
+   * The holes of the union of {@code members} over {@code [first, last]}, ascending
+   * (lib/interval_tree.c: interval_tree_span_iter_first()): the maximal sub-ranges covered by no
+   * member.
    */
   static List<long[]> holes(List<long[]> members, long first, long last) {
     List<long[]> sorted = new ArrayList<>(members);
@@ -71,8 +73,9 @@ final class Intervals {
   }
 
   /**
-   * The used runs of {@code members} over {@code [first, last]} (§4.2): maximal unions of members
-   * that overlap or touch, clipped to the window; empty runs are dropped.
+   * The used runs of {@code members} over {@code [first, last]} (lib/interval_tree.c:
+   * interval_tree_span_iter_first()): maximal unions of members that overlap or touch, clipped to
+   * the window; empty runs are dropped.
    */
   static List<long[]> runs(List<long[]> members, long first, long last) {
     List<long[]> sorted = new ArrayList<>(members);

@@ -108,7 +108,10 @@ sealed interface IoasOp {
     }
   }
 
-  /** IOMMU_TEST_CMD ADD_RESERVED (§6.4.1; byte ABI only, ENOTTY without the test ABI). */
+  /**
+   * IOMMU_TEST_CMD ADD_RESERVED (selftest.c: iommufd_test_add_reserved(); byte ABI only, ENOTTY
+   * without the test ABI).
+   */
   record AddReserved(int ioasId, long start, long length) implements IoasOp {
     @Override
     public String toString() {

@@ -29,9 +29,9 @@ import org.iommufd4j.IovaRange;
 
 /**
  * A deliberately simple, obviously correct model of one iommufd context without domains or
- * accesses, written straight from the spec (§2, §3, §4.2-§4.6): plain lists, linear scans, no
- * cleverness. The randomized tests run every operation against this model and the engine and
- * demand identical results.
+ * accesses, written straight from the kernel's rules (main.c, ioas.c, io_pagetable.c): plain lists,
+ * linear scans, no cleverness. The randomized tests run every operation against this model and the
+ * engine and demand identical results.
  *
  * <p>Every operation returns an {@link Outcome}: either a value or the {@link Errno} the kernel
  * reports. All addresses and lengths are unsigned 64-bit values held in {@code long}s.
@@ -76,7 +76,10 @@ final class ReferenceModel {
     }
   }
 
-  /** The memory behind one MAP (spec §4.1 "page source"); COPY shares it. Identity matters. */
+  /**
+   * The memory behind one MAP (io_pagetable.h: struct iopt_pages); COPY shares it. Identity
+   * matters.
+   */
   static final class Source {
     final long base;
     final boolean writable;
@@ -113,7 +116,7 @@ final class ReferenceModel {
   /** A piece of a source to appear at consecutive IOVAs (one per MAP, one per area for COPY). */
   record Slice(Source source, long offset, long length) {}
 
-  /** One IOAS (spec §4.1), without domains and accesses. */
+  /** One IOAS (iommufd_private.h: struct io_pagetable), without domains and accesses. */
   static final class Ioas {
     final int id;
     /** Sorted by IOVA, never overlapping. */
@@ -128,7 +131,7 @@ final class ReferenceModel {
       this.id = id;
     }
 
-    /** §4.6 with no domains and no accesses. */
+    /** io_pagetable.c: iopt_calculate_iova_alignment() with no domains and no accesses. */
     long align() {
       return hugePages ? 1 : PAGE_SIZE;
     }
@@ -144,7 +147,7 @@ final class ReferenceModel {
     this.capSysResource = capSysResource;
   }
 
-  // ---- objects (§2) --------------------------------------------------------------------------
+  // ---- objects (main.c) ----------------------------------------------------------------------
 
   /** The IOASes, ascending by id. */
   List<Ioas> ioases() {
@@ -155,7 +158,10 @@ final class ReferenceModel {
     return objects.get(id);
   }
 
-  /** IOMMU_IOAS_ALLOC (§3.1): the lowest free id from 1 (§2.2). */
+  /**
+   * IOMMU_IOAS_ALLOC (ioas.c: iommufd_ioas_alloc_ioctl()): the lowest free id from 1 (main.c:
+   * _iommufd_object_alloc(), iommufd_object_finalize()).
+   */
   Outcome ioasAlloc(int flags) {
     if (flags != 0) {
       return Outcome.fail(EOPNOTSUPP);
@@ -168,7 +174,10 @@ final class ReferenceModel {
     return Outcome.ok(id);
   }
 
-  /** IOMMU_DESTROY (§2.5): nothing references an IOAS here, so it never is EBUSY. */
+  /**
+   * IOMMU_DESTROY (main.c: iommufd_destroy()): nothing references an IOAS here, so it never is
+   * EBUSY.
+   */
   Outcome destroy(int id) {
     if (objects.remove(id) == null) {
       return Outcome.fail(ENOENT);
@@ -189,7 +198,7 @@ final class ReferenceModel {
     return objects.containsKey(id) ? Outcome.ok(0) : Outcome.fail(ENOENT);
   }
 
-  // ---- IOVA_RANGES (§3.2) --------------------------------------------------------------------
+  // ---- IOVA_RANGES (ioas.c: iommufd_ioas_iova_ranges()) --------------------------------------
 
   /**
    * IOMMU_IOAS_IOVA_RANGES with room for {@code capacity} records of which the first {@code
@@ -218,7 +227,7 @@ final class ReferenceModel {
     return new Outcome(count > capacity ? EMSGSIZE : null, count, written, ioas.align());
   }
 
-  // ---- ALLOW_IOVAS (§3.3) --------------------------------------------------------------------
+  // ---- ALLOW_IOVAS (ioas.c: iommufd_ioas_allow_iovas()) --------------------------------------
 
   /**
    * IOMMU_IOAS_ALLOW_IOVAS with a {@code numIovas}-element array of which only the first {@code
@@ -259,12 +268,16 @@ final class ReferenceModel {
     return Outcome.ok(0);
   }
 
-  // ---- reserved ranges (§4.2) ----------------------------------------------------------------
+  // ---- reserved ranges (io_pagetable.c: iopt_reserve_iova()) ---------------------------------
 
-  /** IOMMU_TEST_CMD ADD_RESERVED (§6.4.1): reserving with no owner (§4.2). */
+  /**
+   * IOMMU_TEST_CMD ADD_RESERVED (selftest.c: iommufd_test_add_reserved()): reserving with no owner
+   * (io_pagetable.c: iopt_reserve_iova()).
+   */
   Outcome addReserved(int ioasId, long start, long length) {
     if (!testAbi) {
-      return Outcome.fail(ENOTTY); // no IOMMU_TEST_CMD on a production kernel (§1.4)
+      // no IOMMU_TEST_CMD on a production kernel (main.c: iommufd_fops_ioctl())
+      return Outcome.fail(ENOTTY);
     }
     if (length == 0) {
       return Outcome.fail(EINVAL);
@@ -291,7 +304,7 @@ final class ReferenceModel {
     return Outcome.ok(0);
   }
 
-  // ---- MAP (§3.4) ----------------------------------------------------------------------------
+  // ---- MAP (ioas.c: iommufd_ioas_map()) ------------------------------------------------------
 
   Outcome map(int flags, int ioasId, int reserved, long userVa, long length, long iova) {
     if ((flags & ~(MAP_FIXED_IOVA | MAP_WRITEABLE | MAP_READABLE)) != 0 || reserved != 0) {
@@ -324,7 +337,9 @@ final class ReferenceModel {
         | ((flags & MAP_WRITEABLE) != 0 ? PROT_WRITE : 0);
   }
 
-  /** MAP steps 6-8 (COPY step 7): length alignment, placement, insertion per slice. */
+  /**
+   * What MAP and COPY do once the IOAS is known: length alignment, placement, insertion per slice.
+   */
   private Outcome place(Ioas ioas, int flags, long length, long hint, long fixedIova,
       List<Slice> slices) {
     long align = ioas.align();
@@ -345,7 +360,7 @@ final class ReferenceModel {
       }
       iova = o.value();
     }
-    // §4.5.1: per slice, in order; any failure leaves nothing behind.
+    // Per slice, in order; any failure leaves nothing behind (io_pagetable.c: iopt_insert_area()).
     int prot = protOf(flags);
     List<Area> fresh = new ArrayList<>();
     long at = iova;
@@ -378,7 +393,7 @@ final class ReferenceModel {
     areas.add(i, a);
   }
 
-  /** Fixed-IOVA validation (§4.4); null when the range may be used. */
+  /** Fixed-IOVA validation (io_pagetable.c: iopt_check_iova()); null when the range may be used. */
   private static Errno checkFixed(Ioas ioas, long iova, long length) {
     if (Long.remainderUnsigned(iova, ioas.align()) != 0) {
       return EINVAL;
@@ -405,7 +420,7 @@ final class ReferenceModel {
     return null;
   }
 
-  // ---- COPY (§3.6) ---------------------------------------------------------------------------
+  // ---- COPY (ioas.c: iommufd_ioas_copy()) ----------------------------------------------------
 
   Outcome copy(int flags, int dstIoasId, int srcIoasId, long length, long dstIova, long srcIova) {
     if (testAbi && (flags & MOCK_FLAGS_ACCESS_SYZ) != 0) { // step 0
@@ -448,7 +463,10 @@ final class ReferenceModel {
     return place(dst, flags, length, first.source().base + first.offset(), dstIova, slices);
   }
 
-  /** §4.5.2: the slices behind {@code [first, last]}, or null if it is not completely mapped. */
+  /**
+   * The slices behind {@code [first, last]}, or null if it is not completely mapped
+   * (io_pagetable.h: iopt_for_each_contig_area()).
+   */
   private static List<Slice> contiguousSlices(Ioas ioas, long first, long last) {
     Area a = null;
     for (Area x : ioas.areas) {
@@ -476,7 +494,7 @@ final class ReferenceModel {
     return null;
   }
 
-  // ---- UNMAP (§3.7, §4.5.3) ------------------------------------------------------------------
+  // ---- UNMAP (ioas.c: iommufd_ioas_unmap(); io_pagetable.c: iopt_unmap_iova_range()) ---------
 
   Outcome unmap(int ioasId, long iova, long length) {
     Ioas ioas = objects.get(ioasId);
@@ -530,7 +548,7 @@ final class ReferenceModel {
     return Outcome.ok(total);
   }
 
-  // ---- OPTION (§3.9) -------------------------------------------------------------------------
+  // ---- OPTION (main.c: iommufd_option()) -----------------------------------------------------
 
   Outcome option(int optionId, int op, int reserved, int objectId, long val64) {
     if (reserved != 0) {

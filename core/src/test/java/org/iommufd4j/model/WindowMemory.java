@@ -51,6 +51,6 @@ final class WindowMemory implements UserMemory {
 
   @Override
   public boolean isPinnable(long address, long length, boolean write) {
-    throw new AssertionError("nothing may pin without a domain or an access (spec §3.4 step 9)");
+    throw new AssertionError("no pin without a domain or an access (ioas.c: iommufd_ioas_map())");
   }
 }

@@ -1,5 +1,6 @@
 package org.iommufd4j.pci;
 
+import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -56,7 +57,7 @@ class ConfigSpaceTest {
       };
       boolean prefetch = type != Bar.Type.IO && random.nextBoolean();
       int index = random.nextInt(type == Bar.Type.MEMORY_64 ? 5 : 6);
-      Bar bar = new Bar(index, type, prefetch, 1L << log, java.util.List.of());
+      Bar bar = new Bar(index, type, prefetch, 1L << log, List.of());
       ConfigSpace c = ConfigSpace.builder(1, 2).bar(bar).build();
       int off = 0x10 + 4 * index;
       c.write(off, 4, -1);

@@ -17,7 +17,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** The mock domain path of the selftests (spec §6.3, §6.4.2-§6.4.4), through the byte ABI. */
+/**
+ * The mock domain path of the selftests (selftest.c: mock_ops, iommufd_test_mock_domain(),
+ * iommufd_test_md_check_pa(), iommufd_test_md_check_refs()), through the byte ABI.
+ */
 class MockDomainTest {
   private static final int EBUSY = -16;
   private static final int EIO = -5;

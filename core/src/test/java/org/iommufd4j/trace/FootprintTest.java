@@ -29,7 +29,8 @@ class FootprintTest {
 
   @Test
   void aNumberInTheTablesRangeReadsTheSizeWordEvenWhenItIsNotACommand() {
-    // type 'X', nr 0x80: passes the range check, reads the size, then ENOTTY (spec §1.4 step 3)
+    // type 'X', nr 0x80: passes the range check, reads the size, then ENOTTY (main.c:
+    // iommufd_fops_ioctl())
     Footprint fp = Footprint.of(0x5880, ARG, struct(8));
     assertThat(fp.regions()).containsExactly(new Footprint.Region(ARG, 4, false));
     assertThat(Footprint.of(0x3b7f, ARG, struct(8)).regions()).isEmpty(); // VFIO range, no number

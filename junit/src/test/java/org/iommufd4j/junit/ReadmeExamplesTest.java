@@ -1,5 +1,7 @@
 package org.iommufd4j.junit;
 
+import java.io.OutputStream;
+import java.io.PrintStream;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 
@@ -146,7 +148,7 @@ class ReadmeExamplesTest {
             System.getProperty("java.class.path", ""))
         .filter(s -> !s.isEmpty()).reduce((a, b) -> a + File.pathSeparator + b).orElse("");
     StringWriter errors = new StringWriter();
-    int rc = javac.run(null, null, new java.io.PrintStream(new java.io.OutputStream() {
+    int rc = javac.run(null, null, new PrintStream(new OutputStream() {
       @Override
       public void write(int b) {
         errors.write(b);
