@@ -74,7 +74,10 @@ public final class Configuration {
     return testAbi;
   }
 
-  /** Whether the context was opened as {@code /dev/vfio/vfio}: it starts in {@link RlimitMode#PROCESS}. */
+  /**
+   * Whether the context was opened as {@code /dev/vfio/vfio}: it starts in {@link
+   * RlimitMode#PROCESS}.
+   */
   public boolean vfioContainer() {
     return vfioContainer;
   }
@@ -115,9 +118,9 @@ public final class Configuration {
   }
 
   /**
-   * Whether the opt-in selftest-compatibility extension is on (default off: strict
-   * Linux 6.12). The kernel selftest sources shipped with 6.12.117 use two features of later
-   * kernels, which this switches on:
+   * Whether the opt-in selftest-compatibility extension is on (default off: strict Linux 6.12). The
+   * kernel selftest sources shipped with 6.12.117 use two features of later kernels, which this
+   * switches on:
    *
    * <ul>
    *   <li>test op MOCK_DOMAIN_FLAGS accepts {@code MOCK_FLAGS_DEVICE_PASID} (bit 2, otherwise
@@ -134,11 +137,23 @@ public final class Configuration {
 
   @Override
   public String toString() {
-    return "Configuration[testAbi=" + testAbi + ", vfioContainer=" + vfioContainer
-        + ", capSysResource=" + capSysResource + ", capIpcLock=" + capIpcLock
-        + ", memlockLimit=" + (memlockLimit == UNLIMITED ? "unlimited" : memlockLimit)
-        + ", privilegesOfCallingThread=" + privilegesOfCallingThread
-        + ", privateHost=" + privateHost + ", selftestCompat=" + selftestCompat + "]";
+    return "Configuration[testAbi="
+        + testAbi
+        + ", vfioContainer="
+        + vfioContainer
+        + ", capSysResource="
+        + capSysResource
+        + ", capIpcLock="
+        + capIpcLock
+        + ", memlockLimit="
+        + (memlockLimit == UNLIMITED ? "unlimited" : memlockLimit)
+        + ", privilegesOfCallingThread="
+        + privilegesOfCallingThread
+        + ", privateHost="
+        + privateHost
+        + ", selftestCompat="
+        + selftestCompat
+        + "]";
   }
 
   /** Builds a {@link Configuration}. */
@@ -194,7 +209,9 @@ public final class Configuration {
       return this;
     }
 
-    /** @param bytes the limit in bytes (rounded down to pages when charging), or {@link #UNLIMITED} */
+    /**
+     * @param bytes the limit in bytes (rounded down to pages when charging), or {@link #UNLIMITED}
+     */
     public Builder memlockLimit(long bytes) {
       if (bytes < 0 && bytes != UNLIMITED) {
         throw new IllegalArgumentException("memlockLimit=" + bytes);

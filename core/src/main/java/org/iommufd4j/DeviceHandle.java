@@ -42,10 +42,11 @@ final class DeviceHandle implements EmulatedDevice {
   @Override
   public void detach() {
     checkOpen();
-    runLong(() -> {
-      owner.context().devices().detach(id);
-      return 0;
-    });
+    runLong(
+        () -> {
+          owner.context().devices().detach(id);
+          return 0;
+        });
   }
 
   @Override
@@ -81,10 +82,11 @@ final class DeviceHandle implements EmulatedDevice {
       return;
     }
     closed = true;
-    runLong(() -> {
-      owner.context().devices().unbind(id);
-      return 0;
-    });
+    runLong(
+        () -> {
+          owner.context().devices().unbind(id);
+          return 0;
+        });
   }
 
   @Override

@@ -5,11 +5,11 @@ import java.util.Objects;
 import org.iommufd4j.engine.DomainSpec;
 
 /**
- * The emulated IOMMU hardware in front of an {@link EmulatedDevice}: IO page-table format,
- * aperture (the IOVAs it can translate), supported IO page sizes and the device's reserved
- * regions. Attaching a device reserves everything outside the aperture and its reserved regions in
- * the IOAS, which is what {@link Ioas#iovaRanges()} then shows: narrow apertures and reserved
- * windows are what trips real programs, so both are configurable.
+ * The emulated IOMMU hardware in front of an {@link EmulatedDevice}: IO page-table format, aperture
+ * (the IOVAs it can translate), supported IO page sizes and the device's reserved regions.
+ * Attaching a device reserves everything outside the aperture and its reserved regions in the IOAS,
+ * which is what {@link Ioas#iovaRanges()} then shows: narrow apertures and reserved windows are
+ * what trips real programs, so both are configurable.
  */
 public final class DomainModel {
   /** Intel's interrupt address window, reserved on x86 for MSI writes. */
@@ -22,13 +22,18 @@ public final class DomainModel {
   }
 
   /**
-   * A VT-d-like IOMMU: a 4-level radix IO page table over a 48-bit aperture with 4 KiB, 2 MiB and
-   * 1 GiB pages (superpages whenever the memory and IOVA alignment allow), and the x86 MSI window
+   * A VT-d-like IOMMU: a 4-level radix IO page table over a 48-bit aperture with 4 KiB, 2 MiB and 1
+   * GiB pages (superpages whenever the memory and IOVA alignment allow), and the x86 MSI window
    * reserved.
    */
   public static DomainModel vtd() {
-    return new DomainModel(new DomainSpec(DomainSpec.Format.RADIX, 0, (1L << 48) - 1,
-        (1L << 12) | (1L << 21) | (1L << 30), List.of(X86_MSI_WINDOW)));
+    return new DomainModel(
+        new DomainSpec(
+            DomainSpec.Format.RADIX,
+            0,
+            (1L << 48) - 1,
+            (1L << 12) | (1L << 21) | (1L << 30),
+            List.of(X86_MSI_WINDOW)));
   }
 
   /**
@@ -42,22 +47,28 @@ public final class DomainModel {
   /** The same hardware with aperture {@code [start, last]} (radix tables cover 48 bits). */
   public DomainModel withAperture(long start, long last) {
     requireRadix();
-    return new DomainModel(new DomainSpec(spec.format(), start, last, spec.pageSizes(),
-        spec.reservedRegions()));
+    return new DomainModel(
+        new DomainSpec(spec.format(), start, last, spec.pageSizes(), spec.reservedRegions()));
   }
 
   /** The same hardware whose devices reserve {@code regions} (replacing the current ones). */
   public DomainModel withReservedRegions(List<IovaRange> regions) {
     requireRadix();
-    return new DomainModel(new DomainSpec(spec.format(), spec.apertureStart(),
-        spec.apertureLast(), spec.pageSizes(), regions));
+    return new DomainModel(
+        new DomainSpec(
+            spec.format(), spec.apertureStart(), spec.apertureLast(), spec.pageSizes(), regions));
   }
 
   /** The same hardware supporting only the page sizes in {@code bitmap} (4K, 2M and 1G bits). */
   public DomainModel withPageSizes(long bitmap) {
     requireRadix();
-    return new DomainModel(new DomainSpec(spec.format(), spec.apertureStart(),
-        spec.apertureLast(), bitmap, spec.reservedRegions()));
+    return new DomainModel(
+        new DomainSpec(
+            spec.format(),
+            spec.apertureStart(),
+            spec.apertureLast(),
+            bitmap,
+            spec.reservedRegions()));
   }
 
   private void requireRadix() {
@@ -94,7 +105,14 @@ public final class DomainModel {
 
   @Override
   public String toString() {
-    return "DomainModel[" + spec.format() + ", aperture=" + aperture() + ", pageSizes=0x"
-        + Long.toHexString(spec.pageSizes()) + ", reserved=" + spec.reservedRegions() + "]";
+    return "DomainModel["
+        + spec.format()
+        + ", aperture="
+        + aperture()
+        + ", pageSizes=0x"
+        + Long.toHexString(spec.pageSizes())
+        + ", reserved="
+        + spec.reservedRegions()
+        + "]";
   }
 }

@@ -4,8 +4,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * An emulated device behind an emulated IOMMU ({@link DomainModel}): attach it to an IOAS and it
- * reads and writes your program's memory by IOVA, exactly as far as the IOAS's mappings allow.
- * This is how a driver's DMA paths are tested without hardware. Closing it detaches and unbinds.
+ * reads and writes your program's memory by IOVA, exactly as far as the IOAS's mappings allow. This
+ * is how a driver's DMA paths are tested without hardware. Closing it detaches and unbinds.
  *
  * {@snippet :
  * try (EmulatedDevice nic = iommufd.createDevice(DomainModel.vtd())) {
@@ -21,8 +21,8 @@ public interface EmulatedDevice extends AutoCloseable {
   int id();
 
   /**
-   * Attaches (or moves) the device to {@code ioas} through an automatic HWPT shared with
-   * compatible devices (device.c: iommufd_device_auto_get_domain()).
+   * Attaches (or moves) the device to {@code ioas} through an automatic HWPT shared with compatible
+   * devices (device.c: iommufd_device_auto_get_domain()).
    *
    * @throws IommufdException EADDRINUSE if a reserved region or the aperture hits a mapping or
    *     allowed range, EFAULT/ENOMEM if the pages of existing mappings cannot be pinned or charged
@@ -58,8 +58,8 @@ public interface EmulatedDevice extends AutoCloseable {
   void dmaWrite(long iova, MemorySegment src);
 
   /**
-   * Where the device's IOMMU sends {@code iova}: the address in the mapping process's memory, or
-   * -1 if the IOVA is not mapped (or the device is not attached).
+   * Where the device's IOMMU sends {@code iova}: the address in the mapping process's memory, or -1
+   * if the IOVA is not mapped (or the device is not attached).
    */
   long translate(long iova);
 

@@ -18,8 +18,8 @@ import java.util.List;
 import java.util.Objects;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.CopyRequest;
-import org.iommufd4j.engine.MapRequest;
 import org.iommufd4j.engine.IoasObject;
+import org.iommufd4j.engine.MapRequest;
 
 /** A typed handle on one IOAS of an {@link EmulatedIommufd}. */
 final class EmulatedIoas implements Ioas {
@@ -42,9 +42,9 @@ final class EmulatedIoas implements Ioas {
   }
 
   /**
-   * The id to name this IOAS by in an engine call: 0 (never valid, so ENOENT at exactly the
-   * point where the kernel looks the IOAS up) once it is destroyed, so that a stale handle never
-   * reaches a new IOAS that reused its id.
+   * The id to name this IOAS by in an engine call: 0 (never valid, so ENOENT at exactly the point
+   * where the kernel looks the IOAS up) once it is destroyed, so that a stale handle never reaches
+   * a new IOAS that reused its id.
    */
   private int liveId() {
     return object.isDestroyed() ? 0 : id;
@@ -53,17 +53,37 @@ final class EmulatedIoas implements Ioas {
   @Override
   public Mapping map(long userVa, long length, Protection protection) {
     owner.checkOpen();
-    long iova = callLong(IOMMU_IOAS_MAP, id, () -> context.ioas().map(owner.caller(),
-        new MapRequest(protection.mapFlags(), liveId(), 0, userVa, length, 0)));
+    long iova =
+        callLong(
+            IOMMU_IOAS_MAP,
+            id,
+            () ->
+                context
+                    .ioas()
+                    .map(
+                        owner.caller(),
+                        new MapRequest(protection.mapFlags(), liveId(), 0, userVa, length, 0)));
     return new Mapping(iova, length);
   }
 
   @Override
   public Mapping mapFixed(long iova, long userVa, long length, Protection protection) {
     owner.checkOpen();
-    callLong(IOMMU_IOAS_MAP, id, () -> context.ioas().map(owner.caller(),
-        new MapRequest(protection.mapFlags() | IOMMU_IOAS_MAP_FIXED_IOVA, liveId(), 0, userVa,
-            length, iova)));
+    callLong(
+        IOMMU_IOAS_MAP,
+        id,
+        () ->
+            context
+                .ioas()
+                .map(
+                    owner.caller(),
+                    new MapRequest(
+                        protection.mapFlags() | IOMMU_IOAS_MAP_FIXED_IOVA,
+                        liveId(),
+                        0,
+                        userVa,
+                        length,
+                        iova)));
     return new Mapping(iova, length);
   }
 
@@ -78,19 +98,40 @@ final class EmulatedIoas implements Ioas {
   public Mapping copy(Ioas source, long srcIova, long length, Protection protection) {
     owner.checkOpen();
     int srcId = sourceId(source);
-    long iova = callLong(IOMMU_IOAS_COPY, id, () -> context.ioas().copy(owner.caller(),
-        new CopyRequest(protection.mapFlags(), liveId(), srcId, length, 0, srcIova)));
+    long iova =
+        callLong(
+            IOMMU_IOAS_COPY,
+            id,
+            () ->
+                context
+                    .ioas()
+                    .copy(
+                        owner.caller(),
+                        new CopyRequest(
+                            protection.mapFlags(), liveId(), srcId, length, 0, srcIova)));
     return new Mapping(iova, length);
   }
 
   @Override
-  public Mapping copyFixed(long dstIova, Ioas source, long srcIova, long length,
-      Protection protection) {
+  public Mapping copyFixed(
+      long dstIova, Ioas source, long srcIova, long length, Protection protection) {
     owner.checkOpen();
     int srcId = sourceId(source);
-    callLong(IOMMU_IOAS_COPY, id, () -> context.ioas().copy(owner.caller(),
-        new CopyRequest(protection.mapFlags() | IOMMU_IOAS_MAP_FIXED_IOVA, liveId(), srcId, length,
-            dstIova, srcIova)));
+    callLong(
+        IOMMU_IOAS_COPY,
+        id,
+        () ->
+            context
+                .ioas()
+                .copy(
+                    owner.caller(),
+                    new CopyRequest(
+                        protection.mapFlags() | IOMMU_IOAS_MAP_FIXED_IOVA,
+                        liveId(),
+                        srcId,
+                        length,
+                        dstIova,
+                        srcIova)));
     return new Mapping(dstIova, length);
   }
 
@@ -116,29 +157,50 @@ final class EmulatedIoas implements Ioas {
   public void allowIovas(List<IovaRange> ranges) {
     owner.checkOpen();
     List<IovaRange> copy = List.copyOf(ranges);
-    call(IOMMU_IOAS_ALLOW_IOVAS, id, () -> {
-      context.ioas().allowIovas(liveId(), 0, copy.size(), (i, startLast) -> {
-        startLast[0] = copy.get(i).start();
-        startLast[1] = copy.get(i).last();
-      });
-      return null;
-    });
+    call(
+        IOMMU_IOAS_ALLOW_IOVAS,
+        id,
+        () -> {
+          context
+              .ioas()
+              .allowIovas(
+                  liveId(),
+                  0,
+                  copy.size(),
+                  (i, startLast) -> {
+                    startLast[0] = copy.get(i).start();
+                    startLast[1] = copy.get(i).last();
+                  });
+          return null;
+        });
   }
 
   @Override
   public boolean hugePages() {
     owner.checkOpen();
-    return callLong(IOMMU_OPTION, id, () -> context.option(owner.caller(),
-        IOMMU_OPTION_HUGE_PAGES,
-        IOMMU_OPTION_OP_GET, 0, liveId(), 0)) == 1;
+    return callLong(
+            IOMMU_OPTION,
+            id,
+            () ->
+                context.option(
+                    owner.caller(), IOMMU_OPTION_HUGE_PAGES, IOMMU_OPTION_OP_GET, 0, liveId(), 0))
+        == 1;
   }
 
   @Override
   public void setHugePages(boolean enabled) {
     owner.checkOpen();
-    callLong(IOMMU_OPTION, id, () -> context.option(owner.caller(),
-        IOMMU_OPTION_HUGE_PAGES,
-        IOMMU_OPTION_OP_SET, 0, liveId(), enabled ? 1 : 0));
+    callLong(
+        IOMMU_OPTION,
+        id,
+        () ->
+            context.option(
+                owner.caller(),
+                IOMMU_OPTION_HUGE_PAGES,
+                IOMMU_OPTION_OP_SET,
+                0,
+                liveId(),
+                enabled ? 1 : 0));
   }
 
   @Override
@@ -147,10 +209,13 @@ final class EmulatedIoas implements Ioas {
       return;
     }
     try {
-      call(IOMMU_DESTROY, id, () -> {
-        context.destroy(id, object);
-        return null;
-      });
+      call(
+          IOMMU_DESTROY,
+          id,
+          () -> {
+            context.destroy(id, object);
+            return null;
+          });
     } catch (IommufdException e) {
       if (e.errno() != Errno.ENOENT) {
         throw e; // EBUSY: still in use; ENOENT: already destroyed, closing twice is fine

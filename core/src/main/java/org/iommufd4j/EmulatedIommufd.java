@@ -14,8 +14,8 @@ import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
 import org.iommufd4j.engine.Host;
-import org.iommufd4j.engine.VirtualFileTable;
 import org.iommufd4j.engine.IoasObject;
+import org.iommufd4j.engine.VirtualFileTable;
 import org.iommufd4j.inspect.Snapshot;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.Dispatcher;
@@ -28,14 +28,26 @@ final class EmulatedIommufd implements Iommufd {
 
   EmulatedIommufd(Configuration configuration) {
     Objects.requireNonNull(configuration, "configuration");
-    this.context = new Context(configuration.privateHost() ? new Host() : Host.global(), files,
-        configuration.testAbi(), configuration.vfioContainer(), configuration.selftestCompat());
-    Caller.Privileges privileges = configuration.privilegesOfCallingThread()
-        ? Caller.Privileges.ofThread(0, 0) // 0: whichever thread calls, and its own process
-        : Caller.Privileges.fixed(configuration.capSysResource(), configuration.capIpcLock(),
-            configuration.memlockLimit());
-    this.caller = new Caller(configuration.userMemory(), (int) ProcessHandle.current().pid(),
-        currentUid(), privileges);
+    this.context =
+        new Context(
+            configuration.privateHost() ? new Host() : Host.global(),
+            files,
+            configuration.testAbi(),
+            configuration.vfioContainer(),
+            configuration.selftestCompat());
+    Caller.Privileges privileges =
+        configuration.privilegesOfCallingThread()
+            ? Caller.Privileges.ofThread(0, 0) // 0: whichever thread calls, and its own process
+            : Caller.Privileges.fixed(
+                configuration.capSysResource(),
+                configuration.capIpcLock(),
+                configuration.memlockLimit());
+    this.caller =
+        new Caller(
+            configuration.userMemory(),
+            (int) ProcessHandle.current().pid(),
+            currentUid(),
+            privileges);
   }
 
   private static int currentUid() {
@@ -77,8 +89,10 @@ final class EmulatedIommufd implements Iommufd {
   @Override
   public Ioas createIoas() {
     checkOpen();
-    int id = (int) TypedCalls.callLong(Command.IOMMU_IOAS_ALLOC, 0,
-        () -> context.ioas().alloc(0, unused -> true));
+    int id =
+        (int)
+            TypedCalls.callLong(
+                Command.IOMMU_IOAS_ALLOC, 0, () -> context.ioas().alloc(0, unused -> true));
     return ioas(id);
   }
 
@@ -92,18 +106,23 @@ final class EmulatedIommufd implements Iommufd {
   @Override
   public void destroy(int id) {
     checkOpen();
-    TypedCalls.call(Command.IOMMU_DESTROY, id, () -> {
-      context.destroy(id);
-      return null;
-    });
+    TypedCalls.call(
+        Command.IOMMU_DESTROY,
+        id,
+        () -> {
+          context.destroy(id);
+          return null;
+        });
   }
 
   @Override
   public RlimitMode rlimitMode() {
     checkOpen();
-    long v = TypedCalls.callLong(Command.IOMMU_OPTION, 0,
-        () -> context.option(caller, IOMMU_OPTION_RLIMIT_MODE,
-        IOMMU_OPTION_OP_GET, 0, 0, 0));
+    long v =
+        TypedCalls.callLong(
+            Command.IOMMU_OPTION,
+            0,
+            () -> context.option(caller, IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_OP_GET, 0, 0, 0));
     return v == 1 ? RlimitMode.PROCESS : RlimitMode.USER;
   }
 
@@ -111,9 +130,17 @@ final class EmulatedIommufd implements Iommufd {
   public void setRlimitMode(RlimitMode mode) {
     Objects.requireNonNull(mode, "mode");
     checkOpen();
-    TypedCalls.callLong(Command.IOMMU_OPTION, 0, () -> context.option(caller,
-        IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_OP_SET, 0,
-        0, mode == RlimitMode.PROCESS ? 1 : 0));
+    TypedCalls.callLong(
+        Command.IOMMU_OPTION,
+        0,
+        () ->
+            context.option(
+                caller,
+                IOMMU_OPTION_RLIMIT_MODE,
+                IOMMU_OPTION_OP_SET,
+                0,
+                0,
+                mode == RlimitMode.PROCESS ? 1 : 0));
   }
 
   @Override

@@ -16,16 +16,15 @@ public interface FaultQueue extends AutoCloseable {
   int fd();
 
   /**
-   * Reads whole pending fault groups, oldest first, up to {@code maxFaults} faults; empty when
-   * none is pending (it never blocks).
+   * Reads whole pending fault groups, oldest first, up to {@code maxFaults} faults; empty when none
+   * is pending (it never blocks).
    *
    * @throws IommufdException EINVAL if the oldest group has more than {@code maxFaults} faults
    */
   List<PageFault> read(int maxFaults);
 
   /**
-   * Answers the group read with {@code cookie}: SUCCESS, or INVALID when {@code success} is
-   * false.
+   * Answers the group read with {@code cookie}: SUCCESS, or INVALID when {@code success} is false.
    *
    * @throws IommufdException EINVAL for a cookie no read group has
    */

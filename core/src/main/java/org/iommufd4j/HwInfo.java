@@ -2,7 +2,6 @@ package org.iommufd4j;
 
 import static org.iommufd4j.uapi.IommuHwInfo.IOMMU_HW_CAP_DIRTY_TRACKING;
 
-
 /**
  * What {@code IOMMU_GET_HW_INFO} says of a device's IOMMU (device.c: iommufd_get_hw_info()): {@code
  * type} names the layout of {@code data} (0 none, 1 Intel VT-d, {@code 0xfeedbeef} the selftest

@@ -30,13 +30,13 @@ public interface Hwpt extends AutoCloseable {
   void setDirtyTracking(boolean enabled);
 
   /**
-   * {@code IOMMU_HWPT_GET_DIRTY_BITMAP}: bit {@code n} is set if a device wrote the page at
-   * {@code iova + n * pageSize} since the last read that cleared it; {@code clear} forgets what
-   * it reports. Only the mapped run from {@code iova} on is reported (hw_pagetable.c:
+   * {@code IOMMU_HWPT_GET_DIRTY_BITMAP}: bit {@code n} is set if a device wrote the page at {@code
+   * iova + n * pageSize} since the last read that cleared it; {@code clear} forgets what it
+   * reports. Only the mapped run from {@code iova} on is reported (hw_pagetable.c:
    * iommufd_hwpt_get_dirty_bitmap()).
    *
-   * @throws IommufdException EINVAL for an empty or misaligned range or page size, EOVERFLOW if
-   *     the range wraps, EOPNOTSUPP without DIRTY_TRACKING
+   * @throws IommufdException EINVAL for an empty or misaligned range or page size, EOVERFLOW if the
+   *     range wraps, EOPNOTSUPP without DIRTY_TRACKING
    */
   BitSet readDirtyBitmap(long iova, long length, long pageSize, boolean clear);
 

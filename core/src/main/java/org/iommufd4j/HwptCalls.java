@@ -4,7 +4,6 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
@@ -21,8 +20,8 @@ import org.iommufd4j.uapi.IommuHwptSetDirtyTracking;
 import org.iommufd4j.uapi.Struct;
 
 /**
- * The typed HWPT calls, built once over {@link Iommufd#ioctl} so both backends share them: they
- * are not on a hot path, and the byte ABI is what both implement exactly. Pointers in the structs
+ * The typed HWPT calls, built once over {@link Iommufd#ioctl} so both backends share them: they are
+ * not on a hot path, and the byte ABI is what both implement exactly. Pointers in the structs
  * (hardware info, dirty bitmap) are addresses in this process, so an emulator configured with a
  * simulated user memory answers those calls EFAULT; use the raw ioctl with simulated addresses
  * there.
@@ -38,7 +37,9 @@ final class HwptCalls {
       MemorySegment data = arena.allocate(Math.max(length, 1), 8);
       s.u32(IommuHwInfo.DATA_LEN, length).u64(IommuHwInfo.DATA_UPTR, data.address());
       call(iommufd, s, "device " + deviceId);
-      return new HwInfo(s.u32(IommuHwInfo.OUT_DATA_TYPE), s.u64(IommuHwInfo.OUT_CAPABILITIES),
+      return new HwInfo(
+          s.u32(IommuHwInfo.OUT_DATA_TYPE),
+          s.u64(IommuHwInfo.OUT_CAPABILITIES),
           s.u8(IommuHwInfo.OUT_MAX_PASID_LOG2),
           data.asSlice(0, Math.min(length, s.u32(IommuHwInfo.DATA_LEN))).toArray(JAVA_BYTE));
     }
@@ -56,16 +57,21 @@ final class HwptCalls {
     }
   }
 
-  static Hwpt allocNested(Iommufd iommufd, int deviceId, int parentId, int dataType,
-      byte[] data, FaultQueue faults) {
+  static Hwpt allocNested(
+      Iommufd iommufd, int deviceId, int parentId, int dataType, byte[] data, FaultQueue faults) {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment bytes = arena.allocate(Math.max(data.length, 1), 8);
       MemorySegment.copy(MemorySegment.ofArray(data), 0, bytes, 0, data.length);
-      Struct s = IommuHwptAlloc.of(arena,
-              faults == null ? 0 : IommuHwptAlloc.IOMMU_HWPT_FAULT_ID_VALID, deviceId, parentId)
-          .u32(IommuHwptAlloc.DATA_TYPE, dataType).u32(IommuHwptAlloc.DATA_LEN, data.length)
-          .u64(IommuHwptAlloc.DATA_UPTR, bytes.address())
-          .u32(IommuHwptAlloc.FAULT_ID, faults == null ? 0 : faults.id());
+      Struct s =
+          IommuHwptAlloc.of(
+                  arena,
+                  faults == null ? 0 : IommuHwptAlloc.IOMMU_HWPT_FAULT_ID_VALID,
+                  deviceId,
+                  parentId)
+              .u32(IommuHwptAlloc.DATA_TYPE, dataType)
+              .u32(IommuHwptAlloc.DATA_LEN, data.length)
+              .u64(IommuHwptAlloc.DATA_UPTR, bytes.address())
+              .u32(IommuHwptAlloc.FAULT_ID, faults == null ? 0 : faults.id());
       call(iommufd, s, "nested, device " + deviceId + " on " + parentId);
       return new Handle(iommufd, s.u32(IommuHwptAlloc.OUT_HWPT_ID));
     }
@@ -75,8 +81,8 @@ final class HwptCalls {
     try (Arena arena = Arena.ofConfined()) {
       Struct s = Struct.of(arena, Command.IOMMU_FAULT_QUEUE_ALLOC);
       call(iommufd, s, "");
-      return new Faults(iommufd, s.u32(IommuFaultAlloc.OUT_FAULT_ID),
-          s.u32(IommuFaultAlloc.OUT_FAULT_FD));
+      return new Faults(
+          iommufd, s.u32(IommuFaultAlloc.OUT_FAULT_ID), s.u32(IommuFaultAlloc.OUT_FAULT_FD));
     }
   }
 
@@ -111,11 +117,16 @@ final class HwptCalls {
   private record Handle(Iommufd iommufd, int id) implements Hwpt {
     @Override
     public void setDirtyTracking(boolean enabled) {
-      call(iommufd, Command.IOMMU_HWPT_SET_DIRTY_TRACKING, "hwpt " + id, s -> {
-        s.u32(IommuHwptSetDirtyTracking.FLAGS,
-            enabled ? IommuHwptSetDirtyTracking.IOMMU_HWPT_DIRTY_TRACKING_ENABLE : 0);
-        s.u32(IommuHwptSetDirtyTracking.HWPT_ID, id);
-      });
+      call(
+          iommufd,
+          Command.IOMMU_HWPT_SET_DIRTY_TRACKING,
+          "hwpt " + id,
+          s -> {
+            s.u32(
+                IommuHwptSetDirtyTracking.FLAGS,
+                enabled ? IommuHwptSetDirtyTracking.IOMMU_HWPT_DIRTY_TRACKING_ENABLE : 0);
+            s.u32(IommuHwptSetDirtyTracking.HWPT_ID, id);
+          });
     }
 
     @Override
@@ -126,15 +137,21 @@ final class HwptCalls {
         throw new IllegalArgumentException("a bitmap of " + pages + " pages is too large");
       }
       try (Arena arena = Arena.ofConfined()) {
-        MemorySegment bitmap = arena.allocate(Math.max(words, 1) * 8, 8); // zeroed: bits are only set
-        call(iommufd, Command.IOMMU_HWPT_GET_DIRTY_BITMAP, "hwpt " + id, s -> {
-          s.u32(IommuHwptGetDirtyBitmap.HWPT_ID, id);
-          s.u32(IommuHwptGetDirtyBitmap.FLAGS,
-              clear ? 0 : IommuHwptGetDirtyBitmap.IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
-          s.u64(IommuHwptGetDirtyBitmap.IOVA, iova).u64(IommuHwptGetDirtyBitmap.LENGTH, length);
-          s.u64(IommuHwptGetDirtyBitmap.PAGE_SIZE, pageSize);
-          s.u64(IommuHwptGetDirtyBitmap.DATA, bitmap.address());
-        });
+        MemorySegment bitmap =
+            arena.allocate(Math.max(words, 1) * 8, 8); // zeroed: bits are only set
+        call(
+            iommufd,
+            Command.IOMMU_HWPT_GET_DIRTY_BITMAP,
+            "hwpt " + id,
+            s -> {
+              s.u32(IommuHwptGetDirtyBitmap.HWPT_ID, id);
+              s.u32(
+                  IommuHwptGetDirtyBitmap.FLAGS,
+                  clear ? 0 : IommuHwptGetDirtyBitmap.IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
+              s.u64(IommuHwptGetDirtyBitmap.IOVA, iova).u64(IommuHwptGetDirtyBitmap.LENGTH, length);
+              s.u64(IommuHwptGetDirtyBitmap.PAGE_SIZE, pageSize);
+              s.u64(IommuHwptGetDirtyBitmap.DATA, bitmap.address());
+            });
         // bit n of the bitmap (byte n / 8, bit n % 8) is page n: a little-endian bit string
         return BitSet.valueOf(bitmap.asSlice(0, words * 8).toArray(JAVA_BYTE));
       }
@@ -142,8 +159,7 @@ final class HwptCalls {
 
     @Override
     public void close() {
-      call(iommufd, Command.IOMMU_DESTROY, "hwpt " + id,
-          s -> s.u32(IommuDestroy.ID, id));
+      call(iommufd, Command.IOMMU_DESTROY, "hwpt " + id, s -> s.u32(IommuDestroy.ID, id));
     }
   }
 
@@ -156,17 +172,22 @@ final class HwptCalls {
       }
       try (Arena arena = Arena.ofConfined()) {
         MemorySegment records = arena.allocate((long) maxFaults * IommuHwptPgfault.SIZE, 8);
-        long n = check(iommufd.read(fd, records), "read of fault fd " + fd)
-            / IommuHwptPgfault.SIZE;
+        long n = check(iommufd.read(fd, records), "read of fault fd " + fd) / IommuHwptPgfault.SIZE;
         List<PageFault> faults = new ArrayList<>((int) n);
         for (long i = 0; i < n; i++) {
-          Struct r = Struct.over(
-              records.asSlice(i * IommuHwptPgfault.SIZE, IommuHwptPgfault.SIZE),
-              IommuHwptPgfault.LAYOUT);
-          faults.add(new PageFault(r.u32(IommuHwptPgfault.FLAGS), r.u32(IommuHwptPgfault.DEV_ID),
-              r.u32(IommuHwptPgfault.PASID), r.u32(IommuHwptPgfault.GRPID),
-              r.u32(IommuHwptPgfault.PERM), r.u64(IommuHwptPgfault.ADDR),
-              r.u32(IommuHwptPgfault.COOKIE)));
+          Struct r =
+              Struct.over(
+                  records.asSlice(i * IommuHwptPgfault.SIZE, IommuHwptPgfault.SIZE),
+                  IommuHwptPgfault.LAYOUT);
+          faults.add(
+              new PageFault(
+                  r.u32(IommuHwptPgfault.FLAGS),
+                  r.u32(IommuHwptPgfault.DEV_ID),
+                  r.u32(IommuHwptPgfault.PASID),
+                  r.u32(IommuHwptPgfault.GRPID),
+                  r.u32(IommuHwptPgfault.PERM),
+                  r.u64(IommuHwptPgfault.ADDR),
+                  r.u32(IommuHwptPgfault.COOKIE)));
         }
         return List.copyOf(faults);
       }
@@ -175,11 +196,14 @@ final class HwptCalls {
     @Override
     public void respond(int cookie, boolean success) {
       try (Arena arena = Arena.ofConfined()) {
-        Struct r = Struct.of(arena, IommuHwptPageResponse.LAYOUT)
-            .u32(IommuHwptPageResponse.COOKIE, cookie)
-            .u32(IommuHwptPageResponse.CODE, success
-                ? IommuHwptPageResponse.IOMMUFD_PAGE_RESP_SUCCESS
-                : IommuHwptPageResponse.IOMMUFD_PAGE_RESP_INVALID);
+        Struct r =
+            Struct.of(arena, IommuHwptPageResponse.LAYOUT)
+                .u32(IommuHwptPageResponse.COOKIE, cookie)
+                .u32(
+                    IommuHwptPageResponse.CODE,
+                    success
+                        ? IommuHwptPageResponse.IOMMUFD_PAGE_RESP_SUCCESS
+                        : IommuHwptPageResponse.IOMMUFD_PAGE_RESP_INVALID);
         check(iommufd.write(fd, r.segment()), "response to cookie " + cookie);
       }
     }

@@ -48,8 +48,8 @@ public interface Ioas extends AutoCloseable {
    * source} (which may be this IOAS) again, here, at an IOVA the allocator chooses. The memory is
    * shared, not duplicated.
    *
-   * @throws IommufdException ENOENT if the source range is not completely mapped, EPERM when
-   *     asking WRITE of memory mapped read-only
+   * @throws IommufdException ENOENT if the source range is not completely mapped, EPERM when asking
+   *     WRITE of memory mapped read-only
    */
   Mapping copy(Ioas source, long srcIova, long length, Protection protection);
 
@@ -61,8 +61,7 @@ public interface Ioas extends AutoCloseable {
    * are never split: one that is only partly inside fails the call (ENOENT).
    *
    * @return the number of bytes unmapped (holes in the range do not count)
-   * @throws IommufdException ENOENT if nothing was mapped there or a mapping is only partly
-   *     covered
+   * @throws IommufdException ENOENT if nothing was mapped there or a mapping is only partly covered
    */
   long unmap(long iova, long length);
 

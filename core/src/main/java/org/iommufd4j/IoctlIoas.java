@@ -43,9 +43,21 @@ final class IoctlIoas implements Ioas {
     int ioasId = liveId();
     try (Arena arena = Arena.ofConfined()) {
       Struct s = IommuIoasMap.of(arena, flags, ioasId, userVa, length, iova);
-      owner.issueOrThrow(Command.IOMMU_IOAS_MAP, ioasId, s, () -> "ioas_id=" + ioasId
-          + " flags=" + hex(flags) + " user_va=" + hex(userVa) + " length=" + hex(length)
-          + " iova=" + hex(iova));
+      owner.issueOrThrow(
+          Command.IOMMU_IOAS_MAP,
+          ioasId,
+          s,
+          () ->
+              "ioas_id="
+                  + ioasId
+                  + " flags="
+                  + hex(flags)
+                  + " user_va="
+                  + hex(userVa)
+                  + " length="
+                  + hex(length)
+                  + " iova="
+                  + hex(iova));
       return s.u64(IommuIoasMap.IOVA);
     }
   }
@@ -73,9 +85,23 @@ final class IoctlIoas implements Ioas {
     int dstId = liveId();
     try (Arena arena = Arena.ofConfined()) {
       Struct s = IommuIoasCopy.of(arena, flags, dstId, srcId, length, dstIova, srcIova);
-      owner.issueOrThrow(Command.IOMMU_IOAS_COPY, dstId, s, () -> "dst_ioas_id=" + dstId
-          + " src_ioas_id=" + srcId + " flags=" + hex(flags) + " length=" + hex(length)
-          + " dst_iova=" + hex(dstIova) + " src_iova=" + hex(srcIova));
+      owner.issueOrThrow(
+          Command.IOMMU_IOAS_COPY,
+          dstId,
+          s,
+          () ->
+              "dst_ioas_id="
+                  + dstId
+                  + " src_ioas_id="
+                  + srcId
+                  + " flags="
+                  + hex(flags)
+                  + " length="
+                  + hex(length)
+                  + " dst_iova="
+                  + hex(dstIova)
+                  + " src_iova="
+                  + hex(srcIova));
       return s.u64(IommuIoasCopy.DST_IOVA);
     }
   }
@@ -86,10 +112,14 @@ final class IoctlIoas implements Ioas {
   }
 
   @Override
-  public Mapping copyFixed(long dstIova, Ioas source, long srcIova, long length,
-      Protection protection) {
-    copy(protection.mapFlags() | IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA, dstIova, source,
-        srcIova, length);
+  public Mapping copyFixed(
+      long dstIova, Ioas source, long srcIova, long length, Protection protection) {
+    copy(
+        protection.mapFlags() | IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA,
+        dstIova,
+        source,
+        srcIova,
+        length);
     return new Mapping(dstIova, length);
   }
 
@@ -98,8 +128,11 @@ final class IoctlIoas implements Ioas {
     int ioasId = liveId();
     try (Arena arena = Arena.ofConfined()) {
       Struct s = IommuIoasUnmap.of(arena, ioasId, iova, length);
-      owner.issueOrThrow(Command.IOMMU_IOAS_UNMAP, ioasId, s, () -> "ioas_id=" + ioasId
-          + " iova=" + hex(iova) + " length=" + hex(length));
+      owner.issueOrThrow(
+          Command.IOMMU_IOAS_UNMAP,
+          ioasId,
+          s,
+          () -> "ioas_id=" + ioasId + " iova=" + hex(iova) + " length=" + hex(length));
       return s.u64(IommuIoasUnmap.LENGTH);
     }
   }
@@ -131,8 +164,9 @@ final class IoctlIoas implements Ioas {
         List<IovaRange> ranges = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
           long base = (long) i * IommuIovaRange.SIZE;
-          ranges.add(new IovaRange(array.u64(base + IommuIovaRange.START),
-              array.u64(base + IommuIovaRange.LAST)));
+          ranges.add(
+              new IovaRange(
+                  array.u64(base + IommuIovaRange.START), array.u64(base + IommuIovaRange.LAST)));
         }
         return new IovaRanges(ranges, s.u64(IommuIoasIovaRanges.OUT_IOVA_ALIGNMENT));
       }
@@ -155,20 +189,27 @@ final class IoctlIoas implements Ioas {
         address = array.address();
       }
       Struct s = IommuIoasAllowIovas.of(arena, ioasId, copy.size(), address);
-      owner.issueOrThrow(Command.IOMMU_IOAS_ALLOW_IOVAS, ioasId, s,
+      owner.issueOrThrow(
+          Command.IOMMU_IOAS_ALLOW_IOVAS,
+          ioasId,
+          s,
           () -> "ioas_id=" + ioasId + " allowed_iovas=" + copy);
     }
   }
 
   @Override
   public boolean hugePages() {
-    return owner.option(IommuOption.IOMMU_OPTION_HUGE_PAGES, IommuOption.IOMMU_OPTION_OP_GET,
-        liveId(), 0) == 1;
+    return owner.option(
+            IommuOption.IOMMU_OPTION_HUGE_PAGES, IommuOption.IOMMU_OPTION_OP_GET, liveId(), 0)
+        == 1;
   }
 
   @Override
   public void setHugePages(boolean enabled) {
-    owner.option(IommuOption.IOMMU_OPTION_HUGE_PAGES, IommuOption.IOMMU_OPTION_OP_SET, liveId(),
+    owner.option(
+        IommuOption.IOMMU_OPTION_HUGE_PAGES,
+        IommuOption.IOMMU_OPTION_OP_SET,
+        liveId(),
         enabled ? 1 : 0);
   }
 
@@ -189,7 +230,9 @@ final class IoctlIoas implements Ioas {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof IoctlIoas other && other.owner == owner && other.id == id
+    return o instanceof IoctlIoas other
+        && other.owner == owner
+        && other.id == id
         && other.token == token;
   }
 

@@ -36,10 +36,13 @@ abstract class IoctlIommufd implements Iommufd {
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.ioctl");
 
   private final String backend;
+
   /** The current liveness token of each IOAS id; a handle is live while it holds the current. */
   private final ConcurrentHashMap<Integer, Object> ioasTokens = new ConcurrentHashMap<>();
 
-  /** @param backend the name in events and messages ({@code kernel}, ...) */
+  /**
+   * @param backend the name in events and messages ({@code kernel}, ...)
+   */
   IoctlIommufd(String backend) {
     this.backend = backend;
   }
@@ -72,14 +75,25 @@ abstract class IoctlIommufd implements Iommufd {
     event.end();
     Command cmd = Command.of(request);
     if (event.shouldCommit()) {
-      event.set(Command.nameOf(request), idIn(cmd, arg), rc < 0 ? -rc : 0,
-          IoctlEvent.DOOR_IOCTL, backend).commit();
+      event
+          .set(
+              Command.nameOf(request),
+              idIn(cmd, arg),
+              rc < 0 ? -rc : 0,
+              IoctlEvent.DOOR_IOCTL,
+              backend)
+          .commit();
     }
     if (rc >= 0 && cmd != null) {
       trackRaw(cmd, arg);
     } else if (rc < 0 && LOG.isLoggable(System.Logger.Level.DEBUG)) {
-      LOG.log(System.Logger.Level.DEBUG, "ioctl backend={0} name={1} request=0x{2} errno={3}",
-          backend, Command.nameOf(request), Long.toHexString(request), errnoName(-rc));
+      LOG.log(
+          System.Logger.Level.DEBUG,
+          "ioctl backend={0} name={1} request=0x{2} errno={3}",
+          backend,
+          Command.nameOf(request),
+          Long.toHexString(request),
+          errnoName(-rc));
     }
     return rc;
   }
@@ -109,8 +123,8 @@ abstract class IoctlIommufd implements Iommufd {
     int rc = rawIoctl(cmd.request(), s.segment());
     event.end();
     if (event.shouldCommit()) {
-      int eventId = cmd == Command.IOMMU_IOAS_ALLOC && rc == 0
-          ? s.u32(IommuIoasAlloc.OUT_IOAS_ID) : id;
+      int eventId =
+          cmd == Command.IOMMU_IOAS_ALLOC && rc == 0 ? s.u32(IommuIoasAlloc.OUT_IOAS_ID) : id;
       event.set(cmd.name(), eventId, rc < 0 ? -rc : 0, IoctlEvent.DOOR_TYPED, backend).commit();
     }
     return rc;
@@ -127,13 +141,24 @@ abstract class IoctlIommufd implements Iommufd {
   final IommufdException failure(Command cmd, int rc, Supplier<String> detail) {
     String message = cmd.name() + " " + detail.get();
     if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
-      LOG.log(System.Logger.Level.DEBUG, "typed backend={0} name={1} errno={2} reason={3}",
-          backend, cmd.name(), errnoName(-rc), message);
+      LOG.log(
+          System.Logger.Level.DEBUG,
+          "typed backend={0} name={1} errno={2} reason={3}",
+          backend,
+          cmd.name(),
+          errnoName(-rc),
+          message);
     }
     Errno errno = errnoOrNull(-rc);
     if (errno == null) {
-      return new IommufdException(Errno.EIO, message + " (errno " + -rc
-          + " from the " + backend + ", reported as EIO: Errno has no constant for it)");
+      return new IommufdException(
+          Errno.EIO,
+          message
+              + " (errno "
+              + -rc
+              + " from the "
+              + backend
+              + ", reported as EIO: Errno has no constant for it)");
     }
     return new IommufdException(errno, message);
   }
@@ -168,10 +193,13 @@ abstract class IoctlIommufd implements Iommufd {
     // There is no lookup ioctl: IOVA_RANGES with no room answers for IOASes only (EMSGSIZE or
     // 0) and ENOENT for anything else.
     try (Arena arena = Arena.ofConfined()) {
-      int rc = issue(Command.IOMMU_IOAS_IOVA_RANGES, ioasId,
-          IommuIoasIovaRanges.of(arena, ioasId, 0, 0));
+      int rc =
+          issue(
+              Command.IOMMU_IOAS_IOVA_RANGES, ioasId, IommuIoasIovaRanges.of(arena, ioasId, 0, 0));
       if (rc < 0 && rc != -Errno.EMSGSIZE.number()) {
-        throw failure(Command.IOMMU_IOAS_IOVA_RANGES, rc,
+        throw failure(
+            Command.IOMMU_IOAS_IOVA_RANGES,
+            rc,
             () -> "ioas_id=" + Integer.toUnsignedString(ioasId));
       }
     }
@@ -186,7 +214,10 @@ abstract class IoctlIommufd implements Iommufd {
   @Override
   public void destroy(int id) {
     try (Arena arena = Arena.ofConfined()) {
-      issueOrThrow(Command.IOMMU_DESTROY, id, IommuDestroy.of(arena, id),
+      issueOrThrow(
+          Command.IOMMU_DESTROY,
+          id,
+          IommuDestroy.of(arena, id),
           () -> "id=" + Integer.toUnsignedString(id));
       ioasTokens.remove(id);
     }
@@ -196,9 +227,19 @@ abstract class IoctlIommufd implements Iommufd {
   final long option(int optionId, int op, int objectId, long val64) {
     try (Arena arena = Arena.ofConfined()) {
       Struct s = IommuOption.of(arena, optionId, op, objectId, val64);
-      issueOrThrow(Command.IOMMU_OPTION, objectId, s, () -> "option_id=" + optionId + " op="
-          + op + " object_id=" + Integer.toUnsignedString(objectId) + " val64=0x"
-          + Long.toHexString(val64));
+      issueOrThrow(
+          Command.IOMMU_OPTION,
+          objectId,
+          s,
+          () ->
+              "option_id="
+                  + optionId
+                  + " op="
+                  + op
+                  + " object_id="
+                  + Integer.toUnsignedString(objectId)
+                  + " val64=0x"
+                  + Long.toHexString(val64));
       return s.u64(IommuOption.VAL64);
     }
   }
@@ -212,7 +253,10 @@ abstract class IoctlIommufd implements Iommufd {
   @Override
   public void setRlimitMode(RlimitMode mode) {
     Objects.requireNonNull(mode, "mode");
-    option(IommuOption.IOMMU_OPTION_RLIMIT_MODE, IommuOption.IOMMU_OPTION_OP_SET, 0,
+    option(
+        IommuOption.IOMMU_OPTION_RLIMIT_MODE,
+        IommuOption.IOMMU_OPTION_OP_SET,
+        0,
         mode == RlimitMode.PROCESS ? 1 : 0);
   }
 
@@ -223,7 +267,10 @@ abstract class IoctlIommufd implements Iommufd {
   @Override
   public EmulatedDevice createDevice(DomainModel model) {
     Objects.requireNonNull(model, "model");
-    throw new UnsupportedOperationException("createDevice: emulated devices exist only on "
-        + "Iommufd.emulated(...); the " + backend + " backend binds no devices");
+    throw new UnsupportedOperationException(
+        "createDevice: emulated devices exist only on "
+            + "Iommufd.emulated(...); the "
+            + backend
+            + " backend binds no devices");
   }
 }

@@ -1,9 +1,9 @@
 package org.iommufd4j;
 
 /**
- * An emulated device's DMA was refused by its IOMMU, as real hardware raises a DMA remapping
- * fault: no translation for the IOVA, or the translation forbids the access. Bytes before the
- * faulting IOVA have been transferred.
+ * An emulated device's DMA was refused by its IOMMU, as real hardware raises a DMA remapping fault:
+ * no translation for the IOVA, or the translation forbids the access. Bytes before the faulting
+ * IOVA have been transferred.
  */
 public final class IommuFaultException extends IommufdException {
   private static final long serialVersionUID = 1L;
@@ -25,10 +25,13 @@ public final class IommuFaultException extends IommufdException {
   private final Reason reason;
   private final long iova;
 
-  /** @param iova the first IOVA the IOMMU refused */
+  /**
+   * @param iova the first IOVA the IOMMU refused
+   */
   public IommuFaultException(Reason reason, long iova) {
-    super(reason == Reason.READ_DENIED || reason == Reason.WRITE_DENIED ? Errno.EPERM
-        : Errno.EFAULT, reason + " at iova=0x" + Long.toHexString(iova));
+    super(
+        reason == Reason.READ_DENIED || reason == Reason.WRITE_DENIED ? Errno.EPERM : Errno.EFAULT,
+        reason + " at iova=0x" + Long.toHexString(iova));
     this.reason = reason;
     this.iova = iova;
   }

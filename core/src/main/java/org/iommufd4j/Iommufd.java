@@ -18,9 +18,9 @@ import org.iommufd4j.inspect.Snapshot;
  *       IommufdException}.
  * </ul>
  *
- * <p>Implementations are thread safe. {@link #close()} is {@code close(fd)}: once no access fd
- * (see {@link #closeFd}) is open any more, every object is destroyed, every mapping removed, every
- * pin and charge released.
+ * <p>Implementations are thread safe. {@link #close()} is {@code close(fd)}: once no access fd (see
+ * {@link #closeFd}) is open any more, every object is destroyed, every mapping removed, every pin
+ * and charge released.
  *
  * {@snippet :
  * try (Iommufd iommufd = Iommufd.emulated(); Arena arena = Arena.ofConfined()) {
@@ -33,7 +33,9 @@ import org.iommufd4j.inspect.Snapshot;
  */
 public interface Iommufd extends AutoCloseable {
 
-  /** A fresh emulated context with the {@linkplain Configuration#defaults() default configuration}. */
+  /**
+   * A fresh emulated context with the {@linkplain Configuration#defaults() default configuration}.
+   */
   static Iommufd emulated() {
     return emulated(Configuration.defaults());
   }
@@ -115,8 +117,8 @@ public interface Iommufd extends AutoCloseable {
   void setRlimitMode(RlimitMode mode);
 
   /**
-   * Binds a new emulated device behind {@code model} hardware to this context (a DEVICE object,
-   * as binding a VFIO device would create). Attach it to an IOAS and it can DMA.
+   * Binds a new emulated device behind {@code model} hardware to this context (a DEVICE object, as
+   * binding a VFIO device would create). Attach it to an IOAS and it can DMA.
    *
    * @throws UnsupportedOperationException on the real-kernel backend
    */
@@ -145,16 +147,16 @@ public interface Iommufd extends AutoCloseable {
   }
 
   /**
-   * {@code IOMMU_HWPT_ALLOC} of a nested HWPT: a stage-1 table of the driver's {@code dataType}
-   * (1 Intel VT-d, {@code 0xdead} the selftest mock) described by {@code data}, over the
-   * nesting-parent HWPT {@code parentId}; faults of its devices go to {@code faults} (or
-   * nowhere, if null).
+   * {@code IOMMU_HWPT_ALLOC} of a nested HWPT: a stage-1 table of the driver's {@code dataType} (1
+   * Intel VT-d, {@code 0xdead} the selftest mock) described by {@code data}, over the
+   * nesting-parent HWPT {@code parentId}; faults of its devices go to {@code faults} (or nowhere,
+   * if null).
    *
-   * @throws IommufdException EINVAL if the parent is not a nesting parent or the data does not
-   *     fit the type, EOPNOTSUPP for a type the device's IOMMU does not know
+   * @throws IommufdException EINVAL if the parent is not a nesting parent or the data does not fit
+   *     the type, EOPNOTSUPP for a type the device's IOMMU does not know
    */
-  default Hwpt allocNestedHwpt(int deviceId, int parentId, int dataType, byte[] data,
-      FaultQueue faults) {
+  default Hwpt allocNestedHwpt(
+      int deviceId, int parentId, int dataType, byte[] data, FaultQueue faults) {
     return HwptCalls.allocNested(this, deviceId, parentId, dataType, data, faults);
   }
 
@@ -177,9 +179,9 @@ public interface Iommufd extends AutoCloseable {
   /**
    * {@code read(fd, buffer, buffer.byteSize())} on a descriptor this context handed out: for the
    * fault fd of {@code IOMMU_FAULT_QUEUE_ALLOC}, whole fault groups as 40-byte {@code struct
-   * iommu_hwpt_pgfault} records, oldest first, without ever blocking (0 when none is pending).
-   * The size must be a multiple of 40 ({@code -ESPIPE}); {@code -EINVAL} if not even the first
-   * pending group fits.
+   * iommu_hwpt_pgfault} records, oldest first, without ever blocking (0 when none is pending). The
+   * size must be a multiple of 40 ({@code -ESPIPE}); {@code -EINVAL} if not even the first pending
+   * group fits.
    *
    * @return the bytes read, or {@code -errno}: {@code -EBADF} if {@code fd} is not such a
    *     descriptor, {@code -EINVAL} for a descriptor that cannot be read (an access fd)
@@ -202,12 +204,11 @@ public interface Iommufd extends AutoCloseable {
    * (and their owners), areas (IOVA range, user address, page source, protection, pinned pages,
    * access pins), HWPTs with their domains, devices, accesses, fault queues, page sources and the
    * machine's pins and memory-lock accounts. Each IOAS is read under its lock, so what it shows is
-   * consistent; {@link Snapshot#toTable()}, {@link Snapshot#toJson()} and {@link
-   * Snapshot#toSvg()} render it. Works after {@link #close()} too (it then shows what an open
-   * access or fault fd still holds, or nothing).
+   * consistent; {@link Snapshot#toTable()}, {@link Snapshot#toJson()} and {@link Snapshot#toSvg()}
+   * render it. Works after {@link #close()} too (it then shows what an open access or fault fd
+   * still holds, or nothing).
    *
-   * @throws UnsupportedOperationException on backends that cannot see their state (the real
-   *     kernel)
+   * @throws UnsupportedOperationException on backends that cannot see their state (the real kernel)
    */
   default Snapshot inspect() {
     throw new UnsupportedOperationException(this + " cannot show its state");

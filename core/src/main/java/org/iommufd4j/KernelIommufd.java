@@ -5,9 +5,9 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.iommufd4j.kernel.LibC;
 
 /**
- * {@link Iommufd} on the real kernel: a descriptor of {@code /dev/iommu} (or {@code
- * /dev/vfio/vfio} backed by iommufd) opened through FFM, every call one {@code ioctl(2)} with
- * errno captured in the same call (see {@link LibC}). The typed API is {@link IoctlIommufd}'s.
+ * {@link Iommufd} on the real kernel: a descriptor of {@code /dev/iommu} (or {@code /dev/vfio/vfio}
+ * backed by iommufd) opened through FFM, every call one {@code ioctl(2)} with errno captured in the
+ * same call (see {@link LibC}). The typed API is {@link IoctlIommufd}'s.
  *
  * <p>Closing takes a write lock that every ioctl holds for reading, so a call never reaches a
  * descriptor number that {@code close} released and another {@code open} reused.
@@ -15,6 +15,7 @@ import org.iommufd4j.kernel.LibC;
 final class KernelIommufd extends IoctlIommufd {
   private final String path;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+
   /** The descriptor, or -1 once closed; written under the write lock. */
   private int fd;
 
@@ -34,8 +35,8 @@ final class KernelIommufd extends IoctlIommufd {
     int fd = LibC.open(path, LibC.O_RDWR | LibC.O_CLOEXEC, 0);
     if (fd < 0) {
       Errno errno = errnoOrEio(-fd);
-      throw new IommufdException(errno, "open(\"" + path + "\") failed (errno " + -fd + ")"
-          + hint(errno));
+      throw new IommufdException(
+          errno, "open(\"" + path + "\") failed (errno " + -fd + ")" + hint(errno));
     }
     return new KernelIommufd(path, fd);
   }
@@ -50,8 +51,9 @@ final class KernelIommufd extends IoctlIommufd {
 
   private static String hint(Errno errno) {
     return switch (errno) {
-      case ENOENT, ENODEV, ENXIO -> ": this kernel has no iommufd (CONFIG_IOMMUFD) or the device"
-          + " node is missing; use Iommufd.emulated() instead";
+      case ENOENT, ENODEV, ENXIO ->
+          ": this kernel has no iommufd (CONFIG_IOMMUFD) or the device"
+              + " node is missing; use Iommufd.emulated() instead";
       case EACCES, EPERM -> ": no permission on the device node (root or a udev rule needed)";
       default -> "";
     };
@@ -81,10 +83,10 @@ final class KernelIommufd extends IoctlIommufd {
   }
 
   /**
-   * The real {@code close(2)} of {@code fd}: meant for descriptors the kernel handed out through
-   * an ioctl of this context (a selftest access fd, a fault queue fd). The kernel cannot tell
-   * which context an fd came from, so this trusts the caller, except that it refuses the
-   * iommufd's own descriptor ({@code -EBADF}: use {@link #close()}).
+   * The real {@code close(2)} of {@code fd}: meant for descriptors the kernel handed out through an
+   * ioctl of this context (a selftest access fd, a fault queue fd). The kernel cannot tell which
+   * context an fd came from, so this trusts the caller, except that it refuses the iommufd's own
+   * descriptor ({@code -EBADF}: use {@link #close()}).
    */
   @Override
   public int closeFd(int fd) {

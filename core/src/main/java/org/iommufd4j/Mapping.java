@@ -1,8 +1,8 @@
 package org.iommufd4j;
 
 /**
- * A successful MAP or COPY: the IOVA where {@code length} bytes now appear. Pass it to
- * {@link Ioas#unmap(Mapping)} to remove exactly that range.
+ * A successful MAP or COPY: the IOVA where {@code length} bytes now appear. Pass it to {@link
+ * Ioas#unmap(Mapping)} to remove exactly that range.
  */
 public record Mapping(long iova, long length) {
 

@@ -4,8 +4,8 @@ import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_READABLE;
 import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE;
 
 /**
- * What devices may do with a mapping: the {@code IOMMU_IOAS_MAP_READABLE} and
- * {@code IOMMU_IOAS_MAP_WRITEABLE} flags of MAP and COPY (ioas.c: conv_iommu_prot()).
+ * What devices may do with a mapping: the {@code IOMMU_IOAS_MAP_READABLE} and {@code
+ * IOMMU_IOAS_MAP_WRITEABLE} flags of MAP and COPY (ioas.c: conv_iommu_prot()).
  */
 public enum Protection {
   READ(IOMMU_IOAS_MAP_READABLE),

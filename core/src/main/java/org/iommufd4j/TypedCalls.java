@@ -69,12 +69,17 @@ final class TypedCalls {
     }
   }
 
-  private static IommufdException failed(IoctlEvent event, Command command, int id,
-      ErrnoException e) {
+  private static IommufdException failed(
+      IoctlEvent event, Command command, int id, ErrnoException e) {
     commit(event, command, id, e.errno().number());
     if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
-      LOG.log(System.Logger.Level.DEBUG, "typed name={0} id={1} errno={2} reason={3}",
-          command.name(), Integer.toUnsignedString(id), e.errno().name(), e.detail());
+      LOG.log(
+          System.Logger.Level.DEBUG,
+          "typed name={0} id={1} errno={2} reason={3}",
+          command.name(),
+          Integer.toUnsignedString(id),
+          e.errno().name(),
+          e.detail());
     }
     return rethrow(e);
   }

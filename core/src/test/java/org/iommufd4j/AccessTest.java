@@ -116,7 +116,8 @@ class AccessTest extends ConformanceTest {
 
     assertThat(objectCount(iommufd)).isEqualTo(1);
     assertThat(t.ioasAlloc()).isEqualTo(2);
-    assertThat(t.createAccessOk(ioas, 0)).as("the fd number was released")
+    assertThat(t.createAccessOk(ioas, 0))
+        .as("the fd number was released")
         .isEqualTo(VirtualFileTable.FIRST_FD);
     accessFds.add(VirtualFileTable.FIRST_FD);
   }
@@ -128,9 +129,10 @@ class AccessTest extends ConformanceTest {
       pages.protect(1, NativePages.PROT_READ);
       // out_access_fd (offset 16) is the first byte of the read-only page.
       MemorySegment head = NativePages.segment(pages.page(1) - 16, 16);
-      Struct s = Struct.over(head, Command.IOMMU_TEST_CMD)
-          .u32(IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS)
-          .u32(IommuTestCmd.ID, ioas);
+      Struct s =
+          Struct.over(head, Command.IOMMU_TEST_CMD)
+              .u32(IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS)
+              .u32(IommuTestCmd.ID, ioas);
 
       assertErrno(s.ioctl(iommufd), Errno.EFAULT);
     }
@@ -253,10 +255,10 @@ class AccessTest extends ConformanceTest {
     assertErrno(t.accessPages(fd, 0, 0x100800, PAGE, 0), Errno.EINVAL);
     assertErrno(t.accessPages(fd, MOCK_FLAGS_ACCESS_WRITE, 0x200000, PAGE, 0), Errno.EPERM);
     assertErrno(t.accessPages(fd, 0, 0x300000, PAGE, 0), Errno.EPERM);
-    assertThat(t.accessPagesOk(fd, 0, 0x200000, PAGE, page(4))).as("failed calls use no ids")
+    assertThat(t.accessPagesOk(fd, 0, 0x200000, PAGE, page(4)))
+        .as("failed calls use no ids")
         .isZero();
-    assertThat(t.accessPagesOk(fd, MOCK_FLAGS_ACCESS_WRITE, 0x300000, PAGE, page(6)))
-        .isEqualTo(1);
+    assertThat(t.accessPagesOk(fd, MOCK_FLAGS_ACCESS_WRITE, 0x300000, PAGE, page(6))).isEqualTo(1);
     assertOk(t.checkRefs(page(0), 4 * PAGE, 0));
     assertOk(t.checkRefs(page(4), PAGE, 1));
     assertOk(t.checkRefs(page(5), PAGE, 0));
@@ -320,8 +322,8 @@ class AccessTest extends ConformanceTest {
 
   @Test
   void accessPagesBeyondTheMemoryLockLimitFailsWithEnomemAndChargesNothing() {
-    Iommufd limited = open(Configuration.builder().privateHost(true).memlockLimit(2 * PAGE)
-        .build());
+    Iommufd limited =
+        open(Configuration.builder().privateHost(true).memlockLimit(2 * PAGE).build());
     SelftestCalls l = new SelftestCalls(limited, arena);
     int ioas = l.ioasAlloc();
     int fd = l.createAccessOk(ioas, PIN);
@@ -345,10 +347,11 @@ class AccessTest extends ConformanceTest {
     try (NativePages pages = NativePages.map(2)) {
       pages.protect(1, NativePages.PROT_READ);
       MemorySegment head = NativePages.segment(pages.page(1) - 20, 20);
-      Struct s = Struct.over(head, Command.IOMMU_TEST_CMD)
-          .u32(IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_ACCESS_PAGES)
-          .u32(IommuTestCmd.ID, fd)
-          .u32(IommuTestCmd.ACCESS_PAGES_FLAGS, 0);
+      Struct s =
+          Struct.over(head, Command.IOMMU_TEST_CMD)
+              .u32(IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_ACCESS_PAGES)
+              .u32(IommuTestCmd.ID, fd)
+              .u32(IommuTestCmd.ACCESS_PAGES_FLAGS, 0);
       // iova and length lie on the read-only page: they were written before the protection.
       pages.protect(1, NativePages.PROT_READ | NativePages.PROT_WRITE);
       NativePages.segment(pages.page(1), 16).set(ValueLayout.JAVA_LONG_UNALIGNED, 4, iova);
@@ -462,7 +465,8 @@ class AccessTest extends ConformanceTest {
     t.accessPagesOk(fd, 0, BASE + PAGE, 2 * PAGE, page(1));
     assertOk(t.checkRefs(buffer.address(), BUFFER_SIZE, 1));
     assertThat(host.lockedPagesOfUser(((EmulatedIommufd) iommufd).caller().uid()))
-        .as("charged once").isEqualTo(16);
+        .as("charged once")
+        .isEqualTo(16);
 
     assertOk(t.unmap(ioas, BASE, BUFFER_SIZE));
 
@@ -619,10 +623,9 @@ class AccessTest extends ConformanceTest {
       MemorySegment out = arena.allocate(16);
 
       assertErrno(t.accessRw(fd, 0x100ff8, 16, out.address(), 0), Errno.EFAULT);
-      assertErrno(t.accessRw(fd, 0x100ff8, 16, out.address(), MOCK_ACCESS_RW_SLOW_PATH),
-          Errno.EFAULT);
-      assertErrno(t.accessRw(fd, 0x100000, 16, pages.page(1), MOCK_ACCESS_RW_WRITE),
-          Errno.EFAULT);
+      assertErrno(
+          t.accessRw(fd, 0x100ff8, 16, out.address(), MOCK_ACCESS_RW_SLOW_PATH), Errno.EFAULT);
+      assertErrno(t.accessRw(fd, 0x100000, 16, pages.page(1), MOCK_ACCESS_RW_WRITE), Errno.EFAULT);
       assertErrno(t.accessRw(fd, 0x100000, 16, pages.page(1), 0), Errno.EFAULT);
       assertOk(t.accessRw(fd, 0x100000, 16, out.address(), 0));
     }

@@ -39,7 +39,8 @@ class AllowIovasTest extends ConformanceTest {
 
     assertThat(door.map(ioas, USER_VA, 0x1000, Protection.READ)).isEqualTo(0x10_0000);
     assertThat(door.map(ioas, USER_VA, 0x1000, Protection.READ)).isEqualTo(0x10_1000);
-    assertThat(door.map(ioas, USER_VA, 0x10_0000, Protection.READ)).as("LOW is too full")
+    assertThat(door.map(ioas, USER_VA, 0x10_0000, Protection.READ))
+        .as("LOW is too full")
         .isEqualTo(0x30_0000);
   }
 
@@ -67,8 +68,8 @@ class AllowIovasTest extends ConformanceTest {
     Door door = open(front);
     int ioas = door.createIoas();
 
-    door.allowIovas(ioas, List.of(new IovaRange(0x10_1000, 0x10_1fff),
-        new IovaRange(0x10_0000, 0x10_0fff)));
+    door.allowIovas(
+        ioas, List.of(new IovaRange(0x10_1000, 0x10_1fff), new IovaRange(0x10_0000, 0x10_0fff)));
 
     assertThat(door.map(ioas, USER_VA, 0x2000, Protection.READ)).isEqualTo(0x10_0000);
   }
@@ -87,10 +88,13 @@ class AllowIovasTest extends ConformanceTest {
     Door door = open(front);
     int ioas = door.createIoas();
 
-    assertFails(Errno.EINVAL, () -> door.allowIovas(ioas,
-        List.of(new IovaRange(0x1000, 0x2000), new IovaRange(0x2000, 0x3000))));
-    assertFails(Errno.EINVAL, () -> door.allowIovas(ioas,
-        List.of(HIGH, LOW, new IovaRange(0, -1L))));
+    assertFails(
+        Errno.EINVAL,
+        () ->
+            door.allowIovas(
+                ioas, List.of(new IovaRange(0x1000, 0x2000), new IovaRange(0x2000, 0x3000))));
+    assertFails(
+        Errno.EINVAL, () -> door.allowIovas(ioas, List.of(HIGH, LOW, new IovaRange(0, -1L))));
   }
 
   @BothDoors

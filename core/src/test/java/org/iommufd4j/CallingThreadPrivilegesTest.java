@@ -12,11 +12,11 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 
 /**
- * {@link Configuration#privilegesOfCallingThread()}: capabilities and RLIMIT_MEMLOCK are read
- * when the kernel reads them, for the thread that calls (ioas.c: iommufd_option_rlimit_mode();
- * pages.c: do_update_pinned()), so a program that changes them between calls sees the kernel's
- * results. Pinned values ignore the process. The tests change this thread's capabilities and this
- * process's soft limit, and put them back.
+ * {@link Configuration#privilegesOfCallingThread()}: capabilities and RLIMIT_MEMLOCK are read when
+ * the kernel reads them, for the thread that calls (ioas.c: iommufd_option_rlimit_mode(); pages.c:
+ * do_update_pinned()), so a program that changes them between calls sees the kernel's results.
+ * Pinned values ignore the process. The tests change this thread's capabilities and this process's
+ * soft limit, and put them back.
  */
 class CallingThreadPrivilegesTest extends MockDeviceFixture {
   private static final long KIB = 1024;
@@ -83,15 +83,27 @@ class CallingThreadPrivilegesTest extends MockDeviceFixture {
     door.mapFixed(ioas, iova, buffer(48 * KIB).address(), 48 * KIB, Protection.READ_WRITE);
     iova += 1 << 20;
     long next = iova;
-    assertThat(errnoOf(() -> door.mapFixed(ioas, next, buffer(32 * KIB).address(), 32 * KIB,
-        Protection.READ_WRITE))).isEqualTo(Errno.ENOMEM);
+    assertThat(
+            errnoOf(
+                () ->
+                    door.mapFixed(
+                        ioas, next, buffer(32 * KIB).address(), 32 * KIB, Protection.READ_WRITE)))
+        .isEqualTo(Errno.ENOMEM);
     ThreadCredentials.setMemlockSoft(1 << 20);
     door.mapFixed(ioas, iova, buffer(32 * KIB).address(), 32 * KIB, Protection.READ_WRITE);
     assertThat(chargedPages()).isEqualTo(20);
 
     ThreadCredentials.setMemlockSoft(16 * KIB); // below what is charged: only new pins fail
-    assertThat(errnoOf(() -> door.mapFixed(ioas, BASE + (4 << 20), buffer(4 * KIB).address(),
-        4 * KIB, Protection.READ))).isEqualTo(Errno.ENOMEM);
+    assertThat(
+            errnoOf(
+                () ->
+                    door.mapFixed(
+                        ioas,
+                        BASE + (4 << 20),
+                        buffer(4 * KIB).address(),
+                        4 * KIB,
+                        Protection.READ)))
+        .isEqualTo(Errno.ENOMEM);
     door.unmapAll(ioas);
     assertThat(chargedPages()).isZero();
     door.mapFixed(ioas, BASE, buffer(16 * KIB).address(), 16 * KIB, Protection.READ);
@@ -107,8 +119,16 @@ class CallingThreadPrivilegesTest extends MockDeviceFixture {
     ThreadCredentials.setEffective(CAP_IPC_LOCK, true);
     door.mapFixed(ioas, BASE, buffer(1 << 20).address(), 1 << 20, Protection.READ);
     ThreadCredentials.setEffective(CAP_IPC_LOCK, false);
-    assertThat(errnoOf(() -> door.mapFixed(ioas, BASE + (1 << 20), buffer(1 << 20).address(),
-        1 << 20, Protection.READ))).isEqualTo(Errno.ENOMEM);
+    assertThat(
+            errnoOf(
+                () ->
+                    door.mapFixed(
+                        ioas,
+                        BASE + (1 << 20),
+                        buffer(1 << 20).address(),
+                        1 << 20,
+                        Protection.READ)))
+        .isEqualTo(Errno.ENOMEM);
     ThreadCredentials.setEffective(CAP_IPC_LOCK, true);
     door.mapFixed(ioas, BASE + (2 << 20), buffer(1 << 20).address(), 1 << 20, Protection.READ);
     assertThat(chargedPages()).isZero();
@@ -126,11 +146,15 @@ class CallingThreadPrivilegesTest extends MockDeviceFixture {
 
     AtomicReference<Errno> other = new AtomicReference<>();
     // a platform thread: capabilities belong to the OS thread
-    Thread t = Thread.ofPlatform().start(() -> {
-      ThreadCredentials.setEffective(CAP_IPC_LOCK, false);
-      other.set(errnoOf(() -> door.mapFixed(ioas, BASE, big, 1 << 20, Protection.READ)));
-      door.mapFixed(ioas, BASE + (1 << 20), small, 32 * KIB, Protection.READ);
-    });
+    Thread t =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  ThreadCredentials.setEffective(CAP_IPC_LOCK, false);
+                  other.set(
+                      errnoOf(() -> door.mapFixed(ioas, BASE, big, 1 << 20, Protection.READ)));
+                  door.mapFixed(ioas, BASE + (1 << 20), small, 32 * KIB, Protection.READ);
+                });
     t.join();
     assertThat(other.get()).as("the thread without CAP_IPC_LOCK").isEqualTo(Errno.ENOMEM);
     assertThat(chargedPages()).isEqualTo(8);
@@ -159,8 +183,13 @@ class CallingThreadPrivilegesTest extends MockDeviceFixture {
     if (ThreadCredentials.permitted(CAP_IPC_LOCK)) {
       ThreadCredentials.setEffective(CAP_IPC_LOCK, false);
     }
-    Door door = front.open(openPrivate(Configuration.builder().capIpcLock(true)
-        .capSysResource(true).memlockLimit(4 * KIB)));
+    Door door =
+        front.open(
+            openPrivate(
+                Configuration.builder()
+                    .capIpcLock(true)
+                    .capSysResource(true)
+                    .memlockLimit(4 * KIB)));
     int ioas = ioasWithMockDomain(door);
     door.mapFixed(ioas, BASE, buffer(1 << 20).address(), 1 << 20, Protection.READ);
     assertThat(chargedPages()).isZero();

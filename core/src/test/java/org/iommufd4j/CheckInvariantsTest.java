@@ -11,7 +11,8 @@ class CheckInvariantsTest {
 
   @Test
   void invariantsOfAnEmulatedContextHoldBeforeAndAfterClose() {
-    try (Iommufd iommufd = Iommufd.emulated(OWN_HOST); Arena arena = Arena.ofConfined()) {
+    try (Iommufd iommufd = Iommufd.emulated(OWN_HOST);
+        Arena arena = Arena.ofConfined()) {
       Ioas a = iommufd.createIoas();
       EmulatedDevice dev = iommufd.createDevice(DomainModel.selftestMock());
       dev.attach(a);

@@ -56,11 +56,10 @@ class CloseTest extends ConformanceTest {
     assertFails(Errno.EBADF, door::createIoas);
     assertFails(Errno.EBADF, () -> door.destroy(ioas));
     assertFails(Errno.EBADF, () -> door.map(ioas, USER_VA, 0x1000, Protection.READ));
-    assertFails(Errno.EBADF, () -> door.mapFixed(ioas, 0x20000, USER_VA, 0x1000,
-        Protection.READ));
+    assertFails(Errno.EBADF, () -> door.mapFixed(ioas, 0x20000, USER_VA, 0x1000, Protection.READ));
     assertFails(Errno.EBADF, () -> door.copy(ioas, ioas, 0x10000, 0x1000, Protection.READ));
-    assertFails(Errno.EBADF, () -> door.copyFixed(ioas, 0x30000, ioas, 0x10000, 0x1000,
-        Protection.READ));
+    assertFails(
+        Errno.EBADF, () -> door.copyFixed(ioas, 0x30000, ioas, 0x10000, 0x1000, Protection.READ));
     assertFails(Errno.EBADF, () -> door.unmap(ioas, 0x10000, 0x1000));
     assertFails(Errno.EBADF, () -> door.unmapAll(ioas));
     assertFails(Errno.EBADF, () -> door.iovaRanges(ioas));
@@ -86,10 +85,12 @@ class CloseTest extends ConformanceTest {
     Ioas ioas = iommufd.createIoas();
     iommufd.close();
 
-    assertThatCode(() -> {
-      iommufd.close();
-      ioas.close();
-    }).doesNotThrowAnyException();
+    assertThatCode(
+            () -> {
+              iommufd.close();
+              ioas.close();
+            })
+        .doesNotThrowAnyException();
     assertThat(objectCount(iommufd)).isZero();
   }
 

@@ -1,6 +1,5 @@
 package org.iommufd4j;
 
-import java.util.concurrent.ExecutionException;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
@@ -12,6 +11,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -65,8 +65,12 @@ class ConcurrencyStressTest {
 
   @Test
   void randomOperationsFromManyThreadsMatchEachThreadsSerialModel() throws Exception {
-    Iommufd iommufd = Iommufd.emulated(Configuration.builder().privateHost(true)
-        .memlockLimit(Configuration.UNLIMITED).build());
+    Iommufd iommufd =
+        Iommufd.emulated(
+            Configuration.builder()
+                .privateHost(true)
+                .memlockLimit(Configuration.UNLIMITED)
+                .build());
     Arena arena = Arena.ofShared();
     MemorySegment memory = arena.allocate(THREADS * WINDOW, 1 << 21);
     Ioas shared = iommufd.createIoas();
@@ -86,8 +90,9 @@ class ConcurrencyStressTest {
       try {
         f.get();
       } catch (ExecutionException e) {
-        throw new AssertionError("seed=" + SEED + ": " + e.getCause().getMessage() + "\n"
-            + interleaving(), e.getCause());
+        throw new AssertionError(
+            "seed=" + SEED + ": " + e.getCause().getMessage() + "\n" + interleaving(),
+            e.getCause());
       }
     }
     assertThat(((EmulatedIommufd) iommufd).checkInvariants()).as(interleaving()).isEmpty();
@@ -112,8 +117,9 @@ class ConcurrencyStressTest {
       String where = "seed=" + SEED + " thread=" + thread + " op=" + i;
       switch (rnd.nextInt(7)) {
         case 0, 1 -> {
-          Errno e = errnoOf(() -> shared.mapFixed(iova, buffer + slot * SLOT, SLOT,
-              Protection.READ_WRITE));
+          Errno e =
+              errnoOf(
+                  () -> shared.mapFixed(iova, buffer + slot * SLOT, SLOT, Protection.READ_WRITE));
           record(thread, "map shared slot " + slot, e);
           assertThat(e).as(where).isEqualTo(mapped[slot] ? Errno.EEXIST : null);
           mapped[slot] = true;
@@ -173,7 +179,8 @@ class ConcurrencyStressTest {
     }
     long[] n = {0};
     Errno e = errnoOf(() -> n[0] = shared.unmap(window, WINDOW));
-    assertThat(e == null ? n[0] : 0).as("thread %d window at the end", thread)
+    assertThat(e == null ? n[0] : 0)
+        .as("thread %d window at the end", thread)
         .isEqualTo(expectedShared);
     device.close();
   }

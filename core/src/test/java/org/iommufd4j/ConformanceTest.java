@@ -11,9 +11,9 @@ import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.AfterEach;
 
 /**
- * Base of the per-ioctl conformance tests: opens emulated contexts, and after every test checks
- * the engine's invariants, closes each context and checks that closing emptied its object table: a
- * leak check after every test.
+ * Base of the per-ioctl conformance tests: opens emulated contexts, and after every test checks the
+ * engine's invariants, closes each context and checks that closing emptied its object table: a leak
+ * check after every test.
  */
 abstract class ConformanceTest {
   /** A page-aligned user address that is never dereferenced: without a domain MAP reads nothing. */

@@ -69,8 +69,9 @@ class DestroyTest extends ConformanceTest {
     door.destroy(1);
     door.destroy(3);
 
-    assertThat(new int[] {door.createIoas(), door.createIoas(), door.createIoas(),
-        door.createIoas()}).containsExactly(1, 3, 4, 6);
+    assertThat(
+            new int[] {door.createIoas(), door.createIoas(), door.createIoas(), door.createIoas()})
+        .containsExactly(1, 3, 4, 6);
   }
 
   @BothDoors
@@ -105,12 +106,12 @@ class DestroyTest extends ConformanceTest {
     Iommufd iommufd = open();
     int ioas = new RawDoor(iommufd).createIoas();
     try (NativePages pages = NativePages.map(1)) {
-      Struct s = Struct.over(NativePages.segment(pages.page(0), 8), Command.IOMMU_DESTROY)
-          .u32(IommuDestroy.ID, ioas);
+      Struct s =
+          Struct.over(NativePages.segment(pages.page(0), 8), Command.IOMMU_DESTROY)
+              .u32(IommuDestroy.ID, ioas);
       pages.protect(0, NativePages.PROT_READ);
       // An empty segment: any write-back would go through memory to the read-only page.
-      assertOk(iommufd.ioctl(Command.IOMMU_DESTROY.request(),
-          NativePages.segment(s.address(), 0)));
+      assertOk(iommufd.ioctl(Command.IOMMU_DESTROY.request(), NativePages.segment(s.address(), 0)));
       assertThat(objectCount(iommufd)).isZero();
     }
   }

@@ -23,7 +23,8 @@ class DifferentialRunnerTest {
   private static final Configuration OWN_HOST = Configuration.builder().privateHost(true).build();
 
   private static Report run(OpSequence sequence, Configuration left, Configuration right) {
-    try (Iommufd l = Iommufd.emulated(left); Iommufd r = Iommufd.emulated(right)) {
+    try (Iommufd l = Iommufd.emulated(left);
+        Iommufd r = Iommufd.emulated(right)) {
       return DifferentialRunner.run(sequence, l, r);
     }
   }
@@ -38,18 +39,38 @@ class DifferentialRunnerTest {
     assertThat(report.difference()).isEmpty();
     assertThat(report.opsRun()).isEqualTo(SampleSequences.ioasBasics().ops().size());
     // The sample does what its comments say: these are the errno cases it is meant to reach.
-    assertThat(results(report.left())).containsExactly(
-        "0", "0", "0", "0", "-EEXIST (-17)", "0", "0", "-EPERM (-1)", "-EMSGSIZE (-90)", "0",
-        "0", "0", "-EINVAL (-22)", "-ENOENT (-2)", "0", "0", "0", "0", "0", "-ENOENT (-2)",
-        "0");
+    assertThat(results(report.left()))
+        .containsExactly(
+            "0",
+            "0",
+            "0",
+            "0",
+            "-EEXIST (-17)",
+            "0",
+            "0",
+            "-EPERM (-1)",
+            "-EMSGSIZE (-90)",
+            "0",
+            "0",
+            "0",
+            "-EINVAL (-22)",
+            "-ENOENT (-2)",
+            "0",
+            "0",
+            "0",
+            "0",
+            "0",
+            "-ENOENT (-2)",
+            "0");
   }
 
   @Test
   void identicalConfigurationsShowNoDifferenceOnTheMockDomainSample() {
     Report report = run(SampleSequences.mockDomain(), OWN_HOST, OWN_HOST);
     assertThat(report.difference()).isEmpty();
-    assertThat(results(report.left())).containsExactly(
-        "0", "0", "-EADDRINUSE (-98)", "0", "0", "0", "0", "-EINVAL (-22)", "0", "0", "0");
+    assertThat(results(report.left()))
+        .containsExactly(
+            "0", "0", "-EADDRINUSE (-98)", "0", "0", "0", "0", "-EINVAL (-22)", "0", "0", "0");
   }
 
   @Test
@@ -79,19 +100,22 @@ class DifferentialRunnerTest {
   @Test
   void aDifferentStructWrittenBackIsReportedWithItsOffset() {
     try (Iommufd left = Iommufd.emulated(OWN_HOST);
-        Iommufd right = new IoctlOverEmulator(Iommufd.emulated(OWN_HOST)) {
-          @Override
-          int rawIoctl(long request, MemorySegment arg) {
-            int rc = super.rawIoctl(request, arg);
-            if (request == Command.IOMMU_IOAS_MAP.request() && rc == 0) {
-              Struct map = Struct.over(arg, IommuIoasMap.LAYOUT);
-              map.u64(IommuIoasMap.IOVA, map.u64(IommuIoasMap.IOVA) + 4096);
-            }
-            return rc;
-          }
-        }) {
-      Difference d = DifferentialRunner.run(SampleSequences.ioasBasics(), left, right)
-          .difference().orElseThrow();
+        Iommufd right =
+            new IoctlOverEmulator(Iommufd.emulated(OWN_HOST)) {
+              @Override
+              int rawIoctl(long request, MemorySegment arg) {
+                int rc = super.rawIoctl(request, arg);
+                if (request == Command.IOMMU_IOAS_MAP.request() && rc == 0) {
+                  Struct map = Struct.over(arg, IommuIoasMap.LAYOUT);
+                  map.u64(IommuIoasMap.IOVA, map.u64(IommuIoasMap.IOVA) + 4096);
+                }
+                return rc;
+              }
+            }) {
+      Difference d =
+          DifferentialRunner.run(SampleSequences.ioasBasics(), left, right)
+              .difference()
+              .orElseThrow();
       assertThat(d.index()).isEqualTo(2);
       assertThat(d.what()).isEqualTo("struct written back differs at offset 33");
     }
@@ -101,21 +125,25 @@ class DifferentialRunnerTest {
   @Test
   void aDifferentOutputArrayIsReportedWithTheBufferAndOffset() {
     try (Iommufd left = Iommufd.emulated(OWN_HOST);
-        Iommufd right = new IoctlOverEmulator(Iommufd.emulated(OWN_HOST)) {
-          @Override
-          int rawIoctl(long request, MemorySegment arg) {
-            int rc = super.rawIoctl(request, arg);
-            if (request == Command.IOMMU_IOAS_IOVA_RANGES.request() && rc == 0) {
-              long array = Struct.over(arg, IommuIoasIovaRanges.LAYOUT)
-                  .u64(IommuIoasIovaRanges.ALLOWED_IOVAS);
-              Struct.over(MemorySegment.ofAddress(array).reinterpret(16), IommuIovaRange.LAYOUT)
-                  .u64(IommuIovaRange.START, 0x1000L);
-            }
-            return rc;
-          }
-        }) {
-      Difference d = DifferentialRunner.run(SampleSequences.ioasBasics(), left, right)
-          .difference().orElseThrow();
+        Iommufd right =
+            new IoctlOverEmulator(Iommufd.emulated(OWN_HOST)) {
+              @Override
+              int rawIoctl(long request, MemorySegment arg) {
+                int rc = super.rawIoctl(request, arg);
+                if (request == Command.IOMMU_IOAS_IOVA_RANGES.request() && rc == 0) {
+                  long array =
+                      Struct.over(arg, IommuIoasIovaRanges.LAYOUT)
+                          .u64(IommuIoasIovaRanges.ALLOWED_IOVAS);
+                  Struct.over(MemorySegment.ofAddress(array).reinterpret(16), IommuIovaRange.LAYOUT)
+                      .u64(IommuIovaRange.START, 0x1000L);
+                }
+                return rc;
+              }
+            }) {
+      Difference d =
+          DifferentialRunner.run(SampleSequences.ioasBasics(), left, right)
+              .difference()
+              .orElseThrow();
       assertThat(d.index()).isEqualTo(9);
       assertThat(d.what()).startsWith("buffer ranges differs at offset 0x1");
     }
@@ -125,12 +153,16 @@ class DifferentialRunnerTest {
   void identicalConfigurationsAgreeOnSeededRandomSequences() {
     long seed = Long.getLong("seed", 1234L);
     for (long s = seed; s < seed + 20; s++) {
-      OpSequence sequence = s % 2 == 0 ? SampleSequences.random(s, 150)
-          : SampleSequences.randomWithMockDomains(s, 150);
+      OpSequence sequence =
+          s % 2 == 0
+              ? SampleSequences.random(s, 150)
+              : SampleSequences.randomWithMockDomains(s, 150);
       Report report = run(sequence, OWN_HOST, OWN_HOST);
       assertThat(report.difference()).as("seed " + s).isEmpty();
-      assertThat(results(report.left())).as("seed " + s + " reaches errors and successes")
-          .contains("0").anyMatch(r -> r.startsWith("-"));
+      assertThat(results(report.left()))
+          .as("seed " + s + " reaches errors and successes")
+          .contains("0")
+          .anyMatch(r -> r.startsWith("-"));
       assertThat(OpSequence.parse(sequence.format())).as("seed " + s).isEqualTo(sequence);
     }
   }
@@ -146,7 +178,9 @@ class DifferentialRunnerTest {
 
   @Test
   void handWrittenTextRuns() {
-    OpSequence s = OpSequence.parse("""
+    OpSequence s =
+        OpSequence.parse(
+            """
         iommufd4j-ops 1
         # a comment, then a buffer and two calls
         buffer data 0x1000 fill=0x5a
@@ -163,9 +197,14 @@ class DifferentialRunnerTest {
   @Test
   void parseErrorsNameTheLine() {
     assertThatThrownBy(() -> OpSequence.parse("iommufd4j-ops 1\nbuffer x 0x10\nioctl NOPE 00\n"))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("line 3:");
-    assertThatThrownBy(() -> OpSequence.parse("iommufd4j-ops 1\nioctl IOMMU_DESTROY 0800000001000000 @0=nowhere\n"))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unknown buffer nowhere");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("line 3:");
+    assertThatThrownBy(
+            () ->
+                OpSequence.parse(
+                    "iommufd4j-ops 1\nioctl IOMMU_DESTROY 0800000001000000 @0=nowhere\n"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("unknown buffer nowhere");
     assertThatThrownBy(() -> OpSequence.parse("ioctl IOMMU_DESTROY 00\n"))
         .hasMessageContaining("iommufd4j-ops 1");
   }

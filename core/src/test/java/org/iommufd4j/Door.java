@@ -3,10 +3,10 @@ package org.iommufd4j;
 import java.util.List;
 
 /**
- * One way into an {@link Iommufd}, seen from a test: every IOAS command the typed API exposes,
- * with ids instead of handles so that a scenario reads the same through both {@link FrontDoor}s.
- * Every method fails with an {@link IommufdException} carrying the errno of the call; the raw
- * door builds that exception from the {@code -errno} the byte ABI returned.
+ * One way into an {@link Iommufd}, seen from a test: every IOAS command the typed API exposes, with
+ * ids instead of handles so that a scenario reads the same through both {@link FrontDoor}s. Every
+ * method fails with an {@link IommufdException} carrying the errno of the call; the raw door builds
+ * that exception from the {@code -errno} the byte ABI returned.
  *
  * <p>Protection is given as {@link Protection}, so only the flag combinations the typed API can
  * express appear here; tests of other flag bits and of reserved fields use the byte ABI alone.
@@ -28,8 +28,8 @@ interface Door {
   /** COPY without FIXED_IOVA; returns the destination IOVA chosen. */
   long copy(int dstIoasId, int srcIoasId, long srcIova, long length, Protection protection);
 
-  long copyFixed(int dstIoasId, long dstIova, int srcIoasId, long srcIova, long length,
-      Protection protection);
+  long copyFixed(
+      int dstIoasId, long dstIova, int srcIoasId, long srcIova, long length, Protection protection);
 
   /** UNMAP; returns the bytes unmapped. */
   long unmap(int ioasId, long iova, long length);

@@ -23,8 +23,12 @@ class EmulatedDeviceTest {
   @BeforeEach
   void open() {
     arena = Arena.ofConfined();
-    iommufd = Iommufd.emulated(Configuration.builder().privateHost(true)
-        .memlockLimit(Configuration.UNLIMITED).build());
+    iommufd =
+        Iommufd.emulated(
+            Configuration.builder()
+                .privateHost(true)
+                .memlockLimit(Configuration.UNLIMITED)
+                .build());
     ioas = iommufd.createIoas();
     buffer = arena.allocate(4 * MIB, 2 * MIB);
   }
@@ -36,22 +40,27 @@ class EmulatedDeviceTest {
   }
 
   private static void assertFault(Runnable dma, IommuFaultException.Reason reason, long iova) {
-    assertThatThrownBy(dma::run).isInstanceOfSatisfying(IommuFaultException.class, f -> {
-      assertThat(f.reason()).isEqualTo(reason);
-      assertThat(f.iova()).isEqualTo(iova);
-    });
+    assertThatThrownBy(dma::run)
+        .isInstanceOfSatisfying(
+            IommuFaultException.class,
+            f -> {
+              assertThat(f.reason()).isEqualTo(reason);
+              assertThat(f.iova()).isEqualTo(iova);
+            });
   }
 
   @Test
   void vtdDeviceReservesOutsideItsApertureAndTheMsiWindow() {
     try (EmulatedDevice dev = iommufd.createDevice(DomainModel.vtd())) {
       dev.attach(ioas);
-      assertThat(ioas.iovaRanges().ranges()).containsExactly(
-          new IovaRange(0, 0xfedf_ffffL), new IovaRange(0xfef0_0000L, (1L << 48) - 1));
+      assertThat(ioas.iovaRanges().ranges())
+          .containsExactly(
+              new IovaRange(0, 0xfedf_ffffL), new IovaRange(0xfef0_0000L, (1L << 48) - 1));
       assertThat(ioas.iovaRanges().alignment()).isEqualTo(4096);
-      assertThatThrownBy(() -> ioas.mapFixed(0xfee0_0000L, buffer.asSlice(0, 4096),
-          Protection.READ)).isInstanceOfSatisfying(IommufdException.class,
-              e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
+      assertThatThrownBy(
+              () -> ioas.mapFixed(0xfee0_0000L, buffer.asSlice(0, 4096), Protection.READ))
+          .isInstanceOfSatisfying(
+              IommufdException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
     }
     assertThat(ioas.iovaRanges().ranges()).containsExactly(new IovaRange(0, -1));
   }
@@ -80,21 +89,24 @@ class EmulatedDeviceTest {
     dev.attach(ioas);
     ioas.mapFixed(0x10_0000L, buffer.asSlice(0, 8192), Protection.READ);
     dev.dmaRead(0x10_0000L, page);
-    assertFault(() -> dev.dmaWrite(0x10_0000L, page), IommuFaultException.Reason.WRITE_DENIED,
-        0x10_0000L);
-    assertFault(() -> dev.dmaRead(0x10_1000L, arena.allocate(8192)),
-        IommuFaultException.Reason.NOT_MAPPED, 0x10_2000L);
+    assertFault(
+        () -> dev.dmaWrite(0x10_0000L, page), IommuFaultException.Reason.WRITE_DENIED, 0x10_0000L);
+    assertFault(
+        () -> dev.dmaRead(0x10_1000L, arena.allocate(8192)),
+        IommuFaultException.Reason.NOT_MAPPED,
+        0x10_2000L);
     ioas.unmap(0x10_0000L, 8192);
-    assertFault(() -> dev.dmaRead(0x10_0000L, page), IommuFaultException.Reason.NOT_MAPPED,
-        0x10_0000L);
+    assertFault(
+        () -> dev.dmaRead(0x10_0000L, page), IommuFaultException.Reason.NOT_MAPPED, 0x10_0000L);
   }
 
   @Test
   void narrowApertureRefusesAnIoasWithMappingsOutsideIt() {
     ioas.mapFixed(0x1000, buffer.asSlice(0, 4096), Protection.READ);
     EmulatedDevice dev = iommufd.createDevice(DomainModel.vtd().withAperture(MIB, 0xffff_ffffL));
-    assertThatThrownBy(() -> dev.attach(ioas)).isInstanceOfSatisfying(IommufdException.class,
-        e -> assertThat(e.errno()).isEqualTo(Errno.EADDRINUSE));
+    assertThatThrownBy(() -> dev.attach(ioas))
+        .isInstanceOfSatisfying(
+            IommufdException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EADDRINUSE));
     assertThat(dev.hwptId()).isZero();
     assertThat(ioas.iovaRanges().ranges()).containsExactly(new IovaRange(0, -1));
   }
@@ -103,8 +115,9 @@ class EmulatedDeviceTest {
   void reservedRegionOverAnAllowedRangeFailsTheAttach() {
     ioas.allowIovas(List.of(new IovaRange(0xfe00_0000L, 0xffff_ffffL)));
     EmulatedDevice dev = iommufd.createDevice(DomainModel.vtd());
-    assertThatThrownBy(() -> dev.attach(ioas)).isInstanceOfSatisfying(IommufdException.class,
-        e -> assertThat(e.errno()).isEqualTo(Errno.EADDRINUSE));
+    assertThatThrownBy(() -> dev.attach(ioas))
+        .isInstanceOfSatisfying(
+            IommufdException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EADDRINUSE));
     assertThat(dev.hwptId()).isZero();
   }
 
@@ -118,7 +131,8 @@ class EmulatedDeviceTest {
     mock.attach(ioas);
     assertThat(b.hwptId()).isEqualTo(a.hwptId());
     assertThat(mock.hwptId()).isNotEqualTo(a.hwptId());
-    assertThat(ioas.iovaRanges().ranges()).as("the intersection of both apertures")
+    assertThat(ioas.iovaRanges().ranges())
+        .as("the intersection of both apertures")
         .containsExactly(new IovaRange(1L << 24, (1L << 31) - 1));
     assertThat(ioas.iovaRanges().alignment()).isEqualTo(4096);
     Mapping m = ioas.map(buffer.asSlice(0, 8192), Protection.READ_WRITE);
@@ -129,7 +143,8 @@ class EmulatedDeviceTest {
     a.dmaRead(m.iova(), seen);
     assertThat(seen.get(ValueLayout.JAVA_LONG, 0)).isEqualTo(0x1122334455667788L);
     mock.close();
-    assertThatThrownBy(() -> ioas.close()).isInstanceOfSatisfying(IommufdException.class,
-        e -> assertThat(e.errno()).isEqualTo(Errno.EBUSY));
+    assertThatThrownBy(() -> ioas.close())
+        .isInstanceOfSatisfying(
+            IommufdException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EBUSY));
   }
 }

@@ -8,10 +8,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The two front doors: the byte ABI ({@code ioctl(request, segment)}) and
- * the typed API, plus the typed API of the real-kernel backend ({@link IoctlIommufd}) driven over
- * the byte ABI. A conformance scenario annotated {@link BothDoors} runs once through each and
- * asserts the same errno every time.
+ * The two front doors: the byte ABI ({@code ioctl(request, segment)}) and the typed API, plus the
+ * typed API of the real-kernel backend ({@link IoctlIommufd}) driven over the byte ABI. A
+ * conformance scenario annotated {@link BothDoors} runs once through each and asserts the same
+ * errno every time.
  */
 enum FrontDoor {
   RAW {

@@ -209,12 +209,15 @@ class GenericDecodeTest extends ConformanceTest {
       Struct s = sample.fill(struct(sample.command, ksize + extra)).size(ksize + extra);
       int result = s.ioctl(longer);
 
-      assertThat(describe(result)).as("extra=%d", extra).isEqualTo(describe(sample.result))
+      assertThat(describe(result))
+          .as("extra=%d", extra)
+          .isEqualTo(describe(sample.result))
           .isEqualTo(describe(exactResult));
       byte[] head = Arrays.copyOf(s.bytes(), ksize);
       System.arraycopy(exact.bytes(), 0, head, 0, 4); // the size words differ by construction
       assertThat(head).as("struct after the call, extra=%d", extra).isEqualTo(exact.bytes());
-      assertThat(Arrays.copyOfRange(s.bytes(), ksize, ksize + extra)).as("tail")
+      assertThat(Arrays.copyOfRange(s.bytes(), ksize, ksize + extra))
+          .as("tail")
           .containsOnly((byte) 0);
       assertThat(objectCount(longer)).isEqualTo(objectCount(known));
     }
@@ -227,8 +230,10 @@ class GenericDecodeTest extends ConformanceTest {
       Iommufd iommufd = open();
       int ioas = new RawDoor(iommufd).createIoas();
       long at = pages.page(1) - 12;
-      Struct s = Struct.over(NativePages.segment(at, 12), Command.IOMMU_DESTROY)
-          .size(8 + 12).u32(IommuDestroy.ID, ioas);
+      Struct s =
+          Struct.over(NativePages.segment(at, 12), Command.IOMMU_DESTROY)
+              .size(8 + 12)
+              .u32(IommuDestroy.ID, ioas);
 
       assertErrno(s.ioctl(iommufd), Errno.EFAULT);
       assertThat(objectCount(iommufd)).isEqualTo(1);
@@ -282,12 +287,13 @@ class GenericDecodeTest extends ConformanceTest {
       int ioas = new RawDoor(iommufd).createIoas();
       int ksize = Command.IOMMU_IOAS_MAP.ksize();
       long at = pages.page(1) - ksize;
-      Struct s = Struct.over(NativePages.segment(at, ksize), Command.IOMMU_IOAS_MAP)
-          .size(ksize + 16)
-          .u32(IommuIoasMap.FLAGS, IommuIoasMap.IOMMU_IOAS_MAP_READABLE)
-          .u32(IommuIoasMap.IOAS_ID, ioas)
-          .u64(IommuIoasMap.USER_VA, USER_VA)
-          .u64(IommuIoasMap.LENGTH, PAGE);
+      Struct s =
+          Struct.over(NativePages.segment(at, ksize), Command.IOMMU_IOAS_MAP)
+              .size(ksize + 16)
+              .u32(IommuIoasMap.FLAGS, IommuIoasMap.IOMMU_IOAS_MAP_READABLE)
+              .u32(IommuIoasMap.IOAS_ID, ioas)
+              .u64(IommuIoasMap.USER_VA, USER_VA)
+              .u64(IommuIoasMap.LENGTH, PAGE);
 
       assertOk(s.ioctl(iommufd));
       assertThat(s.u64(IommuIoasMap.IOVA)).isEqualTo(0x1000);
@@ -313,12 +319,13 @@ class GenericDecodeTest extends ConformanceTest {
     Iommufd iommufd = open();
     int ioas = new RawDoor(iommufd).createIoas();
     int flags = IommuIoasMap.IOMMU_IOAS_MAP_READABLE | IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE;
-    Struct s = struct(Command.IOMMU_IOAS_MAP)
-        .u32(IommuIoasMap.FLAGS, flags)
-        .u32(IommuIoasMap.IOAS_ID, ioas)
-        .u64(IommuIoasMap.USER_VA, USER_VA + 0x123)
-        .u64(IommuIoasMap.LENGTH, 0x2345)
-        .u64(IommuIoasMap.IOVA, 0xdead_beefL);
+    Struct s =
+        struct(Command.IOMMU_IOAS_MAP)
+            .u32(IommuIoasMap.FLAGS, flags)
+            .u32(IommuIoasMap.IOAS_ID, ioas)
+            .u64(IommuIoasMap.USER_VA, USER_VA + 0x123)
+            .u64(IommuIoasMap.LENGTH, 0x2345)
+            .u64(IommuIoasMap.IOVA, 0xdead_beefL);
     byte[] before = s.bytes();
 
     assertOk(s.ioctl(iommufd));

@@ -1,9 +1,9 @@
 package org.iommufd4j;
 
-import java.lang.foreign.ValueLayout;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuHwptAlloc;
 import org.iommufd4j.uapi.IommuHwptSelftest;
@@ -84,8 +84,10 @@ class HwptAllocTest extends MockDeviceFixture {
   @Test
   void driverDataForAPagingHwptIsEopnotsuppAndReleasesTheId() {
     int free = hwptAlloc(dev.idevId(), ioas, 0) + 1;
-    fails(Errno.EOPNOTSUPP, nestedRc(dev.idevId(), ioas, 0, SELFTEST,
-        selftestData(0).address(), IommuHwptSelftest.SIZE));
+    fails(
+        Errno.EOPNOTSUPP,
+        nestedRc(
+            dev.idevId(), ioas, 0, SELFTEST, selftestData(0).address(), IommuHwptSelftest.SIZE));
     assertThat(hwptAlloc(dev.idevId(), ioas, 0)).as("the reserved id was freed").isEqualTo(free);
   }
 
@@ -112,10 +114,11 @@ class HwptAllocTest extends MockDeviceFixture {
     int other = ioasAlloc();
     hwptAlloc(dev.idevId(), other, 0);
     MemorySegment ranges = arena.allocate(32, 8);
-    Struct s = struct(Command.IOMMU_IOAS_IOVA_RANGES)
-        .u32(IommuIoasIovaRanges.IOAS_ID, other)
-        .u32(IommuIoasIovaRanges.NUM_IOVAS, 2)
-        .u64(IommuIoasIovaRanges.ALLOWED_IOVAS, ranges.address());
+    Struct s =
+        struct(Command.IOMMU_IOAS_IOVA_RANGES)
+            .u32(IommuIoasIovaRanges.IOAS_ID, other)
+            .u32(IommuIoasIovaRanges.NUM_IOVAS, 2)
+            .u64(IommuIoasIovaRanges.ALLOWED_IOVAS, ranges.address());
     ok(rc(s));
     assertThat(s.u32(IommuIoasIovaRanges.NUM_IOVAS)).isEqualTo(1);
     assertThat(ranges.get(ValueLayout.JAVA_LONG, 0)).isEqualTo(BASE);
@@ -156,8 +159,11 @@ class HwptAllocTest extends MockDeviceFixture {
     MemorySegment buffer = buffer(1 << 16, 1 << 21);
     mapFixed(other, BASE, buffer);
 
-    int rc = ioctlWithReadOnlyTail(Command.IOMMU_HWPT_ALLOC, IommuHwptAlloc.OUT_HWPT_ID,
-        s -> s.u32(IommuHwptAlloc.DEV_ID, dev.idevId()).u32(IommuHwptAlloc.PT_ID, other));
+    int rc =
+        ioctlWithReadOnlyTail(
+            Command.IOMMU_HWPT_ALLOC,
+            IommuHwptAlloc.OUT_HWPT_ID,
+            s -> s.u32(IommuHwptAlloc.DEV_ID, dev.idevId()).u32(IommuHwptAlloc.PT_ID, other));
 
     fails(Errno.EFAULT, rc);
     ok(checkRefsRc(buffer, 0));
@@ -166,10 +172,11 @@ class HwptAllocTest extends MockDeviceFixture {
 
   @Test
   void aStructOf24BytesIsReadWithZeroDataFields() {
-    Struct s = Struct.of(arena, Command.IOMMU_HWPT_ALLOC, IommuHwptAlloc.MIN_SIZE)
-        .size(IommuHwptAlloc.MIN_SIZE)
-        .u32(IommuHwptAlloc.DEV_ID, dev.idevId())
-        .u32(IommuHwptAlloc.PT_ID, ioas);
+    Struct s =
+        Struct.of(arena, Command.IOMMU_HWPT_ALLOC, IommuHwptAlloc.MIN_SIZE)
+            .size(IommuHwptAlloc.MIN_SIZE)
+            .u32(IommuHwptAlloc.DEV_ID, dev.idevId())
+            .u32(IommuHwptAlloc.PT_ID, ioas);
     ok(rc(s));
     assertThat(s.u32(IommuHwptAlloc.OUT_HWPT_ID)).isEqualTo(5);
   }
@@ -242,11 +249,19 @@ class HwptAllocTest extends MockDeviceFixture {
   @Test
   void faultIdThatIsNoFaultObjectIsEnoentAndFreesTheId() {
     int parent = nestParent();
-    Struct s = nestedStruct(dev.idevId(), parent, FAULT_ID_VALID, SELFTEST,
-        selftestData(0).address(), 4).u32(IommuHwptAlloc.FAULT_ID, 0xffffffff);
+    Struct s =
+        nestedStruct(dev.idevId(), parent, FAULT_ID_VALID, SELFTEST, selftestData(0).address(), 4)
+            .u32(IommuHwptAlloc.FAULT_ID, 0xffffffff);
     fails(Errno.ENOENT, rc(s));
-    fails(Errno.ENOENT, nestedRc(dev.idevId(), parent, FAULT_ID_VALID, SELFTEST,
-        selftestData(0).address(), 4)); // fault_id 0
+    fails(
+        Errno.ENOENT,
+        nestedRc(
+            dev.idevId(),
+            parent,
+            FAULT_ID_VALID,
+            SELFTEST,
+            selftestData(0).address(),
+            4)); // fault_id 0
     assertThat(nested(dev.idevId(), parent)).isEqualTo(parent + 1);
     ok(destroyRc(parent + 1));
     ok(destroyRc(parent));

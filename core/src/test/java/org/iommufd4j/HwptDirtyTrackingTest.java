@@ -1,6 +1,5 @@
 package org.iommufd4j;
 
-import org.iommufd4j.uapi.IommuIoasUnmap;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -10,6 +9,7 @@ import java.util.List;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuHwptGetDirtyBitmap;
 import org.iommufd4j.uapi.IommuHwptSetDirtyTracking;
+import org.iommufd4j.uapi.IommuIoasUnmap;
 import org.iommufd4j.uapi.IommuTestCmd;
 import org.iommufd4j.uapi.Struct;
 import org.junit.jupiter.api.Test;
@@ -89,8 +89,9 @@ class HwptDirtyTrackingTest extends MockDeviceFixture {
   @Test
   void setDirtyTrackingWithUnknownFlagsIsEopnotsuppBeforeTheLookup() {
     openPrivate();
-    fails(Errno.EOPNOTSUPP, rc(struct(Command.IOMMU_HWPT_SET_DIRTY_TRACKING)
-        .u32(IommuHwptSetDirtyTracking.FLAGS, 2)));
+    fails(
+        Errno.EOPNOTSUPP,
+        rc(struct(Command.IOMMU_HWPT_SET_DIRTY_TRACKING).u32(IommuHwptSetDirtyTracking.FLAGS, 2)));
   }
 
   @Test
@@ -116,9 +117,10 @@ class HwptDirtyTrackingTest extends MockDeviceFixture {
   @Test
   void enableAndDisableRepeatedlyIgnoringTheReservedField() {
     tracking(64 << 10, 0);
-    Struct s = struct(Command.IOMMU_HWPT_SET_DIRTY_TRACKING)
-        .u32(IommuHwptSetDirtyTracking.HWPT_ID, hwpt)
-        .u32(IommuHwptSetDirtyTracking.RESERVED, -1);
+    Struct s =
+        struct(Command.IOMMU_HWPT_SET_DIRTY_TRACKING)
+            .u32(IommuHwptSetDirtyTracking.HWPT_ID, hwpt)
+            .u32(IommuHwptSetDirtyTracking.RESERVED, -1);
     ok(rc(s.u32(IommuHwptSetDirtyTracking.FLAGS, 1)));
     ok(rc(s));
     ok(rc(s.u32(IommuHwptSetDirtyTracking.FLAGS, 0)));
@@ -130,7 +132,8 @@ class HwptDirtyTrackingTest extends MockDeviceFixture {
     tracking(64 << 10, 0);
     assertThat(mark(everyOther(32), 32)).isEqualTo(16);
     ok(setDirtyTrackingRc(hwpt, false));
-    assertThat(read(BASE, 64 << 10, MOCK_PAGE, NO_CLEAR)).as("tracking off reports nothing")
+    assertThat(read(BASE, 64 << 10, MOCK_PAGE, NO_CLEAR))
+        .as("tracking off reports nothing")
         .isEmpty();
     ok(setDirtyTrackingRc(hwpt, true));
     assertThat(read(BASE, 64 << 10, MOCK_PAGE, 0)).isEmpty();
@@ -145,8 +148,9 @@ class HwptDirtyTrackingTest extends MockDeviceFixture {
   void getDirtyBitmapChecksFlagsAndReservedFirst() {
     openPrivate();
     fails(Errno.EOPNOTSUPP, getDirtyBitmapRc(0, 0, 0, 0, 0, 2));
-    fails(Errno.EOPNOTSUPP, rc(dirtyBitmapStruct(0, 0, 0, 0, 0, 0)
-        .u32(IommuHwptGetDirtyBitmap.RESERVED, 1)));
+    fails(
+        Errno.EOPNOTSUPP,
+        rc(dirtyBitmapStruct(0, 0, 0, 0, 0, 0).u32(IommuHwptGetDirtyBitmap.RESERVED, 1)));
     fails(Errno.ENOENT, getDirtyBitmapRc(0, 0, 0, 0, 0, NO_CLEAR));
   }
 
@@ -212,8 +216,9 @@ class HwptDirtyTrackingTest extends MockDeviceFixture {
     MemorySegment bitmap = bitmap(32, 0);
     bitmap.fill((byte) 0x80);
     ok(getDirtyBitmapRc(hwpt, BASE, 64 << 10, MOCK_PAGE, bitmap.address(), 0));
-    assertThat(bitmap.toArray(JAVA_BYTE)).startsWith((byte) 0xd5, (byte) 0xd5, (byte) 0xd5,
-        (byte) 0xd5).containsOnly((byte) 0xd5, (byte) 0x80);
+    assertThat(bitmap.toArray(JAVA_BYTE))
+        .startsWith((byte) 0xd5, (byte) 0xd5, (byte) 0xd5, (byte) 0xd5)
+        .containsOnly((byte) 0xd5, (byte) 0x80);
   }
 
   @Test
@@ -243,10 +248,12 @@ class HwptDirtyTrackingTest extends MockDeviceFixture {
   @Test
   void walkStopsAtTheFirstGapAndLeavesWhatFollowsDirty() {
     tracking(64 << 10, 0);
-    ok(rc(struct(Command.IOMMU_IOAS_UNMAP)
-        .u32(IommuIoasUnmap.IOAS_ID, ioas)
-        .u64(IommuIoasUnmap.IOVA, 0)
-        .u64(IommuIoasUnmap.LENGTH, -1)));
+    ok(
+        rc(
+            struct(Command.IOMMU_IOAS_UNMAP)
+                .u32(IommuIoasUnmap.IOAS_ID, ioas)
+                .u64(IommuIoasUnmap.IOVA, 0)
+                .u64(IommuIoasUnmap.LENGTH, -1)));
     mapFixed(ioas, BASE, buffer.asSlice(0, 16 << 10));
     mapFixed(ioas, BASE + (16 << 10), buffer.asSlice(16 << 10, 16 << 10));
     mapFixed(ioas, BASE + (40 << 10), buffer.asSlice(40 << 10, 24 << 10));
@@ -255,7 +262,8 @@ class HwptDirtyTrackingTest extends MockDeviceFixture {
     List<Integer> first = read(BASE, 64 << 10, MOCK_PAGE, 0);
     assertThat(first).as("two touching areas, then a gap").isEqualTo(everyOtherBit(16));
     assertThat(read(BASE + (32 << 10), 32 << 10, MOCK_PAGE, 0))
-        .as("starting in the hole reports nothing").isEmpty();
+        .as("starting in the hole reports nothing")
+        .isEmpty();
     List<Integer> rest = read(BASE + (40 << 10), 24 << 10, MOCK_PAGE, 0);
     assertThat(rest).as("after the gap: still dirty").isEqualTo(everyOtherBit(12));
   }

@@ -1,9 +1,9 @@
 package org.iommufd4j;
 
-import java.lang.foreign.ValueLayout;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import org.iommufd4j.engine.VirtualFileTable;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuFaultAlloc;
@@ -99,8 +99,9 @@ class HwptFaultQueueTest extends MockDeviceFixture {
   @Test
   void flagsAreEopnotsupp() {
     openPrivate();
-    fails(Errno.EOPNOTSUPP, rc(struct(Command.IOMMU_FAULT_QUEUE_ALLOC)
-        .u32(IommuFaultAlloc.FLAGS, 1)));
+    fails(
+        Errno.EOPNOTSUPP,
+        rc(struct(Command.IOMMU_FAULT_QUEUE_ALLOC).u32(IommuFaultAlloc.FLAGS, 1)));
     assertThat(objectCount(iommufd)).isZero();
   }
 
@@ -122,8 +123,9 @@ class HwptFaultQueueTest extends MockDeviceFixture {
   @Test
   void respondFaultReleasesTheDescriptorAndTheId() {
     openPrivate();
-    int rc = ioctlWithReadOnlyTail(Command.IOMMU_FAULT_QUEUE_ALLOC,
-        IommuFaultAlloc.OUT_FAULT_ID, s -> {});
+    int rc =
+        ioctlWithReadOnlyTail(
+            Command.IOMMU_FAULT_QUEUE_ALLOC, IommuFaultAlloc.OUT_FAULT_ID, s -> {});
     fails(Errno.EFAULT, rc);
     assertThat(objectCount(iommufd)).isZero();
     FaultQueue q = faultAlloc();
@@ -155,8 +157,9 @@ class HwptFaultQueueTest extends MockDeviceFixture {
   @Test
   void triggeredFaultIsReadAsOneRecordWithCookieOne() {
     deviceOnFaultingNestedHwpt();
-    ok(triggerIopfRc(dev.idevId(), 0, 7, READ | IommuHwptPgfault.IOMMU_PGFAULT_PERM_WRITE,
-        0xdead_b000L));
+    ok(
+        triggerIopfRc(
+            dev.idevId(), 0, 7, READ | IommuHwptPgfault.IOMMU_PGFAULT_PERM_WRITE, 0xdead_b000L));
     MemorySegment buf = records(2);
     buf.fill((byte) 0xee);
 
@@ -184,9 +187,10 @@ class HwptFaultQueueTest extends MockDeviceFixture {
     MemorySegment buf = records(1);
     assertThat(iommufd.read(fault.fd(), buf)).isEqualTo(RECORD);
     MemorySegment r = buf;
-    assertThat(u32(r, IommuHwptPgfault.FLAGS)).isEqualTo(
-        IommuHwptPgfault.IOMMU_PGFAULT_FLAGS_LAST_PAGE
-            | IommuHwptPgfault.IOMMU_PGFAULT_FLAGS_PASID_VALID);
+    assertThat(u32(r, IommuHwptPgfault.FLAGS))
+        .isEqualTo(
+            IommuHwptPgfault.IOMMU_PGFAULT_FLAGS_LAST_PAGE
+                | IommuHwptPgfault.IOMMU_PGFAULT_FLAGS_PASID_VALID);
     assertThat(u32(r, IommuHwptPgfault.PASID)).isEqualTo(5);
   }
 
@@ -332,7 +336,8 @@ class HwptFaultQueueTest extends MockDeviceFixture {
 
     assertThat(replace(dev.stdevId(), parent)).isEqualTo(parent);
 
-    assertThat(respond(1, SUCCESS)).as("cookie 1 was answered INVALID")
+    assertThat(respond(1, SUCCESS))
+        .as("cookie 1 was answered INVALID")
         .isEqualTo(-Errno.EINVAL.number());
     MemorySegment buf = records(4);
     assertThat(iommufd.read(fault.fd(), buf)).as("only the other device's group").isEqualTo(RECORD);
@@ -379,8 +384,10 @@ class HwptFaultQueueTest extends MockDeviceFixture {
   @Test
   void testOpsIgnoreTheIdOfTriggerIopf() {
     deviceOnFaultingNestedHwpt();
-    ok(rc(testCmd(IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF, 12345)
-        .u32(IommuTestCmd.TRIGGER_IOPF_DEV_ID, dev.idevId())));
+    ok(
+        rc(
+            testCmd(IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF, 12345)
+                .u32(IommuTestCmd.TRIGGER_IOPF_DEV_ID, dev.idevId())));
     assertThat(readCookies(1)).containsExactly(1);
   }
 }

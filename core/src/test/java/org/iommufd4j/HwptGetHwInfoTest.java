@@ -122,9 +122,11 @@ class HwptGetHwInfoTest extends MockDeviceFixture {
   @Test
   void aStructOf32BytesGetsEverythingButTheCapabilities() {
     MockDev dev = device(0);
-    Struct s = Struct.of(arena, Command.IOMMU_GET_HW_INFO).size(IommuHwInfo.MIN_SIZE)
-        .u32(IommuHwInfo.DEV_ID, dev.idevId())
-        .u64(IommuHwInfo.OUT_CAPABILITIES, 0x5a5a);
+    Struct s =
+        Struct.of(arena, Command.IOMMU_GET_HW_INFO)
+            .size(IommuHwInfo.MIN_SIZE)
+            .u32(IommuHwInfo.DEV_ID, dev.idevId())
+            .u64(IommuHwInfo.OUT_CAPABILITIES, 0x5a5a);
     ok(rc(s));
     assertThat(s.u32(IommuHwInfo.OUT_DATA_TYPE)).isEqualTo(SELFTEST_TYPE);
     assertThat(s.u64(IommuHwInfo.OUT_CAPABILITIES)).as("beyond size: untouched").isEqualTo(0x5a5a);
@@ -135,10 +137,11 @@ class HwptGetHwInfoTest extends MockDeviceFixture {
     MockDev dev = device(0);
     try (NativePages pages = NativePages.map(1)) {
       pages.protect(0, NativePages.PROT_READ);
-      Struct s = struct(Command.IOMMU_GET_HW_INFO)
-          .u32(IommuHwInfo.DEV_ID, dev.idevId())
-          .u32(IommuHwInfo.DATA_LEN, 8)
-          .u64(IommuHwInfo.DATA_UPTR, pages.page(0));
+      Struct s =
+          struct(Command.IOMMU_GET_HW_INFO)
+              .u32(IommuHwInfo.DEV_ID, dev.idevId())
+              .u32(IommuHwInfo.DATA_LEN, 8)
+              .u64(IommuHwInfo.DATA_UPTR, pages.page(0));
       fails(Errno.EFAULT, rc(s));
       assertThat(s.u32(IommuHwInfo.OUT_DATA_TYPE)).as("struct not written").isZero();
     }
@@ -151,7 +154,8 @@ class HwptGetHwInfoTest extends MockDeviceFixture {
       pages.protect(1, NativePages.PROT_READ);
       MemorySegment data = NativePages.segment(pages.page(1) - 8, 8);
       fails(Errno.EFAULT, rc(hwInfo(dev.idevId(), data, 16)));
-      assertThat(data.get(JAVA_INT, 4)).as("the driver data was written first")
+      assertThat(data.get(JAVA_INT, 4))
+          .as("the driver data was written first")
           .isEqualTo(IommuTestHwInfo.IOMMU_HW_INFO_SELFTEST_REGVAL);
     }
   }
@@ -160,9 +164,14 @@ class HwptGetHwInfoTest extends MockDeviceFixture {
   void respondFaultIsEfaultAfterTheDataWasWritten() {
     MockDev dev = device(0);
     MemorySegment data = filled(8, 0xff);
-    int rc = ioctlWithReadOnlyTail(Command.IOMMU_GET_HW_INFO, IommuHwInfo.OUT_DATA_TYPE,
-        s -> s.u32(IommuHwInfo.DEV_ID, dev.idevId()).u32(IommuHwInfo.DATA_LEN, 8)
-            .u64(IommuHwInfo.DATA_UPTR, data.address()));
+    int rc =
+        ioctlWithReadOnlyTail(
+            Command.IOMMU_GET_HW_INFO,
+            IommuHwInfo.OUT_DATA_TYPE,
+            s ->
+                s.u32(IommuHwInfo.DEV_ID, dev.idevId())
+                    .u32(IommuHwInfo.DATA_LEN, 8)
+                    .u64(IommuHwInfo.DATA_UPTR, data.address()));
     fails(Errno.EFAULT, rc);
     assertThat(data.get(JAVA_INT, 4)).isEqualTo(IommuTestHwInfo.IOMMU_HW_INFO_SELFTEST_REGVAL);
   }
@@ -174,8 +183,11 @@ class HwptGetHwInfoTest extends MockDeviceFixture {
     MockDev dev = device(0);
     int ioas = ioasAlloc();
     fails(Errno.EINVAL, mockDomainRc(ioas, IommuTestCmd.MOCK_FLAGS_DEVICE_PASID));
-    fails(Errno.EOPNOTSUPP, rc(hwInfo(dev.idevId(), null, 0)
-        .u32(IommuHwInfo.FLAGS, IommuHwInfo.IOMMU_HW_INFO_FLAG_INPUT_TYPE)));
+    fails(
+        Errno.EOPNOTSUPP,
+        rc(
+            hwInfo(dev.idevId(), null, 0)
+                .u32(IommuHwInfo.FLAGS, IommuHwInfo.IOMMU_HW_INFO_FLAG_INPUT_TYPE)));
   }
 
   @Test
@@ -202,16 +214,23 @@ class HwptGetHwInfoTest extends MockDeviceFixture {
     MockDev dev = mockDomain(ioasAlloc());
     int inputType = IommuHwInfo.IOMMU_HW_INFO_FLAG_INPUT_TYPE;
     for (int type : new int[] {IommuHwInfo.IOMMU_HW_INFO_TYPE_DEFAULT, SELFTEST_TYPE}) {
-      Struct s = hwInfo(dev.idevId(), null, 0).u32(IommuHwInfo.FLAGS, inputType)
-          .u32(IommuHwInfo.IN_DATA_TYPE, type);
+      Struct s =
+          hwInfo(dev.idevId(), null, 0)
+              .u32(IommuHwInfo.FLAGS, inputType)
+              .u32(IommuHwInfo.IN_DATA_TYPE, type);
       ok(rc(s));
       assertThat(s.u32(IommuHwInfo.OUT_DATA_TYPE)).isEqualTo(SELFTEST_TYPE);
     }
-    fails(Errno.EOPNOTSUPP, rc(hwInfo(dev.idevId(), null, 0).u32(IommuHwInfo.FLAGS, inputType)
-        .u32(IommuHwInfo.IN_DATA_TYPE, IommuHwInfo.IOMMU_HW_INFO_TYPE_INTEL_VTD)));
+    fails(
+        Errno.EOPNOTSUPP,
+        rc(
+            hwInfo(dev.idevId(), null, 0)
+                .u32(IommuHwInfo.FLAGS, inputType)
+                .u32(IommuHwInfo.IN_DATA_TYPE, IommuHwInfo.IOMMU_HW_INFO_TYPE_INTEL_VTD)));
     ok(rc(hwInfo(dev.idevId(), null, 0).u32(IommuHwInfo.IN_DATA_TYPE, 1)));
     fails(Errno.EOPNOTSUPP, rc(hwInfo(dev.idevId(), null, 0).u32(IommuHwInfo.FLAGS, 2)));
-    fails(Errno.ENOENT, rc(hwInfo(0, null, 0).u32(IommuHwInfo.FLAGS, inputType)
-        .u32(IommuHwInfo.IN_DATA_TYPE, 1)));
+    fails(
+        Errno.ENOENT,
+        rc(hwInfo(0, null, 0).u32(IommuHwInfo.FLAGS, inputType).u32(IommuHwInfo.IN_DATA_TYPE, 1)));
   }
 }

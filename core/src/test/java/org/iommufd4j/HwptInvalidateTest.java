@@ -54,8 +54,7 @@ class HwptInvalidateTest extends MockDeviceFixture {
   }
 
   private Struct invalidate(MemorySegment requests, int entryNum) {
-    return invalidate(nested, requests.address(), TYPE, IommuHwptInvalidateSelftest.SIZE,
-        entryNum);
+    return invalidate(nested, requests.address(), TYPE, IommuHwptInvalidateSelftest.SIZE, entryNum);
   }
 
   /** Asserts the result and the {@code entry_num} written back. */
@@ -66,7 +65,8 @@ class HwptInvalidateTest extends MockDeviceFixture {
     } else {
       fails(errno, rc);
     }
-    assertThat(s.u32(IommuHwptInvalidate.ENTRY_NUM)).as("entry_num written back")
+    assertThat(s.u32(IommuHwptInvalidate.ENTRY_NUM))
+        .as("entry_num written back")
         .isEqualTo(handled);
   }
 
@@ -88,8 +88,7 @@ class HwptInvalidateTest extends MockDeviceFixture {
 
   @Test
   void reservedIsEopnotsuppWithEntryNumZeroWrittenBack() {
-    expect(invalidate(requests(0, 0), 1).u32(IommuHwptInvalidate.RESERVED, 1),
-        Errno.EOPNOTSUPP, 0);
+    expect(invalidate(requests(0, 0), 1).u32(IommuHwptInvalidate.RESERVED, 1), Errno.EOPNOTSUPP, 0);
   }
 
   @Test
@@ -113,8 +112,10 @@ class HwptInvalidateTest extends MockDeviceFixture {
   void wrongDataTypeIsEinvalEvenForAnEmptyArray() {
     int invalidType = IommuHwptInvalidate.IOMMU_HWPT_INVALIDATE_DATA_SELFTEST_INVALID;
     expect(invalidate(nested, 0, invalidType, 0, 0), Errno.EINVAL, 0);
-    expect(invalidate(nested, 0, IommuHwptInvalidate.IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, 0, 0),
-        Errno.EINVAL, 0);
+    expect(
+        invalidate(nested, 0, IommuHwptInvalidate.IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, 0, 0),
+        Errno.EINVAL,
+        0);
     expect(invalidate(nested, 0, TYPE, 0, 0), null, 0);
   }
 
@@ -179,20 +180,27 @@ class HwptInvalidateTest extends MockDeviceFixture {
   @Test
   void respondFaultIsEfaultAndTheRequestsStayApplied() {
     long uptr = requests(0, 1).address();
-    int rc = ioctlWithReadOnlyTail(Command.IOMMU_HWPT_INVALIDATE, IommuHwptInvalidate.DATA_TYPE,
-        s -> s.u32(IommuHwptInvalidate.HWPT_ID, nested)
-            .u64(IommuHwptInvalidate.DATA_UPTR, uptr)
-            .u32(IommuHwptInvalidate.DATA_TYPE, TYPE)
-            .u32(IommuHwptInvalidate.ENTRY_LEN, 8)
-            .u32(IommuHwptInvalidate.ENTRY_NUM, 1));
+    int rc =
+        ioctlWithReadOnlyTail(
+            Command.IOMMU_HWPT_INVALIDATE,
+            IommuHwptInvalidate.DATA_TYPE,
+            s ->
+                s.u32(IommuHwptInvalidate.HWPT_ID, nested)
+                    .u64(IommuHwptInvalidate.DATA_UPTR, uptr)
+                    .u32(IommuHwptInvalidate.DATA_TYPE, TYPE)
+                    .u32(IommuHwptInvalidate.ENTRY_LEN, 8)
+                    .u32(IommuHwptInvalidate.ENTRY_NUM, 1));
     fails(Errno.EFAULT, rc);
     assertIotlb(DEFAULT, 0, DEFAULT, DEFAULT);
   }
 
   @Test
   void respondFaultReplacesAnEarlierError() {
-    int rc = ioctlWithReadOnlyTail(Command.IOMMU_HWPT_INVALIDATE, IommuHwptInvalidate.DATA_TYPE,
-        s -> s.u32(IommuHwptInvalidate.HWPT_ID, parent));
+    int rc =
+        ioctlWithReadOnlyTail(
+            Command.IOMMU_HWPT_INVALIDATE,
+            IommuHwptInvalidate.DATA_TYPE,
+            s -> s.u32(IommuHwptInvalidate.HWPT_ID, parent));
     fails(Errno.EFAULT, rc);
   }
 }

@@ -1,9 +1,9 @@
 package org.iommufd4j;
 
-import java.lang.foreign.ValueLayout;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuHwInfo;
 import org.iommufd4j.uapi.IommuTestCmd;
@@ -13,8 +13,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The HWPT commands for a device of the VT-d-like radix model ({@link DomainModel#vtd()}): paging
- * HWPTs of its own hardware, but no nesting, dirty tracking, hardware data or page faults, and
- * mock devices refuse its domains (hw_pagetable.c: iommufd_hwpt_alloc(); device.c:
+ * HWPTs of its own hardware, but no nesting, dirty tracking, hardware data or page faults, and mock
+ * devices refuse its domains (hw_pagetable.c: iommufd_hwpt_alloc(); device.c:
  * iommufd_get_hw_info(); selftest.c: iommufd_test_trigger_iopf()).
  */
 class HwptRadixDeviceTest extends MockDeviceFixture {
@@ -46,27 +46,25 @@ class HwptRadixDeviceTest extends MockDeviceFixture {
   void noDirtyTrackingAndNoNesting() {
     fails(Errno.EOPNOTSUPP, hwptAllocRc(nic.id(), ioas, DIRTY_TRACKING));
     int parent = hwptAlloc(nic.id(), ioas, NEST_PARENT);
-    fails(Errno.EOPNOTSUPP, nestedRc(nic.id(), parent, 0, SELFTEST, selftestData(0).address(),
-        4));
+    fails(Errno.EOPNOTSUPP, nestedRc(nic.id(), parent, 0, SELFTEST, selftestData(0).address(), 4));
     MockDev mock = mockDomain(ioasAlloc());
-    fails(Errno.EINVAL, nestedRc(mock.idevId(), parent, 0, SELFTEST, selftestData(0).address(),
-        4));
+    fails(Errno.EINVAL, nestedRc(mock.idevId(), parent, 0, SELFTEST, selftestData(0).address(), 4));
     nic.close();
   }
 
   @Test
   void hardwareInfoIsTypeNoneWithoutDataOrCapabilities() {
     MemorySegment data = buffer(8, 8);
-    Struct s = struct(Command.IOMMU_GET_HW_INFO)
-        .u32(IommuHwInfo.DEV_ID, nic.id())
-        .u32(IommuHwInfo.DATA_LEN, 8)
-        .u64(IommuHwInfo.DATA_UPTR, data.address());
+    Struct s =
+        struct(Command.IOMMU_GET_HW_INFO)
+            .u32(IommuHwInfo.DEV_ID, nic.id())
+            .u32(IommuHwInfo.DATA_LEN, 8)
+            .u64(IommuHwInfo.DATA_UPTR, data.address());
     ok(rc(s));
     assertThat(s.u32(IommuHwInfo.OUT_DATA_TYPE)).isEqualTo(IommuHwInfo.IOMMU_HW_INFO_TYPE_NONE);
     assertThat(s.u32(IommuHwInfo.DATA_LEN)).isZero();
     assertThat(s.u64(IommuHwInfo.OUT_CAPABILITIES)).isZero();
-    assertThat(data.toArray(ValueLayout.JAVA_BYTE)).as("zero filled")
-        .containsOnly((byte) 0);
+    assertThat(data.toArray(ValueLayout.JAVA_BYTE)).as("zero filled").containsOnly((byte) 0);
     nic.close();
   }
 

@@ -81,14 +81,15 @@ class HwptSelftestSequencesTest extends MockDeviceFixture {
   }
 
   /** HWPT_INVALIDATE; asserts the errno (null: success) and returns the entry_num written back. */
-  private int invalidate(Errno errno, int hwpt, MemorySegment reqs, int type, int entryLen,
-      int num) {
-    Struct s = struct(Command.IOMMU_HWPT_INVALIDATE)
-        .u32(IommuHwptInvalidate.HWPT_ID, hwpt)
-        .u64(IommuHwptInvalidate.DATA_UPTR, reqs == null ? 0 : reqs.address())
-        .u32(IommuHwptInvalidate.DATA_TYPE, type)
-        .u32(IommuHwptInvalidate.ENTRY_LEN, entryLen)
-        .u32(IommuHwptInvalidate.ENTRY_NUM, num);
+  private int invalidate(
+      Errno errno, int hwpt, MemorySegment reqs, int type, int entryLen, int num) {
+    Struct s =
+        struct(Command.IOMMU_HWPT_INVALIDATE)
+            .u32(IommuHwptInvalidate.HWPT_ID, hwpt)
+            .u64(IommuHwptInvalidate.DATA_UPTR, reqs == null ? 0 : reqs.address())
+            .u32(IommuHwptInvalidate.DATA_TYPE, type)
+            .u32(IommuHwptInvalidate.ENTRY_LEN, entryLen)
+            .u32(IommuHwptInvalidate.ENTRY_NUM, num);
     if (errno == null) {
       ok(rc(s));
     } else {
@@ -105,15 +106,20 @@ class HwptSelftestSequencesTest extends MockDeviceFixture {
 
   /** {@code test_cmd_trigger_iopf}: trigger, read the one record, answer it. */
   private void triggerIopf(int devId, int faultFd) {
-    ok(triggerIopfRc(devId, 1, 2, IommuHwptPgfault.IOMMU_PGFAULT_PERM_READ
-        | IommuHwptPgfault.IOMMU_PGFAULT_PERM_WRITE, 0xdeadbeafL));
+    ok(
+        triggerIopfRc(
+            devId,
+            1,
+            2,
+            IommuHwptPgfault.IOMMU_PGFAULT_PERM_READ | IommuHwptPgfault.IOMMU_PGFAULT_PERM_WRITE,
+            0xdeadbeafL));
     MemorySegment fault = arena.allocate(IommuHwptPgfault.SIZE, 8);
     assertThat(iommufd.read(faultFd, fault)).isPositive();
     MemorySegment response = arena.allocate(IommuHwptPageResponse.SIZE, 8);
-    response.set(JAVA_INT, IommuHwptPageResponse.COOKIE,
-        fault.get(JAVA_INT, IommuHwptPgfault.COOKIE));
-    response.set(JAVA_INT, IommuHwptPageResponse.CODE,
-        IommuHwptPageResponse.IOMMUFD_PAGE_RESP_SUCCESS);
+    response.set(
+        JAVA_INT, IommuHwptPageResponse.COOKIE, fault.get(JAVA_INT, IommuHwptPgfault.COOKIE));
+    response.set(
+        JAVA_INT, IommuHwptPageResponse.CODE, IommuHwptPageResponse.IOMMUFD_PAGE_RESP_SUCCESS);
     assertThat(iommufd.write(faultFd, response)).isPositive();
   }
 
@@ -139,8 +145,8 @@ class HwptSelftestSequencesTest extends MockDeviceFixture {
     int parent = hwptAlloc(deviceId, ioasId, NEST_PARENT);
     int parentNotWork = hwptAlloc(deviceId, ioasId, 0);
     // Negative nested tests
-    fails(Errno.EINVAL, nestedRc(deviceId, parent, 0, IommuHwptAlloc.IOMMU_HWPT_DATA_NONE, d,
-        size));
+    fails(
+        Errno.EINVAL, nestedRc(deviceId, parent, 0, IommuHwptAlloc.IOMMU_HWPT_DATA_NONE, d, size));
     fails(Errno.EOPNOTSUPP, nestedRc(deviceId, parent, 0, SELFTEST + 1, d, size));
     fails(Errno.EINVAL, nestedRc(deviceId, parent, 0, SELFTEST, d, size - 1));
     fails(Errno.EFAULT, nestedRc(deviceId, parent, 0, SELFTEST, 0, size));
@@ -150,8 +156,11 @@ class HwptSelftestSequencesTest extends MockDeviceFixture {
     FaultQueue fault = faultAlloc();
     int nested0 = nested(deviceId, parent);
     int nested1 = nested(deviceId, parent);
-    fails(Errno.ENOENT, rc(nestedStruct(deviceId, parent, FAULT_ID_VALID, SELFTEST, d, size)
-        .u32(IommuHwptAlloc.FAULT_ID, 0xffffffff)));
+    fails(
+        Errno.ENOENT,
+        rc(
+            nestedStruct(deviceId, parent, FAULT_ID_VALID, SELFTEST, d, size)
+                .u32(IommuHwptAlloc.FAULT_ID, 0xffffffff)));
     int iopfHwpt = nested(deviceId, parent, FAULT_ID_VALID, fault.faultId());
     checkIotlbAll(nested0, DEFAULT);
     checkIotlbAll(nested1, DEFAULT);
@@ -163,8 +172,15 @@ class HwptSelftestSequencesTest extends MockDeviceFixture {
     int entry = IommuHwptInvalidateSelftest.SIZE;
     assertThat(invalidate(Errno.ENOENT, parent, invReqs, INV_TYPE, entry, 1)).isZero();
     assertThat(invalidate(null, nested0, invReqs, INV_TYPE, entry, 0)).isZero();
-    assertThat(invalidate(Errno.EINVAL, nested0, invReqs,
-        IommuHwptInvalidate.IOMMU_HWPT_INVALIDATE_DATA_SELFTEST_INVALID, entry, 1)).isZero();
+    assertThat(
+            invalidate(
+                Errno.EINVAL,
+                nested0,
+                invReqs,
+                IommuHwptInvalidate.IOMMU_HWPT_INVALIDATE_DATA_SELFTEST_INVALID,
+                entry,
+                1))
+        .isZero();
     assertThat(invalidate(Errno.EINVAL, nested0, invReqs, INV_TYPE, entry + 1, 1)).isZero();
     assertThat(invalidate(Errno.EINVAL, nested0, invReqs, INV_TYPE, 1, 1)).isZero();
     setReq(0, 0xffffffff, 0);
@@ -239,8 +255,11 @@ class HwptSelftestSequencesTest extends MockDeviceFixture {
   private Struct hwInfo(int devId, int dataType, MemorySegment data, int dataLen) {
     return struct(Command.IOMMU_GET_HW_INFO)
         .u32(IommuHwInfo.DEV_ID, devId)
-        .u32(IommuHwInfo.FLAGS, dataType != IommuHwInfo.IOMMU_HW_INFO_TYPE_DEFAULT
-            ? IommuHwInfo.IOMMU_HW_INFO_FLAG_INPUT_TYPE : 0)
+        .u32(
+            IommuHwInfo.FLAGS,
+            dataType != IommuHwInfo.IOMMU_HW_INFO_TYPE_DEFAULT
+                ? IommuHwInfo.IOMMU_HW_INFO_FLAG_INPUT_TYPE
+                : 0)
         .u32(IommuHwInfo.IN_DATA_TYPE, dataType)
         .u32(IommuHwInfo.DATA_LEN, dataLen)
         .u64(IommuHwInfo.DATA_UPTR, data == null ? 0 : data.address());
@@ -249,8 +268,7 @@ class HwptSelftestSequencesTest extends MockDeviceFixture {
   private void getHwInfo(int devId, int dataType, MemorySegment data, int dataLen) {
     Struct s = hwInfo(devId, dataType, data, dataLen);
     ok(rc(s));
-    assertThat(s.u32(IommuHwInfo.OUT_DATA_TYPE))
-        .isEqualTo(IommuHwInfo.IOMMU_HW_INFO_TYPE_SELFTEST);
+    assertThat(s.u32(IommuHwInfo.OUT_DATA_TYPE)).isEqualTo(IommuHwInfo.IOMMU_HW_INFO_TYPE_SELFTEST);
     if (dataLen >= 4) {
       assertThat(data.get(JAVA_INT, IommuTestHwInfo.FLAGS)).isZero();
     }
@@ -285,8 +303,9 @@ class HwptSelftestSequencesTest extends MockDeviceFixture {
     }
     getHwInfo(deviceId, def, null, 0);
     getHwInfo(deviceId, def, exact, 8);
-    fails(Errno.EOPNOTSUPP, rc(hwInfo(deviceId, IommuHwInfo.IOMMU_HW_INFO_TYPE_SELFTEST + 1,
-        exact, 8)));
+    fails(
+        Errno.EOPNOTSUPP,
+        rc(hwInfo(deviceId, IommuHwInfo.IOMMU_HW_INFO_TYPE_SELFTEST + 1, exact, 8)));
     getHwInfo(deviceId, IommuHwInfo.IOMMU_HW_INFO_TYPE_SELFTEST, exact, 8);
     getHwInfo(deviceId, def, larger, 16);
     getHwInfo(deviceId, def, smaller, 4);
@@ -384,11 +403,11 @@ class HwptSelftestSequencesTest extends MockDeviceFixture {
   }
 
   /**
-   * {@code test_mock_dirty_bitmaps}: marks the first granule of every other IO page dirty,
-   * expects the whole IO page's bits, then nothing (or the same again with NO_CLEAR).
+   * {@code test_mock_dirty_bitmaps}: marks the first granule of every other IO page dirty, expects
+   * the whole IO page's bits, then nothing (or the same again with NO_CLEAR).
    */
-  private void mockDirtyBitmaps(int hwpt, long length, long pteSize, MemorySegment bitmap,
-      int flags) {
+  private void mockDirtyBitmaps(
+      int hwpt, long length, long pteSize, MemorySegment bitmap, int flags) {
     long nbits = length / MOCK_PAGE;
     long npte = pteSize / MOCK_PAGE;
     long pteset = 2 * npte;
@@ -408,7 +427,8 @@ class HwptSelftestSequencesTest extends MockDeviceFixture {
       boolean expectSet = round == 0 || flags != 0;
       for (long i = 0; i < nbits; i += pteset) {
         for (long j = 0; j < pteset && i + j < nbits; j++) {
-          assertThat(got.get((int) (i + j))).as("round %d bit %d", round, i + j)
+          assertThat(got.get((int) (i + j)))
+              .as("round %d bit %d", round, i + j)
               .isEqualTo(expectSet && j < npte);
         }
       }
@@ -431,8 +451,8 @@ class HwptSelftestSequencesTest extends MockDeviceFixture {
     openPrivate(Configuration.builder().memlockLimit(Configuration.UNLIMITED));
     MemorySegment buffer = buffer(variant.bufferSize, 2 << 20);
     int fixtureIoas = ioasAlloc();
-    MockDev dev = mockDomain(fixtureIoas,
-        variant.huge ? IommuTestCmd.MOCK_FLAGS_DEVICE_HUGE_IOVA : 0);
+    MockDev dev =
+        mockDomain(fixtureIoas, variant.huge ? IommuTestCmd.MOCK_FLAGS_DEVICE_HUGE_IOVA : 0);
     long bitmapBytes = variant.bufferSize / MOCK_PAGE / 8 + 1;
     MemorySegment bitmap = arena.allocate(bitmapBytes + 4096, 4096);
 

@@ -1,15 +1,15 @@
 package org.iommufd4j;
 
-import java.lang.foreign.ValueLayout;
-import org.iommufd4j.uapi.Command;
-import org.iommufd4j.uapi.IommuTestCmd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.BitSet;
 import java.util.List;
+import org.iommufd4j.uapi.Command;
+import org.iommufd4j.uapi.IommuTestCmd;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -32,8 +32,12 @@ class HwptTypedTest {
   @BeforeEach
   void open() {
     arena = Arena.ofConfined();
-    iommufd = Iommufd.emulated(Configuration.builder().privateHost(true)
-        .memlockLimit(Configuration.UNLIMITED).build());
+    iommufd =
+        Iommufd.emulated(
+            Configuration.builder()
+                .privateHost(true)
+                .memlockLimit(Configuration.UNLIMITED)
+                .build());
     ioas = iommufd.createIoas();
     buffer = arena.allocate(16 * PAGE, PAGE);
   }
@@ -45,8 +49,9 @@ class HwptTypedTest {
   }
 
   private static void assertErrno(Runnable call, Errno errno) {
-    assertThatThrownBy(call::run).isInstanceOfSatisfying(IommufdException.class,
-        e -> assertThat(e.errno()).isEqualTo(errno));
+    assertThatThrownBy(call::run)
+        .isInstanceOfSatisfying(
+            IommufdException.class, e -> assertThat(e.errno()).isEqualTo(errno));
   }
 
   @Test
@@ -72,18 +77,21 @@ class HwptTypedTest {
       assertThat(hwpt.readDirtyBitmap(IOVA, 16 * PAGE, PAGE, true)).isEqualTo(new BitSet());
 
       dev.dmaWrite(IOVA + 3 * PAGE + 100, arena.allocate(PAGE)); // pages 3 and 4
-      dev.dmaRead(IOVA + 9 * PAGE, arena.allocate(64));          // reads dirty nothing
+      dev.dmaRead(IOVA + 9 * PAGE, arena.allocate(64)); // reads dirty nothing
       BitSet expected = new BitSet();
       expected.set(3, 5);
       assertThat(hwpt.readDirtyBitmap(IOVA, 16 * PAGE, PAGE, false)).isEqualTo(expected);
-      assertThat(hwpt.readDirtyBitmap(IOVA, 16 * PAGE, PAGE, true)).as("kept by NO_CLEAR")
+      assertThat(hwpt.readDirtyBitmap(IOVA, 16 * PAGE, PAGE, true))
+          .as("kept by NO_CLEAR")
           .isEqualTo(expected);
-      assertThat(hwpt.readDirtyBitmap(IOVA, 16 * PAGE, PAGE, true)).as("cleared")
+      assertThat(hwpt.readDirtyBitmap(IOVA, 16 * PAGE, PAGE, true))
+          .as("cleared")
           .isEqualTo(new BitSet());
 
       hwpt.setDirtyTracking(false);
       dev.dmaWrite(IOVA, arena.allocate(8));
-      assertThat(hwpt.readDirtyBitmap(IOVA, 16 * PAGE, PAGE, true)).as("not tracking")
+      assertThat(hwpt.readDirtyBitmap(IOVA, 16 * PAGE, PAGE, true))
+          .as("not tracking")
           .isEqualTo(new BitSet());
       dev.detach();
     }
@@ -110,7 +118,8 @@ class HwptTypedTest {
     try (EmulatedDevice vtd = iommufd.createDevice(DomainModel.vtd())) {
       HwInfo info = iommufd.hwInfo(vtd.id());
       if (!info.dirtyTracking()) {
-        assertErrno(() -> iommufd.allocHwpt(vtd.id(), ioas.id(), HwptFlag.DIRTY_TRACKING),
+        assertErrno(
+            () -> iommufd.allocHwpt(vtd.id(), ioas.id(), HwptFlag.DIRTY_TRACKING),
             Errno.EOPNOTSUPP);
       }
     }
@@ -122,16 +131,11 @@ class HwptTypedTest {
   private void triggerIopf(int idev, int group, long address) {
     MemorySegment cmd = arena.allocate(IommuTestCmd.SIZE, 8);
     cmd.set(ValueLayout.JAVA_INT, 0, IommuTestCmd.SIZE);
-    cmd.set(ValueLayout.JAVA_INT, IommuTestCmd.OP,
-        IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF);
-    cmd.set(ValueLayout.JAVA_INT,
-        IommuTestCmd.TRIGGER_IOPF_DEV_ID, idev);
-    cmd.set(ValueLayout.JAVA_INT,
-        IommuTestCmd.TRIGGER_IOPF_GRPID, group);
-    cmd.set(ValueLayout.JAVA_INT,
-        IommuTestCmd.TRIGGER_IOPF_PERM, 1);
-    cmd.set(ValueLayout.JAVA_LONG,
-        IommuTestCmd.TRIGGER_IOPF_ADDR, address);
+    cmd.set(ValueLayout.JAVA_INT, IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF);
+    cmd.set(ValueLayout.JAVA_INT, IommuTestCmd.TRIGGER_IOPF_DEV_ID, idev);
+    cmd.set(ValueLayout.JAVA_INT, IommuTestCmd.TRIGGER_IOPF_GRPID, group);
+    cmd.set(ValueLayout.JAVA_INT, IommuTestCmd.TRIGGER_IOPF_PERM, 1);
+    cmd.set(ValueLayout.JAVA_LONG, IommuTestCmd.TRIGGER_IOPF_ADDR, address);
     assertThat(iommufd.ioctl(Command.IOMMU_TEST_CMD.request(), cmd)).isZero();
   }
 
@@ -143,30 +147,33 @@ class HwptTypedTest {
     try (EmulatedDevice dev = iommufd.createDevice(DomainModel.selftestMock());
         Hwpt parent = iommufd.allocHwpt(dev.id(), ioas.id(), HwptFlag.NEST_PARENT);
         FaultQueue faults = iommufd.allocFaultQueue()) {
-      Hwpt nested = iommufd.allocNestedHwpt(dev.id(), parent.id(), 0xdead, SELFTEST_DATA,
-          faults);
+      Hwpt nested = iommufd.allocNestedHwpt(dev.id(), parent.id(), 0xdead, SELFTEST_DATA, faults);
       dev.attach(nested);
       assertThat(faults.read(4)).isEmpty();
       triggerIopf(dev.id(), 7, 0xdead_b000L);
       triggerIopf(dev.id(), 8, 0xbeef_0000L);
       List<PageFault> got = faults.read(1);
-      assertThat(got).singleElement().satisfies(f -> {
-        assertThat(f.deviceId()).isEqualTo(dev.id());
-        assertThat(f.groupId()).isEqualTo(7);
-        assertThat(f.address()).isEqualTo(0xdead_b000L);
-        assertThat(f.permissions()).isEqualTo(1);
-        assertThat(f.cookie()).isEqualTo(1);
-      });
+      assertThat(got)
+          .singleElement()
+          .satisfies(
+              f -> {
+                assertThat(f.deviceId()).isEqualTo(dev.id());
+                assertThat(f.groupId()).isEqualTo(7);
+                assertThat(f.address()).isEqualTo(0xdead_b000L);
+                assertThat(f.permissions()).isEqualTo(1);
+                assertThat(f.cookie()).isEqualTo(1);
+              });
       assertThat(faults.read(4)).extracting(PageFault::groupId).containsExactly(8);
       faults.respond(1, true);
       faults.respond(2, false);
       assertThatThrownBy(() -> faults.respond(1, true))
-          .isInstanceOfSatisfying(IommufdException.class,
-              e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
-      assertThatThrownBy(() -> iommufd.allocNestedHwpt(dev.id(), nested.id(), 0xdead,
-          SELFTEST_DATA, null)).as("a nested HWPT is no parent")
-          .isInstanceOfSatisfying(IommufdException.class,
-              e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
+          .isInstanceOfSatisfying(
+              IommufdException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
+      assertThatThrownBy(
+              () -> iommufd.allocNestedHwpt(dev.id(), nested.id(), 0xdead, SELFTEST_DATA, null))
+          .as("a nested HWPT is no parent")
+          .isInstanceOfSatisfying(
+              IommufdException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
       dev.detach();
       nested.close();
     }

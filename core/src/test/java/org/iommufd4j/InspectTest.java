@@ -31,8 +31,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@link Iommufd#inspect()}: what the snapshot holds for representative states (areas and their
- * page sources, reserved ranges and their owners, pins and charges, HWPTs, devices, accesses,
- * fault queues), and that {@code Context.describe()} is its table.
+ * page sources, reserved ranges and their owners, pins and charges, HWPTs, devices, accesses, fault
+ * queues), and that {@code Context.describe()} is its table.
  */
 class InspectTest extends MockDeviceFixture {
   private static final long MIB = 1 << 20;
@@ -51,23 +51,28 @@ class InspectTest extends MockDeviceFixture {
   }
 
   private int addReserved(int ioasId, long start, long length) {
-    return rc(testCmd(IommuTestCmd.IOMMU_TEST_OP_ADD_RESERVED, ioasId)
-        .u64(IommuTestCmd.ADD_RESERVED_START, start)
-        .u64(IommuTestCmd.ADD_RESERVED_LENGTH, length));
+    return rc(
+        testCmd(IommuTestCmd.IOMMU_TEST_OP_ADD_RESERVED, ioasId)
+            .u64(IommuTestCmd.ADD_RESERVED_START, start)
+            .u64(IommuTestCmd.ADD_RESERVED_LENGTH, length));
   }
 
   private int createAccess(int ioasId) {
-    Struct s = testCmd(IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS, ioasId)
-        .u32(IommuTestCmd.CREATE_ACCESS_FLAGS,
-            IommuTestCmd.MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES);
+    Struct s =
+        testCmd(IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS, ioasId)
+            .u32(
+                IommuTestCmd.CREATE_ACCESS_FLAGS,
+                IommuTestCmd.MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES);
     ok(rc(s));
     return s.u32(IommuTestCmd.CREATE_ACCESS_OUT_ACCESS_FD);
   }
 
   private void accessPages(int fd, long iova, long length) {
-    ok(rc(testCmd(IommuTestCmd.IOMMU_TEST_OP_ACCESS_PAGES, fd)
-        .u64(IommuTestCmd.ACCESS_PAGES_IOVA, iova)
-        .u64(IommuTestCmd.ACCESS_PAGES_LENGTH, length)));
+    ok(
+        rc(
+            testCmd(IommuTestCmd.IOMMU_TEST_OP_ACCESS_PAGES, fd)
+                .u64(IommuTestCmd.ACCESS_PAGES_IOVA, iova)
+                .u64(IommuTestCmd.ACCESS_PAGES_LENGTH, length)));
   }
 
   @Test
@@ -90,54 +95,87 @@ class InspectTest extends MockDeviceFixture {
 
       int hwpt = s.hwpts().getFirst().id();
       int access = s.accesses().getFirst().id();
-      assertThat(s.objects()).containsExactly(
-          new ObjectEntry(dma.id(), ObjectType.IOAS, 2),
-          new ObjectEntry(guest.id(), ObjectType.IOAS, 2),
-          new ObjectEntry(dev.id(), ObjectType.DEVICE, 2),
-          new ObjectEntry(hwpt, ObjectType.HWPT_PAGING, 2),
-          new ObjectEntry(access, ObjectType.ACCESS, 2));
+      assertThat(s.objects())
+          .containsExactly(
+              new ObjectEntry(dma.id(), ObjectType.IOAS, 2),
+              new ObjectEntry(guest.id(), ObjectType.IOAS, 2),
+              new ObjectEntry(dev.id(), ObjectType.DEVICE, 2),
+              new ObjectEntry(hwpt, ObjectType.HWPT_PAGING, 2),
+              new ObjectEntry(access, ObjectType.ACCESS, 2));
 
       IoasState d = s.ioases().get(0);
       assertThat(d.alignment()).isEqualTo(MOCK_PAGE);
       assertThat(d.hugePages()).isTrue();
       assertThat(d.domainHwptIds()).containsExactly(hwpt);
-      assertThat(d.reserved()).containsExactly(
-          new Reserved(0, BASE - 1, OwnerKind.DOMAIN, hwpt),
-          new Reserved(IommuTestCmd.MOCK_APERTURE_LAST + 1, -1L, OwnerKind.DOMAIN, hwpt));
-      assertThat(d.areas()).containsExactly(
-          new AreaState(ring.iova(), ring.last(), buffer.address(), 1, 0, true, true, true,
-              false, 16, 0),
-          new AreaState(0x4000_0000L, 0x4000_0fffL, buffer.address() + 2 * MIB, 2, 0, true,
-              false, true, false, 1, 0));
+      assertThat(d.reserved())
+          .containsExactly(
+              new Reserved(0, BASE - 1, OwnerKind.DOMAIN, hwpt),
+              new Reserved(IommuTestCmd.MOCK_APERTURE_LAST + 1, -1L, OwnerKind.DOMAIN, hwpt));
+      assertThat(d.areas())
+          .containsExactly(
+              new AreaState(
+                  ring.iova(), ring.last(), buffer.address(), 1, 0, true, true, true, false, 16, 0),
+              new AreaState(
+                  0x4000_0000L,
+                  0x4000_0fffL,
+                  buffer.address() + 2 * MIB,
+                  2,
+                  0,
+                  true,
+                  false,
+                  true,
+                  false,
+                  1,
+                  0));
 
       IoasState g = s.ioases().get(1);
       assertThat(g.allowed()).containsExactly(new IovaRange(0x1_0000_0000L, 0x1_ffff_ffffL));
-      assertThat(g.reserved()).containsExactly(
-          new Reserved(0x40_0000_0000L, 0x40_00ff_ffffL, OwnerKind.TEST, 0));
+      assertThat(g.reserved())
+          .containsExactly(new Reserved(0x40_0000_0000L, 0x40_00ff_ffffL, OwnerKind.TEST, 0));
       assertThat(g.accessIds()).containsExactly(access);
-      assertThat(g.areas()).singleElement().satisfies(a -> {
-        assertThat(a.pageSourceId()).as("COPY shows the same page source").isEqualTo(1);
-        assertThat(a.pageOffset()).isEqualTo(0x1000);
-        assertThat(a.userAddress()).isEqualTo(buffer.address() + 0x1000);
-        assertThat(a.protection()).isEqualTo("r-");
-        assertThat(a.pinnedPages()).as("pinned by the domain of the other IOAS").isEqualTo(4);
-        assertThat(a.accessPins()).isEqualTo(1);
-      });
+      assertThat(g.areas())
+          .singleElement()
+          .satisfies(
+              a -> {
+                assertThat(a.pageSourceId()).as("COPY shows the same page source").isEqualTo(1);
+                assertThat(a.pageOffset()).isEqualTo(0x1000);
+                assertThat(a.userAddress()).isEqualTo(buffer.address() + 0x1000);
+                assertThat(a.protection()).isEqualTo("r-");
+                assertThat(a.pinnedPages())
+                    .as("pinned by the domain of the other IOAS")
+                    .isEqualTo(4);
+                assertThat(a.accessPins()).isEqualTo(1);
+              });
 
-      assertThat(s.pageSources()).extracting(p -> p.id() + " " + p.pageCount() + " "
-          + p.writable() + " " + p.accounting() + " " + p.pinnedPages())
+      assertThat(s.pageSources())
+          .extracting(
+              p ->
+                  p.id()
+                      + " "
+                      + p.pageCount()
+                      + " "
+                      + p.writable()
+                      + " "
+                      + p.accounting()
+                      + " "
+                      + p.pinnedPages())
           .containsExactly("1 16 true USER 16", "2 1 false USER 1");
       assertThat(s.pageSources().getFirst().base()).isEqualTo(buffer.address());
-      assertThat(s.accesses()).singleElement().satisfies(a -> {
-        assertThat(a.ioasId()).isEqualTo(guest.id());
-        assertThat(a.pinsPages()).isTrue();
-        assertThat(a.pins()).containsExactly(new AccessPin(copy.iova(), 0x2000, 1));
-      });
+      assertThat(s.accesses())
+          .singleElement()
+          .satisfies(
+              a -> {
+                assertThat(a.ioasId()).isEqualTo(guest.id());
+                assertThat(a.pinsPages()).isTrue();
+                assertThat(a.pins()).containsExactly(new AccessPin(copy.iova(), 0x2000, 1));
+              });
       assertThat(s.host().pinnedFrames()).as("a frame counts once per page source").isEqualTo(17);
       assertThat(s.host().chargedPages()).isEqualTo(17);
-      assertThat(s.host().accounts()).singleElement()
+      assertThat(s.host().accounts())
+          .singleElement()
           .satisfies(a -> assertThat(a.kind()).isEqualTo(AccountKind.USER))
-          .extracting(Account::pages).isEqualTo(17L);
+          .extracting(Account::pages)
+          .isEqualTo(17L);
       assertThat(s.closed()).isFalse();
     }
   }
@@ -150,23 +188,31 @@ class InspectTest extends MockDeviceFixture {
       nic.attach(ioas);
       Snapshot s = iommufd.inspect();
       HwptState h = s.hwpts().getFirst();
-      assertThat(s.ioases().getFirst().reserved()).containsExactly(
-          new Reserved(0xfee0_0000L, 0xfeef_ffffL, OwnerKind.DEVICE, nic.id()),
-          new Reserved(1L << 48, -1L, OwnerKind.DOMAIN, h.id()));
+      assertThat(s.ioases().getFirst().reserved())
+          .containsExactly(
+              new Reserved(0xfee0_0000L, 0xfeef_ffffL, OwnerKind.DEVICE, nic.id()),
+              new Reserved(1L << 48, -1L, OwnerKind.DOMAIN, h.id()));
       assertThat(h.automatic()).isTrue();
       assertThat(h.domainModel()).isEqualTo("radix");
       assertThat(h.aperture()).isEqualTo(new IovaRange(0, (1L << 48) - 1));
       assertThat(h.pageSizes()).isEqualTo((1L << 12) | (1L << 21) | (1L << 30));
       assertThat(h.deviceIds()).containsExactly(nic.id());
-      assertThat(s.devices()).singleElement().satisfies(d -> {
-        assertThat(d.hwptId()).isEqualTo(h.id());
-        assertThat(d.model()).isEqualTo("radix");
-        assertThat(d.reservedRegions()).containsExactly(DomainModel.X86_MSI_WINDOW);
-        assertThat(d.selftestId()).as("bound by the typed API").isZero();
-      });
+      assertThat(s.devices())
+          .singleElement()
+          .satisfies(
+              d -> {
+                assertThat(d.hwptId()).isEqualTo(h.id());
+                assertThat(d.model()).isEqualTo("radix");
+                assertThat(d.reservedRegions()).containsExactly(DomainModel.X86_MSI_WINDOW);
+                assertThat(d.selftestId()).as("bound by the typed API").isZero();
+              });
       String table = s.toTable();
-      assertThat(table).contains("device " + nic.id(), "domain of hwpt " + h.id(),
-          "[0xfee00000, 0xfeefffff]", "4K 2M 1G");
+      assertThat(table)
+          .contains(
+              "device " + nic.id(),
+              "domain of hwpt " + h.id(),
+              "[0xfee00000, 0xfeefffff]",
+              "4K 2M 1G");
     }
   }
 
@@ -186,8 +232,10 @@ class InspectTest extends MockDeviceFixture {
 
     Snapshot s = iommufd.inspect();
 
-    assertThat(s.hwpts()).extracting(HwptState::id)
-        .as("the automatic HWPT went with its last device").containsExactly(parent, nested);
+    assertThat(s.hwpts())
+        .extracting(HwptState::id)
+        .as("the automatic HWPT went with its last device")
+        .containsExactly(parent, nested);
     HwptState p = s.hwpts().get(0);
     assertThat(p.type()).isEqualTo(ObjectType.HWPT_PAGING);
     assertThat(p.nestParent()).isTrue();
@@ -203,17 +251,23 @@ class InspectTest extends MockDeviceFixture {
     assertThat(n.aperture()).isNull();
     assertThat(n.faultId()).isEqualTo(fault.faultId());
     assertThat(n.deviceIds()).containsExactly(dev.idevId());
-    assertThat(s.devices()).singleElement().satisfies(d -> {
-      assertThat(d.hwptId()).isEqualTo(nested);
-      assertThat(d.selftestId()).isEqualTo(dev.stdevId());
-      assertThat(d.model()).isEqualTo("selftest-mock");
-    });
-    assertThat(s.faultQueues()).singleElement().satisfies(f -> {
-      assertThat(f.id()).isEqualTo(fault.faultId());
-      assertThat(f.fdOpen()).isTrue();
-      assertThat(f.pending()).isEqualTo(1);
-      assertThat(f.awaiting()).isZero();
-    });
+    assertThat(s.devices())
+        .singleElement()
+        .satisfies(
+            d -> {
+              assertThat(d.hwptId()).isEqualTo(nested);
+              assertThat(d.selftestId()).isEqualTo(dev.stdevId());
+              assertThat(d.model()).isEqualTo("selftest-mock");
+            });
+    assertThat(s.faultQueues())
+        .singleElement()
+        .satisfies(
+            f -> {
+              assertThat(f.id()).isEqualTo(fault.faultId());
+              assertThat(f.fdOpen()).isTrue();
+              assertThat(f.pending()).isEqualTo(1);
+              assertThat(f.awaiting()).isZero();
+            });
     assertThat(s.ioases().getFirst().domainHwptIds()).containsExactly(parent);
     assertThat(s.toTable()).contains("paging, nest parent", "nested", "tracking");
   }
@@ -231,13 +285,15 @@ class InspectTest extends MockDeviceFixture {
       for (int t = 0; t < 2; t++) {
         long iova = BASE + t * 0x100_0000L;
         MemorySegment mine = buffer.asSlice(t * MIB, MIB);
-        workers.add(pool.submit(() -> {
-          for (int i = 0; i < rounds; i++) {
-            long length = 4096L * (1 + i % 64);
-            ioas.mapFixed(iova, mine.asSlice(0, length), Protection.READ_WRITE);
-            ioas.unmap(iova, length);
-          }
-        }));
+        workers.add(
+            pool.submit(
+                () -> {
+                  for (int i = 0; i < rounds; i++) {
+                    long length = 4096L * (1 + i % 64);
+                    ioas.mapFixed(iova, mine.asSlice(0, length), Protection.READ_WRITE);
+                    ioas.unmap(iova, length);
+                  }
+                }));
       }
       for (int i = 0; i < rounds; i++) {
         Snapshot s = iommufd.inspect();
@@ -250,7 +306,8 @@ class InspectTest extends MockDeviceFixture {
           }
         }
         HwptState h = s.hwpts().getFirst();
-        assertThat(h.ioPageTableEntries()).as("snapshot %d: entries read with the areas", i)
+        assertThat(h.ioPageTableEntries())
+            .as("snapshot %d: entries read with the areas", i)
             .isEqualTo(populated / MOCK_PAGE);
       }
       for (Future<?> w : workers) {
@@ -268,9 +325,16 @@ class InspectTest extends MockDeviceFixture {
     ok(addReserved(ioas.id(), 0x100_0000L, 0x1000));
     String describe = emulated().context().describe();
     assertThat(describe).isEqualTo(iommufd.inspect().toTable());
-    assertThat(describe).contains(
-        "IOAS " + ioas.id() + ": alignment 0x1, huge pages on, domains none, accesses none",
-        "0x100000", "0x1fffff", "1 MiB", "0x1000000", "0x1000fff", "4 KiB", "test");
+    assertThat(describe)
+        .contains(
+            "IOAS " + ioas.id() + ": alignment 0x1, huge pages on, domains none, accesses none",
+            "0x100000",
+            "0x1fffff",
+            "1 MiB",
+            "0x1000000",
+            "0x1000fff",
+            "4 KiB",
+            "test");
   }
 
   @Test
@@ -283,8 +347,9 @@ class InspectTest extends MockDeviceFixture {
       ioas.map(buffer(8192, 4096), Protection.READ_WRITE);
       Snapshot s = iommufd.inspect();
       assertThat(s.pageSources().getFirst().accounting()).isEqualTo(Snapshot.Accounting.MM);
-      assertThat(s.host().accounts()).containsExactly(new Account(AccountKind.PROCESS,
-          (int) ProcessHandle.current().pid(), 2));
+      assertThat(s.host().accounts())
+          .containsExactly(
+              new Account(AccountKind.PROCESS, (int) ProcessHandle.current().pid(), 2));
     }
   }
 
@@ -297,7 +362,8 @@ class InspectTest extends MockDeviceFixture {
     Snapshot held = iommufd.inspect();
     assertThat(held.closed()).isTrue();
     assertThat(held.tornDown()).isFalse();
-    assertThat(held.objects()).extracting(ObjectEntry::type)
+    assertThat(held.objects())
+        .extracting(ObjectEntry::type)
         .containsExactly(ObjectType.IOAS, ObjectType.ACCESS);
     assertThat(held.toTable()).contains("closed, still held");
     iommufd.closeFd(accessFd);
@@ -312,11 +378,15 @@ class InspectTest extends MockDeviceFixture {
   @Test
   void backendsThatCannotSeeTheirStateRefuse() {
     Iommufd inner = open();
-    InvocationHandler forward = (proxy, method, args) -> method.isDefault()
-        ? InvocationHandler.invokeDefault(proxy, method, args)
-        : method.invoke(inner, args);
-    Iommufd other = (Iommufd) Proxy.newProxyInstance(Iommufd.class.getClassLoader(),
-        new Class<?>[] {Iommufd.class}, forward);
+    InvocationHandler forward =
+        (proxy, method, args) ->
+            method.isDefault()
+                ? InvocationHandler.invokeDefault(proxy, method, args)
+                : method.invoke(inner, args);
+    Iommufd other =
+        (Iommufd)
+            Proxy.newProxyInstance(
+                Iommufd.class.getClassLoader(), new Class<?>[] {Iommufd.class}, forward);
     assertThatThrownBy(other::inspect).isInstanceOf(UnsupportedOperationException.class);
     assertThat(inner.inspect().ioases()).isEmpty();
   }

@@ -9,9 +9,9 @@ import org.iommufd4j.FrontDoor.BothDoors;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuIoasAlloc;
 import org.iommufd4j.uapi.Struct;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 /**
  * {@code IOMMU_IOAS_ALLOC} (ioas.c: iommufd_ioas_alloc_ioctl()) and the id it reports (main.c:
@@ -32,8 +32,7 @@ class IoasAllocTest extends ConformanceTest {
     Door door = open(front);
     int ioas = door.createIoas();
 
-    assertThat(door.iovaRanges(ioas))
-        .isEqualTo(new IovaRanges(List.of(new IovaRange(0, -1L)), 1));
+    assertThat(door.iovaRanges(ioas)).isEqualTo(new IovaRanges(List.of(new IovaRange(0, -1L)), 1));
     assertThat(door.hugePages(ioas)).isTrue();
     assertThat(door.unmapAll(ioas)).isZero();
   }
@@ -52,9 +51,10 @@ class IoasAllocTest extends ConformanceTest {
   @ValueSource(strings = {"1", "2", "80000000", "ffffffff"})
   void nonZeroFlagsFailWithEopnotsuppAndConsumeNoId(String flags) {
     Iommufd iommufd = open();
-    Struct s = struct(Command.IOMMU_IOAS_ALLOC)
-        .u32(IommuIoasAlloc.FLAGS, Integer.parseUnsignedInt(flags, 16))
-        .u32(IommuIoasAlloc.OUT_IOAS_ID, 0x5a5a5a5a);
+    Struct s =
+        struct(Command.IOMMU_IOAS_ALLOC)
+            .u32(IommuIoasAlloc.FLAGS, Integer.parseUnsignedInt(flags, 16))
+            .u32(IommuIoasAlloc.OUT_IOAS_ID, 0x5a5a5a5a);
 
     assertErrno(s.ioctl(iommufd), Errno.EOPNOTSUPP);
     assertThat(s.u32(IommuIoasAlloc.OUT_IOAS_ID)).as("nothing written").isEqualTo(0x5a5a5a5a);

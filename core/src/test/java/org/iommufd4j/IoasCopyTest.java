@@ -6,7 +6,6 @@ import static org.iommufd4j.ErrnoAssertions.assertFails;
 import static org.iommufd4j.ErrnoAssertions.assertOk;
 import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA;
 import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_READABLE;
-import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE;
 
 import org.iommufd4j.FrontDoor.BothDoors;
 import org.iommufd4j.uapi.Command;
@@ -27,8 +26,8 @@ class IoasCopyTest extends ConformanceTest {
   private static final int MOCK_FLAGS_ACCESS_SYZ = 1 << 16;
   private static final long POISON = 0x5a5a_5a5a_5a5a_5a5aL;
 
-  private Struct copyStruct(int flags, int dstId, long dstIova, int srcId, long srcIova,
-      long length) {
+  private Struct copyStruct(
+      int flags, int dstId, long dstIova, int srcId, long srcIova, long length) {
     return struct(Command.IOMMU_IOAS_COPY)
         .u32(IommuIoasCopy.FLAGS, flags)
         .u32(IommuIoasCopy.DST_IOAS_ID, dstId)
@@ -131,8 +130,7 @@ class IoasCopyTest extends ConformanceTest {
     door.mapFixed(ioas, 0x10000, USER_VA, 0x1000, Protection.READ);
 
     assertFails(Errno.EPERM, () -> door.copy(ioas, ioas, 0x10000, 0x1000, Protection.WRITE));
-    assertFails(Errno.EPERM, () -> door.copy(ioas, ioas, 0x10000, 0x1000,
-        Protection.READ_WRITE));
+    assertFails(Errno.EPERM, () -> door.copy(ioas, ioas, 0x10000, 0x1000, Protection.READ_WRITE));
     assertThat(door.unmapAll(ioas)).as("nothing was added").isEqualTo(0x1000);
   }
 
@@ -155,8 +153,9 @@ class IoasCopyTest extends ConformanceTest {
     door.mapFixed(src, 0x10000, USER_VA, 0x1000, Protection.READ_WRITE);
     door.mapFixed(src, 0x11000, USER_VA, 0x1000, Protection.READ);
 
-    assertFails(Errno.EPERM, () -> door.copyFixed(dst, 0x50000, src, 0x10000, 0x2000,
-        Protection.READ_WRITE));
+    assertFails(
+        Errno.EPERM,
+        () -> door.copyFixed(dst, 0x50000, src, 0x10000, 0x2000, Protection.READ_WRITE));
 
     assertThat(door.unmapAll(dst)).isZero();
   }
@@ -191,8 +190,8 @@ class IoasCopyTest extends ConformanceTest {
 
     assertFails(Errno.EOVERFLOW, () -> door.copy(ioas, ioas, 0x10000, -1L, Protection.READ));
     assertFails(Errno.EOVERFLOW, () -> door.copy(ioas, ioas, -1L, 0x1000, Protection.READ));
-    assertFails(Errno.EOVERFLOW,
-        () -> door.copyFixed(ioas, -1L, ioas, 0x10000, 0x1000, Protection.READ));
+    assertFails(
+        Errno.EOVERFLOW, () -> door.copyFixed(ioas, -1L, ioas, 0x10000, 0x1000, Protection.READ));
   }
 
   @BothDoors
@@ -212,14 +211,15 @@ class IoasCopyTest extends ConformanceTest {
     door.mapFixed(src, 0x10000, USER_VA, 0x2000, Protection.READ);
     door.mapFixed(dst, 0x20000, USER_VA, 0x1000, Protection.READ);
 
-    assertFails(Errno.EEXIST, () -> door.copyFixed(dst, 0x1f000, src, 0x10000, 0x2000,
-        Protection.READ));
-    assertFails(Errno.EOVERFLOW, () -> door.copyFixed(dst, -0x1000L, src, 0x10000, 0x2000,
-        Protection.READ));
+    assertFails(
+        Errno.EEXIST, () -> door.copyFixed(dst, 0x1f000, src, 0x10000, 0x2000, Protection.READ));
+    assertFails(
+        Errno.EOVERFLOW,
+        () -> door.copyFixed(dst, -0x1000L, src, 0x10000, 0x2000, Protection.READ));
     door.setHugePages(dst, false);
     assertFails(Errno.EINVAL, () -> door.copy(dst, src, 0x10000, 0x800, Protection.READ));
-    assertFails(Errno.EINVAL, () -> door.copyFixed(dst, 0x30800, src, 0x10000, 0x1000,
-        Protection.READ));
+    assertFails(
+        Errno.EINVAL, () -> door.copyFixed(dst, 0x30800, src, 0x10000, 0x1000, Protection.READ));
   }
 
   @BothDoors
@@ -230,12 +230,14 @@ class IoasCopyTest extends ConformanceTest {
     door.mapFixed(src, 0x10000, USER_VA + 0x10, 0x2000, Protection.READ);
     door.setHugePages(dst, false);
 
-    assertFails(Errno.EINVAL, () -> door.copyFixed(dst, 0x1000, src, 0x10000, 0x1000,
-        Protection.READ));
-    assertFails(Errno.EPERM, () -> door.copyFixed(dst, 0x1000, src, 0x10000, 0x1000,
-        Protection.READ_WRITE));
+    assertFails(
+        Errno.EINVAL, () -> door.copyFixed(dst, 0x1000, src, 0x10000, 0x1000, Protection.READ));
+    assertFails(
+        Errno.EPERM,
+        () -> door.copyFixed(dst, 0x1000, src, 0x10000, 0x1000, Protection.READ_WRITE));
     assertThat(door.copyFixed(dst, 0x1000, src, 0x10ff0, 0x1000, Protection.READ))
-        .as("a slice starting on a page boundary of the memory").isEqualTo(0x1000);
+        .as("a slice starting on a page boundary of the memory")
+        .isEqualTo(0x1000);
   }
 
   @BothDoors
@@ -259,11 +261,11 @@ class IoasCopyTest extends ConformanceTest {
     door.mapFixed(ioas, 0x10000, USER_VA, 0x1000, Protection.READ);
 
     assertFails(Errno.EINVAL, () -> door.copy(destroyed, ioas, 0x10000, 0, Protection.READ));
-    assertFails(Errno.EOVERFLOW, () -> door.copy(destroyed, ioas, -0x1000L, 0x2000,
-        Protection.READ));
+    assertFails(
+        Errno.EOVERFLOW, () -> door.copy(destroyed, ioas, -0x1000L, 0x2000, Protection.READ));
     assertFails(Errno.ENOENT, () -> door.copy(ioas, destroyed, 0x10000, 0, Protection.READ));
-    assertFails(Errno.EOVERFLOW, () -> door.copy(destroyed, destroyed, 0x10000, -1L,
-        Protection.READ));
+    assertFails(
+        Errno.EOVERFLOW, () -> door.copy(destroyed, destroyed, 0x10000, -1L, Protection.READ));
   }
 
   // ---- byte ABI only: flags ---------------------------------------------------------------
@@ -284,8 +286,8 @@ class IoasCopyTest extends ConformanceTest {
     int ioas = door.createIoas();
     door.mapFixed(ioas, 0x10000, USER_VA, 0x1000, Protection.READ);
 
-    assertErrno(copyStruct(FIXED, ioas, 0x20000, ioas, 0x10000, 0x1000).ioctl(iommufd),
-        Errno.EINVAL);
+    assertErrno(
+        copyStruct(FIXED, ioas, 0x20000, ioas, 0x10000, 0x1000).ioctl(iommufd), Errno.EINVAL);
     assertErrno(copyStruct(0, 99, 0, 99, 0x10000, 0x1000).ioctl(iommufd), Errno.EINVAL);
   }
 
@@ -309,16 +311,21 @@ class IoasCopyTest extends ConformanceTest {
     door.mapFixed(ioas, 0x20000, USER_VA, 0x2000, Protection.READ);
 
     // area 1 (0x20000) + offset 0x1000: only the last page of the second area is mapped there
-    Struct s = copyStruct(R | FIXED | MOCK_FLAGS_ACCESS_SYZ, ioas, 0x50000, ioas,
-        1 | (0x1000L << 32), 0x1000);
+    Struct s =
+        copyStruct(
+            R | FIXED | MOCK_FLAGS_ACCESS_SYZ, ioas, 0x50000, ioas, 1 | (0x1000L << 32), 0x1000);
     assertOk(s.ioctl(iommufd));
-    assertThat(s.u64(IommuIoasCopy.SRC_IOVA)).as("src_iova written back as given")
+    assertThat(s.u64(IommuIoasCopy.SRC_IOVA))
+        .as("src_iova written back as given")
         .isEqualTo(1 | (0x1000L << 32));
     assertThat(door.unmap(ioas, 0x50000, 0x1000)).isEqualTo(0x1000);
 
     // 0x1001 bytes from there would run past the second area
-    assertErrno(copyStruct(R | FIXED | MOCK_FLAGS_ACCESS_SYZ, ioas, 0x50000, ioas,
-        1 | (0x1000L << 32), 0x1001).ioctl(iommufd), Errno.ENOENT);
+    assertErrno(
+        copyStruct(
+                R | FIXED | MOCK_FLAGS_ACCESS_SYZ, ioas, 0x50000, ioas, 1 | (0x1000L << 32), 0x1001)
+            .ioctl(iommufd),
+        Errno.ENOENT);
   }
 
   @Test
@@ -340,8 +347,8 @@ class IoasCopyTest extends ConformanceTest {
     Iommufd iommufd = open();
     int ioas = new RawDoor(iommufd).createIoas();
 
-    assertErrno(copyStruct(R | MOCK_FLAGS_ACCESS_SYZ, ioas, 0, 99, 0, 0x1000).ioctl(iommufd),
-        Errno.ENOENT);
+    assertErrno(
+        copyStruct(R | MOCK_FLAGS_ACCESS_SYZ, ioas, 0, 99, 0, 0x1000).ioctl(iommufd), Errno.ENOENT);
   }
 
   @Test
@@ -351,8 +358,10 @@ class IoasCopyTest extends ConformanceTest {
     int ioas = door.createIoas();
     door.mapFixed(ioas, 0x10000, USER_VA, 0x1000, Protection.READ);
 
-    assertErrno(copyStruct(R | FIXED | MOCK_FLAGS_ACCESS_SYZ, ioas, 0x50000, ioas, 0, 0x1000)
-        .ioctl(iommufd), Errno.EOPNOTSUPP);
+    assertErrno(
+        copyStruct(R | FIXED | MOCK_FLAGS_ACCESS_SYZ, ioas, 0x50000, ioas, 0, 0x1000)
+            .ioctl(iommufd),
+        Errno.EOPNOTSUPP);
   }
 
   // ---- respond ---------------------------------------------------------------------------

@@ -108,7 +108,8 @@ class IoasMapTest extends ConformanceTest {
 
     assertThat(door.map(ioas, 0x4000_0000L, 4L << 20, Protection.READ)).isEqualTo(0x20_0000);
     assertThat(door.map(ioas, 0, 8L << 20, Protection.READ))
-        .as("hint 0: A = 8 MiB from the length, capped at 2 MiB").isEqualTo(0x60_0000);
+        .as("hint 0: A = 8 MiB from the length, capped at 2 MiB")
+        .isEqualTo(0x60_0000);
   }
 
   @BothDoors
@@ -164,8 +165,7 @@ class IoasMapTest extends ConformanceTest {
     Door door = open(front);
     int ioas = door.createIoas();
 
-    assertThat(door.mapFixed(ioas, -0x1000L, USER_VA, 0x1000, Protection.READ))
-        .isEqualTo(-0x1000L);
+    assertThat(door.mapFixed(ioas, -0x1000L, USER_VA, 0x1000, Protection.READ)).isEqualTo(-0x1000L);
   }
 
   @BothDoors
@@ -174,9 +174,12 @@ class IoasMapTest extends ConformanceTest {
     int ioas = door.createIoas();
     door.mapFixed(ioas, 0x10000, USER_VA, 0x4000, Protection.READ_WRITE);
 
-    for (long[] iovaLength : new long[][] {
-        {0x10000, 0x4000}, {0xf000, 0x2000}, {0x13fff, 1}, {0x11000, 0x1000}, {0x8000, 0x10000}}) {
-      assertFails(Errno.EEXIST,
+    for (long[] iovaLength :
+        new long[][] {
+          {0x10000, 0x4000}, {0xf000, 0x2000}, {0x13fff, 1}, {0x11000, 0x1000}, {0x8000, 0x10000}
+        }) {
+      assertFails(
+          Errno.EEXIST,
           () -> door.mapFixed(ioas, iovaLength[0], USER_VA, iovaLength[1], Protection.READ));
     }
   }
@@ -198,8 +201,8 @@ class IoasMapTest extends ConformanceTest {
     Door door = open(front);
     int ioas = door.createIoas();
 
-    assertFails(Errno.EOVERFLOW,
-        () -> door.mapFixed(ioas, -0x1000L, USER_VA, 0x2000, Protection.READ));
+    assertFails(
+        Errno.EOVERFLOW, () -> door.mapFixed(ioas, -0x1000L, USER_VA, 0x2000, Protection.READ));
   }
 
   @BothDoors
@@ -224,8 +227,8 @@ class IoasMapTest extends ConformanceTest {
     Door door = open(front);
     int ioas = pageAlignedIoas(door);
 
-    assertFails(Errno.EINVAL,
-        () -> door.mapFixed(ioas, 0x1000, USER_VA + 0x10, 0x1000, Protection.READ));
+    assertFails(
+        Errno.EINVAL, () -> door.mapFixed(ioas, 0x1000, USER_VA + 0x10, 0x1000, Protection.READ));
   }
 
   @BothDoors
@@ -281,9 +284,10 @@ class IoasMapTest extends ConformanceTest {
     int ioas = door.createIoas();
 
     assertFails(Errno.EOVERFLOW, () -> door.map(ioas, -0x1000L, 0x1000, Protection.READ));
-    assertFails(Errno.EOVERFLOW,
-        () -> door.mapFixed(ioas, 0x1000, -0x1000L, 0x2000, Protection.READ));
-    assertThat(door.map(ioas, -0x1001L, 0x1000, Protection.READ)).as("ends at 2^64 - 2")
+    assertFails(
+        Errno.EOVERFLOW, () -> door.mapFixed(ioas, 0x1000, -0x1000L, 0x2000, Protection.READ));
+    assertThat(door.map(ioas, -0x1001L, 0x1000, Protection.READ))
+        .as("ends at 2^64 - 2")
         .isNotZero();
   }
 
@@ -352,8 +356,7 @@ class IoasMapTest extends ConformanceTest {
     int destroyed = destroyedIoas(door);
 
     assertFails(Errno.EOVERFLOW, () -> door.map(destroyed, USER_VA, -1L, Protection.READ));
-    assertFails(Errno.EOVERFLOW, () -> door.mapFixed(destroyed, -1L, USER_VA, 1,
-        Protection.READ));
+    assertFails(Errno.EOVERFLOW, () -> door.mapFixed(destroyed, -1L, USER_VA, 1, Protection.READ));
   }
 
   @BothDoors
@@ -386,10 +389,9 @@ class IoasMapTest extends ConformanceTest {
     int ioas = pageAlignedIoas(door);
     door.mapFixed(ioas, 0x10000, USER_VA, 0x1000, Protection.READ);
 
-    assertFails(Errno.EINVAL, () -> door.mapFixed(ioas, 0x10000, USER_VA, 0x800,
-        Protection.READ));
-    assertFails(Errno.EINVAL, () -> door.mapFixed(ioas, -0x1000L, USER_VA, 0x2800,
-        Protection.READ));
+    assertFails(Errno.EINVAL, () -> door.mapFixed(ioas, 0x10000, USER_VA, 0x800, Protection.READ));
+    assertFails(
+        Errno.EINVAL, () -> door.mapFixed(ioas, -0x1000L, USER_VA, 0x2800, Protection.READ));
   }
 
   @BothDoors
@@ -398,10 +400,8 @@ class IoasMapTest extends ConformanceTest {
     int ioas = pageAlignedIoas(door);
     door.mapFixed(ioas, 0x10000, USER_VA, 0x1000, Protection.READ);
 
-    assertFails(Errno.EINVAL, () -> door.mapFixed(ioas, 0xf800, USER_VA, 0x1000,
-        Protection.READ));
-    assertFails(Errno.EINVAL, () -> door.mapFixed(ioas, -0x800L, USER_VA, 0x1000,
-        Protection.READ));
+    assertFails(Errno.EINVAL, () -> door.mapFixed(ioas, 0xf800, USER_VA, 0x1000, Protection.READ));
+    assertFails(Errno.EINVAL, () -> door.mapFixed(ioas, -0x800L, USER_VA, 0x1000, Protection.READ));
   }
 
   @BothDoors
@@ -410,8 +410,8 @@ class IoasMapTest extends ConformanceTest {
     int ioas = door.createIoas();
     door.mapFixed(ioas, -0x1000L, USER_VA, 0x1000, Protection.READ);
 
-    assertFails(Errno.EOVERFLOW, () -> door.mapFixed(ioas, -0x1000L, USER_VA, 0x2000,
-        Protection.READ));
+    assertFails(
+        Errno.EOVERFLOW, () -> door.mapFixed(ioas, -0x1000L, USER_VA, 0x2000, Protection.READ));
   }
 
   @BothDoors
@@ -420,8 +420,8 @@ class IoasMapTest extends ConformanceTest {
     int ioas = pageAlignedIoas(door);
     door.mapFixed(ioas, 0x10000, USER_VA, 0x1000, Protection.READ);
 
-    assertFails(Errno.EEXIST, () -> door.mapFixed(ioas, 0x10000, USER_VA + 0x10, 0x1000,
-        Protection.READ));
+    assertFails(
+        Errno.EEXIST, () -> door.mapFixed(ioas, 0x10000, USER_VA + 0x10, 0x1000, Protection.READ));
   }
 
   @BothDoors
@@ -436,29 +436,55 @@ class IoasMapTest extends ConformanceTest {
   }
 
   /**
-   * Combinations only the byte ABI can express (unknown flags, {@code __reserved}, no R/W, an
-   * input {@code iova} without FIXED_IOVA); each reports its first failing check.
+   * Combinations only the byte ABI can express (unknown flags, {@code __reserved}, no R/W, an input
+   * {@code iova} without FIXED_IOVA); each reports its first failing check.
    */
   static Stream<Arguments> rawCheckOrder() {
     long va = USER_VA;
     return Stream.of(
-        Arguments.of("unknown flag, reserved, length -1, no R/W", 1 << 3, 1, true, va, -1L, 0L,
+        Arguments.of(
+            "unknown flag, reserved, length -1, no R/W",
+            1 << 3,
+            1,
+            true,
+            va,
+            -1L,
+            0L,
             Errno.EOPNOTSUPP),
-        Arguments.of("flag bit 31 on a missing IOAS", R | (1 << 31), 0, false, va, 0x1000L, 0L,
+        Arguments.of(
+            "flag bit 31 on a missing IOAS",
+            R | (1 << 31),
+            0,
+            false,
+            va,
+            0x1000L,
+            0L,
             Errno.EOPNOTSUPP),
-        Arguments.of("reserved with good flags on a missing IOAS", R, 1, false, va, 0x1000L, 0L,
+        Arguments.of(
+            "reserved with good flags on a missing IOAS",
+            R,
+            1,
+            false,
+            va,
+            0x1000L,
+            0L,
             Errno.EOPNOTSUPP),
-        Arguments.of("reserved, then length -1", R | FIXED, 7, true, va, -1L, 0L,
-            Errno.EOPNOTSUPP),
+        Arguments.of("reserved, then length -1", R | FIXED, 7, true, va, -1L, 0L, Errno.EOPNOTSUPP),
         Arguments.of("no R/W, length -1", FIXED, 0, true, va, -1L, 0x1000L, Errno.EOVERFLOW),
-        Arguments.of("no R/W, iova -1 without FIXED_IOVA", 0, 0, true, va, 0x1000L, -1L,
+        Arguments.of(
+            "no R/W, iova -1 without FIXED_IOVA", 0, 0, true, va, 0x1000L, -1L, Errno.EOVERFLOW),
+        Arguments.of("iova -1 without FIXED_IOVA", R, 0, true, va, 0x1000L, -1L, Errno.EOVERFLOW),
+        Arguments.of(
+            "iova -1 without FIXED_IOVA on a missing IOAS",
+            R,
+            0,
+            false,
+            va,
+            0x1000L,
+            -1L,
             Errno.EOVERFLOW),
-        Arguments.of("iova -1 without FIXED_IOVA", R, 0, true, va, 0x1000L, -1L,
-            Errno.EOVERFLOW),
-        Arguments.of("iova -1 without FIXED_IOVA on a missing IOAS", R, 0, false, va, 0x1000L, -1L,
-            Errno.EOVERFLOW),
-        Arguments.of("no R/W on a missing IOAS", FIXED, 0, false, va, 0x1000L, 0x1000L,
-            Errno.EINVAL),
+        Arguments.of(
+            "no R/W on a missing IOAS", FIXED, 0, false, va, 0x1000L, 0x1000L, Errno.EINVAL),
         Arguments.of("no R/W, zero length", 0, 0, true, va, 0L, 0L, Errno.EINVAL),
         Arguments.of("missing IOAS, zero length", W, 0, false, va, 0L, 0L, Errno.ENOENT),
         Arguments.of("missing IOAS, user range wraps", W, 0, false, -1L, 2L, 0L, Errno.ENOENT),
@@ -467,12 +493,20 @@ class IoasMapTest extends ConformanceTest {
 
   @ParameterizedTest(name = "{0} -> {7}")
   @MethodSource("rawCheckOrder")
-  void firstFailingCheckIsReported(String description, int flags, int reserved,
-      boolean ioasExists, long userVa, long length, long iova, Errno expected) {
+  void firstFailingCheckIsReported(
+      String description,
+      int flags,
+      int reserved,
+      boolean ioasExists,
+      long userVa,
+      long length,
+      long iova,
+      Errno expected) {
     Iommufd iommufd = open();
     int ioas = new RawDoor(iommufd).createIoas();
-    Struct s = mapStruct(flags, ioasExists ? ioas : ioas + 1, userVa, length, iova)
-        .u32(IommuIoasMap.RESERVED, reserved);
+    Struct s =
+        mapStruct(flags, ioasExists ? ioas : ioas + 1, userVa, length, iova)
+            .u32(IommuIoasMap.RESERVED, reserved);
 
     int rc = s.ioctl(iommufd);
 
@@ -519,11 +553,12 @@ class IoasMapTest extends ConformanceTest {
     int ioas = door.createIoas();
     try (NativePages pages = NativePages.map(2)) {
       // iova (offset 32) lies on a read-only page.
-      Struct s = Struct.over(NativePages.segment(pages.page(1) - 32, 32), Command.IOMMU_IOAS_MAP)
-          .u32(IommuIoasMap.FLAGS, R)
-          .u32(IommuIoasMap.IOAS_ID, ioas)
-          .u64(IommuIoasMap.USER_VA, USER_VA)
-          .u64(IommuIoasMap.LENGTH, 0x1000);
+      Struct s =
+          Struct.over(NativePages.segment(pages.page(1) - 32, 32), Command.IOMMU_IOAS_MAP)
+              .u32(IommuIoasMap.FLAGS, R)
+              .u32(IommuIoasMap.IOAS_ID, ioas)
+              .u64(IommuIoasMap.USER_VA, USER_VA)
+              .u64(IommuIoasMap.LENGTH, 0x1000);
       pages.protect(1, NativePages.PROT_READ);
 
       assertErrno(s.ioctl(iommufd), Errno.EFAULT);

@@ -40,33 +40,48 @@ class IoctlEventTest {
 
   private static void rawMap(Iommufd iommufd, int ioasId, long iova, int expected) {
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment s = Struct.of(arena, Command.IOMMU_IOAS_MAP)
-          .u32(IommuIoasMap.FLAGS, IommuIoasMap.IOMMU_IOAS_MAP_READABLE
-              | IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA)
-          .u32(IommuIoasMap.IOAS_ID, ioasId)
-          .u64(IommuIoasMap.USER_VA, USER_VA)
-          .u64(IommuIoasMap.LENGTH, 0x1000)
-          .u64(IommuIoasMap.IOVA, iova)
-          .segment();
+      MemorySegment s =
+          Struct.of(arena, Command.IOMMU_IOAS_MAP)
+              .u32(
+                  IommuIoasMap.FLAGS,
+                  IommuIoasMap.IOMMU_IOAS_MAP_READABLE | IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA)
+              .u32(IommuIoasMap.IOAS_ID, ioasId)
+              .u64(IommuIoasMap.USER_VA, USER_VA)
+              .u64(IommuIoasMap.LENGTH, 0x1000)
+              .u64(IommuIoasMap.IOVA, iova)
+              .segment();
       assertThat(iommufd.ioctl(Command.IOMMU_IOAS_MAP.request(), s)).isEqualTo(expected);
     }
   }
 
   @Test
   void bothFrontDoorsEmitOneEventPerCallWithRequestIdAndErrno() throws Exception {
-    List<RecordedEvent> events = record(() -> {
-      try (Iommufd iommufd = Iommufd.emulated()) {
-        Ioas ioas = iommufd.createIoas();
-        ioas.mapFixed(0x10_0000L, USER_VA, 0x1000, Protection.READ);
-        assertThatThrownBy(() -> ioas.mapFixed(0x10_0000L, USER_VA, 0x1000, Protection.READ))
-            .isInstanceOf(IommufdException.class);
-        rawMap(iommufd, ioas.id(), 0x20_0000L, 0);
-        rawMap(iommufd, ioas.id(), 0x20_0000L, -Errno.EEXIST.number());
-        rawMap(iommufd, 99, 0x20_0000L, -Errno.ENOENT.number());
-      }
-    });
-    assertThat(events).extracting(e -> e.getString("door") + " " + e.getString("request") + " "
-            + e.getInt("ioasId") + " " + e.getString("errnoName") + " " + e.getString("backend"))
+    List<RecordedEvent> events =
+        record(
+            () -> {
+              try (Iommufd iommufd = Iommufd.emulated()) {
+                Ioas ioas = iommufd.createIoas();
+                ioas.mapFixed(0x10_0000L, USER_VA, 0x1000, Protection.READ);
+                assertThatThrownBy(
+                        () -> ioas.mapFixed(0x10_0000L, USER_VA, 0x1000, Protection.READ))
+                    .isInstanceOf(IommufdException.class);
+                rawMap(iommufd, ioas.id(), 0x20_0000L, 0);
+                rawMap(iommufd, ioas.id(), 0x20_0000L, -Errno.EEXIST.number());
+                rawMap(iommufd, 99, 0x20_0000L, -Errno.ENOENT.number());
+              }
+            });
+    assertThat(events)
+        .extracting(
+            e ->
+                e.getString("door")
+                    + " "
+                    + e.getString("request")
+                    + " "
+                    + e.getInt("ioasId")
+                    + " "
+                    + e.getString("errnoName")
+                    + " "
+                    + e.getString("backend"))
         .containsExactly(
             "typed IOMMU_IOAS_ALLOC 1  emulated",
             "typed IOMMU_IOAS_MAP 1  emulated",
@@ -80,29 +95,46 @@ class IoctlEventTest {
 
   @Test
   void unknownRequestsAreNamedByNumber() throws Exception {
-    List<RecordedEvent> events = record(() -> {
-      try (Iommufd iommufd = Iommufd.emulated(); Arena arena = Arena.ofConfined()) {
-        assertThat(iommufd.ioctl(0x3b7fL, arena.allocate(64))).isEqualTo(-Errno.ENOTTY.number());
-      }
-    });
-    assertThat(events).singleElement().satisfies(e -> {
-      assertThat(e.getString("request")).isEqualTo("0x3b7f");
-      assertThat(e.getInt("ioasId")).isZero();
-      assertThat(e.getString("errnoName")).isEqualTo("ENOTTY");
-    });
+    List<RecordedEvent> events =
+        record(
+            () -> {
+              try (Iommufd iommufd = Iommufd.emulated();
+                  Arena arena = Arena.ofConfined()) {
+                assertThat(iommufd.ioctl(0x3b7fL, arena.allocate(64)))
+                    .isEqualTo(-Errno.ENOTTY.number());
+              }
+            });
+    assertThat(events)
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.getString("request")).isEqualTo("0x3b7f");
+              assertThat(e.getInt("ioasId")).isZero();
+              assertThat(e.getString("errnoName")).isEqualTo("ENOTTY");
+            });
   }
 
   @Test
   void theKernelBackendsTypedCodeEmitsEventsToo() throws Exception {
-    List<RecordedEvent> events = record(() -> {
-      try (Iommufd over = new IoctlOverEmulator(Iommufd.emulated())) {
-        Ioas ioas = over.createIoas();
-        ioas.mapFixed(0x10_0000L, USER_VA, 0x1000, Protection.READ);
-      }
-    });
+    List<RecordedEvent> events =
+        record(
+            () -> {
+              try (Iommufd over = new IoctlOverEmulator(Iommufd.emulated())) {
+                Ioas ioas = over.createIoas();
+                ioas.mapFixed(0x10_0000L, USER_VA, 0x1000, Protection.READ);
+              }
+            });
     // The typed call of the backend, then the emulator's byte door under it.
-    assertThat(events).extracting(e -> e.getString("backend") + " " + e.getString("door") + " "
-            + e.getString("request") + " " + e.getInt("ioasId"))
+    assertThat(events)
+        .extracting(
+            e ->
+                e.getString("backend")
+                    + " "
+                    + e.getString("door")
+                    + " "
+                    + e.getString("request")
+                    + " "
+                    + e.getInt("ioasId"))
         .containsExactlyInAnyOrder(
             "emulated ioctl IOMMU_IOAS_ALLOC 1", "ioctl-over-emulator typed IOMMU_IOAS_ALLOC 1",
             "emulated ioctl IOMMU_IOAS_MAP 1", "ioctl-over-emulator typed IOMMU_IOAS_MAP 1");
@@ -116,12 +148,13 @@ class IoctlEventTest {
     idle.end();
     assertThat(idle.shouldCommit()).isFalse();
     boolean[] during = new boolean[1];
-    record(() -> {
-      IoctlEvent e = new IoctlEvent();
-      e.begin();
-      e.end();
-      during[0] = e.shouldCommit();
-    });
+    record(
+        () -> {
+          IoctlEvent e = new IoctlEvent();
+          e.begin();
+          e.end();
+          during[0] = e.shouldCommit();
+        });
     assertThat(during[0]).isTrue();
   }
 }

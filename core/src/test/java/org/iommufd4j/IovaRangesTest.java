@@ -121,7 +121,8 @@ class IovaRangesTest extends ConformanceTest {
 
     assertOk(s.ioctl(iommufd));
 
-    assertThat(s.u32(IommuIoasIovaRanges.NUM_IOVAS)).as("capacity replaced by the count")
+    assertThat(s.u32(IommuIoasIovaRanges.NUM_IOVAS))
+        .as("capacity replaced by the count")
         .isEqualTo(1);
     assertThat(RangeArray.get(array, 0)).isEqualTo(EVERYTHING);
     assertThat(RangeArray.get(array, 1)).isEqualTo(poison);
@@ -163,16 +164,17 @@ class IovaRangesTest extends ConformanceTest {
     MemorySegment array = rangeArray(new IovaRange(POISON, POISON));
     try (NativePages pages = NativePages.map(2)) {
       // out_iova_alignment (offset 24) lies on a read-only page.
-      Struct s = Struct.over(NativePages.segment(pages.page(1) - 24, 24),
-              Command.IOMMU_IOAS_IOVA_RANGES)
-          .u32(IommuIoasIovaRanges.IOAS_ID, ioas)
-          .u32(IommuIoasIovaRanges.NUM_IOVAS, 1)
-          .u64(IommuIoasIovaRanges.ALLOWED_IOVAS, array.address());
+      Struct s =
+          Struct.over(NativePages.segment(pages.page(1) - 24, 24), Command.IOMMU_IOAS_IOVA_RANGES)
+              .u32(IommuIoasIovaRanges.IOAS_ID, ioas)
+              .u32(IommuIoasIovaRanges.NUM_IOVAS, 1)
+              .u64(IommuIoasIovaRanges.ALLOWED_IOVAS, array.address());
       pages.protect(1, NativePages.PROT_READ);
 
       assertErrno(s.ioctl(iommufd), Errno.EFAULT);
 
-      assertThat(RangeArray.get(array, 0)).as("array written before the respond")
+      assertThat(RangeArray.get(array, 0))
+          .as("array written before the respond")
           .isEqualTo(EVERYTHING);
     }
   }
@@ -182,9 +184,9 @@ class IovaRangesTest extends ConformanceTest {
     Iommufd iommufd = open();
     int ioas = new RawDoor(iommufd).createIoas();
     try (NativePages pages = NativePages.map(2)) {
-      Struct s = Struct.over(NativePages.segment(pages.page(1) - 24, 24),
-              Command.IOMMU_IOAS_IOVA_RANGES)
-          .u32(IommuIoasIovaRanges.IOAS_ID, ioas);
+      Struct s =
+          Struct.over(NativePages.segment(pages.page(1) - 24, 24), Command.IOMMU_IOAS_IOVA_RANGES)
+              .u32(IommuIoasIovaRanges.IOAS_ID, ioas);
       pages.protect(1, NativePages.PROT_READ);
 
       assertErrno(s.ioctl(iommufd), Errno.EFAULT);

@@ -1,26 +1,26 @@
 package org.iommufd4j;
 
-import java.lang.foreign.ValueLayout;
-import java.util.BitSet;
-import org.iommufd4j.uapi.IommuTestCmd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.BitSet;
 import java.util.List;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuIoasAlloc;
+import org.iommufd4j.uapi.IommuTestCmd;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
  * {@link Iommufd#kernel()}: on a machine without {@code /dev/iommu} it must fail with a message
- * naming the path and the errno; with one, the scenarios below run on the real kernel. Every
- * kernel scenario aborts (skips) with the reason {@code open} gave when there is no usable {@code
+ * naming the path and the errno; with one, the scenarios below run on the real kernel. Every kernel
+ * scenario aborts (skips) with the reason {@code open} gave when there is no usable {@code
  * /dev/iommu}; none passes without having run. The same typed code also runs against the emulator
  * in every conformance test ({@link FrontDoor#TYPED_OVER_IOCTL}).
  */
@@ -86,7 +86,8 @@ class KernelIommufdTest {
           .isEqualTo(-Errno.ENOTTY.number());
       notIommufd.close();
       assertThat(notIommufd.ioctl(Command.IOMMU_IOAS_ALLOC.request(), s))
-          .as("after close").isEqualTo(-Errno.EBADF.number());
+          .as("after close")
+          .isEqualTo(-Errno.EBADF.number());
       assertThatThrownBy(notIommufd::createIoas)
           .satisfies(e -> assertThat(((IommufdException) e).errno()).isEqualTo(Errno.EBADF));
     }
@@ -153,13 +154,11 @@ class KernelIommufdTest {
     Ioas ioas = k.createIoas();
     MemorySegment md = arena.allocate(IommuTestCmd.SIZE, 8);
     md.set(ValueLayout.JAVA_INT, 0, IommuTestCmd.SIZE);
-    md.set(ValueLayout.JAVA_INT, IommuTestCmd.OP,
-        IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN);
+    md.set(ValueLayout.JAVA_INT, IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN);
     md.set(ValueLayout.JAVA_INT, IommuTestCmd.ID, ioas.id());
     int rc = k.ioctl(Command.IOMMU_TEST_CMD.request(), md);
     Assumptions.assumeTrue(rc == 0, "the kernel has no IOMMUFD_TEST mock devices (" + rc + ")");
-    int idev = md.get(ValueLayout.JAVA_INT,
-        IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID);
+    int idev = md.get(ValueLayout.JAVA_INT, IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID);
     HwInfo info = k.hwInfo(idev);
     assertThat(info.type()).isEqualTo(0xfeedbeef);
     assertThat(info.dirtyTracking()).isTrue();
@@ -167,15 +166,14 @@ class KernelIommufdTest {
     ioas.mapFixed(1L << 24, buffer(2L << 20), Protection.READ_WRITE);
     try (Hwpt hwpt = k.allocHwpt(idev, ioas.id(), HwptFlag.DIRTY_TRACKING)) {
       hwpt.setDirtyTracking(true);
-      assertThat(hwpt.readDirtyBitmap(1L << 24, 2L << 20, 4096, true))
-          .isEqualTo(new BitSet());
+      assertThat(hwpt.readDirtyBitmap(1L << 24, 2L << 20, 4096, true)).isEqualTo(new BitSet());
       assertThatThrownBy(() -> hwpt.readDirtyBitmap(1L << 24, 0, 4096, true))
-          .isInstanceOfSatisfying(IommufdException.class,
-              e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
+          .isInstanceOfSatisfying(
+              IommufdException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
     }
     assertThatThrownBy(() -> k.allocHwpt(idev, 4242))
-        .isInstanceOfSatisfying(IommufdException.class,
-            e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
+        .isInstanceOfSatisfying(
+            IommufdException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
   }
 
   /** An IOMMU_TEST_CMD on the kernel: {@code op}, {@code id}, then u32 fields from offset 16. */
@@ -188,8 +186,9 @@ class KernelIommufdTest {
       c.set(ValueLayout.JAVA_INT, 16 + 4L * i, fields[i]);
     }
     int rc = k.ioctl(Command.IOMMU_TEST_CMD.request(), c);
-    Assumptions.assumeTrue(rc == 0 || op != IommuTestCmd
-        .IOMMU_TEST_OP_MOCK_DOMAIN, "the kernel has no IOMMUFD_TEST mock devices (" + rc + ")");
+    Assumptions.assumeTrue(
+        rc == 0 || op != IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN,
+        "the kernel has no IOMMUFD_TEST mock devices (" + rc + ")");
     assertThat(rc).as("test op %d", op).isZero();
     return c;
   }
@@ -198,29 +197,35 @@ class KernelIommufdTest {
   void typedFaultQueueOnTheRealKernelsMockDevice() {
     Iommufd k = kernel();
     Ioas ioas = k.createIoas();
-    MemorySegment md = testCmd(k, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN,
-        ioas.id());
-    int stdev = md.get(ValueLayout.JAVA_INT,
-        IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID);
-    int idev = md.get(ValueLayout.JAVA_INT,
-        IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID);
+    MemorySegment md = testCmd(k, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN, ioas.id());
+    int stdev = md.get(ValueLayout.JAVA_INT, IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID);
+    int idev = md.get(ValueLayout.JAVA_INT, IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID);
     try (Hwpt parent = k.allocHwpt(idev, ioas.id(), HwptFlag.NEST_PARENT);
         FaultQueue faults = k.allocFaultQueue()) {
-      Hwpt nested = k.allocNestedHwpt(idev, parent.id(), 0xdead,
-          new byte[] {(byte) 0xef, (byte) 0xbe, (byte) 0xad, 0x0b}, faults);
-      testCmd(k, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, stdev,
-          nested.id());
+      Hwpt nested =
+          k.allocNestedHwpt(
+              idev,
+              parent.id(),
+              0xdead,
+              new byte[] {(byte) 0xef, (byte) 0xbe, (byte) 0xad, 0x0b},
+              faults);
+      testCmd(k, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, stdev, nested.id());
       assertThat(faults.read(4)).isEmpty();
-      testCmd(k, IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF, 0, idev, 0, 7, 1,
-          0xb000, 0);
-      assertThat(faults.read(4)).singleElement().satisfies(f -> {
-        assertThat(f.deviceId()).isEqualTo(idev);
-        assertThat(f.groupId()).isEqualTo(7);
-        assertThat(f.address()).isEqualTo(0xb000);
-        assertThat(f.cookie()).isEqualTo(1);
-      });
+      testCmd(k, IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF, 0, idev, 0, 7, 1, 0xb000, 0);
+      assertThat(faults.read(4))
+          .singleElement()
+          .satisfies(
+              f -> {
+                assertThat(f.deviceId()).isEqualTo(idev);
+                assertThat(f.groupId()).isEqualTo(7);
+                assertThat(f.address()).isEqualTo(0xb000);
+                assertThat(f.cookie()).isEqualTo(1);
+              });
       faults.respond(1, true);
-      testCmd(k, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, stdev,
+      testCmd(
+          k,
+          IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
+          stdev,
           ioas.id()); // off both HWPTs, so they can go
       nested.close();
     }
@@ -237,7 +242,8 @@ class KernelIommufdTest {
         Mapping m = a.map(buf, Protection.READ_WRITE);
         Mapping c = b.copy(a, m.iova(), m.length(), Protection.READ);
         assertThat(c.iova()).as(i.toString()).isEqualTo(m.iova());
-        assertThatThrownBy(() -> a.unmap(m.iova(), 4096)).as(i.toString())
+        assertThatThrownBy(() -> a.unmap(m.iova(), 4096))
+            .as(i.toString())
             .satisfies(e -> assertThat(((IommufdException) e).errno()).isEqualTo(Errno.ENOENT));
       }
     }

@@ -1,10 +1,10 @@
 package org.iommufd4j;
 
-import java.lang.foreign.ValueLayout;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.iommufd4j.ErrnoAssertions.describe;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.function.Consumer;
 import org.iommufd4j.engine.Host;
 import org.iommufd4j.uapi.Command;
@@ -118,13 +118,18 @@ abstract class MockDeviceFixture extends ConformanceTest {
   }
 
   void mapFixed(int ioasId, long iova, MemorySegment memory) {
-    ok(rc(struct(Command.IOMMU_IOAS_MAP)
-        .u32(IommuIoasMap.FLAGS, IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA
-            | IommuIoasMap.IOMMU_IOAS_MAP_READABLE | IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE)
-        .u32(IommuIoasMap.IOAS_ID, ioasId)
-        .u64(IommuIoasMap.USER_VA, memory.address())
-        .u64(IommuIoasMap.LENGTH, memory.byteSize())
-        .u64(IommuIoasMap.IOVA, iova)));
+    ok(
+        rc(
+            struct(Command.IOMMU_IOAS_MAP)
+                .u32(
+                    IommuIoasMap.FLAGS,
+                    IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA
+                        | IommuIoasMap.IOMMU_IOAS_MAP_READABLE
+                        | IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE)
+                .u32(IommuIoasMap.IOAS_ID, ioasId)
+                .u64(IommuIoasMap.USER_VA, memory.address())
+                .u64(IommuIoasMap.LENGTH, memory.byteSize())
+                .u64(IommuIoasMap.IOVA, iova)));
   }
 
   Struct testCmd(int op, int id) {
@@ -147,8 +152,10 @@ abstract class MockDeviceFixture extends ConformanceTest {
   MockDev mockDomain(int id, int devFlags) {
     Struct s = mockDomainStruct(id, devFlags);
     ok(rc(s));
-    return new MockDev(s.u32(IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID),
-        s.u32(IommuTestCmd.MOCK_DOMAIN_OUT_HWPT_ID), s.u32(IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID));
+    return new MockDev(
+        s.u32(IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID),
+        s.u32(IommuTestCmd.MOCK_DOMAIN_OUT_HWPT_ID),
+        s.u32(IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID));
   }
 
   Struct replaceStruct(int stdevId, int ptId) {
@@ -168,17 +175,19 @@ abstract class MockDeviceFixture extends ConformanceTest {
   }
 
   int checkMapRc(int hwptId, long iova, MemorySegment memory) {
-    return rc(testCmd(IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_MAP, hwptId)
-        .u64(IommuTestCmd.CHECK_MAP_IOVA, iova)
-        .u64(IommuTestCmd.CHECK_MAP_LENGTH, memory.byteSize())
-        .u64(IommuTestCmd.CHECK_MAP_UPTR, memory.address()));
+    return rc(
+        testCmd(IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_MAP, hwptId)
+            .u64(IommuTestCmd.CHECK_MAP_IOVA, iova)
+            .u64(IommuTestCmd.CHECK_MAP_LENGTH, memory.byteSize())
+            .u64(IommuTestCmd.CHECK_MAP_UPTR, memory.address()));
   }
 
   int checkRefsRc(MemorySegment memory, int refs) {
-    return rc(testCmd(IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_REFS, 0)
-        .u64(IommuTestCmd.CHECK_REFS_LENGTH, memory.byteSize())
-        .u64(IommuTestCmd.CHECK_REFS_UPTR, memory.address())
-        .u32(IommuTestCmd.CHECK_REFS_REFS, refs));
+    return rc(
+        testCmd(IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_REFS, 0)
+            .u64(IommuTestCmd.CHECK_REFS_LENGTH, memory.byteSize())
+            .u64(IommuTestCmd.CHECK_REFS_UPTR, memory.address())
+            .u32(IommuTestCmd.CHECK_REFS_REFS, refs));
   }
 
   // ---- HWPT_ALLOC --------------------------------------------------------------------------
@@ -207,8 +216,8 @@ abstract class MockDeviceFixture extends ConformanceTest {
     return data;
   }
 
-  Struct nestedStruct(int devId, int parentId, int flags, int dataType, long dataUptr,
-      int dataLen) {
+  Struct nestedStruct(
+      int devId, int parentId, int flags, int dataType, long dataUptr, int dataLen) {
     return hwptAllocStruct(devId, parentId, flags)
         .u32(IommuHwptAlloc.DATA_TYPE, dataType)
         .u32(IommuHwptAlloc.DATA_LEN, dataLen)
@@ -225,30 +234,39 @@ abstract class MockDeviceFixture extends ConformanceTest {
   }
 
   int nested(int devId, int parentId, int flags, int faultId) {
-    Struct s = nestedStruct(devId, parentId, flags, SELFTEST,
-        selftestData(IommuHwptSelftest.IOMMU_TEST_IOTLB_DEFAULT).address(),
-        IommuHwptSelftest.SIZE).u32(IommuHwptAlloc.FAULT_ID, faultId);
+    Struct s =
+        nestedStruct(
+                devId,
+                parentId,
+                flags,
+                SELFTEST,
+                selftestData(IommuHwptSelftest.IOMMU_TEST_IOTLB_DEFAULT).address(),
+                IommuHwptSelftest.SIZE)
+            .u32(IommuHwptAlloc.FAULT_ID, faultId);
     ok(rc(s));
     return s.u32(IommuHwptAlloc.OUT_HWPT_ID);
   }
 
   int checkIotlbRc(int hwptId, int slot, int expected) {
-    return rc(testCmd(IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_IOTLB, hwptId)
-        .u32(IommuTestCmd.CHECK_IOTLB_ID, slot)
-        .u32(IommuTestCmd.CHECK_IOTLB_IOTLB, expected));
+    return rc(
+        testCmd(IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_IOTLB, hwptId)
+            .u32(IommuTestCmd.CHECK_IOTLB_ID, slot)
+            .u32(IommuTestCmd.CHECK_IOTLB_IOTLB, expected));
   }
 
   // ---- dirty tracking ----------------------------------------------------------------------
 
   int setDirtyTrackingRc(int hwptId, boolean enable) {
-    return rc(struct(Command.IOMMU_HWPT_SET_DIRTY_TRACKING)
-        .u32(IommuHwptSetDirtyTracking.HWPT_ID, hwptId)
-        .u32(IommuHwptSetDirtyTracking.FLAGS,
-            enable ? IommuHwptSetDirtyTracking.IOMMU_HWPT_DIRTY_TRACKING_ENABLE : 0));
+    return rc(
+        struct(Command.IOMMU_HWPT_SET_DIRTY_TRACKING)
+            .u32(IommuHwptSetDirtyTracking.HWPT_ID, hwptId)
+            .u32(
+                IommuHwptSetDirtyTracking.FLAGS,
+                enable ? IommuHwptSetDirtyTracking.IOMMU_HWPT_DIRTY_TRACKING_ENABLE : 0));
   }
 
-  Struct dirtyBitmapStruct(int hwptId, long iova, long length, long pageSize, long data,
-      int flags) {
+  Struct dirtyBitmapStruct(
+      int hwptId, long iova, long length, long pageSize, long data, int flags) {
     return struct(Command.IOMMU_HWPT_GET_DIRTY_BITMAP)
         .u32(IommuHwptGetDirtyBitmap.HWPT_ID, hwptId)
         .u32(IommuHwptGetDirtyBitmap.FLAGS, flags)
@@ -282,16 +300,16 @@ abstract class MockDeviceFixture extends ConformanceTest {
   FaultQueue faultAlloc() {
     Struct s = struct(Command.IOMMU_FAULT_QUEUE_ALLOC);
     ok(rc(s));
-    return new FaultQueue(s.u32(IommuFaultAlloc.OUT_FAULT_ID),
-        s.u32(IommuFaultAlloc.OUT_FAULT_FD));
+    return new FaultQueue(s.u32(IommuFaultAlloc.OUT_FAULT_ID), s.u32(IommuFaultAlloc.OUT_FAULT_FD));
   }
 
   int triggerIopfRc(int devId, int pasid, int grpid, int perm, long addr) {
-    return rc(testCmd(IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF, 0)
-        .u32(IommuTestCmd.TRIGGER_IOPF_DEV_ID, devId)
-        .u32(IommuTestCmd.TRIGGER_IOPF_PASID, pasid)
-        .u32(IommuTestCmd.TRIGGER_IOPF_GRPID, grpid)
-        .u32(IommuTestCmd.TRIGGER_IOPF_PERM, perm)
-        .u64(IommuTestCmd.TRIGGER_IOPF_ADDR, addr));
+    return rc(
+        testCmd(IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF, 0)
+            .u32(IommuTestCmd.TRIGGER_IOPF_DEV_ID, devId)
+            .u32(IommuTestCmd.TRIGGER_IOPF_PASID, pasid)
+            .u32(IommuTestCmd.TRIGGER_IOPF_GRPID, grpid)
+            .u32(IommuTestCmd.TRIGGER_IOPF_PERM, perm)
+            .u64(IommuTestCmd.TRIGGER_IOPF_ADDR, addr));
   }
 }

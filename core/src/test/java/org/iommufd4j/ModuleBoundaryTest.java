@@ -18,10 +18,15 @@ class ModuleBoundaryTest {
 
   @Test
   void onlyTheApiTheByteAbiTheSnapshotsAndTheDeviceSpiAreExported() {
-    assertThat(CORE.exports()).allMatch(e -> !e.isQualified())
+    assertThat(CORE.exports())
+        .allMatch(e -> !e.isQualified())
         .extracting(Exports::source)
-        .containsExactlyInAnyOrder("org.iommufd4j", "org.iommufd4j.uapi", "org.iommufd4j.inspect",
-            "org.iommufd4j.pci", "org.iommufd4j.pci.edu");
+        .containsExactlyInAnyOrder(
+            "org.iommufd4j",
+            "org.iommufd4j.uapi",
+            "org.iommufd4j.inspect",
+            "org.iommufd4j.pci",
+            "org.iommufd4j.pci.edu");
   }
 
   @Test

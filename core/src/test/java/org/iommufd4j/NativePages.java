@@ -15,8 +15,8 @@ import java.lang.invoke.MethodHandle;
  * could not read or write (EFAULT paths of main.c: iommufd_fops_ioctl(); iommufd_private.h:
  * iommufd_ucmd_respond(); ioas.c: iommufd_ioas_iova_ranges(), iommufd_ioas_allow_iovas()).
  *
- * <p>Tests only touch such memory from Java through {@link #segment} slices of pages that are
- * still readable and writable; the emulator reaches the rest through {@code UserMemory}.
+ * <p>Tests only touch such memory from Java through {@link #segment} slices of pages that are still
+ * readable and writable; the emulator reaches the rest through {@code UserMemory}.
  */
 final class NativePages implements AutoCloseable {
   static final long PAGE = 4096;
@@ -33,13 +33,19 @@ final class NativePages implements AutoCloseable {
   static {
     Linker linker = Linker.nativeLinker();
     var libc = linker.defaultLookup();
-    MMAP = linker.downcallHandle(libc.find("mmap").orElseThrow(),
-        FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT,
-            JAVA_LONG));
-    MUNMAP = linker.downcallHandle(libc.find("munmap").orElseThrow(),
-        FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
-    MPROTECT = linker.downcallHandle(libc.find("mprotect").orElseThrow(),
-        FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
+    MMAP =
+        linker.downcallHandle(
+            libc.find("mmap").orElseThrow(),
+            FunctionDescriptor.of(
+                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    MUNMAP =
+        linker.downcallHandle(
+            libc.find("munmap").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
+    MPROTECT =
+        linker.downcallHandle(
+            libc.find("mprotect").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
     assert ADDRESS.byteSize() == 8;
   }
 
@@ -55,8 +61,10 @@ final class NativePages implements AutoCloseable {
   static NativePages map(int count) {
     long base;
     try {
-      base = (long) MMAP.invokeExact(0L, count * PAGE, PROT_READ | PROT_WRITE,
-          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0L);
+      base =
+          (long)
+              MMAP.invokeExact(
+                  0L, count * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0L);
     } catch (Throwable t) {
       throw new AssertionError(t);
     }

@@ -90,17 +90,18 @@ class OptionTest extends ConformanceTest {
   void rlimitModeSetChecksEpermThenEbusyThenTheValue() {
     Iommufd noCap = open(NO_CAP_SYS_RESOURCE);
     new RawDoor(noCap).createIoas();
-    assertErrno(option(IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_OP_SET, 0, 2).ioctl(noCap),
-        Errno.EPERM);
+    assertErrno(
+        option(IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_OP_SET, 0, 2).ioctl(noCap), Errno.EPERM);
 
     Iommufd busy = open();
     new RawDoor(busy).createIoas();
-    assertErrno(option(IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_OP_SET, 0, 2).ioctl(busy),
-        Errno.EBUSY);
+    assertErrno(
+        option(IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_OP_SET, 0, 2).ioctl(busy), Errno.EBUSY);
 
     Iommufd empty = open();
     for (long value : new long[] {2, -1L, 0x1_0000_0001L}) {
-      assertErrno(option(IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_OP_SET, 0, value).ioctl(empty),
+      assertErrno(
+          option(IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_OP_SET, 0, value).ioctl(empty),
           Errno.EINVAL);
     }
     assertThat(new RawDoor(empty).rlimitMode()).isEqualTo(RlimitMode.USER);
@@ -116,7 +117,8 @@ class OptionTest extends ConformanceTest {
 
   @Test
   void rlimitModeWithAnUnknownOpFailsWithEopnotsupp() {
-    assertErrno(option(IOMMU_OPTION_RLIMIT_MODE, 2, 0, 0).ioctl(open(NO_CAP_SYS_RESOURCE)),
+    assertErrno(
+        option(IOMMU_OPTION_RLIMIT_MODE, 2, 0, 0).ioctl(open(NO_CAP_SYS_RESOURCE)),
         Errno.EOPNOTSUPP);
   }
 
@@ -143,8 +145,9 @@ class OptionTest extends ConformanceTest {
 
   @BothDoors
   void disablingHugePagesOverANonconformingAreaFailsWithEaddrinuse(FrontDoor front) {
-    long[][] areas = {{0x1000, USER_VA, 0x10}, {0x1010, USER_VA, 0x1000},
-        {0x1000, USER_VA + 0x10, 0x1000}};
+    long[][] areas = {
+      {0x1000, USER_VA, 0x10}, {0x1010, USER_VA, 0x1000}, {0x1000, USER_VA + 0x10, 0x1000}
+    };
     for (long[] area : areas) {
       Door door = open(front);
       int ioas = door.createIoas();
@@ -203,8 +206,9 @@ class OptionTest extends ConformanceTest {
     int ioas = door.createIoas();
 
     for (long value : new long[] {2, -1L, 0x1_0000_0000L, 0x1_0000_0001L}) {
-      assertErrno(option(IOMMU_OPTION_HUGE_PAGES, IOMMU_OPTION_OP_SET, ioas, value)
-          .ioctl(iommufd), Errno.EINVAL);
+      assertErrno(
+          option(IOMMU_OPTION_HUGE_PAGES, IOMMU_OPTION_OP_SET, ioas, value).ioctl(iommufd),
+          Errno.EINVAL);
     }
     assertThat(door.hugePages(ioas)).isTrue();
   }
@@ -253,8 +257,7 @@ class OptionTest extends ConformanceTest {
       // An empty segment: the whole struct travels through the caller's memory.
       assertOk(iommufd.ioctl(Command.IOMMU_OPTION.request(), NativePages.segment(at, 0)));
 
-      assertThat(NativePages.segment(at + 16, 8).get(ValueLayout.JAVA_LONG_UNALIGNED, 0))
-          .isZero();
+      assertThat(NativePages.segment(at + 16, 8).get(ValueLayout.JAVA_LONG_UNALIGNED, 0)).isZero();
     }
   }
 
@@ -272,9 +275,10 @@ class OptionTest extends ConformanceTest {
     Iommufd iommufd = open();
     new RawDoor(iommufd).createIoas();
     Struct[] failing = {
-        option(IOMMU_OPTION_HUGE_PAGES, IOMMU_OPTION_OP_GET, 2, POISON),
-        option(IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_OP_SET, 0, 0),
-        option(IOMMU_OPTION_HUGE_PAGES, IOMMU_OPTION_OP_SET, 1, POISON)};
+      option(IOMMU_OPTION_HUGE_PAGES, IOMMU_OPTION_OP_GET, 2, POISON),
+      option(IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_OP_SET, 0, 0),
+      option(IOMMU_OPTION_HUGE_PAGES, IOMMU_OPTION_OP_SET, 1, POISON)
+    };
     Errno[] errnos = {Errno.ENOENT, Errno.EBUSY, Errno.EINVAL};
     for (int i = 0; i < failing.length; i++) {
       byte[] before = failing[i].bytes();

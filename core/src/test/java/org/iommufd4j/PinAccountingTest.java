@@ -1,7 +1,6 @@
 package org.iommufd4j;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -73,8 +72,14 @@ class PinAccountingTest {
     MemorySegment buf = arena.allocate(17 * 4096, 4096);
     ioas.mapFixed(MOCK_BASE, buf.asSlice(0, 16 * 4096), Protection.READ_WRITE);
     assertThat(host().lockedPagesOfUser(uid())).isEqualTo(16);
-    assertThat(errnoOf(() -> ioas.mapFixed(MOCK_BASE + (1 << 20), buf.asSlice(16 * 4096, 4096),
-        Protection.READ_WRITE))).isEqualTo(Errno.ENOMEM);
+    assertThat(
+            errnoOf(
+                () ->
+                    ioas.mapFixed(
+                        MOCK_BASE + (1 << 20),
+                        buf.asSlice(16 * 4096, 4096),
+                        Protection.READ_WRITE)))
+        .isEqualTo(Errno.ENOMEM);
     assertThat(host().lockedPagesOfUser(uid())).isEqualTo(16);
     assertThat(host().pinCount(ProcessMemory.self(), buf.address() + 16 * 4096)).isZero();
     assertThat(errnoOf(() -> ioas.unmap(MOCK_BASE + (1 << 20), 4096))).isEqualTo(Errno.ENOENT);
@@ -113,7 +118,8 @@ class PinAccountingTest {
     assertThat(host().pinCount(ProcessMemory.self(), buf.address())).isEqualTo(1);
     assertThat(host().lockedPagesOfUser(uid())).isEqualTo(8);
     a.unmapAll();
-    assertThat(host().pinCount(ProcessMemory.self(), buf.address())).as("the copy keeps them")
+    assertThat(host().pinCount(ProcessMemory.self(), buf.address()))
+        .as("the copy keeps them")
         .isEqualTo(1);
     b.unmapAll();
     assertThat(host().pinCount(ProcessMemory.self(), buf.address())).isZero();
@@ -122,8 +128,7 @@ class PinAccountingTest {
   @Test
   void unmappedMemoryMapsWithoutDomainButFailsTheAttachWithEfault() {
     open(Configuration.builder());
-    long hole = LibC.mmap(0, 1 << 16, LibC.PROT_NONE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS, -1,
-        0);
+    long hole = LibC.mmap(0, 1 << 16, LibC.PROT_NONE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS, -1, 0);
     assertThat(hole).isPositive();
     try {
       Ioas ioas = iommufd.createIoas();

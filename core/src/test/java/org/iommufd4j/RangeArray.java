@@ -24,7 +24,7 @@ final class RangeArray {
 
   static IovaRange get(MemorySegment array, int index) {
     long at = (long) index * IommuIovaRange.SIZE;
-    return new IovaRange(array.get(U64, at + IommuIovaRange.START),
-        array.get(U64, at + IommuIovaRange.LAST));
+    return new IovaRange(
+        array.get(U64, at + IommuIovaRange.START), array.get(U64, at + IommuIovaRange.LAST));
   }
 }

@@ -26,8 +26,8 @@ import org.iommufd4j.uapi.Struct;
 
 /**
  * {@link Door} over the byte ABI: each call fills a struct in native memory, issues {@link
- * Iommufd#ioctl} and decodes the result as a C client would (IOVA_RANGES probes with capacity 0
- * and a NULL array first, as QEMU and libvfn do).
+ * Iommufd#ioctl} and decodes the result as a C client would (IOVA_RANGES probes with capacity 0 and
+ * a NULL array first, as QEMU and libvfn do).
  */
 final class RawDoor implements Door {
   private static final int FIXED_IOVA = IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA;
@@ -68,12 +68,13 @@ final class RawDoor implements Door {
 
   private long map(int flags, int ioasId, long userVa, long length, long iova) {
     try (Arena arena = Arena.ofConfined()) {
-      Struct s = Struct.of(arena, IOMMU_IOAS_MAP)
-          .u32(IommuIoasMap.FLAGS, flags)
-          .u32(IommuIoasMap.IOAS_ID, ioasId)
-          .u64(IommuIoasMap.USER_VA, userVa)
-          .u64(IommuIoasMap.LENGTH, length)
-          .u64(IommuIoasMap.IOVA, iova);
+      Struct s =
+          Struct.of(arena, IOMMU_IOAS_MAP)
+              .u32(IommuIoasMap.FLAGS, flags)
+              .u32(IommuIoasMap.IOAS_ID, ioasId)
+              .u64(IommuIoasMap.USER_VA, userVa)
+              .u64(IommuIoasMap.LENGTH, length)
+              .u64(IommuIoasMap.IOVA, iova);
       check(s.ioctl(iommufd), s);
       return s.u64(IommuIoasMap.IOVA);
     }
@@ -89,41 +90,46 @@ final class RawDoor implements Door {
     return map(protection.mapFlags() | FIXED_IOVA, ioasId, userVa, length, iova);
   }
 
-  private long copy(int flags, int dstIoasId, long dstIova, int srcIoasId, long srcIova,
-      long length) {
+  private long copy(
+      int flags, int dstIoasId, long dstIova, int srcIoasId, long srcIova, long length) {
     try (Arena arena = Arena.ofConfined()) {
-      Struct s = Struct.of(arena, IOMMU_IOAS_COPY)
-          .u32(IommuIoasCopy.FLAGS, flags)
-          .u32(IommuIoasCopy.DST_IOAS_ID, dstIoasId)
-          .u32(IommuIoasCopy.SRC_IOAS_ID, srcIoasId)
-          .u64(IommuIoasCopy.LENGTH, length)
-          .u64(IommuIoasCopy.DST_IOVA, dstIova)
-          .u64(IommuIoasCopy.SRC_IOVA, srcIova);
+      Struct s =
+          Struct.of(arena, IOMMU_IOAS_COPY)
+              .u32(IommuIoasCopy.FLAGS, flags)
+              .u32(IommuIoasCopy.DST_IOAS_ID, dstIoasId)
+              .u32(IommuIoasCopy.SRC_IOAS_ID, srcIoasId)
+              .u64(IommuIoasCopy.LENGTH, length)
+              .u64(IommuIoasCopy.DST_IOVA, dstIova)
+              .u64(IommuIoasCopy.SRC_IOVA, srcIova);
       check(s.ioctl(iommufd), s);
       return s.u64(IommuIoasCopy.DST_IOVA);
     }
   }
 
   @Override
-  public long copy(int dstIoasId, int srcIoasId, long srcIova, long length,
-      Protection protection) {
+  public long copy(int dstIoasId, int srcIoasId, long srcIova, long length, Protection protection) {
     return copy(protection.mapFlags(), dstIoasId, 0, srcIoasId, srcIova, length);
   }
 
   @Override
-  public long copyFixed(int dstIoasId, long dstIova, int srcIoasId, long srcIova, long length,
+  public long copyFixed(
+      int dstIoasId,
+      long dstIova,
+      int srcIoasId,
+      long srcIova,
+      long length,
       Protection protection) {
-    return copy(protection.mapFlags() | FIXED_IOVA, dstIoasId, dstIova, srcIoasId, srcIova,
-        length);
+    return copy(protection.mapFlags() | FIXED_IOVA, dstIoasId, dstIova, srcIoasId, srcIova, length);
   }
 
   @Override
   public long unmap(int ioasId, long iova, long length) {
     try (Arena arena = Arena.ofConfined()) {
-      Struct s = Struct.of(arena, IOMMU_IOAS_UNMAP)
-          .u32(IommuIoasUnmap.IOAS_ID, ioasId)
-          .u64(IommuIoasUnmap.IOVA, iova)
-          .u64(IommuIoasUnmap.LENGTH, length);
+      Struct s =
+          Struct.of(arena, IOMMU_IOAS_UNMAP)
+              .u32(IommuIoasUnmap.IOAS_ID, ioasId)
+              .u64(IommuIoasUnmap.IOVA, iova)
+              .u64(IommuIoasUnmap.LENGTH, length);
       check(s.ioctl(iommufd), s);
       return s.u64(IommuIoasUnmap.LENGTH);
     }
@@ -163,26 +169,30 @@ final class RawDoor implements Door {
   @Override
   public void allowIovas(int ioasId, List<IovaRange> ranges) {
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment array = ranges.isEmpty() ? MemorySegment.NULL
-          : arena.allocate((long) ranges.size() * IommuIovaRange.SIZE, 8);
+      MemorySegment array =
+          ranges.isEmpty()
+              ? MemorySegment.NULL
+              : arena.allocate((long) ranges.size() * IommuIovaRange.SIZE, 8);
       for (int i = 0; i < ranges.size(); i++) {
         RangeArray.set(array, i, ranges.get(i));
       }
-      Struct s = Struct.of(arena, IOMMU_IOAS_ALLOW_IOVAS)
-          .u32(IommuIoasAllowIovas.IOAS_ID, ioasId)
-          .u32(IommuIoasAllowIovas.NUM_IOVAS, ranges.size())
-          .u64(IommuIoasAllowIovas.ALLOWED_IOVAS, array.address());
+      Struct s =
+          Struct.of(arena, IOMMU_IOAS_ALLOW_IOVAS)
+              .u32(IommuIoasAllowIovas.IOAS_ID, ioasId)
+              .u32(IommuIoasAllowIovas.NUM_IOVAS, ranges.size())
+              .u64(IommuIoasAllowIovas.ALLOWED_IOVAS, array.address());
       check(s.ioctl(iommufd), s);
     }
   }
 
   private long option(int optionId, int op, int objectId, long val64) {
     try (Arena arena = Arena.ofConfined()) {
-      Struct s = Struct.of(arena, IOMMU_OPTION)
-          .u32(IommuOption.OPTION_ID, optionId)
-          .u16(IommuOption.OP, op)
-          .u32(IommuOption.OBJECT_ID, objectId)
-          .u64(IommuOption.VAL64, val64);
+      Struct s =
+          Struct.of(arena, IOMMU_OPTION)
+              .u32(IommuOption.OPTION_ID, optionId)
+              .u16(IommuOption.OP, op)
+              .u32(IommuOption.OBJECT_ID, objectId)
+              .u64(IommuOption.VAL64, val64);
       check(s.ioctl(iommufd), s);
       return s.u64(IommuOption.VAL64);
     }
@@ -190,25 +200,32 @@ final class RawDoor implements Door {
 
   @Override
   public boolean hugePages(int ioasId) {
-    return option(IommuOption.IOMMU_OPTION_HUGE_PAGES, IommuOption.IOMMU_OPTION_OP_GET, ioasId,
-        0) == 1;
+    return option(IommuOption.IOMMU_OPTION_HUGE_PAGES, IommuOption.IOMMU_OPTION_OP_GET, ioasId, 0)
+        == 1;
   }
 
   @Override
   public void setHugePages(int ioasId, boolean enabled) {
-    option(IommuOption.IOMMU_OPTION_HUGE_PAGES, IommuOption.IOMMU_OPTION_OP_SET, ioasId,
+    option(
+        IommuOption.IOMMU_OPTION_HUGE_PAGES,
+        IommuOption.IOMMU_OPTION_OP_SET,
+        ioasId,
         enabled ? 1 : 0);
   }
 
   @Override
   public RlimitMode rlimitMode() {
     return option(IommuOption.IOMMU_OPTION_RLIMIT_MODE, IommuOption.IOMMU_OPTION_OP_GET, 0, 0) == 1
-        ? RlimitMode.PROCESS : RlimitMode.USER;
+        ? RlimitMode.PROCESS
+        : RlimitMode.USER;
   }
 
   @Override
   public void setRlimitMode(RlimitMode mode) {
-    option(IommuOption.IOMMU_OPTION_RLIMIT_MODE, IommuOption.IOMMU_OPTION_OP_SET, 0,
+    option(
+        IommuOption.IOMMU_OPTION_RLIMIT_MODE,
+        IommuOption.IOMMU_OPTION_OP_SET,
+        0,
         mode == RlimitMode.PROCESS ? 1 : 0);
   }
 

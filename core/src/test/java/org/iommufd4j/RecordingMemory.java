@@ -5,8 +5,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.iommufd4j.memory.UserMemory;
 
 /**
- * A {@link UserMemory} in which nothing is mapped, counting every access: proves that a request
- * is answered "without reading anything from {@code arg}" (main.c: iommufd_fops_ioctl()) and that a
+ * A {@link UserMemory} in which nothing is mapped, counting every access: proves that a request is
+ * answered "without reading anything from {@code arg}" (main.c: iommufd_fops_ioctl()) and that a
  * read that does happen faults into EFAULT (the size word's read).
  */
 final class RecordingMemory implements UserMemory {

@@ -20,8 +20,8 @@ class SmokeTest {
       assertThat(m2.iova()).isEqualTo(0x4000);
       assertThat(ioas.map(0x7f0000200010L, 1, Protection.READ).iova()).isEqualTo(0x2010);
       assertThatThrownBy(() -> ioas.mapFixed(0x1000, 0x7f0000200000L, 4096, Protection.READ))
-          .isInstanceOfSatisfying(IommufdException.class,
-              e -> assertThat(e.errno()).isEqualTo(Errno.EEXIST));
+          .isInstanceOfSatisfying(
+              IommufdException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EEXIST));
       assertThat(ioas.unmapAll()).isEqualTo(4096 + 12288 + 1);
       assertThat(ioas.iovaRanges().ranges()).containsExactly(new IovaRange(0, -1));
     }
@@ -29,7 +29,8 @@ class SmokeTest {
 
   @Test
   void rawIoasAlloc() {
-    try (Iommufd fd = Iommufd.emulated(); Arena arena = Arena.ofConfined()) {
+    try (Iommufd fd = Iommufd.emulated();
+        Arena arena = Arena.ofConfined()) {
       MemorySegment s = arena.allocate(12);
       s.set(ValueLayout.JAVA_INT, 0, 12);
       assertThat(fd.ioctl(0x3b81, s)).isZero();

@@ -11,9 +11,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 
 /**
- * Changes what the kernel would check, as a program does while it runs: this OS thread's
- * effective capabilities ({@code capset}, per thread) and this process's soft RLIMIT_MEMLOCK
- * ({@code setrlimit}). Tests restore what they change.
+ * Changes what the kernel would check, as a program does while it runs: this OS thread's effective
+ * capabilities ({@code capset}, per thread) and this process's soft RLIMIT_MEMLOCK ({@code
+ * setrlimit}). Tests restore what they change.
  */
 final class ThreadCredentials {
   static final int CAP_IPC_LOCK = 14;
@@ -21,14 +21,14 @@ final class ThreadCredentials {
   private static final int RLIMIT_MEMLOCK = 8;
 
   private static final Linker LINKER = Linker.nativeLinker();
-  private static final MethodHandle CAPGET = handle("capget", FunctionDescriptor.of(JAVA_INT,
-      ADDRESS, ADDRESS));
-  private static final MethodHandle CAPSET = handle("capset", FunctionDescriptor.of(JAVA_INT,
-      ADDRESS, ADDRESS));
-  private static final MethodHandle GETRLIMIT = handle("getrlimit",
-      FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
-  private static final MethodHandle SETRLIMIT = handle("setrlimit",
-      FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+  private static final MethodHandle CAPGET =
+      handle("capget", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+  private static final MethodHandle CAPSET =
+      handle("capset", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+  private static final MethodHandle GETRLIMIT =
+      handle("getrlimit", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+  private static final MethodHandle SETRLIMIT =
+      handle("setrlimit", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
 
   private ThreadCredentials() {}
 

@@ -5,10 +5,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * {@link Door} over the typed API. IOAS handles are cached by id and never dropped, so that a
- * test using the id of a destroyed IOAS goes through a stale handle into the engine, where the
- * IOAS lookup happens at the point of the kernel's check order (a fresh {@link Iommufd#ioas}
- * would fail with ENOENT before any other check).
+ * {@link Door} over the typed API. IOAS handles are cached by id and never dropped, so that a test
+ * using the id of a destroyed IOAS goes through a stale handle into the engine, where the IOAS
+ * lookup happens at the point of the kernel's check order (a fresh {@link Iommufd#ioas} would fail
+ * with ENOENT before any other check).
  */
 final class TypedDoor implements Door {
   private final Iommufd iommufd;
@@ -63,15 +63,20 @@ final class TypedDoor implements Door {
   }
 
   @Override
-  public long copy(int dstIoasId, int srcIoasId, long srcIova, long length,
-      Protection protection) {
+  public long copy(int dstIoasId, int srcIoasId, long srcIova, long length, Protection protection) {
     return handle(dstIoasId).copy(handle(srcIoasId), srcIova, length, protection).iova();
   }
 
   @Override
-  public long copyFixed(int dstIoasId, long dstIova, int srcIoasId, long srcIova, long length,
+  public long copyFixed(
+      int dstIoasId,
+      long dstIova,
+      int srcIoasId,
+      long srcIova,
+      long length,
       Protection protection) {
-    return handle(dstIoasId).copyFixed(dstIova, handle(srcIoasId), srcIova, length, protection)
+    return handle(dstIoasId)
+        .copyFixed(dstIova, handle(srcIoasId), srcIova, length, protection)
         .iova();
   }
 

@@ -6,9 +6,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 import org.iommufd4j.uapi.Command;
-import org.iommufd4j.uapi.Struct;
 import org.iommufd4j.uapi.IommuFaultAlloc;
 import org.iommufd4j.uapi.IommuTestCmd;
+import org.iommufd4j.uapi.Struct;
 import org.iommufd4j.uapi.Vfio;
 import org.iommufd4j.uapi.VfioIommuType1DmaUnmap;
 import org.iommufd4j.uapi.VfioIommuType1Info;
@@ -23,51 +23,107 @@ import org.iommufd4j.uapi.VfioIommuType1Info;
 final class UnreachableStructChild {
   /** How the page holding the struct is made unreachable before the call. */
   enum Page {
-    READ_ONLY, PROT_NONE, UNMAPPED
+    READ_ONLY,
+    PROT_NONE,
+    UNMAPPED
   }
 
   /**
    * One call: what it needs, its struct, whether it writes a reply, and its result when the struct
    * is readable but not writable and the command writes nothing.
    */
-  record Case(String name, Command command, long request, int structSize, boolean writesReply,
-      int readOnlyResult, Consumer<Iommufd> prepare, Consumer<MemorySegment> fill) {}
+  record Case(
+      String name,
+      Command command,
+      long request,
+      int structSize,
+      boolean writesReply,
+      int readOnlyResult,
+      Consumer<Iommufd> prepare,
+      Consumer<MemorySegment> fill) {}
 
   private UnreachableStructChild() {}
 
   static List<Case> cases() {
     List<Case> cases = new ArrayList<>();
     for (CommandSample sample : CommandSample.values()) {
-      boolean writes = switch (sample) {
-        case DESTROY, ALLOW_IOVAS, HWPT_SET_DIRTY_TRACKING, HWPT_GET_DIRTY_BITMAP -> false;
-        default -> true;
-      };
-      cases.add(new Case(sample.name(), sample.command, sample.command.request(),
-          sample.command.ksize(), writes, sample.result, sample::prepare,
-          s -> sample.fill(Struct.over(s, sample.command))));
+      boolean writes =
+          switch (sample) {
+            case DESTROY, ALLOW_IOVAS, HWPT_SET_DIRTY_TRACKING, HWPT_GET_DIRTY_BITMAP -> false;
+            default -> true;
+          };
+      cases.add(
+          new Case(
+              sample.name(),
+              sample.command,
+              sample.command.request(),
+              sample.command.ksize(),
+              writes,
+              sample.result,
+              sample::prepare,
+              s -> sample.fill(Struct.over(s, sample.command))));
     }
     Command test = Command.IOMMU_TEST_CMD;
-    cases.add(new Case("TEST_MOCK_DOMAIN", test, test.request(), test.ksize(), true, 0,
-        d -> new RawDoor(d).createIoas(),
-        s -> Struct.over(s, test).u32(IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN)
-            .u32(IommuTestCmd.ID, 1)));
-    cases.add(new Case("TEST_CREATE_ACCESS", test, test.request(), test.ksize(), true, 0,
-        d -> new RawDoor(d).createIoas(),
-        s -> Struct.over(s, test).u32(IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS)
-            .u32(IommuTestCmd.ID, 1)));
+    cases.add(
+        new Case(
+            "TEST_MOCK_DOMAIN",
+            test,
+            test.request(),
+            test.ksize(),
+            true,
+            0,
+            d -> new RawDoor(d).createIoas(),
+            s ->
+                Struct.over(s, test)
+                    .u32(IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN)
+                    .u32(IommuTestCmd.ID, 1)));
+    cases.add(
+        new Case(
+            "TEST_CREATE_ACCESS",
+            test,
+            test.request(),
+            test.ksize(),
+            true,
+            0,
+            d -> new RawDoor(d).createIoas(),
+            s ->
+                Struct.over(s, test)
+                    .u32(IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS)
+                    .u32(IommuTestCmd.ID, 1)));
     Command fault = Command.IOMMU_FAULT_QUEUE_ALLOC;
-    cases.add(new Case("FAULT_QUEUE_ALLOC", fault, fault.request(), fault.ksize(), true, 0,
-        d -> {},
-        s -> Struct.over(s, fault).u32(IommuFaultAlloc.FLAGS, 0)));
-    cases.add(new Case("VFIO_IOMMU_GET_INFO", null, Vfio.VFIO_IOMMU_GET_INFO,
-        VfioIommuType1Info.SIZE, true, 0, UnreachableStructChild::vfioContainer,
-        s -> s.set(VfioCalls.U32, VfioIommuType1Info.ARGSZ, VfioIommuType1Info.SIZE)));
-    cases.add(new Case("VFIO_IOMMU_UNMAP_DMA", null, Vfio.VFIO_IOMMU_UNMAP_DMA,
-        VfioIommuType1DmaUnmap.SIZE, true, 0, UnreachableStructChild::vfioContainer,
-        s -> {
-          s.set(VfioCalls.U32, VfioIommuType1DmaUnmap.ARGSZ, VfioIommuType1DmaUnmap.SIZE);
-          s.set(VfioCalls.U32, VfioIommuType1DmaUnmap.FLAGS, VfioCalls.ALL);
-        }));
+    cases.add(
+        new Case(
+            "FAULT_QUEUE_ALLOC",
+            fault,
+            fault.request(),
+            fault.ksize(),
+            true,
+            0,
+            d -> {},
+            s -> Struct.over(s, fault).u32(IommuFaultAlloc.FLAGS, 0)));
+    cases.add(
+        new Case(
+            "VFIO_IOMMU_GET_INFO",
+            null,
+            Vfio.VFIO_IOMMU_GET_INFO,
+            VfioIommuType1Info.SIZE,
+            true,
+            0,
+            UnreachableStructChild::vfioContainer,
+            s -> s.set(VfioCalls.U32, VfioIommuType1Info.ARGSZ, VfioIommuType1Info.SIZE)));
+    cases.add(
+        new Case(
+            "VFIO_IOMMU_UNMAP_DMA",
+            null,
+            Vfio.VFIO_IOMMU_UNMAP_DMA,
+            VfioIommuType1DmaUnmap.SIZE,
+            true,
+            0,
+            UnreachableStructChild::vfioContainer,
+            s -> {
+              s.set(VfioCalls.U32, VfioIommuType1DmaUnmap.ARGSZ, VfioIommuType1DmaUnmap.SIZE);
+              s.set(VfioCalls.U32, VfioIommuType1DmaUnmap.FLAGS, VfioCalls.ALL);
+            }));
     return cases;
   }
 
@@ -78,11 +134,14 @@ final class UnreachableStructChild {
     }
   }
 
-  /** The result of {@code c} with its struct in a page made {@code page}; never touched from Java. */
+  /**
+   * The result of {@code c} with its struct in a page made {@code page}; never touched from Java.
+   */
   static int call(Case c, Page page, boolean kernel) {
-    try (Iommufd iommufd = kernel
-            ? c.command() == null ? Iommufd.kernel("/dev/vfio/vfio") : Iommufd.kernel()
-            : Iommufd.emulated(Configuration.builder().vfioContainer(true).build());
+    try (Iommufd iommufd =
+            kernel
+                ? c.command() == null ? Iommufd.kernel("/dev/vfio/vfio") : Iommufd.kernel()
+                : Iommufd.emulated(Configuration.builder().vfioContainer(true).build());
         NativePages pages = NativePages.map(2)) {
       c.prepare().accept(iommufd);
       // The struct ends where its page does, so the page after it stays readable and writable.
@@ -93,8 +152,8 @@ final class UnreachableStructChild {
         case PROT_NONE -> pages.protect(0, NativePages.PROT_NONE);
         case UNMAPPED -> pages.unmap(0);
       }
-      return iommufd.ioctl(c.request(),
-          MemorySegment.ofAddress(address).reinterpret(c.structSize()));
+      return iommufd.ioctl(
+          c.request(), MemorySegment.ofAddress(address).reinterpret(c.structSize()));
     }
   }
 

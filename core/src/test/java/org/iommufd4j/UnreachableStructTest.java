@@ -39,12 +39,17 @@ class UnreachableStructTest {
   private static int exitCode;
 
   @BeforeAll
-  static void runTheCallsInAChildJvm() throws IOException, InterruptedException,
-      URISyntaxException {
-    List<String> command = List.of(ProcessHandle.current().info().command().orElseThrow(),
-        "--enable-native-access=ALL-UNNAMED", "-XX:-CreateCoredumpOnCrash",
-        "-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/unreachable-struct-%p.log",
-        "-cp", classPath(), UnreachableStructChild.class.getName());
+  static void runTheCallsInAChildJvm()
+      throws IOException, InterruptedException, URISyntaxException {
+    List<String> command =
+        List.of(
+            ProcessHandle.current().info().command().orElseThrow(),
+            "--enable-native-access=ALL-UNNAMED",
+            "-XX:-CreateCoredumpOnCrash",
+            "-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/unreachable-struct-%p.log",
+            "-cp",
+            classPath(),
+            UnreachableStructChild.class.getName());
     Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
     child.getOutputStream().close();
     String out = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -83,10 +88,12 @@ class UnreachableStructTest {
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"heap", "native"})
   void aReplyIntoAReadOnlySegmentIsEfault(String kind) {
-    try (Arena arena = Arena.ofConfined(); Iommufd iommufd = Iommufd.emulated()) {
-      MemorySegment struct = kind.equals("heap")
-          ? MemorySegment.ofArray(new long[Command.IOMMU_IOAS_ALLOC.ksize() / 8])
-          : arena.allocate(Command.IOMMU_IOAS_ALLOC.ksize(), 8);
+    try (Arena arena = Arena.ofConfined();
+        Iommufd iommufd = Iommufd.emulated()) {
+      MemorySegment struct =
+          kind.equals("heap")
+              ? MemorySegment.ofArray(new long[Command.IOMMU_IOAS_ALLOC.ksize() / 8])
+              : arena.allocate(Command.IOMMU_IOAS_ALLOC.ksize(), 8);
       Struct.over(struct, Command.IOMMU_IOAS_ALLOC);
 
       assertThat(iommufd.ioctl(Command.IOMMU_IOAS_ALLOC.request(), struct.asReadOnly()))

@@ -82,13 +82,19 @@ final class VfioCalls {
 
   /** IOMMU_TEST_CMD MOCK_DOMAIN(_FLAGS) on {@code ioasId}: {stdev, hwpt, idev} ids. */
   int[] mockDomain(int ioasId, int devFlags) {
-    MemorySegment s = testCmd(devFlags == 0 ? IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN
-        : IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS, ioasId);
+    MemorySegment s =
+        testCmd(
+            devFlags == 0
+                ? IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN
+                : IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
+            ioasId);
     s.set(U32, IommuTestCmd.MOCK_DOMAIN_FLAGS_DEV_FLAGS, devFlags);
     assertThat(iommufd.ioctl(Command.IOMMU_TEST_CMD.request(), s)).isZero();
-    return new int[] {s.get(U32, IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID),
-        s.get(U32, IommuTestCmd.MOCK_DOMAIN_OUT_HWPT_ID),
-        s.get(U32, IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID)};
+    return new int[] {
+      s.get(U32, IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID),
+      s.get(U32, IommuTestCmd.MOCK_DOMAIN_OUT_HWPT_ID),
+      s.get(U32, IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID)
+    };
   }
 
   /** IOMMU_TEST_CMD ADD_RESERVED. */

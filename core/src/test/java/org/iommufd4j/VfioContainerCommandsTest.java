@@ -74,11 +74,13 @@ class VfioContainerCommandsTest extends ConformanceTest {
     int ioas = vfio.compatIoas();
     int[] ids = vfio.mockDomain(ioas, 0);
 
-    assertThat(vfio.checkExtension(Vfio.VFIO_DMA_CC_IOMMU)).as("mock HWPTs do not enforce")
+    assertThat(vfio.checkExtension(Vfio.VFIO_DMA_CC_IOMMU))
+        .as("mock HWPTs do not enforce")
         .isZero();
 
     vfio.iommufd().destroy(ids[0]);
-    assertThat(vfio.checkExtension(Vfio.VFIO_DMA_CC_IOMMU)).as("its HWPT went with the device")
+    assertThat(vfio.checkExtension(Vfio.VFIO_DMA_CC_IOMMU))
+        .as("its HWPT went with the device")
         .isEqualTo(1);
   }
 
@@ -143,8 +145,7 @@ class VfioContainerCommandsTest extends ConformanceTest {
 
     assertOk(vfio.setIommu(Vfio.VFIO_TYPE1_IOMMU));
     assertOk(vfio.setIommu(Vfio.VFIO_TYPE1v2_IOMMU));
-    assertThat(hugePages(vfio.iommufd(), ioas)).as("TYPE1v2 does not turn them back on")
-        .isFalse();
+    assertThat(hugePages(vfio.iommufd(), ioas)).as("TYPE1v2 does not turn them back on").isFalse();
   }
 
   @Test
@@ -182,9 +183,23 @@ class VfioContainerCommandsTest extends ConformanceTest {
   }
 
   @ParameterizedTest
-  @ValueSource(longs = {Vfio.VFIO_IOMMU_DIRTY_PAGES, 0x3b67, 0x3b6f, 0x3b73, 0x3b74, 0x3b7f,
-      0x3b00, 0x3b63, 0x3bff, 0x3ba1, 0x3b64 | (2L << 30) | (4L << 16), 0x3b71 | (1L << 30),
-      0x5864, 0x3c65})
+  @ValueSource(
+      longs = {
+        Vfio.VFIO_IOMMU_DIRTY_PAGES,
+        0x3b67,
+        0x3b6f,
+        0x3b73,
+        0x3b74,
+        0x3b7f,
+        0x3b00,
+        0x3b63,
+        0x3bff,
+        0x3ba1,
+        0x3b64 | (2L << 30) | (4L << 16),
+        0x3b71 | (1L << 30),
+        0x5864,
+        0x3c65
+      })
   void otherRequestsOnTheCompatPathFailWithEnottyWithoutReadingTheArgument(long request) {
     VfioCalls vfio = vfio();
     vfio.compatIoas();
@@ -196,18 +211,22 @@ class VfioContainerCommandsTest extends ConformanceTest {
   void testCmdIsOnTheCompatPathOnAKernelWithoutTheTestAbi() {
     Iommufd iommufd = open(Configuration.builder().testAbi(false).build());
 
-    assertErrno(iommufd.ioctl(Command.IOMMU_TEST_CMD.request(), MemorySegment.NULL),
-        Errno.ENOTTY);
-    assertThat(iommufd.ioctl(Vfio.VFIO_CHECK_EXTENSION,
-        MemorySegment.ofAddress(Vfio.VFIO_TYPE1v2_IOMMU))).isEqualTo(1);
+    assertErrno(iommufd.ioctl(Command.IOMMU_TEST_CMD.request(), MemorySegment.NULL), Errno.ENOTTY);
+    assertThat(
+            iommufd.ioctl(
+                Vfio.VFIO_CHECK_EXTENSION, MemorySegment.ofAddress(Vfio.VFIO_TYPE1v2_IOMMU)))
+        .isEqualTo(1);
   }
 
   @Test
   void requestBitsAboveThirtyTwoNeverReachTheHandler() {
     Iommufd iommufd = open();
 
-    assertThat(iommufd.ioctl(0xffff_ffff_0000_0000L | Vfio.VFIO_CHECK_EXTENSION,
-        MemorySegment.ofAddress(Vfio.VFIO_TYPE1_IOMMU))).isEqualTo(1);
+    assertThat(
+            iommufd.ioctl(
+                0xffff_ffff_0000_0000L | Vfio.VFIO_CHECK_EXTENSION,
+                MemorySegment.ofAddress(Vfio.VFIO_TYPE1_IOMMU)))
+        .isEqualTo(1);
   }
 
   @Test

@@ -15,10 +15,10 @@ import java.util.function.ToIntFunction;
 import java.util.stream.Stream;
 import org.iommufd4j.uapi.IommuTestCmd;
 import org.iommufd4j.uapi.Vfio;
+import org.iommufd4j.uapi.VfioInfoCapHeader;
 import org.iommufd4j.uapi.VfioIommuType1Info;
 import org.iommufd4j.uapi.VfioIommuType1InfoCapIovaRange;
 import org.iommufd4j.uapi.VfioIommuType1InfoDmaAvail;
-import org.iommufd4j.uapi.VfioInfoCapHeader;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -54,8 +54,8 @@ class VfioGetInfoTest extends ConformanceTest {
    * iommufd_vfio_iommu_get_info()) as written: every write happens only where it fits inside {@code
    * argsz}.
    */
-  private static byte[] expected(MemorySegment before, long argsz, long pgsizes,
-      List<IovaRange> ranges) {
+  private static byte[] expected(
+      MemorySegment before, long argsz, long pgsizes, List<IovaRange> ranges) {
     MemorySegment e = MemorySegment.ofArray(before.toArray(ValueLayout.JAVA_BYTE));
     int n = ranges.size();
     long total = 24 + 16 + 16 + 16L * n;
@@ -91,8 +91,8 @@ class VfioGetInfoTest extends ConformanceTest {
   }
 
   /** A compat IOAS set up by {@code setup} (which returns nothing useful) on a fresh context. */
-  record Fixture(String name, long pgsizes, List<IovaRange> ranges,
-      ToIntFunction<VfioCalls> setup) {
+  record Fixture(
+      String name, long pgsizes, List<IovaRange> ranges, ToIntFunction<VfioCalls> setup) {
     @Override
     public String toString() {
       return name;
@@ -101,37 +101,62 @@ class VfioGetInfoTest extends ConformanceTest {
 
   static Stream<Arguments> fixtures() {
     List<Fixture> f = new ArrayList<>();
-    f.add(new Fixture("no domain", 0xffff_ffff_ffff_f000L, List.of(new IovaRange(0, U64_MAX)),
-        VfioCalls::compatIoas));
-    f.add(new Fixture("mock domain", 0x1000, List.of(new IovaRange(BASE, APERTURE_LAST)),
-        VfioCalls::compatIoasWithMockDomain));
-    f.add(new Fixture("huge-IOVA mock domain", 0x10_1000,
-        List.of(new IovaRange(BASE, APERTURE_LAST)), v -> {
-          int ioas = v.compatIoas();
-          v.mockDomain(ioas, IommuTestCmd.MOCK_FLAGS_DEVICE_HUGE_IOVA);
-          return ioas;
-        }));
-    f.add(new Fixture("VT-d domain", (1L << 12) | (1L << 21) | (1L << 30),
-        List.of(new IovaRange(0, 0xfedf_ffffL), new IovaRange(0xfef0_0000L, (1L << 48) - 1)),
-        v -> {
-          int ioas = v.compatIoas();
-          v.iommufd().createDevice(DomainModel.vtd()).attach(v.iommufd().ioas(ioas));
-          return ioas;
-        }));
-    f.add(new Fixture("three holes", 0xffff_ffff_ffff_f000L,
-        List.of(new IovaRange(0, 0xfff), new IovaRange(0x3000, 0x7fff),
-            new IovaRange(0x9000, U64_MAX)), v -> {
-          int ioas = v.compatIoas();
-          v.addReserved(ioas, 0x1000, 0x2000);
-          v.addReserved(ioas, 0x8000, 0x1000);
-          return ioas;
-        }));
-    f.add(new Fixture("TYPE1 on a bare IOAS", 0xffff_ffff_ffff_f000L,
-        List.of(new IovaRange(0, U64_MAX)), v -> {
-          int ioas = v.compatIoas();
-          assertOk(v.setIommu(Vfio.VFIO_TYPE1_IOMMU));
-          return ioas;
-        }));
+    f.add(
+        new Fixture(
+            "no domain",
+            0xffff_ffff_ffff_f000L,
+            List.of(new IovaRange(0, U64_MAX)),
+            VfioCalls::compatIoas));
+    f.add(
+        new Fixture(
+            "mock domain",
+            0x1000,
+            List.of(new IovaRange(BASE, APERTURE_LAST)),
+            VfioCalls::compatIoasWithMockDomain));
+    f.add(
+        new Fixture(
+            "huge-IOVA mock domain",
+            0x10_1000,
+            List.of(new IovaRange(BASE, APERTURE_LAST)),
+            v -> {
+              int ioas = v.compatIoas();
+              v.mockDomain(ioas, IommuTestCmd.MOCK_FLAGS_DEVICE_HUGE_IOVA);
+              return ioas;
+            }));
+    f.add(
+        new Fixture(
+            "VT-d domain",
+            (1L << 12) | (1L << 21) | (1L << 30),
+            List.of(new IovaRange(0, 0xfedf_ffffL), new IovaRange(0xfef0_0000L, (1L << 48) - 1)),
+            v -> {
+              int ioas = v.compatIoas();
+              v.iommufd().createDevice(DomainModel.vtd()).attach(v.iommufd().ioas(ioas));
+              return ioas;
+            }));
+    f.add(
+        new Fixture(
+            "three holes",
+            0xffff_ffff_ffff_f000L,
+            List.of(
+                new IovaRange(0, 0xfff),
+                new IovaRange(0x3000, 0x7fff),
+                new IovaRange(0x9000, U64_MAX)),
+            v -> {
+              int ioas = v.compatIoas();
+              v.addReserved(ioas, 0x1000, 0x2000);
+              v.addReserved(ioas, 0x8000, 0x1000);
+              return ioas;
+            }));
+    f.add(
+        new Fixture(
+            "TYPE1 on a bare IOAS",
+            0xffff_ffff_ffff_f000L,
+            List.of(new IovaRange(0, U64_MAX)),
+            v -> {
+              int ioas = v.compatIoas();
+              assertOk(v.setIommu(Vfio.VFIO_TYPE1_IOMMU));
+              return ioas;
+            }));
     return f.stream().map(Arguments::of);
   }
 
@@ -205,8 +230,9 @@ class VfioGetInfoTest extends ConformanceTest {
     MemorySegment s = infoBlock(total);
     assertOk(getInfo(vfio.iommufd(), s));
 
-    assertThat(s.get(U32, VfioIommuType1Info.FLAGS)).isEqualTo(
-        VfioIommuType1Info.VFIO_IOMMU_INFO_PGSIZES | VfioIommuType1Info.VFIO_IOMMU_INFO_CAPS);
+    assertThat(s.get(U32, VfioIommuType1Info.FLAGS))
+        .isEqualTo(
+            VfioIommuType1Info.VFIO_IOMMU_INFO_PGSIZES | VfioIommuType1Info.VFIO_IOMMU_INFO_CAPS);
     assertThat(s.get(U64, VfioIommuType1Info.IOVA_PGSIZES)).isEqualTo(0x1000);
     List<Integer> ids = new ArrayList<>();
     long at = s.get(U32, VfioIommuType1Info.CAP_OFFSET);
@@ -225,7 +251,8 @@ class VfioGetInfoTest extends ConformanceTest {
       at = s.get(U32, at + VfioInfoCapHeader.NEXT);
     }
     assertThat(ids).containsExactly(3, 1);
-    assertThat(s.get(ValueLayout.JAVA_BYTE, 36)).as("padding of the 12-byte capability")
+    assertThat(s.get(ValueLayout.JAVA_BYTE, 36))
+        .as("padding of the 12-byte capability")
         .isEqualTo(POISON);
     assertThat(s.get(ValueLayout.JAVA_BYTE, total)).isEqualTo(POISON);
   }

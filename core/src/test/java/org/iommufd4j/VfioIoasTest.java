@@ -165,7 +165,8 @@ class VfioIoasTest extends ConformanceTest {
           .u16(IommuVfioIoas.OP, IOMMU_VFIO_IOAS_GET);
       pages.protect(1, NativePages.PROT_READ); // op and __reserved become read-only
 
-      assertErrno(iommufd.ioctl(Command.IOMMU_VFIO_IOAS.request(), NativePages.segment(at, 8)),
+      assertErrno(
+          iommufd.ioctl(Command.IOMMU_VFIO_IOAS.request(), NativePages.segment(at, 8)),
           Errno.EFAULT);
     }
   }

@@ -87,8 +87,8 @@ class VfioMapDmaTest extends ConformanceTest {
     int ioas = vfio.compatIoas();
     try (NativePages pages = NativePages.map(2)) {
       long address = pages.page(1) - 24;
-      MemorySegment.copy(vfio.mapStruct(RW, USER_VA, 0, PAGE), 0,
-          NativePages.segment(address, 24), 0, 24);
+      MemorySegment.copy(
+          vfio.mapStruct(RW, USER_VA, 0, PAGE), 0, NativePages.segment(address, 24), 0, 24);
       pages.protect(1, NativePages.PROT_NONE);
 
       assertErrno(mapDma(vfio.iommufd(), MemorySegment.ofAddress(address)), Errno.EFAULT);
@@ -106,8 +106,8 @@ class VfioMapDmaTest extends ConformanceTest {
     assertOk(mapDma(vfio.iommufd(), s));
 
     assertThat(s.toArray(ValueLayout.JAVA_BYTE)).isEqualTo(before);
-    assertThat(vfio.areas(ioas)).containsExactly(
-        new IoasAreas.View(0x40_0000, 0x40_0000 + 3 * PAGE - 1, 3, 0x123));
+    assertThat(vfio.areas(ioas))
+        .containsExactly(new IoasAreas.View(0x40_0000, 0x40_0000 + 3 * PAGE - 1, 3, 0x123));
   }
 
   @Test
@@ -115,8 +115,12 @@ class VfioMapDmaTest extends ConformanceTest {
     VfioCalls vfio = vfio();
     int ioas = vfio.compatIoas();
     try (NativePages pages = NativePages.map(1)) {
-      MemorySegment.copy(vfio.mapStruct(RW, USER_VA, 0x1000, PAGE), 0,
-          NativePages.segment(pages.page(0), 32), 0, 32);
+      MemorySegment.copy(
+          vfio.mapStruct(RW, USER_VA, 0x1000, PAGE),
+          0,
+          NativePages.segment(pages.page(0), 32),
+          0,
+          32);
       pages.protect(0, NativePages.PROT_READ);
 
       assertOk(mapDma(vfio.iommufd(), MemorySegment.ofAddress(pages.page(0))));
@@ -179,8 +183,8 @@ class VfioMapDmaTest extends ConformanceTest {
     MemorySegment buffer = arena.allocate(4 * PAGE, PAGE);
 
     assertErrno(vfio.mapDma(RW, buffer.address(), 0, PAGE), Errno.EINVAL);
-    assertErrno(vfio.mapDma(RW, buffer.address(), IommuTestCmd.MOCK_APERTURE_LAST + 1, PAGE),
-        Errno.EINVAL);
+    assertErrno(
+        vfio.mapDma(RW, buffer.address(), IommuTestCmd.MOCK_APERTURE_LAST + 1, PAGE), Errno.EINVAL);
     assertErrno(vfio.mapDma(RW, buffer.address(), BASE + 0x400, PAGE), Errno.EINVAL);
     assertErrno(vfio.mapDma(RW, buffer.address(), BASE, 0x400), Errno.EINVAL);
     assertErrno(vfio.mapDma(RW, buffer.address() + 0x400, BASE, 0x800), Errno.EINVAL);
@@ -232,8 +236,8 @@ class VfioMapDmaTest extends ConformanceTest {
 
   @Test
   void overTheMemoryLockLimitMapFailsWithEnomemAndChargesNothing() {
-    Iommufd iommufd = open(Configuration.builder().privateHost(true).memlockLimit(8 * PAGE)
-        .build());
+    Iommufd iommufd =
+        open(Configuration.builder().privateHost(true).memlockLimit(8 * PAGE).build());
     VfioCalls vfio = new VfioCalls(iommufd, arena);
     int ioas = vfio.compatIoasWithMockDomain();
     MemorySegment buffer = arena.allocate(16 * PAGE, PAGE);

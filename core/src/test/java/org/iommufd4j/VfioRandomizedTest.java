@@ -36,8 +36,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * </ul>
  *
  * Each runs without a domain, with the selftest mock domain and with a VT-d-like domain; the
- * engine's invariant checker (domain contents, pins) runs after every step.
- * {@code -Dseed=N} changes the sequences.
+ * engine's invariant checker (domain contents, pins) runs after every step. {@code -Dseed=N}
+ * changes the sequences.
  */
 class VfioRandomizedTest extends ConformanceTest {
   private static final long SEED = Long.parseLong(System.getProperty("seed", "7"));
@@ -56,6 +56,7 @@ class VfioRandomizedTest extends ConformanceTest {
 
     /** Where the sequence's IOVAs cluster. */
     final long base;
+
     final long apertureStart;
     final long apertureLast;
 
@@ -67,20 +68,23 @@ class VfioRandomizedTest extends ConformanceTest {
 
     void attach(VfioCalls vfio, int ioasId) {
       switch (this) {
-        case NONE -> { }
+        case NONE -> {}
         case MOCK -> vfio.mockDomain(ioasId, 0);
-        case VTD -> vfio.iommufd().createDevice(DomainModel.vtd())
-            .attach(vfio.iommufd().ioas(ioasId));
+        case VTD ->
+            vfio.iommufd().createDevice(DomainModel.vtd()).attach(vfio.iommufd().ioas(ioasId));
       }
     }
   }
 
   static Stream<Arguments> sequences() {
     SplittableRandom seeds = new SplittableRandom(SEED);
-    return LongStream.range(0, SEQUENCES).boxed().flatMap(i -> {
-      long s = seeds.nextLong();
-      return Stream.of(Domains.values()).map(d -> Arguments.of(s, d));
-    });
+    return LongStream.range(0, SEQUENCES)
+        .boxed()
+        .flatMap(
+            i -> {
+              long s = seeds.nextLong();
+              return Stream.of(Domains.values()).map(d -> Arguments.of(s, d));
+            });
   }
 
   private static String where(long sequenceSeed, int step, String op) {
@@ -90,17 +94,25 @@ class VfioRandomizedTest extends ConformanceTest {
   // ---- TYPE1v2 against the IOAS commands -----------------------------------------------------
 
   private int ioasMap(Iommufd iommufd, int ioasId, int prot, long va, long iova, long length) {
-    int flags = IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA
-        | ((prot & VfioCalls.READ) != 0 ? IommuIoasMap.IOMMU_IOAS_MAP_READABLE : 0)
-        | ((prot & VfioCalls.WRITE) != 0 ? IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE : 0);
-    return struct(Command.IOMMU_IOAS_MAP).u32(IommuIoasMap.FLAGS, flags)
-        .u32(IommuIoasMap.IOAS_ID, ioasId).u64(IommuIoasMap.USER_VA, va)
-        .u64(IommuIoasMap.LENGTH, length).u64(IommuIoasMap.IOVA, iova).ioctl(iommufd);
+    int flags =
+        IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA
+            | ((prot & VfioCalls.READ) != 0 ? IommuIoasMap.IOMMU_IOAS_MAP_READABLE : 0)
+            | ((prot & VfioCalls.WRITE) != 0 ? IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE : 0);
+    return struct(Command.IOMMU_IOAS_MAP)
+        .u32(IommuIoasMap.FLAGS, flags)
+        .u32(IommuIoasMap.IOAS_ID, ioasId)
+        .u64(IommuIoasMap.USER_VA, va)
+        .u64(IommuIoasMap.LENGTH, length)
+        .u64(IommuIoasMap.IOVA, iova)
+        .ioctl(iommufd);
   }
 
   private Unmapped ioasUnmap(Iommufd iommufd, int ioasId, long iova, long length) {
-    Struct s = struct(Command.IOMMU_IOAS_UNMAP).u32(IommuIoasUnmap.IOAS_ID, ioasId)
-        .u64(IommuIoasUnmap.IOVA, iova).u64(IommuIoasUnmap.LENGTH, length);
+    Struct s =
+        struct(Command.IOMMU_IOAS_UNMAP)
+            .u32(IommuIoasUnmap.IOAS_ID, ioasId)
+            .u64(IommuIoasUnmap.IOVA, iova)
+            .u64(IommuIoasUnmap.LENGTH, length);
     int rc = s.ioctl(iommufd);
     return new Unmapped(rc, s.u64(IommuIoasUnmap.LENGTH));
   }
@@ -144,20 +156,25 @@ class VfioRandomizedTest extends ConformanceTest {
       List<IoasAreas.View> before = vfio.areas(compat);
       if (random.nextInt(3) != 0) {
         long length = random.nextLong(0, 12) * GRANULE + (random.nextInt(8) == 0 ? 1 : 0);
-        long va = buffer.address() + random.nextLong(32) * GRANULE
-            + (random.nextInt(8) == 0 ? 0x400 : 0);
+        long va =
+            buffer.address() + random.nextLong(32) * GRANULE + (random.nextInt(8) == 0 ? 0x400 : 0);
         int prot = 1 + random.nextInt(3);
-        String op = String.format("map prot=%d va=+0x%x iova=0x%x length=0x%x", prot,
-            va - buffer.address(), iova, length);
+        String op =
+            String.format(
+                "map prot=%d va=+0x%x iova=0x%x length=0x%x",
+                prot, va - buffer.address(), iova, length);
 
         int expected = ioasMap(iommufd, plain, prot, va, iova, length);
         int actual = vfio.mapDma(prot, va, iova, length);
 
-        assertThat(ErrnoAssertions.describe(actual)).as(where(sequenceSeed, step, op))
+        assertThat(ErrnoAssertions.describe(actual))
+            .as(where(sequenceSeed, step, op))
             .isEqualTo(ErrnoAssertions.describe(expected));
       } else {
-        long size = random.nextInt(10) == 0 ? -random.nextLong(2, 1 << 20)
-            : random.nextLong(0, 24) * GRANULE;
+        long size =
+            random.nextInt(10) == 0
+                ? -random.nextLong(2, 1 << 20)
+                : random.nextLong(0, 24) * GRANULE;
         String op = String.format("unmap iova=0x%x size=0x%x", iova, size);
         boolean overflows = size != 0 && Long.compareUnsigned(iova + size - 1, iova) < 0;
 
@@ -177,10 +194,12 @@ class VfioRandomizedTest extends ConformanceTest {
         }
         assertThat(actual).as(where(sequenceSeed, step, op)).isEqualTo(want);
       }
-      assertThat(vfio.areas(compat)).as(where(sequenceSeed, step, "areas"))
+      assertThat(vfio.areas(compat))
+          .as(where(sequenceSeed, step, "areas"))
           .isEqualTo(vfio.areas(plain));
       assertThat(((EmulatedIommufd) iommufd).checkInvariants())
-          .as(where(sequenceSeed, step, "invariants")).isEmpty();
+          .as(where(sequenceSeed, step, "invariants"))
+          .isEmpty();
     }
   }
 
@@ -307,19 +326,23 @@ class VfioRandomizedTest extends ConformanceTest {
       if (dice < 8) {
         long iova = base + random.nextLong(48) * PAGE + (random.nextInt(10) == 0 ? GRANULE : 0);
         long size = random.nextLong(0, 16) * PAGE + (random.nextInt(10) == 0 ? GRANULE : 0);
-        long va = buffer.address() + random.nextLong(32) * PAGE
-            + (random.nextInt(10) == 0 ? GRANULE : 0);
+        long va =
+            buffer.address() + random.nextLong(32) * PAGE + (random.nextInt(10) == 0 ? GRANULE : 0);
         int prot = random.nextInt(4);
-        String op = String.format("map prot=%d va=+0x%x iova=0x%x size=0x%x", prot,
-            va - buffer.address(), iova, size);
+        String op =
+            String.format(
+                "map prot=%d va=+0x%x iova=0x%x size=0x%x",
+                prot, va - buffer.address(), iova, size);
 
         int expected = model.map(prot, va - buffer.address(), iova, size);
         int actual = vfio.mapDma(prot, va, iova, size);
 
-        assertThat(ErrnoAssertions.describe(actual)).as(where(sequenceSeed, step, op))
+        assertThat(ErrnoAssertions.describe(actual))
+            .as(where(sequenceSeed, step, op))
             .isEqualTo(ErrnoAssertions.describe(expected));
       } else if (dice == 19) {
-        assertThat(vfio.unmapDma(VfioCalls.ALL, 0, 0)).as(where(sequenceSeed, step, "unmap all"))
+        assertThat(vfio.unmapDma(VfioCalls.ALL, 0, 0))
+            .as(where(sequenceSeed, step, "unmap all"))
             .isEqualTo(model.unmapAll());
       } else {
         long iova = base + random.nextLong(64) * GRANULE;
@@ -334,10 +357,12 @@ class VfioRandomizedTest extends ConformanceTest {
 
         assertThat(actual).as(where(sequenceSeed, step, op)).isEqualTo(expected);
       }
-      assertThat(vfio.areas(compat)).as(where(sequenceSeed, step, "areas"))
+      assertThat(vfio.areas(compat))
+          .as(where(sequenceSeed, step, "areas"))
           .isEqualTo(model.views());
       assertThat(((EmulatedIommufd) iommufd).checkInvariants())
-          .as(where(sequenceSeed, step, "invariants")).isEmpty();
+          .as(where(sequenceSeed, step, "invariants"))
+          .isEmpty();
     }
   }
 }

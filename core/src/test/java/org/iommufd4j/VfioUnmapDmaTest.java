@@ -72,8 +72,14 @@ class VfioUnmapDmaTest extends ConformanceTest {
   }
 
   @ParameterizedTest
-  @ValueSource(ints = {1 << 31, VfioIommuType1DmaUnmap.VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
-      VfioIommuType1DmaUnmap.VFIO_DMA_UNMAP_FLAG_VADDR, ALL | 1, 1 << 3})
+  @ValueSource(
+      ints = {
+        1 << 31,
+        VfioIommuType1DmaUnmap.VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
+        VfioIommuType1DmaUnmap.VFIO_DMA_UNMAP_FLAG_VADDR,
+        ALL | 1,
+        1 << 3
+      })
   void flagsOtherThanAllFailWithEinvalEvenWithoutACompatIoas(int flags) {
     VfioCalls vfio = vfio();
 
@@ -95,8 +101,7 @@ class VfioUnmapDmaTest extends ConformanceTest {
     VfioCalls vfio = vfio();
     vfio.compatIoas();
 
-    assertErrno(vfio.iommufd().ioctl(Vfio.VFIO_IOMMU_UNMAP_DMA, MemorySegment.NULL),
-        Errno.EFAULT);
+    assertErrno(vfio.iommufd().ioctl(Vfio.VFIO_IOMMU_UNMAP_DMA, MemorySegment.NULL), Errno.EFAULT);
   }
 
   @Test
@@ -217,12 +222,13 @@ class VfioUnmapDmaTest extends ConformanceTest {
     int ioas = vfio.compatIoas();
     assertOk(vfio.mapDma(RW, USER_VA, 0x10000, PAGE));
     try (NativePages pages = NativePages.map(1)) {
-      MemorySegment.copy(vfio.unmapStruct(0, 0x10000, PAGE), 0,
-          NativePages.segment(pages.page(0), 24), 0, 24);
+      MemorySegment.copy(
+          vfio.unmapStruct(0, 0x10000, PAGE), 0, NativePages.segment(pages.page(0), 24), 0, 24);
       pages.protect(0, NativePages.PROT_READ);
 
-      assertErrno(vfio.iommufd().ioctl(Vfio.VFIO_IOMMU_UNMAP_DMA,
-          MemorySegment.ofAddress(pages.page(0))), Errno.EFAULT);
+      assertErrno(
+          vfio.iommufd().ioctl(Vfio.VFIO_IOMMU_UNMAP_DMA, MemorySegment.ofAddress(pages.page(0))),
+          Errno.EFAULT);
     }
     assertThat(vfio.areas(ioas)).isEmpty();
   }
@@ -257,8 +263,10 @@ class VfioUnmapDmaTest extends ConformanceTest {
 
     assertThat(vfio.unmapDma(0, BASE + 5 * PAGE, PAGE)).isEqualTo(ok(PAGE));
 
-    assertThat(ranges(vfio.areas(ioas))).containsExactly(
-        new long[] {BASE, BASE + 5 * PAGE - 1}, new long[] {BASE + 6 * PAGE, BASE + 16 * PAGE - 1});
+    assertThat(ranges(vfio.areas(ioas)))
+        .containsExactly(
+            new long[] {BASE, BASE + 5 * PAGE - 1},
+            new long[] {BASE + 6 * PAGE, BASE + 16 * PAGE - 1});
     if (withDomain) {
       assertOk(vfio.checkRefs(buffer.asSlice(0, 5 * PAGE), 1));
       assertOk(vfio.checkRefs(buffer.asSlice(5 * PAGE, PAGE), 0));
@@ -303,7 +311,8 @@ class VfioUnmapDmaTest extends ConformanceTest {
     Collections.shuffle(order, new Random(SEED));
 
     for (int i : order) {
-      assertThat(vfio.unmapDma(0, BASE + i * PAGE, PAGE)).as("page %d, seed %d", i, SEED)
+      assertThat(vfio.unmapDma(0, BASE + i * PAGE, PAGE))
+          .as("page %d, seed %d", i, SEED)
           .isEqualTo(ok(PAGE));
     }
     assertThat(vfio.areas(ioas)).isEmpty();
@@ -319,9 +328,10 @@ class VfioUnmapDmaTest extends ConformanceTest {
 
     assertThat(vfio.unmapDma(0, 0x12000, 4 * PAGE)).isEqualTo(ok(4 * PAGE));
 
-    assertThat(vfio.areas(ioas)).containsExactly(
-        new IoasAreas.View(0x10000, 0x11fff, 3, 0),
-        new IoasAreas.View(0x16000, 0x17fff, 3, 2 * PAGE));
+    assertThat(vfio.areas(ioas))
+        .containsExactly(
+            new IoasAreas.View(0x10000, 0x11fff, 3, 0),
+            new IoasAreas.View(0x16000, 0x17fff, 3, 2 * PAGE));
   }
 
   @Test
@@ -356,8 +366,8 @@ class VfioUnmapDmaTest extends ConformanceTest {
     // The end cut at 0x10fff is fine; the start cut at 0x107ff is off the grid.
     assertThat(vfio.unmapDma(0, 0x10800, 0x800)).isEqualTo(failed(Errno.EINVAL, 0x800));
 
-    assertThat(ranges(vfio.areas(ioasId))).containsExactly(new long[] {0x10000, 0x10fff},
-        new long[] {0x11000, 0x1ffff});
+    assertThat(ranges(vfio.areas(ioasId)))
+        .containsExactly(new long[] {0x10000, 0x10fff}, new long[] {0x11000, 0x1ffff});
     Ioas ioas = vfio.iommufd().ioas(ioasId);
     assertThat(ioas.unmap(0x11000, 15 * PAGE)).as("IOAS UNMAP sees the cut").isEqualTo(15 * PAGE);
   }
@@ -370,8 +380,8 @@ class VfioUnmapDmaTest extends ConformanceTest {
     assertOk(vfio.mapDma(RW, USER_VA, 0x10000, 4 * PAGE));
 
     assertThat(vfio.unmapDma(0, 0x12000, 0)).isEqualTo(failed(Errno.EINVAL, 0));
-    assertThat(ranges(vfio.areas(ioas))).containsExactly(new long[] {0x10000, 0x11fff},
-        new long[] {0x12000, 0x13fff});
+    assertThat(ranges(vfio.areas(ioas)))
+        .containsExactly(new long[] {0x10000, 0x11fff}, new long[] {0x12000, 0x13fff});
   }
 
   @Test

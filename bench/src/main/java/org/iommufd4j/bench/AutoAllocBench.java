@@ -1,8 +1,8 @@
 package org.iommufd4j.bench;
 
 import java.util.concurrent.TimeUnit;
-import org.iommufd4j.Iommufd;
 import org.iommufd4j.Ioas;
+import org.iommufd4j.Iommufd;
 import org.iommufd4j.Mapping;
 import org.iommufd4j.Protection;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -19,17 +19,19 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Automatic IOVA allocation with {@code live} mappings packed from the bottom of the IOVA space,
- * so the first hole that fits lies above all of them: the kernel's linear first-fit scan walks
- * every area here; the gap-augmented tree should not (target: cost at 100k and 1M live within 2x
- * of the cost at 0 live).
+ * Automatic IOVA allocation with {@code live} mappings packed from the bottom of the IOVA space, so
+ * the first hole that fits lies above all of them: the kernel's linear first-fit scan walks every
+ * area here; the gap-augmented tree should not (target: cost at 100k and 1M live within 2x of the
+ * cost at 0 live).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {BenchConfig.NATIVE_ACCESS, BenchConfig.UNSAFE, "-Xmx4g"})
+@Fork(
+    value = 1,
+    jvmArgsAppend = {BenchConfig.NATIVE_ACCESS, BenchConfig.UNSAFE, "-Xmx4g"})
 public class AutoAllocBench {
   @Param({"0", "100000", "1000000"})
   int live;

@@ -6,8 +6,8 @@ import java.util.concurrent.TimeUnit;
 import org.iommufd4j.Configuration;
 import org.iommufd4j.DomainModel;
 import org.iommufd4j.EmulatedDevice;
-import org.iommufd4j.Iommufd;
 import org.iommufd4j.Ioas;
+import org.iommufd4j.Iommufd;
 import org.iommufd4j.Protection;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -32,7 +32,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {BenchConfig.NATIVE_ACCESS, BenchConfig.UNSAFE})
+@Fork(
+    value = 1,
+    jvmArgsAppend = {BenchConfig.NATIVE_ACCESS, BenchConfig.UNSAFE})
 public class DomainBench {
   private static final long MIB = 1 << 20;
 
@@ -51,11 +53,15 @@ public class DomainBench {
     arena = Arena.ofShared();
     buffer = arena.allocate(2 * MIB, 2 * MIB);
     buffer.fill((byte) 0);
-    iommufd = Iommufd.emulated(Configuration.builder().privateHost(true)
-        .memlockLimit(Configuration.UNLIMITED).build());
+    iommufd =
+        Iommufd.emulated(
+            Configuration.builder()
+                .privateHost(true)
+                .memlockLimit(Configuration.UNLIMITED)
+                .build());
     ioas = iommufd.createIoas();
-    device = iommufd.createDevice(model.equals("mock") ? DomainModel.selftestMock()
-        : DomainModel.vtd());
+    device =
+        iommufd.createDevice(model.equals("mock") ? DomainModel.selftestMock() : DomainModel.vtd());
     device.attach(ioas);
     iova = 0x1000_0000L; // inside the mock aperture [2^24, 2^31 - 1] as well
     ioas.mapFixed(2 * iova, buffer, Protection.READ_WRITE);

@@ -6,8 +6,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
-import org.iommufd4j.Iommufd;
 import org.iommufd4j.Ioas;
+import org.iommufd4j.Iommufd;
 import org.iommufd4j.Protection;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuIoasMap;
@@ -27,18 +27,20 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * MAP + UNMAP of 4 KiB at a fixed IOVA with {@code live} other mappings in the IOAS and no domain:
- * the typed API against the raw byte ABI (issue target: the typed path beats one system call,
- * the raw path stays within 2x of the typed one). The raw calls run twice: with the structs in
- * native memory, which the emulator reads and writes only with process_vm_readv/writev (one of
- * each per call: it cannot know the caller left the memory accessible), and in heap arrays, which
- * it copies directly.
+ * the typed API against the raw byte ABI (issue target: the typed path beats one system call, the
+ * raw path stays within 2x of the typed one). The raw calls run twice: with the structs in native
+ * memory, which the emulator reads and writes only with process_vm_readv/writev (one of each per
+ * call: it cannot know the caller left the memory accessible), and in heap arrays, which it copies
+ * directly.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {BenchConfig.NATIVE_ACCESS, BenchConfig.UNSAFE})
+@Fork(
+    value = 1,
+    jvmArgsAppend = {BenchConfig.NATIVE_ACCESS, BenchConfig.UNSAFE})
 public class IoasMapUnmapBench {
   private static final long IOVA = 0x1000;
   private static final long LENGTH = 4096;
@@ -59,14 +61,18 @@ public class IoasMapUnmapBench {
     iommufd = Iommufd.emulated();
     ioas = iommufd.createIoas();
     for (int i = 0; i < live; i++) {
-      ioas.mapFixed(0x1000_0000L + i * 2 * LENGTH, BenchConfig.USER_VA, LENGTH,
-          Protection.READ_WRITE);
+      ioas.mapFixed(
+          0x1000_0000L + i * 2 * LENGTH, BenchConfig.USER_VA, LENGTH, Protection.READ_WRITE);
     }
     arena = Arena.ofConfined();
     mapArg = arena.allocate(IommuIoasMap.SIZE, 8);
     mapArg.set(JAVA_INT, 0, IommuIoasMap.SIZE);
-    mapArg.set(JAVA_INT, IommuIoasMap.FLAGS, IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA
-        | IommuIoasMap.IOMMU_IOAS_MAP_READABLE | IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE);
+    mapArg.set(
+        JAVA_INT,
+        IommuIoasMap.FLAGS,
+        IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA
+            | IommuIoasMap.IOMMU_IOAS_MAP_READABLE
+            | IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE);
     mapArg.set(JAVA_INT, IommuIoasMap.IOAS_ID, ioas.id());
     mapArg.set(JAVA_LONG, IommuIoasMap.USER_VA, BenchConfig.USER_VA);
     mapArg.set(JAVA_LONG, IommuIoasMap.LENGTH, LENGTH);

@@ -1,12 +1,12 @@
 package org.iommufd4j.bench;
 
-import org.iommufd4j.Iommufd;
 import org.iommufd4j.Ioas;
+import org.iommufd4j.Iommufd;
 import org.iommufd4j.Protection;
 
 /**
- * Heap bytes per live 4 KiB mapping with no domain (issue target: at most 128 at 1M mappings).
- * Run: {@code java -Xmx4g -cp bench/target/benchmarks.jar org.iommufd4j.bench.MemoryFootprint [n]}.
+ * Heap bytes per live 4 KiB mapping with no domain (issue target: at most 128 at 1M mappings). Run:
+ * {@code java -Xmx4g -cp bench/target/benchmarks.jar org.iommufd4j.bench.MemoryFootprint [n]}.
  */
 public final class MemoryFootprint {
   private MemoryFootprint() {}
@@ -41,7 +41,7 @@ public final class MemoryFootprint {
 
   public static void main(String[] args) throws InterruptedException {
     int n = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
-    System.out.printf("heap per live 4 KiB mapping, no domain, %d mappings: %.1f bytes%n", n,
-        measure(n));
+    System.out.printf(
+        "heap per live 4 KiB mapping, no domain, %d mappings: %.1f bytes%n", n, measure(n));
   }
 }

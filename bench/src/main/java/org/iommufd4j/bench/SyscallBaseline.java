@@ -21,7 +21,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {BenchConfig.NATIVE_ACCESS, BenchConfig.UNSAFE})
+@Fork(
+    value = 1,
+    jvmArgsAppend = {BenchConfig.NATIVE_ACCESS, BenchConfig.UNSAFE})
 public class SyscallBaseline {
   @Benchmark
   public int getppid() {
@@ -29,8 +31,8 @@ public class SyscallBaseline {
   }
 
   /**
-   * A fault-safe read of 72 bytes (the largest iommufd struct) of this process's memory: what a
-   * raw ioctl with its struct in native memory pays to read it, and again to write the reply.
+   * A fault-safe read of 72 bytes (the largest iommufd struct) of this process's memory: what a raw
+   * ioctl with its struct in native memory pays to read it, and again to write the reply.
    */
   @Benchmark
   public boolean processVmReadv72(Struct72 s) {

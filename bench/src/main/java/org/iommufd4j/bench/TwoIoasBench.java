@@ -1,8 +1,8 @@
 package org.iommufd4j.bench;
 
 import java.util.concurrent.TimeUnit;
-import org.iommufd4j.Iommufd;
 import org.iommufd4j.Ioas;
+import org.iommufd4j.Iommufd;
 import org.iommufd4j.Protection;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -17,14 +17,16 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * MAP + UNMAP throughput of one context with one IOAS per thread: run with {@code -t 1} and
- * {@code -t 2}; with no shared locks, two threads should reach at least 1.7x one thread.
+ * MAP + UNMAP throughput of one context with one IOAS per thread: run with {@code -t 1} and {@code
+ * -t 2}; with no shared locks, two threads should reach at least 1.7x one thread.
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {BenchConfig.NATIVE_ACCESS, BenchConfig.UNSAFE})
+@Fork(
+    value = 1,
+    jvmArgsAppend = {BenchConfig.NATIVE_ACCESS, BenchConfig.UNSAFE})
 public class TwoIoasBench {
 
   /** The shared context. */

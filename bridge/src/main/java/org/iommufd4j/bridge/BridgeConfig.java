@@ -13,16 +13,16 @@ import org.iommufd4j.Configuration;
  *     iommufd_option_rlimit_mode())
  * @param capIpcLock whether callers hold CAP_IPC_LOCK (their pins are then not charged, pages.c:
  *     do_update_pinned())
- * @param memlockLimit callers' RLIMIT_MEMLOCK in bytes, {@link Configuration#UNLIMITED}, or
- *     {@link #MEMLOCK_FROM_PROCESS}
+ * @param memlockLimit callers' RLIMIT_MEMLOCK in bytes, {@link Configuration#UNLIMITED}, or {@link
+ *     #MEMLOCK_FROM_PROCESS}
  * @param maxChannels connections served at once; more are refused
  * @param timeoutMillis how long a client may take to answer a callback or finish a frame
  * @param selftestCompat accept what the selftest sources shipped with 6.12.117 need from later
  *     kernels (the PASID mock device flag, GET_HW_INFO's INPUT_TYPE)
- * @param faultInjection whether clients may arm the engine's fault injection through their
- *     emulated {@code /proc/self/task/<tid>/fail-nth} (selftest.c: iommufd_should_fail())
- * @param spinMicros how long a server thread spins for a client's next frame before sleeping
- *     (0 on one CPU, where spinning only delays the client)
+ * @param faultInjection whether clients may arm the engine's fault injection through their emulated
+ *     {@code /proc/self/task/<tid>/fail-nth} (selftest.c: iommufd_should_fail())
+ * @param spinMicros how long a server thread spins for a client's next frame before sleeping (0 on
+ *     one CPU, where spinning only delays the client)
  */
 public record BridgeConfig(
     boolean testAbi,
@@ -41,7 +41,10 @@ public record BridgeConfig(
 
   /** Whether callers hold a capability. */
   public enum Privilege {
-    /** As the client process has it ({@code CapEff} in {@code /proc/<pid>/status}), as the kernel would check. */
+    /**
+     * As the client process has it ({@code CapEff} in {@code /proc/<pid>/status}), as the kernel
+     * would check.
+     */
     FROM_PROCESS,
     HELD,
     NOT_HELD
@@ -50,74 +53,173 @@ public record BridgeConfig(
   public BridgeConfig {
     Objects.requireNonNull(capSysResource, "capSysResource");
     Objects.requireNonNull(capIpcLock, "capIpcLock");
-    if (memlockLimit < 0 && memlockLimit != Configuration.UNLIMITED
+    if (memlockLimit < 0
+        && memlockLimit != Configuration.UNLIMITED
         && memlockLimit != MEMLOCK_FROM_PROCESS) {
       throw new IllegalArgumentException("memlockLimit=" + memlockLimit);
     }
     if (maxChannels < 1 || timeoutMillis < 1 || spinMicros < 0) {
-      throw new IllegalArgumentException("maxChannels=" + maxChannels + " timeoutMillis="
-          + timeoutMillis);
+      throw new IllegalArgumentException(
+          "maxChannels=" + maxChannels + " timeoutMillis=" + timeoutMillis);
     }
   }
 
   /**
    * The test ABI on, no {@code /dev/vfio/vfio}, privileges and memory-lock limit of each client
-   * process (what the kernel would use), 4096 channels, 30 s timeout, 50 µs of spinning when
-   * there is more than one CPU.
+   * process (what the kernel would use), 4096 channels, 30 s timeout, 50 µs of spinning when there
+   * is more than one CPU.
    */
   public static BridgeConfig defaults() {
-    return new BridgeConfig(true, false, Privilege.FROM_PROCESS, Privilege.FROM_PROCESS,
-        MEMLOCK_FROM_PROCESS, 4096, 30_000, false, false,
+    return new BridgeConfig(
+        true,
+        false,
+        Privilege.FROM_PROCESS,
+        Privilege.FROM_PROCESS,
+        MEMLOCK_FROM_PROCESS,
+        4096,
+        30_000,
+        false,
+        false,
         Runtime.getRuntime().availableProcessors() > 1 ? 50 : 0);
   }
 
   public BridgeConfig withTestAbi(boolean on) {
-    return new BridgeConfig(on, vfioContainer, capSysResource, capIpcLock, memlockLimit,
-        maxChannels, timeoutMillis, selftestCompat, faultInjection, spinMicros);
+    return new BridgeConfig(
+        on,
+        vfioContainer,
+        capSysResource,
+        capIpcLock,
+        memlockLimit,
+        maxChannels,
+        timeoutMillis,
+        selftestCompat,
+        faultInjection,
+        spinMicros);
   }
 
   public BridgeConfig withVfioContainer(boolean on) {
-    return new BridgeConfig(testAbi, on, capSysResource, capIpcLock, memlockLimit, maxChannels,
-        timeoutMillis, selftestCompat, faultInjection, spinMicros);
+    return new BridgeConfig(
+        testAbi,
+        on,
+        capSysResource,
+        capIpcLock,
+        memlockLimit,
+        maxChannels,
+        timeoutMillis,
+        selftestCompat,
+        faultInjection,
+        spinMicros);
   }
 
   public BridgeConfig withCapSysResource(Privilege p) {
-    return new BridgeConfig(testAbi, vfioContainer, p, capIpcLock, memlockLimit, maxChannels,
-        timeoutMillis, selftestCompat, faultInjection, spinMicros);
+    return new BridgeConfig(
+        testAbi,
+        vfioContainer,
+        p,
+        capIpcLock,
+        memlockLimit,
+        maxChannels,
+        timeoutMillis,
+        selftestCompat,
+        faultInjection,
+        spinMicros);
   }
 
   public BridgeConfig withCapIpcLock(Privilege p) {
-    return new BridgeConfig(testAbi, vfioContainer, capSysResource, p, memlockLimit, maxChannels,
-        timeoutMillis, selftestCompat, faultInjection, spinMicros);
+    return new BridgeConfig(
+        testAbi,
+        vfioContainer,
+        capSysResource,
+        p,
+        memlockLimit,
+        maxChannels,
+        timeoutMillis,
+        selftestCompat,
+        faultInjection,
+        spinMicros);
   }
 
   public BridgeConfig withMemlockLimit(long bytes) {
-    return new BridgeConfig(testAbi, vfioContainer, capSysResource, capIpcLock, bytes, maxChannels,
-        timeoutMillis, selftestCompat, faultInjection, spinMicros);
+    return new BridgeConfig(
+        testAbi,
+        vfioContainer,
+        capSysResource,
+        capIpcLock,
+        bytes,
+        maxChannels,
+        timeoutMillis,
+        selftestCompat,
+        faultInjection,
+        spinMicros);
   }
 
   public BridgeConfig withSelftestCompat(boolean on) {
-    return new BridgeConfig(testAbi, vfioContainer, capSysResource, capIpcLock, memlockLimit,
-        maxChannels, timeoutMillis, on, faultInjection, spinMicros);
+    return new BridgeConfig(
+        testAbi,
+        vfioContainer,
+        capSysResource,
+        capIpcLock,
+        memlockLimit,
+        maxChannels,
+        timeoutMillis,
+        on,
+        faultInjection,
+        spinMicros);
   }
 
   public BridgeConfig withFaultInjection(boolean on) {
-    return new BridgeConfig(testAbi, vfioContainer, capSysResource, capIpcLock, memlockLimit,
-        maxChannels, timeoutMillis, selftestCompat, on, spinMicros);
+    return new BridgeConfig(
+        testAbi,
+        vfioContainer,
+        capSysResource,
+        capIpcLock,
+        memlockLimit,
+        maxChannels,
+        timeoutMillis,
+        selftestCompat,
+        on,
+        spinMicros);
   }
 
   public BridgeConfig withSpinMicros(long micros) {
-    return new BridgeConfig(testAbi, vfioContainer, capSysResource, capIpcLock, memlockLimit,
-        maxChannels, timeoutMillis, selftestCompat, faultInjection, micros);
+    return new BridgeConfig(
+        testAbi,
+        vfioContainer,
+        capSysResource,
+        capIpcLock,
+        memlockLimit,
+        maxChannels,
+        timeoutMillis,
+        selftestCompat,
+        faultInjection,
+        micros);
   }
 
   public BridgeConfig withMaxChannels(int max) {
-    return new BridgeConfig(testAbi, vfioContainer, capSysResource, capIpcLock, memlockLimit, max,
-        timeoutMillis, selftestCompat, faultInjection, spinMicros);
+    return new BridgeConfig(
+        testAbi,
+        vfioContainer,
+        capSysResource,
+        capIpcLock,
+        memlockLimit,
+        max,
+        timeoutMillis,
+        selftestCompat,
+        faultInjection,
+        spinMicros);
   }
 
   public BridgeConfig withTimeoutMillis(long millis) {
-    return new BridgeConfig(testAbi, vfioContainer, capSysResource, capIpcLock, memlockLimit,
-        maxChannels, millis, selftestCompat, faultInjection, spinMicros);
+    return new BridgeConfig(
+        testAbi,
+        vfioContainer,
+        capSysResource,
+        capIpcLock,
+        memlockLimit,
+        maxChannels,
+        millis,
+        selftestCompat,
+        faultInjection,
+        spinMicros);
   }
 }

@@ -1,15 +1,15 @@
 package org.iommufd4j.bridge;
 
-import org.iommufd4j.trace.MemoryLog;
 import org.iommufd4j.engine.EmulatedFile;
 import org.iommufd4j.engine.FileTable;
+import org.iommufd4j.trace.MemoryLog;
 
 /**
- * Descriptors in the calling process for the files the engine creates (access fds, fault fds):
- * each is the client end of a new socketpair, installed in the caller by a CB_NEW_FD callback at
- * its lowest free number, as the kernel's get_unused_fd would. A descriptor number given to the
- * engine (an access fd in a test op) is resolved by asking the caller for that very descriptor
- * (CB_GET_FD) and recognising its socket, so dup'd and passed descriptors work.
+ * Descriptors in the calling process for the files the engine creates (access fds, fault fds): each
+ * is the client end of a new socketpair, installed in the caller by a CB_NEW_FD callback at its
+ * lowest free number, as the kernel's get_unused_fd would. A descriptor number given to the engine
+ * (an access fd in a test op) is resolved by asking the caller for that very descriptor (CB_GET_FD)
+ * and recognising its socket, so dup'd and passed descriptors work.
  */
 final class BridgeFileTable implements FileTable {
   private static final long IOMMU_FAULT_QUEUE_ALLOC = 0x3b8e;
@@ -33,8 +33,8 @@ final class BridgeFileTable implements FileTable {
     Call c = call();
     // Both are close-on-exec (selftest.c: iommufd_test_create_access(); fault.c:
     // iommufd_fault_alloc()); only FAULT_QUEUE_ALLOC makes a fault file.
-    int kind = (c.request & 0xffff_ffffL) == IOMMU_FAULT_QUEUE_ALLOC ? Wire.KIND_FAULT
-        : Wire.KIND_ACCESS;
+    int kind =
+        (c.request & 0xffff_ffffL) == IOMMU_FAULT_QUEUE_ALLOC ? Wire.KIND_FAULT : Wire.KIND_ACCESS;
     ServerFile f = server.newFile(kind, null);
     int fd = c.channel.installFd(f, Wire.FD_CLOEXEC);
     if (fd < 0) {

@@ -1,8 +1,5 @@
 package org.iommufd4j.bridge;
 
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Comparator;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
@@ -12,6 +9,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,6 +21,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import org.iommufd4j.Errno;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
@@ -28,17 +29,16 @@ import org.iommufd4j.engine.Host;
 import org.iommufd4j.inspect.Snapshot;
 import org.iommufd4j.kernel.LibC;
 import org.iommufd4j.trace.Trace;
-import java.util.function.Consumer;
 
 /**
  * The emulated {@code /dev/iommu} for native programs: one process, listening on a Unix socket,
- * serving any number of clients (threads of programs running with the shim preloaded). Each open
- * of {@code /dev/iommu} is its own {@link Context}; all contexts share one {@link Host}, as all
- * opens share one kernel.
+ * serving any number of clients (threads of programs running with the shim preloaded). Each open of
+ * {@code /dev/iommu} is its own {@link Context}; all contexts share one {@link Host}, as all opens
+ * share one kernel.
  *
- * <p>Threads: one accepts connections, one watches every handed-out file for its last close
- * ({@link FileWatcher}), and one serves each connection ({@link Channel}). A client can only
- * occupy its own channel threads.
+ * <p>Threads: one accepts connections, one watches every handed-out file for its last close ({@link
+ * FileWatcher}), and one serves each connection ({@link Channel}). A client can only occupy its own
+ * channel threads.
  *
  * <p>Example:
  *
@@ -64,10 +64,13 @@ public final class BridgeServer implements AutoCloseable {
   private final String id;
   private final long idNumber;
   private final AtomicLong fileCounter = new AtomicLong();
+
   /** Memories of exited processes whose pinned pages are kept (pruned after each teardown). */
   private final Set<RemoteMemory> kept = ConcurrentHashMap.newKeySet();
+
   /** Notified whenever a file ends. */
   private final Object idle = new Object();
+
   private final Thread acceptor;
   private final Thread watcherThread;
   private volatile boolean closed;
@@ -113,8 +116,9 @@ public final class BridgeServer implements AutoCloseable {
   private void beforeTeardown(ServerFile f) {
     try {
       if (f.context != null && hooks.atTeardown() != null) {
-        hooks.atTeardown().accept(new ContextState(f.number, f.openerPid, true,
-            f.context.snapshot()));
+        hooks
+            .atTeardown()
+            .accept(new ContextState(f.number, f.openerPid, true, f.context.snapshot()));
       }
       if (hooks.recorder() != null) {
         hooks.recorder().event(new Trace.Close(f.number, hooks.recorder().now()));
@@ -128,10 +132,12 @@ public final class BridgeServer implements AutoCloseable {
     this.path = path;
     this.config = config;
     this.hooks = hooks;
-    this.kernel = hooks.recorder() != null && hooks.recorder().header().kernel()
-        ? new KernelRecording(hooks.recorder(), fileCounter) : null;
-    this.idNumber = ProcessHandle.current().pid() << 16
-        | ThreadLocalRandom.current().nextInt(1 << 16);
+    this.kernel =
+        hooks.recorder() != null && hooks.recorder().header().kernel()
+            ? new KernelRecording(hooks.recorder(), fileCounter)
+            : null;
+    this.idNumber =
+        ProcessHandle.current().pid() << 16 | ThreadLocalRandom.current().nextInt(1 << 16);
     this.id = Long.toHexString(idNumber);
     this.listener = UnixSocket.listen(path, 128);
     int fd = LibC.eventfd(0, LibC.EFD_CLOEXEC | LibC.EFD_NONBLOCK);
@@ -178,7 +184,9 @@ public final class BridgeServer implements AutoCloseable {
     return host;
   }
 
-  /** Open {@code /dev/iommu} files not yet torn down (last descriptor open, or teardown running). */
+  /**
+   * Open {@code /dev/iommu} files not yet torn down (last descriptor open, or teardown running).
+   */
   public int liveContexts() {
     int n = 0;
     for (ServerFile f : files.values()) {
@@ -190,8 +198,8 @@ public final class BridgeServer implements AutoCloseable {
   }
 
   /**
-   * Waits until no {@code /dev/iommu} file is open (every client's last descriptor closed, by
-   * close or by death) or {@code timeout} passes: true if none is.
+   * Waits until no {@code /dev/iommu} file is open (every client's last descriptor closed, by close
+   * or by death) or {@code timeout} passes: true if none is.
    */
   public boolean awaitNoContexts(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
@@ -251,15 +259,16 @@ public final class BridgeServer implements AutoCloseable {
           continue;
         }
         if (channels.size() >= config.maxChannels()) {
-          LOG.log(System.Logger.Level.WARNING, "{0} channels open: connection refused",
+          LOG.log(
+              System.Logger.Level.WARNING,
+              "{0} channels open: connection refused",
               channels.size());
           client.close();
           continue;
         }
         Channel channel = new Channel(this, client);
         channels.add(channel);
-        Thread.ofPlatform().daemon().name("iommufd4j-channel").stackSize(256 * 1024)
-            .start(channel);
+        Thread.ofPlatform().daemon().name("iommufd4j-channel").stackSize(256 * 1024).start(channel);
       } catch (IOException | RuntimeException | OutOfMemoryError e) {
         LOG.log(System.Logger.Level.WARNING, "accept failed: {0}", e.toString());
       }
@@ -296,8 +305,9 @@ public final class BridgeServer implements AutoCloseable {
   ClientProcess acquireProcess(int pid) {
     String key = pid + "@" + ProcessInfo.startTime(pid);
     synchronized (processes) {
-      ClientProcess p = processes.computeIfAbsent(key,
-          k -> new ClientProcess(k, new RemoteMemory(pid), new int[1]));
+      ClientProcess p =
+          processes.computeIfAbsent(
+              key, k -> new ClientProcess(k, new RemoteMemory(pid), new int[1]));
       p.channels()[0]++;
       return p;
     }
@@ -325,11 +335,13 @@ public final class BridgeServer implements AutoCloseable {
    */
   Caller callerFor(ClientProcess process, UnixSocket.PeerCredentials peer, int tid) {
     Caller.Privileges live = Caller.Privileges.ofThread(peer.pid(), tid);
-    Caller.Privileges privileges = Caller.Privileges.of(
-        held(config.capSysResource(), live::capSysResource),
-        held(config.capIpcLock(), live::capIpcLock),
-        config.memlockLimit() == BridgeConfig.MEMLOCK_FROM_PROCESS ? live::memlockLimit
-            : () -> config.memlockLimit());
+    Caller.Privileges privileges =
+        Caller.Privileges.of(
+            held(config.capSysResource(), live::capSysResource),
+            held(config.capIpcLock(), live::capIpcLock),
+            config.memlockLimit() == BridgeConfig.MEMLOCK_FROM_PROCESS
+                ? live::memlockLimit
+                : () -> config.memlockLimit());
     return new Caller(process.memory(), peer.pid(), peer.uid(), privileges);
   }
 
@@ -348,8 +360,8 @@ public final class BridgeServer implements AutoCloseable {
   }
 
   /**
-   * A new socketpair-backed file: the server end bound to {@code "\0iommufd4j:<kind>:<id>:<n>"}
-   * and watched, the client end waiting in {@link ServerFile#clientEnd()} to be handed over.
+   * A new socketpair-backed file: the server end bound to {@code "\0iommufd4j:<kind>:<id>:<n>"} and
+   * watched, the client end waiting in {@link ServerFile#clientEnd()} to be handed over.
    */
   ServerFile newFile(int kind, Context context) {
     int[] pair;

@@ -15,23 +15,33 @@ final class Call implements AutoCloseable {
 
   final Channel channel;
   final RemoteMemory memory;
+
   /** The ioctl request being executed, or 0 for read and write. */
   final long request;
+
   private final long windowAddress;
   private final MemorySegment window;
   private long windowLength;
+
   /**
-   * The window is the caller thread's own stack (IOCTL_FLAG_WINDOW_WRITABLE): writes inside it cannot
-   * fail, so they are kept here and returned with the result for the shim to apply.
+   * The window is the caller thread's own stack (IOCTL_FLAG_WINDOW_WRITABLE): writes inside it
+   * cannot fail, so they are kept here and returned with the result for the shim to apply.
    */
   private final boolean windowWritable;
+
   private long dirtyStart = Long.MAX_VALUE;
   private long dirtyEnd = -1;
+
   /** Descriptors reserved by FileTable.reserve in this call, not yet installed or unreserved. */
   final Map<Integer, ServerFile> reserved = new HashMap<>(2);
 
-  private Call(Channel channel, RemoteMemory memory, long request, long windowAddress,
-      MemorySegment window, boolean windowWritable) {
+  private Call(
+      Channel channel,
+      RemoteMemory memory,
+      long request,
+      long windowAddress,
+      MemorySegment window,
+      boolean windowWritable) {
     this.channel = channel;
     this.memory = memory;
     this.request = request;
@@ -41,8 +51,13 @@ final class Call implements AutoCloseable {
     this.windowWritable = windowWritable;
   }
 
-  static Call enter(Channel channel, RemoteMemory memory, long request, long windowAddress,
-      MemorySegment window, boolean windowWritable) {
+  static Call enter(
+      Channel channel,
+      RemoteMemory memory,
+      long request,
+      long windowAddress,
+      MemorySegment window,
+      boolean windowWritable) {
     Call c = new Call(channel, memory, request, windowAddress, window, windowWritable);
     CURRENT.set(c);
     return c;
@@ -65,8 +80,8 @@ final class Call implements AutoCloseable {
   }
 
   /**
-   * Takes a write that lies inside a writable window: true if it did (the shim applies it when
-   * the result arrives), false if the write must go to the caller's memory now.
+   * Takes a write that lies inside a writable window: true if it did (the shim applies it when the
+   * result arrives), false if the write must go to the caller's memory now.
    */
   boolean deferWrite(long address, MemorySegment src) {
     long length = src.byteSize();

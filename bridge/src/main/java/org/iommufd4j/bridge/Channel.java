@@ -1,33 +1,33 @@
 package org.iommufd4j.bridge;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
-import java.util.concurrent.atomic.AtomicLong;
-import org.iommufd4j.memory.ProcessMemory;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 import org.iommufd4j.Errno;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
 import org.iommufd4j.engine.FaultInjection;
 import org.iommufd4j.kernel.LibC;
+import org.iommufd4j.memory.ProcessMemory;
 import org.iommufd4j.trace.MemoryLog;
 import org.iommufd4j.trace.Trace;
 import org.iommufd4j.uapi.Dispatcher;
 
 /**
- * One client thread's connection, served by one server thread: the handshake, then requests
- * (open, attach, ioctl, read, write), each answered by a result after any callbacks.
+ * One client thread's connection, served by one server thread: the handshake, then requests (open,
+ * attach, ioctl, read, write), each answered by a result after any callbacks.
  *
  * <p>Nothing a client sends can hurt another client or the server: frames are bounded (anything
  * else closes this channel), handles are this channel's own, and a client that stops answering a
@@ -42,15 +42,17 @@ final class Channel implements Runnable {
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.bridge");
   private static final int MAX_HANDLES = 4096;
 
-  private static final AtomicLong NUMBERS =
-      new AtomicLong();
+  private static final AtomicLong NUMBERS = new AtomicLong();
 
   private final BridgeServer server;
   private final UnixSocket socket;
+
   /** This channel's number in recorded traces. */
   private final long number = NUMBERS.incrementAndGet();
+
   /** The socket until the handshake, then the mailbox if the client asked for one. */
   private Transport transport;
+
   private Mailbox mailbox;
   private final Arena arena = Arena.ofAuto();
   private final MemorySegment in = arena.allocate(Wire.CHUNK + 64, 8);
@@ -63,6 +65,7 @@ final class Channel implements Runnable {
   private BridgeServer.ClientProcess process;
   private Caller caller;
   private boolean shimMemory;
+
   /** The connection failed during a callback: finish the engine call, then drop the channel. */
   private boolean broken;
 
@@ -94,11 +97,14 @@ final class Channel implements Runnable {
         serve();
       }
     } catch (UnixSocket.ProtocolException e) {
-      LOG.log(System.Logger.Level.WARNING, "client pid={0}: protocol error, channel closed: {1}",
-          pid(), e.getMessage());
-    } catch (IOException e) {
-      LOG.log(System.Logger.Level.DEBUG, "client pid={0}: channel closed: {1}", pid(),
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "client pid={0}: protocol error, channel closed: {1}",
+          pid(),
           e.getMessage());
+    } catch (IOException e) {
+      LOG.log(
+          System.Logger.Level.DEBUG, "client pid={0}: channel closed: {1}", pid(), e.getMessage());
     } catch (RuntimeException | Error e) {
       LOG.log(System.Logger.Level.ERROR, "client pid=" + pid() + ": channel failed", e);
     } finally {
@@ -130,18 +136,24 @@ final class Channel implements Runnable {
     long probeAddress = in.get(JAVA_LONG, Wire.HELLO_PROBE_ADDRESS);
     if (magic != Wire.MAGIC || version != Wire.VERSION) {
       sendHelloOk(Wire.MODE_SHIM, -1); // the shim sees the version differ and gives up
-      LOG.log(System.Logger.Level.WARNING, "client pid={0}: magic 0x{1} version {2} refused",
-          pid(), Integer.toHexString(magic), version);
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "client pid={0}: magic 0x{1} version {2} refused",
+          pid(),
+          Integer.toHexString(magic),
+          version);
       return false;
     }
-    if (probeLength < 0 || probeLength > Wire.PROBE_MAX
+    if (probeLength < 0
+        || probeLength > Wire.PROBE_MAX
         || f.length() != Wire.HELLO_SIZE + probeLength) {
       throw new UnixSocket.ProtocolException("bad HELLO probe");
     }
     process = server.acquireProcess(peer.pid());
     caller = server.callerFor(process, peer, callingThread(in.get(JAVA_INT, Wire.HELLO_TID)));
-    shimMemory = (flags & Wire.HELLO_FLAG_FORCE_SHIM_MEMORY) != 0
-        || !directReadWorks(probeAddress, in.asSlice(Wire.HELLO_SIZE, probeLength));
+    shimMemory =
+        (flags & Wire.HELLO_FLAG_FORCE_SHIM_MEMORY) != 0
+            || !directReadWorks(probeAddress, in.asSlice(Wire.HELLO_SIZE, probeLength));
     int mode = shimMemory ? Wire.MODE_SHIM : Wire.MODE_DIRECT;
     if ((flags & Wire.HELLO_FLAG_MAILBOX) != 0) {
       int[] memfd = {-1};
@@ -155,20 +167,24 @@ final class Channel implements Runnable {
     } else {
       sendHelloOk(mode, -1);
     }
-    LOG.log(System.Logger.Level.DEBUG, "client pid={0} uid={1}: channel open, memory {2}",
-        peer.pid(), peer.uid(), shimMemory ? "served by the shim" : "read directly");
+    LOG.log(
+        System.Logger.Level.DEBUG,
+        "client pid={0} uid={1}: channel open, memory {2}",
+        peer.pid(),
+        peer.uid(),
+        shimMemory ? "served by the shim" : "read directly");
     return true;
   }
 
   /**
-   * The thread whose capabilities this channel's calls are checked against: the one the shim
-   * names if it is a thread of the peer's process, else the process's main thread. A shim can
-   * only name a thread of its own process, which could make the same call itself.
+   * The thread whose capabilities this channel's calls are checked against: the one the shim names
+   * if it is a thread of the peer's process, else the process's main thread. A shim can only name a
+   * thread of its own process, which could make the same call itself.
    */
   private int callingThread(int claimed) {
-    if (claimed > 0 && Files.isDirectory(
-        Path.of("/proc", Integer.toString(peer.pid()), "task",
-            Integer.toString(claimed)))) {
+    if (claimed > 0
+        && Files.isDirectory(
+            Path.of("/proc", Integer.toString(peer.pid()), "task", Integer.toString(claimed)))) {
       return claimed;
     }
     return peer.pid();
@@ -180,8 +196,7 @@ final class Channel implements Runnable {
       return false;
     }
     MemorySegment got = arena.allocate(expected.byteSize());
-    return ProcessMemory.of(peer.pid()).read(address, got)
-        && got.mismatch(expected) < 0;
+    return ProcessMemory.of(peer.pid()).read(address, got) && got.mismatch(expected) < 0;
   }
 
   private void sendHelloOk(int mode, int memfd) throws IOException {
@@ -223,8 +238,12 @@ final class Channel implements Runnable {
           MemorySegment argWindow = window(f);
           boolean writable =
               (in.get(JAVA_INT, Wire.IOCTL_FLAGS) & Wire.IOCTL_FLAG_WINDOW_WRITABLE) != 0;
-          ioctl(in.get(JAVA_LONG, Wire.IOCTL_HANDLE), in.get(JAVA_LONG, Wire.IOCTL_REQUEST),
-              in.get(JAVA_LONG, Wire.IOCTL_ARG), argWindow, writable);
+          ioctl(
+              in.get(JAVA_LONG, Wire.IOCTL_HANDLE),
+              in.get(JAVA_LONG, Wire.IOCTL_REQUEST),
+              in.get(JAVA_LONG, Wire.IOCTL_ARG),
+              argWindow,
+              writable);
         }
         case Wire.T_KOPEN -> {
           require(f, Wire.KOPEN_SIZE);
@@ -233,8 +252,11 @@ final class Channel implements Runnable {
         case Wire.T_KIOCTL -> {
           require(f, Wire.IOCTL_SIZE);
           MemorySegment before = window(f);
-          kernelIoctl(in.get(JAVA_LONG, Wire.IOCTL_HANDLE), in.get(JAVA_LONG, Wire.IOCTL_REQUEST),
-              in.get(JAVA_LONG, Wire.IOCTL_ARG), before);
+          kernelIoctl(
+              in.get(JAVA_LONG, Wire.IOCTL_HANDLE),
+              in.get(JAVA_LONG, Wire.IOCTL_REQUEST),
+              in.get(JAVA_LONG, Wire.IOCTL_ARG),
+              before);
         }
         case Wire.T_KCLOSED -> {
           require(f, Wire.KCLOSED_SIZE);
@@ -259,7 +281,10 @@ final class Channel implements Runnable {
         }
         case Wire.T_READ, Wire.T_WRITE -> {
           require(f, Wire.RW_SIZE);
-          readWrite(f.type(), in.get(JAVA_LONG, Wire.RW_HANDLE), in.get(JAVA_LONG, Wire.RW_BUFFER),
+          readWrite(
+              f.type(),
+              in.get(JAVA_LONG, Wire.RW_HANDLE),
+              in.get(JAVA_LONG, Wire.RW_BUFFER),
               in.get(JAVA_LONG, Wire.RW_COUNT));
         }
         default -> throw new UnixSocket.ProtocolException("unexpected frame type " + f.type());
@@ -270,7 +295,8 @@ final class Channel implements Runnable {
   /** The bytes at the ioctl argument that a T_IOCTL or T_KIOCTL frame carries. */
   private MemorySegment window(UnixSocket.Frame f) throws UnixSocket.ProtocolException {
     int windowLength = in.get(JAVA_INT, Wire.IOCTL_WINDOW_LENGTH);
-    if (windowLength < 0 || windowLength > Wire.WINDOW
+    if (windowLength < 0
+        || windowLength > Wire.WINDOW
         || f.length() != Wire.IOCTL_SIZE + windowLength) {
       throw new UnixSocket.ProtocolException("bad IOCTL window of " + windowLength);
     }
@@ -280,8 +306,8 @@ final class Channel implements Runnable {
 
   private static void require(UnixSocket.Frame f, int size) throws UnixSocket.ProtocolException {
     if (f.length() < size) {
-      throw new UnixSocket.ProtocolException("frame type " + f.type() + " of " + f.length()
-          + " bytes, need " + size);
+      throw new UnixSocket.ProtocolException(
+          "frame type " + f.type() + " of " + f.length() + " bytes, need " + size);
     }
   }
 
@@ -333,8 +359,12 @@ final class Channel implements Runnable {
     } finally {
       file.closeClientEnd(); // the client has it now (or died, and the file goes at once)
     }
-    LOG.log(System.Logger.Level.DEBUG, "client pid={0}: opened {1} (flags 0x{2})", pid(),
-        file.name, Integer.toHexString(flags));
+    LOG.log(
+        System.Logger.Level.DEBUG,
+        "client pid={0}: opened {1} (flags 0x{2})",
+        pid(),
+        file.name,
+        Integer.toHexString(flags));
   }
 
   /** T_EXITING: this process is in exit(); a recording notes it (replays drop its memory). */
@@ -362,8 +392,8 @@ final class Channel implements Runnable {
     if (!server.config().faultInjection()) {
       result(-Errno.EPERM.number());
     } else if (op == Wire.FAIL_NTH_OP_SET) {
-      FaultInjection.arm(Integer.toUnsignedLong(value) > Integer.MAX_VALUE ? Integer.MAX_VALUE
-          : value);
+      FaultInjection.arm(
+          Integer.toUnsignedLong(value) > Integer.MAX_VALUE ? Integer.MAX_VALUE : value);
       result(0);
     } else if (op == Wire.FAIL_NTH_OP_GET) {
       result(FaultInjection.remaining());
@@ -414,8 +444,9 @@ final class Channel implements Runnable {
     return handles.size() < MAX_HANDLES;
   }
 
-  private void ioctl(long handle, long request, long arg, MemorySegment argWindow,
-      boolean windowWritable) throws IOException {
+  private void ioctl(
+      long handle, long request, long arg, MemorySegment argWindow, boolean windowWritable)
+      throws IOException {
     ServerFile file = handles.get(handle);
     if (file == null || file.context == null || !file.acquire()) {
       result(-Errno.EBADF.number());
@@ -425,8 +456,7 @@ final class Channel implements Runnable {
     MemorySegment writeBack;
     long offset;
     Trace.Writer recorder = server.recorder();
-    try (Call call = Call.enter(this, process.memory(), request, arg, argWindow,
-        windowWritable)) {
+    try (Call call = Call.enter(this, process.memory(), request, arg, argWindow, windowWritable)) {
       if (recorder == null) {
         r = Dispatcher.ioctl(file.context, caller, request, arg, null);
       } else {
@@ -463,9 +493,9 @@ final class Channel implements Runnable {
   }
 
   /**
-   * T_KIOCTL: reads the call's footprint, has the shim make the call (CB_KERNEL_CALL), reads
-   * what it wrote, records it. Without a kernel recording, or on a file that is not a context,
-   * the answer is EPROTO and no callback: the shim then makes the call unrecorded.
+   * T_KIOCTL: reads the call's footprint, has the shim make the call (CB_KERNEL_CALL), reads what
+   * it wrote, records it. Without a kernel recording, or on a file that is not a context, the
+   * answer is EPROTO and no callback: the shim then makes the call unrecorded.
    */
   private void kernelIoctl(long file, long request, long arg, MemorySegment before)
       throws IOException {
@@ -476,19 +506,27 @@ final class Channel implements Runnable {
     }
     KernelRecording.Made made;
     try (Call call = Call.enter(this, process.memory(), request, arg, before, false)) {
-      made = k.ioctl(caller, number, file, request, arg, before, new KernelRecording.Client() {
-        @Override
-        public long[] call() {
-          long[] done = kernelCall();
-          call.forgetWindow(); // the kernel may have written there: read it afresh
-          return done;
-        }
+      made =
+          k.ioctl(
+              caller,
+              number,
+              file,
+              request,
+              arg,
+              before,
+              new KernelRecording.Client() {
+                @Override
+                public long[] call() {
+                  long[] done = kernelCall();
+                  call.forgetWindow(); // the kernel may have written there: read it afresh
+                  return done;
+                }
 
-        @Override
-        public long fileOf(int fd) {
-          return kernelFileOf(fd);
-        }
-      });
+                @Override
+                public long fileOf(int fd) {
+                  return kernelFileOf(fd);
+                }
+              });
     }
     if (broken || made == null) {
       throw new IOException("connection lost during a callback");
@@ -506,7 +544,8 @@ final class Channel implements Runnable {
       return null;
     }
     return new long[] {
-        in.get(JAVA_LONG, Wire.REPLY_STATUS), in.get(JAVA_LONG, Wire.KERNEL_CALL_NANOS)};
+      in.get(JAVA_LONG, Wire.REPLY_STATUS), in.get(JAVA_LONG, Wire.KERNEL_CALL_NANOS)
+    };
   }
 
   private long kernelFileOf(int fd) {
@@ -518,8 +557,13 @@ final class Channel implements Runnable {
 
   /** The ioctl, with what it read, wrote and returned written to the trace (exec --record). */
   private int recorded(Trace.Writer recorder, ServerFile file, long request, long arg) {
-    recorder.process(new Trace.Process(caller.pid(), caller.uid(), caller.capSysResource(),
-        caller.capIpcLock(), caller.memlockLimit()));
+    recorder.process(
+        new Trace.Process(
+            caller.pid(),
+            caller.uid(),
+            caller.capSysResource(),
+            caller.capIpcLock(),
+            caller.memlockLimit()));
     long t = recorder.now();
     MemoryLog log = MemoryLog.begin();
     int r;
@@ -531,8 +575,9 @@ final class Channel implements Runnable {
     } finally {
       MemoryLog.end();
     }
-    recorder.event(new Trace.Ioctl(recorder.nextSeq(), file.number, pid(), number, request, arg,
-        r, t, nanos, log.ops()));
+    recorder.event(
+        new Trace.Ioctl(
+            recorder.nextSeq(), file.number, pid(), number, request, arg, r, t, nanos, log.ops()));
     return r;
   }
 
@@ -574,7 +619,9 @@ final class Channel implements Runnable {
   /** Descriptors the engine reserved and neither installed nor released: an engine bug. */
   private void abandon(Call call) {
     if (!call.reserved.isEmpty()) {
-      LOG.log(System.Logger.Level.ERROR, "descriptors {0} reserved but never installed",
+      LOG.log(
+          System.Logger.Level.ERROR,
+          "descriptors {0} reserved but never installed",
           call.reserved.keySet());
       for (int fd : call.reserved.keySet()) {
         closeClientFd(fd);
@@ -596,8 +643,10 @@ final class Channel implements Runnable {
         if (f != null && f.fd() >= 0) {
           LibC.close(f.fd());
         }
-        throw new UnixSocket.ProtocolException(f == null ? "end of stream in a callback"
-            : "expected a callback reply, got type " + f.type());
+        throw new UnixSocket.ProtocolException(
+            f == null
+                ? "end of stream in a callback"
+                : "expected a callback reply, got type " + f.type());
       }
       if (extraFd >= 0) {
         lastFd = f.fd();
@@ -606,8 +655,8 @@ final class Channel implements Runnable {
       }
       return f.length();
     } catch (IOException e) {
-      LOG.log(System.Logger.Level.DEBUG, "client pid={0}: callback failed: {1}", pid(),
-          e.getMessage());
+      LOG.log(
+          System.Logger.Level.DEBUG, "client pid={0}: callback failed: {1}", pid(), e.getMessage());
       broken = true;
       return -1;
     }
@@ -657,7 +706,8 @@ final class Channel implements Runnable {
       int n = (int) Math.min(Wire.CHUNK, length - done);
       out.set(JAVA_LONG, Wire.MEM_WRITE_ADDRESS, address + done);
       MemorySegment.copy(src, done, out, Wire.MEM_WRITE_SIZE, n);
-      if (!sendCallback(Wire.CB_MEM_WRITE, Wire.MEM_WRITE_SIZE + n, -1) || awaitReply(-1) < 0
+      if (!sendCallback(Wire.CB_MEM_WRITE, Wire.MEM_WRITE_SIZE + n, -1)
+          || awaitReply(-1) < 0
           || in.get(JAVA_LONG, Wire.REPLY_STATUS) != 0) {
         return false;
       }
@@ -671,7 +721,8 @@ final class Channel implements Runnable {
     out.set(JAVA_LONG, Wire.PINNABLE_LENGTH, length);
     out.set(JAVA_INT, Wire.PINNABLE_WRITE, write ? 1 : 0);
     out.set(JAVA_INT, Wire.PINNABLE_RESERVED, 0);
-    return sendCallback(Wire.CB_PINNABLE, Wire.PINNABLE_SIZE, -1) && awaitReply(-1) >= 0
+    return sendCallback(Wire.CB_PINNABLE, Wire.PINNABLE_SIZE, -1)
+        && awaitReply(-1) >= 0
         && in.get(JAVA_LONG, Wire.REPLY_STATUS) == 0;
   }
 
@@ -682,8 +733,7 @@ final class Channel implements Runnable {
       out.set(JAVA_INT, Wire.NEW_FD_KIND, file.kind);
       out.set(JAVA_LONG, Wire.NEW_FD_HANDLE, handleFor(file));
       out.set(JAVA_LONG, Wire.NEW_FD_INODE, file.clientInode);
-      if (!sendCallback(Wire.CB_NEW_FD, Wire.NEW_FD_SIZE, file.clientEnd())
-          || awaitReply(-1) < 0) {
+      if (!sendCallback(Wire.CB_NEW_FD, Wire.NEW_FD_SIZE, file.clientEnd()) || awaitReply(-1) < 0) {
         return -Errno.EIO.number();
       }
       long fd = in.get(JAVA_LONG, Wire.REPLY_STATUS);

@@ -14,9 +14,9 @@ import org.iommufd4j.Errno;
 import org.iommufd4j.kernel.LibC;
 
 /**
- * One thread that polls the server ends of every {@link ServerFile} and reports end of stream:
- * the client closed its last descriptor of that file. Bytes a client writes into its end (never
- * the shim: it answers read and write itself) are read and dropped.
+ * One thread that polls the server ends of every {@link ServerFile} and reports end of stream: the
+ * client closed its last descriptor of that file. Bytes a client writes into its end (never the
+ * shim: it answers read and write itself) are read and dropped.
  */
 final class FileWatcher implements Runnable {
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.bridge");
@@ -79,8 +79,8 @@ final class FileWatcher implements Runnable {
           continue;
         }
         if (r < 0) {
-          LOG.log(System.Logger.Level.ERROR, "poll failed: errno {0}; files are no longer watched",
-              -r);
+          LOG.log(
+              System.Logger.Level.ERROR, "poll failed: errno {0}; files are no longer watched", -r);
           return;
         }
         if (pollfds.get(JAVA_SHORT, 6) != 0) {

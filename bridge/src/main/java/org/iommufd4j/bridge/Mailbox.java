@@ -12,16 +12,15 @@ import org.iommufd4j.kernel.LibC;
 /**
  * The fast channel: frames pass through a shared-memory box instead of the socket, and whoever
  * waits spins a while before sleeping, so back-to-back calls need no scheduler wake-up (a socket
- * round trip costs about 8 µs on one core and 40 µs across cores on these machines). A reader
- * that does sleep, sleeps in recv on the socket and is woken by a doorbell frame, which the
- * scheduler treats as the synchronous wake-up of a socket ping-pong. The socket also carries every
- * frame with a descriptor (announced by {@link Wire#T_VIA_SOCKET} in the box), the peer's
- * credentials, and the end of the peer. Layout and protocol: {@code native/proto.h}.
+ * round trip costs about 8 µs on one core and 40 µs across cores on these machines). A reader that
+ * does sleep, sleeps in recv on the socket and is woken by a doorbell frame, which the scheduler
+ * treats as the synchronous wake-up of a socket ping-pong. The socket also carries every frame with
+ * a descriptor (announced by {@link Wire#T_VIA_SOCKET} in the box), the peer's credentials, and the
+ * end of the peer. Layout and protocol: {@code native/proto.h}.
  *
- * <p>The server makes the box: a memfd sealed against shrinking and growing, so no client can
- * turn an access to it into SIGBUS. Everything read from it is copied out before use and
- * bounds-checked, since the client may write it at any time; a client that does only confuses
- * its own channel.
+ * <p>The server makes the box: a memfd sealed against shrinking and growing, so no client can turn
+ * an access to it into SIGBUS. Everything read from it is copied out before use and bounds-checked,
+ * since the client may write it at any time; a client that does only confuses its own channel.
  */
 final class Mailbox implements Transport, AutoCloseable {
   private static final VarHandle INT = JAVA_INT.varHandle();
@@ -31,8 +30,10 @@ final class Mailbox implements Transport, AutoCloseable {
   private final MemorySegment box;
   private final long spinNanos;
   private final MemorySegment doorbell = Arena.ofAuto().allocate(8, 8);
+
   /** Frames in a row that spinning did not catch, and a counter for the occasional retry. */
   private int spinMisses;
+
   private int waits;
 
   private Mailbox(UnixSocket socket, Arena arena, MemorySegment box, long spinNanos) {
@@ -43,24 +44,29 @@ final class Mailbox implements Transport, AutoCloseable {
   }
 
   /**
-   * A new box for {@code socket}'s channel; {@code fd[0]} receives the memfd to send to the
-   * client (the caller closes it after sending).
+   * A new box for {@code socket}'s channel; {@code fd[0]} receives the memfd to send to the client
+   * (the caller closes it after sending).
    */
   static Mailbox create(UnixSocket socket, long spinNanos, int[] fd) throws IOException {
-    int memfd = UnixSocket.check(LibC.memfdCreate("iommufd4j-mailbox",
-        LibC.MFD_CLOEXEC | LibC.MFD_ALLOW_SEALING), "memfd_create");
+    int memfd =
+        UnixSocket.check(
+            LibC.memfdCreate("iommufd4j-mailbox", LibC.MFD_CLOEXEC | LibC.MFD_ALLOW_SEALING),
+            "memfd_create");
     try {
       UnixSocket.check(LibC.ftruncate(memfd, Wire.MBOX_SIZE), "ftruncate");
-      UnixSocket.check(LibC.fcntl(memfd, LibC.F_ADD_SEALS,
-          LibC.F_SEAL_SHRINK | LibC.F_SEAL_GROW | LibC.F_SEAL_SEAL), "F_ADD_SEALS");
-      long address = LibC.mmap(0, Wire.MBOX_SIZE, LibC.PROT_READ | LibC.PROT_WRITE,
-          LibC.MAP_SHARED, memfd, 0);
+      UnixSocket.check(
+          LibC.fcntl(
+              memfd, LibC.F_ADD_SEALS, LibC.F_SEAL_SHRINK | LibC.F_SEAL_GROW | LibC.F_SEAL_SEAL),
+          "F_ADD_SEALS");
+      long address =
+          LibC.mmap(0, Wire.MBOX_SIZE, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, memfd, 0);
       if (address < 0) {
         throw new UnixSocket.SocketException("mmap", (int) -address);
       }
       Arena arena = Arena.ofShared();
-      MemorySegment box = MemorySegment.ofAddress(address)
-          .reinterpret(Wire.MBOX_SIZE, arena, s -> LibC.munmap(s.address(), Wire.MBOX_SIZE));
+      MemorySegment box =
+          MemorySegment.ofAddress(address)
+              .reinterpret(Wire.MBOX_SIZE, arena, s -> LibC.munmap(s.address(), Wire.MBOX_SIZE));
       fd[0] = memfd;
       return new Mailbox(socket, arena, box, spinNanos);
     } catch (IOException | RuntimeException e) {
@@ -99,8 +105,8 @@ final class Mailbox implements Transport, AutoCloseable {
       return receiveRealFrame(into);
     }
     if (length < 0 || length > into.byteSize() || length > Wire.MBOX_SIZE - Wire.MBOX_DATA) {
-      throw new UnixSocket.ProtocolException("mailbox frame type " + type + " of "
-          + Integer.toUnsignedString(length) + " bytes");
+      throw new UnixSocket.ProtocolException(
+          "mailbox frame type " + type + " of " + Integer.toUnsignedString(length) + " bytes");
     }
     MemorySegment.copy(box, Wire.MBOX_DATA, into, 0, length);
     setTurn(Wire.TURN_NONE);
@@ -129,8 +135,8 @@ final class Mailbox implements Transport, AutoCloseable {
 
   /**
    * Sleeps on the socket until the box holds a frame (null) or a frame with a descriptor came on
-   * the socket (that frame, its announcement in the box consumed). End of stream: a frame of
-   * type -1. The socket's receive timeout applies.
+   * the socket (that frame, its announcement in the box consumed). End of stream: a frame of type
+   * -1. The socket's receive timeout applies.
    */
   private UnixSocket.Frame sleep(MemorySegment into) throws IOException {
     while (true) {

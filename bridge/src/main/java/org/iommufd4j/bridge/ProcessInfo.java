@@ -22,8 +22,8 @@ final class ProcessInfo {
   }
 
   /**
-   * Waits up to {@code millis} for process {@code pid} to have exited (gone, or a zombie):
-   * true if it has. A process whose last thread with a channel ended may live on.
+   * Waits up to {@code millis} for process {@code pid} to have exited (gone, or a zombie): true if
+   * it has. A process whose last thread with a channel ended may live on.
    */
   static boolean awaitExit(int pid, long millis) {
     long deadline = System.nanoTime() + millis * 1_000_000;
@@ -76,9 +76,13 @@ final class ProcessInfo {
       for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/maps"))) {
         String[] f = line.split("\\s+", 6);
         int dash = f[0].indexOf('-');
-        list.add(new Mapping(Long.parseUnsignedLong(f[0], 0, dash, 16),
-            Long.parseUnsignedLong(f[0], dash + 1, f[0].length(), 16),
-            Long.parseUnsignedLong(f[2], 16), f[1].charAt(3) == 's', f[1].charAt(1) == 'w'));
+        list.add(
+            new Mapping(
+                Long.parseUnsignedLong(f[0], 0, dash, 16),
+                Long.parseUnsignedLong(f[0], dash + 1, f[0].length(), 16),
+                Long.parseUnsignedLong(f[2], 16),
+                f[1].charAt(3) == 's',
+                f[1].charAt(1) == 'w'));
       }
     } catch (IOException | RuntimeException e) {
       // gone or not ours

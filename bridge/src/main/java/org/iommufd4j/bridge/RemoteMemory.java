@@ -17,25 +17,24 @@ import org.iommufd4j.trace.MemoryLog;
  * The address space of one client process. The server reads and writes it itself with {@code
  * process_vm_readv}/{@code writev} (the shim made the server its ptracer where Yama asks for one);
  * where the kernel refuses that (other user, Yama scope 2, a non-dumpable process, or {@code
- * IOMMUFD4J_MEMORY=shim}) the channel executing the call asks the shim, which copies with the
- * same fault-safe calls on itself. Either way a bad address is {@code false} (EFAULT), never a
- * crash.
+ * IOMMUFD4J_MEMORY=shim}) the channel executing the call asks the shim, which copies with the same
+ * fault-safe calls on itself. Either way a bad address is {@code false} (EFAULT), never a crash.
  *
- * <p>Reads inside the bytes at the ioctl argument that the shim sent with the request (the
- * window) are served from that copy. Writes go through at once, so an EFAULT in the respond is
- * reported where the kernel reports it, except inside a window the shim vouched for (the calling
- * thread's own stack, which cannot fault): those are returned with the result and applied by the
- * shim, which saves a {@code process_vm_writev} per call.
+ * <p>Reads inside the bytes at the ioctl argument that the shim sent with the request (the window)
+ * are served from that copy. Writes go through at once, so an EFAULT in the respond is reported
+ * where the kernel reports it, except inside a window the shim vouched for (the calling thread's
+ * own stack, which cannot fault): those are returned with the result and applied by the shim, which
+ * saves a {@code process_vm_writev} per call.
  *
- * <p><b>Pinned pages outlive their process,</b> as the kernel's page references make them: when
- * the process exits (the shim reports it from {@code exit()}), {@link #freeze} keeps every page
- * still pinned. Pages of a shared mapping are mapped into the server from {@code
- * /proc/PID/map_files}, so they stay the very pages other processes share; private pages are
- * copied. From then on, for calls of other processes, a kept page is reachable exactly while some
- * pin still holds it, and nothing else of the process is: its address space is gone, so any other
- * read or write, and any new pin (a domain attached to an area it mapped, an access pin), fails
- * (EFAULT), even if the pid now names another process. ({@code _exit} and signals give the shim no
- * chance: then even the pinned pages are gone, and reads through them fail.)
+ * <p><b>Pinned pages outlive their process,</b> as the kernel's page references make them: when the
+ * process exits (the shim reports it from {@code exit()}), {@link #freeze} keeps every page still
+ * pinned. Pages of a shared mapping are mapped into the server from {@code /proc/PID/map_files}, so
+ * they stay the very pages other processes share; private pages are copied. From then on, for calls
+ * of other processes, a kept page is reachable exactly while some pin still holds it, and nothing
+ * else of the process is: its address space is gone, so any other read or write, and any new pin (a
+ * domain attached to an area it mapped, an access pin), fails (EFAULT), even if the pid now names
+ * another process. ({@code _exit} and signals give the shim no chance: then even the pinned pages
+ * are gone, and reads through them fail.)
  *
  * <p>One instance per process (pid and start time), shared by all its channels, so the engine's
  * page identity ({@code Host.physicalAddress}) is the same whichever thread maps.
@@ -46,10 +45,13 @@ final class RemoteMemory implements UserMemory {
 
   final int pid;
   private final ProcessMemory direct;
+
   /** Page-aligned [start, end) ranges the engine asked to pin: where pinned pages can be. */
   private final NavigableMap<Long, Long> pinRanges = new TreeMap<>();
+
   /** After the process exited: page address -> the page's bytes (kept or shared). */
   private volatile NavigableMap<Long, MemorySegment> frozen;
+
   /** Once the process is exiting: whose pin counts say which kept pages are still reachable. */
   private volatile Host exitedOn;
 
@@ -68,9 +70,12 @@ final class RemoteMemory implements UserMemory {
     if (dst.isReadOnly()) {
       throw new IllegalArgumentException("dst is read-only");
     }
-    boolean ok = isGone() ? keptOnly(address, dst, false)
-        : frozen != null && touchesFrozen(address, dst.byteSize())
-        ? pageWise(address, dst, false) : readLive(address, dst);
+    boolean ok =
+        isGone()
+            ? keptOnly(address, dst, false)
+            : frozen != null && touchesFrozen(address, dst.byteSize())
+                ? pageWise(address, dst, false)
+                : readLive(address, dst);
     MemoryLog log = MemoryLog.current(); // exec --record
     if (log != null) {
       log.read(pid, address, dst, ok);
@@ -87,8 +92,8 @@ final class RemoteMemory implements UserMemory {
       c.readWindow(address, dst);
       return true;
     }
-    boolean ok = c.channel.shimMemory() ? c.channel.memRead(address, dst)
-        : direct.read(address, dst);
+    boolean ok =
+        c.channel.shimMemory() ? c.channel.memRead(address, dst) : direct.read(address, dst);
     if (ok) {
       c.patchFromWindow(address, dst);
     }
@@ -97,9 +102,12 @@ final class RemoteMemory implements UserMemory {
 
   @Override
   public boolean write(long address, MemorySegment src) {
-    boolean ok = isGone() ? keptOnly(address, src, true)
-        : frozen != null && touchesFrozen(address, src.byteSize())
-        ? pageWise(address, src, true) : writeLive(address, src);
+    boolean ok =
+        isGone()
+            ? keptOnly(address, src, true)
+            : frozen != null && touchesFrozen(address, src.byteSize())
+                ? pageWise(address, src, true)
+                : writeLive(address, src);
     MemoryLog log = MemoryLog.current(); // exec --record
     if (log != null) {
       log.write(pid, address, src, ok);
@@ -112,9 +120,10 @@ final class RemoteMemory implements UserMemory {
     if (c != null && c.deferWrite(address, src)) {
       return true;
     }
-    boolean ok = c != null && c.channel.shimMemory()
-        ? c.channel.memWrite(address, src)
-        : direct.write(address, src);
+    boolean ok =
+        c != null && c.channel.shimMemory()
+            ? c.channel.memWrite(address, src)
+            : direct.write(address, src);
     if (c != null) {
       if (ok) {
         c.wrote(address, src);
@@ -168,7 +177,8 @@ final class RemoteMemory implements UserMemory {
       start = before.getKey();
       end = Math.max(end, before.getValue());
     }
-    for (Map.Entry<Long, Long> e = pinRanges.ceilingEntry(start); e != null && e.getKey() <= end;
+    for (Map.Entry<Long, Long> e = pinRanges.ceilingEntry(start);
+        e != null && e.getKey() <= end;
         e = pinRanges.ceilingEntry(start)) {
       end = Math.max(end, e.getValue());
       pinRanges.remove(e.getKey());
@@ -340,21 +350,28 @@ final class RemoteMemory implements UserMemory {
         return mapping;
       }
       tried = true;
-      String name = "/proc/" + pid + "/map_files/" + Long.toHexString(start) + "-"
-          + Long.toHexString(end);
+      String name =
+          "/proc/" + pid + "/map_files/" + Long.toHexString(start) + "-" + Long.toHexString(end);
       int fd = LibC.open(name, (writable ? 2 : 0) | LibC.O_CLOEXEC, 0);
       if (fd < 0) {
         return null;
       }
       try {
         long length = end - start;
-        long address = LibC.mmap(0, length, LibC.PROT_READ | (writable ? LibC.PROT_WRITE : 0),
-            LibC.MAP_SHARED, fd, offset);
+        long address =
+            LibC.mmap(
+                0,
+                length,
+                LibC.PROT_READ | (writable ? LibC.PROT_WRITE : 0),
+                LibC.MAP_SHARED,
+                fd,
+                offset);
         if (address < 0) {
           return null;
         }
-        mapping = MemorySegment.ofAddress(address).reinterpret(length, Arena.ofAuto(),
-            s -> LibC.munmap(s.address(), length));
+        mapping =
+            MemorySegment.ofAddress(address)
+                .reinterpret(length, Arena.ofAuto(), s -> LibC.munmap(s.address(), length));
         return mapping;
       } finally {
         LibC.close(fd);

@@ -4,45 +4,59 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.function.Consumer;
-import org.iommufd4j.kernel.LibC;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
+import org.iommufd4j.kernel.LibC;
 
 /**
  * A file the server handed to a client: an open {@code /dev/iommu} (its {@link Context}) or an
  * access or fault file (its {@link EmulatedFile}). The client holds one end of a socketpair; the
- * server keeps the other, bound to an abstract name, and watches it for end of stream, which
- * means the client's last descriptor (in any process) was closed.
+ * server keeps the other, bound to an abstract name, and watches it for end of stream, which means
+ * the client's last descriptor (in any process) was closed.
  *
- * <p>References: one for the client's descriptors together, one per call in progress. The last
- * one closes the context or releases the file, so an ioctl that is still running when the last
+ * <p>References: one for the client's descriptors together, one per call in progress. The last one
+ * closes the context or releases the file, so an ioctl that is still running when the last
  * descriptor is closed finishes first, as the kernel's file reference would make it.
  */
 final class ServerFile {
   final int kind;
+
   /** Inode of the client's end: how a descriptor passed back to the server is recognised. */
   final long clientInode;
+
   final int serverFd;
   final String name;
   final Context context;
+
   /** The server's number for the file (in its abstract name and in recorded traces). */
   final long number;
+
   /** The process that opened it (0 for access and fault files). */
   int openerPid;
+
   /** Called just before the teardown (inspect at exit, recording). */
   Consumer<ServerFile> beforeTeardown;
+
   private EmulatedFile file;
   private int refs = 1;
   private boolean endOfFile;
   private boolean finishing;
   private boolean finished;
+
   /** Called once the teardown is over (the server forgets the file then). */
   Consumer<ServerFile> onFinished;
+
   /** The client's end until it has been handed over, then -1. */
   private int clientEnd;
 
-  ServerFile(int kind, long clientInode, int serverFd, int clientEnd, String name,
-      Context context, long number) {
+  ServerFile(
+      int kind,
+      long clientInode,
+      int serverFd,
+      int clientEnd,
+      String name,
+      Context context,
+      long number) {
     this.number = number;
     this.kind = kind;
     this.clientInode = clientInode;
@@ -64,15 +78,14 @@ final class ServerFile {
       p.set(ValueLayout.JAVA_INT, 0, serverFd);
       p.set(ValueLayout.JAVA_SHORT, 4, (short) 0);
       int r = LibC.poll(p, 1, 0);
-      return r > 0 && (p.get(ValueLayout.JAVA_SHORT, 6)
-          & LibC.POLLHUP) != 0;
+      return r > 0 && (p.get(ValueLayout.JAVA_SHORT, 6) & LibC.POLLHUP) != 0;
     }
   }
 
   /** A readiness byte is in the client end's queue (or was, until the shim drained it). */
   private boolean signalled;
-  private static final MemorySegment ONE_BYTE =
-      Arena.global().allocate(1);
+
+  private static final MemorySegment ONE_BYTE = Arena.global().allocate(1);
 
   /**
    * Makes the client end poll readable: one byte in its queue, which nobody reads but the shim,
@@ -171,7 +184,10 @@ final class ServerFile {
     return refs > 0;
   }
 
-  /** Makes the file live ({@code FileTable.install}); released at once if the client already closed it. */
+  /**
+   * Makes the file live ({@code FileTable.install}); released at once if the client already closed
+   * it.
+   */
   void install(EmulatedFile f) {
     synchronized (this) {
       if (refs > 0) {

@@ -22,31 +22,42 @@ import java.util.Map;
  */
 public final class Shim {
   public static final String FILE_NAME = "libiommufd4j-shim.so";
+
   /** Names the server socket; the shim emulates nothing without it. */
   public static final String ENV_SOCKET = "IOMMUFD4J_SOCKET";
+
   /** Any value but empty or 0: the shim logs every decision to stderr. */
   public static final String ENV_DEBUG = "IOMMUFD4J_DEBUG";
+
   /** {@code shim}: serve caller memory through the shim even where the server could read it. */
   public static final String ENV_MEMORY = "IOMMUFD4J_MEMORY";
+
   /** {@code 1}: also emulate {@code /dev/vfio/vfio}. */
   public static final String ENV_VFIO = "IOMMUFD4J_VFIO";
+
   public static final String ENV_PATH = "IOMMUFD4J_SHIM";
+
   /**
    * A directory standing in for {@code /sys/kernel/debug}: the shim redirects that path there and
    * emulates {@code /proc/self/task/<tid>/fail-nth} (the server must allow fault injection).
    */
   public static final String ENV_DEBUGFS = "IOMMUFD4J_DEBUGFS";
+
   /** Microseconds the shim spins for a reply in the mailbox before sleeping. */
   public static final String ENV_SPIN = "IOMMUFD4J_SPIN_US";
+
   /** {@code 0}: frames over the socket only, no shared-memory mailbox. */
   public static final String ENV_MAILBOX = "IOMMUFD4J_MAILBOX";
+
   /** Milliseconds the shim keeps retrying while the server socket does not answer yet. */
   public static final String ENV_CONNECT_WAIT = "IOMMUFD4J_CONNECT_WAIT_MS";
+
   /**
    * {@code 1}: the program's calls go to the real {@code /dev/iommu}, and the server records them
    * ({@code exec --record --kernel}; the server's recorder must be a kernel one).
    */
   public static final String ENV_KERNEL = "IOMMUFD4J_KERNEL";
+
   /**
    * An absolute directory written by {@link org.iommufd4j.bridge.testbed.SysfsTestbed}: the shim
    * presents its sysfs and {@code /dev} tree in place of the real one, merged with the host's.
@@ -82,8 +93,13 @@ public final class Shim {
         return out;
       }
     }
-    throw new IOException("no " + FILE_NAME + " (looked at " + (built == null ? "" : built + ", ")
-        + "the jar's resources); build it with ./run.sh or set " + ENV_PATH);
+    throw new IOException(
+        "no "
+            + FILE_NAME
+            + " (looked at "
+            + (built == null ? "" : built + ", ")
+            + "the jar's resources); build it with ./run.sh or set "
+            + ENV_PATH);
   }
 
   private static Path existing(Path p, List<Path> tried) throws IOException {
@@ -99,7 +115,8 @@ public final class Shim {
     try {
       Path here = Path.of(Shim.class.getProtectionDomain().getCodeSource().getLocation().toURI());
       Path target = here.getParent(); // <module>/target
-      Path root = target == null || target.getParent() == null ? null : target.getParent().getParent();
+      Path root =
+          target == null || target.getParent() == null ? null : target.getParent().getParent();
       return root == null ? null : root.resolve("bridge/target/native").resolve(FILE_NAME);
     } catch (URISyntaxException | RuntimeException e) {
       return null;
@@ -112,10 +129,18 @@ public final class Shim {
    */
   public static void prepareDebugfs(Path dir) throws IOException {
     String[][] files = {
-        {"failslab", "ignore-gfp-wait", "verbose", "probability", "interval", "times"},
-        {"fail_page_alloc", "ignore-gfp-wait", "ignore-gfp-highmem", "verbose", "probability",
-            "interval", "times"},
-        {"fail_iommufd", "verbose", "probability", "interval", "times", "task-filter"}};
+      {"failslab", "ignore-gfp-wait", "verbose", "probability", "interval", "times"},
+      {
+        "fail_page_alloc",
+        "ignore-gfp-wait",
+        "ignore-gfp-highmem",
+        "verbose",
+        "probability",
+        "interval",
+        "times"
+      },
+      {"fail_iommufd", "verbose", "probability", "interval", "times", "task-filter"}
+    };
     for (String[] entry : files) {
       Path d = Files.createDirectories(dir.resolve(entry[0]));
       for (int i = 1; i < entry.length; i++) {
@@ -130,8 +155,9 @@ public final class Shim {
    */
   public static void configure(Map<String, String> env, Path shim, Path socket) {
     String preload = env.get("LD_PRELOAD");
-    env.put("LD_PRELOAD", shim.toAbsolutePath()
-        + (preload == null || preload.isBlank() ? "" : " " + preload));
+    env.put(
+        "LD_PRELOAD",
+        shim.toAbsolutePath() + (preload == null || preload.isBlank() ? "" : " " + preload));
     env.put(ENV_SOCKET, socket.toAbsolutePath().toString());
   }
 }

@@ -1,6 +1,5 @@
 package org.iommufd4j.bridge;
 
-import java.nio.file.attribute.PosixFilePermissions;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
@@ -11,20 +10,22 @@ import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import org.iommufd4j.Errno;
 import org.iommufd4j.kernel.LibC;
 
 /**
  * An AF_UNIX stream socket made with FFM, speaking {@link Wire} frames, with SCM_RIGHTS and
- * SO_PEERCRED, which the JDK's channels lack. One thread uses a socket at a time;
- * another may only {@link #shutdown()} it to wake that thread, which then closes it, so a
- * descriptor number is never reused under a thread still using it.
+ * SO_PEERCRED, which the JDK's channels lack. One thread uses a socket at a time; another may only
+ * {@link #shutdown()} it to wake that thread, which then closes it, so a descriptor number is never
+ * reused under a thread still using it.
  *
  * <p>Native buffers are per socket (msghdr, iovecs, control space, header) and freed by the GC.
  */
 final class UnixSocket implements Transport, AutoCloseable {
   /** {@code struct sockaddr_un}: family u16, then 108 path bytes. */
   static final int SOCKADDR_UN_SIZE = 110;
+
   private static final int PATH_OFFSET = 2;
   private static final int MSGHDR_SIZE = 56;
   private static final int CMSG_HEADER = 16;
@@ -54,10 +55,10 @@ final class UnixSocket implements Transport, AutoCloseable {
   static UnixSocket listen(Path path, int backlog) throws IOException {
     int fd = check(LibC.socket(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0), "socket");
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment address = address(arena, path.toString().getBytes(StandardCharsets.UTF_8), false);
+      MemorySegment address =
+          address(arena, path.toString().getBytes(StandardCharsets.UTF_8), false);
       check(LibC.bind(fd, address, (int) address.byteSize()), "bind " + path);
-      Files.setPosixFilePermissions(path, PosixFilePermissions.fromString(
-          "rw-------"));
+      Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
       check(LibC.listen(fd, backlog), "listen");
       return new UnixSocket(fd);
     } catch (IOException | RuntimeException e) {
@@ -70,7 +71,8 @@ final class UnixSocket implements Transport, AutoCloseable {
   static UnixSocket connect(Path path) throws IOException {
     int fd = check(LibC.socket(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0), "socket");
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment address = address(arena, path.toString().getBytes(StandardCharsets.UTF_8), false);
+      MemorySegment address =
+          address(arena, path.toString().getBytes(StandardCharsets.UTF_8), false);
       check(LibC.connect(fd, address, (int) address.byteSize()), "connect " + path);
       return new UnixSocket(fd);
     } catch (IOException | RuntimeException e) {
@@ -83,8 +85,8 @@ final class UnixSocket implements Transport, AutoCloseable {
   static int[] pair() throws IOException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment sv = arena.allocate(8, 4);
-      check(LibC.socketpair(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0, sv),
-          "socketpair");
+      check(
+          LibC.socketpair(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0, sv), "socketpair");
       return new int[] {sv.get(JAVA_INT, 0), sv.get(JAVA_INT, 4)};
     }
   }
@@ -130,8 +132,8 @@ final class UnixSocket implements Transport, AutoCloseable {
       MemorySegment length = arena.allocate(JAVA_INT);
       length.set(JAVA_INT, 0, 12);
       check(LibC.getsockopt(fd, LibC.SOL_SOCKET, LibC.SO_PEERCRED, cred, length), "SO_PEERCRED");
-      return new PeerCredentials(cred.get(JAVA_INT, 0), cred.get(JAVA_INT, 4),
-          cred.get(JAVA_INT, 8));
+      return new PeerCredentials(
+          cred.get(JAVA_INT, 0), cred.get(JAVA_INT, 4), cred.get(JAVA_INT, 8));
     }
   }
 
@@ -149,8 +151,7 @@ final class UnixSocket implements Transport, AutoCloseable {
   /** Accepts a connection: a new socket, or null if none is pending (non-blocking listener). */
   UnixSocket accept() throws IOException {
     int r = LibC.accept4(fd, LibC.SOCK_CLOEXEC);
-    if (r == -Errno.EAGAIN.number() || r == -Errno.EINTR.number()
-        || r == -Wire.ECONNABORTED) {
+    if (r == -Errno.EAGAIN.number() || r == -Errno.EINTR.number() || r == -Wire.ECONNABORTED) {
       return null;
     }
     return new UnixSocket(check(r, "accept4"));
@@ -233,8 +234,8 @@ final class UnixSocket implements Transport, AutoCloseable {
     int type = Short.toUnsignedInt(header.get(JAVA_SHORT, Wire.HEADER_TYPE));
     if (length < 0 || length > payload.byteSize()) {
       closeFd(fds[0]);
-      throw new ProtocolException("frame type " + type + " of " + Integer.toUnsignedString(length)
-          + " bytes");
+      throw new ProtocolException(
+          "frame type " + type + " of " + Integer.toUnsignedString(length) + " bytes");
     }
     if (receiveExact(payload, length, null, false) < length) {
       closeFd(fds[0]);

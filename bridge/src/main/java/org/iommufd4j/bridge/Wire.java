@@ -1,9 +1,9 @@
 package org.iommufd4j.bridge;
 
 /**
- * The bridge wire protocol, version 1: every number of {@code native/proto.h}, whose comment is
- * the protocol's description, under the same names (WireTest checks that every name of each is in
- * the other, with the same value).
+ * The bridge wire protocol, version 1: every number of {@code native/proto.h}, whose comment is the
+ * protocol's description, under the same names (WireTest checks that every name of each is in the
+ * other, with the same value).
  *
  * {@snippet lang=c :
  * // every frame: an 8-byte little-endian header, then `length` payload bytes
@@ -14,10 +14,10 @@ package org.iommufd4j.bridge;
  * };
  * }
  *
- * <p>A call is one request, any number of callbacks each answered by a {@link #T_CB_REPLY}, and
- * one {@link #T_RESULT}. The server never trusts a length, an address or a handle it receives:
- * frames are bounded, addresses only ever reach {@code process_vm_readv} or the shim's own
- * fault-safe copies, and handles are looked up in the channel's own table.
+ * <p>A call is one request, any number of callbacks each answered by a {@link #T_CB_REPLY}, and one
+ * {@link #T_RESULT}. The server never trusts a length, an address or a handle it receives: frames
+ * are bounded, addresses only ever reach {@code process_vm_readv} or the shim's own fault-safe
+ * copies, and handles are looked up in the channel's own table.
  */
 final class Wire {
   static final int MAGIC = 0x4a346f69;
@@ -59,17 +59,24 @@ final class Wire {
 
   /** The frame header: u32 length, u16 type, u16 flags. */
   static final int HEADER_LENGTH = 0;
+
   static final int HEADER_TYPE = 4;
   static final int HEADER_FLAGS = 6;
 
-  /** T_HELLO: u32 magic, version, flags, probe length; u64 probe address; u32 tid, u32 zero; the probe bytes. */
+  /**
+   * T_HELLO: u32 magic, version, flags, probe length; u64 probe address; u32 tid, u32 zero; the
+   * probe bytes.
+   */
   static final int HELLO_MAGIC = 0;
+
   static final int HELLO_VERSION = 4;
   static final int HELLO_FLAGS = 8;
   static final int HELLO_PROBE_LENGTH = 12;
   static final int HELLO_PROBE_ADDRESS = 16;
+
   /** The connecting thread's id: whose capabilities each call is checked against. */
   static final int HELLO_TID = 24;
+
   static final int HELLO_RESERVED = 28;
   static final int HELLO_SIZE = 32;
   static final int HELLO_FLAG_FORCE_SHIM_MEMORY = 1;
@@ -77,6 +84,7 @@ final class Wire {
 
   /** T_HELLO_OK: u32 version, u32 mode, u64 server id. */
   static final int HELLO_OK_VERSION = 0;
+
   static final int HELLO_OK_MODE = 4;
   static final int HELLO_OK_SERVER = 8;
   static final int HELLO_OK_SIZE = 16;
@@ -86,11 +94,13 @@ final class Wire {
 
   /** T_OPEN: u32 open(2) flags, u32 node. */
   static final int OPEN_FLAGS = 0;
+
   static final int OPEN_NODE = 4;
   static final int OPEN_SIZE = 8;
 
   /** T_KOPEN: u32 open(2) flags, node, adopted, reserved. */
   static final int KOPEN_FLAGS = 0;
+
   static final int KOPEN_NODE = 4;
   static final int KOPEN_ADOPTED = 8;
   static final int KOPEN_RESERVED = 12;
@@ -98,6 +108,7 @@ final class Wire {
 
   /** T_IOCTL and T_KIOCTL: u64 handle, request, arg; u32 window length, flags; the window. */
   static final int IOCTL_HANDLE = 0;
+
   static final int IOCTL_REQUEST = 8;
   static final int IOCTL_ARG = 16;
   static final int IOCTL_WINDOW_LENGTH = 24;
@@ -107,20 +118,24 @@ final class Wire {
 
   /** T_READ and T_WRITE: u64 handle, buffer, count. */
   static final int RW_HANDLE = 0;
+
   static final int RW_BUFFER = 8;
   static final int RW_COUNT = 16;
   static final int RW_SIZE = 24;
 
   /** T_CLOSED: u64 inode. */
   static final int CLOSED_INODE = 0;
+
   static final int CLOSED_SIZE = 8;
 
   /** T_KCLOSED: u64 the recorded file's number. */
   static final int KCLOSED_FILE = 0;
+
   static final int KCLOSED_SIZE = 8;
 
   /** T_FAIL_NTH: u32 op, u32 value. */
   static final int FAIL_NTH_OP = 0;
+
   static final int FAIL_NTH_VALUE = 4;
   static final int FAIL_NTH_SIZE = 8;
   static final int FAIL_NTH_OP_SET = 0;
@@ -128,6 +143,7 @@ final class Wire {
 
   /** T_RESULT: i64 result, u64 handle, u64 inode, u32 kind, u32 write-back offset; bytes. */
   static final int RESULT_VALUE = 0;
+
   static final int RESULT_HANDLE = 8;
   static final int RESULT_INODE = 16;
   static final int RESULT_KIND = 24;
@@ -136,23 +152,28 @@ final class Wire {
 
   /** T_CB_REPLY: i64 status, then data. */
   static final int REPLY_STATUS = 0;
+
   static final int REPLY_SIZE = 8;
 
   /** T_CB_REPLY to CB_KERNEL_CALL: i64 result, u64 nanoseconds. */
   static final int KERNEL_CALL_NANOS = 8;
+
   static final int KERNEL_CALL_REPLY_SIZE = 16;
 
   /** CB_MEM_READ: u64 address, u64 length. */
   static final int MEM_READ_ADDRESS = 0;
+
   static final int MEM_READ_LENGTH = 8;
   static final int MEM_READ_SIZE = 16;
 
   /** CB_MEM_WRITE: u64 address, then the bytes. */
   static final int MEM_WRITE_ADDRESS = 0;
+
   static final int MEM_WRITE_SIZE = 8;
 
   /** CB_PINNABLE: u64 address, u64 length, u32 write, u32 reserved. */
   static final int PINNABLE_ADDRESS = 0;
+
   static final int PINNABLE_LENGTH = 8;
   static final int PINNABLE_WRITE = 16;
   static final int PINNABLE_RESERVED = 20;
@@ -160,6 +181,7 @@ final class Wire {
 
   /** CB_NEW_FD: u32 fd flags, u32 kind, u64 handle, u64 inode. */
   static final int NEW_FD_FLAGS = 0;
+
   static final int NEW_FD_KIND = 4;
   static final int NEW_FD_HANDLE = 8;
   static final int NEW_FD_INODE = 16;
@@ -167,11 +189,13 @@ final class Wire {
 
   /** CB_CLOSE_FD, CB_GET_FD, CB_FILE_OF: u32 fd, u32 reserved. */
   static final int TARGET_FD = 0;
+
   static final int TARGET_RESERVED = 4;
   static final int TARGET_SIZE = 8;
 
   /** The mailbox. */
   static final int MBOX_TURN = 0;
+
   static final int MBOX_SERVER_WAITING = 64;
   static final int MBOX_CLIENT_WAITING = 128;
   static final int MBOX_LENGTH = 192;
@@ -192,6 +216,7 @@ final class Wire {
 
   /** errno numbers the bridge uses that {@link org.iommufd4j.Errno} does not list. */
   static final int EMFILE = 24;
+
   static final int EPROTO = 71;
   static final int ECONNABORTED = 103;
 

@@ -1,8 +1,5 @@
 package org.iommufd4j.bridge;
 
-import java.lang.foreign.ValueLayout;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -10,12 +7,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import org.iommufd4j.Errno;
 import org.iommufd4j.kernel.LibC;
 import org.junit.jupiter.api.AfterEach;
@@ -23,16 +23,15 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * What a hostile or broken client can do to the server: nothing beyond its own channel. Every
- * test ends with the server serving a well-behaved client and holding no context.
+ * What a hostile or broken client can do to the server: nothing beyond its own channel. Every test
+ * ends with the server serving a well-behaved client and holding no context.
  */
 class BridgeServerIT {
   private static final long IOMMU_IOAS_ALLOC = 0x3b81;
   private static final long SEED = Long.getLong("seed", 1234L);
 
   /** Hostile clients are logged at WARNING by design; the tests need not show it. */
-  private static final Logger QUIET = Logger.getLogger(
-      "org.iommufd4j.bridge");
+  private static final Logger QUIET = Logger.getLogger("org.iommufd4j.bridge");
 
   static {
     QUIET.setLevel(Level.SEVERE);
@@ -46,8 +45,10 @@ class BridgeServerIT {
   @BeforeEach
   void start() throws IOException {
     dir = Files.createTempDirectory("iommufd4j-srv-");
-    server = BridgeServer.start(dir.resolve("sock"),
-        BridgeConfig.defaults().withTimeoutMillis(500).withMaxChannels(16));
+    server =
+        BridgeServer.start(
+            dir.resolve("sock"),
+            BridgeConfig.defaults().withTimeoutMillis(500).withMaxChannels(16));
   }
 
   @AfterEach
@@ -259,8 +260,18 @@ class BridgeServerIT {
   @Test
   void randomFramesGetAnAnswerOrACloseNeverMore() throws Exception {
     SplittableRandom random = new SplittableRandom(SEED);
-    int[] types = {Wire.T_OPEN, Wire.T_ATTACH, Wire.T_IOCTL, Wire.T_READ, Wire.T_WRITE,
-        Wire.T_CLOSED, Wire.T_CB_REPLY, Wire.T_HELLO, 0, 9999};
+    int[] types = {
+      Wire.T_OPEN,
+      Wire.T_ATTACH,
+      Wire.T_IOCTL,
+      Wire.T_READ,
+      Wire.T_WRITE,
+      Wire.T_CLOSED,
+      Wire.T_CB_REPLY,
+      Wire.T_HELLO,
+      0,
+      9999
+    };
     for (int round = 0; round < 60; round++) {
       try (WireClient c = client()) {
         c.hello();

@@ -21,18 +21,33 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The bridge's own C tests ({@code native/tests/t_*.c}), each run as a real program with the
- * shim preloaded against one server in this JVM, in three modes: the mailbox with the server
- * reading the program's memory itself (the default), the mailbox with the shim serving memory
- * (the fallback where ptrace is refused), and socket frames only. After every program the server
- * must be back to nothing: no open context, no pinned page.
+ * The bridge's own C tests ({@code native/tests/t_*.c}), each run as a real program with the shim
+ * preloaded against one server in this JVM, in three modes: the mailbox with the server reading the
+ * program's memory itself (the default), the mailbox with the shim serving memory (the fallback
+ * where ptrace is refused), and socket frames only. After every program the server must be back to
+ * nothing: no open context, no pinned page.
  */
 class NativeBridgeIT {
-  private static final Path NATIVE = Path.of(System.getProperty("iommufd4j.native", "target/native"));
+  private static final Path NATIVE =
+      Path.of(System.getProperty("iommufd4j.native", "target/native"));
   private static final Path SHIM = NATIVE.resolve(Shim.FILE_NAME).toAbsolutePath();
-  private static final List<String> PROGRAMS = List.of("t_basic", "t_file", "t_efault", "t_dup",
-      "t_fork", "t_threads", "t_scm", "t_exec", "t_isolated", "t_kill", "t_access", "t_fortify",
-      "t_kernel", "t_fault", "t_creds");
+  private static final List<String> PROGRAMS =
+      List.of(
+          "t_basic",
+          "t_file",
+          "t_efault",
+          "t_dup",
+          "t_fork",
+          "t_threads",
+          "t_scm",
+          "t_exec",
+          "t_isolated",
+          "t_kill",
+          "t_access",
+          "t_fortify",
+          "t_kernel",
+          "t_fault",
+          "t_creds");
 
   private static Path dir;
   private static BridgeServer server;

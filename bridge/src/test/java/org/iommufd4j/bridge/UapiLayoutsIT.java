@@ -29,29 +29,36 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The layout classes of {@code org.iommufd4j.uapi} say what the Linux 6.12 uapi headers say:
- * {@code bridge/selftests/uapi_layouts.c}, compiled against the kernel's own {@code iommufd.h},
- * {@code vfio.h} and {@code iommufd_test.h}, prints every struct's size, every member's offset and
- * size and every number, and each must match the Java side, name for name, in both directions. Skips (with
- * the reason) where the kernel source is not available.
+ * The layout classes of {@code org.iommufd4j.uapi} say what the Linux 6.12 uapi headers say: {@code
+ * bridge/selftests/uapi_layouts.c}, compiled against the kernel's own {@code iommufd.h}, {@code
+ * vfio.h} and {@code iommufd_test.h}, prints every struct's size, every member's offset and size
+ * and every number, and each must match the Java side, name for name, in both directions. Skips
+ * (with the reason) where the kernel source is not available.
  */
 class UapiLayoutsIT {
   private static final Path BUILD = Path.of("selftests/uapi-layouts.sh").toAbsolutePath();
   private static final Path OUT = Path.of("target/uapi").toAbsolutePath();
   private static final Pattern CONSTANT = Pattern.compile("(IOMMU|IOMMUFD|VFIO|MOCK)_\\w+");
+
   /** Names of later kernels that the selftest-compatibility extension accepts. */
-  private static final Set<String> NOT_IN_6_12 = Set.of("IOMMU_HW_INFO_TYPE_DEFAULT",
-      "IOMMU_HW_INFO_FLAG_INPUT_TYPE", "MOCK_FLAGS_DEVICE_PASID", "MOCK_PASID_WIDTH");
+  private static final Set<String> NOT_IN_6_12 =
+      Set.of(
+          "IOMMU_HW_INFO_TYPE_DEFAULT",
+          "IOMMU_HW_INFO_FLAG_INPUT_TYPE",
+          "MOCK_FLAGS_DEVICE_PASID",
+          "MOCK_PASID_WIDTH");
 
   private static final Map<String, Long> structs = new TreeMap<>();
+
   /** "OFFSET SIZE" of each member. */
   private static final Map<String, String> members = new TreeMap<>();
+
   private static final Map<String, Long> constants = new TreeMap<>();
 
   @BeforeAll
   static void runTheCSide() throws Exception {
-    Process build = new ProcessBuilder(BUILD.toString(), OUT.toString())
-        .redirectErrorStream(true).start();
+    Process build =
+        new ProcessBuilder(BUILD.toString(), OUT.toString()).redirectErrorStream(true).start();
     String built = new String(build.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     int status = build.waitFor();
     Assumptions.assumeTrue(status != 77, () -> "no Linux 6.12 headers: " + built.trim());
@@ -172,8 +179,10 @@ class UapiLayoutsIT {
     Map<String, String> javaMembers = new TreeMap<>();
     layouts(new TreeMap<>(), javaMembers);
     Set<String> offsetNames = new HashSet<>();
-    javaMembers.keySet().forEach(m ->
-        offsetNames.add(m.substring(m.indexOf('.') + 1).replace('.', '_').toUpperCase()));
+    javaMembers
+        .keySet()
+        .forEach(
+            m -> offsetNames.add(m.substring(m.indexOf('.') + 1).replace('.', '_').toUpperCase()));
     Map<String, Long> java = new TreeMap<>();
     Set<String> ints = new HashSet<>();
     for (Command c : Command.values()) {
@@ -182,7 +191,8 @@ class UapiLayoutsIT {
     for (Class<?> c : uapiClasses()) {
       for (Field f : publicConstants(c)) {
         String name = f.getName();
-        if (CONSTANT.matcher(name).matches() && !NOT_IN_6_12.contains(name)
+        if (CONSTANT.matcher(name).matches()
+            && !NOT_IN_6_12.contains(name)
             && !offsetNames.contains(name)) {
           switch (f.get(null)) {
             case Integer i -> {
@@ -197,8 +207,8 @@ class UapiLayoutsIT {
     }
     // An int constant holds a u32 (0xfeedbeef) or an int (-1) alike: compare its 32 bits.
     Map<String, Long> c = new TreeMap<>();
-    constants.forEach((name, value) ->
-        c.put(name, ints.contains(name) ? (long) (int) (long) value : value));
+    constants.forEach(
+        (name, value) -> c.put(name, ints.contains(name) ? (long) (int) (long) value : value));
     assertThat(differences(java, c)).as("values: Java vs C").isEmpty();
     assertThat(constants).hasSizeGreaterThan(150);
   }

@@ -1,6 +1,5 @@
 package org.iommufd4j.bridge;
 
-import org.iommufd4j.kernel.LibC;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -8,6 +7,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import org.iommufd4j.kernel.LibC;
 import org.iommufd4j.memory.ProcessMemory;
 
 /**
@@ -18,8 +18,10 @@ final class WireClient implements AutoCloseable {
   final UnixSocket socket;
   final MemorySegment in = Arena.ofAuto().allocate(Wire.CHUNK + 64, 8);
   final MemorySegment out = Arena.ofAuto().allocate(Wire.CHUNK + 64, 8);
+
   /** The descriptor that came with the last result, or -1. */
   int lastFd = -1;
+
   /** The descriptor of the last {@link #open()}, closed by {@link #close()} unless already. */
   int openedFd = -1;
 
@@ -83,8 +85,8 @@ final class WireClient implements AutoCloseable {
       }
       case Wire.CB_MEM_WRITE -> {
         long address = in.get(JAVA_LONG, Wire.MEM_WRITE_ADDRESS);
-        boolean ok = self.write(address,
-            in.asSlice(Wire.MEM_WRITE_SIZE, f.length() - Wire.MEM_WRITE_SIZE));
+        boolean ok =
+            self.write(address, in.asSlice(Wire.MEM_WRITE_SIZE, f.length() - Wire.MEM_WRITE_SIZE));
         out.set(JAVA_LONG, Wire.REPLY_STATUS, ok ? 0 : -14);
         socket.send(Wire.T_CB_REPLY, out, Wire.REPLY_SIZE, -1);
       }

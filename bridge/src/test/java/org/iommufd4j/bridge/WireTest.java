@@ -82,7 +82,8 @@ class WireTest {
     }
     if (Character.isDigit(t.charAt(0))) {
       String digits = t.replaceFirst("[uU]$", "");
-      return digits.startsWith("0x") ? Long.parseLong(digits.substring(2), 16)
+      return digits.startsWith("0x")
+          ? Long.parseLong(digits.substring(2), 16)
           : Long.parseLong(digits);
     }
     Object v = known.get(t.replaceFirst("^I4J_", ""));
@@ -150,7 +151,8 @@ class WireTest {
         if (packed) {
           assertThat(offset).as("%s follows the field before it", f.name()).isEqualTo(end);
         } else {
-          assertThat(offset).as("%s after the field before it", f.name())
+          assertThat(offset)
+              .as("%s after the field before it", f.name())
               .isGreaterThanOrEqualTo(end);
         }
         end = offset + f.fieldBytes();

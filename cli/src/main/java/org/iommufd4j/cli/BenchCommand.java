@@ -36,42 +36,71 @@ final class BenchCommand implements Runnable {
   /** One measured line of the table; {@code opsPerUs} is the total throughput of all threads. */
   record Row(String label, double nsPerOp, double error, double opsPerUs) {}
 
-  static final List<Case> SUITE = List.of(
-      new Case("getppid() through FFM (baseline)", "SyscallBaseline.getppid", null, null, 1),
-      new Case("typed MAP+UNMAP 4 KiB fixed, 10k live", "IoasMapUnmapBench.typedMapUnmap4k",
-          "live", "10000", 1),
-      new Case("raw ioctl MAP+UNMAP 4 KiB fixed, 10k live", "IoasMapUnmapBench.rawMapUnmap4k",
-          "live", "10000", 1),
-      new Case("auto IOVA MAP+UNMAP, 0 live", "AutoAllocBench.mapAutoThenUnmap4k", "live", "0", 1),
-      new Case("auto IOVA MAP+UNMAP, 100k live", "AutoAllocBench.mapAutoThenUnmap4k", "live",
-          "100000", 1),
-      new Case("auto IOVA MAP+UNMAP, 1M live", "AutoAllocBench.mapAutoThenUnmap4k", "live",
-          "1000000", 1),
-      new Case("MAP+UNMAP 2 MiB, mock domain", "DomainBench.mapUnmap2m", "model", "mock", 1),
-      new Case("MAP+UNMAP 2 MiB, VT-d-like domain", "DomainBench.mapUnmap2m", "model", "vtd", 1),
-      new Case("IOVA -> address through a VT-d-like domain", "DomainBench.translate", "model",
-          "vtd", 1),
-      new Case("MAP+UNMAP on own IOAS, 1 thread", "TwoIoasBench.mapUnmapOwnIoas", null, null, 1),
-      new Case("MAP+UNMAP on own IOAS, 2 threads", "TwoIoasBench.mapUnmapOwnIoas", null, null,
-          2));
+  static final List<Case> SUITE =
+      List.of(
+          new Case("getppid() through FFM (baseline)", "SyscallBaseline.getppid", null, null, 1),
+          new Case(
+              "typed MAP+UNMAP 4 KiB fixed, 10k live",
+              "IoasMapUnmapBench.typedMapUnmap4k",
+              "live",
+              "10000",
+              1),
+          new Case(
+              "raw ioctl MAP+UNMAP 4 KiB fixed, 10k live",
+              "IoasMapUnmapBench.rawMapUnmap4k",
+              "live",
+              "10000",
+              1),
+          new Case(
+              "auto IOVA MAP+UNMAP, 0 live", "AutoAllocBench.mapAutoThenUnmap4k", "live", "0", 1),
+          new Case(
+              "auto IOVA MAP+UNMAP, 100k live",
+              "AutoAllocBench.mapAutoThenUnmap4k",
+              "live",
+              "100000",
+              1),
+          new Case(
+              "auto IOVA MAP+UNMAP, 1M live",
+              "AutoAllocBench.mapAutoThenUnmap4k",
+              "live",
+              "1000000",
+              1),
+          new Case("MAP+UNMAP 2 MiB, mock domain", "DomainBench.mapUnmap2m", "model", "mock", 1),
+          new Case(
+              "MAP+UNMAP 2 MiB, VT-d-like domain", "DomainBench.mapUnmap2m", "model", "vtd", 1),
+          new Case(
+              "IOVA -> address through a VT-d-like domain",
+              "DomainBench.translate",
+              "model",
+              "vtd",
+              1),
+          new Case(
+              "MAP+UNMAP on own IOAS, 1 thread", "TwoIoasBench.mapUnmapOwnIoas", null, null, 1),
+          new Case(
+              "MAP+UNMAP on own IOAS, 2 threads", "TwoIoasBench.mapUnmapOwnIoas", null, null, 2));
 
   @Spec CommandSpec spec;
 
   @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
   Path json;
 
-  @Option(names = "--include", paramLabel = "REGEX",
+  @Option(
+      names = "--include",
+      paramLabel = "REGEX",
       description = "Run only the cases whose label matches.")
   String include;
 
-  @Option(names = "--iterations", defaultValue = "3",
+  @Option(
+      names = "--iterations",
+      defaultValue = "3",
       description = "Measurement iterations of 1 s per case (default: ${DEFAULT-VALUE}).")
   int iterations;
 
   @Option(names = "--no-memory", description = "Skip the heap-per-mapping measurement.")
   boolean noMemory;
 
-  @Option(names = "--no-native",
+  @Option(
+      names = "--no-native",
       description = "Skip the native path (C driver through the shim, exec start-up).")
   boolean noNative;
 
@@ -79,17 +108,26 @@ final class BenchCommand implements Runnable {
   public void run() {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    List<Case> cases = SUITE.stream()
-        .filter(c -> include == null || c.label().contains("baseline")
-            || c.label().matches("(?i).*(?:" + include + ").*"))
-        .toList();
+    List<Case> cases =
+        SUITE.stream()
+            .filter(
+                c ->
+                    include == null
+                        || c.label().contains("baseline")
+                        || c.label().matches("(?i).*(?:" + include + ").*"))
+            .toList();
     boolean nativeIncluded =
         !noNative && (include == null || "native".matches("(?i).*(?:" + include + ").*"));
-    if (include != null && !nativeIncluded
+    if (include != null
+        && !nativeIncluded
         && cases.stream().allMatch(c -> c.label().contains("baseline"))) {
-      throw new CliErrors.UserError("--include " + include + " matches no benchmark (labels: "
-          + SUITE.stream().map(Case::label).filter(l -> !l.contains("baseline")).toList()
-          + ", native)", CliErrors.USAGE);
+      throw new CliErrors.UserError(
+          "--include "
+              + include
+              + " matches no benchmark (labels: "
+              + SUITE.stream().map(Case::label).filter(l -> !l.contains("baseline")).toList()
+              + ", native)",
+          CliErrors.USAGE);
     }
     List<Row> rows = new ArrayList<>();
     int i = 0;
@@ -106,8 +144,12 @@ final class BenchCommand implements Runnable {
         rows.addAll(nat.rows());
       }
     }
-    double baseline = rows.stream().filter(r -> r.label().contains("baseline"))
-        .mapToDouble(Row::nsPerOp).findFirst().orElse(Double.NaN);
+    double baseline =
+        rows.stream()
+            .filter(r -> r.label().contains("baseline"))
+            .mapToDouble(Row::nsPerOp)
+            .findFirst()
+            .orElse(Double.NaN);
     double footprint = Double.NaN;
     if (!noMemory) {
       err.println("heap per live 4 KiB mapping at 1M mappings ...");
@@ -128,16 +170,17 @@ final class BenchCommand implements Runnable {
   }
 
   private Row measure(Case c) {
-    ChainedOptionsBuilder options = new OptionsBuilder()
-        .include(PKG + c.benchmark().replace(".", "\\.") + "$")
-        .forks(1)
-        .warmupIterations(2)
-        .warmupTime(TimeValue.seconds(1))
-        .measurementIterations(iterations)
-        .measurementTime(TimeValue.seconds(1))
-        .threads(c.threads())
-        .timeUnit(TimeUnit.NANOSECONDS)
-        .verbosity(VerboseMode.SILENT);
+    ChainedOptionsBuilder options =
+        new OptionsBuilder()
+            .include(PKG + c.benchmark().replace(".", "\\.") + "$")
+            .forks(1)
+            .warmupIterations(2)
+            .warmupTime(TimeValue.seconds(1))
+            .measurementIterations(iterations)
+            .measurementTime(TimeValue.seconds(1))
+            .threads(c.threads())
+            .timeUnit(TimeUnit.NANOSECONDS)
+            .verbosity(VerboseMode.SILENT);
     if (c.param() != null) {
       options.param(c.param(), c.value());
     }
@@ -156,8 +199,8 @@ final class BenchCommand implements Runnable {
       }
       return new Row(c.label(), score, error, 1 / score);
     } catch (RunnerException e) {
-      throw new IllegalStateException("benchmark " + c.benchmark() + " failed: " + e.getMessage(),
-          e);
+      throw new IllegalStateException(
+          "benchmark " + c.benchmark() + " failed: " + e.getMessage(), e);
     }
   }
 
@@ -167,41 +210,57 @@ final class BenchCommand implements Runnable {
 
   static String table(List<Row> rows, double baseline, double footprint) {
     StringBuilder sb = new StringBuilder();
-    sb.append(String.format(Locale.ROOT, "%-46s %14s %12s %10s%n", "operation", "ns/op", "± error",
-        "x getppid"));
+    sb.append(
+        String.format(
+            Locale.ROOT, "%-46s %14s %12s %10s%n", "operation", "ns/op", "± error", "x getppid"));
     for (Row r : rows) {
-      String error = Double.isNaN(r.error()) ? "-"
-          : String.format(Locale.ROOT, "%,.1f", r.error());
-      sb.append(String.format(Locale.ROOT, "%-46s %,14.1f %12s %10.2f%n", r.label(),
-          r.nsPerOp(), error, r.nsPerOp() / baseline));
+      String error = Double.isNaN(r.error()) ? "-" : String.format(Locale.ROOT, "%,.1f", r.error());
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "%-46s %,14.1f %12s %10.2f%n",
+              r.label(),
+              r.nsPerOp(),
+              error,
+              r.nsPerOp() / baseline));
     }
     if (!Double.isNaN(footprint)) {
-      sb.append(String.format(Locale.ROOT, "%-46s %14.1f%n", "heap bytes per live 4 KiB mapping (1M)",
-          footprint));
+      sb.append(
+          String.format(
+              Locale.ROOT, "%-46s %14.1f%n", "heap bytes per live 4 KiB mapping (1M)", footprint));
     }
     double one = throughput(rows, "1 thread");
     double two = throughput(rows, "2 threads");
     if (!Double.isNaN(one) && !Double.isNaN(two)) {
-      sb.append(String.format(Locale.ROOT, "%-46s %14.2f%n", "2 threads / 1 thread throughput",
-          two / one));
+      sb.append(
+          String.format(
+              Locale.ROOT, "%-46s %14.2f%n", "2 threads / 1 thread throughput", two / one));
     }
     sb.append("(thread rows: each thread's time per operation)");
     return sb.toString();
   }
 
   private static double throughput(List<Row> rows, String suffix) {
-    return rows.stream().filter(r -> r.label().endsWith(suffix)).mapToDouble(Row::opsPerUs)
-        .findFirst().orElse(Double.NaN);
+    return rows.stream()
+        .filter(r -> r.label().endsWith(suffix))
+        .mapToDouble(Row::opsPerUs)
+        .findFirst()
+        .orElse(Double.NaN);
   }
 
   static String json(List<Row> rows, double baseline, double footprint) {
     StringBuilder sb = new StringBuilder("{\n  \"results\": [\n");
     for (int i = 0; i < rows.size(); i++) {
       Row r = rows.get(i);
-      sb.append(String.format(Locale.ROOT,
-          "    {\"operation\": \"%s\", \"nsPerOp\": %.3f, \"error\": %.3f, \"ratioToGetppid\": %.4f}%s%n",
-          r.label(), r.nsPerOp(), Double.isNaN(r.error()) ? 0 : r.error(),
-          r.nsPerOp() / baseline, i + 1 < rows.size() ? "," : ""));
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "    {\"operation\": \"%s\", \"nsPerOp\": %.3f, \"error\": %.3f, \"ratioToGetppid\": %.4f}%s%n",
+              r.label(),
+              r.nsPerOp(),
+              Double.isNaN(r.error()) ? 0 : r.error(),
+              r.nsPerOp() / baseline,
+              i + 1 < rows.size() ? "," : ""));
     }
     sb.append("  ]");
     if (!Double.isNaN(footprint)) {

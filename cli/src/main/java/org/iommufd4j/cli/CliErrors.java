@@ -17,10 +17,10 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
- * Every failure a user can cause ends in one line that names the object, the errno by name and
- * what to do, and in the documented exit status: 2 for a usage error, 1 for a failure of the
- * command, and for {@code exec} (whose status is otherwise the program's) 125, as {@code env} and
- * {@code timeout} do. Only a bug of iommufd4j itself prints a stack trace.
+ * Every failure a user can cause ends in one line that names the object, the errno by name and what
+ * to do, and in the documented exit status: 2 for a usage error, 1 for a failure of the command,
+ * and for {@code exec} (whose status is otherwise the program's) 125, as {@code env} and {@code
+ * timeout} do. Only a bug of iommufd4j itself prints a stack trace.
  */
 final class CliErrors {
   static final int USAGE = 2;
@@ -50,33 +50,35 @@ final class CliErrors {
 
   /** {@code "ENOENT (No such file or directory)"} for a file-system exception. */
   static String errno(IOException e) {
-    int errno = switch (e) {
-      case NoSuchFileException x when x.getReason() == null -> 2;
-      case AccessDeniedException x when x.getReason() == null -> 13;
-      case FileAlreadyExistsException x when x.getReason() == null -> 17;
-      case NotDirectoryException x when x.getReason() == null -> 20;
-      case DirectoryNotEmptyException x when x.getReason() == null -> 39;
-      case FileSystemException x when x.getReason() != null -> LibC.errnoOfText(x.getReason());
-      case FileSystemException x -> 0;
-      // sockets report the errno's text as the message
-      default -> e.getMessage() == null ? 0 : LibC.errnoOfText(e.getMessage());
-    };
+    int errno =
+        switch (e) {
+          case NoSuchFileException x when x.getReason() == null -> 2;
+          case AccessDeniedException x when x.getReason() == null -> 13;
+          case FileAlreadyExistsException x when x.getReason() == null -> 17;
+          case NotDirectoryException x when x.getReason() == null -> 20;
+          case DirectoryNotEmptyException x when x.getReason() == null -> 39;
+          case FileSystemException x when x.getReason() != null -> LibC.errnoOfText(x.getReason());
+          case FileSystemException x -> 0;
+          // sockets report the errno's text as the message
+          default -> e.getMessage() == null ? 0 : LibC.errnoOfText(e.getMessage());
+        };
     if (errno != 0) {
       return LibC.describeErrno(errno);
     }
-    return e instanceof FileSystemException f && f.getReason() != null ? f.getReason()
+    return e instanceof FileSystemException f && f.getReason() != null
+        ? f.getReason()
         : e.getMessage();
   }
 
   /** "cannot read {what} FILE: ENOENT (...)", for an input the command could not read. */
   static UserError cannotRead(String what, Path file, IOException e, int exitCode) {
-    return new UserError("cannot read " + what + " " + file + ": " + errno(e)
-        + hint(file, e), exitCode);
+    return new UserError(
+        "cannot read " + what + " " + file + ": " + errno(e) + hint(file, e), exitCode);
   }
 
   /**
-   * Creates (or truncates) an output file now, as strace does with {@code -o}, so that a bad
-   * path fails before anything runs instead of after.
+   * Creates (or truncates) an output file now, as strace does with {@code -o}, so that a bad path
+   * fails before anything runs instead of after.
    */
   static void checkWritable(String option, Path file, int exitCode) {
     if (file == null) {
@@ -85,8 +87,8 @@ final class CliErrors {
     try (OutputStream unused = Files.newOutputStream(file)) {
       // created
     } catch (IOException e) {
-      throw new UserError("cannot write " + option + " " + file + ": " + errno(e)
-          + hint(file, e), exitCode);
+      throw new UserError(
+          "cannot write " + option + " " + file + ": " + errno(e) + hint(file, e), exitCode);
     }
   }
 
@@ -122,8 +124,8 @@ final class CliErrors {
       err.println(name + ": " + u.getMessage());
       status = u.exitCode();
     } else if (ex instanceof IOException io) {
-      String file = io instanceof FileSystemException f && f.getFile() != null
-          ? f.getFile() + ": " : "";
+      String file =
+          io instanceof FileSystemException f && f.getFile() != null ? f.getFile() + ": " : "";
       err.println(name + ": " + file + errno(io));
       status = failureStatus(cmd);
     } else {

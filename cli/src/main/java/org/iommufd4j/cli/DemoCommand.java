@@ -7,10 +7,10 @@ import java.lang.foreign.ValueLayout;
 import java.util.List;
 import org.iommufd4j.DomainModel;
 import org.iommufd4j.EmulatedDevice;
+import org.iommufd4j.Ioas;
 import org.iommufd4j.IommuFaultException;
 import org.iommufd4j.Iommufd;
 import org.iommufd4j.IommufdException;
-import org.iommufd4j.Ioas;
 import org.iommufd4j.IovaRange;
 import org.iommufd4j.Mapping;
 import org.iommufd4j.Protection;
@@ -29,13 +29,16 @@ final class DemoCommand implements Runnable {
 
   @Override
   public void run() {
-    PrintWriter out = spec == null ? new PrintWriter(System.out, true) : spec.commandLine().getOut();
-    try (Iommufd iommufd = Iommufd.emulated(); Arena arena = Arena.ofConfined()) {
+    PrintWriter out =
+        spec == null ? new PrintWriter(System.out, true) : spec.commandLine().getOut();
+    try (Iommufd iommufd = Iommufd.emulated();
+        Arena arena = Arena.ofConfined()) {
       out.println("iommufd4j demo: an emulated /dev/iommu (Linux 6.12 behaviour) in this JVM");
       out.println();
       Ioas ioas = iommufd.createIoas();
       out.printf("IOMMU_IOAS_ALLOC             -> ioas id %d%n", ioas.id());
-      out.printf("IOMMU_IOAS_IOVA_RANGES       -> %s, alignment %d%n",
+      out.printf(
+          "IOMMU_IOAS_IOVA_RANGES       -> %s, alignment %d%n",
           ioas.iovaRanges().ranges(), ioas.iovaRanges().alignment());
 
       MemorySegment buffer = arena.allocate(1 << 20, 1 << 20);
@@ -45,17 +48,22 @@ final class DemoCommand implements Runnable {
       out.printf("IOMMU_IOAS_MAP 12 KiB        -> %s (aligned to 16 KiB)%n", b);
       Mapping fixed = ioas.mapFixed(0x100000, buffer, Protection.READ_WRITE);
       out.printf("IOMMU_IOAS_MAP FIXED_IOVA    -> %s%n", fixed);
-      attempt(out, "IOMMU_IOAS_MAP FIXED overlap ", () -> ioas.mapFixed(0x100000, buffer,
-          Protection.READ));
+      attempt(
+          out,
+          "IOMMU_IOAS_MAP FIXED overlap ",
+          () -> ioas.mapFixed(0x100000, buffer, Protection.READ));
 
       Ioas second = iommufd.createIoas();
       Mapping copy = second.copy(ioas, 0x100000 + 0x1000, 0x2000, Protection.READ);
       out.printf("IOMMU_IOAS_COPY into ioas %d  -> %s (shares the pages)%n", second.id(), copy);
-      attempt(out, "IOMMU_IOAS_COPY WRITE of RO  ", () -> second.copy(ioas, b.iova(), 4096,
-          Protection.READ_WRITE));
+      attempt(
+          out,
+          "IOMMU_IOAS_COPY WRITE of RO  ",
+          () -> second.copy(ioas, b.iova(), 4096, Protection.READ_WRITE));
 
       second.allowIovas(List.of(new IovaRange(0x4000_0000L, 0x7fff_ffffL)));
-      out.printf("IOMMU_IOAS_ALLOW_IOVAS       -> automatic IOVAs now from 0x40000000: %s%n",
+      out.printf(
+          "IOMMU_IOAS_ALLOW_IOVAS       -> automatic IOVAs now from 0x40000000: %s%n",
           second.map(buffer.asSlice(0, 4096), Protection.READ));
 
       attempt(out, "IOMMU_IOAS_UNMAP part of one ", () -> ioas.unmap(0x100000, 0x1000));
@@ -73,17 +81,19 @@ final class DemoCommand implements Runnable {
   }
 
   /** An emulated device behind a VT-d-like IOMMU: its DMA lands in this process's buffer. */
-  private static void device(PrintWriter out, Iommufd iommufd, Arena arena, Ioas ioas,
-      MemorySegment buffer) {
+  private static void device(
+      PrintWriter out, Iommufd iommufd, Arena arena, Ioas ioas, MemorySegment buffer) {
     EmulatedDevice nic = iommufd.createDevice(DomainModel.vtd());
     nic.attach(ioas);
-    out.printf("EmulatedDevice(vtd).attach   -> hwpt %d; IOVA ranges now %s%n", nic.hwptId(),
-        ioas.iovaRanges().ranges());
+    out.printf(
+        "EmulatedDevice(vtd).attach   -> hwpt %d; IOVA ranges now %s%n",
+        nic.hwptId(), ioas.iovaRanges().ranges());
     Mapping ring = ioas.mapFixed(0x4000_0000L, buffer.asSlice(0, 1 << 16), Protection.READ_WRITE);
     MemorySegment packet = arena.allocateFrom("hello from the device");
     nic.dmaWrite(ring.iova() + 64, packet);
-    out.printf("device DMA write at 0x%x   -> buffer[64..] = \"%s\"%n", ring.iova() + 64,
-        buffer.getString(64));
+    out.printf(
+        "device DMA write at 0x%x   -> buffer[64..] = \"%s\"%n",
+        ring.iova() + 64, buffer.getString(64));
     try {
       nic.dmaRead(0xdead_0000L, arena.allocate(8));
     } catch (IommuFaultException f) {
@@ -101,8 +111,8 @@ final class DemoCommand implements Runnable {
   }
 
   /** The same MAP through the byte ABI, as a C program would issue it. */
-  private static void rawMap(PrintWriter out, Iommufd iommufd, Arena arena, int ioasId,
-      MemorySegment buffer) {
+  private static void rawMap(
+      PrintWriter out, Iommufd iommufd, Arena arena, int ioasId, MemorySegment buffer) {
     MemorySegment arg = arena.allocate(IommuIoasMap.SIZE, 8);
     arg.set(ValueLayout.JAVA_INT, 0, IommuIoasMap.SIZE);
     arg.set(ValueLayout.JAVA_INT, IommuIoasMap.FLAGS, IommuIoasMap.IOMMU_IOAS_MAP_READABLE);
@@ -110,10 +120,12 @@ final class DemoCommand implements Runnable {
     arg.set(ValueLayout.JAVA_LONG, IommuIoasMap.USER_VA, buffer.address());
     arg.set(ValueLayout.JAVA_LONG, IommuIoasMap.LENGTH, 1 << 20);
     int rc = iommufd.ioctl(org.iommufd4j.uapi.Command.IOMMU_IOAS_MAP.request(), arg);
-    out.printf("ioctl(IOMMU_IOAS_MAP, 1 MiB)  -> %d, iova=0x%x (raw bytes, same engine)%n", rc,
-        arg.get(ValueLayout.JAVA_LONG, IommuIoasMap.IOVA));
+    out.printf(
+        "ioctl(IOMMU_IOAS_MAP, 1 MiB)  -> %d, iova=0x%x (raw bytes, same engine)%n",
+        rc, arg.get(ValueLayout.JAVA_LONG, IommuIoasMap.IOVA));
     arg.set(ValueLayout.JAVA_INT, IommuIoasMap.RESERVED, 1);
-    out.printf("ioctl(IOMMU_IOAS_MAP, __reserved=1) -> %d (-EOPNOTSUPP)%n",
+    out.printf(
+        "ioctl(IOMMU_IOAS_MAP, __reserved=1) -> %d (-EOPNOTSUPP)%n",
         iommufd.ioctl(org.iommufd4j.uapi.Command.IOMMU_IOAS_MAP.request(), arg));
   }
 

@@ -11,12 +11,14 @@ import org.iommufd4j.pci.PciDevice;
 import org.iommufd4j.pci.edu.EduDevice;
 
 /**
- * The device models {@code --device} can name. Each turns its options into a factory of the
- * core's {@link PciDevice}; everything presented about a device (ids, class, BARs, config
- * space) comes from the model it makes.
+ * The device models {@code --device} can name. Each turns its options into a factory of the core's
+ * {@link PciDevice}; everything presented about a device (ids, class, BARs, config space) comes
+ * from the model it makes.
  */
 enum DeviceModel {
-  EDU("edu", "QEMU's educational device 1234:11e8 (factorial, DMA engine, MSI)",
+  EDU(
+      "edu",
+      "QEMU's educational device 1234:11e8 (factorial, DMA engine, MSI)",
       Set.of("dma_mask")) {
     @Override
     Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options) {

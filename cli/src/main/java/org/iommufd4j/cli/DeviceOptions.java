@@ -9,17 +9,22 @@ import picocli.CommandLine.Spec;
 
 /** {@code --device}, shared by {@code exec} and {@code serve}. */
 final class DeviceOptions {
-  @Spec(Spec.Target.MIXEE) CommandSpec mixee;
+  @Spec(Spec.Target.MIXEE)
+  CommandSpec mixee;
 
-  @Option(names = "--device", paramLabel = "MODEL[@BDF][,key=value...]",
-      converter = DeviceSpec.Converter.class, description = "Present an emulated PCI device "
-          + "bound to vfio-pci in sysfs (repeatable). Models: edu. BDF 0000:00:DD.F (default: "
-          + "04.0 upwards); group=N (default: a group of its own); edu takes dma_mask=MASK.")
+  @Option(
+      names = "--device",
+      paramLabel = "MODEL[@BDF][,key=value...]",
+      converter = DeviceSpec.Converter.class,
+      description =
+          "Present an emulated PCI device "
+              + "bound to vfio-pci in sysfs (repeatable). Models: edu. BDF 0000:00:DD.F (default: "
+              + "04.0 upwards); group=N (default: a group of its own); edu takes dma_mask=MASK.")
   List<DeviceSpec> specs = new ArrayList<>();
 
   /**
-   * The devices asked for, made; null when none were. Addresses or groups given twice are a
-   * usage error.
+   * The devices asked for, made; null when none were. Addresses or groups given twice are a usage
+   * error.
    */
   Devices create() {
     if (specs.isEmpty()) {

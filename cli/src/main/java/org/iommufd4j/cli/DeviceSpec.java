@@ -16,6 +16,7 @@ import picocli.CommandLine.TypeConversionException;
 record DeviceSpec(DeviceModel model, String bdf, Integer group, Map<String, String> options) {
   /** The functions the testbed presents: domain 0000, bus 00, devices 00-1f. */
   private static final Pattern BDF = Pattern.compile("0000:00:[01][0-9a-f]\\.[0-7]");
+
   static final String GROUP = "group";
 
   DeviceSpec {
@@ -32,15 +33,24 @@ record DeviceSpec(DeviceModel model, String bdf, Integer group, Map<String, Stri
     String head = parts[0];
     int at = head.indexOf('@');
     String name = at < 0 ? head : head.substring(0, at);
-    DeviceModel model = DeviceModel.named(name).orElseThrow(() -> new IllegalArgumentException(
-        (name.isEmpty() ? "no model" : "unknown model '" + name + "'") + " (known: "
-            + DeviceModel.names() + ")"));
+    DeviceModel model =
+        DeviceModel.named(name)
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        (name.isEmpty() ? "no model" : "unknown model '" + name + "'")
+                            + " (known: "
+                            + DeviceModel.names()
+                            + ")"));
     String bdf = null;
     if (at >= 0) {
       bdf = head.substring(at + 1).toLowerCase(Locale.ROOT);
       if (!BDF.matcher(bdf).matches()) {
-        throw new IllegalArgumentException("'" + head.substring(at + 1) + "' is not an address "
-            + "0000:00:DD.F on the root bus (DD 00-1f, F 0-7)");
+        throw new IllegalArgumentException(
+            "'"
+                + head.substring(at + 1)
+                + "' is not an address "
+                + "0000:00:DD.F on the root bus (DD 00-1f, F 0-7)");
       }
     }
     Integer group = null;
@@ -64,8 +74,13 @@ record DeviceSpec(DeviceModel model, String bdf, Integer group, Map<String, Stri
       } else if (model.optionKeys().contains(key)) {
         options.put(key, value);
       } else {
-        throw new IllegalArgumentException(name + " has no option '" + key + "' (it takes: "
-            + String.join(", ", keys(model)) + ")");
+        throw new IllegalArgumentException(
+            name
+                + " has no option '"
+                + key
+                + "' (it takes: "
+                + String.join(", ", keys(model))
+                + ")");
       }
     }
     model.factory(options); // checks the values now, not when the program runs
@@ -73,8 +88,7 @@ record DeviceSpec(DeviceModel model, String bdf, Integer group, Map<String, Stri
   }
 
   private static List<String> keys(DeviceModel model) {
-    return Stream.concat(Stream.of(GROUP),
-        model.optionKeys().stream().sorted()).toList();
+    return Stream.concat(Stream.of(GROUP), model.optionKeys().stream().sorted()).toList();
   }
 
   /** picocli's hook: a bad spec is a usage error naming the option. */

@@ -18,13 +18,14 @@ import org.iommufd4j.pci.Interrupts;
 import org.iommufd4j.pci.PciFunction;
 
 /**
- * The emulated PCI functions of one {@code exec} or {@code serve}: the models, made once and
- * kept for the server's lifetime, and where each sits (address, IOMMU group, VFIO cdev). Until
- * the VFIO layer attaches them, their DMA faults and their interrupts go nowhere.
+ * The emulated PCI functions of one {@code exec} or {@code serve}: the models, made once and kept
+ * for the server's lifetime, and where each sits (address, IOMMU group, VFIO cdev). Until the VFIO
+ * layer attaches them, their DMA faults and their interrupts go nowhere.
  */
 final class Devices implements AutoCloseable {
   /** The first default address: QEMU's q35 puts the first pluggable device there. */
   static final int FIRST_DEFAULT_SLOT = 4;
+
   private static final int SLOTS = 32;
   // config-space offsets (PCI 3.0 header)
   private static final int VENDOR_ID = 0x00;
@@ -45,10 +46,10 @@ final class Devices implements AutoCloseable {
   }
 
   /**
-   * Places and makes the devices: explicit addresses and groups as given; the others at
-   * {@code 0000:00:04.0} upwards (the next slot no device uses) and each in a group of its own,
-   * numbered from 0 past the groups given. Groups and cdev indexes follow address order, as the
-   * kernel's probe does.
+   * Places and makes the devices: explicit addresses and groups as given; the others at {@code
+   * 0000:00:04.0} upwards (the next slot no device uses) and each in a group of its own, numbered
+   * from 0 past the groups given. Groups and cdev indexes follow address order, as the kernel's
+   * probe does.
    *
    * @throws IllegalArgumentException for two devices at one address or in one group, or more
    *     devices than the root bus has slots
@@ -66,8 +67,8 @@ final class Devices implements AutoCloseable {
       }
       if (s.group() != null && !groups.add(s.group())) {
         // the testbed gives each group one device; sharing one is a later step
-        throw new IllegalArgumentException("two devices in group " + s.group()
-            + " (a group holds one device)");
+        throw new IllegalArgumentException(
+            "two devices in group " + s.group() + " (a group holds one device)");
       }
     }
     record Placed(DeviceSpec spec, String bdf) {}
@@ -98,8 +99,9 @@ final class Devices implements AutoCloseable {
         }
         group = nextGroup++;
       }
-      PciFunction function = PciFunction.create(p.spec().model().factory(p.spec().options()),
-          UNATTACHED, clock, NOWHERE);
+      PciFunction function =
+          PciFunction.create(
+              p.spec().model().factory(p.spec().options()), UNATTACHED, clock, NOWHERE);
       devices.add(new Device(p.bdf(), group, devices.size(), function));
     }
     return new Devices(List.copyOf(devices), clock);
@@ -128,10 +130,19 @@ final class Devices implements AutoCloseable {
   private static PresentedFunction present(Device d) {
     ConfigSpace c = d.function().config();
     List<PresentedFunction.Bar> bars = c.bars().stream().map(Devices::present).toList();
-    return new PresentedFunction(d.bdf(), c.read(VENDOR_ID, 2), c.read(DEVICE_ID, 2),
-        c.read(SUBSYSTEM_VENDOR_ID, 2), c.read(SUBSYSTEM_ID, 2),
-        c.read(REVISION_AND_CLASS, 4) >>> 8, c.read(REVISION_AND_CLASS, 1), bars, d.iommuGroup(),
-        d.vfioIndex(), -1, c.snapshot());
+    return new PresentedFunction(
+        d.bdf(),
+        c.read(VENDOR_ID, 2),
+        c.read(DEVICE_ID, 2),
+        c.read(SUBSYSTEM_VENDOR_ID, 2),
+        c.read(SUBSYSTEM_ID, 2),
+        c.read(REVISION_AND_CLASS, 4) >>> 8,
+        c.read(REVISION_AND_CLASS, 1),
+        bars,
+        d.iommuGroup(),
+        d.vfioIndex(),
+        -1,
+        c.snapshot());
   }
 
   private static PresentedFunction.Bar present(Bar bar) {
@@ -142,26 +153,28 @@ final class Devices implements AutoCloseable {
     };
   }
 
-  private static final DmaPort UNATTACHED = new DmaPort() {
-    @Override
-    public void read(long iova, MemorySegment dst) {
-      throw new DmaFaultException(iova, "the device is not attached to an IOMMU domain", null);
-    }
+  private static final DmaPort UNATTACHED =
+      new DmaPort() {
+        @Override
+        public void read(long iova, MemorySegment dst) {
+          throw new DmaFaultException(iova, "the device is not attached to an IOMMU domain", null);
+        }
 
-    @Override
-    public void write(long iova, MemorySegment src) {
-      throw new DmaFaultException(iova, "the device is not attached to an IOMMU domain", null);
-    }
-  };
+        @Override
+        public void write(long iova, MemorySegment src) {
+          throw new DmaFaultException(iova, "the device is not attached to an IOMMU domain", null);
+        }
+      };
 
-  private static final Interrupts.Sink NOWHERE = new Interrupts.Sink() {
-    @Override
-    public void intx(boolean asserted) {}
+  private static final Interrupts.Sink NOWHERE =
+      new Interrupts.Sink() {
+        @Override
+        public void intx(boolean asserted) {}
 
-    @Override
-    public void msi(int vector) {}
+        @Override
+        public void msi(int vector) {}
 
-    @Override
-    public void msix(int vector) {}
-  };
+        @Override
+        public void msix(int vector) {}
+      };
 }

@@ -4,11 +4,10 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import picocli.CommandLine.ParameterException;
-import java.util.Comparator;
-import java.util.Collections;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.iommufd4j.bridge.BridgeConfig;
@@ -19,18 +18,23 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code exec -- PROGRAM [ARGS...]}: PROGRAM and everything it starts see an emulated
- * {@code /dev/iommu}. A private server listens on a socket in a new 0700 directory; the program
- * runs with the shim preloaded, its standard streams are this process's, and its exit status
- * (128 + signal when killed) becomes ours.
+ * {@code exec -- PROGRAM [ARGS...]}: PROGRAM and everything it starts see an emulated {@code
+ * /dev/iommu}. A private server listens on a socket in a new 0700 directory; the program runs with
+ * the shim preloaded, its standard streams are this process's, and its exit status (128 + signal
+ * when killed) becomes ours.
  */
-@Command(name = "exec", sortOptions = false,
-    description = {"Run PROGRAM with an emulated /dev/iommu (LD_PRELOAD shim + private server).",
-        "Exits with PROGRAM's status."})
+@Command(
+    name = "exec",
+    sortOptions = false,
+    description = {
+      "Run PROGRAM with an emulated /dev/iommu (LD_PRELOAD shim + private server).",
+      "Exits with PROGRAM's status."
+    })
 final class ExecCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
@@ -38,51 +42,77 @@ final class ExecCommand implements Callable<Integer> {
 
   @Mixin DeviceOptions deviceOptions;
 
-  @Option(names = "--shim", paramLabel = "PATH",
+  @Option(
+      names = "--shim",
+      paramLabel = "PATH",
       description = "The shim library (default: the build tree, then the copy in the jar).")
   Path shim;
 
   @Option(names = "--debug-shim", description = "Let the shim log every decision to stderr.")
   boolean debugShim;
 
-  @Option(names = "--shim-memory", description = "Serve program memory through the shim even "
-      + "where the server could read it with process_vm_readv (the fallback path).")
+  @Option(
+      names = "--shim-memory",
+      description =
+          "Serve program memory through the shim even "
+              + "where the server could read it with process_vm_readv (the fallback path).")
   boolean shimMemory;
 
   @Option(names = "--verbose", description = "Log the server's work to stderr.")
   boolean verbose;
 
-  @Option(names = "--record", paramLabel = "FILE", description = "Record every ioctl (request, "
-      + "memory read and written, result, timing, context and process) to FILE as JSON lines; "
-      + "replay it with `replay FILE`.")
+  @Option(
+      names = "--record",
+      paramLabel = "FILE",
+      description =
+          "Record every ioctl (request, "
+              + "memory read and written, result, timing, context and process) to FILE as JSON lines; "
+              + "replay it with `replay FILE`.")
   Path record;
 
-  @Option(names = "--kernel", description = "With --record: the calls go to the real /dev/iommu "
-      + "(made in the program's own process, as without iommufd4j) and the kernel's answers are "
-      + "recorded, to replay on the emulator: `replay FILE` reports where the two differ.")
+  @Option(
+      names = "--kernel",
+      description =
+          "With --record: the calls go to the real /dev/iommu "
+              + "(made in the program's own process, as without iommufd4j) and the kernel's answers are "
+              + "recorded, to replay on the emulator: `replay FILE` reports where the two differ.")
   boolean kernel;
 
-  @Option(names = "--inspect-at-exit", description = "Show the state of each context just before "
-      + "its teardown (the last close): what the program left mapped. On stderr, or --inspect-output.")
+  @Option(
+      names = "--inspect-at-exit",
+      description =
+          "Show the state of each context just before "
+              + "its teardown (the last close): what the program left mapped. On stderr, or --inspect-output.")
   boolean inspectAtExit;
 
   @Option(names = "--json", description = "With --inspect-at-exit: JSON instead of tables.")
   boolean json;
 
-  @Option(names = "--svg", paramLabel = "FILE",
+  @Option(
+      names = "--svg",
+      paramLabel = "FILE",
       description = "With --inspect-at-exit: also write an SVG picture of every IOVA space.")
   Path svg;
 
-  @Option(names = "--inspect-output", paramLabel = "FILE",
+  @Option(
+      names = "--inspect-output",
+      paramLabel = "FILE",
       description = "With --inspect-at-exit: write the tables or JSON to FILE instead of stderr.")
   Path inspectOutput;
 
-  @Option(names = "--error-exitcode", paramLabel = "N", description = "With --inspect-at-exit: "
-      + "exit with N (1-255) when a context still held objects at its teardown, as valgrind's "
-      + "option of that name does for leaks, so that CI fails on them. Default: PROGRAM's status.")
+  @Option(
+      names = "--error-exitcode",
+      paramLabel = "N",
+      description =
+          "With --inspect-at-exit: "
+              + "exit with N (1-255) when a context still held objects at its teardown, as valgrind's "
+              + "option of that name does for leaks, so that CI fails on them. Default: PROGRAM's status.")
   Integer errorExitCode;
 
-  @Parameters(arity = "1..*", paramLabel = "PROGRAM", description = "The program and its arguments.")
+  @Parameters(
+      arity = "1..*",
+      paramLabel = "PROGRAM",
+      description = "The program and its arguments.")
   List<String> command;
 
   @Override
@@ -93,9 +123,11 @@ final class ExecCommand implements Callable<Integer> {
       checkKernelOptions();
     }
     if (errorExitCode != null && (!inspectAtExit || errorExitCode < 1 || errorExitCode > 255)) {
-      throw new ParameterException(spec.commandLine(), !inspectAtExit
-          ? "--error-exitcode needs --inspect-at-exit (it judges what each context left behind)"
-          : "--error-exitcode must be 1-255, not " + errorExitCode);
+      throw new ParameterException(
+          spec.commandLine(),
+          !inspectAtExit
+              ? "--error-exitcode needs --inspect-at-exit (it judges what each context left behind)"
+              : "--error-exitcode must be 1-255, not " + errorExitCode);
     }
     CliErrors.checkWritable("--record", record, CliErrors.EXEC_FAILED);
     CliErrors.checkWritable("--inspect-output", inspectOutput, CliErrors.EXEC_FAILED);
@@ -147,30 +179,45 @@ final class ExecCommand implements Callable<Integer> {
         err.println("iommufd4j exec: cannot run " + command.get(0) + ": " + e.getMessage());
         return 127;
       }
-      Thread reaper = new Thread(() -> {
-        if (child.isAlive()) {
-          child.destroy(); // the JVM is being stopped (SIGINT/SIGTERM): take the program along
-        }
-      });
+      Thread reaper =
+          new Thread(
+              () -> {
+                if (child.isAlive()) {
+                  child.destroy(); // the JVM is being stopped (SIGINT/SIGTERM): take the program
+                  // along
+                }
+              });
       Runtime.getRuntime().addShutdownHook(reaper);
       BridgeConfig config = emulator.config();
       Trace.Header header;
       if (kernel) {
         // what the recorded calls see is the process's own: its capabilities and limit
-        config = config.withCapIpcLock(BridgeConfig.Privilege.FROM_PROCESS)
-            .withCapSysResource(BridgeConfig.Privilege.FROM_PROCESS)
-            .withMemlockLimit(BridgeConfig.MEMLOCK_FROM_PROCESS);
-        header = new Trace.Header(KernelProbe.hasTestAbi(err), config.vfioContainer(), false,
-            false, true);
+        config =
+            config
+                .withCapIpcLock(BridgeConfig.Privilege.FROM_PROCESS)
+                .withCapSysResource(BridgeConfig.Privilege.FROM_PROCESS)
+                .withMemlockLimit(BridgeConfig.MEMLOCK_FROM_PROCESS);
+        header =
+            new Trace.Header(
+                KernelProbe.hasTestAbi(err), config.vfioContainer(), false, false, true);
       } else {
-        header = new Trace.Header(config.testAbi(), config.vfioContainer(),
-            config.selftestCompat(), config.faultInjection());
+        header =
+            new Trace.Header(
+                config.testAbi(),
+                config.vfioContainer(),
+                config.selftestCompat(),
+                config.faultInjection());
       }
       Trace.Writer recorder = record == null ? null : new Trace.Writer(record, header);
       List<ContextStates.Entry> states = Collections.synchronizedList(new ArrayList<>());
-      BridgeServer.Hooks hooks = new BridgeServer.Hooks(recorder, !inspectAtExit ? null
-          : c -> states.add(new ContextStates.Entry(c.file(), c.pid(), c.closing(),
-              c.snapshot())));
+      BridgeServer.Hooks hooks =
+          new BridgeServer.Hooks(
+              recorder,
+              !inspectAtExit
+                  ? null
+                  : c ->
+                      states.add(
+                          new ContextStates.Entry(c.file(), c.pid(), c.closing(), c.snapshot())));
       ServerStart start = new ServerStart(socket, config, hooks);
       Thread.ofPlatform().daemon().name("iommufd4j-start").start(start);
       int status = waitFor(child);
@@ -185,8 +232,11 @@ final class ExecCommand implements Callable<Integer> {
       }
       boolean leftBehind = false;
       if (inspectAtExit) {
-        ContextStates shown = new ContextStates(states.stream()
-            .sorted(Comparator.comparingLong(ContextStates.Entry::file)).toList());
+        ContextStates shown =
+            new ContextStates(
+                states.stream()
+                    .sorted(Comparator.comparingLong(ContextStates.Entry::file))
+                    .toList());
         showStates(shown, err);
         leftBehind = shown.contexts().stream().anyMatch(e -> !e.snapshot().objects().isEmpty());
       }
@@ -195,8 +245,10 @@ final class ExecCommand implements Callable<Integer> {
         return status == 0 ? 125 : status;
       }
       if (leftBehind && errorExitCode != null) {
-        err.println("iommufd4j exec: a context still held objects at its teardown (shown above); "
-            + "exiting with --error-exitcode " + errorExitCode);
+        err.println(
+            "iommufd4j exec: a context still held objects at its teardown (shown above); "
+                + "exiting with --error-exitcode "
+                + errorExitCode);
         return errorExitCode;
       }
       return status;
@@ -206,8 +258,8 @@ final class ExecCommand implements Callable<Integer> {
   }
 
   /**
-   * The program's exit status. An interrupt does not end exec while the program runs (stopping
-   * the JVM takes the program along, through the shutdown hook); it is kept for the caller.
+   * The program's exit status. An interrupt does not end exec while the program runs (stopping the
+   * JVM takes the program along, through the shutdown hook); it is kept for the caller.
    */
   private static int waitFor(Process child) {
     boolean interrupted = false;
@@ -228,14 +280,20 @@ final class ExecCommand implements Callable<Integer> {
 
   /** --kernel records the kernel: it needs a trace, and emulator-only options make no sense. */
   private void checkKernelOptions() {
-    String clash = record == null ? "--kernel needs --record FILE (it records the kernel's answers)"
-        : inspectAtExit ? "--inspect-at-exit shows emulated state; with --kernel there is none"
-        : emulator.faultInjection ? "--fault-injection is the emulator's; with --kernel the "
-            + "kernel's own fail-nth applies"
-        : emulator.selftestCompat ? "--selftest-compat is the emulator's; not with --kernel"
-        : emulator.noTestAbi ? "--no-test-abi is the emulator's; with --kernel the kernel's "
-            + "CONFIG_IOMMUFD_TEST decides"
-        : null;
+    String clash =
+        record == null
+            ? "--kernel needs --record FILE (it records the kernel's answers)"
+            : inspectAtExit
+                ? "--inspect-at-exit shows emulated state; with --kernel there is none"
+                : emulator.faultInjection
+                    ? "--fault-injection is the emulator's; with --kernel the "
+                        + "kernel's own fail-nth applies"
+                    : emulator.selftestCompat
+                        ? "--selftest-compat is the emulator's; not with --kernel"
+                        : emulator.noTestAbi
+                            ? "--no-test-abi is the emulator's; with --kernel the kernel's "
+                                + "CONFIG_IOMMUFD_TEST decides"
+                            : null;
     if (clash != null) {
       throw new ParameterException(spec.commandLine(), clash);
     }
@@ -256,8 +314,8 @@ final class ExecCommand implements Callable<Integer> {
   }
 
   /**
-   * Starts the server beside the program, which may well end first (exec -- true): then the
-   * server is not waited for, only closed if it is already up.
+   * Starts the server beside the program, which may well end first (exec -- true): then the server
+   * is not waited for, only closed if it is already up.
    */
   private static final class ServerStart implements Runnable {
     private final Path socket;

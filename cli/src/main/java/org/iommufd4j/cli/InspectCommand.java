@@ -5,10 +5,10 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.iommufd4j.trace.Replayer;
-import org.iommufd4j.trace.Trace;
 import java.util.concurrent.Callable;
 import org.iommufd4j.inspect.Snapshot;
+import org.iommufd4j.trace.Replayer;
+import org.iommufd4j.trace.Trace;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -20,38 +20,47 @@ import picocli.CommandLine.Spec;
  * optionally writing the SVG map of every IOVA space too.
  *
  * <p>Sources: the built-in example, a saved JSON snapshot ({@code --input}), a running {@code
- * serve} ({@code --socket PATH}: its inspect socket answers with every live context) and a
- * recorded trace ({@code --trace FILE}: replayed on the emulator; each context's state just
- * before its close, or at the end). The last two give several contexts ({@link ContextStates}).
+ * serve} ({@code --socket PATH}: its inspect socket answers with every live context) and a recorded
+ * trace ({@code --trace FILE}: replayed on the emulator; each context's state just before its
+ * close, or at the end). The last two give several contexts ({@link ContextStates}).
  */
 @Command(
     name = "inspect",
     description = {
-        "Show the state of an iommufd context: IOASes, areas (IOVA range, user address, page "
-            + "source, permissions, pins), allowed and reserved ranges with their owners, HWPTs "
-            + "and their domains, devices, accesses, pinned pages and memory-lock accounting.",
-        "",
-        "With no source it builds an example state on the embedded emulator and shows that: two "
-            + "IOASes with mappings, a selftest-mock and a VT-d-like device, allowed ranges, a "
-            + "test reserved range, a COPY and an access pinning pages.",
-        ""},
-    footer = {"", "Examples:",
-        "  ./run.sh inspect                        the example, as a table",
-        "  ./run.sh inspect --svg iova.svg         ... and a picture of each IOVA space",
-        "  ./run.sh inspect --json > state.json    the example as JSON",
-        "  ./run.sh inspect --input state.json --svg iova.svg",
-        "  ./run.sh inspect --socket /tmp/iommu.sock   the live contexts of a running serve",
-        "  ./run.sh inspect --trace trace.jsonl        the final state of a recorded run"})
+      "Show the state of an iommufd context: IOASes, areas (IOVA range, user address, page "
+          + "source, permissions, pins), allowed and reserved ranges with their owners, HWPTs "
+          + "and their domains, devices, accesses, pinned pages and memory-lock accounting.",
+      "",
+      "With no source it builds an example state on the embedded emulator and shows that: two "
+          + "IOASes with mappings, a selftest-mock and a VT-d-like device, allowed ranges, a "
+          + "test reserved range, a COPY and an access pinning pages.",
+      ""
+    },
+    footer = {
+      "",
+      "Examples:",
+      "  ./run.sh inspect                        the example, as a table",
+      "  ./run.sh inspect --svg iova.svg         ... and a picture of each IOVA space",
+      "  ./run.sh inspect --json > state.json    the example as JSON",
+      "  ./run.sh inspect --input state.json --svg iova.svg",
+      "  ./run.sh inspect --socket /tmp/iommu.sock   the live contexts of a running serve",
+      "  ./run.sh inspect --trace trace.jsonl        the final state of a recorded run"
+    })
 final class InspectCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+  @Option(
+      names = {"-h", "--help"},
+      usageHelp = true,
+      description = "Show this help and exit.")
   boolean help;
 
   @Option(names = "--json", description = "Print JSON (stable field names) instead of the table.")
   boolean json;
 
-  @Option(names = "--svg", paramLabel = "FILE",
+  @Option(
+      names = "--svg",
+      paramLabel = "FILE",
       description = "Also write an SVG picture of every IOVA space to FILE.")
   Path svg;
 
@@ -60,15 +69,21 @@ final class InspectCommand implements Callable<Integer> {
 
   /** Where the snapshot comes from; nothing chosen = the built-in example. */
   static final class Source {
-    @Option(names = "--input", paramLabel = "FILE",
+    @Option(
+        names = "--input",
+        paramLabel = "FILE",
         description = "Read a snapshot written by --json (or by Snapshot.toJson()); - for stdin.")
     String input;
 
-    @Option(names = "--socket", paramLabel = "PATH",
+    @Option(
+        names = "--socket",
+        paramLabel = "PATH",
         description = "Every live context of a running `serve --socket PATH`.")
     Path socket;
 
-    @Option(names = "--trace", paramLabel = "FILE",
+    @Option(
+        names = "--trace",
+        paramLabel = "FILE",
         description = "Replay a trace of `exec --record FILE` and show each context's final state.")
     Path trace;
   }
@@ -93,8 +108,10 @@ final class InspectCommand implements Callable<Integer> {
       err.println("iommufd4j inspect: the replay diverged; the state shown is where it stopped");
       err.println(r.divergence());
     }
-    return new ContextStates(r.states().stream().map(s -> new ContextStates.Entry(s.file(),
-        s.pid(), s.closed(), s.snapshot())).toList());
+    return new ContextStates(
+        r.states().stream()
+            .map(s -> new ContextStates.Entry(s.file(), s.pid(), s.closed(), s.snapshot()))
+            .toList());
   }
 
   @Override
@@ -114,9 +131,10 @@ final class InspectCommand implements Callable<Integer> {
         snapshot = null;
       } else if (source.input != null) {
         // a snapshot of one context (--json), or the contexts document of exec and serve
-        String text = source.input.equals("-")
-            ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8)
-            : readInput("--input", Path.of(source.input));
+        String text =
+            source.input.equals("-")
+                ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8)
+                : readInput("--input", Path.of(source.input));
         boolean document = ContextStates.isDocument(text);
         states = document ? ContextStates.fromJson(text) : null;
         snapshot = document ? null : Snapshot.fromJson(text);
@@ -128,14 +146,19 @@ final class InspectCommand implements Callable<Integer> {
       err.println("iommufd4j inspect: " + e.getMessage());
       return CliErrors.FAILED;
     }
-    out.print(json ? (states != null ? states.toJson() : snapshot.toJson())
-        : states != null ? states.toTable() : snapshot.toTable());
+    out.print(
+        json
+            ? (states != null ? states.toJson() : snapshot.toJson())
+            : states != null ? states.toTable() : snapshot.toTable());
     out.flush();
     if (svg != null) {
       Files.writeString(svg, states != null ? states.toSvg() : snapshot.toSvg());
-      err.println("iommufd4j inspect: wrote " + svg + (states != null
-          ? " (" + ReplayCommand.count(states.contexts().size(), "context") + ")"
-          : " (" + ReplayCommand.count(snapshot.ioases().size(), "IOVA space") + ")"));
+      err.println(
+          "iommufd4j inspect: wrote "
+              + svg
+              + (states != null
+                  ? " (" + ReplayCommand.count(states.contexts().size(), "context") + ")"
+                  : " (" + ReplayCommand.count(snapshot.ioases().size(), "IOVA space") + ")"));
     }
     return 0;
   }

@@ -16,9 +16,9 @@ import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuTestCmd;
 
 /**
- * The state {@code inspect} shows when given no source: built on the embedded emulator (own
- * host, so the pins and charges are only its own) through the typed API and, for what only the
- * test ABI reaches, {@code IOMMU_TEST_CMD}.
+ * The state {@code inspect} shows when given no source: built on the embedded emulator (own host,
+ * so the pins and charges are only its own) through the typed API and, for what only the test ABI
+ * reaches, {@code IOMMU_TEST_CMD}.
  *
  * <ul>
  *   <li>IOAS 1 with a selftest-mock device and a VT-d-like device attached (two automatic HWPTs,
@@ -34,7 +34,8 @@ final class InspectExample {
 
   static Snapshot take() {
     Configuration config = Configuration.builder().privateHost(true).build();
-    try (Iommufd iommufd = Iommufd.emulated(config); Arena arena = Arena.ofConfined()) {
+    try (Iommufd iommufd = Iommufd.emulated(config);
+        Arena arena = Arena.ofConfined()) {
       MemorySegment buffer = arena.allocate(4 << 20, 2 << 20);
       buffer.fill((byte) 0); // touch it: pinning needs the pages to exist
 
@@ -48,8 +49,10 @@ final class InspectExample {
       dma.mapFixed(0x7fff_f000L, buffer.asSlice(64 << 10, 4096), Protection.READ);
 
       Ioas guest = iommufd.createIoas();
-      guest.allowIovas(List.of(new IovaRange(0x1_0000_0000L, 0x1_ffff_ffffL),
-          new IovaRange(0x80_0000_0000L, 0x80_3fff_ffffL)));
+      guest.allowIovas(
+          List.of(
+              new IovaRange(0x1_0000_0000L, 0x1_ffff_ffffL),
+              new IovaRange(0x80_0000_0000L, 0x80_3fff_ffffL)));
       MemorySegment cmd = arena.allocate(IommuTestCmd.SIZE, 8);
       testCmd(iommufd, cmd, IommuTestCmd.IOMMU_TEST_OP_ADD_RESERVED, guest.id());
       cmd.set(ValueLayout.JAVA_LONG, IommuTestCmd.ADD_RESERVED_START, 0x40_0000_0000L);
@@ -59,7 +62,9 @@ final class InspectExample {
       guest.map(buffer.asSlice(1 << 20, 1 << 20), Protection.READ);
 
       testCmd(iommufd, cmd, IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS, guest.id());
-      cmd.set(ValueLayout.JAVA_INT, IommuTestCmd.CREATE_ACCESS_FLAGS,
+      cmd.set(
+          ValueLayout.JAVA_INT,
+          IommuTestCmd.CREATE_ACCESS_FLAGS,
           IommuTestCmd.MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES);
       issue(iommufd, cmd);
       int accessFd = cmd.get(ValueLayout.JAVA_INT, IommuTestCmd.CREATE_ACCESS_OUT_ACCESS_FD);
@@ -87,8 +92,8 @@ final class InspectExample {
   private static void issue(Iommufd iommufd, MemorySegment cmd) {
     int rc = iommufd.ioctl(Command.IOMMU_TEST_CMD.request(), cmd);
     if (rc != 0) {
-      throw new IllegalStateException("IOMMU_TEST_CMD op "
-          + cmd.get(ValueLayout.JAVA_INT, IommuTestCmd.OP) + " failed: " + rc);
+      throw new IllegalStateException(
+          "IOMMU_TEST_CMD op " + cmd.get(ValueLayout.JAVA_INT, IommuTestCmd.OP) + " failed: " + rc);
     }
   }
 }

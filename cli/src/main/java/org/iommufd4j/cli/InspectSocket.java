@@ -1,16 +1,16 @@
 package org.iommufd4j.cli;
 
-import java.net.SocketException;
-import java.nio.channels.Channels;
-import java.nio.file.NoSuchFileException;
 import java.io.IOException;
+import java.net.SocketException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.function.Supplier;
@@ -22,6 +22,7 @@ import java.util.function.Supplier;
  */
 final class InspectSocket implements AutoCloseable {
   static final String SUFFIX = ".inspect";
+
   /** What {@code sun_path} holds, less its NUL. */
   private static final int MAX_SOCKET_PATH = 107;
 
@@ -32,12 +33,22 @@ final class InspectSocket implements AutoCloseable {
   static void checkLength(Path socket) {
     int length = socket.toString().getBytes(StandardCharsets.UTF_8).length;
     if (length + SUFFIX.length() > MAX_SOCKET_PATH) {
-      throw new CliErrors.UserError("--socket " + socket + " is " + length + " bytes; with the "
-          + "inspect socket's \"" + SUFFIX + "\" it must fit the " + MAX_SOCKET_PATH + " bytes of a "
-          + "Unix socket address (ENAMETOOLONG): use a shorter path, e.g. under /tmp",
+      throw new CliErrors.UserError(
+          "--socket "
+              + socket
+              + " is "
+              + length
+              + " bytes; with the "
+              + "inspect socket's \""
+              + SUFFIX
+              + "\" it must fit the "
+              + MAX_SOCKET_PATH
+              + " bytes of a "
+              + "Unix socket address (ENAMETOOLONG): use a shorter path, e.g. under /tmp",
           CliErrors.FAILED);
     }
   }
+
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.cli");
 
   private final Path path;
@@ -47,17 +58,25 @@ final class InspectSocket implements AutoCloseable {
   private InspectSocket(Path path, ServerSocketChannel listener, Supplier<ContextStates> states) {
     this.path = path;
     this.listener = listener;
-    this.thread = Thread.ofPlatform().daemon().name("iommufd4j-inspect").start(() -> {
-      while (listener.isOpen()) {
-        try (SocketChannel client = listener.accept()) {
-          answer(client, states);
-        } catch (IOException | RuntimeException e) {
-          if (listener.isOpen()) {
-            LOG.log(System.Logger.Level.WARNING, "inspect request failed: {0}", e.toString());
-          }
-        }
-      }
-    });
+    this.thread =
+        Thread.ofPlatform()
+            .daemon()
+            .name("iommufd4j-inspect")
+            .start(
+                () -> {
+                  while (listener.isOpen()) {
+                    try (SocketChannel client = listener.accept()) {
+                      answer(client, states);
+                    } catch (IOException | RuntimeException e) {
+                      if (listener.isOpen()) {
+                        LOG.log(
+                            System.Logger.Level.WARNING,
+                            "inspect request failed: {0}",
+                            e.toString());
+                      }
+                    }
+                  }
+                });
   }
 
   static Path pathFor(Path socket) {
@@ -82,8 +101,10 @@ final class InspectSocket implements AutoCloseable {
       }
     }
     String request = new String(in.array(), 0, in.position(), StandardCharsets.US_ASCII).strip();
-    String reply = request.equals("inspect") ? states.get().toJson()
-        : "{\"error\": \"unknown request; send the line 'inspect'\"}\n";
+    String reply =
+        request.equals("inspect")
+            ? states.get().toJson()
+            : "{\"error\": \"unknown request; send the line 'inspect'\"}\n";
     ByteBuffer out = ByteBuffer.wrap(reply.getBytes(StandardCharsets.UTF_8));
     while (out.hasRemaining()) {
       client.write(out);
@@ -99,9 +120,16 @@ final class InspectSocket implements AutoCloseable {
       byte[] all = Channels.newInputStream(ch).readAllBytes();
       return ContextStates.fromJson(new String(all, StandardCharsets.UTF_8));
     } catch (SocketException | NoSuchFileException e) {
-      throw new CliErrors.UserError("cannot connect to " + path + ": " + CliErrors.errno(e)
-          + "; is `serve "
-          + "--socket " + socket + "` running?", CliErrors.FAILED);
+      throw new CliErrors.UserError(
+          "cannot connect to "
+              + path
+              + ": "
+              + CliErrors.errno(e)
+              + "; is `serve "
+              + "--socket "
+              + socket
+              + "` running?",
+          CliErrors.FAILED);
     }
   }
 

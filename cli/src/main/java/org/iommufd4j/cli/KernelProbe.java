@@ -15,20 +15,22 @@ final class KernelProbe {
   private KernelProbe() {}
 
   /**
-   * Whether the kernel has {@code CONFIG_IOMMUFD_TEST} (a replay must emulate it then): an
-   * {@code IOMMU_TEST_CMD} with no op is ENOTTY without it. Without a usable /dev/iommu, says so
-   * on {@code err} (the program's opens will fail as they would without iommufd4j) and answers
-   * false.
+   * Whether the kernel has {@code CONFIG_IOMMUFD_TEST} (a replay must emulate it then): an {@code
+   * IOMMU_TEST_CMD} with no op is ENOTTY without it. Without a usable /dev/iommu, says so on {@code
+   * err} (the program's opens will fail as they would without iommufd4j) and answers false.
    */
   static boolean hasTestAbi(PrintWriter err) {
-    try (Iommufd kernel = Iommufd.kernel(); Arena arena = Arena.ofConfined()) {
+    try (Iommufd kernel = Iommufd.kernel();
+        Arena arena = Arena.ofConfined()) {
       MemorySegment cmd = arena.allocate(IommuTestCmd.SIZE, 8);
       cmd.set(ValueLayout.JAVA_INT, 0, IommuTestCmd.SIZE);
       return kernel.ioctl(Command.IOMMU_TEST_CMD.request(), cmd) != -Errno.ENOTTY.number();
     } catch (IommufdException e) {
-      err.println("iommufd4j exec --kernel: cannot open /dev/iommu (" + e.errno()
-          + "): the program's calls go to the kernel all the same, and fail as they would "
-          + "without iommufd4j");
+      err.println(
+          "iommufd4j exec --kernel: cannot open /dev/iommu ("
+              + e.errno()
+              + "): the program's calls go to the kernel all the same, and fail as they would "
+              + "without iommufd4j");
       err.flush();
       return false;
     }

@@ -11,9 +11,18 @@ import picocli.CommandLine.Model.OptionSpec;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "The Linux iommufd interface (/dev/iommu) in user space.",
-    subcommands = {DemoCommand.class, InspectCommand.class, BenchCommand.class, FuzzCommand.class,
-        ExecCommand.class, ServeCommand.class, ReplayCommand.class, TraceCommand.class,
-        DiffCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {
+      DemoCommand.class,
+      InspectCommand.class,
+      BenchCommand.class,
+      FuzzCommand.class,
+      ExecCommand.class,
+      ServeCommand.class,
+      ReplayCommand.class,
+      TraceCommand.class,
+      DiffCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class Main implements Runnable {
 
   @Override
@@ -46,8 +55,11 @@ public final class Main implements Runnable {
     for (CommandLine sub : cl.getSubcommands().values()) {
       CommandSpec spec = sub.getCommandSpec();
       if (spec.findOption("--help") == null) {
-        spec.addOption(OptionSpec.builder("-h", "--help").usageHelp(true)
-            .description("Show this help message and exit.").build());
+        spec.addOption(
+            OptionSpec.builder("-h", "--help")
+                .usageHelp(true)
+                .description("Show this help message and exit.")
+                .build());
       }
       addHelpOption(sub);
     }
@@ -57,8 +69,12 @@ public final class Main implements Runnable {
     @Override
     public String[] getVersion() {
       String v = Main.class.getPackage().getImplementationVersion();
-      return new String[] {"iommufd4j " + (v == null ? "(development build)" : v)
-          + ", emulating Linux 6.12 iommufd; Java " + Runtime.version()};
+      return new String[] {
+        "iommufd4j "
+            + (v == null ? "(development build)" : v)
+            + ", emulating Linux 6.12 iommufd; Java "
+            + Runtime.version()
+      };
     }
   }
 }

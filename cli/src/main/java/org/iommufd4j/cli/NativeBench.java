@@ -13,9 +13,9 @@ import java.util.regex.Pattern;
 
 /**
  * The native half of {@code ./run.sh bench}: the C latency driver run through the shim by {@code
- * ./run.sh exec} (medians of real system calls against the emulated {@code /dev/iommu}, with a
- * C getppid and a plain Unix-socket round trip as baselines), and the start-up cost of {@code
- * exec -- true} against {@code --version}. Needs a source checkout (run.sh and the built driver).
+ * ./run.sh exec} (medians of real system calls against the emulated {@code /dev/iommu}, with a C
+ * getppid and a plain Unix-socket round trip as baselines), and the start-up cost of {@code exec --
+ * true} against {@code --version}. Needs a source checkout (run.sh and the built driver).
  */
 final class NativeBench {
   private static final Pattern LINE =
@@ -29,8 +29,8 @@ final class NativeBench {
   /** The repository root, found from the CLI jar's location (cli/target/cli-*.jar). */
   static Path root() {
     try {
-      Path jar = Path.of(NativeBench.class.getProtectionDomain().getCodeSource().getLocation()
-          .toURI());
+      Path jar =
+          Path.of(NativeBench.class.getProtectionDomain().getCodeSource().getLocation().toURI());
       Path root = jar.getParent().getParent().getParent();
       return Files.isExecutable(root.resolve("run.sh")) ? root : null;
     } catch (Exception e) {
@@ -48,24 +48,31 @@ final class NativeBench {
     List<BenchCommand.Row> rows = new ArrayList<>();
     try {
       err.println("[native] C latency driver through the shim (./run.sh exec) ...");
-      String out = exec(root, List.of(root.resolve("run.sh").toString(), "exec", "--",
-          driver.toString(), "20000"));
+      String out =
+          exec(
+              root,
+              List.of(root.resolve("run.sh").toString(), "exec", "--", driver.toString(), "20000"));
       for (String line : out.split("\n")) {
         Matcher m = LINE.matcher(line.strip());
         if (m.matches()) {
-          rows.add(new BenchCommand.Row("native: " + m.group(1).strip() + " (median)",
-              1000 * Double.parseDouble(m.group(2)), Double.NaN, Double.NaN));
+          rows.add(
+              new BenchCommand.Row(
+                  "native: " + m.group(1).strip() + " (median)",
+                  1000 * Double.parseDouble(m.group(2)),
+                  Double.NaN,
+                  Double.NaN));
         }
       }
       err.println("[native] start-up: exec -- true against --version ...");
-      double version = medianMillis(root, List.of(root.resolve("run.sh").toString(),
-          "--version"));
-      double execTrue = medianMillis(root, List.of(root.resolve("run.sh").toString(), "exec",
-          "--", "true"));
-      rows.add(new BenchCommand.Row("native: ./run.sh --version (median)", version * 1e6,
-          Double.NaN, Double.NaN));
-      rows.add(new BenchCommand.Row("native: ./run.sh exec -- true (median)", execTrue * 1e6,
-          Double.NaN, Double.NaN));
+      double version = medianMillis(root, List.of(root.resolve("run.sh").toString(), "--version"));
+      double execTrue =
+          medianMillis(root, List.of(root.resolve("run.sh").toString(), "exec", "--", "true"));
+      rows.add(
+          new BenchCommand.Row(
+              "native: ./run.sh --version (median)", version * 1e6, Double.NaN, Double.NaN));
+      rows.add(
+          new BenchCommand.Row(
+              "native: ./run.sh exec -- true (median)", execTrue * 1e6, Double.NaN, Double.NaN));
     } catch (IOException e) {
       err.println("native: failed: " + e.getMessage());
       return null;
@@ -78,8 +85,8 @@ final class NativeBench {
 
   private static String exec(Path root, List<String> command)
       throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(command).directory(root.toFile()).redirectErrorStream(true)
-        .start();
+    Process p =
+        new ProcessBuilder(command).directory(root.toFile()).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (p.waitFor() != 0) {
       throw new IOException(String.join(" ", command) + " exited " + p.exitValue() + ": " + out);

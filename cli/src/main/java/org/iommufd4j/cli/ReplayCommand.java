@@ -13,16 +13,23 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code replay FILE}: re-executes a recorded trace on a fresh emulator. */
-@Command(name = "replay", mixinStandardHelpOptions = true,
-    description = {"Re-execute a trace recorded by `exec --record FILE` on a fresh emulator "
-        + "(simulated memory seeded with the bytes the recording read, one context per recorded "
-        + "open) and report the first divergence: result/errno, reply bytes or memory written.",
-        "Exit status: 0 no divergence, 1 a divergence, 2 not a trace."})
+@Command(
+    name = "replay",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Re-execute a trace recorded by `exec --record FILE` on a fresh emulator "
+          + "(simulated memory seeded with the bytes the recording read, one context per recorded "
+          + "open) and report the first divergence: result/errno, reply bytes or memory written.",
+      "Exit status: 0 no divergence, 1 a divergence, 2 not a trace."
+    })
 final class ReplayCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--all", description = "Go on after a divergence: report each context's "
-      + "first (its later calls skipped) while the other contexts replay on.")
+  @Option(
+      names = "--all",
+      description =
+          "Go on after a divergence: report each context's "
+              + "first (its later calls skipped) while the other contexts replay on.")
   boolean all;
 
   @Parameters(paramLabel = "FILE", description = "The trace (JSON lines).")
@@ -42,12 +49,25 @@ final class ReplayCommand implements Callable<Integer> {
       return CliErrors.USAGE;
     }
     Replayer.Result r = all ? Replayer.replayAll(trace) : Replayer.replay(trace);
-    String counts = count(r.ioctls(), "ioctl") + ", " + count(r.opens(), "open") + ", "
-        + count(r.closes(), "close") + ", " + count(r.memoryOps(), "memory operation");
+    String counts =
+        count(r.ioctls(), "ioctl")
+            + ", "
+            + count(r.opens(), "open")
+            + ", "
+            + count(r.closes(), "close")
+            + ", "
+            + count(r.memoryOps(), "memory operation");
     if (all && r.diverged()) {
       r.divergences().forEach(out::println);
-      out.println(r.divergences().size() + " of " + count(r.opens(), "context") + " diverged ("
-          + counts + ", " + count(r.skipped(), "ioctl") + " skipped after a divergence)");
+      out.println(
+          r.divergences().size()
+              + " of "
+              + count(r.opens(), "context")
+              + " diverged ("
+              + counts
+              + ", "
+              + count(r.skipped(), "ioctl")
+              + " skipped after a divergence)");
       out.flush();
       return 1;
     }

@@ -19,34 +19,47 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code trace FILE}: a recorded trace as strace would print it, one line per event. */
-@Command(name = "trace", mixinStandardHelpOptions = true,
-    description = {"Print a trace recorded by `exec --record FILE` one line per event, as strace "
-        + "decodes ioctls: each call by name with the struct it read, `=> {...}` the members it "
-        + "changed, and its result or errno; opens, closes and exits on their own lines.",
-        "Exit status: 0 printed, 2 not a readable trace or a bad filter."})
+@Command(
+    name = "trace",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Print a trace recorded by `exec --record FILE` one line per event, as strace "
+          + "decodes ioctls: each call by name with the struct it read, `=> {...}` the members it "
+          + "changed, and its result or errno; opens, closes and exits on their own lines.",
+      "Exit status: 0 printed, 2 not a readable trace or a bad filter."
+    })
 final class TraceCommand implements Callable<Integer> {
   /** Classes of requests for {@code -e trace=}, by the start of their names. */
-  private static final Map<String, String> CLASSES = Map.of("ioas", "IOMMU_IOAS_",
-      "hwpt", "IOMMU_HWPT_", "test", "IOMMU_TEST_", "vfio", "VFIO_");
+  private static final Map<String, String> CLASSES =
+      Map.of("ioas", "IOMMU_IOAS_", "hwpt", "IOMMU_HWPT_", "test", "IOMMU_TEST_", "vfio", "VFIO_");
+
   private static final Set<String> EVENTS = Set.of("open", "close", "exit", "process");
 
   @Spec CommandSpec spec;
 
-  @Option(names = "-e", paramLabel = "EXPR", description = {"A filter, as strace's: "
-      + "trace=NAME[,NAME...] (request names such as IOMMU_IOAS_MAP, classes ioas, hwpt, test, "
-      + "vfio, and the events open, close, exit, process); status=failed or status=successful "
-      + "(ioctls only). Repeatable; an event is printed when it passes all."})
+  @Option(
+      names = "-e",
+      paramLabel = "EXPR",
+      description = {
+        "A filter, as strace's: "
+            + "trace=NAME[,NAME...] (request names such as IOMMU_IOAS_MAP, classes ioas, hwpt, test, "
+            + "vfio, and the events open, close, exit, process); status=failed or status=successful "
+            + "(ioctls only). Repeatable; an event is printed when it passes all."
+      })
   List<String> expressions = List.of();
 
   @Option(names = "--pid", paramLabel = "PID", description = "Only events of process PID.")
   Integer pid;
 
-  @Option(names = "--file", paramLabel = "N", description = "Only events of file N (opens, "
-      + "ioctls and closes of that context).")
+  @Option(
+      names = "--file",
+      paramLabel = "N",
+      description = "Only events of file N (opens, " + "ioctls and closes of that context).")
   Long file;
 
-  @Option(names = {"-t", "--timestamps"}, description = "Prefix each line with its time in "
-      + "seconds since the recording started.")
+  @Option(
+      names = {"-t", "--timestamps"},
+      description = "Prefix each line with its time in " + "seconds since the recording started.")
   boolean timestamps;
 
   @Parameters(paramLabel = "FILE", description = "The trace (JSON lines, .gz too).")
@@ -77,13 +90,15 @@ final class TraceCommand implements Callable<Integer> {
       if (e instanceof Trace.Open o) {
         openedBy.putIfAbsent(o.file(), o.pid());
       }
-      boolean ofPid = pid == null || switch (e) {
-        case Trace.Open o -> o.pid() == pid;
-        case Trace.Process p -> p.pid() == pid;
-        case Trace.Ioctl i -> i.pid() == pid;
-        case Trace.Exit x -> x.pid() == pid;
-        case Trace.Close c -> openedBy.getOrDefault(c.file(), -1).equals(pid);
-      };
+      boolean ofPid =
+          pid == null
+              || switch (e) {
+                case Trace.Open o -> o.pid() == pid;
+                case Trace.Process p -> p.pid() == pid;
+                case Trace.Ioctl i -> i.pid() == pid;
+                case Trace.Exit x -> x.pid() == pid;
+                case Trace.Close c -> openedBy.getOrDefault(c.file(), -1).equals(pid);
+              };
       if (ofPid && filter.test(e)) {
         out.println(CallPrinter.line(e, timestamps));
       }
@@ -93,46 +108,62 @@ final class TraceCommand implements Callable<Integer> {
   }
 
   private Predicate<Trace.Event> filter() {
-    Predicate<Trace.Event> all = e -> file == null || switch (e) {
-      case Trace.Open o -> o.file() == file;
-      case Trace.Ioctl i -> i.file() == file;
-      case Trace.Close c -> c.file() == file;
-      case Trace.Process p -> false;
-      case Trace.Exit x -> false;
-    };
+    Predicate<Trace.Event> all =
+        e ->
+            file == null
+                || switch (e) {
+                  case Trace.Open o -> o.file() == file;
+                  case Trace.Ioctl i -> i.file() == file;
+                  case Trace.Close c -> c.file() == file;
+                  case Trace.Process p -> false;
+                  case Trace.Exit x -> false;
+                };
     for (String expression : expressions) {
       int eq = expression.indexOf('=');
       String key = eq < 0 ? "" : expression.substring(0, eq);
       String value = expression.substring(eq + 1);
-      all = all.and(switch (key) {
-        case "trace" -> names(List.of(value.split(",")));
-        case "status" -> status(value);
-        default -> throw new IllegalArgumentException("unknown filter -e " + expression
-            + " (trace=NAME,... or status=failed|successful)");
-      });
+      all =
+          all.and(
+              switch (key) {
+                case "trace" -> names(List.of(value.split(",")));
+                case "status" -> status(value);
+                default ->
+                    throw new IllegalArgumentException(
+                        "unknown filter -e "
+                            + expression
+                            + " (trace=NAME,... or status=failed|successful)");
+              });
     }
     return all;
   }
 
   private static Predicate<Trace.Event> names(List<String> names) {
     for (String n : names) {
-      if (!EVENTS.contains(n) && !CLASSES.containsKey(n)
-          && !n.equals(n.toUpperCase(Locale.ROOT))) {
-        throw new IllegalArgumentException("unknown name in -e trace=: " + n + " (request "
-            + "names are upper case; classes: ioas, hwpt, test, vfio; events: open, close, exit, "
-            + "process)");
+      if (!EVENTS.contains(n) && !CLASSES.containsKey(n) && !n.equals(n.toUpperCase(Locale.ROOT))) {
+        throw new IllegalArgumentException(
+            "unknown name in -e trace=: "
+                + n
+                + " (request "
+                + "names are upper case; classes: ioas, hwpt, test, vfio; events: open, close, exit, "
+                + "process)");
       }
     }
     return e -> {
-      String name = switch (e) {
-        case Trace.Ioctl i -> CallPrinter.requestName(i.request());
-        case Trace.Open o -> "open";
-        case Trace.Close c -> "close";
-        case Trace.Exit x -> "exit";
-        case Trace.Process p -> "process";
-      };
-      return names.stream().anyMatch(n -> n.equals(name)
-          || e instanceof Trace.Ioctl && CLASSES.containsKey(n) && name.startsWith(CLASSES.get(n)));
+      String name =
+          switch (e) {
+            case Trace.Ioctl i -> CallPrinter.requestName(i.request());
+            case Trace.Open o -> "open";
+            case Trace.Close c -> "close";
+            case Trace.Exit x -> "exit";
+            case Trace.Process p -> "process";
+          };
+      return names.stream()
+          .anyMatch(
+              n ->
+                  n.equals(name)
+                      || e instanceof Trace.Ioctl
+                          && CLASSES.containsKey(n)
+                          && name.startsWith(CLASSES.get(n)));
     };
   }
 
@@ -140,8 +171,9 @@ final class TraceCommand implements Callable<Integer> {
     return switch (value) {
       case "failed" -> e -> e instanceof Trace.Ioctl i && Trace.errnoName(i.result()) != null;
       case "successful" -> e -> e instanceof Trace.Ioctl i && Trace.errnoName(i.result()) == null;
-      default -> throw new IllegalArgumentException("unknown status in -e status=" + value
-          + " (failed or successful)");
+      default ->
+          throw new IllegalArgumentException(
+              "unknown status in -e status=" + value + " (failed or successful)");
     };
   }
 }

@@ -19,12 +19,17 @@ class DevicesTest {
     try (Devices devices = create("edu")) {
       PresentedFunction f = devices.presented().getFirst();
       assertThat(f.bdf()).isEqualTo("0000:00:04.0");
-      assertThat(List.of(f.vendor(), f.device(), f.subsystemVendor(), f.subsystemDevice(),
-          f.classCode(), f.revision())).containsExactly(0x1234, 0x11e8, 0x1af4, 0x1100, 0x00ff00,
-              0x10);
+      assertThat(
+              List.of(
+                  f.vendor(),
+                  f.device(),
+                  f.subsystemVendor(),
+                  f.subsystemDevice(),
+                  f.classCode(),
+                  f.revision()))
+          .containsExactly(0x1234, 0x11e8, 0x1af4, 0x1100, 0x00ff00, 0x10);
       assertThat(f.bars()).containsExactly(PresentedFunction.Bar.mem32(0, 1 << 20));
-      assertThat(f.config()).isEqualTo(devices.devices().getFirst().function().config()
-          .snapshot());
+      assertThat(f.config()).isEqualTo(devices.devices().getFirst().function().config().snapshot());
       assertThat(List.of(f.iommuGroup(), f.vfioIndex(), f.numaNode())).containsExactly(0, 0, -1);
       assertThat(devices.devices().getFirst().function().model()).isInstanceOf(EduDevice.class);
     }
@@ -33,9 +38,12 @@ class DevicesTest {
   @Test
   void defaultAddressesSkipTheSlotsGivenAndGroupsTheNumbersGiven() {
     try (Devices devices = create("edu", "edu@0000:00:05.0,group=0", "edu", "edu,group=3")) {
-      assertThat(devices.devices()).map(d -> d.bdf() + " group " + d.iommuGroup() + " vfio"
-          + d.vfioIndex()).containsExactly("0000:00:04.0 group 1 vfio0",
-              "0000:00:05.0 group 0 vfio1", "0000:00:06.0 group 2 vfio2",
+      assertThat(devices.devices())
+          .map(d -> d.bdf() + " group " + d.iommuGroup() + " vfio" + d.vfioIndex())
+          .containsExactly(
+              "0000:00:04.0 group 1 vfio0",
+              "0000:00:05.0 group 0 vfio1",
+              "0000:00:06.0 group 2 vfio2",
               "0000:00:07.0 group 3 vfio3");
     }
   }

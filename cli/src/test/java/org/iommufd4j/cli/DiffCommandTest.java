@@ -23,8 +23,15 @@ class DiffCommandTest {
   void aDifferenceIsReportedWithExitStatusOne() throws Exception {
     Path file = dir.resolve("seq.ops");
     Files.writeString(file, SampleSequences.mockDomain().format());
-    CliRun r = CliRun.of("diff", "--left", "emulated", "--right", "emulated:memlock=0x10000",
-        "--trace", file.toString());
+    CliRun r =
+        CliRun.of(
+            "diff",
+            "--left",
+            "emulated",
+            "--right",
+            "emulated:memlock=0x10000",
+            "--trace",
+            file.toString());
     assertThat(r.status()).as(r.err()).isEqualTo(1);
     assertThat(r.out()).contains("#6 IOMMU_IOAS_MAP", "difference after 7 of 11 ops", "-ENOMEM");
     CliRun same = CliRun.of("diff", "--left", "emulated", "--right", "emulated", "--sample");
@@ -34,14 +41,33 @@ class DiffCommandTest {
 
   @Test
   void manySeedsRunUntilADifferenceAndItsReproducerIsSaved() throws Exception {
-    CliRun many = CliRun.of("diff", "--left", "emulated", "--right", "emulated",
-        "--random-mock", "5:100", "--seeds", "3");
+    CliRun many =
+        CliRun.of(
+            "diff",
+            "--left",
+            "emulated",
+            "--right",
+            "emulated",
+            "--random-mock",
+            "5:100",
+            "--seeds",
+            "3");
     assertThat(many.status()).as(many.err()).isZero();
     assertThat(many.out()).contains("no difference: 3 sequences");
     Path saved = dir.resolve("repro.ops");
-    CliRun differs = CliRun.of("diff", "--left", "emulated", "--right",
-        "emulated:memlock=0x10000", "--random-mock", "1:300", "--seeds", "10", "--save",
-        saved.toString());
+    CliRun differs =
+        CliRun.of(
+            "diff",
+            "--left",
+            "emulated",
+            "--right",
+            "emulated:memlock=0x10000",
+            "--random-mock",
+            "1:300",
+            "--seeds",
+            "10",
+            "--save",
+            saved.toString());
     assertThat(differs.status()).as(differs.err()).isEqualTo(1);
     assertThat(differs.out()).contains("[--random-mock ", "-ENOMEM");
     OpSequence repro = OpSequence.parse(Files.readString(saved));

@@ -1,12 +1,12 @@
 package org.iommufd4j.cli;
 
-import org.iommufd4j.bridge.Shim;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.iommufd4j.bridge.Shim;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -15,8 +15,8 @@ import org.junit.jupiter.api.Test;
  * programs are the bridge's C tests, built by the bridge module next door.
  */
 class ExecCommandIT {
-  private static final Path TESTS = Path.of("../bridge/target/native/tests").toAbsolutePath()
-      .normalize();
+  private static final Path TESTS =
+      Path.of("../bridge/target/native/tests").toAbsolutePath().normalize();
 
   @BeforeAll
   static void testsAreBuilt() {
@@ -64,8 +64,15 @@ class ExecCommandIT {
   void aPinnedCapabilityIgnoresWhatTheProgramDoes() throws Exception {
     StringWriter err = new StringWriter();
     Path log = Files.createTempFile("t_creds", ".log");
-    int status = exec(err, "--cap-ipc-lock", "yes", "--", "sh", "-c",
-        TESTS.resolve("t_creds") + " >" + log + " 2>&1");
+    int status =
+        exec(
+            err,
+            "--cap-ipc-lock",
+            "yes",
+            "--",
+            "sh",
+            "-c",
+            TESTS.resolve("t_creds") + " >" + log + " 2>&1");
     String output = Files.readString(log);
     Files.delete(log);
     org.junit.jupiter.api.Assumptions.assumeFalse(status == 77, output);
@@ -76,7 +83,8 @@ class ExecCommandIT {
   @Test
   void optionsAfterTheProgramAreTheProgramsAndWithoutDashDashToo() {
     StringWriter err = new StringWriter();
-    assertThat(exec(err, "--memlock", "unlimited", "sh", "-c", "exit 7")).as(err::toString)
+    assertThat(exec(err, "--memlock", "unlimited", "sh", "-c", "exit 7"))
+        .as(err::toString)
         .isEqualTo(7);
   }
 
@@ -95,8 +103,10 @@ class ExecCommandIT {
   @Test
   void withoutTheTestAbiTheTestCommandIsEnotty() throws Exception {
     StringWriter err = new StringWriter();
-    assertThat(exec(err, "--no-test-abi", "--shim-memory", "--",
-        TESTS.resolve("t_basic").toString())).as(err.toString()).isZero();
+    assertThat(
+            exec(err, "--no-test-abi", "--shim-memory", "--", TESTS.resolve("t_basic").toString()))
+        .as(err.toString())
+        .isZero();
   }
 
   @Test
@@ -108,7 +118,6 @@ class ExecCommandIT {
 
   @Test
   void theShimIsFoundInTheBuildTree() throws Exception {
-    assertThat(Files.isRegularFile(Shim.locate(null,
-        Files.createTempDirectory("shim")))).isTrue();
+    assertThat(Files.isRegularFile(Shim.locate(null, Files.createTempDirectory("shim")))).isTrue();
   }
 }

@@ -14,34 +14,44 @@ import org.junit.jupiter.api.io.TempDir;
 
 class InspectCommandTest {
   /** Exit status, standard output and standard error of one run. */
-
   @Test
   void withoutASourceItShowsTheExampleAsATable() {
     CliRun r = CliRun.of("inspect");
     assertThat(r.status()).isZero();
-    assertThat(r.out()).startsWith("iommufd context: open, 7 objects")
-        .contains("IOAS 1: alignment 0x1000, huge pages on, domains hwpt 3, hwpt 5",
+    assertThat(r.out())
+        .startsWith("iommufd context: open, 7 objects")
+        .contains(
+            "IOAS 1: alignment 0x1000, huge pages on, domains hwpt 3, hwpt 5",
             "IOAS 6: alignment 0x1000, huge pages on, domains none, accesses access 7",
-            "domain of hwpt 3", "domain of hwpt 5", "device 4", "test",
-            "selftest-mock", "radix", "[0x100000000 +0x2000]x1", "USER");
+            "domain of hwpt 3",
+            "domain of hwpt 5",
+            "device 4",
+            "test",
+            "selftest-mock",
+            "radix",
+            "[0x100000000 +0x2000]x1",
+            "USER");
   }
 
   @Test
   void theExampleHasEveryKindOfThing() {
     Snapshot s = InspectExample.take();
     assertThat(s.ioases()).hasSize(2);
-    assertThat(s.ioases().get(0).reserved()).extracting(Snapshot.Reserved::owner)
+    assertThat(s.ioases().get(0).reserved())
+        .extracting(Snapshot.Reserved::owner)
         .contains(OwnerKind.DOMAIN, OwnerKind.DEVICE);
-    assertThat(s.ioases().get(1).reserved()).extracting(Snapshot.Reserved::owner)
+    assertThat(s.ioases().get(1).reserved())
+        .extracting(Snapshot.Reserved::owner)
         .containsExactly(OwnerKind.TEST);
     assertThat(s.ioases().get(1).allowed()).hasSize(2);
     assertThat(s.ioases().get(0).areas()).hasSize(3);
     assertThat(s.ioases().get(1).areas().getFirst().pageSourceId())
-        .as("a COPY of the first mapping").isEqualTo(1);
-    assertThat(s.devices()).extracting(Snapshot.DeviceState::model)
+        .as("a COPY of the first mapping")
+        .isEqualTo(1);
+    assertThat(s.devices())
+        .extracting(Snapshot.DeviceState::model)
         .containsExactly("selftest-mock", "radix");
-    assertThat(s.accesses()).singleElement()
-        .satisfies(a -> assertThat(a.pins()).hasSize(1));
+    assertThat(s.accesses()).singleElement().satisfies(a -> assertThat(a.pins()).hasSize(1));
     assertThat(s.host().pinnedFrames()).isPositive();
     assertThat(s.host().accounts()).isNotEmpty();
   }
@@ -61,14 +71,18 @@ class InspectCommandTest {
 
   @Test
   void inputReadsTheContextsDocumentOfExecAndServe(@TempDir Path dir) throws Exception {
-    ContextStates states = new ContextStates(List.of(
-        new ContextStates.Entry(1, 4242, true, InspectExample.take()),
-        new ContextStates.Entry(2, 4243, false, InspectExample.take())));
+    ContextStates states =
+        new ContextStates(
+            List.of(
+                new ContextStates.Entry(1, 4242, true, InspectExample.take()),
+                new ContextStates.Entry(2, 4243, false, InspectExample.take())));
     Path file = Files.writeString(dir.resolve("contexts.json"), states.toJson());
     CliRun r = CliRun.of("inspect", "--input", file.toString());
     assertThat(r.status()).as(r.err()).isZero();
-    assertThat(r.out()).isEqualTo(states.toTable())
-        .contains("== context 1 (opened by pid 4242), just before its teardown ==",
+    assertThat(r.out())
+        .isEqualTo(states.toTable())
+        .contains(
+            "== context 1 (opened by pid 4242), just before its teardown ==",
             "== context 2 (opened by pid 4243) ==");
     CliRun json = CliRun.of("inspect", "--input", file.toString(), "--json");
     assertThat(ContextStates.fromJson(json.out()).contexts()).hasSize(2);
@@ -85,9 +99,14 @@ class InspectCommandTest {
     f.setNamespaceAware(true);
     var doc = f.newDocumentBuilder().parse(new ByteArrayInputStream(Files.readAllBytes(svg)));
     assertThat(doc.getDocumentElement().getLocalName()).isEqualTo("svg");
-    assertThat(Files.readString(svg)).contains("data-ioas=\"1\"", "data-ioas=\"6\"",
-        "data-kind=\"area\"", "data-kind=\"reserved\"", "data-kind=\"allowed\"",
-        "data-kind=\"aperture\"");
+    assertThat(Files.readString(svg))
+        .contains(
+            "data-ioas=\"1\"",
+            "data-ioas=\"6\"",
+            "data-kind=\"area\"",
+            "data-kind=\"reserved\"",
+            "data-kind=\"allowed\"",
+            "data-kind=\"aperture\"");
   }
 
   @Test
@@ -102,7 +121,7 @@ class InspectCommandTest {
   @Test
   void helpSaysWhatItShowsWithoutASource() {
     CliRun r = CliRun.of("inspect", "--help");
-    assertThat(r.out()).contains("example state on the embedded emulator", "--json", "--svg",
-        "--input");
+    assertThat(r.out())
+        .contains("example state on the embedded emulator", "--json", "--svg", "--input");
   }
 }

@@ -21,24 +21,25 @@ import org.junit.jupiter.api.Test;
  * {@code exec}. Skipped, with the reason, where that source cannot be had.
  *
  * <p>Counts on the real 6.12.117 kernel with IOMMUFD_TEST: {@code iommufd} 164 of 190 (the newer
- * selftest source asks for mock features 6.12 lacks; {@code --selftest-compat} provides them
- * here), {@code iommufd_fail_nth} 7 of 7. The selftests run as root on a machine with 64 huge
- * pages reserved; {@code --cap-sys-resource yes} stands for root's capabilities where a container
+ * selftest source asks for mock features 6.12 lacks; {@code --selftest-compat} provides them here),
+ * {@code iommufd_fail_nth} 7 of 7. The selftests run as root on a machine with 64 huge pages
+ * reserved; {@code --cap-sys-resource yes} stands for root's capabilities where a container
  * withholds CAP_SYS_RESOURCE, and without reserved huge pages 22 tests fail in their own setup
  * (MAP_HUGETLB), as on the kernel.
  */
 class KernelSelftestIT {
-  private static final Path BUILD = Path.of("../bridge/selftests/build.sh").toAbsolutePath()
-      .normalize();
+  private static final Path BUILD =
+      Path.of("../bridge/selftests/build.sh").toAbsolutePath().normalize();
   private static final Path OUT = Path.of("target/selftests").toAbsolutePath();
-  private static final Pattern TOTALS = Pattern.compile(
-      "# Totals: pass:(\\d+) fail:(\\d+) xfail:\\d+ xpass:\\d+ skip:(\\d+) error:(\\d+)");
+  private static final Pattern TOTALS =
+      Pattern.compile(
+          "# Totals: pass:(\\d+) fail:(\\d+) xfail:\\d+ xpass:\\d+ skip:(\\d+) error:(\\d+)");
   private static final int HUGETLB_TESTS = 22;
 
   @BeforeAll
   static void build() throws Exception {
-    Process p = new ProcessBuilder(BUILD.toString(), OUT.toString()).redirectErrorStream(true)
-        .start();
+    Process p =
+        new ProcessBuilder(BUILD.toString(), OUT.toString()).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     int status = p.waitFor();
     Assumptions.assumeTrue(status != 77, () -> "kernel selftests not built: " + out.trim());
@@ -63,10 +64,16 @@ class KernelSelftestIT {
       String output = Files.readString(log);
       Matcher m = TOTALS.matcher(output);
       assertThat(m.find()).as("TAP totals in:%n%s", output).isTrue();
-      Totals t = new Totals(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)),
-          Integer.parseInt(m.group(3)), Integer.parseInt(m.group(4)), output);
-      System.out.printf("kernel selftest %s: pass %d fail %d skip %d error %d%n", test, t.pass,
-          t.fail, t.skip, t.error);
+      Totals t =
+          new Totals(
+              Integer.parseInt(m.group(1)),
+              Integer.parseInt(m.group(2)),
+              Integer.parseInt(m.group(3)),
+              Integer.parseInt(m.group(4)),
+              output);
+      System.out.printf(
+          "kernel selftest %s: pass %d fail %d skip %d error %d%n",
+          test, t.pass, t.fail, t.skip, t.error);
       return t;
     } finally {
       Files.deleteIfExists(log);
@@ -87,14 +94,22 @@ class KernelSelftestIT {
     boolean hugePages = freeHugePages() >= 64;
     Totals t = run("iommufd", "--selftest-compat", "--cap-sys-resource", "yes");
     int expected = 190 - (hugePages ? 0 : HUGETLB_TESTS);
-    assertThat(t.pass()).as("passing of 190 (huge pages %s); failures:%n%s",
-        hugePages ? "reserved" : "not reserved", failures(t.output())).isGreaterThanOrEqualTo(expected);
+    assertThat(t.pass())
+        .as(
+            "passing of 190 (huge pages %s); failures:%n%s",
+            hugePages ? "reserved" : "not reserved", failures(t.output()))
+        .isGreaterThanOrEqualTo(expected);
   }
 
   @Test
   void iommufdFailNthSelftestPasses() throws Exception {
-    Totals t = run("iommufd_fail_nth", "--selftest-compat", "--cap-sys-resource", "yes",
-        "--fault-injection");
+    Totals t =
+        run(
+            "iommufd_fail_nth",
+            "--selftest-compat",
+            "--cap-sys-resource",
+            "yes",
+            "--fault-injection");
     assertThat(t.pass()).as(t.output()).isEqualTo(7);
     assertThat(t.skip()).as("skipped: fault injection not reached").isZero();
   }

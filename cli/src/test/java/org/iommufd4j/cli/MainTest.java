@@ -35,7 +35,10 @@ class MainTest {
 
   @Test
   void unknownCommandFailsWithUsage() {
-    assertThat(new CommandLine(new Main()).setErr(new PrintWriter(new StringWriter()))
-        .execute("no-such-command")).isNotZero();
+    assertThat(
+            new CommandLine(new Main())
+                .setErr(new PrintWriter(new StringWriter()))
+                .execute("no-such-command"))
+        .isNotZero();
   }
 }

@@ -1,6 +1,5 @@
 package org.iommufd4j.cli;
 
-import java.util.ArrayList;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.abort;
 
@@ -8,6 +7,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -20,8 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ReadmeCExampleIT {
   private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
-  private static final Pattern EXAMPLE = Pattern.compile(
-      "<!-- example: c; prints: (.*?) -->\n```c\n(.*?)```\n", Pattern.DOTALL);
+  private static final Pattern EXAMPLE =
+      Pattern.compile("<!-- example: c; prints: (.*?) -->\n```c\n(.*?)```\n", Pattern.DOTALL);
 
   @TempDir Path dir;
 

@@ -1,17 +1,17 @@
 package org.iommufd4j.cli;
 
-import java.time.Duration;
-import org.iommufd4j.inspect.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.iommufd4j.bridge.BridgeConfig;
 import org.iommufd4j.bridge.BridgeServer;
 import org.iommufd4j.bridge.Shim;
+import org.iommufd4j.inspect.Json;
 import org.iommufd4j.trace.Trace;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -24,8 +24,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * and {@code inspect --socket} with real programs: the bridge's C tests.
  */
 class RecordReplayIT {
-  private static final Path TESTS = Path.of("../bridge/target/native/tests").toAbsolutePath()
-      .normalize();
+  private static final Path TESTS =
+      Path.of("../bridge/target/native/tests").toAbsolutePath().normalize();
 
   @TempDir Path dir;
 
@@ -37,20 +37,38 @@ class RecordReplayIT {
   private Path record(String test) {
     Path trace = dir.resolve(test + ".jsonl");
     Path log = dir.resolve(test + ".log");
-    CliRun r = CliRun.of("exec", "--record", trace.toString(), "--", "sh", "-c",
-        TESTS.resolve(test) + " >" + log + " 2>&1");
+    CliRun r =
+        CliRun.of(
+            "exec",
+            "--record",
+            trace.toString(),
+            "--",
+            "sh",
+            "-c",
+            TESTS.resolve(test) + " >" + log + " 2>&1");
     assertThat(r.status()).as("%s %s", r.err(), log).isZero();
     return trace;
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"t_basic", "t_access", "t_dup", "t_efault", "t_fork", "t_exec",
-      "t_isolated", "t_file", "t_kernel"})
+  @ValueSource(
+      strings = {
+        "t_basic",
+        "t_access",
+        "t_dup",
+        "t_efault",
+        "t_fork",
+        "t_exec",
+        "t_isolated",
+        "t_file",
+        "t_kernel"
+      })
   void aRecordedProgramReplaysWithoutDivergence(String test) throws Exception {
     Path trace = record(test);
     List<String> lines = Files.readAllLines(trace);
     assertThat(lines.get(0)).startsWith("{\"format\":\"iommufd4j-trace\",\"version\":1");
-    assertThat(lines).anyMatch(l -> l.startsWith("{\"type\":\"ioctl\""))
+    assertThat(lines)
+        .anyMatch(l -> l.startsWith("{\"type\":\"ioctl\""))
         .anyMatch(l -> l.startsWith("{\"type\":\"open\""))
         .anyMatch(l -> l.startsWith("{\"type\":\"close\""));
     CliRun r = CliRun.of("replay", trace.toString());
@@ -71,8 +89,11 @@ class RecordReplayIT {
     assertThat(line).isPositive();
     Map<?, ?> call = (Map<?, ?>) Json.parse(lines.get(line));
     long result = (Long) call.get("result");
-    String tampered = lines.get(line).replace("\"result\":" + result + ",",
-        "\"result\":" + (result == -22 ? -2 : -22) + ",");
+    String tampered =
+        lines
+            .get(line)
+            .replace(
+                "\"result\":" + result + ",", "\"result\":" + (result == -22 ? -2 : -22) + ",");
     assertThat(tampered).isNotEqualTo(lines.get(line));
     lines.set(line, tampered);
     Files.write(trace, lines);
@@ -95,8 +116,11 @@ class RecordReplayIT {
     assertThat(first.out()).contains("divergence at ioctl #1 ").contains("(after 1 ioctl,");
     CliRun all = CliRun.of("replay", "--all", trace.toString());
     assertThat(all.status()).isEqualTo(1);
-    assertThat(all.out()).containsOnlyOnce("divergence at ioctl").contains("divergence at ioctl #1 ")
-        .contains("1 of 2 contexts diverged").containsPattern("[1-9]\\d* ioctls? skipped");
+    assertThat(all.out())
+        .containsOnlyOnce("divergence at ioctl")
+        .contains("divergence at ioctl #1 ")
+        .contains("1 of 2 contexts diverged")
+        .containsPattern("[1-9]\\d* ioctls? skipped");
   }
 
   @Test
@@ -131,8 +155,15 @@ class RecordReplayIT {
   @Test
   void aTraceNamedGzIsCompressedAndReplays() throws Exception {
     Path trace = dir.resolve("t_basic.jsonl.gz");
-    CliRun r = CliRun.of("exec", "--record", trace.toString(), "--", "sh", "-c",
-        TESTS.resolve("t_basic") + " >/dev/null");
+    CliRun r =
+        CliRun.of(
+            "exec",
+            "--record",
+            trace.toString(),
+            "--",
+            "sh",
+            "-c",
+            TESTS.resolve("t_basic") + " >/dev/null");
     assertThat(r.status()).as(r.err()).isZero();
     byte[] bytes = Files.readAllBytes(trace);
     assertThat(bytes[0] & 0xff).isEqualTo(0x1f);
@@ -152,29 +183,60 @@ class RecordReplayIT {
   void inspectAtExitShowsEachContextBeforeItsTeardown() throws Exception {
     Path json = dir.resolve("exit.json");
     Path svg = dir.resolve("exit.svg");
-    CliRun r = CliRun.of("exec", "--inspect-at-exit", "--json", "--inspect-output", json.toString(),
-        "--svg", svg.toString(), "--", "sh", "-c", TESTS.resolve("t_basic") + " >/dev/null");
+    CliRun r =
+        CliRun.of(
+            "exec",
+            "--inspect-at-exit",
+            "--json",
+            "--inspect-output",
+            json.toString(),
+            "--svg",
+            svg.toString(),
+            "--",
+            "sh",
+            "-c",
+            TESTS.resolve("t_basic") + " >/dev/null");
     assertThat(r.status()).as(r.err()).isZero();
     ContextStates states = ContextStates.fromJson(Files.readString(json));
     assertThat(states.contexts()).hasSize(2).allMatch(ContextStates.Entry::closing);
     assertThat(states.contexts().get(0).snapshot().ioases()).isNotEmpty();
     assertThat(Files.readString(svg)).startsWith("<?xml").contains("<svg").endsWith("</svg>\n");
-    CliRun table = CliRun.of("exec", "--inspect-at-exit", "--", TESTS.resolve("t_basic").toString());
-    assertThat(table.err()).contains("== context ").contains("just before its teardown")
+    CliRun table =
+        CliRun.of("exec", "--inspect-at-exit", "--", TESTS.resolve("t_basic").toString());
+    assertThat(table.err())
+        .contains("== context ")
+        .contains("just before its teardown")
         .contains("IOAS 1");
   }
 
   @Test
   void errorExitcodeFailsAProgramThatLeftObjectsBehindAndOnlyThen() {
-    CliRun leaves = CliRun.of("exec", "--inspect-at-exit", "--error-exitcode", "42", "--",
-        "sh", "-c", TESTS.resolve("t_basic") + " >/dev/null");
+    CliRun leaves =
+        CliRun.of(
+            "exec",
+            "--inspect-at-exit",
+            "--error-exitcode",
+            "42",
+            "--",
+            "sh",
+            "-c",
+            TESTS.resolve("t_basic") + " >/dev/null");
     assertThat(leaves.status()).as(leaves.err()).isEqualTo(42);
     assertThat(leaves.err()).contains("IOAS 1").contains("--error-exitcode 42");
-    CliRun clean = CliRun.of("exec", "--inspect-at-exit", "--error-exitcode", "42", "--",
-        "sh", "-c", "exec 3</dev/iommu");
+    CliRun clean =
+        CliRun.of(
+            "exec",
+            "--inspect-at-exit",
+            "--error-exitcode",
+            "42",
+            "--",
+            "sh",
+            "-c",
+            "exec 3</dev/iommu");
     assertThat(clean.status()).as(clean.err()).isZero();
     assertThat(CliRun.of("exec", "--error-exitcode", "42", "--", "true").status())
-        .as("needs --inspect-at-exit").isEqualTo(125);
+        .as("needs --inspect-at-exit")
+        .isEqualTo(125);
   }
 
   @Test
@@ -191,12 +253,21 @@ class RecordReplayIT {
   void inspectOfARunningServerShowsItsLiveContexts() throws Exception {
     Path socket = dir.resolve("sock");
     try (BridgeServer server = BridgeServer.start(socket, BridgeConfig.defaults());
-        InspectSocket inspect = InspectSocket.open(socket, () -> new ContextStates(
-            server.snapshots().stream().map(c -> new ContextStates.Entry(c.file(), c.pid(),
-                c.closing(), c.snapshot())).toList()))) {
+        InspectSocket inspect =
+            InspectSocket.open(
+                socket,
+                () ->
+                    new ContextStates(
+                        server.snapshots().stream()
+                            .map(
+                                c ->
+                                    new ContextStates.Entry(
+                                        c.file(), c.pid(), c.closing(), c.snapshot()))
+                            .toList()))) {
       Path ready = dir.resolve("ready");
-      ProcessBuilder pb = new ProcessBuilder("sh", "-c",
-          "exec 3</dev/iommu && touch " + ready + " && exec sleep 30");
+      ProcessBuilder pb =
+          new ProcessBuilder(
+              "sh", "-c", "exec 3</dev/iommu && touch " + ready + " && exec sleep 30");
       Shim.configure(pb.environment(), Shim.locate(null, dir), socket);
       Process p = pb.start();
       try {
@@ -208,7 +279,8 @@ class RecordReplayIT {
         assertThat(r.status()).as(r.err()).isZero();
         assertThat(r.out()).contains("== context ").contains("opened by pid ");
         CliRun json = CliRun.of("inspect", "--socket", socket.toString(), "--json");
-        assertThat(ContextStates.fromJson(json.out()).contexts()).hasSize(1)
+        assertThat(ContextStates.fromJson(json.out()).contexts())
+            .hasSize(1)
             .noneMatch(ContextStates.Entry::closing);
       } finally {
         p.destroyForcibly().waitFor();

@@ -19,8 +19,11 @@ class TraceCommandTest {
 
     assertThat(r.status()).isEqualTo(2);
     assertThat(r.out()).isEmpty();
-    assertThat(r.err().strip()).isEqualTo("iommufd4j trace: cannot read the trace " + trace
-        + ": ENOENT (No such file or directory)");
+    assertThat(r.err().strip())
+        .isEqualTo(
+            "iommufd4j trace: cannot read the trace "
+                + trace
+                + ": ENOENT (No such file or directory)");
   }
 
   @Test
@@ -29,7 +32,10 @@ class TraceCommandTest {
     CliRun r = CliRun.of("trace", notATrace.toString());
 
     assertThat(r.status()).isEqualTo(2);
-    assertThat(r.err().strip().lines()).hasSize(1).first().asString()
+    assertThat(r.err().strip().lines())
+        .hasSize(1)
+        .first()
+        .asString()
         .startsWith("iommufd4j trace: ");
   }
 
@@ -52,7 +58,7 @@ class TraceCommandTest {
   void helpNamesTheFilters() {
     CliRun r = CliRun.of("trace", "--help");
     assertThat(r.status()).isZero();
-    assertThat(r.out()).contains("-e=EXPR", "trace=NAME", "status=failed", "--pid", "--file",
-        "--timestamps");
+    assertThat(r.out())
+        .contains("-e=EXPR", "trace=NAME", "status=failed", "--pid", "--file", "--timestamps");
   }
 }

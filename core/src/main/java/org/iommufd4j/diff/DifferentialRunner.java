@@ -24,13 +24,14 @@ import org.iommufd4j.kernel.LibC;
 /**
  * Runs one {@link OpSequence} on two {@link Iommufd}s side by side (the emulator and the real
  * kernel, or two emulator configurations) and reports the first difference: the result ({@code 0}
- * or {@code -errno}), the struct bytes written back (pointer fields excepted: they hold each
- * side's own addresses), or the bytes of a buffer the ioctl pointed into.
+ * or {@code -errno}), the struct bytes written back (pointer fields excepted: they hold each side's
+ * own addresses), or the bytes of a buffer the ioctl pointed into.
  *
  * <p>Each side gets its own buffers, so output arrays and memory written through the IOMMU are
  * compared too. Buffers sit in pages of their own with inaccessible memory around them, so an op
- * that reaches past one fails alike everywhere. Two emulated sides should each have a host of their own ({@code
- * Configuration.builder().privateHost(true)}): pins and memory-lock charges are machine-wide.
+ * that reaches past one fails alike everywhere. Two emulated sides should each have a host of their
+ * own ({@code Configuration.builder().privateHost(true)}): pins and memory-lock charges are
+ * machine-wide.
  *
  * <p>The command-line front end is the CLI's {@code diff} command ({@code ./run.sh diff}).
  */
@@ -54,8 +55,18 @@ public final class DifferentialRunner {
   public record Difference(int index, Ioctl op, String what, String left, String right) {
     /** One paragraph for a human: which op, what differs, both values. */
     public String describe() {
-      return "op #" + index + " " + op.requestName() + ": " + what + "\n  left:  " + left
-          + "\n  right: " + right + "\n  op:    " + op;
+      return "op #"
+          + index
+          + " "
+          + op.requestName()
+          + ": "
+          + what
+          + "\n  left:  "
+          + left
+          + "\n  right: "
+          + right
+          + "\n  op:    "
+          + op;
     }
   }
 
@@ -65,8 +76,8 @@ public final class DifferentialRunner {
    * @param opsRun how many ops ran on both sides (up to and including the first difference)
    * @param left what the left side answered to each op that ran, in order
    */
-  public record Report(int opsRun, Optional<Difference> difference, List<Outcome> left,
-      List<Outcome> right) {
+  public record Report(
+      int opsRun, Optional<Difference> difference, List<Outcome> left, List<Outcome> right) {
     public boolean same() {
       return difference.isEmpty();
     }
@@ -74,7 +85,8 @@ public final class DifferentialRunner {
 
   /** Runs {@code sequence} on both sides, op by op, stopping at the first difference. */
   public static Report run(OpSequence sequence, Iommufd left, Iommufd right) {
-    try (Side l = new Side(sequence, left); Side r = new Side(sequence, right)) {
+    try (Side l = new Side(sequence, left);
+        Side r = new Side(sequence, right)) {
       List<Outcome> leftOutcomes = new ArrayList<>();
       List<Outcome> rightOutcomes = new ArrayList<>();
       List<Ioctl> ops = sequence.ops();
@@ -111,26 +123,39 @@ public final class DifferentialRunner {
     }
     int at = Arrays.mismatch(a.struct(), b.struct());
     if (at >= 0) {
-      return Optional.of(new Difference(index, op, "struct written back differs at offset "
-          + at, hex(a.struct()), hex(b.struct())));
+      return Optional.of(
+          new Difference(
+              index,
+              op,
+              "struct written back differs at offset " + at,
+              hex(a.struct()),
+              hex(b.struct())));
     }
     return Optional.empty();
   }
 
   /** The buffers the op pointed into, compared where they lie (they can be large). */
   private static Optional<Difference> compareBuffers(int index, Ioctl op, Side l, Side r) {
-    for (String name : new TreeSet<>(op.pointers().stream().map(Pointer::buffer)
-        .toList())) {
+    for (String name : new TreeSet<>(op.pointers().stream().map(Pointer::buffer).toList())) {
       MemorySegment x = l.buffers.get(name);
       MemorySegment y = r.buffers.get(name);
       long m = x.mismatch(y);
       if (m >= 0) {
         long from = m & ~15L;
         long to = Math.min(x.byteSize(), from + 32);
-        return Optional.of(new Difference(index, op, "buffer " + name
-            + " differs at offset 0x" + Long.toHexString(m) + " (bytes 0x"
-            + Long.toHexString(from) + "..)", hex(x.asSlice(from, to - from)),
-            hex(y.asSlice(from, to - from))));
+        return Optional.of(
+            new Difference(
+                index,
+                op,
+                "buffer "
+                    + name
+                    + " differs at offset 0x"
+                    + Long.toHexString(m)
+                    + " (bytes 0x"
+                    + Long.toHexString(from)
+                    + "..)",
+                hex(x.asSlice(from, to - from)),
+                hex(y.asSlice(from, to - from))));
       }
     }
     return Optional.empty();
@@ -180,27 +205,31 @@ public final class DifferentialRunner {
     }
 
     /**
-     * A buffer in pages of its own, aligned, with inaccessible (PROT_NONE) memory around it: an
-     * op that reaches past a buffer faults the same way on every side (EFAULT when pinning),
-     * whatever this process happens to have mapped next to it.
+     * A buffer in pages of its own, aligned, with inaccessible (PROT_NONE) memory around it: an op
+     * that reaches past a buffer faults the same way on every side (EFAULT when pinning), whatever
+     * this process happens to have mapped next to it.
      */
     private MemorySegment map(Buffer b) {
       long page = LibC.PAGE_SIZE;
       long span = (b.size() + page - 1) & -page;
       long align = Math.max(b.alignment(), page);
       long reserve = align + span + page;
-      long base = LibC.mmap(0, reserve, LibC.PROT_NONE,
-          LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE, -1, 0);
+      long base =
+          LibC.mmap(
+              0,
+              reserve,
+              LibC.PROT_NONE,
+              LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE,
+              -1,
+              0);
       if (base < 0) {
-        throw new IllegalStateException("mmap of buffer " + b.name() + " failed: errno "
-            + -base);
+        throw new IllegalStateException("mmap of buffer " + b.name() + " failed: errno " + -base);
       }
       mappings.add(new long[] {base, reserve});
       long start = (base + align - 1) & -align;
       int rc = LibC.mprotect(start, span, LibC.PROT_READ | LibC.PROT_WRITE);
       if (rc < 0) {
-        throw new IllegalStateException("mprotect of buffer " + b.name() + " failed: errno "
-            + -rc);
+        throw new IllegalStateException("mprotect of buffer " + b.name() + " failed: errno " + -rc);
       }
       return MemorySegment.ofAddress(start).reinterpret(b.size());
     }

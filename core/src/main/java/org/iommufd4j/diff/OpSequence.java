@@ -24,9 +24,9 @@ import org.iommufd4j.uapi.Struct;
 /**
  * A sequence of raw ioctls that can run on any {@link org.iommufd4j.Iommufd}: each is a request
  * number and the struct's bytes, with the struct's pointer fields ({@code user_va}, {@code
- * allowed_iovas}, ...) naming {@link Buffer}s instead of addresses. Every run allocates the
- * buffers afresh and patches their addresses in, so one sequence runs on the emulator in this JVM
- * and on the kernel in another machine alike.
+ * allowed_iovas}, ...) naming {@link Buffer}s instead of addresses. Every run allocates the buffers
+ * afresh and patches their addresses in, so one sequence runs on the emulator in this JVM and on
+ * the kernel in another machine alike.
  *
  * <p>Text form (one item per line, {@code #} starts a comment), as {@link #format()} writes and
  * {@link #parse(String)} reads:
@@ -39,10 +39,10 @@ import org.iommufd4j.uapi.Struct;
  * ioctl IOMMU_IOAS_MAP 28000000060000000100000000000000...  @16=data+0x0
  * </pre>
  *
- * <p>A request is a {@link Command} name or a number ({@code 0x3b85}); bytes are hex; {@code
- * @OFFSET=BUFFER+DELTA} writes the buffer's address plus DELTA as a u64 at OFFSET before the call.
- * Buffers are aligned to their size rounded up to a power of two (at most 1 GiB), so automatic
- * IOVAs, which follow the user address's alignment, come out the same everywhere.
+ * <p>A request is a {@link Command} name or a number ({@code 0x3b85}); bytes are hex;
+ * {@code @OFFSET=BUFFER+DELTA} writes the buffer's address plus DELTA as a u64 at OFFSET before the
+ * call. Buffers are aligned to their size rounded up to a power of two (at most 1 GiB), so
+ * automatic IOVAs, which follow the user address's alignment, come out the same everywhere.
  */
 public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
   /** The first line of the text form. */
@@ -60,16 +60,16 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
     for (Ioctl op : ops) {
       for (Pointer p : op.pointers()) {
         if (!byName.containsKey(p.buffer())) {
-          throw new IllegalArgumentException("ioctl " + op.requestName() + " names unknown buffer "
-              + p.buffer());
+          throw new IllegalArgumentException(
+              "ioctl " + op.requestName() + " names unknown buffer " + p.buffer());
         }
       }
     }
   }
 
   /**
-   * Memory the ops point into: {@code size} bytes, every byte {@code fill} and then {@code data}
-   * at offset 0 at the start of a run.
+   * Memory the ops point into: {@code size} bytes, every byte {@code fill} and then {@code data} at
+   * offset 0 at the start of a run.
    */
   public record Buffer(String name, long size, int fill, byte[] data) {
     public Buffer {
@@ -104,7 +104,10 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
 
     @Override
     public boolean equals(Object o) {
-      return o instanceof Buffer b && b.name.equals(name) && b.size == size && b.fill == fill
+      return o instanceof Buffer b
+          && b.name.equals(name)
+          && b.size == size
+          && b.fill == fill
           && Arrays.equals(b.data, data);
     }
 
@@ -131,8 +134,8 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
       pointers = List.copyOf(pointers);
       for (Pointer p : pointers) {
         if (p.offset() + 8 > struct.length) {
-          throw new IllegalArgumentException("pointer at " + p.offset() + " outside the "
-              + struct.length + "-byte struct");
+          throw new IllegalArgumentException(
+              "pointer at " + p.offset() + " outside the " + struct.length + "-byte struct");
         }
       }
     }
@@ -158,8 +161,10 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
 
     @Override
     public boolean equals(Object o) {
-      return o instanceof Ioctl other && other.request == request
-          && Arrays.equals(other.struct, struct) && other.pointers.equals(pointers);
+      return o instanceof Ioctl other
+          && other.request == request
+          && Arrays.equals(other.struct, struct)
+          && other.pointers.equals(pointers);
     }
 
     @Override
@@ -195,10 +200,17 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
   }
 
   private static String formatLine(Ioctl op) {
-    StringBuilder out = new StringBuilder("ioctl ").append(op.requestName()).append(' ')
-        .append(HexFormat.of().formatHex(op.struct));
+    StringBuilder out =
+        new StringBuilder("ioctl ")
+            .append(op.requestName())
+            .append(' ')
+            .append(HexFormat.of().formatHex(op.struct));
     for (Pointer p : op.pointers()) {
-      out.append(" @").append(p.offset()).append('=').append(p.buffer()).append("+0x")
+      out.append(" @")
+          .append(p.offset())
+          .append('=')
+          .append(p.buffer())
+          .append("+0x")
           .append(Long.toHexString(p.delta()));
     }
     return out.toString();
@@ -296,7 +308,8 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
 
   private static long number(String word) {
     return word.startsWith("0x") || word.startsWith("0X")
-        ? Long.parseUnsignedLong(word.substring(2), 16) : Long.parseLong(word);
+        ? Long.parseUnsignedLong(word.substring(2), 16)
+        : Long.parseLong(word);
   }
 
   // ---- building sequences in Java --------------------------------------------------------
@@ -344,14 +357,15 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
 
     /** MAP of {@code length} bytes at {@code buffer + delta}; {@code flags} as in the uapi. */
     public Builder map(int ioasId, int flags, String buffer, long delta, long length, long iova) {
-      return add(IommuIoasMap.of(Struct.HEAP, flags, ioasId, 0, length, iova),
+      return add(
+          IommuIoasMap.of(Struct.HEAP, flags, ioasId, 0, length, iova),
           new Pointer((int) IommuIoasMap.USER_VA, buffer, delta));
     }
 
-    public Builder copy(int dstIoasId, int srcIoasId, int flags, long length, long dstIova,
-        long srcIova) {
-      return add(IommuIoasCopy.of(Struct.HEAP, flags, dstIoasId, srcIoasId, length, dstIova,
-          srcIova));
+    public Builder copy(
+        int dstIoasId, int srcIoasId, int flags, long length, long dstIova, long srcIova) {
+      return add(
+          IommuIoasCopy.of(Struct.HEAP, flags, dstIoasId, srcIoasId, length, dstIova, srcIova));
     }
 
     public Builder unmap(int ioasId, long iova, long length) {
@@ -361,7 +375,8 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
     /** IOVA_RANGES with room for {@code capacity} ranges in {@code buffer} (null: NULL, 0). */
     public Builder iovaRanges(int ioasId, String buffer, int capacity) {
       Struct s = IommuIoasIovaRanges.of(Struct.HEAP, ioasId, capacity, 0);
-      return buffer == null ? add(s)
+      return buffer == null
+          ? add(s)
           : add(s, new Pointer((int) IommuIoasIovaRanges.ALLOWED_IOVAS, buffer, 0));
     }
 
@@ -378,8 +393,7 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
       Struct ranges = IommuIovaRange.array(Struct.HEAP, count);
       for (int i = 0; i < count; i++) {
         ranges.u64((long) i * IommuIovaRange.SIZE + IommuIovaRange.START, startLastPairs[2 * i]);
-        ranges.u64((long) i * IommuIovaRange.SIZE + IommuIovaRange.LAST,
-            startLastPairs[2 * i + 1]);
+        ranges.u64((long) i * IommuIovaRange.SIZE + IommuIovaRange.LAST, startLastPairs[2 * i + 1]);
       }
       buffers.add(new Buffer(buffer, ranges.segment().byteSize(), 0, ranges.bytes()));
       return add(s, new Pointer((int) IommuIoasAllowIovas.ALLOWED_IOVAS, buffer, 0));
@@ -396,9 +410,10 @@ public record OpSequence(List<Buffer> buffers, List<Ioctl> ops) {
 
     /** The test ABI's ADD_RESERVED of {@code [start, start + length)} on IOAS {@code ioasId}. */
     public Builder addReserved(int ioasId, long start, long length) {
-      return add(IommuTestCmd.of(Struct.HEAP, IommuTestCmd.IOMMU_TEST_OP_ADD_RESERVED, ioasId)
-          .u64(IommuTestCmd.ADD_RESERVED_START, start)
-          .u64(IommuTestCmd.ADD_RESERVED_LENGTH, length));
+      return add(
+          IommuTestCmd.of(Struct.HEAP, IommuTestCmd.IOMMU_TEST_OP_ADD_RESERVED, ioasId)
+              .u64(IommuTestCmd.ADD_RESERVED_START, start)
+              .u64(IommuTestCmd.ADD_RESERVED_LENGTH, length));
     }
 
     /** Replaces the last op added by {@code change} of it (for generators that mutate). */

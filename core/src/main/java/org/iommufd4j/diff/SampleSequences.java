@@ -8,8 +8,8 @@ import org.iommufd4j.uapi.IommuIoasMap;
 import org.iommufd4j.uapi.IommuOption;
 
 /**
- * Ready-made sequences for trying the differential runner against a kernel: each touches the
- * common paths and a few of their errno cases.
+ * Ready-made sequences for trying the differential runner against a kernel: each touches the common
+ * paths and a few of their errno cases.
  */
 public final class SampleSequences {
   private static final int READ = IommuIoasMap.IOMMU_IOAS_MAP_READABLE;
@@ -21,34 +21,34 @@ public final class SampleSequences {
 
   /**
    * IOAS commands without any domain: automatic and fixed MAP, EEXIST, COPY, IOVA_RANGES (the
-   * EMSGSIZE probe, then the array), ALLOW_IOVAS, UNMAP with the superset rule, HUGE_PAGES,
-   * DESTROY and ENOENT. Runs on any kernel with iommufd.
+   * EMSGSIZE probe, then the array), ALLOW_IOVAS, UNMAP with the superset rule, HUGE_PAGES, DESTROY
+   * and ENOENT. Runs on any kernel with iommufd.
    */
   public static OpSequence ioasBasics() {
     return OpSequence.builder()
         .buffer("data", 4 * MIB, 0x5a)
         .buffer("ranges", 4L * OpSequence.IOVA_RANGE_SIZE)
-        .ioasAlloc()                                        // id 1
-        .ioasAlloc()                                        // id 2
-        .map(1, RW, "data", 0, 2 * MIB, 0)                  // automatic IOVA
+        .ioasAlloc() // id 1
+        .ioasAlloc() // id 2
+        .map(1, RW, "data", 0, 2 * MIB, 0) // automatic IOVA
         .map(1, READ | FIXED, "data", 2 * MIB, MIB, 0x4000_0000L)
         .map(1, READ | FIXED, "data", 0, MIB, 0x4000_0000L) // EEXIST
-        .map(1, RW, "data", 4096, 3 * 4096, 0)              // in-page offset kept
-        .copy(2, 1, READ, MIB, 0, 0x4000_0000L)            // automatic destination
-        .copy(2, 1, RW, MIB, 0x8000_0000L, 0x4000_0000L)   // EPERM: source is read-only
-        .iovaRanges(1, null, 0)                             // EMSGSIZE, count written back
+        .map(1, RW, "data", 4096, 3 * 4096, 0) // in-page offset kept
+        .copy(2, 1, READ, MIB, 0, 0x4000_0000L) // automatic destination
+        .copy(2, 1, RW, MIB, 0x8000_0000L, 0x4000_0000L) // EPERM: source is read-only
+        .iovaRanges(1, null, 0) // EMSGSIZE, count written back
         .iovaRanges(1, "ranges", 4)
         .allowIovas(2, "allowed", 0x1000_0000L, 0x1fff_ffffL)
-        .map(2, RW, "data", 0, MIB, 0)                      // inside the allowed range
-        .allowIovas(2, "bad", 0x2000L, 0x1000L)             // EINVAL: start > last
-        .unmap(1, 0x4000_0000L, 4096)                       // ENOENT: would split an area
-        .unmap(1, 0x3000_0000L, 0x2000_0000L)               // superset: removes the fixed area
+        .map(2, RW, "data", 0, MIB, 0) // inside the allowed range
+        .allowIovas(2, "bad", 0x2000L, 0x1000L) // EINVAL: start > last
+        .unmap(1, 0x4000_0000L, 4096) // ENOENT: would split an area
+        .unmap(1, 0x3000_0000L, 0x2000_0000L) // superset: removes the fixed area
         .option(IommuOption.IOMMU_OPTION_HUGE_PAGES, IommuOption.IOMMU_OPTION_OP_GET, 1, 0)
         .option(IommuOption.IOMMU_OPTION_RLIMIT_MODE, IommuOption.IOMMU_OPTION_OP_GET, 0, 0)
-        .unmap(1, 0, -1L)                                   // unmap all
+        .unmap(1, 0, -1L) // unmap all
         .destroy(2)
-        .destroy(2)                                         // ENOENT
-        .ioasAlloc()                                        // reuses id 2
+        .destroy(2) // ENOENT
+        .ioasAlloc() // reuses id 2
         .build();
   }
 
@@ -61,13 +61,13 @@ public final class SampleSequences {
         .buffer("data", 2 * MIB, 0x11)
         .buffer("ranges", 4L * OpSequence.IOVA_RANGE_SIZE)
         .ioasAlloc()
-        .map(1, RW | FIXED, "data", 0, MIB, 0x1_0000_0000L)  // outside the aperture, no domain yet
-        .mockDomain(1)                                      // EADDRINUSE: the area is in the way
+        .map(1, RW | FIXED, "data", 0, MIB, 0x1_0000_0000L) // outside the aperture, no domain yet
+        .mockDomain(1) // EADDRINUSE: the area is in the way
         .unmap(1, 0, -1L)
         .mockDomain(1)
         .iovaRanges(1, "ranges", 4)
         .map(1, RW, "data", 0, 2 * MIB, 0)
-        .map(1, RW | FIXED, "data", 0, MIB, 0x1_0000_0000L)  // EINVAL: reserved
+        .map(1, RW | FIXED, "data", 0, MIB, 0x1_0000_0000L) // EINVAL: reserved
         .addReserved(1, 0x4000_0000L, 0x10_0000L)
         .iovaRanges(1, "ranges", 4)
         .unmap(1, 0, -1L)
@@ -75,9 +75,9 @@ public final class SampleSequences {
   }
 
   /**
-   * {@code count} seeded random IOAS commands over three IOASes (ids 1 to 3) and two buffers: MAP (automatic
-   * and fixed, offsets and lengths in pages and odd sizes), COPY, UNMAP (exact, partial, all),
-   * IOVA_RANGES, ALLOW_IOVAS, HUGE_PAGES and DESTROY/ALLOC. Many calls fail, on purpose: the
+   * {@code count} seeded random IOAS commands over three IOASes (ids 1 to 3) and two buffers: MAP
+   * (automatic and fixed, offsets and lengths in pages and odd sizes), COPY, UNMAP (exact, partial,
+   * all), IOVA_RANGES, ALLOW_IOVAS, HUGE_PAGES and DESTROY/ALLOC. Many calls fail, on purpose: the
    * point is that both sides fail the same way. No test ABI, so it runs on any iommufd kernel.
    */
   public static OpSequence random(long seed, int count) {
@@ -86,8 +86,8 @@ public final class SampleSequences {
 
   /**
    * As {@link #random(long, int)}, plus the test ABI: now and then a selftest mock domain is
-   * attached to an IOAS (MOCK_DOMAIN, which pins every area and narrows the IOVA space) or a
-   * range is reserved (ADD_RESERVED). Needs a kernel with {@code CONFIG_IOMMUFD_TEST}.
+   * attached to an IOAS (MOCK_DOMAIN, which pins every area and narrows the IOVA space) or a range
+   * is reserved (ADD_RESERVED). Needs a kernel with {@code CONFIG_IOMMUFD_TEST}.
    */
   public static OpSequence randomWithMockDomains(long seed, int count) {
     return random(seed, count, true);
@@ -95,11 +95,14 @@ public final class SampleSequences {
 
   private static OpSequence random(long seed, int count, boolean mock) {
     SplittableRandom r = new SplittableRandom(seed);
-    OpSequence.Builder b = OpSequence.builder()
-        .buffer("a", 4 * MIB, 0x11)
-        .buffer("b", 64 * 4096, 0x22)
-        .buffer("ranges", 8L * OpSequence.IOVA_RANGE_SIZE)
-        .ioasAlloc().ioasAlloc().ioasAlloc();
+    OpSequence.Builder b =
+        OpSequence.builder()
+            .buffer("a", 4 * MIB, 0x11)
+            .buffer("b", 64 * 4096, 0x22)
+            .buffer("ranges", 8L * OpSequence.IOVA_RANGE_SIZE)
+            .ioasAlloc()
+            .ioasAlloc()
+            .ioasAlloc();
     long[] iovas = {0, 0x10_0000L, 0x20_0000L, 0x4000_0000L, 0x4010_0000L, 0xffff_f000L, -4096L};
     int allowed = 0;
     for (int i = 0; i < count; i++) {
@@ -108,21 +111,36 @@ public final class SampleSequences {
       long iova = iovas[r.nextInt(iovas.length)] + (r.nextInt(4) == 0 ? 4096L * r.nextInt(16) : 0);
       int prot = r.nextBoolean() ? RW : READ;
       switch (r.nextInt(12)) {
-        case 0, 1, 2 -> b.map(ioas, prot, r.nextBoolean() ? "a" : "b", 4096L * r.nextInt(16),
-            length, 0);
-        case 3, 4 -> b.map(ioas, prot | FIXED, r.nextBoolean() ? "a" : "b",
-            4096L * r.nextInt(16), length, iova);
-        case 5 -> b.copy(ioas, 1 + r.nextInt(3), prot | (r.nextBoolean() ? FIXED : 0), length,
-            iovas[r.nextInt(iovas.length)], iova);
+        case 0, 1, 2 ->
+            b.map(ioas, prot, r.nextBoolean() ? "a" : "b", 4096L * r.nextInt(16), length, 0);
+        case 3, 4 ->
+            b.map(
+                ioas,
+                prot | FIXED,
+                r.nextBoolean() ? "a" : "b",
+                4096L * r.nextInt(16),
+                length,
+                iova);
+        case 5 ->
+            b.copy(
+                ioas,
+                1 + r.nextInt(3),
+                prot | (r.nextBoolean() ? FIXED : 0),
+                length,
+                iovas[r.nextInt(iovas.length)],
+                iova);
         case 6, 7 -> b.unmap(ioas, iova, r.nextInt(4) == 0 ? -1L : length);
         case 8 -> b.iovaRanges(ioas, "ranges", r.nextInt(3));
         case 9 -> {
           long start = iovas[1 + r.nextInt(4)];
           b.allowIovas(ioas, "allowed" + allowed++, start, start + length - 1);
         }
-        case 10 -> b.option(IommuOption.IOMMU_OPTION_HUGE_PAGES,
-            r.nextBoolean() ? IommuOption.IOMMU_OPTION_OP_GET : IommuOption.IOMMU_OPTION_OP_SET,
-            ioas, r.nextInt(2));
+        case 10 ->
+            b.option(
+                IommuOption.IOMMU_OPTION_HUGE_PAGES,
+                r.nextBoolean() ? IommuOption.IOMMU_OPTION_OP_GET : IommuOption.IOMMU_OPTION_OP_SET,
+                ioas,
+                r.nextInt(2));
         default -> {
           // With domains, destroy rarely: the devices and HWPTs take the ids after 3.
           int pick = r.nextInt(mock ? 10 : 2);
@@ -154,8 +172,7 @@ public final class SampleSequences {
       case 0 -> le.putInt(0, size - 4 - 4 * r.nextInt(2));
       case 1, 2 -> {
         byte[] longer = Arrays.copyOf(s, s.length + 8 * (1 + r.nextInt(2)));
-        ByteBuffer.wrap(longer).order(ByteOrder.LITTLE_ENDIAN)
-            .putInt(0, longer.length);
+        ByteBuffer.wrap(longer).order(ByteOrder.LITTLE_ENDIAN).putInt(0, longer.length);
         if (r.nextBoolean()) {
           longer[longer.length - 1 - r.nextInt(8)] = 1;
         }

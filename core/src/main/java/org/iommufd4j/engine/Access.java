@@ -34,8 +34,8 @@ import org.iommufd4j.memory.UserMemory;
  * detach, close) its {@link UnmapCallback} is asked to drop everything; pins still held after that
  * are released anyway and logged, as a driver bug.
  *
- * <p>Lock order: the driver's own locks, this access's lock, the IOAS lock, page sources, the
- * host. Callbacks run with neither this access's lock nor any IOAS lock held.
+ * <p>Lock order: the driver's own locks, this access's lock, the IOAS lock, page sources, the host.
+ * Callbacks run with neither this access's lock nor any IOAS lock held.
  */
 public final class Access extends IommufdObject {
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.access");
@@ -71,15 +71,19 @@ public final class Access extends IommufdObject {
   private final boolean needsPinPages;
   private final UnmapCallback callback;
   private final ReentrantLock lock = new ReentrantLock();
+
   /**
    * The IOAS that pins and reads use; null while detached or moving (device.c:
    * iommufd_access_change_ioas()). Guarded by lock.
    */
   private IoasObject ioas;
+
   /** The IOAS that unpins use; it still names the old IOAS while a replace waits for the driver. */
   private IoasObject ioasUnpin;
+
   /** Pins held in {@link #ioasUnpin}; changed with this lock and that IOAS's lock both held. */
   private final Map<PinRange, long[]> pins = new HashMap<>();
+
   private boolean closed;
 
   private Access(Context ctx, boolean needsPinPages, UnmapCallback callback) {
@@ -136,8 +140,8 @@ public final class Access extends IommufdObject {
   }
 
   /**
-   * Moves the access to IOAS {@code ioasId}: ENOENT if not attached or no such IOAS; the same
-   * IOAS changes nothing; otherwise it joins the new IOAS (EBUSY, EADDRINUSE, nothing changed on
+   * Moves the access to IOAS {@code ioasId}: ENOENT if not attached or no such IOAS; the same IOAS
+   * changes nothing; otherwise it joins the new IOAS (EBUSY, EADDRINUSE, nothing changed on
    * failure), then the driver is told to drop every pin, then it leaves the old IOAS.
    */
   public void replace(int ioasId) {
@@ -165,10 +169,10 @@ public final class Access extends IommufdObject {
   }
 
   /**
-   * The driver destroys the access: it is detached (the callback runs for everything), its
-   * ACCESS object goes and its reference to the context's file is dropped, which tears the context
-   * down if the iommufd itself was already closed (main.c: iommufd_fops_release()). Idempotent;
-   * never fails.
+   * The driver destroys the access: it is detached (the callback runs for everything), its ACCESS
+   * object goes and its reference to the context's file is dropped, which tears the context down if
+   * the iommufd itself was already closed (main.c: iommufd_fops_release()). Idempotent; never
+   * fails.
    */
   public void close() {
     if (ctx.table.removeOwned(this)) {
@@ -256,8 +260,14 @@ public final class Access extends IommufdObject {
     if (pins.isEmpty()) {
       return;
     }
-    LOG.log(System.Logger.Level.WARNING, () -> "access " + id + " still held " + pins.keySet()
-        + " after its unmap callback; released");
+    LOG.log(
+        System.Logger.Level.WARNING,
+        () ->
+            "access "
+                + id
+                + " still held "
+                + pins.keySet()
+                + " after its unmap callback; released");
     from.lock.lock();
     try {
       for (Map.Entry<PinRange, long[]> e : pins.entrySet()) {
@@ -338,10 +348,10 @@ public final class Access extends IommufdObject {
         if (a.isPreventAccess()) {
           throw ErrnoException.of(EINVAL, a + " is being unmapped");
         }
-        if ((startByte & (PAGE_SIZE - 1)) != 0 || (!lastPortion
-            && ((a.pagesOffset + a.length()) & (PAGE_SIZE - 1)) != 0)) {
-          throw ErrnoException.of(EINVAL, "iova=" + hex(pos) + " of " + a
-              + " is not page aligned in its memory");
+        if ((startByte & (PAGE_SIZE - 1)) != 0
+            || (!lastPortion && ((a.pagesOffset + a.length()) & (PAGE_SIZE - 1)) != 0)) {
+          throw ErrnoException.of(
+              EINVAL, "iova=" + hex(pos) + " of " + a + " is not page aligned in its memory");
         }
         checkPermission(a, write);
         Portion p = portion(a, pos, Unsigned.min(a.last, last));
@@ -414,20 +424,20 @@ public final class Access extends IommufdObject {
       }
       pos = a.last + 1;
     }
-    throw new IllegalStateException("pinned range [" + hex(iova) + ", " + hex(last)
-        + "] is no longer mapped contiguously");
+    throw new IllegalStateException(
+        "pinned range [" + hex(iova) + ", " + hex(last) + "] is no longer mapped contiguously");
   }
 
   // ---- read and write (device.c: iommufd_access_rw()) -------------------------------------------
 
   /**
-   * Copies {@code data.byteSize()} bytes between {@code data} and the memory mapped at {@code
-   * iova} (into the mapped memory when {@code write}). Errors, in order: EINVAL (length 0),
-   * EOVERFLOW, ENOENT (not attached), then per area: EINVAL (an unmap is waiting), EPERM (area
-   * protection, or write to memory mapped read-only), EFAULT (the owner's memory is
-   * inaccessible); ENOENT if the range is not mapped contiguously. Portions copied before an error
-   * stay copied. No pin is taken. {@code slowPath} copies page by page through the page frames
-   * instead of through the owner's address space; the bytes are the same.
+   * Copies {@code data.byteSize()} bytes between {@code data} and the memory mapped at {@code iova}
+   * (into the mapped memory when {@code write}). Errors, in order: EINVAL (length 0), EOVERFLOW,
+   * ENOENT (not attached), then per area: EINVAL (an unmap is waiting), EPERM (area protection, or
+   * write to memory mapped read-only), EFAULT (the owner's memory is inaccessible); ENOENT if the
+   * range is not mapped contiguously. Portions copied before an error stay copied. No pin is taken.
+   * {@code slowPath} copies page by page through the page frames instead of through the owner's
+   * address space; the bytes are the same.
    */
   public void rw(long iova, MemorySegment data, boolean write, boolean slowPath) {
     long length = data.byteSize();
@@ -446,8 +456,8 @@ public final class Access extends IommufdObject {
     }
   }
 
-  private void rwLocked(IoPagetable iopt, long iova, long last, MemorySegment data, boolean write,
-      boolean slowPath) {
+  private void rwLocked(
+      IoPagetable iopt, long iova, long last, MemorySegment data, boolean write, boolean slowPath) {
     long pos = iova;
     long done = 0;
     for (Area a : iopt.areas.contiguous(iova, last)) {
@@ -459,8 +469,10 @@ public final class Access extends IommufdObject {
       long bytes = portionLast - pos + 1;
       long va = a.pages.address(a.pagesOffset + (pos - a.iova));
       MemorySegment chunk = data.asSlice(done, bytes);
-      boolean ok = slowPath ? copyThroughFrames(a.pages.owner.memory(), va, chunk, write)
-          : copy(a.pages.owner.memory(), va, chunk, write);
+      boolean ok =
+          slowPath
+              ? copyThroughFrames(a.pages.owner.memory(), va, chunk, write)
+              : copy(a.pages.owner.memory(), va, chunk, write);
       if (!ok) {
         throw ErrnoException.of(EFAULT, "memory behind iova=" + hex(pos) + " is inaccessible");
       }
@@ -478,8 +490,8 @@ public final class Access extends IommufdObject {
   }
 
   /** The slow path: one page frame at a time, resolved through the host's frame numbering. */
-  private boolean copyThroughFrames(UserMemory memory, long va, MemorySegment chunk,
-      boolean write) {
+  private boolean copyThroughFrames(
+      UserMemory memory, long va, MemorySegment chunk, boolean write) {
     long off = 0;
     while (off < chunk.byteSize()) {
       long at = va + off;
@@ -553,7 +565,9 @@ public final class Access extends IommufdObject {
   }
 
   private static Portion portion(Area a, long pos, long portionLast) {
-    return new Portion(a, (a.pagesOffset + (pos - a.iova)) >>> PageSource.PAGE_SHIFT,
+    return new Portion(
+        a,
+        (a.pagesOffset + (pos - a.iova)) >>> PageSource.PAGE_SHIFT,
         (a.pagesOffset + (portionLast - a.iova)) >>> PageSource.PAGE_SHIFT);
   }
 }

@@ -26,6 +26,7 @@ import java.util.function.IntPredicate;
 public final class AccessTestCommands {
   /** ACCESS_PAGES and ACCESS_RW refuse more (the selftest's guard against huge allocations). */
   static final long MAX_LENGTH = 16L << 20;
+
   private static final long PAGE_SIZE = PageSource.PAGE_SIZE;
 
   private final Context ctx;
@@ -52,8 +53,8 @@ public final class AccessTestCommands {
     SelftestAccessFile file = new SelftestAccessFile();
     Access access = null;
     try {
-      access = Access.create(ctx, (flags & MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES) != 0,
-          file::unmap);
+      access =
+          Access.create(ctx, (flags & MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES) != 0, file::unmap);
       file.access = access;
       access.attach(ioasId);
       if (!respond.test(fd)) {
@@ -103,8 +104,14 @@ public final class AccessTestCommands {
    * respond} writes the item id and returns false if that faulted (EFAULT; the item is gone again
    * but its id stays used).
    */
-  public int accessPages(Caller caller, int accessFd, int flags, long iova, long length,
-      long uptr, IntPredicate respond) {
+  public int accessPages(
+      Caller caller,
+      int accessFd,
+      int flags,
+      long iova,
+      long length,
+      long uptr,
+      IntPredicate respond) {
     if (gt(length, MAX_LENGTH)) {
       throw ErrnoException.of(ENOMEM, "length=" + hex(length));
     }
@@ -127,8 +134,7 @@ public final class AccessTestCommands {
         if (uptr != 0) {
           checkPages(caller, uptr - (iova & (PAGE_SIZE - 1)), frames);
         }
-        SelftestAccessFile.Item item = new SelftestAccessFile.Item(file.nextItemId(), iova,
-            length);
+        SelftestAccessFile.Item item = new SelftestAccessFile.Item(file.nextItemId(), iova, length);
         file.addItem(item);
         if (!respond.test(item.id())) {
           file.removeItem(item.id());
@@ -166,13 +172,11 @@ public final class AccessTestCommands {
    * ACCESS_RW (selftest.c: iommufd_test_access_rw()): reads or writes {@code length} bytes between
    * {@code uptr} and the IOAS.
    */
-  public void accessRw(Caller caller, int accessFd, long iova, long length, long uptr,
-      int flags) {
+  public void accessRw(Caller caller, int accessFd, long iova, long length, long uptr, int flags) {
     if (gt(length, MAX_LENGTH)) {
       throw ErrnoException.of(ENOMEM, "length=" + hex(length));
     }
-    if ((flags & ~(MOCK_ACCESS_RW_WRITE | MOCK_ACCESS_RW_SLOW_PATH | MOCK_FLAGS_ACCESS_SYZ))
-        != 0) {
+    if ((flags & ~(MOCK_ACCESS_RW_WRITE | MOCK_ACCESS_RW_SLOW_PATH | MOCK_FLAGS_ACCESS_SYZ)) != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags));
     }
     SelftestAccessFile file = lookup(accessFd);

@@ -11,25 +11,33 @@ final class Area {
   static final int PROT_WRITE = 2;
   private static final int POPULATED = 1 << 2;
   private static final int PREVENT_ACCESS = 1 << 3;
+
   /** The AVL height lives in bits 8-15 of {@link #flags}: one int less per area. */
   private static final int HEIGHT_SHIFT = 8;
+
   private static final int HEIGHT_MASK = 0xff << HEIGHT_SHIFT;
 
   final long iova;
   final long last;
   final PageSource pages;
-  /** Byte offset inside {@link #pages} of the area's first byte (its low 12 bits: in-page offset). */
+
+  /**
+   * Byte offset inside {@link #pages} of the area's first byte (its low 12 bits: in-page offset).
+   */
   final long pagesOffset;
 
   private int flags;
+
   /** Active access pins inside the area (device.c: iommufd_access_pin_pages()). */
   int accessCount;
 
   // AreaTree bookkeeping.
   Area left;
   Area right;
+
   /** Free addresses between the previous area (or 0) and {@link #iova}: unsigned. */
   long gapBefore;
+
   /** Unsigned maximum of {@link #gapBefore} over this subtree. */
   long maxGap;
 

@@ -11,9 +11,9 @@ import java.util.Iterator;
 import java.util.NoSuchElementException;
 
 /**
- * The areas of one IOAS, ordered by IOVA (unsigned), never overlapping. An AVL tree whose nodes
- * are the {@link Area}s themselves, augmented with the largest gap before any node of a subtree:
- * {@link #firstGapAtLeast} finds the first hole big enough for an allocation in O(log n), where the
+ * The areas of one IOAS, ordered by IOVA (unsigned), never overlapping. An AVL tree whose nodes are
+ * the {@link Area}s themselves, augmented with the largest gap before any node of a subtree: {@link
+ * #firstGapAtLeast} finds the first hole big enough for an allocation in O(log n), where the
  * kernel's io_pagetable.c: iopt_alloc_iova() walks the holes with interval-tree span iterators; the
  * result is the same.
  *
@@ -89,8 +89,8 @@ final class AreaTree implements Iterable<Area> {
   }
 
   /**
-   * The first area starting above {@code after} whose preceding gap holds at least {@code
-   * minGap} free addresses (both unsigned), or null.
+   * The first area starting above {@code after} whose preceding gap holds at least {@code minGap}
+   * free addresses (both unsigned), or null.
    */
   Area firstGapAtLeast(long after, long minGap) {
     return firstGapAtLeast(root, after, minGap);
@@ -244,8 +244,10 @@ final class AreaTree implements Iterable<Area> {
 
   private static final class Contiguous implements Iterator<Area> {
     private final InOrder areas;
+
     /** The address the next area must hold. */
     private long pos;
+
     private Area next;
     private boolean ended;
 
@@ -284,6 +286,7 @@ final class AreaTree implements Iterable<Area> {
   private static final class InOrder implements Iterator<Area> {
     /** The areas still to visit whose left subtrees are done, the next one on top. */
     private final ArrayDeque<Area> path = new ArrayDeque<>();
+
     private final long last;
 
     InOrder(Area root, long start, long last) {

@@ -1,7 +1,7 @@
 package org.iommufd4j.engine;
 
-import static org.iommufd4j.Errno.EBUSY;
 import static org.iommufd4j.Errno.EBADF;
+import static org.iommufd4j.Errno.EBUSY;
 import static org.iommufd4j.Errno.EINVAL;
 import static org.iommufd4j.Errno.EOPNOTSUPP;
 import static org.iommufd4j.Errno.EPERM;
@@ -10,9 +10,6 @@ import static org.iommufd4j.uapi.IommuOption.IOMMU_OPTION_HUGE_PAGES;
 import static org.iommufd4j.uapi.IommuOption.IOMMU_OPTION_OP_GET;
 import static org.iommufd4j.uapi.IommuOption.IOMMU_OPTION_OP_SET;
 import static org.iommufd4j.uapi.IommuOption.IOMMU_OPTION_RLIMIT_MODE;
-import static org.iommufd4j.uapi.IommuVfioIoas.IOMMU_VFIO_IOAS_CLEAR;
-import static org.iommufd4j.uapi.IommuVfioIoas.IOMMU_VFIO_IOAS_GET;
-import static org.iommufd4j.uapi.IommuVfioIoas.IOMMU_VFIO_IOAS_SET;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -31,8 +28,10 @@ public final class Context {
   final ObjectTable table = new ObjectTable();
   final Host host;
   final FileTable files;
+
   /** Serializes device attach, replace, detach and unbind in this context, and snapshots. */
   final ReentrantLock attachLock = new ReentrantLock();
+
   private final boolean testAbi;
   private final boolean selftestCompat;
   private final IoasCommands ioas;
@@ -42,12 +41,14 @@ public final class Context {
   private final DeviceCommands devices;
   private volatile boolean mmAccounting;
   private volatile boolean closed;
+
   /**
    * References to the file (main.c: iommufd_fops_release()): its own descriptor until {@link
    * #close()}, plus one per internal holder (each ACCESS object, each open fault fd); the context
    * is torn down when the last goes. Guarded by {@code this}.
    */
   private int fileRefs = 1;
+
   private volatile boolean tornDown;
 
   /**
@@ -66,8 +67,8 @@ public final class Context {
    * @param selftestCompat accept what the selftest sources shipped with 6.12.117 need from later
    *     kernels: the PASID mock device flag and GET_HW_INFO's INPUT_TYPE flag
    */
-  public Context(Host host, FileTable files, boolean testAbi, boolean vfioContainer,
-      boolean selftestCompat) {
+  public Context(
+      Host host, FileTable files, boolean testAbi, boolean vfioContainer, boolean selftestCompat) {
     this.host = host;
     this.files = files;
     this.testAbi = testAbi;
@@ -306,8 +307,8 @@ public final class Context {
   }
 
   /**
-   * The whole state as text: {@link Snapshot#toTable()} of {@link #snapshot()}, one row per fact
-   * in a stable order. Two states are equal exactly when their descriptions are; the fault sweep
+   * The whole state as text: {@link Snapshot#toTable()} of {@link #snapshot()}, one row per fact in
+   * a stable order. Two states are equal exactly when their descriptions are; the fault sweep
    * compares them around every failed call.
    */
   public String describe() {

@@ -6,7 +6,6 @@ import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_DEVICE_NO_DIRTY;
 import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_DEVICE_PASID;
 import static org.iommufd4j.uapi.IommuTestCmd.MOCK_PASID_WIDTH;
 
-
 import java.lang.foreign.MemorySegment;
 import org.iommufd4j.IommuFaultException;
 import org.iommufd4j.IommuFaultException.Reason;
@@ -20,10 +19,13 @@ final class Device extends IommufdObject {
   private final ObjectTable table;
   private final Host host;
   final int flags;
+
   /** The IOMMU hardware in front of the device. */
   final DomainSpec spec;
+
   /** Bound by the typed API (not by the test ABI): unbound when the context closes. */
   boolean boundByApi;
+
   /** The HWPT the device is attached to; guarded by the context's attach lock. */
   HwptObject attached;
 
@@ -101,8 +103,8 @@ final class Device extends IommufdObject {
       } finally {
         ioas.lock.unlock();
       }
-      HwPagetable h = HwPagetable.create(table, ioas, spec.newDomain(hugeIova(), false), true,
-          false);
+      HwPagetable h =
+          HwPagetable.create(table, ioas, spec.newDomain(hugeIova(), false), true, false);
       created[0] = h;
       return h;
     }
@@ -220,9 +222,9 @@ final class Device extends IommufdObject {
 
   /**
    * DMA by the emulated device: copies between {@code buffer} and the memory its IOVAs translate
-   * to, page by page through the attached domain, as the IOMMU would check each access.
-   * Bytes before a fault have been transferred, as with real DMA. Through a nested HWPT the
-   * parent's (stage-2) domain translates: the mock nested domain has no table of its own.
+   * to, page by page through the attached domain, as the IOMMU would check each access. Bytes
+   * before a fault have been transferred, as with real DMA. Through a nested HWPT the parent's
+   * (stage-2) domain translates: the mock nested domain has no table of its own.
    */
   void dma(long iova, MemorySegment buffer, boolean write) {
     HwPagetable h = attached == null ? null : attached.paging();

@@ -24,6 +24,7 @@ final class DirtyBitmap {
   private final long last;
   private final int shift;
   private final long data;
+
   /** User page address (unsigned order) → the bits to set in that page. */
   private final Map<Long, byte[]> pages = new TreeMap<>(Long::compareUnsigned);
 
@@ -65,7 +66,9 @@ final class DirtyBitmap {
     }
   }
 
-  /** OR-s the collected bits into the user's memory, page by page; unreachable pages are skipped. */
+  /**
+   * OR-s the collected bits into the user's memory, page by page; unreachable pages are skipped.
+   */
   void writeTo(UserMemory memory) {
     for (Map.Entry<Long, byte[]> e : pages.entrySet()) {
       byte[] bits = e.getValue();

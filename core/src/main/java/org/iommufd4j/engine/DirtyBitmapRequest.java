@@ -5,5 +5,4 @@ package org.iommufd4j.engine;
  * iommufd_hwpt_get_dirty_bitmap()).
  */
 public record DirtyBitmapRequest(
-    int hwptId, int flags, int reserved, long iova, long length, long pageSize, long data) {
-}
+    int hwptId, int flags, int reserved, long iova, long length, long pageSize, long data) {}

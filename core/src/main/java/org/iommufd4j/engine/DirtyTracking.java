@@ -8,7 +8,6 @@ import static org.iommufd4j.engine.Unsigned.hex;
 import static org.iommufd4j.uapi.IommuHwptGetDirtyBitmap.IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR;
 import static org.iommufd4j.uapi.IommuHwptSetDirtyTracking.IOMMU_HWPT_DIRTY_TRACKING_ENABLE;
 
-
 /**
  * Dirty tracking on paging HWPTs (hw_pagetable.c: iommufd_hwpt_set_dirty_tracking(),
  * iommufd_hwpt_get_dirty_bitmap(); selftest.c: mock_domain_read_and_clear_dirty()): switching it on
@@ -60,8 +59,9 @@ final class DirtyTracking {
    */
   void getBitmap(Caller caller, DirtyBitmapRequest r) {
     if ((r.flags() & ~IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR) != 0 || r.reserved() != 0) {
-      throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(r.flags()) + " __reserved="
-          + Integer.toUnsignedString(r.reserved()));
+      throw ErrnoException.of(
+          EOPNOTSUPP,
+          "flags=" + hex(r.flags()) + " __reserved=" + Integer.toUnsignedString(r.reserved()));
     }
     HwPagetable hwpt = paging(r.hwptId());
     long iova = r.iova();
@@ -77,13 +77,15 @@ final class DirtyTracking {
     try {
       long align = hwpt.ioas.iopt.align();
       if (((iova | (last + 1)) & (align - 1)) != 0) {
-        throw ErrnoException.of(EINVAL, "iova=" + hex(iova) + " length=" + hex(r.length())
-            + " not aligned to " + hex(align));
+        throw ErrnoException.of(
+            EINVAL,
+            "iova=" + hex(iova) + " length=" + hex(r.length()) + " not aligned to " + hex(align));
       }
       long pageSize = r.pageSize();
       if (pageSize == 0 || ((iova | (last + 1)) & (pageSize - 1)) != 0) {
-        throw ErrnoException.of(EINVAL, "page_size=" + hex(pageSize) + " for iova=" + hex(iova)
-            + " length=" + hex(r.length()));
+        throw ErrnoException.of(
+            EINVAL,
+            "page_size=" + hex(pageSize) + " for iova=" + hex(iova) + " length=" + hex(r.length()));
       }
       Domain domain = hwpt.domain;
       if (!domain.supportsDirtyTracking()) {

@@ -14,8 +14,10 @@ abstract class Domain {
 
   /** The hardware this domain belongs to: a device accepts only domains of its own. */
   final DomainSpec spec;
+
   final long apertureStart;
   final long apertureLast;
+
   /** Bitmap of supported IO page sizes (bit n set = 2^n bytes). */
   final long pageSizes;
 
@@ -60,8 +62,8 @@ abstract class Domain {
   }
 
   /**
-   * Maps {@code [iova, iova + length)} to {@code [pa, pa + length)}. With {@code largePages} off
-   * no page above 4 KiB is used (OPTION HUGE_PAGES 0, ioas.c: iommufd_ioas_option_huge_pages()).
+   * Maps {@code [iova, iova + length)} to {@code [pa, pa + length)}. With {@code largePages} off no
+   * page above 4 KiB is used (OPTION HUGE_PAGES 0, ioas.c: iommufd_ioas_option_huge_pages()).
    */
   abstract void map(long iova, long pa, long length, int prot, boolean largePages);
 
@@ -104,8 +106,8 @@ abstract class Domain {
   }
 
   /**
-   * A device wrote {@code [iova, iova + length)} through this domain: with dirty tracking on,
-   * the entries become dirty, as hardware sets the dirty bit of the IOPTEs it writes through.
+   * A device wrote {@code [iova, iova + length)} through this domain: with dirty tracking on, the
+   * entries become dirty, as hardware sets the dirty bit of the IOPTEs it writes through.
    */
   void deviceWrote(long iova, long length) {}
 

@@ -15,7 +15,11 @@ import org.iommufd4j.IovaRange;
  * @param format {@link Format#SELFTEST_MOCK} or {@link Format#RADIX}
  * @param pageSizes bitmap of supported IO page sizes
  */
-public record DomainSpec(Format format, long apertureStart, long apertureLast, long pageSizes,
+public record DomainSpec(
+    Format format,
+    long apertureStart,
+    long apertureLast,
+    long pageSizes,
     List<IovaRange> reservedRegions) {
 
   /** IO page table formats. */
@@ -30,8 +34,13 @@ public record DomainSpec(Format format, long apertureStart, long apertureLast, l
    * The mock device's hardware (selftest.c: mock_ops): aperture [2^24, 2^31 - 1], no reserved
    * regions.
    */
-  public static final DomainSpec SELFTEST_MOCK = new DomainSpec(Format.SELFTEST_MOCK,
-      MOCK_APERTURE_START, MOCK_APERTURE_LAST, MockDomain.GRANULE, List.of());
+  public static final DomainSpec SELFTEST_MOCK =
+      new DomainSpec(
+          Format.SELFTEST_MOCK,
+          MOCK_APERTURE_START,
+          MOCK_APERTURE_LAST,
+          MockDomain.GRANULE,
+          List.of());
 
   public DomainSpec {
     reservedRegions = List.copyOf(reservedRegions);
@@ -44,8 +53,8 @@ public record DomainSpec(Format format, long apertureStart, long apertureLast, l
     if (format == Format.RADIX && (apertureLast >>> 48) != 0) {
       throw new IllegalArgumentException("a 4-level radix table covers 48 bits of IOVA");
     }
-    if (format == Format.RADIX && (pageSizes & ~(RadixDomain.PAGE_4K | RadixDomain.PAGE_2M
-        | RadixDomain.PAGE_1G)) != 0) {
+    if (format == Format.RADIX
+        && (pageSizes & ~(RadixDomain.PAGE_4K | RadixDomain.PAGE_2M | RadixDomain.PAGE_1G)) != 0) {
       throw new IllegalArgumentException("radix page sizes are 4 KiB, 2 MiB and 1 GiB");
     }
   }

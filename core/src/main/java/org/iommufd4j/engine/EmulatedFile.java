@@ -23,9 +23,9 @@ public interface EmulatedFile {
   }
 
   /**
-   * For {@code poll}: whether a read would deliver something now (the fault fd: a fault group
-   * is pending, fault.c: iommufd_fault_fops_poll()). Files that are always readable, or have no
-   * read, answer false.
+   * For {@code poll}: whether a read would deliver something now (the fault fd: a fault group is
+   * pending, fault.c: iommufd_fault_fops_poll()). Files that are always readable, or have no read,
+   * answer false.
    */
   default boolean readable() {
     return false;

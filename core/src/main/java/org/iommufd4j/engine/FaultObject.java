@@ -23,10 +23,10 @@ import org.iommufd4j.uapi.IommuHwptPgfault;
  * FaultFile}).
  *
  * <p>A group is first <em>pending</em> (not yet read), then <em>awaiting</em> a response under a
- * cookie (the lowest free value from 1) until a response with that cookie is written. A group
- * whose device leaves the HWPT, or of a destroyed FAULT object, is answered INVALID and dropped;
- * the mock device ignores responses, so dropping is all that is visible. Thread safe; its monitor
- * comes after the IOAS locks and the attach lock in the lock order.
+ * cookie (the lowest free value from 1) until a response with that cookie is written. A group whose
+ * device leaves the HWPT, or of a destroyed FAULT object, is answered INVALID and dropped; the mock
+ * device ignores responses, so dropping is all that is visible. Thread safe; its monitor comes
+ * after the IOAS locks and the attach lock in the lock order.
  */
 final class FaultObject extends IommufdObject {
   private static final ValueLayout.OfInt U32 =
@@ -43,6 +43,7 @@ final class FaultObject extends IommufdObject {
   private final ArrayDeque<Group> pending = new ArrayDeque<>();
   private final Map<Integer, Group> awaiting = new HashMap<>();
   private final BitSet cookies = new BitSet();
+
   /** Whether its fault fd is open (the fd holds a reference, main.c: iommufd_object_remove()). */
   volatile boolean fileOpen;
 

@@ -18,16 +18,16 @@ import org.iommufd4j.memory.UserMemory;
  * for one machine: the embedded emulator uses {@link #global()}, a bridge server one of its own.
  * Thread safe; its lock is the last in the lock order.
  *
- * <p>Emulated "physical" addresses name a page of some address space: {@code frame = slot <<
- * 44 | va >>> 12}, where every {@link UserMemory} gets a slot. So memory mapped twice at
- * different addresses counts as different frames, as it would for private memory. There are 255
- * slots; when all are taken (a long-running server has seen that many processes), the slots of
- * address spaces with no pinned page are given back, since no domain, access or pin count names
- * their frames.
+ * <p>Emulated "physical" addresses name a page of some address space: {@code frame = slot << 44 |
+ * va >>> 12}, where every {@link UserMemory} gets a slot. So memory mapped twice at different
+ * addresses counts as different frames, as it would for private memory. There are 255 slots; when
+ * all are taken (a long-running server has seen that many processes), the slots of address spaces
+ * with no pinned page are given back, since no domain, access or pin count names their frames.
  */
 public final class Host {
   private static final Host GLOBAL = new Host();
   private static final int FRAME_SLOT_SHIFT = 44;
+
   /** Slots fit the top 8 bits of a physical address; 0 is never used. */
   private static final int MAX_SLOT = (1 << (64 - FRAME_SLOT_SHIFT - PageSource.PAGE_SHIFT)) - 1;
 
@@ -56,29 +56,32 @@ public final class Host {
   }
 
   /**
-   * The lowest slot no address space holds. When none is left, the address spaces without a
-   * pinned page give theirs back first.
+   * The lowest slot no address space holds. When none is left, the address spaces without a pinned
+   * page give theirs back first.
    *
    * @throws ErrnoException ENOMEM if all 255 address spaces have pinned pages
    */
   private int freeSlot() {
     if (bySlot.size() >= MAX_SLOT) {
-      bySlot.entrySet().removeIf(e -> {
-        long first = (long) e.getKey() << FRAME_SLOT_SHIFT;
-        boolean idle = framePins.allEqual(first, first + (1L << FRAME_SLOT_SHIFT) - 1, 0);
-        if (idle) {
-          slots.remove(e.getValue());
-        }
-        return idle;
-      });
+      bySlot
+          .entrySet()
+          .removeIf(
+              e -> {
+                long first = (long) e.getKey() << FRAME_SLOT_SHIFT;
+                boolean idle = framePins.allEqual(first, first + (1L << FRAME_SLOT_SHIFT) - 1, 0);
+                if (idle) {
+                  slots.remove(e.getValue());
+                }
+                return idle;
+              });
     }
     for (int s = 1; s <= MAX_SLOT; s++) {
       if (!bySlot.containsKey(s)) {
         return s;
       }
     }
-    throw ErrnoException.of(ENOMEM, "all " + MAX_SLOT + " emulated address spaces have pinned "
-        + "pages");
+    throw ErrnoException.of(
+        ENOMEM, "all " + MAX_SLOT + " emulated address spaces have pinned " + "pages");
   }
 
   /** Address spaces holding a slot (a test's view of the bound above). */
@@ -141,8 +144,15 @@ public final class Host {
     }
     long limit = source.owner.memlockLimit();
     if (limit >= 0 && account[0] + pages > limit >>> PageSource.PAGE_SHIFT) {
-      throw ErrnoException.of(ENOMEM, "RLIMIT_MEMLOCK " + limit + " exceeded: " + account[0]
-          + " pages locked, " + pages + " more needed");
+      throw ErrnoException.of(
+          ENOMEM,
+          "RLIMIT_MEMLOCK "
+              + limit
+              + " exceeded: "
+              + account[0]
+              + " pages locked, "
+              + pages
+              + " more needed");
     }
     account[0] += pages;
   }
@@ -189,16 +199,20 @@ public final class Host {
   /** Every account with pages charged: users, then processes, each ascending by id. */
   public synchronized List<Snapshot.Account> accounts() {
     List<Snapshot.Account> out = new ArrayList<>();
-    new TreeMap<>(userLocked).forEach((uid, a) -> {
-      if (a[0] != 0) {
-        out.add(new Snapshot.Account(Snapshot.AccountKind.USER, uid, a[0]));
-      }
-    });
-    new TreeMap<>(processLocked).forEach((pid, a) -> {
-      if (a[0] != 0) {
-        out.add(new Snapshot.Account(Snapshot.AccountKind.PROCESS, pid, a[0]));
-      }
-    });
+    new TreeMap<>(userLocked)
+        .forEach(
+            (uid, a) -> {
+              if (a[0] != 0) {
+                out.add(new Snapshot.Account(Snapshot.AccountKind.USER, uid, a[0]));
+              }
+            });
+    new TreeMap<>(processLocked)
+        .forEach(
+            (pid, a) -> {
+              if (a[0] != 0) {
+                out.add(new Snapshot.Account(Snapshot.AccountKind.PROCESS, pid, a[0]));
+              }
+            });
     return out;
   }
 

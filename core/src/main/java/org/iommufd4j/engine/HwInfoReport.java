@@ -13,6 +13,5 @@ public record HwInfoReport(int dataType, DriverData data, int maxPasidLog2, long
   public interface DriverData {}
 
   /** {@code struct iommu_test_hw_info} of the mock driver: always {0, 0xDEADBEEF}. */
-  public record SelftestData(int flags, int testReg) implements DriverData {
-  }
+  public record SelftestData(int flags, int testReg) implements DriverData {}
 }

@@ -24,8 +24,8 @@ final class HwPagetable extends HwptObject {
    * Builds the HWPT's domain into its IOAS (io_pagetable.c: iopt_table_add_domain()) under a
    * reserved id; the caller publishes it. On failure the id is released and nothing changed.
    */
-  static HwPagetable create(ObjectTable table, IoasObject ioas, Domain domain, boolean auto,
-      boolean nestParent) {
+  static HwPagetable create(
+      ObjectTable table, IoasObject ioas, Domain domain, boolean auto, boolean nestParent) {
     HwPagetable h = new HwPagetable(table, ioas, domain, auto, nestParent);
     table.reserve(h);
     ioas.lockLive();

@@ -6,5 +6,4 @@ package org.iommufd4j.engine;
  * it.
  */
 public record HwptAllocRequest(
-    int flags, int devId, int ptId, int reserved, int dataType, int dataLen, int faultId) {
-}
+    int flags, int devId, int ptId, int reserved, int dataType, int dataLen, int faultId) {}

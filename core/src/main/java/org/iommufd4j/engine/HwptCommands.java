@@ -2,7 +2,6 @@ package org.iommufd4j.engine;
 
 import static org.iommufd4j.Errno.EFAULT;
 import static org.iommufd4j.Errno.EINVAL;
-import static org.iommufd4j.Errno.ENOENT;
 import static org.iommufd4j.Errno.EOPNOTSUPP;
 import static org.iommufd4j.engine.Unsigned.hex;
 import static org.iommufd4j.uapi.IommuHwInfo.IOMMU_HW_CAP_DIRTY_TRACKING;
@@ -39,6 +38,7 @@ public final class HwptCommands {
    * iommufd_hwpt_invalidate()).
    */
   private static final long MAX_INVALIDATE_ENTRIES = 524_288;
+
   private static final int MAX_INVALIDATE_ENTRY_LEN = 4096;
 
   private final Context ctx;
@@ -63,8 +63,12 @@ public final class HwptCommands {
       throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + Integer.toUnsignedString(r.reserved()));
     }
     if ((r.dataType() == IOMMU_HWPT_DATA_NONE) != (r.dataLen() == 0)) {
-      throw ErrnoException.of(EINVAL, "data_type=" + hex(Integer.toUnsignedLong(r.dataType()))
-          + " data_len=" + Integer.toUnsignedString(r.dataLen()));
+      throw ErrnoException.of(
+          EINVAL,
+          "data_type="
+              + hex(Integer.toUnsignedLong(r.dataType()))
+              + " data_len="
+              + Integer.toUnsignedString(r.dataLen()));
     }
     Device device = (Device) ctx.table.get(r.devId(), ObjectType.DEVICE);
     IommufdObject pt = ctx.table.find(r.ptId());
@@ -117,22 +121,32 @@ public final class HwptCommands {
     if (r.dataLen() != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "a paging domain takes no driver data");
     }
-    return HwPagetable.create(ctx.table, ioas, device.spec.newDomain(device.hugeIova(), dirtyTracking),
-        false, (r.flags() & IOMMU_HWPT_ALLOC_NEST_PARENT) != 0);
+    return HwPagetable.create(
+        ctx.table,
+        ioas,
+        device.spec.newDomain(device.hugeIova(), dirtyTracking),
+        false,
+        (r.flags() & IOMMU_HWPT_ALLOC_NEST_PARENT) != 0);
   }
 
   /**
    * A mock nested domain with its four IOTLB slots (hw_pagetable.c: iommufd_hwpt_nested_alloc();
    * selftest.c: __mock_domain_alloc_nested()).
    */
-  private NestedHwPagetable allocNested(HwptAllocRequest r, Device device, HwPagetable parent,
-      IntSupplier selftestData) {
-    if ((r.flags() & ~IOMMU_HWPT_FAULT_ID_VALID) != 0 || r.dataLen() == 0
-        || !device.isMock()) {
-      throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(r.flags()) + " data_len="
-          + Integer.toUnsignedString(r.dataLen()) + " for a nested HWPT");
+  private NestedHwPagetable allocNested(
+      HwptAllocRequest r, Device device, HwPagetable parent, IntSupplier selftestData) {
+    if ((r.flags() & ~IOMMU_HWPT_FAULT_ID_VALID) != 0 || r.dataLen() == 0 || !device.isMock()) {
+      throw ErrnoException.of(
+          EOPNOTSUPP,
+          "flags="
+              + hex(r.flags())
+              + " data_len="
+              + Integer.toUnsignedString(r.dataLen())
+              + " for a nested HWPT");
     }
-    if (parent.auto || !parent.nestParent || !parent.domain.spec.equals(device.spec)
+    if (parent.auto
+        || !parent.nestParent
+        || !parent.domain.spec.equals(device.spec)
         || !(parent.domain instanceof MockDomain)) {
       throw ErrnoException.of(EINVAL, "hwpt " + parent.id + " cannot be a nesting parent");
     }
@@ -154,9 +168,8 @@ public final class HwptCommands {
   // ---- IOMMU_GET_HW_INFO (device.c: iommufd_get_hw_info()) ---------------------------------
 
   /**
-   * {@code IOMMU_GET_HW_INFO} of a mock device. {@code reserved} holds the three {@code
-   * __reserved} bytes; {@code inDataType} is only looked at with the INPUT_TYPE flag of
-   * selftestCompat.
+   * {@code IOMMU_GET_HW_INFO} of a mock device. {@code reserved} holds the three {@code __reserved}
+   * bytes; {@code inDataType} is only looked at with the INPUT_TYPE flag of selftestCompat.
    */
   public HwInfoReport hwInfo(int flags, int devId, int reserved, int inDataType) {
     int known = ctx.selftestCompat() ? IOMMU_HW_INFO_FLAG_INPUT_TYPE : 0;
@@ -168,12 +181,16 @@ public final class HwptCommands {
       // A driver without hardware data (device.c: iommufd_get_hw_info()): type NONE, no bytes.
       return new HwInfoReport(IOMMU_HW_INFO_TYPE_NONE, null, 0, 0);
     }
-    if ((flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE) != 0 && inDataType != IOMMU_HW_INFO_TYPE_NONE
+    if ((flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE) != 0
+        && inDataType != IOMMU_HW_INFO_TYPE_NONE
         && inDataType != IOMMU_HW_INFO_TYPE_SELFTEST) {
-      throw ErrnoException.of(EOPNOTSUPP, "in_data_type=" + hex(Integer.toUnsignedLong(inDataType)));
+      throw ErrnoException.of(
+          EOPNOTSUPP, "in_data_type=" + hex(Integer.toUnsignedLong(inDataType)));
     }
-    return new HwInfoReport(IOMMU_HW_INFO_TYPE_SELFTEST,
-        new HwInfoReport.SelftestData(0, IOMMU_HW_INFO_SELFTEST_REGVAL), device.maxPasidLog2(),
+    return new HwInfoReport(
+        IOMMU_HW_INFO_TYPE_SELFTEST,
+        new HwInfoReport.SelftestData(0, IOMMU_HW_INFO_SELFTEST_REGVAL),
+        device.maxPasidLog2(),
         device.dirtyCapable() ? IOMMU_HW_CAP_DIRTY_TRACKING : 0);
   }
 
@@ -200,12 +217,19 @@ public final class HwptCommands {
     if (r.reserved() != 0) {
       throw ErrnoException.of(EOPNOTSUPP, "__reserved=" + Integer.toUnsignedString(r.reserved()));
     }
-    if (r.entryNum() != 0 && (r.dataUptr() == 0 || r.entryLen() == 0
-        || Integer.compareUnsigned(r.entryLen(), MAX_INVALIDATE_ENTRY_LEN) > 0
-        || Integer.toUnsignedLong(r.entryNum()) > MAX_INVALIDATE_ENTRIES)) {
-      throw ErrnoException.of(EINVAL, "data_uptr=" + hex(r.dataUptr()) + " entry_len="
-          + Integer.toUnsignedString(r.entryLen()) + " entry_num="
-          + Integer.toUnsignedString(r.entryNum()));
+    if (r.entryNum() != 0
+        && (r.dataUptr() == 0
+            || r.entryLen() == 0
+            || Integer.compareUnsigned(r.entryLen(), MAX_INVALIDATE_ENTRY_LEN) > 0
+            || Integer.toUnsignedLong(r.entryNum()) > MAX_INVALIDATE_ENTRIES)) {
+      throw ErrnoException.of(
+          EINVAL,
+          "data_uptr="
+              + hex(r.dataUptr())
+              + " entry_len="
+              + Integer.toUnsignedString(r.entryLen())
+              + " entry_num="
+              + Integer.toUnsignedString(r.entryNum()));
     }
     NestedHwPagetable hwpt = (NestedHwPagetable) ctx.table.get(r.hwptId(), ObjectType.HWPT_NESTED);
     hwpt.domain.invalidate(r.dataType(), r.entryLen(), r.entryNum(), reader, handled);
@@ -273,12 +297,13 @@ public final class HwptCommands {
       }
     }
     List<String> problems = new ArrayList<>();
-    expected.forEach((o, users) -> {
-      if (o.users != users) {
-        problems.add(o.type() + " " + o.id + " has " + o.users + " users, its holders make "
-            + users);
-      }
-    });
+    expected.forEach(
+        (o, users) -> {
+          if (o.users != users) {
+            problems.add(
+                o.type() + " " + o.id + " has " + o.users + " users, its holders make " + users);
+          }
+        });
     return problems;
   }
 }

@@ -9,6 +9,7 @@ package org.iommufd4j.engine;
  */
 abstract sealed class HwptObject extends IommufdObject permits HwPagetable, NestedHwPagetable {
   final ObjectTable table;
+
   /** Set before publication and then fixed; null when faults are not routed anywhere. */
   FaultObject fault;
 

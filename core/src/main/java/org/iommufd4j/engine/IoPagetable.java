@@ -37,6 +37,7 @@ final class IoPagetable {
   static final long HPAGE_SIZE = 2L << 20;
 
   private static final long PAGE_SIZE = PageSource.PAGE_SIZE;
+
   /**
    * Rounds of unmap callbacks before an unmap gives up with EDEADLK (io_pagetable.c:
    * iopt_unmap_iova_range()).
@@ -46,33 +47,41 @@ final class IoPagetable {
   final AreaTree areas = new AreaTree();
   final ReservedRanges reserved = new ReservedRanges();
   private final IovaAllocator allocator = new IovaAllocator(areas, reserved);
+
   /** Allowed ranges as sorted (start, last) pairs; empty = no restriction. */
   private long[] allowed = new long[0];
+
   private boolean hugePages = true;
   private long align = 1;
+
   /**
    * Attached domains in attach order (iommufd_private.h: struct io_pagetable); every populated area
    * is mapped in each.
    */
   final ArrayList<Domain> domains = new ArrayList<>();
+
   /**
    * Attached accesses that pin pages, each raising the alignment to 4096 (io_pagetable.c:
    * iopt_calculate_iova_alignment()).
    */
   int pinningAccesses;
+
   /**
    * Attached accesses (device.c: iommufd_access_change_ioas()) by slot, the lowest free slot first;
    * null = free.
    */
   private final ArrayList<Access> accesses = new ArrayList<>();
+
   private final BitSet accessSlots = new BitSet();
   private final IdentityHashMap<Access, Integer> accessSlotOf = new IdentityHashMap<>();
+
   /**
    * Calls the unmap callbacks of the attached accesses (device.c: iommufd_access_notify_unmap()).
    * The owning IOAS replaces it with one that drops its lock meanwhile, since callbacks unpin
    * through the same IOAS.
    */
   AccessNotifier accessNotifier = this::notifyAccesses;
+
   private final Host host;
 
   IoPagetable(Host host) {
@@ -104,10 +113,13 @@ final class IoPagetable {
   /** The holes of the reserved set over the whole 64-bit space, ascending. */
   List<IovaRange> usableRanges() {
     List<IovaRange> out = new ArrayList<>();
-    reserved.holes(0, U64_MAX, (s, l) -> {
-      out.add(new IovaRange(s, l));
-      return ReservedRanges.CONTINUE;
-    });
+    reserved.holes(
+        0,
+        U64_MAX,
+        (s, l) -> {
+          out.add(new IovaRange(s, l));
+          return ReservedRanges.CONTINUE;
+        });
     return out;
   }
 
@@ -118,8 +130,13 @@ final class IoPagetable {
   void setAllowed(long[] sortedPairs) {
     for (int i = 0; i < sortedPairs.length; i += 2) {
       if (reserved.intersects(sortedPairs[i], sortedPairs[i + 1])) {
-        throw ErrnoException.of(EADDRINUSE, "allowed range [" + hex(sortedPairs[i]) + ", "
-            + hex(sortedPairs[i + 1]) + "] intersects a reserved range");
+        throw ErrnoException.of(
+            EADDRINUSE,
+            "allowed range ["
+                + hex(sortedPairs[i])
+                + ", "
+                + hex(sortedPairs[i + 1])
+                + "] intersects a reserved range");
       }
     }
     allowed = sortedPairs;
@@ -140,7 +157,8 @@ final class IoPagetable {
    */
   void reserve(long start, long last, Object owner) {
     if (areas.intersects(start, last) || allowedIntersects(start, last)) {
-      throw ErrnoException.of(EADDRINUSE,
+      throw ErrnoException.of(
+          EADDRINUSE,
           "reserved range [" + hex(start) + ", " + hex(last) + "] hits an area or allowed range");
     }
     reserved.add(start, last, owner);
@@ -173,7 +191,8 @@ final class IoPagetable {
   private boolean areasConformTo(long a) {
     long mask = a - 1;
     for (Area area : areas) {
-      if ((area.iova & mask) != 0 || (area.length() & mask) != 0
+      if ((area.iova & mask) != 0
+          || (area.length() & mask) != 0
           || (area.inPageOffset() & mask) != 0) {
         return false;
       }
@@ -316,8 +335,8 @@ final class IoPagetable {
     }
     long last = iova + length - 1;
     if (reserved.intersects(iova, last)) {
-      throw ErrnoException.of(EINVAL,
-          "[" + hex(iova) + ", " + hex(last) + "] intersects a reserved range");
+      throw ErrnoException.of(
+          EINVAL, "[" + hex(iova) + ", " + hex(last) + "] intersects a reserved range");
     }
   }
 
@@ -330,8 +349,8 @@ final class IoPagetable {
     checkFixedRange(iova, s.length());
     Area area = new Area(iova, s.length(), prot, s.pages(), s.offset());
     if (!areas.insertIfFree(area)) {
-      throw ErrnoException.of(EEXIST, "[" + hex(iova) + ", " + hex(area.last)
-          + "] is already mapped");
+      throw ErrnoException.of(
+          EEXIST, "[" + hex(iova) + ", " + hex(area.last) + "] is already mapped");
     }
     try {
       checkSlice(s, prot);
@@ -353,8 +372,8 @@ final class IoPagetable {
     }
     long inPage = (s.pages().base + s.offset()) & (PAGE_SIZE - 1);
     if ((inPage & (align - 1)) != 0) {
-      throw ErrnoException.of(EINVAL, "in-page offset " + hex(inPage)
-          + " of the memory not aligned to " + hex(align));
+      throw ErrnoException.of(
+          EINVAL, "in-page offset " + hex(inPage) + " of the memory not aligned to " + hex(align));
     }
   }
 
@@ -559,8 +578,8 @@ final class IoPagetable {
       }
       pos = a.last + 1;
     }
-    throw ErrnoException.of(ENOENT,
-        "[" + hex(iova) + ", " + hex(last) + "] is not completely mapped");
+    throw ErrnoException.of(
+        ENOENT, "[" + hex(iova) + ", " + hex(last) + "] is not completely mapped");
   }
 
   /**
@@ -584,8 +603,17 @@ final class IoPagetable {
         throw ErrnoException.of(EBUSY, "area " + a + " is being changed");
       }
       if (lt(a.iova, start) || gt(a.last, last)) {
-        throw ErrnoException.of(ENOENT, "area [" + hex(a.iova) + ", " + hex(a.last)
-            + "] is only partly inside [" + hex(start) + ", " + hex(last) + "]");
+        throw ErrnoException.of(
+            ENOENT,
+            "area ["
+                + hex(a.iova)
+                + ", "
+                + hex(a.last)
+                + "] is only partly inside ["
+                + hex(start)
+                + ", "
+                + hex(last)
+                + "]");
       }
       if (a.iova != retryStart) {
         tries = 0;
@@ -598,8 +626,13 @@ final class IoPagetable {
         a.setPreventAccess(true);
         accessNotifier.notifyUnmap(a.iova, a.last);
         if (++tries > MAX_UNMAP_TRIES) {
-          throw ErrnoException.of(EDEADLK, "accesses keep " + a + " pinned after "
-              + MAX_UNMAP_TRIES + " rounds of unmap callbacks");
+          throw ErrnoException.of(
+              EDEADLK,
+              "accesses keep "
+                  + a
+                  + " pinned after "
+                  + MAX_UNMAP_TRIES
+                  + " rounds of unmap callbacks");
         }
         continue;
       }
@@ -624,8 +657,8 @@ final class IoPagetable {
    *
    * <p>Refusals, in the kernel's order: the area is not populated or prevents access → EBUSY;
    * {@code p + 1} or its byte offset in the page source not a multiple of {@code align} → EINVAL;
-   * the area has access pins → EINVAL; the area is stored in a domain while large pages are
-   * enabled (a large IOPTE cannot be cut) → EINVAL.
+   * the area has access pins → EINVAL; the area is stored in a domain while large pages are enabled
+   * (a large IOPTE cannot be cut) → EINVAL.
    */
   void split(long p) {
     Area a = areas.find(p);
@@ -638,8 +671,8 @@ final class IoPagetable {
     long newStart = p + 1;
     long newOffset = a.pagesOffset + (newStart - a.iova);
     if (((newStart | newOffset) & (align - 1)) != 0) {
-      throw ErrnoException.of(EINVAL, "cannot cut " + a + " at " + hex(p) + ": not aligned to "
-          + hex(align));
+      throw ErrnoException.of(
+          EINVAL, "cannot cut " + a + " at " + hex(p) + ": not aligned to " + hex(align));
     }
     if (a.accessCount != 0) {
       throw ErrnoException.of(EINVAL, "cannot cut " + a + ": an access has pinned it");
@@ -673,8 +706,8 @@ final class IoPagetable {
   }
 
   /**
-   * Every domain maps exactly the populated areas, byte for byte, with their protection, and
-   * every page of an area stored in a domain is pinned.
+   * Every domain maps exactly the populated areas, byte for byte, with their protection, and every
+   * page of an area stored in a domain is pinned.
    */
   private String checkDomains() {
     for (Domain d : domains) {
@@ -705,8 +738,8 @@ final class IoPagetable {
   }
 
   /**
-   * Every area's access count equals the number of access pin portions on it, and every access
-   * pin range is still mapped contiguously.
+   * Every area's access count equals the number of access pin portions on it, and every access pin
+   * range is still mapped contiguously.
    */
   private String checkAccessCounts() {
     IdentityHashMap<Area, Long> expected = new IdentityHashMap<>();
@@ -725,8 +758,12 @@ final class IoPagetable {
     }
     for (Area a : areas) {
       if (a.accessCount != expected.getOrDefault(a, 0L)) {
-        return a + " has access count " + a.accessCount + " but "
-            + expected.getOrDefault(a, 0L) + " access pins";
+        return a
+            + " has access count "
+            + a.accessCount
+            + " but "
+            + expected.getOrDefault(a, 0L)
+            + " access pins";
       }
     }
     return null;

@@ -23,9 +23,9 @@ import java.util.function.IntPredicate;
 import org.iommufd4j.IovaRanges;
 
 /**
- * The IOAS family (the kernel's {@code ioas.c}): IOAS_ALLOC, IOVA_RANGES, ALLOW_IOVAS,
- * MAP, COPY, UNMAP and the HUGE_PAGES option, every check in the order Linux 6.12 makes it, then
- * the change on the {@link IoPagetable}. Both front doors (byte ABI and typed API) end here.
+ * The IOAS family (the kernel's {@code ioas.c}): IOAS_ALLOC, IOVA_RANGES, ALLOW_IOVAS, MAP, COPY,
+ * UNMAP and the HUGE_PAGES option, every check in the order Linux 6.12 makes it, then the change on
+ * the {@link IoPagetable}. Both front doors (byte ABI and typed API) end here.
  */
 public final class IoasCommands {
   static final int MAP_FLAGS =
@@ -92,8 +92,8 @@ public final class IoasCommands {
       long start = element[0];
       long last = element[1];
       if (!lt(start, last)) {
-        throw ErrnoException.of(EINVAL, "allowed range " + i + ": start=" + hex(start)
-            + " last=" + hex(last));
+        throw ErrnoException.of(
+            EINVAL, "allowed range " + i + ": start=" + hex(start) + " last=" + hex(last));
       }
       for (int j = 0; j < 2 * i; j += 2) {
         if (intersects(pairs[j], pairs[j + 1], start, last)) {
@@ -148,8 +148,8 @@ public final class IoasCommands {
       throw ErrnoException.of(EINVAL, "neither READABLE nor WRITEABLE");
     }
     IoasObject ioas = ctx.ioas(r.ioasId());
-    List<IoPagetable.Slice> slices = userSlices(caller, r.userVa(), r.length(),
-        (flags & IOMMU_IOAS_MAP_WRITEABLE) != 0);
+    List<IoPagetable.Slice> slices =
+        userSlices(caller, r.userVa(), r.length(), (flags & IOMMU_IOAS_MAP_WRITEABLE) != 0);
     ioas.lockLive();
     try {
       return place(ioas.iopt, flags, r.length(), r.userVa(), r.iova(), slices);
@@ -170,17 +170,21 @@ public final class IoasCommands {
     if (lt(userVa + length, userVa)) {
       throw ErrnoException.of(EOVERFLOW, "user_va=" + hex(userVa) + " length=" + hex(length));
     }
-    PageSource pages = new PageSource(userVa, length, writable, ctx.accountingMode(caller),
-        caller);
+    PageSource pages = new PageSource(userVa, length, writable, ctx.accountingMode(caller), caller);
     return List.of(new IoPagetable.Slice(pages, userVa - pages.base, length));
   }
 
   /** What MAP, COPY and VFIO_IOMMU_MAP_DMA do once the IOAS is locked. */
-  static long place(IoPagetable iopt, int flags, long length, long hint, long fixedIova,
+  static long place(
+      IoPagetable iopt,
+      int flags,
+      long length,
+      long hint,
+      long fixedIova,
       List<IoPagetable.Slice> slices) {
     if ((length & (iopt.align() - 1)) != 0) {
-      throw ErrnoException.of(EINVAL, "length=" + hex(length) + " not aligned to "
-          + hex(iopt.align()));
+      throw ErrnoException.of(
+          EINVAL, "length=" + hex(length) + " not aligned to " + hex(iopt.align()));
     }
     long iova;
     List<Area> inserted;
@@ -212,8 +216,14 @@ public final class IoasCommands {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags));
     }
     if (r.length() == U64_MAX || srcIova == U64_MAX || r.dstIova() == U64_MAX) {
-      throw ErrnoException.of(EOVERFLOW, "length=" + hex(r.length()) + " src_iova="
-          + hex(srcIova) + " dst_iova=" + hex(r.dstIova()));
+      throw ErrnoException.of(
+          EOVERFLOW,
+          "length="
+              + hex(r.length())
+              + " src_iova="
+              + hex(srcIova)
+              + " dst_iova="
+              + hex(r.dstIova()));
     }
     if ((flags & (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)) == 0) {
       throw ErrnoException.of(EINVAL, "neither READABLE nor WRITEABLE");
@@ -276,8 +286,8 @@ public final class IoasCommands {
       ioas.lock.unlock();
     }
     if (!all && progress[0] == 0) {
-      throw ErrnoException.of(ENOENT, "nothing mapped in [" + hex(iova) + ", "
-          + hex(iova + length - 1) + "]");
+      throw ErrnoException.of(
+          ENOENT, "nothing mapped in [" + hex(iova) + ", " + hex(iova + length - 1) + "]");
     }
     return progress[0];
   }

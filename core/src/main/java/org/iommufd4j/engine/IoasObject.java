@@ -6,17 +6,20 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.iommufd4j.Errno;
 
 /**
- * An IOAS (ioas.c): its {@link IoPagetable} behind a lock of its own, so that commands on
- * different IOASes never contend.
+ * An IOAS (ioas.c): its {@link IoPagetable} behind a lock of its own, so that commands on different
+ * IOASes never contend.
  */
 public final class IoasObject extends IommufdObject {
   final IoPagetable iopt;
+
   /**
    * Paging HWPTs built on this IOAS, in creation order (device.c:
    * iommufd_device_auto_get_domain()); guarded by {@link #lock}.
    */
   final ArrayList<HwPagetable> hwpts = new ArrayList<>();
+
   final ReentrantLock lock = new ReentrantLock();
+
   /** Set under {@link #lock} once DESTROY or close took the IOAS out of the table. */
   private volatile boolean destroyed;
 

@@ -8,6 +8,7 @@ package org.iommufd4j.engine;
 public abstract class IommufdObject {
   final ObjectType type;
   int id;
+
   /** References, guarded by the object table's lock; 1 = only the table's. */
   int users = 1;
 

@@ -20,6 +20,7 @@ import static org.iommufd4j.engine.Unsigned.lt;
  */
 final class IovaAllocator {
   private static final long PAGE_SIZE = PageSource.PAGE_SIZE;
+
   /** Never a valid result: results are at least one page; also "keep looking" for the holes. */
   private static final long NO_FIT = ReservedRanges.CONTINUE;
 
@@ -48,8 +49,17 @@ final class IovaAllocator {
       a = hintAlign;
     }
     if (a < ioasAlign) {
-      throw ErrnoException.of(EINVAL, "automatic alignment " + hex(a) + " below IOAS alignment "
-          + hex(ioasAlign) + " (length=" + hex(length) + " hint=" + hex(hint) + ")");
+      throw ErrnoException.of(
+          EINVAL,
+          "automatic alignment "
+              + hex(a)
+              + " below IOAS alignment "
+              + hex(ioasAlign)
+              + " (length="
+              + hex(length)
+              + " hint="
+              + hex(hint)
+              + ")");
     }
     long po = hint & (PAGE_SIZE - 1);
     long wFirst = PAGE_SIZE;

@@ -25,11 +25,13 @@ final class MockDomain extends Domain {
 
   private final HashMap<Long, long[]> chunks = new HashMap<>();
   private long entries;
+
   /**
    * Dirty tracking capability (HWPT_ALLOC DIRTY_TRACKING) and state (selftest.c:
    * mock_domain_read_and_clear_dirty()).
    */
   final boolean dirtyCapable;
+
   boolean dirtyTracking;
 
   MockDomain(boolean hugeIova, boolean dirtyCapable) {
@@ -83,8 +85,8 @@ final class MockDomain extends Domain {
         // iopt_cut_iova()) unmap on START/LAST boundaries.
         long fromIova = pos + off - iova;
         boolean opStart = fromIova == 0 || (!largePages && (fromIova & 4095) == 0);
-        boolean opLast = pos + off + GRANULE == end
-            || (!largePages && ((fromIova + GRANULE) & 4095) == 0);
+        boolean opLast =
+            pos + off + GRANULE == end || (!largePages && ((fromIova + GRANULE) & 4095) == 0);
         long flags = VALID | protBits | huge | (opStart ? START : 0) | (opLast ? LAST : 0);
         if (c[i] == 0) {
           entries++;

@@ -32,8 +32,8 @@ final class MockNestedDomain {
    * check, then each request in order until the first error. {@code handled[0]} counts the requests
    * applied, also when this throws; applied requests stay applied.
    */
-  synchronized void invalidate(int dataType, int entryLen, int entryNum,
-      InvalidationReader reader, int[] handled) {
+  synchronized void invalidate(
+      int dataType, int entryLen, int entryNum, InvalidationReader reader, int[] handled) {
     if (dataType != IOMMU_HWPT_INVALIDATE_DATA_SELFTEST) {
       throw ErrnoException.of(EINVAL, "data_type=" + hex(Integer.toUnsignedLong(dataType)));
     }
@@ -48,8 +48,8 @@ final class MockNestedDomain {
       // The slot is range-checked before FLAG_ALL is looked at (hw_pagetable.c:
       // iommufd_hwpt_invalidate()).
       if (Integer.compareUnsigned(r.iotlbId(), MOCK_NESTED_DOMAIN_IOTLB_ID_MAX) > 0) {
-        throw ErrnoException.of(EINVAL, "request " + i + " iotlb_id="
-            + Integer.toUnsignedString(r.iotlbId()));
+        throw ErrnoException.of(
+            EINVAL, "request " + i + " iotlb_id=" + Integer.toUnsignedString(r.iotlbId()));
       }
       if ((r.flags() & IOMMU_TEST_INVALIDATE_FLAG_ALL) != 0) {
         Arrays.fill(iotlb, 0);

@@ -25,6 +25,7 @@ final class ObjectTable {
   private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(IommufdObject[].class);
 
   private final BitSet inUse = new BitSet();
+
   /** Written under the monitor; read without it by {@link #get}, so lookups never contend. */
   private volatile IommufdObject[] objects = new IommufdObject[16];
 
@@ -106,8 +107,8 @@ final class ObjectTable {
   }
 
   /**
-   * Takes {@code object} out of the table whatever its references (a driver unbinding its
-   * device); false if it was not there.
+   * Takes {@code object} out of the table whatever its references (a driver unbinding its device);
+   * false if it was not there.
    */
   synchronized boolean removeOwned(IommufdObject object) {
     if (published(object.id) != object) {

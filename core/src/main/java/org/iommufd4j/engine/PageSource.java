@@ -63,9 +63,9 @@ final class PageSource {
   }
 
   /**
-   * Adds one pin user to page indexes {@code [first, last]}. Pages nobody pinned before are
-   * pinned now: each must be pinnable in the owner's memory (else EFAULT) and is charged (else
-   * ENOMEM). On failure nothing changes.
+   * Adds one pin user to page indexes {@code [first, last]}. Pages nobody pinned before are pinned
+   * now: each must be pinnable in the owner's memory (else EFAULT) and is charged (else ENOMEM). On
+   * failure nothing changes.
    */
   synchronized void pin(Host host, long first, long last) {
     if (pinUsers == null) {
@@ -73,14 +73,18 @@ final class PageSource {
     }
     long[] newly = new long[64];
     int[] runs = {0};
-    pinUsers.add(first, last, 1, (a, b) -> {
-      if (2 * runs[0] + 1 >= newly.length) {
-        throw new IllegalStateException("page source pins too fragmented");
-      }
-      newly[2 * runs[0]] = a;
-      newly[2 * runs[0] + 1] = b;
-      runs[0]++;
-    });
+    pinUsers.add(
+        first,
+        last,
+        1,
+        (a, b) -> {
+          if (2 * runs[0] + 1 >= newly.length) {
+            throw new IllegalStateException("page source pins too fragmented");
+          }
+          newly[2 * runs[0]] = a;
+          newly[2 * runs[0] + 1] = b;
+          runs[0]++;
+        });
     long pages = 0;
     int registered = 0;
     try {
@@ -89,8 +93,13 @@ final class PageSource {
         long n = newly[2 * i + 1] - a + 1;
         FaultInjection.check(FaultInjection.Site.PIN);
         if (!owner.memory().isPinnable(address(a << PAGE_SHIFT), n << PAGE_SHIFT, writable)) {
-          throw ErrnoException.of(Errno.EFAULT, "cannot pin user memory at 0x"
-              + Long.toHexString(address(a << PAGE_SHIFT)) + " (" + n + " pages)");
+          throw ErrnoException.of(
+              Errno.EFAULT,
+              "cannot pin user memory at 0x"
+                  + Long.toHexString(address(a << PAGE_SHIFT))
+                  + " ("
+                  + n
+                  + " pages)");
         }
         pages += n;
       }
@@ -98,8 +107,8 @@ final class PageSource {
       host.charge(this, pages);
       for (; registered < runs[0]; registered++) {
         long a = newly[2 * registered];
-        host.pinFrames(owner.memory(), address(a << PAGE_SHIFT), newly[2 * registered + 1] - a + 1,
-            1);
+        host.pinFrames(
+            owner.memory(), address(a << PAGE_SHIFT), newly[2 * registered + 1] - a + 1, 1);
       }
     } catch (RuntimeException e) {
       pinUsers.add(first, last, -1, (a, b) -> {});
@@ -110,10 +119,14 @@ final class PageSource {
   /** Removes one pin user from {@code [first, last]}; pages nobody needs any more are released. */
   synchronized void unpin(Host host, long first, long last) {
     long[] pages = {0};
-    pinUsers.add(first, last, -1, (a, b) -> {
-      host.pinFrames(owner.memory(), address(a << PAGE_SHIFT), b - a + 1, -1);
-      pages[0] += b - a + 1;
-    });
+    pinUsers.add(
+        first,
+        last,
+        -1,
+        (a, b) -> {
+          host.pinFrames(owner.memory(), address(a << PAGE_SHIFT), b - a + 1, -1);
+          pages[0] += b - a + 1;
+        });
     host.uncharge(this, pages[0]);
   }
 

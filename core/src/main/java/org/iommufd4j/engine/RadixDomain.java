@@ -3,11 +3,11 @@ package org.iommufd4j.engine;
 import java.util.Arrays;
 
 /**
- * A VT-d-like domain (superpages where the backing and the alignment allow them): a 4-level
- * radix IO page table of 512-entry tables covering a 48-bit IOVA space, with 4 KiB leaves and 2 MiB
- * and 1 GiB superpages, as second-level tables of Intel VT-d and x86 page tables are laid out.
- * Each table is a {@code long[512]}; an entry holds the next table's index or a leaf's physical
- * address with present, read, write and superpage bits. Translation is four array reads.
+ * A VT-d-like domain (superpages where the backing and the alignment allow them): a 4-level radix
+ * IO page table of 512-entry tables covering a 48-bit IOVA space, with 4 KiB leaves and 2 MiB and 1
+ * GiB superpages, as second-level tables of Intel VT-d and x86 page tables are laid out. Each table
+ * is a {@code long[512]}; an entry holds the next table's index or a leaf's physical address with
+ * present, read, write and superpage bits. Translation is four array reads.
  */
 final class RadixDomain extends Domain {
   static final long PAGE_4K = 1L << 12;
@@ -24,6 +24,7 @@ final class RadixDomain extends Domain {
 
   /** tables[0] is the root; a non-leaf entry stores the child's index shifted above the flags. */
   private long[][] tables = new long[16][];
+
   private int tableCount;
   private long leaves;
 
@@ -50,8 +51,8 @@ final class RadixDomain extends Domain {
 
   @Override
   void map(long iova, long pa, long length, int prot, boolean largePages) {
-    long bits = PRESENT | ((prot & PROT_READ) != 0 ? READ : 0)
-        | ((prot & PROT_WRITE) != 0 ? WRITE : 0);
+    long bits =
+        PRESENT | ((prot & PROT_READ) != 0 ? READ : 0) | ((prot & PROT_WRITE) != 0 ? WRITE : 0);
     long end = iova + length;
     while (iova != end) {
       long size = pageSizeFor(iova, pa, end - iova, largePages ? PAGE_1G : PAGE_4K);

@@ -5,9 +5,9 @@ import java.util.TreeMap;
 
 /**
  * A count per index over {@code [0, 2^62)}, stored as a step function: one entry per change of
- * value, so pinning a run of 512 pages costs a few tree operations, not 512. Used for the pin
- * count of each page of a page source and for the host-wide pin count of every frame (what
- * MD_CHECK_REFS reads, selftest.c: iommufd_test_md_check_refs()). Not thread safe.
+ * value, so pinning a run of 512 pages costs a few tree operations, not 512. Used for the pin count
+ * of each page of a page source and for the host-wide pin count of every frame (what MD_CHECK_REFS
+ * reads, selftest.c: iommufd_test_md_check_refs()). Not thread safe.
  */
 final class RangeCounter {
   /** Receives the maximal runs whose count crossed zero (0 to positive, or positive to 0). */

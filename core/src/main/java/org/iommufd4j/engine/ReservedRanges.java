@@ -14,12 +14,13 @@ import java.util.List;
  */
 final class ReservedRanges {
   /** Owner of the ranges the test op ADD_RESERVED adds; they go when the IOAS is destroyed. */
-  static final Object TEST_OWNER = new Object() {
-    @Override
-    public String toString() {
-      return "test";
-    }
-  };
+  static final Object TEST_OWNER =
+      new Object() {
+        @Override
+        public String toString() {
+          return "test";
+        }
+      };
 
   record Range(long start, long last, Object owner) {}
 

@@ -134,8 +134,8 @@ public final class Selftest {
   public void checkMap(Caller caller, int hwptId, long iova, long length, long uptr) {
     long g = MockDomain.GRANULE;
     if (((iova | length | uptr) & (g - 1)) != 0 || Unsigned.lt(uptr + length, uptr)) {
-      throw ErrnoException.of(EINVAL, "iova=" + hex(iova) + " length=" + hex(length) + " uptr="
-          + hex(uptr));
+      throw ErrnoException.of(
+          EINVAL, "iova=" + hex(iova) + " length=" + hex(length) + " uptr=" + hex(uptr));
     }
     HwPagetable hwpt = (HwPagetable) ctx.table.get(hwptId, ObjectType.HWPT_PAGING);
     if (!(hwpt.domain instanceof MockDomain domain)) {
@@ -166,10 +166,21 @@ public final class Selftest {
    * dirty, as device writes would; returns how many existed ({@code out_nr_dirty}).
    */
   public long dirty(Caller caller, int hwptId, long iova, long length, long pageSize, long uptr) {
-    if (pageSize == 0 || length == 0 || Long.remainderUnsigned(iova, pageSize) != 0
-        || Long.remainderUnsigned(length, pageSize) != 0 || uptr == 0) {
-      throw ErrnoException.of(EINVAL, "iova=" + hex(iova) + " length=" + hex(length)
-          + " page_size=" + hex(pageSize) + " uptr=" + hex(uptr));
+    if (pageSize == 0
+        || length == 0
+        || Long.remainderUnsigned(iova, pageSize) != 0
+        || Long.remainderUnsigned(length, pageSize) != 0
+        || uptr == 0) {
+      throw ErrnoException.of(
+          EINVAL,
+          "iova="
+              + hex(iova)
+              + " length="
+              + hex(length)
+              + " page_size="
+              + hex(pageSize)
+              + " uptr="
+              + hex(uptr));
     }
     long max = Long.divideUnsigned(length, pageSize);
     if (Long.compareUnsigned(max, DIRTY_MAX_BITS) > 0) {
@@ -219,8 +230,14 @@ public final class Selftest {
     }
     int actual = hwpt.domain.iotlb(slot);
     if (actual != expected) {
-      throw ErrnoException.of(EINVAL, "iotlb[" + slot + "]=" + hex(Integer.toUnsignedLong(actual))
-          + ", expected " + hex(Integer.toUnsignedLong(expected)));
+      throw ErrnoException.of(
+          EINVAL,
+          "iotlb["
+              + slot
+              + "]="
+              + hex(Integer.toUnsignedLong(actual))
+              + ", expected "
+              + hex(Integer.toUnsignedLong(expected)));
     }
   }
 
@@ -238,12 +255,14 @@ public final class Selftest {
     try {
       HwptObject hwpt = device.attached;
       // With a PASID only a nested attachment takes it: the mock keeps PASID tables in user space.
-      if (hwpt == null || hwpt.fault == null
+      if (hwpt == null
+          || hwpt.fault == null
           || (pasid != 0 && !(hwpt instanceof NestedHwPagetable))) {
         return;
       }
-      hwpt.fault.report(new FaultObject.Group(device,
-          List.of(new FaultObject.PageFault(flags, pasid, grpid, perm, addr))));
+      hwpt.fault.report(
+          new FaultObject.Group(
+              device, List.of(new FaultObject.PageFault(flags, pasid, grpid, perm, addr))));
     } finally {
       ctx.attachLock.unlock();
     }
@@ -264,8 +283,9 @@ public final class Selftest {
       }
       long pins = ctx.host.pinCount(caller.memory(), va);
       if (pins != Integer.toUnsignedLong(refs)) {
-        throw ErrnoException.of(EIO, "page " + hex(va) + " has " + pins + " pins, expected "
-            + Integer.toUnsignedLong(refs));
+        throw ErrnoException.of(
+            EIO,
+            "page " + hex(va) + " has " + pins + " pins, expected " + Integer.toUnsignedLong(refs));
       }
     }
   }

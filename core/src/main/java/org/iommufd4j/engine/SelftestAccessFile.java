@@ -14,8 +14,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * callback drops every item intersecting the notified range; closing the file drops them all and
  * destroys the access.
  *
- * <p>Its lock is taken before the access's (a pin holds it throughout, like the kernel's
- * selftest, so an unmap callback never sees a half-made item).
+ * <p>Its lock is taken before the access's (a pin holds it throughout, like the kernel's selftest,
+ * so an unmap callback never sees a half-made item).
  */
 final class SelftestAccessFile implements EmulatedFile {
   /** One pinned range, as ACCESS_PAGES made it. */
@@ -25,6 +25,7 @@ final class SelftestAccessFile implements EmulatedFile {
   private final List<Item> items = new ArrayList<>();
   private int nextId;
   private boolean released;
+
   /** Set once, right after creation. */
   Access access;
 

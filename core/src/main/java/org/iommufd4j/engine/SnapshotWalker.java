@@ -21,22 +21,26 @@ import org.iommufd4j.inspect.Snapshot.PageSourceState;
 import org.iommufd4j.inspect.Snapshot.Reserved;
 
 /**
- * Reads a {@link Context} into a {@link Snapshot}: the one walk over the engine's state that
- * {@code inspect} and {@link Context#describe()} share.
+ * Reads a {@link Context} into a {@link Snapshot}: the one walk over the engine's state that {@code
+ * inspect} and {@link Context#describe()} share.
  *
- * <p>Locks, in the engine's order: the attach lock for the whole walk (devices and their HWPTs
- * hold still), the object table briefly for the object list and reference counts, then each IOAS
- * in turn, never two at once. Under an IOAS's lock it reads the IOAS, the paging HWPTs on it
- * (domain contents) and the access pins in it, so each IOAS is seen consistently. Page sources,
- * fault queues and the host are read through their own monitors, which come later in the order.
+ * <p>Locks, in the engine's order: the attach lock for the whole walk (devices and their HWPTs hold
+ * still), the object table briefly for the object list and reference counts, then each IOAS in
+ * turn, never two at once. Under an IOAS's lock it reads the IOAS, the paging HWPTs on it (domain
+ * contents) and the access pins in it, so each IOAS is seen consistently. Page sources, fault
+ * queues and the host are read through their own monitors, which come later in the order.
  */
 final class SnapshotWalker {
   private final Context ctx;
+
   /** Page sources by identity, numbered from 1 in order of first appearance. */
   private final Map<PageSource, PageSourceState> sources = new IdentityHashMap<>();
+
   private final List<PageSourceState> sourceList = new ArrayList<>();
+
   /** Paging HWPTs read under their IOAS's lock. */
   private final Map<HwPagetable, HwptState> pagingStates = new IdentityHashMap<>();
+
   private final Map<Access, Integer> accessIoas = new IdentityHashMap<>();
   private final Map<Access, List<AccessPin>> accessPins = new IdentityHashMap<>();
 
@@ -83,20 +87,34 @@ final class SnapshotWalker {
     List<FaultQueueState> faults = new ArrayList<>();
     for (IommufdObject o : all) {
       switch (o) {
-        case HwPagetable h -> hwpts.add(pagingStates.computeIfAbsent(h,
-            k -> pagingLocked(k, devicesOf)));
+        case HwPagetable h ->
+            hwpts.add(pagingStates.computeIfAbsent(h, k -> pagingLocked(k, devicesOf)));
         case NestedHwPagetable n -> hwpts.add(nested(n, devicesOf));
-        case Access a -> accesses.add(new AccessState(a.id, accessIoas.getOrDefault(a, 0),
-            a.needsPinPages(), accessPins.getOrDefault(a, List.of())));
-        case FaultObject f -> faults.add(new FaultQueueState(f.id, f.fileOpen, f.pendingCount(),
-            f.awaitingCount()));
-        default -> { }
+        case Access a ->
+            accesses.add(
+                new AccessState(
+                    a.id,
+                    accessIoas.getOrDefault(a, 0),
+                    a.needsPinPages(),
+                    accessPins.getOrDefault(a, List.of())));
+        case FaultObject f ->
+            faults.add(new FaultQueueState(f.id, f.fileOpen, f.pendingCount(), f.awaitingCount()));
+        default -> {}
       }
     }
     Host host = ctx.host;
     HostState hostState = new HostState(host.totalPins(), host.totalCharged(), host.accounts());
-    return new Snapshot(ctx.isClosed(), ctx.isTornDown(), objects, ioases, hwpts, devices,
-        accesses, faults, sourceList, hostState);
+    return new Snapshot(
+        ctx.isClosed(),
+        ctx.isTornDown(),
+        objects,
+        ioases,
+        hwpts,
+        devices,
+        accesses,
+        faults,
+        sourceList,
+        hostState);
   }
 
   // ---- IOAS -------------------------------------------------------------------------------------
@@ -129,8 +147,15 @@ final class SnapshotWalker {
         accessIoas.put(a, ioas.id);
         accessPins.put(a, pins(a, iopt));
       }
-      return new IoasState(ioas.id, iopt.align(), iopt.hugePages(), iopt.allowedRanges(),
-          reserved, areas, domainHwpts, accessIds);
+      return new IoasState(
+          ioas.id,
+          iopt.align(),
+          iopt.hugePages(),
+          iopt.allowedRanges(),
+          reserved,
+          areas,
+          domainHwpts,
+          accessIds);
     } finally {
       ioas.lock.unlock();
     }
@@ -152,23 +177,43 @@ final class SnapshotWalker {
     PageSourceState source = sources.get(a.pages);
     if (source == null) {
       PageSource p = a.pages;
-      source = new PageSourceState(sourceList.size() + 1, p.base, p.pageCount, p.writable,
-          p.owner.pid(), p.owner.uid(), Snapshot.Accounting.valueOf(p.accounting.name()),
-          p.pinnedPages(0, p.pageCount - 1));
+      source =
+          new PageSourceState(
+              sourceList.size() + 1,
+              p.base,
+              p.pageCount,
+              p.writable,
+              p.owner.pid(),
+              p.owner.uid(),
+              Snapshot.Accounting.valueOf(p.accounting.name()),
+              p.pinnedPages(0, p.pageCount - 1));
       sources.put(p, source);
       sourceList.add(source);
     }
     long firstPage = a.pagesOffset >>> PageSource.PAGE_SHIFT;
     long lastPage = (a.pagesOffset + a.length() - 1) >>> PageSource.PAGE_SHIFT;
-    return new AreaState(a.iova, a.last, a.userAddress(), source.id(), a.pagesOffset,
-        (a.prot() & Area.PROT_READ) != 0, (a.prot() & Area.PROT_WRITE) != 0, a.isPopulated(),
-        a.isPreventAccess(), a.pages.pinnedPages(firstPage, lastPage), a.accessCount);
+    return new AreaState(
+        a.iova,
+        a.last,
+        a.userAddress(),
+        source.id(),
+        a.pagesOffset,
+        (a.prot() & Area.PROT_READ) != 0,
+        (a.prot() & Area.PROT_WRITE) != 0,
+        a.isPopulated(),
+        a.isPreventAccess(),
+        a.pages.pinnedPages(firstPage, lastPage),
+        a.accessCount);
   }
 
   private static List<AccessPin> pins(Access a, IoPagetable iopt) {
     TreeMap<Long, List<AccessPin>> byIova = new TreeMap<>(Long::compareUnsigned);
-    a.pinsIn(iopt).forEach((r, uses) -> byIova.computeIfAbsent(r.iova(), k -> new ArrayList<>())
-        .add(new AccessPin(r.iova(), r.length(), uses)));
+    a.pinsIn(iopt)
+        .forEach(
+            (r, uses) ->
+                byIova
+                    .computeIfAbsent(r.iova(), k -> new ArrayList<>())
+                    .add(new AccessPin(r.iova(), r.length(), uses)));
     List<AccessPin> out = new ArrayList<>();
     for (List<AccessPin> same : byIova.values()) {
       same.sort((x, y) -> Long.compareUnsigned(x.length(), y.length()));
@@ -191,15 +236,38 @@ final class SnapshotWalker {
 
   private static HwptState paging(HwPagetable h, Map<HwptObject, List<Integer>> devicesOf) {
     Domain d = h.domain;
-    return new HwptState(h.id, Snapshot.ObjectType.HWPT_PAGING, h.auto, h.nestParent, h.ioas.id,
-        0, model(d.spec), new IovaRange(d.apertureStart, d.apertureLast), d.pageSizes,
-        d.entryCount(), d.supportsDirtyTracking(), d.isDirtyTracking(), faultId(h),
+    return new HwptState(
+        h.id,
+        Snapshot.ObjectType.HWPT_PAGING,
+        h.auto,
+        h.nestParent,
+        h.ioas.id,
+        0,
+        model(d.spec),
+        new IovaRange(d.apertureStart, d.apertureLast),
+        d.pageSizes,
+        d.entryCount(),
+        d.supportsDirtyTracking(),
+        d.isDirtyTracking(),
+        faultId(h),
         devicesOf.getOrDefault(h, List.of()));
   }
 
   private static HwptState nested(NestedHwPagetable n, Map<HwptObject, List<Integer>> devicesOf) {
-    return new HwptState(n.id, Snapshot.ObjectType.HWPT_NESTED, false, false, n.parent.ioas.id,
-        n.parent.id, "selftest-mock-nested", null, 0, 0, false, false, faultId(n),
+    return new HwptState(
+        n.id,
+        Snapshot.ObjectType.HWPT_NESTED,
+        false,
+        false,
+        n.parent.ioas.id,
+        n.parent.id,
+        "selftest-mock-nested",
+        null,
+        0,
+        0,
+        false,
+        false,
+        faultId(n),
         devicesOf.getOrDefault(n, List.of()));
   }
 
@@ -216,9 +284,15 @@ final class SnapshotWalker {
       }
     }
     DomainSpec s = d.spec;
-    return new DeviceState(d.id, d.attached == null ? 0 : d.attached.id, model(s),
-        new IovaRange(s.apertureStart(), s.apertureLast()), s.pageSizes(), s.reservedRegions(),
-        selftestId, d.flags);
+    return new DeviceState(
+        d.id,
+        d.attached == null ? 0 : d.attached.id,
+        model(s),
+        new IovaRange(s.apertureStart(), s.apertureLast()),
+        s.pageSizes(),
+        s.reservedRegions(),
+        selftestId,
+        d.flags);
   }
 
   private static String model(DomainSpec spec) {

@@ -13,9 +13,10 @@ final class ThreadPrivileges implements Caller.Privileges {
 
   private final int pid;
   private final int tid;
+
   /**
-   * The last limit read: the kernel keeps charging a page source to its process's limit after
-   * that process exited (it holds the task), which prlimit can no longer read.
+   * The last limit read: the kernel keeps charging a page source to its process's limit after that
+   * process exited (it holds the task), which prlimit can no longer read.
    */
   private volatile long lastMemlockLimit = org.iommufd4j.Configuration.DEFAULT_MEMLOCK_LIMIT;
 

@@ -37,13 +37,14 @@ import org.iommufd4j.IovaRange;
  * (io_pagetable.c: iopt_unmap_iova_range()), preceded in TYPE1 mode by the cuts of iopt_cut_iova()
  * ({@link IoPagetable#split}).
  *
- * <p>The emulated kernel has no VFIO no-IOMMU support and never enters no-IOMMU mode (that takes
- * a real VFIO no-IOMMU group).
+ * <p>The emulated kernel has no VFIO no-IOMMU support and never enters no-IOMMU mode (that takes a
+ * real VFIO no-IOMMU group).
  */
 public final class VfioCompat {
   private static final long PAGE_SIZE = PageSource.PAGE_SIZE;
 
   private final IoasCommands ioasCommands;
+
   /** The IOAS the VFIO compatibility commands use, or null; guarded by {@code this}. */
   private IoasObject compatIoas;
 
@@ -125,7 +126,8 @@ public final class VfioCompat {
    * compat IOAS); 0 for anything else.
    */
   public int checkExtension(long extension) {
-    if (extension == VFIO_TYPE1_IOMMU || extension == VFIO_TYPE1v2_IOMMU
+    if (extension == VFIO_TYPE1_IOMMU
+        || extension == VFIO_TYPE1v2_IOMMU
         || extension == VFIO_UNMAP_ALL) {
       return 1;
     }
@@ -208,9 +210,10 @@ public final class VfioCompat {
     }
     IoasObject ioas = compatIoas();
     boolean write = (flags & VFIO_DMA_MAP_FLAG_WRITE) != 0;
-    int mapFlags = IOMMU_IOAS_MAP_FIXED_IOVA
-        | ((flags & VFIO_DMA_MAP_FLAG_READ) != 0 ? IOMMU_IOAS_MAP_READABLE : 0)
-        | (write ? IOMMU_IOAS_MAP_WRITEABLE : 0);
+    int mapFlags =
+        IOMMU_IOAS_MAP_FIXED_IOVA
+            | ((flags & VFIO_DMA_MAP_FLAG_READ) != 0 ? IOMMU_IOAS_MAP_READABLE : 0)
+            | (write ? IOMMU_IOAS_MAP_WRITEABLE : 0);
     List<IoPagetable.Slice> slices = ioasCommands.userSlices(caller, vaddr, size, write);
     lockCompat(ioas);
     try {
@@ -221,8 +224,8 @@ public final class VfioCompat {
   }
 
   /**
-   * The outcome of a VFIO_IOMMU_UNMAP_DMA that reached its removal step: the struct is written
-   * back with {@code size = unmapped} whether or not the removal failed.
+   * The outcome of a VFIO_IOMMU_UNMAP_DMA that reached its removal step: the struct is written back
+   * with {@code size = unmapped} whether or not the removal failed.
    *
    * @param unmapped bytes of the areas removed
    * @param error the removal's error, or null on success
@@ -246,8 +249,8 @@ public final class VfioCompat {
       long[] progress = {0};
       if ((flags & VFIO_DMA_UNMAP_FLAG_ALL) != 0) {
         if (iova != 0 || size != 0) {
-          throw ErrnoException.of(EINVAL, "UNMAP ALL with iova=" + hex(iova) + " size="
-              + hex(size));
+          throw ErrnoException.of(
+              EINVAL, "UNMAP ALL with iova=" + hex(iova) + " size=" + hex(size));
         }
         return remove(iopt, 0, U64_MAX, progress);
       }

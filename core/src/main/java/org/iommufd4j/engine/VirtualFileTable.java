@@ -5,9 +5,9 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * Descriptor numbers for the embedded emulator, which has no process file table of its own:
- * lowest free from {@link #FIRST_FD} (far above what a JVM opens, so a number is never mistaken
- * for a real descriptor). Thread safe.
+ * Descriptor numbers for the embedded emulator, which has no process file table of its own: lowest
+ * free from {@link #FIRST_FD} (far above what a JVM opens, so a number is never mistaken for a real
+ * descriptor). Thread safe.
  */
 public final class VirtualFileTable implements FileTable {
   public static final int FIRST_FD = 1_000_000;

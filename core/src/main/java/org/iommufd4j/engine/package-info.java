@@ -15,8 +15,8 @@
  *   <li>{@code hwpt()}: {@link org.iommufd4j.engine.HwptCommands} (HWPT_ALLOC, GET_HW_INFO, dirty
  *       tracking, HWPT_INVALIDATE, FAULT_QUEUE_ALLOC; {@code hw_pagetable.c}, {@code device.c},
  *       {@code fault.c});
- *   <li>{@code vfio()}: {@link org.iommufd4j.engine.VfioCompat} (VFIO_IOAS and the type-1
- *       container commands; {@code vfio_compat.c});
+ *   <li>{@code vfio()}: {@link org.iommufd4j.engine.VfioCompat} (VFIO_IOAS and the type-1 container
+ *       commands; {@code vfio_compat.c});
  *   <li>{@code selftest()}: {@link org.iommufd4j.engine.Selftest} (IOMMU_TEST_CMD; {@code
  *       selftest.c});
  *   <li>{@code devices()}: {@link org.iommufd4j.engine.DeviceCommands} (the typed API's emulated
@@ -24,10 +24,10 @@
  * </ul>
  *
  * <p>Below the families, objects ({@code IoasObject}, {@code HwPagetable}, {@code Device}, ...)
- * take the {@link org.iommufd4j.engine.ObjectTable} and {@link org.iommufd4j.engine.Host} they
- * use, not the context; only the holders of the file itself (an {@code Access}, a fault fd) keep
- * it. An IOAS's address space is an {@code IoPagetable}: an {@code AreaTree} of areas, the reserved
- * and allowed ranges, the {@code IovaAllocator} and the attached domains.
+ * take the {@link org.iommufd4j.engine.ObjectTable} and {@link org.iommufd4j.engine.Host} they use,
+ * not the context; only the holders of the file itself (an {@code Access}, a fault fd) keep it. An
+ * IOAS's address space is an {@code IoPagetable}: an {@code AreaTree} of areas, the reserved and
+ * allowed ranges, the {@code IovaAllocator} and the attached domains.
  *
  * <p>Every semantic check lives here, so both front doors report the same errno in the same order.
  * Comments cite the Linux 6.12 code whose behaviour they reproduce as {@code file.c: function()},

@@ -43,19 +43,58 @@ import org.iommufd4j.uapi.Struct;
  */
 final class CallGenerator {
   private static final long[] INTERESTING = {
-    0, 1, 2, 0x7ff, 0x800, 0xfff, 0x1000, 0x1001, 0x2000, 0x3000, 0x4000, 0x10000, 0x100000,
-    0x200000, 0x1000000, 0x1001000, 0x7fffffffL, 0x80000000L, 0xfee00000L, 1L << 32, 1L << 47,
-    1L << 48, 1L << 63, -1L, -2L, -4096L, -4097L, Long.MAX_VALUE
+    0,
+    1,
+    2,
+    0x7ff,
+    0x800,
+    0xfff,
+    0x1000,
+    0x1001,
+    0x2000,
+    0x3000,
+    0x4000,
+    0x10000,
+    0x100000,
+    0x200000,
+    0x1000000,
+    0x1001000,
+    0x7fffffffL,
+    0x80000000L,
+    0xfee00000L,
+    1L << 32,
+    1L << 47,
+    1L << 48,
+    1L << 63,
+    -1L,
+    -2L,
+    -4096L,
+    -4097L,
+    Long.MAX_VALUE
   };
+
   /** Test ops by weight, and one no kernel knows. */
   private static final int[] TEST_OPS = {
-    IOMMU_TEST_OP_ADD_RESERVED, IOMMU_TEST_OP_MOCK_DOMAIN, IOMMU_TEST_OP_MOCK_DOMAIN,
-    IOMMU_TEST_OP_MD_CHECK_MAP, IOMMU_TEST_OP_MD_CHECK_REFS, IOMMU_TEST_OP_CREATE_ACCESS,
-    IOMMU_TEST_OP_CREATE_ACCESS, IOMMU_TEST_OP_DESTROY_ACCESS_PAGES, IOMMU_TEST_OP_ACCESS_PAGES,
-    IOMMU_TEST_OP_ACCESS_PAGES, IOMMU_TEST_OP_ACCESS_RW, IOMMU_TEST_OP_ACCESS_RW,
-    IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT, IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
-    IOMMU_TEST_OP_ACCESS_REPLACE_IOAS, IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS, IOMMU_TEST_OP_DIRTY,
-    IOMMU_TEST_OP_MD_CHECK_IOTLB, IOMMU_TEST_OP_TRIGGER_IOPF, 99
+    IOMMU_TEST_OP_ADD_RESERVED,
+    IOMMU_TEST_OP_MOCK_DOMAIN,
+    IOMMU_TEST_OP_MOCK_DOMAIN,
+    IOMMU_TEST_OP_MD_CHECK_MAP,
+    IOMMU_TEST_OP_MD_CHECK_REFS,
+    IOMMU_TEST_OP_CREATE_ACCESS,
+    IOMMU_TEST_OP_CREATE_ACCESS,
+    IOMMU_TEST_OP_DESTROY_ACCESS_PAGES,
+    IOMMU_TEST_OP_ACCESS_PAGES,
+    IOMMU_TEST_OP_ACCESS_PAGES,
+    IOMMU_TEST_OP_ACCESS_RW,
+    IOMMU_TEST_OP_ACCESS_RW,
+    IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
+    IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
+    IOMMU_TEST_OP_ACCESS_REPLACE_IOAS,
+    IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
+    IOMMU_TEST_OP_DIRTY,
+    IOMMU_TEST_OP_MD_CHECK_IOTLB,
+    IOMMU_TEST_OP_TRIGGER_IOPF,
+    99
   };
 
   private final SplittableRandom rnd;
@@ -210,8 +249,7 @@ final class CallGenerator {
         s.u64(IommuIoasUnmap.LENGTH, all ? -1 : length());
       }
       case IOMMU_IOAS_COPY -> {
-        s.u32(IommuIoasCopy.FLAGS, flags(7) | (rnd.nextInt(10) == 0 ? 1 << 16
-            : 0));
+        s.u32(IommuIoasCopy.FLAGS, flags(7) | (rnd.nextInt(10) == 0 ? 1 << 16 : 0));
         s.u32(IommuIoasCopy.DST_IOAS_ID, id());
         s.u32(IommuIoasCopy.SRC_IOAS_ID, id());
         s.u64(IommuIoasCopy.LENGTH, length());
@@ -236,8 +274,8 @@ final class CallGenerator {
           long start = interesting();
           long at = (long) IommuIovaRange.SIZE * i;
           ranges.u64(at + IommuIovaRange.START, start);
-          ranges.u64(at + IommuIovaRange.LAST, rnd.nextBoolean() ? start + length() - 1
-              : interesting());
+          ranges.u64(
+              at + IommuIovaRange.LAST, rnd.nextBoolean() ? start + length() - 1 : interesting());
         }
         extra.add(new FuzzCall.Write(array, ranges.bytes()));
       }
@@ -245,8 +283,7 @@ final class CallGenerator {
         s.u32(IommuOption.OPTION_ID, rnd.nextInt(3));
         s.u16(IommuOption.OP, rnd.nextInt(3));
         s.u32(IommuOption.OBJECT_ID, rnd.nextBoolean() ? 0 : id());
-        s.u64(IommuOption.VAL64, rnd.nextInt(4) == 0 ? interesting()
-            : rnd.nextInt(2));
+        s.u64(IommuOption.VAL64, rnd.nextInt(4) == 0 ? interesting() : rnd.nextInt(2));
       }
       case IOMMU_VFIO_IOAS -> {
         s.u32(IommuVfioIoas.IOAS_ID, id());
@@ -264,8 +301,11 @@ final class CallGenerator {
   private void fillTestCmd(Struct s, List<FuzzCall.Write> extra) {
     int op = TEST_OPS[rnd.nextInt(TEST_OPS.length)];
     s.u32(IommuTestCmd.OP, op);
-    boolean usesFd = op == IOMMU_TEST_OP_DESTROY_ACCESS_PAGES || op == IOMMU_TEST_OP_ACCESS_PAGES
-        || op == IOMMU_TEST_OP_ACCESS_RW || op == IOMMU_TEST_OP_ACCESS_REPLACE_IOAS;
+    boolean usesFd =
+        op == IOMMU_TEST_OP_DESTROY_ACCESS_PAGES
+            || op == IOMMU_TEST_OP_ACCESS_PAGES
+            || op == IOMMU_TEST_OP_ACCESS_RW
+            || op == IOMMU_TEST_OP_ACCESS_REPLACE_IOAS;
     s.u32(IommuTestCmd.ID, usesFd ? fd() : id());
     for (long off = IommuTestCmd.ADD_RESERVED_START; off < IommuTestCmd.LAST; off += 8) {
       s.u64(off, rnd.nextInt(3) == 0 ? 0 : interesting()); // the whole union
@@ -274,7 +314,8 @@ final class CallGenerator {
       case IOMMU_TEST_OP_MOCK_DOMAIN, IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS -> {
         s.u64(IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID, 0); // with out_hwpt_id
         s.u64(IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID, 0); // with dev_flags
-        s.u32(IommuTestCmd.MOCK_DOMAIN_FLAGS_DEV_FLAGS,
+        s.u32(
+            IommuTestCmd.MOCK_DOMAIN_FLAGS_DEV_FLAGS,
             rnd.nextInt(8) == 0 ? rnd.nextInt() : rnd.nextInt(4));
       }
       case IOMMU_TEST_OP_MD_CHECK_MAP -> {
@@ -308,7 +349,7 @@ final class CallGenerator {
         s.u64(IommuTestCmd.DIRTY_PAGE_SIZE, rnd.nextBoolean() ? 2048 : interesting());
         s.u64(IommuTestCmd.DIRTY_UPTR, arrayPointer());
       }
-      default -> { }
+      default -> {}
     }
   }
 
@@ -338,7 +379,7 @@ final class CallGenerator {
         s.u64(cmd.ksize(), 1L << rnd.nextInt(64));
       }
       case 3 -> size = rnd.nextInt();
-      default -> { }
+      default -> {}
     }
     s.size(size);
     long arg;
@@ -352,11 +393,12 @@ final class CallGenerator {
     }
     byte[] bytes = s.segment().asSlice(0, len).toArray(ValueLayout.JAVA_BYTE);
     List<FuzzCall.Write> writes = new ArrayList<>();
-    long room = arg >= FuzzWorld.ARGS && arg < FuzzWorld.ARGS + FuzzWorld.ARGS_SIZE
-        ? FuzzWorld.ARGS + FuzzWorld.ARGS_SIZE - arg : 0;
+    long room =
+        arg >= FuzzWorld.ARGS && arg < FuzzWorld.ARGS + FuzzWorld.ARGS_SIZE
+            ? FuzzWorld.ARGS + FuzzWorld.ARGS_SIZE - arg
+            : 0;
     if (room > 0) {
-      writes.add(new FuzzCall.Write(arg, Arrays.copyOf(bytes, (int) Math.min(room,
-          bytes.length))));
+      writes.add(new FuzzCall.Write(arg, Arrays.copyOf(bytes, (int) Math.min(room, bytes.length))));
     }
     writes.addAll(extra);
     return new FuzzCall(cmd.request(), arg, writes);
@@ -364,12 +406,13 @@ final class CallGenerator {
 
   /** A random request number near iommufd's, with random bytes. */
   private FuzzCall rawCall() {
-    long request = switch (rnd.nextInt(4)) {
-      case 0 -> 0x3b00 | rnd.nextInt(256);
-      case 1 -> (long) rnd.nextInt();
-      case 2 -> 0x3b80 | rnd.nextInt(0x30) | ((long) rnd.nextInt(4) << 30);
-      default -> 0x3b64 + rnd.nextInt(16);
-    };
+    long request =
+        switch (rnd.nextInt(4)) {
+          case 0 -> 0x3b00 | rnd.nextInt(256);
+          case 1 -> (long) rnd.nextInt();
+          case 2 -> 0x3b80 | rnd.nextInt(0x30) | ((long) rnd.nextInt(4) << 30);
+          default -> 0x3b64 + rnd.nextInt(16);
+        };
     byte[] bytes = new byte[80];
     rnd.nextBytes(bytes);
     bytes[0] = (byte) (rnd.nextBoolean() ? 72 : bytes[0]);
@@ -377,7 +420,9 @@ final class CallGenerator {
     bytes[2] = 0;
     bytes[3] = 0;
     long arg = FuzzWorld.ARGS + 8L * rnd.nextInt(64);
-    return new FuzzCall(request, rnd.nextInt(8) == 0 ? rnd.nextLong() : arg,
+    return new FuzzCall(
+        request,
+        rnd.nextInt(8) == 0 ? rnd.nextLong() : arg,
         List.of(new FuzzCall.Write(arg, bytes)));
   }
 }

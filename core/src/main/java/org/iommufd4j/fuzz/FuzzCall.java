@@ -8,8 +8,8 @@ import java.util.regex.Pattern;
 
 /**
  * One call of a fuzz case, replayable byte for byte: the bytes to store in simulated memory first
- * (the struct, nested arrays), then {@code ioctl(request, arg)}; or, with {@link #CLOSE_FD},
- * {@code close(arg)} of a descriptor the emulator handed out.
+ * (the struct, nested arrays), then {@code ioctl(request, arg)}; or, with {@link #CLOSE_FD}, {@code
+ * close(arg)} of a descriptor the emulator handed out.
  */
 public record FuzzCall(long request, long arg, List<Write> writes) {
   /** Pseudo request: close the descriptor {@code arg}. */
@@ -23,22 +23,28 @@ public record FuzzCall(long request, long arg, List<Write> writes) {
   }
 
   private static final HexFormat HEX = HexFormat.of();
-  private static final Pattern LINE = Pattern.compile(
-      "\\{\"request\":\"(-?0x[0-9a-f]+|-1)\",\"arg\":\"0x([0-9a-f]+)\",\"writes\":\\[(.*)]}");
+  private static final Pattern LINE =
+      Pattern.compile(
+          "\\{\"request\":\"(-?0x[0-9a-f]+|-1)\",\"arg\":\"0x([0-9a-f]+)\",\"writes\":\\[(.*)]}");
   private static final Pattern WRITE =
       Pattern.compile("\\{\"address\":\"0x([0-9a-f]+)\",\"bytes\":\"([0-9a-f]*)\"}");
 
   /** One JSON line. */
   public String toJson() {
     StringBuilder sb = new StringBuilder();
-    sb.append("{\"request\":\"").append(request == CLOSE_FD ? "-1" : "0x"
-        + Long.toHexString(request)).append("\",\"arg\":\"0x").append(Long.toHexString(arg))
+    sb.append("{\"request\":\"")
+        .append(request == CLOSE_FD ? "-1" : "0x" + Long.toHexString(request))
+        .append("\",\"arg\":\"0x")
+        .append(Long.toHexString(arg))
         .append("\",\"writes\":[");
     for (int i = 0; i < writes.size(); i++) {
       Write w = writes.get(i);
-      sb.append(i == 0 ? "" : ",").append("{\"address\":\"0x")
-          .append(Long.toHexString(w.address())).append("\",\"bytes\":\"")
-          .append(HEX.formatHex(w.bytes())).append("\"}");
+      sb.append(i == 0 ? "" : ",")
+          .append("{\"address\":\"0x")
+          .append(Long.toHexString(w.address()))
+          .append("\",\"bytes\":\"")
+          .append(HEX.formatHex(w.bytes()))
+          .append("\"}");
     }
     return sb.append("]}").toString();
   }
@@ -49,8 +55,8 @@ public record FuzzCall(long request, long arg, List<Write> writes) {
     if (!m.matches()) {
       throw new IllegalArgumentException("not a fuzz call: " + line);
     }
-    long request = m.group(1).equals("-1") ? CLOSE_FD : Long.parseUnsignedLong(
-        m.group(1).substring(2), 16);
+    long request =
+        m.group(1).equals("-1") ? CLOSE_FD : Long.parseUnsignedLong(m.group(1).substring(2), 16);
     List<Write> writes = new ArrayList<>();
     Matcher w = WRITE.matcher(m.group(3));
     while (w.find()) {

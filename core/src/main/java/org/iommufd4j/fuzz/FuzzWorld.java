@@ -69,8 +69,8 @@ final class FuzzWorld implements AutoCloseable {
   }
 
   /**
-   * Closes everything the case left open and reports what survived: objects, pins, charges.
-   * Returns null when nothing leaked.
+   * Closes everything the case left open and reports what survived: objects, pins, charges. Returns
+   * null when nothing leaked.
    */
   String closeAndCheckLeaks() {
     files.closeAll();

@@ -15,13 +15,18 @@ import org.iommufd4j.uapi.Dispatcher;
 
 /**
  * Runs fuzz cases: each a fresh {@link FuzzWorld} and up to {@code callsPerCase} generated calls,
- * checking after every call that no emulator fault happened (an unexpected exception answered
- * EIO) and that every invariant holds, and after the case that closing left nothing behind. A
- * failing case is shrunk to a minimal call list that still fails the same way.
+ * checking after every call that no emulator fault happened (an unexpected exception answered EIO)
+ * and that every invariant holds, and after the case that closing left nothing behind. A failing
+ * case is shrunk to a minimal call list that still fails the same way.
  */
 public final class Fuzzer {
   /** What one run did. */
-  public record Report(long seed, long cases, long calls, Set<String> paths, List<String> failures,
+  public record Report(
+      long seed,
+      long cases,
+      long calls,
+      Set<String> paths,
+      List<String> failures,
       List<Path> saved) {
     public boolean passed() {
       return failures.isEmpty();
@@ -29,9 +34,10 @@ public final class Fuzzer {
 
     @Override
     public String toString() {
-      return String.format("seed=%d cases=%d calls=%d distinct (ioctl, result) paths=%d "
-          + "invariant failures/crashes/leaks=%d", seed, cases, calls, paths.size(),
-          failures.size());
+      return String.format(
+          "seed=%d cases=%d calls=%d distinct (ioctl, result) paths=%d "
+              + "invariant failures/crashes/leaks=%d",
+          seed, cases, calls, paths.size(), failures.size());
     }
   }
 
@@ -41,8 +47,8 @@ public final class Fuzzer {
   private final Path saveDirectory;
 
   /**
-   * @param saveDirectory where minimal failing cases are written ({@code fuzz-SEED-CASE.jsonl}),
-   *     or null
+   * @param saveDirectory where minimal failing cases are written ({@code fuzz-SEED-CASE.jsonl}), or
+   *     null
    */
   public Fuzzer(long seed, int callsPerCase, boolean testAbi, Path saveDirectory) {
     this.seed = seed;
@@ -73,8 +79,10 @@ public final class Fuzzer {
       }
       if (progress != null && System.nanoTime() > nextProgress) {
         nextProgress += 2_000_000_000L;
-        progress.accept(String.format("%,d calls, %d cases, %d paths, %d failures", calls, cases,
-            paths.size(), failures.size()));
+        progress.accept(
+            String.format(
+                "%,d calls, %d cases, %d paths, %d failures",
+                calls, cases, paths.size(), failures.size()));
       }
     }
     return new Report(seed, cases, calls, paths, failures, saved);
@@ -128,7 +136,8 @@ public final class Fuzzer {
         name = c.name();
       }
     }
-    if (name.equals("IOMMU_TEST_CMD") && !call.writes().isEmpty()
+    if (name.equals("IOMMU_TEST_CMD")
+        && !call.writes().isEmpty()
         && call.writes().getFirst().bytes().length >= 8) {
       byte[] b = call.writes().getFirst().bytes();
       name += "/op" + ((b[4] & 0xff) | (b[5] & 0xff) << 8 | (b[6] & 0xff) << 16 | b[7] << 24);
@@ -164,8 +173,7 @@ public final class Fuzzer {
     for (int chunk = Math.max(1, current.size() / 2); chunk >= 1; chunk /= 2) {
       for (int start = 0; start < current.size(); ) {
         List<FuzzCall> candidate = new ArrayList<>(current.subList(0, start));
-        candidate.addAll(current.subList(Math.min(current.size(), start + chunk),
-            current.size()));
+        candidate.addAll(current.subList(Math.min(current.size(), start + chunk), current.size()));
         String f = candidate.isEmpty() ? null : replay(candidate);
         if (f != null && f.split(":")[0].equals(kind)) {
           current = candidate;
@@ -193,7 +201,9 @@ public final class Fuzzer {
 
   /** Reads a saved case. */
   public static List<FuzzCall> load(Path file) throws IOException {
-    return Files.readAllLines(file).stream().filter(l -> !l.isBlank()).map(FuzzCall::fromJson)
+    return Files.readAllLines(file).stream()
+        .filter(l -> !l.isBlank())
+        .map(FuzzCall::fromJson)
         .toList();
   }
 }

@@ -11,25 +11,29 @@ import org.iommufd4j.IovaRange;
  * The horizontal scale of one IOVA space picture: piecewise, so that a 4 KiB area and a 16 EiB
  * reserved range are both readable. The 64-bit space is cut at every start and end of a drawn
  * range; each piece (a <em>segment</em>) gets a width of {@link #MIN_WIDTH} plus a share growing
- * with the logarithm of its length, and an empty piece that is long next to the smallest one is
- * cut out: drawn {@link #BREAK_WIDTH} wide with a break marker (so is the whole space when nothing
- * fills it). The scale is strictly monotonic
- * and every range is at least {@link #MIN_WIDTH} wide.
+ * with the logarithm of its length, and an empty piece that is long next to the smallest one is cut
+ * out: drawn {@link #BREAK_WIDTH} wide with a break marker (so is the whole space when nothing
+ * fills it). The scale is strictly monotonic and every range is at least {@link #MIN_WIDTH} wide.
  */
 final class IovaAxis {
   /** Width of the narrowest segment, in pixels. */
   static final double MIN_WIDTH = 26;
+
   /** Width of a cut-out empty segment. */
   static final double BREAK_WIDTH = 46;
+
   /** An empty segment this many times longer than the shortest segment is cut out. */
   static final int BREAK_RATIO = 64;
+
   private static final double MIN_SLOPE = 3;
   private static final double MAX_SLOPE = 16;
 
   /** Cut points ascending, from 0 to 2^64. */
   private final BigInteger[] points;
+
   /** x of each cut point. */
   private final double[] x;
+
   /** Per segment {@code [points[i], points[i + 1])}: drawn as a break. */
   private final boolean[] isBreak;
 
@@ -71,8 +75,10 @@ final class IovaAxis {
     double fixed = 0;
     for (int i = 0; i < n; i++) {
       BigInteger len = points[i + 1].subtract(points[i]);
-      isBreak[i] = empty[i] && (filled.isEmpty()
-          || len.compareTo(shortest.multiply(BigInteger.valueOf(BREAK_RATIO))) >= 0);
+      isBreak[i] =
+          empty[i]
+              && (filled.isEmpty()
+                  || len.compareTo(shortest.multiply(BigInteger.valueOf(BREAK_RATIO))) >= 0);
       if (isBreak[i]) {
         fixed += BREAK_WIDTH;
       } else {
@@ -81,8 +87,8 @@ final class IovaAxis {
         fixed += MIN_WIDTH;
       }
     }
-    double slope = weights == 0 ? 0
-        : Math.clamp((targetWidth - fixed) / weights, MIN_SLOPE, MAX_SLOPE);
+    double slope =
+        weights == 0 ? 0 : Math.clamp((targetWidth - fixed) / weights, MIN_SLOPE, MAX_SLOPE);
     x = new double[n + 1];
     for (int i = 0; i < n; i++) {
       x[i + 1] = x[i] + (isBreak[i] ? BREAK_WIDTH : MIN_WIDTH + slope * weight[i]);

@@ -13,12 +13,16 @@ import org.iommufd4j.inspect.Snapshot.IoasState;
 import org.iommufd4j.inspect.Snapshot.Reserved;
 
 /**
- * What the picture of one IOVA space shows, before any geometry: the ranges of each lane as
- * tagged {@link Item}s (P1.. apertures of the attached domains, R1.. reserved ranges, L1..
- * allowed ranges, A1.. areas) and the holes, the free IOVA that is neither an area nor reserved.
- * More than {@link #MAX_AREA_ITEMS} areas are drawn in groups of consecutive areas.
+ * What the picture of one IOVA space shows, before any geometry: the ranges of each lane as tagged
+ * {@link Item}s (P1.. apertures of the attached domains, R1.. reserved ranges, L1.. allowed ranges,
+ * A1.. areas) and the holes, the free IOVA that is neither an area nor reserved. More than {@link
+ * #MAX_AREA_ITEMS} areas are drawn in groups of consecutive areas.
  */
-record IovaMap(List<Item> apertures, List<Item> reserved, List<Item> allowed, List<Item> areas,
+record IovaMap(
+    List<Item> apertures,
+    List<Item> reserved,
+    List<Item> allowed,
+    List<Item> areas,
     List<Item> holes) {
   /** More areas than this in one IOAS are drawn in groups of consecutive areas. */
   static final int MAX_AREA_ITEMS = 100;
@@ -33,15 +37,15 @@ record IovaMap(List<Item> apertures, List<Item> reserved, List<Item> allowed, Li
    * @param label a few words for the picture
    * @param detail everything else, for the key and the tooltip
    */
-  record Item(String kind, String tag, long start, long last, String css, String label,
-      String detail) {}
+  record Item(
+      String kind, String tag, long start, long last, String css, String label, String detail) {}
 
   static IovaMap of(IoasState ioas, List<HwptState> hwpts) {
     List<Item> reserved = reserved(ioas);
     List<Item> areas = areas(ioas);
     List<Item> allowed = allowed(ioas);
-    return new IovaMap(apertures(ioas, hwpts), reserved, allowed, areas,
-        holes(areas, reserved, allowed));
+    return new IovaMap(
+        apertures(ioas, hwpts), reserved, allowed, areas, holes(areas, reserved, allowed));
   }
 
   private static List<Item> apertures(IoasState ioas, List<HwptState> hwpts) {
@@ -52,9 +56,20 @@ record IovaMap(List<Item> apertures, List<Item> reserved, List<Item> allowed, Li
         continue;
       }
       IovaRange a = h.aperture();
-      out.add(new Item("aperture", "P" + (out.size() + 1), a.start(), a.last(), "aperture",
-          "hwpt " + id + " aperture", h.domainModel() + " domain, page sizes "
-              + Format.pageSizes(h.pageSizes()) + ", " + h.ioPageTableEntries() + " entries"));
+      out.add(
+          new Item(
+              "aperture",
+              "P" + (out.size() + 1),
+              a.start(),
+              a.last(),
+              "aperture",
+              "hwpt " + id + " aperture",
+              h.domainModel()
+                  + " domain, page sizes "
+                  + Format.pageSizes(h.pageSizes())
+                  + ", "
+                  + h.ioPageTableEntries()
+                  + " entries"));
     }
     return out;
   }
@@ -62,9 +77,15 @@ record IovaMap(List<Item> apertures, List<Item> reserved, List<Item> allowed, Li
   private static List<Item> reserved(IoasState ioas) {
     List<Item> out = new ArrayList<>();
     for (Reserved r : ioas.reserved()) {
-      out.add(new Item("reserved", "R" + (out.size() + 1), r.start(), r.last(),
-          "reserved-" + r.owner().name().toLowerCase(Locale.ROOT), r.ownerName(),
-          "reserved by " + r.ownerName()));
+      out.add(
+          new Item(
+              "reserved",
+              "R" + (out.size() + 1),
+              r.start(),
+              r.last(),
+              "reserved-" + r.owner().name().toLowerCase(Locale.ROOT),
+              r.ownerName(),
+              "reserved by " + r.ownerName()));
     }
     return out;
   }
@@ -72,8 +93,15 @@ record IovaMap(List<Item> apertures, List<Item> reserved, List<Item> allowed, Li
   private static List<Item> allowed(IoasState ioas) {
     List<Item> out = new ArrayList<>();
     for (IovaRange r : ioas.allowed()) {
-      out.add(new Item("allowed", "L" + (out.size() + 1), r.start(), r.last(), "allowed",
-          "allowed", "ALLOW_IOVAS range"));
+      out.add(
+          new Item(
+              "allowed",
+              "L" + (out.size() + 1),
+              r.start(),
+              r.last(),
+              "allowed",
+              "allowed",
+              "ALLOW_IOVAS range"));
     }
     return out;
   }
@@ -83,19 +111,38 @@ record IovaMap(List<Item> apertures, List<Item> reserved, List<Item> allowed, Li
     List<Item> out = new ArrayList<>();
     if (all.size() <= MAX_AREA_ITEMS) {
       for (AreaState a : all) {
-        String css = switch (a.protection()) {
-          case "rw" -> "area-rw";
-          case "r-" -> "area-r";
-          case "-w" -> "area-w";
-          default -> "area-none";
-        } + (a.populated() ? "" : " unpopulated") + (a.preventAccess() ? " prevent-access" : "");
+        String css =
+            switch (a.protection()) {
+                  case "rw" -> "area-rw";
+                  case "r-" -> "area-r";
+                  case "-w" -> "area-w";
+                  default -> "area-none";
+                }
+                + (a.populated() ? "" : " unpopulated")
+                + (a.preventAccess() ? " prevent-access" : "");
         String tag = "A" + (out.size() + 1);
-        out.add(new Item("area", tag, a.iova(), a.last(), css, a.protection(),
-            a.protection() + ", source #" + a.pageSourceId() + " + " + hex(a.pageOffset())
-                + ", user address " + hex(a.userAddress()) + ", " + a.pinnedPages()
-                + " pinned pages, " + a.accessPins() + " access pins"
-                + (a.populated() ? "" : ", unpopulated")
-                + (a.preventAccess() ? ", prevent-access" : "")));
+        out.add(
+            new Item(
+                "area",
+                tag,
+                a.iova(),
+                a.last(),
+                css,
+                a.protection(),
+                a.protection()
+                    + ", source #"
+                    + a.pageSourceId()
+                    + " + "
+                    + hex(a.pageOffset())
+                    + ", user address "
+                    + hex(a.userAddress())
+                    + ", "
+                    + a.pinnedPages()
+                    + " pinned pages, "
+                    + a.accessPins()
+                    + " access pins"
+                    + (a.populated() ? "" : ", unpopulated")
+                    + (a.preventAccess() ? ", prevent-access" : "")));
       }
       return out;
     }
@@ -103,9 +150,18 @@ record IovaMap(List<Item> apertures, List<Item> reserved, List<Item> allowed, Li
     for (int from = 0; from < all.size(); from += per) {
       int to = Math.min(all.size(), from + per) - 1;
       String tag = "A" + (from + 1) + (to > from ? "-A" + (to + 1) : "");
-      out.add(new Item("area-group", tag, all.get(from).iova(), all.get(to).last(), "area-group",
-          (to - from + 1) + " areas", (to - from + 1) + " consecutive areas (more than "
-              + MAX_AREA_ITEMS + " areas: drawn in groups)"));
+      out.add(
+          new Item(
+              "area-group",
+              tag,
+              all.get(from).iova(),
+              all.get(to).last(),
+              "area-group",
+              (to - from + 1) + " areas",
+              (to - from + 1)
+                  + " consecutive areas (more than "
+                  + MAX_AREA_ITEMS
+                  + " areas: drawn in groups)"));
     }
     return out;
   }
@@ -147,7 +203,7 @@ record IovaMap(List<Item> apertures, List<Item> reserved, List<Item> allowed, Li
   }
 
   private static Item hole(BigInteger start, BigInteger last) {
-    return new Item("hole", "", start.longValue(), last.longValue(), "hole", "free",
-        "hole: free IOVA");
+    return new Item(
+        "hole", "", start.longValue(), last.longValue(), "hole", "free", "hole: free IOVA");
   }
 }

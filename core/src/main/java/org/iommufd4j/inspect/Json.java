@@ -6,11 +6,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The little JSON the snapshot needs, without a dependency: values are {@code Map<String,
- * Object>} (insertion ordered), {@code List<Object>}, {@code String}, {@code Long}, {@code
- * Boolean} and {@code null}. Only integers are numbers. Printing puts a container of scalars on
- * one line (so each area or range is one line), and a container of such containers too when that
- * fits in {@value #INLINE_WIDTH} characters.
+ * The little JSON the snapshot needs, without a dependency: values are {@code Map<String, Object>}
+ * (insertion ordered), {@code List<Object>}, {@code String}, {@code Long}, {@code Boolean} and
+ * {@code null}. Only integers are numbers. Printing puts a container of scalars on one line (so
+ * each area or range is one line), and a container of such containers too when that fits in {@value
+ * #INLINE_WIDTH} characters.
  */
 public final class Json {
   private static final int INLINE_WIDTH = 160;

@@ -23,8 +23,8 @@ import org.iommufd4j.inspect.Snapshot.Reserved;
  * The JSON form of a {@link Snapshot}, version 1. Field names are the record components' names
  * except where noted; they are stable, and a later version only adds fields. IOVAs, addresses,
  * offsets, alignments and page-size bitmaps are strings of lower-case hex ({@code "0x1000"}),
- * because u64 values do not survive JSON numbers in most readers; ids and counts are numbers;
- * enums are their constant names.
+ * because u64 values do not survive JSON numbers in most readers; ids and counts are numbers; enums
+ * are their constant names.
  *
  * {@snippet lang=json :
  * { "format": "iommufd4j-snapshot", "version": 1, "closed": false, "tornDown": false,
@@ -55,8 +55,8 @@ import org.iommufd4j.inspect.Snapshot.Reserved;
  *            "accounts": [ {"kind": "USER", "id": 1000, "pages": 18} ]} }
  * }
  *
- * <p>Renamed components: {@code IoasState.domainHwptIds} → {@code domainHwpts}, {@code
- * accessIds} → {@code accesses}; {@code AreaState.pageSourceId} → {@code pageSource}; {@code
+ * <p>Renamed components: {@code IoasState.domainHwptIds} → {@code domainHwpts}, {@code accessIds} →
+ * {@code accesses}; {@code AreaState.pageSourceId} → {@code pageSource}; {@code
  * HwptState.ioasId/parentId/faultId/deviceIds} → {@code ioas/parent/fault/devices}; {@code
  * DeviceState.hwptId/selftestId} → {@code hwpt/selftest}; {@code AccessState.ioasId} → {@code
  * ioas}.
@@ -64,6 +64,7 @@ import org.iommufd4j.inspect.Snapshot.Reserved;
 public final class JsonFormat {
   /** The {@code format} field's value. */
   public static final String FORMAT = "iommufd4j-snapshot";
+
   /** The {@code version} this code writes and reads. */
   public static final int VERSION = 1;
 
@@ -77,50 +78,193 @@ public final class JsonFormat {
     root.put("version", (long) VERSION);
     root.put("closed", s.closed());
     root.put("tornDown", s.tornDown());
-    root.put("objects", list(s.objects(), o -> obj("id", o.id(), "type", o.type().name(),
-        "users", o.users())));
+    root.put(
+        "objects",
+        list(s.objects(), o -> obj("id", o.id(), "type", o.type().name(), "users", o.users())));
     root.put("ioases", list(s.ioases(), JsonFormat::ioas));
     root.put("hwpts", list(s.hwpts(), JsonFormat::hwpt));
-    root.put("devices", list(s.devices(), d -> obj("id", d.id(), "hwpt", d.hwptId(), "model",
-        d.model(), "aperture", range(d.aperture()), "pageSizes", hex(d.pageSizes()),
-        "reservedRegions", list(d.reservedRegions(), JsonFormat::range), "selftest",
-        d.selftestId(), "flags", d.flags())));
-    root.put("accesses", list(s.accesses(), a -> obj("id", a.id(), "ioas", a.ioasId(),
-        "pinsPages", a.pinsPages(), "pins", list(a.pins(), p -> obj("iova", hex(p.iova()),
-            "length", hex(p.length()), "uses", p.uses())))));
-    root.put("faultQueues", list(s.faultQueues(), f -> obj("id", f.id(), "fdOpen", f.fdOpen(),
-        "pending", f.pending(), "awaiting", f.awaiting())));
-    root.put("pageSources", list(s.pageSources(), p -> obj("id", p.id(), "base", hex(p.base()),
-        "pageCount", p.pageCount(), "writable", p.writable(), "ownerPid", p.ownerPid(),
-        "ownerUid", p.ownerUid(), "accounting", p.accounting().name(), "pinnedPages",
-        p.pinnedPages())));
+    root.put(
+        "devices",
+        list(
+            s.devices(),
+            d ->
+                obj(
+                    "id",
+                    d.id(),
+                    "hwpt",
+                    d.hwptId(),
+                    "model",
+                    d.model(),
+                    "aperture",
+                    range(d.aperture()),
+                    "pageSizes",
+                    hex(d.pageSizes()),
+                    "reservedRegions",
+                    list(d.reservedRegions(), JsonFormat::range),
+                    "selftest",
+                    d.selftestId(),
+                    "flags",
+                    d.flags())));
+    root.put(
+        "accesses",
+        list(
+            s.accesses(),
+            a ->
+                obj(
+                    "id",
+                    a.id(),
+                    "ioas",
+                    a.ioasId(),
+                    "pinsPages",
+                    a.pinsPages(),
+                    "pins",
+                    list(
+                        a.pins(),
+                        p ->
+                            obj(
+                                "iova",
+                                hex(p.iova()),
+                                "length",
+                                hex(p.length()),
+                                "uses",
+                                p.uses())))));
+    root.put(
+        "faultQueues",
+        list(
+            s.faultQueues(),
+            f ->
+                obj(
+                    "id",
+                    f.id(),
+                    "fdOpen",
+                    f.fdOpen(),
+                    "pending",
+                    f.pending(),
+                    "awaiting",
+                    f.awaiting())));
+    root.put(
+        "pageSources",
+        list(
+            s.pageSources(),
+            p ->
+                obj(
+                    "id",
+                    p.id(),
+                    "base",
+                    hex(p.base()),
+                    "pageCount",
+                    p.pageCount(),
+                    "writable",
+                    p.writable(),
+                    "ownerPid",
+                    p.ownerPid(),
+                    "ownerUid",
+                    p.ownerUid(),
+                    "accounting",
+                    p.accounting().name(),
+                    "pinnedPages",
+                    p.pinnedPages())));
     HostState h = s.host();
-    root.put("host", obj("pinnedFrames", h.pinnedFrames(), "chargedPages", h.chargedPages(),
-        "accounts", list(h.accounts(), a -> obj("kind", a.kind().name(), "id", a.id(), "pages",
-            a.pages()))));
+    root.put(
+        "host",
+        obj(
+            "pinnedFrames",
+            h.pinnedFrames(),
+            "chargedPages",
+            h.chargedPages(),
+            "accounts",
+            list(
+                h.accounts(),
+                a -> obj("kind", a.kind().name(), "id", a.id(), "pages", a.pages()))));
     return Json.print(root);
   }
 
   private static Map<String, Object> ioas(IoasState i) {
-    return obj("id", i.id(), "alignment", hex(i.alignment()), "hugePages", i.hugePages(),
-        "allowed", list(i.allowed(), JsonFormat::range),
-        "reserved", list(i.reserved(), r -> obj("start", hex(r.start()), "last", hex(r.last()),
-            "owner", r.owner().name(), "ownerId", r.ownerId())),
-        "areas", list(i.areas(), a -> obj("iova", hex(a.iova()), "last", hex(a.last()),
-            "userAddress", hex(a.userAddress()), "pageSource", a.pageSourceId(), "pageOffset",
-            hex(a.pageOffset()), "readable", a.readable(), "writable", a.writable(), "populated",
-            a.populated(), "preventAccess", a.preventAccess(), "pinnedPages", a.pinnedPages(),
-            "accessPins", a.accessPins())),
-        "domainHwpts", ints(i.domainHwptIds()), "accesses", ints(i.accessIds()));
+    return obj(
+        "id",
+        i.id(),
+        "alignment",
+        hex(i.alignment()),
+        "hugePages",
+        i.hugePages(),
+        "allowed",
+        list(i.allowed(), JsonFormat::range),
+        "reserved",
+        list(
+            i.reserved(),
+            r ->
+                obj(
+                    "start",
+                    hex(r.start()),
+                    "last",
+                    hex(r.last()),
+                    "owner",
+                    r.owner().name(),
+                    "ownerId",
+                    r.ownerId())),
+        "areas",
+        list(
+            i.areas(),
+            a ->
+                obj(
+                    "iova",
+                    hex(a.iova()),
+                    "last",
+                    hex(a.last()),
+                    "userAddress",
+                    hex(a.userAddress()),
+                    "pageSource",
+                    a.pageSourceId(),
+                    "pageOffset",
+                    hex(a.pageOffset()),
+                    "readable",
+                    a.readable(),
+                    "writable",
+                    a.writable(),
+                    "populated",
+                    a.populated(),
+                    "preventAccess",
+                    a.preventAccess(),
+                    "pinnedPages",
+                    a.pinnedPages(),
+                    "accessPins",
+                    a.accessPins())),
+        "domainHwpts",
+        ints(i.domainHwptIds()),
+        "accesses",
+        ints(i.accessIds()));
   }
 
   private static Map<String, Object> hwpt(HwptState h) {
-    return obj("id", h.id(), "type", h.type().name(), "automatic", h.automatic(), "nestParent",
-        h.nestParent(), "ioas", h.ioasId(), "parent", h.parentId(), "domainModel",
-        h.domainModel(), "aperture", range(h.aperture()), "pageSizes", hex(h.pageSizes()),
-        "ioPageTableEntries", h.ioPageTableEntries(), "dirtyTrackingCapable",
-        h.dirtyTrackingCapable(), "dirtyTracking", h.dirtyTracking(), "fault", h.faultId(),
-        "devices", ints(h.deviceIds()));
+    return obj(
+        "id",
+        h.id(),
+        "type",
+        h.type().name(),
+        "automatic",
+        h.automatic(),
+        "nestParent",
+        h.nestParent(),
+        "ioas",
+        h.ioasId(),
+        "parent",
+        h.parentId(),
+        "domainModel",
+        h.domainModel(),
+        "aperture",
+        range(h.aperture()),
+        "pageSizes",
+        hex(h.pageSizes()),
+        "ioPageTableEntries",
+        h.ioPageTableEntries(),
+        "dirtyTrackingCapable",
+        h.dirtyTrackingCapable(),
+        "dirtyTracking",
+        h.dirtyTracking(),
+        "fault",
+        h.faultId(),
+        "devices",
+        ints(h.deviceIds()));
   }
 
   private static Map<String, Object> obj(Object... kv) {
@@ -155,56 +299,123 @@ public final class JsonFormat {
   static Snapshot read(String text) {
     Node root = new Node(Json.parse(text), "$");
     if (!FORMAT.equals(root.str("format"))) {
-      throw new IllegalArgumentException("not an iommufd4j snapshot (format is not \"" + FORMAT
-          + "\")");
+      throw new IllegalArgumentException(
+          "not an iommufd4j snapshot (format is not \"" + FORMAT + "\")");
     }
     long version = root.num("version");
     if (version != VERSION) {
-      throw new IllegalArgumentException("snapshot version " + version + ", this reads "
-          + VERSION);
+      throw new IllegalArgumentException("snapshot version " + version + ", this reads " + VERSION);
     }
-    return new Snapshot(root.bool("closed"), root.bool("tornDown"),
-        root.list("objects", o -> new ObjectEntry(o.i("id"),
-            Snapshot.ObjectType.valueOf(o.str("type")), o.i("users"))),
+    return new Snapshot(
+        root.bool("closed"),
+        root.bool("tornDown"),
+        root.list(
+            "objects",
+            o ->
+                new ObjectEntry(
+                    o.i("id"), Snapshot.ObjectType.valueOf(o.str("type")), o.i("users"))),
         root.list("ioases", JsonFormat::readIoas),
         root.list("hwpts", JsonFormat::readHwpt),
-        root.list("devices", d -> new DeviceState(d.i("id"), d.i("hwpt"), d.str("model"),
-            d.range("aperture"), d.hex("pageSizes"), d.list("reservedRegions", Node::asRange),
-            d.i("selftest"), d.i("flags"))),
-        root.list("accesses", a -> new AccessState(a.i("id"), a.i("ioas"), a.bool("pinsPages"),
-            a.list("pins", p -> new AccessPin(p.hex("iova"), p.hex("length"), p.num("uses"))))),
-        root.list("faultQueues", f -> new FaultQueueState(f.i("id"), f.bool("fdOpen"),
-            f.i("pending"), f.i("awaiting"))),
-        root.list("pageSources", p -> new PageSourceState(p.i("id"), p.hex("base"),
-            p.num("pageCount"), p.bool("writable"), p.i("ownerPid"), p.i("ownerUid"),
-            Snapshot.Accounting.valueOf(p.str("accounting")), p.num("pinnedPages"))),
+        root.list(
+            "devices",
+            d ->
+                new DeviceState(
+                    d.i("id"),
+                    d.i("hwpt"),
+                    d.str("model"),
+                    d.range("aperture"),
+                    d.hex("pageSizes"),
+                    d.list("reservedRegions", Node::asRange),
+                    d.i("selftest"),
+                    d.i("flags"))),
+        root.list(
+            "accesses",
+            a ->
+                new AccessState(
+                    a.i("id"),
+                    a.i("ioas"),
+                    a.bool("pinsPages"),
+                    a.list(
+                        "pins",
+                        p -> new AccessPin(p.hex("iova"), p.hex("length"), p.num("uses"))))),
+        root.list(
+            "faultQueues",
+            f -> new FaultQueueState(f.i("id"), f.bool("fdOpen"), f.i("pending"), f.i("awaiting"))),
+        root.list(
+            "pageSources",
+            p ->
+                new PageSourceState(
+                    p.i("id"),
+                    p.hex("base"),
+                    p.num("pageCount"),
+                    p.bool("writable"),
+                    p.i("ownerPid"),
+                    p.i("ownerUid"),
+                    Snapshot.Accounting.valueOf(p.str("accounting")),
+                    p.num("pinnedPages"))),
         readHost(root.node("host")));
   }
 
   private static IoasState readIoas(Node i) {
-    return new IoasState(i.i("id"), i.hex("alignment"), i.bool("hugePages"),
+    return new IoasState(
+        i.i("id"),
+        i.hex("alignment"),
+        i.bool("hugePages"),
         i.list("allowed", Node::asRange),
-        i.list("reserved", r -> new Reserved(r.hex("start"), r.hex("last"),
-            Snapshot.OwnerKind.valueOf(r.str("owner")), r.i("ownerId"))),
-        i.list("areas", a -> new AreaState(a.hex("iova"), a.hex("last"), a.hex("userAddress"),
-            a.i("pageSource"), a.hex("pageOffset"), a.bool("readable"), a.bool("writable"),
-            a.bool("populated"), a.bool("preventAccess"), a.num("pinnedPages"),
-            a.num("accessPins"))),
-        i.list("domainHwpts", Node::asInt), i.list("accesses", Node::asInt));
+        i.list(
+            "reserved",
+            r ->
+                new Reserved(
+                    r.hex("start"),
+                    r.hex("last"),
+                    Snapshot.OwnerKind.valueOf(r.str("owner")),
+                    r.i("ownerId"))),
+        i.list(
+            "areas",
+            a ->
+                new AreaState(
+                    a.hex("iova"),
+                    a.hex("last"),
+                    a.hex("userAddress"),
+                    a.i("pageSource"),
+                    a.hex("pageOffset"),
+                    a.bool("readable"),
+                    a.bool("writable"),
+                    a.bool("populated"),
+                    a.bool("preventAccess"),
+                    a.num("pinnedPages"),
+                    a.num("accessPins"))),
+        i.list("domainHwpts", Node::asInt),
+        i.list("accesses", Node::asInt));
   }
 
   private static HwptState readHwpt(Node h) {
-    return new HwptState(h.i("id"), Snapshot.ObjectType.valueOf(h.str("type")),
-        h.bool("automatic"), h.bool("nestParent"), h.i("ioas"), h.i("parent"),
-        h.str("domainModel"), h.range("aperture"), h.hex("pageSizes"),
-        h.num("ioPageTableEntries"), h.bool("dirtyTrackingCapable"), h.bool("dirtyTracking"),
-        h.i("fault"), h.list("devices", Node::asInt));
+    return new HwptState(
+        h.i("id"),
+        Snapshot.ObjectType.valueOf(h.str("type")),
+        h.bool("automatic"),
+        h.bool("nestParent"),
+        h.i("ioas"),
+        h.i("parent"),
+        h.str("domainModel"),
+        h.range("aperture"),
+        h.hex("pageSizes"),
+        h.num("ioPageTableEntries"),
+        h.bool("dirtyTrackingCapable"),
+        h.bool("dirtyTracking"),
+        h.i("fault"),
+        h.list("devices", Node::asInt));
   }
 
   private static HostState readHost(Node h) {
-    return new HostState(h.num("pinnedFrames"), h.num("chargedPages"),
-        h.list("accounts", a -> new Account(Snapshot.AccountKind.valueOf(a.str("kind")),
-            a.i("id"), a.num("pages"))));
+    return new HostState(
+        h.num("pinnedFrames"),
+        h.num("chargedPages"),
+        h.list(
+            "accounts",
+            a ->
+                new Account(
+                    Snapshot.AccountKind.valueOf(a.str("kind")), a.i("id"), a.num("pages"))));
   }
 
   /** A parsed value and where it sits in the document, for error messages. */
@@ -222,8 +433,7 @@ public final class JsonFormat {
     private <T> T typed(String name, Class<T> type) {
       Object v = field(name);
       if (!type.isInstance(v)) {
-        throw new IllegalArgumentException(path + "." + name + " is not a "
-            + type.getSimpleName());
+        throw new IllegalArgumentException(path + "." + name + " is not a " + type.getSimpleName());
       }
       return type.cast(v);
     }

@@ -7,19 +7,19 @@ import org.iommufd4j.IovaRange;
 /**
  * The state of one iommufd context at one moment, as immutable values: its objects, every IOAS
  * (alignment, allowed and reserved ranges with their owners, areas with their page sources and
- * pins), the HWPTs with their domains, devices, accesses, fault queues, the page sources behind
- * the areas, and the machine's pins and memory-lock accounts (io_pagetable.h: struct iopt_pages;
+ * pins), the HWPTs with their domains, devices, accesses, fault queues, the page sources behind the
+ * areas, and the machine's pins and memory-lock accounts (io_pagetable.h: struct iopt_pages;
  * io_pagetable.c: iopt_reserve_iova(); pages.c: iopt_area_fill_domains(), do_update_pinned()).
  *
  * <p>Taken by {@link org.iommufd4j.Iommufd#inspect()}. Each IOAS is read under its lock together
  * with the HWPTs built on it and the access pins in it, so what one IOAS shows is consistent;
- * devices and their attachments are read under the context's attach lock. Different IOASes may
- * be read a moment apart while other threads keep working.
+ * devices and their attachments are read under the context's attach lock. Different IOASes may be
+ * read a moment apart while other threads keep working.
  *
- * <p>All u64 values (IOVAs, addresses, page-size bitmaps) are carried in {@code long}s and
- * compare unsigned; {@code last} is inclusive. Ids are the context's object ids; 0 means none.
- * Page sources are numbered from 1 in order of first appearance (IOASes ascending, areas
- * ascending), so two snapshots of equal states are equal.
+ * <p>All u64 values (IOVAs, addresses, page-size bitmaps) are carried in {@code long}s and compare
+ * unsigned; {@code last} is inclusive. Ids are the context's object ids; 0 means none. Page sources
+ * are numbered from 1 in order of first appearance (IOASes ascending, areas ascending), so two
+ * snapshots of equal states are equal.
  *
  * <p>Renderings: {@link #toTable()} (aligned text, what {@code ./run.sh inspect} prints), {@link
  * #toJson()} (stable field names, read back by {@link #fromJson}) and {@link #toSvg()} (a map of
@@ -29,10 +29,17 @@ import org.iommufd4j.IovaRange;
  * @param tornDown whether the last reference went and every object was destroyed (main.c:
  *     iommufd_fops_release())
  */
-public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objects,
-    List<IoasState> ioases, List<HwptState> hwpts, List<DeviceState> devices,
-    List<AccessState> accesses, List<FaultQueueState> faultQueues,
-    List<PageSourceState> pageSources, HostState host) {
+public record Snapshot(
+    boolean closed,
+    boolean tornDown,
+    List<ObjectEntry> objects,
+    List<IoasState> ioases,
+    List<HwptState> hwpts,
+    List<DeviceState> devices,
+    List<AccessState> accesses,
+    List<FaultQueueState> faultQueues,
+    List<PageSourceState> pageSources,
+    HostState host) {
 
   public Snapshot {
     objects = List.copyOf(objects);
@@ -50,7 +57,13 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
    * names.
    */
   public enum ObjectType {
-    IOAS, HWPT_PAGING, HWPT_NESTED, DEVICE, ACCESS, FAULT, SELFTEST
+    IOAS,
+    HWPT_PAGING,
+    HWPT_NESTED,
+    DEVICE,
+    ACCESS,
+    FAULT,
+    SELFTEST
   }
 
   /**
@@ -73,8 +86,14 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
    * @param domainHwptIds the paging HWPTs whose domains are attached, in attach order
    * @param accessIds the attached accesses, in slot order
    */
-  public record IoasState(int id, long alignment, boolean hugePages, List<IovaRange> allowed,
-      List<Reserved> reserved, List<AreaState> areas, List<Integer> domainHwptIds,
+  public record IoasState(
+      int id,
+      long alignment,
+      boolean hugePages,
+      List<IovaRange> allowed,
+      List<Reserved> reserved,
+      List<AreaState> areas,
+      List<Integer> domainHwptIds,
       List<Integer> accessIds) {
     public IoasState {
       allowed = List.copyOf(allowed);
@@ -122,9 +141,18 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
    * @param pinnedPages pages of the area that are pinned now (by a domain or an access)
    * @param accessPins active access pins inside the area (device.c: iommufd_access_pin_pages())
    */
-  public record AreaState(long iova, long last, long userAddress, int pageSourceId,
-      long pageOffset, boolean readable, boolean writable, boolean populated,
-      boolean preventAccess, long pinnedPages, long accessPins) {
+  public record AreaState(
+      long iova,
+      long last,
+      long userAddress,
+      int pageSourceId,
+      long pageOffset,
+      boolean readable,
+      boolean writable,
+      boolean populated,
+      boolean preventAccess,
+      long pinnedPages,
+      long accessPins) {
 
     /** The length in bytes (0 stands for 2^64). */
     public long length() {
@@ -156,8 +184,15 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
    * @param writable whether the MAP asked for WRITEABLE
    * @param pinnedPages how many of its pages are pinned now
    */
-  public record PageSourceState(int id, long base, long pageCount, boolean writable,
-      int ownerPid, int ownerUid, Accounting accounting, long pinnedPages) {}
+  public record PageSourceState(
+      int id,
+      long base,
+      long pageCount,
+      boolean writable,
+      int ownerPid,
+      int ownerUid,
+      Accounting accounting,
+      long pinnedPages) {}
 
   /**
    * One HWPT (hw_pagetable.c: iommufd_hwpt_alloc()). A paging HWPT carries its own domain; a nested
@@ -173,9 +208,20 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
    * @param faultId the FAULT object its page faults go to, or 0
    * @param deviceIds the devices attached to it, ascending
    */
-  public record HwptState(int id, ObjectType type, boolean automatic, boolean nestParent,
-      int ioasId, int parentId, String domainModel, IovaRange aperture, long pageSizes,
-      long ioPageTableEntries, boolean dirtyTrackingCapable, boolean dirtyTracking, int faultId,
+  public record HwptState(
+      int id,
+      ObjectType type,
+      boolean automatic,
+      boolean nestParent,
+      int ioasId,
+      int parentId,
+      String domainModel,
+      IovaRange aperture,
+      long pageSizes,
+      long ioPageTableEntries,
+      boolean dirtyTrackingCapable,
+      boolean dirtyTracking,
+      int faultId,
       List<Integer> deviceIds) {
     public HwptState {
       deviceIds = List.copyOf(deviceIds);
@@ -193,8 +239,15 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
    *     device of the typed API
    * @param flags the MOCK_DOMAIN_FLAGS of a mock device
    */
-  public record DeviceState(int id, int hwptId, String model, IovaRange aperture, long pageSizes,
-      List<IovaRange> reservedRegions, int selftestId, int flags) {
+  public record DeviceState(
+      int id,
+      int hwptId,
+      String model,
+      IovaRange aperture,
+      long pageSizes,
+      List<IovaRange> reservedRegions,
+      int selftestId,
+      int flags) {
     public DeviceState {
       reservedRegions = List.copyOf(reservedRegions);
     }
@@ -244,7 +297,8 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
    * mode).
    */
   public enum AccountKind {
-    USER, PROCESS
+    USER,
+    PROCESS
   }
 
   /** Pages charged to user or process {@code id}. */
@@ -275,9 +329,9 @@ public record Snapshot(boolean closed, boolean tornDown, List<ObjectEntry> objec
   }
 
   /**
-   * A self-contained SVG picture of every IOVA space: apertures, reserved ranges by owner,
-   * allowed ranges, areas and the holes between them, on an axis that gives every range a
-   * readable width however much the sizes differ; a key lists each range's hex bounds.
+   * A self-contained SVG picture of every IOVA space: apertures, reserved ranges by owner, allowed
+   * ranges, areas and the holes between them, on an axis that gives every range a readable width
+   * however much the sizes differ; a key lists each range's hex bounds.
    */
   public String toSvg() {
     return new SvgRenderer(this).render();

@@ -7,15 +7,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.iommufd4j.IovaRange;
+import org.iommufd4j.inspect.IovaMap.Item;
 import org.iommufd4j.inspect.Snapshot.HwptState;
 import org.iommufd4j.inspect.Snapshot.IoasState;
-import org.iommufd4j.inspect.IovaMap.Item;
 
 /**
  * {@link Snapshot#toSvg()}: one panel per IOAS. Lanes from top to bottom: the apertures of the
  * attached domains, the reserved ranges (overlapping ones on extra rows), the allowed ranges, and
- * the areas with the holes (free IOVA) between them, over an {@link IovaAxis} whose ticks carry
- * the hex address of every cut point. Each range is tagged (A1 area, R1 reserved, L1 allowed, P1
+ * the areas with the holes (free IOVA) between them, over an {@link IovaAxis} whose ticks carry the
+ * hex address of every cut point. Each range is tagged (A1 area, R1 reserved, L1 allowed, P1
  * aperture) and a key under the panel lists its hex bounds, size and details.
  *
  * <p>Self-contained: no scripts, no external fonts or images. Every range is a {@code <g
@@ -56,14 +56,24 @@ final class SvgRenderer {
     double height = Math.ceil(y);
     StringBuilder svg = new StringBuilder();
     svg.append("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
-        .append("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"").append(num(width))
-        .append("\" height=\"").append(num(height)).append("\" viewBox=\"0 0 ").append(num(width))
-        .append(' ').append(num(height)).append("\" font-family=\"").append(FONT)
+        .append("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"")
+        .append(num(width))
+        .append("\" height=\"")
+        .append(num(height))
+        .append("\" viewBox=\"0 0 ")
+        .append(num(width))
+        .append(' ')
+        .append(num(height))
+        .append("\" font-family=\"")
+        .append(FONT)
         .append("\" font-size=\"11\">\n")
         .append("<title>iommufd4j inspect: IOVA spaces</title>\n");
     defs(svg);
-    svg.append("<rect class=\"page\" x=\"0\" y=\"0\" width=\"").append(num(width))
-        .append("\" height=\"").append(num(height)).append("\"/>\n");
+    svg.append("<rect class=\"page\" x=\"0\" y=\"0\" width=\"")
+        .append(num(width))
+        .append("\" height=\"")
+        .append(num(height))
+        .append("\"/>\n");
     header(svg);
     svg.append(body);
     svg.append("</svg>\n");
@@ -71,7 +81,8 @@ final class SvgRenderer {
   }
 
   private static void defs(StringBuilder svg) {
-    svg.append("""
+    svg.append(
+        """
         <defs>
           <pattern id="hatch-domain" width="6" height="6" patternUnits="userSpaceOnUse" \
         patternTransform="rotate(45)">
@@ -123,33 +134,59 @@ final class SvgRenderer {
   private void header(StringBuilder svg) {
     int areas = snapshot.ioases().stream().mapToInt(i -> i.areas().size()).sum();
     text(svg, 16, 24, "h1", "iommufd4j inspect: IOVA spaces");
-    text(svg, 16, 42, "sub", snapshot.ioases().size() + " IOAS, " + count(areas, "area") + ", "
-        + count(snapshot.hwpts().size(), "HWPT") + ", "
-        + count(snapshot.devices().size(), "device") + "; host: "
-        + count(snapshot.host().pinnedFrames(), "frame pin") + ", "
-        + count(snapshot.host().chargedPages(), "page") + " charged. Widths are not to scale: every "
-        + "range is at least " + (int) IovaAxis.MIN_WIDTH + " px and grows with log(size).");
+    text(
+        svg,
+        16,
+        42,
+        "sub",
+        snapshot.ioases().size()
+            + " IOAS, "
+            + count(areas, "area")
+            + ", "
+            + count(snapshot.hwpts().size(), "HWPT")
+            + ", "
+            + count(snapshot.devices().size(), "device")
+            + "; host: "
+            + count(snapshot.host().pinnedFrames(), "frame pin")
+            + ", "
+            + count(snapshot.host().chargedPages(), "page")
+            + " charged. Widths are not to scale: every "
+            + "range is at least "
+            + (int) IovaAxis.MIN_WIDTH
+            + " px and grows with log(size).");
     String[][] legend = {
-        {"area-rw", "area rw"}, {"area-r", "area r"}, {"area-w", "area w"},
-        {"area-none", "area (no access)"}, {"area-group", "consecutive areas"},
-        {"area-rw unpopulated", "unpopulated"}, {"area-rw prevent-access", "waits for accesses"},
-        {"hole", "hole (free)"}, {"reserved-domain", "reserved: domain"},
-        {"reserved-device", "reserved: device"}, {"reserved-test", "reserved: test"},
-        {"allowed", "allowed"}, {"aperture", "aperture"}};
+      {"area-rw", "area rw"},
+      {"area-r", "area r"},
+      {"area-w", "area w"},
+      {"area-none", "area (no access)"},
+      {"area-group", "consecutive areas"},
+      {"area-rw unpopulated", "unpopulated"},
+      {"area-rw prevent-access", "waits for accesses"},
+      {"hole", "hole (free)"},
+      {"reserved-domain", "reserved: domain"},
+      {"reserved-device", "reserved: device"},
+      {"reserved-test", "reserved: test"},
+      {"allowed", "allowed"},
+      {"aperture", "aperture"}
+    };
     double x = 16;
     svg.append("<g class=\"legend\">\n");
     for (String[] l : legend) {
       if (!uses(l[0])) {
         continue; // the key explains only what the picture shows
       }
-      svg.append("<g class=\"item ").append(l[0]).append("\"><rect x=\"").append(num(x))
+      svg.append("<g class=\"item ")
+          .append(l[0])
+          .append("\"><rect x=\"")
+          .append(num(x))
           .append("\" y=\"52\" width=\"18\" height=\"12\"/></g>");
       text(svg, x + 22, 62, "sub", l[1]);
       x += 34 + l[1].length() * CHAR;
     }
     if (body.indexOf("<g class=\"break\"") >= 0) {
-      svg.append("<g class=\"break\"><rect x=\"").append(num(x)).append("\" y=\"50\" "
-          + "width=\"14\" height=\"16\"/>");
+      svg.append("<g class=\"break\"><rect x=\"")
+          .append(num(x))
+          .append("\" y=\"50\" " + "width=\"14\" height=\"16\"/>");
       zigzag(svg, x + 2, 50, 66);
       zigzag(svg, x + 12, 50, 66);
       svg.append("</g>");
@@ -164,7 +201,8 @@ final class SvgRenderer {
   private boolean uses(String css) {
     String[] classes = css.split(" ");
     String wanted = classes[classes.length - 1];
-    for (int at = body.indexOf("<g class=\"item "); at >= 0;
+    for (int at = body.indexOf("<g class=\"item ");
+        at >= 0;
         at = body.indexOf("<g class=\"item ", at + 1)) {
       int from = at + "<g class=\"item ".length();
       List<String> has = List.of(body.substring(from, body.indexOf("\"", from)).split(" "));
@@ -197,11 +235,23 @@ final class SvgRenderer {
     StringBuilder g = body;
     g.append("<g class=\"ioas\" data-ioas=\"").append(ioas.id()).append("\">\n");
     text(g, 16, top, "h2", "IOAS " + ioas.id());
-    text(g, 80, top, "sub", "alignment " + hex(ioas.alignment()) + " · huge pages "
-        + (ioas.hugePages() ? "on" : "off") + " · domains " + domains(ioas) + " · accesses "
-        + (ioas.accessIds().isEmpty() ? "none" : String.join(", ", ioas.accessIds().stream()
-            .map(id -> "access " + id).toList())) + " · "
-        + count(ioas.areas().size(), "area"));
+    text(
+        g,
+        80,
+        top,
+        "sub",
+        "alignment "
+            + hex(ioas.alignment())
+            + " · huge pages "
+            + (ioas.hugePages() ? "on" : "off")
+            + " · domains "
+            + domains(ioas)
+            + " · accesses "
+            + (ioas.accessIds().isEmpty()
+                ? "none"
+                : String.join(", ", ioas.accessIds().stream().map(id -> "access " + id).toList()))
+            + " · "
+            + count(ioas.areas().size(), "area"));
 
     double y = top + 14;
     double lanesTop = y;
@@ -252,8 +302,8 @@ final class SvgRenderer {
   // ---- drawing --------------------------------------------------------------------------------
 
   /** Draws a lane's items on as many rows as overlaps need; returns the y below it. */
-  private double lane(StringBuilder g, IovaAxis axis, String name, List<Item> items, double y,
-      boolean pack) {
+  private double lane(
+      StringBuilder g, IovaAxis axis, String name, List<Item> items, double y, boolean pack) {
     if (items.isEmpty()) {
       return y;
     }
@@ -284,20 +334,49 @@ final class SvgRenderer {
     double x0 = LEFT + axis.xOfStart(it.start());
     double w = axis.xAfter(it.last()) - axis.xOfStart(it.start());
     String bounds = hex(it.start()) + " - " + hex(it.last());
-    g.append("<g class=\"item ").append(it.css()).append("\" data-kind=\"").append(it.kind())
-        .append("\" data-tag=\"").append(esc(it.tag())).append("\" data-start=\"")
-        .append(hex(it.start())).append("\" data-last=\"").append(hex(it.last())).append("\">")
-        .append("<title>").append(esc((it.tag().isEmpty() ? "" : it.tag() + " ") + it.kind() + " "
-            + bounds + " (" + Format.size(it.start(), it.last()) + "): " + it.detail()))
+    g.append("<g class=\"item ")
+        .append(it.css())
+        .append("\" data-kind=\"")
+        .append(it.kind())
+        .append("\" data-tag=\"")
+        .append(esc(it.tag()))
+        .append("\" data-start=\"")
+        .append(hex(it.start()))
+        .append("\" data-last=\"")
+        .append(hex(it.last()))
+        .append("\">")
+        .append("<title>")
+        .append(
+            esc(
+                (it.tag().isEmpty() ? "" : it.tag() + " ")
+                    + it.kind()
+                    + " "
+                    + bounds
+                    + " ("
+                    + Format.size(it.start(), it.last())
+                    + "): "
+                    + it.detail()))
         .append("</title>");
-    g.append("<rect x=\"").append(num(x0)).append("\" y=\"").append(num(y)).append("\" width=\"")
-        .append(num(w)).append("\" height=\"").append(num(ROW)).append("\"/>");
+    g.append("<rect x=\"")
+        .append(num(x0))
+        .append("\" y=\"")
+        .append(num(y))
+        .append("\" width=\"")
+        .append(num(w))
+        .append("\" height=\"")
+        .append(num(ROW))
+        .append("\"/>");
     double[] room = labelRoom(axis, x0 - LEFT, x0 - LEFT + w);
     String size = Format.size(it.start(), it.last());
-    String[] candidates = it.tag().isEmpty()
-        ? new String[] {"free " + size, "free", ""}
-        : new String[] {it.tag() + " " + it.label() + " " + size, it.tag() + " " + it.label(),
-            it.tag() + " " + size, it.tag()};
+    String[] candidates =
+        it.tag().isEmpty()
+            ? new String[] {"free " + size, "free", ""}
+            : new String[] {
+              it.tag() + " " + it.label() + " " + size,
+              it.tag() + " " + it.label(),
+              it.tag() + " " + size,
+              it.tag()
+            };
     if (!it.tag().isEmpty() && room[1] - room[0] < it.tag().length() * CHAR + 4) {
       room = new double[] {x0 - LEFT, x0 - LEFT + w}; // all cut out: the tag goes anywhere
     }
@@ -318,8 +397,8 @@ final class SvgRenderer {
   }
 
   /**
-   * The part of {@code [x0, x1]} (axis coordinates) best for a label: the widest piece left
-   * between the cut-out stretches it crosses.
+   * The part of {@code [x0, x1]} (axis coordinates) best for a label: the widest piece left between
+   * the cut-out stretches it crosses.
    */
   private static double[] labelRoom(IovaAxis axis, double x0, double x1) {
     double[] best = {x0, x0};
@@ -340,31 +419,55 @@ final class SvgRenderer {
   }
 
   /** The cut-out stretches: their white bands ({@code under}), or zigzags and sizes. */
-  private void breaks(StringBuilder g, IovaAxis axis, double top, double bottom,
-      boolean under) {
+  private void breaks(StringBuilder g, IovaAxis axis, double top, double bottom, boolean under) {
     for (IovaAxis.Segment s : axis.breaks()) {
       double x0 = LEFT + s.x0() + 10;
       double x1 = LEFT + s.x1() - 10;
       if (under) {
-        g.append("<g class=\"break-band\"><rect x=\"").append(num(x0)).append("\" y=\"")
-            .append(num(top - 3)).append("\" width=\"").append(num(x1 - x0))
-            .append("\" height=\"").append(num(bottom - top + 6)).append("\"/></g>\n");
+        g.append("<g class=\"break-band\"><rect x=\"")
+            .append(num(x0))
+            .append("\" y=\"")
+            .append(num(top - 3))
+            .append("\" width=\"")
+            .append(num(x1 - x0))
+            .append("\" height=\"")
+            .append(num(bottom - top + 6))
+            .append("\"/></g>\n");
         continue;
       }
-      g.append("<g class=\"break\" data-first=\"0x").append(s.first().toString(16))
-          .append("\" data-last=\"0x").append(s.last().toString(16)).append("\">")
-          .append("<title>").append(esc("cut out: 0x" + s.first().toString(16) + " - 0x"
-              + s.last().toString(16) + " (" + Format.size(s.last().subtract(s.first())
-              .add(BigInteger.ONE)) + "), no area, reserved or allowed range")).append("</title>");
+      g.append("<g class=\"break\" data-first=\"0x")
+          .append(s.first().toString(16))
+          .append("\" data-last=\"0x")
+          .append(s.last().toString(16))
+          .append("\">")
+          .append("<title>")
+          .append(
+              esc(
+                  "cut out: 0x"
+                      + s.first().toString(16)
+                      + " - 0x"
+                      + s.last().toString(16)
+                      + " ("
+                      + Format.size(s.last().subtract(s.first()).add(BigInteger.ONE))
+                      + "), no area, reserved or allowed range"))
+          .append("</title>");
       zigzag(g, x0, top - 3, bottom + 3);
       zigzag(g, x1, top - 3, bottom + 3);
       String size = Format.size(s.last().subtract(s.first()).add(BigInteger.ONE));
       double mid = (x0 + x1) / 2;
       double cy = (top + bottom) / 2;
       if (size.length() * 6.1 + 8 <= bottom - top) {
-        g.append("<text x=\"").append(num(mid + 3.5)).append("\" y=\"").append(num(cy))
-            .append("\" text-anchor=\"middle\" transform=\"rotate(-90 ").append(num(mid + 3.5))
-            .append(' ').append(num(cy)).append(")\">").append(esc(size)).append("</text>");
+        g.append("<text x=\"")
+            .append(num(mid + 3.5))
+            .append("\" y=\"")
+            .append(num(cy))
+            .append("\" text-anchor=\"middle\" transform=\"rotate(-90 ")
+            .append(num(mid + 3.5))
+            .append(' ')
+            .append(num(cy))
+            .append(")\">")
+            .append(esc(size))
+            .append("</text>");
       }
       g.append("</g>\n");
     }
@@ -386,8 +489,14 @@ final class SvgRenderer {
    * under the tick; labels that would collide go on the next row down, joined to their tick.
    */
   private double ticks(StringBuilder g, IovaAxis axis, double y) {
-    g.append("<g class=\"axis\"><line x1=\"").append(num(LEFT)).append("\" y1=\"").append(num(y))
-        .append("\" x2=\"").append(num(LEFT + axis.width())).append("\" y2=\"").append(num(y))
+    g.append("<g class=\"axis\"><line x1=\"")
+        .append(num(LEFT))
+        .append("\" y1=\"")
+        .append(num(y))
+        .append("\" x2=\"")
+        .append(num(LEFT + axis.width()))
+        .append("\" y2=\"")
+        .append(num(y))
         .append("\"/>\n");
     List<Double> rowEnds = new ArrayList<>();
     for (IovaAxis.Tick t : axis.ticks()) {
@@ -404,11 +513,24 @@ final class SvgRenderer {
       }
       rowEnds.set(row, x0 + w);
       double ly = y + 16 + row * TICK_ROW;
-      g.append("<line class=\"tick\" data-iova=\"").append(label).append("\" x1=\"")
-          .append(num(x)).append("\" y1=\"").append(num(y)).append("\" x2=\"").append(num(x))
-          .append("\" y2=\"").append(num(row == 0 ? y + 5 : ly - 9)).append("\"/>");
-      g.append("<text class=\"tick-label\" x=\"").append(num(x0)).append("\" y=\"")
-          .append(num(ly)).append("\">").append(label).append("</text>\n");
+      g.append("<line class=\"tick\" data-iova=\"")
+          .append(label)
+          .append("\" x1=\"")
+          .append(num(x))
+          .append("\" y1=\"")
+          .append(num(y))
+          .append("\" x2=\"")
+          .append(num(x))
+          .append("\" y2=\"")
+          .append(num(row == 0 ? y + 5 : ly - 9))
+          .append("\"/>");
+      g.append("<text class=\"tick-label\" x=\"")
+          .append(num(x0))
+          .append("\" y=\"")
+          .append(num(ly))
+          .append("\">")
+          .append(label)
+          .append("</text>\n");
       maxWidth = Math.max(maxWidth, x0 + w + RIGHT);
     }
     g.append("</g>\n");
@@ -418,20 +540,45 @@ final class SvgRenderer {
   /** The key: one line per tagged range with its hex bounds, size and details. */
   private double key(StringBuilder g, List<Item> items, double y) {
     if (items.isEmpty()) {
-      text(g, LEFT, y, "key-head", "no areas, reserved or allowed ranges: all of the IOVA space "
-          + "is free");
+      text(
+          g,
+          LEFT,
+          y,
+          "key-head",
+          "no areas, reserved or allowed ranges: all of the IOVA space " + "is free");
       return y + KEY_LINE;
     }
-    String head = String.format(Locale.ROOT, "%-9s %-10s %-18s %-18s %-11s %s", "tag", "kind",
-        "start", "last", "size", "details");
+    String head =
+        String.format(
+            Locale.ROOT,
+            "%-9s %-10s %-18s %-18s %-11s %s",
+            "tag",
+            "kind",
+            "start",
+            "last",
+            "size",
+            "details");
     text(g, LEFT, y, "key-head", head);
     y += KEY_LINE;
     for (Item it : items) {
-      String line = String.format(Locale.ROOT, "%-9s %-10s %-18s %-18s %-11s %s", it.tag(),
-          it.kind(), hex(it.start()), hex(it.last()), Format.size(it.start(), it.last()),
-          it.detail());
-      g.append("<text class=\"key\" data-tag=\"").append(esc(it.tag())).append("\" x=\"")
-          .append(num(LEFT)).append("\" y=\"").append(num(y)).append("\">").append(esc(line))
+      String line =
+          String.format(
+              Locale.ROOT,
+              "%-9s %-10s %-18s %-18s %-11s %s",
+              it.tag(),
+              it.kind(),
+              hex(it.start()),
+              hex(it.last()),
+              Format.size(it.start(), it.last()),
+              it.detail());
+      g.append("<text class=\"key\" data-tag=\"")
+          .append(esc(it.tag()))
+          .append("\" x=\"")
+          .append(num(LEFT))
+          .append("\" y=\"")
+          .append(num(y))
+          .append("\">")
+          .append(esc(line))
           .append("</text>\n");
       maxWidth = Math.max(maxWidth, LEFT + line.length() * CHAR + RIGHT);
       y += KEY_LINE;
@@ -445,8 +592,8 @@ final class SvgRenderer {
     text(g, x, y, css, s, null);
   }
 
-  private static void text(StringBuilder g, double x, double y, String css, String s,
-      String anchor) {
+  private static void text(
+      StringBuilder g, double x, double y, String css, String s, String anchor) {
     g.append("<text");
     if (css != null) {
       g.append(" class=\"").append(css).append('"');
@@ -463,7 +610,9 @@ final class SvgRenderer {
   }
 
   static String esc(String s) {
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return s.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
         .replace("\"", "&quot;");
   }
 

@@ -37,10 +37,15 @@ final class TableRenderer {
   }
 
   private String render() {
-    out.append("iommufd context: ").append(s.tornDown() ? "closed, torn down"
-        : s.closed() ? "closed, still held (an access or fault fd is open)" : "open")
-        .append(", ").append(s.objects().size()).append(s.objects().size() == 1 ? " object" :
-            " objects").append('\n');
+    out.append("iommufd context: ")
+        .append(
+            s.tornDown()
+                ? "closed, torn down"
+                : s.closed() ? "closed, still held (an access or fault fd is open)" : "open")
+        .append(", ")
+        .append(s.objects().size())
+        .append(s.objects().size() == 1 ? " object" : " objects")
+        .append('\n');
     objects();
     for (IoasState ioas : s.ioases()) {
       ioas(ioas);
@@ -72,12 +77,20 @@ final class TableRenderer {
   }
 
   private void ioas(IoasState ioas) {
-    out.append("\nIOAS ").append(ioas.id()).append(": alignment ").append(hex(ioas.alignment()))
-        .append(", huge pages ").append(ioas.hugePages() ? "on" : "off")
-        .append(", domains ").append(ids("hwpt ", ioas.domainHwptIds()))
-        .append(", accesses ").append(ids("access ", ioas.accessIds()))
-        .append(", ").append(ioas.areas().size()).append(ioas.areas().size() == 1 ? " area"
-            : " areas").append('\n');
+    out.append("\nIOAS ")
+        .append(ioas.id())
+        .append(": alignment ")
+        .append(hex(ioas.alignment()))
+        .append(", huge pages ")
+        .append(ioas.hugePages() ? "on" : "off")
+        .append(", domains ")
+        .append(ids("hwpt ", ioas.domainHwptIds()))
+        .append(", accesses ")
+        .append(ids("access ", ioas.accessIds()))
+        .append(", ")
+        .append(ioas.areas().size())
+        .append(ioas.areas().size() == 1 ? " area" : " areas")
+        .append('\n');
 
     out.append(INDENT).append("allowed");
     if (ioas.allowed().isEmpty()) {
@@ -109,13 +122,43 @@ final class TableRenderer {
       return;
     }
     out.append('\n');
-    Columns c = new Columns(AREA_INDENT, new String[] {"iova", "last", "size", "user address",
-        "source", "offset", "prot", "pinned pages", "access pins", "state"},
-        false, false, false, false, true, false, false, true, true, false);
+    Columns c =
+        new Columns(
+            AREA_INDENT,
+            new String[] {
+              "iova",
+              "last",
+              "size",
+              "user address",
+              "source",
+              "offset",
+              "prot",
+              "pinned pages",
+              "access pins",
+              "state"
+            },
+            false,
+            false,
+            false,
+            false,
+            true,
+            false,
+            false,
+            true,
+            true,
+            false);
     for (AreaState a : ioas.areas()) {
-      c.row(hex(a.iova()), hex(a.last()), Format.size(a.iova(), a.last()), hex(a.userAddress()),
-          "#" + a.pageSourceId(), hex(a.pageOffset()), a.protection(), a.pinnedPages(),
-          a.accessPins(), state(a));
+      c.row(
+          hex(a.iova()),
+          hex(a.last()),
+          Format.size(a.iova(), a.last()),
+          hex(a.userAddress()),
+          "#" + a.pageSourceId(),
+          hex(a.pageOffset()),
+          a.protection(),
+          a.pinnedPages(),
+          a.accessPins(),
+          state(a));
     }
     c.appendTo(out);
   }
@@ -150,51 +193,118 @@ final class TableRenderer {
   }
 
   private void hwpts() {
-    Columns c = new Columns(INDENT, new String[] {"id", "type", "auto", "ioas", "parent",
-        "domain", "aperture", "page sizes", "entries", "dirty", "fault", "devices"},
-        true, false, false, true, true, false, false, false, true, false, true, false);
+    Columns c =
+        new Columns(
+            INDENT,
+            new String[] {
+              "id",
+              "type",
+              "auto",
+              "ioas",
+              "parent",
+              "domain",
+              "aperture",
+              "page sizes",
+              "entries",
+              "dirty",
+              "fault",
+              "devices"
+            },
+            true,
+            false,
+            false,
+            true,
+            true,
+            false,
+            false,
+            false,
+            true,
+            false,
+            true,
+            false);
     for (HwptState h : s.hwpts()) {
-      String type = h.type() == Snapshot.ObjectType.HWPT_NESTED ? "nested"
-          : h.nestParent() ? "paging, nest parent" : "paging";
+      String type =
+          h.type() == Snapshot.ObjectType.HWPT_NESTED
+              ? "nested"
+              : h.nestParent() ? "paging, nest parent" : "paging";
       String dirty = !h.dirtyTrackingCapable() ? "-" : h.dirtyTracking() ? "tracking" : "off";
-      c.row(h.id(), type, h.automatic() ? "yes" : "no", h.ioasId(), idOrDash(h.parentId()),
-          h.domainModel(), Format.range(h.aperture()), Format.pageSizes(h.pageSizes()),
-          h.ioPageTableEntries(), dirty, idOrDash(h.faultId()), idList(h.deviceIds()));
+      c.row(
+          h.id(),
+          type,
+          h.automatic() ? "yes" : "no",
+          h.ioasId(),
+          idOrDash(h.parentId()),
+          h.domainModel(),
+          Format.range(h.aperture()),
+          Format.pageSizes(h.pageSizes()),
+          h.ioPageTableEntries(),
+          dirty,
+          idOrDash(h.faultId()),
+          idList(h.deviceIds()));
     }
     section("HWPTs", c);
   }
 
   private void devices() {
-    Columns c = new Columns(INDENT, new String[] {"id", "hwpt", "model", "aperture",
-        "page sizes", "reserved regions", "selftest", "flags"},
-        true, true, false, false, false, false, true, false);
+    Columns c =
+        new Columns(
+            INDENT,
+            new String[] {
+              "id",
+              "hwpt",
+              "model",
+              "aperture",
+              "page sizes",
+              "reserved regions",
+              "selftest",
+              "flags"
+            },
+            true,
+            true,
+            false,
+            false,
+            false,
+            false,
+            true,
+            false);
     for (DeviceState d : s.devices()) {
       StringJoiner regions = new StringJoiner(" ");
       d.reservedRegions().forEach(r -> regions.add(Format.range(r)));
-      c.row(d.id(), idOrDash(d.hwptId()), d.model(), Format.range(d.aperture()),
-          Format.pageSizes(d.pageSizes()), d.reservedRegions().isEmpty() ? "-" : regions,
-          idOrDash(d.selftestId()), hex(d.flags()));
+      c.row(
+          d.id(),
+          idOrDash(d.hwptId()),
+          d.model(),
+          Format.range(d.aperture()),
+          Format.pageSizes(d.pageSizes()),
+          d.reservedRegions().isEmpty() ? "-" : regions,
+          idOrDash(d.selftestId()),
+          hex(d.flags()));
     }
     section("devices", c);
   }
 
   private void accesses() {
-    Columns c = new Columns(INDENT, new String[] {"id", "ioas", "pins pages", "pins"},
-        true, true, false, false);
+    Columns c =
+        new Columns(
+            INDENT, new String[] {"id", "ioas", "pins pages", "pins"}, true, true, false, false);
     for (AccessState a : s.accesses()) {
       StringJoiner pins = new StringJoiner(" ");
       for (AccessPin p : a.pins()) {
         pins.add("[" + hex(p.iova()) + " +" + hex(p.length()) + "]x" + p.uses());
       }
-      c.row(a.id(), idOrDash(a.ioasId()), a.pinsPages() ? "yes" : "no",
+      c.row(
+          a.id(),
+          idOrDash(a.ioasId()),
+          a.pinsPages() ? "yes" : "no",
           a.pins().isEmpty() ? "-" : pins);
     }
     section("accesses", c);
   }
 
   private void faultQueues() {
-    Columns c = new Columns(INDENT, new String[] {"id", "fd", "pending", "awaiting"},
-        true, false, true, true);
+    Columns c =
+        new Columns(
+            INDENT, new String[] {"id", "fd", "pending", "awaiting"}, true, false, true, true);
     for (FaultQueueState f : s.faultQueues()) {
       c.row(f.id(), f.fdOpen() ? "open" : "closed", f.pending(), f.awaiting());
     }
@@ -202,19 +312,40 @@ final class TableRenderer {
   }
 
   private void pageSources() {
-    Columns c = new Columns(INDENT, new String[] {"source", "base", "pages", "writable", "pid",
-        "uid", "accounting", "pinned pages"}, true, false, true, false, true, true, false, true);
+    Columns c =
+        new Columns(
+            INDENT,
+            new String[] {
+              "source", "base", "pages", "writable", "pid", "uid", "accounting", "pinned pages"
+            },
+            true,
+            false,
+            true,
+            false,
+            true,
+            true,
+            false,
+            true);
     for (PageSourceState p : s.pageSources()) {
-      c.row("#" + p.id(), hex(p.base()), p.pageCount(), p.writable() ? "yes" : "no",
-          p.ownerPid(), p.ownerUid(), p.accounting(), p.pinnedPages());
+      c.row(
+          "#" + p.id(),
+          hex(p.base()),
+          p.pageCount(),
+          p.writable() ? "yes" : "no",
+          p.ownerPid(),
+          p.ownerUid(),
+          p.accounting(),
+          p.pinnedPages());
     }
     section("page sources", c);
   }
 
   private void host() {
     out.append("\nhost (every context on this emulated machine): ")
-        .append(s.host().pinnedFrames()).append(" frame pins, ")
-        .append(s.host().chargedPages()).append(" pages charged\n");
+        .append(s.host().pinnedFrames())
+        .append(" frame pins, ")
+        .append(s.host().chargedPages())
+        .append(" pages charged\n");
     Columns c = new Columns(INDENT, new String[] {"account", "id", "pages"}, false, true, true);
     for (Account a : s.host().accounts()) {
       c.row(a.kind() == Snapshot.AccountKind.USER ? "user" : "process", a.id(), a.pages());

@@ -18,8 +18,8 @@ import java.util.Objects;
  * Every FFM downcall of the project: thin typed wrappers over libc and system calls.
  *
  * <p>Internal: this package has no compatibility promise. Each method returns what the C function
- * returns on success (never negative) or {@code -errno} on failure, with errno captured in the
- * same call into a per-thread capture segment (a shared static one would race between threads).
+ * returns on success (never negative) or {@code -errno} on failure, with errno captured in the same
+ * call into a per-thread capture segment (a shared static one would race between threads).
  *
  * <p>Addresses of memory this JVM does not own (another process's, or a raw address that may be
  * unmapped) travel as {@code long}: on LP64 a pointer and a {@code long} are passed the same way,
@@ -130,6 +130,7 @@ public final class LibC {
     final MemorySegment capture;
     final MemorySegment localIov;
     final MemorySegment remoteIov;
+
     /** capget's header and two data words, or prlimit's old value. */
     final MemorySegment credentials;
 
@@ -222,8 +223,8 @@ public final class LibC {
   }
 
   /**
-   * {@code process_vm_writev(2)} with one iovec on each side: copies {@code length} bytes of
-   * {@code local} at {@code offset} to {@code remoteAddress} of process {@code pid}.
+   * {@code process_vm_writev(2)} with one iovec on each side: copies {@code length} bytes of {@code
+   * local} at {@code offset} to {@code remoteAddress} of process {@code pid}.
    *
    * @return bytes copied (see {@link #processVmReadv}), or -errno
    * @throws IllegalArgumentException if {@code local} is not native
@@ -374,8 +375,8 @@ public final class LibC {
   }
 
   /**
-   * {@code capget(2)} on thread {@code tid} (0: the calling thread): its effective capability
-   * set, bit {@code n} for capability {@code n}.
+   * {@code capget(2)} on thread {@code tid} (0: the calling thread): its effective capability set,
+   * bit {@code n} for capability {@code n}.
    *
    * @return the set (never negative: bit 63 is no capability), or -errno (ESRCH: no such thread)
    */
@@ -407,8 +408,10 @@ public final class LibC {
     Scratch s = SCRATCH.get();
     MemorySegment old = s.credentials.asSlice(0, 16);
     try {
-      int r = (int) Credentials.PRLIMIT.invokeExact(s.capture, pid, RLIMIT_MEMLOCK,
-          MemorySegment.NULL, old);
+      int r =
+          (int)
+              Credentials.PRLIMIT.invokeExact(
+                  s.capture, pid, RLIMIT_MEMLOCK, MemorySegment.NULL, old);
       if (r < 0) {
         return -errno(s);
       }
@@ -445,24 +448,29 @@ public final class LibC {
   private static final class Net {
     static final MethodHandle SOCKET =
         withErrno("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    static final MethodHandle SOCKETPAIR = withErrno("socketpair",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    static final MethodHandle SOCKETPAIR =
+        withErrno(
+            "socketpair", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     static final MethodHandle BIND =
         withErrno("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     static final MethodHandle CONNECT =
         withErrno("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     static final MethodHandle LISTEN =
         withErrno("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    static final MethodHandle ACCEPT4 = withErrno("accept4",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+    static final MethodHandle ACCEPT4 =
+        withErrno("accept4", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
     static final MethodHandle SENDMSG =
         withErrno("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     static final MethodHandle RECVMSG =
         withErrno("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    static final MethodHandle GETSOCKOPT = withErrno("getsockopt",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
-    static final MethodHandle SETSOCKOPT = withErrno("setsockopt",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle GETSOCKOPT =
+        withErrno(
+            "getsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    static final MethodHandle SETSOCKOPT =
+        withErrno(
+            "setsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     static final MethodHandle SHUTDOWN =
         withErrno("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     static final MethodHandle POLL =
@@ -534,15 +542,18 @@ public final class LibC {
   public static int accept4(int fd, int flags) {
     Scratch s = SCRATCH.get();
     try {
-      int r = (int) Net.ACCEPT4.invokeExact(s.capture, fd, MemorySegment.NULL, MemorySegment.NULL,
-          flags);
+      int r =
+          (int)
+              Net.ACCEPT4.invokeExact(s.capture, fd, MemorySegment.NULL, MemorySegment.NULL, flags);
       return r < 0 ? -errno(s) : r;
     } catch (Throwable t) {
       throw unexpected(t);
     }
   }
 
-  /** {@code sendmsg(2)}; {@code msghdr} and what it points to are native. @return bytes or -errno */
+  /**
+   * {@code sendmsg(2)}; {@code msghdr} and what it points to are native. @return bytes or -errno
+   */
   public static long sendmsg(int fd, MemorySegment msghdr, int flags) {
     Scratch s = SCRATCH.get();
     try {
@@ -565,8 +576,8 @@ public final class LibC {
   }
 
   /** {@code getsockopt(2)}; {@code length} holds the socklen_t in and out. @return 0 or -errno */
-  public static int getsockopt(int fd, int level, int name, MemorySegment value,
-      MemorySegment length) {
+  public static int getsockopt(
+      int fd, int level, int name, MemorySegment value, MemorySegment length) {
     Scratch s = SCRATCH.get();
     try {
       int r = (int) Net.GETSOCKOPT.invokeExact(s.capture, fd, level, name, value, length);
@@ -580,8 +591,9 @@ public final class LibC {
   public static int setsockopt(int fd, int level, int name, MemorySegment value) {
     Scratch s = SCRATCH.get();
     try {
-      int r = (int) Net.SETSOCKOPT.invokeExact(s.capture, fd, level, name, value,
-          (int) value.byteSize());
+      int r =
+          (int)
+              Net.SETSOCKOPT.invokeExact(s.capture, fd, level, name, value, (int) value.byteSize());
       return r < 0 ? -errno(s) : r;
     } catch (Throwable t) {
       throw unexpected(t);
@@ -610,7 +622,9 @@ public final class LibC {
     }
   }
 
-  /** {@code read(2)} into the first {@code length} bytes of {@code buffer}. @return bytes or -errno */
+  /**
+   * {@code read(2)} into the first {@code length} bytes of {@code buffer}. @return bytes or -errno
+   */
   public static long read(int fd, MemorySegment buffer, long length) {
     Objects.checkFromIndexSize(0, length, buffer.byteSize());
     Scratch s = SCRATCH.get();
@@ -622,7 +636,9 @@ public final class LibC {
     }
   }
 
-  /** {@code write(2)} of the first {@code length} bytes of {@code buffer}. @return bytes or -errno */
+  /**
+   * {@code write(2)} of the first {@code length} bytes of {@code buffer}. @return bytes or -errno
+   */
   public static long write(int fd, MemorySegment buffer, long length) {
     Objects.checkFromIndexSize(0, length, buffer.byteSize());
     Scratch s = SCRATCH.get();
@@ -659,9 +675,11 @@ public final class LibC {
         withErrno("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
     static final MethodHandle FTRUNCATE =
         withErrno("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
-    static final MethodHandle FCNTL = withErrno("fcntl",
-        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
-        Linker.Option.firstVariadicArg(2));
+    static final MethodHandle FCNTL =
+        withErrno(
+            "fcntl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+            Linker.Option.firstVariadicArg(2));
   }
 
   /** {@code memfd_create(2)}. @return a descriptor or -errno */
@@ -686,7 +704,9 @@ public final class LibC {
     }
   }
 
-  /** {@code fcntl(2)} with an int argument (F_ADD_SEALS, F_SETFD, ...). @return its result or -errno */
+  /**
+   * {@code fcntl(2)} with an int argument (F_ADD_SEALS, F_SETFD, ...). @return its result or -errno
+   */
   public static int fcntl(int fd, int command, int argument) {
     Scratch s = SCRATCH.get();
     try {

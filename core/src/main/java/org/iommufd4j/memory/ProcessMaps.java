@@ -18,8 +18,8 @@ import org.iommufd4j.kernel.LibC;
  * <p>Asks the kernel one VMA at a time with the {@code PROCMAP_QUERY} ioctl (Linux 6.11+), and
  * parses the text of the file on older kernels (ENOTTY).
  *
- * <p>Limits, compared to pin_user_pages: pages are not faulted in, so a page that would SIGBUS
- * (a file mapping past the end of its file) counts as pinnable; VM_IO/VM_PFNMAP mappings (such as
+ * <p>Limits, compared to pin_user_pages: pages are not faulted in, so a page that would SIGBUS (a
+ * file mapping past the end of its file) counts as pinnable; VM_IO/VM_PFNMAP mappings (such as
  * {@code [vvar]}) look like ordinary readable VMAs; FOLL_LONGTERM restrictions (writable pins of
  * page-cache files, fsdax) are not modelled.
  */
@@ -42,8 +42,8 @@ final class ProcessMaps {
 
   /**
    * Whether VMAs of process {@code pid} cover {@code [start, end)} without a hole, each readable
-   * (or writable when {@code write}). Also false when the process is gone or its maps are not
-   * ours to read.
+   * (or writable when {@code write}). Also false when the process is gone or its maps are not ours
+   * to read.
    *
    * @param end exclusive, unsigned, greater than {@code start}
    */
@@ -79,7 +79,9 @@ final class ProcessMaps {
     return SelfMaps.FD < 0 ? -Errno.ENOTTY.number() : coversByQuery(SelfMaps.FD, start, end, write);
   }
 
-  /** @return 1 if covered, 0 if not, -ENOTTY if the kernel has no PROCMAP_QUERY */
+  /**
+   * @return 1 if covered, 0 if not, -ENOTTY if the kernel has no PROCMAP_QUERY
+   */
   private static int coversByQuery(int fd, long start, long end, boolean write) {
     long needed = write ? PROCMAP_QUERY_VMA_WRITABLE : PROCMAP_QUERY_VMA_READABLE;
     try (Arena arena = Arena.ofConfined()) {

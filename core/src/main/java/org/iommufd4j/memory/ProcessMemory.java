@@ -18,11 +18,11 @@ import org.iommufd4j.kernel.LibC;
  * descendant or a {@code PR_SET_PTRACER} grant); without it every call returns false.
  *
  * <p>{@link #isPinnable} models pin_user_pages without FOLL_FORCE on the 4 KiB pages the range
- * touches by reading the permissions of the VMAs that cover it ({@code PROCMAP_QUERY}, Linux
- * 6.11+; see {@link ProcessMaps} for what that misses). For this process on older kernels it asks
- * the kernel to fault the pages in instead ({@code MADV_POPULATE_READ} or {@code
- * MADV_POPULATE_WRITE}, Linux 5.14+): contents never change, but, as pinning would, this
- * allocates memory for untouched anonymous pages and breaks copy-on-write sharing.
+ * touches by reading the permissions of the VMAs that cover it ({@code PROCMAP_QUERY}, Linux 6.11+;
+ * see {@link ProcessMaps} for what that misses). For this process on older kernels it asks the
+ * kernel to fault the pages in instead ({@code MADV_POPULATE_READ} or {@code MADV_POPULATE_WRITE},
+ * Linux 5.14+): contents never change, but, as pinning would, this allocates memory for untouched
+ * anonymous pages and breaks copy-on-write sharing.
  *
  * <p>A pid names a process only while it lives: once it exits and the pid is reused, calls reach
  * the new process. Instances are immutable and thread-safe. Per-thread native scratch memory keeps
@@ -122,8 +122,8 @@ public final class ProcessMemory implements UserMemory {
   }
 
   /**
-   * One syscall per chunk. A short count is either a fault or the kernel capping a transfer, so
-   * the rest is retried from where it stopped: a fault then fails at once with EFAULT.
+   * One syscall per chunk. A short count is either a fault or the kernel capping a transfer, so the
+   * rest is retried from where it stopped: a fault then fails at once with EFAULT.
    */
   private boolean transferNative(
       boolean write, long address, MemorySegment local, long offset, long length) {

@@ -18,9 +18,9 @@ import java.util.function.LongPredicate;
  * A simulated, sparse 64-bit address space of 4 KiB pages, for tests, fuzzing and replay.
  *
  * <p>Pages are mapped and unmapped like {@code mmap(MAP_FIXED)}/{@code munmap}, each readable and
- * either writable or read-only. A mapped page reads as zeros until written; only written pages
- * hold memory, so mapping terabytes is cheap. The whole 64-bit space is usable, page 0 and the
- * top page included, which lets tests place memory where no real process can.
+ * either writable or read-only. A mapped page reads as zeros until written; only written pages hold
+ * memory, so mapping terabytes is cheap. The whole 64-bit space is usable, page 0 and the top page
+ * included, which lets tests place memory where no real process can.
  *
  * <p>{@link #read}, {@link #write} and {@link #isPinnable} follow {@link UserMemory}: false if any
  * page the range touches is unmapped (or read-only, for a write), or if the range ends past 2^64.
@@ -52,9 +52,9 @@ public final class SimulatedMemory implements UserMemory {
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
 
   /**
-   * Mapped runs by first page number. Runs never overlap, and adjacent runs always differ in
-   * {@code writable} (they are merged otherwise). Page numbers are below 2^52, so signed order is
-   * address order.
+   * Mapped runs by first page number. Runs never overlap, and adjacent runs always differ in {@code
+   * writable} (they are merged otherwise). Page numbers are below 2^52, so signed order is address
+   * order.
    */
   private final TreeMap<Long, Region> regions = new TreeMap<>();
 
@@ -95,11 +95,10 @@ public final class SimulatedMemory implements UserMemory {
 
   /**
    * The one shape of every access: empty ranges succeed anywhere, wrapping ones fail, otherwise
-   * every page must be mapped (writable when {@code write}) before {@code transfer} runs, all
-   * under {@code held}.
+   * every page must be mapped (writable when {@code write}) before {@code transfer} runs, all under
+   * {@code held}.
    */
-  private boolean access(long address, long length, boolean write,
-      Lock held, Runnable transfer) {
+  private boolean access(long address, long length, boolean write, Lock held, Runnable transfer) {
     if (length == 0) {
       return true;
     }
@@ -144,9 +143,9 @@ public final class SimulatedMemory implements UserMemory {
   }
 
   /**
-   * Maps {@code length} bytes (rounded up to whole pages), zero-filled, at the lowest free
-   * address at or above {@link #ALLOCATION_BASE} that has an unmapped page on each side, so an
-   * overrun in either direction reads unmapped memory.
+   * Maps {@code length} bytes (rounded up to whole pages), zero-filled, at the lowest free address
+   * at or above {@link #ALLOCATION_BASE} that has an unmapped page on each side, so an overrun in
+   * either direction reads unmapped memory.
    *
    * @return the page-aligned address of the new mapping
    * @throws IllegalArgumentException if {@code length} is 0
@@ -197,8 +196,8 @@ public final class SimulatedMemory implements UserMemory {
   }
 
   /**
-   * Unmaps every mapped page whose address {@code keep} refuses (what an exited process leaves:
-   * the pages something still pins).
+   * Unmaps every mapped page whose address {@code keep} refuses (what an exited process leaves: the
+   * pages something still pins).
    */
   public void retainOnly(LongPredicate keep) {
     List<Long> drop = new ArrayList<>();
@@ -220,8 +219,8 @@ public final class SimulatedMemory implements UserMemory {
   }
 
   /**
-   * Makes the pages overlapping {@code [address, address + length)} writable or read-only,
-   * keeping their contents (like {@code mprotect}).
+   * Makes the pages overlapping {@code [address, address + length)} writable or read-only, keeping
+   * their contents (like {@code mprotect}).
    *
    * @throws IllegalArgumentException if {@code address} is not page-aligned, {@code length} is 0,
    *     the range ends past 2^64, or any page in it is unmapped (then nothing changes)
@@ -313,8 +312,7 @@ public final class SimulatedMemory implements UserMemory {
   }
 
   private void requireMapped(long address, long length) {
-    if (length != 0
-        && !(UnsignedRange.fits(address, length) && isMapped(address, length, false))) {
+    if (length != 0 && !(UnsignedRange.fits(address, length) && isMapped(address, length, false))) {
       throw new IllegalArgumentException("unmapped memory in " + range(address, length));
     }
   }

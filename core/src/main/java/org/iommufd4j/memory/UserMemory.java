@@ -10,11 +10,10 @@ import java.lang.foreign.MemorySegment;
  * caller turns that into EFAULT); none of them may crash the JVM. Implementations must be safe for
  * concurrent use.
  *
- * <p>Addresses and lengths are unsigned 64-bit values. A range of length 0 succeeds at any
- * address. A range whose end passes 2^64 ({@code address + length} wraps) fails, as it does in
- * the kernel's {@code access_ok}. A null segment is a programming error ({@link
- * NullPointerException}), and so is reading into a read-only segment ({@link
- * IllegalArgumentException}).
+ * <p>Addresses and lengths are unsigned 64-bit values. A range of length 0 succeeds at any address.
+ * A range whose end passes 2^64 ({@code address + length} wraps) fails, as it does in the kernel's
+ * {@code access_ok}. A null segment is a programming error ({@link NullPointerException}), and so
+ * is reading into a read-only segment ({@link IllegalArgumentException}).
  */
 public interface UserMemory {
 
@@ -33,9 +32,9 @@ public interface UserMemory {
   boolean write(long address, MemorySegment src);
 
   /**
-   * Whether every 4 KiB page overlapping {@code [address, address + length)} could be pinned: it
-   * is mapped and, when {@code write} is set, writable. Used when a domain or access needs the
-   * pages (the kernel's pin_user_pages fails with EFAULT otherwise).
+   * Whether every 4 KiB page overlapping {@code [address, address + length)} could be pinned: it is
+   * mapped and, when {@code write} is set, writable. Used when a domain or access needs the pages
+   * (the kernel's pin_user_pages fails with EFAULT otherwise).
    */
   boolean isPinnable(long address, long length, boolean write);
 }

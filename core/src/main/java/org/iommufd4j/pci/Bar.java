@@ -7,9 +7,9 @@ import java.util.List;
 /**
  * One base address register of a device: where it sits (index 0..5; a 64-bit BAR also takes the
  * next index), what it decodes (memory or I/O), its size (a power of two) and which of its ranges
- * are plain memory rather than registers. Accesses to registers go to the model
- * ({@link PciDevice#read}); plain memory is storage the model reads and writes itself
- * ({@link PciDevice#memory}), which a program may map and use without trapping.
+ * are plain memory rather than registers. Accesses to registers go to the model ({@link
+ * PciDevice#read}); plain memory is storage the model reads and writes itself ({@link
+ * PciDevice#memory}), which a program may map and use without trapping.
  *
  * @param index the BAR number, 0..5
  * @param type memory (32 or 64-bit) or I/O
@@ -17,12 +17,13 @@ import java.util.List;
  * @param size bytes decoded, a power of two (at least 16 for memory, 4 for I/O)
  * @param plainMemory ranges of the BAR that are plain memory, sorted, not overlapping
  */
-public record Bar(int index, Type type, boolean prefetchable, long size,
-    List<Range> plainMemory) {
+public record Bar(int index, Type type, boolean prefetchable, long size, List<Range> plainMemory) {
 
   /** What the BAR decodes. */
   public enum Type {
-    MEMORY_32, MEMORY_64, IO
+    MEMORY_32,
+    MEMORY_64,
+    IO
   }
 
   /** A byte range {@code [offset, offset + length)} inside a BAR. */
@@ -44,8 +45,10 @@ public record Bar(int index, Type type, boolean prefetchable, long size,
     if (index < 0 || index > last) {
       throw new IllegalArgumentException("BAR index " + index + " for " + type);
     }
-    if (Long.bitCount(size) != 1 || size < (type == Type.IO ? 4 : 16)
-        || (type != Type.MEMORY_64 && size > 1L << 31) || (type == Type.IO && size > 256)) {
+    if (Long.bitCount(size) != 1
+        || size < (type == Type.IO ? 4 : 16)
+        || (type != Type.MEMORY_64 && size > 1L << 31)
+        || (type == Type.IO && size > 256)) {
       throw new IllegalArgumentException("BAR size 0x" + Long.toHexString(size) + " for " + type);
     }
     if (prefetchable && type == Type.IO) {
@@ -54,8 +57,8 @@ public record Bar(int index, Type type, boolean prefetchable, long size,
     long end = 0;
     for (Range r : plainMemory) {
       if (r.offset() < end || r.offset() + r.length() > size) {
-        throw new IllegalArgumentException("plain-memory ranges must be sorted, disjoint and "
-            + "inside the BAR: " + plainMemory);
+        throw new IllegalArgumentException(
+            "plain-memory ranges must be sorted, disjoint and " + "inside the BAR: " + plainMemory);
       }
       end = r.offset() + r.length();
     }

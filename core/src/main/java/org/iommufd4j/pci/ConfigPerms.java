@@ -4,12 +4,12 @@ import static org.iommufd4j.pci.PciRegs.*;
 
 /**
  * vfio-pci's permission table for one kind of config-space region (the standard header, one
- * capability kind, the gaps): per bit, whether it is virtualised (kept in vfio's copy, never
- * read from or written to the device) and whether the program may write it; plus which access
- * routine applies. Sized to whole dwords, so an access that runs past a short capability still
- * finds bits (all zero: readable from the device, not writable). Linux 6.12
- * {@code drivers/vfio/pci/vfio_pci_config.c}: {@code struct perm_bits} and the
- * {@code init_pci_*_perm()} functions.
+ * capability kind, the gaps): per bit, whether it is virtualised (kept in vfio's copy, never read
+ * from or written to the device) and whether the program may write it; plus which access routine
+ * applies. Sized to whole dwords, so an access that runs past a short capability still finds bits
+ * (all zero: readable from the device, not writable). Linux 6.12 {@code
+ * drivers/vfio/pci/vfio_pci_config.c}: {@code struct perm_bits} and the {@code init_pci_*_perm()}
+ * functions.
  */
 final class ConfigPerms {
   /** How reads are answered. */
@@ -61,19 +61,25 @@ final class ConfigPerms {
 
   /** Regions without a table: readable from the device, id/next virtualised, not writable. */
   static final ConfigPerms DIRECT_READ_ONLY = new ConfigPerms(0, Read.DIRECT, Write.NONE);
+
   /** Vendor-specific capabilities: read directly, written raw. */
   static final ConfigPerms VENDOR = new ConfigPerms(0, Read.DIRECT, Write.RAW);
+
   /** Bytes no capability claims: raw both ways (devices hide registers there). */
   static final ConfigPerms UNASSIGNED = new ConfigPerms(0, Read.RAW, Write.RAW);
 
   /** init_pci_cap_basic_perm(). */
   static final ConfigPerms BASIC = new ConfigPerms(STD_HEADER_SIZEOF, Read.BASIC, Write.BASIC);
+
   /** init_pci_cap_pm_perm(). */
   static final ConfigPerms PM = new ConfigPerms(PM_SIZEOF, Read.DEFAULT, Write.PM);
+
   /** init_pci_cap_exp_perm(). */
   static final ConfigPerms EXP = new ConfigPerms(EXP_ENDPOINT_SIZEOF_V2, Read.DEFAULT, Write.EXP);
+
   /** init_pci_ext_cap_err_perm(). */
   static final ConfigPerms AER = new ConfigPerms(0x2c, Read.DEFAULT, Write.DEFAULT);
+
   /** init_pci_ext_cap_pwr_perm(). */
   static final ConfigPerms POWER_BUDGET = new ConfigPerms(0x10, Read.DEFAULT, Write.DEFAULT);
 
@@ -100,21 +106,42 @@ final class ConfigPerms {
     // in the copy); the power state is set by vfio on the program's behalf, never written raw
     PM.set(CAP_LIST_NEXT, 1, 0xff, 0);
     PM.set(PM_PMC, 2, PM_CAP_PME_MASK, 0);
-    PM.set(PM_CTRL, 4, PM_CTRL_PME_ENABLE | PM_CTRL_PME_STATUS,
+    PM.set(
+        PM_CTRL,
+        4,
+        PM_CTRL_PME_ENABLE | PM_CTRL_PME_STATUS,
         ~(PM_CTRL_PME_ENABLE | PM_CTRL_PME_STATUS | PM_CTRL_STATE_MASK));
 
     // device control is writable except phantom functions; FLR, payload size and read request
     // size are virtual; ARI forwarding belongs to the host
     EXP.set(CAP_LIST_NEXT, 1, 0xff, 0);
-    EXP.set(EXP_DEVCTL, 2, EXP_DEVCTL_BCR_FLR | EXP_DEVCTL_PAYLOAD | EXP_DEVCTL_READRQ,
+    EXP.set(
+        EXP_DEVCTL,
+        2,
+        EXP_DEVCTL_BCR_FLR | EXP_DEVCTL_PAYLOAD | EXP_DEVCTL_READRQ,
         ~EXP_DEVCTL_PHANTOM & 0xffff);
     EXP.set(EXP_DEVCTL2, 2, 0, ~EXP_DEVCTL2_ARI & 0xffff);
 
     // the first dword of an extended capability holds the next pointer: virtual, read-only
     AER.set(0, 4, ALL, 0);
-    int uncorrectable = 0x0000_0001 | 0x0000_0010 | 0x0000_0020 | 0x0000_1000 | 0x0000_2000
-        | 0x0000_4000 | 0x0000_8000 | 0x0001_0000 | 0x0002_0000 | 0x0004_0000 | 0x0008_0000
-        | 0x0010_0000 | 0x0020_0000 | 0x0040_0000 | 0x0080_0000 | 0x0100_0000 | 0x0200_0000;
+    int uncorrectable =
+        0x0000_0001
+            | 0x0000_0010
+            | 0x0000_0020
+            | 0x0000_1000
+            | 0x0000_2000
+            | 0x0000_4000
+            | 0x0000_8000
+            | 0x0001_0000
+            | 0x0002_0000
+            | 0x0004_0000
+            | 0x0008_0000
+            | 0x0010_0000
+            | 0x0020_0000
+            | 0x0040_0000
+            | 0x0080_0000
+            | 0x0100_0000
+            | 0x0200_0000;
     AER.set(0x04, 4, 0, uncorrectable);
     AER.set(0x08, 4, 0, uncorrectable);
     AER.set(0x0c, 4, 0, uncorrectable);
@@ -154,7 +181,8 @@ final class ConfigPerms {
 
   /** vfio_msi_cap_len(). */
   static int msiLength(int flags) {
-    return 10 + ((flags & MSI_FLAGS_64BIT) != 0 ? 4 : 0)
+    return 10
+        + ((flags & MSI_FLAGS_64BIT) != 0 ? 4 : 0)
         + ((flags & MSI_FLAGS_MASKBIT) != 0 ? 10 : 0);
   }
 

@@ -8,8 +8,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * A type 0 (endpoint) config space as the device's hardware implements it: the bytes, which bits
- * a write may change, which are write-one-to-clear, and the values a reset restores. Built once per
+ * A type 0 (endpoint) config space as the device's hardware implements it: the bytes, which bits a
+ * write may change, which are write-one-to-clear, and the values a reset restores. Built once per
  * device with {@link #builder}; the header and capabilities are laid out the way QEMU's PCI core
  * lays them out: capabilities from 0x40 in the order added, bytes below 0x100 no capability uses
  * read-write scratch (as in QEMU), extended capabilities chained from 0x100 for PCI Express.
@@ -60,8 +60,8 @@ public final class ConfigSpace {
   }
 
   /**
-   * Writes {@code size} bytes of {@code value} at {@code offset}: writable bits take the new
-   * value, write-one-to-clear bits written as 1 clear, all other bits keep their value.
+   * Writes {@code size} bytes of {@code value} at {@code offset}: writable bits take the new value,
+   * write-one-to-clear bits written as 1 clear, all other bits keep their value.
    */
   public void write(int offset, int size, int value) {
     synchronized (this) {
@@ -147,10 +147,12 @@ public final class ConfigSpace {
   }
 
   private void checkAccess(int offset, int size) {
-    if ((size != 1 && size != 2 && size != 4) || offset < 0 || offset % size != 0
+    if ((size != 1 && size != 2 && size != 4)
+        || offset < 0
+        || offset % size != 0
         || offset + size > bytes.length) {
-      throw new IllegalArgumentException("config access offset=0x" + Integer.toHexString(offset)
-          + " size=" + size);
+      throw new IllegalArgumentException(
+          "config access offset=0x" + Integer.toHexString(offset) + " size=" + size);
     }
   }
 
@@ -187,8 +189,11 @@ public final class ConfigSpace {
       put(bytes, DEVICE_ID, 2, deviceId);
       // QEMU's pci_init_wmask()/pci_init_w1cmask(): the header's writable and RW1C bits, and
       // everything after the header writable until a capability claims it.
-      put(writable, COMMAND, 2, COMMAND_IO | COMMAND_MEMORY | COMMAND_MASTER | COMMAND_SERR
-          | COMMAND_INTX_DISABLE);
+      put(
+          writable,
+          COMMAND,
+          2,
+          COMMAND_IO | COMMAND_MEMORY | COMMAND_MASTER | COMMAND_SERR | COMMAND_INTX_DISABLE);
       put(writeOneToClear, STATUS, 2, STATUS_ERROR_BITS);
       writable[CACHE_LINE_SIZE] = (byte) 0xff;
       writable[INTERRUPT_LINE] = (byte) 0xff;
@@ -252,8 +257,10 @@ public final class ConfigSpace {
       }
       int length = 10 + (address64 ? 4 : 0) + (perVectorMask ? 10 : 0);
       int pos = addCapability(CAP_ID_MSI, length);
-      int flags = (Integer.numberOfTrailingZeros(vectors) << 1)
-          | (address64 ? MSI_FLAGS_64BIT : 0) | (perVectorMask ? MSI_FLAGS_MASKBIT : 0);
+      int flags =
+          (Integer.numberOfTrailingZeros(vectors) << 1)
+              | (address64 ? MSI_FLAGS_64BIT : 0)
+              | (perVectorMask ? MSI_FLAGS_MASKBIT : 0);
       put(bytes, pos + MSI_FLAGS, 2, flags);
       put(writable, pos + MSI_FLAGS, 2, MSI_FLAGS_ENABLE | (vectors > 1 ? MSI_FLAGS_QSIZE : 0));
       put(writable, pos + MSI_ADDRESS_LO, 4, 0xffff_fffc);
@@ -270,11 +277,10 @@ public final class ConfigSpace {
     }
 
     /**
-     * An MSI-X capability with {@code vectors} (1..2048) vectors whose table and pending-bit
-     * array lie in memory BARs added with {@link #bar} (offsets 8-byte aligned).
+     * An MSI-X capability with {@code vectors} (1..2048) vectors whose table and pending-bit array
+     * lie in memory BARs added with {@link #bar} (offsets 8-byte aligned).
      */
-    public Builder msix(int vectors, int tableBar, long tableOffset, int pbaBar,
-        long pbaOffset) {
+    public Builder msix(int vectors, int tableBar, long tableOffset, int pbaBar, long pbaOffset) {
       if (vectors < 1 || vectors > 2048 || (tableOffset & 7) != 0 || (pbaOffset & 7) != 0) {
         throw new IllegalArgumentException("MSI-X vectors=" + vectors);
       }
@@ -298,8 +304,8 @@ public final class ConfigSpace {
     }
 
     /**
-     * A PCI Express capability (version 2, endpoint) that makes config space 4 KiB;
-     * {@code functionLevelReset} advertises FLR in Device Capabilities.
+     * A PCI Express capability (version 2, endpoint) that makes config space 4 KiB; {@code
+     * functionLevelReset} advertises FLR in Device Capabilities.
      */
     public Builder pciExpress(boolean functionLevelReset) {
       int pos = addCapability(CAP_ID_EXP, EXP_ENDPOINT_SIZEOF_V2);
@@ -324,8 +330,8 @@ public final class ConfigSpace {
     }
 
     /**
-     * A read-only capability {@code id} whose bytes after the id and next pointer are
-     * {@code body} (for capabilities this builder has no method for).
+     * A read-only capability {@code id} whose bytes after the id and next pointer are {@code body}
+     * (for capabilities this builder has no method for).
      */
     public Builder capability(int id, byte[] body) {
       if (id <= 0 || id > 0xff) {
@@ -365,7 +371,8 @@ public final class ConfigSpace {
         pos += length;
       }
       for (Bar bar : bars) {
-        if (msix != null && (bar.index() == msix.tableBar() || bar.index() == msix.pbaBar())
+        if (msix != null
+            && (bar.index() == msix.tableBar() || bar.index() == msix.pbaBar())
             && bar.type() == Bar.Type.IO) {
           throw new IllegalStateException("MSI-X structures must be in a memory BAR");
         }

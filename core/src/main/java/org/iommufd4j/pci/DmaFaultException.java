@@ -1,10 +1,10 @@
 package org.iommufd4j.pci;
 
 /**
- * A device's DMA did not complete: its IOMMU refused the address (the cause is then the
- * {@link org.iommufd4j.IommuFaultException}), or bus mastering is disabled. Bytes before the
- * faulting address may have been transferred. Models catch it where real hardware would record
- * an error and carry on.
+ * A device's DMA did not complete: its IOMMU refused the address (the cause is then the {@link
+ * org.iommufd4j.IommuFaultException}), or bus mastering is disabled. Bytes before the faulting
+ * address may have been transferred. Models catch it where real hardware would record an error and
+ * carry on.
  */
 public final class DmaFaultException extends RuntimeException {
   private static final long serialVersionUID = 1L;

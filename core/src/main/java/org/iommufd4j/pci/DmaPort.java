@@ -23,8 +23,8 @@ public interface DmaPort {
 
   /**
    * DMA through {@code device}'s IOMMU: whatever IOAS or HWPT it is attached to translates each
-   * access, and a translation fault becomes a {@link DmaFaultException} caused by the
-   * {@link IommuFaultException}.
+   * access, and a translation fault becomes a {@link DmaFaultException} caused by the {@link
+   * IommuFaultException}.
    */
   static DmaPort of(EmulatedDevice device) {
     Objects.requireNonNull(device);

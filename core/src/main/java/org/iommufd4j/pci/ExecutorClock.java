@@ -13,11 +13,13 @@ public final class ExecutorClock implements DeviceClock, AutoCloseable {
   private final ScheduledExecutorService executor;
 
   public ExecutorClock(String name) {
-    this.executor = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, name);
-      t.setDaemon(true);
-      return t;
-    });
+    this.executor =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, name);
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   @Override
@@ -36,15 +38,19 @@ public final class ExecutorClock implements DeviceClock, AutoCloseable {
           pending.cancel(false);
         }
         ScheduledFuture<?>[] self = new ScheduledFuture<?>[1];
-        self[0] = executor.schedule(() -> {
-          synchronized (this) {
-            if (pending != self[0]) {
-              return;
-            }
-            pending = null;
-          }
-          task.run();
-        }, Math.max(0, delayNanos), TimeUnit.NANOSECONDS);
+        self[0] =
+            executor.schedule(
+                () -> {
+                  synchronized (this) {
+                    if (pending != self[0]) {
+                      return;
+                    }
+                    pending = null;
+                  }
+                  task.run();
+                },
+                Math.max(0, delayNanos),
+                TimeUnit.NANOSECONDS);
         pending = self[0];
       }
 

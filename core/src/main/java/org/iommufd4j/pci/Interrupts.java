@@ -5,13 +5,13 @@ import static org.iommufd4j.pci.PciRegs.*;
 import java.util.Objects;
 
 /**
- * The interrupt pins and messages of one device, as a model uses them: INTx as a level
- * ({@link #raiseIntx}/{@link #lowerIntx}) and message vectors ({@link #msi}). The PCI rules live
- * here, not in the models: the COMMAND register's INTx disable bit gates the pin and the STATUS
- * interrupt bit shows it; a message goes out as MSI-X when MSI-X is enabled, else as MSI when MSI
- * is enabled, else nowhere (a device must not send one); a masked vector sets its pending bit and
- * is sent when unmasked. What leaves the device goes to a {@link Sink}, which the VFIO layer
- * connects to the program's eventfds.
+ * The interrupt pins and messages of one device, as a model uses them: INTx as a level ({@link
+ * #raiseIntx}/{@link #lowerIntx}) and message vectors ({@link #msi}). The PCI rules live here, not
+ * in the models: the COMMAND register's INTx disable bit gates the pin and the STATUS interrupt bit
+ * shows it; a message goes out as MSI-X when MSI-X is enabled, else as MSI when MSI is enabled,
+ * else nowhere (a device must not send one); a masked vector sets its pending bit and is sent when
+ * unmasked. What leaves the device goes to a {@link Sink}, which the VFIO layer connects to the
+ * program's eventfds.
  */
 public final class Interrupts {
   /**

@@ -1,12 +1,13 @@
 package org.iommufd4j.pci;
 
-import java.util.Arrays;
 import static org.iommufd4j.pci.PciRegs.MSIX_ENTRY_SIZE;
 import static org.iommufd4j.pci.PciRegs.MSIX_ENTRY_VECTOR_CTRL;
 
+import java.util.Arrays;
+
 /**
- * An MSI-X table (16 bytes per vector: address, data, vector control) and its pending-bit array,
- * in the BAR ranges the capability names. Vectors start masked. Guarded by {@link Interrupts}.
+ * An MSI-X table (16 bytes per vector: address, data, vector control) and its pending-bit array, in
+ * the BAR ranges the capability names. Vectors start masked. Guarded by {@link Interrupts}.
  */
 final class MsixTable {
   private final ConfigSpace.MsixLayout layout;
@@ -94,12 +95,14 @@ final class MsixTable {
   }
 
   private boolean inTable(int bar, long offset, int size) {
-    return bar == layout.tableBar() && offset >= layout.tableOffset()
+    return bar == layout.tableBar()
+        && offset >= layout.tableOffset()
         && offset + size <= layout.tableOffset() + table.length;
   }
 
   private boolean inPba(int bar, long offset, int size) {
-    return bar == layout.pbaBar() && offset >= layout.pbaOffset()
+    return bar == layout.pbaBar()
+        && offset >= layout.pbaOffset()
         && offset + size <= layout.pbaOffset() + pending.length * 8L;
   }
 }

@@ -23,16 +23,21 @@ public final class PciFunction {
 
   /** Where firmware puts 32-bit memory BARs (below the x86 I/O APIC and MSI window). */
   static final long MEM32_BASE = 0xfc00_0000L;
+
   /** Where firmware puts 64-bit memory BARs. */
   static final long MEM64_BASE = 0x80_0000_0000L;
+
   static final long IO_BASE = 0xc000;
 
   private final PciDevice model;
   private final ConfigSpace config;
   private final Interrupts interrupts;
 
-  private PciFunction(Function<PciDevice.Ports, ? extends PciDevice> factory, DmaPort dma,
-      DeviceClock clock, Interrupts.Sink sink) {
+  private PciFunction(
+      Function<PciDevice.Ports, ? extends PciDevice> factory,
+      DmaPort dma,
+      DeviceClock clock,
+      Interrupts.Sink sink) {
     this.interrupts = new Interrupts(sink);
     this.model = factory.apply(new PciDevice.Ports(interrupts, busMastered(dma), clock));
     this.config = Objects.requireNonNull(model.configSpace(), "configSpace()");
@@ -41,13 +46,16 @@ public final class PciFunction {
   }
 
   /**
-   * Makes a model ({@code factory} gets its ports) whose DMA goes through {@code dma}, whose
-   * timers run on {@code clock} and whose interrupts go to {@code sink}.
+   * Makes a model ({@code factory} gets its ports) whose DMA goes through {@code dma}, whose timers
+   * run on {@code clock} and whose interrupts go to {@code sink}.
    */
-  public static PciFunction create(Function<PciDevice.Ports, ? extends PciDevice> factory,
-      DmaPort dma, DeviceClock clock, Interrupts.Sink sink) {
-    return new PciFunction(factory, Objects.requireNonNull(dma), Objects.requireNonNull(clock),
-        sink);
+  public static PciFunction create(
+      Function<PciDevice.Ports, ? extends PciDevice> factory,
+      DmaPort dma,
+      DeviceClock clock,
+      Interrupts.Sink sink) {
+    return new PciFunction(
+        factory, Objects.requireNonNull(dma), Objects.requireNonNull(clock), sink);
   }
 
   public PciDevice model() {
@@ -114,9 +122,8 @@ public final class PciFunction {
   }
 
   /**
-   * A function-level reset: config space to its power-on values with the firmware's BAR
-   * addresses back, interrupts deasserted and cleared, then the model's own {@link
-   * PciDevice#reset}.
+   * A function-level reset: config space to its power-on values with the firmware's BAR addresses
+   * back, interrupts deasserted and cleared, then the model's own {@link PciDevice#reset}.
    */
   public void reset() {
     config.reset();

@@ -33,6 +33,7 @@ final class PciRegs {
 
   static final int STATUS_INTERRUPT = 0x08;
   static final int STATUS_CAP_LIST = 0x10;
+
   /** Parity, target and master aborts, system error: the RW1C error bits. */
   static final int STATUS_ERROR_BITS = 0xf900;
 

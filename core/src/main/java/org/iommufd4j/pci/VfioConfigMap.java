@@ -5,11 +5,11 @@ import static org.iommufd4j.pci.PciRegs.*;
 import java.util.Arrays;
 
 /**
- * What vfio-pci learns about a device's config space when its file is opened, and its copy of
- * the virtualised bytes: per byte, which capability owns it (and so which {@link ConfigPerms}
- * apply), with capabilities vfio does not know unlinked from the copy's chains. Linux 6.12
- * {@code vfio_pci_config.c}: {@code vfio_config_init()}, {@code vfio_cap_init()},
- * {@code vfio_ecap_init()}, {@code pci_config_map} and {@code vconfig}.
+ * What vfio-pci learns about a device's config space when its file is opened, and its copy of the
+ * virtualised bytes: per byte, which capability owns it (and so which {@link ConfigPerms} apply),
+ * with capabilities vfio does not know unlinked from the copy's chains. Linux 6.12 {@code
+ * vfio_pci_config.c}: {@code vfio_config_init()}, {@code vfio_cap_init()}, {@code
+ * vfio_ecap_init()}, {@code pci_config_map} and {@code vconfig}.
  */
 final class VfioConfigMap {
   static final int CAP_BASIC = 0;
@@ -17,10 +17,13 @@ final class VfioConfigMap {
 
   private final ConfigSpace hw;
   private final int size;
+
   /** vfio's copy of config space: the virtualised bits live here. */
   final byte[] vconfig;
+
   /** Per byte: the capability id it belongs to, CAP_BASIC for the header, INVALID for gaps. */
   private final int[] map;
+
   private ConfigPerms msiPerms;
   private boolean extendedCaps;
 
@@ -48,8 +51,9 @@ final class VfioConfigMap {
   /** Where the region holding {@code pos} starts: 0 for the header, pos itself in a gap. */
   int regionStart(int pos) {
     int cap = map[pos];
-    return cap == INVALID ? pos : cap == CAP_BASIC && pos < CFG_SPACE_SIZE ? 0
-        : capabilityStart(pos);
+    return cap == INVALID
+        ? pos
+        : cap == CAP_BASIC && pos < CFG_SPACE_SIZE ? 0 : capabilityStart(pos);
   }
 
   /** vfio_cap_init(): copies the chain, unlinking capabilities without a known length. */
@@ -73,8 +77,7 @@ final class VfioConfigMap {
       fill(pos, len);
       if (cap == CAP_ID_PM) { // the program cannot handle PME: it sees none
         vset(pos + PM_PMC, 2, vget(pos + PM_PMC, 2) & ~PM_CAP_PME_MASK);
-        vset(pos + PM_CTRL, 2,
-            vget(pos + PM_CTRL, 2) & ~(PM_CTRL_PME_ENABLE | PM_CTRL_PME_STATUS));
+        vset(pos + PM_CTRL, 2, vget(pos + PM_CTRL, 2) & ~(PM_CTRL_PME_ENABLE | PM_CTRL_PME_STATUS));
       }
       prev = pos + CAP_LIST_NEXT;
       pos = next;
@@ -110,9 +113,12 @@ final class VfioConfigMap {
         }
         yield rootComplexEndpoint ? 0x2c : EXP_ENDPOINT_SIZEOF_V2;
       }
-      case 0x07, 0x08, 0x12 -> throw new IllegalArgumentException(
-          "capability 0x" + Integer.toHexString(cap) + " (PCI-X, HyperTransport, SATA) is not "
-              + "modelled");
+      case 0x07, 0x08, 0x12 ->
+          throw new IllegalArgumentException(
+              "capability 0x"
+                  + Integer.toHexString(cap)
+                  + " (PCI-X, HyperTransport, SATA) is not "
+                  + "modelled");
       default -> 0; // slot id, CompactPCI, debug port, SSVID, AGP 8x, secure device, ...
     };
   }
@@ -165,9 +171,12 @@ final class VfioConfigMap {
       case 0x12 -> 40; // multicast
       case 0x13 -> 16; // page request
       case EXT_CAP_ID_VNDR, EXT_CAP_ID_DVSEC -> hw.read(epos + 4, 4) >>> 20;
-      case 0x02, 0x08, 0x09, 0x0d, 0x15, 0x16, 0x17 -> throw new IllegalArgumentException(
-          "extended capability 0x" + Integer.toHexString(ecap) + " (VC, MFVC, ACS, resizable "
-              + "BAR, DPA, TPH) is not modelled");
+      case 0x02, 0x08, 0x09, 0x0d, 0x15, 0x16, 0x17 ->
+          throw new IllegalArgumentException(
+              "extended capability 0x"
+                  + Integer.toHexString(ecap)
+                  + " (VC, MFVC, ACS, resizable "
+                  + "BAR, DPA, TPH) is not modelled");
       default -> 0; // root-complex only, obsolete, PASID, and everything vfio does not know
     };
   }
@@ -231,5 +240,4 @@ final class VfioConfigMap {
   void vset(int pos, int n, int value) {
     ConfigSpace.put(vconfig, pos, n, value);
   }
-
 }

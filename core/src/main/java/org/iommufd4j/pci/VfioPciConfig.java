@@ -9,37 +9,40 @@ import org.iommufd4j.Errno;
 import org.iommufd4j.IommufdException;
 
 /**
- * Config space as a program sees it through a vfio-pci device file (the config region), over
- * the device's own {@link ConfigSpace}: Linux 6.12 {@code drivers/vfio/pci/vfio_pci_config.c}.
+ * Config space as a program sees it through a vfio-pci device file (the config region), over the
+ * device's own {@link ConfigSpace}: Linux 6.12 {@code drivers/vfio/pci/vfio_pci_config.c}.
  *
  * <ul>
  *   <li>An access is cut into naturally aligned pieces of 4, 2 or 1 bytes that never cross a
  *       capability or a dword ({@code vfio_config_do_rw()}); one that reaches past config space
  *       fails with EFAULT and moves nothing.
- *   <li>Bits are virtualised (answered from vfio's copy, filled from the device when the file
- *       is opened), passed to the device, or read-only, per capability ({@link ConfigPerms}).
- *   <li>BARs and the ROM BAR are virtual: the program's writes are kept, never applied, and
- *       reads show its value masked to the BAR's size with the type bits, so writing all ones
- *       sizes a BAR ({@code vfio_bar_fixup()}); slots without a BAR read 0.
+ *   <li>Bits are virtualised (answered from vfio's copy, filled from the device when the file is
+ *       opened), passed to the device, or read-only, per capability ({@link ConfigPerms}).
+ *   <li>BARs and the ROM BAR are virtual: the program's writes are kept, never applied, and reads
+ *       show its value masked to the BAR's size with the type bits, so writing all ones sizes a BAR
+ *       ({@code vfio_bar_fixup()}); slots without a BAR read 0.
  *   <li>COMMAND: INTx disable is virtual and masks the INTx interrupt ({@link Events#intxMasked});
  *       memory, I/O and bus-master enables go to the device.
- *   <li>MSI: enable, address and data are virtual; the enable reaches the device only while MSI
- *       is the interrupt type set through SET_IRQS, the multiple-message fields show and accept no
+ *   <li>MSI: enable, address and data are virtual; the enable reaches the device only while MSI is
+ *       the interrupt type set through SET_IRQS, the multiple-message fields show and accept no
  *       more vectors than SET_IRQS enabled ({@code vfio_msi_config_read()/write()}). MSI-X is read
  *       from the device and not writable: SET_IRQS enables it ({@link #setIrqType}).
  *   <li>Capabilities vfio has no length for are unlinked from the chain (hidden); vendor-specific
- *       ones are raw; power management and PCI Express go through their own handlers. Bytes
- *       outside every capability are raw both ways.
+ *       ones are raw; power management and PCI Express go through their own handlers. Bytes outside
+ *       every capability are raw both ways.
  * </ul>
  *
- * <p>Creating one does what {@code vfio_pci_core_enable()} does to config space before
- * {@code vfio_config_init()}: bus mastering off, memory and I/O decode on, INTx unmasked. Not
- * thread-safe on its own: the VFIO layer serialises accesses per device, as the kernel's locks do.
+ * <p>Creating one does what {@code vfio_pci_core_enable()} does to config space before {@code
+ * vfio_config_init()}: bus mastering off, memory and I/O decode on, INTx unmasked. Not thread-safe
+ * on its own: the VFIO layer serialises accesses per device, as the kernel's locks do.
  */
 public final class VfioPciConfig {
   /** The interrupt type SET_IRQS has set up. */
   public enum IrqType {
-    NONE, INTX, MSI, MSIX
+    NONE,
+    INTX,
+    MSI,
+    MSIX
   }
 
   /** What a config write asks the rest of vfio-pci to do. Methods default to nothing. */
@@ -105,11 +108,11 @@ public final class VfioPciConfig {
   }
 
   /**
-   * What SET_IRQS did to the device's config space ({@code vfio_msi_enable()/disable()}): MSI
-   * with {@code vectors} enables MSI in the device for that many vectors (rounded up to a power
-   * of two) and lets the program see and enable that many; MSI-X enables MSI-X in the device (the
-   * caller unmasks the table entries it wires, as the host's MSI-X driver does); INTX and NONE
-   * disable both.
+   * What SET_IRQS did to the device's config space ({@code vfio_msi_enable()/disable()}): MSI with
+   * {@code vectors} enables MSI in the device for that many vectors (rounded up to a power of two)
+   * and lets the program see and enable that many; MSI-X enables MSI-X in the device (the caller
+   * unmasks the table entries it wires, as the host's MSI-X driver does); INTX and NONE disable
+   * both.
    */
   public void setIrqType(IrqType type, int vectors) {
     int msi = hw.findCapability(CAP_ID_MSI);
@@ -167,8 +170,14 @@ public final class VfioPciConfig {
   private int accessChunk(long at, MemorySegment buf, boolean write) {
     long count = buf.byteSize();
     if (at < 0 || at >= size || at + count > size) {
-      throw new IommufdException(Errno.EFAULT, "config access offset=0x" + Long.toHexString(at)
-          + " count=" + count + " size=0x" + Integer.toHexString(size));
+      throw new IommufdException(
+          Errno.EFAULT,
+          "config access offset=0x"
+              + Long.toHexString(at)
+              + " count="
+              + count
+              + " size=0x"
+              + Integer.toHexString(size));
     }
     int pos = (int) at;
     int n = (int) Math.min(count, configMap.remainingInDword(pos));
@@ -241,7 +250,7 @@ public final class VfioPciConfig {
 
   private void writeChunk(ConfigPerms perm, int pos, int n, int offset, int val) {
     switch (perm.writer) {
-      case NONE -> { }
+      case NONE -> {}
       case RAW -> hw.write(pos, n, val);
       case DEFAULT -> defaultWrite(perm, pos, n, offset, val);
       case BASIC -> basicWrite(perm, pos, n, offset, val);
@@ -281,8 +290,10 @@ public final class VfioPciConfig {
     if (offset == COMMAND) {
       int phys = hw.read(COMMAND, 2);
       int virt = vget(COMMAND, 2);
-      boolean restore = (newCmd & virt & ~phys & COMMAND_MEMORY) != 0
-          || (newCmd & virt & ~phys & COMMAND_IO) != 0 || barsChangedBehindOurBack();
+      boolean restore =
+          (newCmd & virt & ~phys & COMMAND_MEMORY) != 0
+              || (newCmd & virt & ~phys & COMMAND_IO) != 0
+              || barsChangedBehindOurBack();
       if (restore) { // the device was reset behind vfio's back: its BARs are put back first
         for (int i = 0; i < 6; i++) {
           hw.write(BASE_ADDRESS_0 + 4 * i, 4, rbar[i]);

@@ -9,8 +9,9 @@ import java.util.PriorityQueue;
  * calling thread, in expiry order (ties in arming order), at their expiry time.
  */
 public final class VirtualClock implements DeviceClock {
-  private final PriorityQueue<Expiry> queue = new PriorityQueue<>(
-      Comparator.comparingLong(Expiry::due).thenComparingLong(Expiry::sequence));
+  private final PriorityQueue<Expiry> queue =
+      new PriorityQueue<>(
+          Comparator.comparingLong(Expiry::due).thenComparingLong(Expiry::sequence));
   private long now;
   private long sequence;
 

@@ -47,70 +47,94 @@ import org.iommufd4j.uapi.VfioIommuType1Info;
  * <p>The struct shown is what the call read at its argument (every member the read covered; for
  * {@code IOMMU_TEST_CMD} the union arm its {@code op} names); {@code => {...}} lists the members
  * whose bytes the call's writes there changed; a failure shows the errno's name and text. The size
- * word, ids and counts are decimal, other 64-bit members (addresses, IOVAs, lengths) hex, flags
- * and enumerations named by the uapi constants. A request this table does not know prints as its
- * number with the raw bytes read.
+ * word, ids and counts are decimal, other 64-bit members (addresses, IOVAs, lengths) hex, flags and
+ * enumerations named by the uapi constants. A request this table does not know prints as its number
+ * with the raw bytes read.
  */
 public final class CallPrinter {
   private static final HexFormat HEX = HexFormat.of();
 
   /** Symbolic members: "struct.member" to the names of its values. */
-  private static final Map<String, Names> SYMBOLS = Map.ofEntries(
-      Map.entry("iommu_ioas_map.flags", Names.flags(IommuIoasMap.class, "IOMMU_IOAS_MAP_")),
-      Map.entry("iommu_ioas_copy.flags", Names.flags(IommuIoasMap.class, "IOMMU_IOAS_MAP_")),
-      Map.entry("iommu_option.op", Names.values(IommuOption.class, "IOMMU_OPTION_OP_")),
-      Map.entry("iommu_option.option_id", Names.values(IommuOption.class, "IOMMU_OPTION_",
-          "IOMMU_OPTION_RLIMIT_", "IOMMU_OPTION_HUGE_")),
-      Map.entry("iommu_vfio_ioas.op", Names.values(IommuVfioIoas.class, "IOMMU_VFIO_IOAS_")),
-      Map.entry("iommu_hwpt_alloc.flags", Names.flags(IommuHwptAlloc.class, "IOMMU_HWPT_",
-          "IOMMU_HWPT_ALLOC_", "IOMMU_HWPT_FAULT_")),
-      Map.entry("iommu_hwpt_alloc.data_type",
-          Names.values(IommuHwptAlloc.class, "IOMMU_HWPT_DATA_")),
-      Map.entry("iommu_hw_info.flags", Names.flags(IommuHwInfo.class, "IOMMU_HW_INFO_FLAG_")),
-      Map.entry("iommu_hw_info.out_data_type",
-          Names.values(IommuHwInfo.class, "IOMMU_HW_INFO_TYPE_")),
-      Map.entry("iommu_hwpt_set_dirty_tracking.flags",
-          Names.flags(IommuHwptSetDirtyTracking.class, "IOMMU_HWPT_DIRTY_TRACKING_")),
-      Map.entry("iommu_hwpt_get_dirty_bitmap.flags",
-          Names.flags(IommuHwptGetDirtyBitmap.class, "IOMMU_HWPT_GET_DIRTY_BITMAP_")),
-      Map.entry("iommu_hwpt_invalidate.data_type",
-          Names.values(IommuHwptInvalidate.class, "IOMMU_HWPT_INVALIDATE_DATA_")),
-      Map.entry("iommu_test_cmd.op", Names.values(IommuTestCmd.class, "IOMMU_TEST_OP_")),
-      Map.entry("iommu_test_cmd.mock_domain_flags.dev_flags",
-          Names.flags(IommuTestCmd.class, "MOCK_FLAGS_DEVICE_")),
-      Map.entry("iommu_test_cmd.create_access.flags",
-          Names.flags(IommuTestCmd.class, "MOCK_FLAGS_ACCESS_CREATE_")),
-      Map.entry("iommu_test_cmd.access_pages.flags", Names.flags(IommuTestCmd.class,
-          "MOCK_FLAGS_ACCESS_", "MOCK_FLAGS_ACCESS_WRITE", "MOCK_FLAGS_ACCESS_SYZ")),
-      Map.entry("iommu_test_cmd.access_rw.flags",
-          Names.flags(IommuTestCmd.class, "MOCK_ACCESS_RW_")),
-      Map.entry("vfio_iommu_type1_dma_map.flags",
-          Names.flags(VfioIommuType1DmaMap.class, "VFIO_DMA_MAP_FLAG_")),
-      Map.entry("vfio_iommu_type1_dma_unmap.flags",
-          Names.flags(VfioIommuType1DmaUnmap.class, "VFIO_DMA_UNMAP_FLAG_")),
-      Map.entry("vfio_iommu_type1_info.flags",
-          Names.flags(VfioIommuType1Info.class, "VFIO_IOMMU_INFO_")));
+  private static final Map<String, Names> SYMBOLS =
+      Map.ofEntries(
+          Map.entry("iommu_ioas_map.flags", Names.flags(IommuIoasMap.class, "IOMMU_IOAS_MAP_")),
+          Map.entry("iommu_ioas_copy.flags", Names.flags(IommuIoasMap.class, "IOMMU_IOAS_MAP_")),
+          Map.entry("iommu_option.op", Names.values(IommuOption.class, "IOMMU_OPTION_OP_")),
+          Map.entry(
+              "iommu_option.option_id",
+              Names.values(
+                  IommuOption.class,
+                  "IOMMU_OPTION_",
+                  "IOMMU_OPTION_RLIMIT_",
+                  "IOMMU_OPTION_HUGE_")),
+          Map.entry("iommu_vfio_ioas.op", Names.values(IommuVfioIoas.class, "IOMMU_VFIO_IOAS_")),
+          Map.entry(
+              "iommu_hwpt_alloc.flags",
+              Names.flags(
+                  IommuHwptAlloc.class, "IOMMU_HWPT_", "IOMMU_HWPT_ALLOC_", "IOMMU_HWPT_FAULT_")),
+          Map.entry(
+              "iommu_hwpt_alloc.data_type", Names.values(IommuHwptAlloc.class, "IOMMU_HWPT_DATA_")),
+          Map.entry("iommu_hw_info.flags", Names.flags(IommuHwInfo.class, "IOMMU_HW_INFO_FLAG_")),
+          Map.entry(
+              "iommu_hw_info.out_data_type",
+              Names.values(IommuHwInfo.class, "IOMMU_HW_INFO_TYPE_")),
+          Map.entry(
+              "iommu_hwpt_set_dirty_tracking.flags",
+              Names.flags(IommuHwptSetDirtyTracking.class, "IOMMU_HWPT_DIRTY_TRACKING_")),
+          Map.entry(
+              "iommu_hwpt_get_dirty_bitmap.flags",
+              Names.flags(IommuHwptGetDirtyBitmap.class, "IOMMU_HWPT_GET_DIRTY_BITMAP_")),
+          Map.entry(
+              "iommu_hwpt_invalidate.data_type",
+              Names.values(IommuHwptInvalidate.class, "IOMMU_HWPT_INVALIDATE_DATA_")),
+          Map.entry("iommu_test_cmd.op", Names.values(IommuTestCmd.class, "IOMMU_TEST_OP_")),
+          Map.entry(
+              "iommu_test_cmd.mock_domain_flags.dev_flags",
+              Names.flags(IommuTestCmd.class, "MOCK_FLAGS_DEVICE_")),
+          Map.entry(
+              "iommu_test_cmd.create_access.flags",
+              Names.flags(IommuTestCmd.class, "MOCK_FLAGS_ACCESS_CREATE_")),
+          Map.entry(
+              "iommu_test_cmd.access_pages.flags",
+              Names.flags(
+                  IommuTestCmd.class,
+                  "MOCK_FLAGS_ACCESS_",
+                  "MOCK_FLAGS_ACCESS_WRITE",
+                  "MOCK_FLAGS_ACCESS_SYZ")),
+          Map.entry(
+              "iommu_test_cmd.access_rw.flags", Names.flags(IommuTestCmd.class, "MOCK_ACCESS_RW_")),
+          Map.entry(
+              "vfio_iommu_type1_dma_map.flags",
+              Names.flags(VfioIommuType1DmaMap.class, "VFIO_DMA_MAP_FLAG_")),
+          Map.entry(
+              "vfio_iommu_type1_dma_unmap.flags",
+              Names.flags(VfioIommuType1DmaUnmap.class, "VFIO_DMA_UNMAP_FLAG_")),
+          Map.entry(
+              "vfio_iommu_type1_info.flags",
+              Names.flags(VfioIommuType1Info.class, "VFIO_IOMMU_INFO_")));
 
   /** The test ops' union members, by op. */
-  private static final Map<Integer, String> TEST_OP_MEMBERS = Map.ofEntries(
-      Map.entry(IommuTestCmd.IOMMU_TEST_OP_ADD_RESERVED, "add_reserved"),
-      Map.entry(IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN, "mock_domain"),
-      Map.entry(IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_MAP, "check_map"),
-      Map.entry(IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_REFS, "check_refs"),
-      Map.entry(IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS, "create_access"),
-      Map.entry(IommuTestCmd.IOMMU_TEST_OP_DESTROY_ACCESS_PAGES, "destroy_access_pages"),
-      Map.entry(IommuTestCmd.IOMMU_TEST_OP_ACCESS_PAGES, "access_pages"),
-      Map.entry(IommuTestCmd.IOMMU_TEST_OP_ACCESS_RW, "access_rw"),
-      Map.entry(IommuTestCmd.IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT, "memory_limit"),
-      Map.entry(IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, "mock_domain_replace"),
-      Map.entry(IommuTestCmd.IOMMU_TEST_OP_ACCESS_REPLACE_IOAS, "access_replace_ioas"),
-      Map.entry(IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS, "mock_domain_flags"),
-      Map.entry(IommuTestCmd.IOMMU_TEST_OP_DIRTY, "dirty"),
-      Map.entry(IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_IOTLB, "check_iotlb"),
-      Map.entry(IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF, "trigger_iopf"));
+  private static final Map<Integer, String> TEST_OP_MEMBERS =
+      Map.ofEntries(
+          Map.entry(IommuTestCmd.IOMMU_TEST_OP_ADD_RESERVED, "add_reserved"),
+          Map.entry(IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN, "mock_domain"),
+          Map.entry(IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_MAP, "check_map"),
+          Map.entry(IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_REFS, "check_refs"),
+          Map.entry(IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS, "create_access"),
+          Map.entry(IommuTestCmd.IOMMU_TEST_OP_DESTROY_ACCESS_PAGES, "destroy_access_pages"),
+          Map.entry(IommuTestCmd.IOMMU_TEST_OP_ACCESS_PAGES, "access_pages"),
+          Map.entry(IommuTestCmd.IOMMU_TEST_OP_ACCESS_RW, "access_rw"),
+          Map.entry(IommuTestCmd.IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT, "memory_limit"),
+          Map.entry(IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, "mock_domain_replace"),
+          Map.entry(IommuTestCmd.IOMMU_TEST_OP_ACCESS_REPLACE_IOAS, "access_replace_ioas"),
+          Map.entry(IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS, "mock_domain_flags"),
+          Map.entry(IommuTestCmd.IOMMU_TEST_OP_DIRTY, "dirty"),
+          Map.entry(IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_IOTLB, "check_iotlb"),
+          Map.entry(IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF, "trigger_iopf"));
 
   /** The type-1 container requests (the ones an iommufd file answers) by number. */
   private static final Map<Long, String> VFIO_REQUESTS = vfioRequests();
+
   /** VFIO extensions and IOMMU types (the integer argument of CHECK_EXTENSION, SET_IOMMU). */
   private static final Names VFIO_EXTENSIONS = vfioExtensions();
 
@@ -121,21 +145,32 @@ public final class CallPrinter {
    * started, in seconds.
    */
   public static String line(Trace.Event event, boolean timestamps) {
-    String text = switch (event) {
-      case Trace.Open o -> pid(o.pid()) + "open " + (o.vfio() ? "/dev/vfio/vfio" : "/dev/iommu")
-          + " = file " + o.file();
-      case Trace.Process p -> pid(p.pid()) + "process uid=" + p.uid() + " caps="
-          + capabilities(p) + " memlock=" + p.memlockLimit();
-      case Trace.Ioctl i -> pid(i.pid()) + ioctl(i);
-      case Trace.Close c -> "close file " + c.file();
-      case Trace.Exit x -> pid(x.pid()) + "exit";
-    };
+    String text =
+        switch (event) {
+          case Trace.Open o ->
+              pid(o.pid())
+                  + "open "
+                  + (o.vfio() ? "/dev/vfio/vfio" : "/dev/iommu")
+                  + " = file "
+                  + o.file();
+          case Trace.Process p ->
+              pid(p.pid())
+                  + "process uid="
+                  + p.uid()
+                  + " caps="
+                  + capabilities(p)
+                  + " memlock="
+                  + p.memlockLimit();
+          case Trace.Ioctl i -> pid(i.pid()) + ioctl(i);
+          case Trace.Close c -> "close file " + c.file();
+          case Trace.Exit x -> pid(x.pid()) + "exit";
+        };
     return timestamps ? seconds(time(event)) + " " + text : text;
   }
 
   /**
-   * The name of {@code request}: the iommufd command, the VFIO container request, or its number
-   * in hex.
+   * The name of {@code request}: the iommufd command, the VFIO container request, or its number in
+   * hex.
    */
   public static String requestName(long request) {
     Command c = Command.of(request);
@@ -179,12 +214,20 @@ public final class CallPrinter {
   // ---- ioctl ----------------------------------------------------------------------------------
 
   private static String ioctl(Trace.Ioctl call) {
-    StringBuilder s = new StringBuilder("ioctl(file ").append(call.file()).append(", ")
-        .append(requestName(call.request())).append(", ").append(argument(call)).append(") = ");
+    StringBuilder s =
+        new StringBuilder("ioctl(file ")
+            .append(call.file())
+            .append(", ")
+            .append(requestName(call.request()))
+            .append(", ")
+            .append(argument(call))
+            .append(") = ");
     long result = call.result();
     String errno = Trace.errnoName(result);
-    s.append(errno != null ? "-1 " + errno + " (" + LibC.strerror((int) -result) + ")"
-        : Long.toString(result));
+    s.append(
+        errno != null
+            ? "-1 " + errno + " (" + LibC.strerror((int) -result) + ")"
+            : Long.toString(result));
     for (Op op : call.memory()) {
       if (op.kind() == Kind.FD) {
         s.append(" (fd ").append(op.fd()).append(" = file ").append(op.file()).append(')');
@@ -204,7 +247,7 @@ public final class CallPrinter {
     StructLayout layout = layout(request);
     byte[] before = structRead(call);
     if (before == null) {
-      return "0x" + Long.toHexString(call.arg());   // unreadable (EFAULT) or never read
+      return "0x" + Long.toHexString(call.arg()); // unreadable (EFAULT) or never read
     }
     if (layout == null) {
       return "0x" + Long.toHexString(call.arg()) + " <" + HEX.formatHex(before) + ">";
@@ -213,9 +256,10 @@ public final class CallPrinter {
     String name = layout.name().orElseThrow();
     List<Member> read = members(layout, name, before);
     StringBuilder s = new StringBuilder(render(read, before));
-    List<Member> changed = read.stream()
-        .filter(m -> !Arrays.equals(before, m.offset, m.end(), after, m.offset, m.end()))
-        .toList();
+    List<Member> changed =
+        read.stream()
+            .filter(m -> !Arrays.equals(before, m.offset, m.end(), after, m.offset, m.end()))
+            .toList();
     if (!changed.isEmpty()) {
       s.append(" => ").append(render(changed, after));
     }
@@ -243,7 +287,10 @@ public final class CallPrinter {
   private static byte[] structRead(Trace.Ioctl call) {
     byte[] best = null;
     for (Op op : call.memory()) {
-      if (op.kind() == Kind.READ && op.ok() && op.address() == call.arg() && op.bytes() != null
+      if (op.kind() == Kind.READ
+          && op.ok()
+          && op.address() == call.arg()
+          && op.bytes() != null
           && (best == null || op.bytes().length > best.length)) {
         best = op.bytes();
       }
@@ -288,14 +335,14 @@ public final class CallPrinter {
   }
 
   /** {@code keys}: the dotted path so far for {@link #SYMBOLS}; {@code prefix}: as shown. */
-  private static void collect(GroupLayout group, String keys, String prefix, long base,
-      byte[] bytes, List<Member> out) {
+  private static void collect(
+      GroupLayout group, String keys, String prefix, long base, byte[] bytes, List<Member> out) {
     long offset = base;
     for (MemoryLayout m : group.memberLayouts()) {
       long at = group instanceof UnionLayout ? base : offset;
       offset += m.byteSize();
       switch (m) {
-        case PaddingLayout p -> { }
+        case PaddingLayout p -> {}
         case UnionLayout u -> {
           // Only IOMMU_TEST_CMD has a union; its op says which arm is meant (shown unprefixed,
           // as the op already names it).
@@ -306,8 +353,14 @@ public final class CallPrinter {
             }
           }
         }
-        case GroupLayout g -> collect(g, keys + g.name().orElseThrow() + ".",
-            prefix + g.name().orElseThrow() + ".", at, bytes, out);
+        case GroupLayout g ->
+            collect(
+                g,
+                keys + g.name().orElseThrow() + ".",
+                prefix + g.name().orElseThrow() + ".",
+                at,
+                bytes,
+                out);
         default -> {
           String name = m.name().orElseThrow();
           if (m.byteSize() > 0) {
@@ -336,8 +389,9 @@ public final class CallPrinter {
   /** The member's value as text, or null to leave out (a zero reserved member). */
   private static String format(Member m, byte[] bytes) {
     String leaf = m.path().substring(m.path().lastIndexOf('.') + 1);
-    boolean zero = Arrays.equals(bytes, m.offset(), m.end(), new byte[m.end() - m.offset()], 0,
-        m.end() - m.offset());
+    boolean zero =
+        Arrays.equals(
+            bytes, m.offset(), m.end(), new byte[m.end() - m.offset()], 0, m.end() - m.offset());
     if (leaf.startsWith("__reserved") && zero) {
       return null;
     }
@@ -416,8 +470,10 @@ public final class CallPrinter {
           || Arrays.stream(wanted).noneMatch(f.getName()::startsWith)) {
         continue;
       }
-      long v = f.getType() == int.class ? Integer.toUnsignedLong(read(f).intValue())
-          : read(f).longValue();
+      long v =
+          f.getType() == int.class
+              ? Integer.toUnsignedLong(read(f).intValue())
+              : read(f).longValue();
       out.putIfAbsent(v, f.getName().substring(strip.length()));
     }
     return out;
@@ -439,8 +495,9 @@ public final class CallPrinter {
         out.put(e.getKey(), e.getValue());
       }
     }
-    for (Map.Entry<Long, String> e : constants(Vfio.class, "", "VFIO_GET_", "VFIO_CHECK_",
-        "VFIO_SET_", "VFIO_IOMMU_").entrySet()) {
+    for (Map.Entry<Long, String> e :
+        constants(Vfio.class, "", "VFIO_GET_", "VFIO_CHECK_", "VFIO_SET_", "VFIO_IOMMU_")
+            .entrySet()) {
       out.put(e.getKey(), e.getValue());
     }
     return out;
@@ -449,8 +506,10 @@ public final class CallPrinter {
   private static Names vfioExtensions() {
     Map<Long, String> out = new TreeMap<>();
     for (Map.Entry<Long, String> e : constants(Vfio.class, "", "VFIO_").entrySet()) {
-      if (e.getKey() > 0 && e.getKey() < (Vfio.VFIO_TYPE << 8)
-          && !e.getValue().equals("VFIO_TYPE") && !e.getValue().equals("VFIO_BASE")) {
+      if (e.getKey() > 0
+          && e.getKey() < (Vfio.VFIO_TYPE << 8)
+          && !e.getValue().equals("VFIO_TYPE")
+          && !e.getValue().equals("VFIO_BASE")) {
         out.put(e.getKey(), e.getValue());
       }
     }

@@ -23,24 +23,24 @@ import org.iommufd4j.uapi.VfioIommuType1DmaUnmap;
 import org.iommufd4j.uapi.VfioIommuType1Info;
 
 /**
- * What one ioctl on the real kernel may do to the caller's memory, worked out from the request
- * and the bytes at its argument before the call: the regions it may read, the ones among them it
- * may write, the user pages it pins, the descriptor it may hand back and the descriptor it names.
+ * What one ioctl on the real kernel may do to the caller's memory, worked out from the request and
+ * the bytes at its argument before the call: the regions it may read, the ones among them it may
+ * write, the user pages it pins, the descriptor it may hand back and the descriptor it names.
  *
- * <p>A kernel recording ({@code exec --record --kernel}) cannot watch what the kernel touches;
- * it asks this, the ABI's word for it, and records the bytes of every
- * region before the call (a replay seeds its memory with them) and of every written region after
- * it (a replay must leave the same bytes there). It over-approximates: a region is the whole
- * struct or array a call may touch, whether it touches all of it or not.
+ * <p>A kernel recording ({@code exec --record --kernel}) cannot watch what the kernel touches; it
+ * asks this, the ABI's word for it, and records the bytes of every region before the call (a replay
+ * seeds its memory with them) and of every written region after it (a replay must leave the same
+ * bytes there). It over-approximates: a region is the whole struct or array a call may touch,
+ * whether it touches all of it or not.
  *
  * @param regions in the order of their pointers; a written region is read first too
  * @param pins user ranges the call pins (MAP, the test ops that compare pages)
  * @param newFdOffset where in the struct a descriptor the call made is returned, or -1
- * @param namedFdOffset where in the struct a descriptor the call names is, or -1 (the access
- *     test ops name the access by its descriptor)
+ * @param namedFdOffset where in the struct a descriptor the call names is, or -1 (the access test
+ *     ops name the access by its descriptor)
  */
-public record Footprint(List<Region> regions, List<Pin> pins, long newFdOffset,
-    long namedFdOffset) {
+public record Footprint(
+    List<Region> regions, List<Pin> pins, long newFdOffset, long namedFdOffset) {
 
   /** {@code length} bytes at {@code address}, read before the call and maybe {@code written}. */
   public record Region(long address, long length, boolean written) {}
@@ -49,8 +49,8 @@ public record Footprint(List<Region> regions, List<Pin> pins, long newFdOffset,
   public record Pin(long address, long length, boolean write) {}
 
   /**
-   * Largest region recorded: a struct or array longer than this (a bogus size or count, which
-   * the kernel refuses or fails on long before) is recorded up to here.
+   * Largest region recorded: a struct or array longer than this (a bogus size or count, which the
+   * kernel refuses or fails on long before) is recorded up to here.
    */
   public static final long MAX_REGION = 1 << 20;
 
@@ -61,8 +61,8 @@ public record Footprint(List<Region> regions, List<Pin> pins, long newFdOffset,
 
   /**
    * The footprint of {@code request} with argument {@code arg}, whose first bytes before the call
-   * were {@code before} (shorter than the struct where the caller could not read it all, empty
-   * for a bad pointer).
+   * were {@code before} (shorter than the struct where the caller could not read it all, empty for
+   * a bad pointer).
    */
   public static Footprint of(long request, long arg, MemorySegment before) {
     Builder b = new Builder(arg, before);
@@ -99,13 +99,23 @@ public record Footprint(List<Region> regions, List<Pin> pins, long newFdOffset,
       b.region(b.arg + written, size - written, false); // must be zero (E2BIG otherwise)
     }
     switch (c) {
-      case IOMMU_IOAS_ALLOW_IOVAS -> b.array(IommuIoasAllowIovas.ALLOWED_IOVAS,
-          IommuIoasAllowIovas.NUM_IOVAS, IommuIovaRange.SIZE, false);
-      case IOMMU_IOAS_IOVA_RANGES -> b.array(IommuIoasIovaRanges.ALLOWED_IOVAS,
-          IommuIoasIovaRanges.NUM_IOVAS, IommuIovaRange.SIZE, true);
+      case IOMMU_IOAS_ALLOW_IOVAS ->
+          b.array(
+              IommuIoasAllowIovas.ALLOWED_IOVAS,
+              IommuIoasAllowIovas.NUM_IOVAS,
+              IommuIovaRange.SIZE,
+              false);
+      case IOMMU_IOAS_IOVA_RANGES ->
+          b.array(
+              IommuIoasIovaRanges.ALLOWED_IOVAS,
+              IommuIoasIovaRanges.NUM_IOVAS,
+              IommuIovaRange.SIZE,
+              true);
       case IOMMU_IOAS_MAP -> {
         if (b.has(IommuIoasMap.LENGTH, 8)) {
-          b.pin(b.u64(IommuIoasMap.USER_VA), b.u64(IommuIoasMap.LENGTH),
+          b.pin(
+              b.u64(IommuIoasMap.USER_VA),
+              b.u64(IommuIoasMap.LENGTH),
               (b.u32(IommuIoasMap.FLAGS) & IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE) != 0);
         }
       }
@@ -115,13 +125,19 @@ public record Footprint(List<Region> regions, List<Pin> pins, long newFdOffset,
         }
       }
       case IOMMU_GET_HW_INFO -> b.buffer(IommuHwInfo.DATA_UPTR, IommuHwInfo.DATA_LEN, true);
-      case IOMMU_HWPT_GET_DIRTY_BITMAP -> b.bitmap(IommuHwptGetDirtyBitmap.DATA,
-          IommuHwptGetDirtyBitmap.LENGTH, IommuHwptGetDirtyBitmap.PAGE_SIZE, true);
+      case IOMMU_HWPT_GET_DIRTY_BITMAP ->
+          b.bitmap(
+              IommuHwptGetDirtyBitmap.DATA,
+              IommuHwptGetDirtyBitmap.LENGTH,
+              IommuHwptGetDirtyBitmap.PAGE_SIZE,
+              true);
       case IOMMU_HWPT_INVALIDATE -> {
         if (b.has(IommuHwptInvalidate.ENTRY_NUM, 4)) {
-          b.region(b.u64(IommuHwptInvalidate.DATA_UPTR),
+          b.region(
+              b.u64(IommuHwptInvalidate.DATA_UPTR),
               Integer.toUnsignedLong(b.u32(IommuHwptInvalidate.ENTRY_LEN))
-                  * Integer.toUnsignedLong(b.u32(IommuHwptInvalidate.ENTRY_NUM)), false);
+                  * Integer.toUnsignedLong(b.u32(IommuHwptInvalidate.ENTRY_NUM)),
+              false);
         }
       }
       case IOMMU_FAULT_QUEUE_ALLOC -> b.newFd = IommuFaultAlloc.OUT_FAULT_FD;
@@ -145,8 +161,7 @@ public record Footprint(List<Region> regions, List<Pin> pins, long newFdOffset,
       }
       case IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_REFS -> {
         if (b.has(IommuTestCmd.CHECK_REFS_UPTR, 8)) {
-          b.pin(b.u64(IommuTestCmd.CHECK_REFS_UPTR), b.u64(IommuTestCmd.CHECK_REFS_LENGTH),
-              false);
+          b.pin(b.u64(IommuTestCmd.CHECK_REFS_UPTR), b.u64(IommuTestCmd.CHECK_REFS_LENGTH), false);
         }
       }
       case IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS ->
@@ -154,23 +169,31 @@ public record Footprint(List<Region> regions, List<Pin> pins, long newFdOffset,
       case IommuTestCmd.IOMMU_TEST_OP_ACCESS_PAGES -> {
         b.namedFd = IommuTestCmd.ID;
         if (b.has(IommuTestCmd.ACCESS_PAGES_UPTR, 8)) {
-          b.pin(b.u64(IommuTestCmd.ACCESS_PAGES_UPTR), b.u64(IommuTestCmd.ACCESS_PAGES_LENGTH),
-              (b.u32(IommuTestCmd.ACCESS_PAGES_FLAGS)
-                  & IommuTestCmd.MOCK_FLAGS_ACCESS_WRITE) != 0);
+          b.pin(
+              b.u64(IommuTestCmd.ACCESS_PAGES_UPTR),
+              b.u64(IommuTestCmd.ACCESS_PAGES_LENGTH),
+              (b.u32(IommuTestCmd.ACCESS_PAGES_FLAGS) & IommuTestCmd.MOCK_FLAGS_ACCESS_WRITE) != 0);
         }
       }
       case IommuTestCmd.IOMMU_TEST_OP_ACCESS_RW -> {
         b.namedFd = IommuTestCmd.ID;
         if (b.has(IommuTestCmd.ACCESS_RW_FLAGS, 4)) {
           // writing to the IOVA reads the user buffer; reading from it fills the buffer
-          b.region(b.u64(IommuTestCmd.ACCESS_RW_UPTR), b.u64(IommuTestCmd.ACCESS_RW_LENGTH),
+          b.region(
+              b.u64(IommuTestCmd.ACCESS_RW_UPTR),
+              b.u64(IommuTestCmd.ACCESS_RW_LENGTH),
               (b.u32(IommuTestCmd.ACCESS_RW_FLAGS) & IommuTestCmd.MOCK_ACCESS_RW_WRITE) == 0);
         }
       }
       case IommuTestCmd.IOMMU_TEST_OP_DESTROY_ACCESS_PAGES,
-          IommuTestCmd.IOMMU_TEST_OP_ACCESS_REPLACE_IOAS -> b.namedFd = IommuTestCmd.ID;
-      case IommuTestCmd.IOMMU_TEST_OP_DIRTY -> b.bitmap(IommuTestCmd.DIRTY_UPTR,
-          IommuTestCmd.DIRTY_LENGTH, IommuTestCmd.DIRTY_PAGE_SIZE, false);
+          IommuTestCmd.IOMMU_TEST_OP_ACCESS_REPLACE_IOAS ->
+          b.namedFd = IommuTestCmd.ID;
+      case IommuTestCmd.IOMMU_TEST_OP_DIRTY ->
+          b.bitmap(
+              IommuTestCmd.DIRTY_UPTR,
+              IommuTestCmd.DIRTY_LENGTH,
+              IommuTestCmd.DIRTY_PAGE_SIZE,
+              false);
       default -> {
         // the struct is all it touches
       }
@@ -188,9 +211,11 @@ public record Footprint(List<Region> regions, List<Pin> pins, long newFdOffset,
       minSize = VfioIommuType1DmaMap.MIN_SIZE;
       written = false;
       if (b.has(VfioIommuType1DmaMap.SIZE_FIELD, 8)) {
-        b.pin(b.u64(VfioIommuType1DmaMap.VADDR), b.u64(VfioIommuType1DmaMap.SIZE_FIELD),
-            (b.u32(VfioIommuType1DmaMap.FLAGS)
-                & VfioIommuType1DmaMap.VFIO_DMA_MAP_FLAG_WRITE) != 0);
+        b.pin(
+            b.u64(VfioIommuType1DmaMap.VADDR),
+            b.u64(VfioIommuType1DmaMap.SIZE_FIELD),
+            (b.u32(VfioIommuType1DmaMap.FLAGS) & VfioIommuType1DmaMap.VFIO_DMA_MAP_FLAG_WRITE)
+                != 0);
       }
     } else if (request == Vfio.VFIO_IOMMU_UNMAP_DMA) {
       minSize = VfioIommuType1DmaUnmap.MIN_SIZE;
@@ -232,16 +257,18 @@ public record Footprint(List<Region> regions, List<Pin> pins, long newFdOffset,
 
     void region(long address, long length, boolean written) {
       if (length != 0) {
-        regions.add(new Region(address, Long.compareUnsigned(length, MAX_REGION) > 0
-            ? MAX_REGION : length, written));
+        regions.add(
+            new Region(
+                address,
+                Long.compareUnsigned(length, MAX_REGION) > 0 ? MAX_REGION : length,
+                written));
       }
     }
 
     /** An array of {@code count} (u32 at {@code countOffset}) elements at the u64 pointer. */
     void array(long pointerOffset, long countOffset, long elementSize, boolean written) {
       if (has(pointerOffset, 8) && has(countOffset, 4)) {
-        region(u64(pointerOffset), Integer.toUnsignedLong(u32(countOffset)) * elementSize,
-            written);
+        region(u64(pointerOffset), Integer.toUnsignedLong(u32(countOffset)) * elementSize, written);
       }
     }
 

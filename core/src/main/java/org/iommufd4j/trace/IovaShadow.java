@@ -19,10 +19,10 @@ import org.iommufd4j.uapi.IommuIoasUnmap;
 import org.iommufd4j.uapi.IommuTestCmd;
 
 /**
- * Where each IOAS's IOVAs lie in user memory, as far as the successful calls of a kernel
- * recording tell: MAP and COPY add areas, UNMAP and DESTROY take them away. An access's
- * {@code IOMMU_TEST_OP_ACCESS_RW} reads or writes the memory behind an IOVA range, outside its
- * {@link Footprint}; this names that memory so the recording can hold its bytes too.
+ * Where each IOAS's IOVAs lie in user memory, as far as the successful calls of a kernel recording
+ * tell: MAP and COPY add areas, UNMAP and DESTROY take them away. An access's {@code
+ * IOMMU_TEST_OP_ACCESS_RW} reads or writes the memory behind an IOVA range, outside its {@link
+ * Footprint}; this names that memory so the recording can hold its bytes too.
  *
  * <p>A shadow, not a model: it believes every answer the kernel gave and checks nothing.
  */
@@ -31,6 +31,7 @@ public final class IovaShadow {
 
   /** Per IOAS: area start IOVA to {length, user address, pid of the process whose memory}. */
   private final Map<Ioas, TreeMap<Long, long[]>> areas = new HashMap<>();
+
   /** Access files to the IOAS they use. */
   private final Map<Long, Ioas> accesses = new HashMap<>();
 
@@ -38,13 +39,19 @@ public final class IovaShadow {
   public record Range(int pid, long address, long length) {}
 
   /**
-   * Learns from a call by process {@code pid} on context {@code file} that returned {@code
-   * result}: {@code before} and {@code after} are its struct before and after the call, {@code
-   * newFile} the file it made (0: none), {@code namedFile} the file it named by descriptor (0:
-   * none).
+   * Learns from a call by process {@code pid} on context {@code file} that returned {@code result}:
+   * {@code before} and {@code after} are its struct before and after the call, {@code newFile} the
+   * file it made (0: none), {@code namedFile} the file it named by descriptor (0: none).
    */
-  public synchronized void learn(int pid, long file, long request, MemorySegment before,
-      byte[] after, long result, long newFile, long namedFile) {
+  public synchronized void learn(
+      int pid,
+      long file,
+      long request,
+      MemorySegment before,
+      byte[] after,
+      long result,
+      long newFile,
+      long namedFile) {
     Command c = Command.of(request);
     if (result < 0 || c == null) {
       return;
@@ -53,20 +60,23 @@ public final class IovaShadow {
     switch (c) {
       case IOMMU_IOAS_MAP -> {
         if (fits(out, IommuIoasMap.IOVA, 8)) {
-          add(new Ioas(file, out.get(JAVA_INT_UNALIGNED, IommuIoasMap.IOAS_ID)),
+          add(
+              new Ioas(file, out.get(JAVA_INT_UNALIGNED, IommuIoasMap.IOAS_ID)),
               out.get(JAVA_LONG_UNALIGNED, IommuIoasMap.IOVA),
               out.get(JAVA_LONG_UNALIGNED, IommuIoasMap.LENGTH),
-              out.get(JAVA_LONG_UNALIGNED, IommuIoasMap.USER_VA), pid);
+              out.get(JAVA_LONG_UNALIGNED, IommuIoasMap.USER_VA),
+              pid);
         }
       }
       case IOMMU_IOAS_COPY -> {
         if (fits(out, IommuIoasCopy.SRC_IOVA, 8)) {
           Ioas dst = new Ioas(file, out.get(JAVA_INT_UNALIGNED, IommuIoasCopy.DST_IOAS_ID));
           long iova = out.get(JAVA_LONG_UNALIGNED, IommuIoasCopy.DST_IOVA);
-          for (Range r : translate(new Ioas(file,
-              out.get(JAVA_INT_UNALIGNED, IommuIoasCopy.SRC_IOAS_ID)),
-              out.get(JAVA_LONG_UNALIGNED, IommuIoasCopy.SRC_IOVA),
-              out.get(JAVA_LONG_UNALIGNED, IommuIoasCopy.LENGTH))) {
+          for (Range r :
+              translate(
+                  new Ioas(file, out.get(JAVA_INT_UNALIGNED, IommuIoasCopy.SRC_IOAS_ID)),
+                  out.get(JAVA_LONG_UNALIGNED, IommuIoasCopy.SRC_IOVA),
+                  out.get(JAVA_LONG_UNALIGNED, IommuIoasCopy.LENGTH))) {
             add(dst, iova, r.length(), r.address(), r.pid());
             iova += r.length();
           }
@@ -74,8 +84,8 @@ public final class IovaShadow {
       }
       case IOMMU_IOAS_UNMAP -> {
         if (fits(before, IommuIoasUnmap.LENGTH, 8)) {
-          TreeMap<Long, long[]> m = areas.get(new Ioas(file,
-              before.get(JAVA_INT_UNALIGNED, IommuIoasUnmap.IOAS_ID)));
+          TreeMap<Long, long[]> m =
+              areas.get(new Ioas(file, before.get(JAVA_INT_UNALIGNED, IommuIoasUnmap.IOAS_ID)));
           long iova = before.get(JAVA_LONG_UNALIGNED, IommuIoasUnmap.IOVA);
           long length = before.get(JAVA_LONG_UNALIGNED, IommuIoasUnmap.LENGTH);
           if (m != null) {
@@ -96,8 +106,10 @@ public final class IovaShadow {
         if (op == IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS && newFile != 0) {
           accesses.put(newFile, new Ioas(file, out.get(JAVA_INT_UNALIGNED, IommuTestCmd.ID)));
         } else if (op == IommuTestCmd.IOMMU_TEST_OP_ACCESS_REPLACE_IOAS && namedFile != 0) {
-          accesses.put(namedFile, new Ioas(file,
-              out.get(JAVA_INT_UNALIGNED, IommuTestCmd.ACCESS_REPLACE_IOAS_IOAS_ID)));
+          accesses.put(
+              namedFile,
+              new Ioas(
+                  file, out.get(JAVA_INT_UNALIGNED, IommuTestCmd.ACCESS_REPLACE_IOAS_IOAS_ID)));
         }
       }
       default -> {
@@ -117,20 +129,23 @@ public final class IovaShadow {
    * {@code before}, on access file {@code accessFile}): the user memory behind its IOVA range, as
    * far as the shadow knows it. Otherwise, and for syzkaller's IOVA shorthand, none.
    */
-  public synchronized List<Range> behindAccessRw(long request, MemorySegment before,
-      long accessFile) {
+  public synchronized List<Range> behindAccessRw(
+      long request, MemorySegment before, long accessFile) {
     if (Command.of(request) != Command.IOMMU_TEST_CMD
         || !fits(before, IommuTestCmd.ACCESS_RW_FLAGS, 4)
-        || before.get(JAVA_INT_UNALIGNED, IommuTestCmd.OP)
-            != IommuTestCmd.IOMMU_TEST_OP_ACCESS_RW
+        || before.get(JAVA_INT_UNALIGNED, IommuTestCmd.OP) != IommuTestCmd.IOMMU_TEST_OP_ACCESS_RW
         || (before.get(JAVA_INT_UNALIGNED, IommuTestCmd.ACCESS_RW_FLAGS)
-            & IommuTestCmd.MOCK_FLAGS_ACCESS_SYZ) != 0) {
+                & IommuTestCmd.MOCK_FLAGS_ACCESS_SYZ)
+            != 0) {
       return List.of();
     }
     Ioas ioas = accesses.get(accessFile);
-    return ioas == null ? List.of() : translate(ioas,
-        before.get(JAVA_LONG_UNALIGNED, IommuTestCmd.ACCESS_RW_IOVA),
-        before.get(JAVA_LONG_UNALIGNED, IommuTestCmd.ACCESS_RW_LENGTH));
+    return ioas == null
+        ? List.of()
+        : translate(
+            ioas,
+            before.get(JAVA_LONG_UNALIGNED, IommuTestCmd.ACCESS_RW_IOVA),
+            before.get(JAVA_LONG_UNALIGNED, IommuTestCmd.ACCESS_RW_LENGTH));
   }
 
   private List<Range> translate(Ioas ioas, long iova, long length) {
@@ -162,15 +177,16 @@ public final class IovaShadow {
 
   private void add(Ioas ioas, long iova, long length, long va, int pid) {
     if (length != 0) {
-      areas.computeIfAbsent(ioas, k -> new TreeMap<>(Long::compareUnsigned))
+      areas
+          .computeIfAbsent(ioas, k -> new TreeMap<>(Long::compareUnsigned))
           .put(iova, new long[] {length, va, pid});
     }
   }
 
   /**
-   * The user memory of process {@code pid} behind areas, at most {@code budget} bytes of it in
-   * all: what the kernel keeps of a process that exits (its pinned pages; which ones the shadow
-   * cannot tell, so all it knows of).
+   * The user memory of process {@code pid} behind areas, at most {@code budget} bytes of it in all:
+   * what the kernel keeps of a process that exits (its pinned pages; which ones the shadow cannot
+   * tell, so all it knows of).
    */
   public synchronized List<Range> ownedBy(int pid, long budget) {
     List<Range> out = new ArrayList<>();

@@ -4,8 +4,8 @@ import java.lang.foreign.MemorySegment;
 import org.iommufd4j.memory.UserMemory;
 
 /**
- * Process {@code pid}'s memory, each access of the call in progress written to its
- * {@link MemoryLog} (when one is being collected on this thread).
+ * Process {@code pid}'s memory, each access of the call in progress written to its {@link
+ * MemoryLog} (when one is being collected on this thread).
  */
 public record LoggedMemory(int pid, UserMemory memory) implements UserMemory {
   @Override

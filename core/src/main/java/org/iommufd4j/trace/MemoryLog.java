@@ -12,27 +12,40 @@ import java.util.Map;
 import org.iommufd4j.inspect.Json;
 
 /**
- * What one call did to user memory and descriptors, in order: every range the engine read (with
- * the bytes, or that it failed), wrote, asked to pin, and every descriptor it was given. Collected
- * for the call the current thread executes ({@link #begin}/{@link #end}), by whatever
- * {@code UserMemory} and file table the front end uses; recorded by {@code exec --record} and
- * compared by {@link Replayer}.
+ * What one call did to user memory and descriptors, in order: every range the engine read (with the
+ * bytes, or that it failed), wrote, asked to pin, and every descriptor it was given. Collected for
+ * the call the current thread executes ({@link #begin}/{@link #end}), by whatever {@code
+ * UserMemory} and file table the front end uses; recorded by {@code exec --record} and compared by
+ * {@link Replayer}.
  */
 public final class MemoryLog {
   private static final ThreadLocal<MemoryLog> CURRENT = new ThreadLocal<>();
   private static final HexFormat HEX = HexFormat.of();
 
   /** What an operation was. */
-  public enum Kind { READ, WRITE, PINNABLE, FD, GETFD }
+  public enum Kind {
+    READ,
+    WRITE,
+    PINNABLE,
+    FD,
+    GETFD
+  }
 
   /**
-   * One operation. READ/WRITE: {@code bytes} are what was read or written (null when it
-   * failed); PINNABLE: {@code write} asked for write access; FD: the engine reserved descriptor
-   * {@code fd}, which became file {@code file}; GETFD: descriptor {@code fd} named file
-   * {@code file} (0: none).
+   * One operation. READ/WRITE: {@code bytes} are what was read or written (null when it failed);
+   * PINNABLE: {@code write} asked for write access; FD: the engine reserved descriptor {@code fd},
+   * which became file {@code file}; GETFD: descriptor {@code fd} named file {@code file} (0: none).
    */
-  public record Op(Kind kind, int pid, long address, long length, boolean write, boolean ok,
-      byte[] bytes, int fd, long file) {
+  public record Op(
+      Kind kind,
+      int pid,
+      long address,
+      long length,
+      boolean write,
+      boolean ok,
+      byte[] bytes,
+      int fd,
+      long file) {
 
     Map<String, Object> toMap() {
       Map<String, Object> m = new LinkedHashMap<>();
@@ -61,22 +74,42 @@ public final class MemoryLog {
     static Op fromMap(Map<?, ?> m) {
       Kind kind = Kind.valueOf(((String) m.get("op")).toUpperCase(Locale.ROOT));
       return switch (kind) {
-        case FD, GETFD -> new Op(kind, 0, 0, 0, false, true, null,
-            ((Long) m.get("fd")).intValue(), (Long) m.get("file"));
+        case FD, GETFD ->
+            new Op(
+                kind,
+                0,
+                0,
+                0,
+                false,
+                true,
+                null,
+                ((Long) m.get("fd")).intValue(),
+                (Long) m.get("file"));
         default -> {
           Object b = m.get("bytes");
-          yield new Op(kind, ((Long) m.get("pid")).intValue(),
-              Trace.parseHex((String) m.get("address")), (Long) m.get("length"),
-              Boolean.TRUE.equals(m.get("write")), Boolean.TRUE.equals(m.get("ok")),
-              b == null ? null : HEX.parseHex((String) b), 0, 0);
+          yield new Op(
+              kind,
+              ((Long) m.get("pid")).intValue(),
+              Trace.parseHex((String) m.get("address")),
+              (Long) m.get("length"),
+              Boolean.TRUE.equals(m.get("write")),
+              Boolean.TRUE.equals(m.get("ok")),
+              b == null ? null : HEX.parseHex((String) b),
+              0,
+              0);
         }
       };
     }
 
     /** Same operation with the same outcome and bytes. */
     boolean sameAs(Op o) {
-      return kind == o.kind && pid == o.pid && address == o.address && length == o.length
-          && write == o.write && ok == o.ok && Arrays.equals(bytes, o.bytes)
+      return kind == o.kind
+          && pid == o.pid
+          && address == o.address
+          && length == o.length
+          && write == o.write
+          && ok == o.ok
+          && Arrays.equals(bytes, o.bytes)
           && fd == o.fd;
     }
 
@@ -110,17 +143,34 @@ public final class MemoryLog {
   }
 
   public synchronized void read(int pid, long address, MemorySegment dst, boolean ok) {
-    ops.add(new Op(Kind.READ, pid, address, dst.byteSize(), false, ok,
-        ok ? dst.toArray(ValueLayout.JAVA_BYTE) : null, 0, 0));
+    ops.add(
+        new Op(
+            Kind.READ,
+            pid,
+            address,
+            dst.byteSize(),
+            false,
+            ok,
+            ok ? dst.toArray(ValueLayout.JAVA_BYTE) : null,
+            0,
+            0));
   }
 
   public synchronized void write(int pid, long address, MemorySegment src, boolean ok) {
-    ops.add(new Op(Kind.WRITE, pid, address, src.byteSize(), false, ok,
-        src.toArray(ValueLayout.JAVA_BYTE), 0, 0));
+    ops.add(
+        new Op(
+            Kind.WRITE,
+            pid,
+            address,
+            src.byteSize(),
+            false,
+            ok,
+            src.toArray(ValueLayout.JAVA_BYTE),
+            0,
+            0));
   }
 
-  public synchronized void pinnable(int pid, long address, long length, boolean write,
-      boolean ok) {
+  public synchronized void pinnable(int pid, long address, long length, boolean write, boolean ok) {
     ops.add(new Op(Kind.PINNABLE, pid, address, length, write, ok, null, 0, 0));
   }
 

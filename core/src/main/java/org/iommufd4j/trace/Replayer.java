@@ -28,14 +28,14 @@ import org.iommufd4j.uapi.Dispatcher;
  * Re-executes a {@link Trace} on a fresh emulator and reports the first divergence.
  *
  * <p>Each recorded process gets a {@link SimulatedMemory}; before each call, the pages the
- * recording read, wrote or pinned are mapped and seeded with exactly the bytes it read, at the
- * same addresses (the earliest read of a byte wins), and pages where it failed are unmapped (or
- * made read-only where only a write failed). Each recorded open file is a context of its own, on
- * one {@link Host}; descriptors the engine makes get the numbers the recording gave them. Then the
- * call runs and its result, and every write it made (reply bytes and other memory), are compared
- * with the recording. A kernel recording ({@link Trace.Header#kernel()}) holds no list of the
- * kernel's writes, only each call's {@link Footprint} before and after it: there the replay must
- * leave every region the call could write holding the kernel's bytes, and write nowhere else.
+ * recording read, wrote or pinned are mapped and seeded with exactly the bytes it read, at the same
+ * addresses (the earliest read of a byte wins), and pages where it failed are unmapped (or made
+ * read-only where only a write failed). Each recorded open file is a context of its own, on one
+ * {@link Host}; descriptors the engine makes get the numbers the recording gave them. Then the call
+ * runs and its result, and every write it made (reply bytes and other memory), are compared with
+ * the recording. A kernel recording ({@link Trace.Header#kernel()}) holds no list of the kernel's
+ * writes, only each call's {@link Footprint} before and after it: there the replay must leave every
+ * region the call could write holding the kernel's bytes, and write nowhere else.
  *
  * <p>Calls run in the order the recording completed them, on one thread.
  */
@@ -44,12 +44,22 @@ public final class Replayer {
   private static final HexFormat HEX = HexFormat.of();
 
   /** Where the replay first differed from the recording. */
-  public record Divergence(long seq, long request, long file, String what, String expected,
-      String actual) {
+  public record Divergence(
+      long seq, long request, long file, String what, String expected, String actual) {
     @Override
     public String toString() {
-      return "divergence at ioctl #" + seq + " (request " + Trace.hex(request) + " on file "
-          + file + "): " + what + "\n  recorded: " + expected + "\n  replayed: " + actual;
+      return "divergence at ioctl #"
+          + seq
+          + " (request "
+          + Trace.hex(request)
+          + " on file "
+          + file
+          + "): "
+          + what
+          + "\n  recorded: "
+          + expected
+          + "\n  replayed: "
+          + actual;
     }
   }
 
@@ -58,11 +68,18 @@ public final class Replayer {
 
   /**
    * The outcome: {@code divergence} the first, null if none; {@code divergences} every one found
-   * (with {@link #replayAll}: each context's first, that context's later calls skipped); counts
-   * of what was replayed; the state of every context (just before its close, or at the end).
+   * (with {@link #replayAll}: each context's first, that context's later calls skipped); counts of
+   * what was replayed; the state of every context (just before its close, or at the end).
    */
-  public record Result(Divergence divergence, List<Divergence> divergences, int ioctls,
-      int opens, int closes, int memoryOps, int skipped, List<ContextState> states) {
+  public record Result(
+      Divergence divergence,
+      List<Divergence> divergences,
+      int ioctls,
+      int opens,
+      int closes,
+      int memoryOps,
+      int skipped,
+      List<ContextState> states) {
     public Result {
       divergences = List.copyOf(divergences);
       states = List.copyOf(states);
@@ -77,18 +94,23 @@ public final class Replayer {
   private final Host host = new Host();
   private final Map<Integer, SimulatedMemory> memories = new HashMap<>();
   private final Map<Integer, UserMemory> logged = new HashMap<>();
+
   /** Processes whose exit was replayed: their address spaces are gone for others' calls. */
   private final Set<Integer> exited = new HashSet<>();
+
   /** The pid of the call being replayed. */
   private int callerPid;
+
   private final Map<Integer, Trace.Process> processes = new HashMap<>();
   private final Map<Long, Context> contexts = new LinkedHashMap<>();
   private final Map<Long, Integer> openers = new HashMap<>();
   private final Map<Long, EmulatedFile> files = new HashMap<>();
   private final Map<Long, ContextState> states = new LinkedHashMap<>();
   private final ReplayFiles fileTable = new ReplayFiles();
+
   /** Contexts that diverged (replayAll): their later calls are skipped. */
   private final Set<Long> diverged = new HashSet<>();
+
   private final boolean all;
 
   private Replayer(Trace trace, boolean all) {
@@ -103,8 +125,8 @@ public final class Replayer {
 
   /**
    * Replays all of {@code trace}: a context that diverges is left at its first divergence (its
-   * later calls skipped) and the others go on, so one run finds every context that differs (a
-   * test suite's trace, one context a test).
+   * later calls skipped) and the others go on, so one run finds every context that differs (a test
+   * suite's trace, one context a test).
    */
   public static Result replayAll(Trace trace) {
     return new Replayer(trace, true).run();
@@ -128,16 +150,23 @@ public final class Replayer {
           }
           case Trace.Open o -> {
             opens++;
-            contexts.put(o.file(), new Context(host, fileTable, trace.header().testAbi(), o.vfio(),
-                trace.header().selftestCompat()));
+            contexts.put(
+                o.file(),
+                new Context(
+                    host,
+                    fileTable,
+                    trace.header().testAbi(),
+                    o.vfio(),
+                    trace.header().selftestCompat()));
             openers.put(o.file(), o.pid());
           }
           case Trace.Close c -> {
             closes++;
             Context ctx = contexts.remove(c.file());
             if (ctx != null) {
-              states.put(c.file(), new ContextState(c.file(), openers.get(c.file()), true,
-                  ctx.snapshot()));
+              states.put(
+                  c.file(),
+                  new ContextState(c.file(), openers.get(c.file()), true, ctx.snapshot()));
               ctx.close();
             }
             EmulatedFile f = files.remove(c.file());
@@ -165,14 +194,22 @@ public final class Replayer {
       }
     } finally {
       for (Map.Entry<Long, Context> c : contexts.entrySet()) {
-        states.put(c.getKey(), new ContextState(c.getKey(), openers.get(c.getKey()), false,
-            c.getValue().snapshot()));
+        states.put(
+            c.getKey(),
+            new ContextState(c.getKey(), openers.get(c.getKey()), false, c.getValue().snapshot()));
         c.getValue().close();
       }
       files.values().forEach(EmulatedFile::release);
     }
-    return new Result(divergences.isEmpty() ? null : divergences.getFirst(), divergences, ioctls,
-        opens, closes, ops, skipped, List.copyOf(states.values()));
+    return new Result(
+        divergences.isEmpty() ? null : divergences.getFirst(),
+        divergences,
+        ioctls,
+        opens,
+        closes,
+        ops,
+        skipped,
+        List.copyOf(states.values()));
   }
 
   // ---- one call -------------------------------------------------------------------------------
@@ -180,8 +217,13 @@ public final class Replayer {
   private Divergence execute(Trace.Ioctl call) {
     Context ctx = contexts.get(call.file());
     if (ctx == null) {
-      return new Divergence(call.seq(), call.request(), call.file(), "no such open file",
-          "file " + call.file(), "none (the trace has no open for it)");
+      return new Divergence(
+          call.seq(),
+          call.request(),
+          call.file(),
+          "no such open file",
+          "file " + call.file(),
+          "none (the trace has no open for it)");
     }
     seed(call.memory());
     fileTable.expect(call.memory());
@@ -194,10 +236,16 @@ public final class Replayer {
       MemoryLog.end();
     }
     if (result != call.result()) {
-      return new Divergence(call.seq(), call.request(), call.file(), "result",
-          describe(call.result()), describe(result));
+      return new Divergence(
+          call.seq(),
+          call.request(),
+          call.file(),
+          "result",
+          describe(call.result()),
+          describe(result));
     }
-    return trace.header().kernel() ? compareMemory(call, log.ops())
+    return trace.header().kernel()
+        ? compareMemory(call, log.ops())
         : compareWrites(call, log.ops());
   }
 
@@ -207,19 +255,23 @@ public final class Replayer {
   }
 
   /**
-   * The first place where {@code want} and {@code got}, op by op, are not {@code same} (or one
-   * has an op the other lacks), or null.
+   * The first place where {@code want} and {@code got}, op by op, are not {@code same} (or one has
+   * an op the other lacks), or null.
    */
-  private static Divergence firstDifference(Trace.Ioctl call, List<MemoryLog.Op> want,
-      List<MemoryLog.Op> got, BiPredicate<MemoryLog.Op, MemoryLog.Op> same) {
+  private static Divergence firstDifference(
+      Trace.Ioctl call,
+      List<MemoryLog.Op> want,
+      List<MemoryLog.Op> got,
+      BiPredicate<MemoryLog.Op, MemoryLog.Op> same) {
     for (int k = 0; k < Math.max(want.size(), got.size()); k++) {
       MemoryLog.Op w = k < want.size() ? want.get(k) : null;
       MemoryLog.Op g = k < got.size() ? got.get(k) : null;
       if (w == null || g == null || !same.test(w, g)) {
         MemoryLog.Op any = w != null ? w : g;
-        String what = any.kind() == MemoryLog.Kind.WRITE
-            ? (inArg(call, any) ? "reply bytes" : "memory written") + " (write " + (k + 1) + ")"
-            : "descriptor " + (k + 1);
+        String what =
+            any.kind() == MemoryLog.Kind.WRITE
+                ? (inArg(call, any) ? "reply bytes" : "memory written") + " (write " + (k + 1) + ")"
+                : "descriptor " + (k + 1);
         return new Divergence(call.seq(), call.request(), call.file(), what, show(w), show(g));
       }
     }
@@ -227,8 +279,8 @@ public final class Replayer {
   }
 
   /**
-   * A kernel recording: each region the call could write must hold what it held after the
-   * kernel's call, the replay must write nowhere else, and make the same descriptors.
+   * A kernel recording: each region the call could write must hold what it held after the kernel's
+   * call, the replay must write nowhere else, and make the same descriptors.
    */
   private Divergence compareMemory(Trace.Ioctl call, List<MemoryLog.Op> ops) {
     List<MemoryLog.Op> want = new ArrayList<>();
@@ -242,27 +294,49 @@ public final class Replayer {
         memory(op.pid()).read(op.address(), MemorySegment.ofArray(now));
         int at = Arrays.mismatch(now, op.bytes());
         if (at >= 0) {
-          String what = (inArg(call, op) ? "reply bytes" : "memory written") + " at "
-              + Trace.hex(op.address() + at);
-          return new Divergence(call.seq(), call.request(), call.file(), what, show(op),
-              show(new MemoryLog.Op(MemoryLog.Kind.WRITE, op.pid(), op.address(), op.length(),
-                  false, true, now, 0, 0)));
+          String what =
+              (inArg(call, op) ? "reply bytes" : "memory written")
+                  + " at "
+                  + Trace.hex(op.address() + at);
+          return new Divergence(
+              call.seq(),
+              call.request(),
+              call.file(),
+              what,
+              show(op),
+              show(
+                  new MemoryLog.Op(
+                      MemoryLog.Kind.WRITE,
+                      op.pid(),
+                      op.address(),
+                      op.length(),
+                      false,
+                      true,
+                      now,
+                      0,
+                      0)));
         }
       }
     }
     for (MemoryLog.Op op : ops) {
       if (op.kind() == MemoryLog.Kind.WRITE && op.ok() && !within(want, op)) {
-        return new Divergence(call.seq(), call.request(), call.file(),
-            "memory written where the kernel's call cannot write", "nothing", show(op));
+        return new Divergence(
+            call.seq(),
+            call.request(),
+            call.file(),
+            "memory written where the kernel's call cannot write",
+            "nothing",
+            show(op));
       }
     }
-    return firstDifference(call, descriptors(call.memory()), descriptors(ops),
-        (w, g) -> w.fd() == g.fd());
+    return firstDifference(
+        call, descriptors(call.memory()), descriptors(ops), (w, g) -> w.fd() == g.fd());
   }
 
   private static boolean within(List<MemoryLog.Op> regions, MemoryLog.Op op) {
     for (MemoryLog.Op r : regions) {
-      if (r.pid() == op.pid() && Long.compareUnsigned(op.address() - r.address(), r.length()) < 0
+      if (r.pid() == op.pid()
+          && Long.compareUnsigned(op.address() - r.address(), r.length()) < 0
           && Long.compareUnsigned(op.address() - r.address() + op.length(), r.length()) <= 0) {
         return true;
       }
@@ -300,8 +374,15 @@ public final class Replayer {
     if (bytes.length() > 128) {
       bytes = bytes.substring(0, 128) + "...";
     }
-    return "pid " + op.pid() + " " + op.length() + " bytes at " + Trace.hex(op.address())
-        + (op.ok() ? "" : " (failed)") + ": " + bytes;
+    return "pid "
+        + op.pid()
+        + " "
+        + op.length()
+        + " bytes at "
+        + Trace.hex(op.address())
+        + (op.ok() ? "" : " (failed)")
+        + ": "
+        + bytes;
   }
 
   private static String describe(long result) {
@@ -312,7 +393,8 @@ public final class Replayer {
   private Caller caller(int pid) {
     Trace.Process p = processes.get(pid);
     UserMemory memory = logged(pid);
-    return p == null ? new Caller(memory, pid, 0, true, true, -1)
+    return p == null
+        ? new Caller(memory, pid, 0, true, true, -1)
         : new Caller(memory, pid, p.uid(), p.capSysResource(), p.capIpcLock(), p.memlockLimit());
   }
 
@@ -321,9 +403,9 @@ public final class Replayer {
   }
 
   /**
-   * Process {@code pid}'s memory as the kernel reaches it: all of it while the process lives;
-   * once it exited, for other processes' calls, only the pages something still pins, each until
-   * its last pin goes, and no new pin (the kernel holds page references, not the address space).
+   * Process {@code pid}'s memory as the kernel reaches it: all of it while the process lives; once
+   * it exited, for other processes' calls, only the pages something still pins, each until its last
+   * pin goes, and no new pin (the kernel holds page references, not the address space).
    */
   private final class ProcessPages implements UserMemory {
     private final int pid;
@@ -381,14 +463,17 @@ public final class Replayer {
   /**
    * Maps and fills what the recorded call found: pages it read, wrote or pinned become mapped
    * (writable unless only a write failed there), hold the bytes it read (the earliest read of a
-   * byte wins), and pages of a failed range that no successful access covers are unmapped (read)
-   * or made read-only (write).
+   * byte wins), and pages of a failed range that no successful access covers are unmapped (read) or
+   * made read-only (write).
    */
   private void seed(List<MemoryLog.Op> ops) {
     Map<Integer, TreeMap<Long, Boolean>> okPages = new HashMap<>(); // page -> written ok
     for (MemoryLog.Op op : ops) {
-      if (!op.ok() || op.kind() == MemoryLog.Kind.FD || op.kind() == MemoryLog.Kind.GETFD
-          || op.length() == 0 || !fits(op.address(), op.length())) {
+      if (!op.ok()
+          || op.kind() == MemoryLog.Kind.FD
+          || op.kind() == MemoryLog.Kind.GETFD
+          || op.length() == 0
+          || !fits(op.address(), op.length())) {
         continue;
       }
       SimulatedMemory m = memory(op.pid());
@@ -413,8 +498,11 @@ public final class Replayer {
       }
     }
     for (MemoryLog.Op op : ops) {
-      if (op.ok() || op.length() == 0 || !fits(op.address(), op.length())
-          || op.kind() == MemoryLog.Kind.FD || op.kind() == MemoryLog.Kind.GETFD) {
+      if (op.ok()
+          || op.length() == 0
+          || !fits(op.address(), op.length())
+          || op.kind() == MemoryLog.Kind.FD
+          || op.kind() == MemoryLog.Kind.GETFD) {
         continue;
       }
       SimulatedMemory m = memory(op.pid());
@@ -426,7 +514,9 @@ public final class Replayer {
         long p = first + n * PAGE;
         Boolean covered = pages.get(p);
         if (covered == null) {
-          if (writes && m.isPinnable(p, PAGE, false) && !pages.containsKey(p)
+          if (writes
+              && m.isPinnable(p, PAGE, false)
+              && !pages.containsKey(p)
               && readOnly(ops, op.pid(), p)) {
             m.protect(p, PAGE, false);
           } else {
@@ -444,7 +534,9 @@ public final class Replayer {
   /** Whether page {@code p} was read successfully (so it exists) in this call. */
   private static boolean readOnly(List<MemoryLog.Op> ops, int pid, long p) {
     for (MemoryLog.Op op : ops) {
-      if (op.pid() == pid && op.ok() && op.kind() == MemoryLog.Kind.READ
+      if (op.pid() == pid
+          && op.ok()
+          && op.kind() == MemoryLog.Kind.READ
           && Long.compareUnsigned(p - (op.address() & -PAGE), op.length() + PAGE) < 0) {
         return true;
       }
@@ -459,8 +551,8 @@ public final class Replayer {
   // ---- the replay's memory and descriptors ----------------------------------------------------
 
   /**
-   * Descriptors as the recording had them: a reservation gets the number the recorded call got,
-   * and a descriptor the call named resolves to the file it named then.
+   * Descriptors as the recording had them: a reservation gets the number the recorded call got, and
+   * a descriptor the call named resolves to the file it named then.
    */
   private final class ReplayFiles implements FileTable {
     private final Deque<MemoryLog.Op> reserved = new ArrayDeque<>();

@@ -43,14 +43,18 @@ public final class Trace {
   /**
    * How the recording server was configured (what the replay's emulator must be). {@code kernel}:
    * the calls went to the real {@code /dev/iommu} ({@code exec --record --kernel}), so the memory
-   * of each call is its {@link Footprint}'s bytes before and after it, not the emulator's own
-   * reads and writes, and a replay compares what memory holds after each call.
+   * of each call is its {@link Footprint}'s bytes before and after it, not the emulator's own reads
+   * and writes, and a replay compares what memory holds after each call.
    */
-  public record Header(boolean testAbi, boolean vfioContainer, boolean selftestCompat,
-      boolean faultInjection, boolean kernel) {
+  public record Header(
+      boolean testAbi,
+      boolean vfioContainer,
+      boolean selftestCompat,
+      boolean faultInjection,
+      boolean kernel) {
     /** An emulator's recording. */
-    public Header(boolean testAbi, boolean vfioContainer, boolean selftestCompat,
-        boolean faultInjection) {
+    public Header(
+        boolean testAbi, boolean vfioContainer, boolean selftestCompat, boolean faultInjection) {
       this(testAbi, vfioContainer, selftestCompat, faultInjection, false);
     }
   }
@@ -59,8 +63,9 @@ public final class Trace {
   public sealed interface Event permits Process, Open, Ioctl, Close, Exit {}
 
   /** The identity, privileges and limit of a calling process (before its first call). */
-  public record Process(int pid, int uid, boolean capSysResource, boolean capIpcLock,
-      long memlockLimit) implements Event {}
+  public record Process(
+      int pid, int uid, boolean capSysResource, boolean capIpcLock, long memlockLimit)
+      implements Event {}
 
   /** An open of /dev/iommu (or /dev/vfio/vfio): file {@code file} is a new context. */
   public record Open(long file, int pid, boolean vfio, long t) implements Event {}
@@ -70,8 +75,18 @@ public final class Trace {
    * channel}: {@code result} is what the system call returned (0, a positive value, or -errno);
    * {@code memory} everything it read, wrote, pinned and the descriptors it made.
    */
-  public record Ioctl(long seq, long file, int pid, long channel, long request, long arg,
-      long result, long t, long nanos, List<MemoryLog.Op> memory) implements Event {
+  public record Ioctl(
+      long seq,
+      long file,
+      int pid,
+      long channel,
+      long request,
+      long arg,
+      long result,
+      long t,
+      long nanos,
+      List<MemoryLog.Op> memory)
+      implements Event {
     public Ioctl {
       memory = List.copyOf(memory);
     }
@@ -89,8 +104,10 @@ public final class Trace {
     }
   }
 
-  /** The last reference to file {@code file} went: the context was torn down (or the access or
-   * fault file released). */
+  /**
+   * The last reference to file {@code file} went: the context was torn down (or the access or fault
+   * file released).
+   */
   public record Close(long file, long t) implements Event {}
 
   private final Header header;
@@ -221,8 +238,7 @@ public final class Trace {
    */
   public static Trace read(Path file) throws IOException {
     List<String> lines;
-    try (var in = new BufferedReader(new InputStreamReader(open(file),
-        StandardCharsets.UTF_8))) {
+    try (var in = new BufferedReader(new InputStreamReader(open(file), StandardCharsets.UTF_8))) {
       lines = in.lines().toList();
     }
     if (lines.isEmpty()) {
@@ -232,15 +248,20 @@ public final class Trace {
     try {
       Map<?, ?> h = (Map<?, ?>) Json.parse(lines.get(0));
       if (!FORMAT.equals(h.get("format"))) {
-        throw new IllegalArgumentException("not an iommufd4j trace (format is not \"" + FORMAT
-            + "\")");
+        throw new IllegalArgumentException(
+            "not an iommufd4j trace (format is not \"" + FORMAT + "\")");
       }
       if (!Long.valueOf(VERSION).equals(h.get("version"))) {
-        throw new IllegalArgumentException("trace version " + h.get("version") + ", this reads "
-            + VERSION);
+        throw new IllegalArgumentException(
+            "trace version " + h.get("version") + ", this reads " + VERSION);
       }
-      header = new Header(flag(h, "testAbi"), flag(h, "vfioContainer"), flag(h, "selftestCompat"),
-          flag(h, "faultInjection"), flag(h, "kernel"));
+      header =
+          new Header(
+              flag(h, "testAbi"),
+              flag(h, "vfioContainer"),
+              flag(h, "selftestCompat"),
+              flag(h, "faultInjection"),
+              flag(h, "kernel"));
     } catch (RuntimeException e) {
       throw new IllegalArgumentException(file + ":1: " + e.getMessage(), e);
     }
@@ -293,13 +314,26 @@ public final class Trace {
       throw new IllegalArgumentException("no type");
     }
     return switch (type) {
-      case "process" -> new Process((int) num(m, "pid"), (int) num(m, "uid"),
-          flag(m, "capSysResource"), flag(m, "capIpcLock"), num(m, "memlockLimit"));
+      case "process" ->
+          new Process(
+              (int) num(m, "pid"),
+              (int) num(m, "uid"),
+              flag(m, "capSysResource"),
+              flag(m, "capIpcLock"),
+              num(m, "memlockLimit"));
       case "open" -> new Open(num(m, "file"), (int) num(m, "pid"), flag(m, "vfio"), num(m, "t"));
-      case "ioctl" -> new Ioctl(num(m, "seq"), num(m, "file"), (int) num(m, "pid"),
-          num(m, "channel"), parseHex((String) m.get("request")),
-          parseHex((String) m.get("arg")), num(m, "result"), num(m, "t"), num(m, "ns"),
-          ops(m.get("memory")));
+      case "ioctl" ->
+          new Ioctl(
+              num(m, "seq"),
+              num(m, "file"),
+              (int) num(m, "pid"),
+              num(m, "channel"),
+              parseHex((String) m.get("request")),
+              parseHex((String) m.get("arg")),
+              num(m, "result"),
+              num(m, "t"),
+              num(m, "ns"),
+              ops(m.get("memory")));
       case "close" -> new Close(num(m, "file"), num(m, "t"));
       case "exit" -> new Exit((int) num(m, "pid"), num(m, "t"), ops(m.get("memory")));
       default -> throw new IllegalArgumentException("unknown event type " + type);
@@ -315,8 +349,7 @@ public final class Trace {
     private final Set<Process> processes = new HashSet<>();
 
     public Writer(Path file, Header header) throws IOException {
-      out = new BufferedWriter(new OutputStreamWriter(create(file),
-          StandardCharsets.UTF_8));
+      out = new BufferedWriter(new OutputStreamWriter(create(file), StandardCharsets.UTF_8));
       this.header = header;
       write(headerLine(header));
     }

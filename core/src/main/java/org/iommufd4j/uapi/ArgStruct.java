@@ -26,6 +26,7 @@ final class ArgStruct {
   private final long address;
   private final MemorySegment direct;
   private final MemorySegment head;
+
   /**
    * Bytes of {@link #head} fetched from a native {@code direct}: fewer when a fault stopped, none
    * once anything was written back.

@@ -20,10 +20,10 @@ public enum Command {
   IOMMU_VFIO_IOAS(0x88, IommuVfioIoas.LAYOUT, IommuVfioIoas.MIN_SIZE),
   IOMMU_HWPT_ALLOC(0x89, IommuHwptAlloc.LAYOUT, IommuHwptAlloc.MIN_SIZE),
   IOMMU_GET_HW_INFO(0x8a, IommuHwInfo.LAYOUT, IommuHwInfo.MIN_SIZE),
-  IOMMU_HWPT_SET_DIRTY_TRACKING(0x8b, IommuHwptSetDirtyTracking.LAYOUT,
-      IommuHwptSetDirtyTracking.MIN_SIZE),
-  IOMMU_HWPT_GET_DIRTY_BITMAP(0x8c, IommuHwptGetDirtyBitmap.LAYOUT,
-      IommuHwptGetDirtyBitmap.MIN_SIZE),
+  IOMMU_HWPT_SET_DIRTY_TRACKING(
+      0x8b, IommuHwptSetDirtyTracking.LAYOUT, IommuHwptSetDirtyTracking.MIN_SIZE),
+  IOMMU_HWPT_GET_DIRTY_BITMAP(
+      0x8c, IommuHwptGetDirtyBitmap.LAYOUT, IommuHwptGetDirtyBitmap.MIN_SIZE),
   IOMMU_HWPT_INVALIDATE(0x8d, IommuHwptInvalidate.LAYOUT, IommuHwptInvalidate.MIN_SIZE),
   IOMMU_FAULT_QUEUE_ALLOC(0x8e, IommuFaultAlloc.LAYOUT, IommuFaultAlloc.MIN_SIZE),
   /** Only on kernels with {@code CONFIG_IOMMUFD_TEST} (selftest.c: iommufd_test()). */
@@ -31,10 +31,13 @@ public enum Command {
 
   /** The ioctl type byte, {@code ';'}. */
   public static final int IOMMUFD_TYPE = 0x3b;
+
   /** First table slot ({@code IOMMUFD_CMD_BASE}). */
   public static final int CMD_BASE = 0x80;
+
   /** Table length on a normal 6.12 kernel (0x80..0x8e) and on a test kernel (0x80..0xa0). */
   public static final int TABLE_LENGTH = 15;
+
   public static final int TEST_TABLE_LENGTH = 33;
 
   private static final Command[] BY_SLOT = new Command[TEST_TABLE_LENGTH];
@@ -82,8 +85,8 @@ public enum Command {
   }
 
   /**
-   * The command whose request number is exactly {@code request} (low 32 bits, as the kernel
-   * matches it), or null.
+   * The command whose request number is exactly {@code request} (low 32 bits, as the kernel matches
+   * it), or null.
    */
   public static Command of(long request) {
     long r = request & 0xffff_ffffL;
@@ -98,9 +101,9 @@ public enum Command {
   }
 
   /**
-   * Offset of the object id the request names (the IOAS for the IOAS commands, {@code
-   * out_ioas_id} for IOAS_ALLOC, {@code object_id} for OPTION, the id of DESTROY and of the test
-   * ops), or -1 when the struct names none that this table knows.
+   * Offset of the object id the request names (the IOAS for the IOAS commands, {@code out_ioas_id}
+   * for IOAS_ALLOC, {@code object_id} for OPTION, the id of DESTROY and of the test ops), or -1
+   * when the struct names none that this table knows.
    */
   public long idOffset() {
     return switch (this) {

@@ -27,13 +27,14 @@ import org.iommufd4j.memory.UserMemory;
  * buffer, handler, truncated respond. Handlers decode fields by named offsets and call the engine;
  * nothing else here knows semantics.
  *
- * <p>Caller memory is touched only through the {@link Caller}'s {@link UserMemory}, except that
- * the argument struct itself is read from and written to {@code direct} when the caller supplied
- * a segment covering it (the embedded raw path), through {@link ArgStruct}: never a plain load or
+ * <p>Caller memory is touched only through the {@link Caller}'s {@link UserMemory}, except that the
+ * argument struct itself is read from and written to {@code direct} when the caller supplied a
+ * segment covering it (the embedded raw path), through {@link ArgStruct}: never a plain load or
  * store of native memory, which the caller may have protected or unmapped.
  */
 public final class Dispatcher {
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.ioctl");
+
   /** Turns an unexpected exception into an {@link AssertionError} instead of EIO (tests). */
   private static final boolean STRICT = Boolean.getBoolean("iommufd4j.strict");
 
@@ -43,6 +44,7 @@ public final class Dispatcher {
 
   /** Largest {@code ksize} of any command. */
   private static final int MAX_KSIZE = IommuTestCmd.SIZE; // the largest argument
+
   private static final int TAIL_CHUNK = 4096;
   private static final MemorySegment ZEROS = Arena.global().allocate(TAIL_CHUNK, 8);
 
@@ -50,10 +52,13 @@ public final class Dispatcher {
   private static final class Scratch {
     final MemorySegment kbuf;
     final MemorySegment word;
+
     /** The start of a native argument segment, fetched once per call (see {@link ArgStruct}). */
     final MemorySegment head;
+
     final MemorySegment range;
     final MemorySegment tail;
+
     /** The command whose struct {@link #kbuf} holds, once copied in; for events and logs. */
     Command decoded;
 
@@ -87,12 +92,13 @@ public final class Dispatcher {
    * One ioctl on {@code ctx}, as the system call.
    *
    * @param arg the argument's address in the caller's memory
-   * @param direct null, or a segment at {@code arg} through which the struct may be accessed
-   *     (bytes beyond its size go through the caller's memory)
+   * @param direct null, or a segment at {@code arg} through which the struct may be accessed (bytes
+   *     beyond its size go through the caller's memory)
    * @return 0, a positive result (VFIO compatibility calls), or {@code -errno}
    */
   @SuppressWarnings("exports") // the entry of the project's own front doors: engine types
-  public static int ioctl(Context ctx, Caller caller, long request, long arg, MemorySegment direct) {
+  public static int ioctl(
+      Context ctx, Caller caller, long request, long arg, MemorySegment direct) {
     IoctlEvent event = new IoctlEvent();
     event.begin();
     int result;
@@ -107,16 +113,25 @@ public final class Dispatcher {
       if (STRICT) {
         throw new AssertionError("unexpected exception in ioctl 0x" + Long.toHexString(request), e);
       }
-      LOG.log(System.Logger.Level.ERROR, "emulator fault in ioctl 0x"
-          + Long.toHexString(request) + ", answered EIO", e);
+      LOG.log(
+          System.Logger.Level.ERROR,
+          "emulator fault in ioctl 0x" + Long.toHexString(request) + ", answered EIO",
+          e);
       result = -Errno.EIO.number();
     }
     event.end();
     if (event.shouldCommit()) {
-      event.set(Command.nameOf(request), decodedId(), result < 0 ? -result : 0,
-          IoctlEvent.DOOR_IOCTL, "emulated").commit();
+      event
+          .set(
+              Command.nameOf(request),
+              decodedId(),
+              result < 0 ? -result : 0,
+              IoctlEvent.DOOR_IOCTL,
+              "emulated")
+          .commit();
     }
-    if (result < 0 ? LOG.isLoggable(System.Logger.Level.DEBUG)
+    if (result < 0
+        ? LOG.isLoggable(System.Logger.Level.DEBUG)
         : LOG.isLoggable(System.Logger.Level.TRACE)) {
       log(request, result, failure);
     }
@@ -124,20 +139,29 @@ public final class Dispatcher {
   }
 
   /**
-   * An errno is the caller's business, so DEBUG, one line per ioctl (TRACE for
-   * successes), {@code name=value} with numbers in hex; only called once the level is enabled.
+   * An errno is the caller's business, so DEBUG, one line per ioctl (TRACE for successes), {@code
+   * name=value} with numbers in hex; only called once the level is enabled.
    */
   private static void log(long request, int result, ErrnoException failure) {
     Command cmd = Scratch.current().decoded;
-    String id = cmd == null || cmd.idOffset() < 0 ? ""
-        : " id=" + Integer.toUnsignedString(decodedId());
+    String id =
+        cmd == null || cmd.idOffset() < 0 ? "" : " id=" + Integer.toUnsignedString(decodedId());
     if (result >= 0) {
-      LOG.log(System.Logger.Level.TRACE, "ioctl name={0} request=0x{1}{2} result={3}",
-          Command.nameOf(request), Long.toHexString(request), id, result);
+      LOG.log(
+          System.Logger.Level.TRACE,
+          "ioctl name={0} request=0x{1}{2} result={3}",
+          Command.nameOf(request),
+          Long.toHexString(request),
+          id,
+          result);
     } else {
       Errno errno = errnoOf(-result);
-      LOG.log(System.Logger.Level.DEBUG, "ioctl name={0} request=0x{1}{2} errno={3} reason={4}",
-          Command.nameOf(request), Long.toHexString(request), id,
+      LOG.log(
+          System.Logger.Level.DEBUG,
+          "ioctl name={0} request=0x{1}{2} errno={3} reason={4}",
+          Command.nameOf(request),
+          Long.toHexString(request),
+          id,
           errno == null ? Integer.toString(-result) : errno.name(),
           failure != null ? failure.detail() : "-");
     }
@@ -158,8 +182,8 @@ public final class Dispatcher {
     return cmd == null || cmd.idOffset() < 0 ? 0 : s.kbuf.get(U32, cmd.idOffset());
   }
 
-  private static int dispatch(Context ctx, Caller caller, long longRequest, long arg,
-      MemorySegment direct) {
+  private static int dispatch(
+      Context ctx, Caller caller, long longRequest, long arg, MemorySegment direct) {
     Scratch scratch = SCRATCH.get();
     scratch.decoded = null;
     // The system call's cmd is an unsigned int, matched as a full 32-bit value; bits above 32 of a
@@ -211,30 +235,38 @@ public final class Dispatcher {
   }
 
   private static int ioasAlloc(Context ctx, Arg a) {
-    ctx.ioas().alloc(a.u32(IommuIoasAlloc.FLAGS), id -> {
-      a.putU32(IommuIoasAlloc.OUT_IOAS_ID, id);
-      return a.respond();
-    });
+    ctx.ioas()
+        .alloc(
+            a.u32(IommuIoasAlloc.FLAGS),
+            id -> {
+              a.putU32(IommuIoasAlloc.OUT_IOAS_ID, id);
+              return a.respond();
+            });
     return 0;
   }
 
   private static int allowIovas(Context ctx, Arg a) {
     long array = a.u64(IommuIoasAllowIovas.ALLOWED_IOVAS);
-    ctx.ioas().allowIovas(a.u32(IommuIoasAllowIovas.IOAS_ID), a.u32(IommuIoasAllowIovas.RESERVED),
-        a.u32(IommuIoasAllowIovas.NUM_IOVAS), (i, startLast) -> {
-          MemorySegment r = a.scratch.range;
-          if (!a.memory.read(array + (long) i * IommuIovaRange.SIZE, r)) {
-            throw ErrnoException.of(Errno.EFAULT, "allowed_iovas[" + i + "] unreadable");
-          }
-          startLast[0] = r.get(U64, IommuIovaRange.START);
-          startLast[1] = r.get(U64, IommuIovaRange.LAST);
-        });
+    ctx.ioas()
+        .allowIovas(
+            a.u32(IommuIoasAllowIovas.IOAS_ID),
+            a.u32(IommuIoasAllowIovas.RESERVED),
+            a.u32(IommuIoasAllowIovas.NUM_IOVAS),
+            (i, startLast) -> {
+              MemorySegment r = a.scratch.range;
+              if (!a.memory.read(array + (long) i * IommuIovaRange.SIZE, r)) {
+                throw ErrnoException.of(Errno.EFAULT, "allowed_iovas[" + i + "] unreadable");
+              }
+              startLast[0] = r.get(U64, IommuIovaRange.START);
+              startLast[1] = r.get(U64, IommuIovaRange.LAST);
+            });
     return 0;
   }
 
   private static int iovaRanges(Context ctx, Arg a) {
-    IovaRanges result = ctx.ioas().iovaRanges(a.u32(IommuIoasIovaRanges.IOAS_ID),
-        a.u32(IommuIoasIovaRanges.RESERVED));
+    IovaRanges result =
+        ctx.ioas()
+            .iovaRanges(a.u32(IommuIoasIovaRanges.IOAS_ID), a.u32(IommuIoasIovaRanges.RESERVED));
     long capacity = Integer.toUnsignedLong(a.u32(IommuIoasIovaRanges.NUM_IOVAS));
     long array = a.u64(IommuIoasIovaRanges.ALLOWED_IOVAS);
     long count = 0;
@@ -258,32 +290,57 @@ public final class Dispatcher {
   }
 
   private static int map(Context ctx, Caller caller, Arg a) {
-    long iova = ctx.ioas().map(caller, new MapRequest(a.u32(IommuIoasMap.FLAGS),
-        a.u32(IommuIoasMap.IOAS_ID), a.u32(IommuIoasMap.RESERVED), a.u64(IommuIoasMap.USER_VA),
-        a.u64(IommuIoasMap.LENGTH), a.u64(IommuIoasMap.IOVA)));
+    long iova =
+        ctx.ioas()
+            .map(
+                caller,
+                new MapRequest(
+                    a.u32(IommuIoasMap.FLAGS),
+                    a.u32(IommuIoasMap.IOAS_ID),
+                    a.u32(IommuIoasMap.RESERVED),
+                    a.u64(IommuIoasMap.USER_VA),
+                    a.u64(IommuIoasMap.LENGTH),
+                    a.u64(IommuIoasMap.IOVA)));
     a.putU64(IommuIoasMap.IOVA, iova);
     return a.respond() ? 0 : -Errno.EFAULT.number();
   }
 
   private static int copy(Context ctx, Caller caller, Arg a) {
-    long iova = ctx.ioas().copy(caller, new CopyRequest(a.u32(IommuIoasCopy.FLAGS),
-        a.u32(IommuIoasCopy.DST_IOAS_ID), a.u32(IommuIoasCopy.SRC_IOAS_ID),
-        a.u64(IommuIoasCopy.LENGTH), a.u64(IommuIoasCopy.DST_IOVA),
-        a.u64(IommuIoasCopy.SRC_IOVA)));
+    long iova =
+        ctx.ioas()
+            .copy(
+                caller,
+                new CopyRequest(
+                    a.u32(IommuIoasCopy.FLAGS),
+                    a.u32(IommuIoasCopy.DST_IOAS_ID),
+                    a.u32(IommuIoasCopy.SRC_IOAS_ID),
+                    a.u64(IommuIoasCopy.LENGTH),
+                    a.u64(IommuIoasCopy.DST_IOVA),
+                    a.u64(IommuIoasCopy.SRC_IOVA)));
     a.putU64(IommuIoasCopy.DST_IOVA, iova);
     return a.respond() ? 0 : -Errno.EFAULT.number();
   }
 
   private static int unmap(Context ctx, Arg a) {
-    long unmapped = ctx.ioas().unmap(a.u32(IommuIoasUnmap.IOAS_ID), a.u64(IommuIoasUnmap.IOVA),
-        a.u64(IommuIoasUnmap.LENGTH));
+    long unmapped =
+        ctx.ioas()
+            .unmap(
+                a.u32(IommuIoasUnmap.IOAS_ID),
+                a.u64(IommuIoasUnmap.IOVA),
+                a.u64(IommuIoasUnmap.LENGTH));
     a.putU64(IommuIoasUnmap.LENGTH, unmapped);
     return a.respond() ? 0 : -Errno.EFAULT.number();
   }
 
   private static int option(Context ctx, Caller caller, Arg a) {
-    long val = ctx.option(caller, a.u32(IommuOption.OPTION_ID), a.u16(IommuOption.OP),
-        a.u16(IommuOption.RESERVED), a.u32(IommuOption.OBJECT_ID), a.u64(IommuOption.VAL64));
+    long val =
+        ctx.option(
+            caller,
+            a.u32(IommuOption.OPTION_ID),
+            a.u16(IommuOption.OP),
+            a.u16(IommuOption.RESERVED),
+            a.u32(IommuOption.OBJECT_ID),
+            a.u64(IommuOption.VAL64));
     a.putU64(IommuOption.VAL64, val);
     return a.respondRange(IommuOption.VAL64, 8) ? 0 : -Errno.EFAULT.number();
   }
@@ -307,17 +364,23 @@ public final class Dispatcher {
     int id = a.u32(IommuTestCmd.ID);
     int op = a.u32(IommuTestCmd.OP);
     switch (op) {
-      case IommuTestCmd.IOMMU_TEST_OP_ADD_RESERVED -> t.addReserved(id,
-          a.u64(IommuTestCmd.ADD_RESERVED_START), a.u64(IommuTestCmd.ADD_RESERVED_LENGTH));
+      case IommuTestCmd.IOMMU_TEST_OP_ADD_RESERVED ->
+          t.addReserved(
+              id, a.u64(IommuTestCmd.ADD_RESERVED_START), a.u64(IommuTestCmd.ADD_RESERVED_LENGTH));
       case IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN, IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS -> {
-        int devFlags = op == IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN ? 0
-            : a.u32(IommuTestCmd.MOCK_DOMAIN_FLAGS_DEV_FLAGS);
-        t.mockDomain(id, devFlags, ids -> {
-          a.putU32(IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID, ids.stdevId());
-          a.putU32(IommuTestCmd.MOCK_DOMAIN_OUT_HWPT_ID, ids.hwptId());
-          a.putU32(IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID, ids.idevId());
-          return a.respond();
-        });
+        int devFlags =
+            op == IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN
+                ? 0
+                : a.u32(IommuTestCmd.MOCK_DOMAIN_FLAGS_DEV_FLAGS);
+        t.mockDomain(
+            id,
+            devFlags,
+            ids -> {
+              a.putU32(IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID, ids.stdevId());
+              a.putU32(IommuTestCmd.MOCK_DOMAIN_OUT_HWPT_ID, ids.hwptId());
+              a.putU32(IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID, ids.idevId());
+              return a.respond();
+            });
       }
       case IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE -> {
         int ptId = t.mockDomainReplace(id, a.u32(IommuTestCmd.MOCK_DOMAIN_REPLACE_PT_ID));
@@ -329,12 +392,19 @@ public final class Dispatcher {
       }
       case IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_IOTLB -> HwptIoctls.testCheckIotlb(t, a, id);
       case IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF -> HwptIoctls.testTriggerIopf(t, a);
-      case IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_MAP -> t.checkMap(caller, id,
-          a.u64(IommuTestCmd.CHECK_MAP_IOVA), a.u64(IommuTestCmd.CHECK_MAP_LENGTH),
-          a.u64(IommuTestCmd.CHECK_MAP_UPTR));
-      case IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_REFS -> t.checkRefs(caller,
-          a.u64(IommuTestCmd.CHECK_REFS_LENGTH), a.u64(IommuTestCmd.CHECK_REFS_UPTR),
-          a.u32(IommuTestCmd.CHECK_REFS_REFS));
+      case IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_MAP ->
+          t.checkMap(
+              caller,
+              id,
+              a.u64(IommuTestCmd.CHECK_MAP_IOVA),
+              a.u64(IommuTestCmd.CHECK_MAP_LENGTH),
+              a.u64(IommuTestCmd.CHECK_MAP_UPTR));
+      case IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_REFS ->
+          t.checkRefs(
+              caller,
+              a.u64(IommuTestCmd.CHECK_REFS_LENGTH),
+              a.u64(IommuTestCmd.CHECK_REFS_UPTR),
+              a.u32(IommuTestCmd.CHECK_REFS_REFS));
       case IommuTestCmd.IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT ->
           t.setTempMemoryLimit(a.u32(IommuTestCmd.MEMORY_LIMIT_LIMIT));
       case IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS,
@@ -355,25 +425,38 @@ public final class Dispatcher {
    */
   private static int accessTestCmd(AccessTestCommands t, Caller caller, int op, int id, Arg a) {
     switch (op) {
-      case IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS -> t.createAccess(id,
-          a.u32(IommuTestCmd.CREATE_ACCESS_FLAGS), fd -> {
-            a.putU32(IommuTestCmd.CREATE_ACCESS_OUT_ACCESS_FD, fd);
-            return a.respond();
-          });
-      case IommuTestCmd.IOMMU_TEST_OP_DESTROY_ACCESS_PAGES -> t.destroyAccessPages(id,
-          a.u32(IommuTestCmd.DESTROY_ACCESS_PAGES_ACCESS_PAGES_ID));
-      case IommuTestCmd.IOMMU_TEST_OP_ACCESS_PAGES -> t.accessPages(caller, id,
-          a.u32(IommuTestCmd.ACCESS_PAGES_FLAGS), a.u64(IommuTestCmd.ACCESS_PAGES_IOVA),
-          a.u64(IommuTestCmd.ACCESS_PAGES_LENGTH), a.u64(IommuTestCmd.ACCESS_PAGES_UPTR),
-          itemId -> {
-            a.putU32(IommuTestCmd.ACCESS_PAGES_OUT_ACCESS_PAGES_ID, itemId);
-            return a.respond();
-          });
-      case IommuTestCmd.IOMMU_TEST_OP_ACCESS_RW -> t.accessRw(caller, id,
-          a.u64(IommuTestCmd.ACCESS_RW_IOVA), a.u64(IommuTestCmd.ACCESS_RW_LENGTH),
-          a.u64(IommuTestCmd.ACCESS_RW_UPTR), a.u32(IommuTestCmd.ACCESS_RW_FLAGS));
-      case IommuTestCmd.IOMMU_TEST_OP_ACCESS_REPLACE_IOAS -> t.replaceIoas(id,
-          a.u32(IommuTestCmd.ACCESS_REPLACE_IOAS_IOAS_ID));
+      case IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS ->
+          t.createAccess(
+              id,
+              a.u32(IommuTestCmd.CREATE_ACCESS_FLAGS),
+              fd -> {
+                a.putU32(IommuTestCmd.CREATE_ACCESS_OUT_ACCESS_FD, fd);
+                return a.respond();
+              });
+      case IommuTestCmd.IOMMU_TEST_OP_DESTROY_ACCESS_PAGES ->
+          t.destroyAccessPages(id, a.u32(IommuTestCmd.DESTROY_ACCESS_PAGES_ACCESS_PAGES_ID));
+      case IommuTestCmd.IOMMU_TEST_OP_ACCESS_PAGES ->
+          t.accessPages(
+              caller,
+              id,
+              a.u32(IommuTestCmd.ACCESS_PAGES_FLAGS),
+              a.u64(IommuTestCmd.ACCESS_PAGES_IOVA),
+              a.u64(IommuTestCmd.ACCESS_PAGES_LENGTH),
+              a.u64(IommuTestCmd.ACCESS_PAGES_UPTR),
+              itemId -> {
+                a.putU32(IommuTestCmd.ACCESS_PAGES_OUT_ACCESS_PAGES_ID, itemId);
+                return a.respond();
+              });
+      case IommuTestCmd.IOMMU_TEST_OP_ACCESS_RW ->
+          t.accessRw(
+              caller,
+              id,
+              a.u64(IommuTestCmd.ACCESS_RW_IOVA),
+              a.u64(IommuTestCmd.ACCESS_RW_LENGTH),
+              a.u64(IommuTestCmd.ACCESS_RW_UPTR),
+              a.u32(IommuTestCmd.ACCESS_RW_FLAGS));
+      case IommuTestCmd.IOMMU_TEST_OP_ACCESS_REPLACE_IOAS ->
+          t.replaceIoas(id, a.u32(IommuTestCmd.ACCESS_REPLACE_IOAS_IOAS_ID));
       default -> throw new IllegalArgumentException("not an access op: " + op);
     }
     return 0;
@@ -386,6 +469,7 @@ public final class Dispatcher {
     final ArgStruct struct;
     final Scratch scratch;
     final MemorySegment kbuf;
+
     /** Bytes of the kernel struct that the respond writes back: min(size, ksize). */
     int respondLength;
 
@@ -400,8 +484,8 @@ public final class Dispatcher {
     /** The u32 size word, or EFAULT (main.c: iommufd_fops_ioctl()). */
     int readSize() {
       if (!struct.read(0, scratch.word)) {
-        throw ErrnoException.of(Errno.EFAULT, "argument at 0x" + Long.toHexString(address)
-            + " unreadable");
+        throw ErrnoException.of(
+            Errno.EFAULT, "argument at 0x" + Long.toHexString(address) + " unreadable");
       }
       return scratch.word.get(U32, 0);
     }
@@ -431,8 +515,8 @@ public final class Dispatcher {
         long chunk = Math.min(TAIL_CHUNK - ((address + pos) & (TAIL_CHUNK - 1)), to - pos);
         MemorySegment buf = scratch.tail.asSlice(0, chunk);
         if (!struct.read(pos, buf)) {
-          throw ErrnoException.of(Errno.EFAULT, "struct tail unreadable at 0x"
-              + Long.toHexString(address + pos));
+          throw ErrnoException.of(
+              Errno.EFAULT, "struct tail unreadable at 0x" + Long.toHexString(address + pos));
         }
         if (buf.mismatch(ZEROS.asSlice(0, chunk)) >= 0) {
           throw ErrnoException.of(Errno.E2BIG, "non-zero struct tail");

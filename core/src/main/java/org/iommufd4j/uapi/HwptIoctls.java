@@ -2,7 +2,6 @@ package org.iommufd4j.uapi;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.iommufd4j.uapi.Dispatcher.U32;
-import static org.iommufd4j.uapi.Dispatcher.U64;
 
 import java.lang.foreign.MemorySegment;
 import org.iommufd4j.Errno;
@@ -37,29 +36,40 @@ final class HwptIoctls {
 
   static int hwptAlloc(Context ctx, Dispatcher.Arg a) {
     long dataUptr = a.u64(IommuHwptAlloc.DATA_UPTR);
-    ctx.hwpt().alloc(new HwptAllocRequest(a.u32(IommuHwptAlloc.FLAGS),
-        a.u32(IommuHwptAlloc.DEV_ID), a.u32(IommuHwptAlloc.PT_ID),
-        a.u32(IommuHwptAlloc.RESERVED), a.u32(IommuHwptAlloc.DATA_TYPE),
-        a.u32(IommuHwptAlloc.DATA_LEN), a.u32(IommuHwptAlloc.FAULT_ID)),
-        () -> {
-          MemorySegment data = MemorySegment.ofArray(new byte[IommuHwptSelftest.SIZE]);
-          if (!a.memory.read(dataUptr, data)) {
-            throw ErrnoException.of(Errno.EFAULT, "HWPT data at 0x"
-                + Long.toHexString(dataUptr) + " unreadable");
-          }
-          return data.get(U32, IommuHwptSelftest.IOTLB);
-        },
-        id -> {
-          a.putU32(IommuHwptAlloc.OUT_HWPT_ID, id);
-          return a.respond();
-        });
+    ctx.hwpt()
+        .alloc(
+            new HwptAllocRequest(
+                a.u32(IommuHwptAlloc.FLAGS),
+                a.u32(IommuHwptAlloc.DEV_ID),
+                a.u32(IommuHwptAlloc.PT_ID),
+                a.u32(IommuHwptAlloc.RESERVED),
+                a.u32(IommuHwptAlloc.DATA_TYPE),
+                a.u32(IommuHwptAlloc.DATA_LEN),
+                a.u32(IommuHwptAlloc.FAULT_ID)),
+            () -> {
+              MemorySegment data = MemorySegment.ofArray(new byte[IommuHwptSelftest.SIZE]);
+              if (!a.memory.read(dataUptr, data)) {
+                throw ErrnoException.of(
+                    Errno.EFAULT, "HWPT data at 0x" + Long.toHexString(dataUptr) + " unreadable");
+              }
+              return data.get(U32, IommuHwptSelftest.IOTLB);
+            },
+            id -> {
+              a.putU32(IommuHwptAlloc.OUT_HWPT_ID, id);
+              return a.respond();
+            });
     return 0;
   }
 
   /** The driver data first, then the struct (device.c: iommufd_get_hw_info()). */
   static int getHwInfo(Context ctx, Dispatcher.Arg a) {
-    HwInfoReport info = ctx.hwpt().hwInfo(a.u32(IommuHwInfo.FLAGS), a.u32(IommuHwInfo.DEV_ID),
-        a.u32(IommuHwInfo.OUT_MAX_PASID_LOG2) >>> 8, a.u32(IommuHwInfo.IN_DATA_TYPE));
+    HwInfoReport info =
+        ctx.hwpt()
+            .hwInfo(
+                a.u32(IommuHwInfo.FLAGS),
+                a.u32(IommuHwInfo.DEV_ID),
+                a.u32(IommuHwInfo.OUT_MAX_PASID_LOG2) >>> 8,
+                a.u32(IommuHwInfo.IN_DATA_TYPE));
     MemorySegment data = encode(info.data());
     long userLength = Integer.toUnsignedLong(a.u32(IommuHwInfo.DATA_LEN));
     long uptr = a.u64(IommuHwInfo.DATA_UPTR);
@@ -103,17 +113,24 @@ final class HwptIoctls {
   }
 
   static int setDirtyTracking(Context ctx, Dispatcher.Arg a) {
-    ctx.hwpt().setDirtyTracking(a.u32(IommuHwptSetDirtyTracking.FLAGS),
-        a.u32(IommuHwptSetDirtyTracking.HWPT_ID));
+    ctx.hwpt()
+        .setDirtyTracking(
+            a.u32(IommuHwptSetDirtyTracking.FLAGS), a.u32(IommuHwptSetDirtyTracking.HWPT_ID));
     return 0;
   }
 
   static int getDirtyBitmap(Context ctx, Caller caller, Dispatcher.Arg a) {
-    ctx.hwpt().getDirtyBitmap(caller, new DirtyBitmapRequest(
-        a.u32(IommuHwptGetDirtyBitmap.HWPT_ID), a.u32(IommuHwptGetDirtyBitmap.FLAGS),
-        a.u32(IommuHwptGetDirtyBitmap.RESERVED), a.u64(IommuHwptGetDirtyBitmap.IOVA),
-        a.u64(IommuHwptGetDirtyBitmap.LENGTH), a.u64(IommuHwptGetDirtyBitmap.PAGE_SIZE),
-        a.u64(IommuHwptGetDirtyBitmap.DATA)));
+    ctx.hwpt()
+        .getDirtyBitmap(
+            caller,
+            new DirtyBitmapRequest(
+                a.u32(IommuHwptGetDirtyBitmap.HWPT_ID),
+                a.u32(IommuHwptGetDirtyBitmap.FLAGS),
+                a.u32(IommuHwptGetDirtyBitmap.RESERVED),
+                a.u64(IommuHwptGetDirtyBitmap.IOVA),
+                a.u64(IommuHwptGetDirtyBitmap.LENGTH),
+                a.u64(IommuHwptGetDirtyBitmap.PAGE_SIZE),
+                a.u64(IommuHwptGetDirtyBitmap.DATA)));
     return 0;
   }
 
@@ -124,23 +141,32 @@ final class HwptIoctls {
   static int invalidate(Context ctx, Dispatcher.Arg a) {
     long uptr = a.u64(IommuHwptInvalidate.DATA_UPTR);
     long entryLen = Integer.toUnsignedLong(a.u32(IommuHwptInvalidate.ENTRY_LEN));
-    InvalidationReader reader = i -> {
-      MemorySegment entry = MemorySegment.ofArray(new byte[IommuHwptInvalidateSelftest.SIZE]);
-      long at = uptr + i * entryLen;
-      if (!a.memory.read(at, entry)) {
-        throw ErrnoException.of(Errno.EFAULT, "request " + i + " at 0x"
-            + Long.toHexString(at) + " unreadable");
-      }
-      return new InvalidationReader.Request(entry.get(U32, IommuHwptInvalidateSelftest.FLAGS),
-          entry.get(U32, IommuHwptInvalidateSelftest.IOTLB_ID));
-    };
+    InvalidationReader reader =
+        i -> {
+          MemorySegment entry = MemorySegment.ofArray(new byte[IommuHwptInvalidateSelftest.SIZE]);
+          long at = uptr + i * entryLen;
+          if (!a.memory.read(at, entry)) {
+            throw ErrnoException.of(
+                Errno.EFAULT, "request " + i + " at 0x" + Long.toHexString(at) + " unreadable");
+          }
+          return new InvalidationReader.Request(
+              entry.get(U32, IommuHwptInvalidateSelftest.FLAGS),
+              entry.get(U32, IommuHwptInvalidateSelftest.IOTLB_ID));
+        };
     int[] handled = {0};
     int result = 0;
     try {
-      ctx.hwpt().invalidate(new InvalidateRequest(a.u32(IommuHwptInvalidate.HWPT_ID), uptr,
-          a.u32(IommuHwptInvalidate.DATA_TYPE), (int) entryLen,
-          a.u32(IommuHwptInvalidate.ENTRY_NUM), a.u32(IommuHwptInvalidate.RESERVED)),
-          reader, handled);
+      ctx.hwpt()
+          .invalidate(
+              new InvalidateRequest(
+                  a.u32(IommuHwptInvalidate.HWPT_ID),
+                  uptr,
+                  a.u32(IommuHwptInvalidate.DATA_TYPE),
+                  (int) entryLen,
+                  a.u32(IommuHwptInvalidate.ENTRY_NUM),
+                  a.u32(IommuHwptInvalidate.RESERVED)),
+              reader,
+              handled);
     } catch (ErrnoException e) {
       result = -e.errno().number();
     }
@@ -149,20 +175,28 @@ final class HwptIoctls {
   }
 
   static int faultQueueAlloc(Context ctx, Dispatcher.Arg a) {
-    ctx.hwpt().faultQueueAlloc(a.u32(IommuFaultAlloc.FLAGS), q -> {
-      a.putU32(IommuFaultAlloc.OUT_FAULT_ID, q.faultId());
-      a.putU32(IommuFaultAlloc.OUT_FAULT_FD, q.faultFd());
-      return a.respond();
-    });
+    ctx.hwpt()
+        .faultQueueAlloc(
+            a.u32(IommuFaultAlloc.FLAGS),
+            q -> {
+              a.putU32(IommuFaultAlloc.OUT_FAULT_ID, q.faultId());
+              a.putU32(IommuFaultAlloc.OUT_FAULT_FD, q.faultFd());
+              return a.respond();
+            });
     return 0;
   }
 
   // ---- IOMMU_TEST_CMD ops ------------------------------------------------------------------
 
   static int testDirty(Selftest t, Caller caller, Dispatcher.Arg a, int id) {
-    long count = t.dirty(caller, id, a.u64(IommuTestCmd.DIRTY_IOVA),
-        a.u64(IommuTestCmd.DIRTY_LENGTH), a.u64(IommuTestCmd.DIRTY_PAGE_SIZE),
-        a.u64(IommuTestCmd.DIRTY_UPTR));
+    long count =
+        t.dirty(
+            caller,
+            id,
+            a.u64(IommuTestCmd.DIRTY_IOVA),
+            a.u64(IommuTestCmd.DIRTY_LENGTH),
+            a.u64(IommuTestCmd.DIRTY_PAGE_SIZE),
+            a.u64(IommuTestCmd.DIRTY_UPTR));
     a.putU64(IommuTestCmd.DIRTY_OUT_NR_DIRTY, count);
     return a.respond() ? 0 : efault();
   }
@@ -173,8 +207,11 @@ final class HwptIoctls {
   }
 
   static int testTriggerIopf(Selftest t, Dispatcher.Arg a) {
-    t.triggerIopf(a.u32(IommuTestCmd.TRIGGER_IOPF_DEV_ID), a.u32(IommuTestCmd.TRIGGER_IOPF_PASID),
-        a.u32(IommuTestCmd.TRIGGER_IOPF_GRPID), a.u32(IommuTestCmd.TRIGGER_IOPF_PERM),
+    t.triggerIopf(
+        a.u32(IommuTestCmd.TRIGGER_IOPF_DEV_ID),
+        a.u32(IommuTestCmd.TRIGGER_IOPF_PASID),
+        a.u32(IommuTestCmd.TRIGGER_IOPF_GRPID),
+        a.u32(IommuTestCmd.TRIGGER_IOPF_PERM),
         a.u64(IommuTestCmd.TRIGGER_IOPF_ADDR));
     return 0;
   }

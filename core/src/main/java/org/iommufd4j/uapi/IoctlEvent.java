@@ -12,8 +12,8 @@ import org.iommufd4j.Errno;
  * A JFR event per iommufd call, for users profiling their own programs: which request, which
  * object, the result and how long it took. It is recorded while a flight recording runs (JFR
  * enables user events by default), for example {@code java -XX:StartFlightRecording:filename=
- * rec.jfr ...} then {@code jfr print --events org.iommufd4j.Ioctl rec.jfr}; settings such as
- * {@code org.iommufd4j.Ioctl#threshold=1ms} or {@code #enabled=false} apply as to any event.
+ * rec.jfr ...} then {@code jfr print --events org.iommufd4j.Ioctl rec.jfr}; settings such as {@code
+ * org.iommufd4j.Ioctl#threshold=1ms} or {@code #enabled=false} apply as to any event.
  *
  * <p>Emitted by both front doors of the emulator (the byte ABI, {@code door=ioctl}, and the typed
  * API, {@code door=typed}) and by the real-kernel backend ({@code backend=kernel}). With no
@@ -31,6 +31,7 @@ public final class IoctlEvent extends Event {
 
   /** The raw front door: {@code ioctl(request, struct)}. */
   public static final String DOOR_IOCTL = "ioctl";
+
   /** The typed API ({@code Ioas.map}, ...). */
   public static final String DOOR_TYPED = "typed";
 

@@ -9,6 +9,8 @@ import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
+ *
+ *
  * {@snippet lang=c :
  * struct iommu_destroy {
  *   __u32 size;
@@ -17,8 +19,7 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuDestroy {
-  public static final StructLayout LAYOUT = struct("iommu_destroy",
-      u32("size"), u32("id"));
+  public static final StructLayout LAYOUT = struct("iommu_destroy", u32("size"), u32("id"));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = SIZE;
   public static final long ID = offset(LAYOUT, "id");

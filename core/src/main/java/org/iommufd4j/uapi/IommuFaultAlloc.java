@@ -20,8 +20,9 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuFaultAlloc {
-  public static final StructLayout LAYOUT = struct("iommu_fault_alloc",
-      u32("size"), u32("flags"), u32("out_fault_id"), u32("out_fault_fd"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "iommu_fault_alloc", u32("size"), u32("flags"), u32("out_fault_id"), u32("out_fault_fd"));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = SIZE;
   public static final long FLAGS = offset(LAYOUT, "flags");

@@ -30,10 +30,18 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuHwInfo {
-  public static final StructLayout LAYOUT = struct("iommu_hw_info",
-      u32("size"), u32("flags"), u32("dev_id"), u32("data_len"), u64("data_uptr"),
-      u32("out_data_type"), u8("out_max_pasid_log2"), u8s("__reserved", 3),
-      u64("out_capabilities"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "iommu_hw_info",
+          u32("size"),
+          u32("flags"),
+          u32("dev_id"),
+          u32("data_len"),
+          u64("data_uptr"),
+          u32("out_data_type"),
+          u8("out_max_pasid_log2"),
+          u8s("__reserved", 3),
+          u64("out_capabilities"));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = end(LAYOUT, "__reserved");
   public static final long FLAGS = offset(LAYOUT, "flags");
@@ -41,24 +49,29 @@ public final class IommuHwInfo {
   public static final long DATA_LEN = offset(LAYOUT, "data_len");
   public static final long DATA_UPTR = offset(LAYOUT, "data_uptr");
   public static final long OUT_DATA_TYPE = offset(LAYOUT, "out_data_type");
+
   /**
    * {@code in_data_type} of later kernels shares the offset of {@code out_data_type} (used by the
    * selftests shipped with 6.12.117).
    */
   public static final long IN_DATA_TYPE = OUT_DATA_TYPE;
+
   public static final long OUT_MAX_PASID_LOG2 = offset(LAYOUT, "out_max_pasid_log2");
   public static final long RESERVED = offset(LAYOUT, "__reserved");
   public static final int RESERVED_BYTES = end(LAYOUT, "__reserved") - (int) RESERVED;
   public static final long OUT_CAPABILITIES = offset(LAYOUT, "out_capabilities");
 
   public static final int IOMMU_HW_INFO_TYPE_NONE = 0;
+
   /**
    * Later kernels' name for {@link #IOMMU_HW_INFO_TYPE_NONE} (used by the selftests shipped with
    * 6.12.117).
    */
   public static final int IOMMU_HW_INFO_TYPE_DEFAULT = 0;
+
   public static final int IOMMU_HW_INFO_TYPE_INTEL_VTD = 1;
   public static final int IOMMU_HW_INFO_TYPE_SELFTEST = 0xfeedbeef;
+
   /** A later kernel's flag, accepted only with the selftest-compatibility extension. */
   public static final int IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1;
 

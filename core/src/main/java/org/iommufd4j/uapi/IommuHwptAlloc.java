@@ -31,10 +31,20 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuHwptAlloc {
-  public static final StructLayout LAYOUT = struct("iommu_hwpt_alloc",
-      u32("size"), u32("flags"), u32("dev_id"), u32("pt_id"), u32("out_hwpt_id"),
-      u32("__reserved"), u32("data_type"), u32("data_len"), u64("data_uptr"), u32("fault_id"),
-      u32("__reserved2"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "iommu_hwpt_alloc",
+          u32("size"),
+          u32("flags"),
+          u32("dev_id"),
+          u32("pt_id"),
+          u32("out_hwpt_id"),
+          u32("__reserved"),
+          u32("data_type"),
+          u32("data_len"),
+          u64("data_uptr"),
+          u32("fault_id"),
+          u32("__reserved2"));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = end(LAYOUT, "__reserved");
   public static final long FLAGS = offset(LAYOUT, "flags");
@@ -58,7 +68,9 @@ public final class IommuHwptAlloc {
 
   /** A HWPT_ALLOC argument of a paging HWPT (no driver data). */
   public static Struct of(SegmentAllocator allocator, int flags, int devId, int ptId) {
-    return Struct.of(allocator, Command.IOMMU_HWPT_ALLOC).u32(FLAGS, flags).u32(DEV_ID, devId)
+    return Struct.of(allocator, Command.IOMMU_HWPT_ALLOC)
+        .u32(FLAGS, flags)
+        .u32(DEV_ID, devId)
         .u32(PT_ID, ptId);
   }
 

@@ -27,9 +27,17 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuHwptGetDirtyBitmap {
-  public static final StructLayout LAYOUT = struct("iommu_hwpt_get_dirty_bitmap",
-      u32("size"), u32("hwpt_id"), u32("flags"), u32("__reserved"), u64("iova"), u64("length"),
-      u64("page_size"), u64("data"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "iommu_hwpt_get_dirty_bitmap",
+          u32("size"),
+          u32("hwpt_id"),
+          u32("flags"),
+          u32("__reserved"),
+          u64("iova"),
+          u64("length"),
+          u64("page_size"),
+          u64("data"));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = SIZE;
   public static final long HWPT_ID = offset(LAYOUT, "hwpt_id");

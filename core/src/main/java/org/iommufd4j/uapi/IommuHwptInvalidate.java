@@ -25,9 +25,16 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuHwptInvalidate {
-  public static final StructLayout LAYOUT = struct("iommu_hwpt_invalidate",
-      u32("size"), u32("hwpt_id"), u64("data_uptr"), u32("data_type"), u32("entry_len"),
-      u32("entry_num"), u32("__reserved"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "iommu_hwpt_invalidate",
+          u32("size"),
+          u32("hwpt_id"),
+          u64("data_uptr"),
+          u32("data_type"),
+          u32("entry_len"),
+          u32("entry_num"),
+          u32("__reserved"));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = SIZE;
   public static final long HWPT_ID = offset(LAYOUT, "hwpt_id");

@@ -20,8 +20,8 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuHwptInvalidateSelftest {
-  public static final StructLayout LAYOUT = struct("iommu_hwpt_invalidate_selftest",
-      u32("flags"), u32("iotlb_id"));
+  public static final StructLayout LAYOUT =
+      struct("iommu_hwpt_invalidate_selftest", u32("flags"), u32("iotlb_id"));
   public static final int SIZE = size(LAYOUT);
   public static final long FLAGS = offset(LAYOUT, "flags");
   public static final long IOTLB_ID = offset(LAYOUT, "iotlb_id");

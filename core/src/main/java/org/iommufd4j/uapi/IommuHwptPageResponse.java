@@ -18,8 +18,8 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuHwptPageResponse {
-  public static final StructLayout LAYOUT = struct("iommu_hwpt_page_response",
-      u32("cookie"), u32("code"));
+  public static final StructLayout LAYOUT =
+      struct("iommu_hwpt_page_response", u32("cookie"), u32("code"));
   public static final int SIZE = size(LAYOUT);
   public static final long COOKIE = offset(LAYOUT, "cookie");
   public static final long CODE = offset(LAYOUT, "code");

@@ -27,9 +27,18 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuHwptPgfault {
-  public static final StructLayout LAYOUT = struct("iommu_hwpt_pgfault",
-      u32("flags"), u32("dev_id"), u32("pasid"), u32("grpid"), u32("perm"), u32("__reserved"),
-      u64("addr"), u32("length"), u32("cookie"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "iommu_hwpt_pgfault",
+          u32("flags"),
+          u32("dev_id"),
+          u32("pasid"),
+          u32("grpid"),
+          u32("perm"),
+          u32("__reserved"),
+          u64("addr"),
+          u32("length"),
+          u32("cookie"));
   public static final int SIZE = size(LAYOUT);
   public static final long FLAGS = offset(LAYOUT, "flags");
   public static final long DEV_ID = offset(LAYOUT, "dev_id");

@@ -18,8 +18,7 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuHwptSelftest {
-  public static final StructLayout LAYOUT = struct("iommu_hwpt_selftest",
-      u32("iotlb"));
+  public static final StructLayout LAYOUT = struct("iommu_hwpt_selftest", u32("iotlb"));
   public static final int SIZE = size(LAYOUT);
   public static final long IOTLB = offset(LAYOUT, "iotlb");
 

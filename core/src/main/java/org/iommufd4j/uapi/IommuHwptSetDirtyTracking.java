@@ -21,8 +21,13 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuHwptSetDirtyTracking {
-  public static final StructLayout LAYOUT = struct("iommu_hwpt_set_dirty_tracking",
-      u32("size"), u32("flags"), u32("hwpt_id"), u32("__reserved"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "iommu_hwpt_set_dirty_tracking",
+          u32("size"),
+          u32("flags"),
+          u32("hwpt_id"),
+          u32("__reserved"));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = SIZE;
   public static final long FLAGS = offset(LAYOUT, "flags");

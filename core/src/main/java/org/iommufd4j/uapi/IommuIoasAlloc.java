@@ -9,6 +9,8 @@ import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
+ *
+ *
  * {@snippet lang=c :
  * struct iommu_ioas_alloc {
  *   __u32 size;
@@ -18,8 +20,8 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuIoasAlloc {
-  public static final StructLayout LAYOUT = struct("iommu_ioas_alloc",
-      u32("size"), u32("flags"), u32("out_ioas_id"));
+  public static final StructLayout LAYOUT =
+      struct("iommu_ioas_alloc", u32("size"), u32("flags"), u32("out_ioas_id"));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = SIZE;
   public static final long FLAGS = offset(LAYOUT, "flags");

@@ -10,6 +10,8 @@ import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
+ *
+ *
  * {@snippet lang=c :
  * struct iommu_ioas_allow_iovas {
  *   __u32 size;
@@ -21,8 +23,14 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuIoasAllowIovas {
-  public static final StructLayout LAYOUT = struct("iommu_ioas_allow_iovas",
-      u32("size"), u32("ioas_id"), u32("num_iovas"), u32("__reserved"), u64("allowed_iovas"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "iommu_ioas_allow_iovas",
+          u32("size"),
+          u32("ioas_id"),
+          u32("num_iovas"),
+          u32("__reserved"),
+          u64("allowed_iovas"));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = SIZE;
   public static final long IOAS_ID = offset(LAYOUT, "ioas_id");
@@ -31,10 +39,11 @@ public final class IommuIoasAllowIovas {
   public static final long ALLOWED_IOVAS = offset(LAYOUT, "allowed_iovas");
 
   /** An ALLOW_IOVAS argument naming {@code numIovas} ranges at {@code allowedIovas}. */
-  public static Struct of(SegmentAllocator allocator, int ioasId, int numIovas,
-      long allowedIovas) {
-    return Struct.of(allocator, Command.IOMMU_IOAS_ALLOW_IOVAS).u32(IOAS_ID, ioasId)
-        .u32(NUM_IOVAS, numIovas).u64(ALLOWED_IOVAS, allowedIovas);
+  public static Struct of(SegmentAllocator allocator, int ioasId, int numIovas, long allowedIovas) {
+    return Struct.of(allocator, Command.IOMMU_IOAS_ALLOW_IOVAS)
+        .u32(IOAS_ID, ioasId)
+        .u32(NUM_IOVAS, numIovas)
+        .u64(ALLOWED_IOVAS, allowedIovas);
   }
 
   private IommuIoasAllowIovas() {}

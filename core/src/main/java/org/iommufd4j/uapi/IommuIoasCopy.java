@@ -10,6 +10,8 @@ import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
+ *
+ *
  * {@snippet lang=c :
  * struct iommu_ioas_copy {
  *   __u32 size;
@@ -23,9 +25,16 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuIoasCopy {
-  public static final StructLayout LAYOUT = struct("iommu_ioas_copy",
-      u32("size"), u32("flags"), u32("dst_ioas_id"), u32("src_ioas_id"), u64("length"),
-      u64("dst_iova"), u64("src_iova"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "iommu_ioas_copy",
+          u32("size"),
+          u32("flags"),
+          u32("dst_ioas_id"),
+          u32("src_ioas_id"),
+          u64("length"),
+          u64("dst_iova"),
+          u64("src_iova"));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = SIZE;
   public static final long FLAGS = offset(LAYOUT, "flags");
@@ -36,11 +45,21 @@ public final class IommuIoasCopy {
   public static final long SRC_IOVA = offset(LAYOUT, "src_iova");
 
   /** A COPY argument; {@code dstIova} is only read with {@code IOMMU_IOAS_MAP_FIXED_IOVA}. */
-  public static Struct of(SegmentAllocator allocator, int flags, int dstIoasId, int srcIoasId,
-      long length, long dstIova, long srcIova) {
-    return Struct.of(allocator, Command.IOMMU_IOAS_COPY).u32(FLAGS, flags)
-        .u32(DST_IOAS_ID, dstIoasId).u32(SRC_IOAS_ID, srcIoasId).u64(LENGTH, length)
-        .u64(DST_IOVA, dstIova).u64(SRC_IOVA, srcIova);
+  public static Struct of(
+      SegmentAllocator allocator,
+      int flags,
+      int dstIoasId,
+      int srcIoasId,
+      long length,
+      long dstIova,
+      long srcIova) {
+    return Struct.of(allocator, Command.IOMMU_IOAS_COPY)
+        .u32(FLAGS, flags)
+        .u32(DST_IOAS_ID, dstIoasId)
+        .u32(SRC_IOAS_ID, srcIoasId)
+        .u64(LENGTH, length)
+        .u64(DST_IOVA, dstIova)
+        .u64(SRC_IOVA, srcIova);
   }
 
   private IommuIoasCopy() {}

@@ -10,6 +10,8 @@ import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
+ *
+ *
  * {@snippet lang=c :
  * struct iommu_ioas_iova_ranges {
  *   __u32 size;
@@ -22,9 +24,15 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuIoasIovaRanges {
-  public static final StructLayout LAYOUT = struct("iommu_ioas_iova_ranges",
-      u32("size"), u32("ioas_id"), u32("num_iovas"), u32("__reserved"), u64("allowed_iovas"),
-      u64("out_iova_alignment"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "iommu_ioas_iova_ranges",
+          u32("size"),
+          u32("ioas_id"),
+          u32("num_iovas"),
+          u32("__reserved"),
+          u64("allowed_iovas"),
+          u64("out_iova_alignment"));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = SIZE;
   public static final long IOAS_ID = offset(LAYOUT, "ioas_id");
@@ -34,10 +42,11 @@ public final class IommuIoasIovaRanges {
   public static final long OUT_IOVA_ALIGNMENT = offset(LAYOUT, "out_iova_alignment");
 
   /** An IOVA_RANGES argument with room for {@code numIovas} ranges at {@code allowedIovas}. */
-  public static Struct of(SegmentAllocator allocator, int ioasId, int numIovas,
-      long allowedIovas) {
-    return Struct.of(allocator, Command.IOMMU_IOAS_IOVA_RANGES).u32(IOAS_ID, ioasId)
-        .u32(NUM_IOVAS, numIovas).u64(ALLOWED_IOVAS, allowedIovas);
+  public static Struct of(SegmentAllocator allocator, int ioasId, int numIovas, long allowedIovas) {
+    return Struct.of(allocator, Command.IOMMU_IOAS_IOVA_RANGES)
+        .u32(IOAS_ID, ioasId)
+        .u32(NUM_IOVAS, numIovas)
+        .u64(ALLOWED_IOVAS, allowedIovas);
   }
 
   private IommuIoasIovaRanges() {}

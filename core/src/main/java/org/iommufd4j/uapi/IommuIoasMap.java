@@ -10,6 +10,8 @@ import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
+ *
+ *
  * {@snippet lang=c :
  * struct iommu_ioas_map {
  *   __u32 size;
@@ -23,9 +25,16 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuIoasMap {
-  public static final StructLayout LAYOUT = struct("iommu_ioas_map",
-      u32("size"), u32("flags"), u32("ioas_id"), u32("__reserved"), u64("user_va"), u64("length"),
-      u64("iova"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "iommu_ioas_map",
+          u32("size"),
+          u32("flags"),
+          u32("ioas_id"),
+          u32("__reserved"),
+          u64("user_va"),
+          u64("length"),
+          u64("iova"));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = SIZE;
   public static final long FLAGS = offset(LAYOUT, "flags");
@@ -40,10 +49,14 @@ public final class IommuIoasMap {
   public static final int IOMMU_IOAS_MAP_READABLE = 1 << 2;
 
   /** A MAP argument; {@code iova} is only read with {@link #IOMMU_IOAS_MAP_FIXED_IOVA}. */
-  public static Struct of(SegmentAllocator allocator, int flags, int ioasId, long userVa,
-      long length, long iova) {
-    return Struct.of(allocator, Command.IOMMU_IOAS_MAP).u32(FLAGS, flags).u32(IOAS_ID, ioasId)
-        .u64(USER_VA, userVa).u64(LENGTH, length).u64(IOVA, iova);
+  public static Struct of(
+      SegmentAllocator allocator, int flags, int ioasId, long userVa, long length, long iova) {
+    return Struct.of(allocator, Command.IOMMU_IOAS_MAP)
+        .u32(FLAGS, flags)
+        .u32(IOAS_ID, ioasId)
+        .u64(USER_VA, userVa)
+        .u64(LENGTH, length)
+        .u64(IOVA, iova);
   }
 
   private IommuIoasMap() {}

@@ -10,6 +10,8 @@ import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
+ *
+ *
  * {@snippet lang=c :
  * struct iommu_ioas_unmap {
  *   __u32 size;
@@ -20,8 +22,8 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuIoasUnmap {
-  public static final StructLayout LAYOUT = struct("iommu_ioas_unmap",
-      u32("size"), u32("ioas_id"), u64("iova"), u64("length"));
+  public static final StructLayout LAYOUT =
+      struct("iommu_ioas_unmap", u32("size"), u32("ioas_id"), u64("iova"), u64("length"));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = SIZE;
   public static final long IOAS_ID = offset(LAYOUT, "ioas_id");
@@ -30,7 +32,9 @@ public final class IommuIoasUnmap {
 
   /** An UNMAP argument ({@code iova} 0 and {@code length} -1: unmap all). */
   public static Struct of(SegmentAllocator allocator, int ioasId, long iova, long length) {
-    return Struct.of(allocator, Command.IOMMU_IOAS_UNMAP).u32(IOAS_ID, ioasId).u64(IOVA, iova)
+    return Struct.of(allocator, Command.IOMMU_IOAS_UNMAP)
+        .u32(IOAS_ID, ioasId)
+        .u64(IOVA, iova)
         .u64(LENGTH, length);
   }
 

@@ -10,6 +10,8 @@ import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
+ *
+ *
  * {@snippet lang=c :
  * struct iommu_iova_range {
  *   __aligned_u64 start;
@@ -18,8 +20,7 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuIovaRange {
-  public static final StructLayout LAYOUT = struct("iommu_iova_range",
-      u64("start"), u64("last"));
+  public static final StructLayout LAYOUT = struct("iommu_iova_range", u64("start"), u64("last"));
   public static final int SIZE = size(LAYOUT);
   public static final long START = offset(LAYOUT, "start");
   public static final long LAST = offset(LAYOUT, "last");

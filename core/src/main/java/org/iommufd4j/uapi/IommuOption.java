@@ -11,6 +11,8 @@ import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.StructLayout;
 
 /**
+ *
+ *
  * {@snippet lang=c :
  * struct iommu_option {
  *   __u32 size;
@@ -23,8 +25,15 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuOption {
-  public static final StructLayout LAYOUT = struct("iommu_option",
-      u32("size"), u32("option_id"), u16("op"), u16("__reserved"), u32("object_id"), u64("val64"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "iommu_option",
+          u32("size"),
+          u32("option_id"),
+          u16("op"),
+          u16("__reserved"),
+          u32("object_id"),
+          u64("val64"));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = SIZE;
   public static final long OPTION_ID = offset(LAYOUT, "option_id");
@@ -39,10 +48,13 @@ public final class IommuOption {
   public static final int IOMMU_OPTION_OP_GET = 1;
 
   /** An OPTION argument. */
-  public static Struct of(SegmentAllocator allocator, int optionId, int op, int objectId,
-      long val64) {
-    return Struct.of(allocator, Command.IOMMU_OPTION).u32(OPTION_ID, optionId).u16(OP, op)
-        .u32(OBJECT_ID, objectId).u64(VAL64, val64);
+  public static Struct of(
+      SegmentAllocator allocator, int optionId, int op, int objectId, long val64) {
+    return Struct.of(allocator, Command.IOMMU_OPTION)
+        .u32(OPTION_ID, optionId)
+        .u16(OP, op)
+        .u32(OBJECT_ID, objectId)
+        .u64(VAL64, val64);
   }
 
   private IommuOption() {}

@@ -28,35 +28,64 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuTestCmd {
-  public static final StructLayout LAYOUT = struct("iommu_test_cmd",
-      u32("size"), u32("op"), u32("id"), u32("__reserved"),
-      union(
-          struct("add_reserved", u64("start"), u64("length")),
-          struct("mock_domain", u32("out_stdev_id"), u32("out_hwpt_id"), u32("out_idev_id")),
-          struct("mock_domain_flags", u32("out_stdev_id"), u32("out_hwpt_id"),
-              u32("out_idev_id"), u32("dev_flags")),
-          struct("mock_domain_replace", u32("pt_id")),
-          struct("check_map", u64("iova"), u64("length"), u64("uptr")),
-          struct("check_refs", u64("length"), u64("uptr"), u32("refs")),
-          struct("create_access", u32("out_access_fd"), u32("flags")),
-          struct("destroy_access_pages", u32("access_pages_id")),
-          struct("access_pages", u32("flags"), u32("out_access_pages_id"), u64("iova"),
-              u64("length"), u64("uptr")),
-          struct("access_rw", u64("iova"), u64("length"), u64("uptr"), u32("flags")),
-          struct("memory_limit", u32("limit")),
-          struct("access_replace_ioas", u32("ioas_id")),
-          struct("dirty", u32("flags"), MemoryLayout.paddingLayout(4), u64("iova"), u64("length"),
-              u64("page_size"), u64("uptr"), u64("out_nr_dirty")),
-          struct("check_iotlb", u32("id"), u32("iotlb")),
-          struct("trigger_iopf", u32("dev_id"), u32("pasid"), u32("grpid"), u32("perm"),
-              u64("addr"))),
-      u32("last"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "iommu_test_cmd",
+          u32("size"),
+          u32("op"),
+          u32("id"),
+          u32("__reserved"),
+          union(
+              struct("add_reserved", u64("start"), u64("length")),
+              struct("mock_domain", u32("out_stdev_id"), u32("out_hwpt_id"), u32("out_idev_id")),
+              struct(
+                  "mock_domain_flags",
+                  u32("out_stdev_id"),
+                  u32("out_hwpt_id"),
+                  u32("out_idev_id"),
+                  u32("dev_flags")),
+              struct("mock_domain_replace", u32("pt_id")),
+              struct("check_map", u64("iova"), u64("length"), u64("uptr")),
+              struct("check_refs", u64("length"), u64("uptr"), u32("refs")),
+              struct("create_access", u32("out_access_fd"), u32("flags")),
+              struct("destroy_access_pages", u32("access_pages_id")),
+              struct(
+                  "access_pages",
+                  u32("flags"),
+                  u32("out_access_pages_id"),
+                  u64("iova"),
+                  u64("length"),
+                  u64("uptr")),
+              struct("access_rw", u64("iova"), u64("length"), u64("uptr"), u32("flags")),
+              struct("memory_limit", u32("limit")),
+              struct("access_replace_ioas", u32("ioas_id")),
+              struct(
+                  "dirty",
+                  u32("flags"),
+                  MemoryLayout.paddingLayout(4),
+                  u64("iova"),
+                  u64("length"),
+                  u64("page_size"),
+                  u64("uptr"),
+                  u64("out_nr_dirty")),
+              struct("check_iotlb", u32("id"), u32("iotlb")),
+              struct(
+                  "trigger_iopf",
+                  u32("dev_id"),
+                  u32("pasid"),
+                  u32("grpid"),
+                  u32("perm"),
+                  u64("addr"))),
+          u32("last"));
   public static final int SIZE = size(LAYOUT);
+
   /** {@code offsetofend(last)}: the struct's tail padding is optional. */
   public static final int MIN_SIZE = end(LAYOUT, "last");
+
   public static final long OP = offset(LAYOUT, "op");
   public static final long ID = offset(LAYOUT, "id");
   public static final long RESERVED = offset(LAYOUT, "__reserved");
+
   /** {@code last}, just past the union of the ops' fields. */
   public static final long LAST = offset(LAYOUT, "last");
 
@@ -143,13 +172,16 @@ public final class IommuTestCmd {
   public static final int MOCK_FLAGS_ACCESS_SYZ = 1 << 16;
   public static final int MOCK_ACCESS_RW_WRITE = 1;
   public static final int MOCK_ACCESS_RW_SLOW_PATH = 1 << 2;
+
   /** A later kernel's flag, accepted only with the selftest-compatibility extension. */
   public static final int MOCK_FLAGS_DEVICE_PASID = 1 << 2;
+
   /**
    * {@code out_max_pasid_log2} of a {@link #MOCK_FLAGS_DEVICE_PASID} device (used by the selftests
    * shipped with 6.12.117).
    */
   public static final int MOCK_PASID_WIDTH = 20;
+
   public static final long MOCK_APERTURE_START = 1L << 24;
   public static final long MOCK_APERTURE_LAST = (1L << 31) - 1;
 

@@ -19,8 +19,8 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuTestHwInfo {
-  public static final StructLayout LAYOUT = struct("iommu_test_hw_info",
-      u32("flags"), u32("test_reg"));
+  public static final StructLayout LAYOUT =
+      struct("iommu_test_hw_info", u32("flags"), u32("test_reg"));
   public static final int SIZE = size(LAYOUT);
   public static final long FLAGS = offset(LAYOUT, "flags");
   public static final long TEST_REG = offset(LAYOUT, "test_reg");

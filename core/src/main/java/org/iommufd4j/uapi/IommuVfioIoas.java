@@ -9,6 +9,8 @@ import static org.iommufd4j.uapi.CLayouts.u32;
 import java.lang.foreign.StructLayout;
 
 /**
+ *
+ *
  * {@snippet lang=c :
  * struct iommu_vfio_ioas {
  *   __u32 size;
@@ -19,8 +21,8 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class IommuVfioIoas {
-  public static final StructLayout LAYOUT = struct("iommu_vfio_ioas",
-      u32("size"), u32("ioas_id"), u16("op"), u16("__reserved"));
+  public static final StructLayout LAYOUT =
+      struct("iommu_vfio_ioas", u32("size"), u32("ioas_id"), u16("op"), u16("__reserved"));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = SIZE;
   public static final long IOAS_ID = offset(LAYOUT, "ioas_id");

@@ -11,11 +11,11 @@ import org.iommufd4j.Iommufd;
 
 /**
  * A flyweight over one C struct in a {@link MemorySegment}: fields are read and written by the
- * offsets of the layout classes ({@code u32(IommuIoasMap.IOAS_ID, id)}) or by their C names
- * ({@code set("ioas_id", id)}), little-endian and without alignment requirements, so the segment
- * may be native memory for an ioctl or a heap array for a recorded sequence. The segment may be
- * longer than the struct (trailing bytes for the extensibility rules, main.c: iommufd_fops_ioctl())
- * or shorter.
+ * offsets of the layout classes ({@code u32(IommuIoasMap.IOAS_ID, id)}) or by their C names ({@code
+ * set("ioas_id", id)}), little-endian and without alignment requirements, so the segment may be
+ * native memory for an ioctl or a heap array for a recorded sequence. The segment may be longer
+ * than the struct (trailing bytes for the extensibility rules, main.c: iommufd_fops_ioctl()) or
+ * shorter.
  *
  * {@snippet :
  * Struct map = IommuIoasMap.of(arena, READABLE | WRITEABLE, ioasId, buffer.address(), length, 0);
@@ -63,10 +63,9 @@ public final class Struct {
     return over(allocator.allocate(layout), layout);
   }
 
-
   /**
-   * {@code segment} (already holding any content) as {@code command}'s argument; only sets the
-   * size word to the kernel size, where the segment has room for one.
+   * {@code segment} (already holding any content) as {@code command}'s argument; only sets the size
+   * word to the kernel size, where the segment has room for one.
    */
   public static Struct over(MemorySegment segment, Command command) {
     Struct s = new Struct(command.layout(), command, segment);
@@ -150,8 +149,8 @@ public final class Struct {
   }
 
   /**
-   * Writes the member {@code member} (its C name; {@code "header.next"} inside a nested struct),
-   * as wide as the layout says.
+   * Writes the member {@code member} (its C name; {@code "header.next"} inside a nested struct), as
+   * wide as the layout says.
    *
    * @throws IllegalArgumentException if the layout has no such member or it is not a number
    */
@@ -180,8 +179,8 @@ public final class Struct {
   private int width(String member) {
     MemoryLayout m = CLayouts.member(layout, member);
     if (!(m instanceof ValueLayout)) {
-      throw new IllegalArgumentException(member + " of " + layout.name().orElse("struct")
-          + " is not a number: " + m);
+      throw new IllegalArgumentException(
+          member + " of " + layout.name().orElse("struct") + " is not a number: " + m);
     }
     return (int) m.byteSize();
   }

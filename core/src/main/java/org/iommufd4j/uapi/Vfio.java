@@ -1,8 +1,8 @@
 package org.iommufd4j.uapi;
 
 /**
- * The VFIO ioctl numbers of Linux 6.12's {@code <linux/vfio.h>}: the type-1 container ioctls
- * that an iommufd file also answers (include/uapi/linux/iommufd.h: IOMMUFD_CMD_BASE; vfio_compat.c:
+ * The VFIO ioctl numbers of Linux 6.12's {@code <linux/vfio.h>}: the type-1 container ioctls that
+ * an iommufd file also answers (include/uapi/linux/iommufd.h: IOMMUFD_CMD_BASE; vfio_compat.c:
  * iommufd_vfio_ioctl()), with the extension and IOMMU-type numbers, and the group and device ioctls
  * of VFIO files (their structs are the {@code Vfio*} layout classes). They share the type byte
  * {@code ';'} ({@code VFIO_TYPE}) at {@code VFIO_BASE} = 100 and have no size word: on an iommufd
@@ -10,8 +10,8 @@ package org.iommufd4j.uapi;
  * table (main.c: iommufd_fops_ioctl()).
  *
  * <p>VFIO_CHECK_EXTENSION and VFIO_SET_IOMMU take an <em>integer</em> argument, not a pointer. On
- * {@link org.iommufd4j.Iommufd#ioctl} pass it as the segment's address:
- * {@code iommufd.ioctl(Vfio.VFIO_CHECK_EXTENSION, MemorySegment.ofAddress(Vfio.VFIO_TYPE1v2_IOMMU))}.
+ * {@link org.iommufd4j.Iommufd#ioctl} pass it as the segment's address: {@code
+ * iommufd.ioctl(Vfio.VFIO_CHECK_EXTENSION, MemorySegment.ofAddress(Vfio.VFIO_TYPE1v2_IOMMU))}.
  * VFIO_GET_API_VERSION ignores its argument.
  */
 public final class Vfio {
@@ -25,8 +25,10 @@ public final class Vfio {
   public static final long VFIO_IOMMU_GET_INFO = (VFIO_TYPE << 8) | (VFIO_BASE + 12);
   public static final long VFIO_IOMMU_MAP_DMA = (VFIO_TYPE << 8) | (VFIO_BASE + 13);
   public static final long VFIO_IOMMU_UNMAP_DMA = (VFIO_TYPE << 8) | (VFIO_BASE + 14);
+
   /** Recognised by VFIO, refused by iommufd: ENOTTY. */
   public static final long VFIO_IOMMU_DIRTY_PAGES = (VFIO_TYPE << 8) | (VFIO_BASE + 17);
+
   // ... of a group file (/dev/vfio/N) ...
   public static final long VFIO_GROUP_GET_STATUS = (VFIO_TYPE << 8) | (VFIO_BASE + 3);
   public static final long VFIO_GROUP_SET_CONTAINER = (VFIO_TYPE << 8) | (VFIO_BASE + 4);
@@ -39,8 +41,7 @@ public final class Vfio {
   public static final long VFIO_DEVICE_GET_IRQ_INFO = (VFIO_TYPE << 8) | (VFIO_BASE + 9);
   public static final long VFIO_DEVICE_SET_IRQS = (VFIO_TYPE << 8) | (VFIO_BASE + 10);
   public static final long VFIO_DEVICE_RESET = (VFIO_TYPE << 8) | (VFIO_BASE + 11);
-  public static final long VFIO_DEVICE_GET_PCI_HOT_RESET_INFO =
-      (VFIO_TYPE << 8) | (VFIO_BASE + 12);
+  public static final long VFIO_DEVICE_GET_PCI_HOT_RESET_INFO = (VFIO_TYPE << 8) | (VFIO_BASE + 12);
   public static final long VFIO_DEVICE_PCI_HOT_RESET = (VFIO_TYPE << 8) | (VFIO_BASE + 13);
   public static final long VFIO_DEVICE_FEATURE = (VFIO_TYPE << 8) | (VFIO_BASE + 17);
   public static final long VFIO_DEVICE_BIND_IOMMUFD = (VFIO_TYPE << 8) | (VFIO_BASE + 18);

@@ -20,8 +20,8 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class VfioDeviceAttachIommufdPt {
-  public static final StructLayout LAYOUT = struct("vfio_device_attach_iommufd_pt",
-      u32("argsz"), u32("flags"), u32("pt_id"));
+  public static final StructLayout LAYOUT =
+      struct("vfio_device_attach_iommufd_pt", u32("argsz"), u32("flags"), u32("pt_id"));
   public static final int SIZE = size(LAYOUT);
   public static final long ARGSZ = offset(LAYOUT, "argsz");
   public static final long FLAGS = offset(LAYOUT, "flags");

@@ -8,8 +8,8 @@ import static org.iommufd4j.uapi.CLayouts.u32;
 import java.lang.foreign.StructLayout;
 
 /**
- * The argument of {@code VFIO_DEVICE_BIND_IOMMUFD} on a VFIO device cdev
- * ({@code /dev/vfio/devices/vfioN}): binds the device to an iommufd and returns its DEVICE id.
+ * The argument of {@code VFIO_DEVICE_BIND_IOMMUFD} on a VFIO device cdev ({@code
+ * /dev/vfio/devices/vfioN}): binds the device to an iommufd and returns its DEVICE id.
  *
  * {@snippet lang=c :
  * struct vfio_device_bind_iommufd {
@@ -21,8 +21,9 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class VfioDeviceBindIommufd {
-  public static final StructLayout LAYOUT = struct("vfio_device_bind_iommufd",
-      u32("argsz"), u32("flags"), u32("iommufd"), u32("out_devid"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "vfio_device_bind_iommufd", u32("argsz"), u32("flags"), u32("iommufd"), u32("out_devid"));
   public static final int SIZE = size(LAYOUT);
   public static final long ARGSZ = offset(LAYOUT, "argsz");
   public static final long FLAGS = offset(LAYOUT, "flags");

@@ -18,8 +18,8 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class VfioDeviceDetachIommufdPt {
-  public static final StructLayout LAYOUT = struct("vfio_device_detach_iommufd_pt",
-      u32("argsz"), u32("flags"));
+  public static final StructLayout LAYOUT =
+      struct("vfio_device_detach_iommufd_pt", u32("argsz"), u32("flags"));
   public static final int SIZE = size(LAYOUT);
   public static final long ARGSZ = offset(LAYOUT, "argsz");
   public static final long FLAGS = offset(LAYOUT, "flags");

@@ -21,8 +21,8 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class VfioDeviceFeature {
-  public static final StructLayout LAYOUT = struct("vfio_device_feature", u32("argsz"),
-      u32("flags"), u8s("data", 0));
+  public static final StructLayout LAYOUT =
+      struct("vfio_device_feature", u32("argsz"), u32("flags"), u8s("data", 0));
   public static final int SIZE = size(LAYOUT);
   public static final long ARGSZ = offset(LAYOUT, "argsz");
   public static final long FLAGS = offset(LAYOUT, "flags");
@@ -35,6 +35,7 @@ public final class VfioDeviceFeature {
 
   /** Feature indexes. */
   public static final int VFIO_DEVICE_FEATURE_PCI_VF_TOKEN = 0;
+
   public static final int VFIO_DEVICE_FEATURE_MIGRATION = 1;
   public static final int VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE = 2;
   public static final int VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY = 3;

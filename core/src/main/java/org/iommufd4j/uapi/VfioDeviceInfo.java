@@ -23,8 +23,15 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class VfioDeviceInfo {
-  public static final StructLayout LAYOUT = struct("vfio_device_info", u32("argsz"),
-      u32("flags"), u32("num_regions"), u32("num_irqs"), u32("cap_offset"), u32("pad"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "vfio_device_info",
+          u32("argsz"),
+          u32("flags"),
+          u32("num_regions"),
+          u32("num_irqs"),
+          u32("cap_offset"),
+          u32("pad"));
   public static final int SIZE = size(LAYOUT);
   public static final long ARGSZ = offset(LAYOUT, "argsz");
   public static final long FLAGS = offset(LAYOUT, "flags");
@@ -45,6 +52,7 @@ public final class VfioDeviceInfo {
 
   /** Capability ids of the device info chain. */
   public static final int VFIO_DEVICE_INFO_CAP_ZPCI_BASE = 1;
+
   public static final int VFIO_DEVICE_INFO_CAP_ZPCI_GROUP = 2;
   public static final int VFIO_DEVICE_INFO_CAP_ZPCI_UTIL = 3;
   public static final int VFIO_DEVICE_INFO_CAP_ZPCI_PFIP = 4;

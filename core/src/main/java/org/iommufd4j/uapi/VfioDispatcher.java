@@ -26,6 +26,7 @@ final class VfioDispatcher {
 
   /** DMA-available capability at 24 (12 bytes padded to 16), IOVA-range capability at 40. */
   private static final int DMA_AVAIL_AT = VfioIommuType1Info.SIZE;
+
   private static final int IOVA_RANGE_AT =
       DMA_AVAIL_AT + ((VfioIommuType1InfoDmaAvail.SIZE + 7) & ~7);
   private static final int DMA_AVAIL_ALL = 0xffff_ffff;
@@ -33,8 +34,10 @@ final class VfioDispatcher {
   /** Per-thread native buffers, so a call allocates nothing. */
   private static final class Scratch {
     final MemorySegment struct;
+
     /** The start of a native argument segment, fetched once per call (see {@link ArgStruct}). */
     final MemorySegment head;
+
     final MemorySegment cap;
 
     Scratch() {
@@ -63,7 +66,8 @@ final class VfioDispatcher {
       return 0;
     }
     Scratch scratch = SCRATCH.get();
-    Block block = new Block(new ArgStruct(caller.memory(), arg, direct, scratch.head), arg, scratch);
+    Block block =
+        new Block(new ArgStruct(caller.memory(), arg, direct, scratch.head), arg, scratch);
     if (request == Vfio.VFIO_IOMMU_GET_INFO) {
       return getInfo(vfio, block);
     }
@@ -83,8 +87,11 @@ final class VfioDispatcher {
   private static int mapDma(VfioCompat vfio, Caller caller, Block b) {
     MemorySegment s = b.readStruct(VfioIommuType1DmaMap.SIZE);
     checkArgsz(s, VfioIommuType1DmaMap.MIN_SIZE);
-    vfio.mapDma(caller, s.get(U32, VfioIommuType1DmaMap.FLAGS),
-        s.get(U64, VfioIommuType1DmaMap.VADDR), s.get(U64, VfioIommuType1DmaMap.IOVA),
+    vfio.mapDma(
+        caller,
+        s.get(U32, VfioIommuType1DmaMap.FLAGS),
+        s.get(U64, VfioIommuType1DmaMap.VADDR),
+        s.get(U64, VfioIommuType1DmaMap.IOVA),
         s.get(U64, VfioIommuType1DmaMap.SIZE_FIELD));
     return 0;
   }
@@ -97,8 +104,11 @@ final class VfioDispatcher {
   private static int unmapDma(VfioCompat vfio, Block b) {
     MemorySegment s = b.readStruct(VfioIommuType1DmaUnmap.SIZE);
     checkArgsz(s, VfioIommuType1DmaUnmap.MIN_SIZE);
-    VfioCompat.UnmapDmaResult result = vfio.unmapDma(s.get(U32, VfioIommuType1DmaUnmap.FLAGS),
-        s.get(U64, VfioIommuType1DmaUnmap.IOVA), s.get(U64, VfioIommuType1DmaUnmap.SIZE_FIELD));
+    VfioCompat.UnmapDmaResult result =
+        vfio.unmapDma(
+            s.get(U32, VfioIommuType1DmaUnmap.FLAGS),
+            s.get(U64, VfioIommuType1DmaUnmap.IOVA),
+            s.get(U64, VfioIommuType1DmaUnmap.SIZE_FIELD));
     s.set(U64, VfioIommuType1DmaUnmap.SIZE_FIELD, result.unmapped());
     if (!b.write(0, s.asSlice(0, VfioIommuType1DmaUnmap.SIZE))) {
       return -Errno.EFAULT.number();
@@ -107,9 +117,9 @@ final class VfioDispatcher {
   }
 
   /**
-   * GET_INFO: read 16 bytes, argsz, the engine's answer, then the capabilities and the
-   * struct, each written only where it fits inside {@code argsz}, in the kernel's order (so a
-   * fault leaves the same bytes written) (vfio_compat.c: iommufd_vfio_iommu_get_info()).
+   * GET_INFO: read 16 bytes, argsz, the engine's answer, then the capabilities and the struct, each
+   * written only where it fits inside {@code argsz}, in the kernel's order (so a fault leaves the
+   * same bytes written) (vfio_compat.c: iommufd_vfio_iommu_get_info()).
    */
   private static int getInfo(VfioCompat vfio, Block b) {
     MemorySegment s = b.readStruct(VfioIommuType1Info.MIN_SIZE);
@@ -117,12 +127,16 @@ final class VfioDispatcher {
     long argsz = Integer.toUnsignedLong(s.get(U32, VfioIommuType1Info.ARGSZ));
     VfioCompat.Type1Info info = vfio.info();
     int n = info.ranges().size();
-    long total = IOVA_RANGE_AT + VfioIommuType1InfoCapIovaRange.SIZE
-        + (long) n * VfioIommuType1InfoCapIovaRange.RANGE_SIZE;
+    long total =
+        IOVA_RANGE_AT
+            + VfioIommuType1InfoCapIovaRange.SIZE
+            + (long) n * VfioIommuType1InfoCapIovaRange.RANGE_SIZE;
     MemorySegment cap = b.scratch.cap;
 
     if (argsz >= DMA_AVAIL_AT + VfioIommuType1InfoDmaAvail.SIZE) {
-      capHeader(cap, VfioIommuType1InfoDmaAvail.VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
+      capHeader(
+          cap,
+          VfioIommuType1InfoDmaAvail.VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
           VfioIommuType1InfoDmaAvail.VERSION);
       cap.set(U32, VfioIommuType1InfoDmaAvail.AVAIL, DMA_AVAIL_ALL);
       b.writeOrFault(DMA_AVAIL_AT, cap.asSlice(0, VfioIommuType1InfoDmaAvail.SIZE));
@@ -139,7 +153,9 @@ final class VfioDispatcher {
       }
     }
     if (iovaAvail >= needed) {
-      capHeader(cap, VfioIommuType1InfoCapIovaRange.VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
+      capHeader(
+          cap,
+          VfioIommuType1InfoCapIovaRange.VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
           VfioIommuType1InfoCapIovaRange.VERSION);
       cap.set(U32, VfioIommuType1InfoCapIovaRange.NR_IOVAS, n);
       cap.set(U32, VfioIommuType1InfoCapIovaRange.RESERVED, 0);
@@ -152,7 +168,9 @@ final class VfioDispatcher {
 
     MemorySegment out = b.scratch.struct;
     out.set(U32, VfioIommuType1Info.ARGSZ, (int) total);
-    out.set(U32, VfioIommuType1Info.FLAGS,
+    out.set(
+        U32,
+        VfioIommuType1Info.FLAGS,
         VfioIommuType1Info.VFIO_IOMMU_INFO_PGSIZES | VfioIommuType1Info.VFIO_IOMMU_INFO_CAPS);
     out.set(U64, VfioIommuType1Info.IOVA_PGSIZES, info.iovaPgsizes());
     out.set(U32, VfioIommuType1Info.CAP_OFFSET, argsz >= total ? DMA_AVAIL_AT : 0);
@@ -181,8 +199,8 @@ final class VfioDispatcher {
     MemorySegment readStruct(int length) {
       MemorySegment into = scratch.struct.asSlice(0, length);
       if (!struct.read(0, into)) {
-        throw ErrnoException.of(Errno.EFAULT, "argument at 0x" + Long.toHexString(address)
-            + " unreadable");
+        throw ErrnoException.of(
+            Errno.EFAULT, "argument at 0x" + Long.toHexString(address) + " unreadable");
       }
       return into;
     }

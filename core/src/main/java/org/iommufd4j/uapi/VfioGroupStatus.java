@@ -18,8 +18,7 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class VfioGroupStatus {
-  public static final StructLayout LAYOUT = struct("vfio_group_status", u32("argsz"),
-      u32("flags"));
+  public static final StructLayout LAYOUT = struct("vfio_group_status", u32("argsz"), u32("flags"));
   public static final int SIZE = size(LAYOUT);
   public static final long ARGSZ = offset(LAYOUT, "argsz");
   public static final long FLAGS = offset(LAYOUT, "flags");

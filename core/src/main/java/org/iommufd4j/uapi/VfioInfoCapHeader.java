@@ -20,8 +20,8 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class VfioInfoCapHeader {
-  public static final StructLayout LAYOUT = struct("vfio_info_cap_header",
-      u16("id"), u16("version"), u32("next"));
+  public static final StructLayout LAYOUT =
+      struct("vfio_info_cap_header", u16("id"), u16("version"), u32("next"));
   public static final int SIZE = size(LAYOUT);
   public static final long ID = offset(LAYOUT, "id");
   public static final long VERSION = offset(LAYOUT, "version");

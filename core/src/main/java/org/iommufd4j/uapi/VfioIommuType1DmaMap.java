@@ -23,19 +23,27 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class VfioIommuType1DmaMap {
-  public static final StructLayout LAYOUT = struct("vfio_iommu_type1_dma_map",
-      u32("argsz"), u32("flags"), u64("vaddr"), u64("iova"), u64("size"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "vfio_iommu_type1_dma_map",
+          u32("argsz"),
+          u32("flags"),
+          u64("vaddr"),
+          u64("iova"),
+          u64("size"));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = SIZE;
   public static final long ARGSZ = offset(LAYOUT, "argsz");
   public static final long FLAGS = offset(LAYOUT, "flags");
   public static final long VADDR = offset(LAYOUT, "vaddr");
   public static final long IOVA = offset(LAYOUT, "iova");
+
   /** Offset of the field {@code size} (the mapping's length). */
   public static final long SIZE_FIELD = offset(LAYOUT, "size");
 
   public static final int VFIO_DMA_MAP_FLAG_READ = 1;
   public static final int VFIO_DMA_MAP_FLAG_WRITE = 1 << 1;
+
   /** Not supported by iommufd: EINVAL. */
   public static final int VFIO_DMA_MAP_FLAG_VADDR = 1 << 2;
 

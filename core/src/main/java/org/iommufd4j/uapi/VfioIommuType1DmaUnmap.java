@@ -25,19 +25,28 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class VfioIommuType1DmaUnmap {
-  public static final StructLayout LAYOUT = struct("vfio_iommu_type1_dma_unmap",
-      u32("argsz"), u32("flags"), u64("iova"), u64("size"), u8s("data", 0));
+  public static final StructLayout LAYOUT =
+      struct(
+          "vfio_iommu_type1_dma_unmap",
+          u32("argsz"),
+          u32("flags"),
+          u64("iova"),
+          u64("size"),
+          u8s("data", 0));
   public static final int SIZE = size(LAYOUT);
   public static final int MIN_SIZE = SIZE;
   public static final long ARGSZ = offset(LAYOUT, "argsz");
   public static final long FLAGS = offset(LAYOUT, "flags");
   public static final long IOVA = offset(LAYOUT, "iova");
+
   /** Offset of the field {@code size}. */
   public static final long SIZE_FIELD = offset(LAYOUT, "size");
 
   /** Not supported by iommufd: EINVAL. */
   public static final int VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = 1;
+
   public static final int VFIO_DMA_UNMAP_FLAG_ALL = 1 << 1;
+
   /** Not supported by iommufd: EINVAL. */
   public static final int VFIO_DMA_UNMAP_FLAG_VADDR = 1 << 2;
 

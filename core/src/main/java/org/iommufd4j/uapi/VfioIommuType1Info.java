@@ -26,11 +26,19 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class VfioIommuType1Info {
-  public static final StructLayout LAYOUT = struct("vfio_iommu_type1_info",
-      u32("argsz"), u32("flags"), u64("iova_pgsizes"), u32("cap_offset"), u32("pad"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "vfio_iommu_type1_info",
+          u32("argsz"),
+          u32("flags"),
+          u64("iova_pgsizes"),
+          u32("cap_offset"),
+          u32("pad"));
   public static final int SIZE = size(LAYOUT);
+
   /** Bytes read, and the smallest {@code argsz} accepted (end of {@code iova_pgsizes}). */
   public static final int MIN_SIZE = end(LAYOUT, "iova_pgsizes");
+
   public static final long ARGSZ = offset(LAYOUT, "argsz");
   public static final long FLAGS = offset(LAYOUT, "flags");
   public static final long IOVA_PGSIZES = offset(LAYOUT, "iova_pgsizes");

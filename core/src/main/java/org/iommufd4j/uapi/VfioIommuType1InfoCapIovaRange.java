@@ -31,11 +31,18 @@ public final class VfioIommuType1InfoCapIovaRange {
   /** {@code struct vfio_iova_range}. */
   public static final StructLayout RANGE_LAYOUT =
       struct("vfio_iova_range", u64("start"), u64("end"));
-  public static final StructLayout LAYOUT = struct("vfio_iommu_type1_info_cap_iova_range",
-      VfioInfoCapHeader.LAYOUT.withName("header"), u32("nr_iovas"), u32("reserved"),
-      array("iova_ranges", 0, RANGE_LAYOUT));
+
+  public static final StructLayout LAYOUT =
+      struct(
+          "vfio_iommu_type1_info_cap_iova_range",
+          VfioInfoCapHeader.LAYOUT.withName("header"),
+          u32("nr_iovas"),
+          u32("reserved"),
+          array("iova_ranges", 0, RANGE_LAYOUT));
+
   /** Size without ranges. */
   public static final int SIZE = size(LAYOUT);
+
   public static final long HEADER = offset(LAYOUT, "header");
   public static final long NR_IOVAS = offset(LAYOUT, "nr_iovas");
   public static final long RESERVED = offset(LAYOUT, "reserved");
@@ -43,6 +50,7 @@ public final class VfioIommuType1InfoCapIovaRange {
 
   /** {@code struct vfio_iova_range}: size and field offsets. */
   public static final int RANGE_SIZE = size(RANGE_LAYOUT);
+
   public static final long RANGE_START = offset(RANGE_LAYOUT, "start");
   public static final long RANGE_END = offset(RANGE_LAYOUT, "end");
 

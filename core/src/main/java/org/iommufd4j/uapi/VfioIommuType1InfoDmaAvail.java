@@ -20,8 +20,11 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class VfioIommuType1InfoDmaAvail {
-  public static final StructLayout LAYOUT = struct("vfio_iommu_type1_info_dma_avail",
-      VfioInfoCapHeader.LAYOUT.withName("header"), u32("avail"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "vfio_iommu_type1_info_dma_avail",
+          VfioInfoCapHeader.LAYOUT.withName("header"),
+          u32("avail"));
   public static final int SIZE = size(LAYOUT);
   public static final long HEADER = offset(LAYOUT, "header");
   public static final long AVAIL = offset(LAYOUT, "avail");

@@ -8,8 +8,8 @@ import static org.iommufd4j.uapi.CLayouts.u32;
 import java.lang.foreign.StructLayout;
 
 /**
- * The argument of {@code VFIO_DEVICE_GET_IRQ_INFO}: how many interrupts IRQ index {@code index}
- * has and how they can be signalled.
+ * The argument of {@code VFIO_DEVICE_GET_IRQ_INFO}: how many interrupts IRQ index {@code index} has
+ * and how they can be signalled.
  *
  * {@snippet lang=c :
  * struct vfio_irq_info {
@@ -21,8 +21,8 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class VfioIrqInfo {
-  public static final StructLayout LAYOUT = struct("vfio_irq_info", u32("argsz"), u32("flags"),
-      u32("index"), u32("count"));
+  public static final StructLayout LAYOUT =
+      struct("vfio_irq_info", u32("argsz"), u32("flags"), u32("index"), u32("count"));
   public static final int SIZE = size(LAYOUT);
   public static final long ARGSZ = offset(LAYOUT, "argsz");
   public static final long FLAGS = offset(LAYOUT, "flags");
@@ -36,6 +36,7 @@ public final class VfioIrqInfo {
 
   /** IRQ indexes of a vfio-pci device. */
   public static final int VFIO_PCI_INTX_IRQ_INDEX = 0;
+
   public static final int VFIO_PCI_MSI_IRQ_INDEX = 1;
   public static final int VFIO_PCI_MSIX_IRQ_INDEX = 2;
   public static final int VFIO_PCI_ERR_IRQ_INDEX = 3;

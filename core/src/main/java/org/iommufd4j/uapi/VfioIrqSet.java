@@ -9,9 +9,9 @@ import static org.iommufd4j.uapi.CLayouts.u8s;
 import java.lang.foreign.StructLayout;
 
 /**
- * The argument of {@code VFIO_DEVICE_SET_IRQS}: one data type and one action for interrupts
- * {@code start .. start + count - 1} of IRQ index {@code index}; {@code data} holds {@code count}
- * u8 booleans or s32 eventfds (-1: none), or nothing.
+ * The argument of {@code VFIO_DEVICE_SET_IRQS}: one data type and one action for interrupts {@code
+ * start .. start + count - 1} of IRQ index {@code index}; {@code data} holds {@code count} u8
+ * booleans or s32 eventfds (-1: none), or nothing.
  *
  * {@snippet lang=c :
  * struct vfio_irq_set {
@@ -25,8 +25,15 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class VfioIrqSet {
-  public static final StructLayout LAYOUT = struct("vfio_irq_set", u32("argsz"), u32("flags"),
-      u32("index"), u32("start"), u32("count"), u8s("data", 0));
+  public static final StructLayout LAYOUT =
+      struct(
+          "vfio_irq_set",
+          u32("argsz"),
+          u32("flags"),
+          u32("index"),
+          u32("start"),
+          u32("count"),
+          u8s("data", 0));
   public static final int SIZE = size(LAYOUT);
   public static final long ARGSZ = offset(LAYOUT, "argsz");
   public static final long FLAGS = offset(LAYOUT, "flags");

@@ -22,10 +22,17 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class VfioPciHotReset {
-  public static final StructLayout LAYOUT = struct("vfio_pci_hot_reset", u32("argsz"),
-      u32("flags"), u32("count"), array("group_fds", 0, CLayouts.U32));
+  public static final StructLayout LAYOUT =
+      struct(
+          "vfio_pci_hot_reset",
+          u32("argsz"),
+          u32("flags"),
+          u32("count"),
+          array("group_fds", 0, CLayouts.U32));
+
   /** Size without fds. */
   public static final int SIZE = size(LAYOUT);
+
   public static final long ARGSZ = offset(LAYOUT, "argsz");
   public static final long FLAGS = offset(LAYOUT, "flags");
   public static final long COUNT = offset(LAYOUT, "count");

@@ -27,7 +27,7 @@ import java.lang.foreign.StructLayout;
  *   __u8  bus;
  *   __u8  devfn;
  * };
- * 
+ *
  * struct vfio_pci_hot_reset_info {
  *   __u32 argsz;
  *   __u32 flags;          // out: VFIO_PCI_HOT_RESET_FLAG_DEV_ID | _DEV_ID_OWNED
@@ -38,12 +38,25 @@ import java.lang.foreign.StructLayout;
  */
 public final class VfioPciHotResetInfo {
   /** {@code struct vfio_pci_dependent_device}. */
-  public static final StructLayout DEVICE_LAYOUT = struct("vfio_pci_dependent_device",
-      union(u32("group_id"), u32("devid")), u16("segment"), u8("bus"), u8("devfn"));
-  public static final StructLayout LAYOUT = struct("vfio_pci_hot_reset_info", u32("argsz"),
-      u32("flags"), u32("count"), array("devices", 0, DEVICE_LAYOUT));
+  public static final StructLayout DEVICE_LAYOUT =
+      struct(
+          "vfio_pci_dependent_device",
+          union(u32("group_id"), u32("devid")),
+          u16("segment"),
+          u8("bus"),
+          u8("devfn"));
+
+  public static final StructLayout LAYOUT =
+      struct(
+          "vfio_pci_hot_reset_info",
+          u32("argsz"),
+          u32("flags"),
+          u32("count"),
+          array("devices", 0, DEVICE_LAYOUT));
+
   /** Size without devices. */
   public static final int SIZE = size(LAYOUT);
+
   public static final long ARGSZ = offset(LAYOUT, "argsz");
   public static final long FLAGS = offset(LAYOUT, "flags");
   public static final long COUNT = offset(LAYOUT, "count");

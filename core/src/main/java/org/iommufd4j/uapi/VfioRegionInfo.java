@@ -26,8 +26,15 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class VfioRegionInfo {
-  public static final StructLayout LAYOUT = struct("vfio_region_info", u32("argsz"),
-      u32("flags"), u32("index"), u32("cap_offset"), u64("size"), u64("offset"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "vfio_region_info",
+          u32("argsz"),
+          u32("flags"),
+          u32("index"),
+          u32("cap_offset"),
+          u64("size"),
+          u64("offset"));
   public static final int SIZE = size(LAYOUT);
   public static final long ARGSZ = offset(LAYOUT, "argsz");
   public static final long FLAGS = offset(LAYOUT, "flags");
@@ -43,12 +50,15 @@ public final class VfioRegionInfo {
 
   /** Capability ids of the region info chain. */
   public static final int VFIO_REGION_INFO_CAP_SPARSE_MMAP = 1;
+
   public static final int VFIO_REGION_INFO_CAP_TYPE = 2;
+
   /** A bare {@link VfioInfoCapHeader}: the MSI-X table's BAR may be mmapped whole. */
   public static final int VFIO_REGION_INFO_CAP_MSIX_MAPPABLE = 3;
 
   /** Region indexes of a vfio-pci device. */
   public static final int VFIO_PCI_BAR0_REGION_INDEX = 0;
+
   public static final int VFIO_PCI_BAR1_REGION_INDEX = 1;
   public static final int VFIO_PCI_BAR2_REGION_INDEX = 2;
   public static final int VFIO_PCI_BAR3_REGION_INDEX = 3;

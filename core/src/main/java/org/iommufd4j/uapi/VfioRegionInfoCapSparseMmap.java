@@ -18,7 +18,7 @@ import java.lang.foreign.StructLayout;
  *   __aligned_u64 offset; // within the region
  *   __aligned_u64 size;
  * };
- * 
+ *
  * struct vfio_region_info_cap_sparse_mmap {
  *   struct vfio_info_cap_header header;   // id 1, version 1
  *   __u32 nr_areas;
@@ -31,11 +31,18 @@ public final class VfioRegionInfoCapSparseMmap {
   /** {@code struct vfio_region_sparse_mmap_area}. */
   public static final StructLayout AREA_LAYOUT =
       struct("vfio_region_sparse_mmap_area", u64("offset"), u64("size"));
-  public static final StructLayout LAYOUT = struct("vfio_region_info_cap_sparse_mmap",
-      VfioInfoCapHeader.LAYOUT.withName("header"), u32("nr_areas"), u32("reserved"),
-      array("areas", 0, AREA_LAYOUT));
+
+  public static final StructLayout LAYOUT =
+      struct(
+          "vfio_region_info_cap_sparse_mmap",
+          VfioInfoCapHeader.LAYOUT.withName("header"),
+          u32("nr_areas"),
+          u32("reserved"),
+          array("areas", 0, AREA_LAYOUT));
+
   /** Size without areas. */
   public static final int SIZE = size(LAYOUT);
+
   public static final long HEADER = offset(LAYOUT, "header");
   public static final long NR_AREAS = offset(LAYOUT, "nr_areas");
   public static final long RESERVED = offset(LAYOUT, "reserved");

@@ -20,8 +20,12 @@ import java.lang.foreign.StructLayout;
  * }
  */
 public final class VfioRegionInfoCapType {
-  public static final StructLayout LAYOUT = struct("vfio_region_info_cap_type",
-      VfioInfoCapHeader.LAYOUT.withName("header"), u32("type"), u32("subtype"));
+  public static final StructLayout LAYOUT =
+      struct(
+          "vfio_region_info_cap_type",
+          VfioInfoCapHeader.LAYOUT.withName("header"),
+          u32("type"),
+          u32("subtype"));
   public static final int SIZE = size(LAYOUT);
   public static final long HEADER = offset(LAYOUT, "header");
   public static final long TYPE = offset(LAYOUT, "type");
@@ -31,6 +35,7 @@ public final class VfioRegionInfoCapType {
 
   /** {@code type}: bit 31 marks a PCI vendor type, the vendor id in the low 16 bits. */
   public static final int VFIO_REGION_TYPE_PCI_VENDOR_TYPE = 1 << 31;
+
   public static final int VFIO_REGION_TYPE_PCI_VENDOR_MASK = 0xffff;
   public static final int VFIO_REGION_TYPE_GFX = 1;
   public static final int VFIO_REGION_TYPE_CCW = 2;

@@ -10,9 +10,9 @@
  * those values rather than repeating them. {@link org.iommufd4j.uapi.Struct} reads and writes one
  * struct for anyone building raw arguments, and {@link org.iommufd4j.uapi.IoctlEvent} is the JFR
  * event of every call. {@link org.iommufd4j.uapi.Dispatcher} is the project's own entry (it takes
- * engine types, which the module does not export, and carries no compatibility promise): it
- * decodes a struct, calls one method of a command family on the engine's {@code Context} ({@code
- * ctx.ioas().map(...)}), and writes the reply; {@code HwptIoctls} and {@code VfioDispatcher} do
- * the same for the HWPT family and the VFIO compatibility requests.
+ * engine types, which the module does not export, and carries no compatibility promise): it decodes
+ * a struct, calls one method of a command family on the engine's {@code Context} ({@code
+ * ctx.ioas().map(...)}), and writes the reply; {@code HwptIoctls} and {@code VfioDispatcher} do the
+ * same for the HWPT family and the VFIO compatibility requests.
  */
 package org.iommufd4j.uapi;

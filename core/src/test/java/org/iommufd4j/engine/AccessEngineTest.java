@@ -26,8 +26,8 @@ import org.junit.jupiter.api.Test;
  */
 class AccessEngineTest {
   private static final long PAGE = 4096;
-  private static final int RW = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE
-      | IOMMU_IOAS_MAP_WRITEABLE;
+  private static final int RW =
+      IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
   private static final int UID = 1000;
 
   private final Host host = new Host();
@@ -66,8 +66,10 @@ class AccessEngineTest {
   }
 
   private static void assertErrno(Errno errno, Runnable call) {
-    assertThatThrownBy(call::run).isInstanceOf(ErrnoException.class)
-        .extracting(e -> ((ErrnoException) e).errno()).isEqualTo(errno);
+    assertThatThrownBy(call::run)
+        .isInstanceOf(ErrnoException.class)
+        .extracting(e -> ((ErrnoException) e).errno())
+        .isEqualTo(errno);
   }
 
   private long pins(long va) {
@@ -78,6 +80,7 @@ class AccessEngineTest {
   private static final class Driver implements Access.UnmapCallback {
     final List<long[]> pinned = new ArrayList<>();
     final List<long[]> notified = new ArrayList<>();
+
     /** Rounds of callbacks to ignore before cooperating (Integer.MAX_VALUE: never). */
     int ignoreRounds;
 
@@ -93,13 +96,14 @@ class AccessEngineTest {
         ignoreRounds--;
         return;
       }
-      pinned.removeIf(p -> {
-        boolean hit = Unsigned.intersects(iova, last, p[0], p[0] + p[1] - 1);
-        if (hit) {
-          access.unpin(p[0], p[1]);
-        }
-        return hit;
-      });
+      pinned.removeIf(
+          p -> {
+            boolean hit = Unsigned.intersects(iova, last, p[0], p[0] + p[1] - 1);
+            if (hit) {
+              access.unpin(p[0], p[1]);
+            }
+            return hit;
+          });
     }
   }
 
@@ -116,11 +120,12 @@ class AccessEngineTest {
 
     assertErrno(Errno.EDEADLK, () -> ctx.ioas().unmap(ioas, 0x100000, 4 * PAGE));
 
-    assertThat(stubborn.notified).hasSize(101)
+    assertThat(stubborn.notified)
+        .hasSize(101)
         .allSatisfy(r -> assertThat(r).containsExactly(0x100000, 0x103fff));
     assertErrno(Errno.EINVAL, () -> a.pin(0x102000, PAGE, false));
-    assertErrno(Errno.EINVAL, () -> a.rw(0x100000, MemorySegment.ofArray(new byte[4]), false,
-        false));
+    assertErrno(
+        Errno.EINVAL, () -> a.rw(0x100000, MemorySegment.ofArray(new byte[4]), false, false));
     assertThat(pins(buffer + PAGE)).isEqualTo(1);
     a.unpin(0x101000, PAGE);
     assertThat(ctx.ioas().unmap(ioas, 0x100000, 4 * PAGE)).isEqualTo(4 * PAGE);
@@ -170,18 +175,22 @@ class AccessEngineTest {
     map(ioas, 0x102000, buffer + 2 * PAGE, 2 * PAGE);
     IoasObject object = ctx.ioas().lookup(ioas);
     List<long[]> seenByPlain = new ArrayList<>();
-    access(ioas, false, (acc, iova, last) -> {
-      assertThat(object.lock.isHeldByCurrentThread()).isFalse();
-      seenByPlain.add(new long[] {iova, last});
-    });
+    access(
+        ioas,
+        false,
+        (acc, iova, last) -> {
+          assertThat(object.lock.isHeldByCurrentThread()).isFalse();
+          seenByPlain.add(new long[] {iova, last});
+        });
     Driver driver = new Driver();
     Access pinning = access(ioas, true, driver);
     driver.pin(pinning, 0x102000, PAGE);
 
     assertThat(ctx.ioas().unmap(ioas, 0x100000, 4 * PAGE)).isEqualTo(4 * PAGE);
 
-    assertThat(seenByPlain).singleElement().satisfies(r -> assertThat(r)
-        .containsExactly(0x102000, 0x103fff));
+    assertThat(seenByPlain)
+        .singleElement()
+        .satisfies(r -> assertThat(r).containsExactly(0x102000, 0x103fff));
     assertThat(driver.notified).hasSize(1);
     assertThat(driver.pinned).isEmpty();
   }
@@ -192,18 +201,24 @@ class AccessEngineTest {
     map(ioas, 0x100000, buffer, PAGE);
     List<Throwable> failures = new CopyOnWriteArrayList<>();
     AtomicBoolean held = new AtomicBoolean();
-    Access a = access(ioas, true, (acc, iova, last) -> {
-      if (!held.getAndSet(false)) {
-        return;
-      }
-      Thread t = Thread.ofPlatform().uncaughtExceptionHandler((thread, e) -> failures.add(e))
-          .start(() -> acc.unpin(0x100000, PAGE));
-      try {
-        t.join();
-      } catch (InterruptedException e) {
-        throw new AssertionError(e);
-      }
-    });
+    Access a =
+        access(
+            ioas,
+            true,
+            (acc, iova, last) -> {
+              if (!held.getAndSet(false)) {
+                return;
+              }
+              Thread t =
+                  Thread.ofPlatform()
+                      .uncaughtExceptionHandler((thread, e) -> failures.add(e))
+                      .start(() -> acc.unpin(0x100000, PAGE));
+              try {
+                t.join();
+              } catch (InterruptedException e) {
+                throw new AssertionError(e);
+              }
+            });
     a.pin(0x100000, PAGE, true);
     held.set(true);
 
@@ -276,7 +291,8 @@ class AccessEngineTest {
 
     a.replace(to);
 
-    assertThat(stubborn.notified).singleElement()
+    assertThat(stubborn.notified)
+        .singleElement()
         .satisfies(r -> assertThat(r).containsExactly(0L, -1L));
     assertThat(host.totalPins()).isZero();
     assertThat(host.lockedPagesOfUser(UID)).isZero();
@@ -292,14 +308,18 @@ class AccessEngineTest {
     map(to, 0x100000, buffer, PAGE);
     List<Errno> pinDuringReplace = new ArrayList<>();
     Access[] self = new Access[1];
-    self[0] = access(from, true, (acc, iova, last) -> {
-      try {
-        acc.pin(0x100000, PAGE, false);
-      } catch (ErrnoException e) {
-        pinDuringReplace.add(e.errno());
-      }
-      acc.unpin(0x100000, PAGE);
-    });
+    self[0] =
+        access(
+            from,
+            true,
+            (acc, iova, last) -> {
+              try {
+                acc.pin(0x100000, PAGE, false);
+              } catch (ErrnoException e) {
+                pinDuringReplace.add(e.errno());
+              }
+              acc.unpin(0x100000, PAGE);
+            });
     self[0].pin(0x100000, PAGE, false);
 
     self[0].replace(to);
@@ -321,8 +341,11 @@ class AccessEngineTest {
 
     long[] frames = a.pin(0x100000, 3 * PAGE - 1, false);
 
-    assertThat(frames).containsExactly(host.physicalAddress(memory, buffer + 3 * PAGE),
-        host.physicalAddress(memory, buffer + 4 * PAGE), host.physicalAddress(memory, buffer));
+    assertThat(frames)
+        .containsExactly(
+            host.physicalAddress(memory, buffer + 3 * PAGE),
+            host.physicalAddress(memory, buffer + 4 * PAGE),
+            host.physicalAddress(memory, buffer));
     a.unpin(0x100000, 3 * PAGE - 1);
   }
 
@@ -337,8 +360,8 @@ class AccessEngineTest {
     assertErrno(Errno.EINVAL, () -> detached.pin(0, 0, false));
     assertErrno(Errno.EOVERFLOW, () -> detached.pin(-PAGE, PAGE + 1, false));
     assertErrno(Errno.ENOENT, () -> detached.pin(0, PAGE, false));
-    assertErrno(Errno.ENOENT, () -> detached.rw(0, MemorySegment.ofArray(new byte[1]), false,
-        false));
+    assertErrno(
+        Errno.ENOENT, () -> detached.rw(0, MemorySegment.ofArray(new byte[1]), false, false));
   }
 
   @Test

@@ -1,7 +1,6 @@
 package org.iommufd4j.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 import static org.iommufd4j.uapi.IommuHwptAlloc.IOMMU_HWPT_DATA_NONE;
 import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA;
 import static org.iommufd4j.uapi.IommuIoasMap.IOMMU_IOAS_MAP_READABLE;
@@ -25,9 +24,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Seeded random sequences of MAP, UNMAP, COPY, access pins and unpins, access reads and writes,
- * and a mock domain coming and going, each checked against a deliberately simple model
- * (io_pagetable.c; pages.c: iopt_area_fill_domains(); device.c: iommufd_access_*(); selftest.c:
+ * Seeded random sequences of MAP, UNMAP, COPY, access pins and unpins, access reads and writes, and
+ * a mock domain coming and going, each checked against a deliberately simple model (io_pagetable.c;
+ * pages.c: iopt_area_fill_domains(); device.c: iommufd_access_*(); selftest.c:
  * iommufd_test_create_access(), iommufd_test_access_item_destroy(), iommufd_test_access_pages(),
  * iommufd_test_access_rw()). After every step: the predicted errno, the engine invariants, and the
  * pin count of every page of the memory: the number of page sources (MAPs) that need it, where a
@@ -59,8 +58,8 @@ class AccessRandomizedTest {
   }
 
   /** One map of one buffer: a page source ({@code serial} tells two MAPs of one range apart). */
-  private record Source(int serial, int buffer, long va, long pages, boolean writable,
-      boolean pinnable) {}
+  private record Source(
+      int serial, int buffer, long va, long pages, boolean writable, boolean pinnable) {}
 
   private record ModelArea(long iova, long length, Source source, long offset, int prot) {
     long last() {
@@ -87,16 +86,21 @@ class AccessRandomizedTest {
     final long[] buffers = new long[BUFFERS];
     final long scratch;
     final Map<Integer, TreeMap<Long, ModelArea>> areas = new HashMap<>();
+
     /** access fd -> its IOAS; items by fd, in id order; next item id by fd. */
     final Map<Integer, Integer> accessIoas = new LinkedHashMap<>();
+
     final Map<Integer, Map<Integer, Item>> items = new HashMap<>();
     final Map<Integer, Integer> nextItem = new HashMap<>();
     final Map<Integer, Boolean> pinning = new HashMap<>();
     Integer stdev;
+
     /** The mock device's DEVICE id while {@link #stdev} lives, for a second, explicit domain. */
     int idev;
+
     /** An explicit paging HWPT on IOAS A: the second domain. */
     Integer hwpt2;
+
     String op = "setup";
     int step;
 
@@ -196,24 +200,39 @@ class AccessRandomizedTest {
       int pages = 1 + random.nextInt(Math.min(4, BUFFER_PAGES - firstPage));
       long iova = slotIova(ioas, random.nextInt(SLOTS - pages + 1));
       boolean write = random.nextInt(4) != 0;
-      int prot = write ? Area.PROT_READ | Area.PROT_WRITE
-          : (random.nextInt(5) == 0 ? Area.PROT_WRITE : Area.PROT_READ);
-      int flags = IOMMU_IOAS_MAP_FIXED_IOVA
-          | ((prot & Area.PROT_READ) != 0 ? IOMMU_IOAS_MAP_READABLE : 0)
-          | ((prot & Area.PROT_WRITE) != 0 ? IOMMU_IOAS_MAP_WRITEABLE : 0);
+      int prot =
+          write
+              ? Area.PROT_READ | Area.PROT_WRITE
+              : (random.nextInt(5) == 0 ? Area.PROT_WRITE : Area.PROT_READ);
+      int flags =
+          IOMMU_IOAS_MAP_FIXED_IOVA
+              | ((prot & Area.PROT_READ) != 0 ? IOMMU_IOAS_MAP_READABLE : 0)
+              | ((prot & Area.PROT_WRITE) != 0 ? IOMMU_IOAS_MAP_WRITEABLE : 0);
       long va = buffers[b] + firstPage * PAGE;
       long length = pages * PAGE;
       boolean writable = (prot & Area.PROT_WRITE) != 0;
       Source source = new Source(step, b, va, pages, writable, !(writable && b == BUFFERS - 1));
-      op = "map ioas=" + ioas + " iova=0x" + Long.toHexString(iova) + " buffer=" + b + " page="
-          + firstPage + " pages=" + pages + " prot=" + prot;
+      op =
+          "map ioas="
+              + ioas
+              + " iova=0x"
+              + Long.toHexString(iova)
+              + " buffer="
+              + b
+              + " page="
+              + firstPage
+              + " pages="
+              + pages
+              + " prot="
+              + prot;
       Errno expected = null;
       if (overlaps(ioas, iova, iova + length - 1)) {
         expected = Errno.EEXIST;
       } else if (ioas == A && hasDomain() && !source.pinnable()) {
         expected = Errno.EFAULT;
       }
-      expect(expected, () -> ctx.ioas().map(caller, new MapRequest(flags, ioas, 0, va, length, iova)));
+      expect(
+          expected, () -> ctx.ioas().map(caller, new MapRequest(flags, ioas, 0, va, length, iova)));
       if (expected == null) {
         areas.get(ioas).put(iova, new ModelArea(iova, length, source, 0, prot));
       }
@@ -227,8 +246,10 @@ class AccessRandomizedTest {
       List<ModelArea> list = new ArrayList<>(m.values());
       if (!list.isEmpty() && random.nextInt(4) != 0) {
         ModelArea first = list.get(random.nextInt(list.size()));
-        ModelArea last = random.nextBoolean() ? first
-            : list.get(Math.min(list.size() - 1, list.indexOf(first) + random.nextInt(3)));
+        ModelArea last =
+            random.nextBoolean()
+                ? first
+                : list.get(Math.min(list.size() - 1, list.indexOf(first) + random.nextInt(3)));
         iova = first.iova();
         length = last.last() - iova + 1;
       } else {
@@ -237,8 +258,13 @@ class AccessRandomizedTest {
         length = (1 + random.nextInt(SLOTS - slot)) * PAGE;
       }
       long lastByte = iova + length - 1;
-      op = "unmap ioas=" + ioas + " iova=0x" + Long.toHexString(iova) + " length=0x"
-          + Long.toHexString(length);
+      op =
+          "unmap ioas="
+              + ioas
+              + " iova=0x"
+              + Long.toHexString(iova)
+              + " length=0x"
+              + Long.toHexString(length);
       Errno expected = null;
       long removed = 0;
       Map.Entry<Long, ModelArea> straddle = m.lowerEntry(iova);
@@ -268,8 +294,10 @@ class AccessRandomizedTest {
     void dropItemsIntersecting(int ioas, long iova, long last) {
       for (Map.Entry<Integer, Integer> e : accessIoas.entrySet()) {
         if (e.getValue() == ioas) {
-          items.get(e.getKey()).values().removeIf(it ->
-              it.iova() <= last && it.iova() + it.length() - 1 >= iova);
+          items
+              .get(e.getKey())
+              .values()
+              .removeIf(it -> it.iova() <= last && it.iova() + it.length() - 1 >= iova);
         }
       }
     }
@@ -304,17 +332,31 @@ class AccessRandomizedTest {
       int src = anyIoas();
       int dst = anyIoas();
       List<ModelArea> list = new ArrayList<>(areas.get(src).values());
-      long srcIova = list.isEmpty() || random.nextInt(5) == 0
-          ? slotIova(src, random.nextInt(SLOTS))
-          : list.get(random.nextInt(list.size())).iova() + random.nextInt(2) * PAGE;
+      long srcIova =
+          list.isEmpty() || random.nextInt(5) == 0
+              ? slotIova(src, random.nextInt(SLOTS))
+              : list.get(random.nextInt(list.size())).iova() + random.nextInt(2) * PAGE;
       int pages = 1 + random.nextInt(4);
       long length = pages * PAGE;
       long dstIova = slotIova(dst, random.nextInt(SLOTS - pages + 1));
       boolean write = random.nextBoolean();
-      int flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE
-          | (write ? IOMMU_IOAS_MAP_WRITEABLE : 0);
-      op = "copy " + src + ":0x" + Long.toHexString(srcIova) + " -> " + dst + ":0x"
-          + Long.toHexString(dstIova) + " pages=" + pages + " write=" + write;
+      int flags =
+          IOMMU_IOAS_MAP_FIXED_IOVA
+              | IOMMU_IOAS_MAP_READABLE
+              | (write ? IOMMU_IOAS_MAP_WRITEABLE : 0);
+      op =
+          "copy "
+              + src
+              + ":0x"
+              + Long.toHexString(srcIova)
+              + " -> "
+              + dst
+              + ":0x"
+              + Long.toHexString(dstIova)
+              + " pages="
+              + pages
+              + " write="
+              + write;
       List<Step> steps = walk(src, srcIova, srcIova + length - 1);
       Errno expected = null;
       if (steps == null) {
@@ -323,28 +365,34 @@ class AccessRandomizedTest {
         expected = Errno.EEXIST;
       } else if (write && steps.stream().anyMatch(s -> !s.area().source().writable())) {
         expected = Errno.EPERM;
-      } else if (dst == A && hasDomain()
+      } else if (dst == A
+          && hasDomain()
           && steps.stream().anyMatch(s -> !s.area().source().pinnable())) {
         expected = Errno.EFAULT;
       }
-      expect(expected, () -> ctx.ioas().copy(caller,
-          new CopyRequest(flags, dst, src, length, dstIova, srcIova)));
+      expect(
+          expected,
+          () ->
+              ctx.ioas().copy(caller, new CopyRequest(flags, dst, src, length, dstIova, srcIova)));
       if (expected == null) {
         long at = dstIova;
         int prot = Area.PROT_READ | (write ? Area.PROT_WRITE : 0);
         for (Step s : steps) {
           long bytes = s.to() - s.from() + 1;
           ModelArea a = s.area();
-          areas.get(dst).put(at, new ModelArea(at, bytes, a.source(),
-              a.offset() + (s.from() - a.iova()), prot));
+          areas
+              .get(dst)
+              .put(
+                  at,
+                  new ModelArea(at, bytes, a.source(), a.offset() + (s.from() - a.iova()), prot));
           at += bytes;
         }
       }
     }
 
     int anyAccess(boolean pinningOnly) {
-      List<Integer> fds = accessIoas.keySet().stream()
-          .filter(fd -> !pinningOnly || pinning.get(fd)).toList();
+      List<Integer> fds =
+          accessIoas.keySet().stream().filter(fd -> !pinningOnly || pinning.get(fd)).toList();
       return fds.get(random.nextInt(fds.size()));
     }
 
@@ -363,11 +411,18 @@ class AccessRandomizedTest {
       int fd = anyAccess(true);
       int ioas = accessIoas.get(fd);
       long iova = someIova(ioas, random.nextInt(8) != 0);
-      long length = (1 + random.nextInt(4)) * PAGE - (random.nextBoolean() ? random.nextInt(4000)
-          : 0);
+      long length =
+          (1 + random.nextInt(4)) * PAGE - (random.nextBoolean() ? random.nextInt(4000) : 0);
       boolean write = random.nextBoolean();
-      op = "pin fd=" + fd + " iova=0x" + Long.toHexString(iova) + " length=0x"
-          + Long.toHexString(length) + " write=" + write;
+      op =
+          "pin fd="
+              + fd
+              + " iova=0x"
+              + Long.toHexString(iova)
+              + " length=0x"
+              + Long.toHexString(length)
+              + " write="
+              + write;
       List<Step> steps = walkForAccess(ioas, iova, iova + length - 1);
       Errno expected = null;
       List<Portion> portions = new ArrayList<>();
@@ -385,8 +440,8 @@ class AccessRandomizedTest {
         if (expected != null) {
           break;
         }
-        portions.add(new Portion(a.source(), startByte / PAGE,
-            (a.offset() + (s.to() - a.iova())) / PAGE));
+        portions.add(
+            new Portion(a.source(), startByte / PAGE, (a.offset() + (s.to() - a.iova())) / PAGE));
       }
       if (expected == null && !reaches(steps, iova + length - 1)) {
         expected = Errno.ENOENT;
@@ -394,17 +449,29 @@ class AccessRandomizedTest {
       long uptr = 0;
       if (expected == null && random.nextBoolean()) {
         Step first = steps.getFirst();
-        uptr = first.area().source().va() + first.area().offset() + (first.from()
-            - first.area().iova());
+        uptr =
+            first.area().source().va()
+                + first.area().offset()
+                + (first.from() - first.area().iova());
         expected = checkPages(uptr, portions);
       }
       long u = uptr;
       int[] id = {-1};
       int flags = write ? MOCK_FLAGS_ACCESS_WRITE : 0;
-      expect(expected, () -> ops.accessPages(caller, fd, flags, iova, length, u, i -> {
-        id[0] = i;
-        return true;
-      }));
+      expect(
+          expected,
+          () ->
+              ops.accessPages(
+                  caller,
+                  fd,
+                  flags,
+                  iova,
+                  length,
+                  u,
+                  i -> {
+                    id[0] = i;
+                    return true;
+                  }));
       if (expected == null) {
         int want = nextItem.merge(fd, 1, Integer::sum) - 1;
         assertThat(id[0]).as(where()).isEqualTo(want);
@@ -490,8 +557,17 @@ class AccessRandomizedTest {
       long length = 1 + random.nextInt(3 * (int) PAGE);
       boolean write = random.nextBoolean();
       boolean slow = random.nextBoolean();
-      op = "rw fd=" + fd + " iova=0x" + Long.toHexString(iova) + " length=0x"
-          + Long.toHexString(length) + " write=" + write + " slow=" + slow;
+      op =
+          "rw fd="
+              + fd
+              + " iova=0x"
+              + Long.toHexString(iova)
+              + " length=0x"
+              + Long.toHexString(length)
+              + " write="
+              + write
+              + " slow="
+              + slow;
       List<Step> steps = walkForAccess(ioas, iova, iova + length - 1);
       Errno expected = null;
       for (Step s : steps) {
@@ -514,8 +590,7 @@ class AccessRandomizedTest {
       if (write) {
         memory.putBytes(scratch, data);
       }
-      int flags = (write ? MOCK_ACCESS_RW_WRITE : 0)
-          | (slow ? MOCK_ACCESS_RW_SLOW_PATH : 0);
+      int flags = (write ? MOCK_ACCESS_RW_WRITE : 0) | (slow ? MOCK_ACCESS_RW_SLOW_PATH : 0);
       expect(expected, () -> ops.accessRw(caller, fd, iova, length, scratch, flags));
       if (expected != null) {
         return;
@@ -542,11 +617,11 @@ class AccessRandomizedTest {
         return;
       }
       op = "add mock domain";
-      boolean fails = !hasDomain()
-          && areas.get(A).values().stream().anyMatch(a -> !a.source().pinnable());
+      boolean fails =
+          !hasDomain() && areas.get(A).values().stream().anyMatch(a -> !a.source().pinnable());
       Selftest.MockDomainIds[] ids = {null};
-      expect(fails ? Errno.EFAULT : null, () -> ids[0] = ctx.selftest().mockDomain(A, 0,
-          r -> true));
+      expect(
+          fails ? Errno.EFAULT : null, () -> ids[0] = ctx.selftest().mockDomain(A, 0, r -> true));
       if (!fails) {
         stdev = ids[0].stdevId();
         idev = ids[0].idevId();
@@ -566,8 +641,15 @@ class AccessRandomizedTest {
       }
       op = "alloc explicit hwpt on A for device " + idev;
       int[] id = {0};
-      expect(null, () -> id[0] = ctx.hwpt().alloc(new HwptAllocRequest(0, idev, A, 0,
-          IOMMU_HWPT_DATA_NONE, 0, 0), () -> 0, r -> true));
+      expect(
+          null,
+          () ->
+              id[0] =
+                  ctx.hwpt()
+                      .alloc(
+                          new HwptAllocRequest(0, idev, A, 0, IOMMU_HWPT_DATA_NONE, 0, 0),
+                          () -> 0,
+                          r -> true));
       hwpt2 = id[0];
     }
 
@@ -582,14 +664,16 @@ class AccessRandomizedTest {
       Map<Source, BitSet> needed = new HashMap<>();
       if (hasDomain()) {
         for (ModelArea a : areas.get(A).values()) {
-          needed.computeIfAbsent(a.source(), k -> new BitSet())
+          needed
+              .computeIfAbsent(a.source(), k -> new BitSet())
               .set((int) (a.offset() / PAGE), (int) ((a.offset() + a.length() - 1) / PAGE) + 1);
         }
       }
       for (Map<Integer, Item> its : items.values()) {
         for (Item it : its.values()) {
           for (Portion p : it.portions()) {
-            needed.computeIfAbsent(p.source(), k -> new BitSet())
+            needed
+                .computeIfAbsent(p.source(), k -> new BitSet())
                 .set((int) p.first(), (int) p.last() + 1);
           }
         }
@@ -598,14 +682,15 @@ class AccessRandomizedTest {
       Map<Long, Integer> expected = new HashMap<>();
       for (Map.Entry<Source, BitSet> e : needed.entrySet()) {
         charged += e.getValue().cardinality();
-        e.getValue().stream().forEach(i -> expected.merge(e.getKey().va() + i * PAGE, 1,
-            Integer::sum));
+        e.getValue().stream()
+            .forEach(i -> expected.merge(e.getKey().va() + i * PAGE, 1, Integer::sum));
       }
       for (long b : buffers) {
         for (int p = 0; p < BUFFER_PAGES; p++) {
           long va = b + p * PAGE;
-          assertThat(host.pinCount(memory, va)).as("pins of page 0x%s; %s",
-              Long.toHexString(va), where()).isEqualTo((long) expected.getOrDefault(va, 0));
+          assertThat(host.pinCount(memory, va))
+              .as("pins of page 0x%s; %s", Long.toHexString(va), where())
+              .isEqualTo((long) expected.getOrDefault(va, 0));
         }
       }
       assertThat(host.lockedPagesOfUser(UID)).as("charged pages; " + where()).isEqualTo(charged);

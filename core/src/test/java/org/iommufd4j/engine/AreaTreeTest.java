@@ -38,7 +38,10 @@ class AreaTreeTest {
     return null;
   }
 
-  /** Reference of {@code iopt_for_each_contig_area()}: from the area holding iova, populated areas without holes. */
+  /**
+   * Reference of {@code iopt_for_each_contig_area()}: from the area holding iova, populated areas
+   * without holes.
+   */
   private static List<Area> contiguousWalk(TreeMap<Long, Area> ref, long iova, long last) {
     List<Area> out = new ArrayList<>();
     long pos = iova;
@@ -46,8 +49,10 @@ class AreaTreeTest {
       if (Long.compareUnsigned(a.last, pos) < 0) {
         continue;
       }
-      if (Long.compareUnsigned(a.iova, pos) > 0 || !a.isPopulated()
-          || Long.compareUnsigned(pos, last) > 0 || out.size() > 0 && pos == 0) {
+      if (Long.compareUnsigned(a.iova, pos) > 0
+          || !a.isPopulated()
+          || Long.compareUnsigned(pos, last) > 0
+          || out.size() > 0 && pos == 0) {
         break;
       }
       out.add(a);
@@ -65,7 +70,8 @@ class AreaTreeTest {
     for (int step = 0; step < 600; step++) {
       String ctx = "seed=" + seed + " step=" + step;
       if (ref.isEmpty() || rnd.nextInt(3) != 0) {
-        long iova = rnd.nextInt(4) == 0 ? -(1 + rnd.nextLong(1 << 20)) * 16 : rnd.nextLong(1 << 20) * 16;
+        long iova =
+            rnd.nextInt(4) == 0 ? -(1 + rnd.nextLong(1 << 20)) * 16 : rnd.nextLong(1 << 20) * 16;
         long length = 1 + rnd.nextLong(64);
         if (Unsigned.lastOverflows(iova, length) || tree.intersects(iova, iova + length - 1)) {
           continue;
@@ -99,10 +105,14 @@ class AreaTreeTest {
       assertThat(f).as(ctx).isSameAs(r);
       assertThat(tree).as(ctx).containsExactlyElementsOf(ref.values());
       long last = probe + len - 1;
-      assertThat(tree.overlapping(probe, last)).as(ctx).containsExactlyElementsOf(
-          ref.values().stream().filter(a -> Unsigned.intersects(a.iova, a.last, probe, last))
-              .toList());
-      assertThat(tree.contiguous(probe, last)).as(ctx)
+      assertThat(tree.overlapping(probe, last))
+          .as(ctx)
+          .containsExactlyElementsOf(
+              ref.values().stream()
+                  .filter(a -> Unsigned.intersects(a.iova, a.last, probe, last))
+                  .toList());
+      assertThat(tree.contiguous(probe, last))
+          .as(ctx)
           .containsExactlyElementsOf(contiguousWalk(ref, probe, last));
     }
   }

@@ -33,7 +33,8 @@ class HostSlotsTest {
       assertThat(host.pinCount(m, VA)).isZero();
     }
     assertThat(host.addressSpaces()).isLessThanOrEqualTo(255);
-    assertThat(host.physicalAddress(pinned, VA)).as("a pinned space keeps its slot")
+    assertThat(host.physicalAddress(pinned, VA))
+        .as("a pinned space keeps its slot")
         .isEqualTo(pinnedPa);
     assertThat(host.pinCount(pinned, VA)).isEqualTo(1);
   }
@@ -52,12 +53,13 @@ class HostSlotsTest {
     assertThat(addresses).as("distinct frames").hasSize(255);
     UserMemory late = SimulatedMemory.create();
     assertThatThrownBy(() -> host.physicalAddress(late, VA))
-        .isInstanceOfSatisfying(ErrnoException.class,
-            e -> assertThat(e.errno()).isEqualTo(org.iommufd4j.Errno.ENOMEM));
+        .isInstanceOfSatisfying(
+            ErrnoException.class, e -> assertThat(e.errno()).isEqualTo(org.iommufd4j.Errno.ENOMEM));
     host.pinFrames(spaces.get(17), VA, 1, -1); // one lets go
     long pa = host.physicalAddress(late, VA);
     assertThat(host.memoryOf(pa)).isSameAs(late);
-    assertThat(addresses).as("the others keep theirs").contains(host.physicalAddress(
-        spaces.get(3), VA));
+    assertThat(addresses)
+        .as("the others keep theirs")
+        .contains(host.physicalAddress(spaces.get(3), VA));
   }
 }

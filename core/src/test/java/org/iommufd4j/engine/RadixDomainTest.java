@@ -7,15 +7,24 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 class RadixDomainTest {
-  private static final DomainSpec VTD = new DomainSpec(DomainSpec.Format.RADIX, 0,
-      (1L << 48) - 1, RadixDomain.PAGE_4K | RadixDomain.PAGE_2M | RadixDomain.PAGE_1G, List.of());
+  private static final DomainSpec VTD =
+      new DomainSpec(
+          DomainSpec.Format.RADIX,
+          0,
+          (1L << 48) - 1,
+          RadixDomain.PAGE_4K | RadixDomain.PAGE_2M | RadixDomain.PAGE_1G,
+          List.of());
 
   @Test
   void alignedRunsUseTheLargestPageThatFits() {
     RadixDomain d = new RadixDomain(VTD);
     long pa = 1L << 40;
-    d.map(RadixDomain.PAGE_1G, pa, RadixDomain.PAGE_1G + RadixDomain.PAGE_2M + 8192,
-        Domain.PROT_READ, true);
+    d.map(
+        RadixDomain.PAGE_1G,
+        pa,
+        RadixDomain.PAGE_1G + RadixDomain.PAGE_2M + 8192,
+        Domain.PROT_READ,
+        true);
     assertThat(d.pageSizeAt(RadixDomain.PAGE_1G)).isEqualTo(RadixDomain.PAGE_1G);
     assertThat(d.pageSizeAt(2 * RadixDomain.PAGE_1G)).isEqualTo(RadixDomain.PAGE_2M);
     assertThat(d.pageSizeAt(2 * RadixDomain.PAGE_1G + RadixDomain.PAGE_2M + 4096))
@@ -38,8 +47,12 @@ class RadixDomainTest {
   @Test
   void misalignedPhysicalAddressForcesSmallPages() {
     RadixDomain d = new RadixDomain(VTD);
-    d.map(RadixDomain.PAGE_2M, RadixDomain.PAGE_2M + 4096, RadixDomain.PAGE_2M,
-        Domain.PROT_READ, true);
+    d.map(
+        RadixDomain.PAGE_2M,
+        RadixDomain.PAGE_2M + 4096,
+        RadixDomain.PAGE_2M,
+        Domain.PROT_READ,
+        true);
     assertThat(d.pageSizeAt(RadixDomain.PAGE_2M)).isEqualTo(RadixDomain.PAGE_4K);
   }
 
@@ -63,7 +76,8 @@ class RadixDomainTest {
     for (long[] m : maps) {
       for (int k = 0; k < 16; k++) {
         long off = rnd.nextLong(m[2]);
-        assertThat(d.translate(m[0] + off)).as("seed=%s", Long.getLong("seed", 1234L))
+        assertThat(d.translate(m[0] + off))
+            .as("seed=%s", Long.getLong("seed", 1234L))
             .isEqualTo(m[1] + off);
       }
     }

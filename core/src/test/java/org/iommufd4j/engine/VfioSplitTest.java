@@ -33,9 +33,11 @@ class VfioSplitTest {
 
   private Area map(long iova, long userVa, long length) {
     PageSource pages = new PageSource(userVa, length, true, AccountingMode.NONE, caller);
-    List<Area> inserted = iopt.insert(iova,
-        List.of(new IoPagetable.Slice(pages, userVa - pages.base, length)),
-        Area.PROT_READ | Area.PROT_WRITE);
+    List<Area> inserted =
+        iopt.insert(
+            iova,
+            List.of(new IoPagetable.Slice(pages, userVa - pages.base, length)),
+            Area.PROT_READ | Area.PROT_WRITE);
     iopt.commit(inserted);
     return inserted.getFirst();
   }
@@ -49,8 +51,10 @@ class VfioSplitTest {
   }
 
   private static void assertRefused(Errno errno, Runnable call) {
-    assertThatThrownBy(call::run).isInstanceOf(IommufdException.class)
-        .extracting(e -> ((IommufdException) e).errno()).isEqualTo(errno);
+    assertThatThrownBy(call::run)
+        .isInstanceOf(IommufdException.class)
+        .extracting(e -> ((IommufdException) e).errno())
+        .isEqualTo(errno);
   }
 
   @Test
@@ -61,8 +65,10 @@ class VfioSplitTest {
 
     iopt.split(IOVA + 4 * PAGE - 1);
 
-    assertThat(areas()).containsExactly(new long[] {IOVA, IOVA + 4 * PAGE - 1, 0},
-        new long[] {IOVA + 4 * PAGE, IOVA + 16 * PAGE - 1, 4 * PAGE});
+    assertThat(areas())
+        .containsExactly(
+            new long[] {IOVA, IOVA + 4 * PAGE - 1, 0},
+            new long[] {IOVA + 4 * PAGE, IOVA + 16 * PAGE - 1, 4 * PAGE});
     Area lhs = iopt.areas.find(IOVA);
     Area rhs = iopt.areas.find(IOVA + 4 * PAGE);
     assertThat(lhs.pages).isSameAs(original.pages).isSameAs(rhs.pages);
@@ -105,16 +111,18 @@ class VfioSplitTest {
 
     iopt.split(IOVA + 0x800 + 0x7ff);
 
-    assertThat(areas()).containsExactly(new long[] {IOVA + 0x800, IOVA + 0xfff, 0x800},
-        new long[] {IOVA + 0x1000, IOVA + 0x27ff, 0x1000});
+    assertThat(areas())
+        .containsExactly(
+            new long[] {IOVA + 0x800, IOVA + 0xfff, 0x800},
+            new long[] {IOVA + 0x1000, IOVA + 0x27ff, 0x1000});
   }
 
   @Test
   void cutOfAnAreaNotYetPopulatedFailsWithEbusy() {
     long va = memory.allocate(4 * PAGE, true);
     PageSource pages = new PageSource(va, 4 * PAGE, true, AccountingMode.NONE, caller);
-    List<Area> inserted = iopt.insert(IOVA, List.of(new IoPagetable.Slice(pages, 0, 4 * PAGE)),
-        Area.PROT_READ);
+    List<Area> inserted =
+        iopt.insert(IOVA, List.of(new IoPagetable.Slice(pages, 0, 4 * PAGE)), Area.PROT_READ);
     iopt.setHugePages(false);
 
     assertRefused(Errno.EBUSY, () -> iopt.split(IOVA + PAGE - 1));
@@ -170,7 +178,8 @@ class VfioSplitTest {
       assertThat(a.pages.pinUsers(p)).isEqualTo(1);
     }
     assertThat(domain.entry(IOVA + 3 * PAGE) & MockDomain.START)
-        .as("with large pages off every 4 KiB page was its own map operation").isNotZero();
+        .as("with large pages off every 4 KiB page was its own map operation")
+        .isNotZero();
     assertThat(domain.entry(IOVA + 3 * PAGE - MockDomain.GRANULE) & MockDomain.LAST).isNotZero();
 
     long[] progress = {0};

@@ -12,14 +12,15 @@ import org.iommufd4j.uapi.Struct;
 
 /** Builds well-formed calls for fixed scenarios (the fault sweep's corpus). */
 final class Calls {
-  static final int RW = IommuIoasMap.IOMMU_IOAS_MAP_READABLE | IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE;
+  static final int RW =
+      IommuIoasMap.IOMMU_IOAS_MAP_READABLE | IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE;
   static final int FIXED = IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA;
 
   private Calls() {}
 
   private static FuzzCall call(Struct s) {
-    return new FuzzCall(s.request(), FuzzWorld.ARGS,
-        List.of(new FuzzCall.Write(FuzzWorld.ARGS, s.bytes())));
+    return new FuzzCall(
+        s.request(), FuzzWorld.ARGS, List.of(new FuzzCall.Write(FuzzWorld.ARGS, s.bytes())));
   }
 
   static FuzzCall ioasAlloc() {

@@ -4,9 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.iommufd4j.fuzz.Calls.FIXED;
 import static org.iommufd4j.fuzz.Calls.RW;
 
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.stream.Stream;
 import org.iommufd4j.engine.FaultInjection;
 import org.junit.jupiter.api.AfterAll;
@@ -30,27 +28,61 @@ class FaultSweepTest {
 
   static Stream<Arguments> scenarios() {
     return Stream.of(
-        Arguments.of("basic", List.of(Calls.ioasAlloc(), Calls.map(1, RW | FIXED, BUF, 0x10000,
-            MOCK), Calls.map(1, RW, BUF, 0x4000, 0), Calls.ioasAlloc(),
-            Calls.copy(2, 1, RW, 0x8000, 0, MOCK), Calls.unmap(1, 0, -1), Calls.destroy(2))),
-        Arguments.of("map_domain", List.of(Calls.ioasAlloc(), Calls.mockDomain(1),
-            Calls.map(1, RW | FIXED, BUF, 0x10000, MOCK), Calls.map(1, RW, BUF + 0x10000, 0x8000,
-            0), Calls.unmap(1, MOCK, 0x10000), Calls.destroy(2))),
-        Arguments.of("map_two_domains", List.of(Calls.ioasAlloc(),
-            Calls.map(1, RW | FIXED, BUF, 0x10000, MOCK), Calls.mockDomain(1),
-            Calls.hwptAlloc(0, 3, 1), Calls.map(1, RW | FIXED, BUF + 0x20000, 0x4000,
-            MOCK + 0x100000), Calls.ioasAlloc(), Calls.mockDomain(6),
-            Calls.copy(6, 1, RW, 0x4000, 0, MOCK), Calls.destroy(5), Calls.unmap(1, 0, -1))),
-        Arguments.of("access", List.of(Calls.ioasAlloc(),
-            Calls.map(1, RW | FIXED, BUF, 0x10000, MOCK), Calls.createAccess(1, 1),
-            Calls.accessPages(ACCESS_FD, 1, MOCK, 0x4000, 0),
-            Calls.accessRw(ACCESS_FD, MOCK + 0x100, 0x2000, FuzzWorld.ARRAYS, 0),
-            Calls.accessRw(ACCESS_FD, MOCK + 0x100, 0x2000, FuzzWorld.ARRAYS, 1 | 4),
-            Calls.mockDomain(1), Calls.unmap(1, MOCK, 0x10000))),
-        Arguments.of("device_replace", List.of(Calls.ioasAlloc(), Calls.ioasAlloc(),
-            Calls.map(1, RW | FIXED, BUF, 0x8000, MOCK), Calls.map(2, RW | FIXED, BUF, 0x8000,
-            MOCK), Calls.mockDomain(1), Calls.test(10, 3, 2), Calls.hwptAlloc(0, 4, 1),
-            Calls.test(10, 3, 5), Calls.destroy(3))));
+        Arguments.of(
+            "basic",
+            List.of(
+                Calls.ioasAlloc(),
+                Calls.map(1, RW | FIXED, BUF, 0x10000, MOCK),
+                Calls.map(1, RW, BUF, 0x4000, 0),
+                Calls.ioasAlloc(),
+                Calls.copy(2, 1, RW, 0x8000, 0, MOCK),
+                Calls.unmap(1, 0, -1),
+                Calls.destroy(2))),
+        Arguments.of(
+            "map_domain",
+            List.of(
+                Calls.ioasAlloc(),
+                Calls.mockDomain(1),
+                Calls.map(1, RW | FIXED, BUF, 0x10000, MOCK),
+                Calls.map(1, RW, BUF + 0x10000, 0x8000, 0),
+                Calls.unmap(1, MOCK, 0x10000),
+                Calls.destroy(2))),
+        Arguments.of(
+            "map_two_domains",
+            List.of(
+                Calls.ioasAlloc(),
+                Calls.map(1, RW | FIXED, BUF, 0x10000, MOCK),
+                Calls.mockDomain(1),
+                Calls.hwptAlloc(0, 3, 1),
+                Calls.map(1, RW | FIXED, BUF + 0x20000, 0x4000, MOCK + 0x100000),
+                Calls.ioasAlloc(),
+                Calls.mockDomain(6),
+                Calls.copy(6, 1, RW, 0x4000, 0, MOCK),
+                Calls.destroy(5),
+                Calls.unmap(1, 0, -1))),
+        Arguments.of(
+            "access",
+            List.of(
+                Calls.ioasAlloc(),
+                Calls.map(1, RW | FIXED, BUF, 0x10000, MOCK),
+                Calls.createAccess(1, 1),
+                Calls.accessPages(ACCESS_FD, 1, MOCK, 0x4000, 0),
+                Calls.accessRw(ACCESS_FD, MOCK + 0x100, 0x2000, FuzzWorld.ARRAYS, 0),
+                Calls.accessRw(ACCESS_FD, MOCK + 0x100, 0x2000, FuzzWorld.ARRAYS, 1 | 4),
+                Calls.mockDomain(1),
+                Calls.unmap(1, MOCK, 0x10000))),
+        Arguments.of(
+            "device_replace",
+            List.of(
+                Calls.ioasAlloc(),
+                Calls.ioasAlloc(),
+                Calls.map(1, RW | FIXED, BUF, 0x8000, MOCK),
+                Calls.map(2, RW | FIXED, BUF, 0x8000, MOCK),
+                Calls.mockDomain(1),
+                Calls.test(10, 3, 2),
+                Calls.hwptAlloc(0, 4, 1),
+                Calls.test(10, 3, 5),
+                Calls.destroy(3))));
   }
 
   @ParameterizedTest(name = "{0}")
@@ -85,7 +117,8 @@ class FaultSweepTest {
         }
         pointsSwept++;
         assertThat(result).as("%s answers an errno", where).isNegative();
-        assertThat(world.context.describe()).as("%s leaves the state as before", where)
+        assertThat(world.context.describe())
+            .as("%s leaves the state as before", where)
             .isEqualTo(before);
         assertThat(world.invariantViolations()).as(where).isEmpty();
         assertThat(world.closeAndCheckLeaks()).as("%s leaks nothing", where).isNull();
@@ -96,7 +129,8 @@ class FaultSweepTest {
 
   @AfterAll
   static void report() {
-    System.out.printf("fault sweep: %d fault points failed over %d calls, 0 state differences%n",
+    System.out.printf(
+        "fault sweep: %d fault points failed over %d calls, 0 state differences%n",
         pointsSwept, callsSwept);
   }
 }

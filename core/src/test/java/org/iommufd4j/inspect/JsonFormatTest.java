@@ -18,18 +18,23 @@ class JsonFormatTest {
   @Test
   void u64ValuesAreHexStringsAndCountsAreNumbers() {
     String json = Samples.everything().toJson();
-    assertThat(json).contains(
-        "\"format\": \"iommufd4j-snapshot\"", "\"version\": 1",
-        "{\"start\": \"0x8000000000000000\", \"last\": \"0xffffffffffffffff\", "
-            + "\"owner\": \"DOMAIN\", \"ownerId\": 3}",
-        "\"owner\": \"TEST\", \"ownerId\": 0",
-        "\"owner\": \"DEVICE\", \"ownerId\": 2",
-        "\"iova\": \"0x1000\", \"last\": \"0x1fff\"",
-        "\"pageSource\": 1", "\"pinnedPages\": 262144",
-        "\"alignment\": \"0x1000\"", "\"domainHwpts\": [3]",
-        "\"aperture\": null", "\"pageSizes\": \"0x201000\"",
-        "\"pins\": [{\"iova\": \"0x500000\", \"length\": \"0x2000\", \"uses\": 2}]",
-        "\"kind\": \"PROCESS\", \"id\": 42, \"pages\": 512");
+    assertThat(json)
+        .contains(
+            "\"format\": \"iommufd4j-snapshot\"",
+            "\"version\": 1",
+            "{\"start\": \"0x8000000000000000\", \"last\": \"0xffffffffffffffff\", "
+                + "\"owner\": \"DOMAIN\", \"ownerId\": 3}",
+            "\"owner\": \"TEST\", \"ownerId\": 0",
+            "\"owner\": \"DEVICE\", \"ownerId\": 2",
+            "\"iova\": \"0x1000\", \"last\": \"0x1fff\"",
+            "\"pageSource\": 1",
+            "\"pinnedPages\": 262144",
+            "\"alignment\": \"0x1000\"",
+            "\"domainHwpts\": [3]",
+            "\"aperture\": null",
+            "\"pageSizes\": \"0x201000\"",
+            "\"pins\": [{\"iova\": \"0x500000\", \"length\": \"0x2000\", \"uses\": 2}]",
+            "\"kind\": \"PROCESS\", \"id\": 42, \"pages\": 512");
   }
 
   @Test
@@ -37,28 +42,46 @@ class JsonFormatTest {
     String json = Samples.manyAreas(3).toJson();
     assertThat(json.lines().filter(l -> l.contains("\"iova\"")).count()).isEqualTo(3);
     assertThat(json.lines().filter(l -> l.contains("\"iova\"")))
-        .allSatisfy(l -> assertThat(l.strip()).startsWith("{\"iova\"").contains("\"accessPins\"")
-            .endsWith("}" + (l.endsWith(",") ? "," : "")));
+        .allSatisfy(
+            l ->
+                assertThat(l.strip())
+                    .startsWith("{\"iova\"")
+                    .contains("\"accessPins\"")
+                    .endsWith("}" + (l.endsWith(",") ? "," : "")));
   }
 
   @Test
   void stringsAreEscaped() {
     Snapshot s = Samples.everything();
-    Snapshot odd = new Snapshot(false, false, List.of(), List.of(), List.of(), List.of(
-        new Snapshot.DeviceState(2, 0, "a \"quoted\"\\model\n", null, 0, List.of(), 0, 0)),
-        List.of(), List.of(), List.of(), s.host());
+    Snapshot odd =
+        new Snapshot(
+            false,
+            false,
+            List.of(),
+            List.of(),
+            List.of(),
+            List.of(
+                new Snapshot.DeviceState(2, 0, "a \"quoted\"\\model\n", null, 0, List.of(), 0, 0)),
+            List.of(),
+            List.of(),
+            List.of(),
+            s.host());
     assertThat(Snapshot.fromJson(odd.toJson())).isEqualTo(odd);
   }
 
   @Test
   void documentsThatAreNotSnapshotsAreRefusedWithTheReason() {
     assertThatThrownBy(() -> Snapshot.fromJson("{\"format\": \"other\"}"))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not an iommufd4j");
-    assertThatThrownBy(() -> Snapshot.fromJson("{\"format\": \"iommufd4j-snapshot\", "
-        + "\"version\": 2}")).hasMessageContaining("version 2");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("not an iommufd4j");
+    assertThatThrownBy(
+            () -> Snapshot.fromJson("{\"format\": \"iommufd4j-snapshot\", " + "\"version\": 2}"))
+        .hasMessageContaining("version 2");
     String json = Samples.everything().toJson();
-    assertThatThrownBy(() -> Snapshot.fromJson(json.replace("\"alignment\": \"0x1000\"",
-        "\"alignment\": 4096"))).hasMessageContaining("$.ioases[0].alignment");
+    assertThatThrownBy(
+            () ->
+                Snapshot.fromJson(json.replace("\"alignment\": \"0x1000\"", "\"alignment\": 4096")))
+        .hasMessageContaining("$.ioases[0].alignment");
     assertThatThrownBy(() -> Snapshot.fromJson(json.replace("\"pageCount\": 512,", "")))
         .hasMessageContaining("$.pageSources[1].pageCount is missing");
     assertThatThrownBy(() -> Snapshot.fromJson(json + "x")).hasMessageContaining("offset");

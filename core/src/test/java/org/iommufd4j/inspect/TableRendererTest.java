@@ -20,62 +20,108 @@ class TableRendererTest {
   @Test
   void everyIoasShowsItsRangesAndAreasWithTheirDetails() {
     String t = Samples.everything().toTable();
-    List<String> ioas = section(t, "IOAS 1: alignment 0x1000, huge pages on, domains hwpt 3, "
-        + "accesses access 5, 5 areas");
-    assertThat(ioas).anySatisfy(l -> assertThat(l).contains("0x1000", "0xffffffff", "~4.00 GiB"))
-        .anySatisfy(l -> assertThat(l).contains("0x8000000000000000", "0xffffffffffffffff",
-            "8 EiB", "domain of hwpt 3"))
+    List<String> ioas =
+        section(
+            t,
+            "IOAS 1: alignment 0x1000, huge pages on, domains hwpt 3, "
+                + "accesses access 5, 5 areas");
+    assertThat(ioas)
+        .anySatisfy(l -> assertThat(l).contains("0x1000", "0xffffffff", "~4.00 GiB"))
+        .anySatisfy(
+            l ->
+                assertThat(l)
+                    .contains(
+                        "0x8000000000000000", "0xffffffffffffffff", "8 EiB", "domain of hwpt 3"))
         .anySatisfy(l -> assertThat(l).contains("0xfee0000000000000", "1 MiB", "device 2"))
         .anySatisfy(l -> assertThat(l).contains("0x100000000", "0x100000fff", "4 KiB", "test"))
-        .anySatisfy(l -> assertThat(l).containsPattern(
-            "0x1000 +0x1fff +4 KiB +0x7f0000001000 +#1 +0x0 +rw +1 +0 +ok"))
+        .anySatisfy(
+            l ->
+                assertThat(l)
+                    .containsPattern(
+                        "0x1000 +0x1fff +4 KiB +0x7f0000001000 +#1 +0x0 +rw +1 +0 +ok"))
         .anySatisfy(l -> assertThat(l).containsPattern("-w .* unpopulated$"))
         .anySatisfy(l -> assertThat(l).containsPattern("rw +16 +2 +prevent-access$"));
-    assertThat(section(t, "IOAS 7: alignment 0x1, huge pages off, domains none, accesses none, "
-        + "0 areas")).containsExactly("  allowed: any IOVA (no ALLOW_IOVAS list)",
-            "  reserved: none", "  areas: none");
+    assertThat(
+            section(
+                t,
+                "IOAS 7: alignment 0x1, huge pages off, domains none, accesses none, " + "0 areas"))
+        .containsExactly(
+            "  allowed: any IOVA (no ALLOW_IOVAS list)", "  reserved: none", "  areas: none");
   }
 
   @Test
   void otherSectionsListEveryObject() {
     String t = Samples.everything().toTable();
     assertThat(t.lines().findFirst()).hasValue("iommufd context: open, 7 objects");
-    assertThat(section(t, "objects")).hasSize(8)
+    assertThat(section(t, "objects"))
+        .hasSize(8)
         .anySatisfy(l -> assertThat(l).containsPattern("^ +3 +HWPT_PAGING +3$"));
-    assertThat(section(t, "HWPTs")).anySatisfy(l -> assertThat(l).containsPattern(
-        "3 +paging +yes +1 +- +radix +\\[0x0, 0x7fffffffffffffff\\] +4K 2M +42 +- +- +2$"))
-        .anySatisfy(l -> assertThat(l).containsPattern(
-            "6 +nested +no +1 +3 +selftest-mock-nested +- +- +0 +- +8 +-$"));
-    assertThat(section(t, "devices")).anySatisfy(l -> assertThat(l).contains(
-        "[0xfee0000000000000, 0xfee00000000fffff]"));
-    assertThat(section(t, "accesses")).anySatisfy(l -> assertThat(l).containsPattern(
-        "5 +1 +yes +\\[0x500000 \\+0x2000\\]x2$"));
-    assertThat(section(t, "fault queues")).anySatisfy(l -> assertThat(l).containsPattern(
-        "8 +open +1 +2$"));
-    assertThat(section(t, "page sources")).anySatisfy(l -> assertThat(l).containsPattern(
-        "#2 +0x7f0000100000 +512 +no +42 +1000 +MM +512$"));
-    assertThat(t).contains("host (every context on this emulated machine): 262673 frame pins, "
-        + "262657 pages charged");
-    assertThat(section(t, "host (every context on this emulated machine): 262673 frame pins, "
-        + "262657 pages charged")).anySatisfy(l -> assertThat(l).containsPattern(
-            "user +1000 +262145$"));
+    assertThat(section(t, "HWPTs"))
+        .anySatisfy(
+            l ->
+                assertThat(l)
+                    .containsPattern(
+                        "3 +paging +yes +1 +- +radix +\\[0x0, 0x7fffffffffffffff\\] +4K 2M +42 +- +- +2$"))
+        .anySatisfy(
+            l ->
+                assertThat(l)
+                    .containsPattern(
+                        "6 +nested +no +1 +3 +selftest-mock-nested +- +- +0 +- +8 +-$"));
+    assertThat(section(t, "devices"))
+        .anySatisfy(l -> assertThat(l).contains("[0xfee0000000000000, 0xfee00000000fffff]"));
+    assertThat(section(t, "accesses"))
+        .anySatisfy(l -> assertThat(l).containsPattern("5 +1 +yes +\\[0x500000 \\+0x2000\\]x2$"));
+    assertThat(section(t, "fault queues"))
+        .anySatisfy(l -> assertThat(l).containsPattern("8 +open +1 +2$"));
+    assertThat(section(t, "page sources"))
+        .anySatisfy(
+            l -> assertThat(l).containsPattern("#2 +0x7f0000100000 +512 +no +42 +1000 +MM +512$"));
+    assertThat(t)
+        .contains(
+            "host (every context on this emulated machine): 262673 frame pins, "
+                + "262657 pages charged");
+    assertThat(
+            section(
+                t,
+                "host (every context on this emulated machine): 262673 frame pins, "
+                    + "262657 pages charged"))
+        .anySatisfy(l -> assertThat(l).containsPattern("user +1000 +262145$"));
   }
 
   @Test
   void columnsAreAligned() {
-    List<String> areas = Samples.everything().toTable().lines()
-        .dropWhile(l -> !l.equals("  areas")).skip(1).takeWhile(l -> l.startsWith("    "))
-        .toList();
+    List<String> areas =
+        Samples.everything()
+            .toTable()
+            .lines()
+            .dropWhile(l -> !l.equals("  areas"))
+            .skip(1)
+            .takeWhile(l -> l.startsWith("    "))
+            .toList();
     assertThat(areas).hasSize(6);
     int source = areas.getFirst().indexOf("source");
-    assertThat(areas.subList(1, 6)).allSatisfy(l -> assertThat(l.indexOf('#') + 2)
-        .as("right-aligned under 'source': %s", l).isEqualTo(source + "source".length()));
+    assertThat(areas.subList(1, 6))
+        .allSatisfy(
+            l ->
+                assertThat(l.indexOf('#') + 2)
+                    .as("right-aligned under 'source': %s", l)
+                    .isEqualTo(source + "source".length()));
   }
 
   @Test
   void emptySectionsSayNone() {
-    Snapshot s = new Snapshot(true, true, List.of(), List.of(), List.of(), List.of(), List.of(),
-        List.of(), List.of(), new Snapshot.HostState(0, 0, List.of()));
+    Snapshot s =
+        new Snapshot(
+            true,
+            true,
+            List.of(),
+            List.of(),
+            List.of(),
+            List.of(),
+            List.of(),
+            List.of(),
+            List.of(),
+            new Snapshot.HostState(0, 0, List.of()));
     String t = s.toTable();
     assertThat(t).startsWith("iommufd context: closed, torn down, 0 objects");
     assertThat(section(t, "HWPTs")).containsExactly("  none");

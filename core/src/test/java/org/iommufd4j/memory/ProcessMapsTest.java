@@ -51,8 +51,7 @@ class ProcessMapsTest {
       assertThat(LibC.ioctl(fd, ProcessMaps.PROCMAP_QUERY, query)).isZero();
       assertThat(query.get(JAVA_LONG, ProcessMaps.VMA_START_OFFSET))
           .isLessThanOrEqualTo(stack.address());
-      assertThat(query.get(JAVA_LONG, ProcessMaps.VMA_END_OFFSET))
-          .isGreaterThan(stack.address());
+      assertThat(query.get(JAVA_LONG, ProcessMaps.VMA_END_OFFSET)).isGreaterThan(stack.address());
       assertThat(query.get(JAVA_LONG, ProcessMaps.VMA_FLAGS_OFFSET) & 3).isEqualTo(3);
     } finally {
       LibC.close(fd);

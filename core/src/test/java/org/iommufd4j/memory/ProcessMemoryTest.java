@@ -340,9 +340,7 @@ class ProcessMemoryTest {
                 boolean ok =
                     self.read(src.address(), dst)
                         && self.read(src.address(), MemorySegment.ofArray(heap));
-                if (!ok
-                    || dst.get(JAVA_LONG, 0) != value
-                    || heap[0] != value) {
+                if (!ok || dst.get(JAVA_LONG, 0) != value || heap[0] != value) {
                   wrong++;
                 }
               }

@@ -19,8 +19,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Random operation sequences against {@link SimulatedMemory} and a deliberately simple model: a
  * hash map from page number to page, checked with linear page walks. Addresses cluster in small
- * windows (at 0, below {@link SimulatedMemory#ALLOCATION_BASE}, in the middle, and just below
- * 2^64) so that operations collide and ranges run off the top of the address space.
+ * windows (at 0, below {@link SimulatedMemory#ALLOCATION_BASE}, in the middle, and just below 2^64)
+ * so that operations collide and ranges run off the top of the address space.
  */
 class SimulatedMemoryModelTest {
   private static final long SEED = Long.parseLong(System.getProperty("seed", "1234"));
@@ -123,9 +123,7 @@ class SimulatedMemoryModelTest {
       byte[] data = new byte[randomAccessLength(random)];
       random.nextBytes(data);
       MemorySegment src =
-          random.nextBoolean()
-              ? MemorySegment.ofArray(data)
-              : arena.allocateFrom(JAVA_BYTE, data);
+          random.nextBoolean() ? MemorySegment.ofArray(data) : arena.allocateFrom(JAVA_BYTE, data);
       boolean expected = modelAllows(address, data.length, true);
       assertThat(memory.write(address, src))
           .as(() -> where("write address=0x%x length=%d", address, data.length))

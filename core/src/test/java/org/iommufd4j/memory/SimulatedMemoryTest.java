@@ -180,8 +180,7 @@ class SimulatedMemoryTest {
         .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> memory.unmap(BASE + 8, PAGE))
         .isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> memory.allocate(0, true))
-        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> memory.allocate(0, true)).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> memory.getBytes(BASE, -1))
         .isInstanceOf(IllegalArgumentException.class);
     assertThat(memory.isPinnable(BASE, 1, false)).isFalse();

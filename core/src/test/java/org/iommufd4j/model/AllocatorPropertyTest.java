@@ -7,8 +7,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.LongStream;
-import org.iommufd4j.Errno;
 import org.iommufd4j.EngineAccess;
+import org.iommufd4j.Errno;
 import org.iommufd4j.Ioas;
 import org.iommufd4j.Iommufd;
 import org.iommufd4j.IommufdException;
@@ -58,14 +58,18 @@ class AllocatorPropertyTest {
       } catch (IommufdException e) {
         actual = Outcome.fail(e.errno());
       }
-      assertThat(actual).as("%s: map user_va=0x%x length=0x%x", context, userVa, length)
+      assertThat(actual)
+          .as("%s: map user_va=0x%x length=0x%x", context, userVa, length)
           .isEqualTo(expected);
       return expected;
     }
 
     void mapFixed(long iova, long userVa, long length) {
-      assertThat(model.map(READ_WRITE | ReferenceModel.MAP_FIXED_IOVA, id, 0, userVa, length,
-          iova).isOk()).isTrue();
+      assertThat(
+              model
+                  .map(READ_WRITE | ReferenceModel.MAP_FIXED_IOVA, id, 0, userVa, length, iova)
+                  .isOk())
+          .isTrue();
       ioas.mapFixed(iova, userVa, length, Protection.READ_WRITE);
     }
 
@@ -100,11 +104,16 @@ class AllocatorPropertyTest {
     long regionLast = 0;
     for (int i = 0; i < AREAS; i++) {
       int g = rnd.nextInt(100);
-      long gap = g < 35 ? 0 : g < 75 ? PAGE * (1 + rnd.nextInt(3))
-          : g < 85 ? 1 + rnd.nextInt(3) : g < 97 ? PAGE * (4 + rnd.nextInt(60))
-          : PAGE * (64 + rnd.nextInt(2048));
-      long length = rnd.nextInt(10) == 0 ? 1 + rnd.nextInt(2 * (int) PAGE)
-          : PAGE * (1 + rnd.nextInt(8));
+      long gap =
+          g < 35
+              ? 0
+              : g < 75
+                  ? PAGE * (1 + rnd.nextInt(3))
+                  : g < 85
+                      ? 1 + rnd.nextInt(3)
+                      : g < 97 ? PAGE * (4 + rnd.nextInt(60)) : PAGE * (64 + rnd.nextInt(2048));
+      long length =
+          rnd.nextInt(10) == 0 ? 1 + rnd.nextInt(2 * (int) PAGE) : PAGE * (1 + rnd.nextInt(8));
       pos += gap;
       p.mapFixed(pos, USER_BASE + PAGE * rnd.nextInt(1 << 16), length);
       pos += length;
@@ -248,7 +257,6 @@ class AllocatorPropertyTest {
     p.ioas.setHugePages(false);
     p.model.option(ReferenceModel.OPTION_HUGE_PAGES, ReferenceModel.OPTION_OP_SET, 0, p.id, 0);
     // A = min(roundup(4096), lowest bit of 0x...800) = 0x800 < align 4096.
-    assertThat(p.map(USER_BASE + 0x800, 4096, "misaligned hint").errno())
-        .isEqualTo(Errno.EINVAL);
+    assertThat(p.map(USER_BASE + 0x800, 4096, "misaligned hint").errno()).isEqualTo(Errno.EINVAL);
   }
 }

@@ -39,7 +39,10 @@ import org.iommufd4j.uapi.IommuTestCmd;
  * iommufd_ucmd_respond()).
  */
 final class EngineDriver {
-  enum Door { TYPED, RAW }
+  enum Door {
+    TYPED,
+    RAW
+  }
 
   /** A typed handle, and the model IOAS it was created for (its identity, for close()). */
   record Handle(Ioas engine, int id, Object modelTarget) {}
@@ -57,12 +60,16 @@ final class EngineDriver {
   private final Arena arena;
   private final IntFunction<Object> modelTargetOf;
   private final List<Handle> handles = new ArrayList<>();
+
   /** Extra zero bytes appended after raw structs of the next call (tests the size rules too). */
   private int zeroTail;
+
   /** Problems found in the write-back of the last raw call. */
   private final List<String> writeBackProblems = new ArrayList<>();
+
   /** The handle a typed call is made on and, for COPY, the source handle. */
   private Handle primary;
+
   private Handle source;
 
   /**
@@ -108,13 +115,14 @@ final class EngineDriver {
   }
 
   private static boolean typedMapFlags(int flags, long iova) {
-    return (flags & ~7) == 0 && protection(flags) != null
+    return (flags & ~7) == 0
+        && protection(flags) != null
         && ((flags & ReferenceModel.MAP_FIXED_IOVA) != 0 || iova == 0);
   }
 
   /**
-   * Whether the typed API can issue {@code op} with exactly these arguments, given handles for
-   * the IOASes it names.
+   * Whether the typed API can issue {@code op} with exactly these arguments, given handles for the
+   * IOASes it names.
    */
   static boolean typedCanExpress(IoasOp op) {
     return switch (op) {
@@ -125,8 +133,8 @@ final class EngineDriver {
       case IoasOp.Map m -> m.reserved() == 0 && typedMapFlags(m.flags(), m.iova());
       case IoasOp.Copy c -> typedMapFlags(c.flags(), c.dstIova());
       case IoasOp.Unmap u -> true;
-      case IoasOp.IovaRanges r -> r.reserved() == 0 && r.capacity() == -1
-          && r.writableSlots() == Integer.MAX_VALUE;
+      case IoasOp.IovaRanges r ->
+          r.reserved() == 0 && r.capacity() == -1 && r.writableSlots() == Integer.MAX_VALUE;
       case IoasOp.AllowIovas a -> a.reserved() == 0 && a.numIovas() == a.ranges().size();
       case IoasOp.Option o -> o.reserved() == 0 && typedCanExpressOption(o);
       case IoasOp.AddReserved r -> false;
@@ -134,8 +142,9 @@ final class EngineDriver {
   }
 
   private static boolean typedCanExpressOption(IoasOp.Option o) {
-    boolean getOrSet01 = o.op() == ReferenceModel.OPTION_OP_GET
-        || (o.op() == ReferenceModel.OPTION_OP_SET && (o.val64() == 0 || o.val64() == 1));
+    boolean getOrSet01 =
+        o.op() == ReferenceModel.OPTION_OP_GET
+            || (o.op() == ReferenceModel.OPTION_OP_SET && (o.val64() == 0 || o.val64() == 1));
     if (o.optionId() == ReferenceModel.OPTION_RLIMIT_MODE) {
       return o.objectId() == 0 && getOrSet01;
     }
@@ -144,8 +153,7 @@ final class EngineDriver {
 
   /**
    * Runs {@code op} on the engine. The typed door calls it on handle number {@code handle} (and,
-   * for COPY, takes handle {@code srcHandle} as the source); it requires {@link
-   * #typedCanExpress}.
+   * for COPY, takes handle {@code srcHandle} as the source); it requires {@link #typedCanExpress}.
    */
   Outcome run(IoasOp op, Door door, int handle, int srcHandle) {
     writeBackProblems.clear();
@@ -184,51 +192,59 @@ final class EngineDriver {
   }
 
   private Outcome typed(IoasOp op) {
-    return typed(() -> switch (op) {
-      case IoasOp.Alloc a -> addHandle(fd.createIoas());
-      case IoasOp.Destroy d -> {
-        fd.destroy(d.id());
-        yield Outcome.ok(0);
-      }
-      case IoasOp.CloseHandle c -> {
-        handles.get(c.handle()).engine().close();
-        yield Outcome.ok(0);
-      }
-      case IoasOp.Lookup l -> {
-        addHandle(fd.ioas(l.id()));
-        yield Outcome.ok(0);
-      }
-      case IoasOp.Map m -> {
-        Ioas h = handle(m.ioasId());
-        Mapping r = (m.flags() & ReferenceModel.MAP_FIXED_IOVA) != 0
-            ? h.mapFixed(m.iova(), m.userVa(), m.length(), protection(m.flags()))
-            : h.map(m.userVa(), m.length(), protection(m.flags()));
-        yield mappingOutcome(r, m.length(), m.iova(), m.flags());
-      }
-      case IoasOp.Copy c -> {
-        Ioas dst = handle(c.dstIoasId());
-        Ioas src = source.engine();
-        Mapping r = (c.flags() & ReferenceModel.MAP_FIXED_IOVA) != 0
-            ? dst.copyFixed(c.dstIova(), src, c.srcIova(), c.length(), protection(c.flags()))
-            : dst.copy(src, c.srcIova(), c.length(), protection(c.flags()));
-        yield mappingOutcome(r, c.length(), c.dstIova(), c.flags());
-      }
-      case IoasOp.Unmap u -> {
-        Ioas h = handle(u.ioasId());
-        yield Outcome.ok(u.iova() == 0 && u.length() == -1 ? h.unmapAll()
-            : h.unmap(u.iova(), u.length()));
-      }
-      case IoasOp.IovaRanges r -> {
-        org.iommufd4j.IovaRanges result = handle(r.ioasId()).iovaRanges();
-        yield new Outcome(null, result.ranges().size(), result.ranges(), result.alignment());
-      }
-      case IoasOp.AllowIovas a -> {
-        handle(a.ioasId()).allowIovas(a.ranges());
-        yield Outcome.ok(0);
-      }
-      case IoasOp.Option o -> typedOption(o);
-      case IoasOp.AddReserved r -> throw new AssertionError("raw only: " + r);
-    });
+    return typed(
+        () ->
+            switch (op) {
+              case IoasOp.Alloc a -> addHandle(fd.createIoas());
+              case IoasOp.Destroy d -> {
+                fd.destroy(d.id());
+                yield Outcome.ok(0);
+              }
+              case IoasOp.CloseHandle c -> {
+                handles.get(c.handle()).engine().close();
+                yield Outcome.ok(0);
+              }
+              case IoasOp.Lookup l -> {
+                addHandle(fd.ioas(l.id()));
+                yield Outcome.ok(0);
+              }
+              case IoasOp.Map m -> {
+                Ioas h = handle(m.ioasId());
+                Mapping r =
+                    (m.flags() & ReferenceModel.MAP_FIXED_IOVA) != 0
+                        ? h.mapFixed(m.iova(), m.userVa(), m.length(), protection(m.flags()))
+                        : h.map(m.userVa(), m.length(), protection(m.flags()));
+                yield mappingOutcome(r, m.length(), m.iova(), m.flags());
+              }
+              case IoasOp.Copy c -> {
+                Ioas dst = handle(c.dstIoasId());
+                Ioas src = source.engine();
+                Mapping r =
+                    (c.flags() & ReferenceModel.MAP_FIXED_IOVA) != 0
+                        ? dst.copyFixed(
+                            c.dstIova(), src, c.srcIova(), c.length(), protection(c.flags()))
+                        : dst.copy(src, c.srcIova(), c.length(), protection(c.flags()));
+                yield mappingOutcome(r, c.length(), c.dstIova(), c.flags());
+              }
+              case IoasOp.Unmap u -> {
+                Ioas h = handle(u.ioasId());
+                yield Outcome.ok(
+                    u.iova() == 0 && u.length() == -1
+                        ? h.unmapAll()
+                        : h.unmap(u.iova(), u.length()));
+              }
+              case IoasOp.IovaRanges r -> {
+                org.iommufd4j.IovaRanges result = handle(r.ioasId()).iovaRanges();
+                yield new Outcome(
+                    null, result.ranges().size(), result.ranges(), result.alignment());
+              }
+              case IoasOp.AllowIovas a -> {
+                handle(a.ioasId()).allowIovas(a.ranges());
+                yield Outcome.ok(0);
+              }
+              case IoasOp.Option o -> typedOption(o);
+              case IoasOp.AddReserved r -> throw new AssertionError("raw only: " + r);
+            });
   }
 
   private Outcome mappingOutcome(Mapping r, long length, long fixedIova, int flags) {
@@ -297,8 +313,8 @@ final class EngineDriver {
         }
       }
       if (!mayChange && after[i] != c.before()[i]) {
-        writeBackProblems.add("byte " + i + " of the struct changed: " + c.before()[i] + " -> "
-            + after[i]);
+        writeBackProblems.add(
+            "byte " + i + " of the struct changed: " + c.before()[i] + " -> " + after[i]);
         return;
       }
     }
@@ -307,8 +323,8 @@ final class EngineDriver {
   private Outcome raw(IoasOp op) {
     return switch (op) {
       case IoasOp.Alloc a -> {
-        RawCall c = call(Command.IOMMU_IOAS_ALLOC,
-            s -> s.set(U32, IommuIoasAlloc.FLAGS, a.flags()), null);
+        RawCall c =
+            call(Command.IOMMU_IOAS_ALLOC, s -> s.set(U32, IommuIoasAlloc.FLAGS, a.flags()), null);
         if (c.rc() != 0) {
           expectWriteBack(c);
           yield Outcome.fail(c.errno());
@@ -324,54 +340,74 @@ final class EngineDriver {
         yield c.rc() == 0 ? Outcome.ok(0) : Outcome.fail(c.errno());
       }
       case IoasOp.Map m -> {
-        RawCall c = call(Command.IOMMU_IOAS_MAP, s -> {
-          s.set(U32, IommuIoasMap.FLAGS, m.flags());
-          s.set(U32, IommuIoasMap.IOAS_ID, m.ioasId());
-          s.set(U32, IommuIoasMap.RESERVED, m.reserved());
-          s.set(U64, IommuIoasMap.USER_VA, m.userVa());
-          s.set(U64, IommuIoasMap.LENGTH, m.length());
-          s.set(U64, IommuIoasMap.IOVA, m.iova());
-        }, null);
+        RawCall c =
+            call(
+                Command.IOMMU_IOAS_MAP,
+                s -> {
+                  s.set(U32, IommuIoasMap.FLAGS, m.flags());
+                  s.set(U32, IommuIoasMap.IOAS_ID, m.ioasId());
+                  s.set(U32, IommuIoasMap.RESERVED, m.reserved());
+                  s.set(U64, IommuIoasMap.USER_VA, m.userVa());
+                  s.set(U64, IommuIoasMap.LENGTH, m.length());
+                  s.set(U64, IommuIoasMap.IOVA, m.iova());
+                },
+                null);
         yield outputU64(c, IommuIoasMap.IOVA);
       }
       case IoasOp.Copy cp -> {
-        RawCall c = call(Command.IOMMU_IOAS_COPY, s -> {
-          s.set(U32, IommuIoasCopy.FLAGS, cp.flags());
-          s.set(U32, IommuIoasCopy.DST_IOAS_ID, cp.dstIoasId());
-          s.set(U32, IommuIoasCopy.SRC_IOAS_ID, cp.srcIoasId());
-          s.set(U64, IommuIoasCopy.LENGTH, cp.length());
-          s.set(U64, IommuIoasCopy.DST_IOVA, cp.dstIova());
-          s.set(U64, IommuIoasCopy.SRC_IOVA, cp.srcIova());
-        }, null);
+        RawCall c =
+            call(
+                Command.IOMMU_IOAS_COPY,
+                s -> {
+                  s.set(U32, IommuIoasCopy.FLAGS, cp.flags());
+                  s.set(U32, IommuIoasCopy.DST_IOAS_ID, cp.dstIoasId());
+                  s.set(U32, IommuIoasCopy.SRC_IOAS_ID, cp.srcIoasId());
+                  s.set(U64, IommuIoasCopy.LENGTH, cp.length());
+                  s.set(U64, IommuIoasCopy.DST_IOVA, cp.dstIova());
+                  s.set(U64, IommuIoasCopy.SRC_IOVA, cp.srcIova());
+                },
+                null);
         yield outputU64(c, IommuIoasCopy.DST_IOVA);
       }
       case IoasOp.Unmap u -> {
-        RawCall c = call(Command.IOMMU_IOAS_UNMAP, s -> {
-          s.set(U32, IommuIoasUnmap.IOAS_ID, u.ioasId());
-          s.set(U64, IommuIoasUnmap.IOVA, u.iova());
-          s.set(U64, IommuIoasUnmap.LENGTH, u.length());
-        }, null);
+        RawCall c =
+            call(
+                Command.IOMMU_IOAS_UNMAP,
+                s -> {
+                  s.set(U32, IommuIoasUnmap.IOAS_ID, u.ioasId());
+                  s.set(U64, IommuIoasUnmap.IOVA, u.iova());
+                  s.set(U64, IommuIoasUnmap.LENGTH, u.length());
+                },
+                null);
         yield outputU64(c, IommuIoasUnmap.LENGTH);
       }
       case IoasOp.IovaRanges r -> rawIovaRanges(r);
       case IoasOp.AllowIovas a -> rawAllowIovas(a);
       case IoasOp.Option o -> {
-        RawCall c = call(Command.IOMMU_OPTION, s -> {
-          s.set(U32, IommuOption.OPTION_ID, o.optionId());
-          s.set(U16, IommuOption.OP, (short) o.op());
-          s.set(U16, IommuOption.RESERVED, (short) o.reserved());
-          s.set(U32, IommuOption.OBJECT_ID, o.objectId());
-          s.set(U64, IommuOption.VAL64, o.val64());
-        }, null);
+        RawCall c =
+            call(
+                Command.IOMMU_OPTION,
+                s -> {
+                  s.set(U32, IommuOption.OPTION_ID, o.optionId());
+                  s.set(U16, IommuOption.OP, (short) o.op());
+                  s.set(U16, IommuOption.RESERVED, (short) o.reserved());
+                  s.set(U32, IommuOption.OBJECT_ID, o.objectId());
+                  s.set(U64, IommuOption.VAL64, o.val64());
+                },
+                null);
         yield outputU64(c, IommuOption.VAL64);
       }
       case IoasOp.AddReserved r -> {
-        RawCall c = call(Command.IOMMU_TEST_CMD, s -> {
-          s.set(U32, IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_ADD_RESERVED);
-          s.set(U32, IommuTestCmd.ID, r.ioasId());
-          s.set(U64, IommuTestCmd.ADD_RESERVED_START, r.start());
-          s.set(U64, IommuTestCmd.ADD_RESERVED_LENGTH, r.length());
-        }, null);
+        RawCall c =
+            call(
+                Command.IOMMU_TEST_CMD,
+                s -> {
+                  s.set(U32, IommuTestCmd.OP, IommuTestCmd.IOMMU_TEST_OP_ADD_RESERVED);
+                  s.set(U32, IommuTestCmd.ID, r.ioasId());
+                  s.set(U64, IommuTestCmd.ADD_RESERVED_START, r.start());
+                  s.set(U64, IommuTestCmd.ADD_RESERVED_LENGTH, r.length());
+                },
+                null);
         expectWriteBack(c);
         yield c.rc() == 0 ? Outcome.ok(0) : Outcome.fail(c.errno());
       }
@@ -395,30 +431,33 @@ final class EngineDriver {
     if (slots > 4096) {
       throw new AssertionError("the raw door needs a real array: " + r);
     }
-    MemorySegment array = slots == 0 ? MemorySegment.NULL
-        : arena.allocate((long) slots * IommuIovaRange.SIZE, 8);
+    MemorySegment array =
+        slots == 0 ? MemorySegment.NULL : arena.allocate((long) slots * IommuIovaRange.SIZE, 8);
     array.fill(UNTOUCHED);
-    RawCall c = call(Command.IOMMU_IOAS_IOVA_RANGES, s -> {
-      s.set(U32, IommuIoasIovaRanges.IOAS_ID, r.ioasId());
-      s.set(U32, IommuIoasIovaRanges.NUM_IOVAS, r.capacity());
-      s.set(U32, IommuIoasIovaRanges.RESERVED, r.reserved());
-      s.set(U64, IommuIoasIovaRanges.ALLOWED_IOVAS, array.address());
-    }, slots == 0 ? null : array);
+    RawCall c =
+        call(
+            Command.IOMMU_IOAS_IOVA_RANGES,
+            s -> {
+              s.set(U32, IommuIoasIovaRanges.IOAS_ID, r.ioasId());
+              s.set(U32, IommuIoasIovaRanges.NUM_IOVAS, r.capacity());
+              s.set(U32, IommuIoasIovaRanges.RESERVED, r.reserved());
+              s.set(U64, IommuIoasIovaRanges.ALLOWED_IOVAS, array.address());
+            },
+            slots == 0 ? null : array);
     Errno errno = c.errno();
     if (errno != null && errno != Errno.EMSGSIZE) {
       expectWriteBack(c);
       return Outcome.fail(errno);
     }
-    expectWriteBack(c, IommuIoasIovaRanges.NUM_IOVAS, 4,
-        IommuIoasIovaRanges.OUT_IOVA_ALIGNMENT, 8);
+    expectWriteBack(c, IommuIoasIovaRanges.NUM_IOVAS, 4, IommuIoasIovaRanges.OUT_IOVA_ALIGNMENT, 8);
     long count = Integer.toUnsignedLong(c.struct().get(U32, IommuIoasIovaRanges.NUM_IOVAS));
     long filled = Math.min(count, Integer.toUnsignedLong(r.capacity()));
     List<IovaRange> written = new ArrayList<>();
     for (long i = 0; i < slots; i++) {
       MemorySegment rec = array.asSlice(i * IommuIovaRange.SIZE, IommuIovaRange.SIZE);
       if (i < filled) {
-        written.add(new IovaRange(rec.get(U64, IommuIovaRange.START),
-            rec.get(U64, IommuIovaRange.LAST)));
+        written.add(
+            new IovaRange(rec.get(U64, IommuIovaRange.START), rec.get(U64, IommuIovaRange.LAST)));
       } else {
         byte[] b = rec.toArray(JAVA_BYTE);
         byte[] untouched = new byte[b.length];
@@ -428,26 +467,30 @@ final class EngineDriver {
         }
       }
     }
-    return new Outcome(errno, count, written,
-        c.struct().get(U64, IommuIoasIovaRanges.OUT_IOVA_ALIGNMENT));
+    return new Outcome(
+        errno, count, written, c.struct().get(U64, IommuIoasIovaRanges.OUT_IOVA_ALIGNMENT));
   }
 
   private Outcome rawAllowIovas(IoasOp.AllowIovas a) {
     int n = a.ranges().size();
-    MemorySegment array = n == 0 ? MemorySegment.NULL
-        : arena.allocate((long) n * IommuIovaRange.SIZE, 8);
+    MemorySegment array =
+        n == 0 ? MemorySegment.NULL : arena.allocate((long) n * IommuIovaRange.SIZE, 8);
     for (int i = 0; i < n; i++) {
-      array.set(U64, (long) i * IommuIovaRange.SIZE + IommuIovaRange.START,
-          a.ranges().get(i).start());
-      array.set(U64, (long) i * IommuIovaRange.SIZE + IommuIovaRange.LAST,
-          a.ranges().get(i).last());
+      array.set(
+          U64, (long) i * IommuIovaRange.SIZE + IommuIovaRange.START, a.ranges().get(i).start());
+      array.set(
+          U64, (long) i * IommuIovaRange.SIZE + IommuIovaRange.LAST, a.ranges().get(i).last());
     }
-    RawCall c = call(Command.IOMMU_IOAS_ALLOW_IOVAS, s -> {
-      s.set(U32, IommuIoasAllowIovas.IOAS_ID, a.ioasId());
-      s.set(U32, IommuIoasAllowIovas.NUM_IOVAS, a.numIovas());
-      s.set(U32, IommuIoasAllowIovas.RESERVED, a.reserved());
-      s.set(U64, IommuIoasAllowIovas.ALLOWED_IOVAS, array.address());
-    }, n == 0 ? null : array);
+    RawCall c =
+        call(
+            Command.IOMMU_IOAS_ALLOW_IOVAS,
+            s -> {
+              s.set(U32, IommuIoasAllowIovas.IOAS_ID, a.ioasId());
+              s.set(U32, IommuIoasAllowIovas.NUM_IOVAS, a.numIovas());
+              s.set(U32, IommuIoasAllowIovas.RESERVED, a.reserved());
+              s.set(U64, IommuIoasAllowIovas.ALLOWED_IOVAS, array.address());
+            },
+            n == 0 ? null : array);
     expectWriteBack(c);
     return c.rc() == 0 ? Outcome.ok(0) : Outcome.fail(c.errno());
   }

@@ -68,9 +68,10 @@ final class FirstFit {
     long po = addr & (PAGE_SIZE - 1);
     long first = PAGE_SIZE;
     long last = U64_MAX - PAGE_SIZE;
-    List<long[]> windows = ioas.allowed.isEmpty()
-        ? List.of(new long[] {first, last})
-        : runs(ioas.allowed, first, last);
+    List<long[]> windows =
+        ioas.allowed.isEmpty()
+            ? List.of(new long[] {first, last})
+            : runs(ioas.allowed, first, last);
     List<long[]> used = new ArrayList<>(ioas.reserved);
     for (Area area : ioas.areas) {
       used.add(new long[] {area.iova(), area.last()});

@@ -105,8 +105,9 @@ final class Intervals {
   /** (start, last) pairs sorted by start, then last (unsigned). */
   static List<long[]> sorted(List<long[]> ranges) {
     List<long[]> out = new ArrayList<>(ranges);
-    out.sort(Comparator.<long[]>comparingLong(x -> x[0] ^ Long.MIN_VALUE)
-        .thenComparingLong(x -> x[1] ^ Long.MIN_VALUE));
+    out.sort(
+        Comparator.<long[]>comparingLong(x -> x[0] ^ Long.MIN_VALUE)
+            .thenComparingLong(x -> x[1] ^ Long.MIN_VALUE));
     return out;
   }
 }

@@ -51,8 +51,18 @@ sealed interface IoasOp {
       implements IoasOp {
     @Override
     public String toString() {
-      return "MAP flags=" + hex(flags) + " ioas=" + ioasId + " reserved=" + reserved
-          + " user_va=" + hex(userVa) + " length=" + hex(length) + " iova=" + hex(iova);
+      return "MAP flags="
+          + hex(flags)
+          + " ioas="
+          + ioasId
+          + " reserved="
+          + reserved
+          + " user_va="
+          + hex(userVa)
+          + " length="
+          + hex(length)
+          + " iova="
+          + hex(iova);
     }
   }
 
@@ -61,8 +71,18 @@ sealed interface IoasOp {
       implements IoasOp {
     @Override
     public String toString() {
-      return "COPY flags=" + hex(flags) + " dst=" + dstIoasId + " src=" + srcIoasId
-          + " length=" + hex(length) + " dst_iova=" + hex(dstIova) + " src_iova=" + hex(srcIova);
+      return "COPY flags="
+          + hex(flags)
+          + " dst="
+          + dstIoasId
+          + " src="
+          + srcIoasId
+          + " length="
+          + hex(length)
+          + " dst_iova="
+          + hex(dstIova)
+          + " src_iova="
+          + hex(srcIova);
     }
   }
 
@@ -81,8 +101,14 @@ sealed interface IoasOp {
   record IovaRanges(int ioasId, int reserved, int capacity, int writableSlots) implements IoasOp {
     @Override
     public String toString() {
-      return "IOVA_RANGES ioas=" + ioasId + " reserved=" + reserved + " num_iovas="
-          + Integer.toUnsignedString(capacity) + " writable=" + writableSlots;
+      return "IOVA_RANGES ioas="
+          + ioasId
+          + " reserved="
+          + reserved
+          + " num_iovas="
+          + Integer.toUnsignedString(capacity)
+          + " writable="
+          + writableSlots;
     }
   }
 
@@ -94,8 +120,14 @@ sealed interface IoasOp {
       implements IoasOp {
     @Override
     public String toString() {
-      return "ALLOW_IOVAS ioas=" + ioasId + " reserved=" + reserved + " num_iovas="
-          + Integer.toUnsignedString(numIovas) + " ranges=" + ranges;
+      return "ALLOW_IOVAS ioas="
+          + ioasId
+          + " reserved="
+          + reserved
+          + " num_iovas="
+          + Integer.toUnsignedString(numIovas)
+          + " ranges="
+          + ranges;
     }
   }
 
@@ -103,8 +135,16 @@ sealed interface IoasOp {
   record Option(int optionId, int op, int reserved, int objectId, long val64) implements IoasOp {
     @Override
     public String toString() {
-      return "OPTION option_id=" + optionId + " op=" + op + " reserved=" + reserved
-          + " object_id=" + objectId + " val64=" + hex(val64);
+      return "OPTION option_id="
+          + optionId
+          + " op="
+          + op
+          + " reserved="
+          + reserved
+          + " object_id="
+          + objectId
+          + " val64="
+          + hex(val64);
     }
   }
 
@@ -115,7 +155,11 @@ sealed interface IoasOp {
   record AddReserved(int ioasId, long start, long length) implements IoasOp {
     @Override
     public String toString() {
-      return "TEST_CMD ADD_RESERVED ioas=" + ioasId + " start=" + hex(start) + " length="
+      return "TEST_CMD ADD_RESERVED ioas="
+          + ioasId
+          + " start="
+          + hex(start)
+          + " length="
           + hex(length);
     }
   }

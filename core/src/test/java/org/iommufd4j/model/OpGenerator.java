@@ -10,20 +10,21 @@ import org.iommufd4j.model.ReferenceModel.Area;
 /**
  * Draws random operations biased towards the interesting cases: small page-aligned lengths in a
  * crowded low IOVA region, misaligned values, 0 and 2^64 - 1, addresses near both ends of the
- * space, overlapping fixed maps, copies and unmaps of sub-ranges spanning several areas, hints
- * with assorted low bits, allowed lists that touch, overlap or are invalid, huge pages on/off.
- * It looks only at the model's state, never at the engine's.
+ * space, overlapping fixed maps, copies and unmaps of sub-ranges spanning several areas, hints with
+ * assorted low bits, allowed lists that touch, overlap or are invalid, huge pages on/off. It looks
+ * only at the model's state, never at the engine's.
  */
 final class OpGenerator {
   static final long U64_MAX = -1L;
   static final long PAGE = 4096;
   static final long MIB2 = 2L << 20;
+
   /** A typical user address: 64 MiB aligned, so hints give large alignments. */
   static final long USER_BASE = 0x7f12_3400_0000L;
 
   /**
-   * An operation and the front door it goes through; a typed call is made on handle number
-   * {@code handle} (and {@code srcHandle}, the source of a COPY), -1 when there is none.
+   * An operation and the front door it goes through; a typed call is made on handle number {@code
+   * handle} (and {@code srcHandle}, the source of a COPY), -1 when there is none.
    */
   record Step(IoasOp op, Door door, int handle, int srcHandle) {}
 
@@ -32,8 +33,7 @@ final class OpGenerator {
   private final EngineDriver driver;
   private final int typedPercent;
 
-  OpGenerator(SplittableRandom rnd, ReferenceModel model, EngineDriver driver,
-      int typedPercent) {
+  OpGenerator(SplittableRandom rnd, ReferenceModel model, EngineDriver driver, int typedPercent) {
     this.rnd = rnd;
     this.model = model;
     this.driver = driver;
@@ -76,8 +76,14 @@ final class OpGenerator {
       op = withPrimaryId(op, driver.handles().get(handle).id());
     }
     if (op instanceof IoasOp.Copy c && srcHandle >= 0) {
-      op = new IoasOp.Copy(c.flags(), c.dstIoasId(), driver.handles().get(srcHandle).id(),
-          c.length(), c.dstIova(), c.srcIova());
+      op =
+          new IoasOp.Copy(
+              c.flags(),
+              c.dstIoasId(),
+              driver.handles().get(srcHandle).id(),
+              c.length(),
+              c.dstIova(),
+              c.srcIova());
     }
     return new Step(op, Door.TYPED, handle, srcHandle);
   }
@@ -109,25 +115,23 @@ final class OpGenerator {
       case IoasOp.Unmap u -> u.ioasId();
       case IoasOp.IovaRanges r -> r.ioasId();
       case IoasOp.AllowIovas a -> a.ioasId();
-      case IoasOp.Option o -> o.optionId() == ReferenceModel.OPTION_HUGE_PAGES ? o.objectId()
-          : null;
+      case IoasOp.Option o ->
+          o.optionId() == ReferenceModel.OPTION_HUGE_PAGES ? o.objectId() : null;
       default -> null;
     };
   }
 
   private static IoasOp withPrimaryId(IoasOp op, int id) {
     return switch (op) {
-      case IoasOp.Map m -> new IoasOp.Map(m.flags(), id, m.reserved(), m.userVa(), m.length(),
-          m.iova());
-      case IoasOp.Copy c -> new IoasOp.Copy(c.flags(), id, c.srcIoasId(), c.length(),
-          c.dstIova(), c.srcIova());
+      case IoasOp.Map m ->
+          new IoasOp.Map(m.flags(), id, m.reserved(), m.userVa(), m.length(), m.iova());
+      case IoasOp.Copy c ->
+          new IoasOp.Copy(c.flags(), id, c.srcIoasId(), c.length(), c.dstIova(), c.srcIova());
       case IoasOp.Unmap u -> new IoasOp.Unmap(id, u.iova(), u.length());
-      case IoasOp.IovaRanges r -> new IoasOp.IovaRanges(id, r.reserved(), r.capacity(),
-          r.writableSlots());
-      case IoasOp.AllowIovas a -> new IoasOp.AllowIovas(id, a.reserved(), a.ranges(),
-          a.numIovas());
-      case IoasOp.Option o -> new IoasOp.Option(o.optionId(), o.op(), o.reserved(), id,
-          o.val64());
+      case IoasOp.IovaRanges r ->
+          new IoasOp.IovaRanges(id, r.reserved(), r.capacity(), r.writableSlots());
+      case IoasOp.AllowIovas a -> new IoasOp.AllowIovas(id, a.reserved(), a.ranges(), a.numIovas());
+      case IoasOp.Option o -> new IoasOp.Option(o.optionId(), o.op(), o.reserved(), id, o.val64());
       default -> op;
     };
   }
@@ -214,8 +218,11 @@ final class OpGenerator {
       case 12:
         return page(n(64)) + 1 + n(4095);
       case 13:
-        return any(List.of(Long.MIN_VALUE + page(n(8)), Long.MIN_VALUE - page(1 + n(8)),
-            (1L << 32) + page(n(8))));
+        return any(
+            List.of(
+                Long.MIN_VALUE + page(n(8)),
+                Long.MIN_VALUE - page(1 + n(8)),
+                (1L << 32) + page(n(8))));
       case 14:
         return page(64 + n(4096));
       case 15:
@@ -239,8 +246,17 @@ final class OpGenerator {
       case 12 -> page(1 + n(8)) + (chance(50) ? 1 : -1);
       case 13 -> 0;
       case 14 -> U64_MAX;
-      case 15 -> any(List.of(Long.MAX_VALUE, Long.MAX_VALUE - 1, Long.MIN_VALUE, 1L << 62,
-          U64_MAX - PAGE, U64_MAX - PAGE + 1, U64_MAX - PAGE - 1, 1L << 40));
+      case 15 ->
+          any(
+              List.of(
+                  Long.MAX_VALUE,
+                  Long.MAX_VALUE - 1,
+                  Long.MIN_VALUE,
+                  1L << 62,
+                  U64_MAX - PAGE,
+                  U64_MAX - PAGE + 1,
+                  U64_MAX - PAGE - 1,
+                  1L << 40));
       case 16 -> any(List.of(MIB2, 2 * MIB2, MIB2 + PAGE, 1L << 30));
       case 17 -> rnd.nextLong();
       default -> page(1 + n(4));
@@ -250,8 +266,8 @@ final class OpGenerator {
   private long userVa(long length) {
     return switch (n(20)) {
       case 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 -> USER_BASE + page(n(4096));
-      case 12, 13 -> USER_BASE + page(n(64))
-          + any(List.of(1L, 0x10L, 0x400L, 0x800L, 0xfffL, (long) n(4096)));
+      case 12, 13 ->
+          USER_BASE + page(n(64)) + any(List.of(1L, 0x10L, 0x400L, 0x800L, 0xfffL, (long) n(4096)));
       case 14 -> 0;
       case 15 -> chance(50) ? MIB2 * (1 + n(1 << 20)) : (1L << 30) * (1 + n(64));
       case 16 -> any(List.of(-length, -length - 1, -length + 1, U64_MAX - PAGE + 1));
@@ -262,8 +278,11 @@ final class OpGenerator {
   }
 
   private int prot() {
-    return any(List.of(ReferenceModel.MAP_READABLE, ReferenceModel.MAP_WRITEABLE,
-        ReferenceModel.MAP_READABLE | ReferenceModel.MAP_WRITEABLE));
+    return any(
+        List.of(
+            ReferenceModel.MAP_READABLE,
+            ReferenceModel.MAP_WRITEABLE,
+            ReferenceModel.MAP_READABLE | ReferenceModel.MAP_WRITEABLE));
   }
 
   /** Map flags; the raw door sometimes sets unknown bits or leaves out both R and W. */
@@ -287,8 +306,10 @@ final class OpGenerator {
     int flags = mapFlags(raw, 50);
     long length = length();
     long userVa = userVa(length);
-    long iova = (flags & ReferenceModel.MAP_FIXED_IOVA) != 0 ? iova(ioas)
-        : raw && chance(5) ? (chance(50) ? U64_MAX : rnd.nextLong()) : 0;
+    long iova =
+        (flags & ReferenceModel.MAP_FIXED_IOVA) != 0
+            ? iova(ioas)
+            : raw && chance(5) ? (chance(50) ? U64_MAX : rnd.nextLong()) : 0;
     int reserved = raw && chance(3) ? 1 + n(1000) : 0;
     return new IoasOp.Map(flags, id, reserved, userVa, length, iova);
   }
@@ -308,8 +329,10 @@ final class OpGenerator {
       srcIova = iova(srcIoas);
       length = length();
     }
-    long dstIova = (flags & ReferenceModel.MAP_FIXED_IOVA) != 0 ? iova(ioasOf(dst))
-        : raw && chance(5) ? U64_MAX : 0;
+    long dstIova =
+        (flags & ReferenceModel.MAP_FIXED_IOVA) != 0
+            ? iova(ioasOf(dst))
+            : raw && chance(5) ? U64_MAX : 0;
     if (raw && chance(4)) {
       flags |= ReferenceModel.MOCK_FLAGS_ACCESS_SYZ;
       srcIova = ((long) n(3) * PAGE << 32) | n(4);
@@ -321,7 +344,8 @@ final class OpGenerator {
   private long[] contiguousSubRange(List<Area> areas) {
     int i = n(areas.size());
     int j = i;
-    while (j + 1 < areas.size() && areas.get(j + 1).iova() == areas.get(j).last() + 1
+    while (j + 1 < areas.size()
+        && areas.get(j + 1).iova() == areas.get(j).last() + 1
         && chance(60)) {
       j++;
     }
@@ -379,7 +403,8 @@ final class OpGenerator {
       return new IoasOp.Unmap(id, 0, U64_MAX);
     }
     if (r < 70) {
-      return chance(50) ? new IoasOp.Unmap(id, 0, Long.MIN_VALUE)
+      return chance(50)
+          ? new IoasOp.Unmap(id, 0, Long.MIN_VALUE)
           : new IoasOp.Unmap(id, Long.MIN_VALUE, Long.MIN_VALUE);
     }
     if (r < 75) {
@@ -417,11 +442,12 @@ final class OpGenerator {
 
   private IovaRange allowedRange(ReferenceModel.Ioas ioas, IovaRange prev) {
     switch (n(17)) {
-      case 0, 1, 2, 3, 4, 5: {
-        long a = n(128);
-        long b = a + 1 + n(32);
-        return new IovaRange(page(a), page(b) - 1);
-      }
+      case 0, 1, 2, 3, 4, 5:
+        {
+          long a = n(128);
+          long b = a + 1 + n(32);
+          return new IovaRange(page(a), page(b) - 1);
+        }
       case 6:
         if (prev != null && prev.last() != U64_MAX) {
           return new IovaRange(prev.last() + 1, prev.last() + page(1 + n(8)));
@@ -432,10 +458,11 @@ final class OpGenerator {
           return new IovaRange(prev.start() + page(n(2)), prev.last() + page(n(4)));
         }
         return new IovaRange(0, page(4) - 1);
-      case 8: {
-        long x = page(n(64)) + (chance(50) ? 0 : n(4096));
-        return chance(30) ? new IovaRange(x, x) : new IovaRange(x, x + 1 + n(3));
-      }
+      case 8:
+        {
+          long x = page(n(64)) + (chance(50) ? 0 : n(4096));
+          return chance(30) ? new IovaRange(x, x) : new IovaRange(x, x + 1 + n(3));
+        }
       case 9:
         return new IovaRange(page(8 + n(8)), page(n(8)));
       case 10:
@@ -443,7 +470,8 @@ final class OpGenerator {
       case 11:
         return new IovaRange(0, chance(50) ? PAGE - 1 : 2 * PAGE - 1);
       case 12:
-        return chance(50) ? new IovaRange(-page(1 + n(4)), U64_MAX)
+        return chance(50)
+            ? new IovaRange(-page(1 + n(4)), U64_MAX)
             : new IovaRange(U64_MAX - 2 * PAGE + 1, U64_MAX - PAGE);
       case 13:
         return new IovaRange(rnd.nextLong(), rnd.nextLong());
@@ -470,11 +498,12 @@ final class OpGenerator {
     }
     int capacity = any(List.of(0, 1, 2, 3, -1));
     int room = capacity == -1 ? 4 : capacity;
-    int writable = switch (n(4)) {
-      case 0 -> 0;
-      case 1 -> Math.max(0, room - 1);
-      default -> room;
-    };
+    int writable =
+        switch (n(4)) {
+          case 0 -> 0;
+          case 1 -> Math.max(0, room - 1);
+          default -> room;
+        };
     return new IoasOp.IovaRanges(id, chance(3) ? 1 : 0, capacity, writable);
   }
 
@@ -492,19 +521,31 @@ final class OpGenerator {
     int objectId = ioasId();
     int r = n(100);
     if (r < 30) {
-      return new IoasOp.Option(ReferenceModel.OPTION_HUGE_PAGES, ReferenceModel.OPTION_OP_GET,
-          reserved, objectId, rnd.nextLong());
+      return new IoasOp.Option(
+          ReferenceModel.OPTION_HUGE_PAGES,
+          ReferenceModel.OPTION_OP_GET,
+          reserved,
+          objectId,
+          rnd.nextLong());
     }
     if (r < 90) {
-      return new IoasOp.Option(ReferenceModel.OPTION_HUGE_PAGES, ReferenceModel.OPTION_OP_SET,
-          reserved, objectId, r < 65 ? 0 : 1);
+      return new IoasOp.Option(
+          ReferenceModel.OPTION_HUGE_PAGES,
+          ReferenceModel.OPTION_OP_SET,
+          reserved,
+          objectId,
+          r < 65 ? 0 : 1);
     }
     if (r < 95) {
-      return new IoasOp.Option(ReferenceModel.OPTION_HUGE_PAGES, ReferenceModel.OPTION_OP_SET,
-          reserved, objectId, chance(50) ? 2 : rnd.nextLong());
+      return new IoasOp.Option(
+          ReferenceModel.OPTION_HUGE_PAGES,
+          ReferenceModel.OPTION_OP_SET,
+          reserved,
+          objectId,
+          chance(50) ? 2 : rnd.nextLong());
     }
-    return new IoasOp.Option(ReferenceModel.OPTION_HUGE_PAGES, 2 + n(0xfffd), reserved,
-        objectId, 0);
+    return new IoasOp.Option(
+        ReferenceModel.OPTION_HUGE_PAGES, 2 + n(0xfffd), reserved, objectId, 0);
   }
 
   private IoasOp addReserved() {

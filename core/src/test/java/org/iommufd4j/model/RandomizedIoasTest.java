@@ -42,6 +42,7 @@ class RandomizedIoasTest {
   private static final int OPS = Integer.getInteger("model.ops", 300);
   private static final boolean STATS = Boolean.getBoolean("model.stats");
   private static final int TRACE = 40;
+
   /** Outcome counts per operation kind, printed with {@code -Dmodel.stats=true}. */
   private static final Map<String, Long> OUTCOMES = new ConcurrentSkipListMap<>();
 
@@ -95,9 +96,14 @@ class RandomizedIoasTest {
       int typedPercent = List.of(0, 50, 50, 100).get(rnd.nextInt(4));
       model = new ReferenceModel(testAbi, capSysResource);
       WindowMemory memory = new WindowMemory();
-      Configuration config = Configuration.builder().userMemory(memory).testAbi(testAbi)
-          .capSysResource(capSysResource).build();
-      try (Arena arena = Arena.ofConfined(); Iommufd iommufd = Iommufd.emulated(config)) {
+      Configuration config =
+          Configuration.builder()
+              .userMemory(memory)
+              .testAbi(testAbi)
+              .capSysResource(capSysResource)
+              .build();
+      try (Arena arena = Arena.ofConfined();
+          Iommufd iommufd = Iommufd.emulated(config)) {
         fd = iommufd;
         driver = new EngineDriver(fd, memory, arena, model::ioas);
         OpGenerator generator = new OpGenerator(rnd, model, driver, typedPercent);
@@ -105,8 +111,8 @@ class RandomizedIoasTest {
           current = generator.next();
           driver.zeroTail(rnd.nextInt(20) == 0 ? 8 * (1 + rnd.nextInt(2)) : 0);
           Outcome expected = applyToModel(modelView(current));
-          Outcome actual = driver.run(current.op(), current.door(), current.handle(),
-              current.srcHandle());
+          Outcome actual =
+              driver.run(current.op(), current.door(), current.handle(), current.srcHandle());
           record(expected, actual);
           if (STATS) {
             String kind = current.op().getClass().getSimpleName() + " " + current.door();
@@ -134,17 +140,18 @@ class RandomizedIoasTest {
       }
       int id = liveId(step.handle());
       return switch (step.op()) {
-        case IoasOp.Map m -> new IoasOp.Map(m.flags(), id, m.reserved(), m.userVa(), m.length(),
-            m.iova());
-        case IoasOp.Copy c -> new IoasOp.Copy(c.flags(), id, liveId(step.srcHandle()),
-            c.length(), c.dstIova(), c.srcIova());
+        case IoasOp.Map m ->
+            new IoasOp.Map(m.flags(), id, m.reserved(), m.userVa(), m.length(), m.iova());
+        case IoasOp.Copy c ->
+            new IoasOp.Copy(
+                c.flags(), id, liveId(step.srcHandle()), c.length(), c.dstIova(), c.srcIova());
         case IoasOp.Unmap u -> new IoasOp.Unmap(id, u.iova(), u.length());
-        case IoasOp.IovaRanges r -> new IoasOp.IovaRanges(id, r.reserved(), r.capacity(),
-            r.writableSlots());
-        case IoasOp.AllowIovas a -> new IoasOp.AllowIovas(id, a.reserved(), a.ranges(),
-            a.numIovas());
-        case IoasOp.Option o -> new IoasOp.Option(o.optionId(), o.op(), o.reserved(), id,
-            o.val64());
+        case IoasOp.IovaRanges r ->
+            new IoasOp.IovaRanges(id, r.reserved(), r.capacity(), r.writableSlots());
+        case IoasOp.AllowIovas a ->
+            new IoasOp.AllowIovas(id, a.reserved(), a.ranges(), a.numIovas());
+        case IoasOp.Option o ->
+            new IoasOp.Option(o.optionId(), o.op(), o.reserved(), id, o.val64());
         default -> step.op();
       };
     }
@@ -158,43 +165,68 @@ class RandomizedIoasTest {
       return switch (op) {
         case IoasOp.Alloc a -> model.ioasAlloc(a.flags());
         case IoasOp.Destroy d -> model.destroy(d.id());
-        case IoasOp.CloseHandle c -> model.closeHandle(
-            (ReferenceModel.Ioas) driver.handles().get(c.handle()).modelTarget());
+        case IoasOp.CloseHandle c ->
+            model.closeHandle((ReferenceModel.Ioas) driver.handles().get(c.handle()).modelTarget());
         case IoasOp.Lookup l -> model.lookup(l.id());
-        case IoasOp.Map m -> model.map(m.flags(), m.ioasId(), m.reserved(), m.userVa(),
-            m.length(), m.iova());
-        case IoasOp.Copy c -> model.copy(c.flags(), c.dstIoasId(), c.srcIoasId(), c.length(),
-            c.dstIova(), c.srcIova());
+        case IoasOp.Map m ->
+            model.map(m.flags(), m.ioasId(), m.reserved(), m.userVa(), m.length(), m.iova());
+        case IoasOp.Copy c ->
+            model.copy(
+                c.flags(), c.dstIoasId(), c.srcIoasId(), c.length(), c.dstIova(), c.srcIova());
         case IoasOp.Unmap u -> model.unmap(u.ioasId(), u.iova(), u.length());
-        case IoasOp.IovaRanges r -> model.iovaRanges(r.ioasId(), r.reserved(),
-            Integer.toUnsignedLong(r.capacity()), r.writableSlots());
-        case IoasOp.AllowIovas a -> model.allowIovas(a.ioasId(), a.reserved(), a.ranges(),
-            Integer.toUnsignedLong(a.numIovas()));
-        case IoasOp.Option o -> model.option(o.optionId(), o.op(), o.reserved(), o.objectId(),
-            o.val64());
+        case IoasOp.IovaRanges r ->
+            model.iovaRanges(
+                r.ioasId(), r.reserved(), Integer.toUnsignedLong(r.capacity()), r.writableSlots());
+        case IoasOp.AllowIovas a ->
+            model.allowIovas(
+                a.ioasId(), a.reserved(), a.ranges(), Integer.toUnsignedLong(a.numIovas()));
+        case IoasOp.Option o ->
+            model.option(o.optionId(), o.op(), o.reserved(), o.objectId(), o.val64());
         case IoasOp.AddReserved r -> model.addReserved(r.ioasId(), r.start(), r.length());
       };
     }
 
     private void record(Outcome expected, Outcome actual) {
-      trace.addLast("  #" + step + " " + door() + " " + current.op() + " -> model "
-          + expected + ", engine " + actual);
+      trace.addLast(
+          "  #"
+              + step
+              + " "
+              + door()
+              + " "
+              + current.op()
+              + " -> model "
+              + expected
+              + ", engine "
+              + actual);
       if (trace.size() > TRACE) {
         trace.removeFirst();
       }
     }
 
     private String where() {
-      return "seed=" + seed + " (base -Dseed=" + BASE_SEED + "; replay with -Dmodel.replay="
-          + seed + ") step=" + step + " door=" + door() + " op=" + current.op();
+      return "seed="
+          + seed
+          + " (base -Dseed="
+          + BASE_SEED
+          + "; replay with -Dmodel.replay="
+          + seed
+          + ") step="
+          + step
+          + " door="
+          + door()
+          + " op="
+          + current.op();
     }
 
     private String door() {
       if (current.handle() < 0) {
         return current.door().toString();
       }
-      return current.door() + "(handle#" + current.handle()
-          + (current.srcHandle() < 0 ? "" : ", source handle#" + current.srcHandle()) + ")";
+      return current.door()
+          + "(handle#"
+          + current.handle()
+          + (current.srcHandle() < 0 ? "" : ", source handle#" + current.srcHandle())
+          + ")";
     }
 
     private void failHere(String what) {
@@ -209,9 +241,10 @@ class RandomizedIoasTest {
         failHere("errno: model " + expected + ", engine " + actual);
       }
       boolean hasValue = expected.isOk() || expected.errno() == org.iommufd4j.Errno.EMSGSIZE;
-      if (hasValue && (expected.value() != actual.value()
-          || !expected.ranges().equals(actual.ranges())
-          || expected.alignment() != actual.alignment())) {
+      if (hasValue
+          && (expected.value() != actual.value()
+              || !expected.ranges().equals(actual.ranges())
+              || expected.alignment() != actual.alignment())) {
         failHere("result: model " + expected + ", engine " + actual);
       }
     }
@@ -236,24 +269,48 @@ class RandomizedIoasTest {
     private void compareIoas(ReferenceModel.Ioas m, IoasView e) {
       String ioas = "ioas " + m.id + ": ";
       if (m.hugePages != e.hugePages() || m.align() != e.align()) {
-        failHere(ioas + "huge pages/align: model " + m.hugePages + "/" + m.align()
-            + ", engine " + e.hugePages() + "/" + e.align());
+        failHere(
+            ioas
+                + "huge pages/align: model "
+                + m.hugePages
+                + "/"
+                + m.align()
+                + ", engine "
+                + e.hugePages()
+                + "/"
+                + e.align());
       }
       assertRanges(ioas + "allowed", Intervals.sorted(m.allowed), e.allowed());
-      assertRanges(ioas + "reserved", Intervals.sorted(m.reserved),
-          e.reserved().stream().sorted((x, y) -> {
-            int c = Long.compareUnsigned(x.start(), y.start());
-            return c != 0 ? c : Long.compareUnsigned(x.last(), y.last());
-          }).toList());
+      assertRanges(
+          ioas + "reserved",
+          Intervals.sorted(m.reserved),
+          e.reserved().stream()
+              .sorted(
+                  (x, y) -> {
+                    int c = Long.compareUnsigned(x.start(), y.start());
+                    return c != 0 ? c : Long.compareUnsigned(x.last(), y.last());
+                  })
+              .toList());
       if (m.areas.size() != e.areas().size()) {
-        failHere(ioas + "area count: model " + m.areas.size() + " " + m.areas + ", engine "
-            + e.areas().size() + " " + e.areas());
+        failHere(
+            ioas
+                + "area count: model "
+                + m.areas.size()
+                + " "
+                + m.areas
+                + ", engine "
+                + e.areas().size()
+                + " "
+                + e.areas());
       }
       for (int i = 0; i < m.areas.size(); i++) {
         Area a = m.areas.get(i);
         AreaView v = e.areas().get(i);
-        if (a.iova() != v.iova() || a.last() != v.last() || a.prot() != v.prot()
-            || a.source().base != v.sourceBase() || a.source().writable != v.sourceWritable()
+        if (a.iova() != v.iova()
+            || a.last() != v.last()
+            || a.prot() != v.prot()
+            || a.source().base != v.sourceBase()
+            || a.source().writable != v.sourceWritable()
             || a.offset() != v.sourceOffset()) {
           failHere(ioas + "area " + i + ": model " + a + ", engine " + v);
         }
@@ -271,8 +328,15 @@ class RandomizedIoasTest {
         same = model.get(i)[0] == engine.get(i).start() && model.get(i)[1] == engine.get(i).last();
       }
       if (!same) {
-        failHere(what + ": model " + model.stream().map(r -> "[0x" + Long.toHexString(r[0])
-            + ", 0x" + Long.toHexString(r[1]) + "]").toList() + ", engine " + engine);
+        failHere(
+            what
+                + ": model "
+                + model.stream()
+                    .map(
+                        r -> "[0x" + Long.toHexString(r[0]) + ", 0x" + Long.toHexString(r[1]) + "]")
+                    .toList()
+                + ", engine "
+                + engine);
       }
     }
   }

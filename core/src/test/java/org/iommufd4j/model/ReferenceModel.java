@@ -11,7 +11,6 @@ import static org.iommufd4j.Errno.ENOTTY;
 import static org.iommufd4j.Errno.EOPNOTSUPP;
 import static org.iommufd4j.Errno.EOVERFLOW;
 import static org.iommufd4j.Errno.EPERM;
-
 import static org.iommufd4j.model.Intervals.addOverflows;
 import static org.iommufd4j.model.Intervals.ge;
 import static org.iommufd4j.model.Intervals.gt;
@@ -91,8 +90,11 @@ final class ReferenceModel {
 
     @Override
     public String toString() {
-      return "Source@" + Integer.toHexString(System.identityHashCode(this)) + "[base=0x"
-          + Long.toHexString(base) + (writable ? ", writable]" : ", read-only]");
+      return "Source@"
+          + Integer.toHexString(System.identityHashCode(this))
+          + "[base=0x"
+          + Long.toHexString(base)
+          + (writable ? ", writable]" : ", read-only]");
     }
   }
 
@@ -108,8 +110,17 @@ final class ReferenceModel {
 
     @Override
     public String toString() {
-      return "Area[0x" + Long.toHexString(iova) + "..0x" + Long.toHexString(last) + " prot="
-          + prot + " " + source + " offset=0x" + Long.toHexString(offset) + "]";
+      return "Area[0x"
+          + Long.toHexString(iova)
+          + "..0x"
+          + Long.toHexString(last)
+          + " prot="
+          + prot
+          + " "
+          + source
+          + " offset=0x"
+          + Long.toHexString(offset)
+          + "]";
     }
   }
 
@@ -119,12 +130,16 @@ final class ReferenceModel {
   /** One IOAS (iommufd_private.h: struct io_pagetable), without domains and accesses. */
   static final class Ioas {
     final int id;
+
     /** Sorted by IOVA, never overlapping. */
     final List<Area> areas = new ArrayList<>();
+
     /** (start, last) pairs, in the order they were added; they may overlap each other. */
     final List<long[]> reserved = new ArrayList<>();
+
     /** (start, last) pairs in the order of the ALLOW_IOVAS array. */
     List<long[]> allowed = new ArrayList<>();
+
     boolean hugePages = true;
 
     Ioas(int id) {
@@ -328,8 +343,8 @@ final class ReferenceModel {
     }
     long base = userVa - Long.remainderUnsigned(userVa, PAGE_SIZE);
     Source source = new Source(base, (flags & MAP_WRITEABLE) != 0);
-    return place(ioas, flags, length, userVa, iova, List.of(new Slice(source, userVa - base,
-        length)));
+    return place(
+        ioas, flags, length, userVa, iova, List.of(new Slice(source, userVa - base, length)));
   }
 
   private static int protOf(int flags) {
@@ -340,8 +355,8 @@ final class ReferenceModel {
   /**
    * What MAP and COPY do once the IOAS is known: length alignment, placement, insertion per slice.
    */
-  private Outcome place(Ioas ioas, int flags, long length, long hint, long fixedIova,
-      List<Slice> slices) {
+  private Outcome place(
+      Ioas ioas, int flags, long length, long hint, long fixedIova, List<Slice> slices) {
     long align = ioas.align();
     if (Long.remainderUnsigned(length, align) != 0 || length == 0) {
       return Outcome.fail(EINVAL);
@@ -600,7 +615,8 @@ final class ReferenceModel {
       // No domains: the EINVAL of "domain and area" cannot happen. align rises from 1 to 4096.
       for (Area a : ioas.areas) {
         if (Long.remainderUnsigned(a.iova(), PAGE_SIZE) != 0
-            || Long.remainderUnsigned(a.length(), PAGE_SIZE) != 0 || a.inPageOffset() != 0) {
+            || Long.remainderUnsigned(a.length(), PAGE_SIZE) != 0
+            || a.inPageOffset() != 0) {
           return Outcome.fail(EADDRINUSE);
         }
       }

@@ -22,7 +22,8 @@ final class WindowMemory implements UserMemory {
       return null;
     }
     long offset = address - w.address();
-    if (Long.compareUnsigned(address, w.address()) < 0 || offset > w.byteSize()
+    if (Long.compareUnsigned(address, w.address()) < 0
+        || offset > w.byteSize()
         || length > w.byteSize() - offset) {
       return null;
     }

@@ -1,9 +1,9 @@
 package org.iommufd4j.pci;
 
-import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -13,8 +13,13 @@ class ConfigSpaceTest {
 
   @Test
   void capabilitiesAreChainedFrom0x40InTheOrderAdded() {
-    ConfigSpace c = ConfigSpace.builder(1, 2).bar(Bar.memory32(0, 4096)).powerManagement()
-        .msi(1, false, false).msix(1, 0, 0, 0, 0x100).build();
+    ConfigSpace c =
+        ConfigSpace.builder(1, 2)
+            .bar(Bar.memory32(0, 4096))
+            .powerManagement()
+            .msi(1, false, false)
+            .msix(1, 0, 0, 0, 0x100)
+            .build();
     assertThat(c.read(0x06, 2) & 0x10).isEqualTo(0x10);
     assertThat(c.read(0x34, 1)).isEqualTo(0x40);
     assertThat(c.findCapability(0x01)).isEqualTo(0x40);
@@ -50,11 +55,12 @@ class ConfigSpaceTest {
     SplittableRandom random = new SplittableRandom(SEED);
     for (int round = 0; round < 200; round++) {
       Bar.Type type = Bar.Type.values()[random.nextInt(3)];
-      int log = switch (type) {
-        case IO -> 2 + random.nextInt(7);
-        case MEMORY_32 -> 4 + random.nextInt(28);
-        case MEMORY_64 -> 4 + random.nextInt(40);
-      };
+      int log =
+          switch (type) {
+            case IO -> 2 + random.nextInt(7);
+            case MEMORY_32 -> 4 + random.nextInt(28);
+            case MEMORY_64 -> 4 + random.nextInt(40);
+          };
       boolean prefetch = type != Bar.Type.IO && random.nextBoolean();
       int index = random.nextInt(type == Bar.Type.MEMORY_64 ? 5 : 6);
       Bar bar = new Bar(index, type, prefetch, 1L << log, List.of());
@@ -62,21 +68,21 @@ class ConfigSpaceTest {
       int off = 0x10 + 4 * index;
       c.write(off, 4, -1);
       long expected = ~((1L << log) - 1) & (type == Bar.Type.IO ? ~0x3L : ~0xfL);
-      assertThat(c.read(off, 4)).as("%s (seed %d)", bar, SEED)
+      assertThat(c.read(off, 4))
+          .as("%s (seed %d)", bar, SEED)
           .isEqualTo((int) expected | bar.flags());
       if (type == Bar.Type.MEMORY_64) {
         c.write(off + 4, 4, -1);
         assertThat(c.read(off + 4, 4)).isEqualTo((int) (expected >>> 32));
       }
-      assertThat(c.barAddress(bar)).isEqualTo(type == Bar.Type.MEMORY_64 ? expected
-          : expected & 0xffff_ffffL);
+      assertThat(c.barAddress(bar))
+          .isEqualTo(type == Bar.Type.MEMORY_64 ? expected : expected & 0xffff_ffffL);
     }
   }
 
   @Test
   void resetRestoresPowerOnValues() {
-    ConfigSpace c = ConfigSpace.builder(1, 2).bar(Bar.memory32(0, 4096)).msi(4, true, true)
-        .build();
+    ConfigSpace c = ConfigSpace.builder(1, 2).bar(Bar.memory32(0, 4096)).msi(4, true, true).build();
     byte[] powerOn = c.snapshot();
     c.write(0x04, 2, 0x6);
     c.write(0x10, 4, 0x1000);
@@ -88,9 +94,12 @@ class ConfigSpaceTest {
 
   @Test
   void expressDevicesHave4KibAndAnExtendedChain() {
-    ConfigSpace c = ConfigSpace.builder(1, 2).pciExpress(false)
-        .extendedCapability(0x03, 1, new byte[8]).extendedCapability(0x18, 1, new byte[4])
-        .build();
+    ConfigSpace c =
+        ConfigSpace.builder(1, 2)
+            .pciExpress(false)
+            .extendedCapability(0x03, 1, new byte[8])
+            .extendedCapability(0x18, 1, new byte[4])
+            .build();
     assertThat(c.size()).isEqualTo(4096);
     assertThat(c.read(0x100, 4)).isEqualTo(0x10c1_0003);
     assertThat(c.read(0x10c, 4)).isEqualTo(0x0001_0018);
@@ -98,10 +107,15 @@ class ConfigSpaceTest {
 
   @Test
   void misuseIsRefusedWhenBuilding() {
-    assertThatThrownBy(() -> ConfigSpace.builder(1, 2).extendedCapability(3, 1, new byte[4])
-        .build()).isInstanceOf(IllegalStateException.class);
-    assertThatThrownBy(() -> ConfigSpace.builder(1, 2).bar(Bar.memory64(0, 4096, false))
-        .bar(Bar.memory32(1, 4096))).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(
+            () -> ConfigSpace.builder(1, 2).extendedCapability(3, 1, new byte[4]).build())
+        .isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(
+            () ->
+                ConfigSpace.builder(1, 2)
+                    .bar(Bar.memory64(0, 4096, false))
+                    .bar(Bar.memory32(1, 4096)))
+        .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> ConfigSpace.builder(1, 2).msix(4, 0, 0, 0, 0x40))
         .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> Bar.memory32(0, 3000)).isInstanceOf(IllegalArgumentException.class);

@@ -14,10 +14,12 @@ class ExecutorClockTest {
     try (ExecutorClock clock = new ExecutorClock("clock-test")) {
       CountDownLatch fired = new CountDownLatch(1);
       String[] thread = new String[1];
-      DeviceClock.Timer t = clock.timer(() -> {
-        thread[0] = Thread.currentThread().getName();
-        fired.countDown();
-      });
+      DeviceClock.Timer t =
+          clock.timer(
+              () -> {
+                thread[0] = Thread.currentThread().getName();
+                fired.countDown();
+              });
       t.arm(0);
       assertThat(fired.await(30, TimeUnit.SECONDS)).isTrue();
       assertThat(thread[0]).isEqualTo("clock-test");
@@ -34,10 +36,12 @@ class ExecutorClockTest {
       t.cancel();
       assertThat(t.isArmed()).isFalse();
       CountDownLatch fired = new CountDownLatch(1);
-      DeviceClock.Timer u = clock.timer(() -> {
-        runs.incrementAndGet();
-        fired.countDown();
-      });
+      DeviceClock.Timer u =
+          clock.timer(
+              () -> {
+                runs.incrementAndGet();
+                fired.countDown();
+              });
       u.arm(TimeUnit.HOURS.toNanos(1));
       u.arm(0);
       assertThat(fired.await(30, TimeUnit.SECONDS)).isTrue();

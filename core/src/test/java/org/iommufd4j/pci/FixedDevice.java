@@ -4,8 +4,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * A model that is only a config space: registers read as their offset, writes are counted, and
- * BARs with plain memory get 64 KiB of it.
+ * A model that is only a config space: registers read as their offset, writes are counted, and BARs
+ * with plain memory get 64 KiB of it.
  */
 final class FixedDevice implements PciDevice {
   private final ConfigSpace config;

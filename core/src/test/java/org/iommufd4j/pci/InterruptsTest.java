@@ -58,8 +58,12 @@ class InterruptsTest {
 
   @Test
   void msixVectorsStartMaskedAndTheTableLivesInItsBar() {
-    ConfigSpace c = ConfigSpace.builder(1, 2).bar(Bar.memory32(1, 8192)).msix(3, 1, 0x1000, 1,
-        0x1800).msi(1, true, false).build();
+    ConfigSpace c =
+        ConfigSpace.builder(1, 2)
+            .bar(Bar.memory32(1, 8192))
+            .msix(3, 1, 0x1000, 1, 0x1800)
+            .msi(1, true, false)
+            .build();
     PciFunction fn = function(c);
     int msix = c.findCapability(0x11);
     c.write(msix + 2, 2, 0x8000);
@@ -83,8 +87,8 @@ class InterruptsTest {
 
   @Test
   void enablingMsiDropsAnAssertedPinAndMoreVectorsThanCapableMeansAll() {
-    PciFunction fn = function(ConfigSpace.builder(1, 2).interruptPin(1).msi(4, false, false)
-        .build());
+    PciFunction fn =
+        function(ConfigSpace.builder(1, 2).interruptPin(1).msi(4, false, false).build());
     fn.interrupts().raiseIntx();
     fn.config().write(0x42, 2, 0x1 | 0x50); // enable, asking for 32 vectors
     assertThat(sink.take()).containsExactly("intx+", "intx-");

@@ -11,10 +11,13 @@ import org.junit.jupiter.api.Test;
 class PciFunctionTest {
   @Test
   void plainMemoryRangesAreStorageAndTheRestGoesToTheModel() {
-    ConfigSpace c = ConfigSpace.builder(1, 2)
-        .bar(Bar.memory64(0, 1 << 16, true).withPlainMemory(0x8000, 0x1000)).build();
-    PciFunction fn = PciFunction.create(p -> new FixedDevice(c), new NoDma(), new VirtualClock(),
-        new RecordingSink());
+    ConfigSpace c =
+        ConfigSpace.builder(1, 2)
+            .bar(Bar.memory64(0, 1 << 16, true).withPlainMemory(0x8000, 0x1000))
+            .build();
+    PciFunction fn =
+        PciFunction.create(
+            p -> new FixedDevice(c), new NoDma(), new VirtualClock(), new RecordingSink());
     FixedDevice model = (FixedDevice) fn.model();
     fn.barWrite(0, 0x8010, 8, 0x1122_3344_5566_7788L);
     assertThat(fn.barRead(0, 0x8010, 8)).isEqualTo(0x1122_3344_5566_7788L);
@@ -30,11 +33,15 @@ class PciFunctionTest {
 
   @Test
   void barsGetNaturallyAlignedFirmwareAddresses() {
-    ConfigSpace c = ConfigSpace.builder(1, 2).bar(Bar.memory32(0, 4096))
-        .bar(Bar.memory32(1, 1 << 20)).bar(Bar.memory64(2, 1L << 32, true)).bar(Bar.io(4, 64))
-        .build();
-    PciFunction.create(p -> new FixedDevice(c), new NoDma(), new VirtualClock(),
-        new RecordingSink());
+    ConfigSpace c =
+        ConfigSpace.builder(1, 2)
+            .bar(Bar.memory32(0, 4096))
+            .bar(Bar.memory32(1, 1 << 20))
+            .bar(Bar.memory64(2, 1L << 32, true))
+            .bar(Bar.io(4, 64))
+            .build();
+    PciFunction.create(
+        p -> new FixedDevice(c), new NoDma(), new VirtualClock(), new RecordingSink());
     assertThat(c.barAddress(c.bars().get(0))).isEqualTo(0xfc00_0000L);
     assertThat(c.barAddress(c.bars().get(1))).isEqualTo(0xfc10_0000L);
     assertThat(c.barAddress(c.bars().get(2))).isEqualTo(0x80_0000_0000L);
@@ -46,24 +53,29 @@ class PciFunctionTest {
     ConfigSpace c = ConfigSpace.builder(1, 2).build();
     DmaPort[] port = new DmaPort[1];
     int[] reached = new int[1];
-    DmaPort counting = new DmaPort() {
-      @Override
-      public void read(long iova, MemorySegment dst) {
-        reached[0]++;
-      }
+    DmaPort counting =
+        new DmaPort() {
+          @Override
+          public void read(long iova, MemorySegment dst) {
+            reached[0]++;
+          }
 
-      @Override
-      public void write(long iova, MemorySegment src) {
-        reached[0]++;
-      }
-    };
-    PciFunction fn = PciFunction.create(p -> {
-      port[0] = p.dma();
-      return new FixedDevice(c);
-    }, counting, new VirtualClock(), new RecordingSink());
+          @Override
+          public void write(long iova, MemorySegment src) {
+            reached[0]++;
+          }
+        };
+    PciFunction fn =
+        PciFunction.create(
+            p -> {
+              port[0] = p.dma();
+              return new FixedDevice(c);
+            },
+            counting,
+            new VirtualClock(),
+            new RecordingSink());
     var buf = MemorySegment.ofArray(new byte[8]);
-    assertThatThrownBy(() -> port[0].read(0x1000, buf))
-        .isInstanceOf(DmaFaultException.class);
+    assertThatThrownBy(() -> port[0].read(0x1000, buf)).isInstanceOf(DmaFaultException.class);
     fn.config().write(0x04, 2, 0x4);
     port[0].read(0x1000, buf);
     port[0].write(0x1000, buf);

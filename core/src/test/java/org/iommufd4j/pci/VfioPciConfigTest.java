@@ -19,22 +19,23 @@ class VfioPciConfigTest {
   private static final long SEED = Long.getLong("seed", 1234);
 
   private final List<String> events = new ArrayList<>();
-  private final VfioPciConfig.Events recorder = new VfioPciConfig.Events() {
-    @Override
-    public void intxMasked(boolean masked) {
-      events.add("intx masked=" + masked);
-    }
+  private final VfioPciConfig.Events recorder =
+      new VfioPciConfig.Events() {
+        @Override
+        public void intxMasked(boolean masked) {
+          events.add("intx masked=" + masked);
+        }
 
-    @Override
-    public void powerStateChanged(int state) {
-      events.add("D" + state);
-    }
+        @Override
+        public void powerStateChanged(int state) {
+          events.add("D" + state);
+        }
 
-    @Override
-    public void functionLevelReset() {
-      events.add("flr");
-    }
-  };
+        @Override
+        public void functionLevelReset() {
+          events.add("flr");
+        }
+      };
 
   private static PciFunction edu() {
     return PciFunction.create(EduDevice::new, new NoDma(), new VirtualClock(), new RecordingSink());
@@ -42,25 +43,26 @@ class VfioPciConfigTest {
 
   /** A PCI Express device with most of what ConfigSpace.Builder can make. */
   private static ConfigSpace rich() {
-    ConfigSpace c = ConfigSpace.builder(0x8086, 0x1234)
-        .classCode(0x020000)
-        .interruptPin(1)
-        .bar(Bar.memory64(0, 1 << 14, true))
-        .bar(Bar.io(2, 32))
-        .bar(Bar.memory32(3, 1 << 12))
-        .powerManagement()
-        .msi(8, true, true)
-        .capability(0x0d, new byte[] {0, 0, 0x34, 0x12, 0x78, 0x56}) // SSVID: vfio hides it
-        .msix(4, 3, 0, 3, 0x800)
-        .pciExpress(true)
-        .vendorCapability(new byte[] {1, 2, 3, 4, 5})
-        .extendedCapability(0x1b, 1, new byte[4]) // PASID first: vfio keeps a blank anchor
-        .extendedCapability(0x01, 2, new byte[0x28]) // AER
-        .extendedCapability(0x1b, 1, new byte[4]) // PASID again: unlinked
-        .extendedCapability(0x03, 1, new byte[] {1, 2, 3, 4, 5, 6, 7, 8}) // serial number
-        .build();
-    PciFunction.create(p -> new FixedDevice(c), new NoDma(), new VirtualClock(),
-        new RecordingSink());
+    ConfigSpace c =
+        ConfigSpace.builder(0x8086, 0x1234)
+            .classCode(0x020000)
+            .interruptPin(1)
+            .bar(Bar.memory64(0, 1 << 14, true))
+            .bar(Bar.io(2, 32))
+            .bar(Bar.memory32(3, 1 << 12))
+            .powerManagement()
+            .msi(8, true, true)
+            .capability(0x0d, new byte[] {0, 0, 0x34, 0x12, 0x78, 0x56}) // SSVID: vfio hides it
+            .msix(4, 3, 0, 3, 0x800)
+            .pciExpress(true)
+            .vendorCapability(new byte[] {1, 2, 3, 4, 5})
+            .extendedCapability(0x1b, 1, new byte[4]) // PASID first: vfio keeps a blank anchor
+            .extendedCapability(0x01, 2, new byte[0x28]) // AER
+            .extendedCapability(0x1b, 1, new byte[4]) // PASID again: unlinked
+            .extendedCapability(0x03, 1, new byte[] {1, 2, 3, 4, 5, 6, 7, 8}) // serial number
+            .build();
+    PciFunction.create(
+        p -> new FixedDevice(c), new NoDma(), new VirtualClock(), new RecordingSink());
     return c;
   }
 
@@ -165,14 +167,17 @@ class VfioPciConfigTest {
     VfioPciConfig v = new VfioPciConfig(fn.config(), recorder);
     fn.config().setBits(0x06, 2, 0x2000, true); // the device saw a master abort
     write(v, 0x06, 2, 0x2000);
-    assertThat(read(v, 0x06, 2) & 0x2000).as("STATUS is not writable through vfio")
+    assertThat(read(v, 0x06, 2) & 0x2000)
+        .as("STATUS is not writable through vfio")
         .isEqualTo(0x2000);
     write(v, 0x04, 2, 0x0006);
-    assertThat(read(v, 0x06, 2) & 0x2000).as("a word write at COMMAND leaves STATUS alone")
+    assertThat(read(v, 0x06, 2) & 0x2000)
+        .as("a word write at COMMAND leaves STATUS alone")
         .isEqualTo(0x2000);
     write(v, 0x04, 4, 0x0000_0006);
     assertThat(read(v, 0x06, 2) & 0x2000)
-        .as("a dword write at COMMAND writes back the STATUS it read: its 1s clear").isZero();
+        .as("a dword write at COMMAND writes back the STATUS it read: its 1s clear")
+        .isZero();
   }
 
   @Test
@@ -294,12 +299,13 @@ class VfioPciConfigTest {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment buf = arena.allocate(8);
       buf.fill((byte) 0x77);
-      assertThatThrownBy(() -> v.read(0xfc, buf)).isInstanceOfSatisfying(IommufdException.class,
-          e -> assertThat(e.errno()).isEqualTo(Errno.EFAULT));
+      assertThatThrownBy(() -> v.read(0xfc, buf))
+          .isInstanceOfSatisfying(
+              IommufdException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EFAULT));
       assertThat(buf.get(ValueLayout.JAVA_BYTE, 0)).isEqualTo((byte) 0x77);
       assertThatThrownBy(() -> v.read(0x100, buf.asSlice(0, 1)))
-          .isInstanceOfSatisfying(IommufdException.class,
-              e -> assertThat(e.errno()).isEqualTo(Errno.EFAULT));
+          .isInstanceOfSatisfying(
+              IommufdException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EFAULT));
     }
   }
 

@@ -53,18 +53,33 @@ class MockDomainTest {
   }
 
   private int[] mockDomain(int id, int flags) {
-    Struct s = IommuTestCmd.of(arena, flags == 0 ? IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN
-        : IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS, id)
-        .u32(IommuTestCmd.MOCK_DOMAIN_FLAGS_DEV_FLAGS, flags);
+    Struct s =
+        IommuTestCmd.of(
+                arena,
+                flags == 0
+                    ? IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN
+                    : IommuTestCmd.IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
+                id)
+            .u32(IommuTestCmd.MOCK_DOMAIN_FLAGS_DEV_FLAGS, flags);
     assertThat(s.ioctl(iommufd)).isZero();
-    return new int[] {s.u32(IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID),
-        s.u32(IommuTestCmd.MOCK_DOMAIN_OUT_HWPT_ID), s.u32(IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID)};
+    return new int[] {
+      s.u32(IommuTestCmd.MOCK_DOMAIN_OUT_STDEV_ID),
+      s.u32(IommuTestCmd.MOCK_DOMAIN_OUT_HWPT_ID),
+      s.u32(IommuTestCmd.MOCK_DOMAIN_OUT_IDEV_ID)
+    };
   }
 
   private int map(int ioas, long iova, MemorySegment mem, long length) {
-    return IommuIoasMap.of(arena, IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA
-            | IommuIoasMap.IOMMU_IOAS_MAP_READABLE | IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE,
-        ioas, mem.address(), length, iova).ioctl(iommufd);
+    return IommuIoasMap.of(
+            arena,
+            IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA
+                | IommuIoasMap.IOMMU_IOAS_MAP_READABLE
+                | IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE,
+            ioas,
+            mem.address(),
+            length,
+            iova)
+        .ioctl(iommufd);
   }
 
   private int unmap(int ioas, long iova, long length) {
@@ -72,18 +87,22 @@ class MockDomainTest {
   }
 
   private int checkRefs(MemorySegment mem, int refs) {
-    try (Iommufd fresh = Iommufd.emulated(); Arena a = Arena.ofConfined()) {
+    try (Iommufd fresh = Iommufd.emulated();
+        Arena a = Arena.ofConfined()) {
       return IommuTestCmd.of(a, IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_REFS, 0)
           .u64(IommuTestCmd.CHECK_REFS_LENGTH, mem.byteSize())
           .u64(IommuTestCmd.CHECK_REFS_UPTR, mem.address())
-          .u32(IommuTestCmd.CHECK_REFS_REFS, refs).ioctl(fresh);
+          .u32(IommuTestCmd.CHECK_REFS_REFS, refs)
+          .ioctl(fresh);
     }
   }
 
   private int checkMap(int hwpt, long iova, MemorySegment mem) {
     return IommuTestCmd.of(arena, IommuTestCmd.IOMMU_TEST_OP_MD_CHECK_MAP, hwpt)
-        .u64(IommuTestCmd.CHECK_MAP_IOVA, iova).u64(IommuTestCmd.CHECK_MAP_LENGTH, mem.byteSize())
-        .u64(IommuTestCmd.CHECK_MAP_UPTR, mem.address()).ioctl(iommufd);
+        .u64(IommuTestCmd.CHECK_MAP_IOVA, iova)
+        .u64(IommuTestCmd.CHECK_MAP_LENGTH, mem.byteSize())
+        .u64(IommuTestCmd.CHECK_MAP_UPTR, mem.address())
+        .ioctl(iommufd);
   }
 
   private int destroy(int id) {

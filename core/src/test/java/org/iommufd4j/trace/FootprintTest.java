@@ -41,13 +41,17 @@ class FootprintTest {
   void aStructLongerThanTheKernelsIsReadWholeAndWrittenOnlyUpToItsKnownSize() {
     MemorySegment s = struct(64);
     Footprint fp = Footprint.of(Command.IOMMU_IOAS_ALLOC.request(), ARG, s);
-    assertThat(fp.regions()).containsExactly(new Footprint.Region(ARG, 12, true),
-        new Footprint.Region(ARG + 12, 52, false));
+    assertThat(fp.regions())
+        .containsExactly(
+            new Footprint.Region(ARG, 12, true), new Footprint.Region(ARG + 12, 52, false));
     assertThat(Footprint.of(Command.IOMMU_IOAS_ALLOC.request(), ARG, struct(11)).regions())
-        .as("shorter than min_size: EINVAL after the size word").containsExactly(
-            new Footprint.Region(ARG, 4, false));
-    assertThat(Footprint.of(Command.IOMMU_IOAS_ALLOC.request(), ARG, MemorySegment.ofArray(
-        new byte[0])).regions()).as("unreadable: the size word faults")
+        .as("shorter than min_size: EINVAL after the size word")
+        .containsExactly(new Footprint.Region(ARG, 4, false));
+    assertThat(
+            Footprint.of(
+                    Command.IOMMU_IOAS_ALLOC.request(), ARG, MemorySegment.ofArray(new byte[0]))
+                .regions())
+        .as("unreadable: the size word faults")
         .containsExactly(new Footprint.Region(ARG, 4, false));
   }
 
@@ -78,21 +82,27 @@ class FootprintTest {
         .contains(new Footprint.Region(0x30000, 16, true));
     dirty.set(JAVA_LONG_UNALIGNED, IommuHwptGetDirtyBitmap.PAGE_SIZE, 3000);
     assertThat(Footprint.of(Command.IOMMU_HWPT_GET_DIRTY_BITMAP.request(), ARG, dirty).regions())
-        .as("a page size that is not a power of two is refused first").hasSize(1);
+        .as("a page size that is not a power of two is refused first")
+        .hasSize(1);
   }
 
   @Test
   void vfioMapDmaReadsItsArgszAndPinsItsRange() {
     MemorySegment s = struct(VfioIommuType1DmaMap.SIZE);
-    s.set(JAVA_INT_UNALIGNED, VfioIommuType1DmaMap.FLAGS,
+    s.set(
+        JAVA_INT_UNALIGNED,
+        VfioIommuType1DmaMap.FLAGS,
         VfioIommuType1DmaMap.VFIO_DMA_MAP_FLAG_READ | VfioIommuType1DmaMap.VFIO_DMA_MAP_FLAG_WRITE);
     s.set(JAVA_LONG_UNALIGNED, VfioIommuType1DmaMap.VADDR, 0x40000);
     s.set(JAVA_LONG_UNALIGNED, VfioIommuType1DmaMap.SIZE_FIELD, 0x2000);
     Footprint fp = Footprint.of(Vfio.VFIO_IOMMU_MAP_DMA, ARG, s);
     assertThat(fp.regions()).containsExactly(new Footprint.Region(ARG, 32, false));
     assertThat(fp.pins()).containsExactly(new Footprint.Pin(0x40000, 0x2000, true));
-    assertThat(Footprint.of(Vfio.VFIO_CHECK_EXTENSION, 1, MemorySegment.ofArray(new byte[0]))
-        .regions()).as("an integer argument").isEmpty();
+    assertThat(
+            Footprint.of(Vfio.VFIO_CHECK_EXTENSION, 1, MemorySegment.ofArray(new byte[0]))
+                .regions())
+        .as("an integer argument")
+        .isEmpty();
   }
 
   @Test

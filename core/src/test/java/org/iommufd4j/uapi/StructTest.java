@@ -14,11 +14,23 @@ class StructTest {
 
   @Test
   void mapArgumentHasTheBytesOfTheCStruct() {
-    Struct s = IommuIoasMap.of(Struct.HEAP, IommuIoasMap.IOMMU_IOAS_MAP_READABLE, 7,
-        0x1122_3344_5566_7788L, 0x20_0000L, 0x1000L);
-    assertThat(HexFormat.of().formatHex(s.bytes())).isEqualTo(
-        "28000000" + "04000000" + "07000000" + "00000000" // size, flags, ioas_id, __reserved
-            + "8877665544332211" + "0000200000000000" + "0010000000000000");
+    Struct s =
+        IommuIoasMap.of(
+            Struct.HEAP,
+            IommuIoasMap.IOMMU_IOAS_MAP_READABLE,
+            7,
+            0x1122_3344_5566_7788L,
+            0x20_0000L,
+            0x1000L);
+    assertThat(HexFormat.of().formatHex(s.bytes()))
+        .isEqualTo(
+            "28000000"
+                + "04000000"
+                + "07000000"
+                + "00000000" // size, flags, ioas_id, __reserved
+                + "8877665544332211"
+                + "0000200000000000"
+                + "0010000000000000");
   }
 
   @Test
@@ -40,14 +52,18 @@ class StructTest {
 
   @Test
   void membersOfNestedStructsAndAnonymousUnionsAreReachedByTheirCPath() {
-    Struct cap = Struct.of(Struct.HEAP, VfioIommuType1InfoDmaAvail.LAYOUT)
-        .set("header.next", 40).set("header.id", 3).set("avail", 0xffff_ffffL);
+    Struct cap =
+        Struct.of(Struct.HEAP, VfioIommuType1InfoDmaAvail.LAYOUT)
+            .set("header.next", 40)
+            .set("header.id", 3)
+            .set("avail", 0xffff_ffffL);
     assertThat(cap.u32(VfioInfoCapHeader.NEXT)).isEqualTo(40);
     assertThat(cap.u16(VfioInfoCapHeader.ID)).isEqualTo(3);
     assertThat(cap.get("avail")).isEqualTo(0xffff_ffffL);
 
-    Struct test = IommuTestCmd.of(Struct.HEAP, IommuTestCmd.IOMMU_TEST_OP_DIRTY, 1)
-        .set("dirty.out_nr_dirty", 5);
+    Struct test =
+        IommuTestCmd.of(Struct.HEAP, IommuTestCmd.IOMMU_TEST_OP_DIRTY, 1)
+            .set("dirty.out_nr_dirty", 5);
     assertThat(test.u64(IommuTestCmd.DIRTY_OUT_NR_DIRTY)).isEqualTo(5);
     assertThat(IommuTestCmd.DIRTY_OUT_NR_DIRTY).isEqualTo(56);
   }
@@ -55,9 +71,11 @@ class StructTest {
   @Test
   void anUnknownOrNonNumericMemberIsRefused() {
     Struct s = Struct.of(Struct.HEAP, IommuHwInfo.LAYOUT);
-    assertThatThrownBy(() -> s.set("iova", 1)).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> s.set("iova", 1))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("iommu_hw_info has no iova");
-    assertThatThrownBy(() -> s.get("__reserved")).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> s.get("__reserved"))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("not a number");
   }
 

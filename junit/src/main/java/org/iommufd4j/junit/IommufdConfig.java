@@ -12,8 +12,8 @@ import org.iommufd4j.DomainModel;
 /**
  * How {@link IommufdExtension} sets up the emulated {@code Iommufd} it injects. Put it on the test
  * class, a test method, or the injected parameter or field; the nearest one wins (parameter or
- * field, then method, then class). Parameters and fields with different configurations in one
- * test get different contexts.
+ * field, then method, then class). Parameters and fields with different configurations in one test
+ * get different contexts.
  */
 @Documented
 @Inherited
@@ -48,9 +48,9 @@ public @interface IommufdConfig {
   boolean checkLeaks() default true;
 
   /**
-   * Whether the test may end with objects it created still alive, devices attached or pages
-   * pinned (closing the context would clean them up, as the kernel does at close). By default
-   * that fails the test, with the state in the message.
+   * Whether the test may end with objects it created still alive, devices attached or pages pinned
+   * (closing the context would clean them up, as the kernel does at close). By default that fails
+   * the test, with the state in the message.
    */
   boolean allowLeftovers() default false;
 

@@ -6,12 +6,12 @@ import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.List;
-import java.util.Set;
-import java.util.Locale;
 import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.iommufd4j.Configuration;
 import org.iommufd4j.DomainModel;
 import org.iommufd4j.EmulatedDevice;
@@ -42,24 +42,24 @@ import org.junit.platform.commons.support.AnnotationSupport;
  * }
  * }
  *
- * <p>What it injects, into test and lifecycle method parameters and into non-static fields that
- * are {@code null} before each test: {@link Iommufd} (one per test and {@link IommufdConfig}, so
- * a {@code @BeforeEach} method and the test share it), {@link EmulatedDevice} (a new device on that
+ * <p>What it injects, into test and lifecycle method parameters and into non-static fields that are
+ * {@code null} before each test: {@link Iommufd} (one per test and {@link IommufdConfig}, so a
+ * {@code @BeforeEach} method and the test share it), {@link EmulatedDevice} (a new device on that
  * context behind the configured {@link IommufdConfig#domainModel()}), and {@link DomainModel}.
  * Every context runs on an emulated machine of its own, so its pins and charges are its own.
  *
  * <p>After each test (after the test's own {@code @AfterEach} methods) it fails the test if the
  * test left anything behind (objects it created and did not destroy or close, devices still
- * attached, pinned pages; {@link IommufdConfig#allowLeftovers()} allows that on purpose), runs
- * the engine's invariant checker, closes the context, and fails the test if the emulator leaked:
+ * attached, pinned pages; {@link IommufdConfig#allowLeftovers()} allows that on purpose), runs the
+ * engine's invariant checker, closes the context, and fails the test if the emulator leaked:
  * objects still alive after close (an access or fault fd left open keeps the context), pinned
- * pages, or memory-lock charges. When a test fails, the state of its contexts at that moment ({@link
- * Iommufd#inspect()} as a table: objects, IOAS areas, reserved and allowed ranges, HWPTs,
+ * pages, or memory-lock charges. When a test fails, the state of its contexts at that moment
+ * ({@link Iommufd#inspect()} as a table: objects, IOAS areas, reserved and allowed ranges, HWPTs,
  * devices, accesses, pins) is printed to standard error and published as a report entry named
  * {@value #STATE_ENTRY}.
  */
-public final class IommufdExtension implements BeforeEachCallback, AfterEachCallback,
-    ParameterResolver {
+public final class IommufdExtension
+    implements BeforeEachCallback, AfterEachCallback, ParameterResolver {
   /** The report entry key under which the state of a failed test's context is published. */
   public static final String STATE_ENTRY = "iommufd4j-state";
 
@@ -89,14 +89,15 @@ public final class IommufdExtension implements BeforeEachCallback, AfterEachCall
   private static final IommufdConfig DEFAULTS = Defaults.class.getAnnotation(IommufdConfig.class);
 
   static Iommufd open(IommufdConfig c) {
-    return Iommufd.emulated(Configuration.builder()
-        .privateHost(true)
-        .memlockLimit(c.memlockLimit())
-        .testAbi(c.testAbi())
-        .capIpcLock(c.capIpcLock())
-        .capSysResource(c.capSysResource())
-        .vfioContainer(c.vfioContainer())
-        .build());
+    return Iommufd.emulated(
+        Configuration.builder()
+            .privateHost(true)
+            .memlockLimit(c.memlockLimit())
+            .testAbi(c.testAbi())
+            .capIpcLock(c.capIpcLock())
+            .capSysResource(c.capSysResource())
+            .vfioContainer(c.vfioContainer())
+            .build());
   }
 
   private static Opened opened(ExtensionContext context) {
@@ -105,13 +106,20 @@ public final class IommufdExtension implements BeforeEachCallback, AfterEachCall
 
   /** The nearest configuration: the element's own, then the test method's, then the class's. */
   private static IommufdConfig config(ExtensionContext context, AnnotatedElement element) {
-    Optional<IommufdConfig> own = element == null ? Optional.empty()
-        : AnnotationSupport.findAnnotation(element, IommufdConfig.class);
-    return own
-        .or(() -> context.getTestMethod()
-            .flatMap(m -> AnnotationSupport.findAnnotation(m, IommufdConfig.class)))
-        .or(() -> context.getTestClass()
-            .flatMap(c -> AnnotationSupport.findAnnotation(c, IommufdConfig.class)))
+    Optional<IommufdConfig> own =
+        element == null
+            ? Optional.empty()
+            : AnnotationSupport.findAnnotation(element, IommufdConfig.class);
+    return own.or(
+            () ->
+                context
+                    .getTestMethod()
+                    .flatMap(m -> AnnotationSupport.findAnnotation(m, IommufdConfig.class)))
+        .or(
+            () ->
+                context
+                    .getTestClass()
+                    .flatMap(c -> AnnotationSupport.findAnnotation(c, IommufdConfig.class)))
         .orElse(DEFAULTS);
   }
 
@@ -143,13 +151,17 @@ public final class IommufdExtension implements BeforeEachCallback, AfterEachCall
   public Object resolveParameter(ParameterContext parameter, ExtensionContext context) {
     if (parameter.getDeclaringExecutable() instanceof Constructor<?>
         || context.getTestMethod().isEmpty()) {
-      throw new ParameterResolutionException("IommufdExtension injects "
-          + parameter.getParameter().getType().getSimpleName() + " per test: into test, "
-          + "@BeforeEach and @AfterEach parameters and instance fields, not into "
-          + parameter.getDeclaringExecutable());
+      throw new ParameterResolutionException(
+          "IommufdExtension injects "
+              + parameter.getParameter().getType().getSimpleName()
+              + " per test: into test, "
+              + "@BeforeEach and @AfterEach parameters and instance fields, not into "
+              + parameter.getDeclaringExecutable());
     }
-    return value(parameter.getParameter().getType(),
-        config(context, parameter.getParameter()), opened(context));
+    return value(
+        parameter.getParameter().getType(),
+        config(context, parameter.getParameter()),
+        opened(context));
   }
 
   // ---- fields ------------------------------------------------------------------------------
@@ -209,36 +221,46 @@ public final class IommufdExtension implements BeforeEachCallback, AfterEachCall
     }
     if (failed) {
       context.publishReportEntry(STATE_ENTRY, states.toString());
-      System.err.print("iommufd4j state of the failed test " + context.getDisplayName() + ":\n"
-          + states);
+      System.err.print(
+          "iommufd4j state of the failed test " + context.getDisplayName() + ":\n" + states);
     }
     if (!problems.isEmpty()) {
-      throw new AssertionError("iommufd4j: " + String.join("; ", problems)
-          + "\nstate at the end of the test:\n" + states);
+      throw new AssertionError(
+          "iommufd4j: "
+              + String.join("; ", problems)
+              + "\nstate at the end of the test:\n"
+              + states);
     }
   }
 
   /**
-   * What the test itself left behind before the context is closed: objects it created and did
-   * not destroy (the devices the extension injected are its own, unless still attached), devices
-   * still attached, and pages still pinned.
+   * What the test itself left behind before the context is closed: objects it created and did not
+   * destroy (the devices the extension injected are its own, unless still attached), devices still
+   * attached, and pages still pinned.
    */
   private static List<String> leftovers(Snapshot s, Set<Integer> injectedDevices) {
     List<String> out = new ArrayList<>();
-    List<String> objects = s.objects().stream()
-        .filter(o -> !(o.type() == ObjectType.DEVICE && injectedDevices.contains(o.id())))
-        .map(o -> o.type().name().toLowerCase(Locale.ROOT) + " " + o.id()).toList();
+    List<String> objects =
+        s.objects().stream()
+            .filter(o -> !(o.type() == ObjectType.DEVICE && injectedDevices.contains(o.id())))
+            .map(o -> o.type().name().toLowerCase(Locale.ROOT) + " " + o.id())
+            .toList();
     if (!objects.isEmpty()) {
       out.add("the test left objects it did not destroy or close: " + String.join(", ", objects));
     }
-    List<String> attached = s.devices().stream().filter(d -> d.hwptId() != 0)
-        .map(d -> "device " + d.id() + " (hwpt " + d.hwptId() + ")").toList();
+    List<String> attached =
+        s.devices().stream()
+            .filter(d -> d.hwptId() != 0)
+            .map(d -> "device " + d.id() + " (hwpt " + d.hwptId() + ")")
+            .toList();
     if (!attached.isEmpty()) {
       out.add("devices still attached: " + String.join(", ", attached));
     }
     if (s.host().pinnedFrames() != 0) {
-      out.add(s.host().pinnedFrames() + " pages still pinned (mapped into a domain or pinned by "
-          + "an access)");
+      out.add(
+          s.host().pinnedFrames()
+              + " pages still pinned (mapped into a domain or pinned by "
+              + "an access)");
     }
     if (!out.isEmpty()) {
       out.add("(@IommufdConfig(allowLeftovers = true) allows this on purpose)");
@@ -251,8 +273,10 @@ public final class IommufdExtension implements BeforeEachCallback, AfterEachCall
     Snapshot after = closed.inspect();
     int objects = after.objects().size();
     if (!after.tornDown()) {
-      leaks.add("the context is still alive after close(): " + objects
-          + " objects held, is an access or fault fd still open? (Iommufd.closeFd)");
+      leaks.add(
+          "the context is still alive after close(): "
+              + objects
+              + " objects held, is an access or fault fd still open? (Iommufd.closeFd)");
     } else if (objects != 0) {
       leaks.add(objects + " objects left after close()");
     }

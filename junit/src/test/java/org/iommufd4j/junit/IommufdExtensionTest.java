@@ -135,7 +135,9 @@ class IommufdExtensionTest {
       Mapping m = ioas.mapFixed(0x10_0000L, buffer, Protection.READ_WRITE);
       try (Arena arena = Arena.ofConfined()) {
         MemorySegment s = testCmd(arena, IommuTestCmd.IOMMU_TEST_OP_CREATE_ACCESS, ioas.id());
-        s.set(U32, IommuTestCmd.CREATE_ACCESS_FLAGS,
+        s.set(
+            U32,
+            IommuTestCmd.CREATE_ACCESS_FLAGS,
             IommuTestCmd.MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES);
         assertThat(iommufd.ioctl(Command.IOMMU_TEST_CMD.request(), s)).isZero();
         int fd = s.get(U32, IommuTestCmd.CREATE_ACCESS_OUT_ACCESS_FD);
@@ -180,13 +182,16 @@ class IommufdExtensionTest {
   @Test
   void cleanTestsPassAndShareOneContextPerTestThatIsClosedAfterwards() {
     execute(CleanUse.class).testEvents().assertStatistics(s -> s.started(2).succeeded(2));
-    Iommufd first = (Iommufd) SEEN.stream().filter(o -> o instanceof Iommufd).findFirst()
-        .orElseThrow();
+    Iommufd first =
+        (Iommufd) SEEN.stream().filter(o -> o instanceof Iommufd).findFirst().orElseThrow();
     assertThat(SEEN.stream().filter(o -> o instanceof Iommufd))
-        .as("@BeforeEach parameter, test parameter, field").hasSize(3).containsOnly(first);
+        .as("@BeforeEach parameter, test parameter, field")
+        .hasSize(3)
+        .containsOnly(first);
     assertThat(SEEN).contains(DomainModel.selftestMock());
-    IommufdException closed = org.assertj.core.api.Assertions.catchThrowableOfType(
-        IommufdException.class, first::createIoas);
+    IommufdException closed =
+        org.assertj.core.api.Assertions.catchThrowableOfType(
+            IommufdException.class, first::createIoas);
     assertThat(closed.errno()).isEqualTo(Errno.EBADF);
   }
 
@@ -200,46 +205,80 @@ class IommufdExtensionTest {
   void aTestThatLeavesObjectsAttachedDevicesOrPinsFailsUnlessItAllowsLeftovers() {
     EngineExecutionResults results = execute(LeavesState.class);
     results.testEvents().assertStatistics(s -> s.started(2).succeeded(1).failed(1));
-    results.testEvents().assertThatEvents().haveExactly(1,
-        event(test("leavesAMappedIoasAndAnAttachedDevice"), finishedWithFailure(
-            instanceOf(AssertionError.class), message(m -> m.contains(
-                "the test left objects it did not destroy or close: ioas 2, hwpt_paging 3")
-                && m.contains("devices still attached: device 1 (hwpt 3)")
-                && m.contains("16 pages still pinned")
-                && m.contains("allowLeftovers = true")
-                && m.contains("IOAS 2:")))));
+    results
+        .testEvents()
+        .assertThatEvents()
+        .haveExactly(
+            1,
+            event(
+                test("leavesAMappedIoasAndAnAttachedDevice"),
+                finishedWithFailure(
+                    instanceOf(AssertionError.class),
+                    message(
+                        m ->
+                            m.contains(
+                                    "the test left objects it did not destroy or close: ioas 2, hwpt_paging 3")
+                                && m.contains("devices still attached: device 1 (hwpt 3)")
+                                && m.contains("16 pages still pinned")
+                                && m.contains("allowLeftovers = true")
+                                && m.contains("IOAS 2:")))));
   }
 
   @Test
   void aLeakingTestIsReportedWithObjectsPinsAndCharges() {
-    execute(LeakingAccess.class).testEvents().assertThatEvents().haveExactly(1,
-        event(test("leavesAnAccessFdOpen"), finishedWithFailure(instanceOf(AssertionError.class),
-            message(m -> m.contains("the context is still alive after close()")
-                && m.contains("access or fault fd still open")
-                && m.contains("4 pages still pinned")
-                && m.contains("memory-lock charges left: 4 pages")
-                && m.contains("ACCESS")))));
+    execute(LeakingAccess.class)
+        .testEvents()
+        .assertThatEvents()
+        .haveExactly(
+            1,
+            event(
+                test("leavesAnAccessFdOpen"),
+                finishedWithFailure(
+                    instanceOf(AssertionError.class),
+                    message(
+                        m ->
+                            m.contains("the context is still alive after close()")
+                                && m.contains("access or fault fd still open")
+                                && m.contains("4 pages still pinned")
+                                && m.contains("memory-lock charges left: 4 pages")
+                                && m.contains("ACCESS")))));
   }
 
   @Test
   void aFailingTestGetsTheStateTable() {
     EngineExecutionResults results = execute(FailingTest.class);
-    results.testEvents().assertThatEvents().haveExactly(1,
-        event(test("failsWithAnIoasMapped"), finishedWithFailure(
-            message("the user's own assertion failed"))));
-    List<String> entries = results.testEvents().reportingEntryPublished()
-        .map(e -> e.getRequiredPayload(ReportEntry.class))
-        .map(r -> r.getKeyValuePairs().get(IommufdExtension.STATE_ENTRY))
-        .toList();
-    assertThat(entries).singleElement().asString()
+    results
+        .testEvents()
+        .assertThatEvents()
+        .haveExactly(
+            1,
+            event(
+                test("failsWithAnIoasMapped"),
+                finishedWithFailure(message("the user's own assertion failed"))));
+    List<String> entries =
+        results
+            .testEvents()
+            .reportingEntryPublished()
+            .map(e -> e.getRequiredPayload(ReportEntry.class))
+            .map(r -> r.getKeyValuePairs().get(IommufdExtension.STATE_ENTRY))
+            .toList();
+    assertThat(entries)
+        .singleElement()
+        .asString()
         .contains("IOAS 1:", "0x40000000  0x401fffff  2 MiB  0x7f0000200000");
   }
 
   @Test
   void constructorInjectionIsRefusedWithAnExplanation() {
     List<Event> failures = execute(ConstructorInjection.class).testEvents().failed().list();
-    assertThat(failures).singleElement().satisfies(e -> assertThat(
-        e.getRequiredPayload(org.junit.platform.engine.TestExecutionResult.class).getThrowable()
-            .orElseThrow()).hasMessageContaining("not into"));
+    assertThat(failures)
+        .singleElement()
+        .satisfies(
+            e ->
+                assertThat(
+                        e.getRequiredPayload(org.junit.platform.engine.TestExecutionResult.class)
+                            .getThrowable()
+                            .orElseThrow())
+                    .hasMessageContaining("not into"));
   }
 }

@@ -1,12 +1,12 @@
 package org.iommufd4j.junit;
 
-import java.io.OutputStream;
-import java.io.PrintStream;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 
 import java.io.File;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.io.StringWriter;
 import java.lang.reflect.InvocationTargetException;
 import java.net.URL;
@@ -42,7 +42,8 @@ import org.junit.platform.testkit.engine.EngineTestKit;
 class ReadmeExamplesTest {
   private static final Pattern MARKER =
       Pattern.compile("<!-- example: (run|compile|junit)(?:; given: (.*?))? -->");
-  private static final String IMPORTS = """
+  private static final String IMPORTS =
+      """
       import static org.junit.jupiter.api.Assertions.*;
       import static org.iommufd4j.uapi.IommuIoasMap.*;
       import java.lang.foreign.*;
@@ -81,9 +82,10 @@ class ReadmeExamplesTest {
         m--;
       }
       Matcher marker = MARKER.matcher(m >= 0 ? lines.get(m) : "");
-      out.add(marker.matches()
-          ? new Example(start + 2, marker.group(1), marker.group(2), code.toString())
-          : new Example(start + 2, "unmarked", null, code.toString()));
+      out.add(
+          marker.matches()
+              ? new Example(start + 2, marker.group(1), marker.group(2), code.toString())
+              : new Example(start + 2, "unmarked", null, code.toString()));
     }
     return out;
   }
@@ -99,9 +101,13 @@ class ReadmeExamplesTest {
   @Test
   void theReadmeHasExamplesAndEachSaysHowItIsChecked() throws IOException {
     List<Example> all = examples();
-    assertThat(all).hasSizeGreaterThanOrEqualTo(5)
-        .allSatisfy(e -> assertThat(e.kind()).as("%s needs an <!-- example: ... --> marker", e)
-            .isNotEqualTo("unmarked"));
+    assertThat(all)
+        .hasSizeGreaterThanOrEqualTo(5)
+        .allSatisfy(
+            e ->
+                assertThat(e.kind())
+                    .as("%s needs an <!-- example: ... --> marker", e)
+                    .isNotEqualTo("unmarked"));
     assertThat(all).extracting(Example::kind).contains("run", "junit");
   }
 
@@ -109,16 +115,22 @@ class ReadmeExamplesTest {
   @MethodSource("examples")
   void compilesAndRuns(Example example, @TempDir Path dir) throws Throwable {
     String name = "Example" + example.line();
-    String source = example.kind().equals("junit")
-        ? IMPORTS + example.code()
-        : IMPORTS + "public class " + name + " {\n  public static void run() throws Throwable {\n"
-            + (example.given() == null ? "" : example.given() + "\n") + example.code() + "\n  }\n}\n";
+    String source =
+        example.kind().equals("junit")
+            ? IMPORTS + example.code()
+            : IMPORTS
+                + "public class "
+                + name
+                + " {\n  public static void run() throws Throwable {\n"
+                + (example.given() == null ? "" : example.given() + "\n")
+                + example.code()
+                + "\n  }\n}\n";
     String className = example.kind().equals("junit") ? className(example.code()) : name;
     Path file = dir.resolve(className + ".java");
     Files.writeString(file, source);
     compile(file, dir);
-    try (URLClassLoader loader = new URLClassLoader(new URL[] {dir.toUri().toURL()},
-        getClass().getClassLoader())) {
+    try (URLClassLoader loader =
+        new URLClassLoader(new URL[] {dir.toUri().toURL()}, getClass().getClassLoader())) {
       Class<?> c = loader.loadClass(className);
       switch (example.kind()) {
         case "run" -> {
@@ -128,9 +140,13 @@ class ReadmeExamplesTest {
             throw e.getCause();
           }
         }
-        case "junit" -> EngineTestKit.engine("junit-jupiter").selectors(selectClass(c)).execute()
-            .testEvents().assertStatistics(s -> s.failed(0).succeeded(1));
-        default -> { } // compiled is all it can be here
+        case "junit" ->
+            EngineTestKit.engine("junit-jupiter")
+                .selectors(selectClass(c))
+                .execute()
+                .testEvents()
+                .assertStatistics(s -> s.failed(0).succeeded(1));
+        default -> {} // compiled is all it can be here
       }
     }
   }
@@ -144,16 +160,32 @@ class ReadmeExamplesTest {
   /** Compiles against what this test runs with: the project's modules and their dependencies. */
   private static void compile(Path file, Path out) {
     JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-    String path = Stream.of(System.getProperty("jdk.module.path", ""),
-            System.getProperty("java.class.path", ""))
-        .filter(s -> !s.isEmpty()).reduce((a, b) -> a + File.pathSeparator + b).orElse("");
+    String path =
+        Stream.of(
+                System.getProperty("jdk.module.path", ""),
+                System.getProperty("java.class.path", ""))
+            .filter(s -> !s.isEmpty())
+            .reduce((a, b) -> a + File.pathSeparator + b)
+            .orElse("");
     StringWriter errors = new StringWriter();
-    int rc = javac.run(null, null, new PrintStream(new OutputStream() {
-      @Override
-      public void write(int b) {
-        errors.write(b);
-      }
-    }), "-proc:none", "-Xlint:none", "-cp", path, "-d", out.toString(), file.toString());
+    int rc =
+        javac.run(
+            null,
+            null,
+            new PrintStream(
+                new OutputStream() {
+                  @Override
+                  public void write(int b) {
+                    errors.write(b);
+                  }
+                }),
+            "-proc:none",
+            "-Xlint:none",
+            "-cp",
+            path,
+            "-d",
+            out.toString(),
+            file.toString());
     assertThat(rc).as("javac: %s", errors).isZero();
   }
 }

@@ -18,9 +18,9 @@ import java.util.regex.Pattern;
  * @param iommuGroup the IOMMU group number ({@code /dev/vfio/N})
  * @param vfioIndex the VFIO cdev index ({@code /dev/vfio/devices/vfioN})
  * @param numaNode the NUMA node, -1 for none
- * @param config the start of configuration space (64 to 4096 bytes); more than 256 makes it a
- *     PCI Express function with 4096 bytes. The generator writes the BARs' assigned addresses
- *     into the copy it presents.
+ * @param config the start of configuration space (64 to 4096 bytes); more than 256 makes it a PCI
+ *     Express function with 4096 bytes. The generator writes the BARs' assigned addresses into the
+ *     copy it presents.
  */
 public record PresentedFunction(
     String bdf,
@@ -79,7 +79,8 @@ public record PresentedFunction(
 
   private static void checkBits(String name, int value, int bits) {
     if (value < 0 || value >>> bits != 0) {
-      throw new IllegalArgumentException(name + " does not fit " + bits + " bits: 0x" + Integer.toHexString(value));
+      throw new IllegalArgumentException(
+          name + " does not fit " + bits + " bits: 0x" + Integer.toHexString(value));
     }
   }
 
@@ -104,7 +105,8 @@ public record PresentedFunction(
         throw new IllegalArgumentException("BAR " + index + ": an I/O BAR is never prefetchable");
       }
       if (kind == Kind.MEM32 && size > 1L << 30) {
-        throw new IllegalArgumentException("BAR " + index + ": a 32-bit BAR of 0x" + Long.toHexString(size));
+        throw new IllegalArgumentException(
+            "BAR " + index + ": a 32-bit BAR of 0x" + Long.toHexString(size));
       }
     }
 

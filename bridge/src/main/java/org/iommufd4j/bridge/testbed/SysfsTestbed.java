@@ -17,17 +17,17 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * Writes the sysfs and {@code /dev} tree that Linux 6.12 shows for PCI functions bound to
- * {@code vfio-pci} behind an Intel IOMMU (VT-d unit {@code dmar0}), into a directory the shim
- * serves when {@code IOMMUFD4J_TESTBED} names it. Everything is derived from the function list.
+ * Writes the sysfs and {@code /dev} tree that Linux 6.12 shows for PCI functions bound to {@code
+ * vfio-pci} behind an Intel IOMMU (VT-d unit {@code dmar0}), into a directory the shim serves when
+ * {@code IOMMUFD4J_TESTBED} names it. Everything is derived from the function list.
  *
  * <p>The directory mirrors the root: {@code sys/devices/pci0000:00/<bdf>/} holds the attributes,
- * and {@code sys/bus/pci/devices/<bdf>}, {@code sys/kernel/iommu_groups/N/devices/<bdf>},
- * {@code sys/class/vfio-dev/vfioN} and the device's {@code driver}, {@code iommu_group},
- * {@code iommu} and {@code subsystem} are relative symlinks, so the kernel resolves them inside the
- * directory exactly as in {@code /sys}. The kernel modules are those of a kernel with
- * {@code CONFIG_IOMMUFD_VFIO_CONTAINER=y}: {@code vfio}, {@code vfio_pci}, {@code vfio_pci_core}
- * and {@code iommufd}, and no {@code vfio_iommu_type1} (iommufd provides the container).
+ * and {@code sys/bus/pci/devices/<bdf>}, {@code sys/kernel/iommu_groups/N/devices/<bdf>}, {@code
+ * sys/class/vfio-dev/vfioN} and the device's {@code driver}, {@code iommu_group}, {@code iommu} and
+ * {@code subsystem} are relative symlinks, so the kernel resolves them inside the directory exactly
+ * as in {@code /sys}. The kernel modules are those of a kernel with {@code
+ * CONFIG_IOMMUFD_VFIO_CONTAINER=y}: {@code vfio}, {@code vfio_pci}, {@code vfio_pci_core} and
+ * {@code iommufd}, and no {@code vfio_iommu_type1} (iommufd provides the container).
  *
  * <p>Two files at the top are for the shim, not the program: {@code devnodes} ({@code path major
  * minor mode}, one character device a line: the {@code /dev} entries are empty files the shim
@@ -42,8 +42,10 @@ import java.util.TreeMap;
 public final class SysfsTestbed {
   /** The dynamic character major of the VFIO group nodes {@code /dev/vfio/N}. */
   public static final int VFIO_GROUP_MAJOR = 241;
+
   /** The dynamic character major of the VFIO device cdevs {@code /dev/vfio/devices/vfioN}. */
   public static final int VFIO_DEVICE_MAJOR = 240;
+
   /** {@code /dev/vfio/vfio} is the misc device 10:196 (iommufd's container compat). */
   public static final int MISC_MAJOR = 10;
 
@@ -51,6 +53,7 @@ public final class SysfsTestbed {
 
   static final String DRIVER = "vfio-pci";
   static final String IOMMU = "dmar0";
+
   /** VT-d capability and extended capability registers of a server part: 48-bit MGAW. */
   static final long VTD_CAP = 0x8d2078c106f0466L;
 
@@ -58,6 +61,7 @@ public final class SysfsTestbed {
   static final long MEM32_BASE = 0xfe000000L;
   static final long MEM64_BASE = 0x800000000L;
   static final long IO_BASE = 0xc000L;
+
   /** Resource lines a non-bridge function has: 6 BARs, the ROM and 6 SR-IOV BARs. */
   static final int RESOURCE_LINES = 13;
 
@@ -98,7 +102,8 @@ public final class SysfsTestbed {
     Set<Integer> cdevs = new HashSet<>();
     for (PresentedFunction f : functions) {
       if (!bdfs.add(f.bdf()) || !groups.add(f.iommuGroup()) || !cdevs.add(f.vfioIndex())) {
-        throw new IllegalArgumentException(f.bdf() + ": BDF, IOMMU group or vfio cdev index used twice");
+        throw new IllegalArgumentException(
+            f.bdf() + ": BDF, IOMMU group or vfio cdev index used twice");
       }
     }
   }
@@ -107,12 +112,30 @@ public final class SysfsTestbed {
     List<PresentedFunction> sorted = new ArrayList<>(functions);
     sorted.sort(Comparator.comparing(PresentedFunction::bdf));
     // the ancestors of every emulated object list the host's entries too
-    for (String dir : List.of("/sys", "/sys/bus", "/sys/bus/pci", "/sys/bus/pci/devices",
-        "/sys/bus/pci/drivers", "/sys/devices", "/sys/devices/pci0000:00", "/sys/devices/virtual",
-        "/sys/devices/virtual/iommu", "/sys/devices/virtual/misc", "/sys/devices/virtual/vfio",
-        "/sys/kernel", "/sys/kernel/iommu_groups", "/sys/module", "/sys/class", "/sys/class/iommu",
-        "/sys/class/misc", "/sys/class/vfio", "/sys/class/vfio-dev", "/dev", "/dev/vfio",
-        "/dev/vfio/devices")) {
+    for (String dir :
+        List.of(
+            "/sys",
+            "/sys/bus",
+            "/sys/bus/pci",
+            "/sys/bus/pci/devices",
+            "/sys/bus/pci/drivers",
+            "/sys/devices",
+            "/sys/devices/pci0000:00",
+            "/sys/devices/virtual",
+            "/sys/devices/virtual/iommu",
+            "/sys/devices/virtual/misc",
+            "/sys/devices/virtual/vfio",
+            "/sys/kernel",
+            "/sys/kernel/iommu_groups",
+            "/sys/module",
+            "/sys/class",
+            "/sys/class/iommu",
+            "/sys/class/misc",
+            "/sys/class/vfio",
+            "/sys/class/vfio-dev",
+            "/dev",
+            "/dev/vfio",
+            "/dev/vfio/devices")) {
       dir(dir);
       merged.add(dir);
     }
@@ -120,7 +143,8 @@ public final class SysfsTestbed {
     writeModules();
     writeIommu(sorted);
     devnode("/dev/vfio/vfio", MISC_MAJOR, VFIO_CONTAINER_MINOR, "0666");
-    classDevice("/sys/devices/virtual/misc/vfio", "misc", MISC_MAJOR, VFIO_CONTAINER_MINOR, "vfio/vfio");
+    classDevice(
+        "/sys/devices/virtual/misc/vfio", "misc", MISC_MAJOR, VFIO_CONTAINER_MINOR, "vfio/vfio");
     TreeMap<Integer, PresentedFunction> byGroup = new TreeMap<>();
     sorted.forEach(f -> byGroup.put(f.iommuGroup(), f));
     int groupMinor = 0;
@@ -147,8 +171,20 @@ public final class SysfsTestbed {
 
   private void writeModules() throws IOException {
     module("vfio", "enable_unsafe_noiommu_mode", "N");
-    module("vfio_pci", "disable_denylist", "N", "disable_idle_d3", "N", "disable_vga", "N", "enable_sriov", "N",
-        "ids", "", "nointxmask", "N");
+    module(
+        "vfio_pci",
+        "disable_denylist",
+        "N",
+        "disable_idle_d3",
+        "N",
+        "disable_vga",
+        "N",
+        "enable_sriov",
+        "N",
+        "ids",
+        "",
+        "nointxmask",
+        "N");
     module("vfio_pci_core", "disable_idle_d3", "N", "disable_vga", "N", "nointxmask", "N");
     module("iommufd", "allow_unsafe_interrupts", "N");
     dir("/sys/module/vfio_pci/drivers");
@@ -237,7 +273,12 @@ public final class SysfsTestbed {
     text(group + "/type", "DMA-FQ\n", RW);
     text(group + "/reserved_regions", "0x00000000fee00000 0x00000000feefffff msi\n", RO);
     String groupName = Integer.toString(f.iommuGroup());
-    classDevice("/sys/devices/virtual/vfio/" + groupName, "vfio", VFIO_GROUP_MAJOR, groupMinor, "vfio/" + groupName);
+    classDevice(
+        "/sys/devices/virtual/vfio/" + groupName,
+        "vfio",
+        VFIO_GROUP_MAJOR,
+        groupMinor,
+        "vfio/" + groupName);
     devnode("/dev/vfio/" + groupName, VFIO_GROUP_MAJOR, groupMinor, "0600");
 
     String cdev = "vfio" + f.vfioIndex();
@@ -248,16 +289,26 @@ public final class SysfsTestbed {
   }
 
   /** A device of a class: its {@code dev}, {@code uevent}, {@code subsystem} and class link. */
-  private void classDevice(String dir, String className, int major, int minor, String devName) throws IOException {
+  private void classDevice(String dir, String className, int major, int minor, String devName)
+      throws IOException {
     text(dir + "/dev", major + ":" + minor + "\n", RO);
-    text(dir + "/uevent", "MAJOR=" + major + "\nMINOR=" + minor + "\nDEVNAME=" + devName + "\n", RW);
+    text(
+        dir + "/uevent", "MAJOR=" + major + "\nMINOR=" + minor + "\nDEVNAME=" + devName + "\n", RW);
     link(dir + "/subsystem", "/sys/class/" + className);
     link("/sys/class/" + className + "/" + dir.substring(dir.lastIndexOf('/') + 1), dir);
   }
 
   private void devnode(String dev, int major, int minor, String mode) throws IOException {
     text(dev, "", "rw-------");
-    devnodes.append(dev).append(' ').append(major).append(' ').append(minor).append(' ').append(mode).append('\n');
+    devnodes
+        .append(dev)
+        .append(' ')
+        .append(major)
+        .append(' ')
+        .append(minor)
+        .append(' ')
+        .append(mode)
+        .append('\n');
   }
 
   /** The config space as sysfs reads it: padded to 256 or 4096 bytes. */
@@ -306,7 +357,8 @@ public final class SysfsTestbed {
         resourceFlags |= 0x2000; // IORESOURCE_PREFETCH
       }
       // the kernel keeps the register's low flag bits, and sizes resources by alignment
-      rows[bar.index()] = new long[] {start, start + bar.size() - 1, resourceFlags | 0x40000 | registerFlags};
+      rows[bar.index()] =
+          new long[] {start, start + bar.size() - 1, resourceFlags | 0x40000 | registerFlags};
       int reg = 0x10 + 4 * bar.index();
       putLe32(config, reg, start | registerFlags);
       if (bar.kind() == PresentedFunction.Kind.MEM64) {
@@ -326,18 +378,35 @@ public final class SysfsTestbed {
 
   static String modalias(PresentedFunction f) {
     int c = f.classCode();
-    return String.format(Locale.ROOT, "pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X", f.vendor(), f.device(),
-        f.subsystemVendor(), f.subsystemDevice(), c >> 16, (c >> 8) & 0xff, c & 0xff);
+    return String.format(
+        Locale.ROOT,
+        "pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X",
+        f.vendor(),
+        f.device(),
+        f.subsystemVendor(),
+        f.subsystemDevice(),
+        c >> 16,
+        (c >> 8) & 0xff,
+        c & 0xff);
   }
 
   static String uevent(PresentedFunction f) {
-    return String.format(Locale.ROOT,
+    return String.format(
+        Locale.ROOT,
         "DRIVER=%s%nPCI_CLASS=%X%nPCI_ID=%04X:%04X%nPCI_SUBSYS_ID=%04X:%04X%nPCI_SLOT_NAME=%s%nMODALIAS=%s%n",
-        DRIVER, f.classCode(), f.vendor(), f.device(), f.subsystemVendor(), f.subsystemDevice(), f.bdf(),
+        DRIVER,
+        f.classCode(),
+        f.vendor(),
+        f.device(),
+        f.subsystemVendor(),
+        f.subsystemDevice(),
+        f.bdf(),
         modalias(f));
   }
 
-  /** A cpumask as the kernel prints it: 32-bit hex groups, most significant first, comma-separated. */
+  /**
+   * A cpumask as the kernel prints it: 32-bit hex groups, most significant first, comma-separated.
+   */
   static String cpuMask(int cpus) {
     StringBuilder s = new StringBuilder();
     int top = (cpus - 1) / 32;
@@ -394,7 +463,9 @@ public final class SysfsTestbed {
     Files.setPosixFilePermissions(path(absolute), PosixFilePermissions.fromString(permissions));
   }
 
-  /** A relative symlink at {@code absolute} to {@code target}, both paths as the program sees them. */
+  /**
+   * A relative symlink at {@code absolute} to {@code target}, both paths as the program sees them.
+   */
   private void link(String absolute, String target) throws IOException {
     Path at = path(absolute);
     Files.createDirectories(at.getParent());

@@ -21,15 +21,39 @@ import org.junit.jupiter.api.io.TempDir;
  * reports what it read, which must be what was generated.
  */
 class SysfsTestbedIT {
-  private static final Path NATIVE = Path.of(System.getProperty("iommufd4j.native", "target/native"));
+  private static final Path NATIVE =
+      Path.of(System.getProperty("iommufd4j.native", "target/native"));
   private static final Path SHIM = NATIVE.resolve(Shim.FILE_NAME).toAbsolutePath();
   private static final Path PROGRAM = NATIVE.resolve("tests/t_testbed").toAbsolutePath();
 
-  static final PresentedFunction EDU = new PresentedFunction("0000:00:04.0", 0x1234, 0x11e8, 0x1af4, 0x1100, 0x00ff00, 0x10,
-      List.of(Bar.mem32(0, 1 << 20)), 4, 0, -1, config(0x1234, 0x11e8, 0x00ff00, 0x10, 1));
-  static final PresentedFunction VIRTIO_NET = new PresentedFunction("0000:00:05.0", 0x1af4, 0x1000, 0x1af4, 0x0001, 0x020000, 0,
-      List.of(Bar.io(0, 32), Bar.mem32(1, 4096), Bar.mem64(4, 16384, true)), 5, 1, 0,
-      config(0x1af4, 0x1000, 0x020000, 0, 1));
+  static final PresentedFunction EDU =
+      new PresentedFunction(
+          "0000:00:04.0",
+          0x1234,
+          0x11e8,
+          0x1af4,
+          0x1100,
+          0x00ff00,
+          0x10,
+          List.of(Bar.mem32(0, 1 << 20)),
+          4,
+          0,
+          -1,
+          config(0x1234, 0x11e8, 0x00ff00, 0x10, 1));
+  static final PresentedFunction VIRTIO_NET =
+      new PresentedFunction(
+          "0000:00:05.0",
+          0x1af4,
+          0x1000,
+          0x1af4,
+          0x0001,
+          0x020000,
+          0,
+          List.of(Bar.io(0, 32), Bar.mem32(1, 4096), Bar.mem64(4, 16384, true)),
+          5,
+          1,
+          0,
+          config(0x1af4, 0x1000, 0x020000, 0, 1));
 
   /** A type 0 header with the ids, INTx pin A on line 11. */
   static byte[] config(int vendor, int device, int classCode, int revision, int pin) {
@@ -47,7 +71,8 @@ class SysfsTestbedIT {
     return c;
   }
 
-  private static String run(Map<String, String> env, String... args) throws IOException, InterruptedException {
+  private static String run(Map<String, String> env, String... args)
+      throws IOException, InterruptedException {
     List<String> command = new ArrayList<>(List.of(PROGRAM.toString()));
     command.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
@@ -64,19 +89,25 @@ class SysfsTestbedIT {
   }
 
   @Test
-  void aProgramWalkingSysfsFindsTheEmulatedFunctionsAmongTheHostsOnes(@TempDir Path dir) throws Exception {
+  void aProgramWalkingSysfsFindsTheEmulatedFunctionsAmongTheHostsOnes(@TempDir Path dir)
+      throws Exception {
     Path testbed = dir.resolve("testbed");
     SysfsTestbed.write(testbed, List.of(VIRTIO_NET, EDU));
 
     String out = run(Map.of(Shim.ENV_TESTBED, testbed.toString()));
 
-    assertThat(out).contains("function 0000:00:04.0 1234:11e8 class 00ff00 numa -1 driver vfio-pci group 4 "
-        + "cdev vfio0 240:0 group-node 241:0 bars 1 iommu-width 48");
-    assertThat(out).contains("function 0000:00:05.0 1af4:1000 class 020000 numa 0 driver vfio-pci group 5 "
-        + "cdev vfio1 240:1 group-node 241:1 bars 3 iommu-width 48");
+    assertThat(out)
+        .contains(
+            "function 0000:00:04.0 1234:11e8 class 00ff00 numa -1 driver vfio-pci group 4 "
+                + "cdev vfio0 240:0 group-node 241:0 bars 1 iommu-width 48");
+    assertThat(out)
+        .contains(
+            "function 0000:00:05.0 1af4:1000 class 020000 numa 0 driver vfio-pci group 5 "
+                + "cdev vfio1 240:1 group-node 241:1 bars 3 iommu-width 48");
     assertThat(out).contains("dev-vfio nodes 3").contains("t_testbed: ok\n");
     // the program's writes went into the testbed, nowhere else
-    assertThat(testbed.resolve("sys/devices/pci0000:00/0000:00:05.0/driver_override")).hasContent("vfio-pci");
+    assertThat(testbed.resolve("sys/devices/pci0000:00/0000:00:05.0/driver_override"))
+        .hasContent("vfio-pci");
     assertThat(testbed.resolve("sys/bus/pci/drivers/vfio-pci/bind")).hasContent("0000:00:05.0");
   }
 
@@ -89,7 +120,8 @@ class SysfsTestbedIT {
   void aTestbedThatIsNotADirectoryPresentsNothing(@TempDir Path dir) throws Exception {
     Path file = Files.writeString(dir.resolve("file"), "");
     String out = run(Map.of(Shim.ENV_TESTBED, file.toString()), "--expect-none");
-    assertThat(out).contains(Shim.ENV_TESTBED + "=" + file + ": not a directory; no testbed")
+    assertThat(out)
+        .contains(Shim.ENV_TESTBED + "=" + file + ": not a directory; no testbed")
         .contains("t_testbed: ok (no testbed)");
   }
 }

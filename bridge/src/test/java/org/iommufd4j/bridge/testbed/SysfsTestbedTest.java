@@ -18,7 +18,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** The generated tree: the kernel's formats, links that resolve as in /sys, and the shim's files. */
+/**
+ * The generated tree: the kernel's formats, links that resolve as in /sys, and the shim's files.
+ */
 class SysfsTestbedTest {
   @TempDir Path root;
 
@@ -44,10 +46,13 @@ class SysfsTestbedTest {
     assertThat(dev.resolve("numa_node")).hasContent("-1\n");
     assertThat(dev.resolve("irq")).hasContent("11\n");
     assertThat(dev.resolve("driver_override")).hasContent("(null)\n");
-    assertThat(dev.resolve("modalias")).hasContent("pci:v00001234d000011E8sv00001AF4sd00001100bc00scFFi00\n");
-    assertThat(Files.readString(dev.resolve("uevent"))).isEqualTo("DRIVER=vfio-pci\nPCI_CLASS=FF00\n"
-        + "PCI_ID=1234:11E8\nPCI_SUBSYS_ID=1AF4:1100\nPCI_SLOT_NAME=0000:00:04.0\n"
-        + "MODALIAS=pci:v00001234d000011E8sv00001AF4sd00001100bc00scFFi00\n");
+    assertThat(dev.resolve("modalias"))
+        .hasContent("pci:v00001234d000011E8sv00001AF4sd00001100bc00scFFi00\n");
+    assertThat(Files.readString(dev.resolve("uevent")))
+        .isEqualTo(
+            "DRIVER=vfio-pci\nPCI_CLASS=FF00\n"
+                + "PCI_ID=1234:11E8\nPCI_SUBSYS_ID=1AF4:1100\nPCI_SLOT_NAME=0000:00:04.0\n"
+                + "MODALIAS=pci:v00001234d000011E8sv00001AF4sd00001100bc00scFFi00\n");
   }
 
   @Test
@@ -85,7 +90,9 @@ class SysfsTestbedTest {
   void anExpressFunctionHasFourKibOfConfigSpace() throws IOException {
     byte[] config = SysfsTestbedIT.config(0x8086, 0x10d3, 0x020000, 0, 0);
     config = Arrays.copyOf(config, 300);
-    write(new PresentedFunction("0000:00:06.0", 0x8086, 0x10d3, 0x8086, 0, 0x020000, 0, List.of(), 6, 0, -1, config));
+    write(
+        new PresentedFunction(
+            "0000:00:06.0", 0x8086, 0x10d3, 0x8086, 0, 0x020000, 0, List.of(), 6, 0, -1, config));
     Path dev = sys("/sys/devices/pci0000:00/0000:00:06.0");
     assertThat(Files.size(dev.resolve("config"))).isEqualTo(4096);
     assertThat(dev.resolve("irq")).hasContent("0\n"); // no INTx pin
@@ -97,13 +104,19 @@ class SysfsTestbedTest {
     Path dev = sys("/sys/devices/pci0000:00/0000:00:04.0");
     assertThat(Files.readSymbolicLink(sys("/sys/bus/pci/devices/0000:00:04.0")))
         .hasToString("../../../devices/pci0000:00/0000:00:04.0");
-    assertThat(Files.readSymbolicLink(dev.resolve("driver"))).hasToString("../../../bus/pci/drivers/vfio-pci");
-    assertThat(Files.readSymbolicLink(dev.resolve("iommu_group"))).hasToString("../../../kernel/iommu_groups/4");
-    assertThat(Files.readSymbolicLink(dev.resolve("iommu"))).hasToString("../../virtual/iommu/dmar0");
+    assertThat(Files.readSymbolicLink(dev.resolve("driver")))
+        .hasToString("../../../bus/pci/drivers/vfio-pci");
+    assertThat(Files.readSymbolicLink(dev.resolve("iommu_group")))
+        .hasToString("../../../kernel/iommu_groups/4");
+    assertThat(Files.readSymbolicLink(dev.resolve("iommu")))
+        .hasToString("../../virtual/iommu/dmar0");
     assertThat(Files.readSymbolicLink(dev.resolve("subsystem"))).hasToString("../../../bus/pci");
-    assertThat(sys("/sys/kernel/iommu_groups/4/devices/0000:00:04.0").toRealPath()).isEqualTo(dev.toRealPath());
-    assertThat(sys("/sys/bus/pci/drivers/vfio-pci/0000:00:04.0").toRealPath()).isEqualTo(dev.toRealPath());
-    assertThat(sys("/sys/class/vfio-dev/vfio0").toRealPath()).isEqualTo(dev.resolve("vfio-dev/vfio0").toRealPath());
+    assertThat(sys("/sys/kernel/iommu_groups/4/devices/0000:00:04.0").toRealPath())
+        .isEqualTo(dev.toRealPath());
+    assertThat(sys("/sys/bus/pci/drivers/vfio-pci/0000:00:04.0").toRealPath())
+        .isEqualTo(dev.toRealPath());
+    assertThat(sys("/sys/class/vfio-dev/vfio0").toRealPath())
+        .isEqualTo(dev.resolve("vfio-dev/vfio0").toRealPath());
     assertThat(dev.resolve("vfio-dev/vfio0/device").toRealPath()).isEqualTo(dev.toRealPath());
     assertThat(sys("/sys/class/vfio/4/dev")).hasContent("241:0\n");
     assertThat(dev.resolve("vfio-dev/vfio0/dev")).hasContent("240:0\n");
@@ -123,12 +136,17 @@ class SysfsTestbedTest {
   @Test
   void theShimsFilesListTheDeviceNodesAndTheMergedDirectories() throws IOException {
     write(SysfsTestbedIT.VIRTIO_NET, SysfsTestbedIT.EDU);
-    assertThat(Files.readAllLines(root.resolve("devnodes"))).containsExactly("/dev/vfio/vfio 10 196 0666",
-        "/dev/vfio/4 241 0 0600", "/dev/vfio/devices/vfio0 240 0 0600", "/dev/vfio/5 241 1 0600",
-        "/dev/vfio/devices/vfio1 240 1 0600");
+    assertThat(Files.readAllLines(root.resolve("devnodes")))
+        .containsExactly(
+            "/dev/vfio/vfio 10 196 0666",
+            "/dev/vfio/4 241 0 0600",
+            "/dev/vfio/devices/vfio0 240 0 0600",
+            "/dev/vfio/5 241 1 0600",
+            "/dev/vfio/devices/vfio1 240 1 0600");
     assertThat(sys("/dev/vfio/devices/vfio1")).isRegularFile().isEmptyFile();
     List<String> merged = Files.readAllLines(root.resolve("merged"));
-    assertThat(merged).contains("/sys/bus/pci/devices", "/sys/kernel/iommu_groups", "/sys/module", "/dev/vfio")
+    assertThat(merged)
+        .contains("/sys/bus/pci/devices", "/sys/kernel/iommu_groups", "/sys/module", "/dev/vfio")
         .doesNotContain("/sys/devices/pci0000:00/0000:00:04.0", "/sys/bus/pci/drivers/vfio-pci");
     for (String dir : merged) {
       assertThat(sys(dir)).isDirectory();
@@ -153,10 +171,25 @@ class SysfsTestbedTest {
     SplittableRandom random = new SplittableRandom(seed);
     List<PresentedFunction> functions = new ArrayList<>();
     for (int f = 0; f < 8; f++) {
-      List<Bar> bars = List.of(Bar.io(0, 4L << random.nextInt(7)), Bar.mem32(1, 4096L << random.nextInt(12)),
-          Bar.mem64(2, 4096L << random.nextInt(20), random.nextBoolean()));
-      functions.add(new PresentedFunction("0000:00:0" + (f + 2) + ".0", 0x1af4, 0x1000, 0x1af4, 1, 0x020000, 0, bars,
-          10 + f, f, -1, new byte[64]));
+      List<Bar> bars =
+          List.of(
+              Bar.io(0, 4L << random.nextInt(7)),
+              Bar.mem32(1, 4096L << random.nextInt(12)),
+              Bar.mem64(2, 4096L << random.nextInt(20), random.nextBoolean()));
+      functions.add(
+          new PresentedFunction(
+              "0000:00:0" + (f + 2) + ".0",
+              0x1af4,
+              0x1000,
+              0x1af4,
+              1,
+              0x020000,
+              0,
+              bars,
+              10 + f,
+              f,
+              -1,
+              new byte[64]));
     }
     SysfsTestbed.write(root, functions);
     List<long[]> ranges = new ArrayList<>();
@@ -184,16 +217,37 @@ class SysfsTestbedTest {
   @Test
   void aDescriptionTheKernelCouldNotHaveIsRefused() {
     byte[] c = new byte[64];
-    assertThatThrownBy(() -> new PresentedFunction("0000:01:00.0", 1, 1, 1, 1, 0, 0, List.of(), 1, 0, -1, c))
+    assertThatThrownBy(
+            () -> new PresentedFunction("0000:01:00.0", 1, 1, 1, 1, 0, 0, List.of(), 1, 0, -1, c))
         .hasMessageContaining("root bus");
-    assertThatThrownBy(() -> new PresentedFunction("0000:00:04.0", 0x10000, 1, 1, 1, 0, 0, List.of(), 1, 0, -1, c))
+    assertThatThrownBy(
+            () ->
+                new PresentedFunction(
+                    "0000:00:04.0", 0x10000, 1, 1, 1, 0, 0, List.of(), 1, 0, -1, c))
         .hasMessageContaining("vendor");
-    assertThatThrownBy(() -> new PresentedFunction("0000:00:04.0", 1, 1, 1, 1, 0, 0,
-        List.of(Bar.mem64(0, 4096, false), Bar.mem32(1, 4096)), 1, 0, -1, c)).hasMessageContaining("BAR 1 given twice");
+    assertThatThrownBy(
+            () ->
+                new PresentedFunction(
+                    "0000:00:04.0",
+                    1,
+                    1,
+                    1,
+                    1,
+                    0,
+                    0,
+                    List.of(Bar.mem64(0, 4096, false), Bar.mem32(1, 4096)),
+                    1,
+                    0,
+                    -1,
+                    c))
+        .hasMessageContaining("BAR 1 given twice");
     assertThatThrownBy(() -> Bar.mem32(0, 3000)).hasMessageContaining("size");
     assertThatThrownBy(() -> Bar.mem64(5, 4096, false)).hasMessageContaining("index 5");
-    PresentedFunction a = new PresentedFunction("0000:00:04.0", 1, 1, 1, 1, 0, 0, List.of(), 4, 0, -1, c);
-    PresentedFunction sameGroup = new PresentedFunction("0000:00:05.0", 1, 1, 1, 1, 0, 0, List.of(), 4, 1, -1, c);
-    assertThatThrownBy(() -> SysfsTestbed.write(root, List.of(a, sameGroup))).hasMessageContaining("used twice");
+    PresentedFunction a =
+        new PresentedFunction("0000:00:04.0", 1, 1, 1, 1, 0, 0, List.of(), 4, 0, -1, c);
+    PresentedFunction sameGroup =
+        new PresentedFunction("0000:00:05.0", 1, 1, 1, 1, 0, 0, List.of(), 4, 1, -1, c);
+    assertThatThrownBy(() -> SysfsTestbed.write(root, List.of(a, sameGroup)))
+        .hasMessageContaining("used twice");
   }
 }

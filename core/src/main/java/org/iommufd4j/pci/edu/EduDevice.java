@@ -18,12 +18,12 @@ import org.iommufd4j.pci.PciDevice;
  * QEMU's {@code edu} device (1234:11e8, revision 0x10, class 0x00ff): the register behaviour of
  * QEMU's {@code hw/misc/edu.c}, described in its {@code docs/specs/edu.rst}.
  *
- * <p>BAR0 is 1 MiB of 32-bit, non-prefetchable registers. Accesses of 1 or 2 bytes, and
- * unaligned ones, never reach edu in QEMU (its memory core refuses them: {@code edu_mmio_ops}
- * declares 4 to 8-byte aligned accesses valid): they read 0 and writes are dropped. Of the rest,
- * edu itself takes only 4-byte accesses below 0x80 and 4 or 8-byte ones from there; anything
- * else, and any unknown offset, reads as all ones and ignores writes. The 4 KiB buffer at
- * 0x40000 is reachable by the DMA engine only (MMIO reads of it are all ones, as in QEMU).
+ * <p>BAR0 is 1 MiB of 32-bit, non-prefetchable registers. Accesses of 1 or 2 bytes, and unaligned
+ * ones, never reach edu in QEMU (its memory core refuses them: {@code edu_mmio_ops} declares 4 to
+ * 8-byte aligned accesses valid): they read 0 and writes are dropped. Of the rest, edu itself takes
+ * only 4-byte accesses below 0x80 and 4 or 8-byte ones from there; anything else, and any unknown
+ * offset, reads as all ones and ignores writes. The 4 KiB buffer at 0x40000 is reachable by the DMA
+ * engine only (MMIO reads of it are all ones, as in QEMU).
  *
  * <table>
  * <caption>Registers</caption>
@@ -45,8 +45,8 @@ import org.iommufd4j.pci.PciDevice;
  * <p>Asynchrony is QEMU's: the factorial completes on the clock as soon as it gets to it (QEMU
  * computes it on a thread of its own), a transfer 100 ms after its start command (QEMU's virtual
  * timer). The bus address of a transfer is masked with the DMA mask (28 bits by default). A
- * transfer whose buffer side leaves the 4 KiB buffer does nothing but complete (QEMU 7.2 aborts
- * the whole VM there, later versions log and copy out of bounds); a transfer the IOMMU refuses is
+ * transfer whose buffer side leaves the 4 KiB buffer does nothing but complete (QEMU 7.2 aborts the
+ * whole VM there, later versions log and copy out of bounds); a transfer the IOMMU refuses is
  * recorded ({@link #dmaFaults}) and completes too: the device carries on, as QEMU's ignores the
  * result of its DMA calls. Interrupts go out as MSI vector 0 when MSI is enabled, else on INTA#.
  *
@@ -56,8 +56,10 @@ import org.iommufd4j.pci.PciDevice;
 public final class EduDevice implements PciDevice {
   /** QEMU's default {@code dma_mask}: 28 bits, 256 MiB. */
   public static final long DEFAULT_DMA_MASK = (1L << 28) - 1;
+
   /** Offset of the DMA buffer in the device's address space. */
   public static final long DMA_START = 0x40000;
+
   /** Size of the DMA buffer. */
   public static final int DMA_SIZE = 4096;
 
@@ -105,14 +107,15 @@ public final class EduDevice implements PciDevice {
     this.dmaDone = ports.clock().timer(this::runDma);
     // pci_edu_realize(): INTA#, MSI with 1 vector, 64-bit, no per-vector mask; BAR0 1 MiB.
     // Subsystem 1af4:1100 is what QEMU's PCI core gives devices that set none.
-    this.config = ConfigSpace.builder(0x1234, 0x11e8)
-        .subsystem(0x1af4, 0x1100)
-        .classCode(0x00ff00)
-        .revision(0x10)
-        .interruptPin(1)
-        .bar(Bar.memory32(0, 1 << 20))
-        .msi(1, true, false)
-        .build();
+    this.config =
+        ConfigSpace.builder(0x1234, 0x11e8)
+            .subsystem(0x1af4, 0x1100)
+            .classCode(0x00ff00)
+            .revision(0x10)
+            .interruptPin(1)
+            .bar(Bar.memory32(0, 1 << 20))
+            .msi(1, true, false)
+            .build();
   }
 
   @Override
@@ -156,8 +159,8 @@ public final class EduDevice implements PciDevice {
           factorialDone.arm(0);
         }
       }
-      case 0x20 -> status = (val & STATUS_IRQFACT) != 0 ? status | STATUS_IRQFACT
-          : status & ~STATUS_IRQFACT;
+      case 0x20 ->
+          status = (val & STATUS_IRQFACT) != 0 ? status | STATUS_IRQFACT : status & ~STATUS_IRQFACT;
       case 0x60 -> raiseIrq((int) val);
       case 0x64 -> lowerIrq((int) val);
       case 0x80 -> dmaSrc = idle() ? val : dmaSrc;
@@ -169,7 +172,7 @@ public final class EduDevice implements PciDevice {
           dmaDone.arm(DMA_DELAY_NANOS);
         }
       }
-      default -> { }
+      default -> {}
     }
   }
 
@@ -188,8 +191,8 @@ public final class EduDevice implements PciDevice {
   }
 
   /**
-   * QEMU's memory_region_access_valid() for edu_mmio_ops (4 to 8 bytes, aligned); what fails it
-   * is answered by unassigned_mem_read() (0) without calling edu.
+   * QEMU's memory_region_access_valid() for edu_mmio_ops (4 to 8 bytes, aligned); what fails it is
+   * answered by unassigned_mem_read() (0) without calling edu.
    */
   private static boolean reachesEdu(long addr, int size) {
     return size >= 4 && (addr & (size - 1)) == 0;
@@ -217,8 +220,8 @@ public final class EduDevice implements PciDevice {
 
   /**
    * {@code n!} in unsigned 32-bit arithmetic, as edu's loop computes it. From 34 on the product
-   * holds at least 32 factors of two, so it is 0 there; the loop (up to 2^32 steps in QEMU) is
-   * not needed to know that.
+   * holds at least 32 factors of two, so it is 0 there; the loop (up to 2^32 steps in QEMU) is not
+   * needed to know that.
    */
   static int factorial(int n) {
     if (Integer.compareUnsigned(n, 34) >= 0) {
@@ -250,8 +253,14 @@ public final class EduDevice implements PciDevice {
         recordFault(e);
       }
     } else {
-      LOG.log(System.Logger.Level.DEBUG, () -> "edu: DMA range 0x" + Long.toHexString(bufferSide)
-          + "+0x" + Long.toHexString(dmaCnt) + " outside the buffer, transfer dropped");
+      LOG.log(
+          System.Logger.Level.DEBUG,
+          () ->
+              "edu: DMA range 0x"
+                  + Long.toHexString(bufferSide)
+                  + "+0x"
+                  + Long.toHexString(dmaCnt)
+                  + " outside the buffer, transfer dropped");
     }
     dmaCmd &= ~DMA_RUN;
     if ((dmaCmd & DMA_RAISE_IRQ) != 0) {
@@ -262,7 +271,8 @@ public final class EduDevice implements PciDevice {
   /** edu_check_range(): no wrap-around, and the whole transfer inside the buffer. */
   private static boolean insideBuffer(long start, long count) {
     long end = start + count;
-    return Long.compareUnsigned(end, start) >= 0 && Long.compareUnsigned(start, DMA_START) >= 0
+    return Long.compareUnsigned(end, start) >= 0
+        && Long.compareUnsigned(start, DMA_START) >= 0
         && Long.compareUnsigned(end, DMA_START + DMA_SIZE) <= 0;
   }
 

@@ -11,9 +11,9 @@ import java.util.SplittableRandom;
 import java.util.stream.IntStream;
 import org.iommufd4j.Configuration;
 import org.iommufd4j.EmulatedDevice;
+import org.iommufd4j.Ioas;
 import org.iommufd4j.IommuFaultException;
 import org.iommufd4j.Iommufd;
-import org.iommufd4j.Ioas;
 import org.iommufd4j.Protection;
 import org.iommufd4j.pci.DmaPort;
 import org.iommufd4j.pci.ExecutorClock;
@@ -44,8 +44,12 @@ class EduDeviceTest {
   @BeforeEach
   void open() {
     arena = Arena.ofConfined();
-    iommufd = Iommufd.emulated(Configuration.builder().privateHost(true)
-        .memlockLimit(Configuration.UNLIMITED).build());
+    iommufd =
+        Iommufd.emulated(
+            Configuration.builder()
+                .privateHost(true)
+                .memlockLimit(Configuration.UNLIMITED)
+                .build());
     ioas = iommufd.createIoas();
     iommuPort = iommufd.createDevice(PciFunction.QEMU_INTEL_IOMMU);
     iommuPort.attach(ioas);
@@ -122,15 +126,28 @@ class EduDeviceTest {
     assertThat(edu.barRead(0, 0x80, 8)).isEqualTo(0x1_2345_6789L);
     assertThat(edu.barRead(0, 0x80, 4)).isEqualTo(0x2345_6789L);
     edu.barWrite(0, 0x80, 4, 0xaaaa_bbbbL);
-    assertThat(edu.barRead(0, 0x80, 8)).as("a 4-byte write replaces all 64 bits")
+    assertThat(edu.barRead(0, 0x80, 8))
+        .as("a 4-byte write replaces all 64 bits")
         .isEqualTo(0xaaaa_bbbbL);
     assertThat(edu.barRead(0, 0x84, 4)).as("the high half is no register").isEqualTo(0xffff_ffffL);
   }
 
   @Test
   void writeOnlyUnknownAndBufferOffsetsReadAllOnes() {
-    for (long offset : new long[] {0x0c, 0x10, 0x28, 0x60, 0x64, 0x7c, 0xa0, 0x100,
-        EduDevice.DMA_START, EduDevice.DMA_START + 8, (1 << 20) - 4}) {
+    for (long offset :
+        new long[] {
+          0x0c,
+          0x10,
+          0x28,
+          0x60,
+          0x64,
+          0x7c,
+          0xa0,
+          0x100,
+          EduDevice.DMA_START,
+          EduDevice.DMA_START + 8,
+          (1 << 20) - 4
+        }) {
       assertThat(read(offset)).as("offset 0x%x", offset).isEqualTo(0xffff_ffffL);
     }
     assertThat(edu.barRead(0, 1 << 20, 4)).as("past the BAR").isEqualTo(0xffff_ffffL);
@@ -150,9 +167,12 @@ class EduDeviceTest {
   @Test
   void factorialsOfZeroToFortyAndRandomArgumentsAreUnsigned32BitProducts() {
     SplittableRandom random = new SplittableRandom(SEED);
-    long[] args = IntStream.concat(IntStream.rangeClosed(0, 40),
-        IntStream.generate(random::nextInt).limit(20)).asLongStream().map(v -> v & 0xffff_ffffL)
-        .toArray();
+    long[] args =
+        IntStream.concat(
+                IntStream.rangeClosed(0, 40), IntStream.generate(random::nextInt).limit(20))
+            .asLongStream()
+            .map(v -> v & 0xffff_ffffL)
+            .toArray();
     for (long n : args) {
       write(0x08, n);
       clock.runPending();
@@ -262,8 +282,11 @@ class EduDeviceTest {
     assertThat(read(0x98)).as("still running after 99 ms").isEqualTo(0x1);
     clock.advance(Duration.ofMillis(1));
     assertThat(read(0x98)).isZero();
-    assertThat(MemorySegment.ofArray(model.dmaBuffer()).asSlice(16, 100)
-        .mismatch(memory.asSlice(0, 100))).isEqualTo(-1);
+    assertThat(
+            MemorySegment.ofArray(model.dmaBuffer())
+                .asSlice(16, 100)
+                .mismatch(memory.asSlice(0, 100)))
+        .isEqualTo(-1);
 
     write(0x80, EduDevice.DMA_START + 16);
     write(0x88, iova + 4096);
@@ -285,11 +308,16 @@ class EduDeviceTest {
     clock.advance(Duration.ofMillis(100));
     assertThat(read(0x98)).isEqualTo(0x6);
     assertThat(read(0x24)).isEqualTo(0x100);
-    assertThat(model.dmaFaults()).singleElement().satisfies(f -> {
-      assertThat(f.iova()).isEqualTo(0x20_0000L);
-      assertThat(f.getCause()).isInstanceOfSatisfying(IommuFaultException.class,
-          c -> assertThat(c.reason()).isEqualTo(IommuFaultException.Reason.NOT_MAPPED));
-    });
+    assertThat(model.dmaFaults())
+        .singleElement()
+        .satisfies(
+            f -> {
+              assertThat(f.iova()).isEqualTo(0x20_0000L);
+              assertThat(f.getCause())
+                  .isInstanceOfSatisfying(
+                      IommuFaultException.class,
+                      c -> assertThat(c.reason()).isEqualTo(IommuFaultException.Reason.NOT_MAPPED));
+            });
     write(0x08, 4);
     clock.runPending();
     assertThat(read(0x08)).isEqualTo(24);
@@ -315,8 +343,9 @@ class EduDeviceTest {
     MemorySegment memory = arena.allocate(4096, 4096);
     memory.fill((byte) 0x3c);
     ioas.mapFixed(0x1000_0000L, memory, Protection.READ);
-    PciFunction fn = PciFunction.create(p -> new EduDevice(p, (1L << 32) - 1),
-        DmaPort.of(iommuPort), clock, sink);
+    PciFunction fn =
+        PciFunction.create(
+            p -> new EduDevice(p, (1L << 32) - 1), DmaPort.of(iommuPort), clock, sink);
     fn.config().write(COMMAND, 2, 0x4);
     fn.barWrite(0, 0x80, 4, 0x1000_0000L);
     fn.barWrite(0, 0x88, 4, EduDevice.DMA_START);
@@ -369,7 +398,8 @@ class EduDeviceTest {
     write(0x90, 8);
     write(0x98, 0x1);
     clock.advance(Duration.ofMillis(100));
-    assertThat(model.dmaFaults()).singleElement()
+    assertThat(model.dmaFaults())
+        .singleElement()
         .satisfies(f -> assertThat(f.getMessage()).contains("bus mastering"));
   }
 
@@ -396,8 +426,16 @@ class EduDeviceTest {
         value &= ~1L; // never start a transfer: commands without the start bit are ignored
       }
       long sized = size == 8 ? value : value & ((1L << (8 * size)) - 1);
-      String where = "step " + step + " offset 0x" + Long.toHexString(offset) + " size " + size
-          + " (seed " + SEED + ")";
+      String where =
+          "step "
+              + step
+              + " offset 0x"
+              + Long.toHexString(offset)
+              + " size "
+              + size
+              + " (seed "
+              + SEED
+              + ")";
       boolean reaches = size >= 4 && offset % size == 0;
       boolean valid = reaches && (offset < 0x80 ? size == 4 : size == 4 || size == 8);
       if (random.nextBoolean()) {
@@ -415,23 +453,25 @@ class EduDeviceTest {
             case 0x60 -> irq |= sized;
             case 0x64 -> irq &= ~sized;
             case 0x80, 0x88, 0x90 -> dma[(int) (offset - 0x80) / 8] = sized;
-            default -> { }
+            default -> {}
           }
           irq &= 0xffff_ffffL;
         }
       } else {
-        long expected = switch ((int) offset) {
-          case 0x00 -> 0x010000edL;
-          case 0x04 -> liveness;
-          case 0x08 -> factorial;
-          case 0x20 -> status;
-          case 0x24 -> irq;
-          case 0x80, 0x88, 0x90 -> dma[(int) (offset - 0x80) / 8];
-          case 0x98 -> 0;
-          default -> -1L;
-        };
+        long expected =
+            switch ((int) offset) {
+              case 0x00 -> 0x010000edL;
+              case 0x04 -> liveness;
+              case 0x08 -> factorial;
+              case 0x20 -> status;
+              case 0x24 -> irq;
+              case 0x80, 0x88, 0x90 -> dma[(int) (offset - 0x80) / 8];
+              case 0x98 -> 0;
+              default -> -1L;
+            };
         long mask = size == 8 ? -1L : (1L << (8 * size)) - 1;
-        assertThat(edu.barRead(0, offset, size)).as(where)
+        assertThat(edu.barRead(0, offset, size))
+            .as(where)
             .isEqualTo(!reaches ? 0 : valid ? expected & mask : mask);
       }
       if (random.nextInt(8) == 0) {
@@ -462,7 +502,8 @@ class EduDeviceTest {
     assertThat(c.read(0x40, 4)).as("MSI, last, 64-bit, 1 vector").isEqualTo(0x0080_0005);
     assertThat(c.findCapability(0x05)).isEqualTo(0x40);
     assertThat(c.findCapability(0x11)).isZero();
-    assertThat(c.read(0x10, 4)).as("BAR0 at the firmware's address, 32-bit memory")
+    assertThat(c.read(0x10, 4))
+        .as("BAR0 at the firmware's address, 32-bit memory")
         .isEqualTo(0xfc00_0000);
     c.write(0x10, 4, -1);
     assertThat(c.read(0x10, 4)).as("sized: 1 MiB").isEqualTo(0xfff0_0000);

@@ -21,9 +21,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * What a VFIO driver for edu does, in the order it does it, through the classes the VFIO layer
- * puts together: probe config space through vfio-pci, size BAR0, enable decoding and bus
- * mastering, choose MSI, and DMA into memory it mapped in its IOAS.
+ * What a VFIO driver for edu does, in the order it does it, through the classes the VFIO layer puts
+ * together: probe config space through vfio-pci, size BAR0, enable decoding and bus mastering,
+ * choose MSI, and DMA into memory it mapped in its IOAS.
  */
 class EduThroughVfioTest {
   private Arena arena;
@@ -38,8 +38,12 @@ class EduThroughVfioTest {
   @BeforeEach
   void open() {
     arena = Arena.ofConfined();
-    iommufd = Iommufd.emulated(Configuration.builder().privateHost(true)
-        .memlockLimit(Configuration.UNLIMITED).build());
+    iommufd =
+        Iommufd.emulated(
+            Configuration.builder()
+                .privateHost(true)
+                .memlockLimit(Configuration.UNLIMITED)
+                .build());
     ioas = iommufd.createIoas();
     iommuPort = iommufd.createDevice(PciFunction.QEMU_INTEL_IOMMU);
     iommuPort.attach(ioas);
@@ -57,8 +61,10 @@ class EduThroughVfioTest {
   private int cfgRead(int offset, int size) {
     MemorySegment buf = arena.allocate(size);
     config.read(offset, buf);
-    return size == 4 ? buf.get(ValueLayout.JAVA_INT_UNALIGNED, 0)
-        : size == 2 ? buf.get(ValueLayout.JAVA_SHORT_UNALIGNED, 0) & 0xffff
+    return size == 4
+        ? buf.get(ValueLayout.JAVA_INT_UNALIGNED, 0)
+        : size == 2
+            ? buf.get(ValueLayout.JAVA_SHORT_UNALIGNED, 0) & 0xffff
             : buf.get(ValueLayout.JAVA_BYTE, 0) & 0xff;
   }
 
