@@ -110,9 +110,10 @@ enum CommandSample {
       0,
       CommandSample::mockDevice,
       s -> s.u32(IommuHwptSetDirtyTracking.HWPT_ID, 5).u32(IommuHwptSetDirtyTracking.FLAGS, 1)),
+  // No area covers the range: the walk fails after the checks (the real kernel answers EINVAL too)
   HWPT_GET_DIRTY_BITMAP(
       Command.IOMMU_HWPT_GET_DIRTY_BITMAP,
-      0,
+      -Errno.EINVAL.number(),
       CommandSample::mockDevice,
       s ->
           s.u32(IommuHwptGetDirtyBitmap.HWPT_ID, 5)

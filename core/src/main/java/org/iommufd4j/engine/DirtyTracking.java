@@ -73,6 +73,7 @@ final class DirtyTracking {
     }
     long last = iova + r.length() - 1;
     DirtyBitmap bitmap;
+    boolean covered = false;
     hwpt.ioas.lock.lock();
     try {
       long align = hwpt.ioas.iopt.align();
@@ -93,13 +94,15 @@ final class DirtyTracking {
       }
       bitmap = new DirtyBitmap(iova, last, Long.lowestOneBit(pageSize), r.data());
       boolean noClear = (r.flags() & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR) != 0;
-      // The contiguous walk (io_pagetable.h: iopt_for_each_contig_area()): only the run of areas
-      // from iova without gaps is read.
+      // The contiguous walk (io_pagetable.c: __iommu_read_and_clear_dirty()): the run of areas
+      // from iova without gaps is read (and cleared); a range it does not cover to the end, a
+      // hole included, is EINVAL after that (iopt_area_contig_done()).
       long pos = iova;
       for (Area a : hwpt.ioas.iopt.areas.contiguous(iova, last)) {
         long portionLast = Unsigned.min(a.last, last);
         domain.readAndClearDirty(pos, portionLast - pos + 1, noClear, bitmap::set);
         if (ge(a.last, last)) {
+          covered = true;
           break;
         }
         pos = a.last + 1;
@@ -108,5 +111,9 @@ final class DirtyTracking {
       hwpt.ioas.lock.unlock();
     }
     bitmap.writeTo(caller.memory());
+    if (!covered) {
+      throw ErrnoException.of(
+          EINVAL, "iova=" + hex(iova) + " last=" + hex(last) + " is not covered by areas");
+    }
   }
 }

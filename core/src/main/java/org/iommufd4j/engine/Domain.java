@@ -116,8 +116,8 @@ abstract class Domain {
 
   /**
    * Reports every dirty entry found scanning {@code [iova, iova + length)} to {@code sink} and,
-   * unless {@code noClear}, forgets its dirty state. Reports and clears nothing while tracking is
-   * off.
+   * unless {@code noClear}, forgets its dirty state. EINVAL while tracking is off, as the kernel's
+   * drivers answer (selftest.c, intel/iommu.c).
    */
   void readAndClearDirty(long iova, long length, boolean noClear, DirtySink sink) {}
 }

@@ -1,6 +1,7 @@
 package org.iommufd4j.engine;
 
 import java.util.HashMap;
+import org.iommufd4j.Errno;
 
 /**
  * The selftest mock paging domain (selftest.c: mock_domain_alloc_paging()): aperture {@code [2^24,
@@ -171,11 +172,13 @@ final class MockDomain extends Domain {
     scanDirty(iova, length, true, null);
   }
 
+  /** Reading a bitmap while tracking is off is EINVAL (selftest.c: the mock's dirty op). */
   @Override
   void readAndClearDirty(long iova, long length, boolean noClear, DirtySink sink) {
-    if (dirtyTracking) {
-      scanDirty(iova, length, !noClear, sink);
+    if (!dirtyTracking) {
+      throw ErrnoException.of(Errno.EINVAL, "dirty tracking is off");
     }
+    scanDirty(iova, length, !noClear, sink);
   }
 
   /**
