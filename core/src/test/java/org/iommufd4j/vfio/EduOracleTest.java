@@ -11,9 +11,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.iommufd4j.IommufdException;
-import org.iommufd4j.pci.DmaFaultException;
-import org.iommufd4j.pci.DmaPort;
-import org.iommufd4j.pci.Interrupts;
 import org.iommufd4j.pci.PciFunction;
 import org.iommufd4j.pci.VirtualClock;
 import org.iommufd4j.pci.edu.EduDevice;
@@ -318,28 +315,5 @@ class EduOracleTest {
 
   private void assertTranscriptHasLines() {
     assertThat(oracle).containsSubsequence(lines);
-  }
-
-  private static final class NoMemory implements DmaPort {
-    @Override
-    public void read(long iova, MemorySegment dst) {
-      throw new DmaFaultException(iova, "no memory", null);
-    }
-
-    @Override
-    public void write(long iova, MemorySegment src) {
-      throw new DmaFaultException(iova, "no memory", null);
-    }
-  }
-
-  private static final class NoSink implements Interrupts.Sink {
-    @Override
-    public void intx(boolean asserted) {}
-
-    @Override
-    public void msi(int vector) {}
-
-    @Override
-    public void msix(int vector) {}
   }
 }
