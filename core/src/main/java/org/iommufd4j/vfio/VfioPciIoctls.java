@@ -49,20 +49,22 @@ public final class VfioPciIoctls {
     return 0;
   }
 
-  /** vfio_pci_core.c: vfio_pci_ioctl_get_info(); with no capabilities argsz is left as given. */
+  /**
+   * vfio_pci_core.c: vfio_pci_ioctl_get_info(): the struct is copied out up to {@code argsz}, and
+   * with no capabilities argsz stays as given.
+   */
   private void getInfo(MemorySegment arg) {
     long minsz = VfioDeviceInfo.NUM_IRQS + 4;
     int argsz = argsz(arg, minsz);
     VfioPciDevice.DeviceInfo info = device.info();
-    long out = Math.min(Integer.toUnsignedLong(argsz), VfioDeviceInfo.SIZE);
-    requireWritable(arg, out);
-    arg.set(U32, VfioDeviceInfo.FLAGS, info.flags());
-    arg.set(U32, VfioDeviceInfo.NUM_REGIONS, info.numRegions());
-    arg.set(U32, VfioDeviceInfo.NUM_IRQS, info.numIrqs());
-    if (out > VfioDeviceInfo.CAP_OFFSET) {
-      arg.set(U32, VfioDeviceInfo.CAP_OFFSET, 0);
-      arg.set(U32, VfioDeviceInfo.PAD, 0);
-    }
+    MemorySegment out = MemorySegment.ofArray(new byte[VfioDeviceInfo.SIZE]);
+    out.set(U32, VfioDeviceInfo.ARGSZ, argsz);
+    out.set(U32, VfioDeviceInfo.FLAGS, info.flags());
+    out.set(U32, VfioDeviceInfo.NUM_REGIONS, info.numRegions());
+    out.set(U32, VfioDeviceInfo.NUM_IRQS, info.numIrqs());
+    long bytes = Math.min(Integer.toUnsignedLong(argsz), VfioDeviceInfo.SIZE);
+    requireWritable(arg, bytes);
+    arg.copyFrom(out.asSlice(0, bytes));
   }
 
   /**

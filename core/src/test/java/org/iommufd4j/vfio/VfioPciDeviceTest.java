@@ -60,6 +60,15 @@ class VfioPciDeviceTest {
   }
 
   @Test
+  void deviceInfoIsCopiedOutOnlyAsFarAsArgsz() {
+    MemorySegment info = arena.allocate(20).fill((byte) 0xa5);
+    info.set(ValueLayout.JAVA_INT, 0, 20);
+    ioctls.ioctl(Vfio.VFIO_DEVICE_GET_INFO, info);
+    assertThat(info.get(ValueLayout.JAVA_INT, 4)).as("flags").isEqualTo(0x3);
+    assertThat(info.get(ValueLayout.JAVA_INT, 16)).as("cap_offset").isZero();
+  }
+
+  @Test
   void theMsixBarIsMappableAndACapabilitySaysSoWhenArgszLetsIt() {
     MemorySegment r = regionInfo(2, 32);
     assertThat(r.get(ValueLayout.JAVA_INT, 0)).as("argsz: what the chain needs").isEqualTo(40);
