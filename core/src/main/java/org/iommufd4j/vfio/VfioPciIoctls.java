@@ -8,14 +8,15 @@ import org.iommufd4j.uapi.Vfio;
 import org.iommufd4j.uapi.VfioDeviceInfo;
 import org.iommufd4j.uapi.VfioInfoCapHeader;
 import org.iommufd4j.uapi.VfioIrqInfo;
+import org.iommufd4j.uapi.VfioPciHotResetInfo;
 import org.iommufd4j.uapi.VfioRegionInfo;
 
 /**
  * The byte-level ioctls of a vfio-pci device file over a {@link VfioPciDevice}: vfio_pci_core.c:
  * vfio_pci_core_ioctl(). {@code arg} stands for the caller's memory: an argument shorter than what
  * the kernel would copy in or out is EFAULT, as copy_from_user() and copy_to_user() fail. The
- * ioctls vfio_main.c answers itself (BIND_IOMMUFD, ATTACH/DETACH_IOMMUFD_PT, FEATURE) and SET_IRQS
- * are not decoded here.
+ * ioctls vfio_main.c answers itself (BIND_IOMMUFD, ATTACH/DETACH_IOMMUFD_PT, FEATURE), SET_IRQS,
+ * PCI_HOT_RESET and IOEVENTFD are not decoded here.
  */
 public final class VfioPciIoctls {
   private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
@@ -42,6 +43,8 @@ public final class VfioPciIoctls {
       getIrqInfo(arg);
     } else if (request == Vfio.VFIO_DEVICE_RESET) {
       device.reset();
+    } else if (request == Vfio.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO) {
+      getHotResetInfo(arg);
     } else {
       throw new IommufdException(
           Errno.ENOTTY, "vfio-pci ioctl 0x" + Long.toHexString(request) + " is not decoded");
@@ -110,6 +113,15 @@ public final class VfioPciIoctls {
     VfioPciDevice.IrqInfo info = device.irqInfo(arg.get(U32, VfioIrqInfo.INDEX));
     arg.set(U32, VfioIrqInfo.FLAGS, info.flags());
     arg.set(U32, VfioIrqInfo.COUNT, info.count());
+  }
+
+  /**
+   * vfio_pci_core.c: vfio_pci_ioctl_get_pci_hot_reset_info(): emulated devices sit alone on the
+   * root bus, which has neither a slot nor a bus reset.
+   */
+  private static void getHotResetInfo(MemorySegment arg) {
+    argsz(arg, VfioPciHotResetInfo.COUNT + 4);
+    throw new IommufdException(Errno.ENODEV, "no slot or bus reset on the root bus");
   }
 
   /** copy_from_user() of {@code minsz} bytes, then {@code argsz < minsz} is EINVAL. */

@@ -242,13 +242,18 @@ class EduOracleTest {
   }
 
   @Test
-  void resetIsRefusedAndChangesNothing() {
+  void resetAndHotResetAreRefusedAndChangeNothing() {
     pwrite(CONFIG + 4, 2, 0x6);
     pwrite(4, 4, 0x0f0f0f0f);
     print("VFIO_DEVICE_RESET => %s", result(() -> ioctls.ioctl(Vfio.VFIO_DEVICE_RESET, null)));
     print(
         "after reset: id=0x%08x liveness=0x%08x command=0x%04x",
         read(0, 4), read(4, 4), read(CONFIG + 4, 2));
+    MemorySegment hot = arena.allocate(256);
+    hot.set(ValueLayout.JAVA_INT, 0, 256);
+    print(
+        "VFIO_DEVICE_GET_PCI_HOT_RESET_INFO => %s",
+        result(() -> ioctls.ioctl(Vfio.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, hot)));
     assertTranscriptHasLines();
   }
 
