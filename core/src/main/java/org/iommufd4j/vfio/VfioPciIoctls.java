@@ -104,12 +104,7 @@ public final class VfioPciIoctls {
 
   /** vfio_pci_core.c: vfio_pci_ioctl_get_irq_info(). */
   private void getIrqInfo(MemorySegment arg) {
-    long minsz = VfioIrqInfo.COUNT + 4;
-    requireReadable(arg, minsz);
-    int argsz = arg.get(U32, VfioIrqInfo.ARGSZ);
-    if (Integer.toUnsignedLong(argsz) < minsz) { // checked with the index, before the switch
-      throw new IommufdException(Errno.EINVAL, "argsz " + Integer.toUnsignedString(argsz));
-    }
+    argsz(arg, VfioIrqInfo.COUNT + 4); // then the index
     VfioPciDevice.IrqInfo info = device.irqInfo(arg.get(U32, VfioIrqInfo.INDEX));
     arg.set(U32, VfioIrqInfo.FLAGS, info.flags());
     arg.set(U32, VfioIrqInfo.COUNT, info.count());
