@@ -1,6 +1,5 @@
 package org.iommufd4j.cli;
 
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -11,7 +10,6 @@ import org.iommufd4j.bridge.testbed.PresentedFunction;
 import org.iommufd4j.bridge.testbed.SysfsTestbed;
 import org.iommufd4j.pci.Bar;
 import org.iommufd4j.pci.ConfigSpace;
-import org.iommufd4j.pci.DmaFaultException;
 import org.iommufd4j.pci.DmaPort;
 import org.iommufd4j.pci.ExecutorClock;
 import org.iommufd4j.pci.Interrupts;
@@ -101,7 +99,10 @@ final class Devices implements AutoCloseable {
       }
       PciFunction function =
           PciFunction.create(
-              p.spec().model().factory(p.spec().options()), UNATTACHED, clock, NOWHERE);
+              p.spec().model().factory(p.spec().options()),
+              DmaPort.UNATTACHED,
+              clock,
+              Interrupts.Sink.DISCARD);
       devices.add(new Device(p.bdf(), group, devices.size(), function));
     }
     return new Devices(List.copyOf(devices), clock);
@@ -152,29 +153,4 @@ final class Devices implements AutoCloseable {
       case MEMORY_64 -> PresentedFunction.Bar.mem64(bar.index(), bar.size(), bar.prefetchable());
     };
   }
-
-  private static final DmaPort UNATTACHED =
-      new DmaPort() {
-        @Override
-        public void read(long iova, MemorySegment dst) {
-          throw new DmaFaultException(iova, "the device is not attached to an IOMMU domain", null);
-        }
-
-        @Override
-        public void write(long iova, MemorySegment src) {
-          throw new DmaFaultException(iova, "the device is not attached to an IOMMU domain", null);
-        }
-      };
-
-  private static final Interrupts.Sink NOWHERE =
-      new Interrupts.Sink() {
-        @Override
-        public void intx(boolean asserted) {}
-
-        @Override
-        public void msi(int vector) {}
-
-        @Override
-        public void msix(int vector) {}
-      };
 }

@@ -7,6 +7,20 @@ import org.iommufd4j.IommuFaultException;
 
 /** How a model reaches memory: bus addresses (IOVAs), translated by the device's IOMMU. */
 public interface DmaPort {
+  /** A device attached to no IOMMU domain: every access faults. */
+  DmaPort UNATTACHED =
+      new DmaPort() {
+        @Override
+        public void read(long iova, MemorySegment dst) {
+          throw new DmaFaultException(iova, "the device is not attached to an IOMMU domain", null);
+        }
+
+        @Override
+        public void write(long iova, MemorySegment src) {
+          throw new DmaFaultException(iova, "the device is not attached to an IOMMU domain", null);
+        }
+      };
+
   /**
    * Reads {@code dst.byteSize()} bytes at {@code iova} into {@code dst}.
    *

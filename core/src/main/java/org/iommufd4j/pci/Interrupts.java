@@ -19,6 +19,19 @@ public final class Interrupts {
    * implementation must not call back into the device.
    */
   public interface Sink {
+    /** Interrupts that go nowhere (no program has asked for them yet). */
+    Sink DISCARD =
+        new Sink() {
+          @Override
+          public void intx(boolean asserted) {}
+
+          @Override
+          public void msi(int vector) {}
+
+          @Override
+          public void msix(int vector) {}
+        };
+
     /** The INTx pin as the host sees it changed to {@code asserted}. */
     void intx(boolean asserted);
 

@@ -11,6 +11,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.iommufd4j.IommufdException;
+import org.iommufd4j.pci.DmaPort;
+import org.iommufd4j.pci.Interrupts;
 import org.iommufd4j.pci.PciFunction;
 import org.iommufd4j.pci.VirtualClock;
 import org.iommufd4j.pci.edu.EduDevice;
@@ -45,7 +47,8 @@ class EduOracleTest {
   void open() {
     arena = Arena.ofConfined();
     PciFunction edu =
-        PciFunction.create(EduDevice::new, new NoMemory(), new VirtualClock(), new NoSink());
+        PciFunction.create(
+            EduDevice::new, DmaPort.UNATTACHED, new VirtualClock(), Interrupts.Sink.DISCARD);
     // The interrupt line is the host firmware's routing, not vfio-pci's: the oracle VM's BIOS
     // routed edu's INTA to IRQ 10.
     edu.config().write(0x3c, 1, 0x0a);

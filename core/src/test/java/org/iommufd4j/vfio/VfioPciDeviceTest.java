@@ -13,6 +13,8 @@ import org.iommufd4j.Errno;
 import org.iommufd4j.IommufdException;
 import org.iommufd4j.pci.Bar;
 import org.iommufd4j.pci.ConfigSpace;
+import org.iommufd4j.pci.DmaPort;
+import org.iommufd4j.pci.Interrupts;
 import org.iommufd4j.pci.PciDevice;
 import org.iommufd4j.pci.PciFunction;
 import org.iommufd4j.pci.VirtualClock;
@@ -46,7 +48,8 @@ class VfioPciDeviceTest {
             .pciExpress(true)
             .build();
     model.config = config;
-    return PciFunction.create(p -> model, new NoMemory(), new VirtualClock(), new NoSink());
+    return PciFunction.create(
+        p -> model, DmaPort.UNATTACHED, new VirtualClock(), Interrupts.Sink.DISCARD);
   }
 
   @AfterEach

@@ -9,7 +9,6 @@ import java.math.BigInteger;
 import java.time.Duration;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
-import org.iommufd4j.Configuration;
 import org.iommufd4j.EmulatedDevice;
 import org.iommufd4j.Ioas;
 import org.iommufd4j.IommuFaultException;
@@ -32,6 +31,7 @@ class EduDeviceTest {
   private static final int COMMAND = 0x04;
   private static final int MSI_FLAGS = 0x42;
 
+  private EduRig rig;
   private Arena arena;
   private Iommufd iommufd;
   private Ioas ioas;
@@ -43,28 +43,21 @@ class EduDeviceTest {
 
   @BeforeEach
   void open() {
-    arena = Arena.ofConfined();
-    iommufd =
-        Iommufd.emulated(
-            Configuration.builder()
-                .privateHost(true)
-                .memlockLimit(Configuration.UNLIMITED)
-                .build());
-    ioas = iommufd.createIoas();
-    iommuPort = iommufd.createDevice(PciFunction.QEMU_INTEL_IOMMU);
-    iommuPort.attach(ioas);
-    clock = new VirtualClock();
-    sink = new RecordingSink();
-    edu = PciFunction.create(EduDevice::new, DmaPort.of(iommuPort), clock, sink);
+    rig = new EduRig();
+    arena = rig.arena;
+    iommufd = rig.iommufd;
+    ioas = rig.ioas;
+    iommuPort = rig.iommuPort;
+    clock = rig.clock;
+    sink = rig.sink;
+    edu = rig.edu;
     model = (EduDevice) edu.model();
     edu.config().write(COMMAND, 2, 0x6); // memory decode and bus mastering, as a driver does
   }
 
   @AfterEach
   void close() {
-    iommuPort.close();
-    iommufd.close();
-    arena.close();
+    rig.close();
   }
 
   private long read(long offset) {

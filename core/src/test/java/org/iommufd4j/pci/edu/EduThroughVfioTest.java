@@ -6,12 +6,10 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
-import org.iommufd4j.Configuration;
 import org.iommufd4j.EmulatedDevice;
 import org.iommufd4j.Ioas;
 import org.iommufd4j.Iommufd;
 import org.iommufd4j.Protection;
-import org.iommufd4j.pci.DmaPort;
 import org.iommufd4j.pci.PciFunction;
 import org.iommufd4j.pci.RecordingSink;
 import org.iommufd4j.pci.VfioPciConfig;
@@ -26,36 +24,32 @@ import org.junit.jupiter.api.Test;
  * choose MSI, and DMA into memory it mapped in its IOAS.
  */
 class EduThroughVfioTest {
+  private EduRig rig;
   private Arena arena;
   private Iommufd iommufd;
   private Ioas ioas;
   private EmulatedDevice iommuPort;
-  private final VirtualClock clock = new VirtualClock();
-  private final RecordingSink sink = new RecordingSink();
+  private VirtualClock clock;
+  private RecordingSink sink;
   private PciFunction edu;
   private VfioPciConfig config;
 
   @BeforeEach
   void open() {
-    arena = Arena.ofConfined();
-    iommufd =
-        Iommufd.emulated(
-            Configuration.builder()
-                .privateHost(true)
-                .memlockLimit(Configuration.UNLIMITED)
-                .build());
-    ioas = iommufd.createIoas();
-    iommuPort = iommufd.createDevice(PciFunction.QEMU_INTEL_IOMMU);
-    iommuPort.attach(ioas);
-    edu = PciFunction.create(EduDevice::new, DmaPort.of(iommuPort), clock, sink);
+    rig = new EduRig();
+    arena = rig.arena;
+    iommufd = rig.iommufd;
+    ioas = rig.ioas;
+    iommuPort = rig.iommuPort;
+    clock = rig.clock;
+    sink = rig.sink;
+    edu = rig.edu;
     config = new VfioPciConfig(edu.config(), new VfioPciConfig.Events() {});
   }
 
   @AfterEach
   void close() {
-    iommuPort.close();
-    iommufd.close();
-    arena.close();
+    rig.close();
   }
 
   private int cfgRead(int offset, int size) {
