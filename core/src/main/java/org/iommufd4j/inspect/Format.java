@@ -35,6 +35,11 @@ final class Format {
    * A byte count in binary units: exact when it is a whole number of the largest unit that fits
    * ({@code 2 MiB}), else with one decimal and a tilde ({@code ~255.9 TiB}).
    */
+  /** "1 area", "2 areas": a count with its noun. */
+  static String count(long n, String noun) {
+    return n + " " + noun + (n == 1 ? "" : "s");
+  }
+
   static String size(BigInteger bytes) {
     int unit = 0;
     while (unit < UNITS.length - 1

@@ -141,15 +141,15 @@ final class SvgRenderer {
         "sub",
         snapshot.ioases().size()
             + " IOAS, "
-            + count(areas, "area")
+            + Format.count(areas, "area")
             + ", "
-            + count(snapshot.hwpts().size(), "HWPT")
+            + Format.count(snapshot.hwpts().size(), "HWPT")
             + ", "
-            + count(snapshot.devices().size(), "device")
+            + Format.count(snapshot.devices().size(), "device")
             + "; host: "
-            + count(snapshot.host().pinnedFrames(), "frame pin")
+            + Format.count(snapshot.host().pinnedFrames(), "frame pin")
             + ", "
-            + count(snapshot.host().chargedPages(), "page")
+            + Format.count(snapshot.host().chargedPages(), "page")
             + " charged. Widths are not to scale: every "
             + "range is at least "
             + (int) IovaAxis.MIN_WIDTH
@@ -251,7 +251,7 @@ final class SvgRenderer {
                 ? "none"
                 : String.join(", ", ioas.accessIds().stream().map(id -> "access " + id).toList()))
             + " · "
-            + count(ioas.areas().size(), "area"));
+            + Format.count(ioas.areas().size(), "area"));
 
     double y = top + 14;
     double lanesTop = y;
@@ -603,10 +603,6 @@ final class SvgRenderer {
       g.append(" text-anchor=\"").append(anchor).append('"');
     }
     g.append('>').append(esc(s)).append("</text>");
-  }
-
-  private static String count(long n, String noun) {
-    return n + " " + noun + (n == 1 ? "" : "s");
   }
 
   static String esc(String s) {

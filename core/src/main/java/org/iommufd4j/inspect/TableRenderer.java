@@ -43,8 +43,7 @@ final class TableRenderer {
                 ? "closed, torn down"
                 : s.closed() ? "closed, still held (an access or fault fd is open)" : "open")
         .append(", ")
-        .append(s.objects().size())
-        .append(s.objects().size() == 1 ? " object" : " objects")
+        .append(Format.count(s.objects().size(), "object"))
         .append('\n');
     objects();
     for (IoasState ioas : s.ioases()) {
@@ -88,8 +87,7 @@ final class TableRenderer {
         .append(", accesses ")
         .append(ids("access ", ioas.accessIds()))
         .append(", ")
-        .append(ioas.areas().size())
-        .append(ioas.areas().size() == 1 ? " area" : " areas")
+        .append(Format.count(ioas.areas().size(), "area"))
         .append('\n');
 
     out.append(INDENT).append("allowed");
