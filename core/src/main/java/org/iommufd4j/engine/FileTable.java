@@ -19,4 +19,24 @@ public interface FileTable {
 
   /** The file {@code fd} names, or null (the caller reports EBADFD or EBADF). */
   EmulatedFile get(int fd);
+
+  /**
+   * The iommufd context that descriptor {@code fd} of the caller is (an open {@code /dev/iommu}, or
+   * a {@code /dev/vfio/vfio} container that iommufd's compatibility serves), or null when it is
+   * something else or no descriptor (the caller reports EBADF or EINVAL as the kernel does).
+   */
+  default Context context(int fd) {
+    return null;
+  }
+
+  /**
+   * The eventfd that descriptor {@code fd} of the caller is, held until {@link EventFd#close()}
+   * (eventfd.c: eventfd_ctx_fdget()).
+   *
+   * @throws ErrnoException EBADF when {@code fd} is no open descriptor, EINVAL when it is not an
+   *     eventfd
+   */
+  default EventFd eventfd(int fd) {
+    throw ErrnoException.of(org.iommufd4j.Errno.EBADF, "no descriptor " + fd);
+  }
 }
