@@ -367,6 +367,16 @@ static int callback(struct channel *ch, uint16_t type, uint32_t length, int fd, 
       i4j_sys_close(target);
       return reply(ch, 0, NULL, 0, -1);
     }
+    case CB_DUP_FD: {
+      if (length < TARGET_SIZE) break;
+      int target = (int)i4j_get32(p + TARGET_FD);
+      struct tracked t;
+      int saved = errno;
+      long open_fd = syscall(SYS_fcntl, target, F_GETFD);
+      errno = saved;
+      if (open_fd < 0 || (i4j_track_get(target, &t) && t.kind == TRACK_CHANNEL)) return reply(ch, -EBADF, NULL, 0, -1);
+      return reply(ch, 0, NULL, 0, target);
+    }
     case CB_GET_FD: {
       if (length < TARGET_SIZE) break;
       int target = (int)i4j_get32(p + TARGET_FD);
@@ -449,7 +459,7 @@ static void block_signals(sigset_t *old) {
 
 static void restore_signals(const sigset_t *old) { pthread_sigmask(SIG_SETMASK, old, NULL); }
 
-int i4j_open(uint32_t node, int flags) {
+int i4j_open(uint32_t node, uint32_t index, int flags) {
   sigset_t old;
   block_signals(&old);
   long r;
@@ -459,13 +469,15 @@ int i4j_open(uint32_t node, int flags) {
     unsigned char req[OPEN_SIZE];
     i4j_put32(req + OPEN_FLAGS, (uint32_t)flags);
     i4j_put32(req + OPEN_NODE, node);
+    i4j_put32(req + OPEN_INDEX, index);
+    i4j_put32(req + OPEN_RESERVED, 0);
     struct i4j_result res;
     r = exchange(ch, T_OPEN, req, sizeof req, NULL, 0, -1, &res, &fd, NULL, NULL);
     if (r >= 0 && fd < 0) r = fd == -2 ? -EMFILE : -EIO;
     if (r >= 0) {
       if (!(flags & O_CLOEXEC)) syscall(SYS_fcntl, fd, F_SETFD, 0);
       if (flags & O_NONBLOCK) syscall(SYS_fcntl, fd, F_SETFL, O_NONBLOCK);
-      i4j_track_set(fd, KIND_IOMMUFD, res.ino);
+      i4j_track_set(fd, (int)res.kind, res.ino);
       cache_put(ch, res.ino, res.handle);
       r = fd;
     } else if (fd >= 0) {
@@ -565,6 +577,45 @@ long i4j_rw(int fd, const struct tracked *t, int type, void *buf, size_t count) 
     i4j_put64(req + RW_COUNT, (uint64_t)count);
     struct i4j_result res;
     r = exchange(ch, (uint16_t)type, req, sizeof req, NULL, 0, -1, &res, NULL, NULL, NULL);
+  }
+  restore_signals(&old);
+  return r;
+}
+
+long i4j_prw(int fd, const struct tracked *t, int type, void *buf, size_t count, uint64_t offset) {
+  sigset_t old;
+  block_signals(&old);
+  long r;
+  struct channel *ch = channel_get(&r);
+  uint64_t handle;
+  if (ch && (r = handle_of(ch, fd, t, &handle)) == 0) {
+    unsigned char req[PRW_SIZE];
+    i4j_put64(req + PRW_HANDLE, handle);
+    i4j_put64(req + PRW_BUFFER, (uint64_t)(uintptr_t)buf);
+    i4j_put64(req + PRW_COUNT, (uint64_t)count);
+    i4j_put64(req + PRW_OFFSET, offset);
+    struct i4j_result res;
+    r = exchange(ch, (uint16_t)type, req, sizeof req, NULL, 0, -1, &res, NULL, NULL, NULL);
+  }
+  restore_signals(&old);
+  return r;
+}
+
+long i4j_mmap_check(int fd, const struct tracked *t, uint64_t offset, uint64_t length, int prot, int flags) {
+  sigset_t old;
+  block_signals(&old);
+  long r;
+  struct channel *ch = channel_get(&r);
+  uint64_t handle;
+  if (ch && (r = handle_of(ch, fd, t, &handle)) == 0) {
+    unsigned char req[MMAP_SIZE];
+    i4j_put64(req + MMAP_HANDLE, handle);
+    i4j_put64(req + MMAP_OFFSET, offset);
+    i4j_put64(req + MMAP_LENGTH, length);
+    i4j_put32(req + MMAP_PROT, (uint32_t)prot);
+    i4j_put32(req + MMAP_FLAGS, (uint32_t)flags);
+    struct i4j_result res;
+    r = exchange(ch, T_MMAP, req, sizeof req, NULL, 0, -1, &res, NULL, NULL, NULL);
   }
   restore_signals(&old);
   return r;

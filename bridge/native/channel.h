@@ -33,11 +33,17 @@ HIDDEN void i4j_channel_init(void);
 /* Moves a channel off fd (the program wants that number): 0 or -errno. */
 HIDDEN int i4j_channel_relocate(int fd);
 
-/* Opens node (NODE_*) with open(2) flags: fd or -errno. */
-HIDDEN int i4j_open(uint32_t node, int flags);
+/* Opens node (NODE_*; index: OPEN_INDEX) with open(2) flags: fd or -errno. */
+HIDDEN int i4j_open(uint32_t node, uint32_t index, int flags);
 /* ioctl/read/write on a tracked file: result or -errno. */
 HIDDEN long i4j_ioctl(int fd, const struct tracked *t, unsigned long request, void *arg);
 HIDDEN long i4j_rw(int fd, const struct tracked *t, int type, void *buf, size_t count);
+/* pread (T_PREAD) or pwrite (T_PWRITE) on a tracked file: bytes or -errno. Safe in the MMIO trap's
+   handler: it connects this thread's channel if it has none (the thread faulted at a load or store
+   of its own, holding no lock of the shim's or of libc's). */
+HIDDEN long i4j_prw(int fd, const struct tracked *t, int type, void *buf, size_t count, uint64_t offset);
+/* Whether the file may be mapped so (T_MMAP): 0 or -errno. */
+HIDDEN long i4j_mmap_check(int fd, const struct tracked *t, uint64_t offset, uint64_t length, int prot, int flags);
 /* fail-nth of the calling thread: FAIL_NTH_OP_SET value, or FAIL_NTH_OP_GET: value or -errno. */
 HIDDEN long i4j_fail_nth(uint32_t op, uint32_t value);
 /* After a close: lets the server tear the file down now if that was its last descriptor. */

@@ -114,7 +114,9 @@ int i4j_classify(int fd) {
       memcmp(a.sun_path + 1, I4J_NAME_PREFIX, prefix) != 0)
     return TRACK_NONE;
   int kind = (unsigned char)a.sun_path[1 + prefix];
-  if (kind != KIND_IOMMUFD && kind != KIND_ACCESS && kind != KIND_FAULT) return TRACK_NONE;
+  if (kind != KIND_IOMMUFD && kind != KIND_ACCESS && kind != KIND_FAULT && kind != KIND_VFIO_GROUP &&
+      kind != KIND_VFIO_DEVICE)
+    return TRACK_NONE;
   uint64_t ino;
   int sock = 0;
   if (i4j_sys_fstat_ino(fd, &ino, &sock) != 0 || !sock) {
@@ -125,4 +127,24 @@ int i4j_classify(int fd) {
   i4j_track_set(fd, kind, ino);
   DBG("fd %d recognised as an emulated file (kind %c)", fd, kind);
   return kind;
+}
+
+long i4j_node_path(int fd, char *out, size_t size) {
+  struct sockaddr_un a;
+  socklen_t len = sizeof a;
+  int saved = errno;
+  long r = syscall(SYS_getpeername, fd, (struct sockaddr *)&a, &len);
+  errno = saved;
+  size_t base = offsetof(struct sockaddr_un, sun_path), prefix = sizeof(I4J_NAME_PREFIX) - 1;
+  if (r != 0 || a.sun_family != AF_UNIX || len <= base + 1 + prefix || a.sun_path[0] != 0 ||
+      memcmp(a.sun_path + 1, I4J_NAME_PREFIX, prefix) != 0)
+    return -1;
+  size_t name_len = len - base; /* abstract: not NUL-terminated */
+  const char *at = memchr(a.sun_path, '@', name_len);
+  if (!at) return -1;
+  size_t n = name_len - (size_t)(at + 1 - a.sun_path);
+  if (n == 0 || n >= size) return -1;
+  memcpy(out, at + 1, n);
+  out[n] = 0;
+  return (long)n;
 }

@@ -2,6 +2,7 @@
 #ifndef IOMMUFD4J_FDTABLE_H
 #define IOMMUFD4J_FDTABLE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -9,7 +10,8 @@
 /* What the shim knows about a descriptor of this process. */
 #define TRACK_NONE 0
 #define TRACK_CHANNEL 'c' /* one of the shim's own channels: invisible to the program */
-/* KIND_IOMMUFD, KIND_ACCESS, KIND_FAULT (proto.h): files served by the server;
+/* KIND_IOMMUFD, KIND_ACCESS, KIND_FAULT, KIND_VFIO_GROUP, KIND_VFIO_DEVICE (proto.h): files served
+   by the server;
    KIND_KERNEL: a real file being recorded, its ino i4j_kernel_ino(inode, number);
    KIND_FAIL_NTH: the shim's own fail-nth file */
 
@@ -33,5 +35,8 @@ HIDDEN void i4j_track_each(unsigned lo, unsigned hi, void (*fn)(int fd, const st
 HIDDEN int i4j_track_valid(int fd, struct tracked *out);
 /* If fd is the client end of a server file (getpeername), tracks it and returns its kind. */
 HIDDEN int i4j_classify(int fd);
+/* The device node a server file was opened at (its name after '@', proto.h), NUL-terminated into
+   out: its length, or -1 when fd is no such file (the file of an ioctl, an anonymous inode). */
+HIDDEN long i4j_node_path(int fd, char *out, size_t size);
 
 #endif

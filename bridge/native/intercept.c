@@ -11,7 +11,11 @@
  * onto one moves the channel out of the way first.
  *
  * With IOMMUFD4J_TESTBED, every path-taking call under /sys and /dev is routed first (testbed.h):
- * the testbed's copy of a path, or the path itself.
+ * the testbed's copy of a path, or the path itself. The testbed's VFIO nodes open as files the
+ * server serves, as /dev/iommu does: a group (vfio/group.c: vfio_group_fops) answers ioctls only;
+ * a device (vfio/vfio_main.c: vfio_device_fops) also read, write, pread, pwrite at region offsets,
+ * and mmap, which devmap.h traps. fstat of them shows their node (a device fd a group handed out
+ * is an anonymous inode), and /proc/self/fd/N names it.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -26,6 +30,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -34,6 +39,7 @@
 
 #include "channel.h"
 #include "config.h"
+#include "devmap.h"
 #include "fdtable.h"
 #include "proto.h"
 #include "record.h"
@@ -101,6 +107,11 @@ NEXT(pread, ssize_t, (int, void *, size_t, off_t))
 NEXT(pwrite, ssize_t, (int, const void *, size_t, off_t))
 NEXT(pread64, ssize_t, (int, void *, size_t, off64_t))
 NEXT(pwrite64, ssize_t, (int, const void *, size_t, off64_t))
+NEXT(mmap, void *, (void *, size_t, int, int, int, off_t))
+NEXT(mmap64, void *, (void *, size_t, int, int, int, off64_t))
+NEXT(munmap, int, (void *, size_t))
+NEXT(mremap, void *, (void *, size_t, size_t, int, ...))
+NEXT(mprotect, int, (void *, size_t, int))
 NEXT(opendir, DIR *, (const char *))
 NEXT(readdir, struct dirent *, (DIR *))
 NEXT(readdir64, struct dirent64 *, (DIR *))
@@ -287,7 +298,7 @@ static int emulated_open(int node, int flags) {
   if (node == NODE_FAIL_NTH) return fail_nth_open(flags);
   if ((flags & O_CREAT) && (flags & O_EXCL)) return fail(EEXIST);
   if (flags & O_DIRECTORY) return fail(ENOTDIR);
-  int r = i4j_open((uint32_t)node, flags);
+  int r = i4j_open((uint32_t)node, 0, flags);
   DBG("open(%s, 0x%x) -> %d", node == NODE_IOMMU ? "/dev/iommu" : "/dev/vfio/vfio", flags, r);
   return r < 0 ? fail(-r) : r;
 }
@@ -338,14 +349,38 @@ static const char *open_route(int node, int dirfd, const char *path, int *flags,
   return routed;
 }
 
+/* The number a VFIO node's path ends in after `prefix` (/dev/vfio/N, /dev/vfio/devices/vfioN): 1 with
+ *n, or 0. */
+static int node_number(const char *path, const char *prefix, uint32_t *n) {
+  size_t m = strlen(prefix);
+  if (strncmp(path, prefix, m) != 0 || path[m] < '0' || path[m] > '9') return 0;
+  char *end;
+  unsigned long v = strtoul(path + m, &end, 10);
+  if (*end != 0 || v > 0xffffffffUL) return 0;
+  *n = (uint32_t)v;
+  return 1;
+}
+
 /*
- * The hook for the VFIO nodes of the testbed (/dev/vfio/N, /dev/vfio/devices/vfioN, and
- * /dev/vfio/vfio when the container is not emulated): the server's VFIO layer will answer these
- * opens as it answers /dev/iommu. Until it exists they are visible to stat and readdir only.
+ * The VFIO nodes of the testbed: a group /dev/vfio/N and a device cdev /dev/vfio/devices/vfioN are
+ * the server's VFIO layer's (ENOENT when it has none); /dev/vfio/vfio, when the container is not
+ * emulated, is visible to stat and readdir only, as on a kernel without the container.
  */
 static int devnode_open(const struct i4j_devnode *devnode, int flags) {
-  DBG("open(%s, 0x%x): VFIO nodes cannot be opened yet -> ENOENT", devnode->path, flags);
-  return fail(ENOENT);
+  uint32_t node, index;
+  if (node_number(devnode->path, "/dev/vfio/devices/vfio", &index))
+    node = NODE_VFIO_DEVICE;
+  else if (node_number(devnode->path, "/dev/vfio/", &index))
+    node = NODE_VFIO_GROUP;
+  else {
+    DBG("open(%s, 0x%x): the container is not emulated -> ENOENT", devnode->path, flags);
+    return fail(ENOENT);
+  }
+  if ((flags & O_CREAT) && (flags & O_EXCL)) return fail(EEXIST);
+  if (flags & O_DIRECTORY) return fail(ENOTDIR);
+  int r = i4j_open(node, index, flags);
+  DBG("open(%s, 0x%x) -> %d", devnode->path, flags, r);
+  return r < 0 ? fail(-r) : r;
 }
 
 /* Declares `routed` (where the open goes); returns early for a testbed device node or a file the
@@ -431,8 +466,12 @@ static FILE *fopen_common(FILE *(*next)(const char *, const char *), const char 
   const struct i4j_devnode *devnode;
   const char *routed = route(AT_FDCWD, path, buf, sizeof buf, &devnode);
   if (devnode) {
-    devnode_open(devnode, O_RDONLY);
-    return NULL;
+    int flags = strchr(mode, '+') ? O_RDWR : mode[0] == 'r' ? O_RDONLY : O_WRONLY;
+    int fd = devnode_open(devnode, flags | (strchr(mode, 'e') ? O_CLOEXEC : 0));
+    if (fd < 0) return NULL;
+    FILE *f = fdopen(fd, mode);
+    if (!f) close(fd);
+    return f;
   }
   if ((mode[0] == 'w' || mode[0] == 'a') && i4j_testbed_creates(routed, O_CREAT)) {
     errno = EACCES;
@@ -586,12 +625,57 @@ static ssize_t unmapped(ssize_t n, char *buf) {
   return (ssize_t)out;
 }
 
+static int emulated(int fd, struct tracked *t);
+
+/* The descriptor /proc/self/fd/N, /proc/thread-self/fd/N or /proc/<this pid>/fd/N names, or -1. */
+static int proc_fd(const char *path) {
+  const char *p;
+  if (!path || strncmp(path, "/proc/", 6) != 0) return -1;
+  p = path + 6;
+  if (strncmp(p, "self/", 5) == 0) {
+    p += 5;
+  } else if (strncmp(p, "thread-self/", 12) == 0) {
+    p += 12;
+  } else {
+    char *end;
+    long pid = strtol(p, &end, 10);
+    if (end == p || *end != '/' || pid != (long)syscall(SYS_getpid)) return -1;
+    p = end + 1;
+  }
+  if (strncmp(p, "fd/", 3) != 0 || p[3] < '0' || p[3] > '9') return -1;
+  char *end;
+  long fd = strtol(p + 3, &end, 10);
+  return *end == 0 && fd <= 0x7fffffff ? (int)fd : -1;
+}
+
+/*
+ * What the kernel's /proc/self/fd/N link says for an emulated file opened at a node: the node's
+ * path; for a device fd a group handed out, its anonymous inode's name (vfio/group.c:
+ * vfio_device_open_file()). -1 for other descriptors, which the kernel answers.
+ */
+static ssize_t emulated_link(const char *path, char *buf, size_t size) {
+  int fd = proc_fd(path);
+  struct tracked t;
+  if (fd < 0 || !emulated(fd, &t) || t.kind == KIND_KERNEL || t.kind == KIND_FAIL_NTH) return -1;
+  char name[PATH_MAX];
+  long n = i4j_node_path(fd, name, sizeof name);
+  if (n < 0 && t.kind == KIND_VFIO_DEVICE) n = snprintf(name, sizeof name, "anon_inode:[vfio-device]");
+  if (n < 0) return -1;
+  size_t copied = (size_t)n < size ? (size_t)n : size;
+  memcpy(buf, name, copied);
+  return (ssize_t)copied;
+}
+
 EXPORT ssize_t readlink(const char *path, char *buf, size_t size) {
+  ssize_t link = emulated_link(path, buf, size);
+  if (link >= 0) return link;
   char routed[PATH_MAX];
   return unmapped(CALL_NEXT(readlink, route(AT_FDCWD, path, routed, sizeof routed, NULL), buf, size), buf);
 }
 
 EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size) {
+  ssize_t link = emulated_link(path, buf, size);
+  if (link >= 0) return link;
   char routed[PATH_MAX];
   return unmapped(CALL_NEXT(readlinkat, dirfd, route(dirfd, path, routed, sizeof routed, NULL), buf, size), buf);
 }
@@ -864,7 +948,8 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
     default:
       break;
   }
-  if (t.kind != KIND_IOMMUFD) return fail(ENOTTY); /* access and fault files have no ioctls */
+  /* access and fault files have no ioctls */
+  if (t.kind != KIND_IOMMUFD && t.kind != KIND_VFIO_GROUP && t.kind != KIND_VFIO_DEVICE) return fail(ENOTTY);
   long r = i4j_ioctl(fd, &t, request, arg);
   DBG("ioctl(%d, 0x%lx) -> %ld", fd, request, r);
   return r < 0 ? fail((int)-r) : (int)r;
@@ -888,7 +973,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t count) {
   if (i4j_track_get(fd, &t)) {
     if (t.kind == TRACK_CHANNEL) return fail(EBADF);
     if (t.kind != KIND_KERNEL && i4j_track_valid(fd, &t)) {
-      if (t.kind == KIND_IOMMUFD) return fail(EINVAL);
+      if (t.kind == KIND_IOMMUFD || t.kind == KIND_VFIO_GROUP) return fail(EINVAL);
       if (t.kind == KIND_FAIL_NTH) return fail_nth_read(buf, count, 0);
       if (t.kind == KIND_FAULT) drain_readiness(fd);
       long r = i4j_rw(fd, &t, T_READ, buf, count);
@@ -903,7 +988,7 @@ EXPORT ssize_t write(int fd, const void *buf, size_t count) {
   if (i4j_track_get(fd, &t)) {
     if (t.kind == TRACK_CHANNEL) return fail(EBADF);
     if (t.kind != KIND_KERNEL && i4j_track_valid(fd, &t)) {
-      if (t.kind == KIND_IOMMUFD) return fail(EINVAL);
+      if (t.kind == KIND_IOMMUFD || t.kind == KIND_VFIO_GROUP) return fail(EINVAL);
       if (t.kind == KIND_FAIL_NTH) return fail_nth_write(buf, count);
       long r = i4j_rw(fd, &t, T_WRITE, (void *)buf, count);
       return r < 0 ? fail((int)-r) : r;
@@ -912,23 +997,99 @@ EXPORT ssize_t write(int fd, const void *buf, size_t count) {
   return CALL_NEXT(write, fd, buf, count);
 }
 
-/* pread/pwrite reach only the fail-nth file; the others answer as a socket would (ESPIPE). */
-static int is_fail_nth_fd(int fd) {
+/*
+ * pread/pwrite reach the fail-nth file and VFIO files; the others answer as a socket would
+ * (ESPIPE). Returns 1 with *r when fd is one of those.
+ */
+static int positioned(int fd, int type, void *buf, size_t count, off_t offset, ssize_t *r) {
   struct tracked t;
-  return i4j_track_get(fd, &t) && t.kind == KIND_FAIL_NTH && i4j_track_valid(fd, &t);
+  if (!i4j_track_get(fd, &t) || t.kind == TRACK_CHANNEL || !i4j_track_valid(fd, &t)) return 0;
+  if (t.kind == KIND_FAIL_NTH) {
+    *r = type == T_PREAD ? fail_nth_read(buf, count, offset) : fail_nth_write(buf, count);
+  } else if (t.kind == KIND_VFIO_GROUP) {
+    *r = fail(EINVAL); /* the group has no read or write */
+  } else if (t.kind == KIND_VFIO_DEVICE) {
+    long v = offset < 0 ? -EINVAL : i4j_prw(fd, &t, type, buf, count, (uint64_t)offset);
+    *r = v < 0 ? fail((int)-v) : v;
+  } else {
+    return 0;
+  }
+  return 1;
 }
 
 EXPORT ssize_t pread(int fd, void *buf, size_t count, off_t offset) {
-  return is_fail_nth_fd(fd) ? fail_nth_read(buf, count, offset) : CALL_NEXT(pread, fd, buf, count, offset);
+  ssize_t r;
+  return positioned(fd, T_PREAD, buf, count, offset, &r) ? r : CALL_NEXT(pread, fd, buf, count, offset);
 }
 EXPORT ssize_t pread64(int fd, void *buf, size_t count, off64_t offset) {
-  return is_fail_nth_fd(fd) ? fail_nth_read(buf, count, (off_t)offset) : CALL_NEXT(pread64, fd, buf, count, offset);
+  ssize_t r;
+  return positioned(fd, T_PREAD, buf, count, (off_t)offset, &r) ? r : CALL_NEXT(pread64, fd, buf, count, offset);
 }
 EXPORT ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {
-  return is_fail_nth_fd(fd) ? fail_nth_write(buf, count) : CALL_NEXT(pwrite, fd, buf, count, offset);
+  ssize_t r;
+  return positioned(fd, T_PWRITE, (void *)buf, count, offset, &r) ? r : CALL_NEXT(pwrite, fd, buf, count, offset);
 }
 EXPORT ssize_t pwrite64(int fd, const void *buf, size_t count, off64_t offset) {
-  return is_fail_nth_fd(fd) ? fail_nth_write(buf, count) : CALL_NEXT(pwrite64, fd, buf, count, offset);
+  ssize_t r;
+  return positioned(fd, T_PWRITE, (void *)buf, count, (off_t)offset, &r) ? r
+                                                                         : CALL_NEXT(pwrite64, fd, buf, count, offset);
+}
+
+/* ---- mmap ------------------------------------------------------------------------------- */
+
+/* A VFIO file this process mapping it: the device's trapped mapping (the group answers ENODEV). */
+static int vfio_file(int fd, struct tracked *t) {
+  return fd >= 0 && i4j_track_get(fd, t) && (t->kind == KIND_VFIO_DEVICE || t->kind == KIND_VFIO_GROUP) &&
+         i4j_track_valid(fd, t);
+}
+
+static void *map_common(void *(*next)(void *, size_t, int, int, int, off_t), void *addr, size_t length, int prot,
+                        int flags, int fd, off_t offset) {
+  if (!next) {
+    errno = ENOSYS;
+    return MAP_FAILED;
+  }
+  struct tracked t;
+  if (!(flags & MAP_ANONYMOUS) && vfio_file(fd, &t))
+    return i4j_devmap_map(addr, length, prot, flags, fd, &t, offset, next);
+  if (flags & MAP_FIXED) i4j_devmap_forget(addr, length); /* the new mapping replaces a trapped one */
+  return next(addr, length, prot, flags, fd, offset);
+}
+
+EXPORT void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset) {
+  return map_common(next_mmap(), addr, length, prot, flags, fd, offset);
+}
+EXPORT void *mmap64(void *addr, size_t length, int prot, int flags, int fd, off64_t offset) {
+  return map_common(next_mmap64() ? next_mmap64() : next_mmap(), addr, length, prot, flags, fd, (off_t)offset);
+}
+
+EXPORT int munmap(void *addr, size_t length) {
+  i4j_devmap_forget(addr, length);
+  return CALL_NEXT(munmap, addr, length);
+}
+
+/* A trapped mapping does not move or grow (devmap.h). */
+EXPORT void *mremap(void *old, size_t old_size, size_t new_size, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  void *new_address = va_arg(ap, void *);
+  va_end(ap);
+  if (i4j_devmap_overlaps(old, old_size ? old_size : 1)) {
+    errno = EFAULT;
+    return MAP_FAILED;
+  }
+  if (!next_mremap()) {
+    errno = ENOSYS;
+    return MAP_FAILED;
+  }
+  if (flags & MREMAP_FIXED) i4j_devmap_forget(new_address, new_size);
+  return next_mremap()(old, old_size, new_size, flags, new_address);
+}
+
+/* A trapped range stays inaccessible, whatever protection the program asks for (devmap.h). */
+EXPORT int mprotect(void *addr, size_t length, int prot) {
+  if (i4j_devmap_overlaps(addr, length)) return 0;
+  return CALL_NEXT(mprotect, addr, length, prot);
 }
 
 /* Descriptors received over SCM_RIGHTS may be emulated files made in another process. */
@@ -976,9 +1137,8 @@ static void fake_stat(struct stat *st, int node) {
   st->st_ctim = dev.st_ctim;
 }
 
-static int fake_statx(struct statx *stx, int node) {
-  struct stat st;
-  fake_stat(&st, node);
+static int statx_of(struct statx *stx, const struct stat *stp) {
+  struct stat st = *stp;
   memset(stx, 0, sizeof *stx);
   stx->stx_mask = STATX_BASIC_STATS;
   stx->stx_blksize = 4096;
@@ -995,20 +1155,61 @@ static int fake_statx(struct statx *stx, int node) {
   return 0;
 }
 
+static int fake_statx(struct statx *stx, int node) {
+  struct stat st;
+  fake_stat(&st, node);
+  return statx_of(stx, &st);
+}
+
 static int stat_fd(int fd) {
   struct tracked t;
   return emulated(fd, &t) && t.kind == KIND_IOMMUFD;
 }
 
+/* fstatat-style (dirfd, "", AT_EMPTY_PATH): the call is about dirfd itself. */
+static int empty_path(const char *path, int flags) { return path && path[0] == 0 && (flags & AT_EMPTY_PATH); }
+
 /* The emulated node fstatat-style (dirfd, path, flags) names (an emulated descriptor counts as
    /dev/iommu), or -1. */
 static int stat_target(int dirfd, const char *path, int flags) {
-  if (path && path[0] == 0 && (flags & AT_EMPTY_PATH)) return stat_fd(dirfd) ? (int)NODE_IOMMU : -1;
+  if (empty_path(path, flags)) return stat_fd(dirfd) ? (int)NODE_IOMMU : -1;
   return node_of(dirfd, path);
 }
 
 #define FAKE(buf, node) (fake_stat((struct stat *)(buf), node), 0)
 #define FAKE_FD(buf) FAKE(buf, NODE_IOMMU)
+
+static int as_devnode(int r, const struct i4j_devnode *devnode, struct stat *st);
+
+/*
+ * fstat of a VFIO file: the testbed node it was opened at, as stat shows that; a device fd a group
+ * handed out is an anonymous inode (fs/anon_inodes.c: mode 0600, no type). 1, or 0 when fd is no
+ * VFIO file.
+ */
+static int vfio_fstat(int fd, struct stat *st) {
+  struct tracked t;
+  if (!vfio_file(fd, &t)) return 0;
+  char path[PATH_MAX], buf[PATH_MAX];
+  const struct i4j_devnode *devnode = NULL;
+  if (i4j_node_path(fd, path, sizeof path) > 0) {
+    const char *routed = i4j_testbed_path(AT_FDCWD, path, buf, sizeof buf, &devnode);
+    int saved = errno;
+    if (devnode && syscall(SYS_newfstatat, AT_FDCWD, routed, st, 0) == 0) {
+      errno = saved;
+      as_devnode(0, devnode, st);
+      return 1;
+    }
+    errno = saved;
+  }
+  memset(st, 0, sizeof *st);
+  st->st_mode = S_IRUSR | S_IWUSR;
+  st->st_nlink = 1;
+  st->st_blksize = 4096;
+  return 1;
+}
+
+/* fstat and its variants on fd: emulated, or `call`. */
+#define FSTAT(fd, buf, call) (stat_fd(fd) ? FAKE_FD(buf) : vfio_fstat(fd, (struct stat *)(buf)) ? 0 : (call))
 
 /* A testbed device node is its empty file, shown as the character device it stands for. */
 static int as_devnode(int r, const struct i4j_devnode *devnode, struct stat *st) {
@@ -1032,6 +1233,7 @@ static int as_devnode(int r, const struct i4j_devnode *devnode, struct stat *st)
 
 #define STAT_PATH(dirfd, path, flags, buf, call) \
   do { \
+    if (empty_path(path, flags) && vfio_fstat(dirfd, (struct stat *)(buf))) return 0; \
     int node_ = stat_target(dirfd, path, flags); \
     if (node_ >= 0) return FAKE(buf, node_); \
     STAT_ROUTED(dirfd, path, buf, call); \
@@ -1047,8 +1249,8 @@ EXPORT int lstat(const char *path, struct stat *buf) {
 EXPORT int lstat64(const char *path, struct stat64 *buf) {
   STAT_PATH(AT_FDCWD, path, 0, buf, CALL_NEXT(lstat64, routed, buf));
 }
-EXPORT int fstat(int fd, struct stat *buf) { return stat_fd(fd) ? FAKE_FD(buf) : CALL_NEXT(fstat, fd, buf); }
-EXPORT int fstat64(int fd, struct stat64 *buf) { return stat_fd(fd) ? FAKE_FD(buf) : CALL_NEXT(fstat64, fd, buf); }
+EXPORT int fstat(int fd, struct stat *buf) { return FSTAT(fd, buf, CALL_NEXT(fstat, fd, buf)); }
+EXPORT int fstat64(int fd, struct stat64 *buf) { return FSTAT(fd, buf, CALL_NEXT(fstat64, fd, buf)); }
 EXPORT int fstatat(int dirfd, const char *path, struct stat *buf, int flags) {
   STAT_PATH(dirfd, path, flags, buf, CALL_NEXT(fstatat, dirfd, routed, buf, flags));
 }
@@ -1068,11 +1270,9 @@ EXPORT int __lxstat(int ver, const char *path, struct stat *buf) {
 EXPORT int __lxstat64(int ver, const char *path, struct stat64 *buf) {
   STAT_PATH(AT_FDCWD, path, 0, buf, CALL_NEXT(__lxstat64, ver, routed, buf));
 }
-EXPORT int __fxstat(int ver, int fd, struct stat *buf) {
-  return stat_fd(fd) ? FAKE_FD(buf) : CALL_NEXT(__fxstat, ver, fd, buf);
-}
+EXPORT int __fxstat(int ver, int fd, struct stat *buf) { return FSTAT(fd, buf, CALL_NEXT(__fxstat, ver, fd, buf)); }
 EXPORT int __fxstat64(int ver, int fd, struct stat64 *buf) {
-  return stat_fd(fd) ? FAKE_FD(buf) : CALL_NEXT(__fxstat64, ver, fd, buf);
+  return FSTAT(fd, buf, CALL_NEXT(__fxstat64, ver, fd, buf));
 }
 EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *buf, int flags) {
   STAT_PATH(dirfd, path, flags, buf, CALL_NEXT(__fxstatat, ver, dirfd, routed, buf, flags));
@@ -1081,6 +1281,8 @@ EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *buf
   STAT_PATH(dirfd, path, flags, buf, CALL_NEXT(__fxstatat64, ver, dirfd, routed, buf, flags));
 }
 EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf) {
+  struct stat vfio;
+  if (empty_path(path, flags) && vfio_fstat(dirfd, &vfio)) return statx_of(buf, &vfio);
   int node = stat_target(dirfd, path, flags);
   if (node >= 0) return fake_statx(buf, node);
   char route_buf[PATH_MAX];

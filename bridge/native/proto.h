@@ -10,16 +10,18 @@
  * answers with T_CB_REPLY), then one T_RESULT. File descriptors travel as SCM_RIGHTS on the
  * first byte of the frame they belong to (T_OPEN's result, T_ATTACH, CB_NEW_FD, CB_GET_FD's reply).
  *
- * Files (an open /dev/iommu, an access fd, a fault fd) are the client ends of socketpairs whose
- * server end is bound to the abstract name "\0iommufd4j:<kind>:<server>:<n>", so getpeername()
- * recognises them without a round trip. The server names a file on a channel by a handle that
+ * Files (an open /dev/iommu, an access fd, a fault fd, a VFIO group or device) are the client ends
+ * of socketpairs whose server end is bound to the abstract name "\0iommufd4j:<kind>:<server>:<n>",
+ * so getpeername() recognises them without a round trip; a file opened at a device node (a group,
+ * a device cdev) has the node's path appended, "...:<n>@/dev/vfio/4", which fstat and
+ * /proc/self/fd/N show. The server names a file on a channel by a handle that
  * T_OPEN, T_ATTACH or CB_NEW_FD returned on that channel.
  */
 #ifndef IOMMUFD4J_PROTO_H
 #define IOMMUFD4J_PROTO_H
 
 #define I4J_MAGIC 0x4a346f69u /* "io4J" */
-#define I4J_VERSION 2u
+#define I4J_VERSION 3u
 #define I4J_HEADER 8u
 #define I4J_MAX_PAYLOAD (1u << 20)
 /* Bytes at the ioctl argument the shim sends along (the server reads more itself). */
@@ -53,6 +55,10 @@
    result, handle = number of a file the call made (0: none), inode = its descriptor */
 #define T_KIOCTL 13
 #define T_KCLOSED 14 /* KCLOSED_*: this process closed its last descriptor of it */
+/* VFIO device files */
+#define T_PREAD 15  /* PRW_*: pread(2) at an offset (the MMIO trap's loads too) */
+#define T_PWRITE 16 /* PRW_*: pwrite(2) at an offset (the MMIO trap's stores too) */
+#define T_MMAP 17   /* MMAP_*: may the file be mapped so? 0, then the shim traps the range */
 /* client -> server, answering a callback */
 #define T_CB_REPLY 48 /* REPLY_*, then data (CB_MEM_READ, CB_KERNEL_CALL) */
 /* server -> client */
@@ -67,6 +73,7 @@
 #define CB_GET_FD 37      /* TARGET_*: reply status, + SCM_RIGHTS fd when status is 0 */
 #define CB_KERNEL_CALL 38 /* (empty): make the T_KIOCTL call now: reply KERNEL_CALL_* */
 #define CB_FILE_OF 39     /* TARGET_*: reply the number of the recorded file fd is (0: none) */
+#define CB_DUP_FD 40      /* TARGET_*: reply status, + SCM_RIGHTS fd when status is 0, whatever fd is */
 
 /* Every frame's header (I4J_HEADER bytes). */
 #define HEADER_LENGTH 0 /* u32 payload bytes, at most I4J_MAX_PAYLOAD */
@@ -95,9 +102,11 @@
 #define MODE_MAILBOX 2u /* flag: frames go through the mailbox attached to HELLO_OK */
 
 /* T_OPEN */
-#define OPEN_FLAGS 0 /* u32 open(2) flags */
-#define OPEN_NODE 4  /* u32 NODE_* */
-#define OPEN_SIZE 8
+#define OPEN_FLAGS 0     /* u32 open(2) flags */
+#define OPEN_NODE 4      /* u32 NODE_* */
+#define OPEN_INDEX 8     /* u32 NODE_VFIO_GROUP: the group's number; NODE_VFIO_DEVICE: N of vfioN */
+#define OPEN_RESERVED 12 /* u32 0 */
+#define OPEN_SIZE 16
 
 /* T_KOPEN */
 #define KOPEN_FLAGS 0     /* u32 open(2) flags */
@@ -122,6 +131,21 @@
 #define RW_BUFFER 8 /* u64 */
 #define RW_COUNT 16 /* u64 */
 #define RW_SIZE 24
+
+/* T_PREAD and T_PWRITE */
+#define PRW_HANDLE 0  /* u64 */
+#define PRW_BUFFER 8  /* u64 */
+#define PRW_COUNT 16  /* u64 */
+#define PRW_OFFSET 24 /* u64 the file offset (off_t, never negative) */
+#define PRW_SIZE 32
+
+/* T_MMAP: the result is 0 or -errno; the shim makes the mapping */
+#define MMAP_HANDLE 0  /* u64 */
+#define MMAP_OFFSET 8  /* u64 the file offset, page aligned */
+#define MMAP_LENGTH 16 /* u64 in whole pages */
+#define MMAP_PROT 24   /* u32 PROT_* */
+#define MMAP_FLAGS 28  /* u32 MAP_* */
+#define MMAP_SIZE 32
 
 /* T_CLOSED */
 #define CLOSED_INODE 0 /* u64 the file's inode */
@@ -202,13 +226,17 @@
 #define TURN_SERVER 1u /* a frame for the server is in the box */
 #define TURN_CLIENT 2u /* a frame for the client is in the box */
 
-#define NODE_IOMMU 0u /* /dev/iommu */
-#define NODE_VFIO 1u  /* /dev/vfio/vfio */
+#define NODE_IOMMU 0u       /* /dev/iommu */
+#define NODE_VFIO 1u        /* /dev/vfio/vfio */
+#define NODE_VFIO_GROUP 2u  /* /dev/vfio/<OPEN_INDEX> */
+#define NODE_VFIO_DEVICE 3u /* /dev/vfio/devices/vfio<OPEN_INDEX> */
 
 #define KIND_IOMMUFD 'i'
 #define KIND_ACCESS 'a'
 #define KIND_FAULT 'f'
-#define KIND_KERNEL 'k'   /* a real /dev/iommu (or a file it made) being recorded */
-#define KIND_FAIL_NTH 'n' /* the shim's own: /proc/self/task/<tid>/fail-nth */
+#define KIND_KERNEL 'k'      /* a real /dev/iommu (or a file it made) being recorded */
+#define KIND_FAIL_NTH 'n'    /* the shim's own: /proc/self/task/<tid>/fail-nth */
+#define KIND_VFIO_GROUP 'g'  /* an open /dev/vfio/N */
+#define KIND_VFIO_DEVICE 'd' /* a VFIO device: an open cdev, or a group's VFIO_GROUP_GET_DEVICE_FD */
 
 #endif

@@ -2,6 +2,7 @@ package org.iommufd4j.bridge;
 
 import java.util.Objects;
 import org.iommufd4j.Configuration;
+import org.iommufd4j.vfio.VfioNodes;
 
 /**
  * What the emulated kernel behind a bridge server looks like to its clients.
@@ -23,6 +24,9 @@ import org.iommufd4j.Configuration;
  *     {@code /proc/self/task/<tid>/fail-nth} (selftest.c: iommufd_should_fail())
  * @param spinMicros how long a server thread spins for a client's next frame before sleeping (0 on
  *     one CPU, where spinning only delays the client)
+ * @param vfioNodes the emulated host's VFIO groups and device cdevs that {@code /dev/vfio/N} and
+ *     {@code /dev/vfio/devices/vfioN} open (the shim sends those opens only under a testbed that
+ *     lists the nodes), or null: no VFIO devices, those opens fail with ENOENT
  */
 public record BridgeConfig(
     boolean testAbi,
@@ -34,7 +38,8 @@ public record BridgeConfig(
     long timeoutMillis,
     boolean selftestCompat,
     boolean faultInjection,
-    long spinMicros) {
+    long spinMicros,
+    VfioNodes vfioNodes) {
 
   /** {@link #memlockLimit}: each client's own soft RLIMIT_MEMLOCK ({@code /proc/<pid>/limits}). */
   public static final long MEMLOCK_FROM_PROCESS = -2;
@@ -67,7 +72,7 @@ public record BridgeConfig(
   /**
    * The test ABI on, no {@code /dev/vfio/vfio}, privileges and memory-lock limit of each client
    * process (what the kernel would use), 4096 channels, 30 s timeout, 50 µs of spinning when there
-   * is more than one CPU.
+   * is more than one CPU, no VFIO devices.
    */
   public static BridgeConfig defaults() {
     return new BridgeConfig(
@@ -80,7 +85,8 @@ public record BridgeConfig(
         30_000,
         false,
         false,
-        Runtime.getRuntime().availableProcessors() > 1 ? 50 : 0);
+        Runtime.getRuntime().availableProcessors() > 1 ? 50 : 0,
+        null);
   }
 
   public BridgeConfig withTestAbi(boolean on) {
@@ -94,7 +100,8 @@ public record BridgeConfig(
         timeoutMillis,
         selftestCompat,
         faultInjection,
-        spinMicros);
+        spinMicros,
+        vfioNodes);
   }
 
   public BridgeConfig withVfioContainer(boolean on) {
@@ -108,7 +115,8 @@ public record BridgeConfig(
         timeoutMillis,
         selftestCompat,
         faultInjection,
-        spinMicros);
+        spinMicros,
+        vfioNodes);
   }
 
   public BridgeConfig withCapSysResource(Privilege p) {
@@ -122,7 +130,8 @@ public record BridgeConfig(
         timeoutMillis,
         selftestCompat,
         faultInjection,
-        spinMicros);
+        spinMicros,
+        vfioNodes);
   }
 
   public BridgeConfig withCapIpcLock(Privilege p) {
@@ -136,7 +145,8 @@ public record BridgeConfig(
         timeoutMillis,
         selftestCompat,
         faultInjection,
-        spinMicros);
+        spinMicros,
+        vfioNodes);
   }
 
   public BridgeConfig withMemlockLimit(long bytes) {
@@ -150,7 +160,8 @@ public record BridgeConfig(
         timeoutMillis,
         selftestCompat,
         faultInjection,
-        spinMicros);
+        spinMicros,
+        vfioNodes);
   }
 
   public BridgeConfig withSelftestCompat(boolean on) {
@@ -164,7 +175,8 @@ public record BridgeConfig(
         timeoutMillis,
         on,
         faultInjection,
-        spinMicros);
+        spinMicros,
+        vfioNodes);
   }
 
   public BridgeConfig withFaultInjection(boolean on) {
@@ -178,7 +190,8 @@ public record BridgeConfig(
         timeoutMillis,
         selftestCompat,
         on,
-        spinMicros);
+        spinMicros,
+        vfioNodes);
   }
 
   public BridgeConfig withSpinMicros(long micros) {
@@ -192,7 +205,8 @@ public record BridgeConfig(
         timeoutMillis,
         selftestCompat,
         faultInjection,
-        micros);
+        micros,
+        vfioNodes);
   }
 
   public BridgeConfig withMaxChannels(int max) {
@@ -206,7 +220,8 @@ public record BridgeConfig(
         timeoutMillis,
         selftestCompat,
         faultInjection,
-        spinMicros);
+        spinMicros,
+        vfioNodes);
   }
 
   public BridgeConfig withTimeoutMillis(long millis) {
@@ -220,6 +235,22 @@ public record BridgeConfig(
         millis,
         selftestCompat,
         faultInjection,
-        spinMicros);
+        spinMicros,
+        vfioNodes);
+  }
+
+  public BridgeConfig withVfioNodes(VfioNodes nodes) {
+    return new BridgeConfig(
+        testAbi,
+        vfioContainer,
+        capSysResource,
+        capIpcLock,
+        memlockLimit,
+        maxChannels,
+        timeoutMillis,
+        selftestCompat,
+        faultInjection,
+        spinMicros,
+        nodes);
   }
 }

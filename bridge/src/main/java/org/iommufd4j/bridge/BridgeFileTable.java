@@ -1,18 +1,37 @@
 package org.iommufd4j.bridge;
 
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.iommufd4j.Errno;
+import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
+import org.iommufd4j.engine.ErrnoException;
+import org.iommufd4j.engine.EventFd;
 import org.iommufd4j.engine.FileTable;
+import org.iommufd4j.kernel.LibC;
 import org.iommufd4j.trace.MemoryLog;
 
 /**
- * Descriptors in the calling process for the files the engine creates (access fds, fault fds): each
- * is the client end of a new socketpair, installed in the caller by a CB_NEW_FD callback at its
- * lowest free number, as the kernel's get_unused_fd would. A descriptor number given to the engine
- * (an access fd in a test op) is resolved by asking the caller for that very descriptor (CB_GET_FD)
- * and recognising its socket, so dup'd and passed descriptors work.
+ * Descriptors in the calling process for the files the engine creates (access fds, fault fds, VFIO
+ * device fds from a group): each is the client end of a new socketpair, installed in the caller by
+ * a CB_NEW_FD callback at its lowest free number, as the kernel's get_unused_fd would. A descriptor
+ * number given to the engine (an access fd in a test op, an iommufd to bind to) is resolved by
+ * asking the caller for that very descriptor (CB_GET_FD) and recognising its socket, so dup'd and
+ * passed descriptors work. An eventfd is taken over as a duplicate (CB_DUP_FD), which the server
+ * then signals itself.
  */
 final class BridgeFileTable implements FileTable {
   private static final long IOMMU_FAULT_QUEUE_ALLOC = 0x3b8e;
+  private static final long VFIO_GROUP_GET_DEVICE_FD = 0x3b6a;
+
+  private static final short POLLOUT = 0x4;
 
   private final BridgeServer server;
 
@@ -31,10 +50,13 @@ final class BridgeFileTable implements FileTable {
   @Override
   public int reserve() {
     Call c = call();
-    // Both are close-on-exec (selftest.c: iommufd_test_create_access(); fault.c:
-    // iommufd_fault_alloc()); only FAULT_QUEUE_ALLOC makes a fault file.
+    // All are close-on-exec (selftest.c: iommufd_test_create_access(); fault.c:
+    // iommufd_fault_alloc(); vfio/group.c: vfio_group_ioctl_get_device_fd()).
+    long request = c.request & 0xffff_ffffL;
     int kind =
-        (c.request & 0xffff_ffffL) == IOMMU_FAULT_QUEUE_ALLOC ? Wire.KIND_FAULT : Wire.KIND_ACCESS;
+        request == IOMMU_FAULT_QUEUE_ALLOC
+            ? Wire.KIND_FAULT
+            : request == VFIO_GROUP_GET_DEVICE_FD ? Wire.KIND_VFIO_DEVICE : Wire.KIND_ACCESS;
     ServerFile f = server.newFile(kind, null);
     int fd = c.channel.installFd(f, Wire.FD_CLOEXEC);
     if (fd < 0) {
@@ -87,5 +109,78 @@ final class BridgeFileTable implements FileTable {
       log.getFd(fd, f == null ? 0 : f.number);
     }
     return f == null ? null : f.file();
+  }
+
+  @Override
+  public Context context(int fd) {
+    Call c = Call.current();
+    if (c == null) {
+      return null;
+    }
+    ServerFile f = c.channel.fileBehind(fd);
+    return f == null ? null : f.context;
+  }
+
+  @Override
+  public EventFd eventfd(int fd) {
+    Call c = call();
+    int dup = c.channel.duplicateOf(fd);
+    if (dup < 0) {
+      throw ErrnoException.of(Errno.EBADF, "no descriptor " + fd);
+    }
+    if (!isEventFd(dup)) {
+      LibC.close(dup);
+      throw ErrnoException.of(Errno.EINVAL, "descriptor " + fd + " is not an eventfd");
+    }
+    return new HeldEventFd(dup);
+  }
+
+  /** What the kernel names an eventfd's file in {@code /proc/<pid>/fd} (fs/eventfd.c). */
+  private static boolean isEventFd(int fd) {
+    try {
+      return Files.readSymbolicLink(Path.of("/proc/self/fd", Integer.toString(fd)))
+          .toString()
+          .equals("anon_inode:[eventfd]");
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /**
+   * The server's duplicate of a client's eventfd. A write blocks only when the counter would pass
+   * its maximum, which a reader that never reads could reach in theory: it is skipped then (the
+   * kernel's eventfd_signal() saturates instead), so a signal never blocks a device model.
+   */
+  private static final class HeldEventFd implements EventFd {
+    private int fd;
+
+    HeldEventFd(int fd) {
+      this.fd = fd;
+    }
+
+    @Override
+    public synchronized void signal() {
+      if (fd < 0) {
+        return;
+      }
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment poll = arena.allocate(8, 4);
+        poll.set(JAVA_INT, 0, fd);
+        poll.set(JAVA_SHORT, 4, POLLOUT);
+        if (LibC.poll(poll, 1, 0) == 1 && (poll.get(JAVA_SHORT, 6) & POLLOUT) != 0) {
+          MemorySegment one = arena.allocate(JAVA_LONG);
+          one.set(JAVA_LONG, 0, 1);
+          LibC.write(fd, one, 8);
+        }
+      }
+    }
+
+    @Override
+    public synchronized void close() {
+      if (fd >= 0) {
+        LibC.close(fd);
+        fd = -1;
+      }
+    }
   }
 }

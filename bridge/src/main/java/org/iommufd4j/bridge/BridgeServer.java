@@ -355,6 +355,11 @@ public final class BridgeServer implements AutoCloseable {
 
   // ---- files -----------------------------------------------------------------------------
 
+  /** Descriptors of the calling client, for the engine and the emulated VFIO files. */
+  BridgeFileTable fileTable() {
+    return fileTable;
+  }
+
   Context newContext(boolean vfioContainer) {
     return new Context(host, fileTable, config.testAbi(), vfioContainer, config.selftestCompat());
   }
@@ -364,6 +369,14 @@ public final class BridgeServer implements AutoCloseable {
    * watched, the client end waiting in {@link ServerFile#clientEnd()} to be handed over.
    */
   ServerFile newFile(int kind, Context context) {
+    return newFile(kind, context, null);
+  }
+
+  /**
+   * A new file opened at the device node {@code nodePath} (or none, null): the path follows the
+   * name after an {@code @}, where the shim reads it for fstat and {@code /proc/self/fd/N}.
+   */
+  ServerFile newFile(int kind, Context context, String nodePath) {
     int[] pair;
     try {
       pair = UnixSocket.pair();
@@ -378,7 +391,14 @@ public final class BridgeServer implements AutoCloseable {
     long number;
     do {
       number = fileCounter.incrementAndGet();
-      name = Wire.NAME_PREFIX + (char) kind + ":" + id + ":" + number;
+      name =
+          Wire.NAME_PREFIX
+              + (char) kind
+              + ":"
+              + id
+              + ":"
+              + number
+              + (nodePath == null ? "" : "@" + nodePath);
       r = UnixSocket.bindAbstract(pair[0], name);
     } while (r == -Errno.EADDRINUSE.number());
     long inode = UnixSocket.inode(pair[1]);

@@ -18,16 +18,18 @@ import org.iommufd4j.Errno;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
+import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.FaultInjection;
 import org.iommufd4j.kernel.LibC;
 import org.iommufd4j.memory.ProcessMemory;
 import org.iommufd4j.trace.MemoryLog;
 import org.iommufd4j.trace.Trace;
 import org.iommufd4j.uapi.Dispatcher;
+import org.iommufd4j.vfio.VfioNodes;
 
 /**
  * One client thread's connection, served by one server thread: the handshake, then requests (open,
- * attach, ioctl, read, write), each answered by a result after any callbacks.
+ * attach, ioctl, read, write, pread, pwrite, mmap), each answered by a result after any callbacks.
  *
  * <p>Nothing a client sends can hurt another client or the server: frames are bounded (anything
  * else closes this channel), handles are this channel's own, and a client that stops answering a
@@ -230,7 +232,13 @@ final class Channel implements Runnable {
       switch (f.type()) {
         case Wire.T_OPEN -> {
           require(f, Wire.OPEN_SIZE);
-          open(in.get(JAVA_INT, Wire.OPEN_FLAGS), in.get(JAVA_INT, Wire.OPEN_NODE));
+          int flags = in.get(JAVA_INT, Wire.OPEN_FLAGS);
+          int node = in.get(JAVA_INT, Wire.OPEN_NODE);
+          if (node == Wire.NODE_VFIO_GROUP || node == Wire.NODE_VFIO_DEVICE) {
+            openVfioNode(flags, node, in.get(JAVA_INT, Wire.OPEN_INDEX));
+          } else {
+            open(flags, node);
+          }
         }
         case Wire.T_ATTACH -> attach(f.fd());
         case Wire.T_IOCTL -> {
@@ -286,6 +294,24 @@ final class Channel implements Runnable {
               in.get(JAVA_LONG, Wire.RW_HANDLE),
               in.get(JAVA_LONG, Wire.RW_BUFFER),
               in.get(JAVA_LONG, Wire.RW_COUNT));
+        }
+        case Wire.T_PREAD, Wire.T_PWRITE -> {
+          require(f, Wire.PRW_SIZE);
+          positionedReadWrite(
+              f.type() == Wire.T_PWRITE,
+              in.get(JAVA_LONG, Wire.PRW_HANDLE),
+              in.get(JAVA_LONG, Wire.PRW_BUFFER),
+              in.get(JAVA_LONG, Wire.PRW_COUNT),
+              in.get(JAVA_LONG, Wire.PRW_OFFSET));
+        }
+        case Wire.T_MMAP -> {
+          require(f, Wire.MMAP_SIZE);
+          mmap(
+              in.get(JAVA_LONG, Wire.MMAP_HANDLE),
+              in.get(JAVA_LONG, Wire.MMAP_OFFSET),
+              in.get(JAVA_LONG, Wire.MMAP_LENGTH),
+              in.get(JAVA_INT, Wire.MMAP_PROT),
+              in.get(JAVA_INT, Wire.MMAP_FLAGS));
         }
         default -> throw new UnixSocket.ProtocolException("unexpected frame type " + f.type());
       }
@@ -348,7 +374,9 @@ final class Channel implements Runnable {
       return;
     }
     Context context = server.newContext(node == Wire.NODE_VFIO);
-    ServerFile file = server.newFile(Wire.KIND_IOMMUFD, context);
+    ServerFile file =
+        server.newFile(
+            Wire.KIND_IOMMUFD, context, node == Wire.NODE_VFIO ? "/dev/vfio/vfio" : "/dev/iommu");
     file.openerPid = pid();
     Trace.Writer recorder = server.recorder();
     if (recorder != null) {
@@ -364,6 +392,56 @@ final class Channel implements Runnable {
         "client pid={0}: opened {1} (flags 0x{2})",
         pid(),
         file.name,
+        Integer.toHexString(flags));
+  }
+
+  /**
+   * T_OPEN of a VFIO group {@code /dev/vfio/<index>} or device cdev {@code
+   * /dev/vfio/devices/vfio<index>}: the emulated host's file, handed over as a descriptor. The
+   * node's path goes into the file's name, for the shim's fstat and {@code /proc/self/fd/N}.
+   */
+  private void openVfioNode(int flags, int node, int index) throws IOException {
+    VfioNodes nodes = server.config().vfioNodes();
+    if (server.kernelRecording() != null || nodes == null || index < 0) {
+      result(-Errno.ENOENT.number());
+      return;
+    }
+    if (handles.size() >= MAX_HANDLES && !pruneHandles()) {
+      result(-Wire.EMFILE);
+      return;
+    }
+    boolean group = node == Wire.NODE_VFIO_GROUP;
+    EmulatedFile opened;
+    try (Call call = Call.enter(this, process.memory(), 0, 0, MemorySegment.NULL, false)) {
+      opened = group ? nodes.openGroup(caller, index, flags) : nodes.openCdev(caller, index, flags);
+      abandon(call);
+    } catch (ErrnoException e) {
+      result(-e.errno().number());
+      return;
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.ERROR, "emulator fault opening a VFIO node, answered EIO", e);
+      result(-Errno.EIO.number());
+      return;
+    }
+    if (broken) {
+      opened.release();
+      throw new IOException("connection lost during a callback");
+    }
+    String path = group ? "/dev/vfio/" + index : "/dev/vfio/devices/vfio" + index;
+    ServerFile file =
+        server.newFile(group ? Wire.KIND_VFIO_GROUP : Wire.KIND_VFIO_DEVICE, null, path);
+    file.openerPid = pid();
+    file.install(opened);
+    try {
+      result(0, handleFor(file), file.clientInode, file.kind, file.clientEnd());
+    } finally {
+      file.closeClientEnd();
+    }
+    LOG.log(
+        System.Logger.Level.DEBUG,
+        "client pid={0}: opened {1} (flags 0x{2})",
+        pid(),
+        path,
         Integer.toHexString(flags));
   }
 
@@ -448,16 +526,19 @@ final class Channel implements Runnable {
       long handle, long request, long arg, MemorySegment argWindow, boolean windowWritable)
       throws IOException {
     ServerFile file = handles.get(handle);
-    if (file == null || file.context == null || !file.acquire()) {
+    if (file == null || !file.acquire()) {
       result(-Errno.EBADF.number());
       return;
     }
-    int r;
+    long r;
     MemorySegment writeBack;
     long offset;
     Trace.Writer recorder = server.recorder();
     try (Call call = Call.enter(this, process.memory(), request, arg, argWindow, windowWritable)) {
-      if (recorder == null) {
+      EmulatedFile emulated = file.file();
+      if (file.context == null) {
+        r = emulated == null ? -Errno.EBADF.number() : emulatedIoctl(emulated, request, arg);
+      } else if (recorder == null) {
         r = Dispatcher.ioctl(file.context, caller, request, arg, null);
       } else {
         r = recorded(recorder, file, request, arg);
@@ -478,6 +559,18 @@ final class Channel implements Runnable {
     putResult(r, 0, 0, 0, (int) offset);
     MemorySegment.copy(writeBack, 0, out, Wire.RESULT_SIZE, writeBack.byteSize());
     transport.send(Wire.T_RESULT, out, Wire.RESULT_SIZE + writeBack.byteSize(), -1);
+  }
+
+  /** An ioctl on a VFIO group or device file: the file's own answer, an emulator fault EIO. */
+  private long emulatedIoctl(EmulatedFile emulated, long request, long arg) {
+    try {
+      return emulated.ioctl(caller, server.fileTable(), request, arg);
+    } catch (ErrnoException e) {
+      return -e.errno().number();
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.ERROR, "emulator fault in ioctl, answered EIO", e);
+      return -Errno.EIO.number();
+    }
   }
 
   // ---- exec --record --kernel -----------------------------------------------------------------
@@ -594,6 +687,11 @@ final class Channel implements Runnable {
         r = -Errno.EINVAL.number(); // the iommufd has no read or write (main.c: iommufd_fops)
       } else if (f == null) {
         r = -Errno.EBADF.number();
+      } else if (file.kind == Wire.KIND_VFIO_DEVICE) {
+        r = positioned(f, type == Wire.T_WRITE, buffer, count, file.position);
+        if (r > 0) {
+          file.position += r;
+        }
       } else if (type == Wire.T_READ) {
         file.drained(); // the shim empties the readiness bytes before each read
         r = f.read(caller, buffer, count);
@@ -612,6 +710,77 @@ final class Channel implements Runnable {
     }
     if (broken) {
       throw new IOException("connection lost during a callback");
+    }
+    result(r);
+  }
+
+  /** T_PREAD, T_PWRITE: at {@code offset}, the file position untouched. */
+  private void positionedReadWrite(boolean write, long handle, long buffer, long count, long offset)
+      throws IOException {
+    ServerFile file = handles.get(handle);
+    if (file == null || !file.acquire()) {
+      result(-Errno.EBADF.number());
+      return;
+    }
+    long r;
+    try (Call call = Call.enter(this, process.memory(), 0, buffer, MemorySegment.NULL, false)) {
+      EmulatedFile f = file.file();
+      if (file.context != null) {
+        r = -Errno.EINVAL.number(); // the iommufd has no read or write (main.c: iommufd_fops)
+      } else if (f == null) {
+        r = -Errno.EBADF.number();
+      } else if (offset < 0) {
+        r = -Errno.EINVAL.number(); // read_write.c: ksys_pread64()
+      } else {
+        r = positioned(f, write, buffer, count, offset);
+      }
+      abandon(call);
+    } finally {
+      file.release();
+    }
+    if (broken) {
+      throw new IOException("connection lost during a callback");
+    }
+    result(r);
+  }
+
+  private long positioned(EmulatedFile f, boolean write, long buffer, long count, long offset) {
+    try {
+      return write
+          ? f.pwrite(caller, buffer, count, offset)
+          : f.pread(caller, buffer, count, offset);
+    } catch (ErrnoException e) {
+      return -e.errno().number();
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.ERROR, "emulator fault in pread/pwrite, answered EIO", e);
+      return -Errno.EIO.number();
+    }
+  }
+
+  /**
+   * T_MMAP: whether the file may be mapped so (its mmap file operation's checks); the shim then
+   * makes the mapping and sends each access through it as a T_PREAD or T_PWRITE.
+   */
+  private void mmap(long handle, long offset, long length, int prot, int flags) throws IOException {
+    ServerFile file = handles.get(handle);
+    if (file == null || !file.acquire()) {
+      result(-Errno.EBADF.number());
+      return;
+    }
+    long r;
+    try {
+      EmulatedFile f = file.file();
+      r =
+          file.context != null || f == null
+              ? -Errno.ENODEV.number()
+              : f.mmap(offset, length, prot, flags);
+    } catch (ErrnoException e) {
+      r = -e.errno().number();
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.ERROR, "emulator fault in mmap, answered EIO", e);
+      r = -Errno.EIO.number();
+    } finally {
+      file.release();
     }
     result(r);
   }
@@ -766,6 +935,27 @@ final class Channel implements Runnable {
     lastFd = -1;
     ServerFile f = server.fileByInode(inode);
     return f != null && f.isLive() ? f : null;
+  }
+
+  /**
+   * A duplicate, in this process, of whatever the client's descriptor {@code fd} is (CB_DUP_FD):
+   * the new descriptor, or -1 when the client has no such descriptor.
+   */
+  int duplicateOf(int fd) {
+    if (!sendCallback(Wire.CB_DUP_FD, putTarget(fd), -1)) {
+      return -1;
+    }
+    lastFd = -1;
+    if (awaitReply(0) < 0 || in.get(JAVA_LONG, Wire.REPLY_STATUS) != 0 || lastFd < 0) {
+      if (lastFd >= 0) {
+        LibC.close(lastFd);
+      }
+      lastFd = -1;
+      return -1;
+    }
+    int dup = lastFd;
+    lastFd = -1;
+    return dup;
   }
 
   /** The payload of a callback about the client's descriptor {@code fd}: its length. */

@@ -10,9 +10,9 @@ import org.iommufd4j.kernel.LibC;
 
 /**
  * A file the server handed to a client: an open {@code /dev/iommu} (its {@link Context}) or an
- * access or fault file (its {@link EmulatedFile}). The client holds one end of a socketpair; the
- * server keeps the other, bound to an abstract name, and watches it for end of stream, which means
- * the client's last descriptor (in any process) was closed.
+ * access, fault, VFIO group or VFIO device file (its {@link EmulatedFile}). The client holds one
+ * end of a socketpair; the server keeps the other, bound to an abstract name, and watches it for
+ * end of stream, which means the client's last descriptor (in any process) was closed.
  *
  * <p>References: one for the client's descriptors together, one per call in progress. The last one
  * closes the context or releases the file, so an ioctl that is still running when the last
@@ -33,6 +33,13 @@ final class ServerFile {
 
   /** The process that opened it (0 for access and fault files). */
   int openerPid;
+
+  /**
+   * The file position of a VFIO device, which read and write advance (vfio_pci_rdwr.c:
+   * vfio_pci_bar_rw()); only the channel thread executing a call on the file touches it, and two
+   * calls racing on one open file race as in the kernel, where no lock orders them either.
+   */
+  long position;
 
   /** Called just before the teardown (inspect at exit, recording). */
   Consumer<ServerFile> beforeTeardown;

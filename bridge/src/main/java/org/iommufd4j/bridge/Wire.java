@@ -21,7 +21,7 @@ package org.iommufd4j.bridge;
  */
 final class Wire {
   static final int MAGIC = 0x4a346f69;
-  static final int VERSION = 2;
+  static final int VERSION = 3;
   static final int HEADER = 8;
   static final int MAX_PAYLOAD = 1 << 20;
   static final int WINDOW = 128;
@@ -43,6 +43,9 @@ final class Wire {
   static final int T_KOPEN = 12;
   static final int T_KIOCTL = 13;
   static final int T_KCLOSED = 14;
+  static final int T_PREAD = 15;
+  static final int T_PWRITE = 16;
+  static final int T_MMAP = 17;
   static final int T_CB_REPLY = 48;
   static final int T_RESULT = 64;
   static final int T_HELLO_OK = 65;
@@ -54,6 +57,7 @@ final class Wire {
   static final int CB_GET_FD = 37;
   static final int CB_KERNEL_CALL = 38;
   static final int CB_FILE_OF = 39;
+  static final int CB_DUP_FD = 40;
 
   // Payload layouts: <FRAME>_<FIELD> is a field's offset, <FRAME>_SIZE the fixed part's length.
 
@@ -92,11 +96,13 @@ final class Wire {
   static final int MODE_SHIM = 1;
   static final int MODE_MAILBOX = 2;
 
-  /** T_OPEN: u32 open(2) flags, u32 node. */
+  /** T_OPEN: u32 open(2) flags, node, index (a group's number, a cdev's N), reserved. */
   static final int OPEN_FLAGS = 0;
 
   static final int OPEN_NODE = 4;
-  static final int OPEN_SIZE = 8;
+  static final int OPEN_INDEX = 8;
+  static final int OPEN_RESERVED = 12;
+  static final int OPEN_SIZE = 16;
 
   /** T_KOPEN: u32 open(2) flags, node, adopted, reserved. */
   static final int KOPEN_FLAGS = 0;
@@ -122,6 +128,23 @@ final class Wire {
   static final int RW_BUFFER = 8;
   static final int RW_COUNT = 16;
   static final int RW_SIZE = 24;
+
+  /** T_PREAD and T_PWRITE: u64 handle, buffer, count, file offset. */
+  static final int PRW_HANDLE = 0;
+
+  static final int PRW_BUFFER = 8;
+  static final int PRW_COUNT = 16;
+  static final int PRW_OFFSET = 24;
+  static final int PRW_SIZE = 32;
+
+  /** T_MMAP: u64 handle, file offset, length; u32 prot, flags. */
+  static final int MMAP_HANDLE = 0;
+
+  static final int MMAP_OFFSET = 8;
+  static final int MMAP_LENGTH = 16;
+  static final int MMAP_PROT = 24;
+  static final int MMAP_FLAGS = 28;
+  static final int MMAP_SIZE = 32;
 
   /** T_CLOSED: u64 inode. */
   static final int CLOSED_INODE = 0;
@@ -208,11 +231,15 @@ final class Wire {
 
   static final int NODE_IOMMU = 0;
   static final int NODE_VFIO = 1;
+  static final int NODE_VFIO_GROUP = 2;
+  static final int NODE_VFIO_DEVICE = 3;
   static final int KIND_IOMMUFD = 'i';
   static final int KIND_ACCESS = 'a';
   static final int KIND_FAULT = 'f';
   static final int KIND_KERNEL = 'k';
   static final int KIND_FAIL_NTH = 'n';
+  static final int KIND_VFIO_GROUP = 'g';
+  static final int KIND_VFIO_DEVICE = 'd';
 
   /** errno numbers the bridge uses that {@link org.iommufd4j.Errno} does not list. */
   static final int EMFILE = 24;

@@ -102,6 +102,8 @@ final class WireClient implements AutoCloseable {
   long open() throws IOException {
     out.set(JAVA_INT, Wire.OPEN_FLAGS, 2);
     out.set(JAVA_INT, Wire.OPEN_NODE, Wire.NODE_IOMMU);
+    out.set(JAVA_INT, Wire.OPEN_INDEX, 0);
+    out.set(JAVA_INT, Wire.OPEN_RESERVED, 0);
     long r = call(Wire.T_OPEN, out, Wire.OPEN_SIZE, -1);
     if (r != 0) {
       throw new IOException("open: " + r);
