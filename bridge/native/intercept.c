@@ -363,11 +363,16 @@ static int node_number(const char *path, const char *prefix, uint32_t *n) {
 
 /*
  * The VFIO nodes of the testbed: a group /dev/vfio/N and a device cdev /dev/vfio/devices/vfioN are
- * the server's VFIO layer's (ENOENT when it has none); /dev/vfio/vfio, when the container is not
- * emulated, is visible to stat and readdir only, as on a kernel without the container.
+ * the server's VFIO layer's (ENOENT when it has none, or there is no server); /dev/vfio/vfio, when
+ * the container is not emulated, is visible to stat and readdir only, as on a kernel without the
+ * container.
  */
 static int devnode_open(const struct i4j_devnode *devnode, int flags) {
   uint32_t node, index;
+  if (!i4j_socket_path) {
+    DBG("open(%s, 0x%x): no server -> ENOENT", devnode->path, flags);
+    return fail(ENOENT);
+  }
   if (node_number(devnode->path, "/dev/vfio/devices/vfio", &index))
     node = NODE_VFIO_DEVICE;
   else if (node_number(devnode->path, "/dev/vfio/", &index))

@@ -284,7 +284,7 @@ static void check_function(const char *bdf) {
   snprintf(path, sizeof path, "%s/vfio-dev/%s/dev", dir, cdev);
   snprintf(text, sizeof text, "/dev/vfio/devices/%s", cdev);
   check_node(text, path, &cdev_major, &cdev_minor);
-  CHECK_ERRNO(open(text, O_RDWR | O_CLOEXEC), ENOENT); /* the VFIO layer's, not yet there */
+  CHECK_ERRNO(open(text, O_RDWR | O_CLOEXEC), ENOENT); /* the VFIO layer's: no server, no layer */
   snprintf(path, sizeof path, "/sys/class/vfio/%s/dev", group);
   snprintf(text, sizeof text, "/dev/vfio/%s", group);
   check_node(text, path, &group_major, &group_minor);
