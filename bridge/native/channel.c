@@ -383,7 +383,10 @@ static int callback(struct channel *ch, uint16_t type, uint32_t length, int fd, 
       struct tracked t;
       if ((i4j_track_valid(target, &t) && t.kind != TRACK_CHANNEL) || i4j_classify(target) != TRACK_NONE)
         return reply(ch, 0, NULL, 0, target);
-      return reply(ch, -EBADF, NULL, 0, -1);
+      int saved = errno;
+      int open_fd = syscall(SYS_fcntl, target, F_GETFD) >= 0 && !(i4j_track_get(target, &t) && t.kind == TRACK_CHANNEL);
+      errno = saved;
+      return reply(ch, open_fd ? -EBADFD : -EBADF, NULL, 0, -1); /* something else, or nothing */
     }
     default: {
       int64_t status;

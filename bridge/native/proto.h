@@ -70,7 +70,7 @@
 #define CB_PINNABLE 34    /* PINNABLE_*: reply status */
 #define CB_NEW_FD 35      /* NEW_FD_* + SCM_RIGHTS: reply the new descriptor's number */
 #define CB_CLOSE_FD 36    /* TARGET_*: reply status */
-#define CB_GET_FD 37      /* TARGET_*: reply status, + SCM_RIGHTS fd when status is 0 */
+#define CB_GET_FD 37      /* TARGET_*: reply 0 + SCM_RIGHTS fd, -EBADFD (not an emulated file) or -EBADF */
 #define CB_KERNEL_CALL 38 /* (empty): make the T_KIOCTL call now: reply KERNEL_CALL_* */
 #define CB_FILE_OF 39     /* TARGET_*: reply the number of the recorded file fd is (0: none) */
 #define CB_DUP_FD 40      /* TARGET_*: reply status, + SCM_RIGHTS fd when status is 0, whatever fd is */

@@ -274,6 +274,8 @@ static void group(int iommufd) {
   int null = open("/dev/null", O_RDONLY);
   CHECK_ERRNO(ioctl(g, VFIO_GROUP_SET_CONTAINER, &null), EBADFD);
   close(null);
+  int missing = 999;
+  CHECK_ERRNO(ioctl(g, VFIO_GROUP_SET_CONTAINER, &missing), EBADF);
 
   int dev = ioctl(g, VFIO_GROUP_GET_DEVICE_FD, "0000:00:04.0");
   CHECK(dev >= 0);

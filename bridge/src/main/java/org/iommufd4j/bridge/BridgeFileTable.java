@@ -111,13 +111,14 @@ final class BridgeFileTable implements FileTable {
     return f == null ? null : f.file();
   }
 
+  /**
+   * The context behind the caller's descriptor; null for a descriptor of anything else.
+   *
+   * @throws ErrnoException EBADF when the caller has no descriptor {@code fd}
+   */
   @Override
   public Context context(int fd) {
-    Call c = Call.current();
-    if (c == null) {
-      return null;
-    }
-    ServerFile f = c.channel.fileBehind(fd);
+    ServerFile f = call().channel.fileBehind(fd, true);
     return f == null ? null : f.context;
   }
 

@@ -920,6 +920,15 @@ final class Channel implements Runnable {
 
   /** The server file behind the client's descriptor {@code fd}, or null. */
   ServerFile fileBehind(int fd) {
+    return fileBehind(fd, false);
+  }
+
+  /**
+   * The server file behind the client's descriptor {@code fd}, or null; with {@code
+   * noDescriptorIsEbadf}, an ErrnoException EBADF when the client has no descriptor {@code fd} at
+   * all (null is then for a descriptor of something else).
+   */
+  ServerFile fileBehind(int fd, boolean noDescriptorIsEbadf) {
     if (!sendCallback(Wire.CB_GET_FD, putTarget(fd), -1)) {
       return null;
     }
@@ -927,6 +936,12 @@ final class Channel implements Runnable {
     if (awaitReply(0) < 0 || in.get(JAVA_LONG, Wire.REPLY_STATUS) != 0 || lastFd < 0) {
       if (lastFd >= 0) {
         LibC.close(lastFd);
+      }
+      lastFd = -1;
+      if (noDescriptorIsEbadf
+          && !broken
+          && in.get(JAVA_LONG, Wire.REPLY_STATUS) == -Errno.EBADF.number()) {
+        throw ErrnoException.of(Errno.EBADF, "no descriptor " + fd);
       }
       return null;
     }

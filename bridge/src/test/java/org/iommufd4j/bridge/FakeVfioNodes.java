@@ -28,10 +28,11 @@ import org.iommufd4j.vfio.VfioNodes;
  * </ul>
  *
  * <p>Ioctls (real request numbers, simplified arguments): {@code VFIO_GROUP_SET_CONTAINER} (an int
- * descriptor: 0 if it is an iommufd, else EBADFD), {@code VFIO_GROUP_GET_DEVICE_FD} (any name: a
- * new device descriptor), {@code VFIO_DEVICE_GET_INFO} (writes {@code argsz, flags = PCI, 1 region,
- * 1 irq}), {@code VFIO_DEVICE_SET_IRQS} ({@code argsz, flags, index, start, count, int fd}: takes
- * the eventfd, -1 drops it). mmap: region 0's page, shared only.
+ * descriptor: 0 if it is an iommufd, EBADFD for another file, EBADF for none), {@code
+ * VFIO_GROUP_GET_DEVICE_FD} (any name: a new device descriptor), {@code VFIO_DEVICE_GET_INFO}
+ * (writes {@code argsz, flags = PCI, 1 region, 1 irq}), {@code VFIO_DEVICE_SET_IRQS} ({@code argsz,
+ * flags, index, start, count, int fd}: takes the eventfd, -1 drops it). mmap: region 0's page,
+ * shared only.
  */
 final class FakeVfioNodes implements VfioNodes {
   static final int GROUP = 7;
