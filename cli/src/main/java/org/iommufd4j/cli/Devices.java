@@ -31,6 +31,11 @@ final class Devices implements AutoCloseable {
   private static final int REVISION_AND_CLASS = 0x08;
   private static final int SUBSYSTEM_VENDOR_ID = 0x2c;
   private static final int SUBSYSTEM_ID = 0x2e;
+  private static final int INTERRUPT_LINE = 0x3c;
+  private static final int INTERRUPT_PIN = 0x3d;
+
+  /** The legacy IRQs firmware writes into Interrupt Line, by (slot + pin - 1) mod 4 (SeaBIOS). */
+  private static final int[] FIRMWARE_IRQS = {10, 10, 11, 11};
 
   /** One function: the model on its PCI core, and where sysfs shows it. */
   record Device(String bdf, int iommuGroup, int vfioIndex, PciFunction function) {}
@@ -103,9 +108,22 @@ final class Devices implements AutoCloseable {
               DmaPort.UNATTACHED,
               clock,
               Interrupts.Sink.DISCARD);
+      assignInterruptLine(function, p.bdf());
       devices.add(new Device(p.bdf(), group, devices.size(), function));
     }
     return new Devices(List.copyOf(devices), clock);
+  }
+
+  /**
+   * What the firmware leaves in Interrupt Line for a function with an INTx pin, which vfio-pci's
+   * config space and sysfs's {@code irq} show (edu's oracle transcripts: line 10, irq nonzero).
+   */
+  private static void assignInterruptLine(PciFunction function, String bdf) {
+    int pin = function.config().read(INTERRUPT_PIN, 1);
+    if (pin != 0) {
+      int slot = Integer.parseInt(bdf.substring(8, 10), 16);
+      function.config().write(INTERRUPT_LINE, 1, FIRMWARE_IRQS[(slot + pin - 1) & 3]);
+    }
   }
 
   List<Device> devices() {

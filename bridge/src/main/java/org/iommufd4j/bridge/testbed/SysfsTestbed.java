@@ -245,7 +245,8 @@ public final class SysfsTestbed {
     text(dir + "/msi_bus", "1\n", RW);
     text(dir + "/d3cold_allowed", "1\n", RW);
     text(dir + "/ari_enabled", "0\n", RO);
-    text(dir + "/driver_override", "(null)\n", RW);
+    // bound as vfio-bind scripts, driverctl and dpdk-devbind bind: driver_override, then probe
+    text(dir + "/driver_override", DRIVER + "\n", RW);
     text(dir + "/modalias", modalias(f) + "\n", RO);
     text(dir + "/uevent", uevent(f), RW);
     text(dir + "/resource", resourceTable(resources), RO);

@@ -45,7 +45,7 @@ class SysfsTestbedTest {
     assertThat(dev.resolve("revision")).hasContent("0x10\n");
     assertThat(dev.resolve("numa_node")).hasContent("-1\n");
     assertThat(dev.resolve("irq")).hasContent("11\n");
-    assertThat(dev.resolve("driver_override")).hasContent("(null)\n");
+    assertThat(dev.resolve("driver_override")).hasContent("vfio-pci\n");
     assertThat(dev.resolve("modalias"))
         .hasContent("pci:v00001234d000011E8sv00001AF4sd00001100bc00scFFi00\n");
     assertThat(Files.readString(dev.resolve("uevent")))
