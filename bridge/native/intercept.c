@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -107,6 +108,10 @@ NEXT(pread, ssize_t, (int, void *, size_t, off_t))
 NEXT(pwrite, ssize_t, (int, const void *, size_t, off_t))
 NEXT(pread64, ssize_t, (int, void *, size_t, off64_t))
 NEXT(pwrite64, ssize_t, (int, const void *, size_t, off64_t))
+NEXT(preadv, ssize_t, (int, const struct iovec *, int, off_t))
+NEXT(pwritev, ssize_t, (int, const struct iovec *, int, off_t))
+NEXT(preadv64, ssize_t, (int, const struct iovec *, int, off64_t))
+NEXT(pwritev64, ssize_t, (int, const struct iovec *, int, off64_t))
 NEXT(mmap, void *, (void *, size_t, int, int, int, off_t))
 NEXT(mmap64, void *, (void *, size_t, int, int, int, off64_t))
 NEXT(munmap, int, (void *, size_t))
@@ -1038,6 +1043,59 @@ EXPORT ssize_t pwrite64(int fd, const void *buf, size_t count, off64_t offset) {
   ssize_t r;
   return positioned(fd, T_PWRITE, (void *)buf, count, (off_t)offset, &r) ? r
                                                                          : CALL_NEXT(pwrite64, fd, buf, count, offset);
+}
+
+/*
+ * preadv/pwritev on a VFIO device: one pread/pwrite per buffer, in order, until one falls short
+ * (read_write.c: do_loop_readv_writev(), which files without read_iter get). 1 with *r when fd is a
+ * VFIO file.
+ */
+static int positioned_vector(int fd, int type, const struct iovec *iov, int count, off_t offset, ssize_t *r) {
+  struct tracked t;
+  if (!i4j_track_get(fd, &t) || (t.kind != KIND_VFIO_DEVICE && t.kind != KIND_VFIO_GROUP) || !i4j_track_valid(fd, &t))
+    return 0;
+  if (t.kind == KIND_VFIO_GROUP || count < 0 || count > IOV_MAX || offset < 0) {
+    *r = fail(EINVAL);
+    return 1;
+  }
+  struct iovec local[IOV_MAX];
+  if (count && i4j_self_read((uint64_t)(uintptr_t)iov, local, (size_t)count * sizeof *iov) !=
+                   (long)((size_t)count * sizeof *iov)) {
+    *r = fail(EFAULT);
+    return 1;
+  }
+  ssize_t done = 0;
+  for (int i = 0; i < count; i++) {
+    if (local[i].iov_len == 0) continue;
+    long n = i4j_prw(fd, &t, type, local[i].iov_base, local[i].iov_len, (uint64_t)offset + (uint64_t)done);
+    if (n < 0) {
+      *r = done ? done : fail((int)-n);
+      return 1;
+    }
+    done += n;
+    if ((size_t)n < local[i].iov_len) break;
+  }
+  *r = done;
+  return 1;
+}
+
+EXPORT ssize_t preadv(int fd, const struct iovec *iov, int count, off_t offset) {
+  ssize_t r;
+  return positioned_vector(fd, T_PREAD, iov, count, offset, &r) ? r : CALL_NEXT(preadv, fd, iov, count, offset);
+}
+EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int count, off_t offset) {
+  ssize_t r;
+  return positioned_vector(fd, T_PWRITE, iov, count, offset, &r) ? r : CALL_NEXT(pwritev, fd, iov, count, offset);
+}
+EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int count, off64_t offset) {
+  ssize_t r;
+  return positioned_vector(fd, T_PREAD, iov, count, (off_t)offset, &r) ? r
+                                                                       : CALL_NEXT(preadv64, fd, iov, count, offset);
+}
+EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int count, off64_t offset) {
+  ssize_t r;
+  return positioned_vector(fd, T_PWRITE, iov, count, (off_t)offset, &r) ? r
+                                                                        : CALL_NEXT(pwritev64, fd, iov, count, offset);
 }
 
 /* ---- mmap ------------------------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 
 #define GROUP_PATH "/dev/vfio/7"
 #define CDEV_PATH "/dev/vfio/devices/vfio3"
@@ -90,6 +91,18 @@ static void registers_by_pread(int dev) {
   CHECK_ERRNO(pread(dev, &id, 4, -4), EINVAL);
   CHECK(pread(dev, &v, 8, PAGE - 4) == 4); /* straddling the end: short */
   CHECK_ERRNO(pread(dev, unmapped, 4, 0), EFAULT);
+  /* vectors: one access per buffer, in order */
+  uint32_t lo = 0;
+  uint16_t mid = 0;
+  uint8_t hi = 0;
+  struct iovec parts[] = {{&lo, 4}, {NULL, 0}, {&mid, 2}, {&hi, 1}};
+  CHECK(preadv(dev, parts, 4, 0x08) == 7);
+  CHECK(lo == 0x89abcdef && mid == 0x4567 && hi == 0x23);
+  uint64_t ones = ~0ULL;
+  struct iovec whole = {&ones, 8};
+  CHECK(pwritev(dev, &whole, 1, 0x10) == 8);
+  CHECK(pread(dev, &back, 8, 0x10) == 8 && back == ~0ULL);
+  CHECK(preadv(dev, parts, 4, PAGE - 2) == 2); /* short: stops at the end */
   CHECK_ERRNO(pwrite(dev, unmapped, 4, 0x08), EFAULT);
 }
 
