@@ -258,6 +258,45 @@ class BridgeServerIT {
   }
 
   @Test
+  void vfioFramesOnAServerWithoutDevicesOrOnTheWrongFileGetTheKernelsErrno() throws Exception {
+    WireClient c = kept();
+    c.hello();
+    for (int node : new int[] {Wire.NODE_VFIO_GROUP, Wire.NODE_VFIO_DEVICE}) {
+      c.out.set(JAVA_INT, Wire.OPEN_FLAGS, 2);
+      c.out.set(JAVA_INT, Wire.OPEN_NODE, node);
+      c.out.set(JAVA_INT, Wire.OPEN_INDEX, 0);
+      c.out.set(JAVA_INT, Wire.OPEN_RESERVED, 0);
+      assertThat(c.call(Wire.T_OPEN, c.out, Wire.OPEN_SIZE, -1)).isEqualTo(-Errno.ENOENT.number());
+    }
+    long iommufd = c.open();
+    MemorySegment buffer = arena.allocate(8);
+    for (int type : new int[] {Wire.T_PREAD, Wire.T_PWRITE}) {
+      assertThat(positioned(c, type, iommufd, buffer)).isEqualTo(-Errno.EINVAL.number());
+      assertThat(positioned(c, type, 999, buffer)).isEqualTo(-Errno.EBADF.number());
+    }
+    assertThat(mmap(c, iommufd)).isEqualTo(-Errno.ENODEV.number());
+    assertThat(mmap(c, 999)).isEqualTo(-Errno.EBADF.number());
+  }
+
+  private static long positioned(WireClient c, int type, long handle, MemorySegment buffer)
+      throws IOException {
+    c.out.set(JAVA_LONG, Wire.PRW_HANDLE, handle);
+    c.out.set(JAVA_LONG, Wire.PRW_BUFFER, buffer.address());
+    c.out.set(JAVA_LONG, Wire.PRW_COUNT, buffer.byteSize());
+    c.out.set(JAVA_LONG, Wire.PRW_OFFSET, 0);
+    return c.call(type, c.out, Wire.PRW_SIZE, -1);
+  }
+
+  private static long mmap(WireClient c, long handle) throws IOException {
+    c.out.set(JAVA_LONG, Wire.MMAP_HANDLE, handle);
+    c.out.set(JAVA_LONG, Wire.MMAP_OFFSET, 0);
+    c.out.set(JAVA_LONG, Wire.MMAP_LENGTH, 4096);
+    c.out.set(JAVA_INT, Wire.MMAP_PROT, 3);
+    c.out.set(JAVA_INT, Wire.MMAP_FLAGS, 1);
+    return c.call(Wire.T_MMAP, c.out, Wire.MMAP_SIZE, -1);
+  }
+
+  @Test
   void randomFramesGetAnAnswerOrACloseNeverMore() throws Exception {
     SplittableRandom random = new SplittableRandom(SEED);
     int[] types = {
