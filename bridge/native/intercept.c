@@ -1100,7 +1100,7 @@ EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int count, off64_t off
 
 /* ---- mmap ------------------------------------------------------------------------------- */
 
-/* A VFIO file this process mapping it: the device's trapped mapping (the group answers ENODEV). */
+/* Whether fd is a VFIO group or device (its mmap: the device's trapped mapping; a group's, ENODEV). */
 static int vfio_file(int fd, struct tracked *t) {
   return fd >= 0 && i4j_track_get(fd, t) && (t->kind == KIND_VFIO_DEVICE || t->kind == KIND_VFIO_GROUP) &&
          i4j_track_valid(fd, t);
