@@ -500,7 +500,8 @@ public final class VfioPciDevice {
         int msix = hw.findCapability(CAP_ID_MSIX);
         yield msix == 0 ? 0 : (hw.read(msix + MSIX_FLAGS, 2) & 0x7ff) + 1;
       }
-      default -> 1; // ERR (PCI Express only, checked by the caller) and REQ
+      case VFIO_PCI_ERR_IRQ_INDEX -> hw.findCapability(CAP_ID_EXP) != 0 ? 1 : 0;
+      default -> 1; // REQ
     };
   }
 
