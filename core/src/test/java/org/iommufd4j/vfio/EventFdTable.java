@@ -37,6 +37,11 @@ final class EventFdTable implements FileTable {
       return c;
     }
 
+    /** The count so far, left as it is. */
+    synchronized long peek() {
+      return count;
+    }
+
     /** write(2) of 1 by the program: runs what the kernel watches it with. */
     void signalFromProgram() {
       List<Reference> watching;
