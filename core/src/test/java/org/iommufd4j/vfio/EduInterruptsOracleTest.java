@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -254,8 +255,17 @@ class EduInterruptsOracleTest {
     int rw = 0x3;
     print("BAR0 mmap size=0x100000 => %s", mapped(device.mmap(0, 0x100000, rw, shared)));
     print("BAR0 mmap id = 0x%08x", bar32(0));
+    // The bridge turns each load or store through the mapping into a pread or pwrite of its width
+    // at the same offset: these are those accesses.
     bar32(4, 0xcafef00d);
-    print("BAR0 mmap liveness after 0xcafef00d = 0x%08x", bar32(4));
+    int liveness = bar32(4);
+    print("BAR0 mmap liveness after 0xcafef00d = 0x%08x", liveness);
+    print("BAR0 mmap pread agrees=%d", bar32(4) == liveness ? 1 : 0);
+    bar32(FACTORIAL, 12);
+    clock.advance(1_000_000_000L);
+    print("BAR0 mmap factorial(12) = %d status=0x%x", bar32(FACTORIAL), bar32(STATUS));
+    bar64(0x88, 0xdeadbeefL);
+    print("BAR0 mmap dma_dst 8-byte = 0x%016x", bar64(0x88));
     print(
         "BAR0 mmap offset=0x1000 size=0x1000 => %s",
         mapped(device.mmap(0x1000, 0x1000, rw, shared)));
@@ -316,6 +326,16 @@ class EduInterruptsOracleTest {
 
   private void bar32(long offset, int value) {
     device.write(offset, MemorySegment.ofArray(le(value, 4)));
+  }
+
+  private long bar64(long offset) {
+    MemorySegment b = MemorySegment.ofArray(new long[1]);
+    device.read(offset, b);
+    return b.get(ValueLayout.JAVA_LONG, 0);
+  }
+
+  private void bar64(long offset, long value) {
+    device.write(offset, MemorySegment.ofArray(new long[] {value}));
   }
 
   private int config16(int offset) {
