@@ -138,6 +138,7 @@ public final class VfioPciDevice {
     this.ioeventfds = new VfioIoeventfds(this);
   }
 
+  /** For the config-space events, which are made before {@code irqs} is. */
   private VfioPciIrqs irqs() {
     return irqs;
   }
@@ -359,7 +360,7 @@ public final class VfioPciDevice {
         || (flags & ~known) != 0) {
       throw ErrnoException.of(Errno.EINVAL, "SET_IRQS header");
     }
-    int max = Integer.compareUnsigned(index, VFIO_PCI_NUM_IRQS) < 0 ? irqCount(index) : 0;
+    int max = irqCount(index);
     if (first >= max || first + n > max) {
       throw ErrnoException.of(Errno.EINVAL, "vectors past the index's " + max);
     }

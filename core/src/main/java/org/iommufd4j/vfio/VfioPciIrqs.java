@@ -215,12 +215,11 @@ final class VfioPciIrqs implements Interrupts.Sink {
   /** vfio_pci_set_intx_mask(). */
   private void intxMask(int start, int count, int flags, byte[] data) {
     requireIntxVector(start, count);
-    if ((flags & VFIO_IRQ_SET_DATA_NONE) != 0 || ((flags & VFIO_IRQ_SET_DATA_BOOL) != 0)) {
-      if ((flags & VFIO_IRQ_SET_DATA_NONE) != 0 || data[0] != 0) {
-        mask();
-      }
-    } else { // DATA_EVENTFD: a mask eventfd was never implemented
+    if ((flags & VFIO_IRQ_SET_DATA_EVENTFD) != 0) { // a mask eventfd was never implemented
       throw ErrnoException.of(Errno.ENOTTY, "INTx has no mask eventfd");
+    }
+    if ((flags & VFIO_IRQ_SET_DATA_NONE) != 0 || data[0] != 0) {
+      mask();
     }
   }
 
