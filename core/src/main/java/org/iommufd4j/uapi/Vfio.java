@@ -43,7 +43,6 @@ public final class Vfio {
   public static final long VFIO_DEVICE_RESET = (VFIO_TYPE << 8) | (VFIO_BASE + 11);
   public static final long VFIO_DEVICE_GET_PCI_HOT_RESET_INFO = (VFIO_TYPE << 8) | (VFIO_BASE + 12);
   public static final long VFIO_DEVICE_PCI_HOT_RESET = (VFIO_TYPE << 8) | (VFIO_BASE + 13);
-  public static final long VFIO_DEVICE_IOEVENTFD = (VFIO_TYPE << 8) | (VFIO_BASE + 16);
   public static final long VFIO_DEVICE_FEATURE = (VFIO_TYPE << 8) | (VFIO_BASE + 17);
   public static final long VFIO_DEVICE_BIND_IOMMUFD = (VFIO_TYPE << 8) | (VFIO_BASE + 18);
   public static final long VFIO_DEVICE_ATTACH_IOMMUFD_PT = (VFIO_TYPE << 8) | (VFIO_BASE + 19);

@@ -18,7 +18,6 @@ import org.iommufd4j.memory.UserMemory;
 import org.iommufd4j.uapi.Vfio;
 import org.iommufd4j.uapi.VfioDeviceFeature;
 import org.iommufd4j.uapi.VfioDeviceInfo;
-import org.iommufd4j.uapi.VfioDeviceIoeventfd;
 import org.iommufd4j.uapi.VfioInfoCapHeader;
 import org.iommufd4j.uapi.VfioIrqInfo;
 import org.iommufd4j.uapi.VfioIrqSet;
@@ -37,6 +36,19 @@ import org.iommufd4j.uapi.VfioRegionInfo;
 public final class VfioPciIoctls {
   private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
   private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
+
+  /**
+   * {@code VFIO_DEVICE_IOEVENTFD} and its struct ({@code <linux/vfio.h>}: u32 argsz, u32 flags, u64
+   * offset, u64 data, s32 fd, u32 reserved; flags the access size, one of 1, 2, 4, 8). Kept here
+   * until the uapi classes, which the bridge checks against the C headers, gain them.
+   */
+  static final long VFIO_DEVICE_IOEVENTFD = (Vfio.VFIO_TYPE << 8) | (Vfio.VFIO_BASE + 16);
+
+  private static final long IOEVENTFD_FLAGS = 4;
+  private static final long IOEVENTFD_OFFSET = 8;
+  private static final long IOEVENTFD_DATA = 16;
+  private static final long IOEVENTFD_FD = 24;
+  private static final int IOEVENTFD_SIZE_MASK = 0xf;
 
   /** A file table without descriptors: every eventfd number is EBADF. */
   private static final FileTable NO_FILES =
@@ -117,7 +129,7 @@ public final class VfioPciIoctls {
       getHotResetInfo(arg);
     } else if (request == Vfio.VFIO_DEVICE_PCI_HOT_RESET) {
       hotReset(arg);
-    } else if (request == Vfio.VFIO_DEVICE_IOEVENTFD) {
+    } else if (request == VFIO_DEVICE_IOEVENTFD) {
       ioeventfd(arg, files);
     } else if (request == Vfio.VFIO_DEVICE_FEATURE) {
       feature(arg, files);
@@ -233,23 +245,18 @@ public final class VfioPciIoctls {
 
   /** vfio_pci_core.c: vfio_pci_ioctl_ioeventfd(). */
   private void ioeventfd(Arg arg, FileTable files) {
-    MemorySegment in = arg.read(0, VfioDeviceIoeventfd.FD + 4);
+    MemorySegment in = arg.read(0, IOEVENTFD_FD + 4);
     argsz(in, in.byteSize());
-    int flags = in.get(U32, VfioDeviceIoeventfd.FLAGS);
-    if ((flags & ~VfioDeviceIoeventfd.VFIO_DEVICE_IOEVENTFD_SIZE_MASK) != 0) {
+    int flags = in.get(U32, IOEVENTFD_FLAGS);
+    if ((flags & ~IOEVENTFD_SIZE_MASK) != 0) {
       throw ErrnoException.of(Errno.EINVAL, "unknown flags");
     }
-    int count = flags & VfioDeviceIoeventfd.VFIO_DEVICE_IOEVENTFD_SIZE_MASK;
-    int fd = in.get(U32, VfioDeviceIoeventfd.FD);
+    int count = flags & IOEVENTFD_SIZE_MASK;
+    int fd = in.get(U32, IOEVENTFD_FD);
     if (Integer.bitCount(count) != 1 || fd < -1) {
       throw ErrnoException.of(Errno.EINVAL, "size bits 0x" + Integer.toHexString(count));
     }
-    device.ioeventfd(
-        in.get(U64, VfioDeviceIoeventfd.OFFSET),
-        in.get(U64, VfioDeviceIoeventfd.DATA),
-        count,
-        fd,
-        files);
+    device.ioeventfd(in.get(U64, IOEVENTFD_OFFSET), in.get(U64, IOEVENTFD_DATA), count, fd, files);
   }
 
   /**

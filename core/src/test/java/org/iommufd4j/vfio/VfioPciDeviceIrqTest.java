@@ -159,7 +159,7 @@ class VfioPciDeviceIrqTest {
     assertThat(ioeventfd(0, 0, 4, -2)).isEqualTo(-Errno.EINVAL.number());
     assertThat(ioeventfd(0, 0, 4, 999)).isEqualTo(-Errno.EBADF.number());
     memory.putInt(arg, 24);
-    assertThat(ioctls.ioctl(caller, files, Vfio.VFIO_DEVICE_IOEVENTFD, arg))
+    assertThat(ioctls.ioctl(caller, files, VfioPciIoctls.VFIO_DEVICE_IOEVENTFD, arg))
         .isEqualTo(-Errno.EINVAL.number());
   }
 
@@ -247,7 +247,7 @@ class VfioPciDeviceIrqTest {
     memory.putLong(arg + 16, data);
     memory.putInt(arg + 24, fd);
     memory.putInt(arg + 28, 0);
-    return ioctls.ioctl(caller, files, Vfio.VFIO_DEVICE_IOEVENTFD, arg);
+    return ioctls.ioctl(caller, files, VfioPciIoctls.VFIO_DEVICE_IOEVENTFD, arg);
   }
 
   private long feature(int flags, int argsz) {
