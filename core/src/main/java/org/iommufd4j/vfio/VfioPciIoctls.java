@@ -113,7 +113,8 @@ public final class VfioPciIoctls {
     return run(new Arg(new SegmentMemory(bytes), 0), NO_FILES, request);
   }
 
-  private int run(Arg arg, FileTable files, long request) {
+  private int run(Arg arg, FileTable files, long command) {
+    long request = command & 0xffff_ffffL; // the kernel's ioctl command is an unsigned int
     device.resume(); // vfio_device_fops_unl_ioctl(): pm_runtime_resume_and_get()
     if (request == Vfio.VFIO_DEVICE_GET_INFO) {
       getInfo(arg);

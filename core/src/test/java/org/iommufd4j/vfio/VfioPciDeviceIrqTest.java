@@ -211,6 +211,13 @@ class VfioPciDeviceIrqTest {
   }
 
   @Test
+  void onlyTheLow32BitsOfTheRequestCount() {
+    memory.putInt(arg, 16);
+    assertThat(ioctls.ioctl(caller, files, Vfio.VFIO_DEVICE_GET_INFO | 1L << 32, arg)).isZero();
+    assertThat(memory.getInt(arg + 12)).as("num_irqs").isEqualTo(5);
+  }
+
+  @Test
   void theJavaEntryChecksLikeTheIoctl() {
     assertThatThrownBy(() -> device.setIrqs(TRIGGER_EVENTFD, MSIX, 0, 9, new byte[36], files))
         .isInstanceOf(IommufdException.class)
