@@ -13,7 +13,6 @@ import static org.iommufd4j.uapi.VfioIrqSet.VFIO_IRQ_SET_DATA_BOOL;
 import static org.iommufd4j.uapi.VfioIrqSet.VFIO_IRQ_SET_DATA_EVENTFD;
 import static org.iommufd4j.uapi.VfioIrqSet.VFIO_IRQ_SET_DATA_NONE;
 
-import java.util.Arrays;
 import org.iommufd4j.Errno;
 import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.EventFd;
@@ -37,12 +36,12 @@ import org.iommufd4j.pci.VfioPciConfig;
  * space, which can send a pending message back into this sink.
  */
 final class VfioPciIrqs implements Interrupts.Sink {
-  /** The interrupt type SET_IRQS set up ({@code vdev->irq_type}), NONE standing for "none". */
-  private VfioPciConfig.IrqType type = VfioPciConfig.IrqType.NONE;
-
   private final Interrupts interrupts;
   private final VfioPciConfig config;
   private final boolean pcie;
+
+  /** The interrupt type SET_IRQS set up ({@code vdev->irq_type}). */
+  private VfioPciConfig.IrqType type = VfioPciConfig.IrqType.NONE;
 
   /** INTx's trigger, or MSI/MSI-X vector i's ({@code vdev->ctx}); absent vectors are null. */
   private EventFd[] triggers = new EventFd[0];
@@ -159,10 +158,6 @@ final class VfioPciIrqs implements Interrupts.Sink {
       held += fd == null ? 0 : 1;
     }
     return held;
-  }
-
-  synchronized boolean intxMasked() {
-    return intxMasked;
   }
 
   // ---- what the device sends (the host's handlers) ----
@@ -487,7 +482,6 @@ final class VfioPciIrqs implements Interrupts.Sink {
     for (EventFd fd : triggers) {
       put(fd);
     }
-    Arrays.fill(triggers, null);
     triggers = new EventFd[0];
   }
 
