@@ -3,12 +3,16 @@ package org.iommufd4j.vfio;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.TreeSet;
 import org.iommufd4j.Errno;
 import org.iommufd4j.IommufdException;
+import org.iommufd4j.engine.Caller;
+import org.iommufd4j.memory.SimulatedMemory;
 import org.iommufd4j.pci.Bar;
 import org.iommufd4j.pci.ConfigSpace;
 import org.iommufd4j.pci.DmaPort;
@@ -17,6 +21,7 @@ import org.iommufd4j.pci.PciDevice;
 import org.iommufd4j.pci.PciFunction;
 import org.iommufd4j.pci.VfioPciConfig.IrqType;
 import org.iommufd4j.pci.VirtualClock;
+import org.iommufd4j.uapi.Vfio;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -60,6 +65,46 @@ class SetIrqsRandomTest {
     close();
     assertThat(reached).as("seed " + SEED + ": interrupt types reached").hasSize(4);
     assertThat(signals()).as("seed " + SEED + ": eventfd signals").isPositive();
+  }
+
+  @Test
+  void randomArgumentsToEveryRequestAnswerZeroOrAnErrnoAndLeaveNothingHeld() {
+    SplittableRandom random = new SplittableRandom(SEED);
+    SimulatedMemory memory = SimulatedMemory.create();
+    Caller caller = new Caller(memory, 1, 0, false, false, -1);
+    long page = memory.allocate(4096, true);
+    VfioPciIoctls ioctls = new VfioPciIoctls(device, random.nextBoolean());
+    long[] requests = {
+      Vfio.VFIO_DEVICE_GET_INFO,
+      Vfio.VFIO_DEVICE_GET_REGION_INFO,
+      Vfio.VFIO_DEVICE_GET_IRQ_INFO,
+      Vfio.VFIO_DEVICE_SET_IRQS,
+      Vfio.VFIO_DEVICE_RESET,
+      Vfio.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
+      Vfio.VFIO_DEVICE_PCI_HOT_RESET,
+      VfioPciIoctls.VFIO_DEVICE_IOEVENTFD,
+      Vfio.VFIO_DEVICE_FEATURE,
+      (Vfio.VFIO_TYPE << 8) | (Vfio.VFIO_BASE + 40)
+    };
+    Set<Integer> errnos = new TreeSet<>();
+    for (int step = 0; step < STEPS; step++) {
+      long request = requests[random.nextInt(requests.length)];
+      byte[] bytes = new byte[64];
+      random.nextBytes(bytes);
+      for (int i = 0; i < 64; i += 4) { // small numbers where the kernel reads indexes and counts
+        if (random.nextBoolean()) {
+          bytes[i] = (byte) random.nextInt(-1, 40);
+          bytes[i + 1] = bytes[i + 2] = bytes[i + 3] = (byte) (bytes[i] < 0 ? -1 : 0);
+        }
+      }
+      long at = page + 4096 - 1 - random.nextInt(80); // the argument may run off the mapping
+      memory.putBytes(at, Arrays.copyOf(bytes, (int) (page + 4096 - at)));
+      long rc = ioctls.ioctl(caller, files, request, at);
+      assertThat(rc).as("seed " + SEED + " step " + step).isLessThanOrEqualTo(0);
+      errnos.add((int) -rc);
+    }
+    assertThat(errnos).as("seed " + SEED + ": answers").contains(0, 14, 22, 25);
+    close();
   }
 
   private String step(SplittableRandom random) {
