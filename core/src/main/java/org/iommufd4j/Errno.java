@@ -25,6 +25,7 @@ public enum Errno {
   ENOTTY(25),
   ENOSPC(28),
   ESPIPE(29),
+  ERANGE(34),
   EDEADLK(35),
   ENOSYS(38),
   EBADE(52),

@@ -10,8 +10,9 @@ import java.util.Objects;
  * in the models: the COMMAND register's INTx disable bit gates the pin and the STATUS interrupt bit
  * shows it; a message goes out as MSI-X when MSI-X is enabled, else as MSI when MSI is enabled,
  * else nowhere (a device must not send one); a masked vector sets its pending bit and is sent when
- * unmasked. What leaves the device goes to a {@link Sink}, which the VFIO layer connects to the
- * program's eventfds.
+ * unmasked; a message is a memory write, so with bus mastering off it is lost. What leaves the
+ * device goes to a {@link Sink}, which the VFIO layer connects to the program's eventfds while a
+ * device file is open ({@link #route}).
  */
 public final class Interrupts {
   /**
@@ -42,7 +43,7 @@ public final class Interrupts {
     void msix(int vector);
   }
 
-  private final Sink sink;
+  private Sink sink;
   private ConfigSpace config;
   private MsixTable msixTable;
   private boolean intxLevel;
@@ -50,6 +51,33 @@ public final class Interrupts {
 
   Interrupts(Sink sink) {
     this.sink = Objects.requireNonNull(sink);
+  }
+
+  /**
+   * Sends what leaves the device to {@code sink} from now on, as the host's interrupt handlers
+   * change owner; returns the sink it replaces. The INTx pin is reported to the new sink as it
+   * stands, so a level asserted before the switch is not lost.
+   */
+  public synchronized Sink route(Sink sink) {
+    Sink previous = this.sink;
+    this.sink = Objects.requireNonNull(sink);
+    if (intxOutput) {
+      sink.intx(true);
+    }
+    return previous;
+  }
+
+  /**
+   * Masks or unmasks MSI-X vector {@code vector} in the table, as the host's MSI-X driver does when
+   * a handler is requested or freed; a pending message is sent on unmask. Nothing without MSI-X or
+   * for a vector the table lacks.
+   */
+  public synchronized void maskMsixVector(int vector, boolean masked) {
+    if (msixTable == null || vector < 0 || vector >= msixTable.vectors()) {
+      return;
+    }
+    msixTable.setMasked(vector, masked);
+    configChanged();
   }
 
   synchronized void bind(ConfigSpace config) {
@@ -83,11 +111,15 @@ public final class Interrupts {
   }
 
   /**
-   * Sends message {@code vector}: as MSI-X if enabled (pending if masked), else as MSI if enabled
-   * and the vector is within the enabled count (pending if masked), else nothing.
+   * Sends message {@code vector}: nothing while bus mastering is off, else as MSI-X if enabled
+   * (pending if masked), else as MSI if enabled and the vector is within the enabled count (pending
+   * if masked), else nothing.
    */
   public synchronized void msi(int vector) {
     requireBound();
+    if ((config.read(COMMAND, 2) & COMMAND_MASTER) == 0) {
+      return; // the message write cannot leave the device; it is not sent later either
+    }
     if (msixEnabled()) {
       if (vector >= 0 && vector < msixTable.vectors()) {
         if (msixMasked(vector)) {

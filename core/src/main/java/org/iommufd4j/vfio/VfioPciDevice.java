@@ -26,10 +26,15 @@ import java.lang.foreign.ValueLayout;
 import java.util.Objects;
 import org.iommufd4j.Errno;
 import org.iommufd4j.IommufdException;
+import org.iommufd4j.engine.ErrnoException;
+import org.iommufd4j.engine.EventFd;
+import org.iommufd4j.engine.FileTable;
 import org.iommufd4j.pci.Bar;
 import org.iommufd4j.pci.ConfigSpace;
+import org.iommufd4j.pci.Interrupts;
 import org.iommufd4j.pci.PciFunction;
 import org.iommufd4j.pci.VfioPciConfig;
+import org.iommufd4j.uapi.VfioIrqSet;
 
 /**
  * What a bound vfio-pci device file answers for an emulated PCI function: the information ioctls,
@@ -38,10 +43,17 @@ import org.iommufd4j.pci.VfioPciConfig;
  * arguments are decoded by {@link VfioPciIoctls}; this class is the Java-level view.
  *
  * <p>Region {@code i} lies at file offset {@code i << 40}: BARs 0-5, the ROM (6), config space (7,
- * through {@link VfioPciConfig}) and VGA (8, which no emulated device has). Interrupts (SET_IRQS)
- * are not modelled yet. Callers serialise calls per device, as the kernel's locks do.
+ * through {@link VfioPciConfig}) and VGA (8, which no emulated device has). While the file is open
+ * the model's interrupts are routed to the program's eventfds as SET_IRQS wired them; {@link
+ * #close()} undoes that. Callers serialise calls per device, as the kernel's locks do; the model
+ * may raise interrupts from any thread.
  */
 public final class VfioPciDevice {
+  // mmap(2) flags (x86-64).
+  private static final int MAP_TYPE = 0x0f;
+  private static final int MAP_SHARED = 0x01;
+  private static final int MAP_SHARED_VALIDATE = 0x03;
+
   /** Bits of a file offset below the region index ({@code VFIO_PCI_OFFSET_SHIFT}). */
   static final int OFFSET_SHIFT = 40;
 
@@ -82,6 +94,11 @@ public final class VfioPciDevice {
   private final int msixBar;
   private final long msixOffset;
   private final long msixSize;
+  private final VfioPciIrqs irqs;
+  private final Interrupts.Sink closedSink;
+  private final VfioIoeventfds ioeventfds;
+  private boolean lowPower;
+  private EventFd wakeup;
 
   /** Opens {@code function} the way vfio_pci_core_enable() does when the device file is opened. */
   public VfioPciDevice(PciFunction function) {
@@ -110,7 +127,32 @@ public final class VfioPciDevice {
               public void functionLevelReset() {
                 resetFunction();
               }
+
+              @Override
+              public void intxMasked(boolean masked) {
+                irqs().virtualIntxDisable(masked);
+              }
             });
+    this.irqs = new VfioPciIrqs(function.interrupts(), config, hw.findCapability(CAP_ID_EXP) != 0);
+    this.closedSink = function.interrupts().route(irqs);
+    this.ioeventfds = new VfioIoeventfds(this);
+  }
+
+  /** For the config-space events, which are made before {@code irqs} is. */
+  private VfioPciIrqs irqs() {
+    return irqs;
+  }
+
+  /**
+   * The file's release (vfio_pci_core_close_device() with vfio_pci_core_disable()): interrupts are
+   * disabled and go back where they went before the file was opened, and every eventfd the device
+   * holds (interrupts, ERR, REQ, ioeventfds, the low-power wakeup) is put.
+   */
+  public void close() {
+    irqs.close();
+    ioeventfds.close();
+    exitLowPower();
+    function.interrupts().route(closedSink);
   }
 
   public PciFunction function() {
@@ -216,6 +258,7 @@ public final class VfioPciDevice {
   }
 
   private int access(long pos, MemorySegment buf, boolean write) {
+    resume();
     long index = pos >>> OFFSET_SHIFT;
     if (index >= VFIO_PCI_NUM_REGIONS) {
       throw new IommufdException(Errno.EINVAL, "no region " + index);
@@ -286,7 +329,164 @@ public final class VfioPciDevice {
     return 1;
   }
 
-  private int irqCount(int index) {
+  /**
+   * {@code VFIO_DEVICE_SET_IRQS}: vfio_main.c: vfio_set_irqs_validate_and_prepare() with {@code
+   * argsz} the header and {@code data}, then vfio_pci_intrs.c: vfio_pci_set_irqs_ioctl(). {@code
+   * data} holds {@code count} bools (one byte each) or eventfd numbers (four bytes, little-endian,
+   * -1 for none) as {@code flags} says; eventfds come from {@code files} and are held until
+   * disabled, replaced or the file is closed.
+   *
+   * @throws IommufdException with the kernel's errno, in its order
+   */
+  public void setIrqs(int flags, int index, int start, int count, byte[] data, FileTable files) {
+    long argsz = VfioIrqSet.DATA + data.length;
+    int size = setIrqsDataSize(argsz, flags, index, start, count);
+    irqs.set(flags, index, start, count, size == 0 ? null : data, files);
+  }
+
+  /**
+   * vfio_set_irqs_validate_and_prepare(): the checks on the header alone, in the kernel's order.
+   *
+   * @return the bytes of data that follow the header
+   */
+  int setIrqsDataSize(long argsz, int flags, int index, int start, int count) {
+    long minsz = VfioIrqSet.DATA;
+    long first = Integer.toUnsignedLong(start);
+    long n = Integer.toUnsignedLong(count);
+    int known = VfioIrqSet.VFIO_IRQ_SET_DATA_TYPE_MASK | VfioIrqSet.VFIO_IRQ_SET_ACTION_TYPE_MASK;
+    if (argsz < minsz
+        || Integer.compareUnsigned(index, VFIO_PCI_NUM_IRQS) >= 0
+        || n >= 0xffff_ffffL - first
+        || (flags & ~known) != 0) {
+      throw ErrnoException.of(Errno.EINVAL, "SET_IRQS header");
+    }
+    int max = irqCount(index);
+    if (first >= max || first + n > max) {
+      throw ErrnoException.of(Errno.EINVAL, "vectors past the index's " + max);
+    }
+    int each =
+        switch (flags & VfioIrqSet.VFIO_IRQ_SET_DATA_TYPE_MASK) {
+          case VfioIrqSet.VFIO_IRQ_SET_DATA_NONE -> 0;
+          case VfioIrqSet.VFIO_IRQ_SET_DATA_BOOL -> 1;
+          case VfioIrqSet.VFIO_IRQ_SET_DATA_EVENTFD -> 4;
+          default -> throw ErrnoException.of(Errno.EINVAL, "not one data type");
+        };
+    if (argsz - minsz < n * each) {
+      throw ErrnoException.of(Errno.EINVAL, "argsz leaves no room for the data");
+    }
+    return (int) (n * each);
+  }
+
+  /**
+   * Whether {@code mmap(2)} of {@code length} bytes at file {@code offset} may proceed: 0 or {@code
+   * -errno} as the syscall's own checks and vfio_pci_core.c: vfio_pci_core_mmap() answer. Only
+   * shared mappings of mappable BARs within the BAR's pages; 6.12 lets the MSI-X table be mapped
+   * too. An allowed mapping's accesses are {@link #read}/{@link #write} at the same file offset:
+   * one access of the load's or store's width when it is naturally aligned, as the CPU makes it.
+   */
+  public int mmap(long offset, long length, int prot, int flags) {
+    final long page = 4096;
+    if (length == 0 || (offset & (page - 1)) != 0) { // do_mmap() and the syscall, before vfio
+      return -Errno.EINVAL.number();
+    }
+    long index = offset >>> OFFSET_SHIFT;
+    int type = flags & MAP_TYPE;
+    if (index >= VFIO_PCI_NUM_REGIONS
+        || (type != MAP_SHARED && type != MAP_SHARED_VALIDATE)
+        || index >= VFIO_PCI_ROM_REGION_INDEX) {
+      return -Errno.EINVAL.number();
+    }
+    Bar bar = bar((int) index);
+    if (bar == null || !mmapSupported(bar)) {
+      return -Errno.EINVAL.number();
+    }
+    long physLen = (bar.size() + page - 1) & -page;
+    long reqLen = (length + page - 1) & -page;
+    long reqStart = offset & OFFSET_MASK;
+    if (reqLen < 0 || reqStart + reqLen > physLen || reqStart + reqLen < 0) {
+      return -Errno.EINVAL.number();
+    }
+    return 0;
+  }
+
+  /**
+   * {@code VFIO_DEVICE_IOEVENTFD}: vfio_pci_rdwr.c: vfio_pci_ioeventfd(), after the ioctl's own
+   * checks on flags and fd.
+   *
+   * @throws IommufdException as the kernel answers
+   */
+  public void ioeventfd(long offset, long data, int count, int fd, FileTable files) {
+    ioeventfds.set(offset, data, count, fd, files);
+  }
+
+  /** The BAR's size if it is present, else 0 ({@code pci_resource_len()}). */
+  long barLength(int index) {
+    Bar bar = bar(index);
+    return bar == null || resourceStart[index] == 0 ? 0 : bar.size();
+  }
+
+  /** Whether {@code count} bytes at {@code pos} of BAR {@code index} touch the MSI-X table. */
+  boolean overlapsMsixTable(int index, long pos, long count) {
+    return index == msixBar && !(pos + count <= msixOffset || pos >= msixOffset + msixSize);
+  }
+
+  /**
+   * {@code VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY} (and {@code _WITH_WAKEUP}): vfio_pci_core.c:
+   * vfio_pci_runtime_pm_entry(). The device stays usable: the next access wakes it, signalling
+   * {@code wakeup} (then held by the device) and leaving low power if there is one.
+   *
+   * @throws IommufdException EINVAL if low power is engaged already
+   */
+  void enterLowPower(EventFd wakeup) {
+    if (lowPower) {
+      throw ErrnoException.of(Errno.EINVAL, "low power is engaged already");
+    }
+    lowPower = true;
+    this.wakeup = wakeup;
+  }
+
+  /** {@code VFIO_DEVICE_FEATURE_LOW_POWER_EXIT}: vfio_pci_runtime_pm_exit(). */
+  void exitLowPower() {
+    lowPower = false;
+    if (wakeup != null) {
+      wakeup.close();
+      wakeup = null;
+    }
+  }
+
+  /**
+   * An access resumed the device (vfio_pci_core_runtime_resume()): a wakeup eventfd is signalled
+   * and low power is left; without one it stays engaged until the program exits it.
+   */
+  void resume() {
+    if (wakeup != null) {
+      wakeup.signal();
+      exitLowPower();
+    }
+  }
+
+  /**
+   * An ioeventfd fired (vfio_pci_ioeventfd_handler()): its write straight to the device, dropped
+   * while memory decoding is off for a memory BAR.
+   */
+  void ioeventfdWrite(int index, long pos, int count, long data) {
+    Bar bar = bar(index);
+    if (bar.type() != Bar.Type.IO && !config.memoryEnabled()) {
+      return;
+    }
+    function.barWrite(index, pos, count, data);
+  }
+
+  /** How many eventfds the device holds, for tests of their release. */
+  int heldEventFds() {
+    return irqs.heldEventFds() + ioeventfds.held() + (wakeup == null ? 0 : 1);
+  }
+
+  VfioPciIrqs irqState() {
+    return irqs;
+  }
+
+  int irqCount(int index) {
     return switch (index) {
       case VFIO_PCI_INTX_IRQ_INDEX -> { // the pin as vfio's virtual config space shows it
         byte[] pin = new byte[1];
@@ -301,7 +501,8 @@ public final class VfioPciDevice {
         int msix = hw.findCapability(CAP_ID_MSIX);
         yield msix == 0 ? 0 : (hw.read(msix + MSIX_FLAGS, 2) & 0x7ff) + 1;
       }
-      default -> 1; // ERR (PCI Express only, checked by the caller) and REQ
+      case VFIO_PCI_ERR_IRQ_INDEX -> hw.findCapability(CAP_ID_EXP) != 0 ? 1 : 0;
+      default -> 1; // REQ
     };
   }
 
@@ -317,6 +518,9 @@ public final class VfioPciDevice {
     function.reset();
     for (int i = header.length - 1; i >= 1; i--) { // command last, as pci_restore_config_space()
       hw.write(4 * i, 4, header[i]);
+    }
+    if (irqs != null) {
+      irqs.restoreAfterReset();
     }
   }
 

@@ -8,8 +8,51 @@ import org.junit.jupiter.api.Test;
 class InterruptsTest {
   private final RecordingSink sink = new RecordingSink();
 
+  /** A function with bus mastering on, so that its messages can leave it. */
   private PciFunction function(ConfigSpace config) {
-    return PciFunction.create(p -> new FixedDevice(config), new NoDma(), new VirtualClock(), sink);
+    PciFunction fn =
+        PciFunction.create(p -> new FixedDevice(config), new NoDma(), new VirtualClock(), sink);
+    fn.config().write(0x04, 2, 0x4);
+    return fn;
+  }
+
+  @Test
+  void aMessageSentWithBusMasteringOffIsLost() {
+    PciFunction fn = function(ConfigSpace.builder(1, 2).msi(1, false, false).build());
+    fn.config().write(0x42, 2, 0x1);
+    fn.config().write(0x04, 2, 0);
+    fn.interrupts().msi(0);
+    fn.config().write(0x04, 2, 0x4);
+    assertThat(sink.take()).isEmpty();
+    fn.interrupts().msi(0);
+    assertThat(sink.take()).containsExactly("msi 0");
+  }
+
+  @Test
+  void aNewRouteHearsAnAssertedPinAndTheOldOneNothingMore() {
+    PciFunction fn = function(ConfigSpace.builder(1, 2).interruptPin(1).build());
+    fn.interrupts().raiseIntx();
+    RecordingSink next = new RecordingSink();
+    assertThat(fn.interrupts().route(next)).isSameAs(sink);
+    fn.interrupts().lowerIntx();
+    assertThat(sink.take()).containsExactly("intx+");
+    assertThat(next.take()).containsExactly("intx+", "intx-");
+  }
+
+  @Test
+  void maskingAnMsixVectorHoldsItsMessageUntilUnmasked() {
+    ConfigSpace c =
+        ConfigSpace.builder(1, 2).bar(Bar.memory32(0, 4096)).msix(4, 0, 0, 0, 0x800).build();
+    PciFunction fn = function(c);
+    int msix = c.findCapability(0x11);
+    c.write(msix + 2, 2, 0x8000);
+    fn.interrupts().maskMsixVector(1, false);
+    fn.interrupts().msi(1);
+    fn.interrupts().maskMsixVector(1, true);
+    fn.interrupts().msi(1);
+    assertThat(sink.take()).containsExactly("msix 1");
+    fn.interrupts().maskMsixVector(1, false);
+    assertThat(sink.take()).containsExactly("msix 1");
   }
 
   @Test
