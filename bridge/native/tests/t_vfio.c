@@ -9,6 +9,7 @@
  */
 #include "t.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -40,9 +41,18 @@ struct irq_set {
   int32_t fd;
 };
 
-static int set_irq(int dev, int fd) {
-  struct irq_set s = {.argsz = sizeof s, .count = 1, .fd = fd};
+/* Index 0: the device's interrupt; index 1: a trigger the device answers with an interrupt. */
+static int set_irq_index(int dev, uint32_t index, int fd) {
+  struct irq_set s = {.argsz = sizeof s, .index = index, .count = 1, .fd = fd};
   return ioctl(dev, VFIO_DEVICE_SET_IRQS, &s);
+}
+
+static int set_irq(int dev, int fd) { return set_irq_index(dev, 0, fd); }
+
+/* Waits up to `millis` for efd to become readable: 1, or 0. */
+static int wait_readable(int efd, int millis) {
+  struct pollfd p = {.fd = efd, .events = POLLIN};
+  return poll(&p, 1, millis) == 1;
 }
 
 /* The eventfd's count, 0 when nothing was signalled. */
@@ -143,6 +153,24 @@ static void interrupts(int dev) {
   CHECK(pwrite(dev, &ring, 4, 0x20) == 4);
   CHECK(drain(again) == 0);
   close(again);
+
+  /* the server watches a trigger eventfd, taking each signal (virqfd) */
+  int trigger = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  CHECK_OK(set_irq(dev, efd));
+  CHECK_OK(set_irq_index(dev, 1, trigger));
+  uint64_t one = 1;
+  for (int round = 0; round < 3; round++) {
+    CHECK(write(trigger, &one, sizeof one) == sizeof one);
+    CHECK(wait_readable(efd, 5000));
+    CHECK(drain(efd) == 1);
+  }
+  CHECK(drain(trigger) == 0); /* taken by the server */
+  CHECK_OK(set_irq_index(dev, 1, -1));
+  CHECK(write(trigger, &one, sizeof one) == sizeof one);
+  CHECK(!wait_readable(efd, 200));
+  CHECK(drain(trigger) == 1); /* nobody watches it now */
+  CHECK_OK(set_irq(dev, -1));
+  close(trigger);
   close(efd);
 }
 

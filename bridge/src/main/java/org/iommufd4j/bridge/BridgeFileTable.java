@@ -9,6 +9,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.iommufd4j.Errno;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
@@ -31,7 +33,10 @@ final class BridgeFileTable implements FileTable {
   private static final long IOMMU_FAULT_QUEUE_ALLOC = 0x3b8e;
   private static final long VFIO_GROUP_GET_DEVICE_FD = 0x3b6a;
 
+  private static final System.Logger LOG = System.getLogger("org.iommufd4j.bridge");
+  private static final short POLLIN = 0x1;
   private static final short POLLOUT = 0x4;
+  private static final int EINTR = 4;
 
   private final BridgeServer server;
 
@@ -151,9 +156,21 @@ final class BridgeFileTable implements FileTable {
    * The server's duplicate of a client's eventfd. A write blocks only when the counter would pass
    * its maximum, which a reader that never reads could reach in theory: it is skipped then (the
    * kernel's eventfd_signal() saturates instead), so a signal never blocks a device model.
+   *
+   * <p>Watched ({@link #onSignal}), a thread of its own waits for the program's signals, takes each
+   * count as virqfd.c's wakeup does, and runs the actions; {@link #close()} wakes it to leave, and
+   * it closes the duplicate on its way out. An eventfd is either signalled by the server or
+   * watched, never both (the watcher would take the server's own signals).
    */
   private static final class HeldEventFd implements EventFd {
+    private final List<Runnable> actions = new CopyOnWriteArrayList<>();
     private int fd;
+
+    /** Wakes the watcher to leave; -1 while nobody watches. */
+    private int stop = -1;
+
+    /** The watcher left on its own (its descriptor failed): close() closes both then. */
+    private boolean watcherGone;
 
     HeldEventFd(int fd) {
       this.fd = fd;
@@ -161,26 +178,97 @@ final class BridgeFileTable implements FileTable {
 
     @Override
     public synchronized void signal() {
-      if (fd < 0) {
-        return;
+      if (fd >= 0) {
+        add(fd, 1);
       }
+    }
+
+    @Override
+    public synchronized boolean onSignal(Runnable action) {
+      if (fd < 0) {
+        return false;
+      }
+      if (stop < 0) {
+        int s = LibC.eventfd(0, LibC.EFD_CLOEXEC | LibC.EFD_NONBLOCK);
+        if (s < 0) {
+          return false;
+        }
+        stop = s;
+        int watched = fd;
+        Thread.ofPlatform()
+            .daemon()
+            .name("iommufd4j-eventfd-" + watched)
+            .start(() -> watch(watched, s));
+      }
+      actions.add(action);
+      return true;
+    }
+
+    private void watch(int watched, int stopFd) {
       try (Arena arena = Arena.ofConfined()) {
-        MemorySegment poll = arena.allocate(8, 4);
-        poll.set(JAVA_INT, 0, fd);
-        poll.set(JAVA_SHORT, 4, POLLOUT);
-        if (LibC.poll(poll, 1, 0) == 1 && (poll.get(JAVA_SHORT, 6) & POLLOUT) != 0) {
-          MemorySegment one = arena.allocate(JAVA_LONG);
-          one.set(JAVA_LONG, 0, 1);
-          LibC.write(fd, one, 8);
+        MemorySegment polls = arena.allocate(16, 4);
+        MemorySegment count = arena.allocate(JAVA_LONG);
+        while (true) {
+          polls.set(JAVA_INT, 0, watched);
+          polls.set(JAVA_INT, 4, POLLIN); // events POLLIN, revents 0
+          polls.set(JAVA_INT, 8, stopFd);
+          polls.set(JAVA_INT, 12, POLLIN);
+          int r = LibC.poll(polls, 2, -1);
+          if (r < 0 && r != -EINTR) {
+            return;
+          }
+          short revents = polls.get(JAVA_SHORT, 6);
+          if (polls.get(JAVA_SHORT, 14) != 0 || (revents & ~POLLIN) != 0) {
+            return; // told to stop, or the descriptor failed
+          }
+          if ((revents & POLLIN) != 0 && LibC.read(watched, count, 8) == 8) {
+            for (Runnable action : actions) {
+              try {
+                action.run();
+              } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.ERROR, "eventfd action failed", e);
+              }
+            }
+          }
+        }
+      } finally {
+        synchronized (this) {
+          watcherGone = true;
+          if (fd < 0) { // close() left both to the watcher
+            LibC.close(watched);
+            LibC.close(stopFd);
+          }
         }
       }
     }
 
     @Override
     public synchronized void close() {
-      if (fd >= 0) {
+      if (fd < 0) {
+        return;
+      }
+      if (stop >= 0 && !watcherGone) {
+        add(stop, 1); // the watcher closes both
+      } else {
         LibC.close(fd);
-        fd = -1;
+        if (stop >= 0) {
+          LibC.close(stop);
+        }
+      }
+      fd = -1;
+    }
+
+    /** Adds {@code n} to eventfd {@code target}'s counter unless that would block. */
+    private static void add(int target, long n) {
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment poll = arena.allocate(8, 4);
+        poll.set(JAVA_INT, 0, target);
+        poll.set(JAVA_SHORT, 4, POLLOUT);
+        if (LibC.poll(poll, 1, 0) == 1 && (poll.get(JAVA_SHORT, 6) & POLLOUT) != 0) {
+          MemorySegment value = arena.allocate(JAVA_LONG);
+          value.set(JAVA_LONG, 0, n);
+          LibC.write(target, value, 8);
+        }
       }
     }
   }

@@ -31,8 +31,9 @@ import org.iommufd4j.vfio.VfioNodes;
  * descriptor: 0 if it is an iommufd, EBADFD for another file, EBADF for none), {@code
  * VFIO_GROUP_GET_DEVICE_FD} (any name: a new device descriptor), {@code VFIO_DEVICE_GET_INFO}
  * (writes {@code argsz, flags = PCI, 1 region, 1 irq}), {@code VFIO_DEVICE_SET_IRQS} ({@code argsz,
- * flags, index, start, count, int fd}: takes the eventfd, -1 drops it). mmap: region 0's page,
- * shared only.
+ * flags, index, start, count, int fd}: index 0 takes the interrupt's eventfd, index 1 a trigger
+ * eventfd whose every signal the device answers with an interrupt; -1 drops it). mmap: region 0's
+ * page, shared only.
  */
 final class FakeVfioNodes implements VfioNodes {
   static final int GROUP = 7;
@@ -114,11 +115,15 @@ final class FakeVfioNodes implements VfioNodes {
     private final byte[] scratch = new byte[16];
     private long reads;
     private EventFd irq;
+    private EventFd trigger;
 
     @Override
     public synchronized void release() {
       if (irq != null) {
         irq.close();
+      }
+      if (trigger != null) {
+        trigger.close();
       }
       released();
     }
@@ -138,6 +143,7 @@ final class FakeVfioNodes implements VfioNodes {
         if (!caller.memory().read(arg, set)) {
           return -Errno.EFAULT.number();
         }
+        int index = set.get(JAVA_INT, 8);
         int fd = set.get(JAVA_INT, 20);
         EventFd taken = null;
         if (fd >= 0) {
@@ -147,6 +153,17 @@ final class FakeVfioNodes implements VfioNodes {
             return -e.errno().number();
           }
         }
+        if (index == 1) {
+          if (taken != null && !taken.onSignal(this::loopback)) {
+            taken.close();
+            return -Errno.EINVAL.number();
+          }
+          if (trigger != null) {
+            trigger.close();
+          }
+          trigger = taken;
+          return 0;
+        }
         if (irq != null) {
           irq.close();
         }
@@ -154,6 +171,13 @@ final class FakeVfioNodes implements VfioNodes {
         return 0;
       }
       return -Errno.ENOTTY.number();
+    }
+
+    /** The program signalled the trigger: the device signals its interrupt. */
+    private synchronized void loopback() {
+      if (irq != null) {
+        irq.signal();
+      }
     }
 
     @Override
