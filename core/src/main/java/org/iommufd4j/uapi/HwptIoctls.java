@@ -95,6 +95,13 @@ final class HwptIoctls {
       s.set(U32, IommuTestHwInfo.TEST_REG, d.testReg());
       return s;
     }
+    if (data instanceof HwInfoReport.VtdData d) {
+      MemorySegment s = MemorySegment.ofArray(new byte[IommuHwInfoVtd.SIZE]);
+      s.set(U32, IommuHwInfoVtd.FLAGS, d.flags());
+      s.set(Dispatcher.U64, IommuHwInfoVtd.CAP_REG, d.capReg());
+      s.set(Dispatcher.U64, IommuHwInfoVtd.ECAP_REG, d.ecapReg());
+      return s;
+    }
     if (data == null) {
       return MemorySegment.ofArray(new byte[0]);
     }

@@ -4,6 +4,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import org.iommufd4j.Errno;
 import org.iommufd4j.IommufdException;
+import org.iommufd4j.engine.Caller;
+import org.iommufd4j.engine.FileTable;
 import org.iommufd4j.uapi.Vfio;
 import org.iommufd4j.uapi.VfioDeviceInfo;
 import org.iommufd4j.uapi.VfioInfoCapHeader;
@@ -51,6 +53,45 @@ public final class VfioPciIoctls {
     }
     return 0;
   }
+
+  // ---- MINIMAL ADAPTER (branch vfiocore): the lead replaces this method with branch vfioirq's
+  // caller-memory entry of the same signature at merge. ----
+  /**
+   * Runs {@code request} with {@code arg} an address in {@code caller}'s memory: the struct is
+   * copied in by its {@code argsz} (at least {@link #ADAPTER_MIN_COPY} bytes when readable), run
+   * through {@link #ioctl(long, MemorySegment)}, and copied back on success.
+   *
+   * @return 0, or {@code -errno}
+   */
+  public long ioctl(Caller caller, FileTable files, long request, long arg) {
+    try {
+      if (request == Vfio.VFIO_DEVICE_RESET) {
+        return ioctl(request, MemorySegment.NULL);
+      }
+      MemorySegment head = MemorySegment.ofArray(new byte[4]);
+      if (!caller.memory().read(arg, head)) {
+        return -Errno.EFAULT.number();
+      }
+      long argsz = Integer.toUnsignedLong(head.get(U32, 0));
+      long size = Math.min(Math.max(argsz, ADAPTER_MIN_COPY), ADAPTER_MAX_COPY);
+      MemorySegment struct = MemorySegment.ofArray(new byte[(int) size]);
+      if (!caller.memory().read(arg, struct)) {
+        struct = MemorySegment.ofArray(new byte[(int) Math.min(argsz, ADAPTER_MAX_COPY)]);
+        if (!caller.memory().read(arg, struct)) {
+          return -Errno.EFAULT.number();
+        }
+      }
+      ioctl(request, struct);
+      return caller.memory().write(arg, struct) ? 0 : -Errno.EFAULT.number();
+    } catch (IommufdException e) {
+      return -e.errno().number();
+    }
+  }
+
+  private static final long ADAPTER_MIN_COPY = 32; // the largest fixed part decoded here
+  private static final long ADAPTER_MAX_COPY = 1 << 16;
+
+  // ---- end of the minimal adapter ----
 
   /**
    * vfio_pci_core.c: vfio_pci_ioctl_get_info(): the struct is copied out up to {@code argsz}, and
