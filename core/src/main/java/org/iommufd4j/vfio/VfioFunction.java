@@ -144,6 +144,9 @@ final class VfioFunction {
       try {
         b.ctx().devices().dma(b.devId(), iova, buffer, write);
       } catch (IommuFaultException e) {
+        if (!write) { // what QEMU's VT-d delivers for what it cannot read (oracle/FINDINGS.md)
+          buffer.asSlice(Math.max(0, e.iova() - iova)).fill((byte) 0);
+        }
         throw new DmaFaultException(e.iova(), e.reason().toString(), e);
       } catch (IommufdException e) { // unbound meanwhile
         throw new DmaFaultException(iova, e.getMessage(), e);

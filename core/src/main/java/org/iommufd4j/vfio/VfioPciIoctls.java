@@ -65,8 +65,11 @@ public final class VfioPciIoctls {
    */
   public long ioctl(Caller caller, FileTable files, long request, long arg) {
     try {
-      if (request == Vfio.VFIO_DEVICE_RESET) {
-        return ioctl(request, MemorySegment.NULL);
+      if (request != Vfio.VFIO_DEVICE_GET_INFO
+          && request != Vfio.VFIO_DEVICE_GET_REGION_INFO
+          && request != Vfio.VFIO_DEVICE_GET_IRQ_INFO
+          && request != Vfio.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO) {
+        return ioctl(request, MemorySegment.NULL); // RESET, or ENOTTY without touching arg
       }
       MemorySegment head = MemorySegment.ofArray(new byte[4]);
       if (!caller.memory().read(arg, head)) {

@@ -14,6 +14,7 @@ import org.iommufd4j.uapi.IommuHwInfo;
 import org.iommufd4j.uapi.IommuIoasAlloc;
 import org.iommufd4j.uapi.IommuIoasIovaRanges;
 import org.iommufd4j.uapi.IommuIoasMap;
+import org.iommufd4j.uapi.IommuIoasUnmap;
 import org.iommufd4j.uapi.Vfio;
 import org.junit.jupiter.api.Test;
 
@@ -75,6 +76,15 @@ class VfioCdevTest {
     rig.memory.putLong(rig.arg + IommuIoasMap.LENGTH, length);
     rig.memory.putLong(rig.arg + IommuIoasMap.IOVA, iova);
     return rig.ioctl(iommufd, Command.IOMMU_IOAS_MAP);
+  }
+
+  private long unmap(int iommufd, int ioas, long iova, long length, long[] unmapped) {
+    rig.args(IommuIoasUnmap.SIZE, ioas);
+    rig.memory.putLong(rig.arg + IommuIoasUnmap.IOVA, iova);
+    rig.memory.putLong(rig.arg + IommuIoasUnmap.LENGTH, length);
+    long rc = rig.ioctl(iommufd, Command.IOMMU_IOAS_UNMAP);
+    unmapped[0] = rc == 0 ? rig.u64(IommuIoasUnmap.LENGTH) : 0;
+    return rc;
   }
 
   private void assertTranscriptHasLines() throws IOException {
@@ -215,5 +225,67 @@ class VfioCdevTest {
     print("IOMMU_DESTROY <the ioas> => %s", result(destroy(iommufd, ioas)));
     print("close /dev/iommu => %s", result(rig.files.close(iommufd)));
     assertTranscriptHasLines();
+  }
+
+  @Test
+  void eduDmaReachesMemoryThroughTheAttachedIoasAsTheKernelShows() throws IOException {
+    int device = rig.openCdev();
+    int iommufd = rig.files.openIommufd(false);
+    bind(device, 16, 0, iommufd);
+    rig.args(IommuIoasAlloc.SIZE);
+    rig.ioctl(iommufd, Command.IOMMU_IOAS_ALLOC);
+    int ioas = rig.u32(IommuIoasAlloc.OUT_IOAS_ID);
+    assertThat(attach(device, 12, 0, ioas)).isZero();
+    DmaProbe.run(
+        rig,
+        device,
+        new DmaProbe.Mapper() {
+          @Override
+          public String name() {
+            return "IOMMU_IOAS_MAP";
+          }
+
+          @Override
+          public long map(long va, long length, long iova, boolean deviceWrites) {
+            return VfioCdevTest.this.map(iommufd, ioas, va, iova, length, deviceWrites);
+          }
+
+          @Override
+          public long unmap(long iova, long length, long[] unmapped) {
+            return VfioCdevTest.this.unmap(iommufd, ioas, iova, length, unmapped);
+          }
+        },
+        true,
+        lines);
+    assertTranscriptHasLines();
+  }
+
+  @Test
+  void closingTheDeviceFileUnbindsItAndStopsItsDma() {
+    int device = rig.openCdev();
+    int iommufd = rig.files.openIommufd(false);
+    bind(device, 16, 0, iommufd);
+    int devid = rig.u32(12);
+    rig.args(IommuIoasAlloc.SIZE);
+    rig.ioctl(iommufd, Command.IOMMU_IOAS_ALLOC);
+    int ioas = rig.u32(IommuIoasAlloc.OUT_IOAS_ID);
+    attach(device, 12, 0, ioas);
+    long page = rig.memory.allocate(4096, true);
+    assertThat(map(iommufd, ioas, page, 0x100000, 4096, true)).isZero();
+    assertThat(rig.files.close(iommufd)).isZero(); // the bound device keeps the context alive
+    assertThat(rig.files.ctx(iommufd)).isNull();
+
+    rig.busMaster(device);
+    rig.memory.putBytes(page, new byte[] {1, 2, 3, 4});
+    rig.eduDma(device, 0x100000, 0x40000, 4, 1);
+    rig.eduDma(device, 0x40000, 0x100000 + 8, 4, 3);
+    assertThat(rig.memory.getBytes(page + 8, 4)).containsExactly(1, 2, 3, 4);
+
+    assertThat(rig.files.close(device)).isZero();
+    assertThat(rig.edu.config().read(4, 2) & 0x4).as("bus mastering after close").isZero();
+    int fresh = rig.files.openIommufd(false);
+    assertThat(bind(rig.openCdev(), 16, 0, fresh)).isZero();
+    assertThat(rig.u32(12)).as("the device binds anew").isEqualTo(1);
+    assertThat(devid).isEqualTo(1);
   }
 }
