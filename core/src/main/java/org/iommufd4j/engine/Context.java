@@ -181,7 +181,8 @@ public final class Context {
       }
       closed = true;
     }
-    vfio.clearCompatIoas();
+    // The compat IOAS stays while the file lives on: a VFIO group holding this container still
+    // opens devices onto it (vfio_compat.c: ictx->vfio_ioas goes with the context).
     putFile();
   }
 

@@ -41,10 +41,15 @@ public final class VfioHost implements VfioNodes {
 
   private final Map<Integer, VfioGroup> groups;
   private final Map<Integer, VfioFunction> cdevs;
+  private final Map<String, VfioFunction> byBdf;
 
-  private VfioHost(Map<Integer, VfioGroup> groups, Map<Integer, VfioFunction> cdevs) {
+  private VfioHost(
+      Map<Integer, VfioGroup> groups,
+      Map<Integer, VfioFunction> cdevs,
+      Map<String, VfioFunction> byBdf) {
     this.groups = groups;
     this.cdevs = cdevs;
+    this.byBdf = byBdf;
   }
 
   public static Builder builder() {
@@ -90,7 +95,7 @@ public final class VfioHost implements VfioNodes {
 
     public VfioHost build() {
       built = true;
-      return new VfioHost(Map.copyOf(groups), Map.copyOf(cdevs));
+      return new VfioHost(Map.copyOf(groups), Map.copyOf(cdevs), Map.copyOf(byBdf));
     }
   }
 
@@ -119,6 +124,11 @@ public final class VfioHost implements VfioNodes {
     List<String> out = new ArrayList<>();
     new TreeMap<>(cdevs).values().forEach(f -> out.add(f.bdf));
     return out;
+  }
+
+  /** The function at {@code bdf}, or null. */
+  VfioFunction function(String bdf) {
+    return byBdf.get(bdf);
   }
 
   private static DomainSpec qemuIntelIommu() {

@@ -288,4 +288,84 @@ class VfioCdevTest {
     assertThat(rig.u32(12)).as("the device binds anew").isEqualTo(1);
     assertThat(devid).isEqualTo(1);
   }
+
+  private long hwInfo(int iommufd, int size, int flags, int devId, int dataLen, long data) {
+    rig.args(size, flags, devId, dataLen);
+    rig.memory.putLong(rig.arg + IommuHwInfo.DATA_UPTR, data);
+    return rig.ioctl(iommufd, Command.IOMMU_GET_HW_INFO);
+  }
+
+  @Test
+  void hardwareInfoOfTheBoundDeviceIsIntelVtdsAsTheKernelAnswers() throws IOException {
+    int device = rig.openCdev();
+    int iommufd = rig.files.openIommufd(false);
+    bind(device, 16, 0, iommufd);
+    int devid = rig.u32(12);
+    long data = rig.memory.allocate(4096, true);
+    long rc = hwInfo(iommufd, IommuHwInfo.SIZE, 0, devid, 0, 0);
+    print(
+        "IOMMU_GET_HW_INFO data_len=0 => %s out_data_type=%d data_len=%d",
+        result(rc), rig.u32(IommuHwInfo.OUT_DATA_TYPE), rig.u32(IommuHwInfo.DATA_LEN));
+    rig.memory.putBytes(data, filled(64));
+    rc = hwInfo(iommufd, IommuHwInfo.SIZE, 0, devid, 64, data);
+    boolean zeroed = true;
+    for (byte b : rig.memory.getBytes(data + 24, 40)) {
+      zeroed &= b == 0;
+    }
+    print(
+        "IOMMU_GET_HW_INFO data_len=64 => %s data_len=%d tail_zeroed=%d",
+        result(rc), rig.u32(IommuHwInfo.DATA_LEN), zeroed ? 1 : 0);
+    rig.memory.putBytes(data, filled(24));
+    rc = hwInfo(iommufd, IommuHwInfo.SIZE, 0, devid, 8, data);
+    print(
+        "IOMMU_GET_HW_INFO data_len=8 => %s data_len=%d cap_reg_untouched=%d",
+        result(rc),
+        rig.u32(IommuHwInfo.DATA_LEN),
+        rig.memory.getLong(data + 8) == 0xa5a5a5a5a5a5a5a5L ? 1 : 0);
+    print(
+        "IOMMU_GET_HW_INFO flags=1 => %s",
+        result(hwInfo(iommufd, IommuHwInfo.SIZE, 1, devid, 0, 0)));
+    print("IOMMU_GET_HW_INFO size=16 => %s", result(hwInfo(iommufd, 16, 0, devid, 0, 0)));
+    rig.args(IommuHwInfo.SIZE, 0, devid);
+    rig.memory.putInt(rig.arg + IommuHwInfo.OUT_MAX_PASID_LOG2, 0x100);
+    print(
+        "IOMMU_GET_HW_INFO reserved!=0 => %s",
+        result(rig.ioctl(iommufd, Command.IOMMU_GET_HW_INFO)));
+    rig.args(IommuIoasAlloc.SIZE);
+    rig.ioctl(iommufd, Command.IOMMU_IOAS_ALLOC);
+    int ioas = rig.u32(IommuIoasAlloc.OUT_IOAS_ID);
+    print(
+        "IOMMU_GET_HW_INFO dev_id=<the ioas id> => %s",
+        result(hwInfo(iommufd, IommuHwInfo.SIZE, 0, ioas, 0, 0)));
+    assertTranscriptHasLines();
+  }
+
+  @Test
+  void mmapIsAllowedForTheMappableBarOnlyAsTheKernelAnswers() throws IOException {
+    int device = rig.openCdev();
+    int iommufd = rig.files.openIommufd(false);
+    bind(device, 16, 0, iommufd);
+    var file = rig.files.get(device);
+    int shared = 0x01;
+    int read = 0x1;
+    print("BAR0 mmap size=0x100000 => %s", mmapResult(file.mmap(0, 0x100000, read | 2, shared)));
+    print(
+        "BAR0 mmap offset=0x1000 size=0x1000 => %s",
+        mmapResult(file.mmap(0x1000, 0x1000, read, shared)));
+    print("BAR0 mmap size=0x200000 => %s", mmapResult(file.mmap(0, 0x200000, read, shared)));
+    print("BAR0 mmap MAP_PRIVATE => %s", mmapResult(file.mmap(0, 0x1000, read, 0x02)));
+    print("CONFIG mmap => %s", mmapResult(file.mmap(7L << 40, 0x1000, read, shared)));
+    print("BAR1 mmap => %s", mmapResult(file.mmap(1L << 40, 0x1000, read, shared)));
+    assertTranscriptHasLines();
+  }
+
+  private static String mmapResult(int rc) {
+    return rc == 0 ? "ok" : result(rc);
+  }
+
+  private static byte[] filled(int n) {
+    byte[] b = new byte[n];
+    java.util.Arrays.fill(b, (byte) 0xa5);
+    return b;
+  }
 }
