@@ -88,7 +88,9 @@ final class DeviceFile implements EmulatedFile {
         detach(caller, arg);
         return 0;
       }
-      return function.ioctls().ioctl(caller, files, request, arg);
+      synchronized (function) {
+        return function.ioctls().ioctl(caller, files, request, arg);
+      }
     } catch (IommufdException e) {
       return -e.errno().number();
     }
@@ -99,8 +101,11 @@ final class DeviceFile implements EmulatedFile {
   public long pread(Caller caller, long buffer, long count, long offset) {
     try {
       requireAccess();
-      MemorySegment data = MemorySegment.ofArray(new byte[(int) Math.min(count, MAX_TRANSFER)]);
-      int n = function.pci().read(offset, data);
+      MemorySegment data = MemorySegment.ofArray(new byte[(int) transfer(count)]);
+      int n;
+      synchronized (function) {
+        n = function.pci().read(offset, data);
+      }
       UserArg.copyOut(caller, buffer, data.asSlice(0, n));
       return n;
     } catch (IommufdException e) {
@@ -113,8 +118,10 @@ final class DeviceFile implements EmulatedFile {
   public long pwrite(Caller caller, long buffer, long count, long offset) {
     try {
       requireAccess();
-      MemorySegment data = UserArg.copyIn(caller, buffer, Math.min(count, MAX_TRANSFER));
-      return function.pci().write(offset, data);
+      MemorySegment data = UserArg.copyIn(caller, buffer, transfer(count));
+      synchronized (function) {
+        return function.pci().write(offset, data);
+      }
     } catch (IommufdException e) {
       return -e.errno().number();
     }
@@ -136,7 +143,14 @@ final class DeviceFile implements EmulatedFile {
         || index >= VfioRegionInfo.VFIO_PCI_ROM_REGION_INDEX) {
       return -Errno.EINVAL.number();
     }
-    VfioPciDevice.RegionInfo region = function.pci().regionInfo((int) index);
+    VfioPciDevice.RegionInfo region;
+    try {
+      synchronized (function) {
+        region = function.pci().regionInfo((int) index);
+      }
+    } catch (IommufdException e) {
+      return -e.errno().number();
+    }
     if ((region.flags() & VfioRegionInfo.VFIO_REGION_INFO_FLAG_MMAP) == 0) {
       return -Errno.EINVAL.number();
     }
@@ -145,6 +159,11 @@ final class DeviceFile implements EmulatedFile {
       return -Errno.EINVAL.number();
     }
     return 0;
+  }
+
+  /** How much of {@code count} (a size_t) one call moves. */
+  private static long transfer(long count) {
+    return Long.compareUnsigned(count, MAX_TRANSFER) > 0 ? MAX_TRANSFER : count;
   }
 
   private void requireAccess() {

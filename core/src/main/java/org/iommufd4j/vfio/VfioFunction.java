@@ -114,11 +114,20 @@ final class VfioFunction {
     config.write(COMMAND, 2, config.read(COMMAND, 2) & ~COMMAND_MASTER);
   }
 
-  synchronized VfioPciDevice pci() {
+  /**
+   * The open function's vfio-pci device, for the other calls on it; EINVAL once closed (a call
+   * racing the last close). Callers hold the monitor: vfio-pci's state changes one call at a time.
+   */
+  VfioPciDevice pci() {
+    if (pci == null) {
+      throw ErrnoException.of(Errno.EINVAL, bdf + " is closed");
+    }
     return pci;
   }
 
-  synchronized VfioPciIoctls ioctls() {
+  /** The open function's byte-level ioctls, as {@link #pci()}. */
+  VfioPciIoctls ioctls() {
+    pci();
     return ioctls;
   }
 
