@@ -116,6 +116,11 @@ public final class HwptCommands {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(r.flags()) + " for a paging HWPT");
     }
     boolean dirtyTracking = (r.flags() & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) != 0;
+    if (device.hwData != null && (r.flags() & IOMMU_HWPT_ALLOC_NEST_PARENT) != 0) {
+      // QEMU's VT-d has no nested translation (ecap NEST clear; intel/iommu.c:
+      // intel_iommu_domain_alloc_user())
+      throw ErrnoException.of(EOPNOTSUPP, "device " + device.id + " cannot be a nesting parent");
+    }
     if (dirtyTracking && !device.dirtyCapable()) {
       throw ErrnoException.of(EOPNOTSUPP, "device " + device.id + " cannot track dirty pages");
     }

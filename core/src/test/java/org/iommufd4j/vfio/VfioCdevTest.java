@@ -8,9 +8,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.iommufd4j.Errno;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuDestroy;
 import org.iommufd4j.uapi.IommuHwInfo;
+import org.iommufd4j.uapi.IommuHwptAlloc;
 import org.iommufd4j.uapi.IommuIoasAlloc;
 import org.iommufd4j.uapi.IommuIoasIovaRanges;
 import org.iommufd4j.uapi.IommuIoasMap;
@@ -367,5 +369,36 @@ class VfioCdevTest {
     byte[] b = new byte[n];
     java.util.Arrays.fill(b, (byte) 0xa5);
     return b;
+  }
+
+  private long hwptAlloc(int iommufd, int flags, int devId, int ptId) {
+    rig.args(IommuHwptAlloc.SIZE, flags, devId, ptId);
+    return rig.ioctl(iommufd, Command.IOMMU_HWPT_ALLOC);
+  }
+
+  @Test
+  void aBoundDeviceGetsHwptsOfItsOwnIommuAndAttachesToThem() {
+    int device = rig.openCdev();
+    int iommufd = rig.files.openIommufd(false);
+    bind(device, 16, 0, iommufd);
+    int devid = rig.u32(12);
+    rig.args(IommuIoasAlloc.SIZE);
+    rig.ioctl(iommufd, Command.IOMMU_IOAS_ALLOC);
+    int ioas = rig.u32(IommuIoasAlloc.OUT_IOAS_ID);
+
+    assertThat(hwptAlloc(iommufd, IommuHwptAlloc.IOMMU_HWPT_ALLOC_DIRTY_TRACKING, devid, ioas))
+        .as("dirty tracking: QEMU's VT-d has no SLADS")
+        .isEqualTo(-Errno.EOPNOTSUPP.number());
+    assertThat(hwptAlloc(iommufd, IommuHwptAlloc.IOMMU_HWPT_ALLOC_NEST_PARENT, devid, ioas))
+        .as("nesting parent: no nested translation")
+        .isEqualTo(-Errno.EOPNOTSUPP.number());
+    assertThat(hwptAlloc(iommufd, 0, devid, ioas)).isZero();
+    int hwpt = rig.u32(IommuHwptAlloc.OUT_HWPT_ID);
+    assertThat(attach(device, 12, 0, hwpt)).isZero();
+    assertThat(rig.u32(8)).as("the HWPT given is the one attached").isEqualTo(hwpt);
+    assertThat(destroy(iommufd, hwpt)).isEqualTo(-Errno.EBUSY.number());
+
+    rig.files.close(device);
+    assertThat(destroy(iommufd, hwpt)).as("the user's HWPT outlives the device").isZero();
   }
 }
