@@ -96,10 +96,11 @@ final class HwptIoctls {
       return s;
     }
     if (data instanceof HwInfoReport.VtdData d) {
-      MemorySegment s = MemorySegment.ofArray(new byte[IommuHwInfoVtd.SIZE]);
-      s.set(U32, IommuHwInfoVtd.FLAGS, d.flags());
-      s.set(Dispatcher.U64, IommuHwInfoVtd.CAP_REG, d.capReg());
-      s.set(Dispatcher.U64, IommuHwInfoVtd.ECAP_REG, d.ecapReg());
+      // struct iommu_hw_info_vtd (iommufd.h): u32 flags, u32 __reserved, u64 cap_reg, u64 ecap_reg
+      MemorySegment s = MemorySegment.ofArray(new byte[24]);
+      s.set(U32, 0, d.flags());
+      s.set(Dispatcher.U64, 8, d.capReg());
+      s.set(Dispatcher.U64, 16, d.ecapReg());
       return s;
     }
     if (data == null) {

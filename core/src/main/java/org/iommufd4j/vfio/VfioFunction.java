@@ -26,7 +26,6 @@ final class VfioFunction {
   record Binding(Context ctx, int devId) {}
 
   final String bdf;
-  final int vfioIndex;
   final VfioGroup group;
   final DomainSpec iommu;
   final HwInfoReport.VtdData iommuInfo;
@@ -42,14 +41,8 @@ final class VfioFunction {
   private VfioPciDevice pci;
   private VfioPciIoctls ioctls;
 
-  VfioFunction(
-      String bdf,
-      int vfioIndex,
-      VfioGroup group,
-      DomainSpec iommu,
-      HwInfoReport.VtdData iommuInfo) {
+  VfioFunction(String bdf, VfioGroup group, DomainSpec iommu, HwInfoReport.VtdData iommuInfo) {
     this.bdf = bdf;
-    this.vfioIndex = vfioIndex;
     this.group = group;
     this.iommu = iommu;
     this.iommuInfo = iommuInfo;
@@ -57,10 +50,6 @@ final class VfioFunction {
 
   void setFunction(PciFunction function) {
     this.function = function;
-  }
-
-  PciFunction function() {
-    return function;
   }
 
   boolean isOpen() {
@@ -132,7 +121,8 @@ final class VfioFunction {
   }
 
   /**
-   * The model's DMA: through the bound DEVICE's domain, or nowhere while the function is closed.
+   * The model's DMA: through the bound DEVICE's domain, or nowhere while the function is closed. A
+   * read that faults delivers zeros from the faulting byte on, as the oracle's VT-d did.
    */
   private final class Dma implements DmaPort {
     @Override
@@ -154,7 +144,8 @@ final class VfioFunction {
         b.ctx().devices().dma(b.devId(), iova, buffer, write);
       } catch (IommuFaultException e) {
         if (!write) { // what QEMU's VT-d delivers for what it cannot read (oracle/FINDINGS.md)
-          buffer.asSlice(Math.max(0, e.iova() - iova)).fill((byte) 0);
+          long delivered = Math.clamp(e.iova() - iova, 0, buffer.byteSize());
+          buffer.asSlice(delivered).fill((byte) 0);
         }
         throw new DmaFaultException(e.iova(), e.reason().toString(), e);
       } catch (IommufdException e) { // unbound meanwhile

@@ -1,8 +1,6 @@
 package org.iommufd4j.vfio;
 
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
@@ -16,7 +14,6 @@ import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.HwInfoReport;
 import org.iommufd4j.pci.DmaPort;
 import org.iommufd4j.pci.PciFunction;
-import org.iommufd4j.uapi.IommuHwInfoVtd;
 
 /**
  * The VFIO layer of an emulated host: PCI functions bound to vfio-pci, each in an IOMMU group
@@ -35,9 +32,7 @@ public final class VfioHost implements VfioNodes {
    */
   static final HwInfoReport.VtdData QEMU_VTD_INFO =
       new HwInfoReport.VtdData(
-          IommuHwInfoVtd.IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17,
-          0x00d2_008c_2226_0206L,
-          0x0000_0000_00f0_0f4aL);
+          HwInfoReport.VtdData.ERRATA_772415_SPR17, 0x00d2_008c_2226_0206L, 0x0000_0000_00f0_0f4aL);
 
   private final Map<Integer, VfioGroup> groups;
   private final Map<Integer, VfioFunction> cdevs;
@@ -84,7 +79,7 @@ public final class VfioHost implements VfioNodes {
         throw new IllegalArgumentException("negative group or cdev index");
       }
       VfioGroup group = groups.computeIfAbsent(iommuGroup, VfioGroup::new);
-      VfioFunction f = new VfioFunction(bdf, vfioIndex, group, qemuIntelIommu(), QEMU_VTD_INFO);
+      VfioFunction f = new VfioFunction(bdf, group, qemuIntelIommu(), QEMU_VTD_INFO);
       PciFunction function = Objects.requireNonNull(make.apply(f.dma), "the function made");
       f.setFunction(function);
       group.functions.add(f);
@@ -117,13 +112,6 @@ public final class VfioHost implements VfioNodes {
       throw ErrnoException.of(Errno.ENOENT, "no device vfio" + index);
     }
     return new DeviceFile(f, null);
-  }
-
-  /** The functions' addresses, by cdev index. */
-  public List<String> addresses() {
-    List<String> out = new ArrayList<>();
-    new TreeMap<>(cdevs).values().forEach(f -> out.add(f.bdf));
-    return out;
   }
 
   /** The function at {@code bdf}, or null. */
