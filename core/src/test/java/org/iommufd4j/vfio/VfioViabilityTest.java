@@ -2,10 +2,17 @@ package org.iommufd4j.vfio;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
 import org.iommufd4j.Errno;
+import org.iommufd4j.pci.Interrupts;
+import org.iommufd4j.pci.PciFunction;
+import org.iommufd4j.pci.VirtualClock;
+import org.iommufd4j.pci.edu.EduDevice;
 import org.iommufd4j.uapi.Vfio;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -31,8 +38,7 @@ class VfioViabilityTest {
 
   private long deviceFd(int group) {
     long at = rig.arg + 1024;
-    rig.memory.putBytes(
-        at, (VfioRig.BDF + "\0").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    rig.memory.putBytes(at, (VfioRig.BDF + "\0").getBytes(StandardCharsets.US_ASCII));
     return rig.ioctl(group, Vfio.VFIO_GROUP_GET_DEVICE_FD, at);
   }
 
@@ -158,5 +164,78 @@ class VfioViabilityTest {
           .as("bound at step %d", step)
           .isEqualTo(open);
     }
+  }
+
+  /**
+   * Threads race to bind cdevs of one device and to open its group: exactly one of them gets the
+   * device, whatever the interleaving.
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {1, 2, 3, 4, 5, 6, 7, 8})
+  void racingBindsAndGroupOpensLetExactlyOneIn(int round) throws Exception {
+    int threads = 6;
+    int iommufd = rig.files.openIommufd(false);
+    int[] cdevs = new int[threads];
+    long[] args = new long[threads];
+    for (int i = 0; i < threads; i++) {
+      cdevs[i] = rig.openCdev();
+      args[i] = rig.memory.allocate(4096, true);
+      rig.memory.putInt(args[i], 16);
+      rig.memory.putInt(args[i] + 8, iommufd);
+    }
+    var start = new CountDownLatch(1);
+    long[] results = new long[threads];
+    List<Thread> running = new ArrayList<>();
+    for (int i = 0; i < threads; i++) {
+      int t = i;
+      running.add(
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    try {
+                      start.await();
+                    } catch (InterruptedException e) {
+                      Thread.currentThread().interrupt();
+                    }
+                    results[t] =
+                        t % 3 == 2
+                            ? rig.openGroup()
+                            : rig.ioctl(cdevs[t], Vfio.VFIO_DEVICE_BIND_IOMMUFD, args[t]);
+                  }));
+    }
+    start.countDown();
+    for (Thread t : running) {
+      t.join();
+    }
+    assertThat(Arrays.stream(results).filter(rc -> rc >= 0).count())
+        .as("round %d: %s", round, Arrays.toString(results))
+        .isEqualTo(1);
+    assertThat(Arrays.stream(results).filter(rc -> rc < 0).boxed())
+        .allMatch(rc -> rc == EBUSY || rc == -Errno.EINVAL.number());
+  }
+
+  @Test
+  void aGroupOfTwoFunctionsOpensEachByName() {
+    VfioHost.Builder b = VfioHost.builder();
+    var clock = new VirtualClock();
+    for (String bdf : List.of("0000:00:04.0", "0000:00:05.0")) {
+      b.add(
+          bdf,
+          0,
+          bdf.charAt(9) - '4',
+          dma -> PciFunction.create(EduDevice::new, dma, clock, Interrupts.Sink.DISCARD));
+    }
+    VfioHost host = b.build();
+    int container = rig.files.openIommufd(true);
+    int group = rig.files.open(() -> host.openGroup(rig.caller, 0, 2));
+    assertThat(setContainer(group, container)).isZero();
+    long at = rig.arg + 1024;
+    rig.memory.putBytes(at, "0000:00:05.0\0".getBytes(StandardCharsets.US_ASCII));
+    long second = rig.ioctl(group, Vfio.VFIO_GROUP_GET_DEVICE_FD, at);
+    assertThat(second).isNotNegative();
+    assertThat(host.function("0000:00:05.0").isOpen()).isTrue();
+    assertThat(host.function("0000:00:04.0").isOpen()).isFalse();
+    rig.files.close((int) second);
+    assertThat(host.function("0000:00:05.0").isOpen()).isFalse();
   }
 }
