@@ -31,7 +31,8 @@ import org.iommufd4j.vfio.VfioHost;
  * pwrite}, {@code close}), with arguments in this process's native memory. A failing call throws
  * {@link IommufdException} with the errno the kernel would set. Devices sit at {@code 0000:00:04.0}
  * upwards, each in an IOMMU group of its own numbered from 0, with cdevs {@code vfio0} upwards,
- * behind QEMU 7.2's {@code intel-iommu}; their timers run on real time. Thread safe.
+ * behind QEMU 7.2's {@code intel-iommu}; their timers run on real time. Interrupts go nowhere until
+ * the device file's SET_IRQS exists. Thread safe.
  */
 public final class EmulatedMachine implements AutoCloseable {
   private static final Pattern GROUP = Pattern.compile("/dev/vfio/(\\d+)");
