@@ -78,7 +78,7 @@ public final class Context {
     this.hwpt = new HwptCommands(this);
     this.vfio = new VfioCompat(ioas);
     this.selftest = new Selftest(this);
-    this.devices = new DeviceCommands(table, host, attachLock);
+    this.devices = new DeviceCommands(this);
   }
 
   // ---- the command families ----------------------------------------------------------------
@@ -181,7 +181,8 @@ public final class Context {
       }
       closed = true;
     }
-    vfio.clearCompatIoas();
+    // The compat IOAS stays while the file lives on: a VFIO group holding this container still
+    // opens devices onto it (vfio_compat.c: ictx->vfio_ioas goes with the context).
     putFile();
   }
 
@@ -196,6 +197,21 @@ public final class Context {
       }
       fileRefs++;
     }
+  }
+
+  /**
+   * Something outside iommufd holds the file, as VFIO does with iommufd_ctx_get() (a group whose
+   * container this context is): the context outlives its descriptor until {@link #releaseFile()}.
+   *
+   * @throws ErrnoException EBADF once the context is torn down
+   */
+  public void retainFile() {
+    getFile();
+  }
+
+  /** Drops what {@link #retainFile()} took (iommufd_ctx_put()); may tear the context down. */
+  public void releaseFile() {
+    putFile();
   }
 
   /** Drops a reference to the file; the last one tears the context down. */

@@ -11,9 +11,9 @@ import org.iommufd4j.IommuFaultException;
 import org.iommufd4j.IommuFaultException.Reason;
 
 /**
- * A bound device (device.c: iommufd_device_bind()): the mock devices of the test ABI. The binding
- * driver holds a reference, so user DESTROY of it is always EBUSY; attaching it to an HWPT adds a
- * reference to that HWPT.
+ * A bound device (device.c: iommufd_device_bind()): the mock devices of the test ABI, the typed
+ * API's devices and the devices VFIO binds. The binding driver holds a reference, so user DESTROY
+ * of it is always EBUSY; attaching it to an HWPT adds a reference to that HWPT.
  */
 final class Device extends IommufdObject {
   private final ObjectTable table;
@@ -26,15 +26,27 @@ final class Device extends IommufdObject {
   /** Bound by the typed API (not by the test ABI): unbound when the context closes. */
   boolean boundByApi;
 
+  /**
+   * What GET_HW_INFO reports for a device bound by VFIO (intel-iommu's registers), or null. Such a
+   * device holds a reference to the context's file until it is unbound (device.c:
+   * iommufd_device_bind() takes one with iommufd_ctx_get()).
+   */
+  final HwInfoReport.VtdData hwData;
+
   /** The HWPT the device is attached to; guarded by the context's attach lock. */
   HwptObject attached;
 
   Device(ObjectTable table, Host host, int flags, DomainSpec spec) {
+    this(table, host, flags, spec, null);
+  }
+
+  Device(ObjectTable table, Host host, int flags, DomainSpec spec, HwInfoReport.VtdData hwData) {
     super(ObjectType.DEVICE);
     this.table = table;
     this.host = host;
     this.flags = flags;
     this.spec = spec;
+    this.hwData = hwData;
     this.users = 2; // the table's and the binding driver's
   }
 

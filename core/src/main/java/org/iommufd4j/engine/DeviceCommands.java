@@ -12,14 +12,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * attach lock, as the test ABI's mock devices do.
  */
 public final class DeviceCommands {
+  private final Context ctx;
   private final ObjectTable table;
   private final Host host;
   private final ReentrantLock attachLock;
 
-  DeviceCommands(ObjectTable table, Host host, ReentrantLock attachLock) {
-    this.table = table;
-    this.host = host;
-    this.attachLock = attachLock;
+  DeviceCommands(Context ctx) {
+    this.ctx = ctx;
+    this.table = ctx.table;
+    this.host = ctx.host;
+    this.attachLock = ctx.attachLock;
   }
 
   private Device device(int devId) {
@@ -30,6 +32,22 @@ public final class DeviceCommands {
   public int bind(DomainSpec spec) {
     Device d = new Device(table, host, 0, spec);
     d.boundByApi = true;
+    table.reserve(d);
+    table.publish(d);
+    return d.id;
+  }
+
+  /**
+   * Binds a device of VFIO (vfio/iommufd.c: vfio_iommufd_physical_bind(); device.c:
+   * iommufd_device_bind()) behind {@code spec} hardware that GET_HW_INFO describes as {@code
+   * hwData}; returns its DEVICE id. The device holds the context's file until {@link #unbind}, as
+   * the kernel's holds the iommufd: closing the descriptor does not tear the context down under it.
+   *
+   * @throws ErrnoException EBADF if the context is gone already
+   */
+  public int bindVfio(DomainSpec spec, HwInfoReport.VtdData hwData) {
+    ctx.getFile();
+    Device d = new Device(table, host, 0, spec, hwData);
     table.reserve(d);
     table.publish(d);
     return d.id;
@@ -65,13 +83,17 @@ public final class DeviceCommands {
 
   /** Detaches and unbinds device {@code devId} (its id becomes free). */
   public void unbind(int devId) {
+    Device d;
     attachLock.lock();
     try {
-      Device d = device(devId);
+      d = device(devId);
       d.detach();
       table.removeOwned(d);
     } finally {
       attachLock.unlock();
+    }
+    if (d.hwData != null) {
+      ctx.putFile(); // may tear the context down: outside the attach lock
     }
   }
 

@@ -22,11 +22,13 @@ public interface FileTable {
 
   /**
    * The iommufd context that descriptor {@code fd} of the caller is (an open {@code /dev/iommu}, or
-   * a {@code /dev/vfio/vfio} container that iommufd's compatibility serves), or null when it is
-   * something else or no descriptor (the caller reports EBADF or EINVAL as the kernel does).
+   * a {@code /dev/vfio/vfio} container that iommufd's compatibility serves), or null when it is an
+   * open descriptor of something else (the caller reports EBADFD, as iommufd_ctx_from_file() does).
+   *
+   * @throws ErrnoException EBADF when {@code fd} is no open descriptor (fdget() fails)
    */
   default Context context(int fd) {
-    return null;
+    throw ErrnoException.of(org.iommufd4j.Errno.EBADF, "no descriptor " + fd);
   }
 
   /**

@@ -6,6 +6,7 @@ import static org.iommufd4j.Errno.EOPNOTSUPP;
 import static org.iommufd4j.engine.Unsigned.hex;
 import static org.iommufd4j.uapi.IommuHwInfo.IOMMU_HW_CAP_DIRTY_TRACKING;
 import static org.iommufd4j.uapi.IommuHwInfo.IOMMU_HW_INFO_FLAG_INPUT_TYPE;
+import static org.iommufd4j.uapi.IommuHwInfo.IOMMU_HW_INFO_TYPE_INTEL_VTD;
 import static org.iommufd4j.uapi.IommuHwInfo.IOMMU_HW_INFO_TYPE_NONE;
 import static org.iommufd4j.uapi.IommuHwInfo.IOMMU_HW_INFO_TYPE_SELFTEST;
 import static org.iommufd4j.uapi.IommuHwptAlloc.IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
@@ -115,6 +116,11 @@ public final class HwptCommands {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(r.flags()) + " for a paging HWPT");
     }
     boolean dirtyTracking = (r.flags() & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) != 0;
+    if (device.hwData != null && (r.flags() & IOMMU_HWPT_ALLOC_NEST_PARENT) != 0) {
+      // QEMU's VT-d has no nested translation (ecap NEST clear; intel/iommu.c:
+      // intel_iommu_domain_alloc_user())
+      throw ErrnoException.of(EOPNOTSUPP, "device " + device.id + " cannot be a nesting parent");
+    }
     if (dirtyTracking && !device.dirtyCapable()) {
       throw ErrnoException.of(EOPNOTSUPP, "device " + device.id + " cannot track dirty pages");
     }
@@ -168,8 +174,10 @@ public final class HwptCommands {
   // ---- IOMMU_GET_HW_INFO (device.c: iommufd_get_hw_info()) ---------------------------------
 
   /**
-   * {@code IOMMU_GET_HW_INFO} of a mock device. {@code reserved} holds the three {@code __reserved}
-   * bytes; {@code inDataType} is only looked at with the INPUT_TYPE flag of selftestCompat.
+   * {@code IOMMU_GET_HW_INFO} of a device: the mock driver's data, or the data of the hardware a
+   * device bound by an outside driver sits behind (intel-iommu's for VFIO's devices). {@code
+   * reserved} holds the three {@code __reserved} bytes; {@code inDataType} is only looked at with
+   * the INPUT_TYPE flag of selftestCompat.
    */
   public HwInfoReport hwInfo(int flags, int devId, int reserved, int inDataType) {
     int known = ctx.selftestCompat() ? IOMMU_HW_INFO_FLAG_INPUT_TYPE : 0;
@@ -177,6 +185,10 @@ public final class HwptCommands {
       throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags) + " __reserved=" + hex(reserved));
     }
     Device device = (Device) ctx.table.get(devId, ObjectType.DEVICE);
+    if (device.hwData != null) {
+      return new HwInfoReport(
+          IOMMU_HW_INFO_TYPE_INTEL_VTD, device.hwData, device.maxPasidLog2(), 0);
+    }
     if (!device.isMock()) {
       // A driver without hardware data (device.c: iommufd_get_hw_info()): type NONE, no bytes.
       return new HwInfoReport(IOMMU_HW_INFO_TYPE_NONE, null, 0, 0);

@@ -78,6 +78,25 @@ public final class VfioCompat {
   }
 
   /**
+   * A VFIO group joined this context as its container (vfio/group.c:
+   * vfio_group_ioctl_set_container()): unless a compat IOAS is set, a new IOAS becomes it, an
+   * object like one the user made (vfio_compat.c: iommufd_vfio_compat_ioas_create()).
+   */
+  public synchronized void createCompatIoas() {
+    if (compatIoas == null) {
+      compatIoas = ioasCommands.lookup(ioasCommands.alloc(0, id -> true));
+    }
+  }
+
+  /**
+   * The compat IOAS's id, which a device opened through a group attaches to (vfio_compat.c:
+   * iommufd_vfio_compat_ioas_get_id()); ENODEV if there is none.
+   */
+  public int compatIoasId() {
+    return compatIoas().id;
+  }
+
+  /**
    * The compat IOAS (vfio_compat.c: iommufd_vfio_ioctl()): ENODEV if none is set (or it was
    * destroyed).
    */

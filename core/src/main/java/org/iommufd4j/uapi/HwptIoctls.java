@@ -95,6 +95,14 @@ final class HwptIoctls {
       s.set(U32, IommuTestHwInfo.TEST_REG, d.testReg());
       return s;
     }
+    if (data instanceof HwInfoReport.VtdData d) {
+      // struct iommu_hw_info_vtd (iommufd.h): u32 flags, u32 __reserved, u64 cap_reg, u64 ecap_reg
+      MemorySegment s = MemorySegment.ofArray(new byte[24]);
+      s.set(U32, 0, d.flags());
+      s.set(Dispatcher.U64, 8, d.capReg());
+      s.set(Dispatcher.U64, 16, d.ecapReg());
+      return s;
+    }
     if (data == null) {
       return MemorySegment.ofArray(new byte[0]);
     }

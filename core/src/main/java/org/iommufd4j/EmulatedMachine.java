@@ -1,0 +1,248 @@
+package org.iommufd4j;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.iommufd4j.engine.Caller;
+import org.iommufd4j.engine.Context;
+import org.iommufd4j.engine.EmulatedFile;
+import org.iommufd4j.engine.ErrnoException;
+import org.iommufd4j.engine.FileTable;
+import org.iommufd4j.engine.Host;
+import org.iommufd4j.engine.VirtualFileTable;
+import org.iommufd4j.memory.ProcessMemory;
+import org.iommufd4j.pci.ExecutorClock;
+import org.iommufd4j.pci.Interrupts;
+import org.iommufd4j.pci.PciDevice;
+import org.iommufd4j.pci.PciFunction;
+import org.iommufd4j.uapi.Dispatcher;
+import org.iommufd4j.vfio.VfioHost;
+
+/**
+ * An emulated host with PCI devices bound to vfio-pci, for a Java VFIO driver: it opens {@code
+ * /dev/iommu}, {@code /dev/vfio/vfio}, {@code /dev/vfio/N} and {@code /dev/vfio/devices/vfioN} and
+ * makes on the descriptors the calls a C program makes ({@code ioctl}, {@code pread}, {@code
+ * pwrite}, {@code close}), with arguments in this process's native memory. A failing call throws
+ * {@link IommufdException} with the errno the kernel would set. Devices sit at {@code 0000:00:04.0}
+ * upwards, each in an IOMMU group of its own numbered from 0, with cdevs {@code vfio0} upwards,
+ * behind QEMU 7.2's {@code intel-iommu}; their timers run on real time. Interrupts go nowhere until
+ * the device file's SET_IRQS exists. Thread safe.
+ */
+public final class EmulatedMachine implements AutoCloseable {
+  private static final Pattern GROUP = Pattern.compile("/dev/vfio/(\\d+)");
+  private static final Pattern CDEV = Pattern.compile("/dev/vfio/devices/vfio(\\d+)");
+  private static final int O_RDWR = 2;
+
+  private final Host host = new Host();
+  private final ExecutorClock clock = new ExecutorClock("iommufd4j-machine");
+  private final Descriptors files = new Descriptors();
+  private final Caller caller =
+      new Caller(ProcessMemory.self(), (int) ProcessHandle.current().pid(), 0, false, true, -1);
+  private final VfioHost vfio;
+  private final List<String> addresses;
+
+  private EmulatedMachine(List<Function<PciDevice.Ports, ? extends PciDevice>> models) {
+    VfioHost.Builder b = VfioHost.builder();
+    List<String> bdfs = new ArrayList<>();
+    for (int i = 0; i < models.size(); i++) {
+      String bdf = String.format("0000:00:%02x.0", 4 + i);
+      var model = models.get(i);
+      b.add(bdf, i, i, dma -> PciFunction.create(model, dma, clock, Interrupts.Sink.DISCARD));
+      bdfs.add(bdf);
+    }
+    this.vfio = b.build();
+    this.addresses = List.copyOf(bdfs);
+  }
+
+  /**
+   * A machine with one device per model, in the order given ({@code EduDevice::new} for QEMU's
+   * edu).
+   */
+  @SafeVarargs
+  public static EmulatedMachine withDevices(
+      Function<PciDevice.Ports, ? extends PciDevice>... models) {
+    if (models.length > 28) {
+      throw new IllegalArgumentException("more devices than free slots 04-1f on bus 00");
+    }
+    return new EmulatedMachine(List.of(models));
+  }
+
+  /** The devices' PCI addresses: device {@code i} is in group {@code i} with cdev {@code vfioi}. */
+  public List<String> addresses() {
+    return addresses;
+  }
+
+  /**
+   * {@code open(path, O_RDWR)}: an iommufd, the VFIO container, a group or a device cdev.
+   *
+   * @return the descriptor (numbered by the emulator, never one of this process's own)
+   * @throws IommufdException ENOENT for another path, EBUSY for a group in use
+   */
+  public int open(String path) {
+    return run(
+        () -> {
+          if (path.equals("/dev/iommu") || path.equals("/dev/vfio/vfio")) {
+            return files.openContext(path.equals("/dev/vfio/vfio"));
+          }
+          Matcher group = GROUP.matcher(path);
+          Matcher cdev = CDEV.matcher(path);
+          EmulatedFile file;
+          if (group.matches()) {
+            file = vfio.openGroup(caller, Integer.parseInt(group.group(1)), O_RDWR);
+          } else if (cdev.matches()) {
+            file = vfio.openCdev(caller, Integer.parseInt(cdev.group(1)), O_RDWR);
+          } else {
+            throw ErrnoException.of(Errno.ENOENT, path);
+          }
+          int fd = files.reserve();
+          files.install(fd, file);
+          return fd;
+        });
+  }
+
+  /**
+   * {@code ioctl(fd, request, arg)} with a struct in native memory.
+   *
+   * @return the call's result (0, or a descriptor or value some requests return)
+   */
+  public long ioctl(int fd, long request, MemorySegment arg) {
+    return ioctl(fd, request, arg.address());
+  }
+
+  /** {@code ioctl(fd, request, value)} for requests that take a number (or nothing). */
+  public long ioctl(int fd, long request, long value) {
+    Context ctx = files.contextOf(fd);
+    if (ctx != null) {
+      return check(Dispatcher.ioctl(ctx, caller, request, value, null));
+    }
+    return check(file(fd).ioctl(caller, files, request, value));
+  }
+
+  /** {@code pread(fd, dst, dst.byteSize(), offset)}: the bytes read. */
+  public long pread(int fd, MemorySegment dst, long offset) {
+    return check(file(fd).pread(caller, dst.address(), dst.byteSize(), offset));
+  }
+
+  /** {@code pwrite(fd, src, src.byteSize(), offset)}: the bytes written. */
+  public long pwrite(int fd, MemorySegment src, long offset) {
+    return check(file(fd).pwrite(caller, src.address(), src.byteSize(), offset));
+  }
+
+  /** {@code close(fd)}; EBADF if it is not open. */
+  public void close(int fd) {
+    if (!files.close(fd)) {
+      throw new IommufdException(Errno.EBADF, "descriptor " + fd + " is not open");
+    }
+  }
+
+  /** Closes every descriptor still open, then stops the devices' clock. */
+  @Override
+  public void close() {
+    files.closeAll();
+    clock.close();
+  }
+
+  private EmulatedFile file(int fd) {
+    EmulatedFile f = files.get(fd);
+    if (f == null) {
+      throw new IommufdException(Errno.EBADF, "descriptor " + fd + " is not open");
+    }
+    return f;
+  }
+
+  private static long check(long result) {
+    if (result < 0) {
+      throw new IommufdException(Errno.of((int) -result), "");
+    }
+    return result;
+  }
+
+  private static int run(java.util.function.IntSupplier call) {
+    try {
+      return call.getAsInt();
+    } catch (ErrnoException e) {
+      throw new IommufdException(e.errno(), e.getMessage());
+    }
+  }
+
+  /** The machine's descriptors: iommufd contexts, and the files VFIO hands out. */
+  private final class Descriptors implements FileTable {
+    private final VirtualFileTable table = new VirtualFileTable();
+    private final Map<Integer, Context> contexts = new HashMap<>();
+
+    @Override
+    public int reserve() {
+      return table.reserve();
+    }
+
+    @Override
+    public void unreserve(int fd) {
+      table.unreserve(fd);
+    }
+
+    @Override
+    public void install(int fd, EmulatedFile file) {
+      table.install(fd, file);
+    }
+
+    @Override
+    public EmulatedFile get(int fd) {
+      return table.get(fd);
+    }
+
+    @Override
+    public synchronized Context context(int fd) {
+      Context ctx = contexts.get(fd);
+      if (ctx == null && table.get(fd) == null) {
+        throw ErrnoException.of(Errno.EBADF, "no descriptor " + fd);
+      }
+      return ctx;
+    }
+
+    synchronized int openContext(boolean container) {
+      int fd = table.reserve();
+      contexts.put(fd, new Context(host, this, false, container));
+      return fd;
+    }
+
+    synchronized Context contextOf(int fd) {
+      return contexts.get(fd);
+    }
+
+    boolean close(int fd) {
+      Context ctx;
+      synchronized (this) {
+        ctx = contexts.remove(fd);
+        if (ctx != null) {
+          table.unreserve(fd);
+        }
+      }
+      if (ctx != null) {
+        ctx.close();
+        return true;
+      }
+      return table.close(fd);
+    }
+
+    void closeAll() {
+      table.closeAll();
+      List<Context> open;
+      synchronized (this) {
+        open = new ArrayList<>(contexts.values());
+        contexts.clear();
+      }
+      open.forEach(Context::close);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "EmulatedMachine" + Objects.toString(addresses);
+  }
+}

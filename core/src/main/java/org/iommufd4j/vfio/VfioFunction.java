@@ -1,0 +1,157 @@
+package org.iommufd4j.vfio;
+
+import java.lang.foreign.MemorySegment;
+import org.iommufd4j.Errno;
+import org.iommufd4j.IommuFaultException;
+import org.iommufd4j.IommufdException;
+import org.iommufd4j.engine.Context;
+import org.iommufd4j.engine.DomainSpec;
+import org.iommufd4j.engine.ErrnoException;
+import org.iommufd4j.engine.HwInfoReport;
+import org.iommufd4j.pci.DmaFaultException;
+import org.iommufd4j.pci.DmaPort;
+import org.iommufd4j.pci.PciFunction;
+
+/**
+ * One presented function as VFIO knows it (vfio_main.c: struct vfio_device with vfio-pci's core
+ * device): its open count, the iommufd it is bound to while open, and the DMA port its model was
+ * made with, which reaches memory through that binding's DEVICE object. Its monitor is the device
+ * set's lock (vfio_main.c: dev_set->lock); a group's lock is taken before it.
+ */
+final class VfioFunction {
+  private static final int COMMAND = 0x04; // PCI header: command register and its bus-master bit
+  private static final int COMMAND_MASTER = 0x04;
+
+  /** The iommufd a function is bound to: the context and its DEVICE object's id. */
+  record Binding(Context ctx, int devId) {}
+
+  final String bdf;
+  final VfioGroup group;
+  final DomainSpec iommu;
+  final HwInfoReport.VtdData iommuInfo;
+  final DmaPort dma = new Dma();
+  private PciFunction function;
+
+  /** Open device files that were granted access (vfio_main.c: device->open_count). */
+  private int openCount;
+
+  /** Set while open (written under the monitor, read by DMA on the model's threads). */
+  private volatile Binding binding;
+
+  private VfioPciDevice pci;
+  private VfioPciIoctls ioctls;
+
+  VfioFunction(String bdf, VfioGroup group, DomainSpec iommu, HwInfoReport.VtdData iommuInfo) {
+    this.bdf = bdf;
+    this.group = group;
+    this.iommu = iommu;
+    this.iommuInfo = iommuInfo;
+  }
+
+  void setFunction(PciFunction function) {
+    this.function = function;
+  }
+
+  boolean isOpen() {
+    return binding != null;
+  }
+
+  /** The iommufd the function is bound to, or null while no file has it open. */
+  Binding binding() {
+    return binding;
+  }
+
+  /**
+   * vfio_main.c: vfio_df_open(): the first open binds the function to {@code ctx} (iommufd.c:
+   * vfio_df_iommufd_bind()) and enables it (vfio_pci_core.c: vfio_pci_core_enable()); later opens
+   * are the group path's only (EINVAL for a cdev).
+   */
+  synchronized Binding open(Context ctx, boolean fromGroup) {
+    if (openCount != 0) {
+      if (!fromGroup) {
+        throw ErrnoException.of(Errno.EINVAL, bdf + " is open already");
+      }
+      openCount++;
+      return binding;
+    }
+    int devId = ctx.devices().bindVfio(iommu, iommuInfo);
+    openCount = 1;
+    binding = new Binding(ctx, devId);
+    pci = new VfioPciDevice(function);
+    ioctls = new VfioPciIoctls(pci, !fromGroup);
+    return binding;
+  }
+
+  /**
+   * vfio_main.c: vfio_df_close(): the last close detaches and unbinds (iommufd.c:
+   * vfio_iommufd_physical_unbind()) and leaves bus mastering off, as vfio_pci_core_disable() does.
+   */
+  synchronized void close() {
+    if (--openCount > 0) {
+      return;
+    }
+    Binding b = binding;
+    binding = null;
+    pci.close(); // puts its eventfds and gives the model's interrupts back
+    pci = null;
+    ioctls = null;
+    clearBusMaster();
+    b.ctx().devices().unbind(b.devId());
+  }
+
+  private void clearBusMaster() {
+    var config = function.config();
+    config.write(COMMAND, 2, config.read(COMMAND, 2) & ~COMMAND_MASTER);
+  }
+
+  /**
+   * The open function's vfio-pci device, for the other calls on it; EINVAL once closed (a call
+   * racing the last close). Callers hold the monitor: vfio-pci's state changes one call at a time.
+   */
+  VfioPciDevice pci() {
+    if (pci == null) {
+      throw ErrnoException.of(Errno.EINVAL, bdf + " is closed");
+    }
+    return pci;
+  }
+
+  /** The open function's byte-level ioctls, as {@link #pci()}. */
+  VfioPciIoctls ioctls() {
+    pci();
+    return ioctls;
+  }
+
+  /**
+   * The model's DMA: through the bound DEVICE's domain, or nowhere while the function is closed. A
+   * read that faults delivers zeros from the faulting byte on, as the oracle's VT-d did.
+   */
+  private final class Dma implements DmaPort {
+    @Override
+    public void read(long iova, MemorySegment dst) {
+      transfer(iova, dst, false);
+    }
+
+    @Override
+    public void write(long iova, MemorySegment src) {
+      transfer(iova, src, true);
+    }
+
+    private void transfer(long iova, MemorySegment buffer, boolean write) {
+      Binding b = binding;
+      if (b == null) {
+        throw new DmaFaultException(iova, bdf + " is not bound to an iommufd", null);
+      }
+      try {
+        b.ctx().devices().dma(b.devId(), iova, buffer, write);
+      } catch (IommuFaultException e) {
+        if (!write) { // what QEMU's VT-d delivers for what it cannot read (oracle/FINDINGS.md)
+          long delivered = Math.clamp(e.iova() - iova, 0, buffer.byteSize());
+          buffer.asSlice(delivered).fill((byte) 0);
+        }
+        throw new DmaFaultException(e.iova(), e.reason().toString(), e);
+      } catch (IommufdException e) { // unbound meanwhile
+        throw new DmaFaultException(iova, e.getMessage(), e);
+      }
+    }
+  }
+}
