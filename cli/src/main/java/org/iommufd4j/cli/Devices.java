@@ -10,15 +10,17 @@ import org.iommufd4j.bridge.testbed.PresentedFunction;
 import org.iommufd4j.bridge.testbed.SysfsTestbed;
 import org.iommufd4j.pci.Bar;
 import org.iommufd4j.pci.ConfigSpace;
-import org.iommufd4j.pci.DmaPort;
 import org.iommufd4j.pci.ExecutorClock;
 import org.iommufd4j.pci.Interrupts;
 import org.iommufd4j.pci.PciFunction;
+import org.iommufd4j.vfio.VfioHost;
 
 /**
  * The emulated PCI functions of one {@code exec} or {@code serve}: the models, made once and kept
- * for the server's lifetime, and where each sits (address, IOMMU group, VFIO cdev). Until the VFIO
- * layer attaches them, their DMA faults and their interrupts go nowhere.
+ * for the server's lifetime, where each sits (address, IOMMU group, VFIO cdev), and the VFIO layer
+ * that serves them ({@link #vfio()}, the server's {@code vfioNodes}). A model's DMA goes through
+ * the iommufd its device is bound to, its interrupts to the eventfds the program set while a device
+ * file has it open; otherwise DMA faults and interrupts go nowhere.
  */
 final class Devices implements AutoCloseable {
   /** The first default address: QEMU's q35 puts the first pluggable device there. */
@@ -42,10 +44,12 @@ final class Devices implements AutoCloseable {
 
   private final List<Device> devices;
   private final ExecutorClock clock;
+  private final VfioHost vfio;
 
-  private Devices(List<Device> devices, ExecutorClock clock) {
+  private Devices(List<Device> devices, ExecutorClock clock, VfioHost vfio) {
     this.devices = devices;
     this.clock = clock;
+    this.vfio = vfio;
   }
 
   /**
@@ -93,6 +97,7 @@ final class Devices implements AutoCloseable {
     placed.sort(Comparator.comparing(Placed::bdf));
     ExecutorClock clock = new ExecutorClock("iommufd4j-devices");
     List<Device> devices = new ArrayList<>();
+    VfioHost.Builder vfio = VfioHost.builder();
     int nextGroup = 0;
     for (Placed p : placed) {
       Integer group = p.spec().group();
@@ -102,16 +107,27 @@ final class Devices implements AutoCloseable {
         }
         group = nextGroup++;
       }
+      int vfioIndex = devices.size();
       PciFunction function =
-          PciFunction.create(
-              p.spec().model().factory(p.spec().options()),
-              DmaPort.UNATTACHED,
-              clock,
-              Interrupts.Sink.DISCARD);
+          vfio.add(
+              p.bdf(),
+              group,
+              vfioIndex,
+              dma ->
+                  PciFunction.create(
+                      p.spec().model().factory(p.spec().options()),
+                      dma,
+                      clock,
+                      Interrupts.Sink.DISCARD));
       assignInterruptLine(function, p.bdf());
-      devices.add(new Device(p.bdf(), group, devices.size(), function));
+      devices.add(new Device(p.bdf(), group, vfioIndex, function));
     }
-    return new Devices(List.copyOf(devices), clock);
+    return new Devices(List.copyOf(devices), clock, vfio.build());
+  }
+
+  /** The VFIO groups and cdevs of the devices, for the server. */
+  VfioHost vfio() {
+    return vfio;
   }
 
   /**

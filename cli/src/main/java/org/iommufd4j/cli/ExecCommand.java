@@ -155,8 +155,8 @@ final class ExecCommand implements Callable<Integer> {
       if (shimMemory) {
         env.put(Shim.ENV_MEMORY, "shim");
       }
-      if (emulator.vfioContainer) {
-        env.put(Shim.ENV_VFIO, "1");
+      if (emulator.vfioContainer || emulated != null) {
+        env.put(Shim.ENV_VFIO, "1"); // a host with VFIO devices has the container too
       }
       if (emulated != null) {
         env.put(Shim.ENV_TESTBED, emulated.writeTestbed(dir.resolve("testbed")).toString());
@@ -189,6 +189,9 @@ final class ExecCommand implements Callable<Integer> {
               });
       Runtime.getRuntime().addShutdownHook(reaper);
       BridgeConfig config = emulator.config();
+      if (emulated != null) {
+        config = config.withVfioContainer(true).withVfioNodes(emulated.vfio());
+      }
       Trace.Header header;
       if (kernel) {
         // what the recorded calls see is the process's own: its capabilities and limit

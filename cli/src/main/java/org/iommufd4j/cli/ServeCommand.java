@@ -69,7 +69,12 @@ final class ServeCommand implements Callable<Integer> {
     CountDownLatch stopped = new CountDownLatch(1);
     BridgeServer server;
     try {
-      server = BridgeServer.start(socket, emulator.config());
+      server =
+          BridgeServer.start(
+              socket,
+              devices == null
+                  ? emulator.config()
+                  : emulator.config().withVfioContainer(true).withVfioNodes(devices.vfio()));
     } catch (IOException e) {
       closeDevices(devices, testbed);
       err.println("iommufd4j serve: " + e.getMessage());
@@ -109,7 +114,8 @@ final class ServeCommand implements Callable<Integer> {
     } catch (IOException e) {
       shim = "<" + Shim.FILE_NAME + ">";
     }
-    String presented = testbed == null ? "" : Shim.ENV_TESTBED + "=" + testbed + " ";
+    String presented =
+        testbed == null ? "" : Shim.ENV_VFIO + "=1 " + Shim.ENV_TESTBED + "=" + testbed + " ";
     err.printf(
         "iommufd4j: serving /dev/iommu on %s%n  run programs with: LD_PRELOAD=%s %s=%s %sPROGRAM%n"
             + "  see its state with: ./run.sh inspect --socket %s%n",
