@@ -7,6 +7,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.iommufd4j.bridge.testbed.PresentedFunction;
@@ -64,7 +66,7 @@ class VfioBridgeIT {
       server.close();
     }
     try (var walk = Files.walk(dir)) {
-      walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     }
   }
 
@@ -81,8 +83,7 @@ class VfioBridgeIT {
 
   private static ProcessBuilder program(String mode, String... args) {
     List<String> command =
-        new java.util.ArrayList<>(
-            List.of(NATIVE.resolve("tests/t_vfio").toAbsolutePath().toString()));
+        new ArrayList<>(List.of(NATIVE.resolve("tests/t_vfio").toAbsolutePath().toString()));
     command.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
     Shim.configure(pb.environment(), SHIM, server.socketPath());
