@@ -36,7 +36,9 @@ class EduProbeIT {
           List.of(
               new Known(
                   "VFIO_IOMMU_MAP_DMA flags=0 => -EINVAL",
-                  "the container's MAP_DMA without READ or WRITE (core: VfioCompat)"),
+                  "MAP_DMA with neither READ nor WRITE reaches the VT-d domain, whose map"
+                      + " refuses a mapping without permissions on the real kernel (intel-iommu's"
+                      + " __domain_mapping()); the emulated domain (core: RadixDomain) maps it"),
               new Known(
                   "VFIO_IOMMU_MAP_DMA flags=WRITE only => 0",
                   "follows from the line before: its mapping is still there (EEXIST)")));
