@@ -5,7 +5,7 @@
  * 0x20 that signals the device's eventfd, a read counter at 0x28). fstat and /proc/self/fd/N,
  * ioctls with caller memory and descriptors (an iommufd, an eventfd, a new device fd), read, write,
  * pread, pwrite, and loads and stores of every width through an mmap, from threads and a child
- * that never called the server before.
+ * that never called the server before, and from one killed in the middle of them.
  */
 #include "t.h"
 
@@ -239,6 +239,17 @@ static void mappings(int dev) {
   CHECK(child >= 0);
   if (child == 0) _exit(*(volatile uint32_t *)bar == ID && *(volatile uint64_t *)(bar + 0x10) != 0 ? 0 : 1);
   t_wait_ok(child);
+
+  /* a child killed in the middle of trapped loads harms nobody */
+  child = fork();
+  CHECK(child >= 0);
+  if (child == 0)
+    for (;;) (void)*(volatile uint32_t *)bar;
+  usleep(50000);
+  CHECK_OK(kill(child, SIGKILL));
+  int status;
+  CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  CHECK(*(volatile uint32_t *)bar == ID);
 
   /* the program's own SIGSEGV handler still gets faults outside the mapping */
   struct sigaction sa = {.sa_handler = on_segv}, old;
