@@ -108,6 +108,9 @@ NEXT(pread, ssize_t, (int, void *, size_t, off_t))
 NEXT(pwrite, ssize_t, (int, const void *, size_t, off_t))
 NEXT(pread64, ssize_t, (int, void *, size_t, off64_t))
 NEXT(pwrite64, ssize_t, (int, const void *, size_t, off64_t))
+NEXT(__read_chk, ssize_t, (int, void *, size_t, size_t))
+NEXT(__pread_chk, ssize_t, (int, void *, size_t, off_t, size_t))
+NEXT(__pread64_chk, ssize_t, (int, void *, size_t, off64_t, size_t))
 NEXT(preadv, ssize_t, (int, const struct iovec *, int, off_t))
 NEXT(pwritev, ssize_t, (int, const struct iovec *, int, off_t))
 NEXT(preadv64, ssize_t, (int, const struct iovec *, int, off64_t))
@@ -1034,6 +1037,22 @@ EXPORT ssize_t pread(int fd, void *buf, size_t count, off_t offset) {
 EXPORT ssize_t pread64(int fd, void *buf, size_t count, off64_t offset) {
   ssize_t r;
   return positioned(fd, T_PREAD, buf, count, (off_t)offset, &r) ? r : CALL_NEXT(pread64, fd, buf, count, offset);
+}
+/*
+ * _FORTIFY_SOURCE's checked forms (Debian builds QEMU with them): a count larger than the buffer
+ * goes to libc's own, which aborts as it would; the rest is the plain call.
+ */
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen) {
+  if (count > buflen && next___read_chk()) return next___read_chk()(fd, buf, count, buflen);
+  return read(fd, buf, count);
+}
+EXPORT ssize_t __pread_chk(int fd, void *buf, size_t count, off_t offset, size_t buflen) {
+  if (count > buflen && next___pread_chk()) return next___pread_chk()(fd, buf, count, offset, buflen);
+  return pread(fd, buf, count, offset);
+}
+EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t count, off64_t offset, size_t buflen) {
+  if (count > buflen && next___pread64_chk()) return next___pread64_chk()(fd, buf, count, offset, buflen);
+  return pread64(fd, buf, count, offset);
 }
 EXPORT ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {
   ssize_t r;
