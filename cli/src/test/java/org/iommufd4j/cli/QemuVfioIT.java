@@ -6,6 +6,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -19,6 +20,16 @@ import org.junit.jupiter.api.Test;
  * it.
  */
 class QemuVfioIT {
+  /**
+   * What QEMU says on the real kernel too: edu has no reset method (GET_INFO without
+   * VFIO_DEVICE_FLAGS_RESET), and the firmware's BAR placement makes QEMU map the BAR's own mmap
+   * into the container for peer-to-peer DMA, which iommufd cannot pin (EFAULT; QEMU goes on).
+   */
+  private static final List<String> EXPECTED =
+      List.of(
+          "vfio: Cannot reset device 0000:00:04.0, no available reset mechanism.",
+          "= -14 (Bad address)");
+
   private static final Path SCRIPT = Path.of("src/test/resources/qemu-vfio.sh").toAbsolutePath();
 
   @BeforeAll
@@ -52,10 +63,14 @@ class QemuVfioIT {
       assertThat(status).as("%s%n%s", err, out).isZero();
       assertThat(out)
           .as(out)
-          .doesNotContain("vfio: ")
           .contains("PCI device 1234:11e8")
           .containsPattern("BAR0: 32 bit memory at 0x(?!ffffffffffffffff)[0-9a-f]+ ")
-          .contains("0000:00:04.0 BAR 0");
+          .contains("(prio 0, ramd): 0000:00:04.0 BAR 0 mmaps[0]");
+      List<String> complaints =
+          out.lines().filter(l -> l.contains("qemu-system-x86_64:")).distinct().toList();
+      assertThat(complaints)
+          .as(out)
+          .allMatch(l -> EXPECTED.stream().anyMatch(l::contains), "is one the real kernel gives");
     } finally {
       Files.deleteIfExists(monitor);
     }
