@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/java-env.sh
 . scripts/native-env.sh
+. scripts/test-programs.sh
 exec mvn -B -ntp verify "$@"
