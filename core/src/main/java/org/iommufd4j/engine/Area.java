@@ -2,20 +2,14 @@ package org.iommufd4j.engine;
 
 /**
  * One area of an IOAS (io_pagetable.h: struct iopt_area): the IOVA interval {@code [iova, last]}
- * showing bytes {@code [pagesOffset, pagesOffset + length)} of a {@link PageSource}. It is also its
- * own node in the {@link AreaTree} (AVL, augmented with the largest free gap) so that a million
- * areas cost one object each.
+ * showing bytes {@code [pagesOffset, pagesOffset + length)} of a {@link PageSource}. The {@link
+ * AreaTree} keeps its bounds in its nodes' key arrays as well.
  */
 final class Area {
   static final int PROT_READ = 1;
   static final int PROT_WRITE = 2;
   private static final int POPULATED = 1 << 2;
   private static final int PREVENT_ACCESS = 1 << 3;
-
-  /** The AVL height lives in bits 8-15 of {@link #flags}: one int less per area. */
-  private static final int HEIGHT_SHIFT = 8;
-
-  private static final int HEIGHT_MASK = 0xff << HEIGHT_SHIFT;
 
   final long iova;
   final long last;
@@ -31,31 +25,12 @@ final class Area {
   /** Active access pins inside the area (device.c: iommufd_access_pin_pages()). */
   int accessCount;
 
-  // AreaTree bookkeeping.
-  Area left;
-  Area right;
-
-  /** Free addresses between the previous area (or 0) and {@link #iova}: unsigned. */
-  long gapBefore;
-
-  /** Unsigned maximum of {@link #gapBefore} over this subtree. */
-  long maxGap;
-
   Area(long iova, long length, int prot, PageSource pages, long pagesOffset) {
     this.iova = iova;
     this.last = iova + length - 1;
     this.pages = pages;
     this.pagesOffset = pagesOffset;
-    this.flags = (prot & (PROT_READ | PROT_WRITE)) | (1 << HEIGHT_SHIFT);
-  }
-
-  /** Height of the subtree rooted here in the {@link AreaTree} (1 for a leaf). */
-  int height() {
-    return (flags & HEIGHT_MASK) >>> HEIGHT_SHIFT;
-  }
-
-  void height(int height) {
-    flags = (flags & ~HEIGHT_MASK) | (height << HEIGHT_SHIFT);
+    this.flags = prot & (PROT_READ | PROT_WRITE);
   }
 
   long length() {

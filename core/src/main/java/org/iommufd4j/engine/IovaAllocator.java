@@ -150,7 +150,7 @@ final class IovaAllocator {
         pos = lastArea.last + 1;
         next = null;
       } else {
-        pos = bigGap.iova - bigGap.gapBefore;
+        pos = areas.gapStartBefore(bigGap);
         if (gt(pos, wl)) {
           return NO_FIT;
         }
