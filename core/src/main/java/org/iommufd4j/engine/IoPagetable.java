@@ -345,32 +345,32 @@ final class IoPagetable {
    * those of iopt_insert_area(), in that order, with a single tree descent deciding EEXIST and
    * inserting. A later refusal takes the area out again.
    */
-  List<Area> insertFixed(long iova, Slice s, int prot) {
-    checkFixedRange(iova, s.length());
-    Area area = new Area(iova, s.length(), prot, s.pages(), s.offset());
+  Area insertFixed(long iova, PageSource pages, long offset, long length, int prot) {
+    checkFixedRange(iova, length);
+    Area area = new Area(iova, length, prot, pages, offset);
     if (!areas.insertIfFree(area)) {
       throw ErrnoException.of(
           EEXIST, "[" + hex(iova) + ", " + hex(area.last) + "] is already mapped");
     }
     try {
-      checkSlice(s, prot);
+      checkSlice(pages, offset, prot);
       FaultInjection.check(FaultInjection.Site.ALLOC);
     } catch (ErrnoException e) {
       areas.remove(area);
       throw e;
     }
-    return List.of(area);
+    return area;
   }
 
   /**
    * io_pagetable.c: iopt_insert_area() for one slice: EPERM, then the in-page offset against the
    * alignment.
    */
-  private void checkSlice(Slice s, int prot) {
-    if ((prot & Area.PROT_WRITE) != 0 && !s.pages().writable) {
+  private void checkSlice(PageSource pages, long offset, int prot) {
+    if ((prot & Area.PROT_WRITE) != 0 && !pages.writable) {
       throw ErrnoException.of(EPERM, "WRITEABLE requested on memory mapped read-only");
     }
-    long inPage = (s.pages().base + s.offset()) & (PAGE_SIZE - 1);
+    long inPage = (pages.base + offset) & (PAGE_SIZE - 1);
     if ((inPage & (align - 1)) != 0) {
       throw ErrnoException.of(
           EINVAL, "in-page offset " + hex(inPage) + " of the memory not aligned to " + hex(align));
@@ -386,21 +386,14 @@ final class IoPagetable {
    * Inserts one area per slice, back to back from {@code iova}, not yet populated (io_pagetable.c:
    * iopt_insert_area()). On failure every area this call inserted is removed again.
    *
-   * @return the inserted areas, for {@link #commit} or {@link #abort}
+   * @return the inserted areas, for {@link #commit(List)} or {@link #abort}
    */
   List<Area> insert(long iova, List<Slice> slices, int prot) {
     List<Area> inserted = new ArrayList<>(slices.size());
     long at = iova;
     try {
       for (Slice s : slices) {
-        checkSlice(s, prot);
-        if (Unsigned.lastOverflows(at, s.length())) {
-          throw ErrnoException.of(EOVERFLOW, "iova=" + hex(at) + " length=" + hex(s.length()));
-        }
-        FaultInjection.check(FaultInjection.Site.ALLOC);
-        Area area = new Area(at, s.length(), prot, s.pages(), s.offset());
-        areas.insert(area);
-        inserted.add(area);
+        inserted.add(insert(at, s.pages(), s.offset(), s.length(), prot));
         at += s.length();
       }
     } catch (ErrnoException e) {
@@ -411,9 +404,24 @@ final class IoPagetable {
   }
 
   /**
-   * Maps the areas from {@link #insert} into every domain (pinning their pages first, pages.c:
-   * iopt_area_fill_domains()) and marks them populated. On failure (EFAULT, ENOMEM) every area of
-   * the call is removed again.
+   * Inserts one area at {@code iova}, not yet populated (io_pagetable.c: iopt_insert_area()): on
+   * failure nothing changed.
+   */
+  Area insert(long iova, PageSource pages, long offset, long length, int prot) {
+    checkSlice(pages, offset, prot);
+    if (Unsigned.lastOverflows(iova, length)) {
+      throw ErrnoException.of(EOVERFLOW, "iova=" + hex(iova) + " length=" + hex(length));
+    }
+    FaultInjection.check(FaultInjection.Site.ALLOC);
+    Area area = new Area(iova, length, prot, pages, offset);
+    areas.insert(area);
+    return area;
+  }
+
+  /**
+   * Maps the areas from {@link #insert(long, List, int)} into every domain (pinning their pages
+   * first, pages.c: iopt_area_fill_domains()) and marks them populated. On failure (EFAULT, ENOMEM)
+   * every area of the call is removed again.
    */
   void commit(List<Area> inserted) {
     int filled = 0;
@@ -433,6 +441,19 @@ final class IoPagetable {
     for (Area a : inserted) {
       a.setPopulated();
     }
+  }
+
+  /** {@link #commit(List)} for one area. */
+  void commit(Area area) {
+    if (!domains.isEmpty()) {
+      try {
+        fill(area, domains);
+      } catch (RuntimeException e) {
+        areas.remove(area);
+        throw e;
+      }
+    }
+    area.setPopulated();
   }
 
   void abort(List<Area> inserted) {
@@ -592,59 +613,80 @@ final class IoPagetable {
    * @param progress {@code progress[0]} accumulates the bytes removed, also when this throws
    */
   void removeRange(long start, long last, long[] progress) {
+    progress[0] += removeAreas(start, last, progress);
+  }
+
+  /** {@link #removeRange(long, long, long[])} returning the bytes removed. */
+  long removeRange(long start, long last) {
+    return removeAreas(start, last, null);
+  }
+
+  /**
+   * The removal loop: returns the bytes removed, or adds them to {@code progressOnError} (when
+   * given) before an error propagates.
+   */
+  private long removeAreas(long start, long last, long[] progressOnError) {
+    long removed = 0;
     long retryStart = start; // the kernel's restart point after a round of callbacks
     int tries = 0;
-    while (true) {
-      Area a = areas.firstEndingAtOrAfter(start);
-      if (a == null || gt(a.iova, last)) {
-        return;
-      }
-      if (!a.isPopulated()) {
-        throw ErrnoException.of(EBUSY, "area " + a + " is being changed");
-      }
-      if (lt(a.iova, start) || gt(a.last, last)) {
-        throw ErrnoException.of(
-            ENOENT,
-            "area ["
-                + hex(a.iova)
-                + ", "
-                + hex(a.last)
-                + "] is only partly inside ["
-                + hex(start)
-                + ", "
-                + hex(last)
-                + "]");
-      }
-      if (a.iova != retryStart) {
-        tries = 0;
-      }
-      if (a.accessCount > 0) {
-        // Ask every access to let go, then look again from this area (io_pagetable.c:
-        // iopt_unmap_iova_range(); device.c: iommufd_access_notify_unmap()).
-        retryStart = a.iova;
-        start = a.iova;
-        a.setPreventAccess(true);
-        accessNotifier.notifyUnmap(a.iova, a.last);
-        if (++tries > MAX_UNMAP_TRIES) {
-          throw ErrnoException.of(
-              EDEADLK,
-              "accesses keep "
-                  + a
-                  + " pinned after "
-                  + MAX_UNMAP_TRIES
-                  + " rounds of unmap callbacks");
+    try {
+      while (true) {
+        Area a = areas.firstEndingAtOrAfter(start);
+        if (a == null || gt(a.iova, last)) {
+          return removed;
         }
-        continue;
+        if (!a.isPopulated()) {
+          throw ErrnoException.of(EBUSY, "area " + a + " is being changed");
+        }
+        if (lt(a.iova, start) || gt(a.last, last)) {
+          throw ErrnoException.of(
+              ENOENT,
+              "area ["
+                  + hex(a.iova)
+                  + ", "
+                  + hex(a.last)
+                  + "] is only partly inside ["
+                  + hex(start)
+                  + ", "
+                  + hex(last)
+                  + "]");
+        }
+        if (a.iova != retryStart) {
+          tries = 0;
+        }
+        if (a.accessCount > 0) {
+          // Ask every access to let go, then look again from this area (io_pagetable.c:
+          // iopt_unmap_iova_range(); device.c: iommufd_access_notify_unmap()).
+          retryStart = a.iova;
+          start = a.iova;
+          a.setPreventAccess(true);
+          accessNotifier.notifyUnmap(a.iova, a.last);
+          if (++tries > MAX_UNMAP_TRIES) {
+            throw ErrnoException.of(
+                EDEADLK,
+                "accesses keep "
+                    + a
+                    + " pinned after "
+                    + MAX_UNMAP_TRIES
+                    + " rounds of unmap callbacks");
+          }
+          continue;
+        }
+        if (!domains.isEmpty()) {
+          unfill(a, domains, true);
+        }
+        areas.remove(a);
+        removed += a.length();
+        if (ge(a.last, last)) {
+          return removed;
+        }
+        start = a.last + 1;
       }
-      if (!domains.isEmpty()) {
-        unfill(a, domains, true);
+    } catch (ErrnoException e) {
+      if (progressOnError != null) {
+        progressOnError[0] += removed;
       }
-      areas.remove(a);
-      progress[0] += a.length();
-      if (ge(a.last, last)) {
-        return;
-      }
-      start = a.last + 1;
+      throw e;
     }
   }
 
@@ -691,9 +733,7 @@ final class IoPagetable {
 
   /** Removes every area (IOAS destroy, unmap-all); returns the bytes removed. */
   long removeAll() {
-    long[] progress = {0};
-    removeRange(0, U64_MAX, progress);
-    return progress[0];
+    return removeRange(0, U64_MAX);
   }
 
   /**
