@@ -345,15 +345,14 @@ final class IoPagetable {
    * those of iopt_insert_area(), in that order, with a single tree descent deciding EEXIST and
    * inserting. A later refusal takes the area out again.
    */
-  Area insertFixed(long iova, PageSource pages, long offset, long length, int prot) {
-    checkFixedRange(iova, length);
-    Area area = new Area(iova, length, prot, pages, offset);
+  Area insertFixed(Area area) {
+    checkFixedRange(area.iova, area.length());
     if (!areas.insertIfFree(area)) {
       throw ErrnoException.of(
-          EEXIST, "[" + hex(iova) + ", " + hex(area.last) + "] is already mapped");
+          EEXIST, "[" + hex(area.iova) + ", " + hex(area.last) + "] is already mapped");
     }
     try {
-      checkSlice(pages, offset, prot);
+      checkMemory(area);
       FaultInjection.check(FaultInjection.Site.ALLOC);
     } catch (ErrnoException e) {
       areas.remove(area);
@@ -363,14 +362,14 @@ final class IoPagetable {
   }
 
   /**
-   * io_pagetable.c: iopt_insert_area() for one slice: EPERM, then the in-page offset against the
+   * io_pagetable.c: iopt_insert_area() for one area: EPERM, then the in-page offset against the
    * alignment.
    */
-  private void checkSlice(PageSource pages, long offset, int prot) {
-    if ((prot & Area.PROT_WRITE) != 0 && !pages.writable) {
+  private void checkMemory(Area area) {
+    if ((area.prot() & Area.PROT_WRITE) != 0 && !area.writableMemory()) {
       throw ErrnoException.of(EPERM, "WRITEABLE requested on memory mapped read-only");
     }
-    long inPage = (pages.base + offset) & (PAGE_SIZE - 1);
+    long inPage = area.inPageOffset();
     if ((inPage & (align - 1)) != 0) {
       throw ErrnoException.of(
           EINVAL, "in-page offset " + hex(inPage) + " of the memory not aligned to " + hex(align));
@@ -393,7 +392,7 @@ final class IoPagetable {
     long at = iova;
     try {
       for (Slice s : slices) {
-        inserted.add(insert(at, s.pages(), s.offset(), s.length(), prot));
+        inserted.add(insert(new Area(at, s.length(), prot, s.pages(), s.offset())));
         at += s.length();
       }
     } catch (ErrnoException e) {
@@ -404,16 +403,16 @@ final class IoPagetable {
   }
 
   /**
-   * Inserts one area at {@code iova}, not yet populated (io_pagetable.c: iopt_insert_area()): on
-   * failure nothing changed.
+   * Inserts one area, not yet populated (io_pagetable.c: iopt_insert_area()): on failure nothing
+   * changed.
    */
-  Area insert(long iova, PageSource pages, long offset, long length, int prot) {
-    checkSlice(pages, offset, prot);
-    if (Unsigned.lastOverflows(iova, length)) {
-      throw ErrnoException.of(EOVERFLOW, "iova=" + hex(iova) + " length=" + hex(length));
+  Area insert(Area area) {
+    checkMemory(area);
+    if (Unsigned.lastOverflows(area.iova, area.length())) {
+      throw ErrnoException.of(
+          EOVERFLOW, "iova=" + hex(area.iova) + " length=" + hex(area.length()));
     }
     FaultInjection.check(FaultInjection.Site.ALLOC);
-    Area area = new Area(iova, length, prot, pages, offset);
     areas.insert(area);
     return area;
   }
@@ -463,21 +462,21 @@ final class IoPagetable {
   }
 
   private static long firstPage(Area a) {
-    return a.pagesOffset >>> PageSource.PAGE_SHIFT;
+    return a.pagesOffset() >>> PageSource.PAGE_SHIFT;
   }
 
   private static long lastPage(Area a) {
-    return (a.pagesOffset + a.length() - 1) >>> PageSource.PAGE_SHIFT;
+    return (a.pagesOffset() + a.length() - 1) >>> PageSource.PAGE_SHIFT;
   }
 
   /** The emulated physical address of the area's first byte. */
   long physicalAddress(Area a) {
-    return host.physicalAddress(a.pages.owner.memory(), a.userAddress());
+    return host.physicalAddress(a.owner().memory(), a.userAddress());
   }
 
   /** Pins the area's pages (once, whatever the number of domains) and maps it into {@code into}. */
   private void fill(Area a, List<Domain> into) {
-    a.pages.pin(host, firstPage(a), lastPage(a));
+    a.pages().pin(host, firstPage(a), lastPage(a));
     long pa = physicalAddress(a);
     int mapped = 0;
     try {
@@ -500,7 +499,7 @@ final class IoPagetable {
       d.unmap(a.iova, a.length());
     }
     if (unpin) {
-      a.pages.unpin(host, firstPage(a), lastPage(a));
+      a.pages().unpin(host, firstPage(a), lastPage(a));
     }
   }
 
@@ -593,7 +592,7 @@ final class IoPagetable {
     long pos = iova;
     for (Area a : areas.contiguous(iova, last)) {
       long sliceLast = Unsigned.min(a.last, last);
-      out.add(new Slice(a.pages, a.pagesOffset + (pos - a.iova), sliceLast - pos + 1));
+      out.add(new Slice(a.pages(), a.pagesOffset() + (pos - a.iova), sliceLast - pos + 1));
       if (ge(a.last, last)) {
         return out;
       }
@@ -711,7 +710,7 @@ final class IoPagetable {
       throw ErrnoException.of(EBUSY, "cannot cut " + a + " at " + hex(p) + ": it is busy");
     }
     long newStart = p + 1;
-    long newOffset = a.pagesOffset + (newStart - a.iova);
+    long newOffset = a.pagesOffset() + (newStart - a.iova);
     if (((newStart | newOffset) & (align - 1)) != 0) {
       throw ErrnoException.of(
           EINVAL, "cannot cut " + a + " at " + hex(p) + ": not aligned to " + hex(align));
@@ -722,8 +721,9 @@ final class IoPagetable {
     if (hasDomains() && hugePages) {
       throw ErrnoException.of(EINVAL, "cannot cut " + a + ": a domain may map it with large pages");
     }
-    Area lhs = new Area(a.iova, newStart - a.iova, a.prot(), a.pages, a.pagesOffset);
-    Area rhs = new Area(newStart, a.last - p, a.prot(), a.pages, newOffset);
+    PageSource pages = a.pages(); // both halves show it from now on
+    Area lhs = new Area(a.iova, newStart - a.iova, a.prot(), pages, a.pagesOffset());
+    Area rhs = new Area(newStart, a.last - p, a.prot(), pages, newOffset);
     lhs.setPopulated();
     rhs.setPopulated();
     areas.remove(a);
@@ -765,7 +765,7 @@ final class IoPagetable {
         }
         mapped += a.length() / step;
         for (long p = firstPage(a); p <= lastPage(a); p++) {
-          if (a.pages.pinUsers(p) == 0) {
+          if (a.pinUsers(p) == 0) {
             return "page " + p + " of " + a + " is not pinned";
           }
         }

@@ -142,7 +142,7 @@ public final class IoasCommands {
 
   /**
    * {@code IOMMU_IOAS_MAP} from the struct's fields; returns the IOVA used. Allocates nothing but
-   * the area and its page source.
+   * the area, which stands for its page source until one is needed ({@link Area#pages()}).
    */
   public long map(
       Caller caller, int flags, int ioasId, int reserved, long userVa, long length, long iova) {
@@ -156,10 +156,23 @@ public final class IoasCommands {
       throw ErrnoException.of(EINVAL, "neither READABLE nor WRITEABLE");
     }
     IoasObject ioas = ctx.ioas(ioasId);
-    PageSource pages = userPages(caller, userVa, length, (flags & IOMMU_IOAS_MAP_WRITEABLE) != 0);
+    checkUserMemory(userVa, length);
+    AccountingMode accounting = ctx.accountingMode(caller);
+    boolean writable = (flags & IOMMU_IOAS_MAP_WRITEABLE) != 0;
+    int prot = protOf(flags);
+    IoPagetable iopt = ioas.iopt;
     ioas.lockLive();
     try {
-      return place(ioas.iopt, flags, length, userVa, iova, pages, userVa - pages.base);
+      checkLengthAligned(iopt, length);
+      Area area;
+      if ((flags & IOMMU_IOAS_MAP_FIXED_IOVA) != 0) {
+        area = iopt.insertFixed(new Area(iova, length, prot, caller, userVa, writable, accounting));
+      } else {
+        long chosen = iopt.allocIova(length, userVa);
+        area = iopt.insert(new Area(chosen, length, prot, caller, userVa, writable, accounting));
+      }
+      iopt.commit(area);
+      return area.iova;
     } finally {
       ioas.lock.unlock();
     }
@@ -171,18 +184,19 @@ public final class IoasCommands {
    * EOVERFLOW when the memory would end past 2^64 - 1.
    */
   List<IoPagetable.Slice> userSlices(Caller caller, long userVa, long length, boolean writable) {
-    PageSource pages = userPages(caller, userVa, length, writable);
+    checkUserMemory(userVa, length);
+    PageSource pages = new PageSource(userVa, length, writable, ctx.accountingMode(caller), caller);
     return List.of(new IoPagetable.Slice(pages, userVa - pages.base, length));
   }
 
-  private PageSource userPages(Caller caller, long userVa, long length, boolean writable) {
+  /** EINVAL for a length of 0 or above 2^64 - 4097, EOVERFLOW past 2^64 - 1 (pages.c). */
+  private static void checkUserMemory(long userVa, long length) {
     if (length == 0 || gt(length, MAX_MAP_LENGTH)) {
       throw ErrnoException.of(EINVAL, "length=" + hex(length));
     }
     if (lt(userVa + length, userVa)) {
       throw ErrnoException.of(EOVERFLOW, "user_va=" + hex(userVa) + " length=" + hex(length));
     }
-    return new PageSource(userVa, length, writable, ctx.accountingMode(caller), caller);
   }
 
   /** What MAP, COPY and VFIO_IOMMU_MAP_DMA do once the IOAS is locked. */
@@ -219,10 +233,11 @@ public final class IoasCommands {
       PageSource pages,
       long offset) {
     checkLengthAligned(iopt, length);
+    int prot = protOf(flags);
     Area area =
         (flags & IOMMU_IOAS_MAP_FIXED_IOVA) != 0
-            ? iopt.insertFixed(fixedIova, pages, offset, length, protOf(flags))
-            : iopt.insert(iopt.allocIova(length, hint), pages, offset, length, protOf(flags));
+            ? iopt.insertFixed(new Area(fixedIova, length, prot, pages, offset))
+            : iopt.insert(new Area(iopt.allocIova(length, hint), length, prot, pages, offset));
     iopt.commit(area);
     return area.iova;
   }
