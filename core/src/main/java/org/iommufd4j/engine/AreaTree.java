@@ -39,8 +39,18 @@ final class AreaTree implements Iterable<Area> {
   private Node root;
   private int size;
 
-  /** Set by {@link #insert(Node, Area)} when the new area overlapped a neighbour. */
+  /** Set by {@link #insert(Node, Area, long)} when the new area overlapped a neighbour. */
   private boolean refused;
+
+  /**
+   * Set by {@link #insert(Node, Area, long)} and {@link #remove(Node, Area, long)} when the node
+   * neither split nor needs rebalancing: its largest inner gap after the change, which the parent
+   * stores.
+   */
+  private long gapAfter;
+
+  /** What {@link #adjust} answers when only a scan of the node can tell its largest inner gap. */
+  private static final long SCAN = Unsigned.U64_MAX; // never a gap between two areas
 
   AreaTree() {
     this(DEFAULT_FANOUT);
@@ -258,9 +268,14 @@ final class AreaTree implements Iterable<Area> {
     return root.size == 0 ? null : firstGapAtLeast(root, after, minGap, root.first[0]);
   }
 
+  /**
+   * The first-fit search below {@code n}; {@code gapBeforeFirst} is the gap before n's first area,
+   * 0 when that area does not start above {@code after} (so the gap cannot be the answer).
+   */
   private static Area firstGapAtLeast(Node n, long after, long minGap, long gapBeforeFirst) {
     for (int i = n.firstEndingAtOrAfter(after); i < n.size; i++) {
-      long gap = i == 0 ? gapBeforeFirst : n.gapBefore(i);
+      // only the gap before an area starting above `after` counts
+      long gap = !gt(n.first[i], after) ? 0 : i == 0 ? gapBeforeFirst : n.gapBefore(i);
       if (n.isLeaf()) {
         if (gt(n.first[i], after) && ge(gap, minGap)) {
           return n.areas[i];
@@ -294,7 +309,7 @@ final class AreaTree implements Iterable<Area> {
    */
   boolean insertIfFree(Area a) {
     refused = false;
-    Node split = insert(root, a);
+    Node split = insert(root, a, 0); // the root's own gap is nobody's business
     if (refused) {
       return false;
     }
@@ -312,34 +327,91 @@ final class AreaTree implements Iterable<Area> {
   }
 
   /**
-   * Inserts {@code a} below {@code n}, refusing (nothing changed) when it overlaps a neighbour:
-   * returns the new right sibling if {@code n} split, else null. Neighbours outside {@code n} were
-   * checked by the callers above.
+   * A node's largest inner gap {@code gap} after one of the gaps it is the maximum of went from
+   * {@code before} to {@code now} (unsigned): a growth raises it, a shrink of what may have been
+   * the maximum needs a scan ({@link #SCAN}, which stays).
    */
-  private Node insert(Node n, Area a) {
+  private static long adjust(long gap, long before, long now) {
+    if (gap == SCAN) {
+      return SCAN;
+    }
+    if (lt(now, before)) {
+      return before == gap ? SCAN : gap;
+    }
+    return max(gap, now);
+  }
+
+  /**
+   * The largest inner gap of inner node {@code n}, whose child {@code i} changed without splitting
+   * or emptying, from what it was ({@code gap}) and the child's old bounds and gap; also refreshes
+   * the summary of child {@code i} with {@code kidGap}.
+   */
+  private static long childChanged(
+      Node n, int i, long gap, long oldFirst, long oldLast, long oldKidGap, long kidGap) {
+    Node k = n.kids[i];
+    n.first[i] = k.first[0];
+    n.last[i] = k.last[k.size - 1];
+    n.innerGap[i] = kidGap;
+    gap = adjust(gap, oldKidGap, kidGap);
+    if (i > 0 && n.first[i] != oldFirst) {
+      gap = adjust(gap, oldFirst - n.last[i - 1] - 1, n.gapBefore(i));
+    }
+    if (i + 1 < n.size && n.last[i] != oldLast) {
+      gap = adjust(gap, n.first[i + 1] - oldLast - 1, n.gapBefore(i + 1));
+    }
+    return gap;
+  }
+
+  /**
+   * Inserts {@code a} below {@code n}, refusing (nothing changed) when it overlaps a neighbour:
+   * returns the new right sibling if {@code n} split, else null and sets {@link #gapAfter} from
+   * {@code gap}, n's largest inner gap before. Neighbours outside {@code n} were checked by the
+   * callers above. Each level updates its gap from what changed instead of scanning its entries,
+   * except when the gap that shrank may have been the largest.
+   */
+  private Node insert(Node n, Area a, long gap) {
     if (n.isLeaf()) {
       int i = n.countStartingBelow(a.iova);
       if ((i > 0 && ge(n.last[i - 1], a.iova)) || (i < n.size && le(n.first[i], a.last))) {
         refused = true;
         return null;
       }
-      return insertAt(n, i, a.iova, a.last, a, null, 0);
+      if (n.size == 0) {
+        gap = 0;
+      } else if (i == 0) { // a new gap after the new first area
+        gap = max(gap, n.first[0] - a.last - 1);
+      } else if (i == n.size) { // a new gap before the new last area
+        gap = max(gap, a.iova - n.last[i - 1] - 1);
+      } else { // the gap around the new area is cut in two smaller ones
+        gap = adjust(gap, n.gapBefore(i), 0);
+      }
+      Node split = insertAt(n, i, a.iova, a.last, a, null, 0);
+      gapAfter = split == null && gap != SCAN ? gap : n.innerGap();
+      return split;
     }
     int i = n.childFor(a.iova);
     if (i + 1 < n.size && le(n.first[i + 1], a.last)) {
       refused = true;
       return null;
     }
-    Node split = insert(n.kids[i], a);
+    long oldFirst = n.first[i];
+    long oldLast = n.last[i];
+    long oldKidGap = n.innerGap[i];
+    Node split = insert(n.kids[i], a, oldKidGap);
     if (refused) {
       return null;
     }
-    n.summarize(i);
     if (split == null) {
+      gap = childChanged(n, i, gap, oldFirst, oldLast, oldKidGap, gapAfter);
+      gapAfter = gap == SCAN ? n.innerGap() : gap;
       return null;
     }
-    return insertAt(
-        n, i + 1, split.first[0], split.last[split.size - 1], null, split, split.innerGap());
+    n.summarize(i);
+    Node mine =
+        insertAt(
+            n, i + 1, split.first[0], split.last[split.size - 1], null, split, split.innerGap());
+    gapAfter = n.innerGap();
+    return mine;
   }
 
   /** Puts one entry at index {@code i} of {@code n}, splitting it when full. */
@@ -382,29 +454,48 @@ final class AreaTree implements Iterable<Area> {
 
   /** Removes {@code a}, which must be in the tree. One descent. */
   void remove(Area a) {
-    remove(root, a);
+    remove(root, a, 0);
     if (!root.isLeaf() && root.size == 1) {
       root = root.kids[0];
     }
     size--;
   }
 
-  private void remove(Node n, Area a) {
+  /**
+   * Removes {@code a} from below {@code n} and sets {@link #gapAfter} from {@code gap}, n's largest
+   * inner gap before (meaningless when n is left below half full: its parent rebalances it).
+   */
+  private void remove(Node n, Area a, long gap) {
     if (n.isLeaf()) {
       int i = n.countStartingBelow(a.iova);
       if (i == n.size || n.areas[i] != a) {
         throw new IllegalStateException(a + " is not in the tree");
       }
+      if (n.size == 1) {
+        gap = 0;
+      } else if (i == 0) { // the gap after the first area leaves the node
+        gap = adjust(gap, n.gapBefore(1), 0);
+      } else if (i == n.size - 1) { // the gap before the last area leaves the node
+        gap = adjust(gap, n.gapBefore(i), 0);
+      } else { // the gaps on both sides become one, larger than either
+        gap = max(gap, n.first[i + 1] - n.last[i - 1] - 1);
+      }
       n.closeAt(i);
+      gapAfter = gap == SCAN ? n.innerGap() : gap;
       return;
     }
     int i = n.childFor(a.iova);
     Node kid = n.kids[i];
-    remove(kid, a);
+    long oldFirst = n.first[i];
+    long oldLast = n.last[i];
+    long oldKidGap = n.innerGap[i];
+    remove(kid, a, oldKidGap);
     if (kid.size >= minFill) {
-      n.summarize(i);
+      gap = childChanged(n, i, gap, oldFirst, oldLast, oldKidGap, gapAfter);
+      gapAfter = gap == SCAN ? n.innerGap() : gap;
     } else {
       rebalance(n, i);
+      gapAfter = n.innerGap();
     }
   }
 
