@@ -5,6 +5,7 @@ import java.lang.management.ThreadMXBean;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.CyclicBarrier;
 import java.util.function.LongSupplier;
 import org.iommufd4j.Ioas;
 import org.iommufd4j.Iommufd;
@@ -30,16 +31,20 @@ public final class CpuTimeRatios {
 
   /** CPU nanoseconds per operation of one batch. */
   private static double batch(LongSupplier op) {
+    return batch(op, BATCH);
+  }
+
+  private static double batch(LongSupplier op, int n) {
     long sink = 0;
     long start = THREADS.getCurrentThreadCpuTime();
-    for (int i = 0; i < BATCH; i++) {
+    for (int i = 0; i < n; i++) {
       sink += op.getAsLong();
     }
     long cpu = THREADS.getCurrentThreadCpuTime() - start;
     if (sink == 42) {
       System.out.print("");
     }
-    return cpu / (double) BATCH;
+    return cpu / (double) n;
   }
 
   private static Ioas packed(Iommufd iommufd, int live) {
@@ -48,6 +53,73 @@ public final class CpuTimeRatios {
       ioas.map(BenchConfig.USER_VA, 4096, Protection.READ_WRITE);
     }
     return ioas;
+  }
+
+  /** A thread's own IOAS with 1000 live mappings, and MAP+UNMAP of 4 KiB at a fixed IOVA in it. */
+  private static LongSupplier ownIoas(Iommufd iommufd) {
+    Ioas ioas = iommufd.createIoas();
+    for (int i = 0; i < 1000; i++) {
+      ioas.mapFixed(0x1000_0000L + i * 8192L, BenchConfig.USER_VA, 4096, Protection.READ);
+    }
+    return () -> {
+      ioas.mapFixed(0x1000, BenchConfig.USER_VA, 4096, Protection.READ_WRITE);
+      return ioas.unmap(0x1000, 4096);
+    };
+  }
+
+  /**
+   * Two threads on two IOASes of one context against one: what they share (locks, cache lines,
+   * allocation) shows as more CPU time per operation when both run at once, whatever CPUs the
+   * machine has free. The scaling printed is {@code 2 x alone / together}, what two free CPUs would
+   * give.
+   */
+  private static void twoThreads(Iommufd iommufd, int rounds) {
+    LongSupplier first = ownIoas(iommufd);
+    LongSupplier second = ownIoas(iommufd);
+    for (int warm = 0; warm < 20; warm++) {
+      batch(first);
+      batch(second);
+    }
+    int n = 10 * BATCH; // tens of milliseconds: long enough for the two batches to overlap
+    double[] alone = new double[rounds];
+    double[] together = new double[2 * rounds];
+    for (int r = 0; r < rounds; r++) {
+      alone[r] = batch(first, n);
+      CyclicBarrier start = new CyclicBarrier(2);
+      double[] other = new double[1];
+      Thread t =
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    await(start);
+                    other[0] = batch(second, n);
+                  });
+      await(start);
+      together[2 * r] = batch(first, n);
+      try {
+        t.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
+      }
+      together[2 * r + 1] = other[0];
+    }
+    Arrays.sort(alone);
+    Arrays.sort(together);
+    double a = alone[rounds / 2];
+    double b = together[rounds];
+    System.out.printf(
+        "two IOASes, one thread: median %.1f; two threads at once: median %.1f CPU ns/op;"
+            + " scaling on two free CPUs: %.2f%n",
+        a, b, 2 * a / b);
+  }
+
+  private static void await(CyclicBarrier barrier) {
+    try {
+      barrier.await();
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   public static void main(String[] args) {
@@ -94,6 +166,7 @@ public final class CpuTimeRatios {
         System.out.printf(
             "%-42s min %8.1f  median %8.1f  CPU ns/op%n", e.getKey(), s[0], s[s.length / 2]);
       }
+      twoThreads(iommufd, rounds);
       double ppid = median.get("getppid");
       System.out.printf(
           "typed fixed / getppid: %.2f%n",
