@@ -101,6 +101,12 @@ class AreaTreePropertyTest {
       } else {
         Map.Entry<Long, Area> e = ref.ceilingEntry(rnd.nextLong());
         Area a = (e == null ? ref.firstEntry() : e).getValue();
+        if (rnd.nextBoolean()) { // as UNMAP does: look the area up, then remove what was found
+          assertThat(tree.firstEndingAtOrAfter(a.iova)).as(ctx).isSameAs(a);
+          if (rnd.nextInt(4) == 0) { // another lookup in between: the removal must not trust it
+            tree.find(rnd.nextLong(span));
+          }
+        }
         ref.remove(a.iova);
         tree.remove(a);
       }
