@@ -7,7 +7,6 @@ import static org.iommufd4j.engine.Unsigned.lt;
 import static org.iommufd4j.engine.Unsigned.max;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
@@ -44,23 +43,11 @@ final class AreaTree implements Iterable<Area> {
   private boolean refused;
 
   /**
-   * Set by {@link #insert(Node, Area, long)} when the node did not split: its largest inner gap
-   * after the change, which the parent stores.
+   * Set by {@link #insert(Node, Area, long)} and {@link #remove(Node, Area, long)} when the node
+   * neither split nor needs rebalancing: its largest inner gap after the change, which the parent
+   * stores.
    */
   private long gapAfter;
-
-  /**
-   * The descent to {@link #pathArea}: the nodes from the root and the index taken in each. A lookup
-   * records it, so that removing the area it found (an UNMAP) walks back up without a second
-   * descent.
-   */
-  private Node[] pathNodes = new Node[8];
-
-  private int[] pathIndexes = new int[8];
-  private int pathDepth;
-
-  /** The area the recorded descent leads to; null once the tree changed. */
-  private Area pathArea;
 
   /** What {@link #adjust} answers when only a scan of the node can tell its largest inner gap. */
   private static final long SCAN = Unsigned.U64_MAX; // never a gap between two areas
@@ -227,29 +214,16 @@ final class AreaTree implements Iterable<Area> {
   /** The lowest area whose {@code last >= addr}: the first area at or after {@code addr}. */
   Area firstEndingAtOrAfter(long addr) {
     Node n = root;
-    for (int depth = 0; ; depth++) {
+    while (true) {
       int i = n.firstEndingAtOrAfter(addr);
       if (i == n.size) {
-        pathArea = null;
         return null;
       }
-      record(depth, n, i);
       if (n.isLeaf()) {
-        pathDepth = depth + 1;
-        pathArea = n.areas[i];
-        return pathArea;
+        return n.areas[i];
       }
       n = n.kids[i];
     }
-  }
-
-  private void record(int depth, Node n, int i) {
-    if (depth == pathNodes.length) {
-      pathNodes = Arrays.copyOf(pathNodes, 2 * depth);
-      pathIndexes = Arrays.copyOf(pathIndexes, 2 * depth);
-    }
-    pathNodes[depth] = n;
-    pathIndexes[depth] = i;
   }
 
   /** The highest area starting below {@code addr}, or null. */
@@ -334,7 +308,6 @@ final class AreaTree implements Iterable<Area> {
    * neighbours met on the way down decide, since areas never overlap each other.
    */
   boolean insertIfFree(Area a) {
-    pathArea = null;
     refused = false;
     Node split = insert(root, a, 0); // the root's own gap is nobody's business
     if (refused) {
@@ -479,76 +452,50 @@ final class AreaTree implements Iterable<Area> {
     return split;
   }
 
-  /**
-   * Removes {@code a}, which must be in the tree. One descent, or none when the last lookup found
-   * {@code a}.
-   */
+  /** Removes {@code a}, which must be in the tree. One descent. */
   void remove(Area a) {
-    if (a != pathArea) {
-      locate(a);
-    }
-    pathArea = null;
-    removeAlongPath();
+    remove(root, a, 0);
     if (!root.isLeaf() && root.size == 1) {
       root = root.kids[0];
     }
     size--;
   }
 
-  /** Records the descent to {@code a}. */
-  private void locate(Area a) {
-    Node n = root;
-    for (int depth = 0; ; depth++) {
-      if (n.isLeaf()) {
-        int i = n.countStartingBelow(a.iova);
-        if (i == n.size || n.areas[i] != a) {
-          throw new IllegalStateException(a + " is not in the tree");
-        }
-        record(depth, n, i);
-        pathDepth = depth + 1;
-        return;
-      }
-      int i = n.childFor(a.iova);
-      record(depth, n, i);
-      n = n.kids[i];
-    }
-  }
-
-  /** The largest inner gap of the node at {@code depth} of the path, as its parent has it. */
-  private long gapOnPath(int depth) {
-    return depth == 0 ? 0 : pathNodes[depth - 1].innerGap[pathIndexes[depth - 1]];
-  }
-
   /**
-   * Removes the area the recorded path leads to, then walks back up: each level updates its summary
-   * of the child it came from, or rebalances that child when it fell below half full.
+   * Removes {@code a} from below {@code n} and sets {@link #gapAfter} from {@code gap}, n's largest
+   * inner gap before (meaningless when n is left below half full: its parent rebalances it).
    */
-  private void removeAlongPath() {
-    int depth = pathDepth - 1;
-    Node leaf = pathNodes[depth];
-    int i = pathIndexes[depth];
-    long gap = gapOnPath(depth);
-    if (leaf.size == 1) {
-      gap = 0;
-    } else if (i == 0) { // the gap after the first area leaves the node
-      gap = adjust(gap, leaf.gapBefore(1), 0);
-    } else if (i == leaf.size - 1) { // the gap before the last area leaves the node
-      gap = adjust(gap, leaf.gapBefore(i), 0);
-    } else { // the gaps on both sides become one, larger than either
-      gap = max(gap, leaf.first[i + 1] - leaf.last[i - 1] - 1);
-    }
-    leaf.closeAt(i);
-    long kidGap = gap == SCAN ? leaf.innerGap() : gap;
-    for (int d = depth - 1; d >= 0; d--) {
-      Node n = pathNodes[d];
-      int k = pathIndexes[d];
-      if (n.kids[k].size >= minFill) {
-        gap = childChanged(n, k, gapOnPath(d), n.first[k], n.last[k], n.innerGap[k], kidGap);
-        kidGap = gap == SCAN ? n.innerGap() : gap;
-      } else {
-        rebalance(n, k);
-        kidGap = n.innerGap();
+  private void remove(Node n, Area a, long gap) {
+    if (n.isLeaf()) {
+      int i = n.countStartingBelow(a.iova);
+      if (i == n.size || n.areas[i] != a) {
+        throw new IllegalStateException(a + " is not in the tree");
       }
+      if (n.size == 1) {
+        gap = 0;
+      } else if (i == 0) { // the gap after the first area leaves the node
+        gap = adjust(gap, n.gapBefore(1), 0);
+      } else if (i == n.size - 1) { // the gap before the last area leaves the node
+        gap = adjust(gap, n.gapBefore(i), 0);
+      } else { // the gaps on both sides become one, larger than either
+        gap = max(gap, n.first[i + 1] - n.last[i - 1] - 1);
+      }
+      n.closeAt(i);
+      gapAfter = gap == SCAN ? n.innerGap() : gap;
+      return;
+    }
+    int i = n.childFor(a.iova);
+    Node kid = n.kids[i];
+    long oldFirst = n.first[i];
+    long oldLast = n.last[i];
+    long oldKidGap = n.innerGap[i];
+    remove(kid, a, oldKidGap);
+    if (kid.size >= minFill) {
+      gap = childChanged(n, i, gap, oldFirst, oldLast, oldKidGap, gapAfter);
+      gapAfter = gap == SCAN ? n.innerGap() : gap;
+    } else {
+      rebalance(n, i);
+      gapAfter = n.innerGap();
     }
   }
 
@@ -600,7 +547,6 @@ final class AreaTree implements Iterable<Area> {
   }
 
   void clear() {
-    pathArea = null;
     root = new Node(fanout, true);
     size = 0;
   }
