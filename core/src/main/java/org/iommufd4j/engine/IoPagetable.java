@@ -341,7 +341,7 @@ final class IoPagetable {
   }
 
   /**
-   * FIXED_IOVA placement of one slice (MAP): the checks of io_pagetable.c: iopt_check_iova(), then
+   * FIXED_IOVA placement of one area (MAP): the checks of io_pagetable.c: iopt_check_iova(), then
    * those of iopt_insert_area(), in that order, with a single tree descent deciding EEXIST and
    * inserting. A later refusal takes the area out again.
    */
