@@ -18,8 +18,9 @@ import java.util.List;
 import java.util.Objects;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.CopyRequest;
+import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.IoasObject;
-import org.iommufd4j.engine.MapRequest;
+import org.iommufd4j.uapi.IoctlEvent;
 
 /** A typed handle on one IOAS of an {@link EmulatedIommufd}. */
 final class EmulatedIoas implements Ioas {
@@ -52,39 +53,27 @@ final class EmulatedIoas implements Ioas {
 
   @Override
   public Mapping map(long userVa, long length, Protection protection) {
-    owner.checkOpen();
-    long iova =
-        callLong(
-            IOMMU_IOAS_MAP,
-            id,
-            () ->
-                context
-                    .ioas()
-                    .map(
-                        owner.caller(),
-                        new MapRequest(protection.mapFlags(), liveId(), 0, userVa, length, 0)));
-    return new Mapping(iova, length);
+    return new Mapping(map(protection.mapFlags(), userVa, length, 0), length);
   }
 
   @Override
   public Mapping mapFixed(long iova, long userVa, long length, Protection protection) {
-    owner.checkOpen();
-    callLong(
-        IOMMU_IOAS_MAP,
-        id,
-        () ->
-            context
-                .ioas()
-                .map(
-                    owner.caller(),
-                    new MapRequest(
-                        protection.mapFlags() | IOMMU_IOAS_MAP_FIXED_IOVA,
-                        liveId(),
-                        0,
-                        userVa,
-                        length,
-                        iova)));
+    map(protection.mapFlags() | IOMMU_IOAS_MAP_FIXED_IOVA, userVa, length, iova);
     return new Mapping(iova, length);
+  }
+
+  /** MAP without a lambda or a request record: nothing allocated but the engine's own state. */
+  private long map(int flags, long userVa, long length, long iova) {
+    owner.checkOpen();
+    IoctlEvent event = TypedCalls.begin();
+    long used;
+    try {
+      used = context.ioas().map(owner.caller(), flags, liveId(), 0, userVa, length, iova);
+    } catch (ErrnoException e) {
+      throw TypedCalls.failed(event, IOMMU_IOAS_MAP, id, e);
+    }
+    TypedCalls.succeeded(event, IOMMU_IOAS_MAP, id);
+    return used;
   }
 
   private int sourceId(Ioas source) {
@@ -138,7 +127,15 @@ final class EmulatedIoas implements Ioas {
   @Override
   public long unmap(long iova, long length) {
     owner.checkOpen();
-    return callLong(IOMMU_IOAS_UNMAP, id, () -> context.ioas().unmap(liveId(), iova, length));
+    IoctlEvent event = TypedCalls.begin();
+    long unmapped;
+    try {
+      unmapped = context.ioas().unmap(liveId(), iova, length);
+    } catch (ErrnoException e) {
+      throw TypedCalls.failed(event, IOMMU_IOAS_UNMAP, id, e);
+    }
+    TypedCalls.succeeded(event, IOMMU_IOAS_UNMAP, id);
+    return unmapped;
   }
 
   @Override

@@ -344,27 +344,27 @@ public final class Access extends IommufdObject {
       long pos = iova;
       for (Area a : iopt.areas.contiguous(iova, last)) {
         boolean lastPortion = ge(a.last, last);
-        long startByte = a.pagesOffset + (pos - a.iova);
+        long startByte = a.pagesOffset() + (pos - a.iova);
         if (a.isPreventAccess()) {
           throw ErrnoException.of(EINVAL, a + " is being unmapped");
         }
         if ((startByte & (PAGE_SIZE - 1)) != 0
-            || (!lastPortion && ((a.pagesOffset + a.length()) & (PAGE_SIZE - 1)) != 0)) {
+            || (!lastPortion && ((a.pagesOffset() + a.length()) & (PAGE_SIZE - 1)) != 0)) {
           throw ErrnoException.of(
               EINVAL, "iova=" + hex(pos) + " of " + a + " is not page aligned in its memory");
         }
         checkPermission(a, write);
         Portion p = portion(a, pos, Unsigned.min(a.last, last));
-        a.pages.addAccess(ctx.host, p.firstIndex(), p.lastIndex());
+        a.pages().addAccess(ctx.host, p.firstIndex(), p.lastIndex());
         a.accessCount++;
         done.add(p);
         FaultInjection.check(FaultInjection.Site.ACCESS_STORE); // after pinning, before storing
-        UserMemory memory = a.pages.owner.memory();
+        UserMemory memory = a.owner().memory();
         for (long i = p.firstIndex(); i <= p.lastIndex(); i++) {
           if (n == frames.length) {
             frames = Arrays.copyOf(frames, (int) Math.min(pageCount, 2L * n));
           }
-          long va = a.pages.address(i << PageSource.PAGE_SHIFT);
+          long va = a.pages().address(i << PageSource.PAGE_SHIFT);
           frames[n++] = ctx.host.physicalAddress(memory, va);
         }
         if (lastPortion) {
@@ -377,7 +377,7 @@ public final class Access extends IommufdObject {
       for (int i = done.size() - 1; i >= 0; i--) {
         Portion p = done.get(i);
         p.area().accessCount--;
-        p.area().pages.removeAccess(ctx.host, p.firstIndex(), p.lastIndex());
+        p.area().pages().removeAccess(ctx.host, p.firstIndex(), p.lastIndex());
       }
       throw e;
     }
@@ -418,7 +418,7 @@ public final class Access extends IommufdObject {
     for (Area a : iopt.areas.contiguous(iova, last)) {
       Portion p = portion(a, pos, Unsigned.min(a.last, last));
       a.accessCount--;
-      a.pages.removeAccess(ctx.host, p.firstIndex(), p.lastIndex());
+      a.pages().removeAccess(ctx.host, p.firstIndex(), p.lastIndex());
       if (ge(a.last, last)) {
         return;
       }
@@ -467,12 +467,12 @@ public final class Access extends IommufdObject {
       }
       checkPermission(a, write);
       long bytes = portionLast - pos + 1;
-      long va = a.pages.address(a.pagesOffset + (pos - a.iova));
+      long va = a.userAddress() + (pos - a.iova);
       MemorySegment chunk = data.asSlice(done, bytes);
       boolean ok =
           slowPath
-              ? copyThroughFrames(a.pages.owner.memory(), va, chunk, write)
-              : copy(a.pages.owner.memory(), va, chunk, write);
+              ? copyThroughFrames(a.owner().memory(), va, chunk, write)
+              : copy(a.owner().memory(), va, chunk, write);
       if (!ok) {
         throw ErrnoException.of(EFAULT, "memory behind iova=" + hex(pos) + " is inaccessible");
       }
@@ -559,7 +559,7 @@ public final class Access extends IommufdObject {
     if ((a.prot() & needed) == 0) {
       throw ErrnoException.of(EPERM, a + " does not allow " + (write ? "writes" : "reads"));
     }
-    if (write && !a.pages.writable) {
+    if (write && !a.writableMemory()) {
       throw ErrnoException.of(EPERM, "memory behind " + a + " was mapped read-only");
     }
   }
@@ -567,7 +567,7 @@ public final class Access extends IommufdObject {
   private static Portion portion(Area a, long pos, long portionLast) {
     return new Portion(
         a,
-        (a.pagesOffset + (pos - a.iova)) >>> PageSource.PAGE_SHIFT,
-        (a.pagesOffset + (portionLast - a.iova)) >>> PageSource.PAGE_SHIFT);
+        (a.pagesOffset() + (pos - a.iova)) >>> PageSource.PAGE_SHIFT,
+        (a.pagesOffset() + (portionLast - a.iova)) >>> PageSource.PAGE_SHIFT);
   }
 }

@@ -2,9 +2,14 @@ package org.iommufd4j.engine;
 
 /**
  * One area of an IOAS (io_pagetable.h: struct iopt_area): the IOVA interval {@code [iova, last]}
- * showing bytes {@code [pagesOffset, pagesOffset + length)} of a {@link PageSource}. It is also its
- * own node in the {@link AreaTree} (AVL, augmented with the largest free gap) so that a million
- * areas cost one object each.
+ * showing bytes {@code [pagesOffset, pagesOffset + length)} of a {@link PageSource}. The {@link
+ * AreaTree} keeps its bounds in its nodes' key arrays as well.
+ *
+ * <p>An area straight from a MAP is the only user of its page source until a domain or an access
+ * pins it, COPY shares it or a VFIO unmap cuts the area. Until then the area stands for its source
+ * itself (the owner, the address, writability and accounting mode, all fixed at the MAP) and {@link
+ * #pages()} makes the {@link PageSource} on first need: a million mappings without a domain cost
+ * one object each. Only the owning IOAS's lock guards that change, as every other.
  */
 final class Area {
   static final int PROT_READ = 1;
@@ -12,50 +17,59 @@ final class Area {
   private static final int POPULATED = 1 << 2;
   private static final int PREVENT_ACCESS = 1 << 3;
 
-  /** The AVL height lives in bits 8-15 of {@link #flags}: one int less per area. */
-  private static final int HEIGHT_SHIFT = 8;
+  /** While the page source is not made yet: the memory was mapped WRITEABLE. */
+  private static final int WRITABLE_MEMORY = 1 << 4;
 
-  private static final int HEIGHT_MASK = 0xff << HEIGHT_SHIFT;
+  /** While the page source is not made yet: its {@link AccountingMode}'s ordinal, 2 bits. */
+  private static final int ACCOUNTING_SHIFT = 5;
+
+  private static final AccountingMode[] ACCOUNTING = AccountingMode.values();
 
   final long iova;
   final long last;
-  final PageSource pages;
+
+  /** The {@link PageSource}, or the {@link Caller} that mapped the memory until one is needed. */
+  private Object source;
 
   /**
-   * Byte offset inside {@link #pages} of the area's first byte (its low 12 bits: in-page offset).
+   * With a page source: byte offset inside it of the area's first byte. Before: the owner's address
+   * of the area's first byte.
    */
-  final long pagesOffset;
+  private long offsetOrAddress;
 
   private int flags;
 
   /** Active access pins inside the area (device.c: iommufd_access_pin_pages()). */
   int accessCount;
 
-  // AreaTree bookkeeping.
-  Area left;
-  Area right;
-
-  /** Free addresses between the previous area (or 0) and {@link #iova}: unsigned. */
-  long gapBefore;
-
-  /** Unsigned maximum of {@link #gapBefore} over this subtree. */
-  long maxGap;
-
   Area(long iova, long length, int prot, PageSource pages, long pagesOffset) {
     this.iova = iova;
     this.last = iova + length - 1;
-    this.pages = pages;
-    this.pagesOffset = pagesOffset;
-    this.flags = (prot & (PROT_READ | PROT_WRITE)) | (1 << HEIGHT_SHIFT);
+    this.source = pages;
+    this.offsetOrAddress = pagesOffset;
+    this.flags = prot & (PROT_READ | PROT_WRITE);
   }
 
-  /** Height of the subtree rooted here in the {@link AreaTree} (1 for a leaf). */
-  int height() {
-    return (flags & HEIGHT_MASK) >>> HEIGHT_SHIFT;
-  }
-
-  void height(int height) {
-    flags = (flags & ~HEIGHT_MASK) | (height << HEIGHT_SHIFT);
+  /**
+   * An area showing the caller's memory from {@code userVa} on, whose page source (pages.c:
+   * iopt_alloc_pages()) is made when first needed, with these properties.
+   */
+  Area(
+      long iova,
+      long length,
+      int prot,
+      Caller owner,
+      long userVa,
+      boolean writable,
+      AccountingMode accounting) {
+    this.iova = iova;
+    this.last = iova + length - 1;
+    this.source = owner;
+    this.offsetOrAddress = userVa;
+    this.flags =
+        (prot & (PROT_READ | PROT_WRITE))
+            | (writable ? WRITABLE_MEMORY : 0)
+            | (accounting.ordinal() << ACCOUNTING_SHIFT);
   }
 
   long length() {
@@ -66,9 +80,69 @@ final class Area {
     return flags & (PROT_READ | PROT_WRITE);
   }
 
+  /** The page source, made now if the area still stands for it. */
+  PageSource pages() {
+    if (source instanceof PageSource p) {
+      return p;
+    }
+    PageSource p = detachedPages();
+    p.madeFor = this;
+    offsetOrAddress -= p.base;
+    source = p;
+    return p;
+  }
+
+  /**
+   * What identifies the page source for inspection, stable from MAP to unmap: the source, or the
+   * area that stood for it.
+   */
+  Object sourceIdentity() {
+    if (source instanceof PageSource p) {
+      return p.madeFor != null ? p.madeFor : p;
+    }
+    return this;
+  }
+
+  /**
+   * The page source for reading: the area's own, or if it is not made yet an equal one that the
+   * area does not keep (nothing shares or pins that memory, so nothing can tell them apart).
+   */
+  PageSource pagesForReading() {
+    return source instanceof PageSource p ? p : detachedPages();
+  }
+
+  private PageSource detachedPages() {
+    return new PageSource(
+        offsetOrAddress,
+        length(),
+        (flags & WRITABLE_MEMORY) != 0,
+        ACCOUNTING[(flags >>> ACCOUNTING_SHIFT) & 3],
+        (Caller) source);
+  }
+
+  /** Byte offset inside the page source of the area's first byte (low 12 bits: in-page offset). */
+  long pagesOffset() {
+    return source instanceof PageSource ? offsetOrAddress : offsetOrAddress & PageSource.PAGE_MASK;
+  }
+
+  /** The process whose memory the area shows. */
+  Caller owner() {
+    return source instanceof PageSource p ? p.owner : (Caller) source;
+  }
+
+  /** Whether the memory was mapped WRITEABLE (COPY and accesses may not write otherwise). */
+  boolean writableMemory() {
+    return source instanceof PageSource p ? p.writable : (flags & WRITABLE_MEMORY) != 0;
+  }
+
   /** The owner's address of the area's first byte. */
   long userAddress() {
-    return pages.address(pagesOffset);
+    return source instanceof PageSource p ? p.address(offsetOrAddress) : offsetOrAddress;
+  }
+
+  /** Pin users of page {@code index} of the page source (0 when it is not made: no pins). */
+  long pinUsers(long index) {
+    return source instanceof PageSource p ? p.pinUsers(index) : 0;
   }
 
   /**
@@ -76,7 +150,7 @@ final class Area {
    * iopt_insert_area()).
    */
   long inPageOffset() {
-    return (pages.base + pagesOffset) & (PageSource.PAGE_SIZE - 1);
+    return userAddress() & PageSource.PAGE_MASK;
   }
 
   /** False while the command creating or destroying it is still working on it. */

@@ -6,31 +6,203 @@ import static org.iommufd4j.engine.Unsigned.le;
 import static org.iommufd4j.engine.Unsigned.lt;
 import static org.iommufd4j.engine.Unsigned.max;
 
-import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 import java.util.NoSuchElementException;
 
 /**
- * The areas of one IOAS, ordered by IOVA (unsigned), never overlapping. An AVL tree whose nodes are
- * the {@link Area}s themselves, augmented with the largest gap before any node of a subtree: {@link
- * #firstGapAtLeast} finds the first hole big enough for an allocation in O(log n), where the
- * kernel's io_pagetable.c: iopt_alloc_iova() walks the holes with interval-tree span iterators; the
- * result is the same.
+ * The areas of one IOAS, ordered by IOVA (unsigned), never overlapping. A B+tree whose nodes keep
+ * their keys in primitive arrays, so that a descent reads a few contiguous cache lines per level
+ * instead of one object per comparison. Each inner node keeps, per child, the first IOVA, the last
+ * address and the largest free gap between two areas inside that child; the gap between two
+ * children follows from their bounds. {@link #firstGapAtLeast} therefore finds the first hole big
+ * enough for an allocation in O(log n), where the kernel's io_pagetable.c: iopt_alloc_iova() walks
+ * the holes with interval-tree span iterators; the result is the same.
  *
- * <p>Invariant: for every node, {@code gapBefore = iova - (predecessor.last + 1)} (or {@code iova}
- * for the first area) and {@code maxGap} is the unsigned maximum of {@code gapBefore} over its
- * subtree. Not thread safe: the IOAS lock guards it.
+ * <p>Leaves are chained for in-order walks. A node splits in halves when full, except a leaf whose
+ * new entry goes at its end: the new leaf takes that entry alone, so that ascending insertions (the
+ * automatic allocator's usual pattern) leave full leaves behind. A node left below half full by a
+ * removal merges with a neighbour when both fit in three quarters of a node, else takes entries
+ * from it, so that a MAP and UNMAP repeated at a node boundary does not split and merge every time.
+ * Inner nodes keep two children at least (the root collapses when it has one). Not thread safe: the
+ * IOAS lock guards it.
  */
 final class AreaTree implements Iterable<Area> {
-  private Area root;
+  /** Entries per node: a leaf's two key arrays are four cache lines each. */
+  static final int DEFAULT_FANOUT = 32;
+
+  private final int fanout;
+  private final int minFill;
+  private final int mergeFill;
+
+  private Node root;
   private int size;
+
+  /** Set by {@link #insert(Node, Area, long)} when the new area overlapped a neighbour. */
+  private boolean refused;
+
+  /**
+   * Set by {@link #insert(Node, Area, long)} and {@link #remove(Node, Area, long)} when the node
+   * neither split nor needs rebalancing: its largest inner gap after the change, which the parent
+   * stores.
+   */
+  private long gapAfter;
+
+  /** What {@link #adjust} answers when only a scan of the node can tell its largest inner gap. */
+  private static final long SCAN = Unsigned.U64_MAX; // never a gap between two areas
+
+  AreaTree() {
+    this(DEFAULT_FANOUT);
+  }
+
+  /** A tree with {@code fanout} entries per node (at least 4); tests use small ones. */
+  AreaTree(int fanout) {
+    if (fanout < 4) {
+      throw new IllegalArgumentException("fanout " + fanout + " < 4");
+    }
+    this.fanout = fanout;
+    this.minFill = fanout / 2;
+    this.mergeFill = fanout * 3 / 4;
+    this.root = new Node(fanout, true);
+  }
+
+  /**
+   * One node. A leaf holds areas ({@code first[i]}, {@code last[i]} are area i's bounds); an inner
+   * node holds children ({@code first[i]}, {@code last[i]} are the bounds of child i's subtree and
+   * {@code innerGap[i]} the largest gap between two of its areas, 0 with one area).
+   */
+  private static final class Node {
+    final long[] first;
+    final long[] last;
+    final long[] innerGap;
+    final Area[] areas;
+    final Node[] kids;
+    int size;
+
+    /** The next leaf in IOVA order (leaves only). */
+    Node next;
+
+    Node(int fanout, boolean leaf) {
+      first = new long[fanout];
+      last = new long[fanout];
+      innerGap = leaf ? null : new long[fanout];
+      areas = leaf ? new Area[fanout] : null;
+      kids = leaf ? null : new Node[fanout];
+    }
+
+    boolean isLeaf() {
+      return areas != null;
+    }
+
+    /** Free addresses between entry {@code i - 1} and entry {@code i}. */
+    long gapBefore(int i) {
+      return first[i] - last[i - 1] - 1;
+    }
+
+    /** The largest gap between two areas of this subtree, from this node's arrays alone. */
+    long innerGap() {
+      long g = 0;
+      for (int i = 1; i < size; i++) {
+        g = max(g, gapBefore(i));
+      }
+      if (innerGap != null) {
+        for (int i = 0; i < size; i++) {
+          g = max(g, innerGap[i]);
+        }
+      }
+      return g;
+    }
+
+    /** Refreshes this inner node's summary of child {@code i}. */
+    void summarize(int i) {
+      Node k = kids[i];
+      first[i] = k.first[0];
+      last[i] = k.last[k.size - 1];
+      innerGap[i] = k.innerGap();
+    }
+
+    /** The first index whose {@code last} is at or above {@code addr}, or {@link #size}. */
+    int firstEndingAtOrAfter(long addr) {
+      int lo = 0;
+      int hi = size;
+      while (lo < hi) {
+        int mid = (lo + hi) >>> 1;
+        if (lt(last[mid], addr)) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+      return lo;
+    }
+
+    /** The number of entries whose {@code first} is below {@code addr}. */
+    int countStartingBelow(long addr) {
+      int lo = 0;
+      int hi = size;
+      while (lo < hi) {
+        int mid = (lo + hi) >>> 1;
+        if (lt(first[mid], addr)) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+      return lo;
+    }
+
+    /** The child an area starting at {@code iova} belongs in: the last starting at or before. */
+    int childFor(long iova) {
+      int lo = 0;
+      int hi = size;
+      while (lo < hi) {
+        int mid = (lo + hi) >>> 1;
+        if (le(first[mid], iova)) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+      return Math.max(lo - 1, 0);
+    }
+
+    /** Moves entries {@code [from, from + n)} of {@code src} to {@code dst} at {@code at}. */
+    static void move(Node src, int from, Node dst, int at, int n) {
+      System.arraycopy(src.first, from, dst.first, at, n);
+      System.arraycopy(src.last, from, dst.last, at, n);
+      if (src.isLeaf()) {
+        System.arraycopy(src.areas, from, dst.areas, at, n);
+      } else {
+        System.arraycopy(src.innerGap, from, dst.innerGap, at, n);
+        System.arraycopy(src.kids, from, dst.kids, at, n);
+      }
+    }
+
+    /** Opens a hole at {@code i} (the node must have room). */
+    void openAt(int i) {
+      move(this, i, this, i + 1, size - i);
+      size++;
+    }
+
+    /** Closes entry {@code i}, clearing the reference it leaves behind. */
+    void closeAt(int i) {
+      move(this, i + 1, this, i, size - i - 1);
+      size--;
+      if (isLeaf()) {
+        areas[size] = null;
+      } else {
+        kids[size] = null;
+      }
+    }
+  }
 
   int size() {
     return size;
   }
 
   boolean isEmpty() {
-    return root == null;
+    return size == 0;
   }
 
   /** The area containing {@code iova}, or null. */
@@ -41,40 +213,40 @@ final class AreaTree implements Iterable<Area> {
 
   /** The lowest area whose {@code last >= addr}: the first area at or after {@code addr}. */
   Area firstEndingAtOrAfter(long addr) {
-    Area n = root;
-    Area best = null;
-    while (n != null) {
-      if (ge(n.last, addr)) {
-        best = n;
-        n = n.left;
-      } else {
-        n = n.right;
+    Node n = root;
+    while (true) {
+      int i = n.firstEndingAtOrAfter(addr);
+      if (i == n.size) {
+        return null;
       }
+      if (n.isLeaf()) {
+        return n.areas[i];
+      }
+      n = n.kids[i];
     }
-    return best;
   }
 
   /** The highest area starting below {@code addr}, or null. */
   Area lastStartingBelow(long addr) {
-    Area n = root;
-    Area best = null;
-    while (n != null) {
-      if (lt(n.iova, addr)) {
-        best = n;
-        n = n.right;
-      } else {
-        n = n.left;
+    Node n = root;
+    while (true) {
+      int i = n.countStartingBelow(addr) - 1;
+      if (i < 0) {
+        return null;
       }
+      if (n.isLeaf()) {
+        return n.areas[i];
+      }
+      n = n.kids[i];
     }
-    return best;
   }
 
   Area lastArea() {
-    Area n = root;
-    while (n != null && n.right != null) {
-      n = n.right;
+    Node n = root;
+    while (n.size > 0 && !n.isLeaf()) {
+      n = n.kids[n.size - 1];
     }
-    return n;
+    return n.size == 0 ? null : n.areas[n.size - 1];
   }
 
   /** The area after {@code a}, or null. */
@@ -85,35 +257,44 @@ final class AreaTree implements Iterable<Area> {
   /** Whether any area shares an address with {@code [start, last]}. */
   boolean intersects(long start, long last) {
     Area a = firstEndingAtOrAfter(start);
-    return a != null && Unsigned.le(a.iova, last);
+    return a != null && le(a.iova, last);
   }
 
   /**
    * The first area starting above {@code after} whose preceding gap holds at least {@code minGap}
-   * free addresses (both unsigned), or null.
+   * free addresses (both unsigned), or null. The gap before the lowest area counts from 0.
    */
   Area firstGapAtLeast(long after, long minGap) {
-    return firstGapAtLeast(root, after, minGap);
+    return root.size == 0 ? null : firstGapAtLeast(root, after, minGap, root.first[0]);
   }
 
-  private static Area firstGapAtLeast(Area n, long after, long minGap) {
-    while (n != null && ge(n.maxGap, minGap)) {
-      if (gt(n.iova, after)) {
-        Area inLeft = firstGapAtLeast(n.left, after, minGap);
-        if (inLeft != null) {
-          return inLeft;
+  /**
+   * The first-fit search below {@code n}; {@code gapBeforeFirst} is the gap before n's first area,
+   * 0 when that area does not start above {@code after} (so the gap cannot be the answer).
+   */
+  private static Area firstGapAtLeast(Node n, long after, long minGap, long gapBeforeFirst) {
+    for (int i = n.firstEndingAtOrAfter(after); i < n.size; i++) {
+      // only the gap before an area starting above `after` counts
+      long gap = !gt(n.first[i], after) ? 0 : i == 0 ? gapBeforeFirst : n.gapBefore(i);
+      if (n.isLeaf()) {
+        if (gt(n.first[i], after) && ge(gap, minGap)) {
+          return n.areas[i];
         }
-        if (ge(n.gapBefore, minGap)) {
-          return n;
+      } else if (gt(n.last[i], after) && ge(max(gap, n.innerGap[i]), minGap)) {
+        Area found = firstGapAtLeast(n.kids[i], after, minGap, gap);
+        if (found != null) {
+          return found;
         }
       }
-      n = n.right;
     }
     return null;
   }
 
-  /** Set by {@link #insertIfFree} when the new area overlapped a neighbour. */
-  private boolean refused;
+  /** The first free address below {@code a}: just after the area before it, or 0. */
+  long gapStartBefore(Area a) {
+    Area before = lastStartingBelow(a.iova);
+    return before == null ? 0 : before.last + 1;
+  }
 
   /** Inserts {@code a}, which must not overlap any area. One descent. */
   void insert(Area a) {
@@ -123,104 +304,274 @@ final class AreaTree implements Iterable<Area> {
   }
 
   /**
-   * Inserts {@code a} unless it overlaps an area; returns whether it did. One descent: its
-   * neighbours on the way down decide, since areas never overlap each other.
+   * Inserts {@code a} unless it overlaps an area; returns whether it did. One descent: the
+   * neighbours met on the way down decide, since areas never overlap each other.
    */
   boolean insertIfFree(Area a) {
-    a.left = a.right = null;
-    a.height(1);
     refused = false;
-    root = insert(root, a, null, null);
+    Node split = insert(root, a, 0); // the root's own gap is nobody's business
     if (refused) {
       return false;
+    }
+    if (split != null) {
+      Node top = new Node(fanout, false);
+      top.kids[0] = root;
+      top.kids[1] = split;
+      top.size = 2;
+      top.summarize(0);
+      top.summarize(1);
+      root = top;
     }
     size++;
     return true;
   }
 
   /**
-   * Recursive AVL insert that tracks the neighbours on the way down: at the bottom the new area's
-   * predecessor and successor are known, and the successor (an ancestor) gets its new gap before
-   * the unwinding recomputes the path.
+   * A node's largest inner gap {@code gap} after one of the gaps it is the maximum of went from
+   * {@code before} to {@code now} (unsigned): a growth raises it, a shrink of what may have been
+   * the maximum needs a scan ({@link #SCAN}, which stays).
    */
-  private Area insert(Area n, Area a, Area pred, Area succ) {
-    if (n == null) {
-      if ((pred != null && ge(pred.last, a.iova)) || (succ != null && le(succ.iova, a.last))) {
-        refused = true; // nothing below changed, so the unwinding rebalances nothing
+  private static long adjust(long gap, long before, long now) {
+    if (gap == SCAN) {
+      return SCAN;
+    }
+    if (lt(now, before)) {
+      return before == gap ? SCAN : gap;
+    }
+    return max(gap, now);
+  }
+
+  /**
+   * The largest inner gap of inner node {@code n}, whose child {@code i} changed without splitting
+   * or emptying, from what it was ({@code gap}) and the child's old bounds and gap; also refreshes
+   * the summary of child {@code i} with {@code kidGap}.
+   */
+  private static long childChanged(
+      Node n, int i, long gap, long oldFirst, long oldLast, long oldKidGap, long kidGap) {
+    Node k = n.kids[i];
+    n.first[i] = k.first[0];
+    n.last[i] = k.last[k.size - 1];
+    n.innerGap[i] = kidGap;
+    gap = adjust(gap, oldKidGap, kidGap);
+    if (i > 0 && n.first[i] != oldFirst) {
+      gap = adjust(gap, oldFirst - n.last[i - 1] - 1, n.gapBefore(i));
+    }
+    if (i + 1 < n.size && n.last[i] != oldLast) {
+      gap = adjust(gap, n.first[i + 1] - oldLast - 1, n.gapBefore(i + 1));
+    }
+    return gap;
+  }
+
+  /**
+   * Inserts {@code a} below {@code n}, refusing (nothing changed) when it overlaps a neighbour:
+   * returns the new right sibling if {@code n} split, else null and sets {@link #gapAfter} from
+   * {@code gap}, n's largest inner gap before. Neighbours outside {@code n} were checked by the
+   * callers above. Each level updates its gap from what changed instead of scanning its entries,
+   * except when the gap that shrank may have been the largest.
+   */
+  private Node insert(Node n, Area a, long gap) {
+    if (n.isLeaf()) {
+      int i = n.countStartingBelow(a.iova);
+      if ((i > 0 && ge(n.last[i - 1], a.iova)) || (i < n.size && le(n.first[i], a.last))) {
+        refused = true;
         return null;
       }
-      a.gapBefore = pred == null ? a.iova : a.iova - pred.last - 1;
-      a.maxGap = a.gapBefore;
-      if (succ != null) {
-        succ.gapBefore = succ.iova - a.last - 1;
+      if (n.size == 0) {
+        gap = 0;
+      } else if (i == 0) { // a new gap after the new first area
+        gap = max(gap, n.first[0] - a.last - 1);
+      } else if (i == n.size) { // a new gap before the new last area
+        gap = max(gap, a.iova - n.last[i - 1] - 1);
+      } else { // the gap around the new area is cut in two smaller ones
+        gap = adjust(gap, n.gapBefore(i), 0);
       }
-      return a;
+      Node split = insertAt(n, i, a.iova, a.last, a, null, 0);
+      gapAfter = split == null && gap != SCAN ? gap : n.innerGap();
+      return split;
     }
-    if (lt(a.iova, n.iova)) {
-      n.left = insert(n.left, a, pred, n);
+    int i = n.childFor(a.iova);
+    if (i + 1 < n.size && le(n.first[i + 1], a.last)) {
+      refused = true;
+      return null;
+    }
+    long oldFirst = n.first[i];
+    long oldLast = n.last[i];
+    long oldKidGap = n.innerGap[i];
+    Node split = insert(n.kids[i], a, oldKidGap);
+    if (refused) {
+      return null;
+    }
+    if (split == null) {
+      gap = childChanged(n, i, gap, oldFirst, oldLast, oldKidGap, gapAfter);
+      gapAfter = gap == SCAN ? n.innerGap() : gap;
+      return null;
+    }
+    n.summarize(i);
+    Node mine =
+        insertAt(
+            n, i + 1, split.first[0], split.last[split.size - 1], null, split, split.innerGap());
+    gapAfter = n.innerGap();
+    return mine;
+  }
+
+  /** Puts one entry at index {@code i} of {@code n}, splitting it when full. */
+  private Node insertAt(Node n, int i, long first, long last, Area area, Node kid, long gap) {
+    Node target = n;
+    Node split = null;
+    if (n.size == fanout) {
+      split = new Node(fanout, n.isLeaf());
+      int keep = i == fanout && n.isLeaf() ? fanout : fanout / 2;
+      Node.move(n, keep, split, 0, fanout - keep);
+      split.size = fanout - keep;
+      for (int j = keep; j < fanout; j++) {
+        if (n.isLeaf()) {
+          n.areas[j] = null;
+        } else {
+          n.kids[j] = null;
+        }
+      }
+      n.size = keep;
+      if (n.isLeaf()) {
+        split.next = n.next;
+        n.next = split;
+      }
+      if (i >= keep) {
+        target = split;
+        i -= keep;
+      }
+    }
+    target.openAt(i);
+    target.first[i] = first;
+    target.last[i] = last;
+    if (target.isLeaf()) {
+      target.areas[i] = area;
     } else {
-      n.right = insert(n.right, a, n, succ);
+      target.kids[i] = kid;
+      target.innerGap[i] = gap;
     }
-    return rebalance(n);
+    return split;
   }
 
   /** Removes {@code a}, which must be in the tree. One descent. */
   void remove(Area a) {
-    root = remove(root, a.iova, null, null);
+    remove(root, a, 0);
+    if (!root.isLeaf() && root.size == 1) {
+      root = root.kids[0];
+    }
     size--;
-    a.left = a.right = null;
   }
 
-  private static Area remove(Area n, long iova, Area pred, Area succ) {
-    if (n == null) {
-      throw new IllegalStateException("area not in tree: iova=" + Unsigned.hex(iova));
+  /**
+   * Removes {@code a} from below {@code n} and sets {@link #gapAfter} from {@code gap}, n's largest
+   * inner gap before (meaningless when n is left below half full: its parent rebalances it).
+   */
+  private void remove(Node n, Area a, long gap) {
+    if (n.isLeaf()) {
+      int i = n.countStartingBelow(a.iova);
+      if (i == n.size || n.areas[i] != a) {
+        throw new IllegalStateException(a + " is not in the tree");
+      }
+      if (n.size == 1) {
+        gap = 0;
+      } else if (i == 0) { // the gap after the first area leaves the node
+        gap = adjust(gap, n.gapBefore(1), 0);
+      } else if (i == n.size - 1) { // the gap before the last area leaves the node
+        gap = adjust(gap, n.gapBefore(i), 0);
+      } else { // the gaps on both sides become one, larger than either
+        gap = max(gap, n.first[i + 1] - n.last[i - 1] - 1);
+      }
+      n.closeAt(i);
+      gapAfter = gap == SCAN ? n.innerGap() : gap;
+      return;
     }
-    if (lt(iova, n.iova)) {
-      n.left = remove(n.left, iova, pred, n);
-    } else if (gt(iova, n.iova)) {
-      n.right = remove(n.right, iova, n, succ);
+    int i = n.childFor(a.iova);
+    Node kid = n.kids[i];
+    long oldFirst = n.first[i];
+    long oldLast = n.last[i];
+    long oldKidGap = n.innerGap[i];
+    remove(kid, a, oldKidGap);
+    if (kid.size >= minFill) {
+      gap = childChanged(n, i, gap, oldFirst, oldLast, oldKidGap, gapAfter);
+      gapAfter = gap == SCAN ? n.innerGap() : gap;
     } else {
-      if (n.left != null) {
-        pred = n.left;
-        while (pred.right != null) {
-          pred = pred.right;
-        }
-      }
-      if (n.right != null) {
-        succ = n.right;
-        while (succ.left != null) {
-          succ = succ.left;
-        }
-      }
-      if (succ != null) { // set before the unwinding recomputes the path through it
-        succ.gapBefore = pred == null ? succ.iova : succ.iova - pred.last - 1;
-      }
-      if (n.left == null) {
-        if (n.right != null) {
-          update(n.right);
-        }
-        return n.right;
-      }
-      if (n.right == null) {
-        return n.left;
-      }
-      Area min = succ;
-      min.right = removeMin(n.right);
-      min.left = n.left;
-      n = min;
+      rebalance(n, i);
+      gapAfter = n.innerGap();
     }
-    return rebalance(n);
+  }
+
+  /**
+   * Child {@code i} of {@code n} fell below half full: merge it with a neighbour when both fit in
+   * three quarters of a node, else even the two out.
+   */
+  private void rebalance(Node n, int i) { // n has two children at least: inner nodes always do
+    int l = i > 0 ? i - 1 : i;
+    Node left = n.kids[l];
+    Node right = n.kids[l + 1];
+    int total = left.size + right.size;
+    if (total <= mergeFill) {
+      Node.move(right, 0, left, left.size, right.size);
+      left.size = total;
+      if (left.isLeaf()) {
+        left.next = right.next;
+      }
+      n.closeAt(l + 1);
+      n.summarize(l);
+      return;
+    }
+    int leftSize = total / 2;
+    if (left.size > leftSize) { // left gives its tail to right
+      int k = left.size - leftSize;
+      Node.move(right, 0, right, k, right.size);
+      Node.move(left, leftSize, right, 0, k);
+      clearTail(left, leftSize, left.size);
+    } else { // right gives its head to left
+      int k = leftSize - left.size;
+      Node.move(right, 0, left, left.size, k);
+      Node.move(right, k, right, 0, right.size - k);
+      clearTail(right, right.size - k, right.size);
+    }
+    left.size = leftSize;
+    right.size = total - leftSize;
+    n.summarize(l);
+    n.summarize(l + 1);
+  }
+
+  private static void clearTail(Node n, int from, int to) {
+    for (int j = from; j < to; j++) {
+      if (n.isLeaf()) {
+        n.areas[j] = null;
+      } else {
+        n.kids[j] = null;
+      }
+    }
   }
 
   void clear() {
-    root = null;
+    root = new Node(fanout, true);
     size = 0;
+  }
+
+  /** The leaf holding the first area ending at or after {@code addr}, and its index there. */
+  private record Position(Node leaf, int index) {}
+
+  private Position firstPositionEndingAtOrAfter(long addr) {
+    Node n = root;
+    while (true) {
+      int i = n.firstEndingAtOrAfter(addr);
+      if (i == n.size) {
+        return null;
+      }
+      if (n.isLeaf()) {
+        return new Position(n, i);
+      }
+      n = n.kids[i];
+    }
   }
 
   /** Every area in ascending IOVA order; the tree must not change during the iteration. */
   @Override
   public Iterator<Area> iterator() {
-    return new InOrder(root, 0, Unsigned.U64_MAX);
+    return new InOrder(firstPositionEndingAtOrAfter(0), Unsigned.U64_MAX);
   }
 
   /**
@@ -228,7 +579,7 @@ final class AreaTree implements Iterable<Area> {
    * during the iteration.
    */
   Iterable<Area> overlapping(long start, long last) {
-    return () -> new InOrder(root, start, last);
+    return () -> new InOrder(firstPositionEndingAtOrAfter(start), last);
   }
 
   /**
@@ -239,7 +590,7 @@ final class AreaTree implements Iterable<Area> {
    * iteration.
    */
   Iterable<Area> contiguous(long iova, long last) {
-    return () -> new Contiguous(new InOrder(root, iova, last), iova);
+    return () -> new Contiguous(new InOrder(firstPositionEndingAtOrAfter(iova), last), iova);
   }
 
   private static final class Contiguous implements Iterator<Area> {
@@ -282,28 +633,25 @@ final class AreaTree implements Iterable<Area> {
     }
   }
 
-  /** In-order walk from the first area ending at or after {@code start}: O(1) amortised a step. */
+  /** Along the leaf chain from a position up to the last area starting at or below a bound. */
   private static final class InOrder implements Iterator<Area> {
-    /** The areas still to visit whose left subtrees are done, the next one on top. */
-    private final ArrayDeque<Area> path = new ArrayDeque<>();
-
+    private Node leaf;
+    private int index;
     private final long last;
 
-    InOrder(Area root, long start, long last) {
+    InOrder(Position from, long last) {
+      this.leaf = from == null ? null : from.leaf;
+      this.index = from == null ? 0 : from.index;
       this.last = last;
-      for (Area n = root; n != null; ) {
-        if (ge(n.last, start)) {
-          path.push(n);
-          n = n.left;
-        } else {
-          n = n.right;
-        }
-      }
     }
 
     @Override
     public boolean hasNext() {
-      return !path.isEmpty() && le(path.peek().iova, last);
+      if (leaf != null && index == leaf.size) {
+        leaf = leaf.next;
+        index = 0;
+      }
+      return leaf != null && le(leaf.first[index], last);
     }
 
     @Override
@@ -311,118 +659,80 @@ final class AreaTree implements Iterable<Area> {
       if (!hasNext()) {
         throw new NoSuchElementException();
       }
-      Area a = path.pop();
-      for (Area n = a.right; n != null; n = n.left) {
-        path.push(n);
-      }
-      return a;
+      return leaf.areas[index++];
     }
-  }
-
-  private static Area removeMin(Area n) {
-    if (n.left == null) {
-      return n.right;
-    }
-    n.left = removeMin(n.left);
-    return rebalance(n);
-  }
-
-  private static int height(Area n) {
-    return n == null ? 0 : n.height();
-  }
-
-  private static void update(Area n) {
-    n.height(1 + Math.max(height(n.left), height(n.right)));
-    long g = n.gapBefore;
-    if (n.left != null) {
-      g = max(g, n.left.maxGap);
-    }
-    if (n.right != null) {
-      g = max(g, n.right.maxGap);
-    }
-    n.maxGap = g;
-  }
-
-  private static Area rebalance(Area n) {
-    update(n);
-    int balance = height(n.left) - height(n.right);
-    if (balance > 1) {
-      if (height(n.left.left) < height(n.left.right)) {
-        n.left = rotateLeft(n.left);
-      }
-      return rotateRight(n);
-    }
-    if (balance < -1) {
-      if (height(n.right.right) < height(n.right.left)) {
-        n.right = rotateRight(n.right);
-      }
-      return rotateLeft(n);
-    }
-    return n;
-  }
-
-  private static Area rotateRight(Area n) {
-    Area l = n.left;
-    n.left = l.right;
-    l.right = n;
-    update(n);
-    update(l);
-    return l;
-  }
-
-  private static Area rotateLeft(Area n) {
-    Area r = n.right;
-    n.right = r.left;
-    r.left = n;
-    update(n);
-    update(r);
-    return r;
   }
 
   /**
-   * Checks the tree invariants (order, no overlap, AVL balance, gap bookkeeping); returns a
-   * description of the first violation or null.
+   * Checks the tree invariants (order, no overlap, node fill, equal leaf depth, the summaries and
+   * gaps kept per child, the leaf chain); returns a description of the first violation or null.
    */
   String checkInvariants() {
-    Area[] prev = new Area[1];
-    int[] count = new int[1];
-    String[] problem = new String[1];
-    checkNode(root, prev, count, problem);
-    if (problem[0] == null && count[0] != size) {
-      problem[0] = "size " + size + " but " + count[0] + " nodes";
+    List<Node> leaves = new ArrayList<>();
+    String problem = checkNode(root, true, 0, new int[] {-1}, leaves);
+    if (problem != null) {
+      return problem;
     }
-    return problem[0];
+    long count = 0;
+    Area prev = null;
+    for (int l = 0; l < leaves.size(); l++) {
+      Node leaf = leaves.get(l);
+      Node expectedNext = l + 1 < leaves.size() ? leaves.get(l + 1) : null;
+      if (leaf.next != expectedNext) {
+        return "leaf chain broken after leaf " + l;
+      }
+      for (int i = 0; i < leaf.size; i++) {
+        Area a = leaf.areas[i];
+        if (a == null || leaf.first[i] != a.iova || leaf.last[i] != a.last) {
+          return "leaf keys do not match " + a;
+        }
+        if (lt(a.last, a.iova)) {
+          return "area ends before it starts: " + a;
+        }
+        if (prev != null && !gt(a.iova, prev.last)) {
+          return "areas out of order or overlapping: " + prev + " then " + a;
+        }
+        prev = a;
+        count++;
+      }
+      for (int i = leaf.size; i < fanout; i++) {
+        if (leaf.areas[i] != null) {
+          return "stale area reference past the end of a leaf";
+        }
+      }
+    }
+    return count == size ? null : "size " + size + " but " + count + " areas";
   }
 
-  private static int checkNode(Area n, Area[] prev, int[] count, String[] problem) {
-    if (n == null || problem[0] != null) {
-      return 0;
+  private String checkNode(Node n, boolean isRoot, int depth, int[] leafDepth, List<Node> leaves) {
+    if (n.size > fanout || (!isRoot && n.size == 0) || (!n.isLeaf() && n.size < 2)) {
+      return "node of " + n.size + " entries at depth " + depth;
     }
-    int hl = checkNode(n.left, prev, count, problem);
-    count[0]++;
-    Area p = prev[0];
-    long expectGap = p == null ? n.iova : n.iova - p.last - 1;
-    if (p != null && !gt(n.iova, p.last)) {
-      problem[0] = "areas out of order or overlapping: " + p + " then " + n;
-    } else if (lt(n.last, n.iova)) {
-      problem[0] = "area ends before it starts: " + n;
-    } else if (n.gapBefore != expectGap) {
-      problem[0] = "stale gap before " + n;
+    if (n.isLeaf()) {
+      if (leafDepth[0] >= 0 && leafDepth[0] != depth) {
+        return "leaves at depths " + leafDepth[0] + " and " + depth;
+      }
+      leafDepth[0] = depth;
+      leaves.add(n);
+      return null;
     }
-    prev[0] = n;
-    int hr = checkNode(n.right, prev, count, problem);
-    long g = n.gapBefore;
-    if (n.left != null) {
-      g = max(g, n.left.maxGap);
+    for (int i = 0; i < n.size; i++) {
+      Node k = n.kids[i];
+      String problem = checkNode(k, false, depth + 1, leafDepth, leaves);
+      if (problem != null) {
+        return problem;
+      }
+      if (n.first[i] != k.first[0]
+          || n.last[i] != k.last[k.size - 1]
+          || n.innerGap[i] != k.innerGap()) {
+        return "stale summary of child " + i + " at depth " + depth;
+      }
     }
-    if (n.right != null) {
-      g = max(g, n.right.maxGap);
+    for (int i = n.size; i < fanout; i++) {
+      if (n.kids[i] != null) {
+        return "stale child reference past the end of a node";
+      }
     }
-    if (problem[0] == null && (n.height() != 1 + Math.max(hl, hr) || Math.abs(hl - hr) > 1)) {
-      problem[0] = "unbalanced or stale height at " + n;
-    } else if (problem[0] == null && n.maxGap != g) {
-      problem[0] = "stale maxGap at " + n;
-    }
-    return 1 + Math.max(hl, hr);
+    return null;
   }
 }

@@ -341,36 +341,35 @@ final class IoPagetable {
   }
 
   /**
-   * FIXED_IOVA placement of one slice (MAP): the checks of io_pagetable.c: iopt_check_iova(), then
+   * FIXED_IOVA placement of one area (MAP): the checks of io_pagetable.c: iopt_check_iova(), then
    * those of iopt_insert_area(), in that order, with a single tree descent deciding EEXIST and
    * inserting. A later refusal takes the area out again.
    */
-  List<Area> insertFixed(long iova, Slice s, int prot) {
-    checkFixedRange(iova, s.length());
-    Area area = new Area(iova, s.length(), prot, s.pages(), s.offset());
+  Area insertFixed(Area area) {
+    checkFixedRange(area.iova, area.length());
     if (!areas.insertIfFree(area)) {
       throw ErrnoException.of(
-          EEXIST, "[" + hex(iova) + ", " + hex(area.last) + "] is already mapped");
+          EEXIST, "[" + hex(area.iova) + ", " + hex(area.last) + "] is already mapped");
     }
     try {
-      checkSlice(s, prot);
+      checkMemory(area);
       FaultInjection.check(FaultInjection.Site.ALLOC);
     } catch (ErrnoException e) {
       areas.remove(area);
       throw e;
     }
-    return List.of(area);
+    return area;
   }
 
   /**
-   * io_pagetable.c: iopt_insert_area() for one slice: EPERM, then the in-page offset against the
+   * io_pagetable.c: iopt_insert_area() for one area: EPERM, then the in-page offset against the
    * alignment.
    */
-  private void checkSlice(Slice s, int prot) {
-    if ((prot & Area.PROT_WRITE) != 0 && !s.pages().writable) {
+  private void checkMemory(Area area) {
+    if ((area.prot() & Area.PROT_WRITE) != 0 && !area.writableMemory()) {
       throw ErrnoException.of(EPERM, "WRITEABLE requested on memory mapped read-only");
     }
-    long inPage = (s.pages().base + s.offset()) & (PAGE_SIZE - 1);
+    long inPage = area.inPageOffset();
     if ((inPage & (align - 1)) != 0) {
       throw ErrnoException.of(
           EINVAL, "in-page offset " + hex(inPage) + " of the memory not aligned to " + hex(align));
@@ -386,21 +385,14 @@ final class IoPagetable {
    * Inserts one area per slice, back to back from {@code iova}, not yet populated (io_pagetable.c:
    * iopt_insert_area()). On failure every area this call inserted is removed again.
    *
-   * @return the inserted areas, for {@link #commit} or {@link #abort}
+   * @return the inserted areas, for {@link #commit(List)} or {@link #abort}
    */
   List<Area> insert(long iova, List<Slice> slices, int prot) {
     List<Area> inserted = new ArrayList<>(slices.size());
     long at = iova;
     try {
       for (Slice s : slices) {
-        checkSlice(s, prot);
-        if (Unsigned.lastOverflows(at, s.length())) {
-          throw ErrnoException.of(EOVERFLOW, "iova=" + hex(at) + " length=" + hex(s.length()));
-        }
-        FaultInjection.check(FaultInjection.Site.ALLOC);
-        Area area = new Area(at, s.length(), prot, s.pages(), s.offset());
-        areas.insert(area);
-        inserted.add(area);
+        inserted.add(insert(new Area(at, s.length(), prot, s.pages(), s.offset())));
         at += s.length();
       }
     } catch (ErrnoException e) {
@@ -411,9 +403,24 @@ final class IoPagetable {
   }
 
   /**
-   * Maps the areas from {@link #insert} into every domain (pinning their pages first, pages.c:
-   * iopt_area_fill_domains()) and marks them populated. On failure (EFAULT, ENOMEM) every area of
-   * the call is removed again.
+   * Inserts one area, not yet populated (io_pagetable.c: iopt_insert_area()): on failure nothing
+   * changed.
+   */
+  Area insert(Area area) {
+    checkMemory(area);
+    if (Unsigned.lastOverflows(area.iova, area.length())) {
+      throw ErrnoException.of(
+          EOVERFLOW, "iova=" + hex(area.iova) + " length=" + hex(area.length()));
+    }
+    FaultInjection.check(FaultInjection.Site.ALLOC);
+    areas.insert(area);
+    return area;
+  }
+
+  /**
+   * Maps the areas from {@link #insert(long, List, int)} into every domain (pinning their pages
+   * first, pages.c: iopt_area_fill_domains()) and marks them populated. On failure (EFAULT, ENOMEM)
+   * every area of the call is removed again.
    */
   void commit(List<Area> inserted) {
     int filled = 0;
@@ -435,6 +442,19 @@ final class IoPagetable {
     }
   }
 
+  /** {@link #commit(List)} for one area. */
+  void commit(Area area) {
+    if (!domains.isEmpty()) {
+      try {
+        fill(area, domains);
+      } catch (RuntimeException e) {
+        areas.remove(area);
+        throw e;
+      }
+    }
+    area.setPopulated();
+  }
+
   void abort(List<Area> inserted) {
     for (Area a : inserted) {
       areas.remove(a);
@@ -442,21 +462,21 @@ final class IoPagetable {
   }
 
   private static long firstPage(Area a) {
-    return a.pagesOffset >>> PageSource.PAGE_SHIFT;
+    return a.pagesOffset() >>> PageSource.PAGE_SHIFT;
   }
 
   private static long lastPage(Area a) {
-    return (a.pagesOffset + a.length() - 1) >>> PageSource.PAGE_SHIFT;
+    return (a.pagesOffset() + a.length() - 1) >>> PageSource.PAGE_SHIFT;
   }
 
   /** The emulated physical address of the area's first byte. */
   long physicalAddress(Area a) {
-    return host.physicalAddress(a.pages.owner.memory(), a.userAddress());
+    return host.physicalAddress(a.owner().memory(), a.userAddress());
   }
 
   /** Pins the area's pages (once, whatever the number of domains) and maps it into {@code into}. */
   private void fill(Area a, List<Domain> into) {
-    a.pages.pin(host, firstPage(a), lastPage(a));
+    a.pages().pin(host, firstPage(a), lastPage(a));
     long pa = physicalAddress(a);
     int mapped = 0;
     try {
@@ -479,7 +499,7 @@ final class IoPagetable {
       d.unmap(a.iova, a.length());
     }
     if (unpin) {
-      a.pages.unpin(host, firstPage(a), lastPage(a));
+      a.pages().unpin(host, firstPage(a), lastPage(a));
     }
   }
 
@@ -572,7 +592,7 @@ final class IoPagetable {
     long pos = iova;
     for (Area a : areas.contiguous(iova, last)) {
       long sliceLast = Unsigned.min(a.last, last);
-      out.add(new Slice(a.pages, a.pagesOffset + (pos - a.iova), sliceLast - pos + 1));
+      out.add(new Slice(a.pages(), a.pagesOffset() + (pos - a.iova), sliceLast - pos + 1));
       if (ge(a.last, last)) {
         return out;
       }
@@ -592,59 +612,80 @@ final class IoPagetable {
    * @param progress {@code progress[0]} accumulates the bytes removed, also when this throws
    */
   void removeRange(long start, long last, long[] progress) {
+    progress[0] += removeAreas(start, last, progress);
+  }
+
+  /** {@link #removeRange(long, long, long[])} returning the bytes removed. */
+  long removeRange(long start, long last) {
+    return removeAreas(start, last, null);
+  }
+
+  /**
+   * The removal loop: returns the bytes removed, or adds them to {@code progressOnError} (when
+   * given) before an error propagates.
+   */
+  private long removeAreas(long start, long last, long[] progressOnError) {
+    long removed = 0;
     long retryStart = start; // the kernel's restart point after a round of callbacks
     int tries = 0;
-    while (true) {
-      Area a = areas.firstEndingAtOrAfter(start);
-      if (a == null || gt(a.iova, last)) {
-        return;
-      }
-      if (!a.isPopulated()) {
-        throw ErrnoException.of(EBUSY, "area " + a + " is being changed");
-      }
-      if (lt(a.iova, start) || gt(a.last, last)) {
-        throw ErrnoException.of(
-            ENOENT,
-            "area ["
-                + hex(a.iova)
-                + ", "
-                + hex(a.last)
-                + "] is only partly inside ["
-                + hex(start)
-                + ", "
-                + hex(last)
-                + "]");
-      }
-      if (a.iova != retryStart) {
-        tries = 0;
-      }
-      if (a.accessCount > 0) {
-        // Ask every access to let go, then look again from this area (io_pagetable.c:
-        // iopt_unmap_iova_range(); device.c: iommufd_access_notify_unmap()).
-        retryStart = a.iova;
-        start = a.iova;
-        a.setPreventAccess(true);
-        accessNotifier.notifyUnmap(a.iova, a.last);
-        if (++tries > MAX_UNMAP_TRIES) {
-          throw ErrnoException.of(
-              EDEADLK,
-              "accesses keep "
-                  + a
-                  + " pinned after "
-                  + MAX_UNMAP_TRIES
-                  + " rounds of unmap callbacks");
+    try {
+      while (true) {
+        Area a = areas.firstEndingAtOrAfter(start);
+        if (a == null || gt(a.iova, last)) {
+          return removed;
         }
-        continue;
+        if (!a.isPopulated()) {
+          throw ErrnoException.of(EBUSY, "area " + a + " is being changed");
+        }
+        if (lt(a.iova, start) || gt(a.last, last)) {
+          throw ErrnoException.of(
+              ENOENT,
+              "area ["
+                  + hex(a.iova)
+                  + ", "
+                  + hex(a.last)
+                  + "] is only partly inside ["
+                  + hex(start)
+                  + ", "
+                  + hex(last)
+                  + "]");
+        }
+        if (a.iova != retryStart) {
+          tries = 0;
+        }
+        if (a.accessCount > 0) {
+          // Ask every access to let go, then look again from this area (io_pagetable.c:
+          // iopt_unmap_iova_range(); device.c: iommufd_access_notify_unmap()).
+          retryStart = a.iova;
+          start = a.iova;
+          a.setPreventAccess(true);
+          accessNotifier.notifyUnmap(a.iova, a.last);
+          if (++tries > MAX_UNMAP_TRIES) {
+            throw ErrnoException.of(
+                EDEADLK,
+                "accesses keep "
+                    + a
+                    + " pinned after "
+                    + MAX_UNMAP_TRIES
+                    + " rounds of unmap callbacks");
+          }
+          continue;
+        }
+        if (!domains.isEmpty()) {
+          unfill(a, domains, true);
+        }
+        areas.remove(a);
+        removed += a.length();
+        if (ge(a.last, last)) {
+          return removed;
+        }
+        start = a.last + 1;
       }
-      if (!domains.isEmpty()) {
-        unfill(a, domains, true);
+    } catch (ErrnoException e) {
+      if (progressOnError != null) {
+        progressOnError[0] += removed;
       }
-      areas.remove(a);
-      progress[0] += a.length();
-      if (ge(a.last, last)) {
-        return;
-      }
-      start = a.last + 1;
+      throw e;
     }
   }
 
@@ -669,7 +710,7 @@ final class IoPagetable {
       throw ErrnoException.of(EBUSY, "cannot cut " + a + " at " + hex(p) + ": it is busy");
     }
     long newStart = p + 1;
-    long newOffset = a.pagesOffset + (newStart - a.iova);
+    long newOffset = a.pagesOffset() + (newStart - a.iova);
     if (((newStart | newOffset) & (align - 1)) != 0) {
       throw ErrnoException.of(
           EINVAL, "cannot cut " + a + " at " + hex(p) + ": not aligned to " + hex(align));
@@ -680,8 +721,9 @@ final class IoPagetable {
     if (hasDomains() && hugePages) {
       throw ErrnoException.of(EINVAL, "cannot cut " + a + ": a domain may map it with large pages");
     }
-    Area lhs = new Area(a.iova, newStart - a.iova, a.prot(), a.pages, a.pagesOffset);
-    Area rhs = new Area(newStart, a.last - p, a.prot(), a.pages, newOffset);
+    PageSource pages = a.pages(); // both halves show it from now on
+    Area lhs = new Area(a.iova, newStart - a.iova, a.prot(), pages, a.pagesOffset());
+    Area rhs = new Area(newStart, a.last - p, a.prot(), pages, newOffset);
     lhs.setPopulated();
     rhs.setPopulated();
     areas.remove(a);
@@ -691,9 +733,7 @@ final class IoPagetable {
 
   /** Removes every area (IOAS destroy, unmap-all); returns the bytes removed. */
   long removeAll() {
-    long[] progress = {0};
-    removeRange(0, U64_MAX, progress);
-    return progress[0];
+    return removeRange(0, U64_MAX);
   }
 
   /**
@@ -725,7 +765,7 @@ final class IoPagetable {
         }
         mapped += a.length() / step;
         for (long p = firstPage(a); p <= lastPage(a); p++) {
-          if (a.pages.pinUsers(p) == 0) {
+          if (a.pinUsers(p) == 0) {
             return "page " + p + " of " + a + " is not pinned";
           }
         }

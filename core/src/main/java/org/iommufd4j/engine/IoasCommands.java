@@ -137,22 +137,42 @@ public final class IoasCommands {
 
   /** {@code IOMMU_IOAS_MAP} (ioas.c: iommufd_ioas_map()); returns the IOVA used. */
   public long map(Caller caller, MapRequest r) {
-    int flags = r.flags();
-    if ((flags & ~MAP_FLAGS) != 0 || r.reserved() != 0) {
-      throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags) + " __reserved=" + r.reserved());
+    return map(caller, r.flags(), r.ioasId(), r.reserved(), r.userVa(), r.length(), r.iova());
+  }
+
+  /**
+   * {@code IOMMU_IOAS_MAP} from the struct's fields; returns the IOVA used. Allocates nothing but
+   * the area, which stands for its page source until one is needed ({@link Area#pages()}).
+   */
+  public long map(
+      Caller caller, int flags, int ioasId, int reserved, long userVa, long length, long iova) {
+    if ((flags & ~MAP_FLAGS) != 0 || reserved != 0) {
+      throw ErrnoException.of(EOPNOTSUPP, "flags=" + hex(flags) + " __reserved=" + reserved);
     }
-    if (r.iova() == U64_MAX || r.length() == U64_MAX) {
-      throw ErrnoException.of(EOVERFLOW, "iova=" + hex(r.iova()) + " length=" + hex(r.length()));
+    if (iova == U64_MAX || length == U64_MAX) {
+      throw ErrnoException.of(EOVERFLOW, "iova=" + hex(iova) + " length=" + hex(length));
     }
     if ((flags & (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)) == 0) {
       throw ErrnoException.of(EINVAL, "neither READABLE nor WRITEABLE");
     }
-    IoasObject ioas = ctx.ioas(r.ioasId());
-    List<IoPagetable.Slice> slices =
-        userSlices(caller, r.userVa(), r.length(), (flags & IOMMU_IOAS_MAP_WRITEABLE) != 0);
+    IoasObject ioas = ctx.ioas(ioasId);
+    checkUserMemory(userVa, length);
+    AccountingMode accounting = ctx.accountingMode(caller);
+    boolean writable = (flags & IOMMU_IOAS_MAP_WRITEABLE) != 0;
+    int prot = protOf(flags);
+    IoPagetable iopt = ioas.iopt;
     ioas.lockLive();
     try {
-      return place(ioas.iopt, flags, r.length(), r.userVa(), r.iova(), slices);
+      checkLengthAligned(iopt, length);
+      Area area;
+      if ((flags & IOMMU_IOAS_MAP_FIXED_IOVA) != 0) {
+        area = iopt.insertFixed(new Area(iova, length, prot, caller, userVa, writable, accounting));
+      } else {
+        long chosen = iopt.allocIova(length, userVa);
+        area = iopt.insert(new Area(chosen, length, prot, caller, userVa, writable, accounting));
+      }
+      iopt.commit(area);
+      return area.iova;
     } finally {
       ioas.lock.unlock();
     }
@@ -164,14 +184,19 @@ public final class IoasCommands {
    * EOVERFLOW when the memory would end past 2^64 - 1.
    */
   List<IoPagetable.Slice> userSlices(Caller caller, long userVa, long length, boolean writable) {
+    checkUserMemory(userVa, length);
+    PageSource pages = new PageSource(userVa, length, writable, ctx.accountingMode(caller), caller);
+    return List.of(new IoPagetable.Slice(pages, userVa - pages.base, length));
+  }
+
+  /** EINVAL for a length of 0 or above 2^64 - 4097, EOVERFLOW past 2^64 - 1 (pages.c). */
+  private static void checkUserMemory(long userVa, long length) {
     if (length == 0 || gt(length, MAX_MAP_LENGTH)) {
       throw ErrnoException.of(EINVAL, "length=" + hex(length));
     }
     if (lt(userVa + length, userVa)) {
       throw ErrnoException.of(EOVERFLOW, "user_va=" + hex(userVa) + " length=" + hex(length));
     }
-    PageSource pages = new PageSource(userVa, length, writable, ctx.accountingMode(caller), caller);
-    return List.of(new IoPagetable.Slice(pages, userVa - pages.base, length));
   }
 
   /** What MAP, COPY and VFIO_IOMMU_MAP_DMA do once the IOAS is locked. */
@@ -182,26 +207,46 @@ public final class IoasCommands {
       long hint,
       long fixedIova,
       List<IoPagetable.Slice> slices) {
+    if (slices.size() == 1) {
+      IoPagetable.Slice s = slices.getFirst();
+      return place(iopt, flags, length, hint, fixedIova, s.pages(), s.offset());
+    }
+    checkLengthAligned(iopt, length);
+    long iova;
+    if ((flags & IOMMU_IOAS_MAP_FIXED_IOVA) != 0) {
+      iopt.checkFixed(fixedIova, length);
+      iova = fixedIova;
+    } else {
+      iova = iopt.allocIova(length, hint);
+    }
+    iopt.commit(iopt.insert(iova, slices, protOf(flags)));
+    return iova;
+  }
+
+  /** {@link #place(IoPagetable, int, long, long, long, List)} for one slice of a page source. */
+  private static long place(
+      IoPagetable iopt,
+      int flags,
+      long length,
+      long hint,
+      long fixedIova,
+      PageSource pages,
+      long offset) {
+    checkLengthAligned(iopt, length);
+    int prot = protOf(flags);
+    Area area =
+        (flags & IOMMU_IOAS_MAP_FIXED_IOVA) != 0
+            ? iopt.insertFixed(new Area(fixedIova, length, prot, pages, offset))
+            : iopt.insert(new Area(iopt.allocIova(length, hint), length, prot, pages, offset));
+    iopt.commit(area);
+    return area.iova;
+  }
+
+  private static void checkLengthAligned(IoPagetable iopt, long length) {
     if ((length & (iopt.align() - 1)) != 0) {
       throw ErrnoException.of(
           EINVAL, "length=" + hex(length) + " not aligned to " + hex(iopt.align()));
     }
-    long iova;
-    List<Area> inserted;
-    if ((flags & IOMMU_IOAS_MAP_FIXED_IOVA) != 0 && slices.size() == 1) {
-      iova = fixedIova;
-      inserted = iopt.insertFixed(iova, slices.getFirst(), protOf(flags));
-    } else {
-      if ((flags & IOMMU_IOAS_MAP_FIXED_IOVA) != 0) {
-        iopt.checkFixed(fixedIova, length);
-        iova = fixedIova;
-      } else {
-        iova = iopt.allocIova(length, hint);
-      }
-      inserted = iopt.insert(iova, slices, protOf(flags));
-    }
-    iopt.commit(inserted);
-    return iova;
   }
 
   /** {@code IOMMU_IOAS_COPY} (ioas.c: iommufd_ioas_copy()); returns the destination IOVA used. */
@@ -278,18 +323,18 @@ public final class IoasCommands {
         throw ErrnoException.of(EOVERFLOW, "iova=" + hex(iova) + " length=" + hex(length));
       }
     }
-    long[] progress = {0};
+    long removed;
     ioas.lockLive();
     try {
-      ioas.iopt.removeRange(iova, all ? U64_MAX : iova + length - 1, progress);
+      removed = ioas.iopt.removeRange(iova, all ? U64_MAX : iova + length - 1);
     } finally {
       ioas.lock.unlock();
     }
-    if (!all && progress[0] == 0) {
+    if (!all && removed == 0) {
       throw ErrnoException.of(
           ENOENT, "nothing mapped in [" + hex(iova) + ", " + hex(iova + length - 1) + "]");
     }
-    return progress[0];
+    return removed;
   }
 
   /** OPTION HUGE_PAGES (ioas.c: iommufd_ioas_option_huge_pages()); returns val64 to write back. */

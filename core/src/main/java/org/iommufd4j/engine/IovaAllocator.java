@@ -27,6 +27,13 @@ final class IovaAllocator {
   private final AreaTree areas;
   private final ReservedRanges reserved;
 
+  /** The request being placed, for {@link #fitInHole}: fields, so that no lambda captures them. */
+  private long length;
+
+  private long alignment;
+  private long pageOffset;
+  private final ReservedRanges.HoleVisitor fitInHole = this::fitInHole;
+
   IovaAllocator(AreaTree areas, ReservedRanges reserved) {
     this.areas = areas;
     this.reserved = reserved;
@@ -110,6 +117,10 @@ final class IovaAllocator {
     return t;
   }
 
+  private long fitInHole(long start, long last) {
+    return fit(start, last, length, alignment, pageOffset);
+  }
+
   /**
    * First fit in the holes of "reserved ∪ areas" inside one window (io_pagetable.c:
    * iopt_alloc_iova()).
@@ -132,7 +143,10 @@ final class IovaAllocator {
       // Here no area contains pos, and next is the first area above it (or null).
       if (next == null || gt(next.iova, pos)) {
         long gapLast = next == null || gt(next.iova, wl) ? wl : next.iova - 1;
-        long found = reserved.holes(pos, gapLast, (hs, hl) -> fit(hs, hl, length, a, po));
+        this.length = length;
+        this.alignment = a;
+        this.pageOffset = po;
+        long found = reserved.holes(pos, gapLast, fitInHole);
         if (found != NO_FIT) {
           return found;
         }
@@ -150,7 +164,7 @@ final class IovaAllocator {
         pos = lastArea.last + 1;
         next = null;
       } else {
-        pos = bigGap.iova - bigGap.gapBefore;
+        pos = areas.gapStartBefore(bigGap);
         if (gt(pos, wl)) {
           return NO_FIT;
         }

@@ -14,6 +14,7 @@ import org.iommufd4j.Errno;
 final class PageSource {
   static final int PAGE_SHIFT = 12;
   static final long PAGE_SIZE = 1L << PAGE_SHIFT;
+  static final long PAGE_MASK = PAGE_SIZE - 1;
 
   /** Page-aligned start address in the owner's address space. */
   final long base;
@@ -32,6 +33,12 @@ final class PageSource {
 
   /** The process whose memory this is, and whose limits are charged. */
   final Caller owner;
+
+  /**
+   * The area that stood for this source until it was needed ({@link Area#pages()}), or null: what
+   * inspection takes for the source's identity, so that it keeps one from MAP to unmap.
+   */
+  Area madeFor;
 
   PageSource(long userVa, long length, boolean writable, AccountingMode accounting, Caller owner) {
     this.base = userVa & -PAGE_SIZE;

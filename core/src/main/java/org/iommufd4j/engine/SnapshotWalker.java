@@ -174,9 +174,9 @@ final class SnapshotWalker {
   }
 
   private AreaState area(Area a) {
-    PageSourceState source = sources.get(a.pages);
+    PageSource p = a.pagesForReading();
+    PageSourceState source = sources.get(p);
     if (source == null) {
-      PageSource p = a.pages;
       source =
           new PageSourceState(
               sourceList.size() + 1,
@@ -190,19 +190,19 @@ final class SnapshotWalker {
       sources.put(p, source);
       sourceList.add(source);
     }
-    long firstPage = a.pagesOffset >>> PageSource.PAGE_SHIFT;
-    long lastPage = (a.pagesOffset + a.length() - 1) >>> PageSource.PAGE_SHIFT;
+    long firstPage = a.pagesOffset() >>> PageSource.PAGE_SHIFT;
+    long lastPage = (a.pagesOffset() + a.length() - 1) >>> PageSource.PAGE_SHIFT;
     return new AreaState(
         a.iova,
         a.last,
         a.userAddress(),
         source.id(),
-        a.pagesOffset,
+        a.pagesOffset(),
         (a.prot() & Area.PROT_READ) != 0,
         (a.prot() & Area.PROT_WRITE) != 0,
         a.isPopulated(),
         a.isPreventAccess(),
-        a.pages.pinnedPages(firstPage, lastPage),
+        p.pinnedPages(firstPage, lastPage),
         a.accessCount);
   }
 

@@ -11,7 +11,7 @@ import java.util.stream.LongStream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** The gap-augmented AVL tree against a TreeMap, with its invariants checked after every step. */
+/** The gap-augmented B+tree against a TreeMap, with its invariants checked after every step. */
 class AreaTreeTest {
   private static final long SEED = Long.getLong("seed", 1234L);
 

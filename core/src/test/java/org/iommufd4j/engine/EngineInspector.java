@@ -63,9 +63,10 @@ public final class EngineInspector {
     IoPagetable iopt = ioas.iopt;
     List<AreaView> areas = new ArrayList<>(iopt.areas.size());
     for (Area a : iopt.areas) {
+      PageSource p = a.pagesForReading();
       areas.add(
           new AreaView(
-              a.iova, a.last, a.prot(), a.pages, a.pages.base, a.pages.writable, a.pagesOffset));
+              a.iova, a.last, a.prot(), a.sourceIdentity(), p.base, p.writable, a.pagesOffset()));
     }
     List<RangeView> reserved = new ArrayList<>();
     for (ReservedRanges.Range r : iopt.reserved.ranges()) {

@@ -22,7 +22,7 @@ public final class IoasAreas {
     try {
       List<View> out = new ArrayList<>();
       for (Area a : ioas.iopt.areas) {
-        out.add(new View(a.iova, a.last, a.prot(), a.pagesOffset));
+        out.add(new View(a.iova, a.last, a.prot(), a.pagesOffset()));
       }
       return out;
     } finally {

@@ -45,7 +45,7 @@ class VfioSplitTest {
   private List<long[]> areas() {
     List<long[]> out = new ArrayList<>();
     for (Area a : iopt.areas) {
-      out.add(new long[] {a.iova, a.last, a.pagesOffset});
+      out.add(new long[] {a.iova, a.last, a.pagesOffset()});
     }
     return out;
   }
@@ -71,7 +71,7 @@ class VfioSplitTest {
             new long[] {IOVA + 4 * PAGE, IOVA + 16 * PAGE - 1, 4 * PAGE});
     Area lhs = iopt.areas.find(IOVA);
     Area rhs = iopt.areas.find(IOVA + 4 * PAGE);
-    assertThat(lhs.pages).isSameAs(original.pages).isSameAs(rhs.pages);
+    assertThat(lhs.pages()).isSameAs(original.pages()).isSameAs(rhs.pages());
     assertThat(lhs.isPopulated()).isTrue();
     assertThat(rhs.isPopulated()).isTrue();
     assertThat(rhs.prot()).isEqualTo(original.prot());
@@ -175,7 +175,7 @@ class VfioSplitTest {
 
     assertThat(domain.entryCount()).isEqualTo(entries);
     for (long p = 0; p < 8; p++) {
-      assertThat(a.pages.pinUsers(p)).isEqualTo(1);
+      assertThat(a.pinUsers(p)).isEqualTo(1);
     }
     assertThat(domain.entry(IOVA + 3 * PAGE) & MockDomain.START)
         .as("with large pages off every 4 KiB page was its own map operation")
@@ -185,11 +185,11 @@ class VfioSplitTest {
     long[] progress = {0};
     iopt.removeRange(IOVA, IOVA + 3 * PAGE - 1, progress);
     assertThat(progress[0]).isEqualTo(3 * PAGE);
-    assertThat(a.pages.pinUsers(0)).isZero();
-    assertThat(a.pages.pinUsers(3)).isEqualTo(1);
+    assertThat(a.pinUsers(0)).isZero();
+    assertThat(a.pinUsers(3)).isEqualTo(1);
     iopt.removeAll();
     assertThat(domain.entryCount()).isZero();
-    assertThat(a.pages.isUnpinned()).isTrue();
+    assertThat(a.pagesForReading().isUnpinned()).isTrue();
     iopt.removeDomain(domain);
   }
 }
