@@ -29,19 +29,7 @@ class EduProbeIT {
 
   /** Transcript lines (after the probe's name) that do not match yet, and why. */
   private static final Map<String, List<Known>> KNOWN =
-      Map.of(
-          "edu_cdev",
-          List.of(),
-          "edu_group",
-          List.of(
-              new Known(
-                  "VFIO_IOMMU_MAP_DMA flags=0 => -EINVAL",
-                  "MAP_DMA with neither READ nor WRITE reaches the VT-d domain, whose map"
-                      + " refuses a mapping without permissions on the real kernel (intel-iommu's"
-                      + " __domain_mapping()); the emulated domain (core: RadixDomain) maps it"),
-              new Known(
-                  "VFIO_IOMMU_MAP_DMA flags=WRITE only => 0",
-                  "follows from the line before: its mapping is still there (EEXIST)")));
+      Map.of("edu_cdev", List.of(), "edu_group", List.of());
 
   record Known(String oracleLine, String reason) {}
 

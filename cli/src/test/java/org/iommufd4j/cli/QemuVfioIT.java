@@ -14,8 +14,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Debian's QEMU 7.2, unmodified, passes the emulated edu through with {@code -device
  * vfio-pci,host=0000:00:04.0}: it finds the device in sysfs, opens its group and a {@code
- * /dev/vfio/vfio} container, maps guest RAM with MAP_DMA, reads config space, maps BAR0 and sets
- * up INTx, and the guest's firmware then gives the BAR an address. Installed by {@code
+ * /dev/vfio/vfio} container, maps guest RAM with MAP_DMA, reads config space, maps BAR0 and sets up
+ * INTx, and the guest's firmware then gives the BAR an address. Installed by {@code
  * scripts/test-programs.sh} (which {@code ./test.sh} sources); skipped, with the reason, without
  * it.
  */
@@ -38,7 +38,8 @@ class QemuVfioIT {
         Path.of("/usr/bin/qemu-system-x86_64").toFile().canExecute()
             || Path.of("/usr/local/bin/qemu-system-x86_64").toFile().canExecute();
     Assumptions.assumeTrue(
-        found, "qemu-system-x86_64 is not installed (scripts/test-programs.sh installs it as root)");
+        found,
+        "qemu-system-x86_64 is not installed (scripts/test-programs.sh installs it as root)");
   }
 
   @Test

@@ -1,5 +1,7 @@
 package org.iommufd4j.engine;
 
+import static org.iommufd4j.Errno.EINVAL;
+
 import java.util.Arrays;
 
 /**
@@ -49,8 +51,16 @@ final class RadixDomain extends Domain {
     return tableCount++;
   }
 
+  /**
+   * EINVAL for a mapping that allows neither reads nor writes, before anything is mapped: VT-d has
+   * no such entry (intel/iommu.c: __domain_mapping()), so a MAP_DMA or IOAS_MAP without permissions
+   * fails where such a domain is attached, and so does attaching one to an IOAS that holds one.
+   */
   @Override
   void map(long iova, long pa, long length, int prot, boolean largePages) {
+    if ((prot & (PROT_READ | PROT_WRITE)) == 0) {
+      throw ErrnoException.of(EINVAL, "a VT-d domain maps nothing without read or write");
+    }
     long bits =
         PRESENT | ((prot & PROT_READ) != 0 ? READ : 0) | ((prot & PROT_WRITE) != 0 ? WRITE : 0);
     long end = iova + length;
