@@ -60,6 +60,12 @@ final class ArgStruct {
     return this;
   }
 
+  /** Ends the call: the caller's segment and memory are no longer kept reachable from here. */
+  void end() {
+    memory = null;
+    direct = null;
+  }
+
   /** Copies as much of the start of {@link #direct} as is readable into {@link #head}. */
   private long fetch() {
     long n = Math.min(direct.byteSize(), head.byteSize());

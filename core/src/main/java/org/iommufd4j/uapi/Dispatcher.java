@@ -201,6 +201,16 @@ public final class Dispatcher {
       return VfioDispatcher.ioctl(ctx, caller, request, arg, direct);
     }
     Arg a = scratch.arg.begin(caller.memory(), arg, direct);
+    try {
+      return run(ctx, caller, request, slot, a);
+    } finally {
+      a.end();
+    }
+  }
+
+  /** The command in {@code slot}, its argument begun: size word, checks, copy-in, handler. */
+  private static int run(Context ctx, Caller caller, long request, int slot, Arg a) {
+    Scratch scratch = a.scratch;
     int size = a.readSize();
     Command cmd = Command.inSlot(slot);
     if (cmd == null || cmd.request() != request) {
@@ -491,6 +501,12 @@ public final class Dispatcher {
       this.respondLength = 0;
       struct.begin(memory, address, direct);
       return this;
+    }
+
+    /** Ends the call: nothing of the caller's stays reachable from this thread's scratch. */
+    void end() {
+      memory = null;
+      struct.end();
     }
 
     /** The u32 size word, or EFAULT (main.c: iommufd_fops_ioctl()). */

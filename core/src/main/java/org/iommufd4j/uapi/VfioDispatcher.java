@@ -68,6 +68,14 @@ final class VfioDispatcher {
     }
     Scratch scratch = SCRATCH.get();
     Block block = new Block(scratch.arg.begin(caller.memory(), arg, direct), arg, scratch);
+    try {
+      return run(vfio, caller, request, block);
+    } finally {
+      scratch.arg.end();
+    }
+  }
+
+  private static int run(VfioCompat vfio, Caller caller, long request, Block block) {
     if (request == Vfio.VFIO_IOMMU_GET_INFO) {
       return getInfo(vfio, block);
     }
