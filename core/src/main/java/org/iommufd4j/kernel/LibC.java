@@ -302,6 +302,18 @@ public final class LibC {
   }
 
   /**
+   * As {@link #copyFromUser(MemorySegment, long, MemorySegment, long, long)} from a raw address of
+   * this process, which may be unmapped or anything else: only {@code into} is checked and kept.
+   */
+  public static long copyFromUser(
+      MemorySegment into, long intoOffset, long userAddress, long length) {
+    if (into.isReadOnly()) {
+      throw new IllegalArgumentException("destination segment is read-only");
+    }
+    return copyWithinSelf(SYS_PROCESS_VM_WRITEV, userAddress, null, into, intoOffset, length);
+  }
+
+  /**
    * Copies {@code length} bytes of {@code from} at {@code fromOffset} into {@code user} at {@code
    * userOffset}, as the kernel writes a system call's reply ({@code copy_to_user}): an unwritable
    * byte (read-only, {@code PROT_NONE}, unmapped) stops the copy instead of raising SIGSEGV.
@@ -322,6 +334,15 @@ public final class LibC {
     return copyWithinSelf(SYS_PROCESS_VM_READV, user, userOffset, from, fromOffset, length);
   }
 
+  /**
+   * As {@link #copyToUser(MemorySegment, long, MemorySegment, long, long)} to a raw address of this
+   * process, which may be unmapped or anything else: only {@code from} is checked and kept.
+   */
+  public static long copyToUser(
+      long userAddress, MemorySegment from, long fromOffset, long length) {
+    return copyWithinSelf(SYS_PROCESS_VM_READV, userAddress, null, from, fromOffset, length);
+  }
+
   private static long copyWithinSelf(
       long number,
       MemorySegment user,
@@ -329,25 +350,47 @@ public final class LibC {
       MemorySegment other,
       long otherOffset,
       long length) {
-    if (!user.isNative() || !other.isNative()) {
-      throw new IllegalArgumentException("segments must be native");
+    if (!user.isNative()) {
+      throw new IllegalArgumentException("user segment is not native");
     }
     Objects.checkFromIndexSize(userOffset, length, user.byteSize());
+    return copyWithinSelf(number, user.address() + userOffset, user, other, otherOffset, length);
+  }
+
+  /**
+   * {@code process_vm_readv} or {@code writev} on this process, {@code userAddress} on the local
+   * side; {@code user} (null for a raw address) and {@code other} are kept alive for the call.
+   */
+  private static long copyWithinSelf(
+      long number,
+      long userAddress,
+      MemorySegment user,
+      MemorySegment other,
+      long otherOffset,
+      long length) {
+    if (!other.isNative()) {
+      // A heap segment's address() is an array offset, not a pointer.
+      throw new IllegalArgumentException("segment is not native");
+    }
     Objects.checkFromIndexSize(otherOffset, length, other.byteSize());
     if (number < 0) {
       throw new UnsupportedOperationException(
           "process_vm_readv/writev: unknown syscall numbers for " + System.getProperty("os.arch"));
     }
     Scratch s = SCRATCH.get();
-    s.localIov.set(JAVA_LONG, 0, user.address() + userOffset);
+    s.localIov.set(JAVA_LONG, 0, userAddress);
     s.localIov.set(JAVA_LONG, 8, length);
     s.remoteIov.set(JAVA_LONG, 0, other.address() + otherOffset);
     s.remoteIov.set(JAVA_LONG, 8, length);
     try {
       long r =
-          (long)
-              SYSCALL6_KEEPING_TWO.invokeExact(
-                  s.capture, number, SELF, s.localIov, 1L, s.remoteIov, 1L, 0L, user, other);
+          user == null
+              ? (long)
+                  SYSCALL6_KEEPING.invokeExact(
+                      s.capture, number, SELF, s.localIov, 1L, s.remoteIov, 1L, 0L, other)
+              : (long)
+                  SYSCALL6_KEEPING_TWO.invokeExact(
+                      s.capture, number, SELF, s.localIov, 1L, s.remoteIov, 1L, 0L, user, other);
       return r < 0 ? -errno(s) : r;
     } catch (Throwable t) {
       throw unexpected(t);
