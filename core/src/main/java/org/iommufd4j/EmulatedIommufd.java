@@ -69,6 +69,14 @@ final class EmulatedIommufd implements Iommufd {
   @Override
   public int ioctl(long request, MemorySegment arg) {
     Objects.requireNonNull(arg, "arg");
+    // As any access to a segment, and as the kernel backend's downcall: never the memory of a
+    // closed arena, nor a confined segment from another thread.
+    if (!arg.scope().isAlive()) {
+      throw new IllegalStateException("Already closed");
+    }
+    if (!arg.isAccessibleBy(Thread.currentThread())) {
+      throw new WrongThreadException("Attempted access outside owning thread");
+    }
     if (context.isClosed()) {
       return -Errno.EBADF.number();
     }

@@ -84,8 +84,14 @@ public interface Iommufd extends AutoCloseable {
    * MemorySegment.ofAddress(Vfio.VFIO_TYPE1v2_IOMMU))}. VFIO_CHECK_EXTENSION returns 1 or 0,
    * VFIO_GET_API_VERSION returns 0.
    *
+   * <p>Memory behind {@code arg} that cannot be read, or written for a reply (read-only, {@code
+   * PROT_NONE}, unmapped, an {@linkplain MemorySegment#asReadOnly() read-only} segment) gives
+   * {@code -EFAULT}, whatever made it so and whenever, as on the kernel.
+   *
    * @return 0 on success, a positive value for the VFIO compatibility calls that return one, or
    *     {@code -errno}
+   * @throws IllegalStateException if {@code arg}'s arena is closed, as for any access to it
+   * @throws WrongThreadException if {@code arg} is confined to another thread
    */
   int ioctl(long request, MemorySegment arg);
 

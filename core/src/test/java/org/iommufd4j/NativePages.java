@@ -85,9 +85,14 @@ final class NativePages implements AutoCloseable {
   }
 
   void protect(int page, int prot) {
+    protectAt(page(page), prot);
+  }
+
+  /** Sets the protection of the page at {@code address}, which may be any page of this process. */
+  static void protectAt(long address, int prot) {
     int rc;
     try {
-      rc = (int) MPROTECT.invokeExact(page(page), PAGE, prot);
+      rc = (int) MPROTECT.invokeExact(address, PAGE, prot);
     } catch (Throwable t) {
       throw new AssertionError(t);
     }

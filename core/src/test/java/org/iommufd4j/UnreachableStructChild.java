@@ -7,6 +7,8 @@ import java.util.List;
 import java.util.function.Consumer;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuFaultAlloc;
+import org.iommufd4j.uapi.IommuIoasMap;
+import org.iommufd4j.uapi.IommuIoasUnmap;
 import org.iommufd4j.uapi.IommuTestCmd;
 import org.iommufd4j.uapi.Struct;
 import org.iommufd4j.uapi.Vfio;
@@ -157,6 +159,108 @@ final class UnreachableStructChild {
     }
   }
 
+  /**
+   * What the page holding a MAP and an UNMAP struct is made before one MAP+UNMAP pair, in this
+   * order, the same two segments used throughout: the calls before each change run often enough to
+   * be compiled, so a fast path that remembered the page as reachable would be the one taking it.
+   */
+  enum Step {
+    READ_WRITE,
+    READ_ONLY,
+    READ_WRITE_AGAIN,
+    /** Made so by another thread, which the calling thread is never told about. */
+    PROT_NONE_BY_ANOTHER_THREAD,
+    RESTORED,
+    /** Only for a page of its own: unmapping a page of an arena would corrupt the allocator. */
+    UNMAPPED
+  }
+
+  /** Where the page of a {@link #reprotectedBetweenCalls} struct comes from. */
+  enum Origin {
+    /** {@code Arena.allocate}, as most Java programs make a struct. */
+    ARENA,
+    /** A page of its own, wrapped with {@code MemorySegment.ofAddress(a).reinterpret(n)}. */
+    ADDRESS
+  }
+
+  /** Calls before each protection change: enough for the JIT to compile the raw path. */
+  private static final int WARM_CALLS = 20_000;
+
+  /**
+   * One line per {@link Step}, {@code between ORIGIN STEP map-result unmap-result}: a MAP and an
+   * UNMAP of 4 KiB at a fixed IOVA whose structs share one page, whose protection changes between
+   * calls.
+   */
+  static List<String> reprotectedBetweenCalls(Origin origin, boolean kernel) {
+    List<String> lines = new ArrayList<>();
+    try (Iommufd iommufd = kernel ? Iommufd.kernel() : Iommufd.emulated();
+        Arena arena = Arena.ofConfined();
+        NativePages pages = NativePages.map(3)) {
+      long page;
+      long buffer;
+      if (origin == Origin.ARENA) {
+        page = arena.allocate(NativePages.PAGE, NativePages.PAGE).address();
+        buffer = arena.allocate(NativePages.PAGE, NativePages.PAGE).address();
+      } else {
+        page = pages.page(0);
+        buffer = pages.page(2);
+      }
+      int ioas = new RawDoor(iommufd).createIoas();
+      Command mapCommand = Command.IOMMU_IOAS_MAP;
+      Command unmapCommand = Command.IOMMU_IOAS_UNMAP;
+      MemorySegment map = NativePages.segment(page, mapCommand.ksize());
+      MemorySegment unmap = NativePages.segment(page + 2048, unmapCommand.ksize());
+      Struct.over(map, mapCommand)
+          .u32(
+              IommuIoasMap.FLAGS,
+              IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA | IommuIoasMap.IOMMU_IOAS_MAP_READABLE)
+          .u32(IommuIoasMap.IOAS_ID, ioas)
+          .u64(IommuIoasMap.USER_VA, buffer)
+          .u64(IommuIoasMap.LENGTH, NativePages.PAGE)
+          .u64(IommuIoasMap.IOVA, 1L << 20);
+      Struct.over(unmap, unmapCommand)
+          .u32(IommuIoasUnmap.IOAS_ID, ioas)
+          .u64(IommuIoasUnmap.IOVA, 1L << 20)
+          .u64(IommuIoasUnmap.LENGTH, NativePages.PAGE);
+      for (Step step : Step.values()) {
+        if (step == Step.UNMAPPED && origin == Origin.ARENA) {
+          continue;
+        }
+        int prot =
+            switch (step) {
+              case READ_WRITE, READ_WRITE_AGAIN, RESTORED ->
+                  NativePages.PROT_READ | NativePages.PROT_WRITE;
+              case READ_ONLY -> NativePages.PROT_READ;
+              case PROT_NONE_BY_ANOTHER_THREAD, UNMAPPED -> NativePages.PROT_NONE;
+            };
+        if (prot != NativePages.PROT_NONE || step == Step.UNMAPPED) {
+          for (int i = 0; i < WARM_CALLS; i++) {
+            iommufd.ioctl(mapCommand.request(), map);
+            iommufd.ioctl(unmapCommand.request(), unmap);
+          }
+        }
+        switch (step) {
+          case PROT_NONE_BY_ANOTHER_THREAD -> {
+            try {
+              Thread.ofPlatform().start(() -> NativePages.protectAt(page, prot)).join();
+            } catch (InterruptedException e) {
+              throw new AssertionError(e);
+            }
+          }
+          case UNMAPPED -> pages.unmap(0);
+          default -> NativePages.protectAt(page, prot);
+        }
+        int mapped = iommufd.ioctl(mapCommand.request(), map);
+        int unmapped = iommufd.ioctl(unmapCommand.request(), unmap);
+        lines.add("between " + origin + " " + step + " " + mapped + " " + unmapped);
+      }
+      if (origin == Origin.ARENA) {
+        NativePages.protectAt(page, NativePages.PROT_READ | NativePages.PROT_WRITE);
+      }
+    }
+    return lines;
+  }
+
   /** With the argument {@code kernel}, on the real /dev/iommu (and /dev/vfio/vfio): the oracle. */
   public static void main(String[] args) {
     boolean kernel = args.length > 0 && args[0].equals("kernel");
@@ -170,6 +274,15 @@ final class UnreachableStructChild {
         }
         System.out.println(c.name() + " " + page + " " + result);
       }
+    }
+    for (Origin origin : Origin.values()) {
+      List<String> lines;
+      try {
+        lines = reprotectedBetweenCalls(origin, kernel);
+      } catch (RuntimeException | AssertionError e) {
+        lines = List.of("between " + origin + " unprepared (" + e + ")");
+      }
+      lines.forEach(System.out::println);
     }
     System.out.println("done");
   }

@@ -1,6 +1,7 @@
 package org.iommufd4j;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.File;
 import java.io.IOException;
@@ -30,7 +31,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * command runs through {@code Iommufd.ioctl(request, segment)} with its struct in a read-only,
  * {@code PROT_NONE} or unmapped page behind a segment made with {@code
  * MemorySegment.ofAddress(address).reinterpret(size)}, in a JVM of its own: a fault there would
- * kill the JVM, and a dead child fails this test instead of the test run.
+ * kill the JVM, and a dead child fails this test instead of the test run. The child also
+ * re-protects the page of a struct that worked between two calls (by the calling thread and by
+ * another), so that no fast path may take a page it once reached as still reachable.
  */
 class UnreachableStructTest {
   private static final int EFAULT = -Errno.EFAULT.number();
@@ -100,6 +103,62 @@ class UnreachableStructTest {
           .isEqualTo(EFAULT);
       assertThat(iommufd.inspect().objects()).as("the IOAS is not created").isEmpty();
     }
+  }
+
+  @Test
+  void aClosedSegmentIsRefusedAsAnyAccessToItIs() {
+    try (Iommufd iommufd = Iommufd.emulated()) {
+      Arena arena = Arena.ofConfined();
+      MemorySegment struct = arena.allocate(Command.IOMMU_IOAS_ALLOC.ksize(), 8);
+      Struct.over(struct, Command.IOMMU_IOAS_ALLOC);
+      arena.close();
+
+      assertThatThrownBy(() -> iommufd.ioctl(Command.IOMMU_IOAS_ALLOC.request(), struct))
+          .isInstanceOf(IllegalStateException.class);
+      assertThat(iommufd.inspect().objects()).isEmpty();
+    }
+  }
+
+  @Test
+  void aConfinedSegmentFromAnotherThreadIsRefused() throws InterruptedException {
+    try (Iommufd iommufd = Iommufd.emulated();
+        Arena arena = Arena.ofConfined()) {
+      MemorySegment struct = arena.allocate(Command.IOMMU_IOAS_ALLOC.ksize(), 8);
+      Struct.over(struct, Command.IOMMU_IOAS_ALLOC);
+      Throwable[] thrown = new Throwable[1];
+      Thread.ofPlatform()
+          .start(
+              () -> {
+                try {
+                  iommufd.ioctl(Command.IOMMU_IOAS_ALLOC.request(), struct);
+                } catch (Throwable t) {
+                  thrown[0] = t;
+                }
+              })
+          .join();
+
+      assertThat(thrown[0]).isInstanceOf(WrongThreadException.class);
+      assertThat(iommufd.inspect().objects()).isEmpty();
+    }
+  }
+
+  @Test
+  void aStructPageReprotectedBetweenCallsIsEfaultUntilItIsWritableAgain() {
+    String ok = " 0 0";
+    String fault = " " + EFAULT + " " + EFAULT;
+    assertThat(lines)
+        .containsSubsequence(
+            "between ARENA READ_WRITE" + ok,
+            "between ARENA READ_ONLY" + fault,
+            "between ARENA READ_WRITE_AGAIN" + ok,
+            "between ARENA PROT_NONE_BY_ANOTHER_THREAD" + fault,
+            "between ARENA RESTORED" + ok,
+            "between ADDRESS READ_WRITE" + ok,
+            "between ADDRESS READ_ONLY" + fault,
+            "between ADDRESS READ_WRITE_AGAIN" + ok,
+            "between ADDRESS PROT_NONE_BY_ANOTHER_THREAD" + fault,
+            "between ADDRESS RESTORED" + ok,
+            "between ADDRESS UNMAPPED" + fault);
   }
 
   @Test

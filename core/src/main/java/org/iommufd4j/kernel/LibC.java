@@ -100,6 +100,18 @@ public final class LibC {
               ADDRESS),
           Linker.Option.firstVariadicArg(1));
 
+  /**
+   * As {@link #SYSCALL6_KEEPING} with two segments kept: a user struct and the buffer it is copied
+   * from or into ({@link #copyFromUser}, {@link #copyToUser}).
+   */
+  private static final MethodHandle SYSCALL6_KEEPING_TWO =
+      withErrno(
+          "syscall",
+          FunctionDescriptor.of(
+              JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_LONG,
+              ADDRESS, ADDRESS),
+          Linker.Option.firstVariadicArg(1));
+
   private static final long SYS_PROCESS_VM_READV;
   private static final long SYS_PROCESS_VM_WRITEV;
 
@@ -122,6 +134,9 @@ public final class LibC {
 
   /** The system page size (4096 on x86-64). */
   public static final long PAGE_SIZE = sysconf(SC_PAGESIZE);
+
+  /** This process; a JVM never continues in a forked child. */
+  private static final long SELF = getpid();
 
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
@@ -256,6 +271,126 @@ public final class LibC {
           (long)
               SYSCALL6_KEEPING.invokeExact(
                   s.capture, number, (long) pid, s.localIov, 1L, s.remoteIov, 1L, 0L, local);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /**
+   * Copies {@code length} bytes of {@code user} at {@code userOffset} into {@code into} at {@code
+   * intoOffset}, both memory of this process, reading {@code user} as the kernel reads a system
+   * call's argument ({@code copy_from_user}): an unreadable byte ({@code PROT_NONE}, unmapped, a
+   * guard page) stops the copy instead of raising SIGSEGV.
+   *
+   * <p>It is {@code process_vm_writev} on this process with {@code user} on the local side, which
+   * the kernel reads with {@code copy_from_user}, and {@code into} on the remote side, which it
+   * pins. Both segments are checked alive and accessible from this thread, and kept alive for the
+   * call.
+   *
+   * @return bytes copied (fewer when a fault stopped the copy), or -errno (EFAULT when the first
+   *     byte is unreadable)
+   * @throws IllegalArgumentException if a segment is not native, or {@code into} is read-only
+   * @throws IndexOutOfBoundsException if a range is outside its segment
+   */
+  public static long copyFromUser(
+      MemorySegment into, long intoOffset, MemorySegment user, long userOffset, long length) {
+    if (into.isReadOnly()) {
+      throw new IllegalArgumentException("destination segment is read-only");
+    }
+    return copyWithinSelf(SYS_PROCESS_VM_WRITEV, user, userOffset, into, intoOffset, length);
+  }
+
+  /**
+   * As {@link #copyFromUser(MemorySegment, long, MemorySegment, long, long)} from a raw address of
+   * this process, which may be unmapped or anything else: only {@code into} is checked and kept.
+   */
+  public static long copyFromUser(
+      MemorySegment into, long intoOffset, long userAddress, long length) {
+    if (into.isReadOnly()) {
+      throw new IllegalArgumentException("destination segment is read-only");
+    }
+    return copyWithinSelf(SYS_PROCESS_VM_WRITEV, userAddress, null, into, intoOffset, length);
+  }
+
+  /**
+   * Copies {@code length} bytes of {@code from} at {@code fromOffset} into {@code user} at {@code
+   * userOffset}, as the kernel writes a system call's reply ({@code copy_to_user}): an unwritable
+   * byte (read-only, {@code PROT_NONE}, unmapped) stops the copy instead of raising SIGSEGV.
+   *
+   * <p>It is {@code process_vm_readv} on this process with {@code user} on the local side, written
+   * with {@code copy_to_user}, and {@code from} on the remote side. Both segments are checked alive
+   * and accessible from this thread, and kept alive for the call.
+   *
+   * @return bytes copied (fewer when a fault stopped the copy), or -errno
+   * @throws IllegalArgumentException if a segment is not native, or {@code user} is read-only
+   * @throws IndexOutOfBoundsException if a range is outside its segment
+   */
+  public static long copyToUser(
+      MemorySegment user, long userOffset, MemorySegment from, long fromOffset, long length) {
+    if (user.isReadOnly()) {
+      throw new IllegalArgumentException("user segment is read-only");
+    }
+    return copyWithinSelf(SYS_PROCESS_VM_READV, user, userOffset, from, fromOffset, length);
+  }
+
+  /**
+   * As {@link #copyToUser(MemorySegment, long, MemorySegment, long, long)} to a raw address of this
+   * process, which may be unmapped or anything else: only {@code from} is checked and kept.
+   */
+  public static long copyToUser(
+      long userAddress, MemorySegment from, long fromOffset, long length) {
+    return copyWithinSelf(SYS_PROCESS_VM_READV, userAddress, null, from, fromOffset, length);
+  }
+
+  private static long copyWithinSelf(
+      long number,
+      MemorySegment user,
+      long userOffset,
+      MemorySegment other,
+      long otherOffset,
+      long length) {
+    if (!user.isNative()) {
+      throw new IllegalArgumentException("user segment is not native");
+    }
+    Objects.checkFromIndexSize(userOffset, length, user.byteSize());
+    return copyWithinSelf(number, user.address() + userOffset, user, other, otherOffset, length);
+  }
+
+  /**
+   * {@code process_vm_readv} or {@code writev} on this process, {@code userAddress} on the local
+   * side; {@code user} (null for a raw address) and {@code other} are kept alive for the call.
+   */
+  private static long copyWithinSelf(
+      long number,
+      long userAddress,
+      MemorySegment user,
+      MemorySegment other,
+      long otherOffset,
+      long length) {
+    if (!other.isNative()) {
+      // A heap segment's address() is an array offset, not a pointer.
+      throw new IllegalArgumentException("segment is not native");
+    }
+    Objects.checkFromIndexSize(otherOffset, length, other.byteSize());
+    if (number < 0) {
+      throw new UnsupportedOperationException(
+          "process_vm_readv/writev: unknown syscall numbers for " + System.getProperty("os.arch"));
+    }
+    Scratch s = SCRATCH.get();
+    s.localIov.set(JAVA_LONG, 0, userAddress);
+    s.localIov.set(JAVA_LONG, 8, length);
+    s.remoteIov.set(JAVA_LONG, 0, other.address() + otherOffset);
+    s.remoteIov.set(JAVA_LONG, 8, length);
+    try {
+      long r =
+          user == null
+              ? (long)
+                  SYSCALL6_KEEPING.invokeExact(
+                      s.capture, number, SELF, s.localIov, 1L, s.remoteIov, 1L, 0L, other)
+              : (long)
+                  SYSCALL6_KEEPING_TWO.invokeExact(
+                      s.capture, number, SELF, s.localIov, 1L, s.remoteIov, 1L, 0L, user, other);
       return r < 0 ? -errno(s) : r;
     } catch (Throwable t) {
       throw unexpected(t);

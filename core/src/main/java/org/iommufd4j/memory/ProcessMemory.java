@@ -12,10 +12,13 @@ import org.iommufd4j.kernel.LibC;
  *
  * <p>{@link #read} and {@link #write} use {@code process_vm_readv}/{@code process_vm_writev}, which
  * report a bad address as EFAULT instead of faulting: an unmapped, PROT_NONE, kernel or
- * non-canonical address returns false and never crashes the JVM. A range whose end passes 2^64
- * returns false. An empty range always succeeds, at any address. Another process's memory needs
- * ptrace access to it ({@code PTRACE_MODE_ATTACH_REALCREDS}: same user and, under Yama, a
- * descendant or a {@code PR_SET_PTRACER} grant); without it every call returns false.
+ * non-canonical address returns false and never crashes the JVM. On this process the address is
+ * copied as a system call copies its caller's memory ({@link LibC#copyFromUser}, {@link
+ * LibC#copyToUser}); on another it is pinned first, as only that is possible across processes. A
+ * range whose end passes 2^64 returns false. An empty range always succeeds, at any address.
+ * Another process's memory needs ptrace access to it ({@code PTRACE_MODE_ATTACH_REALCREDS}: same
+ * user and, under Yama, a descendant or a {@code PR_SET_PTRACER} grant); without it every call
+ * returns false.
  *
  * <p>{@link #isPinnable} models pin_user_pages without FOLL_FORCE on the 4 KiB pages the range
  * touches by reading the permissions of the VMAs that cover it ({@code PROCMAP_QUERY}, Linux 6.11+;
@@ -129,10 +132,18 @@ public final class ProcessMemory implements UserMemory {
       boolean write, long address, MemorySegment local, long offset, long length) {
     while (length > 0) {
       long n = Math.min(length, chunk);
-      long r =
-          write
-              ? LibC.processVmWritev(pid, local, offset, n, address)
-              : LibC.processVmReadv(pid, local, offset, n, address);
+      long r;
+      if (self) {
+        r =
+            write
+                ? LibC.copyToUser(address, local, offset, n)
+                : LibC.copyFromUser(local, offset, address, n);
+      } else {
+        r =
+            write
+                ? LibC.processVmWritev(pid, local, offset, n, address)
+                : LibC.processVmReadv(pid, local, offset, n, address);
+      }
       if (r == -Errno.EINTR.number()) {
         continue;
       }

@@ -35,16 +35,17 @@ final class VfioDispatcher {
   private static final class Scratch {
     final MemorySegment struct;
 
-    /** The start of a native argument segment, fetched once per call (see {@link ArgStruct}). */
-    final MemorySegment head;
-
     final MemorySegment cap;
+
+    /** This thread's argument block, reused by every call ({@link ArgStruct#begin}). */
+    final ArgStruct arg;
 
     Scratch() {
       Arena arena = Arena.ofAuto();
       struct = arena.allocate(VfioIommuType1DmaMap.SIZE, 8);
-      head = arena.allocate(VfioIommuType1DmaMap.SIZE, 8);
       cap = arena.allocate(VfioIommuType1InfoCapIovaRange.SIZE, 8);
+      // The start of a native argument segment is fetched into this once per call.
+      arg = new ArgStruct(arena.allocate(VfioIommuType1DmaMap.SIZE, 8));
     }
   }
 
@@ -66,8 +67,15 @@ final class VfioDispatcher {
       return 0;
     }
     Scratch scratch = SCRATCH.get();
-    Block block =
-        new Block(new ArgStruct(caller.memory(), arg, direct, scratch.head), arg, scratch);
+    Block block = new Block(scratch.arg.begin(caller.memory(), arg, direct), arg, scratch);
+    try {
+      return run(vfio, caller, request, block);
+    } finally {
+      scratch.arg.end();
+    }
+  }
+
+  private static int run(VfioCompat vfio, Caller caller, long request, Block block) {
     if (request == Vfio.VFIO_IOMMU_GET_INFO) {
       return getInfo(vfio, block);
     }

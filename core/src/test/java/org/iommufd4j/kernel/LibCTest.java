@@ -153,6 +153,76 @@ class LibCTest {
     }
   }
 
+  @Test
+  void copyFromUserAndToUserCopyWithinThisProcess() {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment user = arena.allocate(16);
+      user.set(JAVA_LONG, 8, 0x1122_3344_5566_7788L);
+      MemorySegment kernel = arena.allocate(32);
+      assertThat(LibC.copyFromUser(kernel, 16, user, 8, 8)).isEqualTo(8);
+      assertThat(kernel.get(JAVA_LONG, 16)).isEqualTo(0x1122_3344_5566_7788L);
+      kernel.set(JAVA_LONG, 0, 42);
+      assertThat(LibC.copyToUser(user, 0, kernel, 0, 8)).isEqualTo(8);
+      assertThat(user.get(JAVA_LONG, 0)).isEqualTo(42);
+    }
+  }
+
+  @Test
+  void copyFromUserAndToUserStopAtTheFirstByteTheyCannotReach() {
+    long pages =
+        LibC.mmap(0, 2 * LibC.PAGE_SIZE, LibC.PROT_READ | LibC.PROT_WRITE, anonymous(), -1, 0);
+    assertThat(pages).isPositive();
+    try (Arena arena = Arena.ofConfined()) {
+      // 16 bytes: 8 at the end of a read-write page, 8 at the start of the page after it
+      MemorySegment user = MemorySegment.ofAddress(pages + LibC.PAGE_SIZE - 8).reinterpret(16);
+      MemorySegment kernel = arena.allocate(16);
+      assertThat(LibC.mprotect(pages + LibC.PAGE_SIZE, LibC.PAGE_SIZE, LibC.PROT_READ)).isZero();
+      assertThat(LibC.copyFromUser(kernel, 0, user, 0, 16)).isEqualTo(16);
+      assertThat(LibC.copyToUser(user, 0, kernel, 0, 16)).isEqualTo(8);
+      assertThat(LibC.copyToUser(user, 8, kernel, 0, 8)).isEqualTo(-Errno.EFAULT.number());
+      assertThat(LibC.mprotect(pages + LibC.PAGE_SIZE, LibC.PAGE_SIZE, LibC.PROT_NONE)).isZero();
+      assertThat(LibC.copyFromUser(kernel, 0, user, 0, 16)).isEqualTo(8);
+      assertThat(LibC.munmap(pages + LibC.PAGE_SIZE, LibC.PAGE_SIZE)).isZero();
+      assertThat(LibC.copyFromUser(kernel, 0, user, 8, 8)).isEqualTo(-Errno.EFAULT.number());
+      assertThat(LibC.copyToUser(user, 8, kernel, 0, 8)).isEqualTo(-Errno.EFAULT.number());
+    } finally {
+      LibC.munmap(pages, LibC.PAGE_SIZE);
+    }
+  }
+
+  @Test
+  void copyFromUserAndToUserCheckBothSegmentsAreAliveAndOurs() throws Exception {
+    Arena closed = Arena.ofConfined();
+    MemorySegment dead = closed.allocate(8);
+    closed.close();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment live = arena.allocate(8);
+      assertThatThrownBy(() -> LibC.copyFromUser(live, 0, dead, 0, 8))
+          .isInstanceOf(IllegalStateException.class);
+      assertThatThrownBy(() -> LibC.copyToUser(dead, 0, live, 0, 8))
+          .isInstanceOf(IllegalStateException.class);
+      assertThatThrownBy(() -> LibC.copyToUser(live, 0, dead, 0, 8))
+          .isInstanceOf(IllegalStateException.class);
+      assertThatThrownBy(() -> LibC.copyToUser(live.asReadOnly(), 0, live, 0, 8))
+          .isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> LibC.copyFromUser(MemorySegment.ofArray(new byte[8]), 0, live, 0, 8))
+          .isInstanceOf(IllegalArgumentException.class);
+      Throwable[] thrown = new Throwable[1];
+      Thread other =
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    try (Arena mine = Arena.ofConfined()) {
+                      LibC.copyFromUser(mine.allocate(8), 0, live, 0, 8);
+                    } catch (Throwable t) {
+                      thrown[0] = t;
+                    }
+                  });
+      other.join();
+      assertThat(thrown[0]).isInstanceOf(WrongThreadException.class);
+    }
+  }
+
   private static int anonymous() {
     return LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS;
   }
