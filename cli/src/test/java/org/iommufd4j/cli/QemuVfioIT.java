@@ -7,6 +7,8 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -21,14 +23,21 @@ import org.junit.jupiter.api.Test;
  */
 class QemuVfioIT {
   /**
-   * What QEMU says on the real kernel too: edu has no reset method (GET_INFO without
-   * VFIO_DEVICE_FLAGS_RESET), and the firmware's BAR placement makes QEMU map the BAR's own mmap
-   * into the container for peer-to-peer DMA, which iommufd cannot pin (EFAULT; QEMU goes on).
+   * What QEMU says on the real kernel too: edu has no reset method (no VFIO_DEVICE_FLAGS_RESET).
    */
-  private static final List<String> EXPECTED =
-      List.of(
-          "vfio: Cannot reset device 0000:00:04.0, no available reset mechanism.",
-          "= -14 (Bad address)");
+  private static final String NO_RESET =
+      "vfio: Cannot reset device 0000:00:04.0, no available reset mechanism.";
+
+  /**
+   * The other: once the firmware places the BAR, QEMU maps the BAR's own mmap into the container
+   * for peer-to-peer DMA, which iommufd cannot pin (EFAULT, a VM_PFNMAP on the kernel); QEMU goes
+   * on.
+   */
+  private static final String P2P_REFUSED = "VFIO_MAP_DMA failed: Bad address";
+
+  /** {@code info pci}'s BAR0 line once the firmware placed it (not all ones). */
+  private static final Pattern BAR0 =
+      Pattern.compile("BAR0: 32 bit memory at 0x(?!ffffffffffffffff)([0-9a-f]+) ");
 
   private static final Path SCRIPT = Path.of("src/test/resources/qemu-vfio.sh").toAbsolutePath();
 
@@ -62,16 +71,29 @@ class QemuVfioIT {
               "90");
       String out = Files.readString(monitor);
       assertThat(status).as("%s%n%s", err, out).isZero();
-      assertThat(out)
-          .as(out)
-          .contains("PCI device 1234:11e8")
-          .containsPattern("BAR0: 32 bit memory at 0x(?!ffffffffffffffff)[0-9a-f]+ ")
-          .contains("(prio 0, ramd): 0000:00:04.0 BAR 0 mmaps[0]");
+      assertThat(out).as(out).contains("PCI device 1234:11e8");
+      Matcher bar = BAR0.matcher(out);
+      assertThat(bar.find()).as("the firmware placed BAR0:%n%s", out).isTrue();
+      String base = bar.group(1);
+      assertThat(out) // QEMU maps the BAR's mmap straight into the guest (info mtree -f)
+          .containsPattern(
+              "0*" + base + "-[0-9a-f]+ \\(prio 0, ramd\\): 0000:00:04\\.0 BAR 0 mmaps\\[0\\]");
+      // Only the BAR's own peer-to-peer mapping may fail: guest RAM is mapped
+      String barMapping = "vfio_dma_map\\(0x[0-9a-f]+, 0x" + base.replaceFirst("^0+", "") + ", ";
       List<String> complaints =
-          out.lines().filter(l -> l.contains("qemu-system-x86_64:")).distinct().toList();
+          out.lines()
+              .filter(l -> l.contains("qemu-system-x86_64:"))
+              .map(l -> l.replaceFirst("^\\(qemu\\) ", ""))
+              .distinct()
+              .toList();
       assertThat(complaints)
           .as(out)
-          .allMatch(l -> EXPECTED.stream().anyMatch(l::contains), "is one the real kernel gives");
+          .allMatch(
+              l ->
+                  l.endsWith(NO_RESET)
+                      || l.endsWith(P2P_REFUSED)
+                      || l.matches(".*" + barMapping + ".*"),
+              "is what the real kernel makes QEMU say");
     } finally {
       Files.deleteIfExists(monitor);
     }
