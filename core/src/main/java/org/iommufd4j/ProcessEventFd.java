@@ -24,7 +24,9 @@ import org.iommufd4j.kernel.LibC;
  * <p>The duplicate shares the program's open file, and with it O_NONBLOCK: a signal polls for room
  * before it writes, so it never blocks (eventfd_signal() saturates instead of waiting; here a
  * counter a hair from overflow drops the signal). A watch reads the counter to zero each time it
- * wakes, as virqfd.c's wakeup does.
+ * wakes, as virqfd.c's wakeup does; a program that reads a watched blocking eventfd itself between
+ * the poll and that read leaves the watch blocked until its next write (the kernel's reader would
+ * lose that race the other way).
  */
 final class ProcessEventFd implements EventFd {
   private static final String EVENTFD_LINK = "anon_inode:[eventfd]";
