@@ -13,9 +13,12 @@ import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
 import org.iommufd4j.engine.ErrnoException;
+import org.iommufd4j.engine.EventFd;
 import org.iommufd4j.engine.FileTable;
 import org.iommufd4j.engine.Host;
 import org.iommufd4j.engine.VirtualFileTable;
+import org.iommufd4j.inspect.Snapshot;
+import org.iommufd4j.kernel.LibC;
 import org.iommufd4j.memory.ProcessMemory;
 import org.iommufd4j.pci.ExecutorClock;
 import org.iommufd4j.pci.Interrupts;
@@ -31,8 +34,12 @@ import org.iommufd4j.vfio.VfioHost;
  * pwrite}, {@code close}), with arguments in this process's native memory. A failing call throws
  * {@link IommufdException} with the errno the kernel would set. Devices sit at {@code 0000:00:04.0}
  * upwards, each in an IOMMU group of its own numbered from 0, with cdevs {@code vfio0} upwards,
- * behind QEMU 7.2's {@code intel-iommu}; their timers run on real time. Interrupts go nowhere until
- * the device file's SET_IRQS exists. Thread safe.
+ * behind QEMU 7.2's {@code intel-iommu}; their timers run on real time.
+ *
+ * <p>Eventfds are this process's own ({@link LibC#eventfd}): SET_IRQS and IOEVENTFD take the
+ * descriptor numbers the driver got from {@code eventfd(2)}, the machine holds a duplicate of each
+ * (the driver may close its own), signals a device's interrupts on it, and watches the INTx unmask
+ * eventfds and ioeventfds the driver writes with a thread asleep in {@code poll(2)}. Thread safe.
  */
 public final class EmulatedMachine implements AutoCloseable {
   private static final Pattern GROUP = Pattern.compile("/dev/vfio/(\\d+)");
@@ -134,6 +141,20 @@ public final class EmulatedMachine implements AutoCloseable {
     return check(file(fd).pwrite(caller, src.address(), src.byteSize(), offset));
   }
 
+  /**
+   * What {@code inspect} shows of the iommufd (or container) {@code fd}: its objects, IOVA spaces
+   * and the functions VFIO bound to it.
+   *
+   * @throws IommufdException EBADF if {@code fd} is not an open iommufd or container
+   */
+  public Snapshot inspect(int fd) {
+    Context ctx = files.contextOf(fd);
+    if (ctx == null) {
+      throw new IommufdException(Errno.EBADF, "descriptor " + fd + " is no iommufd");
+    }
+    return ctx.snapshot();
+  }
+
   /** {@code close(fd)}; EBADF if it is not open. */
   public void close(int fd) {
     if (!files.close(fd)) {
@@ -203,6 +224,20 @@ public final class EmulatedMachine implements AutoCloseable {
         throw ErrnoException.of(Errno.EBADF, "no descriptor " + fd);
       }
       return ctx;
+    }
+
+    /**
+     * eventfd_ctx_fdget(): {@code fd} is a descriptor of this process; the machine's own numbers
+     * are open files that are no eventfd.
+     */
+    @Override
+    public EventFd eventfd(int fd) {
+      if (fd >= VirtualFileTable.FIRST_FD) {
+        boolean open = table.get(fd) != null || contextOf(fd) != null;
+        throw ErrnoException.of(
+            open ? Errno.EINVAL : Errno.EBADF, "descriptor " + fd + " is no eventfd");
+      }
+      return ProcessEventFd.of(fd);
     }
 
     synchronized int openContext(boolean container) {

@@ -7,8 +7,10 @@ import static org.iommufd4j.uapi.IommuTestCmd.MOCK_FLAGS_DEVICE_PASID;
 import static org.iommufd4j.uapi.IommuTestCmd.MOCK_PASID_WIDTH;
 
 import java.lang.foreign.MemorySegment;
+import java.util.function.Supplier;
 import org.iommufd4j.IommuFaultException;
 import org.iommufd4j.IommuFaultException.Reason;
+import org.iommufd4j.inspect.Snapshot;
 
 /**
  * A bound device (device.c: iommufd_device_bind()): the mock devices of the test ABI, the typed
@@ -33,20 +35,33 @@ final class Device extends IommufdObject {
    */
   final HwInfoReport.VtdData hwData;
 
+  /**
+   * What {@code inspect} shows of the PCI function behind a device VFIO bound, or null. Called
+   * without any of the engine's locks: VFIO takes its own, then the engine's.
+   */
+  final Supplier<Snapshot.VfioState> vfio;
+
   /** The HWPT the device is attached to; guarded by the context's attach lock. */
   HwptObject attached;
 
   Device(ObjectTable table, Host host, int flags, DomainSpec spec) {
-    this(table, host, flags, spec, null);
+    this(table, host, flags, spec, null, null);
   }
 
-  Device(ObjectTable table, Host host, int flags, DomainSpec spec, HwInfoReport.VtdData hwData) {
+  Device(
+      ObjectTable table,
+      Host host,
+      int flags,
+      DomainSpec spec,
+      HwInfoReport.VtdData hwData,
+      Supplier<Snapshot.VfioState> vfio) {
     super(ObjectType.DEVICE);
     this.table = table;
     this.host = host;
     this.flags = flags;
     this.spec = spec;
     this.hwData = hwData;
+    this.vfio = vfio;
     this.users = 2; // the table's and the binding driver's
   }
 

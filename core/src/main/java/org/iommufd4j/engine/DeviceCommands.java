@@ -3,7 +3,10 @@ package org.iommufd4j.engine;
 import static org.iommufd4j.Errno.ENOENT;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
+import org.iommufd4j.inspect.Snapshot;
 
 /**
  * Emulated devices of the typed API ({@code EmulatedDevice}): the driver side the kernel's {@code
@@ -42,12 +45,15 @@ public final class DeviceCommands {
    * iommufd_device_bind()) behind {@code spec} hardware that GET_HW_INFO describes as {@code
    * hwData}; returns its DEVICE id. The device holds the context's file until {@link #unbind}, as
    * the kernel's holds the iommufd: closing the descriptor does not tear the context down under it.
+   * {@code inspect} shows the device with what {@code vfio} answers (called without the engine's
+   * locks).
    *
    * @throws ErrnoException EBADF if the context is gone already
    */
-  public int bindVfio(DomainSpec spec, HwInfoReport.VtdData hwData) {
+  public int bindVfio(
+      DomainSpec spec, HwInfoReport.VtdData hwData, Supplier<Snapshot.VfioState> vfio) {
     ctx.getFile();
-    Device d = new Device(table, host, 0, spec, hwData);
+    Device d = new Device(table, host, 0, spec, hwData, Objects.requireNonNull(vfio));
     table.reserve(d);
     table.publish(d);
     return d.id;

@@ -1,10 +1,12 @@
 package org.iommufd4j.engine;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 import org.iommufd4j.IovaRange;
 import org.iommufd4j.inspect.Snapshot;
 import org.iommufd4j.inspect.Snapshot.AccessPin;
@@ -19,6 +21,7 @@ import org.iommufd4j.inspect.Snapshot.ObjectEntry;
 import org.iommufd4j.inspect.Snapshot.OwnerKind;
 import org.iommufd4j.inspect.Snapshot.PageSourceState;
 import org.iommufd4j.inspect.Snapshot.Reserved;
+import org.iommufd4j.inspect.Snapshot.VfioState;
 
 /**
  * Reads a {@link Context} into a {@link Snapshot}: the one walk over the engine's state that {@code
@@ -48,13 +51,53 @@ final class SnapshotWalker {
     this.ctx = ctx;
   }
 
+  /**
+   * What VFIO shows of its devices, asked after the walk: VFIO's locks come before the engine's.
+   */
+  private final Map<Integer, Supplier<VfioState>> vfioOf = new HashMap<>();
+
   static Snapshot take(Context ctx) {
+    SnapshotWalker walker = new SnapshotWalker(ctx);
+    Snapshot s;
     ctx.attachLock.lock();
     try {
-      return new SnapshotWalker(ctx).walk();
+      s = walker.walk();
     } finally {
       ctx.attachLock.unlock();
     }
+    return walker.vfioOf.isEmpty() ? s : walker.withVfio(s);
+  }
+
+  /** {@code s} with its VFIO devices' functions filled in. */
+  private Snapshot withVfio(Snapshot s) {
+    List<DeviceState> devices = new ArrayList<>(s.devices().size());
+    for (DeviceState d : s.devices()) {
+      Supplier<VfioState> vfio = vfioOf.get(d.id());
+      devices.add(
+          vfio == null
+              ? d
+              : new DeviceState(
+                  d.id(),
+                  d.hwptId(),
+                  d.model(),
+                  d.aperture(),
+                  d.pageSizes(),
+                  d.reservedRegions(),
+                  d.selftestId(),
+                  d.flags(),
+                  vfio.get()));
+    }
+    return new Snapshot(
+        s.closed(),
+        s.tornDown(),
+        s.objects(),
+        s.ioases(),
+        s.hwpts(),
+        devices,
+        s.accesses(),
+        s.faultQueues(),
+        s.pageSources(),
+        s.host());
   }
 
   private Snapshot walk() {
@@ -71,6 +114,9 @@ final class SnapshotWalker {
     for (IommufdObject o : all) {
       if (o instanceof Device d) {
         devices.add(device(d, all));
+        if (d.vfio != null) {
+          vfioOf.put(d.id, d.vfio);
+        }
         if (d.attached != null) {
           devicesOf.computeIfAbsent(d.attached, k -> new ArrayList<>()).add(d.id);
         }
@@ -292,7 +338,8 @@ final class SnapshotWalker {
         s.pageSizes(),
         s.reservedRegions(),
         selftestId,
-        d.flags);
+        d.flags,
+        null);
   }
 
   private static String model(DomainSpec spec) {

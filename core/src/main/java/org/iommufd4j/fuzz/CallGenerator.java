@@ -18,6 +18,8 @@ import static org.iommufd4j.uapi.IommuTestCmd.IOMMU_TEST_OP_TRIGGER_IOPF;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -35,6 +37,12 @@ import org.iommufd4j.uapi.IommuOption;
 import org.iommufd4j.uapi.IommuTestCmd;
 import org.iommufd4j.uapi.IommuVfioIoas;
 import org.iommufd4j.uapi.Struct;
+import org.iommufd4j.uapi.Vfio;
+import org.iommufd4j.uapi.VfioDeviceFeature;
+import org.iommufd4j.uapi.VfioDeviceInfo;
+import org.iommufd4j.uapi.VfioIrqInfo;
+import org.iommufd4j.uapi.VfioIrqSet;
+import org.iommufd4j.uapi.VfioRegionInfo;
 
 /**
  * Generates plausible-and-hostile calls: struct fields from pools of interesting values (ids and
@@ -42,6 +50,7 @@ import org.iommufd4j.uapi.Struct;
  * and argument sizes and pointers that hit every generic decode path.
  */
 final class CallGenerator {
+  private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
   private static final long[] INTERESTING = {
     0,
     1,
@@ -97,10 +106,50 @@ final class CallGenerator {
     99
   };
 
+  /** VFIO requests a device file answers (and the group's and container's, to see them refused). */
+  private static final long[] DEVICE_REQUESTS = {
+    Vfio.VFIO_DEVICE_BIND_IOMMUFD,
+    Vfio.VFIO_DEVICE_BIND_IOMMUFD,
+    Vfio.VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+    Vfio.VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+    Vfio.VFIO_DEVICE_DETACH_IOMMUFD_PT,
+    Vfio.VFIO_DEVICE_GET_INFO,
+    Vfio.VFIO_DEVICE_GET_REGION_INFO,
+    Vfio.VFIO_DEVICE_GET_REGION_INFO,
+    Vfio.VFIO_DEVICE_GET_IRQ_INFO,
+    Vfio.VFIO_DEVICE_SET_IRQS,
+    Vfio.VFIO_DEVICE_SET_IRQS,
+    Vfio.VFIO_DEVICE_SET_IRQS,
+    Vfio.VFIO_DEVICE_SET_IRQS,
+    Vfio.VFIO_DEVICE_FEATURE,
+    Vfio.VFIO_DEVICE_RESET,
+    Vfio.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
+    Vfio.VFIO_GROUP_GET_STATUS,
+    Vfio.VFIO_GROUP_SET_CONTAINER,
+    Vfio.VFIO_GROUP_UNSET_CONTAINER,
+    Vfio.VFIO_GROUP_GET_DEVICE_FD,
+    Vfio.VFIO_GROUP_GET_DEVICE_FD
+  };
+
+  /** Region indexes of vfio-pci: BARs 0-5, ROM, config, VGA, and one past. */
+  private static final int REGIONS = 10;
+
   private final SplittableRandom rnd;
   private final List<Integer> ids = new ArrayList<>(List.of(1, 2, 3));
   private final List<Integer> fds = new ArrayList<>(List.of(1_000_000));
   private final List<Long> iovas = new ArrayList<>(List.of(0x1000L, 0x1000000L));
+
+  /**
+   * The natural next steps of what just succeeded (a group's container, then its device; a cdev's
+   * bind, then its attach), taken before other calls most of the time so cases reach deep states.
+   */
+  private final ArrayDeque<FuzzCall> followUps = new ArrayDeque<>();
+
+  /** IOASes allocated: what a device attaches to. */
+  private final List<Integer> ioases = new ArrayList<>();
+
+  /** VFIO group and device descriptors the case opened (also in {@code fds}, for close). */
+  private final List<Integer> vfioFds = new ArrayList<>();
 
   CallGenerator(long seed) {
     this.rnd = new SplittableRandom(seed);
@@ -108,7 +157,37 @@ final class CallGenerator {
 
   /** Learns ids, descriptors and IOVAs from a successful call's reply. */
   void learn(FuzzCall call, long result, FuzzWorld world) {
-    if (result != 0 || call.request() == FuzzCall.CLOSE_FD) {
+    boolean opens =
+        call.request() == FuzzCall.OPEN_CDEV
+            || call.request() == FuzzCall.OPEN_GROUP
+            || (call.fd() != FuzzCall.IOMMUFD && call.request() == Vfio.VFIO_GROUP_GET_DEVICE_FD);
+    if (opens && result > 0) {
+      remember(fds, (int) result);
+      remember(vfioFds, (int) result);
+      if (call.request() == FuzzCall.OPEN_GROUP) {
+        followUps.add(deviceIoctl((int) result, Vfio.VFIO_GROUP_SET_CONTAINER));
+      } else {
+        followUps.add(deviceIoctl((int) result, Vfio.VFIO_DEVICE_BIND_IOMMUFD));
+      }
+      return;
+    }
+    if (result != 0 || call.isPseudo()) {
+      return;
+    }
+    if (call.fd() != FuzzCall.IOMMUFD) {
+      byte[] out = world.read(call.arg(), 16);
+      if (out == null) {
+        return;
+      }
+      MemorySegment o = MemorySegment.ofArray(out);
+      if (call.request() == Vfio.VFIO_DEVICE_BIND_IOMMUFD) {
+        remember(ids, o.get(U32, 12)); // out_devid
+        followUps.add(deviceIoctl(call.fd(), Vfio.VFIO_DEVICE_ATTACH_IOMMUFD_PT));
+      } else if (call.request() == Vfio.VFIO_GROUP_SET_CONTAINER) {
+        followUps.add(deviceIoctl(call.fd(), Vfio.VFIO_GROUP_GET_DEVICE_FD));
+      } else if (call.request() == Vfio.VFIO_DEVICE_ATTACH_IOMMUFD_PT) {
+        remember(ids, o.get(U32, 8)); // pt_id, the HWPT used
+      }
       return;
     }
     int nr = (int) (call.request() & 0xff);
@@ -119,6 +198,7 @@ final class CallGenerator {
     Struct r = Struct.over(MemorySegment.ofArray(reply), IommuTestCmd.LAYOUT);
     if (nr == Command.IOMMU_IOAS_ALLOC.nr()) {
       remember(ids, r.u32(IommuIoasAlloc.OUT_IOAS_ID));
+      remember(ioases, r.u32(IommuIoasAlloc.OUT_IOAS_ID));
     } else if (nr == Command.IOMMU_IOAS_MAP.nr()) {
       iovas.add(r.u64(IommuIoasMap.IOVA));
     } else if (nr == Command.IOMMU_IOAS_COPY.nr()) {
@@ -198,8 +278,14 @@ final class CallGenerator {
   }
 
   FuzzCall next() {
+    if (!followUps.isEmpty() && rnd.nextInt(3) != 0) {
+      return followUps.poll();
+    }
     if (rnd.nextInt(60) == 0) {
       return new FuzzCall(FuzzCall.CLOSE_FD, fd(), List.of());
+    }
+    if (rnd.nextInt(3) == 0) {
+      return deviceCall();
     }
     int pick = rnd.nextInt(100);
     Command cmd;
@@ -402,6 +488,179 @@ final class CallGenerator {
     }
     writes.addAll(extra);
     return new FuzzCall(cmd.request(), arg, writes);
+  }
+
+  // ---- the VFIO device and group files --------------------------------------------------------
+
+  /** A call on the emulated edu's files: opens, ioctls, region reads and writes, mmap checks. */
+  private FuzzCall deviceCall() {
+    int pick = rnd.nextInt(100);
+    if (vfioFds.isEmpty() || pick < 8) {
+      long which = rnd.nextInt(8) == 0 ? rnd.nextInt(3) : 0; // vfio1 and group 1 do not exist
+      return new FuzzCall(
+          rnd.nextBoolean() ? FuzzCall.OPEN_CDEV : FuzzCall.OPEN_GROUP, which, List.of());
+    }
+    int fd =
+        switch (rnd.nextInt(12)) {
+          case 0 -> fd();
+          case 1, 2, 3, 4 -> vfioFds.get(rnd.nextInt(vfioFds.size()));
+          default -> vfioFds.getLast(); // the file just opened, so calls build on each other
+        };
+    if (pick < 30) {
+      return regionAccess(fd, pick < 19 ? FuzzCall.PREAD : FuzzCall.PWRITE);
+    }
+    if (pick < 36) {
+      long length =
+          rnd.nextInt(4) == 0 ? length() : 4096L * (1 + rnd.nextInt(rnd.nextBoolean() ? 4 : 300));
+      long offset =
+          rnd.nextInt(4) == 0
+              ? regionOffset()
+              : (rnd.nextInt(3) == 0 ? rnd.nextInt(REGIONS + 1) : 0L) << 40
+                  | 4096L * rnd.nextInt(rnd.nextBoolean() ? 4 : 300);
+      int prot = rnd.nextInt(4);
+      int flags = rnd.nextInt(5) == 0 ? rnd.nextInt(0x20) : 1; // MAP_SHARED mostly
+      return new FuzzCall(FuzzCall.MMAP, prot | (long) flags << 32, List.of(), fd, offset, length);
+    }
+    return deviceIoctl(fd, DEVICE_REQUESTS[rnd.nextInt(DEVICE_REQUESTS.length)]);
+  }
+
+  /** {@code ioctl(fd, request, arg)} with a struct filled for the request, usually well formed. */
+  private FuzzCall deviceIoctl(int fd, long request) {
+    byte[] arg = new byte[96];
+    MemorySegment a = MemorySegment.ofArray(arg);
+    int argsz = 0;
+    if (request == Vfio.VFIO_DEVICE_BIND_IOMMUFD) {
+      argsz = 16;
+      a.set(U32, 8, rnd.nextInt(6) == 0 ? fd() : FuzzCall.IOMMUFD);
+    } else if (request == Vfio.VFIO_DEVICE_ATTACH_IOMMUFD_PT) {
+      argsz = 12;
+      a.set(U32, 8, rnd.nextBoolean() || ioases.isEmpty() ? id() : ioases.getLast());
+    } else if (request == Vfio.VFIO_DEVICE_DETACH_IOMMUFD_PT) {
+      argsz = 8;
+    } else if (request == Vfio.VFIO_DEVICE_GET_INFO) {
+      argsz = VfioDeviceInfo.SIZE;
+    } else if (request == Vfio.VFIO_DEVICE_GET_REGION_INFO) {
+      argsz = VfioRegionInfo.SIZE + (rnd.nextBoolean() ? 64 : 0); // with room for capabilities
+      a.set(U32, VfioRegionInfo.INDEX, rnd.nextInt(REGIONS + 1));
+    } else if (request == Vfio.VFIO_DEVICE_GET_IRQ_INFO) {
+      argsz = VfioIrqInfo.SIZE;
+      a.set(U32, VfioIrqInfo.INDEX, rnd.nextInt(6));
+    } else if (request == Vfio.VFIO_DEVICE_SET_IRQS) {
+      argsz = setIrqs(a);
+    } else if (request == Vfio.VFIO_DEVICE_FEATURE) {
+      argsz = VfioDeviceFeature.SIZE + rnd.nextInt(32);
+      a.set(U32, VfioDeviceFeature.FLAGS, flags(0x7_000f) | rnd.nextInt(12));
+    } else if (request == Vfio.VFIO_GROUP_GET_STATUS) {
+      argsz = 8;
+    } else if (request == Vfio.VFIO_GROUP_SET_CONTAINER) {
+      a.set(U32, 0, rnd.nextInt(5) == 0 ? fd() : FuzzCall.IOMMUFD); // the arg is an int *
+    } else if (request == Vfio.VFIO_GROUP_GET_DEVICE_FD) {
+      String name =
+          switch (rnd.nextInt(6)) {
+            case 0 -> "0000:00:05.0";
+            case 1 -> FuzzWorld.EDU_BDF + " vf_token=00000000-0000-0000-0000-000000000000";
+            case 2 -> FuzzWorld.EDU_BDF.substring(5);
+            default -> FuzzWorld.EDU_BDF;
+          };
+      byte[] n = (name + "\0").getBytes(StandardCharsets.ISO_8859_1);
+      System.arraycopy(n, 0, arg, 0, n.length);
+    } else if (request == Vfio.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO) {
+      argsz = 16 + 8 * rnd.nextInt(3);
+    }
+    if (argsz != 0 && request != Vfio.VFIO_GROUP_GET_DEVICE_FD) {
+      a.set(U32, 0, rnd.nextInt(10) == 0 ? rnd.nextInt(argsz + 8) : argsz);
+    }
+    long at = FuzzWorld.ARGS + 8L * rnd.nextInt(64);
+    long pointer =
+        switch (rnd.nextInt(24)) {
+          case 0 -> 0;
+          case 1 -> FuzzWorld.HOLE;
+          case 2 -> FuzzWorld.READONLY;
+          case 3 -> FuzzWorld.ARGS + FuzzWorld.ARGS_SIZE - 4; // runs off the mapping
+          default -> at;
+        };
+    long room = FuzzWorld.ARGS + FuzzWorld.ARGS_SIZE - at;
+    byte[] placed = Arrays.copyOf(arg, (int) Math.min(room, arg.length));
+    long value = request == Vfio.VFIO_DEVICE_RESET ? 0 : pointer;
+    return new FuzzCall(request, value, List.of(new FuzzCall.Write(at, placed)), fd, 0, 0);
+  }
+
+  /** SET_IRQS with random data: eventfds (some not eventfds, some -1), bools, or none. */
+  private int setIrqs(MemorySegment a) {
+    int data =
+        switch (rnd.nextInt(8)) {
+          case 0 -> rnd.nextInt(8); // several data types, or none of them
+          case 1, 2 -> VfioIrqSet.VFIO_IRQ_SET_DATA_NONE;
+          case 3 -> VfioIrqSet.VFIO_IRQ_SET_DATA_BOOL;
+          default -> VfioIrqSet.VFIO_IRQ_SET_DATA_EVENTFD;
+        };
+    int action =
+        switch (rnd.nextInt(8)) {
+          case 0 -> VfioIrqSet.VFIO_IRQ_SET_ACTION_MASK;
+          case 1 -> VfioIrqSet.VFIO_IRQ_SET_ACTION_UNMASK;
+          case 2 -> rnd.nextInt(8) << 3;
+          default -> VfioIrqSet.VFIO_IRQ_SET_ACTION_TRIGGER;
+        };
+    int count = rnd.nextInt(8) == 0 ? rnd.nextInt() : rnd.nextInt(3) == 0 ? rnd.nextInt(4) : 1;
+    int start = rnd.nextInt(8) == 0 ? rnd.nextInt(4) : 0;
+    a.set(U32, VfioIrqSet.FLAGS, data | action | (rnd.nextInt(16) == 0 ? 1 << 8 : 0));
+    a.set(U32, VfioIrqSet.INDEX, rnd.nextInt(8) == 0 ? rnd.nextInt(8) : rnd.nextInt(3));
+    a.set(U32, VfioIrqSet.START, start);
+    a.set(U32, VfioIrqSet.COUNT, count);
+    int n = Math.max(0, Math.min(count, 8));
+    for (int i = 0; i < n; i++) {
+      int[] eventfds = FuzzWorld.EVENTFDS;
+      int v =
+          switch (rnd.nextInt(8)) {
+            case 0 -> -1;
+            case 1 -> fd();
+            case 2 -> rnd.nextInt(3); // as a bool
+            default -> eventfds[rnd.nextInt(eventfds.length)];
+          };
+      a.set(U32, VfioIrqSet.DATA + 4L * i, v);
+    }
+    int size = (int) VfioIrqSet.DATA;
+    return size
+        + ((data & VfioIrqSet.VFIO_IRQ_SET_DATA_EVENTFD) != 0 ? 4 * n : 0)
+        + ((data & VfioIrqSet.VFIO_IRQ_SET_DATA_BOOL) != 0 ? n : 0);
+  }
+
+  /** A file offset in a region (index << 40): registers, config space, edges and past the end. */
+  private long regionOffset() {
+    long index = rnd.nextInt(4) == 0 ? rnd.nextInt(REGIONS + 1) : rnd.nextBoolean() ? 0 : 7;
+    long within =
+        switch (rnd.nextInt(6)) {
+          case 0 -> rnd.nextLong(1L << 20) + (rnd.nextBoolean() ? 0 : 0xff000); // edu's 1 MiB
+          case 1 -> INTERESTING[rnd.nextInt(INTERESTING.length)] & ((1L << 40) - 1);
+          case 2 -> 0x80 + 8L * rnd.nextInt(4); // edu's DMA registers
+          default -> rnd.nextInt(0x100) & ~(rnd.nextInt(4) == 0 ? 0 : 3); // registers, config
+        };
+    return index << 40 | within;
+  }
+
+  private FuzzCall regionAccess(int fd, long request) {
+    int[] widths = {1, 2, 4, 8};
+    long count = rnd.nextInt(8) == 0 ? 1 + rnd.nextInt(0x2000) : widths[rnd.nextInt(4)];
+    long buffer =
+        switch (rnd.nextInt(12)) {
+          case 0 -> FuzzWorld.HOLE;
+          case 1 -> FuzzWorld.READONLY;
+          default -> FuzzWorld.BUFFER + 8L * rnd.nextInt(1024);
+        };
+    List<FuzzCall.Write> writes = new ArrayList<>();
+    if (request == FuzzCall.PWRITE && buffer >= FuzzWorld.BUFFER) {
+      byte[] value = new byte[(int) Math.min(count, 64)];
+      rnd.nextBytes(value);
+      if (rnd.nextBoolean()) { // plausible register values: small numbers, DMA addresses
+        Arrays.fill(value, (byte) 0);
+        long v = rnd.nextBoolean() ? rnd.nextInt(16) : iovas.get(rnd.nextInt(iovas.size()));
+        for (int i = 0; i < Math.min(8, value.length); i++) {
+          value[i] = (byte) (v >>> (8 * i));
+        }
+      }
+      writes.add(new FuzzCall.Write(buffer, value));
+    }
+    return new FuzzCall(request, buffer, writes, fd, regionOffset(), count);
   }
 
   /** A random request number near iommufd's, with random bytes. */

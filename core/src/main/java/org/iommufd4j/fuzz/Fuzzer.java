@@ -12,12 +12,15 @@ import java.util.function.Consumer;
 import org.iommufd4j.Errno;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.Dispatcher;
+import org.iommufd4j.uapi.Vfio;
 
 /**
- * Runs fuzz cases: each a fresh {@link FuzzWorld} and up to {@code callsPerCase} generated calls,
- * checking after every call that no emulator fault happened (an unexpected exception answered EIO)
- * and that every invariant holds, and after the case that closing left nothing behind. A failing
- * case is shrunk to a minimal call list that still fails the same way.
+ * Runs fuzz cases: each a fresh {@link FuzzWorld} and up to {@code callsPerCase} generated calls
+ * (iommufd ioctls, and calls on the files of the world's emulated edu: opens through the cdev and
+ * the group, the device file's ioctls, region reads and writes, mmap checks), checking after every
+ * call that no emulator fault happened (an unexpected exception answered EIO) and that every
+ * invariant holds, and after the case that closing left nothing behind. A failing case is shrunk to
+ * a minimal call list that still fails the same way.
  */
 public final class Fuzzer {
   /** What one run did. */
@@ -127,8 +130,8 @@ public final class Fuzzer {
   /** The command (and test op) and its outcome: what "distinct errno paths" counts. */
   static String pathKey(FuzzCall call, long result) {
     String outcome = result < 0 ? errnoName((int) -result) : result == 0 ? "ok" : "positive";
-    if (call.request() == FuzzCall.CLOSE_FD) {
-      return "close -> " + outcome;
+    if (call.isPseudo() || call.fd() != FuzzCall.IOMMUFD) {
+      return vfioName(call) + " -> " + outcome;
     }
     String name = "other";
     for (Command c : Command.values()) {
@@ -143,6 +146,36 @@ public final class Fuzzer {
       name += "/op" + ((b[4] & 0xff) | (b[5] & 0xff) << 8 | (b[6] & 0xff) << 16 | b[7] << 24);
     }
     return name + " -> " + outcome;
+  }
+
+  /** The VFIO file call's name (group and device requests share numbers with the container's). */
+  private static String vfioName(FuzzCall call) {
+    long r = call.request();
+    if (r == FuzzCall.CLOSE_FD) {
+      return "close";
+    } else if (r == FuzzCall.OPEN_CDEV) {
+      return "open cdev";
+    } else if (r == FuzzCall.OPEN_GROUP) {
+      return "open group";
+    } else if (r == FuzzCall.PREAD) {
+      return "pread region " + (call.offset() >>> 40);
+    } else if (r == FuzzCall.PWRITE) {
+      return "pwrite region " + (call.offset() >>> 40);
+    } else if (r == FuzzCall.MMAP) {
+      return "mmap region " + (call.offset() >>> 40);
+    }
+    for (java.lang.reflect.Field f : Vfio.class.getFields()) {
+      try {
+        if ((f.getName().startsWith("VFIO_DEVICE_") || f.getName().startsWith("VFIO_GROUP_"))
+            && f.getType() == long.class
+            && f.getLong(null) == r) {
+          return f.getName();
+        }
+      } catch (IllegalAccessException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+    return "vfio 0x" + Long.toHexString(r);
   }
 
   private static String errnoName(int n) {

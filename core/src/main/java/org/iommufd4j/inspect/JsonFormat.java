@@ -10,14 +10,18 @@ import org.iommufd4j.inspect.Snapshot.AccessPin;
 import org.iommufd4j.inspect.Snapshot.AccessState;
 import org.iommufd4j.inspect.Snapshot.Account;
 import org.iommufd4j.inspect.Snapshot.AreaState;
+import org.iommufd4j.inspect.Snapshot.BarState;
 import org.iommufd4j.inspect.Snapshot.DeviceState;
+import org.iommufd4j.inspect.Snapshot.DmaState;
 import org.iommufd4j.inspect.Snapshot.FaultQueueState;
 import org.iommufd4j.inspect.Snapshot.HostState;
 import org.iommufd4j.inspect.Snapshot.HwptState;
 import org.iommufd4j.inspect.Snapshot.IoasState;
+import org.iommufd4j.inspect.Snapshot.IrqState;
 import org.iommufd4j.inspect.Snapshot.ObjectEntry;
 import org.iommufd4j.inspect.Snapshot.PageSourceState;
 import org.iommufd4j.inspect.Snapshot.Reserved;
+import org.iommufd4j.inspect.Snapshot.VfioState;
 
 /**
  * The JSON form of a {@link Snapshot}, version 1. Field names are the record components' names
@@ -44,7 +48,7 @@ import org.iommufd4j.inspect.Snapshot.Reserved;
  *               "dirtyTrackingCapable": false, "dirtyTracking": false, "fault": 0,
  *               "devices": [2]} ],
  *   "devices": [ {"id": 2, "hwpt": 3, "model": "radix", "aperture": {...}, "pageSizes": "0x...",
- *                 "reservedRegions": [...], "selftest": 0, "flags": 0} ],
+ *                 "reservedRegions": [...], "selftest": 0, "flags": 0, "vfio": null} ],
  *   "accesses": [ {"id": 5, "ioas": 1, "pinsPages": true,
  *                  "pins": [ {"iova": "0x1000000", "length": "0x2000", "uses": 1} ]} ],
  *   "faultQueues": [ {"id": 6, "fdOpen": true, "pending": 0, "awaiting": 0} ],
@@ -60,6 +64,18 @@ import org.iommufd4j.inspect.Snapshot.Reserved;
  * HwptState.ioasId/parentId/faultId/deviceIds} → {@code ioas/parent/fault/devices}; {@code
  * DeviceState.hwptId/selftestId} → {@code hwpt/selftest}; {@code AccessState.ioasId} → {@code
  * ioas}.
+ *
+ * <p>A device VFIO bound has {@code vfio} (null for any other; absent in documents written before
+ * it was added, read as null):
+ *
+ * {@snippet lang=json :
+ * "vfio": { "bdf": "0000:00:04.0", "vendorId": "0x1234", "deviceId": "0x11e8", "group": 0,
+ *           "openedVia": "CDEV",
+ *           "bars": [ {"index": 0, "type": "MEM32", "prefetchable": false, "size": "0x100000"} ],
+ *           "irqs": {"type": "MSI", "vectors": 1, "eventfds": 1, "masked": false},
+ *           "dma": {"reads": 1, "readBytes": 64, "writes": 0, "writeBytes": 0, "faults": 1,
+ *                   "lastFaultIova": "0xdead000"} }
+ * }
  */
 public final class JsonFormat {
   /** The {@code format} field's value. */
@@ -104,7 +120,9 @@ public final class JsonFormat {
                     "selftest",
                     d.selftestId(),
                     "flags",
-                    d.flags())));
+                    d.flags(),
+                    "vfio",
+                    d.vfio() == null ? null : vfio(d.vfio()))));
     root.put(
         "accesses",
         list(
@@ -267,6 +285,59 @@ public final class JsonFormat {
         ints(h.deviceIds()));
   }
 
+  private static Map<String, Object> vfio(VfioState v) {
+    IrqState irqs = v.irqs();
+    DmaState dma = v.dma();
+    return obj(
+        "bdf",
+        v.bdf(),
+        "vendorId",
+        hex(v.vendorId()),
+        "deviceId",
+        hex(v.deviceId()),
+        "group",
+        v.group(),
+        "openedVia",
+        v.openedVia().name(),
+        "bars",
+        list(
+            v.bars(),
+            b ->
+                obj(
+                    "index",
+                    b.index(),
+                    "type",
+                    b.type().name(),
+                    "prefetchable",
+                    b.prefetchable(),
+                    "size",
+                    hex(b.size()))),
+        "irqs",
+        obj(
+            "type",
+            irqs.type().name(),
+            "vectors",
+            irqs.vectors(),
+            "eventfds",
+            irqs.eventfds(),
+            "masked",
+            irqs.masked()),
+        "dma",
+        obj(
+            "reads",
+            dma.reads(),
+            "readBytes",
+            dma.readBytes(),
+            "writes",
+            dma.writes(),
+            "writeBytes",
+            dma.writeBytes(),
+            "faults",
+            dma.faults(),
+            "lastFaultIova",
+            hex(dma.lastFaultIova())));
+  }
+
   private static Map<String, Object> obj(Object... kv) {
     Map<String, Object> m = new LinkedHashMap<>();
     for (int i = 0; i < kv.length; i += 2) {
@@ -327,7 +398,10 @@ public final class JsonFormat {
                     d.hex("pageSizes"),
                     d.list("reservedRegions", Node::asRange),
                     d.i("selftest"),
-                    d.i("flags"))),
+                    d.i("flags"),
+                    d.has("vfio") && d.node("vfio").value() != null
+                        ? readVfio(d.node("vfio"))
+                        : null)),
         root.list(
             "accesses",
             a ->
@@ -407,6 +481,37 @@ public final class JsonFormat {
         h.list("devices", Node::asInt));
   }
 
+  private static VfioState readVfio(Node v) {
+    Node irqs = v.node("irqs");
+    Node dma = v.node("dma");
+    return new VfioState(
+        v.str("bdf"),
+        Math.toIntExact(v.hex("vendorId")),
+        Math.toIntExact(v.hex("deviceId")),
+        v.i("group"),
+        Snapshot.OpenPath.valueOf(v.str("openedVia")),
+        v.list(
+            "bars",
+            b ->
+                new BarState(
+                    b.i("index"),
+                    Snapshot.BarType.valueOf(b.str("type")),
+                    b.bool("prefetchable"),
+                    b.hex("size"))),
+        new IrqState(
+            Snapshot.IrqType.valueOf(irqs.str("type")),
+            irqs.i("vectors"),
+            irqs.i("eventfds"),
+            irqs.bool("masked")),
+        new DmaState(
+            dma.num("reads"),
+            dma.num("readBytes"),
+            dma.num("writes"),
+            dma.num("writeBytes"),
+            dma.num("faults"),
+            dma.hex("lastFaultIova")));
+  }
+
   private static HostState readHost(Node h) {
     return new HostState(
         h.num("pinnedFrames"),
@@ -436,6 +541,10 @@ public final class JsonFormat {
         throw new IllegalArgumentException(path + "." + name + " is not a " + type.getSimpleName());
       }
       return type.cast(v);
+    }
+
+    boolean has(String name) {
+      return value instanceof Map<?, ?> m && m.containsKey(name);
     }
 
     Node node(String name) {

@@ -238,6 +238,7 @@ public record Snapshot(
    * @param selftestId the SELFTEST object of a test-ABI mock device (MOCK_DOMAIN), or 0 for a
    *     device of the typed API
    * @param flags the MOCK_DOMAIN_FLAGS of a mock device
+   * @param vfio the PCI function behind a device VFIO bound, or null for any other device
    */
   public record DeviceState(
       int id,
@@ -247,11 +248,93 @@ public record Snapshot(
       long pageSizes,
       List<IovaRange> reservedRegions,
       int selftestId,
-      int flags) {
+      int flags,
+      VfioState vfio) {
     public DeviceState {
       reservedRegions = List.copyOf(reservedRegions);
     }
   }
+
+  /** How a program reached a VFIO device file. */
+  public enum OpenPath {
+    /** {@code /dev/vfio/devices/vfioN}, then BIND_IOMMUFD. */
+    CDEV,
+    /** {@code /dev/vfio/N}'s GET_DEVICE_FD, bound through the group's container. */
+    GROUP
+  }
+
+  /**
+   * The PCI function behind a DEVICE that vfio-pci bound (vfio_main.c: struct vfio_device). Its
+   * DEVICE id and HWPT are the enclosing {@link DeviceState}'s; the counters start at the bind.
+   *
+   * @param bdf the function's address, {@code 0000:00:04.0}
+   * @param group its IOMMU group ({@code /dev/vfio/N})
+   * @param bars the implemented BARs, ascending by index
+   */
+  public record VfioState(
+      String bdf,
+      int vendorId,
+      int deviceId,
+      int group,
+      OpenPath openedVia,
+      List<BarState> bars,
+      IrqState irqs,
+      DmaState dma) {
+    public VfioState {
+      Objects.requireNonNull(bdf, "bdf");
+      Objects.requireNonNull(openedVia, "openedVia");
+      bars = List.copyOf(bars);
+      Objects.requireNonNull(irqs, "irqs");
+      Objects.requireNonNull(dma, "dma");
+    }
+
+    /** {@code 1234:11e8}. */
+    public String ids() {
+      return String.format("%04x:%04x", vendorId, deviceId);
+    }
+  }
+
+  /** What a BAR decodes. */
+  public enum BarType {
+    MEM32,
+    MEM64,
+    IO
+  }
+
+  /** One implemented BAR: its index, what it decodes and its size in bytes. */
+  public record BarState(int index, BarType type, boolean prefetchable, long size) {
+    public BarState {
+      Objects.requireNonNull(type, "type");
+    }
+  }
+
+  /** The interrupt type SET_IRQS enabled (vfio_pci_core.h: vdev->irq_type). */
+  public enum IrqType {
+    NONE,
+    INTX,
+    MSI,
+    MSIX
+  }
+
+  /**
+   * vfio-pci's interrupt state (vfio_pci_intrs.c).
+   *
+   * @param vectors vectors enabled: 1 for INTx, those allocated for MSI/MSI-X, 0 for none
+   * @param eventfds vectors with a trigger eventfd set
+   * @param masked INTx masked (automasked by its last interrupt, or by the program)
+   */
+  public record IrqState(IrqType type, int vectors, int eventfds, boolean masked) {
+    public IrqState {
+      Objects.requireNonNull(type, "type");
+    }
+  }
+
+  /**
+   * The model's DMA through the device's domain: transfers that completed, their bytes, and
+   * translation faults with the IOVA of the last one (0 while there is none).
+   */
+  public record DmaState(
+      long reads, long readBytes, long writes, long writeBytes, long faults, long lastFaultIova) {}
 
   /**
    * An in-kernel user of an IOAS (device.c: iommufd_access_*()).

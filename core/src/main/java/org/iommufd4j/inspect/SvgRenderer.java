@@ -8,8 +8,15 @@ import java.util.List;
 import java.util.Locale;
 import org.iommufd4j.IovaRange;
 import org.iommufd4j.inspect.IovaMap.Item;
+import org.iommufd4j.inspect.Snapshot.BarState;
+import org.iommufd4j.inspect.Snapshot.BarType;
+import org.iommufd4j.inspect.Snapshot.DeviceState;
+import org.iommufd4j.inspect.Snapshot.DmaState;
 import org.iommufd4j.inspect.Snapshot.HwptState;
 import org.iommufd4j.inspect.Snapshot.IoasState;
+import org.iommufd4j.inspect.Snapshot.IrqState;
+import org.iommufd4j.inspect.Snapshot.IrqType;
+import org.iommufd4j.inspect.Snapshot.VfioState;
 
 /**
  * {@link Snapshot#toSvg()}: one panel per IOAS. Lanes from top to bottom: the apertures of the
@@ -17,6 +24,9 @@ import org.iommufd4j.inspect.Snapshot.IoasState;
  * the areas with the holes (free IOVA) between them, over an {@link IovaAxis} whose ticks carry the
  * hex address of every cut point. Each range is tagged (A1 area, R1 reserved, L1 allowed, P1
  * aperture) and a key under the panel lists its hex bounds, size and details.
+ *
+ * <p>Under the panels, each device VFIO bound gets a block: its address, ids, group, binding and
+ * HWPT, its BARs as boxes, its interrupt state and its DMA with translation faults.
  *
  * <p>Self-contained: no scripts, no external fonts or images. Every range is a {@code <g
  * class="item">} with {@code data-kind}, {@code data-tag}, {@code data-start} and {@code
@@ -52,6 +62,7 @@ final class SvgRenderer {
     for (IoasState ioas : snapshot.ioases()) {
       y = panel(ioas, y) + 28;
     }
+    y = vfioDevices(y);
     double width = Math.ceil(maxWidth);
     double height = Math.ceil(y);
     StringBuilder svg = new StringBuilder();
@@ -127,6 +138,9 @@ final class SvgRenderer {
           .break text { font-size: 10px; fill: #475569; }
           .key { fill: #1e293b; white-space: pre; }
           .key-head { fill: #64748b; white-space: pre; }
+          .bar rect { fill: #fef3c7; stroke: #b45309; } .bar text { fill: #451a03; }
+          .bar.io rect { fill: #ede9fe; stroke: #6d28d9; }
+          .faults { fill: #b91c1c; font-weight: bold; }
         </style>
         """);
   }
@@ -274,6 +288,127 @@ final class SvgRenderer {
     keyed.addAll(allowed);
     keyed.addAll(areas);
     y = key(g, keyed, y + 10);
+    g.append("</g>\n");
+    return y;
+  }
+
+  // ---- VFIO devices ---------------------------------------------------------------------------
+
+  /**
+   * One block per device VFIO bound: who it is and where it is bound, its BARs as boxes (widths
+   * grow with log(size), as the IOVA ranges do), then its interrupts and its DMA with faults.
+   */
+  private double vfioDevices(double y) {
+    List<DeviceState> vfio = snapshot.devices().stream().filter(d -> d.vfio() != null).toList();
+    if (vfio.isEmpty()) {
+      return y;
+    }
+    body.append("<g class=\"vfio-devices\">\n");
+    text(body, 16, y, "h2", "VFIO devices");
+    y += 22;
+    for (DeviceState d : vfio) {
+      y = vfioDevice(d, y) + 20;
+    }
+    body.append("</g>\n");
+    return y;
+  }
+
+  private double vfioDevice(DeviceState d, double y) {
+    VfioState v = d.vfio();
+    StringBuilder g = body;
+    g.append("<g class=\"vfio-device\" data-device=\"")
+        .append(d.id())
+        .append("\" data-bdf=\"")
+        .append(esc(v.bdf()))
+        .append("\">\n");
+    String head =
+        v.bdf()
+            + " "
+            + v.ids()
+            + " · device "
+            + d.id()
+            + " · group "
+            + v.group()
+            + " via "
+            + v.openedVia().name().toLowerCase(Locale.ROOT)
+            + " · "
+            + (d.hwptId() == 0 ? "not attached" : "hwpt " + d.hwptId());
+    text(g, 16, y, "lane", head);
+    maxWidth = Math.max(maxWidth, 16 + head.length() * CHAR + RIGHT);
+    y += 8;
+    double x = LEFT;
+    text(g, 16, y + ROW / 2 + 4, "lane", "BARs");
+    for (BarState b : v.bars()) {
+      String type = b.type().name().toLowerCase(Locale.ROOT) + (b.prefetchable() ? " pf" : "");
+      String label = "BAR" + b.index() + " " + type + " " + Format.size(Format.unsigned(b.size()));
+      double w =
+          Math.max(
+              label.length() * CHAR + 12, 40 + 12 * Math.log(Math.max(2, b.size())) / Math.log(2));
+      g.append("<g class=\"bar")
+          .append(b.type() == BarType.IO ? " io" : "")
+          .append("\" data-index=\"")
+          .append(b.index())
+          .append("\" data-size=\"")
+          .append(hex(b.size()))
+          .append("\"><title>")
+          .append(esc("BAR" + b.index() + ": " + type + ", " + hex(b.size()) + " bytes"))
+          .append("</title><rect x=\"")
+          .append(num(x))
+          .append("\" y=\"")
+          .append(num(y))
+          .append("\" width=\"")
+          .append(num(w))
+          .append("\" height=\"")
+          .append(num(ROW))
+          .append("\"/>");
+      text(g, x + w / 2, y + ROW / 2 + 4, null, label, "middle");
+      g.append("</g>\n");
+      x += w + 4;
+    }
+    if (v.bars().isEmpty()) {
+      text(g, LEFT, y + ROW / 2 + 4, "note", "no BARs");
+    }
+    maxWidth = Math.max(maxWidth, x + RIGHT);
+    y += ROW + 18;
+    IrqState irqs = v.irqs();
+    String irq =
+        irqs.type() == IrqType.NONE
+            ? "no interrupts enabled"
+            : irqs.type()
+                + ": "
+                + Format.count(irqs.vectors(), "vector")
+                + ", "
+                + Format.count(irqs.eventfds(), "eventfd")
+                + (irqs.masked() ? ", masked" : "");
+    g.append("<g class=\"irqs\" data-type=\"").append(irqs.type()).append("\">");
+    text(g, 16, y, "lane", "IRQ");
+    text(g, LEFT, y, "sub", irq);
+    g.append("</g>\n");
+    y += KEY_LINE;
+    DmaState dma = v.dma();
+    g.append("<g class=\"dma\" data-faults=\"").append(dma.faults()).append("\">");
+    text(g, 16, y, "lane", "DMA");
+    String transfers =
+        Format.count(dma.reads(), "read")
+            + " ("
+            + dma.readBytes()
+            + " B), "
+            + Format.count(dma.writes(), "write")
+            + " ("
+            + dma.writeBytes()
+            + " B)";
+    text(g, LEFT, y, "sub", transfers);
+    if (dma.faults() != 0) {
+      text(
+          g,
+          LEFT + (transfers.length() + 2) * CHAR,
+          y,
+          "faults",
+          Format.count(dma.faults(), "translation fault")
+              + ", last at "
+              + hex(dma.lastFaultIova()));
+    }
+    g.append("</g>\n");
     g.append("</g>\n");
     return y;
   }

@@ -3,19 +3,24 @@ package org.iommufd4j.inspect;
 import static org.iommufd4j.inspect.Format.hex;
 
 import java.util.List;
+import java.util.Locale;
 import java.util.StringJoiner;
 import org.iommufd4j.IovaRange;
 import org.iommufd4j.inspect.Snapshot.AccessPin;
 import org.iommufd4j.inspect.Snapshot.AccessState;
 import org.iommufd4j.inspect.Snapshot.Account;
 import org.iommufd4j.inspect.Snapshot.AreaState;
+import org.iommufd4j.inspect.Snapshot.BarState;
 import org.iommufd4j.inspect.Snapshot.DeviceState;
+import org.iommufd4j.inspect.Snapshot.DmaState;
 import org.iommufd4j.inspect.Snapshot.FaultQueueState;
 import org.iommufd4j.inspect.Snapshot.HwptState;
 import org.iommufd4j.inspect.Snapshot.IoasState;
+import org.iommufd4j.inspect.Snapshot.IrqState;
 import org.iommufd4j.inspect.Snapshot.ObjectEntry;
 import org.iommufd4j.inspect.Snapshot.PageSourceState;
 import org.iommufd4j.inspect.Snapshot.Reserved;
+import org.iommufd4j.inspect.Snapshot.VfioState;
 
 /**
  * {@link Snapshot#toTable()}: one section per kind of thing, aligned columns, every field of the
@@ -51,6 +56,7 @@ final class TableRenderer {
     }
     hwpts();
     devices();
+    vfioDevices();
     accesses();
     faultQueues();
     pageSources();
@@ -279,6 +285,85 @@ final class TableRenderer {
           hex(d.flags()));
     }
     section("devices", c);
+  }
+
+  /** The PCI functions behind the devices VFIO bound: one row each, keyed by DEVICE id. */
+  private void vfioDevices() {
+    Columns c =
+        new Columns(
+            INDENT,
+            new String[] {
+              "device",
+              "bdf",
+              "ids",
+              "group",
+              "via",
+              "hwpt",
+              "bars",
+              "irq",
+              "vectors",
+              "eventfds",
+              "masked",
+              "dma reads",
+              "read bytes",
+              "dma writes",
+              "write bytes",
+              "faults",
+              "last fault"
+            },
+            true,
+            false,
+            false,
+            true,
+            false,
+            true,
+            false,
+            false,
+            true,
+            true,
+            false,
+            true,
+            true,
+            true,
+            true,
+            true,
+            false);
+    for (DeviceState d : s.devices()) {
+      VfioState v = d.vfio();
+      if (v == null) {
+        continue;
+      }
+      StringJoiner bars = new StringJoiner(", ");
+      for (BarState b : v.bars()) {
+        bars.add(
+            b.index()
+                + ": "
+                + b.type().name().toLowerCase(Locale.ROOT)
+                + (b.prefetchable() ? " pf " : " ")
+                + hex(b.size()));
+      }
+      IrqState irqs = v.irqs();
+      DmaState dma = v.dma();
+      c.row(
+          d.id(),
+          v.bdf(),
+          v.ids(),
+          v.group(),
+          v.openedVia().name().toLowerCase(Locale.ROOT),
+          idOrDash(d.hwptId()),
+          v.bars().isEmpty() ? "-" : bars,
+          irqs.type() == Snapshot.IrqType.NONE ? "-" : irqs.type(),
+          irqs.vectors(),
+          irqs.eventfds(),
+          irqs.masked() ? "yes" : "no",
+          dma.reads(),
+          dma.readBytes(),
+          dma.writes(),
+          dma.writeBytes(),
+          dma.faults(),
+          dma.faults() == 0 ? "-" : hex(dma.lastFaultIova()));
+    }
+    section("VFIO devices", c);
   }
 
   private void accesses() {

@@ -1,6 +1,9 @@
 package org.iommufd4j.vfio;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import org.iommufd4j.Errno;
 import org.iommufd4j.IommuFaultException;
 import org.iommufd4j.IommufdException;
@@ -8,6 +11,8 @@ import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.DomainSpec;
 import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.HwInfoReport;
+import org.iommufd4j.inspect.Snapshot;
+import org.iommufd4j.pci.Bar;
 import org.iommufd4j.pci.DmaFaultException;
 import org.iommufd4j.pci.DmaPort;
 import org.iommufd4j.pci.PciFunction;
@@ -19,11 +24,43 @@ import org.iommufd4j.pci.PciFunction;
  * set's lock (vfio_main.c: dev_set->lock); a group's lock is taken before it.
  */
 final class VfioFunction {
+  private static final int VENDOR_ID = 0x00; // PCI header
+  private static final int DEVICE_ID = 0x02;
   private static final int COMMAND = 0x04; // PCI header: command register and its bus-master bit
   private static final int COMMAND_MASTER = 0x04;
 
   /** The iommufd a function is bound to: the context and its DEVICE object's id. */
-  record Binding(Context ctx, int devId) {}
+  record Binding(Context ctx, int devId, DmaCounters counters) {}
+
+  /** The model's DMA through one binding, for {@code inspect}. */
+  static final class DmaCounters {
+    private final AtomicLong reads = new AtomicLong();
+    private final AtomicLong readBytes = new AtomicLong();
+    private final AtomicLong writes = new AtomicLong();
+    private final AtomicLong writeBytes = new AtomicLong();
+    private final AtomicLong faults = new AtomicLong();
+    private volatile long lastFaultIova;
+
+    void transferred(boolean write, long bytes) {
+      (write ? writes : reads).incrementAndGet();
+      (write ? writeBytes : readBytes).addAndGet(bytes);
+    }
+
+    void faulted(long iova) {
+      lastFaultIova = iova;
+      faults.incrementAndGet();
+    }
+
+    Snapshot.DmaState state() {
+      return new Snapshot.DmaState(
+          reads.get(),
+          readBytes.get(),
+          writes.get(),
+          writeBytes.get(),
+          faults.get(),
+          lastFaultIova);
+    }
+  }
 
   final String bdf;
   final VfioGroup group;
@@ -74,9 +111,11 @@ final class VfioFunction {
       openCount++;
       return binding;
     }
-    int devId = ctx.devices().bindVfio(iommu, iommuInfo);
+    DmaCounters counters = new DmaCounters();
+    Snapshot.OpenPath via = fromGroup ? Snapshot.OpenPath.GROUP : Snapshot.OpenPath.CDEV;
+    int devId = ctx.devices().bindVfio(iommu, iommuInfo, () -> inspect(via, counters));
     openCount = 1;
-    binding = new Binding(ctx, devId);
+    binding = new Binding(ctx, devId, counters);
     pci = new VfioPciDevice(function);
     ioctls = new VfioPciIoctls(pci, !fromGroup);
     return binding;
@@ -97,6 +136,34 @@ final class VfioFunction {
     ioctls = null;
     clearBusMaster();
     b.ctx().devices().unbind(b.devId());
+  }
+
+  /** What {@code inspect} shows of the function while bound (its DEVICE id and HWPT aside). */
+  private synchronized Snapshot.VfioState inspect(Snapshot.OpenPath via, DmaCounters counters) {
+    var config = function.config();
+    List<Snapshot.BarState> bars = new ArrayList<>();
+    for (Bar b : config.bars()) {
+      Snapshot.BarType type =
+          switch (b.type()) {
+            case MEMORY_32 -> Snapshot.BarType.MEM32;
+            case MEMORY_64 -> Snapshot.BarType.MEM64;
+            case IO -> Snapshot.BarType.IO;
+          };
+      bars.add(new Snapshot.BarState(b.index(), type, b.prefetchable(), b.size()));
+    }
+    Snapshot.IrqState irqs =
+        pci == null
+            ? new Snapshot.IrqState(Snapshot.IrqType.NONE, 0, 0, false)
+            : pci.irqState().state();
+    return new Snapshot.VfioState(
+        bdf,
+        config.read(VENDOR_ID, 2),
+        config.read(DEVICE_ID, 2),
+        group.number,
+        via,
+        bars,
+        irqs,
+        counters.state());
   }
 
   private void clearBusMaster() {
@@ -143,7 +210,9 @@ final class VfioFunction {
       }
       try {
         b.ctx().devices().dma(b.devId(), iova, buffer, write);
+        b.counters().transferred(write, buffer.byteSize());
       } catch (IommuFaultException e) {
+        b.counters().faulted(e.iova());
         if (!write) { // what QEMU's VT-d delivers for what it cannot read (oracle/FINDINGS.md)
           long delivered = Math.clamp(e.iova() - iova, 0, buffer.byteSize());
           buffer.asSlice(delivered).fill((byte) 0);

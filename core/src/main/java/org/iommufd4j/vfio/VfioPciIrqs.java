@@ -17,6 +17,7 @@ import org.iommufd4j.Errno;
 import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.EventFd;
 import org.iommufd4j.engine.FileTable;
+import org.iommufd4j.inspect.Snapshot;
 import org.iommufd4j.pci.Interrupts;
 import org.iommufd4j.pci.VfioPciConfig;
 
@@ -146,6 +147,27 @@ final class VfioPciIrqs implements Interrupts.Sink {
         }
       }
     }
+  }
+
+  /**
+   * What {@code inspect} shows: the enabled type, its vectors, those with an eventfd, INTx's mask.
+   */
+  synchronized Snapshot.IrqState state() {
+    int eventfds = 0;
+    for (EventFd fd : triggers) {
+      eventfds += fd == null ? 0 : 1;
+    }
+    int vectors =
+        switch (type) {
+          case NONE -> 0;
+          case INTX -> 1;
+          case MSI, MSIX -> allocated;
+        };
+    return new Snapshot.IrqState(
+        Snapshot.IrqType.valueOf(type.name()),
+        vectors,
+        eventfds,
+        type == VfioPciConfig.IrqType.INTX && intxMasked);
   }
 
   /** Every eventfd held, for tests: the vectors', INTx's unmask eventfd, ERR's and REQ's. */

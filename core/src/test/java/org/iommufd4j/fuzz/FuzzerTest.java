@@ -25,6 +25,37 @@ class FuzzerTest {
   }
 
   @Test
+  void theEmulatedEdusFilesAreFuzzedThroughBothPathsWithTheirCallsAndErrnos() {
+    Fuzzer.Report report =
+        new Fuzzer(SEED + 2, 200, true, dir).run(CALLS / 2, Long.MAX_VALUE, null);
+    assertThat(report.failures()).as("%s; saved %s", report, report.saved()).isEmpty();
+    assertThat(report.paths())
+        .contains(
+            "open cdev -> positive",
+            "open group -> positive",
+            "VFIO_GROUP_GET_DEVICE_FD -> positive",
+            "VFIO_DEVICE_BIND_IOMMUFD -> ok",
+            "VFIO_DEVICE_ATTACH_IOMMUFD_PT -> ok",
+            "VFIO_DEVICE_SET_IRQS -> ok",
+            "VFIO_DEVICE_SET_IRQS -> EINVAL",
+            "VFIO_DEVICE_GET_REGION_INFO -> ok",
+            "pread region 0 -> positive",
+            "pwrite region 7 -> positive",
+            "mmap region 0 -> ok");
+    assertThat(report.paths().stream().filter(p -> p.startsWith("VFIO_") || p.contains("region")))
+        .as("distinct device paths")
+        .hasSizeGreaterThan(50);
+  }
+
+  @Test
+  void theSameSeedGeneratesTheSameCallsAndAnswers() {
+    Fuzzer.Report a = new Fuzzer(SEED + 3, 150, true, null).run(3000, Long.MAX_VALUE, null);
+    Fuzzer.Report b = new Fuzzer(SEED + 3, 150, true, null).run(3000, Long.MAX_VALUE, null);
+    assertThat(b.paths()).isEqualTo(a.paths());
+    assertThat(b.calls()).isEqualTo(a.calls());
+  }
+
+  @Test
   void productionKernelProfileFuzzesToo() {
     Fuzzer.Report report =
         new Fuzzer(SEED + 1, 300, false, dir).run(CALLS / 5, Long.MAX_VALUE, null);
@@ -48,5 +79,15 @@ class FuzzerTest {
     FuzzCall close =
         FuzzCall.fromJson(new FuzzCall(FuzzCall.CLOSE_FD, 1_000_000, List.of()).toJson());
     assertThat(close.request()).isEqualTo(FuzzCall.CLOSE_FD);
+    assertThat(close.fd()).isEqualTo(FuzzCall.IOMMUFD);
+    FuzzCall pwrite =
+        new FuzzCall(
+            FuzzCall.PWRITE,
+            0x200000,
+            List.of(new FuzzCall.Write(0x200000, new byte[] {5})),
+            1_000_001,
+            7L << 40 | 4,
+            2);
+    assertThat(FuzzCall.fromJson(pwrite.toJson())).usingRecursiveComparison().isEqualTo(pwrite);
   }
 }

@@ -38,6 +38,31 @@ class JsonFormatTest {
   }
 
   @Test
+  void vfioDevicesRoundTripAndOtherDevicesHaveNone() {
+    Snapshot s = Samples.withVfioDevices();
+    assertThat(Snapshot.fromJson(s.toJson())).isEqualTo(s);
+    String json = s.toJson();
+    assertThat(json)
+        .contains(
+            "\"vfio\": null",
+            "\"bdf\": \"0000:00:04.0\"",
+            "\"vendorId\": \"0x1234\"",
+            "\"openedVia\": \"CDEV\"",
+            "{\"index\": 0, \"type\": \"MEM64\", \"prefetchable\": true, \"size\": \"0x4000\"}",
+            "\"irqs\": {\"type\": \"INTX\", \"vectors\": 1, \"eventfds\": 1, \"masked\": true}",
+            "\"dma\": {\"reads\": 3, \"readBytes\": 12288, \"writes\": 2, \"writeBytes\": 8,"
+                + " \"faults\": 1, \"lastFaultIova\": \"0xdeadb000\"}");
+  }
+
+  @Test
+  void documentsWrittenBeforeDevicesHadVfioReadAsNone() {
+    Snapshot s = Samples.everything();
+    String old = s.toJson().replaceAll(",\\s*\"vfio\": null", "");
+    assertThat(old).doesNotContain("\"vfio\"");
+    assertThat(Snapshot.fromJson(old)).isEqualTo(s);
+  }
+
+  @Test
   void eachAreaIsOneLine() {
     String json = Samples.manyAreas(3).toJson();
     assertThat(json.lines().filter(l -> l.contains("\"iova\"")).count()).isEqualTo(3);
@@ -61,7 +86,8 @@ class JsonFormatTest {
             List.of(),
             List.of(),
             List.of(
-                new Snapshot.DeviceState(2, 0, "a \"quoted\"\\model\n", null, 0, List.of(), 0, 0)),
+                new Snapshot.DeviceState(
+                    2, 0, "a \"quoted\"\\model\n", null, 0, List.of(), 0, 0, null)),
             List.of(),
             List.of(),
             List.of(),

@@ -8,16 +8,23 @@ import org.iommufd4j.inspect.Snapshot.AccessState;
 import org.iommufd4j.inspect.Snapshot.Account;
 import org.iommufd4j.inspect.Snapshot.AccountKind;
 import org.iommufd4j.inspect.Snapshot.AreaState;
+import org.iommufd4j.inspect.Snapshot.BarState;
+import org.iommufd4j.inspect.Snapshot.BarType;
 import org.iommufd4j.inspect.Snapshot.DeviceState;
+import org.iommufd4j.inspect.Snapshot.DmaState;
 import org.iommufd4j.inspect.Snapshot.FaultQueueState;
 import org.iommufd4j.inspect.Snapshot.HostState;
 import org.iommufd4j.inspect.Snapshot.HwptState;
 import org.iommufd4j.inspect.Snapshot.IoasState;
+import org.iommufd4j.inspect.Snapshot.IrqState;
+import org.iommufd4j.inspect.Snapshot.IrqType;
 import org.iommufd4j.inspect.Snapshot.ObjectEntry;
 import org.iommufd4j.inspect.Snapshot.ObjectType;
+import org.iommufd4j.inspect.Snapshot.OpenPath;
 import org.iommufd4j.inspect.Snapshot.OwnerKind;
 import org.iommufd4j.inspect.Snapshot.PageSourceState;
 import org.iommufd4j.inspect.Snapshot.Reserved;
+import org.iommufd4j.inspect.Snapshot.VfioState;
 
 /** Hand-built snapshots for the renderer tests: every kind of thing, sizes from 4 KiB to 2^63. */
 final class Samples {
@@ -123,7 +130,8 @@ final class Samples {
             (1L << 12) | (1L << 21),
             List.of(new IovaRange(0xfee0_0000_0000_0000L, 0xfee0_0000_000f_ffffL)),
             0,
-            0);
+            0,
+            null);
     AccessState access = new AccessState(5, 1, true, List.of(new AccessPin(0x50_0000, 0x2000, 2)));
     List<PageSourceState> sources =
         List.of(
@@ -162,6 +170,57 @@ final class Samples {
         List.of(new FaultQueueState(8, true, 1, 2)),
         sources,
         host);
+  }
+
+  /**
+   * {@link #everything()} with two devices VFIO bound: edu at 0000:00:04.0 through its cdev,
+   * attached to HWPT 3, MSI enabled, with DMA and a translation fault; and a function at
+   * 0000:00:05.0 through its group, not attached, INTx masked, with a 64-bit prefetchable BAR and
+   * an IO BAR.
+   */
+  static Snapshot withVfioDevices() {
+    Snapshot s = everything();
+    VfioState edu =
+        new VfioState(
+            "0000:00:04.0",
+            0x1234,
+            0x11e8,
+            0,
+            OpenPath.CDEV,
+            List.of(new BarState(0, BarType.MEM32, false, MIB)),
+            new IrqState(IrqType.MSI, 1, 1, false),
+            new DmaState(3, 12 * KIB, 2, 8, 1, 0xdead_b000L));
+    VfioState other =
+        new VfioState(
+            "0000:00:05.0",
+            0x8086,
+            0x10d3,
+            1,
+            OpenPath.GROUP,
+            List.of(
+                new BarState(0, BarType.MEM64, true, 16 * KIB),
+                new BarState(2, BarType.IO, false, 32)),
+            new IrqState(IrqType.INTX, 1, 1, true),
+            new DmaState(0, 0, 0, 0, 0, 0));
+    IovaRange aperture = new IovaRange(0, (1L << 39) - 1);
+    long pages = (1L << 12) | (1L << 21) | (1L << 30);
+    List<DeviceState> devices = new ArrayList<>(s.devices());
+    devices.add(new DeviceState(9, 3, "radix", aperture, pages, List.of(), 0, 0, edu));
+    devices.add(new DeviceState(10, 0, "radix", aperture, pages, List.of(), 0, 0, other));
+    List<ObjectEntry> objects = new ArrayList<>(s.objects());
+    objects.add(new ObjectEntry(9, ObjectType.DEVICE, 2));
+    objects.add(new ObjectEntry(10, ObjectType.DEVICE, 2));
+    return new Snapshot(
+        s.closed(),
+        s.tornDown(),
+        objects,
+        s.ioases(),
+        s.hwpts(),
+        devices,
+        s.accesses(),
+        s.faultQueues(),
+        s.pageSources(),
+        s.host());
   }
 
   /** One IOAS holding {@code count} 4 KiB areas, each followed by a 4 KiB hole. */

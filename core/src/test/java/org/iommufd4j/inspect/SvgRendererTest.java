@@ -393,6 +393,42 @@ class SvgRendererTest {
   }
 
   @Test
+  void eachVfioDeviceIsABlockWithItsBarsInterruptsAndDma() throws Exception {
+    Document doc = parse(Samples.withVfioDevices().toSvg());
+    List<Element> blocks =
+        elements(doc, "g").stream().filter(g -> g.hasAttribute("data-bdf")).toList();
+    assertThat(blocks)
+        .extracting(g -> g.getAttribute("data-device") + " " + g.getAttribute("data-bdf"))
+        .containsExactly("9 0000:00:04.0", "10 0000:00:05.0");
+    Element edu = blocks.get(0);
+    assertThat(edu.getTextContent())
+        .contains(
+            "0000:00:04.0 1234:11e8 · device 9 · group 0 via cdev · hwpt 3",
+            "BAR0 mem32 1 MiB",
+            "MSI: 1 vector, 1 eventfd",
+            "3 reads (12288 B), 2 writes (8 B)",
+            "1 translation fault, last at 0xdeadb000");
+    Element other = blocks.get(1);
+    assertThat(other.getTextContent())
+        .contains("group 1 via group · not attached", "INTX: 1 vector, 1 eventfd, masked")
+        .doesNotContain("translation fault");
+    List<Element> bars =
+        elements(other, "g").stream()
+            .filter(g -> g.getAttribute("class").startsWith("bar"))
+            .toList();
+    assertThat(bars)
+        .extracting(g -> g.getAttribute("data-index") + " " + g.getAttribute("data-size"))
+        .containsExactly("0 0x4000", "2 0x20");
+    double firstEnd =
+        Double.parseDouble(elements(bars.get(0), "rect").getFirst().getAttribute("x"))
+            + Double.parseDouble(elements(bars.get(0), "rect").getFirst().getAttribute("width"));
+    assertThat(Double.parseDouble(elements(bars.get(1), "rect").getFirst().getAttribute("x")))
+        .as("BARs side by side")
+        .isGreaterThan(firstEnd);
+    assertThat(Samples.everything().toSvg()).doesNotContain("VFIO devices");
+  }
+
+  @Test
   void textIsEscaped() throws Exception {
     assertThat(SvgRenderer.esc("a<b & \"c\">")).isEqualTo("a&lt;b &amp; &quot;c&quot;&gt;");
   }
