@@ -238,6 +238,9 @@ class VfioRandomizedTest extends ConformanceTest {
       if (va % PAGE != 0) {
         return -Errno.EINVAL.number();
       }
+      if (domains == Domains.VTD && prot == 0) {
+        return -Errno.EINVAL.number(); // filling the domain: VT-d has no entry without permissions
+      }
       areas.add(new ModelArea(iova, last, prot, 0));
       areas.sort((x, y) -> Long.compare(x.iova(), y.iova()));
       return 0;
