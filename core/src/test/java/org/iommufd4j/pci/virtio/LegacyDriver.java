@@ -22,7 +22,43 @@ final class LegacyDriver {
   static final int RING_BYTES = 16 << 10;
   static final int BUFFERS = 256 << 10;
 
-  final PciFunction function;
+  /** How the driver reaches the device: BAR and config space accesses. */
+  interface Access {
+    long read(int bar, long offset, int size);
+
+    void write(int bar, long offset, int size, long value);
+
+    int configRead(int offset, int size);
+
+    void configWrite(int offset, int size, int value);
+
+    /** Straight to the PCI function, as the VFIO layer would after its checks. */
+    static Access of(PciFunction function) {
+      return new Access() {
+        @Override
+        public long read(int bar, long offset, int size) {
+          return function.barRead(bar, offset, size);
+        }
+
+        @Override
+        public void write(int bar, long offset, int size, long value) {
+          function.barWrite(bar, offset, size, value);
+        }
+
+        @Override
+        public int configRead(int offset, int size) {
+          return function.config().read(offset, size);
+        }
+
+        @Override
+        public void configWrite(int offset, int size, int value) {
+          function.config().write(offset, size, value);
+        }
+      };
+    }
+  }
+
+  final Access access;
   final MemorySegment memory;
   final long iova;
   final List<Queue> queues = new ArrayList<>();
@@ -31,19 +67,19 @@ final class LegacyDriver {
   private long nextBuffer = BUFFERS;
 
   /** {@code memory} is mapped at {@code iova} in the device's IOAS. */
-  LegacyDriver(PciFunction function, MemorySegment memory, long iova) {
-    this.function = function;
+  LegacyDriver(Access access, MemorySegment memory, long iova) {
+    this.access = access;
     this.memory = memory;
     this.iova = iova;
-    function.config().write(0x04, 2, 0x7); // I/O and memory decoding, bus mastering
+    access.configWrite(0x04, 2, 0x7); // I/O and memory decoding, bus mastering
   }
 
   long read(int offset, int size) {
-    return function.barRead(0, offset, size);
+    return access.read(0, offset, size);
   }
 
   void write(int offset, int size, long value) {
-    function.barWrite(0, offset, size, value);
+    access.write(0, offset, size, value);
   }
 
   int status() {
@@ -56,11 +92,14 @@ final class LegacyDriver {
 
   /** Turns MSI-X on with every vector unmasked; the layout of BAR0 shifts. */
   void enableMsix() {
-    int pos = function.config().findCapability(0x11);
-    int vectors = (function.config().read(pos + 2, 2) & 0x7ff) + 1;
-    function.config().write(pos + 2, 2, 0x8000);
+    int pos = access.configRead(0x34, 1);
+    while (access.configRead(pos, 1) != 0x11) {
+      pos = access.configRead(pos + 1, 1);
+    }
+    int vectors = (access.configRead(pos + 2, 2) & 0x7ff) + 1;
+    access.configWrite(pos + 2, 2, 0x8000);
     for (int v = 0; v < vectors; v++) {
-      function.barWrite(1, 16L * v + 12, 4, 0);
+      access.write(1, 16L * v + 12, 4, 0);
     }
     msix = true;
   }

@@ -151,12 +151,12 @@ class VirtioNetTrafficTest {
     LegacyDriver d = rig.nic(NetBackend.loopback()).driver();
     d.init(-1, 3);
     d.giveBuffer(0, 2048);
-    d.function.config().write(0x04, 2, 0x3);
+    d.access.configWrite(0x04, 2, 0x3);
     d.send(1, new byte[60]);
     d.notify(1);
     rig.settle();
     assertThat(d.queues.get(1).takeUsed()).isEmpty();
-    d.function.config().write(0x04, 2, 0x7);
+    d.access.configWrite(0x04, 2, 0x7);
     d.notify(1);
     rig.settle();
     assertThat(d.receive(0)).hasSize(1);

@@ -55,7 +55,7 @@ final class VirtioRig implements AutoCloseable {
     return new Nic(
         function,
         (VirtioNetDevice) function.model(),
-        new LegacyDriver(function, memory, iova),
+        new LegacyDriver(LegacyDriver.Access.of(function), memory, iova),
         sink);
   }
 
