@@ -136,7 +136,7 @@ final class Virtqueue {
    * before its writable ones, as the spec requires.
    */
   Chain pop() throws BrokenRingException {
-    if (pending() == 0) {
+    if (seenAvail == lastAvail && pending() == 0) { // the index is read again only when needed
       return null;
     }
     int head = u16(avail + 4 + 2L * (lastAvail % size));
