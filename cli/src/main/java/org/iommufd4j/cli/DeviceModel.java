@@ -40,8 +40,11 @@ enum DeviceModel {
     Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options) {
       VirtioNetDevice.Options o =
           new VirtioNetDevice.Options(
-              VirtioNetDevice.Options.parseMac(options.getOrDefault("mac", "52:54:00:12:34:56")),
-              (int) Math.min(number("queues", options.getOrDefault("queues", "1")), 1 << 16),
+              VirtioNetDevice.Options.parseMac(
+                  options.getOrDefault("mac", VirtioNetDevice.Options.DEFAULT_MAC)),
+              (int)
+                  Math.min(
+                      number("queues", options.getOrDefault("queues", "1")), Integer.MAX_VALUE),
               onOff("mrg_rxbuf", options.getOrDefault("mrg_rxbuf", "on")),
               onOff("event_idx", options.getOrDefault("event_idx", "on")));
       String backend = options.getOrDefault("backend", "loopback");

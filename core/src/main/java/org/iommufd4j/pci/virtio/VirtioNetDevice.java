@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.iommufd4j.pci.Bar;
 import org.iommufd4j.pci.ConfigSpace;
 import org.iommufd4j.pci.DeviceClock;
@@ -130,6 +131,10 @@ public final class VirtioNetDevice implements PciDevice {
   /** Chains taken from one queue in one poll round, so that queues take turns. */
   static final int BATCH = 256;
 
+  /** Two table counts and twice the 64 entries QEMU keeps, with room for overflowing tables. */
+  static final int MAX_CONTROL_COMMAND = 2 + 8 + 2 * 6 * 1024;
+
+  private static final byte[] BROADCAST = {-1, -1, -1, -1, -1, -1};
   private static final int PCI_COMMAND = 0x04;
   private static final int PCI_COMMAND_MASTER = 0x4;
   private static final System.Logger LOG = System.getLogger(VirtioNetDevice.class.getName());
@@ -145,7 +150,7 @@ public final class VirtioNetDevice implements PciDevice {
   public record Options(
       byte[] mac, int queuePairs, boolean mergeableRxBuffers, boolean eventIndex) {
     /** QEMU's first NIC's address. */
-    public static final byte[] DEFAULT_MAC = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+    public static final String DEFAULT_MAC = "52:54:00:12:34:56";
 
     public Options {
       mac = mac.clone();
@@ -160,7 +165,7 @@ public final class VirtioNetDevice implements PciDevice {
 
     /** One queue pair, QEMU's default MAC, every feature offered. */
     public static Options defaults() {
-      return new Options(DEFAULT_MAC, 1, true, true);
+      return new Options(parseMac(DEFAULT_MAC), 1, true, true);
     }
 
     @Override
@@ -168,24 +173,22 @@ public final class VirtioNetDevice implements PciDevice {
       return mac.clone();
     }
 
-    /** "52:54:00:12:34:56" to the 6 bytes. */
+    /** "52:54:00:12:34:56" to its 6 bytes. */
     public static byte[] parseMac(String text) {
       String[] parts = text.split(":", -1);
-      if (parts.length != 6) {
-        throw new IllegalArgumentException("'" + text + "' is not a MAC address xx:xx:xx:xx:xx:xx");
-      }
       byte[] mac = new byte[6];
-      for (int i = 0; i < 6; i++) {
-        if (parts[i].length() != 2) {
-          throw new IllegalArgumentException(
-              "'" + text + "' is not a MAC address xx:xx:xx:xx:xx:xx");
+      try {
+        if (parts.length != 6) {
+          throw new IllegalArgumentException();
         }
-        try {
+        for (int i = 0; i < 6; i++) {
+          if (parts[i].length() != 2) {
+            throw new IllegalArgumentException();
+          }
           mac[i] = (byte) HexFormat.fromHexDigits(parts[i]);
-        } catch (IllegalArgumentException e) {
-          throw new IllegalArgumentException(
-              "'" + text + "' is not a MAC address xx:xx:xx:xx:xx:xx");
         }
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("'" + text + "' is not a MAC address xx:xx:xx:xx:xx:xx");
       }
       return mac;
     }
@@ -203,6 +206,8 @@ public final class VirtioNetDevice implements PciDevice {
   private final List<ConcurrentLinkedQueue<byte[]>> arrived = new ArrayList<>();
   private final AtomicInteger backlog = new AtomicInteger();
   private final AtomicInteger droppedOnReceive = new AtomicInteger();
+  private final int[] mergedHeads = new int[DATA_QUEUE_SIZE];
+  private final int[] mergedLengths = new int[DATA_QUEUE_SIZE];
 
   private byte[] mac;
   private int linkStatus = LINK_UP;
@@ -275,20 +280,18 @@ public final class VirtioNetDevice implements PciDevice {
       return readConfig((int) offset - configStart, size);
     }
     Virtqueue q = selected();
-    long value =
-        switch ((int) offset) {
-          case HOST_FEATURES -> hostFeatures & 0xffff_ffffL;
-          case GUEST_FEATURES -> guestFeatures & 0xffff_ffffL;
-          case QUEUE_PFN -> q == null ? 0 : q.pfn() & 0xffff_ffffL;
-          case QUEUE_SIZE -> q == null ? 0 : q.size;
-          case QUEUE_SELECT -> queueSelect;
-          case STATUS -> status;
-          case ISR -> takeIsr();
-          case CONFIG_VECTOR -> configVector;
-          case QUEUE_VECTOR -> q == null ? Virtqueue.NO_VECTOR : q.vector();
-          default -> 0xffff_ffffL;
-        };
-    return value;
+    return switch ((int) offset) {
+      case HOST_FEATURES -> hostFeatures & 0xffff_ffffL;
+      case GUEST_FEATURES -> guestFeatures & 0xffff_ffffL;
+      case QUEUE_PFN -> q == null ? 0 : q.pfn() & 0xffff_ffffL;
+      case QUEUE_SIZE -> q == null ? 0 : q.size;
+      case QUEUE_SELECT -> queueSelect;
+      case STATUS -> status;
+      case ISR -> takeIsr();
+      case CONFIG_VECTOR -> configVector;
+      case QUEUE_VECTOR -> q == null ? Virtqueue.NO_VECTOR : q.vector();
+      default -> 0xffff_ffffL;
+    };
   }
 
   @Override
@@ -499,7 +502,7 @@ public final class VirtioNetDevice implements PciDevice {
     }
   }
 
-  private void forEachReadyQueue(java.util.function.Consumer<Virtqueue> action) {
+  private void forEachReadyQueue(Consumer<Virtqueue> action) {
     for (int i = 0; i < queues.length; i++) {
       if (isActive(i) && queues[i].ready()) {
         try {
@@ -613,8 +616,6 @@ public final class VirtioNetDevice implements PciDevice {
       rx.push(chain.head, written);
       return true;
     }
-    int[] heads = new int[DATA_QUEUE_SIZE];
-    int[] lengths = new int[DATA_QUEUE_SIZE];
     long firstBuffer = 0;
     int buffers = 0;
     int offset = 0;
@@ -636,15 +637,15 @@ public final class VirtioNetDevice implements PciDevice {
         firstBuffer = chain.address[chain.readableCount];
       }
       int written = scatter(chain, data, offset);
-      heads[buffers] = chain.head;
-      lengths[buffers] = written;
+      mergedHeads[buffers] = chain.head;
+      mergedLengths[buffers] = written;
       buffers++;
       offset += written;
     }
     byte[] count = {(byte) buffers, (byte) (buffers >>> 8)};
     dma.write(firstBuffer + LEGACY_HEADER, MemorySegment.ofArray(count));
     for (int i = 0; i < buffers; i++) {
-      rx.push(heads[i], lengths[i]);
+      rx.push(mergedHeads[i], mergedLengths[i]);
     }
     return true;
   }
@@ -733,8 +734,6 @@ public final class VirtioNetDevice implements PciDevice {
         || contains(unicastTable, destination);
   }
 
-  private static final byte[] BROADCAST = {-1, -1, -1, -1, -1, -1};
-
   private static boolean contains(List<byte[]> table, byte[] address) {
     for (byte[] entry : table) {
       if (Arrays.equals(entry, address)) {
@@ -759,7 +758,7 @@ public final class VirtioNetDevice implements PciDevice {
           break;
         }
         long length = chain.readableBytes();
-        if (length < 2 || length > 2 + 8 + 2 * 6 * 1024 || chain.writableBytes() < 1) {
+        if (length < 2 || length > MAX_CONTROL_COMMAND || chain.writableBytes() < 1) {
           throw new Virtqueue.BrokenRingException("a control command of " + length + " bytes");
         }
         byte[] command = new byte[(int) length];

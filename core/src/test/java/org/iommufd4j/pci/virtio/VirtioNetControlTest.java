@@ -114,7 +114,11 @@ class VirtioNetControlTest {
     VirtioRig.Nic nic =
         rig.nic(
             NetBackend.loopback(),
-            new VirtioNetDevice.Options(VirtioNetDevice.Options.DEFAULT_MAC, 2, true, true));
+            new VirtioNetDevice.Options(
+                VirtioNetDevice.Options.parseMac(VirtioNetDevice.Options.DEFAULT_MAC),
+                2,
+                true,
+                true));
     LegacyDriver d = nic.driver();
     d.init(-1, 5);
     int control = 4;

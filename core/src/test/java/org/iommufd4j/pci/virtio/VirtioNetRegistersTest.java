@@ -66,7 +66,11 @@ class VirtioNetRegistersTest {
     VirtioRig.Nic plain =
         rig.nic(
             NetBackend.loopback(),
-            new VirtioNetDevice.Options(VirtioNetDevice.Options.DEFAULT_MAC, 4, false, false));
+            new VirtioNetDevice.Options(
+                VirtioNetDevice.Options.parseMac(VirtioNetDevice.Options.DEFAULT_MAC),
+                4,
+                false,
+                false));
     long host = plain.driver().read(HOST_FEATURES, 4);
     assertThat(host & (1L << F_MRG_RXBUF | 1L << F_EVENT_IDX)).isZero();
     assertThat(host & 1L << F_MQ).isNotZero();
