@@ -266,6 +266,20 @@ class VirtioNetRingTest {
   }
 
   @Test
+  void aMergeableReceiveBufferTooSmallForTheHeaderStopsTheReceiveQueue() {
+    VirtioRig.Nic loop = rig.nic(NetBackend.loopback());
+    LegacyDriver l = loop.driver();
+    l.init(-1, 3);
+    l.giveBuffer(0, 8);
+    l.send(1, numbered(0));
+    l.notify(1);
+    rig.settle();
+    assertThat(l.status() & LegacyDriver.NEEDS_RESET).isNotZero();
+    assertThat(l.queues.get(0).takeUsed()).isEmpty();
+    assertThat(l.queues.get(1).takeUsed()).as("transmit carried on").hasSize(1);
+  }
+
+  @Test
   void aStoppedQueueStaysStoppedWhileTheOthersWork() {
     VirtioRig.Nic loop = rig.nic(NetBackend.loopback());
     LegacyDriver l = loop.driver();

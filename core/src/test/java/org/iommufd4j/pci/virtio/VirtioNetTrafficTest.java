@@ -147,6 +147,29 @@ class VirtioNetTrafficTest {
   }
 
   @Test
+  void framesBeyondTheBacklogAreDroppedAndCountedWhileTheDriverGivesNoBuffers() {
+    VirtioRig.Nic nic = rig.nic(NetBackend.loopback());
+    LegacyDriver d = nic.driver();
+    d.init(-1, 3);
+    int sent = 0;
+    while (sent < VirtioNetDevice.RX_BACKLOG + 100) {
+      for (int i = 0; i < 200; i++, sent++) {
+        d.send(1, new byte[60]);
+      }
+      d.notify(1);
+      rig.settle();
+      d.queues.get(1).takeUsed();
+    }
+    assertThat(nic.device().droppedOnReceive()).isEqualTo(sent - VirtioNetDevice.RX_BACKLOG);
+    for (int i = 0; i < 256; i++) {
+      d.giveBuffer(0, 2048);
+    }
+    d.notify(0);
+    rig.settle();
+    assertThat(d.receive(0)).as("the backlog, as far as buffers go").hasSize(256);
+  }
+
+  @Test
   void whileBusMasteringIsOffNothingMoves() {
     LegacyDriver d = rig.nic(NetBackend.loopback()).driver();
     d.init(-1, 3);
