@@ -1,14 +1,19 @@
 package org.iommufd4j.cli;
 
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.WeakHashMap;
 import java.util.function.Function;
 import java.util.stream.Collectors;
+import org.iommufd4j.pci.DeviceClock;
 import org.iommufd4j.pci.PciDevice;
 import org.iommufd4j.pci.edu.EduDevice;
+import org.iommufd4j.pci.virtio.NetBackend;
+import org.iommufd4j.pci.virtio.VirtioNetDevice;
 
 /**
  * The device models {@code --device} can name. Each turns its options into a factory of the core's
@@ -25,6 +30,36 @@ enum DeviceModel {
       String mask = options.get("dma_mask");
       long dmaMask = mask == null ? EduDevice.DEFAULT_DMA_MASK : number("dma_mask", mask);
       return ports -> new EduDevice(ports, dmaMask);
+    }
+  },
+  VIRTIO_NET(
+      "virtio-net",
+      "a transitional virtio-net NIC 1af4:1000 (legacy I/O BAR0, MSI-X in BAR1)",
+      Set.of("backend", "mac", "queues", "mrg_rxbuf", "event_idx")) {
+    @Override
+    Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options) {
+      VirtioNetDevice.Options o =
+          new VirtioNetDevice.Options(
+              VirtioNetDevice.Options.parseMac(
+                  options.getOrDefault("mac", VirtioNetDevice.Options.DEFAULT_MAC)),
+              (int)
+                  Math.min(
+                      number("queues", options.getOrDefault("queues", "1")), Integer.MAX_VALUE),
+              onOff("mrg_rxbuf", options.getOrDefault("mrg_rxbuf", "on")),
+              onOff("event_idx", options.getOrDefault("event_idx", "on")));
+      String backend = options.getOrDefault("backend", "loopback");
+      if (backend.equals("loopback")) {
+        return ports -> new VirtioNetDevice(ports, NetBackend.loopback(), o);
+      }
+      if (backend.equals("pair")) {
+        return ports -> new VirtioNetDevice(ports, PairedPorts.next(ports.clock()), o);
+      }
+      if (backend.startsWith("pcap=") && backend.length() > "pcap=".length()) {
+        Path file = Path.of(backend.substring("pcap=".length()));
+        return ports -> new VirtioNetDevice(ports, NetBackend.pcap(file), o);
+      }
+      throw new IllegalArgumentException(
+          "backend=" + backend + " is none of loopback, pair, pcap=FILE");
     }
   };
 
@@ -66,6 +101,36 @@ enum DeviceModel {
   /** "edu, nvme" for messages. */
   static String names() {
     return Arrays.stream(values()).map(DeviceModel::modelName).collect(Collectors.joining(", "));
+  }
+
+  /** "on" or "off". */
+  static boolean onOff(String key, String value) {
+    return switch (value) {
+      case "on" -> true;
+      case "off" -> false;
+      default -> throw new IllegalArgumentException(key + "=" + value + " is not on or off");
+    };
+  }
+
+  /**
+   * Wires {@code backend=pair} NICs two by two in the order they are made (the CLI makes devices in
+   * address order): the first of each two waits for the second. One list per device clock, which is
+   * one per {@code exec}, so an odd one out never pairs with a later run's.
+   */
+  static final class PairedPorts {
+    private static final Map<DeviceClock, NetBackend> WAITING = new WeakHashMap<>();
+
+    private PairedPorts() {}
+
+    static synchronized NetBackend next(DeviceClock clock) {
+      NetBackend waiting = WAITING.remove(clock);
+      if (waiting != null) {
+        return waiting;
+      }
+      NetBackend.Pair pair = NetBackend.pair();
+      WAITING.put(clock, pair.right());
+      return pair.left();
+    }
   }
 
   /** A non-negative number, decimal or 0x-prefixed hexadecimal. */
