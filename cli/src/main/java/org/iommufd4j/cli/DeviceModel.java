@@ -1,5 +1,6 @@
 package org.iommufd4j.cli;
 
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
@@ -9,6 +10,8 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.iommufd4j.pci.PciDevice;
 import org.iommufd4j.pci.edu.EduDevice;
+import org.iommufd4j.pci.nvme.NvmeController;
+import org.iommufd4j.pci.nvme.NvmeNamespace;
 
 /**
  * The device models {@code --device} can name. Each turns its options into a factory of the core's
@@ -25,6 +28,27 @@ enum DeviceModel {
       String mask = options.get("dma_mask");
       long dmaMask = mask == null ? EduDevice.DEFAULT_DMA_MASK : number("dma_mask", mask);
       return ports -> new EduDevice(ports, dmaMask);
+    }
+  },
+  NVME(
+      "nvme",
+      "QEMU's NVMe controller 1b36:0010 with one namespace in memory or in a sparse file"
+          + " (backing=FILE, size=N[K|M|G|T])",
+      Set.of("backing", "size")) {
+    @Override
+    Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options) {
+      String sizeOption = options.get("size");
+      long size = sizeOption == null ? 0 : bytes("size", sizeOption);
+      if (sizeOption != null && size < NvmeNamespace.BLOCK_SIZE) {
+        throw new IllegalArgumentException("size=" + sizeOption + " is below one 512-byte block");
+      }
+      String backing = options.get("backing");
+      // the namespace is opened when the device is made, so a bad file fails the command early
+      NvmeNamespace namespace =
+          backing == null
+              ? NvmeNamespace.inMemory(size > 0 ? size : NvmeNamespace.DEFAULT_SIZE)
+              : NvmeNamespace.file(Path.of(backing), size);
+      return ports -> new NvmeController(ports, namespace);
     }
   };
 
@@ -66,6 +90,20 @@ enum DeviceModel {
   /** "edu, nvme" for messages. */
   static String names() {
     return Arrays.stream(values()).map(DeviceModel::modelName).collect(Collectors.joining(", "));
+  }
+
+  /** A byte count: a {@link #number} with an optional K, M, G or T suffix (powers of 1024). */
+  static long bytes(String key, String value) {
+    String v = value.toUpperCase(Locale.ROOT);
+    int shift =
+        v.endsWith("K")
+            ? 10
+            : v.endsWith("M") ? 20 : v.endsWith("G") ? 30 : v.endsWith("T") ? 40 : 0;
+    long n = number(key, shift == 0 ? value : value.substring(0, value.length() - 1));
+    if (n > Long.MAX_VALUE >>> shift) {
+      throw new IllegalArgumentException(key + "=" + value + " is too large");
+    }
+    return n << shift;
   }
 
   /** A non-negative number, decimal or 0x-prefixed hexadecimal. */
