@@ -26,7 +26,7 @@ import org.iommufd4j.pci.VirtualClock;
  */
 final class NvmeDriver implements AutoCloseable {
   static final long HOST_IOVA = 0x100_0000L;
-  static final int HOST_SIZE = 8 << 20;
+  static final int HOST_SIZE = 16 << 20;
   static final int PAGE = 4096;
   static final ValueLayout.OfInt U32 =
       ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
