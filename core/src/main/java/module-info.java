@@ -19,6 +19,7 @@ module org.iommufd4j {
   exports org.iommufd4j.inspect;
   exports org.iommufd4j.pci; // the device model SPI
   exports org.iommufd4j.pci.edu;
+  exports org.iommufd4j.pci.nvme;
 
   // Internal, not exported: engine, memory, kernel, trace, fuzz, diff.
 

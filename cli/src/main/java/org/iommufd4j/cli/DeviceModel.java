@@ -43,12 +43,16 @@ enum DeviceModel {
         throw new IllegalArgumentException("size=" + sizeOption + " is below one 512-byte block");
       }
       String backing = options.get("backing");
-      // the namespace is opened when the device is made, so a bad file fails the command early
-      NvmeNamespace namespace =
-          backing == null
-              ? NvmeNamespace.inMemory(size > 0 ? size : NvmeNamespace.DEFAULT_SIZE)
-              : NvmeNamespace.file(Path.of(backing), size);
-      return ports -> new NvmeController(ports, namespace);
+      if (backing != null && backing.isEmpty()) {
+        throw new IllegalArgumentException("backing= needs a file name");
+      }
+      // the namespace is opened (the file created) when the device is made, not when parsed
+      return ports ->
+          new NvmeController(
+              ports,
+              backing == null
+                  ? NvmeNamespace.inMemory(size > 0 ? size : NvmeNamespace.DEFAULT_SIZE)
+                  : NvmeNamespace.file(Path.of(backing), size));
     }
   };
 
