@@ -26,7 +26,8 @@ class ModuleBoundaryTest {
             "org.iommufd4j.uapi",
             "org.iommufd4j.inspect",
             "org.iommufd4j.pci",
-            "org.iommufd4j.pci.edu");
+            "org.iommufd4j.pci.edu",
+            "org.iommufd4j.pci.nvme");
   }
 
   @Test
