@@ -2,7 +2,8 @@ package org.iommufd4j.pci.nvme;
 
 /**
  * Completion status values of NVMe 1.4 as the 15-bit Status Field: type in bits 10:8, code in 7:0,
- * Do Not Retry in bit 14. Every failure here is a property of the command, so it is DNR.
+ * Do Not Retry in bit 14. What is wrong with the command itself carries DNR (retrying cannot help);
+ * transfer and media errors do not.
  */
 final class Status {
   static final int SUCCESS = 0;
