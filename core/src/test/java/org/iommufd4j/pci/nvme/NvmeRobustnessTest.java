@@ -53,16 +53,18 @@ class NvmeRobustnessTest {
           if (q == d.admin && (c.dw(0) & 0xff) <= 0x05 && (c.dw(0) & 0xff) != 0x02) {
             c.dw(10, c.dw(10) & 0xffff_0000 | 2 + random.nextInt(8)); // leave queue 1 alone
           }
+          if (q == d.admin && (c.dw(0) & 0xff) == 0x01) {
+            c.dw(11, c.dw(11) & 0xffff | (2 + random.nextInt(8)) << 16); // and its CQ
+          }
           q.put(c);
           lastHeld = q == d.admin && (c.dw(0) & 0xff) == 0x0c;
           answered += lastHeld ? 0 : 1;
         }
         q.ring();
         if (random.nextInt(20) == 0) {
-          d.reg(
-              0x1000 + 4 * random.nextInt(140),
-              4,
-              random.nextInt(4) == 0 ? random.nextInt() : random.nextInt(70));
+          // a doorbell of a queue that does not exist or a value past any queue's end: an error
+          // event, never a queue moved behind the driver's back
+          d.reg(0x1000 + 4 * random.nextInt(140), 4, 2048 + random.nextInt(1 << 20));
         }
         d.settle();
         List<Cqe> done = q.reap();
