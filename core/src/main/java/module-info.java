@@ -19,6 +19,8 @@ module org.iommufd4j {
   exports org.iommufd4j.inspect;
   exports org.iommufd4j.pci; // the device model SPI
   exports org.iommufd4j.pci.edu;
+  exports org.iommufd4j.pci.nvme;
+  exports org.iommufd4j.pci.virtio;
 
   // Internal, not exported: engine, memory, kernel, trace, fuzz, diff.
 

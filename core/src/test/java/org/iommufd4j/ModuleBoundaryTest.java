@@ -26,7 +26,9 @@ class ModuleBoundaryTest {
             "org.iommufd4j.uapi",
             "org.iommufd4j.inspect",
             "org.iommufd4j.pci",
-            "org.iommufd4j.pci.edu");
+            "org.iommufd4j.pci.edu",
+            "org.iommufd4j.pci.nvme",
+            "org.iommufd4j.pci.virtio");
   }
 
   @Test

@@ -12,6 +12,8 @@ import java.util.stream.Collectors;
 import org.iommufd4j.pci.DeviceClock;
 import org.iommufd4j.pci.PciDevice;
 import org.iommufd4j.pci.edu.EduDevice;
+import org.iommufd4j.pci.nvme.NvmeController;
+import org.iommufd4j.pci.nvme.NvmeNamespace;
 import org.iommufd4j.pci.virtio.NetBackend;
 import org.iommufd4j.pci.virtio.VirtioNetDevice;
 
@@ -60,6 +62,31 @@ enum DeviceModel {
       }
       throw new IllegalArgumentException(
           "backend=" + backend + " is none of loopback, pair, pcap=FILE");
+    }
+  },
+  NVME(
+      "nvme",
+      "QEMU's NVMe controller 1b36:0010 with one namespace in memory or in a sparse file"
+          + " (backing=FILE, size=N[K|M|G|T])",
+      Set.of("backing", "size")) {
+    @Override
+    Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options) {
+      String sizeOption = options.get("size");
+      long size = sizeOption == null ? 0 : bytes("size", sizeOption);
+      if (sizeOption != null && size < NvmeNamespace.BLOCK_SIZE) {
+        throw new IllegalArgumentException("size=" + sizeOption + " is below one 512-byte block");
+      }
+      String backing = options.get("backing");
+      if (backing != null && backing.isEmpty()) {
+        throw new IllegalArgumentException("backing= needs a file name");
+      }
+      // the namespace is opened (the file created) when the device is made, not when parsed
+      return ports ->
+          new NvmeController(
+              ports,
+              backing == null
+                  ? NvmeNamespace.inMemory(size > 0 ? size : NvmeNamespace.DEFAULT_SIZE)
+                  : NvmeNamespace.file(Path.of(backing), size));
     }
   };
 
@@ -131,6 +158,20 @@ enum DeviceModel {
       WAITING.put(clock, pair.right());
       return pair.left();
     }
+  }
+
+  /** A byte count: a {@link #number} with an optional K, M, G or T suffix (powers of 1024). */
+  static long bytes(String key, String value) {
+    String v = value.toUpperCase(Locale.ROOT);
+    int shift =
+        v.endsWith("K")
+            ? 10
+            : v.endsWith("M") ? 20 : v.endsWith("G") ? 30 : v.endsWith("T") ? 40 : 0;
+    long n = number(key, shift == 0 ? value : value.substring(0, value.length() - 1));
+    if (n > Long.MAX_VALUE >>> shift) {
+      throw new IllegalArgumentException(key + "=" + value + " is too large");
+    }
+    return n << shift;
   }
 
   /** A non-negative number, decimal or 0x-prefixed hexadecimal. */

@@ -25,7 +25,7 @@ class DeviceSpecTest {
   @Test
   void anUnknownModelNamesTheKnownOnes() {
     assertThatThrownBy(() -> DeviceSpec.parse("nvmf"))
-        .hasMessage("unknown model 'nvmf' (known: edu, virtio-net)");
+        .hasMessage("unknown model 'nvmf' (known: edu, virtio-net, nvme)");
     assertThatThrownBy(() -> DeviceSpec.parse("@0000:00:04.0")).hasMessageStartingWith("no model");
   }
 

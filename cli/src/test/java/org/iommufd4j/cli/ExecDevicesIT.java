@@ -105,7 +105,7 @@ class ExecDevicesIT {
       {"--device", "edu,group=1", "--device", "edu,group=1"},
     };
     String[] expected = {
-      "unknown model 'nvmf' (known: edu, virtio-net)",
+      "unknown model 'nvmf' (known: edu, virtio-net, nvme)",
       "edu has no option 'colour' (it takes: group, dma_mask)",
       "'0000:01:00.0' is not an address 0000:00:DD.F on the root bus",
       "--device: two devices at 0000:00:04.0",
