@@ -567,59 +567,44 @@ void i4j_closed(uint64_t ino) {
   i4j_call(T_CLOSED, req, sizeof req, NULL, 0, &res, NULL, NULL);
 }
 
-long i4j_rw(int fd, const struct tracked *t, int type, void *buf, size_t count) {
+_Static_assert(RW_HANDLE == 0 && PRW_HANDLE == 0 && MMAP_HANDLE == 0, "file requests start with the file's handle");
+
+/* A request about the emulated file fd, its other fields filled in: the handle goes first. */
+static long file_call(int fd, const struct tracked *t, uint16_t type, unsigned char *req, size_t size) {
   sigset_t old;
   block_signals(&old);
   long r;
   struct channel *ch = channel_get(&r);
   uint64_t handle;
   if (ch && (r = handle_of(ch, fd, t, &handle)) == 0) {
-    unsigned char req[RW_SIZE];
-    i4j_put64(req + RW_HANDLE, handle);
-    i4j_put64(req + RW_BUFFER, (uint64_t)(uintptr_t)buf);
-    i4j_put64(req + RW_COUNT, (uint64_t)count);
+    i4j_put64(req, handle);
     struct i4j_result res;
-    r = exchange(ch, (uint16_t)type, req, sizeof req, NULL, 0, -1, &res, NULL, NULL, NULL);
+    r = exchange(ch, type, req, size, NULL, 0, -1, &res, NULL, NULL, NULL);
   }
   restore_signals(&old);
   return r;
+}
+
+long i4j_rw(int fd, const struct tracked *t, int type, void *buf, size_t count) {
+  unsigned char req[RW_SIZE];
+  i4j_put64(req + RW_BUFFER, (uint64_t)(uintptr_t)buf);
+  i4j_put64(req + RW_COUNT, (uint64_t)count);
+  return file_call(fd, t, (uint16_t)type, req, sizeof req);
 }
 
 long i4j_prw(int fd, const struct tracked *t, int type, void *buf, size_t count, uint64_t offset) {
-  sigset_t old;
-  block_signals(&old);
-  long r;
-  struct channel *ch = channel_get(&r);
-  uint64_t handle;
-  if (ch && (r = handle_of(ch, fd, t, &handle)) == 0) {
-    unsigned char req[PRW_SIZE];
-    i4j_put64(req + PRW_HANDLE, handle);
-    i4j_put64(req + PRW_BUFFER, (uint64_t)(uintptr_t)buf);
-    i4j_put64(req + PRW_COUNT, (uint64_t)count);
-    i4j_put64(req + PRW_OFFSET, offset);
-    struct i4j_result res;
-    r = exchange(ch, (uint16_t)type, req, sizeof req, NULL, 0, -1, &res, NULL, NULL, NULL);
-  }
-  restore_signals(&old);
-  return r;
+  unsigned char req[PRW_SIZE];
+  i4j_put64(req + PRW_BUFFER, (uint64_t)(uintptr_t)buf);
+  i4j_put64(req + PRW_COUNT, (uint64_t)count);
+  i4j_put64(req + PRW_OFFSET, offset);
+  return file_call(fd, t, (uint16_t)type, req, sizeof req);
 }
 
 long i4j_mmap_check(int fd, const struct tracked *t, uint64_t offset, uint64_t length, int prot, int flags) {
-  sigset_t old;
-  block_signals(&old);
-  long r;
-  struct channel *ch = channel_get(&r);
-  uint64_t handle;
-  if (ch && (r = handle_of(ch, fd, t, &handle)) == 0) {
-    unsigned char req[MMAP_SIZE];
-    i4j_put64(req + MMAP_HANDLE, handle);
-    i4j_put64(req + MMAP_OFFSET, offset);
-    i4j_put64(req + MMAP_LENGTH, length);
-    i4j_put32(req + MMAP_PROT, (uint32_t)prot);
-    i4j_put32(req + MMAP_FLAGS, (uint32_t)flags);
-    struct i4j_result res;
-    r = exchange(ch, T_MMAP, req, sizeof req, NULL, 0, -1, &res, NULL, NULL, NULL);
-  }
-  restore_signals(&old);
-  return r;
+  unsigned char req[MMAP_SIZE];
+  i4j_put64(req + MMAP_OFFSET, offset);
+  i4j_put64(req + MMAP_LENGTH, length);
+  i4j_put32(req + MMAP_PROT, (uint32_t)prot);
+  i4j_put32(req + MMAP_FLAGS, (uint32_t)flags);
+  return file_call(fd, t, T_MMAP, req, sizeof req);
 }

@@ -2,9 +2,7 @@ package org.iommufd4j;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
 import java.util.regex.Matcher;
@@ -13,8 +11,6 @@ import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
 import org.iommufd4j.engine.ErrnoException;
-import org.iommufd4j.engine.EventFd;
-import org.iommufd4j.engine.FileTable;
 import org.iommufd4j.engine.Host;
 import org.iommufd4j.engine.VirtualFileTable;
 import org.iommufd4j.inspect.Snapshot;
@@ -48,7 +44,10 @@ public final class EmulatedMachine implements AutoCloseable {
 
   private final Host host = new Host();
   private final ExecutorClock clock = new ExecutorClock("iommufd4j-machine");
-  private final Descriptors files = new Descriptors();
+
+  /** The machine's descriptors: iommufd contexts, and the files VFIO hands out. */
+  private final VirtualFileTable files = new VirtualFileTable(ProcessEventFd::of);
+
   private final Caller caller =
       new Caller(ProcessMemory.self(), (int) ProcessHandle.current().pid(), 0, false, true, -1);
   private final VfioHost vfio;
@@ -95,7 +94,7 @@ public final class EmulatedMachine implements AutoCloseable {
     return run(
         () -> {
           if (path.equals("/dev/iommu") || path.equals("/dev/vfio/vfio")) {
-            return files.openContext(path.equals("/dev/vfio/vfio"));
+            return files.openContext(host, path.equals("/dev/vfio/vfio"));
           }
           Matcher group = GROUP.matcher(path);
           Matcher cdev = CDEV.matcher(path);
@@ -189,90 +188,6 @@ public final class EmulatedMachine implements AutoCloseable {
       return call.getAsInt();
     } catch (ErrnoException e) {
       throw new IommufdException(e.errno(), e.getMessage());
-    }
-  }
-
-  /** The machine's descriptors: iommufd contexts, and the files VFIO hands out. */
-  private final class Descriptors implements FileTable {
-    private final VirtualFileTable table = new VirtualFileTable();
-    private final Map<Integer, Context> contexts = new HashMap<>();
-
-    @Override
-    public int reserve() {
-      return table.reserve();
-    }
-
-    @Override
-    public void unreserve(int fd) {
-      table.unreserve(fd);
-    }
-
-    @Override
-    public void install(int fd, EmulatedFile file) {
-      table.install(fd, file);
-    }
-
-    @Override
-    public EmulatedFile get(int fd) {
-      return table.get(fd);
-    }
-
-    @Override
-    public synchronized Context context(int fd) {
-      Context ctx = contexts.get(fd);
-      if (ctx == null && table.get(fd) == null) {
-        throw ErrnoException.of(Errno.EBADF, "no descriptor " + fd);
-      }
-      return ctx;
-    }
-
-    /**
-     * eventfd_ctx_fdget(): {@code fd} is a descriptor of this process; the machine's own numbers
-     * are open files that are no eventfd.
-     */
-    @Override
-    public EventFd eventfd(int fd) {
-      if (fd >= VirtualFileTable.FIRST_FD) {
-        boolean open = table.get(fd) != null || contextOf(fd) != null;
-        throw ErrnoException.of(
-            open ? Errno.EINVAL : Errno.EBADF, "descriptor " + fd + " is no eventfd");
-      }
-      return ProcessEventFd.of(fd);
-    }
-
-    synchronized int openContext(boolean container) {
-      int fd = table.reserve();
-      contexts.put(fd, new Context(host, this, false, container));
-      return fd;
-    }
-
-    synchronized Context contextOf(int fd) {
-      return contexts.get(fd);
-    }
-
-    boolean close(int fd) {
-      Context ctx;
-      synchronized (this) {
-        ctx = contexts.remove(fd);
-        if (ctx != null) {
-          table.unreserve(fd);
-        }
-      }
-      if (ctx != null) {
-        ctx.close();
-        return true;
-      }
-      return table.close(fd);
-    }
-
-    void closeAll() {
-      table.closeAll();
-      List<Context> open;
-      synchronized (this) {
-        open = new ArrayList<>(contexts.values());
-        contexts.clear();
-      }
-      open.forEach(Context::close);
     }
   }
 

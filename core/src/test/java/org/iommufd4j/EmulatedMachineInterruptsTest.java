@@ -1,6 +1,5 @@
 package org.iommufd4j;
 
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
@@ -17,7 +16,6 @@ import java.util.ArrayList;
 import java.util.List;
 import org.iommufd4j.inspect.Snapshot;
 import org.iommufd4j.kernel.LibC;
-import org.iommufd4j.pci.edu.EduDevice;
 import org.iommufd4j.uapi.Vfio;
 import org.iommufd4j.uapi.VfioIrqSet;
 import org.junit.jupiter.api.AfterEach;
@@ -30,7 +28,6 @@ import org.junit.jupiter.api.Test;
  * whose write reaches edu's registers.
  */
 class EmulatedMachineInterruptsTest {
-  private static final long CONFIG = 7L << 40;
   private static final int INTX = 0;
   private static final int MSI = 1;
   private static final int TRIGGER_EVENTFD =
@@ -45,8 +42,9 @@ class EmulatedMachineInterruptsTest {
   private static final long WAIT_MILLIS = 5000;
   private static final long QUIET_MILLIS = 200;
 
-  private final Arena arena = Arena.ofConfined();
-  private final EmulatedMachine machine = EmulatedMachine.withDevices(EduDevice::new);
+  private final EduDriver driver = new EduDriver();
+  private final Arena arena = driver.arena;
+  private final EmulatedMachine machine = driver.machine;
   private final List<Integer> eventfds = new ArrayList<>();
   private int iommufd;
   private int device;
@@ -56,24 +54,17 @@ class EmulatedMachineInterruptsTest {
     device = machine.open("/dev/vfio/devices/vfio0");
     iommufd = machine.open("/dev/iommu");
     machine.ioctl(device, Vfio.VFIO_DEVICE_BIND_IOMMUFD, words(16, 0, iommufd, 0));
-    MemorySegment command = arena.allocate(2, 2);
-    command.set(JAVA_BYTE, 0, (byte) 0x06); // memory decoding and bus mastering
-    machine.pwrite(device, command, CONFIG + 4);
+    driver.enableMemoryAndBusMastering(device);
   }
 
   @AfterEach
   void close() {
-    machine.close();
+    driver.close();
     eventfds.forEach(LibC::close);
-    arena.close();
   }
 
   private MemorySegment words(int... values) {
-    MemorySegment s = arena.allocate(64, 8);
-    for (int i = 0; i < values.length; i++) {
-      s.setAtIndex(JAVA_INT, i, values[i]);
-    }
-    return s;
+    return driver.words(values);
   }
 
   private int eventfd() {
@@ -101,9 +92,7 @@ class EmulatedMachineInterruptsTest {
   }
 
   private long read32(long offset) {
-    MemorySegment v = arena.allocate(4, 4);
-    machine.pread(device, v, offset);
-    return v.get(JAVA_INT, 0) & 0xffff_ffffL;
+    return driver.read32(device, offset);
   }
 
   /** read(2) of the eventfd once it is readable within {@code millis}: its count, or 0. */

@@ -8,7 +8,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import org.iommufd4j.pci.edu.EduDevice;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuIoasAlloc;
 import org.iommufd4j.uapi.IommuIoasMap;
@@ -18,23 +17,17 @@ import org.junit.jupiter.api.Test;
 
 /** A Java VFIO driver on an emulated machine: the calls of edu_cdev.c, from this process. */
 class EmulatedMachineTest {
-  private static final long CONFIG = 7L << 40;
-
-  private final Arena arena = Arena.ofConfined();
-  private final EmulatedMachine machine = EmulatedMachine.withDevices(EduDevice::new);
+  private final EduDriver driver = new EduDriver();
+  private final Arena arena = driver.arena;
+  private final EmulatedMachine machine = driver.machine;
 
   @AfterEach
   void close() {
-    machine.close();
-    arena.close();
+    driver.close();
   }
 
   private MemorySegment words(int... values) {
-    MemorySegment s = arena.allocate(64, 8);
-    for (int i = 0; i < values.length; i++) {
-      s.setAtIndex(JAVA_INT, i, values[i]);
-    }
-    return s;
+    return driver.words(values);
   }
 
   private void write64(int device, long offset, long value) {
@@ -44,9 +37,7 @@ class EmulatedMachineTest {
   }
 
   private long read32(int device, long offset) {
-    MemorySegment v = arena.allocate(4, 4);
-    machine.pread(device, v, offset);
-    return v.get(JAVA_INT, 0) & 0xffff_ffffL;
+    return driver.read32(device, offset);
   }
 
   @Test
@@ -83,9 +74,7 @@ class EmulatedMachineTest {
     map.set(JAVA_LONG, IommuIoasMap.IOVA, 0x100000);
     machine.ioctl(iommufd, Command.IOMMU_IOAS_MAP.request(), map);
 
-    MemorySegment command = arena.allocate(2, 2);
-    command.set(JAVA_BYTE, 0, (byte) 0x06); // memory decoding and bus mastering
-    machine.pwrite(device, command, CONFIG + 4);
+    driver.enableMemoryAndBusMastering(device);
     assertThat(read32(device, 0)).as("edu's id").isEqualTo(0x010000edL);
     dma(device, 0x100000, 0x40000, 16, 1); // RAM -> edu
     dma(device, 0x40000, 0x100000 + 64, 16, 3); // edu -> RAM

@@ -675,48 +675,52 @@ final class Channel implements Runnable {
   }
 
   private void readWrite(int type, long handle, long buffer, long count) throws IOException {
-    ServerFile file = handles.get(handle);
-    if (file == null || !file.acquire()) {
-      result(-Errno.EBADF.number());
-      return;
-    }
-    long r;
-    try (Call call = Call.enter(this, process.memory(), 0, buffer, MemorySegment.NULL, false)) {
-      EmulatedFile f = file.file();
-      if (file.context != null) {
-        r = -Errno.EINVAL.number(); // the iommufd has no read or write (main.c: iommufd_fops)
-      } else if (f == null) {
-        r = -Errno.EBADF.number();
-      } else if (file.kind == Wire.KIND_VFIO_DEVICE) {
-        r = positioned(f, type == Wire.T_WRITE, buffer, count, file.position);
-        if (r > 0) {
-          file.position += r;
-        }
-      } else if (type == Wire.T_READ) {
-        file.drained(); // the shim empties the readiness bytes before each read
-        r = f.read(caller, buffer, count);
-        if (f.readable()) {
-          file.signal();
-        }
-      } else {
-        r = f.write(caller, buffer, count);
-      }
-      abandon(call);
-    } catch (RuntimeException e) {
-      LOG.log(System.Logger.Level.ERROR, "emulator fault in read/write, answered EIO", e);
-      r = -Errno.EIO.number();
-    } finally {
-      file.release();
-    }
-    if (broken) {
-      throw new IOException("connection lost during a callback");
-    }
-    result(r);
+    onFile(
+        handle,
+        buffer,
+        (file, f) -> {
+          if (file.kind == Wire.KIND_VFIO_DEVICE) {
+            long r = positioned(f, type == Wire.T_WRITE, buffer, count, file.position);
+            if (r > 0) {
+              file.position += r;
+            }
+            return r;
+          }
+          if (type == Wire.T_READ) {
+            file.drained(); // the shim empties the readiness bytes before each read
+            long r = f.read(caller, buffer, count);
+            if (f.readable()) {
+              file.signal();
+            }
+            return r;
+          }
+          return f.write(caller, buffer, count);
+        });
   }
 
   /** T_PREAD, T_PWRITE: at {@code offset}, the file position untouched. */
   private void positionedReadWrite(boolean write, long handle, long buffer, long count, long offset)
       throws IOException {
+    onFile(
+        handle,
+        buffer,
+        (file, f) ->
+            offset < 0
+                ? -Errno.EINVAL.number() // read_write.c: ksys_pread64()
+                : positioned(f, write, buffer, count, offset));
+  }
+
+  /** A read or write of an emulated file: its result or {@code -errno}. */
+  private interface FileTransfer {
+    long run(ServerFile file, EmulatedFile f);
+  }
+
+  /**
+   * Answers {@code transfer} on the emulated file {@code handle} names, in a call whose memory is
+   * the caller's from {@code buffer}: EBADF when there is no such file, EINVAL for an iommufd (it
+   * has no read or write: main.c: iommufd_fops), EIO when the emulator faults.
+   */
+  private void onFile(long handle, long buffer, FileTransfer transfer) throws IOException {
     ServerFile file = handles.get(handle);
     if (file == null || !file.acquire()) {
       result(-Errno.EBADF.number());
@@ -726,15 +730,16 @@ final class Channel implements Runnable {
     try (Call call = Call.enter(this, process.memory(), 0, buffer, MemorySegment.NULL, false)) {
       EmulatedFile f = file.file();
       if (file.context != null) {
-        r = -Errno.EINVAL.number(); // the iommufd has no read or write (main.c: iommufd_fops)
+        r = -Errno.EINVAL.number();
       } else if (f == null) {
         r = -Errno.EBADF.number();
-      } else if (offset < 0) {
-        r = -Errno.EINVAL.number(); // read_write.c: ksys_pread64()
       } else {
-        r = positioned(f, write, buffer, count, offset);
+        r = transfer.run(file, f);
       }
       abandon(call);
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.ERROR, "emulator fault in read/write, answered EIO", e);
+      r = -Errno.EIO.number();
     } finally {
       file.release();
     }

@@ -2,8 +2,6 @@ package org.iommufd4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -71,13 +69,9 @@ class EduProbeIT {
   void aProbeUnderExecDeviceEduPrintsTheRealKernelsTranscript(String probe) throws Exception {
     Path binary = build(probe);
     Path output = Files.createTempFile(probe, ".out");
-    StringWriter err = new StringWriter();
-    int status;
     try {
-      picocli.CommandLine cl = Main.commandLine();
-      cl.setErr(new PrintWriter(err, true));
-      status =
-          cl.execute(
+      CliRun run =
+          CliRun.of(
               "exec",
               "--device",
               "edu",
@@ -89,7 +83,9 @@ class EduProbeIT {
       List<String> got = Files.readAllLines(output);
       List<String> expected = Files.readAllLines(ORACLE.resolve(probe + ".txt"));
       expected = expected.subList(1, expected.size()); // the recording's description
-      assertThat(status).as("%s exit status; %s%s", probe, err, String.join("\n", got)).isZero();
+      assertThat(run.status())
+          .as("%s exit status; %s%s", probe, run.err(), String.join("\n", got))
+          .isZero();
       compare(probe, expected, got);
     } finally {
       Files.delete(output);

@@ -2,8 +2,6 @@ package org.iommufd4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -55,11 +53,8 @@ class QemuVfioIT {
   void qemuRealisesTheEmulatedEduAndTheGuestFirmwarePlacesItsBar() throws Exception {
     Path monitor = Files.createTempFile("qemu-monitor", ".txt");
     try {
-      StringWriter err = new StringWriter();
-      picocli.CommandLine cl = Main.commandLine();
-      cl.setErr(new PrintWriter(err, true));
-      int status =
-          cl.execute(
+      CliRun run =
+          CliRun.of(
               "exec",
               "--device",
               "edu",
@@ -70,7 +65,7 @@ class QemuVfioIT {
               monitor.toString(),
               "90");
       String out = Files.readString(monitor);
-      assertThat(status).as("%s%n%s", err, out).isZero();
+      assertThat(run.status()).as("%s%n%s", run.err(), out).isZero();
       assertThat(out).as(out).contains("PCI device 1234:11e8");
       Matcher bar = BAR0.matcher(out);
       assertThat(bar.find()).as("the firmware placed BAR0:%n%s", out).isTrue();

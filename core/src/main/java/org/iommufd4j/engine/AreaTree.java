@@ -124,47 +124,35 @@ final class AreaTree implements Iterable<Area> {
 
     /** The first index whose {@code last} is at or above {@code addr}, or {@link #size}. */
     int firstEndingAtOrAfter(long addr) {
-      int lo = 0;
-      int hi = size;
-      while (lo < hi) {
-        int mid = (lo + hi) >>> 1;
-        if (lt(last[mid], addr)) {
-          lo = mid + 1;
-        } else {
-          hi = mid;
-        }
-      }
-      return lo;
+      return countBelow(last, addr, false);
     }
 
     /** The number of entries whose {@code first} is below {@code addr}. */
     int countStartingBelow(long addr) {
+      return countBelow(first, addr, false);
+    }
+
+    /** The child an area starting at {@code iova} belongs in: the last starting at or before. */
+    int childFor(long iova) {
+      return Math.max(countBelow(first, iova, true) - 1, 0);
+    }
+
+    /**
+     * How many of the ascending {@code keys[0, size)} are below {@code addr}, or at or below it
+     * when {@code orAt} (unsigned; a binary search).
+     */
+    private int countBelow(long[] keys, long addr, boolean orAt) {
       int lo = 0;
       int hi = size;
       while (lo < hi) {
         int mid = (lo + hi) >>> 1;
-        if (lt(first[mid], addr)) {
+        if (orAt ? le(keys[mid], addr) : lt(keys[mid], addr)) {
           lo = mid + 1;
         } else {
           hi = mid;
         }
       }
       return lo;
-    }
-
-    /** The child an area starting at {@code iova} belongs in: the last starting at or before. */
-    int childFor(long iova) {
-      int lo = 0;
-      int hi = size;
-      while (lo < hi) {
-        int mid = (lo + hi) >>> 1;
-        if (le(first[mid], iova)) {
-          lo = mid + 1;
-        } else {
-          hi = mid;
-        }
-      }
-      return Math.max(lo - 1, 0);
     }
 
     /** Moves entries {@code [from, from + n)} of {@code src} to {@code dst} at {@code at}. */

@@ -152,12 +152,10 @@ final class DeviceFile implements EmulatedFile {
   /** device_cdev.c: vfio_df_ioctl_bind_iommufd(), the kernel's order of checks. */
   private void bind(Caller caller, FileTable files, long arg) {
     int minsz = (int) VfioDeviceBindIommufd.OUT_DEVID + 4;
-    MemorySegment s = UserArg.copyIn(caller, arg, minsz);
+    MemorySegment s = copyInChecked(caller, arg, minsz);
     int iommufd = s.get(U32, VfioDeviceBindIommufd.IOMMUFD);
-    if (Integer.compareUnsigned(s.get(U32, VfioDeviceBindIommufd.ARGSZ), minsz) < 0
-        || s.get(U32, VfioDeviceBindIommufd.FLAGS) != 0
-        || iommufd < 0) {
-      throw ErrnoException.of(Errno.EINVAL, "argsz, flags or iommufd");
+    if (iommufd < 0) {
+      throw ErrnoException.of(Errno.EINVAL, "iommufd");
     }
     if (groupFile != null) {
       throw ErrnoException.of(Errno.EINVAL, "BIND_IOMMUFD is for cdev files");
@@ -195,11 +193,7 @@ final class DeviceFile implements EmulatedFile {
    */
   private void attach(Caller caller, long arg) {
     int minsz = (int) VfioDeviceAttachIommufdPt.PT_ID + 4;
-    MemorySegment s = UserArg.copyIn(caller, arg, minsz);
-    if (Integer.compareUnsigned(s.get(U32, VfioDeviceAttachIommufdPt.ARGSZ), minsz) < 0
-        || s.get(U32, VfioDeviceAttachIommufdPt.FLAGS) != 0) {
-      throw ErrnoException.of(Errno.EINVAL, "argsz or flags");
-    }
+    MemorySegment s = copyInChecked(caller, arg, minsz);
     synchronized (function) {
       VfioFunction.Binding b = function.binding();
       int hwpt = b.ctx().devices().attach(b.devId(), s.get(U32, VfioDeviceAttachIommufdPt.PT_ID));
@@ -217,14 +211,23 @@ final class DeviceFile implements EmulatedFile {
   /** device_cdev.c: vfio_df_ioctl_detach_pt(): detaching a detached device does nothing. */
   private void detach(Caller caller, long arg) {
     int minsz = (int) VfioDeviceDetachIommufdPt.FLAGS + 4;
-    MemorySegment s = UserArg.copyIn(caller, arg, minsz);
-    if (Integer.compareUnsigned(s.get(U32, VfioDeviceDetachIommufdPt.ARGSZ), minsz) < 0
-        || s.get(U32, VfioDeviceDetachIommufdPt.FLAGS) != 0) {
-      throw ErrnoException.of(Errno.EINVAL, "argsz or flags");
-    }
+    copyInChecked(caller, arg, minsz);
     synchronized (function) {
       VfioFunction.Binding b = function.binding();
       b.ctx().devices().detach(b.devId());
     }
+  }
+
+  /**
+   * The first {@code minsz} bytes of a cdev ioctl's struct, all of which start with u32 argsz and
+   * u32 flags: EINVAL if argsz is below {@code minsz} or any flag is set (none is defined).
+   */
+  private static MemorySegment copyInChecked(Caller caller, long arg, int minsz) {
+    MemorySegment s = UserArg.copyIn(caller, arg, minsz);
+    if (Integer.compareUnsigned(s.get(U32, VfioDeviceBindIommufd.ARGSZ), minsz) < 0
+        || s.get(U32, VfioDeviceBindIommufd.FLAGS) != 0) {
+      throw ErrnoException.of(Errno.EINVAL, "argsz or flags");
+    }
+    return s;
   }
 }

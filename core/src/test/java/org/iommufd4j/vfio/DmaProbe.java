@@ -21,12 +21,24 @@ final class DmaProbe {
   private static final long TO_RAM = 0x2;
   private static final long START = 0x1;
 
-  /** How the program maps: through IOMMU_IOAS_MAP or the container's VFIO_IOMMU_MAP_DMA. */
-  interface Mapper {
-    String name();
+  /**
+   * How the program maps, named as the transcript names it: IOMMU_IOAS_MAP or VFIO_IOMMU_MAP_DMA.
+   */
+  record Mapper(String name, MapCall mapCall, UnmapCall unmapCall) {
+    long map(long va, long length, long iova, boolean deviceWrites) {
+      return mapCall.map(va, length, iova, deviceWrites);
+    }
 
+    long unmap(long iova, long length, long[] unmapped) {
+      return unmapCall.unmap(iova, length, unmapped);
+    }
+  }
+
+  interface MapCall {
     long map(long va, long length, long iova, boolean deviceWrites);
+  }
 
+  interface UnmapCall {
     /** Unmaps; {@code unmapped[0]} receives the bytes unmapped. */
     long unmap(long iova, long length, long[] unmapped);
   }

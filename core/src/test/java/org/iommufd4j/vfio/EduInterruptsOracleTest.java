@@ -87,7 +87,7 @@ class EduInterruptsOracleTest {
   @Test
   void setIrqsArgumentChecksAreTheKernels() throws IOException {
     int trigger = DATA_EVENTFD | TRIGGER;
-    byte[] fds = fds(EFD, EFD);
+    byte[] fds = SetIrqsArg.eventfds(EFD, EFD);
     byte[] yes = {1};
     check("index=5", trigger, 5, 0, 1, slice(fds, 4));
     check("MSI start=1 count=1", trigger, MSI, 1, 1, slice(fds, 4));
@@ -292,17 +292,12 @@ class EduInterruptsOracleTest {
   /** edu_common.c: set_irqs(): argsz is the header and the data given. */
   private long setIrqs(int flags, int index, int start, int count, byte[] data) {
     memory.putBytes(arg, new byte[20 + 64]);
-    memory.putInt(arg, 20 + data.length);
-    memory.putInt(arg + 4, flags);
-    memory.putInt(arg + 8, index);
-    memory.putInt(arg + 12, start);
-    memory.putInt(arg + 16, count);
-    memory.putBytes(arg + 20, data);
-    return ioctl(Vfio.VFIO_DEVICE_SET_IRQS, arg);
+    return ioctl(
+        Vfio.VFIO_DEVICE_SET_IRQS, SetIrqsArg.put(memory, arg, flags, index, start, count, data));
   }
 
   private long setEventfd(int index, int fd) {
-    return setIrqs(DATA_EVENTFD | TRIGGER, index, 0, 1, fds(fd));
+    return setIrqs(DATA_EVENTFD | TRIGGER, index, 0, 1, SetIrqsArg.eventfds(fd));
   }
 
   private long disable(int index) {
@@ -360,14 +355,6 @@ class EduInterruptsOracleTest {
     byte[] b = new byte[size];
     for (int i = 0; i < size; i++) {
       b[i] = (byte) (value >>> (8 * i));
-    }
-    return b;
-  }
-
-  private static byte[] fds(int... fds) {
-    byte[] b = new byte[4 * fds.length];
-    for (int i = 0; i < fds.length; i++) {
-      System.arraycopy(le(fds[i], 4), 0, b, 4 * i, 4);
     }
     return b;
   }

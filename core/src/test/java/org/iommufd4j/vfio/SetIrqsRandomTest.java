@@ -13,14 +13,9 @@ import org.iommufd4j.Errno;
 import org.iommufd4j.IommufdException;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.memory.SimulatedMemory;
-import org.iommufd4j.pci.Bar;
 import org.iommufd4j.pci.ConfigSpace;
-import org.iommufd4j.pci.DmaPort;
-import org.iommufd4j.pci.Interrupts;
-import org.iommufd4j.pci.PciDevice;
 import org.iommufd4j.pci.PciFunction;
 import org.iommufd4j.pci.VfioPciConfig.IrqType;
-import org.iommufd4j.pci.VirtualClock;
 import org.iommufd4j.uapi.Vfio;
 import org.junit.jupiter.api.Test;
 
@@ -35,8 +30,8 @@ import org.junit.jupiter.api.Test;
 class SetIrqsRandomTest {
   private static final long SEED = Long.getLong("seed", System.nanoTime());
   private static final int STEPS = 4000;
-  private static final int MSIX_VECTORS = 8;
-  private static final long MSIX_TABLE = 0x1000;
+  private static final int MSIX_VECTORS = IrqTestDevice.MSIX_VECTORS;
+  private static final long MSIX_TABLE = IrqTestDevice.MSIX_TABLE;
   private static final int[] FDS = {10, 11, 12, 13, -1, -1, 999, EventFdTable.NOT_AN_EVENTFD};
   private static final Set<Errno> ANSWERS =
       Set.of(Errno.EINVAL, Errno.ENOTTY, Errno.EBADF, Errno.EBUSY, Errno.ERANGE);
@@ -44,10 +39,8 @@ class SetIrqsRandomTest {
   private final EventFdTable files = new EventFdTable();
   private final List<EventFdTable.Counter> counters =
       List.of(files.open(10), files.open(11), files.open(12), files.open(13));
-  private final Model model = new Model();
-  private final PciFunction function =
-      PciFunction.create(
-          p -> model.bind(p), DmaPort.UNATTACHED, new VirtualClock(), Interrupts.Sink.DISCARD);
+  private final IrqTestDevice model = new IrqTestDevice();
+  private final PciFunction function = model.function();
   private VfioPciDevice device = new VfioPciDevice(function);
 
   @Test
@@ -202,40 +195,5 @@ class SetIrqsRandomTest {
       n += c.peek();
     }
     return n;
-  }
-
-  /** A device with every interrupt kind and no registers of note. */
-  private static final class Model implements PciDevice {
-    PciDevice.Ports ports;
-    private final ConfigSpace config =
-        ConfigSpace.builder(0x1b36, 0x0011)
-            .interruptPin(1)
-            .bar(Bar.memory32(0, 0x1000))
-            .bar(Bar.memory64(2, 0x4000, false))
-            .msi(4, true, false)
-            .msix(MSIX_VECTORS, 2, MSIX_TABLE, 2, 0x1800)
-            .pciExpress(true)
-            .build();
-
-    Model bind(PciDevice.Ports ports) {
-      this.ports = ports;
-      return this;
-    }
-
-    @Override
-    public ConfigSpace configSpace() {
-      return config;
-    }
-
-    @Override
-    public long read(int bar, long offset, int size) {
-      return 0;
-    }
-
-    @Override
-    public void write(int bar, long offset, int size, long value) {}
-
-    @Override
-    public void reset() {}
   }
 }

@@ -234,29 +234,15 @@ class VfioCdevTest {
     int device = rig.openCdev();
     int iommufd = rig.files.openIommufd(false);
     bind(device, 16, 0, iommufd);
-    rig.args(IommuIoasAlloc.SIZE);
-    rig.ioctl(iommufd, Command.IOMMU_IOAS_ALLOC);
-    int ioas = rig.u32(IommuIoasAlloc.OUT_IOAS_ID);
+    int ioas = allocIoas(iommufd);
     assertThat(attach(device, 12, 0, ioas)).isZero();
     DmaProbe.run(
         rig,
         device,
-        new DmaProbe.Mapper() {
-          @Override
-          public String name() {
-            return "IOMMU_IOAS_MAP";
-          }
-
-          @Override
-          public long map(long va, long length, long iova, boolean deviceWrites) {
-            return VfioCdevTest.this.map(iommufd, ioas, va, iova, length, deviceWrites);
-          }
-
-          @Override
-          public long unmap(long iova, long length, long[] unmapped) {
-            return VfioCdevTest.this.unmap(iommufd, ioas, iova, length, unmapped);
-          }
-        },
+        new DmaProbe.Mapper(
+            "IOMMU_IOAS_MAP",
+            (va, length, iova, deviceWrites) -> map(iommufd, ioas, va, iova, length, deviceWrites),
+            (iova, length, unmapped) -> unmap(iommufd, ioas, iova, length, unmapped)),
         true,
         lines);
     assertTranscriptHasLines();
@@ -268,9 +254,7 @@ class VfioCdevTest {
     int iommufd = rig.files.openIommufd(false);
     bind(device, 16, 0, iommufd);
     int devid = rig.u32(12);
-    rig.args(IommuIoasAlloc.SIZE);
-    rig.ioctl(iommufd, Command.IOMMU_IOAS_ALLOC);
-    int ioas = rig.u32(IommuIoasAlloc.OUT_IOAS_ID);
+    int ioas = allocIoas(iommufd);
     attach(device, 12, 0, ioas);
     long page = rig.memory.allocate(4096, true);
     assertThat(map(iommufd, ioas, page, 0x100000, 4096, true)).isZero();
@@ -333,9 +317,7 @@ class VfioCdevTest {
     print(
         "IOMMU_GET_HW_INFO reserved!=0 => %s",
         result(rig.ioctl(iommufd, Command.IOMMU_GET_HW_INFO)));
-    rig.args(IommuIoasAlloc.SIZE);
-    rig.ioctl(iommufd, Command.IOMMU_IOAS_ALLOC);
-    int ioas = rig.u32(IommuIoasAlloc.OUT_IOAS_ID);
+    int ioas = allocIoas(iommufd);
     print(
         "IOMMU_GET_HW_INFO dev_id=<the ioas id> => %s",
         result(hwInfo(iommufd, IommuHwInfo.SIZE, 0, ioas, 0, 0)));
@@ -371,6 +353,13 @@ class VfioCdevTest {
     return b;
   }
 
+  /** IOMMU_IOAS_ALLOC: the new IOAS's id. */
+  private int allocIoas(int iommufd) {
+    rig.args(IommuIoasAlloc.SIZE);
+    rig.ioctl(iommufd, Command.IOMMU_IOAS_ALLOC);
+    return rig.u32(IommuIoasAlloc.OUT_IOAS_ID);
+  }
+
   private long hwptAlloc(int iommufd, int flags, int devId, int ptId) {
     rig.args(IommuHwptAlloc.SIZE, flags, devId, ptId);
     return rig.ioctl(iommufd, Command.IOMMU_HWPT_ALLOC);
@@ -382,9 +371,7 @@ class VfioCdevTest {
     int iommufd = rig.files.openIommufd(false);
     bind(device, 16, 0, iommufd);
     int devid = rig.u32(12);
-    rig.args(IommuIoasAlloc.SIZE);
-    rig.ioctl(iommufd, Command.IOMMU_IOAS_ALLOC);
-    int ioas = rig.u32(IommuIoasAlloc.OUT_IOAS_ID);
+    int ioas = allocIoas(iommufd);
 
     assertThat(hwptAlloc(iommufd, IommuHwptAlloc.IOMMU_HWPT_ALLOC_DIRTY_TRACKING, devid, ioas))
         .as("dirty tracking: QEMU's VT-d has no SLADS")

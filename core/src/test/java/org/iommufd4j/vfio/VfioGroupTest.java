@@ -231,22 +231,10 @@ class VfioGroupTest {
     DmaProbe.run(
         rig,
         device,
-        new DmaProbe.Mapper() {
-          @Override
-          public String name() {
-            return "VFIO_IOMMU_MAP_DMA";
-          }
-
-          @Override
-          public long map(long va, long length, long iova, boolean deviceWrites) {
-            return mapDma(container, va, iova, length, deviceWrites);
-          }
-
-          @Override
-          public long unmap(long iova, long length, long[] unmapped) {
-            return unmapDma(container, iova, length, unmapped);
-          }
-        },
+        new DmaProbe.Mapper(
+            "VFIO_IOMMU_MAP_DMA",
+            (va, length, iova, deviceWrites) -> mapDma(container, va, iova, length, deviceWrites),
+            (iova, length, unmapped) -> unmapDma(container, iova, length, unmapped)),
         false,
         lines);
     long page = rig.memory.allocate(4096, true);

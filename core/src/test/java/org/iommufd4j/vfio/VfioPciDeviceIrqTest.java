@@ -10,13 +10,7 @@ import org.iommufd4j.Errno;
 import org.iommufd4j.IommufdException;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.memory.SimulatedMemory;
-import org.iommufd4j.pci.Bar;
-import org.iommufd4j.pci.ConfigSpace;
-import org.iommufd4j.pci.DmaPort;
-import org.iommufd4j.pci.Interrupts;
-import org.iommufd4j.pci.PciDevice;
 import org.iommufd4j.pci.PciFunction;
-import org.iommufd4j.pci.VirtualClock;
 import org.iommufd4j.uapi.Vfio;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -28,7 +22,7 @@ import org.junit.jupiter.api.Test;
 class VfioPciDeviceIrqTest {
   private static final int TRIGGER_EVENTFD = 4 | 32;
   private static final int MSIX = 2;
-  private static final long TABLE = 0x1000;
+  private static final long TABLE = IrqTestDevice.MSIX_TABLE;
 
   private final SimulatedMemory memory = SimulatedMemory.create();
   private final Caller caller = new Caller(memory, 1, 0, false, false, -1);
@@ -36,10 +30,8 @@ class VfioPciDeviceIrqTest {
   private final EventFdTable files = new EventFdTable();
   private final EventFdTable.Counter a = files.open(10);
   private final EventFdTable.Counter b = files.open(11);
-  private final Model model = new Model();
-  private final PciFunction function =
-      PciFunction.create(
-          p -> model.bind(p), DmaPort.UNATTACHED, new VirtualClock(), Interrupts.Sink.DISCARD);
+  private final IrqTestDevice model = new IrqTestDevice();
+  private final PciFunction function = model.function();
   private final VfioPciDevice device = new VfioPciDevice(function);
   private final VfioPciIoctls ioctls = new VfioPciIoctls(device, true);
 
@@ -56,14 +48,16 @@ class VfioPciDeviceIrqTest {
 
   @Test
   void eachMsixVectorSignalsItsOwnEventfdAndOnlyWiredVectorsAreUnmasked() {
-    assertThat(setIrqs(TRIGGER_EVENTFD, MSIX, 0, 3, fds(10, -1, 11))).isZero();
+    assertThat(setIrqs(TRIGGER_EVENTFD, MSIX, 0, 3, SetIrqsArg.eventfds(10, -1, 11))).isZero();
     assertThat(tableMasked()).containsExactly(false, true, false, true, true, true, true, true);
     for (int v = 0; v < 4; v++) {
       model.ports.interrupts().msi(v);
     }
     assertThat(a.take()).isEqualTo(1);
     assertThat(b.take()).isEqualTo(1);
-    assertThat(setIrqs(TRIGGER_EVENTFD, MSIX, 1, 1, fds(10))).as("vector 1 wired later").isZero();
+    assertThat(setIrqs(TRIGGER_EVENTFD, MSIX, 1, 1, SetIrqsArg.eventfds(10)))
+        .as("vector 1 wired later")
+        .isZero();
     assertThat(a.take()).as("its message, pending while masked, arrives on unmask").isEqualTo(1);
     model.ports.interrupts().msi(1);
     assertThat(a.take()).isEqualTo(1);
@@ -71,17 +65,18 @@ class VfioPciDeviceIrqTest {
 
   @Test
   void vectorsPastThoseEnabledNeedADisableFirstAndAFailedBlockLeavesItsVectorsUnwired() {
-    assertThat(setIrqs(TRIGGER_EVENTFD, MSIX, 0, 2, fds(10, 10))).isZero();
-    assertThat(setIrqs(TRIGGER_EVENTFD, MSIX, 1, 2, fds(11, 11))).isEqualTo(-Errno.EINVAL.number());
+    assertThat(setIrqs(TRIGGER_EVENTFD, MSIX, 0, 2, SetIrqsArg.eventfds(10, 10))).isZero();
+    assertThat(setIrqs(TRIGGER_EVENTFD, MSIX, 1, 2, SetIrqsArg.eventfds(11, 11)))
+        .isEqualTo(-Errno.EINVAL.number());
     assertThat(files.held()).as("vector 0 kept, vector 1 unwired by the rollback").isEqualTo(1);
     assertThat(setIrqs(1 | 32, MSIX, 0, 0, new byte[0])).as("disable").isZero();
-    assertThat(setIrqs(TRIGGER_EVENTFD, MSIX, 0, 4, fds(10, 10, 11, 11))).isZero();
+    assertThat(setIrqs(TRIGGER_EVENTFD, MSIX, 0, 4, SetIrqsArg.eventfds(10, 10, 11, 11))).isZero();
     assertThat(files.held()).isEqualTo(4);
   }
 
   @Test
   void aResetKeepsMsixEnabledAndItsVectorsWired() {
-    setIrqs(TRIGGER_EVENTFD, MSIX, 0, 1, fds(10));
+    setIrqs(TRIGGER_EVENTFD, MSIX, 0, 1, SetIrqsArg.eventfds(10));
     assertThat(ioctls.ioctl(caller, files, Vfio.VFIO_DEVICE_RESET, 0)).isZero();
     assertThat(model.resets).isEqualTo(1);
     device.write(7L << 40 | 4, MemorySegment.ofArray(new byte[] {0x6, 0}));
@@ -91,10 +86,11 @@ class VfioPciDeviceIrqTest {
 
   @Test
   void theErrIndexHoldsOneEventfdOnPciExpressAndSignalsItOnLoopback() {
-    assertThat(setIrqs(TRIGGER_EVENTFD, 3, 0, 1, fds(10))).isZero();
+    assertThat(setIrqs(TRIGGER_EVENTFD, 3, 0, 1, SetIrqsArg.eventfds(10))).isZero();
     assertThat(setIrqs(1 | 32, 3, 0, 1, new byte[0])).isZero();
     assertThat(a.take()).isEqualTo(1);
-    assertThat(setIrqs(TRIGGER_EVENTFD, 3, 0, 1, fds(-2))).isEqualTo(-Errno.EINVAL.number());
+    assertThat(setIrqs(TRIGGER_EVENTFD, 3, 0, 1, SetIrqsArg.eventfds(-2)))
+        .isEqualTo(-Errno.EINVAL.number());
     assertThat(setIrqs(1 | 32, 3, 0, 0, new byte[0])).as("count 0: put it").isZero();
     assertThat(files.held()).isZero();
     assertThat(setIrqs(1 | 32, 3, 0, 1, new byte[0])).isEqualTo(-Errno.EINVAL.number());
@@ -102,10 +98,10 @@ class VfioPciDeviceIrqTest {
 
   @Test
   void theIntxUnmaskEventfdUnmasksWhenTheProgramSignalsIt() {
-    setIrqs(TRIGGER_EVENTFD, 0, 0, 1, fds(10));
-    assertThat(setIrqs(4 | 16, 0, 0, 1, fds(11))).isZero();
-    assertThat(setIrqs(4 | 16, 0, 0, 1, fds(11))).isEqualTo(-Errno.EBUSY.number());
-    assertThat(setIrqs(4 | 8, 0, 0, 1, fds(11)))
+    setIrqs(TRIGGER_EVENTFD, 0, 0, 1, SetIrqsArg.eventfds(10));
+    assertThat(setIrqs(4 | 16, 0, 0, 1, SetIrqsArg.eventfds(11))).isZero();
+    assertThat(setIrqs(4 | 16, 0, 0, 1, SetIrqsArg.eventfds(11))).isEqualTo(-Errno.EBUSY.number());
+    assertThat(setIrqs(4 | 8, 0, 0, 1, SetIrqsArg.eventfds(11)))
         .as("no mask eventfd")
         .isEqualTo(-Errno.ENOTTY.number());
     model.ports.interrupts().raiseIntx();
@@ -118,13 +114,13 @@ class VfioPciDeviceIrqTest {
     b.signalFromProgram();
     model.ports.interrupts().raiseIntx();
     assertThat(a.take()).isEqualTo(1);
-    assertThat(setIrqs(4 | 16, 0, 0, 1, fds(-1))).isZero();
+    assertThat(setIrqs(4 | 16, 0, 0, 1, SetIrqsArg.eventfds(-1))).isZero();
     assertThat(files.held()).as("the unmask eventfd is put").isEqualTo(1);
   }
 
   @Test
   void theVirtualIntxDisableMasksAndItsClearingSendsAStillAssertedLevel() {
-    setIrqs(TRIGGER_EVENTFD, 0, 0, 1, fds(10));
+    setIrqs(TRIGGER_EVENTFD, 0, 0, 1, SetIrqsArg.eventfds(10));
     device.write(7L << 40 | 4, MemorySegment.ofArray(new byte[] {0x6, 0x4}));
     model.ports.interrupts().raiseIntx();
     assertThat(a.take()).isZero();
@@ -238,13 +234,8 @@ class VfioPciDeviceIrqTest {
   // ---- helpers ----
 
   private long setIrqs(int flags, int index, int start, int count, byte[] data) {
-    memory.putInt(arg, 20 + data.length);
-    memory.putInt(arg + 4, flags);
-    memory.putInt(arg + 8, index);
-    memory.putInt(arg + 12, start);
-    memory.putInt(arg + 16, count);
-    memory.putBytes(arg + 20, data);
-    return ioctls.ioctl(caller, files, Vfio.VFIO_DEVICE_SET_IRQS, arg);
+    long at = SetIrqsArg.put(memory, arg, flags, index, start, count, data);
+    return ioctls.ioctl(caller, files, Vfio.VFIO_DEVICE_SET_IRQS, at);
   }
 
   private long ioeventfd(long offset, long data, int size, int fd) {
@@ -277,65 +268,5 @@ class VfioPciDeviceIrqTest {
       masked.add((function.barRead(2, TABLE + 16L * v + 12, 4) & 1) != 0);
     }
     return masked;
-  }
-
-  private static byte[] fds(int... fds) {
-    byte[] bytes = new byte[4 * fds.length];
-    for (int i = 0; i < fds.length; i++) {
-      for (int k = 0; k < 4; k++) {
-        bytes[4 * i + k] = (byte) (fds[i] >>> (8 * k));
-      }
-    }
-    return bytes;
-  }
-
-  /** Every interrupt kind, FLR, an I/O BAR; records register writes. */
-  private static final class Model implements PciDevice {
-    PciDevice.Ports ports;
-    final List<String> writes = new ArrayList<>();
-    int resets;
-    private final ConfigSpace config =
-        ConfigSpace.builder(0x1b36, 0x0011)
-            .interruptPin(1)
-            .bar(Bar.memory32(0, 0x1000))
-            .bar(Bar.memory64(2, 0x4000, false))
-            .bar(Bar.io(4, 0x20))
-            .msi(4, true, false)
-            .msix(8, 2, TABLE, 2, 0x1800)
-            .pciExpress(true)
-            .build();
-
-    Model bind(PciDevice.Ports ports) {
-      this.ports = ports;
-      return this;
-    }
-
-    @Override
-    public ConfigSpace configSpace() {
-      return config;
-    }
-
-    @Override
-    public long read(int bar, long offset, int size) {
-      return 0;
-    }
-
-    @Override
-    public synchronized void write(int bar, long offset, int size, long value) {
-      writes.add(
-          "w"
-              + bar
-              + "@0x"
-              + Long.toHexString(offset)
-              + "/"
-              + size
-              + "=0x"
-              + Long.toHexString(value));
-    }
-
-    @Override
-    public void reset() {
-      resets++;
-    }
   }
 }

@@ -3,16 +3,11 @@ package org.iommufd4j.vfio;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
 import org.iommufd4j.Errno;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
 import org.iommufd4j.engine.ErrnoException;
-import org.iommufd4j.engine.FileTable;
 import org.iommufd4j.engine.Host;
 import org.iommufd4j.engine.VirtualFileTable;
 import org.iommufd4j.memory.SimulatedMemory;
@@ -54,56 +49,27 @@ final class VfioRig {
   }
 
   /** The caller's descriptor table: iommufd contexts, VFIO files, and other files. */
-  final class Files implements FileTable {
-    private final VirtualFileTable table = new VirtualFileTable();
-    private final Map<Integer, Context> contexts = new HashMap<>();
-    private final List<Integer> others = new ArrayList<>();
-
-    @Override
-    public int reserve() {
-      return table.reserve();
-    }
-
-    @Override
-    public void unreserve(int fd) {
-      table.unreserve(fd);
-    }
-
-    @Override
-    public void install(int fd, EmulatedFile file) {
-      table.install(fd, file);
-    }
-
-    @Override
-    public EmulatedFile get(int fd) {
-      return table.get(fd);
-    }
-
-    @Override
-    public synchronized Context context(int fd) {
-      Context ctx = contexts.get(fd);
-      if (ctx == null && table.get(fd) == null && !others.contains(fd)) {
-        throw ErrnoException.of(Errno.EBADF, "no descriptor " + fd);
-      }
-      return ctx;
-    }
+  final class Files {
+    final VirtualFileTable table = new VirtualFileTable();
 
     /** open("/dev/iommu") or open("/dev/vfio/vfio"). */
-    synchronized int openIommufd(boolean container) {
-      int fd = table.reserve();
-      contexts.put(fd, new Context(host, this, false, container));
-      return fd;
+    int openIommufd(boolean container) {
+      return table.openContext(host, container);
     }
 
-    /** open("/dev/null"). */
-    synchronized int openNull() {
+    /** open("/dev/null"): a file that is neither an iommufd nor VFIO's. */
+    int openNull() {
       int fd = table.reserve();
-      others.add(fd);
+      table.install(fd, () -> {});
       return fd;
     }
 
     Context ctx(int fd) {
-      return contexts.get(fd);
+      return table.contextOf(fd);
+    }
+
+    EmulatedFile get(int fd) {
+      return table.get(fd);
     }
 
     /** open(2) of a VFIO node: the descriptor, or -errno. */
@@ -119,13 +85,7 @@ final class VfioRig {
     }
 
     /** close(2). */
-    synchronized int close(int fd) {
-      Context ctx = contexts.remove(fd);
-      if (ctx != null) {
-        ctx.close();
-        table.unreserve(fd);
-        return 0;
-      }
+    int close(int fd) {
       return table.close(fd) ? 0 : -Errno.EBADF.number();
     }
   }
@@ -145,7 +105,7 @@ final class VfioRig {
       return Dispatcher.ioctl(ctx, caller, request, argument, null);
     }
     EmulatedFile f = files.get(fd);
-    return f == null ? -Errno.EBADF.number() : f.ioctl(caller, files, request, argument);
+    return f == null ? -Errno.EBADF.number() : f.ioctl(caller, files.table, request, argument);
   }
 
   long ioctl(int fd, Command command) {
