@@ -8,7 +8,8 @@
  *   mmio load id         a 4-byte load of the same register through the mmap'd BAR0 (trapped)
  *   mmio store liveness  a 4-byte store to the liveness register (0x04) through the BAR0 mapping
  *   irq raise->read      a store to edu's raise-irq register (0x60) until read(eventfd) returns
- *                        (MSI vector 0 on that eventfd; the ack at 0x64 follows, not timed)
+ *                        (MSI vector 0 on that eventfd; the ack at 0x64 follows, outside the
+ *                        wall-clock timing but inside the CPU column)
  *   irq loopback->read   VFIO_DEVICE_SET_IRQS MSI TRIGGER DATA_NONE until read(eventfd) returns
  *
  * Run it as `./run.sh exec --device edu -- bridge/target/native/bench/device [iterations]`. Each
