@@ -11,6 +11,9 @@
  *                        (MSI vector 0 on that eventfd; the ack at 0x64 follows, outside the
  *                        wall-clock timing but inside the CPU column)
  *   irq loopback->read   VFIO_DEVICE_SET_IRQS MSI TRIGGER DATA_NONE until read(eventfd) returns
+ *   irq factorial->read  a store of n to edu's factorial register (0x08), with the interrupt on
+ *                        completion enabled, until read(eventfd) returns: the model raises it
+ *                        from its clock's thread, not from the store's call (ack not timed)
  *
  * Run it as `./run.sh exec --device edu -- bridge/target/native/bench/device [iterations]`. Each
  * operation runs in batches of 100 after a warm-up; it prints the mean, median and 99th
@@ -40,9 +43,19 @@ struct attach_pt {
 #define DEVICE_BIND_IOMMUFD _IO(VFIO_TYPE, VFIO_BASE + 18)
 #define DEVICE_ATTACH_IOMMUFD_PT _IO(VFIO_TYPE, VFIO_BASE + 19)
 
-enum { EDU_ID = 0x00, EDU_LIVENESS = 0x04, EDU_IRQ_STATUS = 0x24, EDU_IRQ_RAISE = 0x60, EDU_IRQ_ACK = 0x64 };
+enum {
+  EDU_ID = 0x00,
+  EDU_LIVENESS = 0x04,
+  EDU_FACTORIAL = 0x08,
+  EDU_STATUS = 0x20,
+  EDU_IRQ_STATUS = 0x24,
+  EDU_IRQ_RAISE = 0x60,
+  EDU_IRQ_ACK = 0x64
+};
 #define EDU_ID_VALUE_MASK 0xffff
 #define EDU_ID_VALUE 0x00ed
+#define EDU_STATUS_IRQ_FACTORIAL 0x80
+#define EDU_IRQ_FACTORIAL_VALUE 0x1
 #define PCI_COMMAND 0x04
 #define PCI_COMMAND_MEMORY_AND_MASTER 0x6
 #define BATCH 100
@@ -157,6 +170,17 @@ static void ack_op(void *arg) {
   d->bar[EDU_IRQ_ACK / 4] = 1;
 }
 
+static void factorial_op(void *arg) {
+  struct device *d = arg;
+  d->bar[EDU_FACTORIAL / 4] = 10;
+  wait_irq(d);
+}
+
+static void ack_factorial_op(void *arg) {
+  struct device *d = arg;
+  d->bar[EDU_IRQ_ACK / 4] = EDU_IRQ_FACTORIAL_VALUE;
+}
+
 static long set_irqs(int fd, uint32_t flags, uint32_t count, const void *data, size_t size) {
   union {
     struct vfio_irq_set set;
@@ -256,5 +280,8 @@ int main(int argc, char **argv) {
   CHECK((d.bar[EDU_IRQ_STATUS / 4] & 1) == 0);
   struct bench loopback = {.name = "irq loopback->read", .op = loopback_op, .arg = &d};
   run_single(&loopback, irqs);
+  d.bar[EDU_STATUS / 4] = EDU_STATUS_IRQ_FACTORIAL;
+  struct bench factorial = {.name = "irq factorial->read", .op = factorial_op, .arg = &d, .after = ack_factorial_op};
+  run_single(&factorial, irqs);
   return 0;
 }
