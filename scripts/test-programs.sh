@@ -14,3 +14,12 @@ if [ -n "$_programs" ]; then
   fi
 fi
 unset _programs
+# NvmeGuestIT's guest: Debian's kernel image and busybox-static, downloaded (not installed) and
+# unpacked into a cache; no root needed, the host's /boot is left alone
+_guest="$HOME/.cache/iommufd4j/nvme-guest"
+if ! ls "$_guest"/root/boot/vmlinuz-* >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "downloading linux-image-amd64 and busybox-static into $_guest (NvmeGuestIT's guest)..." >&2
+  sh "$(dirname "${BASH_SOURCE:-$0}")/../cli/src/test/resources/nvme-guest.sh" prepare "$_guest" \
+    || echo "warning: could not download the guest's packages; NvmeGuestIT will be skipped" >&2
+fi
+unset _guest

@@ -669,7 +669,9 @@ public final class NvmeController implements PciDevice {
     d.set(U32, 516, namespaces.size()); // NN
     d.set(U16, 520, (short) 0x1c); // ONCS: DSM, Write Zeroes, Save/Select
     d.set(JAVA_BYTE, 525, (byte) 1); // VWC present
-    ascii(d, 768, 256, "nqn.2019-08.org.qemu:" + SERIAL); // SUBNQN
+    // SUBNQN is a NUL-terminated string, not space-padded: Linux rejects one without a NUL
+    byte[] subnqn = ("nqn.2019-08.org.qemu:" + SERIAL).getBytes(StandardCharsets.US_ASCII);
+    MemorySegment.copy(subnqn, 0, d, JAVA_BYTE, 768, subnqn.length);
     d.set(U16, 2048, (short) 0x9c4); // PSD0: 25 W
     d.set(U32, 2052, 0x10); // ENLAT
     d.set(U32, 2056, 0x4); // EXLAT

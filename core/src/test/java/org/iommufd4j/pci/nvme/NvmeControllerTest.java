@@ -137,6 +137,11 @@ class NvmeControllerTest {
     assertThat(id.get(ValueLayout.JAVA_BYTE, 512)).as("SQES").isEqualTo((byte) 0x66);
     assertThat(id.get(ValueLayout.JAVA_BYTE, 513)).as("CQES").isEqualTo((byte) 0x44);
     assertThat(id.get(U32, 516)).as("NN").isEqualTo(1);
+    byte[] subnqn = id.asSlice(768, 256).toArray(ValueLayout.JAVA_BYTE);
+    int nul = new String(subnqn, StandardCharsets.US_ASCII).indexOf('\0');
+    assertThat(nul).as("SUBNQN ends with a NUL").isPositive();
+    assertThat(new String(subnqn, 0, nul, StandardCharsets.US_ASCII))
+        .isEqualTo("nqn.2019-08.org.qemu:" + NvmeController.SERIAL);
     assertThat(id.get(ValueLayout.JAVA_SHORT_UNALIGNED, 520) & 0xc)
         .as("ONCS DSM, WZ")
         .isEqualTo(0xc);
