@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
  * pread/pwrite on the device fds. Installed by {@code scripts/test-programs.sh} (which {@code
  * ./test.sh} sources); skipped, with the reason, without it.
  */
-class TestpmdIT {
+class DpdkTestpmdIT {
   /** testpmd's first burst on each port with {@code --tx-first}: these packets circulate. */
   private static final int FIRST_BURST = 32;
 
