@@ -4,8 +4,9 @@
 # then interrupts it after SECONDS so that it prints its forward statistics and exits.
 # Usage: testpmd-pair.sh OUTPUT [SECONDS]
 # EAL options: no hugepages (malloc'd memory, which implies legacy memory mode, so no
-# --in-memory; --no-shconf instead), IOVA = VA placed low so that the legacy queue PFN register
-# (32 bits of 4 KiB pages) reaches the rings, and a mbuf pool that fits in -m.
+# --in-memory; --no-shconf instead), IOVA = VA from 8 GiB (EAL's choices made explicit: the
+# legacy queue PFN register, 32 bits of 4 KiB pages, reaches rings below 16 TiB only), and an
+# mbuf pool that fits in -m.
 set -u
 out=$1 seconds=${2:-15}
 timeout -s INT "$seconds" dpdk-testpmd -a 0000:00:04.0 -a 0000:00:05.0 \
