@@ -1,8 +1,10 @@
 # Sourced by test.sh: the unmodified third-party programs the integration tests run against the
-# emulator (Debian's QEMU 7.2, and what builds a guest for it). Installed with apt-get when run as root without them; otherwise
-# the tests that need them are skipped and say why.
+# emulator (Debian's QEMU 7.2, what builds a Linux guest for it, and DPDK 22.11, whose
+# dpdk-testpmd is in the dpdk-dev package, not dpdk). Installed with apt-get when run as root
+# without them; otherwise the tests that need them are skipped and say why.
 _programs=""
 command -v qemu-system-x86_64 >/dev/null 2>&1 || _programs="$_programs qemu-system-x86"
+command -v dpdk-testpmd >/dev/null 2>&1 || _programs="$_programs dpdk-dev"
 # NvmeGuestIT builds its guest's initramfs with these
 command -v cpio >/dev/null 2>&1 || _programs="$_programs cpio"
 command -v gzip >/dev/null 2>&1 || _programs="$_programs gzip"
