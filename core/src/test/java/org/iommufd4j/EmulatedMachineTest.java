@@ -10,7 +10,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuIoasAlloc;
-import org.iommufd4j.uapi.IommuIoasMap;
 import org.iommufd4j.uapi.Vfio;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -60,19 +59,7 @@ class EmulatedMachineTest {
     for (int i = 0; i < 16; i++) {
       buffer.set(JAVA_BYTE, i, (byte) (i + 1));
     }
-    MemorySegment map = arena.allocate(IommuIoasMap.SIZE, 8);
-    map.set(JAVA_INT, 0, IommuIoasMap.SIZE);
-    map.set(
-        JAVA_INT,
-        IommuIoasMap.FLAGS,
-        IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA
-            | IommuIoasMap.IOMMU_IOAS_MAP_READABLE
-            | IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE);
-    map.set(JAVA_INT, IommuIoasMap.IOAS_ID, ioas);
-    map.set(JAVA_LONG, IommuIoasMap.USER_VA, buffer.address());
-    map.set(JAVA_LONG, IommuIoasMap.LENGTH, 4096);
-    map.set(JAVA_LONG, IommuIoasMap.IOVA, 0x100000);
-    machine.ioctl(iommufd, Command.IOMMU_IOAS_MAP.request(), map);
+    MachineCalls.mapFixed(machine, arena, iommufd, ioas, buffer, 0x100000);
 
     driver.enableMemoryAndBusMastering(device);
     assertThat(read32(device, 0)).as("edu's id").isEqualTo(0x010000edL);

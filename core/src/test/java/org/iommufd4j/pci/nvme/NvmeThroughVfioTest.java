@@ -12,9 +12,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.iommufd4j.EmulatedMachine;
+import org.iommufd4j.MachineCalls;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuIoasAlloc;
-import org.iommufd4j.uapi.IommuIoasMap;
 import org.iommufd4j.uapi.Vfio;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -74,19 +74,7 @@ class NvmeThroughVfioTest {
     attach.set(JAVA_INT, 0, 12);
     attach.set(JAVA_INT, 8, ioas);
     machine.ioctl(device, Vfio.VFIO_DEVICE_ATTACH_IOMMUFD_PT, attach);
-    MemorySegment map = arena.allocate(IommuIoasMap.SIZE, 8);
-    map.set(JAVA_INT, 0, IommuIoasMap.SIZE);
-    map.set(
-        JAVA_INT,
-        IommuIoasMap.FLAGS,
-        IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA
-            | IommuIoasMap.IOMMU_IOAS_MAP_READABLE
-            | IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE);
-    map.set(JAVA_INT, IommuIoasMap.IOAS_ID, ioas);
-    map.set(JAVA_LONG, IommuIoasMap.USER_VA, memory.address());
-    map.set(JAVA_LONG, IommuIoasMap.LENGTH, MEMORY);
-    map.set(JAVA_LONG, IommuIoasMap.IOVA, IOVA);
-    machine.ioctl(iommufd, Command.IOMMU_IOAS_MAP.request(), map);
+    MachineCalls.mapFixed(machine, arena, iommufd, ioas, memory, IOVA);
     write(CONFIG + 4, 2, 0x6); // memory decoding and bus mastering
   }
 

@@ -11,9 +11,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.iommufd4j.EmulatedMachine;
+import org.iommufd4j.MachineCalls;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuIoasAlloc;
-import org.iommufd4j.uapi.IommuIoasMap;
 import org.iommufd4j.uapi.Vfio;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -97,19 +97,7 @@ class VirtioNetThroughVfioTest {
     int ioas = alloc.get(JAVA_INT, (int) IommuIoasAlloc.OUT_IOAS_ID);
     machine.ioctl(device, Vfio.VFIO_DEVICE_ATTACH_IOMMUFD_PT, words(12, 0, ioas));
     MemorySegment memory = arena.allocate(VirtioRig.MEMORY, 4096);
-    MemorySegment map = arena.allocate(IommuIoasMap.SIZE, 8);
-    map.set(JAVA_INT, 0, IommuIoasMap.SIZE);
-    map.set(
-        JAVA_INT,
-        IommuIoasMap.FLAGS,
-        IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA
-            | IommuIoasMap.IOMMU_IOAS_MAP_READABLE
-            | IommuIoasMap.IOMMU_IOAS_MAP_WRITEABLE);
-    map.set(JAVA_INT, IommuIoasMap.IOAS_ID, ioas);
-    map.set(JAVA_LONG, IommuIoasMap.USER_VA, memory.address());
-    map.set(JAVA_LONG, IommuIoasMap.LENGTH, memory.byteSize());
-    map.set(JAVA_LONG, IommuIoasMap.IOVA, RING_IOVA);
-    machine.ioctl(iommufd, Command.IOMMU_IOAS_MAP.request(), map);
+    MachineCalls.mapFixed(machine, arena, iommufd, ioas, memory, RING_IOVA);
     assertThat(access(device).configRead(0x00, 4)).isEqualTo(0x1000_1af4);
     return new Nic(device, new LegacyDriver(access(device), memory, RING_IOVA));
   }
