@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "../tests/t.h"
+#include "clock.h"
 
 /* Linux 6.6's device cdev ioctls, which the 6.1 uapi headers these machines have lack. */
 struct bind_iommufd {
@@ -60,17 +61,6 @@ enum {
 #define PCI_COMMAND_MEMORY_AND_MASTER 0x6
 #define BATCH 100
 
-static double clock_us(clockid_t clock) {
-  struct timespec ts;
-  clock_gettime(clock, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
 /* One operation; after, when set, runs after each one outside the timing (run_single only). */
 struct bench {
   const char *name;
@@ -92,7 +82,7 @@ static void run(const struct bench *b, int n) {
     sum += per_op[k];
   }
   cpu = (clock_us(CLOCK_PROCESS_CPUTIME_ID) - cpu) / ((double)batches * BATCH);
-  qsort(per_op, (size_t)batches, sizeof *per_op, cmp);
+  qsort(per_op, (size_t)batches, sizeof *per_op, cmp_double);
   printf("%-20s mean %8.2f  median %8.2f  p99 %8.2f  cpu %7.2f us/op\n", b->name, sum / batches, per_op[batches / 2],
          per_op[(int)(batches * 0.99)], cpu);
   free(per_op);
@@ -115,7 +105,7 @@ static void run_single(const struct bench *b, int n) {
     if (b->after) b->after(b->arg);
   }
   cpu = (clock_us(CLOCK_PROCESS_CPUTIME_ID) - cpu) / n;
-  qsort(t, (size_t)n, sizeof *t, cmp);
+  qsort(t, (size_t)n, sizeof *t, cmp_double);
   printf("%-20s mean %8.2f  median %8.2f  p99 %8.2f  cpu %7.2f us/op\n", b->name, sum / n, t[n / 2], t[(int)(n * 0.99)],
          cpu);
   free(t);

@@ -17,20 +17,10 @@
 #include <time.h>
 
 #include "../tests/t.h"
-
-static double now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
+#include "clock.h"
 
 static void report(const char *what, double *t, int n) {
-  qsort(t, (size_t)n, sizeof *t, cmp);
+  qsort(t, (size_t)n, sizeof *t, cmp_double);
   printf("%-22s median %8.2f us   p99 %8.2f us\n", what, t[n / 2], t[(int)(n * 0.99)]);
 }
 
@@ -41,9 +31,9 @@ int main(int argc, char **argv) {
   CHECK(t != NULL);
 
   for (int i = -warm; i < n; i++) {
-    double a = now_us();
+    double a = clock_us(CLOCK_MONOTONIC);
     syscall(SYS_getppid);
-    if (i >= 0) t[i] = now_us() - a;
+    if (i >= 0) t[i] = clock_us(CLOCK_MONOTONIC) - a;
   }
   report("getppid", t, n);
 
@@ -61,10 +51,10 @@ int main(int argc, char **argv) {
   close(sv[1]);
   char msg[64] = {0};
   for (int i = -warm; i < n; i++) {
-    double a = now_us();
+    double a = clock_us(CLOCK_MONOTONIC);
     CHECK(write(sv[0], msg, sizeof msg) == sizeof msg);
     CHECK(read(sv[0], msg, sizeof msg) == sizeof msg);
-    if (i >= 0) t[i] = now_us() - a;
+    if (i >= 0) t[i] = clock_us(CLOCK_MONOTONIC) - a;
   }
   close(sv[0]);
   waitpid(echo, NULL, 0);
@@ -79,9 +69,9 @@ int main(int argc, char **argv) {
   struct iommu_option o = {.size = sizeof o, .option_id = IOMMU_OPTION_RLIMIT_MODE, .op = IOMMU_OPTION_OP_GET};
   for (int round = 0; round < 2; round++) {
     for (int i = -warm; i < n; i++) {
-      double a = now_us();
+      double a = clock_us(CLOCK_MONOTONIC);
       CHECK_OK(ioctl(fd, IOMMU_OPTION, &o));
-      if (i >= 0) t[i] = now_us() - a;
+      if (i >= 0) t[i] = clock_us(CLOCK_MONOTONIC) - a;
     }
     report(round == 0 ? "trivial ioctl (first)" : "trivial ioctl", t, n);
   }
@@ -89,10 +79,10 @@ int main(int argc, char **argv) {
   char *buf = t_buffer(4096);
   for (int i = -warm; i < n; i++) {
     uint64_t iova = 0x100000;
-    double a = now_us();
+    double a = clock_us(CLOCK_MONOTONIC);
     CHECK_OK(t_map(fd, ioas, buf, 4096, &iova, IOMMU_IOAS_MAP_FIXED_IOVA));
     CHECK(t_unmap(fd, ioas, iova, 4096) == 4096);
-    if (i >= 0) t[i] = now_us() - a;
+    if (i >= 0) t[i] = clock_us(CLOCK_MONOTONIC) - a;
   }
   report("map+unmap 4 KiB", t, n);
   close(fd);
