@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -33,9 +32,7 @@ class DpdkTestpmdIT {
 
   @BeforeAll
   static void testpmdIsInstalled() {
-    Assumptions.assumeTrue(
-        Path.of("/usr/bin/dpdk-testpmd").toFile().canExecute(),
-        "dpdk-testpmd is not installed (scripts/test-programs.sh installs dpdk-dev as root)");
+    ThirdParty.assumeInstalled("dpdk-testpmd", "dpdk-dev");
   }
 
   @Test

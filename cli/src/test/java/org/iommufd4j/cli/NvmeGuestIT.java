@@ -49,10 +49,7 @@ class NvmeGuestIT {
 
   @BeforeAll
   static void qemuAndTheGuestAreThere() throws Exception {
-    Assumptions.assumeTrue(
-        Path.of("/usr/bin/qemu-system-x86_64").toFile().canExecute()
-            || Path.of("/usr/local/bin/qemu-system-x86_64").toFile().canExecute(),
-        "qemu-system-x86_64 is not installed (scripts/test-programs.sh installs it as root)");
+    ThirdParty.assumeInstalled("qemu-system-x86_64", "qemu-system-x86");
     boolean kernel;
     try (var boot = Files.list(GUEST.resolve("root/boot"))) {
       kernel = boot.anyMatch(p -> p.getFileName().toString().startsWith("vmlinuz-"));

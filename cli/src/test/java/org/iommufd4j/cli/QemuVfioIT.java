@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -41,12 +40,7 @@ class QemuVfioIT {
 
   @BeforeAll
   static void qemuIsInstalled() {
-    boolean found =
-        Path.of("/usr/bin/qemu-system-x86_64").toFile().canExecute()
-            || Path.of("/usr/local/bin/qemu-system-x86_64").toFile().canExecute();
-    Assumptions.assumeTrue(
-        found,
-        "qemu-system-x86_64 is not installed (scripts/test-programs.sh installs it as root)");
+    ThirdParty.assumeInstalled("qemu-system-x86_64", "qemu-system-x86");
   }
 
   @Test
