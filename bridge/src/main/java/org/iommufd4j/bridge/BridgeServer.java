@@ -307,7 +307,7 @@ public final class BridgeServer implements AutoCloseable {
     synchronized (processes) {
       ClientProcess p =
           processes.computeIfAbsent(
-              key, k -> new ClientProcess(k, new RemoteMemory(pid), new int[1]));
+              key, k -> new ClientProcess(k, new RemoteMemory(pid, host), new int[1]));
       p.channels()[0]++;
       return p;
     }
@@ -321,9 +321,15 @@ public final class BridgeServer implements AutoCloseable {
         processes.remove(p.key(), p);
       }
     }
-    // every channel of the process ended: if it exited, its kernel descriptors are closed
-    if (last && kernel != null && ProcessInfo.awaitExit(p.memory().pid, 200)) {
-      kernel.exited(p.memory().pid, null); // gone: nothing left to read
+    // every channel of the process ended: if it exited (by exit() or not), its memory is gone
+    // but for the pages still pinned, and its kernel descriptors are closed
+    if (last && ProcessInfo.awaitExit(p.memory().pid, 200)) {
+      if (p.memory().ended(host)) {
+        kept.add(p.memory());
+      }
+      if (kernel != null) {
+        kernel.exited(p.memory().pid, null); // gone: nothing left to read
+      }
     }
   }
 
