@@ -250,8 +250,33 @@ static void forked_while_pinned(int fd) {
   }
 }
 
-int main(void) {
+/* --hold LENGTH: a buffer of LENGTH bytes mapped under a mock domain (so pinned, and shared unless
+   IOMMUFD4J_SHARE=0); prints its address, then answers each line on stdin with the sum of its
+   bytes, until end of input. DmaIntoPinnedPagesIT writes it from the server. */
+static int hold(size_t length) {
+  int fd = t_open();
+  uint32_t ioas = t_ioas_alloc(fd);
+  if (t_mock_domain(fd, ioas) == 0) FAIL("no mock domain");
+  unsigned char *buf = t_buffer(length);
+  uint64_t iova = MOCK_APERTURE_START;
+  CHECK_OK(t_map(fd, ioas, buf, length, &iova, IOMMU_IOAS_MAP_FIXED_IOVA));
+  printf("%p\n", (void *)buf);
+  fflush(stdout);
+  char line[16];
+  while (fgets(line, sizeof line, stdin)) {
+    unsigned long long sum = 0;
+    for (size_t i = 0; i < length; i++) sum += buf[i];
+    printf("%llu\n", sum);
+    fflush(stdout);
+  }
+  CHECK(t_unmap(fd, ioas, iova, length) == (long long)length);
+  CHECK_OK(close(fd));
+  return 0;
+}
+
+int main(int argc, char **argv) {
   t_name = "t_share";
+  if (argc == 3 && strcmp(argv[1], "--hold") == 0) return hold(strtoul(argv[2], NULL, 0));
   const char *share = getenv("IOMMUFD4J_SHARE");
   sharing = !(share && strcmp(share, "0") == 0);
   int fd = t_open();

@@ -313,6 +313,18 @@ public final class BridgeServer implements AutoCloseable {
     }
   }
 
+  /** The memory of client process {@code pid} while it has a channel, or null. */
+  RemoteMemory memoryOf(int pid) {
+    synchronized (processes) {
+      for (ClientProcess p : processes.values()) {
+        if (p.memory().pid == pid) {
+          return p.memory();
+        }
+      }
+    }
+    return null;
+  }
+
   void releaseProcess(ClientProcess p) {
     boolean last;
     synchronized (processes) {
@@ -321,16 +333,23 @@ public final class BridgeServer implements AutoCloseable {
         processes.remove(p.key(), p);
       }
     }
-    // every channel of the process ended: if it exited (by exit() or not), its memory is gone
-    // but for the pages still pinned, and its kernel descriptors are closed
-    if (last && ProcessInfo.awaitExit(p.memory().pid, 200)) {
-      if (p.memory().ended(host)) {
-        kept.add(p.memory());
-      }
-      if (kernel != null) {
-        kernel.exited(p.memory().pid, null); // gone: nothing left to read
-      }
+    if (!last) {
+      return;
     }
+    // every channel of the process ended: if it exited, its kernel descriptors are closed
+    if (kernel != null && ProcessInfo.awaitExit(p.memory().pid, 200)) {
+      kernel.exited(p.memory().pid, null); // gone: nothing left to read
+    }
+    // and, by exit() or not, its memory is gone but for the pages still pinned; a process that
+    // lives on (its threads that called have ended) is not waited for on this channel's thread
+    Thread.ofVirtual()
+        .name("iommufd4j-exit-" + p.memory().pid)
+        .start(
+            () -> {
+              if (ProcessInfo.awaitExit(p.memory().pid, 200) && p.memory().ended(host)) {
+                kept.add(p.memory());
+              }
+            });
   }
 
   /**
