@@ -56,6 +56,9 @@ final class RemoteMemory implements UserMemory {
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.bridge");
   private static final long PAGE = 4096;
 
+  /** How long after its binding a shared range's pin may still be on its way (see dropUnpinned). */
+  private static final long PIN_ON_ITS_WAY_NANOS = 60_000_000_000L;
+
   final int pid;
   private final ProcessMemory direct;
 
@@ -75,10 +78,13 @@ final class RemoteMemory implements UserMemory {
   /** The server's mapping of each memfd the shim sent, by inode, while an entry uses it. */
   private final Map<Long, MemorySegment> memfds = new HashMap<>();
 
-  /** Shared pages {@code [start, end)}: {@code pages} maps them, from the memfd {@code inode}. */
-  private record Shared(long start, long end, MemorySegment pages, long inode) {
+  /**
+   * Shared pages {@code [start, end)}: {@code pages} maps them, from the memfd {@code inode}; bound
+   * at {@code born} (System.nanoTime).
+   */
+  private record Shared(long start, long end, MemorySegment pages, long inode, long born) {
     Shared slice(long from, long to) {
-      return new Shared(from, to, pages.asSlice(from - start, to - from), inode);
+      return new Shared(from, to, pages.asSlice(from - start, to - from), inode, born);
     }
 
     /** Whether the same pages of the same memfd back address {@code page} in both. */
@@ -296,7 +302,7 @@ final class RemoteMemory implements UserMemory {
    */
   private synchronized void bind(long start, long end, MemorySegment pages, long inode) {
     dropUnpinned();
-    Shared fresh = new Shared(start, end, pages, inode);
+    Shared fresh = new Shared(start, end, pages, inode, System.nanoTime());
     for (long p = start; p < end; ) {
       boolean keep = keeps(p, fresh);
       long q = p + PAGE;
@@ -341,9 +347,20 @@ final class RemoteMemory implements UserMemory {
     shared.put(s.start, s);
   }
 
-  /** Drops entries no page of which is pinned, and the memfd mappings nothing uses any more. */
+  /**
+   * Drops entries no page of which is pinned, and the memfd mappings nothing uses any more. An
+   * entry is bound just before the engine pins its pages, in the same call: while the process
+   * lives, a young one is spared, since another thread's pin may be on its way to it.
+   */
   private void dropUnpinned() {
-    shared.values().removeIf(s -> host.pinnedPages(this, s.start, (s.end - s.start) / PAGE) == 0);
+    long now = System.nanoTime();
+    long grace = exitedOn == null ? PIN_ON_ITS_WAY_NANOS : 0;
+    shared
+        .values()
+        .removeIf(
+            s ->
+                now - s.born >= grace
+                    && host.pinnedPages(this, s.start, (s.end - s.start) / PAGE) == 0);
     Set<Long> used = new HashSet<>();
     for (Shared s : shared.values()) {
       used.add(s.inode);
