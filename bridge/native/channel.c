@@ -28,6 +28,7 @@
 #include "channel.h"
 #include "fdtable.h"
 #include "proto.h"
+#include "share.h"
 #include "sys.h"
 #include "transport.h"
 
@@ -237,8 +238,9 @@ static struct channel *channel_connect(long *err) {
   unsigned char hello[HELLO_SIZE] = {0};
   i4j_put32(hello + HELLO_MAGIC, I4J_MAGIC);
   i4j_put32(hello + HELLO_VERSION, I4J_VERSION);
-  i4j_put32(hello + HELLO_FLAGS,
-            (i4j_shim_memory ? HELLO_FLAG_FORCE_SHIM_MEMORY : 0u) | (i4j_mailbox ? HELLO_FLAG_MAILBOX : 0u));
+  i4j_put32(hello + HELLO_FLAGS, (i4j_shim_memory ? HELLO_FLAG_FORCE_SHIM_MEMORY : 0u) |
+                                     (i4j_mailbox ? HELLO_FLAG_MAILBOX : 0u) |
+                                     (i4j_share_pins ? HELLO_FLAG_SHARE : 0u));
   i4j_put32(hello + HELLO_PROBE_LENGTH, sizeof nonce);
   i4j_put64(hello + HELLO_PROBE_ADDRESS, (uint64_t)(uintptr_t)nonce);
   i4j_put32(hello + HELLO_TID, (uint32_t)syscall(SYS_gettid));
@@ -346,6 +348,18 @@ static int callback(struct channel *ch, uint16_t type, uint32_t length, int fd, 
         errno = saved;
       }
       return reply(ch, status, NULL, 0, -1);
+    }
+    case CB_SHARE: {
+      if (length < SHARE_SIZE) break;
+      uint64_t addr = i4j_get64(p + SHARE_ADDRESS), n = i4j_get64(p + SHARE_LENGTH);
+      if ((addr | n) & 4095 || n == 0 || addr + n < addr) break;
+      int share_fd = -1;
+      uint64_t span = 0, offset = 0;
+      long status = i4j_share(addr, n, &share_fd, &span, &offset);
+      i4j_put64(ch->out + SHARED_LENGTH - REPLY_SIZE, span);
+      i4j_put64(ch->out + SHARED_OFFSET - REPLY_SIZE, offset);
+      if (status < 0) return reply(ch, status, NULL, 0, -1);
+      return reply(ch, status, ch->out, SHARE_REPLY_SIZE - REPLY_SIZE, status == SHARE_SHARED ? share_fd : -1);
     }
     case CB_NEW_FD: {
       if (length < NEW_FD_SIZE) break;

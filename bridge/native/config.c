@@ -20,6 +20,7 @@ int i4j_mailbox;
 long i4j_spin_us;
 const char *i4j_debugfs;
 int i4j_kernel;
+int i4j_share_pins;
 
 static int env_flag(const char *name, const char *value) {
   const char *v = getenv(name);
@@ -39,6 +40,7 @@ void i4j_config_load(void) {
   const char *debugfs = getenv("IOMMUFD4J_DEBUGFS");
   i4j_debugfs = debugfs && *debugfs ? strdup(debugfs) : NULL;
   i4j_kernel = env_flag("IOMMUFD4J_KERNEL", "1");
+  i4j_share_pins = !env_flag("IOMMUFD4J_SHARE", "0");
   /* Spinning for the reply pays only when the server runs on another CPU at the same time. */
   cpu_set_t cpus;
   int ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;

@@ -13,6 +13,7 @@ HIDDEN extern int i4j_mailbox;             /* IOMMUFD4J_MAILBOX (default 1): the
 HIDDEN extern long i4j_spin_us;            /* IOMMUFD4J_SPIN_US: how long to spin for a reply */
 HIDDEN extern const char *i4j_debugfs;     /* IOMMUFD4J_DEBUGFS: fault injection is emulated */
 HIDDEN extern int i4j_kernel;              /* IOMMUFD4J_KERNEL=1: the kernel's calls, recorded */
+HIDDEN extern int i4j_share_pins;          /* IOMMUFD4J_SHARE (default 1): pinned pages as memfds */
 
 /* Reads the environment into the variables above. */
 HIDDEN void i4j_config_load(void);

@@ -437,9 +437,16 @@ static void pass_on(int sig, siginfo_t *si, ucontext_t *uc) {
     act.sa_handler(sig);
 }
 
+static int (*_Atomic retry_hook)(uintptr_t addr);
+
 static void on_sigsegv(int sig, siginfo_t *si, void *context) {
   int saved_errno = errno;
   ucontext_t *uc = context;
+  int (*retry)(uintptr_t) = atomic_load(&retry_hook);
+  if (retry && si->si_code > 0 && retry((uintptr_t)si->si_addr)) {
+    errno = saved_errno;
+    return;
+  }
   /* Only a fault from an instruction has a meaningful si_addr; a sent SIGSEGV is the program's. */
   int done = si->si_code > 0 && atomic_load(&live_slots) > 0 && emulate((uintptr_t)si->si_addr, uc);
   errno = saved_errno; /* the program's handler sees errno as it was, and may change it */
@@ -512,6 +519,17 @@ int mmio_trap_add(void *base, size_t len, const struct mmio_ops *ops, void *opaq
 out:
   pthread_mutex_unlock(&table_lock);
   if (r) errno = err;
+  return r;
+}
+
+int mmio_trap_retry(int (*retry)(uintptr_t addr)) {
+  if (atomic_load(&retry_hook) == retry) return 0;
+  pthread_mutex_lock(&table_lock);
+  int r = install_handler();
+  int err = errno;
+  if (r == 0) atomic_store(&retry_hook, retry);
+  pthread_mutex_unlock(&table_lock);
+  errno = err;
   return r;
 }
 

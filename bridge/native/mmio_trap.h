@@ -50,6 +50,14 @@ struct mmio_ops {
  */
 int mmio_trap_add(void *base, size_t len, const struct mmio_ops *ops, void *opaque);
 
+/*
+ * Lets retry see every fault from an instruction first (installing the handler if need be):
+ * when it returns 1, the handler returns at once and the instruction runs again. For owners of
+ * memory that is inaccessible only for a moment (share.h). retry must be async-signal-safe; one
+ * can be set. Returns 0, or -1 with sigaction's errno.
+ */
+int mmio_trap_retry(int (*retry)(uintptr_t addr));
+
 /* Stops trapping the range added at base; returns once no fault handler uses it any more.
    Returns 0, or -1 with errno ENOENT. Must not be called from a model's ops. */
 int mmio_trap_remove(void *base);

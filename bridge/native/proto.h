@@ -74,6 +74,9 @@
 #define CB_KERNEL_CALL 38 /* (empty): make the T_KIOCTL call now: reply KERNEL_CALL_* */
 #define CB_FILE_OF 39     /* TARGET_*: reply the number of the recorded file fd is (0: none) */
 #define CB_DUP_FD 40      /* TARGET_*: reply status, + SCM_RIGHTS fd when status is 0, whatever fd is */
+/* SHARE_*: the engine pins these pages; make them shared memory the server can map. Reply status
+   SHARE_SHARED (+ SCM_RIGHTS: the memfd) or SHARE_NOT_SHARED, then SHARED_*, or -EFAULT */
+#define CB_SHARE 41
 
 /* Every frame's header (I4J_HEADER bytes). */
 #define HEADER_LENGTH 0 /* u32 payload bytes, at most I4J_MAX_PAYLOAD */
@@ -91,6 +94,7 @@
 #define HELLO_SIZE 32
 #define HELLO_FLAG_FORCE_SHIM_MEMORY 1u /* serve caller memory through callbacks */
 #define HELLO_FLAG_MAILBOX 2u           /* the client can use a mailbox */
+#define HELLO_FLAG_SHARE 4u             /* the client answers CB_SHARE (IOMMUFD4J_SHARE is not 0) */
 
 /* T_HELLO_OK */
 #define HELLO_OK_VERSION 0 /* u32 I4J_VERSION */
@@ -193,6 +197,18 @@
 #define PINNABLE_WRITE 16    /* u32 1: for writing */
 #define PINNABLE_RESERVED 20 /* u32 0 */
 #define PINNABLE_SIZE 24
+
+/* CB_SHARE: the page-aligned range [address, address + length) about to be pinned */
+#define SHARE_ADDRESS 0 /* u64 */
+#define SHARE_LENGTH 8  /* u64 */
+#define SHARE_SIZE 16
+
+/* T_CB_REPLY to CB_SHARE: its status says what the first SHARED_LENGTH bytes at the address are */
+#define SHARE_SHARED 0     /* the pages of the memfd that came along, from SHARED_OFFSET */
+#define SHARE_NOT_SHARED 1 /* memory the shim cannot share (stack, file-private, ...): as before */
+#define SHARED_LENGTH 8    /* u64 bytes from the address this reply is about, whole pages */
+#define SHARED_OFFSET 16   /* u64 the memfd's offset of the address */
+#define SHARE_REPLY_SIZE 24
 
 /* CB_NEW_FD */
 #define NEW_FD_FLAGS 0  /* u32 FD_CLOEXEC or 0 */

@@ -307,10 +307,22 @@ public final class BridgeServer implements AutoCloseable {
     synchronized (processes) {
       ClientProcess p =
           processes.computeIfAbsent(
-              key, k -> new ClientProcess(k, new RemoteMemory(pid), new int[1]));
+              key, k -> new ClientProcess(k, new RemoteMemory(pid, host), new int[1]));
       p.channels()[0]++;
       return p;
     }
+  }
+
+  /** The memory of client process {@code pid} while it has a channel, or null. */
+  RemoteMemory memoryOf(int pid) {
+    synchronized (processes) {
+      for (ClientProcess p : processes.values()) {
+        if (p.memory().pid == pid) {
+          return p.memory();
+        }
+      }
+    }
+    return null;
   }
 
   void releaseProcess(ClientProcess p) {
@@ -321,10 +333,23 @@ public final class BridgeServer implements AutoCloseable {
         processes.remove(p.key(), p);
       }
     }
+    if (!last) {
+      return;
+    }
     // every channel of the process ended: if it exited, its kernel descriptors are closed
-    if (last && kernel != null && ProcessInfo.awaitExit(p.memory().pid, 200)) {
+    if (kernel != null && ProcessInfo.awaitExit(p.memory().pid, 200)) {
       kernel.exited(p.memory().pid, null); // gone: nothing left to read
     }
+    // and, by exit() or not, its memory is gone but for the pages still pinned; a process that
+    // lives on (its threads that called have ended) is not waited for on this channel's thread
+    Thread.ofVirtual()
+        .name("iommufd4j-exit-" + p.memory().pid)
+        .start(
+            () -> {
+              if (ProcessInfo.awaitExit(p.memory().pid, 200) && p.memory().ended(host)) {
+                kept.add(p.memory());
+              }
+            });
   }
 
   /**

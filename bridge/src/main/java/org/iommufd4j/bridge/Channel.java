@@ -8,6 +8,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.Iterator;
@@ -85,6 +86,13 @@ final class Channel implements Runnable {
     return shimMemory;
   }
 
+  /** Whether the shim shares pinned pages as memfds (CB_SHARE). */
+  private boolean sharesPins;
+
+  boolean sharesPins() {
+    return sharesPins;
+  }
+
   void shutdown() {
     socket.shutdown();
   }
@@ -156,6 +164,7 @@ final class Channel implements Runnable {
     shimMemory =
         (flags & Wire.HELLO_FLAG_FORCE_SHIM_MEMORY) != 0
             || !directReadWorks(probeAddress, in.asSlice(Wire.HELLO_SIZE, probeLength));
+    sharesPins = (flags & Wire.HELLO_FLAG_SHARE) != 0;
     int mode = shimMemory ? Wire.MODE_SHIM : Wire.MODE_DIRECT;
     if ((flags & Wire.HELLO_FLAG_MAILBOX) != 0) {
       int[] memfd = {-1};
@@ -898,6 +907,52 @@ final class Channel implements Runnable {
     return sendCallback(Wire.CB_PINNABLE, Wire.PINNABLE_SIZE, -1)
         && awaitReply(-1) >= 0
         && in.get(JAVA_LONG, Wire.REPLY_STATUS) == 0;
+  }
+
+  /**
+   * One part of a range the shim was asked to share: {@code fd} (the caller's to close) holds its
+   * pages from {@code offset}, or is -1 when the part is not shared.
+   */
+  record SharedPart(long address, long length, int fd, long offset) {}
+
+  /**
+   * CB_SHARE: the shim makes the page-aligned {@code [address, address + length)} shared memory
+   * where it can. The parts in address order; they stop short of the end where the memory is not
+   * mapped or the connection broke.
+   */
+  List<SharedPart> share(long address, long length) {
+    List<SharedPart> parts = new ArrayList<>();
+    for (long done = 0; done < length; ) {
+      out.set(JAVA_LONG, Wire.SHARE_ADDRESS, address + done);
+      out.set(JAVA_LONG, Wire.SHARE_LENGTH, length - done);
+      if (!sendCallback(Wire.CB_SHARE, Wire.SHARE_SIZE, -1)) {
+        break;
+      }
+      lastFd = -1;
+      int got = awaitReply(0);
+      int fd = lastFd;
+      lastFd = -1;
+      long status = got < 0 ? -1 : in.get(JAVA_LONG, Wire.REPLY_STATUS);
+      long span = got >= Wire.SHARE_REPLY_SIZE ? in.get(JAVA_LONG, Wire.SHARED_LENGTH) : 0;
+      boolean shared = status == Wire.SHARE_SHARED && fd >= 0;
+      if (!shared && fd >= 0) {
+        LibC.close(fd);
+      }
+      if (status < 0 || got < Wire.SHARE_REPLY_SIZE) {
+        break;
+      }
+      if (span <= 0 || span > length - done || (span & 4095) != 0) {
+        broken = true; // a shim that answers what was not asked
+        if (shared) {
+          LibC.close(fd);
+        }
+        break;
+      }
+      long offset = shared ? in.get(JAVA_LONG, Wire.SHARED_OFFSET) : -1;
+      parts.add(new SharedPart(address + done, span, shared ? fd : -1, offset));
+      done += span;
+    }
+    return parts;
   }
 
   /** Gives the client the file's descriptor: its number there, or -errno. */

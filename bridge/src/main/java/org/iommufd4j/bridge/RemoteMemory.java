@@ -1,11 +1,17 @@
 package org.iommufd4j.bridge;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
+import java.util.Set;
 import java.util.TreeMap;
 import org.iommufd4j.engine.Host;
 import org.iommufd4j.kernel.LibC;
@@ -26,15 +32,22 @@ import org.iommufd4j.trace.MemoryLog;
  * own stack, which cannot fault): those are returned with the result and applied by the shim, which
  * saves a {@code process_vm_writev} per call.
  *
- * <p><b>Pinned pages outlive their process,</b> as the kernel's page references make them: when the
- * process exits (the shim reports it from {@code exit()}), {@link #freeze} keeps every page still
- * pinned. Pages of a shared mapping are mapped into the server from {@code /proc/PID/map_files}, so
- * they stay the very pages other processes share; private pages are copied. From then on, for calls
- * of other processes, a kept page is reachable exactly while some pin still holds it, and nothing
- * else of the process is: its address space is gone, so any other read or write, and any new pin (a
- * domain attached to an area it mapped, an access pin), fails (EFAULT), even if the pid now names
- * another process. ({@code _exit} and signals give the shim no chance: then even the pinned pages
- * are gone, and reads through them fail.)
+ * <p><b>Pinned pages are shared pages.</b> When a call of the process itself pins pages (a MAP into
+ * an IOAS with a domain, a domain attached, an access pin), the shim makes them shared memory where
+ * it can (CB_SHARE; see {@code share.h}) and the server maps each memfd it receives once. From then
+ * on every read and write of a pinned page, whoever makes it (a device's DMA, another process's
+ * access), is a plain memory copy of the pinned page itself, as the kernel's page references make
+ * it: the program may unmap or remap the address meanwhile, or die, even by SIGKILL.
+ *
+ * <p><b>Pinned pages outlive their process.</b> When the process is gone (the shim reports {@code
+ * exit()}, or its last channel ends and the process has exited: {@code _exit}, a signal), a pinned
+ * page is reachable exactly while some pin still holds it, and nothing else of the process is: any
+ * other read or write, and any new pin (a domain attached to an area it mapped, an access pin),
+ * fails (EFAULT), even if the pid now names another process. Shared pinned pages are kept by their
+ * memfd mapping. At {@code exit()} the pinned pages the shim could not share (the stack, private
+ * file mappings, hugetlb) are kept too: pages of a shared mapping are mapped from {@code
+ * /proc/PID/map_files}, others copied; after {@code _exit} or a signal those are lost, and reading
+ * them fails.
  *
  * <p>One instance per process (pid and start time), shared by all its channels, so the engine's
  * page identity ({@code Host.physicalAddress}) is the same whichever thread maps.
@@ -43,8 +56,45 @@ final class RemoteMemory implements UserMemory {
   private static final System.Logger LOG = System.getLogger("org.iommufd4j.bridge");
   private static final long PAGE = 4096;
 
+  /** How long after its binding a shared range's pin may still be on its way (see dropUnpinned). */
+  private static final long PIN_ON_ITS_WAY_NANOS = 60_000_000_000L;
+
   final int pid;
   private final ProcessMemory direct;
+
+  /** Whose pin counts say which shared pages are pinned. */
+  private final Host host;
+
+  /**
+   * Pages the shim shared, by start of a page-aligned range: the server's mapping of them. A page
+   * is served from here while it is pinned; the entry of a page nobody pins is stale, replaced at
+   * its next pin and dropped when the whole range is unpinned.
+   */
+  private final NavigableMap<Long, Shared> shared = new TreeMap<>();
+
+  /** Whether {@link #shared} has an entry: reads of a process without any skip its lock. */
+  private volatile boolean sharing;
+
+  /** The server's mapping of each memfd the shim sent, by inode, while an entry uses it. */
+  private final Map<Long, MemorySegment> memfds = new HashMap<>();
+
+  /**
+   * Shared pages {@code [start, end)}: {@code pages} maps them, from the memfd {@code inode}; bound
+   * at {@code born} (System.nanoTime).
+   */
+  private record Shared(long start, long end, MemorySegment pages, long inode, long born) {
+    Shared slice(long from, long to) {
+      return new Shared(from, to, pages.asSlice(from - start, to - from), inode, born);
+    }
+
+    /** Whether the same pages of the same memfd back address {@code page} in both. */
+    boolean sameAs(Shared other, long page) {
+      return inode == other.inode
+          && pages.address() - start == other.pages.address() - other.start
+          && page >= start
+          && page < end;
+    }
+  }
 
   /** Page-aligned [start, end) ranges the engine asked to pin: where pinned pages can be. */
   private final NavigableMap<Long, Long> pinRanges = new TreeMap<>();
@@ -55,9 +105,10 @@ final class RemoteMemory implements UserMemory {
   /** Once the process is exiting: whose pin counts say which kept pages are still reachable. */
   private volatile Host exitedOn;
 
-  RemoteMemory(int pid) {
+  RemoteMemory(int pid, Host host) {
     this.pid = pid;
     this.direct = ProcessMemory.of(pid);
+    this.host = host;
   }
 
   private Call mine() {
@@ -70,12 +121,11 @@ final class RemoteMemory implements UserMemory {
     if (dst.isReadOnly()) {
       throw new IllegalArgumentException("dst is read-only");
     }
+    boolean gone = isGone();
     boolean ok =
-        isGone()
-            ? keptOnly(address, dst, false)
-            : frozen != null && touchesFrozen(address, dst.byteSize())
-                ? pageWise(address, dst, false)
-                : readLive(address, dst);
+        gone || touchesKept(address, dst.byteSize())
+            ? pageWise(address, dst, false, gone)
+            : readLive(address, dst);
     MemoryLog log = MemoryLog.current(); // exec --record
     if (log != null) {
       log.read(pid, address, dst, ok);
@@ -102,12 +152,11 @@ final class RemoteMemory implements UserMemory {
 
   @Override
   public boolean write(long address, MemorySegment src) {
+    boolean gone = isGone();
     boolean ok =
-        isGone()
-            ? keptOnly(address, src, true)
-            : frozen != null && touchesFrozen(address, src.byteSize())
-                ? pageWise(address, src, true)
-                : writeLive(address, src);
+        gone || touchesKept(address, src.byteSize())
+            ? pageWise(address, src, true, gone)
+            : writeLive(address, src);
     MemoryLog log = MemoryLog.current(); // exec --record
     if (log != null) {
       log.write(pid, address, src, ok);
@@ -165,10 +214,159 @@ final class RemoteMemory implements UserMemory {
       }
     }
     Call c = mine();
-    if (c != null && c.channel.shimMemory()) {
-      return c.channel.pinnable(address, length, write);
+    boolean ok =
+        c != null && c.channel.shimMemory()
+            ? c.channel.pinnable(address, length, write)
+            : direct.isPinnable(address, length, write);
+    if (ok && length != 0 && c != null && c.channel.sharesPins()) {
+      share(c.channel, address & -PAGE, ((address + length - 1) & -PAGE) + PAGE);
     }
-    return direct.isPinnable(address, length, write);
+    return ok;
+  }
+
+  /**
+   * Asks the shim to share {@code [start, end)}, about to be pinned, and maps what it shares. A
+   * part it cannot share, or a memfd that is not sealed against shrinking (its mapping could
+   * fault), keeps the process_vm path.
+   */
+  private void share(Channel channel, long start, long end) {
+    for (Channel.SharedPart part : channel.share(start, end - start)) {
+      if (part.fd() < 0) {
+        continue;
+      }
+      try {
+        MemorySegment memfd = mapMemfd(part.fd());
+        if (memfd != null
+            && part.offset() >= 0
+            && part.offset() <= memfd.byteSize() - part.length()) {
+          long inode = inodeOf(part.fd());
+          bind(
+              part.address(),
+              part.address() + part.length(),
+              memfd.asSlice(part.offset(), part.length()),
+              inode);
+        }
+      } finally {
+        LibC.close(part.fd());
+      }
+    }
+  }
+
+  private static long inodeOf(int fd) {
+    try {
+      return ((Number) Files.getAttribute(Path.of("/proc/self/fd/" + fd), "unix:ino")).longValue();
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  /** The server's mapping of the whole memfd {@code fd} (once per memfd), or null. */
+  private MemorySegment mapMemfd(int fd) {
+    int seals = LibC.fcntl(fd, LibC.F_GET_SEALS, 0);
+    long inode = inodeOf(fd);
+    if (seals < 0 || (seals & LibC.F_SEAL_SHRINK) == 0 || inode < 0) {
+      return null;
+    }
+    synchronized (this) {
+      MemorySegment known = memfds.get(inode);
+      if (known != null) {
+        return known;
+      }
+    }
+    long size;
+    try {
+      size = Files.size(Path.of("/proc/self/fd/" + fd));
+    } catch (IOException e) {
+      return null;
+    }
+    if (size <= 0 || (size & (PAGE - 1)) != 0) {
+      return null;
+    }
+    long address = LibC.mmap(0, size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, 0);
+    if (address < 0) {
+      return null;
+    }
+    MemorySegment mapping =
+        MemorySegment.ofAddress(address)
+            .reinterpret(size, Arena.ofAuto(), seg -> LibC.munmap(seg.address(), size));
+    synchronized (this) {
+      MemorySegment raced = memfds.putIfAbsent(inode, mapping);
+      return raced != null ? raced : mapping;
+    }
+  }
+
+  /**
+   * Makes {@code pages} the shared pages of {@code [start, end)}, except where a page is still
+   * pinned through an earlier entry of other pages (the program remapped it since): the pinned page
+   * stays what its pins hold, as in the kernel.
+   */
+  private synchronized void bind(long start, long end, MemorySegment pages, long inode) {
+    dropUnpinned();
+    Shared fresh = new Shared(start, end, pages, inode, System.nanoTime());
+    for (long p = start; p < end; ) {
+      boolean keep = keeps(p, fresh);
+      long q = p + PAGE;
+      while (q < end && keeps(q, fresh) == keep) {
+        q += PAGE;
+      }
+      if (!keep) {
+        put(fresh.slice(p, q));
+      }
+      p = q;
+    }
+    sharing = true;
+  }
+
+  /** Whether the entry at {@code page} stays: it already holds these pages, or it is pinned. */
+  private boolean keeps(long page, Shared fresh) {
+    Shared old = sharedAt(page);
+    return old != null && (old.sameAs(fresh, page) || host.pinCount(this, page) > 0);
+  }
+
+  private Shared sharedAt(long address) {
+    Map.Entry<Long, Shared> e = shared.floorEntry(address);
+    return e != null && address < e.getValue().end ? e.getValue() : null;
+  }
+
+  private void put(Shared s) {
+    for (Map.Entry<Long, Shared> e = shared.lowerEntry(s.end);
+        e != null && e.getValue().end > s.start;
+        e = shared.lowerEntry(s.end)) {
+      Shared old = e.getValue();
+      shared.remove(old.start);
+      if (old.start < s.start) {
+        shared.put(old.start, old.slice(old.start, s.start));
+      }
+      if (old.end > s.end) {
+        shared.put(s.end, old.slice(s.end, old.end));
+      }
+      if (old.start < s.start) {
+        break; // what is left below lies before s
+      }
+    }
+    shared.put(s.start, s);
+  }
+
+  /**
+   * Drops entries no page of which is pinned, and the memfd mappings nothing uses any more. An
+   * entry is bound just before the engine pins its pages, in the same call: while the process
+   * lives, a young one is spared, since another thread's pin may be on its way to it.
+   */
+  private void dropUnpinned() {
+    long now = System.nanoTime();
+    long grace = exitedOn == null ? PIN_ON_ITS_WAY_NANOS : 0;
+    shared
+        .values()
+        .removeIf(
+            s ->
+                now - s.born >= grace
+                    && host.pinnedPages(this, s.start, (s.end - s.start) / PAGE) == 0);
+    Set<Long> used = new HashSet<>();
+    for (Shared s : shared.values()) {
+      used.add(s.inode);
+    }
+    memfds.keySet().retainAll(used);
+    sharing = !shared.isEmpty();
   }
 
   private synchronized void remember(long start, long end) {
@@ -186,38 +384,104 @@ final class RemoteMemory implements UserMemory {
     pinRanges.put(start, end);
   }
 
-  private boolean touchesFrozen(long address, long length) {
-    NavigableMap<Long, MemorySegment> f = frozen;
+  /** Whether the range touches a shared page or (after exit()) a kept one. */
+  private boolean touchesKept(long address, long length) {
     if (length == 0) {
       return false;
     }
-    Long first = f.ceilingKey(address & -PAGE);
-    return first != null && Long.compareUnsigned(first, address + length) < 0;
+    NavigableMap<Long, MemorySegment> f = frozen;
+    if (f != null) {
+      Long first = f.ceilingKey(address & -PAGE);
+      if (first != null && Long.compareUnsigned(first, address + length) < 0) {
+        return true;
+      }
+    }
+    if (!sharing) {
+      return false;
+    }
+    synchronized (this) {
+      if (sharedAt(address) != null) {
+        return true;
+      }
+      Long next = shared.ceilingKey(address);
+      return next != null && Long.compareUnsigned(next, address + length) < 0;
+    }
   }
 
-  /** A transfer that touches kept pages: page by page, kept ones from the copy, others live. */
-  private boolean pageWise(long address, MemorySegment segment, boolean write) {
+  /**
+   * A transfer that touches shared or kept pages: runs of pinned shared pages are one memory copy
+   * each, kept pages come from their copy, other pages are live, unless the process is {@code
+   * gone}: then every page must be pinned and shared or kept. A page's pins only ever drop once the
+   * process is gone (nothing can pin it again), so once the last goes the page is gone for good, as
+   * the kernel drops its last reference.
+   */
+  private boolean pageWise(long address, MemorySegment segment, boolean write, boolean gone) {
+    long length = segment.byteSize();
+    if (length != 0 && Long.compareUnsigned(address + length, address) < 0) {
+      return false;
+    }
     NavigableMap<Long, MemorySegment> f = frozen;
     long done = 0;
-    long length = segment.byteSize();
     while (done < length) {
       long at = address + done;
       long page = at & -PAGE;
-      long n = Math.min(length - done, page + PAGE - at);
-      MemorySegment kept = f.get(page);
-      MemorySegment part = segment.asSlice(done, n);
-      if (kept != null) {
-        if (write) {
-          MemorySegment.copy(part, 0, kept, at - page, n);
-        } else {
-          MemorySegment.copy(kept, at - page, part, 0, n);
+      MemorySegment pinned = pinnedRun(at, length - done);
+      long n;
+      if (pinned != null) {
+        n = pinned.byteSize();
+        copy(pinned, segment.asSlice(done, n), write);
+      } else {
+        n = Math.min(length - done, page + PAGE - at);
+        MemorySegment part = segment.asSlice(done, n);
+        MemorySegment kept = f == null ? null : f.get(page);
+        if (kept != null && (!gone || host.pinCount(this, page) > 0)) {
+          copy(kept.asSlice(at - page, n), part, write);
+        } else if (gone || !(write ? writeLive(at, part) : readLive(at, part))) {
+          return false;
         }
-      } else if (!(write ? writeLive(at, part) : readLive(at, part))) {
-        return false;
       }
       done += n;
     }
     return true;
+  }
+
+  private static void copy(MemorySegment memory, MemorySegment buffer, boolean write) {
+    if (write) {
+      MemorySegment.copy(buffer, 0, memory, 0, buffer.byteSize());
+    } else {
+      MemorySegment.copy(memory, 0, buffer, 0, buffer.byteSize());
+    }
+  }
+
+  /**
+   * The longest run of pinned shared bytes from {@code at}, at most {@code max}, within one entry:
+   * its pages in the server, or null when the page at {@code at} is not pinned and shared.
+   */
+  private MemorySegment pinnedRun(long at, long max) {
+    if (!sharing) {
+      return null;
+    }
+    Shared s;
+    synchronized (this) {
+      s = sharedAt(at);
+    }
+    if (s == null) {
+      return null;
+    }
+    long end = Long.compareUnsigned(s.end - at, max) < 0 ? s.end : at + max;
+    long first = at & -PAGE;
+    long pages = (end - first + PAGE - 1) / PAGE;
+    if (host.pinnedPages(this, first, pages) != pages) {
+      long pinnedEnd = first;
+      while (pinnedEnd < end && host.pinCount(this, pinnedEnd) > 0) {
+        pinnedEnd += PAGE;
+      }
+      if (pinnedEnd == first) {
+        return null;
+      }
+      end = Math.min(end, pinnedEnd);
+    }
+    return s.pages.asSlice(at - s.start, end - at);
   }
 
   /**
@@ -226,36 +490,6 @@ final class RemoteMemory implements UserMemory {
    */
   private boolean isGone() {
     return exitedOn != null && mine() == null;
-  }
-
-  /**
-   * A transfer once the process is gone: every page it touches must be kept and still pinned. A
-   * page's pins only ever drop then (nothing can pin it again), so once the last goes the page is
-   * gone for good, as the kernel drops its last reference.
-   */
-  private boolean keptOnly(long address, MemorySegment segment, boolean write) {
-    NavigableMap<Long, MemorySegment> f = frozen;
-    long length = segment.byteSize();
-    if (length != 0 && Long.compareUnsigned(address + length, address) < 0) {
-      return false;
-    }
-    for (long done = 0; done < length; ) {
-      long at = address + done;
-      long page = at & -PAGE;
-      long n = Math.min(length - done, page + PAGE - at);
-      MemorySegment kept = f == null ? null : f.get(page);
-      if (kept == null || exitedOn.pinCount(this, page) == 0) {
-        return false;
-      }
-      MemorySegment part = segment.asSlice(done, n);
-      if (write) {
-        MemorySegment.copy(part, 0, kept, at - page, n);
-      } else {
-        MemorySegment.copy(kept, at - page, part, 0, n);
-      }
-      done += n;
-    }
-    return true;
   }
 
   /**
@@ -268,8 +502,8 @@ final class RemoteMemory implements UserMemory {
     synchronized (this) {
       for (Map.Entry<Long, Long> e : pinRanges.entrySet()) {
         for (long p = e.getKey(); p < e.getValue(); p += PAGE) {
-          if (host.pinCount(this, p) > 0) {
-            pinned.add(p);
+          if (host.pinCount(this, p) > 0 && sharedAt(p) == null) {
+            pinned.add(p); // a shared page is kept by its memfd
           }
         }
       }
@@ -277,7 +511,7 @@ final class RemoteMemory implements UserMemory {
     if (pinned.isEmpty()) {
       frozen = new TreeMap<>();
       exitedOn = host;
-      return false;
+      return !prune(host);
     }
     NavigableMap<Long, MemorySegment> kept = new TreeMap<>();
     List<Vma> vmas = vmas();
@@ -302,17 +536,37 @@ final class RemoteMemory implements UserMemory {
     frozen = kept;
     exitedOn = host;
     LOG.log(System.Logger.Level.DEBUG, "pid={0} exiting: kept {1} pinned pages", pid, kept.size());
-    return !kept.isEmpty();
+    return !prune(host);
   }
 
   /**
-   * Lets go of kept pages nobody pins any more (their mappings and copies are then freed by the
-   * GC): true when none is left.
+   * The process ended without telling (its last channel ended and it has exited: {@code _exit}, a
+   * signal): from now on only its pinned shared pages are reachable. True while some are.
+   */
+  boolean ended(Host host) {
+    if (exitedOn == null) {
+      if (frozen == null) {
+        frozen = new TreeMap<>();
+      }
+      exitedOn = host;
+      LOG.log(System.Logger.Level.DEBUG, "pid={0} ended", pid);
+    }
+    return !prune(host);
+  }
+
+  /**
+   * Lets go of kept and shared pages nobody pins any more (their mappings and copies are then freed
+   * by the GC): true when none is left.
    */
   boolean prune(Host host) {
+    boolean noneShared;
+    synchronized (this) {
+      dropUnpinned();
+      noneShared = shared.isEmpty();
+    }
     NavigableMap<Long, MemorySegment> f = frozen;
     if (f == null) {
-      return true;
+      return noneShared;
     }
     NavigableMap<Long, MemorySegment> still = new TreeMap<>();
     for (Map.Entry<Long, MemorySegment> e : f.entrySet()) {
@@ -323,7 +577,7 @@ final class RemoteMemory implements UserMemory {
     if (still.size() != f.size()) {
       frozen = still; // reads of a page no longer kept fail: the process is gone
     }
-    return still.isEmpty();
+    return still.isEmpty() && noneShared;
   }
 
   /** A mapping of the process, from /proc/PID/maps. */

@@ -32,6 +32,12 @@ public final class Shim {
   /** {@code shim}: serve caller memory through the shim even where the server could read it. */
   public static final String ENV_MEMORY = "IOMMUFD4J_MEMORY";
 
+  /**
+   * {@code 0}: pinned pages stay where the program maps them, read with process_vm_readv, instead
+   * of becoming shared memory the server maps (the README's "Caller memory").
+   */
+  public static final String ENV_SHARE = "IOMMUFD4J_SHARE";
+
   /** {@code 1}: also emulate {@code /dev/vfio/vfio}. */
   public static final String ENV_VFIO = "IOMMUFD4J_VFIO";
 

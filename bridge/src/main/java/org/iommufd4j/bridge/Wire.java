@@ -58,6 +58,7 @@ final class Wire {
   static final int CB_KERNEL_CALL = 38;
   static final int CB_FILE_OF = 39;
   static final int CB_DUP_FD = 40;
+  static final int CB_SHARE = 41;
 
   // Payload layouts: <FRAME>_<FIELD> is a field's offset, <FRAME>_SIZE the fixed part's length.
 
@@ -85,6 +86,7 @@ final class Wire {
   static final int HELLO_SIZE = 32;
   static final int HELLO_FLAG_FORCE_SHIM_MEMORY = 1;
   static final int HELLO_FLAG_MAILBOX = 2;
+  static final int HELLO_FLAG_SHARE = 4;
 
   /** T_HELLO_OK: u32 version, u32 mode, u64 server id. */
   static final int HELLO_OK_VERSION = 0;
@@ -201,6 +203,20 @@ final class Wire {
   static final int PINNABLE_WRITE = 16;
   static final int PINNABLE_RESERVED = 20;
   static final int PINNABLE_SIZE = 24;
+
+  /** CB_SHARE: u64 address, u64 length (page aligned). */
+  static final int SHARE_ADDRESS = 0;
+
+  static final int SHARE_LENGTH = 8;
+  static final int SHARE_SIZE = 16;
+
+  /** The reply to CB_SHARE: status SHARE_SHARED (with the memfd) or SHARE_NOT_SHARED. */
+  static final int SHARE_SHARED = 0;
+
+  static final int SHARE_NOT_SHARED = 1;
+  static final int SHARED_LENGTH = 8;
+  static final int SHARED_OFFSET = 16;
+  static final int SHARE_REPLY_SIZE = 24;
 
   /** CB_NEW_FD: u32 fd flags, u32 kind, u64 handle, u64 inode. */
   static final int NEW_FD_FLAGS = 0;

@@ -22,9 +22,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The bridge's own C tests ({@code native/tests/t_*.c}), each run as a real program with the shim
- * preloaded against one server in this JVM, in three modes: the mailbox with the server reading the
- * program's memory itself (the default), the mailbox with the shim serving memory (the fallback
- * where ptrace is refused), and socket frames only. After every program the server must be back to
+ * preloaded against one server in this JVM, in four modes: the mailbox with the server reading the
+ * program's memory itself and pinned pages shared (the default), the mailbox with the shim serving
+ * memory (the fallback where ptrace is refused), socket frames only, and pinned pages left where
+ * the program maps them ({@code IOMMUFD4J_SHARE=0}). After every program the server must be back to
  * nothing: no open context, no pinned page.
  */
 class NativeBridgeIT {
@@ -47,7 +48,8 @@ class NativeBridgeIT {
           "t_fortify",
           "t_kernel",
           "t_fault",
-          "t_creds");
+          "t_creds",
+          "t_share");
 
   private static Path dir;
   private static BridgeServer server;
@@ -77,7 +79,7 @@ class NativeBridgeIT {
 
   static Stream<Arguments> programs() {
     List<Arguments> all = new ArrayList<>();
-    for (String mode : List.of("mailbox", "shim-memory", "socket")) {
+    for (String mode : List.of("mailbox", "shim-memory", "socket", "no-share")) {
       for (String p : PROGRAMS) {
         all.add(Arguments.of(p, mode));
       }
@@ -96,6 +98,9 @@ class NativeBridgeIT {
     }
     if (memoryMode.equals("socket")) {
       pb.environment().put(Shim.ENV_MAILBOX, "0");
+    }
+    if (memoryMode.equals("no-share")) {
+      pb.environment().put(Shim.ENV_SHARE, "0");
     }
     return pb;
   }

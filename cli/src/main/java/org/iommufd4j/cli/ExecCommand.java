@@ -58,6 +58,13 @@ final class ExecCommand implements Callable<Integer> {
               + "where the server could read it with process_vm_readv (the fallback path).")
   boolean shimMemory;
 
+  @Option(
+      names = "--no-share",
+      description =
+          "Leave pinned pages where the program maps them (read with process_vm_readv) instead of "
+              + "making them shared memory the server maps.")
+  boolean noShare;
+
   @Option(names = "--verbose", description = "Log the server's work to stderr.")
   boolean verbose;
 
@@ -154,6 +161,9 @@ final class ExecCommand implements Callable<Integer> {
       }
       if (shimMemory) {
         env.put(Shim.ENV_MEMORY, "shim");
+      }
+      if (noShare) {
+        env.put(Shim.ENV_SHARE, "0");
       }
       if (emulator.vfioContainer || emulated != null) {
         env.put(Shim.ENV_VFIO, "1"); // a host with VFIO devices has the container too

@@ -249,9 +249,11 @@ final class Device extends IommufdObject {
 
   /**
    * DMA by the emulated device: copies between {@code buffer} and the memory its IOVAs translate
-   * to, page by page through the attached domain, as the IOMMU would check each access. Bytes
-   * before a fault have been transferred, as with real DMA. Through a nested HWPT the parent's
-   * (stage-2) domain translates: the mock nested domain has no table of its own.
+   * to, checked page by page through the attached domain as the IOMMU would check each access, and
+   * moved in one transfer per run of pages contiguous in one address space. Bytes before a fault
+   * have been transferred, as with real DMA (within a run: those the memory moved). Through a
+   * nested HWPT the parent's (stage-2) domain translates: the mock nested domain has no table of
+   * its own.
    */
   void dma(long iova, MemorySegment buffer, boolean write) {
     HwPagetable h = attached == null ? null : attached.paging();
@@ -264,6 +266,7 @@ final class Device extends IommufdObject {
       long step = d.minPageSize();
       long n = buffer.byteSize();
       long done = 0;
+      boolean runs = true; // off once a run failed: page by page, to find the page that faults
       while (done < n) {
         long at = iova + done;
         long pa = d.translate(at);
@@ -274,11 +277,23 @@ final class Device extends IommufdObject {
         if ((d.protection(at) & need) == 0) {
           throw new IommuFaultException(write ? Reason.WRITE_DENIED : Reason.READ_DENIED, at);
         }
-        long chunk = Math.min(n - done, step - (at & (step - 1)));
+        long page = Math.min(n - done, step - (at & (step - 1)));
+        long chunk = page;
+        // pages that follow each other in the same memory with the same rights: one transfer
+        while (runs
+            && done + chunk < n
+            && d.translate(at + chunk) == pa + chunk
+            && (d.protection(at + chunk) & need) != 0) {
+          chunk = Math.min(n - done, chunk + step);
+        }
         var memory = host.memoryOf(pa);
         var slice = buffer.asSlice(done, chunk);
         long va = Host.virtualAddress(pa);
         boolean ok = memory != null && (write ? memory.write(va, slice) : memory.read(va, slice));
+        if (!ok && chunk > page) {
+          runs = false;
+          continue;
+        }
         if (!ok) {
           throw new IommuFaultException(Reason.MEMORY_GONE, at);
         }

@@ -128,6 +128,12 @@ public final class Host {
     return framePins.get(frame(memory, va));
   }
 
+  /** How many of the {@code pages} pages from {@code va} of {@code memory} are pinned. */
+  public synchronized long pinnedPages(UserMemory memory, long va, long pages) {
+    long first = frame(memory, va);
+    return pages <= 0 ? 0 : framePins.countNonZero(first, first + pages - 1);
+  }
+
   /** Sum of every frame's pin count: 0 when nothing is pinned anywhere. */
   public synchronized long totalPins() {
     return framePins.total();

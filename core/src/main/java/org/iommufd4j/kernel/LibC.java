@@ -802,6 +802,7 @@ public final class LibC {
   public static final int MFD_ALLOW_SEALING = 0x2;
   public static final int F_DUPFD_CLOEXEC = 1030;
   public static final int F_ADD_SEALS = 1033;
+  public static final int F_GET_SEALS = 1034;
   public static final int F_SEAL_SEAL = 0x1;
   public static final int F_SEAL_SHRINK = 0x2;
   public static final int F_SEAL_GROW = 0x4;
