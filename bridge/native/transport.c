@@ -21,6 +21,12 @@
 
 #define MAX_FDS_PER_FRAME 4
 
+/* The learned spin budget (spin_budget): spin while at least half the recent waits were quick,
+   for SPIN_TYPICAL_FACTOR times their typical length plus SPIN_MIN_NS, up to IOMMUFD4J_SPIN_US. */
+#define SPIN_QUICK_SHARE_MIN 128
+#define SPIN_TYPICAL_FACTOR 4
+#define SPIN_MIN_NS 2000
+
 int i4j_send_frame(int fd, uint16_t type, const void *a, size_t na, const void *b, size_t nb, int send_fd) {
   unsigned char header[I4J_HEADER];
   uint32_t length = (uint32_t)(na + nb);
@@ -167,38 +173,47 @@ void i4j_mailbox_report(void) {
             (long)stat_slept, (long)stat_rang);
 }
 
-static int spin_for_turn(struct transport *t, long micros) {
-  _Atomic uint32_t *turn = mbox_word(t, MBOX_TURN);
-  struct timespec t0, now;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  for (unsigned i = 1;; i++) {
-    if (atomic_load_explicit(turn, memory_order_acquire) == TURN_CLIENT) return 1;
-    cpu_relax();
-    if ((i & 63) == 0) {
-      clock_gettime(CLOCK_MONOTONIC, &now);
-      if ((now.tv_sec - t0.tv_sec) * 1000000L + (now.tv_nsec - t0.tv_nsec) / 1000 >= micros) return 0;
-    }
-  }
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /*
- * Waits for a frame: 0 when it is in the box, 1 when a frame with a descriptor came on the
- * socket while sleeping (it is in t->in, its box announcement consumed), -1 on failure.
+ * How long to spin before sleeping, learned per channel: spinning pays only for replies that come
+ * within the configured maximum, and then only a few times as long as such replies take. A channel
+ * whose replies mostly take longer (the server has no CPU, or a slow call) sleeps at once; its
+ * waits are still measured, so spinning resumes as soon as replies are quick again.
  */
-static int mbox_await(struct transport *t, uint16_t *type, uint32_t *length, int *got_fd) {
-  _Atomic uint32_t *turn = mbox_word(t, MBOX_TURN);
-  /*
-   * Spin only while spinning pays: after a few misses in a row (the server is slow, or has no CPU
-   * to run on: spinning then only takes it away) sleep at once, and try again now and then.
-   */
-  int spin = i4j_spin_us > 0 && (t->spin_misses < 4 || (++t->waits & 15) == 0);
-  if (spin && spin_for_turn(t, i4j_spin_us)) {
-    t->spin_misses = 0;
-    if (i4j_debug) stat_spun++;
-    return 0;
+static uint64_t spin_budget(const struct transport *t) {
+  uint64_t max = i4j_spin_us > 0 ? (uint64_t)i4j_spin_us * 1000 : 0;
+  if (max == 0 || t->quick_share < SPIN_QUICK_SHARE_MIN) return 0;
+  uint64_t budget = SPIN_TYPICAL_FACTOR * (uint64_t)t->typical_ns + SPIN_MIN_NS;
+  return budget < max ? budget : max;
+}
+
+static void learn(struct transport *t, uint64_t waited) {
+  uint64_t max = i4j_spin_us > 0 ? (uint64_t)i4j_spin_us * 1000 : 0;
+  if (waited <= max) {
+    t->typical_ns = (uint32_t)((int64_t)t->typical_ns + ((int64_t)waited - (int64_t)t->typical_ns) / 8);
+    t->quick_share += (256 - t->quick_share + 7) / 8;
+  } else {
+    t->quick_share -= t->quick_share / 8;
   }
-  if (spin) t->spin_misses++;
-  if (i4j_debug) stat_slept++;
+}
+
+static int spin_for_turn(struct transport *t, uint64_t start, uint64_t nanos) {
+  _Atomic uint32_t *turn = mbox_word(t, MBOX_TURN);
+  for (unsigned i = 1;; i++) {
+    if (atomic_load_explicit(turn, memory_order_acquire) == TURN_CLIENT) return 1;
+    cpu_relax();
+    if ((i & 63) == 0 && now_ns() - start >= nanos) return 0;
+  }
+}
+
+/* Sleeps in recv until the box holds a frame; returns as mbox_await. */
+static int sleep_for_turn(struct transport *t, uint16_t *type, uint32_t *length, int *got_fd) {
+  _Atomic uint32_t *turn = mbox_word(t, MBOX_TURN);
   _Atomic uint32_t *waiting = mbox_word(t, MBOX_CLIENT_WAITING);
   for (;;) {
     atomic_store(waiting, 1);
@@ -211,13 +226,31 @@ static int mbox_await(struct transport *t, uint16_t *type, uint32_t *length, int
     if (r != 0) return -1;
     if (*type == T_DOORBELL) continue;
     /* a frame with a descriptor: its T_VIA_SOCKET follows in the box at once */
-    while (!spin_for_turn(t, 1000)) {
+    while (!spin_for_turn(t, now_ns(), 1000000)) {
       if (socket_hung_up(atomic_load(&t->fd))) return -1;
       sched_yield();
     }
     atomic_store_explicit(turn, TURN_NONE, memory_order_relaxed);
     return 1;
   }
+}
+
+/*
+ * Waits for a frame: 0 when it is in the box, 1 when a frame with a descriptor came on the
+ * socket while sleeping (it is in t->in, its box announcement consumed), -1 on failure. Spins for
+ * the learned budget, then sleeps.
+ */
+static int mbox_await(struct transport *t, uint16_t *type, uint32_t *length, int *got_fd) {
+  uint64_t start = now_ns(), budget = spin_budget(t);
+  if (budget > 0 && spin_for_turn(t, start, budget)) {
+    learn(t, now_ns() - start);
+    if (i4j_debug) stat_spun++;
+    return 0;
+  }
+  if (i4j_debug) stat_slept++;
+  int r = sleep_for_turn(t, type, length, got_fd);
+  learn(t, now_ns() - start);
+  return r;
 }
 
 /* Puts a frame for the server into the box (a descriptor travels on the socket, announced). */
@@ -277,6 +310,8 @@ int i4j_take(struct transport *t, uint16_t *type, uint32_t *length, int *got_fd)
 }
 
 int i4j_attach_mailbox(struct transport *t, int memfd) {
+  t->typical_ns = (uint32_t)(i4j_spin_us > 0 ? i4j_spin_us * 1000 / SPIN_TYPICAL_FACTOR : 0);
+  t->quick_share = 256;
   void *box = memfd >= 0 ? mmap(NULL, MBOX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0) : MAP_FAILED;
   if (memfd >= 0) i4j_sys_close(memfd);
   if (box == MAP_FAILED) return -1;

@@ -13,10 +13,10 @@
 #include "proto.h"
 
 struct transport {
-  _Atomic int fd;       /* the socket; another thread may move it (under the channel registry's lock) */
-  unsigned char *mbox;  /* the mailbox, or NULL: frames go over the socket */
-  unsigned spin_misses; /* replies in a row that spinning did not catch */
-  unsigned waits;
+  _Atomic int fd;                   /* the socket; another thread may move it (under the channel registry's lock) */
+  unsigned char *mbox;              /* the mailbox, or NULL: frames go over the socket */
+  uint32_t typical_ns;              /* the running mean of waits short enough to spin for (transport.c: learn) */
+  uint32_t quick_share;             /* of 256: how many of the recent waits were that short */
   unsigned char in[I4J_CHUNK + 64]; /* payload of the frame being received */
 };
 
