@@ -297,12 +297,14 @@ final class Channel implements Runnable {
         }
         case Wire.T_PREAD, Wire.T_PWRITE -> {
           require(f, Wire.PRW_SIZE);
+          long count = in.get(JAVA_LONG, Wire.PRW_COUNT);
           positionedReadWrite(
               f.type() == Wire.T_PWRITE,
               in.get(JAVA_LONG, Wire.PRW_HANDLE),
               in.get(JAVA_LONG, Wire.PRW_BUFFER),
-              in.get(JAVA_LONG, Wire.PRW_COUNT),
-              in.get(JAVA_LONG, Wire.PRW_OFFSET));
+              count,
+              in.get(JAVA_LONG, Wire.PRW_OFFSET),
+              bufferWindow(f, count));
         }
         case Wire.T_MMAP -> {
           require(f, Wire.MMAP_SIZE);
@@ -327,6 +329,17 @@ final class Channel implements Runnable {
       throw new UnixSocket.ProtocolException("bad IOCTL window of " + windowLength);
     }
     MemorySegment.copy(in, Wire.IOCTL_SIZE, window, 0, windowLength);
+    return window.asSlice(0, windowLength);
+  }
+
+  /** The bytes at a T_PREAD or T_PWRITE buffer that the frame carries: none, or all of them. */
+  private MemorySegment bufferWindow(UnixSocket.Frame f, long count)
+      throws UnixSocket.ProtocolException {
+    long windowLength = f.length() - Wire.PRW_SIZE;
+    if (windowLength != 0 && (windowLength != count || windowLength > Wire.WINDOW)) {
+      throw new UnixSocket.ProtocolException("bad PREAD/PWRITE window of " + windowLength);
+    }
+    MemorySegment.copy(in, Wire.PRW_SIZE, window, 0, windowLength);
     return window.asSlice(0, windowLength);
   }
 
@@ -552,6 +565,11 @@ final class Channel implements Runnable {
     if (broken) {
       throw new IOException("connection lost during a callback");
     }
+    result(r, writeBack, offset);
+  }
+
+  /** A result with the bytes a call wrote into its window (none if null), for the shim to apply. */
+  private void result(long r, MemorySegment writeBack, long offset) throws IOException {
     if (writeBack == null) {
       result(r);
       return;
@@ -678,6 +696,7 @@ final class Channel implements Runnable {
     onFile(
         handle,
         buffer,
+        MemorySegment.NULL,
         (file, f) -> {
           if (file.kind == Wire.KIND_VFIO_DEVICE) {
             long r = positioned(f, type == Wire.T_WRITE, buffer, count, file.position);
@@ -699,11 +718,13 @@ final class Channel implements Runnable {
   }
 
   /** T_PREAD, T_PWRITE: at {@code offset}, the file position untouched. */
-  private void positionedReadWrite(boolean write, long handle, long buffer, long count, long offset)
+  private void positionedReadWrite(
+      boolean write, long handle, long buffer, long count, long offset, MemorySegment bufferWindow)
       throws IOException {
     onFile(
         handle,
         buffer,
+        bufferWindow,
         (file, f) ->
             offset < 0
                 ? -Errno.EINVAL.number() // read_write.c: ksys_pread64()
@@ -717,17 +738,23 @@ final class Channel implements Runnable {
 
   /**
    * Answers {@code transfer} on the emulated file {@code handle} names, in a call whose memory is
-   * the caller's from {@code buffer}: EBADF when there is no such file, EINVAL for an iommufd (it
-   * has no read or write: main.c: iommufd_fops), EIO when the emulator faults.
+   * the caller's from {@code buffer}, the bytes there that the shim sent along in {@code
+   * bufferWindow} (possibly none), which the call reads and writes in place: EBADF when there is no
+   * such file, EINVAL for an iommufd (it has no read or write: main.c: iommufd_fops), EIO when the
+   * emulator faults.
    */
-  private void onFile(long handle, long buffer, FileTransfer transfer) throws IOException {
+  private void onFile(long handle, long buffer, MemorySegment bufferWindow, FileTransfer transfer)
+      throws IOException {
     ServerFile file = handles.get(handle);
     if (file == null || !file.acquire()) {
       result(-Errno.EBADF.number());
       return;
     }
     long r;
-    try (Call call = Call.enter(this, process.memory(), 0, buffer, MemorySegment.NULL, false)) {
+    MemorySegment writeBack = null;
+    long offset = 0;
+    try (Call call =
+        Call.enter(this, process.memory(), 0, buffer, bufferWindow, bufferWindow.byteSize() > 0)) {
       EmulatedFile f = file.file();
       if (file.context != null) {
         r = -Errno.EINVAL.number();
@@ -737,6 +764,8 @@ final class Channel implements Runnable {
         r = transfer.run(file, f);
       }
       abandon(call);
+      writeBack = call.writeBack();
+      offset = call.writeBackOffset();
     } catch (RuntimeException e) {
       LOG.log(System.Logger.Level.ERROR, "emulator fault in read/write, answered EIO", e);
       r = -Errno.EIO.number();
@@ -746,7 +775,7 @@ final class Channel implements Runnable {
     if (broken) {
       throw new IOException("connection lost during a callback");
     }
-    result(r);
+    result(r, writeBack, offset);
   }
 
   private long positioned(EmulatedFile f, boolean write, long buffer, long count, long offset) {
