@@ -21,11 +21,14 @@
 
 #define MAX_FDS_PER_FRAME 4
 
-/* The learned spin budget (spin_budget): spin while at least half the recent waits were quick,
-   for SPIN_TYPICAL_FACTOR times their typical length plus SPIN_MIN_NS, up to IOMMUFD4J_SPIN_US. */
-#define SPIN_QUICK_SHARE_MIN 128
+/* The learned spin budget (Mailbox's SpinBudget says why): SPIN_TYPICAL_FACTOR times the typical
+   caught spin plus SPIN_MIN_NS, up to IOMMUFD4J_SPIN_US; none while fewer than half (of 256) of
+   the recent spins caught their reply, but for a probe every SPIN_PROBE_EVERY waits. */
 #define SPIN_TYPICAL_FACTOR 4
 #define SPIN_MIN_NS 2000
+#define SPIN_HIT_SHARE_MIN 128
+#define SPIN_HIT_SHARE_FLOOR 100
+#define SPIN_PROBE_EVERY 16
 
 int i4j_send_frame(int fd, uint16_t type, const void *a, size_t na, const void *b, size_t nb, int send_fd) {
   unsigned char header[I4J_HEADER];
@@ -179,27 +182,24 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/*
- * How long to spin before sleeping, learned per channel: spinning pays only for replies that come
- * within the configured maximum, and then only a few times as long as such replies take. A channel
- * whose replies mostly take longer (the server has no CPU, or a slow call) sleeps at once; its
- * waits are still measured, so spinning resumes as soon as replies are quick again.
- */
-static uint64_t spin_budget(const struct transport *t) {
-  uint64_t max = i4j_spin_us > 0 ? (uint64_t)i4j_spin_us * 1000 : 0;
-  if (max == 0 || t->quick_share < SPIN_QUICK_SHARE_MIN) return 0;
+static uint64_t spin_max_ns(void) { return i4j_spin_us > 0 ? (uint64_t)i4j_spin_us * 1000 : 0; }
+
+/* How long to spin for the next reply: 0 to sleep at once. */
+static uint64_t spin_budget(struct transport *t) {
+  if (spin_max_ns() == 0 || (t->hit_share < SPIN_HIT_SHARE_MIN && ++t->waits % SPIN_PROBE_EVERY != 0)) return 0;
   uint64_t budget = SPIN_TYPICAL_FACTOR * (uint64_t)t->typical_ns + SPIN_MIN_NS;
-  return budget < max ? budget : max;
+  return budget < spin_max_ns() ? budget : spin_max_ns();
 }
 
-static void learn(struct transport *t, uint64_t waited) {
-  uint64_t max = i4j_spin_us > 0 ? (uint64_t)i4j_spin_us * 1000 : 0;
-  if (waited <= max) {
-    t->typical_ns = (uint32_t)((int64_t)t->typical_ns + ((int64_t)waited - (int64_t)t->typical_ns) / 8);
-    t->quick_share += (256 - t->quick_share + 7) / 8;
-  } else {
-    t->quick_share -= t->quick_share / 8;
-  }
+static void spin_caught(struct transport *t, uint64_t waited) {
+  if (waited > spin_max_ns()) waited = spin_max_ns();
+  t->typical_ns = (uint32_t)((int64_t)t->typical_ns + ((int64_t)waited - (int64_t)t->typical_ns) / 8);
+  t->hit_share += (256 - t->hit_share + 7) / 8;
+}
+
+static void spin_missed(struct transport *t) {
+  t->hit_share -= t->hit_share / 8;
+  if (t->hit_share < SPIN_HIT_SHARE_FLOOR) t->hit_share = SPIN_HIT_SHARE_FLOOR;
 }
 
 static int spin_for_turn(struct transport *t, uint64_t start, uint64_t nanos) {
@@ -241,16 +241,19 @@ static int sleep_for_turn(struct transport *t, uint16_t *type, uint32_t *length,
  * the learned budget, then sleeps.
  */
 static int mbox_await(struct transport *t, uint16_t *type, uint32_t *length, int *got_fd) {
-  uint64_t start = now_ns(), budget = spin_budget(t);
-  if (budget > 0 && spin_for_turn(t, start, budget)) {
-    learn(t, now_ns() - start);
-    if (i4j_debug) stat_spun++;
-    return 0;
+  if (atomic_load_explicit(mbox_word(t, MBOX_TURN), memory_order_acquire) == TURN_CLIENT) return 0;
+  uint64_t budget = spin_budget(t);
+  if (budget > 0) {
+    uint64_t start = now_ns();
+    if (spin_for_turn(t, start, budget)) {
+      spin_caught(t, now_ns() - start);
+      if (i4j_debug) stat_spun++;
+      return 0;
+    }
+    spin_missed(t);
   }
   if (i4j_debug) stat_slept++;
-  int r = sleep_for_turn(t, type, length, got_fd);
-  learn(t, now_ns() - start);
-  return r;
+  return sleep_for_turn(t, type, length, got_fd);
 }
 
 /* Puts a frame for the server into the box (a descriptor travels on the socket, announced). */
@@ -311,7 +314,7 @@ int i4j_take(struct transport *t, uint16_t *type, uint32_t *length, int *got_fd)
 
 int i4j_attach_mailbox(struct transport *t, int memfd) {
   t->typical_ns = (uint32_t)(i4j_spin_us > 0 ? i4j_spin_us * 1000 / SPIN_TYPICAL_FACTOR : 0);
-  t->quick_share = 256;
+  t->hit_share = 256;
   void *box = memfd >= 0 ? mmap(NULL, MBOX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0) : MAP_FAILED;
   if (memfd >= 0) i4j_sys_close(memfd);
   if (box == MAP_FAILED) return -1;

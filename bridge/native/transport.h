@@ -15,8 +15,9 @@
 struct transport {
   _Atomic int fd;                   /* the socket; another thread may move it (under the channel registry's lock) */
   unsigned char *mbox;              /* the mailbox, or NULL: frames go over the socket */
-  uint32_t typical_ns;              /* the running mean of waits short enough to spin for (transport.c: learn) */
-  uint32_t quick_share;             /* of 256: how many of the recent waits were that short */
+  uint32_t typical_ns;              /* the running mean of how long the spins that caught a reply took */
+  uint32_t hit_share;               /* of 256: how many of the recent spins caught their reply */
+  uint32_t waits;                   /* the waits while not spinning, counted for the occasional probe */
   unsigned char in[I4J_CHUNK + 64]; /* payload of the frame being received */
 };
 

@@ -82,15 +82,11 @@ final class Mailbox implements Transport, AutoCloseable {
 
   @Override
   public UnixSocket.Frame receive(MemorySegment into) throws IOException {
-    long start = System.nanoTime();
-    long budget = spinBudget.nanos();
-    UnixSocket.Frame viaSocket = null;
-    if (!(budget > 0 ? spin(start, budget) : turn() == Wire.TURN_SERVER)) {
-      viaSocket = sleep(into);
-    }
-    spinBudget.learn(System.nanoTime() - start);
-    if (viaSocket != null) {
-      return viaSocket.type() == -1 ? null : viaSocket;
+    if (!awaitBySpinning()) {
+      UnixSocket.Frame viaSocket = sleep(into);
+      if (viaSocket != null) {
+        return viaSocket.type() == -1 ? null : viaSocket;
+      }
     }
     int length = box.get(JAVA_INT, Wire.MBOX_LENGTH);
     int type = Short.toUnsignedInt(box.get(JAVA_SHORT, Wire.MBOX_TYPE));
@@ -105,6 +101,24 @@ final class Mailbox implements Transport, AutoCloseable {
     MemorySegment.copy(box, Wire.MBOX_DATA, into, 0, length);
     setTurn(Wire.TURN_NONE);
     return new UnixSocket.Frame(type, length, -1);
+  }
+
+  /** Whether the box holds a frame already or within the learned spin budget. */
+  private boolean awaitBySpinning() {
+    if (turn() == Wire.TURN_SERVER) {
+      return true;
+    }
+    long budget = spinBudget.nanos();
+    if (budget == 0) {
+      return false;
+    }
+    long start = System.nanoTime();
+    if (spin(start, budget)) {
+      spinBudget.caught(System.nanoTime() - start);
+      return true;
+    }
+    spinBudget.missed();
+    return false;
   }
 
   /** Spins for a frame in the box: true if one came within {@code nanos} of {@code start}. */

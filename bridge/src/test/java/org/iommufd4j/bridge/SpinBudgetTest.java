@@ -13,43 +13,47 @@ class SpinBudgetTest {
   void quickRepliesAreSpunForAFewTimesTheirLength() {
     SpinBudget b = new SpinBudget(MAX);
     for (int i = 0; i < 100; i++) {
-      b.learn(2_000);
+      b.caught(2_000);
     }
     long nanos = b.nanos();
     assertTrue(nanos >= 8_000 && nanos <= 12_000, "budget " + nanos);
   }
 
   @Test
-  void mostlySlowRepliesAreNotSpunFor() {
+  void afterMostlyMissedSpinsOnlyOneWaitInSixteenSpins() {
     SpinBudget b = new SpinBudget(MAX);
-    for (int i = 0; i < 10; i++) {
-      b.learn(1_000_000);
+    for (int i = 0; i < 20; i++) {
+      b.missed();
     }
-    assertEquals(0, b.nanos());
+    int spun = 0;
+    for (int i = 0; i < 160; i++) {
+      spun += b.nanos() > 0 ? 1 : 0;
+    }
+    assertEquals(10, spun);
   }
 
   @Test
-  void spinningResumesOnceRepliesAreQuickAgain() {
-    SpinBudget b = new SpinBudget(MAX);
-    for (int i = 0; i < 50; i++) {
-      b.learn(Long.MAX_VALUE);
-    }
-    assertEquals(0, b.nanos());
-    for (int i = 0; i < 10; i++) {
-      b.learn(30_000); // a slept wait: the reply plus the wake-up, still within the maximum
-    }
-    assertTrue(b.nanos() > 0);
-    for (int i = 0; i < 50; i++) {
-      b.learn(1_500);
-    }
-    assertTrue(b.nanos() < 10_000, "budget " + b.nanos());
-  }
-
-  @Test
-  void anOccasionalSlowReplyDoesNotStopSpinning() {
+  void twoCaughtProbesResumeSpinning() {
     SpinBudget b = new SpinBudget(MAX);
     for (int i = 0; i < 1_000; i++) {
-      b.learn(i % 10 == 0 ? 5_000_000 : 2_000);
+      b.missed();
+    }
+    b.caught(1_500);
+    b.caught(1_500);
+    for (int i = 0; i < 16; i++) {
+      assertTrue(b.nanos() > 0, "wait " + i + " slept");
+    }
+  }
+
+  @Test
+  void anOccasionalMissDoesNotStopSpinning() {
+    SpinBudget b = new SpinBudget(MAX);
+    for (int i = 0; i < 1_000; i++) {
+      if (i % 5 == 0) {
+        b.missed();
+      } else {
+        b.caught(2_000);
+      }
       assertTrue(b.nanos() > 0, "stopped spinning after wait " + i);
     }
   }
@@ -60,7 +64,11 @@ class SpinBudgetTest {
     Random random = new Random(seed);
     SpinBudget b = new SpinBudget(MAX);
     for (int i = 0; i < 100_000; i++) {
-      b.learn(random.nextBoolean() ? random.nextLong(MAX * 2) : random.nextLong(1, Long.MAX_VALUE));
+      if (random.nextBoolean()) {
+        b.caught(random.nextLong(1, Long.MAX_VALUE >> random.nextInt(63)));
+      } else {
+        b.missed();
+      }
       long nanos = b.nanos();
       assertTrue(nanos >= 0 && nanos <= MAX, "seed " + seed + ": budget " + nanos);
     }
@@ -69,7 +77,7 @@ class SpinBudgetTest {
   @Test
   void noMaximumNeverSpins() {
     SpinBudget b = new SpinBudget(0);
-    b.learn(0);
+    b.caught(0);
     assertEquals(0, b.nanos());
   }
 }
