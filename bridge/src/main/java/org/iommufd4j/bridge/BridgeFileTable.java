@@ -68,7 +68,7 @@ final class BridgeFileTable implements FileTable {
       server.discard(f);
       throw new IllegalStateException("the client could not take a descriptor: errno " + -fd);
     }
-    c.reserved.put(fd, f);
+    c.reserve(fd, f);
     MemoryLog log = MemoryLog.current();
     if (log != null) {
       log.fd(fd, f.number);
@@ -79,7 +79,7 @@ final class BridgeFileTable implements FileTable {
   @Override
   public void unreserve(int fd) {
     Call c = call();
-    ServerFile f = c.reserved.remove(fd);
+    ServerFile f = c.unreserve(fd);
     if (f != null) {
       c.channel.closeClientFd(fd);
     }
@@ -88,7 +88,7 @@ final class BridgeFileTable implements FileTable {
   @Override
   public void install(int fd, EmulatedFile file) {
     Call c = call();
-    ServerFile f = c.reserved.remove(fd);
+    ServerFile f = c.unreserve(fd);
     if (f == null) {
       throw new IllegalStateException("install of fd " + fd + " that was not reserved");
     }
@@ -104,7 +104,7 @@ final class BridgeFileTable implements FileTable {
     if (c == null) {
       return null;
     }
-    ServerFile pending = c.reserved.get(fd);
+    ServerFile pending = c.reservation(fd);
     if (pending != null) {
       return null;
     }

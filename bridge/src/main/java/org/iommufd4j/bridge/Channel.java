@@ -13,6 +13,7 @@ import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import org.iommufd4j.Errno;
 import org.iommufd4j.engine.Caller;
@@ -821,15 +822,12 @@ final class Channel implements Runnable {
 
   /** Descriptors the engine reserved and neither installed nor released: an engine bug. */
   private void abandon(Call call) {
-    if (!call.reserved.isEmpty()) {
-      LOG.log(
-          System.Logger.Level.ERROR,
-          "descriptors {0} reserved but never installed",
-          call.reserved.keySet());
-      for (int fd : call.reserved.keySet()) {
+    Set<Integer> fds = call.takeReservations();
+    if (!fds.isEmpty()) {
+      LOG.log(System.Logger.Level.ERROR, "descriptors {0} reserved but never installed", fds);
+      for (int fd : fds) {
         closeClientFd(fd);
       }
-      call.reserved.clear();
     }
   }
 
