@@ -65,7 +65,7 @@ class SpinBudgetTest {
     SpinBudget b = new SpinBudget(MAX);
     for (int i = 0; i < 100_000; i++) {
       if (random.nextBoolean()) {
-        b.caught(random.nextLong(1, Long.MAX_VALUE >> random.nextInt(63)));
+        b.caught(random.nextLong(1, Long.MAX_VALUE >> random.nextInt(62)));
       } else {
         b.missed();
       }
