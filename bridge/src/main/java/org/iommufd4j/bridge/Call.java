@@ -138,9 +138,16 @@ final class Call implements AutoCloseable {
     }
   }
 
-  /** Offset and bytes of the window the shim must write back, or null. */
-  MemorySegment writeBack() {
-    return dirtyEnd < 0 ? null : window.asSlice(dirtyStart, dirtyEnd - dirtyStart);
+  /**
+   * Copies the bytes of the window the shim must write back into {@code to} at {@code at}: their
+   * length, 0 if there are none; {@link #writeBackOffset} says where in the window they go.
+   */
+  long copyWriteBack(MemorySegment to, long at) {
+    if (dirtyEnd < 0) {
+      return 0;
+    }
+    MemorySegment.copy(window, dirtyStart, to, at, dirtyEnd - dirtyStart);
+    return dirtyEnd - dirtyStart;
   }
 
   long writeBackOffset() {

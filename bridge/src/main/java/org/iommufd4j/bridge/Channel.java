@@ -330,7 +330,7 @@ final class Channel implements Runnable {
       throw new UnixSocket.ProtocolException("bad IOCTL window of " + windowLength);
     }
     MemorySegment.copy(in, Wire.IOCTL_SIZE, window, 0, windowLength);
-    return window.asSlice(0, windowLength);
+    return windowLength == window.byteSize() ? window : window.asSlice(0, windowLength);
   }
 
   /** The bytes at a T_PREAD or T_PWRITE buffer that the frame carries: none, or all of them. */
@@ -545,7 +545,7 @@ final class Channel implements Runnable {
       return;
     }
     long r;
-    MemorySegment writeBack;
+    long writeBackLength;
     long offset;
     Trace.Writer recorder = server.recorder();
     try (Call call = Call.enter(this, process.memory(), request, arg, argWindow, windowWritable)) {
@@ -558,7 +558,7 @@ final class Channel implements Runnable {
         r = recorded(recorder, file, request, arg);
       }
       abandon(call);
-      writeBack = call.writeBack();
+      writeBackLength = call.copyWriteBack(out, Wire.RESULT_SIZE);
       offset = call.writeBackOffset();
     } finally {
       file.release();
@@ -566,18 +566,20 @@ final class Channel implements Runnable {
     if (broken) {
       throw new IOException("connection lost during a callback");
     }
-    result(r, writeBack, offset);
+    result(r, writeBackLength, offset);
   }
 
-  /** A result with the bytes a call wrote into its window (none if null), for the shim to apply. */
-  private void result(long r, MemorySegment writeBack, long offset) throws IOException {
-    if (writeBack == null) {
+  /**
+   * A result with the bytes a call wrote into its window, for the shim to apply at {@code offset}:
+   * {@code writeBackLength} of them (possibly none), already in {@code out} after the fixed part.
+   */
+  private void result(long r, long writeBackLength, long offset) throws IOException {
+    if (writeBackLength == 0) {
       result(r);
       return;
     }
     putResult(r, 0, 0, 0, (int) offset);
-    MemorySegment.copy(writeBack, 0, out, Wire.RESULT_SIZE, writeBack.byteSize());
-    transport.send(Wire.T_RESULT, out, Wire.RESULT_SIZE + writeBack.byteSize(), -1);
+    transport.send(Wire.T_RESULT, out, Wire.RESULT_SIZE + writeBackLength, -1);
   }
 
   /** An ioctl on a VFIO group or device file: the file's own answer, an emulator fault EIO. */
@@ -752,7 +754,7 @@ final class Channel implements Runnable {
       return;
     }
     long r;
-    MemorySegment writeBack = null;
+    long writeBackLength = 0;
     long offset = 0;
     try (Call call =
         Call.enter(this, process.memory(), 0, buffer, bufferWindow, bufferWindow.byteSize() > 0)) {
@@ -765,7 +767,7 @@ final class Channel implements Runnable {
         r = transfer.run(file, f);
       }
       abandon(call);
-      writeBack = call.writeBack();
+      writeBackLength = call.copyWriteBack(out, Wire.RESULT_SIZE);
       offset = call.writeBackOffset();
     } catch (RuntimeException e) {
       LOG.log(System.Logger.Level.ERROR, "emulator fault in read/write, answered EIO", e);
@@ -776,7 +778,7 @@ final class Channel implements Runnable {
     if (broken) {
       throw new IOException("connection lost during a callback");
     }
-    result(r, writeBack, offset);
+    result(r, writeBackLength, offset);
   }
 
   private long positioned(EmulatedFile f, boolean write, long buffer, long count, long offset) {
