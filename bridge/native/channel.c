@@ -468,6 +468,17 @@ static long handle_of(struct channel *ch, int fd, const struct tracked *t, uint6
   return 0;
 }
 
+/*
+ * Whether [at, at + n) lies in an active frame of this thread's stack (at or above `frame`, the
+ * caller's own): certainly readable and writable, so the shim copies it plainly and lets the
+ * server hand back what it writes there. Not on a signal stack or a coroutine's: then the frame
+ * is outside the thread's stack.
+ */
+static int on_own_stack(const struct channel *ch, uintptr_t frame, uintptr_t at, size_t n) {
+  return ch->stack_top && frame >= ch->stack_base && frame < ch->stack_top && at >= frame && at + n <= ch->stack_top &&
+         at + n > at;
+}
+
 static void block_signals(sigset_t *old) {
   sigset_t all;
   sigfillset(&all);
@@ -517,12 +528,7 @@ long i4j_ioctl(int fd, const struct tracked *t, unsigned long request, void *arg
     unsigned char window[I4J_WINDOW];
     uintptr_t at = (uintptr_t)arg;
     if (((request >> 8) & 0xff) == 0x3b && arg != NULL) {
-      /* A struct in an active frame of this thread's stack is certainly readable and writable:
-         copy it plainly, and let the server hand back what it writes there. (Not on a signal
-         stack or a coroutine's: then the frame is outside the thread's stack.) */
-      uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
-      if (ch->stack_top && frame >= ch->stack_base && frame < ch->stack_top && at >= frame &&
-          at + sizeof window <= ch->stack_top && at + sizeof window > at) {
+      if (on_own_stack(ch, (uintptr_t)__builtin_frame_address(0), at, sizeof window)) {
         memcpy(window, arg, sizeof window);
         window_length = sizeof window;
         flags = IOCTL_FLAG_WINDOW_WRITABLE;
@@ -583,8 +589,14 @@ void i4j_closed(uint64_t ino) {
 
 _Static_assert(RW_HANDLE == 0 && PRW_HANDLE == 0 && MMAP_HANDLE == 0, "file requests start with the file's handle");
 
-/* A request about the emulated file fd, its other fields filled in: the handle goes first. */
-static long file_call(int fd, const struct tracked *t, uint16_t type, unsigned char *req, size_t size) {
+/*
+ * A request about the emulated file fd, its other fields filled in: the handle goes first. The
+ * `count` bytes at buf go along when they are few and on this thread's stack (a pread's or a
+ * trapped access's variable, usually), so the server neither reads nor writes this process for
+ * them: it returns what it wrote there with the result.
+ */
+static long file_call(int fd, const struct tracked *t, uint16_t type, unsigned char *req, size_t size, void *buf,
+                      size_t count) {
   sigset_t old;
   block_signals(&old);
   long r;
@@ -592,8 +604,17 @@ static long file_call(int fd, const struct tracked *t, uint16_t type, unsigned c
   uint64_t handle;
   if (ch && (r = handle_of(ch, fd, t, &handle)) == 0) {
     i4j_put64(req, handle);
-    struct i4j_result res;
-    r = exchange(ch, type, req, size, NULL, 0, -1, &res, NULL, NULL, NULL);
+    unsigned char window[I4J_WINDOW];
+    size_t window_length = 0;
+    if (count > 0 && count <= sizeof window &&
+        on_own_stack(ch, (uintptr_t)__builtin_frame_address(0), (uintptr_t)buf, count)) {
+      memcpy(window, buf, count);
+      window_length = count;
+    }
+    struct i4j_result res = {0};
+    r = exchange(ch, type, req, size, window, window_length, -1, &res, NULL, NULL, NULL);
+    if (res.writeback_length > 0 && (uint64_t)res.writeback_offset + res.writeback_length <= window_length)
+      memcpy((char *)buf + res.writeback_offset, ch->transport.in + RESULT_SIZE, res.writeback_length);
   }
   restore_signals(&old);
   return r;
@@ -603,7 +624,7 @@ long i4j_rw(int fd, const struct tracked *t, int type, void *buf, size_t count) 
   unsigned char req[RW_SIZE];
   i4j_put64(req + RW_BUFFER, (uint64_t)(uintptr_t)buf);
   i4j_put64(req + RW_COUNT, (uint64_t)count);
-  return file_call(fd, t, (uint16_t)type, req, sizeof req);
+  return file_call(fd, t, (uint16_t)type, req, sizeof req, NULL, 0);
 }
 
 long i4j_prw(int fd, const struct tracked *t, int type, void *buf, size_t count, uint64_t offset) {
@@ -611,7 +632,7 @@ long i4j_prw(int fd, const struct tracked *t, int type, void *buf, size_t count,
   i4j_put64(req + PRW_BUFFER, (uint64_t)(uintptr_t)buf);
   i4j_put64(req + PRW_COUNT, (uint64_t)count);
   i4j_put64(req + PRW_OFFSET, offset);
-  return file_call(fd, t, (uint16_t)type, req, sizeof req);
+  return file_call(fd, t, (uint16_t)type, req, sizeof req, buf, count);
 }
 
 long i4j_mmap_check(int fd, const struct tracked *t, uint64_t offset, uint64_t length, int prot, int flags) {
@@ -620,5 +641,5 @@ long i4j_mmap_check(int fd, const struct tracked *t, uint64_t offset, uint64_t l
   i4j_put64(req + MMAP_LENGTH, length);
   i4j_put32(req + MMAP_PROT, (uint32_t)prot);
   i4j_put32(req + MMAP_FLAGS, (uint32_t)flags);
-  return file_call(fd, t, T_MMAP, req, sizeof req);
+  return file_call(fd, t, T_MMAP, req, sizeof req, NULL, 0);
 }

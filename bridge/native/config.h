@@ -10,7 +10,7 @@ HIDDEN extern int i4j_shim_memory;         /* IOMMUFD4J_MEMORY=shim */
 HIDDEN extern int i4j_vfio;                /* IOMMUFD4J_VFIO=1 */
 HIDDEN extern long i4j_connect_wait_ms;    /* IOMMUFD4J_CONNECT_WAIT_MS: server still starting */
 HIDDEN extern int i4j_mailbox;             /* IOMMUFD4J_MAILBOX (default 1): the fast channel */
-HIDDEN extern long i4j_spin_us;            /* IOMMUFD4J_SPIN_US: how long to spin for a reply */
+HIDDEN extern long i4j_spin_us;            /* IOMMUFD4J_SPIN_US: the longest to spin for a reply */
 HIDDEN extern const char *i4j_debugfs;     /* IOMMUFD4J_DEBUGFS: fault injection is emulated */
 HIDDEN extern int i4j_kernel;              /* IOMMUFD4J_KERNEL=1: the kernel's calls, recorded */
 HIDDEN extern int i4j_share_pins;          /* IOMMUFD4J_SHARE (default 1): pinned pages as memfds */

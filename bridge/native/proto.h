@@ -136,7 +136,8 @@
 #define RW_COUNT 16 /* u64 */
 #define RW_SIZE 24
 
-/* T_PREAD and T_PWRITE */
+/* T_PREAD and T_PWRITE, then the COUNT bytes at BUFFER when they lie on the calling thread's stack
+   (at most I4J_WINDOW): a writable window as IOCTL's, what the call writes there returned with the result */
 #define PRW_HANDLE 0  /* u64 */
 #define PRW_BUFFER 8  /* u64 */
 #define PRW_COUNT 16  /* u64 */

@@ -21,6 +21,15 @@
 
 #define MAX_FDS_PER_FRAME 4
 
+/* The learned spin budget (Mailbox's SpinBudget says why): SPIN_TYPICAL_FACTOR times the typical
+   caught spin plus SPIN_MIN_NS, up to IOMMUFD4J_SPIN_US; none while fewer than half (of 256) of
+   the recent spins caught their reply, but for a probe every SPIN_PROBE_EVERY waits. */
+#define SPIN_TYPICAL_FACTOR 4
+#define SPIN_MIN_NS 2000
+#define SPIN_HIT_SHARE_MIN 128
+#define SPIN_HIT_SHARE_FLOOR 100
+#define SPIN_PROBE_EVERY 16
+
 int i4j_send_frame(int fd, uint16_t type, const void *a, size_t na, const void *b, size_t nb, int send_fd) {
   unsigned char header[I4J_HEADER];
   uint32_t length = (uint32_t)(na + nb);
@@ -167,38 +176,44 @@ void i4j_mailbox_report(void) {
             (long)stat_slept, (long)stat_rang);
 }
 
-static int spin_for_turn(struct transport *t, long micros) {
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t spin_max_ns(void) { return i4j_spin_us > 0 ? (uint64_t)i4j_spin_us * 1000 : 0; }
+
+/* How long to spin for the next reply: 0 to sleep at once. */
+static uint64_t spin_budget(struct transport *t) {
+  if (spin_max_ns() == 0 || (t->hit_share < SPIN_HIT_SHARE_MIN && ++t->waits % SPIN_PROBE_EVERY != 0)) return 0;
+  uint64_t budget = SPIN_TYPICAL_FACTOR * (uint64_t)t->typical_ns + SPIN_MIN_NS;
+  return budget < spin_max_ns() ? budget : spin_max_ns();
+}
+
+static void spin_caught(struct transport *t, uint64_t waited) {
+  if (waited > spin_max_ns()) waited = spin_max_ns();
+  t->typical_ns = (uint32_t)((int64_t)t->typical_ns + ((int64_t)waited - (int64_t)t->typical_ns) / 8);
+  t->hit_share += (256 - t->hit_share + 7) / 8;
+}
+
+static void spin_missed(struct transport *t) {
+  t->hit_share -= t->hit_share / 8;
+  if (t->hit_share < SPIN_HIT_SHARE_FLOOR) t->hit_share = SPIN_HIT_SHARE_FLOOR;
+}
+
+static int spin_for_turn(struct transport *t, uint64_t start, uint64_t nanos) {
   _Atomic uint32_t *turn = mbox_word(t, MBOX_TURN);
-  struct timespec t0, now;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
   for (unsigned i = 1;; i++) {
     if (atomic_load_explicit(turn, memory_order_acquire) == TURN_CLIENT) return 1;
     cpu_relax();
-    if ((i & 63) == 0) {
-      clock_gettime(CLOCK_MONOTONIC, &now);
-      if ((now.tv_sec - t0.tv_sec) * 1000000L + (now.tv_nsec - t0.tv_nsec) / 1000 >= micros) return 0;
-    }
+    if ((i & 63) == 0 && now_ns() - start >= nanos) return 0;
   }
 }
 
-/*
- * Waits for a frame: 0 when it is in the box, 1 when a frame with a descriptor came on the
- * socket while sleeping (it is in t->in, its box announcement consumed), -1 on failure.
- */
-static int mbox_await(struct transport *t, uint16_t *type, uint32_t *length, int *got_fd) {
+/* Sleeps in recv until the box holds a frame; returns as mbox_await. */
+static int sleep_for_turn(struct transport *t, uint16_t *type, uint32_t *length, int *got_fd) {
   _Atomic uint32_t *turn = mbox_word(t, MBOX_TURN);
-  /*
-   * Spin only while spinning pays: after a few misses in a row (the server is slow, or has no CPU
-   * to run on: spinning then only takes it away) sleep at once, and try again now and then.
-   */
-  int spin = i4j_spin_us > 0 && (t->spin_misses < 4 || (++t->waits & 15) == 0);
-  if (spin && spin_for_turn(t, i4j_spin_us)) {
-    t->spin_misses = 0;
-    if (i4j_debug) stat_spun++;
-    return 0;
-  }
-  if (spin) t->spin_misses++;
-  if (i4j_debug) stat_slept++;
   _Atomic uint32_t *waiting = mbox_word(t, MBOX_CLIENT_WAITING);
   for (;;) {
     atomic_store(waiting, 1);
@@ -211,13 +226,34 @@ static int mbox_await(struct transport *t, uint16_t *type, uint32_t *length, int
     if (r != 0) return -1;
     if (*type == T_DOORBELL) continue;
     /* a frame with a descriptor: its T_VIA_SOCKET follows in the box at once */
-    while (!spin_for_turn(t, 1000)) {
+    while (!spin_for_turn(t, now_ns(), 1000000)) {
       if (socket_hung_up(atomic_load(&t->fd))) return -1;
       sched_yield();
     }
     atomic_store_explicit(turn, TURN_NONE, memory_order_relaxed);
     return 1;
   }
+}
+
+/*
+ * Waits for a frame: 0 when it is in the box, 1 when a frame with a descriptor came on the
+ * socket while sleeping (it is in t->in, its box announcement consumed), -1 on failure. Spins for
+ * the learned budget, then sleeps.
+ */
+static int mbox_await(struct transport *t, uint16_t *type, uint32_t *length, int *got_fd) {
+  if (atomic_load_explicit(mbox_word(t, MBOX_TURN), memory_order_acquire) == TURN_CLIENT) return 0;
+  uint64_t budget = spin_budget(t);
+  if (budget > 0) {
+    uint64_t start = now_ns();
+    if (spin_for_turn(t, start, budget)) {
+      spin_caught(t, now_ns() - start);
+      if (i4j_debug) stat_spun++;
+      return 0;
+    }
+    spin_missed(t);
+  }
+  if (i4j_debug) stat_slept++;
+  return sleep_for_turn(t, type, length, got_fd);
 }
 
 /* Puts a frame for the server into the box (a descriptor travels on the socket, announced). */
@@ -277,6 +313,8 @@ int i4j_take(struct transport *t, uint16_t *type, uint32_t *length, int *got_fd)
 }
 
 int i4j_attach_mailbox(struct transport *t, int memfd) {
+  t->typical_ns = (uint32_t)(i4j_spin_us > 0 ? i4j_spin_us * 1000 / SPIN_TYPICAL_FACTOR : 0);
+  t->hit_share = 256;
   void *box = memfd >= 0 ? mmap(NULL, MBOX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0) : MAP_FAILED;
   if (memfd >= 0) i4j_sys_close(memfd);
   if (box == MAP_FAILED) return -1;

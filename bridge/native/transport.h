@@ -13,10 +13,11 @@
 #include "proto.h"
 
 struct transport {
-  _Atomic int fd;       /* the socket; another thread may move it (under the channel registry's lock) */
-  unsigned char *mbox;  /* the mailbox, or NULL: frames go over the socket */
-  unsigned spin_misses; /* replies in a row that spinning did not catch */
-  unsigned waits;
+  _Atomic int fd;                   /* the socket; another thread may move it (under the channel registry's lock) */
+  unsigned char *mbox;              /* the mailbox, or NULL: frames go over the socket */
+  uint32_t typical_ns;              /* the running mean of how long the spins that caught a reply took */
+  uint32_t hit_share;               /* of 256: how many of the recent spins caught their reply */
+  uint32_t waits;                   /* the waits while not spinning, counted for the occasional probe */
   unsigned char in[I4J_CHUNK + 64]; /* payload of the frame being received */
 };
 

@@ -22,8 +22,9 @@ import org.iommufd4j.vfio.VfioNodes;
  *     kernels (the PASID mock device flag, GET_HW_INFO's INPUT_TYPE)
  * @param faultInjection whether clients may arm the engine's fault injection through their emulated
  *     {@code /proc/self/task/<tid>/fail-nth} (selftest.c: iommufd_should_fail())
- * @param spinMicros how long a server thread spins for a client's next frame before sleeping (0 on
- *     one CPU, where spinning only delays the client)
+ * @param spinMicros the longest a server thread spins for a client's next frame before sleeping
+ *     (each channel learns how long pays, up to this; 0 on one CPU, where spinning only delays the
+ *     client)
  * @param vfioNodes the emulated host's VFIO groups and device cdevs that {@code /dev/vfio/N} and
  *     {@code /dev/vfio/devices/vfioN} open (the shim sends those opens only under a testbed that
  *     lists the nodes), or null: no VFIO devices, those opens fail with ENOENT
@@ -71,8 +72,8 @@ public record BridgeConfig(
 
   /**
    * The test ABI on, no {@code /dev/vfio/vfio}, privileges and memory-lock limit of each client
-   * process (what the kernel would use), 4096 channels, 30 s timeout, 50 µs of spinning when there
-   * is more than one CPU, no VFIO devices.
+   * process (what the kernel would use), 4096 channels, 30 s timeout, spinning for up to 50 µs when
+   * there is more than one CPU, no VFIO devices.
    */
   public static BridgeConfig defaults() {
     return new BridgeConfig(

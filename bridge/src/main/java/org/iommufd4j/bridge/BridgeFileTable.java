@@ -68,7 +68,7 @@ final class BridgeFileTable implements FileTable {
       server.discard(f);
       throw new IllegalStateException("the client could not take a descriptor: errno " + -fd);
     }
-    c.reserved.put(fd, f);
+    c.reserve(fd, f);
     MemoryLog log = MemoryLog.current();
     if (log != null) {
       log.fd(fd, f.number);
@@ -79,7 +79,7 @@ final class BridgeFileTable implements FileTable {
   @Override
   public void unreserve(int fd) {
     Call c = call();
-    ServerFile f = c.reserved.remove(fd);
+    ServerFile f = c.unreserve(fd);
     if (f != null) {
       c.channel.closeClientFd(fd);
     }
@@ -88,7 +88,7 @@ final class BridgeFileTable implements FileTable {
   @Override
   public void install(int fd, EmulatedFile file) {
     Call c = call();
-    ServerFile f = c.reserved.remove(fd);
+    ServerFile f = c.unreserve(fd);
     if (f == null) {
       throw new IllegalStateException("install of fd " + fd + " that was not reserved");
     }
@@ -104,7 +104,7 @@ final class BridgeFileTable implements FileTable {
     if (c == null) {
       return null;
     }
-    ServerFile pending = c.reserved.get(fd);
+    ServerFile pending = c.reservation(fd);
     if (pending != null) {
       return null;
     }
@@ -164,6 +164,10 @@ final class BridgeFileTable implements FileTable {
    */
   private static final class HeldEventFd implements EventFd {
     private final List<Runnable> actions = new CopyOnWriteArrayList<>();
+
+    /** signal()'s pollfd and the 8-byte count it writes: made once, a signal allocates nothing. */
+    private final MemorySegment signalArgs = Arena.ofAuto().allocate(16, 8);
+
     private int fd;
 
     /** Wakes the watcher to leave; -1 while nobody watches. */
@@ -179,7 +183,7 @@ final class BridgeFileTable implements FileTable {
     @Override
     public synchronized void signal() {
       if (fd >= 0) {
-        add(fd, 1);
+        add(fd, 1, signalArgs);
       }
     }
 
@@ -248,7 +252,7 @@ final class BridgeFileTable implements FileTable {
         return;
       }
       if (stop >= 0 && !watcherGone) {
-        add(stop, 1); // the watcher closes both
+        add(stop, 1, signalArgs); // the watcher closes both
       } else {
         LibC.close(fd);
         if (stop >= 0) {
@@ -258,17 +262,16 @@ final class BridgeFileTable implements FileTable {
       fd = -1;
     }
 
-    /** Adds {@code n} to eventfd {@code target}'s counter unless that would block. */
-    private static void add(int target, long n) {
-      try (Arena arena = Arena.ofConfined()) {
-        MemorySegment poll = arena.allocate(8, 4);
-        poll.set(JAVA_INT, 0, target);
-        poll.set(JAVA_SHORT, 4, POLLOUT);
-        if (LibC.poll(poll, 1, 0) == 1 && (poll.get(JAVA_SHORT, 6) & POLLOUT) != 0) {
-          MemorySegment value = arena.allocate(JAVA_LONG);
-          value.set(JAVA_LONG, 0, n);
-          LibC.write(target, value, 8);
-        }
+    /**
+     * Adds {@code n} to eventfd {@code target}'s counter unless that would block; {@code args}: 16
+     * bytes for the pollfd and the count.
+     */
+    private static void add(int target, long n, MemorySegment args) {
+      args.set(JAVA_INT, 0, target);
+      args.set(JAVA_INT, 4, POLLOUT); // events POLLOUT, revents 0
+      if (LibC.poll(args, 1, 0) == 1 && (args.get(JAVA_SHORT, 6) & POLLOUT) != 0) {
+        args.set(JAVA_LONG, 8, n);
+        LibC.write(target, args.asSlice(8, 8));
       }
     }
   }

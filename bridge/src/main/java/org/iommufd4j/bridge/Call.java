@@ -3,6 +3,7 @@ package org.iommufd4j.bridge;
 import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The request a server thread is executing for a client: which channel asked (so memory and
@@ -32,8 +33,11 @@ final class Call implements AutoCloseable {
   private long dirtyStart = Long.MAX_VALUE;
   private long dirtyEnd = -1;
 
-  /** Descriptors reserved by FileTable.reserve in this call, not yet installed or unreserved. */
-  final Map<Integer, ServerFile> reserved = new HashMap<>(2);
+  /**
+   * Descriptors reserved by FileTable.reserve in this call, not yet installed or unreserved; made
+   * by the first reservation (most calls make none).
+   */
+  private Map<Integer, ServerFile> reserved;
 
   private Call(
       Channel channel,
@@ -61,6 +65,33 @@ final class Call implements AutoCloseable {
     Call c = new Call(channel, memory, request, windowAddress, window, windowWritable);
     CURRENT.set(c);
     return c;
+  }
+
+  void reserve(int fd, ServerFile file) {
+    if (reserved == null) {
+      reserved = new HashMap<>(2);
+    }
+    reserved.put(fd, file);
+  }
+
+  /** The file reserved at {@code fd}, or null. */
+  ServerFile reservation(int fd) {
+    return reserved == null ? null : reserved.get(fd);
+  }
+
+  /** Forgets the reservation at {@code fd}: its file, or null if there was none. */
+  ServerFile unreserve(int fd) {
+    return reserved == null ? null : reserved.remove(fd);
+  }
+
+  /** The descriptors still reserved, forgotten: the call ends without installing them. */
+  Set<Integer> takeReservations() {
+    if (reserved == null || reserved.isEmpty()) {
+      return Set.of();
+    }
+    Set<Integer> fds = Set.copyOf(reserved.keySet());
+    reserved.clear();
+    return fds;
   }
 
   /** The call this thread is executing, or null. */
@@ -107,9 +138,16 @@ final class Call implements AutoCloseable {
     }
   }
 
-  /** Offset and bytes of the window the shim must write back, or null. */
-  MemorySegment writeBack() {
-    return dirtyEnd < 0 ? null : window.asSlice(dirtyStart, dirtyEnd - dirtyStart);
+  /**
+   * Copies the bytes of the window the shim must write back into {@code to} at {@code at}: their
+   * length, 0 if there are none; {@link #writeBackOffset} says where in the window they go.
+   */
+  long copyWriteBack(MemorySegment to, long at) {
+    if (dirtyEnd < 0) {
+      return 0;
+    }
+    MemorySegment.copy(window, dirtyStart, to, at, dirtyEnd - dirtyStart);
+    return dirtyEnd - dirtyStart;
   }
 
   long writeBackOffset() {
@@ -147,6 +185,6 @@ final class Call implements AutoCloseable {
 
   @Override
   public void close() {
-    CURRENT.remove();
+    CURRENT.set(null); // not remove(): the thread's next call would allocate a new map entry
   }
 }

@@ -14,6 +14,7 @@ import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import org.iommufd4j.Errno;
 import org.iommufd4j.engine.Caller;
@@ -306,12 +307,14 @@ final class Channel implements Runnable {
         }
         case Wire.T_PREAD, Wire.T_PWRITE -> {
           require(f, Wire.PRW_SIZE);
+          long count = in.get(JAVA_LONG, Wire.PRW_COUNT);
           positionedReadWrite(
               f.type() == Wire.T_PWRITE,
               in.get(JAVA_LONG, Wire.PRW_HANDLE),
               in.get(JAVA_LONG, Wire.PRW_BUFFER),
-              in.get(JAVA_LONG, Wire.PRW_COUNT),
-              in.get(JAVA_LONG, Wire.PRW_OFFSET));
+              count,
+              in.get(JAVA_LONG, Wire.PRW_OFFSET),
+              bufferWindow(f, count));
         }
         case Wire.T_MMAP -> {
           require(f, Wire.MMAP_SIZE);
@@ -336,6 +339,17 @@ final class Channel implements Runnable {
       throw new UnixSocket.ProtocolException("bad IOCTL window of " + windowLength);
     }
     MemorySegment.copy(in, Wire.IOCTL_SIZE, window, 0, windowLength);
+    return windowLength == window.byteSize() ? window : window.asSlice(0, windowLength);
+  }
+
+  /** The bytes at a T_PREAD or T_PWRITE buffer that the frame carries: none, or all of them. */
+  private MemorySegment bufferWindow(UnixSocket.Frame f, long count)
+      throws UnixSocket.ProtocolException {
+    long windowLength = f.length() - Wire.PRW_SIZE;
+    if (windowLength != 0 && (windowLength != count || windowLength > Wire.WINDOW)) {
+      throw new UnixSocket.ProtocolException("bad PREAD/PWRITE window of " + windowLength);
+    }
+    MemorySegment.copy(in, Wire.PRW_SIZE, window, 0, windowLength);
     return window.asSlice(0, windowLength);
   }
 
@@ -540,7 +554,7 @@ final class Channel implements Runnable {
       return;
     }
     long r;
-    MemorySegment writeBack;
+    long writeBackLength;
     long offset;
     Trace.Writer recorder = server.recorder();
     try (Call call = Call.enter(this, process.memory(), request, arg, argWindow, windowWritable)) {
@@ -553,7 +567,7 @@ final class Channel implements Runnable {
         r = recorded(recorder, file, request, arg);
       }
       abandon(call);
-      writeBack = call.writeBack();
+      writeBackLength = call.copyWriteBack(out, Wire.RESULT_SIZE);
       offset = call.writeBackOffset();
     } finally {
       file.release();
@@ -561,13 +575,20 @@ final class Channel implements Runnable {
     if (broken) {
       throw new IOException("connection lost during a callback");
     }
-    if (writeBack == null) {
+    result(r, writeBackLength, offset);
+  }
+
+  /**
+   * A result with the bytes a call wrote into its window, for the shim to apply at {@code offset}:
+   * {@code writeBackLength} of them (possibly none), already in {@code out} after the fixed part.
+   */
+  private void result(long r, long writeBackLength, long offset) throws IOException {
+    if (writeBackLength == 0) {
       result(r);
       return;
     }
     putResult(r, 0, 0, 0, (int) offset);
-    MemorySegment.copy(writeBack, 0, out, Wire.RESULT_SIZE, writeBack.byteSize());
-    transport.send(Wire.T_RESULT, out, Wire.RESULT_SIZE + writeBack.byteSize(), -1);
+    transport.send(Wire.T_RESULT, out, Wire.RESULT_SIZE + writeBackLength, -1);
   }
 
   /** An ioctl on a VFIO group or device file: the file's own answer, an emulator fault EIO. */
@@ -687,6 +708,7 @@ final class Channel implements Runnable {
     onFile(
         handle,
         buffer,
+        MemorySegment.NULL,
         (file, f) -> {
           if (file.kind == Wire.KIND_VFIO_DEVICE) {
             long r = positioned(f, type == Wire.T_WRITE, buffer, count, file.position);
@@ -708,11 +730,13 @@ final class Channel implements Runnable {
   }
 
   /** T_PREAD, T_PWRITE: at {@code offset}, the file position untouched. */
-  private void positionedReadWrite(boolean write, long handle, long buffer, long count, long offset)
+  private void positionedReadWrite(
+      boolean write, long handle, long buffer, long count, long offset, MemorySegment bufferWindow)
       throws IOException {
     onFile(
         handle,
         buffer,
+        bufferWindow,
         (file, f) ->
             offset < 0
                 ? -Errno.EINVAL.number() // read_write.c: ksys_pread64()
@@ -726,17 +750,23 @@ final class Channel implements Runnable {
 
   /**
    * Answers {@code transfer} on the emulated file {@code handle} names, in a call whose memory is
-   * the caller's from {@code buffer}: EBADF when there is no such file, EINVAL for an iommufd (it
-   * has no read or write: main.c: iommufd_fops), EIO when the emulator faults.
+   * the caller's from {@code buffer}, the bytes there that the shim sent along in {@code
+   * bufferWindow} (possibly none), which the call reads and writes in place: EBADF when there is no
+   * such file, EINVAL for an iommufd (it has no read or write: main.c: iommufd_fops), EIO when the
+   * emulator faults.
    */
-  private void onFile(long handle, long buffer, FileTransfer transfer) throws IOException {
+  private void onFile(long handle, long buffer, MemorySegment bufferWindow, FileTransfer transfer)
+      throws IOException {
     ServerFile file = handles.get(handle);
     if (file == null || !file.acquire()) {
       result(-Errno.EBADF.number());
       return;
     }
     long r;
-    try (Call call = Call.enter(this, process.memory(), 0, buffer, MemorySegment.NULL, false)) {
+    long writeBackLength = 0;
+    long offset = 0;
+    try (Call call =
+        Call.enter(this, process.memory(), 0, buffer, bufferWindow, bufferWindow.byteSize() > 0)) {
       EmulatedFile f = file.file();
       if (file.context != null) {
         r = -Errno.EINVAL.number();
@@ -746,6 +776,8 @@ final class Channel implements Runnable {
         r = transfer.run(file, f);
       }
       abandon(call);
+      writeBackLength = call.copyWriteBack(out, Wire.RESULT_SIZE);
+      offset = call.writeBackOffset();
     } catch (RuntimeException e) {
       LOG.log(System.Logger.Level.ERROR, "emulator fault in read/write, answered EIO", e);
       r = -Errno.EIO.number();
@@ -755,7 +787,7 @@ final class Channel implements Runnable {
     if (broken) {
       throw new IOException("connection lost during a callback");
     }
-    result(r);
+    result(r, writeBackLength, offset);
   }
 
   private long positioned(EmulatedFile f, boolean write, long buffer, long count, long offset) {
@@ -801,15 +833,12 @@ final class Channel implements Runnable {
 
   /** Descriptors the engine reserved and neither installed nor released: an engine bug. */
   private void abandon(Call call) {
-    if (!call.reserved.isEmpty()) {
-      LOG.log(
-          System.Logger.Level.ERROR,
-          "descriptors {0} reserved but never installed",
-          call.reserved.keySet());
-      for (int fd : call.reserved.keySet()) {
+    Set<Integer> fds = call.takeReservations();
+    if (!fds.isEmpty()) {
+      LOG.log(System.Logger.Level.ERROR, "descriptors {0} reserved but never installed", fds);
+      for (int fd : fds) {
         closeClientFd(fd);
       }
-      call.reserved.clear();
     }
   }
 

@@ -12,11 +12,13 @@ import org.iommufd4j.kernel.LibC;
 /**
  * The fast channel: frames pass through a shared-memory box instead of the socket, and whoever
  * waits spins a while before sleeping, so back-to-back calls need no scheduler wake-up (a socket
- * round trip costs about 8 µs on one core and 40 µs across cores on these machines). A reader that
- * does sleep, sleeps in recv on the socket and is woken by a doorbell frame, which the scheduler
- * treats as the synchronous wake-up of a socket ping-pong. The socket also carries every frame with
- * a descriptor (announced by {@link Wire#T_VIA_SOCKET} in the box), the peer's credentials, and the
- * end of the peer. Layout and protocol: {@code native/proto.h}.
+ * round trip costs about 8 µs on one core and 40 µs across cores on these machines); how long is
+ * learned per channel ({@link SpinBudget}). A reader that does sleep, sleeps in recv on the socket
+ * and is woken by a doorbell frame, which the scheduler treats as the synchronous wake-up of a
+ * socket ping-pong: it measured three times faster than a FUTEX_WAKE on the box on a loaded machine
+ * (BENCHMARKS.md). The socket also carries every frame with a descriptor (announced by {@link
+ * Wire#T_VIA_SOCKET} in the box), the peer's credentials, and the end of the peer. Layout and
+ * protocol: {@code native/proto.h}.
  *
  * <p>The server makes the box: a memfd sealed against shrinking and growing, so no client can turn
  * an access to it into SIGBUS. Everything read from it is copied out before use and bounds-checked,
@@ -28,19 +30,14 @@ final class Mailbox implements Transport, AutoCloseable {
   private final UnixSocket socket;
   private final Arena arena;
   private final MemorySegment box;
-  private final long spinNanos;
+  private final SpinBudget spinBudget;
   private final MemorySegment doorbell = Arena.ofAuto().allocate(8, 8);
-
-  /** Frames in a row that spinning did not catch, and a counter for the occasional retry. */
-  private int spinMisses;
-
-  private int waits;
 
   private Mailbox(UnixSocket socket, Arena arena, MemorySegment box, long spinNanos) {
     this.socket = socket;
     this.arena = arena;
     this.box = box;
-    this.spinNanos = spinNanos;
+    this.spinBudget = new SpinBudget(spinNanos);
   }
 
   /**
@@ -85,14 +82,7 @@ final class Mailbox implements Transport, AutoCloseable {
 
   @Override
   public UnixSocket.Frame receive(MemorySegment into) throws IOException {
-    // Spin only while it pays: after misses in a row (the client thinks between calls, or has no
-    // CPU while we spin) sleep at once, trying again now and then.
-    boolean trySpin = spinNanos > 0 && (spinMisses < 4 || (++waits & 15) == 0);
-    boolean caught = trySpin ? spin(spinNanos) : turn() == Wire.TURN_SERVER;
-    if (trySpin) {
-      spinMisses = caught ? 0 : spinMisses + 1;
-    }
-    if (!caught) {
+    if (!awaitBySpinning()) {
       UnixSocket.Frame viaSocket = sleep(into);
       if (viaSocket != null) {
         return viaSocket.type() == -1 ? null : viaSocket;
@@ -113,15 +103,26 @@ final class Mailbox implements Transport, AutoCloseable {
     return new UnixSocket.Frame(type, length, -1);
   }
 
-  /** Spins for a frame in the box: true if one came within {@code nanos}. */
-  private boolean spin(long nanos) {
+  /** Whether the box holds a frame already or within the learned spin budget. */
+  private boolean awaitBySpinning() {
     if (turn() == Wire.TURN_SERVER) {
       return true;
     }
-    if (nanos <= 0) {
+    long budget = spinBudget.nanos();
+    if (budget == 0) {
       return false;
     }
     long start = System.nanoTime();
+    if (spin(start, budget)) {
+      spinBudget.caught(System.nanoTime() - start);
+      return true;
+    }
+    spinBudget.missed();
+    return false;
+  }
+
+  /** Spins for a frame in the box: true if one came within {@code nanos} of {@code start}. */
+  private boolean spin(long start, long nanos) {
     for (int i = 1; ; i++) {
       if (turn() == Wire.TURN_SERVER) {
         return true;
@@ -158,7 +159,7 @@ final class Mailbox implements Transport, AutoCloseable {
         continue;
       }
       // its T_VIA_SOCKET is being put into the box right now
-      while (!spin(1_000_000)) {
+      while (!spin(System.nanoTime(), 1_000_000)) {
         if (socket.hungUp()) {
           if (f.fd() >= 0) {
             LibC.close(f.fd());

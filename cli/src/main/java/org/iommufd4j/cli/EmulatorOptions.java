@@ -73,8 +73,9 @@ final class EmulatorOptions {
       names = "--spin-us",
       paramLabel = "MICROS",
       description =
-          "How long the server (and, under exec, the shim) spins for the next frame "
-              + "in the shared-memory mailbox before sleeping; default 50 with several CPUs, else 0.")
+          "The longest the server (and, under exec, the shim) spins for the next frame "
+              + "in the shared-memory mailbox before sleeping (each channel learns how long "
+              + "pays, up to this); default 50 with several CPUs, else 0.")
   Long spinMicros;
 
   BridgeConfig config() {
