@@ -146,7 +146,9 @@ public final class NvmeController implements PciDevice {
   private final ConfigSpace config;
   private final Interrupts interrupts;
   private final DmaPort dma;
+  private final DeviceClock clock;
   private final DeviceClock.Timer processing;
+  private final DeviceClock.Timer coalescing;
   private final List<NvmeNamespace> namespaces;
 
   // registers
@@ -190,7 +192,9 @@ public final class NvmeController implements PciDevice {
     this.namespaces = List.copyOf(namespaces);
     this.interrupts = ports.interrupts();
     this.dma = ports.dma();
-    this.processing = ports.clock().timer(this::processQueues);
+    this.clock = ports.clock();
+    this.processing = clock.timer(this::processQueues);
+    this.coalescing = clock.timer(this::signalDueCompletions);
     // QEMU's nvme_init_pci(): subsystem 1af4:1100, revision 2, INTA#, PM, PCIe endpoint with FLR,
     // MSI-X with table and PBA in BAR0.
     this.config =
@@ -323,6 +327,7 @@ public final class NvmeController implements PciDevice {
   /** A Controller Level Reset: queues, held commands, events and features are gone. */
   private void resetController() {
     processing.cancel();
+    coalescing.cancel();
     Arrays.fill(sqs, null);
     Arrays.fill(cqs, null);
     heldAers.clear();
@@ -397,12 +402,7 @@ public final class NvmeController implements PciDevice {
       }
     }
     deliverEvents();
-    for (CompletionQueue cq : cqs) {
-      if (cq != null && cq.unsignalled) {
-        cq.unsignalled = false;
-        signal(cq);
-      }
-    }
+    signalDueCompletions();
     if (budget == 0) {
       processing.arm(0);
     }
@@ -451,7 +451,39 @@ public final class NvmeController implements PciDevice {
     if (cq.tail == 0) {
       cq.phase = !cq.phase;
     }
-    cq.unsignalled |= cq.interrupts;
+    if (cq.interrupts && cq.unsignalled++ == 0) {
+      cq.firstUnsignalled = clock.nanoTime();
+    }
+  }
+
+  /**
+   * Interrupts for the completion queues whose unsignalled entries are due, as Interrupt Coalescing
+   * (feature 08h) has it: at once for the admin queue and for vectors whose Interrupt Vector
+   * Configuration sets Coalescing Disable, else once more than the aggregation threshold wait or
+   * the oldest has waited the aggregation time (100 µs units); the timer comes back for the rest.
+   * The defaults (0, 0) interrupt at the end of every batch.
+   */
+  private synchronized void signalDueCompletions() {
+    long now = clock.nanoTime();
+    long next = Long.MAX_VALUE;
+    for (CompletionQueue cq : cqs) {
+      if (cq == null || cq.unsignalled == 0) {
+        continue;
+      }
+      boolean coalesced = cq.id != 0 && !features.coalescingDisabled[cq.vector];
+      int threshold = coalesced ? features.coalescing & 0xff : 0;
+      long due =
+          cq.firstUnsignalled + (coalesced ? (features.coalescing >>> 8 & 0xff) * 100_000L : 0);
+      if (cq.unsignalled > threshold || now - due >= 0) {
+        cq.unsignalled = 0;
+        signal(cq);
+      } else {
+        next = Math.min(next, due);
+      }
+    }
+    if (next != Long.MAX_VALUE) {
+      coalescing.arm(next - now);
+    }
   }
 
   private void signal(CompletionQueue cq) {
@@ -1129,7 +1161,11 @@ public final class NvmeController implements PciDevice {
     int tail;
     boolean phase = true;
     int submissionQueues;
-    boolean unsignalled;
+
+    /** Entries posted since the last interrupt, the first of them at {@code firstUnsignalled}. */
+    int unsignalled;
+
+    long firstUnsignalled;
 
     CompletionQueue(int id, long base, int size, int vector, boolean interrupts) {
       super(id, base, size);

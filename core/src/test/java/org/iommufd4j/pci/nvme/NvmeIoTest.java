@@ -280,6 +280,67 @@ class NvmeIoTest {
   }
 
   @Test
+  void coalescingInterruptsOnceTheThresholdIsPassedOrTheAggregationTimeHasRun() {
+    d.enableMsix();
+    Queue q = d.createQueuePair(1, 16, 1);
+    // THR 3 (0's based: 4 entries), TIME 10 (1 ms)
+    assertThat(d.admin(Sqe.setFeatures(0x08, 3 | 10 << 8)).status()).isZero();
+    d.sink.take();
+    for (int i = 0; i < 3; i++) {
+      q.put(new Sqe(0x00).nsid(1));
+    }
+    q.ring();
+    d.settle();
+    assertThat(q.reap()).as("the entries are posted at once").hasSize(3);
+    assertThat(d.sink.take()).as("3 entries, no time passed").isEmpty();
+    d.clock.advance(999_999);
+    assertThat(d.sink.take()).as("after 999.999 us").isEmpty();
+    d.clock.advance(1);
+    assertThat(d.sink.take()).as("after 1 ms").containsExactly("msix 1");
+
+    for (int i = 0; i < 4; i++) {
+      q.put(new Sqe(0x00).nsid(1));
+    }
+    q.ring();
+    d.settle();
+    assertThat(d.sink.take()).as("4 entries: the threshold").containsExactly("msix 1");
+    assertThat(q.reap()).hasSize(4);
+    d.clock.advance(10_000_000);
+    assertThat(d.sink.take()).as("nothing left to signal").isEmpty();
+  }
+
+  @Test
+  void theAdminQueueAndVectorsWithCoalescingDisabledInterruptAtOnce() {
+    d.enableMsix();
+    Queue coalesced = d.createQueuePair(1, 8, 1);
+    Queue disabled = d.createQueuePair(2, 8, 2);
+    assertThat(d.admin(Sqe.setFeatures(0x09, 2 | 1 << 16)).status()).as("CD on vector 2").isZero();
+    d.sink.take();
+    assertThat(d.admin(Sqe.setFeatures(0x08, 0xff | 0xff << 8)).status()).isZero();
+    assertThat(d.sink.take()).as("admin completions are not coalesced").containsExactly("msix 0");
+    coalesced.submit(new Sqe(0x00).nsid(1));
+    disabled.submit(new Sqe(0x00).nsid(1));
+    d.settle();
+    assertThat(d.sink.take()).containsExactly("msix 2");
+    d.clock.advance(25_500_000);
+    assertThat(d.sink.take()).as("TIME 255: 25.5 ms").containsExactly("msix 1");
+  }
+
+  @Test
+  void aResetDropsCompletionsWaitingForTheirInterrupt() {
+    d.enableMsix();
+    Queue q = d.createQueuePair(1, 8, 1);
+    assertThat(d.admin(Sqe.setFeatures(0x08, 7 | 10 << 8)).status()).isZero();
+    q.submit(new Sqe(0x00).nsid(1));
+    d.settle();
+    d.sink.take();
+    d.disable();
+    d.clock.advance(10_000_000);
+    assertThat(d.sink.take()).isEmpty();
+    assertThat(d.clock.armedTimers()).isZero();
+  }
+
+  @Test
   void aQueueWithoutInterruptsEnabledRaisesNone() {
     d.enableMsix();
     long cq = d.allocate(1);
