@@ -172,6 +172,21 @@ class NvmeIoTest {
   }
 
   @Test
+  void forceUnitAccessAndLimitedRetryAreAcceptedAndTheDataLands() throws IOException {
+    Queue q = d.createQueuePair(1, 16, 0);
+    long buffer = d.allocate(1);
+    d.memory(buffer, PAGE).fill((byte) 0x3c);
+    int fuaAndLr = 1 << 30 | 1 << 31;
+    Sqe write = Sqe.rw(0x01, 40, 8, buffer, 0);
+    assertThat(q.run(write.dw(12, write.dw(12) | fuaAndLr)).status()).isZero();
+    assertThat(stored(40, 8)).containsOnly(0x3c);
+    d.memory(buffer, PAGE).fill((byte) 0);
+    Sqe read = Sqe.rw(0x02, 40, 8, buffer, 0);
+    assertThat(q.run(read.dw(12, read.dw(12) | fuaAndLr)).status()).isZero();
+    assertThat(d.memory(buffer, PAGE).toArray(ValueLayout.JAVA_BYTE)).containsOnly(0x3c);
+  }
+
+  @Test
   void writeZeroesAndDeallocateLeaveZeroesAndOtherBlocksAlone() throws IOException {
     Queue q = d.createQueuePair(1, 16, 0);
     long buffer = d.allocate(8);
