@@ -380,6 +380,12 @@ const char *nvme_status_name(int status) {
       return "Invalid Namespace or Format";
     case NVME_PRP_OFFSET_INVALID:
       return "PRP Offset Invalid";
+    case NVME_INVALID_SGL_SEGMENT:
+      return "Invalid SGL Segment Descriptor";
+    case NVME_DATA_SGL_LENGTH_INVALID:
+      return "Data SGL Length Invalid";
+    case NVME_SGL_TYPE_INVALID:
+      return "SGL Descriptor Type Invalid";
     case NVME_LBA_OUT_OF_RANGE:
       return "LBA Out of Range";
     case NVME_INVALID_CQ:

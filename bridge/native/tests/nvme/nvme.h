@@ -60,11 +60,15 @@ enum { NVME_FEAT_NUMBER_OF_QUEUES = 0x07, NVME_FEAT_INTERRUPT_COALESCING = 0x08 
 
 /* Completion status as the 15-bit Status Field: type in bits 10:8, code in 7:0, DNR bit 14. */
 #define NVME_DNR 0x4000
+#define NVME_PSDT_SGL (1u << 6) /* in the command's flags byte: the data pointer is SGL1 */
 enum {
   NVME_SUCCESS = 0,
   NVME_INVALID_OPCODE = 0x01 | NVME_DNR,
   NVME_INVALID_FIELD = 0x02 | NVME_DNR,
   NVME_INVALID_NAMESPACE = 0x0b | NVME_DNR,
+  NVME_INVALID_SGL_SEGMENT = 0x0d | NVME_DNR,
+  NVME_DATA_SGL_LENGTH_INVALID = 0x0f | NVME_DNR,
+  NVME_SGL_TYPE_INVALID = 0x11 | NVME_DNR,
   NVME_PRP_OFFSET_INVALID = 0x13 | NVME_DNR,
   NVME_LBA_OUT_OF_RANGE = 0x80 | NVME_DNR,
   NVME_INVALID_CQ = 0x100 | NVME_DNR,
@@ -169,6 +173,15 @@ bool nvme_reap(struct nvme_queue *q, struct nvme_cqe *out);
 void nvme_release(struct nvme_queue *q);
 
 static inline int nvme_status(const struct nvme_cqe *e) { return e->status >> 1; }
+
+/* An SGL descriptor (NVMe 1.4, 4.4); `id` is the type in bits 7:4 and subtype in 3:0. */
+struct nvme_sgl {
+  uint64_t address;
+  uint32_t length;
+  uint8_t reserved[3], id;
+};
+_Static_assert(sizeof(struct nvme_sgl) == 16, "an SGL descriptor is 16 bytes");
+enum { NVME_SGL_DATA_BLOCK = 0x00, NVME_SGL_BIT_BUCKET = 0x10, NVME_SGL_SEGMENT = 0x20, NVME_SGL_LAST_SEGMENT = 0x30 };
 
 /* PRP1/PRP2 for `len` bytes at `buf` (arena memory, dword aligned); `list` is a page of arena
  * memory for the PRP list when the transfer spans more than two pages (one list page: 512 KiB). */

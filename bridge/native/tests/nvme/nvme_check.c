@@ -4,7 +4,8 @@
  * through pread/pwrite), Identify (controller, namespace, active namespace list, descriptors),
  * Set Features Number of Queues, each bad argument of Create/Delete I/O CQ and SQ, a polled queue
  * pair and one with an MSI-X vector, seeded writes read back and verified at queue depths 1, 8
- * and 32 with PRP1/PRP2, PRP lists, a chained PRP list and a PRP1 offset, Flush, Write Zeroes,
+ * and 32 with PRP1/PRP2, PRP lists, a chained PRP list and a PRP1 offset, an SGL write and the
+ * statuses of unsupported SGLs, Flush, Write Zeroes,
  * Dataset Management (deallocate), the error statuses of I/O commands, queue deletion and a
  * normal shutdown.
  *
@@ -117,7 +118,7 @@ static struct ns identify_all(struct nvme_ctrl *c) {
   EXPECT_EQ(id[513], 0x44, "Identify controller CQES");
   EXPECT_EQ(id[516], 1, "Identify controller NN");
   EXPECT_EQ((id[520] | id[521] << 8) & 0xc, 0xc, "Identify controller ONCS: DSM and Write Zeroes");
-  EXPECT_EQ(id[536] & 3, 0, "Identify controller SGLS: none");
+  EXPECT_EQ(id[536] & 3, 1, "Identify controller SGLS: SGLs without alignment");
 
   EXPECT_STATUS(identify(c, 0, 1, id), NVME_SUCCESS, "Identify namespace 1");
   struct ns ns;
@@ -420,6 +421,47 @@ static void prp_shapes(struct io *io) {
   EXPECT_STATUS(io_one(io, &cmd), NVME_PRP_OFFSET_INVALID, "Read with a PRP list pointer not qword aligned");
 }
 
+/* A write gathered by an SGL from two unaligned pieces through a Last Segment list, read back by
+ * PRPs, and the statuses of SGLs the controller does not take. */
+static void sgls(struct io *io) {
+  struct nvme_ctrl *c = io->c;
+  uint64_t lba = 66 * 1024;
+  uint8_t *a = io->slots[0].data + 3, *b = io->slots[1].data + 0x801, all[4 * BLOCK];
+  struct nvme_sgl *list = (struct nvme_sgl *)io->slots[2].prp_list;
+  for (int blk = 0; blk < 4; blk++) pattern(io->seed, lba + blk, all + blk * BLOCK);
+  memcpy(a, all, 700); /* 700 bytes from a, the other 1348 from b */
+  memcpy(b, all + 700, sizeof all - 700);
+  list[0] = (struct nvme_sgl){.address = nvme_iova(c, a), .length = 700, .id = NVME_SGL_DATA_BLOCK};
+  list[1] = (struct nvme_sgl){.address = nvme_iova(c, b), .length = 4 * BLOCK - 700, .id = NVME_SGL_DATA_BLOCK};
+  struct nvme_sgl last = {.address = nvme_iova(c, list), .length = 2 * sizeof *list, .id = NVME_SGL_LAST_SEGMENT};
+  struct nvme_cmd cmd = {
+      .opcode = NVME_CMD_WRITE, .flags = NVME_PSDT_SGL, .cid = 6, .nsid = 1, .cdw10 = (uint32_t)lba, .cdw12 = 3};
+  memcpy(&cmd.prp1, &last, sizeof last);
+  EXPECT_STATUS(io_one(io, &cmd), NVME_SUCCESS, "Write gathered by an SGL (Last Segment, two data blocks)");
+  cmd = rw(io, 3, NVME_CMD_READ, lba, 4);
+  EXPECT_STATUS(io_one(io, &cmd), NVME_SUCCESS, "Read it back by PRPs");
+  if (memcmp(io->slots[3].data, all, sizeof all)) FAIL("the blocks written through the SGL differ");
+  PASS("data gathered by an SGL reads back");
+
+  struct nvme_sgl bucket = {.address = 0, .length = BLOCK, .id = NVME_SGL_BIT_BUCKET};
+  memcpy(&cmd.prp1, &bucket, sizeof bucket);
+  cmd.flags = NVME_PSDT_SGL;
+  cmd.cdw12 = 0;
+  EXPECT_STATUS(io_one(io, &cmd), NVME_SGL_TYPE_INVALID, "Read into a Bit Bucket (not supported)");
+  struct nvme_sgl short_block = {.address = nvme_iova(c, b), .length = BLOCK / 2, .id = NVME_SGL_DATA_BLOCK};
+  memcpy(&cmd.prp1, &short_block, sizeof short_block);
+  EXPECT_STATUS(io_one(io, &cmd), NVME_DATA_SGL_LENGTH_INVALID, "Read of a block into an SGL of half a block");
+  last.length = 24;
+  memcpy(&cmd.prp1, &last, sizeof last);
+  EXPECT_STATUS(io_one(io, &cmd), NVME_INVALID_SGL_SEGMENT, "Read with a segment of 24 bytes");
+  uint64_t iova;
+  nvme_alloc(c, PAGE, &iova);
+  struct nvme_cmd identify = {.opcode = NVME_ADMIN_IDENTIFY, .flags = NVME_PSDT_SGL, .cdw10 = 1};
+  struct nvme_sgl block = {.address = iova, .length = PAGE, .id = NVME_SGL_DATA_BLOCK};
+  memcpy(&identify.prp1, &block, sizeof block);
+  EXPECT_STATUS(nvme_admin(c, &identify, NULL), NVME_INVALID_FIELD, "Identify with an SGL (admin takes PRPs)");
+}
+
 static void data_commands(struct io *io, const struct ns *ns) {
   uint8_t *buf = io->slots[0].data;
   uint64_t lba = 65 * 1024;
@@ -528,6 +570,7 @@ int main(int argc, char **argv) {
   PASS("vector 2, which no queue uses, stayed quiet");
   io.q = &polled;
   prp_shapes(&io);
+  sgls(&io);
   data_commands(&io, &ns);
   sign(&io, argv[1]);
 

@@ -18,9 +18,10 @@ import org.junit.jupiter.api.io.TempDir;
  * drives {@code exec --device nvme} end to end, once through the VFIO cdev and iommufd and once
  * through the group and a type-1 container: bring-up, Identify, queue creation with each
  * bad-argument status, I/O verified at queue depths 1, 8 and 32 on a polled queue and on one with
- * an MSI-X vector, PRP shapes and their errors, Flush, Write Zeroes, Dataset Management, the I/O
- * error statuses, deletion and shutdown. Every answer is checked by the driver against NVMe 1.4;
- * this test checks it got through all of them, and that what it wrote reached the backing file.
+ * an MSI-X vector, PRP shapes and their errors, an SGL and its errors, Flush, Write Zeroes, Dataset
+ * Management, the I/O error statuses, deletion and shutdown. Every answer is checked by the driver
+ * against NVMe 1.4; this test checks it got through all of them, and that what it wrote reached the
+ * backing file.
  */
 class NvmeDriverIT {
   private static final Path NVME_CHECK =
@@ -40,6 +41,8 @@ class NvmeDriverIT {
           "ok queue 2 (MSI-X): 32 writes and reads at depth 8 verified",
           "ok data written through a chained PRP list reads back",
           "ok Read with PRP1 not dword aligned: 0x4013 PRP Offset Invalid",
+          "ok data gathered by an SGL reads back",
+          "ok Read into a Bit Bucket (not supported): 0x4011 SGL Descriptor Type Invalid",
           "ok Write Zeroes and deallocated blocks read as zeroes, the others kept the pattern",
           "ok Read at LBA NSZE: 0x4080 LBA Out of Range",
           "ok reserved I/O opcode 0x7c: 0x4001 Invalid Command Opcode",

@@ -93,6 +93,16 @@ public final class NvmeController implements PciDevice {
   static final int SQ_ENTRY = 64;
   static final int CQ_ENTRY = 16;
 
+  /** SGL descriptors: 16 bytes, the type in the high nibble of the last byte. */
+  static final int SGL_DESCRIPTOR = 16;
+
+  static final int SGL_DATA_BLOCK = 0;
+  static final int SGL_SEGMENT = 2;
+  static final int SGL_LAST_SEGMENT = 3;
+
+  /** Descriptors one command's SGL may have: a bound on a loop of segments, beyond MDTS's needs. */
+  static final int SGL_DESCRIPTOR_LIMIT = 4096;
+
   /** Temperatures in kelvin, QEMU's: the composite now, the warning and critical thresholds. */
   static final int TEMPERATURE = 0x143;
 
@@ -421,7 +431,8 @@ public final class NvmeController implements PciDevice {
     result = 0;
     int status;
     try {
-      status = c.fused() != 0 || c.psdt() != 0 ? Status.INVALID_FIELD : execute(sq, c);
+      status =
+          c.fused() != 0 || !dataPointerSupported(sq, c) ? Status.INVALID_FIELD : execute(sq, c);
     } catch (Failure f) {
       status = f.status;
     } catch (DmaFaultException e) {
@@ -701,6 +712,7 @@ public final class NvmeController implements PciDevice {
     d.set(U32, 516, namespaces.size()); // NN
     d.set(U16, 520, (short) 0x1c); // ONCS: DSM, Write Zeroes, Save/Select
     d.set(JAVA_BYTE, 525, (byte) 1); // VWC present
+    d.set(U32, 536, 1); // SGLS: SGLs for NVM commands, no alignment needed
     // SUBNQN is a NUL-terminated string, not space-padded: Linux rejects one without a NUL
     byte[] subnqn = ("nqn.2019-08.org.qemu:" + SERIAL).getBytes(StandardCharsets.US_ASCII);
     MemorySegment.copy(subnqn, 0, d, JAVA_BYTE, 768, subnqn.length);
@@ -1012,7 +1024,7 @@ public final class NvmeController implements PciDevice {
 
   private void toHost(Command c, MemorySegment data) {
     long at = 0;
-    for (long[] chunk : prpChunks(c.prp1(), c.prp2(), data.byteSize())) {
+    for (long[] chunk : dataChunks(c, data.byteSize())) {
       dma.write(chunk[0], data.asSlice(at, chunk[1]));
       at += chunk[1];
     }
@@ -1020,10 +1032,81 @@ public final class NvmeController implements PciDevice {
 
   private void fromHost(Command c, MemorySegment data) {
     long at = 0;
-    for (long[] chunk : prpChunks(c.prp1(), c.prp2(), data.byteSize())) {
+    for (long[] chunk : dataChunks(c, data.byteSize())) {
       dma.read(chunk[0], data.asSlice(at, chunk[1]));
       at += chunk[1];
     }
+  }
+
+  /**
+   * Whether the command's PSDT names a data pointer this controller takes: PRPs always, an SGL
+   * (PSDT 01b) for NVM commands; admin commands over PCIe use PRPs only, and PSDT 10b (an SGL for
+   * metadata too) is not supported (SGLS bit 19 clear).
+   */
+  private static boolean dataPointerSupported(SubmissionQueue sq, Command c) {
+    return c.psdt() == 0 || c.psdt() == 1 && sq.id != 0;
+  }
+
+  private List<long[]> dataChunks(Command c, long length) {
+    return c.psdt() == 0 ? prpChunks(c.prp1(), c.prp2(), length) : sglChunks(c, length);
+  }
+
+  /**
+   * The pieces of a transfer of {@code length} bytes described by the SGL whose first descriptor is
+   * the command's SGL1 (NVMe 1.4, 4.4): Data Block descriptors, and Segment and Last Segment
+   * descriptors naming the next list of descriptors (a Segment's last descriptor leads on, a Last
+   * Segment's list holds data only). As SGLS 01b says: no alignment asked, no Bit Bucket, Keyed or
+   * offset descriptors, and the SGL describes exactly the transfer.
+   */
+  private List<long[]> sglChunks(Command c, long length) {
+    List<long[]> chunks = new ArrayList<>();
+    MemorySegment list = c.bytes().asSlice(24, SGL_DESCRIPTOR);
+    boolean inLastSegment = false;
+    long left = length;
+    int descriptors = 0;
+    while (list != null) {
+      MemorySegment next = null;
+      int count = (int) (list.byteSize() / SGL_DESCRIPTOR);
+      for (int i = 0; i < count; i++) {
+        if (++descriptors > SGL_DESCRIPTOR_LIMIT) {
+          throw new Failure(Status.INVALID_NUMBER_OF_SGL_DESCRIPTORS);
+        }
+        long at = (long) i * SGL_DESCRIPTOR;
+        long address = list.get(U64, at);
+        long size = list.get(U32, at + 8) & 0xffff_ffffL;
+        int identifier = list.get(JAVA_BYTE, at + 15) & 0xff;
+        int type = identifier >>> 4;
+        if ((identifier & 0xf) != 0) {
+          throw new Failure(Status.SGL_DESCRIPTOR_TYPE_INVALID); // only the address subtype
+        }
+        if (type == SGL_DATA_BLOCK) {
+          if (size > left) {
+            throw new Failure(Status.DATA_SGL_LENGTH_INVALID);
+          }
+          if (size > 0) {
+            chunks.add(new long[] {address, size});
+            left -= size;
+          }
+        } else if (type == SGL_SEGMENT || type == SGL_LAST_SEGMENT) {
+          if (i != count - 1 || inLastSegment || size == 0 || size % SGL_DESCRIPTOR != 0) {
+            throw new Failure(Status.INVALID_SGL_SEGMENT_DESCRIPTOR);
+          }
+          if (size / SGL_DESCRIPTOR > SGL_DESCRIPTOR_LIMIT - descriptors) {
+            throw new Failure(Status.INVALID_NUMBER_OF_SGL_DESCRIPTORS);
+          }
+          next = MemorySegment.ofArray(new byte[(int) size]);
+          dma.read(address, next);
+          inLastSegment = type == SGL_LAST_SEGMENT;
+        } else {
+          throw new Failure(Status.SGL_DESCRIPTOR_TYPE_INVALID);
+        }
+      }
+      list = next;
+    }
+    if (left != 0) {
+      throw new Failure(Status.DATA_SGL_LENGTH_INVALID);
+    }
+    return chunks;
   }
 
   /**

@@ -226,7 +226,7 @@ class NvmeControllerTest {
     assertThat(d.admin(new Sqe(0x7f)).statusCode()).isEqualTo(0x001);
     assertThat(d.admin(new Sqe(0x80)).statusCode()).isEqualTo(0x001);
     assertThat(d.admin(Sqe.identify(1, 0, d.allocate(1)).dw(0, 0x06 | 1 << 14)).statusCode())
-        .as("PSDT: SGLs are not supported")
+        .as("PSDT: admin commands take PRPs only")
         .isEqualTo(0x002);
     assertThat(d.admin(Sqe.identify(1, 0, d.allocate(1)).dw(0, 0x06 | 1 << 8)).statusCode())
         .as("FUSE")

@@ -186,6 +186,103 @@ class NvmeIoTest {
     assertThat(d.memory(buffer, PAGE).toArray(ValueLayout.JAVA_BYTE)).containsOnly(0x3c);
   }
 
+  /** Writes an SGL descriptor (NVMe 1.4, 4.4) at {@code at}: address, length, type and subtype. */
+  private static void sgl(MemorySegment m, long at, long address, int length, int identifier) {
+    m.set(U64, at, address);
+    m.set(ValueLayout.JAVA_INT_UNALIGNED, at + 8, length);
+    m.set(ValueLayout.JAVA_BYTE, at + 15, (byte) identifier);
+  }
+
+  /** A Read or Write of {@code blocks} at {@code lba} whose SGL1 is the given descriptor. */
+  private static Sqe sglIo(int opcode, long lba, int blocks, long address, int length, int type) {
+    Sqe c = Sqe.rw(opcode, lba, blocks, 0, 0).dw(0, opcode | 1 << 14);
+    sgl(c.bytes, 24, address, length, type);
+    return c;
+  }
+
+  @Test
+  void sglsAreAdvertisedAndScatterAndGatherThroughSegments() throws IOException {
+    long id = d.allocate(1);
+    assertThat(d.admin(Sqe.identify(1, 0, id)).status()).isZero();
+    assertThat(d.memory(id + 536, 4).get(ValueLayout.JAVA_INT_UNALIGNED, 0))
+        .as("SGLS")
+        .isEqualTo(1);
+    Queue q = d.createQueuePair(1, 16, 0);
+    long data = d.allocate(3);
+    byte[] written = pattern(new SplittableRandom(SEED), 4096);
+    // three unaligned pieces, 1000 + 2000 + 1096 bytes, gathered from a Last Segment's list
+    long[] at = {data + 3, data + 0x1801, data + 0x2400};
+    int[] size = {1000, 2000, 1096};
+    long list = d.allocate(1);
+    MemorySegment l = d.memory(list, 48);
+    for (int i = 0, from = 0; i < 3; from += size[i], i++) {
+      MemorySegment.copy(
+          written, from, d.memory(at[i], size[i]), ValueLayout.JAVA_BYTE, 0, size[i]);
+      sgl(l, 16L * i, at[i], size[i], 0x00);
+    }
+    assertThat(q.run(sglIo(0x01, 100, 8, list, 48, 0x30)).status()).isZero();
+    assertThat(stored(100, 8)).isEqualTo(written);
+
+    // read back scattered: a data block in the command's Segment list, then a Last Segment
+    long back = d.allocate(2);
+    long lists = d.allocate(1);
+    MemorySegment first = d.memory(lists, 32);
+    sgl(first, 0, back + 0x10, 512, 0x00);
+    sgl(first, 16, lists + 0x800, 16, 0x30);
+    sgl(d.memory(lists + 0x800, 16), 0, back + 0x1000, 4096 - 512, 0x00);
+    assertThat(q.run(sglIo(0x02, 100, 8, lists, 32, 0x20)).status()).isZero();
+    byte[] read = new byte[4096];
+    MemorySegment.copy(d.memory(back + 0x10, 512), ValueLayout.JAVA_BYTE, 0, read, 0, 512);
+    MemorySegment.copy(d.memory(back + 0x1000, 3584), ValueLayout.JAVA_BYTE, 0, read, 512, 3584);
+    assertThat(read).isEqualTo(written);
+    assertThat(q.run(sglIo(0x02, 100, 1, back, 512, 0x00)).status()).as("one data block").isZero();
+  }
+
+  @Test
+  void badSglsGetTheirStatuses() {
+    Queue q = d.createQueuePair(1, 16, 0);
+    long buffer = d.allocate(1);
+    long list = d.allocate(1);
+    MemorySegment l = d.memory(list, 64);
+    assertThat(q.run(sglIo(0x02, 0, 1, buffer, 512, 0x00).dw(0, 0x02 | 2 << 14)).statusCode())
+        .as("PSDT 10b: metadata SGLs")
+        .isEqualTo(0x002);
+    assertThat(q.run(sglIo(0x02, 0, 1, buffer, 512, 0x10)).statusCode())
+        .as("Bit Bucket")
+        .isEqualTo(0x011);
+    assertThat(q.run(sglIo(0x02, 0, 1, buffer, 512, 0x01)).statusCode())
+        .as("offset subtype")
+        .isEqualTo(0x011);
+    assertThat(q.run(sglIo(0x02, 0, 1, buffer, 512, 0x40)).statusCode())
+        .as("Keyed Data Block")
+        .isEqualTo(0x011);
+    assertThat(q.run(sglIo(0x02, 0, 1, buffer, 1024, 0x00)).statusCode())
+        .as("more data than the command moves")
+        .isEqualTo(0x00f);
+    assertThat(q.run(sglIo(0x02, 0, 2, buffer, 512, 0x00)).statusCode())
+        .as("less data than the command moves")
+        .isEqualTo(0x00f);
+    assertThat(q.run(sglIo(0x02, 0, 1, list, 24, 0x30)).statusCode())
+        .as("a list length not a multiple of 16")
+        .isEqualTo(0x00d);
+    sgl(l, 0, list + 0x100, 16, 0x30);
+    sgl(l, 16, buffer, 512, 0x00);
+    assertThat(q.run(sglIo(0x02, 0, 1, list, 32, 0x20)).statusCode())
+        .as("a segment descriptor not last in its list")
+        .isEqualTo(0x00d);
+    sgl(l, 0, list + 0x100, 16, 0x20);
+    assertThat(q.run(sglIo(0x02, 0, 1, list, 16, 0x30)).statusCode())
+        .as("a segment inside the last segment")
+        .isEqualTo(0x00d);
+    sgl(l, 0, list, 16, 0x20);
+    assertThat(q.run(sglIo(0x02, 0, 1, list, 16, 0x20)).statusCode())
+        .as("a segment that leads to itself")
+        .isEqualTo(0x00e);
+    assertThat(q.run(sglIo(0x02, 0, 1, buffer, 512, 0x00)).status())
+        .as("and then a good one")
+        .isZero();
+  }
+
   @Test
   void writeZeroesAndDeallocateLeaveZeroesAndOtherBlocksAlone() throws IOException {
     Queue q = d.createQueuePair(1, 16, 0);
