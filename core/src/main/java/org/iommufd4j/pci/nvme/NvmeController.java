@@ -176,6 +176,9 @@ public final class NvmeController implements PciDevice {
   /** Pin-based interrupt status, one bit per vector (what INTMS masks). */
   private int intxStatus;
 
+  /** Per vector, the completions posted since its last interrupt. */
+  private final Unsignalled[] unsignalled = new Unsignalled[MSIX_VECTORS];
+
   private final Deque<Integer> heldAers = new ArrayDeque<>();
   private final Deque<Integer> abortedAers = new ArrayDeque<>();
   private final Deque<Integer> events = new ArrayDeque<>();
@@ -205,6 +208,7 @@ public final class NvmeController implements PciDevice {
     this.clock = ports.clock();
     this.processing = clock.timer(this::processQueues);
     this.coalescing = clock.timer(this::signalDueCompletions);
+    Arrays.setAll(unsignalled, v -> new Unsignalled());
     // QEMU's nvme_init_pci(): subsystem 1af4:1100, revision 2, INTA#, PM, PCIe endpoint with FLR,
     // MSI-X with table and PBA in BAR0.
     this.config =
@@ -345,6 +349,9 @@ public final class NvmeController implements PciDevice {
     events.clear();
     maskedEventTypes = 0;
     features.reset();
+    for (Unsignalled u : unsignalled) {
+      u.clear();
+    }
     intxStatus = 0;
     updateIntx();
   }
@@ -462,32 +469,37 @@ public final class NvmeController implements PciDevice {
     if (cq.tail == 0) {
       cq.phase = !cq.phase;
     }
-    if (cq.interrupts && cq.unsignalled++ == 0) {
-      cq.firstUnsignalled = clock.nanoTime();
+    if (cq.interrupts) {
+      Unsignalled u = unsignalled[cq.vector];
+      if (u.entries++ == 0) {
+        u.since = clock.nanoTime();
+      }
+      u.admin |= cq.id == 0;
     }
   }
 
   /**
-   * Interrupts for the completion queues whose unsignalled entries are due, as Interrupt Coalescing
-   * (feature 08h) has it: at once for the admin queue and for vectors whose Interrupt Vector
-   * Configuration sets Coalescing Disable, else once more than the aggregation threshold wait or
-   * the oldest has waited the aggregation time (100 µs units); the timer comes back for the rest.
-   * The defaults (0, 0) interrupt at the end of every batch.
+   * Interrupts the vectors whose unsignalled completions are due, as Interrupt Coalescing (feature
+   * 08h) has it, per vector: at once if an admin completion waits (the admin queue is not
+   * coalesced) or the vector's Interrupt Vector Configuration sets Coalescing Disable, else once
+   * more entries than the aggregation threshold wait or the oldest has waited the aggregation time
+   * (100 µs units); the timer comes back for the rest. The defaults (0, 0) interrupt at the end of
+   * every batch.
    */
   private synchronized void signalDueCompletions() {
     long now = clock.nanoTime();
     long next = Long.MAX_VALUE;
-    for (CompletionQueue cq : cqs) {
-      if (cq == null || cq.unsignalled == 0) {
+    for (int vector = 0; vector < MSIX_VECTORS; vector++) {
+      Unsignalled u = unsignalled[vector];
+      if (u.entries == 0) {
         continue;
       }
-      boolean coalesced = cq.id != 0 && !features.coalescingDisabled[cq.vector];
+      boolean coalesced = !u.admin && !features.coalescingDisabled[vector];
       int threshold = coalesced ? features.coalescing & 0xff : 0;
-      long due =
-          cq.firstUnsignalled + (coalesced ? (features.coalescing >>> 8 & 0xff) * 100_000L : 0);
-      if (cq.unsignalled > threshold || now - due >= 0) {
-        cq.unsignalled = 0;
-        signal(cq);
+      long due = u.since + (coalesced ? (features.coalescing >>> 8 & 0xff) * 100_000L : 0);
+      if (u.entries > threshold || now - due >= 0) {
+        u.clear();
+        signal(vector);
       } else {
         next = Math.min(next, due);
       }
@@ -497,11 +509,11 @@ public final class NvmeController implements PciDevice {
     }
   }
 
-  private void signal(CompletionQueue cq) {
+  private void signal(int vector) {
     if (interrupts.msiEnabled()) {
-      interrupts.msi(cq.vector);
+      interrupts.msi(vector);
     } else {
-      intxStatus |= 1 << (cq.vector & 31);
+      intxStatus |= 1 << (vector & 31);
       updateIntx();
     }
   }
@@ -1245,11 +1257,6 @@ public final class NvmeController implements PciDevice {
     boolean phase = true;
     int submissionQueues;
 
-    /** Entries posted since the last interrupt, the first of them at {@code firstUnsignalled}. */
-    int unsignalled;
-
-    long firstUnsignalled;
-
     CompletionQueue(int id, long base, int size, int vector, boolean interrupts) {
       super(id, base, size);
       this.vector = vector;
@@ -1259,6 +1266,18 @@ public final class NvmeController implements PciDevice {
     /** Full when one more entry would make the tail meet the head. */
     boolean full() {
       return (tail + 1) % size == head;
+    }
+  }
+
+  /** Completions waiting for their vector's interrupt: how many, since when, any admin one. */
+  private static final class Unsignalled {
+    int entries;
+    long since;
+    boolean admin;
+
+    void clear() {
+      entries = 0;
+      admin = false;
     }
   }
 

@@ -422,6 +422,42 @@ class NvmeIoTest {
   }
 
   @Test
+  void queuesSharingAVectorAggregateTogether() {
+    d.enableMsix();
+    Queue a = d.createQueuePair(1, 8, 3);
+    Queue b = d.createQueuePair(2, 8, 3);
+    assertThat(d.admin(Sqe.setFeatures(0x08, 3 | 10 << 8)).status()).isZero();
+    d.sink.take();
+    a.put(new Sqe(0x00).nsid(1));
+    a.put(new Sqe(0x00).nsid(1));
+    a.ring();
+    b.put(new Sqe(0x00).nsid(1));
+    b.ring();
+    d.settle();
+    assertThat(d.sink.take()).as("3 entries on vector 3").isEmpty();
+    b.submit(new Sqe(0x00).nsid(1));
+    d.settle();
+    assertThat(d.sink.take()).as("the fourth, on the other queue").containsExactly("msix 3");
+    d.clock.advance(10_000_000);
+    assertThat(d.sink.take()).isEmpty();
+  }
+
+  @Test
+  void anAdminCompletionInterruptsAtOnceEvenOnAVectorItSharesWithAnIoQueue() {
+    d.enableMsix();
+    Queue q = d.createQueuePair(1, 8, 0);
+    assertThat(d.admin(Sqe.setFeatures(0x08, 7 | 0xff << 8)).status()).isZero();
+    d.sink.take();
+    q.submit(new Sqe(0x00).nsid(1));
+    d.settle();
+    assertThat(d.sink.take()).as("an I/O completion on vector 0 waits").isEmpty();
+    assertThat(d.admin(Sqe.getFeatures(0x08, 0)).dw0()).isEqualTo(7 | 0xff << 8);
+    assertThat(d.sink.take())
+        .as("an admin one does not, and takes the I/O one along")
+        .containsExactly("msix 0");
+  }
+
+  @Test
   void theAdminQueueAndVectorsWithCoalescingDisabledInterruptAtOnce() {
     d.enableMsix();
     Queue coalesced = d.createQueuePair(1, 8, 1);
