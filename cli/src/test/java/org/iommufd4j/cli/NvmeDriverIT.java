@@ -39,6 +39,7 @@ class NvmeDriverIT {
           "ok queue 1 (polled): 64 writes and reads at depth 8 verified",
           "ok queue 1 (polled): 128 writes and reads at depth 32 verified",
           "ok queue 2 (MSI-X): 32 writes and reads at depth 8 verified",
+          "ok vector 1's eventfd signalled queue 2's completions",
           "ok data written through a chained PRP list reads back",
           "ok Read with PRP1 not dword aligned: 0x4013 PRP Offset Invalid",
           "ok data gathered by an SGL reads back",
