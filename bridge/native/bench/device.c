@@ -32,18 +32,6 @@
 #include "../tests/t.h"
 #include "clock.h"
 
-/* Linux 6.6's device cdev ioctls, which the 6.1 uapi headers these machines have lack. */
-struct bind_iommufd {
-  uint32_t argsz, flags;
-  int32_t iommufd;
-  uint32_t out_devid;
-};
-struct attach_pt {
-  uint32_t argsz, flags, pt_id;
-};
-#define DEVICE_BIND_IOMMUFD _IO(VFIO_TYPE, VFIO_BASE + 18)
-#define DEVICE_ATTACH_IOMMUFD_PT _IO(VFIO_TYPE, VFIO_BASE + 19)
-
 enum {
   EDU_ID = 0x00,
   EDU_LIVENESS = 0x04,

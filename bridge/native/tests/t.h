@@ -67,6 +67,19 @@ struct iommu_option {
 #define IOMMU_OPTION_RLIMIT_MODE 0
 #define IOMMU_OPTION_OP_GET 1
 
+/* Linux 6.6's VFIO device cdev ioctls (vfio.h), which the 6.1 uapi headers these machines have
+ * lack: VFIO_DEVICE_BIND_IOMMUFD and VFIO_DEVICE_ATTACH_IOMMUFD_PT (';' is VFIO_TYPE). */
+struct bind_iommufd {
+  uint32_t argsz, flags;
+  int32_t iommufd;
+  uint32_t out_devid;
+};
+struct attach_pt {
+  uint32_t argsz, flags, pt_id;
+};
+#define DEVICE_BIND_IOMMUFD _IO(';', 100 + 18)
+#define DEVICE_ATTACH_IOMMUFD_PT _IO(';', 100 + 19)
+
 /* struct iommu_test_cmd (iommufd_test.h): 72 bytes. */
 enum {
   TEST_OP_MOCK_DOMAIN = 2,

@@ -93,6 +93,16 @@ public final class NvmeController implements PciDevice {
   static final int SQ_ENTRY = 64;
   static final int CQ_ENTRY = 16;
 
+  /** SGL descriptors: 16 bytes, the type in the high nibble of the last byte. */
+  static final int SGL_DESCRIPTOR = 16;
+
+  static final int SGL_DATA_BLOCK = 0;
+  static final int SGL_SEGMENT = 2;
+  static final int SGL_LAST_SEGMENT = 3;
+
+  /** Descriptors one command's SGL may have: a bound on a loop of segments, beyond MDTS's needs. */
+  static final int SGL_DESCRIPTOR_LIMIT = 4096;
+
   /** Temperatures in kelvin, QEMU's: the composite now, the warning and critical thresholds. */
   static final int TEMPERATURE = 0x143;
 
@@ -146,7 +156,9 @@ public final class NvmeController implements PciDevice {
   private final ConfigSpace config;
   private final Interrupts interrupts;
   private final DmaPort dma;
+  private final DeviceClock clock;
   private final DeviceClock.Timer processing;
+  private final DeviceClock.Timer coalescing;
   private final List<NvmeNamespace> namespaces;
 
   // registers
@@ -163,6 +175,9 @@ public final class NvmeController implements PciDevice {
 
   /** Pin-based interrupt status, one bit per vector (what INTMS masks). */
   private int intxStatus;
+
+  /** Per vector, the completions posted since its last interrupt. */
+  private final Unsignalled[] unsignalled = new Unsignalled[MSIX_VECTORS];
 
   private final Deque<Integer> heldAers = new ArrayDeque<>();
   private final Deque<Integer> abortedAers = new ArrayDeque<>();
@@ -190,7 +205,10 @@ public final class NvmeController implements PciDevice {
     this.namespaces = List.copyOf(namespaces);
     this.interrupts = ports.interrupts();
     this.dma = ports.dma();
-    this.processing = ports.clock().timer(this::processQueues);
+    this.clock = ports.clock();
+    this.processing = clock.timer(this::processQueues);
+    this.coalescing = clock.timer(this::signalDueCompletions);
+    Arrays.setAll(unsignalled, v -> new Unsignalled());
     // QEMU's nvme_init_pci(): subsystem 1af4:1100, revision 2, INTA#, PM, PCIe endpoint with FLR,
     // MSI-X with table and PBA in BAR0.
     this.config =
@@ -323,6 +341,7 @@ public final class NvmeController implements PciDevice {
   /** A Controller Level Reset: queues, held commands, events and features are gone. */
   private void resetController() {
     processing.cancel();
+    coalescing.cancel();
     Arrays.fill(sqs, null);
     Arrays.fill(cqs, null);
     heldAers.clear();
@@ -330,6 +349,9 @@ public final class NvmeController implements PciDevice {
     events.clear();
     maskedEventTypes = 0;
     features.reset();
+    for (Unsignalled u : unsignalled) {
+      u.clear();
+    }
     intxStatus = 0;
     updateIntx();
   }
@@ -397,12 +419,7 @@ public final class NvmeController implements PciDevice {
       }
     }
     deliverEvents();
-    for (CompletionQueue cq : cqs) {
-      if (cq != null && cq.unsignalled) {
-        cq.unsignalled = false;
-        signal(cq);
-      }
-    }
+    signalDueCompletions();
     if (budget == 0) {
       processing.arm(0);
     }
@@ -421,7 +438,8 @@ public final class NvmeController implements PciDevice {
     result = 0;
     int status;
     try {
-      status = c.fused() != 0 || c.psdt() != 0 ? Status.INVALID_FIELD : execute(sq, c);
+      status =
+          c.fused() != 0 || !dataPointerSupported(sq, c) ? Status.INVALID_FIELD : execute(sq, c);
     } catch (Failure f) {
       status = f.status;
     } catch (DmaFaultException e) {
@@ -451,14 +469,51 @@ public final class NvmeController implements PciDevice {
     if (cq.tail == 0) {
       cq.phase = !cq.phase;
     }
-    cq.unsignalled |= cq.interrupts;
+    if (cq.interrupts) {
+      Unsignalled u = unsignalled[cq.vector];
+      if (u.entries++ == 0) {
+        u.since = clock.nanoTime();
+      }
+      u.admin |= cq.id == 0;
+    }
   }
 
-  private void signal(CompletionQueue cq) {
+  /**
+   * Interrupts the vectors whose unsignalled completions are due, as Interrupt Coalescing (feature
+   * 08h) has it, per vector: at once if an admin completion waits (the admin queue is not
+   * coalesced) or the vector's Interrupt Vector Configuration sets Coalescing Disable, else once
+   * more entries than the aggregation threshold wait or the oldest has waited the aggregation time
+   * (100 µs units); the timer comes back for the rest. The defaults (0, 0) interrupt at the end of
+   * every batch.
+   */
+  private synchronized void signalDueCompletions() {
+    long now = clock.nanoTime();
+    long next = Long.MAX_VALUE;
+    for (int vector = 0; vector < MSIX_VECTORS; vector++) {
+      Unsignalled u = unsignalled[vector];
+      if (u.entries == 0) {
+        continue;
+      }
+      boolean coalesced = !u.admin && !features.coalescingDisabled[vector];
+      int threshold = coalesced ? features.coalescing & 0xff : 0;
+      long due = u.since + (coalesced ? (features.coalescing >>> 8 & 0xff) * 100_000L : 0);
+      if (u.entries > threshold || now - due >= 0) {
+        u.clear();
+        signal(vector);
+      } else {
+        next = Math.min(next, due);
+      }
+    }
+    if (next != Long.MAX_VALUE) {
+      coalescing.arm(next - now);
+    }
+  }
+
+  private void signal(int vector) {
     if (interrupts.msiEnabled()) {
-      interrupts.msi(cq.vector);
+      interrupts.msi(vector);
     } else {
-      intxStatus |= 1 << (cq.vector & 31);
+      intxStatus |= 1 << (vector & 31);
       updateIntx();
     }
   }
@@ -669,6 +724,7 @@ public final class NvmeController implements PciDevice {
     d.set(U32, 516, namespaces.size()); // NN
     d.set(U16, 520, (short) 0x1c); // ONCS: DSM, Write Zeroes, Save/Select
     d.set(JAVA_BYTE, 525, (byte) 1); // VWC present
+    d.set(U32, 536, 1); // SGLS: SGLs for NVM commands, no alignment needed
     // SUBNQN is a NUL-terminated string, not space-padded: Linux rejects one without a NUL
     byte[] subnqn = ("nqn.2019-08.org.qemu:" + SERIAL).getBytes(StandardCharsets.US_ASCII);
     MemorySegment.copy(subnqn, 0, d, JAVA_BYTE, 768, subnqn.length);
@@ -980,7 +1036,7 @@ public final class NvmeController implements PciDevice {
 
   private void toHost(Command c, MemorySegment data) {
     long at = 0;
-    for (long[] chunk : prpChunks(c.prp1(), c.prp2(), data.byteSize())) {
+    for (long[] chunk : dataChunks(c, data.byteSize())) {
       dma.write(chunk[0], data.asSlice(at, chunk[1]));
       at += chunk[1];
     }
@@ -988,10 +1044,81 @@ public final class NvmeController implements PciDevice {
 
   private void fromHost(Command c, MemorySegment data) {
     long at = 0;
-    for (long[] chunk : prpChunks(c.prp1(), c.prp2(), data.byteSize())) {
+    for (long[] chunk : dataChunks(c, data.byteSize())) {
       dma.read(chunk[0], data.asSlice(at, chunk[1]));
       at += chunk[1];
     }
+  }
+
+  /**
+   * Whether the command's PSDT names a data pointer this controller takes: PRPs always, an SGL
+   * (PSDT 01b) for NVM commands; admin commands over PCIe use PRPs only, and PSDT 10b (an SGL for
+   * metadata too) is not supported (SGLS bit 19 clear).
+   */
+  private static boolean dataPointerSupported(SubmissionQueue sq, Command c) {
+    return c.psdt() == 0 || c.psdt() == 1 && sq.id != 0;
+  }
+
+  private List<long[]> dataChunks(Command c, long length) {
+    return c.psdt() == 0 ? prpChunks(c.prp1(), c.prp2(), length) : sglChunks(c, length);
+  }
+
+  /**
+   * The pieces of a transfer of {@code length} bytes described by the SGL whose first descriptor is
+   * the command's SGL1 (NVMe 1.4, 4.4): Data Block descriptors, and Segment and Last Segment
+   * descriptors naming the next list of descriptors (a Segment's last descriptor leads on, a Last
+   * Segment's list holds data only). As SGLS 01b says: no alignment asked, no Bit Bucket, Keyed or
+   * offset descriptors, and the SGL describes exactly the transfer.
+   */
+  private List<long[]> sglChunks(Command c, long length) {
+    List<long[]> chunks = new ArrayList<>();
+    MemorySegment list = c.bytes().asSlice(24, SGL_DESCRIPTOR);
+    boolean inLastSegment = false;
+    long left = length;
+    int descriptors = 0;
+    while (list != null) {
+      MemorySegment next = null;
+      int count = (int) (list.byteSize() / SGL_DESCRIPTOR);
+      for (int i = 0; i < count; i++) {
+        if (++descriptors > SGL_DESCRIPTOR_LIMIT) {
+          throw new Failure(Status.INVALID_NUMBER_OF_SGL_DESCRIPTORS);
+        }
+        long at = (long) i * SGL_DESCRIPTOR;
+        long address = list.get(U64, at);
+        long size = list.get(U32, at + 8) & 0xffff_ffffL;
+        int identifier = list.get(JAVA_BYTE, at + 15) & 0xff;
+        int type = identifier >>> 4;
+        if ((identifier & 0xf) != 0) {
+          throw new Failure(Status.SGL_DESCRIPTOR_TYPE_INVALID); // only the address subtype
+        }
+        if (type == SGL_DATA_BLOCK) {
+          if (size > left) {
+            throw new Failure(Status.DATA_SGL_LENGTH_INVALID);
+          }
+          if (size > 0) {
+            chunks.add(new long[] {address, size});
+            left -= size;
+          }
+        } else if (type == SGL_SEGMENT || type == SGL_LAST_SEGMENT) {
+          if (i != count - 1 || inLastSegment || size == 0 || size % SGL_DESCRIPTOR != 0) {
+            throw new Failure(Status.INVALID_SGL_SEGMENT_DESCRIPTOR);
+          }
+          if (size / SGL_DESCRIPTOR > SGL_DESCRIPTOR_LIMIT - descriptors) {
+            throw new Failure(Status.INVALID_NUMBER_OF_SGL_DESCRIPTORS);
+          }
+          next = MemorySegment.ofArray(new byte[(int) size]);
+          dma.read(address, next);
+          inLastSegment = type == SGL_LAST_SEGMENT;
+        } else {
+          throw new Failure(Status.SGL_DESCRIPTOR_TYPE_INVALID);
+        }
+      }
+      list = next;
+    }
+    if (left != 0) {
+      throw new Failure(Status.DATA_SGL_LENGTH_INVALID);
+    }
+    return chunks;
   }
 
   /**
@@ -1129,7 +1256,6 @@ public final class NvmeController implements PciDevice {
     int tail;
     boolean phase = true;
     int submissionQueues;
-    boolean unsignalled;
 
     CompletionQueue(int id, long base, int size, int vector, boolean interrupts) {
       super(id, base, size);
@@ -1140,6 +1266,18 @@ public final class NvmeController implements PciDevice {
     /** Full when one more entry would make the tail meet the head. */
     boolean full() {
       return (tail + 1) % size == head;
+    }
+  }
+
+  /** Completions waiting for their vector's interrupt: how many, since when, any admin one. */
+  private static final class Unsignalled {
+    int entries;
+    long since;
+    boolean admin;
+
+    void clear() {
+      entries = 0;
+      admin = false;
     }
   }
 

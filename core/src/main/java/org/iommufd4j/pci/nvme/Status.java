@@ -17,6 +17,10 @@ final class Status {
   static final int INVALID_NAMESPACE = 0x0b | DNR;
   static final int PRP_OFFSET_INVALID = 0x13 | DNR;
   static final int COMMAND_SEQUENCE_ERROR = 0x0c | DNR;
+  static final int INVALID_SGL_SEGMENT_DESCRIPTOR = 0x0d | DNR;
+  static final int INVALID_NUMBER_OF_SGL_DESCRIPTORS = 0x0e | DNR;
+  static final int DATA_SGL_LENGTH_INVALID = 0x0f | DNR;
+  static final int SGL_DESCRIPTOR_TYPE_INVALID = 0x11 | DNR;
   static final int LBA_OUT_OF_RANGE = 0x80 | DNR;
 
   // command specific status (type 1)

@@ -193,12 +193,40 @@ class NvmeControllerTest {
   }
 
   @Test
+  void adminDataFollowsPrp1AndPrp2WithTheirOffsetChecks() {
+    d.enable(4);
+    long pages = d.allocate(3);
+    // Identify's 4 KiB from the middle of a page: the first half at PRP1, the rest at PRP2
+    Sqe split = Sqe.identify(1, 0, pages + 0x800).prp2(pages + 2 * 4096);
+    assertThat(d.admin(split).status()).isZero();
+    assertThat(d.memory(pages + 0x800, 2).get(ValueLayout.JAVA_SHORT_UNALIGNED, 0))
+        .as("VID at PRP1")
+        .isEqualTo((short) 0x1b36);
+    assertThat(ascii(d.memory(pages + 0x800 + 768, 21), 0, 21)).isEqualTo("nqn.2019-08.org.qemu:");
+    assertThat(d.memory(pages + 2 * 4096, 2).get(ValueLayout.JAVA_SHORT_UNALIGNED, 0))
+        .as("PSD0's maximum power, byte 2048 of the structure: at PRP2")
+        .isEqualTo((short) 0x9c4);
+    assertThat(d.memory(pages + 0x1000, 0x800).toArray(ValueLayout.JAVA_BYTE))
+        .as("nothing between")
+        .containsOnly(0);
+    assertThat(d.admin(Sqe.identify(1, 0, pages + 2)).statusCode())
+        .as("PRP1 not dword aligned")
+        .isEqualTo(0x013);
+    assertThat(d.admin(Sqe.identify(1, 0, pages + 0x800).prp2(pages + 0x1200)).statusCode())
+        .as("PRP2 not page aligned")
+        .isEqualTo(0x013);
+    assertThat(d.admin(Sqe.getLog(0x02, 512, pages + 0xf00).prp2(pages + 0x1004)).statusCode())
+        .as("a log page's PRP2 too")
+        .isEqualTo(0x013);
+  }
+
+  @Test
   void unknownAdminOpcodesAndSglsAndFusedCommandsAreRefused() {
     d.enable(4);
     assertThat(d.admin(new Sqe(0x7f)).statusCode()).isEqualTo(0x001);
     assertThat(d.admin(new Sqe(0x80)).statusCode()).isEqualTo(0x001);
     assertThat(d.admin(Sqe.identify(1, 0, d.allocate(1)).dw(0, 0x06 | 1 << 14)).statusCode())
-        .as("PSDT: SGLs are not supported")
+        .as("PSDT: admin commands take PRPs only")
         .isEqualTo(0x002);
     assertThat(d.admin(Sqe.identify(1, 0, d.allocate(1)).dw(0, 0x06 | 1 << 8)).statusCode())
         .as("FUSE")

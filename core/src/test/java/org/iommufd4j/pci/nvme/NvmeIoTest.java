@@ -172,6 +172,118 @@ class NvmeIoTest {
   }
 
   @Test
+  void forceUnitAccessAndLimitedRetryAreAcceptedAndTheDataLands() throws IOException {
+    Queue q = d.createQueuePair(1, 16, 0);
+    long buffer = d.allocate(1);
+    d.memory(buffer, PAGE).fill((byte) 0x3c);
+    int fuaAndLr = 1 << 30 | 1 << 31;
+    Sqe write = Sqe.rw(0x01, 40, 8, buffer, 0);
+    assertThat(q.run(write.dw(12, write.dw(12) | fuaAndLr)).status()).isZero();
+    assertThat(stored(40, 8)).containsOnly(0x3c);
+    d.memory(buffer, PAGE).fill((byte) 0);
+    Sqe read = Sqe.rw(0x02, 40, 8, buffer, 0);
+    assertThat(q.run(read.dw(12, read.dw(12) | fuaAndLr)).status()).isZero();
+    assertThat(d.memory(buffer, PAGE).toArray(ValueLayout.JAVA_BYTE)).containsOnly(0x3c);
+  }
+
+  /** Writes an SGL descriptor (NVMe 1.4, 4.4) at {@code at}: address, length, type and subtype. */
+  private static void sgl(MemorySegment m, long at, long address, int length, int identifier) {
+    m.set(U64, at, address);
+    m.set(ValueLayout.JAVA_INT_UNALIGNED, at + 8, length);
+    m.set(ValueLayout.JAVA_BYTE, at + 15, (byte) identifier);
+  }
+
+  /** A Read or Write of {@code blocks} at {@code lba} whose SGL1 is the given descriptor. */
+  private static Sqe sglIo(int opcode, long lba, int blocks, long address, int length, int type) {
+    Sqe c = Sqe.rw(opcode, lba, blocks, 0, 0).dw(0, opcode | 1 << 14);
+    sgl(c.bytes, 24, address, length, type);
+    return c;
+  }
+
+  @Test
+  void sglsAreAdvertisedAndScatterAndGatherThroughSegments() throws IOException {
+    long id = d.allocate(1);
+    assertThat(d.admin(Sqe.identify(1, 0, id)).status()).isZero();
+    assertThat(d.memory(id + 536, 4).get(ValueLayout.JAVA_INT_UNALIGNED, 0))
+        .as("SGLS")
+        .isEqualTo(1);
+    Queue q = d.createQueuePair(1, 16, 0);
+    long data = d.allocate(3);
+    byte[] written = pattern(new SplittableRandom(SEED), 4096);
+    // three unaligned pieces, 1000 + 2000 + 1096 bytes, gathered from a Last Segment's list
+    long[] at = {data + 3, data + 0x1801, data + 0x2400};
+    int[] size = {1000, 2000, 1096};
+    long list = d.allocate(1);
+    MemorySegment l = d.memory(list, 48);
+    for (int i = 0, from = 0; i < 3; from += size[i], i++) {
+      MemorySegment.copy(
+          written, from, d.memory(at[i], size[i]), ValueLayout.JAVA_BYTE, 0, size[i]);
+      sgl(l, 16L * i, at[i], size[i], 0x00);
+    }
+    assertThat(q.run(sglIo(0x01, 100, 8, list, 48, 0x30)).status()).isZero();
+    assertThat(stored(100, 8)).isEqualTo(written);
+
+    // read back scattered: a data block in the command's Segment list, then a Last Segment
+    long back = d.allocate(2);
+    long lists = d.allocate(1);
+    MemorySegment first = d.memory(lists, 32);
+    sgl(first, 0, back + 0x10, 512, 0x00);
+    sgl(first, 16, lists + 0x800, 16, 0x30);
+    sgl(d.memory(lists + 0x800, 16), 0, back + 0x1000, 4096 - 512, 0x00);
+    assertThat(q.run(sglIo(0x02, 100, 8, lists, 32, 0x20)).status()).isZero();
+    byte[] read = new byte[4096];
+    MemorySegment.copy(d.memory(back + 0x10, 512), ValueLayout.JAVA_BYTE, 0, read, 0, 512);
+    MemorySegment.copy(d.memory(back + 0x1000, 3584), ValueLayout.JAVA_BYTE, 0, read, 512, 3584);
+    assertThat(read).isEqualTo(written);
+    assertThat(q.run(sglIo(0x02, 100, 1, back, 512, 0x00)).status()).as("one data block").isZero();
+  }
+
+  @Test
+  void badSglsGetTheirStatuses() {
+    Queue q = d.createQueuePair(1, 16, 0);
+    long buffer = d.allocate(1);
+    long list = d.allocate(1);
+    MemorySegment l = d.memory(list, 64);
+    assertThat(q.run(sglIo(0x02, 0, 1, buffer, 512, 0x00).dw(0, 0x02 | 2 << 14)).statusCode())
+        .as("PSDT 10b: metadata SGLs")
+        .isEqualTo(0x002);
+    assertThat(q.run(sglIo(0x02, 0, 1, buffer, 512, 0x10)).statusCode())
+        .as("Bit Bucket")
+        .isEqualTo(0x011);
+    assertThat(q.run(sglIo(0x02, 0, 1, buffer, 512, 0x01)).statusCode())
+        .as("offset subtype")
+        .isEqualTo(0x011);
+    assertThat(q.run(sglIo(0x02, 0, 1, buffer, 512, 0x40)).statusCode())
+        .as("Keyed Data Block")
+        .isEqualTo(0x011);
+    assertThat(q.run(sglIo(0x02, 0, 1, buffer, 1024, 0x00)).statusCode())
+        .as("more data than the command moves")
+        .isEqualTo(0x00f);
+    assertThat(q.run(sglIo(0x02, 0, 2, buffer, 512, 0x00)).statusCode())
+        .as("less data than the command moves")
+        .isEqualTo(0x00f);
+    assertThat(q.run(sglIo(0x02, 0, 1, list, 24, 0x30)).statusCode())
+        .as("a list length not a multiple of 16")
+        .isEqualTo(0x00d);
+    sgl(l, 0, list + 0x100, 16, 0x30);
+    sgl(l, 16, buffer, 512, 0x00);
+    assertThat(q.run(sglIo(0x02, 0, 1, list, 32, 0x20)).statusCode())
+        .as("a segment descriptor not last in its list")
+        .isEqualTo(0x00d);
+    sgl(l, 0, list + 0x100, 16, 0x20);
+    assertThat(q.run(sglIo(0x02, 0, 1, list, 16, 0x30)).statusCode())
+        .as("a segment inside the last segment")
+        .isEqualTo(0x00d);
+    sgl(l, 0, list, 16, 0x20);
+    assertThat(q.run(sglIo(0x02, 0, 1, list, 16, 0x20)).statusCode())
+        .as("a segment that leads to itself")
+        .isEqualTo(0x00e);
+    assertThat(q.run(sglIo(0x02, 0, 1, buffer, 512, 0x00)).status())
+        .as("and then a good one")
+        .isZero();
+  }
+
+  @Test
   void writeZeroesAndDeallocateLeaveZeroesAndOtherBlocksAlone() throws IOException {
     Queue q = d.createQueuePair(1, 16, 0);
     long buffer = d.allocate(8);
@@ -277,6 +389,103 @@ class NvmeIoTest {
     assertThat(d.sink.take()).containsExactlyInAnyOrder("msix 3", "msix 7");
     assertThat(a.reap()).hasSize(1);
     assertThat(b.reap()).hasSize(1);
+  }
+
+  @Test
+  void coalescingInterruptsOnceTheThresholdIsPassedOrTheAggregationTimeHasRun() {
+    d.enableMsix();
+    Queue q = d.createQueuePair(1, 16, 1);
+    // THR 3 (0's based: 4 entries), TIME 10 (1 ms)
+    assertThat(d.admin(Sqe.setFeatures(0x08, 3 | 10 << 8)).status()).isZero();
+    d.sink.take();
+    for (int i = 0; i < 3; i++) {
+      q.put(new Sqe(0x00).nsid(1));
+    }
+    q.ring();
+    d.settle();
+    assertThat(q.reap()).as("the entries are posted at once").hasSize(3);
+    assertThat(d.sink.take()).as("3 entries, no time passed").isEmpty();
+    d.clock.advance(999_999);
+    assertThat(d.sink.take()).as("after 999.999 us").isEmpty();
+    d.clock.advance(1);
+    assertThat(d.sink.take()).as("after 1 ms").containsExactly("msix 1");
+
+    for (int i = 0; i < 4; i++) {
+      q.put(new Sqe(0x00).nsid(1));
+    }
+    q.ring();
+    d.settle();
+    assertThat(d.sink.take()).as("4 entries: the threshold").containsExactly("msix 1");
+    assertThat(q.reap()).hasSize(4);
+    d.clock.advance(10_000_000);
+    assertThat(d.sink.take()).as("nothing left to signal").isEmpty();
+  }
+
+  @Test
+  void queuesSharingAVectorAggregateTogether() {
+    d.enableMsix();
+    Queue a = d.createQueuePair(1, 8, 3);
+    Queue b = d.createQueuePair(2, 8, 3);
+    assertThat(d.admin(Sqe.setFeatures(0x08, 3 | 10 << 8)).status()).isZero();
+    d.sink.take();
+    a.put(new Sqe(0x00).nsid(1));
+    a.put(new Sqe(0x00).nsid(1));
+    a.ring();
+    b.put(new Sqe(0x00).nsid(1));
+    b.ring();
+    d.settle();
+    assertThat(d.sink.take()).as("3 entries on vector 3").isEmpty();
+    b.submit(new Sqe(0x00).nsid(1));
+    d.settle();
+    assertThat(d.sink.take()).as("the fourth, on the other queue").containsExactly("msix 3");
+    d.clock.advance(10_000_000);
+    assertThat(d.sink.take()).isEmpty();
+  }
+
+  @Test
+  void anAdminCompletionInterruptsAtOnceEvenOnAVectorItSharesWithAnIoQueue() {
+    d.enableMsix();
+    Queue q = d.createQueuePair(1, 8, 0);
+    assertThat(d.admin(Sqe.setFeatures(0x08, 7 | 0xff << 8)).status()).isZero();
+    d.sink.take();
+    q.submit(new Sqe(0x00).nsid(1));
+    d.settle();
+    assertThat(d.sink.take()).as("an I/O completion on vector 0 waits").isEmpty();
+    assertThat(d.admin(Sqe.getFeatures(0x08, 0)).dw0()).isEqualTo(7 | 0xff << 8);
+    assertThat(d.sink.take())
+        .as("an admin one does not, and takes the I/O one along")
+        .containsExactly("msix 0");
+  }
+
+  @Test
+  void theAdminQueueAndVectorsWithCoalescingDisabledInterruptAtOnce() {
+    d.enableMsix();
+    Queue coalesced = d.createQueuePair(1, 8, 1);
+    Queue disabled = d.createQueuePair(2, 8, 2);
+    assertThat(d.admin(Sqe.setFeatures(0x09, 2 | 1 << 16)).status()).as("CD on vector 2").isZero();
+    d.sink.take();
+    assertThat(d.admin(Sqe.setFeatures(0x08, 0xff | 0xff << 8)).status()).isZero();
+    assertThat(d.sink.take()).as("admin completions are not coalesced").containsExactly("msix 0");
+    coalesced.submit(new Sqe(0x00).nsid(1));
+    disabled.submit(new Sqe(0x00).nsid(1));
+    d.settle();
+    assertThat(d.sink.take()).containsExactly("msix 2");
+    d.clock.advance(25_500_000);
+    assertThat(d.sink.take()).as("TIME 255: 25.5 ms").containsExactly("msix 1");
+  }
+
+  @Test
+  void aResetDropsCompletionsWaitingForTheirInterrupt() {
+    d.enableMsix();
+    Queue q = d.createQueuePair(1, 8, 1);
+    assertThat(d.admin(Sqe.setFeatures(0x08, 7 | 10 << 8)).status()).isZero();
+    q.submit(new Sqe(0x00).nsid(1));
+    d.settle();
+    d.sink.take();
+    d.disable();
+    d.clock.advance(10_000_000);
+    assertThat(d.sink.take()).isEmpty();
+    assertThat(d.clock.armedTimers()).isZero();
   }
 
   @Test
