@@ -175,7 +175,9 @@ final class AreaTree implements Iterable<Area> {
 
     /**
      * How many of the ascending {@code keys[0, size)} are below {@code addr}, or at or below it
-     * when {@code orAt} (unsigned; a binary search).
+     * when {@code orAt} (unsigned; a binary search). A branch-free search, a scan from the front
+     * and one from the front after a look at the last key measured no faster on the benchmarks'
+     * patterns as a whole (BENCHMARKS.md, issue 17).
      */
     private int countBelow(long[] keys, long addr, boolean orAt) {
       int lo = 0;
@@ -215,7 +217,11 @@ final class AreaTree implements Iterable<Area> {
     void closeAt(int i) {
       move(this, i + 1, this, i, size - i - 1);
       size--;
-      clearTail(this, size, size + 1);
+      if (isLeaf()) {
+        refs[size] = null;
+      } else {
+        kids[size] = null;
+      }
     }
   }
 
