@@ -869,6 +869,16 @@ final class AreaTree implements Iterable<Area> {
     return count == size ? null : "size " + size + " but " + count + " areas";
   }
 
+  /** Whether any row still stands for its area (no {@link Area} made for it); for the checks. */
+  boolean hasUnmadeRows() {
+    for (InOrder walk = inOrder(0, Unsigned.U64_MAX); walk.hasNext(); walk.index++) {
+      if (!(walk.leaf.refs[walk.index] instanceof Area)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private String checkNode(Node n, boolean isRoot, int depth, int[] leafDepth, List<Node> leaves) {
     if (n.size > fanout || (!isRoot && n.size == 0) || (!n.isLeaf() && n.size < 2)) {
       return "node of " + n.size + " entries at depth " + depth;

@@ -891,6 +891,9 @@ final class IoPagetable {
         return a + " intersects a reserved range";
       }
     }
+    if (hasDomains() && areas.hasUnmadeRows()) { // what removal relies on for rows
+      return "an area is still a bare tree row while a domain is attached";
+    }
     String domainProblem = checkDomains();
     if (domainProblem != null) {
       return domainProblem;
