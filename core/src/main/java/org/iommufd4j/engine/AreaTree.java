@@ -325,7 +325,10 @@ final class AreaTree implements Iterable<Area> {
     return atLeaf.area(atIndex);
   }
 
-  /** The cursor's area if one was made, else null (the row is then populated or not, no more). */
+  /**
+   * The cursor's area if one was made, else null: a bare row, which no domain maps and no access
+   * pins (attaching either makes the areas).
+   */
   Area atAreaIfMade() {
     return atLeaf.refs[atIndex] instanceof Area a ? a : null;
   }
