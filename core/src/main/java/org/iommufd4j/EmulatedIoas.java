@@ -52,14 +52,13 @@ final class EmulatedIoas implements Ioas {
   }
 
   @Override
-  public Mapping map(long userVa, long length, Protection protection) {
-    return new Mapping(map(protection.mapFlags(), userVa, length, 0), length);
+  public long mapIova(long userVa, long length, Protection protection) {
+    return map(protection.mapFlags(), userVa, length, 0);
   }
 
   @Override
-  public Mapping mapFixed(long iova, long userVa, long length, Protection protection) {
+  public void mapAt(long iova, long userVa, long length, Protection protection) {
     map(protection.mapFlags() | IOMMU_IOAS_MAP_FIXED_IOVA, userVa, length, iova);
-    return new Mapping(iova, length);
   }
 
   /** MAP without a lambda or a request record: nothing allocated but the engine's own state. */

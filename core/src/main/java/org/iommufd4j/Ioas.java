@@ -28,7 +28,15 @@ public interface Ioas extends AutoCloseable {
   }
 
   /** As {@link #map(MemorySegment, Protection)} for a raw user address (it need not be mapped). */
-  Mapping map(long userVa, long length, Protection protection);
+  default Mapping map(long userVa, long length, Protection protection) {
+    return new Mapping(mapIova(userVa, length, protection), length);
+  }
+
+  /**
+   * As {@link #map(long, long, Protection)}, answering the IOVA chosen as a primitive: for loops
+   * that keep their own account of what they mapped, nothing is allocated per call.
+   */
+  long mapIova(long userVa, long length, Protection protection);
 
   /**
    * {@code IOMMU_IOAS_MAP} with {@code IOMMU_IOAS_MAP_FIXED_IOVA}.
@@ -41,7 +49,16 @@ public interface Ioas extends AutoCloseable {
   }
 
   /** As {@link #mapFixed(long, MemorySegment, Protection)} for a raw user address. */
-  Mapping mapFixed(long iova, long userVa, long length, Protection protection);
+  default Mapping mapFixed(long iova, long userVa, long length, Protection protection) {
+    mapAt(iova, userVa, length, protection);
+    return new Mapping(iova, length);
+  }
+
+  /**
+   * As {@link #mapFixed(long, long, long, Protection)} without a result (the caller chose the
+   * IOVA): nothing is allocated per call.
+   */
+  void mapAt(long iova, long userVa, long length, Protection protection);
 
   /**
    * {@code IOMMU_IOAS_COPY}: maps the memory behind {@code [srcIova, srcIova + length)} of {@code

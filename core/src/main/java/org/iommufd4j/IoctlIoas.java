@@ -63,14 +63,13 @@ final class IoctlIoas implements Ioas {
   }
 
   @Override
-  public Mapping map(long userVa, long length, Protection protection) {
-    return new Mapping(map(protection.mapFlags(), userVa, length, 0), length);
+  public long mapIova(long userVa, long length, Protection protection) {
+    return map(protection.mapFlags(), userVa, length, 0);
   }
 
   @Override
-  public Mapping mapFixed(long iova, long userVa, long length, Protection protection) {
+  public void mapAt(long iova, long userVa, long length, Protection protection) {
     map(protection.mapFlags() | IommuIoasMap.IOMMU_IOAS_MAP_FIXED_IOVA, userVa, length, iova);
-    return new Mapping(iova, length);
   }
 
   private int sourceId(Ioas source) {

@@ -58,4 +58,11 @@ public class AutoAllocBench {
     Mapping m = ioas.map(BenchConfig.USER_VA, 4096, Protection.READ_WRITE);
     return ioas.unmap(m);
   }
+
+  /** As {@link #mapAutoThenUnmap4k} through the overload that answers the IOVA as a primitive. */
+  @Benchmark
+  public long mapIovaThenUnmap4k() {
+    long iova = ioas.mapIova(BenchConfig.USER_VA, 4096, Protection.READ_WRITE);
+    return ioas.unmap(iova, 4096);
+  }
 }

@@ -97,6 +97,13 @@ public class IoasMapUnmapBench {
     return ioas.unmap(IOVA, LENGTH);
   }
 
+  /** As {@link #typedMapUnmap4k} through the overload that returns no {@code Mapping}. */
+  @Benchmark
+  public long typedMapAtUnmap4k() {
+    ioas.mapAt(IOVA, BenchConfig.USER_VA, LENGTH, Protection.READ_WRITE);
+    return ioas.unmap(IOVA, LENGTH);
+  }
+
   @Benchmark
   public int rawMapUnmap4k() {
     int rc = iommufd.ioctl(Command.IOMMU_IOAS_MAP.request(), mapArg);

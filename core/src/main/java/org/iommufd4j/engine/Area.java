@@ -6,15 +6,18 @@ package org.iommufd4j.engine;
  * AreaTree} keeps its bounds in its nodes' key arrays as well.
  *
  * <p>An area straight from a MAP is the only user of its page source until a domain or an access
- * pins it, COPY shares it or a VFIO unmap cuts the area. Until then the area stands for its source
- * itself (the owner, the address, writability and accounting mode, all fixed at the MAP) and {@link
- * #pages()} makes the {@link PageSource} on first need: a million mappings without a domain cost
- * one object each. Only the owning IOAS's lock guards that change, as every other.
+ * pins it, COPY shares it or a VFIO unmap cuts the area. Until then it is a row of its {@link
+ * AreaTree} leaf (bounds, owner, address, {@link #rowFlags}) and no object at all; the tree makes
+ * the {@code Area} when the engine first asks for one and keeps it from then on. The area in turn
+ * stands for its source (the owner, the address, writability and accounting mode, all fixed at the
+ * MAP) and {@link #pages()} makes the {@link PageSource} on first need. Only the owning IOAS's lock
+ * guards these changes, as every other.
  */
 final class Area {
   static final int PROT_READ = 1;
   static final int PROT_WRITE = 2;
-  private static final int POPULATED = 1 << 2;
+  static final int PROT_MASK = PROT_READ | PROT_WRITE;
+  static final int POPULATED = 1 << 2;
   private static final int PREVENT_ACCESS = 1 << 3;
 
   /** While the page source is not made yet: the memory was mapped WRITEABLE. */
@@ -22,6 +25,9 @@ final class Area {
 
   /** While the page source is not made yet: its {@link AccountingMode}'s ordinal, 2 bits. */
   private static final int ACCOUNTING_SHIFT = 5;
+
+  /** The flags a tree row may carry: everything an area without a page source knows. */
+  static final int ROW_FLAGS = PROT_MASK | POPULATED | WRITABLE_MEMORY | (3 << ACCOUNTING_SHIFT);
 
   private static final AccountingMode[] ACCOUNTING = AccountingMode.values();
 
@@ -70,6 +76,32 @@ final class Area {
         (prot & (PROT_READ | PROT_WRITE))
             | (writable ? WRITABLE_MEMORY : 0)
             | (accounting.ordinal() << ACCOUNTING_SHIFT);
+  }
+
+  /** The flags of an area showing a caller's memory, not yet made: for an {@link AreaTree} row. */
+  static int rowFlags(int prot, boolean writable, AccountingMode accounting, boolean populated) {
+    return (prot & PROT_MASK)
+        | (writable ? WRITABLE_MEMORY : 0)
+        | (accounting.ordinal() << ACCOUNTING_SHIFT)
+        | (populated ? POPULATED : 0);
+  }
+
+  /** The area a tree row with {@link #rowFlags} stood for. */
+  static Area ofRow(long iova, long last, Caller owner, long userVa, int rowFlags) {
+    return new Area(iova, last, owner, userVa, rowFlags);
+  }
+
+  private Area(long iova, long last, Caller owner, long userVa, int flags) {
+    this.iova = iova;
+    this.last = last;
+    this.source = owner;
+    this.offsetOrAddress = userVa;
+    this.flags = flags;
+  }
+
+  /** Whether a row with these {@link #rowFlags} may be written to memory mapped as it was. */
+  static boolean rowMemoryAllowsProt(int rowFlags) {
+    return (rowFlags & PROT_WRITE) == 0 || (rowFlags & WRITABLE_MEMORY) != 0;
   }
 
   long length() {
@@ -172,6 +204,11 @@ final class Area {
 
   @Override
   public String toString() {
-    return "Area[" + Unsigned.hex(iova) + ".." + Unsigned.hex(last) + " prot=" + prot() + "]";
+    return describe(iova, last, prot());
+  }
+
+  /** How an area is named in messages, whether made or still a row. */
+  static String describe(long iova, long last, int prot) {
+    return "Area[" + Unsigned.hex(iova) + ".." + Unsigned.hex(last) + " prot=" + prot + "]";
   }
 }

@@ -7,6 +7,7 @@ import static org.iommufd4j.engine.Unsigned.lt;
 import static org.iommufd4j.engine.Unsigned.max;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
@@ -19,6 +20,12 @@ import java.util.NoSuchElementException;
  * children follows from their bounds. {@link #firstGapAtLeast} therefore finds the first hole big
  * enough for an allocation in O(log n), where the kernel's io_pagetable.c: iopt_alloc_iova() walks
  * the holes with interval-tree span iterators; the result is the same.
+ *
+ * <p>A leaf stores its areas as rows of primitive arrays: an area straight from a MAP without a
+ * domain is a row and no object (about 32 bytes), and {@link Area} objects are made, and kept in
+ * the row, only where the engine asks for one (a domain, an access, COPY, a VFIO cut, inspection).
+ * MAP and UNMAP of such areas go through the row methods ({@link #insertRowIfFree}, the cursor
+ * {@link #seekEndingAtOrAfter} and {@link #removeStartingAt}) and allocate nothing.
  *
  * <p>Leaves are chained for in-order walks. A node splits in halves when full, except a leaf whose
  * new entry goes at its end: the new leaf takes that entry alone, so that ascending insertions (the
@@ -76,8 +83,18 @@ final class AreaTree implements Iterable<Area> {
     final long[] first;
     final long[] last;
     final long[] innerGap;
-    final Area[] areas;
     final Node[] kids;
+
+    /**
+     * A leaf's rows besides their bounds: per area the {@link Area} once one was made for it, else
+     * the {@link Caller} that mapped the memory, with the owner's address of the first byte and the
+     * area's flags ({@link Area#PROT_READ}, ..., {@link Area#POPULATED}, the writability and
+     * accounting of the memory). A made {@code Area} holds the area's state from then on.
+     */
+    final Object[] refs;
+
+    final long[] addrs;
+    final int[] flags;
     int size;
 
     /** The next leaf in IOVA order (leaves only). */
@@ -87,12 +104,31 @@ final class AreaTree implements Iterable<Area> {
       first = new long[fanout];
       last = new long[fanout];
       innerGap = leaf ? null : new long[fanout];
-      areas = leaf ? new Area[fanout] : null;
       kids = leaf ? null : new Node[fanout];
+      refs = leaf ? new Object[fanout] : null;
+      addrs = leaf ? new long[fanout] : null;
+      flags = leaf ? new int[fanout] : null;
     }
 
     boolean isLeaf() {
-      return areas != null;
+      return refs != null;
+    }
+
+    /** The area of row {@code i}, made now (and kept) if the row still stands for it. */
+    Area area(int i) {
+      if (refs[i] instanceof Area a) {
+        return a;
+      }
+      Area a = peek(i);
+      refs[i] = a;
+      return a;
+    }
+
+    /** The area of row {@code i}, or if it is not made yet an equal one that the row not keeps. */
+    Area peek(int i) {
+      return refs[i] instanceof Area a
+          ? a
+          : Area.ofRow(first[i], last[i], (Caller) refs[i], addrs[i], flags[i]);
     }
 
     /** Free addresses between entry {@code i - 1} and entry {@code i}. */
@@ -139,7 +175,9 @@ final class AreaTree implements Iterable<Area> {
 
     /**
      * How many of the ascending {@code keys[0, size)} are below {@code addr}, or at or below it
-     * when {@code orAt} (unsigned; a binary search).
+     * when {@code orAt} (unsigned; a binary search). A branch-free search, a scan from the front
+     * and one from the front after a look at the last key measured no faster on the benchmarks'
+     * patterns as a whole (BENCHMARKS.md, issue 17).
      */
     private int countBelow(long[] keys, long addr, boolean orAt) {
       int lo = 0;
@@ -160,7 +198,9 @@ final class AreaTree implements Iterable<Area> {
       System.arraycopy(src.first, from, dst.first, at, n);
       System.arraycopy(src.last, from, dst.last, at, n);
       if (src.isLeaf()) {
-        System.arraycopy(src.areas, from, dst.areas, at, n);
+        System.arraycopy(src.refs, from, dst.refs, at, n);
+        System.arraycopy(src.addrs, from, dst.addrs, at, n);
+        System.arraycopy(src.flags, from, dst.flags, at, n);
       } else {
         System.arraycopy(src.innerGap, from, dst.innerGap, at, n);
         System.arraycopy(src.kids, from, dst.kids, at, n);
@@ -178,7 +218,7 @@ final class AreaTree implements Iterable<Area> {
       move(this, i + 1, this, i, size - i - 1);
       size--;
       if (isLeaf()) {
-        areas[size] = null;
+        refs[size] = null;
       } else {
         kids[size] = null;
       }
@@ -193,6 +233,125 @@ final class AreaTree implements Iterable<Area> {
     return size == 0;
   }
 
+  // ---- the cursor: one row, read without making an Area ----------------------------------
+
+  /** The leaf and row the last {@code seek} or {@link #seekNext} stopped at. */
+  private Node atLeaf;
+
+  private int atIndex;
+
+  /**
+   * Moves the cursor to the lowest area whose {@code last >= addr} (the first area at or after
+   * {@code addr}); false when there is none.
+   */
+  boolean seekEndingAtOrAfter(long addr) {
+    Node n = root;
+    while (true) {
+      int i = n.firstEndingAtOrAfter(addr);
+      if (i == n.size) {
+        atLeaf = null;
+        return false;
+      }
+      if (n.isLeaf()) {
+        atLeaf = n;
+        atIndex = i;
+        return true;
+      }
+      n = n.kids[i];
+    }
+  }
+
+  /** Moves the cursor to the next area in IOVA order; false at the end. */
+  boolean seekNext() {
+    if (++atIndex == atLeaf.size) {
+      atLeaf = atLeaf.next;
+      atIndex = 0;
+    }
+    return atLeaf != null;
+  }
+
+  /**
+   * Moves the cursor to the first area starting above {@code after} whose preceding gap holds at
+   * least {@code minGap} free addresses (both unsigned); false when there is none. The gap before
+   * the lowest area counts from 0. {@link #atGapStart()} then tells where that gap begins.
+   */
+  boolean seekGapAtLeast(long after, long minGap) {
+    atLeaf = null;
+    return root.size > 0 && seekGapAtLeast(root, after, minGap, root.first[0]);
+  }
+
+  /**
+   * The first-fit search below {@code n}; {@code gapBeforeFirst} is the gap before n's first area,
+   * 0 when that area does not start above {@code after} (so the gap cannot be the answer).
+   */
+  private boolean seekGapAtLeast(Node n, long after, long minGap, long gapBeforeFirst) {
+    for (int i = n.firstEndingAtOrAfter(after); i < n.size; i++) {
+      // only the gap before an area starting above `after` counts
+      long gap = !gt(n.first[i], after) ? 0 : i == 0 ? gapBeforeFirst : n.gapBefore(i);
+      if (n.isLeaf()) {
+        if (gt(n.first[i], after) && ge(gap, minGap)) {
+          atLeaf = n;
+          atIndex = i;
+          atGap = gap;
+          return true;
+        }
+      } else if (gt(n.last[i], after)
+          && ge(max(gap, n.innerGap[i]), minGap)
+          && seekGapAtLeast(n.kids[i], after, minGap, gap)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The gap before the area {@link #seekGapAtLeast} found (never 0: the minimum is 1). */
+  private long atGap;
+
+  /** The first free address of the gap {@link #seekGapAtLeast} found: after the area before. */
+  long atGapStart() {
+    return atFirst() - atGap;
+  }
+
+  long atFirst() {
+    return atLeaf.first[atIndex];
+  }
+
+  long atLast() {
+    return atLeaf.last[atIndex];
+  }
+
+  /** The cursor's area, made now if its row still stands for it. */
+  Area atArea() {
+    return atLeaf.area(atIndex);
+  }
+
+  /**
+   * The cursor's area if one was made, else null: a bare row, which no domain maps and no access
+   * pins (attaching either makes the areas).
+   */
+  Area atAreaIfMade() {
+    return atLeaf.refs[atIndex] instanceof Area a ? a : null;
+  }
+
+  /** Whether the cursor's area is populated. */
+  boolean atPopulated() {
+    Object ref = atLeaf.refs[atIndex];
+    return ref instanceof Area a ? a.isPopulated() : (atLeaf.flags[atIndex] & Area.POPULATED) != 0;
+  }
+
+  /** The cursor's protection bits. */
+  int atProt() {
+    Object ref = atLeaf.refs[atIndex];
+    return ref instanceof Area a ? a.prot() : atLeaf.flags[atIndex] & Area.PROT_MASK;
+  }
+
+  /** The last address of the highest area; the tree must not be empty. */
+  long maxLast() {
+    return root.last[root.size - 1];
+  }
+
+  // ---- queries answering areas ------------------------------------------------------------
+
   /** The area containing {@code iova}, or null. */
   Area find(long iova) {
     Area a = firstEndingAtOrAfter(iova);
@@ -201,17 +360,7 @@ final class AreaTree implements Iterable<Area> {
 
   /** The lowest area whose {@code last >= addr}: the first area at or after {@code addr}. */
   Area firstEndingAtOrAfter(long addr) {
-    Node n = root;
-    while (true) {
-      int i = n.firstEndingAtOrAfter(addr);
-      if (i == n.size) {
-        return null;
-      }
-      if (n.isLeaf()) {
-        return n.areas[i];
-      }
-      n = n.kids[i];
-    }
+    return seekEndingAtOrAfter(addr) ? atArea() : null;
   }
 
   /** The highest area starting below {@code addr}, or null. */
@@ -223,7 +372,7 @@ final class AreaTree implements Iterable<Area> {
         return null;
       }
       if (n.isLeaf()) {
-        return n.areas[i];
+        return n.area(i);
       }
       n = n.kids[i];
     }
@@ -234,7 +383,7 @@ final class AreaTree implements Iterable<Area> {
     while (n.size > 0 && !n.isLeaf()) {
       n = n.kids[n.size - 1];
     }
-    return n.size == 0 ? null : n.areas[n.size - 1];
+    return n.size == 0 ? null : n.area(n.size - 1);
   }
 
   /** The area after {@code a}, or null. */
@@ -244,38 +393,12 @@ final class AreaTree implements Iterable<Area> {
 
   /** Whether any area shares an address with {@code [start, last]}. */
   boolean intersects(long start, long last) {
-    Area a = firstEndingAtOrAfter(start);
-    return a != null && le(a.iova, last);
+    return seekEndingAtOrAfter(start) && le(atFirst(), last);
   }
 
-  /**
-   * The first area starting above {@code after} whose preceding gap holds at least {@code minGap}
-   * free addresses (both unsigned), or null. The gap before the lowest area counts from 0.
-   */
+  /** The area {@link #seekGapAtLeast} moves to, or null. */
   Area firstGapAtLeast(long after, long minGap) {
-    return root.size == 0 ? null : firstGapAtLeast(root, after, minGap, root.first[0]);
-  }
-
-  /**
-   * The first-fit search below {@code n}; {@code gapBeforeFirst} is the gap before n's first area,
-   * 0 when that area does not start above {@code after} (so the gap cannot be the answer).
-   */
-  private static Area firstGapAtLeast(Node n, long after, long minGap, long gapBeforeFirst) {
-    for (int i = n.firstEndingAtOrAfter(after); i < n.size; i++) {
-      // only the gap before an area starting above `after` counts
-      long gap = !gt(n.first[i], after) ? 0 : i == 0 ? gapBeforeFirst : n.gapBefore(i);
-      if (n.isLeaf()) {
-        if (gt(n.first[i], after) && ge(gap, minGap)) {
-          return n.areas[i];
-        }
-      } else if (gt(n.last[i], after) && ge(max(gap, n.innerGap[i]), minGap)) {
-        Area found = firstGapAtLeast(n.kids[i], after, minGap, gap);
-        if (found != null) {
-          return found;
-        }
-      }
-    }
-    return null;
+    return seekGapAtLeast(after, minGap) ? atArea() : null;
   }
 
   /** The first free address below {@code a}: just after the area before it, or 0. */
@@ -283,6 +406,14 @@ final class AreaTree implements Iterable<Area> {
     Area before = lastStartingBelow(a.iova);
     return before == null ? 0 : before.last + 1;
   }
+
+  // ---- insertion -------------------------------------------------------------------------
+
+  /** The row {@link #insert(Node, long, long, long)} puts into its leaf. */
+  private Object rowRef;
+
+  private long rowAddr;
+  private int rowFlags;
 
   /** Inserts {@code a}, which must not overlap any area. One descent. */
   void insert(Area a) {
@@ -296,8 +427,26 @@ final class AreaTree implements Iterable<Area> {
    * neighbours met on the way down decide, since areas never overlap each other.
    */
   boolean insertIfFree(Area a) {
+    rowRef = a;
+    return insertIfFree(a.iova, a.last);
+  }
+
+  /**
+   * Inserts a row standing for the area {@code [iova, last]} showing {@code owner}'s memory from
+   * {@code userVa} on, with {@code flags} as {@link Area#rowFlags} makes them, unless it overlaps
+   * an area; returns whether it did. Allocates nothing unless a leaf splits.
+   */
+  boolean insertRowIfFree(long iova, long last, Caller owner, long userVa, int flags) {
+    rowRef = owner;
+    rowAddr = userVa;
+    rowFlags = flags;
+    return insertIfFree(iova, last);
+  }
+
+  private boolean insertIfFree(long iova, long last) {
     refused = false;
-    Node split = insert(root, a, 0); // the root's own gap is nobody's business
+    Node split = insert(root, iova, last, 0); // the root's own gap is nobody's business
+    rowRef = null;
     if (refused) {
       return false;
     }
@@ -351,41 +500,41 @@ final class AreaTree implements Iterable<Area> {
   }
 
   /**
-   * Inserts {@code a} below {@code n}, refusing (nothing changed) when it overlaps a neighbour:
-   * returns the new right sibling if {@code n} split, else null and sets {@link #gapAfter} from
-   * {@code gap}, n's largest inner gap before. Neighbours outside {@code n} were checked by the
-   * callers above. Each level updates its gap from what changed instead of scanning its entries,
-   * except when the gap that shrank may have been the largest.
+   * Inserts the row for {@code [iova, last]} below {@code n}, refusing (nothing changed) when it
+   * overlaps a neighbour: returns the new right sibling if {@code n} split, else null and sets
+   * {@link #gapAfter} from {@code gap}, n's largest inner gap before. Neighbours outside {@code n}
+   * were checked by the callers above. Each level updates its gap from what changed instead of
+   * scanning its entries, except when the gap that shrank may have been the largest.
    */
-  private Node insert(Node n, Area a, long gap) {
+  private Node insert(Node n, long iova, long last, long gap) {
     if (n.isLeaf()) {
-      int i = n.countStartingBelow(a.iova);
-      if ((i > 0 && ge(n.last[i - 1], a.iova)) || (i < n.size && le(n.first[i], a.last))) {
+      int i = n.countStartingBelow(iova);
+      if ((i > 0 && ge(n.last[i - 1], iova)) || (i < n.size && le(n.first[i], last))) {
         refused = true;
         return null;
       }
       if (n.size == 0) {
         gap = 0;
       } else if (i == 0) { // a new gap after the new first area
-        gap = max(gap, n.first[0] - a.last - 1);
+        gap = max(gap, n.first[0] - last - 1);
       } else if (i == n.size) { // a new gap before the new last area
-        gap = max(gap, a.iova - n.last[i - 1] - 1);
+        gap = max(gap, iova - n.last[i - 1] - 1);
       } else { // the gap around the new area is cut in two smaller ones
         gap = adjust(gap, n.gapBefore(i), 0);
       }
-      Node split = insertAt(n, i, a.iova, a.last, a, null, 0);
+      Node split = insertAt(n, i, iova, last, null, 0);
       gapAfter = split == null && gap != SCAN ? gap : n.innerGap();
       return split;
     }
-    int i = n.childFor(a.iova);
-    if (i + 1 < n.size && le(n.first[i + 1], a.last)) {
+    int i = n.childFor(iova);
+    if (i + 1 < n.size && le(n.first[i + 1], last)) {
       refused = true;
       return null;
     }
     long oldFirst = n.first[i];
     long oldLast = n.last[i];
     long oldKidGap = n.innerGap[i];
-    Node split = insert(n.kids[i], a, oldKidGap);
+    Node split = insert(n.kids[i], iova, last, oldKidGap);
     if (refused) {
       return null;
     }
@@ -396,14 +545,16 @@ final class AreaTree implements Iterable<Area> {
     }
     n.summarize(i);
     Node mine =
-        insertAt(
-            n, i + 1, split.first[0], split.last[split.size - 1], null, split, split.innerGap());
+        insertAt(n, i + 1, split.first[0], split.last[split.size - 1], split, split.innerGap());
     gapAfter = n.innerGap();
     return mine;
   }
 
-  /** Puts one entry at index {@code i} of {@code n}, splitting it when full. */
-  private Node insertAt(Node n, int i, long first, long last, Area area, Node kid, long gap) {
+  /**
+   * Puts one entry at index {@code i} of {@code n}, splitting it when full: in a leaf the pending
+   * row ({@link #rowRef}, ...), in an inner node child {@code kid} with inner gap {@code gap}.
+   */
+  private Node insertAt(Node n, int i, long first, long last, Node kid, long gap) {
     Node target = n;
     Node split = null;
     if (n.size == fanout) {
@@ -411,13 +562,7 @@ final class AreaTree implements Iterable<Area> {
       int keep = i == fanout && n.isLeaf() ? fanout : fanout / 2;
       Node.move(n, keep, split, 0, fanout - keep);
       split.size = fanout - keep;
-      for (int j = keep; j < fanout; j++) {
-        if (n.isLeaf()) {
-          n.areas[j] = null;
-        } else {
-          n.kids[j] = null;
-        }
-      }
+      clearTail(n, keep, fanout);
       n.size = keep;
       if (n.isLeaf()) {
         split.next = n.next;
@@ -432,7 +577,9 @@ final class AreaTree implements Iterable<Area> {
     target.first[i] = first;
     target.last[i] = last;
     if (target.isLeaf()) {
-      target.areas[i] = area;
+      target.refs[i] = rowRef;
+      target.addrs[i] = rowAddr;
+      target.flags[i] = rowFlags;
     } else {
       target.kids[i] = kid;
       target.innerGap[i] = gap;
@@ -440,9 +587,20 @@ final class AreaTree implements Iterable<Area> {
     return split;
   }
 
+  // ---- removal ---------------------------------------------------------------------------
+
   /** Removes {@code a}, which must be in the tree. One descent. */
   void remove(Area a) {
-    remove(root, a, 0);
+    removeRow(a.iova, a);
+  }
+
+  /** Removes the area starting at {@code iova}, which must be in the tree. One descent. */
+  void removeStartingAt(long iova) {
+    removeRow(iova, null);
+  }
+
+  private void removeRow(long iova, Area expected) {
+    remove(root, iova, expected, 0);
     if (!root.isLeaf() && root.size == 1) {
       root = root.kids[0];
     }
@@ -450,14 +608,16 @@ final class AreaTree implements Iterable<Area> {
   }
 
   /**
-   * Removes {@code a} from below {@code n} and sets {@link #gapAfter} from {@code gap}, n's largest
-   * inner gap before (meaningless when n is left below half full: its parent rebalances it).
+   * Removes the row starting at {@code iova} (which must be {@code expected}'s when given) from
+   * below {@code n} and sets {@link #gapAfter} from {@code gap}, n's largest inner gap before
+   * (meaningless when n is left below half full: its parent rebalances it).
    */
-  private void remove(Node n, Area a, long gap) {
+  private void remove(Node n, long iova, Area expected, long gap) {
     if (n.isLeaf()) {
-      int i = n.countStartingBelow(a.iova);
-      if (i == n.size || n.areas[i] != a) {
-        throw new IllegalStateException(a + " is not in the tree");
+      int i = n.countStartingBelow(iova);
+      if (i == n.size || n.first[i] != iova || (expected != null && n.refs[i] != expected)) {
+        throw new IllegalStateException(
+            (expected != null ? expected : Unsigned.hex(iova)) + " is not in the tree");
       }
       if (n.size == 1) {
         gap = 0;
@@ -472,12 +632,12 @@ final class AreaTree implements Iterable<Area> {
       gapAfter = gap == SCAN ? n.innerGap() : gap;
       return;
     }
-    int i = n.childFor(a.iova);
+    int i = n.childFor(iova);
     Node kid = n.kids[i];
     long oldFirst = n.first[i];
     long oldLast = n.last[i];
     long oldKidGap = n.innerGap[i];
-    remove(kid, a, oldKidGap);
+    remove(kid, iova, expected, oldKidGap);
     if (kid.size >= minFill) {
       gap = childChanged(n, i, gap, oldFirst, oldLast, oldKidGap, gapAfter);
       gapAfter = gap == SCAN ? n.innerGap() : gap;
@@ -524,42 +684,39 @@ final class AreaTree implements Iterable<Area> {
     n.summarize(l + 1);
   }
 
+  /** Clears the references of entries {@code [from, to)} of {@code n}, left behind by a move. */
   private static void clearTail(Node n, int from, int to) {
-    for (int j = from; j < to; j++) {
-      if (n.isLeaf()) {
-        n.areas[j] = null;
-      } else {
-        n.kids[j] = null;
-      }
-    }
+    Arrays.fill(n.isLeaf() ? n.refs : n.kids, from, to, null);
   }
 
   void clear() {
     root = new Node(fanout, true);
     size = 0;
+    atLeaf = null;
   }
 
-  /** The leaf holding the first area ending at or after {@code addr}, and its index there. */
-  private record Position(Node leaf, int index) {}
+  // ---- walks -----------------------------------------------------------------------------
 
-  private Position firstPositionEndingAtOrAfter(long addr) {
-    Node n = root;
-    while (true) {
-      int i = n.firstEndingAtOrAfter(addr);
-      if (i == n.size) {
-        return null;
-      }
-      if (n.isLeaf()) {
-        return new Position(n, i);
-      }
-      n = n.kids[i];
-    }
-  }
-
-  /** Every area in ascending IOVA order; the tree must not change during the iteration. */
+  /**
+   * Every area in ascending IOVA order, each made and kept if its row still stood for it; the tree
+   * must not change during the iteration.
+   */
   @Override
   public Iterator<Area> iterator() {
-    return new InOrder(firstPositionEndingAtOrAfter(0), Unsigned.U64_MAX);
+    return overlapping(0, Unsigned.U64_MAX).iterator();
+  }
+
+  /**
+   * Every area in ascending IOVA order for reading only: the area of a row that stands for one is
+   * made for the occasion and not kept (its identity means nothing, its state is the row's), so
+   * that checks and scans over a million rows do not leave a million objects behind.
+   */
+  Iterable<Area> readOnly() {
+    return () -> {
+      InOrder walk = inOrder(0, Unsigned.U64_MAX);
+      walk.keep = false;
+      return walk;
+    };
   }
 
   /**
@@ -567,7 +724,13 @@ final class AreaTree implements Iterable<Area> {
    * during the iteration.
    */
   Iterable<Area> overlapping(long start, long last) {
-    return () -> new InOrder(firstPositionEndingAtOrAfter(start), last);
+    return () -> inOrder(start, last);
+  }
+
+  private InOrder inOrder(long start, long last) {
+    return seekEndingAtOrAfter(start)
+        ? new InOrder(atLeaf, atIndex, last)
+        : new InOrder(null, 0, 0);
   }
 
   /**
@@ -578,7 +741,7 @@ final class AreaTree implements Iterable<Area> {
    * iteration.
    */
   Iterable<Area> contiguous(long iova, long last) {
-    return () -> new Contiguous(new InOrder(firstPositionEndingAtOrAfter(iova), last), iova);
+    return () -> new Contiguous(inOrder(iova, last), iova);
   }
 
   private static final class Contiguous implements Iterator<Area> {
@@ -621,15 +784,21 @@ final class AreaTree implements Iterable<Area> {
     }
   }
 
-  /** Along the leaf chain from a position up to the last area starting at or below a bound. */
+  /**
+   * Along the leaf chain from a row up to the last area starting at or below a bound, making the
+   * {@link Area} of each row it yields.
+   */
   private static final class InOrder implements Iterator<Area> {
     private Node leaf;
     private int index;
     private final long last;
 
-    InOrder(Position from, long last) {
-      this.leaf = from == null ? null : from.leaf;
-      this.index = from == null ? 0 : from.index;
+    /** Whether the areas made for rows stay in the tree. */
+    boolean keep = true;
+
+    InOrder(Node leaf, int index, long last) {
+      this.leaf = leaf;
+      this.index = index;
       this.last = last;
     }
 
@@ -647,13 +816,16 @@ final class AreaTree implements Iterable<Area> {
       if (!hasNext()) {
         throw new NoSuchElementException();
       }
-      return leaf.areas[index++];
+      return keep ? leaf.area(index++) : leaf.peek(index++);
     }
   }
 
+  // ---- invariants ------------------------------------------------------------------------
+
   /**
    * Checks the tree invariants (order, no overlap, node fill, equal leaf depth, the summaries and
-   * gaps kept per child, the leaf chain); returns a description of the first violation or null.
+   * gaps kept per child, the leaf chain, each row against its area); returns a description of the
+   * first violation or null. Makes no {@link Area}.
    */
   String checkInvariants() {
     List<Node> leaves = new ArrayList<>();
@@ -662,7 +834,8 @@ final class AreaTree implements Iterable<Area> {
       return problem;
     }
     long count = 0;
-    Area prev = null;
+    boolean any = false;
+    long prevLast = 0;
     for (int l = 0; l < leaves.size(); l++) {
       Node leaf = leaves.get(l);
       Node expectedNext = l + 1 < leaves.size() ? leaves.get(l + 1) : null;
@@ -670,26 +843,43 @@ final class AreaTree implements Iterable<Area> {
         return "leaf chain broken after leaf " + l;
       }
       for (int i = 0; i < leaf.size; i++) {
-        Area a = leaf.areas[i];
-        if (a == null || leaf.first[i] != a.iova || leaf.last[i] != a.last) {
-          return "leaf keys do not match " + a;
+        long first = leaf.first[i];
+        long last = leaf.last[i];
+        String row = "row [" + Unsigned.hex(first) + ", " + Unsigned.hex(last) + "]";
+        if (leaf.refs[i] instanceof Area a) {
+          if (a.iova != first || a.last != last) {
+            return "leaf keys do not match " + a;
+          }
+        } else if (!(leaf.refs[i] instanceof Caller) || (leaf.flags[i] & ~Area.ROW_FLAGS) != 0) {
+          return row + " has neither an area nor an owner and row flags";
         }
-        if (lt(a.last, a.iova)) {
-          return "area ends before it starts: " + a;
+        if (lt(last, first)) {
+          return row + " ends before it starts";
         }
-        if (prev != null && !gt(a.iova, prev.last)) {
-          return "areas out of order or overlapping: " + prev + " then " + a;
+        if (any && !gt(first, prevLast)) {
+          return "areas out of order or overlapping at " + row;
         }
-        prev = a;
+        any = true;
+        prevLast = last;
         count++;
       }
       for (int i = leaf.size; i < fanout; i++) {
-        if (leaf.areas[i] != null) {
-          return "stale area reference past the end of a leaf";
+        if (leaf.refs[i] != null) {
+          return "stale row reference past the end of a leaf";
         }
       }
     }
     return count == size ? null : "size " + size + " but " + count + " areas";
+  }
+
+  /** Whether any row still stands for its area (no {@link Area} made for it); for the checks. */
+  boolean hasUnmadeRows() {
+    for (InOrder walk = inOrder(0, Unsigned.U64_MAX); walk.hasNext(); walk.index++) {
+      if (!(walk.leaf.refs[walk.index] instanceof Area)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private String checkNode(Node n, boolean isRoot, int depth, int[] leafDepth, List<Node> leaves) {

@@ -190,7 +190,7 @@ final class IoPagetable {
   /** Whether every area's IOVA, length and in-page offset are multiples of {@code a}. */
   private boolean areasConformTo(long a) {
     long mask = a - 1;
-    for (Area area : areas) {
+    for (Area area : areas.readOnly()) {
       if ((area.iova & mask) != 0
           || (area.length() & mask) != 0
           || (area.inPageOffset() & mask) != 0) {
@@ -296,7 +296,7 @@ final class IoPagetable {
   long syzIova(long shorthand) {
     long n = shorthand & 0xffff_ffffL;
     long i = 0;
-    for (Area a : areas) {
+    for (Area a : areas.readOnly()) {
       if (i++ == n) {
         return a.iova + (shorthand >>> 32);
       }
@@ -362,6 +362,54 @@ final class IoPagetable {
   }
 
   /**
+   * MAP of a caller's memory while no domain is attached (ioas.c: iommufd_ioas_map()), at {@code
+   * iova} with {@code fixed}, else at the IOVA the allocator chooses from the hint {@code userVa}:
+   * the checks and their order of {@link #insertFixed} or {@link #allocIova} and {@link
+   * #insert(Area)}, then the area goes in as a tree row, populated at once (without a domain {@link
+   * #commit(Area)} has nothing to fill). Allocates nothing unless a tree node splits.
+   *
+   * @return the IOVA used
+   */
+  long mapRow(boolean fixed, long iova, long length, Caller owner, long userVa, int rowFlags) {
+    if (hasDomains()) {
+      throw new IllegalStateException("a domain needs the area's page source");
+    }
+    if (fixed) {
+      checkFixedRange(iova, length);
+      long last = iova + length - 1;
+      if (!areas.insertRowIfFree(iova, last, owner, userVa, rowFlags)) {
+        throw ErrnoException.of(EEXIST, "[" + hex(iova) + ", " + hex(last) + "] is already mapped");
+      }
+      try {
+        checkMemory(rowFlags, userVa);
+        FaultInjection.check(FaultInjection.Site.ALLOC);
+      } catch (ErrnoException e) {
+        areas.removeStartingAt(iova);
+        throw e;
+      }
+      return iova;
+    }
+    long chosen = allocIova(length, userVa);
+    checkMemory(rowFlags, userVa);
+    if (Unsigned.lastOverflows(chosen, length)) {
+      throw ErrnoException.of(EOVERFLOW, "iova=" + hex(chosen) + " length=" + hex(length));
+    }
+    FaultInjection.check(FaultInjection.Site.ALLOC);
+    if (!areas.insertRowIfFree(chosen, chosen + length - 1, owner, userVa, rowFlags)) {
+      throw new IllegalStateException("the allocator chose a used IOVA " + hex(chosen));
+    }
+    return chosen;
+  }
+
+  /** {@link #checkMemory(Area)} for an area still to be a tree row. */
+  private void checkMemory(int rowFlags, long userVa) {
+    if (!Area.rowMemoryAllowsProt(rowFlags)) {
+      throw ErrnoException.of(EPERM, "WRITEABLE requested on memory mapped read-only");
+    }
+    checkInPageOffset(userVa & PageSource.PAGE_MASK);
+  }
+
+  /**
    * io_pagetable.c: iopt_insert_area() for one area: EPERM, then the in-page offset against the
    * alignment.
    */
@@ -369,7 +417,10 @@ final class IoPagetable {
     if ((area.prot() & Area.PROT_WRITE) != 0 && !area.writableMemory()) {
       throw ErrnoException.of(EPERM, "WRITEABLE requested on memory mapped read-only");
     }
-    long inPage = area.inPageOffset();
+    checkInPageOffset(area.inPageOffset());
+  }
+
+  private void checkInPageOffset(long inPage) {
     if ((inPage & (align - 1)) != 0) {
       throw ErrnoException.of(
           EINVAL, "in-page offset " + hex(inPage) + " of the memory not aligned to " + hex(align));
@@ -630,28 +681,40 @@ final class IoPagetable {
     int tries = 0;
     try {
       while (true) {
-        Area a = areas.firstEndingAtOrAfter(start);
-        if (a == null || gt(a.iova, last)) {
+        if (!areas.seekEndingAtOrAfter(start) || gt(areas.atFirst(), last)) {
           return removed;
         }
-        if (!a.isPopulated()) {
-          throw ErrnoException.of(EBUSY, "area " + a + " is being changed");
+        long aIova = areas.atFirst();
+        long aLast = areas.atLast();
+        if (!areas.atPopulated()) {
+          throw ErrnoException.of(
+              EBUSY, "area " + Area.describe(aIova, aLast, areas.atProt()) + " is being changed");
         }
-        if (lt(a.iova, start) || gt(a.last, last)) {
+        if (lt(aIova, start) || gt(aLast, last)) {
           throw ErrnoException.of(
               ENOENT,
               "area ["
-                  + hex(a.iova)
+                  + hex(aIova)
                   + ", "
-                  + hex(a.last)
+                  + hex(aLast)
                   + "] is only partly inside ["
                   + hex(start)
                   + ", "
                   + hex(last)
                   + "]");
         }
-        if (a.iova != retryStart) {
+        if (aIova != retryStart) {
           tries = 0;
+        }
+        Area a = areas.atAreaIfMade(); // a row never has pins or domain entries
+        if (a == null) {
+          areas.removeStartingAt(aIova);
+          removed += aLast - aIova + 1;
+          if (ge(aLast, last)) {
+            return removed;
+          }
+          start = aLast + 1;
+          continue;
         }
         if (a.accessCount > 0) {
           // Ask every access to let go, then look again from this area (io_pagetable.c:
@@ -752,7 +815,7 @@ final class IoPagetable {
   private String checkDomains() {
     for (Domain d : domains) {
       long mapped = 0;
-      for (Area a : areas) {
+      for (Area a : areas.readOnly()) {
         if (!a.isPopulated()) {
           continue;
         }
@@ -796,7 +859,7 @@ final class IoPagetable {
         }
       }
     }
-    for (Area a : areas) {
+    for (Area a : areas.readOnly()) { // pins make their areas: a row's count is 0
       if (a.accessCount != expected.getOrDefault(a, 0L)) {
         return a
             + " has access count "
@@ -823,10 +886,13 @@ final class IoPagetable {
     if (!areasConformTo(align)) {
       return "an area does not conform to align " + hex(align);
     }
-    for (Area a : areas) {
+    for (Area a : areas.readOnly()) {
       if (reserved.intersects(a.iova, a.last)) {
         return a + " intersects a reserved range";
       }
+    }
+    if (hasDomains() && areas.hasUnmadeRows()) { // what removal relies on for rows
+      return "an area is still a bare tree row while a domain is attached";
     }
     String domainProblem = checkDomains();
     if (domainProblem != null) {

@@ -141,8 +141,9 @@ public final class IoasCommands {
   }
 
   /**
-   * {@code IOMMU_IOAS_MAP} from the struct's fields; returns the IOVA used. Allocates nothing but
-   * the area, which stands for its page source until one is needed ({@link Area#pages()}).
+   * {@code IOMMU_IOAS_MAP} from the struct's fields; returns the IOVA used. Without a domain the
+   * mapping is a row of the area tree and allocates nothing; with one, the area and its page source
+   * are made at once, since the domain pins the pages.
    */
   public long map(
       Caller caller, int flags, int ioasId, int reserved, long userVa, long length, long iova) {
@@ -164,8 +165,13 @@ public final class IoasCommands {
     ioas.lockLive();
     try {
       checkLengthAligned(iopt, length);
+      boolean fixed = (flags & IOMMU_IOAS_MAP_FIXED_IOVA) != 0;
+      if (!iopt.hasDomains()) {
+        int rowFlags = Area.rowFlags(prot, writable, accounting, true);
+        return iopt.mapRow(fixed, iova, length, caller, userVa, rowFlags);
+      }
       Area area;
-      if ((flags & IOMMU_IOAS_MAP_FIXED_IOVA) != 0) {
+      if (fixed) {
         area = iopt.insertFixed(new Area(iova, length, prot, caller, userVa, writable, accounting));
       } else {
         long chosen = iopt.allocIova(length, userVa);

@@ -131,18 +131,20 @@ final class IovaAllocator {
       return NO_FIT;
     }
     long pos = s;
-    Area next = areas.firstEndingAtOrAfter(pos);
-    if (next != null && le(next.iova, pos)) { // s lies inside an area: start after it
-      if (ge(next.last, wl)) {
+    // the tree's cursor is on `next`, the first area above pos, while `more`
+    boolean more = areas.seekEndingAtOrAfter(pos);
+    if (more && le(areas.atFirst(), pos)) { // s lies inside an area: start after it
+      if (ge(areas.atLast(), wl)) {
         return NO_FIT;
       }
-      pos = next.last + 1;
-      next = areas.next(next);
+      pos = areas.atLast() + 1;
+      more = areas.seekNext();
     }
     while (true) {
-      // Here no area contains pos, and next is the first area above it (or null).
-      if (next == null || gt(next.iova, pos)) {
-        long gapLast = next == null || gt(next.iova, wl) ? wl : next.iova - 1;
+      // Here no area contains pos, and next is the first area above it (or there is none).
+      long next = more ? areas.atFirst() : 0;
+      if (!more || gt(next, pos)) {
+        long gapLast = !more || gt(next, wl) ? wl : next - 1;
         this.length = length;
         this.alignment = a;
         this.pageOffset = po;
@@ -155,20 +157,18 @@ final class IovaAllocator {
         }
       }
       // Skip every gap too small to hold `length` addresses, whatever its alignment.
-      Area bigGap = areas.firstGapAtLeast(next.iova, length);
-      if (bigGap == null) {
-        Area lastArea = areas.lastArea();
-        if (ge(lastArea.last, wl)) {
-          return NO_FIT;
-        }
-        pos = lastArea.last + 1;
-        next = null;
-      } else {
-        pos = areas.gapStartBefore(bigGap);
+      if (areas.seekGapAtLeast(next, length)) {
+        pos = areas.atGapStart();
         if (gt(pos, wl)) {
           return NO_FIT;
         }
-        next = bigGap;
+      } else {
+        long maxLast = areas.maxLast();
+        if (ge(maxLast, wl)) {
+          return NO_FIT;
+        }
+        pos = maxLast + 1;
+        more = false;
       }
     }
   }

@@ -4,11 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import org.iommufd4j.Errno;
+import org.iommufd4j.memory.SimulatedMemory;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -19,7 +21,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * seeded operations per fan-out for the tree and a tenth of that for the allocator (a few seconds);
  * {@code -Dareas.ops=5000000} runs millions (the seed is {@code -Dseed}, printed on failure with
  * the step). Small fan-outs make every split, merge and redistribution happen at every level within
- * a few hundred areas.
+ * a few hundred areas. A third test does the same with areas stored as rows (as MAP without a
+ * domain leaves them), made into {@link Area} objects at random as the engine would.
  */
 class AreaTreePropertyTest {
   private static final long SEED = Long.getLong("seed", 1234L);
@@ -355,5 +358,154 @@ class AreaTreePropertyTest {
         assertThat(tree.checkInvariants()).as(ctx).isNull();
       }
     }
+  }
+
+  /** What a reference row holds: the bounds and what the tree row must answer. */
+  private record Row(long iova, long last, Caller owner, long userVa, int prot, boolean writable) {}
+
+  private static void assertRowAnswers(AreaTree tree, Row r, String ctx) {
+    assertThat(tree.atFirst()).as(ctx).isEqualTo(r.iova());
+    assertThat(tree.atLast()).as(ctx).isEqualTo(r.last());
+    assertThat(tree.atProt()).as(ctx).isEqualTo(r.prot());
+    assertThat(tree.atPopulated()).as(ctx).isTrue();
+  }
+
+  private static void assertAreaIs(Area a, Row r, String ctx) {
+    assertThat(a.iova).as(ctx).isEqualTo(r.iova());
+    assertThat(a.last).as(ctx).isEqualTo(r.last());
+    assertThat(a.owner()).as(ctx).isSameAs(r.owner());
+    assertThat(a.userAddress()).as(ctx).isEqualTo(r.userVa());
+    assertThat(a.prot()).as(ctx).isEqualTo(r.prot());
+    assertThat(a.writableMemory()).as(ctx).isEqualTo(r.writable());
+    assertThat(a.isPopulated()).as(ctx).isTrue();
+    assertThat(a.pinUsers(0)).as(ctx).isZero();
+  }
+
+  @ParameterizedTest(name = "fanout {0}")
+  @ValueSource(ints = {4, 5, AreaTree.DEFAULT_FANOUT})
+  void rowsAnswerAsTheAreasTheyStandForWhetherMadeOrNot(int fanout) {
+    SplittableRandom rnd = new SplittableRandom(SEED ^ (17L * fanout));
+    SimulatedMemory memory = SimulatedMemory.create();
+    Caller[] owners = {
+      new Caller(memory, 1, 1000, false, false, -1), new Caller(memory, 2, 0, true, false, -1)
+    };
+    AreaTree tree = new AreaTree(fanout);
+    TreeMap<Long, Row> ref = new TreeMap<>(Long::compareUnsigned);
+    IdentityHashMap<Row, Area> made = new IdentityHashMap<>(); // the rows made into areas
+    long span = 1L << 24;
+    int target = 64;
+    for (int step = 0; step < OPS; step++) {
+      String ctx = "seed=" + SEED + " fanout=" + fanout + " step=" + step;
+      if (step % 4096 == 0) {
+        target = 1 << (2 + rnd.nextInt(11));
+      }
+      boolean grow = ref.size() < target ? rnd.nextInt(8) != 0 : rnd.nextInt(8) == 0;
+      if (grow || ref.isEmpty()) {
+        long start = rnd.nextLong(span) & -PAGE;
+        long length = PAGE * (1 + rnd.nextLong(rnd.nextInt(4) == 0 ? 64 : 4));
+        Row r =
+            new Row(
+                start,
+                start + length - 1,
+                owners[rnd.nextInt(2)],
+                0x7f00_0000_0000L + rnd.nextLong(1L << 30),
+                1 + rnd.nextInt(3),
+                rnd.nextBoolean());
+        boolean free = !tree.intersects(r.iova(), r.last());
+        Map.Entry<Long, Row> hit = ref.floorEntry(r.last());
+        assertThat(free)
+            .as(ctx)
+            .isEqualTo(hit == null || Long.compareUnsigned(hit.getValue().last(), r.iova()) < 0);
+        int flags = Area.rowFlags(r.prot(), r.writable(), AccountingMode.NONE, true);
+        assertThat(tree.insertRowIfFree(r.iova(), r.last(), r.owner(), r.userVa(), flags))
+            .as(ctx)
+            .isEqualTo(free);
+        if (free) {
+          ref.put(r.iova(), r);
+        }
+      } else {
+        Map.Entry<Long, Row> e = ref.ceilingEntry(rnd.nextLong(span));
+        Row r = (e == null ? ref.firstEntry() : e).getValue();
+        assertThat(tree.seekEndingAtOrAfter(r.iova())).as(ctx).isTrue(); // as UNMAP does
+        assertRowAnswers(tree, r, ctx);
+        assertThat(tree.atAreaIfMade()).as(ctx).isSameAs(made.get(r));
+        ref.remove(r.iova());
+        if (made.containsKey(r) && rnd.nextBoolean()) {
+          tree.remove(made.remove(r));
+        } else {
+          made.remove(r);
+          tree.removeStartingAt(r.iova());
+        }
+      }
+      assertThat(tree.size()).as(ctx).isEqualTo(ref.size());
+      long probe = rnd.nextLong(span);
+      Map.Entry<Long, Row> below = ref.floorEntry(probe);
+      Row at =
+          below != null && Long.compareUnsigned(below.getValue().last(), probe) >= 0
+              ? below.getValue()
+              : ref.higherEntry(probe) == null ? null : ref.higherEntry(probe).getValue();
+      assertThat(tree.seekEndingAtOrAfter(probe)).as(ctx).isEqualTo(at != null);
+      if (at != null) {
+        assertRowAnswers(tree, at, ctx);
+        assertThat(tree.atAreaIfMade()).as(ctx).isSameAs(made.get(at));
+        if (rnd.nextInt(8) == 0) { // the engine asks for the object: made once, kept
+          Area a = tree.atArea();
+          assertAreaIs(a, at, ctx);
+          assertThat(made.computeIfAbsent(at, k -> a)).as(ctx).isSameAs(a);
+          assertThat(tree.find(at.iova())).as(ctx).isSameAs(a);
+        }
+        if (tree.seekNext()) {
+          assertRowAnswers(tree, ref.higherEntry(at.iova()).getValue(), ctx);
+        } else {
+          assertThat(ref.higherEntry(at.iova())).as(ctx).isNull();
+        }
+      }
+      long len = 1 + rnd.nextLong(rnd.nextInt(4) == 0 ? 1 << 18 : 1 << 13);
+      Map.Entry<Long, Row> gapAt = ref.higherEntry(probe);
+      while (gapAt != null) {
+        Map.Entry<Long, Row> before = ref.lowerEntry(gapAt.getKey());
+        long gapStart = before == null ? 0 : before.getValue().last() + 1;
+        if (Long.compareUnsigned(gapAt.getKey() - gapStart, len) >= 0) {
+          break;
+        }
+        gapAt = ref.higherEntry(gapAt.getKey());
+      }
+      assertThat(tree.seekGapAtLeast(probe, len)).as(ctx).isEqualTo(gapAt != null);
+      if (gapAt != null) {
+        assertRowAnswers(tree, gapAt.getValue(), ctx);
+        Map.Entry<Long, Row> before = ref.lowerEntry(gapAt.getKey());
+        assertThat(tree.atGapStart())
+            .as(ctx)
+            .isEqualTo(before == null ? 0 : before.getValue().last() + 1);
+      }
+      if (!ref.isEmpty()) {
+        assertThat(tree.maxLast()).as(ctx).isEqualTo(ref.lastEntry().getValue().last());
+      }
+      if (ref.size() < 200 || step % 211 == 0) {
+        assertThat(tree.checkInvariants()).as(ctx).isNull();
+      }
+      if (step % 997 == 0) { // a read-only walk answers every row and makes none
+        List<Row> rows = new ArrayList<>(ref.values());
+        int k = 0;
+        for (Area a : tree.readOnly()) {
+          assertAreaIs(a, rows.get(k), ctx + " row " + k);
+          if (made.containsKey(rows.get(k))) {
+            assertThat(a).as(ctx).isSameAs(made.get(rows.get(k)));
+          }
+          k++;
+        }
+        assertThat(k).as(ctx).isEqualTo(rows.size());
+        for (Row r : rows) {
+          assertThat(tree.seekEndingAtOrAfter(r.iova())).isTrue();
+          assertThat(tree.atAreaIfMade()).as(ctx).isSameAs(made.get(r));
+        }
+      }
+    }
+    while (!ref.isEmpty()) {
+      Row r = ref.pollFirstEntry().getValue();
+      tree.removeStartingAt(r.iova());
+    }
+    assertThat(tree.checkInvariants()).isNull();
+    assertThat(tree.isEmpty()).isTrue();
   }
 }
