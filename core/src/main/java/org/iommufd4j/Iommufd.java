@@ -65,7 +65,7 @@ public interface Iommufd extends AutoCloseable {
    */
   static Iommufd kernel(String path) {
     Objects.requireNonNull(path, "path");
-    return KernelIommufd.open(path);
+    return DescriptorIommufd.open(Syscalls.KERNEL, path);
   }
 
   /**

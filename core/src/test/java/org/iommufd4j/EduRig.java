@@ -1,0 +1,118 @@
+package org.iommufd4j;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.iommufd4j.pci.edu.EduDevice;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * QEMU's edu opened through the typed VFIO API on one backend: {@code emulated} (an {@link
+ * EmulatedMachine} with one edu) or {@code kernel} (an edu bound to vfio-pci on this machine's
+ * kernel, such as the oracle VM's; the test is skipped, saying so, where there is none). Not yet
+ * bound: {@link #bindAndAttach()} does what a driver does first.
+ */
+final class EduRig implements AutoCloseable {
+  static final String EMULATED = "emulated";
+  static final String KERNEL = "kernel";
+
+  /** The registers of edu's BAR0 (QEMU's docs/specs/edu.txt). */
+  static final int ID = 0x00;
+
+  static final int LIVENESS = 0x04;
+  static final int FACTORIAL = 0x08;
+  static final int STATUS = 0x20;
+  static final int IRQ_STATUS = 0x24;
+  static final int IRQ_RAISE = 0x60;
+  static final int IRQ_ACK = 0x64;
+  static final int DMA_SRC = 0x80;
+  static final int DMA_DST = 0x88;
+  static final int DMA_COUNT = 0x90;
+  static final int DMA_CMD = 0x98;
+  static final int EDU_BUFFER = 0x40000;
+
+  final EmulatedMachine machine;
+  final Iommufd iommufd;
+  final VfioDevice device;
+  Ioas ioas;
+
+  private EduRig(EmulatedMachine machine, Iommufd iommufd, VfioDevice device) {
+    this.machine = machine;
+    this.iommufd = iommufd;
+    this.device = device;
+  }
+
+  static EduRig on(String backend) {
+    if (backend.equals(EMULATED)) {
+      EmulatedMachine machine = EmulatedMachine.withDevices(EduDevice::new);
+      return new EduRig(machine, machine.openIommufd(), machine.openDevice("0000:00:04.0"));
+    }
+    String bdf =
+        kernelEdu()
+            .orElseGet(
+                () ->
+                    Assumptions.abort(
+                        "no QEMU edu (1234:11e8) bound to vfio-pci on this machine's kernel"
+                            + " (no /dev/vfio here): the kernel backend runs where there is one,"
+                            + " such as the oracle VM"));
+    Iommufd iommufd = Iommufd.kernel();
+    return new EduRig(null, iommufd, VfioDevice.open(bdf));
+  }
+
+  private static Optional<String> kernelEdu() {
+    try (Stream<Path> devices = Files.list(Path.of("/sys/bus/pci/devices"))) {
+      return devices
+          .filter(
+              d ->
+                  read(d.resolve("vendor")).equals("0x1234")
+                      && read(d.resolve("device")).equals("0x11e8")
+                      && Files.exists(d.resolve("vfio-dev")))
+          .map(d -> d.getFileName().toString())
+          .findFirst();
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static String read(Path p) {
+    try {
+      return Files.readString(p).strip();
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
+  /** Bind, a fresh IOAS attached, memory decoding and bus mastering on; BAR0 back. */
+  VfioRegion bindAndAttach() {
+    device.bind(iommufd);
+    ioas = iommufd.createIoas();
+    device.attach(ioas);
+    device.region(VfioRegion.CONFIG).writeShort(0x04, (short) 0x6);
+    return device.region(0);
+  }
+
+  /** Waits for {@code STATUS} bit 0 (computing) to clear, as a driver polls. */
+  static void awaitFactorial(VfioRegion bar0) throws InterruptedException {
+    for (int i = 0; i < 10_000 && (bar0.readInt(STATUS) & 1) != 0; i++) {
+      Thread.sleep(1);
+    }
+  }
+
+  /** Waits for {@code DMA_CMD} bit 0 (running) to clear. */
+  static void awaitDma(VfioRegion bar0) throws InterruptedException {
+    for (int i = 0; i < 10_000 && (bar0.readLong(DMA_CMD) & 1) != 0; i++) {
+      Thread.sleep(1);
+    }
+  }
+
+  @Override
+  public void close() {
+    device.close();
+    iommufd.close();
+    if (machine != null) {
+      machine.close();
+    }
+  }
+}
