@@ -1,30 +1,19 @@
 package org.iommufd4j;
 
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * {@link Iommufd} over a descriptor of {@code /dev/iommu} (or {@code /dev/vfio/vfio} backed by
  * iommufd): on the real kernel ({@link Syscalls#KERNEL}, every call one {@code ioctl(2)} through
  * FFM with errno captured in the same call), or on an {@link EmulatedMachine}, whose VFIO devices
  * bind to it. The typed API is {@link IoctlIommufd}'s.
- *
- * <p>Closing takes a write lock that every call holds for reading, so a call never reaches a
- * descriptor number that {@code close} released and another {@code open} reused.
  */
 final class DescriptorIommufd extends IoctlIommufd {
-  private final Syscalls syscalls;
-  private final String path;
-  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+  private final Descriptor descriptor;
 
-  /** The descriptor, or -1 once closed; written under the write lock. */
-  private int fd;
-
-  private DescriptorIommufd(Syscalls syscalls, String path, int fd) {
-    super(syscalls.name());
-    this.syscalls = syscalls;
-    this.path = path;
-    this.fd = fd;
+  private DescriptorIommufd(Descriptor descriptor) {
+    super(descriptor.syscalls.name());
+    this.descriptor = descriptor;
   }
 
   /**
@@ -34,70 +23,21 @@ final class DescriptorIommufd extends IoctlIommufd {
    *     iommufd, EACCES without permission on the device node)
    */
   static DescriptorIommufd open(Syscalls syscalls, String path) {
-    int fd = syscalls.open(path);
-    if (fd < 0) {
-      Errno errno = Failures.errnoOrEio(-fd);
-      throw new IommufdException(
-          errno,
-          "open(\"" + path + "\") failed (errno " + -fd + ")" + hint(syscalls, errno, "iommufd"));
-    }
-    return new DescriptorIommufd(syscalls, path, fd);
+    return new DescriptorIommufd(Descriptor.open(syscalls, path, "iommufd"));
   }
 
-  /** Why a device node of the real kernel would not open, and what to do instead. */
-  static String hint(Syscalls syscalls, Errno errno, String feature) {
-    if (syscalls != Syscalls.KERNEL) {
-      return "";
-    }
-    return switch (errno) {
-      case ENOENT, ENODEV, ENXIO ->
-          ": this kernel has no "
-              + feature
-              + " or the device node is missing; use an emulated backend"
-              + " (Iommufd.emulated(), EmulatedMachine) instead";
-      case EACCES, EPERM -> ": no permission on the device node (root or a udev rule needed)";
-      default -> "";
-    };
-  }
-
-  Syscalls syscalls() {
-    return syscalls;
-  }
-
-  /**
-   * Runs {@code call} with the descriptor held open (the read lock): -1 once closed, which every
-   * caller answers with EBADF.
-   */
-  <T> T withFd(java.util.function.IntFunction<T> call) {
-    lock.readLock().lock();
-    try {
-      return call.apply(fd);
-    } finally {
-      lock.readLock().unlock();
-    }
+  Descriptor descriptor() {
+    return descriptor;
   }
 
   @Override
   int rawIoctl(long request, MemorySegment arg) {
-    lock.readLock().lock();
-    try {
-      if (fd < 0) {
-        return -Errno.EBADF.number();
-      }
-      return syscalls.ioctl(fd, request, arg);
-    } finally {
-      lock.readLock().unlock();
-    }
+    return (int) descriptor.raw(fd -> descriptor.syscalls.ioctl(fd, request, arg));
   }
 
   @Override
   boolean isClosed() {
-    lock.readLock().lock();
-    try {
-      return fd < 0;
-    } finally {
-      lock.readLock().unlock();
-    }
+    return descriptor.isClosed();
   }
 
   /**
@@ -108,15 +48,8 @@ final class DescriptorIommufd extends IoctlIommufd {
    */
   @Override
   public int closeFd(int fd) {
-    lock.readLock().lock();
-    try {
-      if (fd == this.fd) {
-        return -Errno.EBADF.number();
-      }
-      return syscalls.close(fd);
-    } finally {
-      lock.readLock().unlock();
-    }
+    return (int)
+        descriptor.withFd(own -> fd == own ? -Errno.EBADF.number() : descriptor.syscalls.close(fd));
   }
 
   /**
@@ -125,41 +58,25 @@ final class DescriptorIommufd extends IoctlIommufd {
    */
   @Override
   public long read(int fd, MemorySegment buffer) {
-    lock.readLock().lock();
-    try {
-      return fd == this.fd ? -Errno.EBADF.number() : syscalls.read(fd, buffer);
-    } finally {
-      lock.readLock().unlock();
-    }
+    return descriptor.withFd(
+        own -> fd == own ? -Errno.EBADF.number() : descriptor.syscalls.read(fd, buffer));
   }
 
   /** {@code write(2)} of {@code buffer} (native) to {@code fd}; as {@link #read}. */
   @Override
   public long write(int fd, MemorySegment buffer) {
-    lock.readLock().lock();
-    try {
-      return fd == this.fd ? -Errno.EBADF.number() : syscalls.write(fd, buffer);
-    } finally {
-      lock.readLock().unlock();
-    }
+    return descriptor.withFd(
+        own -> fd == own ? -Errno.EBADF.number() : descriptor.syscalls.write(fd, buffer));
   }
 
   /** {@code close(2)} of the descriptor; the kernel then tears the context down. Idempotent. */
   @Override
   public void close() {
-    lock.writeLock().lock();
-    try {
-      if (fd >= 0) {
-        syscalls.close(fd); // close(2) releases the descriptor even when it reports an error
-        fd = -1;
-      }
-    } finally {
-      lock.writeLock().unlock();
-    }
+    descriptor.close();
   }
 
   @Override
   public String toString() {
-    return "Iommufd[" + syscalls.name() + " " + path + (isClosed() ? ", closed" : "") + "]";
+    return "Iommufd[" + descriptor + "]";
   }
 }

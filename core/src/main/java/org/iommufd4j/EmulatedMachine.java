@@ -132,6 +132,22 @@ public final class EmulatedMachine implements AutoCloseable {
     return VfioDevice.open(syscalls, index >= 0 ? "/dev/vfio/devices/vfio" + index : cdevOrBdf);
   }
 
+  /** This machine's VFIO container ({@code /dev/vfio/vfio}) through the typed API. */
+  public VfioContainer openContainer() {
+    return VfioContainer.open(syscalls);
+  }
+
+  /**
+   * IOMMU group {@code number} ({@code /dev/vfio/N}; device {@code i} is in group {@code i})
+   * through the typed API.
+   *
+   * @throws IommufdException ENOENT for no such group, EBUSY while it is open or its device is
+   *     bound through the cdev
+   */
+  public VfioGroup openGroup(int number) {
+    return VfioGroup.open(syscalls, number);
+  }
+
   /**
    * {@code ioctl(fd, request, arg)} with a struct in native memory.
    *

@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.IntToLongFunction;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -112,22 +111,16 @@ public final class VfioDevice implements AutoCloseable {
     }
   }
 
-  private final Syscalls syscalls;
-  private final String path;
-  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-
-  /** The descriptor, or -1 once closed; written under the write lock. */
-  private int fd;
+  private final Descriptor descriptor;
 
   /** What {@link #bind} bound to (for {@link #hwInfo()}), or null. */
   private volatile DescriptorIommufd iommufd;
 
   private volatile int deviceId = -1;
 
-  private VfioDevice(Syscalls syscalls, String path, int fd) {
-    this.syscalls = syscalls;
-    this.path = path;
-    this.fd = fd;
+  /** A device on {@code descriptor}: a cdev, or a device fd a {@link VfioGroup} handed out. */
+  VfioDevice(Descriptor descriptor) {
+    this.descriptor = descriptor;
   }
 
   /**
@@ -159,25 +152,13 @@ public final class VfioDevice implements AutoCloseable {
             + " has no VFIO cdev ("
             + vfioDev
             + "): not a PCI device bound to vfio-pci on this kernel"
-            + DescriptorIommufd.hint(Syscalls.KERNEL, Errno.ENOENT, "VFIO"));
+            + Descriptor.hint(Syscalls.KERNEL, Errno.ENOENT, "VFIO"));
   }
 
   /** {@code open(path, O_RDWR | O_CLOEXEC)} through {@code syscalls}. */
   static VfioDevice open(Syscalls syscalls, String path) {
-    int fd = syscalls.open(path);
-    if (fd < 0) {
-      Errno errno = Failures.errnoOrEio(-fd);
-      throw new IommufdException(
-          errno,
-          "open(\""
-              + path
-              + "\") failed (errno "
-              + -fd
-              + ")"
-              + DescriptorIommufd.hint(
-                  syscalls, errno, "VFIO device cdevs (CONFIG_VFIO_DEVICE_CDEV)"));
-    }
-    return new VfioDevice(syscalls, path, fd);
+    return new VfioDevice(
+        Descriptor.open(syscalls, path, "VFIO device cdevs (CONFIG_VFIO_DEVICE_CDEV)"));
   }
 
   /**
@@ -193,22 +174,28 @@ public final class VfioDevice implements AutoCloseable {
    * @throws IllegalArgumentException for an iommufd of another backend
    */
   public int bind(Iommufd iommufd) {
-    if (!(iommufd instanceof DescriptorIommufd d) || d.syscalls() != syscalls) {
+    if (!(iommufd instanceof DescriptorIommufd d)
+        || d.descriptor().syscalls != descriptor.syscalls) {
       throw new IllegalArgumentException(
-          iommufd + " is not an iommufd of this device's backend (" + syscalls.name() + ")");
+          iommufd
+              + " is not an iommufd of this device's backend ("
+              + descriptor.syscalls.name()
+              + ")");
     }
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment bind = argument(arena, VfioDeviceBindIommufd.SIZE);
       int id =
-          d.withFd(
-              iommufdFd -> {
-                if (iommufdFd < 0) {
-                  throw new IommufdException(Errno.EBADF, "VFIO_DEVICE_BIND_IOMMUFD: " + d);
-                }
-                bind.set(U32, VfioDeviceBindIommufd.IOMMUFD, iommufdFd);
-                ioctl(Vfio.VFIO_DEVICE_BIND_IOMMUFD, bind, "VFIO_DEVICE_BIND_IOMMUFD");
-                return bind.get(U32, VfioDeviceBindIommufd.OUT_DEVID);
-              });
+          (int)
+              d.descriptor()
+                  .withFd(
+                      iommufdFd -> {
+                        if (iommufdFd < 0) {
+                          throw new IommufdException(Errno.EBADF, "VFIO_DEVICE_BIND_IOMMUFD: " + d);
+                        }
+                        bind.set(U32, VfioDeviceBindIommufd.IOMMUFD, iommufdFd);
+                        ioctl(Vfio.VFIO_DEVICE_BIND_IOMMUFD, bind, "VFIO_DEVICE_BIND_IOMMUFD");
+                        return bind.get(U32, VfioDeviceBindIommufd.OUT_DEVID);
+                      });
       this.iommufd = d;
       this.deviceId = id;
       return id;
@@ -403,7 +390,7 @@ public final class VfioDevice implements AutoCloseable {
 
   /** An ioctl on the device; throws the errno, the message naming {@code call}. */
   long ioctl(long request, MemorySegment arg, String call) {
-    return onFd(fd -> syscalls.ioctl(fd, request, arg), call);
+    return descriptor.call(fd -> descriptor.syscalls.ioctl(fd, request, arg), call);
   }
 
   /** {@code pread} at device file offset {@code offset}: the bytes read. */
@@ -416,7 +403,8 @@ public final class VfioDevice implements AutoCloseable {
         return n;
       }
     }
-    return onFd(fd -> syscalls.pread(fd, dst, offset), "pread at 0x" + Long.toHexString(offset));
+    return descriptor.call(
+        fd -> descriptor.syscalls.pread(fd, dst, offset), "pread at 0x" + Long.toHexString(offset));
   }
 
   /** {@code pwrite} at device file offset {@code offset}: the bytes written. */
@@ -426,36 +414,24 @@ public final class VfioDevice implements AutoCloseable {
         return pwrite(arena.allocate(src.byteSize(), 8).copyFrom(src), offset);
       }
     }
-    return onFd(fd -> syscalls.pwrite(fd, src, offset), "pwrite at 0x" + Long.toHexString(offset));
+    return descriptor.call(
+        fd -> descriptor.syscalls.pwrite(fd, src, offset),
+        "pwrite at 0x" + Long.toHexString(offset));
   }
 
   /** {@link Syscalls#mmap} of the device file. */
   long mmap(long offset, long length, int prot) {
-    return onFd(
-        fd -> syscalls.mmap(fd, offset, length, prot),
+    return descriptor.call(
+        fd -> descriptor.syscalls.mmap(fd, offset, length, prot),
         "mmap of 0x" + Long.toHexString(length) + " bytes at 0x" + Long.toHexString(offset));
   }
 
   void munmap(long address, long length) {
-    syscalls.munmap(address, length);
-  }
-
-  private interface Call {
-    long on(int fd);
-  }
-
-  /** Runs a system call on the open descriptor (EBADF once closed) and checks its result. */
-  private long onFd(Call call, String what) {
-    lock.readLock().lock();
-    try {
-      return Failures.check(fd < 0 ? -Errno.EBADF.number() : call.on(fd), what);
-    } finally {
-      lock.readLock().unlock();
-    }
+    descriptor.syscalls.munmap(address, length);
   }
 
   /** A zeroed VFIO argument of {@code size} bytes with {@code argsz} set. */
-  private static MemorySegment argument(Arena arena, int size) {
+  static MemorySegment argument(Arena arena, int size) {
     MemorySegment s = arena.allocate(size, 8);
     s.set(U32, 0, size);
     return s;
@@ -467,20 +443,12 @@ public final class VfioDevice implements AutoCloseable {
    */
   @Override
   public void close() {
-    lock.writeLock().lock();
-    try {
-      if (fd >= 0) {
-        syscalls.close(fd);
-        fd = -1;
-        deviceId = -1;
-      }
-    } finally {
-      lock.writeLock().unlock();
-    }
+    descriptor.close();
+    deviceId = -1;
   }
 
   @Override
   public String toString() {
-    return "VfioDevice[" + syscalls.name() + " " + path + (fd < 0 ? ", closed" : "") + "]";
+    return "VfioDevice[" + descriptor + "]";
   }
 }

@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.Objects;
 import org.iommufd4j.kernel.LibC;
 import org.iommufd4j.uapi.Vfio;
-import org.iommufd4j.uapi.VfioInfoCapHeader;
 import org.iommufd4j.uapi.VfioRegionInfo;
 import org.iommufd4j.uapi.VfioRegionInfoCapSparseMmap;
 
@@ -81,24 +80,20 @@ public final class VfioRegion {
         flags = info.get(U32, VfioRegionInfo.FLAGS);
       }
       List<MmapArea> sparse = new ArrayList<>();
-      boolean msixMappable = false;
-      long cap =
-          (flags & VfioRegionInfo.VFIO_REGION_INFO_FLAG_CAPS) != 0
-              ? Integer.toUnsignedLong(info.get(U32, VfioRegionInfo.CAP_OFFSET))
-              : 0;
-      // The chain only moves forward in the struct, so a bad one ends within its size.
-      for (long seen = 0;
-          cap >= VfioRegionInfo.SIZE
-              && cap + VfioInfoCapHeader.SIZE <= info.byteSize()
-              && cap > seen; ) {
-        int id = Short.toUnsignedInt(info.get(U16, cap + VfioInfoCapHeader.ID));
-        if (id == VfioRegionInfo.VFIO_REGION_INFO_CAP_MSIX_MAPPABLE) {
-          msixMappable = true;
-        } else if (id == VfioRegionInfo.VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
-          sparse.addAll(sparseAreas(info, cap));
-        }
-        seen = cap;
-        cap = Integer.toUnsignedLong(info.get(U32, cap + VfioInfoCapHeader.NEXT));
+      boolean[] msixMappable = {false};
+      if ((flags & VfioRegionInfo.VFIO_REGION_INFO_FLAG_CAPS) != 0) {
+        MemorySegment caps = info;
+        CapChain.walk(
+            info,
+            Integer.toUnsignedLong(info.get(U32, VfioRegionInfo.CAP_OFFSET)),
+            VfioRegionInfo.SIZE,
+            (id, at) -> {
+              if (id == VfioRegionInfo.VFIO_REGION_INFO_CAP_MSIX_MAPPABLE) {
+                msixMappable[0] = true;
+              } else if (id == VfioRegionInfo.VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
+                sparse.addAll(sparseAreas(caps, at));
+              }
+            });
       }
       return new VfioRegion(
           device,
@@ -107,7 +102,7 @@ public final class VfioRegion {
           info.get(U64, VfioRegionInfo.SIZE_FIELD),
           info.get(U64, VfioRegionInfo.OFFSET),
           sparse,
-          msixMappable);
+          msixMappable[0]);
     }
   }
 

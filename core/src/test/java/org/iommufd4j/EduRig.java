@@ -1,6 +1,7 @@
 package org.iommufd4j;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -34,20 +35,24 @@ final class EduRig implements AutoCloseable {
   static final int EDU_BUFFER = 0x40000;
 
   final EmulatedMachine machine;
+  final String bdf;
+  final int group;
   final Iommufd iommufd;
   final VfioDevice device;
   Ioas ioas;
 
-  private EduRig(EmulatedMachine machine, Iommufd iommufd, VfioDevice device) {
+  private EduRig(EmulatedMachine machine, String bdf, int group, Iommufd iommufd) {
     this.machine = machine;
+    this.bdf = bdf;
+    this.group = group;
     this.iommufd = iommufd;
-    this.device = device;
+    this.device = machine != null ? machine.openDevice(bdf) : VfioDevice.open(bdf);
   }
 
   static EduRig on(String backend) {
     if (backend.equals(EMULATED)) {
       EmulatedMachine machine = EmulatedMachine.withDevices(EduDevice::new);
-      return new EduRig(machine, machine.openIommufd(), machine.openDevice("0000:00:04.0"));
+      return new EduRig(machine, "0000:00:04.0", 0, machine.openIommufd());
     }
     String bdf =
         kernelEdu()
@@ -57,8 +62,13 @@ final class EduRig implements AutoCloseable {
                         "no QEMU edu (1234:11e8) bound to vfio-pci on this machine's kernel"
                             + " (no /dev/vfio here): the kernel backend runs where there is one,"
                             + " such as the oracle VM"));
-    Iommufd iommufd = Iommufd.kernel();
-    return new EduRig(null, iommufd, VfioDevice.open(bdf));
+    Path group = Path.of("/sys/bus/pci/devices", bdf, "iommu_group");
+    try {
+      int number = Integer.parseInt(Files.readSymbolicLink(group).getFileName().toString());
+      return new EduRig(null, bdf, number, Iommufd.kernel());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   private static Optional<String> kernelEdu() {
@@ -82,6 +92,16 @@ final class EduRig implements AutoCloseable {
     } catch (IOException e) {
       return "";
     }
+  }
+
+  /** The device's IOMMU group, on the rig's backend. */
+  VfioGroup openGroup() {
+    return machine != null ? machine.openGroup(group) : VfioGroup.open(group);
+  }
+
+  /** A VFIO container, on the rig's backend. */
+  VfioContainer openContainer() {
+    return machine != null ? machine.openContainer() : VfioContainer.open();
   }
 
   /** Bind, a fresh IOAS attached, memory decoding and bus mastering on; BAR0 back. */
