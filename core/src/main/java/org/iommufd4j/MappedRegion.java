@@ -9,8 +9,9 @@ import java.nio.ByteOrder;
  * A {@link VfioRegion} mapped with {@link VfioRegion#map}: register loads and stores of 1, 2, 4 or
  * 8 bytes at naturally aligned offsets, little-endian. On the real kernel they are plain loads and
  * stores to the BAR; on an emulated machine each is the device's register access of that width at
- * that offset, as the bridge's trap makes a C program's. Closing unmaps; an access after that
- * throws {@link IllegalStateException}. Thread safe.
+ * that offset, as the bridge's trap makes a C program's (and, unlike the kernel's mapping, it does
+ * not keep the device open: once the device is closed its accesses are EBADF). Closing unmaps; an
+ * access after that throws {@link IllegalStateException}. Thread safe.
  */
 public final class MappedRegion implements AutoCloseable {
   private static final ValueLayout.OfShort U16 =

@@ -38,13 +38,12 @@ import org.iommufd4j.uapi.VfioIrqSet;
  *
  * {@snippet :
  * try (EmulatedMachine machine = EmulatedMachine.withDevices(EduDevice::new);
- *     Iommufd iommufd = machine.openIommufd();
- *     VfioDevice edu = machine.openDevice("/dev/vfio/devices/vfio0")) {
+ *     Iommufd iommufd = machine.openIommufd();                  // or Iommufd.kernel()
+ *     VfioDevice edu = machine.openDevice("0000:00:04.0")) {     // or VfioDevice.open(bdf)
  *   edu.bind(iommufd);
  *   edu.attach(iommufd.createIoas());
- *   VfioRegion bar0 = edu.region(0);
- *   bar0.writeInt(0x08, 5);                                  // factorial of 5
- *   int result = bar0.readInt(0x08);                         // 120
+ *   edu.region(VfioRegion.CONFIG).writeShort(0x04, (short) 0x2); // memory decoding
+ *   int id = edu.region(0).readInt(0);                           // 0x010000ed
  * }
  * }
  */
@@ -439,7 +438,8 @@ public final class VfioDevice implements AutoCloseable {
 
   /**
    * {@code close(2)}: the kernel detaches and unbinds the device, and drops its interrupts'
-   * eventfds. Mappings of its regions stay until closed. Idempotent.
+   * eventfds. A kernel mapping of a region keeps the device open until it is closed; an emulated
+   * machine's mapping ends with the device (its accesses are then EBADF). Idempotent.
    */
   @Override
   public void close() {
