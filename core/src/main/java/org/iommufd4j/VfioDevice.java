@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
-import java.util.function.IntToLongFunction;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.iommufd4j.uapi.Vfio;
@@ -183,18 +182,16 @@ public final class VfioDevice implements AutoCloseable {
     }
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment bind = argument(arena, VfioDeviceBindIommufd.SIZE);
-      int id =
-          (int)
-              d.descriptor()
-                  .withFd(
-                      iommufdFd -> {
-                        if (iommufdFd < 0) {
-                          throw new IommufdException(Errno.EBADF, "VFIO_DEVICE_BIND_IOMMUFD: " + d);
-                        }
-                        bind.set(U32, VfioDeviceBindIommufd.IOMMUFD, iommufdFd);
-                        ioctl(Vfio.VFIO_DEVICE_BIND_IOMMUFD, bind, "VFIO_DEVICE_BIND_IOMMUFD");
-                        return bind.get(U32, VfioDeviceBindIommufd.OUT_DEVID);
-                      });
+      long rc =
+          d.descriptor() // held open until the kernel has taken its reference
+              .raw(
+                  iommufdFd -> {
+                    bind.set(U32, VfioDeviceBindIommufd.IOMMUFD, iommufdFd);
+                    return descriptor.raw(
+                        fd -> descriptor.syscalls.ioctl(fd, Vfio.VFIO_DEVICE_BIND_IOMMUFD, bind));
+                  });
+      Failures.check(rc, "VFIO_DEVICE_BIND_IOMMUFD to " + d);
+      int id = bind.get(U32, VfioDeviceBindIommufd.OUT_DEVID);
       this.iommufd = d;
       this.deviceId = id;
       return id;
@@ -299,10 +296,11 @@ public final class VfioDevice implements AutoCloseable {
    * count} 0 it disables the index.
    *
    * @throws IommufdException EINVAL for what vfio-pci refuses (an index or range the device does
-   *     not have, masking MSI, ...)
+   *     not have, TRIGGER of an index not enabled), ENOTTY for an action the index lacks (MASK or
+   *     UNMASK of MSI)
    */
   public void setIrqs(int index, IrqAction action, int start, int count) {
-    setIrqs(index, action, VfioIrqSet.VFIO_IRQ_SET_DATA_NONE, start, count, 0, i -> 0);
+    setIrqs(index, action, start, count, null);
   }
 
   /**
@@ -313,14 +311,11 @@ public final class VfioDevice implements AutoCloseable {
    * @throws IommufdException EINVAL for what vfio-pci refuses, EBADF for a closed eventfd
    */
   public void setIrqs(int index, IrqAction action, int start, EventFd... eventfds) {
-    setIrqs(
-        index,
-        action,
-        VfioIrqSet.VFIO_IRQ_SET_DATA_EVENTFD,
-        start,
-        eventfds.length,
-        Integer.BYTES,
-        i -> eventfds[i] == null ? -1 : fdOrClosed(eventfds[i]));
+    int[] fds = new int[eventfds.length];
+    for (int i = 0; i < fds.length; i++) {
+      fds[i] = eventfds[i] == null ? -1 : fdOrClosed(eventfds[i]);
+    }
+    setIrqs(index, action, start, fds.length, fds);
   }
 
   private static int fdOrClosed(EventFd eventfd) {
@@ -331,23 +326,22 @@ public final class VfioDevice implements AutoCloseable {
     }
   }
 
-  private void setIrqs(
-      int index,
-      IrqAction action,
-      int dataType,
-      int start,
-      int count,
-      int dataSize,
-      IntToLongFunction data) {
+  /** SET_IRQS with {@code eventfds} as DATA_EVENTFD, or DATA_NONE if null. */
+  private void setIrqs(int index, IrqAction action, int start, int count, int[] eventfds) {
     Objects.requireNonNull(action, "action");
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment set = argument(arena, VfioIrqSet.SIZE + count * dataSize);
-      set.set(U32, VfioIrqSet.FLAGS, dataType | action.flag);
+      MemorySegment set =
+          argument(arena, VfioIrqSet.SIZE + (eventfds == null ? 0 : Integer.BYTES * count));
+      int data =
+          eventfds == null
+              ? VfioIrqSet.VFIO_IRQ_SET_DATA_NONE
+              : VfioIrqSet.VFIO_IRQ_SET_DATA_EVENTFD;
+      set.set(U32, VfioIrqSet.FLAGS, data | action.flag);
       set.set(U32, VfioIrqSet.INDEX, index);
       set.set(U32, VfioIrqSet.START, start);
       set.set(U32, VfioIrqSet.COUNT, count);
-      for (int i = 0; i < count && dataSize > 0; i++) {
-        set.set(U32, VfioIrqSet.DATA + (long) i * dataSize, (int) data.applyAsLong(i));
+      for (int i = 0; eventfds != null && i < count; i++) {
+        set.set(U32, VfioIrqSet.DATA + (long) Integer.BYTES * i, eventfds[i]);
       }
       ioctl(
           Vfio.VFIO_DEVICE_SET_IRQS,
