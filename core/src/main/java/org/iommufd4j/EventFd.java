@@ -84,14 +84,23 @@ public final class EventFd implements AutoCloseable {
    * @return the signals since the last read, 0 if none came in time
    */
   public long await(Duration timeout) {
-    long deadline = System.nanoTime() + timeout.toNanos();
+    long nanos = timeout.isNegative() ? 0 : saturatedNanos(timeout);
+    long start = System.nanoTime();
     while (true) {
       long n = poll();
-      long left = deadline - System.nanoTime();
+      long left = nanos - (System.nanoTime() - start);
       if (n != 0 || left <= 0) {
         return n;
       }
       waitReadable((int) Math.min(Integer.MAX_VALUE, Math.max(1, left / 1_000_000)));
+    }
+  }
+
+  private static long saturatedNanos(Duration d) {
+    try {
+      return d.toNanos();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
     }
   }
 

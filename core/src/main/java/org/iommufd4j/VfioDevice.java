@@ -388,6 +388,9 @@ public final class VfioDevice implements AutoCloseable {
 
   /** {@code pread} at device file offset {@code offset}: the bytes read. */
   long pread(MemorySegment dst, long offset) {
+    if (dst.isReadOnly()) {
+      throw new IllegalArgumentException("pread into a read-only segment");
+    }
     if (!dst.isNative()) {
       try (Arena arena = Arena.ofConfined()) {
         MemorySegment copy = arena.allocate(dst.byteSize(), 8);

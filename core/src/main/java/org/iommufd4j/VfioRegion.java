@@ -185,6 +185,8 @@ public final class VfioRegion {
    * @return the bytes read: fewer than asked where the access crosses the region's end
    * @throws IommufdException EINVAL at or past the region's end (or before bind), EIO on a BAR
    *     while the device's memory decoding is off, EBADF once the device is closed
+   * @throws IllegalArgumentException if {@code dst} is {@linkplain MemorySegment#isReadOnly()
+   *     read-only}
    */
   public long read(long offset, MemorySegment dst) {
     return device.pread(dst, fileOffset(offset));

@@ -119,6 +119,20 @@ class KernelVfioBackendTest {
       eventfd.signal();
       assertThat(eventfd.await(Duration.ofSeconds(5))).isEqualTo(2);
       assertThat(eventfd.poll()).isZero();
+      assertThat(eventfd.await(Duration.ofMillis(-1))).as("a negative timeout").isZero();
+      eventfd.signal();
+      assertThat(eventfd.await(Duration.ofSeconds(Long.MAX_VALUE))).as("no overflow").isEqualTo(1);
+      eventfd.close();
+      assertThatThrownBy(eventfd::poll).isInstanceOf(IllegalStateException.class);
+      assertThatThrownBy(eventfd::signal).isInstanceOf(IllegalStateException.class);
+    }
+  }
+
+  @Test
+  void aReadIntoAReadOnlySegmentIsRefusedBeforeTheCall() {
+    try (VfioDevice file = openMemfd()) {
+      assertThatThrownBy(() -> file.pread(arena.allocate(4).asReadOnly(), 0))
+          .isInstanceOf(IllegalArgumentException.class);
     }
   }
 }
