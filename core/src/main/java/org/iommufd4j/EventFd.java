@@ -7,14 +7,14 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.iommufd4j.kernel.LibC;
 
 /**
  * An {@code eventfd(2)} of this process, nonblocking: what {@link VfioDevice#setIrqs} wires to a
  * device's interrupts, on either backend (an {@link EmulatedMachine} signals the same descriptor
  * the kernel would). Thread safe; closing waits for calls in progress, so none reaches a descriptor
- * number that another {@code open} reused.
+ * number that another {@code open} reused; after it every call throws {@link
+ * IllegalStateException}.
  *
  * {@snippet :
  * try (EventFd msi = EventFd.create()) {
@@ -24,24 +24,21 @@ import org.iommufd4j.kernel.LibC;
  * }
  */
 public final class EventFd implements AutoCloseable {
-  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+  private final Descriptor descriptor;
 
-  /** The descriptor, or -1 once closed; written under the write lock. */
-  private int fd;
-
-  private EventFd(int fd) {
-    this.fd = fd;
+  private EventFd(Descriptor descriptor) {
+    this.descriptor = descriptor;
   }
 
   /**
    * {@code eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)}.
    *
-   * @throws IommufdException EMFILE-like failures as {@code eventfd(2)} reports them
+   * @throws IommufdException with the errno of {@code eventfd(2)} (EMFILE, ENOMEM)
    */
   public static EventFd create() {
     int fd = LibC.eventfd(0, LibC.EFD_CLOEXEC | LibC.EFD_NONBLOCK);
     Failures.check(fd, "eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)");
-    return new EventFd(fd);
+    return new EventFd(new Descriptor(Syscalls.KERNEL, "eventfd", fd));
   }
 
   /**
@@ -50,38 +47,35 @@ public final class EventFd implements AutoCloseable {
    * @throws IllegalStateException once closed
    */
   public int fd() {
-    lock.readLock().lock();
-    try {
-      return checkOpen();
-    } finally {
-      lock.readLock().unlock();
-    }
+    return (int) descriptor.withFd(EventFd::open);
   }
 
   /**
    * Reads and resets the counter without waiting.
    *
    * @return the signals since the last read, 0 if none
+   * @throws IllegalStateException once closed
    */
   public long poll() {
-    lock.readLock().lock();
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment counter = arena.allocate(JAVA_LONG);
-      long n = LibC.read(checkOpen(), counter);
-      if (n == -Errno.EAGAIN.number()) {
-        return 0;
-      }
-      Failures.check(n, "read(eventfd)");
-      return counter.get(JAVA_LONG, 0);
-    } finally {
-      lock.readLock().unlock();
-    }
+    return descriptor.withFd(
+        fd -> {
+          try (Arena arena = Arena.ofConfined()) {
+            MemorySegment counter = arena.allocate(JAVA_LONG);
+            long n = LibC.read(open(fd), counter);
+            if (n == -Errno.EAGAIN.number()) {
+              return 0;
+            }
+            Failures.check(n, "read(eventfd)");
+            return counter.get(JAVA_LONG, 0);
+          }
+        });
   }
 
   /**
    * Waits up to {@code timeout} for a signal ({@code poll(2)}), then reads and resets the counter.
    *
    * @return the signals since the last read, 0 if none came in time
+   * @throws IllegalStateException once closed
    */
   public long await(Duration timeout) {
     long nanos = timeout.isNegative() ? 0 : saturatedNanos(timeout);
@@ -105,55 +99,49 @@ public final class EventFd implements AutoCloseable {
   }
 
   private void waitReadable(int millis) {
-    lock.readLock().lock();
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment pollfd = arena.allocate(8, 4);
-      pollfd.set(JAVA_INT, 0, checkOpen());
-      pollfd.set(JAVA_SHORT, 4, LibC.POLLIN);
-      int rc = LibC.poll(pollfd, 1, millis);
-      if (rc != -Errno.EINTR.number()) {
-        Failures.check(rc, "poll(eventfd)");
-      }
-    } finally {
-      lock.readLock().unlock();
-    }
+    descriptor.withFd(
+        fd -> {
+          try (Arena arena = Arena.ofConfined()) {
+            MemorySegment pollfd = arena.allocate(8, 4);
+            pollfd.set(JAVA_INT, 0, open(fd));
+            pollfd.set(JAVA_SHORT, 4, LibC.POLLIN);
+            int rc = LibC.poll(pollfd, 1, millis);
+            return rc == -Errno.EINTR.number() ? 0 : Failures.check(rc, "poll(eventfd)");
+          }
+        });
   }
 
-  /** Adds 1 to the counter, as a device's interrupt would (an INTx unmask eventfd, a test). */
+  /**
+   * Adds 1 to the counter, as a device's interrupt would (an INTx unmask eventfd, a test).
+   *
+   * @throws IllegalStateException once closed
+   */
   public void signal() {
-    lock.readLock().lock();
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment one = arena.allocate(JAVA_LONG);
-      one.set(JAVA_LONG, 0, 1L);
-      Failures.check(LibC.write(checkOpen(), one), "write(eventfd)");
-    } finally {
-      lock.readLock().unlock();
-    }
+    descriptor.withFd(
+        fd -> {
+          try (Arena arena = Arena.ofConfined()) {
+            MemorySegment one = arena.allocate(JAVA_LONG);
+            one.set(JAVA_LONG, 0, 1L);
+            return Failures.check(LibC.write(open(fd), one), "write(eventfd)");
+          }
+        });
   }
 
-  private int checkOpen() {
+  private static int open(long fd) {
     if (fd < 0) {
       throw new IllegalStateException("eventfd is closed");
     }
-    return fd;
+    return (int) fd;
   }
 
   /** {@code close(2)}; a device that was given the eventfd keeps its own reference. Idempotent. */
   @Override
   public void close() {
-    lock.writeLock().lock();
-    try {
-      if (fd >= 0) {
-        LibC.close(fd);
-        fd = -1;
-      }
-    } finally {
-      lock.writeLock().unlock();
-    }
+    descriptor.close();
   }
 
   @Override
   public String toString() {
-    return "EventFd[" + (fd < 0 ? "closed" : fd) + "]";
+    return "EventFd[" + descriptor + "]";
   }
 }

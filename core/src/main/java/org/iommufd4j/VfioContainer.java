@@ -91,11 +91,11 @@ public final class VfioContainer implements AutoCloseable {
   /** {@code VFIO_IOMMU_GET_INFO}, asked again with room for its capabilities. */
   public Info info() {
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment info = iommuInfo(arena, VfioIommuType1Info.SIZE);
-      int argsz = info.get(U32, VfioIommuType1Info.ARGSZ);
-      if (argsz > info.byteSize()) {
-        info = iommuInfo(arena, argsz);
-      }
+      MemorySegment info =
+          CapChain.ask(
+              arena,
+              VfioIommuType1Info.SIZE,
+              ask -> ioctl(Vfio.VFIO_IOMMU_GET_INFO, ask, "VFIO_IOMMU_GET_INFO"));
       List<IovaRange> ranges = new ArrayList<>();
       MemorySegment caps = info;
       CapChain.walk(
@@ -109,13 +109,6 @@ public final class VfioContainer implements AutoCloseable {
           });
       return new Info(info.get(U64, VfioIommuType1Info.IOVA_PGSIZES), ranges);
     }
-  }
-
-  private MemorySegment iommuInfo(Arena arena, int argsz) {
-    MemorySegment info = arena.allocate(argsz, 8);
-    info.set(U32, VfioIommuType1Info.ARGSZ, argsz);
-    ioctl(Vfio.VFIO_IOMMU_GET_INFO, info, "VFIO_IOMMU_GET_INFO");
-    return info;
   }
 
   private static List<IovaRange> iovaRanges(MemorySegment info, long cap) {

@@ -72,13 +72,18 @@ public final class VfioRegion {
   /** GET_REGION_INFO, asked again with room for the capabilities if the kernel has any. */
   static VfioRegion query(VfioDevice device, int index) {
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment info = regionInfo(device, arena, index, VfioRegionInfo.SIZE);
-      int argsz = info.get(U32, VfioRegionInfo.ARGSZ);
+      MemorySegment info =
+          CapChain.ask(
+              arena,
+              VfioRegionInfo.SIZE,
+              ask -> {
+                ask.set(U32, VfioRegionInfo.INDEX, index);
+                device.ioctl(
+                    Vfio.VFIO_DEVICE_GET_REGION_INFO,
+                    ask,
+                    "VFIO_DEVICE_GET_REGION_INFO index=" + index);
+              });
       int flags = info.get(U32, VfioRegionInfo.FLAGS);
-      if ((flags & VfioRegionInfo.VFIO_REGION_INFO_FLAG_CAPS) != 0 && argsz > info.byteSize()) {
-        info = regionInfo(device, arena, index, argsz);
-        flags = info.get(U32, VfioRegionInfo.FLAGS);
-      }
       List<MmapArea> sparse = new ArrayList<>();
       boolean[] msixMappable = {false};
       if ((flags & VfioRegionInfo.VFIO_REGION_INFO_FLAG_CAPS) != 0) {
@@ -104,15 +109,6 @@ public final class VfioRegion {
           sparse,
           msixMappable[0]);
     }
-  }
-
-  private static MemorySegment regionInfo(VfioDevice device, Arena arena, int index, int argsz) {
-    MemorySegment info = arena.allocate(argsz, 8);
-    info.set(U32, VfioRegionInfo.ARGSZ, argsz);
-    info.set(U32, VfioRegionInfo.INDEX, index);
-    device.ioctl(
-        Vfio.VFIO_DEVICE_GET_REGION_INFO, info, "VFIO_DEVICE_GET_REGION_INFO index=" + index);
-    return info;
   }
 
   private static List<MmapArea> sparseAreas(MemorySegment info, long cap) {

@@ -1,11 +1,14 @@
 package org.iommufd4j;
 
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.stream.Stream;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.iommufd4j.pci.edu.EduDevice;
 import org.junit.jupiter.api.Assumptions;
 
@@ -118,6 +121,26 @@ final class EduRig implements AutoCloseable {
     for (int i = 0; i < 10_000 && (bar0.readInt(STATUS) & 1) != 0; i++) {
       Thread.sleep(1);
     }
+  }
+
+  /**
+   * One transfer of edu's DMA engine ({@code cmd} bit 1: edu to RAM, else RAM to edu), waited for.
+   */
+  static void dma(VfioRegion bar0, long src, long dst, int count, int cmd)
+      throws InterruptedException {
+    bar0.writeLong(DMA_SRC, src);
+    bar0.writeLong(DMA_DST, dst);
+    bar0.writeLong(DMA_COUNT, count);
+    bar0.writeLong(DMA_CMD, cmd);
+    awaitDma(bar0);
+  }
+
+  /** That {@code call} fails with {@code errno}, as the kernel fails it. */
+  static void assertErrno(Errno errno, ThrowingCallable call) {
+    assertThatThrownBy(call)
+        .isInstanceOf(IommufdException.class)
+        .extracting(e -> ((IommufdException) e).errno())
+        .isEqualTo(errno);
   }
 
   /** Waits for {@code DMA_CMD} bit 0 (running) to clear. */

@@ -3,10 +3,7 @@ package org.iommufd4j;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.iommufd4j.EduRig.DMA_CMD;
-import static org.iommufd4j.EduRig.DMA_COUNT;
 import static org.iommufd4j.EduRig.DMA_DST;
-import static org.iommufd4j.EduRig.DMA_SRC;
 import static org.iommufd4j.EduRig.EDU_BUFFER;
 import static org.iommufd4j.EduRig.FACTORIAL;
 import static org.iommufd4j.EduRig.ID;
@@ -15,12 +12,13 @@ import static org.iommufd4j.EduRig.IRQ_RAISE;
 import static org.iommufd4j.EduRig.IRQ_STATUS;
 import static org.iommufd4j.EduRig.LIVENESS;
 import static org.iommufd4j.EduRig.STATUS;
+import static org.iommufd4j.EduRig.assertErrno;
+import static org.iommufd4j.EduRig.dma;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.SplittableRandom;
-import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -48,13 +46,6 @@ class VfioDeviceTest {
       rig.close();
     }
     arena.close();
-  }
-
-  private static void assertErrno(Errno errno, ThrowingCallable call) {
-    assertThatThrownBy(call)
-        .isInstanceOf(IommufdException.class)
-        .extracting(e -> ((IommufdException) e).errno())
-        .isEqualTo(errno);
   }
 
   @ParameterizedTest(name = "{0}")
@@ -106,15 +97,6 @@ class VfioDeviceTest {
     dma(bar0, iova, EDU_BUFFER, sent.length, 1); // RAM to edu
     dma(bar0, EDU_BUFFER, iova + 0x2000, sent.length, 1 | 2); // edu to RAM
     assertThat(memory.asSlice(0x2000, sent.length).toArray(JAVA_BYTE)).isEqualTo(sent);
-  }
-
-  private static void dma(VfioRegion bar0, long src, long dst, int count, int cmd)
-      throws InterruptedException {
-    bar0.writeLong(DMA_SRC, src);
-    bar0.writeLong(DMA_DST, dst);
-    bar0.writeLong(DMA_COUNT, count);
-    bar0.writeLong(DMA_CMD, cmd);
-    EduRig.awaitDma(bar0);
   }
 
   @ParameterizedTest(name = "{0}")

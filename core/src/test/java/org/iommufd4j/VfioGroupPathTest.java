@@ -3,17 +3,14 @@ package org.iommufd4j;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.iommufd4j.EduRig.DMA_CMD;
-import static org.iommufd4j.EduRig.DMA_COUNT;
-import static org.iommufd4j.EduRig.DMA_DST;
-import static org.iommufd4j.EduRig.DMA_SRC;
 import static org.iommufd4j.EduRig.EDU_BUFFER;
+import static org.iommufd4j.EduRig.assertErrno;
+import static org.iommufd4j.EduRig.dma;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.iommufd4j.uapi.Vfio;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -35,13 +32,6 @@ class VfioGroupPathTest {
       rig.close();
     }
     arena.close();
-  }
-
-  private static void assertErrno(Errno errno, ThrowingCallable call) {
-    assertThatThrownBy(call)
-        .isInstanceOf(IommufdException.class)
-        .extracting(e -> ((IommufdException) e).errno())
-        .isEqualTo(errno);
   }
 
   @ParameterizedTest(name = "{0}")
@@ -95,15 +85,6 @@ class VfioGroupPathTest {
         assertThat(container.unmapDma(0x200000, 0x1000)).as("again").isZero();
       }
     }
-  }
-
-  private static void dma(VfioRegion bar0, long src, long dst, int count, int cmd)
-      throws InterruptedException {
-    bar0.writeLong(DMA_SRC, src);
-    bar0.writeLong(DMA_DST, dst);
-    bar0.writeLong(DMA_COUNT, count);
-    bar0.writeLong(DMA_CMD, cmd);
-    EduRig.awaitDma(bar0);
   }
 
   @ParameterizedTest(name = "{0}")
