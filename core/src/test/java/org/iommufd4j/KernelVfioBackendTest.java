@@ -47,6 +47,20 @@ class KernelVfioBackendTest {
   }
 
   @Test
+  void openingAGroupOrTheContainerOnAKernelWithoutVfioIsEnoentToo() {
+    Assumptions.assumeFalse(Files.exists(Path.of("/dev/vfio")), "this kernel has VFIO");
+    assertThatThrownBy(() -> VfioGroup.open(0))
+        .isInstanceOf(IommufdException.class)
+        .hasMessageContaining("ENOENT")
+        .hasMessageContaining("/dev/vfio/0")
+        .hasMessageContaining("EmulatedMachine");
+    assertThatThrownBy(VfioContainer::open)
+        .isInstanceOf(IommufdException.class)
+        .hasMessageContaining("ENOENT")
+        .hasMessageContaining("/dev/vfio/vfio");
+  }
+
+  @Test
   void openingAPciAddressWithoutAVfioCdevIsEnoent() {
     assertThatThrownBy(() -> VfioDevice.open("0000:ff:1f.7"))
         .isInstanceOf(IommufdException.class)
