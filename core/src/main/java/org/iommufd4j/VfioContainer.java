@@ -97,14 +97,13 @@ public final class VfioContainer implements AutoCloseable {
               VfioIommuType1Info.SIZE,
               ask -> ioctl(Vfio.VFIO_IOMMU_GET_INFO, ask, "VFIO_IOMMU_GET_INFO"));
       List<IovaRange> ranges = new ArrayList<>();
-      MemorySegment caps = info;
       CapChain.walk(
           info,
           Integer.toUnsignedLong(info.get(U32, VfioIommuType1Info.CAP_OFFSET)),
           VfioIommuType1Info.SIZE,
           (id, at) -> {
             if (id == VfioIommuType1InfoCapIovaRange.VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
-              ranges.addAll(iovaRanges(caps, at));
+              ranges.addAll(iovaRanges(info, at));
             }
           });
       return new Info(info.get(U64, VfioIommuType1Info.IOVA_PGSIZES), ranges);

@@ -87,7 +87,6 @@ public final class VfioRegion {
       List<MmapArea> sparse = new ArrayList<>();
       boolean[] msixMappable = {false};
       if ((flags & VfioRegionInfo.VFIO_REGION_INFO_FLAG_CAPS) != 0) {
-        MemorySegment caps = info;
         CapChain.walk(
             info,
             Integer.toUnsignedLong(info.get(U32, VfioRegionInfo.CAP_OFFSET)),
@@ -96,7 +95,7 @@ public final class VfioRegion {
               if (id == VfioRegionInfo.VFIO_REGION_INFO_CAP_MSIX_MAPPABLE) {
                 msixMappable[0] = true;
               } else if (id == VfioRegionInfo.VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
-                sparse.addAll(sparseAreas(caps, at));
+                sparse.addAll(sparseAreas(info, at));
               }
             });
       }
