@@ -23,7 +23,7 @@ final class DescriptorIommufd extends IoctlIommufd {
    *     iommufd, EACCES without permission on the device node)
    */
   static DescriptorIommufd open(Syscalls syscalls, String path) {
-    return new DescriptorIommufd(Descriptor.open(syscalls, path, "iommufd"));
+    return new DescriptorIommufd(Descriptor.open(syscalls, path, "iommufd (CONFIG_IOMMUFD)"));
   }
 
   Descriptor descriptor() {

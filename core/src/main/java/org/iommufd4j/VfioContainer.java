@@ -51,7 +51,7 @@ public final class VfioContainer implements AutoCloseable {
   }
 
   static VfioContainer open(Syscalls syscalls) {
-    return new VfioContainer(Descriptor.open(syscalls, "/dev/vfio/vfio", "VFIO"));
+    return new VfioContainer(Descriptor.open(syscalls, "/dev/vfio/vfio", "VFIO (CONFIG_VFIO)"));
   }
 
   Descriptor descriptor() {

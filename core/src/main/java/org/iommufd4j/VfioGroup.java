@@ -37,7 +37,7 @@ public final class VfioGroup implements AutoCloseable {
   }
 
   static VfioGroup open(Syscalls syscalls, int number) {
-    return new VfioGroup(Descriptor.open(syscalls, "/dev/vfio/" + number, "VFIO"));
+    return new VfioGroup(Descriptor.open(syscalls, "/dev/vfio/" + number, "VFIO (CONFIG_VFIO)"));
   }
 
   private long ioctl(long request, MemorySegment arg, String call) {
