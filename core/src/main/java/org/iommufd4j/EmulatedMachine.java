@@ -52,6 +52,7 @@ public final class EmulatedMachine implements AutoCloseable {
       new Caller(ProcessMemory.self(), (int) ProcessHandle.current().pid(), 0, false, true, -1);
   private final VfioHost vfio;
   private final List<String> addresses;
+  private final Syscalls syscalls = new MachineSyscalls();
 
   private EmulatedMachine(List<Function<PciDevice.Ports, ? extends PciDevice>> models) {
     VfioHost.Builder b = VfioHost.builder();
@@ -113,6 +114,41 @@ public final class EmulatedMachine implements AutoCloseable {
   }
 
   /**
+   * An {@link Iommufd} of this machine ({@code open("/dev/iommu")}): the typed API over its byte
+   * ABI, and what {@link VfioDevice#bind} binds this machine's devices to.
+   */
+  public Iommufd openIommufd() {
+    return DescriptorIommufd.open(syscalls, "/dev/iommu");
+  }
+
+  /**
+   * Opens device {@code cdevOrBdf} ({@code /dev/vfio/devices/vfioN} or one of {@link #addresses()})
+   * through the typed VFIO API, as {@link VfioDevice#open} opens one of the kernel.
+   *
+   * @throws IommufdException ENOENT for no such device, EBUSY while its group is open
+   */
+  public VfioDevice openDevice(String cdevOrBdf) {
+    int index = addresses.indexOf(cdevOrBdf);
+    return VfioDevice.open(syscalls, index >= 0 ? "/dev/vfio/devices/vfio" + index : cdevOrBdf);
+  }
+
+  /** This machine's VFIO container ({@code /dev/vfio/vfio}) through the typed API. */
+  public VfioContainer openContainer() {
+    return VfioContainer.open(syscalls);
+  }
+
+  /**
+   * IOMMU group {@code number} ({@code /dev/vfio/N}; device {@code i} is in group {@code i})
+   * through the typed API.
+   *
+   * @throws IommufdException ENOENT for no such group, EBUSY while it is open or its device is
+   *     bound through the cdev
+   */
+  public VfioGroup openGroup(int number) {
+    return VfioGroup.open(syscalls, number);
+  }
+
+  /**
    * {@code ioctl(fd, request, arg)} with a struct in native memory.
    *
    * @return the call's result (0, or a descriptor or value some requests return)
@@ -123,21 +159,40 @@ public final class EmulatedMachine implements AutoCloseable {
 
   /** {@code ioctl(fd, request, value)} for requests that take a number (or nothing). */
   public long ioctl(int fd, long request, long value) {
-    Context ctx = files.contextOf(fd);
-    if (ctx != null) {
-      return check(Dispatcher.ioctl(ctx, caller, request, value, null));
-    }
-    return check(file(fd).ioctl(caller, files, request, value));
+    return check(rawIoctl(fd, request, value), fd);
   }
 
   /** {@code pread(fd, dst, dst.byteSize(), offset)}: the bytes read. */
   public long pread(int fd, MemorySegment dst, long offset) {
-    return check(file(fd).pread(caller, dst.address(), dst.byteSize(), offset));
+    return check(rawPread(fd, dst, offset), fd);
   }
 
   /** {@code pwrite(fd, src, src.byteSize(), offset)}: the bytes written. */
   public long pwrite(int fd, MemorySegment src, long offset) {
-    return check(file(fd).pwrite(caller, src.address(), src.byteSize(), offset));
+    return check(rawPwrite(fd, src, offset), fd);
+  }
+
+  private long rawIoctl(int fd, long request, long value) {
+    Context ctx = files.contextOf(fd);
+    if (ctx != null) {
+      return Dispatcher.ioctl(ctx, caller, request, value, null);
+    }
+    EmulatedFile f = files.get(fd);
+    return f == null ? -Errno.EBADF.number() : f.ioctl(caller, files, request, value);
+  }
+
+  private long rawPread(int fd, MemorySegment dst, long offset) {
+    EmulatedFile f = files.get(fd);
+    return f == null
+        ? -Errno.EBADF.number()
+        : f.pread(caller, dst.address(), dst.byteSize(), offset);
+  }
+
+  private long rawPwrite(int fd, MemorySegment src, long offset) {
+    EmulatedFile f = files.get(fd);
+    return f == null
+        ? -Errno.EBADF.number()
+        : f.pwrite(caller, src.address(), src.byteSize(), offset);
   }
 
   /**
@@ -168,19 +223,76 @@ public final class EmulatedMachine implements AutoCloseable {
     clock.close();
   }
 
-  private EmulatedFile file(int fd) {
-    EmulatedFile f = files.get(fd);
-    if (f == null) {
+  private static long check(long result, int fd) {
+    if (result == -Errno.EBADF.number()) {
       throw new IommufdException(Errno.EBADF, "descriptor " + fd + " is not open");
     }
-    return f;
+    return Failures.check(result, "descriptor " + fd);
   }
 
-  private static long check(long result) {
-    if (result < 0) {
-      throw new IommufdException(Errno.of((int) -result), "");
+  /**
+   * The machine's descriptors as system calls, for the typed API: {@code mmap} checks what vfio-pci
+   * checks and answers 0, the accesses through the mapping then being pread and pwrite.
+   */
+  private final class MachineSyscalls implements Syscalls {
+    @Override
+    public String name() {
+      return "machine";
     }
-    return result;
+
+    @Override
+    public int open(String path) {
+      try {
+        return EmulatedMachine.this.open(path);
+      } catch (IommufdException e) {
+        return -e.errno().number();
+      }
+    }
+
+    @Override
+    public int ioctl(int fd, long request, MemorySegment arg) {
+      return (int) rawIoctl(fd, request, arg.address());
+    }
+
+    @Override
+    public long read(int fd, MemorySegment buffer) {
+      EmulatedFile f = files.get(fd);
+      return f == null
+          ? -Errno.EBADF.number()
+          : f.read(caller, buffer.address(), buffer.byteSize());
+    }
+
+    @Override
+    public long write(int fd, MemorySegment buffer) {
+      EmulatedFile f = files.get(fd);
+      return f == null
+          ? -Errno.EBADF.number()
+          : f.write(caller, buffer.address(), buffer.byteSize());
+    }
+
+    @Override
+    public long pread(int fd, MemorySegment buffer, long offset) {
+      return rawPread(fd, buffer, offset);
+    }
+
+    @Override
+    public long pwrite(int fd, MemorySegment buffer, long offset) {
+      return rawPwrite(fd, buffer, offset);
+    }
+
+    @Override
+    public long mmap(int fd, long offset, long length, int prot) {
+      EmulatedFile f = files.get(fd);
+      return f == null ? -Errno.EBADF.number() : f.mmap(offset, length, prot, LibC.MAP_SHARED);
+    }
+
+    @Override
+    public void munmap(long address, long length) {}
+
+    @Override
+    public int close(int fd) {
+      return files.close(fd) ? 0 : -Errno.EBADF.number();
+    }
   }
 
   private static int run(java.util.function.IntSupplier call) {

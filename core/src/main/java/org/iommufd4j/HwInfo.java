@@ -1,6 +1,10 @@
 package org.iommufd4j;
 
 import static org.iommufd4j.uapi.IommuHwInfo.IOMMU_HW_CAP_DIRTY_TRACKING;
+import static org.iommufd4j.uapi.IommuHwInfo.IOMMU_HW_INFO_TYPE_INTEL_VTD;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /**
  * What {@code IOMMU_GET_HW_INFO} says of a device's IOMMU (device.c: iommufd_get_hw_info()): {@code
@@ -24,5 +28,32 @@ public record HwInfo(int type, long capabilities, int maxPasidLog2, byte[] data)
   /** Whether HWPTs for this device can track dirty pages ({@link HwptFlag#DIRTY_TRACKING}). */
   public boolean dirtyTracking() {
     return (capabilities & CAP_DIRTY_TRACKING) != 0;
+  }
+
+  /**
+   * Intel VT-d's capability register ({@code struct iommu_hw_info_vtd}: {@code cap_reg}, bytes 8-15
+   * of {@link #data()}).
+   *
+   * @throws IllegalStateException if {@link #type()} is not Intel VT-d (1) or the data is short
+   */
+  public long vtdCapReg() {
+    return vtdRegister(8);
+  }
+
+  /** Intel VT-d's extended capability register ({@code ecap_reg}, bytes 16-23); as above. */
+  public long vtdEcapReg() {
+    return vtdRegister(16);
+  }
+
+  private long vtdRegister(int offset) {
+    if (type != IOMMU_HW_INFO_TYPE_INTEL_VTD || data.length < offset + Long.BYTES) {
+      throw new IllegalStateException(
+          "no Intel VT-d registers in hardware info of type "
+              + type
+              + " ("
+              + data.length
+              + " bytes)");
+    }
+    return ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).getLong(offset);
   }
 }

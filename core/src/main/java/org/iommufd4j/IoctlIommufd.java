@@ -261,8 +261,8 @@ abstract class IoctlIommufd implements Iommufd {
   }
 
   /**
-   * Emulated devices need the emulator: a real device is bound through VFIO, which this API does
-   * not cover.
+   * Emulated devices need the emulator: a real device is bound through VFIO ({@link
+   * VfioDevice#bind}).
    */
   @Override
   public EmulatedDevice createDevice(DomainModel model) {
@@ -271,6 +271,6 @@ abstract class IoctlIommufd implements Iommufd {
         "createDevice: emulated devices exist only on "
             + "Iommufd.emulated(...); the "
             + backend
-            + " backend binds no devices");
+            + " backend binds VFIO devices instead (VfioDevice.bind)");
   }
 }

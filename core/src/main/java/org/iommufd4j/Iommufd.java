@@ -48,9 +48,9 @@ public interface Iommufd extends AutoCloseable {
   /**
    * The real kernel's {@code /dev/iommu}, opened with {@code O_RDWR | O_CLOEXEC} through FFM: the
    * same raw entry point and the same typed API, every call one {@code ioctl(2)}. {@link
-   * #createDevice} is not supported (real devices are bound through VFIO), and {@link #closeFd} is
-   * the real {@code close(2)}. IOAS handles behave as the emulator's as long as IOASes are created
-   * and destroyed through this object.
+   * #createDevice} is not supported (real devices are bound through VFIO: {@link VfioDevice#bind}),
+   * and {@link #closeFd} is the real {@code close(2)}. IOAS handles behave as the emulator's as
+   * long as IOASes are created and destroyed through this object.
    *
    * @throws IommufdException with the errno of {@code open(2)}: ENOENT on a kernel without iommufd
    *     (the message names the path and the errno), EACCES without permission
@@ -65,7 +65,7 @@ public interface Iommufd extends AutoCloseable {
    */
   static Iommufd kernel(String path) {
     Objects.requireNonNull(path, "path");
-    return KernelIommufd.open(path);
+    return DescriptorIommufd.open(Syscalls.KERNEL, path);
   }
 
   /**

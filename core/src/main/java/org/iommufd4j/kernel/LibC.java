@@ -85,6 +85,11 @@ public final class LibC {
       withErrno("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
   private static final MethodHandle CLOSE =
       withErrno("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+  private static final MethodHandle PREAD =
+      withErrno("pread", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+  private static final MethodHandle PWRITE =
+      withErrno(
+          "pwrite", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
 
   /**
    * process_vm_readv/writev through {@code syscall(2)}, with one extra variadic argument that
@@ -479,6 +484,32 @@ public final class LibC {
     Scratch s = SCRATCH.get();
     try {
       long r = (long) WRITE.invokeExact(s.capture, fd, buffer, buffer.byteSize());
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /**
+   * {@code pread(2)} into all of {@code buffer} (native) at {@code offset}. @return bytes or -errno
+   */
+  public static long pread(int fd, MemorySegment buffer, long offset) {
+    Scratch s = SCRATCH.get();
+    try {
+      long r = (long) PREAD.invokeExact(s.capture, fd, buffer, buffer.byteSize(), offset);
+      return r < 0 ? -errno(s) : r;
+    } catch (Throwable t) {
+      throw unexpected(t);
+    }
+  }
+
+  /**
+   * {@code pwrite(2)} of all of {@code buffer} (native) at {@code offset}. @return bytes or -errno
+   */
+  public static long pwrite(int fd, MemorySegment buffer, long offset) {
+    Scratch s = SCRATCH.get();
+    try {
+      long r = (long) PWRITE.invokeExact(s.capture, fd, buffer, buffer.byteSize(), offset);
       return r < 0 ? -errno(s) : r;
     } catch (Throwable t) {
       throw unexpected(t);
