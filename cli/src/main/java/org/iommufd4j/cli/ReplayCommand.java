@@ -48,7 +48,14 @@ final class ReplayCommand implements Callable<Integer> {
       err.println("iommufd4j replay: " + e.getMessage());
       return CliErrors.USAGE;
     }
-    Replayer.Result r = all ? Replayer.replayAll(trace) : Replayer.replay(trace);
+    Replayer.DeviceMaker devices = (recorded, clocks) -> Devices.replayed(recorded, clocks).vfio();
+    Replayer.Result r;
+    try {
+      r = all ? Replayer.replayAll(trace, devices) : Replayer.replay(trace, devices);
+    } catch (IllegalArgumentException e) {
+      err.println("iommufd4j replay: cannot make the trace's devices: " + e.getMessage());
+      return CliErrors.USAGE;
+    }
     String counts =
         count(r.ioctls(), "ioctl")
             + ", "
@@ -56,7 +63,8 @@ final class ReplayCommand implements Callable<Integer> {
             + ", "
             + count(r.closes(), "close")
             + ", "
-            + count(r.memoryOps(), "memory operation");
+            + count(r.memoryOps(), "memory operation")
+            + (r.deviceEvents() == 0 ? "" : ", " + count(r.deviceEvents(), "device event"));
     if (all && r.diverged()) {
       r.divergences().forEach(out::println);
       out.println(
