@@ -571,19 +571,7 @@ final class Channel implements Runnable {
             emulated == null
                 ? -Errno.EBADF.number()
                 : onDevice(
-                    () -> emulatedIoctl(emulated, request, arg),
-                    (seq, t, nanos, result, memory) ->
-                        new Trace.Ioctl(
-                            seq,
-                            file.number,
-                            pid(),
-                            number,
-                            request,
-                            arg,
-                            result,
-                            t,
-                            nanos,
-                            memory));
+                    () -> emulatedIoctl(emulated, request, arg), ioctlEvent(file, request, arg));
       } else if (recorder == null) {
         r = Dispatcher.ioctl(file.context, caller, request, arg, null);
       } else {
@@ -703,9 +691,12 @@ final class Channel implements Runnable {
         recorder,
         server.config().vfioNodes() != null,
         () -> Dispatcher.ioctl(file.context, caller, request, arg, null),
-        (seq, t, nanos, result, memory) ->
-            new Trace.Ioctl(
-                seq, file.number, pid(), number, request, arg, result, t, nanos, memory));
+        ioctlEvent(file, request, arg));
+  }
+
+  private RecordedEvent ioctlEvent(ServerFile file, long request, long arg) {
+    return (seq, t, nanos, result, memory) ->
+        new Trace.Ioctl(seq, file.number, pid(), number, request, arg, result, t, nanos, memory);
   }
 
   /** What a recorded call becomes in the trace. */

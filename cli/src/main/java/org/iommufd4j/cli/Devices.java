@@ -21,6 +21,7 @@ import org.iommufd4j.pci.Interrupts;
 import org.iommufd4j.pci.PciFunction;
 import org.iommufd4j.pci.nvme.NvmeNamespace;
 import org.iommufd4j.trace.RecordingClock;
+import org.iommufd4j.trace.Replayer;
 import org.iommufd4j.trace.Trace;
 import org.iommufd4j.vfio.VfioHost;
 
@@ -116,6 +117,10 @@ final class Devices implements AutoCloseable {
     }
     return make(placed, null, clocks);
   }
+
+  /** What {@code replay} and {@code inspect --trace} make a recording's devices with. */
+  static final Replayer.DeviceMaker REPLAYED =
+      (recorded, clocks) -> replayed(recorded, clocks).vfio();
 
   /**
    * How a recording names the devices {@code specs} make: where each sits, its options, and for a

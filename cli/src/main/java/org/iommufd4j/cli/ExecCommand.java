@@ -66,7 +66,9 @@ final class ExecCommand implements Callable<Integer> {
       paramLabel = "FILE",
       description =
           "Record every ioctl (request, "
-              + "memory read and written, result, timing, context and process) to FILE as JSON lines; "
+              + "memory read and written, result, timing, context and process) to FILE as JSON lines, "
+              + "with --device also the VFIO files' opens, ioctls, region accesses (trapped loads and "
+              + "stores too) and mmaps, and the models' timers with their DMA and interrupts; "
               + "replay it with `replay FILE`.")
   Path record;
 

@@ -48,10 +48,12 @@ final class ReplayCommand implements Callable<Integer> {
       err.println("iommufd4j replay: " + e.getMessage());
       return CliErrors.USAGE;
     }
-    Replayer.DeviceMaker devices = (recorded, clocks) -> Devices.replayed(recorded, clocks).vfio();
     Replayer.Result r;
     try {
-      r = all ? Replayer.replayAll(trace, devices) : Replayer.replay(trace, devices);
+      r =
+          all
+              ? Replayer.replayAll(trace, Devices.REPLAYED)
+              : Replayer.replay(trace, Devices.REPLAYED);
     } catch (IllegalArgumentException e) {
       err.println("iommufd4j replay: cannot make the trace's devices: " + e.getMessage());
       return CliErrors.USAGE;

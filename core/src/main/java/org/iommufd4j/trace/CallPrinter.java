@@ -197,11 +197,12 @@ public final class CallPrinter {
                   + ") = "
                   + result(m.result());
           case Trace.Timer t ->
-              "timer "
-                  + t.timer()
-                  + " of "
+              "timer(dev "
                   + t.device()
-                  + effects(t.memory(), ": ", ", ", ": nothing");
+                  + ", "
+                  + t.timer()
+                  + ")"
+                  + effects(t.memory(), " => ", ", ", "");
         };
     return timestamps ? seconds(time(event)) + " " + text : text;
   }

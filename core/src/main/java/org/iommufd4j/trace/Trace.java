@@ -38,6 +38,10 @@ import org.iommufd4j.inspect.Json;
  *   "result":0,"errno":null,"t":2100,"ns":5300,"memory":[{"op":"read",...},{"op":"write",...}]}
  * {"type":"close","file":1,"t":9000}
  * </pre>
+ *
+ * <p>A recording with emulated devices names them in the header ({@code "devices":[...]}) and has
+ * {@link VfioOpen}, {@link Transfer}, {@link Mmap} and {@link Timer} lines besides; ioctls on VFIO
+ * groups and device files are {@link Ioctl} lines on those files.
  */
 public final class Trace {
   public static final String FORMAT = "iommufd4j-trace";
@@ -47,7 +51,8 @@ public final class Trace {
    * How the recording server was configured (what the replay's emulator must be). {@code kernel}:
    * the calls went to the real {@code /dev/iommu} ({@code exec --record --kernel}), so the memory
    * of each call is its {@link Footprint}'s bytes before and after it, not the emulator's own reads
-   * and writes, and a replay compares what memory holds after each call.
+   * and writes, and a replay compares what memory holds after each call. {@code devices}: the
+   * emulated PCI functions ({@code exec --device}), empty without.
    */
   public record Header(
       boolean testAbi,
