@@ -215,6 +215,7 @@ final class Devices implements AutoCloseable {
       List<Placed> placed, ExecutorClock clock, Function<String, DeviceClock> clocks) {
     List<Device> devices = new ArrayList<>();
     VfioHost.Builder vfio = VfioHost.builder();
+    Object machine = new Object(); // what backend=pair NICs pair within
     for (Placed p : placed) {
       int group = p.group();
       int vfioIndex = devices.size();
@@ -225,7 +226,7 @@ final class Devices implements AutoCloseable {
               vfioIndex,
               dma ->
                   PciFunction.create(
-                      p.spec().model().factory(p.spec().options()),
+                      p.spec().model().factory(p.spec().options(), machine),
                       dma,
                       clocks.apply(p.bdf()),
                       Interrupts.Sink.DISCARD));

@@ -16,6 +16,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.BiPredicate;
 import java.util.function.Function;
+import java.util.function.LongSupplier;
 import org.iommufd4j.Errno;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
@@ -248,7 +249,10 @@ public final class Replayer {
           case Trace.VfioOpen o -> {
             opens++;
             deviceEvents++;
-            divergences.addAll(open(o));
+            Divergence d = open(o);
+            if (d != null) {
+              divergences.add(d);
+            }
           }
           case Trace.Transfer x -> {
             if (diverged.contains(x.file())) {
@@ -265,7 +269,10 @@ public final class Replayer {
           }
           case Trace.Mmap m -> {
             deviceEvents++;
-            divergences.addAll(mmap(m));
+            Divergence d = mmap(m);
+            if (d != null) {
+              divergences.add(d);
+            }
           }
           case Trace.Timer t -> {
             deviceEvents++;
@@ -303,7 +310,21 @@ public final class Replayer {
 
   // ---- device events --------------------------------------------------------------------------
 
-  private List<Divergence> open(Trace.VfioOpen o) {
+  /**
+   * What a call on a VFIO file answers, as the bridge makes it: its result, an errno thrown as
+   * -errno, an emulator fault as EIO.
+   */
+  private static long answer(LongSupplier call) {
+    try {
+      return call.getAsLong();
+    } catch (ErrnoException e) {
+      return -e.errno().number();
+    } catch (RuntimeException e) {
+      return -Errno.EIO.number();
+    }
+  }
+
+  private Divergence open(Trace.VfioOpen o) {
     String call = "open #" + o.seq() + " (" + o.path() + ")";
     long result;
     EmulatedFile opened = null;
@@ -321,14 +342,13 @@ public final class Replayer {
       if (opened != null) {
         opened.release();
       }
-      return List.of(
-          new Divergence(
-              o.seq(), call, o.file(), "result", describe(o.result()), describe(result)));
+      return new Divergence(
+          o.seq(), call, o.file(), "result", describe(o.result()), describe(result));
     }
     if (opened != null) {
       files.put(o.file(), opened);
     }
-    return List.of();
+    return null;
   }
 
   /** The group {@code /dev/vfio/N} or cdev {@code /dev/vfio/devices/vfioN}; null for others. */
@@ -371,35 +391,28 @@ public final class Replayer {
     long result;
     try {
       result =
-          x.access().toDevice()
-              ? f.pwrite(caller, x.buffer(), x.count(), x.offset())
-              : f.pread(caller, x.buffer(), x.count(), x.offset());
-    } catch (ErrnoException e) {
-      result = -e.errno().number();
+          answer(
+              () ->
+                  x.access().toDevice()
+                      ? f.pwrite(caller, x.buffer(), x.count(), x.offset())
+                      : f.pread(caller, x.buffer(), x.count(), x.offset()));
     } finally {
       MemoryLog.end();
     }
     return compare(x.seq(), call, x.file(), x.result(), result, x.buffer(), x.memory(), log.ops());
   }
 
-  private List<Divergence> mmap(Trace.Mmap m) {
+  private Divergence mmap(Trace.Mmap m) {
     String call =
         "mmap #" + m.seq() + " (" + CallPrinter.region(m.offset()) + " on file " + m.file() + ")";
     EmulatedFile f = files.get(m.file());
     if (f == null) {
-      return List.of(noFile(m.seq(), call, m.file()));
+      return noFile(m.seq(), call, m.file());
     }
-    long result;
-    try {
-      result = f.mmap(m.offset(), m.length(), m.prot(), m.flags());
-    } catch (ErrnoException e) {
-      result = -e.errno().number();
-    }
+    long result = answer(() -> f.mmap(m.offset(), m.length(), m.prot(), m.flags()));
     return result == m.result()
-        ? List.of()
-        : List.of(
-            new Divergence(
-                m.seq(), call, m.file(), "result", describe(m.result()), describe(result)));
+        ? null
+        : new Divergence(m.seq(), call, m.file(), "result", describe(m.result()), describe(result));
   }
 
   /**
@@ -554,11 +567,7 @@ public final class Replayer {
 
   /** An ioctl on a VFIO group or device file, as the bridge makes it (an emulator fault EIO). */
   private long fileIoctl(EmulatedFile file, Trace.Ioctl call) {
-    try {
-      return file.ioctl(caller(call.pid()), fileTable, call.request(), call.arg());
-    } catch (ErrnoException e) {
-      return -e.errno().number();
-    }
+    return answer(() -> file.ioctl(caller(call.pid()), fileTable, call.request(), call.arg()));
   }
 
   /**
