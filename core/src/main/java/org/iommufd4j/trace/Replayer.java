@@ -123,6 +123,9 @@ public final class Replayer {
   private final Map<Integer, SimulatedMemory> memories = new HashMap<>();
   private final Map<Integer, UserMemory> logged = new HashMap<>();
 
+  /** The reads of the call being replayed, in order, not yet matched by the replay's. */
+  private final Deque<MemoryLog.Op> reads = new ArrayDeque<>();
+
   /** Processes whose exit was replayed: their address spaces are gone for others' calls. */
   private final Set<Integer> exited = new HashSet<>();
 
@@ -799,7 +802,11 @@ public final class Replayer {
 
     @Override
     public boolean read(long address, MemorySegment dst) {
-      return (!isGone() || pinned(address, dst.byteSize())) && memory.read(address, dst);
+      if (isGone() && !pinned(address, dst.byteSize())) {
+        return false;
+      }
+      resupply(pid, address, dst.byteSize());
+      return memory.read(address, dst);
     }
 
     @Override
@@ -826,6 +833,14 @@ public final class Replayer {
    * made read-only (write).
    */
   private void seed(List<MemoryLog.Op> ops) {
+    reads.clear();
+    if (!trace.header().kernel()) { // a kernel recording's reads are its footprint's, not calls'
+      for (MemoryLog.Op op : ops) {
+        if (op.kind() == MemoryLog.Kind.READ && op.ok() && op.bytes() != null) {
+          reads.add(op);
+        }
+      }
+    }
     Map<Integer, TreeMap<Long, Boolean>> okPages = new HashMap<>(); // page -> written ok
     for (MemoryLog.Op op : ops) {
       if (!op.ok()
@@ -885,6 +900,25 @@ public final class Replayer {
           break;
         }
       }
+    }
+  }
+
+  /**
+   * Gives the range the bytes the recorded call's next read of it found: the program may change
+   * memory while a call runs (a device polls a ring that the program's other threads fill), so two
+   * reads of one range in one call can see different bytes, and the seed holds only the first.
+   */
+  private void resupply(int pid, long address, long length) {
+    int k = 0;
+    for (MemoryLog.Op op : reads) {
+      if (op.pid() == pid && op.address() == address && op.length() == length) {
+        for (int n = 0; n <= k; n++) {
+          reads.poll();
+        }
+        memory(pid).putBytes(address, op.bytes());
+        return;
+      }
+      k++;
     }
   }
 
