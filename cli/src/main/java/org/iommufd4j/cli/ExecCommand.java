@@ -163,7 +163,8 @@ final class ExecCommand implements Callable<Integer> {
     Devices emulated = deviceOptions.create(recorder);
     Path dir = Files.createTempDirectory("iommufd4j-"); // 0700
     Path socket = dir.resolve("sock");
-    try (emulated) {
+    try (recorder;
+        emulated) {
       Path library;
       try {
         library = Shim.locate(shim, dir);

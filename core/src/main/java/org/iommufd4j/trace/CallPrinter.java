@@ -10,8 +10,10 @@ import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import org.iommufd4j.kernel.LibC;
@@ -241,7 +243,7 @@ public final class CallPrinter {
    * device requests, whose numbers the container's reuse.
    */
   public static final class Files {
-    private final Map<Long, Boolean> vfio = new java.util.HashMap<>(); // file -> is a device
+    private final Map<Long, Boolean> vfio = new HashMap<>(); // file -> is a device
 
     /** Learns what {@code event} tells of the files. */
     public void see(Trace.Event event) {
@@ -315,7 +317,7 @@ public final class CallPrinter {
               + " len 0x"
               + Long.toHexString(op.length())
               + (op.ok() ? "" : " FAULT");
-      default -> op.kind().name().toLowerCase(java.util.Locale.ROOT);
+      default -> op.kind().name().toLowerCase(Locale.ROOT);
     };
   }
 
@@ -353,7 +355,7 @@ public final class CallPrinter {
    */
   private static String transfer(Trace.Transfer x) {
     StringBuilder s =
-        new StringBuilder(x.access().name().toLowerCase(java.util.Locale.ROOT))
+        new StringBuilder(x.access().name().toLowerCase(Locale.ROOT))
             .append("(dev ")
             .append(x.device())
             .append(", ")

@@ -37,15 +37,19 @@ import org.iommufd4j.vfio.VfioNodes;
  *
  * <p>Each recorded process gets a {@link SimulatedMemory}; before each call, the pages the
  * recording read, wrote or pinned are mapped and seeded with exactly the bytes it read, at the same
- * addresses (the earliest read of a byte wins), and pages where it failed are unmapped (or made
- * read-only where only a write failed). Each recorded open file is a context of its own, on one
- * {@link Host}; descriptors the engine makes get the numbers the recording gave them. Then the call
- * runs and its result, and every write it made (reply bytes and other memory), are compared with
- * the recording. A kernel recording ({@link Trace.Header#kernel()}) holds no list of the kernel's
- * writes, only each call's {@link Footprint} before and after it: there the replay must leave every
- * region the call could write holding the kernel's bytes, and write nowhere else.
+ * addresses (the earliest read of a byte wins; each later read of a recorded range gets what that
+ * read found), and pages where it failed are unmapped (or made read-only where only a write
+ * failed). Each recorded open file is a context of its own, on one {@link Host}; descriptors the
+ * engine makes get the numbers the recording gave them. Then the call runs and its result, and
+ * every write it made (reply bytes and other memory), are compared with the recording. A kernel
+ * recording ({@link Trace.Header#kernel()}) holds no list of the kernel's writes, only each call's
+ * {@link Footprint} before and after it: there the replay must leave every region the call could
+ * write holding the kernel's bytes, and write nowhere else.
  *
- * <p>Calls run in the order the recording completed them, on one thread.
+ * <p>Calls run in the order the recording completed them, on one thread. A recording with devices
+ * ({@link Trace.Header#devices()}) has them made again by a {@link DeviceMaker}, each on a clock
+ * whose timers fire only at the trace's {@link Trace.Timer} events; the calls on VFIO files and the
+ * timers are compared as calls are, their interrupts and DMA too.
  */
 public final class Replayer {
   private static final long PAGE = SimulatedMemory.PAGE_SIZE;
