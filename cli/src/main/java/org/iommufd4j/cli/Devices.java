@@ -100,13 +100,14 @@ final class Devices implements AutoCloseable {
   static Devices replayed(List<Trace.Device> recorded, Function<String, DeviceClock> clocks) {
     List<DeviceSpec> specs = new ArrayList<>();
     for (Trace.Device d : recorded) {
-      DeviceModel model =
-          DeviceModel.named(d.model())
-              .orElseThrow(() -> new IllegalArgumentException("unknown model " + d.model()));
-      Map<String, String> options = new LinkedHashMap<>(d.options());
+      // as --device would have said it, so that every check of the command line applies
+      StringBuilder spec = new StringBuilder(d.model()).append('@').append(d.bdf());
+      spec.append(',').append(DeviceSpec.GROUP).append('=').append(d.group());
+      d.options().forEach((k, v) -> spec.append(',').append(k).append('=').append(v));
+      DeviceSpec parsed = DeviceSpec.parse(spec.toString());
+      Map<String, String> options = new LinkedHashMap<>(parsed.options());
       options.remove(BACKING);
-      model.factory(options); // checks the values
-      specs.add(new DeviceSpec(model, d.bdf(), d.group(), options));
+      specs.add(new DeviceSpec(parsed.model(), parsed.bdf(), parsed.group(), options));
     }
     List<Placed> placed = place(specs);
     for (int i = 0; i < placed.size(); i++) {
