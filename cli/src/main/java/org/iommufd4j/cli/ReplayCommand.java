@@ -19,7 +19,9 @@ import picocli.CommandLine.Spec;
     description = {
       "Re-execute a trace recorded by `exec --record FILE` on a fresh emulator "
           + "(simulated memory seeded with the bytes the recording read, one context per recorded "
-          + "open) and report the first divergence: result/errno, reply bytes or memory written.",
+          + "open, the recording's devices made again with their timers fired where the recording's "
+          + "fired) and report the first divergence: result/errno, reply bytes, memory written, "
+          + "interrupts or DMA.",
       "Exit status: 0 no divergence, 1 a divergence, 2 not a trace."
     })
 final class ReplayCommand implements Callable<Integer> {
