@@ -627,11 +627,13 @@ long i4j_rw(int fd, const struct tracked *t, int type, void *buf, size_t count) 
   return file_call(fd, t, (uint16_t)type, req, sizeof req, NULL, 0);
 }
 
-long i4j_prw(int fd, const struct tracked *t, int type, void *buf, size_t count, uint64_t offset) {
+long i4j_prw(int fd, const struct tracked *t, int type, void *buf, size_t count, uint64_t offset, uint32_t flags) {
   unsigned char req[PRW_SIZE];
   i4j_put64(req + PRW_BUFFER, (uint64_t)(uintptr_t)buf);
   i4j_put64(req + PRW_COUNT, (uint64_t)count);
   i4j_put64(req + PRW_OFFSET, offset);
+  i4j_put32(req + PRW_FLAGS, flags);
+  i4j_put32(req + PRW_RESERVED, 0);
   return file_call(fd, t, (uint16_t)type, req, sizeof req, buf, count);
 }
 

@@ -41,7 +41,8 @@ HIDDEN long i4j_rw(int fd, const struct tracked *t, int type, void *buf, size_t 
 /* pread (T_PREAD) or pwrite (T_PWRITE) on a tracked file: bytes or -errno. Safe in the MMIO trap's
    handler: it connects this thread's channel if it has none (the thread faulted at a load or store
    of its own, holding no lock of the shim's or of libc's). */
-HIDDEN long i4j_prw(int fd, const struct tracked *t, int type, void *buf, size_t count, uint64_t offset);
+HIDDEN long i4j_prw(int fd, const struct tracked *t, int type, void *buf, size_t count, uint64_t offset,
+                    uint32_t flags);
 /* Whether the file may be mapped so (T_MMAP): 0 or -errno. */
 HIDDEN long i4j_mmap_check(int fd, const struct tracked *t, uint64_t offset, uint64_t length, int prot, int flags);
 /* fail-nth of the calling thread: FAIL_NTH_OP_SET value, or FAIL_NTH_OP_GET: value or -errno. */

@@ -50,7 +50,7 @@ static uint64_t trapped_read(void *opaque, uint64_t offset, unsigned width) {
   int saved = errno;
   struct tracked t = {KIND_VFIO_DEVICE, m->file->ino};
   uint64_t v = 0;
-  long r = i4j_prw(m->file->fd, &t, T_PREAD, &v, width, m->offset + offset);
+  long r = i4j_prw(m->file->fd, &t, T_PREAD, &v, width, m->offset + offset, PRW_FLAG_TRAPPED);
   if (r != (long)width) {
     DBG("trapped %u-byte load at file offset 0x%llx -> %ld: reads all ones", width,
         (unsigned long long)(m->offset + offset), r);
@@ -64,7 +64,7 @@ static void trapped_write(void *opaque, uint64_t offset, unsigned width, uint64_
   const struct devmap *m = opaque;
   int saved = errno;
   struct tracked t = {KIND_VFIO_DEVICE, m->file->ino};
-  long r = i4j_prw(m->file->fd, &t, T_PWRITE, &value, width, m->offset + offset);
+  long r = i4j_prw(m->file->fd, &t, T_PWRITE, &value, width, m->offset + offset, PRW_FLAG_TRAPPED);
   if (r != (long)width)
     DBG("trapped %u-byte store at file offset 0x%llx -> %ld: dropped", width, (unsigned long long)(m->offset + offset),
         r);

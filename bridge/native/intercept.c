@@ -1022,7 +1022,7 @@ static int positioned(int fd, int type, void *buf, size_t count, off_t offset, s
   } else if (t.kind == KIND_VFIO_GROUP) {
     *r = fail(EINVAL); /* the group has no read or write */
   } else if (t.kind == KIND_VFIO_DEVICE) {
-    long v = offset < 0 ? -EINVAL : i4j_prw(fd, &t, type, buf, count, (uint64_t)offset);
+    long v = offset < 0 ? -EINVAL : i4j_prw(fd, &t, type, buf, count, (uint64_t)offset, 0);
     *r = v < 0 ? fail((int)-v) : v;
   } else {
     return 0;
@@ -1086,7 +1086,7 @@ static int positioned_vector(int fd, int type, const struct iovec *iov, int coun
   ssize_t done = 0;
   for (int i = 0; i < count; i++) {
     if (local[i].iov_len == 0) continue;
-    long n = i4j_prw(fd, &t, type, local[i].iov_base, local[i].iov_len, (uint64_t)offset + (uint64_t)done);
+    long n = i4j_prw(fd, &t, type, local[i].iov_base, local[i].iov_len, (uint64_t)offset + (uint64_t)done, 0);
     if (n < 0) {
       *r = done ? done : fail((int)-n);
       return 1;

@@ -21,7 +21,7 @@
 #define IOMMUFD4J_PROTO_H
 
 #define I4J_MAGIC 0x4a346f69u /* "io4J" */
-#define I4J_VERSION 3u
+#define I4J_VERSION 4u
 #define I4J_HEADER 8u
 #define I4J_MAX_PAYLOAD (1u << 20)
 /* Bytes at the ioctl argument the shim sends along (the server reads more itself). */
@@ -138,11 +138,15 @@
 
 /* T_PREAD and T_PWRITE, then the COUNT bytes at BUFFER when they lie on the calling thread's stack
    (at most I4J_WINDOW): a writable window as IOCTL's, what the call writes there returned with the result */
-#define PRW_HANDLE 0  /* u64 */
-#define PRW_BUFFER 8  /* u64 */
-#define PRW_COUNT 16  /* u64 */
-#define PRW_OFFSET 24 /* u64 the file offset (off_t, never negative) */
-#define PRW_SIZE 32
+#define PRW_HANDLE 0    /* u64 */
+#define PRW_BUFFER 8    /* u64 */
+#define PRW_COUNT 16    /* u64 */
+#define PRW_OFFSET 24   /* u64 the file offset (off_t, never negative) */
+#define PRW_FLAGS 32    /* u32 PRW_FLAG_* */
+#define PRW_RESERVED 36 /* u32 0 */
+#define PRW_SIZE 40
+/* A load or store through a device mapping that the MMIO trap performs (recorded as such) */
+#define PRW_FLAG_TRAPPED 1u
 
 /* T_MMAP: the result is 0 or -errno; the shim makes the mapping */
 #define MMAP_HANDLE 0  /* u64 */

@@ -11,6 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import org.iommufd4j.Errno;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
@@ -39,6 +41,9 @@ final class BridgeFileTable implements FileTable {
   private static final int EINTR = 4;
 
   private final BridgeServer server;
+
+  /** The eventfds taken over so far: their numbers in recorded traces. */
+  private final AtomicLong eventfds = new AtomicLong();
 
   BridgeFileTable(BridgeServer server) {
     this.server = server;
@@ -123,8 +128,23 @@ final class BridgeFileTable implements FileTable {
    */
   @Override
   public Context context(int fd) {
-    ServerFile f = call().channel.fileBehind(fd, true);
+    ServerFile f;
+    try {
+      f = call().channel.fileBehind(fd, true);
+    } catch (ErrnoException e) {
+      log(log -> log.getFd(fd, -1)); // no descriptor at all
+      throw e;
+    }
+    log(log -> log.getFd(fd, f == null ? 0 : f.number));
     return f == null ? null : f.context;
+  }
+
+  /** Notes a descriptor operation in the log of the call being recorded, if one is. */
+  private static void log(Consumer<MemoryLog> op) {
+    MemoryLog log = MemoryLog.current();
+    if (log != null) {
+      op.accept(log);
+    }
   }
 
   @Override
@@ -132,12 +152,16 @@ final class BridgeFileTable implements FileTable {
     Call c = call();
     int dup = c.channel.duplicateOf(fd);
     if (dup < 0) {
+      log(log -> log.eventfd(fd, -Errno.EBADF.number()));
       throw ErrnoException.of(Errno.EBADF, "no descriptor " + fd);
     }
     if (!isEventFd(dup)) {
       LibC.close(dup);
+      log(log -> log.eventfd(fd, -Errno.EINVAL.number()));
       throw ErrnoException.of(Errno.EINVAL, "descriptor " + fd + " is not an eventfd");
     }
+    long number = eventfds.incrementAndGet();
+    log(log -> log.eventfd(fd, number));
     return new HeldEventFd(dup);
   }
 

@@ -113,19 +113,31 @@ public final class BridgeServer implements AutoCloseable {
     return kernel;
   }
 
-  private void beforeTeardown(ServerFile f) {
+  private void teardown(ServerFile f, Runnable teardown) {
     try {
       if (f.context != null && hooks.atTeardown() != null) {
         hooks
             .atTeardown()
             .accept(new ContextState(f.number, f.openerPid, true, f.context.snapshot()));
       }
-      if (hooks.recorder() != null) {
-        hooks.recorder().event(new Trace.Close(f.number, hooks.recorder().now()));
-      }
     } catch (RuntimeException e) {
       LOG.log(System.Logger.Level.ERROR, "observing the teardown of " + f + " failed", e);
     }
+    Trace.Writer recorder = hooks.recorder();
+    if (recorder == null) {
+      teardown.run();
+      return;
+    }
+    recorder.inOrder(
+        () -> {
+          try {
+            recorder.event(new Trace.Close(f.number, recorder.now()));
+          } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "recording the teardown of " + f + " failed", e);
+          }
+          teardown.run();
+          return null;
+        });
   }
 
   private BridgeServer(Path path, BridgeConfig config, Hooks hooks) throws IOException {
@@ -435,7 +447,7 @@ public final class BridgeServer implements AutoCloseable {
       f.signal();
     }
     f.onFinished = this::forget;
-    f.beforeTeardown = this::beforeTeardown;
+    f.teardown = this::teardown;
     files.put(inode, f);
     watcher.watch(f);
     return f;

@@ -16,6 +16,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 import org.iommufd4j.Errno;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
@@ -314,6 +316,7 @@ final class Channel implements Runnable {
               in.get(JAVA_LONG, Wire.PRW_BUFFER),
               count,
               in.get(JAVA_LONG, Wire.PRW_OFFSET),
+              (in.get(JAVA_INT, Wire.PRW_FLAGS) & Wire.PRW_FLAG_TRAPPED) != 0,
               bufferWindow(f, count));
         }
         case Wire.T_MMAP -> {
@@ -434,27 +437,54 @@ final class Channel implements Runnable {
       return;
     }
     boolean group = node == Wire.NODE_VFIO_GROUP;
-    EmulatedFile opened;
+    String path = group ? "/dev/vfio/" + index : "/dev/vfio/devices/vfio" + index;
+    EmulatedFile[] opened = new EmulatedFile[1];
+    ServerFile[] made = new ServerFile[1];
+    long r;
     try (Call call = Call.enter(this, process.memory(), 0, 0, MemorySegment.NULL, false)) {
-      opened = group ? nodes.openGroup(caller, index, flags) : nodes.openCdev(caller, index, flags);
+      r =
+          onDevice(
+              () -> {
+                try {
+                  opened[0] =
+                      group
+                          ? nodes.openGroup(caller, index, flags)
+                          : nodes.openCdev(caller, index, flags);
+                } catch (ErrnoException e) {
+                  return -e.errno().number();
+                }
+                made[0] =
+                    server.newFile(
+                        group ? Wire.KIND_VFIO_GROUP : Wire.KIND_VFIO_DEVICE, null, path);
+                return 0;
+              },
+              (seq, t, nanos, result, memory) ->
+                  new Trace.VfioOpen(
+                      seq, made[0] == null ? 0 : made[0].number, pid(), path, result, t));
       abandon(call);
-    } catch (ErrnoException e) {
-      result(-e.errno().number());
-      return;
     } catch (RuntimeException e) {
       LOG.log(System.Logger.Level.ERROR, "emulator fault opening a VFIO node, answered EIO", e);
+      if (made[0] != null) {
+        server.discard(made[0]);
+      }
+      if (opened[0] != null) {
+        opened[0].release();
+      }
       result(-Errno.EIO.number());
       return;
     }
+    if (r < 0) {
+      result(r);
+      return;
+    }
+    ServerFile file = made[0];
     if (broken) {
-      opened.release();
+      server.discard(file);
+      opened[0].release();
       throw new IOException("connection lost during a callback");
     }
-    String path = group ? "/dev/vfio/" + index : "/dev/vfio/devices/vfio" + index;
-    ServerFile file =
-        server.newFile(group ? Wire.KIND_VFIO_GROUP : Wire.KIND_VFIO_DEVICE, null, path);
     file.openerPid = pid();
-    file.install(opened);
+    file.install(opened[0]);
     try {
       result(0, handleFor(file), file.clientInode, file.kind, file.clientEnd());
     } finally {
@@ -560,7 +590,11 @@ final class Channel implements Runnable {
     try (Call call = Call.enter(this, process.memory(), request, arg, argWindow, windowWritable)) {
       EmulatedFile emulated = file.file();
       if (file.context == null) {
-        r = emulated == null ? -Errno.EBADF.number() : emulatedIoctl(emulated, request, arg);
+        r =
+            emulated == null
+                ? -Errno.EBADF.number()
+                : onDevice(
+                    () -> emulatedIoctl(emulated, request, arg), ioctlEvent(file, request, arg));
       } else if (recorder == null) {
         r = Dispatcher.ioctl(file.context, caller, request, arg, null);
       } else {
@@ -678,8 +712,40 @@ final class Channel implements Runnable {
     return Math.max(0, in.get(JAVA_LONG, Wire.REPLY_STATUS));
   }
 
-  /** The ioctl, with what it read, wrote and returned written to the trace (exec --record). */
-  private int recorded(Trace.Writer recorder, ServerFile file, long request, long arg) {
+  /**
+   * The ioctl, with what it read, wrote and returned written to the trace (exec --record); with
+   * devices, in order with their calls and timers (a model's DMA depends on the IOAS).
+   */
+  private long recorded(Trace.Writer recorder, ServerFile file, long request, long arg) {
+    return recorded(
+        recorder,
+        server.config().vfioNodes() != null,
+        () -> Dispatcher.ioctl(file.context, caller, request, arg, null),
+        ioctlEvent(file, request, arg));
+  }
+
+  private RecordedEvent ioctlEvent(ServerFile file, long request, long arg) {
+    return (seq, t, nanos, result, memory) ->
+        new Trace.Ioctl(seq, file.number, pid(), number, request, arg, result, t, nanos, memory);
+  }
+
+  /** What a recorded call becomes in the trace. */
+  private interface RecordedEvent {
+    Trace.Event of(long seq, long t, long nanos, long result, List<MemoryLog.Op> memory);
+  }
+
+  /**
+   * A call on a VFIO file or device: run as it is, or under {@code exec --record} in order with the
+   * other device calls and the models' timers, its memory, descriptors, interrupts and DMA
+   * collected into the event {@code event} makes.
+   */
+  private long onDevice(LongSupplier call, RecordedEvent event) {
+    Trace.Writer recorder = server.recorder();
+    return recorder == null ? call.getAsLong() : recorded(recorder, true, call, event);
+  }
+
+  private long recorded(
+      Trace.Writer recorder, boolean inOrder, LongSupplier call, RecordedEvent event) {
     recorder.process(
         new Trace.Process(
             caller.pid(),
@@ -687,21 +753,23 @@ final class Channel implements Runnable {
             caller.capSysResource(),
             caller.capIpcLock(),
             caller.memlockLimit()));
-    long t = recorder.now();
-    MemoryLog log = MemoryLog.begin();
-    int r;
-    long nanos;
-    try {
-      long start = System.nanoTime();
-      r = Dispatcher.ioctl(file.context, caller, request, arg, null);
-      nanos = System.nanoTime() - start;
-    } finally {
-      MemoryLog.end();
-    }
-    recorder.event(
-        new Trace.Ioctl(
-            recorder.nextSeq(), file.number, pid(), number, request, arg, r, t, nanos, log.ops()));
-    return r;
+    Supplier<Long> run =
+        () -> {
+          long t = recorder.now();
+          MemoryLog log = MemoryLog.begin();
+          long r;
+          long nanos;
+          try {
+            long start = System.nanoTime();
+            r = call.getAsLong();
+            nanos = System.nanoTime() - start;
+          } finally {
+            MemoryLog.end();
+          }
+          recorder.event(event.of(recorder.nextSeq(), t, nanos, r, log.ops()));
+          return r;
+        };
+    return inOrder ? recorder.inOrder(run) : run.get();
   }
 
   private void readWrite(int type, long handle, long buffer, long count) throws IOException {
@@ -711,7 +779,15 @@ final class Channel implements Runnable {
         MemorySegment.NULL,
         (file, f) -> {
           if (file.kind == Wire.KIND_VFIO_DEVICE) {
-            long r = positioned(f, type == Wire.T_WRITE, buffer, count, file.position);
+            boolean write = type == Wire.T_WRITE;
+            long r =
+                transfer(
+                    file,
+                    f,
+                    write ? Trace.Access.WRITE : Trace.Access.READ,
+                    buffer,
+                    count,
+                    file.position);
             if (r > 0) {
               file.position += r;
             }
@@ -729,10 +805,23 @@ final class Channel implements Runnable {
         });
   }
 
-  /** T_PREAD, T_PWRITE: at {@code offset}, the file position untouched. */
+  /**
+   * T_PREAD, T_PWRITE: at {@code offset}, the file position untouched; {@code trapped}: a load or
+   * store through a mapping, which the shim trapped.
+   */
   private void positionedReadWrite(
-      boolean write, long handle, long buffer, long count, long offset, MemorySegment bufferWindow)
+      boolean write,
+      long handle,
+      long buffer,
+      long count,
+      long offset,
+      boolean trapped,
+      MemorySegment bufferWindow)
       throws IOException {
+    Trace.Access access =
+        trapped
+            ? (write ? Trace.Access.STORE : Trace.Access.LOAD)
+            : (write ? Trace.Access.PWRITE : Trace.Access.PREAD);
     onFile(
         handle,
         buffer,
@@ -740,7 +829,28 @@ final class Channel implements Runnable {
         (file, f) ->
             offset < 0
                 ? -Errno.EINVAL.number() // read_write.c: ksys_pread64()
-                : positioned(f, write, buffer, count, offset));
+                : transfer(file, f, access, buffer, count, offset));
+  }
+
+  /** A region access on a VFIO file, recorded as a {@link Trace.Transfer} under a recording. */
+  private long transfer(
+      ServerFile file, EmulatedFile f, Trace.Access access, long buffer, long count, long offset) {
+    return onDevice(
+        () -> positioned(f, access.toDevice(), buffer, count, offset),
+        (seq, t, nanos, result, memory) ->
+            new Trace.Transfer(
+                seq,
+                file.number,
+                f.device(),
+                pid(),
+                number,
+                access,
+                offset,
+                buffer,
+                count,
+                result,
+                t,
+                memory));
   }
 
   /** A read or write of an emulated file: its result or {@code -errno}. */
@@ -819,9 +929,26 @@ final class Channel implements Runnable {
       r =
           file.context != null || f == null
               ? -Errno.ENODEV.number()
-              : f.mmap(offset, length, prot, flags);
-    } catch (ErrnoException e) {
-      r = -e.errno().number();
+              : onDevice(
+                  () -> {
+                    try {
+                      return f.mmap(offset, length, prot, flags);
+                    } catch (ErrnoException e) {
+                      return -e.errno().number();
+                    }
+                  },
+                  (seq, t, nanos, result, memory) ->
+                      new Trace.Mmap(
+                          seq,
+                          file.number,
+                          f.device(),
+                          pid(),
+                          offset,
+                          length,
+                          prot,
+                          flags,
+                          result,
+                          t));
     } catch (RuntimeException e) {
       LOG.log(System.Logger.Level.ERROR, "emulator fault in mmap, answered EIO", e);
       r = -Errno.EIO.number();

@@ -3,6 +3,7 @@ package org.iommufd4j.bridge;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
@@ -41,8 +42,11 @@ final class ServerFile {
    */
   long position;
 
-  /** Called just before the teardown (inspect at exit, recording). */
-  Consumer<ServerFile> beforeTeardown;
+  /**
+   * Runs the teardown it is given, observing it first (inspect at exit, recording: there in order
+   * with the recorded calls and device timers, so a replay closes where the recording did).
+   */
+  BiConsumer<ServerFile, Runnable> teardown;
 
   private EmulatedFile file;
   private int refs = 1;
@@ -210,9 +214,14 @@ final class ServerFile {
   }
 
   private void finish() {
-    if (beforeTeardown != null) {
-      beforeTeardown.accept(this);
+    if (teardown != null) {
+      teardown.accept(this, this::tearDown);
+    } else {
+      tearDown();
     }
+  }
+
+  private void tearDown() {
     if (context != null) {
       context.close();
     }

@@ -21,7 +21,7 @@ package org.iommufd4j.bridge;
  */
 final class Wire {
   static final int MAGIC = 0x4a346f69;
-  static final int VERSION = 3;
+  static final int VERSION = 4;
   static final int HEADER = 8;
   static final int MAX_PAYLOAD = 1 << 20;
   static final int WINDOW = 128;
@@ -131,13 +131,16 @@ final class Wire {
   static final int RW_COUNT = 16;
   static final int RW_SIZE = 24;
 
-  /** T_PREAD and T_PWRITE: u64 handle, buffer, count, file offset. */
+  /** T_PREAD and T_PWRITE: u64 handle, buffer, count, file offset; u32 flags, reserved. */
   static final int PRW_HANDLE = 0;
 
   static final int PRW_BUFFER = 8;
   static final int PRW_COUNT = 16;
   static final int PRW_OFFSET = 24;
-  static final int PRW_SIZE = 32;
+  static final int PRW_FLAGS = 32;
+  static final int PRW_RESERVED = 36;
+  static final int PRW_SIZE = 40;
+  static final int PRW_FLAG_TRAPPED = 1;
 
   /** T_MMAP: u64 handle, file offset, length; u32 prot, flags. */
   static final int MMAP_HANDLE = 0;

@@ -284,6 +284,7 @@ class BridgeServerIT {
     c.out.set(JAVA_LONG, Wire.PRW_BUFFER, buffer.address());
     c.out.set(JAVA_LONG, Wire.PRW_COUNT, buffer.byteSize());
     c.out.set(JAVA_LONG, Wire.PRW_OFFSET, 0);
+    c.out.set(JAVA_LONG, Wire.PRW_FLAGS, 0); // flags and reserved
     return c.call(type, c.out, Wire.PRW_SIZE, -1);
   }
 

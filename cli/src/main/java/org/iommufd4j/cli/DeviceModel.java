@@ -9,7 +9,6 @@ import java.util.Set;
 import java.util.WeakHashMap;
 import java.util.function.Function;
 import java.util.stream.Collectors;
-import org.iommufd4j.pci.DeviceClock;
 import org.iommufd4j.pci.PciDevice;
 import org.iommufd4j.pci.edu.EduDevice;
 import org.iommufd4j.pci.nvme.NvmeController;
@@ -28,7 +27,7 @@ enum DeviceModel {
       "QEMU's educational device 1234:11e8 (factorial, DMA engine, MSI)",
       Set.of("dma_mask")) {
     @Override
-    Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options) {
+    Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options, Object machine) {
       String mask = options.get("dma_mask");
       long dmaMask = mask == null ? EduDevice.DEFAULT_DMA_MASK : number("dma_mask", mask);
       return ports -> new EduDevice(ports, dmaMask);
@@ -39,7 +38,7 @@ enum DeviceModel {
       "a transitional virtio-net NIC 1af4:1000 (legacy I/O BAR0, MSI-X in BAR1)",
       Set.of("backend", "mac", "queues", "mrg_rxbuf", "event_idx")) {
     @Override
-    Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options) {
+    Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options, Object machine) {
       VirtioNetDevice.Options o =
           new VirtioNetDevice.Options(
               VirtioNetDevice.Options.parseMac(
@@ -54,7 +53,7 @@ enum DeviceModel {
         return ports -> new VirtioNetDevice(ports, NetBackend.loopback(), o);
       }
       if (backend.equals("pair")) {
-        return ports -> new VirtioNetDevice(ports, PairedPorts.next(ports.clock()), o);
+        return ports -> new VirtioNetDevice(ports, PairedPorts.next(machine), o);
       }
       if (backend.startsWith("pcap=") && backend.length() > "pcap=".length()) {
         Path file = Path.of(backend.substring("pcap=".length()));
@@ -70,7 +69,7 @@ enum DeviceModel {
           + " (backing=FILE, size=N[K|M|G|T])",
       Set.of("backing", "size")) {
     @Override
-    Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options) {
+    Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options, Object machine) {
       String sizeOption = options.get("size");
       long size = sizeOption == null ? 0 : bytes("size", sizeOption);
       if (sizeOption != null && size < NvmeNamespace.BLOCK_SIZE) {
@@ -115,11 +114,19 @@ enum DeviceModel {
   }
 
   /**
-   * A factory of the model with {@code options} (only keys of {@link #optionKeys}).
+   * A factory of the model with {@code options} (only keys of {@link #optionKeys}), one of the
+   * devices made together as {@code machine} (one {@code exec}: {@code backend=pair} NICs pair
+   * within it).
    *
    * @throws IllegalArgumentException if a value is not what its key takes
    */
-  abstract Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options);
+  abstract Function<PciDevice.Ports, PciDevice> factory(
+      Map<String, String> options, Object machine);
+
+  /** {@link #factory(Map, Object)} of a device on its own (which also checks the options). */
+  Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options) {
+    return factory(options, new Object());
+  }
 
   static Optional<DeviceModel> named(String name) {
     return Arrays.stream(values()).filter(m -> m.modelName.equals(name)).findFirst();
@@ -141,21 +148,21 @@ enum DeviceModel {
 
   /**
    * Wires {@code backend=pair} NICs two by two in the order they are made (the CLI makes devices in
-   * address order): the first of each two waits for the second. One list per device clock, which is
-   * one per {@code exec}, so an odd one out never pairs with a later run's.
+   * address order): the first of each two waits for the second. One list per machine (one {@code
+   * exec} or replay), so an odd one out never pairs with a later run's.
    */
   static final class PairedPorts {
-    private static final Map<DeviceClock, NetBackend> WAITING = new WeakHashMap<>();
+    private static final Map<Object, NetBackend> WAITING = new WeakHashMap<>();
 
     private PairedPorts() {}
 
-    static synchronized NetBackend next(DeviceClock clock) {
-      NetBackend waiting = WAITING.remove(clock);
+    static synchronized NetBackend next(Object machine) {
+      NetBackend waiting = WAITING.remove(machine);
       if (waiting != null) {
         return waiting;
       }
       NetBackend.Pair pair = NetBackend.pair();
-      WAITING.put(clock, pair.right());
+      WAITING.put(machine, pair.right());
       return pair.left();
     }
   }

@@ -2,6 +2,7 @@ package org.iommufd4j.cli;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.iommufd4j.trace.Trace;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -28,11 +29,25 @@ final class DeviceOptions {
    * error.
    */
   Devices create() {
+    return create(null);
+  }
+
+  /** {@link #create()}, the models' timers recorded by {@code recorder} (or null). */
+  Devices create(Trace.Writer recorder) {
     if (specs.isEmpty()) {
       return null;
     }
     try {
-      return Devices.create(specs);
+      return Devices.create(specs, recorder);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(mixee.commandLine(), "--device: " + e.getMessage());
+    }
+  }
+
+  /** The devices as a recording's header names them. */
+  List<Trace.Device> recorded() {
+    try {
+      return Devices.recorded(specs);
     } catch (IllegalArgumentException e) {
       throw new ParameterException(mixee.commandLine(), "--device: " + e.getMessage());
     }

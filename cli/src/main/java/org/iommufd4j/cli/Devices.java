@@ -1,18 +1,28 @@
 package org.iommufd4j.cli;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 import org.iommufd4j.bridge.testbed.PresentedFunction;
 import org.iommufd4j.bridge.testbed.SysfsTestbed;
 import org.iommufd4j.pci.Bar;
 import org.iommufd4j.pci.ConfigSpace;
+import org.iommufd4j.pci.DeviceClock;
 import org.iommufd4j.pci.ExecutorClock;
 import org.iommufd4j.pci.Interrupts;
 import org.iommufd4j.pci.PciFunction;
+import org.iommufd4j.pci.nvme.NvmeNamespace;
+import org.iommufd4j.trace.RecordingClock;
+import org.iommufd4j.trace.Replayer;
+import org.iommufd4j.trace.Trace;
 import org.iommufd4j.vfio.VfioHost;
 
 /**
@@ -43,7 +53,10 @@ final class Devices implements AutoCloseable {
   record Device(String bdf, int iommuGroup, int vfioIndex, PciFunction function) {}
 
   private final List<Device> devices;
+
+  /** The clock the models run on, null when each has its own (a replay's). */
   private final ExecutorClock clock;
+
   private final VfioHost vfio;
 
   private Devices(List<Device> devices, ExecutorClock clock, VfioHost vfio) {
@@ -62,6 +75,95 @@ final class Devices implements AutoCloseable {
    *     devices than the root bus has slots
    */
   static Devices create(List<DeviceSpec> specs) {
+    return create(specs, null);
+  }
+
+  /**
+   * {@link #create(List)}, each model's timers recorded by {@code recorder} (null: none) as the
+   * model's {@link Trace.Timer} events.
+   */
+  static Devices create(List<DeviceSpec> specs, Trace.Writer recorder) {
+    ExecutorClock clock = new ExecutorClock("iommufd4j-devices");
+    return make(
+        place(specs),
+        clock,
+        bdf -> recorder == null ? clock : new RecordingClock(clock, bdf, recorder));
+  }
+
+  /**
+   * The devices of a recording, made again where they sat, each on the clock {@code clocks} gives
+   * for its address (a replay's, whose timers fire where the recording's did). A file-backed NVMe
+   * namespace is replaced by one in memory of the recorded size: a replay never touches the file.
+   *
+   * @throws IllegalArgumentException for a model or option this build does not know
+   */
+  static Devices replayed(List<Trace.Device> recorded, Function<String, DeviceClock> clocks) {
+    List<DeviceSpec> specs = new ArrayList<>();
+    for (Trace.Device d : recorded) {
+      // as --device would have said it, so that every check of the command line applies
+      StringBuilder spec = new StringBuilder(d.model()).append('@').append(d.bdf());
+      spec.append(',').append(DeviceSpec.GROUP).append('=').append(d.group());
+      d.options().forEach((k, v) -> spec.append(',').append(k).append('=').append(v));
+      DeviceSpec parsed = DeviceSpec.parse(spec.toString());
+      Map<String, String> options = new LinkedHashMap<>(parsed.options());
+      options.remove(BACKING);
+      specs.add(new DeviceSpec(parsed.model(), parsed.bdf(), parsed.group(), options));
+    }
+    List<Placed> placed = place(specs);
+    for (int i = 0; i < placed.size(); i++) {
+      Trace.Device d = recorded.stream().filter(placed.get(i)::isAt).findFirst().orElseThrow();
+      if (d.cdev() != i) {
+        throw new IllegalArgumentException(d.bdf() + " had cdev vfio" + d.cdev() + ", not " + i);
+      }
+    }
+    return make(placed, null, clocks);
+  }
+
+  /** What {@code replay} and {@code inspect --trace} make a recording's devices with. */
+  static final Replayer.DeviceMaker REPLAYED =
+      (recorded, clocks) -> replayed(recorded, clocks).vfio();
+
+  /**
+   * How a recording names the devices {@code specs} make: where each sits, its options, and for a
+   * file-backed NVMe namespace the size it will have (the file's, or {@code size} if larger).
+   */
+  static List<Trace.Device> recorded(List<DeviceSpec> specs) {
+    List<Trace.Device> out = new ArrayList<>();
+    List<Placed> placed = place(specs);
+    for (int i = 0; i < placed.size(); i++) {
+      Placed p = placed.get(i);
+      Map<String, String> options = new LinkedHashMap<>(p.spec().options());
+      String backing = options.get(BACKING);
+      if (backing != null) {
+        Path file = Path.of(backing).toAbsolutePath();
+        long given =
+            options.containsKey("size") ? DeviceModel.bytes("size", options.get("size")) : 0;
+        long length;
+        try {
+          length = Files.exists(file) ? Files.size(file) : 0;
+        } catch (IOException e) {
+          length = 0;
+        }
+        long size =
+            length > 0 ? Math.max(given, length) : given > 0 ? given : NvmeNamespace.DEFAULT_SIZE;
+        options.put(BACKING, file.toString());
+        options.put("size", Long.toString(size));
+      }
+      out.add(new Trace.Device(p.spec().model().modelName(), p.bdf(), p.group(), i, options));
+    }
+    return out;
+  }
+
+  private static final String BACKING = "backing";
+
+  /** A device's address and group, decided. */
+  private record Placed(DeviceSpec spec, String bdf, int group) {
+    boolean isAt(Trace.Device d) {
+      return d.bdf().equals(bdf);
+    }
+  }
+
+  private static List<Placed> place(List<DeviceSpec> specs) {
     Set<String> bdfs = new HashSet<>();
     Set<Integer> usedSlots = new HashSet<>();
     Set<Integer> groups = new HashSet<>();
@@ -78,8 +180,8 @@ final class Devices implements AutoCloseable {
             "two devices in group " + s.group() + " (a group holds one device)");
       }
     }
-    record Placed(DeviceSpec spec, String bdf) {}
-    List<Placed> placed = new ArrayList<>();
+    record Addressed(DeviceSpec spec, String bdf) {}
+    List<Addressed> addressed = new ArrayList<>();
     int slot = FIRST_DEFAULT_SLOT;
     for (DeviceSpec s : specs) {
       String bdf = s.bdf();
@@ -92,21 +194,31 @@ final class Devices implements AutoCloseable {
         }
         bdf = String.format("0000:00:%02x.0", slot++);
       }
-      placed.add(new Placed(s, bdf));
+      addressed.add(new Addressed(s, bdf));
     }
-    placed.sort(Comparator.comparing(Placed::bdf));
-    ExecutorClock clock = new ExecutorClock("iommufd4j-devices");
-    List<Device> devices = new ArrayList<>();
-    VfioHost.Builder vfio = VfioHost.builder();
+    addressed.sort(Comparator.comparing(Addressed::bdf));
+    List<Placed> placed = new ArrayList<>();
     int nextGroup = 0;
-    for (Placed p : placed) {
-      Integer group = p.spec().group();
+    for (Addressed a : addressed) {
+      Integer group = a.spec().group();
       if (group == null) {
         while (groups.contains(nextGroup)) {
           nextGroup++;
         }
         group = nextGroup++;
       }
+      placed.add(new Placed(a.spec(), a.bdf(), group));
+    }
+    return placed;
+  }
+
+  private static Devices make(
+      List<Placed> placed, ExecutorClock clock, Function<String, DeviceClock> clocks) {
+    List<Device> devices = new ArrayList<>();
+    VfioHost.Builder vfio = VfioHost.builder();
+    Object machine = new Object(); // what backend=pair NICs pair within
+    for (Placed p : placed) {
+      int group = p.group();
       int vfioIndex = devices.size();
       PciFunction function =
           vfio.add(
@@ -115,9 +227,9 @@ final class Devices implements AutoCloseable {
               vfioIndex,
               dma ->
                   PciFunction.create(
-                      p.spec().model().factory(p.spec().options()),
+                      p.spec().model().factory(p.spec().options(), machine),
                       dma,
-                      clock,
+                      clocks.apply(p.bdf()),
                       Interrupts.Sink.DISCARD));
       assignInterruptLine(function, p.bdf());
       devices.add(new Device(p.bdf(), group, vfioIndex, function));
@@ -159,7 +271,9 @@ final class Devices implements AutoCloseable {
 
   @Override
   public void close() {
-    clock.close();
+    if (clock != null) {
+      clock.close();
+    }
   }
 
   private static PresentedFunction present(Device d) {

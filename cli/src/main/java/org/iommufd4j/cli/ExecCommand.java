@@ -73,7 +73,9 @@ final class ExecCommand implements Callable<Integer> {
       paramLabel = "FILE",
       description =
           "Record every ioctl (request, "
-              + "memory read and written, result, timing, context and process) to FILE as JSON lines; "
+              + "memory read and written, result, timing, context and process) to FILE as JSON lines, "
+              + "with --device also the VFIO files' opens, ioctls, region accesses (trapped loads and "
+              + "stores too) and mmaps, and the models' timers with their DMA and interrupts; "
               + "replay it with `replay FILE`.")
   Path record;
 
@@ -139,10 +141,37 @@ final class ExecCommand implements Callable<Integer> {
     CliErrors.checkWritable("--record", record, CliErrors.EXEC_FAILED);
     CliErrors.checkWritable("--inspect-output", inspectOutput, CliErrors.EXEC_FAILED);
     CliErrors.checkWritable("--svg", svg, CliErrors.EXEC_FAILED);
-    Devices emulated = deviceOptions.create();
+    BridgeConfig config = emulator.config();
+    Trace.Header header;
+    if (kernel) {
+      // what the recorded calls see is the process's own: its capabilities and limit
+      config =
+          config
+              .withCapIpcLock(BridgeConfig.Privilege.FROM_PROCESS)
+              .withCapSysResource(BridgeConfig.Privilege.FROM_PROCESS)
+              .withMemlockLimit(BridgeConfig.MEMLOCK_FROM_PROCESS);
+      header =
+          record == null
+              ? null
+              : new Trace.Header(
+                  KernelProbe.hasTestAbi(err), config.vfioContainer(), false, false, true);
+    } else {
+      List<Trace.Device> devices = deviceOptions.recorded();
+      header =
+          new Trace.Header(
+              config.testAbi(),
+              config.vfioContainer() || !devices.isEmpty(),
+              config.selftestCompat(),
+              config.faultInjection(),
+              false,
+              devices);
+    }
+    Trace.Writer recorder = record == null ? null : new Trace.Writer(record, header);
+    Devices emulated = deviceOptions.create(recorder);
     Path dir = Files.createTempDirectory("iommufd4j-"); // 0700
     Path socket = dir.resolve("sock");
-    try (emulated) {
+    try (recorder;
+        emulated) {
       Path library;
       try {
         library = Shim.locate(shim, dir);
@@ -198,30 +227,9 @@ final class ExecCommand implements Callable<Integer> {
                 }
               });
       Runtime.getRuntime().addShutdownHook(reaper);
-      BridgeConfig config = emulator.config();
       if (emulated != null) {
         config = config.withVfioContainer(true).withVfioNodes(emulated.vfio());
       }
-      Trace.Header header;
-      if (kernel) {
-        // what the recorded calls see is the process's own: its capabilities and limit
-        config =
-            config
-                .withCapIpcLock(BridgeConfig.Privilege.FROM_PROCESS)
-                .withCapSysResource(BridgeConfig.Privilege.FROM_PROCESS)
-                .withMemlockLimit(BridgeConfig.MEMLOCK_FROM_PROCESS);
-        header =
-            new Trace.Header(
-                KernelProbe.hasTestAbi(err), config.vfioContainer(), false, false, true);
-      } else {
-        header =
-            new Trace.Header(
-                config.testAbi(),
-                config.vfioContainer(),
-                config.selftestCompat(),
-                config.faultInjection());
-      }
-      Trace.Writer recorder = record == null ? null : new Trace.Writer(record, header);
       List<ContextStates.Entry> states = Collections.synchronizedList(new ArrayList<>());
       BridgeServer.Hooks hooks =
           new BridgeServer.Hooks(

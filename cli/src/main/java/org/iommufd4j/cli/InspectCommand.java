@@ -103,7 +103,7 @@ final class InspectCommand implements Callable<Integer> {
     } catch (IOException e) {
       throw CliErrors.cannotRead("--trace", file, e, CliErrors.USAGE);
     }
-    Replayer.Result r = Replayer.replay(trace);
+    Replayer.Result r = Replayer.replay(trace, Devices.REPLAYED);
     if (r.diverged()) {
       err.println("iommufd4j inspect: the replay diverged; the state shown is where it stopped");
       err.println(r.divergence());

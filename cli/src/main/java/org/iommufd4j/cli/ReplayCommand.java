@@ -19,7 +19,9 @@ import picocli.CommandLine.Spec;
     description = {
       "Re-execute a trace recorded by `exec --record FILE` on a fresh emulator "
           + "(simulated memory seeded with the bytes the recording read, one context per recorded "
-          + "open) and report the first divergence: result/errno, reply bytes or memory written.",
+          + "open, the recording's devices made again with their timers fired where the recording's "
+          + "fired) and report the first divergence: result/errno, reply bytes, memory written, "
+          + "interrupts or DMA.",
       "Exit status: 0 no divergence, 1 a divergence, 2 not a trace."
     })
 final class ReplayCommand implements Callable<Integer> {
@@ -48,7 +50,16 @@ final class ReplayCommand implements Callable<Integer> {
       err.println("iommufd4j replay: " + e.getMessage());
       return CliErrors.USAGE;
     }
-    Replayer.Result r = all ? Replayer.replayAll(trace) : Replayer.replay(trace);
+    Replayer.Result r;
+    try {
+      r =
+          all
+              ? Replayer.replayAll(trace, Devices.REPLAYED)
+              : Replayer.replay(trace, Devices.REPLAYED);
+    } catch (IllegalArgumentException e) {
+      err.println("iommufd4j replay: cannot make the trace's devices: " + e.getMessage());
+      return CliErrors.USAGE;
+    }
     String counts =
         count(r.ioctls(), "ioctl")
             + ", "
@@ -56,7 +67,8 @@ final class ReplayCommand implements Callable<Integer> {
             + ", "
             + count(r.closes(), "close")
             + ", "
-            + count(r.memoryOps(), "memory operation");
+            + count(r.memoryOps(), "memory operation")
+            + (r.deviceEvents() == 0 ? "" : ", " + count(r.deviceEvents(), "device event"));
     if (all && r.diverged()) {
       r.divergences().forEach(out::println);
       out.println(

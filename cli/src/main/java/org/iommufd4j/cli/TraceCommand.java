@@ -33,7 +33,13 @@ final class TraceCommand implements Callable<Integer> {
   private static final Map<String, String> CLASSES =
       Map.of("ioas", "IOMMU_IOAS_", "hwpt", "IOMMU_HWPT_", "test", "IOMMU_TEST_", "vfio", "VFIO_");
 
-  private static final Set<String> EVENTS = Set.of("open", "close", "exit", "process");
+  private static final Set<String> EVENTS =
+      Set.of(
+          "open", "close", "exit", "process", "pread", "pwrite", "read", "write", "load", "store",
+          "mmap", "timer");
+
+  /** What the trace's events so far made of its files (VFIO groups and devices). */
+  private final CallPrinter.Files files = new CallPrinter.Files();
 
   @Spec CommandSpec spec;
 
@@ -43,8 +49,9 @@ final class TraceCommand implements Callable<Integer> {
       description = {
         "A filter, as strace's: "
             + "trace=NAME[,NAME...] (request names such as IOMMU_IOAS_MAP, classes ioas, hwpt, test, "
-            + "vfio, and the events open, close, exit, process); status=failed or status=successful "
-            + "(ioctls only). Repeatable; an event is printed when it passes all."
+            + "vfio, and the events open, close, exit, process, the device accesses pread, pwrite, "
+            + "read, write, load, store, mmap and the devices' timer); status=failed or "
+            + "status=successful (calls only). Repeatable; an event is printed when it passes all."
       })
   List<String> expressions = List.of();
 
@@ -89,6 +96,8 @@ final class TraceCommand implements Callable<Integer> {
     for (Trace.Event e : trace.events()) {
       if (e instanceof Trace.Open o) {
         openedBy.putIfAbsent(o.file(), o.pid());
+      } else if (e instanceof Trace.VfioOpen o) {
+        openedBy.putIfAbsent(o.file(), o.pid());
       }
       boolean ofPid =
           pid == null
@@ -98,9 +107,16 @@ final class TraceCommand implements Callable<Integer> {
                 case Trace.Ioctl i -> i.pid() == pid;
                 case Trace.Exit x -> x.pid() == pid;
                 case Trace.Close c -> openedBy.getOrDefault(c.file(), -1).equals(pid);
+                case Trace.VfioOpen o -> o.pid() == pid;
+                case Trace.Transfer x -> x.pid() == pid;
+                case Trace.Mmap m -> m.pid() == pid;
+                case Trace.Timer t -> false;
               };
-      if (ofPid && filter.test(e)) {
-        out.println(CallPrinter.line(e, timestamps));
+      boolean shown = ofPid && filter.test(e);
+      String line = CallPrinter.line(e, timestamps, files);
+      files.see(e);
+      if (shown) {
+        out.println(line);
       }
     }
     out.flush();
@@ -117,6 +133,10 @@ final class TraceCommand implements Callable<Integer> {
                   case Trace.Close c -> c.file() == file;
                   case Trace.Process p -> false;
                   case Trace.Exit x -> false;
+                  case Trace.VfioOpen o -> o.file() == file;
+                  case Trace.Transfer x -> x.file() == file;
+                  case Trace.Mmap m -> m.file() == file;
+                  case Trace.Timer t -> false;
                 };
     for (String expression : expressions) {
       int eq = expression.indexOf('=');
@@ -137,7 +157,7 @@ final class TraceCommand implements Callable<Integer> {
     return all;
   }
 
-  private static Predicate<Trace.Event> names(List<String> names) {
+  private Predicate<Trace.Event> names(List<String> names) {
     for (String n : names) {
       if (!EVENTS.contains(n) && !CLASSES.containsKey(n) && !n.equals(n.toUpperCase(Locale.ROOT))) {
         throw new IllegalArgumentException(
@@ -151,11 +171,15 @@ final class TraceCommand implements Callable<Integer> {
     return e -> {
       String name =
           switch (e) {
-            case Trace.Ioctl i -> CallPrinter.requestName(i.request());
+            case Trace.Ioctl i -> files.requestName(i);
             case Trace.Open o -> "open";
             case Trace.Close c -> "close";
             case Trace.Exit x -> "exit";
             case Trace.Process p -> "process";
+            case Trace.VfioOpen o -> "open";
+            case Trace.Transfer x -> x.access().name().toLowerCase(Locale.ROOT);
+            case Trace.Mmap m -> "mmap";
+            case Trace.Timer t -> "timer";
           };
       return names.stream()
           .anyMatch(
@@ -167,10 +191,28 @@ final class TraceCommand implements Callable<Integer> {
     };
   }
 
+  /** Whether a call failed; null for events that are not calls. */
+  private static Boolean failed(Trace.Event e) {
+    long result =
+        switch (e) {
+          case Trace.Ioctl i -> i.result();
+          case Trace.VfioOpen o -> o.result();
+          case Trace.Transfer x -> x.result();
+          case Trace.Mmap m -> m.result();
+          default -> 0;
+        };
+    return e instanceof Trace.Ioctl
+            || e instanceof Trace.VfioOpen
+            || e instanceof Trace.Transfer
+            || e instanceof Trace.Mmap
+        ? Trace.errnoName(result) != null
+        : null;
+  }
+
   private static Predicate<Trace.Event> status(String value) {
     return switch (value) {
-      case "failed" -> e -> e instanceof Trace.Ioctl i && Trace.errnoName(i.result()) != null;
-      case "successful" -> e -> e instanceof Trace.Ioctl i && Trace.errnoName(i.result()) == null;
+      case "failed" -> e -> failed(e) == Boolean.TRUE;
+      case "successful" -> e -> failed(e) == Boolean.FALSE;
       default ->
           throw new IllegalArgumentException(
               "unknown status in -e status=" + value + " (failed or successful)");

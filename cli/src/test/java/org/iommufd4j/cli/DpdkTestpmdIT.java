@@ -83,4 +83,42 @@ class DpdkTestpmdIT {
       Files.deleteIfExists(output);
     }
   }
+
+  @Test
+  void aRecordedRunReplaysWithoutDivergence() throws Exception {
+    Path dir = Files.createTempDirectory("testpmd-record");
+    try {
+      Path trace = dir.resolve("testpmd.jsonl");
+      Path output = dir.resolve("testpmd.txt");
+      CliRun run =
+          CliRun.of(
+              "exec",
+              "--device",
+              "virtio-net@0000:00:04.0,backend=pair",
+              "--device",
+              "virtio-net@0000:00:05.0,backend=pair",
+              "--record",
+              trace.toString(),
+              "--",
+              "sh",
+              SCRIPT.toString(),
+              output.toString(),
+              "10");
+      String out = Files.readString(output);
+      assertThat(run.status()).as("%s%n%s", run.err(), out).isZero();
+      assertThat(out).as(out).contains("Port 0 Link up", "Port 1 Link up");
+      // the NICs' pollers moved frames between them, reading the rings testpmd's threads fill
+      assertThat(Files.readString(trace)).contains("\"type\":\"timer\"", "\"op\":\"dma\"");
+      CliRun replay = CliRun.of("replay", trace.toString());
+      assertThat(replay.status()).as(replay.out() + replay.err()).isZero();
+      assertThat(replay.out()).startsWith("no divergence: ");
+    } finally {
+      try (var files = Files.list(dir)) {
+        for (Path f : files.toList()) {
+          Files.delete(f);
+        }
+      }
+      Files.delete(dir);
+    }
+  }
 }

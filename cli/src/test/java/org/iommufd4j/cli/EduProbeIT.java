@@ -32,7 +32,7 @@ class EduProbeIT {
   record Known(String oracleLine, String reason) {}
 
   /** Builds the probe against the 6.12 uapi headers: its path, or a skip. */
-  private static Path build(String probe) throws Exception {
+  static Path build(String probe) throws Exception {
     Process source =
         new ProcessBuilder(ROOT.resolve("bridge/selftests/kernel-source.sh").toString())
             .redirectError(ProcessBuilder.Redirect.DISCARD)

@@ -122,4 +122,41 @@ class NvmeGuestIT {
       Files.deleteIfExists(console);
     }
   }
+
+  @Test
+  void aRecordedGuestRunReplaysWithoutDivergence() throws Exception {
+    Path backing = Files.createTempFile("nvme-guest", ".img");
+    Path console = Files.createTempFile("nvme-guest", ".txt");
+    Path trace = Files.createTempFile("nvme-guest", ".jsonl");
+    try {
+      CliRun run =
+          CliRun.of(
+              "exec",
+              "--device",
+              "nvme,backing=" + backing + ",size=64M",
+              "--record",
+              trace.toString(),
+              "--",
+              "sh",
+              SCRIPT.toString(),
+              "run",
+              GUEST.toString(),
+              "0000:00:04.0",
+              console.toString(),
+              "300");
+      String out = Files.readString(console);
+      assertThat(run.status()).as("%s%n%s", run.err(), out).isZero();
+      assertThat(out).as(out).contains("NVME-GUEST: ok");
+      // the header keeps the file's path and size; the replay uses a namespace in memory instead
+      assertThat(Files.readAllLines(trace).getFirst())
+          .contains("\"backing\":\"" + backing + "\"", "\"size\":\"67108864\"");
+      CliRun replay = CliRun.of("replay", trace.toString());
+      assertThat(replay.status()).as(replay.out() + replay.err()).isZero();
+      assertThat(replay.out()).startsWith("no divergence: ");
+    } finally {
+      Files.deleteIfExists(backing);
+      Files.deleteIfExists(console);
+      Files.deleteIfExists(trace);
+    }
+  }
 }

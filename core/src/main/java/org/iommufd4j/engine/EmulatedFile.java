@@ -14,6 +14,11 @@ public interface EmulatedFile {
   /** The last reference to the file was closed. Never fails. */
   void release();
 
+  /** The PCI function (its BDF) a VFIO device file is of, for traces; null for other files. */
+  default String device() {
+    return null;
+  }
+
   /** {@code read(2)} at file position 0 into caller memory; bytes read or {@code -errno}. */
   default long read(Caller caller, long buffer, long count) {
     return -Errno.EINVAL.number();

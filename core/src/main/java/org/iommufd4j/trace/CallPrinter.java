@@ -10,8 +10,10 @@ import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import org.iommufd4j.kernel.LibC;
@@ -145,6 +147,15 @@ public final class CallPrinter {
    * started, in seconds.
    */
   public static String line(Trace.Event event, boolean timestamps) {
+    return line(event, timestamps, new Files());
+  }
+
+  /**
+   * {@code event} as one line, {@code files} knowing which files the trace's earlier events made
+   * VFIO groups and devices (their ioctls have their own names): call {@link Files#see} with each
+   * event first.
+   */
+  public static String line(Trace.Event event, boolean timestamps, Files files) {
     String text =
         switch (event) {
           case Trace.Open o ->
@@ -161,9 +172,39 @@ public final class CallPrinter {
                   + capabilities(p)
                   + " memlock="
                   + p.memlockLimit();
-          case Trace.Ioctl i -> pid(i.pid()) + ioctl(i);
+          case Trace.Ioctl i -> pid(i.pid()) + ioctl(i, files.requestName(i));
           case Trace.Close c -> "close file " + c.file();
           case Trace.Exit x -> pid(x.pid()) + "exit";
+          case Trace.VfioOpen o ->
+              pid(o.pid())
+                  + "open "
+                  + o.path()
+                  + " = "
+                  + (o.result() < 0 ? result(o.result()) : "file " + o.file());
+          case Trace.Transfer x -> pid(x.pid()) + transfer(x);
+          case Trace.Mmap m ->
+              pid(m.pid())
+                  + "mmap(dev "
+                  + m.device()
+                  + ", "
+                  + region(m.offset())
+                  + ", 0x"
+                  + Long.toHexString(m.length())
+                  + ", "
+                  + protection(m.prot())
+                  + ", "
+                  + ((m.flags() & LibC.MAP_SHARED) != 0
+                      ? "MAP_SHARED"
+                      : "0x" + Integer.toHexString(m.flags()))
+                  + ") = "
+                  + result(m.result());
+          case Trace.Timer t ->
+              "timer(dev "
+                  + t.device()
+                  + ", "
+                  + t.timer()
+                  + ")"
+                  + effects(t.memory(), " => ", ", ", "");
         };
     return timestamps ? seconds(time(event)) + " " + text : text;
   }
@@ -189,7 +230,167 @@ public final class CallPrinter {
       case Trace.Close c -> c.t();
       case Trace.Exit x -> x.t();
       case Trace.Process p -> -1;
+      case Trace.VfioOpen o -> o.t();
+      case Trace.Transfer x -> x.t();
+      case Trace.Mmap m -> m.t();
+      case Trace.Timer t -> t.t();
     };
+  }
+
+  /**
+   * Which of a trace's files are VFIO groups and devices (opened as {@code /dev/vfio/N} or a cdev,
+   * or made by {@code VFIO_GROUP_GET_DEVICE_FD}): their ioctls are named from vfio.h's group and
+   * device requests, whose numbers the container's reuse.
+   */
+  public static final class Files {
+    private final Map<Long, Boolean> vfio = new HashMap<>(); // file -> is a device
+
+    /** Learns what {@code event} tells of the files. */
+    public void see(Trace.Event event) {
+      switch (event) {
+        case Trace.VfioOpen o when o.result() >= 0 ->
+            vfio.put(o.file(), o.path().startsWith("/dev/vfio/devices/"));
+        case Trace.Ioctl i when Boolean.FALSE.equals(vfio.get(i.file())) -> {
+          for (Op op : i.memory()) {
+            if (op.kind() == Kind.FD) {
+              vfio.put(op.file(), true); // GET_DEVICE_FD
+            }
+          }
+        }
+        case Trace.Close c -> vfio.remove(c.file());
+        default -> {}
+      }
+    }
+
+    /** The name of the call's request on its file. */
+    public String requestName(Trace.Ioctl call) {
+      Boolean device = vfio.get(call.file());
+      if (device == null) {
+        return CallPrinter.requestName(call.request());
+      }
+      String name =
+          (device ? VFIO_DEVICE_REQUESTS : VFIO_GROUP_REQUESTS).get(call.request() & 0xffff_ffffL);
+      return name != null ? name : "0x" + Long.toHexString(call.request());
+    }
+  }
+
+  private static final Map<Long, String> VFIO_GROUP_REQUESTS =
+      constants(Vfio.class, "", "VFIO_GROUP_", "VFIO_CHECK_EXTENSION");
+  private static final Map<Long, String> VFIO_DEVICE_REQUESTS =
+      constants(Vfio.class, "", "VFIO_DEVICE_", "VFIO_CHECK_EXTENSION");
+
+  private static String result(long result) {
+    String errno = Trace.errnoName(result);
+    return errno != null
+        ? "-1 " + errno + " (" + LibC.strerror((int) -result) + ")"
+        : Long.toString(result);
+  }
+
+  // ---- devices --------------------------------------------------------------------------------
+
+  private static final String[] REGIONS = {
+    "BAR0", "BAR1", "BAR2", "BAR3", "BAR4", "BAR5", "ROM", "CONFIG", "VGA"
+  };
+  private static final String[] IRQS = {"INTX", "MSI", "MSIX", "ERR", "REQ"};
+
+  /** A vfio-pci file offset as its region and offset there: "BAR0+0x8", "CONFIG+0x4". */
+  public static String region(long offset) {
+    long index = offset >>> 40;
+    String name = index < REGIONS.length ? REGIONS[(int) index] : "region" + index;
+    return name + "+0x" + Long.toHexString(offset & ((1L << 40) - 1));
+  }
+
+  /** A device call's interrupt or DMA: "irq MSI[0]", "dma from memory iova 0x1000 len 0x800". */
+  static String effect(Op op) {
+    return switch (op.kind()) {
+      case IRQ ->
+          "irq "
+              + (op.fd() >= 0 && op.fd() < IRQS.length ? IRQS[op.fd()] : "index" + op.fd())
+              + "["
+              + op.address()
+              + "]";
+      case DMA ->
+          "dma "
+              + (op.write() ? "to" : "from")
+              + " memory iova 0x"
+              + Long.toHexString(op.address())
+              + " len 0x"
+              + Long.toHexString(op.length())
+              + (op.ok() ? "" : " FAULT");
+      default -> op.kind().name().toLowerCase(Locale.ROOT);
+    };
+  }
+
+  /** The interrupts and DMA among {@code ops}, or {@code none}. */
+  private static String effects(List<Op> ops, String before, String between, String none) {
+    List<String> shown = new ArrayList<>();
+    for (Op op : ops) {
+      if (op.kind() == Kind.IRQ || op.kind() == Kind.DMA) {
+        shown.add(effect(op));
+      }
+    }
+    return shown.isEmpty() ? none : before + String.join(between, shown);
+  }
+
+  private static String protection(int prot) {
+    if (prot == LibC.PROT_NONE) {
+      return "PROT_NONE";
+    }
+    List<String> names = new ArrayList<>();
+    if ((prot & LibC.PROT_READ) != 0) {
+      names.add("PROT_READ");
+    }
+    if ((prot & LibC.PROT_WRITE) != 0) {
+      names.add("PROT_WRITE");
+    }
+    if ((prot & ~(LibC.PROT_READ | LibC.PROT_WRITE)) != 0) {
+      names.add("0x" + Integer.toHexString(prot & ~(LibC.PROT_READ | LibC.PROT_WRITE)));
+    }
+    return String.join("|", names);
+  }
+
+  /**
+   * {@code pread(dev 0000:00:04.0, BAR0+0x8, 4) = 4 [0x00000001]}: the bytes moved, as a
+   * little-endian value up to 8 bytes, else in hex; then the interrupts and DMA the access caused.
+   */
+  private static String transfer(Trace.Transfer x) {
+    StringBuilder s =
+        new StringBuilder(x.access().name().toLowerCase(Locale.ROOT))
+            .append("(dev ")
+            .append(x.device())
+            .append(", ")
+            .append(region(x.offset()))
+            .append(", ")
+            .append(x.count())
+            .append(") = ")
+            .append(result(x.result()));
+    byte[] moved = null;
+    Kind side = x.access().toDevice() ? Kind.READ : Kind.WRITE;
+    for (Op op : x.memory()) {
+      if (op.kind() == side && op.ok() && op.bytes() != null && op.address() == x.buffer()) {
+        moved = op.bytes();
+        break;
+      }
+    }
+    if (moved != null && x.result() > 0) {
+      byte[] bytes = Arrays.copyOf(moved, (int) Math.min(moved.length, x.result()));
+      s.append(" [").append(bytes.length <= 8 ? littleEndian(bytes) : hexBytes(bytes)).append(']');
+    }
+    s.append(effects(x.memory(), " ", " ", ""));
+    return s.toString();
+  }
+
+  private static String littleEndian(byte[] bytes) {
+    StringBuilder s = new StringBuilder("0x");
+    for (int k = bytes.length - 1; k >= 0; k--) {
+      s.append(String.format("%02x", bytes[k] & 0xff));
+    }
+    return s.toString();
+  }
+
+  private static String hexBytes(byte[] bytes) {
+    String hex = HEX.formatHex(bytes, 0, Math.min(bytes.length, 64));
+    return bytes.length > 64 ? hex + "..." : hex;
   }
 
   private static String seconds(long ns) {
@@ -213,27 +414,34 @@ public final class CallPrinter {
 
   // ---- ioctl ----------------------------------------------------------------------------------
 
-  private static String ioctl(Trace.Ioctl call) {
+  private static String ioctl(Trace.Ioctl call, String name) {
     StringBuilder s =
         new StringBuilder("ioctl(file ")
             .append(call.file())
             .append(", ")
-            .append(requestName(call.request()))
+            .append(name)
             .append(", ")
-            .append(argument(call))
-            .append(") = ");
-    long result = call.result();
-    String errno = Trace.errnoName(result);
-    s.append(
-        errno != null
-            ? "-1 " + errno + " (" + LibC.strerror((int) -result) + ")"
-            : Long.toString(result));
+            .append(
+                name.startsWith("VFIO_DEVICE_") || name.startsWith("VFIO_GROUP_")
+                    ? rawArgument(call)
+                    : argument(call))
+            .append(") = ")
+            .append(result(call.result()));
     for (Op op : call.memory()) {
       if (op.kind() == Kind.FD) {
         s.append(" (fd ").append(op.fd()).append(" = file ").append(op.file()).append(')');
       }
     }
+    s.append(effects(call.memory(), " ", " ", ""));
     return s.toString();
+  }
+
+  /** A VFIO group or device request's argument: the bytes read there (not decoded yet). */
+  private static String rawArgument(Trace.Ioctl call) {
+    byte[] before = structRead(call);
+    return "0x"
+        + Long.toHexString(call.arg())
+        + (before == null ? "" : " <" + HEX.formatHex(before) + ">");
   }
 
   private static String argument(Trace.Ioctl call) {

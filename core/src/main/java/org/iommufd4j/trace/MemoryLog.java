@@ -13,7 +13,8 @@ import org.iommufd4j.inspect.Json;
 
 /**
  * What one call did to user memory and descriptors, in order: every range the engine read (with the
- * bytes, or that it failed), wrote, asked to pin, and every descriptor it was given. Collected for
+ * bytes, or that it failed), wrote, asked to pin, every descriptor it was given, and for a device
+ * call the eventfds it took, the interrupts it signalled and the DMA a model made. Collected for
  * the call the current thread executes ({@link #begin}/{@link #end}), by whatever {@code
  * UserMemory} and file table the front end uses; recorded by {@code exec --record} and compared by
  * {@link Replayer}.
@@ -28,13 +29,25 @@ public final class MemoryLog {
     WRITE,
     PINNABLE,
     FD,
-    GETFD
+    GETFD,
+    EVENTFD,
+    IRQ,
+    DMA;
+
+    /** Whether the operation is on program memory (what a replay maps and seeds). */
+    boolean onMemory() {
+      return this == READ || this == WRITE || this == PINNABLE;
+    }
   }
 
   /**
    * One operation. READ/WRITE: {@code bytes} are what was read or written (null when it failed);
    * PINNABLE: {@code write} asked for write access; FD: the engine reserved descriptor {@code fd},
-   * which became file {@code file}; GETFD: descriptor {@code fd} named file {@code file} (0: none).
+   * which became file {@code file}; GETFD: descriptor {@code fd} named file {@code file} (0: none,
+   * -1: no descriptor at all); EVENTFD: the eventfd descriptor {@code fd} was taken over ({@code
+   * file} its number in the recording, from 1, or -errno); IRQ: vfio-pci signalled the eventfd of
+   * IRQ index {@code fd}, vector {@code address}; DMA: the model moved {@code length} bytes at IOVA
+   * {@code address}, to memory if {@code write}, {@code ok} unless the IOMMU faulted.
    */
   public record Op(
       Kind kind,
@@ -54,6 +67,20 @@ public final class MemoryLog {
         case FD, GETFD -> {
           m.put("fd", (long) fd);
           m.put("file", file);
+        }
+        case EVENTFD -> {
+          m.put("fd", (long) fd);
+          m.put("eventfd", file);
+        }
+        case IRQ -> {
+          m.put("index", (long) fd);
+          m.put("vector", address);
+        }
+        case DMA -> {
+          m.put("iova", Trace.hex(address));
+          m.put("length", length);
+          m.put("write", write);
+          m.put("ok", ok);
         }
         default -> {
           m.put("pid", (long) pid);
@@ -85,6 +112,39 @@ public final class MemoryLog {
                 null,
                 ((Long) m.get("fd")).intValue(),
                 (Long) m.get("file"));
+        case EVENTFD ->
+            new Op(
+                kind,
+                0,
+                0,
+                0,
+                false,
+                true,
+                null,
+                ((Long) m.get("fd")).intValue(),
+                (Long) m.get("eventfd"));
+        case IRQ ->
+            new Op(
+                kind,
+                0,
+                (Long) m.get("vector"),
+                0,
+                false,
+                true,
+                null,
+                ((Long) m.get("index")).intValue(),
+                0);
+        case DMA ->
+            new Op(
+                kind,
+                0,
+                Trace.parseHex((String) m.get("iova")),
+                (Long) m.get("length"),
+                Boolean.TRUE.equals(m.get("write")),
+                Boolean.TRUE.equals(m.get("ok")),
+                null,
+                0,
+                0);
         default -> {
           Object b = m.get("bytes");
           yield new Op(
@@ -180,5 +240,30 @@ public final class MemoryLog {
 
   public synchronized void getFd(int fd, long file) {
     ops.add(new Op(Kind.GETFD, 0, 0, 0, false, true, null, fd, file));
+  }
+
+  /** Eventfd {@code fd} was taken over as eventfd {@code eventfd} of the recording, or -errno. */
+  public synchronized void eventfd(int fd, long eventfd) {
+    ops.add(new Op(Kind.EVENTFD, 0, 0, 0, false, true, null, fd, eventfd));
+  }
+
+  /** Notes, in the log of the call this thread executes (if any), an interrupt signalled. */
+  public static void irq(int index, int vector) {
+    MemoryLog log = current();
+    if (log != null) {
+      synchronized (log) {
+        log.ops.add(new Op(Kind.IRQ, 0, vector, 0, false, true, null, index, 0));
+      }
+    }
+  }
+
+  /** Notes, in the log of the call this thread executes (if any), a model's DMA. */
+  public static void dma(long iova, long length, boolean toMemory, boolean ok) {
+    MemoryLog log = current();
+    if (log != null) {
+      synchronized (log) {
+        log.ops.add(new Op(Kind.DMA, 0, iova, length, toMemory, ok, null, 0, 0));
+      }
+    }
   }
 }

@@ -10,57 +10,88 @@ import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.BiPredicate;
+import java.util.function.Function;
+import java.util.function.LongSupplier;
+import org.iommufd4j.Errno;
 import org.iommufd4j.engine.Caller;
 import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
+import org.iommufd4j.engine.ErrnoException;
+import org.iommufd4j.engine.EventFd;
 import org.iommufd4j.engine.FileTable;
 import org.iommufd4j.engine.Host;
 import org.iommufd4j.inspect.Snapshot;
 import org.iommufd4j.memory.SimulatedMemory;
 import org.iommufd4j.memory.UserMemory;
+import org.iommufd4j.pci.DeviceClock;
 import org.iommufd4j.uapi.Dispatcher;
+import org.iommufd4j.vfio.VfioNodes;
 
 /**
  * Re-executes a {@link Trace} on a fresh emulator and reports the first divergence.
  *
  * <p>Each recorded process gets a {@link SimulatedMemory}; before each call, the pages the
  * recording read, wrote or pinned are mapped and seeded with exactly the bytes it read, at the same
- * addresses (the earliest read of a byte wins), and pages where it failed are unmapped (or made
- * read-only where only a write failed). Each recorded open file is a context of its own, on one
- * {@link Host}; descriptors the engine makes get the numbers the recording gave them. Then the call
- * runs and its result, and every write it made (reply bytes and other memory), are compared with
- * the recording. A kernel recording ({@link Trace.Header#kernel()}) holds no list of the kernel's
- * writes, only each call's {@link Footprint} before and after it: there the replay must leave every
- * region the call could write holding the kernel's bytes, and write nowhere else.
+ * addresses (the earliest read of a byte wins; each later read of a recorded range gets what that
+ * read found), and pages where it failed are unmapped (or made read-only where only a write
+ * failed). Each recorded open file is a context of its own, on one {@link Host}; descriptors the
+ * engine makes get the numbers the recording gave them. Then the call runs and its result, and
+ * every write it made (reply bytes and other memory), are compared with the recording. A kernel
+ * recording ({@link Trace.Header#kernel()}) holds no list of the kernel's writes, only each call's
+ * {@link Footprint} before and after it: there the replay must leave every region the call could
+ * write holding the kernel's bytes, and write nowhere else.
  *
- * <p>Calls run in the order the recording completed them, on one thread.
+ * <p>Calls run in the order the recording completed them, on one thread. A recording with devices
+ * ({@link Trace.Header#devices()}) has them made again by a {@link DeviceMaker}, each on a clock
+ * whose timers fire only at the trace's {@link Trace.Timer} events; the calls on VFIO files and the
+ * timers are compared as calls are, their interrupts and DMA too.
  */
 public final class Replayer {
   private static final long PAGE = SimulatedMemory.PAGE_SIZE;
   private static final HexFormat HEX = HexFormat.of();
 
-  /** Where the replay first differed from the recording. */
+  /**
+   * Where the replay first differed from the recording: {@code call} names the event ("ioctl #5
+   * (request 0x3b85 on file 1)", "timer 0 of 0000:00:04.0"), {@code file} the file it was on (0 for
+   * a device's timer).
+   */
   public record Divergence(
-      long seq, long request, long file, String what, String expected, String actual) {
+      long seq, String call, long file, String what, String expected, String actual) {
     @Override
     public String toString() {
-      return "divergence at ioctl #"
-          + seq
-          + " (request "
-          + Trace.hex(request)
-          + " on file "
-          + file
-          + "): "
+      return "divergence at "
+          + call
+          + ": "
           + what
           + "\n  recorded: "
           + expected
           + "\n  replayed: "
           + actual;
     }
+  }
+
+  /**
+   * Makes the VFIO layer of a recording's devices again ({@link Trace.Header#devices()}), each
+   * model on the clock {@code clocks} gives for its address (the replay's, whose timers fire where
+   * the recording's did).
+   */
+  @FunctionalInterface
+  public interface DeviceMaker {
+    /**
+     * @throws IllegalArgumentException for a device this maker cannot make
+     */
+    VfioNodes make(List<Trace.Device> devices, Function<String, DeviceClock> clocks);
+
+    /** For traces without devices. */
+    DeviceMaker NONE =
+        (devices, clocks) -> {
+          throw new IllegalArgumentException("this replay cannot make the trace's devices");
+        };
   }
 
   /** A context's state just before its teardown, or at the end of the trace if still open. */
@@ -79,6 +110,7 @@ public final class Replayer {
       int closes,
       int memoryOps,
       int skipped,
+      int deviceEvents,
       List<ContextState> states) {
     public Result {
       divergences = List.copyOf(divergences);
@@ -94,6 +126,9 @@ public final class Replayer {
   private final Host host = new Host();
   private final Map<Integer, SimulatedMemory> memories = new HashMap<>();
   private final Map<Integer, UserMemory> logged = new HashMap<>();
+
+  /** The reads of the call being replayed, in order, not yet matched by the replay's. */
+  private final Deque<MemoryLog.Op> reads = new ArrayDeque<>();
 
   /** Processes whose exit was replayed: their address spaces are gone for others' calls. */
   private final Set<Integer> exited = new HashSet<>();
@@ -113,14 +148,38 @@ public final class Replayer {
 
   private final boolean all;
 
-  private Replayer(Trace trace, boolean all) {
+  /** The recording's devices, or null when it has none. */
+  private final VfioNodes vfio;
+
+  /** Each device's clock, by address. */
+  private final Map<String, ReplayClock> clocks = new HashMap<>();
+
+  /** The time of the event being replayed (what the device clocks read). */
+  private long now;
+
+  private Replayer(Trace trace, boolean all, DeviceMaker devices) {
     this.trace = trace;
     this.all = all;
+    this.vfio =
+        trace.header().devices().isEmpty()
+            ? null
+            : devices.make(
+                trace.header().devices(),
+                bdf -> clocks.computeIfAbsent(bdf, k -> new ReplayClock()));
   }
 
   /** Replays {@code trace} on a fresh emulator, up to the first divergence. */
   public static Result replay(Trace trace) {
-    return new Replayer(trace, false).run();
+    return replay(trace, DeviceMaker.NONE);
+  }
+
+  /**
+   * Replays {@code trace}, its devices made by {@code devices}, up to the first divergence.
+   *
+   * @throws IllegalArgumentException when the trace has devices {@code devices} cannot make
+   */
+  public static Result replay(Trace trace, DeviceMaker devices) {
+    return new Replayer(trace, false, devices).run();
   }
 
   /**
@@ -129,7 +188,12 @@ public final class Replayer {
    * suite's trace, one context a test).
    */
   public static Result replayAll(Trace trace) {
-    return new Replayer(trace, true).run();
+    return replayAll(trace, DeviceMaker.NONE);
+  }
+
+  /** {@link #replayAll(Trace)} with devices, as {@link #replay(Trace, DeviceMaker)}. */
+  public static Result replayAll(Trace trace, DeviceMaker devices) {
+    return new Replayer(trace, true, devices).run();
   }
 
   private Result run() {
@@ -138,9 +202,11 @@ public final class Replayer {
     int closes = 0;
     int ops = 0;
     int skipped = 0;
+    int deviceEvents = 0;
     List<Divergence> divergences = new ArrayList<>();
     try {
       for (Trace.Event e : trace.events()) {
+        now = CallPrinter.time(e);
         switch (e) {
           case Trace.Process p -> processes.put(p.pid(), p);
           case Trace.Exit x -> {
@@ -187,6 +253,42 @@ public final class Replayer {
               diverged.add(i.file());
             }
           }
+          case Trace.VfioOpen o -> {
+            opens++;
+            deviceEvents++;
+            Divergence d = open(o);
+            if (d != null) {
+              divergences.add(d);
+            }
+          }
+          case Trace.Transfer x -> {
+            if (diverged.contains(x.file())) {
+              skipped++;
+              continue;
+            }
+            deviceEvents++;
+            ops += x.memory().size();
+            Divergence d = transfer(x);
+            if (d != null) {
+              divergences.add(d);
+              diverged.add(x.file());
+            }
+          }
+          case Trace.Mmap m -> {
+            deviceEvents++;
+            Divergence d = mmap(m);
+            if (d != null) {
+              divergences.add(d);
+            }
+          }
+          case Trace.Timer t -> {
+            deviceEvents++;
+            ops += t.memory().size();
+            Divergence d = timer(t);
+            if (d != null) {
+              divergences.add(d);
+            }
+          }
         }
         if (!divergences.isEmpty() && !all) {
           break;
@@ -209,21 +311,231 @@ public final class Replayer {
         closes,
         ops,
         skipped,
+        deviceEvents,
         List.copyOf(states.values()));
+  }
+
+  // ---- device events --------------------------------------------------------------------------
+
+  /**
+   * What a call on a VFIO file answers, as the bridge makes it: its result, an errno thrown as
+   * -errno, an emulator fault as EIO.
+   */
+  private static long answer(LongSupplier call) {
+    try {
+      return call.getAsLong();
+    } catch (ErrnoException e) {
+      return -e.errno().number();
+    } catch (RuntimeException e) {
+      return -Errno.EIO.number();
+    }
+  }
+
+  private Divergence open(Trace.VfioOpen o) {
+    String call = "open #" + o.seq() + " (" + o.path() + ")";
+    long result;
+    EmulatedFile opened = null;
+    if (vfio == null) {
+      result = -Errno.ENOENT.number();
+    } else {
+      try {
+        opened = openNode(o.path(), caller(o.pid()));
+        result = opened == null ? -Errno.ENOENT.number() : 0;
+      } catch (ErrnoException e) {
+        result = -e.errno().number();
+      }
+    }
+    if (result != o.result()) {
+      if (opened != null) {
+        opened.release();
+      }
+      return new Divergence(
+          o.seq(), call, o.file(), "result", describe(o.result()), describe(result));
+    }
+    if (opened != null) {
+      files.put(o.file(), opened);
+    }
+    return null;
+  }
+
+  /** The group {@code /dev/vfio/N} or cdev {@code /dev/vfio/devices/vfioN}; null for others. */
+  private EmulatedFile openNode(String path, Caller caller) {
+    String cdev = "/dev/vfio/devices/vfio";
+    String group = "/dev/vfio/";
+    try {
+      if (path.startsWith(cdev)) {
+        return vfio.openCdev(caller, Integer.parseInt(path.substring(cdev.length())), 0);
+      }
+      if (path.startsWith(group)) {
+        return vfio.openGroup(caller, Integer.parseInt(path.substring(group.length())), 0);
+      }
+    } catch (NumberFormatException e) {
+      return null;
+    }
+    return null;
+  }
+
+  private Divergence transfer(Trace.Transfer x) {
+    String call =
+        x.access().name().toLowerCase(Locale.ROOT)
+            + " #"
+            + x.seq()
+            + " ("
+            + CallPrinter.region(x.offset())
+            + " of "
+            + x.device()
+            + " on file "
+            + x.file()
+            + ")";
+    EmulatedFile f = files.get(x.file());
+    if (f == null) {
+      return noFile(x.seq(), call, x.file());
+    }
+    seed(x.memory());
+    callerPid = x.pid();
+    Caller caller = caller(x.pid());
+    MemoryLog log = MemoryLog.begin();
+    long result;
+    try {
+      result =
+          answer(
+              () ->
+                  x.access().toDevice()
+                      ? f.pwrite(caller, x.buffer(), x.count(), x.offset())
+                      : f.pread(caller, x.buffer(), x.count(), x.offset()));
+    } finally {
+      MemoryLog.end();
+    }
+    return compare(x.seq(), call, x.file(), x.result(), result, x.buffer(), x.memory(), log.ops());
+  }
+
+  private Divergence mmap(Trace.Mmap m) {
+    String call =
+        "mmap #" + m.seq() + " (" + CallPrinter.region(m.offset()) + " on file " + m.file() + ")";
+    EmulatedFile f = files.get(m.file());
+    if (f == null) {
+      return noFile(m.seq(), call, m.file());
+    }
+    long result = answer(() -> f.mmap(m.offset(), m.length(), m.prot(), m.flags()));
+    return result == m.result()
+        ? null
+        : new Divergence(m.seq(), call, m.file(), "result", describe(m.result()), describe(result));
+  }
+
+  /**
+   * A model's timer fires where the recording's did; what it did (DMA, the program memory that
+   * reached, interrupts) must be what it did then.
+   */
+  private Divergence timer(Trace.Timer t) {
+    String call = "timer " + t.timer() + " of " + t.device() + " at " + t.t() + " ns";
+    ReplayClock clock = clocks.get(t.device());
+    seed(t.memory());
+    callerPid = 0;
+    MemoryLog log = MemoryLog.begin();
+    boolean fired;
+    try {
+      fired = clock != null && clock.fire(t.timer());
+    } finally {
+      MemoryLog.end();
+    }
+    if (!fired) {
+      return new Divergence(0, call, 0, "timer", "armed and fired", "not armed");
+    }
+    return firstDifference(
+        0, call, 0, 0, effects(t.memory()), effects(log.ops()), MemoryLog.Op::sameAs);
+  }
+
+  private static Divergence noFile(long seq, String call, long file) {
+    return new Divergence(
+        seq,
+        call,
+        file,
+        "no such open file",
+        "file " + file,
+        "none (the trace has no open for it)");
+  }
+
+  /**
+   * The clock of one model in a replay: time is the replayed event's, and a timer fires only when
+   * the trace says it fired ({@link Trace.Timer}); timers are numbered as the model made them.
+   */
+  private final class ReplayClock implements DeviceClock {
+    private final List<ReplayTimer> timers = new ArrayList<>();
+
+    @Override
+    public long nanoTime() {
+      return now;
+    }
+
+    @Override
+    public synchronized Timer timer(Runnable task) {
+      ReplayTimer t = new ReplayTimer(task);
+      timers.add(t);
+      return t;
+    }
+
+    /** Fires timer {@code n} if it is armed. */
+    boolean fire(int n) {
+      ReplayTimer t;
+      synchronized (this) {
+        if (n < 0 || n >= timers.size() || !timers.get(n).armed) {
+          return false;
+        }
+        t = timers.get(n);
+        t.armed = false;
+      }
+      t.task.run();
+      return true;
+    }
+
+    private final class ReplayTimer implements Timer {
+      private final Runnable task;
+      private boolean armed;
+
+      ReplayTimer(Runnable task) {
+        this.task = task;
+      }
+
+      @Override
+      public void arm(long delayNanos) {
+        synchronized (ReplayClock.this) {
+          armed = true;
+        }
+      }
+
+      @Override
+      public void cancel() {
+        synchronized (ReplayClock.this) {
+          armed = false;
+        }
+      }
+
+      @Override
+      public boolean isArmed() {
+        synchronized (ReplayClock.this) {
+          return armed;
+        }
+      }
+    }
   }
 
   // ---- one call -------------------------------------------------------------------------------
 
+  private static String describe(Trace.Ioctl call) {
+    return "ioctl #"
+        + call.seq()
+        + " (request "
+        + Trace.hex(call.request())
+        + " on file "
+        + call.file()
+        + ")";
+  }
+
   private Divergence execute(Trace.Ioctl call) {
     Context ctx = contexts.get(call.file());
-    if (ctx == null) {
-      return new Divergence(
-          call.seq(),
-          call.request(),
-          call.file(),
-          "no such open file",
-          "file " + call.file(),
-          "none (the trace has no open for it)");
+    EmulatedFile file = ctx == null ? files.get(call.file()) : null;
+    if (ctx == null && file == null) {
+      return noFile(call.seq(), describe(call), call.file());
     }
     seed(call.memory());
     fileTable.expect(call.memory());
@@ -231,27 +543,57 @@ public final class Replayer {
     long result;
     callerPid = call.pid();
     try {
-      result = Dispatcher.ioctl(ctx, caller(call.pid()), call.request(), call.arg(), null);
+      result =
+          ctx != null
+              ? Dispatcher.ioctl(ctx, caller(call.pid()), call.request(), call.arg(), null)
+              : fileIoctl(file, call);
     } finally {
       MemoryLog.end();
     }
-    if (result != call.result()) {
-      return new Divergence(
-          call.seq(),
-          call.request(),
-          call.file(),
-          "result",
-          describe(call.result()),
-          describe(result));
+    if (trace.header().kernel()) {
+      return result != call.result()
+          ? new Divergence(
+              call.seq(),
+              describe(call),
+              call.file(),
+              "result",
+              describe(call.result()),
+              describe(result))
+          : compareMemory(call, log.ops());
     }
-    return trace.header().kernel()
-        ? compareMemory(call, log.ops())
-        : compareWrites(call, log.ops());
+    return compare(
+        call.seq(),
+        describe(call),
+        call.file(),
+        call.result(),
+        result,
+        call.arg(),
+        call.memory(),
+        log.ops());
   }
 
-  /** An emulator's recording: the replay must make the same writes and descriptors, in order. */
-  private Divergence compareWrites(Trace.Ioctl call, List<MemoryLog.Op> ops) {
-    return firstDifference(call, effects(call.memory()), effects(ops), MemoryLog.Op::sameAs);
+  /** An ioctl on a VFIO group or device file, as the bridge makes it (an emulator fault EIO). */
+  private long fileIoctl(EmulatedFile file, Trace.Ioctl call) {
+    return answer(() -> file.ioctl(caller(call.pid()), fileTable, call.request(), call.arg()));
+  }
+
+  /**
+   * An emulator's recording: the replay must return the same and make the same writes, descriptors,
+   * interrupts and DMA, in order.
+   */
+  private static Divergence compare(
+      long seq,
+      String call,
+      long file,
+      long recorded,
+      long result,
+      long arg,
+      List<MemoryLog.Op> want,
+      List<MemoryLog.Op> got) {
+    if (result != recorded) {
+      return new Divergence(seq, call, file, "result", describe(recorded), describe(result));
+    }
+    return firstDifference(seq, call, file, arg, effects(want), effects(got), MemoryLog.Op::sameAs);
   }
 
   /**
@@ -259,7 +601,10 @@ public final class Replayer {
    * an op the other lacks), or null.
    */
   private static Divergence firstDifference(
-      Trace.Ioctl call,
+      long seq,
+      String call,
+      long file,
+      long arg,
       List<MemoryLog.Op> want,
       List<MemoryLog.Op> got,
       BiPredicate<MemoryLog.Op, MemoryLog.Op> same) {
@@ -269,10 +614,14 @@ public final class Replayer {
       if (w == null || g == null || !same.test(w, g)) {
         MemoryLog.Op any = w != null ? w : g;
         String what =
-            any.kind() == MemoryLog.Kind.WRITE
-                ? (inArg(call, any) ? "reply bytes" : "memory written") + " (write " + (k + 1) + ")"
-                : "descriptor " + (k + 1);
-        return new Divergence(call.seq(), call.request(), call.file(), what, show(w), show(g));
+            switch (any.kind()) {
+              case WRITE ->
+                  (inArg(arg, any) ? "reply bytes" : "memory written") + " (write " + (k + 1) + ")";
+              case IRQ -> "interrupt (effect " + (k + 1) + ")";
+              case DMA -> "DMA (effect " + (k + 1) + ")";
+              default -> "descriptor " + (k + 1);
+            };
+        return new Divergence(seq, call, file, what, show(w), show(g));
       }
     }
     return null;
@@ -300,7 +649,7 @@ public final class Replayer {
                   + Trace.hex(op.address() + at);
           return new Divergence(
               call.seq(),
-              call.request(),
+              describe(call),
               call.file(),
               what,
               show(op),
@@ -322,7 +671,7 @@ public final class Replayer {
       if (op.kind() == MemoryLog.Kind.WRITE && op.ok() && !within(want, op)) {
         return new Divergence(
             call.seq(),
-            call.request(),
+            describe(call),
             call.file(),
             "memory written where the kernel's call cannot write",
             "nothing",
@@ -330,7 +679,13 @@ public final class Replayer {
       }
     }
     return firstDifference(
-        call, descriptors(call.memory()), descriptors(ops), (w, g) -> w.fd() == g.fd());
+        call.seq(),
+        describe(call),
+        call.file(),
+        call.arg(),
+        descriptors(call.memory()),
+        descriptors(ops),
+        (w, g) -> w.fd() == g.fd());
   }
 
   private static boolean within(List<MemoryLog.Op> regions, MemoryLog.Op op) {
@@ -349,15 +704,20 @@ public final class Replayer {
   }
 
   private static boolean inArg(Trace.Ioctl call, MemoryLog.Op op) {
-    return Long.compareUnsigned(op.address() - call.arg(), 4096) < 0;
+    return inArg(call.arg(), op);
   }
 
-  /** What a call changed: its writes and the descriptors it made. */
+  private static boolean inArg(long arg, MemoryLog.Op op) {
+    return Long.compareUnsigned(op.address() - arg, 4096) < 0;
+  }
+
+  /** What a call changed: its writes, the descriptors it made, interrupts and DMA. */
   private static List<MemoryLog.Op> effects(List<MemoryLog.Op> ops) {
     List<MemoryLog.Op> out = new ArrayList<>();
     for (MemoryLog.Op op : ops) {
-      if (op.kind() == MemoryLog.Kind.WRITE || op.kind() == MemoryLog.Kind.FD) {
-        out.add(op);
+      switch (op.kind()) {
+        case WRITE, FD, IRQ, DMA -> out.add(op);
+        default -> {}
       }
     }
     return out;
@@ -367,8 +727,14 @@ public final class Replayer {
     if (op == null) {
       return "nothing";
     }
-    if (op.kind() == MemoryLog.Kind.FD) {
-      return "descriptor " + op.fd();
+    switch (op.kind()) {
+      case FD -> {
+        return "descriptor " + op.fd();
+      }
+      case IRQ, DMA -> {
+        return CallPrinter.effect(op);
+      }
+      default -> {}
     }
     String bytes = op.bytes() == null ? "" : HEX.formatHex(op.bytes());
     if (bytes.length() > 128) {
@@ -440,7 +806,11 @@ public final class Replayer {
 
     @Override
     public boolean read(long address, MemorySegment dst) {
-      return (!isGone() || pinned(address, dst.byteSize())) && memory.read(address, dst);
+      if (isGone() && !pinned(address, dst.byteSize())) {
+        return false;
+      }
+      resupply(pid, address, dst.byteSize());
+      return memory.read(address, dst);
     }
 
     @Override
@@ -467,11 +837,18 @@ public final class Replayer {
    * made read-only (write).
    */
   private void seed(List<MemoryLog.Op> ops) {
+    reads.clear();
+    if (!trace.header().kernel()) { // a kernel recording's reads are its footprint's, not calls'
+      for (MemoryLog.Op op : ops) {
+        if (op.kind() == MemoryLog.Kind.READ && op.ok() && op.bytes() != null) {
+          reads.add(op);
+        }
+      }
+    }
     Map<Integer, TreeMap<Long, Boolean>> okPages = new HashMap<>(); // page -> written ok
     for (MemoryLog.Op op : ops) {
       if (!op.ok()
-          || op.kind() == MemoryLog.Kind.FD
-          || op.kind() == MemoryLog.Kind.GETFD
+          || !op.kind().onMemory()
           || op.length() == 0
           || !fits(op.address(), op.length())) {
         continue;
@@ -501,8 +878,7 @@ public final class Replayer {
       if (op.ok()
           || op.length() == 0
           || !fits(op.address(), op.length())
-          || op.kind() == MemoryLog.Kind.FD
-          || op.kind() == MemoryLog.Kind.GETFD) {
+          || !op.kind().onMemory()) {
         continue;
       }
       SimulatedMemory m = memory(op.pid());
@@ -528,6 +904,25 @@ public final class Replayer {
           break;
         }
       }
+    }
+  }
+
+  /**
+   * Gives the range the bytes the recorded call's next read of it found: the program may change
+   * memory while a call runs (a device polls a ring that the program's other threads fill), so two
+   * reads of one range in one call can see different bytes, and the seed holds only the first.
+   */
+  private void resupply(int pid, long address, long length) {
+    int k = 0;
+    for (MemoryLog.Op op : reads) {
+      if (op.pid() == pid && op.address() == address && op.length() == length) {
+        for (int n = 0; n <= k; n++) {
+          reads.poll();
+        }
+        memory(pid).putBytes(address, op.bytes());
+        return;
+      }
+      k++;
     }
   }
 
@@ -557,18 +952,21 @@ public final class Replayer {
   private final class ReplayFiles implements FileTable {
     private final Deque<MemoryLog.Op> reserved = new ArrayDeque<>();
     private final Deque<MemoryLog.Op> named = new ArrayDeque<>();
+    private final Deque<MemoryLog.Op> eventfds = new ArrayDeque<>();
     private final Map<Integer, Long> pending = new HashMap<>();
     private int spare = 1_000_000;
 
     void expect(List<MemoryLog.Op> ops) {
       reserved.clear();
       named.clear();
+      eventfds.clear();
       pending.clear();
       for (MemoryLog.Op op : ops) {
-        if (op.kind() == MemoryLog.Kind.FD) {
-          reserved.add(op);
-        } else if (op.kind() == MemoryLog.Kind.GETFD) {
-          named.add(op);
+        switch (op.kind()) {
+          case FD -> reserved.add(op);
+          case GETFD -> named.add(op);
+          case EVENTFD -> eventfds.add(op);
+          default -> {}
         }
       }
     }
@@ -606,6 +1004,38 @@ public final class Replayer {
         return null;
       }
       return files.get(op.file());
+    }
+
+    /** The context the recorded call found behind {@code fd} (an iommufd to bind to). */
+    @Override
+    public Context context(int fd) {
+      MemoryLog.Op op = named.poll();
+      if (op == null || op.fd() != fd || op.file() == -1) {
+        throw ErrnoException.of(Errno.EBADF, "no descriptor " + fd);
+      }
+      return contexts.get(op.file());
+    }
+
+    /**
+     * The eventfd the recorded call took over: one that goes nowhere (the interrupts vfio-pci
+     * signals on it are compared as the call's effects), or the recorded refusal.
+     */
+    @Override
+    public EventFd eventfd(int fd) {
+      MemoryLog.Op op = eventfds.poll();
+      if (op == null || op.fd() != fd) {
+        throw ErrnoException.of(Errno.EBADF, "no descriptor " + fd + " in the recording");
+      }
+      if (op.file() < 0) {
+        throw ErrnoException.of(Errno.of((int) -op.file()), "as recorded");
+      }
+      return new EventFd() {
+        @Override
+        public void signal() {}
+
+        @Override
+        public void close() {}
+      };
     }
   }
 }

@@ -15,8 +15,11 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.Supplier;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.GZIPOutputStream;
 import org.iommufd4j.Errno;
@@ -35,6 +38,10 @@ import org.iommufd4j.inspect.Json;
  *   "result":0,"errno":null,"t":2100,"ns":5300,"memory":[{"op":"read",...},{"op":"write",...}]}
  * {"type":"close","file":1,"t":9000}
  * </pre>
+ *
+ * <p>A recording with emulated devices names them in the header ({@code "devices":[...]}) and has
+ * {@link VfioOpen}, {@link Transfer}, {@link Mmap} and {@link Timer} lines besides; ioctls on VFIO
+ * groups and device files are {@link Ioctl} lines on those files.
  */
 public final class Trace {
   public static final String FORMAT = "iommufd4j-trace";
@@ -44,23 +51,126 @@ public final class Trace {
    * How the recording server was configured (what the replay's emulator must be). {@code kernel}:
    * the calls went to the real {@code /dev/iommu} ({@code exec --record --kernel}), so the memory
    * of each call is its {@link Footprint}'s bytes before and after it, not the emulator's own reads
-   * and writes, and a replay compares what memory holds after each call.
+   * and writes, and a replay compares what memory holds after each call. {@code devices}: the
+   * emulated PCI functions ({@code exec --device}), empty without.
    */
   public record Header(
       boolean testAbi,
       boolean vfioContainer,
       boolean selftestCompat,
       boolean faultInjection,
-      boolean kernel) {
-    /** An emulator's recording. */
+      boolean kernel,
+      List<Device> devices) {
+    public Header {
+      devices = List.copyOf(devices);
+    }
+
+    /** An emulator's recording without devices. */
     public Header(
         boolean testAbi, boolean vfioContainer, boolean selftestCompat, boolean faultInjection) {
-      this(testAbi, vfioContainer, selftestCompat, faultInjection, false);
+      this(testAbi, vfioContainer, selftestCompat, faultInjection, false, List.of());
+    }
+
+    /** A recording without devices. */
+    public Header(
+        boolean testAbi,
+        boolean vfioContainer,
+        boolean selftestCompat,
+        boolean faultInjection,
+        boolean kernel) {
+      this(testAbi, vfioContainer, selftestCompat, faultInjection, kernel, List.of());
+    }
+  }
+
+  /**
+   * An emulated PCI function of the recording ({@code exec --device}): its model and options as
+   * {@code --device} took them, where it sat; what a replay rebuilds the same VFIO host from.
+   */
+  public record Device(String model, String bdf, int group, int cdev, Map<String, String> options) {
+    public Device {
+      options = Map.copyOf(options);
     }
   }
 
   /** One line after the header. */
-  public sealed interface Event permits Process, Open, Ioctl, Close, Exit {}
+  public sealed interface Event
+      permits Process, Open, Ioctl, Close, Exit, VfioOpen, Transfer, Mmap, Timer {}
+
+  /**
+   * An open of a VFIO group {@code /dev/vfio/N} or device cdev {@code /dev/vfio/devices/vfioN}:
+   * {@code result} 0 and the new file {@code file}, or -errno and file 0.
+   */
+  public record VfioOpen(long seq, long file, int pid, String path, long result, long t)
+      implements Event {}
+
+  /** How a {@link Transfer} reached a VFIO device file. */
+  public enum Access {
+    /** pread(2) and its vector forms: {@code offset} the one the program gave. */
+    PREAD,
+    PWRITE,
+    /** read(2) and write(2): {@code offset} the file position they used. */
+    READ,
+    WRITE,
+    /** A load or store through a mapping of the file, which the shim trapped. */
+    LOAD,
+    STORE;
+
+    /** Whether it moves bytes from the program to the device. */
+    public boolean toDevice() {
+      return this == PWRITE || this == WRITE || this == STORE;
+    }
+  }
+
+  /**
+   * A region access on a VFIO device file ({@code device} its function's BDF): {@code count} bytes
+   * at file offset {@code offset} (region index in bits 40 and up) from or into the program's
+   * {@code buffer}; {@code result} bytes moved or -errno; {@code memory} as for an ioctl (the bytes
+   * the program gave or got, the interrupts and DMA the access caused).
+   */
+  public record Transfer(
+      long seq,
+      long file,
+      String device,
+      int pid,
+      long channel,
+      Access access,
+      long offset,
+      long buffer,
+      long count,
+      long result,
+      long t,
+      List<MemoryLog.Op> memory)
+      implements Event {
+    public Transfer {
+      memory = List.copyOf(memory);
+    }
+  }
+
+  /** {@code mmap(2)} of a VFIO device file: what the file's mmap check answered (0 or -errno). */
+  public record Mmap(
+      long seq,
+      long file,
+      String device,
+      int pid,
+      long offset,
+      long length,
+      int prot,
+      int flags,
+      long result,
+      long t)
+      implements Event {}
+
+  /**
+   * Deferred work of the model at {@code device}: its {@code timer}-th timer (in the order the
+   * model made them) fired; {@code memory} what it did: DMA (and the program memory it read and
+   * wrote), interrupts.
+   */
+  public record Timer(String device, int timer, long t, List<MemoryLog.Op> memory)
+      implements Event {
+    public Timer {
+      memory = List.copyOf(memory);
+    }
+  }
 
   /** The identity, privileges and limit of a calling process (before its first call). */
   public record Process(
@@ -150,6 +260,19 @@ public final class Trace {
     if (h.kernel()) {
       m.put("kernel", true);
     }
+    if (!h.devices().isEmpty()) {
+      List<Object> devices = new ArrayList<>();
+      for (Device d : h.devices()) {
+        Map<String, Object> dm = new LinkedHashMap<>();
+        dm.put("model", d.model());
+        dm.put("bdf", d.bdf());
+        dm.put("group", (long) d.group());
+        dm.put("cdev", (long) d.cdev());
+        dm.put("options", new TreeMap<String, Object>(d.options()));
+        devices.add(dm);
+      }
+      m.put("devices", devices);
+    }
     return Json.line(m);
   }
 
@@ -198,6 +321,53 @@ public final class Trace {
         if (!x.memory().isEmpty()) {
           m.put("memory", ops(x.memory()));
         }
+      }
+      case VfioOpen o -> {
+        m.put("type", "vfio-open");
+        m.put("seq", o.seq());
+        m.put("file", o.file());
+        m.put("pid", (long) o.pid());
+        m.put("path", o.path());
+        m.put("result", o.result());
+        m.put("errno", errnoName(o.result()));
+        m.put("t", o.t());
+      }
+      case Transfer x -> {
+        m.put("type", "transfer");
+        m.put("seq", x.seq());
+        m.put("file", x.file());
+        m.put("device", x.device());
+        m.put("pid", (long) x.pid());
+        m.put("channel", x.channel());
+        m.put("access", x.access().name().toLowerCase(Locale.ROOT));
+        m.put("offset", hex(x.offset()));
+        m.put("buffer", hex(x.buffer()));
+        m.put("count", x.count());
+        m.put("result", x.result());
+        m.put("errno", errnoName(x.result()));
+        m.put("t", x.t());
+        m.put("memory", ops(x.memory()));
+      }
+      case Mmap x -> {
+        m.put("type", "mmap");
+        m.put("seq", x.seq());
+        m.put("file", x.file());
+        m.put("device", x.device());
+        m.put("pid", (long) x.pid());
+        m.put("offset", hex(x.offset()));
+        m.put("length", hex(x.length()));
+        m.put("prot", (long) x.prot());
+        m.put("flags", (long) x.flags());
+        m.put("result", x.result());
+        m.put("errno", errnoName(x.result()));
+        m.put("t", x.t());
+      }
+      case Timer x -> {
+        m.put("type", "timer");
+        m.put("device", x.device());
+        m.put("timer", (long) x.timer());
+        m.put("t", x.t());
+        m.put("memory", ops(x.memory()));
       }
     }
     return Json.line(m);
@@ -261,7 +431,8 @@ public final class Trace {
               flag(h, "vfioContainer"),
               flag(h, "selftestCompat"),
               flag(h, "faultInjection"),
-              flag(h, "kernel"));
+              flag(h, "kernel"),
+              devices(h.get("devices")));
     } catch (RuntimeException e) {
       throw new IllegalArgumentException(file + ":1: " + e.getMessage(), e);
     }
@@ -294,6 +465,28 @@ public final class Trace {
     OutputStream out = Files.newOutputStream(file);
     // sync-flushed, so every line is in the file as soon as it is written
     return gzip(file) ? new GZIPOutputStream(out, 1 << 16, true) : out;
+  }
+
+  private static List<Device> devices(Object list) {
+    List<Device> devices = new ArrayList<>();
+    if (list != null) {
+      for (Object o : (List<?>) list) {
+        Map<?, ?> d = (Map<?, ?>) o;
+        Map<String, String> options = new LinkedHashMap<>();
+        Object given = d.get("options");
+        if (given != null) {
+          ((Map<?, ?>) given).forEach((k, v) -> options.put((String) k, (String) v));
+        }
+        devices.add(
+            new Device(
+                (String) d.get("model"),
+                (String) d.get("bdf"),
+                (int) num(d, "group"),
+                (int) num(d, "cdev"),
+                options));
+      }
+    }
+    return devices;
   }
 
   private static boolean flag(Map<?, ?> m, String name) {
@@ -336,6 +529,43 @@ public final class Trace {
               ops(m.get("memory")));
       case "close" -> new Close(num(m, "file"), num(m, "t"));
       case "exit" -> new Exit((int) num(m, "pid"), num(m, "t"), ops(m.get("memory")));
+      case "vfio-open" ->
+          new VfioOpen(
+              num(m, "seq"),
+              num(m, "file"),
+              (int) num(m, "pid"),
+              (String) m.get("path"),
+              num(m, "result"),
+              num(m, "t"));
+      case "transfer" ->
+          new Transfer(
+              num(m, "seq"),
+              num(m, "file"),
+              (String) m.get("device"),
+              (int) num(m, "pid"),
+              num(m, "channel"),
+              Access.valueOf(((String) m.get("access")).toUpperCase(Locale.ROOT)),
+              parseHex((String) m.get("offset")),
+              parseHex((String) m.get("buffer")),
+              num(m, "count"),
+              num(m, "result"),
+              num(m, "t"),
+              ops(m.get("memory")));
+      case "mmap" ->
+          new Mmap(
+              num(m, "seq"),
+              num(m, "file"),
+              (String) m.get("device"),
+              (int) num(m, "pid"),
+              parseHex((String) m.get("offset")),
+              parseHex((String) m.get("length")),
+              (int) num(m, "prot"),
+              (int) num(m, "flags"),
+              num(m, "result"),
+              num(m, "t"));
+      case "timer" ->
+          new Timer(
+              (String) m.get("device"), (int) num(m, "timer"), num(m, "t"), ops(m.get("memory")));
       default -> throw new IllegalArgumentException("unknown event type " + type);
     };
   }
@@ -347,6 +577,7 @@ public final class Trace {
     private final long start = System.nanoTime();
     private long seq;
     private final Set<Process> processes = new HashSet<>();
+    private final Object order = new Object();
 
     public Writer(Path file, Header header) throws IOException {
       out = new BufferedWriter(new OutputStreamWriter(create(file), StandardCharsets.UTF_8));
@@ -376,6 +607,36 @@ public final class Trace {
 
     public synchronized void event(Event e) {
       write(line(e));
+    }
+
+    /**
+     * Runs {@code call} (which ends by writing its event) while no other call or device timer that
+     * runs through here does: with devices, the order of the lines is the order in which the calls
+     * and the models' deferred work changed the emulator, which a replay repeats.
+     */
+    public <T> T inOrder(Supplier<T> call) {
+      synchronized (order) {
+        return call.get();
+      }
+    }
+
+    /**
+     * Runs timer {@code timer} of the model at {@code device} ({@link #inOrder}), its DMA and
+     * interrupts collected, and writes it as a {@link Timer} event.
+     */
+    public void timer(String device, int timer, Runnable task) {
+      inOrder(
+          () -> {
+            long t = now();
+            MemoryLog log = MemoryLog.begin();
+            try {
+              task.run();
+            } finally {
+              MemoryLog.end();
+              event(new Timer(device, timer, t, log.ops()));
+            }
+            return null;
+          });
     }
 
     private void write(String line) {

@@ -43,6 +43,11 @@ final class DeviceFile implements EmulatedFile {
     this.accessGranted = groupFile != null;
   }
 
+  @Override
+  public String device() {
+    return function.bdf;
+  }
+
   /**
    * vfio_main.c: vfio_device_fops_release(): a group's device file closes its open (group.c:
    * vfio_df_group_close()); a bound cdev is unbound (device_cdev.c: vfio_df_unbind_iommufd()).

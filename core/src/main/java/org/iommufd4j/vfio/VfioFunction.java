@@ -16,6 +16,7 @@ import org.iommufd4j.pci.Bar;
 import org.iommufd4j.pci.DmaFaultException;
 import org.iommufd4j.pci.DmaPort;
 import org.iommufd4j.pci.PciFunction;
+import org.iommufd4j.trace.MemoryLog;
 
 /**
  * One presented function as VFIO knows it (vfio_main.c: struct vfio_device with vfio-pci's core
@@ -206,11 +207,14 @@ final class VfioFunction {
     private void transfer(long iova, MemorySegment buffer, boolean write) {
       Binding b = binding;
       if (b == null) {
+        MemoryLog.dma(iova, buffer.byteSize(), write, false);
         throw new DmaFaultException(iova, bdf + " is not bound to an iommufd", null);
       }
+      boolean ok = false;
       try {
         b.ctx().devices().dma(b.devId(), iova, buffer, write);
         b.counters().transferred(write, buffer.byteSize());
+        ok = true;
       } catch (IommuFaultException e) {
         b.counters().faulted(e.iova());
         if (!write) { // what QEMU's VT-d delivers for what it cannot read (oracle/FINDINGS.md)
@@ -220,6 +224,8 @@ final class VfioFunction {
         throw new DmaFaultException(e.iova(), e.reason().toString(), e);
       } catch (IommufdException e) { // unbound meanwhile
         throw new DmaFaultException(iova, e.getMessage(), e);
+      } finally {
+        MemoryLog.dma(iova, buffer.byteSize(), write, ok);
       }
     }
   }

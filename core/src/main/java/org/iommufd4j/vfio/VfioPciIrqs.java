@@ -20,6 +20,7 @@ import org.iommufd4j.engine.FileTable;
 import org.iommufd4j.inspect.Snapshot;
 import org.iommufd4j.pci.Interrupts;
 import org.iommufd4j.pci.VfioPciConfig;
+import org.iommufd4j.trace.MemoryLog;
 
 /**
  * vfio-pci's interrupt state for one open device (vfio_pci_intrs.c): which index SET_IRQS enabled,
@@ -102,13 +103,13 @@ final class VfioPciIrqs implements Interrupts.Sink {
         if (action != VFIO_IRQ_SET_ACTION_TRIGGER || !pcie) {
           throw notSupported(index, flags);
         }
-        errTrigger = setSingle(errTrigger, count, flags, data, files);
+        errTrigger = setSingle(errTrigger, index, count, flags, data, files);
       }
       case VFIO_PCI_REQ_IRQ_INDEX -> {
         if (action != VFIO_IRQ_SET_ACTION_TRIGGER) {
           throw notSupported(index, flags);
         }
-        reqTrigger = setSingle(reqTrigger, count, flags, data, files);
+        reqTrigger = setSingle(reqTrigger, index, count, flags, data, files);
       }
       default -> throw notSupported(index, flags);
     }
@@ -223,7 +224,10 @@ final class VfioPciIrqs implements Interrupts.Sink {
 
   private void signalVector(VfioPciConfig.IrqType from, int vector) {
     if (type == from && vector >= 0 && vector < triggers.length && triggers[vector] != null) {
-      triggers[vector].signal();
+      signal(
+          triggers[vector],
+          from == VfioPciConfig.IrqType.MSIX ? VFIO_PCI_MSIX_IRQ_INDEX : VFIO_PCI_MSI_IRQ_INDEX,
+          vector);
     }
   }
 
@@ -349,7 +353,7 @@ final class VfioPciIrqs implements Interrupts.Sink {
   /** vfio_send_intx_eventfd(): nothing while the program has INTx disabled in config space. */
   private void sendIntx() {
     if (type == VfioPciConfig.IrqType.INTX && !config.intxMasked() && triggers[0] != null) {
-      triggers[0].signal();
+      signal(triggers[0], VFIO_PCI_INTX_IRQ_INDEX, 0);
     }
   }
 
@@ -393,7 +397,7 @@ final class VfioPciIrqs implements Interrupts.Sink {
     for (int i = start; i < start + count; i++) { // loopback
       boolean fire = (flags & VFIO_IRQ_SET_DATA_NONE) != 0 || data[i - start] != 0;
       if (fire && i < triggers.length && triggers[i] != null) {
-        triggers[i].signal();
+        signal(triggers[i], index, i);
       }
     }
   }
@@ -464,15 +468,21 @@ final class VfioPciIrqs implements Interrupts.Sink {
 
   // ---- ERR and REQ ----
 
+  /** Signals IRQ {@code index}'s vector {@code vector}, noted in a recording's log. */
+  private static void signal(EventFd eventfd, int index, int vector) {
+    MemoryLog.irq(index, vector);
+    eventfd.signal();
+  }
+
   /** vfio_pci_set_ctx_trigger_single(): returns the eventfd now held. */
   private static EventFd setSingle(
-      EventFd held, int count, int flags, byte[] data, FileTable files) {
+      EventFd held, int index, int count, int flags, byte[] data, FileTable files) {
     if ((flags & VFIO_IRQ_SET_DATA_NONE) != 0) {
       if (held == null) {
         throw ErrnoException.of(Errno.EINVAL, "no eventfd to signal");
       }
       if (count != 0) {
-        held.signal();
+        signal(held, index, 0);
         return held;
       }
       return put(held);
@@ -482,7 +492,7 @@ final class VfioPciIrqs implements Interrupts.Sink {
     }
     if ((flags & VFIO_IRQ_SET_DATA_BOOL) != 0) {
       if (data[0] != 0 && held != null) {
-        held.signal();
+        signal(held, index, 0);
       }
       return held;
     }
