@@ -20,17 +20,17 @@ import org.iommufd4j.pci.nvme.NvmeController;
 import org.iommufd4j.pci.nvme.NvmeNamespace;
 
 /**
- * Shared-memory doorbells (issue 13: a doorbell store seen by the model, median at most 2 µs;
- * issue 14: an idle NVMe controller under 1 % of a core).
+ * Shared-memory doorbells (issue 13: a doorbell store seen by the model, median at most 2 µs; issue
+ * 14: an idle NVMe controller under 1 % of a core).
  *
  * <ul>
  *   <li><b>store → model</b>: a plain 4-byte store into a doorbell page mapped from the device's
- *       memfd, as a program's store through its BAR mapping, until a model's {@code doorbell}
- *       runs; both ends read {@code CLOCK_MONOTONIC} ({@code System.nanoTime}), so the figure is
- *       the one-way time. Back to back (the poller spinning: a busy device) and with 5 ms of
- *       silence before each store (the poller asleep: an idle device's first doorbell).
- *   <li><b>idle</b>: an NVMe controller whose doorbell page is shared and that gets no store for
- *       10 s: the poller thread's CPU time and the whole process's, as a share of one core.
+ *       memfd, as a program's store through its BAR mapping, until a model's {@code doorbell} runs;
+ *       both ends read {@code CLOCK_MONOTONIC} ({@code System.nanoTime}), so the figure is the
+ *       one-way time. Back to back (the poller spinning: a busy device) and with 5 ms of silence
+ *       before each store (the poller asleep: an idle device's first doorbell).
+ *   <li><b>idle</b>: an NVMe controller whose doorbell page is shared and that gets no store for 10
+ *       s: the poller thread's CPU time and the whole process's, as a share of one core.
  * </ul>
  *
  * Run: {@code java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar
@@ -124,7 +124,8 @@ public final class DoorbellLatency {
   /** The NVMe controller's poller and this process over 10 s with no store. */
   private static void idle() {
     ThreadMXBean threads = ManagementFactory.getThreadMXBean();
-    var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    var os =
+        (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
     LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200)); // both pollers past their spin
     long[] pollers =
         Thread.getAllStackTraces().keySet().stream()
@@ -153,8 +154,7 @@ public final class DoorbellLatency {
   private static MemorySegment map(PciFunction fn, long offset) {
     PciFunction.SharedPages shared = fn.sharedPages(0);
     long address =
-        LibC.mmap(
-            0, 4096, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, shared.fd(), offset);
+        LibC.mmap(0, 4096, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, shared.fd(), offset);
     if (address < 0) {
       throw new IllegalStateException("mmap of the doorbell page: " + -address);
     }
