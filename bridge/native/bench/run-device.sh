@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs the device driver (device.c) against an emulated edu and NVMe in the CPU placements the README's
-# latency table uses: unpinned, both on one CPU (taskset -c 0), and the server on CPU 1 with the
-# program on CPU 0 (a `serve --device edu` spinning 50 µs). The load average is printed first:
-# these figures mean little on a busy machine.
+# Runs the device driver (device.c) against an emulated edu and NVMe in the CPU placements the
+# README's latency table uses: unpinned, both on one CPU (taskset -c 0), and the server on CPU 1
+# with the program on CPU 0 (a `serve --device edu --device nvme` spinning 50 µs). The load
+# average is printed first: these figures mean little on a busy machine.
 # Usage: bridge/native/bench/run-device.sh [iterations]   (from the repository root)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../../.." && pwd)"
