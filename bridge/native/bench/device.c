@@ -19,6 +19,8 @@
  *                        completion is in memory: the store seen by the model's poller, the
  *                        clock thread's fetch by DMA, the completion written by DMA (a command
  *                        round trip; the CQ head store after it is not timed)
+ *   nvme pwrite->cqe     the same with both doorbells rung by pwrite(2) on the device fd, the
+ *                        path a trapped store takes (for comparison, side by side)
  *
  * Run it as `./run.sh exec --device edu [--device nvme] -- bridge/target/native/bench/device
  * [iterations]`. Each
@@ -294,6 +296,9 @@ int main(int argc, char **argv) {
     nvme_enable(&nvme);
     struct bench doorbell = {.name = "nvme doorbell->cqe", .op = nvme_command_op, .arg = &nvme};
     run_single(&doorbell, irqs);
+    nvme.pwrite_doorbells = true;
+    struct bench pwritten = {.name = "nvme pwrite->cqe", .op = nvme_command_op, .arg = &nvme};
+    run_single(&pwritten, irqs);
   }
   return 0;
 }

@@ -2,8 +2,8 @@
  * A minimal NVMe driver over VFIO, for the tests and the device benchmark: the device cdev bound to
  * an iommufd, 64 KiB of this process's memory mapped at IOVA NVME_IOVA, BAR0 mmap'ed, and the admin
  * queue pair (16 entries) in that memory. Registers (CC, CSTS, AQA, ...) are loads and stores the
- * shim traps; the doorbells are plain stores into the shared doorbell page (NVMe 1.4; written from
- * the specification).
+ * shim traps; the doorbells are plain stores into the shared doorbell page, or pwrite(2)s to compare
+ * (NVMe 1.4; written from the specification).
  */
 #ifndef IOMMUFD4J_NVME_MINI_H
 #define IOMMUFD4J_NVME_MINI_H
@@ -45,7 +45,8 @@ struct nvme {
   uint8_t *mem;
   uint16_t sq_tail, cq_head, cid;
   int phase;
-  uint32_t dw0; /* of the last completion reaped */
+  uint32_t dw0;          /* of the last completion reaped */
+  bool pwrite_doorbells; /* ring with pwrite(2) on the device fd instead (for comparison) */
 };
 
 /* The vfio cdev of the first NVMe controller (class 0x0108) in sysfs: 0, or -1 if there is none. */
@@ -131,7 +132,16 @@ static inline void nvme_enable(struct nvme *n) {
   n->phase = 1;
 }
 
-/* Rings the admin SQ tail with a plain store into the shared doorbell page. */
+/* Stores value into doorbell `index` (SQ y tail: 2y, CQ y head: 2y + 1): a plain store into the
+   shared doorbell page, or a pwrite. */
+static inline void nvme_ring(struct nvme *n, unsigned index, uint32_t value) {
+  if (n->pwrite_doorbells)
+    CHECK(pwrite(n->fd, &value, 4, (off_t)(n->bar0 + NVME_DOORBELLS + 4 * index)) == 4);
+  else
+    n->bar[NVME_DOORBELLS / 4 + index] = value;
+}
+
+/* Rings the admin SQ tail. */
 static inline void nvme_admin_submit(struct nvme *n, uint8_t opcode, uint32_t nsid, uint64_t prp1, uint32_t cdw10) {
   uint32_t *sqe = (uint32_t *)(n->mem + NVME_ASQ_AT + 64 * n->sq_tail);
   memset(sqe, 0, 64);
@@ -142,7 +152,7 @@ static inline void nvme_admin_submit(struct nvme *n, uint8_t opcode, uint32_t ns
   sqe[10] = cdw10;
   n->sq_tail = (n->sq_tail + 1) % NVME_ADMIN_ENTRIES;
   __atomic_thread_fence(__ATOMIC_RELEASE);
-  n->bar[NVME_DOORBELLS / 4] = n->sq_tail;
+  nvme_ring(n, 0, n->sq_tail);
 }
 
 /* Spins until the next admin completion is posted (at most 10 s), rings the CQ head: its status. */
@@ -161,7 +171,7 @@ static inline uint32_t nvme_admin_reap(struct nvme *n) {
   n->dw0 = cqe[0];
   n->cq_head = (n->cq_head + 1) % NVME_ADMIN_ENTRIES;
   if (n->cq_head == 0) n->phase ^= 1;
-  n->bar[NVME_DOORBELLS / 4 + 1] = n->cq_head;
+  nvme_ring(n, 1, n->cq_head);
   return status;
 }
 

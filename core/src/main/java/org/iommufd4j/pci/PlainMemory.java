@@ -25,7 +25,7 @@ import org.iommufd4j.kernel.LibC;
  */
 public final class PlainMemory {
   /** The longest the poller sleeps between two looks at an idle device's doorbells. */
-  public static final long MAX_SLEEP_NANOS = 2_000_000;
+  public static final long MAX_SLEEP_NANOS = 5_000_000;
 
   /** How long the poller keeps spinning after the last change it saw. */
   static final long SPIN_NANOS = 100_000;
@@ -41,8 +41,17 @@ public final class PlainMemory {
   /** One BAR's storage; {@code fd} is -1 where it cannot be shared. */
   private record Storage(MemorySegment segment, int fd) {}
 
-  /** A doorbell range and the values the model was last told. */
-  private record Watch(int bar, long offset, MemorySegment words, int[] told) {}
+  /** A doorbell range and the values the model was last told ({@code toldWords} views them). */
+  private record Watch(
+      int bar, long offset, MemorySegment words, int[] told, MemorySegment toldWords) {
+    Watch(int bar, long offset, MemorySegment words) {
+      this(bar, offset, words, new int[(int) (words.byteSize() / 4)]);
+    }
+
+    private Watch(int bar, long offset, MemorySegment words, int[] told) {
+      this(bar, offset, words, told, MemorySegment.ofArray(told));
+    }
+  }
 
   private final Storage[] bars = new Storage[6];
   private final List<Watch> watches = new ArrayList<>();
@@ -67,11 +76,7 @@ public final class PlainMemory {
       for (Bar.Range r : b.plainMemory()) {
         if (r.doorbells()) {
           watches.add(
-              new Watch(
-                  b.index(),
-                  r.offset(),
-                  s.segment().asSlice(r.offset(), r.length()),
-                  new int[(int) (r.length() / 4)]));
+              new Watch(b.index(), r.offset(), s.segment().asSlice(r.offset(), r.length())));
         }
       }
     }
@@ -184,14 +189,14 @@ public final class PlainMemory {
     }
   }
 
-  /** Whether a doorbell differs from what the model was told (a look without locks). */
+  /**
+   * Whether a doorbell differs from what the model was told: a look without locks, one vectorised
+   * comparison of the whole range (a page of doorbells in well under a microsecond).
+   */
   private boolean changed() {
     for (Watch w : watches) {
-      int[] told = w.told();
-      for (int i = 0; i < told.length; i++) {
-        if ((int) WORD.getAcquire(w.words(), 4L * i) != told[i]) {
-          return true;
-        }
+      if (w.words().mismatch(w.toldWords()) >= 0) {
+        return true;
       }
     }
     return false;
