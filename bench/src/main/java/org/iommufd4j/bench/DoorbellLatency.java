@@ -16,6 +16,7 @@ import org.iommufd4j.pci.ExecutorClock;
 import org.iommufd4j.pci.Interrupts;
 import org.iommufd4j.pci.PciDevice;
 import org.iommufd4j.pci.PciFunction;
+import org.iommufd4j.pci.PlainMemory;
 import org.iommufd4j.pci.nvme.NvmeController;
 import org.iommufd4j.pci.nvme.NvmeNamespace;
 
@@ -138,6 +139,18 @@ public final class DoorbellLatency {
             .filter(th -> th.getName().equals("iommufd4j-doorbells"))
             .mapToLong(Thread::threadId)
             .toArray();
+    // the floor, side by side: a thread that only sleeps as long as an idle poller does
+    Thread floor =
+        Thread.ofPlatform()
+            .daemon()
+            .start(
+                () -> {
+                  for (; ; ) {
+                    LockSupport.parkNanos(PlainMemory.MAX_SLEEP_NANOS);
+                  }
+                });
+    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+    long floorBefore = threads.getThreadCpuTime(floor.threadId());
     long[] before = new long[pollers.length];
     for (int i = 0; i < pollers.length; i++) {
       before[i] = threads.getThreadCpuTime(pollers[i]);
@@ -153,7 +166,12 @@ public final class DoorbellLatency {
           i, 100.0 * (threads.getThreadCpuTime(pollers[i]) - before[i]) / wall, wall / 1e9);
     }
     System.out.printf(
-        "idle process (JVM, %d pollers, the devices' clock): %.3f %% of a core; load average %.2f%n",
+        "floor (a thread parking %d ms at a time): %.3f %% of a core%n",
+        PlainMemory.MAX_SLEEP_NANOS / 1_000_000,
+        100.0 * (threads.getThreadCpuTime(floor.threadId()) - floorBefore) / wall);
+    System.out.printf(
+        "idle process (JVM, %d pollers, the floor, the devices' clock): %.3f %% of a core;"
+            + " load average %.2f%n",
         pollers.length, 100 * processShare, loadAverage());
   }
 

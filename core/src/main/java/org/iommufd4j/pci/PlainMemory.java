@@ -169,6 +169,7 @@ public final class PlainMemory {
   private static void poll(WeakReference<PlainMemory> ref) {
     long lastChange = System.nanoTime();
     long sleep = MIN_SLEEP_NANOS;
+    int looks = 0;
     for (; ; ) {
       PlainMemory memory = ref.get();
       if (memory == null) {
@@ -181,7 +182,11 @@ public final class PlainMemory {
         lastChange = now;
         sleep = MIN_SLEEP_NANOS;
       } else if (now - lastChange < SPIN_NANOS) {
-        Thread.onSpinWait();
+        if ((++looks & 15) == 0) {
+          Thread.yield(); // now and then: the clock's thread may need this CPU for the device
+        } else {
+          Thread.onSpinWait();
+        }
       } else {
         LockSupport.parkNanos(sleep);
         sleep = Math.min(2 * sleep, MAX_SLEEP_NANOS);
