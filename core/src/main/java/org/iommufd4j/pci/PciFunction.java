@@ -4,6 +4,7 @@ import static org.iommufd4j.pci.PciRegs.*;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -35,6 +36,14 @@ public final class PciFunction {
   private final ConfigSpace config;
   private final Interrupts interrupts;
   private final PlainMemory memory = new PlainMemory();
+
+  // the bus is little-endian, whatever this machine is
+  private static final ValueLayout.OfShort LE_SHORT =
+      ValueLayout.JAVA_SHORT.withOrder(ByteOrder.LITTLE_ENDIAN);
+  private static final ValueLayout.OfInt LE_INT =
+      ValueLayout.JAVA_INT.withOrder(ByteOrder.LITTLE_ENDIAN);
+  private static final ValueLayout.OfLong LE_LONG =
+      ValueLayout.JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN);
 
   /**
    * Pages of a BAR that a program may map as shared memory: {@code fd} holds the BAR's plain memory
@@ -97,12 +106,7 @@ public final class PciFunction {
       }
     }
     if (b.isPlainMemory(offset, size)) {
-      MemorySegment m = memory.segment(bar);
-      long v = 0;
-      for (int i = 0; i < size; i++) {
-        v |= (m.get(ValueLayout.JAVA_BYTE, offset + i) & 0xffL) << (8 * i);
-      }
-      return v;
+      return load(memory.segment(bar), offset, size);
     }
     long v = model.read(bar, offset, size);
     return size == 8 ? v : v & ((1L << (8 * size)) - 1);
@@ -123,14 +127,46 @@ public final class PciFunction {
       return;
     }
     if (b.isPlainMemory(offset, size)) {
-      MemorySegment m = memory.segment(bar);
-      for (int i = 0; i < size; i++) {
-        m.set(ValueLayout.JAVA_BYTE, offset + i, (byte) (value >>> (8 * i)));
-      }
+      store(memory.segment(bar), offset, size, value);
       memory.stored(bar, offset, size);
       return;
     }
     model.write(bar, offset, size, size == 8 ? value : value & ((1L << (8 * size)) - 1));
+  }
+
+  /**
+   * A naturally aligned access to plain memory is one load or store of its width, as the CPU makes
+   * it: a poller looking meanwhile sees the old value or the new one, never a mix.
+   */
+  private static long load(MemorySegment m, long offset, int size) {
+    if (offset % size == 0) {
+      return switch (size) {
+        case 1 -> m.get(ValueLayout.JAVA_BYTE, offset) & 0xffL;
+        case 2 -> m.get(LE_SHORT, offset) & 0xffffL;
+        case 4 -> m.get(LE_INT, offset) & 0xffff_ffffL;
+        default -> m.get(LE_LONG, offset);
+      };
+    }
+    long v = 0;
+    for (int i = 0; i < size; i++) {
+      v |= (m.get(ValueLayout.JAVA_BYTE, offset + i) & 0xffL) << (8 * i);
+    }
+    return v;
+  }
+
+  private static void store(MemorySegment m, long offset, int size, long value) {
+    if (offset % size == 0) {
+      switch (size) {
+        case 1 -> m.set(ValueLayout.JAVA_BYTE, offset, (byte) value);
+        case 2 -> m.set(LE_SHORT, offset, (short) value);
+        case 4 -> m.set(LE_INT, offset, (int) value);
+        default -> m.set(LE_LONG, offset, value);
+      }
+      return;
+    }
+    for (int i = 0; i < size; i++) {
+      m.set(ValueLayout.JAVA_BYTE, offset + i, (byte) (value >>> (8 * i)));
+    }
   }
 
   /**
