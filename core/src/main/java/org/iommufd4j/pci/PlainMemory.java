@@ -212,14 +212,20 @@ public final class PlainMemory {
     synchronized (delivery) {
       List<long[]> changes = new ArrayList<>();
       synchronized (this) {
-        for (Watch w : watches) {
-          int[] told = w.told();
-          for (int i = 0; i < told.length; i++) {
-            int now = (int) WORD.getAcquire(w.words(), 4L * i);
-            if (now != told[i]) {
-              told[i] = now;
-              changes.add(new long[] {w.bar(), w.offset() + 4L * i, now});
+        for (Watch w : watches) { // from one differing byte to the next, vectorised
+          long size = w.words().byteSize();
+          for (long at = 0; at < size; ) {
+            long differs = MemorySegment.mismatch(w.words(), at, size, w.toldWords(), at, size);
+            if (differs < 0) {
+              break;
             }
+            long word = (at + differs) & ~3L;
+            int now = (int) WORD.getAcquire(w.words(), word);
+            if (now != w.told()[(int) (word / 4)]) {
+              w.told()[(int) (word / 4)] = now;
+              changes.add(new long[] {w.bar(), w.offset() + word, now});
+            }
+            at = word + 4;
           }
         }
       }
