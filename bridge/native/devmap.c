@@ -162,8 +162,8 @@ static int runs_fit(const struct i4j_shared_run *runs, unsigned n, size_t len) {
   uint64_t end = 0;
   for (unsigned i = 0; i < n; i++) {
     const struct i4j_shared_run *r = &runs[i];
-    if (((r->at | r->length | r->fd_offset) & (PAGE - 1)) != 0 || r->length == 0 || r->at < end ||
-        r->length > len - r->at || r->at > len)
+    if (((r->at | r->length | r->fd_offset) & (PAGE - 1)) != 0 || r->length == 0 || r->at < end || r->at > len ||
+        r->length > len - r->at)
       return 0;
     end = r->at + r->length;
   }
