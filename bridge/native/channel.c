@@ -637,11 +637,42 @@ long i4j_prw(int fd, const struct tracked *t, int type, void *buf, size_t count,
   return file_call(fd, t, (uint16_t)type, req, sizeof req, buf, count);
 }
 
-long i4j_mmap_check(int fd, const struct tracked *t, uint64_t offset, uint64_t length, int prot, int flags) {
+long i4j_mmap_check(int fd, const struct tracked *t, uint64_t offset, uint64_t length, int prot, int flags,
+                    struct i4j_shared_run *runs, unsigned *nruns, int *memfd) {
   unsigned char req[MMAP_SIZE];
   i4j_put64(req + MMAP_OFFSET, offset);
   i4j_put64(req + MMAP_LENGTH, length);
   i4j_put32(req + MMAP_PROT, (uint32_t)prot);
   i4j_put32(req + MMAP_FLAGS, (uint32_t)flags);
-  return file_call(fd, t, T_MMAP, req, sizeof req, NULL, 0);
+  *nruns = 0;
+  *memfd = -1;
+  sigset_t old;
+  block_signals(&old);
+  long r;
+  struct channel *ch = channel_get(&r);
+  uint64_t handle;
+  if (ch && (r = handle_of(ch, fd, t, &handle)) == 0) {
+    i4j_put64(req + MMAP_HANDLE, handle);
+    struct i4j_result res;
+    int got = -1;
+    r = exchange(ch, T_MMAP, req, sizeof req, NULL, 0, -1, &res, &got, NULL, NULL);
+    unsigned n = r == 0 ? res.writeback_length / MMAP_SHARED_SIZE : 0;
+    if (n > MMAP_SHARED_MAX || (n > 0) != (got >= 0)) {
+      DBG("T_MMAP answered %u shared runs with descriptor %d: all trapped", n, got);
+      n = 0;
+    }
+    for (unsigned i = 0; i < n; i++) {
+      const unsigned char *e = ch->transport.in + RESULT_SIZE + i * MMAP_SHARED_SIZE;
+      runs[i] = (struct i4j_shared_run){i4j_get64(e + MMAP_SHARED_AT), i4j_get64(e + MMAP_SHARED_LENGTH),
+                                        i4j_get64(e + MMAP_SHARED_FD_OFFSET)};
+    }
+    if (n > 0) {
+      *nruns = n;
+      *memfd = got;
+    } else if (got >= 0) {
+      i4j_sys_close(got);
+    }
+  }
+  restore_signals(&old);
+  return r;
 }

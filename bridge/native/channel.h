@@ -43,8 +43,15 @@ HIDDEN long i4j_rw(int fd, const struct tracked *t, int type, void *buf, size_t 
    of its own, holding no lock of the shim's or of libc's). */
 HIDDEN long i4j_prw(int fd, const struct tracked *t, int type, void *buf, size_t count, uint64_t offset,
                     uint32_t flags);
-/* Whether the file may be mapped so (T_MMAP): 0 or -errno. */
-HIDDEN long i4j_mmap_check(int fd, const struct tracked *t, uint64_t offset, uint64_t length, int prot, int flags);
+/* A run of a device mapping's pages that is shared memory: [at, at + length) of the mapping is
+   the memory descriptor's from fd_offset. */
+struct i4j_shared_run {
+  uint64_t at, length, fd_offset;
+};
+/* T_MMAP: 0 or -errno. On 0, runs[0.. *nruns) (room for MMAP_SHARED_MAX) are shared memory from
+ *memfd, which the caller then owns (-1 if there are none); the other pages are to be trapped. */
+HIDDEN long i4j_mmap_check(int fd, const struct tracked *t, uint64_t offset, uint64_t length, int prot, int flags,
+                           struct i4j_shared_run *runs, unsigned *nruns, int *memfd);
 /* fail-nth of the calling thread: FAIL_NTH_OP_SET value, or FAIL_NTH_OP_GET: value or -errno. */
 HIDDEN long i4j_fail_nth(uint32_t op, uint32_t value);
 /* After a close: lets the server tear the file down now if that was its last descriptor. */

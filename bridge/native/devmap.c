@@ -157,18 +157,41 @@ static void *fail_map(int err) {
   return MAP_FAILED;
 }
 
+/* Whether the runs T_MMAP answered are whole pages inside [0, len), in order, not overlapping. */
+static int runs_fit(const struct i4j_shared_run *runs, unsigned n, size_t len) {
+  uint64_t end = 0;
+  for (unsigned i = 0; i < n; i++) {
+    const struct i4j_shared_run *r = &runs[i];
+    if (((r->at | r->length | r->fd_offset) & (PAGE - 1)) != 0 || r->length == 0 || r->at < end || r->at > len ||
+        r->length > len - r->at)
+      return 0;
+    end = r->at + r->length;
+  }
+  return 1;
+}
+
 void *i4j_devmap_map(void *addr, size_t length, int prot, int flags, int fd, const struct tracked *t, off_t offset,
                      void *(*reserve)(void *, size_t, int, int, int, off_t)) {
   /* mm/mmap.c: do_mmap()'s own checks come before the file's */
   if (length == 0 || (offset & (off_t)(PAGE - 1)) != 0 || offset < 0) return fail_map(EINVAL);
   size_t len = (length + PAGE - 1) & ~(size_t)(PAGE - 1);
   if (len < length) return fail_map(ENOMEM);
-  long r = i4j_mmap_check(fd, t, (uint64_t)offset, len, prot, flags);
-  DBG("mmap(fd %d, offset 0x%llx, length 0x%zx, prot 0x%x, flags 0x%x) -> %ld", fd, (unsigned long long)offset, len,
-      prot, flags, r);
+  struct i4j_shared_run runs[MMAP_SHARED_MAX];
+  unsigned nruns;
+  int memfd;
+  long r = i4j_mmap_check(fd, t, (uint64_t)offset, len, prot, flags, runs, &nruns, &memfd);
+  DBG("mmap(fd %d, offset 0x%llx, length 0x%zx, prot 0x%x, flags 0x%x) -> %ld, %u shared runs", fd,
+      (unsigned long long)offset, len, prot, flags, r, nruns);
   if (r < 0) return fail_map((int)-r);
+  if (!runs_fit(runs, nruns, len)) {
+    DBG("shared runs outside the mapping: all of it trapped");
+    nruns = 0;
+  }
   struct devfile *file = malloc(sizeof *file);
-  if (!file) return fail_map(ENOMEM);
+  if (!file) {
+    if (memfd >= 0) i4j_sys_close(memfd);
+    return fail_map(ENOMEM);
+  }
   /* the hidden reference: high, close-on-exec, invisible to close and dup */
   int saved = errno;
   file->fd = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 1024);
@@ -176,6 +199,7 @@ void *i4j_devmap_map(void *addr, size_t length, int prot, int flags, int fd, con
   errno = saved;
   if (file->fd < 0) {
     free(file);
+    if (memfd >= 0) i4j_sys_close(memfd);
     return fail_map(EMFILE);
   }
   file->ino = t->ino;
@@ -184,19 +208,43 @@ void *i4j_devmap_map(void *addr, size_t length, int prot, int flags, int fd, con
   if (flags & MAP_FIXED) i4j_devmap_forget(addr, len);
   int keep = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
   void *base = reserve(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | keep, -1, 0);
+  int err = errno;
+  /* shared memory over its part of the reservation: the program's loads and stores go there */
+  for (unsigned i = 0; base != MAP_FAILED && i < nruns; i++) {
+    void *at = (char *)base + runs[i].at;
+    if (reserve(at, runs[i].length, prot, MAP_SHARED | MAP_FIXED, memfd, (off_t)runs[i].fd_offset) == MAP_FAILED) {
+      err = errno;
+      syscall(SYS_munmap, base, len);
+      base = MAP_FAILED;
+    }
+  }
+  if (memfd >= 0) i4j_sys_close(memfd);
   if (base == MAP_FAILED) {
-    int err = errno;
     i4j_track_clear(file->fd);
     i4j_sys_close(file->fd);
     free(file);
     return fail_map(err);
   }
+  /* the rest is trapped, run by run */
+  int added = 0;
+  uint64_t from = 0;
   pthread_mutex_lock(&lock);
-  int added = add_locked((uintptr_t)base, len, (uint64_t)offset, file);
+  for (unsigned i = 0; i <= nruns && added == 0; i++) {
+    uint64_t to = i < nruns ? runs[i].at : len;
+    if (to > from) added = add_locked((uintptr_t)base + from, to - from, (uint64_t)offset + from, file);
+    if (i < nruns) from = runs[i].at + runs[i].length;
+  }
+  struct devfile *unused = file->parts == 0 ? file : NULL;
+  if (added != 0) {
+    struct devfile *closed[MMIO_TRAP_MAX];
+    unsigned nclosed = 0;
+    forget_locked((uintptr_t)base, (uintptr_t)base + len, closed, &nclosed);
+    unused = nclosed > 0 || file->parts == 0 ? file : NULL;
+  }
   pthread_mutex_unlock(&lock);
+  if (unused) close_file(unused); /* all shared, or failed: the mapping needs no descriptor */
   if (added != 0) {
     syscall(SYS_munmap, base, len);
-    close_file(file);
     return fail_map(added == -ENOSPC ? ENOMEM : -added);
   }
   return base;

@@ -1,9 +1,12 @@
 /*
- * Mappings of emulated VFIO device files (a BAR mmap'ed through the device fd): the range is an
- * inaccessible anonymous reservation trapped by the MMIO trap (mmio_trap.h), whose loads and
- * stores become T_PREAD and T_PWRITE of their width at the mapped file offset, on the faulting
- * thread's channel. Each mapping holds a hidden duplicate of the device's descriptor, so the file
- * lives as long as the mapping does, as the kernel's mapping holds the file.
+ * Mappings of emulated VFIO device files (a BAR mmap'ed through the device fd). Pages the server
+ * answers are shared memory (a model's plain memory, e.g. NVMe's doorbells) are mapped MAP_SHARED
+ * from the descriptor it sends, so loads and stores there cost nothing and the model sees them in
+ * the same memory. The rest is an inaccessible anonymous reservation trapped by the MMIO trap
+ * (mmio_trap.h), whose loads and stores become T_PREAD and T_PWRITE of their width at the mapped
+ * file offset, on the faulting thread's channel. Each trapped part holds a hidden duplicate of the
+ * device's descriptor, so the file lives as long as it does, as the kernel's mapping holds the
+ * file (a mapping wholly of shared memory holds only that memory).
  *
  * Limits: a mapping's protection is not enforced (a store to a PROT_READ mapping reaches the
  * device; mprotect of a trapped range succeeds and changes nothing); mremap of a trapped range

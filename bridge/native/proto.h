@@ -58,7 +58,7 @@
 /* VFIO device files */
 #define T_PREAD 15  /* PRW_*: pread(2) at an offset (the MMIO trap's loads too) */
 #define T_PWRITE 16 /* PRW_*: pwrite(2) at an offset (the MMIO trap's stores too) */
-#define T_MMAP 17   /* MMAP_*: may the file be mapped so? 0, then the shim traps the range */
+#define T_MMAP 17   /* MMAP_*: may the file be mapped so? 0 (+ MMAP_SHARED_*), then the shim maps it */
 /* client -> server, answering a callback */
 #define T_CB_REPLY 48 /* REPLY_*, then data (CB_MEM_READ, CB_KERNEL_CALL) */
 /* server -> client */
@@ -155,6 +155,15 @@
 #define MMAP_PROT 24   /* u32 PROT_* */
 #define MMAP_FLAGS 28  /* u32 MAP_* */
 #define MMAP_SIZE 32
+
+/* T_RESULT of T_MMAP, after RESULT_SIZE: one entry per run of the mapping's pages that are shared
+   memory (a device's plain memory: doorbells), at most MMAP_SHARED_MAX, their descriptor attached
+   (SCM_RIGHTS). The shim maps those runs MAP_SHARED from it and traps the other pages. */
+#define MMAP_SHARED_AT 0         /* u64 offset of the run in the mapping, page aligned */
+#define MMAP_SHARED_LENGTH 8     /* u64 whole pages */
+#define MMAP_SHARED_FD_OFFSET 16 /* u64 where the run starts in the descriptor */
+#define MMAP_SHARED_SIZE 24
+#define MMAP_SHARED_MAX 16
 
 /* T_CLOSED */
 #define CLOSED_INODE 0 /* u64 the file's inode */

@@ -14,8 +14,16 @@
  *   irq factorial->read  a store of n to edu's factorial register (0x08), with the interrupt on
  *                        completion enabled, until read(eventfd) returns: the model raises it
  *                        from its clock's thread, not from the store's call (ack not timed)
+ *   nvme doorbell->cqe   with an NVMe controller too: an admin Get Features rung with a plain
+ *                        store into BAR0's doorbell page (shared memory, no trap) until its
+ *                        completion is in memory: the store seen by the model's poller, the
+ *                        clock thread's fetch by DMA, the completion written by DMA (a command
+ *                        round trip; the CQ head store after it is not timed)
+ *   nvme pwrite->cqe     the same with both doorbells rung by pwrite(2) on the device fd, the
+ *                        path a trapped store takes (for comparison, side by side)
  *
- * Run it as `./run.sh exec --device edu -- bridge/target/native/bench/device [iterations]`. Each
+ * Run it as `./run.sh exec --device edu [--device nvme] -- bridge/target/native/bench/device
+ * [iterations]`. Each
  * operation runs in batches of 100 after a warm-up; it prints the mean, median and 99th
  * percentile of the per-operation time of the batches in microseconds, and the process's CPU time
  * per operation (the program's own share: the server's is not in it), which a loaded machine
@@ -29,6 +37,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "../tests/nvme_mini.h"
 #include "../tests/t.h"
 #include "clock.h"
 
@@ -109,6 +118,12 @@ struct device {
 };
 
 static void getppid_op(void *arg) { syscall(SYS_getppid); }
+
+static void nvme_command_op(void *arg) {
+  struct nvme *n = arg;
+  nvme_admin_submit(n, 0x0a, 0, 0, 0x07); /* Get Features, Number of Queues */
+  if (nvme_admin_reap(n) != 0) FAIL("Get Features failed");
+}
 
 static void option_op(void *arg) {
   struct device *d = arg;
@@ -261,5 +276,17 @@ int main(int argc, char **argv) {
   d.bar[EDU_STATUS / 4] = EDU_STATUS_IRQ_FACTORIAL;
   struct bench factorial = {.name = "irq factorial->read", .op = factorial_op, .arg = &d, .after = ack_factorial_op};
   run_single(&factorial, irqs);
+
+  char cdev[600];
+  if (nvme_find(cdev, sizeof cdev) == 0) {
+    struct nvme nvme;
+    nvme_open(&nvme, cdev);
+    nvme_enable(&nvme);
+    struct bench doorbell = {.name = "nvme doorbell->cqe", .op = nvme_command_op, .arg = &nvme};
+    run_single(&doorbell, irqs);
+    nvme.pwrite_doorbells = true;
+    struct bench pwritten = {.name = "nvme pwrite->cqe", .op = nvme_command_op, .arg = &nvme};
+    run_single(&pwritten, irqs);
+  }
   return 0;
 }

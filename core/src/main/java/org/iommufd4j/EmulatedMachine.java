@@ -1,5 +1,6 @@
 package org.iommufd4j;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,6 +13,7 @@ import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
 import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.Host;
+import org.iommufd4j.engine.SharedRange;
 import org.iommufd4j.engine.VirtualFileTable;
 import org.iommufd4j.inspect.Snapshot;
 import org.iommufd4j.kernel.LibC;
@@ -193,6 +195,38 @@ public final class EmulatedMachine implements AutoCloseable {
     return f == null
         ? -Errno.EBADF.number()
         : f.pwrite(caller, src.address(), src.byteSize(), offset);
+  }
+
+  /**
+   * {@code mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset)} of pages a device
+   * keeps as plain memory (NVMe's doorbells): the memory the model itself uses, so plain stores
+   * into the segment reach it as a program's stores through a mapped BAR do. Registers cannot be
+   * trapped in this process: a range with any of them is refused.
+   *
+   * @return the mapping, unmapped when {@code arena} is closed
+   * @throws IommufdException as the kernel's mmap checks answer, or ENODEV if the range is not
+   *     wholly a device's plain memory
+   */
+  public MemorySegment mmap(int fd, long offset, long length, Arena arena) {
+    EmulatedFile f = files.get(fd);
+    if (f == null) {
+      throw new IommufdException(Errno.EBADF, "descriptor " + fd + " is not open");
+    }
+    check(f.mmap(offset, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED), fd);
+    List<SharedRange> shared = f.sharedRanges(offset, length);
+    if (shared.size() != 1 || shared.getFirst().length() != length) {
+      throw new IommufdException(
+          Errno.ENODEV, "not wholly plain memory: registers cannot be mapped in this process");
+    }
+    SharedRange r = shared.getFirst();
+    long address =
+        LibC.mmap(
+            0, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, r.fd(), r.fdOffset());
+    if (address < 0) {
+      throw new IommufdException(Errno.of((int) -address), "mmap of the shared memory");
+    }
+    return MemorySegment.ofAddress(address)
+        .reinterpret(length, arena, m -> LibC.munmap(m.address(), length));
   }
 
   /**

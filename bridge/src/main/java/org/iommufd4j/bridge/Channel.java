@@ -24,6 +24,7 @@ import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
 import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.FaultInjection;
+import org.iommufd4j.engine.SharedRange;
 import org.iommufd4j.kernel.LibC;
 import org.iommufd4j.memory.ProcessMemory;
 import org.iommufd4j.trace.MemoryLog;
@@ -915,7 +916,8 @@ final class Channel implements Runnable {
 
   /**
    * T_MMAP: whether the file may be mapped so (its mmap file operation's checks); the shim then
-   * makes the mapping and sends each access through it as a T_PREAD or T_PWRITE.
+   * makes the mapping: the runs of shared memory the answer lists from their descriptor, the rest
+   * trapped, each access a T_PREAD or T_PWRITE.
    */
   private void mmap(long handle, long offset, long length, int prot, int flags) throws IOException {
     ServerFile file = handles.get(handle);
@@ -924,6 +926,7 @@ final class Channel implements Runnable {
       return;
     }
     long r;
+    List<SharedRange> shared = List.of();
     try {
       EmulatedFile f = file.file();
       r =
@@ -949,13 +952,31 @@ final class Channel implements Runnable {
                           flags,
                           result,
                           t));
+      if (r == 0) {
+        shared = f.sharedRanges(offset, length);
+      }
     } catch (RuntimeException e) {
       LOG.log(System.Logger.Level.ERROR, "emulator fault in mmap, answered EIO", e);
       r = -Errno.EIO.number();
     } finally {
       file.release();
     }
-    result(r);
+    if (r != 0 || shared.isEmpty()) {
+      result(r);
+      return;
+    }
+    int fd = shared.getFirst().fd();
+    int n = 0;
+    for (SharedRange s : shared) { // one descriptor per answer; others' pages stay trapped
+      if (s.fd() == fd && n < Wire.MMAP_SHARED_MAX) {
+        long at = Wire.RESULT_SIZE + (long) n++ * Wire.MMAP_SHARED_SIZE;
+        out.set(JAVA_LONG, at + Wire.MMAP_SHARED_AT, s.offset() - offset);
+        out.set(JAVA_LONG, at + Wire.MMAP_SHARED_LENGTH, s.length());
+        out.set(JAVA_LONG, at + Wire.MMAP_SHARED_FD_OFFSET, s.fdOffset());
+      }
+    }
+    putResult(0, 0, 0, 0, 0);
+    transport.send(Wire.T_RESULT, out, Wire.RESULT_SIZE + n * Wire.MMAP_SHARED_SIZE, fd);
   }
 
   /** Descriptors the engine reserved and neither installed nor released: an engine bug. */

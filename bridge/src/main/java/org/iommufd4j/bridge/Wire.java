@@ -151,6 +151,17 @@ final class Wire {
   static final int MMAP_FLAGS = 28;
   static final int MMAP_SIZE = 32;
 
+  /**
+   * T_RESULT of T_MMAP, after RESULT_SIZE: u64 offset in the mapping, length, descriptor offset of
+   * each run of shared pages (at most MMAP_SHARED_MAX); their descriptor rides along.
+   */
+  static final int MMAP_SHARED_AT = 0;
+
+  static final int MMAP_SHARED_LENGTH = 8;
+  static final int MMAP_SHARED_FD_OFFSET = 16;
+  static final int MMAP_SHARED_SIZE = 24;
+  static final int MMAP_SHARED_MAX = 16;
+
   /** T_CLOSED: u64 inode. */
   static final int CLOSED_INODE = 0;
 

@@ -1,5 +1,6 @@
 package org.iommufd4j.engine;
 
+import java.util.List;
 import org.iommufd4j.Errno;
 
 /**
@@ -69,5 +70,14 @@ public interface EmulatedFile {
    */
   default int mmap(long offset, long length, int prot, int flags) {
     return -Errno.ENODEV.number();
+  }
+
+  /**
+   * Of a mapping {@link #mmap} allowed, the pages to map as shared memory rather than trap, in
+   * order, within {@code [offset, offset + length)}: plain memory a device model keeps there, whose
+   * loads and stores then cost nothing. The rest stays {@link #pread}/{@link #pwrite}.
+   */
+  default List<SharedRange> sharedRanges(long offset, long length) {
+    return List.of();
   }
 }

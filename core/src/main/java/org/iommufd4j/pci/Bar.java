@@ -8,8 +8,10 @@ import java.util.List;
  * One base address register of a device: where it sits (index 0..5; a 64-bit BAR also takes the
  * next index), what it decodes (memory or I/O), its size (a power of two) and which of its ranges
  * are plain memory rather than registers. Accesses to registers go to the model ({@link
- * PciDevice#read}); plain memory is storage the model reads and writes itself ({@link
- * PciDevice#memory}), which a program may map and use without trapping.
+ * PciDevice#read}); plain memory is storage the PCI core keeps for the model ({@link PlainMemory}),
+ * which a program that maps the BAR uses without trapping wherever a whole page of it is plain
+ * memory. Doorbell ranges are plain memory the model is told about when a store changes it ({@link
+ * PciDevice#doorbell}).
  *
  * @param index the BAR number, 0..5
  * @param type memory (32 or 64-bit) or I/O
@@ -26,12 +28,25 @@ public record Bar(int index, Type type, boolean prefetchable, long size, List<Ra
     IO
   }
 
-  /** A byte range {@code [offset, offset + length)} inside a BAR. */
-  public record Range(long offset, long length) {
+  /**
+   * A byte range {@code [offset, offset + length)} inside a BAR; {@code doorbells}: its aligned
+   * 4-byte words are doorbells the model hears about.
+   */
+  public record Range(long offset, long length, boolean doorbells) {
     public Range {
-      if (offset < 0 || length <= 0) {
-        throw new IllegalArgumentException("offset=" + offset + " length=" + length);
+      if (offset < 0 || length <= 0 || (doorbells && ((offset | length) & 3) != 0)) {
+        throw new IllegalArgumentException(
+            "offset="
+                + offset
+                + " length="
+                + length
+                + (doorbells ? " (doorbells: 4-byte words)" : ""));
       }
+    }
+
+    /** A range of plain memory without doorbells. */
+    public Range(long offset, long length) {
+      this(offset, length, false);
     }
 
     boolean contains(long at, int size) {
@@ -81,8 +96,20 @@ public record Bar(int index, Type type, boolean prefetchable, long size, List<Ra
 
   /** The same BAR with {@code [offset, offset + length)} declared plain memory as well. */
   public Bar withPlainMemory(long offset, long length) {
+    return with(new Range(offset, length));
+  }
+
+  /**
+   * The same BAR with {@code [offset, offset + length)} (4-byte aligned) declared plain memory
+   * whose 4-byte words are doorbells: a store that changes one reaches {@link PciDevice#doorbell}.
+   */
+  public Bar withDoorbells(long offset, long length) {
+    return with(new Range(offset, length, true));
+  }
+
+  private Bar with(Range range) {
     List<Range> ranges = new ArrayList<>(plainMemory);
-    ranges.add(new Range(offset, length));
+    ranges.add(range);
     ranges.sort(Comparator.comparingLong(Range::offset));
     return new Bar(index, type, prefetchable, size, ranges);
   }

@@ -1,7 +1,5 @@
 package org.iommufd4j.pci;
 
-import java.lang.foreign.MemorySegment;
-
 /**
  * A PCI device model: its config space, its registers, and its reset. A model gets its {@link
  * Ports} when it is made ({@link PciFunction#create}) and does everything else through them; it
@@ -12,8 +10,11 @@ import java.lang.foreign.MemorySegment;
  */
 public interface PciDevice {
 
-  /** What a model uses to act on the world. */
-  record Ports(Interrupts interrupts, DmaPort dma, DeviceClock clock) {}
+  /**
+   * What a model uses to act on the world; {@code memory} is the storage of its BARs' plain-memory
+   * ranges, usable once the model is made.
+   */
+  record Ports(Interrupts interrupts, DmaPort dma, DeviceClock clock, PlainMemory memory) {}
 
   /** The device's config space (made once, when the model is made). */
   ConfigSpace configSpace();
@@ -31,12 +32,14 @@ public interface PciDevice {
   void write(int bar, long offset, int size, long value);
 
   /**
-   * The storage behind BAR {@code bar}'s plain-memory ranges ({@link Bar#plainMemory}), as big as
-   * the BAR; bytes outside those ranges are never used. Only called for BARs that have some.
+   * A doorbell changed: the 4-byte word at {@code offset} of BAR {@code bar}, in a range declared
+   * with {@link Bar#withDoorbells}, now holds {@code value}. A {@code pwrite} reaches this before
+   * it returns; a store through a shared mapping reaches it from the PCI core's poller a moment
+   * later (microseconds while the device is busy, up to {@link PlainMemory#MAX_SLEEP_NANOS} when it
+   * has been idle). Stores between two looks coalesce into the last value, and a store of the value
+   * already there is not seen: doorbells hold absolute values, as NVMe's queue tails and heads.
    */
-  default MemorySegment memory(int bar) {
-    throw new UnsupportedOperationException("BAR " + bar + " has no plain memory");
-  }
+  default void doorbell(int bar, long offset, int value) {}
 
   /**
    * A reset of the device's own state (a function-level or bus reset). Config space is reset by the

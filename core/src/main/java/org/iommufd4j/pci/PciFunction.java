@@ -4,6 +4,9 @@ import static org.iommufd4j.pci.PciRegs.*;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.function.Function;
 import org.iommufd4j.DomainModel;
@@ -32,6 +35,22 @@ public final class PciFunction {
   private final PciDevice model;
   private final ConfigSpace config;
   private final Interrupts interrupts;
+  private final PlainMemory memory = new PlainMemory();
+
+  // the bus is little-endian, whatever this machine is
+  private static final ValueLayout.OfShort LE_SHORT =
+      ValueLayout.JAVA_SHORT.withOrder(ByteOrder.LITTLE_ENDIAN);
+  private static final ValueLayout.OfInt LE_INT =
+      ValueLayout.JAVA_INT.withOrder(ByteOrder.LITTLE_ENDIAN);
+  private static final ValueLayout.OfLong LE_LONG =
+      ValueLayout.JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+  /**
+   * Pages of a BAR that a program may map as shared memory: {@code fd} holds the BAR's plain memory
+   * laid out as the BAR (byte {@code o} of the BAR at offset {@code o}); {@code pages} are the
+   * page-aligned ranges wholly of plain memory, in order.
+   */
+  public record SharedPages(int fd, List<Bar.Range> pages) {}
 
   private PciFunction(
       Function<PciDevice.Ports, ? extends PciDevice> factory,
@@ -39,9 +58,10 @@ public final class PciFunction {
       DeviceClock clock,
       Interrupts.Sink sink) {
     this.interrupts = new Interrupts(sink);
-    this.model = factory.apply(new PciDevice.Ports(interrupts, busMastered(dma), clock));
+    this.model = factory.apply(new PciDevice.Ports(interrupts, busMastered(dma), clock, memory));
     this.config = Objects.requireNonNull(model.configSpace(), "configSpace()");
     interrupts.bind(config);
+    memory.bind(config, model);
     assignBarAddresses();
   }
 
@@ -86,12 +106,7 @@ public final class PciFunction {
       }
     }
     if (b.isPlainMemory(offset, size)) {
-      MemorySegment m = model.memory(bar);
-      long v = 0;
-      for (int i = 0; i < size; i++) {
-        v |= (m.get(ValueLayout.JAVA_BYTE, offset + i) & 0xffL) << (8 * i);
-      }
-      return v;
+      return load(memory.segment(bar), offset, size);
     }
     long v = model.read(bar, offset, size);
     return size == 8 ? v : v & ((1L << (8 * size)) - 1);
@@ -112,13 +127,46 @@ public final class PciFunction {
       return;
     }
     if (b.isPlainMemory(offset, size)) {
-      MemorySegment m = model.memory(bar);
-      for (int i = 0; i < size; i++) {
-        m.set(ValueLayout.JAVA_BYTE, offset + i, (byte) (value >>> (8 * i)));
-      }
+      store(memory.segment(bar), offset, size, value);
+      memory.stored(bar, offset, size);
       return;
     }
     model.write(bar, offset, size, size == 8 ? value : value & ((1L << (8 * size)) - 1));
+  }
+
+  /**
+   * A naturally aligned access to plain memory is one load or store of its width, as the CPU makes
+   * it: a poller looking meanwhile sees the old value or the new one, never a mix.
+   */
+  private static long load(MemorySegment m, long offset, int size) {
+    if (offset % size == 0) {
+      return switch (size) {
+        case 1 -> m.get(ValueLayout.JAVA_BYTE, offset) & 0xffL;
+        case 2 -> m.get(LE_SHORT, offset) & 0xffffL;
+        case 4 -> m.get(LE_INT, offset) & 0xffff_ffffL;
+        default -> m.get(LE_LONG, offset);
+      };
+    }
+    long v = 0;
+    for (int i = 0; i < size; i++) {
+      v |= (m.get(ValueLayout.JAVA_BYTE, offset + i) & 0xffL) << (8 * i);
+    }
+    return v;
+  }
+
+  private static void store(MemorySegment m, long offset, int size, long value) {
+    if (offset % size == 0) {
+      switch (size) {
+        case 1 -> m.set(ValueLayout.JAVA_BYTE, offset, (byte) value);
+        case 2 -> m.set(LE_SHORT, offset, (short) value);
+        case 4 -> m.set(LE_INT, offset, (int) value);
+        default -> m.set(LE_LONG, offset, value);
+      }
+      return;
+    }
+    for (int i = 0; i < size; i++) {
+      m.set(ValueLayout.JAVA_BYTE, offset + i, (byte) (value >>> (8 * i)));
+    }
   }
 
   /**
@@ -129,7 +177,53 @@ public final class PciFunction {
     config.reset();
     assignBarAddresses();
     interrupts.reset();
+    memory.reset();
     model.reset();
+  }
+
+  /**
+   * The pages of BAR {@code bar} a program may map as shared memory rather than trap, or null if
+   * none: pages wholly of plain memory and clear of the MSI-X table and PBA. Asking starts the
+   * doorbell poller, since stores through such a mapping reach the model only by being looked at.
+   */
+  public SharedPages sharedPages(int bar) {
+    Bar b = checkedBar(bar, 0, 1);
+    if (b == null || b.plainMemory().isEmpty()) {
+      return null;
+    }
+    List<Bar.Range> pages = new ArrayList<>();
+    final long page = PlainMemory.PAGE;
+    for (long at = 0; at + page <= b.size(); at += page) {
+      if (whollyPlain(b, at, page)) {
+        Bar.Range last = pages.isEmpty() ? null : pages.getLast();
+        if (last != null && last.offset() + last.length() == at) {
+          pages.set(pages.size() - 1, new Bar.Range(last.offset(), last.length() + page));
+        } else {
+          pages.add(new Bar.Range(at, page));
+        }
+      }
+    }
+    int fd = pages.isEmpty() ? -1 : memory.shareableFd(bar);
+    return fd < 0 ? null : new SharedPages(fd, pages);
+  }
+
+  private boolean whollyPlain(Bar b, long start, long length) {
+    long covered = start;
+    for (Bar.Range r : b.plainMemory()) { // sorted and disjoint: walk the adjacent ones
+      if (r.offset() <= covered && r.offset() + r.length() > covered) {
+        covered = r.offset() + r.length();
+      }
+    }
+    if (covered < start + length) {
+      return false;
+    }
+    MsixTable msix = interrupts.msixTable();
+    for (long at = start; msix != null && at < start + length; at += 8) {
+      if (msix.covers(b.index(), at, 8)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private Bar checkedBar(int bar, long offset, int size) {

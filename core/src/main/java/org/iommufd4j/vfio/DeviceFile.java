@@ -3,6 +3,7 @@ package org.iommufd4j.vfio;
 import static org.iommufd4j.vfio.UserArg.U32;
 
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 import org.iommufd4j.Errno;
 import org.iommufd4j.IommufdException;
 import org.iommufd4j.engine.Caller;
@@ -10,6 +11,7 @@ import org.iommufd4j.engine.Context;
 import org.iommufd4j.engine.EmulatedFile;
 import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.FileTable;
+import org.iommufd4j.engine.SharedRange;
 import org.iommufd4j.uapi.Vfio;
 import org.iommufd4j.uapi.VfioDeviceAttachIommufdPt;
 import org.iommufd4j.uapi.VfioDeviceBindIommufd;
@@ -140,6 +142,13 @@ final class DeviceFile implements EmulatedFile {
       }
     } catch (IommufdException e) {
       return -e.errno().number();
+    }
+  }
+
+  @Override
+  public List<SharedRange> sharedRanges(long offset, long length) {
+    synchronized (function) {
+      return accessGranted ? function.pci().sharedRanges(offset, length) : List.of();
     }
   }
 

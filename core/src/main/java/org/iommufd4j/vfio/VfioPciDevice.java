@@ -23,12 +23,15 @@ import static org.iommufd4j.uapi.VfioRegionInfo.VFIO_REGION_INFO_FLAG_WRITE;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import org.iommufd4j.Errno;
 import org.iommufd4j.IommufdException;
 import org.iommufd4j.engine.ErrnoException;
 import org.iommufd4j.engine.EventFd;
 import org.iommufd4j.engine.FileTable;
+import org.iommufd4j.engine.SharedRange;
 import org.iommufd4j.pci.Bar;
 import org.iommufd4j.pci.ConfigSpace;
 import org.iommufd4j.pci.Interrupts;
@@ -407,6 +410,33 @@ public final class VfioPciDevice {
       return -Errno.EINVAL.number();
     }
     return 0;
+  }
+
+  /**
+   * Of a mapping {@link #mmap} allowed, the pages that are the model's plain memory ({@link
+   * PciFunction#sharedPages}), to be mapped shared instead of trapped. Unlike a trapped access, a
+   * store there lands even with memory decoding off or in low power, and does not wake the device.
+   */
+  public List<SharedRange> sharedRanges(long offset, long length) {
+    long index = offset >>> OFFSET_SHIFT;
+    if (index > VFIO_PCI_BAR5_REGION_INDEX || bar((int) index) == null) {
+      return List.of();
+    }
+    PciFunction.SharedPages shared = function.sharedPages((int) index);
+    if (shared == null) {
+      return List.of();
+    }
+    long start = offset & OFFSET_MASK;
+    long end = start + length;
+    List<SharedRange> out = new ArrayList<>();
+    for (Bar.Range r : shared.pages()) {
+      long from = Math.max(start, r.offset());
+      long to = Math.min(end, r.offset() + r.length());
+      if (from < to) {
+        out.add(new SharedRange(offset - start + from, to - from, shared.fd(), from));
+      }
+    }
+    return out;
   }
 
   /**

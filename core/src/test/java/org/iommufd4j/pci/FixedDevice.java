@@ -1,16 +1,16 @@
 package org.iommufd4j.pci;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * A model that is only a config space: registers read as their offset, writes are counted, and BARs
- * with plain memory get 64 KiB of it.
+ * A model that is only a config space: registers read as their offset, writes are counted, and
+ * doorbells are recorded.
  */
 final class FixedDevice implements PciDevice {
   private final ConfigSpace config;
-  private final MemorySegment memory = Arena.ofAuto().allocate(1 << 16);
   int writes;
+  final List<long[]> doorbells = new CopyOnWriteArrayList<>();
   int resets;
 
   FixedDevice(ConfigSpace config) {
@@ -33,8 +33,8 @@ final class FixedDevice implements PciDevice {
   }
 
   @Override
-  public MemorySegment memory(int bar) {
-    return memory;
+  public void doorbell(int bar, long offset, int value) {
+    doorbells.add(new long[] {bar, offset, value});
   }
 
   @Override

@@ -15,14 +15,22 @@ class PciFunctionTest {
         ConfigSpace.builder(1, 2)
             .bar(Bar.memory64(0, 1 << 16, true).withPlainMemory(0x8000, 0x1000))
             .build();
+    PciDevice.Ports[] ports = new PciDevice.Ports[1];
     PciFunction fn =
         PciFunction.create(
-            p -> new FixedDevice(c), new NoDma(), new VirtualClock(), new RecordingSink());
+            p -> {
+              ports[0] = p;
+              return new FixedDevice(c);
+            },
+            new NoDma(),
+            new VirtualClock(),
+            new RecordingSink());
     FixedDevice model = (FixedDevice) fn.model();
     fn.barWrite(0, 0x8010, 8, 0x1122_3344_5566_7788L);
     assertThat(fn.barRead(0, 0x8010, 8)).isEqualTo(0x1122_3344_5566_7788L);
     assertThat(fn.barRead(0, 0x8012, 2)).isEqualTo(0x5566);
-    assertThat(model.memory(0).get(ValueLayout.JAVA_BYTE, 0x8010)).isEqualTo((byte) 0x88);
+    assertThat(ports[0].memory().segment(0).get(ValueLayout.JAVA_BYTE, 0x8010))
+        .isEqualTo((byte) 0x88);
     assertThat(fn.barRead(0, 0x20, 4)).as("a register").isEqualTo(0x20);
     fn.barWrite(0, 0x20, 4, 1);
     fn.barWrite(0, 0x8ffe, 4, 1); // straddles the end of the plain range: a register access

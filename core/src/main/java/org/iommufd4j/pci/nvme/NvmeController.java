@@ -19,6 +19,7 @@ import org.iommufd4j.pci.DmaFaultException;
 import org.iommufd4j.pci.DmaPort;
 import org.iommufd4j.pci.Interrupts;
 import org.iommufd4j.pci.PciDevice;
+import org.iommufd4j.pci.PlainMemory;
 
 /**
  * An NVMe 1.4 controller with the identity and BAR layout of QEMU 7.2's {@code nvme} device
@@ -29,11 +30,13 @@ import org.iommufd4j.pci.PciDevice;
  * read side effects and take aligned 4-byte accesses (8-byte ones at CAP, ASQ and ACQ as well);
  * other writes are dropped.
  *
- * <p>A doorbell write only records the new value and arms the clock; the queues are processed on
- * the clock's thread, so an idle controller costs nothing and a program's doorbell write returns at
- * once. Everything the processing reads of a doorbell is the recorded tail or head, so moving the
- * doorbells to shared memory later means a poller that copies them into those fields and arms the
- * same timer; nothing else changes.
+ * <p>The doorbell page is plain memory ({@link Bar#withDoorbells}): a program that maps BAR0 stores
+ * its tails and heads straight into memory shared with the model, and the PCI core's poller tells
+ * the controller of each change; the register page, the MSI-X table and the PBA stay trapped. A
+ * doorbell change only records the new value and arms the clock; the queues are processed on the
+ * clock's thread, so an idle controller costs nothing and a program's doorbell write returns at
+ * once. A doorbell reads back the last value stored. Enabling the controller and creating a queue
+ * zero the doorbells concerned, so the first store to them is seen whatever was there before.
  *
  * <p>All data moves by DMA through the device's port. A fault while moving a command's data
  * completes the command with Data Transfer Error and the controller carries on; a fault while
@@ -51,6 +54,9 @@ public final class NvmeController implements PciDevice {
   static final long MSIX_TABLE = 0x2000;
   static final long MSIX_PBA = 0x3000;
   static final int DOORBELLS = 0x1000;
+
+  /** The doorbells' page: 65 queue pairs use 520 bytes of it, the rest are invalid doorbells. */
+  static final int DOORBELL_BYTES = 0x1000;
 
   /** Maximum queue entries supported, 0-based (CAP.MQES), QEMU's. */
   static final int MQES = 0x7ff;
@@ -157,6 +163,7 @@ public final class NvmeController implements PciDevice {
   private final Interrupts interrupts;
   private final DmaPort dma;
   private final DeviceClock clock;
+  private final PlainMemory memory;
   private final DeviceClock.Timer processing;
   private final DeviceClock.Timer coalescing;
   private final List<NvmeNamespace> namespaces;
@@ -206,6 +213,7 @@ public final class NvmeController implements PciDevice {
     this.interrupts = ports.interrupts();
     this.dma = ports.dma();
     this.clock = ports.clock();
+    this.memory = ports.memory();
     this.processing = clock.timer(this::processQueues);
     this.coalescing = clock.timer(this::signalDueCompletions);
     Arrays.setAll(unsignalled, v -> new Unsignalled());
@@ -217,7 +225,7 @@ public final class NvmeController implements PciDevice {
             .classCode(0x010802)
             .revision(2)
             .interruptPin(1)
-            .bar(Bar.memory64(0, BAR0_SIZE, false))
+            .bar(Bar.memory64(0, BAR0_SIZE, false).withDoorbells(DOORBELLS, DOORBELL_BYTES))
             .powerManagement()
             .pciExpress(true)
             .msix(MSIX_VECTORS, 0, MSIX_TABLE, 0, MSIX_PBA)
@@ -232,7 +240,7 @@ public final class NvmeController implements PciDevice {
   @Override
   public synchronized long read(int bar, long offset, int size) {
     if (offset >= DOORBELLS) {
-      return 0; // doorbells are write-only
+      return 0; // the doorbells are plain memory, the MSI-X table the PCI core's
     }
     long v = 0;
     for (int i = 0; i < size; i++) {
@@ -265,9 +273,6 @@ public final class NvmeController implements PciDevice {
       return;
     }
     if (offset >= DOORBELLS) {
-      if (size == 4) {
-        doorbell((int) (offset - DOORBELLS) / 4, (int) value);
-      }
       return;
     }
     if (size == 8 && (offset == REG_ASQ || offset == REG_ACQ)) {
@@ -333,6 +338,7 @@ public final class NvmeController implements PciDevice {
       return;
     }
     pageSize = 4096 << mps;
+    memory.clear(0, DOORBELLS, DOORBELL_BYTES);
     cqs[0] = new CompletionQueue(0, acq, acqs + 1, 0, true);
     sqs[0] = new SubmissionQueue(0, asq, asqs + 1, cqs[0]);
     csts |= CSTS_RDY;
@@ -376,7 +382,12 @@ public final class NvmeController implements PciDevice {
     return (csts & (CSTS_RDY | CSTS_CFS)) == CSTS_RDY;
   }
 
-  private void doorbell(int index, int value) {
+  @Override
+  public synchronized void doorbell(int bar, long offset, int value) {
+    ring((int) (offset - DOORBELLS) / 4, value);
+  }
+
+  private void ring(int index, int value) {
     if (!ready()) {
       return;
     }
@@ -597,6 +608,7 @@ public final class NvmeController implements PciDevice {
     if ((flags & 1) == 0) {
       return Status.INVALID_FIELD; // CAP.CQR: only physically contiguous queues
     }
+    memory.clear(0, DOORBELLS + 8L * qid + 4, 4);
     cqs[qid] = new CompletionQueue(qid, c.prp1(), size, vector, (flags & 2) != 0);
     return Status.SUCCESS;
   }
@@ -621,6 +633,7 @@ public final class NvmeController implements PciDevice {
     if ((flags & 1) == 0) {
       return Status.INVALID_FIELD;
     }
+    memory.clear(0, DOORBELLS + 8L * qid, 4);
     sqs[qid] = new SubmissionQueue(qid, c.prp1(), size, cqs[cqid]);
     cqs[cqid].submissionQueues++;
     return Status.SUCCESS;

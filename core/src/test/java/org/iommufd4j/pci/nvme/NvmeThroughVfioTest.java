@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -12,6 +13,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.iommufd4j.EmulatedMachine;
+import org.iommufd4j.Errno;
+import org.iommufd4j.IommufdException;
 import org.iommufd4j.MachineCalls;
 import org.iommufd4j.uapi.Command;
 import org.iommufd4j.uapi.IommuIoasAlloc;
@@ -36,6 +39,9 @@ class NvmeThroughVfioTest {
       EmulatedMachine.withDevices(ports -> new NvmeController(ports, namespace));
   private final MemorySegment memory = arena.allocate(MEMORY, 4096);
   private int device;
+
+  /** BAR0's doorbell page mapped into this process, or null to ring the doorbells with pwrite. */
+  private MemorySegment doorbells;
 
   @AfterEach
   void close() {
@@ -107,7 +113,7 @@ class NvmeThroughVfioTest {
 
     /** Rings the tail, waits for {@code count} completions and returns their status fields. */
     int[] complete(int count) throws InterruptedException {
-      write(0x1000 + 8L * id, 4, tail);
+      ring(8L * id, tail);
       int[] statuses = new int[count];
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
       for (int n = 0; n < count; ) {
@@ -121,8 +127,16 @@ class NvmeThroughVfioTest {
           Thread.sleep(1);
         }
       }
-      write(0x1000 + 8L * id + 4, 4, head);
+      ring(8L * id + 4, head);
       return statuses;
+    }
+  }
+
+  private void ring(long doorbell, int value) {
+    if (doorbells == null) {
+      write(0x1000 + doorbell, 4, value);
+    } else {
+      doorbells.set(JAVA_INT, doorbell, value); // a plain store: no call, no trap
     }
   }
 
@@ -130,6 +144,32 @@ class NvmeThroughVfioTest {
   void aVfioDriverBringsTheControllerUpAndDoesIoInItsOwnMemory()
       throws InterruptedException, IOException {
     openAndMap();
+    bringUpAndDoIo();
+  }
+
+  @Test
+  void doorbellsRungWithPlainStoresIntoTheMappedBarReachTheController()
+      throws InterruptedException, IOException {
+    openAndMap();
+    doorbells = machine.mmap(device, 0x1000, 0x1000, arena);
+    bringUpAndDoIo();
+  }
+
+  @Test
+  void onlyTheDoorbellPageOfBar0IsPlainMemory() {
+    openAndMap();
+    for (long page : new long[] {0, 0x2000, 0x3000}) { // registers, MSI-X table, PBA
+      assertThatThrownBy(() -> machine.mmap(device, page, 0x1000, arena))
+          .isInstanceOf(IommufdException.class)
+          .extracting(e -> ((IommufdException) e).errno())
+          .isEqualTo(Errno.ENODEV);
+    }
+    assertThatThrownBy(() -> machine.mmap(device, 0x1000, 0x2000, arena))
+        .as("the doorbells and the MSI-X table")
+        .isInstanceOf(IommufdException.class);
+  }
+
+  private void bringUpAndDoIo() throws InterruptedException, IOException {
     assertThat(read32(CONFIG)).isEqualTo(0x0010_1b36L);
     assertThat(read32(0x08)).as("VS").isEqualTo(0x10400);
     Pair admin = new Pair(0, IOVA, 16);
