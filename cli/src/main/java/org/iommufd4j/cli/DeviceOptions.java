@@ -19,7 +19,7 @@ final class DeviceOptions {
       description =
           "Present an emulated PCI device "
               + "bound to vfio-pci in sysfs (repeatable). Models: edu, virtio-net. BDF 0000:00:DD.F (default: "
-              + "04.0 upwards); group=N (default: a group of its own); edu takes dma_mask=MASK; virtio-net takes backend=loopback|pair|pcap=FILE, "
+              + "04.0 upwards); group=N (default: a group of its own); edu takes dma_mask=MASK; virtio-net takes backend=loopback|pair|pcap=FILE|tap, ifname=NAME (tap), "
               + "mac=xx:xx:xx:xx:xx:xx, queues=N, mrg_rxbuf=on|off, event_idx=on|off.")
   List<DeviceSpec> specs = new ArrayList<>();
 

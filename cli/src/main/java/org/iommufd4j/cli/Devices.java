@@ -115,7 +115,7 @@ final class Devices implements AutoCloseable {
               vfioIndex,
               dma ->
                   PciFunction.create(
-                      p.spec().model().factory(p.spec().options()),
+                      p.spec().model().factory(p.bdf(), p.spec().options()),
                       dma,
                       clock,
                       Interrupts.Sink.DISCARD));

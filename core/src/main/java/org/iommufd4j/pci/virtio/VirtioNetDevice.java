@@ -9,6 +9,8 @@ import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.iommufd4j.pci.Bar;
 import org.iommufd4j.pci.ConfigSpace;
 import org.iommufd4j.pci.DeviceClock;
@@ -152,6 +154,9 @@ public final class VirtioNetDevice implements PciDevice {
     /** QEMU's first NIC's address. */
     public static final String DEFAULT_MAC = "52:54:00:12:34:56";
 
+    private static final Pattern BDF =
+        Pattern.compile("[0-9a-fA-F]{4}:([0-9a-fA-F]{2}):([01][0-9a-fA-F])\\.([0-7])");
+
     public Options {
       mac = mac.clone();
       if (mac.length != 6) {
@@ -171,6 +176,27 @@ public final class VirtioNetDevice implements PciDevice {
     @Override
     public byte[] mac() {
       return mac.clone();
+    }
+
+    /**
+     * The address of the NIC at PCI address {@code bdf} when none is given: QEMU's locally
+     * administered prefix 52:54:00, then bus, device and function, so that NICs at different
+     * addresses differ and each keeps its address from run to run (0000:00:04.0 is
+     * 52:54:00:00:04:00).
+     */
+    public static byte[] macAt(String bdf) {
+      Matcher m = BDF.matcher(bdf);
+      if (!m.matches()) {
+        throw new IllegalArgumentException("'" + bdf + "' is not a PCI address DDDD:BB:DD.F");
+      }
+      return new byte[] {
+        0x52,
+        0x54,
+        0,
+        (byte) Integer.parseInt(m.group(1), 16),
+        (byte) Integer.parseInt(m.group(2), 16),
+        (byte) Integer.parseInt(m.group(3))
+      };
     }
 
     /** "52:54:00:12:34:56" to its 6 bytes. */
@@ -354,6 +380,11 @@ public final class VirtioNetDevice implements PciDevice {
         notifyConfig();
       }
     }
+  }
+
+  /** The MAC address the driver sees now, "52:54:00:00:04:00". */
+  public synchronized String mac() {
+    return HexFormat.ofDelimiter(":").formatHex(mac);
   }
 
   /** Frames dropped on receive: no room in the backlog while the driver gave no buffers. */
