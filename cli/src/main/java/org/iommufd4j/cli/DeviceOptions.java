@@ -1,5 +1,6 @@
 package org.iommufd4j.cli;
 
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Model.CommandSpec;
@@ -25,7 +26,7 @@ final class DeviceOptions {
 
   /**
    * The devices asked for, made; null when none were. Addresses or groups given twice are a usage
-   * error.
+   * error; a backend that cannot be opened (a pcap file, a tap) fails the command in one line.
    */
   Devices create() {
     if (specs.isEmpty()) {
@@ -35,6 +36,9 @@ final class DeviceOptions {
       return Devices.create(specs);
     } catch (IllegalArgumentException e) {
       throw new ParameterException(mixee.commandLine(), "--device: " + e.getMessage());
+    } catch (UncheckedIOException e) {
+      throw new CliErrors.UserError(
+          "--device: " + e.getMessage(), CliErrors.failureStatus(mixee.commandLine()));
     }
   }
 }

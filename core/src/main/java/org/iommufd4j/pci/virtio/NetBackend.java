@@ -74,7 +74,7 @@ public interface NetBackend extends AutoCloseable {
    * received, by a reader thread that sleeps while none come. {@link #close} removes a tap it made.
    *
    * @throws IllegalArgumentException if {@code name} cannot name an interface
-   * @throws IllegalStateException if {@code /dev/net/tun} is missing or the kernel refuses the tap
+   * @throws UncheckedIOException if {@code /dev/net/tun} is missing or the kernel refuses the tap
    *     (making one needs CAP_NET_ADMIN)
    */
   static NetBackend tap(String name) {

@@ -1,5 +1,7 @@
 package org.iommufd4j.pci.virtio;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -47,15 +49,14 @@ final class TapBackend implements NetBackend {
    * kernel's next {@code tapN}).
    *
    * @throws IllegalArgumentException if {@code name} cannot name an interface
-   * @throws IllegalStateException if the device cannot be opened or the kernel refuses the tap
+   * @throws UncheckedIOException if the device cannot be opened or the kernel refuses the tap
    */
   TapBackend(String cloneDevice, String name) {
     byte[] wanted = checkedName(name);
     int tap = LibC.open(cloneDevice, LibC.O_RDWR | LibC.O_CLOEXEC, 0);
     if (tap < 0) {
       arena.close();
-      throw new IllegalStateException(
-          "backend=tap: cannot open " + cloneDevice + ": " + LibC.describeErrno(-tap));
+      throw unavailable("cannot open " + cloneDevice + ": " + LibC.describeErrno(-tap));
     }
     MemorySegment ifreq = arena.allocate(IFREQ_SIZE);
     MemorySegment.copy(wanted, 0, ifreq, ValueLayout.JAVA_BYTE, 0, wanted.length);
@@ -65,14 +66,14 @@ final class TapBackend implements NetBackend {
     if (r < 0 || event < 0) {
       LibC.close(tap);
       arena.close();
-      throw new IllegalStateException(
+      throw unavailable(
           r < 0
-              ? "backend=tap: the kernel refused tap '"
+              ? "the kernel refused tap '"
                   + name
                   + "' (TUNSETIFF): "
                   + LibC.describeErrno(-r)
                   + (-r == EPERM ? "; making a tap needs CAP_NET_ADMIN" : "")
-              : "backend=tap: eventfd: " + LibC.describeErrno(-event));
+              : "eventfd: " + LibC.describeErrno(-event));
     }
     this.fd = tap;
     this.wakeup = event;
@@ -160,6 +161,11 @@ final class TapBackend implements NetBackend {
         p.receive(buffer.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE), 0);
       }
     }
+  }
+
+  private static UncheckedIOException unavailable(String why) {
+    String message = "backend=tap: " + why;
+    return new UncheckedIOException(message, new IOException(message));
   }
 
   private static byte[] checkedName(String name) {

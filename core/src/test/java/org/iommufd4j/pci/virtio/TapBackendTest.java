@@ -3,6 +3,7 @@ package org.iommufd4j.pci.virtio;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -68,7 +69,7 @@ class TapBackendTest {
               NetNamespace.dropNetAdmin();
               try (NetBackend tap = NetBackend.tap("vtap1")) {
                 return "made " + tap;
-              } catch (IllegalStateException e) {
+              } catch (UncheckedIOException e) {
                 return e.getMessage();
               }
             });
@@ -81,7 +82,7 @@ class TapBackendTest {
   @Test
   void aMissingCloneDeviceOrABadNameIsSaidClearly() {
     assertThatThrownBy(() -> new TapBackend("/nonexistent/net/tun", "vtap2"))
-        .isInstanceOf(IllegalStateException.class)
+        .isInstanceOf(UncheckedIOException.class)
         .hasMessage(
             "backend=tap: cannot open /nonexistent/net/tun: ENOENT (No such file or directory)");
     for (String bad : List.of("a/b", "sixteen-chars-xx", "a b", "..", "tap:0")) {
