@@ -1,6 +1,8 @@
 package org.iommufd4j.pci.virtio;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -232,8 +234,9 @@ public final class VirtioNetDevice implements PciDevice {
   private final List<ConcurrentLinkedQueue<byte[]>> arrived = new ArrayList<>();
   private final AtomicInteger backlog = new AtomicInteger();
   private final AtomicInteger droppedOnReceive = new AtomicInteger();
-  private final int[] mergedHeads = new int[DATA_QUEUE_SIZE];
-  private final int[] mergedLengths = new int[DATA_QUEUE_SIZE];
+
+  /** A received frame with its header, as written to the driver's buffers. */
+  private final MemorySegment staging = Arena.ofAuto().allocate(MERGEABLE_HEADER + MAX_FRAME, 8);
 
   private byte[] mac;
   private int linkStatus = LINK_UP;
@@ -632,25 +635,26 @@ public final class VirtioNetDevice implements PciDevice {
   /**
    * Writes one frame with its header into receive buffers: one chain (the frame cut to fit), or
    * with mergeable buffers as many as it takes, their count in the header's num_buffers. False if
-   * the buffers available are too few; then none is used.
+   * the buffers available are too few; then none is used. The header and the frame go out together
+   * from {@link #staging}, one DMA write a buffer.
    */
   private boolean fill(Virtqueue rx, byte[] frame) throws Virtqueue.BrokenRingException {
     int header = headerLength();
-    byte[] data = new byte[header + frame.length];
-    System.arraycopy(frame, 0, data, header, frame.length);
+    int total = header + frame.length;
+    staging.asSlice(0, header).fill((byte) 0);
+    MemorySegment.copy(frame, 0, staging, ValueLayout.JAVA_BYTE, header, frame.length);
     if (!negotiated(F_MRG_RXBUF)) {
       Virtqueue.Chain chain = rx.pop();
       if (chain == null) {
         return false;
       }
-      int written = scatter(chain, data, 0);
-      rx.push(chain.head, written);
+      rx.push(chain.head, scatter(chain, total, 0));
       return true;
     }
-    long firstBuffer = 0;
+    // take buffers until they hold the frame, so that num_buffers is known before any is written
     int buffers = 0;
-    int offset = 0;
-    while (offset < data.length) {
+    long room = 0;
+    while (room < total) {
       Virtqueue.Chain chain = rx.pop();
       if (chain == null || chain.writableBytes() == 0) {
         rx.rewind(buffers + (chain == null ? 0 : 1));
@@ -660,23 +664,21 @@ public final class VirtioNetDevice implements PciDevice {
         }
         return false;
       }
-      if (buffers == 0) {
-        if (chain.length[chain.readableCount] < header) {
-          rx.rewind(1);
-          throw new Virtqueue.BrokenRingException("a mergeable buffer smaller than the header");
-        }
-        firstBuffer = chain.address[chain.readableCount];
+      if (buffers == 0 && chain.length[chain.readableCount] < header) {
+        rx.rewind(1);
+        throw new Virtqueue.BrokenRingException("a mergeable buffer smaller than the header");
       }
-      int written = scatter(chain, data, offset);
-      mergedHeads[buffers] = chain.head;
-      mergedLengths[buffers] = written;
       buffers++;
-      offset += written;
+      room += chain.writableBytes();
     }
-    byte[] count = {(byte) buffers, (byte) (buffers >>> 8)};
-    dma.write(firstBuffer + LEGACY_HEADER, MemorySegment.ofArray(count));
+    staging.set(ValueLayout.JAVA_SHORT_UNALIGNED, LEGACY_HEADER, (short) buffers);
+    rx.rewind(buffers); // the chains again, in order, now to write them
+    int offset = 0;
     for (int i = 0; i < buffers; i++) {
-      rx.push(mergedHeads[i], mergedLengths[i]);
+      Virtqueue.Chain chain = rx.pop();
+      int written = scatter(chain, total, offset);
+      rx.push(chain.head, written);
+      offset += written;
     }
     return true;
   }
@@ -698,14 +700,14 @@ public final class VirtioNetDevice implements PciDevice {
   }
 
   /**
-   * Writes {@code data} from {@code offset} into the chain's writable buffers; the bytes written.
+   * Writes {@link #staging}'s bytes [offset, total) into the chain's writable buffers; the bytes
+   * written.
    */
-  private int scatter(Virtqueue.Chain chain, byte[] data, int offset) {
-    MemorySegment in = MemorySegment.ofArray(data);
+  private int scatter(Virtqueue.Chain chain, int total, int offset) {
     int at = offset;
-    for (int i = chain.readableCount; i < chain.count && at < data.length; i++) {
-      int n = (int) Math.min(Integer.toUnsignedLong(chain.length[i]), data.length - at);
-      dma.write(chain.address[i], in.asSlice(at, n));
+    for (int i = chain.readableCount; i < chain.count && at < total; i++) {
+      int n = (int) Math.min(Integer.toUnsignedLong(chain.length[i]), total - at);
+      dma.write(chain.address[i], staging.asSlice(at, n));
       at += n;
     }
     return at - offset;
