@@ -252,7 +252,7 @@ public final class VirtioNetDevice implements PciDevice {
   private final List<byte[]> multicastTable = new ArrayList<>();
   private boolean unicastOverflow;
   private boolean multicastOverflow;
-  private boolean polling;
+  private volatile boolean polling;
 
   /** A NIC whose port is wired to {@code backend}. */
   public VirtioNetDevice(Ports ports, NetBackend backend, Options options) {
@@ -324,7 +324,18 @@ public final class VirtioNetDevice implements PciDevice {
   }
 
   @Override
-  public synchronized void write(int bar, long offset, int size, long value) {
+  public void write(int bar, long offset, int size, long value) {
+    if (bar == 0 && offset == QUEUE_NOTIFY) {
+      // the data path's only register: a wake-up, without waiting for a poll round's lock
+      if ((value & 0xffff) < queues.length) {
+        startPolling();
+      }
+      return;
+    }
+    writeRegister(bar, offset, size, value);
+  }
+
+  private synchronized void writeRegister(int bar, long offset, int size, long value) {
     if (bar != 0) {
       return;
     }
@@ -345,11 +356,6 @@ public final class VirtioNetDevice implements PciDevice {
         }
       }
       case QUEUE_SELECT -> queueSelect = v & 0xffff;
-      case QUEUE_NOTIFY -> {
-        if ((v & 0xffff) < queues.length) {
-          startPolling();
-        }
-      }
       case STATUS -> {
         if ((v & 0xff) == 0) {
           resetDevice();
@@ -406,8 +412,8 @@ public final class VirtioNetDevice implements PciDevice {
     poller.arm(0);
   }
 
-  private synchronized void startPolling() {
-    if (!polling) {
+  private void startPolling() {
+    if (!polling) { // while it polls, the poller finds the work itself
       poller.arm(0);
     }
   }
