@@ -163,7 +163,8 @@ final class VfioFunction {
         via,
         bars,
         irqs,
-        counters.state());
+        counters.state(),
+        function.model().summary());
   }
 
   private void clearBusMaster() {

@@ -238,8 +238,8 @@ public final class VirtioNetDevice implements PciDevice {
   /** A received frame with its header, as written to the driver's buffers. */
   private final MemorySegment staging = Arena.ofAuto().allocate(MERGEABLE_HEADER + MAX_FRAME, 8);
 
-  private byte[] mac;
-  private int linkStatus = LINK_UP;
+  private volatile byte[] mac;
+  private volatile int linkStatus = LINK_UP;
   private int guestFeatures;
   private int status;
   private int isr;
@@ -394,6 +394,15 @@ public final class VirtioNetDevice implements PciDevice {
   /** The MAC address the driver sees now, "52:54:00:00:04:00". */
   public synchronized String mac() {
     return HexFormat.ofDelimiter(":").formatHex(mac);
+  }
+
+  /** Without the lock: inspect may hold an IOAS's lock that a poll round's DMA waits for. */
+  @Override
+  public String summary() {
+    return "mac "
+        + HexFormat.ofDelimiter(":").formatHex(mac)
+        + ", link "
+        + (linkStatus == LINK_UP ? "up" : "down");
   }
 
   /** Frames dropped on receive: no room in the backlog while the driver gave no buffers. */
