@@ -27,7 +27,8 @@ enum DeviceModel {
       "QEMU's educational device 1234:11e8 (factorial, DMA engine, MSI)",
       Set.of("dma_mask")) {
     @Override
-    Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options, Object machine) {
+    Function<PciDevice.Ports, PciDevice> factory(
+        String bdf, Map<String, String> options, Object machine) {
       String mask = options.get("dma_mask");
       long dmaMask = mask == null ? EduDevice.DEFAULT_DMA_MASK : number("dma_mask", mask);
       return ports -> new EduDevice(ports, dmaMask);
@@ -36,19 +37,28 @@ enum DeviceModel {
   VIRTIO_NET(
       "virtio-net",
       "a transitional virtio-net NIC 1af4:1000 (legacy I/O BAR0, MSI-X in BAR1)",
-      Set.of("backend", "mac", "queues", "mrg_rxbuf", "event_idx")) {
+      Set.of("backend", "ifname", "mac", "queues", "mrg_rxbuf", "event_idx")) {
     @Override
-    Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options, Object machine) {
+    Function<PciDevice.Ports, PciDevice> factory(
+        String bdf, Map<String, String> options, Object machine) {
+      String mac = options.get("mac");
       VirtioNetDevice.Options o =
           new VirtioNetDevice.Options(
-              VirtioNetDevice.Options.parseMac(
-                  options.getOrDefault("mac", VirtioNetDevice.Options.DEFAULT_MAC)),
+              mac != null
+                  ? VirtioNetDevice.Options.parseMac(mac)
+                  : bdf != null
+                      ? VirtioNetDevice.Options.macAt(bdf)
+                      : VirtioNetDevice.Options.parseMac(VirtioNetDevice.Options.DEFAULT_MAC),
               (int)
                   Math.min(
                       number("queues", options.getOrDefault("queues", "1")), Integer.MAX_VALUE),
               onOff("mrg_rxbuf", options.getOrDefault("mrg_rxbuf", "on")),
               onOff("event_idx", options.getOrDefault("event_idx", "on")));
       String backend = options.getOrDefault("backend", "loopback");
+      String ifname = options.get("ifname");
+      if (ifname != null && !backend.equals("tap")) {
+        throw new IllegalArgumentException("ifname= goes with backend=tap only");
+      }
       if (backend.equals("loopback")) {
         return ports -> new VirtioNetDevice(ports, NetBackend.loopback(), o);
       }
@@ -59,8 +69,12 @@ enum DeviceModel {
         Path file = Path.of(backend.substring("pcap=".length()));
         return ports -> new VirtioNetDevice(ports, NetBackend.pcap(file), o);
       }
+      if (backend.equals("tap")) {
+        String name = ifname == null ? "" : ifname;
+        return ports -> new VirtioNetDevice(ports, NetBackend.tap(name), o);
+      }
       throw new IllegalArgumentException(
-          "backend=" + backend + " is none of loopback, pair, pcap=FILE");
+          "backend=" + backend + " is none of loopback, pair, pcap=FILE, tap");
     }
   },
   NVME(
@@ -69,7 +83,8 @@ enum DeviceModel {
           + " (backing=FILE, size=N[K|M|G|T])",
       Set.of("backing", "size")) {
     @Override
-    Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options, Object machine) {
+    Function<PciDevice.Ports, PciDevice> factory(
+        String bdf, Map<String, String> options, Object machine) {
       String sizeOption = options.get("size");
       long size = sizeOption == null ? 0 : bytes("size", sizeOption);
       if (sizeOption != null && size < NvmeNamespace.BLOCK_SIZE) {
@@ -114,19 +129,14 @@ enum DeviceModel {
   }
 
   /**
-   * A factory of the model with {@code options} (only keys of {@link #optionKeys}), one of the
-   * devices made together as {@code machine} (one {@code exec}: {@code backend=pair} NICs pair
-   * within it).
+   * A factory of the model at {@code bdf} (null while only the options are checked) with {@code
+   * options} (only keys of {@link #optionKeys}), one of the devices made together as {@code
+   * machine} (one {@code exec}: {@code backend=pair} NICs pair within it).
    *
    * @throws IllegalArgumentException if a value is not what its key takes
    */
   abstract Function<PciDevice.Ports, PciDevice> factory(
-      Map<String, String> options, Object machine);
-
-  /** {@link #factory(Map, Object)} of a device on its own (which also checks the options). */
-  Function<PciDevice.Ports, PciDevice> factory(Map<String, String> options) {
-    return factory(options, new Object());
-  }
+      String bdf, Map<String, String> options, Object machine);
 
   static Optional<DeviceModel> named(String name) {
     return Arrays.stream(values()).filter(m -> m.modelName.equals(name)).findFirst();

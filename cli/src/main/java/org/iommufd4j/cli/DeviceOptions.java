@@ -1,5 +1,6 @@
 package org.iommufd4j.cli;
 
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import org.iommufd4j.trace.Trace;
@@ -20,13 +21,13 @@ final class DeviceOptions {
       description =
           "Present an emulated PCI device "
               + "bound to vfio-pci in sysfs (repeatable). Models: edu, virtio-net. BDF 0000:00:DD.F (default: "
-              + "04.0 upwards); group=N (default: a group of its own); edu takes dma_mask=MASK; virtio-net takes backend=loopback|pair|pcap=FILE, "
+              + "04.0 upwards); group=N (default: a group of its own); edu takes dma_mask=MASK; virtio-net takes backend=loopback|pair|pcap=FILE|tap, ifname=NAME (tap), "
               + "mac=xx:xx:xx:xx:xx:xx, queues=N, mrg_rxbuf=on|off, event_idx=on|off.")
   List<DeviceSpec> specs = new ArrayList<>();
 
   /**
    * The devices asked for, made; null when none were. Addresses or groups given twice are a usage
-   * error.
+   * error; a backend that cannot be opened (a pcap file, a tap) fails the command in one line.
    */
   Devices create() {
     return create(null);
@@ -50,6 +51,9 @@ final class DeviceOptions {
       return Devices.recorded(specs);
     } catch (IllegalArgumentException e) {
       throw new ParameterException(mixee.commandLine(), "--device: " + e.getMessage());
+    } catch (UncheckedIOException e) {
+      throw new CliErrors.UserError(
+          "--device: " + e.getMessage(), CliErrors.failureStatus(mixee.commandLine()));
     }
   }
 }

@@ -83,7 +83,7 @@ record DeviceSpec(DeviceModel model, String bdf, Integer group, Map<String, Stri
                 + ")");
       }
     }
-    model.factory(options); // checks the values now, not when the program runs
+    model.factory(bdf, options, new Object()); // checks the values now, not when the program runs
     return new DeviceSpec(model, bdf, group, options);
   }
 

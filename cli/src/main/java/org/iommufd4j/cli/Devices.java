@@ -227,7 +227,7 @@ final class Devices implements AutoCloseable {
               vfioIndex,
               dma ->
                   PciFunction.create(
-                      p.spec().model().factory(p.spec().options(), machine),
+                      p.spec().model().factory(p.bdf(), p.spec().options(), machine),
                       dma,
                       clocks.apply(p.bdf()),
                       Interrupts.Sink.DISCARD));

@@ -21,7 +21,7 @@ class NvmeDeviceModelTest {
     DeviceClock clock = new VirtualClock();
     return (NvmeController)
         PciFunction.create(
-                parsed.model().factory(parsed.options()),
+                parsed.model().factory(parsed.bdf(), parsed.options(), new Object()),
                 DmaPort.UNATTACHED,
                 clock,
                 Interrupts.Sink.DISCARD)

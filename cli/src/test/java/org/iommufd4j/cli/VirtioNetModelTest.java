@@ -21,8 +21,11 @@ class VirtioNetModelTest {
             DeviceSpec.parse("virtio-net@0000:00:04.0,backend=pair,mac=02:00:00:00:00:01").model())
         .isEqualTo(DeviceModel.VIRTIO_NET);
     DeviceSpec.parse("virtio-net,backend=pcap=/tmp/x.pcap,queues=2,mrg_rxbuf=off,event_idx=off");
-    assertThatThrownBy(() -> DeviceSpec.parse("virtio-net,backend=tap"))
-        .hasMessageContaining("backend=tap is none of loopback, pair, pcap=FILE");
+    DeviceSpec.parse("virtio-net,backend=tap,ifname=vnet7"); // the tap is made with the device
+    assertThatThrownBy(() -> DeviceSpec.parse("virtio-net,backend=tun"))
+        .hasMessageContaining("backend=tun is none of loopback, pair, pcap=FILE, tap");
+    assertThatThrownBy(() -> DeviceSpec.parse("virtio-net,backend=pair,ifname=vnet7"))
+        .hasMessageContaining("ifname= goes with backend=tap only");
     assertThatThrownBy(() -> DeviceSpec.parse("virtio-net,mac=02:00:00:00:00"))
         .hasMessageContaining("is not a MAC address");
     assertThatThrownBy(() -> DeviceSpec.parse("virtio-net,queues=9"))
@@ -44,6 +47,20 @@ class VirtioNetModelTest {
           .containsExactly(PresentedFunction.Bar.io(0, 64), PresentedFunction.Bar.mem32(1, 4096));
       assertThat(devices.devices().getFirst().function().model())
           .isInstanceOf(VirtioNetDevice.class);
+    }
+  }
+
+  @Test
+  void eachNicHasItsOwnStableMacUnlessOneIsGiven() {
+    try (Devices devices =
+        Devices.create(
+            List.of(
+                DeviceSpec.parse("virtio-net,backend=pair"),
+                DeviceSpec.parse("virtio-net@0000:00:1f.7,backend=pair"),
+                DeviceSpec.parse("virtio-net,mac=02:00:00:00:00:01")))) {
+      assertThat(devices.devices())
+          .extracting(d -> ((VirtioNetDevice) d.function().model()).mac())
+          .containsExactly("52:54:00:00:04:00", "02:00:00:00:00:01", "52:54:00:00:1f:07");
     }
   }
 

@@ -299,6 +299,8 @@ public final class JsonFormat {
         v.group(),
         "openedVia",
         v.openedVia().name(),
+        "summary",
+        v.summary(),
         "bars",
         list(
             v.bars(),
@@ -509,7 +511,8 @@ public final class JsonFormat {
             dma.num("writes"),
             dma.num("writeBytes"),
             dma.num("faults"),
-            dma.hex("lastFaultIova")));
+            dma.hex("lastFaultIova")),
+        v.has("summary") ? v.str("summary") : ""); // documents from before it have none
   }
 
   private static HostState readHost(Node h) {

@@ -270,6 +270,8 @@ public record Snapshot(
    * @param bdf the function's address, {@code 0000:00:04.0}
    * @param group its IOMMU group ({@code /dev/vfio/N})
    * @param bars the implemented BARs, ascending by index
+   * @param summary the model's own state in a few words ({@code mac 52:54:00:00:04:00, link up}),
+   *     empty if it has none
    */
   public record VfioState(
       String bdf,
@@ -279,9 +281,11 @@ public record Snapshot(
       OpenPath openedVia,
       List<BarState> bars,
       IrqState irqs,
-      DmaState dma) {
+      DmaState dma,
+      String summary) {
     public VfioState {
       Objects.requireNonNull(bdf, "bdf");
+      Objects.requireNonNull(summary, "summary");
       Objects.requireNonNull(openedVia, "openedVia");
       bars = List.copyOf(bars);
       Objects.requireNonNull(irqs, "irqs");

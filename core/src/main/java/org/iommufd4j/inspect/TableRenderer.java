@@ -309,7 +309,8 @@ final class TableRenderer {
               "dma writes",
               "write bytes",
               "faults",
-              "last fault"
+              "last fault",
+              "summary"
             },
             true,
             false,
@@ -327,6 +328,7 @@ final class TableRenderer {
             true,
             true,
             true,
+            false,
             false);
     for (DeviceState d : s.devices()) {
       VfioState v = d.vfio();
@@ -361,7 +363,8 @@ final class TableRenderer {
           dma.writes(),
           dma.writeBytes(),
           dma.faults(),
-          dma.faults() == 0 ? "-" : hex(dma.lastFaultIova()));
+          dma.faults() == 0 ? "-" : hex(dma.lastFaultIova()),
+          v.summary().isEmpty() ? "-" : v.summary());
     }
     section("VFIO devices", c);
   }

@@ -42,6 +42,14 @@ public interface PciDevice {
   default void doorbell(int bar, long offset, int value) {}
 
   /**
+   * The model's own state in a few words for {@code inspect}, e.g. a NIC's {@code mac
+   * 52:54:00:00:04:00, link up}; empty when there is nothing to say.
+   */
+  default String summary() {
+    return "";
+  }
+
+  /**
    * A reset of the device's own state (a function-level or bus reset). Config space is reset by the
    * PCI core, not here.
    */

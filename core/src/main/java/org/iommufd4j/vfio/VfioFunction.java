@@ -164,7 +164,8 @@ final class VfioFunction {
         via,
         bars,
         irqs,
-        counters.state());
+        counters.state(),
+        function.model().summary());
   }
 
   private void clearBusMaster() {

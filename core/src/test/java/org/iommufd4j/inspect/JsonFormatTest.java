@@ -48,10 +48,22 @@ class JsonFormatTest {
             "\"bdf\": \"0000:00:04.0\"",
             "\"vendorId\": \"0x1234\"",
             "\"openedVia\": \"CDEV\"",
+            "\"summary\": \"mac 52:54:00:00:05:00, link up\"",
             "{\"index\": 0, \"type\": \"MEM64\", \"prefetchable\": true, \"size\": \"0x4000\"}",
             "\"irqs\": {\"type\": \"INTX\", \"vectors\": 1, \"eventfds\": 1, \"masked\": true}",
             "\"dma\": {\"reads\": 3, \"readBytes\": 12288, \"writes\": 2, \"writeBytes\": 8,"
                 + " \"faults\": 1, \"lastFaultIova\": \"0xdeadb000\"}");
+  }
+
+  @Test
+  void documentsWrittenBeforeVfioDevicesHadASummaryReadAsEmpty() {
+    Snapshot s = Samples.withVfioDevices();
+    String old = s.toJson().replaceAll("\"summary\": \"[^\"]*\",\\s*", "");
+    assertThat(old).doesNotContain("\"summary\"");
+    assertThat(Snapshot.fromJson(old).devices())
+        .filteredOn(d -> d.vfio() != null)
+        .extracting(d -> d.vfio().summary())
+        .containsOnly("");
   }
 
   @Test

@@ -189,7 +189,8 @@ final class Samples {
             OpenPath.CDEV,
             List.of(new BarState(0, BarType.MEM32, false, MIB)),
             new IrqState(IrqType.MSI, 1, 1, false),
-            new DmaState(3, 12 * KIB, 2, 8, 1, 0xdead_b000L));
+            new DmaState(3, 12 * KIB, 2, 8, 1, 0xdead_b000L),
+            "");
     VfioState other =
         new VfioState(
             "0000:00:05.0",
@@ -201,7 +202,8 @@ final class Samples {
                 new BarState(0, BarType.MEM64, true, 16 * KIB),
                 new BarState(2, BarType.IO, false, 32)),
             new IrqState(IrqType.INTX, 1, 1, true),
-            new DmaState(0, 0, 0, 0, 0, 0));
+            new DmaState(0, 0, 0, 0, 0, 0),
+            "mac 52:54:00:00:05:00, link up");
     IovaRange aperture = new IovaRange(0, (1L << 39) - 1);
     long pages = (1L << 12) | (1L << 21) | (1L << 30);
     List<DeviceState> devices = new ArrayList<>(s.devices());

@@ -94,7 +94,7 @@ class TableRendererTest {
     assertThat(vfio.getFirst())
         .containsPattern(
             "device +bdf +ids +group +via +hwpt +bars +irq +vectors +eventfds +masked +dma reads"
-                + " +read bytes +dma writes +write bytes +faults +last fault$");
+                + " +read bytes +dma writes +write bytes +faults +last fault +summary$");
     assertThat(vfio)
         .hasSize(3)
         .anySatisfy(
@@ -102,13 +102,14 @@ class TableRendererTest {
                 assertThat(l)
                     .containsPattern(
                         "^ +9 +0000:00:04\\.0 +1234:11e8 +0 +cdev +3 +0: mem32 0x100000 +MSI +1"
-                            + " +1 +no +3 +12288 +2 +8 +1 +0xdeadb000$"))
+                            + " +1 +no +3 +12288 +2 +8 +1 +0xdeadb000 +-$"))
         .anySatisfy(
             l ->
                 assertThat(l)
                     .containsPattern(
                         "^ +10 +0000:00:05\\.0 +8086:10d3 +1 +group +- +0: mem64 pf 0x4000, 2: io"
-                            + " 0x20 +INTX +1 +1 +yes +0 +0 +0 +0 +0 +-$"));
+                            + " 0x20 +INTX +1 +1 +yes +0 +0 +0 +0 +0 +- +mac 52:54:00:00:05:00,"
+                            + " link up$"));
     assertThat(section(Samples.everything().toTable(), "VFIO devices")).containsExactly("  none");
   }
 

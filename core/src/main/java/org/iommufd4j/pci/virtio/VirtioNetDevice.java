@@ -1,6 +1,8 @@
 package org.iommufd4j.pci.virtio;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -9,6 +11,8 @@ import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.iommufd4j.pci.Bar;
 import org.iommufd4j.pci.ConfigSpace;
 import org.iommufd4j.pci.DeviceClock;
@@ -152,6 +156,9 @@ public final class VirtioNetDevice implements PciDevice {
     /** QEMU's first NIC's address. */
     public static final String DEFAULT_MAC = "52:54:00:12:34:56";
 
+    private static final Pattern BDF =
+        Pattern.compile("[0-9a-fA-F]{4}:([0-9a-fA-F]{2}):([01][0-9a-fA-F])\\.([0-7])");
+
     public Options {
       mac = mac.clone();
       if (mac.length != 6) {
@@ -171,6 +178,27 @@ public final class VirtioNetDevice implements PciDevice {
     @Override
     public byte[] mac() {
       return mac.clone();
+    }
+
+    /**
+     * The address of the NIC at PCI address {@code bdf} when none is given: QEMU's locally
+     * administered prefix 52:54:00, then bus, device and function, so that NICs at different
+     * addresses differ and each keeps its address from run to run (0000:00:04.0 is
+     * 52:54:00:00:04:00).
+     */
+    public static byte[] macAt(String bdf) {
+      Matcher m = BDF.matcher(bdf);
+      if (!m.matches()) {
+        throw new IllegalArgumentException("'" + bdf + "' is not a PCI address DDDD:BB:DD.F");
+      }
+      return new byte[] {
+        0x52,
+        0x54,
+        0,
+        (byte) Integer.parseInt(m.group(1), 16),
+        (byte) Integer.parseInt(m.group(2), 16),
+        (byte) Integer.parseInt(m.group(3))
+      };
     }
 
     /** "52:54:00:12:34:56" to its 6 bytes. */
@@ -206,11 +234,12 @@ public final class VirtioNetDevice implements PciDevice {
   private final List<ConcurrentLinkedQueue<byte[]>> arrived = new ArrayList<>();
   private final AtomicInteger backlog = new AtomicInteger();
   private final AtomicInteger droppedOnReceive = new AtomicInteger();
-  private final int[] mergedHeads = new int[DATA_QUEUE_SIZE];
-  private final int[] mergedLengths = new int[DATA_QUEUE_SIZE];
 
-  private byte[] mac;
-  private int linkStatus = LINK_UP;
+  /** A received frame with its header, as written to the driver's buffers. */
+  private final MemorySegment staging = Arena.ofAuto().allocate(MERGEABLE_HEADER + MAX_FRAME, 8);
+
+  private volatile byte[] mac;
+  private volatile int linkStatus = LINK_UP;
   private int guestFeatures;
   private int status;
   private int isr;
@@ -223,7 +252,7 @@ public final class VirtioNetDevice implements PciDevice {
   private final List<byte[]> multicastTable = new ArrayList<>();
   private boolean unicastOverflow;
   private boolean multicastOverflow;
-  private boolean polling;
+  private volatile boolean polling;
 
   /** A NIC whose port is wired to {@code backend}. */
   public VirtioNetDevice(Ports ports, NetBackend backend, Options options) {
@@ -295,7 +324,18 @@ public final class VirtioNetDevice implements PciDevice {
   }
 
   @Override
-  public synchronized void write(int bar, long offset, int size, long value) {
+  public void write(int bar, long offset, int size, long value) {
+    if (bar == 0 && offset == QUEUE_NOTIFY) {
+      // the data path's only register: a wake-up, without waiting for a poll round's lock
+      if ((value & 0xffff) < queues.length) {
+        startPolling();
+      }
+      return;
+    }
+    writeRegister(bar, offset, size, value);
+  }
+
+  private synchronized void writeRegister(int bar, long offset, int size, long value) {
     if (bar != 0) {
       return;
     }
@@ -316,11 +356,6 @@ public final class VirtioNetDevice implements PciDevice {
         }
       }
       case QUEUE_SELECT -> queueSelect = v & 0xffff;
-      case QUEUE_NOTIFY -> {
-        if ((v & 0xffff) < queues.length) {
-          startPolling();
-        }
-      }
       case STATUS -> {
         if ((v & 0xff) == 0) {
           resetDevice();
@@ -356,6 +391,20 @@ public final class VirtioNetDevice implements PciDevice {
     }
   }
 
+  /** The MAC address the driver sees now, "52:54:00:00:04:00". */
+  public synchronized String mac() {
+    return HexFormat.ofDelimiter(":").formatHex(mac);
+  }
+
+  /** Without the lock: inspect may hold an IOAS's lock that a poll round's DMA waits for. */
+  @Override
+  public String summary() {
+    return "mac "
+        + HexFormat.ofDelimiter(":").formatHex(mac)
+        + ", link "
+        + (linkStatus == LINK_UP ? "up" : "down");
+  }
+
   /** Frames dropped on receive: no room in the backlog while the driver gave no buffers. */
   public int droppedOnReceive() {
     return droppedOnReceive.get();
@@ -372,8 +421,8 @@ public final class VirtioNetDevice implements PciDevice {
     poller.arm(0);
   }
 
-  private synchronized void startPolling() {
-    if (!polling) {
+  private void startPolling() {
+    if (!polling) { // while it polls, the poller finds the work itself
       poller.arm(0);
     }
   }
@@ -601,25 +650,26 @@ public final class VirtioNetDevice implements PciDevice {
   /**
    * Writes one frame with its header into receive buffers: one chain (the frame cut to fit), or
    * with mergeable buffers as many as it takes, their count in the header's num_buffers. False if
-   * the buffers available are too few; then none is used.
+   * the buffers available are too few; then none is used. The header and the frame go out together
+   * from {@link #staging}, one DMA write a buffer.
    */
   private boolean fill(Virtqueue rx, byte[] frame) throws Virtqueue.BrokenRingException {
     int header = headerLength();
-    byte[] data = new byte[header + frame.length];
-    System.arraycopy(frame, 0, data, header, frame.length);
+    int total = header + frame.length;
+    staging.asSlice(0, header).fill((byte) 0);
+    MemorySegment.copy(frame, 0, staging, ValueLayout.JAVA_BYTE, header, frame.length);
     if (!negotiated(F_MRG_RXBUF)) {
       Virtqueue.Chain chain = rx.pop();
       if (chain == null) {
         return false;
       }
-      int written = scatter(chain, data, 0);
-      rx.push(chain.head, written);
+      rx.push(chain.head, scatter(chain, total, 0));
       return true;
     }
-    long firstBuffer = 0;
+    // take buffers until they hold the frame, so that num_buffers is known before any is written
     int buffers = 0;
-    int offset = 0;
-    while (offset < data.length) {
+    long room = 0;
+    while (room < total) {
       Virtqueue.Chain chain = rx.pop();
       if (chain == null || chain.writableBytes() == 0) {
         rx.rewind(buffers + (chain == null ? 0 : 1));
@@ -629,23 +679,21 @@ public final class VirtioNetDevice implements PciDevice {
         }
         return false;
       }
-      if (buffers == 0) {
-        if (chain.length[chain.readableCount] < header) {
-          rx.rewind(1);
-          throw new Virtqueue.BrokenRingException("a mergeable buffer smaller than the header");
-        }
-        firstBuffer = chain.address[chain.readableCount];
+      if (buffers == 0 && chain.length[chain.readableCount] < header) {
+        rx.rewind(1);
+        throw new Virtqueue.BrokenRingException("a mergeable buffer smaller than the header");
       }
-      int written = scatter(chain, data, offset);
-      mergedHeads[buffers] = chain.head;
-      mergedLengths[buffers] = written;
       buffers++;
-      offset += written;
+      room += chain.writableBytes();
     }
-    byte[] count = {(byte) buffers, (byte) (buffers >>> 8)};
-    dma.write(firstBuffer + LEGACY_HEADER, MemorySegment.ofArray(count));
+    staging.set(ValueLayout.JAVA_SHORT_UNALIGNED, LEGACY_HEADER, (short) buffers);
+    rx.rewind(buffers); // the chains again, in order, now to write them
+    int offset = 0;
     for (int i = 0; i < buffers; i++) {
-      rx.push(mergedHeads[i], mergedLengths[i]);
+      Virtqueue.Chain chain = rx.pop();
+      int written = scatter(chain, total, offset);
+      rx.push(chain.head, written);
+      offset += written;
     }
     return true;
   }
@@ -667,14 +715,14 @@ public final class VirtioNetDevice implements PciDevice {
   }
 
   /**
-   * Writes {@code data} from {@code offset} into the chain's writable buffers; the bytes written.
+   * Writes {@link #staging}'s bytes [offset, total) into the chain's writable buffers; the bytes
+   * written.
    */
-  private int scatter(Virtqueue.Chain chain, byte[] data, int offset) {
-    MemorySegment in = MemorySegment.ofArray(data);
+  private int scatter(Virtqueue.Chain chain, int total, int offset) {
     int at = offset;
-    for (int i = chain.readableCount; i < chain.count && at < data.length; i++) {
-      int n = (int) Math.min(Integer.toUnsignedLong(chain.length[i]), data.length - at);
-      dma.write(chain.address[i], in.asSlice(at, n));
+    for (int i = chain.readableCount; i < chain.count && at < total; i++) {
+      int n = (int) Math.min(Integer.toUnsignedLong(chain.length[i]), total - at);
+      dma.write(chain.address[i], staging.asSlice(at, n));
       at += n;
     }
     return at - offset;

@@ -3,6 +3,7 @@ package org.iommufd4j.pci.virtio;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import org.iommufd4j.pci.DmaFaultException;
 import org.iommufd4j.pci.DmaPort;
 
 /**
@@ -10,6 +11,13 @@ import org.iommufd4j.pci.DmaPort;
  * from one page frame number: the descriptor table (16 bytes a descriptor), then the available ring
  * (flags, idx, ring[size], used_event), then, at the next 4 KiB boundary, the used ring (flags,
  * idx, ring[size] of {id, len}, avail_event).
+ *
+ * <p>Each DMA access costs a round trip to the driver's memory, so the queue reads and writes in
+ * runs: all the available entries the index announces in one read, descriptors a window at a time
+ * (a driver hands out consecutive ones), an indirect table whole, and the used entries of a batch
+ * in one write before the one write of the used index. What is read ahead is trusted only while the
+ * available index read before it stands: the driver wrote those chains before it published that
+ * index and may not touch them until they are used, so a new index read drops the window.
  *
  * <p>A ring the driver got wrong throws {@link BrokenRingException}; the caller stops the queue.
  * The checks bound every walk: at most {@code size} descriptors a chain, indirect tables included,
@@ -24,6 +32,11 @@ final class Virtqueue {
   static final int DESC_F_WRITE = 2;
   static final int DESC_F_INDIRECT = 4;
   private static final int DESC_SIZE = 16;
+  private static final int USED_ELEM_SIZE = 8;
+
+  /** Descriptors read in one access when the one wanted is not at hand. */
+  static final int DESCRIPTOR_WINDOW = 32;
+
   private static final int AVAIL_F_NO_INTERRUPT = 1;
   private static final int USED_F_NO_NOTIFY = 1;
 
@@ -68,13 +81,30 @@ final class Virtqueue {
   private final DmaPort dma;
   private final MemorySegment word = Arena.ofAuto().allocate(DESC_SIZE, 8);
   private final Chain chain;
+
+  /** Available entries read ahead: the heads at indices [lastAvail, aheadAvail) mod size. */
+  private final MemorySegment availAhead;
+
+  /** The descriptor table's entries [windowFrom, windowTo), at their own offsets. */
+  private final MemorySegment descriptors;
+
+  /** The indirect table of the chain being walked. */
+  private final MemorySegment indirectTable;
+
+  /** Used entries not yet written, at their ring offsets; [writtenUsed, usedIdx) mod size. */
+  private final MemorySegment usedAhead;
+
   private int pfn;
   private long desc;
   private long avail;
   private long used;
   private int lastAvail;
   private int seenAvail;
+  private int aheadAvail;
+  private int windowFrom;
+  private int windowTo;
   private int usedIdx;
+  private int writtenUsed;
   private int publishedUsed;
   private int vector = NO_VECTOR;
   private boolean broken;
@@ -83,12 +113,18 @@ final class Virtqueue {
     this.size = size;
     this.dma = dma;
     this.chain = new Chain(size);
+    Arena arena = Arena.ofAuto();
+    availAhead = arena.allocate(2L * size, 8);
+    descriptors = arena.allocate((long) DESC_SIZE * size, 8);
+    indirectTable = arena.allocate((long) DESC_SIZE * size, 8);
+    usedAhead = arena.allocate((long) USED_ELEM_SIZE * size, 8);
   }
 
   void reset() {
     pfn = 0;
     desc = avail = used = 0;
-    lastAvail = seenAvail = usedIdx = publishedUsed = 0;
+    lastAvail = seenAvail = aheadAvail = usedIdx = writtenUsed = publishedUsed = 0;
+    windowFrom = windowTo = 0;
     vector = NO_VECTOR;
     broken = false;
   }
@@ -99,6 +135,8 @@ final class Virtqueue {
 
   void setPfn(int pfn) {
     this.pfn = pfn;
+    windowFrom = windowTo = 0;
+    aheadAvail = lastAvail;
     desc = (pfn & 0xffff_ffffL) << PFN_SHIFT;
     avail = desc + (long) DESC_SIZE * size;
     used = (avail + 6 + 2L * size + LEGACY_ALIGN - 1) & -LEGACY_ALIGN;
@@ -139,14 +177,16 @@ final class Virtqueue {
     if (seenAvail == lastAvail && pending() == 0) { // the index is read again only when needed
       return null;
     }
-    int head = u16(avail + 4 + 2L * (lastAvail % size));
+    if (lastAvail == aheadAvail) {
+      readAvailableEntries();
+    }
+    int head = availAhead.get(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * (lastAvail % size)) & 0xffff;
     if (head >= size) {
       throw new BrokenRingException("head descriptor " + head + " of a ring of " + size);
     }
     chain.head = head;
     chain.count = 0;
     chain.readableCount = 0;
-    long table = desc;
     int tableSize = size;
     int index = head;
     boolean indirect = false;
@@ -154,11 +194,15 @@ final class Virtqueue {
       if (chain.count == size) {
         throw new BrokenRingException("a chain longer than the ring (" + size + "): a loop?");
       }
-      readDescriptor(table + (long) DESC_SIZE * index);
-      long address = word.get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
-      int length = word.get(ValueLayout.JAVA_INT_UNALIGNED, 8);
-      int flags = word.get(ValueLayout.JAVA_SHORT_UNALIGNED, 12) & 0xffff;
-      int next = word.get(ValueLayout.JAVA_SHORT_UNALIGNED, 14) & 0xffff;
+      MemorySegment table = indirect ? indirectTable : descriptors;
+      if (!indirect && (index < windowFrom || index >= windowTo)) {
+        readDescriptorWindow(index);
+      }
+      long at = (long) DESC_SIZE * index;
+      long address = table.get(ValueLayout.JAVA_LONG_UNALIGNED, at);
+      int length = table.get(ValueLayout.JAVA_INT_UNALIGNED, at + 8);
+      int flags = table.get(ValueLayout.JAVA_SHORT_UNALIGNED, at + 12) & 0xffff;
+      int next = table.get(ValueLayout.JAVA_SHORT_UNALIGNED, at + 14) & 0xffff;
       if ((flags & DESC_F_INDIRECT) != 0) {
         if (indirect) {
           throw new BrokenRingException("an indirect descriptor inside an indirect table");
@@ -173,7 +217,7 @@ final class Virtqueue {
               "an indirect table of " + Integer.toUnsignedString(length) + " bytes");
         }
         indirect = true;
-        table = address;
+        dma.read(address, indirectTable.asSlice(0, length));
         tableSize = length / DESC_SIZE;
         index = 0;
         continue;
@@ -210,10 +254,12 @@ final class Virtqueue {
    * #publish}.
    */
   void push(int head, int length) {
-    long at = used + 4 + 8L * (usedIdx % size);
-    word.set(ValueLayout.JAVA_INT_UNALIGNED, 0, head);
-    word.set(ValueLayout.JAVA_INT_UNALIGNED, 4, length);
-    dma.write(at, word.asSlice(0, 8));
+    if (((usedIdx - writtenUsed) & 0xffff) == size) {
+      writeUsedEntries(); // only a driver reusing heads it has not got back gets here
+    }
+    long at = (long) USED_ELEM_SIZE * (usedIdx % size);
+    usedAhead.set(ValueLayout.JAVA_INT_UNALIGNED, at, head);
+    usedAhead.set(ValueLayout.JAVA_INT_UNALIGNED, at + 4, length);
     usedIdx = (usedIdx + 1) & 0xffff;
   }
 
@@ -226,6 +272,7 @@ final class Virtqueue {
       return false;
     }
     int old = publishedUsed;
+    writeUsedEntries();
     putU16(used + 2, usedIdx);
     publishedUsed = usedIdx;
     if (eventIndex) {
@@ -250,7 +297,11 @@ final class Virtqueue {
   }
 
   private int pending() throws BrokenRingException {
-    seenAvail = u16(avail + 2);
+    int index = u16(avail + 2);
+    if (index != seenAvail) {
+      seenAvail = index;
+      windowFrom = windowTo = 0; // read before this index: may be of chains not yet available
+    }
     int pending = (seenAvail - lastAvail) & 0xffff;
     if (pending > size) {
       throw new BrokenRingException(
@@ -259,8 +310,52 @@ final class Virtqueue {
     return pending;
   }
 
-  private void readDescriptor(long at) {
-    dma.read(at, word);
+  /**
+   * Reads the entries [lastAvail, seenAvail) of the available ring: one access, two at the wrap.
+   */
+  private void readAvailableEntries() {
+    int from = lastAvail % size;
+    int count = (seenAvail - lastAvail) & 0xffff;
+    int first = Math.min(count, size - from);
+    dma.read(avail + 4 + 2L * from, availAhead.asSlice(2L * from, 2L * first));
+    if (count > first) {
+      dma.read(avail + 4, availAhead.asSlice(0, 2L * (count - first)));
+    }
+    aheadAvail = seenAvail;
+  }
+
+  /**
+   * Reads descriptors from {@code index} on, up to a window's worth; only {@code index} itself if
+   * the rest of the window faults (a driver may map no more of its table than it uses).
+   */
+  private void readDescriptorWindow(int index) {
+    int count = Math.min(DESCRIPTOR_WINDOW, size - index);
+    long at = (long) DESC_SIZE * index;
+    try {
+      dma.read(desc + at, descriptors.asSlice(at, (long) DESC_SIZE * count));
+    } catch (DmaFaultException e) {
+      count = 1;
+      dma.read(desc + at, descriptors.asSlice(at, DESC_SIZE));
+    }
+    windowFrom = index;
+    windowTo = index + count;
+  }
+
+  /** Writes the used entries [writtenUsed, usedIdx): one access, two at the wrap. */
+  private void writeUsedEntries() {
+    int from = writtenUsed % size;
+    int count = (usedIdx - writtenUsed) & 0xffff;
+    if (count == 0) {
+      return;
+    }
+    count = Math.min(count, size);
+    int first = Math.min(count, size - from);
+    long at = (long) USED_ELEM_SIZE * from;
+    dma.write(used + 4 + at, usedAhead.asSlice(at, (long) USED_ELEM_SIZE * first));
+    if (count > first) {
+      dma.write(used + 4, usedAhead.asSlice(0, (long) USED_ELEM_SIZE * (count - first)));
+    }
+    writtenUsed = usedIdx;
   }
 
   private int u16(long at) {

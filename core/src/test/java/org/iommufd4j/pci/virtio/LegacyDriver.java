@@ -224,6 +224,14 @@ final class LegacyDriver {
       memory.set(ValueLayout.JAVA_SHORT_UNALIGNED, at + 14, (short) next);
     }
 
+    int descriptorFlags(int d) {
+      return memory.get(ValueLayout.JAVA_SHORT_UNALIGNED, base + 16L * d + 12) & 0xffff;
+    }
+
+    int descriptorNext(int d) {
+      return memory.get(ValueLayout.JAVA_SHORT_UNALIGNED, base + 16L * d + 14) & 0xffff;
+    }
+
     /** Puts {@code head} in the next available slot and moves the index. */
     void publish(int head) {
       memory.set(

@@ -133,6 +133,9 @@ class VirtioNetThroughVfioTest {
       Thread.sleep(1);
     }
     assertThat(received).containsExactlyElementsOf(sent);
+    assertThat(machine.inspect(iommufd).toTable())
+        .as("inspect's VFIO devices show each NIC's MAC and link")
+        .contains("mac 52:54:00:12:34:56, link up", "mac 52:54:00:12:34:57, link up");
   }
 
   /** The MAC in one 6-byte read of the device configuration, as DPDK reads it. */
