@@ -952,7 +952,9 @@ final class Channel implements Runnable {
                           flags,
                           result,
                           t));
-      if (r == 0) {
+      if (r == 0 && server.recorder() == null) {
+        // under a recording every page stays trapped: a store into shared memory would not be
+        // seen by the recording, so a replay could not follow the model (e.g. NVMe doorbells)
         shared = f.sharedRanges(offset, length);
       }
     } catch (RuntimeException e) {
