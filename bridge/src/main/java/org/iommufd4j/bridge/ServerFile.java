@@ -155,6 +155,10 @@ final class ServerFile {
       }
       finishing = true;
     }
+    finishNow();
+  }
+
+  private void finishNow() {
     try {
       finish();
     } finally {
@@ -187,8 +191,14 @@ final class ServerFile {
         return;
       }
       endOfFile = true;
+      // in the same step as the flag, so that a racing close's awaitTeardown sees the teardown
+      // under way (finishing) and waits for it, instead of returning before it has begun
+      if (--refs > 0) {
+        return;
+      }
+      finishing = true;
     }
-    release();
+    finishNow();
   }
 
   synchronized boolean isLive() {
