@@ -468,6 +468,13 @@ static long handle_of(struct channel *ch, int fd, const struct tracked *t, uint6
   return 0;
 }
 
+/* This thread's channel and the server's handle for fd, or NULL with the reason in *err. */
+static struct channel *channel_with_handle(int fd, const struct tracked *t, uint64_t *handle, long *err) {
+  struct channel *ch = channel_get(err);
+  if (ch && (*err = handle_of(ch, fd, t, handle)) == 0) return ch;
+  return NULL;
+}
+
 /*
  * Whether [at, at + n) lies in an active frame of this thread's stack (at or above `frame`, the
  * caller's own): certainly readable and writable, so the shim copies it plainly and lets the
@@ -521,9 +528,9 @@ long i4j_ioctl(int fd, const struct tracked *t, unsigned long request, void *arg
   sigset_t old;
   block_signals(&old);
   long r;
-  struct channel *ch = channel_get(&r);
   uint64_t handle;
-  if (ch && (r = handle_of(ch, fd, t, &handle)) == 0) {
+  struct channel *ch = channel_with_handle(fd, t, &handle, &r);
+  if (ch) {
     uint32_t window_length = 0, flags = 0;
     unsigned char window[I4J_WINDOW];
     uintptr_t at = (uintptr_t)arg;
@@ -600,9 +607,9 @@ static long file_call(int fd, const struct tracked *t, uint16_t type, unsigned c
   sigset_t old;
   block_signals(&old);
   long r;
-  struct channel *ch = channel_get(&r);
   uint64_t handle;
-  if (ch && (r = handle_of(ch, fd, t, &handle)) == 0) {
+  struct channel *ch = channel_with_handle(fd, t, &handle, &r);
+  if (ch) {
     i4j_put64(req, handle);
     unsigned char window[I4J_WINDOW];
     size_t window_length = 0;
@@ -649,9 +656,9 @@ long i4j_mmap_check(int fd, const struct tracked *t, uint64_t offset, uint64_t l
   sigset_t old;
   block_signals(&old);
   long r;
-  struct channel *ch = channel_get(&r);
   uint64_t handle;
-  if (ch && (r = handle_of(ch, fd, t, &handle)) == 0) {
+  struct channel *ch = channel_with_handle(fd, t, &handle, &r);
+  if (ch) {
     i4j_put64(req + MMAP_HANDLE, handle);
     struct i4j_result res;
     int got = -1;

@@ -30,8 +30,6 @@
  * disturbs less than the wall clock.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
-#include <linux/vfio.h>
 #include <stdbool.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -54,8 +52,6 @@ enum {
 #define EDU_ID_VALUE 0x00ed
 #define EDU_STATUS_IRQ_FACTORIAL 0x80
 #define EDU_IRQ_FACTORIAL_VALUE 0x1
-#define PCI_COMMAND 0x04
-#define PCI_COMMAND_MEMORY_AND_MASTER 0x6
 #define BATCH 100
 
 /* One operation; after, when set, runs after each one outside the timing (run_single only). */
@@ -189,37 +185,11 @@ static void loopback_op(void *arg) {
   wait_irq(d);
 }
 
-/* The vfioN of the one edu (1234:11e8) in sysfs, or exits. */
+/* The vfio cdev of the edu (1234:11e8) in sysfs, or exits. */
 static void find_edu(char *cdev, size_t size) {
-  DIR *pci = opendir("/sys/bus/pci/devices");
-  CHECK(pci != NULL);
-  for (struct dirent *e; (e = readdir(pci));) {
-    char path[600], id[16] = {0};
-    snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/device", e->d_name);
-    FILE *f = fopen(path, "r");
-    if (!f) continue;
-    bool edu = fgets(id, sizeof id, f) && strncmp(id, "0x11e8", 6) == 0;
-    fclose(f);
-    if (!edu) continue;
-    snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/vfio-dev", e->d_name);
-    DIR *vfio = opendir(path);
-    for (struct dirent *v; vfio && (v = readdir(vfio));)
-      if (v->d_name[0] != '.') {
-        snprintf(cdev, size, "/dev/vfio/devices/%s", v->d_name);
-        closedir(vfio);
-        closedir(pci);
-        return;
-      }
-    if (vfio) closedir(vfio);
-  }
+  if (t_vfio_cdev_find("device", "0x11e8", cdev, size) == 0) return;
   fprintf(stderr, "no edu device with a vfio-dev entry (run it under ./run.sh exec --device edu)\n");
   exit(1);
-}
-
-static uint64_t region_offset(int fd, uint32_t index) {
-  struct vfio_region_info info = {.argsz = sizeof info, .index = index};
-  CHECK_OK(ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &info));
-  return info.offset;
 }
 
 static void open_device(struct device *d) {
@@ -229,17 +199,11 @@ static void open_device(struct device *d) {
   CHECK(d->fd >= 0);
   d->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
   CHECK(d->iommufd >= 0);
-  struct bind_iommufd bind = {.argsz = sizeof bind, .iommufd = d->iommufd};
-  CHECK_OK(ioctl(d->fd, DEVICE_BIND_IOMMUFD, &bind));
-  struct attach_pt attach = {.argsz = sizeof attach, .pt_id = t_ioas_alloc(d->iommufd)};
-  CHECK_OK(ioctl(d->fd, DEVICE_ATTACH_IOMMUFD_PT, &attach));
+  t_vfio_cdev_attach(d->fd, d->iommufd);
 
-  d->bar0 = region_offset(d->fd, VFIO_PCI_BAR0_REGION_INDEX);
-  d->config = region_offset(d->fd, VFIO_PCI_CONFIG_REGION_INDEX);
-  uint16_t command;
-  CHECK(pread(d->fd, &command, 2, (off_t)d->config + PCI_COMMAND) == 2);
-  command |= PCI_COMMAND_MEMORY_AND_MASTER;
-  CHECK(pwrite(d->fd, &command, 2, (off_t)d->config + PCI_COMMAND) == 2);
+  d->bar0 = t_vfio_region(d->fd, VFIO_PCI_BAR0_REGION_INDEX);
+  d->config = t_vfio_region(d->fd, VFIO_PCI_CONFIG_REGION_INDEX);
+  t_vfio_enable_memory_and_dma(d->fd, d->config);
   void *bar = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, d->fd, (off_t)d->bar0);
   CHECK(bar != MAP_FAILED);
   d->bar = bar;

@@ -8,25 +8,12 @@
 #ifndef IOMMUFD4J_NVME_MINI_H
 #define IOMMUFD4J_NVME_MINI_H
 
-#include <dirent.h>
-#include <linux/vfio.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <time.h>
 
 #include "t.h"
-
-/* Linux 6.6's device cdev ioctls, which the 6.1 uapi headers these machines have lack. */
-struct nvme_bind_iommufd {
-  uint32_t argsz, flags;
-  int32_t iommufd;
-  uint32_t out_devid;
-};
-struct nvme_attach_pt {
-  uint32_t argsz, flags, pt_id;
-};
-#define NVME_DEVICE_BIND_IOMMUFD _IO(VFIO_TYPE, VFIO_BASE + 18)
-#define NVME_DEVICE_ATTACH_IOMMUFD_PT _IO(VFIO_TYPE, VFIO_BASE + 19)
+#include "vfio_cdev.h"
 
 enum { NVME_VS = 0x08, NVME_CC = 0x14, NVME_CSTS = 0x1c, NVME_AQA = 0x24, NVME_ASQ = 0x28, NVME_ACQ = 0x30 };
 #define NVME_BAR0_SIZE 0x4000
@@ -51,37 +38,7 @@ struct nvme {
 };
 
 /* The vfio cdev of the first NVMe controller (class 0x0108) in sysfs: 0, or -1 if there is none. */
-static inline int nvme_find(char *cdev, size_t size) {
-  DIR *pci = opendir("/sys/bus/pci/devices");
-  if (!pci) return -1;
-  for (struct dirent *e; (e = readdir(pci));) {
-    char path[600], class[16] = {0};
-    snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/class", e->d_name);
-    FILE *f = fopen(path, "r");
-    if (!f) continue;
-    bool nvme = fgets(class, sizeof class, f) && strncmp(class, "0x0108", 6) == 0;
-    fclose(f);
-    if (!nvme) continue;
-    snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/vfio-dev", e->d_name);
-    DIR *vfio = opendir(path);
-    for (struct dirent *v; vfio && (v = readdir(vfio));)
-      if (v->d_name[0] != '.') {
-        snprintf(cdev, size, "/dev/vfio/devices/%s", v->d_name);
-        closedir(vfio);
-        closedir(pci);
-        return 0;
-      }
-    if (vfio) closedir(vfio);
-  }
-  closedir(pci);
-  return -1;
-}
-
-static inline uint64_t nvme_region(int fd, uint32_t index) {
-  struct vfio_region_info info = {.argsz = sizeof info, .index = index};
-  CHECK_OK(ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &info));
-  return info.offset;
-}
+static inline int nvme_find(char *cdev, size_t size) { return t_vfio_cdev_find("class", "0x0108", cdev, size); }
 
 /* Waits up to 10 s for (CSTS & mask) == want. */
 static inline void nvme_wait_csts(struct nvme *n, uint32_t mask, uint32_t want) {
@@ -97,22 +54,15 @@ static inline void nvme_open(struct nvme *n, const char *cdev) {
   CHECK(n->fd >= 0);
   n->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
   CHECK(n->iommufd >= 0);
-  struct nvme_bind_iommufd bind = {.argsz = sizeof bind, .iommufd = n->iommufd};
-  CHECK_OK(ioctl(n->fd, NVME_DEVICE_BIND_IOMMUFD, &bind));
-  uint32_t ioas = t_ioas_alloc(n->iommufd);
-  struct nvme_attach_pt attach = {.argsz = sizeof attach, .pt_id = ioas};
-  CHECK_OK(ioctl(n->fd, NVME_DEVICE_ATTACH_IOMMUFD_PT, &attach));
+  uint32_t ioas = t_vfio_cdev_attach(n->fd, n->iommufd);
   n->mem = t_buffer(NVME_MEMORY);
   memset(n->mem, 0, NVME_MEMORY);
   uint64_t iova = NVME_IOVA;
   CHECK_OK(t_map(n->iommufd, ioas, n->mem, NVME_MEMORY, &iova, IOMMU_IOAS_MAP_FIXED_IOVA));
 
-  n->bar0 = nvme_region(n->fd, VFIO_PCI_BAR0_REGION_INDEX);
-  n->config = nvme_region(n->fd, VFIO_PCI_CONFIG_REGION_INDEX);
-  uint16_t command;
-  CHECK(pread(n->fd, &command, 2, (off_t)n->config + 0x04) == 2);
-  command |= 0x6; /* memory decoding, bus mastering */
-  CHECK(pwrite(n->fd, &command, 2, (off_t)n->config + 0x04) == 2);
+  n->bar0 = t_vfio_region(n->fd, VFIO_PCI_BAR0_REGION_INDEX);
+  n->config = t_vfio_region(n->fd, VFIO_PCI_CONFIG_REGION_INDEX);
+  t_vfio_enable_memory_and_dma(n->fd, n->config);
   void *bar = mmap(NULL, NVME_BAR0_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, n->fd, (off_t)n->bar0);
   CHECK(bar != MAP_FAILED);
   n->bar = bar;

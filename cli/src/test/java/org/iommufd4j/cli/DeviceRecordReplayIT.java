@@ -85,15 +85,11 @@ class DeviceRecordReplayIT {
 
   @Test
   void aChangedRegisterValueIsReportedAtItsLoad() throws Exception {
-    Path trace = record("edu_cdev");
     // edu's identification register, read through the mapping: 0x010000ed
-    tamper(
-        trace,
-        l -> l.contains("\"access\":\"load\"") && l.contains("\"offset\":\"0x0\""),
-        l -> l.replace("\"bytes\":\"ed000001\"", "\"bytes\":\"ee000001\""));
-    CliRun r = CliRun.of("replay", trace.toString());
-    assertThat(r.status()).as(r.out() + r.err()).isEqualTo(1);
-    assertThat(r.out())
+    assertThat(
+            replayTampered(
+                l -> l.contains("\"access\":\"load\"") && l.contains("\"offset\":\"0x0\""),
+                l -> l.replace("\"bytes\":\"ed000001\"", "\"bytes\":\"ee000001\"")))
         .containsPattern("divergence at load #\\d+ \\(BAR0\\+0x0 of 0000:00:04.0 on file \\d+\\)")
         .contains(": ee000001")
         .contains(": ed000001");
@@ -101,15 +97,11 @@ class DeviceRecordReplayIT {
 
   @Test
   void aMissingInterruptIsReportedAtTheAccessThatRaisedIt() throws Exception {
-    Path trace = record("edu_cdev");
     // edu's interrupt raise register (0x60), written with pwrite while MSI is wired
-    tamper(
-        trace,
-        l -> l.contains("\"access\":\"pwrite\"") && l.contains("{\"op\":\"irq\""),
-        l -> l.replaceFirst(",\\{\"op\":\"irq\",\"index\":\\d+,\"vector\":\\d+\\}", ""));
-    CliRun r = CliRun.of("replay", trace.toString());
-    assertThat(r.status()).as(r.out() + r.err()).isEqualTo(1);
-    assertThat(r.out())
+    assertThat(
+            replayTampered(
+                l -> l.contains("\"access\":\"pwrite\"") && l.contains("{\"op\":\"irq\""),
+                l -> l.replaceFirst(",\\{\"op\":\"irq\",\"index\":\\d+,\"vector\":\\d+\\}", "")))
         .containsPattern(
             "divergence at pwrite #\\d+ \\(BAR0\\+0x60 of 0000:00:04.0 on file \\d+\\)")
         .contains("interrupt")
@@ -119,19 +111,27 @@ class DeviceRecordReplayIT {
 
   @Test
   void aChangedByteOfDmaIntoTheProgramIsReportedAtItsTimer() throws Exception {
-    Path trace = record("edu_cdev");
     // the first DMA from edu's buffer into the program's memory writes the source's bytes back
-    tamper(
-        trace,
-        l -> l.startsWith("{\"type\":\"timer\"") && l.contains("\"op\":\"write\""),
-        l -> {
-          int b = l.indexOf("\"bytes\":\"", l.indexOf("{\"op\":\"write\"")) + 9;
-          return l.substring(0, b) + (l.charAt(b) == 'f' ? '0' : 'f') + l.substring(b + 1);
-        });
+    assertThat(
+            replayTampered(
+                l -> l.startsWith("{\"type\":\"timer\"") && l.contains("\"op\":\"write\""),
+                l -> {
+                  int b = l.indexOf("\"bytes\":\"", l.indexOf("{\"op\":\"write\"")) + 9;
+                  return l.substring(0, b) + (l.charAt(b) == 'f' ? '0' : 'f') + l.substring(b + 1);
+                }))
+        .containsPattern("divergence at timer 1 of 0000:00:04.0 at \\d+ ns: memory written");
+  }
+
+  /**
+   * The replay's report (it must fail) of an edu_cdev trace with its {@code which} line changed.
+   */
+  private String replayTampered(Predicate<String> which, UnaryOperator<String> change)
+      throws Exception {
+    Path trace = record("edu_cdev");
+    tamper(trace, which, change);
     CliRun r = CliRun.of("replay", trace.toString());
     assertThat(r.status()).as(r.out() + r.err()).isEqualTo(1);
-    assertThat(r.out())
-        .containsPattern("divergence at timer 1 of 0000:00:04.0 at \\d+ ns: memory written");
+    return r.out();
   }
 
   /** Changes the first line that {@code which} picks. */

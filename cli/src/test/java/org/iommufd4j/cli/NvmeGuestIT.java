@@ -2,12 +2,12 @@ package org.iommufd4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.PrintWriter;
 import java.io.RandomAccessFile;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Assumptions;
@@ -47,6 +47,24 @@ class NvmeGuestIT {
     return m.find() && Long.parseUnsignedLong(m.group(1), 16) >= 256L << 20;
   }
 
+  /** Boots the guest on an NVMe over {@code backing}; {@code options} go to {@code exec}. */
+  private static CliRun runGuest(Path backing, Path console, String... options) {
+    List<String> args =
+        new ArrayList<>(List.of("exec", "--device", "nvme,backing=" + backing + ",size=64M"));
+    args.addAll(List.of(options));
+    args.addAll(
+        List.of(
+            "--",
+            "sh",
+            SCRIPT.toString(),
+            "run",
+            GUEST.toString(),
+            "0000:00:04.0",
+            console.toString(),
+            "300"));
+    return CliRun.of(args.toArray(String[]::new));
+  }
+
   @BeforeAll
   static void qemuAndTheGuestAreThere() throws Exception {
     ThirdParty.assumeInstalled("qemu-system-x86_64", "qemu-system-x86");
@@ -69,24 +87,9 @@ class NvmeGuestIT {
     Path backing = Files.createTempFile("nvme-guest", ".img");
     Path console = Files.createTempFile("nvme-guest", ".txt");
     try {
-      StringWriter err = new StringWriter();
-      picocli.CommandLine cl = Main.commandLine();
-      cl.setErr(new PrintWriter(err, true));
-      int status =
-          cl.execute(
-              "exec",
-              "--device",
-              "nvme,backing=" + backing + ",size=64M",
-              "--",
-              "sh",
-              SCRIPT.toString(),
-              "run",
-              GUEST.toString(),
-              "0000:00:04.0",
-              console.toString(),
-              "300");
+      CliRun run = runGuest(backing, console);
       String out = Files.readString(console);
-      assertThat(status).as("%s%n%s", err, out).isZero();
+      assertThat(run.status()).as("%s%n%s", run.err(), out).isZero();
       assertThat(out).as(out).contains("NVME-GUEST: ok");
       // the driver set up its admin and I/O queue, each with its own MSI-X vector
       assertThat(out)
@@ -129,21 +132,7 @@ class NvmeGuestIT {
     Path console = Files.createTempFile("nvme-guest", ".txt");
     Path trace = Files.createTempFile("nvme-guest", ".jsonl");
     try {
-      CliRun run =
-          CliRun.of(
-              "exec",
-              "--device",
-              "nvme,backing=" + backing + ",size=64M",
-              "--record",
-              trace.toString(),
-              "--",
-              "sh",
-              SCRIPT.toString(),
-              "run",
-              GUEST.toString(),
-              "0000:00:04.0",
-              console.toString(),
-              "300");
+      CliRun run = runGuest(backing, console, "--record", trace.toString());
       String out = Files.readString(console);
       assertThat(run.status()).as("%s%n%s", run.err(), out).isZero();
       assertThat(out).as(out).contains("NVME-GUEST: ok");

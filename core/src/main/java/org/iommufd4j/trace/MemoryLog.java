@@ -64,13 +64,9 @@ public final class MemoryLog {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("op", kind.name().toLowerCase(Locale.ROOT));
       switch (kind) {
-        case FD, GETFD -> {
+        case FD, GETFD, EVENTFD -> {
           m.put("fd", (long) fd);
-          m.put("file", file);
-        }
-        case EVENTFD -> {
-          m.put("fd", (long) fd);
-          m.put("eventfd", file);
+          m.put(fileKey(kind), file);
         }
         case IRQ -> {
           m.put("index", (long) fd);
@@ -98,10 +94,15 @@ public final class MemoryLog {
       return m;
     }
 
+    /** The key naming the open file an fd-kind op records: an eventfd's own, or the fd's file. */
+    private static String fileKey(Kind kind) {
+      return kind == Kind.EVENTFD ? "eventfd" : "file";
+    }
+
     static Op fromMap(Map<?, ?> m) {
       Kind kind = Kind.valueOf(((String) m.get("op")).toUpperCase(Locale.ROOT));
       return switch (kind) {
-        case FD, GETFD ->
+        case FD, GETFD, EVENTFD ->
             new Op(
                 kind,
                 0,
@@ -111,18 +112,7 @@ public final class MemoryLog {
                 true,
                 null,
                 ((Long) m.get("fd")).intValue(),
-                (Long) m.get("file"));
-        case EVENTFD ->
-            new Op(
-                kind,
-                0,
-                0,
-                0,
-                false,
-                true,
-                null,
-                ((Long) m.get("fd")).intValue(),
-                (Long) m.get("eventfd"));
+                (Long) m.get(fileKey(kind)));
         case IRQ ->
             new Op(
                 kind,
