@@ -271,7 +271,7 @@ final class RemoteMemory implements UserMemory {
    * memfds are sealed at their size; a program's file (its MAP_SHARED mapping of a memfd or file)
    * is not, and is mapped at the size it has now: parts past it are refused. A program that shrinks
    * a file under its own pins makes the server's copies of the cut pages fault (as the program's
-   * own accesses would), which HotSpot reports as an InternalError of that copy.
+   * own accesses would): those copies are EFAULT (see copy).
    */
   private MemorySegment mapMemfd(int fd) {
     long inode = inodeOf(fd);
@@ -440,13 +440,17 @@ final class RemoteMemory implements UserMemory {
       long n;
       if (pinned != null) {
         n = pinned.byteSize();
-        copy(pinned, segment.asSlice(done, n), write);
+        if (!copy(pinned, segment.asSlice(done, n), write)) {
+          return false;
+        }
       } else {
         n = Math.min(length - done, page + PAGE - at);
         MemorySegment part = segment.asSlice(done, n);
         MemorySegment kept = f == null ? null : f.get(page);
         if (kept != null && (!gone || host.pinCount(this, page) > 0)) {
-          copy(kept.asSlice(at - page, n), part, write);
+          if (!copy(kept.asSlice(at - page, n), part, write)) {
+            return false;
+          }
         } else if (gone || !(write ? writeLive(at, part) : readLive(at, part))) {
           return false;
         }
@@ -456,11 +460,21 @@ final class RemoteMemory implements UserMemory {
     return true;
   }
 
-  private static void copy(MemorySegment memory, MemorySegment buffer, boolean write) {
-    if (write) {
-      MemorySegment.copy(buffer, 0, memory, 0, buffer.byteSize());
-    } else {
-      MemorySegment.copy(memory, 0, buffer, 0, buffer.byteSize());
+  /**
+   * Copies between pages the server maps and {@code buffer}: false when the pages fault, which a
+   * program's own file can make them do by shrinking under its pins (HotSpot turns the SIGBUS of a
+   * memory-segment copy into an InternalError).
+   */
+  private static boolean copy(MemorySegment memory, MemorySegment buffer, boolean write) {
+    try {
+      if (write) {
+        MemorySegment.copy(buffer, 0, memory, 0, buffer.byteSize());
+      } else {
+        MemorySegment.copy(memory, 0, buffer, 0, buffer.byteSize());
+      }
+      return true;
+    } catch (InternalError e) {
+      return false;
     }
   }
 
