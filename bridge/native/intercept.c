@@ -44,6 +44,7 @@
 #include "fdtable.h"
 #include "proto.h"
 #include "record.h"
+#include "share.h"
 #include "sys.h"
 #include "testbed.h"
 
@@ -1134,8 +1135,13 @@ static void *map_common(void *(*next)(void *, size_t, int, int, int, off_t), voi
   struct tracked t;
   if (!(flags & MAP_ANONYMOUS) && vfio_file(fd, &t))
     return i4j_devmap_map(addr, length, prot, flags, fd, &t, offset, next);
-  if (flags & MAP_FIXED) i4j_devmap_forget(addr, length); /* the new mapping replaces a trapped one */
-  return next(addr, length, prot, flags, fd, offset);
+  if (flags & MAP_FIXED) { /* the new mapping replaces a trapped or remembered one */
+    i4j_devmap_forget(addr, length);
+    i4j_share_forget_mappings(addr, length);
+  }
+  void *r = next(addr, length, prot, flags, fd, offset);
+  if (r != MAP_FAILED) i4j_share_note_mapping(r, length, flags, fd, (int64_t)offset);
+  return r;
 }
 
 EXPORT void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset) {
@@ -1147,6 +1153,7 @@ EXPORT void *mmap64(void *addr, size_t length, int prot, int flags, int fd, off6
 
 EXPORT int munmap(void *addr, size_t length) {
   i4j_devmap_forget(addr, length);
+  i4j_share_forget_mappings(addr, length);
   return CALL_NEXT(munmap, addr, length);
 }
 
@@ -1165,6 +1172,8 @@ EXPORT void *mremap(void *old, size_t old_size, size_t new_size, int flags, ...)
     return MAP_FAILED;
   }
   if (flags & MREMAP_FIXED) i4j_devmap_forget(new_address, new_size);
+  i4j_share_forget_mappings(old, old_size);
+  if (flags & MREMAP_FIXED) i4j_share_forget_mappings(new_address, new_size);
   return next_mremap()(old, old_size, new_size, flags, new_address);
 }
 

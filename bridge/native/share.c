@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -308,6 +309,73 @@ static void after_fork_child(void) {
 
 static void init_once(void) { pthread_atfork(before_fork, after_fork_parent, after_fork_child); }
 
+/* ---- the program's shared file mappings ------------------------------------------------------ */
+
+#define FILE_MAPS_MAX 256
+
+struct file_map {
+  uintptr_t start, end; /* 0, 0: a free slot */
+  uint64_t offset, ino;
+  int fd; /* a hidden duplicate of the program's descriptor */
+};
+
+static struct file_map file_maps[FILE_MAPS_MAX];
+static pthread_mutex_t file_maps_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void i4j_share_note_mapping(void *addr, size_t len, int flags, int fd, int64_t offset) {
+  int type = flags & MAP_TYPE;
+  struct stat st;
+  if ((type != MAP_SHARED && type != MAP_SHARED_VALIDATE) || (flags & MAP_ANONYMOUS) || fd < 0 || len == 0 ||
+      syscall(SYS_fstat, fd, &st) != 0 || !S_ISREG(st.st_mode))
+    return;
+  pthread_mutex_lock(&file_maps_lock);
+  for (unsigned i = 0; i < FILE_MAPS_MAX; i++) {
+    struct file_map *m = &file_maps[i];
+    if (m->end != 0) continue;
+    int hidden = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, HIDDEN_FD_BASE);
+    if (hidden < 0) break;
+    i4j_track_set(hidden, TRACK_CHANNEL, 0);
+    *m = (struct file_map){.start = (uintptr_t)addr,
+                           .end = (uintptr_t)addr + len,
+                           .offset = (uint64_t)offset,
+                           .ino = (uint64_t)st.st_ino,
+                           .fd = hidden};
+    break;
+  }
+  pthread_mutex_unlock(&file_maps_lock);
+}
+
+void i4j_share_forget_mappings(void *addr, size_t len) {
+  uintptr_t a = (uintptr_t)addr, b = a + len;
+  pthread_mutex_lock(&file_maps_lock);
+  for (unsigned i = 0; i < FILE_MAPS_MAX; i++) {
+    struct file_map *m = &file_maps[i];
+    if (m->end == 0 || m->end <= a || b <= m->start) continue;
+    i4j_track_clear(m->fd);
+    i4j_sys_close(m->fd);
+    *m = (struct file_map){.fd = -1};
+  }
+  pthread_mutex_unlock(&file_maps_lock);
+}
+
+/* The program's own mapping that v shows at addr: its descriptor, or -1. The file and the offset
+   must agree with the maps, so a mapping replaced behind the shim's back is never answered for. */
+static int file_map_at(const struct vma *v, uintptr_t addr, uint64_t *offset, uintptr_t *end) {
+  int fd = -1;
+  uint64_t at = v->offset + (addr - v->start);
+  pthread_mutex_lock(&file_maps_lock);
+  for (unsigned i = 0; i < FILE_MAPS_MAX && fd < 0; i++) {
+    struct file_map *m = &file_maps[i];
+    if (m->end != 0 && m->start <= addr && addr < m->end && m->ino == v->inode && m->offset + (addr - m->start) == at) {
+      fd = m->fd;
+      *offset = at;
+      *end = m->end;
+    }
+  }
+  pthread_mutex_unlock(&file_maps_lock);
+  return fd;
+}
+
 /* ---- sharing --------------------------------------------------------------------------------- */
 
 struct lookup {
@@ -359,9 +427,16 @@ long i4j_share(uint64_t addr, uint64_t len, int *fd, uint64_t *span, uint64_t *o
     *span = end - addr;
     r = SHARE_NOT_SHARED;
     struct piece *p;
+    int file_fd;
+    uintptr_t file_end;
     if (l.ours && (p = piece_of_ino(l.found.inode)) != NULL) { /* converted before */
       *fd = p->fd;
       *offset = l.found.offset + (addr - l.found.start);
+      r = SHARE_SHARED;
+    } else if (l.found.perms[3] == 's' && l.found.inode != 0 &&
+               (file_fd = file_map_at(&l.found, (uintptr_t)addr, offset, &file_end)) >= 0) {
+      *fd = file_fd; /* the program's own: shared as it is */
+      if (file_end < end) *span = file_end - addr;
       r = SHARE_SHARED;
     } else if (convertible(&l) && mmio_trap_retry(retry_fault) == 0 && (p = piece_alloc()) != NULL &&
                memfd_into(p, (size_t)(end - addr)) == 0) {

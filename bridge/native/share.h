@@ -10,8 +10,9 @@
  * the conversion is over, and retries (mmio_trap.h lets this component see the fault first). A
  * range converted before is answered from the table of memfds, as long as /proc/self/maps still
  * shows the memfd there; memfds no longer mapped anywhere are closed when the table fills up.
- * Everything else (the stack, private file mappings, hugetlb, other shared mappings, PROT_NONE or
- * write-only memory) is "not shared" and the server keeps reading it with process_vm_readv.
+ * Everything else (the stack, private file mappings, hugetlb, shared mappings the program did not
+ * make with mmap of a regular file, PROT_NONE or write-only memory) is "not shared" and the server keeps reading it
+ * with process_vm_readv.
  *
  * fork: the child gets private copies of converted ranges (copied before the child runs on, as the
  * kernel copies pinned anonymous pages at fork), so parent and child never see each other's
@@ -24,6 +25,7 @@
 #ifndef IOMMUFD4J_SHARE_H
 #define IOMMUFD4J_SHARE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -34,5 +36,16 @@
  * length. -EFAULT when addr is not mapped.
  */
 HIDDEN long i4j_share(uint64_t addr, uint64_t len, int *fd, uint64_t *span, uint64_t *offset);
+
+/*
+ * Program-made shared mappings of a file (a memfd, /dev/shm, a regular file) are shared as they
+ * are: the shim remembers each (a hidden duplicate of its descriptor and its offset) and answers
+ * with them while /proc/self/maps still shows that file at that offset there. The server maps the
+ * same file, so pins keep seeing the program's writes, as the kernel's pinned page-cache pages do.
+ */
+/* After a successful mmap(addr, len, ..., flags, fd, offset) of the program's. */
+HIDDEN void i4j_share_note_mapping(void *addr, size_t len, int flags, int fd, int64_t offset);
+/* Before [addr, addr + len) is unmapped, remapped or mapped over. */
+HIDDEN void i4j_share_forget_mappings(void *addr, size_t len);
 
 #endif

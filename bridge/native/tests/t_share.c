@@ -5,6 +5,7 @@
  * shared loses no write; a fork child gets its own copy of pinned pages. With IOMMUFD4J_SHARE=0
  * (pages read where they are mapped now) only what holds on that path is checked.
  */
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -127,6 +128,44 @@ static void unmapped_while_pinned(int fd) {
   CHECK(t_unmap(fd, ioas, iova, 2 * PAGE) == 2 * PAGE);
   CHECK_OK(close((int)access));
   CHECK_OK(munmap(again, 2 * PAGE));
+}
+
+/* A program's own MAP_SHARED mapping of a memfd, pinned: the pins hold the file's pages, so they
+   see what the program writes there, through the mapping or the file, even once it unmapped it. */
+static void program_memfd_pinned(int fd) {
+  uint32_t ioas = t_ioas_alloc(fd);
+  uint32_t access = new_access(fd, ioas);
+  int file = memfd_create("t_share program memfd", MFD_CLOEXEC);
+  CHECK(file >= 0);
+  CHECK_OK(ftruncate(file, 4 * PAGE));
+  char *buf = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, file, PAGE); /* at an offset */
+  CHECK(buf != MAP_FAILED);
+  uint64_t iova = MOCK_APERTURE_START;
+  CHECK_OK(t_map(fd, ioas, buf, 3 * PAGE, &iova, IOMMU_IOAS_MAP_FIXED_IOVA));
+  long id = pin(fd, access, iova, 3 * PAGE);
+  CHECK(id >= 0);
+  strcpy(buf + 2 * PAGE - 3, "mapped"); /* after the pin, across a page boundary */
+  char got[9] = {0};
+  CHECK_OK(access_read(fd, access, iova + 2 * PAGE - 3, got, 7));
+  CHECK(strcmp(got, "mapped") == 0);
+  CHECK_OK(munmap(buf, 3 * PAGE));
+  CHECK(pwrite(file, "file", 5, 3 * PAGE - 3) == 5); /* the pinned range's 2 * PAGE - 3 */
+  if (sharing) {
+    CHECK_OK(access_read(fd, access, iova + 2 * PAGE - 3, got, 5));
+    CHECK(strcmp(got, "file") == 0);
+  } else {
+    CHECK_ERRNO(access_read(fd, access, iova + 2 * PAGE - 3, got, 5), EFAULT);
+  }
+  /* The file shrinks under the pins: the kernel's pins keep the cut pages, the server's mapping of
+     the file faults there; either way the access answers, and the server lives on. */
+  CHECK_OK(ftruncate(file, PAGE));
+  int r = access_read(fd, access, iova + 2 * PAGE - 3, got, 5);
+  CHECK(r == 0 || errno == EFAULT);
+  CHECK_OK(ftruncate(file, 4 * PAGE));
+  CHECK_OK(unpin(fd, access, (uint32_t)id));
+  CHECK(t_unmap(fd, ioas, iova, 3 * PAGE) == 3 * PAGE);
+  CHECK_OK(close((int)access));
+  CHECK_OK(close(file));
 }
 
 struct writer {
@@ -287,6 +326,7 @@ int main(int argc, char **argv) {
   }
   killed_child(fd);
   unmapped_while_pinned(fd);
+  program_memfd_pinned(fd);
   writers_during_the_pin(fd);
   forked_while_pinned(fd);
   CHECK_OK(close(fd));

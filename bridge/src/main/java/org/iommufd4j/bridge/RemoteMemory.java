@@ -226,8 +226,7 @@ final class RemoteMemory implements UserMemory {
 
   /**
    * Asks the shim to share {@code [start, end)}, about to be pinned, and maps what it shares. A
-   * part it cannot share, or a memfd that is not sealed against shrinking (its mapping could
-   * fault), keeps the process_vm path.
+   * part it cannot share, or one past the end of its file, keeps the process_vm path.
    */
   private void share(Channel channel, long start, long end) {
     for (Channel.SharedPart part : channel.share(start, end - start)) {
@@ -252,19 +251,31 @@ final class RemoteMemory implements UserMemory {
     }
   }
 
+  /**
+   * The file of {@code fd} as one number, its device and inode (a program's file and a memfd may
+   * share an inode number on different file systems), or -1.
+   */
   private static long inodeOf(int fd) {
     try {
-      return ((Number) Files.getAttribute(Path.of("/proc/self/fd/" + fd), "unix:ino")).longValue();
+      Path file = Path.of("/proc/self/fd/" + fd);
+      long ino = ((Number) Files.getAttribute(file, "unix:ino")).longValue();
+      long dev = ((Number) Files.getAttribute(file, "unix:dev")).longValue();
+      return ino >>> 44 == 0 && dev >>> 19 == 0 ? dev << 44 | ino : -1;
     } catch (IOException | RuntimeException e) {
       return -1;
     }
   }
 
-  /** The server's mapping of the whole memfd {@code fd} (once per memfd), or null. */
+  /**
+   * The server's mapping of the whole file {@code fd} (once per file), or null. The shim's own
+   * memfds are sealed at their size; a program's file (its MAP_SHARED mapping of a memfd or file)
+   * is not, and is mapped at the size it has now: parts past it are refused. A program that shrinks
+   * a file under its own pins makes the server's copies of the cut pages fault (as the program's
+   * own accesses would): those copies are EFAULT (see copy).
+   */
   private MemorySegment mapMemfd(int fd) {
-    int seals = LibC.fcntl(fd, LibC.F_GET_SEALS, 0);
     long inode = inodeOf(fd);
-    if (seals < 0 || (seals & LibC.F_SEAL_SHRINK) == 0 || inode < 0) {
+    if (inode < 0) {
       return null;
     }
     synchronized (this) {
@@ -429,13 +440,17 @@ final class RemoteMemory implements UserMemory {
       long n;
       if (pinned != null) {
         n = pinned.byteSize();
-        copy(pinned, segment.asSlice(done, n), write);
+        if (!copy(pinned, segment.asSlice(done, n), write)) {
+          return false;
+        }
       } else {
         n = Math.min(length - done, page + PAGE - at);
         MemorySegment part = segment.asSlice(done, n);
         MemorySegment kept = f == null ? null : f.get(page);
         if (kept != null && (!gone || host.pinCount(this, page) > 0)) {
-          copy(kept.asSlice(at - page, n), part, write);
+          if (!copy(kept.asSlice(at - page, n), part, write)) {
+            return false;
+          }
         } else if (gone || !(write ? writeLive(at, part) : readLive(at, part))) {
           return false;
         }
@@ -445,11 +460,21 @@ final class RemoteMemory implements UserMemory {
     return true;
   }
 
-  private static void copy(MemorySegment memory, MemorySegment buffer, boolean write) {
-    if (write) {
-      MemorySegment.copy(buffer, 0, memory, 0, buffer.byteSize());
-    } else {
-      MemorySegment.copy(memory, 0, buffer, 0, buffer.byteSize());
+  /**
+   * Copies between pages the server maps and {@code buffer}: false when the pages fault, which a
+   * program's own file can make them do by shrinking under its pins (HotSpot turns the SIGBUS of a
+   * memory-segment copy into an InternalError).
+   */
+  private static boolean copy(MemorySegment memory, MemorySegment buffer, boolean write) {
+    try {
+      if (write) {
+        MemorySegment.copy(buffer, 0, memory, 0, buffer.byteSize());
+      } else {
+        MemorySegment.copy(memory, 0, buffer, 0, buffer.byteSize());
+      }
+      return true;
+    } catch (InternalError e) {
+      return false;
     }
   }
 
