@@ -3,6 +3,7 @@
 #include "sys.h"
 
 #include <errno.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -11,6 +12,13 @@
 static pid_t self_pid;
 
 void i4j_sys_init(void) { self_pid = (pid_t)syscall(SYS_getpid); }
+
+void *i4j_sys_mmap(void *addr, size_t length, int prot, int flags, int fd, long offset) {
+  long r = syscall(SYS_mmap, addr, length, prot, flags, fd, offset);
+  return r < 0 ? MAP_FAILED : (void *)r;
+}
+
+int i4j_sys_munmap(void *addr, size_t length) { return (int)syscall(SYS_munmap, addr, length); }
 
 long i4j_sys_close(int fd) {
   int saved = errno;

@@ -315,7 +315,7 @@ int i4j_take(struct transport *t, uint16_t *type, uint32_t *length, int *got_fd)
 int i4j_attach_mailbox(struct transport *t, int memfd) {
   t->typical_ns = (uint32_t)(i4j_spin_us > 0 ? i4j_spin_us * 1000 / SPIN_TYPICAL_FACTOR : 0);
   t->hit_share = 256;
-  void *box = memfd >= 0 ? mmap(NULL, MBOX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0) : MAP_FAILED;
+  void *box = memfd >= 0 ? i4j_sys_mmap(NULL, MBOX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0) : MAP_FAILED;
   if (memfd >= 0) i4j_sys_close(memfd);
   if (box == MAP_FAILED) return -1;
   t->mbox = box;
@@ -324,5 +324,5 @@ int i4j_attach_mailbox(struct transport *t, int memfd) {
 
 void i4j_transport_close(struct transport *t) {
   i4j_sys_close(atomic_load(&t->fd));
-  if (t->mbox) munmap(t->mbox, MBOX_SIZE);
+  if (t->mbox) i4j_sys_munmap(t->mbox, MBOX_SIZE);
 }

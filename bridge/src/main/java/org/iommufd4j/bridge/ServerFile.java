@@ -149,13 +149,22 @@ final class ServerFile {
   }
 
   void release() {
+    boolean last;
     synchronized (this) {
-      if (--refs > 0) {
-        return;
-      }
-      finishing = true;
+      last = dropReference();
     }
-    finishNow();
+    if (last) {
+      finishNow();
+    }
+  }
+
+  /** Drops a reference (holding the lock): whether it was the last, the teardown then begun. */
+  private boolean dropReference() {
+    if (--refs > 0) {
+      return false;
+    }
+    finishing = true;
+    return true;
   }
 
   private void finishNow() {
@@ -186,6 +195,7 @@ final class ServerFile {
 
   /** The client's last descriptor was closed. Idempotent. */
   void endOfFile() {
+    boolean last;
     synchronized (this) {
       if (endOfFile) {
         return;
@@ -193,12 +203,11 @@ final class ServerFile {
       endOfFile = true;
       // in the same step as the flag, so that a racing close's awaitTeardown sees the teardown
       // under way (finishing) and waits for it, instead of returning before it has begun
-      if (--refs > 0) {
-        return;
-      }
-      finishing = true;
+      last = dropReference();
     }
-    finishNow();
+    if (last) {
+      finishNow();
+    }
   }
 
   synchronized boolean isLive() {
